@@ -1,0 +1,74 @@
+# AArch64 MMU conformance suite.  `make help` lists the targets.
+
+PYTHON  ?= /usr/bin/python3
+QEMU    ?= qemu-system-aarch64
+CPU     ?= max
+CROSS   ?= aarch64-linux-gnu-
+CASES   ?= cases
+BUILD   ?= build
+JOBS    ?= auto
+PYTEST_ARGS ?=
+
+CC      := $(CROSS)gcc
+KERNEL  := $(BUILD)/kernel.elf
+CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-stack-protector \
+           -mgeneral-regs-only -mstrict-align -Ikernel $(KCFLAGS)
+LDFLAGS := -nostdlib -static -Wl,--build-id=none -Wl,-z,norelro
+
+KSRC    := $(wildcard kernel/*.c) $(wildcard kernel/*.S)
+KOBJ    := $(patsubst kernel/%,$(BUILD)/obj/%.o,$(KSRC)) $(BUILD)/obj/case_table.c.o
+KHDR    := $(wildcard kernel/*.h)
+SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU)
+
+.PHONY: all help deps kernel run test bench debug clean
+all: kernel
+
+help:
+	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, JOBS=)"
+	@echo "make test     the project's own tests, then the conformance suite (what CI runs)"
+	@echo "make bench    boot floor, suite time and batch-mode speed-up"
+	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch"
+	@echo "make deps     check (and, as root, install) the Debian packages needed"
+
+deps:
+	@tools/deps.sh "$(PYTHON)" "$(QEMU)" "$(CC)"
+
+kernel: $(KERNEL)
+
+# The case table is generated from the case files; a bad case stops here (exit 2).
+$(BUILD)/case_table.c: $(wildcard $(CASES)/*.toml) $(wildcard harness/*.py) kernel/layout.h | $(BUILD)/obj
+	$(PYTHON) -m harness.gen --cases $(CASES) --out $@
+
+$(BUILD)/obj/%.c.o: kernel/%.c $(KHDR) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.S.o: kernel/%.S $(KHDR) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/case_table.c.o: $(BUILD)/case_table.c $(KHDR)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/kernel.ld: linker/kernel.ld kernel/layout.h | $(BUILD)/obj
+	$(CC) -E -P -x c -Ikernel $< -o $@
+
+$(KERNEL): $(KOBJ) $(BUILD)/kernel.ld
+	$(CC) $(CFLAGS) $(LDFLAGS) -T $(BUILD)/kernel.ld $(KOBJ) -o $@
+
+$(BUILD)/obj:
+	mkdir -p $@
+
+run: deps kernel
+	$(SUITE) $(CASES) -n $(JOBS) $(PYTEST_ARGS)
+
+test: deps kernel
+	$(SUITE) tests $(CASES) -n $(JOBS) $(PYTEST_ARGS)
+
+bench: deps kernel
+	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --kernel=$(KERNEL)
+
+debug: deps kernel
+	@test -n "$(CASE)" || { echo "usage: make debug CASE=<case id>" >&2; exit 2; }
+	$(PYTHON) -m harness.debug --qemu=$(QEMU) --cpu=$(CPU) --kernel=$(KERNEL) "$(CASE)"
+
+clean:
+	rm -rf $(BUILD)

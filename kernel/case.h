@@ -1,0 +1,63 @@
+/*
+ * The case table: what the harness generates (build/<...>/case_table.c) from
+ * the case files and the kernel runs.  A case is data: a translation regime,
+ * leaf mappings, raw descriptors and steps.
+ */
+#ifndef MMUT_CASE_H
+#define MMUT_CASE_H
+
+#include "pgtable.h"
+
+/* The translation regime of a case: the TCR_EL1 and MAIR_EL1 fields a case sets. */
+struct regime {
+	u8 tg0, tg1;            /* granule shift of TTBR0 / TTBR1 tables: 12, 14 or 16 */
+	u8 t0sz, t1sz;
+	u8 ips;                 /* TCR_EL1.IPS encoding */
+	bool epd0, epd1;        /* disable walks through TTBR0 / TTBR1 */
+	bool tbi0, tbi1;        /* top byte ignore */
+	u64 mair;
+};
+
+/* A block or page mapping: the leaf descriptor for va at level. */
+struct map {
+	u64 va, pa;
+	s8 level;
+	struct pte_prot prot;
+};
+
+/* A descriptor written verbatim at the slot for va at level (tables above it are made). */
+struct raw {
+	u64 va, desc;
+	s8 level;
+};
+
+enum op {
+	OP_LOAD8, OP_LOAD16, OP_LOAD32, OP_LOAD64,
+	OP_STORE8, OP_STORE16, OP_STORE32, OP_STORE64,
+	OP_LDTR64, OP_STTR64,           /* unprivileged (EL0) access from EL1 */
+	OP_FETCH,                       /* branch to va; a stub planted there returns */
+	OP_AT_S1E1R, OP_AT_S1E1W, OP_AT_S1E0R, OP_AT_S1E0W,
+	/* Self-tests of the kernel's own robustness (tests/), not MMU probes. */
+	OP_SELFTEST_BRK,                /* an exception outside any probe */
+	OP_SELFTEST_NESTED,             /* an exception inside the exception handler */
+	OP_SELFTEST_HANG,               /* loop forever */
+};
+
+struct step {
+	enum op op;
+	u64 va, value;
+};
+
+struct mmut_case {
+	const char *id;
+	struct regime regime;
+	const struct map *maps;
+	const struct raw *raws;
+	const struct step *steps;
+	u16 nmaps, nraws, nsteps;
+};
+
+extern const struct mmut_case mmut_cases[];
+extern const unsigned mmut_ncases;
+
+#endif

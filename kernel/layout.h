@@ -1,0 +1,36 @@
+/*
+ * Physical memory layout of the test kernel on QEMU's "virt" board.
+ *
+ * This header is the single source of these numbers: the linker script
+ * includes it, and the harness reads its #defines (harness/layout.py) to
+ * place frames and to refuse case mappings that collide with the kernel's own.
+ * Keep every value a plain hex literal on one #define line.
+ */
+#ifndef MMUT_LAYOUT_H
+#define MMUT_LAYOUT_H
+
+#define RAM_BASE        0x40000000      /* virt board DRAM; QEMU puts the DTB here */
+#define RAM_SIZE        0x40000000      /* -m 1G */
+#define UART_BASE       0x09000000      /* PL011 */
+
+#define KERNEL_BASE     0x40080000      /* link address of the image */
+/*
+ * The kernel's own window: image, stacks, table pool and frame pool.  It is
+ * identity-mapped in every case, so no case mapping may touch it.
+ */
+#define KERNEL_WINDOW_BASE  0x40000000
+#define KERNEL_WINDOW_SIZE  0x02000000
+/* Frames that cases map their pages to (inside the window, hence reachable through the identity alias). */
+#define FRAME_POOL_BASE     0x41000000
+#define FRAME_POOL_SIZE     0x01000000
+/* Where frames too large for the pool (big blocks) are placed: RAM above the window. */
+#define BIG_FRAME_BASE      0x42000000
+
+/*
+ * MAIR_EL1 indices the kernel's own mappings use.  Every case's MAIR must hold
+ * Device-nGnRnE (0x00) and Normal write-back (0xff) at these indices.
+ */
+#define KERNEL_ATTRIDX_DEVICE   0x0
+#define KERNEL_ATTRIDX_NORMAL   0x1
+
+#endif

@@ -1,0 +1,280 @@
+/*
+ * Boot, then for each case ID on the semihosting command line: build the
+ * case's tables, enable the MMU, run its steps (one record each), and turn
+ * the MMU off again, so one boot can run many cases (batch mode).
+ */
+#include "case.h"
+#include "exception.h"
+#include "exit_status.h"
+#include "layout.h"
+#include "mmu.h"
+#include "probe.h"
+#include "record.h"
+#include "semihost.h"
+#include "sysreg.h"
+
+#define TABLE_POOL_SIZE     (4 << 20)
+
+/* Tables are zeroed as they are allocated, so the pool needs no zeroing at boot. */
+static u8 table_memory[TABLE_POOL_SIZE] __attribute__((aligned(1 << 16), section(".pool")));
+static struct table_pool pool = { table_memory, sizeof(table_memory), 0 };
+static char cmdline[16384];
+
+extern const char __image_end[];
+
+static const struct pte_prot kernel_ram = {
+	.attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RW_EL1, .sh = SH_INNER, .af = true, .uxn = true,
+};
+static const struct pte_prot kernel_device = {
+	.attrindx = KERNEL_ATTRIDX_DEVICE, .ap = AP_RW_EL1, .af = true, .pxn = true, .uxn = true,
+};
+
+static const char *const pgt_error_names[] = {
+	[-PGT_NO_MEMORY] = "no_memory", [-PGT_BAD_LEVEL] = "bad_level",
+	[-PGT_MISALIGNED] = "misaligned", [-PGT_OCCUPIED] = "occupied",
+};
+
+static void report_boot(u64 boot_el)
+{
+	record_begin("boot");
+	record_dec("el", boot_el);
+	record_hex("midr", read_sysreg(midr_el1));
+	record_hex("mmfr0", read_sysreg(id_aa64mmfr0_el1));
+	record_hex("mmfr1", read_sysreg(id_aa64mmfr1_el1));
+	record_hex("mmfr2", read_sysreg(s3_0_c0_c7_2));     /* ID_AA64MMFR2_EL1 */
+	record_dec("cases", mmut_ncases);
+	record_end();
+}
+
+static int report_error(const struct mmut_case *c, const char *what, unsigned index, int err)
+{
+	record_begin("error");
+	record_str("case", c->id);
+	record_str("what", what);
+	record_dec("index", index);
+	record_str("error", pgt_error_names[-err]);
+	record_end();
+	return EXIT_CASE_ERROR;
+}
+
+/* The kernel's own window and UART, identity-mapped with the case's TTBR0 granule. */
+static int map_kernel(struct pgtable *tt0)
+{
+	u64 page = 1ULL << tt0->granule_shift;
+	int err = pgt_map(tt0, UART_BASE, UART_BASE, 3, &kernel_device);
+
+	for (u64 va = KERNEL_WINDOW_BASE; !err && va < KERNEL_WINDOW_BASE + KERNEL_WINDOW_SIZE; va += page)
+		err = pgt_map(tt0, va, va, 3, &kernel_ram);
+	return err;
+}
+
+/* VA bit 55 selects the TTBR (Arm ARM D8.1, AArch64.S1Translate's VA range). */
+static struct pgtable *table_for(u64 va, struct pgtable *tt0, struct pgtable *tt1)
+{
+	return (va & BIT(55)) ? tt1 : tt0;
+}
+
+static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1)
+{
+	const struct regime *r = &c->regime;
+	int err;
+
+	pool_reset(&pool);
+	if ((err = pgt_init(tt0, &pool, r->tg0, 64 - r->t0sz)) ||
+	    (err = pgt_init(tt1, &pool, r->tg1, 64 - r->t1sz)))
+		return report_error(c, "root", 0, err);
+	if ((err = map_kernel(tt0)))
+		return report_error(c, "kernel", 0, err);
+	for (unsigned i = 0; i < c->nmaps; i++) {
+		const struct map *m = &c->maps[i];
+
+		err = pgt_map(table_for(m->va, tt0, tt1), m->va, m->pa, m->level, &m->prot);
+		if (err)
+			return report_error(c, "map", i, err);
+	}
+	for (unsigned i = 0; i < c->nraws; i++) {
+		const struct raw *w = &c->raws[i];
+		u64 *slot;
+
+		err = pgt_slot(table_for(w->va, tt0, tt1), w->va, w->level, &slot);
+		if (err)
+			return report_error(c, "raw", i, err);
+		*slot = w->desc;
+	}
+	return EXIT_OK;
+}
+
+/* Plant the fetch stub wherever the tables send a fetch step, if that is a case frame. */
+static void plant_fetch_stubs(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1)
+{
+	for (unsigned i = 0; i < c->nsteps; i++) {
+		struct walk w;
+
+		if (c->steps[i].op != OP_FETCH)
+			continue;
+		pgt_walk(table_for(c->steps[i].va, tt0, tt1), c->steps[i].va, &w);
+		if (w.valid && w.pa >= FRAME_POOL_BASE && w.pa + 8 <= (u64)RAM_BASE + RAM_SIZE && !(w.pa & 3)) {
+			volatile u32 *stub = (volatile u32 *)(uintptr_t)w.pa;
+
+			stub[0] = A64_MOVZ_X0(FETCH_MAGIC);
+			stub[1] = A64_RET;
+		}
+	}
+}
+
+static u64 run_probe(const struct step *s)
+{
+	switch (s->op) {
+	case OP_LOAD8: return probe_load8(s->va);
+	case OP_LOAD16: return probe_load16(s->va);
+	case OP_LOAD32: return probe_load32(s->va);
+	case OP_LOAD64: return probe_load64(s->va);
+	case OP_STORE8: return probe_store8(s->va, s->value);
+	case OP_STORE16: return probe_store16(s->va, s->value);
+	case OP_STORE32: return probe_store32(s->va, s->value);
+	case OP_STORE64: return probe_store64(s->va, s->value);
+	case OP_LDTR64: return probe_ldtr64(s->va);
+	case OP_STTR64: return probe_sttr64(s->va, s->value);
+	case OP_FETCH: return probe_fetch(s->va);
+	case OP_AT_S1E1R: return probe_at_s1e1r(s->va);
+	case OP_AT_S1E1W: return probe_at_s1e1w(s->va);
+	case OP_AT_S1E0R: return probe_at_s1e0r(s->va);
+	case OP_AT_S1E0W: return probe_at_s1e0w(s->va);
+	case OP_SELFTEST_BRK: selftest_brk(); return 0;
+	case OP_SELFTEST_NESTED: selftest_nested(); return 0;
+	case OP_SELFTEST_HANG: selftest_hang();
+	}
+	return 0;
+}
+
+static bool is_at(enum op op)
+{
+	return op >= OP_AT_S1E1R && op <= OP_AT_S1E0W;
+}
+
+static bool is_store(enum op op)
+{
+	return (op >= OP_STORE8 && op <= OP_STORE64) || op == OP_STTR64;
+}
+
+static void run_step(const struct mmut_case *c, unsigned n)
+{
+	const struct step *s = &c->steps[n];
+	u64 result;
+
+	probe.fault.taken = false;
+	probe.fetch_target = s->va;
+	probe.armed = s->op == OP_FETCH ? PROBE_FETCH : is_at(s->op) ? PROBE_NONE : PROBE_DATA;
+	result = run_probe(s);
+	probe.armed = PROBE_NONE;
+
+	record_begin("step");
+	record_str("case", c->id);
+	record_dec("n", n);
+	record_hex("va", s->va);
+	if (probe.fault.taken) {
+		record_str("result", "fault");
+		record_hex("esr", probe.fault.esr);
+		record_hex("far", probe.fault.far);
+		record_hex("elr", probe.fault.elr);
+	} else if (is_at(s->op)) {
+		record_str("result", "par");
+		record_hex("par", result);
+	} else {
+		record_str("result", "ok");
+		if (!is_store(s->op))
+			record_hex("value", result);
+	}
+	record_end();
+}
+
+static int run_case(const struct mmut_case *c)
+{
+	struct pgtable tt0, tt1;
+	int status;
+
+	current_case_id = c->id;
+	record_begin("begin");
+	record_str("case", c->id);
+	record_end();
+	status = build_tables(c, &tt0, &tt1);
+	if (status == EXIT_OK) {
+		plant_fetch_stubs(c, &tt0, &tt1);
+		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
+		cache_clean_inval(FRAME_POOL_BASE, FRAME_POOL_SIZE);
+		mmu_enable(&c->regime, (u64)(uintptr_t)tt0.root, (u64)(uintptr_t)tt1.root);
+		for (unsigned n = 0; n < c->nsteps; n++)
+			run_step(c, n);
+		/* Dirty lines of the kernel's data must reach memory before caching stops. */
+		cache_clean_inval(KERNEL_BASE, (u64)__image_end - KERNEL_BASE);
+		mmu_disable();
+	}
+	record_begin("end");
+	record_str("case", c->id);
+	record_end();
+	current_case_id = 0;
+	return status;
+}
+
+static const struct mmut_case *find_case(const char *id, size_t len)
+{
+	for (unsigned i = 0; i < mmut_ncases; i++) {
+		const char *name = mmut_cases[i].id;
+		size_t k = 0;
+
+		while (k < len && name[k] == id[k])
+			k++;
+		if (k == len && name[k] == '\0')
+			return &mmut_cases[i];
+	}
+	return 0;
+}
+
+static int report_unknown(const char *id, size_t len)
+{
+	record_begin("error");
+	record_str("what", "unknown_case");
+	console_puts(" case=");
+	while (len--)
+		console_putc(*id++);
+	record_end();
+	return EXIT_CASE_ERROR;
+}
+
+int kernel_main(u64 boot_el)
+{
+	int status = EXIT_OK;
+	const char *p = cmdline;
+
+	report_boot(boot_el);
+	if (!semihost_cmdline(cmdline, sizeof(cmdline))) {
+		record_begin("error");
+		record_str("what", "cmdline_too_long");
+		record_end();
+		status = EXIT_CASE_ERROR;
+		p = "";
+	}
+	while (*p) {
+		const char *id;
+		size_t len = 0;
+		const struct mmut_case *c;
+		int s;
+
+		while (*p == ' ')
+			p++;
+		id = p;
+		while (p[len] && p[len] != ' ')
+			len++;
+		p += len;
+		if (!len)
+			break;
+		c = find_case(id, len);
+		s = c ? run_case(c) : report_unknown(id, len);
+		if (s != EXIT_OK)
+			status = s;
+	}
+	record_begin("exit");
+	record_dec("status", (u64)status);
+	record_end();
+	return status;
+}

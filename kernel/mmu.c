@@ -1,0 +1,71 @@
+/*
+ * The enable sequence of the seeds (and of Arm ARM D8.2 / B2.3 on ordering):
+ * registers first, an ISB so they are in effect, TLBs invalidated, then
+ * SCTLR_EL1.M with an ISB so the next instruction is fetched translated.
+ * The kernel runs from an identity mapping, so the PC stays valid across it.
+ */
+#include "mmu.h"
+#include "sysreg.h"
+
+static u64 tg0(unsigned shift)
+{
+	return shift == 16 ? TCR_TG0_64K : shift == 14 ? TCR_TG0_16K : TCR_TG0_4K;
+}
+
+static u64 tg1(unsigned shift)
+{
+	return shift == 16 ? TCR_TG1_64K : shift == 14 ? TCR_TG1_16K : TCR_TG1_4K;
+}
+
+u64 tcr_from_regime(const struct regime *r)
+{
+	return TCR_T0SZ(r->t0sz) | tg0(r->tg0) |
+	       TCR_IRGN0_WBWA | TCR_ORGN0_WBWA | TCR_SH0_INNER |
+	       TCR_T1SZ(r->t1sz) | tg1(r->tg1) |
+	       TCR_IRGN1_WBWA | TCR_ORGN1_WBWA | TCR_SH1_INNER |
+	       TCR_IPS(r->ips) |
+	       (r->epd0 ? TCR_EPD0 : 0) | (r->epd1 ? TCR_EPD1 : 0) |
+	       (r->tbi0 ? TCR_TBI0 : 0) | (r->tbi1 ? TCR_TBI1 : 0);
+}
+
+static void tlb_invalidate_all(void)
+{
+	dsb(ishst);
+	__asm__ volatile("tlbi vmalle1");
+	dsb(nsh);
+	isb();
+}
+
+/*
+ * Tables and data written with the MMU off went straight to memory; make
+ * sure no stale cache line hides them from the cacheable walks that follow.
+ */
+void cache_clean_inval(u64 start, u64 size)
+{
+	u64 line = 4ULL << ((read_sysreg(ctr_el0) >> 16) & 0xf);  /* CTR_EL0.DminLine */
+
+	for (u64 va = start & ~(line - 1); va < start + size; va += line)
+		__asm__ volatile("dc civac, %0" : : "r"(va) : "memory");
+	dsb(sy);
+}
+
+void mmu_enable(const struct regime *r, u64 ttbr0, u64 ttbr1)
+{
+	write_sysreg(r->mair, mair_el1);
+	write_sysreg(tcr_from_regime(r), tcr_el1);
+	write_sysreg(ttbr0, ttbr0_el1);
+	write_sysreg(ttbr1, ttbr1_el1);
+	isb();
+	tlb_invalidate_all();
+	__asm__ volatile("ic iallu");
+	dsb(nsh);
+	write_sysreg(SCTLR_RES1 | SCTLR_M | SCTLR_C | SCTLR_I, sctlr_el1);
+	isb();
+}
+
+void mmu_disable(void)
+{
+	write_sysreg(SCTLR_RES1, sctlr_el1);
+	isb();
+	tlb_invalidate_all();
+}

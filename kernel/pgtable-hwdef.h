@@ -1,0 +1,47 @@
+/*
+ * VMSAv8-64 stage 1 translation table descriptor fields, named once.
+ * Arm ARM D8.3 "Translation table descriptor formats".
+ */
+#ifndef MMUT_PGTABLE_HWDEF_H
+#define MMUT_PGTABLE_HWDEF_H
+
+#include "types.h"
+
+/* Descriptor type: bits[1:0] */
+#define DESC_VALID      BIT(0)
+#define DESC_TABLE      BIT(1)          /* levels 0-2: 1 = table, 0 = block */
+#define DESC_PAGE       BIT(1)          /* level 3: must be 1 for a page */
+
+/* Lower attributes of block and page descriptors */
+#define PTE_ATTRINDX_SHIFT  2
+#define PTE_ATTRINDX(i)     ((u64)(i) << PTE_ATTRINDX_SHIFT)
+#define PTE_NS              BIT(5)
+#define PTE_AP_SHIFT        6           /* AP[2:1] */
+#define PTE_AP(ap)          ((u64)(ap) << PTE_AP_SHIFT)
+#define PTE_SH_SHIFT        8
+#define PTE_SH(sh)          ((u64)(sh) << PTE_SH_SHIFT)
+#define PTE_AF              BIT(10)
+#define PTE_NG              BIT(11)
+
+/* Upper attributes of block and page descriptors */
+#define PTE_DBM             BIT(51)
+#define PTE_CONT            BIT(52)
+#define PTE_PXN             BIT(53)
+#define PTE_UXN             BIT(54)
+
+/* Hierarchical attributes of table descriptors */
+#define TABLE_PXN           BIT(59)
+#define TABLE_UXN           BIT(60)
+#define TABLE_AP_SHIFT      61
+#define TABLE_AP(ap)        ((u64)(ap) << TABLE_AP_SHIFT)
+#define TABLE_NS            BIT(63)
+
+/* AP[2:1] values (Arm ARM D8.4.1.2 "Data access permissions") */
+enum ap { AP_RW_EL1 = 0, AP_RW_ALL = 1, AP_RO_EL1 = 2, AP_RO_ALL = 3 };
+/* SH[1:0] values */
+enum sh { SH_NON = 0, SH_OUTER = 2, SH_INNER = 3 };
+
+/* Output address bits held in a descriptor: OA[47:granule shift] at bits[47:shift]. */
+#define DESC_OA_MASK(shift) GENMASK(47, (shift))
+
+#endif

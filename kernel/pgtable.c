@@ -1,0 +1,161 @@
+/*
+ * Translation tables for any granule and start level.  With a granule of
+ * 2^g bytes a table holds 2^(g-3) descriptors, so each level resolves g-3
+ * VA bits; the start level is the one whose table resolves the top VA bits
+ * (Arm ARM D8.2, the AArch64.S1StartLevel() computation).
+ */
+#include "pgtable.h"
+
+unsigned pgt_level_shift(unsigned granule_shift, int level)
+{
+	return granule_shift + (granule_shift - 3) * (3 - level);
+}
+
+int pgt_start_level(unsigned granule_shift, unsigned va_bits)
+{
+	unsigned stride = granule_shift - 3;
+	unsigned levels = (va_bits - granule_shift + stride - 1) / stride;
+
+	return 4 - (int)levels;
+}
+
+/* Index bits at the start level are what is left of the VA above the next level. */
+static unsigned index_bits(const struct pgtable *pt, int level)
+{
+	if (level == pt->start_level)
+		return pt->va_bits - pgt_level_shift(pt->granule_shift, level);
+	return pt->granule_shift - 3;
+}
+
+unsigned pgt_index(const struct pgtable *pt, u64 va, int level)
+{
+	return (va >> pgt_level_shift(pt->granule_shift, level)) &
+	       ((1ULL << index_bits(pt, level)) - 1);
+}
+
+u64 pte_prot_bits(const struct pte_prot *prot)
+{
+	return PTE_ATTRINDX(prot->attrindx) | PTE_AP(prot->ap) | PTE_SH(prot->sh) |
+	       (prot->af ? PTE_AF : 0) | (prot->ng ? PTE_NG : 0) |
+	       (prot->pxn ? PTE_PXN : 0) | (prot->uxn ? PTE_UXN : 0) |
+	       (prot->contig ? PTE_CONT : 0);
+}
+
+/* A block descriptor above level 3, a page descriptor at level 3. */
+u64 pte_leaf(const struct pgtable *pt, u64 pa, int level, const struct pte_prot *prot)
+{
+	u64 type = level == 3 ? DESC_VALID | DESC_PAGE : DESC_VALID;
+
+	return (pa & DESC_OA_MASK(pt->granule_shift)) | pte_prot_bits(prot) | type;
+}
+
+void pool_reset(struct table_pool *pool)
+{
+	pool->used = 0;
+}
+
+static u64 *table_alloc(struct table_pool *pool, unsigned granule_shift)
+{
+	size_t size = (size_t)1 << granule_shift;
+	size_t start = (pool->used + size - 1) & ~(size - 1);
+	u64 *table;
+
+	if (start + size > pool->size)
+		return NULL;
+	pool->used = start + size;
+	table = (u64 *)(pool->base + start);
+	for (size_t i = 0; i < size / sizeof(u64); i++)
+		table[i] = 0;
+	return table;
+}
+
+int pgt_init(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift, unsigned va_bits)
+{
+	pt->pool = pool;
+	pt->granule_shift = granule_shift;
+	pt->va_bits = va_bits;
+	pt->start_level = pgt_start_level(granule_shift, va_bits);
+	/* A whole granule for the root, so it meets any TTBR alignment. */
+	pt->root = table_alloc(pool, granule_shift);
+	return pt->root ? PGT_OK : PGT_NO_MEMORY;
+}
+
+static bool is_table(u64 desc, int level)
+{
+	return level < 3 && (desc & (DESC_VALID | DESC_TABLE)) == (DESC_VALID | DESC_TABLE);
+}
+
+static u64 *table_at(const struct pgtable *pt, u64 desc)
+{
+	return (u64 *)(uintptr_t)(desc & DESC_OA_MASK(pt->granule_shift));
+}
+
+/*
+ * Find the descriptor slot for va at level, making the tables above it.
+ * Anything but an empty slot or a table descriptor on the way is in the way.
+ */
+int pgt_slot(struct pgtable *pt, u64 va, int level, u64 **slot)
+{
+	u64 *table = pt->root;
+
+	if (level < pt->start_level || level > 3)
+		return PGT_BAD_LEVEL;
+	for (int l = pt->start_level; l < level; l++) {
+		u64 *entry = &table[pgt_index(pt, va, l)];
+
+		if (*entry == 0) {
+			u64 *next = table_alloc(pt->pool, pt->granule_shift);
+
+			if (!next)
+				return PGT_NO_MEMORY;
+			*entry = (u64)(uintptr_t)next | DESC_TABLE | DESC_VALID;
+		} else if (!is_table(*entry, l)) {
+			return PGT_OCCUPIED;
+		}
+		table = table_at(pt, *entry);
+	}
+	*slot = &table[pgt_index(pt, va, level)];
+	return PGT_OK;
+}
+
+int pgt_map(struct pgtable *pt, u64 va, u64 pa, int level, const struct pte_prot *prot)
+{
+	u64 size_mask, *slot;
+	int err;
+
+	if (level < pt->start_level || level > 3)
+		return PGT_BAD_LEVEL;
+	size_mask = (1ULL << pgt_level_shift(pt->granule_shift, level)) - 1;
+	if ((va | pa) & size_mask)
+		return PGT_MISALIGNED;
+	err = pgt_slot(pt, va, level, &slot);
+	if (err)
+		return err;
+	*slot = pte_leaf(pt, pa, level, prot);
+	return PGT_OK;
+}
+
+/* The walk as the kernel built it: follows table descriptors, stops at anything else. */
+void pgt_walk(const struct pgtable *pt, u64 va, struct walk *w)
+{
+	const u64 *table = pt->root;
+
+	*w = (struct walk){ 0 };
+	for (int l = pt->start_level; l <= 3; l++) {
+		u64 desc = table[pgt_index(pt, va, l)];
+
+		w->level = l;
+		w->desc = desc;
+		if (is_table(desc, l)) {
+			table = table_at(pt, desc);
+			continue;
+		}
+		w->valid = (desc & DESC_VALID) && (l < 3 || (desc & DESC_PAGE));
+		if (w->valid) {
+			u64 size_mask = (1ULL << pgt_level_shift(pt->granule_shift, l)) - 1;
+
+			w->pa = (desc & DESC_OA_MASK(pt->granule_shift) & ~size_mask) | (va & size_mask);
+		}
+		return;
+	}
+}

@@ -1,0 +1,64 @@
+/*
+ * A stage 1 translation table library for any granule (4K, 16K, 64K) and any
+ * start level.  Pure logic over memory: the kernel runs it with the MMU off
+ * (so addresses are physical), and the host tests run it on host memory.
+ */
+#ifndef MMUT_PGTABLE_H
+#define MMUT_PGTABLE_H
+
+#include "types.h"
+#include "pgtable-hwdef.h"
+
+/* Attributes of a block or page, by field. */
+struct pte_prot {
+	u8 attrindx;            /* MAIR_EL1 index */
+	u8 ap;                  /* enum ap: AP[2:1] */
+	u8 sh;                  /* enum sh */
+	bool af, ng, pxn, uxn, contig;
+};
+
+/* Table memory: a bump allocator the kernel resets between cases. */
+struct table_pool {
+	u8 *base;
+	size_t size, used;
+};
+
+struct pgtable {
+	u64 *root;
+	struct table_pool *pool;
+	unsigned granule_shift;         /* 12, 14 or 16 */
+	unsigned va_bits;               /* 64 - TxSZ */
+	int start_level;
+};
+
+enum pgt_error {
+	PGT_OK = 0,
+	PGT_NO_MEMORY = -1,             /* table pool exhausted */
+	PGT_BAD_LEVEL = -2,             /* level outside start level .. 3 */
+	PGT_MISALIGNED = -3,            /* va or pa not aligned to the mapping size */
+	PGT_OCCUPIED = -4,              /* a block, page or raw descriptor is above the slot */
+};
+
+/* The outcome of a software walk. */
+struct walk {
+	int level;                      /* level of the last descriptor read */
+	u64 desc;                       /* that descriptor */
+	u64 pa;                         /* output address when valid */
+	bool valid;                     /* a block or page was found */
+};
+
+/* Geometry of the walk (Arm ARM D8.2 "Translation table walk"). */
+unsigned pgt_level_shift(unsigned granule_shift, int level);
+int pgt_start_level(unsigned granule_shift, unsigned va_bits);
+unsigned pgt_index(const struct pgtable *pt, u64 va, int level);
+
+u64 pte_prot_bits(const struct pte_prot *prot);
+u64 pte_leaf(const struct pgtable *pt, u64 pa, int level, const struct pte_prot *prot);
+
+void pool_reset(struct table_pool *pool);
+int pgt_init(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift, unsigned va_bits);
+int pgt_slot(struct pgtable *pt, u64 va, int level, u64 **slot);
+int pgt_map(struct pgtable *pt, u64 va, u64 pa, int level, const struct pte_prot *prot);
+void pgt_walk(const struct pgtable *pt, u64 va, struct walk *w);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * Probes: each performs one access that may fault.  A data probe's access is
+ * the instruction just before its `ret`, so the handler resumes a faulting
+ * probe at ELR + 4; the fetch probe's target returns through x30, so the
+ * handler resumes a faulting fetch at the saved x30 (exception.c).
+ *
+ * x0 = va, x1 = value to store; returns the loaded value or PAR_EL1 in x0.
+ */
+.macro probe name, insn:vararg
+	.global \name
+	.type \name, %function
+\name:
+	\insn
+	ret
+.endm
+
+	.section .text.probes, "ax"
+	.global __probes_start
+__probes_start:
+	probe probe_load8,  ldrb w0, [x0]
+	probe probe_load16, ldrh w0, [x0]
+	probe probe_load32, ldr w0, [x0]
+	probe probe_load64, ldr x0, [x0]
+	probe probe_store8,  strb w1, [x0]
+	probe probe_store16, strh w1, [x0]
+	probe probe_store32, str w1, [x0]
+	probe probe_store64, str x1, [x0]
+	probe probe_ldtr64, ldtr x0, [x0]
+	probe probe_sttr64, sttr x1, [x0]
+	.global __probes_end
+__probes_end:
+
+/* Address translation instructions report through PAR_EL1 and never fault. */
+.macro at_probe name, op
+	.global \name
+	.type \name, %function
+\name:
+	at	\op, x0
+	isb
+	mrs	x0, par_el1
+	ret
+.endm
+
+	at_probe probe_at_s1e1r, s1e1r
+	at_probe probe_at_s1e1w, s1e1w
+	at_probe probe_at_s1e0r, s1e0r
+	at_probe probe_at_s1e0w, s1e0w
+
+	.global probe_fetch
+	.type probe_fetch, %function
+probe_fetch:
+	stp	x29, x30, [sp, #-16]!
+	blr	x0
+	ldp	x29, x30, [sp], #16
+	ret

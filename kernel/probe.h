@@ -1,0 +1,49 @@
+/* Probes (probe.S) and the state the exception handler shares with them. */
+#ifndef MMUT_PROBE_H
+#define MMUT_PROBE_H
+
+#include "types.h"
+
+enum probe_kind { PROBE_NONE, PROBE_DATA, PROBE_FETCH };
+
+/* What the handler recorded of a probe's fault. */
+struct probe_fault {
+	bool taken;
+	u64 esr, far, elr;
+};
+
+struct probe_state {
+	enum probe_kind armed;
+	u64 fetch_target;
+	struct probe_fault fault;
+};
+
+extern volatile struct probe_state probe;
+
+u64 probe_load8(u64 va);
+u64 probe_load16(u64 va);
+u64 probe_load32(u64 va);
+u64 probe_load64(u64 va);
+u64 probe_store8(u64 va, u64 value);
+u64 probe_store16(u64 va, u64 value);
+u64 probe_store32(u64 va, u64 value);
+u64 probe_store64(u64 va, u64 value);
+u64 probe_ldtr64(u64 va);
+u64 probe_sttr64(u64 va, u64 value);
+u64 probe_at_s1e1r(u64 va);
+u64 probe_at_s1e1w(u64 va);
+u64 probe_at_s1e0r(u64 va);
+u64 probe_at_s1e0w(u64 va);
+u64 probe_fetch(u64 va);
+
+extern const char __probes_start[], __probes_end[];
+
+/*
+ * The stub planted at a fetch probe's target: MOVZ X0, #FETCH_MAGIC; RET.
+ * The probe returns FETCH_MAGIC when the fetch executed it.
+ */
+#define FETCH_MAGIC         0xf00d
+#define A64_MOVZ_X0(imm16)  (0xd2800000u | ((u32)(imm16) << 5))
+#define A64_RET             0xd65f03c0u
+
+#endif

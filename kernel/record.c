@@ -1,0 +1,84 @@
+/* Records over the PL011 UART (polled transmit; QEMU needs no set-up). */
+#include "record.h"
+#include "layout.h"
+
+#define UART_DR     0x00
+#define UART_FR     0x18
+#define UART_FR_TXFF BIT(5)
+
+static volatile u32 *const uart = (volatile u32 *)UART_BASE;
+
+void console_putc(char c)
+{
+	while (uart[UART_FR / 4] & UART_FR_TXFF)
+		;
+	uart[UART_DR / 4] = (u8)c;
+}
+
+void console_puts(const char *s)
+{
+	while (*s)
+		console_putc(*s++);
+}
+
+static void put_hex(u64 v)
+{
+	int shift = 60;
+
+	console_puts("0x");
+	while (shift > 0 && !(v >> shift))
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		console_putc("0123456789abcdef"[(v >> shift) & 0xf]);
+}
+
+static void put_dec(u64 v)
+{
+	char digits[20];
+	int n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		console_putc(digits[--n]);
+}
+
+void record_begin(const char *event)
+{
+	console_puts("MMUT ");
+	put_dec(PROTOCOL_VERSION);
+	console_putc(' ');
+	console_puts(event);
+}
+
+static void key(const char *k)
+{
+	console_putc(' ');
+	console_puts(k);
+	console_putc('=');
+}
+
+void record_str(const char *k, const char *value)
+{
+	key(k);
+	console_puts(value);
+}
+
+void record_hex(const char *k, u64 value)
+{
+	key(k);
+	put_hex(value);
+}
+
+void record_dec(const char *k, u64 value)
+{
+	key(k);
+	put_dec(value);
+}
+
+void record_end(void)
+{
+	console_putc('\n');
+}

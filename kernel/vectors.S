@@ -1,0 +1,132 @@
+/*
+ * Exception vectors.  Every entry saves a full frame (struct frame in
+ * exception.h) and calls handle_exception(frame, vector); the handler may
+ * change the saved ELR to resume a probe at its fixup.
+ *
+ * Kernel code runs on SP_EL0 (start.S), so an exception from it arrives at
+ * the "current EL, SP0" vectors with SP_EL1 as its stack, and an exception
+ * inside the handler arrives at the "current EL, SPx" vectors: nesting is
+ * told apart by the hardware, not by a flag the fault may have corrupted.
+ */
+#include "exit_status.h"
+
+#define FRAME_SIZE (34 * 8)        /* sizeof(struct frame) */
+
+/* Save x2-x30, ELR, SPSR, ESR above x0/x1, which the entry saved. */
+.macro save_rest
+	stp	x2, x3, [sp, #16 * 1]
+	stp	x4, x5, [sp, #16 * 2]
+	stp	x6, x7, [sp, #16 * 3]
+	stp	x8, x9, [sp, #16 * 4]
+	stp	x10, x11, [sp, #16 * 5]
+	stp	x12, x13, [sp, #16 * 6]
+	stp	x14, x15, [sp, #16 * 7]
+	stp	x16, x17, [sp, #16 * 8]
+	stp	x18, x19, [sp, #16 * 9]
+	stp	x20, x21, [sp, #16 * 10]
+	stp	x22, x23, [sp, #16 * 11]
+	stp	x24, x25, [sp, #16 * 12]
+	stp	x26, x27, [sp, #16 * 13]
+	stp	x28, x29, [sp, #16 * 14]
+	mrs	x2, elr_el1
+	stp	x30, x2, [sp, #16 * 15]
+	mrs	x2, spsr_el1
+	mrs	x3, esr_el1
+	stp	x2, x3, [sp, #16 * 16]
+.endm
+
+/* Exceptions from kernel code: a probe's fault, or an unexpected one. */
+.macro entry_sp0 vector
+	.balign 0x80
+	sub	sp, sp, #FRAME_SIZE
+	stp	x0, x1, [sp]
+	mov	x1, #\vector
+	b	exception_sp0
+.endm
+
+/* The handler is running: report from a stack of its own. */
+.macro entry_spx vector
+	.balign 0x80
+	msr	tpidr_el1, x0
+	mov	x0, #\vector
+	b	exception_spx
+.endm
+
+	.section .text.vectors, "ax"
+	.balign 0x800
+	.global vectors
+vectors:
+	entry_sp0 0     /* current EL, SP0: sync, IRQ, FIQ, SError */
+	entry_sp0 1
+	entry_sp0 2
+	entry_sp0 3
+	entry_spx 4     /* current EL, SPx: nested */
+	entry_spx 5
+	entry_spx 6
+	entry_spx 7
+	entry_sp0 8     /* lower EL, AArch64: we never run EL0 code, so unexpected */
+	entry_sp0 9
+	entry_sp0 10
+	entry_sp0 11
+	entry_sp0 12    /* lower EL, AArch32 */
+	entry_sp0 13
+	entry_sp0 14
+	entry_sp0 15
+
+exception_sp0:
+	save_rest
+	mov	x0, sp
+	bl	handle_exception
+	ldp	x2, x3, [sp, #16 * 16]
+	msr	spsr_el1, x2
+	ldp	x30, x2, [sp, #16 * 15]
+	msr	elr_el1, x2
+	ldp	x0, x1, [sp, #16 * 0]
+	ldp	x2, x3, [sp, #16 * 1]
+	ldp	x4, x5, [sp, #16 * 2]
+	ldp	x6, x7, [sp, #16 * 3]
+	ldp	x8, x9, [sp, #16 * 4]
+	ldp	x10, x11, [sp, #16 * 5]
+	ldp	x12, x13, [sp, #16 * 6]
+	ldp	x14, x15, [sp, #16 * 7]
+	ldp	x16, x17, [sp, #16 * 8]
+	ldp	x18, x19, [sp, #16 * 9]
+	ldp	x20, x21, [sp, #16 * 10]
+	ldp	x22, x23, [sp, #16 * 11]
+	ldp	x24, x25, [sp, #16 * 12]
+	ldp	x26, x27, [sp, #16 * 13]
+	ldp	x28, x29, [sp, #16 * 14]
+	add	sp, sp, #FRAME_SIZE
+	eret
+
+/*
+ * x0 = vector, the interrupted x0 in TPIDR_EL1.  TPIDR_EL0 counts entries
+ * here: a second one means even reporting failed, so stop at once with the
+ * status that says so.
+ */
+exception_spx:
+	msr	tpidrro_el0, x1
+	mrs	x1, tpidr_el0
+	cbnz	x1, nested_twice
+	mov	x1, #1
+	msr	tpidr_el0, x1
+	ldr	x1, =nested_stack_top
+	mov	sp, x1
+	sub	sp, sp, #FRAME_SIZE
+	mrs	x1, tpidr_el1
+	str	x1, [sp, #0]
+	mrs	x1, tpidrro_el0
+	str	x1, [sp, #8]
+	mov	x1, x0
+	save_rest
+	mov	x0, sp
+	bl	handle_exception        /* reports and exits */
+nested_twice:
+	mov	w0, #EXIT_NESTED_TWICE
+	bl	semihost_exit
+	b	.
+
+	.section .bss
+	.balign 16
+	.space	4096
+nested_stack_top:
