@@ -13,7 +13,7 @@ CC      := $(CROSS)gcc
 KERNEL  := $(BUILD)/kernel.elf
 CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-stack-protector \
            -mgeneral-regs-only -mstrict-align -Ikernel $(KCFLAGS)
-LDFLAGS := -nostdlib -static -Wl,--build-id=none -Wl,-z,norelro
+LDFLAGS := -nostdlib -static -Wl,--build-id=none -Wl,-z,norelro -Wl,--no-warn-rwx-segments
 
 KSRC    := $(wildcard kernel/*.c) $(wildcard kernel/*.S)
 KOBJ    := $(patsubst kernel/%,$(BUILD)/obj/%.o,$(KSRC)) $(BUILD)/obj/case_table.c.o

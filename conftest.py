@@ -1,0 +1,247 @@
+"""pytest plugin: every case instance in cases/*.toml is a test item.
+
+Collection validates the case files; the session start builds the kernel
+(make kernel) and checks QEMU, so a bad case or a missing tool stops the run
+before anything runs, with one message and exit status 2.
+"""
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import features
+from harness.cases import CaseError, load_file
+from harness.errors import HarnessError
+from harness.qemu import qemu_version
+from harness.results import ResultsWriter, case_entry
+from harness.runner import Runner, Settings
+from harness.verdict import describe_step
+from harness.versions import in_range
+
+ROOT = Path(__file__).resolve().parent
+RUNNER = pytest.StashKey()
+BOOT = pytest.StashKey()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("mmu", "AArch64 MMU conformance suite")
+    group.addoption("--qemu", default=os.environ.get("QEMU", "qemu-system-aarch64"),
+                    help="QEMU binary to test (default: qemu-system-aarch64 on PATH, or $QEMU)")
+    group.addoption("--cpu", default=os.environ.get("CPU", "max"), help="QEMU -cpu model (default: max)")
+    group.addoption("--cases", default=str(ROOT / "cases"), help="directory of case files (default: cases/)")
+    group.addoption("--build", default=str(ROOT / "build"), help="build directory of the kernel (default: build/)")
+    group.addoption("--case-timeout", type=float, default=10.0,
+                    help="seconds a QEMU run may take before it is stopped (default: 10)")
+    group.addoption("--batch", action="store_true",
+                    help="run many cases per QEMU boot (see README: isolation vs. speed)")
+    group.addoption("--results", default=str(ROOT / "results"), help="where results are written (default: results/)")
+
+
+def _cases_dir(config):
+    return Path(config.getoption("--cases")).resolve()
+
+
+def _runs_cases(config):
+    """Whether this session collects case files: an argument is, or contains, the cases directory."""
+    cases = _cases_dir(config)
+    args = config.args or [str(ROOT)]
+    for arg in args:
+        path = Path(config.invocation_params.dir, arg.split("::")[0]).resolve()
+        if path == cases or cases in path.parents or path in cases.parents:
+            return True
+    return False
+
+
+def _is_worker(config):
+    return hasattr(config, "workerinput")
+
+
+def _kernel(config):
+    return Path(config.getoption("--build")) / "kernel.elf"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mmu_case: an MMU conformance case instance")
+    config.stash[RUNNER] = Runner(Settings(config.getoption("--qemu"), config.getoption("--cpu"),
+                                           _kernel(config), config.getoption("--case-timeout")))
+    if _is_worker(config) or not _runs_cases(config):
+        return
+    try:
+        version = qemu_version(config.getoption("--qemu"))
+    except HarnessError:
+        return      # pytest_sessionstart reports it
+    stem = f"{version}-{config.getoption('--cpu')}"
+    results = Path(config.getoption("--results"))
+    if not config.option.xmlpath:
+        config.option.xmlpath = str(results / f"{stem}.xml")
+    writer = ResultsWriter(results / f"{stem}.json", config.getoption("--qemu"), version, config.getoption("--cpu"))
+    config.pluginmanager.register(_Collector(writer), "mmut-results")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    config = session.config
+    if _is_worker(config) or not _runs_cases(config):
+        return
+    try:
+        qemu_version(config.getoption("--qemu"))
+    except HarnessError as e:
+        pytest.exit(str(e), returncode=2)
+    make = ["make", "-s", "--no-print-directory", "-C", str(ROOT), "kernel", f"PYTHON={sys.executable}",
+            f"CASES={_cases_dir(config)}", f"BUILD={Path(config.getoption('--build')).resolve()}"]
+    try:
+        built = subprocess.run(make, capture_output=True, text=True)
+    except FileNotFoundError:
+        pytest.exit("`make` is not installed: apt-get install make", returncode=2)
+    if built.returncode:
+        pytest.exit(f"building the kernel failed ({shlex.join(make)}):\n{built.stderr.strip()}", returncode=2)
+
+
+def pytest_collect_file(file_path, parent):
+    if file_path.suffix == ".toml" and file_path.parent.resolve() == _cases_dir(parent.config):
+        return CaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+class CaseFile(pytest.File):
+    def collect(self):
+        try:
+            cases = load_file(self.path)
+        except CaseError as e:
+            raise CaseFileError(str(e)) from None
+        version = _qemu_version_or_none(self.config)
+        for case in cases:
+            item = CaseItem.from_parent(self, name=case.name, case=case)
+            item.add_marker(pytest.mark.mmu_case)
+            if case.xfail and version and in_range(version, case.xfail.qemu):
+                item.add_marker(pytest.mark.xfail(
+                    strict=True, reason=f"known bug of QEMU {case.xfail.qemu}: {case.xfail.reason}"))
+            yield item
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, CaseFileError):
+            return f"bad case file: {excinfo.value}"
+        return super().repr_failure(excinfo)
+
+
+class CaseFileError(Exception):
+    pass
+
+
+class CaseFailed(Exception):
+    pass
+
+
+def _qemu_version_or_none(config):
+    try:
+        return qemu_version(config.getoption("--qemu"))
+    except HarnessError:
+        return None
+
+
+class CaseItem(pytest.Item):
+    def __init__(self, *, case, **kwargs):
+        super().__init__(**kwargs)
+        self.case = case
+        self.judgement = None
+
+    def setup(self):
+        if self.case.requires:
+            missing = features.missing(self.case.requires, *_cpu_ids(self.config))
+            if missing:
+                self._record(None, "skipped", f"-cpu {self.config.getoption('--cpu')} lacks {', '.join(missing)}")
+                pytest.skip(f"-cpu {self.config.getoption('--cpu')} lacks {', '.join(missing)}")
+
+    def runtest(self):
+        runner = self.config.stash[RUNNER]
+        if self.config.getoption("--batch"):
+            following = [i.case for i in self.session.items[self.session.items.index(self) + 1:]
+                         if isinstance(i, CaseItem)]
+            j = runner.run_batch(self.case, following)
+        else:
+            j = runner.run_one(self.case)
+        self.judgement = j
+        raw = None
+        if j.raw_output_matters:
+            raw = Path(self.config.getoption("--results")) / "raw" / f"{self.case.id}.log"
+            raw.parent.mkdir(parents=True, exist_ok=True)
+            raw.write_text(j.run.output)
+        self._raw = raw
+        self._record(j, "passed" if j.ok else "failed")
+        if not j.ok:
+            raise CaseFailed(self._report(j, raw))
+
+    def _record(self, judgement, outcome, reason=None):
+        self.user_properties.append(("mmut", json.dumps(case_entry(self.case, self.nodeid, judgement, outcome, reason))))
+
+    def _report(self, j, raw):
+        cfg = self.config
+        lines = [f"{self.case.id} on QEMU {_qemu_version_or_none(cfg)} ({cfg.getoption('--qemu')}), "
+                 f"-cpu {cfg.getoption('--cpu')}",
+                 f"rule: {' '.join(self.case.summary.split())}"]
+        for s in j.steps:
+            lines.append(f"  {'ok  ' if s.ok else 'FAIL'}  step {s.n}: {describe_step(self.case.steps[s.n])}")
+            lines.append(f"          expected: {s.expected}")
+            lines.append(f"          got:      {s.observed}")
+            lines += [f"          -> {p}" for p in s.problems]
+        lines += [f"  run: {p}" for p in j.problems]
+        if raw:
+            lines.append(f"  raw QEMU output kept in {raw}")
+        lines.append(f"rerun this case: {shlex.join([sys.executable, '-m', 'pytest', self.nodeid])}"
+                     f" --qemu={shlex.quote(cfg.getoption('--qemu'))} --cpu={cfg.getoption('--cpu')}")
+        lines.append(f"debug it:        make debug CASE={shlex.quote(self.case.id)}")
+        return "\n".join(lines)
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, CaseFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.case.id}: {' '.join(self.case.summary.split())[:80]}"
+
+
+def _cpu_ids(config):
+    """ID_AA64MMFR0/1/2_EL1 of this QEMU and CPU, from one boot that runs no case."""
+    if BOOT not in config.stash:
+        run, output = config.stash[RUNNER].boot()
+        boot = output.boot
+        if boot is None:
+            raise HarnessError(f"the kernel printed no boot record (QEMU exit status {run.exit_status}):\n{run.output}")
+        config.stash[BOOT] = (boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2"))
+    return config.stash[BOOT]
+
+
+class _Collector:
+    """Feeds finished case reports (from this process or xdist workers) to the results writer."""
+
+    def __init__(self, writer):
+        self.writer = writer
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report):
+        entries = [json.loads(v) for k, v in report.user_properties if k == "mmut"]
+        if not entries or report.when not in ("setup", "call"):
+            return
+        entry = entries[-1]
+        if report.when == "setup" and report.outcome != "skipped":
+            return
+        if hasattr(report, "wasxfail"):
+            entry["outcome"] = "xfailed" if report.skipped else "xpassed"
+            entry["reason"] = report.wasxfail
+        elif report.when == "call":
+            entry["outcome"] = report.outcome
+        self.writer.add(entry)
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session, exitstatus):
+        self.writer.write(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter):
+        terminalreporter.write_line(self.writer.summary_line())

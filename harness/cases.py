@@ -1,0 +1,553 @@
+"""Case files: load, validate, expand.
+
+A case file (cases/<family>.toml) holds one family of cases; a case may
+declare a parameter matrix that expands into named instances.  Everything is
+checked here, before any kernel is built or run: a malformed or contradictory
+case raises CaseError naming the file, the case and the field.  The schema is
+documented in cases/README.md.
+"""
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11 (Ubuntu 22.04): Debian's python3-tomli
+    import tomli as tomllib
+
+from harness import esr, geometry
+from harness.expr import ExprError, evaluate, substitute
+from harness.features import FEATURES
+from harness.kdefs import kernel_header, read_defines
+from harness.versions import parse_range
+
+LAYOUT = read_defines(kernel_header("layout.h"))
+
+# Memory types by name, with the MAIR_EL1 index and attribute byte each has by
+# default.  Indices 0 and 1 are the kernel's own (layout.h) and cannot change.
+MEMORY_TYPES = {
+    "device_ngnrne": (LAYOUT["KERNEL_ATTRIDX_DEVICE"], 0x00),
+    "normal": (LAYOUT["KERNEL_ATTRIDX_NORMAL"], 0xFF),    # Write-Back, R/W-allocate
+    "normal_nc": (2, 0x44),
+    "normal_wt": (3, 0xBB),
+    "device_ngnre": (4, 0x04),
+    "device_ngre": (5, 0x08),
+    "device_gre": (6, 0x0C),
+    "normal_wb_ra": (7, 0xEE),                            # Write-Back, read-allocate only
+}
+AP_NAMES = {"rw_el1": "AP_RW_EL1", "rw_all": "AP_RW_ALL", "ro_el1": "AP_RO_EL1", "ro_all": "AP_RO_ALL"}
+SH_NAMES = {"non": "SH_NON", "outer": "SH_OUTER", "inner": "SH_INNER"}
+
+LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8}
+STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8}
+AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w")
+SELFTESTS = {"selftest_brk": "unexpected_exception", "selftest_nested": "nested_exception",
+             "selftest_hang": "hang"}
+OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *SELFTESTS)
+
+ID_CHARS = re.compile(r"^[A-Za-z0-9_.\-\[\]]+$")
+FRAME_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class CaseError(Exception):
+    """A case file is malformed or contradictory: names the file, the case and the field."""
+
+    def __init__(self, path, message, case=None, where=None):
+        self.path, self.case, self.where = path, case, where
+        parts = [str(path)]
+        if case:
+            parts.append(f"case {case!r}")
+        if where:
+            parts.append(f"field {where!r}")
+        super().__init__(": ".join(parts) + f": {message}")
+
+
+@dataclass(frozen=True)
+class Regime:
+    tg0: int            # granule shift of TTBR0 tables
+    tg1: int
+    t0sz: int
+    t1sz: int
+    ips_bits: int
+    epd0: bool
+    epd1: bool
+    tbi0: bool
+    tbi1: bool
+    mair: int
+
+    @property
+    def ips(self):
+        return geometry.IPS_ENCODING[self.ips_bits]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    va: int
+    pa: int
+    level: int
+    attrindx: int
+    ap: str
+    sh: str
+    af: bool
+    ng: bool
+    pxn: bool
+    uxn: bool
+    contig: bool
+
+
+@dataclass(frozen=True)
+class Raw:
+    va: int
+    level: int
+    desc: int
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a step must do.  kind: ok, value, fault, par, or a self-test's end
+    (unexpected_exception, nested_exception, hang)."""
+    kind: str
+    value: int = None
+    fault: str = None       # esr.FAULT_CLASSES
+    level: int = None
+    far: int = None
+    wnr: bool = None
+    s1ptw: bool = False
+    pa: int = None          # AT success: PAR_EL1.PA, ATTR, SH
+    attr: int = None
+    sh: str = None
+
+
+@dataclass(frozen=True)
+class Step:
+    op: str
+    va: int
+    value: int
+    expect: Expect
+
+
+@dataclass(frozen=True)
+class Xfail:
+    qemu: str               # version range, e.g. "<8.1" or ">=7.0,<8.1"
+    reason: str
+
+
+@dataclass(frozen=True)
+class Case:
+    path: Path
+    family: str             # file stem
+    name: str               # case name, with [params] for a matrix instance
+    summary: str
+    regime: Regime
+    maps: tuple
+    raws: tuple
+    steps: tuple
+    requires: tuple = ()
+    xfail: Xfail = None
+    params: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def id(self):
+        """The ID the kernel knows the case by: unique across files."""
+        return f"{self.family}.{self.name}"
+
+
+# ---------------------------------------------------------------- file level
+
+CASE_KEYS = {"summary", "regime", "matrix", "map", "raw", "steps", "requires", "xfail"}
+
+
+def load_dir(directory):
+    """All cases of every *.toml in a directory, in file order; IDs are unique."""
+    cases, seen = [], {}
+    for path in sorted(Path(directory).glob("*.toml")):
+        for case in load_file(path):
+            if case.id in seen:
+                raise CaseError(path, f"duplicate case ID {case.id!r} (also in {seen[case.id]})")
+            seen[case.id] = path
+            cases.append(case)
+    return cases
+
+
+def load_file(path):
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise CaseError(path, f"not valid TOML: {e}") from None
+    _no_unknown(path, None, None, doc, {"defaults", "case"})
+    defaults = doc.get("defaults", {})
+    _no_unknown(path, None, "defaults", defaults, {"regime"})
+    cases = doc.get("case")
+    if not isinstance(cases, dict) or not cases:
+        raise CaseError(path, "no [case.<name>] tables")
+    out = []
+    for name, body in cases.items():
+        if not isinstance(body, dict):
+            raise CaseError(path, "a case must be a table", name)
+        if not re.match(r"^[A-Za-z0-9_]+$", name):
+            raise CaseError(path, "case names are letters, digits and _", name)
+        _no_unknown(path, name, None, body, CASE_KEYS)
+        for params, label in _expand_matrix(path, name, body.get("matrix")):
+            instance = f"{name}[{label}]" if label else name
+            try:
+                raw_body = substitute({k: v for k, v in body.items() if k != "matrix"}, params)
+            except ExprError as e:
+                raise CaseError(path, str(e), instance) from None
+            out.append(_build_case(path, instance, raw_body, defaults, params))
+    return out
+
+
+def _expand_matrix(path, name, matrix):
+    """Cartesian product of the axes.  An axis value is a scalar (named by its
+    text) or a table of parameters (named by its `name` key)."""
+    if matrix is None:
+        return [({}, "")]
+    if not isinstance(matrix, dict) or not matrix:
+        raise CaseError(path, "must be a table of axis = [values]", name, "matrix")
+    axes = []
+    for axis, values in matrix.items():
+        if not isinstance(values, list) or not values:
+            raise CaseError(path, "an axis is a non-empty list", name, f"matrix.{axis}")
+        choices = []
+        for v in values:
+            if isinstance(v, dict):
+                if "name" not in v:
+                    raise CaseError(path, "a table value needs a `name`", name, f"matrix.{axis}")
+                params = {k: x for k, x in v.items() if k != "name"}
+                params.setdefault(axis, v["name"])
+                choices.append((params, str(v["name"])))
+            else:
+                choices.append(({axis: v}, str(v).lower() if isinstance(v, bool) else str(v)))
+        axes.append(choices)
+    expanded = []
+    for combo in itertools.product(*axes):
+        params = {}
+        for p, _ in combo:
+            params.update(p)
+        label = "-".join(lbl for _, lbl in combo)
+        if not ID_CHARS.match(label):
+            raise CaseError(path, f"instance label {label!r} has characters other than letters, digits, _ . -", name, "matrix")
+        expanded.append((params, label))
+    return expanded
+
+
+def _no_unknown(path, case, where, table, allowed):
+    if not isinstance(table, dict):
+        raise CaseError(path, "must be a table", case, where)
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise CaseError(path, f"unknown key; allowed: {', '.join(sorted(allowed))}", case,
+                        prefix + unknown[0])
+
+
+# ---------------------------------------------------------------- one case
+
+class _Fields:
+    """Typed access to one table of a case, naming the field in every error."""
+
+    def __init__(self, path, case, where, table, allowed, names):
+        _no_unknown(path, case, where, table, allowed)
+        self.path, self.case, self.where, self.table, self.names = path, case, where, table, names
+
+    def error(self, key, message):
+        return CaseError(self.path, message, self.case, f"{self.where}.{key}" if self.where else key)
+
+    def _get(self, key, default, required):
+        if key not in self.table:
+            if required:
+                raise self.error(key, "is required")
+            return default
+        value = self.table[key]
+        if isinstance(value, str):
+            try:
+                value = evaluate(value, self.names)
+            except ExprError as e:
+                raise self.error(key, str(e)) from None
+        return value
+
+    def int(self, key, default=None, required=False):
+        value = self._get(key, default, required)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise self.error(key, f"must be an integer, not {value!r}")
+        return value
+
+    def bool(self, key, default=False):
+        value = self._get(key, default, False)
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, not {value!r}")
+        return value
+
+    def choice(self, key, choices, default=None, required=False):
+        if key not in self.table:
+            if required:
+                raise self.error(key, "is required")
+            return default
+        value = self.table[key]
+        if value not in choices:
+            raise self.error(key, f"{value!r} is not one of: {', '.join(map(str, choices))}")
+        return value
+
+    def text(self, key, required=False):
+        value = self.table.get(key)
+        if value is None and required:
+            raise self.error(key, "is required")
+        if value is not None and not isinstance(value, str):
+            raise self.error(key, "must be a string")
+        return value
+
+
+REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "mair"}
+
+
+def _build_case(path, name, body, defaults, params):
+    summary = body.get("summary")
+    if not isinstance(summary, str) or not summary.strip():
+        raise CaseError(path, "every case needs a summary saying which rule it checks", name, "summary")
+
+    regime = _regime(path, name, {**defaults.get("regime", {}), **body.get("regime", {})}, params)
+    frames = _frames(path, name, body.get("map", []), regime, params)
+    names = {**params, **frames}
+    names.update({k: frames[v] for k, v in params.items() if isinstance(v, str) and v in frames})
+    maps = tuple(_mapping(path, name, i, m, names) for i, m in enumerate(_list(path, name, body, "map")))
+    raws = tuple(_raw(path, name, i, r, names) for i, r in enumerate(_list(path, name, body, "raw")))
+    steps = tuple(_step(path, name, i, s, names) for i, s in enumerate(_list(path, name, body, "steps")))
+    if not steps:
+        raise CaseError(path, "a case needs at least one step", name, "steps")
+
+    requires = body.get("requires", [])
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        raise CaseError(path, "must be a list of feature names", name, "requires")
+    for r in requires:
+        if r not in FEATURES:
+            raise CaseError(path, f"unknown feature {r!r}; known: {', '.join(sorted(FEATURES))}", name, "requires")
+
+    xfail = None
+    if "xfail" in body:
+        f = _Fields(path, name, "xfail", body["xfail"], {"qemu", "reason"}, {})
+        xfail = Xfail(f.text("qemu", required=True), f.text("reason", required=True))
+        try:
+            parse_range(xfail.qemu)
+        except ValueError as e:
+            raise f.error("qemu", str(e)) from None
+
+    case = Case(path, path.stem, name, summary, regime, maps, raws, steps, tuple(requires), xfail, params)
+    _check_layout(case)
+    return case
+
+
+def _list(path, name, body, key):
+    value = body.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+        raise CaseError(path, "must be a list of tables", name, key)
+    return value
+
+
+def _regime(path, name, table, params):
+    f = _Fields(path, name, "regime", table, REGIME_KEYS, params)
+    granule = f.choice("granule", geometry.GRANULES, "4K")
+    granule1 = f.choice("granule1", geometry.GRANULES, granule)
+    ips_bits = f.int("ips", 48)
+    if ips_bits not in geometry.IPS_ENCODING:
+        raise f.error("ips", f"PA size {ips_bits} is not one of {sorted(geometry.IPS_ENCODING)}")
+    mair = {idx: attr for idx, attr in MEMORY_TYPES.values()}
+    overrides = table.get("mair", {})
+    if not isinstance(overrides, dict):
+        raise f.error("mair", "must be a table of index = attribute byte")
+    for idx, attr in overrides.items():
+        if not idx.isdigit() or int(idx) > 7 or not isinstance(attr, int) or not 0 <= attr <= 0xFF:
+            raise f.error(f"mair.{idx}", "entries are index (0-7) = attribute byte (0x00-0xff)")
+        if int(idx) in (LAYOUT["KERNEL_ATTRIDX_DEVICE"], LAYOUT["KERNEL_ATTRIDX_NORMAL"]):
+            raise f.error(f"mair.{idx}", "indices 0 and 1 are the kernel's own mappings' (kernel/layout.h)")
+        mair[int(idx)] = attr
+    regime = Regime(
+        tg0=geometry.GRANULES[granule], tg1=geometry.GRANULES[granule1],
+        t0sz=f.int("t0sz", 16), t1sz=f.int("t1sz", 16), ips_bits=ips_bits,
+        epd0=f.bool("epd0"), epd1=f.bool("epd1"), tbi0=f.bool("tbi0"), tbi1=f.bool("tbi1"),
+        mair=sum(attr << (8 * idx) for idx, attr in mair.items()),
+    )
+    for key in ("t0sz", "t1sz"):
+        tsz = getattr(regime, key)
+        if not 16 <= tsz <= 48:
+            raise f.error(key, f"{tsz} is outside 16..48")
+    return regime
+
+
+def _table_for(regime, va):
+    """(granule shift, VA bits) of the TTBR that VA bit 55 selects."""
+    if va >> 55 & 1:
+        return regime.tg1, 64 - regime.t1sz
+    return regime.tg0, 64 - regime.t0sz
+
+
+def _frames(path, name, maps, regime, params):
+    """Place the named frames that mappings point at: in the frame pool, or above
+    the kernel's window when too big, each aligned to the largest mapping of it."""
+    sizes = {}
+    for i, m in enumerate(maps if isinstance(maps, list) else []):
+        to = m.get("to") if isinstance(m, dict) else None
+        if isinstance(to, str) and FRAME_NAME.match(to) and to not in params:
+            va, level = m.get("va"), m.get("level")
+            try:
+                va = evaluate(va, params) if isinstance(va, str) else va
+                level = evaluate(level, params) if isinstance(level, str) else level
+            except ExprError as e:
+                raise CaseError(path, str(e), name, f"map[{i}]") from None
+            if not isinstance(va, int) or not isinstance(level, int) or not -1 <= level <= 3:
+                continue  # _mapping reports it
+            granule_shift, _ = _table_for(regime, va)
+            sizes[to] = max(sizes.get(to, 0), geometry.block_size(granule_shift, level))
+    frames, pool_next = {}, LAYOUT["FRAME_POOL_BASE"]
+    big_next = LAYOUT["BIG_FRAME_BASE"]
+    ram_end = LAYOUT["RAM_BASE"] + LAYOUT["RAM_SIZE"]
+    for frame, size in sizes.items():
+        start = -(-pool_next // size) * size
+        if start + size <= LAYOUT["FRAME_POOL_BASE"] + LAYOUT["FRAME_POOL_SIZE"]:
+            frames[frame], pool_next = start, start + size
+            continue
+        start = -(-big_next // size) * size
+        if start + size > ram_end:
+            raise CaseError(path, f"frame {frame!r} ({size:#x} bytes) does not fit in RAM; "
+                            "map it to an explicit physical address instead", name, "map")
+        frames[frame], big_next = start, start + size
+    return frames
+
+
+MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig"}
+
+
+def _mapping(path, name, i, table, names):
+    f = _Fields(path, name, f"map[{i}]", table, MAP_KEYS, names)
+    if "mem" in table and "attrindx" in table:
+        raise f.error("attrindx", "give either mem (a memory type name) or attrindx, not both")
+    attrindx = f.int("attrindx") if "attrindx" in table else \
+        MEMORY_TYPES[f.choice("mem", MEMORY_TYPES, "normal")][0]
+    if not 0 <= attrindx <= 7:
+        raise f.error("attrindx", "must be 0..7")
+    to = table.get("to")
+    pa = names[to] if isinstance(to, str) and to in names and FRAME_NAME.match(to) else f.int("to", required=True)
+    return Mapping(
+        va=f.int("va", required=True), pa=pa, level=f.int("level", required=True),
+        attrindx=attrindx, ap=f.choice("ap", AP_NAMES, "rw_el1"), sh=f.choice("sh", SH_NAMES, "inner"),
+        af=f.bool("af", True), ng=f.bool("ng"), pxn=f.bool("pxn"), uxn=f.bool("uxn"), contig=f.bool("contig"),
+    )
+
+
+def _raw(path, name, i, table, names):
+    f = _Fields(path, name, f"raw[{i}]", table, {"va", "level", "desc"}, names)
+    return Raw(va=f.int("va", required=True), level=f.int("level", required=True),
+               desc=f.int("desc", required=True))
+
+
+STEP_KEYS = {"do", "va", "value", "expect"}
+FAULT_KEYS = {"fault", "level", "far", "wnr", "s1ptw"}
+PAR_KEYS = {"pa", "attr", "sh"}
+
+
+def _step(path, name, i, table, names):
+    f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS, names)
+    op = f.choice("do", OPS, required=True)
+    va = f.int("va", 0 if op in SELFTESTS else None, required=op not in SELFTESTS)
+    if op in STORES:
+        value = f.int("value", 0)
+    elif "value" in table:
+        raise f.error("value", f"only stores take a value, not {op}")
+    else:
+        value = 0
+    return Step(op, va & (2**64 - 1), value, _expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"), names))
+
+
+def _expect(path, name, where, op, va, spec, names):
+    if spec is None:
+        raise CaseError(path, "every step needs an expected outcome", name, where)
+    if op in SELFTESTS:
+        if spec != SELFTESTS[op]:
+            raise CaseError(path, f"{op} can only expect {SELFTESTS[op]!r}", name, where)
+        return Expect(spec)
+    if spec == "ok":
+        if op in AT_OPS:
+            raise CaseError(path, "an AT step expects { pa = ... } or { fault = ... }", name, where)
+        return Expect("ok")
+    if not isinstance(spec, dict):
+        raise CaseError(path, f"{spec!r} is not an outcome: use \"ok\", {{ value = ... }}, "
+                        "{ fault = ... } or, for AT, { pa = ... }", name, where)
+    if "fault" in spec:
+        f = _Fields(path, name, where, spec, FAULT_KEYS, names)
+        fault = f.choice("fault", esr.FAULT_CLASSES, required=True)
+        level = f.int("level")
+        try:
+            esr.fault_status(fault, level)
+        except ValueError as e:
+            if level is not None:   # a fault class with levels, given none: the level is not checked
+                raise f.error("level", str(e)) from None
+        wnr = f.bool("wnr", op in STORES) if op not in AT_OPS and op != "fetch" else None
+        if op in AT_OPS and "wnr" in spec or op == "fetch" and "wnr" in spec:
+            raise f.error("wnr", "WnR is reported for data aborts only")
+        if op in AT_OPS and "far" in spec:
+            raise f.error("far", "AT does not write FAR_EL1")
+        far = None if op in AT_OPS else f.int("far", va)
+        return Expect("fault", fault=fault, level=level, far=far, wnr=wnr, s1ptw=f.bool("s1ptw"))
+    if op in AT_OPS:
+        f = _Fields(path, name, where, spec, PAR_KEYS, names)
+        return Expect("par", pa=f.int("pa", required=True), attr=f.int("attr"), sh=f.choice("sh", SH_NAMES))
+    f = _Fields(path, name, where, spec, {"value"}, names)
+    if op not in LOADS:
+        raise f.error("value", f"{op} returns no value; expect \"ok\" or a fault")
+    value = f.int("value", required=True)
+    if not 0 <= value < 1 << (8 * LOADS[op]):
+        raise f.error("value", f"{value:#x} does not fit in a {8 * LOADS[op]}-bit load")
+    return Expect("value", value=value)
+
+
+# ---------------------------------------------------------------- layout checks
+
+def kernel_ranges(regime):
+    """VA ranges the kernel maps for itself in TTBR0 (main.c, map_kernel)."""
+    granule = 1 << regime.tg0
+    return [
+        (LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]),
+        (LAYOUT["UART_BASE"], LAYOUT["UART_BASE"] + granule),
+    ]
+
+
+def _check_layout(case):
+    """Refuse what the kernel could not build, or what would unmap the kernel."""
+    r = case.regime
+    window_end = LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]
+    if window_end > 1 << (64 - r.t0sz):
+        raise CaseError(case.path, f"t0sz={r.t0sz} gives a {64 - r.t0sz}-bit TTBR0 range, which cannot "
+                        f"hold the kernel's identity-mapped window (up to {window_end:#x})", case.name, "regime.t0sz")
+    reserved = kernel_ranges(r)
+
+    def check_slot(what, va, level, must_align_pa=None):
+        granule_shift, va_bits = _table_for(r, va)
+        start = geometry.start_level(granule_shift, va_bits)
+        if not start <= level <= 3:
+            raise CaseError(case.path, f"level {level} is outside this regime's levels {start}..3 "
+                            f"(granule {1 << granule_shift >> 10}K, {va_bits}-bit VA)", case.name, f"{what}.level")
+        size = geometry.block_size(granule_shift, level)
+        in_range = va < 1 << va_bits if not va >> 55 & 1 else va >= 2**64 - (1 << va_bits)
+        if not in_range:
+            raise CaseError(case.path, f"va {va:#x} is outside the {va_bits}-bit range of its TTBR",
+                            case.name, f"{what}.va")
+        if must_align_pa is not None and (va | must_align_pa) % size:
+            raise CaseError(case.path, f"va {va:#x} and pa {must_align_pa:#x} must be aligned to the "
+                            f"{size:#x}-byte size of a level {level} {'page' if level == 3 else 'block'}",
+                            case.name, what)
+        lo = va - va % size
+        if not va >> 55 & 1:
+            for start_r, end_r in reserved:
+                if lo < end_r and start_r < lo + size:
+                    raise CaseError(case.path, f"the level {level} descriptor for {va:#x} covers "
+                                    f"{lo:#x}-{lo + size - 1:#x}, which collides with the kernel's own "
+                                    f"mapping {start_r:#x}-{end_r - 1:#x}", case.name, f"{what}.va")
+
+    for i, m in enumerate(case.maps):
+        check_slot(f"map[{i}]", m.va, m.level, m.pa)
+        if m.pa >> 48:
+            raise CaseError(case.path, f"pa {m.pa:#x} needs more than 48 bits: the 52-bit descriptor "
+                            "formats are not supported yet; use raw", case.name, f"map[{i}].to")
+    for i, w in enumerate(case.raws):
+        check_slot(f"raw[{i}]", w.va, w.level)

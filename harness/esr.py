@@ -1,0 +1,230 @@
+"""ESR_EL1 decoder for the exceptions this suite sees (Arm ARM D19.2 "ESR_EL1,
+Exception Syndrome Register (EL1)"; field names follow Linux's
+arch/arm64/include/asm/esr.h).
+
+The fault status code table (DFSC/IFSC, also PAR_EL1.FST) maps each code to a
+fault class and a translation level, in both directions: cases name the fault
+they expect as (class, level), the kernel reports the raw register.
+"""
+import enum
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Field:
+    """Bits [shift + width - 1 : shift] of a register."""
+    shift: int
+    width: int
+
+    @property
+    def mask(self):
+        """The field's bits in place (GENMASK(shift + width - 1, shift))."""
+        return ((1 << self.width) - 1) << self.shift
+
+    def get(self, raw):
+        return (raw & self.mask) >> self.shift
+
+
+# ESR_ELx: exception class, instruction length, syndrome.  ISS2 (bits [55:32],
+# FEAT_LS64 and friends) carries nothing for the exceptions decoded here.
+ESR_EC = Field(26, 6)
+ESR_IL = Field(25, 1)
+ESR_ISS = Field(0, 25)
+
+# ISS of a data abort (Arm ARM D19.2, "ISS encoding for an exception from a
+# Data Abort").  An instruction abort has SET, FnV, EA, S1PTW and IFSC at the
+# same places; its other bits are RES0.
+ESR_ISS_ISV = Field(24, 1)      # SAS..AR below are valid
+ESR_ISS_SAS = Field(22, 2)      # access size: log2 bytes
+ESR_ISS_SSE = Field(21, 1)      # sign-extended load
+ESR_ISS_SRT = Field(16, 5)      # transfer register
+ESR_ISS_SF = Field(15, 1)       # 64-bit register
+ESR_ISS_AR = Field(14, 1)       # acquire/release
+ESR_ISS_VNCR = Field(13, 1)     # FEAT_NV2 VNCR_EL2-relative access
+ESR_ISS_SET = Field(11, 2)      # synchronous error type (FEAT_RAS)
+ESR_ISS_FNV = Field(10, 1)      # FAR not valid
+ESR_ISS_EA = Field(9, 1)        # external abort type
+ESR_ISS_CM = Field(8, 1)        # cache maintenance or AT instruction
+ESR_ISS_S1PTW = Field(7, 1)     # stage 2 fault on a stage 1 table walk
+ESR_ISS_WNR = Field(6, 1)       # write, not read
+ESR_ISS_FSC = Field(0, 6)       # DFSC / IFSC
+
+
+class EC(enum.IntEnum):
+    """Exception classes (ESR_ELx.EC) with a description for messages."""
+
+    def __new__(cls, code, text):
+        member = int.__new__(cls, code)
+        member._value_ = code
+        member.text = text
+        return member
+
+    UNKNOWN = 0x00, "unknown reason"
+    WFX = 0x01, "WFI/WFE"
+    FP_ASIMD = 0x07, "SVE/SIMD/FP access trap"
+    ILL = 0x0E, "illegal execution state"
+    SVC64 = 0x15, "SVC (AArch64)"
+    HVC64 = 0x16, "HVC (AArch64)"
+    SYS64 = 0x18, "MSR/MRS/system instruction trap"
+    IABT_LOW = 0x20, "instruction abort (lower EL)"
+    IABT_CUR = 0x21, "instruction abort (same EL)"
+    PC_ALIGN = 0x22, "PC alignment fault"
+    DABT_LOW = 0x24, "data abort (lower EL)"
+    DABT_CUR = 0x25, "data abort (same EL)"
+    SP_ALIGN = 0x26, "SP alignment fault"
+    SERROR = 0x2F, "SError"
+    BREAKPT_LOW = 0x30, "breakpoint (lower EL)"
+    BREAKPT_CUR = 0x31, "breakpoint (same EL)"
+    SOFTSTP_LOW = 0x32, "software step (lower EL)"
+    SOFTSTP_CUR = 0x33, "software step (same EL)"
+    WATCHPT_LOW = 0x34, "watchpoint (lower EL)"
+    WATCHPT_CUR = 0x35, "watchpoint (same EL)"
+    BRK64 = 0x3C, "BRK instruction"
+
+
+DATA_ABORTS = frozenset({EC.DABT_LOW, EC.DABT_CUR})
+INSTRUCTION_ABORTS = frozenset({EC.IABT_LOW, EC.IABT_CUR})
+
+# Fault status codes (Arm ARM D19.2, DFSC/IFSC).  Classes with a level: the
+# code for level L (0-3) is base + L; FEAT_LPA2 adds level -1 where noted.
+_LEVELLED = {
+    "address_size": (0b000000, 0b101001),
+    "translation": (0b000100, 0b101011),
+    "access_flag": (0b001000, None),        # level 0 only with FEAT_LPA2
+    "permission": (0b001100, None),
+    "external_walk": (0b010100, 0b010011),
+}
+_UNLEVELLED = {
+    "external": 0b010000,                   # synchronous external abort, not on a walk
+    "alignment": 0b100001,
+    "tlb_conflict": 0b110000,
+    "atomic_hw_update": 0b110001,           # unsupported atomic hardware update (FEAT_HAFDBS)
+}
+# IMPLEMENTATION DEFINED: lockdown, unsupported exclusive or atomic access.
+# Two codes share the class, so a case cannot name it.
+_IMPDEF = (0b110100, 0b110101)
+
+FAULT_CLASSES = (*_LEVELLED, *_UNLEVELLED)
+
+_FAULT_TEXT = {
+    "address_size": "address size fault",
+    "translation": "translation fault",
+    "access_flag": "access flag fault",
+    "permission": "permission fault",
+    "external": "synchronous external abort",
+    "external_walk": "synchronous external abort on table walk",
+    "alignment": "alignment fault",
+    "tlb_conflict": "TLB conflict abort",
+    "atomic_hw_update": "unsupported atomic hardware update fault",
+    "impdef": "IMPLEMENTATION DEFINED fault",
+    "unknown": "unknown fault",
+}
+
+
+def _encodings():
+    """{(class, level): code} for every class a case may name."""
+    codes = {}
+    for cls, (base, minus1) in _LEVELLED.items():
+        codes.update({(cls, level): base + level for level in range(4)})
+        if minus1 is not None:
+            codes[cls, -1] = minus1
+    codes.update({(cls, None): code for cls, code in _UNLEVELLED.items()})
+    return codes
+
+
+_ENCODE = _encodings()
+_DECODE = {code: key for key, code in _ENCODE.items()}
+_DECODE.update({code: ("impdef", None) for code in _IMPDEF})
+
+
+def decode_fsc(fsc):
+    """(class, level) of a 6-bit fault status code; level is None for classes
+    without one.  AArch32-only and unlisted codes decode as ("unknown", None)."""
+    return _DECODE.get(fsc, ("unknown", None))
+
+
+def fault_status(cls, level):
+    """The 6-bit fault status code of a fault class at a level (None for
+    classes without one): the inverse of decode_fsc."""
+    if cls not in FAULT_CLASSES:
+        raise ValueError(f"unknown fault class {cls!r}; expected one of {', '.join(FAULT_CLASSES)}")
+    if cls in _UNLEVELLED:
+        if level is not None:
+            raise ValueError(f"fault {cls!r} has no level (got level {level})")
+        return _ENCODE[cls, None]
+    if (cls, level) not in _ENCODE:
+        levels = ", ".join(str(lv) for c, lv in sorted(_ENCODE) if c == cls)
+        if level is None:
+            raise ValueError(f"fault {cls!r} needs a level ({levels})")
+        raise ValueError(f"fault {cls!r} has no level {level} (levels: {levels})")
+    return _ENCODE[cls, level]
+
+
+def describe_fsc(fsc, label):
+    """'translation fault, level 3 (DFSC 0x07)'; label names the field (DFSC, IFSC, FST)."""
+    cls, level = decode_fsc(fsc)
+    at = "" if level is None else f", level {level}"
+    return f"{_FAULT_TEXT[cls]}{at} ({label} {fsc:#04x})"
+
+
+@dataclass(frozen=True)
+class Esr:
+    """A decoded ESR_EL1.  The abort fields are None for other exception
+    classes; isv, cm and wnr are also None for instruction aborts."""
+    raw: int
+    ec: int
+    ec_name: str        # EC member name in lower case ("dabt_cur"), or "unlisted"
+    il: int
+    iss: int
+    fsc: int = None
+    fault: str = None   # a class of decode_fsc
+    level: int = None
+    wnr: int = None
+    s1ptw: int = None
+    cm: int = None
+    ea: int = None
+    fnv: int = None
+    isv: int = None
+
+    @property
+    def is_abort(self):
+        return self.ec in DATA_ABORTS or self.ec in INSTRUCTION_ABORTS
+
+
+def decode_esr(raw):
+    """Decode a raw ESR_EL1 value."""
+    ec, iss = ESR_EC.get(raw), ESR_ISS.get(raw)
+    try:
+        ec_name = EC(ec).name.lower()
+    except ValueError:
+        ec_name = "unlisted"
+    common = dict(raw=raw, ec=ec, ec_name=ec_name, il=ESR_IL.get(raw), iss=iss)
+    if ec not in DATA_ABORTS and ec not in INSTRUCTION_ABORTS:
+        return Esr(**common)
+    fsc = ESR_ISS_FSC.get(iss)
+    fault, level = decode_fsc(fsc)
+
+    def data_only(field):       # RES0 in an instruction abort's ISS
+        return field.get(iss) if ec in DATA_ABORTS else None
+
+    return Esr(**common, fsc=fsc, fault=fault, level=level,
+               wnr=data_only(ESR_ISS_WNR), s1ptw=ESR_ISS_S1PTW.get(iss), cm=data_only(ESR_ISS_CM),
+               ea=ESR_ISS_EA.get(iss), fnv=ESR_ISS_FNV.get(iss), isv=data_only(ESR_ISS_ISV))
+
+
+def describe(esr):
+    """One line for failure messages:
+    'data abort (same EL): translation fault, level 3 (DFSC 0x07), WnR=0',
+    'instruction abort (same EL): permission fault, level 3 (IFSC 0x0f)',
+    'BRK instruction (EC 0x3c), ISS 0x0'.
+    Abort flags other than WnR are shown only when set."""
+    text = EC(esr.ec).text if esr.ec_name != "unlisted" else "unlisted exception class"
+    if not esr.is_abort:
+        return f"{text} (EC {esr.ec:#04x}), ISS {esr.iss:#x}"
+    data = esr.ec in DATA_ABORTS
+    parts = [f"{text}: {describe_fsc(esr.fsc, 'DFSC' if data else 'IFSC')}"]
+    if data:
+        parts.append(f"WnR={esr.wnr}")
+    flags = {"S1PTW": esr.s1ptw, "CM": esr.cm, "EA": esr.ea, "FnV": esr.fnv, "ISV": esr.isv}
+    parts += [f"{name}=1" for name, bit in flags.items() if bit]
+    return ", ".join(parts)

@@ -1,0 +1,42 @@
+"""Features a case may require, read from the ID registers the kernel reports
+at boot (ID_AA64MMFR0/1/2_EL1, Arm ARM D19).  A case whose CPU lacks one is
+skipped with the reason."""
+
+
+def _field(value, lsb):
+    return value >> lsb & 0xF
+
+
+# ID_AA64MMFR0_EL1
+PARANGE, TGRAN16, TGRAN64, TGRAN4 = 0, 20, 24, 28
+# ID_AA64MMFR1_EL1
+HAFDBS = 0
+# ID_AA64MMFR2_EL1
+CNP, VARANGE, ST = 0, 16, 28
+
+PA_BITS = {0: 32, 1: 36, 2: 40, 3: 42, 4: 44, 5: 48, 6: 52}
+
+# name -> (what it means, predicate over the boot record's mmfr0, mmfr1, mmfr2)
+FEATURES = {
+    "granule4k": ("4K granule", lambda m0, m1, m2: _field(m0, TGRAN4) != 0xF),
+    "granule16k": ("16K granule", lambda m0, m1, m2: _field(m0, TGRAN16) != 0x0),
+    "granule64k": ("64K granule", lambda m0, m1, m2: _field(m0, TGRAN64) != 0xF),
+    "pa48": ("48-bit physical addresses", lambda m0, m1, m2: PA_BITS.get(_field(m0, PARANGE), 0) >= 48),
+    "FEAT_LPA": ("52-bit PA with the 64K granule", lambda m0, m1, m2: _field(m0, PARANGE) == 6),
+    "FEAT_LPA2": ("52-bit VA and PA with the 4K granule",
+                  lambda m0, m1, m2: _field(m0, TGRAN4) == 1),
+    "FEAT_LVA": ("52-bit VA with the 64K granule", lambda m0, m1, m2: _field(m2, VARANGE) == 1),
+    "FEAT_TTST": ("small translation tables", lambda m0, m1, m2: _field(m2, ST) == 1),
+    "FEAT_HAFDBS": ("hardware access flag update", lambda m0, m1, m2: _field(m1, HAFDBS) >= 1),
+    "FEAT_TTCNP": ("common not private translations", lambda m0, m1, m2: _field(m2, CNP) == 1),
+}
+
+
+def pa_bits(mmfr0):
+    return PA_BITS.get(_field(mmfr0, PARANGE))
+
+
+def missing(requires, mmfr0, mmfr1, mmfr2):
+    """The required features this CPU lacks, described."""
+    return [f"{name} ({FEATURES[name][0]})" for name in requires
+            if not FEATURES[name][1](mmfr0, mmfr1, mmfr2)]

@@ -1,0 +1,240 @@
+"""Parser of the kernel's record lines (docs/protocol.md):
+
+    MMUT <version> <event> key=value key=value ...
+
+A line starting "MMUT " must be a well-formed record of this protocol version,
+or it is garbage (with the reason); any other line (QEMU's own output, say) is
+kept as is.  Values are typed by key: decimal, hex (0x, lower case, no leading
+zeros, as kernel/record.c prints them) or a word.
+"""
+import re
+from dataclasses import dataclass, field
+
+from harness.kdefs import kernel_header, read_defines
+
+PROTOCOL_VERSION = read_defines(kernel_header("record.h"))["PROTOCOL_VERSION"]
+PREFIX = "MMUT "
+
+_DECIMAL = re.compile(r"^(0|[1-9][0-9]*)$")
+_HEX = re.compile(r"^0x(0|[1-9a-f][0-9a-f]{0,15})$")      # 64 bits at most
+
+DECIMAL_KEYS = frozenset({"n", "el", "status", "vector", "cases", "index"})
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The keys of an event.  `by` names a word key whose value selects more
+    keys from `variants`; the variants' names are that key's only values."""
+    required: tuple = ()
+    optional: tuple = ()
+    by: str = None
+    variants: dict = field(default_factory=dict)
+
+
+_BUILD_ERROR = Keys(("case", "index", "error"))     # kernel/main.c report_error
+
+EVENTS = {
+    "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "cases")),
+    "begin": Keys(("case",)),
+    "step": Keys(("case", "n", "va", "result"), by="result", variants={
+        "ok": Keys(optional=("value",)),
+        "fault": Keys(("esr", "far", "elr")),
+        "par": Keys(("par",)),
+    }),
+    "error": Keys(("what",), by="what", variants={
+        "root": _BUILD_ERROR, "kernel": _BUILD_ERROR, "map": _BUILD_ERROR, "raw": _BUILD_ERROR,
+        "unknown_case": Keys(("case",)),
+        "cmdline_too_long": Keys(),
+    }),
+    "end": Keys(("case",)),
+    "exception": Keys(("kind", "vector", "esr", "far", "elr", "spsr"), optional=("case",)),
+    "exit": Keys(("status",)),
+}
+
+# Word keys and their values (None: any word); `result` and `what` take the
+# names of their event's variants.  Keys in neither set are hex.
+WORD_VALUES = {
+    "case": None,
+    "kind": frozenset({"unexpected", "nested"}),
+    "error": frozenset({"no_memory", "bad_level", "misaligned", "occupied"}),
+    **{keys.by: frozenset(keys.variants) for keys in EVENTS.values() if keys.by},
+}
+
+
+class ProtocolError(ValueError):
+    """A line starting "MMUT " that is not a well-formed record."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record: fields hold ints for decimal and hex keys, str for word keys."""
+    event: str
+    fields: dict = field(hash=False)
+    line: str
+
+    @property
+    def case(self):
+        """The case ID, or None for records without one."""
+        return self.fields.get("case")
+
+    def num(self, key):
+        """A decimal or hex field (KeyError when absent)."""
+        value = self.fields[key]
+        if not isinstance(value, int):
+            raise TypeError(f"{key} is a word, not a number")
+        return value
+
+    def word(self, key):
+        """A word field (KeyError when absent)."""
+        value = self.fields[key]
+        if not isinstance(value, str):
+            raise TypeError(f"{key} is a number, not a word")
+        return value
+
+
+def _not_one_of(key, text, allowed):
+    return ProtocolError(f"{key}={text}: expected one of {', '.join(sorted(allowed))}")
+
+
+def _value(key, text):
+    if key in DECIMAL_KEYS:
+        if not _DECIMAL.match(text):
+            raise ProtocolError(f"{key}={text}: expected a decimal number")
+        return int(text)
+    if key in WORD_VALUES:
+        allowed = WORD_VALUES[key]
+        if allowed is not None and text not in allowed:
+            raise _not_one_of(key, text, allowed)
+        return text
+    if not _HEX.match(text):
+        raise ProtocolError(f"{key}={text}: expected 0x and up to 16 lower-case hex digits, "
+                            "no leading zeros")
+    return int(text, 16)
+
+
+def parse_record(line):
+    """The Record of one line (without its line end) that starts "MMUT ";
+    raises ProtocolError saying what is wrong with it."""
+    if not line.startswith(PREFIX):
+        raise ProtocolError(f"not a record: it does not start {PREFIX!r}")
+    tokens = line.split()
+    if len(tokens) < 3:
+        raise ProtocolError("no event")
+    _, version, event, *pairs = tokens
+    if version != str(PROTOCOL_VERSION):
+        raise ProtocolError(f"protocol version {version!r}, expected {PROTOCOL_VERSION}")
+    if event not in EVENTS:
+        raise ProtocolError(f"unknown event {event!r}")
+    raw = {}
+    for pair in pairs:
+        key, eq, text = pair.partition("=")
+        if not key or not eq or not text or "=" in text:
+            raise ProtocolError(f"malformed key=value {pair!r}")
+        if key in raw:
+            raise ProtocolError(f"key {key!r} repeated")
+        raw[key] = text
+
+    keys = EVENTS[event]
+    required, optional = set(keys.required), set(keys.optional)
+    if keys.by in raw:
+        variant = keys.variants.get(raw[keys.by])
+        if variant is None:
+            raise _not_one_of(keys.by, raw[keys.by], keys.variants)
+        required |= set(variant.required)
+        optional |= set(variant.optional)
+    missing = required - raw.keys()
+    if missing:
+        raise ProtocolError(f"{event} lacks {', '.join(sorted(missing))}")
+    unexpected = raw.keys() - required - optional
+    if unexpected:
+        raise ProtocolError(f"{event} does not take {', '.join(sorted(unexpected))}")
+    return Record(event, {key: _value(key, text) for key, text in raw.items()}, line)
+
+
+@dataclass(frozen=True)
+class Garbage:
+    """A line starting "MMUT " that is not a well-formed record, and why."""
+    line: str
+    reason: str
+
+
+@dataclass
+class CaseRecords:
+    """The records of one case.  problems lists records out of order or
+    repeated (a repeated one replaces the earlier)."""
+    begin: bool = False
+    steps: dict = field(default_factory=dict)       # n -> step Record
+    error: Record = None
+    end: bool = False
+    exception: Record = None
+    problems: list = field(default_factory=list)
+
+
+@dataclass
+class Output:
+    """A run's output: records in order, garbage, and other (non-record) lines."""
+    records: list = field(default_factory=list)
+    garbage: list = field(default_factory=list)     # Garbage
+    other: list = field(default_factory=list)       # str
+
+    def _first(self, event):
+        return next((r for r in self.records if r.event == event), None)
+
+    @property
+    def boot(self):
+        return self._first("boot")
+
+    @property
+    def exit_status(self):
+        record = self._first("exit")
+        return None if record is None else record.num("status")
+
+    def cases(self):
+        """{case ID: CaseRecords} in order of first appearance.  An exception
+        record belongs to the case it names or, naming none, to the case begun
+        and not yet ended, if any."""
+        cases = {}
+        current = None      # begun, not yet ended
+        for record in self.records:
+            case_id = record.case
+            if record.event == "exception" and case_id is None:
+                case_id = current
+            if case_id is None:     # boot, exit, or an error or exception outside cases
+                continue
+            case = cases.setdefault(case_id, CaseRecords())
+            if record.event == "step":
+                repeated = record.num("n") in case.steps
+            else:       # begin and end are flags, error and exception None until seen
+                repeated = bool(getattr(case, record.event))
+            if repeated:
+                case.problems.append(f"repeated: {record.line}")
+            if record.event in ("step", "end") and current != case_id:
+                case.problems.append(f"outside begin..end: {record.line}")
+
+            if record.event == "begin":
+                case.begin, current = True, case_id
+            elif record.event == "end":
+                case.end = True
+                if current == case_id:
+                    current = None
+            elif record.event == "step":
+                case.steps[record.num("n")] = record
+            else:
+                setattr(case, record.event, record)
+        return cases
+
+
+def parse_output(text):
+    """Parse a run's output (from a pty: lines may end in \\r\\n; the last may
+    lack a line end and is parsed all the same)."""
+    out = Output()
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
+        if line.startswith(PREFIX):
+            try:
+                out.records.append(parse_record(line))
+            except ProtocolError as e:
+                out.garbage.append(Garbage(line, str(e)))
+        elif line.strip():
+            out.other.append(line)
+    return out

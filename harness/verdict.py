@@ -1,0 +1,159 @@
+"""Compare what a case expects with what the kernel reported, step by step.
+
+Every expectation is turned into the same decoded text the observation gets,
+so a failure reads as the Arm ARM's words side by side:
+    expected permission fault, level 3 (DFSC 0x0f); got translation fault, level 2 (DFSC 0x06)
+"""
+from dataclasses import dataclass
+
+from harness import esr, par
+from harness.cases import AT_OPS, LOADS, STORES
+from harness.kdefs import kernel_header, read_defines
+
+FETCH_MAGIC = read_defines(kernel_header("probe.h"))["FETCH_MAGIC"]
+
+# ESR bits checked on top of EC, the fault status and WnR: what a plain stage 1
+# fault on a load, store or fetch must show.  ISV and the syndrome it validates
+# (ESR[23:14]) are not checked: the Arm ARM leaves ISV = 0 permitted for these
+# aborts, so a check of them would not be a conformance check.
+_QUIET_BITS = (("IL", "il", 1), ("CM", "cm", 0), ("EA", "ea", 0), ("FnV", "fnv", 0))
+
+
+@dataclass(frozen=True)
+class StepVerdict:
+    n: int
+    op: str
+    va: int
+    expected: str
+    observed: str
+    problems: tuple         # one "expected ...; got ..." line per mismatch
+
+    @property
+    def ok(self):
+        return not self.problems
+
+
+def _fault_text(fault, level):
+    if level is None:
+        return f"{fault.replace('_', ' ')} fault (level not checked)"
+    code = esr.fault_status(fault, level)
+    return esr.describe_fsc(code, "FSC").split(" (")[0] + f" (FSC {code:#04x})"
+
+
+def expected_text(step):
+    e = step.expect
+    if e.kind == "ok":
+        return f"completes (fetch runs the stub: x0 = {FETCH_MAGIC:#x})" if step.op == "fetch" else "completes"
+    if e.kind == "value":
+        return f"completes, value {e.value:#x}"
+    if e.kind == "par":
+        parts = [f"PAR_EL1.F=0, PA {e.pa & par.PAR_PA.mask:#x}"]
+        if e.attr is not None:
+            parts.append(f"ATTR {e.attr:#04x} ({par.describe_attr(e.attr)})")
+        if e.sh is not None:
+            parts.append(f"SH {e.sh}")
+        return ", ".join(parts)
+    if e.kind == "fault":
+        fault = _fault_text(e.fault, e.level)
+        if step.op in AT_OPS:
+            return f"PAR_EL1.F=1: {fault}, PTW={int(e.s1ptw)}, stage 1"
+        kind = "instruction abort" if step.op == "fetch" else "data abort"
+        wnr = "" if e.wnr is None else f", WnR={int(e.wnr)}"
+        return f"{kind} (same EL): {fault}{wnr}, FAR {e.far:#x}"
+    return e.kind.replace("_", " ")
+
+
+def observed_text(step, record):
+    if record is None:
+        return "no record: the kernel stopped before this step"
+    result = record.word("result")
+    if result == "fault":
+        syndrome = esr.decode_esr(record.num("esr"))
+        return f"{esr.describe(syndrome)}, FAR {record.num('far'):#x}"
+    if result == "par":
+        return par.describe(par.decode_par(record.num("par")))
+    value = record.fields.get("value")
+    return "completes" if value is None else f"completes, value {record.num('value'):#x}"
+
+
+def _check_abort(step, record, problems):
+    e = step.expect
+    s = esr.decode_esr(record.num("esr"))
+    want_ec = esr.EC.IABT_CUR if step.op == "fetch" else esr.EC.DABT_CUR
+    if s.ec != want_ec:
+        problems.append(f"expected EC {want_ec:#04x} ({want_ec.text}); got EC {s.ec:#04x} ({esr.describe(s)})")
+        return
+    label = "IFSC" if step.op == "fetch" else "DFSC"
+    want = _fault_text(e.fault, e.level).replace("FSC", label)
+    if s.fault != e.fault or (e.level is not None and s.level != e.level):
+        problems.append(f"expected {want}; got {esr.describe_fsc(s.fsc, label)}")
+    if e.wnr is not None and s.wnr != e.wnr:
+        problems.append(f"expected WnR={int(e.wnr)} ({'write' if e.wnr else 'read'}); got WnR={int(s.wnr)}")
+    if s.s1ptw != e.s1ptw:
+        problems.append(f"expected S1PTW={int(e.s1ptw)}; got S1PTW={int(s.s1ptw)}")
+    for name, attr, want_bit in _QUIET_BITS:
+        got = getattr(s, attr)
+        if got is not None and got != want_bit:
+            problems.append(f"expected {name}={want_bit}; got {name}={int(got)} (ESR {s.raw:#x})")
+    if not s.fnv and record.num("far") != e.far:
+        problems.append(f"expected FAR {e.far:#x}; got FAR {record.num('far'):#x}")
+
+
+def _check_par(step, record, problems):
+    e = step.expect
+    p = par.decode_par(record.num("par"))
+    if e.kind == "fault":
+        if not p.f:
+            problems.append(f"expected PAR_EL1.F=1 ({_fault_text(e.fault, e.level)}); got F=0, PA {p.pa:#x}")
+            return
+        if p.fault != e.fault or (e.level is not None and p.level != e.level):
+            problems.append(f"expected {_fault_text(e.fault, e.level)}; got {esr.describe_fsc(p.fst, 'FST')}")
+        if p.ptw != e.s1ptw:
+            problems.append(f"expected PAR_EL1.PTW={int(e.s1ptw)}; got PTW={int(p.ptw)}")
+        if p.stage != 1:
+            problems.append(f"expected a stage 1 fault (PAR_EL1.S=0); got stage {p.stage}")
+        return
+    if p.f:
+        problems.append(f"expected a translation to PA {e.pa & par.PAR_PA.mask:#x}; "
+                        f"got PAR_EL1.F=1, {esr.describe_fsc(p.fst, 'FST')}")
+        return
+    if p.pa != e.pa & par.PAR_PA.mask:
+        problems.append(f"expected PA {e.pa & par.PAR_PA.mask:#x}; got PA {p.pa:#x}")
+    if e.attr is not None and p.attr != e.attr:
+        problems.append(f"expected ATTR {e.attr:#04x} ({par.describe_attr(e.attr)}); "
+                        f"got ATTR {p.attr:#04x} ({par.describe_attr(p.attr)})")
+    if e.sh is not None and p.sh != e.sh:
+        problems.append(f"expected SH {e.sh}; got SH {p.sh}")
+
+
+def judge_step(n, step, record):
+    """The verdict on one step from its `step` record (None if there is none)."""
+    problems = []
+    e = step.expect
+    if record is None:
+        problems.append("expected a record of this step; got none")
+    elif step.op in AT_OPS:
+        if record.word("result") != "par":
+            problems.append(f"expected PAR_EL1 from AT; got result={record.word('result')}")
+        else:
+            _check_par(step, record, problems)
+    elif e.kind == "fault":
+        if record.word("result") != "fault":
+            problems.append(f"expected {expected_text(step)}; got no exception ({observed_text(step, record)})")
+        else:
+            _check_abort(step, record, problems)
+    elif record.word("result") == "fault":
+        problems.append(f"expected no exception; got {observed_text(step, record)}")
+    elif step.op == "fetch" and record.num("value") != FETCH_MAGIC:
+        problems.append(f"expected the fetched stub to return {FETCH_MAGIC:#x}; got {record.num('value'):#x}")
+    elif e.kind == "value":
+        width = 8 * LOADS[step.op]
+        got = record.num("value") & ((1 << width) - 1)
+        if got != e.value:
+            problems.append(f"expected value {e.value:#x}; got {got:#x}")
+    return StepVerdict(n, step.op, step.va, expected_text(step), observed_text(step, record), tuple(problems))
+
+
+def describe_step(step):
+    value = f" value={step.value:#x}" if step.op in STORES else ""
+    return f"{step.op} va={step.va:#x}{value}"

@@ -1,0 +1,138 @@
+"""harness.qemu against the real QEMU: exit status, output capture, and hangs."""
+import os
+import subprocess
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from harness.errors import HarnessError
+from harness.qemu import qemu_command, qemu_version, run_kernel
+
+KERNEL = Path(__file__).resolve().parent.parent / "build" / "kernel.elf"
+# A case in the kernel's table (the hand-written build/case_table.c has only this one).
+DEMO_CASE = "demo"
+
+
+@pytest.fixture
+def qemu(request):
+    # The suite's --qemu, when conftest.py provides it.
+    return request.config.getoption("--qemu", default="qemu-system-aarch64")
+
+
+@pytest.fixture
+def cpu(request):
+    return request.config.getoption("--cpu", default="max")
+
+
+@pytest.fixture
+def kernel():
+    if not KERNEL.is_file():
+        pytest.skip(f"no {KERNEL}: run `make kernel`")
+    return KERNEL
+
+
+@pytest.fixture(scope="module")
+def hang_elf(tmp_path_factory):
+    """An image that sleeps forever at its link address, where QEMU's virt board enters it."""
+    tmp = tmp_path_factory.mktemp("hang")
+    (tmp / "hang.S").write_text(".global _start\n_start:\n\twfi\n\tb _start\n")
+    subprocess.run(["aarch64-linux-gnu-gcc", "-nostdlib", "-static", "-Wl,--build-id=none",
+                    "-Ttext=0x40080000", str(tmp / "hang.S"), "-o", str(tmp / "hang.elf")], check=True)
+    return tmp / "hang.elf"
+
+
+def qemu_children():
+    """PIDs of QEMU processes, live or zombie, whose parent is this test process."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue            # exited while we looked
+        comm = text[text.index("(") + 1:text.rindex(")")]
+        ppid = int(text[text.rindex(")") + 2:].split()[1])
+        if ppid == os.getpid() and comm.startswith("qemu-system"):
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def test_version(qemu):
+    assert qemu_version(qemu).count(".") >= 1
+
+
+def test_missing_binary(kernel):
+    with pytest.raises(HarnessError, match="apt-get install qemu-system-arm"):
+        qemu_version("/nonexistent/qemu-system-aarch64")
+    with pytest.raises(HarnessError, match="--qemu PATH"):
+        run_kernel("/nonexistent/qemu-system-aarch64", "max", kernel, [DEMO_CASE])
+
+
+def test_command():
+    cmd = qemu_command("q", "max", "k.elf", ["a", "b"], el2=True)
+    assert cmd[cmd.index("-M") + 1] == "virt,virtualization=on"
+    assert cmd[cmd.index("-m") + 1] == "1024M"
+    assert cmd[cmd.index("-semihosting-config") + 1] == "enable=on,target=native,arg=a,arg=b"
+    assert cmd[-2:] == ["-kernel", "k.elf"]
+    with pytest.raises(ValueError):
+        qemu_command("q", "max", "k.elf", ["a,b"])
+
+
+def test_demo_case(qemu, cpu, kernel):
+    r = run_kernel(qemu, cpu, kernel, [DEMO_CASE])
+    assert r.exit_status == 0 and r.signal is None and not r.timed_out, r.output
+    assert "MMUT 1 exit status=0\n" in r.output
+    assert "\r" not in r.output
+
+
+def test_floor_boot_runs_no_case(qemu, cpu, kernel):
+    r = run_kernel(qemu, cpu, kernel, [])
+    assert r.exit_status == 0, r.output
+    assert [line.split()[2] for line in r.output.splitlines()] == ["boot", "exit"]
+
+
+def test_el2_boot(qemu, cpu, kernel):
+    r = run_kernel(qemu, cpu, kernel, [], el2=True)
+    assert r.exit_status == 0 and " boot el=2 " in r.output, r.output
+
+
+def test_unknown_case(qemu, cpu, kernel):
+    r = run_kernel(qemu, cpu, kernel, ["nope"])
+    assert r.exit_status == 1, r.output   # EXIT_CASE_ERROR
+    assert "MMUT 1 error what=unknown_case case=nope\n" in r.output
+
+
+def test_long_output_is_all_captured(qemu, cpu, kernel):
+    # Unknown IDs print one line each, whatever the kernel's case table holds.
+    ids = [f"x{i}" for i in range(2000)]
+    r = run_kernel(qemu, cpu, kernel, ids)
+    lines = r.output.splitlines()
+    assert lines[1:-1] == [f"MMUT 1 error what=unknown_case case={i}" for i in ids]
+    assert lines[-1] == "MMUT 1 exit status=1"
+
+
+def test_hang_times_out_with_pc(qemu, cpu, hang_elf):
+    timeout = 0.5
+    r = run_kernel(qemu, cpu, hang_elf, [], timeout=timeout)
+    assert r.timed_out and r.exit_status is None
+    assert 0x40080000 <= r.pc < 0x40080008      # _start: wfi; b _start
+    assert r.symbol.startswith("_start+")
+    assert timeout <= r.wall < timeout + 3
+    assert qemu_children() == []
+
+
+def test_interrupted_run_leaves_no_qemu(qemu, cpu, hang_elf, monkeypatch):
+    spawned = []
+    read = pexpect.spawn.read_nonblocking
+
+    def interrupt(self, size=1, timeout=-1):
+        spawned.append(self.pid)
+        with pytest.raises(pexpect.TIMEOUT):
+            read(self, size, timeout=0.3)   # QEMU is up and running the image by now
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pexpect.spawn, "read_nonblocking", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_kernel(qemu, cpu, hang_elf, [], timeout=5)
+    assert spawned and not Path(f"/proc/{spawned[0]}").exists()
+    assert qemu_children() == []
