@@ -156,6 +156,7 @@ class Case:
 # ---------------------------------------------------------------- file level
 
 CASE_KEYS = {"summary", "regime", "matrix", "map", "raw", "steps", "requires", "xfail"}
+INSTANCE_KEYS = ("requires", "xfail")
 
 
 def load_dir(directory):
@@ -176,7 +177,10 @@ def load_file(path):
         doc = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise CaseError(path, f"not valid TOML: {e}") from None
-    _no_unknown(path, None, None, doc, {"defaults", "case"})
+    _no_unknown(path, None, None, doc, {"defaults", "case", "bug"})
+    bugs = doc.get("bug", {})
+    for bug, table in bugs.items():
+        _xfail(path, None, f"bug.{bug}", table)
     defaults = doc.get("defaults", {})
     _no_unknown(path, None, "defaults", defaults, {"regime"})
     cases = doc.get("case")
@@ -191,11 +195,13 @@ def load_file(path):
         _no_unknown(path, name, None, body, CASE_KEYS)
         for params, label in _expand_matrix(path, name, body.get("matrix")):
             instance = f"{name}[{label}]" if label else name
+            # A matrix value may carry case fields for its instances alone (a known QEMU bug of some).
+            own = {k: params.pop(k) for k in INSTANCE_KEYS if k in params}
             try:
-                raw_body = substitute({k: v for k, v in body.items() if k != "matrix"}, params)
+                raw_body = substitute({**{k: v for k, v in body.items() if k != "matrix"}, **own}, params)
             except ExprError as e:
                 raise CaseError(path, str(e), instance) from None
-            out.append(_build_case(path, instance, raw_body, defaults, params))
+            out.append(_build_case(path, instance, raw_body, defaults, params, bugs))
     return out
 
 
@@ -302,7 +308,7 @@ class _Fields:
 REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "mair"}
 
 
-def _build_case(path, name, body, defaults, params):
+def _build_case(path, name, body, defaults, params, bugs):
     summary = body.get("summary")
     if not isinstance(summary, str) or not summary.strip():
         raise CaseError(path, "every case needs a summary saying which rule it checks", name, "summary")
@@ -324,18 +330,28 @@ def _build_case(path, name, body, defaults, params):
         if r not in FEATURES:
             raise CaseError(path, f"unknown feature {r!r}; known: {', '.join(sorted(FEATURES))}", name, "requires")
 
-    xfail = None
-    if "xfail" in body:
-        f = _Fields(path, name, "xfail", body["xfail"], {"qemu", "reason"}, {})
-        xfail = Xfail(f.text("qemu", required=True), f.text("reason", required=True))
-        try:
-            parse_range(xfail.qemu)
-        except ValueError as e:
-            raise f.error("qemu", str(e)) from None
+    xfail = body.get("xfail")
+    if isinstance(xfail, str):
+        if xfail not in bugs:
+            raise CaseError(path, f"no [bug.{xfail}] table in this file", name, "xfail")
+        xfail = bugs[xfail]
+    if xfail is not None:
+        xfail = _xfail(path, name, "xfail", xfail)
 
     case = Case(path, path.stem, name, summary, regime, maps, raws, steps, tuple(requires), xfail, params)
     _check_layout(case)
     return case
+
+
+def _xfail(path, name, where, table):
+    """A known QEMU bug: the QEMU versions that have it and what it breaks."""
+    f = _Fields(path, name, where, table, {"qemu", "reason"}, {})
+    xfail = Xfail(f.text("qemu", required=True), f.text("reason", required=True))
+    try:
+        parse_range(xfail.qemu)
+    except ValueError as e:
+        raise f.error("qemu", str(e)) from None
+    return xfail
 
 
 def _list(path, name, body, key):
