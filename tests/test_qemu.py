@@ -11,7 +11,7 @@ from harness.qemu import qemu_command, qemu_version, run_kernel
 
 KERNEL = Path(__file__).resolve().parent.parent / "build" / "kernel.elf"
 # A case in the kernel's table (the hand-written build/case_table.c has only this one).
-DEMO_CASE = "demo"
+DEMO_CASE = "demo.seed_demo"   # cases/demo.toml
 
 
 @pytest.fixture
