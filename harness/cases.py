@@ -74,6 +74,7 @@ class Regime:
     epd1: bool
     tbi0: bool
     tbi1: bool
+    sctlr_a: bool
     mair: int
 
     @property
@@ -305,7 +306,7 @@ class _Fields:
         return value
 
 
-REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "mair"}
+REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "sctlr_a", "mair"}
 
 
 def _build_case(path, name, body, defaults, params, bugs):
@@ -382,6 +383,7 @@ def _regime(path, name, table, params):
         tg0=geometry.GRANULES[granule], tg1=geometry.GRANULES[granule1],
         t0sz=f.int("t0sz", 16), t1sz=f.int("t1sz", 16), ips_bits=ips_bits,
         epd0=f.bool("epd0"), epd1=f.bool("epd1"), tbi0=f.bool("tbi0"), tbi1=f.bool("tbi1"),
+        sctlr_a=f.bool("sctlr_a"),
         mair=sum(attr << (8 * idx) for idx, attr in mair.items()),
     )
     for key in ("t0sz", "t1sz"):

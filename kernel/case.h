@@ -15,6 +15,7 @@ struct regime {
 	u8 ips;                 /* TCR_EL1.IPS encoding */
 	bool epd0, epd1;        /* disable walks through TTBR0 / TTBR1 */
 	bool tbi0, tbi1;        /* top byte ignore */
+	bool sctlr_a;           /* SCTLR_EL1.A: alignment checks on every data access */
 	u64 mair;
 };
 

@@ -59,7 +59,7 @@ void mmu_enable(const struct regime *r, u64 ttbr0, u64 ttbr1)
 	tlb_invalidate_all();
 	__asm__ volatile("ic iallu");
 	dsb(nsh);
-	write_sysreg(SCTLR_RES1 | SCTLR_M | SCTLR_C | SCTLR_I, sctlr_el1);
+	write_sysreg(SCTLR_RES1 | SCTLR_M | SCTLR_C | SCTLR_I | (r->sctlr_a ? SCTLR_A : 0), sctlr_el1);
 	isb();
 }
 
