@@ -81,6 +81,13 @@ class Regime:
     def ips(self):
         return geometry.IPS_ENCODING[self.ips_bits]
 
+    @property
+    def kernel_high(self):
+        """Whether the kernel must run the steps from its TTBR1 alias (layout.h):
+        when TTBR0's range cannot hold its identity-mapped window, or TTBR0 walks are off."""
+        window_end = LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]
+        return self.epd0 or window_end > 1 << (64 - self.t0sz)
+
 
 @dataclass(frozen=True)
 class Mapping:
@@ -522,22 +529,29 @@ def _expect(path, name, where, op, va, spec, names):
 # ---------------------------------------------------------------- layout checks
 
 def kernel_ranges(regime):
-    """VA ranges the kernel maps for itself in TTBR0 (main.c, map_kernel)."""
-    granule = 1 << regime.tg0
-    return [
-        (LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]),
-        (LAYOUT["UART_BASE"], LAYOUT["UART_BASE"] + granule),
-    ]
+    """VA ranges the kernel maps for itself (main.c, map_kernel): identity in
+    TTBR0, or at its alias in TTBR1 when the regime sends it there."""
+    if regime.kernel_high:
+        window, uart, granule = LAYOUT["KERNEL_ALIAS_BASE"], LAYOUT["UART_ALIAS_BASE"], 1 << regime.tg1
+    else:
+        window, uart, granule = LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"], 1 << regime.tg0
+    return [(window, window + LAYOUT["KERNEL_WINDOW_SIZE"]), (uart, uart + granule)]
 
 
 def _check_layout(case):
     """Refuse what the kernel could not build, or what would unmap the kernel."""
     r = case.regime
-    window_end = LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]
-    if window_end > 1 << (64 - r.t0sz):
-        raise CaseError(case.path, f"t0sz={r.t0sz} gives a {64 - r.t0sz}-bit TTBR0 range, which cannot "
-                        f"hold the kernel's identity-mapped window (up to {window_end:#x})", case.name, "regime.t0sz")
+    if r.kernel_high:
+        # The kernel's alias must be in TTBR1's range, and TTBR1 walks on.
+        if r.epd1:
+            raise CaseError(case.path, "epd1 cannot be set when the kernel runs from TTBR1 "
+                            f"(t0sz={r.t0sz}, epd0={str(r.epd0).lower()} leave it no home in TTBR0)",
+                            case.name, "regime.epd1")
+        if LAYOUT["KERNEL_ALIAS_BASE"] < 2**64 - (1 << (64 - r.t1sz)):
+            raise CaseError(case.path, f"t1sz={r.t1sz} leaves no room for the kernel's TTBR1 home at "
+                            f"{LAYOUT['KERNEL_ALIAS_BASE']:#x} (needs t1sz <= 34)", case.name, "regime.t1sz")
     reserved = kernel_ranges(r)
+    reserved_half = 1 if r.kernel_high else 0
 
     def check_slot(what, va, level, must_align_pa=None):
         granule_shift, va_bits = _table_for(r, va)
@@ -555,7 +569,7 @@ def _check_layout(case):
                             f"{size:#x}-byte size of a level {level} {'page' if level == 3 else 'block'}",
                             case.name, what)
         lo = va - va % size
-        if not va >> 55 & 1:
+        if va >> 55 & 1 == reserved_half:
             for start_r, end_r in reserved:
                 if lo < end_r and start_r < lo + size:
                     raise CaseError(case.path, f"the level {level} descriptor for {va:#x} covers "

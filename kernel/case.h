@@ -16,6 +16,7 @@ struct regime {
 	bool epd0, epd1;        /* disable walks through TTBR0 / TTBR1 */
 	bool tbi0, tbi1;        /* top byte ignore */
 	bool sctlr_a;           /* SCTLR_EL1.A: alignment checks on every data access */
+	bool kernel_high;       /* run the steps from the kernel's TTBR1 alias (layout.h) */
 	u64 mair;
 };
 

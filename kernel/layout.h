@@ -27,6 +27,15 @@
 #define BIG_FRAME_BASE      0x42000000
 
 /*
+ * The kernel's home in TTBR1, for cases whose TTBR0 cannot hold its identity
+ * map (small VA sizes, TCR_EL1.EPD0 = 1): the window and the UART page aliased
+ * at the top of the upper VA range, reached while such a case's steps run
+ * (main.c, run_in_alias in alias.S).  Needs T1SZ <= 34.
+ */
+#define KERNEL_ALIAS_BASE   0xffffffffc0000000
+#define UART_ALIAS_BASE     0xffffffffc2000000
+
+/*
  * MAIR_EL1 indices the kernel's own mappings use.  Every case's MAIR must hold
  * Device-nGnRnE (0x00) and Normal write-back (0xff) at these indices.
  */

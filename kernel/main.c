@@ -57,16 +57,30 @@ static int report_error(const struct mmut_case *c, const char *what, unsigned in
 	return EXIT_CASE_ERROR;
 }
 
-/* The kernel's own window and UART, identity-mapped with the case's TTBR0 granule. */
-static int map_kernel(struct pgtable *tt0)
+/*
+ * The kernel's own window and UART, mapped with the granule of the table that
+ * holds them: identity in TTBR0, or at the alias in TTBR1 (layout.h).
+ */
+static int map_kernel(struct pgtable *pt, u64 window_va, u64 uart_va)
 {
-	u64 page = 1ULL << tt0->granule_shift;
-	int err = pgt_map(tt0, UART_BASE, UART_BASE, 3, &kernel_device);
+	u64 page = 1ULL << pt->granule_shift;
+	int err = pgt_map(pt, uart_va, UART_BASE, 3, &kernel_device);
 
-	for (u64 va = KERNEL_WINDOW_BASE; !err && va < KERNEL_WINDOW_BASE + KERNEL_WINDOW_SIZE; va += page)
-		err = pgt_map(tt0, va, va, 3, &kernel_ram);
+	for (u64 off = 0; !err && off < KERNEL_WINDOW_SIZE; off += page)
+		err = pgt_map(pt, window_va + off, KERNEL_WINDOW_BASE + off, 3, &kernel_ram);
 	return err;
 }
+
+#define ALIAS_OFFSET ((u64)KERNEL_ALIAS_BASE - KERNEL_WINDOW_BASE)
+#define ALIAS(p) ((__typeof__(p))((uintptr_t)(p) + ALIAS_OFFSET))
+
+/* The TTBR0 side of a regime, as run_in_alias switches it. */
+struct ttbr0_regs {
+	u64 tcr, ttbr0;
+};
+
+void run_in_alias(u64 offset, const struct ttbr0_regs *enter, const struct ttbr0_regs *leave,
+		  void (*fn)(const void *), const void *arg);
 
 /* VA bit 55 selects the TTBR (Arm ARM D8.1, AArch64.S1Translate's VA range). */
 static struct pgtable *table_for(u64 va, struct pgtable *tt0, struct pgtable *tt1)
@@ -74,7 +88,23 @@ static struct pgtable *table_for(u64 va, struct pgtable *tt0, struct pgtable *tt
 	return (va & BIT(55)) ? tt1 : tt0;
 }
 
-static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1)
+/*
+ * A case whose TTBR0 cannot hold the kernel runs its steps from the alias in
+ * TTBR1; the switch to it is made under a transition regime whose TTBR0 is
+ * the kernel's identity map (`boot`, 48-bit) instead of the case's.
+ */
+static struct regime transition_regime(const struct regime *r)
+{
+	struct regime t = *r;
+
+	t.t0sz = 16;
+	t.epd0 = false;
+	t.tbi0 = false;
+	return t;
+}
+
+static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1,
+			struct pgtable *boot)
 {
 	const struct regime *r = &c->regime;
 	int err;
@@ -83,7 +113,12 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 	if ((err = pgt_init(tt0, &pool, r->tg0, 64 - r->t0sz)) ||
 	    (err = pgt_init(tt1, &pool, r->tg1, 64 - r->t1sz)))
 		return report_error(c, "root", 0, err);
-	if ((err = map_kernel(tt0)))
+	if (!r->kernel_high)
+		err = map_kernel(tt0, KERNEL_WINDOW_BASE, UART_BASE);
+	else if (!(err = pgt_init(boot, &pool, r->tg0, 48)) &&
+		 !(err = map_kernel(boot, KERNEL_WINDOW_BASE, UART_BASE)))
+		err = map_kernel(tt1, KERNEL_ALIAS_BASE, UART_ALIAS_BASE);
+	if (err)
 		return report_error(c, "kernel", 0, err);
 	for (unsigned i = 0; i < c->nmaps; i++) {
 		const struct map *m = &c->maps[i];
@@ -157,7 +192,14 @@ static bool is_store(enum op op)
 	return (op >= OP_STORE8 && op <= OP_STORE64) || op == OP_STTR64;
 }
 
-static void run_step(const struct mmut_case *c, unsigned n)
+/* A case's steps, as seen from where they run (the alias or the identity map). */
+struct step_run {
+	const char *id;
+	const struct step *steps;
+	unsigned n;
+};
+
+static void run_step(const struct step_run *c, unsigned n)
 {
 	const struct step *s = &c->steps[n];
 	u64 result;
@@ -188,23 +230,54 @@ static void run_step(const struct mmut_case *c, unsigned n)
 	record_end();
 }
 
+static void run_steps(const void *arg)
+{
+	const struct step_run *run = arg;
+
+	for (unsigned n = 0; n < run->n; n++)
+		run_step(run, n);
+}
+
+/* Run the steps from the kernel's TTBR1 alias, with the case's TTBR0 side in force. */
+static void run_steps_from_alias(const struct mmut_case *c, u64 tt0_root, u64 tt1_root, u64 boot_root)
+{
+	struct regime transition = transition_regime(&c->regime);
+	struct ttbr0_regs enter = { tcr_from_regime(&c->regime), tt0_root };
+	struct ttbr0_regs leave = { tcr_from_regime(&transition), boot_root };
+	struct step_run run = { ALIAS(c->id), ALIAS(c->steps), c->nsteps };
+
+	mmu_enable(&transition, boot_root, tt1_root);
+	console_uart = (volatile u32 *)UART_ALIAS_BASE;
+	current_case_id = run.id;
+	run_in_alias(ALIAS_OFFSET, &enter, &leave, ALIAS(&run_steps), ALIAS(&run));
+	console_uart = (volatile u32 *)UART_BASE;
+	current_case_id = c->id;
+}
+
 static int run_case(const struct mmut_case *c)
 {
-	struct pgtable tt0, tt1;
+	struct pgtable tt0, tt1, boot;
 	int status;
 
 	current_case_id = c->id;
 	record_begin("begin");
 	record_str("case", c->id);
 	record_end();
-	status = build_tables(c, &tt0, &tt1);
+	status = build_tables(c, &tt0, &tt1, &boot);
 	if (status == EXIT_OK) {
+		u64 tt0_root = (u64)(uintptr_t)tt0.root, tt1_root = (u64)(uintptr_t)tt1.root;
+
 		plant_fetch_stubs(c, &tt0, &tt1);
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
 		cache_clean_inval(FRAME_POOL_BASE, FRAME_POOL_SIZE);
-		mmu_enable(&c->regime, (u64)(uintptr_t)tt0.root, (u64)(uintptr_t)tt1.root);
-		for (unsigned n = 0; n < c->nsteps; n++)
-			run_step(c, n);
+		if (c->regime.kernel_high) {
+			run_steps_from_alias(c, tt0_root, tt1_root, (u64)(uintptr_t)boot.root);
+		} else {
+			struct step_run run = { c->id, c->steps, c->nsteps };
+
+			mmu_enable(&c->regime, tt0_root, tt1_root);
+			run_steps(&run);
+		}
 		/* Dirty lines of the kernel's data must reach memory before caching stops. */
 		cache_clean_inval(KERNEL_BASE, (u64)__image_end - KERNEL_BASE);
 		mmu_disable();

@@ -6,13 +6,14 @@
 #define UART_FR     0x18
 #define UART_FR_TXFF BIT(5)
 
-static volatile u32 *const uart = (volatile u32 *)UART_BASE;
+/* Where the UART is mapped: main.c points it at UART_ALIAS_BASE while the kernel runs from its alias. */
+volatile u32 *console_uart = (volatile u32 *)UART_BASE;
 
 void console_putc(char c)
 {
-	while (uart[UART_FR / 4] & UART_FR_TXFF)
+	while (console_uart[UART_FR / 4] & UART_FR_TXFF)
 		;
-	uart[UART_DR / 4] = (u8)c;
+	console_uart[UART_DR / 4] = (u8)c;
 }
 
 void console_puts(const char *s)

@@ -11,6 +11,8 @@
 
 #define PROTOCOL_VERSION 1
 
+extern volatile u32 *console_uart;
+
 void console_putc(char c);
 void console_puts(const char *s);
 

@@ -110,7 +110,8 @@ exception_spx:
 	cbnz	x1, nested_twice
 	mov	x1, #1
 	msr	tpidr_el0, x1
-	ldr	x1, =nested_stack_top
+	adrp	x1, nested_stack_top        /* PC-relative: works from the TTBR1 alias too */
+	add	x1, x1, :lo12:nested_stack_top
 	mov	sp, x1
 	sub	sp, sp, #FRAME_SIZE
 	mrs	x1, tpidr_el1
