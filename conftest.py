@@ -27,13 +27,16 @@ RUNNER = pytest.StashKey()
 BOOT = pytest.StashKey()
 
 
+_DEFAULTS = {"--cases": str(ROOT / "cases"), "--build": str(ROOT / "build")}
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("mmu", "AArch64 MMU conformance suite")
     group.addoption("--qemu", default=os.environ.get("QEMU", "qemu-system-aarch64"),
                     help="QEMU binary to test (default: qemu-system-aarch64 on PATH, or $QEMU)")
     group.addoption("--cpu", default=os.environ.get("CPU", "max"), help="QEMU -cpu model (default: max)")
-    group.addoption("--cases", default=str(ROOT / "cases"), help="directory of case files (default: cases/)")
-    group.addoption("--build", default=str(ROOT / "build"), help="build directory of the kernel (default: build/)")
+    group.addoption("--cases", default=_DEFAULTS["--cases"], help="directory of case files (default: cases/)")
+    group.addoption("--build", default=_DEFAULTS["--build"], help="build directory of the kernel (default: build/)")
     group.addoption("--case-timeout", type=float, default=10.0,
                     help="seconds a QEMU run may take before it is stopped (default: 10)")
     group.addoption("--batch", action="store_true",
@@ -192,8 +195,11 @@ class CaseItem(pytest.Item):
         lines += [f"  run: {p}" for p in j.problems]
         if raw:
             lines.append(f"  raw QEMU output kept in {raw}")
+        # The options a rerun needs to find and build this case: those not at their defaults.
+        where = "".join(f" {opt}={shlex.quote(str(cfg.getoption(opt)))}" for opt in ("--cases", "--build")
+                        if cfg.getoption(opt) != _DEFAULTS[opt])
         lines.append(f"rerun this case: {shlex.join([sys.executable, '-m', 'pytest', self.nodeid])}"
-                     f" --qemu={shlex.quote(cfg.getoption('--qemu'))} --cpu={cfg.getoption('--cpu')}")
+                     f" --qemu={shlex.quote(cfg.getoption('--qemu'))} --cpu={cfg.getoption('--cpu')}{where}")
         lines.append(f"debug it:        make debug CASE={shlex.quote(self.case.id)}")
         return "\n".join(lines)
 

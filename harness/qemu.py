@@ -15,8 +15,13 @@ import pexpect
 
 from harness.errors import HarnessError
 from harness.kdefs import kernel_header, read_defines
+from harness.versions import parse_version
 
 NM = "aarch64-linux-gnu-nm"
+
+# The oldest QEMU the suite supports: Ubuntu 22.04's.  Older ones are refused
+# up front rather than failing cases in ways that look like MMU results.
+MIN_VERSION = (6, 2)
 
 # Time allowed, after a run's deadline, to ask the monitor for the PC and let QEMU quit.
 DIAGNOSTIC_TIMEOUT = 2.0
@@ -38,7 +43,8 @@ class RunResult:
 
 @functools.cache
 def qemu_version(qemu: str) -> str:
-    """'7.2.22' for `qemu`; HarnessError, saying how to fix it, if it cannot be run."""
+    """'7.2.22' for `qemu`; HarnessError, saying how to fix it, if it cannot be
+    run or is older than MIN_VERSION."""
     fix = ("install it with `apt-get install qemu-system-arm`, "
            "or name another binary with --qemu PATH (make QEMU=PATH)")
     try:
@@ -49,6 +55,9 @@ def qemu_version(qemu: str) -> str:
     if proc.returncode != 0 or not match:
         raise HarnessError(f"{qemu!r} --version failed or printed no version "
                            f"(exit {proc.returncode}): {fix}")
+    if parse_version(match.group(1)) < MIN_VERSION:
+        raise HarnessError(f"{qemu!r} is QEMU {match.group(1)}, older than "
+                           f"{'.'.join(map(str, MIN_VERSION))}, the oldest the suite supports: {fix}")
     return match.group(1)
 
 

@@ -4,6 +4,7 @@ The judgement of a case is its steps' verdicts plus what went wrong with the
 run itself (a timeout, a crash, an unexpected exception, garbled records);
 both end up in the report a user reads and in results/.
 """
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,10 +60,41 @@ class Settings:
     timeout: float = 10.0
 
 
+def timeout_for(case, settings):
+    """Seconds a run of `case` may take: its own `timeout`, or the harness's."""
+    return case.timeout or settings.timeout
+
+
+def _how_it_ended(run):
+    """'QEMU exit status 3 (an unexpected exception)', 'QEMU killed by SIGSEGV', ..."""
+    if run.timed_out:
+        return "QEMU stopped at the timeout"
+    if run.signal is not None:
+        try:
+            name = signal.Signals(run.signal).name
+        except ValueError:
+            name = f"signal {run.signal}"
+        return f"QEMU killed by {name}"
+    if parse_output(run.output).boot is None:
+        # QEMU's own status (1 for a bad option, say), not one of the kernel's.
+        return f"QEMU exit status {run.exit_status} before the kernel booted"
+    return f"QEMU exit status {run.exit_status} ({_EXIT_TEXT.get(run.exit_status, 'QEMU itself failed')})"
+
+
+def _records_stop(records):
+    """Where a case's records stop, for a run that did not end it."""
+    if records is None or not records.begin:
+        return "before its begin record"
+    if records.steps:
+        return f"after the record of step {max(records.steps)}"
+    return "after its begin record"
+
+
 def _describe_exception(record, kernel):
     syndrome = esr.decode_esr(record.num("esr"))
     where = symbol_for(kernel, record.num("elr")) or "?"
-    return (f"the kernel took an {record.word('kind')} exception: {esr.describe(syndrome)}, "
+    kind = record.word("kind")
+    return (f"the kernel took {'an' if kind[0] in 'aeiou' else 'a'} {kind} exception: {esr.describe(syndrome)}, "
             f"ELR {record.num('elr'):#x} ({where}), FAR {record.num('far'):#x}, SPSR {record.num('spsr'):#x}")
 
 
@@ -79,7 +111,7 @@ def judge(case, records, run, settings):
     exception = records.exception if records else None
     if selftest == "hang":
         if not run.timed_out:
-            j.problems.append(f"expected the kernel to hang until the timeout; it exited with status {run.exit_status}")
+            j.problems.append(f"expected the kernel to hang until the timeout; it ended: {_how_it_ended(run)}")
         elif not (run.symbol or "").startswith("selftest_hang"):
             j.problems.append(f"expected the CPU in selftest_hang at the timeout; it was at {run.symbol or '?'}")
         return j
@@ -93,18 +125,22 @@ def judge(case, records, run, settings):
 
     if run.timed_out:
         where = f"PC {run.pc:#x} ({run.symbol or 'no symbol'})" if run.pc is not None else "PC unknown"
-        j.problems.append(f"QEMU did not finish within {settings.timeout:g} s and was stopped; the CPU was at {where}")
+        j.problems.append(f"QEMU did not finish within {timeout_for(case, settings):g} s and was stopped; "
+                          f"the CPU was at {where}; the case's records stop {_records_stop(records)}")
     if exception is not None:
-        j.problems.append(_describe_exception(exception, settings.kernel))
+        j.problems.append(f"{_describe_exception(exception, settings.kernel)}; {_how_it_ended(run)}")
     if records and records.error is not None:
         e = records.error
         detail = ", ".join(f"{k}={v}" for k, v in e.fields.items() if k != "case")
         j.problems.append(f"the kernel could not build this case's tables: {detail}")
-    if records is None or not records.begin:
-        if not run.timed_out and exception is None:
-            j.problems.append(f"the kernel never started this case (QEMU exit status {run.exit_status})")
-    elif not records.end and not run.timed_out and exception is None:
-        j.problems.append("the case's records stop before its end record (QEMU exited or output was truncated)")
+    if not run.timed_out and exception is None:
+        if records is None or not records.begin:
+            j.problems.append(f"the kernel never started this case ({_how_it_ended(run)})")
+        elif not records.end:
+            j.problems.append(f"the case's records stop {_records_stop(records)}, "
+                              f"before its end record: {_how_it_ended(run)}")
+        elif run.signal is not None:
+            j.problems.append(f"{_how_it_ended(run)} after the case's end record")
     if records is not None:
         j.problems.extend(records.problems)
     if run.exit_status not in (None, EXIT["EXIT_OK"]) and not j.problems:
@@ -128,10 +164,13 @@ class Runner:
 
     def run_one(self, case):
         s = self.settings
-        run = run_kernel(s.qemu, s.cpu, s.kernel, [case.id], timeout=s.timeout)
+        run = run_kernel(s.qemu, s.cpu, s.kernel, [case.id], timeout=timeout_for(case, s))
         output = parse_output(run.output)
         j = judge(case, output.cases().get(case.id), run, s)
         j.problems.extend(_garbage(output))
+        if output.boot is None and output.other:
+            # QEMU's own complaint (a bad option, a missing firmware) is the likeliest cause.
+            j.problems.append("QEMU's last lines: " + " | ".join(output.other[-3:]))
         return j
 
     def run_batch(self, case, following):
@@ -143,7 +182,7 @@ class Runner:
         s = self.settings
         start = time.monotonic()
         run = run_kernel(s.qemu, s.cpu, s.kernel, [c.id for c in batch],
-                         timeout=s.timeout + 0.05 * len(batch))
+                         timeout=max(timeout_for(c, s) for c in batch) + 0.05 * len(batch))
         output = parse_output(run.output)
         per_case = output.cases()
         done = [c for c in batch if c.id in per_case and per_case[c.id].end and per_case[c.id].exception is None]

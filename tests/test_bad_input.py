@@ -1,0 +1,118 @@
+"""A bad case file is rejected before anything runs, naming the file, the case
+and the field: every kind of mistake through harness.cases.load_file, and a few
+through the suite's own entry (pytest --cases=DIR), which must stop with exit
+status 2 before QEMU boots anything.
+"""
+import re
+
+import pytest
+
+from harness.cases import CaseError, load_file
+from suite_run import real_qemu, shell_script, suite, suite_options  # noqa: F401  (fixtures)
+
+SUMMARY = 'summary = "a case with one mistake"'
+MAP = 'map = [ { va = 0x8000_0000, to = "frame0", level = 3 } ]'
+STEPS = 'steps = [ { do = "load64", va = 0x8000_0000, expect = "ok" } ]'
+
+
+def case_file(directory, body):
+    """bad.toml with one case, `bad`: `body`, plus a valid summary, map and steps where body has none.
+    A body starting with "!" is the whole file."""
+    if body.startswith("!"):
+        text = body[1:]
+    else:
+        lines = [line for key, line in (("summary", SUMMARY), ("map", MAP), ("steps", STEPS))
+                 if not re.search(rf"^{key}\s*=", body, re.M)]
+        text = "[case.bad]\n" + "\n".join([*lines, body]) + "\n"
+    path = directory / "bad.toml"
+    path.write_text(text)
+    return path
+
+
+# (kind, case body, field the error must name (None: the file as a whole), words of the message)
+BAD = [
+    ("malformed_toml", "![case.bad\nsummary = 1", None, "not valid TOML"),
+    ("no_case", '!summary = "a file without cases"', "summary", "unknown key"),
+    ("unknown_case_key", 'colour = "red"', "colour", "unknown key"),
+    ("unknown_map_key", 'map = [ { va = 0x8000_0000, to = "frame0", level = 3, flavour = 1 } ]',
+     "map[0].flavour", "unknown key"),
+    ("unknown_regime_key", 'regime = { granule = "4K", size = 48 }', "regime.size", "unknown key"),
+    ("unknown_expect_key", 'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "translation", '
+     'level = 3, why = "" } } ]', "steps[0].expect.why", "unknown key"),
+    ("missing_summary", '!' + "[case.bad]\n" + MAP + "\n" + STEPS, "summary", "needs a summary"),
+    ("wrong_type_va", 'map = [ { va = true, to = "frame0", level = 3 } ]', "map[0].va", "must be an integer"),
+    ("wrong_type_level", 'map = [ { va = 0x8000_0000, to = "frame0", level = 2.5 } ]', "map[0].level",
+     "must be an integer"),
+    ("wrong_type_flag", 'map = [ { va = 0x8000_0000, to = "frame0", level = 3, af = 1 } ]', "map[0].af",
+     "must be true or false"),
+    ("wrong_type_steps", 'steps = "load64"', "steps", "must be a list of tables"),
+    ("bad_expression", 'map = [ { va = "base + 0x1000", to = "frame0", level = 3 } ]', "map[0].va", "base"),
+    ("bad_granule", 'regime = { granule = "8K" }', "regime.granule", "not one of"),
+    ("misaligned_block_output", 'map = [ { va = 0x8020_0000, to = 0x8010_0000, level = 2 } ]', "map[0].to",
+     "must be aligned"),
+    ("misaligned_page_va", 'map = [ { va = 0x8000_0800, to = "frame0", level = 3 } ]', "map[0].va",
+     "must be aligned"),
+    ("va_outside_range", 'regime = { t0sz = 25 }\nmap = [ { va = 0x80_0000_0000, to = "frame0", level = 3 } ]',
+     "map[0].va", "outside the 39-bit range"),
+    ("kernel_window_overlap", 'map = [ { va = 0x4100_0000, to = "frame0", level = 3 } ]', "map[0].va",
+     "collides with the kernel's own mapping 0x40000000-0x41ffffff"),
+    ("uart_page_overlap", 'raw = [ { va = 0x0900_0000, level = 3, desc = 0 } ]', "raw[0].va",
+     "collides with the kernel's own mapping 0x9000000-"),
+    ("block_covering_uart", 'map = [ { va = 0, to = 0, level = 1 } ]', "map[0].va", "collides with the kernel's own"),
+    ("unknown_fault", 'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "translaton", level = 3 } } ]',
+     "steps[0].expect.fault", "'translaton' is not one of"),
+    ("fault_level_impossible", 'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "translation", '
+     'level = 4 } } ]', "steps[0].expect.level", "has no level 4"),
+    ("unknown_op", 'steps = [ { do = "load128", va = 0x8000_0000, expect = "ok" } ]', "steps[0].do",
+     "'load128' is not one of"),
+    ("store_value_on_load", 'steps = [ { do = "load64", va = 0x8000_0000, value = 1, expect = "ok" } ]',
+     "steps[0].value", "only stores take a value"),
+    ("value_too_wide_for_load", 'steps = [ { do = "load32", va = 0x8000_0000, expect = { value = 0x1_0000_0000 } } ]',
+     "steps[0].expect.value", "does not fit in a 32-bit load"),
+    ("level_outside_regime", 'regime = { granule = "64K" }\nmap = [ { va = 0x8000_0000, to = "frame0", level = 0 } ]',
+     "map[0].level", "outside this regime's levels 1..3"),
+    ("selftest_wrong_outcome", 'steps = [ { do = "selftest_hang", expect = { value = 1 } } ]', "steps[0].expect",
+     "can only expect 'hang'"),
+    ("bad_timeout", 'timeout = 0', "timeout", "above 0"),
+]
+
+
+@pytest.mark.parametrize("body, field, message", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_case_is_rejected_naming_file_case_and_field(tmp_path, body, field, message):
+    path = case_file(tmp_path, body)
+    with pytest.raises(CaseError) as e:
+        load_file(path)
+    assert e.value.path == path
+    assert e.value.where == field
+    if field is not None and not body.startswith("!"):
+        assert e.value.case == "bad"
+    assert message in str(e.value)
+    # The message a user reads holds all three.
+    assert str(e.value).startswith(f"{path}: " + (f"case 'bad': field {field!r}: " if e.value.case else ""))
+
+
+def test_the_template_itself_is_valid(tmp_path):
+    # Otherwise every rejection above could be the template's fault, not the mistake's.
+    assert [c.name for c in load_file(case_file(tmp_path, ""))] == ["bad"]
+
+
+# Through the suite's entry: one of each family of mistake.
+@pytest.mark.parametrize("kind", ["malformed_toml", "unknown_op", "kernel_window_overlap", "wrong_type_va"])
+def test_suite_stops_before_running_anything(suite, tmp_path, real_qemu, kind):
+    _, body, field, message = next(b for b in BAD if b[0] == kind)
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    path = case_file(cases, body)
+    # A QEMU that notes every boot: there must be none.
+    boots = tmp_path / "boots"
+    qemu = shell_script(tmp_path / "qemu-system-aarch64", f"""
+[ "$1" = --version ] || echo "$*" >> {boots}
+exec {real_qemu} "$@"
+""")
+    run = suite("-n", "2", cases=cases, qemu=qemu)
+    assert run.returncode == 2, run.output
+    assert str(path) in run.output and message in run.output, run.output
+    if field:
+        assert f"case 'bad': field {field!r}" in run.output, run.output
+    assert not boots.exists() and run.results is None
+    assert run.wall < 5
