@@ -64,7 +64,7 @@ test: deps kernel
 	$(SUITE) tests $(CASES) -n $(JOBS) $(PYTEST_ARGS)
 
 bench: deps kernel
-	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --kernel=$(KERNEL)
+	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) --cases=$(CASES) --jobs=$(JOBS)
 
 debug: deps kernel
 	@test -n "$(CASE)" || { echo "usage: make debug CASE=<case id>" >&2; exit 2; }
