@@ -74,12 +74,20 @@ class Regime:
     epd1: bool
     tbi0: bool
     tbi1: bool
+    ds: bool
     sctlr_a: bool
+    ttbr1: int              # TTBR1_EL1 verbatim instead of the case's TTBR1 tables (None: the tables)
     mair: int
 
     @property
     def ips(self):
         return geometry.IPS_ENCODING[self.ips_bits]
+
+    def pa_bits_held(self, granule_shift):
+        """How many PA bits a descriptor of this granule can hold (Arm ARM D8.3)."""
+        if granule_shift == 16:
+            return 52 if self.ips_bits == 52 else 48
+        return 52 if self.ds else 48
 
     @property
     def kernel_high(self):
@@ -313,7 +321,8 @@ class _Fields:
         return value
 
 
-REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "sctlr_a", "mair"}
+REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "sctlr_a",
+               "ttbr1", "mair"}
 
 
 def _build_case(path, name, body, defaults, params, bugs):
@@ -390,13 +399,14 @@ def _regime(path, name, table, params):
         tg0=geometry.GRANULES[granule], tg1=geometry.GRANULES[granule1],
         t0sz=f.int("t0sz", 16), t1sz=f.int("t1sz", 16), ips_bits=ips_bits,
         epd0=f.bool("epd0"), epd1=f.bool("epd1"), tbi0=f.bool("tbi0"), tbi1=f.bool("tbi1"),
-        sctlr_a=f.bool("sctlr_a"),
+        ds=f.bool("ds"), sctlr_a=f.bool("sctlr_a"), ttbr1=f.int("ttbr1"),
         mair=sum(attr << (8 * idx) for idx, attr in mair.items()),
     )
     for key in ("t0sz", "t1sz"):
         tsz = getattr(regime, key)
-        if not 16 <= tsz <= 48:
-            raise f.error(key, f"{tsz} is outside 16..48")
+        # Below 16 (VAs above 48 bits) only FEAT_LPA2 (DS) or FEAT_LVA (64K) go.
+        if not 12 <= tsz <= 48:
+            raise f.error(key, f"{tsz} is outside 12..48")
     return regime
 
 
@@ -550,6 +560,10 @@ def _check_layout(case):
         if LAYOUT["KERNEL_ALIAS_BASE"] < 2**64 - (1 << (64 - r.t1sz)):
             raise CaseError(case.path, f"t1sz={r.t1sz} leaves no room for the kernel's TTBR1 home at "
                             f"{LAYOUT['KERNEL_ALIAS_BASE']:#x} (needs t1sz <= 34)", case.name, "regime.t1sz")
+    if r.ttbr1 is not None and (r.kernel_high or any(m.va >> 55 & 1 for m in case.maps)
+                                or any(w.va >> 55 & 1 for w in case.raws)):
+        raise CaseError(case.path, "a verbatim TTBR1_EL1 leaves no TTBR1 tables: no upper-half mappings, "
+                        "and the kernel must be able to run from TTBR0", case.name, "regime.ttbr1")
     reserved = kernel_ranges(r)
     reserved_half = 1 if r.kernel_high else 0
 
@@ -578,8 +592,10 @@ def _check_layout(case):
 
     for i, m in enumerate(case.maps):
         check_slot(f"map[{i}]", m.va, m.level, m.pa)
-        if m.pa >> 48:
-            raise CaseError(case.path, f"pa {m.pa:#x} needs more than 48 bits: the 52-bit descriptor "
-                            "formats are not supported yet; use raw", case.name, f"map[{i}].to")
+        held = r.pa_bits_held(_table_for(r, m.va)[0])
+        if m.pa >> held:
+            raise CaseError(case.path, f"pa {m.pa:#x} does not fit in the {held} bits this regime's "
+                            "descriptors hold (52 needs ips = 52 with 64K, or ds = true with 4K/16K)",
+                            case.name, f"map[{i}].to")
     for i, w in enumerate(case.raws):
         check_slot(f"raw[{i}]", w.va, w.level)
