@@ -153,6 +153,7 @@ class Xfail:
 class Case:
     path: Path
     family: str             # file stem
+    feature: str            # what the file covers, for the README's table
     name: str               # case name, with [params] for a matrix instance
     summary: str
     regime: Regime
@@ -193,7 +194,11 @@ def load_file(path):
         doc = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise CaseError(path, f"not valid TOML: {e}") from None
-    _no_unknown(path, None, None, doc, {"defaults", "case", "bug"})
+    _no_unknown(path, None, None, doc, {"feature", "defaults", "case", "bug"})
+    feature = doc.get("feature")
+    if not isinstance(feature, str) or not feature.strip():
+        raise CaseError(path, "every case file names the feature it covers, for the README's table",
+                        None, "feature")
     bugs = doc.get("bug", {})
     for bug, table in bugs.items():
         _xfail(path, None, f"bug.{bug}", table)
@@ -217,7 +222,7 @@ def load_file(path):
                 raw_body = substitute({**{k: v for k, v in body.items() if k != "matrix"}, **own}, params)
             except ExprError as e:
                 raise CaseError(path, str(e), instance) from None
-            out.append(_build_case(path, instance, raw_body, defaults, params, bugs))
+            out.append(_build_case(path, instance, raw_body, defaults, params, bugs, feature))
     return out
 
 
@@ -325,7 +330,7 @@ REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tb
                "ttbr1", "mair"}
 
 
-def _build_case(path, name, body, defaults, params, bugs):
+def _build_case(path, name, body, defaults, params, bugs, feature):
     summary = body.get("summary")
     if not isinstance(summary, str) or not summary.strip():
         raise CaseError(path, "every case needs a summary saying which rule it checks", name, "summary")
@@ -355,7 +360,7 @@ def _build_case(path, name, body, defaults, params, bugs):
     if xfail is not None:
         xfail = _xfail(path, name, "xfail", xfail)
 
-    case = Case(path, path.stem, name, summary, regime, maps, raws, steps, tuple(requires), xfail, params)
+    case = Case(path, path.stem, feature, name, summary, regime, maps, raws, steps, tuple(requires), xfail, params)
     _check_layout(case)
     return case
 
