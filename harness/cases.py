@@ -349,7 +349,7 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
         raise CaseError(path, "must be a list of feature names", name, "requires")
     for r in requires:
-        if r not in FEATURES:
+        if r.lstrip("!") not in FEATURES:
             raise CaseError(path, f"unknown feature {r!r}; known: {', '.join(sorted(FEATURES))}", name, "requires")
 
     xfail = body.get("xfail")

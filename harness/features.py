@@ -41,6 +41,13 @@ FEATURES.update({
 
 
 def missing(requires, mmfr0, mmfr1, mmfr2):
-    """The required features this CPU lacks, described."""
-    return [f"{name} ({FEATURES[name][0]})" for name in requires
-            if not FEATURES[name][1](mmfr0, mmfr1, mmfr2)]
+    """The requirements this CPU does not meet, described.  "!NAME" requires NAME's absence."""
+    unmet = []
+    for req in requires:
+        name = req.lstrip("!")
+        present = FEATURES[name][1](mmfr0, mmfr1, mmfr2)
+        if req.startswith("!") and present:
+            unmet.append(f"the absence of {name} ({FEATURES[name][0]})")
+        elif not req.startswith("!") and not present:
+            unmet.append(f"{name} ({FEATURES[name][0]})")
+    return unmet
