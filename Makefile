@@ -20,7 +20,7 @@ KOBJ    := $(patsubst kernel/%,$(BUILD)/obj/%.o,$(KSRC)) $(BUILD)/obj/case_table
 KHDR    := $(wildcard kernel/*.h)
 SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU)
 
-.PHONY: all help deps kernel run test bench debug clean
+.PHONY: all help deps kernel run test bench debug coverage clean
 all: kernel
 
 help:
@@ -29,6 +29,7 @@ help:
 	@echo "make bench    boot floor, suite time and batch-mode speed-up"
 	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch"
 	@echo "make deps     check (and, as root, install) the Debian packages needed"
+	@echo "make coverage rewrite the README's coverage table from the case files"
 
 deps:
 	@tools/deps.sh "$(PYTHON)" "$(QEMU)" "$(CC)"
@@ -69,6 +70,9 @@ bench: deps kernel
 debug: deps kernel
 	@test -n "$(CASE)" || { echo "usage: make debug CASE=<case id>" >&2; exit 2; }
 	$(PYTHON) -m harness.debug --qemu=$(QEMU) --cpu=$(CPU) --kernel=$(KERNEL) "$(CASE)"
+
+coverage:
+	$(PYTHON) -m harness.coverage --update
 
 clean:
 	rm -rf $(BUILD)

@@ -157,8 +157,9 @@ class CaseItem(pytest.Item):
         if self.case.requires:
             missing = features.missing(self.case.requires, *_cpu_ids(self.config))
             if missing:
-                self._record(None, "skipped", f"-cpu {self.config.getoption('--cpu')} lacks {', '.join(missing)}")
-                pytest.skip(f"-cpu {self.config.getoption('--cpu')} lacks {', '.join(missing)}")
+                reason = f"-cpu {self.config.getoption('--cpu')} lacks {', '.join(missing)}"
+                self._record(None, "skipped", reason)
+                pytest.skip(reason)
 
     def runtest(self):
         runner = self.config.stash[RUNNER]

@@ -74,12 +74,20 @@ class Regime:
     epd1: bool
     tbi0: bool
     tbi1: bool
+    ds: bool
     sctlr_a: bool
+    ttbr1: int              # TTBR1_EL1 verbatim instead of the case's TTBR1 tables (None: the tables)
     mair: int
 
     @property
     def ips(self):
         return geometry.IPS_ENCODING[self.ips_bits]
+
+    def pa_bits_held(self, granule_shift):
+        """How many PA bits a descriptor of this granule can hold (Arm ARM D8.3)."""
+        if granule_shift == 16:
+            return 52 if self.ips_bits == 52 else 48
+        return 52 if self.ds else 48
 
     @property
     def kernel_high(self):
@@ -145,6 +153,7 @@ class Xfail:
 class Case:
     path: Path
     family: str             # file stem
+    feature: str            # what the file covers, for the README's table
     name: str               # case name, with [params] for a matrix instance
     summary: str
     regime: Regime
@@ -186,7 +195,11 @@ def load_file(path):
         doc = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise CaseError(path, f"not valid TOML: {e}") from None
-    _no_unknown(path, None, None, doc, {"defaults", "case", "bug"})
+    _no_unknown(path, None, None, doc, {"feature", "defaults", "case", "bug"})
+    feature = doc.get("feature")
+    if not isinstance(feature, str) or not feature.strip():
+        raise CaseError(path, "every case file names the feature it covers, for the README's table",
+                        None, "feature")
     bugs = doc.get("bug", {})
     for bug, table in bugs.items():
         _xfail(path, None, f"bug.{bug}", table)
@@ -210,7 +223,7 @@ def load_file(path):
                 raw_body = substitute({**{k: v for k, v in body.items() if k != "matrix"}, **own}, params)
             except ExprError as e:
                 raise CaseError(path, str(e), instance) from None
-            out.append(_build_case(path, instance, raw_body, defaults, params, bugs))
+            out.append(_build_case(path, instance, raw_body, defaults, params, bugs, feature))
     return out
 
 
@@ -314,10 +327,11 @@ class _Fields:
         return value
 
 
-REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "sctlr_a", "mair"}
+REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "sctlr_a",
+               "ttbr1", "mair"}
 
 
-def _build_case(path, name, body, defaults, params, bugs):
+def _build_case(path, name, body, defaults, params, bugs, feature):
     summary = body.get("summary")
     if not isinstance(summary, str) or not summary.strip():
         raise CaseError(path, "every case needs a summary saying which rule it checks", name, "summary")
@@ -336,7 +350,7 @@ def _build_case(path, name, body, defaults, params, bugs):
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
         raise CaseError(path, "must be a list of feature names", name, "requires")
     for r in requires:
-        if r not in FEATURES:
+        if r.lstrip("!") not in FEATURES:
             raise CaseError(path, f"unknown feature {r!r}; known: {', '.join(sorted(FEATURES))}", name, "requires")
 
     xfail = body.get("xfail")
@@ -351,7 +365,7 @@ def _build_case(path, name, body, defaults, params, bugs):
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
         raise CaseError(path, f"must be a number of seconds above 0, not {timeout!r}", name, "timeout")
 
-    case = Case(path, path.stem, name, summary, regime, maps, raws, steps, tuple(requires), xfail, params,
+    case = Case(path, path.stem, feature, name, summary, regime, maps, raws, steps, tuple(requires), xfail, params,
                 timeout=timeout)
     _check_layout(case)
     return case
@@ -396,13 +410,14 @@ def _regime(path, name, table, params):
         tg0=geometry.GRANULES[granule], tg1=geometry.GRANULES[granule1],
         t0sz=f.int("t0sz", 16), t1sz=f.int("t1sz", 16), ips_bits=ips_bits,
         epd0=f.bool("epd0"), epd1=f.bool("epd1"), tbi0=f.bool("tbi0"), tbi1=f.bool("tbi1"),
-        sctlr_a=f.bool("sctlr_a"),
+        ds=f.bool("ds"), sctlr_a=f.bool("sctlr_a"), ttbr1=f.int("ttbr1"),
         mair=sum(attr << (8 * idx) for idx, attr in mair.items()),
     )
     for key in ("t0sz", "t1sz"):
         tsz = getattr(regime, key)
-        if not 16 <= tsz <= 48:
-            raise f.error(key, f"{tsz} is outside 16..48")
+        # Below 16 (VAs above 48 bits) only FEAT_LPA2 (DS) or FEAT_LVA (64K) go.
+        if not 12 <= tsz <= 48:
+            raise f.error(key, f"{tsz} is outside 12..48")
     return regime
 
 
@@ -565,6 +580,10 @@ def _check_layout(case):
         if LAYOUT["KERNEL_ALIAS_BASE"] < 2**64 - (1 << (64 - r.t1sz)):
             raise CaseError(case.path, f"t1sz={r.t1sz} leaves no room for the kernel's TTBR1 home at "
                             f"{LAYOUT['KERNEL_ALIAS_BASE']:#x} (needs t1sz <= 34)", case.name, "regime.t1sz")
+    if r.ttbr1 is not None and (r.kernel_high or any(m.va >> 55 & 1 for m in case.maps)
+                                or any(w.va >> 55 & 1 for w in case.raws)):
+        raise CaseError(case.path, "a verbatim TTBR1_EL1 leaves no TTBR1 tables: no upper-half mappings, "
+                        "and the kernel must be able to run from TTBR0", case.name, "regime.ttbr1")
     reserved = kernel_ranges(r)
     reserved_half = 1 if r.kernel_high else 0
 
@@ -593,8 +612,10 @@ def _check_layout(case):
 
     for i, m in enumerate(case.maps):
         check_slot(f"map[{i}]", m.va, m.level, m.pa)
-        if m.pa >> 48:
-            raise CaseError(case.path, f"pa {m.pa:#x} needs more than 48 bits: the 52-bit descriptor "
-                            "formats are not supported yet; use raw", case.name, f"map[{i}].to")
+        held = r.pa_bits_held(_table_for(r, m.va)[0])
+        if m.pa >> held:
+            raise CaseError(case.path, f"pa {m.pa:#x} does not fit in the {held} bits this regime's "
+                            "descriptors hold (52 needs ips = 52 with 64K, or ds = true with 4K/16K)",
+                            case.name, f"map[{i}].to")
     for i, w in enumerate(case.raws):
         check_slot(f"raw[{i}]", w.va, w.level)

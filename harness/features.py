@@ -23,8 +23,8 @@ FEATURES = {
     "granule64k": ("64K granule", lambda m0, m1, m2: _field(m0, TGRAN64) != 0xF),
     "pa48": ("48-bit physical addresses", lambda m0, m1, m2: PA_BITS.get(_field(m0, PARANGE), 0) >= 48),
     "FEAT_LPA": ("52-bit PA with the 64K granule", lambda m0, m1, m2: _field(m0, PARANGE) == 6),
-    "FEAT_LPA2": ("52-bit VA and PA with the 4K granule",
-                  lambda m0, m1, m2: _field(m0, TGRAN4) == 1),
+    "FEAT_LPA2": ("52-bit VAs and PAs with the 4K and 16K granules, TCR_EL1.DS",
+                  lambda m0, m1, m2: _field(m0, TGRAN4) == 1 or _field(m0, TGRAN16) == 2),
     "FEAT_LVA": ("52-bit VA with the 64K granule", lambda m0, m1, m2: _field(m2, VARANGE) == 1),
     "FEAT_TTST": ("small translation tables", lambda m0, m1, m2: _field(m2, ST) == 1),
     "FEAT_HAFDBS": ("hardware access flag update", lambda m0, m1, m2: _field(m1, HAFDBS) >= 1),
@@ -32,11 +32,22 @@ FEATURES = {
 }
 
 
-def pa_bits(mmfr0):
-    return PA_BITS.get(_field(mmfr0, PARANGE))
+# The implemented PA size, exactly: for expectations that depend on it.
+FEATURES.update({
+    f"parange{bits}": (f"implemented PA size of exactly {bits} bits",
+                       lambda m0, m1, m2, bits=bits: PA_BITS.get(_field(m0, PARANGE)) == bits)
+    for bits in (40, 44, 48, 52)
+})
 
 
 def missing(requires, mmfr0, mmfr1, mmfr2):
-    """The required features this CPU lacks, described."""
-    return [f"{name} ({FEATURES[name][0]})" for name in requires
-            if not FEATURES[name][1](mmfr0, mmfr1, mmfr2)]
+    """The requirements this CPU does not meet, described.  "!NAME" requires NAME's absence."""
+    unmet = []
+    for req in requires:
+        name = req.lstrip("!")
+        present = FEATURES[name][1](mmfr0, mmfr1, mmfr2)
+        if req.startswith("!") and present:
+            unmet.append(f"the absence of {name} ({FEATURES[name][0]})")
+        elif not req.startswith("!") and not present:
+            unmet.append(f"{name} ({FEATURES[name][0]})")
+    return unmet

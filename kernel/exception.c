@@ -20,7 +20,8 @@ static bool resume_probe(struct frame *f)
 
 	if (probe.armed == PROBE_DATA && elr >= (u64)__probes_start && elr < (u64)__probes_end) {
 		f->elr = elr + 4;
-	} else if (probe.armed == PROBE_FETCH && elr == probe.fetch_target) {
+	} else if (probe.armed == PROBE_FETCH && !((elr ^ probe.fetch_target) & GENMASK(55, 0))) {
+		/* A branch through a tagged pointer leaves the tag out of the PC (AArch64.BranchAddr). */
 		f->elr = f->x[30];
 	} else {
 		return false;

@@ -2,7 +2,7 @@
  * Physical memory layout of the test kernel on QEMU's "virt" board.
  *
  * This header is the single source of these numbers: the linker script
- * includes it, and the harness reads its #defines (harness/layout.py) to
+ * includes it, and the harness reads its #defines (harness/kdefs.py) to
  * place frames and to refuse case mappings that collide with the kernel's own.
  * Keep every value a plain hex literal on one #define line.
  */

@@ -103,6 +103,14 @@ static struct regime transition_regime(const struct regime *r)
 	return t;
 }
 
+/* The descriptor format a regime gives tables of a granule (Arm ARM D8.3). */
+static enum oa_format oa_format(const struct regime *r, unsigned granule_shift)
+{
+	if (granule_shift == 16)
+		return r->ips == TCR_IPS_52BIT ? OA_52_LPA : OA_48;
+	return r->ds ? OA_52_DS : OA_48;
+}
+
 static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1,
 			struct pgtable *boot)
 {
@@ -110,12 +118,12 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 	int err;
 
 	pool_reset(&pool);
-	if ((err = pgt_init(tt0, &pool, r->tg0, 64 - r->t0sz)) ||
-	    (err = pgt_init(tt1, &pool, r->tg1, 64 - r->t1sz)))
+	if ((err = pgt_init(tt0, &pool, r->tg0, 64 - r->t0sz, oa_format(r, r->tg0))) ||
+	    (err = pgt_init(tt1, &pool, r->tg1, 64 - r->t1sz, oa_format(r, r->tg1))))
 		return report_error(c, "root", 0, err);
 	if (!r->kernel_high)
 		err = map_kernel(tt0, KERNEL_WINDOW_BASE, UART_BASE);
-	else if (!(err = pgt_init(boot, &pool, r->tg0, 48)) &&
+	else if (!(err = pgt_init(boot, &pool, r->tg0, 48, oa_format(r, r->tg0))) &&
 		 !(err = map_kernel(boot, KERNEL_WINDOW_BASE, UART_BASE)))
 		err = map_kernel(tt1, KERNEL_ALIAS_BASE, UART_ALIAS_BASE);
 	if (err)
@@ -265,13 +273,14 @@ static int run_case(const struct mmut_case *c)
 	record_end();
 	status = build_tables(c, &tt0, &tt1, &boot);
 	if (status == EXIT_OK) {
-		u64 tt0_root = (u64)(uintptr_t)tt0.root, tt1_root = (u64)(uintptr_t)tt1.root;
+		u64 tt0_root = pgt_ttbr(&tt0);
+		u64 tt1_root = c->regime.raw_ttbr1 ? c->regime.ttbr1 : pgt_ttbr(&tt1);
 
 		plant_fetch_stubs(c, &tt0, &tt1);
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
 		cache_clean_inval(FRAME_POOL_BASE, FRAME_POOL_SIZE);
 		if (c->regime.kernel_high) {
-			run_steps_from_alias(c, tt0_root, tt1_root, (u64)(uintptr_t)boot.root);
+			run_steps_from_alias(c, tt0_root, tt1_root, pgt_ttbr(&boot));
 		} else {
 			struct step_run run = { c->id, c->steps, c->nsteps };
 

@@ -43,5 +43,17 @@ enum sh { SH_NON = 0, SH_OUTER = 2, SH_INNER = 3 };
 
 /* Output address bits held in a descriptor: OA[47:granule shift] at bits[47:shift]. */
 #define DESC_OA_MASK(shift) GENMASK(47, (shift))
+/*
+ * 52-bit output addresses (also next-level table addresses): with FEAT_LPA and
+ * the 64K granule OA[51:48] sit in bits[15:12]; with FEAT_LPA2 (TCR_EL1.DS = 1)
+ * OA[49:48] join the field above and OA[51:50] sit in bits[9:8], where SH was.
+ */
+#define DESC_OA52_LPA_SHIFT 12
+#define DESC_OA52_LPA_MASK  GENMASK(15, 12)
+#define DESC_OA_DS_MASK(shift) GENMASK(49, (shift))
+#define DESC_OA52_DS_SHIFT  8
+#define DESC_OA52_DS_MASK   GENMASK(9, 8)
+/* TTBRn_EL1.BADDR[51:48] in bits[5:2] with either 52-bit format */
+#define TTBR_BADDR52_SHIFT  2
 
 #endif

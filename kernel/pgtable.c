@@ -41,12 +41,47 @@ u64 pte_prot_bits(const struct pte_prot *prot)
 	       (prot->contig ? PTE_CONT : 0);
 }
 
-/* A block descriptor above level 3, a page descriptor at level 3. */
+/* An output or next-level table address as a descriptor holds it. */
+static u64 oa_encode(const struct pgtable *pt, u64 pa)
+{
+	switch (pt->oa_format) {
+	case OA_52_LPA:
+		return (pa & DESC_OA_MASK(pt->granule_shift)) |
+		       ((pa >> 48 << DESC_OA52_LPA_SHIFT) & DESC_OA52_LPA_MASK);
+	case OA_52_DS:
+		return (pa & DESC_OA_DS_MASK(pt->granule_shift)) |
+		       ((pa >> 50 << DESC_OA52_DS_SHIFT) & DESC_OA52_DS_MASK);
+	default:
+		return pa & DESC_OA_MASK(pt->granule_shift);
+	}
+}
+
+static u64 oa_decode(const struct pgtable *pt, u64 desc)
+{
+	switch (pt->oa_format) {
+	case OA_52_LPA:
+		return (desc & DESC_OA_MASK(pt->granule_shift)) |
+		       (desc & DESC_OA52_LPA_MASK) >> DESC_OA52_LPA_SHIFT << 48;
+	case OA_52_DS:
+		return (desc & DESC_OA_DS_MASK(pt->granule_shift)) |
+		       (desc & DESC_OA52_DS_MASK) >> DESC_OA52_DS_SHIFT << 50;
+	default:
+		return desc & DESC_OA_MASK(pt->granule_shift);
+	}
+}
+
+/*
+ * A block descriptor above level 3, a page descriptor at level 3.  With
+ * TCR_EL1.DS = 1 bits[9:8] hold OA[51:50] and TCR_EL1.SHx gives the shareability.
+ */
 u64 pte_leaf(const struct pgtable *pt, u64 pa, int level, const struct pte_prot *prot)
 {
 	u64 type = level == 3 ? DESC_VALID | DESC_PAGE : DESC_VALID;
+	u64 attrs = pte_prot_bits(prot);
 
-	return (pa & DESC_OA_MASK(pt->granule_shift)) | pte_prot_bits(prot) | type;
+	if (pt->oa_format == OA_52_DS)
+		attrs &= ~DESC_OA52_DS_MASK;
+	return oa_encode(pt, pa) | attrs | type;
 }
 
 void pool_reset(struct table_pool *pool)
@@ -69,8 +104,10 @@ static u64 *table_alloc(struct table_pool *pool, unsigned granule_shift)
 	return table;
 }
 
-int pgt_init(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift, unsigned va_bits)
+int pgt_init(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift, unsigned va_bits,
+	     enum oa_format oa_format)
 {
+	pt->oa_format = oa_format;
 	pt->pool = pool;
 	pt->granule_shift = granule_shift;
 	pt->va_bits = va_bits;
@@ -85,9 +122,19 @@ static bool is_table(u64 desc, int level)
 	return level < 3 && (desc & (DESC_VALID | DESC_TABLE)) == (DESC_VALID | DESC_TABLE);
 }
 
+/* The TTBRn_EL1 value for these tables (ASID 0, CnP 0). */
+u64 pgt_ttbr(const struct pgtable *pt)
+{
+	u64 base = (u64)(uintptr_t)pt->root;
+
+	if (pt->oa_format == OA_48)
+		return base;
+	return (base & GENMASK(47, 1)) | (base >> 48 << TTBR_BADDR52_SHIFT);
+}
+
 static u64 *table_at(const struct pgtable *pt, u64 desc)
 {
-	return (u64 *)(uintptr_t)(desc & DESC_OA_MASK(pt->granule_shift));
+	return (u64 *)(uintptr_t)oa_decode(pt, desc);
 }
 
 /*
@@ -108,7 +155,7 @@ int pgt_slot(struct pgtable *pt, u64 va, int level, u64 **slot)
 
 			if (!next)
 				return PGT_NO_MEMORY;
-			*entry = (u64)(uintptr_t)next | DESC_TABLE | DESC_VALID;
+			*entry = oa_encode(pt, (u64)(uintptr_t)next) | DESC_TABLE | DESC_VALID;
 		} else if (!is_table(*entry, l)) {
 			return PGT_OCCUPIED;
 		}
@@ -154,7 +201,7 @@ void pgt_walk(const struct pgtable *pt, u64 va, struct walk *w)
 		if (w->valid) {
 			u64 size_mask = (1ULL << pgt_level_shift(pt->granule_shift, l)) - 1;
 
-			w->pa = (desc & DESC_OA_MASK(pt->granule_shift) & ~size_mask) | (va & size_mask);
+			w->pa = (oa_decode(pt, desc) & ~size_mask) | (va & size_mask);
 		}
 		return;
 	}

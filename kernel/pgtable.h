@@ -23,12 +23,20 @@ struct table_pool {
 	size_t size, used;
 };
 
+/* How descriptors hold output and table addresses (pgtable-hwdef.h). */
+enum oa_format {
+	OA_48,                          /* OA[47:granule shift] in place */
+	OA_52_LPA,                      /* 64K granule, 52-bit IPS (FEAT_LPA) */
+	OA_52_DS,                       /* 4K or 16K granule, TCR_EL1.DS = 1 (FEAT_LPA2) */
+};
+
 struct pgtable {
 	u64 *root;
 	struct table_pool *pool;
 	unsigned granule_shift;         /* 12, 14 or 16 */
 	unsigned va_bits;               /* 64 - TxSZ */
 	int start_level;
+	enum oa_format oa_format;
 };
 
 enum pgt_error {
@@ -56,7 +64,9 @@ u64 pte_prot_bits(const struct pte_prot *prot);
 u64 pte_leaf(const struct pgtable *pt, u64 pa, int level, const struct pte_prot *prot);
 
 void pool_reset(struct table_pool *pool);
-int pgt_init(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift, unsigned va_bits);
+int pgt_init(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift, unsigned va_bits,
+	     enum oa_format oa_format);
+u64 pgt_ttbr(const struct pgtable *pt);
 int pgt_slot(struct pgtable *pt, u64 va, int level, u64 **slot);
 int pgt_map(struct pgtable *pt, u64 va, u64 pa, int level, const struct pte_prot *prot);
 void pgt_walk(const struct pgtable *pt, u64 va, struct walk *w);

@@ -33,9 +33,11 @@
 #define TCR_TG1_64K         (3ULL << TCR_TG1_SHIFT)
 #define TCR_IPS_SHIFT       32
 #define TCR_IPS(n)          ((u64)(n) << TCR_IPS_SHIFT)
+#define TCR_IPS_52BIT       6
 #define TCR_AS              BIT(36)
 #define TCR_TBI0            BIT(37)
 #define TCR_TBI1            BIT(38)
+#define TCR_DS              BIT(59)
 
 /* SCTLR_EL1 */
 #define SCTLR_M             BIT(0)

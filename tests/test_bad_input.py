@@ -10,6 +10,7 @@ import pytest
 from harness.cases import CaseError, load_file
 from suite_run import real_qemu, shell_script, suite, suite_options  # noqa: F401  (fixtures)
 
+FEATURE = 'feature = "bad input"'
 SUMMARY = 'summary = "a case with one mistake"'
 MAP = 'map = [ { va = 0x8000_0000, to = "frame0", level = 3 } ]'
 STEPS = 'steps = [ { do = "load64", va = 0x8000_0000, expect = "ok" } ]'
@@ -23,7 +24,7 @@ def case_file(directory, body):
     else:
         lines = [line for key, line in (("summary", SUMMARY), ("map", MAP), ("steps", STEPS))
                  if not re.search(rf"^{key}\s*=", body, re.M)]
-        text = "[case.bad]\n" + "\n".join([*lines, body]) + "\n"
+        text = FEATURE + "\n[case.bad]\n" + "\n".join([*lines, body]) + "\n"
     path = directory / "bad.toml"
     path.write_text(text)
     return path
@@ -39,7 +40,8 @@ BAD = [
     ("unknown_regime_key", 'regime = { granule = "4K", size = 48 }', "regime.size", "unknown key"),
     ("unknown_expect_key", 'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "translation", '
      'level = 3, why = "" } } ]', "steps[0].expect.why", "unknown key"),
-    ("missing_summary", '!' + "[case.bad]\n" + MAP + "\n" + STEPS, "summary", "needs a summary"),
+    ("missing_summary", '!' + FEATURE + "\n[case.bad]\n" + MAP + "\n" + STEPS, "summary", "needs a summary"),
+    ("missing_feature", '!' + "[case.bad]\n" + SUMMARY + "\n" + MAP + "\n" + STEPS, "feature", "names the feature"),
     ("wrong_type_va", 'map = [ { va = true, to = "frame0", level = 3 } ]', "map[0].va", "must be an integer"),
     ("wrong_type_level", 'map = [ { va = 0x8000_0000, to = "frame0", level = 2.5 } ]', "map[0].level",
      "must be an integer"),

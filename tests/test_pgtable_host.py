@@ -237,7 +237,7 @@ def test_mixed_granules_share_a_pool(make_tables, lib):
     tables = make_tables(12, 48)
     assert tables.map(0, 0, 3) == PGT_OK
     pt64 = PgTable()
-    assert lib.pgt_init(ctypes.byref(pt64), ctypes.byref(tables.pool), 16, 48) == PGT_OK
+    assert lib.pgt_init(ctypes.byref(pt64), ctypes.byref(tables.pool), 16, 48, 0) == PGT_OK
     root64 = ctypes.cast(pt64.root, ctypes.c_void_p).value
     # Past the 4K root and its three tables for VA 0, and 64K aligned.
     assert root64 % (64 * KB) == 0 and root64 >= tables.pool_base + 4 * (4 * KB)

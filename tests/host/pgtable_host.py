@@ -44,7 +44,7 @@ class TablePool(ctypes.Structure):
 class PgTable(ctypes.Structure):
     _fields_ = [("root", ctypes.POINTER(ctypes.c_uint64)), ("pool", ctypes.POINTER(TablePool)),
                 ("granule_shift", ctypes.c_uint), ("va_bits", ctypes.c_uint),
-                ("start_level", ctypes.c_int)]
+                ("start_level", ctypes.c_int), ("oa_format", ctypes.c_int)]
 
 
 class Walk(ctypes.Structure):
@@ -64,7 +64,7 @@ def load_library(path):
         "pte_prot_bits": (u64, [prot_p]),
         "pte_leaf": (u64, [pt_p, u64, c_int, prot_p]),
         "pool_reset": (None, [ctypes.POINTER(TablePool)]),
-        "pgt_init": (c_int, [pt_p, ctypes.POINTER(TablePool), c_uint, c_uint]),
+        "pgt_init": (c_int, [pt_p, ctypes.POINTER(TablePool), c_uint, c_uint, c_int]),
         "pgt_slot": (c_int, [pt_p, u64, c_int, ctypes.POINTER(ctypes.POINTER(u64))]),
         "pgt_map": (c_int, [pt_p, u64, u64, c_int, prot_p]),
         "pgt_walk": (None, [pt_p, u64, ctypes.POINTER(Walk)]),
@@ -88,10 +88,11 @@ class Tables:
         self.pool = TablePool(ctypes.cast(self.pool_base, ctypes.POINTER(ctypes.c_uint8)), pool_size, 0)
         self.pt = PgTable()
 
-    def init(self, granule_shift, va_bits):
+    def init(self, granule_shift, va_bits, oa_format=0):
         """Start afresh: an empty pool and a new root table.  Returns the pgt_init error."""
         self.lib.pool_reset(ctypes.byref(self.pool))
-        return self.lib.pgt_init(ctypes.byref(self.pt), ctypes.byref(self.pool), granule_shift, va_bits)
+        return self.lib.pgt_init(ctypes.byref(self.pt), ctypes.byref(self.pool), granule_shift, va_bits,
+                                 oa_format)
 
     @property
     def granule_shift(self):
