@@ -22,8 +22,8 @@ DEFECTS = {
     # Every block and page one level bigger than asked for.
     "block_size_one_level_up": ("(granule_shift - 3) * (3 - level)", "(granule_shift - 3) * (4 - level)"),
     # Next-level tables written as block descriptors (bit 1 clear).
-    "table_bit_missing": ("*entry = (u64)(uintptr_t)next | DESC_TABLE | DESC_VALID;",
-                          "*entry = (u64)(uintptr_t)next | DESC_VALID;"),
+    "table_bit_missing": ("*entry = oa_encode(pt, (u64)(uintptr_t)next) | DESC_TABLE | DESC_VALID;",
+                          "*entry = oa_encode(pt, (u64)(uintptr_t)next) | DESC_VALID;"),
 }
 
 COPIED = ["kernel", "linker", "harness", "cases", "Makefile", "conftest.py", "pytest.ini"]
