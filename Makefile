@@ -18,9 +18,10 @@ LDFLAGS := -nostdlib -static -Wl,--build-id=none -Wl,-z,norelro -Wl,--no-warn-rw
 KSRC    := $(wildcard kernel/*.c) $(wildcard kernel/*.S)
 KOBJ    := $(patsubst kernel/%,$(BUILD)/obj/%.o,$(KSRC)) $(BUILD)/obj/case_table.c.o
 KHDR    := $(wildcard kernel/*.h)
-SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU)
+SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) --cases=$(CASES) --build=$(BUILD)
+CASE_FILES := $(wildcard $(CASES)/*.toml)
 
-.PHONY: all help deps kernel run test bench debug coverage clean
+.PHONY: all help deps kernel run test bench debug coverage clean FORCE
 all: kernel
 
 help:
@@ -37,7 +38,13 @@ deps:
 kernel: $(KERNEL)
 
 # The case table is generated from the case files; a bad case stops here (exit 2).
-$(BUILD)/case_table.c: $(wildcard $(CASES)/*.toml) $(wildcard harness/*.py) kernel/layout.h | $(BUILD)/obj
+# Which case files the table was made from: a new CASES=, or a file added or
+# removed, remakes the table even when no file is newer than it.
+$(BUILD)/cases.list: FORCE | $(BUILD)/obj
+	@echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' | cmp -s - $@ || \
+		echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' > $@
+
+$(BUILD)/case_table.c: $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py) kernel/layout.h | $(BUILD)/obj
 	$(PYTHON) -m harness.gen --cases $(CASES) --out $@
 
 $(BUILD)/obj/%.c.o: kernel/%.c $(KHDR) | $(BUILD)/obj
