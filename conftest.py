@@ -196,12 +196,14 @@ class CaseItem(pytest.Item):
         lines += [f"  run: {p}" for p in j.problems]
         if raw:
             lines.append(f"  raw QEMU output kept in {raw}")
-        # The options a rerun needs to find and build this case: those not at their defaults.
-        where = "".join(f" {opt}={shlex.quote(str(cfg.getoption(opt)))}" for opt in ("--cases", "--build")
-                        if cfg.getoption(opt) != _DEFAULTS[opt])
+        # What a rerun needs to find and build this case: the options not at their defaults.
+        where = [(opt, var, shlex.quote(str(cfg.getoption(opt)))) for opt, var in (("--cases", "CASES"), ("--build", "BUILD"))
+                 if cfg.getoption(opt) != _DEFAULTS[opt]]
+        qemu, cpu = shlex.quote(cfg.getoption("--qemu")), cfg.getoption("--cpu")
         lines.append(f"rerun this case: {shlex.join([sys.executable, '-m', 'pytest', self.nodeid])}"
-                     f" --qemu={shlex.quote(cfg.getoption('--qemu'))} --cpu={cfg.getoption('--cpu')}{where}")
-        lines.append(f"debug it:        make debug CASE={shlex.quote(self.case.id)}")
+                     f" --qemu={qemu} --cpu={cpu}" + "".join(f" {opt}={value}" for opt, _, value in where))
+        lines.append(f"debug it:        make debug CASE={shlex.quote(self.case.id)} QEMU={qemu} CPU={cpu}"
+                     + "".join(f" {var}={value}" for _, var, value in where))
         return "\n".join(lines)
 
     def repr_failure(self, excinfo):
