@@ -63,11 +63,13 @@ static int report_error(const struct mmut_case *c, const char *what, unsigned in
  */
 static int map_kernel(struct pgtable *pt, u64 window_va, u64 uart_va)
 {
-	u64 page = 1ULL << pt->granule_shift;
+	/* Level-2 blocks where the granule's block fits the window (4K, 16K), else pages: fewer descriptors to write per case. */
+	int level = (KERNEL_WINDOW_SIZE % (1ULL << pgt_level_shift(pt->granule_shift, 2))) ? 3 : 2;
+	u64 size = 1ULL << pgt_level_shift(pt->granule_shift, level);
 	int err = pgt_map(pt, uart_va, UART_BASE, 3, &kernel_device);
 
-	for (u64 off = 0; !err && off < KERNEL_WINDOW_SIZE; off += page)
-		err = pgt_map(pt, window_va + off, KERNEL_WINDOW_BASE + off, 3, &kernel_ram);
+	for (u64 off = 0; !err && off < KERNEL_WINDOW_SIZE; off += size)
+		err = pgt_map(pt, window_va + off, KERNEL_WINDOW_BASE + off, level, &kernel_ram);
 	return err;
 }
 
@@ -145,6 +147,31 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 		*slot = w->desc;
 	}
 	return EXIT_OK;
+}
+
+/* Calls fn(pa, size) for each of the case's mappings onto the frame pool. */
+static void for_each_frame(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1,
+			   void (*fn)(u64 pa, u64 size))
+{
+	for (unsigned i = 0; i < c->nmaps; i++) {
+		const struct map *m = &c->maps[i];
+		u64 size = 1ULL << pgt_level_shift(table_for(m->va, tt0, tt1)->granule_shift, m->level);
+
+		if (m->pa >= FRAME_POOL_BASE && m->pa + size <= (u64)FRAME_POOL_BASE + FRAME_POOL_SIZE)
+			fn(m->pa, size);
+	}
+}
+
+/*
+ * Every case starts from the memory a fresh boot gives it (zeroes), whichever
+ * cases ran before it in the same boot.
+ */
+static void zero_frame(u64 pa, u64 size)
+{
+	volatile u64 *frame = (volatile u64 *)(uintptr_t)pa;
+
+	for (u64 k = 0; k < size / sizeof(u64); k++)
+		frame[k] = 0;
 }
 
 /* Plant the fetch stub wherever the tables send a fetch step, if that is a case frame. */
@@ -276,9 +303,10 @@ static int run_case(const struct mmut_case *c)
 		u64 tt0_root = pgt_ttbr(&tt0);
 		u64 tt1_root = c->regime.raw_ttbr1 ? c->regime.ttbr1 : pgt_ttbr(&tt1);
 
+		for_each_frame(c, &tt0, &tt1, zero_frame);
 		plant_fetch_stubs(c, &tt0, &tt1);
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
-		cache_clean_inval(FRAME_POOL_BASE, FRAME_POOL_SIZE);
+		for_each_frame(c, &tt0, &tt1, cache_clean_inval);
 		if (c->regime.kernel_high) {
 			run_steps_from_alias(c, tt0_root, tt1_root, pgt_ttbr(&boot));
 		} else {
