@@ -18,6 +18,7 @@ from harness.verdict import judge_step
 from harness.kdefs import kernel_header, read_defines
 
 EXIT = read_defines(kernel_header("exit_status.h"))
+CMDLINE_SIZE = read_defines(kernel_header("layout.h"))["CMDLINE_SIZE"]
 _EXIT_TEXT = {
     EXIT["EXIT_OK"]: "all cases ran",
     EXIT["EXIT_CASE_ERROR"]: "a case could not be run",
@@ -98,8 +99,9 @@ def _describe_exception(record, kernel):
             f"ELR {record.num('elr'):#x} ({where}), FAR {record.num('far'):#x}, SPSR {record.num('spsr'):#x}")
 
 
-def judge(case, records, run, settings):
-    """Judge one case from its records (protocol.CaseRecords or None) in a run."""
+def judge(case, records, run, settings, shares_run=False):
+    """Judge one case from its records (protocol.CaseRecords or None) in a run.
+    A case that ended in a run it shares (batch mode) is not answerable for how that run ended."""
     j = Judgement(case, run=run, wall=run.wall)
     selftest = case.steps[-1].expect.kind if case.steps[-1].expect.kind in (*_SELFTEST_END, "hang") else None
     steps = records.steps if records else {}
@@ -139,11 +141,11 @@ def judge(case, records, run, settings):
         elif not records.end:
             j.problems.append(f"the case's records stop {_records_stop(records)}, "
                               f"before its end record: {_how_it_ended(run)}")
-        elif run.signal is not None:
+        elif run.signal is not None and not shares_run:
             j.problems.append(f"{_how_it_ended(run)} after the case's end record")
     if records is not None:
         j.problems.extend(records.problems)
-    if run.exit_status not in (None, EXIT["EXIT_OK"]) and not j.problems:
+    if run.exit_status not in (None, EXIT["EXIT_OK"]) and not j.problems and not shares_run:
         text = _EXIT_TEXT.get(run.exit_status, "QEMU itself failed")
         j.problems.append(f"QEMU exited with status {run.exit_status} ({text})")
     return j
@@ -174,11 +176,17 @@ class Runner:
         return j
 
     def run_batch(self, case, following):
-        """Judge `case`, booting once for it and every not yet judged case after it.
-        A case the kernel did not finish in the batch is run again on its own."""
+        """Judge `case`, booting once for it and every not yet judged case after it
+        (as many as the kernel's command line holds).  The case the kernel did not
+        finish in the batch is run again on its own."""
         if case.id in self._cache:
             return self._cache.pop(case.id)
-        batch = [case] + [c for c in following if c.id not in self._cache]
+        batch, length = [], 0
+        for c in [case] + [c for c in following if c.id not in self._cache]:
+            length += len(c.id) + 1
+            if length >= CMDLINE_SIZE:
+                break
+            batch.append(c)
         s = self.settings
         start = time.monotonic()
         run = run_kernel(s.qemu, s.cpu, s.kernel, [c.id for c in batch],
@@ -188,14 +196,15 @@ class Runner:
         done = [c for c in batch if c.id in per_case and per_case[c.id].end and per_case[c.id].exception is None]
         share = (time.monotonic() - start) / max(len(done), 1)
         for c in done:
-            j = judge(c, per_case[c.id], run, s)
-            # The run's own status speaks for the case that ended it, not for these.
-            j.problems = [p for p in j.problems if not p.startswith("QEMU exited")]
+            j = judge(c, per_case[c.id], run, s, shares_run=True)
             j.wall, j.batch_size = share, len(batch)
             self._cache[c.id] = j
-        if case.id in self._cache:
-            return self._cache.pop(case.id)
-        return self.run_one(case)
+        # The boot stopped in the first case it did not finish: run that one alone now, as a
+        # batch starting with it would only stop again (a hang: after another whole timeout).
+        stopped = next((c for c in batch if c.id not in self._cache), None)
+        if stopped is not None:
+            self._cache[stopped.id] = self.run_one(stopped)
+        return self._cache.pop(case.id)
 
 
 def _garbage(output):

@@ -26,6 +26,9 @@
 /* Where frames too large for the pool (big blocks) are placed: RAM above the window. */
 #define BIG_FRAME_BASE      0x42000000
 
+/* The semihosting command line the kernel reads (case IDs, space-separated); the harness sizes batches to it. */
+#define CMDLINE_SIZE        0x4000
+
 /*
  * The kernel's home in TTBR1, for cases whose TTBR0 cannot hold its identity
  * map (small VA sizes, TCR_EL1.EPD0 = 1): the window and the UART page aliased

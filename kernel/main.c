@@ -18,7 +18,7 @@
 /* Tables are zeroed as they are allocated, so the pool needs no zeroing at boot. */
 static u8 table_memory[TABLE_POOL_SIZE] __attribute__((aligned(1 << 16), section(".pool")));
 static struct table_pool pool = { table_memory, sizeof(table_memory), 0 };
-static char cmdline[16384];
+static char cmdline[CMDLINE_SIZE];
 
 extern const char __image_end[];
 
@@ -303,10 +303,11 @@ static int run_case(const struct mmut_case *c)
 		u64 tt0_root = pgt_ttbr(&tt0);
 		u64 tt1_root = c->regime.raw_ttbr1 ? c->regime.ttbr1 : pgt_ttbr(&tt1);
 
+		/* No dirty line of an earlier case may be written back over what is written here. */
+		for_each_frame(c, &tt0, &tt1, cache_clean_inval);
 		for_each_frame(c, &tt0, &tt1, zero_frame);
 		plant_fetch_stubs(c, &tt0, &tt1);
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
-		for_each_frame(c, &tt0, &tt1, cache_clean_inval);
 		if (c->regime.kernel_high) {
 			run_steps_from_alias(c, tt0_root, tt1_root, pgt_ttbr(&boot));
 		} else {

@@ -182,7 +182,10 @@ int pgt_map(struct pgtable *pt, u64 va, u64 pa, int level, const struct pte_prot
 	return PGT_OK;
 }
 
-/* The walk as the kernel built it: follows table descriptors, stops at anything else. */
+/*
+ * The walk as the kernel built it: follows table descriptors into the pool and
+ * stops at anything else (w->valid false unless it stopped at a block or page).
+ */
 void pgt_walk(const struct pgtable *pt, u64 va, struct walk *w)
 {
 	const u64 *table = pt->root;
@@ -195,6 +198,9 @@ void pgt_walk(const struct pgtable *pt, u64 va, struct walk *w)
 		w->desc = desc;
 		if (is_table(desc, l)) {
 			table = table_at(pt, desc);
+			/* A raw table descriptor may point anywhere: follow only tables of the pool. */
+			if ((const u8 *)table < pt->pool->base || (const u8 *)table >= pt->pool->base + pt->pool->size)
+				return;
 			continue;
 		}
 		w->valid = (desc & DESC_VALID) && (l < 3 || (desc & DESC_PAGE));
