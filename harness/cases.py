@@ -36,6 +36,8 @@ MEMORY_TYPES = {
     "device_gre": (6, 0x0C),
     "normal_wb_ra": (7, 0xEE),                            # Write-Back, read-allocate only
 }
+APTABLE_NAMES = {"none": "APTABLE_NONE", "no_el0": "APTABLE_NO_EL0", "ro": "APTABLE_RO",
+                 "ro_no_el0": "APTABLE_RO_NO_EL0"}
 AP_NAMES = {"rw_el1": "AP_RW_EL1", "rw_all": "AP_RW_ALL", "ro_el1": "AP_RO_EL1", "ro_all": "AP_RO_ALL"}
 SH_NAMES = {"non": "SH_NON", "outer": "SH_OUTER", "inner": "SH_INNER"}
 
@@ -113,6 +115,14 @@ class Mapping:
 
 
 @dataclass(frozen=True)
+class TableAttrs:
+    va: int
+    level: int
+    aptable: str
+    pxntable: bool
+
+
+@dataclass(frozen=True)
 class Raw:
     va: int
     level: int
@@ -159,6 +169,7 @@ class Case:
     regime: Regime
     maps: tuple
     raws: tuple
+    tables: tuple           # TableAttrs
     steps: tuple
     requires: tuple = ()
     xfail: Xfail = None
@@ -173,7 +184,7 @@ class Case:
 
 # ---------------------------------------------------------------- file level
 
-CASE_KEYS = {"summary", "regime", "matrix", "map", "raw", "steps", "requires", "xfail", "timeout"}
+CASE_KEYS = {"summary", "regime", "matrix", "map", "tables", "raw", "steps", "requires", "xfail", "timeout"}
 INSTANCE_KEYS = ("requires", "xfail")
 
 
@@ -341,6 +352,7 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     names = {**params, **frames}
     names.update({k: frames[v] for k, v in params.items() if isinstance(v, str) and v in frames})
     maps = tuple(_mapping(path, name, i, m, names) for i, m in enumerate(_list(path, name, body, "map")))
+    tables = tuple(_table_attrs(path, name, i, t, names) for i, t in enumerate(_list(path, name, body, "tables")))
     raws = tuple(_raw(path, name, i, r, names) for i, r in enumerate(_list(path, name, body, "raw")))
     steps = tuple(_step(path, name, i, s, names) for i, s in enumerate(_list(path, name, body, "steps")))
     if not steps:
@@ -365,7 +377,7 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
         raise CaseError(path, f"must be a number of seconds above 0, not {timeout!r}", name, "timeout")
 
-    case = Case(path, path.stem, feature, name, summary, regime, maps, raws, steps, tuple(requires), xfail, params,
+    case = Case(path, path.stem, feature, name, summary, regime, maps, raws, tables, steps, tuple(requires), xfail, params,
                 timeout=timeout)
     _check_layout(case)
     return case
@@ -485,6 +497,15 @@ def _mapping(path, name, i, table, names):
         attrindx=attrindx, ap=f.choice("ap", AP_NAMES, "rw_el1"), sh=f.choice("sh", SH_NAMES, "inner"),
         af=f.bool("af", True), ng=f.bool("ng"), pxn=f.bool("pxn"), uxn=f.bool("uxn"), contig=f.bool("contig"),
     )
+
+
+def _table_attrs(path, name, i, table, names):
+    f = _Fields(path, name, f"tables[{i}]", table, {"va", "level", "aptable", "pxntable"}, names)
+    t = TableAttrs(va=f.int("va", required=True), level=f.int("level", required=True),
+                   aptable=f.choice("aptable", APTABLE_NAMES, "none"), pxntable=f.bool("pxntable"))
+    if t.level == 3:
+        raise f.error("level", "level 3 holds pages, not table descriptors")
+    return t
 
 
 def _raw(path, name, i, table, names):
@@ -619,3 +640,5 @@ def _check_layout(case):
                             case.name, f"map[{i}].to")
     for i, w in enumerate(case.raws):
         check_slot(f"raw[{i}]", w.va, w.level)
+    for i, t in enumerate(case.tables):
+        check_slot(f"tables[{i}]", t.va, t.level)

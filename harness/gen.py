@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.cases import AP_NAMES, SH_NAMES, CaseError, load_dir
+from harness.cases import AP_NAMES, APTABLE_NAMES, SH_NAMES, CaseError, load_dir
 
 
 def _c_string(text):
@@ -32,6 +32,11 @@ def _map(m):
             f".af = {_bool(m.af)}, .ng = {_bool(m.ng)}, .pxn = {_bool(m.pxn)}, "
             f".uxn = {_bool(m.uxn)}, .contig = {_bool(m.contig)} }}")
     return f"{{ .va = {m.va:#x}, .pa = {m.pa:#x}, .level = {m.level}, .prot = {prot} }}"
+
+
+def _table_attrs(t):
+    prot = f"{{ .aptable = {APTABLE_NAMES[t.aptable]}, .pxntable = {_bool(t.pxntable)} }}"
+    return f"{{ .va = {t.va:#x}, .level = {t.level}, .prot = {prot} }}"
 
 
 def _raw(w):
@@ -60,9 +65,11 @@ def case_table(cases):
             f"\t\t.id = {_c_string(c.id)},",
             f"\t\t.regime = {_regime(c.regime)},",
             f"\t\t.maps = {_array('map', [_map(m) for m in c.maps])},",
+            f"\t\t.tables = {_array('table_attrs', [_table_attrs(t) for t in c.tables])},",
             f"\t\t.raws = {_array('raw', [_raw(w) for w in c.raws])},",
             f"\t\t.steps = {_array('step', [_step(s) for s in c.steps])},",
-            f"\t\t.nmaps = {len(c.maps)}, .nraws = {len(c.raws)}, .nsteps = {len(c.steps)},",
+            f"\t\t.nmaps = {len(c.maps)}, .ntables = {len(c.tables)}, .nraws = {len(c.raws)}, "
+            f".nsteps = {len(c.steps)},",
             "\t},",
         ]
     out += ["};", "", "const unsigned mmut_ncases = ARRAY_SIZE(mmut_cases);", ""]

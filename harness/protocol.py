@@ -42,7 +42,8 @@ EVENTS = {
         "par": Keys(("par",)),
     }),
     "error": Keys(("what",), by="what", variants={
-        "root": _BUILD_ERROR, "kernel": _BUILD_ERROR, "map": _BUILD_ERROR, "raw": _BUILD_ERROR,
+        "root": _BUILD_ERROR, "kernel": _BUILD_ERROR, "map": _BUILD_ERROR, "table": _BUILD_ERROR,
+        "raw": _BUILD_ERROR,
         "unknown_case": Keys(("case",)),
         "cmdline_too_long": Keys(),
     }),
@@ -56,7 +57,7 @@ EVENTS = {
 WORD_VALUES = {
     "case": None,
     "kind": frozenset({"unexpected", "nested"}),
-    "error": frozenset({"no_memory", "bad_level", "misaligned", "occupied"}),
+    "error": frozenset({"no_memory", "bad_level", "misaligned", "occupied", "not_table"}),
     **{keys.by: frozenset(keys.variants) for keys in EVENTS.values() if keys.by},
 }
 

@@ -30,6 +30,13 @@ struct map {
 	struct pte_prot prot;
 };
 
+/* Hierarchical attributes added to the table descriptor for va at level, after the maps. */
+struct table_attrs {
+	u64 va;
+	s8 level;
+	struct table_prot prot;
+};
+
 /* A descriptor written verbatim at the slot for va at level (tables above it are made). */
 struct raw {
 	u64 va, desc;
@@ -57,9 +64,10 @@ struct mmut_case {
 	const char *id;
 	struct regime regime;
 	const struct map *maps;
+	const struct table_attrs *tables;
 	const struct raw *raws;
 	const struct step *steps;
-	u16 nmaps, nraws, nsteps;
+	u16 nmaps, ntables, nraws, nsteps;
 };
 
 extern const struct mmut_case mmut_cases[];

@@ -31,7 +31,7 @@ static const struct pte_prot kernel_device = {
 
 static const char *const pgt_error_names[] = {
 	[-PGT_NO_MEMORY] = "no_memory", [-PGT_BAD_LEVEL] = "bad_level",
-	[-PGT_MISALIGNED] = "misaligned", [-PGT_OCCUPIED] = "occupied",
+	[-PGT_MISALIGNED] = "misaligned", [-PGT_OCCUPIED] = "occupied", [-PGT_NOT_TABLE] = "not_table",
 };
 
 static void report_boot(u64 boot_el)
@@ -136,6 +136,13 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 		err = pgt_map(table_for(m->va, tt0, tt1), m->va, m->pa, m->level, &m->prot);
 		if (err)
 			return report_error(c, "map", i, err);
+	}
+	for (unsigned i = 0; i < c->ntables; i++) {
+		const struct table_attrs *t = &c->tables[i];
+
+		err = pgt_table_prot(table_for(t->va, tt0, tt1), t->va, t->level, &t->prot);
+		if (err)
+			return report_error(c, "table", i, err);
 	}
 	for (unsigned i = 0; i < c->nraws; i++) {
 		const struct raw *w = &c->raws[i];

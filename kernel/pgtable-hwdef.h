@@ -36,6 +36,9 @@
 #define TABLE_AP(ap)        ((u64)(ap) << TABLE_AP_SHIFT)
 #define TABLE_NS            BIT(63)
 
+/* APTable values: limits on every access below the table (Arm ARM D8.4.1.3 "Hierarchical permissions") */
+enum aptable { APTABLE_NONE = 0, APTABLE_NO_EL0 = 1, APTABLE_RO = 2, APTABLE_RO_NO_EL0 = 3 };
+
 /* AP[2:1] values (Arm ARM D8.4.1.2 "Data access permissions") */
 enum ap { AP_RW_EL1 = 0, AP_RW_ALL = 1, AP_RO_EL1 = 2, AP_RO_ALL = 3 };
 /* SH[1:0] values */

@@ -182,6 +182,20 @@ int pgt_map(struct pgtable *pt, u64 va, u64 pa, int level, const struct pte_prot
 	return PGT_OK;
 }
 
+/* Add hierarchical attributes to the table descriptor for va at level. */
+int pgt_table_prot(struct pgtable *pt, u64 va, int level, const struct table_prot *prot)
+{
+	u64 *slot;
+	int err = pgt_slot(pt, va, level, &slot);
+
+	if (err)
+		return err;
+	if (!is_table(*slot, level))
+		return PGT_NOT_TABLE;
+	*slot |= TABLE_AP(prot->aptable) | (prot->pxntable ? TABLE_PXN : 0);
+	return PGT_OK;
+}
+
 /*
  * The walk as the kernel built it: follows table descriptors into the pool and
  * stops at anything else (w->valid false unless it stopped at a block or page).

@@ -45,6 +45,13 @@ enum pgt_error {
 	PGT_BAD_LEVEL = -2,             /* level outside start level .. 3 */
 	PGT_MISALIGNED = -3,            /* va or pa not aligned to the mapping size */
 	PGT_OCCUPIED = -4,              /* a block, page or raw descriptor is above the slot */
+	PGT_NOT_TABLE = -5,             /* hierarchical attributes for a slot that holds no table */
+};
+
+/* Hierarchical attributes of a table descriptor, by field (UXNTable needs EL0 code, which the kernel never runs). */
+struct table_prot {
+	u8 aptable;                     /* enum aptable */
+	bool pxntable;
 };
 
 /* The outcome of a software walk. */
@@ -69,6 +76,7 @@ int pgt_init(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift
 u64 pgt_ttbr(const struct pgtable *pt);
 int pgt_slot(struct pgtable *pt, u64 va, int level, u64 **slot);
 int pgt_map(struct pgtable *pt, u64 va, u64 pa, int level, const struct pte_prot *prot);
+int pgt_table_prot(struct pgtable *pt, u64 va, int level, const struct table_prot *prot);
 void pgt_walk(const struct pgtable *pt, u64 va, struct walk *w);
 
 #endif

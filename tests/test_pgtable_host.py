@@ -12,7 +12,7 @@ import pytest
 from host import reference_walk as ref
 from host.pgtable_host import PgTable, PteProt, Tables, build_library, load_library
 
-PGT_OK, PGT_NO_MEMORY, PGT_BAD_LEVEL, PGT_MISALIGNED, PGT_OCCUPIED = 0, -1, -2, -3, -4
+PGT_OK, PGT_NO_MEMORY, PGT_BAD_LEVEL, PGT_MISALIGNED, PGT_OCCUPIED, PGT_NOT_TABLE = 0, -1, -2, -3, -4, -5
 KB, MB, GB = 1 << 10, 1 << 20, 1 << 30
 U64 = (1 << 64) - 1
 
@@ -356,3 +356,18 @@ def test_random_mappings_match_reference(lib, granule, va_bits):
         assert tables.read(slot) == tables.leaf(pa, level, prot)
     for _ in range(100):
         check(rng.randrange(1 << va_bits))
+
+
+def test_table_prot_sets_aptable_and_pxntable_on_the_table_descriptor_only(make_tables):
+    """APTable is bits[62:61], PXNTable bit 59 of a table descriptor (Arm ARM D8.3);
+    the walk below is unchanged, and a slot holding no table is refused."""
+    tables = make_tables(12, 48)
+    va = 0x8000_0000
+    assert tables.map(va, 0x4000_0000, 3) == PGT_OK
+    before = tables.walk(va)
+    assert tables.table_prot(va, 2, aptable=0b10, pxntable=True) == PGT_OK
+    _, slot = tables.slot(va, 2)
+    desc = tables.read(slot)
+    assert desc >> 61 & 3 == 0b10 and desc >> 59 & 1 == 1 and desc & 3 == 3
+    assert tables.walk(va) == before
+    assert tables.table_prot(va, 3, aptable=1) == PGT_NOT_TABLE

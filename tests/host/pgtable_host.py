@@ -36,6 +36,10 @@ class PteProt(ctypes.Structure):
                 ("uxn", ctypes.c_bool), ("contig", ctypes.c_bool)]
 
 
+class TableProt(ctypes.Structure):
+    _fields_ = [("aptable", ctypes.c_uint8), ("pxntable", ctypes.c_bool)]
+
+
 class TablePool(ctypes.Structure):
     _fields_ = [("base", ctypes.POINTER(ctypes.c_uint8)), ("size", ctypes.c_size_t),
                 ("used", ctypes.c_size_t)]
@@ -67,6 +71,7 @@ def load_library(path):
         "pgt_init": (c_int, [pt_p, ctypes.POINTER(TablePool), c_uint, c_uint, c_int]),
         "pgt_slot": (c_int, [pt_p, u64, c_int, ctypes.POINTER(ctypes.POINTER(u64))]),
         "pgt_map": (c_int, [pt_p, u64, u64, c_int, prot_p]),
+        "pgt_table_prot": (c_int, [pt_p, u64, c_int, ctypes.POINTER(TableProt)]),
         "pgt_walk": (None, [pt_p, u64, ctypes.POINTER(Walk)]),
     }
     for name, (restype, argtypes) in signatures.items():
@@ -115,6 +120,9 @@ class Tables:
         slot = ctypes.POINTER(ctypes.c_uint64)()
         err = self.lib.pgt_slot(ctypes.byref(self.pt), va, level, ctypes.byref(slot))
         return err, (ctypes.cast(slot, ctypes.c_void_p).value if err == 0 else None)
+
+    def table_prot(self, va, level, aptable=0, pxntable=False):
+        return self.lib.pgt_table_prot(ctypes.byref(self.pt), va, level, ctypes.byref(TableProt(aptable, pxntable)))
 
     def walk(self, va):
         w = Walk()
