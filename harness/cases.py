@@ -131,7 +131,7 @@ class Raw:
 
 @dataclass(frozen=True)
 class Expect:
-    """What a step must do.  kind: ok, value, fault, par, or a self-test's end
+    """What a step must do.  kind: ok, value, fault, par, one_of, or a self-test's end
     (unexpected_exception, nested_exception, hang)."""
     kind: str
     value: int = None
@@ -143,6 +143,7 @@ class Expect:
     pa: int = None          # AT success: PAR_EL1.PA, ATTR, SH
     attr: int = None
     sh: str = None
+    choices: tuple = ()     # one_of: the outcomes the architecture permits
 
 
 @dataclass(frozen=True)
@@ -548,7 +549,15 @@ def _expect(path, name, where, op, va, spec, names):
         return Expect("ok")
     if not isinstance(spec, dict):
         raise CaseError(path, f"{spec!r} is not an outcome: use \"ok\", {{ value = ... }}, "
-                        "{ fault = ... } or, for AT, { pa = ... }", name, where)
+                        "{ fault = ... }, for AT { pa = ... }, or { one_of = [...] }", name, where)
+    if "one_of" in spec:
+        # The architecture permits several outcomes (CONSTRAINED UNPREDICTABLE, IMPLEMENTATION DEFINED).
+        _no_unknown(path, name, where, spec, {"one_of"})
+        choices = spec["one_of"]
+        if not isinstance(choices, list) or len(choices) < 2:
+            raise CaseError(path, "one_of lists two or more outcomes", name, f"{where}.one_of")
+        return Expect("one_of", choices=tuple(_expect(path, name, f"{where}.one_of[{k}]", op, va, c, names)
+                                              for k, c in enumerate(choices)))
     if "fault" in spec:
         f = _Fields(path, name, where, spec, FAULT_KEYS, names)
         fault = f.choice("fault", esr.FAULT_CLASSES, required=True)

@@ -4,7 +4,7 @@ Every expectation is turned into the same decoded text the observation gets,
 so a failure reads as the Arm ARM's words side by side:
     expected permission fault, level 3 (DFSC 0x0f); got translation fault, level 2 (DFSC 0x06)
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness import esr, par
 from harness.cases import AT_OPS, LOADS, STORES
@@ -40,8 +40,15 @@ def _fault_text(fault, level):
     return esr.describe_fsc(code, "FSC").split(" (")[0] + f" (FSC {code:#04x})"
 
 
+def _choices(step):
+    """The step once for each outcome a one_of expectation permits."""
+    return [replace(step, expect=choice) for choice in step.expect.choices]
+
+
 def expected_text(step):
     e = step.expect
+    if e.kind == "one_of":
+        return "one of: " + " | ".join(expected_text(s) for s in _choices(step))
     if e.kind == "ok":
         return f"completes (fetch runs the stub: x0 = {FETCH_MAGIC:#x})" if step.op == "fetch" else "completes"
     if e.kind == "value":
@@ -130,7 +137,12 @@ def judge_step(n, step, record):
     """The verdict on one step from its `step` record (None if there is none)."""
     problems = []
     e = step.expect
-    if record is None:
+    if e.kind == "one_of":
+        verdicts = [judge_step(n, s, record) for s in _choices(step)]
+        if not any(v.ok for v in verdicts):
+            problems = [f"matches no permitted outcome: (outcome {k + 1}) {p}"
+                        for k, v in enumerate(verdicts) for p in v.problems]
+    elif record is None:
         problems.append("expected a record of this step; got none")
     elif step.op in AT_OPS:
         if record.word("result") != "par":

@@ -1,0 +1,65 @@
+"""Verdicts on single steps: what a user reads when an outcome is wrong."""
+from harness.cases import Expect, Step
+from harness.protocol import parse_record
+from harness.verdict import judge_step
+
+VA = 0x8000_0123
+
+
+def record(result):
+    return parse_record(f"MMUT 1 step case=t n=0 va={VA:#x} result={result}")
+
+
+def fault(esr, far=VA):
+    return record(f"fault esr={esr:#x} far={far:#x} elr=0x40081000")
+
+
+PERM_L3 = Expect("fault", fault="permission", level=3, far=VA, wnr=True)
+STORE = Step("store8", VA, 0x42, PERM_L3)
+
+
+def test_a_matching_abort_passes():
+    assert judge_step(0, STORE, fault(0x9600004f)).ok       # DABT_CUR, WnR, permission L3
+
+
+def test_a_wrong_fault_reads_as_the_arm_arm_words():
+    v = judge_step(0, STORE, fault(0x96000046))               # translation fault, level 2
+    assert v.problems == ("expected permission fault, level 3 (DFSC 0x0f); got translation fault, level 2 (DFSC 0x06)",)
+
+
+def test_wnr_and_far_are_checked_to_the_bit_and_byte():
+    v = judge_step(0, STORE, fault(0x9600000f, far=VA + 1))
+    assert "expected WnR=1 (write); got WnR=0" in v.problems
+    assert f"expected FAR {VA:#x}; got FAR {VA + 1:#x}" in v.problems
+
+
+def test_an_exception_where_none_was_expected():
+    v = judge_step(0, Step("store8", VA, 1, Expect("ok")), fault(0x9600004f))
+    assert v.problems[0].startswith("expected no exception; got data abort (same EL): permission fault, level 3")
+
+
+def test_a_load_value_is_compared_at_its_width():
+    step = Step("load16", VA, 0, Expect("value", value=0xbeef))
+    assert judge_step(0, step, record("ok value=0xdeadbeef")).ok
+    assert judge_step(0, step, record("ok value=0xbee0")).problems == ("expected value 0xbeef; got 0xbee0",)
+
+
+def test_at_reports_pa_and_attributes():
+    step = Step("at_s1e1r", VA, 0, Expect("par", pa=0x4100_0123, attr=0xFF, sh="inner"))
+    assert judge_step(0, step, record("par par=0xff00000041000b80")).ok
+    v = judge_step(0, step, record("par par=0x4400000041000b00"))
+    assert "expected SH inner; got SH outer" in v.problems and any("ATTR 0xff" in p for p in v.problems)
+
+
+def test_one_of_passes_on_any_permitted_outcome_and_fails_on_others():
+    step = Step("load32", VA, 0, Expect("one_of", choices=(
+        Expect("value", value=0x1234), Expect("fault", fault="alignment", far=VA, wnr=False))))
+    assert judge_step(0, step, record("ok value=0x1234")).ok
+    assert judge_step(0, step, fault(0x96000021)).ok
+    v = judge_step(0, step, fault(0x96000007))
+    assert not v.ok and v.expected.startswith("one of: ")
+    assert all(p.startswith("matches no permitted outcome") for p in v.problems)
+
+
+def test_a_missing_record_fails():
+    assert judge_step(0, STORE, None).problems == ("expected a record of this step; got none",)
