@@ -77,6 +77,8 @@ class Regime:
     tbi0: bool
     tbi1: bool
     ds: bool
+    ha: bool
+    hd: bool
     sctlr_a: bool
     ttbr1: int              # TTBR1_EL1 verbatim instead of the case's TTBR1 tables (None: the tables)
     mair: int
@@ -112,6 +114,7 @@ class Mapping:
     pxn: bool
     uxn: bool
     contig: bool
+    dbm: bool
 
 
 @dataclass(frozen=True)
@@ -339,7 +342,7 @@ class _Fields:
         return value
 
 
-REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "sctlr_a",
+REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
                "ttbr1", "mair"}
 
 
@@ -423,7 +426,7 @@ def _regime(path, name, table, params):
         tg0=geometry.GRANULES[granule], tg1=geometry.GRANULES[granule1],
         t0sz=f.int("t0sz", 16), t1sz=f.int("t1sz", 16), ips_bits=ips_bits,
         epd0=f.bool("epd0"), epd1=f.bool("epd1"), tbi0=f.bool("tbi0"), tbi1=f.bool("tbi1"),
-        ds=f.bool("ds"), sctlr_a=f.bool("sctlr_a"), ttbr1=f.int("ttbr1"),
+        ds=f.bool("ds"), ha=f.bool("ha"), hd=f.bool("hd"), sctlr_a=f.bool("sctlr_a"), ttbr1=f.int("ttbr1"),
         mair=sum(attr << (8 * idx) for idx, attr in mair.items()),
     )
     for key in ("t0sz", "t1sz"):
@@ -478,7 +481,7 @@ def _frames(path, name, maps, regime, params):
     return frames
 
 
-MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig"}
+MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm"}
 
 
 def _mapping(path, name, i, table, names):
@@ -497,6 +500,7 @@ def _mapping(path, name, i, table, names):
         va=va, pa=pa, level=level,
         attrindx=attrindx, ap=f.choice("ap", AP_NAMES, "rw_el1"), sh=f.choice("sh", SH_NAMES, "inner"),
         af=f.bool("af", True), ng=f.bool("ng"), pxn=f.bool("pxn"), uxn=f.bool("uxn"), contig=f.bool("contig"),
+        dbm=f.bool("dbm"),
     )
 
 

@@ -27,7 +27,9 @@ FEATURES = {
                   lambda m0, m1, m2: _field(m0, TGRAN4) == 1 or _field(m0, TGRAN16) == 2),
     "FEAT_LVA": ("52-bit VA with the 64K granule", lambda m0, m1, m2: _field(m2, VARANGE) == 1),
     "FEAT_TTST": ("small translation tables", lambda m0, m1, m2: _field(m2, ST) == 1),
-    "FEAT_HAFDBS": ("hardware access flag update", lambda m0, m1, m2: _field(m1, HAFDBS) >= 1),
+    "FEAT_HAFDBS": ("hardware Access flag update", lambda m0, m1, m2: _field(m1, HAFDBS) >= 1),
+    "FEAT_HAFDBS_DIRTY": ("hardware Access flag and dirty state update",
+                          lambda m0, m1, m2: _field(m1, HAFDBS) >= 2),
     "FEAT_TTCNP": ("common not private translations", lambda m0, m1, m2: _field(m2, CNP) == 1),
 }
 

@@ -30,7 +30,7 @@ def _array(ctype, items):
 def _map(m):
     prot = (f"{{ .attrindx = {m.attrindx}, .ap = {AP_NAMES[m.ap]}, .sh = {SH_NAMES[m.sh]}, "
             f".af = {_bool(m.af)}, .ng = {_bool(m.ng)}, .pxn = {_bool(m.pxn)}, "
-            f".uxn = {_bool(m.uxn)}, .contig = {_bool(m.contig)} }}")
+            f".uxn = {_bool(m.uxn)}, .contig = {_bool(m.contig)}, .dbm = {_bool(m.dbm)} }}")
     return f"{{ .va = {m.va:#x}, .pa = {m.pa:#x}, .level = {m.level}, .prot = {prot} }}"
 
 
@@ -50,7 +50,7 @@ def _step(s):
 def _regime(r):
     return (f"{{ .tg0 = {r.tg0}, .tg1 = {r.tg1}, .t0sz = {r.t0sz}, .t1sz = {r.t1sz}, "
             f".ips = {r.ips}, .epd0 = {_bool(r.epd0)}, .epd1 = {_bool(r.epd1)}, "
-            f".tbi0 = {_bool(r.tbi0)}, .tbi1 = {_bool(r.tbi1)}, .ds = {_bool(r.ds)}, .sctlr_a = {_bool(r.sctlr_a)}, "
+            f".tbi0 = {_bool(r.tbi0)}, .tbi1 = {_bool(r.tbi1)}, .ds = {_bool(r.ds)}, .ha = {_bool(r.ha)}, .hd = {_bool(r.hd)}, .sctlr_a = {_bool(r.sctlr_a)}, "
             f".kernel_high = {_bool(r.kernel_high)}, .raw_ttbr1 = {_bool(r.ttbr1 is not None)}, "
             f".ttbr1 = {r.ttbr1 or 0:#x}, "
             f".mair = {r.mair:#x} }}")

@@ -16,6 +16,7 @@ struct regime {
 	bool epd0, epd1;        /* disable walks through TTBR0 / TTBR1 */
 	bool tbi0, tbi1;        /* top byte ignore */
 	bool ds;                /* 52-bit VAs and OAs with the 4K and 16K granules (FEAT_LPA2) */
+	bool ha, hd;            /* hardware Access flag and dirty state updates (FEAT_HAFDBS) */
 	bool sctlr_a;           /* SCTLR_EL1.A: alignment checks on every data access */
 	bool kernel_high;       /* run the steps from the kernel's TTBR1 alias (layout.h) */
 	bool raw_ttbr1;         /* write ttbr1 to TTBR1_EL1 instead of the case's TTBR1 tables */

@@ -38,7 +38,7 @@ u64 pte_prot_bits(const struct pte_prot *prot)
 	return PTE_ATTRINDX(prot->attrindx) | PTE_AP(prot->ap) | PTE_SH(prot->sh) |
 	       (prot->af ? PTE_AF : 0) | (prot->ng ? PTE_NG : 0) |
 	       (prot->pxn ? PTE_PXN : 0) | (prot->uxn ? PTE_UXN : 0) |
-	       (prot->contig ? PTE_CONT : 0);
+	       (prot->contig ? PTE_CONT : 0) | (prot->dbm ? PTE_DBM : 0);
 }
 
 /* An output or next-level table address as a descriptor holds it. */

@@ -14,7 +14,7 @@ struct pte_prot {
 	u8 attrindx;            /* MAIR_EL1 index */
 	u8 ap;                  /* enum ap: AP[2:1] */
 	u8 sh;                  /* enum sh */
-	bool af, ng, pxn, uxn, contig;
+	bool af, ng, pxn, uxn, contig, dbm;
 };
 
 /* Table memory: a bump allocator the kernel resets between cases. */

@@ -37,6 +37,8 @@
 #define TCR_AS              BIT(36)
 #define TCR_TBI0            BIT(37)
 #define TCR_TBI1            BIT(38)
+#define TCR_HA              BIT(39)
+#define TCR_HD              BIT(40)
 #define TCR_DS              BIT(59)
 
 /* SCTLR_EL1 */

@@ -114,7 +114,7 @@ PROT_FIELDS = (
     [("ap", ap, ap << 6) for ap in range(4)] +          # AP[2:1], bits[7:6]
     [("sh", sh, sh << 8) for sh in (0, 2, 3)] +         # SH[1:0], bits[9:8]
     [("af", True, 1 << 10), ("ng", True, 1 << 11),
-     ("contig", True, 1 << 52), ("pxn", True, 1 << 53), ("uxn", True, 1 << 54)]
+     ("contig", True, 1 << 52), ("pxn", True, 1 << 53), ("uxn", True, 1 << 54), ("dbm", True, 1 << 51)]
 )
 
 
@@ -124,7 +124,7 @@ def test_prot_field(make_tables, field, value, bits):
     assert tables.prot_bits(PteProt(**{field: value})) == bits
 
 
-ALL_PROT = PteProt(attrindx=7, ap=3, sh=3, af=True, ng=True, pxn=True, uxn=True, contig=True)
+ALL_PROT = PteProt(attrindx=7, ap=3, sh=3, af=True, ng=True, pxn=True, uxn=True, contig=True, dbm=True)
 
 
 @pytest.mark.parametrize("granule, level, type_bits", [

@@ -33,7 +33,7 @@ def build_library(out_dir) -> Path:
 class PteProt(ctypes.Structure):
     _fields_ = [("attrindx", ctypes.c_uint8), ("ap", ctypes.c_uint8), ("sh", ctypes.c_uint8),
                 ("af", ctypes.c_bool), ("ng", ctypes.c_bool), ("pxn", ctypes.c_bool),
-                ("uxn", ctypes.c_bool), ("contig", ctypes.c_bool)]
+                ("uxn", ctypes.c_bool), ("contig", ctypes.c_bool), ("dbm", ctypes.c_bool)]
 
 
 class TableProt(ctypes.Structure):
