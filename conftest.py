@@ -94,15 +94,22 @@ def pytest_sessionstart(session):
     try:
         qemu_version(config.getoption("--qemu"))
     except HarnessError as e:
-        pytest.exit(str(e), returncode=2)
+        _stop(str(e))
     make = ["make", "-s", "--no-print-directory", "-C", str(ROOT), "kernel", f"PYTHON={sys.executable}",
             f"CASES={_cases_dir(config)}", f"BUILD={Path(config.getoption('--build')).resolve()}"]
     try:
         built = subprocess.run(make, capture_output=True, text=True)
     except FileNotFoundError:
-        pytest.exit("`make` is not installed: apt-get install make", returncode=2)
+        _stop("`make` is not installed: apt-get install make")
     if built.returncode:
-        pytest.exit(f"building the kernel failed ({shlex.join(make)}):\n{built.stderr.strip()}", returncode=2)
+        _stop(f"building the kernel failed ({shlex.join(make)}):\n{built.stderr.strip()}")
+
+
+def _stop(message):
+    """End the session before anything ran, with exit status 2 and the message once
+    (pytest repeats an exit's reason, so the reason is kept short)."""
+    sys.stderr.write(f"error: {message}\n")
+    pytest.exit("nothing was run", returncode=2)
 
 
 def pytest_collect_file(file_path, parent):
