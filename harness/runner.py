@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import esr
+from harness.kdefs import kernel_header, read_defines
 from harness.protocol import parse_output
 from harness.qemu import run_kernel, symbol_for
 from harness.verdict import judge_step
 
 # Exit statuses (kernel/exit_status.h), named for messages.
-from harness.kdefs import kernel_header, read_defines
-
 EXIT = read_defines(kernel_header("exit_status.h"))
 CMDLINE_SIZE = read_defines(kernel_header("layout.h"))["CMDLINE_SIZE"]
 _EXIT_TEXT = {
