@@ -33,11 +33,15 @@ class StepVerdict:
         return not self.problems
 
 
-def _fault_text(fault, level):
+def _fault_label(step):
+    """What the fault status field is called where this step reports it."""
+    return "FST" if step.op in AT_OPS else "IFSC" if step.op == "fetch" else "DFSC"
+
+
+def _fault_text(fault, level, label):
     if level is None:
         return f"{fault.replace('_', ' ')} fault (level not checked)"
-    code = esr.fault_status(fault, level)
-    return esr.describe_fsc(code, "FSC").split(" (")[0] + f" (FSC {code:#04x})"
+    return esr.describe_fsc(esr.fault_status(fault, level), label)
 
 
 def _choices(step):
@@ -61,7 +65,7 @@ def expected_text(step):
             parts.append(f"SH {e.sh}")
         return ", ".join(parts)
     if e.kind == "fault":
-        fault = _fault_text(e.fault, e.level)
+        fault = _fault_text(e.fault, e.level, _fault_label(step))
         if step.op in AT_OPS:
             return f"PAR_EL1.F=1: {fault}, PTW={int(e.s1ptw)}, stage 1"
         kind = "instruction abort" if step.op == "fetch" else "data abort"
@@ -90,8 +94,8 @@ def _check_abort(step, record, problems):
     if s.ec != want_ec:
         problems.append(f"expected EC {want_ec:#04x} ({want_ec.text}); got EC {s.ec:#04x} ({esr.describe(s)})")
         return
-    label = "IFSC" if step.op == "fetch" else "DFSC"
-    want = _fault_text(e.fault, e.level).replace("FSC", label)
+    label = _fault_label(step)
+    want = _fault_text(e.fault, e.level, label)
     if s.fault != e.fault or (e.level is not None and s.level != e.level):
         problems.append(f"expected {want}; got {esr.describe_fsc(s.fsc, label)}")
     if e.wnr is not None and s.wnr != e.wnr:
@@ -111,10 +115,10 @@ def _check_par(step, record, problems):
     p = par.decode_par(record.num("par"))
     if e.kind == "fault":
         if not p.f:
-            problems.append(f"expected PAR_EL1.F=1 ({_fault_text(e.fault, e.level)}); got F=0, PA {p.pa:#x}")
+            problems.append(f"expected PAR_EL1.F=1 ({_fault_text(e.fault, e.level, 'FST')}); got F=0, PA {p.pa:#x}")
             return
         if p.fault != e.fault or (e.level is not None and p.level != e.level):
-            problems.append(f"expected {_fault_text(e.fault, e.level)}; got {esr.describe_fsc(p.fst, 'FST')}")
+            problems.append(f"expected {_fault_text(e.fault, e.level, 'FST')}; got {esr.describe_fsc(p.fst, 'FST')}")
         if p.ptw != e.s1ptw:
             problems.append(f"expected PAR_EL1.PTW={int(e.s1ptw)}; got PTW={int(p.ptw)}")
         if p.stage != 1:
