@@ -1,5 +1,5 @@
 /*
- * The case table: what the harness generates (build/<...>/case_table.c) from
+ * The case table: what the harness generates (harness/gen.py writes $(BUILD)/case_table.c) from
  * the case files and the kernel runs.  A case is data: a translation regime,
  * leaf mappings, raw descriptors and steps.
  */
