@@ -74,9 +74,8 @@ def pytest_configure(config):
                                            _kernel(config), config.getoption("--case-timeout")))
     if _is_worker(config) or not _runs_cases(config):
         return
-    try:
-        version = qemu_version(config.getoption("--qemu"))
-    except HarnessError:
+    version = _qemu_version_or_none(config)
+    if version is None:
         return      # pytest_sessionstart reports it
     stem = f"{version}-{config.getoption('--cpu')}"
     results = Path(config.getoption("--results"))

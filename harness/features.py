@@ -2,6 +2,8 @@
 at boot (ID_AA64MMFR0/1/2_EL1, Arm ARM D19).  A case whose CPU lacks one is
 skipped with the reason."""
 
+from harness.geometry import IPS_ENCODING
+
 
 def _field(value, lsb):
     return value >> lsb & 0xF
@@ -14,7 +16,8 @@ HAFDBS = 0
 # ID_AA64MMFR2_EL1
 CNP, VARANGE, ST = 0, 16, 28
 
-PA_BITS = {0: 32, 1: 36, 2: 40, 3: 42, 4: 44, 5: 48, 6: 52}
+# PARange uses TCR_EL1.IPS's encoding of PA sizes.
+PA_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
 
 # name -> (what it means, predicate over the boot record's mmfr0, mmfr1, mmfr2)
 FEATURES = {

@@ -145,8 +145,7 @@ def judge(case, records, run, settings, shares_run=False):
     if records is not None:
         j.problems.extend(records.problems)
     if run.exit_status not in (None, EXIT["EXIT_OK"]) and not j.problems and not shares_run:
-        text = _EXIT_TEXT.get(run.exit_status, "QEMU itself failed")
-        j.problems.append(f"QEMU exited with status {run.exit_status} ({text})")
+        j.problems.append(_how_it_ended(run))
     return j
 
 
