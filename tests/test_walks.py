@@ -8,6 +8,7 @@ from harness.cases import load_dir
 from harness.kdefs import kernel_header, read_constants
 from harness.protocol import parse_output
 from harness.qemu import run_kernel
+from harness.walk_text import describe_walk
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = ROOT / "build" / "kernel.elf"
@@ -88,3 +89,14 @@ def test_walks_off_changes_nothing_else(runs):
         assert records.regs.fields == runs[True][case_id].regs.fields
         assert {n: s.fields for n, s in records.steps.items()} == \
             {n: s.fields for n, s in runs[True][case_id].steps.items()}, case_id
+
+
+def test_every_walk_reads_as_text(runs):
+    """harness/walk_text.py decodes every walk the kernel reports, a line per descriptor."""
+    for case_id, records in runs[True].items():
+        case = CASES[case_id]
+        for n, walks in records.walks.items():
+            for reads in walks.values():
+                lines = describe_walk(reads, case.regime, va=case.steps[n].va)
+                assert len(lines) == len(reads) and all(line.startswith(f"L{r.num('level')}[")
+                                                        for line, r in zip(lines, reads)), case_id
