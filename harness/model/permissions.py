@@ -72,12 +72,12 @@ def s1_check_permissions(params, walk, acc, memattrs):
 
 
 def check_alignment(params, acc, va):
-    """AArch64.CheckAlignment for a single-register load or store: with
-    SCTLR_EL1.A = 1 an access not aligned to its size is an Alignment fault,
-    checked before any translation (R_XCHFJ: above every MMU fault).  Returns
-    whether the access is aligned, or raises nothing: the caller turns a
-    failed check into the fault."""
-    return acc.size == 0 or va % acc.size == 0
+    """AArch64.CheckAlignment for a single-register load or store: (aligned,
+    fault).  The address is aligned when it is a multiple of the access size;
+    with SCTLR_EL1.A = 1 an unaligned one is an Alignment fault, checked
+    before any translation (R_XCHFJ: above every MMU fault)."""
+    aligned = acc.size == 0 or va % acc.size == 0
+    return aligned, not aligned and params.a
 
 
 def s1_has_alignment_fault(acc, aligned, memattrs):

@@ -13,8 +13,8 @@ from harness.model.attributes import (
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_SH, \
     contiguous_size
 from harness.model.outcome import EC_DATA_ABORT, EC_INSTRUCTION_ABORT, Abort, Completes, Outcomes, Par
-from harness.model.permissions import AccessKind, s1_check_permissions, s1_has_alignment_fault
-from harness.model.registers import walk_params
+from harness.model.permissions import AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault
+from harness.model.registers import SCTLR_M, walk_params
 from harness.model.walk import PRE_WALK_LEVEL_RULE, WalkFault, level_lsb, s1_start_level, s1_walk, \
     txsz_choices, va_is_out_of_range
 
@@ -219,13 +219,16 @@ def s1_translate(regs, memory, access):
     unaligned access is made a byte at a time (Mem[]), so one that leaves its
     page is translated again where it enters the next.  Raises UnknownMemory
     when the walk needs a descriptor the memory does not hold."""
+    if not SCTLR_M.get(regs.sctlr):
+        raise ValueError("SCTLR_EL1.M = 0: stage 1 disabled, which the model does not cover")
     acc = ACCESS_KINDS[access.op]
     va = access.va & MASK64
+    params = walk_params(regs, bool(va >> 55 & 1))
     if acc.fetch:
-        va = branch_addr(walk_params(regs, bool(va >> 55 & 1)), va)
-    aligned = acc.size == 0 or va % acc.size == 0
+        va = branch_addr(params, va)
+    aligned, alignment_fault = check_alignment(params, acc, va)
     rules = []
-    if not aligned and walk_params(regs, bool(va >> 55 & 1)).a:
+    if alignment_fault:
         piece = _Faulted(esr.fault_status("alignment", None), ALIGNMENT_RULE)
         return Outcomes({_abort(acc, va, piece, ())})
     outcomes = set()
