@@ -5,7 +5,9 @@ after them, and loads predict a value wherever the memory is known."""
 from dataclasses import replace
 
 from harness.cases import LOADS, SELFTESTS, STORES
-from harness.declared import FETCH_MAGIC, FETCH_STUB, TABLE_POOL_BASE, case_registers, declared_memory
+# harness.declared builds on the model's field names, so it is imported as a module:
+# either may be imported first.
+from harness import declared
 from harness.model.memory import UnknownMemory
 from harness.model.outcome import Completes, Outcomes, Unknown, union
 from harness.model.translate import Access, s1_translate
@@ -42,18 +44,20 @@ def _effects(step, outcome, memory):
         if step.op in LOADS:
             return replace(outcome, value=_read(after, outcome.spans)), after
         stub = after.read(outcome.pa, 4), after.read(outcome.pa + 4, 4)
-        return replace(outcome, value=FETCH_MAGIC if stub == FETCH_STUB else None), after
+        return replace(outcome, value=declared.FETCH_MAGIC if stub == declared.FETCH_STUB else None), after
     except UnknownMemory:
         return outcome, after
 
 
-def predict_case(case, ids, pool_base=TABLE_POOL_BASE):
+def predict_case(case, ids, pool_base=None):
     """One Outcomes per step of case on a CPU with ID registers ids =
     (mmfr0, mmfr1, mmfr2).  Where the architecture leaves a choice that changes
     memory (a hardware update made or not), the later steps get the union over
     every memory state the choices lead to."""
-    regs = case_registers(case, ids, pool_base)
-    branches = [declared_memory(case, pool_base)[0]]
+    if pool_base is None:
+        pool_base = declared.TABLE_POOL_BASE
+    regs = declared.case_registers(case, ids, pool_base)
+    branches = [declared.declared_memory(case, pool_base)[0]]
     predictions = []
     for step in case.steps:
         if step.op in SELFTESTS:
