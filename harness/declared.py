@@ -113,6 +113,17 @@ class _Tables:
             table = self.oa_decode(entry)
         return table + 8 * self.index(va, level)
 
+    def table_prot(self, va, level, bits):
+        """pgt_table_prot: hierarchical attributes added to the table descriptor for va at level."""
+        slot = self.slot(va, level)
+        if self.words.get(slot, 0) & 0b11 != 0b11:
+            raise LayoutError(f"tables: no table descriptor for {va:#x} at level {level}")
+        self.words[slot] |= bits
+
+    def raw(self, va, level, desc):
+        """A raw descriptor at the slot for va at level (main.c build_tables)."""
+        self.words[self.slot(va, level)] = desc
+
     def map(self, va, pa, level, prot):
         """pgt_map with pte_leaf: a block above level 3, a page at level 3; with DS, bits[9:8] hold OA."""
         size = 1 << level_lsb(self.granule, level)
@@ -168,35 +179,43 @@ def _oa_format(regime, granule):
     return _OA_52_DS if regime.ds else _OA_48
 
 
-@lru_cache(maxsize=512)
-def _layout(case, pool_base):
-    """build_tables, the frames run_case zeroes and the stubs it plants:
-    (words, zero ranges, ttbr0, ttbr1)."""
+def build_tables(case, new_tables):
+    """main.c build_tables: the roots, the kernel's own mappings, then the case's
+    maps, table attributes and raw descriptors, in that order.  new_tables(granule,
+    va_bits, oa_format) makes one TTBR's tables (a _Tables, or another builder
+    with its methods).  Returns the tables VA bit 55 selects: (tt0, tt1)."""
     r = case.regime
-    pool, words = _Pool(pool_base), {}
-    tt0 = _Tables(pool, words, r.tg0, 64 - r.t0sz, _oa_format(r, r.tg0))
-    tt1 = _Tables(pool, words, r.tg1, 64 - r.t1sz, _oa_format(r, r.tg1))
+    tt0 = new_tables(r.tg0, 64 - r.t0sz, _oa_format(r, r.tg0))
+    tt1 = new_tables(r.tg1, 64 - r.t1sz, _oa_format(r, r.tg1))
     if not r.kernel_high:
         _map_kernel(tt0, LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"])
     else:
-        boot = _Tables(pool, words, r.tg0, 48, _oa_format(r, r.tg0))
+        boot = new_tables(r.tg0, 48, _oa_format(r, r.tg0))
         _map_kernel(boot, LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"])
         _map_kernel(tt1, LAYOUT["KERNEL_ALIAS_BASE"], LAYOUT["UART_ALIAS_BASE"])
+    halves = (tt0, tt1)
+    for m in case.maps:
+        prot = _prot(m.attrindx, m.ap, m.sh, m.af, m.ng, m.pxn, m.uxn, m.contig, m.dbm)
+        halves[m.va >> 55 & 1].map(m.va, m.pa, m.level, prot)
+    for t in case.tables:
+        bits = APTABLE_VALUES[t.aptable] << TABLE_AP.shift | t.pxntable * TABLE_PXN.mask
+        halves[t.va >> 55 & 1].table_prot(t.va, t.level, bits)
+    for w in case.raws:
+        halves[w.va >> 55 & 1].raw(w.va, w.level, w.desc)
+    return halves
+
+
+@lru_cache(maxsize=512)
+def _layout(case, pool_base):
+    """build_tables, the frames run_case zeroes and the stubs it plants:
+    (memory, ttbr0, ttbr1)."""
+    r = case.regime
+    pool, words = _Pool(pool_base), {}
+    tt0, tt1 = build_tables(case, lambda granule, va_bits, fmt: _Tables(pool, words, granule, va_bits, fmt))
 
     def table_for(va):
         return tt1 if va >> 55 & 1 else tt0
 
-    for m in case.maps:
-        prot = _prot(m.attrindx, m.ap, m.sh, m.af, m.ng, m.pxn, m.uxn, m.contig, m.dbm)
-        table_for(m.va).map(m.va, m.pa, m.level, prot)
-    for t in case.tables:
-        tables = table_for(t.va)
-        slot = tables.slot(t.va, t.level)
-        if words.get(slot, 0) & 0b11 != 0b11:
-            raise LayoutError(f"tables: no table descriptor for {t.va:#x} at level {t.level}")
-        words[slot] |= APTABLE_VALUES[t.aptable] << TABLE_AP.shift | t.pxntable * TABLE_PXN.mask
-    for w in case.raws:
-        words[table_for(w.va).slot(w.va, w.level)] = w.desc
     zero = list(pool.zero)
     frame_lo, frame_hi = LAYOUT["FRAME_POOL_BASE"], LAYOUT["FRAME_POOL_BASE"] + LAYOUT["FRAME_POOL_SIZE"]
     for m in case.maps:
