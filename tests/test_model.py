@@ -7,7 +7,7 @@ import pytest
 from harness import esr, par
 from harness.cases import Expect, Step
 from harness.model import Abort, Access, Completes, Memory, Par, Registers, UnknownMemory, s1_translate
-from harness.model.oracle import describe, expectation_agrees, observation_allowed
+from harness.model.oracle import describe, describe_outcomes, expectation_agrees, observation_allowed
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_WXN, TCR_DS, TCR_EPD0, TCR_EPD1, TCR_HA, TCR_HD, TCR_IPS, TCR_SH0,
     TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1, TCR_TG0, TCR_TG1,
@@ -255,6 +255,11 @@ def test_out_of_range_va_level_is_left_open_between_0_and_the_start_level(t0sz, 
     outcomes = translate(regs(t0sz=t0sz), memory({}), "load8", 1 << (64 - t0sz))
     assert {fault_of(o) for o in outcomes} == {("translation", 0), ("translation", start)}
     assert (outcomes.rule is not None) == (start != 0)
+    if start:
+        assert describe_outcomes(outcomes, "load8") == (
+            f"data abort (same EL): translation fault, level 0 (DFSC 0x04), WnR=0, FAR {1 << (64 - t0sz):#x} | "
+            f"data abort (same EL): translation fault, level 1 (DFSC 0x05), WnR=0, FAR {1 << (64 - t0sz):#x} "
+            f"[{outcomes.rule}]")
 
 
 def test_epd_makes_no_walk():

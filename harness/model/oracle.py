@@ -44,6 +44,12 @@ def describe(outcome, op):
     return ", ".join(parts)
 
 
+def describe_outcomes(outcomes, op):
+    """All the outcomes the model allows, one line: 'A | B [the rule that permits the choice]'."""
+    text = " | ".join(describe(o, op) for o in sorted(outcomes, key=repr))
+    return f"{text} [{outcomes.rule}]" if outcomes.rule else text
+
+
 def _alternatives(step):
     e = step.expect
     return [replace(step, expect=c) for c in e.choices] if e.kind == "one_of" else [step]
@@ -118,7 +124,7 @@ def expectation_agrees(step, outcomes):
     if any(isinstance(o, Unknown) for o in outcomes):
         return []
     alternatives = _alternatives(step)
-    allowed = "; ".join(describe(o, step.op) for o in sorted(outcomes, key=repr))
+    allowed = describe_outcomes(outcomes, step.op)
     rule = f" [{outcomes.rule}]" if outcomes.rule else ""
     problems = []
     for alt in alternatives:
