@@ -15,7 +15,7 @@ from harness.model import UnknownMemory
 from harness.model.descriptors import (
     DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_PXN, DESC_SH, DESC_UXN, TABLE_AP, TABLE_PXN,
 )
-from host.pgtable_host import POOL_ALIGN, PgTable, PteProt, TablePool, TableProt, Walk, build_library, load_library
+from host.pgtable_host import POOL_ALIGN, PgTable, PteProt, TablePool, TableProt, Walk, WalkMemory, build_library, load_library
 
 POOL_SIZE = 4 << 20     # main.c TABLE_POOL_SIZE
 OA_FORMATS = {"48": 0, "52_lpa": 1, "52_ds": 2}     # enum oa_format
@@ -38,7 +38,7 @@ class KernelTables:
     """One struct pgtable of the host-built pgtable.c, with _Tables' methods."""
 
     def __init__(self, lib, pool, granule, va_bits, oa_format):
-        self.lib, self.pt, self.granule = lib, PgTable(), granule
+        self.lib, self.pt, self.granule, self.pool = lib, PgTable(), granule, pool
         assert lib.pgt_init(ctypes.byref(self.pt), ctypes.byref(pool), granule, va_bits, OA_FORMATS[oa_format]) == 0
 
     def map(self, va, pa, level, bits):
@@ -58,7 +58,9 @@ class KernelTables:
 
     def walk(self, va):
         w = Walk()
-        self.lib.pgt_walk(ctypes.byref(self.pt), va, ctypes.byref(w))
+        # The walk reads the pool only, at its own addresses (no offset).
+        memory = WalkMemory(ctypes.cast(self.pool.base, ctypes.c_void_p).value, self.pool.size, 0)
+        self.lib.pgt_walk(ctypes.byref(self.pt), va, ctypes.byref(memory), ctypes.byref(w))
         return w.pa if w.valid else None
 
 
