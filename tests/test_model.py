@@ -12,7 +12,7 @@ from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_WXN, TCR_DS, TCR_EPD0, TCR_EPD1, TCR_HA, TCR_HD, TCR_IPS, TCR_SH0,
     TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1, TCR_TG0, TCR_TG1,
 )
-from harness.protocol import parse_record
+from harness.protocol import PROTOCOL_VERSION, parse_record
 
 # ID_AA64MMFR0_EL1: PARange 48 bits, 4K/16K/64K granules; with FEAT_LPA2 (TGran4 = 1, TGran16 = 2, PARange 52).
 MMFR0_48 = 0x5 | 0x1 << 20
@@ -482,7 +482,7 @@ def test_a_case_stricter_than_the_architecture_is_a_problem():
 
 
 def record(line):
-    return parse_record(line)
+    return parse_record(line.replace("MMUT 1 ", f"MMUT {PROTOCOL_VERSION} ", 1))
 
 
 def test_observation_allowed():
