@@ -15,7 +15,9 @@ from harness.model import UnknownMemory
 from harness.model.descriptors import (
     DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_PXN, DESC_SH, DESC_UXN, TABLE_AP, TABLE_PXN,
 )
-from host.pgtable_host import POOL_ALIGN, PgTable, PteProt, TablePool, TableProt, Walk, WalkMemory, build_library, load_library
+from host.pgtable_host import (
+    POOL_ALIGN, PgTable, PteProt, TablePool, TableProt, Walk, WalkMemory, build_library, load_library,
+)
 
 POOL_SIZE = 4 << 20     # main.c TABLE_POOL_SIZE
 OA_FORMATS = {"48": 0, "52_lpa": 1, "52_ds": 2}     # enum oa_format
@@ -38,7 +40,7 @@ class KernelTables:
     """One struct pgtable of the host-built pgtable.c, with _Tables' methods."""
 
     def __init__(self, lib, pool, granule, va_bits, oa_format):
-        self.lib, self.pt, self.granule, self.pool = lib, PgTable(), granule, pool
+        self.lib, self.pt, self.granule = lib, PgTable(), granule
         assert lib.pgt_init(ctypes.byref(self.pt), ctypes.byref(pool), granule, va_bits, OA_FORMATS[oa_format]) == 0
 
     def map(self, va, pa, level, bits):
@@ -56,10 +58,8 @@ class KernelTables:
         assert self.lib.pgt_slot(ctypes.byref(self.pt), va, level, ctypes.byref(slot)) == 0
         slot[0] = desc
 
-    def walk(self, va):
+    def walk(self, va, memory):
         w = Walk()
-        # The walk reads the pool only, at its own addresses (no offset).
-        memory = WalkMemory(ctypes.cast(self.pool.base, ctypes.c_void_p).value, self.pool.size, 0)
         self.lib.pgt_walk(ctypes.byref(self.pt), va, ctypes.byref(memory), ctypes.byref(w))
         return w.pa if w.valid else None
 
@@ -82,12 +82,15 @@ def test_declared_tables_are_the_kernels(case, lib, pool):
         if known != word and (word or known is not None):
             mismatches.append(f"pool + {8 * k:#x}: kernel {word:#x}, declared {known}")
     assert not mismatches, "\n".join(mismatches[:20])
-    python_halves = declared.build_tables(case, _python_tables(base))
+    # The software walk, both reading the pool only (the kernel's reads its window).
+    python_pool, words = declared._Pool(base), {}
+    python_halves = declared.build_tables(case, lambda g, bits, fmt: declared._Tables(python_pool, words, g, bits, fmt))
+    window = WalkMemory(base, POOL_SIZE, 0)
+
+    def read(pa):
+        return words.get(pa, 0) if base <= pa < base + POOL_SIZE else None
+
     for step in case.steps:
         half = step.va >> 55 & 1
-        assert halves[half].walk(step.va) == python_halves[half].walk(step.va), f"pgt_walk of {step.va:#x}"
-
-
-def _python_tables(base):
-    pool, words = declared._Pool(base), {}
-    return lambda g, bits, fmt: declared._Tables(pool, words, g, bits, fmt)
+        assert halves[half].walk(step.va, window) == python_halves[half].walk(step.va, read), \
+            f"pgt_walk of {step.va:#x}"

@@ -482,7 +482,6 @@ def test_a_case_stricter_than_the_architecture_is_a_problem():
 
 
 def record(line):
-    """A record line written as version 1 of the protocol, read as the current one's."""
     return parse_record(line.replace("MMUT 1 ", f"MMUT {PROTOCOL_VERSION} ", 1))
 
 
@@ -590,3 +589,19 @@ steps = [
     assert len(store) == 2 and "AFUPDATE" in store.rule
     assert {bool(o.updates) for o in at} == {True, False}           # AF still clear in one state
     assert len({o.value for o in at}) == 1
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_leaf_faults_report_the_leaf_level(level):
+    # Access flag, Address size and Permission faults name the level of the block or page (AArch64.S1Walk,
+    # AArch64.S1CheckPermissions), for 1 GiB and 2 MiB blocks as for pages.
+    kind = 0b11 if level == 3 else 0b01
+    va = 0x8000_0000
+    cases = {
+        ("access_flag", "load8"): PAGE | kind | NORMAL | SH_INNER,
+        ("address_size", "load8"): 1 << 40 | kind | AF | NORMAL,
+        ("permission", "store8"): PAGE | kind | AF | NORMAL | 0b10 << 6,
+    }
+    for (fault, op), leaf in cases.items():
+        outcome = one(translate(regs(ips=0b010), memory(chain(va, leaf, level)), op, va))
+        assert fault_of(outcome) == (fault, level)
