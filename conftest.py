@@ -197,7 +197,10 @@ class CaseItem(pytest.Item):
         for s in j.steps:
             lines.append(f"  {'ok  ' if s.ok else 'FAIL'}  step {s.n}: {describe_step(self.case.steps[s.n])}")
             lines.append(f"          expected: {s.expected}")
+            if s.model is not None:
+                lines.append(f"          model:    {s.model}")
             lines.append(f"          got:      {s.observed}")
+            lines += [f"          walk:     {line}" for line in s.walk[:1]] + [f"                    {line}" for line in s.walk[1:]]
             lines += [f"          -> {p}" for p in s.problems]
         lines += [f"  run: {p}" for p in j.problems]
         if raw:
