@@ -200,7 +200,8 @@ class CaseItem(pytest.Item):
             if s.model is not None:
                 lines.append(f"          model:    {s.model}")
             lines.append(f"          got:      {s.observed}")
-            lines += [f"          walk:     {line}" for line in s.walk[:1]] + [f"                    {line}" for line in s.walk[1:]]
+            if not s.ok:    # the walk of a failing step: what the MMU was given to translate
+                lines += [f"          {'walk:' if k == 0 else '':9} {line}" for k, line in enumerate(s.walk)]
             lines += [f"          -> {p}" for p in s.problems]
         lines += [f"  run: {p}" for p in j.problems]
         if raw:

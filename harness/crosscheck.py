@@ -6,7 +6,9 @@ MMU really walked: the descriptors the kernel's own walk read for the step's
 VA (protocol v2 `walk` records) and the registers it programmed (`regs`).
 Each check is a problem of its own when it fails:
 
-- the observation must be an outcome the model allows;
+- the observation must be an outcome the model allows, or one that a known
+  bug of this QEMU version explains (harness/fuzz/known.py: the model changed
+  as that QEMU behaves), which the report then names instead of failing;
 - the case's expectation must be what the model allows, no more and no less
   (a disagreement is a defect of this suite: the case or the model is wrong);
 - after a step with hardware updates, the descriptors must read as the model
@@ -15,9 +17,12 @@ Each check is a problem of its own when it fails:
   those the case declares (harness/declared.py): a kernel table-builder bug
   shows here even where QEMU and the model agree with each other.
 """
+import contextlib
+import itertools
 from dataclasses import dataclass
 
 from harness import declared, model
+from harness.fuzz.known import KNOWN_BUGS
 from harness.model.oracle import describe_outcomes, expectation_agrees, observation_allowed
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP
 from harness.model.translate import ACCESS_KINDS
@@ -33,6 +38,22 @@ class ModelView:
     model: str = None       # the model's allowed outcomes, decoded (None: not evaluated)
     walk: tuple = ()        # the kernel's walk of the step's VA, one line per level
     problems: tuple = ()
+    known_bugs: tuple = ()  # the known QEMU bugs (KnownBug) that explain the observation
+
+
+def _explained_by(version, step, record, translate):
+    """The fewest known bugs of QEMU `version` under which the model allows the
+    observation (`translate()` evaluates the step); () when none do."""
+    active = [b for b in KNOWN_BUGS if version and b.affects(version)]
+    for size in range(1, len(active) + 1):
+        for combination in itertools.combinations(active, size):
+            with contextlib.ExitStack() as stack:
+                for bug in combination:
+                    stack.enter_context(bug.model())
+                outcomes = translate()
+            if not observation_allowed(step, outcomes, record):
+                return combination
+    return ()
 
 
 def _registers(regs, boot):
@@ -114,10 +135,10 @@ def _after_updates(walks, outcomes):
     return [f"model: after the step the descriptors read {changed}; the model allows: {wanted}"]
 
 
-def step_views(case, records, boot):
+def step_views(case, records, boot, version=None):
     """{step n: ModelView} for a case's records (protocol.CaseRecords) of a run
-    whose boot record is `boot`; {} when the run carries no walks (walks off),
-    and a problem on the first step when it should have and does not."""
+    on QEMU `version` whose boot record is `boot`; {} when the run carries no
+    walks (walks off), and a problem on the first step when it should have and does not."""
     if records is None or boot is None or not records.walks and records.regs is None:
         return {}
     ids = (boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2"))
@@ -134,21 +155,25 @@ def step_views(case, records, boot):
         # No walk record: the walk read no descriptor (a VA out of range, a walk disabled by EPDn).
         walks = records.walks.get(n, {"before": [], "after": []})
         walk_text = tuple(describe_walk(walks["before"], case.regime, step.va))
+        memory, access = _walked_memory(walks["before"], layout), model.Access(step.op, step.va, step.value)
         try:
-            outcomes = model.s1_translate(regs, _walked_memory(walks["before"], layout),
-                                          model.Access(step.op, step.va, step.value))
+            outcomes = model.s1_translate(regs, memory, access)
         except model.UnknownMemory as e:
             views[n] = ModelView(walk=walk_text, problems=(
                 f"the model's walk reads PA {e.pa:#x}, which neither the kernel's walk of this VA nor the "
                 "case's declared layout holds (a defect of this suite)",))
             continue
         problems = [f"model: {p}" for p in observation_allowed(step, outcomes, record)]
+        bugs = _explained_by(version, step, record, lambda: model.s1_translate(regs, memory, access)) \
+            if problems else ()
+        if bugs:
+            problems = []
         problems += [f"{SUITE_DEFECT}: {p}" for p in expectation_agrees(step, outcomes)]
         if walks["after"]:
             problems += _after_updates(walks, outcomes)
-        views[n] = ModelView(describe_outcomes(outcomes, step.op), walk_text, tuple(problems))
+        views[n] = ModelView(describe_outcomes(outcomes, step.op), walk_text, tuple(problems), bugs)
     if layout_problems:
         first = min(views, default=0)
         view = views.get(first, ModelView())
-        views[first] = ModelView(view.model, view.walk, view.problems + tuple(layout_problems))
+        views[first] = ModelView(view.model, view.walk, view.problems + tuple(layout_problems), view.known_bugs)
     return views

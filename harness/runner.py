@@ -12,7 +12,7 @@ from pathlib import Path
 from harness import crosscheck, esr
 from harness.kdefs import kernel_header, read_defines
 from harness.protocol import parse_output
-from harness.qemu import WALKS_OPTION, run_kernel, symbol_for
+from harness.qemu import WALKS_OPTION, qemu_version, run_kernel, symbol_for
 from harness.verdict import judge_step
 
 # Exit statuses (kernel/exit_status.h), named for messages.
@@ -98,11 +98,21 @@ def _describe_exception(record, kernel):
             f"ELR {record.num('elr'):#x} ({where}), FAR {record.num('far'):#x}, SPSR {record.num('spsr'):#x}")
 
 
-def _with_model(verdicts, case, records, boot):
+def _with_model(verdicts, case, records, boot, qemu):
     """The step verdicts with the reference model's view of each step added (harness/crosscheck.py)."""
-    views = crosscheck.step_views(case, records, boot)
-    return [replace(v, model=views[v.n].model, walk=views[v.n].walk, problems=v.problems + views[v.n].problems)
-            if v.n in views else v for v in verdicts]
+    views = crosscheck.step_views(case, records, boot, qemu_version(qemu))
+    out = []
+    for v in verdicts:
+        view = views.get(v.n)
+        if view is None:
+            out.append(v)
+            continue
+        text = view.model
+        if view.known_bugs:
+            text += "; what QEMU did is " + " and ".join(
+                f"its known bug {bug.name} ({bug.qemu}: {bug.does})" for bug in view.known_bugs)
+        out.append(replace(v, model=text, walk=view.walk, problems=v.problems + view.problems))
+    return out
 
 
 def judge(case, records, run, settings, shares_run=False, boot=None):
@@ -116,7 +126,7 @@ def judge(case, records, run, settings, shares_run=False, boot=None):
         if step.expect.kind in (*_SELFTEST_END, "hang"):
             continue
         j.steps.append(judge_step(n, step, steps.get(n)))
-    j.steps = _with_model(j.steps, case, records, boot)
+    j.steps = _with_model(j.steps, case, records, boot, settings.qemu)
 
     exception = records.exception if records else None
     if selftest == "hang":
