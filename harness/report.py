@@ -21,7 +21,7 @@ th, td { border: 1px solid #ccc; padding: 2px 6px; }
 thead th { background: #eee; position: sticky; top: 0; }
 td.id { font-family: monospace; white-space: nowrap; }
 td.cell { text-align: center; cursor: pointer; min-width: 5.5em; font-weight: 600; }
-td.cell:hover { outline: 2px solid #333; }
+td.cell:hover, td.cell.selected { outline: 2px solid #333; }
 .passed, .xpassed-ok { background: #cdeccd; }
 .failed { background: #f4b6b6; }
 .xfailed { background: #f7dfa8; }
@@ -85,7 +85,10 @@ function openCell(i, r) {
 }
 body.addEventListener('click', e => {
   const td = e.target.closest('td.cell');
-  if (td) openCell(+td.dataset.i, +td.dataset.r);
+  if (!td) return;
+  for (const old of document.querySelectorAll('td.cell.selected')) old.classList.remove('selected');
+  td.classList.add('selected');
+  openCell(+td.dataset.i, +td.dataset.r);
 });
 const famSel = document.getElementById('family');
 for (const f of DATA.families) famSel.insertAdjacentHTML('beforeend', `<option>${esc(f)}</option>`);
@@ -134,8 +137,9 @@ def render(runs, findings=()):
 <ul id="runs">{runs_list}</ul>
 {f'<h2>Known-bug marks and regressions</h2><ul id="findings">{findings_list}</ul>' if findings else ''}
 <p class="legend"><span class="passed">pass</span><span class="failed">FAIL</span><span class="xfailed">xfail
-(known bug)</span><span class="xpassed">XPASS (bug fixed, mark too wide)</span><span class="skipped">skip</span>
-&#x2713; matches the architecture, &#x2717; does not, - not run.  Click a cell for its steps.</p>
+(known bug)</span><span class="skipped">skip</span>
+&#x2713; matches the architecture, &#x2717; does not, - not run; FAIL &#x2713; is a known-bug mark whose bug
+is fixed there (strict XPASS).  Click a cell for its steps.</p>
 <div id="controls"><label>family <select id="family"><option value="">all</option></select></label>
 <label><input type="checkbox" id="differs"> only instances that differ</label><span id="count"></span></div>
 <table id="matrix"><thead><tr><th>instance</th>{head}</tr></thead><tbody></tbody></table>
