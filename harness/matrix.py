@@ -316,7 +316,8 @@ def main(argv=None):
     from harness.report import write_report
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--qemus", nargs="+", default=[],
-                        help="QEMUs: fetched build names, `system`, or binary paths (comma or space separated)")
+                        help="QEMUs: fetched build names, `system`, or binary paths (comma or space separated; "
+                             "default: the builds `make qemus` fetches)")
     parser.add_argument("--cpus", nargs="+", default=["max"], help="CPU models (default: max)")
     parser.add_argument("--show", nargs="+", metavar="RESULTS_JSON", help="show existing results instead of running")
     parser.add_argument("--python", default=sys.executable)
@@ -332,9 +333,7 @@ def main(argv=None):
         if args.show:
             runs = [load_run(p) for p in args.show]
         else:
-            qemus = _split(args.qemus)
-            if not qemus:
-                raise HarnessError("name the QEMUs to compare: --qemus bookworm,sid (make compare QEMUS=...)")
+            qemus = _split(args.qemus) or _qemus_tool().DEFAULT_SET
             runs, problems = run_matrix(qemus, _split(args.cpus), args.python, Path(args.results),
                                         Path(args.cases), Path(args.build), args.parallel)
     except (HarnessError, CaseError) as e:

@@ -37,7 +37,7 @@ BUILDS = {
     "trixie": ["trixie", "trixie-updates"],
     "sid": ["sid"],
 }
-DEFAULT_SET = ["bookworm", "bookworm-backports", "sid"]
+DEFAULT_SET = ["bookworm", "bookworm-backports", "trixie", "sid"]
 PACKAGE = "qemu-system-arm"
 BINARY = "usr/bin/qemu-system-aarch64"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -170,11 +170,14 @@ def write_wrapper(build_dir, root):
     return wrapper
 
 
-def qemu_version_line(wrapper):
+def qemu_version(wrapper):
+    """'10.0.2': the build's own answer, which also proves it starts."""
     proc = subprocess.run([str(wrapper), "--version"], capture_output=True, text=True, timeout=30)
-    if proc.returncode != 0:
-        raise FetchError(f"{wrapper} --version failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
-    return proc.stdout.splitlines()[0]
+    match = re.search(r"version (\d+\.\d+(?:\.\d+)?)", proc.stdout)
+    if proc.returncode != 0 or not match:
+        raise FetchError(f"{wrapper} --version failed (exit {proc.returncode}): "
+                         f"{(proc.stderr or proc.stdout).strip()[-500:]}")
+    return match.group(1)
 
 
 def fetch(name, cache, mirror, log_to=sys.stdout):
@@ -213,7 +216,7 @@ def fetch(name, cache, mirror, log_to=sys.stdout):
     deb_version = subprocess.run(["dpkg-deb", "-f", str(main[0]), "Version"], capture_output=True,
                                  text=True, check=True).stdout.strip()
     manifest = {"build": name, "suites": BUILDS[name], "mirror": mirror, "package": PACKAGE,
-                "debian_version": deb_version, "qemu": qemu_version_line(wrapper), "wrapper": str(wrapper),
+                "debian_version": deb_version, "qemu_version": qemu_version(wrapper), "wrapper": str(wrapper),
                 "packages": len(debs)}
     (build_dir / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     # The downloaded archives are no longer needed once unpacked.
@@ -236,12 +239,17 @@ def cached(cache):
 def cmd_fetch(args):
     cache = cache_dir()
     mirror = args.mirror or system_mirror()
-    names = args.builds or DEFAULT_SET
-    failed = []
+    names, failed = [], []
+    for name in args.builds or DEFAULT_SET:
+        # make compare's QEMUS may also name the system QEMU or a binary: nothing to fetch.
+        if name == "system" or "/" in name:
+            print(f"{name}: not a Debian build, used as it is")
+        else:
+            names.append(name)
     for name in names:
         try:
             manifest = fetch(name, cache, mirror)
-            print(f"{name}: ok, {manifest['qemu']} (Debian {manifest['debian_version']}) -> {manifest['wrapper']}",
+            print(f"{name}: ok, QEMU {manifest['qemu_version']} (Debian {manifest['debian_version']}) -> {manifest['wrapper']}",
                   flush=True)
         except (FetchError, OSError, subprocess.SubprocessError) as e:
             failed.append(name)
@@ -259,7 +267,7 @@ def cmd_list(args):
         return 1
     width = max(map(len, builds))
     for name, m in builds.items():
-        print(f"{name:<{width}}  {m['qemu']:<60}  Debian {m['debian_version']:<28}  {m['wrapper']}")
+        print(f"{name:<{width}}  QEMU {m['qemu_version']:<8}  Debian {m['debian_version']:<30}  {m['wrapper']}")
     return 0
 
 
