@@ -262,9 +262,9 @@ def run_pair(python, qemu, version, cpu, results, cases, build, workers):
         f.flush()
         status = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
     out = results / f"{stem}.json"
-    if out.exists() and out.stat().st_mtime < start:
-        out = None      # a previous run's file: this run wrote none
-    return status, out, log, time.time() - start
+    # A file older than this run is a previous run's: this one wrote none.
+    fresh = out.exists() and out.stat().st_mtime >= start
+    return status, out if fresh else None, log, time.time() - start
 
 
 def run_matrix(qemus, cpus, python, results, cases, build, parallel):

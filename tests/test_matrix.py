@@ -112,3 +112,18 @@ def test_qemus_names_are_resolved_or_refused(tmp_path, monkeypatch):
         resolve_qemu("sid")
     with pytest.raises(HarnessError, match="not an executable"):
         resolve_qemu(str(tmp_path / "nothing"))
+
+
+def test_a_run_that_collects_no_tests_is_a_failure(tmp_path, monkeypatch, capsys):
+    from harness.matrix import main
+    qemu = tmp_path / "qemu-system-aarch64"
+    qemu.write_text("#!/bin/sh\necho 'QEMU emulator version 9.9.9'\n")
+    qemu.chmod(0o755)
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\nexit 5\n")      # pytest's status when it collected no tests
+    python.chmod(0o755)
+    status = main(["--qemus", str(qemu), "--cpus", "max", "--python", str(python),
+                   "--results", str(tmp_path / "results")])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "-cpu max: pytest exit status 5" in out and "wrote no results" in out
