@@ -79,13 +79,22 @@ def step_map(entry):
     return {} if entry is None else {s["n"]: s for s in entry["steps"]}
 
 
-def differs(entries):
-    """Whether the runs' entries for one instance differ in outcome or in any step's observation."""
-    if len({None if e is None else e["outcome"] for e in entries}) > 1:
+def differs(entries, cpus):
+    """Whether one instance's entries (one per run; cpus[i] is run i's CPU) differ:
+    in outcome or in a step's observation among the runs that ran it, or in
+    whether it ran at all among the runs of one CPU (a CPU model whose
+    features changed between QEMUs).  That a CPU lacks a feature another has
+    is no difference: every run of it skips the case alike."""
+    ran = [e for e in entries if e is not None and e["outcome"] != "skipped"]
+    if len({e["outcome"] for e in ran}) > 1:
         return True
-    steps = [step_map(e) for e in entries]
-    ns = set().union(*steps)
-    return any(len({None if n not in s else s[n]["observed"] for s in steps}) > 1 for n in ns)
+    steps = [step_map(e) for e in ran]
+    if any(len({None if n not in s else s[n]["observed"] for s in steps}) > 1 for n in set().union(*steps)):
+        return True
+    runs_of = {}
+    for e, cpu in zip(entries, cpus):
+        runs_of.setdefault(cpu, set()).add(None if e is None else e["outcome"] == "skipped")
+    return any(len(states) > 1 for states in runs_of.values())
 
 
 def step_differences(entries):
@@ -188,7 +197,8 @@ def matrix_text(runs, findings=()):
     run_entries = [r.entries() for r in runs]
     ids = sorted(set().union(*run_entries))
     rows = [(i, [e.get(i) for e in run_entries]) for i in ids]
-    rows = [(i, es) for i, es in rows if differs(es)]
+    cpus = [r.doc["cpu"] for r in runs]
+    rows = [(i, es) for i, es in rows if differs(es, cpus)]
     lines.append("")
     if not rows:
         lines.append(f"no case instance differs between the runs ({len(ids)} instances)")

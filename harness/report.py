@@ -101,6 +101,7 @@ render();
 def report_data(runs, findings=()):
     """The page's data: runs, and per instance its cells (None where a run lacks it)."""
     run_entries = [r.entries() for r in runs]
+    cpus = [r.doc["cpu"] for r in runs]
     ids = sorted(set().union(*run_entries))
     instances = []
     for index, case_id in enumerate(ids):
@@ -111,7 +112,7 @@ def report_data(runs, findings=()):
             "arch": architecture(e), "reason": e.get("reason"), "problems": e["problems"], "steps": e["steps"],
         } for e in entries]
         instances.append({"index": index, "id": case_id, "family": case_id.split(".", 1)[0], "summary": summary,
-                          "differs": differs(entries), "cells": cells})
+                          "differs": differs(entries, cpus), "cells": cells})
     return {"runs": [{"label": r.label, "path": str(r.path), "qemu": r.doc.get("qemu"),
                       "counts": r.doc.get("counts", {})} for r in runs],
             "families": sorted({i["family"] for i in instances}), "instances": instances,

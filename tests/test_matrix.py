@@ -40,10 +40,17 @@ def test_architecture_is_judged_from_the_steps():
 
 
 def test_differs_by_outcome_or_observation():
-    assert not differs([FIXED, FIXED])
-    assert differs([BROKEN, FIXED])
-    assert differs([FIXED, STRICT_XPASS])              # same steps, other outcome
-    assert differs([FIXED, None])
+    assert not differs([FIXED, FIXED], ["max", "max"])
+    assert differs([BROKEN, FIXED], ["max", "max"])
+    assert differs([FIXED, STRICT_XPASS], ["max", "max"])        # same steps, other outcome
+    assert differs([FIXED, None], ["max", "max"])
+
+
+def test_a_cpu_that_lacks_a_feature_is_no_difference():
+    skipped = entry("skipped")
+    assert not differs([FIXED, skipped, FIXED, skipped], ["max", "cortex-a53", "max", "cortex-a53"])
+    # The same CPU model running it on one QEMU and skipping it on another is.
+    assert differs([FIXED, skipped], ["cortex-a53", "cortex-a53"])
 
 
 def test_matrix_says_which_runs_match():
