@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -161,11 +162,12 @@ def write_wrapper(build_dir, root):
     # --inhibit-cache: no library may come from the host's ld.so.cache, so a
     # library missing from the closure fails loudly instead of mixing builds.
     # -L: this build's firmware and data; QEMU_MODULE_DIR: its own modules.
+    q = lambda path: shlex.quote(str(path))
     wrapper.write_text(
         "#!/bin/sh\n"
         f"# {build_dir.name}'s qemu-system-aarch64, through its own loader and libraries (tools/qemus.py)\n"
-        f"QEMU_MODULE_DIR='{module_dir}' exec '{loader}' --inhibit-cache --library-path '{lib_path}' "
-        f"'{root / BINARY}' -L '{root / 'usr/share/qemu'}' \"$@\"\n")
+        f"QEMU_MODULE_DIR={q(module_dir)} exec {q(loader)} --inhibit-cache --library-path {q(lib_path)} "
+        f"{q(root / BINARY)} -L {q(root / 'usr/share/qemu')} \"$@\"\n")
     wrapper.chmod(0o755)
     return wrapper
 
