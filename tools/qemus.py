@@ -123,6 +123,12 @@ class PrivateApt:
             raise FetchError(f"`apt-get {' '.join(args)}` failed (exit {proc.returncode}); "
                              f"last lines of {log}:\n" + "".join(open(log).readlines()[-8:]))
 
+    def candidate(self, package):
+        """The version apt would fetch for `package`, None if no suite has it."""
+        proc = subprocess.run(["apt-cache", *self.options(), "policy", package], capture_output=True, text=True)
+        match = re.search(r"Candidate:\s*(\S+)", proc.stdout)
+        return match.group(1) if match and match.group(1) != "(none)" else None
+
 
 def resolve_in_root(root, path):
     """`path` (relative to root) with its symlinks followed inside root: an
@@ -188,12 +194,21 @@ def fetch(name, cache, mirror, log_to=sys.stdout):
         raise FetchError(f"unknown build {name!r}: known builds are {', '.join(BUILDS)}")
     build_dir = cache / name
     log = build_dir / "fetch.log"
-    (build_dir / MANIFEST).unlink(missing_ok=True)
     build_dir.mkdir(parents=True, exist_ok=True)
     log.write_text("")
     apt = PrivateApt(build_dir / "apt", mirror, BUILDS[name])
     print(f"{name}: apt-get update ({', '.join(BUILDS[name])} from {mirror})", file=log_to, flush=True)
     apt.run("update", log=log)
+    version = apt.candidate(PACKAGE)
+    if version is None:
+        raise FetchError(f"no {PACKAGE} package in {', '.join(BUILDS[name])} at {mirror}")
+    old = cached(cache).get(name)
+    if old is not None and old["debian_version"] == version:
+        # The wrapper is rewritten (it is this tool's, not the package's) and must still start.
+        qemu_version(write_wrapper(build_dir, build_dir / "root"))
+        print(f"{name}: {PACKAGE} {version} is cached already", file=log_to, flush=True)
+        return old
+    (build_dir / MANIFEST).unlink(missing_ok=True)
     print(f"{name}: downloading {PACKAGE} and its dependency closure", file=log_to, flush=True)
     apt.run("install", "--download-only", "-y", PACKAGE, log=log)
     debs = sorted((build_dir / "apt/cache/archives").glob("*.deb"))
