@@ -15,7 +15,8 @@ binary through the root's own dynamic loader with the root's libraries, and
 gives QEMU the root's firmware and module directories, so builds of any
 suite run side by side with the system's QEMU.
 
-The cache is $QEMUS_CACHE, default ~/.cache/mmu-suite/qemus.  A build that
+The cache is $QEMUS_CACHE, default ~/.cache/mmu-suite/qemus.  A build whose
+package version is cached already is not downloaded again.  A build that
 cannot be fetched is reported and the others go on; the exit status is 1 if
 any failed.
 """
