@@ -160,6 +160,11 @@ class CaseItem(pytest.Item):
         self.judgement = None
 
     def setup(self):
+        if self.case.needs_el2 and not _has_el2(self.config):
+            reason = (f"QEMU's virt board with virtualization=on gives -cpu {self.config.getoption('--cpu')} no EL2 "
+                      "(the kernel booted at EL1): this case's stage 2 needs it")
+            self._record(None, "skipped", reason)
+            pytest.skip(reason)
         if self.case.requires:
             missing = features.missing(self.case.requires, *_cpu_ids(self.config))
             if missing:
@@ -234,6 +239,17 @@ def _cpu_ids(config):
             raise HarnessError(f"the kernel printed no boot record (QEMU exit status {run.exit_status}):\n{run.output}")
         config.stash[BOOT] = (boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2"))
     return config.stash[BOOT]
+
+
+EL2_BOOT = pytest.StashKey()
+
+
+def _has_el2(config):
+    """Whether the kernel starts at EL2 on this QEMU and CPU with virtualization=on (one boot, no case)."""
+    if EL2_BOOT not in config.stash:
+        _, output = config.stash[RUNNER].boot(el2=True)
+        config.stash[EL2_BOOT] = output.boot is not None and output.boot.num("el") == 2
+    return config.stash[EL2_BOOT]
 
 
 class _Collector:

@@ -28,6 +28,8 @@ from harness.model.descriptors import AP2, DESC_AF, DESC_AP
 from harness.model.translate import ACCESS_KINDS
 from harness.walk_text import describe_walk
 
+NOT_JUDGED_STAGE2 = ("not judged: the reference model does not evaluate stage 2 translation yet; "
+                     "only the case's expectation judges this step")
 SUITE_DEFECT = "case and model disagree (a defect of this suite, in the case or the model)"
 KERNEL_DEFECT = "the kernel's tables are not the case's (a defect of the kernel's table builder)"
 
@@ -143,6 +145,9 @@ def step_views(case, records, boot, version=None):
         return {}
     ids = (boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2"))
     views = {}
+    if case.stage2 is not None:
+        # Said plainly on every step, never judged wrongly.
+        return {n: ModelView(model=NOT_JUDGED_STAGE2) for n in records.steps}
     if records.regs is None:
         return {0: ModelView(problems=("the kernel reported walks but no regs record for this case",))}
     regs = _registers(records.regs, boot)

@@ -38,16 +38,17 @@ _BUILD_ERROR = Keys(("case", "index", "error"))     # kernel/main.c report_error
 EVENTS = {
     "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "cases")),
     "begin": Keys(("case",)),
-    "regs": Keys(("case", "tcr", "mair", "sctlr", "ttbr0", "ttbr1")),
+    "regs": Keys(("case", "tcr", "mair", "sctlr", "ttbr0", "ttbr1"), optional=("hcr", "vtcr", "vttbr")),
     "walk": Keys(("case", "n", "when", "level", "table", "index", "desc")),
     "step": Keys(("case", "n", "va", "result"), by="result", variants={
         "ok": Keys(optional=("value",)),
-        "fault": Keys(("esr", "far", "elr")),
+        "fault": Keys(("esr", "far", "elr"), optional=("el", "hpfar")),
         "par": Keys(("par",)),
     }),
     "error": Keys(("what",), by="what", variants={
         "root": _BUILD_ERROR, "kernel": _BUILD_ERROR, "map": _BUILD_ERROR, "table": _BUILD_ERROR,
         "raw": _BUILD_ERROR,
+        "s2root": _BUILD_ERROR, "s2kernel": _BUILD_ERROR, "s2map": _BUILD_ERROR, "s2raw": _BUILD_ERROR,
         "unknown_case": Keys(("case",)),
         "bad_range": Keys(("range",)),
         "unknown_option": Keys(("option",)),
@@ -55,7 +56,7 @@ EVENTS = {
         "cmdline_too_long": Keys(),
     }),
     "end": Keys(("case",)),
-    "exception": Keys(("kind", "vector", "esr", "far", "elr", "spsr"), optional=("case",)),
+    "exception": Keys(("kind", "vector", "esr", "far", "elr", "spsr"), optional=("case", "el", "hpfar")),
     "exit": Keys(("status",)),
 }
 
@@ -69,7 +70,8 @@ WORD_VALUES = {
     "option": None,
     "when": frozenset({"before", "after"}),
     # What kernel/blob.c finds wrong with a case blob.
-    "field": frozenset({"magic", "version", "size", "id", "regime", "maps", "tables", "raws", "steps"}),
+    "field": frozenset({"magic", "version", "size", "id", "regime", "maps", "tables", "raws", "steps",
+                        "stage2"}),
     **{keys.by: frozenset(keys.variants) for keys in EVENTS.values() if keys.by},
 }
 

@@ -175,15 +175,16 @@ class Runner:
         self.settings = settings
         self._cache = {}            # case id -> Judgement (batch mode)
 
-    def boot(self):
-        """A boot that runs no case: the CPU's ID registers, and the boot floor's time."""
+    def boot(self, el2=False):
+        """A boot that runs no case: the CPU's ID registers, and the boot floor's time;
+        with `el2`, QEMU's virtualization=on (its boot record says at which EL the kernel started)."""
         s = self.settings
-        run = run_kernel(s.qemu, s.cpu, s.kernel, [], timeout=s.timeout)
+        run = run_kernel(s.qemu, s.cpu, s.kernel, [], timeout=s.timeout, el2=el2)
         return run, parse_output(run.output)
 
     def run_one(self, case):
         s = self.settings
-        run = run_kernel(s.qemu, s.cpu, s.kernel, [case.id], timeout=timeout_for(case, s))
+        run = run_kernel(s.qemu, s.cpu, s.kernel, [case.id], timeout=timeout_for(case, s), el2=case.needs_el2)
         output = parse_output(run.output)
         j = judge(case, output.cases().get(case.id), run, s, boot=output.boot)
         j.problems.extend(_garbage(output))
@@ -199,7 +200,8 @@ class Runner:
         if case.id in self._cache:
             return self._cache.pop(case.id)
         batch, length = [], len(WALKS_OPTION) + 1
-        for c in [case] + [c for c in following if c.id not in self._cache]:
+        # A boot is with EL2 (virtualization=on) or without: its cases all need it, or none does.
+        for c in [case] + [c for c in following if c.id not in self._cache and c.needs_el2 == case.needs_el2]:
             length += len(c.id) + 1
             if length >= CMDLINE_SIZE:
                 break
@@ -207,7 +209,7 @@ class Runner:
         s = self.settings
         start = time.monotonic()
         run = run_kernel(s.qemu, s.cpu, s.kernel, [c.id for c in batch],
-                         timeout=max(timeout_for(c, s) for c in batch) + 0.05 * len(batch))
+                         timeout=max(timeout_for(c, s) for c in batch) + 0.05 * len(batch), el2=case.needs_el2)
         output = parse_output(run.output)
         per_case = output.cases()
         done = [c for c in batch if c.id in per_case and per_case[c.id].end and per_case[c.id].exception is None]

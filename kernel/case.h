@@ -21,16 +21,18 @@
 #include "pgtable.h"
 
 #define BLOB_MAGIC          0x42554d4d  /* "MMUB" */
-#define BLOB_VERSION        1
+#define BLOB_VERSION        2
 #define BLOB_ALIGN          8
 
 /* Sizes of the records, checked against the structs below at compile time. */
 #define BLOB_HEADER_SIZE    16
-#define BLOB_CASE_SIZE      64
+#define BLOB_CASE_SIZE      72
 #define BLOB_MAP_SIZE       24
 #define BLOB_TABLE_SIZE     16
 #define BLOB_RAW_SIZE       24
 #define BLOB_STEP_SIZE      24
+#define BLOB_STAGE2_SIZE    24
+#define BLOB_S2MAP_SIZE     24
 
 /* Longest case ID (without its NUL). */
 #define BLOB_ID_MAX         255
@@ -72,6 +74,46 @@ struct blob_case {
 	u32 tables, ntables;
 	u32 raws, nraws;
 	u32 steps, nsteps;
+	u32 stage2, nstage2;    /* the case's stage 2 (struct blob_stage2): nstage2 is 0 or 1 */
+};
+
+/* blob_stage2.flags */
+#define STAGE2_FWB          0x01    /* HCR_EL2.FWB (FEAT_S2FWB) */
+#define STAGE2_HA           0x02    /* VTCR_EL2.HA */
+#define STAGE2_HD           0x04    /* VTCR_EL2.HD */
+#define STAGE2_VS           0x08    /* VTCR_EL2.VS: 16-bit VMID */
+
+/*
+ * Stage 2 translation of EL1&0 (EL2 owns it: el2.c): the VTCR_EL2 fields a
+ * case sets, the VMID, and the stage 2 mappings of IPAs.  The kernel maps its
+ * own window and UART at their physical addresses besides (stage2.c).
+ */
+struct blob_stage2 {
+	u8 tg;                  /* granule shift: 12, 14 or 16 */
+	u8 t0sz;                /* VTCR_EL2.T0SZ */
+	u8 sl0;                 /* VTCR_EL2.SL0 */
+	u8 ps;                  /* VTCR_EL2.PS */
+	u16 flags;              /* STAGE2_* */
+	u16 vmid;
+	u32 maps, nmaps;        /* struct s2_map */
+	u32 raws, nraws;        /* struct raw, va being the IPA */
+};
+
+/* s2_map.flags */
+#define S2MAP_AF            0x01
+#define S2MAP_CONTIG        0x02
+#define S2MAP_DBM           0x04
+
+/* A stage 2 block or page: the leaf descriptor for ipa at level. */
+struct s2_map {
+	u64 ipa, pa;
+	s8 level;
+	u8 memattr;             /* MemAttr[3:0] */
+	u8 s2ap;                /* enum s2ap */
+	u8 sh;                  /* enum sh */
+	u8 xn;                  /* XN[1:0] */
+	u8 flags;               /* S2MAP_* */
+	u8 reserved[2];
 };
 
 /* map.flags */
@@ -132,7 +174,12 @@ struct raw {
 #define OP_SELFTEST_BRK     15  /* an exception outside any probe */
 #define OP_SELFTEST_NESTED  16  /* an exception inside the exception handler */
 #define OP_SELFTEST_HANG    17  /* loop forever */
-#define OP_COUNT            18
+/* Two-stage address translation, executed at EL2 (el2.c) with the case's stage 1 and stage 2 in force. */
+#define OP_AT_S12E1R        18
+#define OP_AT_S12E1W        19
+#define OP_AT_S12E0R        20
+#define OP_AT_S12E0W        21
+#define OP_COUNT            22
 
 struct step {
 	u64 va, value;
@@ -147,6 +194,8 @@ _Static_assert(sizeof(struct map) == BLOB_MAP_SIZE, "blob map record");
 _Static_assert(sizeof(struct table_attrs) == BLOB_TABLE_SIZE, "blob table record");
 _Static_assert(sizeof(struct raw) == BLOB_RAW_SIZE, "blob raw record");
 _Static_assert(sizeof(struct step) == BLOB_STEP_SIZE, "blob step record");
+_Static_assert(sizeof(struct blob_stage2) == BLOB_STAGE2_SIZE, "blob stage 2 record");
+_Static_assert(sizeof(struct s2_map) == BLOB_S2MAP_SIZE, "blob stage 2 map record");
 #endif
 
 /* The regime of a case as the kernel programs it (mmu.c). */
@@ -166,6 +215,9 @@ struct mmut_case {
 	const struct raw *raws;
 	const struct step *steps;
 	u32 nmaps, ntables, nraws, nsteps;
+	const struct blob_stage2 *stage2;       /* NULL: no stage 2 */
+	const struct s2_map *s2maps;
+	const struct raw *s2raws;
 };
 
 #endif

@@ -7,11 +7,13 @@
 #include "blob.h"
 #include "exception.h"
 #include "exit_status.h"
+#include "hvc.h"
 #include "layout.h"
 #include "mmu.h"
 #include "probe.h"
 #include "record.h"
 #include "semihost.h"
+#include "stage2.h"
 #include "sysreg.h"
 
 #define TABLE_POOL_SIZE     (4 << 20)
@@ -203,8 +205,9 @@ static void zero_frame(u64 pa, u64 size)
 static const struct walk_memory window = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZE, 0 };
 static const struct walk_memory window_alias = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZE, ALIAS_OFFSET };
 
-/* Plant the fetch stub wherever the tables send a fetch step, if that is a case frame. */
-static void plant_fetch_stubs(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1)
+/* Plant the fetch stub wherever the tables (both stages, with stage 2) send a fetch step, if that is a case frame. */
+static void plant_fetch_stubs(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1,
+			      const struct pgtable *s2)
 {
 	for (unsigned i = 0; i < c->nsteps; i++) {
 		struct walk w;
@@ -212,6 +215,8 @@ static void plant_fetch_stubs(const struct mmut_case *c, struct pgtable *tt0, st
 		if (c->steps[i].op != OP_FETCH)
 			continue;
 		pgt_walk(table_for(c->steps[i].va, tt0, tt1), c->steps[i].va, &window, &w);
+		if (w.valid && s2)
+			pgt_walk(s2, w.pa, &window, &w);
 		if (w.valid && w.pa >= FRAME_POOL_BASE && w.pa + 8 <= (u64)RAM_BASE + RAM_SIZE && !(w.pa & 3)) {
 			volatile u32 *stub = (volatile u32 *)(uintptr_t)w.pa;
 
@@ -239,6 +244,8 @@ static u64 run_probe(const struct step *s)
 	case OP_AT_S1E1W: return probe_at_s1e1w(s->va);
 	case OP_AT_S1E0R: return probe_at_s1e0r(s->va);
 	case OP_AT_S1E0W: return probe_at_s1e0w(s->va);
+	case OP_AT_S12E1R: case OP_AT_S12E1W: case OP_AT_S12E0R: case OP_AT_S12E0W:
+		return hvc_call(HVC_AT_S12, s->op, s->va, 0).x0;
 	case OP_SELFTEST_BRK: selftest_brk(); return 0;
 	case OP_SELFTEST_NESTED: selftest_nested(); return 0;
 	case OP_SELFTEST_HANG: selftest_hang();
@@ -248,7 +255,7 @@ static u64 run_probe(const struct step *s)
 
 static bool is_at(u32 op)
 {
-	return op >= OP_AT_S1E1R && op <= OP_AT_S1E0W;
+	return (op >= OP_AT_S1E1R && op <= OP_AT_S1E0W) || (op >= OP_AT_S12E1R && op <= OP_AT_S12E0W);
 }
 
 static bool is_store(u32 op)
@@ -264,6 +271,7 @@ struct step_run {
 	const struct regime *regime;
 	const struct pgtable *tt0, *tt1;        /* the tables TTBR0 and TTBR1 point at */
 	const struct walk_memory *memory;
+	bool stage2;                            /* EL2 takes the steps' stage 2 faults */
 };
 
 /*
@@ -299,6 +307,7 @@ static void report_walk(const struct step_run *c, unsigned n, const char *when)
 static void run_step(const struct step_run *c, unsigned n)
 {
 	const struct step *s = &c->steps[n];
+	struct hvc_result s2 = { 0 };
 	u64 result;
 
 	if (walks)
@@ -308,12 +317,22 @@ static void run_step(const struct step_run *c, unsigned n)
 	probe.armed = s->op == OP_FETCH ? PROBE_FETCH : is_at(s->op) ? PROBE_NONE : PROBE_DATA;
 	result = run_probe(s);
 	probe.armed = PROBE_NONE;
+	if (c->stage2)
+		s2 = hvc_call(HVC_TAKE_FAULT, 0, 0, 0);
 
 	record_begin("step");
 	record_str("case", c->id);
 	record_dec("n", n);
 	record_hex("va", s->va);
-	if (probe.fault.taken) {
+	if (s2.x0) {
+		/* Taken to EL2: its syndrome, fault address and faulting IPA register, raw. */
+		record_str("result", "fault");
+		record_dec("el", 2);
+		record_hex("esr", s2.x1);
+		record_hex("far", s2.x2);
+		record_hex("hpfar", s2.x3);
+		record_hex("elr", s2.x4);
+	} else if (probe.fault.taken) {
 		record_str("result", "fault");
 		record_hex("esr", probe.fault.esr);
 		record_hex("far", probe.fault.far);
@@ -349,6 +368,7 @@ static void run_steps_from_alias(const struct mmut_case *c, const struct pgtable
 	struct ttbr0_regs leave = { tcr_from_regime(&transition), boot_root };
 	struct step_run run = {
 		ALIAS(c->id), ALIAS(c->steps), c->nsteps, ALIAS(&c->regime), ALIAS(tt0), ALIAS(tt1), ALIAS(&window_alias),
+		false,
 	};
 
 	mmu_enable(&transition, boot_root, tt1_root);
@@ -360,7 +380,7 @@ static void run_steps_from_alias(const struct mmut_case *c, const struct pgtable
 }
 
 /* The registers as the steps see them (for a kernel_high case, the case's TTBR0 side as run_in_alias sets it). */
-static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1)
+static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1, const struct pgtable *s2)
 {
 	record_begin("regs");
 	record_str("case", c->id);
@@ -369,12 +389,30 @@ static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1)
 	record_hex("sctlr", sctlr_from_regime(&c->regime));
 	record_hex("ttbr0", ttbr0);
 	record_hex("ttbr1", ttbr1);
+	if (c->stage2) {
+		record_hex("hcr", hcr_from_stage2(c->stage2));
+		record_hex("vtcr", vtcr_from_stage2(c->stage2));
+		record_hex("vttbr", vttbr_from_stage2(c->stage2, s2));
+	}
 	record_end();
+}
+
+static const char *const stage2_part_names[] = {
+	[STAGE2_ROOT] = "s2root", [STAGE2_KERNEL] = "s2kernel", [STAGE2_MAP] = "s2map", [STAGE2_RAW] = "s2raw",
+};
+
+/* The case's stage 2 tables, after its stage 1 tables in the same pool. */
+static int build_stage2(const struct mmut_case *c, struct pgtable *s2)
+{
+	struct stage2_error e;
+	int err = stage2_build(c, s2, &pool, &e);
+
+	return err ? report_error(c, stage2_part_names[e.part], e.index, err) : EXIT_OK;
 }
 
 static int run_case(const struct mmut_case *c)
 {
-	struct pgtable tt0, tt1, boot;
+	struct pgtable tt0, tt1, boot, s2;
 	int status;
 
 	current_case_id = c->id;
@@ -382,6 +420,8 @@ static int run_case(const struct mmut_case *c)
 	record_str("case", c->id);
 	record_end();
 	status = build_tables(c, &tt0, &tt1, &boot);
+	if (status == EXIT_OK && c->stage2)
+		status = build_stage2(c, &s2);
 	if (status == EXIT_OK) {
 		u64 tt0_root = pgt_ttbr(&tt0);
 		u64 tt1_root = c->regime.raw_ttbr1 ? c->regime.ttbr1 : pgt_ttbr(&tt1);
@@ -389,18 +429,21 @@ static int run_case(const struct mmut_case *c)
 		/* A verbatim TTBR1_EL1 points the walks of the upper half elsewhere. */
 		if (c->regime.raw_ttbr1)
 			tt1.root = (u64 *)(uintptr_t)pgt_ttbr_table(&tt1, tt1_root);
-		report_regs(c, tt0_root, tt1_root);
+		report_regs(c, tt0_root, tt1_root, &s2);
 
 		/* No dirty line of an earlier case may be written back over what is written here. */
 		for_each_frame(c, &tt0, &tt1, cache_clean_inval);
 		for_each_frame(c, &tt0, &tt1, zero_frame);
-		plant_fetch_stubs(c, &tt0, &tt1);
+		plant_fetch_stubs(c, &tt0, &tt1, c->stage2 ? &s2 : NULL);
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
 		if (c->regime.kernel_high) {
 			run_steps_from_alias(c, &tt0, &tt1, tt1_root, pgt_ttbr(&boot));
 		} else {
-			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, &tt0, &tt1, &window };
+			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, &tt0, &tt1, &window, c->stage2 };
 
+			if (c->stage2)
+				hvc_call(HVC_STAGE2_ON, vtcr_from_stage2(c->stage2), vttbr_from_stage2(c->stage2, &s2),
+					 hcr_from_stage2(c->stage2));
 			mmu_enable(&c->regime, tt0_root, tt1_root);
 			run_steps(&run);
 		}
@@ -416,6 +459,8 @@ static int run_case(const struct mmut_case *c)
 		cache_clean_inval((u64)(uintptr_t)__data_start, (u64)(__bss_end - __data_start));
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
 		mmu_disable();
+		if (c->stage2)
+			hvc_call(HVC_STAGE2_OFF, 0, 0, 0);
 	}
 	record_begin("end");
 	record_str("case", c->id);

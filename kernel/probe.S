@@ -41,15 +41,21 @@ __probes_end:
 	ret
 .endm
 
+	.global __at_probes_start
+__at_probes_start:
 	at_probe probe_at_s1e1r, s1e1r
 	at_probe probe_at_s1e1w, s1e1w
 	at_probe probe_at_s1e0r, s1e0r
 	at_probe probe_at_s1e0w, s1e0w
+	.global __at_probes_end
+__at_probes_end:
 
 	.global probe_fetch
 	.type probe_fetch, %function
 probe_fetch:
 	stp	x29, x30, [sp, #-16]!
 	blr	x0
+	.global probe_fetch_return      /* where a fetch that faults at stage 2 resumes (el2.c) */
+probe_fetch_return:
 	ldp	x29, x30, [sp], #16
 	ret
