@@ -28,8 +28,8 @@ from harness.model.descriptors import AP2, DESC_AF, DESC_AP
 from harness.model.translate import ACCESS_KINDS
 from harness.walk_text import describe_walk
 
-NOT_JUDGED_STAGE2 = ("not judged: the reference model does not evaluate stage 2 translation yet; "
-                     "only the case's expectation judges this step")
+# The EL2 registers a stage 2 case's `regs` record adds (docs/protocol.md).
+EL2_REGISTERS = ("hcr", "vtcr", "vttbr")
 SUITE_DEFECT = "case and model disagree (a defect of this suite, in the case or the model)"
 KERNEL_DEFECT = "the kernel's tables are not the case's (a defect of the kernel's table builder)"
 
@@ -60,9 +60,10 @@ def _explained_by(version, step, record, translate):
 
 def _registers(regs, boot):
     """The model's Registers from the kernel's `regs` record and its boot record's ID registers."""
+    el2 = {name: regs.num(name) for name in EL2_REGISTERS if name in regs.fields}
     return model.Registers(tcr=regs.num("tcr"), mair=regs.num("mair"), sctlr=regs.num("sctlr"),
                            ttbr0=regs.num("ttbr0"), ttbr1=regs.num("ttbr1"),
-                           mmfr0=boot.num("mmfr0"), mmfr1=boot.num("mmfr1"), mmfr2=boot.num("mmfr2"))
+                           mmfr0=boot.num("mmfr0"), mmfr1=boot.num("mmfr1"), mmfr2=boot.num("mmfr2"), **el2)
 
 
 def _slot(record):
@@ -97,6 +98,9 @@ def _against_declaration(case, records, ids):
     problems = [f"{KERNEL_DEFECT}: {name.upper()}_EL1 programmed {regs.num(name):#x}, the case declares "
                 f"{getattr(want, name):#x}" for name in ("tcr", "mair", "sctlr", "ttbr0", "ttbr1")
                 if regs.num(name) != getattr(want, name)]
+    problems += [f"{KERNEL_DEFECT}: {name.upper()}_EL2 programmed {regs.fields.get(name, 0):#x}, the case "
+                 f"declares {getattr(want, name):#x}" for name in EL2_REGISTERS
+                 if regs.fields.get(name, 0) != getattr(want, name)]
     memory, _, _ = declared.declared_memory(case, pool_base)
     free = _hardware_bits(case)
     seen = set()
@@ -145,9 +149,6 @@ def step_views(case, records, boot, version=None):
         return {}
     ids = (boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2"))
     views = {}
-    if case.stage2 is not None:
-        # Said plainly on every step, never judged wrongly.
-        return {n: ModelView(model=NOT_JUDGED_STAGE2) for n in records.steps}
     if records.regs is None:
         return {0: ModelView(problems=("the kernel reported walks but no regs record for this case",))}
     regs = _registers(records.regs, boot)
@@ -162,14 +163,14 @@ def step_views(case, records, boot, version=None):
         walk_text = tuple(describe_walk(walks["before"], case.regime, step.va))
         memory, access = _walked_memory(walks["before"], layout), model.Access(step.op, step.va, step.value)
         try:
-            outcomes = model.s1_translate(regs, memory, access)
+            outcomes = model.full_translate(regs, memory, access)
         except model.UnknownMemory as e:
             views[n] = ModelView(walk=walk_text, problems=(
                 f"the model's walk reads PA {e.pa:#x}, which neither the kernel's walk of this VA nor the "
                 "case's declared layout holds (a defect of this suite)",))
             continue
         problems = [f"model: {p}" for p in observation_allowed(step, outcomes, record)]
-        bugs = _explained_by(version, step, record, lambda: model.s1_translate(regs, memory, access)) \
+        bugs = _explained_by(version, step, record, lambda: model.full_translate(regs, memory, access)) \
             if problems else ()
         if bugs:
             problems = []

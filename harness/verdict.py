@@ -109,12 +109,16 @@ def observed_text(step, record):
     return "completes" if value is None else f"completes, value {record.num('value'):#x}"
 
 
+def hpfar_holds_ipa(fault, s1ptw):
+    """Whether HPFAR_EL2 must hold the faulting IPA of a stage 2 fault of class `fault`:
+    for Translation, Access flag and Address size faults, and for a Permission fault
+    only on a stage 1 walk (Arm ARM D19.2 HPFAR_EL2; Linux's
+    arch/arm64/kvm/hyp/include/hyp/fault.h resolves the IPA with AT for the others)."""
+    return fault in ("translation", "access_flag", "address_size") or bool(s1ptw)
+
+
 def hpfar_valid(expect):
-    """Whether HPFAR_EL2 must hold the faulting IPA: for stage 2 Translation, Access flag
-    and Address size faults, and for a Permission fault only on a stage 1 walk (Arm ARM
-    D19.2 HPFAR_EL2; Linux's arch/arm64/kvm/hyp/include/hyp/fault.h resolves the IPA
-    with AT for the others)."""
-    return expect.fault in ("translation", "access_flag", "address_size") or expect.s1ptw
+    return hpfar_holds_ipa(expect.fault, expect.s1ptw)
 
 
 def _check_stage2_abort(step, record, s, problems):

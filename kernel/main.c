@@ -172,17 +172,23 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 	return EXIT_OK;
 }
 
-/* Calls fn(pa, size) for each of the case's mappings onto the frame pool. */
+static void frame_if_in_pool(u64 pa, u64 size, void (*fn)(u64 pa, u64 size))
+{
+	if (pa >= FRAME_POOL_BASE && pa + size <= (u64)FRAME_POOL_BASE + FRAME_POOL_SIZE)
+		fn(pa, size);
+}
+
+/* Calls fn(pa, size) for each of the case's mappings (of either stage) onto the frame pool. */
 static void for_each_frame(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1,
 			   void (*fn)(u64 pa, u64 size))
 {
 	for (unsigned i = 0; i < c->nmaps; i++) {
 		const struct map *m = &c->maps[i];
-		u64 size = 1ULL << pgt_level_shift(table_for(m->va, tt0, tt1)->granule_shift, m->level);
 
-		if (m->pa >= FRAME_POOL_BASE && m->pa + size <= (u64)FRAME_POOL_BASE + FRAME_POOL_SIZE)
-			fn(m->pa, size);
+		frame_if_in_pool(m->pa, 1ULL << pgt_level_shift(table_for(m->va, tt0, tt1)->granule_shift, m->level), fn);
 	}
+	for (unsigned i = 0; c->stage2 && i < c->stage2->nmaps; i++)
+		frame_if_in_pool(c->s2maps[i].pa, 1ULL << pgt_level_shift(c->stage2->tg, c->s2maps[i].level), fn);
 }
 
 /*

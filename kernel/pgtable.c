@@ -88,10 +88,18 @@ u64 pte_leaf(const struct pgtable *pt, u64 pa, int level, const struct pte_prot 
 	return leaf_with_attrs(pt, pa, level, pte_prot_bits(prot));
 }
 
+/* Stage 2 shares SH, AF, Contiguous and DBM with stage 1 (pgtable-hwdef.h). */
 u64 s2_prot_bits(const struct s2_prot *prot)
 {
-	return S2_MEMATTR(prot->memattr) | S2_AP(prot->s2ap) | PTE_SH(prot->sh) | S2_XN(prot->xn) |
-	       (prot->af ? PTE_AF : 0) | (prot->contig ? PTE_CONT : 0) | (prot->dbm ? PTE_DBM : 0);
+	u64 bits = S2_MEMATTR(prot->memattr) | S2_AP(prot->s2ap) | PTE_SH(prot->sh) | S2_XN(prot->xn);
+
+	if (prot->af)
+		bits |= PTE_AF;
+	if (prot->contig)
+		bits |= PTE_CONT;
+	if (prot->dbm)
+		bits |= PTE_DBM;
+	return bits;
 }
 
 void pool_reset(struct table_pool *pool)

@@ -26,8 +26,6 @@ CASES = load_dir(REPO / "cases")
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case_agrees_with_model(case):
-    if case.stage2 is not None:
-        pytest.skip("the model does not evaluate stage 2 translation yet")
     problems = []
     for cpu, ids in CPUS.items():
         if missing(case.requires, *ids):

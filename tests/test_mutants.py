@@ -22,6 +22,8 @@ DEFECTS = {
     # Every block and page one level bigger than asked for.
     "block_size_one_level_up": ("(granule_shift - 3) * (3 - level)", "(granule_shift - 3) * (4 - level)"),
     # Next-level tables written as block descriptors (bit 1 clear).
+    # Stage 2 block and page descriptors with the Access flag inverted (kernel/stage2.c builds with pgtable.c).
+    "s2_af_inverted": ("if (prot->af)\n\t\tbits |= PTE_AF;", "if (!prot->af)\n\t\tbits |= PTE_AF;"),
     "table_bit_missing": ("*entry = oa_encode(pt, (u64)(uintptr_t)next) | DESC_TABLE | DESC_VALID;",
                           "*entry = oa_encode(pt, (u64)(uintptr_t)next) | DESC_VALID;"),
 }

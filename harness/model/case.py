@@ -10,7 +10,8 @@ from harness.cases import LOADS, SELFTESTS, STORES
 from harness import declared
 from harness.model.memory import UnknownMemory
 from harness.model.outcome import Completes, Outcomes, Unknown, union
-from harness.model.translate import Access, s1_translate
+from harness.model.stage2 import full_translate
+from harness.model.translate import Access
 
 # More memory states than this would mean choices piling up step on step;
 # no case comes near it.
@@ -66,7 +67,7 @@ def predict_case(case, ids, pool_base=None):
         step_sets, next_branches = [], {}
         for memory in branches:
             try:
-                outcomes = s1_translate(regs, memory, Access(step.op, step.va, step.value))
+                outcomes = full_translate(regs, memory, Access(step.op, step.va, step.value))
             except UnknownMemory as e:
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})")}))
                 next_branches.setdefault(("unknown", id(memory)), memory)

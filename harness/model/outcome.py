@@ -11,6 +11,9 @@ from harness import esr
 
 EC_DATA_ABORT = esr.EC.DABT_CUR
 EC_INSTRUCTION_ABORT = esr.EC.IABT_CUR
+# Stage 2 faults of EL1's accesses are taken to EL2: aborts from a lower EL.
+EC_DATA_ABORT_LOW = esr.EC.DABT_LOW
+EC_INSTRUCTION_ABORT_LOW = esr.EC.IABT_LOW
 
 
 @dataclass(frozen=True)
@@ -32,17 +35,19 @@ class Completes:
 
 @dataclass(frozen=True)
 class Abort:
-    """A Data or Instruction Abort taken to EL1 from EL1: ESR_EL1.EC, the fault
+    """A Data or Instruction Abort taken to EL1 from EL1 (or, stage 2, to EL2): ESR_ELx.EC, the fault
     status code, WnR and S1PTW (IL = 1, CM = EA = FnV = 0 always here; ISV and
     ISS[23:14] are left free, the architecture permitting ISV = 0), and FAR_EL1
     as it must read.  rule: the ASL function or rule the fault comes from."""
     ec: int
     fsc: int
-    wnr: bool
+    wnr: bool               # None: left open (a stage 2 fault on a stage 1 walk)
     s1ptw: bool
     far: int
     rule: str
     updates: tuple = ()
+    stage: int = 1          # 2: a stage 2 fault, taken to EL2 (ESR_EL2, FAR_EL2)
+    ipa: int = None         # a stage 2 fault: the faulting IPA (HPFAR_EL2 holds its page)
 
     @property
     def fault(self):

@@ -5,7 +5,7 @@ terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
 from dataclasses import dataclass
 
 from harness import esr, par
-from harness.cases import AT_OPS, LOADS, STORES
+from harness.cases import AT_OPS, AT_S12_OPS, LOADS, STORES
 from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
     s1_decode_mem_attrs,
@@ -36,7 +36,7 @@ ACCESS_KINDS = {
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True,
-                      el0=op.startswith("at_s1e0"), size=0) for op in AT_OPS},
+                      el0=op[:-1].endswith("e0"), size=0) for op in (*AT_OPS, *AT_S12_OPS)},
 }
 
 ALIGNMENT_RULE = "SCTLR_EL1.A = 1 and the address not aligned to the access size (AArch64.CheckAlignment)"
