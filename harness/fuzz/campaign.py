@@ -18,18 +18,18 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness import blob
-from harness.cases import AT_OPS, LOADS, STORES, CaseError
+# harness.model before harness.declared: declared imports the model, which imports declared back.
+from harness.model import predict_case  # isort: skip
+from harness import blob, esr, par
+from harness.cases import LOADS, STORES, CaseError
 from harness.declared import LayoutError
 from harness.errors import HarnessError
 from harness.fuzz import known
 from harness.fuzz.generate import FEATURE, Cpu, GeneratorBug, case_name, generate_case
 from harness.fuzz.shrink import shrink
 from harness.fuzz.toml_writer import case_text, write_case_file
-from harness.model import predict_case
 from harness.model.oracle import describe, observation_allowed
 from harness.model.outcome import Abort, Completes, Par, Unknown
-from harness import esr, par
 from harness.protocol import parse_output
 from harness.qemu import NM, qemu_version, run_kernel
 
@@ -64,7 +64,8 @@ class Mismatch:
     problems: list
     observed: str
     expected: str
-    known: str = None           # the known bug (known.KnownBug.name) that explains it
+    known: str = None           # the known bugs (names joined by +) that explain it
+    record: object = None       # the step's protocol.Record (None: there was none)
 
     @property
     def fingerprint(self):
@@ -219,7 +220,7 @@ def run_chunk(job):
             if records is None or not records.end:
                 stopped = k
                 break
-            _judge_into(result, first + k, case, preds, records)
+            _judge_into(result, first + k, case, preds, records, version, cpu, pool_base)
         lap("judge")
         if stopped is not None:
             # The boot stopped in a case: judge that one alone, run the rest again.
@@ -227,12 +228,12 @@ def run_chunk(job):
             lap("qemu")
             for k, records in rest.items():
                 _judge_into(result, first + stopped + k, cases[stopped + k], predictions[stopped + k],
-                            records, alone=k == 0)
+                            records, version, cpu, pool_base)
             lap("judge")
     return result
 
 
-def _judge_into(result, index, case, predictions, records, alone=False):
+def _judge_into(result, index, case, predictions, records, version, cpu, pool_base):
     result.steps += len(case.steps)
     result.unknown_steps += sum(any(isinstance(o, Unknown) for o in p) for p in predictions)
     if records is None or not records.end:
@@ -247,10 +248,18 @@ def _judge_into(result, index, case, predictions, records, alone=False):
     found, bug = judge_case(case, predictions, records)
     if bug:
         result.errors.append(bug)
+    mismatches = _mismatches(index, case, predictions, records, found)
+    _classify(version, case, cpu, pool_base, mismatches)
+    result.mismatches += mismatches
+
+
+def _mismatches(index, case, predictions, records, found):
+    out = []
     for n, problems, observed in found:
         expected = "; ".join(describe(o, case.steps[n].op) for o in sorted(predictions[n], key=repr)) \
             if n < len(case.steps) else ""
-        result.mismatches.append(Mismatch(index, n, problems, observed, expected))
+        out.append(Mismatch(index, n, problems, observed, expected, record=records.steps.get(n)))
+    return out
 
 
 # ---------------------------------------------------------------- expectations for the case file
@@ -311,11 +320,12 @@ def _rules(outcomes):
 class Finding:
     """One generated case that mismatched, after it was run again alone."""
     index: int
-    mismatches: list            # Mismatch, from the run alone (or the batch's when it did not reproduce)
+    mismatches: list            # Mismatch: from the run alone for new ones, from the batch for known ones
     reproduced: bool
     known: str = None           # the known bug that explains every mismatch, if one does
     file: Path = None           # the shrunk case file (new mismatches)
     shrunk_steps: int = None
+    same: list = field(default_factory=list)    # indices of cases that fail the same way
 
 
 @dataclass
@@ -381,12 +391,8 @@ def run_campaign(settings, seed, count, progress=None, shrink_findings=None):
         report.seconds = time.monotonic() - started
         if report.errors:
             return report
-        for index in sorted({m.index for m in raw}):
-            batch_mismatches = [m for m in raw if m.index == index]
-            report.findings.append(_follow_up(settings, seed, index, cpu, pool_base, version, workdir,
-                                              batch_mismatches,
-                                              settings.shrink if shrink_findings is None else shrink_findings,
-                                              progress))
+        do_shrink = settings.shrink if shrink_findings is None else shrink_findings
+        report.findings = follow_up(settings, seed, cpu, pool_base, version, workdir, raw, do_shrink, progress)
     return report
 
 
@@ -401,36 +407,58 @@ def _rerun_alone(settings, case, cpu, pool_base, workdir, tag):
     found, bug = judge_case(case, predictions, records)
     if bug:
         raise GeneratorBug(bug)
-    for n, problems, observed in found:
-        expected = "; ".join(describe(o, case.steps[n].op) for o in sorted(predictions[n], key=repr)) \
-            if n < len(case.steps) else ""
-        mismatches.append(Mismatch(-1, n, problems, observed, expected))
-    return mismatches, predictions, records
+    return _mismatches(-1, case, predictions, records, found), predictions, records
 
 
-def _classify(version, case, cpu, pool_base, mismatches, records):
-    """Mark each mismatch with the known bug that explains it; the bug explaining all, or None."""
+def _classify(version, case, cpu, pool_base, mismatches):
+    """Mark each mismatch with the known bugs that explain it; the bugs that explain all of
+    them (names joined), or None when one is not explained."""
     for m in mismatches:
-        if m.step < len(case.steps) and records is not None:
-            bug = known.explain(version, case, cpu.ids, pool_base, m.step, records.steps.get(m.step))
-            m.known = bug.name if bug else None
-    names = {m.known for m in mismatches}
-    return names.pop() if len(names) == 1 and None not in names else None
+        if m.step < len(case.steps):
+            m.known = known.names(known.explain(version, case, cpu.ids, pool_base, m.step, m.record))
+    bugs = sorted({m.known for m in mismatches if m.known})
+    return ", ".join(bugs) if all(m.known for m in mismatches) else None
 
 
-def _follow_up(settings, seed, index, cpu, pool_base, version, workdir, batch_mismatches, do_shrink, progress):
+def follow_up(settings, seed, cpu, pool_base, version, workdir, mismatches, do_shrink, progress=None):
+    """Findings from a campaign's mismatches.  A case every mismatch of which known bugs explain
+    is reported as those bugs.  Of the others, the first case of each failure (fingerprint) is
+    run again alone and, when it fails again, shrunk and written to results/fuzz/; the cases
+    that fail the same way are listed with it."""
+    findings, first_of = [], {}
+    for index in sorted({m.index for m in mismatches}):
+        ms = [m for m in mismatches if m.index == index]
+        bugs = sorted({m.known for m in ms if m.known})
+        if all(m.known for m in ms):
+            findings.append(Finding(index, ms, reproduced=True, known=", ".join(bugs)))
+            continue
+        target = next(m for m in ms if m.known is None)
+        if target.fingerprint in first_of:
+            first_of[target.fingerprint].same.append(index)
+            continue
+        finding = _new_finding(settings, seed, index, cpu, pool_base, version, workdir, do_shrink, progress)
+        first_of[target.fingerprint] = finding
+        findings.append(finding)
+    return findings
+
+
+def _new_finding(settings, seed, index, cpu, pool_base, version, workdir, do_shrink, progress):
     case = campaign_case(seed, index, cpu)
-    mismatches, predictions, records = _rerun_alone(settings, case, cpu, pool_base, workdir, f"alone{index}")
-    finding = Finding(index, mismatches or batch_mismatches, reproduced=bool(mismatches))
-    if not mismatches:
+    mismatches, _, _ = _rerun_alone(settings, case, cpu, pool_base, workdir, f"alone{index}")
+    _classify(version, case, cpu, pool_base, mismatches)
+    target = next((m for m in mismatches if m.known is None), None)
+    finding = Finding(index, mismatches, reproduced=target is not None)
+    if target is None:
         return finding
-    finding.known = _classify(version, case, cpu, pool_base, mismatches, records)
-    if finding.known is not None or not do_shrink:
-        return finding
-    target = next(m for m in mismatches if m.known is None)
-    if progress:
-        progress(f"fuzz: shrinking case {index} ({target.problems[0][:100]})")
-    small = shrink_case(settings, case, cpu, pool_base, version, workdir, target.fingerprint)
+    small = case
+    if do_shrink:
+        if progress:
+            progress(f"fuzz: shrinking case {index} ({target.problems[0][:100]})")
+        started = time.monotonic()
+        small = shrink_case(settings, case, cpu, pool_base, version, workdir, target.fingerprint)
+        if progress:
+            progress(f"fuzz: case {index} shrunk to {len(small.steps)} step(s), {len(small.maps)} mapping(s), "
+                     f"{len(small.raws)} raw descriptor(s) in {time.monotonic() - started:.1f} s")
     finding.file = write_finding(settings, seed, index, small, cpu, pool_base, version, workdir)
     finding.shrunk_steps = len(small.steps)
     return finding
@@ -462,22 +490,21 @@ def shrink_case(settings, case, cpu, pool_base, version, workdir, fingerprint):
                 predicted.append(p)
         ids = [replace(c, name=f"c{k}") for k, c in enumerate(runnable)]
         results = run_cases(settings, ids, workdir, "shrink") if ids else {}
-        fails = {}
+        # shrink() keeps the first candidate that fails: look no further than that one (telling
+        # a failure's known bugs apart costs a model run per combination of bugs).
         for k, (c, p) in enumerate(zip(ids, predicted)):
             records = results.get(k)
             if records is None or not records.end:
                 continue
             found, bug = judge_case(c, p, records)
-            if bug:
-                continue
-            for n, problems, _ in found:
-                if n >= len(c.steps):
+            for n, problems, _ in ([] if bug else found):
+                if n >= len(c.steps) or failure_fingerprint(None, problems)[1] != fingerprint[1]:
                     continue
-                explained = known.explain(version, c, cpu.ids, pool_base, n, records.steps.get(n))
-                if failure_fingerprint(explained.name if explained else None, problems) == fingerprint:
-                    fails[id(runnable[k])] = True
-                    break
-        return [fails.get(id(c), False) for c in candidates]
+                explained = known.names(known.explain(version, c, cpu.ids, pool_base, n, records.steps.get(n)))
+                if explained == fingerprint[0]:
+                    first = runnable[k]
+                    return [c is first for c in candidates]
+        return [False] * len(candidates)
 
     return shrink(case, still_fails, valid)
 
