@@ -50,8 +50,8 @@ def parser():
     p.add_argument("--cpu", default="max", help="QEMU -cpu model (CPU=)")
     p.add_argument("--jobs", type=_number("the number of QEMUs (JOBS=)"), default=2,
                    help="QEMUs in parallel (default: 2)")
-    p.add_argument("--batch", type=_number("the batch size"), default=1000,
-                   help="cases per QEMU boot (default: 1000)")
+    p.add_argument("--batch", type=_number("the batch size"), default=500,
+                   help="cases per QEMU boot at most (default: 500)")
     p.add_argument("--build", type=Path, default=ROOT / "build", help="the kernel's build directory")
     p.add_argument("--results", type=Path, default=ROOT / "results", help="where results/fuzz/ goes")
     p.add_argument("--no-shrink", action="store_true", help="report mismatches without shrinking them")
@@ -87,9 +87,10 @@ def rerun(settings, path):
 
 def summarise(report, settings):
     phases = ", ".join(f"{k} {v:.1f}" for k, v in report.times.items())
-    _print(f"fuzz: seed {report.seed}: {report.count} cases, {report.steps} steps in {report.seconds:.1f} s "
-           f"({report.rate:.0f} cases/s; CPU seconds: {phases}); {report.unknown_steps} steps the model "
-           "could not predict")
+    cpu = sum(report.times.values())
+    _print(f"fuzz: seed {report.seed}: {report.count} cases, {report.steps} steps in {report.seconds:.1f} s: "
+           f"{report.rate:.0f} cases/s ({report.count / cpu if cpu else 0:.0f} per CPU second; CPU seconds: "
+           f"{phases}); {report.unknown_steps} steps the model could not predict")
     known_by = {}
     for f in report.known:
         known_by.setdefault(f.known, []).append(f.index)

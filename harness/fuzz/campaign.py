@@ -10,8 +10,8 @@ the parent only collects.  Time is accounted per phase (generation, model,
 encoding, QEMU, parsing, judging) for measure_rate and the summary.
 """
 import multiprocessing
-import os
 import re
+import resource
 import subprocess
 import tempfile
 import time
@@ -33,10 +33,13 @@ from harness.model.outcome import Abort, Completes, Par, Unknown
 from harness.protocol import parse_output
 from harness.qemu import NM, qemu_version, run_kernel
 
-PHASES = ("generate", "model", "encode", "qemu", "parse", "judge")
+# Where the CPU time of a campaign goes: the Python phases of the workers, and QEMU's own
+# ("qemu", its processes' CPU time; "run" is the worker's while it reads QEMU's output).
+PHASES = ("generate", "model", "encode", "run", "qemu", "parse", "judge")
 # Seconds a batch may take per case, on top of a boot, before its QEMU is stopped as hung.
 TIMEOUT_PER_CASE = 0.05
 BOOT_TIMEOUT = 10.0
+MIN_CHUNK = 100
 # The case ID a generated case has in a campaign's blobs (the kernel prints it on every record: short).
 CAMPAIGN_FAMILY = "fz"
 
@@ -52,7 +55,7 @@ class Settings:
     kernel: Path
     results: Path = Path("results")
     jobs: int = 2
-    batch: int = 250
+    batch: int = 500
     shrink: bool = True
 
 
@@ -82,6 +85,11 @@ class ChunkResult:
     steps: int = 0
     times: dict = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
     errors: list = field(default_factory=list)      # generator bugs, model errors: one line each
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def failure_fingerprint(known_bug, problems):
@@ -161,7 +169,7 @@ def observed_text(step, record):
     return text(step, record)
 
 
-def run_cases(settings, cases, workdir, tag, timeout=None):
+def run_cases(settings, cases, workdir, tag, timeout=None, walks=False):
     """Run cases in as few boots as they need: {index in cases: CaseRecords}.  A case that stops
     the kernel ends its boot; the rest run in another."""
     path = Path(workdir) / f"{tag}.bin"
@@ -169,7 +177,7 @@ def run_cases(settings, cases, workdir, tag, timeout=None):
     results, start = {}, 0
     while start < len(cases):
         ids = [f"#{start}-{len(cases) - 1}"]
-        run = run_kernel(settings.qemu, settings.cpu, settings.kernel, ids, blob=path,
+        run = run_kernel(settings.qemu, settings.cpu, settings.kernel, ids, blob=path, walks=walks,
                          timeout=timeout or BOOT_TIMEOUT + TIMEOUT_PER_CASE * (len(cases) - start))
         per_case = parse_output(run.output).cases()
         stopped = None
@@ -189,13 +197,14 @@ def run_chunk(job):
     """Generate, predict, run and judge cases [first, first + count) of a campaign (in a worker)."""
     settings, seed, first, count, cpu, pool_base, version = job
     result = ChunkResult(first, count)
-    t = time.perf_counter()
+    t, children = time.process_time(), _children_cpu()
 
     def lap(phase):
-        nonlocal t
-        now = time.perf_counter()
+        nonlocal t, children
+        now, now_children = time.process_time(), _children_cpu()
         result.times[phase] += now - t
-        t = now
+        result.times["qemu"] += now_children - children
+        t, children = now, now_children
 
     cases = [campaign_case(seed, i, cpu) for i in range(first, first + count)]
     lap("generate")
@@ -210,8 +219,8 @@ def run_chunk(job):
         blob.write(cases, path)
         lap("encode")
         run = run_kernel(settings.qemu, settings.cpu, settings.kernel, [f"#0-{count - 1}"], blob=path,
-                         timeout=BOOT_TIMEOUT + TIMEOUT_PER_CASE * count)
-        lap("qemu")
+                         timeout=BOOT_TIMEOUT + TIMEOUT_PER_CASE * count, walks=False)
+        lap("run")
         per_case = parse_output(run.output).cases()
         lap("parse")
         stopped = None
@@ -225,7 +234,7 @@ def run_chunk(job):
         if stopped is not None:
             # The boot stopped in a case: judge that one alone, run the rest again.
             rest = run_cases(settings, cases[stopped:], workdir, "rest")
-            lap("qemu")
+            lap("run")
             for k, records in rest.items():
                 _judge_into(result, first + stopped + k, cases[stopped + k], predictions[stopped + k],
                             records, version, cpu, pool_base)
@@ -341,6 +350,7 @@ class Report:
     times: dict = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
     findings: list = field(default_factory=list)
     errors: list = field(default_factory=list)
+    mismatching: int = 0        # cases with a mismatch, known or not
 
     @property
     def rate(self):
@@ -356,13 +366,16 @@ class Report:
 
 
 def chunks(count, batch, jobs):
-    """(first, count) of each chunk: batches of at most `batch`, at least one per job."""
-    size = max(1, min(batch, -(-count // jobs)))
+    """(first, count) of each chunk: at most `batch` cases, and small enough that every job gets
+    a few (so the last chunks do not run alone), but not below MIN_CHUNK (a boot costs about
+    as much CPU as 30 cases)."""
+    size = max(1, min(batch, max(MIN_CHUNK, -(-count // (4 * jobs)))))
     return [(first, min(size, count - first)) for first in range(0, count, size)]
 
 
-def run_campaign(settings, seed, count, progress=None, shrink_findings=None):
-    """Run `count` generated cases of `seed`; a Report.  progress(text) gets a line now and then."""
+def run_campaign(settings, seed, count, progress=None, shrink_findings=None, follow=True):
+    """Run `count` generated cases of `seed`; a Report.  progress(text) gets a line now and then.
+    follow=False leaves the mismatches uninvestigated (no rerun, no shrinking): for measuring."""
     version = qemu_version(settings.qemu)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mmu-fuzz-") as workdir:
@@ -389,7 +402,8 @@ def run_campaign(settings, seed, count, progress=None, shrink_findings=None):
                     progress(f"fuzz: {done}/{count} cases, {done / elapsed:.0f} cases/s, "
                              f"{len({m.index for m in raw})} mismatching")
         report.seconds = time.monotonic() - started
-        if report.errors:
+        report.mismatching = len({m.index for m in raw})
+        if report.errors or not follow:
             return report
         do_shrink = settings.shrink if shrink_findings is None else shrink_findings
         report.findings = follow_up(settings, seed, cpu, pool_base, version, workdir, raw, do_shrink, progress)
@@ -550,13 +564,18 @@ def describe_outcomes(step, outcomes):
     return texts[0] if len(texts) == 1 else "one of: " + " | ".join(texts)
 
 
-def measure_rate(qemu, cpu, kernel, count=2000, seed=1, jobs=2, batch=1000):
-    """Generated cases per second of wall time for a campaign without shrinking, and where
-    the time goes: {"cases", "seconds", "rate", "phases" (CPU seconds per phase, summed over
-    workers), "mismatching"}.  For `make bench` (harness/bench.py)."""
+def measure_rate(qemu, cpu, kernel, count=2000, seed=1, jobs=2, batch=500):
+    """Generated cases per second for a campaign without shrinking, and where the time goes,
+    for `make bench` (harness/bench.py):
+        {"cases", "seconds" (wall), "rate" (cases per wall second), "cpu_seconds",
+         "rate_per_cpu" (cases per CPU second, the rate an idle machine gets per CPU),
+         "phases" ({phase: CPU seconds}, PHASES), "mismatching" (cases)}.
+    Under load from other work the wall rate falls and the CPU figures do not."""
     settings = Settings(qemu=qemu, cpu=cpu, kernel=Path(kernel), jobs=jobs, batch=batch, shrink=False)
-    report = run_campaign(settings, seed, count, shrink_findings=False)
+    report = run_campaign(settings, seed, count, follow=False)
     if report.errors:
         raise CampaignError(report.errors[0])
-    return {"cases": count, "seconds": report.seconds, "rate": report.rate, "phases": dict(report.times),
-            "mismatching": len(report.findings)}
+    cpu_seconds = sum(report.times.values())
+    return {"cases": count, "seconds": report.seconds, "rate": report.rate, "cpu_seconds": cpu_seconds,
+            "rate_per_cpu": count / cpu_seconds if cpu_seconds else 0.0, "phases": dict(report.times),
+            "mismatching": report.mismatching}

@@ -43,6 +43,12 @@ BIG = (LAYOUT["BIG_FRAME_BASE"], RAM_END)
 # Where a step through a block of 1 GiB or more may land: RAM that holds no kernel data.
 SAFE_RAM = (POOL[0], RAM_END)
 KERNEL_WINDOW_END = LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]
+ZEROED_FRAME_LIMIT = 1 << 21
+
+# How often each granule is drawn.  The 64K granule costs most per case, in the kernel (its
+# own window takes 512 pages, and each table 64 KiB to zero) and in the model's declared
+# layout alike, so it is drawn half as often as the others.
+GRANULE_WEIGHTS = {12: 2, 14: 2, 16: 1}
 
 # Valid MAIR_EL1 attribute bytes for the indices cases may set (2..7): the four
 # Device types and Normal with both nibbles one of the 15 cacheability encodings.
@@ -130,8 +136,9 @@ def _mair_byte(rng):
 
 def random_regime(rng, cpu):
     granules = cpu.granules
-    tg0 = rng.choice(granules)
-    tg1 = tg0 if rng.random() < 0.6 else rng.choice(granules)
+    weights = [GRANULE_WEIGHTS[g] for g in granules]
+    tg0 = rng.choices(granules, weights)[0]
+    tg1 = tg0 if rng.random() < 0.6 else rng.choices(granules, weights)[0]
     small = [g for g in (tg0, tg1) if g != 16]
     ds = bool(small) and all(cpu.lpa2(g) for g in small) and rng.random() < 0.2
     ips_bits = rng.choice([32, 36, 40, 42, 44, 48, 48, 48, 52, 52])
@@ -251,9 +258,12 @@ class Layout:
 
     def frame(self, size):
         """A new frame of `size` bytes, aligned to it: in the pool (which the kernel zeroes
-        per case) while it fits, else in RAM above the window; None if neither has room."""
+        per case) while it fits, else in RAM above the window; None if neither has room.
+        Frames of a block (2 MiB and more) go above the window from the start: zeroing them
+        would cost the kernel more than the rest of a case, and their contents are then simply
+        not known (a load from them completes, its value not predicted)."""
         start = -(-self.pool_next // size) * size
-        if start + size <= POOL[1]:
+        if size < ZEROED_FRAME_LIMIT and start + size <= POOL[1]:
             self.pool_next = start + size
             return start
         start = -(-self.big_next // size) * size
