@@ -42,6 +42,10 @@ def pytest_addoption(parser):
     group.addoption("--batch", action="store_true",
                     help="run many cases per QEMU boot (see README: isolation vs. speed)")
     group.addoption("--results", default=str(ROOT / "results"), help="where results are written (default: results/)")
+    group.addoption("--fuzz-seed", type=int, default=None,
+                    help="tests/test_fuzz_campaign.py: the campaign's seed (default: CI's fixed seed)")
+    group.addoption("--fuzz-count", type=int, default=None,
+                    help="tests/test_fuzz_campaign.py: generated cases to run (default: CI's 5000)")
 
 
 def _cases_dir(config):

@@ -180,3 +180,26 @@ def test_every_candidate_is_smaller():
     for i in range(60):
         case = generate_case(4, i, MAX)
         assert all(measure(c) < measure(case) for c in candidates(case))
+
+
+# ---------------------------------------------------------------- the model's expectations, written
+
+def test_the_model_s_outcomes_written_as_expectations_load_back_as_exactly_them(tmp_path):
+    from harness.declared import TABLE_POOL_BASE
+    from harness.fuzz.campaign import expectation
+    from harness.model import predict_case
+    from harness.model.oracle import expectation_agrees
+    from harness.model.outcome import Unknown
+
+    checked = 0
+    for i in range(200):
+        case = generate_case(8, i, MAX)
+        predictions = predict_case(case, MAX.ids, TABLE_POOL_BASE)
+        if any(isinstance(o, Unknown) for p in predictions for o in p):
+            continue
+        text = case_text(case, expectations=[expectation(s, p) for s, p in zip(case.steps, predictions)])
+        back, = write_case_file(tmp_path / f"8-{i}.toml", text)
+        for step, outcomes in zip(back.steps, predictions):
+            assert expectation_agrees(step, outcomes) == [], (case.name, step)
+            checked += 1
+    assert checked > 400

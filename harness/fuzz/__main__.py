@@ -17,7 +17,7 @@ from pathlib import Path
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
 from harness.fuzz.campaign import (CampaignError, Settings, _rerun_alone, boot_cpu, describe_outcomes,
-                                   kernel_pool_base, rerun_command, run_campaign)
+                                   kernel_pool_base, rerun_command, run_campaign, walk_lines)
 from harness.fuzz.generate import GeneratorBug
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -66,15 +66,21 @@ def _print(text):
 
 def rerun(settings, path):
     """Run each case of a case file alone and judge it by the model: 0 all agree, 1 a mismatch."""
-    cases = load_file(path)
+    try:
+        cases = load_file(path)
+    except OSError as e:
+        raise CampaignError(f"cannot read case file {path}: {e.strerror}") from None
     status = 0
     with tempfile.TemporaryDirectory(prefix="mmu-fuzz-") as workdir:
         cpu = boot_cpu(settings, workdir)
         pool_base = kernel_pool_base(settings.kernel)
         for case in cases:
-            mismatches, predictions, _ = _rerun_alone(settings, case, cpu, pool_base, workdir, "rerun")
+            mismatches, predictions, records = _rerun_alone(settings, case, cpu, pool_base, workdir, "rerun",
+                                                            walks=True)
             for n, step in enumerate(case.steps):
                 _print(f"  step {n}: {step.op} va={step.va:#x}: model: {describe_outcomes(step, predictions[n])}")
+                for line in walk_lines(case, n, records):
+                    _print(f"    {line}")
             if not mismatches:
                 _print(f"PASS  {case.id}: QEMU does what the model allows at every step")
             for m in mismatches:

@@ -31,6 +31,7 @@ from harness.fuzz.toml_writer import case_text, write_case_file
 from harness.model.oracle import describe, observation_allowed
 from harness.model.outcome import Abort, Completes, Par, Unknown
 from harness.protocol import parse_output
+from harness.walk_text import describe_walk
 from harness.qemu import NM, qemu_version, run_kernel
 
 # Where the CPU time of a campaign goes: the Python phases of the workers, and QEMU's own
@@ -410,10 +411,10 @@ def run_campaign(settings, seed, count, progress=None, shrink_findings=None, fol
     return report
 
 
-def _rerun_alone(settings, case, cpu, pool_base, workdir, tag):
-    """(mismatches, predictions, records) of case run alone in a fresh boot."""
+def _rerun_alone(settings, case, cpu, pool_base, workdir, tag, walks=False):
+    """(mismatches, predictions, records) of case run alone in a fresh boot (with walk records)."""
     predictions = predict(case, cpu, pool_base)
-    records = run_cases(settings, [case], workdir, tag)[0]
+    records = run_cases(settings, [case], workdir, tag, walks=walks)[0]
     mismatches = []
     if records is None or not records.end:
         mismatches.append(Mismatch(-1, 0, ["run: the kernel did not finish the case"], "no end record", ""))
@@ -532,7 +533,7 @@ def write_finding(settings, seed, index, case, cpu, pool_base, version, workdir)
     load back (a file the loader rejects is a CampaignError)."""
     path = Path(settings.results) / "fuzz" / f"{seed}-{index}.toml"
     predictions = predict(case, cpu, pool_base)
-    mismatches, _, records = _rerun_alone(settings, case, cpu, pool_base, workdir, "final")
+    mismatches, _, records = _rerun_alone(settings, case, cpu, pool_base, workdir, "final", walks=True)
     expectations = [expectation(s, p) for s, p in zip(case.steps, predictions)]
     failing = mismatches[0] if mismatches else None
     n = failing.step if failing else 0
@@ -546,6 +547,7 @@ def write_finding(settings, seed, index, case, cpu, pool_base, version, workdir)
         f"--qemu={settings.qemu} --cpu={settings.cpu}",
         f"Rerun:    {rerun_command(path, settings)}",
         f"QEMU {version}, -cpu {settings.cpu}: {'; '.join(failing.problems) if failing else 'no mismatch'}",
+        *walk_lines(case, n, records),
         "",
         "If QEMU is wrong here, mark it as a known bug of that version before committing:",
         f"  [bug.<name>] qemu = \"<={version}\", reason = \"<the rule> ... QEMU {version} <does what>\"",
@@ -557,6 +559,17 @@ def write_finding(settings, seed, index, case, cpu, pool_base, version, workdir)
     except CaseError as e:
         raise CampaignError(str(e)) from None
     return path
+
+
+def walk_lines(case, n, records):
+    """The kernel's software walk of step n's VA (its walk records), for the case file's comments."""
+    walks = records.walks.get(n, {}) if records is not None else {}
+    lines = []
+    for when in ("before", "after"):
+        if walks.get(when):
+            text = describe_walk(walks[when], case.regime, case.steps[n].va)
+            lines.append(f"Walk of step {n} ({when} it, the kernel's software walk): " + "; ".join(text))
+    return lines
 
 
 def describe_outcomes(step, outcomes):
