@@ -33,8 +33,11 @@ def test_each_change_turns_the_model_into_the_qemu_it_names():
     for bug in KNOWN_BUGS:
         for case, ids in _marked(bug):
             plain = predict_case(case, ids, TABLE_POOL_BASE)
-            with bug.model():
-                changed = predict_case(case, ids, TABLE_POOL_BASE)
+            try:
+                with bug.model():
+                    changed = predict_case(case, ids, TABLE_POOL_BASE)
+            except ValueError:      # a fault with no encoding (the QEMU aborts there)
+                changed = None
             assert plain != changed, f"{bug.name}: the change leaves {case.id} as the model has it"
             assert predict_case(case, ids, TABLE_POOL_BASE) == plain, "the model is itself again after"
 

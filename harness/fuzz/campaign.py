@@ -10,7 +10,6 @@ the parent only collects.  Time is accounted per phase (generation, model,
 encoding, QEMU, parsing, judging) for measure_rate and the summary.
 """
 import multiprocessing
-import re
 import resource
 import subprocess
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 # harness.model before harness.declared: declared imports the model, which imports declared back.
 from harness.model import predict_case  # isort: skip
 from harness import blob, esr, par
-from harness.cases import LOADS, STORES, CaseError
+from harness.cases import AT_OPS, LOADS, STORES, CaseError
 from harness.declared import LayoutError
 from harness.errors import HarnessError
 from harness.fuzz import known
@@ -70,11 +69,13 @@ class Mismatch:
     expected: str
     known: str = None           # the known bugs (names joined by +) that explain it
     record: object = None       # the step's protocol.Record (None: there was none)
+    kind: tuple = ()            # failure_kind: what the model said and what happened, in classes
 
     @property
     def fingerprint(self):
-        """What a smaller case must still show to count as the same failure."""
-        return failure_fingerprint(self.known, self.problems)
+        """What a smaller case must still show to count as the same failure: its kind and the
+        known bugs that explain it."""
+        return self.known, self.kind
 
 
 @dataclass
@@ -93,9 +94,44 @@ def _children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-def failure_fingerprint(known_bug, problems):
-    numbers = re.compile(r"0x[0-9a-f]+|\b\d+\b")
-    return known_bug, tuple(sorted(numbers.sub("N", p) for p in problems))
+def _outcome_kind(o):
+    if isinstance(o, Completes):
+        return "completes"
+    if isinstance(o, Abort):
+        return o.fault[0]
+    if isinstance(o, Par):
+        return f"PAR.F=1 {esr.decode_fsc(par.PAR_FST.get(o.value))[0]}" if par.PAR_F.get(o.value) else "PAR.F=0"
+    return "unknown"
+
+
+def _record_kind(step, outcomes, record):
+    if record is None:
+        return "no record"
+    result = record.word("result")
+    if result == "ok":
+        return "completes"
+    if result == "fault":
+        syndrome = esr.decode_esr(record.num("esr"))
+        return syndrome.fault or f"EC {syndrome.ec:#x}"
+    p = record.num("par")
+    if par.PAR_F.get(p):
+        return f"PAR.F=1 {esr.decode_fsc(par.PAR_FST.get(p))[0]}"
+    # Which fields differ from the model's nearest PAR, by name.
+    fields = (("PA", par.PAR_PA.mask), ("ATTR", par.PAR_ATTR.mask), ("SH", par.PAR_SH.mask))
+    diffs = [tuple(name for name, mask in fields if (p ^ o.value) & o.mask & mask)
+             for o in outcomes if isinstance(o, Par) and not par.PAR_F.get(o.value)]
+    return "PAR.F=0 " + ",".join(min(diffs, key=len)) if diffs else "PAR.F=0"
+
+
+def failure_kind(step, outcomes, record):
+    """A failure in classes, not numbers: the step's kind of access, the kinds of outcome the
+    model allows and the kind observed (for a PAR, which fields differ).  Shrinking keeps it."""
+    op = "at" if step.op in AT_OPS else "fetch" if step.op == "fetch" else \
+        "store" if step.op in STORES else "load"
+    return op, tuple(sorted({_outcome_kind(o) for o in outcomes})), _record_kind(step, outcomes, record)
+
+
+RUN_FAILURE = ("run", (), "the kernel did not finish the case")
 
 
 # ---------------------------------------------------------------- the kernel's side
@@ -246,30 +282,34 @@ def run_chunk(job):
 def _judge_into(result, index, case, predictions, records, version, cpu, pool_base):
     result.steps += len(case.steps)
     result.unknown_steps += sum(any(isinstance(o, Unknown) for o in p) for p in predictions)
-    if records is None or not records.end:
-        if records is None or not records.begin:
-            how = "the kernel never started it"
-        else:
-            how = "its records stop before its end record"
-        result.mismatches.append(Mismatch(index, len(records.steps) if records else 0,
-                                          [f"run: {how} (a hang or a crash of the kernel)"], "no end record",
-                                          ""))
-        return
-    found, bug = judge_case(case, predictions, records)
+    mismatches, bug = case_mismatches(index, case, predictions, records)
     if bug:
         result.errors.append(bug)
-    mismatches = _mismatches(index, case, predictions, records, found)
     _classify(version, case, cpu, pool_base, mismatches)
     result.mismatches += mismatches
 
 
-def _mismatches(index, case, predictions, records, found):
+def case_mismatches(index, case, predictions, records):
+    """(the Mismatches of a case's run, generator-bug line or None).  A run the kernel did not
+    finish is one mismatch, at the step its records stop before (a hang, a crash of the kernel
+    or of QEMU)."""
+    if records is None or not records.end:
+        n = len(records.steps) if records else 0
+        how = "the kernel never started it" if records is None or not records.begin else \
+            f"its records stop before step {n}"
+        return [Mismatch(index, n, [f"run: {how} (a hang or a crash)"], "no end record", "",
+                         kind=RUN_FAILURE)], None
+    found, bug = judge_case(case, predictions, records)
     out = []
     for n, problems, observed in found:
-        expected = "; ".join(describe(o, case.steps[n].op) for o in sorted(predictions[n], key=repr)) \
-            if n < len(case.steps) else ""
-        out.append(Mismatch(index, n, problems, observed, expected, record=records.steps.get(n)))
-    return out
+        if n < len(case.steps):
+            record = records.steps.get(n)
+            expected = "; ".join(describe(o, case.steps[n].op) for o in sorted(predictions[n], key=repr))
+            kind = failure_kind(case.steps[n], predictions[n], record)
+        else:
+            record, expected, kind = None, "", RUN_FAILURE
+        out.append(Mismatch(index, n, problems, observed, expected, record=record, kind=kind))
+    return out, bug
 
 
 # ---------------------------------------------------------------- expectations for the case file
@@ -415,14 +455,10 @@ def _rerun_alone(settings, case, cpu, pool_base, workdir, tag, walks=False):
     """(mismatches, predictions, records) of case run alone in a fresh boot (with walk records)."""
     predictions = predict(case, cpu, pool_base)
     records = run_cases(settings, [case], workdir, tag, walks=walks)[0]
-    mismatches = []
-    if records is None or not records.end:
-        mismatches.append(Mismatch(-1, 0, ["run: the kernel did not finish the case"], "no end record", ""))
-        return mismatches, predictions, records
-    found, bug = judge_case(case, predictions, records)
+    mismatches, bug = case_mismatches(-1, case, predictions, records)
     if bug:
         raise GeneratorBug(bug)
-    return _mismatches(-1, case, predictions, records, found), predictions, records
+    return mismatches, predictions, records
 
 
 def _classify(version, case, cpu, pool_base, mismatches):
@@ -508,14 +544,11 @@ def shrink_case(settings, case, cpu, pool_base, version, workdir, fingerprint):
         # shrink() keeps the first candidate that fails: look no further than that one (telling
         # a failure's known bugs apart costs a model run per combination of bugs).
         for k, (c, p) in enumerate(zip(ids, predicted)):
-            records = results.get(k)
-            if records is None or not records.end:
-                continue
-            found, bug = judge_case(c, p, records)
-            for n, problems, _ in ([] if bug else found):
-                if n >= len(c.steps) or failure_fingerprint(None, problems)[1] != fingerprint[1]:
+            mismatches, bug = case_mismatches(k, c, p, results.get(k))
+            for m in ([] if bug else mismatches):
+                if m.kind != fingerprint[1] or m.step >= len(c.steps):
                     continue
-                explained = known.names(known.explain(version, c, cpu.ids, pool_base, n, records.steps.get(n)))
+                explained = known.names(known.explain(version, c, cpu.ids, pool_base, m.step, m.record))
                 if explained == fingerprint[0]:
                     first = runnable[k]
                     return [c is first for c in candidates]

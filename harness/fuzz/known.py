@@ -26,12 +26,14 @@ except ModuleNotFoundError:  # Python < 3.11
 # harness.model before anything that imports harness.declared (the two import each other).
 import harness.model.descriptors as descriptors  # isort: skip
 import harness.model.translate as translate  # isort: skip
+import harness.model.walk as walk  # isort: skip
 from harness import esr
 from harness.cases import AT_OPS, LAYOUT
 from harness.kdefs import REPO
 from harness.model import predict_case
 from harness.model.oracle import observation_allowed
 from harness.model.outcome import Completes
+from harness.par import SH_NAMES
 from harness.versions import in_range
 
 
@@ -41,17 +43,45 @@ def _blocks_also_at(granule, levels):
 
     def block_desc_supported(params, level):
         return original(params, level) or params.granule == granule and level in levels
-    return descriptors, "block_desc_supported", block_desc_supported
+    return [(descriptors, "block_desc_supported", block_desc_supported)]
 
 
 def _descriptor_shareability():
     """PAREncodeShareability, but reporting the descriptor's shareability for every memory type."""
-    return translate, "par_encode_shareability", lambda memattrs, shareability: shareability
+    return [(translate, "par_encode_shareability", lambda memattrs, shareability: shareability)]
 
 
 def _no_device_alignment_fault():
     """AArch64.S1HasAlignmentFault, but never for Device memory (the SCTLR_EL1.A check stays)."""
-    return translate, "s1_has_alignment_fault", lambda acc, aligned, memattrs: (False,)
+    return [(translate, "s1_has_alignment_fault", lambda acc, aligned, memattrs: (False,))]
+
+
+def _ds_oa_size_is_the_pa_size():
+    """AArch64.OAOutOfRange, but with DS = 1 against the implemented PA size, not TCR_EL1.IPS."""
+    original = walk.oa_out_of_range
+
+    def oa_out_of_range(params, address):
+        return address >> params.pamax != 0 if params.ds else original(params, address)
+    return [(walk, "oa_out_of_range", oa_out_of_range)]
+
+
+def _block_oa_checked_whole():
+    """AArch64.S1Walk's output address check, but made on the descriptor's whole OA field, bits
+    below the block size included (AArch64.BlockBase leaves them out); the translation still
+    uses the block base."""
+    original = walk.desc_oa
+
+    def desc_oa(params, desc, lsb):
+        whole = original(params, desc, params.granule)
+        return whole if walk.oa_out_of_range(params, whole) else original(params, desc, lsb)
+    return [(walk, "desc_oa", desc_oa)]
+
+
+def _reserved_shareability_reported():
+    """DecodeShareability, but SH[1:0] = 0b01 kept as it is (not one of the valid values), and
+    PAR_EL1.SH then reporting 0b01."""
+    return [(translate, "decode_shareability", lambda sh: (SH_NAMES[sh],)),
+            (translate, "SH_CODES", {name: code for code, name in SH_NAMES.items()})]
 
 
 @dataclass(frozen=True)
@@ -59,7 +89,7 @@ class KnownBug:
     name: str               # the [bug.<name>] table
     case_file: str          # the case file that holds it, relative to the repository
     does: str               # what the QEMU does instead, as the changed model does it
-    change: object          # () -> (module, attribute, replacement)
+    change: object          # () -> [(module, attribute, replacement)]: the model as that QEMU is
 
     @property
     def table(self):
@@ -79,8 +109,9 @@ class KnownBug:
     @contextlib.contextmanager
     def model(self):
         """The model as this QEMU behaves, while the context lasts."""
-        module, attribute, replacement = self.change()
-        with mock.patch.object(module, attribute, replacement):
+        with contextlib.ExitStack() as stack:
+            for module, attribute, replacement in self.change():
+                stack.enter_context(mock.patch.object(module, attribute, replacement))
             yield
 
 
@@ -105,6 +136,19 @@ KNOWN_BUGS = (
     KnownBug("device_alignment", "cases/alignment.toml",
              "performs an unaligned access to Device memory when SCTLR_EL1.A = 0",
              _no_device_alignment_fault),
+    # Found by harness.fuzz (cases/fuzz_found.toml).
+    KnownBug("block_level_minus1", "cases/fuzz_found.toml",
+             "takes bits[1:0] = 0b01 at level -1 (4K granule, DS = 1) as a 256 TiB block",
+             lambda: _blocks_also_at(12, (-1,))),
+    KnownBug("ds_ips", "cases/fuzz_found.toml",
+             "checks output and table addresses against the implemented PA size, not TCR_EL1.IPS, with DS = 1",
+             _ds_oa_size_is_the_pa_size),
+    KnownBug("block_oa_low_bits", "cases/fuzz_found.toml",
+             "makes the Address size check on a block descriptor's OA bits below the block size too",
+             _block_oa_checked_whole),
+    KnownBug("par_reserved_sh", "cases/fuzz_found.toml",
+             "reports a descriptor's reserved SH[1:0] = 0b01 in PAR_EL1.SH",
+             _reserved_shareability_reported),
 )
 
 
@@ -136,10 +180,17 @@ def explain(version, case, ids, pool_base, n, record, bugs=KNOWN_BUGS):
     active = [b for b in bugs if b.affects(version)]
     for size in range(1, len(active) + 1):
         for combination in itertools.combinations(active, size):
-            with contextlib.ExitStack() as stack:
-                for bug in combination:
-                    stack.enter_context(bug.model())
-                predictions = predict_case(case, ids, pool_base)
+            try:
+                with contextlib.ExitStack() as stack:
+                    for bug in combination:
+                        stack.enter_context(bug.model())
+                    predictions = predict_case(case, ids, pool_base)
+            except ValueError:
+                # The changed model meets a fault the architecture has no encoding for (an Access
+                # flag fault at level -1, say): where QEMU aborts, leaving the step no record.
+                if record is None:
+                    return combination
+                continue
             if allowed_on_the_board(case.steps[n], predictions[n], record):
                 return combination
     return ()
