@@ -99,11 +99,11 @@ def summarise(report, settings):
            f"{phases}); {report.unknown_steps} steps the model could not predict")
     known_by = {}
     for f in report.known:
-        known_by.setdefault(f.known, []).append(f.index)
+        bugs = ", ".join(sorted({name for part in f.known.split(", ") for name in part.split("+")}))
+        known_by.setdefault(bugs, []).append(f.index)
     for bugs, indices in sorted(known_by.items()):
         shown = ", ".join(map(str, indices[:8])) + (", ..." if len(indices) > 8 else "")
-        _print(f"KNOWN {len(indices)} case(s) explained by the QEMU bug(s) {bugs} the case files mark "
-               f"([bug.*]): cases {shown}")
+        _print(f"KNOWN {len(indices)} case(s): QEMU bug(s) {bugs} (the case files' [bug.*]): cases {shown}")
     for f in report.new:
         if not f.reproduced:
             m = f.mismatches[0] if f.mismatches else None
