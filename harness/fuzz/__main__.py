@@ -46,6 +46,8 @@ def parser():
                    help="campaign seed (default: from the clock, printed)")
     p.add_argument("--count", type=_number("the number of cases (COUNT=)"), default=1000,
                    help="generated cases to run (default: 1000)")
+    p.add_argument("--first", type=_number("the first case's index"), default=0,
+                   help="index of the first case to run (default: 0): --first N --count 1 runs case N")
     p.add_argument("--qemu", default="qemu-system-aarch64", help="QEMU binary (QEMU=)")
     p.add_argument("--cpu", default="max", help="QEMU -cpu model (CPU=)")
     p.add_argument("--jobs", type=_number("the number of QEMUs (JOBS=)"), default=2,
@@ -132,9 +134,10 @@ def main(argv=None):
         if args.rerun:
             return rerun(settings, args.rerun)
         seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
-        _print(f"fuzz: seed {seed}, {args.count} cases, {args.qemu} -cpu {args.cpu}, {settings.jobs} QEMUs "
-               f"(again: python -m harness.fuzz --seed {seed} --count {args.count})")
-        report = run_campaign(settings, seed, args.count, progress=_print)
+        _print(f"fuzz: seed {seed}, {args.count} cases from {args.first}, {args.qemu} -cpu {args.cpu}, "
+               f"{settings.jobs} QEMUs (again: python -m harness.fuzz --seed {seed} --first {args.first} "
+               f"--count {args.count})")
+        report = run_campaign(settings, seed, args.count, progress=_print, first=args.first)
         if report.errors:
             for line in dict.fromkeys(report.errors):
                 print(f"error: {line}", file=sys.stderr)

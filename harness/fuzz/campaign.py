@@ -30,6 +30,7 @@ from harness.fuzz.toml_writer import case_text, write_case_file
 from harness.model.oracle import describe, observation_allowed
 from harness.model.outcome import Abort, Completes, Par, Unknown
 from harness.protocol import parse_output
+from harness.verdict import observed_text
 from harness.walk_text import describe_walk
 from harness.qemu import NM, qemu_version, run_kernel
 
@@ -199,11 +200,6 @@ def judge_case(case, predictions, records):
         found.append((len(records.steps), [f"the kernel took an {e.word('kind')} exception: "
                                            f"{esr.describe(esr.decode_esr(e.num('esr')))}"], "exception"))
     return found, None
-
-
-def observed_text(step, record):
-    from harness.verdict import observed_text as text
-    return text(step, record)
 
 
 def run_cases(settings, cases, workdir, tag, timeout=None, walks=False):
@@ -406,16 +402,17 @@ class Report:
         return [f for f in self.findings if f.known is not None]
 
 
-def chunks(count, batch, jobs):
+def chunks(count, batch, jobs, first=0):
     """(first, count) of each chunk: at most `batch` cases, and small enough that every job gets
     a few (so the last chunks do not run alone), but not below MIN_CHUNK (a boot costs about
     as much CPU as 30 cases)."""
     size = max(1, min(batch, max(MIN_CHUNK, -(-count // (4 * jobs)))))
-    return [(first, min(size, count - first)) for first in range(0, count, size)]
+    return [(start, min(size, first + count - start)) for start in range(first, first + count, size)]
 
 
-def run_campaign(settings, seed, count, progress=None, shrink_findings=None, follow=True):
-    """Run `count` generated cases of `seed`; a Report.  progress(text) gets a line now and then.
+def run_campaign(settings, seed, count, progress=None, shrink_findings=None, follow=True, first=0):
+    """Run `count` generated cases of `seed` from index `first`; a Report.  progress(text) gets
+    a line now and then.
     follow=False leaves the mismatches uninvestigated (no rerun, no shrinking): for measuring."""
     version = qemu_version(settings.qemu)
     started = time.monotonic()
@@ -423,8 +420,8 @@ def run_campaign(settings, seed, count, progress=None, shrink_findings=None, fol
         cpu = boot_cpu(settings, workdir)
         pool_base = kernel_pool_base(settings.kernel)
         report = Report(seed, count, settings.qemu, version, settings.cpu)
-        jobs = [(settings, seed, first, n, cpu, pool_base, version)
-                for first, n in chunks(count, settings.batch, settings.jobs)]
+        jobs = [(settings, seed, start, n, cpu, pool_base, version)
+                for start, n in chunks(count, settings.batch, settings.jobs, first)]
         done, last = 0, time.monotonic()
         raw = []
         context = multiprocessing.get_context("fork")
@@ -576,7 +573,7 @@ def write_finding(settings, seed, index, case, cpu, pool_base, version, workdir)
                f"(the model, after {_rules(outcomes)}); QEMU {version} -cpu {settings.cpu} gave "
                f"{failing.observed if failing else 'that (the failure did not reproduce when written)'}")
     comments = [
-        f"Found by: /usr/bin/python3 -m harness.fuzz --seed {seed} --count {index + 1} "
+        f"Found by: /usr/bin/python3 -m harness.fuzz --seed {seed} --first {index} --count 1 "
         f"--qemu={settings.qemu} --cpu={settings.cpu}",
         f"Rerun:    {rerun_command(path, settings)}",
         f"QEMU {version}, -cpu {settings.cpu}: {'; '.join(failing.problems) if failing else 'no mismatch'}",

@@ -33,8 +33,7 @@ FEATURE = "Generated cases (harness.fuzz): found by a campaign, shrunk"
 # The expectation a generated step carries until the model's replaces it (campaign.with_model_expectations).
 PLACEHOLDER = Expect("fault", fault="translation")
 
-DATA_OPS = (*LOADS, *STORES)
-ALL_OPS = (*DATA_OPS, "fetch", *AT_OPS)
+ALL_OPS = (*LOADS, *STORES, "fetch", *AT_OPS)
 OP_SIZE = {**LOADS, **STORES, "fetch": 4, **{op: 1 for op in AT_OPS}}
 
 RAM_END = LAYOUT["RAM_BASE"] + LAYOUT["RAM_SIZE"]
@@ -161,14 +160,6 @@ def random_regime(rng, cpu):
                   tbi0=rng.random() < 0.3, tbi1=rng.random() < 0.3, ds=ds, ha=ha, hd=hd,
                   sctlr_a=rng.random() < 0.2, ttbr1=None,
                   mair=sum(attr << (8 * idx) for idx, attr in sorted(mair.items())))
-
-
-def mair_attr(regime, attrindx):
-    return regime.mair >> (8 * attrindx) & 0xFF
-
-
-def is_device(regime, attrindx):
-    return mair_attr(regime, attrindx) >> 4 == 0
 
 
 # ---------------------------------------------------------------- address geometry
@@ -412,7 +403,7 @@ def _leaf_attr_bits(rng):
         if rng.random() < p:
             bits |= bit
     if rng.random() < 0.2:
-        bits |= rng.randrange(16) << 55
+        bits |= rng.getrandbits(64) & SOFTWARE
     return bits
 
 
