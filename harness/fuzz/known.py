@@ -56,13 +56,16 @@ def _no_device_alignment_fault():
     return [(translate, "s1_has_alignment_fault", lambda acc, aligned, memattrs: (False,))]
 
 
-def _ds_oa_size_is_the_pa_size():
-    """AArch64.OAOutOfRange, but with DS = 1 against the implemented PA size, not TCR_EL1.IPS."""
-    original = walk.oa_out_of_range
+def _ds_drops_oa_51_50():
+    """The descriptors' output and table addresses, but with DS = 1 and an OA size below 52 bits
+    OA[51:50] (bits[9:8]) left out: the address is taken without them, so they make no Address
+    size fault."""
+    original = walk.desc_oa
 
-    def oa_out_of_range(params, address):
-        return address >> params.pamax != 0 if params.ds else original(params, address)
-    return [(walk, "oa_out_of_range", oa_out_of_range)]
+    def desc_oa(params, desc, lsb):
+        oa = original(params, desc, lsb)
+        return oa & ((1 << 50) - 1) if params.ds and params.oasize < 52 else oa
+    return [(walk, "desc_oa", desc_oa)]
 
 
 def _block_oa_checked_whole():
@@ -141,8 +144,8 @@ KNOWN_BUGS = (
              "takes bits[1:0] = 0b01 at level -1 (4K granule, DS = 1) as a 256 TiB block",
              lambda: _blocks_also_at(12, (-1,))),
     KnownBug("ds_ips", "cases/fuzz_found.toml",
-             "checks output and table addresses against the implemented PA size, not TCR_EL1.IPS, with DS = 1",
-             _ds_oa_size_is_the_pa_size),
+             "drops OA[51:50] (bits[9:8]) of output and table addresses with DS = 1 and IPS below 52 bits",
+             _ds_drops_oa_51_50),
     KnownBug("block_oa_low_bits", "cases/fuzz_found.toml",
              "makes the Address size check on a block descriptor's OA bits below the block size too",
              _block_oa_checked_whole),
