@@ -509,8 +509,9 @@ def _with_tag(rng, va):
 
 
 def _offset(rng, op, span):
-    """A byte offset into a span of `span` bytes for an access by op: aligned to its size or not,
-    never crossing a 4 KiB boundary (an access split across two translations is outside the model)."""
+    """A byte offset into a span of `span` bytes for an access by op: aligned to its size or not.
+    Only loads cross a 4 KiB boundary (into the next page, which may translate otherwise or
+    not at all): a store across it could reach a frame that stores keep out of."""
     size = OP_SIZE[op]
     where = rng.choice(("start", "end", "any", "any"))
     if where == "start":
@@ -520,7 +521,9 @@ def _offset(rng, op, span):
     else:
         offset = rng.randrange(span) & ~0xFFF
     page_off = rng.randrange(0x1000 - size + 1)
-    if op == "fetch" or rng.random() < 0.6:
+    if op in LOADS and size > 1 and rng.random() < 0.1:
+        page_off = 0x1000 - rng.randrange(1, size)
+    elif op == "fetch" or rng.random() < 0.6:
         page_off &= ~(size - 1)
     return max(offset, 0) + page_off
 
