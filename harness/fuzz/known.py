@@ -14,7 +14,7 @@ change does turn the model's answer into QEMU's on the case the suite marks.
 """
 import contextlib
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from unittest import mock
 
@@ -25,6 +25,7 @@ except ModuleNotFoundError:  # Python < 3.11
 
 # harness.model before anything that imports harness.declared (the two import each other).
 import harness.model.descriptors as descriptors  # isort: skip
+import harness.model.permissions as permissions  # isort: skip
 import harness.model.translate as translate  # isort: skip
 import harness.model.walk as walk  # isort: skip
 from harness import esr
@@ -78,6 +79,19 @@ def _block_oa_checked_whole():
         whole = original(params, desc, params.granule)
         return whole if walk.oa_out_of_range(params, whole) else original(params, desc, lsb)
     return [(walk, "desc_oa", desc_oa)]
+
+
+def _implied_pxn_from_the_descriptor_ap():
+    """AArch64.S1DirectBasePermissions, but "EL0 can write it, so EL1 cannot execute it" judged on
+    the descriptor's AP[2:1] alone: a writable-clean page (DBM = 1, HA = HD = 1, AP[2] = 1) is
+    writable, yet executable at EL1 as its AP says it is read-only."""
+    original = permissions.s1_direct_base_permissions
+
+    def s1_direct_base_permissions(params, walk, el0):
+        perms = original(params, walk, el0)
+        clean = original(params, replace(walk, desc=walk.desc & ~descriptors.DESC_DBM.mask), el0)
+        return replace(perms, x=clean.x)
+    return [(permissions, "s1_direct_base_permissions", s1_direct_base_permissions)]
 
 
 def _reserved_shareability_reported():
@@ -153,6 +167,9 @@ KNOWN_BUGS = (
     KnownBug("par_reserved_sh", "cases/fuzz_found.toml",
              "reports a descriptor's reserved SH[1:0] = 0b01 in PAR_EL1.SH",
              _reserved_shareability_reported),
+    KnownBug("dbm_implied_pxn", "cases/fuzz_found.toml",
+             "executes at EL1 from a writable-clean page EL0 may write (DBM = 1 with HA and HD, AP[2:1] = 0b11)",
+             _implied_pxn_from_the_descriptor_ap),
 )
 
 
