@@ -169,20 +169,25 @@ class CaseItem(pytest.Item):
         self.judgement = None
 
     def setup(self):
-        if self.case.requires:
-            missing = features.missing(self.case.requires, *_cpu_ids(self.config))
-            if missing:
-                reason = f"-cpu {self.config.getoption('--cpu')} lacks {', '.join(missing)}"
-                self._record(None, "skipped", reason)
-                pytest.skip(reason)
+        missing = self.missing_features()
+        if missing:
+            reason = f"-cpu {self.config.getoption('--cpu')} lacks {', '.join(missing)}"
+            self._record(None, "skipped", reason)
+            pytest.skip(reason)
+
+    def missing_features(self):
+        """The features the case requires that the CPU lacks: the case is skipped if any."""
+        return features.missing(self.case.requires, *_cpu_ids(self.config)) if self.case.requires else []
 
     def runtest(self):
         runner = self.config.stash[RUNNER]
         if self.config.getoption("--isolated"):
             j = runner.run_one(self.case)
         else:
-            group = _batch_group(self)
-            j = runner.run_shared(self.case, [i.case for i in group[group.index(self) + 1:]])
+            group, position = _batch_group(self)
+            # Lazily: the runner takes only as many as one boot runs.
+            following = (group[k].case for k in range(position + 1, len(group)) if not group[k].missing_features())
+            j = runner.run_shared(self.case, following)
         self.judgement = j
         raw = None
         if j.raw_output_matters:
@@ -232,8 +237,8 @@ class CaseItem(pytest.Item):
 
 
 def _batch_group(item):
-    """The case items that share boots with `item`: its xdist worker's share of the case
-    instances (harness.scheduling), or all of them in a run without xdist."""
+    """The case items that share boots with `item` (its xdist worker's share of the case
+    instances, harness.scheduling; or all of them in a run without xdist), and its position there."""
     session = item.session
     if GROUPS not in session.stash:
         items = {i.nodeid: i for i in session.items if is_case_nodeid(i.nodeid)}
@@ -241,7 +246,7 @@ def _batch_group(item):
         groups = {}
         for nodeid, group in batch_groups(list(items), workers).items():
             groups.setdefault(group, []).append(items[nodeid])
-        session.stash[GROUPS] = {i.nodeid: members for members in groups.values() for i in members}
+        session.stash[GROUPS] = {i.nodeid: (members, k) for members in groups.values() for k, i in enumerate(members)}
     return session.stash[GROUPS][item.nodeid]
 
 

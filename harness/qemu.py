@@ -52,6 +52,7 @@ class RunResult:
     pc: int | None          # where the CPU was when the run was stopped
     symbol: str | None      # pc as "symbol+0xoff" in the kernel image
     wall: float             # seconds from spawn until QEMU was reaped
+    timeout: float = None   # the run's time limit
     stalled: str | None = None  # stopped by the progress check: why it judged the kernel stuck
     cut: str | None = None      # stopped because run_kernel's `watch` said so: its reason
 
@@ -168,6 +169,7 @@ def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
         pc=pc,
         symbol=None if pc is None else symbol_for(kernel, pc),
         wall=wall,
+        timeout=timeout,
         stalled=stalled,
         cut=cut,
     )

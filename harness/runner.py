@@ -9,6 +9,7 @@ The judgement of a case is its steps' verdicts plus what went wrong with the
 run itself (a hang, a crash, an unexpected exception, garbled records);
 both end up in the report a user reads and in results/.
 """
+import itertools
 import signal
 import time
 from dataclasses import dataclass, field
@@ -139,7 +140,7 @@ def judge(case, records, run, settings, shares_run=False):
     if run.stopped and not shares_run:
         where = f"PC {run.pc:#x} ({run.symbol or 'no symbol'})" if run.pc is not None else "PC unknown"
         why = (f"the kernel made no progress ({run.stalled}) and was stopped after {run.wall:.1f} s" if run.stalled
-               else f"QEMU did not finish within {timeout_for(case, settings):g} s and was stopped")
+               else f"QEMU did not finish within {run.timeout:g} s and was stopped")
         j.problems.append(f"{why}; the CPU was at {where}; the case's records stop {_records_stop(records)}")
     if exception is not None:
         j.problems.append(f"{_describe_exception(exception, settings.kernel)}; {_how_it_ended(run)}")
@@ -188,11 +189,13 @@ class Runner:
 
     def run_shared(self, case, following):
         """Judge `case` as the default mode does: on a boot it shares with the cases of
-        `following` not yet judged (as many as the kernel's command line holds), and,
+        `following` (an iterable, taken lazily) not yet judged (as many as the kernel's
+        command line holds), and,
         where that verdict cannot stand for a fresh boot's (see _shared_boot), again on
         a fresh boot of its own, whose verdict it then is."""
         if case.id not in self._shared:
-            self._shared.update(self._shared_boot([case] + [c for c in following if c.id not in self._shared]))
+            self._shared.update(self._shared_boot(itertools.chain([case], (c for c in following
+                                                                            if c.id not in self._shared))))
         shared = self._shared.pop(case.id)
         if shared.rerun is None:
             return shared
@@ -201,7 +204,7 @@ class Runner:
         return j
 
     def _shared_boot(self, cases):
-        """{case id: Judgement} of the cases one boot runs, from the first of `cases` up to
+        """{case id: Judgement} of the cases one boot runs, from the first of `cases` (an iterable) up to
         where the boot ended: a crash or a hang ends it in a case, and the harness cuts it
         short after a case that failed while it could write memory (_may_write_memory), as
         that case may have written where the kernel's reset between cases does not reach.
