@@ -81,24 +81,22 @@ def verdict(entry):
     return entry["outcome"], [(s["n"], s["ok"], s["problems"]) for s in entry["steps"]], entry["problems"]
 
 
-def test_the_default_run_gives_the_verdicts_of_a_boot_per_case(default_vs_isolated):
+def observed(entry):
+    return [(s["n"], s["observed"]) for s in entry["steps"]]
+
+
+def test_the_default_run_gives_the_verdicts_and_observations_of_a_boot_per_case(default_vs_isolated):
     differ = {case_id: (verdict(default), verdict(isolated))
               for case_id, (default, isolated) in default_vs_isolated.items() if verdict(default) != verdict(isolated)}
     assert differ == {}
-    # ... and judged most cases from shared boots, and every failure (xfails too) from a fresh one.
-    defaults = [default for default, _ in default_vs_isolated.values()]
-    assert sum(e["batch_size"] > 1 for e in defaults if e["batch_size"]) > len(defaults) / 2
-    assert all(e["fresh_boot"] for e in defaults if e["outcome"] in ("failed", "xfailed"))
-
-
-# Each case starts from zeroed frames (kernel/main.c), so a shared boot observes what fresh boots do.
-def test_the_default_run_observes_what_a_boot_per_case_does(default_vs_isolated):
-    def observed(entry):
-        return [(s["n"], s["observed"]) for s in entry["steps"]]
-
+    # Each case starts from zeroed frames (kernel/main.c), so a shared boot observes what fresh boots do.
     differ = {case_id: (observed(default), observed(isolated))
               for case_id, (default, isolated) in default_vs_isolated.items() if observed(default) != observed(isolated)}
     assert differ == {}
+    # ... and it judged most cases from shared boots, and every failure (xfails too) from a fresh one.
+    defaults = [default for default, _ in default_vs_isolated.values()]
+    assert sum(e["batch_size"] > 1 for e in defaults if e["batch_size"]) > len(defaults) / 2
+    assert all(e["fresh_boot"] for e in defaults if e["outcome"] in ("failed", "xfailed"))
 
 
 @pytest.mark.parametrize("jobs", [0, 2, 3])

@@ -16,6 +16,7 @@ from harness.errors import HarnessError
 from harness.qemu import qemu_version
 from suite_run import ROOT, SELFTEST, nodes, qemu_processes, shell_script, stop, suite_command
 from suite_run import real_qemu, suite, suite_options  # noqa: F401  (fixtures)
+from test_mutants import DEFECTS, mutant_repository
 
 
 def problems(entry):
@@ -201,3 +202,23 @@ def test_interrupt_leaves_no_qemu_and_no_half_results(tmp_path, suite_options, j
     assert doc["interrupted"] is True
     assert {c["id"]: c["outcome"] for c in doc["cases"]} == {"selftest.plain": "passed", "selftest.brk": "passed"}
     assert not list((tmp_path / "results").glob(".*.tmp"))
+
+
+# ---------------------------------------------------------------- 7. a kernel that hangs in every case
+
+def test_a_kernel_hanging_in_every_case_costs_about_a_second_each(suite, tmp_path):
+    # The page-table builder's index off by one: once the MMU is on, the kernel's own code is not
+    # where its tables say, and the kernel loops in its exception vectors, in every case.
+    repo = mutant_repository(tmp_path / "repo", *DEFECTS["index_shift_off_by_one"])
+    select = [str(repo / "cases" / name) for name in ("translation.toml", "permission.toml")]
+    run = suite("-n", "2", root=repo, cases=repo / "cases", select=select, work=tmp_path)
+    assert run.returncode == 1, run.output
+    cases = run.results["cases"]
+    # Every case fails (a known-bug case's strict xfail with it).
+    assert len(cases) == 20 and {c["outcome"] for c in cases} <= {"failed", "xfailed"}, run.output
+    for case in cases:
+        assert re.search(r"the kernel made no progress \(.*\) and was stopped after [0-9.]+ s; the CPU was at PC "
+                         r"0x[0-9a-f]+", problems(case)), problems(case)
+        assert case["wall"] < 1.5 and case["fresh_boot"]
+    # Stopped by the progress check each time, not by the 10 s timeout.
+    assert run.wall < 30
