@@ -6,9 +6,9 @@ its CPU is without a byte of the monitor's text mixing into the records.
 """
 import bisect
 import functools
-import os
 import re
 import select
+import signal
 import socket
 import subprocess
 import time
@@ -128,15 +128,18 @@ def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
     if not Path(kernel).is_file():
         raise HarnessError(f"no kernel at {kernel}: build it with `make kernel`")
     ours, theirs = socket.socketpair()
+    monitor = _Monitor(ours)
     try:
         command = qemu_command(qemu, cpu, kernel, case_ids, el2, monitor_fd=theirs.fileno())
         theirs.set_inheritable(True)
         start = time.monotonic()
         child = _Spawn(command[0], command[1:], pass_fds=(theirs.fileno(),), encoding="utf-8",
                        codec_errors="replace", timeout=timeout, echo=False, dimensions=PTY_SIZE)
+    except BaseException:
+        monitor.close()
+        raise
     finally:
-        theirs.close()
-    monitor = _Monitor(ours)
+        theirs.close()          # QEMU holds its own copy
     try:
         # pexpect sleeps before every send(), and ptyprocess in close() to let
         # the child exit; QEMU needs no pause to take input, and by close() it
@@ -153,7 +156,10 @@ def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
         if timed_out or stalled:
             monitor.quit()
         if timed_out or stalled or cut:
-            child.terminate(force=True)
+            # Killed outright: pexpect's terminate() would pause a tenth of a second between signals.
+            if child.isalive():
+                child.kill(signal.SIGKILL)
+            child.wait()
     finally:
         monitor.close()
         child.close(force=True)
