@@ -25,9 +25,9 @@ CASE_FILES := $(wildcard $(CASES)/*.toml)
 all: kernel
 
 help:
-	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, JOBS=)"
+	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, JOBS=, PYTEST_ARGS=--isolated)"
 	@echo "make test     the project's own tests, then the conformance suite (what CI runs)"
-	@echo "make bench    boot floor, suite time and batch-mode speed-up"
+	@echo "make bench    boot floor, default run against one boot per case, peak memory, time at scale"
 	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch"
 	@echo "make deps     check (and, as root, install) the Debian packages needed"
 	@echo "make coverage rewrite the README's coverage table from the case files"
