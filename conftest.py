@@ -75,9 +75,12 @@ def _kernel(config):
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "mmu_case: an MMU conformance case instance")
+    # Every CPU runs a QEMU: the xdist workers share them out, and a run without xdist boots in parallel itself.
+    workers = config.workerinput["workercount"] if _is_worker(config) else 1
     config.stash[RUNNER] = Runner(Settings(config.getoption("--qemu"), config.getoption("--cpu"),
                                            _kernel(config), config.getoption("--case-timeout"),
-                                           config.getoption("--hang-check") or None))
+                                           config.getoption("--hang-check") or None),
+                                  parallel=max(1, len(os.sched_getaffinity(0)) // workers))
     if _is_worker(config) or not _runs_cases(config):
         return
     version = _qemu_version_or_none(config)
@@ -89,6 +92,11 @@ def pytest_configure(config):
         config.option.xmlpath = str(results / f"{stem}.xml")
     writer = ResultsWriter(results / f"{stem}.json", config.getoption("--qemu"), version, config.getoption("--cpu"))
     config.pluginmanager.register(_Collector(writer), "mmut-results")
+
+
+def pytest_unconfigure(config):
+    if RUNNER in config.stash:
+        config.stash[RUNNER].close()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -36,6 +36,8 @@ DIAGNOSTIC_TIMEOUT = 2.0
 # interrupt that never comes, does not.
 HANG_CHECK = 0.25
 PROGRESS_GAP = 0.1
+# How often a run that may be stopped from another thread (run_kernel's `stop`) looks.
+STOP_POLL = 0.05
 # The exception vector table is 16 entries of 0x80 bytes (VBAR_EL1); the kernel's is `vectors`.
 VECTORS_SIZE = 0x800
 # Wide enough that no line QEMU or the kernel prints is ever wrapped.
@@ -115,14 +117,15 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, monit
 
 
 def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
-               el2: bool = False, hang_check: float | None = HANG_CHECK, watch=None) -> RunResult:
+               el2: bool = False, hang_check: float | None = HANG_CHECK, watch=None, stop=None) -> RunResult:
     """Boot `kernel` with `case_ids` and wait up to `timeout` seconds, in all, for it to exit.
 
     A run that prints nothing for `hang_check` seconds (None: never checked) and whose CPU
     makes no progress (see HANG_CHECK) is a hang, and so is a run still going at the
     deadline: its PC is read from the monitor and QEMU is killed.  `watch`, if given, is
     called with each piece of output as it arrives; when it returns a reason, QEMU is
-    killed there (RunResult.cut).  No QEMU process outlives this call, whatever is raised.
+    killed there (RunResult.cut), and so it is once `stop` (a threading.Event) is set.
+    No QEMU process outlives this call, whatever is raised.
     """
     qemu_version(qemu)      # a clear HarnessError now, rather than pexpect's
     if not Path(kernel).is_file():
@@ -147,7 +150,7 @@ def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
         child.delaybeforesend = None
         child.ptyproc.delayafterclose = 0
         progress = None if hang_check is None else _Progress(monitor, child.pid, kernel, hang_check)
-        output, timed_out, stalled, cut = _read_until_exit(child, start + timeout, progress, watch)
+        output, timed_out, stalled, cut = _read_until_exit(child, start + timeout, progress, watch, stop)
         pc = None
         if timed_out:
             pc = monitor.pc()
@@ -192,9 +195,9 @@ class _Spawn(pexpect.spawn):
         return ptyprocess.PtyProcess.spawn(args, pass_fds=self._pass_fds, **kwargs)
 
 
-def _read_until_exit(child, deadline, progress, watch):
+def _read_until_exit(child, deadline, progress, watch, stop):
     """All output until QEMU exits and is reaped, the deadline passes, the progress check
-    finds the kernel stuck, or `watch` asks to stop: (output, timed_out, why stuck, why cut)."""
+    finds the kernel stuck, or `watch` or `stop` asks to stop: (output, timed_out, why stuck, why cut)."""
     chunks = []
     quiet_since = time.monotonic()
     # Reading straight from the pty, rather than expect()ing a pattern, keeps
@@ -203,9 +206,13 @@ def _read_until_exit(child, deadline, progress, watch):
         now = time.monotonic()
         if now >= deadline:
             return "".join(chunks), True, None, None
+        if stop is not None and stop.is_set():
+            return "".join(chunks), False, None, "stopped by the harness"
         wait = deadline - now
         if progress is not None:
             wait = min(wait, max(0.0, progress.due(quiet_since) - now))
+        if stop is not None:
+            wait = min(wait, STOP_POLL)
         try:
             chunks.append(child.read_nonblocking(65536, timeout=wait))
             quiet_since = time.monotonic()

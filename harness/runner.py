@@ -9,8 +9,10 @@ The judgement of a case is its steps' verdicts plus what went wrong with the
 run itself (a hang, a crash, an unexpected exception, garbled records);
 both end up in the report a user reads and in results/.
 """
+import concurrent.futures
 import itertools
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,15 +166,27 @@ def judge(case, records, run, settings, shares_run=False):
 
 
 class Runner:
-    """Runs cases: one boot each (run_one), or many per boot with reruns (run_shared)."""
+    """Runs cases: one boot each (run_one), or many per boot with reruns (run_shared), in
+    up to `parallel` QEMUs at a time."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, parallel=1):
         self.settings = settings
+        self.parallel = parallel
         self._shared = {}           # case id -> Judgement from a shared boot, not yet taken
+        self._ahead = {}            # case id -> Future of its Judgement, judged by another thread
+        self._pool = None
+        self._stop = threading.Event()
+
+    def close(self):
+        """Stop the threads judging ahead, and the QEMUs they run, and wait for them."""
+        self._stop.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self, case_ids, timeout, watch=None):
         s = self.settings
-        return run_kernel(s.qemu, s.cpu, s.kernel, case_ids, timeout=timeout, hang_check=s.hang_check, watch=watch)
+        return run_kernel(s.qemu, s.cpu, s.kernel, case_ids, timeout=timeout, hang_check=s.hang_check, watch=watch,
+                          stop=self._stop)
 
     def boot(self):
         """A boot that runs no case: the CPU's ID registers, and the boot floor's time."""
@@ -193,15 +207,50 @@ class Runner:
         command line holds), and,
         where that verdict cannot stand for a fresh boot's (see _shared_boot), again on
         a fresh boot of its own, whose verdict it then is."""
+        if case.id in self._ahead:
+            return self._ahead.pop(case.id).result()
+        if self.parallel > 1 and self._pool is None:
+            self._judge_ahead([case, *following])
         if case.id not in self._shared:
-            self._shared.update(self._shared_boot(itertools.chain([case], (c for c in following
-                                                                            if c.id not in self._shared))))
-        shared = self._shared.pop(case.id)
+            self._shared.update(self._shared_boot(itertools.chain([case], (
+                c for c in following if c.id not in self._shared and c.id not in self._ahead))))
+        return self._final(case, self._shared.pop(case.id))
+
+    def _final(self, case, shared):
+        """The verdict on `case` given its verdict from a shared boot: that one, or a rerun's."""
         if shared.rerun is None:
             return shared
         j = self.run_one(case)
         j.rerun = shared.rerun
         return j
+
+    def _judge_ahead(self, cases):
+        """Cut `cases` into `parallel` runs of consecutive cases: this thread goes on with the
+        first, and a thread each judges one of the others, boot by boot, meanwhile."""
+        self._pool = concurrent.futures.ThreadPoolExecutor(self.parallel - 1, thread_name_prefix="mmut-boots")
+        size = -(-len(cases) // self.parallel)
+        for part in (cases[k:k + size] for k in range(size, len(cases), size)):
+            futures = {c.id: concurrent.futures.Future() for c in part}
+            self._ahead.update(futures)
+            self._pool.submit(self._judge_run, part, futures)
+
+    def _judge_run(self, cases, futures):
+        """Judge `cases` as run_shared would, one after another, into `futures`."""
+        pending = list(cases)
+        try:
+            while pending and not self._stop.is_set():
+                judged = self._shared_boot(iter(pending))
+                for c in pending[:len(judged)]:
+                    if not self._stop.is_set():
+                        futures[c.id].set_result(self._final(c, judged[c.id]))
+                pending = pending[len(judged):]
+        except BaseException as e:      # the item waiting for a case reports it
+            for f in futures.values():
+                if not f.done():
+                    f.set_exception(e)
+            raise
+        for f in futures.values():
+            f.cancel()      # those left when the session stopped
 
     def _shared_boot(self, cases):
         """{case id: Judgement} of the cases one boot runs, from the first of `cases` (an iterable) up to

@@ -57,10 +57,11 @@ def run_parallel(cases, work, qemu, cpu, *options, jobs=2):
 
 @pytest.fixture(scope="module")
 def suite(qemu, cpu, tmp_path_factory):
-    """The real suite, built once and run in the default mode: (kernel, results, temp dirs)."""
+    """The real suite, built once and run as `make run` runs it (no xdist: one pytest process
+    booting a QEMU per CPU at a time): (kernel, results, temp dirs)."""
     work = tmp_path_factory.mktemp("suite")
     kernel = build_kernel(CASES, work)
-    doc, temps, _ = run_parallel(CASES, work, qemu, cpu)
+    doc, temps, _ = run_parallel(CASES, work, qemu, cpu, jobs=0)
     return kernel, doc, temps
 
 
@@ -101,7 +102,7 @@ def test_the_default_run_gives_the_verdicts_and_observations_of_a_boot_per_case(
 
 @pytest.mark.parametrize("jobs", [0, 2, 3])
 def test_each_case_runs_on_one_worker_and_is_reported_once(qemu, cpu, suite, tmp_path, real_qemu, jobs):
-    kernel, _, _ = suite
+    kernel, default, _ = suite
     # QEMU as a script that logs which xdist worker started it, with which cases, then runs the real one.
     log = tmp_path / "boots.log"
     wrapper = shell_script(tmp_path / "qemu-system-aarch64", f"""
@@ -121,6 +122,8 @@ exec {real_qemu} "$@"
     assert {case_id for case_id in ids if case_id not in skipped} == workers.keys()
     assert {case_id: w for case_id, w in workers.items() if len(w) > 1} == {}
     assert len(set().union(*workers.values())) == max(jobs, 1)
+    # The verdicts do not depend on how the cases were shared out.
+    assert {e["id"]: verdict(e) for e in doc["cases"]} == {e["id"]: verdict(e) for e in default["cases"]}
 
 
 @pytest.fixture(scope="module")
