@@ -6,7 +6,9 @@ CPU     ?= max
 CROSS   ?= aarch64-linux-gnu-
 CASES   ?= cases
 BUILD   ?= build
-JOBS    ?= auto
+# pytest-xdist workers.  None for `make run`: one pytest process, which boots a QEMU per CPU at a
+# time, runs the cases fastest; `make test` runs the project's tests too, one worker per CPU.
+JOBS    ?=
 PYTEST_ARGS ?=
 
 CC      := $(CROSS)gcc
@@ -66,13 +68,13 @@ $(BUILD)/obj:
 	mkdir -p $@
 
 run: deps kernel
-	$(SUITE) $(CASES) -n $(JOBS) $(PYTEST_ARGS)
+	$(SUITE) $(CASES) $(if $(JOBS),-n $(JOBS)) $(PYTEST_ARGS)
 
 test: deps kernel
-	$(SUITE) tests $(CASES) -n $(JOBS) $(PYTEST_ARGS)
+	$(SUITE) tests $(CASES) -n $(or $(JOBS),auto) $(PYTEST_ARGS)
 
 bench: deps kernel
-	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) --cases=$(CASES) --jobs=$(JOBS)
+	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) --cases=$(CASES) --jobs=$(or $(JOBS),auto)
 
 debug: deps kernel
 	@test -n "$(CASE)" || { echo "usage: make debug CASE=<case id>" >&2; exit 2; }

@@ -3,11 +3,12 @@
     python -m harness.bench --qemu=Q --cpu=C --build=build --cases=cases --jobs=auto
 
 One table: the boot floor (a boot that runs no case), every case in one boot
-(what QEMU and the kernel alone need), the suite in its default mode (many
-cases per boot, failures rerun alone, pytest-xdist -n JOBS) and its fixed cost
-(the same command running one instance), one boot per case (--isolated), and
-peak memory; then how the default run's time grows from 256 to 2560 to 25600
-instances.  Speed is measured and shown, never asserted: it depends on the
+(what QEMU and the kernel alone need), the suite in its default mode as `make
+run` runs it (many cases per boot, a QEMU per CPU at a time, failures rerun
+alone) and its fixed cost (the same command running one instance), the same
+under pytest-xdist -n JOBS, one boot per case (--isolated -n JOBS, what the
+default was), and peak memory; then how the default run's time grows from 256
+to 2560 to 25600 instances.  Speed is measured and shown, never asserted: it depends on the
 machine and on what else runs on it.
 """
 import argparse
@@ -36,7 +37,7 @@ def _parse(argv):
     p.add_argument("--cpu", default="max")
     p.add_argument("--build", type=Path, default=ROOT / "build", help="build directory of the kernel")
     p.add_argument("--cases", type=Path, default=ROOT / "cases")
-    p.add_argument("--jobs", default="auto", help="pytest-xdist workers; auto: one per CPU")
+    p.add_argument("--jobs", default="auto", help="pytest-xdist workers of the xdist rows; auto: one per CPU")
     p.add_argument("--boots", type=int, default=15, help="boots measured for the floor")
     p.add_argument("--repeat", type=int, default=3, help="runs of everything else but the larger scales")
     p.add_argument("--scales", default="1,10,100",
@@ -68,8 +69,9 @@ def build(cases, build_dir):
 
 
 def suite(args, cases, build_dir, results, *options, select=None):
-    """(seconds, max RSS in MiB, results document) of one pytest run of the suite, as `make run` runs it."""
-    command = [sys.executable, "-m", "pytest", str(select or cases), "-q", "-n", str(args.jobs), *options,
+    """(seconds, max RSS in MiB, results document) of one pytest run of the suite, as `make run` runs it
+    (`options` added)."""
+    command = [sys.executable, "-m", "pytest", str(select or cases), "-q", *options,
                f"--qemu={args.qemu}", f"--cpu={args.cpu}", f"--cases={cases}",
                f"--build={build_dir}", f"--results={results}"]
     if ROOT not in Path(cases).parents:
@@ -117,7 +119,9 @@ def main(argv=None):
         first = load_dir(args.cases)[0]
         fixed = [suite(args, args.cases, args.build, work / "results", select=f"{first.path}::{first.name}")[0]
                  for _ in range(args.repeat)]
-        isolated = [suite(args, args.cases, args.build, work / "results", "--isolated")[0]
+        xdist = ("-n", str(args.jobs))
+        under_xdist = [suite(args, args.cases, args.build, work / "results", *xdist)[0] for _ in range(args.repeat)]
+        isolated = [suite(args, args.cases, args.build, work / "results", "--isolated", *xdist)[0]
                     for _ in range(args.repeat)]
         doc = runs[-1][2]
         reruns = sum(1 for e in doc["cases"] if e["rerun"])
@@ -131,24 +135,25 @@ def main(argv=None):
             scale.append((copies, len(scaled["cases"]), built, wall, rss))
 
     print(f"QEMU {qemu_version(args.qemu)} ({args.qemu}) -cpu {args.cpu}: {instances} case instances, "
-          f"{args.jobs} jobs on {os.cpu_count()} CPUs, load average {load:.2f} at the start, "
+          f"{os.cpu_count()} CPUs (xdist rows: -n {args.jobs}), load average {load:.2f} at the start, "
           f"{os.getloadavg()[0]:.2f} at the end")
     print(f"{'':52}{'median':>9}{'min':>8}{'max':>8}{'runs':>6}")
     _row("boot floor: a boot that runs no case", floor)
     _row(f"all {instances} instances in one boot (QEMU and kernel alone)", one_boot)
-    _row(f"default run: pytest -n {args.jobs}, many cases per boot", default)
+    _row("default run (make run): pytest, many cases per boot", default)
     _row("  the same, one instance (the fixed cost)", fixed)
+    _row(f"  the same under xdist: pytest -n {args.jobs}", under_xdist)
     _row(f"one boot per case: pytest -n {args.jobs} --isolated", isolated)
     print()
     speedup = ISOLATED_BEFORE / statistics.median(default)
     print(f"default run: {speedup:.1f}x faster than one boot per case before it ({ISOLATED_BEFORE} s), target "
           f">= {TARGET_SPEEDUP}x ({ISOLATED_BEFORE / TARGET_SPEEDUP:.1f} s): {'met' if speedup >= TARGET_SPEEDUP else 'NOT met'}; "
           f"{statistics.median(isolated) / statistics.median(default):.1f}x faster than --isolated today")
-    print(f"  of its {statistics.median(default):.2f} s: {statistics.median(fixed):.2f} s fixed cost (pytest, "
-          f"xdist workers, collection, one boot), {statistics.median(one_boot) / args.jobs:.2f} s the kernel's "
-          f"share of one boot per job, and {reruns} verdicts rerun alone on a fresh boot "
-          f"({reruns} x {statistics.median(floor):.3f} s floor / {args.jobs} jobs = "
-          f"{reruns * statistics.median(floor) / args.jobs:.2f} s)")
+    cpus = len(os.sched_getaffinity(0))
+    print(f"  of its {statistics.median(default):.2f} s: {statistics.median(fixed):.2f} s fixed cost (pytest's start, "
+          f"collection, one boot), {statistics.median(one_boot) / cpus:.2f} s the kernel's share of one boot per "
+          f"CPU, and {reruns} verdicts rerun alone on a fresh boot ({reruns} x {statistics.median(floor):.3f} s "
+          f"floor / {cpus} CPUs = {reruns * statistics.median(floor) / cpus:.2f} s)")
     print(f"  per instance in one boot: {1000 * statistics.median(one_boot) / instances:.2f} ms "
           f"(boot floor {1000 * statistics.median(floor):.0f} ms)")
     print(f"max RSS: QEMU running all instances {qemu_rss:.0f} MiB; the largest process of a default run "
