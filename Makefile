@@ -10,6 +10,10 @@ BUILD   ?= build
 # time, runs the cases fastest; `make test` runs the project's tests too, one worker per CPU.
 JOBS    ?=
 PYTEST_ARGS ?=
+# QEMUs and CPUs of `make compare`: builds fetched by `make qemus`, `system`, or binary
+# paths; empty: the default set of tools/qemus.py.
+QEMUS   ?=
+CPUS    ?= max
 
 CC      := $(CROSS)gcc
 KERNEL  := $(BUILD)/kernel.elf
@@ -18,12 +22,13 @@ CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-st
 LDFLAGS := -nostdlib -static -Wl,--build-id=none -Wl,-z,norelro -Wl,--no-warn-rwx-segments
 
 KSRC    := $(wildcard kernel/*.c) $(wildcard kernel/*.S)
-KOBJ    := $(patsubst kernel/%,$(BUILD)/obj/%.o,$(KSRC)) $(BUILD)/obj/case_table.c.o
+KOBJ    := $(patsubst kernel/%,$(BUILD)/obj/%.o,$(KSRC))
+BLOB    := $(BUILD)/cases.bin
 KHDR    := $(wildcard kernel/*.h)
 SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) --cases=$(CASES) --build=$(BUILD)
 CASE_FILES := $(wildcard $(CASES)/*.toml)
 
-.PHONY: all help deps kernel run test bench debug coverage clean FORCE
+.PHONY: all help deps browser kernel run test bench debug coverage qemus compare clean FORCE
 all: kernel
 
 help:
@@ -33,29 +38,30 @@ help:
 	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch"
 	@echo "make deps     check (and, as root, install) the Debian packages needed"
 	@echo "make coverage rewrite the README's coverage table from the case files"
+	@echo "make qemus    fetch Debian's QEMU builds (QEMUS=) into a private cache and list them"
+	@echo "make compare  the suite on every QEMUS x CPUS pair: the matrix and results/report.html"
 
 deps:
 	@tools/deps.sh "$(PYTHON)" "$(QEMU)" "$(CC)"
 
-kernel: $(KERNEL)
+# The kernel and the case blob it runs (QEMU loads the blob next to it at run
+# time: a case file that changes remakes only the blob).
+kernel: $(KERNEL) $(BLOB)
 
-# The case table is generated from the case files; a bad case stops here (exit 2).
-# Which case files the table was made from: a new CASES=, or a file added or
-# removed, remakes the table even when no file is newer than it.
+# The blob is encoded from the case files; a bad case stops here (exit 2).
+# Which case files it was made from: a new CASES=, or a file added or removed,
+# remakes it even when no file is newer than it.
 $(BUILD)/cases.list: FORCE | $(BUILD)/obj
 	@echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' | cmp -s - $@ || \
 		echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' > $@
 
-$(BUILD)/case_table.c: $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py) kernel/layout.h | $(BUILD)/obj
-	$(PYTHON) -m harness.gen --cases $(CASES) --out $@
+$(BLOB): $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py) $(KHDR) | $(BUILD)/obj
+	$(PYTHON) -m harness.blob --cases $(CASES) --out $@
 
 $(BUILD)/obj/%.c.o: kernel/%.c $(KHDR) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.S.o: kernel/%.S $(KHDR) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c $< -o $@
-
-$(BUILD)/obj/case_table.c.o: $(BUILD)/case_table.c $(KHDR)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/kernel.ld: linker/kernel.ld kernel/layout.h | $(BUILD)/obj
@@ -70,7 +76,13 @@ $(BUILD)/obj:
 run: deps kernel
 	$(SUITE) $(CASES) $(if $(JOBS),-n $(JOBS)) $(PYTEST_ARGS)
 
-test: deps kernel
+# Headless Chromium for the report's browser test (tests/test_report.py skips without it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" -ne 0 ] || { echo "installing: chromium (for the report's browser test)"; \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } \
+		>/tmp/mmu-suite-apt.log 2>&1 || echo "chromium could not be installed (log: /tmp/mmu-suite-apt.log): its test skips"; }
+
+test: deps browser kernel
 	$(SUITE) tests $(CASES) -n $(or $(JOBS),auto) $(PYTEST_ARGS)
 
 bench: deps kernel
@@ -79,6 +91,13 @@ bench: deps kernel
 debug: deps kernel
 	@test -n "$(CASE)" || { echo "usage: make debug CASE=<case id>" >&2; exit 2; }
 	$(PYTHON) -m harness.debug --qemu=$(QEMU) --cpu=$(CPU) --kernel=$(KERNEL) "$(CASE)"
+
+qemus:
+	$(PYTHON) tools/qemus.py fetch $(QEMUS)
+	@$(PYTHON) tools/qemus.py list
+
+compare: deps kernel
+	$(PYTHON) -m harness.matrix $(if $(QEMUS),--qemus $(QEMUS)) --cpus $(CPUS) --cases=$(CASES) --build=$(BUILD)
 
 coverage:
 	$(PYTHON) -m harness.coverage --update

@@ -84,14 +84,29 @@ def qemu_version(qemu: str) -> str:
     return match.group(1)
 
 
-@functools.cache
-def _ram_option() -> str:
-    # The kernel's layout.h is the one place the RAM size is written.
-    return f"{read_defines(kernel_header('layout.h'))['RAM_SIZE'] >> 20}M"
+# The kernel's layout.h is the one place the RAM size and the case blob's place are written.
+LAYOUT = read_defines(kernel_header("layout.h"))
 
 
-def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, monitor_fd: int = None) -> list[str]:
-    """The QEMU command line that boots `kernel` and runs `case_ids` in one go; with
+# The kernel's command-line option for walk records (docs/protocol.md); it takes
+# room on the command line too, which batches are sized to.
+WALKS_OPTION = "+walks"
+
+
+def default_blob(kernel) -> Path:
+    """The case blob `make` writes next to the kernel."""
+    return Path(kernel).with_name("cases.bin")
+
+
+def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, blob=None,
+                 walks: bool = True, monitor_fd: int = None) -> list[str]:
+    """The QEMU command line that boots `kernel` and runs `case_ids` in one go.
+
+    `case_ids` are case IDs or blob index ranges (`#first-last`, `#index`) of
+    `blob` (a file harness/blob.py wrote; default: the one next to the kernel),
+    which QEMU loads where the kernel reads it (CASE_BLOB_BASE).  `walks`: the
+    kernel reports the descriptors each step's walk reads (walk records);
+    campaigns that need only the steps' outcomes turn it off for speed.  With
     `monitor_fd` (an inherited socket), QEMU's monitor is on that socket."""
     for case_id in case_ids:
         # QEMU's option parser would need commas doubled, and the kernel splits
@@ -100,12 +115,16 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, monit
             raise ValueError(f"case ID {case_id!r} is empty or holds a comma or whitespace")
     # With no arg= at all QEMU passes the kernel's file name as the command
     # line, which the kernel would take for a case ID: an empty arg= runs none.
-    args = "".join(f",arg={case_id}" for case_id in case_ids) or ",arg="
+    tokens = [WALKS_OPTION, *case_ids] if walks else list(case_ids)
+    args = "".join(f",arg={token}" for token in tokens) or ",arg="
+    blob = default_blob(kernel) if blob is None else blob
+    if "," in str(blob):
+        raise ValueError(f"case blob path {str(blob)!r} holds a comma, which QEMU's -device option cannot take")
     return [
         qemu,
         "-M", "virt,virtualization=on" if el2 else "virt",
         "-cpu", cpu,
-        "-m", _ram_option(),
+        "-m", f"{LAYOUT['RAM_SIZE'] >> 20}M",
         "-nodefaults", "-display", "none",
         "-serial", "stdio",
         *(() if monitor_fd is None else
@@ -113,12 +132,15 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, monit
         "-no-reboot",
         "-semihosting-config", "enable=on,target=native" + args,
         "-kernel", str(kernel),
+        "-device", f"loader,file={blob},addr={LAYOUT['CASE_BLOB_BASE']:#x},force-raw=on",
     ]
 
 
 def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
-               el2: bool = False, hang_check: float | None = HANG_CHECK, watch=None, stop=None) -> RunResult:
-    """Boot `kernel` with `case_ids` and wait up to `timeout` seconds, in all, for it to exit.
+               el2: bool = False, blob=None, walks: bool = True, hang_check: float | None = HANG_CHECK,
+               watch=None, stop=None) -> RunResult:
+    """Boot `kernel` with `case_ids` of `blob` (default: the one next to the kernel)
+    and wait up to `timeout` seconds, in all, for it to exit.
 
     A run that prints nothing for `hang_check` seconds (None: never checked) and whose CPU
     makes no progress (see HANG_CHECK) is a hang, and so is a run still going at the
@@ -130,10 +152,17 @@ def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
     qemu_version(qemu)      # a clear HarnessError now, rather than pexpect's
     if not Path(kernel).is_file():
         raise HarnessError(f"no kernel at {kernel}: build it with `make kernel`")
+    blob = default_blob(kernel) if blob is None else Path(blob)
+    if not blob.is_file():
+        raise HarnessError(f"no case blob at {blob}: `make kernel` writes one from the case files, "
+                           "harness.blob.write() from Case objects")
+    if blob.stat().st_size > LAYOUT["CASE_BLOB_SIZE"]:
+        raise HarnessError(f"case blob {blob} is larger than the kernel's CASE_BLOB_SIZE "
+                           f"({LAYOUT['CASE_BLOB_SIZE']} bytes, kernel/layout.h)")
     ours, theirs = socket.socketpair()
     monitor = _Monitor(ours)
     try:
-        command = qemu_command(qemu, cpu, kernel, case_ids, el2, monitor_fd=theirs.fileno())
+        command = qemu_command(qemu, cpu, kernel, case_ids, el2, blob, walks, monitor_fd=theirs.fileno())
         theirs.set_inheritable(True)
         start = time.monotonic()
         child = _Spawn(command[0], command[1:], pass_fds=(theirs.fileno(),), encoding="utf-8",

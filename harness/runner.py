@@ -14,14 +14,14 @@ import itertools
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness import esr
+from harness import crosscheck, esr
 from harness.cases import STORES
 from harness.kdefs import kernel_header, read_defines
 from harness.protocol import PREFIX, PROTOCOL_VERSION, parse_output
-from harness.qemu import HANG_CHECK, run_kernel, symbol_for
+from harness.qemu import HANG_CHECK, WALKS_OPTION, qemu_version, run_kernel, symbol_for
 from harness.verdict import judge_step
 
 # Exit statuses (kernel/exit_status.h), named for messages.
@@ -119,10 +119,29 @@ def _step_verdicts(case, records):
             if step.expect.kind not in (*_SELFTEST_END, "hang")]
 
 
-def judge(case, records, run, settings, shares_run=False):
-    """Judge one case from its records (protocol.CaseRecords or None) in a run.
+def _with_model(verdicts, case, records, boot, qemu):
+    """The step verdicts with the reference model's view of each step added (harness/crosscheck.py)."""
+    views = crosscheck.step_views(case, records, boot, qemu_version(qemu))
+    out = []
+    for v in verdicts:
+        view = views.get(v.n)
+        if view is None:
+            out.append(v)
+            continue
+        text = view.model
+        if view.known_bugs:
+            text += "; what QEMU did is " + " and ".join(
+                f"its known bug {bug.name} ({bug.qemu}: {bug.does})" for bug in view.known_bugs)
+        out.append(replace(v, model=text, walk=view.walk, problems=v.problems + view.problems))
+    return out
+
+
+def judge(case, records, run, settings, shares_run=False, boot=None):
+    """Judge one case from its records (protocol.CaseRecords or None) in a run whose
+    boot record is `boot`: by the case's expectations and by the reference model.
     A case that ended in a run it shares (batch mode) is not answerable for how that run ended."""
-    j = Judgement(case, steps=_step_verdicts(case, records), run=run, wall=run.wall)
+    j = Judgement(case, steps=_with_model(_step_verdicts(case, records), case, records, boot, settings.qemu),
+                  run=run, wall=run.wall)
     selftest = case.steps[-1].expect.kind if case.steps[-1].expect.kind in (*_SELFTEST_END, "hang") else None
     exception = records.exception if records else None
     if selftest == "hang":
@@ -197,7 +216,7 @@ class Runner:
         """Judge `case` on a fresh boot that runs it alone."""
         run = self._run([case.id], timeout_for(case, self.settings))
         output = parse_output(run.output)
-        j = judge(case, output.cases().get(case.id), run, self.settings)
+        j = judge(case, output.cases().get(case.id), run, self.settings, boot=output.boot)
         j.problems.extend(_run_problems(output))
         return j
 
@@ -260,7 +279,7 @@ class Runner:
         A judgement whose `rerun` is set cannot stand for a fresh boot's, and says why:
         the case failed and a case ran before it in the boot, or the boot printed
         malformed records, so none of its records is beyond doubt."""
-        batch, length = [], 0
+        batch, length = [], len(WALKS_OPTION) + 1
         for c in cases:
             length += len(c.id) + 1
             if length >= CMDLINE_SIZE:
@@ -283,7 +302,7 @@ class Runner:
         for i, c in enumerate(batch[:reached]):
             records = per_case.get(c.id)
             finished = records is not None and records.end and records.exception is None
-            j = judge(c, records, run, self.settings, shares_run=finished)
+            j = judge(c, records, run, self.settings, shares_run=finished, boot=output.boot)
             if not finished:
                 j.problems.extend(_run_problems(output))
             j.wall, j.batch_size, j.fresh_boot = share, len(batch), i == 0

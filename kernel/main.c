@@ -1,9 +1,10 @@
 /*
- * Boot, then for each case ID on the semihosting command line: build the
- * case's tables, enable the MMU, run its steps (one record each), and turn
- * the MMU off again, so one boot can run many cases (batch mode).
+ * Boot, check the case blob, then for each case the semihosting command line
+ * names (by ID, or a range of blob indices): build the case's tables, enable
+ * the MMU, run its steps (one record each), and turn the MMU off again, so one
+ * boot can run many cases (batch mode, campaigns).
  */
-#include "case.h"
+#include "blob.h"
 #include "exception.h"
 #include "exit_status.h"
 #include "layout.h"
@@ -19,8 +20,13 @@
 static u8 table_memory[TABLE_POOL_SIZE] __attribute__((aligned(1 << 16), section(".pool")));
 static struct table_pool pool = { table_memory, sizeof(table_memory), 0 };
 static char cmdline[CMDLINE_SIZE];
+/* Command-line options: walk records before (and, with HA/HD, after) each step. */
+static bool walks;
 
-extern const char __image_end[];
+#define CASE_BLOB ((const void *)CASE_BLOB_BASE)
+static u32 ncases;          /* in the blob; 0 until it is checked */
+
+extern const char __data_start[], __bss_end[];
 
 static const struct pte_prot kernel_ram = {
 	.attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RW_EL1, .sh = SH_INNER, .af = true, .uxn = true,
@@ -42,7 +48,7 @@ static void report_boot(u64 boot_el)
 	record_hex("mmfr0", read_sysreg(id_aa64mmfr0_el1));
 	record_hex("mmfr1", read_sysreg(id_aa64mmfr1_el1));
 	record_hex("mmfr2", read_sysreg(s3_0_c0_c7_2));     /* ID_AA64MMFR2_EL1 */
-	record_dec("cases", mmut_ncases);
+	record_dec("cases", ncases);
 	record_end();
 }
 
@@ -133,14 +139,22 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 	for (unsigned i = 0; i < c->nmaps; i++) {
 		const struct map *m = &c->maps[i];
 
-		err = pgt_map(table_for(m->va, tt0, tt1), m->va, m->pa, m->level, &m->prot);
+		struct pte_prot prot = {
+			.attrindx = m->attrindx, .ap = m->ap, .sh = m->sh,
+			.af = m->flags & MAP_AF, .ng = m->flags & MAP_NG, .pxn = m->flags & MAP_PXN,
+			.uxn = m->flags & MAP_UXN, .contig = m->flags & MAP_CONTIG, .dbm = m->flags & MAP_DBM,
+		};
+
+		err = pgt_map(table_for(m->va, tt0, tt1), m->va, m->pa, m->level, &prot);
 		if (err)
 			return report_error(c, "map", i, err);
 	}
 	for (unsigned i = 0; i < c->ntables; i++) {
 		const struct table_attrs *t = &c->tables[i];
 
-		err = pgt_table_prot(table_for(t->va, tt0, tt1), t->va, t->level, &t->prot);
+		struct table_prot prot = { .aptable = t->aptable, .pxntable = t->flags & TABLE_ATTR_PXN };
+
+		err = pgt_table_prot(table_for(t->va, tt0, tt1), t->va, t->level, &prot);
 		if (err)
 			return report_error(c, "table", i, err);
 	}
@@ -181,6 +195,14 @@ static void zero_frame(u64 pa, u64 size)
 		frame[k] = 0;
 }
 
+/*
+ * What a software walk may read: the kernel's window, the only memory mapped
+ * (identity, or at the alias) while the steps run.  It holds the table pool
+ * and the frames; a raw table descriptor pointing elsewhere ends the walk.
+ */
+static const struct walk_memory window = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZE, 0 };
+static const struct walk_memory window_alias = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZE, ALIAS_OFFSET };
+
 /* Plant the fetch stub wherever the tables send a fetch step, if that is a case frame. */
 static void plant_fetch_stubs(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1)
 {
@@ -189,7 +211,7 @@ static void plant_fetch_stubs(const struct mmut_case *c, struct pgtable *tt0, st
 
 		if (c->steps[i].op != OP_FETCH)
 			continue;
-		pgt_walk(table_for(c->steps[i].va, tt0, tt1), c->steps[i].va, &w);
+		pgt_walk(table_for(c->steps[i].va, tt0, tt1), c->steps[i].va, &window, &w);
 		if (w.valid && w.pa >= FRAME_POOL_BASE && w.pa + 8 <= (u64)RAM_BASE + RAM_SIZE && !(w.pa & 3)) {
 			volatile u32 *stub = (volatile u32 *)(uintptr_t)w.pa;
 
@@ -224,28 +246,63 @@ static u64 run_probe(const struct step *s)
 	return 0;
 }
 
-static bool is_at(enum op op)
+static bool is_at(u32 op)
 {
 	return op >= OP_AT_S1E1R && op <= OP_AT_S1E0W;
 }
 
-static bool is_store(enum op op)
+static bool is_store(u32 op)
 {
 	return (op >= OP_STORE8 && op <= OP_STORE64) || op == OP_STTR64;
 }
 
-/* A case's steps, as seen from where they run (the alias or the identity map). */
+/* A case's steps and what their walks read, as seen from where they run (the alias or the identity map). */
 struct step_run {
 	const char *id;
 	const struct step *steps;
 	unsigned n;
+	const struct regime *regime;
+	const struct pgtable *tt0, *tt1;        /* the tables TTBR0 and TTBR1 point at */
+	const struct walk_memory *memory;
 };
+
+/*
+ * The descriptors the kernel's software walk of a step's VA reads, one
+ * record each, from the TTBR that VA bit 55 selects.  None where the
+ * hardware reads none: walks of that half disabled (EPDn), or the VA
+ * outside its range (with TBI the top byte is not part of it).
+ */
+static void report_walk(const struct step_run *c, unsigned n, const char *when)
+{
+	u64 va = c->steps[n].va;
+	bool upper = va & BIT(55);
+	const struct pgtable *pt = upper ? c->tt1 : c->tt0;
+	struct walk w;
+
+	if ((upper ? c->regime->epd1 : c->regime->epd0) ||
+	    !pgt_va_in_range(pt->va_bits, va, upper ? c->regime->tbi1 : c->regime->tbi0))
+		return;
+	pgt_walk(pt, va, c->memory, &w);
+	for (unsigned i = 0; i < w.nreads; i++) {
+		record_begin("walk");
+		record_str("case", c->id);
+		record_dec("n", n);
+		record_str("when", when);
+		record_sdec("level", w.reads[i].level);
+		record_hex("table", w.reads[i].table);
+		record_dec("index", w.reads[i].index);
+		record_hex("desc", w.reads[i].desc);
+		record_end();
+	}
+}
 
 static void run_step(const struct step_run *c, unsigned n)
 {
 	const struct step *s = &c->steps[n];
 	u64 result;
 
+	if (walks)
+		report_walk(c, n, "before");
 	probe.fault.taken = false;
 	probe.fetch_target = s->va;
 	probe.armed = s->op == OP_FETCH ? PROBE_FETCH : is_at(s->op) ? PROBE_NONE : PROBE_DATA;
@@ -270,6 +327,9 @@ static void run_step(const struct step_run *c, unsigned n)
 			record_hex("value", result);
 	}
 	record_end();
+	/* Hardware Access flag and dirty state updates may have written descriptors of the walk. */
+	if (walks && (c->regime->ha || c->regime->hd))
+		report_walk(c, n, "after");
 }
 
 static void run_steps(const void *arg)
@@ -281,12 +341,15 @@ static void run_steps(const void *arg)
 }
 
 /* Run the steps from the kernel's TTBR1 alias, with the case's TTBR0 side in force. */
-static void run_steps_from_alias(const struct mmut_case *c, u64 tt0_root, u64 tt1_root, u64 boot_root)
+static void run_steps_from_alias(const struct mmut_case *c, const struct pgtable *tt0, const struct pgtable *tt1,
+				 u64 tt1_root, u64 boot_root)
 {
 	struct regime transition = transition_regime(&c->regime);
-	struct ttbr0_regs enter = { tcr_from_regime(&c->regime), tt0_root };
+	struct ttbr0_regs enter = { tcr_from_regime(&c->regime), pgt_ttbr(tt0) };
 	struct ttbr0_regs leave = { tcr_from_regime(&transition), boot_root };
-	struct step_run run = { ALIAS(c->id), ALIAS(c->steps), c->nsteps };
+	struct step_run run = {
+		ALIAS(c->id), ALIAS(c->steps), c->nsteps, ALIAS(&c->regime), ALIAS(tt0), ALIAS(tt1), ALIAS(&window_alias),
+	};
 
 	mmu_enable(&transition, boot_root, tt1_root);
 	console_uart = (volatile u32 *)UART_ALIAS_BASE;
@@ -294,6 +357,19 @@ static void run_steps_from_alias(const struct mmut_case *c, u64 tt0_root, u64 tt
 	run_in_alias(ALIAS_OFFSET, &enter, &leave, ALIAS(&run_steps), ALIAS(&run));
 	console_uart = (volatile u32 *)UART_BASE;
 	current_case_id = c->id;
+}
+
+/* The registers as the steps see them (for a kernel_high case, the case's TTBR0 side as run_in_alias sets it). */
+static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1)
+{
+	record_begin("regs");
+	record_str("case", c->id);
+	record_hex("tcr", tcr_from_regime(&c->regime));
+	record_hex("mair", c->regime.mair);
+	record_hex("sctlr", sctlr_from_regime(&c->regime));
+	record_hex("ttbr0", ttbr0);
+	record_hex("ttbr1", ttbr1);
+	record_end();
 }
 
 static int run_case(const struct mmut_case *c)
@@ -310,21 +386,35 @@ static int run_case(const struct mmut_case *c)
 		u64 tt0_root = pgt_ttbr(&tt0);
 		u64 tt1_root = c->regime.raw_ttbr1 ? c->regime.ttbr1 : pgt_ttbr(&tt1);
 
+		/* A verbatim TTBR1_EL1 points the walks of the upper half elsewhere. */
+		if (c->regime.raw_ttbr1)
+			tt1.root = (u64 *)(uintptr_t)pgt_ttbr_table(&tt1, tt1_root);
+		report_regs(c, tt0_root, tt1_root);
+
 		/* No dirty line of an earlier case may be written back over what is written here. */
 		for_each_frame(c, &tt0, &tt1, cache_clean_inval);
 		for_each_frame(c, &tt0, &tt1, zero_frame);
 		plant_fetch_stubs(c, &tt0, &tt1);
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
 		if (c->regime.kernel_high) {
-			run_steps_from_alias(c, tt0_root, tt1_root, pgt_ttbr(&boot));
+			run_steps_from_alias(c, &tt0, &tt1, tt1_root, pgt_ttbr(&boot));
 		} else {
-			struct step_run run = { c->id, c->steps, c->nsteps };
+			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, &tt0, &tt1, &window };
 
 			mmu_enable(&c->regime, tt0_root, tt1_root);
 			run_steps(&run);
 		}
-		/* Dirty lines of the kernel's data must reach memory before caching stops. */
-		cache_clean_inval(KERNEL_BASE, (u64)__image_end - KERNEL_BASE);
+		/*
+		 * What was written with the MMU on may sit in dirty cache lines,
+		 * which must reach memory before caching stops: the kernel's data
+		 * and stacks, read again with the MMU off, and the tables, which
+		 * hardware Access flag and dirty state updates write, so that no
+		 * dirty line is written back over the next case's tables.  The
+		 * case's frames are cleaned when they are next used.  Code and
+		 * read-only data are never written.
+		 */
+		cache_clean_inval((u64)(uintptr_t)__data_start, (u64)(__bss_end - __data_start));
+		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
 		mmu_disable();
 	}
 	record_begin("end");
@@ -334,60 +424,172 @@ static int run_case(const struct mmut_case *c)
 	return status;
 }
 
-static const struct mmut_case *find_case(const char *id, size_t len)
+/* The blob index of the case with this ID, or -1. */
+static long find_case(const char *id, size_t len)
 {
-	for (unsigned i = 0; i < mmut_ncases; i++) {
-		const char *name = mmut_cases[i].id;
+	for (u32 i = 0; i < ncases; i++) {
+		const char *name = blob_id(CASE_BLOB, i);
 		size_t k = 0;
 
 		while (k < len && name[k] == id[k])
 			k++;
 		if (k == len && name[k] == '\0')
-			return &mmut_cases[i];
+			return i;
 	}
-	return 0;
+	return -1;
 }
 
-static int report_unknown(const char *id, size_t len)
+static void put_token(const char *token, size_t len)
+{
+	while (len--)
+		console_putc(*token++);
+}
+
+static int report_bad_token(const char *what, const char *key, const char *token, size_t len)
 {
 	record_begin("error");
-	record_str("what", "unknown_case");
-	console_puts(" case=");
-	while (len--)
-		console_putc(*id++);
+	record_str("what", what);
+	console_puts(" ");
+	console_puts(key);
+	console_puts("=");
+	put_token(token, len);
 	record_end();
 	return EXIT_CASE_ERROR;
+}
+
+/* A decimal number of the whole of [p, end); false if it is not one or overflows 32 bits. */
+static bool parse_index(const char *p, const char *end, u32 *value)
+{
+	u64 v = 0;
+
+	if (p == end)
+		return false;
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (u64)(*p - '0');
+		if (v > 0xffffffffULL)
+			return false;
+	}
+	*value = (u32)v;
+	return true;
+}
+
+/* "#first-last" or "#index": blob indices, inclusive, so a batch of thousands fits the command line. */
+static bool parse_range(const char *token, size_t len, u32 *first, u32 *last)
+{
+	const char *end = token + len, *dash = token + 1;
+
+	while (dash < end && *dash != '-')
+		dash++;
+	if (!parse_index(token + 1, dash, first))
+		return false;
+	if (dash == end)
+		*last = *first;
+	else if (!parse_index(dash + 1, end, last))
+		return false;
+	return *first <= *last && *last < ncases;
+}
+
+static int run_index(u32 index)
+{
+	struct mmut_case c;
+
+	blob_case(CASE_BLOB, index, &c);
+	return run_case(&c);
+}
+
+/* "+walks": walk records for every step of the boot. */
+static bool set_option(const char *token, size_t len)
+{
+	static const char walks_option[] = "+walks";
+
+	if (len != sizeof(walks_option) - 1)
+		return false;
+	for (size_t k = 0; k < len; k++) {
+		if (token[k] != walks_option[k])
+			return false;
+	}
+	walks = true;
+	return true;
+}
+
+static int run_token(const char *token, size_t len)
+{
+	int status = EXIT_OK;
+
+	if (token[0] == '#') {
+		u32 first, last;
+
+		if (!parse_range(token, len, &first, &last))
+			return report_bad_token("bad_range", "range", token, len);
+		for (u32 i = first; i <= last; i++) {
+			int s = run_index(i);
+
+			if (s != EXIT_OK)
+				status = s;
+		}
+		return status;
+	}
+	long index = find_case(token, len);
+
+	return index < 0 ? report_bad_token("unknown_case", "case", token, len) : run_index((u32)index);
+}
+
+static int report_bad_blob(const struct blob_problem *problem)
+{
+	record_begin("error");
+	record_str("what", "bad_blob");
+	record_str("field", problem->field);
+	if (problem->in_case)
+		record_dec("index", problem->index);
+	record_end();
+	return EXIT_CASE_ERROR;
+}
+
+/* The next space-separated token of *p: its length, 0 at the end. */
+static size_t next_token(const char **p, const char **token)
+{
+	size_t len = 0;
+
+	while (**p == ' ')
+		(*p)++;
+	*token = *p;
+	while ((*p)[len] && (*p)[len] != ' ')
+		len++;
+	*p += len;
+	return len;
 }
 
 int kernel_main(u64 boot_el)
 {
 	int status = EXIT_OK;
-	const char *p = cmdline;
+	const char *p = cmdline, *token;
+	struct blob_problem problem;
+	bool blob_ok = blob_check(CASE_BLOB, CASE_BLOB_SIZE, &problem);
+	size_t len;
 
+	if (blob_ok)
+		ncases = blob_ncases(CASE_BLOB);
 	report_boot(boot_el);
-	if (!semihost_cmdline(cmdline, sizeof(cmdline))) {
+	if (!blob_ok) {
+		status = report_bad_blob(&problem);
+		p = "";
+	} else if (!semihost_cmdline(cmdline, sizeof(cmdline))) {
 		record_begin("error");
 		record_str("what", "cmdline_too_long");
 		record_end();
 		status = EXIT_CASE_ERROR;
 		p = "";
 	}
-	while (*p) {
-		const char *id;
-		size_t len = 0;
-		const struct mmut_case *c;
-		int s;
+	/* Options first, wherever they are: they hold for every case of the boot. */
+	for (const char *q = p; (len = next_token(&q, &token));) {
+		if (token[0] == '+' && !set_option(token, len))
+			status = report_bad_token("unknown_option", "option", token, len);
+	}
+	while ((len = next_token(&p, &token))) {
+		int s = token[0] == '+' ? EXIT_OK : run_token(token, len);
 
-		while (*p == ' ')
-			p++;
-		id = p;
-		while (p[len] && p[len] != ' ')
-			len++;
-		p += len;
-		if (!len)
-			break;
-		c = find_case(id, len);
-		s = c ? run_case(c) : report_unknown(id, len);
 		if (s != EXIT_OK)
 			status = s;
 	}

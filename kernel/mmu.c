@@ -29,6 +29,11 @@ u64 tcr_from_regime(const struct regime *r)
 	       (r->ha ? TCR_HA : 0) | (r->hd ? TCR_HD : 0);
 }
 
+u64 sctlr_from_regime(const struct regime *r)
+{
+	return SCTLR_RES1 | SCTLR_M | SCTLR_C | SCTLR_I | (r->sctlr_a ? SCTLR_A : 0);
+}
+
 static void tlb_invalidate_all(void)
 {
 	dsb(ishst);
@@ -60,7 +65,7 @@ void mmu_enable(const struct regime *r, u64 ttbr0, u64 ttbr1)
 	tlb_invalidate_all();
 	__asm__ volatile("ic iallu");
 	dsb(nsh);
-	write_sysreg(SCTLR_RES1 | SCTLR_M | SCTLR_C | SCTLR_I | (r->sctlr_a ? SCTLR_A : 0), sctlr_el1);
+	write_sysreg(sctlr_from_regime(r), sctlr_el1);
 	isb();
 }
 

@@ -30,7 +30,7 @@ def cpu(request):
 
 
 def build_kernel(cases, work):
-    """work/build/kernel.elf, with the cases of `cases` in its table, where a suite run in `work` finds it."""
+    """work/build/kernel.elf, with the blob of the cases of `cases` next to it, where a suite run in `work` finds them."""
     make = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(ROOT), "kernel",
                            f"PYTHON={sys.executable}", f"CASES={cases}", f"BUILD={work / 'build'}"],
                           capture_output=True, text=True)
@@ -151,16 +151,17 @@ def test_a_crash_in_a_shared_boot_ends_it_and_the_cases_after_it_are_judged(qemu
     assert not failed.ok and any("unexpected exception" in p for p in failed.problems), failed.problems
     assert failed.rerun is not None
     command = failed.run.command
-    assert command[command.index("-semihosting-config") + 1].endswith("native,arg=batch.crash_unexpected")
+    assert command[command.index("-semihosting-config") + 1].endswith("native,arg=+walks,arg=batch.crash_unexpected")
     assert qemu_processes(crashes) == []
 
 
-def test_qemu_opens_no_port_or_file_but_the_kernel():
+def test_qemu_opens_no_port_or_file_but_the_kernel_and_its_case_blob():
     command = qemu_command("qemu-system-aarch64", "max", "k.elf", ["a", "b"], monitor_fd=5)
     # The monitor is on a socket pair QEMU inherits (fd=), which no other process can reach.
     assert command[command.index("-chardev") + 1] == "socket,id=monitor,fd=5"
     shared = re.compile(r"tcp:|udp:|unix:|telnet:|host=|port=|file[:=]|path=|^-(gdb|s|S|pidfile|D|qmp|monitor)$")
-    assert [arg for arg in command if shared.search(arg)] == []
+    assert [arg for arg in command if shared.search(arg)] == [command[command.index("-device") + 1]]
+    assert command[command.index("-device") + 1].startswith("loader,file=cases.bin,")
 
 
 def check_only_results_written(cases, doc, results, temps):

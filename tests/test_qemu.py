@@ -6,11 +6,12 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from harness import blob
 from harness.errors import HarnessError
 from harness.qemu import HANG_CHECK, qemu_command, qemu_version, run_kernel
 
 KERNEL = Path(__file__).resolve().parent.parent / "build" / "kernel.elf"
-# A case in the kernel's table (the hand-written build/case_table.c has only this one).
+# A case of the blob `make kernel` writes (build/cases.bin).
 DEMO_CASE = "demo.seed_demo"   # cases/demo.toml
 
 
@@ -34,8 +35,10 @@ def kernel():
 
 @pytest.fixture(scope="module")
 def hang_elf(tmp_path_factory):
-    """An image that sleeps forever at its link address, where QEMU's virt board enters it."""
+    """An image that sleeps forever at its link address, where QEMU's virt board enters it
+    (with an empty case blob next to it, which it never reads)."""
     tmp = tmp_path_factory.mktemp("hang")
+    blob.write([], tmp / "cases.bin")
     (tmp / "hang.S").write_text(".global _start\n_start:\n\twfi\n\tb _start\n")
     subprocess.run(["aarch64-linux-gnu-gcc", "-nostdlib", "-static", "-Wl,--build-id=none",
                     "-Ttext=0x40080000", str(tmp / "hang.S"), "-o", str(tmp / "hang.elf")], check=True)
@@ -72,8 +75,13 @@ def test_command():
     cmd = qemu_command("q", "max", "k.elf", ["a", "b"], el2=True)
     assert cmd[cmd.index("-M") + 1] == "virt,virtualization=on"
     assert cmd[cmd.index("-m") + 1] == "1024M"
-    assert cmd[cmd.index("-semihosting-config") + 1] == "enable=on,target=native,arg=a,arg=b"
-    assert cmd[-2:] == ["-kernel", "k.elf"]
+    assert cmd[cmd.index("-semihosting-config") + 1] == "enable=on,target=native,arg=+walks,arg=a,arg=b"
+    quiet = qemu_command("q", "max", "k.elf", ["#0-4999"], walks=False)
+    assert quiet[quiet.index("-semihosting-config") + 1] == "enable=on,target=native,arg=#0-4999"
+    assert cmd[cmd.index("-kernel") + 1] == "k.elf"
+    assert cmd[cmd.index("-device") + 1] == "loader,file=cases.bin,addr=0x40800000,force-raw=on"
+    other = qemu_command("q", "max", "build/k.elf", [], blob="fuzz/b.bin")
+    assert other[other.index("-device") + 1].startswith("loader,file=fuzz/b.bin,")
     with pytest.raises(ValueError):
         qemu_command("q", "max", "k.elf", ["a,b"])
 
@@ -81,7 +89,7 @@ def test_command():
 def test_demo_case(qemu, cpu, kernel):
     r = run_kernel(qemu, cpu, kernel, [DEMO_CASE])
     assert r.exit_status == 0 and r.signal is None and not r.timed_out, r.output
-    assert "MMUT 1 exit status=0\n" in r.output
+    assert "MMUT 2 exit status=0\n" in r.output
     assert "\r" not in r.output
 
 
@@ -99,7 +107,7 @@ def test_el2_boot(qemu, cpu, kernel):
 def test_unknown_case(qemu, cpu, kernel):
     r = run_kernel(qemu, cpu, kernel, ["nope"])
     assert r.exit_status == 1, r.output   # EXIT_CASE_ERROR
-    assert "MMUT 1 error what=unknown_case case=nope\n" in r.output
+    assert "MMUT 2 error what=unknown_case case=nope\n" in r.output
 
 
 def test_long_output_is_all_captured(qemu, cpu, kernel):
@@ -107,14 +115,16 @@ def test_long_output_is_all_captured(qemu, cpu, kernel):
     ids = [f"x{i}" for i in range(2000)]
     r = run_kernel(qemu, cpu, kernel, ids)
     lines = r.output.splitlines()
-    assert lines[1:-1] == [f"MMUT 1 error what=unknown_case case={i}" for i in ids]
-    assert lines[-1] == "MMUT 1 exit status=1"
+    assert lines[1:-1] == [f"MMUT 2 error what=unknown_case case={i}" for i in ids]
+    assert lines[-1] == "MMUT 2 exit status=1"
 
 
 @pytest.fixture(scope="module")
 def busy_elf(tmp_path_factory):
-    """An image that counts down for a second or more, printing nothing, then exits through semihosting."""
+    """An image that counts down for a second or more, printing nothing, then exits through semihosting
+    (with an empty case blob next to it, which it never reads)."""
     tmp = tmp_path_factory.mktemp("busy")
+    blob.write([], tmp / "cases.bin")
     (tmp / "busy.S").write_text(".global _start\n_start:\n\tldr x2, =1500000000\n1:\tsubs x2, x2, #1\n\tb.ne 1b\n"
                                 "\tmov x0, #0x18\n\tldr x1, =0x20026\n\thlt #0xf000\n")
     subprocess.run(["aarch64-linux-gnu-gcc", "-nostdlib", "-static", "-Wl,--build-id=none",
