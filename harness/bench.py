@@ -7,22 +7,27 @@ One table: the boot floor (a boot that runs no case), every case in one boot
 run` runs it (many cases per boot, a QEMU per CPU at a time, failures rerun
 alone) and its fixed cost (the same command running one instance), the same
 under pytest-xdist -n JOBS, one boot per case (--isolated -n JOBS, what the
-default was), and peak memory; then how the default run's time grows from 256
-to 2560 to 25600 instances.  Speed is measured and shown, never asserted: it depends on the
+default was), and peak memory; the generated-cases rate of a fuzz campaign; then
+how the default run's time grows from 256 to 2560 to 25600 instances, on cases
+from harness.fuzz's generator with the model's expectations.  Speed is measured and shown, never asserted: it depends on the
 machine and on what else runs on it.
 """
 import argparse
+import collections
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from harness.cases import load_dir
+from harness.fuzz import campaign
+from harness.fuzz.generate import FEATURE, case_name, generate_case
+from harness.fuzz.toml_writer import case_text
 from harness.qemu import qemu_command, qemu_version, run_kernel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,8 +45,8 @@ def _parse(argv):
     p.add_argument("--jobs", default="auto", help="pytest-xdist workers of the xdist rows; auto: one per CPU")
     p.add_argument("--boots", type=int, default=15, help="boots measured for the floor")
     p.add_argument("--repeat", type=int, default=3, help="runs of everything else but the larger scales")
-    p.add_argument("--scales", default="1,10,100",
-                   help="copies of the hand-written instances the scale section runs (default: 1,10,100)")
+    p.add_argument("--scales", default="256,2560,25600",
+                   help="generated instances the scale section runs (default: 256,2560,25600)")
     args = p.parse_args(argv)
     args.build, args.cases = args.build.resolve(), args.cases.resolve()
     args.jobs = len(os.sched_getaffinity(0)) if args.jobs == "auto" else int(args.jobs)
@@ -87,14 +92,30 @@ def suite(args, cases, build_dir, results, *options, select=None):
     return wall, rss, doc
 
 
-def repeated_cases(cases, copies, into):
-    """A case directory holding `copies` copies of every case file of `cases` (families renamed
-    <family>_x<k>, so every instance has an ID of its own): the hand-written instances, repeated."""
+# Generated cases per case file of the scale section, and the campaign seed they come from.
+CASES_PER_FILE, SEED = 256, 1
+
+
+def generated_cases(args, kernel, count, into):
+    """A case directory of `count` cases from harness.fuzz's generator (seed SEED), each with the
+    reference model's expectations, as a campaign writes its findings: seconds it took."""
+    start = time.monotonic()
     into.mkdir(parents=True, exist_ok=True)
-    for path in sorted(cases.glob("*.toml")):
-        for k in range(1, copies + 1):
-            shutil.copyfile(path, into / f"{path.stem}_x{k}.toml")
-    return into
+    settings = campaign.Settings(qemu=args.qemu, cpu=args.cpu, kernel=kernel)
+    cpu = campaign.boot_cpu(settings, into)
+    pool_base = campaign.kernel_pool_base(kernel)
+    for first in range(0, count, CASES_PER_FILE):
+        texts = []
+        for index in range(first, min(first + CASES_PER_FILE, count)):
+            case = generate_case(SEED, index, cpu)
+            expectations = [campaign.expectation(step, outcomes)
+                            for step, outcomes in zip(case.steps, campaign.predict(case, cpu, pool_base))]
+            text = case_text(replace(case, name=case_name(SEED, index)), feature=FEATURE, expectations=expectations)
+            # One `feature` line per file: each case's text after its own.
+            texts.append(text if not texts else text.split("\n", 1)[1])
+        (into / f"generated_{first // CASES_PER_FILE:03}.toml").write_text("\n".join(texts))
+    (into / "empty.bin").unlink()
+    return time.monotonic() - start
 
 
 def _row(label, times, unit="s"):
@@ -112,6 +133,9 @@ def main(argv=None):
         build(args.cases, args.build)
         floor = [run_kernel(args.qemu, args.cpu, kernel, []).wall for _ in range(args.boots)]
         one_boot = [run_kernel(args.qemu, args.cpu, kernel, ids, timeout=60).wall for _ in range(args.repeat)]
+        # The kernel prints every step's walk records, character by character through the UART.
+        no_walks = [run_kernel(args.qemu, args.cpu, kernel, ids, timeout=60, walks=False).wall
+                    for _ in range(args.repeat)]
         _, _, qemu_rss = _wait(qemu_command(args.qemu, args.cpu, kernel, ids), stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         runs = [suite(args, args.cases, args.build, work / "results") for _ in range(args.repeat)]
@@ -126,13 +150,16 @@ def main(argv=None):
         doc = runs[-1][2]
         reruns = sum(1 for e in doc["cases"] if e["rerun"])
 
+        rate = campaign.measure_rate(args.qemu, args.cpu, kernel, count=2000, jobs=args.jobs)
+
         scale = []
-        for copies in args.scales:
-            cases = args.cases if copies == 1 else repeated_cases(args.cases, copies, work / f"cases-x{copies}")
-            build_dir = args.build if copies == 1 else work / f"build-x{copies}"
+        for count in args.scales:
+            cases, build_dir = work / f"cases-{count}", work / f"build-{count}"
+            generated = generated_cases(args, kernel, count, cases)
             built = build(cases, build_dir)
-            wall, rss, scaled = suite(args, cases, build_dir, work / f"results-x{copies}")
-            scale.append((copies, len(scaled["cases"]), built, wall, rss))
+            wall, rss, scaled = suite(args, cases, build_dir, work / f"results-{count}")
+            outcomes = collections.Counter(e["outcome"] for e in scaled["cases"])
+            scale.append((count, generated, built, wall, rss, outcomes))
 
     print(f"QEMU {qemu_version(args.qemu)} ({args.qemu}) -cpu {args.cpu}: {instances} case instances, "
           f"{os.cpu_count()} CPUs (xdist rows: -n {args.jobs}), load average {load:.2f} at the start, "
@@ -140,6 +167,7 @@ def main(argv=None):
     print(f"{'':52}{'median':>9}{'min':>8}{'max':>8}{'runs':>6}")
     _row("boot floor: a boot that runs no case", floor)
     _row(f"all {instances} instances in one boot (QEMU and kernel alone)", one_boot)
+    _row("  the same without walk records", no_walks)
     _row("default run (make run): pytest, many cases per boot", default)
     _row("  the same, one instance (the fixed cost)", fixed)
     _row(f"  the same under xdist: pytest -n {args.jobs}", under_xdist)
@@ -154,19 +182,23 @@ def main(argv=None):
           f"collection, one boot), {statistics.median(one_boot) / cpus:.2f} s the kernel's share of one boot per "
           f"CPU, and {reruns} verdicts rerun alone on a fresh boot ({reruns} x {statistics.median(floor):.3f} s "
           f"floor / {cpus} CPUs = {reruns * statistics.median(floor) / cpus:.2f} s)")
-    print(f"  per instance in one boot: {1000 * statistics.median(one_boot) / instances:.2f} ms "
+    print(f"  per instance in one boot: {1000 * statistics.median(one_boot) / instances:.2f} ms, "
+          f"{1000 * statistics.median(no_walks) / instances:.2f} ms without walk records "
           f"(boot floor {1000 * statistics.median(floor):.0f} ms)")
     print(f"max RSS: QEMU running all instances {qemu_rss:.0f} MiB; the largest process of a default run "
           f"{max(rss for _, rss, _ in runs):.0f} MiB")
     print()
-    print("scale: the default run on the hand-written instances repeated (no case generator in harness/fuzz yet), "
-          "one run each")
-    print(f"{'copies':>8}{'instances':>11}{'kernel build':>14}{'run':>9}{'ms/instance':>13}{'vs linear':>11}"
-          f"{'max RSS':>10}")
-    base = scale[0][3] / scale[0][1]
-    for copies, count, built, wall, rss in scale:
-        print(f"{copies:8}{count:11}{built:13.1f}s{wall:8.1f}s{1000 * wall / count:13.2f}{wall / count / base:10.2f}x"
-              f"{rss:8.0f}MiB")
+    phases = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in rate["phases"].items())
+    print(f"generated cases (harness.fuzz campaign, {rate['cases']} cases, -j {args.jobs}, no shrinking): "
+          f"{rate['rate']:.0f} cases/s ({rate['seconds']:.1f} s; CPU by phase: {phases})")
+    print()
+    print(f"scale: the default run on generated cases (seed {SEED}) with the model's expectations, one run each")
+    print(f"{'instances':>10}{'generate':>10}{'build':>8}{'run':>9}{'ms/instance':>13}{'vs linear':>11}"
+          f"{'max RSS':>10}  outcomes")
+    base = scale[0][3] / scale[0][0]
+    for count, generated, built, wall, rss, outcomes in scale:
+        print(f"{count:10}{generated:9.1f}s{built:7.1f}s{wall:8.1f}s{1000 * wall / count:13.2f}"
+              f"{wall / count / base:10.2f}x{rss:7.0f}MiB  {', '.join(f'{n} {k}' for k, n in sorted(outcomes.items()))}")
 
 
 if __name__ == "__main__":
