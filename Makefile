@@ -6,8 +6,14 @@ CPU     ?= max
 CROSS   ?= aarch64-linux-gnu-
 CASES   ?= cases
 BUILD   ?= build
-JOBS    ?= auto
+# pytest-xdist workers.  None for `make run`: one pytest process, which boots a QEMU per CPU at a
+# time, runs the cases fastest; `make test` runs the project's tests too, one worker per CPU.
+JOBS    ?=
 PYTEST_ARGS ?=
+# QEMUs and CPUs of `make compare`: builds fetched by `make qemus`, `system`, or binary
+# paths; empty: the default set of tools/qemus.py.
+QEMUS   ?=
+CPUS    ?= max
 
 CC      := $(CROSS)gcc
 KERNEL  := $(BUILD)/kernel.elf
@@ -22,24 +28,27 @@ KHDR    := $(wildcard kernel/*.h)
 SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) --cases=$(CASES) --build=$(BUILD)
 CASE_FILES := $(wildcard $(CASES)/*.toml)
 
-.PHONY: all help deps kernel run test bench fuzz debug coverage clean FORCE
+.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare clean FORCE
 all: kernel
 
 help:
-	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, JOBS=)"
+	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, JOBS=, PYTEST_ARGS=--isolated)"
 	@echo "make test     the project's own tests, then the conformance suite (what CI runs)"
-	@echo "make bench    boot floor, suite time and batch-mode speed-up"
+	@echo "make bench    boot floor, default run against one boot per case, peak memory, time at scale"
 	@echo "make fuzz     a campaign of generated cases judged by the model (SEED=, COUNT=, QEMU=, CPU=)"
 	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch"
 	@echo "make deps     check (and, as root, install) the Debian packages needed"
 	@echo "make coverage rewrite the README's coverage table from the case files"
+	@echo "make qemus    fetch Debian's QEMU builds (QEMUS=) into a private cache and list them"
+	@echo "make compare  the suite on every QEMUS x CPUS pair: the matrix and results/report.html"
 
 deps:
 	@tools/deps.sh "$(PYTHON)" "$(QEMU)" "$(CC)"
 
-# The kernel and the case blob it runs (QEMU loads the blob next to it at run
-# time: a case file that changes remakes only the blob).
-kernel: $(KERNEL) $(BLOB)
+# The case blob and the kernel that runs it (QEMU loads the blob next to it at run
+# time: a case file that changes remakes only the blob).  The blob first: a bad
+# case stops the build before anything is compiled.
+kernel: $(BLOB) $(KERNEL)
 
 # The blob is encoded from the case files; a bad case stops here (exit 2).
 # Which case files it was made from: a new CASES=, or a file added or removed,
@@ -67,13 +76,19 @@ $(BUILD)/obj:
 	mkdir -p $@
 
 run: deps kernel
-	$(SUITE) $(CASES) -n $(JOBS) $(PYTEST_ARGS)
+	$(SUITE) $(CASES) $(if $(JOBS),-n $(JOBS)) $(PYTEST_ARGS)
 
-test: deps kernel
-	$(SUITE) tests $(CASES) -n $(JOBS) $(PYTEST_ARGS)
+# Headless Chromium for the report's browser test (tests/test_report.py skips without it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" -ne 0 ] || { echo "installing: chromium (for the report's browser test)"; \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } \
+		>/tmp/mmu-suite-apt.log 2>&1 || echo "chromium could not be installed (log: /tmp/mmu-suite-apt.log): its test skips"; }
+
+test: deps browser kernel
+	$(SUITE) tests $(CASES) -n $(or $(JOBS),auto) $(PYTEST_ARGS)
 
 bench: deps kernel
-	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) --cases=$(CASES) --jobs=$(JOBS)
+	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) --cases=$(CASES) --jobs=$(or $(JOBS),auto)
 
 # Generated cases: new mismatches are shrunk into results/fuzz/ (exit 1), known QEMU bugs listed.
 fuzz: deps kernel
@@ -83,6 +98,13 @@ fuzz: deps kernel
 debug: deps kernel
 	@test -n "$(CASE)" || { echo "usage: make debug CASE=<case id>" >&2; exit 2; }
 	$(PYTHON) -m harness.debug --qemu=$(QEMU) --cpu=$(CPU) --kernel=$(KERNEL) "$(CASE)"
+
+qemus:
+	$(PYTHON) tools/qemus.py fetch $(QEMUS)
+	@$(PYTHON) tools/qemus.py list
+
+compare: deps kernel
+	$(PYTHON) -m harness.matrix $(if $(QEMUS),--qemus $(QEMUS)) --cpus $(CPUS) --cases=$(CASES) --build=$(BUILD)
 
 coverage:
 	$(PYTHON) -m harness.coverage --update
