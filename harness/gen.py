@@ -35,7 +35,8 @@ def _map(m):
 
 
 def _table_attrs(t):
-    prot = f"{{ .aptable = {APTABLE_NAMES[t.aptable]}, .pxntable = {_bool(t.pxntable)} }}"
+    prot = (f"{{ .aptable = {APTABLE_NAMES[t.aptable]}, .pxntable = {_bool(t.pxntable)}, "
+            f".uxntable = {_bool(t.uxntable)} }}")
     return f"{{ .va = {t.va:#x}, .level = {t.level}, .prot = {prot} }}"
 
 
@@ -44,13 +45,15 @@ def _raw(w):
 
 
 def _step(s):
-    return f"{{ .op = OP_{s.op.upper()}, .va = {s.va:#x}, .value = {s.value:#x} }}"
+    return f"{{ .op = OP_{s.op.upper()}, .va = {s.va:#x}, .value = {s.value:#x}, .el = {s.el} }}"
 
 
 def _regime(r):
     return (f"{{ .tg0 = {r.tg0}, .tg1 = {r.tg1}, .t0sz = {r.t0sz}, .t1sz = {r.t1sz}, "
             f".ips = {r.ips}, .epd0 = {_bool(r.epd0)}, .epd1 = {_bool(r.epd1)}, "
             f".tbi0 = {_bool(r.tbi0)}, .tbi1 = {_bool(r.tbi1)}, .ds = {_bool(r.ds)}, .ha = {_bool(r.ha)}, .hd = {_bool(r.hd)}, .sctlr_a = {_bool(r.sctlr_a)}, "
+            f".wxn = {_bool(r.wxn)}, .span = {_bool(r.span)}, .epan = {_bool(r.epan)}, .pan = {_bool(r.pan)}, "
+            f".hpd0 = {_bool(r.hpd0)}, .hpd1 = {_bool(r.hpd1)}, .e0pd0 = {_bool(r.e0pd0)}, .e0pd1 = {_bool(r.e0pd1)}, "
             f".kernel_high = {_bool(r.kernel_high)}, .raw_ttbr1 = {_bool(r.ttbr1 is not None)}, "
             f".ttbr1 = {r.ttbr1 or 0:#x}, "
             f".mair = {r.mair:#x} }}")

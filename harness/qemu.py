@@ -17,6 +17,8 @@ from harness.errors import HarnessError
 from harness.kdefs import kernel_header, read_defines
 from harness.versions import parse_version
 
+_LAYOUT = read_defines(kernel_header("layout.h"))
+
 NM = "aarch64-linux-gnu-nm"
 
 # The oldest QEMU the suite supports: Ubuntu 22.04's.  Older ones are refused
@@ -64,7 +66,7 @@ def qemu_version(qemu: str) -> str:
 @functools.cache
 def _ram_option() -> str:
     # The kernel's layout.h is the one place the RAM size is written.
-    return f"{read_defines(kernel_header('layout.h'))['RAM_SIZE'] >> 20}M"
+    return f"{_LAYOUT['RAM_SIZE'] >> 20}M"
 
 
 def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False) -> list[str]:
@@ -176,12 +178,16 @@ def _monitor_pc(child):
 
 
 def symbol_for(kernel, pc: int) -> str | None:
-    """`pc` as "symbol+0xoff" in `kernel`; None outside the image's symbols or without nm."""
+    """`pc` as "symbol+0xoff" in `kernel`; None outside the image's symbols or without nm.
+    A PC in the EL0 code page (layout.h) is named by the image's code it maps."""
     path = Path(kernel)
     try:
         addresses, names = _symbols(str(path.resolve()), path.stat().st_mtime_ns)
     except (OSError, subprocess.CalledProcessError):
         return None
+    for page in (_LAYOUT["EL0_CODE_VA"], _LAYOUT["EL0_CODE_ALIAS_VA"]):
+        if page <= pc < page + _LAYOUT["EL0_CODE_SIZE"] and "__el0_start" in names:
+            pc += addresses[names.index("__el0_start")] - page
     i = bisect.bisect_right(addresses, pc) - 1
     # At or past the last symbol (the image's end marker) the PC is outside the
     # image, in a case frame say, and an offset from that symbol would mislead.

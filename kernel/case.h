@@ -18,6 +18,12 @@ struct regime {
 	bool ds;                /* 52-bit VAs and OAs with the 4K and 16K granules (FEAT_LPA2) */
 	bool ha, hd;            /* hardware Access flag and dirty state updates (FEAT_HAFDBS) */
 	bool sctlr_a;           /* SCTLR_EL1.A: alignment checks on every data access */
+	bool wxn;               /* SCTLR_EL1.WXN: writable implies execute-never */
+	bool span;              /* SCTLR_EL1.SPAN (FEAT_PAN): false = exception entry to EL1 sets PSTATE.PAN */
+	bool epan;              /* SCTLR_EL1.EPAN (FEAT_PAN3) */
+	bool pan;               /* PSTATE.PAN (FEAT_PAN) when the steps start */
+	bool hpd0, hpd1;        /* TCR_EL1.HPDn (FEAT_HPDS): hierarchical permissions disabled */
+	bool e0pd0, e0pd1;      /* TCR_EL1.E0PDn (FEAT_E0PD): EL0 accesses through TTBRn fault */
 	bool kernel_high;       /* run the steps from the kernel's TTBR1 alias (layout.h) */
 	bool raw_ttbr1;         /* write ttbr1 to TTBR1_EL1 instead of the case's TTBR1 tables */
 	u64 ttbr1;
@@ -50,6 +56,7 @@ enum op {
 	OP_LDTR64, OP_STTR64,           /* unprivileged (EL0) access from EL1 */
 	OP_FETCH,                       /* branch to va; a stub planted there returns */
 	OP_AT_S1E1R, OP_AT_S1E1W, OP_AT_S1E0R, OP_AT_S1E0W,
+	OP_AT_S1E1RP, OP_AT_S1E1WP,     /* FEAT_PAN2: AT that honours PSTATE.PAN */
 	/* Self-tests of the kernel's own robustness (tests/), not MMU probes. */
 	OP_SELFTEST_BRK,                /* an exception outside any probe */
 	OP_SELFTEST_NESTED,             /* an exception inside the exception handler */
@@ -59,6 +66,7 @@ enum op {
 struct step {
 	enum op op;
 	u64 va, value;
+	u8 el;                          /* where the step runs: 0 (el0.S) or 1 */
 };
 
 struct mmut_case {

@@ -39,6 +39,16 @@
 #define UART_ALIAS_BASE     0xffffffffc2000000
 
 /*
+ * Where EL0 steps run: the kernel's EL0 code page (el0.S, one 64 KiB page of
+ * the image) is mapped read-only and EL0-executable at this VA next to the
+ * UART, in the half the kernel runs from (the alias when it runs from TTBR1).
+ * The kernel's own mappings stay EL1-only.
+ */
+#define EL0_CODE_VA         0x09010000
+#define EL0_CODE_ALIAS_VA   0xffffffffc2010000
+#define EL0_CODE_SIZE       0x10000
+
+/*
  * MAIR_EL1 indices the kernel's own mappings use.  Every case's MAIR must hold
  * Device-nGnRnE (0x00) and Normal write-back (0xff) at these indices.
  */
