@@ -16,7 +16,8 @@ CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-st
 LDFLAGS := -nostdlib -static -Wl,--build-id=none -Wl,-z,norelro -Wl,--no-warn-rwx-segments
 
 KSRC    := $(wildcard kernel/*.c) $(wildcard kernel/*.S)
-KOBJ    := $(patsubst kernel/%,$(BUILD)/obj/%.o,$(KSRC)) $(BUILD)/obj/case_table.c.o
+KOBJ    := $(patsubst kernel/%,$(BUILD)/obj/%.o,$(KSRC))
+BLOB    := $(BUILD)/cases.bin
 KHDR    := $(wildcard kernel/*.h)
 SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) --cases=$(CASES) --build=$(BUILD)
 CASE_FILES := $(wildcard $(CASES)/*.toml)
@@ -35,25 +36,24 @@ help:
 deps:
 	@tools/deps.sh "$(PYTHON)" "$(QEMU)" "$(CC)"
 
-kernel: $(KERNEL)
+# The kernel and the case blob it runs (QEMU loads the blob next to it at run
+# time: a case file that changes remakes only the blob).
+kernel: $(KERNEL) $(BLOB)
 
-# The case table is generated from the case files; a bad case stops here (exit 2).
-# Which case files the table was made from: a new CASES=, or a file added or
-# removed, remakes the table even when no file is newer than it.
+# The blob is encoded from the case files; a bad case stops here (exit 2).
+# Which case files it was made from: a new CASES=, or a file added or removed,
+# remakes it even when no file is newer than it.
 $(BUILD)/cases.list: FORCE | $(BUILD)/obj
 	@echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' | cmp -s - $@ || \
 		echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' > $@
 
-$(BUILD)/case_table.c: $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py) kernel/layout.h | $(BUILD)/obj
-	$(PYTHON) -m harness.gen --cases $(CASES) --out $@
+$(BLOB): $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py) $(KHDR) | $(BUILD)/obj
+	$(PYTHON) -m harness.blob --cases $(CASES) --out $@
 
 $(BUILD)/obj/%.c.o: kernel/%.c $(KHDR) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.S.o: kernel/%.S $(KHDR) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c $< -o $@
-
-$(BUILD)/obj/case_table.c.o: $(BUILD)/case_table.c $(KHDR)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/kernel.ld: linker/kernel.ld kernel/layout.h | $(BUILD)/obj

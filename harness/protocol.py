@@ -45,6 +45,8 @@ EVENTS = {
         "root": _BUILD_ERROR, "kernel": _BUILD_ERROR, "map": _BUILD_ERROR, "table": _BUILD_ERROR,
         "raw": _BUILD_ERROR,
         "unknown_case": Keys(("case",)),
+        "bad_range": Keys(("range",)),
+        "bad_blob": Keys(("field",), optional=("index",)),
         "cmdline_too_long": Keys(),
     }),
     "end": Keys(("case",)),
@@ -58,6 +60,9 @@ WORD_VALUES = {
     "case": None,
     "kind": frozenset({"unexpected", "nested"}),
     "error": frozenset({"no_memory", "bad_level", "misaligned", "occupied", "not_table"}),
+    "range": None,
+    # What kernel/blob.c finds wrong with a case blob.
+    "field": frozenset({"magic", "version", "size", "id", "regime", "maps", "tables", "raws", "steps"}),
     **{keys.by: frozenset(keys.variants) for keys in EVENTS.values() if keys.by},
 }
 

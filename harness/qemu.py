@@ -17,7 +17,6 @@ from harness.errors import HarnessError
 from harness.kdefs import kernel_header, read_defines
 from harness.versions import parse_version
 
-_LAYOUT = read_defines(kernel_header("layout.h"))
 
 NM = "aarch64-linux-gnu-nm"
 
@@ -63,14 +62,21 @@ def qemu_version(qemu: str) -> str:
     return match.group(1)
 
 
-@functools.cache
-def _ram_option() -> str:
-    # The kernel's layout.h is the one place the RAM size is written.
-    return f"{_LAYOUT['RAM_SIZE'] >> 20}M"
+# The kernel's layout.h is the one place the RAM size and the case blob's place are written.
+LAYOUT = read_defines(kernel_header("layout.h"))
 
 
-def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False) -> list[str]:
-    """The QEMU command line that boots `kernel` and runs `case_ids` in one go."""
+def default_blob(kernel) -> Path:
+    """The case blob `make` writes next to the kernel."""
+    return Path(kernel).with_name("cases.bin")
+
+
+def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, blob=None) -> list[str]:
+    """The QEMU command line that boots `kernel` and runs `case_ids` in one go.
+
+    `case_ids` are case IDs or blob index ranges (`#first-last`, `#index`) of
+    `blob` (a file harness/blob.py wrote; default: the one next to the kernel),
+    which QEMU loads where the kernel reads it (CASE_BLOB_BASE)."""
     for case_id in case_ids:
         # QEMU's option parser would need commas doubled, and the kernel splits
         # its command line at spaces, so such an ID could not arrive intact.
@@ -79,22 +85,27 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False) -> li
     # With no arg= at all QEMU passes the kernel's file name as the command
     # line, which the kernel would take for a case ID: an empty arg= runs none.
     args = "".join(f",arg={case_id}" for case_id in case_ids) or ",arg="
+    blob = default_blob(kernel) if blob is None else blob
+    if "," in str(blob):
+        raise ValueError(f"case blob path {str(blob)!r} holds a comma, which QEMU's -device option cannot take")
     return [
         qemu,
         "-M", "virt,virtualization=on" if el2 else "virt",
         "-cpu", cpu,
-        "-m", _ram_option(),
+        "-m", f"{LAYOUT['RAM_SIZE'] >> 20}M",
         "-nodefaults", "-display", "none",
         "-serial", "mon:stdio",
         "-no-reboot",
         "-semihosting-config", "enable=on,target=native" + args,
         "-kernel", str(kernel),
+        "-device", f"loader,file={blob},addr={LAYOUT['CASE_BLOB_BASE']:#x},force-raw=on",
     ]
 
 
 def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
-               el2: bool = False) -> RunResult:
-    """Boot `kernel` with `case_ids` and wait up to `timeout` seconds, in all, for it to exit.
+               el2: bool = False, blob=None) -> RunResult:
+    """Boot `kernel` with `case_ids` of `blob` (default: the one next to the kernel)
+    and wait up to `timeout` seconds, in all, for it to exit.
 
     A run still going at the deadline is a hang: its PC is read from the
     monitor and QEMU is killed.  No QEMU process outlives this call, whatever
@@ -103,7 +114,14 @@ def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
     qemu_version(qemu)      # a clear HarnessError now, rather than pexpect's
     if not Path(kernel).is_file():
         raise HarnessError(f"no kernel at {kernel}: build it with `make kernel`")
-    command = qemu_command(qemu, cpu, kernel, case_ids, el2)
+    blob = default_blob(kernel) if blob is None else Path(blob)
+    if not blob.is_file():
+        raise HarnessError(f"no case blob at {blob}: `make kernel` writes one from the case files, "
+                           "harness.blob.write() from Case objects")
+    if blob.stat().st_size > LAYOUT["CASE_BLOB_SIZE"]:
+        raise HarnessError(f"case blob {blob} is larger than the kernel's CASE_BLOB_SIZE "
+                           f"({LAYOUT['CASE_BLOB_SIZE']} bytes, kernel/layout.h)")
+    command = qemu_command(qemu, cpu, kernel, case_ids, el2, blob)
     start = time.monotonic()
     deadline = start + timeout
     child = pexpect.spawn(command[0], command[1:], encoding="utf-8", codec_errors="replace",
@@ -185,8 +203,8 @@ def symbol_for(kernel, pc: int) -> str | None:
         addresses, names = _symbols(str(path.resolve()), path.stat().st_mtime_ns)
     except (OSError, subprocess.CalledProcessError):
         return None
-    for page in (_LAYOUT["EL0_CODE_VA"], _LAYOUT["EL0_CODE_ALIAS_VA"]):
-        if page <= pc < page + _LAYOUT["EL0_CODE_SIZE"] and "__el0_start" in names:
+    for page in (LAYOUT["EL0_CODE_VA"], LAYOUT["EL0_CODE_ALIAS_VA"]):
+        if page <= pc < page + LAYOUT["EL0_CODE_SIZE"] and "__el0_start" in names:
             pc += addresses[names.index("__el0_start")] - page
     i = bisect.bisect_right(addresses, pc) - 1
     # At or past the last symbol (the image's end marker) the PC is outside the

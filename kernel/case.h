@@ -1,74 +1,177 @@
 /*
- * The case table: what the harness generates (harness/gen.py writes $(BUILD)/case_table.c) from
- * the case files and the kernel runs.  A case is data: a translation regime,
- * leaf mappings, raw descriptors and steps.
+ * Cases as data: the case blob harness/blob.py writes (build/cases.bin) and
+ * QEMU loads at CASE_BLOB_BASE (layout.h), and the kernel's view of one case.
+ *
+ * The blob is little-endian and read in place:
+ *
+ *   struct blob_header                  at offset 0
+ *   struct blob_case[ncases]            right after the header
+ *   maps, tables, raws, steps, IDs      at the offsets the case records give
+ *
+ * Every record is naturally aligned (offsets of arrays are multiples of
+ * BLOB_ALIGN): the kernel reads the blob with the MMU off too, where memory is
+ * Device and an unaligned access faults.  blob.c checks all of it before any
+ * case runs.  The harness reads the #defines below (harness/kdefs.py), so
+ * each number is written once; a change to any record's layout bumps
+ * BLOB_VERSION.
  */
 #ifndef MMUT_CASE_H
 #define MMUT_CASE_H
 
 #include "pgtable.h"
 
-/* The translation regime of a case: the TCR_EL1 and MAIR_EL1 fields a case sets. */
-struct regime {
+#define BLOB_MAGIC          0x42554d4d  /* "MMUB" */
+#define BLOB_VERSION        2
+#define BLOB_ALIGN          8
+
+/* Sizes of the records, checked against the structs below at compile time. */
+#define BLOB_HEADER_SIZE    16
+#define BLOB_CASE_SIZE      72
+#define BLOB_MAP_SIZE       24
+#define BLOB_TABLE_SIZE     16
+#define BLOB_RAW_SIZE       24
+#define BLOB_STEP_SIZE      24
+
+/* Longest case ID (without its NUL). */
+#define BLOB_ID_MAX         255
+
+struct blob_header {
+	u32 magic;
+	u32 version;
+	u32 ncases;
+	u32 size;               /* bytes of the whole blob */
+};
+
+/* blob_regime.flags */
+#define REGIME_EPD0         0x001   /* disable walks through TTBR0 */
+#define REGIME_EPD1         0x002
+#define REGIME_TBI0         0x004   /* top byte ignore */
+#define REGIME_TBI1         0x008
+#define REGIME_DS           0x010   /* FEAT_LPA2 52-bit formats (4K, 16K) */
+#define REGIME_HA           0x020   /* hardware Access flag updates (FEAT_HAFDBS) */
+#define REGIME_HD           0x040   /* and dirty state */
+#define REGIME_SCTLR_A      0x080   /* SCTLR_EL1.A: alignment checks */
+#define REGIME_KERNEL_HIGH  0x100   /* run the steps from the kernel's TTBR1 alias (layout.h) */
+#define REGIME_RAW_TTBR1    0x200   /* write ttbr1 to TTBR1_EL1 instead of the case's TTBR1 tables */
+#define REGIME_WXN          0x400   /* SCTLR_EL1.WXN: writable implies execute-never */
+#define REGIME_SPAN0        0x800   /* SCTLR_EL1.SPAN = 0 (FEAT_PAN): exception entry to EL1 sets PSTATE.PAN */
+#define REGIME_EPAN         0x1000  /* SCTLR_EL1.EPAN (FEAT_PAN3): PAN covers EL0-executable memory too */
+#define REGIME_PAN          0x2000  /* PSTATE.PAN = 1 when the steps start (FEAT_PAN) */
+#define REGIME_HPD0         0x4000  /* TCR_EL1.HPD0/HPD1 (FEAT_HPDS): hierarchical permissions disabled */
+#define REGIME_HPD1         0x8000
+#define REGIME_E0PD0        0x10000 /* TCR_EL1.E0PD0/E0PD1 (FEAT_E0PD): EL0 accesses through TTBRn fault */
+#define REGIME_E0PD1        0x20000
+
+/* The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds them. */
+struct blob_regime {
 	u8 tg0, tg1;            /* granule shift of TTBR0 / TTBR1 tables: 12, 14 or 16 */
 	u8 t0sz, t1sz;
 	u8 ips;                 /* TCR_EL1.IPS encoding */
-	bool epd0, epd1;        /* disable walks through TTBR0 / TTBR1 */
-	bool tbi0, tbi1;        /* top byte ignore */
-	bool ds;                /* 52-bit VAs and OAs with the 4K and 16K granules (FEAT_LPA2) */
-	bool ha, hd;            /* hardware Access flag and dirty state updates (FEAT_HAFDBS) */
-	bool sctlr_a;           /* SCTLR_EL1.A: alignment checks on every data access */
-	bool wxn;               /* SCTLR_EL1.WXN: writable implies execute-never */
-	bool span;              /* SCTLR_EL1.SPAN (FEAT_PAN): false = exception entry to EL1 sets PSTATE.PAN */
-	bool epan;              /* SCTLR_EL1.EPAN (FEAT_PAN3) */
-	bool pan;               /* PSTATE.PAN (FEAT_PAN) when the steps start */
-	bool hpd0, hpd1;        /* TCR_EL1.HPDn (FEAT_HPDS): hierarchical permissions disabled */
-	bool e0pd0, e0pd1;      /* TCR_EL1.E0PDn (FEAT_E0PD): EL0 accesses through TTBRn fault */
-	bool kernel_high;       /* run the steps from the kernel's TTBR1 alias (layout.h) */
-	bool raw_ttbr1;         /* write ttbr1 to TTBR1_EL1 instead of the case's TTBR1 tables */
+	u8 reserved[3];
+	u32 flags;              /* REGIME_* */
+	u32 reserved2;
 	u64 ttbr1;
 	u64 mair;
 };
+
+struct blob_case {
+	u32 id, id_len;         /* offset of the NUL-terminated ID, and its length */
+	struct blob_regime regime;
+	u32 maps, nmaps;        /* offset of each array, and its element count */
+	u32 tables, ntables;
+	u32 raws, nraws;
+	u32 steps, nsteps;
+};
+
+/* map.flags */
+#define MAP_AF              0x01
+#define MAP_NG              0x02
+#define MAP_PXN             0x04
+#define MAP_UXN             0x08
+#define MAP_CONTIG          0x10
+#define MAP_DBM             0x20
 
 /* A block or page mapping: the leaf descriptor for va at level. */
 struct map {
 	u64 va, pa;
 	s8 level;
-	struct pte_prot prot;
+	u8 attrindx;            /* MAIR_EL1 index */
+	u8 ap;                  /* enum ap */
+	u8 sh;                  /* enum sh */
+	u8 flags;               /* MAP_* */
+	u8 reserved[3];
 };
+
+/* table_attrs.flags */
+#define TABLE_ATTR_PXN      0x01
+#define TABLE_ATTR_UXN      0x02
 
 /* Hierarchical attributes added to the table descriptor for va at level, after the maps. */
 struct table_attrs {
 	u64 va;
 	s8 level;
-	struct table_prot prot;
+	u8 aptable;             /* enum aptable */
+	u8 flags;               /* TABLE_ATTR_* */
+	u8 reserved[5];
 };
 
 /* A descriptor written verbatim at the slot for va at level (tables above it are made). */
 struct raw {
 	u64 va, desc;
 	s8 level;
+	u8 reserved[7];
 };
 
-enum op {
-	OP_LOAD8, OP_LOAD16, OP_LOAD32, OP_LOAD64,
-	OP_STORE8, OP_STORE16, OP_STORE32, OP_STORE64,
-	OP_LDTR64, OP_STTR64,           /* unprivileged (EL0) access from EL1 */
-	OP_FETCH,                       /* branch to va; a stub planted there returns */
-	OP_AT_S1E1R, OP_AT_S1E1W, OP_AT_S1E0R, OP_AT_S1E0W,
-	OP_AT_S1E1RP, OP_AT_S1E1WP,     /* FEAT_PAN2: AT that honours PSTATE.PAN */
-	/* Self-tests of the kernel's own robustness (tests/), not MMU probes. */
-	OP_SELFTEST_BRK,                /* an exception outside any probe */
-	OP_SELFTEST_NESTED,             /* an exception inside the exception handler */
-	OP_SELFTEST_HANG,               /* loop forever */
-};
+/* step.op */
+#define OP_LOAD8            0
+#define OP_LOAD16           1
+#define OP_LOAD32           2
+#define OP_LOAD64           3
+#define OP_STORE8           4
+#define OP_STORE16          5
+#define OP_STORE32          6
+#define OP_STORE64          7
+#define OP_LDTR64           8   /* unprivileged (EL0) access from EL1 */
+#define OP_STTR64           9
+#define OP_FETCH            10  /* branch to va; a stub planted there returns */
+#define OP_AT_S1E1R         11
+#define OP_AT_S1E1W         12
+#define OP_AT_S1E0R         13
+#define OP_AT_S1E0W         14
+#define OP_AT_S1E1RP        15  /* FEAT_PAN2: AT S1E1R/W honouring PSTATE.PAN */
+#define OP_AT_S1E1WP        16
+/* Self-tests of the kernel's own robustness (tests/), not MMU probes. */
+#define OP_SELFTEST_BRK     17  /* an exception outside any probe */
+#define OP_SELFTEST_NESTED  18  /* an exception inside the exception handler */
+#define OP_SELFTEST_HANG    19  /* loop forever */
+#define OP_COUNT            20
 
 struct step {
-	enum op op;
 	u64 va, value;
-	u8 el;                          /* where the step runs: 0 (el0.S) or 1 */
+	u32 op;                 /* OP_* */
+	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches) or 1 */
+	u8 reserved[3];
 };
 
+#ifndef __ASSEMBLER__
+_Static_assert(sizeof(struct blob_header) == BLOB_HEADER_SIZE, "blob header");
+_Static_assert(sizeof(struct blob_case) == BLOB_CASE_SIZE, "blob case record");
+_Static_assert(sizeof(struct map) == BLOB_MAP_SIZE, "blob map record");
+_Static_assert(sizeof(struct table_attrs) == BLOB_TABLE_SIZE, "blob table record");
+_Static_assert(sizeof(struct raw) == BLOB_RAW_SIZE, "blob raw record");
+_Static_assert(sizeof(struct step) == BLOB_STEP_SIZE, "blob step record");
+#endif
+
+/* The regime of a case as the kernel programs it (mmu.c). */
+struct regime {
+	u8 tg0, tg1, t0sz, t1sz, ips;
+	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1;
+	bool wxn, span, epan, pan, hpd0, hpd1, e0pd0, e0pd1;   /* REGIME_* above (span: SCTLR_EL1.SPAN) */
+	u64 ttbr1;
+	u64 mair;
+};
+
+/* One case of a checked blob, its arrays read in place. */
 struct mmut_case {
 	const char *id;
 	struct regime regime;
@@ -76,10 +179,7 @@ struct mmut_case {
 	const struct table_attrs *tables;
 	const struct raw *raws;
 	const struct step *steps;
-	u16 nmaps, ntables, nraws, nsteps;
+	u32 nmaps, ntables, nraws, nsteps;
 };
-
-extern const struct mmut_case mmut_cases[];
-extern const unsigned mmut_ncases;
 
 #endif

@@ -26,7 +26,16 @@
 /* Where frames too large for the pool (big blocks) are placed: RAM above the window. */
 #define BIG_FRAME_BASE      0x42000000
 
-/* The semihosting command line the kernel reads (case IDs, space-separated); the harness sizes batches to it. */
+/*
+ * The case blob (case.h): QEMU loads it here (-device loader, harness/qemu.py)
+ * and the kernel reads it in place.  Inside the window, above the table pool
+ * and below the frames, so the steps can be read from the identity map and
+ * from the alias alike, and nothing a case maps or the kernel writes is here.
+ */
+#define CASE_BLOB_BASE      0x40800000
+#define CASE_BLOB_SIZE      0x00800000
+
+/* The semihosting command line the kernel reads (case IDs, index ranges and options, space-separated); the harness sizes batches to it. */
 #define CMDLINE_SIZE        0x4000
 
 /*

@@ -1,9 +1,10 @@
 /*
- * Boot, then for each case ID on the semihosting command line: build the
- * case's tables, enable the MMU, run its steps (one record each), and turn
- * the MMU off again, so one boot can run many cases (batch mode).
+ * Boot, check the case blob, then for each case the semihosting command line
+ * names (by ID, or a range of blob indices): build the case's tables, enable
+ * the MMU, run its steps (one record each), and turn the MMU off again, so one
+ * boot can run many cases (batch mode, campaigns).
  */
-#include "case.h"
+#include "blob.h"
 #include "el0.h"
 #include "exception.h"
 #include "exit_status.h"
@@ -21,7 +22,10 @@ static u8 table_memory[TABLE_POOL_SIZE] __attribute__((aligned(1 << 16), section
 static struct table_pool pool = { table_memory, sizeof(table_memory), 0 };
 static char cmdline[CMDLINE_SIZE];
 
-extern const char __image_end[], __text_end[];
+#define CASE_BLOB ((const void *)CASE_BLOB_BASE)
+static u32 ncases;          /* in the blob; 0 until it is checked */
+
+extern const char __data_start[], __bss_end[], __text_end[];
 
 static const struct pte_prot kernel_ram = {
 	.attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RW_EL1, .sh = SH_INNER, .af = true, .uxn = true,
@@ -54,7 +58,7 @@ static void report_boot(u64 boot_el)
 	record_hex("mmfr0", read_sysreg(id_aa64mmfr0_el1));
 	record_hex("mmfr1", read_sysreg(id_aa64mmfr1_el1));
 	record_hex("mmfr2", read_sysreg(s3_0_c0_c7_2));     /* ID_AA64MMFR2_EL1 */
-	record_dec("cases", mmut_ncases);
+	record_dec("cases", ncases);
 	record_end();
 }
 
@@ -152,14 +156,23 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 	for (unsigned i = 0; i < c->nmaps; i++) {
 		const struct map *m = &c->maps[i];
 
-		err = pgt_map(table_for(m->va, tt0, tt1), m->va, m->pa, m->level, &m->prot);
+		struct pte_prot prot = {
+			.attrindx = m->attrindx, .ap = m->ap, .sh = m->sh,
+			.af = m->flags & MAP_AF, .ng = m->flags & MAP_NG, .pxn = m->flags & MAP_PXN,
+			.uxn = m->flags & MAP_UXN, .contig = m->flags & MAP_CONTIG, .dbm = m->flags & MAP_DBM,
+		};
+
+		err = pgt_map(table_for(m->va, tt0, tt1), m->va, m->pa, m->level, &prot);
 		if (err)
 			return report_error(c, "map", i, err);
 	}
 	for (unsigned i = 0; i < c->ntables; i++) {
 		const struct table_attrs *t = &c->tables[i];
+		struct table_prot prot = {
+			.aptable = t->aptable, .pxntable = t->flags & TABLE_ATTR_PXN, .uxntable = t->flags & TABLE_ATTR_UXN,
+		};
 
-		err = pgt_table_prot(table_for(t->va, tt0, tt1), t->va, t->level, &t->prot);
+		err = pgt_table_prot(table_for(t->va, tt0, tt1), t->va, t->level, &prot);
 		if (err)
 			return report_error(c, "table", i, err);
 	}
@@ -246,7 +259,7 @@ static u64 run_probe(const struct step *s)
 }
 
 /* The EL0 probe of an op a case may run at EL0 (harness/cases.py allows no other). */
-static void (*el0_probe(enum op op))(void)
+static void (*el0_probe(u32 op))(void)
 {
 	switch (op) {
 	case OP_LOAD8: return el0_load8;
@@ -262,12 +275,12 @@ static void (*el0_probe(enum op op))(void)
 	}
 }
 
-static bool is_at(enum op op)
+static bool is_at(u32 op)
 {
 	return op >= OP_AT_S1E1R && op <= OP_AT_S1E1WP;
 }
 
-static bool is_store(enum op op)
+static bool is_store(u32 op)
 {
 	return (op >= OP_STORE8 && op <= OP_STORE64) || op == OP_STTR64;
 }
@@ -379,8 +392,17 @@ static int run_case(const struct mmut_case *c)
 			run_steps(&run);
 		}
 		reset_pan();
-		/* Dirty lines of the kernel's data must reach memory before caching stops. */
-		cache_clean_inval(KERNEL_BASE, (u64)__image_end - KERNEL_BASE);
+		/*
+		 * What was written with the MMU on may sit in dirty cache lines,
+		 * which must reach memory before caching stops: the kernel's data
+		 * and stacks, read again with the MMU off, and the tables, which
+		 * hardware Access flag and dirty state updates write, so that no
+		 * dirty line is written back over the next case's tables.  The
+		 * case's frames are cleaned when they are next used.  Code and
+		 * read-only data are never written.
+		 */
+		cache_clean_inval((u64)(uintptr_t)__data_start, (u64)(__bss_end - __data_start));
+		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
 		mmu_disable();
 	}
 	record_begin("end");
@@ -390,60 +412,152 @@ static int run_case(const struct mmut_case *c)
 	return status;
 }
 
-static const struct mmut_case *find_case(const char *id, size_t len)
+/* The blob index of the case with this ID, or -1. */
+static long find_case(const char *id, size_t len)
 {
-	for (unsigned i = 0; i < mmut_ncases; i++) {
-		const char *name = mmut_cases[i].id;
+	for (u32 i = 0; i < ncases; i++) {
+		const char *name = blob_id(CASE_BLOB, i);
 		size_t k = 0;
 
 		while (k < len && name[k] == id[k])
 			k++;
 		if (k == len && name[k] == '\0')
-			return &mmut_cases[i];
+			return i;
 	}
-	return 0;
+	return -1;
 }
 
-static int report_unknown(const char *id, size_t len)
+static void put_token(const char *token, size_t len)
+{
+	while (len--)
+		console_putc(*token++);
+}
+
+static int report_bad_token(const char *what, const char *key, const char *token, size_t len)
 {
 	record_begin("error");
-	record_str("what", "unknown_case");
-	console_puts(" case=");
-	while (len--)
-		console_putc(*id++);
+	record_str("what", what);
+	console_puts(" ");
+	console_puts(key);
+	console_puts("=");
+	put_token(token, len);
 	record_end();
 	return EXIT_CASE_ERROR;
+}
+
+/* A decimal number of the whole of [p, end); false if it is not one or overflows 32 bits. */
+static bool parse_index(const char *p, const char *end, u32 *value)
+{
+	u64 v = 0;
+
+	if (p == end)
+		return false;
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (u64)(*p - '0');
+		if (v > 0xffffffffULL)
+			return false;
+	}
+	*value = (u32)v;
+	return true;
+}
+
+/* "#first-last" or "#index": blob indices, inclusive, so a batch of thousands fits the command line. */
+static bool parse_range(const char *token, size_t len, u32 *first, u32 *last)
+{
+	const char *end = token + len, *dash = token + 1;
+
+	while (dash < end && *dash != '-')
+		dash++;
+	if (!parse_index(token + 1, dash, first))
+		return false;
+	if (dash == end)
+		*last = *first;
+	else if (!parse_index(dash + 1, end, last))
+		return false;
+	return *first <= *last && *last < ncases;
+}
+
+static int run_index(u32 index)
+{
+	struct mmut_case c;
+
+	blob_case(CASE_BLOB, index, &c);
+	return run_case(&c);
+}
+
+static int run_token(const char *token, size_t len)
+{
+	int status = EXIT_OK;
+
+	if (token[0] == '#') {
+		u32 first, last;
+
+		if (!parse_range(token, len, &first, &last))
+			return report_bad_token("bad_range", "range", token, len);
+		for (u32 i = first; i <= last; i++) {
+			int s = run_index(i);
+
+			if (s != EXIT_OK)
+				status = s;
+		}
+		return status;
+	}
+	long index = find_case(token, len);
+
+	return index < 0 ? report_bad_token("unknown_case", "case", token, len) : run_index((u32)index);
+}
+
+static int report_bad_blob(const struct blob_problem *problem)
+{
+	record_begin("error");
+	record_str("what", "bad_blob");
+	record_str("field", problem->field);
+	if (problem->in_case)
+		record_dec("index", problem->index);
+	record_end();
+	return EXIT_CASE_ERROR;
+}
+
+/* The next space-separated token of *p: its length, 0 at the end. */
+static size_t next_token(const char **p, const char **token)
+{
+	size_t len = 0;
+
+	while (**p == ' ')
+		(*p)++;
+	*token = *p;
+	while ((*p)[len] && (*p)[len] != ' ')
+		len++;
+	*p += len;
+	return len;
 }
 
 int kernel_main(u64 boot_el)
 {
 	int status = EXIT_OK;
-	const char *p = cmdline;
+	const char *p = cmdline, *token;
+	struct blob_problem problem;
+	bool blob_ok = blob_check(CASE_BLOB, CASE_BLOB_SIZE, &problem);
+	size_t len;
 
+	if (blob_ok)
+		ncases = blob_ncases(CASE_BLOB);
 	report_boot(boot_el);
-	if (!semihost_cmdline(cmdline, sizeof(cmdline))) {
+	if (!blob_ok) {
+		status = report_bad_blob(&problem);
+		p = "";
+	} else if (!semihost_cmdline(cmdline, sizeof(cmdline))) {
 		record_begin("error");
 		record_str("what", "cmdline_too_long");
 		record_end();
 		status = EXIT_CASE_ERROR;
 		p = "";
 	}
-	while (*p) {
-		const char *id;
-		size_t len = 0;
-		const struct mmut_case *c;
-		int s;
+	while ((len = next_token(&p, &token))) {
+		int s = run_token(token, len);
 
-		while (*p == ' ')
-			p++;
-		id = p;
-		while (p[len] && p[len] != ' ')
-			len++;
-		p += len;
-		if (!len)
-			break;
-		c = find_case(id, len);
-		s = c ? run_case(c) : report_unknown(id, len);
 		if (s != EXIT_OK)
 			status = s;
 	}

@@ -27,7 +27,7 @@ def cpu(request):
 
 
 def build_kernel(cases, work):
-    """work/build/kernel.elf, with the cases of `cases` in its table, where a suite run in `work` finds it."""
+    """work/build/kernel.elf, with the blob of the cases of `cases` next to it, where a suite run in `work` finds them."""
     make = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(ROOT), "kernel",
                            f"PYTHON={sys.executable}", f"CASES={cases}", f"BUILD={work / 'build'}"],
                           capture_output=True, text=True)
@@ -127,10 +127,11 @@ def test_a_crash_in_a_batch_is_rerun_alone_and_the_cases_after_it_judged(qemu, c
     assert qemu_processes(crashes) == []
 
 
-def test_qemu_opens_no_socket_port_or_file_but_the_kernel():
+def test_qemu_opens_no_socket_port_or_file_but_the_kernel_and_its_case_blob():
     command = qemu_command("qemu-system-aarch64", "max", "k.elf", ["a", "b"])
     shared = re.compile(r"tcp:|udp:|unix:|telnet:|socket|file[:=]|path=|^-(gdb|s|S|pidfile|D|qmp|monitor|chardev)$")
-    assert [arg for arg in command if shared.search(arg)] == []
+    assert [arg for arg in command if shared.search(arg)] == [command[command.index("-device") + 1]]
+    assert command[command.index("-device") + 1].startswith("loader,file=cases.bin,")
 
 
 def check_only_results_written(cases, results, temps, qemu, cpu):

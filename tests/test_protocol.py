@@ -96,6 +96,12 @@ def test_error_variants():
         ("a", "map", 3, "occupied")
     assert parse_record("MMUT 1 error what=unknown_case case=nope").case == "nope"
     assert parse_record("MMUT 1 error what=cmdline_too_long").case is None
+    assert parse_record("MMUT 1 error what=bad_range range=#3-2").word("range") == "#3-2"
+    bad = parse_record("MMUT 1 error what=bad_blob field=steps index=7")
+    assert (bad.word("field"), bad.num("index"), bad.case) == ("steps", 7, None)
+    assert "index" not in parse_record("MMUT 1 error what=bad_blob field=magic").fields
+    with pytest.raises(ProtocolError, match="field=padding: expected one of"):
+        parse_record("MMUT 1 error what=bad_blob field=padding")
 
 
 def test_typed_accessors():

@@ -6,11 +6,12 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from harness import blob
 from harness.errors import HarnessError
 from harness.qemu import qemu_command, qemu_version, run_kernel
 
 KERNEL = Path(__file__).resolve().parent.parent / "build" / "kernel.elf"
-# A case in the kernel's table (the hand-written build/case_table.c has only this one).
+# A case of the blob `make kernel` writes (build/cases.bin).
 DEMO_CASE = "demo.seed_demo"   # cases/demo.toml
 
 
@@ -34,8 +35,10 @@ def kernel():
 
 @pytest.fixture(scope="module")
 def hang_elf(tmp_path_factory):
-    """An image that sleeps forever at its link address, where QEMU's virt board enters it."""
+    """An image that sleeps forever at its link address, where QEMU's virt board enters it
+    (with an empty case blob next to it, which it never reads)."""
     tmp = tmp_path_factory.mktemp("hang")
+    blob.write([], tmp / "cases.bin")
     (tmp / "hang.S").write_text(".global _start\n_start:\n\twfi\n\tb _start\n")
     subprocess.run(["aarch64-linux-gnu-gcc", "-nostdlib", "-static", "-Wl,--build-id=none",
                     "-Ttext=0x40080000", str(tmp / "hang.S"), "-o", str(tmp / "hang.elf")], check=True)
@@ -73,7 +76,10 @@ def test_command():
     assert cmd[cmd.index("-M") + 1] == "virt,virtualization=on"
     assert cmd[cmd.index("-m") + 1] == "1024M"
     assert cmd[cmd.index("-semihosting-config") + 1] == "enable=on,target=native,arg=a,arg=b"
-    assert cmd[-2:] == ["-kernel", "k.elf"]
+    assert cmd[cmd.index("-kernel") + 1] == "k.elf"
+    assert cmd[cmd.index("-device") + 1] == "loader,file=cases.bin,addr=0x40800000,force-raw=on"
+    other = qemu_command("q", "max", "build/k.elf", [], blob="fuzz/b.bin")
+    assert other[other.index("-device") + 1].startswith("loader,file=fuzz/b.bin,")
     with pytest.raises(ValueError):
         qemu_command("q", "max", "k.elf", ["a,b"])
 

@@ -19,11 +19,11 @@ class BuildError(RuntimeError):
     pass
 
 
-def build_library(out_dir) -> Path:
-    """Compile kernel/pgtable.c into a shared library in out_dir."""
-    lib = Path(out_dir) / "libpgtable.so"
+def build_library(out_dir, source="pgtable.c") -> Path:
+    """Compile kernel/<source> (pure logic over memory) into a shared library in out_dir."""
+    lib = Path(out_dir) / f"lib{Path(source).stem}.so"
     cmd = ["gcc", "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-           "-Ikernel", "kernel/pgtable.c", "-o", str(lib)]
+           "-Ikernel", f"kernel/{source}", "-o", str(lib)]
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if result.returncode != 0:
         raise BuildError(f"{' '.join(cmd)} failed:\n{result.stderr}")

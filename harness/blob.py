@@ -1,0 +1,131 @@
+"""Encode cases into the kernel's case blob (kernel/case.h), which QEMU loads at run time.
+
+    python -m harness.blob --cases cases --out build/cases.bin
+
+`encode(cases)` takes harness.cases.Case objects (hand-written or generated)
+and returns the blob; `write(cases, path)` writes it.  Field values and
+record sizes come from the kernel's headers (harness/kdefs.py), so the two
+sides cannot drift apart unnoticed.  Exit status 2 on a bad case or a blob
+the kernel could not hold.
+"""
+import argparse
+import struct
+import sys
+from pathlib import Path
+
+from harness.cases import AP_NAMES, APTABLE_NAMES, SH_NAMES, CaseError, load_dir
+from harness.kdefs import kernel_header, read_constants
+
+CASE_H = read_constants(kernel_header("case.h"))
+HWDEF = read_constants(kernel_header("pgtable-hwdef.h"))
+LAYOUT = read_constants(kernel_header("layout.h"))
+
+# The records of case.h, little-endian; `x` is padding the kernel ignores.
+_HEADER = struct.Struct("<IIII")                # magic, version, ncases, size
+_REGIME = "BBBBB3xI4xQQ"                        # tg0, tg1, t0sz, t1sz, ips, flags, ttbr1, mair
+_CASE = struct.Struct("<II" + _REGIME + "IIIIIIII")     # id, id_len, regime, (offset, count) x 4
+_MAP = struct.Struct("<QQbBBBB3x")              # va, pa, level, attrindx, ap, sh, flags
+_TABLE = struct.Struct("<QbBB5x")               # va, level, aptable, flags
+_RAW = struct.Struct("<QQb7x")                  # va, desc, level
+_STEP = struct.Struct("<QQIB3x")                # va, value, op, el
+
+for _record, _size in ((_HEADER, "BLOB_HEADER_SIZE"), (_CASE, "BLOB_CASE_SIZE"), (_MAP, "BLOB_MAP_SIZE"),
+                       (_TABLE, "BLOB_TABLE_SIZE"), (_RAW, "BLOB_RAW_SIZE"), (_STEP, "BLOB_STEP_SIZE")):
+    assert _record.size == CASE_H[_size], f"harness/blob.py's record for {_size} is not kernel/case.h's"
+
+ALIGN = CASE_H["BLOB_ALIGN"]
+
+
+class BlobError(ValueError):
+    """Cases the blob format or the kernel's blob area cannot hold."""
+
+
+def _flags(names, prefix):
+    return sum(CASE_H[f"{prefix}_{name.upper()}"] for name, on in names.items() if on)
+
+
+def _regime(c):
+    r = c.regime
+    flags = _flags({"epd0": r.epd0, "epd1": r.epd1, "tbi0": r.tbi0, "tbi1": r.tbi1, "ds": r.ds,
+                    "ha": r.ha, "hd": r.hd, "sctlr_a": r.sctlr_a, "kernel_high": r.kernel_high,
+                    "raw_ttbr1": r.ttbr1 is not None, "wxn": r.wxn, "span0": not r.span, "epan": r.epan,
+                    "pan": r.pan, "hpd0": r.hpd0, "hpd1": r.hpd1, "e0pd0": r.e0pd0, "e0pd1": r.e0pd1}, "REGIME")
+    return (r.tg0, r.tg1, r.t0sz, r.t1sz, r.ips, flags, r.ttbr1 or 0, r.mair)
+
+
+def _map(m):
+    flags = _flags({"af": m.af, "ng": m.ng, "pxn": m.pxn, "uxn": m.uxn, "contig": m.contig,
+                    "dbm": m.dbm}, "MAP")
+    return _MAP.pack(m.va, m.pa, m.level, m.attrindx, HWDEF[AP_NAMES[m.ap]], HWDEF[SH_NAMES[m.sh]], flags)
+
+
+def _table(t):
+    return _TABLE.pack(t.va, t.level, HWDEF[APTABLE_NAMES[t.aptable]],
+                       _flags({"pxn": t.pxntable, "uxn": t.uxntable}, "TABLE_ATTR"))
+
+
+def _raw(w):
+    return _RAW.pack(w.va, w.desc, w.level)
+
+
+def _step(s):
+    return _STEP.pack(s.va, s.value, CASE_H[f"OP_{s.op.upper()}"], s.el)
+
+
+def encode(cases):
+    """The blob holding `cases`, in order (blob index i is cases[i]); BlobError
+    if a case ID is too long or the blob would not fit the kernel's CASE_BLOB_SIZE."""
+    cases = list(cases)
+    body = bytearray()
+    start = _HEADER.size + _CASE.size * len(cases)
+
+    def place(data):
+        """Offset of `data` appended to the body, aligned."""
+        body.extend(b"\0" * (-len(body) % ALIGN))
+        offset = start + len(body)
+        body.extend(data)
+        return offset
+
+    records = []
+    for c in cases:
+        ident = c.id.encode("ascii")
+        if len(ident) > CASE_H["BLOB_ID_MAX"]:
+            raise BlobError(f"case ID {c.id!r} is longer than the kernel's {CASE_H['BLOB_ID_MAX']} characters")
+        arrays = []
+        for items, pack in ((c.maps, _map), (c.tables, _table), (c.raws, _raw), (c.steps, _step)):
+            arrays += [place(b"".join(pack(item) for item in items)), len(items)]
+        records.append(_CASE.pack(place(ident + b"\0"), len(ident), *_regime(c), *arrays))
+    size = start + len(body)
+    if size > LAYOUT["CASE_BLOB_SIZE"]:
+        raise BlobError(f"{len(cases)} cases encode to {size} bytes, more than the kernel's "
+                        f"CASE_BLOB_SIZE ({LAYOUT['CASE_BLOB_SIZE']} bytes, kernel/layout.h): split them")
+    header = _HEADER.pack(CASE_H["BLOB_MAGIC"], CASE_H["BLOB_VERSION"], len(cases), size)
+    return header + b"".join(records) + bytes(body)
+
+
+def write(cases, path):
+    """Encode `cases` into the file `path` (replaced whole, never left half-written)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(encode(cases))
+    tmp.replace(path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", required=True, type=Path, help="directory of case files")
+    parser.add_argument("--out", required=True, type=Path, help="blob file to write")
+    args = parser.parse_args(argv)
+    try:
+        cases = load_dir(args.cases)
+        if not cases:
+            raise CaseError(args.cases, "no cases in its *.toml files")
+        write(cases, args.out)
+    except (CaseError, BlobError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""The case blob: harness/blob.py's encoding read back by the kernel's own
+kernel/blob.c (built for the host), every malformation blob.c must refuse,
+and the kernel under QEMU refusing a bad blob and running cases by index."""
+import ctypes
+import dataclasses
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import blob
+from harness.cases import load_dir
+from harness.kdefs import kernel_header, read_constants
+from harness.protocol import parse_output
+from harness.qemu import run_kernel
+from host.pgtable_host import build_library
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = load_dir(ROOT / "cases")
+KERNEL = ROOT / "build" / "kernel.elf"
+CASE_H = read_constants(kernel_header("case.h"))
+LAYOUT = read_constants(kernel_header("layout.h"))
+
+
+# The SCTLR_EL1, PSTATE and TCR_EL1 controls of EL0, execute and PAN cases, as struct regime names them.
+REGIME_CONTROLS = ("wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1")
+
+
+class Regime(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint8) for n in ("tg0", "tg1", "t0sz", "t1sz", "ips")] + \
+               [(n, ctypes.c_bool) for n in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
+                                             "kernel_high", "raw_ttbr1")] + \
+               [(n, ctypes.c_bool) for n in REGIME_CONTROLS] + \
+               [("ttbr1", ctypes.c_uint64), ("mair", ctypes.c_uint64)]
+
+
+class Map(ctypes.Structure):
+    _fields_ = [("va", ctypes.c_uint64), ("pa", ctypes.c_uint64), ("level", ctypes.c_int8),
+                ("attrindx", ctypes.c_uint8), ("ap", ctypes.c_uint8), ("sh", ctypes.c_uint8),
+                ("flags", ctypes.c_uint8)]
+
+
+class Step(ctypes.Structure):
+    _fields_ = [("va", ctypes.c_uint64), ("value", ctypes.c_uint64), ("op", ctypes.c_uint32), ("el", ctypes.c_uint8)]
+
+
+class TableAttrs(ctypes.Structure):
+    _fields_ = [("va", ctypes.c_uint64), ("level", ctypes.c_int8), ("aptable", ctypes.c_uint8),
+                ("flags", ctypes.c_uint8)]
+
+
+class MmutCase(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_char_p), ("regime", Regime), ("maps", ctypes.POINTER(Map)),
+                ("tables", ctypes.POINTER(TableAttrs)), ("raws", ctypes.c_void_p), ("steps", ctypes.POINTER(Step)),
+                ("nmaps", ctypes.c_uint32), ("ntables", ctypes.c_uint32), ("nraws", ctypes.c_uint32),
+                ("nsteps", ctypes.c_uint32)]
+
+
+class Problem(ctypes.Structure):
+    _fields_ = [("field", ctypes.c_char_p), ("in_case", ctypes.c_bool), ("index", ctypes.c_uint32)]
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    lib = ctypes.CDLL(str(build_library(tmp_path_factory.mktemp("blob"), "blob.c")))
+    lib.blob_check.restype = ctypes.c_bool
+    lib.blob_check.argtypes = [ctypes.c_char_p, ctypes.c_uint64, ctypes.POINTER(Problem)]
+    lib.blob_case.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.POINTER(MmutCase)]
+    return lib
+
+
+def check(lib, data, capacity=None):
+    """(ok, field, index or None) as blob_check finds `data`."""
+    problem = Problem()
+    ok = lib.blob_check(data, len(data) if capacity is None else capacity, ctypes.byref(problem))
+    return ok, problem.field and problem.field.decode(), problem.index if problem.in_case else None
+
+
+def test_every_case_reads_back_as_encoded(lib):
+    data = blob.encode(CASES)
+    assert check(lib, data) == (True, None, None)
+    assert len(data) <= LAYOUT["CASE_BLOB_SIZE"]
+    buffer = ctypes.create_string_buffer(data, len(data))     # the blob stays put while the case points into it
+    for i, case in enumerate(CASES):
+        c = MmutCase()
+        lib.blob_case(buffer, i, ctypes.byref(c))
+        r = case.regime
+        assert c.id.decode() == case.id
+        assert (c.regime.tg0, c.regime.tg1, c.regime.t0sz, c.regime.t1sz, c.regime.ips) == \
+            (r.tg0, r.tg1, r.t0sz, r.t1sz, r.ips)
+        assert [getattr(c.regime, f) for f in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
+                                               "kernel_high")] == \
+            [r.epd0, r.epd1, r.tbi0, r.tbi1, r.ds, r.ha, r.hd, r.sctlr_a, r.kernel_high]
+        assert (c.regime.raw_ttbr1, c.regime.ttbr1, c.regime.mair) == (r.ttbr1 is not None, r.ttbr1 or 0, r.mair)
+        assert [getattr(c.regime, f) for f in REGIME_CONTROLS] == [getattr(r, f) for f in REGIME_CONTROLS]
+        assert (c.nmaps, c.ntables, c.nraws, c.nsteps) == (len(case.maps), len(case.tables), len(case.raws),
+                                                         len(case.steps))
+        for k, m in enumerate(case.maps):
+            assert (c.maps[k].va, c.maps[k].pa, c.maps[k].level, c.maps[k].attrindx) == (m.va, m.pa, m.level,
+                                                                                         m.attrindx)
+            assert bool(c.maps[k].flags & CASE_H["MAP_AF"]) == m.af
+        for k, t in enumerate(case.tables):
+            assert (c.tables[k].va, c.tables[k].level) == (t.va, t.level)
+            assert (bool(c.tables[k].flags & CASE_H["TABLE_ATTR_PXN"]), bool(c.tables[k].flags & CASE_H["TABLE_ATTR_UXN"])) \
+                == (t.pxntable, t.uxntable)
+        for k, s in enumerate(case.steps):
+            assert (c.steps[k].va, c.steps[k].value, c.steps[k].op, c.steps[k].el) == \
+                (s.va, s.value, CASE_H[f"OP_{s.op.upper()}"], s.el)
+
+
+def test_empty_blob_is_valid(lib):
+    assert check(lib, blob.encode([])) == (True, None, None)
+
+
+def _case_record(data, index):
+    """Offset of case record `index`, and its fields."""
+    offset = CASE_H["BLOB_HEADER_SIZE"] + index * CASE_H["BLOB_CASE_SIZE"]
+    return offset, list(blob._CASE.unpack_from(data, offset))
+
+
+# Fields of the case record struct as blob._CASE unpacks them.
+ID, ID_LEN, TG0, T0SZ, FLAGS, MAPS, NMAPS, STEPS, NSTEPS = 0, 1, 2, 4, 7, 10, 11, 16, 17
+
+
+def _with_case_field(data, index, field, value):
+    offset, fields = _case_record(data, index)
+    fields[field] = value
+    out = bytearray(data)
+    blob._CASE.pack_into(out, offset, *fields)
+    return bytes(out)
+
+
+def _with_header(data, **changes):
+    magic, version, ncases, size = struct.unpack_from("<IIII", data)
+    values = {"magic": magic, "version": version, "ncases": ncases, "size": size, **changes}
+    return struct.pack("<IIII", *values.values()) + data[16:]
+
+
+DEMO = blob.encode(CASES[:3])
+
+
+def _step_op(data, index, op, el=1):
+    """The first step of case `index` made `op`, run at `el`."""
+    _, fields = _case_record(data, index)
+    out = bytearray(data)
+    struct.pack_into("<IB", out, fields[STEPS] + 16, op, el)
+    return bytes(out)
+
+
+def _id_byte(data, index, k, byte):
+    _, fields = _case_record(data, index)
+    out = bytearray(data)
+    out[fields[ID] + k] = byte
+    return bytes(out)
+
+
+MALFORMED = {
+    "short": (DEMO[:8], "magic", None),
+    "magic": (_with_header(DEMO, magic=0x12345678), "magic", None),
+    "version": (_with_header(DEMO, version=CASE_H["BLOB_VERSION"] + 1), "version", None),
+    "size_beyond_data": (_with_header(DEMO, size=len(DEMO) + 8), "size", None),
+    "cases_beyond_size": (_with_header(DEMO, ncases=1000), "size", None),
+    "truncated": (DEMO[:-8], "size", None),
+    "maps_out_of_bounds": (_with_case_field(DEMO, 1, MAPS, len(DEMO)), "maps", 1),
+    "maps_count_huge": (_with_case_field(DEMO, 1, NMAPS, 0xFFFFFFFF), "maps", 1),
+    "maps_misaligned": (_with_case_field(DEMO, 1, MAPS, _case_record(DEMO, 1)[1][MAPS] + 4), "maps", 1),
+    "steps_out_of_bounds": (_with_case_field(DEMO, 2, STEPS, 0xFFFFFFF8), "steps", 2),
+    "op_unknown": (_step_op(DEMO, 2, CASE_H["OP_COUNT"]), "steps", 2),
+    "id_out_of_bounds": (_with_case_field(DEMO, 0, ID, len(DEMO)), "id", 0),
+    "id_not_terminated": (_with_case_field(DEMO, 0, ID_LEN, 3), "id", 0),
+    "id_empty": (_with_case_field(DEMO, 0, ID_LEN, 0), "id", 0),
+    "id_with_space": (_id_byte(DEMO, 0, 1, ord(" ")), "id", 0),
+    "id_with_equals": (_id_byte(DEMO, 0, 1, ord("=")), "id", 0),
+    "granule": (_with_case_field(DEMO, 1, TG0, 13), "regime", 1),
+    "t0sz": (_with_case_field(DEMO, 1, T0SZ, 60), "regime", 1),
+    "flags_unknown": (_with_case_field(DEMO, 1, FLAGS, 1 << 31), "regime", 1),
+    "el_unknown": (_step_op(DEMO, 2, CASE_H["OP_LOAD64"], el=2), "steps", 2),
+    "el0_op_not_run_at_el0": (_step_op(DEMO, 2, CASE_H["OP_AT_S1E1R"], el=0), "steps", 2),
+    # The kernel must keep a home: TTBR0 walks off and no alias in TTBR1 is refused.
+    "no_kernel_home": (_with_case_field(DEMO, 1, FLAGS, CASE_H["REGIME_EPD0"]), "regime", 1),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_malformed_blob_is_refused(lib, name):
+    data, field, index = MALFORMED[name]
+    assert check(lib, data) == (False, field, index)
+
+
+def test_blob_larger_than_the_kernel_area_is_refused(lib):
+    assert check(lib, DEMO, capacity=len(DEMO) - 8) == (False, "size", None)
+
+
+def test_encoder_refuses_what_the_kernel_cannot_hold():
+    long_id = dataclasses.replace(CASES[0], name="x" * CASE_H["BLOB_ID_MAX"])
+    with pytest.raises(blob.BlobError, match="longer than the kernel's"):
+        blob.encode([long_id])
+    many = CASES * (LAYOUT["CASE_BLOB_SIZE"] // len(blob.encode(CASES)) + 1)
+    with pytest.raises(blob.BlobError, match="CASE_BLOB_SIZE"):
+        blob.encode(many)
+
+
+def test_cli_refuses_a_directory_without_cases(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "harness.blob", "--cases", str(tmp_path), "--out",
+                          str(tmp_path / "b.bin")], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 2 and f"error: {tmp_path}: no cases" in run.stderr
+    assert not (tmp_path / "b.bin").exists()
+
+
+# ---------------------------------------------------------------- under QEMU
+
+@pytest.fixture
+def kernel():
+    if not KERNEL.is_file():
+        pytest.skip(f"no {KERNEL}: run `make kernel`")
+    return KERNEL
+
+
+@pytest.fixture
+def qemu(request):
+    return request.config.getoption("--qemu", default="qemu-system-aarch64")
+
+
+@pytest.fixture
+def cpu(request):
+    return request.config.getoption("--cpu", default="max")
+
+
+@pytest.mark.parametrize("name", ["version", "steps_out_of_bounds"])
+def test_kernel_refuses_a_bad_blob(qemu, cpu, kernel, tmp_path, name):
+    data, field, index = MALFORMED[name]
+    (tmp_path / "bad.bin").write_bytes(data)
+    run = run_kernel(qemu, cpu, kernel, [CASES[0].id], blob=tmp_path / "bad.bin")
+    out = parse_output(run.output)
+    assert out.garbage == [] and run.exit_status == 1, run.output
+    error = [r for r in out.records if r.event == "error"]
+    assert [(r.word("what"), r.word("field"), r.fields.get("index")) for r in error] == [("bad_blob", field, index)]
+    assert out.cases() == {}         # nothing ran
+
+
+def test_cases_by_index_range(qemu, cpu, kernel, tmp_path):
+    """`#first-last` runs blob indices, `#i` one; the records name the cases by ID, a bad range is an error."""
+    chosen = CASES[:4]
+    blob.write(chosen, tmp_path / "four.bin")
+    run = run_kernel(qemu, cpu, kernel, ["#1-2", "#0", "#3-2", "#4", "#1-x"], blob=tmp_path / "four.bin")
+    out = parse_output(run.output)
+    assert out.garbage == [] and out.boot.num("cases") == 4, run.output
+    assert list(out.cases()) == [chosen[1].id, chosen[2].id, chosen[0].id]
+    by_id = {case.id: case for case in chosen}
+    assert all(c.end and len(c.steps) == len(by_id[i].steps) for i, c in out.cases().items())
+    bad = [r.word("range") for r in out.records if r.event == "error"]
+    assert bad == ["#3-2", "#4", "#1-x"] and run.exit_status == 1
