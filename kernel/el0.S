@@ -8,13 +8,12 @@
  * exception, is taken to EL1 from the lower EL and ends the step the same
  * way (exception.c, el0_step_exception).
  *
- * el0_call(entry, va, value) enters EL0 at entry with x0 = va, x1 = value by
- * ERET (SPSR_EL1 = EL0t, interrupts masked) and returns el0's x0.  The kernel
- * stack pointer and the resume address are kept in el0_context for the
- * handler, which returns here by an ERET to el0_return at EL1t.
+ * el0_call(entry, va, value, spsr) enters EL0 at entry with x0 = va,
+ * x1 = value by ERET (spsr: EL0t, interrupts masked; el0.c) and returns
+ * EL0's x0.  The kernel stack pointer and the resume address are kept in
+ * el0_context for the handler, which returns here by an ERET to el0_return
+ * at EL1t.
  */
-#include "sysreg.h"
-
 .macro el0_probe name, insn:vararg
 	.global \name
 	.type \name, %function
@@ -56,8 +55,7 @@ el0_call:
 	adr	x11, el0_return
 	stp	x10, x11, [x9]
 	msr	elr_el1, x0
-	mov	x9, #SPSR_EL0T_MASKED
-	msr	spsr_el1, x9
+	msr	spsr_el1, x3
 	mov	x0, x1
 	mov	x1, x2
 	eret

@@ -28,6 +28,17 @@ static bool have_pan(void)
 	return ID_MMFR1_PAN(read_sysreg(id_aa64mmfr1_el1)) != 0;
 }
 
+u64 el0_call(u64 entry, u64 va, u64 value, u64 spsr);
+
+/*
+ * EL0 runs with the PSTATE.PAN EL1 had (SPSR_EL1.PAN), so that an exception
+ * entry that leaves PAN alone (SCTLR_EL1.SPAN = 1) gives it back unchanged.
+ */
+u64 el0_run(u64 entry, u64 va, u64 value)
+{
+	return el0_call(entry, va, value, SPSR_EL0T_MASKED | (have_pan() ? read_pan() & SPSR_PAN : 0));
+}
+
 bool el0_step_exception(struct frame *f)
 {
 	if (probe.armed != PROBE_EL0)

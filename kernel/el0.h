@@ -19,8 +19,8 @@ struct el0_context {
 
 extern struct el0_context el0_context;
 
-/* Enter EL0 at entry (a VA of the EL0 code page) with x0 = va, x1 = value; returns EL0's x0. */
-u64 el0_call(u64 entry, u64 va, u64 value);
+/* Run the EL0 code at entry (a VA of the EL0 code page) with x0 = va, x1 = value; returns EL0's x0. */
+u64 el0_run(u64 entry, u64 va, u64 value);
 
 /* The VA where probe runs at EL0, given where the EL0 code page is mapped. */
 u64 el0_code_va(void (*probe)(void), u64 page_va);

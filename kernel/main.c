@@ -303,7 +303,7 @@ static void run_step(const struct step_run *c, unsigned n)
 	probe.fetch_target = s->va;
 	if (s->el == 0) {
 		probe.armed = PROBE_EL0;
-		result = el0_call(el0_code_va(el0_probe(s->op), c->el0_code), s->va, s->value);
+		result = el0_run(el0_code_va(el0_probe(s->op), c->el0_code), s->va, s->value);
 	} else {
 		probe.armed = s->op == OP_FETCH ? PROBE_FETCH : is_at(s->op) ? PROBE_NONE : PROBE_DATA;
 		result = run_probe(s);
