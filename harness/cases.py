@@ -556,7 +556,9 @@ def _step(path, name, i, table, names):
         raise f.error("value", f"only stores take a value, not {op}")
     else:
         value = 0
-    el = f.choice("el", (0, 1), 1)
+    el = f.int("el", 1)
+    if el not in (0, 1):
+        raise f.error("el", f"a step runs at EL0 or EL1 (el = 0 or 1), not {el}")
     if el == 0 and op not in EL0_OPS:
         raise f.error("el", f"{op} cannot run at EL0; at EL0 a step is one of: {', '.join(EL0_OPS)}")
     expect = _expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"), names)
