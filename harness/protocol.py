@@ -4,8 +4,8 @@
 
 A line starting "MMUT " must be a well-formed record of this protocol version,
 or it is garbage (with the reason); any other line (QEMU's own output, say) is
-kept as is.  Values are typed by key: decimal, hex (0x, lower case, no leading
-zeros, as kernel/record.c prints them) or a word.
+kept as is.  Values are typed by key: decimal (signed for `level`), hex (0x,
+lower case, no leading zeros, as kernel/record.c prints them) or a word.
 """
 import re
 from dataclasses import dataclass, field
@@ -16,9 +16,11 @@ PROTOCOL_VERSION = read_defines(kernel_header("record.h"))["PROTOCOL_VERSION"]
 PREFIX = "MMUT "
 
 _DECIMAL = re.compile(r"^(0|[1-9][0-9]*)$")
+_SIGNED_DECIMAL = re.compile(r"^(0|-?[1-9][0-9]*)$")
 _HEX = re.compile(r"^0x(0|[1-9a-f][0-9a-f]{0,15})$")      # 64 bits at most
 
 DECIMAL_KEYS = frozenset({"n", "el", "status", "vector", "cases", "index"})
+SIGNED_DECIMAL_KEYS = frozenset({"level"})      # walk levels: -1 exists with TCR_EL1.DS = 1
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ _BUILD_ERROR = Keys(("case", "index", "error"))     # kernel/main.c report_error
 EVENTS = {
     "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "cases")),
     "begin": Keys(("case",)),
+    "regs": Keys(("case", "tcr", "mair", "sctlr", "ttbr0", "ttbr1")),
+    "walk": Keys(("case", "n", "when", "level", "table", "index", "desc")),
     "step": Keys(("case", "n", "va", "result"), by="result", variants={
         "ok": Keys(optional=("value",)),
         "fault": Keys(("esr", "far", "elr")),
@@ -46,6 +50,7 @@ EVENTS = {
         "raw": _BUILD_ERROR,
         "unknown_case": Keys(("case",)),
         "bad_range": Keys(("range",)),
+        "unknown_option": Keys(("option",)),
         "bad_blob": Keys(("field",), optional=("index",)),
         "cmdline_too_long": Keys(),
     }),
@@ -61,6 +66,8 @@ WORD_VALUES = {
     "kind": frozenset({"unexpected", "nested"}),
     "error": frozenset({"no_memory", "bad_level", "misaligned", "occupied", "not_table"}),
     "range": None,
+    "option": None,
+    "when": frozenset({"before", "after"}),
     # What kernel/blob.c finds wrong with a case blob.
     "field": frozenset({"magic", "version", "size", "id", "regime", "maps", "tables", "raws", "steps"}),
     **{keys.by: frozenset(keys.variants) for keys in EVENTS.values() if keys.by},
@@ -106,6 +113,10 @@ def _value(key, text):
     if key in DECIMAL_KEYS:
         if not _DECIMAL.match(text):
             raise ProtocolError(f"{key}={text}: expected a decimal number")
+        return int(text)
+    if key in SIGNED_DECIMAL_KEYS:
+        if not _SIGNED_DECIMAL.match(text):
+            raise ProtocolError(f"{key}={text}: expected a signed decimal number")
         return int(text)
     if key in WORD_VALUES:
         allowed = WORD_VALUES[key]
@@ -169,7 +180,10 @@ class CaseRecords:
     """The records of one case.  problems lists records out of order or
     repeated (a repeated one replaces the earlier)."""
     begin: bool = False
+    regs: Record = None
     steps: dict = field(default_factory=dict)       # n -> step Record
+    # n -> {"before": [walk Record, ...], "after": [...]}: the descriptors read, in walk order
+    walks: dict = field(default_factory=dict)
     error: Record = None
     end: bool = False
     exception: Record = None
@@ -210,11 +224,13 @@ class Output:
             case = cases.setdefault(case_id, CaseRecords())
             if record.event == "step":
                 repeated = record.num("n") in case.steps
-            else:       # begin and end are flags, error and exception None until seen
+            elif record.event == "walk":
+                repeated = False    # one record per descriptor read
+            else:       # begin and end are flags, regs, error and exception None until seen
                 repeated = bool(getattr(case, record.event))
             if repeated:
                 case.problems.append(f"repeated: {record.line}")
-            if record.event in ("step", "end") and current != case_id:
+            if record.event in ("regs", "walk", "step", "end") and current != case_id:
                 case.problems.append(f"outside begin..end: {record.line}")
 
             if record.event == "begin":
@@ -225,6 +241,9 @@ class Output:
                     current = None
             elif record.event == "step":
                 case.steps[record.num("n")] = record
+            elif record.event == "walk":
+                when = case.walks.setdefault(record.num("n"), {"before": [], "after": []})
+                when[record.word("when")].append(record)
             else:
                 setattr(case, record.event, record)
         return cases

@@ -66,17 +66,25 @@ def qemu_version(qemu: str) -> str:
 LAYOUT = read_defines(kernel_header("layout.h"))
 
 
+# The kernel's command-line option for walk records (docs/protocol.md); it takes
+# room on the command line too, which batches are sized to.
+WALKS_OPTION = "+walks"
+
+
 def default_blob(kernel) -> Path:
     """The case blob `make` writes next to the kernel."""
     return Path(kernel).with_name("cases.bin")
 
 
-def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, blob=None) -> list[str]:
+def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, blob=None,
+                 walks: bool = True) -> list[str]:
     """The QEMU command line that boots `kernel` and runs `case_ids` in one go.
 
     `case_ids` are case IDs or blob index ranges (`#first-last`, `#index`) of
     `blob` (a file harness/blob.py wrote; default: the one next to the kernel),
-    which QEMU loads where the kernel reads it (CASE_BLOB_BASE)."""
+    which QEMU loads where the kernel reads it (CASE_BLOB_BASE).  `walks`: the
+    kernel reports the descriptors each step's walk reads (walk records);
+    campaigns that need only the steps' outcomes turn it off for speed."""
     for case_id in case_ids:
         # QEMU's option parser would need commas doubled, and the kernel splits
         # its command line at spaces, so such an ID could not arrive intact.
@@ -84,7 +92,8 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, blob=
             raise ValueError(f"case ID {case_id!r} is empty or holds a comma or whitespace")
     # With no arg= at all QEMU passes the kernel's file name as the command
     # line, which the kernel would take for a case ID: an empty arg= runs none.
-    args = "".join(f",arg={case_id}" for case_id in case_ids) or ",arg="
+    tokens = [WALKS_OPTION, *case_ids] if walks else list(case_ids)
+    args = "".join(f",arg={token}" for token in tokens) or ",arg="
     blob = default_blob(kernel) if blob is None else blob
     if "," in str(blob):
         raise ValueError(f"case blob path {str(blob)!r} holds a comma, which QEMU's -device option cannot take")
@@ -103,7 +112,7 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, blob=
 
 
 def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
-               el2: bool = False, blob=None) -> RunResult:
+               el2: bool = False, blob=None, walks: bool = True) -> RunResult:
     """Boot `kernel` with `case_ids` of `blob` (default: the one next to the kernel)
     and wait up to `timeout` seconds, in all, for it to exit.
 
@@ -121,7 +130,7 @@ def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
     if blob.stat().st_size > LAYOUT["CASE_BLOB_SIZE"]:
         raise HarnessError(f"case blob {blob} is larger than the kernel's CASE_BLOB_SIZE "
                            f"({LAYOUT['CASE_BLOB_SIZE']} bytes, kernel/layout.h)")
-    command = qemu_command(qemu, cpu, kernel, case_ids, el2, blob)
+    command = qemu_command(qemu, cpu, kernel, case_ids, el2, blob, walks)
     start = time.monotonic()
     deadline = start + timeout
     child = pexpect.spawn(command[0], command[1:], encoding="utf-8", codec_errors="replace",
@@ -204,8 +213,8 @@ def symbol_for(kernel, pc: int) -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     for page in (LAYOUT["EL0_CODE_VA"], LAYOUT["EL0_CODE_ALIAS_VA"]):
-        if page <= pc < page + LAYOUT["EL0_CODE_SIZE"] and "__el0_start" in names:
-            pc += addresses[names.index("__el0_start")] - page
+        if page <= pc < page + LAYOUT["EL0_CODE_SIZE"]:
+            pc += LAYOUT["EL0_CODE_PA"] - page
     i = bisect.bisect_right(addresses, pc) - 1
     # At or past the last symbol (the image's end marker) the PC is outside the
     # image, in a case frame say, and an offset from that symbol would mislead.

@@ -12,7 +12,7 @@ from pathlib import Path
 from harness import esr
 from harness.kdefs import kernel_header, read_defines
 from harness.protocol import parse_output
-from harness.qemu import run_kernel, symbol_for
+from harness.qemu import WALKS_OPTION, run_kernel, symbol_for
 from harness.verdict import judge_step
 
 # Exit statuses (kernel/exit_status.h), named for messages.
@@ -179,7 +179,7 @@ class Runner:
         finish in the batch is run again on its own."""
         if case.id in self._cache:
             return self._cache.pop(case.id)
-        batch, length = [], 0
+        batch, length = [], len(WALKS_OPTION) + 1
         for c in [case] + [c for c in following if c.id not in self._cache]:
             length += len(c.id) + 1
             if length >= CMDLINE_SIZE:

@@ -10,8 +10,6 @@ void el0_load8(void), el0_load16(void), el0_load32(void), el0_load64(void);
 void el0_store8(void), el0_store16(void), el0_store32(void), el0_store64(void);
 void el0_fetch(void), selftest_hang_el0(void);
 
-extern const char __el0_start[];
-
 /* What the return from EL0 restores: the kernel stack and el0_call's resume address. */
 struct el0_context {
 	u64 sp, resume;

@@ -21,11 +21,13 @@
 static u8 table_memory[TABLE_POOL_SIZE] __attribute__((aligned(1 << 16), section(".pool")));
 static struct table_pool pool = { table_memory, sizeof(table_memory), 0 };
 static char cmdline[CMDLINE_SIZE];
+/* Command-line options: walk records before (and, with HA/HD, after) each step. */
+static bool walks;
 
 #define CASE_BLOB ((const void *)CASE_BLOB_BASE)
 static u32 ncases;          /* in the blob; 0 until it is checked */
 
-extern const char __data_start[], __bss_end[], __text_end[];
+extern const char __data_start[], __bss_end[];
 
 static const struct pte_prot kernel_ram = {
 	.attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RW_EL1, .sh = SH_INNER, .af = true, .uxn = true,
@@ -86,10 +88,10 @@ static int map_kernel(struct pgtable *pt, u64 window_va, u64 uart_va, u64 el0_va
 	int err = pgt_map(pt, uart_va, UART_BASE, 3, &kernel_device);
 
 	if (!err)
-		err = pgt_map(pt, el0_va, (u64)(uintptr_t)__el0_start, 3, &el0_code);
+		err = pgt_map(pt, el0_va, EL0_CODE_PA, 3, &el0_code);
 	for (u64 off = 0; !err && off < KERNEL_WINDOW_SIZE; off += size) {
 		u64 pa = KERNEL_WINDOW_BASE + off;
-		bool text = pa >= KERNEL_BASE && pa < (u64)(uintptr_t)__text_end;
+		bool text = pa >= KERNEL_BASE && pa < KERNEL_TEXT_END;
 
 		err = pgt_map(pt, window_va + off, pa, level, !wxn ? &kernel_ram : text ? &kernel_text : &kernel_data);
 	}
@@ -213,6 +215,14 @@ static void zero_frame(u64 pa, u64 size)
 		frame[k] = 0;
 }
 
+/*
+ * What a software walk may read: the kernel's window, the only memory mapped
+ * (identity, or at the alias) while the steps run.  It holds the table pool
+ * and the frames; a raw table descriptor pointing elsewhere ends the walk.
+ */
+static const struct walk_memory window = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZE, 0 };
+static const struct walk_memory window_alias = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZE, ALIAS_OFFSET };
+
 /* Plant the fetch stub wherever the tables send a fetch step, if that is a case frame. */
 static void plant_fetch_stubs(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1)
 {
@@ -221,7 +231,7 @@ static void plant_fetch_stubs(const struct mmut_case *c, struct pgtable *tt0, st
 
 		if (c->steps[i].op != OP_FETCH)
 			continue;
-		pgt_walk(table_for(c->steps[i].va, tt0, tt1), c->steps[i].va, &w);
+		pgt_walk(table_for(c->steps[i].va, tt0, tt1), c->steps[i].va, &window, &w);
 		if (w.valid && w.pa >= FRAME_POOL_BASE && w.pa + 8 <= (u64)RAM_BASE + RAM_SIZE && !(w.pa & 3)) {
 			volatile u32 *stub = (volatile u32 *)(uintptr_t)w.pa;
 
@@ -285,20 +295,54 @@ static bool is_store(u32 op)
 	return (op >= OP_STORE8 && op <= OP_STORE64) || op == OP_STTR64;
 }
 
-/* A case's steps, as seen from where they run (the alias or the identity map). */
+/* A case's steps and what their walks read, as seen from where they run (the alias or the identity map). */
 struct step_run {
 	const char *id;
 	const struct step *steps;
 	unsigned n;
-	u64 el0_code;           /* where the EL0 code page is mapped */
-	bool pan;               /* PSTATE.PAN when the steps start */
+	const struct regime *regime;
+	const struct pgtable *tt0, *tt1;        /* the tables TTBR0 and TTBR1 point at */
+	const struct walk_memory *memory;
+	u64 el0_code;                           /* where the EL0 code page is mapped */
 };
+
+/*
+ * The descriptors the kernel's software walk of a step's VA reads, one
+ * record each, from the TTBR that VA bit 55 selects.  None where the
+ * hardware reads none: walks of that half disabled (EPDn), or the VA
+ * outside its range (with TBI the top byte is not part of it).
+ */
+static void report_walk(const struct step_run *c, unsigned n, const char *when)
+{
+	u64 va = c->steps[n].va;
+	bool upper = va & BIT(55);
+	const struct pgtable *pt = upper ? c->tt1 : c->tt0;
+	struct walk w;
+
+	if ((upper ? c->regime->epd1 : c->regime->epd0) ||
+	    !pgt_va_in_range(pt->va_bits, va, upper ? c->regime->tbi1 : c->regime->tbi0))
+		return;
+	pgt_walk(pt, va, c->memory, &w);
+	for (unsigned i = 0; i < w.nreads; i++) {
+		record_begin("walk");
+		record_str("case", c->id);
+		record_dec("n", n);
+		record_str("when", when);
+		record_sdec("level", w.reads[i].level);
+		record_hex("table", w.reads[i].table);
+		record_dec("index", w.reads[i].index);
+		record_hex("desc", w.reads[i].desc);
+		record_end();
+	}
+}
 
 static void run_step(const struct step_run *c, unsigned n)
 {
 	const struct step *s = &c->steps[n];
 	u64 result;
 
+	if (walks)
+		report_walk(c, n, "before");
 	probe.fault.taken = false;
 	probe.fetch_target = s->va;
 	if (s->el == 0) {
@@ -328,6 +372,9 @@ static void run_step(const struct step_run *c, unsigned n)
 			record_hex("value", result);
 	}
 	record_end();
+	/* Hardware Access flag and dirty state updates may have written descriptors of the walk. */
+	if (walks && (c->regime->ha || c->regime->hd))
+		report_walk(c, n, "after");
 }
 
 static void run_steps(const void *arg)
@@ -335,7 +382,7 @@ static void run_steps(const void *arg)
 	const struct step_run *run = arg;
 
 	/* Only cases that require FEAT_PAN set it (harness/cases.py): PSTATE.PAN is UNDEFINED without it. */
-	if (run->pan)
+	if (run->regime->pan)
 		write_pan(SPSR_PAN);
 	for (unsigned n = 0; n < run->n; n++)
 		run_step(run, n);
@@ -349,12 +396,16 @@ static void reset_pan(void)
 }
 
 /* Run the steps from the kernel's TTBR1 alias, with the case's TTBR0 side in force. */
-static void run_steps_from_alias(const struct mmut_case *c, u64 tt0_root, u64 tt1_root, u64 boot_root)
+static void run_steps_from_alias(const struct mmut_case *c, const struct pgtable *tt0, const struct pgtable *tt1,
+				 u64 tt1_root, u64 boot_root)
 {
 	struct regime transition = transition_regime(&c->regime);
-	struct ttbr0_regs enter = { tcr_from_regime(&c->regime), tt0_root };
+	struct ttbr0_regs enter = { tcr_from_regime(&c->regime), pgt_ttbr(tt0) };
 	struct ttbr0_regs leave = { tcr_from_regime(&transition), boot_root };
-	struct step_run run = { ALIAS(c->id), ALIAS(c->steps), c->nsteps, EL0_CODE_ALIAS_VA, c->regime.pan };
+	struct step_run run = {
+		ALIAS(c->id), ALIAS(c->steps), c->nsteps, ALIAS(&c->regime), ALIAS(tt0), ALIAS(tt1), ALIAS(&window_alias),
+		EL0_CODE_ALIAS_VA,
+	};
 
 	mmu_enable(&transition, boot_root, tt1_root);
 	console_uart = (volatile u32 *)UART_ALIAS_BASE;
@@ -362,6 +413,19 @@ static void run_steps_from_alias(const struct mmut_case *c, u64 tt0_root, u64 tt
 	run_in_alias(ALIAS_OFFSET, &enter, &leave, ALIAS(&run_steps), ALIAS(&run));
 	console_uart = (volatile u32 *)UART_BASE;
 	current_case_id = c->id;
+}
+
+/* The registers as the steps see them (for a kernel_high case, the case's TTBR0 side as run_in_alias sets it). */
+static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1)
+{
+	record_begin("regs");
+	record_str("case", c->id);
+	record_hex("tcr", tcr_from_regime(&c->regime));
+	record_hex("mair", c->regime.mair);
+	record_hex("sctlr", sctlr_from_regime(&c->regime));
+	record_hex("ttbr0", ttbr0);
+	record_hex("ttbr1", ttbr1);
+	record_end();
 }
 
 static int run_case(const struct mmut_case *c)
@@ -378,15 +442,20 @@ static int run_case(const struct mmut_case *c)
 		u64 tt0_root = pgt_ttbr(&tt0);
 		u64 tt1_root = c->regime.raw_ttbr1 ? c->regime.ttbr1 : pgt_ttbr(&tt1);
 
+		/* A verbatim TTBR1_EL1 points the walks of the upper half elsewhere. */
+		if (c->regime.raw_ttbr1)
+			tt1.root = (u64 *)(uintptr_t)pgt_ttbr_table(&tt1, tt1_root);
+		report_regs(c, tt0_root, tt1_root);
+
 		/* No dirty line of an earlier case may be written back over what is written here. */
 		for_each_frame(c, &tt0, &tt1, cache_clean_inval);
 		for_each_frame(c, &tt0, &tt1, zero_frame);
 		plant_fetch_stubs(c, &tt0, &tt1);
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
 		if (c->regime.kernel_high) {
-			run_steps_from_alias(c, tt0_root, tt1_root, pgt_ttbr(&boot));
+			run_steps_from_alias(c, &tt0, &tt1, tt1_root, pgt_ttbr(&boot));
 		} else {
-			struct step_run run = { c->id, c->steps, c->nsteps, EL0_CODE_VA, c->regime.pan };
+			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, &tt0, &tt1, &window, EL0_CODE_VA };
 
 			mmu_enable(&c->regime, tt0_root, tt1_root);
 			run_steps(&run);
@@ -487,6 +556,21 @@ static int run_index(u32 index)
 	return run_case(&c);
 }
 
+/* "+walks": walk records for every step of the boot. */
+static bool set_option(const char *token, size_t len)
+{
+	static const char walks_option[] = "+walks";
+
+	if (len != sizeof(walks_option) - 1)
+		return false;
+	for (size_t k = 0; k < len; k++) {
+		if (token[k] != walks_option[k])
+			return false;
+	}
+	walks = true;
+	return true;
+}
+
 static int run_token(const char *token, size_t len)
 {
 	int status = EXIT_OK;
@@ -555,8 +639,13 @@ int kernel_main(u64 boot_el)
 		status = EXIT_CASE_ERROR;
 		p = "";
 	}
+	/* Options first, wherever they are: they hold for every case of the boot. */
+	for (const char *q = p; (len = next_token(&q, &token));) {
+		if (token[0] == '+' && !set_option(token, len))
+			status = report_bad_token("unknown_option", "option", token, len);
+	}
 	while ((len = next_token(&p, &token))) {
-		int s = run_token(token, len);
+		int s = token[0] == '+' ? EXIT_OK : run_token(token, len);
 
 		if (s != EXIT_OK)
 			status = s;

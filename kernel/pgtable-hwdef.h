@@ -15,11 +15,14 @@
 /* Lower attributes of block and page descriptors */
 #define PTE_ATTRINDX_SHIFT  2
 #define PTE_ATTRINDX(i)     ((u64)(i) << PTE_ATTRINDX_SHIFT)
+#define PTE_ATTRINDX_MASK   GENMASK(4, 2)
 #define PTE_NS              BIT(5)
 #define PTE_AP_SHIFT        6           /* AP[2:1] */
 #define PTE_AP(ap)          ((u64)(ap) << PTE_AP_SHIFT)
+#define PTE_AP_MASK         GENMASK(7, 6)
 #define PTE_SH_SHIFT        8
 #define PTE_SH(sh)          ((u64)(sh) << PTE_SH_SHIFT)
+#define PTE_SH_MASK         GENMASK(9, 8)
 #define PTE_AF              BIT(10)
 #define PTE_NG              BIT(11)
 
@@ -34,6 +37,7 @@
 #define TABLE_UXN           BIT(60)
 #define TABLE_AP_SHIFT      61
 #define TABLE_AP(ap)        ((u64)(ap) << TABLE_AP_SHIFT)
+#define TABLE_AP_MASK       GENMASK(62, 61)
 #define TABLE_NS            BIT(63)
 
 /* APTable values: limits on every access below the table (Arm ARM D8.4.1.3 "Hierarchical permissions") */

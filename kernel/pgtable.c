@@ -132,6 +132,14 @@ u64 pgt_ttbr(const struct pgtable *pt)
 	return (base & GENMASK(47, 1)) | (base >> 48 << TTBR_BADDR52_SHIFT);
 }
 
+/* The table address a TTBRn_EL1 value holds (BADDR, without ASID and CnP): pgt_ttbr's inverse. */
+u64 pgt_ttbr_table(const struct pgtable *pt, u64 ttbr)
+{
+	if (pt->oa_format == OA_48)
+		return ttbr & GENMASK(47, 1);
+	return (ttbr & GENMASK(47, 6)) | (ttbr & GENMASK(5, TTBR_BADDR52_SHIFT)) >> TTBR_BADDR52_SHIFT << 48;
+}
+
 static u64 *table_at(const struct pgtable *pt, u64 desc)
 {
 	return (u64 *)(uintptr_t)oa_decode(pt, desc);
@@ -197,24 +205,49 @@ int pgt_table_prot(struct pgtable *pt, u64 va, int level, const struct table_pro
 }
 
 /*
- * The walk as the kernel built it: follows table descriptors into the pool and
- * stops at anything else (w->valid false unless it stopped at a block or page).
+ * Whether a walk starts for va in the range of its TTBR (VA bit 55): every
+ * bit from the top of the range up to bit 55 (top byte ignored, TBI) or
+ * bit 63 must equal bit 55; otherwise the access faults at the start level
+ * without a descriptor read (AArch64.S1Translate, AArch64.VAIsOutOfRange).
  */
-void pgt_walk(const struct pgtable *pt, u64 va, struct walk *w)
+bool pgt_va_in_range(unsigned va_bits, u64 va, bool tbi)
 {
-	const u64 *table = pt->root;
+	u64 top = tbi ? GENMASK(55, va_bits) : GENMASK(63, va_bits);
 
-	*w = (struct walk){ 0 };
+	return (va & top) == ((va & BIT(55)) ? top : 0);
+}
+
+/*
+ * The walk as the kernel built it, recording every descriptor it reads:
+ * follows table descriptors (bits[1:0] = 0b11 above level 3, the next-level
+ * address in the tables' OA format) and stops at anything else, or at a table
+ * outside the memory it may read (a raw table descriptor may point anywhere).
+ * w->valid is false unless it stopped at a block or page.  Like the
+ * hardware, it reads only the VA bits the levels resolve, so a tag in the
+ * top byte plays no part.
+ */
+void pgt_walk(const struct pgtable *pt, u64 va, const struct walk_memory *memory, struct walk *w)
+{
+	u64 table = (u64)(uintptr_t)pt->root;
+
+	/* Field by field: reads[] beyond nreads is never looked at (and a freestanding build has no memset). */
+	w->level = 0;
+	w->desc = w->pa = 0;
+	w->valid = false;
+	w->nreads = 0;
 	for (int l = pt->start_level; l <= 3; l++) {
-		u64 desc = table[pgt_index(pt, va, l)];
+		unsigned index = pgt_index(pt, va, l);
+		u64 slot = table + index * sizeof(u64);
+		u64 desc;
 
+		if (slot < memory->base || slot + sizeof(u64) > memory->base + memory->size)
+			return;
+		desc = *(const volatile u64 *)(uintptr_t)(slot + memory->offset);
+		w->reads[w->nreads++] = (struct walk_read){ .level = l, .table = table, .index = index, .desc = desc };
 		w->level = l;
 		w->desc = desc;
 		if (is_table(desc, l)) {
-			table = table_at(pt, desc);
-			/* A raw table descriptor may point anywhere: follow only tables of the pool. */
-			if ((const u8 *)table < pt->pool->base || (const u8 *)table >= pt->pool->base + pt->pool->size)
-				return;
+			table = oa_decode(pt, desc);
 			continue;
 		}
 		w->valid = (desc & DESC_VALID) && (l < 3 || (desc & DESC_PAGE));

@@ -54,12 +54,34 @@ struct table_prot {
 	bool pxntable, uxntable;
 };
 
-/* The outcome of a software walk. */
+/*
+ * Physical memory a software walk may read: [base, base + size), reached at
+ * pa + offset (the kernel reads its window through its TTBR1 alias while a
+ * kernel_high case's steps run, and the host tests read host memory).
+ */
+struct walk_memory {
+	u64 base, size, offset;
+};
+
+/* Levels -1 (with TCR_EL1.DS = 1) to 3. */
+#define PGT_WALK_LEVELS 5
+
+/* One descriptor a walk read: table[index] at level. */
+struct walk_read {
+	int level;
+	u64 table;                      /* physical address of the table */
+	unsigned index;
+	u64 desc;
+};
+
+/* The outcome of a software walk, and every descriptor it read, in order. */
 struct walk {
 	int level;                      /* level of the last descriptor read */
 	u64 desc;                       /* that descriptor */
 	u64 pa;                         /* output address when valid */
 	bool valid;                     /* a block or page was found */
+	unsigned nreads;
+	struct walk_read reads[PGT_WALK_LEVELS];
 };
 
 /* Geometry of the walk (Arm ARM D8.2 "Translation table walk"). */
@@ -74,9 +96,11 @@ void pool_reset(struct table_pool *pool);
 int pgt_init(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift, unsigned va_bits,
 	     enum oa_format oa_format);
 u64 pgt_ttbr(const struct pgtable *pt);
+u64 pgt_ttbr_table(const struct pgtable *pt, u64 ttbr);
 int pgt_slot(struct pgtable *pt, u64 va, int level, u64 **slot);
 int pgt_map(struct pgtable *pt, u64 va, u64 pa, int level, const struct pte_prot *prot);
 int pgt_table_prot(struct pgtable *pt, u64 va, int level, const struct table_prot *prot);
-void pgt_walk(const struct pgtable *pt, u64 va, struct walk *w);
+bool pgt_va_in_range(unsigned va_bits, u64 va, bool tbi);
+void pgt_walk(const struct pgtable *pt, u64 va, const struct walk_memory *memory, struct walk *w);
 
 #endif

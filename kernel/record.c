@@ -79,6 +79,14 @@ void record_dec(const char *k, u64 value)
 	put_dec(value);
 }
 
+void record_sdec(const char *k, s64 value)
+{
+	key(k);
+	if (value < 0)
+		console_putc('-');
+	put_dec(value < 0 ? -(u64)value : (u64)value);
+}
+
 void record_end(void)
 {
 	console_putc('\n');

@@ -9,7 +9,7 @@
 
 #include "types.h"
 
-#define PROTOCOL_VERSION 1
+#define PROTOCOL_VERSION 2
 
 extern volatile u32 *console_uart;
 
@@ -20,6 +20,7 @@ void record_begin(const char *event);
 void record_str(const char *key, const char *value);
 void record_hex(const char *key, u64 value);
 void record_dec(const char *key, u64 value);
+void record_sdec(const char *key, s64 value);
 void record_end(void);
 
 #endif

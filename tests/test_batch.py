@@ -119,7 +119,7 @@ def test_a_crash_in_a_batch_is_rerun_alone_and_the_cases_after_it_judged(qemu, c
     # Each crash was judged from a boot that ran it alone, the case after the first from a batch.
     for case_id in ("batch.crash", "batch.crash_unexpected"):
         command = judged[case_id].run.command
-        assert command[command.index("-semihosting-config") + 1].endswith(f"native,arg={case_id}")
+        assert command[command.index("-semihosting-config") + 1].endswith(f"native,arg=+walks,arg={case_id}")
     assert judged["batch.after_crash"].batch_size > 1
     # A case that crashes unexpectedly fails, and says why.
     failed = judged["batch.crash_unexpected"]

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from host import reference_walk as ref
-from host.pgtable_host import PgTable, PteProt, Tables, build_library, load_library
+from host.pgtable_host import PgTable, PteProt, Tables, WalkMemory, build_library, load_library
 
 PGT_OK, PGT_NO_MEMORY, PGT_BAD_LEVEL, PGT_MISALIGNED, PGT_OCCUPIED, PGT_NOT_TABLE = 0, -1, -2, -3, -4, -5
 KB, MB, GB = 1 << 10, 1 << 20, 1 << 30
@@ -369,9 +369,118 @@ def test_table_prot_sets_aptable_pxntable_uxntable_on_the_table_descriptor_only(
     _, slot = tables.slot(va, 2)
     desc = tables.read(slot)
     assert desc >> 61 & 3 == 0b10 and desc >> 59 & 3 == 0b01 and desc & 3 == 3
+    after = tables.walk(va)
+    # The walk below is unchanged; it reads the level-2 table descriptor with its new attributes.
+    assert {k: v for k, v in after.items() if k != "reads"} == {k: v for k, v in before.items() if k != "reads"}
+    assert [r[:3] for r in after["reads"]] == [r[:3] for r in before["reads"]]
+    assert [r[3] for r in after["reads"]] == [desc if r[0] == 2 else r[3] for r in before["reads"]]
     assert tables.table_prot(va, 1, uxntable=True) == PGT_OK
     _, slot = tables.slot(va, 1)
     desc = tables.read(slot)
     assert desc >> 59 & 0xf == 0b0010 and desc & 3 == 3
-    assert tables.walk(va) == before
     assert tables.table_prot(va, 3, aptable=1) == PGT_NOT_TABLE
+
+
+# --- The walk's record of what it read (walk records, docs/protocol.md) ---------
+
+def reference_reads(tables, va):
+    """(level, table, index, descriptor) of every descriptor the reference walk reads for va."""
+    granule, va_bits = tables.granule_shift, tables.va_bits
+    table, level, reads = tables.root, ref.start_level(granule, va_bits), []
+    while True:
+        index = ref.va_index(granule, va_bits, va, level)
+        desc = tables.read(table + 8 * index)
+        reads.append((level, table, index, desc))
+        if desc & 0b11 != 0b11 or level == 3:
+            return reads
+        table, level = ref.bits(desc, ref.OA_TOP, granule), level + 1
+
+
+@pytest.mark.parametrize("granule, va_bits", RANDOM_CONFIGS)
+def test_walk_reads_every_descriptor_in_order(lib, granule, va_bits):
+    rng = random.Random(f"reads {granule}/{va_bits}")
+    tables = Tables(lib, pool_size=64 << granule)
+    assert tables.init(granule, va_bits) == PGT_OK
+    for _ in range(10):
+        level = rng.choice(block_levels(granule, va_bits))
+        va = random_va(rng, granule, va_bits, level)
+        tables.map(va, rng.randrange(1 << 40) & ~((1 << ref.LEVEL_BITS[granule][level][1]) - 1), level)
+    for _ in range(40):
+        va = random_va(rng, granule, va_bits, 3) | rng.randrange(1 << granule)
+        walk = tables.walk(va)
+        assert walk["reads"] == reference_reads(tables, va), hex(va)
+        assert walk["reads"][0][:2] == (tables.pt.start_level, tables.root)
+        assert (walk["level"], walk["desc"]) == (walk["reads"][-1][0], walk["reads"][-1][3])
+
+
+def test_walk_stops_at_a_table_outside_the_memory_it_may_read(make_tables):
+    tables = make_tables(12, 48)
+    err, slot = tables.slot(0x8000_0000, 2)
+    assert err == PGT_OK
+    outside = tables.pool_base + tables.pool_size          # just past the pool
+    tables.write(slot, outside | 0b11)
+    reads = tables.walk(0x8000_0000)["reads"]
+    assert [r[0] for r in reads] == [0, 1, 2] and reads[-1][3] == outside | 0b11
+    # The root itself outside: nothing is read.
+    assert tables.walk(0, memory=WalkMemory(outside, 4096, 0))["reads"] == []
+
+
+def test_walk_reads_through_the_memory_offset(make_tables):
+    """The kernel reads its tables through its TTBR1 alias: PA + offset.  A copy of the
+    pool read through the offset gives the copy's descriptors at the original's addresses."""
+    tables = make_tables(12, 48)
+    assert tables.map(0x8000_0000, 0x4100_0000, 3) == PGT_OK
+    copy = ctypes.create_string_buffer(tables.pool_size)
+    ctypes.memmove(copy, tables.pool_base, tables.pool_size)
+    offset = ctypes.addressof(copy) - tables.pool_base
+    _, slot = tables.slot(0x8000_0000, 3)
+    ctypes.c_uint64.from_address(slot + offset).value = 0x4200_0003
+    walk = tables.walk(0x8000_0000, memory=WalkMemory(tables.pool_base, tables.pool_size, offset % (1 << 64)))
+    assert walk["reads"][-1] == (3, slot & ~0xFFF, (slot & 0xFFF) // 8, 0x4200_0003) and walk["pa"] == 0x4200_0000
+
+
+def test_walk_from_level_minus_one_with_ds(make_tables):
+    """4K granule, 52-bit VA, DS = 1: the walk starts at level -1 (Arm ARM D8.2)."""
+    tables = make_tables(12, 52)
+    assert tables.init(12, 52, oa_format=2) == PGT_OK        # OA_52_DS
+    va = 0xF_FFFF_FFFF_F000
+    assert tables.map(va, 0x4100_0000, 3) == PGT_OK
+    reads = tables.walk(va)["reads"]
+    assert [r[0] for r in reads] == [-1, 0, 1, 2, 3]
+    assert [r[2] for r in reads] == [15, 511, 511, 511, 511]
+    assert reads[0][1] == tables.root
+
+
+# (VA bits, VA, TBI, in range): the bits above the range, up to bit 55 with TBI or 63 without, equal bit 55.
+VA_RANGES = [
+    (48, 0x0000_FFFF_FFFF_FFFF, False, True), (48, 0x0001_0000_0000_0000, False, False),
+    (48, 0xFFFF_0000_0000_0000, False, True), (48, 0xFFFE_FFFF_FFFF_FFFF, False, False),
+    (48, 0x5A00_FFFF_FFFF_F000, False, False), (48, 0x5A00_FFFF_FFFF_F000, True, True),
+    (48, 0x00FF_0000_0000_0000, True, True), (48, 0x00FF_0000_0000_0000, False, False),
+    (48, 0x5A7F_0000_0000_0000, True, False), (39, 0x0000_0080_0000_0000, False, False),
+    (52, 0x000F_FFFF_FFFF_FFF8, False, True), (52, 0xFFF0_0000_0000_0000, False, True),
+    (16, 0xFFFF, False, True), (16, 0x10000, False, False),
+]
+
+
+@pytest.mark.parametrize("va_bits, va, tbi, in_range", VA_RANGES)
+def test_va_in_range(lib, va_bits, va, tbi, in_range):
+    assert lib.pgt_va_in_range(va_bits, va, tbi) == in_range
+
+
+@pytest.mark.parametrize("oa_format, ttbr, table", [
+    (0, 0x4000_1000, 0x4000_1000),
+    (0, 0x0005_0000_4000_1001, 0x4000_1000),                    # ASID and CnP are not the address
+    (1, 0x0000_4000_1000 | 0xA << 2, 0xA_0000_4000_1000),      # BADDR[51:48] in bits[5:2]
+    (2, 0x0007_8000_0000_0040 | 0x3 << 2, 0x3_8000_0000_0040),
+])
+def test_ttbr_table(lib, oa_format, ttbr, table):
+    pt = PgTable(oa_format=oa_format)
+    assert lib.pgt_ttbr_table(ctypes.byref(pt), ttbr) == table
+
+
+@pytest.mark.parametrize("oa_format", [0, 1, 2])
+def test_ttbr_table_inverts_pgt_ttbr(make_tables, oa_format):
+    tables = make_tables(16 if oa_format == 1 else 12, 48)
+    tables.init(tables.granule_shift, 48, oa_format)
+    assert tables.lib.pgt_ttbr_table(ctypes.byref(tables.pt), tables.lib.pgt_ttbr(ctypes.byref(tables.pt))) == tables.root

@@ -75,7 +75,9 @@ def test_command():
     cmd = qemu_command("q", "max", "k.elf", ["a", "b"], el2=True)
     assert cmd[cmd.index("-M") + 1] == "virt,virtualization=on"
     assert cmd[cmd.index("-m") + 1] == "1024M"
-    assert cmd[cmd.index("-semihosting-config") + 1] == "enable=on,target=native,arg=a,arg=b"
+    assert cmd[cmd.index("-semihosting-config") + 1] == "enable=on,target=native,arg=+walks,arg=a,arg=b"
+    quiet = qemu_command("q", "max", "k.elf", ["#0-4999"], walks=False)
+    assert quiet[quiet.index("-semihosting-config") + 1] == "enable=on,target=native,arg=#0-4999"
     assert cmd[cmd.index("-kernel") + 1] == "k.elf"
     assert cmd[cmd.index("-device") + 1] == "loader,file=cases.bin,addr=0x40800000,force-raw=on"
     other = qemu_command("q", "max", "build/k.elf", [], blob="fuzz/b.bin")
@@ -87,7 +89,7 @@ def test_command():
 def test_demo_case(qemu, cpu, kernel):
     r = run_kernel(qemu, cpu, kernel, [DEMO_CASE])
     assert r.exit_status == 0 and r.signal is None and not r.timed_out, r.output
-    assert "MMUT 1 exit status=0\n" in r.output
+    assert "MMUT 2 exit status=0\n" in r.output
     assert "\r" not in r.output
 
 
@@ -105,7 +107,7 @@ def test_el2_boot(qemu, cpu, kernel):
 def test_unknown_case(qemu, cpu, kernel):
     r = run_kernel(qemu, cpu, kernel, ["nope"])
     assert r.exit_status == 1, r.output   # EXIT_CASE_ERROR
-    assert "MMUT 1 error what=unknown_case case=nope\n" in r.output
+    assert "MMUT 2 error what=unknown_case case=nope\n" in r.output
 
 
 def test_long_output_is_all_captured(qemu, cpu, kernel):
@@ -113,8 +115,8 @@ def test_long_output_is_all_captured(qemu, cpu, kernel):
     ids = [f"x{i}" for i in range(2000)]
     r = run_kernel(qemu, cpu, kernel, ids)
     lines = r.output.splitlines()
-    assert lines[1:-1] == [f"MMUT 1 error what=unknown_case case={i}" for i in ids]
-    assert lines[-1] == "MMUT 1 exit status=1"
+    assert lines[1:-1] == [f"MMUT 2 error what=unknown_case case={i}" for i in ids]
+    assert lines[-1] == "MMUT 2 exit status=1"
 
 
 def test_hang_times_out_with_pc(qemu, cpu, hang_elf):

@@ -51,9 +51,21 @@ class PgTable(ctypes.Structure):
                 ("start_level", ctypes.c_int), ("oa_format", ctypes.c_int)]
 
 
+class WalkMemory(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_uint64), ("size", ctypes.c_uint64), ("offset", ctypes.c_uint64)]
+
+
+class WalkRead(ctypes.Structure):
+    _fields_ = [("level", ctypes.c_int), ("table", ctypes.c_uint64), ("index", ctypes.c_uint),
+                ("desc", ctypes.c_uint64)]
+
+
+PGT_WALK_LEVELS = 5     # pgtable.h
+
+
 class Walk(ctypes.Structure):
     _fields_ = [("level", ctypes.c_int), ("desc", ctypes.c_uint64), ("pa", ctypes.c_uint64),
-                ("valid", ctypes.c_bool)]
+                ("valid", ctypes.c_bool), ("nreads", ctypes.c_uint), ("reads", WalkRead * PGT_WALK_LEVELS)]
 
 
 def load_library(path):
@@ -72,7 +84,10 @@ def load_library(path):
         "pgt_slot": (c_int, [pt_p, u64, c_int, ctypes.POINTER(ctypes.POINTER(u64))]),
         "pgt_map": (c_int, [pt_p, u64, u64, c_int, prot_p]),
         "pgt_table_prot": (c_int, [pt_p, u64, c_int, ctypes.POINTER(TableProt)]),
-        "pgt_walk": (None, [pt_p, u64, ctypes.POINTER(Walk)]),
+        "pgt_walk": (None, [pt_p, u64, ctypes.POINTER(WalkMemory), ctypes.POINTER(Walk)]),
+        "pgt_va_in_range": (ctypes.c_bool, [c_uint, u64, ctypes.c_bool]),
+        "pgt_ttbr": (u64, [pt_p]),
+        "pgt_ttbr_table": (u64, [pt_p, u64]),
     }
     for name, (restype, argtypes) in signatures.items():
         fn = getattr(lib, name)
@@ -125,10 +140,14 @@ class Tables:
         prot = TableProt(aptable, pxntable, uxntable)
         return self.lib.pgt_table_prot(ctypes.byref(self.pt), va, level, ctypes.byref(prot))
 
-    def walk(self, va):
+    def walk(self, va, memory=None):
+        """The walk of va reading only the pool (or `memory`: a WalkMemory); the
+        descriptors read as `reads`, (level, table address, index, descriptor) each."""
         w = Walk()
-        self.lib.pgt_walk(ctypes.byref(self.pt), va, ctypes.byref(w))
-        return {"valid": w.valid, "level": w.level, "desc": w.desc, "pa": w.pa}
+        memory = memory or WalkMemory(self.pool_base, self.pool_size, 0)
+        self.lib.pgt_walk(ctypes.byref(self.pt), va, ctypes.byref(memory), ctypes.byref(w))
+        reads = [(r.level, r.table, r.index, r.desc) for r in w.reads[:w.nreads]]
+        return {"valid": w.valid, "level": w.level, "desc": w.desc, "pa": w.pa, "reads": reads}
 
     def _check_addr(self, addr):
         # A stray table address would otherwise crash the whole test run.

@@ -1,0 +1,265 @@
+"""The translation tables and registers a case declares, built in Python the
+way the kernel builds them (kernel/main.c build_tables and map_kernel,
+kernel/pgtable.c, kernel/mmu.c), so the reference model can evaluate every
+step of a case offline.
+
+This is the case's layout, not the model: it mirrors the kernel's table
+builder (and the kernel's own mappings: its window and the UART, identity in
+TTBR0 or at their TTBR1 alias when the regime sends the kernel there), its
+bump allocator, the frames it zeroes and the fetch stubs it plants.
+"""
+from functools import lru_cache
+
+from harness.cases import LAYOUT
+from harness.kdefs import kernel_header, read_defines
+from harness.model.attributes import SH_CODES
+from harness.model.descriptors import (
+    AP_VALUES, APTABLE_VALUES, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_OA_DS_HI,
+    DESC_OA_LPA_HI, DESC_PXN, DESC_SH, DESC_UXN, TABLE_AP, TABLE_PXN,
+)
+from harness.model.memory import Memory
+from harness.model.registers import (
+    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, TCR_DS, TCR_EPD0, TCR_EPD1, TCR_HA, TCR_HD, TCR_IPS, TCR_SH0, TCR_SH1,
+    TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1, TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, Registers,
+)
+from harness.model.walk import level_lsb, s1_start_level
+
+_PROBE = read_defines(kernel_header("probe.h"))
+FETCH_MAGIC = _PROBE["FETCH_MAGIC"]
+FETCH_STUB = (0xD2800000 | FETCH_MAGIC << 5, 0xD65F03C0)   # A64_MOVZ_X0(FETCH_MAGIC), A64_RET (probe.h)
+
+# Where the kernel image of today puts its table pool (the .pool section); the
+# model needs only real table addresses, but a caller that has a run's `regs`
+# record passes its TTBR0 root (the pool's first table) to match it exactly.
+TABLE_POOL_BASE = 0x400B0000
+
+# TCR_EL1 bits mmu.c sets in every regime: IRGNn/ORGNn Write-Back, SHn Inner Shareable.
+_TCR_WALK_ATTRS = 1 << 8 | 1 << 10 | 1 << 24 | 1 << 26
+_SH_INNER = SH_CODES["inner"]
+# SCTLR_EL1 RES1 bits of Armv8.0 (sysreg.h SCTLR_RES1).
+_SCTLR_RES1 = 1 << 29 | 1 << 28 | 1 << 23 | 1 << 22 | 1 << 20 | 1 << 11
+
+_OA_48, _OA_52_LPA, _OA_52_DS = "48", "52_lpa", "52_ds"
+_IPS_52 = 6
+
+
+class LayoutError(ValueError):
+    """The kernel would refuse to build this case (its `error` record)."""
+
+
+class _Pool:
+    """pgtable.c's table_pool: a bump allocator of zeroed, granule-aligned tables."""
+
+    def __init__(self, base):
+        self.base, self.used = base, 0
+        self.zero = []
+
+    def alloc(self, granule):
+        size = 1 << granule
+        start = -(-self.used // size) * size
+        self.used = start + size
+        self.zero.append((self.base + start, self.base + start + size))
+        return self.base + start
+
+
+class _Tables:
+    """pgtable.c's struct pgtable: one TTBR's tables."""
+
+    def __init__(self, pool, words, granule, va_bits, oa_format):
+        self.pool, self.words, self.granule, self.va_bits, self.oa_format = pool, words, granule, va_bits, oa_format
+        self.start = s1_start_level(granule, 64 - va_bits)
+        self.root = pool.alloc(granule)
+
+    def index(self, va, level):
+        shift = level_lsb(self.granule, level)
+        bits = self.va_bits - shift if level == self.start else self.granule - 3
+        return va >> shift & ((1 << bits) - 1)
+
+    def oa_encode(self, pa):
+        field = pa & ((1 << 48) - (1 << self.granule))
+        if self.oa_format == _OA_52_LPA:
+            return field | (pa >> 48 << DESC_OA_LPA_HI.shift) & DESC_OA_LPA_HI.mask
+        if self.oa_format == _OA_52_DS:
+            field = pa & ((1 << 50) - (1 << self.granule))
+            return field | (pa >> 50 << DESC_OA_DS_HI.shift) & DESC_OA_DS_HI.mask
+        return field
+
+    def oa_decode(self, desc):
+        if self.oa_format == _OA_52_LPA:
+            return desc & ((1 << 48) - (1 << self.granule)) | DESC_OA_LPA_HI.get(desc) << 48
+        if self.oa_format == _OA_52_DS:
+            return desc & ((1 << 50) - (1 << self.granule)) | DESC_OA_DS_HI.get(desc) << 50
+        return desc & ((1 << 48) - (1 << self.granule))
+
+    def ttbr(self):
+        """pgt_ttbr: the root, with BADDR[51:48] in bits[5:2] for a 52-bit format."""
+        if self.oa_format == _OA_48:
+            return self.root
+        return self.root & ((1 << 48) - 2) | self.root >> 48 << TTBR_BADDR_HI.shift
+
+    def slot(self, va, level):
+        """pgt_slot: the descriptor address for va at level, making the tables above it."""
+        if not self.start <= level <= 3:
+            raise LayoutError(f"level {level} outside {self.start}..3")
+        table = self.root
+        for lv in range(self.start, level):
+            entry_pa = table + 8 * self.index(va, lv)
+            entry = self.words.get(entry_pa, 0)
+            if entry == 0:
+                entry = self.oa_encode(self.pool.alloc(self.granule)) | 0b11
+                self.words[entry_pa] = entry
+            elif entry & 0b11 != 0b11:
+                raise LayoutError(f"occupied: a leaf or raw descriptor above {va:#x} at level {lv}")
+            table = self.oa_decode(entry)
+        return table + 8 * self.index(va, level)
+
+    def table_prot(self, va, level, bits):
+        """pgt_table_prot: hierarchical attributes added to the table descriptor for va at level."""
+        slot = self.slot(va, level)
+        if self.words.get(slot, 0) & 0b11 != 0b11:
+            raise LayoutError(f"tables: no table descriptor for {va:#x} at level {level}")
+        self.words[slot] |= bits
+
+    def raw(self, va, level, desc):
+        """A raw descriptor at the slot for va at level (main.c build_tables)."""
+        self.words[self.slot(va, level)] = desc
+
+    def map(self, va, pa, level, prot):
+        """pgt_map with pte_leaf: a block above level 3, a page at level 3; with DS, bits[9:8] hold OA."""
+        size = 1 << level_lsb(self.granule, level)
+        if (va | pa) & (size - 1):
+            raise LayoutError(f"misaligned mapping {va:#x} -> {pa:#x}")
+        attrs = prot
+        if self.oa_format == _OA_52_DS:
+            attrs &= ~DESC_SH.mask
+        self.words[self.slot(va, level)] = self.oa_encode(pa) | attrs | (0b11 if level == 3 else 0b01)
+
+    def walk(self, va):
+        """pgt_walk, the kernel's own walk: the PA of va, following only tables
+        the pool holds, or None."""
+        table, pool_end = self.root, self.pool.base + self.pool.used
+        for level in range(self.start, 4):
+            desc = self.words.get(table + 8 * self.index(va, level), 0)
+            if level < 3 and desc & 0b11 == 0b11:
+                table = self.oa_decode(desc)
+                if not self.pool.base <= table < pool_end:
+                    return None
+                continue
+            if desc & 1 and (level < 3 or desc & 0b10):
+                size = 1 << level_lsb(self.granule, level)
+                return self.oa_decode(desc) & ~(size - 1) | va & (size - 1)
+            return None
+        return None
+
+
+def _prot(attrindx, ap="rw_el1", sh="non", af=True, ng=False, pxn=False, uxn=False, contig=False, dbm=False):
+    """pte_prot_bits."""
+    return (attrindx << DESC_ATTRINDX.shift | AP_VALUES[ap] << DESC_AP.shift | SH_CODES[sh] << DESC_SH.shift
+            | af * DESC_AF.mask | ng * DESC_NG.mask | pxn * DESC_PXN.mask | uxn * DESC_UXN.mask
+            | contig * DESC_CONTIG.mask | dbm * DESC_DBM.mask)
+
+
+_KERNEL_RAM = _prot(LAYOUT["KERNEL_ATTRIDX_NORMAL"], sh="inner", uxn=True)
+_KERNEL_DEVICE = _prot(LAYOUT["KERNEL_ATTRIDX_DEVICE"], pxn=True, uxn=True)
+
+
+def _map_kernel(tables, window_va, uart_va):
+    """main.c map_kernel: the UART page, then the window in level-2 blocks where they fit, else pages."""
+    level = 3 if LAYOUT["KERNEL_WINDOW_SIZE"] % (1 << level_lsb(tables.granule, 2)) else 2
+    size = 1 << level_lsb(tables.granule, level)
+    tables.map(uart_va, LAYOUT["UART_BASE"], 3, _KERNEL_DEVICE)
+    for off in range(0, LAYOUT["KERNEL_WINDOW_SIZE"], size):
+        tables.map(window_va + off, LAYOUT["KERNEL_WINDOW_BASE"] + off, level, _KERNEL_RAM)
+
+
+def _oa_format(regime, granule):
+    """main.c oa_format."""
+    if granule == 16:
+        return _OA_52_LPA if regime.ips == _IPS_52 else _OA_48
+    return _OA_52_DS if regime.ds else _OA_48
+
+
+def build_tables(case, new_tables):
+    """main.c build_tables: the roots, the kernel's own mappings, then the case's
+    maps, table attributes and raw descriptors, in that order.  new_tables(granule,
+    va_bits, oa_format) makes one TTBR's tables (a _Tables, or another builder
+    with its methods).  Returns the tables VA bit 55 selects: (tt0, tt1)."""
+    r = case.regime
+    tt0 = new_tables(r.tg0, 64 - r.t0sz, _oa_format(r, r.tg0))
+    tt1 = new_tables(r.tg1, 64 - r.t1sz, _oa_format(r, r.tg1))
+    if not r.kernel_high:
+        _map_kernel(tt0, LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"])
+    else:
+        boot = new_tables(r.tg0, 48, _oa_format(r, r.tg0))
+        _map_kernel(boot, LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"])
+        _map_kernel(tt1, LAYOUT["KERNEL_ALIAS_BASE"], LAYOUT["UART_ALIAS_BASE"])
+    halves = (tt0, tt1)
+    for m in case.maps:
+        prot = _prot(m.attrindx, m.ap, m.sh, m.af, m.ng, m.pxn, m.uxn, m.contig, m.dbm)
+        halves[m.va >> 55 & 1].map(m.va, m.pa, m.level, prot)
+    for t in case.tables:
+        bits = APTABLE_VALUES[t.aptable] << TABLE_AP.shift | t.pxntable * TABLE_PXN.mask
+        halves[t.va >> 55 & 1].table_prot(t.va, t.level, bits)
+    for w in case.raws:
+        halves[w.va >> 55 & 1].raw(w.va, w.level, w.desc)
+    return halves
+
+
+@lru_cache(maxsize=512)
+def _layout(case, pool_base):
+    """build_tables, the frames run_case zeroes and the stubs it plants:
+    (memory, ttbr0, ttbr1)."""
+    r = case.regime
+    pool, words = _Pool(pool_base), {}
+    tt0, tt1 = build_tables(case, lambda granule, va_bits, fmt: _Tables(pool, words, granule, va_bits, fmt))
+
+    def table_for(va):
+        return tt1 if va >> 55 & 1 else tt0
+
+    zero = list(pool.zero)
+    frame_lo, frame_hi = LAYOUT["FRAME_POOL_BASE"], LAYOUT["FRAME_POOL_BASE"] + LAYOUT["FRAME_POOL_SIZE"]
+    for m in case.maps:
+        size = 1 << level_lsb(table_for(m.va).granule, m.level)
+        if frame_lo <= m.pa and m.pa + size <= frame_hi:
+            zero.append((m.pa, m.pa + size))
+    memory = Memory(words, zero)
+    ram_end = LAYOUT["RAM_BASE"] + LAYOUT["RAM_SIZE"]
+    for step in case.steps:
+        if step.op == "fetch":
+            pa = table_for(step.va).walk(step.va)
+            if pa is not None and pa >= frame_lo and pa + 8 <= ram_end and not pa & 3:
+                memory.write(pa, 4, FETCH_STUB[0])
+                memory.write(pa + 4, 4, FETCH_STUB[1])
+    ttbr1 = r.ttbr1 if r.ttbr1 is not None else tt1.ttbr()
+    return memory, tt0.ttbr(), ttbr1
+
+
+def declared_memory(case, pool_base=TABLE_POOL_BASE):
+    """(Memory, ttbr0, ttbr1): the tables the kernel builds for the case, the
+    case's zeroed frames and the fetch stubs, as the steps start.  The Memory
+    is the caller's to change."""
+    memory, ttbr0, ttbr1 = _layout(case, pool_base)
+    return memory.copy(), ttbr0, ttbr1
+
+
+def _tcr(r):
+    """mmu.c tcr_from_regime."""
+    tg0 = {g: code for code, g in TG0_GRANULE.items()}[r.tg0]
+    tg1 = {g: code for code, g in TG1_GRANULE.items()}[r.tg1]
+    return (r.t0sz << TCR_T0SZ.shift | tg0 << TCR_TG0.shift | _SH_INNER << TCR_SH0.shift
+            | r.t1sz << TCR_T1SZ.shift | tg1 << TCR_TG1.shift | _SH_INNER << TCR_SH1.shift | _TCR_WALK_ATTRS
+            | r.ips << TCR_IPS.shift | r.epd0 << TCR_EPD0.shift | r.epd1 << TCR_EPD1.shift
+            | r.tbi0 << TCR_TBI0.shift | r.tbi1 << TCR_TBI1.shift | r.ds << TCR_DS.shift
+            | r.ha << TCR_HA.shift | r.hd << TCR_HD.shift)
+
+
+def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
+    """The Registers a case runs its steps with: TCR_EL1, MAIR_EL1 and SCTLR_EL1
+    as mmu.c programs them, the TTBRs of its declared tables, and the CPU's
+    ID registers ids = (mmfr0, mmfr1, mmfr2)."""
+    _, ttbr0, ttbr1 = _layout(case, pool_base)
+    r = case.regime
+    sctlr = _SCTLR_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | (SCTLR_A.mask if r.sctlr_a else 0)
+    mmfr0, mmfr1, mmfr2 = ids
+    return Registers(tcr=_tcr(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=ttbr1,
+                     mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2)

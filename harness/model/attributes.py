@@ -1,0 +1,97 @@
+"""Memory attributes: MAIR_EL1 decoding (AArch64.S1DecodeMemAttrs, MAIR_ELx
+Attr<n>), the shareability a descriptor gives (DecodeShareability), and how
+PAR_EL1 reports them (EncodePARAttrs, PAREncodeShareability)."""
+from dataclasses import dataclass
+
+from harness.par import SH_NAMES
+
+DEVICE_TYPES = {0b00: "nGnRnE", 0b01: "nGnRE", 0b10: "nGRE", 0b11: "GRE"}
+SH_CODES = {name: code for code, name in SH_NAMES.items() if name != "reserved"}
+
+NC, WT, WB = "NC", "WT", "WB"
+
+
+@dataclass(frozen=True)
+class MemAttrs:
+    """MemoryAttributes: device is a DEVICE_TYPES name for Device memory, else
+    None and inner/outer are (attrs, hints, transient) of Normal memory."""
+    device: str = None
+    inner: tuple = None
+    outer: tuple = None
+    reserved: bool = False      # a reserved MAIR encoding: CONSTRAINED UNPREDICTABLE
+
+    @property
+    def is_device(self):
+        return self.device is not None
+
+    @property
+    def non_cacheable(self):
+        """Normal memory Non-cacheable inside and out."""
+        return self.device is None and self.inner[0] == NC and self.outer[0] == NC
+
+
+NORMAL_NC = MemAttrs(inner=(NC, 0, False), outer=(NC, 0, False))
+
+
+def _decode_nibble(nibble):
+    """One cacheability nibble of a Normal Attr<n> (MAIR_ELx): (attrs, hints, transient), or None if reserved."""
+    if nibble == 0b0100:
+        return (NC, 0, False)
+    if nibble == 0b0000:
+        return None
+    kind = WB if nibble & 0b0100 else WT
+    return (kind, nibble & 0b11, not nibble & 0b1000)
+
+
+def mair_attr(mair, attrindx):
+    """The attribute byte MAIR_EL1.Attr<attrindx>."""
+    return mair >> (8 * attrindx) & 0xFF
+
+
+def s1_decode_mem_attrs(attr):
+    """AArch64.S1DecodeMemAttrs of one MAIR attribute byte.  The FEAT_XS and
+    FEAT_MTE2 encodings (0x40, 0xa0, 0xf0, Device 0bxxxx01) depend on features
+    whose ID registers the model does not read, so they count as reserved."""
+    if attr >> 4 == 0:
+        if attr & 0b11:
+            return MemAttrs(reserved=True)
+        return MemAttrs(device=DEVICE_TYPES[attr >> 2 & 0b11])
+    inner, outer = _decode_nibble(attr & 0xF), _decode_nibble(attr >> 4)
+    if inner is None or outer is None:
+        return MemAttrs(reserved=True)
+    return MemAttrs(inner=inner, outer=outer)
+
+
+def _encode_nibble(hints):
+    attrs, alloc, transient = hints
+    if attrs == NC:
+        return 0b0100
+    if attrs == WT:
+        return (0b0000 if transient else 0b1000) | alloc
+    return (0b0100 if transient else 0b1100) | alloc
+
+
+def encode_par_attrs(memattrs):
+    """EncodePARAttrs: the MAIR-format byte PAR_EL1.ATTR reports."""
+    if memattrs.is_device:
+        code = {name: code for code, name in DEVICE_TYPES.items()}[memattrs.device]
+        return code << 2
+    return _encode_nibble(memattrs.outer) << 4 | _encode_nibble(memattrs.inner)
+
+
+def decode_shareability(sh):
+    """DecodeShareability of a descriptor's SH[1:0] (or TCR_EL1.SHn): the
+    shareability names that may result; 0b01 is reserved, and CONSTRAINED
+    UNPREDICTABLE (Unpredictable_Shareability) as one of the others."""
+    if sh == 0b01:
+        return ("non", "outer", "inner")
+    return (SH_NAMES[sh],)
+
+
+def par_encode_shareability(memattrs, shareability):
+    """PAREncodeShareability: Device memory and Normal Inner and Outer
+    Non-cacheable memory are reported Outer Shareable, whatever the descriptor
+    says; anything else reports its shareability."""
+    if memattrs.is_device or memattrs.non_cacheable:
+        return "outer"
+    return shareability

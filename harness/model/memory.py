@@ -1,0 +1,83 @@
+"""The memory the model reads descriptors (and predicts loads) from: what it
+knows, never a guess.  An address it does not hold raises UnknownMemory."""
+from bisect import bisect_right
+
+
+class UnknownMemory(Exception):
+    """The model was asked for memory nobody declared (the model must never
+    guess a descriptor)."""
+
+    def __init__(self, pa):
+        self.pa = pa
+        super().__init__(f"no known contents at PA {pa:#x}")
+
+
+class Memory:
+    """Known memory: 64-bit words written, bytes written outside them, and
+    ranges known to hold zeroes (freshly allocated tables, zeroed frames).
+    Little-endian, as the kernel runs (SCTLR_EL1.EE = 0)."""
+
+    def __init__(self, words=None, zero_ranges=()):
+        self._words = dict(words or {})
+        self._bytes = {}
+        ranges = sorted(zero_ranges)
+        self._zero_starts = [start for start, _ in ranges]
+        self._zero_ends = [end for _, end in ranges]
+
+    def copy(self):
+        other = Memory.__new__(Memory)
+        other._words, other._bytes = dict(self._words), dict(self._bytes)
+        other._zero_starts, other._zero_ends = self._zero_starts, self._zero_ends
+        return other
+
+    def _known_zero(self, pa):
+        k = bisect_right(self._zero_starts, pa) - 1
+        return k >= 0 and pa < self._zero_ends[k]
+
+    def _word(self, base):
+        """The word at an 8-aligned PA, or None if not all of it is known."""
+        word = self._words.get(base)
+        if word is not None:
+            return word
+        if self._known_zero(base):
+            return 0
+        return None
+
+    def read64(self, pa):
+        """The aligned 64-bit word at pa (a descriptor)."""
+        word = self._words.get(pa)
+        if word is not None:
+            return word
+        if pa & 7 == 0 and self._known_zero(pa):
+            return 0
+        return self.read(pa, 8)
+
+    def read(self, pa, size):
+        """size bytes at pa as a little-endian number."""
+        value = 0
+        for k in range(size):
+            value |= self._byte(pa + k) << (8 * k)
+        return value
+
+    def _byte(self, pa):
+        word = self._word(pa & ~7)
+        if word is not None:
+            return word >> (8 * (pa & 7)) & 0xFF
+        if pa in self._bytes:
+            return self._bytes[pa]
+        raise UnknownMemory(pa)
+
+    def write(self, pa, size, value):
+        """Store size bytes of value at pa, little-endian."""
+        for k in range(size):
+            byte, addr = value >> (8 * k) & 0xFF, pa + k
+            base = addr & ~7
+            word = self._word(base)
+            if word is None:
+                self._bytes[addr] = byte
+            else:
+                shift = 8 * (addr & 7)
+                self._words[base] = word & ~(0xFF << shift) | byte << shift
+
+    def write64(self, pa, value):
+        self._words[pa] = value

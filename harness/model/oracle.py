@@ -1,0 +1,191 @@
+"""The model as a second oracle: does a case's expectation agree with what the
+architecture permits, and does what the kernel observed match a permitted
+outcome?  Both answer with a list of problem lines (empty: no problem)."""
+from dataclasses import replace
+
+from harness import esr, par
+from harness.cases import AT_OPS, LOADS
+from harness.declared import FETCH_MAGIC
+from harness.model.outcome import EC_DATA_ABORT, EC_INSTRUCTION_ABORT, Abort, Completes, Par, Unknown
+from harness.verdict import expected_text
+
+
+def _fault_label(op):
+    return "FST" if op in AT_OPS else "IFSC" if op == "fetch" else "DFSC"
+
+
+def describe(outcome, op):
+    """An outcome in the words verdict.expected_text uses for an expectation."""
+    if isinstance(outcome, Unknown):
+        return f"not predicted: {outcome.reason}"
+    if isinstance(outcome, Completes):
+        if op == "fetch":
+            text = (f"completes (fetch runs the stub: x0 = {FETCH_MAGIC:#x})" if outcome.value == FETCH_MAGIC
+                    else "completes")
+        elif op in LOADS and outcome.value is not None:
+            text = f"completes, value {outcome.value:#x}"
+        else:
+            text = "completes"
+        return f"{text} (PA {outcome.pa:#x})"
+    if isinstance(outcome, Abort):
+        kind = "instruction abort" if outcome.ec == EC_INSTRUCTION_ABORT else "data abort"
+        wnr = "" if op == "fetch" else f", WnR={int(outcome.wnr)}"
+        return f"{kind} (same EL): {esr.describe_fsc(outcome.fsc, _fault_label(op))}{wnr}, FAR {outcome.far:#x}"
+    if par.PAR_F.get(outcome.value):
+        fst = par.PAR_FST.get(outcome.value)
+        return (f"PAR_EL1.F=1: {esr.describe_fsc(fst, 'FST')}, PTW={par.PAR_PTW.get(outcome.value)}, "
+                f"stage {par.PAR_S.get(outcome.value) + 1}")
+    parts = [f"PAR_EL1.F=0, PA {outcome.value & par.PAR_PA.mask:#x}"]
+    if outcome.mask & par.PAR_ATTR.mask:
+        attr = par.PAR_ATTR.get(outcome.value)
+        parts.append(f"ATTR {attr:#04x} ({par.describe_attr(attr)})")
+    if outcome.mask & par.PAR_SH.mask:
+        parts.append(f"SH {par.SH_NAMES[par.PAR_SH.get(outcome.value)]}")
+    return ", ".join(parts)
+
+
+def describe_outcomes(outcomes, op):
+    """All the outcomes the model allows, one line: 'A | B [the rule that permits the choice]'."""
+    text = " | ".join(describe(o, op) for o in sorted(outcomes, key=repr))
+    return f"{text} [{outcomes.rule}]" if outcomes.rule else text
+
+
+def _alternatives(step):
+    e = step.expect
+    return [replace(step, expect=c) for c in e.choices] if e.kind == "one_of" else [step]
+
+
+def _level_ok(expect, fsc):
+    cls, level = esr.decode_fsc(fsc)
+    return cls == expect.fault and (expect.level is None or level == expect.level)
+
+
+def _rejects(step, outcome):
+    """Why the step's (single) expectation does not accept outcome, or None."""
+    e, op = step.expect, step.op
+    if isinstance(outcome, Completes):
+        if e.kind == "ok":
+            if op == "fetch" and outcome.value not in (None, FETCH_MAGIC):
+                return "the fetched code is not the kernel's stub"
+            return None
+        if e.kind == "value":
+            if outcome.value is not None and outcome.value != e.value:
+                return f"the load returns {outcome.value:#x}, not {e.value:#x}"
+            return None
+        return "the access completes"
+    if isinstance(outcome, Abort):
+        if e.kind != "fault" or op in AT_OPS:
+            return "the access aborts"
+        want_ec = EC_INSTRUCTION_ABORT if op == "fetch" else EC_DATA_ABORT
+        if outcome.ec != want_ec:
+            return f"EC {outcome.ec:#04x}, not {want_ec:#04x}"
+        if not _level_ok(e, outcome.fsc):
+            return f"a different fault ({esr.describe_fsc(outcome.fsc, _fault_label(op))})"
+        if e.wnr is not None and outcome.wnr != e.wnr:
+            return f"WnR={int(outcome.wnr)}"
+        if outcome.s1ptw != e.s1ptw:
+            return f"S1PTW={int(outcome.s1ptw)}"
+        if outcome.far != e.far:
+            return f"FAR {outcome.far:#x}, not {e.far:#x}"
+        return None
+    if isinstance(outcome, Par):
+        value, mask = outcome.value, outcome.mask
+        if par.PAR_F.get(value):
+            if e.kind != "fault":
+                return "AT reports a fault"
+            if not _level_ok(e, par.PAR_FST.get(value)):
+                return f"a different fault ({esr.describe_fsc(par.PAR_FST.get(value), 'FST')})"
+            if par.PAR_PTW.get(value) != e.s1ptw or par.PAR_S.get(value):
+                return "a different PTW or stage"
+            return None
+        if e.kind != "par":
+            return "AT translates"
+        if (value ^ e.pa) & par.PAR_PA.mask:
+            return f"PA {value & par.PAR_PA.mask:#x}"
+        if e.attr is not None:
+            if not mask & par.PAR_ATTR.mask:
+                return "the architecture leaves PAR_EL1.ATTR open here, the case checks it"
+            if par.PAR_ATTR.get(value) != e.attr:
+                return f"ATTR {par.PAR_ATTR.get(value):#04x}"
+        if e.sh is not None:
+            if not mask & par.PAR_SH.mask:
+                return "the architecture leaves PAR_EL1.SH open here, the case checks it"
+            if par.SH_NAMES[par.PAR_SH.get(value)] != e.sh:
+                return f"SH {par.SH_NAMES[par.PAR_SH.get(value)]}"
+        return None
+    return None
+
+
+def expectation_agrees(step, outcomes):
+    """Problems with a case step's expectation against the model's outcomes:
+    every alternative the case accepts must be an outcome the model allows, and
+    every outcome the model allows must be accepted by the case (a case
+    stricter than the architecture is a defect too)."""
+    if any(isinstance(o, Unknown) for o in outcomes):
+        return []
+    alternatives = _alternatives(step)
+    allowed = describe_outcomes(outcomes, step.op)
+    rule = f" [{outcomes.rule}]" if outcomes.rule else ""
+    problems = []
+    for alt in alternatives:
+        if all(_rejects(alt, o) for o in outcomes):
+            rules = "; ".join(dict.fromkeys(getattr(o, "rule", "") for o in outcomes if getattr(o, "rule", "")))
+            problems.append(f"the case accepts {expected_text(alt)}, which the model does not allow: "
+                            f"the model allows {allowed}" + (f" (rule: {rules})" if rules else ""))
+    for outcome in outcomes:
+        if all(_rejects(alt, outcome) for alt in alternatives):
+            own = getattr(outcome, "rule", "")
+            problems.append(f"the model allows {describe(outcome, step.op)}" + (f" ({own})" if own else "")
+                            + f"{rule}, which the case does not accept (it expects {expected_text(step)})")
+    return problems
+
+
+def _mismatch(step, outcome, record):
+    """Why record (a protocol step Record) is not outcome, or None."""
+    result = record.word("result")
+    if isinstance(outcome, Completes):
+        if result != "ok":
+            return f"got result={result}"
+        if step.op == "fetch" and outcome.value == FETCH_MAGIC and record.num("value") != FETCH_MAGIC:
+            return f"the fetched stub returned {record.num('value'):#x}"
+        if step.op in LOADS and outcome.value is not None:
+            got = record.num("value") & ((1 << (8 * LOADS[step.op])) - 1)
+            if got != outcome.value:
+                return f"got value {got:#x}"
+        return None
+    if isinstance(outcome, Abort):
+        if result != "fault":
+            return f"got result={result}"
+        s = esr.decode_esr(record.num("esr"))
+        if s.ec != outcome.ec:
+            return f"got EC {s.ec:#04x}"
+        if s.fsc != outcome.fsc:
+            return f"got {esr.describe_fsc(s.fsc, _fault_label(step.op))}"
+        wrong = [f"{name}={got}" for name, got, want in (
+            ("IL", s.il, 1), ("WnR", s.wnr, None if s.wnr is None else int(outcome.wnr)),
+            ("S1PTW", s.s1ptw, int(outcome.s1ptw)), ("CM", s.cm, None if s.cm is None else 0),
+            ("EA", s.ea, 0), ("FnV", s.fnv, 0)) if got != want]
+        if wrong:
+            return "got " + ", ".join(wrong)
+        if record.num("far") != outcome.far:
+            return f"got FAR {record.num('far'):#x}"
+        return None
+    if result != "par":
+        return f"got result={result}"
+    if (record.num("par") ^ outcome.value) & outcome.mask:
+        return f"got {par.describe(par.decode_par(record.num('par')))}"
+    return None
+
+
+def observation_allowed(step, outcomes, record):
+    """Problems with what the kernel observed (its step record) against the
+    model: it must match one of the outcomes the model allows."""
+    if any(isinstance(o, Unknown) for o in outcomes):
+        return []
+    if record is None:
+        return ["expected a record of this step; got none"]
+    ordered = sorted(outcomes, key=repr)
+    misses = [_mismatch(step, o, record) for o in ordered]
+    if any(m is None for m in misses):
+        return []
+    return [f"matches no outcome the model allows: ({describe(o, step.op)}) {m}" for o, m in zip(ordered, misses)]

@@ -1,0 +1,91 @@
+"""What the model says an access or AT instruction may do: a set of outcomes.
+
+More than one outcome means the architecture permits each of them; the set
+carries the rule that allows the choice.  Every outcome also carries the
+descriptor updates the hardware makes with it (FEAT_HAFDBS), as
+(descriptor PA, old value, new value) in the order they are made.
+"""
+from dataclasses import dataclass
+
+from harness import esr
+
+EC_DATA_ABORT = esr.EC.DABT_CUR
+EC_INSTRUCTION_ABORT = esr.EC.IABT_CUR
+
+
+@dataclass(frozen=True)
+class Completes:
+    """A load, store or fetch that completes.  pa: the first byte's PA; spans:
+    (pa, bytes) of each translated piece, in VA order (an unaligned access may
+    cross into another page); attr: the MAIR-format attributes it is made with
+    (EncodePARAttrs; None where a reserved MAIR encoding leaves them open); sh:
+    the shareability as PAR_EL1.SH would report it; value: what a load returns
+    or, for a fetch, what the code it runs returns, when the model knows the
+    memory (None: not known)."""
+    pa: int
+    attr: int
+    sh: str
+    updates: tuple = ()
+    spans: tuple = ()
+    value: int = None
+
+
+@dataclass(frozen=True)
+class Abort:
+    """A Data or Instruction Abort taken to EL1 from EL1: ESR_EL1.EC, the fault
+    status code, WnR and S1PTW (IL = 1, CM = EA = FnV = 0 always here; ISV and
+    ISS[23:14] are left free, the architecture permitting ISV = 0), and FAR_EL1
+    as it must read.  rule: the ASL function or rule the fault comes from."""
+    ec: int
+    fsc: int
+    wnr: bool
+    s1ptw: bool
+    far: int
+    rule: str
+    updates: tuple = ()
+
+    @property
+    def fault(self):
+        return esr.decode_fsc(self.fsc)
+
+
+@dataclass(frozen=True)
+class Par:
+    """The PAR_EL1 an AT instruction leaves: the bits under mask are fixed,
+    the others free (IMPLEMENTATION DEFINED, UNKNOWN or RES1)."""
+    value: int
+    mask: int
+    rule: str
+    updates: tuple = ()
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """The model cannot tell: the step needs memory nobody declared, or is not
+    an MMU probe at all (the kernel's self-tests)."""
+    reason: str
+    updates: tuple = ()
+
+
+class Outcomes(frozenset):
+    """A non-empty set of outcomes; rule names what permits more than one."""
+
+    def __new__(cls, outcomes, rule=None):
+        self = super().__new__(cls, outcomes)
+        if not self:
+            raise ValueError("a set of outcomes is never empty")
+        self.rule = rule
+        return self
+
+    def __repr__(self):
+        return f"Outcomes({sorted(map(repr, self))}, rule={self.rule!r})"
+
+
+def union(sets):
+    """One Outcomes of several, the rules of each choice kept."""
+    outcomes, rules = set(), []
+    for s in sets:
+        outcomes |= s
+        if s.rule and s.rule not in rules:
+            rules.append(s.rule)
+    return Outcomes(outcomes, "; ".join(rules) or None)

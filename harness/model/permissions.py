@@ -1,0 +1,91 @@
+"""Stage 1 permissions and alignment (AArch64.S1DirectBasePermissions,
+AArch64.S1CheckPermissions, AArch64.S1HasAlignmentFault, AArch64.CheckAlignment)."""
+from dataclasses import dataclass
+
+from harness.model.descriptors import AP2, DESC_AP, DESC_DBM, DESC_PXN, DESC_UXN
+
+DEVICE_FETCH_RULE = ("an instruction fetch from Device memory: ConstrainUnpredictable(Unpredictable_INSTRDEVICE) "
+                     "(AArch64.S1CheckPermissions): a Permission fault, or the fetch made as to Normal "
+                     "Non-cacheable memory (B2.10.2)")
+
+
+@dataclass(frozen=True)
+class AccessKind:
+    """The parts of an AccessDescriptor the stage 1 checks read."""
+    read: bool
+    write: bool
+    fetch: bool
+    at: bool
+    el0: bool              # checked as EL0: LDTR/STTR, AT S1E0*
+    size: int              # bytes a load or store moves (0: fetch, AT)
+
+
+@dataclass(frozen=True)
+class S1Perms:
+    """S1AccessControls: read, write and execute for the access's EL."""
+    r: bool
+    w: bool
+    x: bool
+
+
+def s1_direct_base_permissions(params, walk, el0):
+    """AArch64.S1DirectBasePermissions: AP[2:1] (with the dirty state: a
+    writable-clean DBM page is writable when TCR_EL1.HA and HD are 1), then
+    APTable, then PXN/UXN and PXNTable/UXNTable; a location EL0 can write is
+    never executable at EL1; SCTLR_EL1.WXN removes execute from writable."""
+    ap = DESC_AP.get(walk.desc)
+    if params.ha and params.hd and DESC_DBM.get(walk.desc):
+        ap &= ~AP2      # hardware dirty state: the walk state already permits the write (AArch64.S1Translate)
+    pr, pw = True, not ap & AP2
+    ur, uw = bool(ap & 0b01), ap == 0b01
+    if walk.aptable & 0b01:     # APTable[0]: no EL0 access below
+        ur = uw = False
+    if walk.aptable & 0b10:     # APTable[1]: no write below
+        pw = uw = False
+    px = not (DESC_PXN.get(walk.desc) or walk.pxntable or uw)
+    ux = not (DESC_UXN.get(walk.desc) or walk.uxntable)
+    if el0:
+        r, w, x = ur, uw, ux
+    else:
+        r, w, x = pr, pw, px
+    if params.wxn and w:
+        x = False
+    return S1Perms(r, w, x)
+
+
+def s1_check_permissions(params, walk, acc, memattrs):
+    """AArch64.S1CheckPermissions: the permission faults the access may take,
+    as [(faults, rule)] where faults is True or False; two entries where the
+    architecture leaves it open."""
+    perms = s1_direct_base_permissions(params, walk, acc.el0)
+    if acc.fetch:
+        if not perms.x:
+            return [(True, "execute permission (PXN, PXNTable, EL0-writable, WXN; AArch64.S1CheckPermissions)")]
+        if memattrs.is_device:
+            return [(True, DEVICE_FETCH_RULE), (False, DEVICE_FETCH_RULE)]
+        return [(False, "")]
+    if acc.read and not perms.r:
+        return [(True, "read permission (AP[2:1], APTable; AArch64.S1CheckPermissions)")]
+    if acc.write and not perms.w:
+        return [(True, "write permission (AP[2:1], APTable; AArch64.S1CheckPermissions)")]
+    return [(False, "")]
+
+
+def check_alignment(params, acc, va):
+    """AArch64.CheckAlignment for a single-register load or store: (aligned,
+    fault).  The address is aligned when it is a multiple of the access size;
+    with SCTLR_EL1.A = 1 an unaligned one is an Alignment fault, checked
+    before any translation (R_XCHFJ: above every MMU fault)."""
+    aligned = acc.size == 0 or va % acc.size == 0
+    return aligned, not aligned and params.a
+
+
+def s1_has_alignment_fault(acc, aligned, memattrs):
+    """AArch64.S1HasAlignmentFault: an instruction fetch never; any other
+    access that is not aligned, to Device memory, always (whatever SCTLR_EL1.A).
+    A reserved MAIR encoding leaves the memory type open, so both."""
+    if acc.fetch or acc.at or aligned:
+        return (False,)
+    if memattrs.reserved:
+        return (True, False)
+    return (memattrs.is_device,)

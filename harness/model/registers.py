@@ -1,0 +1,148 @@
+"""The registers the model reads, with their fields named once (Arm ARM D19:
+TCR_EL1, SCTLR_EL1, MAIR_EL1, TTBRn_EL1, ID_AA64MMFRn_EL1), and the walk
+parameters stage 1 derives from them for one VA range
+(AArch64.GetS1TTWParams).
+
+Registers holds raw 64-bit values; everything decoded from them is computed
+once per (Registers, VA range) and cached, since a generator translates
+thousands of accesses per second through a handful of register sets.
+"""
+from dataclasses import dataclass
+from functools import lru_cache
+
+from harness import features
+from harness.esr import Field
+from harness.geometry import IPS_ENCODING
+
+# TCR_EL1
+TCR_T0SZ = Field(0, 6)
+TCR_EPD0 = Field(7, 1)
+TCR_SH0 = Field(12, 2)
+TCR_TG0 = Field(14, 2)
+TCR_T1SZ = Field(16, 6)
+TCR_EPD1 = Field(23, 1)
+TCR_SH1 = Field(28, 2)
+TCR_TG1 = Field(30, 2)
+TCR_IPS = Field(32, 3)
+TCR_TBI0 = Field(37, 1)
+TCR_TBI1 = Field(38, 1)
+TCR_HA = Field(39, 1)
+TCR_HD = Field(40, 1)
+TCR_HPD0 = Field(41, 1)
+TCR_HPD1 = Field(42, 1)
+TCR_TBID0 = Field(51, 1)
+TCR_TBID1 = Field(52, 1)
+TCR_DS = Field(59, 1)
+
+# Granule shift by TG0 and by TG1 encoding (they differ: TCR_EL1 field descriptions).
+TG0_GRANULE = {0b00: 12, 0b01: 16, 0b10: 14}
+TG1_GRANULE = {0b10: 12, 0b11: 16, 0b01: 14}
+
+# SCTLR_EL1
+SCTLR_M = Field(0, 1)
+SCTLR_A = Field(1, 1)
+SCTLR_C = Field(2, 1)
+SCTLR_I = Field(12, 1)
+SCTLR_WXN = Field(19, 1)
+
+# TTBRn_EL1: BADDR[47:1]; with a 52-bit descriptor format BADDR[51:48] sit in bits[5:2].
+TTBR_BADDR = Field(1, 47)
+TTBR_BADDR_HI = Field(2, 4)
+
+# ID_AA64MMFRn_EL1 (the field positions harness/features.py reads the boot record with)
+MMFR0_PARANGE = Field(features.PARANGE, 4)
+MMFR0_TGRAN16 = Field(features.TGRAN16, 4)
+MMFR0_TGRAN4 = Field(features.TGRAN4, 4)
+MMFR1_HAFDBS = Field(features.HAFDBS, 4)
+MMFR1_HPDS = Field(12, 4)
+MMFR2_VARANGE = Field(features.VARANGE, 4)
+MMFR2_ST = Field(features.ST, 4)
+
+IPS_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
+
+
+@dataclass(frozen=True)
+class Registers:
+    """Raw register values: what the kernel programs (tcr, mair, sctlr, ttbr0,
+    ttbr1) and what the CPU reports (mmfr0..2, ID_AA64MMFRn_EL1)."""
+    tcr: int
+    mair: int
+    sctlr: int
+    ttbr0: int
+    ttbr1: int
+    mmfr0: int
+    mmfr1: int = 0
+    mmfr2: int = 0
+
+
+@dataclass(frozen=True)
+class WalkParams:
+    """One VA range's stage 1 walk parameters (AArch64.GetS1TTWParams, S1TTWParams)."""
+    upper: bool             # VA bit 55 set: TTBR1_EL1's range
+    granule: int            # granule shift: 12, 14 or 16
+    txsz: int               # TnSZ as programmed
+    epd: bool
+    tbi: bool
+    tbid: bool
+    hpd: bool               # hierarchical permissions disabled (FEAT_HPDS)
+    ha: bool
+    hd: bool
+    ds: bool                # FEAT_LPA2's 52-bit formats in effect
+    lpa: bool               # FEAT_LPA's 64K 52-bit format in effect (IPS = 52 bits)
+    oasize: int             # AArch64.PhysicalAddressSize: Min(IPS, PAMax)
+    pamax: int              # AArch64.PAMax: the implemented PA size (PARange)
+    mintxsz: int            # AArch64.S1MinTxSZ
+    maxtxsz: int            # AArch64.MaxTxSZ
+    tcr_sh: int             # TCR_EL1.SHn: shareability of leaves when DS = 1
+    ttbr: int
+    wxn: bool
+    a: bool                 # SCTLR_EL1.A
+    c: bool                 # SCTLR_EL1.C
+    i: bool                 # SCTLR_EL1.I
+    mair: int
+
+
+def pa_max(mmfr0):
+    """AArch64.PAMax(): the implemented PA size in bits (ID_AA64MMFR0_EL1.PARange)."""
+    return IPS_BITS.get(MMFR0_PARANGE.get(mmfr0), 52)
+
+
+@lru_cache(maxsize=4096)
+def walk_params(regs, upper):
+    """AArch64.GetS1TTWParams for the EL1&0 regime and the VA range `upper` selects."""
+    tcr = regs.tcr
+    if upper:
+        granule = TG1_GRANULE.get(TCR_TG1.get(tcr), 12)
+        txsz, epd, tbi, tbid = TCR_T1SZ.get(tcr), TCR_EPD1.get(tcr), TCR_TBI1.get(tcr), TCR_TBID1.get(tcr)
+        hpd, sh, ttbr = TCR_HPD1.get(tcr), TCR_SH1.get(tcr), regs.ttbr1
+    else:
+        granule = TG0_GRANULE.get(TCR_TG0.get(tcr), 12)
+        txsz, epd, tbi, tbid = TCR_T0SZ.get(tcr), TCR_EPD0.get(tcr), TCR_TBI0.get(tcr), TCR_TBID0.get(tcr)
+        hpd, sh, ttbr = TCR_HPD0.get(tcr), TCR_SH0.get(tcr), regs.ttbr0
+    pamax = pa_max(regs.mmfr0)
+    hafdbs = MMFR1_HAFDBS.get(regs.mmfr1)
+    # TCR_EL1.DS has its effect only where the granule supports 52-bit addresses
+    # (ID_AA64MMFR0_EL1.TGran4 = 0b0001, TGran16 = 0b0010: FEAT_LPA2).
+    lpa2 = (granule == 12 and MMFR0_TGRAN4.get(regs.mmfr0) == 0b0001 or
+            granule == 14 and MMFR0_TGRAN16.get(regs.mmfr0) == 0b0010)
+    ds = bool(TCR_DS.get(tcr)) and lpa2
+    ips_bits = IPS_BITS.get(TCR_IPS.get(tcr), 52)
+    lpa = granule == 16 and ips_bits == 52 and pamax == 52
+    lva = granule == 16 and MMFR2_VARANGE.get(regs.mmfr2) == 0b0001
+    small = MMFR2_ST.get(regs.mmfr2) == 0b0001
+    return WalkParams(
+        upper=upper, granule=granule, txsz=txsz, epd=bool(epd), tbi=bool(tbi), tbid=bool(tbid),
+        hpd=bool(hpd) and MMFR1_HPDS.get(regs.mmfr1) >= 1,
+        # FEAT_HAFDBS: HA needs HAFDBS >= 1, HD needs HAFDBS >= 2; HD without HA updates nothing
+        # (AArch64.S1Translate tests walkparams.ha and walkparams.hd together).
+        ha=bool(TCR_HA.get(tcr)) and hafdbs >= 1, hd=bool(TCR_HD.get(tcr)) and hafdbs >= 2,
+        ds=ds, lpa=lpa,
+        # With 48-bit descriptor formats no OA above 48 bits can be expressed.
+        oasize=min(ips_bits, pamax, 52 if ds or lpa else 48),
+        pamax=pamax,
+        mintxsz=12 if ds or lva else 16,
+        maxtxsz=(47 if granule == 16 else 48) if small else 39,
+        tcr_sh=sh, ttbr=ttbr,
+        wxn=bool(SCTLR_WXN.get(regs.sctlr)), a=bool(SCTLR_A.get(regs.sctlr)),
+        c=bool(SCTLR_C.get(regs.sctlr)), i=bool(SCTLR_I.get(regs.sctlr)), mair=regs.mair,
+    )

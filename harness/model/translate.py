@@ -1,0 +1,256 @@
+"""AArch64.S1Translate for one access of the EL1&0 regime: the VA range and
+TxSZ checks, the walk, the memory-type alignment check, the permission check,
+the hardware Access flag and dirty state updates, and the outcome in the
+terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
+from dataclasses import dataclass
+
+from harness import esr, par
+from harness.cases import AT_OPS, LOADS, STORES
+from harness.model.attributes import (
+    NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
+    s1_decode_mem_attrs,
+)
+from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_SH, \
+    contiguous_size
+from harness.model.outcome import EC_DATA_ABORT, EC_INSTRUCTION_ABORT, Abort, Completes, Outcomes, Par
+from harness.model.permissions import AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault
+from harness.model.registers import SCTLR_M, walk_params
+from harness.model.walk import PRE_WALK_LEVEL_RULE, WalkFault, level_lsb, s1_start_level, s1_walk, \
+    txsz_choices, va_is_out_of_range
+
+MASK64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class Access:
+    """One step: op (a harness.cases op name), va, and value (stores)."""
+    op: str
+    va: int
+    value: int = 0
+
+
+ACCESS_KINDS = {
+    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size)
+       for op, size in LOADS.items()},
+    **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op == "sttr64", size=size)
+       for op, size in STORES.items()},
+    "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
+    **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True,
+                      el0=op.startswith("at_s1e0"), size=0) for op in AT_OPS},
+}
+
+ALIGNMENT_RULE = "SCTLR_EL1.A = 1 and the address not aligned to the access size (AArch64.CheckAlignment)"
+AF_UPDATE_RULE = ("the Access flag update on a faulting access: AArch64.SettingAccessFlagPermitted, "
+                  "ConstrainUnpredictableBool(Unpredictable_AFUPDATE)")
+DIRTY_UPDATE_RULE = ("the dirty state update on an Alignment fault: AArch64.SettingDirtyStatePermitted, "
+                     "ConstrainUnpredictableBool(Unpredictable_DBUPDATE)")
+CONTIG_RULE = ("a Contiguous-bit entry whose output address is not its place in an aligned group: "
+               "misprogramming of the Contiguous bit, CONSTRAINED UNPREDICTABLE (StageOA or the entry's own OA)")
+SH_RULE = "SH[1:0] = 0b01 is reserved: CONSTRAINED UNPREDICTABLE (DecodeShareability, Unpredictable_Shareability)"
+RESMAIR_RULE = "a reserved MAIR_EL1 attribute encoding: CONSTRAINED UNPREDICTABLE (Unpredictable_RESMAIR)"
+TXSZ_RULE = "TnSZ outside AArch64.S1MinTxSZ..AArch64.MaxTxSZ: IMPLEMENTATION DEFINED fault or clamp " \
+            "(AArch64.S1TxSZFaults)"
+
+PAR_OK_MASK = par.PAR_F.mask | par.PAR_SH.mask | par.PAR_PA.mask | par.PAR_ATTR.mask
+PAR_FAULT_MASK = par.PAR_F.mask | par.PAR_FST.mask | par.PAR_PTW.mask | par.PAR_S.mask
+
+
+@dataclass(frozen=True)
+class _Translated:
+    """One translated piece of an access."""
+    pa: int
+    attr: int               # None: open (reserved MAIR encoding)
+    sh: str                 # None: open
+    end: int                # the first VA past the leaf's mapping
+    updates: tuple
+
+
+@dataclass(frozen=True)
+class _Faulted:
+    fsc: int
+    rule: str
+    updates: tuple = ()
+
+
+def branch_addr(params, va):
+    """AArch64.BranchAddr: with TBI (and TBID = 0) the tag of a branch target
+    becomes copies of bit 55 before it reaches the PC."""
+    if params.tbi and not params.tbid:
+        return va & ((1 << 56) - 1) | (0xFF << 56 if va >> 55 & 1 else 0)
+    return va
+
+
+def _updates(params, walk, acc, fault_class):
+    """The descriptor updates AArch64.S1Translate may make: AF (TCR_EL1.HA)
+    and AP[2] cleared for a write through a DBM descriptor (HA and HD; never
+    for AT).  [(updates, rule)], one entry per permitted choice."""
+    desc = walk.desc
+    af = params.ha and not DESC_AF.get(desc)
+    dirty = (params.ha and params.hd and DESC_DBM.get(desc) and DESC_AP.get(desc) & AP2 and acc.write
+             and not acc.at)
+    if fault_class is None:
+        af_choices, dirty_choices = [af], [dirty]
+    else:
+        af_choices = [True, False] if af else [False]
+        dirty_choices = [True, False] if dirty and fault_class == "alignment" else [False]
+    choices = []
+    for set_af in af_choices:
+        for clean in dirty_choices:
+            new = desc | (DESC_AF.mask if set_af else 0)
+            if clean:
+                new &= ~(AP2 << DESC_AP.shift)
+            rules = [r for r, open_ in ((AF_UPDATE_RULE, len(af_choices) > 1),
+                                        (DIRTY_UPDATE_RULE, len(dirty_choices) > 1)) if open_]
+            choices.append((((walk.desc_pa, desc, new),) if new != desc else (), "; ".join(rules)))
+    return choices
+
+
+def _memattrs(params, walk, acc):
+    """The attributes the access is made with: MAIR_EL1.Attr<AttrIndx>, made
+    Normal Non-cacheable for a fetch from Device memory or with SCTLR_EL1.I = 0,
+    and for Normal data with SCTLR_EL1.C = 0 (AArch64.S1Translate)."""
+    memattrs = s1_decode_mem_attrs(mair_attr(params.mair, DESC_ATTRINDX.get(walk.desc)))
+    if memattrs.reserved:
+        return memattrs, memattrs
+    if acc.fetch and (memattrs.is_device or not params.i):
+        return memattrs, NORMAL_NC
+    if not acc.fetch and not params.c and not memattrs.is_device:
+        return memattrs, NORMAL_NC
+    return memattrs, memattrs
+
+
+def _output_addresses(params, walk, va):
+    """StageOA: the descriptor's OA with the VA's offset; with the Contiguous
+    bit, the offset within the whole group."""
+    lsb = level_lsb(params.granule, walk.level)
+    own = walk.oa | va & ((1 << lsb) - 1)
+    if not DESC_CONTIG.get(walk.desc):
+        return [own]
+    msb = lsb + contiguous_size(params.granule, walk.level)
+    group = walk.oa & ~((1 << msb) - 1) | va & ((1 << msb) - 1)
+    return [own] if group == own else [own, group]
+
+
+def _translate_piece(regs, memory, acc, va, aligned, rules):
+    """AArch64.S1Translate of one piece: a list of _Translated or _Faulted, one
+    per permitted outcome; the rules of the choices made are added to rules."""
+    params = walk_params(regs, bool(va >> 55 & 1))
+    txsz, may_fault = txsz_choices(params)
+    start = s1_start_level(params.granule, txsz)
+    results = []
+    if may_fault:
+        rules.append(TXSZ_RULE)
+        results += [_Faulted(esr.fault_status("translation", level), TXSZ_RULE) for level in {0, start}]
+    if va_is_out_of_range(va, params, acc.fetch):
+        rule = "VA outside the TTBR's range (AArch64.VAIsOutOfRange); " + PRE_WALK_LEVEL_RULE
+        if start != 0:
+            rules.append(rule)
+        return results + [_Faulted(esr.fault_status("translation", level), rule) for level in sorted({0, start})]
+    walk = s1_walk(params, memory, va, txsz)
+    if isinstance(walk, WalkFault):
+        if len(walk.levels) > 1:
+            rules.append(walk.rule)
+        return results + [_Faulted(esr.fault_status(walk.fault, level), walk.rule) for level in walk.levels]
+    declared, memattrs = _memattrs(params, walk, acc)
+    checks = []
+    for alignment_fault in s1_has_alignment_fault(acc, aligned, declared):
+        if alignment_fault:
+            checks.append(("alignment", "an unaligned access to Device memory (AArch64.S1HasAlignmentFault, "
+                                        "checked before permissions)"))
+        else:
+            checks += [("permission" if faults else None, rule)
+                       for faults, rule in s1_check_permissions(params, walk, acc, declared)]
+    if len(checks) > 1:
+        rules.append(RESMAIR_RULE if declared.reserved else checks[0][1])
+    lsb = level_lsb(params.granule, walk.level)
+    end = (va | ((1 << lsb) - 1)) + 1
+    for fault_class, rule in checks:
+        for updates, update_rule in _updates(params, walk, acc, fault_class):
+            if update_rule:
+                rules.append(update_rule)
+            if fault_class is not None:
+                level = None if fault_class == "alignment" else walk.level
+                results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates))
+                continue
+            pas = _output_addresses(params, walk, va)
+            if len(pas) > 1:
+                rules.append(CONTIG_RULE)
+            if memattrs.reserved:
+                shares, attr = (None,), None
+            else:
+                sh_field = params.tcr_sh if params.ds else DESC_SH.get(walk.desc)
+                shares = decode_shareability(sh_field)
+                if len(shares) > 1:
+                    rules.append(SH_RULE)
+                attr = encode_par_attrs(memattrs)
+            for pa in pas:
+                for share in shares:
+                    sh = None if share is None else par_encode_shareability(memattrs, share)
+                    results.append(_Translated(pa, attr, sh, end, updates))
+    return results
+
+
+def _abort(acc, far, piece, updates):
+    ec = EC_INSTRUCTION_ABORT if acc.fetch else EC_DATA_ABORT
+    return Abort(ec=ec, fsc=piece.fsc, wnr=acc.write, s1ptw=False, far=far, rule=piece.rule, updates=updates)
+
+
+def _par(piece):
+    if isinstance(piece, _Faulted):
+        return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=PAR_FAULT_MASK, rule=piece.rule,
+                   updates=piece.updates)
+    mask = PAR_OK_MASK
+    value = piece.pa & par.PAR_PA.mask
+    if piece.attr is None:
+        mask &= ~par.PAR_ATTR.mask
+    else:
+        value |= piece.attr << par.PAR_ATTR.shift
+    if piece.sh is None:
+        mask &= ~par.PAR_SH.mask
+    else:
+        value |= SH_CODES[piece.sh] << par.PAR_SH.shift
+    return Par(value=value, mask=mask, rule="AArch64.AT: EncodePARAttrs, PAREncodeShareability",
+               updates=piece.updates)
+
+
+def s1_translate(regs, memory, access):
+    """AArch64.S1Translate (with AArch64.CheckAlignment before it, as Mem[]
+    makes it) for one step: the Outcomes the architecture permits.  An
+    unaligned access is made a byte at a time (Mem[]), so one that leaves its
+    page is translated again where it enters the next.  Raises UnknownMemory
+    when the walk needs a descriptor the memory does not hold."""
+    if not SCTLR_M.get(regs.sctlr):
+        raise ValueError("SCTLR_EL1.M = 0: stage 1 disabled, which the model does not cover")
+    acc = ACCESS_KINDS[access.op]
+    va = access.va & MASK64
+    params = walk_params(regs, bool(va >> 55 & 1))
+    if acc.fetch:
+        va = branch_addr(params, va)
+    aligned, alignment_fault = check_alignment(params, acc, va)
+    rules = []
+    if alignment_fault:
+        piece = _Faulted(esr.fault_status("alignment", None), ALIGNMENT_RULE)
+        return Outcomes({_abort(acc, va, piece, ())})
+    outcomes = set()
+    # Pieces still to translate: (va, bytes left, spans so far, updates so far, attr, sh)
+    pending = [(va, max(acc.size, 1), (), (), None, None)]
+    while pending:
+        piece_va, left, spans, updates, attr, sh = pending.pop()
+        for piece in _translate_piece(regs, memory, acc, piece_va, aligned, rules):
+            if isinstance(piece, _Faulted):
+                outcome = _par(piece) if acc.at else _abort(acc, piece_va, piece, updates + piece.updates)
+                outcomes.add(outcome)
+                continue
+            if acc.at:
+                outcomes.add(_par(piece))
+                continue
+            here = min(left, piece.end - piece_va)
+            new_spans = spans + ((piece.pa, here),)
+            new_updates = updates + piece.updates
+            first_attr, first_sh = (piece.attr, piece.sh) if not spans else (attr, sh)
+            if here < left:
+                pending.append((piece_va + here, left - here, new_spans, new_updates, first_attr, first_sh))
+            else:
+                outcomes.add(Completes(pa=new_spans[0][0], attr=first_attr, sh=first_sh, updates=new_updates,
+                                       spans=new_spans))
+    return Outcomes(outcomes, "; ".join(dict.fromkeys(r for r in rules if r)) or None)

@@ -1,0 +1,146 @@
+"""The stage 1 translation table walk (AArch64.S1Walk) and the checks made
+before it (AArch64.VAIsOutOfRange, AArch64.S1TxSZFaults), for the EL1&0
+regime: 4K, 16K and 64K granules, any start level from -1 to 3, the 48-bit,
+FEAT_LPA and FEAT_LPA2 address formats, hierarchical attributes.
+"""
+from dataclasses import dataclass
+
+from harness.model.descriptors import (
+    DESC_AF, FINAL_LEVEL, INVALID, TABLE, TABLE_AP, TABLE_PXN, TABLE_UXN, decode_descriptor_type, desc_oa,
+)
+from harness.model.registers import TTBR_BADDR, TTBR_BADDR_HI
+
+# Where the architecture's level for a fault found before any descriptor is
+# read is in doubt: the ASL (AArch64.S1Translate's VA range and TxSZ checks,
+# AArch64.S1Walk's EPDx check) sets fault.level = 0; rule R_YYVYV as Linux's
+# AT emulation reads it (arch/arm64/kvm/at.c, "Report faults from S1 walk setup
+# at the expected start level", 2025) reports the walk's start level.
+PRE_WALK_LEVEL_RULE = ("level 0 (ASL AArch64.S1Translate/AArch64.S1Walk: fault.level = 0) or the start "
+                       "level (R_YYVYV as Linux KVM's at.c reads it)")
+
+
+@dataclass(frozen=True)
+class WalkFault:
+    fault: str              # esr.FAULT_CLASSES
+    levels: tuple           # the level, or the levels the architecture leaves open
+    rule: str
+
+
+@dataclass(frozen=True)
+class WalkState:
+    """What a successful walk found (TTWState): the leaf descriptor, where it
+    is, its level, its output address and the hierarchical attributes."""
+    level: int
+    desc: int
+    desc_pa: int
+    oa: int                 # the leaf's output address (AArch64.BlockBase), below-block bits clear
+    aptable: int
+    pxntable: bool
+    uxntable: bool
+
+
+def level_lsb(granule, level):
+    """The lowest VA bit resolved at `level`: a block or page there maps 1 << lsb bytes."""
+    return granule + (granule - 3) * (FINAL_LEVEL - level)
+
+
+def s1_start_level(granule, txsz):
+    """AArch64.S1StartLevel: the level whose table resolves the top VA bit."""
+    return FINAL_LEVEL - ((64 - txsz) - 1 - granule) // (granule - 3)
+
+
+def addr_top(params, fetch):
+    """AArch64.AddrTop: the top VA bit translated, 55 with TBI (for fetches only
+    when TBID is 0), else 63."""
+    return 55 if params.tbi and (not params.tbid or not fetch) else 63
+
+
+def va_is_out_of_range(va, params, fetch):
+    """AArch64.VAIsOutOfRange: VA bits [AddrTop:IASize] must be all 0 (lower
+    range) or all 1 (upper range)."""
+    top, iasize = addr_top(params, fetch), 64 - params.txsz
+    if top < iasize:
+        return False
+    bits = va >> iasize & ((1 << (top - iasize + 1)) - 1)
+    return bits != (((1 << (top - iasize + 1)) - 1) if params.upper else 0)
+
+
+def txsz_choices(params):
+    """AArch64.S1TxSZFaults and the clamp that follows it: the TnSZ values the
+    walk may use, and whether a Translation fault is permitted instead.  A TnSZ
+    outside AArch64.S1MinTxSZ..AArch64.MaxTxSZ is IMPLEMENTATION DEFINED to
+    fault or to be treated as the nearest limit."""
+    if params.txsz < params.mintxsz:
+        return params.mintxsz, True
+    if params.txsz > params.maxtxsz:
+        return params.maxtxsz, True
+    return params.txsz, False
+
+
+def oa_out_of_range(params, address):
+    """AArch64.OAOutOfRange: bits set at or above the output address size."""
+    return address >> params.oasize != 0
+
+
+def s1_tt_base_address(params, txsz, start):
+    """AArch64.S1TTBaseAddress: TTBRn_EL1.BADDR, aligned to the size of the
+    start-level table (64 bytes at least with a 52-bit format)."""
+    ttbr, granule = params.ttbr, params.granule
+    stride = granule - 3
+    tsize = (64 - txsz) - ((FINAL_LEVEL - start) * stride + granule) + 3
+    base = TTBR_BADDR.get(ttbr) << 1
+    if params.lpa or params.ds:
+        tsize = max(tsize, 6)
+        base = base & ((1 << 48) - 1) | TTBR_BADDR_HI.get(ttbr) << 48
+    return base & ~((1 << tsize) - 1)
+
+
+def tt_entry_address(params, txsz, start, level, va, base):
+    """AArch64.TTEntryAddress: the descriptor for va at level in the table at base."""
+    lsb = level_lsb(params.granule, level)
+    msb = (64 - txsz) - 1 if level == start else lsb + params.granule - 4
+    index = va >> lsb & ((1 << (msb - lsb + 1)) - 1)
+    return base | index << 3
+
+
+def s1_walk(params, memory, va, txsz):
+    """AArch64.S1Walk: the walk for va (already range-checked) with the given
+    TnSZ; a WalkState, or a WalkFault of class translation, address_size or
+    access_flag (the Access flag check is made here, with TCR_EL1.HA = 0).
+    Raises UnknownMemory for a descriptor the memory does not hold."""
+    start = s1_start_level(params.granule, txsz)
+    if params.epd:
+        # TCR_EL1.EPDn: a TLB miss makes no walk.
+        return WalkFault("translation", tuple(sorted({0, start})), "TCR_EL1.EPDn = 1 (AArch64.S1Walk); "
+                         + PRE_WALK_LEVEL_RULE)
+    base = s1_tt_base_address(params, txsz, start)
+    if oa_out_of_range(params, base):
+        return WalkFault("address_size", (0,), "TTBRn_EL1 base address above the OA size "
+                         "(AArch64.S1Walk: fault.level = 0)")
+    aptable, pxntable, uxntable = 0, False, False
+    level = start
+    while True:
+        desc_pa = tt_entry_address(params, txsz, start, level, va, base)
+        desc = memory.read64(desc_pa)
+        kind = decode_descriptor_type(params, desc, level)
+        if kind == INVALID:
+            return WalkFault("translation", (level,), "invalid descriptor (AArch64.DecodeDescriptorType, "
+                             "AArch64.BlockDescSupported)")
+        if kind != TABLE:
+            break
+        if not params.hpd:
+            aptable |= TABLE_AP.get(desc)
+            pxntable |= bool(TABLE_PXN.get(desc))
+            uxntable |= bool(TABLE_UXN.get(desc))
+        base = desc_oa(params, desc, params.granule)
+        if oa_out_of_range(params, base):
+            return WalkFault("address_size", (level,), "next-level table address above the OA size "
+                             "(AArch64.S1Walk, AArch64.OAOutOfRange)")
+        level += 1
+    oa = desc_oa(params, desc, level_lsb(params.granule, level))
+    if oa_out_of_range(params, oa):
+        return WalkFault("address_size", (level,), "output address above the OA size "
+                         "(AArch64.S1Walk, AArch64.OAOutOfRange)")
+    if not DESC_AF.get(desc) and not params.ha:
+        return WalkFault("access_flag", (level,), "AF = 0 with TCR_EL1.HA = 0 (AArch64.S1Walk)")
+    return WalkState(level, desc, desc_pa, oa, aptable, pxntable, uxntable)

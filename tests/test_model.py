@@ -1,0 +1,591 @@
+"""Unit tests of the reference model (harness/model) against outcomes derived
+by hand from the ASL: each test's comment names the function or rule."""
+from dataclasses import replace
+
+import pytest
+
+from harness import esr, par
+from harness.cases import Expect, Step
+from harness.model import Abort, Access, Completes, Memory, Par, Registers, UnknownMemory, s1_translate
+from harness.model.oracle import describe, describe_outcomes, expectation_agrees, observation_allowed
+from harness.model.registers import (
+    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_WXN, TCR_DS, TCR_EPD0, TCR_EPD1, TCR_HA, TCR_HD, TCR_IPS, TCR_SH0,
+    TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1, TCR_TG0, TCR_TG1,
+)
+from harness.protocol import parse_record
+
+# ID_AA64MMFR0_EL1: PARange 48 bits, 4K/16K/64K granules; with FEAT_LPA2 (TGran4 = 1, TGran16 = 2, PARange 52).
+MMFR0_48 = 0x5 | 0x1 << 20
+MMFR0_52 = 0x6 | 0x2 << 20 | 0x1 << 28
+MMFR0_40 = 0x2 | 0x1 << 20
+MMFR1_HAFDBS = 0x2
+MMFR2_TTST = 0x1 << 28
+
+TG0 = {12: 0b00, 14: 0b10, 16: 0b01}
+TG1 = {12: 0b10, 14: 0b01, 16: 0b11}
+MAIR = 0xFF << 8 | 0x44 << 16 | 0x04 << 32      # 0: Device-nGnRnE, 1: Normal WB, 2: Normal NC, 4: Device-nGnRE
+SCTLR = SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask
+
+ROOT = 0x1000_0000      # tables live here, one granule apart
+PAGE = 0x4000_0000      # what the leaves map
+AF, SH_INNER, NORMAL, DEVICE = 1 << 10, 3 << 8, 1 << 2, 0 << 2
+PAGE_DESC = 0b11 | AF | SH_INNER | NORMAL
+BLOCK_DESC = 0b01 | AF | SH_INNER | NORMAL
+
+
+def regs(granule=12, t0sz=16, t1sz=16, ips=0b101, sctlr=SCTLR, mmfr0=MMFR0_48, mmfr1=0, mmfr2=0, ttbr0=ROOT,
+         ttbr1=ROOT + 0x10_0000, **flags):
+    tcr = (t0sz << TCR_T0SZ.shift | TG0[granule] << TCR_TG0.shift | t1sz << TCR_T1SZ.shift
+           | TG1[granule] << TCR_TG1.shift | ips << TCR_IPS.shift | 3 << TCR_SH0.shift)
+    fields = {"epd0": TCR_EPD0, "epd1": TCR_EPD1, "tbi0": TCR_TBI0, "tbi1": TCR_TBI1, "ha": TCR_HA, "hd": TCR_HD,
+              "ds": TCR_DS}
+    for name, on in flags.items():
+        tcr |= fields[name].mask if on else 0
+    return Registers(tcr=tcr, mair=MAIR, sctlr=sctlr, ttbr0=ttbr0, ttbr1=ttbr1, mmfr0=mmfr0, mmfr1=mmfr1,
+                     mmfr2=mmfr2)
+
+
+def chain(va, leaf, leaf_level, granule=12, start=0, root=ROOT, tables=(), oa_bits=48):
+    """Table descriptors from the start level down to leaf_level for va, each
+    table one granule after the last, and the leaf: {descriptor PA: value}.
+    tables: extra bits per table level {level: bits}."""
+    tables = dict(tables)
+    words, base = {}, root
+    for level in range(start, leaf_level + 1):
+        lsb = granule + (granule - 3) * (3 - level)
+        width = (64 - 16 if oa_bits == 48 else 52) - lsb if level == start else granule - 3
+        slot = base + 8 * (va >> lsb & ((1 << width) - 1))
+        if level == leaf_level:
+            words[slot] = leaf
+        else:
+            base = base + (1 << granule)
+            words[slot] = base | 0b11 | tables.get(level, 0)
+    return words
+
+
+def memory(words, *more):
+    table_span = (ROOT, ROOT + 0x20_0000)
+    merged = dict(words)
+    for m in more:
+        merged.update(m)
+    return Memory(merged, [table_span])
+
+
+def one(outcomes):
+    assert len(outcomes) == 1, outcomes
+    return next(iter(outcomes))
+
+
+def fault_of(outcome):
+    fsc = outcome.fsc if isinstance(outcome, Abort) else par.PAR_FST.get(outcome.value)
+    return esr.decode_fsc(fsc)
+
+
+def translate(r, mem, op, va, value=0):
+    return s1_translate(r, mem, Access(op, va, value))
+
+
+VA = 0x8000_0123    # 4K, 48-bit: L0 index 0, L1 index 2, L2 index 0, L3 index 0
+
+
+# ------------------------------------------------------------------ the walk
+
+def test_page_translates_with_offset_and_attributes():
+    # AArch64.S1Walk + StageOA: PA = OA[47:12]:VA[11:0]; EncodePARAttrs of MAIR.Attr1, SH from the descriptor.
+    mem = memory(chain(VA, PAGE | PAGE_DESC, 3))
+    done = one(translate(regs(), mem, "load64", VA & ~7))
+    assert (done.pa, done.attr, done.sh, done.updates) == (PAGE + 0x120, 0xFF, "inner", ())
+    at = one(translate(regs(), mem, "at_s1e1r", VA))
+    assert at.value & at.mask == 0xFF << 56 | PAGE | 3 << 7
+    assert at.mask == par.PAR_F.mask | par.PAR_SH.mask | par.PAR_PA.mask | par.PAR_ATTR.mask
+
+
+@pytest.mark.parametrize("level", [0, 1, 2, 3])
+def test_invalid_descriptor_is_a_translation_fault_at_its_level(level):
+    # AArch64.DecodeDescriptorType: bit[0] = 0 is invalid at every level.
+    mem = memory(chain(VA, 0, level))
+    for op in ("load64", "store64", "fetch", "at_s1e1w"):
+        assert fault_of(one(translate(regs(), mem, op, VA & ~7))) == ("translation", level)
+
+
+def test_walk_never_guesses_a_descriptor():
+    with pytest.raises(UnknownMemory):
+        translate(regs(), Memory(), "load8", VA)
+
+
+# Block levels (AArch64.BlockDescSupported): granule -> {level: block allowed (DS = 0, DS = 1)}.
+BLOCK_LEVELS = {
+    12: {0: (False, True), 1: (True, True), 2: (True, True)},
+    14: {0: (False, False), 1: (False, True), 2: (True, True)},
+}
+
+
+@pytest.mark.parametrize("granule,level", [(g, lv) for g, levels in BLOCK_LEVELS.items() for lv in levels])
+@pytest.mark.parametrize("ds", [False, True])
+def test_block_levels_per_granule_and_ds(granule, level, ds):
+    va = 1 << 47 if granule == 14 and level == 0 else 0x8000_0000 if level else 0x80_0000_0000
+    r = regs(granule=granule, ds=ds, ips=0b110 if ds else 0b101, mmfr0=MMFR0_52 if ds else MMFR0_48)
+    mem = memory(chain(va, BLOCK_DESC, level, granule=granule))
+    outcome = one(translate(r, mem, "at_s1e1r", va))
+    allowed = BLOCK_LEVELS[granule][level][ds]
+    assert (not par.PAR_F.get(outcome.value)) == allowed
+    if not allowed:
+        assert fault_of(outcome) == ("translation", level)
+
+
+@pytest.mark.parametrize("pamax,allowed", [(48, False), (52, True)])
+def test_64k_level1_block_needs_a_52_bit_pamax(pamax, allowed):
+    # AArch64.BlockDescSupported: TGx_64KB level 1 when AArch64.PAMax() >= 52, whatever IPS.
+    r = regs(granule=16, mmfr0=MMFR0_52 if pamax == 52 else MMFR0_48)
+    mem = memory(chain(0x400_0000_0000, BLOCK_DESC, 1, granule=16, start=1))
+    assert (not par.PAR_F.get(one(translate(r, mem, "at_s1e1r", 0x400_0000_0000)).value)) == allowed
+
+
+def test_level3_block_encoding_is_reserved():
+    # AArch64.DecodeDescriptorType: bits[1:0] = 0b01 at level 3 is invalid.
+    mem = memory(chain(VA, PAGE | BLOCK_DESC, 3))
+    assert fault_of(one(translate(regs(), mem, "load8", VA))) == ("translation", 3)
+
+
+@pytest.mark.parametrize("granule,t0sz,start,va,pa", [
+    (12, 16, 0, 0xFFFF_FFFF_F123, 0x4000_0123),
+    (12, 25, 1, 0x7F_FFFF_F123, 0x4000_0123),
+    (12, 34, 2, 0x3FFF_F123, 0x4000_0123),
+    (14, 17, 1, 0x7FFF_FFFF_C123, 0x4000_0123),
+    (14, 39, 3, 0x1FF_C123, 0x4000_0123),
+    (16, 16, 1, 0xFFFF_FFFF_0123, 0x4000_0123),
+    (16, 36, 3, 0xFFF_0123, 0x4000_0123),
+])
+def test_start_level_and_index_bits(granule, t0sz, start, va, pa):
+    # AArch64.S1StartLevel and AArch64.TTEntryAddress: the start table is indexed by VA[IASize-1:lsb].
+    words = {}
+    base, lvl = ROOT, start
+    while True:
+        lsb = granule + (granule - 3) * (3 - lvl)
+        msb = 63 - t0sz if lvl == start else lsb + granule - 4
+        slot = base + 8 * (va >> lsb & ((1 << (msb - lsb + 1)) - 1))
+        if lvl == 3:
+            words[slot] = (pa & ~((1 << granule) - 1)) | PAGE_DESC
+            break
+        base += 1 << granule
+        words[slot] = base | 0b11
+        lvl += 1
+    r = regs(granule=granule, t0sz=t0sz, mmfr2=MMFR2_TTST)
+    assert one(translate(r, memory(words), "load8", va)).pa == pa
+
+
+def test_level_minus_one_with_ds():
+    # FEAT_LPA2: 4K, T0SZ = 12 starts at level -1 (AArch64.S1StartLevel); an invalid entry faults there (FSC 0x2b).
+    r = regs(t0sz=12, ds=True, ips=0b110, mmfr0=MMFR0_52)
+    outcome = one(translate(r, memory({}), "load64", 0x8_0000_0000_0000))
+    assert outcome.fsc == 0b101011 and fault_of(outcome) == ("translation", -1)
+
+
+# ------------------------------------------------------------------ output address formats
+
+def test_lpa_64k_format_holds_oa_51_48_in_bits_15_12():
+    r = regs(granule=16, ips=0b110, mmfr0=MMFR0_52)
+    pa = 0xF_0000_1234_0000
+    leaf = pa & ((1 << 48) - 1) | (pa >> 48) << 12 | PAGE_DESC
+    mem = memory(chain(0x8000_0000, leaf, 3, granule=16, start=1))
+    at = one(translate(r, mem, "at_s1e1r", 0x8000_0468))
+    assert at.value & par.PAR_PA.mask == pa
+
+
+def test_lpa2_format_holds_oa_51_50_in_bits_9_8_and_sh_from_tcr():
+    # With DS = 1 bits[9:8] are OA[51:50]; shareability is TCR_EL1.SH0 (inner here).
+    r = regs(ds=True, ips=0b110, mmfr0=MMFR0_52)
+    pa = 0xF_F000_0000_C000
+    leaf = pa & ((1 << 50) - (1 << 12)) | (pa >> 50) << 8 | 0b11 | AF | NORMAL
+    mem = memory(chain(VA, leaf, 3))
+    at = one(translate(r, mem, "at_s1e1r", VA))
+    assert (at.value & par.PAR_PA.mask, par.SH_NAMES[par.PAR_SH.get(at.value)]) == (pa, "inner")
+
+
+def test_ttbr_52_bit_base_in_bits_5_2():
+    # AArch64.S1TTBaseAddress: with a 52-bit format BADDR[51:48] is TTBR[5:2].
+    base = 0x1_0000_1000_0000
+    r = regs(granule=16, ips=0b110, mmfr0=MMFR0_52, ttbr0=base & ((1 << 48) - 1) | 1 << 2)
+    # The root (level 1) above 2^48, its entry 0 pointing at tables below.
+    words = {base: ROOT | 0b11, **chain(0x8000_0000, PAGE | PAGE_DESC, 3, granule=16, start=2)}
+    mem = Memory(words, [(ROOT, ROOT + 0x20_0000)])
+    assert one(translate(r, mem, "load8", 0x8000_0000)).pa == PAGE
+
+
+def test_block_oa_bits_below_the_block_size_are_ignored():
+    # AArch64.BlockBase: a 2 MiB block's OA is OA[47:21].
+    mem = memory(chain(0x8020_0000, 0x4000_0000 | 0x1E_F000 | BLOCK_DESC, 2))
+    assert one(translate(regs(), mem, "load8", 0x8022_3456)).pa == 0x4002_3456
+
+
+# ------------------------------------------------------------------ address size
+
+@pytest.mark.parametrize("ips,pamax_mmfr0,limit", [(0b000, MMFR0_48, 32), (0b101, MMFR0_40, 40), (0b010, MMFR0_48, 40)])
+def test_output_address_size_is_min_of_ips_and_parange(ips, pamax_mmfr0, limit):
+    # AArch64.PhysicalAddressSize: Min(TCR_EL1.IPS, AArch64.PAMax()); AArch64.OAOutOfRange on the leaf's OA.
+    r = regs(ips=ips, mmfr0=pamax_mmfr0)
+    over = memory(chain(VA, (1 << limit) | PAGE_DESC, 3))
+    under = memory(chain(VA, ((1 << limit) - 0x1000) | PAGE_DESC, 3))
+    assert fault_of(one(translate(r, over, "load8", VA))) == ("address_size", 3)
+    assert isinstance(one(translate(r, under, "load8", VA)), Completes)
+
+
+def test_table_address_size_fault_at_the_level_of_the_table_descriptor():
+    words = {ROOT: (ROOT + 0x1000) | 0b11, ROOT + 0x1000 + 8 * 3: (1 << 32) | 0b11}
+    outcome = one(translate(regs(ips=0b000), memory(words), "load8", 0xC000_0000))
+    assert fault_of(outcome) == ("address_size", 1)
+
+
+def test_ttbr_above_the_oa_size_is_an_address_size_fault_at_level_0():
+    outcome = one(translate(regs(ips=0b000, ttbr0=1 << 32), memory({}), "at_s1e1r", VA))
+    assert fault_of(outcome) == ("address_size", 0)
+
+
+def test_address_size_is_checked_before_the_access_flag():
+    # AArch64.S1Walk: the OA check comes before the AF check.
+    mem = memory(chain(VA, (1 << 40) | 0b11 | NORMAL, 3))
+    assert fault_of(one(translate(regs(ips=0b010), mem, "load8", VA))) == ("address_size", 3)
+
+
+# ------------------------------------------------------------------ VA range, TBI, EPD
+
+@pytest.mark.parametrize("t0sz,start", [(16, 0), (25, 1)])
+def test_out_of_range_va_level_is_left_open_between_0_and_the_start_level(t0sz, start):
+    # AArch64.VAIsOutOfRange; the ASL reports level 0, R_YYVYV as Linux reads it the start level.
+    outcomes = translate(regs(t0sz=t0sz), memory({}), "load8", 1 << (64 - t0sz))
+    assert {fault_of(o) for o in outcomes} == {("translation", 0), ("translation", start)}
+    assert (outcomes.rule is not None) == (start != 0)
+    if start:
+        assert describe_outcomes(outcomes, "load8") == (
+            f"data abort (same EL): translation fault, level 0 (DFSC 0x04), WnR=0, FAR {1 << (64 - t0sz):#x} | "
+            f"data abort (same EL): translation fault, level 1 (DFSC 0x05), WnR=0, FAR {1 << (64 - t0sz):#x} "
+            f"[{outcomes.rule}]")
+
+
+def test_epd_makes_no_walk():
+    r = regs(granule=16, epd1=True)
+    outcomes = translate(r, Memory(), "load8", 0xFFFF_0000_0000_0000)       # no memory read at all
+    assert {fault_of(o) for o in outcomes} == {("translation", 0), ("translation", 1)}
+
+
+def test_tbi_ignores_the_tag_and_far_keeps_it():
+    tagged = 0x5A << 56 | VA
+    mem = memory(chain(VA, PAGE | PAGE_DESC, 3))
+    assert one(translate(regs(tbi0=True), mem, "load8", tagged)).pa == PAGE + 0x123
+    unmapped = 0x5A << 56 | (VA + 0x1000)
+    assert one(translate(regs(tbi0=True), mem, "store8", unmapped)).far == unmapped
+    # Without TBI the tag is part of the address: out of range, FAR the whole VA.
+    assert {o.far for o in translate(regs(), mem, "load8", tagged)} == {tagged}
+
+
+def test_tbi_branch_target_loses_its_tag():
+    # AArch64.BranchAddr: the PC gets bits[63:56] = copies of bit 55, so FAR is the untagged VA.
+    mem = memory({})
+    outcomes = translate(regs(tbi0=True), mem, "fetch", 0x5A << 56 | VA)
+    assert {o.far for o in outcomes} == {VA}
+
+
+def test_txsz_above_the_maximum_is_implementation_defined():
+    # AArch64.S1TxSZFaults: T0SZ 42 without FEAT_TTST: a Translation fault or the walk with T0SZ = 39.
+    words = chain(0x3F_F000, PAGE | PAGE_DESC, 3, start=2)    # T0SZ 39: 25-bit VA, start level 2
+    outcomes = translate(regs(t0sz=42), memory(words), "load8", 0x3F_F000)
+    assert {type(o) for o in outcomes} == {Abort, Completes} and "S1TxSZFaults" in outcomes.rule
+    assert {fault_of(o) for o in outcomes if isinstance(o, Abort)} == {("translation", 0), ("translation", 2)}
+    # With FEAT_TTST, T0SZ 42 is in range: the walk starts at level 2 with a 22-bit VA.
+    assert isinstance(one(translate(regs(t0sz=42, mmfr2=MMFR2_TTST), memory(words), "load8", 0x3F_F000)),
+                      Completes)
+
+
+# ------------------------------------------------------------------ access flag, HA, HD
+
+def test_af_clear_is_an_access_flag_fault_without_ha():
+    mem = memory(chain(VA, PAGE | 0b11 | NORMAL, 3))
+    assert fault_of(one(translate(regs(), mem, "store8", VA))) == ("access_flag", 3)
+    assert fault_of(one(translate(regs(), mem, "at_s1e1r", VA))) == ("access_flag", 3)
+
+
+def test_ha_sets_af_for_accesses_and_for_at():
+    # AArch64.S1Translate: new_desc<10> = '1' whenever HA = 1 and AArch64.SettingAccessFlagPermitted.
+    words = chain(VA, PAGE | 0b11 | NORMAL, 3)
+    slot = next(k for k, v in words.items() if v & 0xFFF == 0b11 | NORMAL)
+    r = regs(ha=True, mmfr1=MMFR1_HAFDBS)
+    for op in ("load8", "at_s1e1r"):
+        outcome = one(translate(r, memory(words), op, VA))
+        assert outcome.updates == ((slot, words[slot], words[slot] | AF),)
+
+
+def test_ha_af_update_on_a_permission_fault_is_constrained_unpredictable():
+    words = chain(VA, PAGE | 0b11 | NORMAL | 0b10 << 6, 3)     # AF = 0, read-only
+    outcomes = translate(regs(ha=True, mmfr1=MMFR1_HAFDBS), memory(words), "store8", VA)
+    assert {fault_of(o) for o in outcomes} == {("permission", 3)}
+    assert {bool(o.updates) for o in outcomes} == {True, False} and "AFUPDATE" in outcomes.rule
+
+
+@pytest.mark.parametrize("hd,dbm,writes", [(True, True, True), (False, True, False), (True, False, False)])
+def test_dirty_state(hd, dbm, writes):
+    # DBM with HA and HD: a write through AP[2] = 1 is performed and clears AP[2]; else a Permission fault.
+    leaf = PAGE | PAGE_DESC | 0b10 << 6 | (1 << 51 if dbm else 0)
+    words = chain(VA, leaf, 3)
+    r = regs(ha=True, hd=hd, mmfr1=MMFR1_HAFDBS)
+    outcome = one(translate(r, memory(words), "store64", VA & ~7))
+    if writes:
+        slot = next(k for k, v in words.items() if v == leaf)
+        assert isinstance(outcome, Completes) and outcome.updates == ((slot, leaf, leaf & ~(0b10 << 6)),)
+        # AT S1E1W reports the page writable but makes no update.
+        at = one(translate(r, memory(words), "at_s1e1w", VA))
+        assert not par.PAR_F.get(at.value) and at.updates == ()
+    else:
+        assert fault_of(outcome) == ("permission", 3)
+
+
+# ------------------------------------------------------------------ permissions
+
+# AArch64.S1DirectBasePermissions: AP[2:1] -> (EL1 read, EL1 write, EL0 read, EL0 write).
+AP_TABLE = {0b00: (1, 1, 0, 0), 0b01: (1, 1, 1, 1), 0b10: (1, 0, 0, 0), 0b11: (1, 0, 1, 0)}
+OPS = {("el1", "r"): ("load64", "at_s1e1r"), ("el1", "w"): ("store64", "at_s1e1w"),
+       ("el0", "r"): ("ldtr64", "at_s1e0r"), ("el0", "w"): ("sttr64", "at_s1e0w")}
+
+
+@pytest.mark.parametrize("ap", list(AP_TABLE))
+@pytest.mark.parametrize("aptable", [0b00, 0b01, 0b10, 0b11])
+def test_permission_table(ap, aptable):
+    # APTable[0] takes EL0 access away, APTable[1] write; a denied access is a Permission fault at the leaf.
+    words = chain(VA, PAGE | PAGE_DESC | ap << 6 | 1 << 54, 3, tables={1: aptable << 61})
+    allowed = dict(zip([("el1", "r"), ("el1", "w"), ("el0", "r"), ("el0", "w")], AP_TABLE[ap]))
+    if aptable & 1:
+        allowed[("el0", "r")] = allowed[("el0", "w")] = 0
+    if aptable & 2:
+        allowed[("el1", "w")] = allowed[("el0", "w")] = 0
+    for key, (op, at) in OPS.items():
+        for name in (op, at):
+            outcome = one(translate(regs(), memory(words), name, VA & ~7))
+            faulted = isinstance(outcome, Abort) or isinstance(outcome, Par) and par.PAR_F.get(outcome.value)
+            assert faulted != bool(allowed[key]), (name, key)
+            if faulted:
+                assert fault_of(outcome) == ("permission", 3)
+                if isinstance(outcome, Abort):
+                    assert outcome.wnr == (key[1] == "w") and outcome.far == VA & ~7
+
+
+@pytest.mark.parametrize("pxn,pxntable,ap,executes", [
+    (0, 0, 0b00, True), (1, 0, 0b00, False), (0, 1, 0b00, False),
+    (0, 0, 0b01, False),        # EL0-writable is never executable at EL1
+    (0, 0, 0b11, True),         # EL0 read-only stays executable
+])
+def test_execute_permission(pxn, pxntable, ap, executes):
+    leaf = PAGE | PAGE_DESC | ap << 6 | pxn << 53 | 1 << 54
+    mem = memory(chain(VA, leaf, 3, tables={2: pxntable << 59}))
+    outcome = one(translate(regs(), mem, "fetch", VA & ~3))
+    assert isinstance(outcome, Completes) == executes
+    if not executes:
+        assert outcome.ec == esr.EC.IABT_CUR and fault_of(outcome) == ("permission", 3)
+
+
+def test_wxn_removes_execute_from_writable():
+    mem = memory(chain(VA, PAGE | PAGE_DESC, 3))
+    assert isinstance(one(translate(regs(sctlr=SCTLR | SCTLR_WXN.mask), mem, "fetch", VA & ~3)), Abort)
+
+
+def test_device_fetch_with_pxn_0_is_a_choice():
+    # AArch64.S1CheckPermissions: ConstrainUnpredictable(Unpredictable_INSTRDEVICE).
+    mem = memory(chain(VA, PAGE | 0b11 | AF | DEVICE | 1 << 54, 3))
+    outcomes = translate(regs(), mem, "fetch", VA & ~3)
+    assert {type(o) for o in outcomes} == {Abort, Completes} and "INSTRDEVICE" in outcomes.rule
+    assert {o.attr for o in outcomes if isinstance(o, Completes)} == {0x44}     # made as Normal Non-cacheable
+
+
+# ------------------------------------------------------------------ alignment
+
+def test_sctlr_a_alignment_fault_comes_before_translation():
+    # AArch64.CheckAlignment before AArch64.S1Translate (R_XCHFJ): even an unmapped VA.
+    outcome = one(translate(regs(sctlr=SCTLR | SCTLR_A.mask), Memory(), "store32", VA))
+    assert (fault_of(outcome), outcome.wnr, outcome.far) == (("alignment", None), True, VA)
+    assert isinstance(one(translate(regs(sctlr=SCTLR | SCTLR_A.mask), memory(chain(VA, 0, 3)), "load8", VA)),
+                      Abort)       # a byte is always aligned: the translation fault
+
+
+def test_unaligned_normal_access_with_a_0_completes_across_pages():
+    words = chain(VA, PAGE | PAGE_DESC, 3)
+    words.update(chain(VA + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
+    done = one(translate(regs(), memory(words), "load64", 0x8000_0FFC))
+    assert done.spans == ((PAGE + 0xFFC, 4), (PAGE + 0x5000, 4))
+
+
+def test_unaligned_device_access_priorities():
+    # AArch64.S1HasAlignmentFault after the walk (AF fault first), before permissions.
+    device = PAGE | 0b11 | AF | DEVICE
+    assert fault_of(one(translate(regs(), memory(chain(VA, device, 3)), "load32", VA))) == ("alignment", None)
+    readonly = memory(chain(VA, device | 0b10 << 6, 3))
+    assert fault_of(one(translate(regs(), readonly, "store32", VA))) == ("alignment", None)
+    assert fault_of(one(translate(regs(), readonly, "store32", VA & ~3))) == ("permission", 3)
+    no_af = memory(chain(VA, device & ~AF, 3))
+    assert fault_of(one(translate(regs(), no_af, "load32", VA))) == ("access_flag", 3)
+    assert not par.PAR_F.get(one(translate(regs(), memory(chain(VA, device, 3)), "at_s1e1r", VA)).value)
+
+
+# ------------------------------------------------------------------ PAR_EL1 attributes
+
+@pytest.mark.parametrize("attrindx,sh,attr,par_sh", [
+    (1, 0b00, 0xFF, "non"), (1, 0b10, 0xFF, "outer"), (1, 0b11, 0xFF, "inner"),
+    (2, 0b11, 0x44, "outer"),      # Normal Inner+Outer Non-cacheable: Outer Shareable (PAREncodeShareability)
+    (0, 0b00, 0x00, "outer"), (4, 0b11, 0x04, "outer"),        # Device: Outer Shareable
+])
+def test_par_attr_and_shareability(attrindx, sh, attr, par_sh):
+    mem = memory(chain(VA, PAGE | 0b11 | AF | attrindx << 2 | sh << 8, 3))
+    at = one(translate(regs(), mem, "at_s1e1r", VA))
+    assert (par.PAR_ATTR.get(at.value), par.SH_NAMES[par.PAR_SH.get(at.value)]) == (attr, par_sh)
+
+
+def test_reserved_sh_is_a_choice():
+    mem = memory(chain(VA, PAGE | 0b11 | AF | NORMAL | 0b01 << 8, 3))
+    outcomes = translate(regs(), mem, "at_s1e1r", VA)
+    assert {par.SH_NAMES[par.PAR_SH.get(o.value)] for o in outcomes} == {"non", "outer", "inner"}
+
+
+def test_contiguous_group_translates_like_its_entries():
+    # StageOA with the Contiguous bit: the group's offset; the same PA for a correctly programmed group.
+    leaf = (PAGE + 0x3000) | PAGE_DESC | 1 << 52
+    va = 0x8001_3456
+    assert one(translate(regs(), memory(chain(va, leaf, 3)), "load8", va)).pa == PAGE + 0x3456
+    bad = (PAGE + 0x5000) | PAGE_DESC | 1 << 52       # entry 3 of its group holding entry 5's OA
+    assert {o.pa for o in translate(regs(), memory(chain(va, bad, 3)), "load8", va)} == {PAGE + 0x5456,
+                                                                                          PAGE + 0x3456}
+
+
+# ------------------------------------------------------------------ the oracle
+
+def step(op, va, expect):
+    return Step(op, va, 0, expect)
+
+
+def test_expectation_agrees_both_ways():
+    mem = memory(chain(VA, 0, 3))
+    outcomes = translate(regs(), mem, "load64", VA & ~7)
+    good = step("load64", VA & ~7, Expect("fault", fault="translation", level=3, far=VA & ~7, wnr=False))
+    assert expectation_agrees(good, outcomes) == []
+    any_level = replace(good, expect=replace(good.expect, level=None))
+    assert expectation_agrees(any_level, outcomes) == []
+    wrong = replace(good, expect=replace(good.expect, level=2))
+    assert len(expectation_agrees(wrong, outcomes)) == 2       # accepts what is not allowed, rejects what is
+    choice = Expect("one_of", choices=(Expect("ok"), good.expect))
+    assert "which the model does not allow" in expectation_agrees(replace(good, expect=choice), outcomes)[0]
+
+
+def test_a_case_stricter_than_the_architecture_is_a_problem():
+    outcomes = translate(regs(), memory({}), "load8", 1 << 48)     # level 0 or 0: one outcome
+    strict = step("load8", 1 << 48, Expect("fault", fault="translation", level=0, far=1 << 48, wnr=False))
+    assert expectation_agrees(strict, outcomes) == []
+    outcomes = translate(regs(t0sz=25), memory({}), "load8", 1 << 39)   # level 0 or 1
+    strict = replace(strict, va=1 << 39, expect=replace(strict.expect, far=1 << 39))
+    problems = expectation_agrees(strict, outcomes)
+    assert len(problems) == 1 and "which the case does not accept" in problems[0] and "R_YYVYV" in problems[0]
+
+
+def record(line):
+    return parse_record(line)
+
+
+def test_observation_allowed():
+    mem = memory(chain(VA, 0, 3))
+    outcomes = translate(regs(), mem, "store8", VA)
+    s = step("store8", VA, Expect("fault", fault="translation", level=3, far=VA, wnr=True))
+    esr_value = 0x25 << 26 | 1 << 25 | 1 << 6 | 0x07
+    ok = record(f"MMUT 1 step case=x n=0 va={VA:#x} result=fault esr={esr_value:#x} far={VA:#x} elr=0x1")
+    assert observation_allowed(s, outcomes, ok) == []
+    isv = record(f"MMUT 1 step case=x n=0 va={VA:#x} result=fault esr={esr_value | 1 << 24 | 3 << 22:#x} "
+                 f"far={VA:#x} elr=0x1")
+    assert observation_allowed(s, outcomes, isv) == []                # ISV and ISS[23:14] left free
+    level2 = record(f"MMUT 1 step case=x n=0 va={VA:#x} result=fault esr={esr_value - 1:#x} far={VA:#x} elr=0x1")
+    assert "translation fault, level 2" in observation_allowed(s, outcomes, level2)[0]
+    done = record(f"MMUT 1 step case=x n=0 va={VA:#x} result=ok")
+    assert observation_allowed(s, outcomes, done) == [
+        f"matches no outcome the model allows: ({describe(one(outcomes), 'store8')}) got result=ok"]
+
+
+def test_par_observation_ignores_free_bits():
+    mem = memory(chain(VA, PAGE | PAGE_DESC, 3))
+    outcomes = translate(regs(), mem, "at_s1e1r", VA)
+    s = step("at_s1e1r", VA, Expect("par", pa=PAGE))
+    value = 0xFF << 56 | PAGE | 3 << 7 | 1 << 11 | 1 << 9 | 0b101010     # RES1, NS (UNKNOWN), IMPDEF bits
+    assert observation_allowed(s, outcomes, record(f"MMUT 1 step case=x n=0 va={VA:#x} result=par "
+                                                   f"par={value:#x}")) == []
+    assert observation_allowed(s, outcomes, record(f"MMUT 1 step case=x n=0 va={VA:#x} result=par "
+                                                   f"par={value ^ 1 << 8:#x}"))
+
+
+# ------------------------------------------------------------------ declared layout and predict_case
+
+from harness.cases import LAYOUT, load_file  # noqa: E402
+from harness.declared import TABLE_POOL_BASE, case_registers, declared_memory  # noqa: E402
+from harness.model import predict_case  # noqa: E402
+
+MAX = (0x32310201126, 0x11010211122, 0x1021011010011011)
+
+
+def _case(tmp_path, text):
+    path = tmp_path / "model.toml"
+    path.write_text('feature = "model tests"\n' + text)
+    return load_file(path)[0]
+
+
+def test_declared_layout_holds_the_kernels_own_mappings(tmp_path):
+    case = _case(tmp_path, '[case.c]\nsummary = "s"\nmap = [ { va = 0x8000_0000, to = "frame0", level = 3 } ]\n'
+                           'steps = [ { do = "load64", va = 0x8000_0000, expect = "ok" } ]\n')
+    memory, ttbr0, _ = declared_memory(case)
+    assert ttbr0 == TABLE_POOL_BASE
+    regs = case_registers(case, MAX)
+    window = one(s1_translate(regs, memory, Access("load64", LAYOUT["KERNEL_WINDOW_BASE"] + 0x12_3450)))
+    assert (window.pa, window.attr) == (LAYOUT["KERNEL_WINDOW_BASE"] + 0x12_3450, 0xFF)
+    uart = one(s1_translate(regs, memory, Access("at_s1e1r", LAYOUT["UART_BASE"])))
+    assert par.PAR_ATTR.get(uart.value) == 0x00 and isinstance(
+        one(s1_translate(regs, memory, Access("fetch", LAYOUT["UART_BASE"]))), Abort)     # PXN
+
+
+def test_declared_layout_at_the_ttbr1_alias_when_kernel_high(tmp_path):
+    case = _case(tmp_path, '[case.c]\nsummary = "s"\nregime = { epd0 = true }\n'
+                           'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "translation" } } ]\n')
+    memory, _, _ = declared_memory(case)
+    regs = case_registers(case, MAX)
+    alias = one(s1_translate(regs, memory, Access("load8", LAYOUT["KERNEL_ALIAS_BASE"] + 0x40)))
+    assert alias.pa == LAYOUT["KERNEL_WINDOW_BASE"] + 0x40
+
+
+def test_predict_case_steps_memory_through_stores_updates_and_stubs(tmp_path):
+    case = _case(tmp_path, '''[case.c]
+summary = "s"
+regime = { ha = true }
+map = [ { va = 0x8000_0000, to = "frame0", level = 3, af = false } ]
+steps = [
+  { do = "load64",  va = 0x8000_0010, expect = { value = 0 } },
+  { do = "store16", va = 0x8000_0011, value = 0xbeef, expect = "ok" },
+  { do = "load64",  va = 0x8000_0010, expect = { value = 0xbeef00 } },
+  { do = "load64",  va = "frame0 + 0x10", expect = { value = 0xbeef00 } },
+  { do = "fetch",   va = 0x8000_0400, expect = "ok" },
+  { do = "load32",  va = 0x8000_0404, expect = { value = 0xd65f03c0 } },
+  { do = "load64",  va = 0x4000_0000, expect = "ok" },
+]
+''')
+    first, store, load, alias, fetch, stub, unknown = predict_case(case, MAX)
+    assert one(first).value == 0 and one(first).updates          # HA sets AF on the first access...
+    assert one(store).updates == ()                                 # ...and the later ones see it set
+    assert one(load).value == one(alias).value == 0xBEEF00
+    assert one(fetch).value == 0xF00D and one(stub).value == 0xD65F03C0
+    assert one(unknown).value is None                               # the kernel's image: not known
+
+
+def test_predict_case_unions_memory_states_the_architecture_leaves_open(tmp_path):
+    # A permission fault with HA and AF = 0 may or may not set AF (Unpredictable_AFUPDATE): the AT
+    # after it sees either descriptor, and both translate alike.
+    case = _case(tmp_path, '''[case.c]
+summary = "s"
+regime = { ha = true }
+map = [ { va = 0x8000_0000, to = "frame0", level = 3, af = false, ap = "ro_el1" } ]
+steps = [
+  { do = "store64", va = 0x8000_0010, expect = { fault = "permission", level = 3 } },
+  { do = "at_s1e1r", va = 0x8000_0010, expect = { pa = "frame0" } },
+]
+''')
+    store, at = predict_case(case, MAX)
+    assert len(store) == 2 and "AFUPDATE" in store.rule
+    assert {bool(o.updates) for o in at} == {True, False}           # AF still clear in one state
+    assert len({o.value for o in at}) == 1

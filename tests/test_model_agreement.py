@@ -1,0 +1,39 @@
+"""Every hand-written case instance against the reference model, offline: on
+each CPU of the brief whose ID registers meet the case's `requires`, every
+step's expectation must agree with the outcomes the model allows
+(harness.model.oracle.expectation_agrees), and the model must be able to
+evaluate every step."""
+import pytest
+
+from harness.cases import load_dir
+from harness.features import missing
+from harness.kdefs import REPO
+from harness.model import Unknown, predict_case
+from harness.model.oracle import describe, expectation_agrees
+from harness.verdict import describe_step, expected_text
+
+# ID_AA64MMFR0/1/2_EL1 of QEMU 7.2.22's CPU models (their boot records).
+CPUS = {
+    "max": (0x32310201126, 0x11010211122, 0x1021011010011011),
+    "cortex-a53": (0x1122, 0x0, 0x0),
+    "cortex-a57": (0x1124, 0x0, 0x0),
+    "cortex-a72": (0x1124, 0x0, 0x0),
+    "neoverse-n1": (0x101125, 0x10212122, 0x1011),
+}
+
+CASES = load_dir(REPO / "cases")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_case_agrees_with_model(case):
+    problems = []
+    for cpu, ids in CPUS.items():
+        if missing(case.requires, *ids):
+            continue
+        for n, (step, outcomes) in enumerate(zip(case.steps, predict_case(case, ids))):
+            where = f"{case.id} on {cpu}, step {n} ({describe_step(step)})"
+            if any(isinstance(o, Unknown) for o in outcomes):
+                problems.append(f"{where}: the model cannot evaluate it: "
+                                + "; ".join(describe(o, step.op) for o in outcomes))
+            problems += [f"{where}: expects {expected_text(step)}; {p}" for p in expectation_agrees(step, outcomes)]
+    assert not problems, "\n".join(problems)

@@ -1,0 +1,102 @@
+"""regs and walk records of the real kernel under QEMU: every case of cases/ in one
+boot with walk records and one without (the `+walks` option)."""
+from pathlib import Path
+
+import pytest
+
+from harness.cases import load_dir
+from harness.kdefs import kernel_header, read_constants
+from harness.protocol import parse_output
+from harness.qemu import run_kernel
+from harness.walk_text import describe_walk
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNEL = ROOT / "build" / "kernel.elf"
+CASES = {c.id: c for c in load_dir(ROOT / "cases")}
+SYSREG = read_constants(kernel_header("sysreg.h"))
+
+
+@pytest.fixture(scope="module")
+def runs(request):
+    if not KERNEL.is_file():
+        pytest.skip(f"no {KERNEL}: run `make kernel`")
+    qemu = request.config.getoption("--qemu", default="qemu-system-aarch64")
+    cpu = request.config.getoption("--cpu", default="max")
+    out = {}
+    for walks in (True, False):
+        run = run_kernel(qemu, cpu, KERNEL, [f"#0-{len(CASES) - 1}"], timeout=60, walks=walks)
+        parsed = parse_output(run.output)
+        assert parsed.garbage == [] and parsed.exit_status == 0, run.output[-3000:]
+        out[walks] = parsed.cases()
+    return out
+
+
+def test_every_case_has_its_registers(runs):
+    for case_id, records in runs[True].items():
+        r, regs = CASES[case_id].regime, records.regs
+        assert regs is not None, case_id
+        tcr = regs.num("tcr")
+        assert (tcr & 0x3F, tcr >> 16 & 0x3F) == (r.t0sz, r.t1sz), case_id
+        assert bool(tcr & SYSREG["TCR_HA"]) == r.ha and bool(tcr & SYSREG["TCR_DS"]) == r.ds, case_id
+        assert regs.num("mair") == r.mair and bool(regs.num("sctlr") & SYSREG["SCTLR_A"]) == r.sctlr_a
+        if r.ttbr1 is not None:
+            assert regs.num("ttbr1") == r.ttbr1
+
+
+def test_walks_start_at_the_selected_ttbr_and_follow_table_descriptors(runs):
+    """What the harness relies on, whatever the tables: a walk is a chain of
+    table descriptors from the TTBR that VA bit 55 selects, one level at a time."""
+    walked = 0
+    for case_id, records in runs[True].items():
+        case = CASES[case_id]
+        for n, walks in records.walks.items():
+            va = case.steps[n].va
+            for reads in walks.values():
+                if not reads:
+                    continue
+                walked += 1
+                ttbr = records.regs.num("ttbr1" if va >> 55 & 1 else "ttbr0")
+                assert reads[0].num("table") == ttbr & ((1 << 48) - 2), (case_id, n)
+                levels = [w.num("level") for w in reads]
+                assert levels == list(range(levels[0], levels[0] + len(levels))) and levels[-1] <= 3
+                assert all(w.num("desc") & 3 == 3 for w in reads[:-1]), (case_id, n)
+                assert all(w.num("index") < 1 << 13 for w in reads)
+    assert walked > 500
+
+
+def test_walks_after_the_step_only_with_hardware_updates(runs):
+    for case_id, records in runs[True].items():
+        r = CASES[case_id].regime
+        afters = [n for n, w in records.walks.items() if w["after"]]
+        if not (r.ha or r.hd):
+            assert afters == [], case_id
+        else:
+            assert [n for n, w in records.walks.items() if w["before"]] == afters, case_id
+
+
+def test_a_hardware_update_shows_in_the_walk_after_the_step(runs):
+    """hardware_update.ha_sets_af: AF = 0 before the first access, set after it (TCR_EL1.HA)."""
+    case_id = next(i for i in runs[True] if i.startswith("hardware_update.ha_sets_af["))
+    first = runs[True][case_id].walks[0]
+    af = read_constants(kernel_header("pgtable-hwdef.h"))["PTE_AF"]
+    assert not first["before"][-1].num("desc") & af and first["after"][-1].num("desc") & af
+
+
+def test_walks_off_changes_nothing_else(runs):
+    assert list(runs[False]) == list(runs[True])
+    for case_id, records in runs[False].items():
+        assert records.walks == {}, case_id
+        assert records.regs.fields == runs[True][case_id].regs.fields
+        assert {n: s.fields for n, s in records.steps.items()} == \
+            {n: s.fields for n, s in runs[True][case_id].steps.items()}, case_id
+
+
+def test_every_walk_reads_as_text(runs):
+    """harness/walk_text.py decodes every walk the kernel reports, a line per descriptor."""
+    for case_id, records in runs[True].items():
+        case = CASES[case_id]
+        for n, walks in records.walks.items():
+            for reads in walks.values():
+                lines = describe_walk(reads, case.regime, va=case.steps[n].va)
+                assert len(lines) == len(reads) and all(line.startswith(f"L{r.num('level')}[")
+                                                        for line, r in zip(lines, reads)), case_id
