@@ -1,7 +1,9 @@
 """A case's steps through the model, offline: predict_case steps the
 declared layout (harness/declared.py) through each step's outcomes, so that
 hardware updates, stores and the kernel's fetch stubs are seen by the steps
-after them, and loads predict a value wherever the memory is known."""
+after them, and loads predict a value wherever the memory is known; and
+PSTATE.PAN through the case (the regime's, then set by an EL0 step's
+exception entry when SCTLR_EL1.SPAN = 0)."""
 from dataclasses import replace
 
 from harness.cases import LOADS, SELFTESTS, STORES
@@ -59,6 +61,7 @@ def predict_case(case, ids, pool_base=None):
     regs = declared.case_registers(case, ids, pool_base)
     branches = [declared.declared_memory(case, pool_base)[0]]
     predictions = []
+    pan = case.regime.pan
     for step in case.steps:
         if step.op in SELFTESTS:
             predictions.append(Outcomes({Unknown(f"{step.op} is a self-test of the kernel, not an MMU probe")}))
@@ -66,7 +69,7 @@ def predict_case(case, ids, pool_base=None):
         step_sets, next_branches = [], {}
         for memory in branches:
             try:
-                outcomes = s1_translate(regs, memory, Access(step.op, step.va, step.value))
+                outcomes = s1_translate(regs, memory, Access(step.op, step.va, step.value, step.el, pan))
             except UnknownMemory as e:
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})")}))
                 next_branches.setdefault(("unknown", id(memory)), memory)
@@ -79,6 +82,10 @@ def predict_case(case, ids, pool_base=None):
                 next_branches.setdefault((key, id(memory)), after)
             step_sets.append(Outcomes(seen, outcomes.rule))
         predictions.append(union(step_sets))
+        # An EL0 step ends in an exception taken to EL1 (its SVC, or its fault); with
+        # SCTLR_EL1.SPAN = 0 that sets PSTATE.PAN, which the kernel keeps (kernel/el0.c).
+        if step.el == 0 and not case.regime.span:
+            pan = True
         branches = list(next_branches.values())
         if len(branches) > MAX_BRANCHES:
             raise RuntimeError(f"{case.id}: more than {MAX_BRANCHES} memory states the architecture permits")
