@@ -19,7 +19,7 @@ from harness.model.descriptors import (
     AP_VALUES, APTABLE_VALUES, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_OA_DS_HI,
     DESC_OA_LPA_HI, DESC_PXN, DESC_SH, DESC_UXN, TABLE_AP, TABLE_PXN, TABLE_UXN,
 )
-from harness.model.memory import Memory
+from harness.model.memory import Memory, UnknownMemory
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_SPAN, SCTLR_WXN, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0,
     TCR_EPD1, TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_SH1, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1,
@@ -31,10 +31,8 @@ _PROBE = read_defines(kernel_header("probe.h"))
 FETCH_MAGIC = _PROBE["FETCH_MAGIC"]
 FETCH_STUB = (0xD2800000 | FETCH_MAGIC << 5, 0xD65F03C0)   # A64_MOVZ_X0(FETCH_MAGIC), A64_RET (probe.h)
 
-# Where the kernel image of today puts its table pool (the .pool section); the
-# model needs only real table addresses, but a caller that has a run's `regs`
-# record passes its TTBR0 root (the pool's first table) to match it exactly.
-TABLE_POOL_BASE = 0x400B0000
+# Where the kernel's table pool is (layout.h; its first table is TTBR0's root).
+TABLE_POOL_BASE = LAYOUT["TABLE_POOL_BASE"]
 
 # TCR_EL1 bits mmu.c sets in every regime: IRGNn/ORGNn Write-Back, SHn Inner Shareable.
 _TCR_WALK_ATTRS = 1 << 8 | 1 << 10 | 1 << 24 | 1 << 26
@@ -137,16 +135,16 @@ class _Tables:
             attrs &= ~DESC_SH.mask
         self.words[self.slot(va, level)] = self.oa_encode(pa) | attrs | (0b11 if level == 3 else 0b01)
 
-    def walk(self, va):
-        """pgt_walk, the kernel's own walk: the PA of va, following only tables
-        the pool holds, or None."""
-        table, pool_end = self.root, self.pool.base + self.pool.used
+    def walk(self, va, read):
+        """pgt_walk, the kernel's own walk: the PA of va, or None.  read(pa) gives
+        the descriptor at pa, or None where the kernel's walk may not read."""
+        table = self.root
         for level in range(self.start, 4):
-            desc = self.words.get(table + 8 * self.index(va, level), 0)
+            desc = read(table + 8 * self.index(va, level))
+            if desc is None:
+                return None
             if level < 3 and desc & 0b11 == 0b11:
                 table = self.oa_decode(desc)
-                if not self.pool.base <= table < pool_end:
-                    return None
                 continue
             if desc & 1 and (level < 3 or desc & 0b10):
                 size = 1 << level_lsb(self.granule, level)
@@ -236,9 +234,21 @@ def _layout(case, pool_base):
             zero.append((m.pa, m.pa + size))
     memory = Memory(words, zero)
     ram_end = LAYOUT["RAM_BASE"] + LAYOUT["RAM_SIZE"]
+    window_lo, window_hi = LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]
+
+    def read(pa):
+        """What the kernel's walk reads: its window only (main.c `window`); what the
+        model does not know of the window (not tables, not zeroed frames) ends the walk."""
+        if not window_lo <= pa < window_hi:
+            return None
+        try:
+            return memory.read64(pa)
+        except UnknownMemory:
+            return None
+
     for step in case.steps:
         if step.op == "fetch":
-            pa = table_for(step.va).walk(step.va)
+            pa = table_for(step.va).walk(step.va, read)
             if pa is not None and pa >= frame_lo and pa + 8 <= ram_end and not pa & 3:
                 memory.write(pa, 4, FETCH_STUB[0])
                 memory.write(pa + 4, 4, FETCH_STUB[1])

@@ -59,6 +59,8 @@
 #define EL0_CODE_ALIAS_VA   0xffffffffc2010000
 /* The image's code (the EL0 page included) ends here: under SCTLR_EL1.WXN it is mapped read-only, the rest not. */
 #define KERNEL_TEXT_END     0x400a0000
+/* The table pool (main.c), at a fixed place so that the harness builds the same tables offline (harness/declared.py). */
+#define TABLE_POOL_BASE     0x40100000
 
 /*
  * MAIR_EL1 indices the kernel's own mappings use.  Every case's MAIR must hold

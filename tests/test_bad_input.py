@@ -130,5 +130,5 @@ exec {real_qemu} "$@"
     assert str(path) in run.output and message in run.output, run.output
     if field:
         assert f"case 'bad': field {field!r}" in run.output, run.output
+    # Refused before anything ran: no QEMU booted, no results written (how fast is the bench's business).
     assert not boots.exists() and run.results is None
-    assert run.wall < 5

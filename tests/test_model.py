@@ -591,7 +591,7 @@ def test_a_case_stricter_than_the_architecture_is_a_problem():
 
 
 def record(line):
-    return parse_record(line)
+    return parse_record(line.replace("MMUT 1 ", f"MMUT {PROTOCOL_VERSION} ", 1))
 
 
 def test_observation_allowed():
@@ -735,3 +735,19 @@ steps = [
     last = one(predict_case(case, MAX)[3])
     assert isinstance(last, Abort) == pan_after
     assert isinstance(one(predict_case(case, MAX)[1]), Completes)
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_leaf_faults_report_the_leaf_level(level):
+    # Access flag, Address size and Permission faults name the level of the block or page (AArch64.S1Walk,
+    # AArch64.S1CheckPermissions), for 1 GiB and 2 MiB blocks as for pages.
+    kind = 0b11 if level == 3 else 0b01
+    va = 0x8000_0000
+    cases = {
+        ("access_flag", "load8"): PAGE | kind | NORMAL | SH_INNER,
+        ("address_size", "load8"): 1 << 40 | kind | AF | NORMAL,
+        ("permission", "store8"): PAGE | kind | AF | NORMAL | 0b10 << 6,
+    }
+    for (fault, op), leaf in cases.items():
+        outcome = one(translate(regs(ips=0b010), memory(chain(va, leaf, level)), op, va))
+        assert fault_of(outcome) == (fault, level)
