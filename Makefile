@@ -42,9 +42,10 @@ help:
 deps:
 	@tools/deps.sh "$(PYTHON)" "$(QEMU)" "$(CC)"
 
-# The kernel and the case blob it runs (QEMU loads the blob next to it at run
-# time: a case file that changes remakes only the blob).
-kernel: $(KERNEL) $(BLOB)
+# The case blob and the kernel that runs it (QEMU loads the blob next to it at run
+# time: a case file that changes remakes only the blob).  The blob first: a bad
+# case stops the build before anything is compiled.
+kernel: $(BLOB) $(KERNEL)
 
 # The blob is encoded from the case files; a bad case stops here (exit 2).
 # Which case files it was made from: a new CASES=, or a file added or removed,
