@@ -4,7 +4,8 @@ A known bug is a `[bug.<name>]` table of a case file (its QEMU version range
 and reason are read from there, so the marks stay in one place) together
 with the model changed to do what that QEMU does: one ASL function replaced
 (AArch64.BlockDescSupported accepting a block where the architecture does
-not, PAREncodeShareability passing the descriptor's SH through).  A mismatch
+not, PAREncodeShareability passing the descriptor's SH through, __FetchInstr
+translating the fetch before it checks the PC's alignment).  A mismatch
 is explained by a bug when its QEMU is in the bug's range, the changed model
 allows what was observed and the model itself does not: a check, not a
 pattern match on fault codes.  tests/test_fuzz_known.py checks that each
@@ -24,7 +25,7 @@ except ModuleNotFoundError:  # Python < 3.11
 import harness.model.descriptors as descriptors
 import harness.model.translate as translate
 from harness.kdefs import REPO
-from harness.model import predict_case
+from harness.model import Abort, Outcomes, predict_case
 from harness.model.oracle import observation_allowed
 from harness.versions import in_range
 
@@ -41,6 +42,18 @@ def _blocks_also_at(granule, levels):
 def _descriptor_shareability():
     """PAREncodeShareability, but reporting the descriptor's shareability for every memory type."""
     return translate, "par_encode_shareability", lambda memattrs, shareability: shareability
+
+
+def _pc_alignment_after_the_fetch():
+    """__FetchInstr, but translating the fetch before AArch64.CheckPCAlignment: the
+    translation's fault wins; only a fetch that would complete is a PC alignment fault."""
+    def check_pc_alignment(pc, fetch):
+        outcomes = fetch()
+        if not pc & 0b11:
+            return outcomes
+        return Outcomes({o if isinstance(o, Abort) else translate.pc_alignment_fault(pc) for o in outcomes},
+                        outcomes.rule)
+    return translate, "check_pc_alignment", check_pc_alignment
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,9 @@ KNOWN_BUGS = (
     KnownBug("par_sh", "cases/at_par.toml",
              "reports the descriptor's SH in PAR_EL1.SH for Device and Normal Non-cacheable memory",
              _descriptor_shareability),
+    KnownBug("fault_before_alignment", "cases/pc_alignment.toml",
+             "translates a misaligned branch target before checking the PC's alignment, and reports its fault",
+             _pc_alignment_after_the_fetch),
 )
 
 

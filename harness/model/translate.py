@@ -223,12 +223,26 @@ def _par(piece):
                updates=piece.updates)
 
 
+def pc_alignment_fault(pc):
+    """AArch64.PCAlignmentFault: EC 0x22, FAR_EL1 the PC."""
+    return Abort(ec=EC_PC_ALIGNMENT, fsc=None, wnr=False, s1ptw=False, far=pc, rule=PC_ALIGNMENT_RULE)
+
+
+def check_pc_alignment(pc, fetch):
+    """__FetchInstr: AArch64.CheckPCAlignment, then the fetch (`fetch()`, its
+    Outcomes): a misaligned PC faults whatever the fetch's translation would give."""
+    if pc & 0b11:
+        return Outcomes({pc_alignment_fault(pc)})
+    return fetch()
+
+
 def s1_translate(regs, memory, access):
     """AArch64.S1Translate (with AArch64.CheckAlignment before it, as Mem[]
-    makes it) for one step: the Outcomes the architecture permits.  An
-    unaligned access is made a byte at a time (Mem[]), so one that leaves its
-    page is translated again where it enters the next.  Raises UnknownMemory
-    when the walk needs a descriptor the memory does not hold."""
+    makes it, or for a fetch AArch64.CheckPCAlignment) for one step: the
+    Outcomes the architecture permits.  An unaligned access is made a byte at
+    a time (Mem[]), so one that leaves its page is translated again where it
+    enters the next.  Raises UnknownMemory when the walk needs a descriptor
+    the memory does not hold."""
     if not SCTLR_M.get(regs.sctlr):
         raise ValueError("SCTLR_EL1.M = 0: stage 1 disabled, which the model does not cover")
     acc = ACCESS_KINDS[access.op]
@@ -237,10 +251,13 @@ def s1_translate(regs, memory, access):
     va = access.va & MASK64
     params = walk_params(regs, bool(va >> 55 & 1))
     if acc.fetch:
-        va = branch_addr(params, va)
-        if va & 0b11:
-            return Outcomes({Abort(ec=EC_PC_ALIGNMENT, fsc=None, wnr=False, s1ptw=False, far=va,
-                                   rule=PC_ALIGNMENT_RULE)})
+        pc = branch_addr(params, va)
+        return check_pc_alignment(pc, lambda: _s1_translate(regs, memory, access, acc, params, pc))
+    return _s1_translate(regs, memory, access, acc, params, va)
+
+
+def _s1_translate(regs, memory, access, acc, params, va):
+    """s1_translate of the access at va (a branch target already made the PC)."""
     aligned, alignment_fault = check_alignment(params, acc, va)
     rules = []
     if alignment_fault:
