@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import geometry
-from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, LAYOUT, LOADS, MEMORY_TYPES, SH_NAMES, STORES, Case,
-                           Expect, Mapping, Raw, Regime, Step, TableAttrs, kernel_ranges)
+from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, LAYOUT, LOADS, MEMORY_TYPES, OP_FEATURES, SH_NAMES,
+                           STORES, Case, Expect, Mapping, Raw, Regime, Step, TableAttrs, kernel_ranges)
 from harness.features import FEATURES, PA_BITS
 
 FEATURE = "Generated cases (harness.fuzz): found by a campaign, shrunk"
@@ -33,7 +33,9 @@ FEATURE = "Generated cases (harness.fuzz): found by a campaign, shrunk"
 # The expectation a generated step carries until the model's replaces it (campaign.with_model_expectations).
 PLACEHOLDER = Expect("fault", fault="translation")
 
-ALL_OPS = (*LOADS, *STORES, "fetch", *AT_OPS)
+DATA_OPS = (*LOADS, *STORES)
+# AT S1E1RP/WP need FEAT_PAN2 (cases.OP_FEATURES): the generator keeps to what every CPU runs.
+ALL_OPS = (*DATA_OPS, "fetch", *(op for op in AT_OPS if op not in OP_FEATURES))
 OP_SIZE = {**LOADS, **STORES, "fetch": 4, **{op: 1 for op in AT_OPS}}
 
 RAM_END = LAYOUT["RAM_BASE"] + LAYOUT["RAM_SIZE"]

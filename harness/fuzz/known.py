@@ -5,7 +5,8 @@ and reason are read from there, so the marks stay in one place) together
 with the model changed to do what that QEMU does: one ASL function replaced
 (AArch64.BlockDescSupported accepting a block where the architecture does
 not, PAREncodeShareability passing the descriptor's SH through,
-AArch64.S1HasAlignmentFault never faulting Device memory).  A mismatch
+AArch64.S1HasAlignmentFault never faulting Device memory, __FetchInstr
+translating the fetch before it checks the PC's alignment).  A mismatch
 is explained by a bug when its QEMU is in the bug's range, the changed model
 allows what was observed and the model itself does not: a check, not a
 pattern match on fault codes.  Where one bug does not explain a step, pairs
@@ -31,7 +32,7 @@ import harness.model.walk as walk  # isort: skip
 from harness import esr
 from harness.cases import AT_OPS, LAYOUT
 from harness.kdefs import REPO
-from harness.model import predict_case
+from harness.model import Abort, Outcomes, predict_case
 from harness.model.oracle import observation_allowed
 from harness.model.outcome import Completes
 from harness.par import SH_NAMES
@@ -99,6 +100,18 @@ def _reserved_shareability_reported():
     PAR_EL1.SH then reporting 0b01."""
     return [(translate, "decode_shareability", lambda sh: (SH_NAMES[sh],)),
             (translate, "SH_CODES", {name: code for code, name in SH_NAMES.items()})]
+
+
+def _pc_alignment_after_the_fetch():
+    """__FetchInstr, but translating the fetch before AArch64.CheckPCAlignment: the
+    translation's fault wins; only a fetch that would complete is a PC alignment fault."""
+    def check_pc_alignment(pc, fetch):
+        outcomes = fetch()
+        if not pc & 0b11:
+            return outcomes
+        return Outcomes({o if isinstance(o, Abort) else translate.pc_alignment_fault(pc) for o in outcomes},
+                        outcomes.rule)
+    return [(translate, "check_pc_alignment", check_pc_alignment)]
 
 
 @dataclass(frozen=True)
@@ -170,6 +183,9 @@ KNOWN_BUGS = (
     KnownBug("dbm_implied_pxn", "cases/fuzz_found.toml",
              "executes at EL1 from a writable-clean page EL0 may write (DBM = 1 with HA and HD, AP[2:1] = 0b11)",
              _implied_pxn_from_the_descriptor_ap),
+    KnownBug("fault_before_alignment", "cases/pc_alignment.toml",
+             "translates a misaligned branch target before checking the PC's alignment, and reports its fault",
+             _pc_alignment_after_the_fetch),
 )
 
 
