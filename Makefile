@@ -6,7 +6,9 @@ CPU     ?= max
 CROSS   ?= aarch64-linux-gnu-
 CASES   ?= cases
 BUILD   ?= build
-JOBS    ?= auto
+# pytest-xdist workers.  None for `make run`: one pytest process, which boots a QEMU per CPU at a
+# time, runs the cases fastest; `make test` runs the project's tests too, one worker per CPU.
+JOBS    ?=
 PYTEST_ARGS ?=
 # QEMUs and CPUs of `make compare`: builds fetched by `make qemus`, `system`, or binary
 # paths; empty: the default set of tools/qemus.py.
@@ -26,13 +28,14 @@ KHDR    := $(wildcard kernel/*.h)
 SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) --cases=$(CASES) --build=$(BUILD)
 CASE_FILES := $(wildcard $(CASES)/*.toml)
 
-.PHONY: all help deps browser kernel run test bench debug coverage qemus compare clean FORCE
+.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare clean FORCE
 all: kernel
 
 help:
-	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, JOBS=)"
+	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, JOBS=, PYTEST_ARGS=--isolated)"
 	@echo "make test     the project's own tests, then the conformance suite (what CI runs)"
-	@echo "make bench    boot floor, suite time and batch-mode speed-up"
+	@echo "make bench    boot floor, default run against one boot per case, peak memory, time at scale"
+	@echo "make fuzz     a campaign of generated cases judged by the model (SEED=, COUNT=, QEMU=, CPU=)"
 	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch"
 	@echo "make deps     check (and, as root, install) the Debian packages needed"
 	@echo "make coverage rewrite the README's coverage table from the case files"
@@ -73,7 +76,7 @@ $(BUILD)/obj:
 	mkdir -p $@
 
 run: deps kernel
-	$(SUITE) $(CASES) -n $(JOBS) $(PYTEST_ARGS)
+	$(SUITE) $(CASES) $(if $(JOBS),-n $(JOBS)) $(PYTEST_ARGS)
 
 # Headless Chromium for the report's browser test (tests/test_report.py skips without it).
 browser:
@@ -82,10 +85,15 @@ browser:
 		>/tmp/mmu-suite-apt.log 2>&1 || echo "chromium could not be installed (log: /tmp/mmu-suite-apt.log): its test skips"; }
 
 test: deps browser kernel
-	$(SUITE) tests $(CASES) -n $(JOBS) $(PYTEST_ARGS)
+	$(SUITE) tests $(CASES) -n $(or $(JOBS),auto) $(PYTEST_ARGS)
 
 bench: deps kernel
-	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) --cases=$(CASES) --jobs=$(JOBS)
+	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) --cases=$(CASES) --jobs=$(or $(JOBS),auto)
+
+# Generated cases: new mismatches are shrunk into results/fuzz/ (exit 1), known QEMU bugs listed.
+fuzz: deps kernel
+	$(PYTHON) -m harness.fuzz --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) $(if $(SEED),--seed=$(SEED)) \
+		$(if $(COUNT),--count=$(COUNT))
 
 debug: deps kernel
 	@test -n "$(CASE)" || { echo "usage: make debug CASE=<case id>" >&2; exit 2; }

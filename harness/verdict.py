@@ -80,16 +80,17 @@ def expected_text(step):
             parts.append(f"SH {e.sh}")
         return ", ".join(parts)
     if e.kind == "fault":
+        if e.fault == esr.PC_ALIGNMENT:
+            return f"{esr.EC.PC_ALIGN.text} (EC {esr.EC.PC_ALIGN:#04x}), FAR {e.far:#x}"
         fault = _fault_text(e.fault, e.level, _fault_label(step))
         if step.op in ALL_AT_OPS:
             return f"PAR_EL1.F=1: {fault}, PTW={int(e.s1ptw)}, stage {e.stage}"
-        kind = "instruction abort" if step.op == "fetch" else "data abort"
         wnr = "" if e.wnr is None else f", WnR={int(e.wnr)}"
         if e.stage == 2:
             ipa = f", IPA {e.ipa & ~0xFFF:#x} in HPFAR_EL2" if e.ipa is not None and hpfar_valid(e) else ""
             s1ptw = ", S1PTW=1" if e.s1ptw else ""
-            return f"{kind} (lower EL) taken to EL2, stage 2: {fault}{wnr}{s1ptw}, FAR_EL2 {e.far:#x}{ipa}"
-        return f"{kind} (same EL): {fault}{wnr}, FAR {e.far:#x}"
+            return f"{_abort_class(step).text} taken to EL2, stage 2: {fault}{wnr}{s1ptw}, FAR_EL2 {e.far:#x}{ipa}"
+        return f"{_abort_class(step).text}: {fault}{wnr}, FAR {e.far:#x}"
     return e.kind.replace("_", " ")
 
 
@@ -146,15 +147,29 @@ def _check_stage2_abort(step, record, s, problems):
                         f"(AArch64.FaultSyndrome); got ISV=1 (ESR {s.raw:#x})")
 
 
+def _abort_class(step):
+    """The exception class of the step's abort: instruction or data, from EL0 (lower) or EL1 (same EL);
+    a stage 2 fault is taken to EL2, from a lower EL."""
+    if step.expect.stage == 2:
+        return esr.EC.IABT_LOW if step.op == "fetch" else esr.EC.DABT_LOW
+    if step.op == "fetch":
+        return esr.EC.IABT_LOW if step.el == 0 else esr.EC.IABT_CUR
+    return esr.EC.DABT_LOW if step.el == 0 else esr.EC.DABT_CUR
+
+
 def _check_abort(step, record, problems):
     e = step.expect
     s = esr.decode_esr(record.num("esr"))
-    if e.stage == 2:
-        want_ec = esr.EC.IABT_LOW if step.op == "fetch" else esr.EC.DABT_LOW
-    else:
-        want_ec = esr.EC.IABT_CUR if step.op == "fetch" else esr.EC.DABT_CUR
+    want_ec = esr.EC.PC_ALIGN if e.fault == esr.PC_ALIGNMENT else _abort_class(step)
     if s.ec != want_ec:
         problems.append(f"expected EC {want_ec:#04x} ({want_ec.text}); got EC {s.ec:#04x} ({esr.describe(s)})")
+        return
+    if want_ec == esr.EC.PC_ALIGN:
+        # The ISS is RES0; what identifies the fault is the PC, which FAR_EL1 holds.
+        if s.il != 1:
+            problems.append(f"expected IL=1; got IL={s.il} (ESR {s.raw:#x})")
+        if record.num("far") != e.far:
+            problems.append(f"expected FAR {e.far:#x} (the misaligned PC); got FAR {record.num('far'):#x}")
         return
     label = _fault_label(step)
     want = _fault_text(e.fault, e.level, label)
@@ -172,6 +187,8 @@ def _check_abort(step, record, problems):
         problems.append(f"expected FAR {e.far:#x}; got FAR {record.num('far'):#x}")
     if e.stage == 2:
         _check_stage2_abort(step, record, s, problems)
+    elif record.fields.get("el") == 2:
+        problems.append("expected a stage 1 fault, taken to EL1; got one taken to EL2 (a stage 2 fault)")
 
 
 def _check_par(step, record, problems):
@@ -236,4 +253,5 @@ def judge_step(n, step, record):
 
 def describe_step(step):
     value = f" value={step.value:#x}" if step.op in STORES else ""
-    return f"{step.op} va={step.va:#x}{value}"
+    where = " at EL0" if step.el == 0 else ""
+    return f"{step.op} va={step.va:#x}{value}{where}"

@@ -7,7 +7,7 @@ from harness import esr, par
 from harness.cases import AT_OPS, AT_S12_OPS, LOADS
 from harness.declared import FETCH_MAGIC
 from harness.model.outcome import (
-    EC_DATA_ABORT, EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Par, Unknown,
+    EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, Abort, Completes, Par, Unknown, abort_class,
 )
 from harness.verdict import expected_text, hpfar_holds_ipa, hpfar_valid
 
@@ -32,14 +32,15 @@ def describe(outcome, op):
             text = "completes"
         return f"{text} (PA {outcome.pa:#x})"
     if isinstance(outcome, Abort):
-        kind = "instruction abort" if outcome.ec in (EC_INSTRUCTION_ABORT, EC_INSTRUCTION_ABORT_LOW) else "data abort"
+        if outcome.ec == EC_PC_ALIGNMENT:
+            return f"{EC_PC_ALIGNMENT.text} (EC {EC_PC_ALIGNMENT:#04x}), FAR {outcome.far:#x}"
         wnr = "" if op == "fetch" or outcome.wnr is None else f", WnR={int(outcome.wnr)}"
         fault = esr.describe_fsc(outcome.fsc, _fault_label(op))
         if outcome.stage == 2:
             s1ptw = ", S1PTW=1" if outcome.s1ptw else ""
-            return (f"{kind} (lower EL) taken to EL2, stage 2: {fault}{wnr}{s1ptw}, FAR_EL2 {outcome.far:#x}, "
-                    f"IPA {outcome.ipa & ~0xFFF:#x}")
-        return f"{kind} (same EL): {fault}{wnr}, FAR {outcome.far:#x}"
+            return (f"{esr.EC(outcome.ec).text} taken to EL2, stage 2: {fault}{wnr}{s1ptw}, "
+                    f"FAR_EL2 {outcome.far:#x}, IPA {outcome.ipa & ~0xFFF:#x}")
+        return f"{esr.EC(outcome.ec).text}: {fault}{wnr}, FAR {outcome.far:#x}"
     if par.PAR_F.get(outcome.value):
         fst = par.PAR_FST.get(outcome.value)
         return (f"PAR_EL1.F=1: {esr.describe_fsc(fst, 'FST')}, PTW={par.PAR_PTW.get(outcome.value)}, "
@@ -88,9 +89,13 @@ def _rejects(step, outcome):
         if e.stage == 2:
             want_ec = EC_INSTRUCTION_ABORT_LOW if op == "fetch" else EC_DATA_ABORT_LOW
         else:
-            want_ec = EC_INSTRUCTION_ABORT if op == "fetch" else EC_DATA_ABORT
+            want_ec = EC_PC_ALIGNMENT if e.fault == esr.PC_ALIGNMENT else abort_class(op == "fetch", step.el)
+        if outcome.stage != e.stage:
+            return f"a stage {outcome.stage} fault, not stage {e.stage}"
         if outcome.ec != want_ec:
             return f"EC {outcome.ec:#04x}, not {want_ec:#04x}"
+        if want_ec == EC_PC_ALIGNMENT:
+            return None if outcome.far == e.far else f"FAR {outcome.far:#x}, not {e.far:#x}"
         if not _level_ok(e, outcome.fsc):
             return f"a different fault ({esr.describe_fsc(outcome.fsc, _fault_label(op))})"
         if e.wnr is not None and outcome.wnr is None:
@@ -175,10 +180,14 @@ def _mismatch(step, outcome, record):
         s = esr.decode_esr(record.num("esr"))
         if s.ec != outcome.ec:
             return f"got EC {s.ec:#04x}"
+        if outcome.ec == EC_PC_ALIGNMENT:
+            if s.il != 1:
+                return f"got IL={s.il}"
+            return None if record.num("far") == outcome.far else f"got FAR {record.num('far'):#x}"
         if s.fsc != outcome.fsc:
             return f"got {esr.describe_fsc(s.fsc, _fault_label(step.op))}"
-        if outcome.stage == 2 and record.fields.get("el") != 2:
-            return "got an abort taken to EL1, not to EL2"
+        if (record.fields.get("el") == 2) != (outcome.stage == 2):
+            return f"got an abort taken to EL{2 if record.fields.get('el') == 2 else 1}"
         if outcome.stage == 2 and hpfar_holds_ipa(outcome.fault[0], outcome.s1ptw):
             if esr.hpfar_ipa(record.num("hpfar")) != outcome.ipa & ~0xFFF:
                 return f"got HPFAR_EL2 {record.num('hpfar'):#x}"
