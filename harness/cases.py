@@ -591,7 +591,7 @@ def _stage2_geometry(path, name, table, params):
         raise f.error("t0sz", f"{t0sz} is outside 16..{64 - window_end.bit_length()}: the IPA range must hold "
                       f"the kernel's window (up to {window_end - 1:#x}), mapped at IPA = PA")
     ipa_bits = 64 - t0sz
-    sl0 = f.int("sl0", geometry.s2_sl0(tg, geometry.start_level(tg, ipa_bits)))
+    sl0 = f.int("sl0", geometry.s2_sl0(tg, geometry.s2_default_start_level(tg, ipa_bits)))
     if not 0 <= sl0 <= 2:
         raise f.error("sl0", f"{sl0} is not 0, 1 or 2 (3 is FEAT_TTST's level 3 with 4K, or level 0 with "
                       "16K and FEAT_LPA2: neither is supported here)")

@@ -30,3 +30,12 @@ def s2_start_level(granule_shift, sl0):
 def s2_sl0(granule_shift, level):
     """The VTCR_EL2.SL0 value that starts stage 2 at `level`: s2_start_level's inverse."""
     return 2 - level if granule_shift == 12 else 3 - level
+
+
+def s2_default_start_level(granule_shift, ipa_bits):
+    """The deepest stage 2 start level an IPA size allows: at most 16 tables concatenated
+    there (Arm ARM D8.2.7), so the fewest levels, as Linux's KVM chooses (ARM64_HW_PGTABLE_LEVELS(ipa - 4))."""
+    level = 3
+    while ipa_bits - level_shift(granule_shift, level) > granule_shift - 3 + 4:
+        level -= 1
+    return level
