@@ -161,7 +161,7 @@ def step_views(case, records, boot, version=None):
             continue        # a self-test of the kernel, not an MMU probe; or a step that never ran
         # No walk record: the walk read no descriptor (a VA out of range, a walk disabled by EPDn).
         walks = records.walks.get(n, {"before": [], "after": []})
-        walk_text = tuple(describe_walk(walks["before"], case.regime, step.va))
+        walk_text = tuple(describe_walk(walks["before"], case.regime, step.va, case.stage2))
         memory = _walked_memory(walks["before"], layout)
         try:
             outcomes = model.full_translate(regs, memory, access)

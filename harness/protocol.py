@@ -19,7 +19,7 @@ _DECIMAL = re.compile(r"^(0|[1-9][0-9]*)$")
 _SIGNED_DECIMAL = re.compile(r"^(0|-?[1-9][0-9]*)$")
 _HEX = re.compile(r"^0x(0|[1-9a-f][0-9a-f]{0,15})$")      # 64 bits at most
 
-DECIMAL_KEYS = frozenset({"n", "el", "status", "vector", "cases", "index"})
+DECIMAL_KEYS = frozenset({"n", "el", "status", "vector", "cases", "index", "stage"})
 SIGNED_DECIMAL_KEYS = frozenset({"level"})      # walk levels: -1 exists with TCR_EL1.DS = 1
 
 
@@ -39,7 +39,7 @@ EVENTS = {
     "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "cases")),
     "begin": Keys(("case",)),
     "regs": Keys(("case", "tcr", "mair", "sctlr", "ttbr0", "ttbr1"), optional=("hcr", "vtcr", "vttbr")),
-    "walk": Keys(("case", "n", "when", "level", "table", "index", "desc")),
+    "walk": Keys(("case", "n", "when", "level", "table", "index", "desc"), optional=("stage",)),
     "step": Keys(("case", "n", "va", "result"), by="result", variants={
         "ok": Keys(optional=("value",)),
         "fault": Keys(("esr", "far", "elr"), optional=("el", "hpfar")),

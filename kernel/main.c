@@ -324,7 +324,7 @@ struct step_run {
 	const struct pgtable *tt0, *tt1;        /* the tables TTBR0 and TTBR1 point at */
 	const struct walk_memory *memory;
 	u64 el0_code;                           /* where the EL0 code page is mapped */
-	bool stage2;                            /* EL2 takes the steps' stage 2 faults */
+	const struct pgtable *s2;               /* the stage 2 tables, or NULL: EL2 takes the steps' stage 2 faults */
 };
 
 /*
@@ -333,6 +333,24 @@ struct step_run {
  * hardware reads none: walks of that half disabled (EPDn), or the VA
  * outside its range (with TBI the top byte is not part of it).
  */
+static void report_walk_reads(const struct step_run *c, unsigned n, const char *when, const struct walk *w,
+			      unsigned stage)
+{
+	for (unsigned i = 0; i < w->nreads; i++) {
+		record_begin("walk");
+		record_str("case", c->id);
+		record_dec("n", n);
+		record_str("when", when);
+		if (stage == 2)
+			record_dec("stage", 2);
+		record_sdec("level", w->reads[i].level);
+		record_hex("table", w->reads[i].table);
+		record_dec("index", w->reads[i].index);
+		record_hex("desc", w->reads[i].desc);
+		record_end();
+	}
+}
+
 static void report_walk(const struct step_run *c, unsigned n, const char *when)
 {
 	u64 va = c->steps[n].va;
@@ -344,23 +362,20 @@ static void report_walk(const struct step_run *c, unsigned n, const char *when)
 	    !pgt_va_in_range(pt->va_bits, va, upper ? c->regime->tbi1 : c->regime->tbi0))
 		return;
 	pgt_walk(pt, va, c->memory, &w);
-	for (unsigned i = 0; i < w.nreads; i++) {
-		record_begin("walk");
-		record_str("case", c->id);
-		record_dec("n", n);
-		record_str("when", when);
-		record_sdec("level", w.reads[i].level);
-		record_hex("table", w.reads[i].table);
-		record_dec("index", w.reads[i].index);
-		record_hex("desc", w.reads[i].desc);
-		record_end();
+	report_walk_reads(c, n, when, &w, 1);
+	/* Under stage 2, the stage 2 walk of the IPA stage 1 gives (stage 1's own tables are at IPA = PA). */
+	if (c->s2 && w.valid) {
+		struct walk w2;
+
+		pgt_walk(c->s2, w.pa, c->memory, &w2);
+		report_walk_reads(c, n, when, &w2, 2);
 	}
 }
 
 static void run_step(const struct step_run *c, unsigned n)
 {
 	const struct step *s = &c->steps[n];
-	struct hvc_result s2 = { 0 };
+	struct hvc_result el2_fault = { 0 };
 	u64 result;
 
 	if (walks)
@@ -375,21 +390,21 @@ static void run_step(const struct step_run *c, unsigned n)
 		result = run_probe(s);
 	}
 	probe.armed = PROBE_NONE;
-	if (c->stage2)
-		s2 = hvc_call(HVC_TAKE_FAULT, 0, 0, 0);
+	if (c->s2)
+		el2_fault = hvc_call(HVC_TAKE_FAULT, 0, 0, 0);
 
 	record_begin("step");
 	record_str("case", c->id);
 	record_dec("n", n);
 	record_hex("va", s->va);
-	if (s2.x0) {
+	if (el2_fault.x0) {
 		/* Taken to EL2: its syndrome, fault address and faulting IPA register, raw. */
 		record_str("result", "fault");
 		record_dec("el", 2);
-		record_hex("esr", s2.x1);
-		record_hex("far", s2.x2);
-		record_hex("hpfar", s2.x3);
-		record_hex("elr", s2.x4);
+		record_hex("esr", el2_fault.x1);
+		record_hex("far", el2_fault.x2);
+		record_hex("hpfar", el2_fault.x3);
+		record_hex("elr", el2_fault.x4);
 	} else if (probe.fault.taken) {
 		record_str("result", "fault");
 		record_hex("esr", probe.fault.esr);
@@ -436,7 +451,7 @@ static void run_steps_from_alias(const struct mmut_case *c, const struct pgtable
 	struct ttbr0_regs leave = { tcr_from_regime(&transition), boot_root };
 	struct step_run run = {
 		ALIAS(c->id), ALIAS(c->steps), c->nsteps, ALIAS(&c->regime), ALIAS(tt0), ALIAS(tt1), ALIAS(&window_alias),
-		EL0_CODE_ALIAS_VA, false,
+		EL0_CODE_ALIAS_VA, NULL,
 	};
 
 	mmu_enable(&transition, boot_root, tt1_root);
@@ -508,7 +523,7 @@ static int run_case(const struct mmut_case *c)
 			run_steps_from_alias(c, &tt0, &tt1, tt1_root, pgt_ttbr(&boot));
 		} else {
 			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, &tt0, &tt1, &window, EL0_CODE_VA,
-						c->stage2 };
+						c->stage2 ? &s2 : NULL };
 
 			if (c->stage2)
 				hvc_call(HVC_STAGE2_ON, vtcr_from_stage2(c->stage2), vttbr_from_stage2(c->stage2, &s2),
