@@ -187,7 +187,7 @@ def build_stage2(case, tables):
     (map_kernel_ipa: the UART page, then level-2 blocks where they divide the window,
     else pages, never above the start level), then the case's s2map and s2raw."""
     level = 3 if LAYOUT["KERNEL_WINDOW_SIZE"] % (1 << level_lsb(tables.granule, 2)) else 2
-    level = max(level, tables.start)
+    level = max(level, case.stage2.start_level)
     size = 1 << level_lsb(tables.granule, level)
     tables.map(LAYOUT["UART_BASE"], LAYOUT["UART_BASE"], 3, _S2_KERNEL_DEVICE)
     for off in range(0, LAYOUT["KERNEL_WINDOW_SIZE"], size):
