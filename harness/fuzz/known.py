@@ -29,6 +29,7 @@ import harness.model.descriptors as descriptors  # isort: skip
 import harness.model.permissions as permissions  # isort: skip
 import harness.model.translate as translate  # isort: skip
 import harness.model.walk as walk  # isort: skip
+import harness.model.stage2 as stage2  # isort: skip
 from harness import esr
 from harness.cases import AT_OPS, LAYOUT
 from harness.kdefs import REPO
@@ -88,9 +89,9 @@ def _implied_pxn_from_the_descriptor_ap():
     writable, yet executable at EL1 as its AP says it is read-only."""
     original = permissions.s1_direct_base_permissions
 
-    def s1_direct_base_permissions(params, walk, el0):
-        perms = original(params, walk, el0)
-        clean = original(params, replace(walk, desc=walk.desc & ~descriptors.DESC_DBM.mask), el0)
+    def s1_direct_base_permissions(params, walk, el0, pan=False):
+        perms = original(params, walk, el0, pan)
+        clean = original(params, replace(walk, desc=walk.desc & ~descriptors.DESC_DBM.mask), el0, pan)
         return replace(perms, x=clean.x)
     return [(permissions, "s1_direct_base_permissions", s1_direct_base_permissions)]
 
@@ -112,6 +113,27 @@ def _pc_alignment_after_the_fetch():
         return Outcomes({o if isinstance(o, Abort) else translate.pc_alignment_fault(pc) for o in outcomes},
                         outcomes.rule)
     return [(translate, "check_pc_alignment", check_pc_alignment)]
+
+
+def _s1ptw_reports_the_stage1_level():
+    """A stage 2 fault on a stage 1 descriptor read, but reporting the level of the stage 1 table
+    being read instead of the stage 2 walk's level (AArch64.S2Walk's fault.level)."""
+    original = translate.s1_walk
+
+    def s1_walk(params, memory, va, txsz):
+        level = [walk.s1_start_level(params.granule, txsz)]
+
+        class LevelOfEachRead:
+            def read64(self, pa):
+                try:
+                    return memory.read64(pa)
+                except stage2.WalkFaultedAtStage2 as e:
+                    cls, _ = esr.decode_fsc(e.fault.fsc)
+                    raise stage2.WalkFaultedAtStage2(replace(e.fault, fsc=esr.fault_status(cls, level[0]))) from None
+                finally:
+                    level[0] += 1
+        return original(params, LevelOfEachRead(), va, txsz)
+    return [(translate, "s1_walk", s1_walk)]
 
 
 @dataclass(frozen=True)
@@ -183,6 +205,9 @@ KNOWN_BUGS = (
     KnownBug("dbm_implied_pxn", "cases/fuzz_found.toml",
              "executes at EL1 from a writable-clean page EL0 may write (DBM = 1 with HA and HD, AP[2:1] = 0b11)",
              _implied_pxn_from_the_descriptor_ap),
+    KnownBug("s1ptw_level", "cases/s1ptw.toml",
+             "reports a stage 2 fault on a stage 1 descriptor read at the stage 1 table's level, not stage 2's",
+             _s1ptw_reports_the_stage1_level),
     KnownBug("fault_before_alignment", "cases/pc_alignment.toml",
              "translates a misaligned branch target before checking the PC's alignment, and reports its fault",
              _pc_alignment_after_the_fetch),

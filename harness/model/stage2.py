@@ -216,7 +216,8 @@ def s2_translate(params, memory, ipa, acc, aligned=True):
     return [done]
 
 
-class _WalkFaultedAtStage2(Exception):
+class WalkFaultedAtStage2(Exception):
+    """A stage 1 descriptor read that faults at stage 2: the access ends there (fault: an S2Fault)."""
     def __init__(self, fault):
         super().__init__(fault)
         self.fault = fault
@@ -233,7 +234,7 @@ class _Stage1WalkMemory:
     def read64(self, ipa):
         result = s2_translate(self.params, self.memory, ipa, _WALK_READ)[0]
         if result.fault is not None:
-            raise _WalkFaultedAtStage2(result.fault)
+            raise WalkFaultedAtStage2(result.fault)
         return self.memory.read64(result.pa)
 
 
@@ -311,7 +312,7 @@ def full_translate(regs, memory, access):
     try:
         first = s1_translate(regs, _Stage1WalkMemory(params, memory), replace(access, op=_S1_OP.get(access.op,
                                                                                                    access.op)))
-    except _WalkFaultedAtStage2 as e:
+    except WalkFaultedAtStage2 as e:
         if two_stage_at:
             return Outcomes({_s2_par(e.fault, s1ptw=True)})
         if acc.at:
