@@ -22,7 +22,7 @@ import itertools
 from dataclasses import dataclass
 
 from harness import declared, model
-from harness.fuzz.known import KNOWN_BUGS
+from harness.fuzz.known import KNOWN_BUGS, MODEL_LOCK
 from harness.model.oracle import describe_outcomes, expectation_agrees, observation_allowed
 from harness.model.case import step_accesses
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP
@@ -148,6 +148,13 @@ def _after_updates(walks, outcomes):
 
 
 def step_views(case, records, boot, version=None):
+    """{step n: ModelView} of a case's records (see _step_views), with the model to itself: no
+    other thread's known-bug variant in force meanwhile."""
+    with MODEL_LOCK:
+        return _step_views(case, records, boot, version)
+
+
+def _step_views(case, records, boot, version=None):
     """{step n: ModelView} for a case's records (protocol.CaseRecords) of a run
     on QEMU `version` whose boot record is `boot`; {} when the run carries no
     walks (walks off), and a problem on the first step when it should have and does not."""

@@ -49,6 +49,7 @@ EVENTS = {
         "root": _BUILD_ERROR, "kernel": _BUILD_ERROR, "map": _BUILD_ERROR, "table": _BUILD_ERROR,
         "raw": _BUILD_ERROR,
         "s2root": _BUILD_ERROR, "s2kernel": _BUILD_ERROR, "s2map": _BUILD_ERROR, "s2raw": _BUILD_ERROR,
+        "no_el2": Keys(("case",)),
         "unknown_case": Keys(("case",)),
         "bad_range": Keys(("range",)),
         "unknown_option": Keys(("option",)),

@@ -25,6 +25,8 @@ static struct table_pool pool = { table_memory, sizeof(table_memory), 0 };
 static char cmdline[CMDLINE_SIZE];
 /* Command-line options: walk records before (and, with HA/HD, after) each step. */
 static bool walks;
+/* The kernel started at EL2, whose half (el2.c) a case's stage 2 needs. */
+static bool have_el2;
 
 #define CASE_BLOB ((const void *)CASE_BLOB_BASE)
 static u32 ncases;          /* in the blob; 0 until it is checked */
@@ -502,7 +504,16 @@ static int run_case(const struct mmut_case *c)
 	record_begin("begin");
 	record_str("case", c->id);
 	record_end();
-	status = build_tables(c, &tt0, &tt1, &boot);
+	if (c->stage2 && !have_el2) {
+		/* Without EL2 an HVC is no call of el2.c's (QEMU's virt board may even answer it as PSCI). */
+		record_begin("error");
+		record_str("case", c->id);
+		record_str("what", "no_el2");
+		record_end();
+		status = EXIT_CASE_ERROR;
+	} else {
+		status = build_tables(c, &tt0, &tt1, &boot);
+	}
 	if (status == EXIT_OK && c->stage2)
 		status = build_stage2(c, &s2);
 	if (status == EXIT_OK) {
@@ -701,6 +712,7 @@ int kernel_main(u64 boot_el)
 
 	if (blob_ok)
 		ncases = blob_ncases(CASE_BLOB);
+	have_el2 = boot_el == 2;
 	report_boot(boot_el);
 	if (!blob_ok) {
 		status = report_bad_blob(&problem);

@@ -15,6 +15,7 @@ change does turn the model's answer into QEMU's on the case the suite marks.
 """
 import contextlib
 import itertools
+import threading
 from dataclasses import dataclass, replace
 from functools import cache
 from unittest import mock
@@ -136,6 +137,11 @@ def _s1ptw_reports_the_stage1_level():
     return [(translate, "s1_walk", s1_walk)]
 
 
+# Held while the model is changed to a known bug, and by whoever evaluates the model alongside
+# threads that may change it (the runner judges cases in several threads at once).
+MODEL_LOCK = threading.RLock()
+
+
 @dataclass(frozen=True)
 class KnownBug:
     name: str               # the [bug.<name>] table
@@ -160,8 +166,10 @@ class KnownBug:
 
     @contextlib.contextmanager
     def model(self):
-        """The model as this QEMU behaves, while the context lasts."""
-        with contextlib.ExitStack() as stack:
+        """The model as this QEMU behaves, while the context lasts.  The change patches the
+        model's modules, which every thread shares: MODEL_LOCK keeps the other threads out of
+        the model meanwhile (they take it for their own evaluations: harness/crosscheck.py)."""
+        with MODEL_LOCK, contextlib.ExitStack() as stack:
             for module, attribute, replacement in self.change():
                 stack.enter_context(mock.patch.object(module, attribute, replacement))
             yield
