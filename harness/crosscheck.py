@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from harness import declared, model
 from harness.fuzz.known import KNOWN_BUGS
 from harness.model.oracle import describe_outcomes, expectation_agrees, observation_allowed
+from harness.model.case import step_accesses
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP
 from harness.model.translate import ACCESS_KINDS
 from harness.walk_text import describe_walk
@@ -148,14 +149,14 @@ def step_views(case, records, boot, version=None):
     regs = _registers(records.regs, boot)
     layout_problems = _against_declaration(case, records, ids)
     layout, _, _ = declared.declared_memory(case, records.regs.num("ttbr0") & ~0xFFFF)
-    for n, step in enumerate(case.steps):
+    for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
         record = records.steps.get(n)
         if step.op not in ACCESS_KINDS or record is None:
             continue        # a self-test of the kernel, not an MMU probe; or a step that never ran
         # No walk record: the walk read no descriptor (a VA out of range, a walk disabled by EPDn).
         walks = records.walks.get(n, {"before": [], "after": []})
         walk_text = tuple(describe_walk(walks["before"], case.regime, step.va))
-        memory, access = _walked_memory(walks["before"], layout), model.Access(step.op, step.va, step.value)
+        memory = _walked_memory(walks["before"], layout)
         try:
             outcomes = model.s1_translate(regs, memory, access)
         except model.UnknownMemory as e:

@@ -111,7 +111,7 @@ def test_unknown_case(qemu, cpu, kernel):
 
 
 def test_long_output_is_all_captured(qemu, cpu, kernel):
-    # Unknown IDs print one line each, whatever the kernel's case table holds.
+    # Unknown IDs print one line each, whatever the case blob holds.
     ids = [f"x{i}" for i in range(2000)]
     r = run_kernel(qemu, cpu, kernel, ids)
     lines = r.output.splitlines()

@@ -1,7 +1,8 @@
 """A case's steps through the model, offline: predict_case steps the
 declared layout (harness/declared.py) through each step's outcomes, so that
 hardware updates, stores and the kernel's fetch stubs are seen by the steps
-after them, and loads predict a value wherever the memory is known."""
+after them, and loads predict a value wherever the memory is known; and
+PSTATE.PAN through the case (step_accesses)."""
 from dataclasses import replace
 
 from harness.cases import LOADS, SELFTESTS, STORES
@@ -49,6 +50,18 @@ def _effects(step, outcome, memory):
         return outcome, after
 
 
+def step_accesses(case):
+    """The Access of each step of case, in order: its op, VA, value and EL, and
+    PSTATE.PAN as the step finds it: the regime's at first; an EL0 step ends in
+    an exception taken to EL1 (its SVC, or its fault), which with
+    SCTLR_EL1.SPAN = 0 sets PSTATE.PAN, and the kernel keeps it (kernel/el0.c)."""
+    pan = case.regime.pan
+    for step in case.steps:
+        yield Access(step.op, step.va, step.value, step.el, pan)
+        if step.el == 0 and not case.regime.span:
+            pan = True
+
+
 def predict_case(case, ids, pool_base=None):
     """One Outcomes per step of case on a CPU with ID registers ids =
     (mmfr0, mmfr1, mmfr2).  Where the architecture leaves a choice that changes
@@ -59,14 +72,14 @@ def predict_case(case, ids, pool_base=None):
     regs = declared.case_registers(case, ids, pool_base)
     branches = [declared.declared_memory(case, pool_base)[0]]
     predictions = []
-    for step in case.steps:
+    for step, access in zip(case.steps, step_accesses(case)):
         if step.op in SELFTESTS:
             predictions.append(Outcomes({Unknown(f"{step.op} is a self-test of the kernel, not an MMU probe")}))
             continue
         step_sets, next_branches = [], {}
         for memory in branches:
             try:
-                outcomes = s1_translate(regs, memory, Access(step.op, step.va, step.value))
+                outcomes = s1_translate(regs, memory, access)
             except UnknownMemory as e:
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})")}))
                 next_branches.setdefault(("unknown", id(memory)), memory)
