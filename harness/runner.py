@@ -302,14 +302,19 @@ class Runner:
         for i, c in enumerate(batch[:reached]):
             records = per_case.get(c.id)
             finished = records is not None and records.end and records.exception is None
-            j = judge(c, records, run, self.settings, shares_run=finished, boot=output.boot)
-            if not finished:
-                j.problems.extend(_run_problems(output))
+            try:
+                j = judge(c, records, run, self.settings, shares_run=finished, boot=output.boot)
+                if not finished:
+                    j.problems.extend(_run_problems(output))
+                if output.garbage:
+                    j.rerun = "its shared boot printed malformed records"
+                elif not j.ok and i > 0:
+                    j.rerun = f"failed in a boot shared with {len(batch) - 1} other cases"
+            except Exception as e:
+                # Judging these records failed (the model's crosscheck, say): the case's fresh boot
+                # is judged in its own item, so the error is that case's alone, not its boot's.
+                j = Judgement(c, run=run, rerun=f"raised {type(e).__name__} when judged from its shared boot ({e})")
             j.wall, j.batch_size, j.fresh_boot = share, len(batch), i == 0
-            if output.garbage:
-                j.rerun = "its shared boot printed malformed records"
-            elif not j.ok and i > 0:
-                j.rerun = f"failed in a boot shared with {len(batch) - 1} other cases"
             judged[c.id] = j
         return judged
 
