@@ -136,10 +136,20 @@ def _with_model(verdicts, case, records, boot, qemu):
     return out
 
 
+# The crosscheck tries QEMU's known bugs as variants of the model by patching its modules for the
+# while (harness/fuzz/known.py): one judgement at a time, whichever thread runs it.
+_JUDGING = threading.Lock()
+
+
 def judge(case, records, run, settings, shares_run=False, boot=None):
     """Judge one case from its records (protocol.CaseRecords or None) in a run whose
     boot record is `boot`: by the case's expectations and by the reference model.
     A case that ended in a run it shares (batch mode) is not answerable for how that run ended."""
+    with _JUDGING:
+        return _judge(case, records, run, settings, shares_run, boot)
+
+
+def _judge(case, records, run, settings, shares_run, boot):
     j = Judgement(case, steps=_with_model(_step_verdicts(case, records), case, records, boot, settings.qemu),
                   run=run, wall=run.wall)
     selftest = case.steps[-1].expect.kind if case.steps[-1].expect.kind in (*_SELFTEST_END, "hang") else None
