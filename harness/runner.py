@@ -226,7 +226,12 @@ class Runner:
         """Judge `case` on a fresh boot that runs it alone."""
         run = self._run([case.id], timeout_for(case, self.settings))
         output = parse_output(run.output)
-        j = judge(case, output.cases().get(case.id), run, self.settings, boot=output.boot)
+        try:
+            j = judge(case, output.cases().get(case.id), run, self.settings, boot=output.boot)
+        except Exception as e:
+            # The harness's defect (the model's crosscheck, say), shown as this case's failure with its raw output.
+            j = Judgement(case, run=run, wall=run.wall,
+                          problems=[f"judging this case's records raised {type(e).__name__}: {e}"])
         j.problems.extend(_run_problems(output))
         return j
 
