@@ -36,9 +36,7 @@ def main(argv=None):
     except (HarnessError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    # The terminal belongs to gdb: QEMU gets the UART on stdout only, no monitor, no stdin.
-    serial = command.index("-serial")
-    command[serial + 1] = "stdio"
+    # The terminal belongs to gdb: QEMU's console (records) goes to stdout, with no stdin and no monitor.
     command += ["-S", "-gdb", f"tcp:127.0.0.1:{port}"]
     qemu = subprocess.Popen(command, stdin=subprocess.DEVNULL)
     try:

@@ -127,11 +127,12 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, blob=
         "-cpu", cpu,
         "-m", f"{LAYOUT['RAM_SIZE'] >> 20}M",
         "-nodefaults", "-display", "none",
-        "-serial", "stdio",
+        # One stdio chardev for the UART and semihosting's console (the kernel's records, kernel/record.c).
+        "-chardev", "stdio,id=console,mux=on", "-serial", "chardev:console",
         *(() if monitor_fd is None else
           ("-chardev", f"socket,id=monitor,fd={monitor_fd}", "-mon", "chardev=monitor,mode=readline")),
         "-no-reboot",
-        "-semihosting-config", "enable=on,target=native" + args,
+        "-semihosting-config", "enable=on,target=native,chardev=console" + args,
         "-kernel", str(kernel),
         "-device", f"loader,file={blob},addr={LAYOUT['CASE_BLOB_BASE']:#x},force-raw=on",
     ]

@@ -11,8 +11,6 @@
 
 #define PROTOCOL_VERSION 2
 
-extern volatile u32 *console_uart;
-
 void console_putc(char c);
 void console_puts(const char *s);
 

@@ -4,6 +4,7 @@
  */
 #include "semihost.h"
 
+#define SYS_WRITE0          0x04
 #define SYS_GET_CMDLINE     0x15
 #define SYS_EXIT            0x18
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026
@@ -15,6 +16,12 @@ static u64 semihost_call(u64 op, const void *params)
 
 	__asm__ volatile("hlt #0xf000" : "+r"(x0) : "r"(x1) : "memory");
 	return x0;
+}
+
+/* A NUL-terminated string to the debug console (x1 points at the string itself). */
+void semihost_write0(const char *s)
+{
+	semihost_call(SYS_WRITE0, s);
 }
 
 bool semihost_cmdline(char *buf, size_t size)

@@ -75,9 +75,11 @@ def test_command():
     cmd = qemu_command("q", "max", "k.elf", ["a", "b"], el2=True)
     assert cmd[cmd.index("-M") + 1] == "virt,virtualization=on"
     assert cmd[cmd.index("-m") + 1] == "1024M"
-    assert cmd[cmd.index("-semihosting-config") + 1] == "enable=on,target=native,arg=+walks,arg=a,arg=b"
+    # The records (semihosting's console) and the UART share one stdio chardev.
+    assert cmd[cmd.index("-semihosting-config") + 1] == "enable=on,target=native,chardev=console,arg=+walks,arg=a,arg=b"
+    assert "stdio,id=console,mux=on" in cmd and cmd[cmd.index("-serial") + 1] == "chardev:console"
     quiet = qemu_command("q", "max", "k.elf", ["#0-4999"], walks=False)
-    assert quiet[quiet.index("-semihosting-config") + 1] == "enable=on,target=native,arg=#0-4999"
+    assert quiet[quiet.index("-semihosting-config") + 1] == "enable=on,target=native,chardev=console,arg=#0-4999"
     assert cmd[cmd.index("-kernel") + 1] == "k.elf"
     assert cmd[cmd.index("-device") + 1] == "loader,file=cases.bin,addr=0x40800000,force-raw=on"
     other = qemu_command("q", "max", "build/k.elf", [], blob="fuzz/b.bin")
