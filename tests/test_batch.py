@@ -156,7 +156,7 @@ def test_a_crash_in_a_shared_boot_ends_it_and_the_cases_after_it_are_judged(qemu
     assert not failed.ok and any("unexpected exception" in p for p in failed.problems), failed.problems
     assert failed.rerun is not None
     command = failed.run.command
-    assert command[command.index("-semihosting-config") + 1].endswith("native,arg=+walks,arg=batch.crash_unexpected")
+    assert command[command.index("-semihosting-config") + 1].endswith("chardev=console,arg=+walks,arg=batch.crash_unexpected")
     assert qemu_processes(crashes) == []
 
 
