@@ -13,7 +13,8 @@ import struct
 import sys
 from pathlib import Path
 
-from harness.cases import AP_NAMES, APTABLE_NAMES, SH_NAMES, CaseError, load_dir
+from harness import declared
+from harness.cases import AP_NAMES, APTABLE_NAMES, DESC_WRITES, SH_NAMES, TLBI_OPS, CaseError, load_dir
 from harness.kdefs import kernel_header, read_constants
 
 CASE_H = read_constants(kernel_header("case.h"))
@@ -27,7 +28,7 @@ _CASE = struct.Struct("<II" + _REGIME + "IIIIIIII")     # id, id_len, regime, (o
 _MAP = struct.Struct("<QQbBBBB3x")              # va, pa, level, attrindx, ap, sh, flags
 _TABLE = struct.Struct("<QbBB5x")               # va, level, aptable, flags
 _RAW = struct.Struct("<QQb7x")                  # va, desc, level
-_STEP = struct.Struct("<QQII")                  # va, value, op, reserved
+_STEP = struct.Struct("<QQQIi")                 # va, value, mask, op, level
 
 for _record, _size in ((_HEADER, "BLOB_HEADER_SIZE"), (_CASE, "BLOB_CASE_SIZE"), (_MAP, "BLOB_MAP_SIZE"),
                        (_TABLE, "BLOB_TABLE_SIZE"), (_RAW, "BLOB_RAW_SIZE"), (_STEP, "BLOB_STEP_SIZE")):
@@ -48,7 +49,7 @@ def _regime(c):
     r = c.regime
     flags = _flags({"epd0": r.epd0, "epd1": r.epd1, "tbi0": r.tbi0, "tbi1": r.tbi1, "ds": r.ds,
                     "ha": r.ha, "hd": r.hd, "sctlr_a": r.sctlr_a, "kernel_high": r.kernel_high,
-                    "raw_ttbr1": r.ttbr1 is not None}, "REGIME")
+                    "raw_ttbr1": r.ttbr1 is not None, "as": r.asid16, "a1": r.a1}, "REGIME")
     return (r.tg0, r.tg1, r.t0sz, r.t1sz, r.ips, flags, r.ttbr1 or 0, r.mair)
 
 
@@ -67,8 +68,27 @@ def _raw(w):
     return _RAW.pack(w.va, w.desc, w.level)
 
 
-def _step(s):
-    return _STEP.pack(s.va, s.value, CASE_H[f"OP_{s.op.upper()}"], 0)
+# Steps kernel/maint.c runs as one operation: a descriptor write of (value, mask).
+_OP_NAMES = {"map": "WRITE_DESC", "unmap": "WRITE_DESC", "protect": "WRITE_DESC", "dsb": "DSB_ISH"}
+
+
+def _tlbi_operand(s):
+    """Xt of a TLBI by VA and/or ASID: ASID in bits[63:48], VA[55:12] in bits[43:0]
+    (Arm ARM C5.5, the TLBI operand; Linux's __TLBI_VADDR)."""
+    takes_va, takes_asid = TLBI_OPS[s.op]
+    return (s.asid << 48 if takes_asid else 0) | (s.va >> 12 & ((1 << 44) - 1) if takes_va else 0)
+
+
+def _step(c, s):
+    op = CASE_H[f"OP_{_OP_NAMES.get(s.op, s.op).upper()}"]
+    value, mask = s.value, s.mask
+    if s.op in DESC_WRITES:
+        value, mask = declared.descriptor_write(c, s)
+    elif s.op in TLBI_OPS:
+        value = _tlbi_operand(s)
+    elif s.op in ("set_ttbr0", "set_ttbr1"):
+        value = s.asid
+    return _STEP.pack(s.va, value, mask, op, s.level or 0)
 
 
 def encode(cases):
@@ -91,7 +111,8 @@ def encode(cases):
         if len(ident) > CASE_H["BLOB_ID_MAX"]:
             raise BlobError(f"case ID {c.id!r} is longer than the kernel's {CASE_H['BLOB_ID_MAX']} characters")
         arrays = []
-        for items, pack in ((c.maps, _map), (c.tables, _table), (c.raws, _raw), (c.steps, _step)):
+        for items, pack in ((c.maps, _map), (c.tables, _table), (c.raws, _raw),
+                            (c.steps, lambda s, c=c: _step(c, s))):
             arrays += [place(b"".join(pack(item) for item in items)), len(items)]
         records.append(_CASE.pack(place(ident + b"\0"), len(ident), *_regime(c), *arrays))
     size = start + len(body)

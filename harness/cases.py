@@ -19,10 +19,11 @@ except ModuleNotFoundError:  # Python < 3.11 (Ubuntu 22.04): Debian's python3-to
 from harness import esr, geometry
 from harness.expr import ExprError, evaluate, substitute
 from harness.features import FEATURES
-from harness.kdefs import kernel_header, read_defines
+from harness.kdefs import kernel_header, read_constants, read_defines
 from harness.versions import parse_range
 
 LAYOUT = read_defines(kernel_header("layout.h"))
+HWDEF = read_constants(kernel_header("pgtable-hwdef.h"))
 
 # Memory types by name, with the MAIR_EL1 index and attribute byte each has by
 # default.  Indices 0 and 1 are the kernel's own (layout.h) and cannot change.
@@ -46,7 +47,19 @@ STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8}
 AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w")
 SELFTESTS = {"selftest_brk": "unexpected_exception", "selftest_nested": "nested_exception",
              "selftest_hang": "hang"}
-OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *SELFTESTS)
+# Steps that change translations (kernel/maint.c): descriptor writes and reads at
+# the slot for va at level, barriers, TLB maintenance and register writes.
+DESC_WRITES = ("map", "unmap", "protect", "write_desc")
+# TLBI operations by the operand they take: (VA, ASID).
+TLBI_OPS = {"tlbi_vmalle1": (False, False), "tlbi_vmalle1is": (False, False),
+            "tlbi_vae1": (True, True), "tlbi_vae1is": (True, True),
+            "tlbi_vale1": (True, True), "tlbi_vale1is": (True, True),
+            "tlbi_aside1": (False, True), "tlbi_aside1is": (False, True),
+            "tlbi_vaae1": (True, False), "tlbi_vaae1is": (True, False),
+            "tlbi_vaale1": (True, False), "tlbi_vaale1is": (True, False)}
+SYSREG_WRITES = ("set_tcr", "set_mair", "set_sctlr")
+MAINT_OPS = (*DESC_WRITES, "read_desc", "dsb", "isb", *TLBI_OPS, "set_ttbr0", "set_ttbr1", *SYSREG_WRITES)
+OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *SELFTESTS, *MAINT_OPS)
 
 ID_CHARS = re.compile(r"^[A-Za-z0-9_.\-\[\]]+$")
 FRAME_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -80,6 +93,8 @@ class Regime:
     ha: bool
     hd: bool
     sctlr_a: bool
+    asid16: bool            # TCR_EL1.AS: 16-bit ASIDs
+    a1: bool                # TCR_EL1.A1: TTBR1_EL1's ASID is the current one
     ttbr1: int              # TTBR1_EL1 verbatim instead of the case's TTBR1 tables (None: the tables)
     mair: int
 
@@ -147,14 +162,23 @@ class Expect:
     attr: int = None
     sh: str = None
     choices: tuple = ()     # one_of: the outcomes the architecture permits
+    mask: int = None        # desc: the descriptor bits checked (value holds them)
 
 
 @dataclass(frozen=True)
 class Step:
+    """One step.  For maintenance steps (MAINT_OPS): level and mapping (map,
+    protect: the new attributes; protect keeps the output address) or value
+    (write_desc: the descriptor; set_*: the bits under mask); asid for TLBI
+    and TTBR writes."""
     op: str
     va: int
     value: int
     expect: Expect
+    level: int = None
+    mapping: object = None  # Mapping
+    mask: int = 0
+    asid: int = 0
 
 
 @dataclass(frozen=True)
@@ -343,7 +367,7 @@ class _Fields:
 
 
 REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
-               "ttbr1", "mair"}
+               "asid16", "a1", "ttbr1", "mair"}
 
 
 def _build_case(path, name, body, defaults, params, bugs, feature):
@@ -426,7 +450,8 @@ def _regime(path, name, table, params):
         tg0=geometry.GRANULES[granule], tg1=geometry.GRANULES[granule1],
         t0sz=f.int("t0sz", 16), t1sz=f.int("t1sz", 16), ips_bits=ips_bits,
         epd0=f.bool("epd0"), epd1=f.bool("epd1"), tbi0=f.bool("tbi0"), tbi1=f.bool("tbi1"),
-        ds=f.bool("ds"), ha=f.bool("ha"), hd=f.bool("hd"), sctlr_a=f.bool("sctlr_a"), ttbr1=f.int("ttbr1"),
+        ds=f.bool("ds"), ha=f.bool("ha"), hd=f.bool("hd"), sctlr_a=f.bool("sctlr_a"),
+        asid16=f.bool("asid16"), a1=f.bool("a1"), ttbr1=f.int("ttbr1"),
         mair=sum(attr << (8 * idx) for idx, attr in mair.items()),
     )
     for key in ("t0sz", "t1sz"):
@@ -484,8 +509,8 @@ def _frames(path, name, maps, regime, params):
 MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm"}
 
 
-def _mapping(path, name, i, table, names):
-    f = _Fields(path, name, f"map[{i}]", table, MAP_KEYS, names)
+def _mapping(path, name, i, table, names, where=None):
+    f = _Fields(path, name, where or f"map[{i}]", table, MAP_KEYS | ({"do", "expect"} if where else set()), names)
     if "mem" in table and "attrindx" in table:
         raise f.error("attrindx", "give either mem (a memory type name) or attrindx, not both")
     attrindx = f.int("attrindx") if "attrindx" in table else \
@@ -524,9 +549,93 @@ FAULT_KEYS = {"fault", "level", "far", "wnr", "s1ptw"}
 PAR_KEYS = {"pa", "attr", "sh"}
 
 
+MAINT_KEYS = {"map": MAP_KEYS, "unmap": {"va", "level"}, "protect": MAP_KEYS - {"to"},
+              "write_desc": {"va", "level", "desc"}, "read_desc": {"va", "level"}, "set_ttbr0": {"asid"},
+              "set_ttbr1": {"asid"}, **{op: {"value", "mask"} for op in SYSREG_WRITES},
+              **{op: ({"va"} if takes_va else set()) | ({"asid"} if takes_asid else set())
+                 for op, (takes_va, takes_asid) in TLBI_OPS.items()}}
+# The descriptor fields a read_desc may check by name (pgtable-hwdef.h).
+DESC_FIELDS = {"valid": "DESC_VALID", "af": "PTE_AF", "ng": "PTE_NG", "dbm": "PTE_DBM", "pxn": "PTE_PXN",
+               "uxn": "PTE_UXN"}
+
+
+def _maint_step(path, name, i, op, table, names):
+    where = f"steps[{i}]"
+    keys = MAINT_KEYS.get(op, set())
+    f = _Fields(path, name, where, table, {"do", "expect"} | keys, names)
+    level = f.int("level", required=True) if "level" in keys else None
+    va = f.int("va", required=True) if "va" in keys else 0
+    asid = f.int("asid", 0)
+    if not 0 <= asid < 1 << 16:
+        raise f.error("asid", f"{asid:#x} is not a 16-bit ASID")
+    mapping = value = mask = None
+    if op in ("map", "protect"):
+        to = table.get("to")
+        if op == "map" and isinstance(to, str) and FRAME_NAME.match(to) and to not in names:
+            raise f.error("to", f"frame {to!r} is not one of the case's frames: name it in a `map` entry")
+        mapping = _mapping(path, name, i, {**table, "to": table.get("to", 0)}
+                           if op == "protect" else table, names, where)
+    elif op == "write_desc":
+        value = f.int("desc", required=True)
+    elif op in SYSREG_WRITES:
+        value, mask = f.int("value", required=True), f.int("mask", required=True)
+        if value & ~mask:
+            raise f.error("value", f"sets bits outside mask ({value & ~mask:#x})")
+    expect = _desc_expect(path, name, f"{where}.expect", va, table.get("expect"), names, f) \
+        if op == "read_desc" else _maint_expect(path, name, f"{where}.expect", table.get("expect", "ok"))
+    return Step(op, va & (2**64 - 1), value or 0, expect, level=level, mapping=mapping, mask=mask or 0, asid=asid)
+
+
+def _maint_expect(path, name, where, spec):
+    if spec != "ok":
+        raise CaseError(path, "this step only completes: leave `expect` out or write \"ok\"", name, where)
+    return Expect("ok")
+
+
+def _desc_expect(path, name, where, va, spec, names, step_fields):
+    """What a read_desc must find: { desc = N } (every bit), or fields by name
+    (af, ng, dbm, pxn, uxn, valid: true/false; ap; oa: a PA or frame), or a one_of."""
+    if isinstance(spec, dict) and "one_of" in spec:
+        _no_unknown(path, name, where, spec, {"one_of"})
+        choices = spec["one_of"]
+        if not isinstance(choices, list) or len(choices) < 2:
+            raise CaseError(path, "one_of lists two or more outcomes", name, f"{where}.one_of")
+        return Expect("one_of", choices=tuple(_desc_expect(path, name, f"{where}.one_of[{k}]", va, c, names,
+                                                           step_fields) for k, c in enumerate(choices)))
+    if not isinstance(spec, dict) or not spec:
+        raise CaseError(path, "a read_desc expects { desc = N } or descriptor fields "
+                        f"({', '.join(sorted({*DESC_FIELDS, 'ap', 'oa'}))})", name, where)
+    f = _Fields(path, name, where, spec, {"desc", "ap", "oa", *DESC_FIELDS}, names)
+    if "desc" in spec:
+        if len(spec) > 1:
+            raise f.error("desc", "gives every bit: no other field with it")
+        return Expect("desc", value=f.int("desc", required=True), mask=2**64 - 1)
+    value = mask = 0
+    for key, define in DESC_FIELDS.items():
+        if key in spec:
+            mask |= HWDEF[define]
+            value |= HWDEF[define] if f.bool(key) else 0
+    if "ap" in spec:
+        mask |= HWDEF["PTE_AP_MASK"]
+        value |= HWDEF[AP_NAMES[f.choice("ap", AP_NAMES)]] << HWDEF["PTE_AP_SHIFT"]
+    if "oa" in spec:
+        to = spec["oa"]
+        pa = names[to] if isinstance(to, str) and to in names and FRAME_NAME.match(to) else f.int("oa")
+        granule_shift = 12      # the 48-bit format's OA[47:12]; bits below the granule's are RES0 in a page
+        oa_mask = HWDEF["DESC_OA_MASK"](granule_shift)
+        if pa & ~oa_mask:
+            raise f.error("oa", f"{pa:#x} is not a 4K-aligned PA below 2^48 (other formats: use desc)")
+        mask |= oa_mask
+        value |= pa
+    return Expect("desc", value=value, mask=mask)
+
+
 def _step(path, name, i, table, names):
-    f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS, names)
+    f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS | set().union(*MAINT_KEYS.values()), names)
     op = f.choice("do", OPS, required=True)
+    if op in MAINT_OPS:
+        return _maint_step(path, name, i, op, table, names)
+    f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS, names)
     va = f.int("va", 0 if op in SELFTESTS else None, required=op not in SELFTESTS)
     if op in STORES:
         value = f.int("value", 0)
@@ -655,3 +764,14 @@ def _check_layout(case):
         check_slot(f"raw[{i}]", w.va, w.level)
     for i, t in enumerate(case.tables):
         check_slot(f"tables[{i}]", t.va, t.level)
+    for i, s in enumerate(case.steps):
+        if s.op not in MAINT_OPS:
+            continue
+        if r.kernel_high:
+            raise CaseError(case.path, f"{s.op} changes the case's tables, which the kernel cannot reach while it "
+                            "runs from its TTBR1 alias (t0sz above 33 or epd0)", case.name, f"steps[{i}].do")
+        if s.level is not None:
+            check_slot(f"steps[{i}]", s.va, s.level, s.mapping.pa if s.op == "map" else None)
+        if s.op == "set_ttbr1" and r.ttbr1 is not None:
+            raise CaseError(case.path, "set_ttbr1 points TTBR1_EL1 at the case's TTBR1 tables, which a verbatim "
+                            "regime.ttbr1 leaves out", case.name, f"steps[{i}].do")

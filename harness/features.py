@@ -10,7 +10,7 @@ def _field(value, lsb):
 
 
 # ID_AA64MMFR0_EL1
-PARANGE, TGRAN16, TGRAN64, TGRAN4 = 0, 20, 24, 28
+PARANGE, ASIDBITS, TGRAN16, TGRAN64, TGRAN4 = 0, 4, 20, 24, 28
 # ID_AA64MMFR1_EL1
 HAFDBS = 0
 # ID_AA64MMFR2_EL1
@@ -34,6 +34,7 @@ FEATURES = {
     "FEAT_HAFDBS_DIRTY": ("hardware Access flag and dirty state update",
                           lambda m0, m1, m2: _field(m1, HAFDBS) >= 2),
     "FEAT_TTCNP": ("common not private translations", lambda m0, m1, m2: _field(m2, CNP) == 1),
+    "asid16": ("16-bit ASIDs (TCR_EL1.AS)", lambda m0, m1, m2: _field(m0, ASIDBITS) == 0b0010),
 }
 
 

@@ -9,7 +9,7 @@
 
 #define MAP_FLAGS       (MAP_AF | MAP_NG | MAP_PXN | MAP_UXN | MAP_CONTIG | MAP_DBM)
 #define REGIME_FLAGS    (REGIME_EPD0 | REGIME_EPD1 | REGIME_TBI0 | REGIME_TBI1 | REGIME_DS | REGIME_HA | \
-			 REGIME_HD | REGIME_SCTLR_A | REGIME_KERNEL_HIGH | REGIME_RAW_TTBR1)
+			 REGIME_HD | REGIME_SCTLR_A | REGIME_KERNEL_HIGH | REGIME_RAW_TTBR1 | REGIME_AS | REGIME_A1)
 
 static const struct blob_case *case_records(const void *base)
 {
@@ -149,6 +149,7 @@ void blob_case(const void *base, u32 index, struct mmut_case *c)
 			.ds = g->flags & REGIME_DS, .ha = g->flags & REGIME_HA, .hd = g->flags & REGIME_HD,
 			.sctlr_a = g->flags & REGIME_SCTLR_A, .kernel_high = g->flags & REGIME_KERNEL_HIGH,
 			.raw_ttbr1 = g->flags & REGIME_RAW_TTBR1,
+			.as = g->flags & REGIME_AS, .a1 = g->flags & REGIME_A1,
 			.ttbr1 = g->ttbr1, .mair = g->mair,
 		},
 		.maps = (const struct map *)(b + r->maps),

@@ -21,7 +21,7 @@
 #include "pgtable.h"
 
 #define BLOB_MAGIC          0x42554d4d  /* "MMUB" */
-#define BLOB_VERSION        1
+#define BLOB_VERSION        2
 #define BLOB_ALIGN          8
 
 /* Sizes of the records, checked against the structs below at compile time. */
@@ -30,7 +30,7 @@
 #define BLOB_MAP_SIZE       24
 #define BLOB_TABLE_SIZE     16
 #define BLOB_RAW_SIZE       24
-#define BLOB_STEP_SIZE      24
+#define BLOB_STEP_SIZE      32
 
 /* Longest case ID (without its NUL). */
 #define BLOB_ID_MAX         255
@@ -53,6 +53,8 @@ struct blob_header {
 #define REGIME_SCTLR_A      0x080   /* SCTLR_EL1.A: alignment checks */
 #define REGIME_KERNEL_HIGH  0x100   /* run the steps from the kernel's TTBR1 alias (layout.h) */
 #define REGIME_RAW_TTBR1    0x200   /* write ttbr1 to TTBR1_EL1 instead of the case's TTBR1 tables */
+#define REGIME_AS           0x400   /* TCR_EL1.AS: 16-bit ASIDs */
+#define REGIME_A1           0x800   /* TCR_EL1.A1: TTBR1_EL1.ASID is the current ASID */
 
 /* The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds them. */
 struct blob_regime {
@@ -132,12 +134,39 @@ struct raw {
 #define OP_SELFTEST_BRK     15  /* an exception outside any probe */
 #define OP_SELFTEST_NESTED  16  /* an exception inside the exception handler */
 #define OP_SELFTEST_HANG    17  /* loop forever */
-#define OP_COUNT            18
+/*
+ * Changing translations (maint.c): descriptor writes and reads at the slot
+ * for va at level (tables above it are made as needed), barriers, TLB
+ * maintenance with value as the TLBI operand (Xt), and system register writes.
+ */
+#define OP_WRITE_DESC       18  /* slot = (slot & ~mask) | value */
+#define OP_READ_DESC        19
+#define OP_DSB_ISH          20
+#define OP_ISB              21
+#define OP_TLBI_VMALLE1     22
+#define OP_TLBI_VMALLE1IS   23
+#define OP_TLBI_VAE1        24
+#define OP_TLBI_VAE1IS      25
+#define OP_TLBI_VALE1       26
+#define OP_TLBI_VALE1IS     27
+#define OP_TLBI_ASIDE1      28
+#define OP_TLBI_ASIDE1IS    29
+#define OP_TLBI_VAAE1       30
+#define OP_TLBI_VAAE1IS     31
+#define OP_TLBI_VAALE1      32
+#define OP_TLBI_VAALE1IS    33
+#define OP_SET_TTBR0        34  /* TTBR0_EL1 = the case's TTBR0 tables | value (the ASID field) */
+#define OP_SET_TTBR1        35
+#define OP_SET_TCR          36  /* reg = (reg & ~mask) | value */
+#define OP_SET_MAIR         37
+#define OP_SET_SCTLR        38
+#define OP_COUNT            39
 
 struct step {
 	u64 va, value;
+	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces */
 	u32 op;                 /* OP_* */
-	u32 reserved;
+	int level;              /* OP_WRITE_DESC, OP_READ_DESC */
 };
 
 #ifndef __ASSEMBLER__
@@ -152,7 +181,7 @@ _Static_assert(sizeof(struct step) == BLOB_STEP_SIZE, "blob step record");
 /* The regime of a case as the kernel programs it (mmu.c). */
 struct regime {
 	u8 tg0, tg1, t0sz, t1sz, ips;
-	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1;
+	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1, as, a1;
 	u64 ttbr1;
 	u64 mair;
 };

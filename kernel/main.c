@@ -8,6 +8,7 @@
 #include "exception.h"
 #include "exit_status.h"
 #include "layout.h"
+#include "maint.h"
 #include "mmu.h"
 #include "probe.h"
 #include "record.h"
@@ -35,11 +36,6 @@ static const struct pte_prot kernel_device = {
 	.attrindx = KERNEL_ATTRIDX_DEVICE, .ap = AP_RW_EL1, .af = true, .pxn = true, .uxn = true,
 };
 
-static const char *const pgt_error_names[] = {
-	[-PGT_NO_MEMORY] = "no_memory", [-PGT_BAD_LEVEL] = "bad_level",
-	[-PGT_MISALIGNED] = "misaligned", [-PGT_OCCUPIED] = "occupied", [-PGT_NOT_TABLE] = "not_table",
-};
-
 static void report_boot(u64 boot_el)
 {
 	record_begin("boot");
@@ -58,7 +54,7 @@ static int report_error(const struct mmut_case *c, const char *what, unsigned in
 	record_str("case", c->id);
 	record_str("what", what);
 	record_dec("index", index);
-	record_str("error", pgt_error_names[-err]);
+	record_str("error", pgt_error_name(err));
 	record_end();
 	return EXIT_CASE_ERROR;
 }
@@ -262,7 +258,7 @@ struct step_run {
 	const struct step *steps;
 	unsigned n;
 	const struct regime *regime;
-	const struct pgtable *tt0, *tt1;        /* the tables TTBR0 and TTBR1 point at */
+	struct pgtable *tt0, *tt1;              /* the tables TTBR0 and TTBR1 point at (maintenance steps change them) */
 	const struct walk_memory *memory;
 };
 
@@ -301,6 +297,10 @@ static void run_step(const struct step_run *c, unsigned n)
 	const struct step *s = &c->steps[n];
 	u64 result;
 
+	if (is_maint(s->op)) {
+		run_maint(c->id, n, s, c->regime, c->tt0, c->tt1);
+		return;
+	}
 	if (walks)
 		report_walk(c, n, "before");
 	probe.fault.taken = false;
@@ -341,7 +341,7 @@ static void run_steps(const void *arg)
 }
 
 /* Run the steps from the kernel's TTBR1 alias, with the case's TTBR0 side in force. */
-static void run_steps_from_alias(const struct mmut_case *c, const struct pgtable *tt0, const struct pgtable *tt1,
+static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1,
 				 u64 tt1_root, u64 boot_root)
 {
 	struct regime transition = transition_regime(&c->regime);

@@ -26,7 +26,7 @@ u64 tcr_from_regime(const struct regime *r)
 	       TCR_IPS(r->ips) |
 	       (r->epd0 ? TCR_EPD0 : 0) | (r->epd1 ? TCR_EPD1 : 0) |
 	       (r->tbi0 ? TCR_TBI0 : 0) | (r->tbi1 ? TCR_TBI1 : 0) | (r->ds ? TCR_DS : 0) |
-	       (r->ha ? TCR_HA : 0) | (r->hd ? TCR_HD : 0);
+	       (r->ha ? TCR_HA : 0) | (r->hd ? TCR_HD : 0) | (r->as ? TCR_AS : 0) | (r->a1 ? TCR_A1 : 0);
 }
 
 u64 sctlr_from_regime(const struct regime *r)

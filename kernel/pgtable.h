@@ -92,6 +92,9 @@ unsigned pgt_index(const struct pgtable *pt, u64 va, int level);
 u64 pte_prot_bits(const struct pte_prot *prot);
 u64 pte_leaf(const struct pgtable *pt, u64 pa, int level, const struct pte_prot *prot);
 
+/* The protocol's word for an enum pgt_error (below 0). */
+const char *pgt_error_name(int err);
+
 void pool_reset(struct table_pool *pool);
 int pgt_init(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift, unsigned va_bits,
 	     enum oa_format oa_format);

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import blob
-from harness.cases import load_dir
+from harness import blob, declared
+from harness.cases import DESC_WRITES, MAINT_OPS, load_dir
 from harness.kdefs import kernel_header, read_constants
 from harness.protocol import parse_output
 from harness.qemu import run_kernel
@@ -27,7 +27,7 @@ LAYOUT = read_constants(kernel_header("layout.h"))
 class Regime(ctypes.Structure):
     _fields_ = [(n, ctypes.c_uint8) for n in ("tg0", "tg1", "t0sz", "t1sz", "ips")] + \
                [(n, ctypes.c_bool) for n in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
-                                             "kernel_high", "raw_ttbr1")] + \
+                                             "kernel_high", "raw_ttbr1", "as_", "a1")] + \
                [("ttbr1", ctypes.c_uint64), ("mair", ctypes.c_uint64)]
 
 
@@ -38,7 +38,8 @@ class Map(ctypes.Structure):
 
 
 class Step(ctypes.Structure):
-    _fields_ = [("va", ctypes.c_uint64), ("value", ctypes.c_uint64), ("op", ctypes.c_uint32)]
+    _fields_ = [("va", ctypes.c_uint64), ("value", ctypes.c_uint64), ("mask", ctypes.c_uint64),
+                ("op", ctypes.c_uint32), ("level", ctypes.c_int32)]
 
 
 class MmutCase(ctypes.Structure):
@@ -84,6 +85,7 @@ def test_every_case_reads_back_as_encoded(lib):
                                                "kernel_high")] == \
             [r.epd0, r.epd1, r.tbi0, r.tbi1, r.ds, r.ha, r.hd, r.sctlr_a, r.kernel_high]
         assert (c.regime.raw_ttbr1, c.regime.ttbr1, c.regime.mair) == (r.ttbr1 is not None, r.ttbr1 or 0, r.mair)
+        assert (c.regime.as_, c.regime.a1) == (r.asid16, r.a1)
         assert (c.nmaps, c.ntables, c.nraws, c.nsteps) == (len(case.maps), len(case.tables), len(case.raws),
                                                          len(case.steps))
         for k, m in enumerate(case.maps):
@@ -91,7 +93,12 @@ def test_every_case_reads_back_as_encoded(lib):
                                                                                          m.attrindx)
             assert bool(c.maps[k].flags & CASE_H["MAP_AF"]) == m.af
         for k, s in enumerate(case.steps):
-            assert (c.steps[k].va, c.steps[k].value, c.steps[k].op) == (s.va, s.value, CASE_H[f"OP_{s.op.upper()}"])
+            op = CASE_H[f"OP_{blob._OP_NAMES.get(s.op, s.op).upper()}"]
+            assert (c.steps[k].va, c.steps[k].op, c.steps[k].level) == (s.va, op, s.level or 0)
+            if s.op in DESC_WRITES:
+                assert (c.steps[k].value, c.steps[k].mask) == declared.descriptor_write(case, s)
+            elif s.op not in MAINT_OPS:
+                assert c.steps[k].value == s.value
 
 
 def test_empty_blob_is_valid(lib):
@@ -128,7 +135,7 @@ DEMO = blob.encode(CASES[:3])
 def _step_op(data, index, op):
     _, fields = _case_record(data, index)
     out = bytearray(data)
-    struct.pack_into("<I", out, fields[STEPS] + 16, op)
+    struct.pack_into("<I", out, fields[STEPS] + Step.op.offset, op)
     return bytes(out)
 
 

@@ -83,7 +83,7 @@ def test_truncated_last_line():
     ("MMUT 2 step case=a n=0 va=0x01 result=ok", "va=0x01: expected 0x"),
     ("MMUT 2 step case=a n=0 va=0xABC result=ok", "va=0xABC: expected 0x"),
     ("MMUT 2 step case=a n=0x1 va=0x0 result=ok", "n=0x1: expected a decimal number"),
-    ("MMUT 2 step case=a n=0 va=0x0 result=maybe", "result=maybe: expected one of fault, ok, par"),
+    ("MMUT 2 step case=a n=0 va=0x0 result=maybe", "result=maybe: expected one of error, fault, ok, par"),
     ("MMUT 2 exception kind=odd vector=0 esr=0x0 far=0x0 elr=0x0 spsr=0x0", "kind=odd: expected one of"),
 ])
 def test_malformed(line, reason):
