@@ -156,8 +156,12 @@ class Tlb:
         old = self.memory
         self.memory = memory
         if not descriptors:
+            # The same tables: every view of them, entries too, is the new memory.
             self.memories_seen = [memory if m is old else m for m in self.memories_seen]
             self.walk_memories = [memory if m is old else m for m in self.walk_memories]
+            for entry in self.entries:
+                if entry.memory is old:
+                    entry.memory = memory
             return
         self.memories_seen.append(memory)
         self.walk_memories.append(memory)
@@ -165,11 +169,16 @@ class Tlb:
         self._fill()
 
     def hardware_update(self, memory):
-        """The walk of an access updated descriptors (HA/HD): its view of the tables is the new one."""
+        """The walk of an access updated descriptors (HA/HD): every view of the tables as
+        they were is the updated one, entries too (a walk that updates a descriptor
+        fills its entry from the update, AArch64.S1Translate's AF and dirty updates)."""
         old = self.memory
         self.memory = memory
         self.memories_seen = [memory if m is old else m for m in self.memories_seen]
         self.walk_memories = [memory if m is old else m for m in self.walk_memories]
+        for entry in self.entries:
+            if entry.memory is old:
+                entry.memory = memory
         self._fill()
 
     def write_regs(self, regs):
