@@ -376,7 +376,7 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         raise CaseError(path, "every case needs a summary saying which rule it checks", name, "summary")
 
     regime = _regime(path, name, {**defaults.get("regime", {}), **body.get("regime", {})}, params)
-    frames = _frames(path, name, body.get("map", []), regime, params)
+    frames = _frames(path, name, body.get("map", []), regime, params, body.get("steps", []))
     names = {**params, **frames}
     names.update({k: frames[v] for k, v in params.items() if isinstance(v, str) and v in frames})
     maps = tuple(_mapping(path, name, i, m, names) for i, m in enumerate(_list(path, name, body, "map")))
@@ -469,11 +469,16 @@ def _table_for(regime, va):
     return regime.tg0, 64 - regime.t0sz
 
 
-def _frames(path, name, maps, regime, params):
+def _frames(path, name, maps, regime, params, steps=()):
     """Place the named frames that mappings point at: in the frame pool, or above
-    the kernel's window when too big, each aligned to the largest mapping of it."""
+    the kernel's window when too big, each aligned to the largest mapping of it
+    (a `map` step's too: a frame its `map` entries name may be mapped bigger later)."""
     sizes = {}
-    for i, m in enumerate(maps if isinstance(maps, list) else []):
+    maps = [(f"map[{i}]", m) for i, m in enumerate(maps if isinstance(maps, list) else [])]
+    mapped = {m.get("to") for _, m in maps if isinstance(m, dict)}
+    maps += [(f"steps[{i}]", s) for i, s in enumerate(steps if isinstance(steps, list) else [])
+             if isinstance(s, dict) and s.get("do") == "map" and s.get("to") in mapped]
+    for where, m in maps:
         to = m.get("to") if isinstance(m, dict) else None
         if isinstance(to, str) and FRAME_NAME.match(to) and to not in params:
             values = {}
@@ -481,7 +486,7 @@ def _frames(path, name, maps, regime, params):
                 try:
                     values[key] = evaluate(m[key], params) if isinstance(m.get(key), str) else m.get(key)
                 except ExprError as e:
-                    raise CaseError(path, str(e), name, f"map[{i}].{key}") from None
+                    raise CaseError(path, str(e), name, f"{where}.{key}") from None
             va, level = values["va"], values["level"]
             if not isinstance(va, int) or not isinstance(level, int) or not -1 <= level <= 3:
                 continue  # _mapping reports it
