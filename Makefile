@@ -8,6 +8,10 @@ CASES   ?= cases
 BUILD   ?= build
 JOBS    ?= auto
 PYTEST_ARGS ?=
+# QEMUs and CPUs of `make compare`: builds fetched by `make qemus`, `system`, or binary
+# paths; empty: the default set of tools/qemus.py.
+QEMUS   ?=
+CPUS    ?= max
 
 CC      := $(CROSS)gcc
 KERNEL  := $(BUILD)/kernel.elf
@@ -22,7 +26,7 @@ KHDR    := $(wildcard kernel/*.h)
 SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) --cases=$(CASES) --build=$(BUILD)
 CASE_FILES := $(wildcard $(CASES)/*.toml)
 
-.PHONY: all help deps kernel run test bench debug coverage clean FORCE
+.PHONY: all help deps browser kernel run test bench debug coverage qemus compare clean FORCE
 all: kernel
 
 help:
@@ -32,6 +36,8 @@ help:
 	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch"
 	@echo "make deps     check (and, as root, install) the Debian packages needed"
 	@echo "make coverage rewrite the README's coverage table from the case files"
+	@echo "make qemus    fetch Debian's QEMU builds (QEMUS=) into a private cache and list them"
+	@echo "make compare  the suite on every QEMUS x CPUS pair: the matrix and results/report.html"
 
 deps:
 	@tools/deps.sh "$(PYTHON)" "$(QEMU)" "$(CC)"
@@ -68,7 +74,13 @@ $(BUILD)/obj:
 run: deps kernel
 	$(SUITE) $(CASES) -n $(JOBS) $(PYTEST_ARGS)
 
-test: deps kernel
+# Headless Chromium for the report's browser test (tests/test_report.py skips without it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" -ne 0 ] || { echo "installing: chromium (for the report's browser test)"; \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } \
+		>/tmp/mmu-suite-apt.log 2>&1 || echo "chromium could not be installed (log: /tmp/mmu-suite-apt.log): its test skips"; }
+
+test: deps browser kernel
 	$(SUITE) tests $(CASES) -n $(JOBS) $(PYTEST_ARGS)
 
 bench: deps kernel
@@ -77,6 +89,13 @@ bench: deps kernel
 debug: deps kernel
 	@test -n "$(CASE)" || { echo "usage: make debug CASE=<case id>" >&2; exit 2; }
 	$(PYTHON) -m harness.debug --qemu=$(QEMU) --cpu=$(CPU) --kernel=$(KERNEL) "$(CASE)"
+
+qemus:
+	$(PYTHON) tools/qemus.py fetch $(QEMUS)
+	@$(PYTHON) tools/qemus.py list
+
+compare: deps kernel
+	$(PYTHON) -m harness.matrix $(if $(QEMUS),--qemus $(QEMUS)) --cpus $(CPUS) --cases=$(CASES) --build=$(BUILD)
 
 coverage:
 	$(PYTHON) -m harness.coverage --update

@@ -197,7 +197,11 @@ class CaseItem(pytest.Item):
         for s in j.steps:
             lines.append(f"  {'ok  ' if s.ok else 'FAIL'}  step {s.n}: {describe_step(self.case.steps[s.n])}")
             lines.append(f"          expected: {s.expected}")
+            if s.model is not None:
+                lines.append(f"          model:    {s.model}")
             lines.append(f"          got:      {s.observed}")
+            if not s.ok:    # the walk of a failing step: what the MMU was given to translate
+                lines += [f"          {'walk:' if k == 0 else '':9} {line}" for k, line in enumerate(s.walk)]
             lines += [f"          -> {p}" for p in s.problems]
         lines += [f"  run: {p}" for p in j.problems]
         if raw:

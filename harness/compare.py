@@ -3,12 +3,26 @@
     python -m harness.compare results/7.2.22-max.json results/9.2.0-max.json
 
 For each case instance whose outcome or observed steps differ between the two
-runs, one line per difference, with which side matches the architecture
-(the run where that step's verdict is ok).  Exit status 1 when anything differs.
+runs, one line per difference, with which side matches the architecture (the
+run where that step's verdict is ok): "first right", "second right", "both
+wrong", or "both right" when the observations differ only in a field the step
+does not check (PAR_EL1.SH on a step that asserts no SH) or are both outcomes
+the step's one_of permits.  Exit status 1 when
+anything differs.  For more than two runs, harness.matrix.
 """
 import argparse
-import json
 import sys
+
+from harness.errors import HarnessError
+from harness.matrix import load_run, why_all_right
+
+
+def which_right(first_ok, second_ok, expected):
+    """Which of two differing observations of a step matches the case's expectation."""
+    if first_ok and second_ok:
+        return f"both right: {why_all_right(expected)}"
+    return {(True, False): "first right", (False, True): "second right",
+            (False, False): "both wrong"}[(bool(first_ok), bool(second_ok))]
 
 
 def differences(a, b):
@@ -27,7 +41,7 @@ def differences(a, b):
         for sa in ca["steps"]:
             sb = steps_b.get(sa["n"])
             if sb is not None and sa["observed"] != sb["observed"]:
-                right = "both wrong" if not (sa["ok"] or sb["ok"]) else "first right" if sa["ok"] else "second right"
+                right = which_right(sa["ok"], sb["ok"], sa["expected"])
                 out.append((case_id, f"step {sa['n']} {sa['op']} va={sa['va']}: {sa['observed']!r} -> "
                                      f"{sb['observed']!r} ({right}; expected {sa['expected']})"))
     return out
@@ -38,15 +52,11 @@ def main(argv=None):
     parser.add_argument("first", help="results JSON of one run")
     parser.add_argument("second", help="results JSON of another")
     args = parser.parse_args(argv)
-    docs = []
-    for path in (args.first, args.second):
-        try:
-            with open(path) as f:
-                docs.append(json.load(f))
-        except (OSError, ValueError) as e:
-            print(f"error: cannot read {path}: {e}", file=sys.stderr)
-            return 2
-    a, b = docs
+    try:
+        a, b = (load_run(path).doc for path in (args.first, args.second))
+    except HarnessError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"first:  QEMU {a['qemu_version']} -cpu {a['cpu']} ({args.first})")
     print(f"second: QEMU {b['qemu_version']} -cpu {b['cpu']} ({args.second})")
     diffs = differences(a, b)

@@ -20,7 +20,7 @@ def case_entry(case, nodeid, judgement, outcome, reason=None):
         entry.update(
             wall=round(judgement.wall, 4), batch_size=judgement.batch_size, problems=list(judgement.problems),
             steps=[{"n": s.n, "op": s.op, "va": f"{s.va:#x}", "expected": s.expected, "observed": s.observed,
-                    "ok": s.ok, "problems": list(s.problems)} for s in judgement.steps],
+                    "ok": s.ok, "problems": list(s.problems), "model": s.model, "walk": list(s.walk)} for s in judgement.steps],
         )
     return entry
 

@@ -6,13 +6,13 @@ both end up in the report a user reads and in results/.
 """
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness import esr
+from harness import crosscheck, esr
 from harness.kdefs import kernel_header, read_defines
 from harness.protocol import parse_output
-from harness.qemu import WALKS_OPTION, run_kernel, symbol_for
+from harness.qemu import WALKS_OPTION, qemu_version, run_kernel, symbol_for
 from harness.verdict import judge_step
 
 # Exit statuses (kernel/exit_status.h), named for messages.
@@ -98,8 +98,26 @@ def _describe_exception(record, kernel):
             f"ELR {record.num('elr'):#x} ({where}), FAR {record.num('far'):#x}, SPSR {record.num('spsr'):#x}")
 
 
-def judge(case, records, run, settings, shares_run=False):
-    """Judge one case from its records (protocol.CaseRecords or None) in a run.
+def _with_model(verdicts, case, records, boot, qemu):
+    """The step verdicts with the reference model's view of each step added (harness/crosscheck.py)."""
+    views = crosscheck.step_views(case, records, boot, qemu_version(qemu))
+    out = []
+    for v in verdicts:
+        view = views.get(v.n)
+        if view is None:
+            out.append(v)
+            continue
+        text = view.model
+        if view.known_bugs:
+            text += "; what QEMU did is " + " and ".join(
+                f"its known bug {bug.name} ({bug.qemu}: {bug.does})" for bug in view.known_bugs)
+        out.append(replace(v, model=text, walk=view.walk, problems=v.problems + view.problems))
+    return out
+
+
+def judge(case, records, run, settings, shares_run=False, boot=None):
+    """Judge one case from its records (protocol.CaseRecords or None) in a run whose
+    boot record is `boot`: by the case's expectations and by the reference model.
     A case that ended in a run it shares (batch mode) is not answerable for how that run ended."""
     j = Judgement(case, run=run, wall=run.wall)
     selftest = case.steps[-1].expect.kind if case.steps[-1].expect.kind in (*_SELFTEST_END, "hang") else None
@@ -108,6 +126,7 @@ def judge(case, records, run, settings, shares_run=False):
         if step.expect.kind in (*_SELFTEST_END, "hang"):
             continue
         j.steps.append(judge_step(n, step, steps.get(n)))
+    j.steps = _with_model(j.steps, case, records, boot, settings.qemu)
 
     exception = records.exception if records else None
     if selftest == "hang":
@@ -166,7 +185,7 @@ class Runner:
         s = self.settings
         run = run_kernel(s.qemu, s.cpu, s.kernel, [case.id], timeout=timeout_for(case, s))
         output = parse_output(run.output)
-        j = judge(case, output.cases().get(case.id), run, s)
+        j = judge(case, output.cases().get(case.id), run, s, boot=output.boot)
         j.problems.extend(_garbage(output))
         if output.boot is None and output.other:
             # QEMU's own complaint (a bad option, a missing firmware) is the likeliest cause.
@@ -194,7 +213,7 @@ class Runner:
         done = [c for c in batch if c.id in per_case and per_case[c.id].end and per_case[c.id].exception is None]
         share = (time.monotonic() - start) / max(len(done), 1)
         for c in done:
-            j = judge(c, per_case[c.id], run, s, shares_run=True)
+            j = judge(c, per_case[c.id], run, s, shares_run=True, boot=output.boot)
             j.wall, j.batch_size = share, len(batch)
             self._cache[c.id] = j
         # The boot stopped in the first case it did not finish: run that one alone now, as a

@@ -27,6 +27,8 @@ class StepVerdict:
     expected: str
     observed: str
     problems: tuple         # one "expected ...; got ..." line per mismatch
+    model: str = None       # the reference model's allowed outcomes (harness/crosscheck.py)
+    walk: tuple = ()        # the kernel's walk of the step's VA, one line per level
 
     @property
     def ok(self):

@@ -1,21 +1,61 @@
 """harness/compare.py: what differs between two runs, and which side is right."""
-from harness.compare import differences
+import json
+
+from harness.compare import differences, main
 
 
-def run(outcome, observed, ok):
-    return {"cases": [{"id": "f.c", "outcome": outcome, "steps": [
-        {"n": 0, "op": "load64", "va": "0x1000", "expected": "completes", "observed": observed, "ok": ok}]}]}
+def run(outcome, observed, ok, expected="completes"):
+    return {"qemu_version": "7.2.22", "cpu": "max", "cases": [{"id": "f.c", "outcome": outcome, "problems": [], "steps": [
+        {"n": 0, "op": "load64", "va": "0x1000", "expected": expected, "observed": observed, "ok": ok}]}]}
 
 
 def test_same_runs_do_not_differ():
     assert differences(run("passed", "completes", True), run("passed", "completes", True)) == []
 
 
-def test_a_changed_step_says_which_side_is_right():
+def test_second_right():
     diffs = differences(run("failed", "translation fault", False), run("passed", "completes", True))
     assert diffs[0] == ("f.c", "outcome failed -> passed")
-    assert "second right" in diffs[1][1] and "'translation fault' -> 'completes'" in diffs[1][1]
+    assert "(second right;" in diffs[1][1] and "'translation fault' -> 'completes'" in diffs[1][1]
+
+
+def test_first_right():
+    diffs = differences(run("passed", "completes", True), run("failed", "translation fault", False))
+    assert "(first right;" in diffs[1][1]
+
+
+def test_both_wrong():
+    diffs = differences(run("failed", "translation fault", False), run("failed", "permission fault", False))
+    assert len(diffs) == 1 and "(both wrong;" in diffs[0][1]
+
+
+def test_both_right_when_an_unchecked_field_differs():
+    # PAR_EL1.SH differs, but the step asserts only PA and ATTR: both runs pass.
+    expected = "PAR_EL1.F=0, PA 0x41000000, ATTR 0x00 (Device-nGnRnE)"
+    a = run("passed", "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH inner (PAR 0x41000b80)", True, expected)
+    b = run("passed", "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH outer (PAR 0x41000b00)", True, expected)
+    (diff,) = differences(a, b)
+    assert "(both right: the difference is in a field this step does not check;" in diff[1]
+    assert "first right" not in diff[1]
+
+
+def test_both_right_when_a_one_of_permits_both():
+    expected = "one of: completes | data abort (same EL): alignment fault (level not checked)"
+    (diff,) = differences(run("passed", "completes", True, expected),
+                          run("passed", "data abort (same EL): alignment fault (DFSC 0x21)", True, expected))
+    assert "both right: each is an outcome the architecture permits here" in diff[1]
 
 
 def test_a_case_in_one_run_only():
     assert differences(run("passed", "x", True), {"cases": []}) == [("f.c", "only in the first run")]
+
+
+def test_cli_exit_status_and_unreadable_file(tmp_path, capsys):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps(run("passed", "completes", True)))
+    second.write_text(json.dumps(run("failed", "translation fault", False)))
+    assert main([str(first), str(first)]) == 0
+    assert main([str(first), str(second)]) == 1
+    assert "f.c: step 0 load64 va=0x1000" in capsys.readouterr().out
+    assert main([str(first), str(tmp_path / "missing.json")]) == 2
+    assert "cannot read results" in capsys.readouterr().err

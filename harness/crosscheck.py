@@ -1,0 +1,179 @@
+"""The second and third opinions on a step: the reference model, and the case's layout.
+
+The case's expectation is the first oracle (harness/verdict.py).  Here each
+step is also evaluated by the reference model (harness/model) over what the
+MMU really walked: the descriptors the kernel's own walk read for the step's
+VA (protocol v2 `walk` records) and the registers it programmed (`regs`).
+Each check is a problem of its own when it fails:
+
+- the observation must be an outcome the model allows, or one that a known
+  bug of this QEMU version explains (harness/fuzz/known.py: the model changed
+  as that QEMU behaves), which the report then names instead of failing;
+- the case's expectation must be what the model allows, no more and no less
+  (a disagreement is a defect of this suite: the case or the model is wrong);
+- after a step with hardware updates, the descriptors must read as the model
+  says the update leaves them;
+- the registers the kernel programmed and the descriptors it walked must be
+  those the case declares (harness/declared.py): a kernel table-builder bug
+  shows here even where QEMU and the model agree with each other.
+"""
+import contextlib
+import itertools
+from dataclasses import dataclass
+
+from harness import declared, model
+from harness.fuzz.known import KNOWN_BUGS
+from harness.model.oracle import describe_outcomes, expectation_agrees, observation_allowed
+from harness.model.descriptors import AP2, DESC_AF, DESC_AP
+from harness.model.translate import ACCESS_KINDS
+from harness.walk_text import describe_walk
+
+SUITE_DEFECT = "case and model disagree (a defect of this suite, in the case or the model)"
+KERNEL_DEFECT = "the kernel's tables are not the case's (a defect of the kernel's table builder)"
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """What the model and the walk say of one step, for the report and results."""
+    model: str = None       # the model's allowed outcomes, decoded (None: not evaluated)
+    walk: tuple = ()        # the kernel's walk of the step's VA, one line per level
+    problems: tuple = ()
+    known_bugs: tuple = ()  # the known QEMU bugs (KnownBug) that explain the observation
+
+
+def _explained_by(version, step, record, translate):
+    """The fewest known bugs of QEMU `version` under which the model allows the
+    observation (`translate()` evaluates the step); () when none do."""
+    active = [b for b in KNOWN_BUGS if version and b.affects(version)]
+    for size in range(1, len(active) + 1):
+        for combination in itertools.combinations(active, size):
+            with contextlib.ExitStack() as stack:
+                for bug in combination:
+                    stack.enter_context(bug.model())
+                outcomes = translate()
+            if not observation_allowed(step, outcomes, record):
+                return combination
+    return ()
+
+
+def _registers(regs, boot):
+    """The model's Registers from the kernel's `regs` record and its boot record's ID registers."""
+    return model.Registers(tcr=regs.num("tcr"), mair=regs.num("mair"), sctlr=regs.num("sctlr"),
+                           ttbr0=regs.num("ttbr0"), ttbr1=regs.num("ttbr1"),
+                           mmfr0=boot.num("mmfr0"), mmfr1=boot.num("mmfr1"), mmfr2=boot.num("mmfr2"))
+
+
+def _slot(record):
+    return record.num("table") + 8 * record.num("index")
+
+
+def _walked_memory(walk, declared_memory):
+    """The memory the model reads: the descriptors the kernel's walk read, by
+    physical address, over the case's declared layout.  The kernel walks the
+    step's VA only; the declared layout (checked against every walk, below)
+    answers for the rest: the next page of an access that crosses pages."""
+    memory = declared_memory.copy()
+    for r in walk:
+        memory.write64(_slot(r), r.num("desc"))
+    return memory
+
+
+def _hardware_bits(case):
+    """Descriptor bits the hardware may change under this regime (AF with HA;
+    AP[2] with HA and HD), which the declared layout no longer predicts after a step."""
+    bits = DESC_AF.mask if case.regime.ha else 0
+    if case.regime.ha and case.regime.hd:
+        bits |= AP2 << DESC_AP.shift
+    return bits
+
+
+def _against_declaration(case, records, ids):
+    """Problems of the kernel's registers and walks against the case's declared layout."""
+    regs = records.regs
+    pool_base = regs.num("ttbr0") & ~0xFFFF        # the case's TTBR0 root is the pool's first table
+    want = declared.case_registers(case, ids, pool_base)
+    problems = [f"{KERNEL_DEFECT}: {name.upper()}_EL1 programmed {regs.num(name):#x}, the case declares "
+                f"{getattr(want, name):#x}" for name in ("tcr", "mair", "sctlr", "ttbr0", "ttbr1")
+                if regs.num(name) != getattr(want, name)]
+    memory, _, _ = declared.declared_memory(case, pool_base)
+    free = _hardware_bits(case)
+    seen = set()
+    for n in sorted(records.walks):
+        for r in records.walks[n]["before"]:
+            slot = _slot(r)
+            if slot in seen:
+                continue
+            seen.add(slot)
+            try:
+                declared_desc = memory.read64(slot)
+            except model.UnknownMemory:
+                problems.append(f"{KERNEL_DEFECT}: step {n}'s walk read L{r.num('level')}[{r.num('index')}] at "
+                                f"PA {slot:#x} = {r.num('desc'):#x}, where the case declares no table")
+                continue
+            if (declared_desc ^ r.num("desc")) & ~free:
+                problems.append(f"{KERNEL_DEFECT}: step {n}'s walk read L{r.num('level')}[{r.num('index')}] "
+                                f"= {r.num('desc'):#x} at PA {slot:#x}; the case declares {declared_desc:#x}")
+    return problems
+
+
+def _after_updates(walks, outcomes):
+    """Problems of the descriptors read after a step against the updates of the model's outcomes."""
+    before = {_slot(r): r.num("desc") for r in walks["before"]}
+    after = {_slot(r): r.num("desc") for r in walks["after"]}
+    expected = []
+    for outcome in outcomes:
+        state = dict(before)
+        for pa, _, new in outcome.updates:
+            state[pa] = new
+        expected.append(state)
+    if any(all(state.get(pa, desc) == desc for pa, desc in after.items()) for state in expected):
+        return []
+    changed = ", ".join(f"PA {pa:#x}: {before.get(pa, 0):#x} -> {desc:#x}" for pa, desc in after.items()
+                        if before.get(pa) != desc) or "no descriptor changed"
+    wanted = " | ".join(", ".join(f"PA {pa:#x} -> {new:#x}" for pa, _, new in o.updates) or "no update"
+                        for o in sorted(outcomes, key=repr))
+    return [f"model: after the step the descriptors read {changed}; the model allows: {wanted}"]
+
+
+def step_views(case, records, boot, version=None):
+    """{step n: ModelView} for a case's records (protocol.CaseRecords) of a run
+    on QEMU `version` whose boot record is `boot`; {} when the run carries no
+    walks (walks off), and a problem on the first step when it should have and does not."""
+    if records is None or boot is None or not records.walks and records.regs is None:
+        return {}
+    ids = (boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2"))
+    views = {}
+    if records.regs is None:
+        return {0: ModelView(problems=("the kernel reported walks but no regs record for this case",))}
+    regs = _registers(records.regs, boot)
+    layout_problems = _against_declaration(case, records, ids)
+    layout, _, _ = declared.declared_memory(case, records.regs.num("ttbr0") & ~0xFFFF)
+    for n, step in enumerate(case.steps):
+        record = records.steps.get(n)
+        if step.op not in ACCESS_KINDS or record is None:
+            continue        # a self-test of the kernel, not an MMU probe; or a step that never ran
+        # No walk record: the walk read no descriptor (a VA out of range, a walk disabled by EPDn).
+        walks = records.walks.get(n, {"before": [], "after": []})
+        walk_text = tuple(describe_walk(walks["before"], case.regime, step.va))
+        memory, access = _walked_memory(walks["before"], layout), model.Access(step.op, step.va, step.value)
+        try:
+            outcomes = model.s1_translate(regs, memory, access)
+        except model.UnknownMemory as e:
+            views[n] = ModelView(walk=walk_text, problems=(
+                f"the model's walk reads PA {e.pa:#x}, which neither the kernel's walk of this VA nor the "
+                "case's declared layout holds (a defect of this suite)",))
+            continue
+        problems = [f"model: {p}" for p in observation_allowed(step, outcomes, record)]
+        bugs = _explained_by(version, step, record, lambda: model.s1_translate(regs, memory, access)) \
+            if problems else ()
+        if bugs:
+            problems = []
+        problems += [f"{SUITE_DEFECT}: {p}" for p in expectation_agrees(step, outcomes)]
+        if walks["after"]:
+            problems += _after_updates(walks, outcomes)
+        views[n] = ModelView(describe_outcomes(outcomes, step.op), walk_text, tuple(problems), bugs)
+    if layout_problems:
+        first = min(views, default=0)
+        view = views.get(first, ModelView())
+        views[first] = ModelView(view.model, view.walk, view.problems + tuple(layout_problems), view.known_bugs)
+    return views

@@ -1,0 +1,182 @@
+"""A Case as a case file (cases/README.md's schema) that harness.cases.load_file
+reads back to the same case: the form a shrunk mismatch is handed over in.
+
+Only what differs from the schema's defaults is written, so a shrunk case
+shows just the fields that matter.  Output and frame addresses are written as
+numbers (a generated case places its own frames).
+"""
+from pathlib import Path
+
+from harness.cases import AT_OPS, MEMORY_TYPES, STORES, CaseError, load_file
+from harness.geometry import GRANULES
+
+GRANULE_NAMES = {shift: name for name, shift in GRANULES.items()}
+DEFAULT_MAIR = {idx: attr for idx, attr in MEMORY_TYPES.values()}
+
+
+import re
+
+# Keys whose numbers are addresses, descriptors or register bytes: written in hex.
+HEX_KEYS = frozenset({"va", "to", "desc", "value", "pa", "far", "ttbr1", "attr", *map(str, range(8))})
+
+
+def _hex(value):
+    return f"{value:#_x}" if value > 9 else str(value)
+
+
+def toml_name(name):
+    """A case name as a bare TOML key: a matrix instance's [a-b] becomes _a_b."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name).rstrip("_")
+
+
+def _str(text):
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _value(v, key=None):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return _hex(v) if key in HEX_KEYS else str(v)
+    if isinstance(v, str):
+        return _str(v)
+    if isinstance(v, dict):
+        return _inline(v)
+    if isinstance(v, (list, tuple)):
+        return "[ " + ", ".join(_value(x, key) for x in v) + " ]"
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+def _inline(table):
+    return "{ " + ", ".join(f"{k} = {_value(v, k)}" for k, v in table.items()) + " }"
+
+
+def regime_table(regime):
+    r, out = regime, {}
+    if r.tg0 != 12:
+        out["granule"] = GRANULE_NAMES[r.tg0]
+    if r.tg1 != r.tg0:
+        out["granule1"] = GRANULE_NAMES[r.tg1]
+    for key, default in (("t0sz", 16), ("t1sz", 16), ("ips_bits", 48)):
+        if getattr(r, key) != default:
+            out[key.replace("_bits", "")] = getattr(r, key)
+    for key in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a"):
+        if getattr(r, key):
+            out[key] = True
+    if r.ttbr1 is not None:
+        out["ttbr1"] = r.ttbr1
+    mair = {str(idx): r.mair >> (8 * idx) & 0xFF for idx in range(8)
+            if r.mair >> (8 * idx) & 0xFF != DEFAULT_MAIR[idx]}
+    if mair:
+        out["mair"] = mair
+    return out
+
+
+def map_table(m):
+    out = {"va": m.va, "to": m.pa, "level": m.level}
+    if m.attrindx != MEMORY_TYPES["normal"][0]:
+        out["attrindx"] = m.attrindx
+    if m.ap != "rw_el1":
+        out["ap"] = m.ap
+    if m.sh != "inner":
+        out["sh"] = m.sh
+    if not m.af:
+        out["af"] = False
+    for key in ("ng", "pxn", "uxn", "contig", "dbm"):
+        if getattr(m, key):
+            out[key] = True
+    return out
+
+
+def tables_table(t):
+    out = {"va": t.va, "level": t.level}
+    if t.aptable != "none":
+        out["aptable"] = t.aptable
+    if t.pxntable:
+        out["pxntable"] = True
+    return out
+
+
+def expect_value(step, expect=None):
+    """An Expect as the case schema writes it ("ok", or an inline table)."""
+    e = expect or step.expect
+    if e.kind == "ok":
+        return "ok"
+    if e.kind == "value":
+        return {"value": e.value}
+    if e.kind == "one_of":
+        return {"one_of": [expect_value(step, c) for c in e.choices]}
+    if e.kind == "par":
+        out = {"pa": e.pa}
+        if e.attr is not None:
+            out["attr"] = e.attr
+        if e.sh is not None:
+            out["sh"] = e.sh
+        return out
+    if e.kind == "fault":
+        out = {"fault": e.fault}
+        if e.level is not None:
+            out["level"] = e.level
+        if step.op not in AT_OPS:
+            if e.far is not None and e.far != step.va:
+                out["far"] = e.far
+            if e.wnr is not None and e.wnr != (step.op in STORES):
+                out["wnr"] = e.wnr
+        if e.s1ptw:
+            out["s1ptw"] = True
+        return out
+    return e.kind        # a self-test's end
+
+
+def step_table(step, expect=None):
+    out = {"do": step.op, "va": step.va}
+    if step.op in STORES:
+        out["value"] = step.value
+    out["expect"] = expect if expect is not None else expect_value(step)
+    return out
+
+
+def _array(key, items):
+    if not items:
+        return []
+    return [f"{key} = ["] + [f"  {_inline(item)}," for item in items] + ["]"]
+
+
+def case_text(case, feature=None, summary=None, expectations=None, bugs=None, comments=()):
+    """The case file text of one case.  `expectations` (one schema value per step) replace the
+    steps' own; `bugs` ({name: {"qemu":, "reason":}}) become [bug.*] tables; `comments` lead."""
+    lines = [f"# {c}" if c else "#" for c in comments]
+    lines.append(f"feature = {_str(feature or case.feature)}")
+    for name, bug in (bugs or {}).items():
+        lines += ["", f"[bug.{name}]", f"qemu = {_str(bug['qemu'])}", f"reason = {_str(bug['reason'])}"]
+    lines += ["", f"[case.{toml_name(case.name)}]", f"summary = {_str(summary or case.summary)}"]
+    if case.xfail is not None:
+        lines.append(f"xfail = {_inline({'qemu': case.xfail.qemu, 'reason': case.xfail.reason})}")
+    if case.requires:
+        lines.append(f"requires = {_value(list(case.requires))}")
+    if case.timeout is not None:
+        lines.append(f"timeout = {case.timeout!r}")
+    regime = regime_table(case.regime)
+    if regime:
+        lines.append(f"regime = {_inline(regime)}")
+    lines += _array("map", [map_table(m) for m in case.maps])
+    lines += _array("tables", [tables_table(t) for t in case.tables])
+    lines += _array("raw", [{"va": w.va, "level": w.level, "desc": w.desc} for w in case.raws])
+    if expectations is None:
+        expectations = [None] * len(case.steps)
+    lines += _array("steps", [step_table(s, e) for s, e in zip(case.steps, expectations)])
+    return "\n".join(lines) + "\n"
+
+
+def write_case_file(path, text):
+    """Write a case file and load it back: the cases it holds.  A file the loader rejects is
+    the writer's (or the generator's) defect: CaseError names the file, the case and the field
+    (the file stays, to be looked at)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    try:
+        return load_file(path)
+    except CaseError as e:
+        raise CaseError(path, f"harness.fuzz wrote a case file the loader rejects: {e}") from None

@@ -1,0 +1,363 @@
+"""The suite on several (QEMU, CPU) pairs, and what differs between them.
+
+    python -m harness.matrix --qemus bookworm,sid --cpus max,cortex-a57   run, then show
+    python -m harness.matrix --show results/7.2.22-max.json results/11.1.3-max.json
+
+Each pair's run writes results/<qemu-version>-<cpu>.json as `make run` does
+(its pytest output goes to results/<qemu-version>-<cpu>.log).  The matrix
+lists every case instance whose outcome or observed steps differ between the
+runs and, for each cell, whether that run matches the architecture (every
+step as the case expects), does not, or did not run the case.  It also checks
+every known-bug mark's QEMU range against the runs: a run inside the range
+that matches the architecture means the bug is fixed there; a run outside it
+that does not is a bug the range misses.  The same runs are written as
+results/report.html (harness/report.py).
+
+A QEMU is named as a build fetched by tools/qemus.py (`make qemus`), as
+`system` (the qemu-system-aarch64 on PATH), or as the path of any
+qemu-system-aarch64, such as one built from source.
+"""
+import argparse
+import concurrent.futures
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.versions import in_range, parse_version
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MATCHES, BREAKS, NOT_RUN = "matches", "breaks", "not run"
+MARK = {MATCHES: "✓", BREAKS: "✗", NOT_RUN: "-"}
+SHORT_OUTCOME = {"passed": "pass", "failed": "FAIL", "xfailed": "xfail", "xpassed": "XPASS",
+                 "skipped": "skip", "error": "ERROR", None: "absent"}
+
+
+@dataclass(frozen=True)
+class Run:
+    path: Path
+    doc: dict
+
+    @property
+    def label(self):
+        return f"{self.doc['qemu_version']} -cpu {self.doc['cpu']}"
+
+    def entries(self):
+        return {c["id"]: c for c in self.doc["cases"]}
+
+
+def load_run(path):
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+        doc["qemu_version"], doc["cpu"], doc["cases"]   # the fields every reader needs
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise HarnessError(f"cannot read results {path}: {e!r}") from None
+    return Run(Path(path), doc)
+
+
+def architecture(entry):
+    """MATCHES when every step of the run was as the case expects and the run
+    itself had no problem; BREAKS when any was not; NOT_RUN when the case was
+    skipped or is missing.  Judged from the steps, not pytest's outcome: a
+    strict xfail that passes is 'failed' to pytest yet matches the architecture."""
+    if entry is None or not entry["steps"] and not entry["problems"]:
+        return NOT_RUN
+    if entry["problems"] or not all(s["ok"] for s in entry["steps"]):
+        return BREAKS
+    return MATCHES
+
+
+def step_map(entry):
+    return {} if entry is None else {s["n"]: s for s in entry["steps"]}
+
+
+def differs(entries, cpus):
+    """Whether one instance's entries (one per run; cpus[i] is run i's CPU) differ:
+    in outcome or in a step's observation among the runs that ran it, or in
+    whether it ran at all among the runs of one CPU (a CPU model whose
+    features changed between QEMUs).  That a CPU lacks a feature another has
+    is no difference: every run of it skips the case alike."""
+    ran = [e for e in entries if e is not None and e["outcome"] != "skipped"]
+    if len({e["outcome"] for e in ran}) > 1:
+        return True
+    steps = [step_map(e) for e in ran]
+    if any(len({None if n not in s else s[n]["observed"] for s in steps}) > 1 for n in set().union(*steps)):
+        return True
+    runs_of = {}
+    for e, cpu in zip(entries, cpus):
+        runs_of.setdefault(cpu, set()).add(None if e is None else e["outcome"] == "skipped")
+    return any(len(states) > 1 for states in runs_of.values())
+
+
+def step_differences(entries):
+    """[(n, op, va, expected, [(observed, ok, [run index...]), ...])] for each step whose
+    observation differs between the runs (runs that have no such step are left out)."""
+    steps = [step_map(e) for e in entries]
+    out = []
+    for n in sorted(set().union(*steps)):
+        groups = {}
+        for i, s in enumerate(steps):
+            if n in s:
+                groups.setdefault((s[n]["observed"], s[n]["ok"]), []).append(i)
+        if len(groups) > 1:
+            first = next(s[n] for s in steps if n in s)
+            out.append((n, first["op"], first["va"], first["expected"],
+                        [(obs, ok, runs) for (obs, ok), runs in groups.items()]))
+    return out
+
+
+def why_all_right(expected):
+    """Why differing observations of a step can all match its expectation."""
+    # verdict.expected_text writes a one_of expectation as "one of: ...".
+    if expected.startswith("one of: "):
+        return "each is an outcome the architecture permits here"
+    return "the difference is in a field this step does not check"
+
+
+def agreement(oks, expected):
+    """What a set of differing observations of one step says about the architecture,
+    never guessing: either all match it, none does, or some do (then each line says which)."""
+    if all(oks):
+        return f"all match the architecture: {why_all_right(expected)}"
+    if not any(oks):
+        return "none matches the architecture"
+    return None
+
+
+def bug_range_findings(runs, cases):
+    """[(case id, text)]: each known-bug range the runs contradict or can narrow
+    down, and each regression (a run matches the architecture, a newer QEMU
+    on the same CPU does not)."""
+    by_id = {c.id: c for c in cases}
+    run_entries = [r.entries() for r in runs]
+    findings = []
+    for case_id in sorted(set().union(*run_entries)):
+        judged = [(r, architecture(e.get(case_id))) for r, e in zip(runs, run_entries)]
+        judged = [(r, a) for r, a in judged if a != NOT_RUN]
+        case = by_id.get(case_id)
+        if case is not None and case.xfail is not None:
+            findings += [(case_id, text) for text in _range_findings(case.xfail.qemu, judged)]
+        for cpu in sorted({r.doc["cpu"] for r, _ in judged}):
+            ordered = sorted(((r, a) for r, a in judged if r.doc["cpu"] == cpu),
+                             key=lambda ra: parse_version(ra[0].doc["qemu_version"]))
+            for (older, a_old), (newer, a_new) in zip(ordered, ordered[1:]):
+                if (a_old, a_new) == (MATCHES, BREAKS):
+                    findings.append((case_id, f"regression: {older.label} matches the architecture, "
+                                              f"{newer.label} does not"))
+    return findings
+
+
+def _range_findings(rng, judged):
+    version = lambda r: r.doc["qemu_version"]
+    out = []
+    for r, a in judged:
+        inside = in_range(version(r), rng)
+        if inside and a == MATCHES:
+            out.append(f"known-bug range qemu = \"{rng}\" covers {r.label}, which matches the architecture "
+                       f"(strict XPASS): the bug is fixed there")
+        elif not inside and a == BREAKS:
+            out.append(f"{r.label} does not match the architecture and is outside the known-bug range "
+                       f"qemu = \"{rng}\"")
+    broken = sorted((parse_version(version(r)), version(r)) for r, a in judged if a == BREAKS)
+    fixed = sorted((parse_version(version(r)), version(r)) for r, a in judged if a == MATCHES)
+    if broken and fixed and broken[-1][0] < fixed[0][0]:
+        first_fixed = fixed[0][1]
+        # A range pinned to the newest broken run (`<=7.2.22`, `==7.2.22`) says
+        # only what was seen; the runs narrow it down to the first fixed release.
+        pinned = [f"<={broken[-1][1]}", f"=={broken[-1][1]}"]
+        if out or rng.replace(" ", "") in pinned:
+            out.append(f"the runs show it broken up to {broken[-1][1]} and fixed from {first_fixed}: "
+                       f"write qemu = \"<{first_fixed}\"")
+    elif broken and fixed:
+        out.append("the runs show it broken and fixed in no single version order: "
+                   + ", ".join(f"{version(r)} {a}" for r, a in judged))
+    return out
+
+
+def column_names(n):
+    return [chr(ord("A") + i) if n <= 26 else str(i + 1) for i in range(n)]
+
+
+def matrix_text(runs, findings=()):
+    """The terminal matrix: the runs as columns, each differing instance as a row,
+    and under it each differing step with which runs saw what."""
+    names = column_names(len(runs))
+    lines = ["runs (columns):"]
+    for name, r in zip(names, runs):
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(r.doc.get("counts", {}).items()))
+        lines.append(f"  {name}  QEMU {r.label:<24} {counts}  ({r.path})")
+    run_entries = [r.entries() for r in runs]
+    ids = sorted(set().union(*run_entries))
+    rows = [(i, [e.get(i) for e in run_entries]) for i in ids]
+    cpus = [r.doc["cpu"] for r in runs]
+    rows = [(i, es) for i, es in rows if differs(es, cpus)]
+    lines.append("")
+    if not rows:
+        lines.append(f"no case instance differs between the runs ({len(ids)} instances)")
+    else:
+        lines.append(f"{len(rows)} of {len(ids)} case instances differ "
+                     f"(✓ matches the architecture, ✗ does not, - not run):")
+        width = max(len("instance"), *(len(i) for i, _ in rows))
+        cell_w = 8
+        lines.append(f"{'instance':<{width}}  " + "  ".join(f"{n:<{cell_w}}" for n in names).rstrip())
+        for case_id, entries in rows:
+            cells = [f"{SHORT_OUTCOME.get(e and e['outcome'], e and e['outcome'])} {MARK[architecture(e)]}"
+                     for e in entries]
+            lines.append(f"{case_id:<{width}}  " + "  ".join(f"{c:<{cell_w}}" for c in cells).rstrip())
+            for n, op, va, expected, groups in step_differences(entries):
+                lines.append(f"    step {n} {op} va={va}: expected {expected}")
+                for observed, ok, where in groups:
+                    lines.append(f"      {MARK[MATCHES if ok else BREAKS]} {' '.join(names[w] for w in where)}: "
+                                 f"{observed}")
+                verdict = agreement([ok for _, ok, _ in groups], expected)
+                if verdict:
+                    lines.append(f"      ({verdict})")
+            for e, name in zip(entries, names):
+                if e is not None and e["problems"]:
+                    lines.append(f"    {name}: " + "; ".join(e["problems"]))
+    if findings:
+        lines += ["", "known-bug marks and regressions against these runs:"]
+        lines += [f"  {case_id}: {text}" for case_id, text in findings]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ running
+
+
+def _qemus_tool():
+    spec = importlib.util.spec_from_file_location("qemus", ROOT / "tools" / "qemus.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def resolve_qemu(name):
+    """The binary for a QEMUS entry: a fetched build's wrapper, `system`, or a path."""
+    if name == "system":
+        found = shutil.which("qemu-system-aarch64")
+        if not found:
+            raise HarnessError("QEMUS names `system` but there is no qemu-system-aarch64 on PATH "
+                               "(apt-get install qemu-system-arm)")
+        return found
+    if "/" in name:
+        if not os.access(name, os.X_OK):
+            raise HarnessError(f"QEMUS names {name!r}, which is not an executable")
+        return os.path.abspath(name)
+    qemus = _qemus_tool()
+    builds = qemus.cached(qemus.cache_dir())
+    if name not in builds:
+        known = ", ".join(qemus.BUILDS)
+        raise HarnessError(f"QEMUS names {name!r}, which is not fetched in {qemus.cache_dir()}: fetch it with "
+                           f"`make qemus QEMUS={name}` (builds: {known}; or give `system` or a binary's path)")
+    return builds[name]["wrapper"]
+
+
+def run_pair(python, qemu, version, cpu, results, cases, build, workers):
+    """Run the suite once; returns (pytest exit status, results path, log path, seconds)."""
+    stem = f"{version}-{cpu}"
+    log = results / f"{stem}.log"
+    cmd = [python, "-m", "pytest", str(cases), f"--qemu={qemu}", f"--cpu={cpu}", f"--cases={cases}",
+           f"--build={build}", f"--results={results}", "-q", "-p", "no:cacheprovider", "-n", str(workers)]
+    start = time.time()
+    with open(log, "w") as f:
+        f.write("$ " + " ".join(cmd) + "\n")
+        f.flush()
+        status = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+    out = results / f"{stem}.json"
+    # A file older than this run is a previous run's: this one wrote none.
+    fresh = out.exists() and out.stat().st_mtime >= start
+    return status, out if fresh else None, log, time.time() - start
+
+
+def run_matrix(qemus, cpus, python, results, cases, build, parallel):
+    """Run every (QEMU, CPU) pair; returns ([Run], [problem text])."""
+    from harness.qemu import qemu_version
+    pairs, versions = [], {}
+    for name in qemus:
+        binary = resolve_qemu(name)
+        version = qemu_version(binary)
+        if version in versions:
+            raise HarnessError(f"QEMUS names {versions[version]} and {name}, both QEMU {version}: their results "
+                               f"would share results/{version}-<cpu>.json; name one of them")
+        versions[version] = name
+        pairs += [(name, binary, version, cpu) for cpu in cpus]
+    results.mkdir(parents=True, exist_ok=True)
+    cpu_count = os.cpu_count() or 1
+    parallel = max(1, min(parallel or cpu_count, len(pairs)))
+    # Runs side by side share the CPUs; each gets its share as pytest-xdist
+    # workers, or runs in-process (-n 0) when its share is one CPU.
+    share = cpu_count // parallel
+    workers = share if share > 1 else 0
+    print(f"running the suite on {len(pairs)} (QEMU, CPU) pairs, {parallel} at a time", flush=True)
+    problems, runs = [], []
+    with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+        futures = {pool.submit(run_pair, python, binary, version, cpu, results, cases, build, workers):
+                   (name, version, cpu) for name, binary, version, cpu in pairs}
+        done = {}
+        for future in concurrent.futures.as_completed(futures):
+            name, version, cpu = futures[future]
+            status, out, log, wall = future.result()
+            verdict = {0: "all as expected", 1: "some cases failed"}.get(status, f"pytest exit status {status}")
+            print(f"  {name} (QEMU {version}) -cpu {cpu}: {verdict}, {wall:.0f} s; log {log}", flush=True)
+            if status != 0:
+                problems.append(f"{name} (QEMU {version}) -cpu {cpu}: {verdict} (log: {log})")
+            if out is None:
+                problems.append(f"{name} (QEMU {version}) -cpu {cpu} wrote no results (log: {log})")
+            else:
+                done[(name, version, cpu)] = load_run(out)
+    runs = [done[(name, version, cpu)] for name, _, version, cpu in pairs if (name, version, cpu) in done]
+    return runs, problems
+
+
+def _split(text):
+    return [x for part in text for x in part.replace(",", " ").split()]
+
+
+def main(argv=None):
+    from harness.cases import CaseError, load_dir
+    from harness.report import write_report
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--qemus", nargs="+", default=[],
+                        help="QEMUs: fetched build names, `system`, or binary paths (comma or space separated; "
+                             "default: the builds `make qemus` fetches)")
+    parser.add_argument("--cpus", nargs="+", default=["max"], help="CPU models (default: max)")
+    parser.add_argument("--show", nargs="+", metavar="RESULTS_JSON", help="show existing results instead of running")
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--results", default=str(ROOT / "results"))
+    parser.add_argument("--cases", default=str(ROOT / "cases"))
+    parser.add_argument("--build", default=str(ROOT / "build"))
+    parser.add_argument("--parallel", type=int, default=0, help="runs at a time (default: one per CPU)")
+    parser.add_argument("--report", default=None, help="HTML report path (default: <results>/report.html)")
+    args = parser.parse_args(argv)
+    problems = []
+    try:
+        cases = load_dir(args.cases)
+        if args.show:
+            runs = [load_run(p) for p in args.show]
+        else:
+            qemus = _split(args.qemus) or _qemus_tool().DEFAULT_SET
+            runs, problems = run_matrix(qemus, _split(args.cpus), args.python, Path(args.results),
+                                        Path(args.cases), Path(args.build), args.parallel)
+    except (HarnessError, CaseError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    findings = bug_range_findings(runs, cases)
+    print(matrix_text(runs, findings))
+    report = Path(args.report or Path(args.results) / "report.html")
+    write_report(report, runs, findings)
+    print(f"\nHTML report: {report}")
+    for p in problems:
+        print(f"problem: {p}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""harness/matrix.py on results documents made here: which instances differ,
+what each cell says about the architecture, and the known-bug range checks."""
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.matrix import (BREAKS, MATCHES, NOT_RUN, Run, architecture, bug_range_findings, differs,
+                            matrix_text, resolve_qemu)
+
+FAULT = "data abort (same EL): translation fault, level 0 (DFSC 0x04), WnR=0, FAR 0x80000000"
+PAR = "PAR_EL1.F=0, PA 0x41000000, ATTR 0x00 (Device-nGnRnE)"
+
+
+def entry(outcome, *steps, problems=()):
+    return {"id": "f.c", "summary": "s", "outcome": outcome, "reason": None, "problems": list(problems),
+            "steps": [{"n": n, "op": "load64", "va": "0x80000000", "expected": expected, "observed": observed,
+                       "ok": ok, "problems": []} for n, (expected, observed, ok) in enumerate(steps)]}
+
+
+def run(version, *entries, cpu="max"):
+    return Run(Path(f"results/{version}-{cpu}.json"),
+               {"qemu_version": version, "cpu": cpu, "counts": {}, "cases": list(entries)})
+
+
+BROKEN = entry("xfailed", (FAULT, "completes, value 0x0", False))
+FIXED = entry("passed", (FAULT, FAULT, True))
+STRICT_XPASS = entry("failed", (FAULT, FAULT, True))
+
+
+def test_architecture_is_judged_from_the_steps():
+    assert architecture(FIXED) == MATCHES
+    assert architecture(BROKEN) == BREAKS
+    assert architecture(STRICT_XPASS) == MATCHES        # pytest's "failed", yet as the architecture says
+    assert architecture(entry("skipped")) == NOT_RUN
+    assert architecture(None) == NOT_RUN
+    assert architecture(entry("failed", problems=["QEMU timed out"])) == BREAKS
+
+
+def test_differs_by_outcome_or_observation():
+    assert not differs([FIXED, FIXED], ["max", "max"])
+    assert differs([BROKEN, FIXED], ["max", "max"])
+    assert differs([FIXED, STRICT_XPASS], ["max", "max"])        # same steps, other outcome
+    assert differs([FIXED, None], ["max", "max"])
+
+
+def test_a_cpu_that_lacks_a_feature_is_no_difference():
+    skipped = entry("skipped")
+    assert not differs([FIXED, skipped, FIXED, skipped], ["max", "cortex-a53", "max", "cortex-a53"])
+    # The same CPU model running it on one QEMU and skipping it on another is.
+    assert differs([FIXED, skipped], ["cortex-a53", "cortex-a53"])
+
+
+def test_matrix_says_which_runs_match():
+    text = matrix_text([run("7.2.22", BROKEN), run("11.1.3", FIXED)])
+    assert "1 of 1 case instances differ" in text
+    assert re.search(r"^f\.c +xfail ✗ +pass ✓$", text, re.M)
+    assert "✗ A: completes, value 0x0" in text and f"✓ B: {FAULT}" in text
+    assert "all match" not in text and "none matches" not in text
+
+
+def test_matrix_never_guesses_when_both_or_neither_match():
+    sh_inner = entry("passed", (PAR, "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH inner (PAR 0x41000b80)", True))
+    sh_outer = entry("passed", (PAR, "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH outer (PAR 0x41000b00)", True))
+    text = matrix_text([run("7.2.22", sh_inner), run("11.1.3", sh_outer)])
+    assert "all match the architecture: the difference is in a field this step does not check" in text
+    wrong_a = entry("failed", (FAULT, "completes", False))
+    wrong_b = entry("failed", (FAULT, "permission fault", False))
+    assert "none matches the architecture" in matrix_text([run("7.2.22", wrong_a), run("11.1.3", wrong_b)])
+
+
+def test_no_differences():
+    assert "no case instance differs between the runs (1 instances)" in \
+        matrix_text([run("7.2.22", FIXED), run("11.1.3", FIXED)])
+
+
+def bug(rng):
+    return [SimpleNamespace(id="f.c", xfail=SimpleNamespace(qemu=rng))]
+
+
+def test_a_range_pinned_to_the_broken_run_is_narrowed_to_the_first_fixed_release():
+    runs = [run("7.2.22", BROKEN), run("10.0.2", FIXED), run("11.1.3", FIXED)]
+    (finding,) = bug_range_findings(runs, bug("<=7.2.22"))
+    assert finding == ("f.c", 'the runs show it broken up to 7.2.22 and fixed from 10.0.2: write qemu = "<10.0.2"')
+
+
+def test_a_range_from_a_known_fix_is_left_alone():
+    runs = [run("7.2.22", BROKEN), run("10.0.2", FIXED)]
+    assert bug_range_findings(runs, bug("<8.2")) == []
+
+
+def test_a_range_covering_a_fixed_run_is_reported():
+    runs = [run("7.2.22", BROKEN), run("10.0.2", STRICT_XPASS)]
+    findings = [text for _, text in bug_range_findings(runs, bug("<11"))]
+    assert any("covers 10.0.2 -cpu max, which matches the architecture (strict XPASS)" in t for t in findings)
+    assert any('write qemu = "<10.0.2"' in t for t in findings)
+
+
+def test_a_broken_run_outside_the_range_is_reported():
+    runs = [run("7.2.22", BROKEN), run("11.1.3", entry("failed", (FAULT, "completes", False)))]
+    findings = [text for _, text in bug_range_findings(runs, bug("<8.2"))]
+    assert findings == ['11.1.3 -cpu max does not match the architecture and is outside the known-bug range '
+                        'qemu = "<8.2"']
+
+
+def test_a_regression_on_the_same_cpu():
+    broken = entry("failed", (FAULT, "completes", False))
+    findings = bug_range_findings([run("11.1.3", broken), run("7.2.22", FIXED), run("10.0.2", FIXED)], [])
+    assert findings == [("f.c", "regression: 10.0.2 -cpu max matches the architecture, 11.1.3 -cpu max does not")]
+    # Another CPU is another machine, not a newer QEMU.
+    assert bug_range_findings([run("7.2.22", FIXED), run("11.1.3", broken, cpu="cortex-a53")], []) == []
+
+
+def test_qemus_names_are_resolved_or_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("QEMUS_CACHE", str(tmp_path))
+    with pytest.raises(HarnessError, match="'sid', which is not fetched in .*make qemus QEMUS=sid"):
+        resolve_qemu("sid")
+    with pytest.raises(HarnessError, match="not an executable"):
+        resolve_qemu(str(tmp_path / "nothing"))
+
+
+def test_a_run_that_collects_no_tests_is_a_failure(tmp_path, monkeypatch, capsys):
+    from harness.matrix import main
+    qemu = tmp_path / "qemu-system-aarch64"
+    qemu.write_text("#!/bin/sh\necho 'QEMU emulator version 9.9.9'\n")
+    qemu.chmod(0o755)
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\nexit 5\n")      # pytest's status when it collected no tests
+    python.chmod(0o755)
+    status = main(["--qemus", str(qemu), "--cpus", "max", "--python", str(python),
+                   "--results", str(tmp_path / "results")])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "-cpu max: pytest exit status 5" in out and "wrote no results" in out
