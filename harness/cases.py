@@ -93,10 +93,10 @@ class Regime:
     ha: bool
     hd: bool
     sctlr_a: bool
-    asid16: bool            # TCR_EL1.AS: 16-bit ASIDs
-    a1: bool                # TCR_EL1.A1: TTBR1_EL1's ASID is the current one
     ttbr1: int              # TTBR1_EL1 verbatim instead of the case's TTBR1 tables (None: the tables)
     mair: int
+    asid16: bool = False    # TCR_EL1.AS: 16-bit ASIDs
+    a1: bool = False        # TCR_EL1.A1: TTBR1_EL1's ASID is the current one
 
     @property
     def ips(self):

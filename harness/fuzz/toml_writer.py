@@ -7,7 +7,10 @@ numbers (a generated case places its own frames).
 """
 from pathlib import Path
 
-from harness.cases import AT_OPS, MEMORY_TYPES, STORES, CaseError, load_file
+from harness.cases import (
+    AP_NAMES, AT_OPS, DESC_FIELDS, HWDEF, MAINT_OPS, MEMORY_TYPES, STORES, SYSREG_WRITES, TLBI_OPS, CaseError,
+    load_file,
+)
 from harness.geometry import GRANULES
 
 GRANULE_NAMES = {shift: name for name, shift in GRANULES.items()}
@@ -17,7 +20,8 @@ DEFAULT_MAIR = {idx: attr for idx, attr in MEMORY_TYPES.values()}
 import re
 
 # Keys whose numbers are addresses, descriptors or register bytes: written in hex.
-HEX_KEYS = frozenset({"va", "to", "desc", "value", "pa", "far", "ttbr1", "attr", *map(str, range(8))})
+HEX_KEYS = frozenset({"va", "to", "desc", "value", "pa", "far", "ttbr1", "attr", "mask", "oa", "asid",
+                      *map(str, range(8))})
 
 
 def _hex(value):
@@ -61,7 +65,7 @@ def regime_table(regime):
     for key, default in (("t0sz", 16), ("t1sz", 16), ("ips_bits", 48)):
         if getattr(r, key) != default:
             out[key.replace("_bits", "")] = getattr(r, key)
-    for key in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a"):
+    for key in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a", "asid16", "a1"):
         if getattr(r, key):
             out[key] = True
     if r.ttbr1 is not None:
@@ -107,6 +111,8 @@ def expect_value(step, expect=None):
         return {"value": e.value}
     if e.kind == "one_of":
         return {"one_of": [expect_value(step, c) for c in e.choices]}
+    if e.kind == "desc":
+        return desc_expect(e)
     if e.kind == "par":
         out = {"pa": e.pa}
         if e.attr is not None:
@@ -129,7 +135,52 @@ def expect_value(step, expect=None):
     return e.kind        # a self-test's end
 
 
+def desc_expect(e):
+    """A read_desc's expectation: the whole descriptor, or its fields by name."""
+    if e.mask == 2**64 - 1:
+        return {"desc": e.value}
+    out, rest = {}, e.mask
+    for key, define in DESC_FIELDS.items():
+        if e.mask & HWDEF[define]:
+            out[key] = bool(e.value & HWDEF[define])
+            rest &= ~HWDEF[define]
+    if e.mask & HWDEF["PTE_AP_MASK"]:
+        ap = (e.value & HWDEF["PTE_AP_MASK"]) >> HWDEF["PTE_AP_SHIFT"]
+        out["ap"] = next(name for name, define in AP_NAMES.items() if HWDEF[define] == ap)
+        rest &= ~HWDEF["PTE_AP_MASK"]
+    if rest:
+        out["oa"] = e.value & rest
+    return out
+
+
+def maint_table(step, expect=None):
+    """A maintenance step (cases.MAINT_OPS) in the keys its op takes."""
+    out = {"do": step.op}
+    if step.op in ("map", "protect"):
+        out.update(map_table(step.mapping))
+        out["level"] = step.level
+        if step.op == "protect":
+            del out["to"]
+    elif step.level is not None:
+        out.update({"va": step.va, "level": step.level})
+    if step.op == "write_desc":
+        out["desc"] = step.value
+    if step.op in TLBI_OPS:
+        takes_va, takes_asid = TLBI_OPS[step.op]
+        out.update({"va": step.va} if takes_va else {}, **({"asid": step.asid} if takes_asid else {}))
+    if step.op in ("set_ttbr0", "set_ttbr1"):
+        out["asid"] = step.asid
+    if step.op in SYSREG_WRITES:
+        out.update({"value": step.value, "mask": step.mask})
+    expect = expect if expect is not None else expect_value(step)
+    if expect != "ok":
+        out["expect"] = expect
+    return out
+
+
 def step_table(step, expect=None):
+    if step.op in MAINT_OPS:
+        return maint_table(step, expect)
     out = {"do": step.op, "va": step.va}
     if step.op in STORES:
         out["value"] = step.value
