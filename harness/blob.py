@@ -79,10 +79,18 @@ def _tlbi_operand(s):
     return (s.asid << 48 if takes_asid else 0) | (s.va >> 12 & ((1 << 44) - 1) if takes_va else 0)
 
 
+# Fix-ups by kind (cases.FIXUP_KINDS).
+_FIXUP_OPS = {"map": "OP_FIXUP_MAP", "copy": "OP_FIXUP_COPY", "set_af": "OP_FIXUP_AF"}
+
+
 def _step(c, s):
     op = CASE_H[f"OP_{_OP_NAMES.get(s.op, s.op).upper()}"]
     value, mask = s.value, s.mask
-    if s.op in DESC_WRITES:
+    if s.fixup:
+        # The retry's access is the step before it; this record carries the descriptor write.
+        op = CASE_H[_FIXUP_OPS[s.fixup]]
+        value, mask = declared.descriptor_write(c, s)
+    elif s.op in DESC_WRITES:
         value, mask = declared.descriptor_write(c, s)
     elif s.op in TLBI_OPS:
         value = _tlbi_operand(s)

@@ -8,7 +8,7 @@ documented in cases/README.md.
 """
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 try:
@@ -58,6 +58,10 @@ TLBI_OPS = {"tlbi_vmalle1": (False, False), "tlbi_vmalle1is": (False, False),
             "tlbi_vaae1": (True, False), "tlbi_vaae1is": (True, False),
             "tlbi_vaale1": (True, False), "tlbi_vaale1is": (True, False)}
 SYSREG_WRITES = ("set_tcr", "set_mair", "set_sctlr")
+# Fix-ups of a faulting access before its retry (kernel/fixup.c): demand paging (map the
+# missing page), copy-on-write (copy the frame, map the copy writable, TLBI), the Access
+# flag set in software.
+FIXUP_KINDS = ("map", "copy", "set_af")
 MAINT_OPS = (*DESC_WRITES, "read_desc", "dsb", "isb", *TLBI_OPS, "set_ttbr0", "set_ttbr1", *SYSREG_WRITES)
 OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *SELFTESTS, *MAINT_OPS)
 
@@ -179,6 +183,7 @@ class Step:
     mapping: object = None  # Mapping
     mask: int = 0
     asid: int = 0
+    fixup: str = None       # FIXUP_KINDS: the retry of the access before it, after this fix-up
 
 
 @dataclass(frozen=True)
@@ -382,7 +387,7 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     maps = tuple(_mapping(path, name, i, m, names) for i, m in enumerate(_list(path, name, body, "map")))
     tables = tuple(_table_attrs(path, name, i, t, names) for i, t in enumerate(_list(path, name, body, "tables")))
     raws = tuple(_raw(path, name, i, r, names) for i, r in enumerate(_list(path, name, body, "raw")))
-    steps = tuple(_step(path, name, i, s, names) for i, s in enumerate(_list(path, name, body, "steps")))
+    steps = tuple(step for i, s in enumerate(_list(path, name, body, "steps")) for step in _step(path, name, i, s, names))
     if not steps:
         raise CaseError(path, "a case needs at least one step", name, "steps")
 
@@ -636,11 +641,12 @@ def _desc_expect(path, name, where, va, spec, names, step_fields):
 
 
 def _step(path, name, i, table, names):
-    f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS | set().union(*MAINT_KEYS.values()), names)
+    f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"} | set().union(*MAINT_KEYS.values()),
+                names)
     op = f.choice("do", OPS, required=True)
     if op in MAINT_OPS:
-        return _maint_step(path, name, i, op, table, names)
-    f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS, names)
+        return (_maint_step(path, name, i, op, table, names),)
+    f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"}, names)
     va = f.int("va", 0 if op in SELFTESTS else None, required=op not in SELFTESTS)
     if op in STORES:
         value = f.int("value", 0)
@@ -648,7 +654,39 @@ def _step(path, name, i, table, names):
         raise f.error("value", f"only stores take a value, not {op}")
     else:
         value = 0
-    return Step(op, va & (2**64 - 1), value, _expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"), names))
+    step = Step(op, va & (2**64 - 1), value, _expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"),
+                                                     names))
+    if "fixup" not in table:
+        if "retry" in table:
+            raise f.error("retry", "a retry needs a fixup")
+        return (step,)
+    return step, _retry(path, name, i, step, table, names)
+
+
+def _retry(path, name, i, step, table, names):
+    """The step after an access with a `fixup`: the kernel repairs the access's fault
+    (FIXUP_KINDS) and runs the access again, which must meet `retry`."""
+    where = f"steps[{i}].fixup"
+    spec = table["fixup"]
+    if step.op in SELFTESTS or step.op == "fetch" or step.op in AT_OPS:
+        raise CaseError(path, f"{step.op} cannot be retried after a fix-up (only loads and stores fault "
+                        "into the kernel's handler and return)", name, where)
+    if not isinstance(spec, dict):
+        raise CaseError(path, "must be a table: { kind = ..., level = ..., ... }", name, where)
+    kind = spec.get("kind")
+    if kind not in FIXUP_KINDS:
+        raise CaseError(path, f"{kind!r} is not one of: {', '.join(FIXUP_KINDS)}", name, f"{where}.kind")
+    keys = {"kind", "level"} | (MAP_KEYS - {"va"} if kind != "set_af" else set())
+    f = _Fields(path, name, where, spec, keys, names)
+    level = f.int("level", required=True)
+    mapping = None
+    if kind != "set_af":
+        mapping = _mapping(path, name, i, {**{k: v for k, v in spec.items() if k != "kind"}, "va": step.va}, names,
+                           where)
+    if "retry" not in table:
+        raise CaseError(path, "a fixup needs the retry's expected outcome", name, f"steps[{i}].retry")
+    expect = _expect(path, name, f"steps[{i}].retry", step.op, step.va, table["retry"], names)
+    return replace(step, expect=expect, level=level, mapping=mapping, fixup=kind)
 
 
 def _expect(path, name, where, op, va, spec, names):
@@ -735,13 +773,16 @@ def _check_layout(case):
     reserved = kernel_ranges(r)
     reserved_half = 1 if r.kernel_high else 0
 
-    def check_slot(what, va, level, must_align_pa=None):
+    def check_slot(what, va, level, must_align_pa=None, va_in_mapping=False):
+        """va_in_mapping: va is any address of the mapping (a fix-up's access), not its start."""
         granule_shift, va_bits = _table_for(r, va)
         start = geometry.start_level(granule_shift, va_bits)
         if not start <= level <= 3:
             raise CaseError(case.path, f"level {level} is outside this regime's levels {start}..3 "
                             f"(granule {1 << granule_shift >> 10}K, {va_bits}-bit VA)", case.name, f"{what}.level")
         size = geometry.block_size(granule_shift, level)
+        if va_in_mapping:
+            va -= va % size
         in_range = va < 1 << va_bits if not va >> 55 & 1 else va >= 2**64 - (1 << va_bits)
         if not in_range:
             raise CaseError(case.path, f"va {va:#x} is outside the {va_bits}-bit range of its TTBR",
@@ -770,13 +811,14 @@ def _check_layout(case):
     for i, t in enumerate(case.tables):
         check_slot(f"tables[{i}]", t.va, t.level)
     for i, s in enumerate(case.steps):
-        if s.op not in MAINT_OPS:
+        if s.op not in MAINT_OPS and not s.fixup:
             continue
         if r.kernel_high:
             raise CaseError(case.path, f"{s.op} changes the case's tables, which the kernel cannot reach while it "
                             "runs from its TTBR1 alias (t0sz above 33 or epd0)", case.name, f"steps[{i}].do")
         if s.level is not None:
-            check_slot(f"steps[{i}]", s.va, s.level, s.mapping.pa if s.op == "map" else None)
+            check_slot(f"steps[{i}]", s.va, s.level, s.mapping.pa if s.op == "map" or s.fixup in ("map", "copy")
+                       else None, va_in_mapping=bool(s.fixup))
         if s.op == "set_ttbr1" and r.ttbr1 is not None:
             raise CaseError(case.path, "set_ttbr1 points TTBR1_EL1 at the case's TTBR1 tables, which a verbatim "
                             "regime.ttbr1 leaves out", case.name, f"steps[{i}].do")

@@ -89,8 +89,8 @@ def _hardware_bits(case):
 
 
 def _first_change(case):
-    """The index of the first step that changes the tables or registers (MAINT_OPS), or None."""
-    return next((n for n, step in enumerate(case.steps) if step.op in MAINT_OPS), None)
+    """The index of the first step that changes the tables or registers (MAINT_OPS, a fix-up), or None."""
+    return next((n for n, step in enumerate(case.steps) if step.op in MAINT_OPS or step.fixup), None)
 
 
 def _against_declaration(case, records, ids):
@@ -108,7 +108,7 @@ def _against_declaration(case, records, ids):
     seen = set()
     changed = _first_change(case)
     for n in sorted(records.walks):
-        if changed is not None and n > changed:
+        if changed is not None and n >= changed:
             break
         for r in records.walks[n]["before"]:
             slot = _slot(r)

@@ -232,8 +232,11 @@ def descriptor_write(case, step):
     """(value, mask) of a descriptor-write step (cases.DESC_WRITES), as kernel/maint.c
     applies it to the slot: slot = (slot & ~mask) | value.  map writes pte_leaf's
     descriptor, unmap 0, write_desc its desc; protect replaces every bit but the
-    output address and the descriptor type (bits[1:0])."""
+    output address and the descriptor type (bits[1:0]).  So do fix-ups (a retry
+    step's `fixup`): map and copy write the leaf, set_af sets AF."""
     every = 2**64 - 1
+    if step.fixup == "set_af":
+        return DESC_AF.mask, DESC_AF.mask
     if step.op == "unmap":
         return 0, every
     if step.op == "write_desc":
@@ -241,7 +244,7 @@ def descriptor_write(case, step):
     m = step.mapping
     granule, fmt = _half_format(case, step.va)
     prot = _prot(m.attrindx, m.ap, m.sh, m.af, m.ng, m.pxn, m.uxn, m.contig, m.dbm)
-    if step.op == "map":
+    if step.op == "map" or step.fixup:
         return _leaf(granule, fmt, m.pa, step.level, prot), every
     mask = every & ~_oa_mask(granule, fmt) & ~0b11
     return _leaf(granule, fmt, 0, step.level, prot) & mask, mask

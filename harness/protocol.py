@@ -44,7 +44,7 @@ EVENTS = {
         "ok": Keys(optional=("value", "desc")),     # desc: a descriptor step's slot, after it
         "fault": Keys(("esr", "far", "elr")),
         "par": Keys(("par",)),
-        "error": Keys(("error",)),                  # a descriptor step's slot cannot be reached
+        "error": Keys(("error",)),                  # a descriptor step's slot cannot be reached, a fix-up's access did not fault
     }),
     "error": Keys(("what",), by="what", variants={
         "root": _BUILD_ERROR, "kernel": _BUILD_ERROR, "map": _BUILD_ERROR, "table": _BUILD_ERROR,
@@ -65,7 +65,8 @@ EVENTS = {
 WORD_VALUES = {
     "case": None,
     "kind": frozenset({"unexpected", "nested"}),
-    "error": frozenset({"no_memory", "bad_level", "misaligned", "occupied", "not_table", "kernel_high"}),
+    "error": frozenset({"no_memory", "bad_level", "misaligned", "occupied", "not_table", "kernel_high",
+                         "not_faulted"}),
     "range": None,
     "option": None,
     "when": frozenset({"before", "after"}),

@@ -201,6 +201,8 @@ def describe_step(step):
     value = f" value={step.value:#x}" if step.op in STORES else ""
     if step.op in MAINT_OPS:
         return describe_maint(step)
+    if step.fixup:
+        return f"{step.op} va={step.va:#x}{value} again, after the {step.fixup} fix-up at level {step.level}"
     return f"{step.op} va={step.va:#x}{value}"
 
 

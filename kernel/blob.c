@@ -94,7 +94,12 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 	if (!array_fits(c->steps, c->nsteps, sizeof(struct step), size))
 		return "steps";
 	for (u32 i = 0; i < c->nsteps; i++) {
-		if (((const struct step *)(base + c->steps))[i].op >= OP_COUNT)
+		const struct step *s = (const struct step *)(base + c->steps);
+
+		if (s[i].op >= OP_COUNT)
+			return "steps";
+		/* A fix-up retries the access before it. */
+		if (s[i].op >= OP_FIXUP_MAP && (i == 0 || s[i - 1].op > OP_AT_S1E0W))
 			return "steps";
 	}
 	return 0;

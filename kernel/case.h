@@ -160,7 +160,16 @@ struct raw {
 #define OP_SET_TCR          36  /* reg = (reg & ~mask) | value */
 #define OP_SET_MAIR         37
 #define OP_SET_SCTLR        38
-#define OP_COUNT            39
+/*
+ * Fix-ups (fixup.c): the step after an access that faulted repairs the
+ * fault as an OS handler would, then runs that access again.  Only after an
+ * access step (blob.c checks it).  value and mask are the descriptor write at
+ * the slot for va at level, as for OP_WRITE_DESC.
+ */
+#define OP_FIXUP_MAP        39  /* demand paging: write the descriptor; DSB, ISB (a fault is never cached) */
+#define OP_FIXUP_COPY       40  /* copy-on-write: copy the page to the new descriptor's; DSB, TLBI, DSB, ISB */
+#define OP_FIXUP_AF         41  /* the Access flag in software: write the descriptor; DSB, ISB */
+#define OP_COUNT            42
 
 struct step {
 	u64 va, value;

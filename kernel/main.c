@@ -6,6 +6,7 @@
  */
 #include "blob.h"
 #include "exception.h"
+#include "fixup.h"
 #include "exit_status.h"
 #include "layout.h"
 #include "maint.h"
@@ -300,6 +301,11 @@ static void run_step(const struct step_run *c, unsigned n)
 	if (is_maint(s->op)) {
 		run_maint(c->id, n, s, c->regime, c->tt0, c->tt1);
 		return;
+	}
+	if (is_fixup(s->op)) {
+		if (!apply_fixup(c->id, n, s, table_for(s->va, c->tt0, c->tt1), c->memory))
+			return;
+		s = &c->steps[n - 1];   /* the retry: the access that faulted, again */
 	}
 	if (walks)
 		report_walk(c, n, "before");

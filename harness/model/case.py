@@ -11,9 +11,9 @@ from harness.cases import DESC_WRITES, LOADS, MAINT_OPS, SELFTESTS, STORES, SYSR
 # either may be imported first.
 from harness import declared
 from harness.model.memory import UnknownMemory
-from harness.model.outcome import Completes, Done, Outcomes, Unknown, union
-from harness.model.registers import TTBR_ASID
-from harness.model.tlb import STALE_RULE, UNSYNCED_RULE, Invalidation, Tlb, cached_outcome
+from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, union
+from harness.model.registers import TTBR_ASID, walk_params
+from harness.model.tlb import STALE_RULE, UNSYNCED_RULE, Invalidation, Tlb, cached_outcome, current_asid, leaf
 from harness.model.translate import Access, s1_translate
 
 # More translation states than this would mean choices piling up step on step;
@@ -109,6 +109,30 @@ def _maintain(case, n, step, tlb, slots, ttbrs):
     return Done()
 
 
+def _fix(case, n, step, tlb, slots):
+    """kernel/fixup.c's repair of the fault before a retry: the descriptor written (for
+    copy-on-write the page copied to the new frame first), DSB, for copy-on-write TLBI
+    VAE1 of the current ASID and DSB, ISB."""
+    slot, made = slots[n]
+    memory = tlb.memory.copy()
+    for pa, desc in made:
+        memory.write64(pa, desc)
+    if step.fixup == "copy":
+        old = leaf(tlb.regs, memory, step.va)
+        if old is not None:
+            page = 1 << walk_params(tlb.regs, bool(step.va >> 55 & 1)).granule
+            for k in range(0, page, 8):
+                memory.write(step.mapping.pa + k, 8, memory.read(old.oa + k, 8))
+    value, mask = declared.descriptor_write(case, step)
+    memory.write64(slot, memory.read64(slot) & ~mask | value)
+    tlb.write_memory(memory, descriptors=True)
+    tlb.dsb()
+    if step.fixup == "copy":
+        tlb.tlbi(Invalidation(step.va, current_asid(tlb.regs), globals=True))
+        tlb.dsb()
+    tlb.isb()
+
+
 def predict_case(case, ids, pool_base=None):
     """One Outcomes per step of case on a CPU with ID registers ids =
     (mmfr0, mmfr1, mmfr2).  Where the architecture leaves a choice that changes
@@ -136,7 +160,15 @@ def predict_case(case, ids, pool_base=None):
             continue
         step_sets, next_branches = [], []
         for tlb in branches:
+            if step.fixup and not tlb.faulted:
+                step_sets.append(Outcomes({Unknown("the access before the fix-up did not fault: the kernel "
+                                                   "makes no fix-up and no retry")}))
+                next_branches.append(tlb)
+                continue
             try:
+                if step.fixup:
+                    tlb = tlb.copy()
+                    _fix(case, n, step, tlb, slots)
                 outcomes = _access_outcomes(tlb, step)
             except UnknownMemory as e:
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})")}))
@@ -146,10 +178,12 @@ def predict_case(case, ids, pool_base=None):
             for outcome in outcomes:
                 observed, after = _effects(step, outcome, tlb.memory)
                 seen.add(observed)
-                key = (outcome.updates, getattr(outcome, "spans", ()) if step.op in STORES else ())
+                faulted = isinstance(outcome, Abort)
+                key = (faulted, outcome.updates, getattr(outcome, "spans", ()) if step.op in STORES else ())
                 if key in effects:
                     continue
                 effects[key] = branch = tlb.copy()
+                branch.faulted = faulted
                 if outcome.updates:
                     branch.hardware_update(after)
                 elif after is not tlb.memory:

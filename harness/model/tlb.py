@@ -134,6 +134,7 @@ class Tlb:
         self.dsb_since_write = True
         self.pending = []                         # (Invalidation, tables walks could read meanwhile)
         self.entries = []
+        self.faulted = False                      # whether the last access aborted (a fix-up follows one)
         self._fill()
 
     def copy(self):
