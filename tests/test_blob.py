@@ -93,9 +93,9 @@ def test_every_case_reads_back_as_encoded(lib):
                                                                                          m.attrindx)
             assert bool(c.maps[k].flags & CASE_H["MAP_AF"]) == m.af
         for k, s in enumerate(case.steps):
-            op = CASE_H[f"OP_{blob._OP_NAMES.get(s.op, s.op).upper()}"]
+            op = CASE_H[blob._FIXUP_OPS[s.fixup] if s.fixup else f"OP_{blob._OP_NAMES.get(s.op, s.op).upper()}"]
             assert (c.steps[k].va, c.steps[k].op, c.steps[k].level) == (s.va, op, s.level or 0)
-            if s.op in DESC_WRITES:
+            if s.op in DESC_WRITES or s.fixup:
                 assert (c.steps[k].value, c.steps[k].mask) == declared.descriptor_write(case, s)
             elif s.op not in MAINT_OPS:
                 assert c.steps[k].value == s.value
@@ -158,6 +158,8 @@ MALFORMED = {
     "maps_misaligned": (_with_case_field(DEMO, 1, MAPS, _case_record(DEMO, 1)[1][MAPS] + 4), "maps", 1),
     "steps_out_of_bounds": (_with_case_field(DEMO, 2, STEPS, 0xFFFFFFF8), "steps", 2),
     "op_unknown": (_step_op(DEMO, 2, CASE_H["OP_COUNT"]), "steps", 2),
+    # A fix-up retries the access before it: never the first step.
+    "fixup_first": (_step_op(DEMO, 2, CASE_H["OP_FIXUP_MAP"]), "steps", 2),
     "id_out_of_bounds": (_with_case_field(DEMO, 0, ID, len(DEMO)), "id", 0),
     "id_not_terminated": (_with_case_field(DEMO, 0, ID_LEN, 3), "id", 0),
     "id_empty": (_with_case_field(DEMO, 0, ID_LEN, 0), "id", 0),

@@ -178,6 +178,14 @@ def maint_table(step, expect=None):
     return out
 
 
+def fixup_table(step):
+    """A retry step's fix-up as the `fixup` key of the access it retries."""
+    out = {"kind": step.fixup, "level": step.level}
+    if step.mapping is not None:
+        out.update({k: v for k, v in map_table(step.mapping).items() if k not in ("va", "level")})
+    return out
+
+
 def step_table(step, expect=None):
     if step.op in MAINT_OPS:
         return maint_table(step, expect)
@@ -216,7 +224,13 @@ def case_text(case, feature=None, summary=None, expectations=None, bugs=None, co
     lines += _array("raw", [{"va": w.va, "level": w.level, "desc": w.desc} for w in case.raws])
     if expectations is None:
         expectations = [None] * len(case.steps)
-    lines += _array("steps", [step_table(s, e) for s, e in zip(case.steps, expectations)])
+    steps = []
+    for s, e in zip(case.steps, expectations):
+        if s.fixup:     # the retry of the step before: its fixup and retry keys
+            steps[-1].update(fixup=fixup_table(s), retry=e if e is not None else expect_value(s))
+        else:
+            steps.append(step_table(s, e))
+    lines += _array("steps", steps)
     return "\n".join(lines) + "\n"
 
 
