@@ -6,7 +6,9 @@ CPU     ?= max
 CROSS   ?= aarch64-linux-gnu-
 CASES   ?= cases
 BUILD   ?= build
-JOBS    ?= auto
+# pytest-xdist workers.  None for `make run`: one pytest process, which boots a QEMU per CPU at a
+# time, runs the cases fastest; `make test` runs the project's tests too, one worker per CPU.
+JOBS    ?=
 PYTEST_ARGS ?=
 # QEMUs and CPUs of `make compare`: builds fetched by `make qemus`, `system`, or binary
 # paths; empty: the default set of tools/qemus.py.
@@ -30,9 +32,9 @@ CASE_FILES := $(wildcard $(CASES)/*.toml)
 all: kernel
 
 help:
-	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, JOBS=)"
+	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, JOBS=, PYTEST_ARGS=--isolated)"
 	@echo "make test     the project's own tests, then the conformance suite (what CI runs)"
-	@echo "make bench    boot floor, suite time and batch-mode speed-up"
+	@echo "make bench    boot floor, default run against one boot per case, peak memory, time at scale"
 	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch"
 	@echo "make deps     check (and, as root, install) the Debian packages needed"
 	@echo "make coverage rewrite the README's coverage table from the case files"
@@ -42,9 +44,10 @@ help:
 deps:
 	@tools/deps.sh "$(PYTHON)" "$(QEMU)" "$(CC)"
 
-# The kernel and the case blob it runs (QEMU loads the blob next to it at run
-# time: a case file that changes remakes only the blob).
-kernel: $(KERNEL) $(BLOB)
+# The case blob and the kernel that runs it (QEMU loads the blob next to it at run
+# time: a case file that changes remakes only the blob).  The blob first: a bad
+# case stops the build before anything is compiled.
+kernel: $(BLOB) $(KERNEL)
 
 # The blob is encoded from the case files; a bad case stops here (exit 2).
 # Which case files it was made from: a new CASES=, or a file added or removed,
@@ -72,7 +75,7 @@ $(BUILD)/obj:
 	mkdir -p $@
 
 run: deps kernel
-	$(SUITE) $(CASES) -n $(JOBS) $(PYTEST_ARGS)
+	$(SUITE) $(CASES) $(if $(JOBS),-n $(JOBS)) $(PYTEST_ARGS)
 
 # Headless Chromium for the report's browser test (tests/test_report.py skips without it).
 browser:
@@ -81,10 +84,10 @@ browser:
 		>/tmp/mmu-suite-apt.log 2>&1 || echo "chromium could not be installed (log: /tmp/mmu-suite-apt.log): its test skips"; }
 
 test: deps browser kernel
-	$(SUITE) tests $(CASES) -n $(JOBS) $(PYTEST_ARGS)
+	$(SUITE) tests $(CASES) -n $(or $(JOBS),auto) $(PYTEST_ARGS)
 
 bench: deps kernel
-	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) --cases=$(CASES) --jobs=$(JOBS)
+	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) --cases=$(CASES) --jobs=$(or $(JOBS),auto)
 
 debug: deps kernel
 	@test -n "$(CASE)" || { echo "usage: make debug CASE=<case id>" >&2; exit 2; }

@@ -16,15 +16,17 @@ import pytest
 from harness import features
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
-from harness.qemu import qemu_version
+from harness.qemu import HANG_CHECK, qemu_version
 from harness.results import ResultsWriter, case_entry
 from harness.runner import Runner, Settings
+from harness.scheduling import BatchGroupScheduling, batch_groups, is_case_nodeid
 from harness.verdict import describe_step
 from harness.versions import in_range
 
 ROOT = Path(__file__).resolve().parent
 RUNNER = pytest.StashKey()
 BOOT = pytest.StashKey()
+GROUPS = pytest.StashKey()
 
 
 _DEFAULTS = {"--cases": str(ROOT / "cases"), "--build": str(ROOT / "build")}
@@ -39,8 +41,11 @@ def pytest_addoption(parser):
     group.addoption("--build", default=_DEFAULTS["--build"], help="build directory of the kernel (default: build/)")
     group.addoption("--case-timeout", type=float, default=10.0,
                     help="seconds a QEMU run may take before it is stopped (default: 10)")
-    group.addoption("--batch", action="store_true",
-                    help="run many cases per QEMU boot (see README: isolation vs. speed)")
+    group.addoption("--isolated", action="store_true",
+                    help="one QEMU boot per case, rather than many per boot with failures rerun alone (README: Speed)")
+    group.addoption("--hang-check", type=float, default=HANG_CHECK, metavar="SECONDS",
+                    help="seconds without output after which QEMU is asked whether the kernel still makes "
+                         f"progress, and stopped if not (default: {HANG_CHECK}; 0: only --case-timeout stops it)")
     group.addoption("--results", default=str(ROOT / "results"), help="where results are written (default: results/)")
 
 
@@ -70,8 +75,12 @@ def _kernel(config):
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "mmu_case: an MMU conformance case instance")
+    # Every CPU runs a QEMU: the xdist workers share them out, and a run without xdist boots in parallel itself.
+    workers = config.workerinput["workercount"] if _is_worker(config) else 1
     config.stash[RUNNER] = Runner(Settings(config.getoption("--qemu"), config.getoption("--cpu"),
-                                           _kernel(config), config.getoption("--case-timeout")))
+                                           _kernel(config), config.getoption("--case-timeout"),
+                                           config.getoption("--hang-check") or None),
+                                  parallel=max(1, len(os.sched_getaffinity(0)) // workers))
     if _is_worker(config) or not _runs_cases(config):
         return
     version = _qemu_version_or_none(config)
@@ -85,6 +94,11 @@ def pytest_configure(config):
     config.pluginmanager.register(_Collector(writer), "mmut-results")
 
 
+def pytest_unconfigure(config):
+    if RUNNER in config.stash:
+        config.stash[RUNNER].close()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
     config = session.config
@@ -94,6 +108,9 @@ def pytest_sessionstart(session):
         qemu_version(config.getoption("--qemu"))
     except HarnessError as e:
         _stop(str(e))
+    dist = getattr(config.option, "dist", "no")
+    if not config.getoption("--isolated") and dist not in ("no", "load"):
+        _stop(f"--dist={dist} would split the cases' shared boots: leave --dist at its default, or add --isolated")
     make = ["make", "-s", "--no-print-directory", "-C", str(ROOT), "kernel", f"PYTHON={sys.executable}",
             f"CASES={_cases_dir(config)}", f"BUILD={Path(config.getoption('--build')).resolve()}"]
     try:
@@ -160,21 +177,25 @@ class CaseItem(pytest.Item):
         self.judgement = None
 
     def setup(self):
-        if self.case.requires:
-            missing = features.missing(self.case.requires, *_cpu_ids(self.config))
-            if missing:
-                reason = f"-cpu {self.config.getoption('--cpu')} lacks {', '.join(missing)}"
-                self._record(None, "skipped", reason)
-                pytest.skip(reason)
+        missing = self.missing_features()
+        if missing:
+            reason = f"-cpu {self.config.getoption('--cpu')} lacks {', '.join(missing)}"
+            self._record(None, "skipped", reason)
+            pytest.skip(reason)
+
+    def missing_features(self):
+        """The features the case requires that the CPU lacks: the case is skipped if any."""
+        return features.missing(self.case.requires, *_cpu_ids(self.config)) if self.case.requires else []
 
     def runtest(self):
         runner = self.config.stash[RUNNER]
-        if self.config.getoption("--batch"):
-            following = [i.case for i in self.session.items[self.session.items.index(self) + 1:]
-                         if isinstance(i, CaseItem)]
-            j = runner.run_batch(self.case, following)
-        else:
+        if self.config.getoption("--isolated"):
             j = runner.run_one(self.case)
+        else:
+            group, position = _batch_group(self)
+            # Lazily: the runner takes only as many as one boot runs.
+            following = (group[k].case for k in range(position + 1, len(group)) if not group[k].missing_features())
+            j = runner.run_shared(self.case, following)
         self.judgement = j
         raw = None
         if j.raw_output_matters:
@@ -204,6 +225,8 @@ class CaseItem(pytest.Item):
                 lines += [f"          {'walk:' if k == 0 else '':9} {line}" for k, line in enumerate(s.walk)]
             lines += [f"          -> {p}" for p in s.problems]
         lines += [f"  run: {p}" for p in j.problems]
+        if j.rerun:
+            lines.append(f"  this verdict is from a fresh boot that ran the case alone; it was rerun because it {j.rerun}")
         if raw:
             lines.append(f"  raw QEMU output kept in {raw}")
         # What a rerun needs to find and build this case: the options not at their defaults.
@@ -225,6 +248,29 @@ class CaseItem(pytest.Item):
         return self.path, None, f"{self.case.id}: {' '.join(self.case.summary.split())[:80]}"
 
 
+def _batch_group(item):
+    """The case items that share boots with `item` (its xdist worker's share of the case
+    instances, harness.scheduling; or all of them in a run without xdist), and its position there."""
+    session = item.session
+    if GROUPS not in session.stash:
+        items = {i.nodeid: i for i in session.items if is_case_nodeid(i.nodeid)}
+        workers = session.config.workerinput["workercount"] if _is_worker(session.config) else 1
+        groups = {}
+        for nodeid, group in batch_groups(list(items), workers).items():
+            groups.setdefault(group, []).append(items[nodeid])
+        session.stash[GROUPS] = {i.nodeid: (members, k) for members in groups.values() for k, i in enumerate(members)}
+    return session.stash[GROUPS][item.nodeid]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under xdist, each worker is sent whole batch groups, so it runs every case of its
+    group, and only those, whatever -n is."""
+    if config.getoption("--isolated") or config.getvalue("dist") != "load":
+        return None
+    return BatchGroupScheduling(config, log)
+
+
 def _cpu_ids(config):
     """ID_AA64MMFR0/1/2_EL1 of this QEMU and CPU, from one boot that runs no case."""
     if BOOT not in config.stash:
@@ -244,10 +290,9 @@ class _Collector:
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report):
-        entries = [json.loads(v) for k, v in report.user_properties if k == "mmut"]
-        if not entries or report.when not in ("setup", "call"):
+        entry = _entry(report)
+        if entry is None or report.when not in ("setup", "call"):
             return
-        entry = entries[-1]
         if report.when == "setup" and report.outcome != "skipped":
             return
         if hasattr(report, "wasxfail"):
@@ -261,6 +306,28 @@ class _Collector:
     def pytest_sessionfinish(self, session, exitstatus):
         self.writer.write(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_report_teststatus(self, report, config):
+        """A verdict from a rerun alone says so on its report line (-v)."""
+        outcome = yield
+        entry = _entry(report)
+        if entry and entry["rerun"] and report.when == "call":
+            category, letter, word = outcome.get_result()
+            said = " (rerun alone on a fresh boot)"
+            word = (word[0] + said, word[1]) if isinstance(word, tuple) else word + said   # (word, markup) or word
+            outcome.force_result((category, letter, word))
+
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter):
         terminalreporter.write_line(self.writer.summary_line())
+        reruns = [e for e in self.writer.entries if e["rerun"]]
+        if reruns:
+            terminalreporter.write_line(
+                f"{len(reruns)} of {len(self.writer.entries)} verdicts are from a rerun alone on a fresh boot, after "
+                f"their shared boot (\"rerun\" in the results): {', '.join(e['id'] for e in reruns)}")
+
+
+def _entry(report):
+    """The results entry a case item's report carries, or None."""
+    entries = [json.loads(v) for k, v in report.user_properties if k == "mmut"]
+    return entries[-1] if entries else None

@@ -1,17 +1,22 @@
 """Run the test kernel under qemu-system-aarch64 and collect what it prints.
 
-The kernel's UART and QEMU's monitor share the pty (`-serial mon:stdio`), so a
-run that hangs can still be asked where its CPU is before it is killed.
+The kernel's UART is QEMU's stdio (a pty); QEMU's monitor is on a socket pair
+of its own (no port, no file), so the harness can ask a silent kernel where
+its CPU is without a byte of the monitor's text mixing into the records.
 """
 import bisect
 import functools
 import re
+import select
+import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pexpect
+import ptyprocess
 
 from harness.errors import HarnessError
 from harness.kdefs import kernel_header, read_defines
@@ -25,6 +30,16 @@ MIN_VERSION = (6, 2)
 
 # Time allowed, after a run's deadline, to ask the monitor for the PC and let QEMU quit.
 DIAGNOSTIC_TIMEOUT = 2.0
+# The progress check: after HANG_CHECK seconds without output the CPU's registers are read
+# twice, PROGRESS_GAP seconds apart.  A kernel at work changes some register in that time (TCG
+# writes them back at every translation block); one that loops on the spot, or waits for an
+# interrupt that never comes, does not.
+HANG_CHECK = 0.25
+PROGRESS_GAP = 0.1
+# How often a run that may be stopped from another thread (run_kernel's `stop`) looks.
+STOP_POLL = 0.05
+# The exception vector table is 16 entries of 0x80 bytes (VBAR_EL1); the kernel's is `vectors`.
+VECTORS_SIZE = 0x800
 # Wide enough that no line QEMU or the kernel prints is ever wrapped.
 PTY_SIZE = (24, 1000)
 
@@ -35,10 +50,18 @@ class RunResult:
     output: str             # everything printed on the pty, "\r\n" turned into "\n"
     exit_status: int | None  # QEMU's exit code, which is the kernel's status; None if it hung or was signalled
     signal: int | None      # the signal that killed QEMU, if one did
-    timed_out: bool
-    pc: int | None          # where the CPU was when the run timed out
+    timed_out: bool         # stopped at the run's timeout
+    pc: int | None          # where the CPU was when the run was stopped
     symbol: str | None      # pc as "symbol+0xoff" in the kernel image
     wall: float             # seconds from spawn until QEMU was reaped
+    timeout: float = None   # the run's time limit
+    stalled: str | None = None  # stopped by the progress check: why it judged the kernel stuck
+    cut: str | None = None      # stopped because run_kernel's `watch` said so: its reason
+
+    @property
+    def stopped(self):
+        """Stopped by the harness (a hang), rather than ended by QEMU."""
+        return self.timed_out or self.stalled is not None
 
 
 @functools.cache
@@ -76,14 +99,15 @@ def default_blob(kernel) -> Path:
 
 
 def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, blob=None,
-                 walks: bool = True) -> list[str]:
+                 walks: bool = True, monitor_fd: int = None) -> list[str]:
     """The QEMU command line that boots `kernel` and runs `case_ids` in one go.
 
     `case_ids` are case IDs or blob index ranges (`#first-last`, `#index`) of
     `blob` (a file harness/blob.py wrote; default: the one next to the kernel),
     which QEMU loads where the kernel reads it (CASE_BLOB_BASE).  `walks`: the
     kernel reports the descriptors each step's walk reads (walk records);
-    campaigns that need only the steps' outcomes turn it off for speed."""
+    campaigns that need only the steps' outcomes turn it off for speed.  With
+    `monitor_fd` (an inherited socket), QEMU's monitor is on that socket."""
     for case_id in case_ids:
         # QEMU's option parser would need commas doubled, and the kernel splits
         # its command line at spaces, so such an ID could not arrive intact.
@@ -102,7 +126,9 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, blob=
         "-cpu", cpu,
         "-m", f"{LAYOUT['RAM_SIZE'] >> 20}M",
         "-nodefaults", "-display", "none",
-        "-serial", "mon:stdio",
+        "-serial", "stdio",
+        *(() if monitor_fd is None else
+          ("-chardev", f"socket,id=monitor,fd={monitor_fd}", "-mon", "chardev=monitor,mode=readline")),
         "-no-reboot",
         "-semihosting-config", "enable=on,target=native" + args,
         "-kernel", str(kernel),
@@ -111,13 +137,17 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, blob=
 
 
 def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
-               el2: bool = False, blob=None, walks: bool = True) -> RunResult:
+               el2: bool = False, blob=None, walks: bool = True, hang_check: float | None = HANG_CHECK,
+               watch=None, stop=None) -> RunResult:
     """Boot `kernel` with `case_ids` of `blob` (default: the one next to the kernel)
     and wait up to `timeout` seconds, in all, for it to exit.
 
-    A run still going at the deadline is a hang: its PC is read from the
-    monitor and QEMU is killed.  No QEMU process outlives this call, whatever
-    is raised.
+    A run that prints nothing for `hang_check` seconds (None: never checked) and whose CPU
+    makes no progress (see HANG_CHECK) is a hang, and so is a run still going at the
+    deadline: its PC is read from the monitor and QEMU is killed.  `watch`, if given, is
+    called with each piece of output as it arrives; when it returns a reason, QEMU is
+    killed there (RunResult.cut), and so it is once `stop` (a threading.Event) is set.
+    No QEMU process outlives this call, whatever is raised.
     """
     qemu_version(qemu)      # a clear HarnessError now, rather than pexpect's
     if not Path(kernel).is_file():
@@ -129,78 +159,240 @@ def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
     if blob.stat().st_size > LAYOUT["CASE_BLOB_SIZE"]:
         raise HarnessError(f"case blob {blob} is larger than the kernel's CASE_BLOB_SIZE "
                            f"({LAYOUT['CASE_BLOB_SIZE']} bytes, kernel/layout.h)")
-    command = qemu_command(qemu, cpu, kernel, case_ids, el2, blob, walks)
-    start = time.monotonic()
-    deadline = start + timeout
-    child = pexpect.spawn(command[0], command[1:], encoding="utf-8", codec_errors="replace",
-                          timeout=timeout, echo=False, dimensions=PTY_SIZE)
+    ours, theirs = socket.socketpair()
+    monitor = _Monitor(ours)
+    try:
+        command = qemu_command(qemu, cpu, kernel, case_ids, el2, blob, walks, monitor_fd=theirs.fileno())
+        theirs.set_inheritable(True)
+        start = time.monotonic()
+        child = _Spawn(command[0], command[1:], pass_fds=(theirs.fileno(),), encoding="utf-8",
+                       codec_errors="replace", timeout=timeout, echo=False, dimensions=PTY_SIZE)
+    except BaseException:
+        monitor.close()
+        raise
+    finally:
+        theirs.close()          # QEMU holds its own copy
     try:
         # pexpect sleeps before every send(), and ptyprocess in close() to let
         # the child exit; QEMU needs no pause to take input, and by close() it
         # has been reaped or is to be killed.  Runs are many, so it adds up.
         child.delaybeforesend = None
         child.ptyproc.delayafterclose = 0
-        output, timed_out = _read_until_exit(child, deadline)
+        progress = None if hang_check is None else _Progress(monitor, child.pid, kernel, hang_check)
+        output, timed_out, stalled, cut = _read_until_exit(child, start + timeout, progress, watch, stop)
         pc = None
         if timed_out:
-            pc = _monitor_pc(child)
-            child.terminate(force=True)
+            pc = monitor.pc()
+        elif stalled:
+            pc = progress.pc
+        if timed_out or stalled:
+            monitor.quit()
+        if timed_out or stalled or cut:
+            # Killed outright: pexpect's terminate() would pause a tenth of a second between signals.
+            if child.isalive():
+                child.kill(signal.SIGKILL)
+            child.wait()
     finally:
+        monitor.close()
         child.close(force=True)
     wall = time.monotonic() - start
+    stopped = timed_out or stalled is not None or cut is not None
     return RunResult(
         command=command,
         output=output.replace("\r\n", "\n"),
-        # After a timeout QEMU exits 0 on the monitor's "quit": not the kernel's status.
-        exit_status=None if timed_out else child.exitstatus,
-        signal=None if timed_out else child.signalstatus,
+        # A stopped QEMU exits 0 on the monitor's "quit", or is killed: not the kernel's status.
+        exit_status=None if stopped else child.exitstatus,
+        signal=None if stopped else child.signalstatus,
         timed_out=timed_out,
         pc=pc,
         symbol=None if pc is None else symbol_for(kernel, pc),
         wall=wall,
+        timeout=timeout,
+        stalled=stalled,
+        cut=cut,
     )
 
 
-def _read_until_exit(child, deadline):
-    """All output until QEMU exits and is reaped, or the deadline passes: (output, timed_out)."""
+class _Spawn(pexpect.spawn):
+    """pexpect.spawn whose child inherits `pass_fds` (QEMU's end of the monitor socket)."""
+
+    def __init__(self, *args, pass_fds=(), **kwargs):
+        self._pass_fds = pass_fds
+        super().__init__(*args, **kwargs)
+
+    def _spawnpty(self, args, **kwargs):
+        return ptyprocess.PtyProcess.spawn(args, pass_fds=self._pass_fds, **kwargs)
+
+
+def _read_until_exit(child, deadline, progress, watch, stop):
+    """All output until QEMU exits and is reaped, the deadline passes, the progress check
+    finds the kernel stuck, or `watch` or `stop` asks to stop: (output, timed_out, why stuck, why cut)."""
     chunks = []
+    quiet_since = time.monotonic()
     # Reading straight from the pty, rather than expect()ing a pattern, keeps
     # every byte however long the output and costs no repeated searching.
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return "".join(chunks), True
+        now = time.monotonic()
+        if now >= deadline:
+            return "".join(chunks), True, None, None
+        if stop is not None and stop.is_set():
+            return "".join(chunks), False, None, "stopped by the harness"
+        wait = deadline - now
+        if progress is not None:
+            wait = min(wait, max(0.0, progress.due(quiet_since) - now))
+        if stop is not None:
+            wait = min(wait, STOP_POLL)
         try:
-            chunks.append(child.read_nonblocking(65536, timeout=remaining))
+            chunks.append(child.read_nonblocking(65536, timeout=wait))
+            quiet_since = time.monotonic()
+            cut = watch(chunks[-1]) if watch else None
+            if cut:
+                return "".join(chunks), False, None, cut
+            continue
         except pexpect.TIMEOUT:
-            return "".join(chunks), True
+            pass
         except pexpect.EOF:
             break
+        if progress is not None and time.monotonic() >= progress.due(quiet_since):
+            arrived = []
+            stuck = progress.check(lambda gap: _output_within(child, arrived, min(gap, deadline - time.monotonic())))
+            chunks += arrived
+            if stuck:
+                return "".join(chunks), False, stuck, None
+            if stuck is None:       # output arrived while it looked: the loop goes on reading
+                quiet_since = time.monotonic()
+                cut = watch("".join(arrived)) if watch and arrived else None
+                if cut:
+                    return "".join(chunks), False, None, cut
     # The pty closes as QEMU exits; wait (boundedly) for its exit status.
     while child.isalive():
         if time.monotonic() >= deadline:
-            return "".join(chunks), True
+            return "".join(chunks), True, None, None
         time.sleep(0.002)
-    return "".join(chunks), False
+    return "".join(chunks), False, None, None
 
 
-def _monitor_pc(child):
-    """Ask QEMU's monitor for the CPU's PC, then tell QEMU to quit; None if it does not answer in time."""
-    deadline = time.monotonic() + DIAGNOSTIC_TIMEOUT
-    pc = None
+def _output_within(child, chunks, seconds):
+    """Whether QEMU printed something (appended to `chunks`) within `seconds`, or exited."""
     try:
-        child.send("\x01c")     # Ctrl-A c: the stdio mux switches from the UART to the monitor
-        child.send("info registers\r")
-        # The monitor prints a "(qemu)" prompt before the dump as well as after
-        # it, so wait for the register itself.  The first dump line is
-        # " PC=<16 hex digits> X00=...".
-        child.expect(r"PC=([0-9a-fA-F]+)", timeout=DIAGNOSTIC_TIMEOUT)
-        pc = int(child.match.group(1), 16)
-        child.send("quit\r")
-        child.expect(pexpect.EOF, timeout=max(0.0, deadline - time.monotonic()))
-    except (pexpect.TIMEOUT, pexpect.EOF, OSError):
-        pass                    # a QEMU too wedged to answer is killed all the same
-    return pc
+        chunks.append(child.read_nonblocking(65536, timeout=max(0.0, seconds)))
+        return True
+    except pexpect.TIMEOUT:
+        return False
+    except pexpect.EOF:
+        return True
+
+
+class _Progress:
+    """The progress check of one run (HANG_CHECK): is a silent kernel stuck?"""
+
+    def __init__(self, monitor, pid, kernel, hang_check):
+        self.monitor, self.pid, self.hang_check = monitor, pid, hang_check
+        self.vectors = _symbol_address(kernel, "vectors")
+        self.checked = 0.0      # when the last check ended
+        self.pc = None          # the PC the last check saw
+
+    def due(self, quiet_since):
+        """When the next check is due: hang_check seconds into the silence, and as long after the last check."""
+        return max(quiet_since, self.checked) + self.hang_check
+
+    def check(self, output_within):
+        """Why the kernel is stuck (text); "" if it makes progress or cannot be told; None if
+        it printed meanwhile.  output_within(seconds) waits that long for output."""
+        try:
+            first = self.monitor.registers()
+            waited = _runqueue_wait(self.pid)
+            if output_within(PROGRESS_GAP):
+                return None
+            second = self.monitor.registers()
+            # A QEMU kept off the CPU for most of the gap had no chance to make progress.
+            starved = _runqueue_wait(self.pid) - waited > PROGRESS_GAP / 2
+        except MonitorError:
+            return ""           # no answer: the timeout decides
+        finally:
+            self.checked = time.monotonic()
+        self.pc = _pc(second)
+        if first == second and not starved:
+            return f"no output for {self.hang_check:g} s and its registers unchanged over {PROGRESS_GAP:g} s"
+        if self.vectors is not None and all(self.vectors <= _pc(r) < self.vectors + VECTORS_SIZE
+                                            for r in (first, second)):
+            return f"no output for {self.hang_check:g} s and its PC in the exception vectors"
+        return ""
+
+
+def _pc(registers):
+    return int(re.search(r"PC=([0-9a-fA-F]+)", registers).group(1), 16)
+
+
+def _runqueue_wait(pid):
+    """Seconds QEMU's threads have waited, runnable, for a CPU (/proc/PID/task/*/schedstat); 0 if unknown."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
+class MonitorError(Exception):
+    """QEMU's monitor did not answer in time."""
+
+
+class _Monitor:
+    """QEMU's human monitor on our end of its socket pair."""
+
+    PROMPT = "(qemu) "
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.text = ""          # what the monitor printed and has not been consumed
+
+    def _until(self, pattern, deadline):
+        while True:
+            match = re.search(pattern, self.text)
+            if match:
+                self.text = self.text[match.end():]
+                return match
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.sock], [], [], remaining)[0]:
+                raise MonitorError(f"no {pattern!r} from the monitor")
+            data = self.sock.recv(65536)
+            if not data:
+                raise MonitorError("the monitor closed")
+            self.text += data.decode(errors="replace")
+
+    def registers(self):
+        """The register dump of `info registers`, from PC= up to the prompt after it."""
+        deadline = time.monotonic() + DIAGNOSTIC_TIMEOUT
+        try:
+            self.sock.sendall(b"info registers\n")
+            # The monitor echoes the command line before the dump, and prompts after it.
+            match = self._until(r"(?s)( PC=[0-9a-fA-F]+.*?)\r?\n\(qemu\) ", deadline)
+        except OSError as e:
+            raise MonitorError(str(e)) from None
+        return match.group(1)
+
+    def pc(self):
+        """The CPU's PC, or None if the monitor does not answer in time."""
+        try:
+            return _pc(self.registers())
+        except MonitorError:
+            return None
+
+    def quit(self):
+        """Tell QEMU to quit and wait for it to close the monitor; it is killed all the same if it does not."""
+        deadline = time.monotonic() + DIAGNOSTIC_TIMEOUT
+        try:
+            self.sock.sendall(b"quit\n")
+            while select.select([self.sock], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                if not self.sock.recv(65536):
+                    break       # closed: QEMU has exited
+        except OSError:
+            pass
+
+    def close(self):
+        self.sock.close()
 
 
 def symbol_for(kernel, pc: int) -> str | None:
@@ -216,6 +408,16 @@ def symbol_for(kernel, pc: int) -> str | None:
     if i < 0 or i == len(addresses) - 1:
         return None
     return f"{names[i]}+{pc - addresses[i]:#x}"
+
+
+def _symbol_address(kernel, name):
+    """The address of symbol `name` in `kernel`, or None."""
+    path = Path(kernel)
+    try:
+        addresses, names = _symbols(str(path.resolve()), path.stat().st_mtime_ns)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return next((a for a, n in zip(addresses, names) if n == name), None)
 
 
 @functools.cache

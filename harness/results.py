@@ -14,11 +14,13 @@ from pathlib import Path
 def case_entry(case, nodeid, judgement, outcome, reason=None):
     entry = {
         "id": case.id, "nodeid": nodeid, "file": str(case.path), "summary": " ".join(case.summary.split()),
-        "outcome": outcome, "reason": reason, "wall": None, "batch_size": None, "steps": [], "problems": [],
+        "outcome": outcome, "reason": reason, "wall": None, "batch_size": None, "fresh_boot": None, "rerun": None,
+        "steps": [], "problems": [],
     }
     if judgement is not None:
         entry.update(
-            wall=round(judgement.wall, 4), batch_size=judgement.batch_size, problems=list(judgement.problems),
+            wall=round(judgement.wall, 4), batch_size=judgement.batch_size, fresh_boot=judgement.fresh_boot,
+            rerun=judgement.rerun, problems=list(judgement.problems),
             steps=[{"n": s.n, "op": s.op, "va": f"{s.va:#x}", "expected": s.expected, "observed": s.observed,
                     "ok": s.ok, "problems": list(s.problems), "model": s.model, "walk": list(s.walk)} for s in judgement.steps],
         )

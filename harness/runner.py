@@ -1,18 +1,27 @@
-"""Run cases on the kernel and judge them: one boot per case, or many per boot.
+"""Run cases on the kernel and judge them: many per boot, or one boot per case.
+
+Many per boot (the default, Runner.run_shared): a boot runs consecutive cases,
+and a verdict from it stands only where the boot cannot have made it differ
+from a fresh boot's; every other case is rerun alone on a fresh boot, and that
+verdict is the one reported.
 
 The judgement of a case is its steps' verdicts plus what went wrong with the
-run itself (a timeout, a crash, an unexpected exception, garbled records);
+run itself (a hang, a crash, an unexpected exception, garbled records);
 both end up in the report a user reads and in results/.
 """
+import concurrent.futures
+import itertools
 import signal
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import crosscheck, esr
+from harness.cases import STORES
 from harness.kdefs import kernel_header, read_defines
-from harness.protocol import parse_output
-from harness.qemu import WALKS_OPTION, qemu_version, run_kernel, symbol_for
+from harness.protocol import PREFIX, PROTOCOL_VERSION, parse_output
+from harness.qemu import HANG_CHECK, WALKS_OPTION, qemu_version, run_kernel, symbol_for
 from harness.verdict import judge_step
 
 # Exit statuses (kernel/exit_status.h), named for messages.
@@ -40,7 +49,9 @@ class Judgement:
     problems: list = field(default_factory=list)    # run-level: timeout, crash, exception
     run: object = None                              # qemu.RunResult
     wall: float = 0.0
-    batch_size: int = 1
+    batch_size: int = 1                             # cases in the boot it was judged from
+    fresh_boot: bool = True                         # nothing ran before it in that boot
+    rerun: str = None       # why it was rerun alone after a boot it shared (None: it was not)
 
     @property
     def ok(self):
@@ -58,6 +69,7 @@ class Settings:
     cpu: str
     kernel: Path
     timeout: float = 10.0
+    hang_check: float | None = HANG_CHECK   # qemu.run_kernel's progress check
 
 
 def timeout_for(case, settings):
@@ -67,6 +79,8 @@ def timeout_for(case, settings):
 
 def _how_it_ended(run):
     """'QEMU exit status 3 (an unexpected exception)', 'QEMU killed by SIGSEGV', ..."""
+    if run.stalled:
+        return "QEMU stopped by the progress check"
     if run.timed_out:
         return "QEMU stopped at the timeout"
     if run.signal is not None:
@@ -98,6 +112,13 @@ def _describe_exception(record, kernel):
             f"ELR {record.num('elr'):#x} ({where}), FAR {record.num('far'):#x}, SPSR {record.num('spsr'):#x}")
 
 
+def _step_verdicts(case, records):
+    """The verdicts on a case's steps (self-test steps about the run's end aside)."""
+    steps = records.steps if records else {}
+    return [judge_step(n, step, steps.get(n)) for n, step in enumerate(case.steps)
+            if step.expect.kind not in (*_SELFTEST_END, "hang")]
+
+
 def _with_model(verdicts, case, records, boot, qemu):
     """The step verdicts with the reference model's view of each step added (harness/crosscheck.py)."""
     views = crosscheck.step_views(case, records, boot, qemu_version(qemu))
@@ -119,21 +140,15 @@ def judge(case, records, run, settings, shares_run=False, boot=None):
     """Judge one case from its records (protocol.CaseRecords or None) in a run whose
     boot record is `boot`: by the case's expectations and by the reference model.
     A case that ended in a run it shares (batch mode) is not answerable for how that run ended."""
-    j = Judgement(case, run=run, wall=run.wall)
+    j = Judgement(case, steps=_with_model(_step_verdicts(case, records), case, records, boot, settings.qemu),
+                  run=run, wall=run.wall)
     selftest = case.steps[-1].expect.kind if case.steps[-1].expect.kind in (*_SELFTEST_END, "hang") else None
-    steps = records.steps if records else {}
-    for n, step in enumerate(case.steps):
-        if step.expect.kind in (*_SELFTEST_END, "hang"):
-            continue
-        j.steps.append(judge_step(n, step, steps.get(n)))
-    j.steps = _with_model(j.steps, case, records, boot, settings.qemu)
-
     exception = records.exception if records else None
     if selftest == "hang":
-        if not run.timed_out:
-            j.problems.append(f"expected the kernel to hang until the timeout; it ended: {_how_it_ended(run)}")
+        if not run.stopped:
+            j.problems.append(f"expected the kernel to hang until it was stopped; it ended: {_how_it_ended(run)}")
         elif not (run.symbol or "").startswith("selftest_hang"):
-            j.problems.append(f"expected the CPU in selftest_hang at the timeout; it was at {run.symbol or '?'}")
+            j.problems.append(f"expected the CPU in selftest_hang when it was stopped; it was at {run.symbol or '?'}")
         return j
     if selftest:
         kind, status = _SELFTEST_END[selftest]
@@ -143,17 +158,18 @@ def judge(case, records, run, settings, shares_run=False, boot=None):
                               f"got {got}, exit status {run.exit_status}")
         return j
 
-    if run.timed_out:
+    if run.stopped and not shares_run:
         where = f"PC {run.pc:#x} ({run.symbol or 'no symbol'})" if run.pc is not None else "PC unknown"
-        j.problems.append(f"QEMU did not finish within {timeout_for(case, settings):g} s and was stopped; "
-                          f"the CPU was at {where}; the case's records stop {_records_stop(records)}")
+        why = (f"the kernel made no progress ({run.stalled}) and was stopped after {run.wall:.1f} s" if run.stalled
+               else f"QEMU did not finish within {run.timeout:g} s and was stopped")
+        j.problems.append(f"{why}; the CPU was at {where}; the case's records stop {_records_stop(records)}")
     if exception is not None:
         j.problems.append(f"{_describe_exception(exception, settings.kernel)}; {_how_it_ended(run)}")
     if records and records.error is not None:
         e = records.error
         detail = ", ".join(f"{k}={v}" for k, v in e.fields.items() if k != "case")
         j.problems.append(f"the kernel could not build this case's tables: {detail}")
-    if not run.timed_out and exception is None:
+    if not run.stopped and exception is None:
         if records is None or not records.begin:
             j.problems.append(f"the kernel never started this case ({_how_it_ended(run)})")
         elif not records.end:
@@ -169,59 +185,177 @@ def judge(case, records, run, settings, shares_run=False, boot=None):
 
 
 class Runner:
-    """Runs cases, one boot each, or (batch) many per boot with results cached."""
+    """Runs cases: one boot each (run_one), or many per boot with reruns (run_shared), in
+    up to `parallel` QEMUs at a time."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, parallel=1):
         self.settings = settings
-        self._cache = {}            # case id -> Judgement (batch mode)
+        self.parallel = parallel
+        self._shared = {}           # case id -> Judgement from a shared boot, not yet taken
+        self._ahead = {}            # case id -> Future of its Judgement, judged by another thread
+        self._pool = None
+        self._stop = threading.Event()
+
+    def close(self):
+        """Stop the threads judging ahead, and the QEMUs they run, and wait for them."""
+        self._stop.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, case_ids, timeout, watch=None):
+        s = self.settings
+        return run_kernel(s.qemu, s.cpu, s.kernel, case_ids, timeout=timeout, hang_check=s.hang_check, watch=watch,
+                          stop=self._stop)
 
     def boot(self):
         """A boot that runs no case: the CPU's ID registers, and the boot floor's time."""
-        s = self.settings
-        run = run_kernel(s.qemu, s.cpu, s.kernel, [], timeout=s.timeout)
+        run = self._run([], self.settings.timeout)
         return run, parse_output(run.output)
 
     def run_one(self, case):
-        s = self.settings
-        run = run_kernel(s.qemu, s.cpu, s.kernel, [case.id], timeout=timeout_for(case, s))
+        """Judge `case` on a fresh boot that runs it alone."""
+        run = self._run([case.id], timeout_for(case, self.settings))
         output = parse_output(run.output)
-        j = judge(case, output.cases().get(case.id), run, s, boot=output.boot)
-        j.problems.extend(_garbage(output))
-        if output.boot is None and output.other:
-            # QEMU's own complaint (a bad option, a missing firmware) is the likeliest cause.
-            j.problems.append("QEMU's last lines: " + " | ".join(output.other[-3:]))
+        j = judge(case, output.cases().get(case.id), run, self.settings, boot=output.boot)
+        j.problems.extend(_run_problems(output))
         return j
 
-    def run_batch(self, case, following):
-        """Judge `case`, booting once for it and every not yet judged case after it
-        (as many as the kernel's command line holds).  The case the kernel did not
-        finish in the batch is run again on its own."""
-        if case.id in self._cache:
-            return self._cache.pop(case.id)
+    def run_shared(self, case, following):
+        """Judge `case` as the default mode does: on a boot it shares with the cases of
+        `following` (an iterable, taken lazily) not yet judged (as many as the kernel's
+        command line holds), and,
+        where that verdict cannot stand for a fresh boot's (see _shared_boot), again on
+        a fresh boot of its own, whose verdict it then is."""
+        if case.id in self._ahead:
+            return self._ahead.pop(case.id).result()
+        if self.parallel > 1 and self._pool is None:
+            self._judge_ahead([case, *following])
+        if case.id not in self._shared:
+            self._shared.update(self._shared_boot(itertools.chain([case], (
+                c for c in following if c.id not in self._shared and c.id not in self._ahead))))
+        return self._final(case, self._shared.pop(case.id))
+
+    def _final(self, case, shared):
+        """The verdict on `case` given its verdict from a shared boot: that one, or a rerun's."""
+        if shared.rerun is None:
+            return shared
+        j = self.run_one(case)
+        j.rerun = shared.rerun
+        return j
+
+    def _judge_ahead(self, cases):
+        """Cut `cases` into `parallel` runs of consecutive cases: this thread goes on with the
+        first, and a thread each judges one of the others, boot by boot, meanwhile."""
+        self._pool = concurrent.futures.ThreadPoolExecutor(self.parallel - 1, thread_name_prefix="mmut-boots")
+        size = -(-len(cases) // self.parallel)
+        for part in (cases[k:k + size] for k in range(size, len(cases), size)):
+            futures = {c.id: concurrent.futures.Future() for c in part}
+            self._ahead.update(futures)
+            self._pool.submit(self._judge_run, part, futures)
+
+    def _judge_run(self, cases, futures):
+        """Judge `cases` as run_shared would, one after another, into `futures`."""
+        pending = list(cases)
+        try:
+            while pending and not self._stop.is_set():
+                judged = self._shared_boot(iter(pending))
+                for c in pending[:len(judged)]:
+                    if not self._stop.is_set():
+                        futures[c.id].set_result(self._final(c, judged[c.id]))
+                pending = pending[len(judged):]
+        except BaseException as e:      # the item waiting for a case reports it
+            for f in futures.values():
+                if not f.done():
+                    f.set_exception(e)
+            raise
+        for f in futures.values():
+            f.cancel()      # those left when the session stopped
+
+    def _shared_boot(self, cases):
+        """{case id: Judgement} of the cases one boot runs, from the first of `cases` (an iterable) up to
+        where the boot ended: a crash or a hang ends it in a case, and the harness cuts it
+        short after a case that failed while it could write memory (_may_write_memory), as
+        that case may have written where the kernel's reset between cases does not reach.
+        A judgement whose `rerun` is set cannot stand for a fresh boot's, and says why:
+        the case failed and a case ran before it in the boot, or the boot printed
+        malformed records, so none of its records is beyond doubt."""
         batch, length = [], len(WALKS_OPTION) + 1
-        for c in [case] + [c for c in following if c.id not in self._cache]:
+        for c in cases:
             length += len(c.id) + 1
             if length >= CMDLINE_SIZE:
                 break
             batch.append(c)
-        s = self.settings
+        cutter = _CutAfterWriterFails(batch)
         start = time.monotonic()
-        run = run_kernel(s.qemu, s.cpu, s.kernel, [c.id for c in batch],
-                         timeout=max(timeout_for(c, s) for c in batch) + 0.05 * len(batch))
-        output = parse_output(run.output)
+        run = self._run([c.id for c in batch],
+                        max(timeout_for(c, self.settings) for c in batch) + 0.05 * len(batch),
+                        watch=cutter)
+        # A boot cut short is killed wherever it is, perhaps in the middle of a line: the records are its whole lines.
+        output = parse_output(run.output[:run.output.rfind("\n") + 1] if run.cut else run.output)
         per_case = output.cases()
-        done = [c for c in batch if c.id in per_case and per_case[c.id].end and per_case[c.id].exception is None]
-        share = (time.monotonic() - start) / max(len(done), 1)
-        for c in done:
-            j = judge(c, per_case[c.id], run, s, shares_run=True, boot=output.boot)
-            j.wall, j.batch_size = share, len(batch)
-            self._cache[c.id] = j
-        # The boot stopped in the first case it did not finish: run that one alone now, as a
-        # batch starting with it would only stop again (a hang: after another whole timeout).
-        stopped = next((c for c in batch if c.id not in self._cache), None)
-        if stopped is not None:
-            self._cache[stopped.id] = self.run_one(stopped)
-        return self._cache.pop(case.id)
+        # The boot reached the cases up to the one it was cut after, or else the last that printed
+        # a record; later ones wait for the next boot.
+        reached = 1 + (batch.index(cutter.failed) if run.cut else
+                       max((i for i, c in enumerate(batch) if c.id in per_case), default=0))
+        share = (time.monotonic() - start) / reached
+        judged = {}
+        for i, c in enumerate(batch[:reached]):
+            records = per_case.get(c.id)
+            finished = records is not None and records.end and records.exception is None
+            j = judge(c, records, run, self.settings, shares_run=finished, boot=output.boot)
+            if not finished:
+                j.problems.extend(_run_problems(output))
+            j.wall, j.batch_size, j.fresh_boot = share, len(batch), i == 0
+            if output.garbage:
+                j.rerun = "its shared boot printed malformed records"
+            elif not j.ok and i > 0:
+                j.rerun = f"failed in a boot shared with {len(batch) - 1} other cases"
+            judged[c.id] = j
+        return judged
+
+
+class _CutAfterWriterFails:
+    """qemu.run_kernel's `watch` for a shared boot: the reason to stop it, once a case that
+    may write memory (_may_write_memory) has ended with records that fail it."""
+
+    def __init__(self, cases):
+        self.writers = {c.id: c for c in cases if _may_write_memory(c)}
+        self.failed = None      # the case it stopped the boot after
+        self.partial = ""       # the output's last line, until it is whole
+        self.lines = []         # the records of the case running, up to its end record
+
+    def __call__(self, text):
+        *whole, self.partial = (self.partial + text).replace("\r\n", "\n").split("\n")
+        for line in whole:
+            self.lines.append(line)
+            if not line.startswith(f"{PREFIX}{PROTOCOL_VERSION} end "):
+                continue
+            records = parse_output("\n".join(self.lines)).cases()
+            self.lines = []
+            for case_id, case_records in records.items():
+                case = self.writers.get(case_id)
+                if case is not None and case_records.end and (
+                        case_records.error is not None or case_records.problems
+                        or not all(v.ok for v in _step_verdicts(case, case_records))):
+                    self.failed = case
+                    return f"{case_id} failed while it could write memory"
+        return None
+
+
+def _may_write_memory(case):
+    """Whether a case's steps can change memory beyond its own frames and tables, which the kernel
+    resets for each case, when the MMU translates them wrongly."""
+    return (case.regime.ha or case.regime.hd
+            or any(step.op in STORES or step.op == "fetch" for step in case.steps))
+
+
+def _run_problems(output):
+    """What is wrong with a run as a whole: malformed records, and QEMU's complaint if the kernel never booted."""
+    problems = _garbage(output)
+    if output.boot is None and output.other:
+        # QEMU's own complaint (a bad option, a missing firmware) is the likeliest cause.
+        problems.append("QEMU's last lines: " + " | ".join(output.other[-3:]))
+    return problems
 
 
 def _garbage(output):

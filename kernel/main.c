@@ -200,15 +200,21 @@ static void zero_frame(u64 pa, u64 size)
 static const struct walk_memory window = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZE, 0 };
 static const struct walk_memory window_alias = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZE, ALIAS_OFFSET };
 
-/* Plant the fetch stub wherever the tables send a fetch step, if that is a case frame. */
+/*
+ * Plant the fetch stub wherever the tables send a fetch step, if that is a
+ * case frame.  The walk follows only the pool's tables (a raw table
+ * descriptor elsewhere places no stub), as harness/declared.py models it.
+ */
 static void plant_fetch_stubs(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1)
 {
+	const struct walk_memory tables = { (u64)(uintptr_t)pool.base, pool.size, 0 };
+
 	for (unsigned i = 0; i < c->nsteps; i++) {
 		struct walk w;
 
 		if (c->steps[i].op != OP_FETCH)
 			continue;
-		pgt_walk(table_for(c->steps[i].va, tt0, tt1), c->steps[i].va, &window, &w);
+		pgt_walk(table_for(c->steps[i].va, tt0, tt1), c->steps[i].va, &tables, &w);
 		if (w.valid && w.pa >= FRAME_POOL_BASE && w.pa + 8 <= (u64)RAM_BASE + RAM_SIZE && !(w.pa & 3)) {
 			volatile u32 *stub = (volatile u32 *)(uintptr_t)w.pa;
 

@@ -1,6 +1,8 @@
-"""Batch mode (many cases per boot) against one boot per case, and the isolation of parallel runs."""
+"""The default run (many cases per boot, failures rerun alone) against one boot per case, the
+scheduling of shared boots under xdist, and the isolation of parallel runs."""
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -9,7 +11,8 @@ import pytest
 from harness.cases import load_dir
 from harness.qemu import qemu_command, qemu_version
 from harness.runner import Runner, Settings
-from suite_run import ROOT, qemu_processes, suite_command
+from suite_run import ROOT, qemu_processes, shell_script, suite_command
+from suite_run import real_qemu  # noqa: F401  (fixture)
 
 CASES = ROOT / "cases"
 # A batch with crashing cases in its middle (see the file's comment).
@@ -35,69 +38,92 @@ def build_kernel(cases, work):
     return work / "build" / "kernel.elf"
 
 
-def run_parallel(cases, work, qemu, cpu):
-    """The suite on `cases` as `make run` runs it, with -n 2, in `work` (build/, results/), and with
-    temporary directories of its own: (results directory, those directories, pytest's exit status)."""
+def run_parallel(cases, work, qemu, cpu, *options, jobs=2):
+    """The suite on `cases` as `make run` runs it, with -n `jobs`, in `work` (build/, results/), and with
+    temporary directories of its own: (results, those directories, pytest's exit status)."""
     tmp, basetemp = work / "tmp", work / "basetemp"
+    for temp in (tmp, basetemp):
+        shutil.rmtree(temp, ignore_errors=True)
     tmp.mkdir()
-    argv, env = suite_command(work, "-q", "-n", "2", f"--basetemp={basetemp}", cases=cases, qemu=qemu, cpu=cpu)
+    argv, env = suite_command(work, "-q", "-n", str(jobs), f"--basetemp={basetemp}", *options,
+                              cases=cases, qemu=qemu, cpu=cpu)
     run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env={**env, "TMPDIR": str(tmp), "PYTHONDONTWRITEBYTECODE": "1"})
     assert run.returncode in (0, 1), run.stdout + run.stderr      # 1: a case failed, as crash_unexpected does
     assert qemu_processes(work) == []
-    return work / "results", (tmp, basetemp), run.returncode
+    doc = json.loads((work / "results" / f"{qemu_version(qemu)}-{cpu}.json").read_text())
+    return doc, (tmp, basetemp), run.returncode
 
 
 @pytest.fixture(scope="module")
 def suite(qemu, cpu, tmp_path_factory):
-    """The real suite, built and run once for the tests below: (kernel, results directory, temp dirs)."""
+    """The real suite, built once and run as `make run` runs it (no xdist: one pytest process
+    booting a QEMU per CPU at a time): (kernel, results, temp dirs)."""
     work = tmp_path_factory.mktemp("suite")
     kernel = build_kernel(CASES, work)
-    results, temps, _ = run_parallel(CASES, work, qemu, cpu)
-    return kernel, results, temps
-
-
-def in_batches(runner, cases):
-    """{case id: Judgement}, judged as the suite's --batch mode does: in order, each with the cases after it."""
-    return {c.id: runner.run_batch(c, cases[i + 1:]) for i, c in enumerate(cases)}
-
-
-def steps_of(judgement):
-    return [(s.n, s.ok, s.observed, list(s.problems)) for s in judgement.steps]
+    doc, temps, _ = run_parallel(CASES, work, qemu, cpu, jobs=0)
+    return kernel, doc, temps
 
 
 @pytest.fixture(scope="module")
-def batch_vs_alone(suite, qemu, cpu):
-    """{case id: (batch, alone)}, each ([(n, ok, observed, problems) per step], the run's problems): the
-    case as batch mode judges it, and as the default mode (a boot per case: the suite's results) did."""
-    kernel, results, _ = suite
-    doc = json.loads((results / f"{qemu_version(qemu)}-{cpu}.json").read_text())
-    alone = {e["id"]: ([(s["n"], s["ok"], s["observed"], s["problems"]) for s in e["steps"]], e["problems"])
-             for e in doc["cases"] if e["outcome"] != "skipped"}
-    batched = in_batches(Runner(Settings(qemu, cpu, kernel)), load_dir(CASES))
-    assert qemu_processes(kernel.parent) == []
-    # All but the cases that end a run are judged from a boot they share.
-    assert max(j.batch_size for j in batched.values()) > 1
-    return {case_id: ((steps_of(batched[case_id]), batched[case_id].problems), alone[case_id]) for case_id in alone}
+def default_vs_isolated(suite, qemu, cpu):
+    """{case id: (default, isolated)}: each case's results entry from the default run, and from a run
+    with one boot per case (--isolated), of the same kernel."""
+    kernel, default, _ = suite
+    isolated, _, _ = run_parallel(CASES, kernel.parent.parent, qemu, cpu, "--isolated")
+    assert all(e["batch_size"] in (1, None) for e in isolated["cases"])
+    by_id = {e["id"]: e for e in isolated["cases"]}
+    assert by_id.keys() == {e["id"] for e in default["cases"]}
+    return {e["id"]: (e, by_id[e["id"]]) for e in default["cases"]}
 
 
-def test_batch_gives_the_same_verdicts_as_a_boot_per_case(batch_vs_alone):
-    def verdicts(judged):
-        steps, problems = judged
-        return [(n, ok, step_problems) for n, ok, _, step_problems in steps], problems
-
-    for case_id, (batch, alone) in batch_vs_alone.items():
-        assert verdicts(batch) == verdicts(alone), case_id
+def verdict(entry):
+    """What a run says about a case: its outcome, each step's verdict, the run's problems."""
+    return entry["outcome"], [(s["n"], s["ok"], s["problems"]) for s in entry["steps"]], entry["problems"]
 
 
-# Each case starts from zeroed frames (kernel/main.c), so a batch observes what fresh boots do.
-def test_batch_observes_what_a_boot_per_case_does(batch_vs_alone):
-    def observed(judged):
-        return [(n, text) for n, _, text, _ in judged[0]]
+def observed(entry):
+    return [(s["n"], s["observed"]) for s in entry["steps"]]
 
-    differ = {case_id: (observed(batch), observed(alone))
-              for case_id, (batch, alone) in batch_vs_alone.items() if observed(batch) != observed(alone)}
+
+def test_the_default_run_gives_the_verdicts_and_observations_of_a_boot_per_case(default_vs_isolated):
+    differ = {case_id: (verdict(default), verdict(isolated))
+              for case_id, (default, isolated) in default_vs_isolated.items() if verdict(default) != verdict(isolated)}
     assert differ == {}
+    # Each case starts from zeroed frames (kernel/main.c), so a shared boot observes what fresh boots do.
+    differ = {case_id: (observed(default), observed(isolated))
+              for case_id, (default, isolated) in default_vs_isolated.items() if observed(default) != observed(isolated)}
+    assert differ == {}
+    # ... and it judged most cases from shared boots, and every failure (xfails too) from a fresh one.
+    defaults = [default for default, _ in default_vs_isolated.values()]
+    assert sum(e["batch_size"] > 1 for e in defaults if e["batch_size"]) > len(defaults) / 2
+    assert all(e["fresh_boot"] for e in defaults if e["outcome"] in ("failed", "xfailed"))
+
+
+@pytest.mark.parametrize("jobs", [0, 2, 3])
+def test_each_case_runs_on_one_worker_and_is_reported_once(qemu, cpu, suite, tmp_path, real_qemu, jobs):
+    kernel, default, _ = suite
+    # QEMU as a script that logs which xdist worker started it, with which cases, then runs the real one.
+    log = tmp_path / "boots.log"
+    wrapper = shell_script(tmp_path / "qemu-system-aarch64", f"""
+[ "$1" = --version ] || echo "${{PYTEST_XDIST_WORKER:-main}} $*" >> {log}
+exec {real_qemu} "$@"
+""")
+    doc, _, _ = run_parallel(CASES, kernel.parent.parent, str(wrapper), cpu, jobs=jobs)
+    ids = [e["id"] for e in doc["cases"]]
+    assert sorted(ids) == sorted({c.id for c in load_dir(CASES)})     # each case reported once
+    workers = {}
+    for line in log.read_text().splitlines():
+        worker, *args = line.split()
+        config = args[args.index("-semihosting-config") + 1]
+        for case_id in re.findall(r"arg=([^,+][^,]*)", config):     # not the kernel's options (+walks)
+            workers.setdefault(case_id, set()).add(worker)
+    skipped = {e["id"] for e in doc["cases"] if e["outcome"] == "skipped"}
+    assert {case_id for case_id in ids if case_id not in skipped} == workers.keys()
+    assert {case_id: w for case_id, w in workers.items() if len(w) > 1} == {}
+    assert len(set().union(*workers.values())) == max(jobs, 1)
+    # The verdicts do not depend on how the cases were shared out.
+    assert {e["id"]: verdict(e) for e in doc["cases"]} == {e["id"]: verdict(e) for e in default["cases"]}
 
 
 @pytest.fixture(scope="module")
@@ -108,53 +134,57 @@ def crashes(tmp_path_factory):
     return work
 
 
-def test_a_crash_in_a_batch_is_rerun_alone_and_the_cases_after_it_judged(qemu, cpu, crashes):
+def test_a_crash_in_a_shared_boot_ends_it_and_the_cases_after_it_are_judged(qemu, cpu, crashes):
     cases = load_dir(CRASHES)
-    judged = in_batches(Runner(Settings(qemu, cpu, crashes / "build" / "kernel.elf")), cases)
+    runner = Runner(Settings(qemu, cpu, crashes / "build" / "kernel.elf"))
+    judged = {c.id: runner.run_shared(c, cases[i + 1:]) for i, c in enumerate(cases)}
 
     assert list(judged) == [c.id for c in cases]
     for case_id in ("batch.before", "batch.crash", "batch.after_crash", "batch.last"):
         j = judged[case_id]
         assert j.ok, (case_id, j.problems, [(s.observed, s.problems) for s in j.steps if not s.ok])
-    # Each crash was judged from a boot that ran it alone, the case after the first from a batch.
-    for case_id in ("batch.crash", "batch.crash_unexpected"):
-        command = judged[case_id].run.command
-        assert command[command.index("-semihosting-config") + 1].endswith(f"native,arg=+walks,arg={case_id}")
-    assert judged["batch.after_crash"].batch_size > 1
-    # A case that crashes unexpectedly fails, and says why.
+    # The crash ended the boot it shared with batch.before; the cases after it had boots of their own.
+    assert (judged["batch.before"].batch_size, judged["batch.crash"].fresh_boot) == (5, False)
+    assert judged["batch.after_crash"].fresh_boot and judged["batch.after_crash"].batch_size == 3
+    # A case that crashes unexpectedly fails, and says why, from the boot it began.
     failed = judged["batch.crash_unexpected"]
     assert not failed.ok and any("unexpected exception" in p for p in failed.problems), failed.problems
+    assert failed.rerun is not None
+    command = failed.run.command
+    assert command[command.index("-semihosting-config") + 1].endswith("native,arg=+walks,arg=batch.crash_unexpected")
     assert qemu_processes(crashes) == []
 
 
-def test_qemu_opens_no_socket_port_or_file_but_the_kernel_and_its_case_blob():
-    command = qemu_command("qemu-system-aarch64", "max", "k.elf", ["a", "b"])
-    shared = re.compile(r"tcp:|udp:|unix:|telnet:|socket|file[:=]|path=|^-(gdb|s|S|pidfile|D|qmp|monitor|chardev)$")
+def test_qemu_opens_no_port_or_file_but_the_kernel_and_its_case_blob():
+    command = qemu_command("qemu-system-aarch64", "max", "k.elf", ["a", "b"], monitor_fd=5)
+    # The monitor is on a socket pair QEMU inherits (fd=), which no other process can reach.
+    assert command[command.index("-chardev") + 1] == "socket,id=monitor,fd=5"
+    shared = re.compile(r"tcp:|udp:|unix:|telnet:|host=|port=|file[:=]|path=|^-(gdb|s|S|pidfile|D|qmp|monitor)$")
     assert [arg for arg in command if shared.search(arg)] == [command[command.index("-device") + 1]]
     assert command[command.index("-device") + 1].startswith("loader,file=cases.bin,")
 
 
-def check_only_results_written(cases, results, temps, qemu, cpu):
+def check_only_results_written(cases, doc, results, temps):
     """The results, one raw log per case ID whose run failed, and nothing else, anywhere we can see."""
-    stem = f"{qemu_version(qemu)}-{cpu}"
-    doc = json.loads((results / f"{stem}.json").read_text())
     assert len(doc["cases"]) == len(load_dir(cases))
+    stem = f"{doc['qemu_version']}-{doc['cpu']}"
     raw = {f"raw/{e['id']}.log" for e in doc["cases"] if e["problems"]}
     assert {str(p.relative_to(results)) for p in results.rglob("*") if p.is_file()} == {f"{stem}.json",
                                                                                        f"{stem}.xml", *raw}
-    for name in raw:    # a case's own output, not a neighbour's
-        assert re.findall(r"begin case=(\S+)", (results / name).read_text()) == [name[len("raw/"):-len(".log")]]
     for temp in temps:
         assert [p for p in temp.rglob("*") if p.is_file()] == []
     return raw
 
 
-def test_parallel_runs_of_the_suite_share_no_file(suite, qemu, cpu):
-    _, results, temps = suite
-    check_only_results_written(CASES, results, temps, qemu, cpu)
+def test_parallel_runs_of_the_suite_share_no_file(suite):
+    kernel, doc, temps = suite
+    check_only_results_written(CASES, doc, kernel.parent.parent / "results", temps)
 
 
 def test_parallel_runs_keep_a_raw_log_per_failed_case(qemu, cpu, crashes):
-    results, temps, status = run_parallel(CRASHES, crashes, qemu, cpu)
+    doc, temps, status = run_parallel(CRASHES, crashes, qemu, cpu)
     assert status == 1
-    assert check_only_results_written(CRASHES, results, temps, qemu, cpu) == {"raw/batch.crash_unexpected.log"}
+    assert check_only_results_written(CRASHES, doc, crashes / "results", temps) == {"raw/batch.crash_unexpected.log"}
+    # The log is the case's own fresh boot, not the boot it shared.
+    assert re.findall(r"begin case=(\S+)", (crashes / "results" / "raw" / "batch.crash_unexpected.log").read_text()) \
+        == ["batch.crash_unexpected"]

@@ -8,7 +8,7 @@ import pytest
 
 from harness import blob
 from harness.errors import HarnessError
-from harness.qemu import qemu_command, qemu_version, run_kernel
+from harness.qemu import HANG_CHECK, qemu_command, qemu_version, run_kernel
 
 KERNEL = Path(__file__).resolve().parent.parent / "build" / "kernel.elf"
 # A case of the blob `make kernel` writes (build/cases.bin).
@@ -111,7 +111,7 @@ def test_unknown_case(qemu, cpu, kernel):
 
 
 def test_long_output_is_all_captured(qemu, cpu, kernel):
-    # Unknown IDs print one line each, whatever the kernel's case table holds.
+    # Unknown IDs print one line each, whatever the case blob holds.
     ids = [f"x{i}" for i in range(2000)]
     r = run_kernel(qemu, cpu, kernel, ids)
     lines = r.output.splitlines()
@@ -119,9 +119,37 @@ def test_long_output_is_all_captured(qemu, cpu, kernel):
     assert lines[-1] == "MMUT 2 exit status=1"
 
 
+@pytest.fixture(scope="module")
+def busy_elf(tmp_path_factory):
+    """An image that counts down for a second or more, printing nothing, then exits through semihosting
+    (with an empty case blob next to it, which it never reads)."""
+    tmp = tmp_path_factory.mktemp("busy")
+    blob.write([], tmp / "cases.bin")
+    (tmp / "busy.S").write_text(".global _start\n_start:\n\tldr x2, =1500000000\n1:\tsubs x2, x2, #1\n\tb.ne 1b\n"
+                                "\tmov x0, #0x18\n\tldr x1, =0x20026\n\thlt #0xf000\n")
+    subprocess.run(["aarch64-linux-gnu-gcc", "-nostdlib", "-static", "-Wl,--build-id=none",
+                    "-Ttext=0x40080000", str(tmp / "busy.S"), "-o", str(tmp / "busy.elf")], check=True)
+    return tmp / "busy.elf"
+
+
+def test_stuck_kernel_is_stopped_by_the_progress_check(qemu, cpu, hang_elf):
+    r = run_kernel(qemu, cpu, hang_elf, [], timeout=10)
+    assert r.stalled and not r.timed_out and r.exit_status is None
+    assert 0x40080000 <= r.pc < 0x40080008      # _start: wfi; b _start
+    assert r.symbol.startswith("_start+")
+    assert r.wall < 2
+    assert qemu_children() == []
+
+
+def test_silent_kernel_at_work_is_not_stopped(qemu, cpu, busy_elf):
+    r = run_kernel(qemu, cpu, busy_elf, [], timeout=30)
+    assert r.wall > 4 * HANG_CHECK, "the image ran too briefly to show anything"
+    assert not r.stopped and r.exit_status is not None, r
+
+
 def test_hang_times_out_with_pc(qemu, cpu, hang_elf):
     timeout = 0.5
-    r = run_kernel(qemu, cpu, hang_elf, [], timeout=timeout)
+    r = run_kernel(qemu, cpu, hang_elf, [], timeout=timeout, hang_check=None)
     assert r.timed_out and r.exit_status is None
     assert 0x40080000 <= r.pc < 0x40080008      # _start: wfi; b _start
     assert r.symbol.startswith("_start+")

@@ -16,6 +16,7 @@ from harness.errors import HarnessError
 from harness.qemu import qemu_version
 from suite_run import ROOT, SELFTEST, nodes, qemu_processes, shell_script, stop, suite_command
 from suite_run import real_qemu, suite, suite_options  # noqa: F401  (fixtures)
+from test_mutants import DEFECTS, mutant_repository
 
 
 def problems(entry):
@@ -24,16 +25,17 @@ def problems(entry):
 
 # ---------------------------------------------------------------- 1. hangs
 
-def test_hang_is_stopped_and_fails_only_its_case(suite):
+def test_hang_is_stopped_by_the_progress_check_and_fails_only_its_case(suite):
     # The hanging case runs first: the cases after it must still run, in the same session.
-    run = suite("--case-timeout=2", select=nodes("hang_unexpected", "plain", "hang", "brk"))
+    run = suite(select=nodes("hang_unexpected", "plain", "hang", "brk"))
     assert run.returncode == 1, run.output
     assert run.outcomes() == {"selftest.hang_unexpected": "failed", "selftest.plain": "passed",
                               "selftest.hang": "passed", "selftest.brk": "passed"}, run.output
 
     hang = run.case("selftest.hang_unexpected")
     # Where the CPU was (PC and symbol) and where the case's records stopped.
-    assert re.search(r"did not finish within 2 s and was stopped; the CPU was at PC 0x[0-9a-f]+ "
+    assert re.search(r"the kernel made no progress \(no output for [0-9.]+ s and its registers unchanged over "
+                     r"[0-9.]+ s\) and was stopped after [0-9.]+ s; the CPU was at PC 0x[0-9a-f]+ "
                      r"\(selftest_hang\+0x[0-9a-f]+\); the case's records stop after the record of step 1",
                      problems(hang)), problems(hang)
     assert [s["ok"] for s in hang["steps"]] == [True, True, False, False]
@@ -41,7 +43,21 @@ def test_hang_is_stopped_and_fails_only_its_case(suite):
     assert "selftest.toml::hang_unexpected --qemu=" in run.output      # and how to rerun just this case,
     assert f"--cases={SELFTEST}" in run.output                          # from this case directory
     assert run.raw_log("selftest.hang_unexpected").is_file()
+    # The progress check stopped both hangs in about a second, not the 10 s timeout.
+    assert hang["wall"] < 1.5 and run.case("selftest.hang")["wall"] < 1.5
+    assert run.wall < 8
 
+
+def test_hang_is_stopped_at_the_timeout_without_the_progress_check(suite):
+    run = suite("--case-timeout=2", "--hang-check=0", "--isolated", select=nodes("hang_unexpected", "plain", "hang"))
+    assert run.returncode == 1, run.output
+    assert run.outcomes() == {"selftest.hang_unexpected": "failed", "selftest.plain": "passed",
+                              "selftest.hang": "passed"}, run.output
+
+    hang = run.case("selftest.hang_unexpected")
+    assert re.search(r"did not finish within 2 s and was stopped; the CPU was at PC 0x[0-9a-f]+ "
+                     r"\(selftest_hang\+0x[0-9a-f]+\); the case's records stop after the record of step 1",
+                     problems(hang)), problems(hang)
     # The time limit is per case: --case-timeout, or the case's own `timeout` (1 s for selftest.hang).
     assert 2 <= hang["wall"] < 4.5
     assert 1 <= run.case("selftest.hang")["wall"] < 2
@@ -76,7 +92,7 @@ MISBEHAVIOURS = {
 def test_broken_qemu_fails_the_case_clearly(suite, tmp_path, real_qemu, misbehaviour):
     action, messages = MISBEHAVIOURS[misbehaviour]
     qemu = shell_script(tmp_path / "qemu-system-aarch64", f"""
-case " $* " in *"arg=selftest.plain "*) {action};; esac
+case " $* " in *"arg=selftest.plain,"* | *"arg=selftest.plain "*) {action};; esac
 exec {real_qemu} "$@"
 """)
     run = suite(qemu=qemu, select=nodes("plain", "brk", "nested"))
@@ -160,8 +176,9 @@ def test_deps_names_the_install_command(tmp_path, kind):
 
 @pytest.mark.parametrize("jobs", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_interrupt_leaves_no_qemu_and_no_half_results(tmp_path, suite_options, jobs):
-    argv, env = suite_command(tmp_path, "--case-timeout=60", *jobs, select=nodes("plain", "hang_unexpected"),
-                              **suite_options)
+    # The hang is left to the timeout; the crash in selftest.brk ends the boot that plain shares with it.
+    argv, env = suite_command(tmp_path, "--case-timeout=60", "--hang-check=0", *jobs,
+                              select=nodes("plain", "brk", "hang_unexpected"), **suite_options)
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:
@@ -183,5 +200,25 @@ def test_interrupt_leaves_no_qemu_and_no_half_results(tmp_path, suite_options, j
     assert len(results) == 1, output
     doc = json.loads(results[0].read_text())
     assert doc["interrupted"] is True
-    assert {c["id"]: c["outcome"] for c in doc["cases"]} == {"selftest.plain": "passed"}
+    assert {c["id"]: c["outcome"] for c in doc["cases"]} == {"selftest.plain": "passed", "selftest.brk": "passed"}
     assert not list((tmp_path / "results").glob(".*.tmp"))
+
+
+# ---------------------------------------------------------------- 7. a kernel that hangs in every case
+
+def test_a_kernel_hanging_in_every_case_costs_about_a_second_each(suite, tmp_path):
+    # The page-table builder's index off by one: once the MMU is on, the kernel's own code is not
+    # where its tables say, and the kernel loops in its exception vectors, in every case.
+    repo = mutant_repository(tmp_path / "repo", *DEFECTS["index_shift_off_by_one"])
+    select = [str(repo / "cases" / name) for name in ("translation.toml", "permission.toml")]
+    run = suite("-n", "2", root=repo, cases=repo / "cases", select=select, work=tmp_path)
+    assert run.returncode == 1, run.output
+    cases = run.results["cases"]
+    # Every case fails (a known-bug case's strict xfail with it).
+    assert len(cases) == 20 and {c["outcome"] for c in cases} <= {"failed", "xfailed"}, run.output
+    for case in cases:
+        assert re.search(r"the kernel made no progress \(.*\) and was stopped after [0-9.]+ s; the CPU was at PC "
+                         r"0x[0-9a-f]+", problems(case)), problems(case)
+        assert case["wall"] < 1.5 and case["fresh_boot"]
+    # Stopped by the progress check each time, not by the 10 s timeout.
+    assert run.wall < 30
