@@ -413,6 +413,14 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     case = Case(path, path.stem, feature, name, summary, regime, maps, raws, tables, steps, tuple(requires), xfail, params,
                 timeout=timeout)
     _check_layout(case)
+    if any(s.level is not None for s in steps):
+        # The slots of descriptor steps, reached as the kernel reaches them (pgt_slot), from the
+        # tables the steps before them leave.  Imported here: harness.declared builds on this module.
+        from harness import declared
+        try:
+            declared.step_slots(case)
+        except declared.LayoutError as e:
+            raise CaseError(path, f"a descriptor step's slot cannot be reached: {e}", name, "steps") from None
     return case
 
 

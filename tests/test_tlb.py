@@ -3,7 +3,7 @@ stale translations: the suite accepts an old translation exactly where the
 architecture permits one, and fails a run that shows one where it does not."""
 import pytest
 
-from harness.cases import load_file
+from harness.cases import CaseError, load_file
 from harness.model import Completes, predict_case
 from harness.model.oracle import observation_allowed
 from harness.protocol import parse_record
@@ -114,3 +114,16 @@ def test_the_suite_accepts_a_stale_translation_only_where_it_is_permitted(tmp_pa
     stale = step_record(forbidden, A)
     assert judge_step(forbidden, case.steps[forbidden], stale).problems == ("expected value 0xbbbb; got 0xaaaa",)
     assert observation_allowed(case.steps[forbidden], outcomes[forbidden], stale)
+
+
+def test_a_descriptor_step_below_a_block_is_refused_naming_it(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('''feature = "f"
+[case.c]
+summary = "s"
+map = [ { va = 0x8020_0000, to = "big", level = 2 } ]
+steps = [ { do = "map", va = 0x8020_1000, level = 3, to = "big" } ]
+''')
+    with pytest.raises(CaseError, match=r"case 'c': field 'steps': a descriptor step's slot cannot be reached: "
+                                        r"occupied: a leaf or raw descriptor above 0x80201000 at level 2"):
+        load_file(path)
