@@ -63,3 +63,13 @@ def test_one_of_passes_on_any_permitted_outcome_and_fails_on_others():
 
 def test_a_missing_record_fails():
     assert judge_step(0, STORE, None).problems == ("expected a record of this step; got none",)
+
+
+def test_a_read_back_descriptor_is_checked_in_the_fields_the_case_names():
+    af_ro = Expect("desc", value=0x400 | 0x80, mask=0x400 | 0xC0)      # AF=1, AP[2:1]=0b10
+    step = Step("read_desc", VA, 0, af_ro, level=3)
+    assert judge_step(0, step, record("ok desc=0x41000787")).ok
+    v = judge_step(0, step, record("ok desc=0x41000707"))
+    assert v.problems == ("expected descriptor with AF=1, AP[2:1]=0b10; got descriptor 0x41000707",)
+    v = judge_step(0, step, record("error error=occupied"))
+    assert v.problems == ("expected the step to complete; got the kernel could not reach the descriptor (occupied)",)
