@@ -28,13 +28,14 @@ KHDR    := $(wildcard kernel/*.h)
 SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) --cases=$(CASES) --build=$(BUILD)
 CASE_FILES := $(wildcard $(CASES)/*.toml)
 
-.PHONY: all help deps browser kernel run test bench debug coverage qemus compare clean FORCE
+.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare clean FORCE
 all: kernel
 
 help:
 	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, JOBS=, PYTEST_ARGS=--isolated)"
 	@echo "make test     the project's own tests, then the conformance suite (what CI runs)"
 	@echo "make bench    boot floor, default run against one boot per case, peak memory, time at scale"
+	@echo "make fuzz     a campaign of generated cases judged by the model (SEED=, COUNT=, QEMU=, CPU=)"
 	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch"
 	@echo "make deps     check (and, as root, install) the Debian packages needed"
 	@echo "make coverage rewrite the README's coverage table from the case files"
@@ -88,6 +89,11 @@ test: deps browser kernel
 
 bench: deps kernel
 	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) --cases=$(CASES) --jobs=$(or $(JOBS),auto)
+
+# Generated cases: new mismatches are shrunk into results/fuzz/ (exit 1), known QEMU bugs listed.
+fuzz: deps kernel
+	$(PYTHON) -m harness.fuzz --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) $(if $(SEED),--seed=$(SEED)) \
+		$(if $(COUNT),--count=$(COUNT))
 
 debug: deps kernel
 	@test -n "$(CASE)" || { echo "usage: make debug CASE=<case id>" >&2; exit 2; }

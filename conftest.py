@@ -47,6 +47,10 @@ def pytest_addoption(parser):
                     help="seconds without output after which QEMU is asked whether the kernel still makes "
                          f"progress, and stopped if not (default: {HANG_CHECK}; 0: only --case-timeout stops it)")
     group.addoption("--results", default=str(ROOT / "results"), help="where results are written (default: results/)")
+    group.addoption("--fuzz-seed", type=int, default=None,
+                    help="tests/test_fuzz_campaign.py: the campaign's seed (default: CI's fixed seed)")
+    group.addoption("--fuzz-count", type=int, default=None,
+                    help="tests/test_fuzz_campaign.py: generated cases to run (default: CI's 5000)")
 
 
 def _cases_dir(config):

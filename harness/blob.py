@@ -23,12 +23,12 @@ LAYOUT = read_constants(kernel_header("layout.h"))
 
 # The records of case.h, little-endian; `x` is padding the kernel ignores.
 _HEADER = struct.Struct("<IIII")                # magic, version, ncases, size
-_REGIME = "BBBBBxHQQ"                           # tg0, tg1, t0sz, t1sz, ips, flags, ttbr1, mair
+_REGIME = "BBBBB3xI4xQQ"                        # tg0, tg1, t0sz, t1sz, ips, flags, ttbr1, mair
 _CASE = struct.Struct("<II" + _REGIME + "IIIIIIII")     # id, id_len, regime, (offset, count) x 4
 _MAP = struct.Struct("<QQbBBBB3x")              # va, pa, level, attrindx, ap, sh, flags
 _TABLE = struct.Struct("<QbBB5x")               # va, level, aptable, flags
 _RAW = struct.Struct("<QQb7x")                  # va, desc, level
-_STEP = struct.Struct("<QQQIi")                 # va, value, mask, op, level
+_STEP = struct.Struct("<QQQIBb2x")               # va, value, mask, op, el, level
 
 for _record, _size in ((_HEADER, "BLOB_HEADER_SIZE"), (_CASE, "BLOB_CASE_SIZE"), (_MAP, "BLOB_MAP_SIZE"),
                        (_TABLE, "BLOB_TABLE_SIZE"), (_RAW, "BLOB_RAW_SIZE"), (_STEP, "BLOB_STEP_SIZE")):
@@ -49,7 +49,9 @@ def _regime(c):
     r = c.regime
     flags = _flags({"epd0": r.epd0, "epd1": r.epd1, "tbi0": r.tbi0, "tbi1": r.tbi1, "ds": r.ds,
                     "ha": r.ha, "hd": r.hd, "sctlr_a": r.sctlr_a, "kernel_high": r.kernel_high,
-                    "raw_ttbr1": r.ttbr1 is not None, "as": r.asid16, "a1": r.a1}, "REGIME")
+                    "raw_ttbr1": r.ttbr1 is not None, "wxn": r.wxn, "span0": not r.span, "epan": r.epan,
+                    "pan": r.pan, "hpd0": r.hpd0, "hpd1": r.hpd1, "e0pd0": r.e0pd0, "e0pd1": r.e0pd1,
+                    "as": r.asid16, "a1": r.a1}, "REGIME")
     return (r.tg0, r.tg1, r.t0sz, r.t1sz, r.ips, flags, r.ttbr1 or 0, r.mair)
 
 
@@ -61,7 +63,7 @@ def _map(m):
 
 def _table(t):
     return _TABLE.pack(t.va, t.level, HWDEF[APTABLE_NAMES[t.aptable]],
-                       CASE_H["TABLE_ATTR_PXN"] if t.pxntable else 0)
+                       _flags({"pxn": t.pxntable, "uxn": t.uxntable}, "TABLE_ATTR"))
 
 
 def _raw(w):
@@ -96,7 +98,8 @@ def _step(c, s):
         value = _tlbi_operand(s)
     elif s.op in ("set_ttbr0", "set_ttbr1"):
         value = s.asid
-    return _STEP.pack(s.va, value, mask, op, s.level or 0)
+    # A fix-up is the kernel's own work, at EL1; its retry runs where the access before it ran.
+    return _STEP.pack(s.va, value, mask, op, 1 if s.fixup else s.el, s.level or 0)
 
 
 def encode(cases):

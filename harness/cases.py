@@ -44,7 +44,9 @@ SH_NAMES = {"non": "SH_NON", "outer": "SH_OUTER", "inner": "SH_INNER"}
 
 LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8}
 STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8}
-AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w")
+AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp")
+# What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.
+EL0_OPS = (*(op for op in LOADS if op != "ldtr64"), *(op for op in STORES if op != "sttr64"), "fetch", "selftest_hang")
 SELFTESTS = {"selftest_brk": "unexpected_exception", "selftest_nested": "nested_exception",
              "selftest_hang": "hang"}
 # Steps that change translations (kernel/maint.c): descriptor writes and reads at
@@ -99,6 +101,14 @@ class Regime:
     sctlr_a: bool
     ttbr1: int              # TTBR1_EL1 verbatim instead of the case's TTBR1 tables (None: the tables)
     mair: int
+    wxn: bool = False       # SCTLR_EL1.WXN
+    span: bool = True       # SCTLR_EL1.SPAN (FEAT_PAN; RES1 without it): False = exception entry sets PSTATE.PAN
+    epan: bool = False      # SCTLR_EL1.EPAN (FEAT_PAN3)
+    pan: bool = False       # PSTATE.PAN when the steps start (FEAT_PAN)
+    hpd0: bool = False      # TCR_EL1.HPD0/HPD1 (FEAT_HPDS)
+    hpd1: bool = False
+    e0pd0: bool = False     # TCR_EL1.E0PD0/E0PD1 (FEAT_E0PD)
+    e0pd1: bool = False
     asid16: bool = False    # TCR_EL1.AS: 16-bit ASIDs
     a1: bool = False        # TCR_EL1.A1: TTBR1_EL1's ASID is the current one
 
@@ -115,9 +125,10 @@ class Regime:
     @property
     def kernel_high(self):
         """Whether the kernel must run the steps from its TTBR1 alias (layout.h):
-        when TTBR0's range cannot hold its identity-mapped window, or TTBR0 walks are off."""
+        when TTBR0's range cannot hold its identity-mapped window, or TTBR0 walks are off,
+        or EL0 may not use TTBR0 (E0PD0), which leaves EL0 code no home there."""
         window_end = LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]
-        return self.epd0 or window_end > 1 << (64 - self.t0sz)
+        return self.epd0 or self.e0pd0 or window_end > 1 << (64 - self.t0sz)
 
 
 @dataclass(frozen=True)
@@ -142,6 +153,7 @@ class TableAttrs:
     level: int
     aptable: str
     pxntable: bool
+    uxntable: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +191,7 @@ class Step:
     va: int
     value: int
     expect: Expect
+    el: int = 1             # where the step runs: 0 (the kernel's EL0 code) or 1
     level: int = None
     mapping: object = None  # Mapping
     mask: int = 0
@@ -372,7 +385,13 @@ class _Fields:
 
 
 REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
-               "asid16", "a1", "ttbr1", "mair"}
+               "ttbr1", "mair", "wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1",
+               "asid16", "a1"}
+
+# Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
+REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "hpd0": "FEAT_HPDS",
+                   "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16"}
+OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2"}
 
 
 def _build_case(path, name, body, defaults, params, bugs, feature):
@@ -397,6 +416,7 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     for r in requires:
         if r.lstrip("!") not in FEATURES:
             raise CaseError(path, f"unknown feature {r!r}; known: {', '.join(sorted(FEATURES))}", name, "requires")
+    _check_feature_use(path, name, regime, steps, requires)
 
     xfail = body.get("xfail")
     if isinstance(xfail, str):
@@ -466,6 +486,8 @@ def _regime(path, name, table, params):
         ds=f.bool("ds"), ha=f.bool("ha"), hd=f.bool("hd"), sctlr_a=f.bool("sctlr_a"),
         asid16=f.bool("asid16"), a1=f.bool("a1"), ttbr1=f.int("ttbr1"),
         mair=sum(attr << (8 * idx) for idx, attr in mair.items()),
+        wxn=f.bool("wxn"), span=f.bool("span", True), epan=f.bool("epan"), pan=f.bool("pan"),
+        hpd0=f.bool("hpd0"), hpd1=f.bool("hpd1"), e0pd0=f.bool("e0pd0"), e0pd1=f.bool("e0pd1"),
     )
     for key in ("t0sz", "t1sz"):
         tsz = getattr(regime, key)
@@ -548,9 +570,10 @@ def _mapping(path, name, i, table, names, where=None):
 
 
 def _table_attrs(path, name, i, table, names):
-    f = _Fields(path, name, f"tables[{i}]", table, {"va", "level", "aptable", "pxntable"}, names)
+    f = _Fields(path, name, f"tables[{i}]", table, {"va", "level", "aptable", "pxntable", "uxntable"}, names)
     t = TableAttrs(va=f.int("va", required=True), level=f.int("level", required=True),
-                   aptable=f.choice("aptable", APTABLE_NAMES, "none"), pxntable=f.bool("pxntable"))
+                   aptable=f.choice("aptable", APTABLE_NAMES, "none"), pxntable=f.bool("pxntable"),
+                   uxntable=f.bool("uxntable"))
     if t.level == 3:
         raise f.error("level", "level 3 holds pages, not table descriptors")
     return t
@@ -562,7 +585,7 @@ def _raw(path, name, i, table, names):
                desc=f.int("desc", required=True))
 
 
-STEP_KEYS = {"do", "va", "value", "expect"}
+STEP_KEYS = {"do", "va", "value", "expect", "el"}
 FAULT_KEYS = {"fault", "level", "far", "wnr", "s1ptw"}
 PAR_KEYS = {"pa", "attr", "sh"}
 
@@ -662,8 +685,13 @@ def _step(path, name, i, table, names):
         raise f.error("value", f"only stores take a value, not {op}")
     else:
         value = 0
-    step = Step(op, va & (2**64 - 1), value, _expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"),
-                                                     names))
+    el = f.int("el", 1)
+    if el not in (0, 1):
+        raise f.error("el", f"a step runs at EL0 or EL1 (el = 0 or 1), not {el}")
+    if el == 0 and op not in EL0_OPS:
+        raise f.error("el", f"{op} cannot run at EL0; at EL0 a step is one of: {', '.join(EL0_OPS)}")
+    expect = _expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"), names)
+    step = Step(op, va & (2**64 - 1), value, expect, el)
     if "fixup" not in table:
         if "retry" in table:
             raise f.error("retry", "a retry needs a fixup")
@@ -697,6 +725,19 @@ def _retry(path, name, i, step, table, names):
     return replace(step, expect=expect, level=level, mapping=mapping, fixup=kind)
 
 
+def _check_feature_use(path, name, regime, steps, requires):
+    """A case that sets a control of an optional feature, or runs its instruction, requires the
+    feature: without it the control is RES0 (or PSTATE.PAN's MSR UNDEFINED), and the case says nothing."""
+    defaults = Regime.__dataclass_fields__
+    for key, feature in REGIME_FEATURES.items():
+        if getattr(regime, key) != defaults[key].default and feature not in requires:
+            raise CaseError(path, f"{key} needs {feature}: add requires = [\"{feature}\"]", name, f"regime.{key}")
+    for i, step in enumerate(steps):
+        feature = OP_FEATURES.get(step.op)
+        if feature and feature not in requires:
+            raise CaseError(path, f"{step.op} needs {feature}: add requires = [\"{feature}\"]", name, f"steps[{i}].do")
+
+
 def _expect(path, name, where, op, va, spec, names):
     if spec is None:
         raise CaseError(path, "every step needs an expected outcome", name, where)
@@ -722,9 +763,15 @@ def _expect(path, name, where, op, va, spec, names):
             raise CaseError(path, "one_of lists two or more outcomes", name, f"{where}.one_of")
         return Expect("one_of", choices=tuple(_expect(path, name, f"{where}.one_of[{k}]", op, va, c, names)
                                               for k, c in enumerate(choices)))
+    if spec.get("fault") == esr.PC_ALIGNMENT:
+        # Its own exception class, no fault status: only the faulting PC, in FAR_EL1.
+        f = _Fields(path, name, where, spec, {"fault", "far"}, names)
+        if op != "fetch":
+            raise f.error("fault", "a PC alignment fault comes from a fetch (a branch to a misaligned target)")
+        return Expect("fault", fault=esr.PC_ALIGNMENT, far=f.int("far", va))
     if "fault" in spec:
         f = _Fields(path, name, where, spec, FAULT_KEYS, names)
-        fault = f.choice("fault", esr.FAULT_CLASSES, required=True)
+        fault = f.choice("fault", (*esr.FAULT_CLASSES, esr.PC_ALIGNMENT), required=True)
         level = f.int("level")
         try:
             esr.fault_status(fault, level)
@@ -754,12 +801,15 @@ def _expect(path, name, where, op, va, spec, names):
 
 def kernel_ranges(regime):
     """VA ranges the kernel maps for itself (main.c, map_kernel): identity in
-    TTBR0, or at its alias in TTBR1 when the regime sends it there."""
+    TTBR0, or at its alias in TTBR1 when the regime sends it there; the window,
+    the UART page and the EL0 code page."""
     if regime.kernel_high:
-        window, uart, granule = LAYOUT["KERNEL_ALIAS_BASE"], LAYOUT["UART_ALIAS_BASE"], 1 << regime.tg1
+        window, uart, el0 = LAYOUT["KERNEL_ALIAS_BASE"], LAYOUT["UART_ALIAS_BASE"], LAYOUT["EL0_CODE_ALIAS_VA"]
+        granule = 1 << regime.tg1
     else:
-        window, uart, granule = LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"], 1 << regime.tg0
-    return [(window, window + LAYOUT["KERNEL_WINDOW_SIZE"]), (uart, uart + granule)]
+        window, uart, el0 = LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"], LAYOUT["EL0_CODE_VA"]
+        granule = 1 << regime.tg0
+    return [(window, window + LAYOUT["KERNEL_WINDOW_SIZE"]), (uart, uart + granule), (el0, el0 + granule)]
 
 
 def _check_layout(case):
@@ -778,6 +828,9 @@ def _check_layout(case):
                                 or any(w.va >> 55 & 1 for w in case.raws)):
         raise CaseError(case.path, "a verbatim TTBR1_EL1 leaves no TTBR1 tables: no upper-half mappings, "
                         "and the kernel must be able to run from TTBR0", case.name, "regime.ttbr1")
+    if r.e0pd1 and r.kernel_high and any(s.el == 0 for s in case.steps):
+        raise CaseError(case.path, "EL0 steps run the kernel's EL0 code from TTBR1 here (the kernel runs from "
+                        "its TTBR1 home), which e0pd1 forbids EL0 to use", case.name, "regime.e0pd1")
     reserved = kernel_ranges(r)
     reserved_half = 1 if r.kernel_high else 0
 

@@ -25,6 +25,7 @@ from harness import declared, model
 from harness.cases import MAINT_OPS
 from harness.fuzz.known import KNOWN_BUGS
 from harness.model.oracle import describe_outcomes, expectation_agrees, observation_allowed
+from harness.model.case import step_accesses
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP
 from harness.model.translate import ACCESS_KINDS
 from harness.walk_text import describe_walk
@@ -164,7 +165,7 @@ def step_views(case, records, boot, version=None):
     # order, with the TLB: an access may use what a TLB still holds, which no walk
     # of the tables as they are now shows.
     predictions = model.predict_case(case, ids, pool_base) if _first_change(case) is not None else None
-    for n, step in enumerate(case.steps):
+    for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
         record = records.steps.get(n)
         if predictions is not None and record is not None and step.op in MAINT_OPS:
             outcomes = predictions[n]
@@ -177,7 +178,7 @@ def step_views(case, records, boot, version=None):
         # No walk record: the walk read no descriptor (a VA out of range, a walk disabled by EPDn).
         walks = records.walks.get(n, {"before": [], "after": []})
         walk_text = tuple(describe_walk(walks["before"], case.regime, step.va))
-        memory, access = _walked_memory(walks["before"], layout), model.Access(step.op, step.va, step.value)
+        memory = _walked_memory(walks["before"], layout)
         try:
             outcomes = predictions[n] if predictions is not None else model.s1_translate(regs, memory, access)
         except model.UnknownMemory as e:

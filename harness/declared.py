@@ -4,9 +4,11 @@ kernel/pgtable.c, kernel/mmu.c), so the reference model can evaluate every
 step of a case offline.
 
 This is the case's layout, not the model: it mirrors the kernel's table
-builder (and the kernel's own mappings: its window and the UART, identity in
-TTBR0 or at their TTBR1 alias when the regime sends the kernel there), its
-bump allocator, the frames it zeroes and the fetch stubs it plants.
+builder (and the kernel's own mappings: its window, the UART and its EL0 code
+page, identity in TTBR0 or at their TTBR1 alias when the regime sends the
+kernel there; under WXN the window in pages, code read-only and data
+execute-never), its bump allocator, the frames it zeroes and the fetch stubs
+it plants.
 """
 from functools import lru_cache
 
@@ -15,12 +17,13 @@ from harness.kdefs import kernel_header, read_defines
 from harness.model.attributes import SH_CODES
 from harness.model.descriptors import (
     AP_VALUES, APTABLE_VALUES, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_OA_DS_HI,
-    DESC_OA_LPA_HI, DESC_PXN, DESC_SH, DESC_UXN, TABLE_AP, TABLE_PXN,
+    DESC_OA_LPA_HI, DESC_PXN, DESC_SH, DESC_UXN, TABLE_AP, TABLE_PXN, TABLE_UXN,
 )
 from harness.model.memory import Memory, UnknownMemory
 from harness.model.registers import (
-    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, TCR_A1, TCR_AS, TCR_DS, TCR_EPD0, TCR_EPD1, TCR_HA, TCR_HD, TCR_IPS, TCR_SH0, TCR_SH1,
-    TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1, TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, Registers,
+    SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_SPAN, SCTLR_WXN, TCR_A1, TCR_AS, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0,
+    TCR_EPD1, TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_SH1, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1,
+    TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, Registers,
 )
 from harness.model.walk import level_lsb, s1_start_level
 
@@ -28,16 +31,14 @@ _PROBE = read_defines(kernel_header("probe.h"))
 FETCH_MAGIC = _PROBE["FETCH_MAGIC"]
 FETCH_STUB = (0xD2800000 | FETCH_MAGIC << 5, 0xD65F03C0)   # A64_MOVZ_X0(FETCH_MAGIC), A64_RET (probe.h)
 
-# Where the kernel image of today puts its table pool (the .pool section); the
-# model needs only real table addresses, but a caller that has a run's `regs`
-# record passes its TTBR0 root (the pool's first table) to match it exactly.
-TABLE_POOL_BASE = 0x400A0000
+# Where the kernel's table pool is (layout.h; its first table is TTBR0's root).
+TABLE_POOL_BASE = LAYOUT["TABLE_POOL_BASE"]
 
 # TCR_EL1 bits mmu.c sets in every regime: IRGNn/ORGNn Write-Back, SHn Inner Shareable.
 _TCR_WALK_ATTRS = 1 << 8 | 1 << 10 | 1 << 24 | 1 << 26
 _SH_INNER = SH_CODES["inner"]
-# SCTLR_EL1 RES1 bits of Armv8.0 (sysreg.h SCTLR_RES1).
-_SCTLR_RES1 = 1 << 29 | 1 << 28 | 1 << 23 | 1 << 22 | 1 << 20 | 1 << 11
+# SCTLR_EL1 RES1 bits of Armv8.0 (sysreg.h SCTLR_RES1; bit 23 is SPAN with FEAT_PAN).
+_SCTLR_RES1 = 1 << 29 | 1 << 28 | SCTLR_SPAN.mask | 1 << 22 | 1 << 20 | 1 << 11
 
 _OA_48, _OA_52_LPA, _OA_52_DS = "48", "52_lpa", "52_ds"
 _IPS_52 = 6
@@ -172,15 +173,23 @@ def _prot(attrindx, ap="rw_el1", sh="non", af=True, ng=False, pxn=False, uxn=Fal
 
 _KERNEL_RAM = _prot(LAYOUT["KERNEL_ATTRIDX_NORMAL"], sh="inner", uxn=True)
 _KERNEL_DEVICE = _prot(LAYOUT["KERNEL_ATTRIDX_DEVICE"], pxn=True, uxn=True)
+_KERNEL_TEXT = _prot(LAYOUT["KERNEL_ATTRIDX_NORMAL"], ap="ro_el1", sh="inner", uxn=True)
+_KERNEL_DATA = _prot(LAYOUT["KERNEL_ATTRIDX_NORMAL"], sh="inner", pxn=True, uxn=True)
+_EL0_CODE = _prot(LAYOUT["KERNEL_ATTRIDX_NORMAL"], ap="ro_all", sh="inner", pxn=True)
 
 
-def _map_kernel(tables, window_va, uart_va):
-    """main.c map_kernel: the UART page, then the window in level-2 blocks where they fit, else pages."""
-    level = 3 if LAYOUT["KERNEL_WINDOW_SIZE"] % (1 << level_lsb(tables.granule, 2)) else 2
+def _map_kernel(tables, window_va, uart_va, el0_va, wxn):
+    """main.c map_kernel: the UART page, the EL0 code page, then the window in
+    level-2 blocks where they fit, else pages (always pages under WXN, the
+    code read-only, the rest execute-never)."""
+    level = 3 if wxn or LAYOUT["KERNEL_WINDOW_SIZE"] % (1 << level_lsb(tables.granule, 2)) else 2
     size = 1 << level_lsb(tables.granule, level)
     tables.map(uart_va, LAYOUT["UART_BASE"], 3, _KERNEL_DEVICE)
+    tables.map(el0_va, LAYOUT["EL0_CODE_PA"], 3, _EL0_CODE)
     for off in range(0, LAYOUT["KERNEL_WINDOW_SIZE"], size):
-        tables.map(window_va + off, LAYOUT["KERNEL_WINDOW_BASE"] + off, level, _KERNEL_RAM)
+        pa = LAYOUT["KERNEL_WINDOW_BASE"] + off
+        text = LAYOUT["KERNEL_BASE"] <= pa < LAYOUT["KERNEL_TEXT_END"]
+        tables.map(window_va + off, pa, level, _KERNEL_RAM if not wxn else _KERNEL_TEXT if text else _KERNEL_DATA)
 
 
 def _oa_format(regime, granule):
@@ -198,18 +207,19 @@ def build_tables(case, new_tables):
     r = case.regime
     tt0 = new_tables(r.tg0, 64 - r.t0sz, _oa_format(r, r.tg0))
     tt1 = new_tables(r.tg1, 64 - r.t1sz, _oa_format(r, r.tg1))
+    low = (LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"], LAYOUT["EL0_CODE_VA"], r.wxn)
     if not r.kernel_high:
-        _map_kernel(tt0, LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"])
+        _map_kernel(tt0, *low)
     else:
         boot = new_tables(r.tg0, 48, _oa_format(r, r.tg0))
-        _map_kernel(boot, LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"])
-        _map_kernel(tt1, LAYOUT["KERNEL_ALIAS_BASE"], LAYOUT["UART_ALIAS_BASE"])
+        _map_kernel(boot, *low)
+        _map_kernel(tt1, LAYOUT["KERNEL_ALIAS_BASE"], LAYOUT["UART_ALIAS_BASE"], LAYOUT["EL0_CODE_ALIAS_VA"], r.wxn)
     halves = (tt0, tt1)
     for m in case.maps:
         prot = _prot(m.attrindx, m.ap, m.sh, m.af, m.ng, m.pxn, m.uxn, m.contig, m.dbm)
         halves[m.va >> 55 & 1].map(m.va, m.pa, m.level, prot)
     for t in case.tables:
-        bits = APTABLE_VALUES[t.aptable] << TABLE_AP.shift | t.pxntable * TABLE_PXN.mask
+        bits = APTABLE_VALUES[t.aptable] << TABLE_AP.shift | t.pxntable * TABLE_PXN.mask | t.uxntable * TABLE_UXN.mask
         halves[t.va >> 55 & 1].table_prot(t.va, t.level, bits)
     for w in case.raws:
         halves[w.va >> 55 & 1].raw(w.va, w.level, w.desc)
@@ -335,7 +345,9 @@ def _tcr(r):
             | r.t1sz << TCR_T1SZ.shift | tg1 << TCR_TG1.shift | _SH_INNER << TCR_SH1.shift | _TCR_WALK_ATTRS
             | r.ips << TCR_IPS.shift | r.epd0 << TCR_EPD0.shift | r.epd1 << TCR_EPD1.shift
             | r.tbi0 << TCR_TBI0.shift | r.tbi1 << TCR_TBI1.shift | r.ds << TCR_DS.shift
-            | r.ha << TCR_HA.shift | r.hd << TCR_HD.shift | r.asid16 << TCR_AS.shift | r.a1 << TCR_A1.shift)
+            | r.ha << TCR_HA.shift | r.hd << TCR_HD.shift | r.hpd0 << TCR_HPD0.shift | r.hpd1 << TCR_HPD1.shift
+            | r.e0pd0 << TCR_E0PD0.shift | r.e0pd1 << TCR_E0PD1.shift
+            | r.asid16 << TCR_AS.shift | r.a1 << TCR_A1.shift)
 
 
 def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
@@ -344,7 +356,8 @@ def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
     ID registers ids = (mmfr0, mmfr1, mmfr2)."""
     _, ttbr0, ttbr1, _ = _layout(case, pool_base)
     r = case.regime
-    sctlr = _SCTLR_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | (SCTLR_A.mask if r.sctlr_a else 0)
+    sctlr = (_SCTLR_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask
+             | r.wxn * SCTLR_WXN.mask | r.epan * SCTLR_EPAN.mask) & ~((not r.span) * SCTLR_SPAN.mask)
     mmfr0, mmfr1, mmfr2 = ids
     return Registers(tcr=_tcr(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=ttbr1,
                      mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2)

@@ -106,6 +106,10 @@ _IMPDEF = (0b110100, 0b110101)
 
 FAULT_CLASSES = (*_LEVELLED, *_UNLEVELLED)
 
+# Not a fault status but an exception class of its own (EC 0x22): a branch to a
+# misaligned PC faults before the target is fetched (AArch64.CheckPCAlignment).
+PC_ALIGNMENT = "pc_alignment"
+
 _FAULT_TEXT = {
     "address_size": "address size fault",
     "translation": "translation fault",

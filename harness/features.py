@@ -12,9 +12,9 @@ def _field(value, lsb):
 # ID_AA64MMFR0_EL1
 PARANGE, ASIDBITS, TGRAN16, TGRAN64, TGRAN4 = 0, 4, 20, 24, 28
 # ID_AA64MMFR1_EL1
-HAFDBS = 0
+HAFDBS, HPDS, PAN = 0, 12, 20
 # ID_AA64MMFR2_EL1
-CNP, VARANGE, ST = 0, 16, 28
+CNP, VARANGE, ST, E0PD = 0, 16, 28, 60
 
 # PARange uses TCR_EL1.IPS's encoding of PA sizes.
 PA_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
@@ -34,6 +34,11 @@ FEATURES = {
     "FEAT_HAFDBS_DIRTY": ("hardware Access flag and dirty state update",
                           lambda m0, m1, m2: _field(m1, HAFDBS) >= 2),
     "FEAT_TTCNP": ("common not private translations", lambda m0, m1, m2: _field(m2, CNP) == 1),
+    "FEAT_PAN": ("Privileged Access Never, PSTATE.PAN", lambda m0, m1, m2: _field(m1, PAN) >= 1),
+    "FEAT_PAN2": ("AT S1E1RP/S1E1WP", lambda m0, m1, m2: _field(m1, PAN) >= 2),
+    "FEAT_PAN3": ("SCTLR_EL1.EPAN: PAN for EL0-executable memory", lambda m0, m1, m2: _field(m1, PAN) >= 3),
+    "FEAT_HPDS": ("TCR_EL1.HPD0/HPD1: hierarchical permissions disabled", lambda m0, m1, m2: _field(m1, HPDS) >= 1),
+    "FEAT_E0PD": ("TCR_EL1.E0PD0/E0PD1: EL0 access to a half faults", lambda m0, m1, m2: _field(m2, E0PD) >= 1),
     "asid16": ("16-bit ASIDs (TCR_EL1.AS)", lambda m0, m1, m2: _field(m0, ASIDBITS) == 0b0010),
 }
 

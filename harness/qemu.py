@@ -22,6 +22,7 @@ from harness.errors import HarnessError
 from harness.kdefs import kernel_header, read_defines
 from harness.versions import parse_version
 
+
 NM = "aarch64-linux-gnu-nm"
 
 # The oldest QEMU the suite supports: Ubuntu 22.04's.  Older ones are refused
@@ -396,12 +397,16 @@ class _Monitor:
 
 
 def symbol_for(kernel, pc: int) -> str | None:
-    """`pc` as "symbol+0xoff" in `kernel`; None outside the image's symbols or without nm."""
+    """`pc` as "symbol+0xoff" in `kernel`; None outside the image's symbols or without nm.
+    A PC in the EL0 code page (layout.h) is named by the image's code it maps."""
     path = Path(kernel)
     try:
         addresses, names = _symbols(str(path.resolve()), path.stat().st_mtime_ns)
     except (OSError, subprocess.CalledProcessError):
         return None
+    for page in (LAYOUT["EL0_CODE_VA"], LAYOUT["EL0_CODE_ALIAS_VA"]):
+        if page <= pc < page + LAYOUT["EL0_CODE_SIZE"]:
+            pc += LAYOUT["EL0_CODE_PA"] - page
     i = bisect.bisect_right(addresses, pc) - 1
     # At or past the last symbol (the image's end marker) the PC is outside the
     # image, in a case frame say, and an offset from that symbol would mislead.

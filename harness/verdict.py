@@ -83,12 +83,13 @@ def expected_text(step):
             parts.append(f"SH {e.sh}")
         return ", ".join(parts)
     if e.kind == "fault":
+        if e.fault == esr.PC_ALIGNMENT:
+            return f"{esr.EC.PC_ALIGN.text} (EC {esr.EC.PC_ALIGN:#04x}), FAR {e.far:#x}"
         fault = _fault_text(e.fault, e.level, _fault_label(step))
         if step.op in AT_OPS:
             return f"PAR_EL1.F=1: {fault}, PTW={int(e.s1ptw)}, stage 1"
-        kind = "instruction abort" if step.op == "fetch" else "data abort"
         wnr = "" if e.wnr is None else f", WnR={int(e.wnr)}"
-        return f"{kind} (same EL): {fault}{wnr}, FAR {e.far:#x}"
+        return f"{_abort_class(step).text}: {fault}{wnr}, FAR {e.far:#x}"
     return e.kind.replace("_", " ")
 
 
@@ -109,12 +110,26 @@ def observed_text(step, record):
     return "completes" if value is None else f"completes, value {record.num('value'):#x}"
 
 
+def _abort_class(step):
+    """The exception class of the step's abort: instruction or data, from EL0 (lower) or EL1 (same EL)."""
+    if step.op == "fetch":
+        return esr.EC.IABT_LOW if step.el == 0 else esr.EC.IABT_CUR
+    return esr.EC.DABT_LOW if step.el == 0 else esr.EC.DABT_CUR
+
+
 def _check_abort(step, record, problems):
     e = step.expect
     s = esr.decode_esr(record.num("esr"))
-    want_ec = esr.EC.IABT_CUR if step.op == "fetch" else esr.EC.DABT_CUR
+    want_ec = esr.EC.PC_ALIGN if e.fault == esr.PC_ALIGNMENT else _abort_class(step)
     if s.ec != want_ec:
         problems.append(f"expected EC {want_ec:#04x} ({want_ec.text}); got EC {s.ec:#04x} ({esr.describe(s)})")
+        return
+    if want_ec == esr.EC.PC_ALIGN:
+        # The ISS is RES0; what identifies the fault is the PC, which FAR_EL1 holds.
+        if s.il != 1:
+            problems.append(f"expected IL=1; got IL={s.il} (ESR {s.raw:#x})")
+        if record.num("far") != e.far:
+            problems.append(f"expected FAR {e.far:#x} (the misaligned PC); got FAR {record.num('far'):#x}")
         return
     label = _fault_label(step)
     want = _fault_text(e.fault, e.level, label)
@@ -202,8 +217,10 @@ def describe_step(step):
     if step.op in MAINT_OPS:
         return describe_maint(step)
     if step.fixup:
-        return f"{step.op} va={step.va:#x}{value} again, after the {step.fixup} fix-up at level {step.level}"
-    return f"{step.op} va={step.va:#x}{value}"
+        where = " at EL0" if step.el == 0 else ""
+        return f"{step.op} va={step.va:#x}{value}{where} again, after the {step.fixup} fix-up at level {step.level}"
+    where = " at EL0" if step.el == 0 else ""
+    return f"{step.op} va={step.va:#x}{value}{where}"
 
 
 def describe_maint(step):

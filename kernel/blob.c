@@ -9,7 +9,10 @@
 
 #define MAP_FLAGS       (MAP_AF | MAP_NG | MAP_PXN | MAP_UXN | MAP_CONTIG | MAP_DBM)
 #define REGIME_FLAGS    (REGIME_EPD0 | REGIME_EPD1 | REGIME_TBI0 | REGIME_TBI1 | REGIME_DS | REGIME_HA | \
-			 REGIME_HD | REGIME_SCTLR_A | REGIME_KERNEL_HIGH | REGIME_RAW_TTBR1 | REGIME_AS | REGIME_A1)
+			 REGIME_HD | REGIME_SCTLR_A | REGIME_KERNEL_HIGH | REGIME_RAW_TTBR1 | REGIME_WXN | \
+			 REGIME_SPAN0 | REGIME_EPAN | REGIME_PAN | REGIME_HPD0 | REGIME_HPD1 | REGIME_E0PD0 | \
+			 REGIME_E0PD1 | REGIME_AS | REGIME_A1)
+#define TABLE_ATTR_FLAGS (TABLE_ATTR_PXN | TABLE_ATTR_UXN)
 
 static const struct blob_case *case_records(const void *base)
 {
@@ -67,6 +70,12 @@ static bool id_ok(const u8 *base, u32 offset, u32 len, u64 blob_size)
 	return base[offset + len] == '\0';
 }
 
+/* What el0.S can run at EL0 (main.c, el0_probe): loads, stores, fetches, the hang self-test. */
+static bool el0_op(u32 op)
+{
+	return op <= OP_STORE64 || op == OP_FETCH || op == OP_SELFTEST_HANG;     /* OP_LOAD8 is 0 */
+}
+
 static const char *case_problem(const u8 *base, const struct blob_case *c, u64 size)
 {
 	if (!id_ok(base, c->id, c->id_len, size))
@@ -86,7 +95,7 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 	for (u32 i = 0; i < c->ntables; i++) {
 		const struct table_attrs *t = (const struct table_attrs *)(base + c->tables) + i;
 
-		if (t->aptable > APTABLE_RO_NO_EL0 || (t->flags & ~TABLE_ATTR_PXN))
+		if (t->aptable > APTABLE_RO_NO_EL0 || (t->flags & ~TABLE_ATTR_FLAGS))
 			return "tables";
 	}
 	if (!array_fits(c->raws, c->nraws, sizeof(struct raw), size))
@@ -94,12 +103,12 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 	if (!array_fits(c->steps, c->nsteps, sizeof(struct step), size))
 		return "steps";
 	for (u32 i = 0; i < c->nsteps; i++) {
-		const struct step *s = (const struct step *)(base + c->steps);
+		const struct step *s = (const struct step *)(base + c->steps) + i;
 
-		if (s[i].op >= OP_COUNT)
+		if (s->op >= OP_COUNT || s->el > 1 || (s->el == 0 && !el0_op(s->op)))
 			return "steps";
-		/* A fix-up retries the access before it. */
-		if (s[i].op >= OP_FIXUP_MAP && (i == 0 || s[i - 1].op > OP_AT_S1E0W))
+		/* A fix-up retries the load or store before it. */
+		if (s->op >= OP_FIXUP_MAP && (i == 0 || s[-1].op > OP_STTR64))
 			return "steps";
 	}
 	return 0;
@@ -155,6 +164,10 @@ void blob_case(const void *base, u32 index, struct mmut_case *c)
 			.sctlr_a = g->flags & REGIME_SCTLR_A, .kernel_high = g->flags & REGIME_KERNEL_HIGH,
 			.raw_ttbr1 = g->flags & REGIME_RAW_TTBR1,
 			.as = g->flags & REGIME_AS, .a1 = g->flags & REGIME_A1,
+			.wxn = g->flags & REGIME_WXN, .span = !(g->flags & REGIME_SPAN0),
+			.epan = g->flags & REGIME_EPAN, .pan = g->flags & REGIME_PAN,
+			.hpd0 = g->flags & REGIME_HPD0, .hpd1 = g->flags & REGIME_HPD1,
+			.e0pd0 = g->flags & REGIME_E0PD0, .e0pd1 = g->flags & REGIME_E0PD1,
 			.ttbr1 = g->ttbr1, .mair = g->mair,
 		},
 		.maps = (const struct map *)(b + r->maps),

@@ -21,12 +21,12 @@
 #include "pgtable.h"
 
 #define BLOB_MAGIC          0x42554d4d  /* "MMUB" */
-#define BLOB_VERSION        2
+#define BLOB_VERSION        3
 #define BLOB_ALIGN          8
 
 /* Sizes of the records, checked against the structs below at compile time. */
 #define BLOB_HEADER_SIZE    16
-#define BLOB_CASE_SIZE      64
+#define BLOB_CASE_SIZE      72
 #define BLOB_MAP_SIZE       24
 #define BLOB_TABLE_SIZE     16
 #define BLOB_RAW_SIZE       24
@@ -53,16 +53,25 @@ struct blob_header {
 #define REGIME_SCTLR_A      0x080   /* SCTLR_EL1.A: alignment checks */
 #define REGIME_KERNEL_HIGH  0x100   /* run the steps from the kernel's TTBR1 alias (layout.h) */
 #define REGIME_RAW_TTBR1    0x200   /* write ttbr1 to TTBR1_EL1 instead of the case's TTBR1 tables */
-#define REGIME_AS           0x400   /* TCR_EL1.AS: 16-bit ASIDs */
-#define REGIME_A1           0x800   /* TCR_EL1.A1: TTBR1_EL1.ASID is the current ASID */
+#define REGIME_WXN          0x400   /* SCTLR_EL1.WXN: writable implies execute-never */
+#define REGIME_SPAN0        0x800   /* SCTLR_EL1.SPAN = 0 (FEAT_PAN): exception entry to EL1 sets PSTATE.PAN */
+#define REGIME_EPAN         0x1000  /* SCTLR_EL1.EPAN (FEAT_PAN3): PAN covers EL0-executable memory too */
+#define REGIME_PAN          0x2000  /* PSTATE.PAN = 1 when the steps start (FEAT_PAN) */
+#define REGIME_HPD0         0x4000  /* TCR_EL1.HPD0/HPD1 (FEAT_HPDS): hierarchical permissions disabled */
+#define REGIME_HPD1         0x8000
+#define REGIME_E0PD0        0x10000 /* TCR_EL1.E0PD0/E0PD1 (FEAT_E0PD): EL0 accesses through TTBRn fault */
+#define REGIME_E0PD1        0x20000
+#define REGIME_AS           0x40000 /* TCR_EL1.AS: 16-bit ASIDs */
+#define REGIME_A1           0x80000 /* TCR_EL1.A1: TTBR1_EL1.ASID is the current ASID */
 
 /* The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds them. */
 struct blob_regime {
 	u8 tg0, tg1;            /* granule shift of TTBR0 / TTBR1 tables: 12, 14 or 16 */
 	u8 t0sz, t1sz;
 	u8 ips;                 /* TCR_EL1.IPS encoding */
-	u8 reserved;
-	u16 flags;              /* REGIME_* */
+	u8 reserved[3];
+	u32 flags;              /* REGIME_* */
+	u32 reserved2;
 	u64 ttbr1;
 	u64 mair;
 };
@@ -97,6 +106,7 @@ struct map {
 
 /* table_attrs.flags */
 #define TABLE_ATTR_PXN      0x01
+#define TABLE_ATTR_UXN      0x02
 
 /* Hierarchical attributes added to the table descriptor for va at level, after the maps. */
 struct table_attrs {
@@ -130,52 +140,56 @@ struct raw {
 #define OP_AT_S1E1W         12
 #define OP_AT_S1E0R         13
 #define OP_AT_S1E0W         14
+#define OP_AT_S1E1RP        15  /* FEAT_PAN2: AT S1E1R/W honouring PSTATE.PAN */
+#define OP_AT_S1E1WP        16
 /* Self-tests of the kernel's own robustness (tests/), not MMU probes. */
-#define OP_SELFTEST_BRK     15  /* an exception outside any probe */
-#define OP_SELFTEST_NESTED  16  /* an exception inside the exception handler */
-#define OP_SELFTEST_HANG    17  /* loop forever */
+#define OP_SELFTEST_BRK     17  /* an exception outside any probe */
+#define OP_SELFTEST_NESTED  18  /* an exception inside the exception handler */
+#define OP_SELFTEST_HANG    19  /* loop forever */
 /*
  * Changing translations (maint.c): descriptor writes and reads at the slot
  * for va at level (tables above it are made as needed), barriers, TLB
  * maintenance with value as the TLBI operand (Xt), and system register writes.
  */
-#define OP_WRITE_DESC       18  /* slot = (slot & ~mask) | value */
-#define OP_READ_DESC        19
-#define OP_DSB_ISH          20
-#define OP_ISB              21
-#define OP_TLBI_VMALLE1     22
-#define OP_TLBI_VMALLE1IS   23
-#define OP_TLBI_VAE1        24
-#define OP_TLBI_VAE1IS      25
-#define OP_TLBI_VALE1       26
-#define OP_TLBI_VALE1IS     27
-#define OP_TLBI_ASIDE1      28
-#define OP_TLBI_ASIDE1IS    29
-#define OP_TLBI_VAAE1       30
-#define OP_TLBI_VAAE1IS     31
-#define OP_TLBI_VAALE1      32
-#define OP_TLBI_VAALE1IS    33
-#define OP_SET_TTBR0        34  /* TTBR0_EL1 = the case's TTBR0 tables | value (the ASID field) */
-#define OP_SET_TTBR1        35
-#define OP_SET_TCR          36  /* reg = (reg & ~mask) | value */
-#define OP_SET_MAIR         37
-#define OP_SET_SCTLR        38
+#define OP_WRITE_DESC       20  /* slot = (slot & ~mask) | value */
+#define OP_READ_DESC        21
+#define OP_DSB_ISH          22
+#define OP_ISB              23
+#define OP_TLBI_VMALLE1     24
+#define OP_TLBI_VMALLE1IS   25
+#define OP_TLBI_VAE1        26
+#define OP_TLBI_VAE1IS      27
+#define OP_TLBI_VALE1       28
+#define OP_TLBI_VALE1IS     29
+#define OP_TLBI_ASIDE1      30
+#define OP_TLBI_ASIDE1IS    31
+#define OP_TLBI_VAAE1       32
+#define OP_TLBI_VAAE1IS     33
+#define OP_TLBI_VAALE1      34
+#define OP_TLBI_VAALE1IS    35
+#define OP_SET_TTBR0        36  /* TTBR0_EL1 = the case's TTBR0 tables | value (the ASID field) */
+#define OP_SET_TTBR1        37
+#define OP_SET_TCR          38  /* reg = (reg & ~mask) | value */
+#define OP_SET_MAIR         39
+#define OP_SET_SCTLR        40
 /*
  * Fix-ups (fixup.c): the step after an access that faulted repairs the
  * fault as an OS handler would, then runs that access again.  Only after an
  * access step (blob.c checks it).  value and mask are the descriptor write at
  * the slot for va at level, as for OP_WRITE_DESC.
  */
-#define OP_FIXUP_MAP        39  /* demand paging: write the descriptor; DSB, ISB (a fault is never cached) */
-#define OP_FIXUP_COPY       40  /* copy-on-write: copy the page to the new descriptor's; DSB, TLBI, DSB, ISB */
-#define OP_FIXUP_AF         41  /* the Access flag in software: write the descriptor; DSB, ISB */
-#define OP_COUNT            42
+#define OP_FIXUP_MAP        41  /* demand paging: write the descriptor; DSB, ISB (a fault is never cached) */
+#define OP_FIXUP_COPY       42  /* copy-on-write: copy the page to the new descriptor's; DSB, TLBI, DSB, ISB */
+#define OP_FIXUP_AF         43  /* the Access flag in software: write the descriptor; DSB, ISB */
+#define OP_COUNT            44
 
 struct step {
 	u64 va, value;
 	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces */
 	u32 op;                 /* OP_* */
-	int level;              /* OP_WRITE_DESC, OP_READ_DESC */
+	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches) or 1 */
+	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */
+	u8 reserved[2];
 };
 
 #ifndef __ASSEMBLER__
@@ -191,6 +205,7 @@ _Static_assert(sizeof(struct step) == BLOB_STEP_SIZE, "blob step record");
 struct regime {
 	u8 tg0, tg1, t0sz, t1sz, ips;
 	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1, as, a1;
+	bool wxn, span, epan, pan, hpd0, hpd1, e0pd0, e0pd1;   /* REGIME_* above (span: SCTLR_EL1.SPAN) */
 	u64 ttbr1;
 	u64 mair;
 };

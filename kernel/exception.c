@@ -3,6 +3,7 @@
  * runs many steps (the idea of Linux's exception tables).  Anything else is
  * reported with its syndrome and ends the run: never a silent hang.
  */
+#include "el0.h"
 #include "exception.h"
 #include "exit_status.h"
 #include "probe.h"
@@ -43,6 +44,8 @@ void handle_exception(struct frame *f, u64 vector)
 		(void)*(volatile u64 *)0x00ff000000000000ULL;
 	}
 	if (vector == VECTOR_CURRENT_SP0_SYNC && resume_probe(f))
+		return;
+	if (vector == VECTOR_LOWER_A64_SYNC && el0_step_exception(f))
 		return;
 
 	record_begin("exception");

@@ -11,6 +11,7 @@ struct frame {
 
 /* Vector numbers as vectors.S passes them: group * 4 + (sync, IRQ, FIQ, SError). */
 #define VECTOR_CURRENT_SP0_SYNC 0
+#define VECTOR_LOWER_A64_SYNC   8
 #define VECTOR_IS_NESTED(v)     ((v) >= 4 && (v) < 8)
 
 void handle_exception(struct frame *frame, u64 vector);

@@ -48,6 +48,21 @@
 #define UART_ALIAS_BASE     0xffffffffc2000000
 
 /*
+ * Where EL0 steps run: the kernel's EL0 code page (el0.S), the image's first
+ * 64 KiB, mapped read-only and EL0-executable at EL0_CODE_VA next to the UART,
+ * in the half the kernel runs from (at the alias when it runs from TTBR1).
+ * The kernel's own mappings stay EL1-only.
+ */
+#define EL0_CODE_PA         0x40080000
+#define EL0_CODE_SIZE       0x10000
+#define EL0_CODE_VA         0x09010000
+#define EL0_CODE_ALIAS_VA   0xffffffffc2010000
+/* The image's code (the EL0 page included) ends here: under SCTLR_EL1.WXN it is mapped read-only, the rest not. */
+#define KERNEL_TEXT_END     0x400a0000
+/* The table pool (main.c), at a fixed place so that the harness builds the same tables offline (harness/declared.py). */
+#define TABLE_POOL_BASE     0x40100000
+
+/*
  * MAIR_EL1 indices the kernel's own mappings use.  Every case's MAIR must hold
  * Device-nGnRnE (0x00) and Normal write-back (0xff) at these indices.
  */

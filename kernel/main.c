@@ -5,6 +5,7 @@
  * boot can run many cases (batch mode, campaigns).
  */
 #include "blob.h"
+#include "el0.h"
 #include "exception.h"
 #include "fixup.h"
 #include "exit_status.h"
@@ -36,6 +37,17 @@ static const struct pte_prot kernel_ram = {
 static const struct pte_prot kernel_device = {
 	.attrindx = KERNEL_ATTRIDX_DEVICE, .ap = AP_RW_EL1, .af = true, .pxn = true, .uxn = true,
 };
+/* Under SCTLR_EL1.WXN writable memory cannot be executed: the kernel's code read-only, the rest execute-never. */
+static const struct pte_prot kernel_text = {
+	.attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RO_EL1, .sh = SH_INNER, .af = true, .uxn = true,
+};
+static const struct pte_prot kernel_data = {
+	.attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RW_EL1, .sh = SH_INNER, .af = true, .pxn = true, .uxn = true,
+};
+/* The EL0 code page: EL0 runs it, nobody writes it, EL1 never executes it. */
+static const struct pte_prot el0_code = {
+	.attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RO_ALL, .sh = SH_INNER, .af = true, .pxn = true,
+};
 
 static void report_boot(u64 boot_el)
 {
@@ -61,18 +73,25 @@ static int report_error(const struct mmut_case *c, const char *what, unsigned in
 }
 
 /*
- * The kernel's own window and UART, mapped with the granule of the table that
- * holds them: identity in TTBR0, or at the alias in TTBR1 (layout.h).
+ * The kernel's own window, UART and EL0 code page, mapped with the granule of
+ * the table that holds them: identity in TTBR0, or at the alias in TTBR1
+ * (layout.h).  Under WXN the window is mapped with pages, code apart from data.
  */
-static int map_kernel(struct pgtable *pt, u64 window_va, u64 uart_va)
+static int map_kernel(struct pgtable *pt, u64 window_va, u64 uart_va, u64 el0_va, bool wxn)
 {
 	/* Level-2 blocks where the granule's block fits the window (4K, 16K), else pages: fewer descriptors to write per case. */
-	int level = (KERNEL_WINDOW_SIZE % (1ULL << pgt_level_shift(pt->granule_shift, 2))) ? 3 : 2;
+	int level = wxn || (KERNEL_WINDOW_SIZE % (1ULL << pgt_level_shift(pt->granule_shift, 2))) ? 3 : 2;
 	u64 size = 1ULL << pgt_level_shift(pt->granule_shift, level);
 	int err = pgt_map(pt, uart_va, UART_BASE, 3, &kernel_device);
 
-	for (u64 off = 0; !err && off < KERNEL_WINDOW_SIZE; off += size)
-		err = pgt_map(pt, window_va + off, KERNEL_WINDOW_BASE + off, level, &kernel_ram);
+	if (!err)
+		err = pgt_map(pt, el0_va, EL0_CODE_PA, 3, &el0_code);
+	for (u64 off = 0; !err && off < KERNEL_WINDOW_SIZE; off += size) {
+		u64 pa = KERNEL_WINDOW_BASE + off;
+		bool text = pa >= KERNEL_BASE && pa < KERNEL_TEXT_END;
+
+		err = pgt_map(pt, window_va + off, pa, level, !wxn ? &kernel_ram : text ? &kernel_text : &kernel_data);
+	}
 	return err;
 }
 
@@ -127,10 +146,10 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 	    (err = pgt_init(tt1, &pool, r->tg1, 64 - r->t1sz, oa_format(r, r->tg1))))
 		return report_error(c, "root", 0, err);
 	if (!r->kernel_high)
-		err = map_kernel(tt0, KERNEL_WINDOW_BASE, UART_BASE);
+		err = map_kernel(tt0, KERNEL_WINDOW_BASE, UART_BASE, EL0_CODE_VA, r->wxn);
 	else if (!(err = pgt_init(boot, &pool, r->tg0, 48, oa_format(r, r->tg0))) &&
-		 !(err = map_kernel(boot, KERNEL_WINDOW_BASE, UART_BASE)))
-		err = map_kernel(tt1, KERNEL_ALIAS_BASE, UART_ALIAS_BASE);
+		 !(err = map_kernel(boot, KERNEL_WINDOW_BASE, UART_BASE, EL0_CODE_VA, r->wxn)))
+		err = map_kernel(tt1, KERNEL_ALIAS_BASE, UART_ALIAS_BASE, EL0_CODE_ALIAS_VA, r->wxn);
 	if (err)
 		return report_error(c, "kernel", 0, err);
 	for (unsigned i = 0; i < c->nmaps; i++) {
@@ -148,8 +167,9 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 	}
 	for (unsigned i = 0; i < c->ntables; i++) {
 		const struct table_attrs *t = &c->tables[i];
-
-		struct table_prot prot = { .aptable = t->aptable, .pxntable = t->flags & TABLE_ATTR_PXN };
+		struct table_prot prot = {
+			.aptable = t->aptable, .pxntable = t->flags & TABLE_ATTR_PXN, .uxntable = t->flags & TABLE_ATTR_UXN,
+		};
 
 		err = pgt_table_prot(table_for(t->va, tt0, tt1), t->va, t->level, &prot);
 		if (err)
@@ -242,6 +262,8 @@ static u64 run_probe(const struct step *s)
 	case OP_AT_S1E1W: return probe_at_s1e1w(s->va);
 	case OP_AT_S1E0R: return probe_at_s1e0r(s->va);
 	case OP_AT_S1E0W: return probe_at_s1e0w(s->va);
+	case OP_AT_S1E1RP: return probe_at_s1e1rp(s->va);
+	case OP_AT_S1E1WP: return probe_at_s1e1wp(s->va);
 	case OP_SELFTEST_BRK: selftest_brk(); return 0;
 	case OP_SELFTEST_NESTED: selftest_nested(); return 0;
 	case OP_SELFTEST_HANG: selftest_hang();
@@ -249,9 +271,26 @@ static u64 run_probe(const struct step *s)
 	return 0;
 }
 
+/* The EL0 probe of an op a case may run at EL0 (harness/cases.py allows no other). */
+static void (*el0_probe(u32 op))(void)
+{
+	switch (op) {
+	case OP_LOAD8: return el0_load8;
+	case OP_LOAD16: return el0_load16;
+	case OP_LOAD32: return el0_load32;
+	case OP_LOAD64: return el0_load64;
+	case OP_STORE8: return el0_store8;
+	case OP_STORE16: return el0_store16;
+	case OP_STORE32: return el0_store32;
+	case OP_STORE64: return el0_store64;
+	case OP_FETCH: return el0_fetch;
+	default: return selftest_hang_el0;     /* OP_SELFTEST_HANG */
+	}
+}
+
 static bool is_at(u32 op)
 {
-	return op >= OP_AT_S1E1R && op <= OP_AT_S1E0W;
+	return op >= OP_AT_S1E1R && op <= OP_AT_S1E1WP;
 }
 
 static bool is_store(u32 op)
@@ -267,6 +306,7 @@ struct step_run {
 	const struct regime *regime;
 	struct pgtable *tt0, *tt1;              /* the tables TTBR0 and TTBR1 point at (maintenance steps change them) */
 	const struct walk_memory *memory;
+	u64 el0_code;                           /* where the EL0 code page is mapped */
 };
 
 /*
@@ -317,8 +357,13 @@ static void run_step(const struct step_run *c, unsigned n)
 		report_walk(c, n, "before");
 	probe.fault.taken = false;
 	probe.fetch_target = s->va;
-	probe.armed = s->op == OP_FETCH ? PROBE_FETCH : is_at(s->op) ? PROBE_NONE : PROBE_DATA;
-	result = run_probe(s);
+	if (s->el == 0) {
+		probe.armed = PROBE_EL0;
+		result = el0_run(el0_code_va(el0_probe(s->op), c->el0_code), s->va, s->value);
+	} else {
+		probe.armed = s->op == OP_FETCH ? PROBE_FETCH : is_at(s->op) ? PROBE_NONE : PROBE_DATA;
+		result = run_probe(s);
+	}
 	probe.armed = PROBE_NONE;
 
 	record_begin("step");
@@ -348,8 +393,18 @@ static void run_steps(const void *arg)
 {
 	const struct step_run *run = arg;
 
+	/* Only cases that require FEAT_PAN set it (harness/cases.py): PSTATE.PAN is UNDEFINED without it. */
+	if (run->regime->pan)
+		write_pan(SPSR_PAN);
 	for (unsigned n = 0; n < run->n; n++)
 		run_step(run, n);
+}
+
+/* Back to PSTATE.PAN = 0 for the next case, however the steps left it (SCTLR_EL1.SPAN = 0 sets it). */
+static void reset_pan(void)
+{
+	if (ID_MMFR1_PAN(read_sysreg(id_aa64mmfr1_el1)))
+		write_pan(0);
 }
 
 /* Run the steps from the kernel's TTBR1 alias, with the case's TTBR0 side in force. */
@@ -361,6 +416,7 @@ static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0,
 	struct ttbr0_regs leave = { tcr_from_regime(&transition), boot_root };
 	struct step_run run = {
 		ALIAS(c->id), ALIAS(c->steps), c->nsteps, ALIAS(&c->regime), ALIAS(tt0), ALIAS(tt1), ALIAS(&window_alias),
+		EL0_CODE_ALIAS_VA,
 	};
 
 	mmu_enable(&transition, boot_root, tt1_root);
@@ -411,11 +467,12 @@ static int run_case(const struct mmut_case *c)
 		if (c->regime.kernel_high) {
 			run_steps_from_alias(c, &tt0, &tt1, tt1_root, pgt_ttbr(&boot));
 		} else {
-			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, &tt0, &tt1, &window };
+			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, &tt0, &tt1, &window, EL0_CODE_VA };
 
 			mmu_enable(&c->regime, tt0_root, tt1_root);
 			run_steps(&run);
 		}
+		reset_pan();
 		/*
 		 * What was written with the MMU on may sit in dirty cache lines,
 		 * which must reach memory before caching stops: the kernel's data

@@ -210,7 +210,7 @@ int pgt_table_prot(struct pgtable *pt, u64 va, int level, const struct table_pro
 		return err;
 	if (!is_table(*slot, level))
 		return PGT_NOT_TABLE;
-	*slot |= TABLE_AP(prot->aptable) | (prot->pxntable ? TABLE_PXN : 0);
+	*slot |= TABLE_AP(prot->aptable) | (prot->pxntable ? TABLE_PXN : 0) | (prot->uxntable ? TABLE_UXN : 0);
 	return PGT_OK;
 }
 

@@ -48,10 +48,10 @@ enum pgt_error {
 	PGT_NOT_TABLE = -5,             /* hierarchical attributes for a slot that holds no table */
 };
 
-/* Hierarchical attributes of a table descriptor, by field (UXNTable needs EL0 code, which the kernel never runs). */
+/* Hierarchical attributes of a table descriptor, by field. */
 struct table_prot {
 	u8 aptable;                     /* enum aptable */
-	bool pxntable;
+	bool pxntable, uxntable;
 };
 
 /*

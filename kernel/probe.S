@@ -31,20 +31,23 @@ __probes_start:
 __probes_end:
 
 /* Address translation instructions report through PAR_EL1 and never fault. */
-.macro at_probe name, op
+.macro at_probe name, insn:vararg
 	.global \name
 	.type \name, %function
 \name:
-	at	\op, x0
+	\insn
 	isb
 	mrs	x0, par_el1
 	ret
 .endm
 
-	at_probe probe_at_s1e1r, s1e1r
-	at_probe probe_at_s1e1w, s1e1w
-	at_probe probe_at_s1e0r, s1e0r
-	at_probe probe_at_s1e0w, s1e0w
+	at_probe probe_at_s1e1r, at s1e1r, x0
+	at_probe probe_at_s1e1w, at s1e1w, x0
+	at_probe probe_at_s1e0r, at s1e0r, x0
+	at_probe probe_at_s1e0w, at s1e0w, x0
+	/* FEAT_PAN2's AT S1E1RP/S1E1WP, which honour PSTATE.PAN, by their SYS encoding (op1 0, C7, C9, op2 0/1). */
+	at_probe probe_at_s1e1rp, sys #0, c7, c9, #0, x0
+	at_probe probe_at_s1e1wp, sys #0, c7, c9, #1, x0
 
 	.global probe_fetch
 	.type probe_fetch, %function

@@ -4,7 +4,8 @@
 
 #include "types.h"
 
-enum probe_kind { PROBE_NONE, PROBE_DATA, PROBE_FETCH };
+/* PROBE_EL0: a step running at EL0 (el0.c), whatever its access. */
+enum probe_kind { PROBE_NONE, PROBE_DATA, PROBE_FETCH, PROBE_EL0 };
 
 /* What the handler recorded of a probe's fault. */
 struct probe_fault {
@@ -34,6 +35,8 @@ u64 probe_at_s1e1r(u64 va);
 u64 probe_at_s1e1w(u64 va);
 u64 probe_at_s1e0r(u64 va);
 u64 probe_at_s1e0w(u64 va);
+u64 probe_at_s1e1rp(u64 va);
+u64 probe_at_s1e1wp(u64 va);
 u64 probe_fetch(u64 va);
 
 extern const char __probes_start[], __probes_end[];

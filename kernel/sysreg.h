@@ -9,6 +9,12 @@
 #define write_sysreg(v, r) __asm__ volatile("msr " #r ", %0" : : "r"((u64)(v)))
 #define isb() __asm__ volatile("isb" ::: "memory")
 #define dsb(opt) __asm__ volatile("dsb " #opt ::: "memory")
+#ifndef __ASSEMBLER__
+/* PSTATE.PAN, by its system register name (S3_0_C4_C2_3) so that an Armv8.0 assembler takes it */
+#define read_pan() read_sysreg(s3_0_c4_c2_3)
+#define write_pan(v) write_sysreg(v, s3_0_c4_c2_3)
+#endif
+
 #endif
 
 /* TCR_EL1 */
@@ -39,6 +45,10 @@
 #define TCR_TBI1            BIT(38)
 #define TCR_HA              BIT(39)
 #define TCR_HD              BIT(40)
+#define TCR_HPD0            BIT(41)     /* FEAT_HPDS: hierarchical permissions disabled, TTBR0 tables */
+#define TCR_HPD1            BIT(42)
+#define TCR_E0PD0           BIT(55)     /* FEAT_E0PD: EL0 accesses through TTBR0 fault */
+#define TCR_E0PD1           BIT(56)
 #define TCR_DS              BIT(59)
 
 /* SCTLR_EL1 */
@@ -48,9 +58,11 @@
 #define SCTLR_SA            BIT(3)
 #define SCTLR_SA0           BIT(4)
 #define SCTLR_I             BIT(12)
-#define SCTLR_WXN           BIT(19)
-/* RES1 bits of SCTLR_EL1 in Armv8.0 (bits 29, 28, 23, 22, 20, 11) */
-#define SCTLR_RES1          (BIT(29) | BIT(28) | BIT(23) | BIT(22) | BIT(20) | BIT(11))
+#define SCTLR_WXN           BIT(19)     /* writable implies execute-never */
+#define SCTLR_SPAN          BIT(23)     /* FEAT_PAN: 0 = exception entry to EL1 sets PSTATE.PAN */
+#define SCTLR_EPAN          BIT(57)     /* FEAT_PAN3: PAN also covers EL0-executable memory */
+/* RES1 bits of SCTLR_EL1 in Armv8.0 (bits 29, 28, 23, 22, 20, 11); bit 23 is SPAN with FEAT_PAN */
+#define SCTLR_RES1          (BIT(29) | BIT(28) | SCTLR_SPAN | BIT(22) | BIT(20) | BIT(11))
 
 /* MAIR_EL1: one attribute byte per index */
 #define MAIR_ATTR(idx, attr) ((u64)(attr) << ((idx) * 8))
@@ -58,10 +70,26 @@
 /* HCR_EL2 */
 #define HCR_RW              BIT(31)
 
-/* SPSR: EL1h with D, A, I, F masked */
+/* SPSR: EL1h, EL1t, EL0t with D, A, I, F masked; PSTATE.PAN (FEAT_PAN) */
 #define SPSR_EL1H_MASKED    0x3c5
+#define SPSR_EL1T_MASKED    0x3c4
+#define SPSR_EL0T_MASKED    0x3c0
+#define SPSR_PAN            BIT(22)
+
+/* ID_AA64MMFR1_EL1.PAN, bits [23:20]: 1 FEAT_PAN, 2 FEAT_PAN2, 3 FEAT_PAN3 */
+#define ID_MMFR1_PAN(v)     (((v) >> 20) & 0xf)
+
+/* ESR_EL1.EC, and the class of the SVC that ends an EL0 step */
+#define ESR_EC(esr)         (((esr) >> 26) & 0x3f)
+#define ESR_EC_SVC64        0x15
 
 /* CurrentEL */
 #define CURRENTEL_EL(v)     (((v) >> 2) & 3)
+
+#ifndef __ASSEMBLER__
+/* PSTATE.PAN, by its system register name (S3_0_C4_C2_3) so that an Armv8.0 assembler takes it */
+#define read_pan() read_sysreg(s3_0_c4_c2_3)
+#define write_pan(v) write_sysreg(v, s3_0_c4_c2_3)
+#endif
 
 #endif

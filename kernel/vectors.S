@@ -64,7 +64,7 @@ vectors:
 	entry_spx 5
 	entry_spx 6
 	entry_spx 7
-	entry_sp0 8     /* lower EL, AArch64: we never run EL0 code, so unexpected */
+	entry_sp0 8     /* lower EL, AArch64: the end of an EL0 step (el0.c), else unexpected */
 	entry_sp0 9
 	entry_sp0 10
 	entry_sp0 11

@@ -76,6 +76,20 @@ BAD = [
     ("selftest_wrong_outcome", 'steps = [ { do = "selftest_hang", expect = { value = 1 } } ]', "steps[0].expect",
      "can only expect 'hang'"),
     ("bad_timeout", 'timeout = 0', "timeout", "above 0"),
+    ("el_unknown", 'steps = [ { do = "load64", el = 2, va = 0x8000_0000, expect = "ok" } ]', "steps[0].el",
+     "EL0 or EL1"),
+    ("el0_at", 'steps = [ { do = "at_s1e1r", el = 0, va = 0x8000_0000, expect = { pa = 0 } } ]', "steps[0].el",
+     "at_s1e1r cannot run at EL0"),
+    ("control_without_feature", 'regime = { pan = true }', "regime.pan", 'needs FEAT_PAN: add requires'),
+    ("op_without_feature", 'steps = [ { do = "at_s1e1rp", va = 0x8000_0000, expect = { pa = 0 } } ]',
+     "steps[0].do", "needs FEAT_PAN2"),
+    ("pc_alignment_of_a_load", 'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "pc_alignment" } } ]',
+     "steps[0].expect.fault", "comes from a fetch"),
+    ("el0_page_overlap", 'map = [ { va = 0x0901_0000, to = "frame0", level = 3 } ]', "map[0].va",
+     "collides with the kernel's own mapping 0x9010000-"),
+    ("el0_code_barred_by_e0pd1", 'requires = ["FEAT_E0PD"]\nregime = { t0sz = 36, e0pd1 = true }\n'
+     'map = [ { va = 0x20_0000, to = "frame0", level = 3 } ]\n'
+     'steps = [ { do = "load64", el = 0, va = 0x20_0000, expect = "ok" } ]', "regime.e0pd1", "forbids EL0"),
 ]
 
 

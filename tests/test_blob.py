@@ -24,10 +24,15 @@ CASE_H = read_constants(kernel_header("case.h"))
 LAYOUT = read_constants(kernel_header("layout.h"))
 
 
+# The SCTLR_EL1, PSTATE and TCR_EL1 controls of EL0, execute and PAN cases, as struct regime names them.
+REGIME_CONTROLS = ("wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1")
+
+
 class Regime(ctypes.Structure):
     _fields_ = [(n, ctypes.c_uint8) for n in ("tg0", "tg1", "t0sz", "t1sz", "ips")] + \
                [(n, ctypes.c_bool) for n in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
                                              "kernel_high", "raw_ttbr1", "as_", "a1")] + \
+               [(n, ctypes.c_bool) for n in REGIME_CONTROLS] + \
                [("ttbr1", ctypes.c_uint64), ("mair", ctypes.c_uint64)]
 
 
@@ -39,12 +44,17 @@ class Map(ctypes.Structure):
 
 class Step(ctypes.Structure):
     _fields_ = [("va", ctypes.c_uint64), ("value", ctypes.c_uint64), ("mask", ctypes.c_uint64),
-                ("op", ctypes.c_uint32), ("level", ctypes.c_int32)]
+                ("op", ctypes.c_uint32), ("el", ctypes.c_uint8), ("level", ctypes.c_int8)]
+
+
+class TableAttrs(ctypes.Structure):
+    _fields_ = [("va", ctypes.c_uint64), ("level", ctypes.c_int8), ("aptable", ctypes.c_uint8),
+                ("flags", ctypes.c_uint8)]
 
 
 class MmutCase(ctypes.Structure):
     _fields_ = [("id", ctypes.c_char_p), ("regime", Regime), ("maps", ctypes.POINTER(Map)),
-                ("tables", ctypes.c_void_p), ("raws", ctypes.c_void_p), ("steps", ctypes.POINTER(Step)),
+                ("tables", ctypes.POINTER(TableAttrs)), ("raws", ctypes.c_void_p), ("steps", ctypes.POINTER(Step)),
                 ("nmaps", ctypes.c_uint32), ("ntables", ctypes.c_uint32), ("nraws", ctypes.c_uint32),
                 ("nsteps", ctypes.c_uint32)]
 
@@ -86,15 +96,21 @@ def test_every_case_reads_back_as_encoded(lib):
             [r.epd0, r.epd1, r.tbi0, r.tbi1, r.ds, r.ha, r.hd, r.sctlr_a, r.kernel_high]
         assert (c.regime.raw_ttbr1, c.regime.ttbr1, c.regime.mair) == (r.ttbr1 is not None, r.ttbr1 or 0, r.mair)
         assert (c.regime.as_, c.regime.a1) == (r.asid16, r.a1)
+        assert [getattr(c.regime, f) for f in REGIME_CONTROLS] == [getattr(r, f) for f in REGIME_CONTROLS]
         assert (c.nmaps, c.ntables, c.nraws, c.nsteps) == (len(case.maps), len(case.tables), len(case.raws),
                                                          len(case.steps))
         for k, m in enumerate(case.maps):
             assert (c.maps[k].va, c.maps[k].pa, c.maps[k].level, c.maps[k].attrindx) == (m.va, m.pa, m.level,
                                                                                          m.attrindx)
             assert bool(c.maps[k].flags & CASE_H["MAP_AF"]) == m.af
+        for k, t in enumerate(case.tables):
+            assert (c.tables[k].va, c.tables[k].level) == (t.va, t.level)
+            assert (bool(c.tables[k].flags & CASE_H["TABLE_ATTR_PXN"]), bool(c.tables[k].flags & CASE_H["TABLE_ATTR_UXN"])) \
+                == (t.pxntable, t.uxntable)
         for k, s in enumerate(case.steps):
             op = CASE_H[blob._FIXUP_OPS[s.fixup] if s.fixup else f"OP_{blob._OP_NAMES.get(s.op, s.op).upper()}"]
             assert (c.steps[k].va, c.steps[k].op, c.steps[k].level) == (s.va, op, s.level or 0)
+            assert c.steps[k].el == (1 if s.fixup else s.el)
             if s.op in DESC_WRITES or s.fixup:
                 assert (c.steps[k].value, c.steps[k].mask) == declared.descriptor_write(case, s)
             elif s.op not in MAINT_OPS:
@@ -132,10 +148,11 @@ def _with_header(data, **changes):
 DEMO = blob.encode(CASES[:3])
 
 
-def _step_op(data, index, op):
+def _step_op(data, index, op, el=1):
+    """The first step of case `index` made `op`, run at `el`."""
     _, fields = _case_record(data, index)
     out = bytearray(data)
-    struct.pack_into("<I", out, fields[STEPS] + Step.op.offset, op)
+    struct.pack_into("<IB", out, fields[STEPS] + Step.op.offset, op, el)
     return bytes(out)
 
 
@@ -167,7 +184,9 @@ MALFORMED = {
     "id_with_equals": (_id_byte(DEMO, 0, 1, ord("=")), "id", 0),
     "granule": (_with_case_field(DEMO, 1, TG0, 13), "regime", 1),
     "t0sz": (_with_case_field(DEMO, 1, T0SZ, 60), "regime", 1),
-    "flags_unknown": (_with_case_field(DEMO, 1, FLAGS, 0x8000), "regime", 1),
+    "flags_unknown": (_with_case_field(DEMO, 1, FLAGS, 1 << 31), "regime", 1),
+    "el_unknown": (_step_op(DEMO, 2, CASE_H["OP_LOAD64"], el=2), "steps", 2),
+    "el0_op_not_run_at_el0": (_step_op(DEMO, 2, CASE_H["OP_AT_S1E1R"], el=0), "steps", 2),
     # The kernel must keep a home: TTBR0 walks off and no alias in TTBR1 is refused.
     "no_kernel_home": (_with_case_field(DEMO, 1, FLAGS, CASE_H["REGIME_EPD0"]), "regime", 1),
 }

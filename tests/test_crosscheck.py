@@ -127,3 +127,21 @@ def test_a_run_without_walks_is_not_judged_by_the_model(tmp_path):
         f"boot el=1 midr=0x1 {MAX_IDS} cases=1", f"begin case={case.id}",
         f"step case={case.id} n=0 va=0x80000000 result={DEVICE_PAR_INNER}", f"end case={case.id}")))
     assert crosscheck.step_views(case, output.cases()[case.id], output.boot, "9.0.0") == {}
+
+
+def test_a_fault_before_the_pc_alignment_check_is_the_known_bug_of_qemu_7_2(tmp_path):
+    # QEMU 7.2 translates a misaligned branch target first (cases/pc_alignment.toml, bug.fault_before_alignment).
+    case = _case(tmp_path, """
+feature = "crosscheck"
+[case.t]
+summary = "a misaligned branch to an unmapped VA (AArch64.CheckPCAlignment before the fetch)"
+map = [ { va = 0x8000_0000, to = "f", level = 3 } ]
+steps = [ { do = "fetch", va = 0x8000_1102, expect = { fault = "pc_alignment" } } ]
+""")
+    qemu_72 = "fault esr=0x86000007 far=0x80001102 elr=0x80001102"     # IABT_CUR, translation fault, level 3
+    records, boot = _records(case, {0: qemu_72})
+    fixed = crosscheck.step_views(case, records, boot, "9.0.0")[0]
+    assert fixed.problems and fixed.problems[0].startswith("model: matches no outcome the model allows")
+    assert "PC alignment fault (EC 0x22), FAR 0x80001102" in fixed.model
+    older = crosscheck.step_views(case, records, boot, "7.2.22")[0]
+    assert not older.problems and [b.name for b in older.known_bugs] == ["fault_before_alignment"]

@@ -14,6 +14,7 @@ from harness.kdefs import REPO
 from harness.model import UnknownMemory
 from harness.model.descriptors import (
     DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_PXN, DESC_SH, DESC_UXN, TABLE_AP, TABLE_PXN,
+    TABLE_UXN,
 )
 from host.pgtable_host import (
     POOL_ALIGN, PgTable, PteProt, TablePool, TableProt, Walk, WalkMemory, build_library, load_library,
@@ -41,6 +42,8 @@ class KernelTables:
 
     def __init__(self, lib, pool, granule, va_bits, oa_format):
         self.lib, self.pt, self.granule = lib, PgTable(), granule
+        # The kernel's walk reads the table pool only (main.c's walk window).
+        self.memory = WalkMemory(ctypes.cast(pool.base, ctypes.c_void_p).value, pool.size, 0)
         assert lib.pgt_init(ctypes.byref(self.pt), ctypes.byref(pool), granule, va_bits, OA_FORMATS[oa_format]) == 0
 
     def map(self, va, pa, level, bits):
@@ -50,7 +53,7 @@ class KernelTables:
         assert self.lib.pgt_map(ctypes.byref(self.pt), va, pa, level, ctypes.byref(prot)) == 0
 
     def table_prot(self, va, level, bits):
-        prot = TableProt(TABLE_AP.get(bits), TABLE_PXN.get(bits))
+        prot = TableProt(TABLE_AP.get(bits), TABLE_PXN.get(bits), TABLE_UXN.get(bits))
         assert self.lib.pgt_table_prot(ctypes.byref(self.pt), va, level, ctypes.byref(prot)) == 0
 
     def raw(self, va, level, desc):

@@ -180,3 +180,63 @@ def test_every_candidate_is_smaller():
     for i in range(60):
         case = generate_case(4, i, MAX)
         assert all(measure(c) < measure(case) for c in candidates(case))
+
+
+# ---------------------------------------------------------------- the model's expectations, written
+
+def test_the_model_s_outcomes_written_as_expectations_load_back_as_exactly_them(tmp_path):
+    from harness.declared import TABLE_POOL_BASE
+    from harness.fuzz.campaign import expectation
+    from harness.model import predict_case
+    from harness.model.oracle import expectation_agrees
+    from harness.model.outcome import Unknown
+
+    checked = 0
+    for i in range(200):
+        case = generate_case(8, i, MAX)
+        predictions = predict_case(case, MAX.ids, TABLE_POOL_BASE)
+        if any(isinstance(o, Unknown) for p in predictions for o in p):
+            continue
+        text = case_text(case, expectations=[expectation(s, p) for s, p in zip(case.steps, predictions)])
+        back, = write_case_file(tmp_path / f"8-{i}.toml", text)
+        for step, outcomes in zip(back.steps, predictions):
+            assert expectation_agrees(step, outcomes) == [], (case.name, step)
+            checked += 1
+    assert checked > 400
+
+
+# ---------------------------------------------------------------- bad input
+
+def _fuzz(*args):
+    return subprocess.run([sys.executable, "-m", "harness.fuzz", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("args, named", [
+    (("--seed", "abc"), "--seed"), (("--count", "1x"), "--count"), (("--count", "-3"), "--count"),
+    (("--rerun", "no/such/file.toml"), "no/such/file.toml"),
+])
+def test_bad_input_is_one_line_naming_it_with_status_2(args, named):
+    run = _fuzz(*args)
+    assert run.returncode == 2
+    assert run.stdout == "" and len(run.stderr.strip().splitlines()) == 1
+    assert run.stderr.startswith("error: ") and named in run.stderr and args[1] in run.stderr
+
+
+def test_a_written_file_the_loader_rejects_is_named(tmp_path):
+    case = generate_case(1, 0, MAX)
+    text = case_text(case).replace('feature = ', 'featur = ')
+    with pytest.raises(Exception) as e:
+        write_case_file(tmp_path / "1-0.toml", text)
+    assert str(tmp_path / "1-0.toml") in str(e.value) and "harness.fuzz wrote" in str(e.value)
+
+
+def test_a_model_that_raises_is_named_with_the_case(monkeypatch):
+    from harness.fuzz import campaign
+
+    def broken(case, ids, pool_base):
+        raise KeyError("boom")
+    monkeypatch.setattr(campaign, "predict_case", broken)
+    case = generate_case(1, 0, MAX)
+    with pytest.raises(campaign.CampaignError) as e:
+        campaign.predict(case, MAX, 0x400A0000)
+    assert case.name in str(e.value) and "KeyError" in str(e.value)

@@ -9,8 +9,8 @@ from harness.cases import Expect, Step
 from harness.model import Abort, Access, Completes, Memory, Par, Registers, UnknownMemory, s1_translate
 from harness.model.oracle import describe, describe_outcomes, expectation_agrees, observation_allowed
 from harness.model.registers import (
-    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_WXN, TCR_DS, TCR_EPD0, TCR_EPD1, TCR_HA, TCR_HD, TCR_IPS, TCR_SH0,
-    TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1, TCR_TG0, TCR_TG1,
+    SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_WXN, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0, TCR_EPD1,
+    TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1, TCR_TG0, TCR_TG1,
 )
 from harness.protocol import PROTOCOL_VERSION, parse_record
 
@@ -38,7 +38,7 @@ def regs(granule=12, t0sz=16, t1sz=16, ips=0b101, sctlr=SCTLR, mmfr0=MMFR0_48, m
     tcr = (t0sz << TCR_T0SZ.shift | TG0[granule] << TCR_TG0.shift | t1sz << TCR_T1SZ.shift
            | TG1[granule] << TCR_TG1.shift | ips << TCR_IPS.shift | 3 << TCR_SH0.shift)
     fields = {"epd0": TCR_EPD0, "epd1": TCR_EPD1, "tbi0": TCR_TBI0, "tbi1": TCR_TBI1, "ha": TCR_HA, "hd": TCR_HD,
-              "ds": TCR_DS}
+              "ds": TCR_DS, "hpd0": TCR_HPD0, "hpd1": TCR_HPD1, "e0pd0": TCR_E0PD0, "e0pd1": TCR_E0PD1}
     for name, on in flags.items():
         tcr |= fields[name].mask if on else 0
     return Registers(tcr=tcr, mair=MAIR, sctlr=sctlr, ttbr0=ttbr0, ttbr1=ttbr1, mmfr0=mmfr0, mmfr1=mmfr1,
@@ -81,8 +81,8 @@ def fault_of(outcome):
     return esr.decode_fsc(fsc)
 
 
-def translate(r, mem, op, va, value=0):
-    return s1_translate(r, mem, Access(op, va, value))
+def translate(r, mem, op, va, value=0, el=1, pan=False):
+    return s1_translate(r, mem, Access(op, va, value, el, pan))
 
 
 VA = 0x8000_0123    # 4K, 48-bit: L0 index 0, L1 index 2, L2 index 0, L3 index 0
@@ -394,6 +394,115 @@ def test_device_fetch_with_pxn_0_is_a_choice():
     assert {o.attr for o in outcomes if isinstance(o, Completes)} == {0x44}     # made as Normal Non-cacheable
 
 
+# ID_AA64MMFR1_EL1.PAN = 2 (FEAT_PAN2) or 3 (FEAT_PAN3), HPDS = 1; ID_AA64MMFR2_EL1.E0PD = 1.
+MMFR1_PAN2, MMFR1_PAN3, MMFR1_HPDS, MMFR2_E0PD = 0x2 << 20, 0x3 << 20, 0x1 << 12, 0x1 << 60
+
+
+@pytest.mark.parametrize("uxn,uxntable,ap,executes", [
+    (0, 0, 0b00, True),         # EL0 execution is UXN alone: AP = EL1-only does not stop it
+    (0, 0, 0b10, True), (0, 0, 0b01, True), (1, 0, 0b11, False), (0, 1, 0b11, False),
+])
+def test_el0_execute_permission(uxn, uxntable, ap, executes):
+    # AArch64.S1DirectBasePermissions: ux = NOT(UXN OR UXNTable); the abort comes from the lower EL (EC 0x20).
+    leaf = PAGE | PAGE_DESC | ap << 6 | 1 << 53 | uxn << 54
+    mem = memory(chain(VA, leaf, 3, tables={1: uxntable << 60}))
+    outcome = one(translate(regs(), mem, "fetch", VA & ~3, el=0))
+    assert isinstance(outcome, Completes) == executes
+    if not executes:
+        assert outcome.ec == esr.EC.IABT_LOW and fault_of(outcome) == ("permission", 3)
+
+
+def test_el0_data_aborts_come_from_the_lower_el():
+    mem = memory(chain(VA, PAGE | PAGE_DESC, 3))        # AP = EL1 read/write only
+    for op in ("load8", "store32"):
+        outcome = one(translate(regs(), mem, op, VA & ~3, el=0))
+        assert (outcome.ec, fault_of(outcome), outcome.wnr) == (esr.EC.DABT_LOW, ("permission", 3), op == "store32")
+    # LDTR from EL1 is checked as EL0 but taken from the same EL.
+    assert one(translate(regs(), mem, "ldtr64", VA & ~7)).ec == esr.EC.DABT_CUR
+
+
+def test_wxn_at_el0_and_the_el0_writable_rule_after_aptable():
+    # wxn = WXN AND w AND x for the fetching EL: EL0-writable at EL0, EL1-writable at EL1 only.
+    wxn = regs(sctlr=SCTLR | SCTLR_WXN.mask)
+    el1_rw = memory(chain(VA, PAGE | PAGE_DESC, 3))
+    assert isinstance(one(translate(wxn, el1_rw, "fetch", VA & ~3)), Abort)
+    assert isinstance(one(translate(wxn, el1_rw, "fetch", VA & ~3, el=0)), Completes)
+    el0_rw = memory(chain(VA, PAGE | PAGE_DESC | 0b01 << 6, 3))
+    assert isinstance(one(translate(wxn, el0_rw, "fetch", VA & ~3, el=0)), Abort)
+    # APTable = ro leaves EL0 nothing to write: EL1 may execute (px = NOT(PXN OR PXNTable OR uw), uw after APTable).
+    under_ro = memory(chain(VA, PAGE | PAGE_DESC | 0b01 << 6, 3, tables={2: 0b10 << 61}))
+    assert isinstance(one(translate(regs(), under_ro, "fetch", VA & ~3)), Completes)
+
+
+@pytest.mark.parametrize("ap,epan,denied", [
+    (0b01, False, True), (0b11, False, True), (0b00, False, False),
+    (0b00, True, True),         # EPAN: EL0-executable (UXN = 0) counts too
+])
+def test_pan(ap, epan, denied):
+    # AArch64.S1DirectBasePermissions: pan = PSTATE.PAN AND (ur OR uw OR (EPAN AND ux)) takes pr and pw.
+    sctlr = SCTLR | (SCTLR_EPAN.mask if epan else 0)
+    r = regs(sctlr=sctlr, mmfr1=MMFR1_PAN3)
+    mem = memory(chain(VA, PAGE | PAGE_DESC | ap << 6, 3))
+    load = one(translate(r, mem, "load64", VA & ~7, pan=True))
+    assert isinstance(load, Abort) == denied
+    assert isinstance(one(translate(r, mem, "load64", VA & ~7)), Completes)         # PSTATE.PAN = 0
+    rp = one(translate(r, mem, "at_s1e1rp", VA, pan=True))
+    assert bool(par.PAR_F.get(rp.value)) == denied
+    # PAN leaves AT S1E1R, unprivileged loads and fetches alone.
+    assert not par.PAR_F.get(one(translate(r, mem, "at_s1e1r", VA, pan=True)).value)
+    if ap & 1:
+        assert isinstance(one(translate(r, mem, "ldtr64", VA & ~7, pan=True)), Completes)
+    # Without FEAT_PAN3 SCTLR_EL1.EPAN has no effect; without FEAT_PAN PSTATE.PAN has none.
+    assert isinstance(one(translate(regs(sctlr=sctlr, mmfr1=MMFR1_PAN2), mem, "load64", VA & ~7, pan=True)),
+                      Abort) == (denied and not (epan and ap == 0b00))
+    assert isinstance(one(translate(regs(sctlr=sctlr), mem, "load64", VA & ~7, pan=True)), Completes)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_hpd_ignores_the_table_limits_of_its_half(upper):
+    # AArch64.S1Walk collects APTable, PXNTable, UXNTable only when walkparams.hpd = 0 (FEAT_HPDS).
+    va = VA | (0xFFFF << 48 if upper else 0)
+    root = ROOT + 0x10_0000 if upper else ROOT
+    leaf = PAGE | PAGE_DESC | 0b01 << 6
+    mem = memory(chain(va, leaf, 3, root=root, tables={1: 0b11 << 61 | 1 << 59 | 1 << 60}))
+    on = {"hpd1" if upper else "hpd0": True}
+    off = {"hpd0" if upper else "hpd1": True}
+    for flags, mmfr1, limited in ((on, MMFR1_HPDS, False), (off, MMFR1_HPDS, True), (on, 0, True)):
+        r = regs(mmfr1=mmfr1, **flags)
+        outcomes = [one(translate(r, mem, "sttr64", va & ~7)), one(translate(r, mem, "fetch", va & ~3, el=0)),
+                    one(translate(r, mem, "store64", va & ~7))]
+        assert [isinstance(o, Abort) for o in outcomes] == [limited] * 3, (flags, mmfr1)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_e0pd_faults_el0_accesses_at_level_0_before_the_walk(upper):
+    # AArch64.S1Translate: accdesc.el == EL0 with E0PDn = 1 is a Translation fault at level 0 (FEAT_E0PD).
+    va = VA | (0xFFFF << 48 if upper else 0)
+    r = regs(mmfr2=MMFR2_E0PD, **{"e0pd1" if upper else "e0pd0": True})
+    mem = memory(chain(va, PAGE | PAGE_DESC | 0b01 << 6, 3, root=ROOT + 0x10_0000 if upper else ROOT))
+    for op, el in (("load64", 0), ("fetch", 0), ("ldtr64", 1), ("at_s1e0r", 1)):
+        assert fault_of(one(translate(r, Memory(), op, va & ~7, el=el))) == ("translation", 0), op
+    assert isinstance(one(translate(r, mem, "load64", va & ~7)), Completes)
+    assert not par.PAR_F.get(one(translate(r, mem, "at_s1e1w", va)).value)
+    # The other half, and a CPU without FEAT_E0PD, are unaffected.
+    assert isinstance(one(translate(regs(**{"e0pd1" if upper else "e0pd0": True}), mem, "load64", va & ~7, el=0)),
+                      Completes)
+
+
+@pytest.mark.parametrize("el", [0, 1])
+def test_pc_alignment_comes_before_the_fetch_is_translated(el):
+    # AArch64.CheckPCAlignment before the fetch in __FetchInstr: EC 0x22 whatever the target, FAR the PC.
+    for offset in (1, 2, 3):
+        outcome = one(translate(regs(), Memory(), "fetch", VA & ~3 | offset, el=el))
+        assert (outcome.ec, outcome.far, outcome.fault) == (esr.EC.PC_ALIGN, VA & ~3 | offset, ("pc_alignment", None))
+    s = step("fetch", VA, Expect("fault", fault="pc_alignment", far=VA))
+    outcomes = translate(regs(), Memory(), "fetch", VA)
+    assert expectation_agrees(s, outcomes) == []
+    assert describe(one(outcomes), "fetch") == f"PC alignment fault (EC 0x22), FAR {VA:#x}"
+    assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} "
+                                                   f"result=fault esr=0x8a000000 far={VA:#x} elr=0x1")) == []
+
+
 # ------------------------------------------------------------------ alignment
 
 def test_sctlr_a_alignment_fault_comes_before_translation():
@@ -490,14 +599,14 @@ def test_observation_allowed():
     outcomes = translate(regs(), mem, "store8", VA)
     s = step("store8", VA, Expect("fault", fault="translation", level=3, far=VA, wnr=True))
     esr_value = 0x25 << 26 | 1 << 25 | 1 << 6 | 0x07
-    ok = record(f"MMUT 1 step case=x n=0 va={VA:#x} result=fault esr={esr_value:#x} far={VA:#x} elr=0x1")
+    ok = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=fault esr={esr_value:#x} far={VA:#x} elr=0x1")
     assert observation_allowed(s, outcomes, ok) == []
-    isv = record(f"MMUT 1 step case=x n=0 va={VA:#x} result=fault esr={esr_value | 1 << 24 | 3 << 22:#x} "
+    isv = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=fault esr={esr_value | 1 << 24 | 3 << 22:#x} "
                  f"far={VA:#x} elr=0x1")
     assert observation_allowed(s, outcomes, isv) == []                # ISV and ISS[23:14] left free
-    level2 = record(f"MMUT 1 step case=x n=0 va={VA:#x} result=fault esr={esr_value - 1:#x} far={VA:#x} elr=0x1")
+    level2 = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=fault esr={esr_value - 1:#x} far={VA:#x} elr=0x1")
     assert "translation fault, level 2" in observation_allowed(s, outcomes, level2)[0]
-    done = record(f"MMUT 1 step case=x n=0 va={VA:#x} result=ok")
+    done = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=ok")
     assert observation_allowed(s, outcomes, done) == [
         f"matches no outcome the model allows: ({describe(one(outcomes), 'store8')}) got result=ok"]
 
@@ -507,9 +616,9 @@ def test_par_observation_ignores_free_bits():
     outcomes = translate(regs(), mem, "at_s1e1r", VA)
     s = step("at_s1e1r", VA, Expect("par", pa=PAGE))
     value = 0xFF << 56 | PAGE | 3 << 7 | 1 << 11 | 1 << 9 | 0b101010     # RES1, NS (UNKNOWN), IMPDEF bits
-    assert observation_allowed(s, outcomes, record(f"MMUT 1 step case=x n=0 va={VA:#x} result=par "
+    assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=par "
                                                    f"par={value:#x}")) == []
-    assert observation_allowed(s, outcomes, record(f"MMUT 1 step case=x n=0 va={VA:#x} result=par "
+    assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=par "
                                                    f"par={value ^ 1 << 8:#x}"))
 
 
@@ -589,6 +698,43 @@ steps = [
     assert len(store) == 2 and "AFUPDATE" in store.rule
     assert {bool(o.updates) for o in at} == {True, False}           # AF still clear in one state
     assert len({o.value for o in at}) == 1
+
+
+def test_declared_layout_holds_the_el0_code_page_and_splits_the_window_under_wxn(tmp_path):
+    case = _case(tmp_path, '[case.c]\nsummary = "s"\nregime = { wxn = true }\n'
+                           'steps = [ { do = "fetch", va = 0x8000_0000, expect = { fault = "translation" } } ]\n')
+    memory, _, _ = declared_memory(case)
+    regs = case_registers(case, MAX)
+    el0_code = LAYOUT["EL0_CODE_VA"] + 0x40
+    assert one(s1_translate(regs, memory, Access("fetch", el0_code, el=0))).pa == LAYOUT["EL0_CODE_PA"] + 0x40
+    assert isinstance(one(s1_translate(regs, memory, Access("fetch", el0_code))), Abort)          # PXN
+    assert isinstance(one(s1_translate(regs, memory, Access("store8", el0_code, el=0))), Abort)   # read-only
+    # Under WXN the kernel's code stays executable (read-only), its data is not.
+    text, data = LAYOUT["KERNEL_BASE"] + 0x1_0000, LAYOUT["KERNEL_TEXT_END"]
+    assert isinstance(one(s1_translate(regs, memory, Access("fetch", text))), Completes)
+    assert isinstance(one(s1_translate(regs, memory, Access("store8", text))), Abort)
+    assert isinstance(one(s1_translate(regs, memory, Access("fetch", data))), Abort)
+    assert isinstance(one(s1_translate(regs, memory, Access("store8", data))), Completes)
+
+
+@pytest.mark.parametrize("span,pan_after", [(False, True), (True, False)])
+def test_predict_case_sets_pan_after_an_el0_step_when_span_is_0(tmp_path, span, pan_after):
+    # Exception entry to EL1 sets PSTATE.PAN when SCTLR_EL1.SPAN = 0; an EL1 fault's return restores it.
+    case = _case(tmp_path, f'''[case.c]
+summary = "s"
+requires = ["FEAT_PAN"]
+regime = {{ span = {str(span).lower()} }}
+map = [ {{ va = 0x8000_0000, to = "frame0", level = 3, ap = "rw_all" }} ]
+steps = [
+  {{ do = "load64", va = 0x8000_1000, expect = {{ fault = "translation", level = 3 }} }},
+  {{ do = "load64", va = 0x8000_0000, expect = "ok" }},
+  {{ do = "load64", el = 0, va = 0x8000_0000, expect = "ok" }},
+  {{ do = "load64", va = 0x8000_0000, expect = "ok" }},
+]
+''')
+    last = one(predict_case(case, MAX)[3])
+    assert isinstance(last, Abort) == pan_after
+    assert isinstance(one(predict_case(case, MAX)[1]), Completes)
 
 
 @pytest.mark.parametrize("level", [1, 2, 3])

@@ -1,6 +1,7 @@
-"""Mutation self-check: a kernel whose page-table builder, or whose own TLB
-maintenance, has a deliberate defect must fail the conformance suite.  A defect the suite let pass would mean its
-cases do not check what they claim to.
+"""Mutation self-check: a kernel with a deliberate defect (in its page-table
+builder, in how it programs WXN, PAN, SPAN, HPD and E0PD, or in its own TLB
+maintenance) must fail the conformance suite.  A defect the suite let pass would mean its cases do not
+check what they claim to.
 
 Each defect is applied to a copy of the repository (kernel, harness, cases,
 build files), which builds its own kernel and runs its own suite.
@@ -9,22 +10,41 @@ import shutil
 
 import pytest
 
+from harness import features
+from harness.runner import Runner, Settings
 from suite_run import ROOT, suite, suite_options  # noqa: F401  (fixtures)
 
-# One textual change to kernel/pgtable.c each: (find, replace), `find` occurring exactly once.
+# One textual change to one kernel file each: (file, find, replace), `find` occurring there exactly once.
 DEFECTS = {
-    "af_never_set": ("(prot->af ? PTE_AF : 0)", "0"),
-    "af_always_set": ("(prot->af ? PTE_AF : 0)", "PTE_AF"),
+    "af_never_set": ("pgtable.c", "(prot->af ? PTE_AF : 0)", "0"),
+    "af_always_set": ("pgtable.c", "(prot->af ? PTE_AF : 0)", "PTE_AF"),
     # AP[2] (read-only) and AP[1] (EL0 access) trade places.
-    "ap_bits_swapped": ("PTE_AP(prot->ap)", "PTE_AP(((prot->ap & 1) << 1) | ((prot->ap >> 1) & 1))"),
-    "index_shift_off_by_one": ("(va >> pgt_level_shift(pt->granule_shift, level))",
+    "ap_bits_swapped": ("pgtable.c", "PTE_AP(prot->ap)", "PTE_AP(((prot->ap & 1) << 1) | ((prot->ap >> 1) & 1))"),
+    "index_shift_off_by_one": ("pgtable.c", "(va >> pgt_level_shift(pt->granule_shift, level))",
                                "(va >> (pgt_level_shift(pt->granule_shift, level) + 1))"),
     # Every block and page one level bigger than asked for.
-    "block_size_one_level_up": ("(granule_shift - 3) * (3 - level)", "(granule_shift - 3) * (4 - level)"),
+    "block_size_one_level_up": ("pgtable.c", "(granule_shift - 3) * (3 - level)", "(granule_shift - 3) * (4 - level)"),
     # Next-level tables written as block descriptors (bit 1 clear).
-    "table_bit_missing": ("*entry = oa_encode(pt, (u64)(uintptr_t)next) | DESC_TABLE | DESC_VALID;",
+    "table_bit_missing": ("pgtable.c", "*entry = oa_encode(pt, (u64)(uintptr_t)next) | DESC_TABLE | DESC_VALID;",
                           "*entry = oa_encode(pt, (u64)(uintptr_t)next) | DESC_VALID;"),
+    # Execute permissions: UXN never set (EL0 may run everything), UXNTable and PXNTable swapped.
+    "uxn_never_set": ("pgtable.c", "(prot->uxn ? PTE_UXN : 0)", "0"),
+    "xntable_swapped": ("pgtable.c", "(prot->pxntable ? TABLE_PXN : 0) | (prot->uxntable ? TABLE_UXN : 0)",
+                        "(prot->pxntable ? TABLE_UXN : 0) | (prot->uxntable ? TABLE_PXN : 0)"),
+    "wxn_never_set": ("mmu.c", "(r->wxn ? SCTLR_WXN : 0)", "0"),
+    # The kernel's own PSTATE.PAN setting ignored; SCTLR_EL1.SPAN always left at its reset value.
+    "pan_never_set": ("main.c", "write_pan(SPSR_PAN);", "write_pan(0);"),
+    "span_ignored": ("mmu.c", "return r->span ? sctlr : sctlr & ~SCTLR_SPAN;", "return sctlr;"),
+    # HPD0 written to HPD1's bit (and HPD1 to HPD0's).
+    "hpd_bits_swapped": ("mmu.c", "(r->hpd0 ? TCR_HPD0 : 0) | (r->hpd1 ? TCR_HPD1 : 0)",
+                         "(r->hpd0 ? TCR_HPD1 : 0) | (r->hpd1 ? TCR_HPD0 : 0)"),
+    "e0pd_never_set": ("mmu.c", "(r->e0pd0 ? TCR_E0PD0 : 0) | (r->e0pd1 ? TCR_E0PD1 : 0)", "0"),
 }
+
+# What the outer run's CPU must have for the suite to be able to catch a defect:
+# without it the cases that would are skipped, and the mutant cannot be judged.
+NEEDS = {"pan_never_set": "FEAT_PAN", "span_ignored": "FEAT_PAN", "hpd_bits_swapped": "FEAT_HPDS",
+         "e0pd_never_set": "FEAT_E0PD"}
 
 # Defects of the kernel's own maintenance (kernel/maint.c, kernel/fixup.c): (file, find,
 # replace, the case files that must catch it).  QEMU's softmmu TLB keeps an entry until a
@@ -49,23 +69,39 @@ MAINTENANCE_DEFECTS = {
 COPIED = ["kernel", "linker", "harness", "cases", "Makefile", "conftest.py", "pytest.ini"]
 
 
-def mutant_repository(directory, find, replace, source="pgtable.c"):
-    """A copy of the repository with `find` replaced in kernel/<source>."""
+def mutant_repository(directory, kernel_file, find, replace):
+    """A copy of the repository with `find` replaced in kernel/`kernel_file`."""
     for name in COPIED:
-        source_path, target = ROOT / name, directory / name
-        if source_path.is_dir():
-            shutil.copytree(source_path, target, ignore=shutil.ignore_patterns("__pycache__"))
+        source, target = ROOT / name, directory / name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy2(source_path, target)
-    mutated = directory / "kernel" / source
+            shutil.copy2(source, target)
+    mutated = directory / "kernel" / kernel_file
     text = mutated.read_text()
-    assert text.count(find) == 1, f"the defect's text is not in kernel/{source} once: {find!r}"
+    assert text.count(find) == 1, f"the defect's text is not in kernel/{kernel_file} once: {find!r}"
     mutated.write_text(text.replace(find, replace))
     return directory
 
 
+@pytest.fixture(scope="module")
+def cpu_ids(request):
+    """ID_AA64MMFR0/1/2_EL1 of the outer run's QEMU and CPU, from one boot of the built kernel."""
+    kernel = ROOT / "build" / "kernel.elf"
+    if not kernel.is_file():
+        pytest.skip(f"no {kernel}: run `make kernel`")
+    settings = Settings(request.config.getoption("--qemu", default="qemu-system-aarch64"),
+                        request.config.getoption("--cpu", default="max"), kernel)
+    _, output = Runner(settings).boot()
+    assert output.boot is not None, "the kernel printed no boot record"
+    return tuple(output.boot.num(f"mmfr{n}") for n in range(3))
+
+
 @pytest.mark.parametrize("defect", DEFECTS)
-def test_suite_fails_on_defective_page_tables(suite, tmp_path, defect):
+def test_suite_fails_on_defective_kernel(suite, tmp_path, cpu_ids, defect):
+    unmet = features.missing([NEEDS[defect]], *cpu_ids) if defect in NEEDS else []
+    if unmet:
+        pytest.skip(f"this CPU lacks {', '.join(unmet)}: the cases that catch {defect} are skipped")
     repo = mutant_repository(tmp_path / "repo", *DEFECTS[defect])
     # -x: one failed case is the answer.  A defect that breaks the kernel's own
     # mappings hangs it after the MMU is on, hence the short timeout.
@@ -77,8 +113,8 @@ def test_suite_fails_on_defective_page_tables(suite, tmp_path, defect):
 
 @pytest.mark.parametrize("defect", MAINTENANCE_DEFECTS)
 def test_suite_fails_on_defective_maintenance(suite, tmp_path, defect):
-    source, find, replace, families = MAINTENANCE_DEFECTS[defect]
-    repo = mutant_repository(tmp_path / "repo", find, replace, source)
+    kernel_file, find, replace, families = MAINTENANCE_DEFECTS[defect]
+    repo = mutant_repository(tmp_path / "repo", kernel_file, find, replace)
     run = suite("--case-timeout=2", root=repo, cases=repo / "cases", work=tmp_path,
                 select=[str(repo / "cases" / family) for family in families])
     assert run.returncode == 1, run.output

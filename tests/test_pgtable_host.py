@@ -358,9 +358,9 @@ def test_random_mappings_match_reference(lib, granule, va_bits):
         check(rng.randrange(1 << va_bits))
 
 
-def test_table_prot_sets_aptable_and_pxntable_on_the_table_descriptor_only(make_tables):
-    """APTable is bits[62:61], PXNTable bit 59 of a table descriptor (Arm ARM D8.3);
-    the walk below is unchanged, and a slot holding no table is refused."""
+def test_table_prot_sets_aptable_pxntable_uxntable_on_the_table_descriptor_only(make_tables):
+    """APTable is bits[62:61], UXNTable bit 60, PXNTable bit 59 of a table descriptor
+    (Arm ARM D8.3); the walk below is unchanged, and a slot holding no table is refused."""
     tables = make_tables(12, 48)
     va = 0x8000_0000
     assert tables.map(va, 0x4000_0000, 3) == PGT_OK
@@ -368,12 +368,16 @@ def test_table_prot_sets_aptable_and_pxntable_on_the_table_descriptor_only(make_
     assert tables.table_prot(va, 2, aptable=0b10, pxntable=True) == PGT_OK
     _, slot = tables.slot(va, 2)
     desc = tables.read(slot)
-    assert desc >> 61 & 3 == 0b10 and desc >> 59 & 1 == 1 and desc & 3 == 3
+    assert desc >> 61 & 3 == 0b10 and desc >> 59 & 3 == 0b01 and desc & 3 == 3
     after = tables.walk(va)
     # The walk below is unchanged; it reads the level-2 table descriptor with its new attributes.
     assert {k: v for k, v in after.items() if k != "reads"} == {k: v for k, v in before.items() if k != "reads"}
     assert [r[:3] for r in after["reads"]] == [r[:3] for r in before["reads"]]
     assert [r[3] for r in after["reads"]] == [desc if r[0] == 2 else r[3] for r in before["reads"]]
+    assert tables.table_prot(va, 1, uxntable=True) == PGT_OK
+    _, slot = tables.slot(va, 1)
+    desc = tables.read(slot)
+    assert desc >> 59 & 0xf == 0b0010 and desc & 3 == 3
     assert tables.table_prot(va, 3, aptable=1) == PGT_NOT_TABLE
 
 

@@ -65,6 +65,37 @@ def test_a_missing_record_fails():
     assert judge_step(0, STORE, None).problems == ("expected a record of this step; got none",)
 
 
+# ---------------------------------------------------------------- EL0 steps and PC alignment
+
+EL0_STORE = Step("store8", VA, 0x42, PERM_L3, el=0)
+
+
+def test_an_el0_step_expects_the_abort_from_the_lower_el():
+    assert judge_step(0, EL0_STORE, fault(0x9200004f)).ok     # DABT_LOW, WnR, permission L3
+    v = judge_step(0, EL0_STORE, fault(0x9600004f))             # the same abort, but from EL1
+    assert v.problems == ("expected EC 0x24 (data abort (lower EL)); got EC 0x25 "
+                          "(data abort (same EL): permission fault, level 3 (DFSC 0x0f), WnR=1)",)
+    assert v.expected.startswith("data abort (lower EL): permission fault, level 3")
+
+
+def test_an_el0_fetch_expects_an_instruction_abort_from_the_lower_el():
+    step = Step("fetch", VA, 0, Expect("fault", fault="permission", level=3, far=VA), el=0)
+    assert judge_step(0, step, fault(0x8200000f)).ok            # IABT_LOW, permission L3
+    assert judge_step(0, step, fault(0x8600000f)).problems[0].startswith("expected EC 0x20 (instruction abort (lower EL))")
+
+
+PC_ALIGN = Step("fetch", VA, 0, Expect("fault", fault="pc_alignment", far=VA))
+
+
+def test_a_pc_alignment_fault_is_its_exception_class_and_the_pc_in_far():
+    v = judge_step(0, PC_ALIGN, fault(0x8a000000))              # EC 0x22, IL=1
+    assert v.ok and v.expected == f"PC alignment fault (EC 0x22), FAR {VA:#x}"
+    v = judge_step(0, PC_ALIGN, fault(0x8a000000, far=VA & ~3))
+    assert v.problems == (f"expected FAR {VA:#x} (the misaligned PC); got FAR {VA & ~3:#x}",)
+    v = judge_step(0, PC_ALIGN, fault(0x8600000f))              # the target's own permission fault instead
+    assert v.problems[0].startswith("expected EC 0x22 (PC alignment fault); got EC 0x21")
+
+
 def test_a_read_back_descriptor_is_checked_in_the_fields_the_case_names():
     af_ro = Expect("desc", value=0x400 | 0x80, mask=0x400 | 0xC0)      # AF=1, AP[2:1]=0b10
     step = Step("read_desc", VA, 0, af_ro, level=3)

@@ -10,15 +10,16 @@ the parent only collects.  Time is accounted per phase (generation, model,
 encoding, QEMU, parsing, judging) for measure_rate and the summary.
 """
 import multiprocessing
-import os
-import re
+import resource
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness import blob
+# harness.model before harness.declared: declared imports the model, which imports declared back.
+from harness.model import predict_case  # isort: skip
+from harness import blob, esr, par
 from harness.cases import AT_OPS, LOADS, STORES, CaseError
 from harness.declared import LayoutError
 from harness.errors import HarnessError
@@ -26,17 +27,20 @@ from harness.fuzz import known
 from harness.fuzz.generate import FEATURE, Cpu, GeneratorBug, case_name, generate_case
 from harness.fuzz.shrink import shrink
 from harness.fuzz.toml_writer import case_text, write_case_file
-from harness.model import predict_case
 from harness.model.oracle import describe, observation_allowed
 from harness.model.outcome import Abort, Completes, Par, Unknown
-from harness import esr, par
 from harness.protocol import parse_output
+from harness.verdict import observed_text
+from harness.walk_text import describe_walk
 from harness.qemu import NM, qemu_version, run_kernel
 
-PHASES = ("generate", "model", "encode", "qemu", "parse", "judge")
+# Where the CPU time of a campaign goes: the Python phases of the workers, and QEMU's own
+# ("qemu", its processes' CPU time; "run" is the worker's while it reads QEMU's output).
+PHASES = ("generate", "model", "encode", "run", "qemu", "parse", "judge")
 # Seconds a batch may take per case, on top of a boot, before its QEMU is stopped as hung.
 TIMEOUT_PER_CASE = 0.05
 BOOT_TIMEOUT = 10.0
+MIN_CHUNK = 100
 # The case ID a generated case has in a campaign's blobs (the kernel prints it on every record: short).
 CAMPAIGN_FAMILY = "fz"
 
@@ -52,7 +56,7 @@ class Settings:
     kernel: Path
     results: Path = Path("results")
     jobs: int = 2
-    batch: int = 250
+    batch: int = 500
     shrink: bool = True
 
 
@@ -64,12 +68,15 @@ class Mismatch:
     problems: list
     observed: str
     expected: str
-    known: str = None           # the known bug (known.KnownBug.name) that explains it
+    known: str = None           # the known bugs (names joined by +) that explain it
+    record: object = None       # the step's protocol.Record (None: there was none)
+    kind: tuple = ()            # failure_kind: what the model said and what happened, in classes
 
     @property
     def fingerprint(self):
-        """What a smaller case must still show to count as the same failure."""
-        return failure_fingerprint(self.known, self.problems)
+        """What a smaller case must still show to count as the same failure: its kind and the
+        known bugs that explain it."""
+        return self.known, self.kind
 
 
 @dataclass
@@ -83,9 +90,49 @@ class ChunkResult:
     errors: list = field(default_factory=list)      # generator bugs, model errors: one line each
 
 
-def failure_fingerprint(known_bug, problems):
-    numbers = re.compile(r"0x[0-9a-f]+|\b\d+\b")
-    return known_bug, tuple(sorted(numbers.sub("N", p) for p in problems))
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _outcome_kind(o):
+    if isinstance(o, Completes):
+        return "completes"
+    if isinstance(o, Abort):
+        return o.fault[0]
+    if isinstance(o, Par):
+        return f"PAR.F=1 {esr.decode_fsc(par.PAR_FST.get(o.value))[0]}" if par.PAR_F.get(o.value) else "PAR.F=0"
+    return "unknown"
+
+
+def _record_kind(step, outcomes, record):
+    if record is None:
+        return "no record"
+    result = record.word("result")
+    if result == "ok":
+        return "completes"
+    if result == "fault":
+        syndrome = esr.decode_esr(record.num("esr"))
+        return syndrome.fault or f"EC {syndrome.ec:#x}"
+    p = record.num("par")
+    if par.PAR_F.get(p):
+        return f"PAR.F=1 {esr.decode_fsc(par.PAR_FST.get(p))[0]}"
+    # Which fields differ from the model's nearest PAR, by name.
+    fields = (("PA", par.PAR_PA.mask), ("ATTR", par.PAR_ATTR.mask), ("SH", par.PAR_SH.mask))
+    diffs = [tuple(name for name, mask in fields if (p ^ o.value) & o.mask & mask)
+             for o in outcomes if isinstance(o, Par) and not par.PAR_F.get(o.value)]
+    return "PAR.F=0 " + ",".join(min(diffs, key=len)) if diffs else "PAR.F=0"
+
+
+def failure_kind(step, outcomes, record):
+    """A failure in classes, not numbers: the step's kind of access, the kinds of outcome the
+    model allows and the kind observed (for a PAR, which fields differ).  Shrinking keeps it."""
+    op = "at" if step.op in AT_OPS else "fetch" if step.op == "fetch" else \
+        "store" if step.op in STORES else "load"
+    return op, tuple(sorted({_outcome_kind(o) for o in outcomes})), _record_kind(step, outcomes, record)
+
+
+RUN_FAILURE = ("run", (), "the kernel did not finish the case")
 
 
 # ---------------------------------------------------------------- the kernel's side
@@ -155,12 +202,7 @@ def judge_case(case, predictions, records):
     return found, None
 
 
-def observed_text(step, record):
-    from harness.verdict import observed_text as text
-    return text(step, record)
-
-
-def run_cases(settings, cases, workdir, tag, timeout=None):
+def run_cases(settings, cases, workdir, tag, timeout=None, walks=False):
     """Run cases in as few boots as they need: {index in cases: CaseRecords}.  A case that stops
     the kernel ends its boot; the rest run in another."""
     path = Path(workdir) / f"{tag}.bin"
@@ -168,7 +210,7 @@ def run_cases(settings, cases, workdir, tag, timeout=None):
     results, start = {}, 0
     while start < len(cases):
         ids = [f"#{start}-{len(cases) - 1}"]
-        run = run_kernel(settings.qemu, settings.cpu, settings.kernel, ids, blob=path,
+        run = run_kernel(settings.qemu, settings.cpu, settings.kernel, ids, blob=path, walks=walks,
                          timeout=timeout or BOOT_TIMEOUT + TIMEOUT_PER_CASE * (len(cases) - start))
         per_case = parse_output(run.output).cases()
         stopped = None
@@ -188,13 +230,14 @@ def run_chunk(job):
     """Generate, predict, run and judge cases [first, first + count) of a campaign (in a worker)."""
     settings, seed, first, count, cpu, pool_base, version = job
     result = ChunkResult(first, count)
-    t = time.perf_counter()
+    t, children = time.process_time(), _children_cpu()
 
     def lap(phase):
-        nonlocal t
-        now = time.perf_counter()
+        nonlocal t, children
+        now, now_children = time.process_time(), _children_cpu()
         result.times[phase] += now - t
-        t = now
+        result.times["qemu"] += now_children - children
+        t, children = now, now_children
 
     cases = [campaign_case(seed, i, cpu) for i in range(first, first + count)]
     lap("generate")
@@ -209,8 +252,8 @@ def run_chunk(job):
         blob.write(cases, path)
         lap("encode")
         run = run_kernel(settings.qemu, settings.cpu, settings.kernel, [f"#0-{count - 1}"], blob=path,
-                         timeout=BOOT_TIMEOUT + TIMEOUT_PER_CASE * count)
-        lap("qemu")
+                         timeout=BOOT_TIMEOUT + TIMEOUT_PER_CASE * count, walks=False)
+        lap("run")
         per_case = parse_output(run.output).cases()
         lap("parse")
         stopped = None
@@ -219,38 +262,50 @@ def run_chunk(job):
             if records is None or not records.end:
                 stopped = k
                 break
-            _judge_into(result, first + k, case, preds, records)
+            _judge_into(result, first + k, case, preds, records, version, cpu, pool_base)
         lap("judge")
         if stopped is not None:
             # The boot stopped in a case: judge that one alone, run the rest again.
             rest = run_cases(settings, cases[stopped:], workdir, "rest")
-            lap("qemu")
+            lap("run")
             for k, records in rest.items():
                 _judge_into(result, first + stopped + k, cases[stopped + k], predictions[stopped + k],
-                            records, alone=k == 0)
+                            records, version, cpu, pool_base)
             lap("judge")
     return result
 
 
-def _judge_into(result, index, case, predictions, records, alone=False):
+def _judge_into(result, index, case, predictions, records, version, cpu, pool_base):
     result.steps += len(case.steps)
     result.unknown_steps += sum(any(isinstance(o, Unknown) for o in p) for p in predictions)
-    if records is None or not records.end:
-        if records is None or not records.begin:
-            how = "the kernel never started it"
-        else:
-            how = "its records stop before its end record"
-        result.mismatches.append(Mismatch(index, len(records.steps) if records else 0,
-                                          [f"run: {how} (a hang or a crash of the kernel)"], "no end record",
-                                          ""))
-        return
-    found, bug = judge_case(case, predictions, records)
+    mismatches, bug = case_mismatches(index, case, predictions, records)
     if bug:
         result.errors.append(bug)
+    _classify(version, case, cpu, pool_base, mismatches)
+    result.mismatches += mismatches
+
+
+def case_mismatches(index, case, predictions, records):
+    """(the Mismatches of a case's run, generator-bug line or None).  A run the kernel did not
+    finish is one mismatch, at the step its records stop before (a hang, a crash of the kernel
+    or of QEMU)."""
+    if records is None or not records.end:
+        n = len(records.steps) if records else 0
+        how = "the kernel never started it" if records is None or not records.begin else \
+            f"its records stop before step {n}"
+        return [Mismatch(index, n, [f"run: {how} (a hang or a crash)"], "no end record", "",
+                         kind=RUN_FAILURE)], None
+    found, bug = judge_case(case, predictions, records)
+    out = []
     for n, problems, observed in found:
-        expected = "; ".join(describe(o, case.steps[n].op) for o in sorted(predictions[n], key=repr)) \
-            if n < len(case.steps) else ""
-        result.mismatches.append(Mismatch(index, n, problems, observed, expected))
+        if n < len(case.steps):
+            record = records.steps.get(n)
+            expected = "; ".join(describe(o, case.steps[n].op) for o in sorted(predictions[n], key=repr))
+            kind = failure_kind(case.steps[n], predictions[n], record)
+        else:
+            record, expected, kind = None, "", RUN_FAILURE
+        out.append(Mismatch(index, n, problems, observed, expected, record=record, kind=kind))
+    return out, bug
 
 
 # ---------------------------------------------------------------- expectations for the case file
@@ -311,11 +366,12 @@ def _rules(outcomes):
 class Finding:
     """One generated case that mismatched, after it was run again alone."""
     index: int
-    mismatches: list            # Mismatch, from the run alone (or the batch's when it did not reproduce)
+    mismatches: list            # Mismatch: from the run alone for new ones, from the batch for known ones
     reproduced: bool
     known: str = None           # the known bug that explains every mismatch, if one does
     file: Path = None           # the shrunk case file (new mismatches)
     shrunk_steps: int = None
+    same: list = field(default_factory=list)    # indices of cases that fail the same way
 
 
 @dataclass
@@ -331,6 +387,7 @@ class Report:
     times: dict = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
     findings: list = field(default_factory=list)
     errors: list = field(default_factory=list)
+    mismatching: int = 0        # cases with a mismatch, known or not
 
     @property
     def rate(self):
@@ -345,22 +402,26 @@ class Report:
         return [f for f in self.findings if f.known is not None]
 
 
-def chunks(count, batch, jobs):
-    """(first, count) of each chunk: batches of at most `batch`, at least one per job."""
-    size = max(1, min(batch, -(-count // jobs)))
-    return [(first, min(size, count - first)) for first in range(0, count, size)]
+def chunks(count, batch, jobs, first=0):
+    """(first, count) of each chunk: at most `batch` cases, and small enough that every job gets
+    a few (so the last chunks do not run alone), but not below MIN_CHUNK (a boot costs about
+    as much CPU as 30 cases)."""
+    size = max(1, min(batch, max(MIN_CHUNK, -(-count // (4 * jobs)))))
+    return [(start, min(size, first + count - start)) for start in range(first, first + count, size)]
 
 
-def run_campaign(settings, seed, count, progress=None, shrink_findings=None):
-    """Run `count` generated cases of `seed`; a Report.  progress(text) gets a line now and then."""
+def run_campaign(settings, seed, count, progress=None, shrink_findings=None, follow=True, first=0):
+    """Run `count` generated cases of `seed` from index `first`; a Report.  progress(text) gets
+    a line now and then.
+    follow=False leaves the mismatches uninvestigated (no rerun, no shrinking): for measuring."""
     version = qemu_version(settings.qemu)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mmu-fuzz-") as workdir:
         cpu = boot_cpu(settings, workdir)
         pool_base = kernel_pool_base(settings.kernel)
         report = Report(seed, count, settings.qemu, version, settings.cpu)
-        jobs = [(settings, seed, first, n, cpu, pool_base, version)
-                for first, n in chunks(count, settings.batch, settings.jobs)]
+        jobs = [(settings, seed, start, n, cpu, pool_base, version)
+                for start, n in chunks(count, settings.batch, settings.jobs, first)]
         done, last = 0, time.monotonic()
         raw = []
         context = multiprocessing.get_context("fork")
@@ -379,58 +440,73 @@ def run_campaign(settings, seed, count, progress=None, shrink_findings=None):
                     progress(f"fuzz: {done}/{count} cases, {done / elapsed:.0f} cases/s, "
                              f"{len({m.index for m in raw})} mismatching")
         report.seconds = time.monotonic() - started
-        if report.errors:
+        report.mismatching = len({m.index for m in raw})
+        if report.errors or not follow:
             return report
-        for index in sorted({m.index for m in raw}):
-            batch_mismatches = [m for m in raw if m.index == index]
-            report.findings.append(_follow_up(settings, seed, index, cpu, pool_base, version, workdir,
-                                              batch_mismatches,
-                                              settings.shrink if shrink_findings is None else shrink_findings,
-                                              progress))
+        do_shrink = settings.shrink if shrink_findings is None else shrink_findings
+        report.findings = follow_up(settings, seed, cpu, pool_base, version, workdir, raw, do_shrink, progress)
     return report
 
 
-def _rerun_alone(settings, case, cpu, pool_base, workdir, tag):
-    """(mismatches, predictions, records) of case run alone in a fresh boot."""
+def _rerun_alone(settings, case, cpu, pool_base, workdir, tag, walks=False):
+    """(mismatches, predictions, records) of case run alone in a fresh boot (with walk records)."""
     predictions = predict(case, cpu, pool_base)
-    records = run_cases(settings, [case], workdir, tag)[0]
-    mismatches = []
-    if records is None or not records.end:
-        mismatches.append(Mismatch(-1, 0, ["run: the kernel did not finish the case"], "no end record", ""))
-        return mismatches, predictions, records
-    found, bug = judge_case(case, predictions, records)
+    records = run_cases(settings, [case], workdir, tag, walks=walks)[0]
+    mismatches, bug = case_mismatches(-1, case, predictions, records)
     if bug:
         raise GeneratorBug(bug)
-    for n, problems, observed in found:
-        expected = "; ".join(describe(o, case.steps[n].op) for o in sorted(predictions[n], key=repr)) \
-            if n < len(case.steps) else ""
-        mismatches.append(Mismatch(-1, n, problems, observed, expected))
     return mismatches, predictions, records
 
 
-def _classify(version, case, cpu, pool_base, mismatches, records):
-    """Mark each mismatch with the known bug that explains it; the bug explaining all, or None."""
+def _classify(version, case, cpu, pool_base, mismatches):
+    """Mark each mismatch with the known bugs that explain it; the bugs that explain all of
+    them (names joined), or None when one is not explained."""
     for m in mismatches:
-        if m.step < len(case.steps) and records is not None:
-            bug = known.explain(version, case, cpu.ids, pool_base, m.step, records.steps.get(m.step))
-            m.known = bug.name if bug else None
-    names = {m.known for m in mismatches}
-    return names.pop() if len(names) == 1 and None not in names else None
+        if m.step < len(case.steps):
+            m.known = known.names(known.explain(version, case, cpu.ids, pool_base, m.step, m.record))
+    bugs = sorted({m.known for m in mismatches if m.known})
+    return ", ".join(bugs) if all(m.known for m in mismatches) else None
 
 
-def _follow_up(settings, seed, index, cpu, pool_base, version, workdir, batch_mismatches, do_shrink, progress):
+def follow_up(settings, seed, cpu, pool_base, version, workdir, mismatches, do_shrink, progress=None):
+    """Findings from a campaign's mismatches.  A case every mismatch of which known bugs explain
+    is reported as those bugs.  Of the others, the first case of each failure (fingerprint) is
+    run again alone and, when it fails again, shrunk and written to results/fuzz/; the cases
+    that fail the same way are listed with it."""
+    findings, first_of = [], {}
+    for index in sorted({m.index for m in mismatches}):
+        ms = [m for m in mismatches if m.index == index]
+        bugs = sorted({m.known for m in ms if m.known})
+        if all(m.known for m in ms):
+            findings.append(Finding(index, ms, reproduced=True, known=", ".join(bugs)))
+            continue
+        target = next(m for m in ms if m.known is None)
+        if target.fingerprint in first_of:
+            first_of[target.fingerprint].same.append(index)
+            continue
+        finding = _new_finding(settings, seed, index, cpu, pool_base, version, workdir, do_shrink, progress)
+        first_of[target.fingerprint] = finding
+        findings.append(finding)
+    return findings
+
+
+def _new_finding(settings, seed, index, cpu, pool_base, version, workdir, do_shrink, progress):
     case = campaign_case(seed, index, cpu)
-    mismatches, predictions, records = _rerun_alone(settings, case, cpu, pool_base, workdir, f"alone{index}")
-    finding = Finding(index, mismatches or batch_mismatches, reproduced=bool(mismatches))
-    if not mismatches:
+    mismatches, _, _ = _rerun_alone(settings, case, cpu, pool_base, workdir, f"alone{index}")
+    _classify(version, case, cpu, pool_base, mismatches)
+    target = next((m for m in mismatches if m.known is None), None)
+    finding = Finding(index, mismatches, reproduced=target is not None)
+    if target is None:
         return finding
-    finding.known = _classify(version, case, cpu, pool_base, mismatches, records)
-    if finding.known is not None or not do_shrink:
-        return finding
-    target = next(m for m in mismatches if m.known is None)
-    if progress:
-        progress(f"fuzz: shrinking case {index} ({target.problems[0][:100]})")
-    small = shrink_case(settings, case, cpu, pool_base, version, workdir, target.fingerprint)
+    small = case
+    if do_shrink:
+        if progress:
+            progress(f"fuzz: shrinking case {index} ({target.problems[0][:100]})")
+        started = time.monotonic()
+        small = shrink_case(settings, case, cpu, pool_base, version, workdir, target.fingerprint)
+        if progress:
+            progress(f"fuzz: case {index} shrunk to {len(small.steps)} step(s), {len(small.maps)} mapping(s), "
+                     f"{len(small.raws)} raw descriptor(s) in {time.monotonic() - started:.1f} s")
     finding.file = write_finding(settings, seed, index, small, cpu, pool_base, version, workdir)
     finding.shrunk_steps = len(small.steps)
     return finding
@@ -462,22 +538,18 @@ def shrink_case(settings, case, cpu, pool_base, version, workdir, fingerprint):
                 predicted.append(p)
         ids = [replace(c, name=f"c{k}") for k, c in enumerate(runnable)]
         results = run_cases(settings, ids, workdir, "shrink") if ids else {}
-        fails = {}
+        # shrink() keeps the first candidate that fails: look no further than that one (telling
+        # a failure's known bugs apart costs a model run per combination of bugs).
         for k, (c, p) in enumerate(zip(ids, predicted)):
-            records = results.get(k)
-            if records is None or not records.end:
-                continue
-            found, bug = judge_case(c, p, records)
-            if bug:
-                continue
-            for n, problems, _ in found:
-                if n >= len(c.steps):
+            mismatches, bug = case_mismatches(k, c, p, results.get(k))
+            for m in ([] if bug else mismatches):
+                if m.kind != fingerprint[1] or m.step >= len(c.steps):
                     continue
-                explained = known.explain(version, c, cpu.ids, pool_base, n, records.steps.get(n))
-                if failure_fingerprint(explained.name if explained else None, problems) == fingerprint:
-                    fails[id(runnable[k])] = True
-                    break
-        return [fails.get(id(c), False) for c in candidates]
+                explained = known.names(known.explain(version, c, cpu.ids, pool_base, m.step, m.record))
+                if explained == fingerprint[0]:
+                    first = runnable[k]
+                    return [c is first for c in candidates]
+        return [False] * len(candidates)
 
     return shrink(case, still_fails, valid)
 
@@ -491,7 +563,7 @@ def write_finding(settings, seed, index, case, cpu, pool_base, version, workdir)
     load back (a file the loader rejects is a CampaignError)."""
     path = Path(settings.results) / "fuzz" / f"{seed}-{index}.toml"
     predictions = predict(case, cpu, pool_base)
-    mismatches, _, records = _rerun_alone(settings, case, cpu, pool_base, workdir, "final")
+    mismatches, _, records = _rerun_alone(settings, case, cpu, pool_base, workdir, "final", walks=True)
     expectations = [expectation(s, p) for s, p in zip(case.steps, predictions)]
     failing = mismatches[0] if mismatches else None
     n = failing.step if failing else 0
@@ -501,10 +573,11 @@ def write_finding(settings, seed, index, case, cpu, pool_base, version, workdir)
                f"(the model, after {_rules(outcomes)}); QEMU {version} -cpu {settings.cpu} gave "
                f"{failing.observed if failing else 'that (the failure did not reproduce when written)'}")
     comments = [
-        f"Found by: /usr/bin/python3 -m harness.fuzz --seed {seed} --count {index + 1} "
+        f"Found by: /usr/bin/python3 -m harness.fuzz --seed {seed} --first {index} --count 1 "
         f"--qemu={settings.qemu} --cpu={settings.cpu}",
         f"Rerun:    {rerun_command(path, settings)}",
         f"QEMU {version}, -cpu {settings.cpu}: {'; '.join(failing.problems) if failing else 'no mismatch'}",
+        *walk_lines(case, n, records),
         "",
         "If QEMU is wrong here, mark it as a known bug of that version before committing:",
         f"  [bug.<name>] qemu = \"<={version}\", reason = \"<the rule> ... QEMU {version} <does what>\"",
@@ -518,18 +591,34 @@ def write_finding(settings, seed, index, case, cpu, pool_base, version, workdir)
     return path
 
 
+def walk_lines(case, n, records):
+    """The kernel's software walk of step n's VA (its walk records), for the case file's comments."""
+    walks = records.walks.get(n, {}) if records is not None else {}
+    lines = []
+    for when in ("before", "after"):
+        if walks.get(when):
+            text = describe_walk(walks[when], case.regime, case.steps[n].va)
+            lines.append(f"Walk of step {n} ({when} it, the kernel's software walk): " + "; ".join(text))
+    return lines
+
+
 def describe_outcomes(step, outcomes):
     texts = [describe(o, step.op) for o in sorted(outcomes, key=repr)]
     return texts[0] if len(texts) == 1 else "one of: " + " | ".join(texts)
 
 
-def measure_rate(qemu, cpu, kernel, count=2000, seed=1, jobs=2, batch=1000):
-    """Generated cases per second of wall time for a campaign without shrinking, and where
-    the time goes: {"cases", "seconds", "rate", "phases" (CPU seconds per phase, summed over
-    workers), "mismatching"}.  For `make bench` (harness/bench.py)."""
+def measure_rate(qemu, cpu, kernel, count=2000, seed=1, jobs=2, batch=500):
+    """Generated cases per second for a campaign without shrinking, and where the time goes,
+    for `make bench` (harness/bench.py):
+        {"cases", "seconds" (wall), "rate" (cases per wall second), "cpu_seconds",
+         "rate_per_cpu" (cases per CPU second, the rate an idle machine gets per CPU),
+         "phases" ({phase: CPU seconds}, PHASES), "mismatching" (cases)}.
+    Under load from other work the wall rate falls and the CPU figures do not."""
     settings = Settings(qemu=qemu, cpu=cpu, kernel=Path(kernel), jobs=jobs, batch=batch, shrink=False)
-    report = run_campaign(settings, seed, count, shrink_findings=False)
+    report = run_campaign(settings, seed, count, follow=False)
     if report.errors:
         raise CampaignError(report.errors[0])
-    return {"cases": count, "seconds": report.seconds, "rate": report.rate, "phases": dict(report.times),
-            "mismatching": len(report.findings)}
+    cpu_seconds = sum(report.times.values())
+    return {"cases": count, "seconds": report.seconds, "rate": report.rate, "cpu_seconds": cpu_seconds,
+            "rate_per_cpu": count / cpu_seconds if cpu_seconds else 0.0, "phases": dict(report.times),
+            "mismatching": report.mismatching}

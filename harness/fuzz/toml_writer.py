@@ -11,6 +11,7 @@ from harness.cases import (
     AP_NAMES, AT_OPS, DESC_FIELDS, HWDEF, MAINT_OPS, MEMORY_TYPES, STORES, SYSREG_WRITES, TLBI_OPS, CaseError,
     load_file,
 )
+from harness.esr import PC_ALIGNMENT
 from harness.geometry import GRANULES
 
 GRANULE_NAMES = {shift: name for name, shift in GRANULES.items()}
@@ -65,9 +66,12 @@ def regime_table(regime):
     for key, default in (("t0sz", 16), ("t1sz", 16), ("ips_bits", 48)):
         if getattr(r, key) != default:
             out[key.replace("_bits", "")] = getattr(r, key)
-    for key in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a", "asid16", "a1"):
+    for key in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a", "wxn", "epan", "pan", "hpd0", "hpd1",
+                "e0pd0", "e0pd1", "asid16", "a1"):
         if getattr(r, key):
             out[key] = True
+    if not r.span:
+        out["span"] = False
     if r.ttbr1 is not None:
         out["ttbr1"] = r.ttbr1
     mair = {str(idx): r.mair >> (8 * idx) & 0xFF for idx in range(8)
@@ -97,8 +101,9 @@ def tables_table(t):
     out = {"va": t.va, "level": t.level}
     if t.aptable != "none":
         out["aptable"] = t.aptable
-    if t.pxntable:
-        out["pxntable"] = True
+    for key in ("pxntable", "uxntable"):
+        if getattr(t, key):
+            out[key] = True
     return out
 
 
@@ -120,6 +125,8 @@ def expect_value(step, expect=None):
         if e.sh is not None:
             out["sh"] = e.sh
         return out
+    if e.kind == "fault" and e.fault == PC_ALIGNMENT:
+        return {"fault": e.fault} if e.far == step.va else {"fault": e.fault, "far": e.far}
     if e.kind == "fault":
         out = {"fault": e.fault}
         if e.level is not None:
@@ -190,6 +197,8 @@ def step_table(step, expect=None):
     if step.op in MAINT_OPS:
         return maint_table(step, expect)
     out = {"do": step.op, "va": step.va}
+    if step.el != 1:
+        out["el"] = step.el
     if step.op in STORES:
         out["value"] = step.value
     out["expect"] = expect if expect is not None else expect_value(step)

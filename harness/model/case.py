@@ -2,8 +2,9 @@
 declared layout (harness/declared.py) through each step's outcomes, so that
 hardware updates, stores, descriptor writes and the kernel's fetch stubs are
 seen by the steps after them, and loads predict a value wherever the memory
-is known.  A TLB model (harness/model/tlb.py) says which translations of
-earlier tables and registers an access may still use."""
+is known; PSTATE.PAN through the case (step_accesses).  A TLB model
+(harness/model/tlb.py) says which translations of earlier tables and
+registers an access may still use."""
 from dataclasses import replace
 
 from harness.cases import DESC_WRITES, LOADS, MAINT_OPS, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS
@@ -53,16 +54,27 @@ def _effects(step, outcome, memory):
         return outcome, after
 
 
-def _access_outcomes(tlb, step):
+def step_accesses(case):
+    """The Access of each step of case, in order: its op, VA, value and EL, and
+    PSTATE.PAN as the step finds it: the regime's at first; an EL0 step ends in
+    an exception taken to EL1 (its SVC, or its fault), which with
+    SCTLR_EL1.SPAN = 0 sets PSTATE.PAN, and the kernel keeps it (kernel/el0.c)."""
+    pan = case.regime.pan
+    for step in case.steps:
+        yield Access(step.op, step.va, step.value, step.el, pan)
+        if step.el == 0 and not case.regime.span:
+            pan = True
+
+
+def _access_outcomes(tlb, access):
     """What an access may do: a walk of any tables and registers it may see, or a
     TLB entry it may still hold (never one of a fault that is not cached)."""
-    access = Access(step.op, step.va, step.value)
     now = s1_translate(tlb.regs, tlb.memory, access)
     sets = [now] + [s1_translate(r, m, access) for r in tlb.regs_seen for m in tlb.memories_seen
                     if (r, m) != (tlb.regs, tlb.memory)]
     fresh = union(sets)
     stale = set()
-    for entry in tlb.usable_entries(step.va):
+    for entry in tlb.usable_entries(access.va):
         for outcome in s1_translate(entry.regs, entry.memory, access):
             if not cached_outcome(outcome) or outcome in fresh:
                 continue
@@ -145,7 +157,7 @@ def predict_case(case, ids, pool_base=None):
     ttbrs = {"ttbr0": regs.ttbr0, "ttbr1": regs.ttbr1}
     branches = [Tlb(regs, declared.declared_memory(case, pool_base)[0])]
     predictions = []
-    for n, step in enumerate(case.steps):
+    for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
         if step.op in SELFTESTS:
             predictions.append(Outcomes({Unknown(f"{step.op} is a self-test of the kernel, not an MMU probe")}))
             continue
@@ -169,7 +181,7 @@ def predict_case(case, ids, pool_base=None):
                 if step.fixup:
                     tlb = tlb.copy()
                     _fix(case, n, step, tlb, slots)
-                outcomes = _access_outcomes(tlb, step)
+                outcomes = _access_outcomes(tlb, access)
             except UnknownMemory as e:
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})")}))
                 next_branches.append(tlb)

@@ -6,7 +6,7 @@ from dataclasses import replace
 from harness import esr, par
 from harness.cases import AT_OPS, LOADS
 from harness.declared import FETCH_MAGIC
-from harness.model.outcome import EC_DATA_ABORT, EC_INSTRUCTION_ABORT, Abort, Completes, Done, Par, Unknown
+from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Done, Par, Unknown, abort_class
 from harness.verdict import desc_text, expected_text
 
 
@@ -30,9 +30,11 @@ def describe(outcome, op):
             text = "completes"
         return f"{text} (PA {outcome.pa:#x})"
     if isinstance(outcome, Abort):
-        kind = "instruction abort" if outcome.ec == EC_INSTRUCTION_ABORT else "data abort"
+        if outcome.ec == EC_PC_ALIGNMENT:
+            return f"{EC_PC_ALIGNMENT.text} (EC {EC_PC_ALIGNMENT:#04x}), FAR {outcome.far:#x}"
         wnr = "" if op == "fetch" else f", WnR={int(outcome.wnr)}"
-        return f"{kind} (same EL): {esr.describe_fsc(outcome.fsc, _fault_label(op))}{wnr}, FAR {outcome.far:#x}"
+        return (f"{esr.EC(outcome.ec).text}: {esr.describe_fsc(outcome.fsc, _fault_label(op))}{wnr}, "
+                f"FAR {outcome.far:#x}")
     if par.PAR_F.get(outcome.value):
         fst = par.PAR_FST.get(outcome.value)
         return (f"PAR_EL1.F=1: {esr.describe_fsc(fst, 'FST')}, PTW={par.PAR_PTW.get(outcome.value)}, "
@@ -82,9 +84,11 @@ def _rejects(step, outcome):
     if isinstance(outcome, Abort):
         if e.kind != "fault" or op in AT_OPS:
             return "the access aborts"
-        want_ec = EC_INSTRUCTION_ABORT if op == "fetch" else EC_DATA_ABORT
+        want_ec = EC_PC_ALIGNMENT if e.fault == esr.PC_ALIGNMENT else abort_class(op == "fetch", step.el)
         if outcome.ec != want_ec:
             return f"EC {outcome.ec:#04x}, not {want_ec:#04x}"
+        if want_ec == EC_PC_ALIGNMENT:
+            return None if outcome.far == e.far else f"FAR {outcome.far:#x}, not {e.far:#x}"
         if not _level_ok(e, outcome.fsc):
             return f"a different fault ({esr.describe_fsc(outcome.fsc, _fault_label(op))})"
         if e.wnr is not None and outcome.wnr != e.wnr:
@@ -171,6 +175,10 @@ def _mismatch(step, outcome, record):
         s = esr.decode_esr(record.num("esr"))
         if s.ec != outcome.ec:
             return f"got EC {s.ec:#04x}"
+        if outcome.ec == EC_PC_ALIGNMENT:
+            if s.il != 1:
+                return f"got IL={s.il}"
+            return None if record.num("far") == outcome.far else f"got FAR {record.num('far'):#x}"
         if s.fsc != outcome.fsc:
             return f"got {esr.describe_fsc(s.fsc, _fault_label(step.op))}"
         wrong = [f"{name}={got}" for name, got, want in (

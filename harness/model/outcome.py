@@ -9,8 +9,14 @@ from dataclasses import dataclass
 
 from harness import esr
 
-EC_DATA_ABORT = esr.EC.DABT_CUR
-EC_INSTRUCTION_ABORT = esr.EC.IABT_CUR
+EC_PC_ALIGNMENT = esr.EC.PC_ALIGN
+
+
+def abort_class(fetch, el):
+    """ESR_EL1.EC of an abort taken to EL1: instruction or data, from EL0 (lower) or EL1 (same EL)."""
+    if fetch:
+        return esr.EC.IABT_LOW if el == 0 else esr.EC.IABT_CUR
+    return esr.EC.DABT_LOW if el == 0 else esr.EC.DABT_CUR
 
 
 @dataclass(frozen=True)
@@ -32,10 +38,11 @@ class Completes:
 
 @dataclass(frozen=True)
 class Abort:
-    """A Data or Instruction Abort taken to EL1 from EL1: ESR_EL1.EC, the fault
-    status code, WnR and S1PTW (IL = 1, CM = EA = FnV = 0 always here; ISV and
-    ISS[23:14] are left free, the architecture permitting ISV = 0), and FAR_EL1
-    as it must read.  rule: the ASL function or rule the fault comes from."""
+    """A Data or Instruction Abort taken to EL1 from EL1 or EL0, or a PC
+    alignment fault (EC 0x22, fsc None): ESR_EL1.EC, the fault status code,
+    WnR and S1PTW (IL = 1, CM = EA = FnV = 0 always here; ISV and ISS[23:14]
+    are left free, the architecture permitting ISV = 0), and FAR_EL1 as it
+    must read.  rule: the ASL function or rule the fault comes from."""
     ec: int
     fsc: int
     wnr: bool
@@ -46,7 +53,7 @@ class Abort:
 
     @property
     def fault(self):
-        return esr.decode_fsc(self.fsc)
+        return (esr.PC_ALIGNMENT, None) if self.fsc is None else esr.decode_fsc(self.fsc)
 
 
 @dataclass(frozen=True)

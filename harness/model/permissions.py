@@ -16,8 +16,9 @@ class AccessKind:
     write: bool
     fetch: bool
     at: bool
-    el0: bool              # checked as EL0: LDTR/STTR, AT S1E0*
+    el0: bool              # checked as EL0: LDTR/STTR, AT S1E0*, and every access made at EL0
     size: int              # bytes a load or store moves (0: fetch, AT)
+    pan: bool = False      # accdesc.pan: PSTATE.PAN applies (EL1 loads and stores, AT S1E1RP/WP)
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,13 @@ class S1Perms:
     x: bool
 
 
-def s1_direct_base_permissions(params, walk, el0):
+def s1_direct_base_permissions(params, walk, el0, pan=False):
     """AArch64.S1DirectBasePermissions: AP[2:1] (with the dirty state: a
     writable-clean DBM page is writable when TCR_EL1.HA and HD are 1), then
     APTable, then PXN/UXN and PXNTable/UXNTable; a location EL0 can write is
-    never executable at EL1; SCTLR_EL1.WXN removes execute from writable."""
+    never executable at EL1; with FEAT_PAN, pan (PSTATE.PAN, for an access
+    PAN applies to) takes read and write from EL1 where EL0 may read or write
+    (or, with EPAN, execute); SCTLR_EL1.WXN removes execute from writable."""
     ap = DESC_AP.get(walk.desc)
     if params.ha and params.hd and DESC_DBM.get(walk.desc):
         ap &= ~AP2      # hardware dirty state: the walk state already permits the write (AArch64.S1Translate)
@@ -44,6 +47,8 @@ def s1_direct_base_permissions(params, walk, el0):
         pw = uw = False
     px = not (DESC_PXN.get(walk.desc) or walk.pxntable or uw)
     ux = not (DESC_UXN.get(walk.desc) or walk.uxntable)
+    if params.pan and pan and (ur or uw or params.epan and ux):
+        pr = pw = False
     if el0:
         r, w, x = ur, uw, ux
     else:
@@ -53,21 +58,22 @@ def s1_direct_base_permissions(params, walk, el0):
     return S1Perms(r, w, x)
 
 
-def s1_check_permissions(params, walk, acc, memattrs):
+def s1_check_permissions(params, walk, acc, memattrs, pan=False):
     """AArch64.S1CheckPermissions: the permission faults the access may take,
     as [(faults, rule)] where faults is True or False; two entries where the
-    architecture leaves it open."""
-    perms = s1_direct_base_permissions(params, walk, acc.el0)
+    architecture leaves it open.  pan: PSTATE.PAN."""
+    perms = s1_direct_base_permissions(params, walk, acc.el0, pan and acc.pan)
     if acc.fetch:
         if not perms.x:
-            return [(True, "execute permission (PXN, PXNTable, EL0-writable, WXN; AArch64.S1CheckPermissions)")]
+            return [(True, "execute permission (PXN, PXNTable, EL0-writable; UXN, UXNTable at EL0; WXN; "
+                           "AArch64.S1CheckPermissions)")]
         if memattrs.is_device:
             return [(True, DEVICE_FETCH_RULE), (False, DEVICE_FETCH_RULE)]
         return [(False, "")]
     if acc.read and not perms.r:
-        return [(True, "read permission (AP[2:1], APTable; AArch64.S1CheckPermissions)")]
+        return [(True, "read permission (AP[2:1], APTable, PAN; AArch64.S1CheckPermissions)")]
     if acc.write and not perms.w:
-        return [(True, "write permission (AP[2:1], APTable; AArch64.S1CheckPermissions)")]
+        return [(True, "write permission (AP[2:1], APTable, PAN; AArch64.S1CheckPermissions)")]
     return [(False, "")]
 
 

@@ -34,6 +34,8 @@ TCR_HPD0 = Field(41, 1)
 TCR_HPD1 = Field(42, 1)
 TCR_TBID0 = Field(51, 1)
 TCR_TBID1 = Field(52, 1)
+TCR_E0PD0 = Field(55, 1)
+TCR_E0PD1 = Field(56, 1)
 TCR_DS = Field(59, 1)
 
 # Granule shift by TG0 and by TG1 encoding (they differ: TCR_EL1 field descriptions).
@@ -46,6 +48,8 @@ SCTLR_A = Field(1, 1)
 SCTLR_C = Field(2, 1)
 SCTLR_I = Field(12, 1)
 SCTLR_WXN = Field(19, 1)
+SCTLR_SPAN = Field(23, 1)
+SCTLR_EPAN = Field(57, 1)
 
 # TTBRn_EL1: BADDR[47:1]; with a 52-bit descriptor format BADDR[51:48] sit in bits[5:2].
 TTBR_BADDR = Field(1, 47)
@@ -57,9 +61,11 @@ MMFR0_PARANGE = Field(features.PARANGE, 4)
 MMFR0_TGRAN16 = Field(features.TGRAN16, 4)
 MMFR0_TGRAN4 = Field(features.TGRAN4, 4)
 MMFR1_HAFDBS = Field(features.HAFDBS, 4)
-MMFR1_HPDS = Field(12, 4)
+MMFR1_HPDS = Field(features.HPDS, 4)
+MMFR1_PAN = Field(features.PAN, 4)
 MMFR2_VARANGE = Field(features.VARANGE, 4)
 MMFR2_ST = Field(features.ST, 4)
+MMFR2_E0PD = Field(features.E0PD, 4)
 
 IPS_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
 
@@ -99,6 +105,9 @@ class WalkParams:
     tcr_sh: int             # TCR_EL1.SHn: shareability of leaves when DS = 1
     ttbr: int
     wxn: bool
+    e0pd: bool              # TCR_EL1.E0PDn: EL0 may not use this range (FEAT_E0PD)
+    pan: bool               # FEAT_PAN: PSTATE.PAN has its effect
+    epan: bool              # SCTLR_EL1.EPAN with FEAT_PAN3: PAN covers EL0-executable memory
     a: bool                 # SCTLR_EL1.A
     c: bool                 # SCTLR_EL1.C
     i: bool                 # SCTLR_EL1.I
@@ -117,11 +126,11 @@ def walk_params(regs, upper):
     if upper:
         granule = TG1_GRANULE.get(TCR_TG1.get(tcr), 12)
         txsz, epd, tbi, tbid = TCR_T1SZ.get(tcr), TCR_EPD1.get(tcr), TCR_TBI1.get(tcr), TCR_TBID1.get(tcr)
-        hpd, sh, ttbr = TCR_HPD1.get(tcr), TCR_SH1.get(tcr), regs.ttbr1
+        hpd, sh, ttbr, e0pd = TCR_HPD1.get(tcr), TCR_SH1.get(tcr), regs.ttbr1, TCR_E0PD1.get(tcr)
     else:
         granule = TG0_GRANULE.get(TCR_TG0.get(tcr), 12)
         txsz, epd, tbi, tbid = TCR_T0SZ.get(tcr), TCR_EPD0.get(tcr), TCR_TBI0.get(tcr), TCR_TBID0.get(tcr)
-        hpd, sh, ttbr = TCR_HPD0.get(tcr), TCR_SH0.get(tcr), regs.ttbr0
+        hpd, sh, ttbr, e0pd = TCR_HPD0.get(tcr), TCR_SH0.get(tcr), regs.ttbr0, TCR_E0PD0.get(tcr)
     pamax = pa_max(regs.mmfr0)
     hafdbs = MMFR1_HAFDBS.get(regs.mmfr1)
     # TCR_EL1.DS has its effect only where the granule supports 52-bit addresses
@@ -146,6 +155,10 @@ def walk_params(regs, upper):
         mintxsz=12 if ds or lva else 16,
         maxtxsz=(47 if granule == 16 else 48) if small else 39,
         tcr_sh=sh, ttbr=ttbr,
-        wxn=bool(SCTLR_WXN.get(regs.sctlr)), a=bool(SCTLR_A.get(regs.sctlr)),
+        wxn=bool(SCTLR_WXN.get(regs.sctlr)),
+        e0pd=bool(e0pd) and MMFR2_E0PD.get(regs.mmfr2) >= 1,
+        pan=MMFR1_PAN.get(regs.mmfr1) >= 1,
+        epan=bool(SCTLR_EPAN.get(regs.sctlr)) and MMFR1_PAN.get(regs.mmfr1) >= 3,
+        a=bool(SCTLR_A.get(regs.sctlr)),
         c=bool(SCTLR_C.get(regs.sctlr)), i=bool(SCTLR_I.get(regs.sctlr)), mair=regs.mair,
     )

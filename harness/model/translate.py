@@ -2,7 +2,7 @@
 TxSZ checks, the walk, the memory-type alignment check, the permission check,
 the hardware Access flag and dirty state updates, and the outcome in the
 terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness import esr, par
 from harness.cases import AT_OPS, LOADS, STORES
@@ -12,7 +12,7 @@ from harness.model.attributes import (
 )
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_SH, \
     contiguous_size
-from harness.model.outcome import EC_DATA_ABORT, EC_INSTRUCTION_ABORT, Abort, Completes, Outcomes, Par
+from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Outcomes, Par, abort_class
 from harness.model.permissions import AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault
 from harness.model.registers import SCTLR_M, walk_params
 from harness.model.walk import PRE_WALK_LEVEL_RULE, WalkFault, level_lsb, s1_start_level, s1_walk, \
@@ -23,20 +23,26 @@ MASK64 = (1 << 64) - 1
 
 @dataclass(frozen=True)
 class Access:
-    """One step: op (a harness.cases op name), va, and value (stores)."""
+    """One step: op (a harness.cases op name), va, value (stores), the EL it
+    runs at (el: 0 or 1; harness.cases EL0_OPS at 0), and PSTATE.PAN then."""
     op: str
     va: int
     value: int = 0
+    el: int = 1
+    pan: bool = False
 
 
+# PSTATE.PAN applies to EL1's own loads and stores and to AT S1E1RP/WP (accdesc.pan),
+# never to fetches, AT S1E1R/W or S1E0*; to LDTR/STTR it makes no difference (checked as EL0).
 ACCESS_KINDS = {
-    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size)
+    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size, pan=True)
        for op, size in LOADS.items()},
-    **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op == "sttr64", size=size)
+    **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op == "sttr64", size=size, pan=True)
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
-    **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True,
-                      el0=op.startswith("at_s1e0"), size=0) for op in AT_OPS},
+    **{op: AccessKind(read=op in ("at_s1e1r", "at_s1e0r", "at_s1e1rp"), write=op in ("at_s1e1w", "at_s1e0w", "at_s1e1wp"),
+                      fetch=False, at=True, el0=op.startswith("at_s1e0"), size=0, pan=op.endswith("p"))
+       for op in AT_OPS},
 }
 
 ALIGNMENT_RULE = "SCTLR_EL1.A = 1 and the address not aligned to the access size (AArch64.CheckAlignment)"
@@ -48,6 +54,8 @@ CONTIG_RULE = ("a Contiguous-bit entry whose output address is not its place in 
                "misprogramming of the Contiguous bit, CONSTRAINED UNPREDICTABLE (StageOA or the entry's own OA)")
 SH_RULE = "SH[1:0] = 0b01 is reserved: CONSTRAINED UNPREDICTABLE (DecodeShareability, Unpredictable_Shareability)"
 RESMAIR_RULE = "a reserved MAIR_EL1 attribute encoding: CONSTRAINED UNPREDICTABLE (Unpredictable_RESMAIR)"
+E0PD_RULE = "an access as EL0 to a range TCR_EL1.E0PDn = 1 disables (AArch64.S1Translate: fault.level = 0)"
+PC_ALIGNMENT_RULE = "a misaligned PC, checked before the fetch is translated (AArch64.CheckPCAlignment)"
 TXSZ_RULE = "TnSZ outside AArch64.S1MinTxSZ..AArch64.MaxTxSZ: IMPLEMENTATION DEFINED fault or clamp " \
             "(AArch64.S1TxSZFaults)"
 
@@ -131,7 +139,7 @@ def _output_addresses(params, walk, va):
     return [own] if group == own else [own, group]
 
 
-def _translate_piece(regs, memory, acc, va, aligned, rules):
+def _translate_piece(regs, memory, acc, va, aligned, rules, pan):
     """AArch64.S1Translate of one piece: a list of _Translated or _Faulted, one
     per permitted outcome; the rules of the choices made are added to rules."""
     params = walk_params(regs, bool(va >> 55 & 1))
@@ -146,6 +154,8 @@ def _translate_piece(regs, memory, acc, va, aligned, rules):
         if start != 0:
             rules.append(rule)
         return results + [_Faulted(esr.fault_status("translation", level), rule) for level in sorted({0, start})]
+    if acc.el0 and params.e0pd:
+        return results + [_Faulted(esr.fault_status("translation", 0), E0PD_RULE)]
     walk = s1_walk(params, memory, va, txsz)
     if isinstance(walk, WalkFault):
         if len(walk.levels) > 1:
@@ -159,7 +169,7 @@ def _translate_piece(regs, memory, acc, va, aligned, rules):
                                         "checked before permissions)"))
         else:
             checks += [("permission" if faults else None, rule)
-                       for faults, rule in s1_check_permissions(params, walk, acc, declared)]
+                       for faults, rule in s1_check_permissions(params, walk, acc, declared, pan)]
     if len(checks) > 1:
         rules.append(RESMAIR_RULE if declared.reserved else checks[0][1])
     lsb = level_lsb(params.granule, walk.level)
@@ -190,9 +200,9 @@ def _translate_piece(regs, memory, acc, va, aligned, rules):
     return results
 
 
-def _abort(acc, far, piece, updates):
-    ec = EC_INSTRUCTION_ABORT if acc.fetch else EC_DATA_ABORT
-    return Abort(ec=ec, fsc=piece.fsc, wnr=acc.write, s1ptw=False, far=far, rule=piece.rule, updates=updates)
+def _abort(acc, el, far, piece, updates):
+    return Abort(ec=abort_class(acc.fetch, el), fsc=piece.fsc, wnr=acc.write, s1ptw=False, far=far, rule=piece.rule,
+                 updates=updates)
 
 
 def _par(piece):
@@ -213,32 +223,54 @@ def _par(piece):
                updates=piece.updates)
 
 
+def pc_alignment_fault(pc):
+    """AArch64.PCAlignmentFault: EC 0x22, FAR_EL1 the PC."""
+    return Abort(ec=EC_PC_ALIGNMENT, fsc=None, wnr=False, s1ptw=False, far=pc, rule=PC_ALIGNMENT_RULE)
+
+
+def check_pc_alignment(pc, fetch):
+    """__FetchInstr: AArch64.CheckPCAlignment, then the fetch (`fetch()`, its
+    Outcomes): a misaligned PC faults whatever the fetch's translation would give."""
+    if pc & 0b11:
+        return Outcomes({pc_alignment_fault(pc)})
+    return fetch()
+
+
 def s1_translate(regs, memory, access):
     """AArch64.S1Translate (with AArch64.CheckAlignment before it, as Mem[]
-    makes it) for one step: the Outcomes the architecture permits.  An
-    unaligned access is made a byte at a time (Mem[]), so one that leaves its
-    page is translated again where it enters the next.  Raises UnknownMemory
-    when the walk needs a descriptor the memory does not hold."""
+    makes it, or for a fetch AArch64.CheckPCAlignment) for one step: the
+    Outcomes the architecture permits.  An unaligned access is made a byte at
+    a time (Mem[]), so one that leaves its page is translated again where it
+    enters the next.  Raises UnknownMemory when the walk needs a descriptor
+    the memory does not hold."""
     if not SCTLR_M.get(regs.sctlr):
         raise ValueError("SCTLR_EL1.M = 0: stage 1 disabled, which the model does not cover")
     acc = ACCESS_KINDS[access.op]
+    if access.el == 0:
+        acc = replace(acc, el0=True)
     va = access.va & MASK64
     params = walk_params(regs, bool(va >> 55 & 1))
     if acc.fetch:
-        va = branch_addr(params, va)
+        pc = branch_addr(params, va)
+        return check_pc_alignment(pc, lambda: _s1_translate(regs, memory, access, acc, params, pc))
+    return _s1_translate(regs, memory, access, acc, params, va)
+
+
+def _s1_translate(regs, memory, access, acc, params, va):
+    """s1_translate of the access at va (a branch target already made the PC)."""
     aligned, alignment_fault = check_alignment(params, acc, va)
     rules = []
     if alignment_fault:
         piece = _Faulted(esr.fault_status("alignment", None), ALIGNMENT_RULE)
-        return Outcomes({_abort(acc, va, piece, ())})
+        return Outcomes({_abort(acc, access.el, va, piece, ())})
     outcomes = set()
     # Pieces still to translate: (va, bytes left, spans so far, updates so far, attr, sh)
     pending = [(va, max(acc.size, 1), (), (), None, None)]
     while pending:
         piece_va, left, spans, updates, attr, sh = pending.pop()
-        for piece in _translate_piece(regs, memory, acc, piece_va, aligned, rules):
+        for piece in _translate_piece(regs, memory, acc, piece_va, aligned, rules, access.pan):
             if isinstance(piece, _Faulted):
-                outcome = _par(piece) if acc.at else _abort(acc, piece_va, piece, updates + piece.updates)
+                outcome = _par(piece) if acc.at else _abort(acc, access.el, piece_va, piece, updates + piece.updates)
                 outcomes.add(outcome)
                 continue
             if acc.at:

@@ -37,7 +37,7 @@ class PteProt(ctypes.Structure):
 
 
 class TableProt(ctypes.Structure):
-    _fields_ = [("aptable", ctypes.c_uint8), ("pxntable", ctypes.c_bool)]
+    _fields_ = [("aptable", ctypes.c_uint8), ("pxntable", ctypes.c_bool), ("uxntable", ctypes.c_bool)]
 
 
 class TablePool(ctypes.Structure):
@@ -136,8 +136,9 @@ class Tables:
         err = self.lib.pgt_slot(ctypes.byref(self.pt), va, level, ctypes.byref(slot))
         return err, (ctypes.cast(slot, ctypes.c_void_p).value if err == 0 else None)
 
-    def table_prot(self, va, level, aptable=0, pxntable=False):
-        return self.lib.pgt_table_prot(ctypes.byref(self.pt), va, level, ctypes.byref(TableProt(aptable, pxntable)))
+    def table_prot(self, va, level, aptable=0, pxntable=False, uxntable=False):
+        prot = TableProt(aptable, pxntable, uxntable)
+        return self.lib.pgt_table_prot(ctypes.byref(self.pt), va, level, ctypes.byref(prot))
 
     def walk(self, va, memory=None):
         """The walk of va reading only the pool (or `memory`: a WalkMemory); the

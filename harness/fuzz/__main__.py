@@ -1,0 +1,152 @@
+"""Run a campaign of generated cases, or rerun one case file a campaign wrote.
+
+    python -m harness.fuzz --seed 1 --count 5000 [--qemu Q] [--cpu C] [--jobs 2]
+    python -m harness.fuzz --rerun results/fuzz/1-417.toml [--qemu Q] [--cpu C]
+
+Exit status: 0 no new mismatch (known QEMU bugs are listed, not failures),
+1 a new mismatch (each written, shrunk, to results/fuzz/<seed>-<n>.toml),
+2 bad input or a defect of the harness (a generator bug, a model that raises):
+one line naming what and where.
+"""
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness.cases import CaseError, load_file
+from harness.errors import HarnessError
+from harness.fuzz.campaign import (CampaignError, Settings, _rerun_alone, boot_cpu, describe_outcomes,
+                                   kernel_pool_base, rerun_command, run_campaign, walk_lines)
+from harness.fuzz.generate import GeneratorBug
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"error: {message} (python -m harness.fuzz --help)\n")
+
+
+def _number(what):
+    def parse(text):
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} {text!r} is not a number") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{what} {text!r} is negative")
+        return value
+    return parse
+
+
+def parser():
+    p = _Parser(prog="python -m harness.fuzz", description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=_number("the seed (SEED=)"),
+                   help="campaign seed (default: from the clock, printed)")
+    p.add_argument("--count", type=_number("the number of cases (COUNT=)"), default=1000,
+                   help="generated cases to run (default: 1000)")
+    p.add_argument("--first", type=_number("the first case's index"), default=0,
+                   help="index of the first case to run (default: 0): --first N --count 1 runs case N")
+    p.add_argument("--qemu", default="qemu-system-aarch64", help="QEMU binary (QEMU=)")
+    p.add_argument("--cpu", default="max", help="QEMU -cpu model (CPU=)")
+    p.add_argument("--jobs", type=_number("the number of QEMUs (JOBS=)"), default=2,
+                   help="QEMUs in parallel (default: 2)")
+    p.add_argument("--batch", type=_number("the batch size"), default=500,
+                   help="cases per QEMU boot at most (default: 500)")
+    p.add_argument("--build", type=Path, default=ROOT / "build", help="the kernel's build directory")
+    p.add_argument("--results", type=Path, default=ROOT / "results", help="where results/fuzz/ goes")
+    p.add_argument("--no-shrink", action="store_true", help="report mismatches without shrinking them")
+    p.add_argument("--rerun", type=Path, metavar="CASE_FILE", help="run the cases of one case file alone, "
+                   "judged by the model")
+    return p
+
+
+def _print(text):
+    print(text, flush=True)
+
+
+def rerun(settings, path):
+    """Run each case of a case file alone and judge it by the model: 0 all agree, 1 a mismatch."""
+    try:
+        cases = load_file(path)
+    except OSError as e:
+        raise CampaignError(f"cannot read case file {path}: {e.strerror}") from None
+    status = 0
+    with tempfile.TemporaryDirectory(prefix="mmu-fuzz-") as workdir:
+        cpu = boot_cpu(settings, workdir)
+        pool_base = kernel_pool_base(settings.kernel)
+        for case in cases:
+            mismatches, predictions, records = _rerun_alone(settings, case, cpu, pool_base, workdir, "rerun",
+                                                            walks=True)
+            for n, step in enumerate(case.steps):
+                _print(f"  step {n}: {step.op} va={step.va:#x}: model: {describe_outcomes(step, predictions[n])}")
+                for line in walk_lines(case, n, records):
+                    _print(f"    {line}")
+            if not mismatches:
+                _print(f"PASS  {case.id}: QEMU does what the model allows at every step")
+            for m in mismatches:
+                status = 1
+                _print(f"FAIL  {case.id} step {m.step}: observed {m.observed}")
+                for problem in m.problems:
+                    _print(f"      {problem}")
+    return status
+
+
+def summarise(report, settings):
+    phases = ", ".join(f"{k} {v:.1f}" for k, v in report.times.items())
+    cpu = sum(report.times.values())
+    _print(f"fuzz: seed {report.seed}: {report.count} cases, {report.steps} steps in {report.seconds:.1f} s: "
+           f"{report.rate:.0f} cases/s ({report.count / cpu if cpu else 0:.0f} per CPU second; CPU seconds: "
+           f"{phases}); {report.unknown_steps} steps the model could not predict")
+    known_by = {}
+    for f in report.known:
+        bugs = ", ".join(sorted({name for part in f.known.split(", ") for name in part.split("+")}))
+        known_by.setdefault(bugs, []).append(f.index)
+    for bugs, indices in sorted(known_by.items()):
+        shown = ", ".join(map(str, indices[:8])) + (", ..." if len(indices) > 8 else "")
+        _print(f"KNOWN {len(indices)} case(s): QEMU bug(s) {bugs} (the case files' [bug.*]): cases {shown}")
+    for f in report.new:
+        if not f.reproduced:
+            m = f.mismatches[0] if f.mismatches else None
+            _print(f"FLAKY case {f.index}: mismatched in its batch, not when run alone"
+                   + (f": {m.problems[0]}" if m else ""))
+            continue
+        m = next(x for x in f.mismatches if x.known is None)
+        _print(f"NEW   case {f.index} step {m.step}: {m.problems[0]}")
+        if f.file:
+            _print(f"      written ({f.shrunk_steps} step(s)): {f.file}")
+            _print(f"      rerun: {rerun_command(f.file, settings)}")
+        if f.same:
+            shown = ", ".join(map(str, f.same[:8])) + (", ..." if len(f.same) > 8 else "")
+            _print(f"      {len(f.same)} more case(s) fail the same way: {shown}")
+    new = [f for f in report.new if f.reproduced]
+    _print(f"fuzz: {len(new)} new mismatch(es), {len(report.known)} explained by known QEMU bugs, "
+           f"{len(report.new) - len(new)} not reproduced alone")
+    return 1 if new else 0
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    settings = Settings(qemu=args.qemu, cpu=args.cpu, kernel=args.build / "kernel.elf", results=args.results,
+                        jobs=max(1, args.jobs), batch=max(1, args.batch), shrink=not args.no_shrink)
+    try:
+        if args.rerun:
+            return rerun(settings, args.rerun)
+        seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
+        _print(f"fuzz: seed {seed}, {args.count} cases from {args.first}, {args.qemu} -cpu {args.cpu}, "
+               f"{settings.jobs} QEMUs (again: python -m harness.fuzz --seed {seed} --first {args.first} "
+               f"--count {args.count})")
+        report = run_campaign(settings, seed, args.count, progress=_print, first=args.first)
+        if report.errors:
+            for line in dict.fromkeys(report.errors):
+                print(f"error: {line}", file=sys.stderr)
+            return 2
+        return summarise(report, settings)
+    except (CaseError, CampaignError, GeneratorBug, HarnessError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

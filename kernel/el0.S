@@ -1,0 +1,74 @@
+/*
+ * Steps that run at EL0.
+ *
+ * The EL0 probes live in a page of their own (.el0.text, linker/kernel.ld),
+ * which main.c maps read-only and EL0-executable at EL0_CODE_VA (layout.h):
+ * each does its one access and returns to the kernel with SVC, the loaded
+ * value (or the fetch stub's) in x0.  A fault in the access, or any other
+ * exception, is taken to EL1 from the lower EL and ends the step the same
+ * way (exception.c, el0_step_exception).
+ *
+ * el0_call(entry, va, value, spsr) enters EL0 at entry with x0 = va,
+ * x1 = value by ERET (spsr: EL0t, interrupts masked; el0.c) and returns
+ * EL0's x0.  The kernel stack pointer and the resume address are kept in
+ * el0_context for the handler, which returns here by an ERET to el0_return
+ * at EL1t.
+ */
+.macro el0_probe name, insn:vararg
+	.global \name
+	.type \name, %function
+\name:
+	\insn
+	svc	#0
+.endm
+
+	.section .el0.text, "ax"
+	el0_probe el0_load8,  ldrb w0, [x0]
+	el0_probe el0_load16, ldrh w0, [x0]
+	el0_probe el0_load32, ldr w0, [x0]
+	el0_probe el0_load64, ldr x0, [x0]
+	el0_probe el0_store8,  strb w1, [x0]
+	el0_probe el0_store16, strh w1, [x0]
+	el0_probe el0_store32, str w1, [x0]
+	el0_probe el0_store64, str x1, [x0]
+	/* The target's stub (probe.h) returns here through x30. */
+	el0_probe el0_fetch, blr x0
+	/* Self-test: an EL0 step that never returns. */
+	.global selftest_hang_el0
+	.type selftest_hang_el0, %function
+selftest_hang_el0:
+	b	selftest_hang_el0
+
+	.text
+	.global el0_call
+	.type el0_call, %function
+el0_call:
+	stp	x29, x30, [sp, #-96]!
+	stp	x19, x20, [sp, #16]
+	stp	x21, x22, [sp, #32]
+	stp	x23, x24, [sp, #48]
+	stp	x25, x26, [sp, #64]
+	stp	x27, x28, [sp, #80]
+	adrp	x9, el0_context             /* PC-relative: works from the TTBR1 alias too */
+	add	x9, x9, :lo12:el0_context
+	mov	x10, sp
+	adr	x11, el0_return
+	stp	x10, x11, [x9]
+	msr	elr_el1, x0
+	msr	spsr_el1, x3
+	mov	x0, x1
+	mov	x1, x2
+	eret
+
+el0_return:
+	adrp	x9, el0_context
+	add	x9, x9, :lo12:el0_context
+	ldr	x10, [x9]
+	mov	sp, x10
+	ldp	x19, x20, [sp, #16]
+	ldp	x21, x22, [sp, #32]
+	ldp	x23, x24, [sp, #48]
+	ldp	x25, x26, [sp, #64]
+	ldp	x27, x28, [sp, #80]
+	ldp	x29, x30, [sp], #96
+	ret

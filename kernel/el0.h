@@ -1,0 +1,29 @@
+/* Steps at EL0 (el0.S): the EL0 probes, the call into EL0 and the return from it. */
+#ifndef MMUT_EL0_H
+#define MMUT_EL0_H
+
+#include "exception.h"
+#include "types.h"
+
+/* The EL0 probes: link addresses in the EL0 code page, entered at el0_code_va(). */
+void el0_load8(void), el0_load16(void), el0_load32(void), el0_load64(void);
+void el0_store8(void), el0_store16(void), el0_store32(void), el0_store64(void);
+void el0_fetch(void), selftest_hang_el0(void);
+
+/* What the return from EL0 restores: the kernel stack and el0_call's resume address. */
+struct el0_context {
+	u64 sp, resume;
+};
+
+extern struct el0_context el0_context;
+
+/* Run the EL0 code at entry (a VA of the EL0 code page) with x0 = va, x1 = value; returns EL0's x0. */
+u64 el0_run(u64 entry, u64 va, u64 value);
+
+/* The VA where probe runs at EL0, given where the EL0 code page is mapped. */
+u64 el0_code_va(void (*probe)(void), u64 page_va);
+
+/* An exception from EL0 during an EL0 step: record it (unless it is the SVC that ends the step) and return to the kernel. */
+bool el0_step_exception(struct frame *f);
+
+#endif
