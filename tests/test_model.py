@@ -520,6 +520,15 @@ def test_unaligned_normal_access_with_a_0_completes_across_pages():
     assert done.spans == ((PAGE + 0xFFC, 4), (PAGE + 0x5000, 4))
 
 
+def test_an_access_across_the_top_of_the_address_space_wraps_to_va_0():
+    # The top page of TTBR1's range is mapped; VA 0, where the second byte goes, is not: the
+    # fault is at VA 0 (bits(64) arithmetic), in TTBR0's range.
+    top = 2**64 - 0x1000
+    words = chain(top, PAGE | PAGE_DESC, 3, root=ROOT + 0x10_0000)
+    fault = one(translate(regs(), memory(words), "load16", 2**64 - 1))
+    assert (fault_of(fault), fault.far) == (("translation", 0), 0)
+
+
 def test_unaligned_device_access_priorities():
     # AArch64.S1HasAlignmentFault after the walk (AF fault first), before permissions.
     device = PAGE | 0b11 | AF | DEVICE

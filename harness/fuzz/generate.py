@@ -596,10 +596,6 @@ def _add_steps(rng, layout, steps):
         va = _random_step_va(rng, layout, op)
         if va is None:
             continue
-        if va + OP_SIZE[op] > 2**64:
-            # Not across the top of the address space: the model gives the piece past it VA 2^64
-            # (not 0), and so FAR_EL1 a 65-bit value (a model bug, reported).
-            va -= OP_SIZE[op]
         value = rng.getrandbits(8 * STORES[op]) if op in STORES else 0
         steps.append(Step(op, va, value, PLACEHOLDER))
 

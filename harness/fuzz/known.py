@@ -88,9 +88,9 @@ def _implied_pxn_from_the_descriptor_ap():
     writable, yet executable at EL1 as its AP says it is read-only."""
     original = permissions.s1_direct_base_permissions
 
-    def s1_direct_base_permissions(params, walk, el0):
-        perms = original(params, walk, el0)
-        clean = original(params, replace(walk, desc=walk.desc & ~descriptors.DESC_DBM.mask), el0)
+    def s1_direct_base_permissions(params, walk, el0, pan=False):
+        perms = original(params, walk, el0, pan)
+        clean = original(params, replace(walk, desc=walk.desc & ~descriptors.DESC_DBM.mask), el0, pan)
         return replace(perms, x=clean.x)
     return [(permissions, "s1_direct_base_permissions", s1_direct_base_permissions)]
 

@@ -281,7 +281,8 @@ def _s1_translate(regs, memory, access, acc, params, va):
             new_updates = updates + piece.updates
             first_attr, first_sh = (piece.attr, piece.sh) if not spans else (attr, sh)
             if here < left:
-                pending.append((piece_va + here, left - here, new_spans, new_updates, first_attr, first_sh))
+                # The next byte's VA wraps as the ASL's bits(64) arithmetic does: past the top is VA 0.
+                pending.append(((piece_va + here) & MASK64, left - here, new_spans, new_updates, first_attr, first_sh))
             else:
                 outcomes.add(Completes(pa=new_spans[0][0], attr=first_attr, sh=first_sh, updates=new_updates,
                                        spans=new_spans))
