@@ -140,7 +140,7 @@ steps = [ { do = "fetch", va = 0x8000_1102, expect = { fault = "pc_alignment" } 
 """)
     qemu_72 = "fault esr=0x86000007 far=0x80001102 elr=0x80001102"     # IABT_CUR, translation fault, level 3
     records, boot = _records(case, {0: qemu_72})
-    fixed = crosscheck.step_views(case, records, boot, "9.0.0")[0]
+    fixed = crosscheck.step_views(case, records, boot, "11.1.3")[0]
     assert fixed.problems and fixed.problems[0].startswith("model: matches no outcome the model allows")
     assert "PC alignment fault (EC 0x22), FAR 0x80001102" in fixed.model
     older = crosscheck.step_views(case, records, boot, "7.2.22")[0]
