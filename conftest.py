@@ -189,7 +189,10 @@ class CaseItem(pytest.Item):
 
     def missing_features(self):
         """The features the case requires that the CPU lacks: the case is skipped if any."""
-        return features.missing(self.case.requires, *_cpu_ids(self.config)) if self.case.requires else []
+        missing = features.missing(self.case.requires, *_cpu_ids(self.config)) if self.case.requires else []
+        if self.case.needs_el2 and not _has_el2(self.config):
+            missing.insert(0, "EL2 (with QEMU's virtualization=on the kernel booted at EL1), which its stage 2 needs")
+        return missing
 
     def runtest(self):
         runner = self.config.stash[RUNNER]
@@ -284,6 +287,17 @@ def _cpu_ids(config):
             raise HarnessError(f"the kernel printed no boot record (QEMU exit status {run.exit_status}):\n{run.output}")
         config.stash[BOOT] = (boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2"))
     return config.stash[BOOT]
+
+
+EL2_BOOT = pytest.StashKey()
+
+
+def _has_el2(config):
+    """Whether the kernel starts at EL2 on this QEMU and CPU with virtualization=on (one boot, no case)."""
+    if EL2_BOOT not in config.stash:
+        _, output = config.stash[RUNNER].boot(el2=True)
+        config.stash[EL2_BOOT] = output.boot is not None and output.boot.num("el") == 2
+    return config.stash[EL2_BOOT]
 
 
 class _Collector:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from harness import declared
-from harness.cases import AP_NAMES, APTABLE_NAMES, DESC_WRITES, SH_NAMES, TLBI_OPS, CaseError, load_dir
+from harness.cases import AP_NAMES, APTABLE_NAMES, DESC_WRITES, S2AP_NAMES, SH_NAMES, TLBI_OPS, CaseError, load_dir
 from harness.kdefs import kernel_header, read_constants
 
 CASE_H = read_constants(kernel_header("case.h"))
@@ -24,14 +24,17 @@ LAYOUT = read_constants(kernel_header("layout.h"))
 # The records of case.h, little-endian; `x` is padding the kernel ignores.
 _HEADER = struct.Struct("<IIII")                # magic, version, ncases, size
 _REGIME = "BBBBB3xI4xQQ"                        # tg0, tg1, t0sz, t1sz, ips, flags, ttbr1, mair
-_CASE = struct.Struct("<II" + _REGIME + "IIIIIIII")     # id, id_len, regime, (offset, count) x 4
+_CASE = struct.Struct("<II" + _REGIME + "IIIIIIIIII")   # id, id_len, regime, (offset, count) x 5
 _MAP = struct.Struct("<QQbBBBB3x")              # va, pa, level, attrindx, ap, sh, flags
 _TABLE = struct.Struct("<QbBB5x")               # va, level, aptable, flags
 _RAW = struct.Struct("<QQb7x")                  # va, desc, level
-_STEP = struct.Struct("<QQQIBb2x")               # va, value, mask, op, el, level
+_STEP = struct.Struct("<QQQIBb2x")              # va, value, mask, op, el, level
+_STAGE2 = struct.Struct("<BBBBHHIIII")          # tg, t0sz, sl0, ps, flags, vmid, (offset, count) x 2
+_S2MAP = struct.Struct("<QQbBBBBB2x")           # ipa, pa, level, memattr, s2ap, sh, xn, flags
 
 for _record, _size in ((_HEADER, "BLOB_HEADER_SIZE"), (_CASE, "BLOB_CASE_SIZE"), (_MAP, "BLOB_MAP_SIZE"),
-                       (_TABLE, "BLOB_TABLE_SIZE"), (_RAW, "BLOB_RAW_SIZE"), (_STEP, "BLOB_STEP_SIZE")):
+                       (_TABLE, "BLOB_TABLE_SIZE"), (_RAW, "BLOB_RAW_SIZE"), (_STEP, "BLOB_STEP_SIZE"),
+                       (_STAGE2, "BLOB_STAGE2_SIZE"), (_S2MAP, "BLOB_S2MAP_SIZE")):
     assert _record.size == CASE_H[_size], f"harness/blob.py's record for {_size} is not kernel/case.h's"
 
 ALIGN = CASE_H["BLOB_ALIGN"]
@@ -68,6 +71,18 @@ def _table(t):
 
 def _raw(w):
     return _RAW.pack(w.va, w.desc, w.level)
+
+
+def _s2map(m):
+    flags = _flags({"af": m.af, "contig": m.contig, "dbm": m.dbm}, "S2MAP")
+    return _S2MAP.pack(m.ipa, m.pa, m.level, m.memattr, HWDEF[S2AP_NAMES[m.s2ap]], HWDEF[SH_NAMES[m.sh]], m.xn, flags)
+
+
+def _stage2(s2, place):
+    flags = _flags({"fwb": s2.fwb, "ha": s2.ha, "hd": s2.hd, "vs": s2.vs}, "STAGE2")
+    maps = place(b"".join(_s2map(m) for m in s2.maps))
+    raws = place(b"".join(_raw(w) for w in s2.raws))
+    return _STAGE2.pack(s2.tg, s2.t0sz, s2.sl0, s2.ps, flags, s2.vmid, maps, len(s2.maps), raws, len(s2.raws))
 
 
 # Steps kernel/maint.c runs as one operation: a descriptor write of (value, mask).
@@ -125,6 +140,10 @@ def encode(cases):
         for items, pack in ((c.maps, _map), (c.tables, _table), (c.raws, _raw),
                             (c.steps, lambda s, c=c: _step(c, s))):
             arrays += [place(b"".join(pack(item) for item in items)), len(items)]
+        if c.stage2 is None:
+            arrays += [place(b""), 0]
+        else:
+            arrays += [place(_stage2(c.stage2, place)), 1]
         records.append(_CASE.pack(place(ident + b"\0"), len(ident), *_regime(c), *arrays))
     size = start + len(body)
     if size > LAYOUT["CASE_BLOB_SIZE"]:

@@ -23,13 +23,15 @@ from dataclasses import dataclass
 
 from harness import declared, model
 from harness.cases import MAINT_OPS
-from harness.fuzz.known import KNOWN_BUGS
+from harness.fuzz.known import KNOWN_BUGS, MODEL_LOCK
 from harness.model.oracle import describe_outcomes, expectation_agrees, observation_allowed
 from harness.model.case import step_accesses
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP
 from harness.model.translate import ACCESS_KINDS
 from harness.walk_text import describe_walk
 
+# The EL2 registers a stage 2 case's `regs` record adds (docs/protocol.md).
+EL2_REGISTERS = ("hcr", "vtcr", "vttbr")
 SUITE_DEFECT = "case and model disagree (a defect of this suite, in the case or the model)"
 KERNEL_DEFECT = "the kernel's tables are not the case's (a defect of the kernel's table builder)"
 
@@ -65,9 +67,10 @@ def _explained_by(version, step, record, translate):
 
 def _registers(regs, boot):
     """The model's Registers from the kernel's `regs` record and its boot record's ID registers."""
+    el2 = {name: regs.num(name) for name in EL2_REGISTERS if name in regs.fields}
     return model.Registers(tcr=regs.num("tcr"), mair=regs.num("mair"), sctlr=regs.num("sctlr"),
                            ttbr0=regs.num("ttbr0"), ttbr1=regs.num("ttbr1"),
-                           mmfr0=boot.num("mmfr0"), mmfr1=boot.num("mmfr1"), mmfr2=boot.num("mmfr2"))
+                           mmfr0=boot.num("mmfr0"), mmfr1=boot.num("mmfr1"), mmfr2=boot.num("mmfr2"), **el2)
 
 
 def _slot(record):
@@ -109,6 +112,9 @@ def _against_declaration(case, records, ids):
     problems = [f"{KERNEL_DEFECT}: {name.upper()}_EL1 programmed {regs.num(name):#x}, the case declares "
                 f"{getattr(want, name):#x}" for name in ("tcr", "mair", "sctlr", "ttbr0", "ttbr1")
                 if regs.num(name) != getattr(want, name)]
+    problems += [f"{KERNEL_DEFECT}: {name.upper()}_EL2 programmed {regs.fields.get(name, 0):#x}, the case "
+                 f"declares {getattr(want, name):#x}" for name in EL2_REGISTERS
+                 if regs.fields.get(name, 0) != getattr(want, name)]
     memory, _, _ = declared.declared_memory(case, pool_base)
     free = _hardware_bits(case)
     seen = set()
@@ -153,6 +159,13 @@ def _after_updates(walks, outcomes):
 
 
 def step_views(case, records, boot, version=None):
+    """{step n: ModelView} of a case's records (see _step_views), with the model to itself: no
+    other thread's known-bug variant in force meanwhile."""
+    with MODEL_LOCK:
+        return _step_views(case, records, boot, version)
+
+
+def _step_views(case, records, boot, version=None):
     """{step n: ModelView} for a case's records (protocol.CaseRecords) of a run
     on QEMU `version` whose boot record is `boot`; {} when the run carries no
     walks (walks off), and a problem on the first step when it should have and does not."""
@@ -182,17 +195,17 @@ def step_views(case, records, boot, version=None):
             continue        # a self-test of the kernel, not an MMU probe; or a step that never ran
         # No walk record: the walk read no descriptor (a VA out of range, a walk disabled by EPDn).
         walks = records.walks.get(n, {"before": [], "after": []})
-        walk_text = tuple(describe_walk(walks["before"], case.regime, step.va))
+        walk_text = tuple(describe_walk(walks["before"], case.regime, step.va, case.stage2))
         memory = _walked_memory(walks["before"], layout)
         try:
-            outcomes = predictions[n] if predictions is not None else model.s1_translate(regs, memory, access)
+            outcomes = predictions[n] if predictions is not None else model.full_translate(regs, memory, access)
         except model.UnknownMemory as e:
             views[n] = ModelView(walk=walk_text, problems=(
                 f"the model's walk reads PA {e.pa:#x}, which neither the kernel's walk of this VA nor the "
                 "case's declared layout holds (a defect of this suite)",))
             continue
         problems = [f"model: {p}" for p in observation_allowed(step, outcomes, record)]
-        bugs = _explained_by(version, step, record, lambda: model.s1_translate(regs, memory, access)) \
+        bugs = _explained_by(version, step, record, lambda: model.full_translate(regs, memory, access)) \
             if problems else ()
         if bugs:
             problems = []

@@ -12,8 +12,8 @@ it plants.
 """
 from functools import lru_cache
 
-from harness.cases import LAYOUT
-from harness.kdefs import kernel_header, read_defines
+from harness.cases import LAYOUT, S2AP_NAMES
+from harness.kdefs import kernel_header, read_constants, read_defines
 from harness.model.attributes import SH_CODES
 from harness.model.descriptors import (
     AP_VALUES, APTABLE_VALUES, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_OA_DS_HI,
@@ -24,6 +24,10 @@ from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_SPAN, SCTLR_WXN, TCR_A1, TCR_AS, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0,
     TCR_EPD1, TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_SH1, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1,
     TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, Registers,
+)
+from harness.model.stage2 import (
+    HCR_FWB, HCR_VM, S2_AP, S2_MEMATTR, S2_XN, VTCR_HA, VTCR_HD, VTCR_PS, VTCR_SL0, VTCR_T0SZ, VTCR_TG0,
+    VTCR_TG0_GRANULE,
 )
 from harness.model.walk import level_lsb, s1_start_level
 
@@ -56,7 +60,10 @@ class _Pool:
         self.zero = []
 
     def alloc(self, granule):
-        size = 1 << granule
+        return self.alloc_bytes(1 << granule)
+
+    def alloc_bytes(self, size):
+        """table_alloc_size: size bytes (a power of two), aligned to size."""
         start = -(-self.used // size) * size
         self.used = start + size
         self.zero.append((self.base + start, self.base + start + size))
@@ -162,6 +169,45 @@ class _Tables:
                 return self.oa_decode(desc) & ~(size - 1) | va & (size - 1)
             return None
         return None
+
+
+class _S2Tables(_Tables):
+    """stage2.c's tables (pgt_init_level): the start level VTCR_EL2.SL0 names, its
+    table as large as the IPA bits it resolves (concatenated tables), 48-bit format."""
+
+    def __init__(self, pool, words, granule, ipa_bits, start):
+        self.pool, self.words, self.granule, self.va_bits, self.oa_format = pool, words, granule, ipa_bits, _OA_48
+        self.start = start
+        self.root = pool.alloc_bytes(max(1 << granule, 8 << (ipa_bits - level_lsb(granule, start))))
+        self.made = []
+
+
+def _s2_prot(memattr, s2ap, sh, xn=0, af=True, contig=False, dbm=False):
+    """s2_prot_bits."""
+    return (memattr << S2_MEMATTR.shift | S2AP_VALUES[s2ap] << S2_AP.shift | SH_CODES[sh] << DESC_SH.shift
+            | xn << S2_XN.shift | af * DESC_AF.mask | contig * DESC_CONTIG.mask | dbm * DESC_DBM.mask)
+
+
+_HWDEF = read_constants(kernel_header("pgtable-hwdef.h"))
+S2AP_VALUES = {name: _HWDEF[define] for name, define in S2AP_NAMES.items()}
+_S2_KERNEL_RAM = _s2_prot(_HWDEF["S2_MEMATTR_NORMAL_WB"], "rw", "inner")
+_S2_KERNEL_DEVICE = _s2_prot(_HWDEF["S2_MEMATTR_DEVICE_NGNRE"], "rw", "non", xn=_HWDEF["S2_XN_ALL"])
+
+
+def build_stage2(case, tables):
+    """stage2.c stage2_build after the root: the kernel's window and UART at IPA = PA
+    (map_kernel_ipa: the UART page, then level-2 blocks where they divide the window,
+    else pages, never above the start level), then the case's s2map and s2raw."""
+    level = 3 if LAYOUT["KERNEL_WINDOW_SIZE"] % (1 << level_lsb(tables.granule, 2)) else 2
+    level = max(level, case.stage2.start_level)
+    size = 1 << level_lsb(tables.granule, level)
+    tables.map(LAYOUT["UART_BASE"], LAYOUT["UART_BASE"], 3, _S2_KERNEL_DEVICE)
+    for off in range(0, LAYOUT["KERNEL_WINDOW_SIZE"], size):
+        tables.map(LAYOUT["KERNEL_WINDOW_BASE"] + off, LAYOUT["KERNEL_WINDOW_BASE"] + off, level, _S2_KERNEL_RAM)
+    for m in case.stage2.maps:
+        tables.map(m.ipa, m.pa, m.level, _s2_prot(m.memattr, m.s2ap, m.sh, m.xn, m.af, m.contig, m.dbm))
+    for w in case.stage2.raws:
+        tables.raw(w.va, w.level, w.desc)
 
 
 def _prot(attrindx, ap="rw_el1", sh="non", af=True, ng=False, pxn=False, uxn=False, contig=False, dbm=False):
@@ -282,22 +328,29 @@ def _step_slots(case, tt0, tt1):
 @lru_cache(maxsize=512)
 def _layout(case, pool_base):
     """build_tables, the frames run_case zeroes and the stubs it plants:
-    (memory, ttbr0, ttbr1, step slots)."""
+    (memory, ttbr0, ttbr1, vttbr, step slots)."""
     r = case.regime
     pool, words = _Pool(pool_base), {}
     tt0, tt1 = build_tables(case, lambda granule, va_bits, fmt: _Tables(pool, words, granule, va_bits, fmt))
-    slots = _step_slots(case, tt0, tt1)
 
     def table_for(va):
         return tt1 if va >> 55 & 1 else tt0
 
-    # Tables the steps make are zeroed when made; nothing reads them before.
+    s2 = None
+    if case.stage2 is not None:
+        s2 = _S2Tables(pool, words, case.stage2.tg, case.stage2.ips_bits, case.stage2.start_level)
+        build_stage2(case, s2)
+    # The steps run after the stage 2 is built; the tables they make are zeroed when made,
+    # and nothing reads them before.
+    slots = _step_slots(case, tt0, tt1)
     zero = list(pool.zero)
     frame_lo, frame_hi = LAYOUT["FRAME_POOL_BASE"], LAYOUT["FRAME_POOL_BASE"] + LAYOUT["FRAME_POOL_SIZE"]
-    for m in case.maps:
-        size = 1 << level_lsb(table_for(m.va).granule, m.level)
-        if frame_lo <= m.pa and m.pa + size <= frame_hi:
-            zero.append((m.pa, m.pa + size))
+    leaves = [(m.pa, 1 << level_lsb(table_for(m.va).granule, m.level)) for m in case.maps]
+    if s2 is not None:
+        leaves += [(m.pa, 1 << level_lsb(s2.granule, m.level)) for m in case.stage2.maps]
+    for pa, size in leaves:
+        if frame_lo <= pa and pa + size <= frame_hi:
+            zero.append((pa, pa + size))
     memory = Memory(words, zero)
     ram_end = LAYOUT["RAM_BASE"] + LAYOUT["RAM_SIZE"]
     window_lo, window_hi = LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]
@@ -315,18 +368,21 @@ def _layout(case, pool_base):
     for step in case.steps:
         if step.op == "fetch":
             pa = table_for(step.va).walk(step.va, read)
+            if pa is not None and s2 is not None:
+                pa = s2.walk(pa, read)
             if pa is not None and pa >= frame_lo and pa + 8 <= ram_end and not pa & 3:
                 memory.write(pa, 4, FETCH_STUB[0])
                 memory.write(pa + 4, 4, FETCH_STUB[1])
     ttbr1 = r.ttbr1 if r.ttbr1 is not None else tt1.ttbr()
-    return memory, tt0.ttbr(), ttbr1, slots
+    vttbr = None if s2 is None else s2.root | case.stage2.vmid << 48
+    return memory, tt0.ttbr(), ttbr1, vttbr, slots
 
 
 def declared_memory(case, pool_base=TABLE_POOL_BASE):
     """(Memory, ttbr0, ttbr1): the tables the kernel builds for the case, the
     case's zeroed frames and the fetch stubs, as the steps start.  The Memory
     is the caller's to change."""
-    memory, ttbr0, ttbr1, _ = _layout(case, pool_base)
+    memory, ttbr0, ttbr1, _, _ = _layout(case, pool_base)
     return memory.copy(), ttbr0, ttbr1
 
 
@@ -334,7 +390,7 @@ def step_slots(case, pool_base=TABLE_POOL_BASE):
     """{step n: (descriptor PA, ((table descriptor PA, value), ...))} for each
     descriptor step (write or read): the slot kernel/maint.c reaches and the
     table descriptors it makes on the way (pgt_slot), written at that step."""
-    return _layout(case, pool_base)[3]
+    return _layout(case, pool_base)[4]
 
 
 def _tcr(r):
@@ -354,10 +410,27 @@ def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
     """The Registers a case runs its steps with: TCR_EL1, MAIR_EL1 and SCTLR_EL1
     as mmu.c programs them, the TTBRs of its declared tables, and the CPU's
     ID registers ids = (mmfr0, mmfr1, mmfr2)."""
-    _, ttbr0, ttbr1, _ = _layout(case, pool_base)
+    _, ttbr0, ttbr1, vttbr, _ = _layout(case, pool_base)
     r = case.regime
     sctlr = (_SCTLR_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask
              | r.wxn * SCTLR_WXN.mask | r.epan * SCTLR_EPAN.mask) & ~((not r.span) * SCTLR_SPAN.mask)
     mmfr0, mmfr1, mmfr2 = ids
+    el2 = {} if case.stage2 is None else dict(hcr=_hcr(case.stage2), vtcr=_vtcr(case.stage2), vttbr=vttbr)
     return Registers(tcr=_tcr(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=ttbr1,
-                     mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2)
+                     mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2, **el2)
+
+
+# VTCR_EL2 bits stage2.c sets for every stage 2: RES1 bit 31, IRGN0/ORGN0 Write-Back, SH0 Inner Shareable.
+_VTCR_FIXED = 1 << 31 | 1 << 8 | 1 << 10 | _SH_INNER << 12
+
+
+def _vtcr(s2):
+    """stage2.c vtcr_from_stage2."""
+    tg0 = {g: code for code, g in VTCR_TG0_GRANULE.items()}[s2.tg]
+    return (_VTCR_FIXED | s2.t0sz << VTCR_T0SZ.shift | s2.sl0 << VTCR_SL0.shift | tg0 << VTCR_TG0.shift
+            | s2.ps << VTCR_PS.shift | s2.vs << 19 | s2.ha << VTCR_HA.shift | s2.hd << VTCR_HD.shift)
+
+
+def _hcr(s2):
+    """stage2.c hcr_from_stage2: RW, VM, and FWB when the case sets it."""
+    return 1 << 31 | HCR_VM.mask | s2.fwb * HCR_FWB.mask

@@ -50,6 +50,16 @@ ESR_ISS_WNR = Field(6, 1)       # write, not read
 ESR_ISS_FSC = Field(0, 6)       # DFSC / IFSC
 
 
+# HPFAR_EL2 (Arm ARM D19.2): FIPA holds bits [51:12] of the faulting IPA of a
+# stage 2 abort taken to EL2.
+HPFAR_FIPA = Field(4, 40)
+
+
+def hpfar_ipa(hpfar):
+    """The faulting IPA's page (bits [51:12]) HPFAR_EL2 holds."""
+    return HPFAR_FIPA.get(hpfar) << 12
+
+
 class EC(enum.IntEnum):
     """Exception classes (ESR_ELx.EC) with a description for messages."""
 
@@ -189,6 +199,11 @@ class Esr:
     ea: int = None
     fnv: int = None
     isv: int = None
+    sas: int = None     # the instruction syndrome (ISV = 1): access size as log2 bytes,
+    sse: int = None     # sign extension, transfer register, 64-bit register, acquire/release
+    srt: int = None
+    sf: int = None
+    ar: int = None
 
     @property
     def is_abort(self):
@@ -211,9 +226,13 @@ def decode_esr(raw):
     def data_only(field):       # RES0 in an instruction abort's ISS
         return field.get(iss) if ec in DATA_ABORTS else None
 
+    syndrome = {}
+    if ec in DATA_ABORTS and ESR_ISS_ISV.get(iss):
+        syndrome = dict(sas=ESR_ISS_SAS.get(iss), sse=ESR_ISS_SSE.get(iss), srt=ESR_ISS_SRT.get(iss),
+                        sf=ESR_ISS_SF.get(iss), ar=ESR_ISS_AR.get(iss))
     return Esr(**common, fsc=fsc, fault=fault, level=level,
                wnr=data_only(ESR_ISS_WNR), s1ptw=ESR_ISS_S1PTW.get(iss), cm=data_only(ESR_ISS_CM),
-               ea=ESR_ISS_EA.get(iss), fnv=ESR_ISS_FNV.get(iss), isv=data_only(ESR_ISS_ISV))
+               ea=ESR_ISS_EA.get(iss), fnv=ESR_ISS_FNV.get(iss), isv=data_only(ESR_ISS_ISV), **syndrome)
 
 
 def describe(esr):
@@ -231,4 +250,6 @@ def describe(esr):
         parts.append(f"WnR={esr.wnr}")
     flags = {"S1PTW": esr.s1ptw, "CM": esr.cm, "EA": esr.ea, "FnV": esr.fnv, "ISV": esr.isv}
     parts += [f"{name}=1" for name, bit in flags.items() if bit]
+    if esr.isv:
+        parts.append(f"SAS={esr.sas} SSE={esr.sse} SRT={esr.srt} SF={esr.sf} AR={esr.ar}")
     return ", ".join(parts)

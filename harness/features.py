@@ -11,8 +11,9 @@ def _field(value, lsb):
 
 # ID_AA64MMFR0_EL1
 PARANGE, ASIDBITS, TGRAN16, TGRAN64, TGRAN4 = 0, 4, 20, 24, 28
+TGRAN16_2, TGRAN64_2, TGRAN4_2 = 32, 36, 40    # stage 2 granules: 0 as stage 1's field, 1 none, 2 or 3 yes
 # ID_AA64MMFR1_EL1
-HAFDBS, HPDS, PAN = 0, 12, 20
+HAFDBS, VMIDBITS, HPDS, PAN, XNX = 0, 4, 12, 20, 28
 # ID_AA64MMFR2_EL1
 CNP, VARANGE, ST, E0PD = 0, 16, 28, 60
 
@@ -41,6 +42,25 @@ FEATURES = {
     "FEAT_E0PD": ("TCR_EL1.E0PD0/E0PD1: EL0 access to a half faults", lambda m0, m1, m2: _field(m2, E0PD) >= 1),
     "asid16": ("16-bit ASIDs (TCR_EL1.AS)", lambda m0, m1, m2: _field(m0, ASIDBITS) == 0b0010),
 }
+
+
+def _s2_granule(m0, stage2_lsb, stage1_lsb, stage1_supported):
+    """ID_AA64MMFR0_EL1.TGranX_2: a granule stage 2 supports (0b0000: as stage 1's TGranX says)."""
+    field = _field(m0, stage2_lsb)
+    return field >= 2 if field else stage1_supported(_field(m0, stage1_lsb))
+
+
+FEATURES.update({
+    "pa44": ("44-bit physical addresses or more", lambda m0, m1, m2: PA_BITS.get(_field(m0, PARANGE), 0) >= 44),
+    "s2granule4k": ("the 4K granule at stage 2",
+                    lambda m0, m1, m2: _s2_granule(m0, TGRAN4_2, TGRAN4, lambda f: f != 0xF)),
+    "s2granule16k": ("the 16K granule at stage 2",
+                     lambda m0, m1, m2: _s2_granule(m0, TGRAN16_2, TGRAN16, lambda f: f != 0x0)),
+    "s2granule64k": ("the 64K granule at stage 2",
+                     lambda m0, m1, m2: _s2_granule(m0, TGRAN64_2, TGRAN64, lambda f: f != 0xF)),
+    "FEAT_XNX": ("stage 2 XN[0]: execute-never for EL1 or EL0 alone", lambda m0, m1, m2: _field(m1, XNX) >= 1),
+    "FEAT_VMID16": ("16-bit VMIDs (VTCR_EL2.VS)", lambda m0, m1, m2: _field(m1, VMIDBITS) == 2),
+})
 
 
 # The implemented PA size, exactly: for expectations that depend on it.

@@ -19,3 +19,23 @@ def start_level(granule_shift, va_bits):
 
 def block_size(granule_shift, level):
     return 1 << level_shift(granule_shift, level)
+
+
+def s2_start_level(granule_shift, sl0):
+    """The stage 2 start level VTCR_EL2.SL0 names (Arm ARM D19.2 VTCR_EL2.SL0): with 4K,
+    0, 1, 2 are levels 2, 1, 0; with 16K and 64K, 0, 1, 2 are levels 3, 2, 1."""
+    return 2 - sl0 if granule_shift == 12 else 3 - sl0
+
+
+def s2_sl0(granule_shift, level):
+    """The VTCR_EL2.SL0 value that starts stage 2 at `level`: s2_start_level's inverse."""
+    return 2 - level if granule_shift == 12 else 3 - level
+
+
+def s2_default_start_level(granule_shift, ipa_bits):
+    """The deepest stage 2 start level an IPA size allows: at most 16 tables concatenated
+    there (Arm ARM D8.2.7), so the fewest levels, as Linux's KVM chooses (ARM64_HW_PGTABLE_LEVELS(ipa - 4))."""
+    level = 3
+    while ipa_bits - level_shift(granule_shift, level) > granule_shift - 3 + 4:
+        level -= 1
+    return level

@@ -19,7 +19,7 @@ _DECIMAL = re.compile(r"^(0|[1-9][0-9]*)$")
 _SIGNED_DECIMAL = re.compile(r"^(0|-?[1-9][0-9]*)$")
 _HEX = re.compile(r"^0x(0|[1-9a-f][0-9a-f]{0,15})$")      # 64 bits at most
 
-DECIMAL_KEYS = frozenset({"n", "el", "status", "vector", "cases", "index"})
+DECIMAL_KEYS = frozenset({"n", "el", "status", "vector", "cases", "index", "stage"})
 SIGNED_DECIMAL_KEYS = frozenset({"level"})      # walk levels: -1 exists with TCR_EL1.DS = 1
 
 
@@ -38,17 +38,19 @@ _BUILD_ERROR = Keys(("case", "index", "error"))     # kernel/main.c report_error
 EVENTS = {
     "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "cases")),
     "begin": Keys(("case",)),
-    "regs": Keys(("case", "tcr", "mair", "sctlr", "ttbr0", "ttbr1")),
-    "walk": Keys(("case", "n", "when", "level", "table", "index", "desc")),
+    "regs": Keys(("case", "tcr", "mair", "sctlr", "ttbr0", "ttbr1"), optional=("hcr", "vtcr", "vttbr")),
+    "walk": Keys(("case", "n", "when", "level", "table", "index", "desc"), optional=("stage",)),
     "step": Keys(("case", "n", "va", "result"), by="result", variants={
         "ok": Keys(optional=("value", "desc")),     # desc: a descriptor step's slot, after it
-        "fault": Keys(("esr", "far", "elr")),
+        "fault": Keys(("esr", "far", "elr"), optional=("el", "hpfar")),
         "par": Keys(("par",)),
         "error": Keys(("error",)),                  # a descriptor step's slot cannot be reached, a fix-up's access did not fault
     }),
     "error": Keys(("what",), by="what", variants={
         "root": _BUILD_ERROR, "kernel": _BUILD_ERROR, "map": _BUILD_ERROR, "table": _BUILD_ERROR,
         "raw": _BUILD_ERROR,
+        "s2root": _BUILD_ERROR, "s2kernel": _BUILD_ERROR, "s2map": _BUILD_ERROR, "s2raw": _BUILD_ERROR,
+        "no_el2": Keys(("case",)),
         "unknown_case": Keys(("case",)),
         "bad_range": Keys(("range",)),
         "unknown_option": Keys(("option",)),
@@ -56,7 +58,7 @@ EVENTS = {
         "cmdline_too_long": Keys(),
     }),
     "end": Keys(("case",)),
-    "exception": Keys(("kind", "vector", "esr", "far", "elr", "spsr"), optional=("case",)),
+    "exception": Keys(("kind", "vector", "esr", "far", "elr", "spsr"), optional=("case", "el", "hpfar")),
     "exit": Keys(("status",)),
 }
 
@@ -71,7 +73,8 @@ WORD_VALUES = {
     "option": None,
     "when": frozenset({"before", "after"}),
     # What kernel/blob.c finds wrong with a case blob.
-    "field": frozenset({"magic", "version", "size", "id", "regime", "maps", "tables", "raws", "steps"}),
+    "field": frozenset({"magic", "version", "size", "id", "regime", "maps", "tables", "raws", "steps",
+                        "stage2"}),
     **{keys.by: frozenset(keys.variants) for keys in EVENTS.values() if keys.by},
 }
 

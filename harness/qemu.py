@@ -239,7 +239,10 @@ def _read_until_exit(child, deadline, progress, watch, stop):
         if stop is not None and stop.is_set():
             return "".join(chunks), False, None, "stopped by the harness"
         wait = deadline - now
-        if progress is not None:
+        # Silence before the first output is QEMU still starting (slow under load), not a stuck
+        # kernel: the progress check begins with the kernel's first record, the timeout before it.
+        checking = progress is not None and bool(chunks)
+        if checking:
             wait = min(wait, max(0.0, progress.due(quiet_since) - now))
         if stop is not None:
             wait = min(wait, STOP_POLL)
@@ -254,7 +257,7 @@ def _read_until_exit(child, deadline, progress, watch, stop):
             pass
         except pexpect.EOF:
             break
-        if progress is not None and time.monotonic() >= progress.due(quiet_since):
+        if checking and time.monotonic() >= progress.due(quiet_since):
             arrived = []
             stuck = progress.check(lambda gap: _output_within(child, arrived, min(gap, deadline - time.monotonic())))
             chunks += arrived

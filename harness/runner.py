@@ -136,10 +136,20 @@ def _with_model(verdicts, case, records, boot, qemu):
     return out
 
 
+# The crosscheck tries QEMU's known bugs as variants of the model by patching its modules for the
+# while (harness/fuzz/known.py): one judgement at a time, whichever thread runs it.
+_JUDGING = threading.Lock()
+
+
 def judge(case, records, run, settings, shares_run=False, boot=None):
     """Judge one case from its records (protocol.CaseRecords or None) in a run whose
     boot record is `boot`: by the case's expectations and by the reference model.
     A case that ended in a run it shares (batch mode) is not answerable for how that run ended."""
+    with _JUDGING:
+        return _judge(case, records, run, settings, shares_run, boot)
+
+
+def _judge(case, records, run, settings, shares_run, boot):
     j = Judgement(case, steps=_with_model(_step_verdicts(case, records), case, records, boot, settings.qemu),
                   run=run, wall=run.wall)
     selftest = case.steps[-1].expect.kind if case.steps[-1].expect.kind in (*_SELFTEST_END, "hang") else None
@@ -202,21 +212,27 @@ class Runner:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run(self, case_ids, timeout, watch=None):
+    def _run(self, case_ids, timeout, watch=None, el2=False):
         s = self.settings
         return run_kernel(s.qemu, s.cpu, s.kernel, case_ids, timeout=timeout, hang_check=s.hang_check, watch=watch,
-                          stop=self._stop)
+                          stop=self._stop, el2=el2)
 
-    def boot(self):
-        """A boot that runs no case: the CPU's ID registers, and the boot floor's time."""
-        run = self._run([], self.settings.timeout)
+    def boot(self, el2=False):
+        """A boot that runs no case: the CPU's ID registers, and the boot floor's time;
+        with `el2`, QEMU's virtualization=on (its boot record says at which EL the kernel started)."""
+        run = self._run([], self.settings.timeout, el2=el2)
         return run, parse_output(run.output)
 
     def run_one(self, case):
         """Judge `case` on a fresh boot that runs it alone."""
-        run = self._run([case.id], timeout_for(case, self.settings))
+        run = self._run([case.id], timeout_for(case, self.settings), el2=case.needs_el2)
         output = parse_output(run.output)
-        j = judge(case, output.cases().get(case.id), run, self.settings, boot=output.boot)
+        try:
+            j = judge(case, output.cases().get(case.id), run, self.settings, boot=output.boot)
+        except Exception as e:
+            # The harness's defect (the model's crosscheck, say), shown as this case's failure with its raw output.
+            j = Judgement(case, run=run, wall=run.wall,
+                          problems=[f"judging this case's records raised {type(e).__name__}: {e}"])
         j.problems.extend(_run_problems(output))
         return j
 
@@ -282,14 +298,15 @@ class Runner:
         batch, length = [], len(WALKS_OPTION) + 1
         for c in cases:
             length += len(c.id) + 1
-            if length >= CMDLINE_SIZE:
+            # A boot is with EL2 (virtualization=on) or without: its cases all need it, or none does.
+            if length >= CMDLINE_SIZE or batch and c.needs_el2 != batch[0].needs_el2:
                 break
             batch.append(c)
         cutter = _CutAfterWriterFails(batch)
         start = time.monotonic()
         run = self._run([c.id for c in batch],
                         max(timeout_for(c, self.settings) for c in batch) + 0.05 * len(batch),
-                        watch=cutter)
+                        watch=cutter, el2=batch[0].needs_el2)
         # A boot cut short is killed wherever it is, perhaps in the middle of a line: the records are its whole lines.
         output = parse_output(run.output[:run.output.rfind("\n") + 1] if run.cut else run.output)
         per_case = output.cases()
@@ -302,14 +319,19 @@ class Runner:
         for i, c in enumerate(batch[:reached]):
             records = per_case.get(c.id)
             finished = records is not None and records.end and records.exception is None
-            j = judge(c, records, run, self.settings, shares_run=finished, boot=output.boot)
-            if not finished:
-                j.problems.extend(_run_problems(output))
+            try:
+                j = judge(c, records, run, self.settings, shares_run=finished, boot=output.boot)
+                if not finished:
+                    j.problems.extend(_run_problems(output))
+                if output.garbage:
+                    j.rerun = "its shared boot printed malformed records"
+                elif not j.ok and i > 0:
+                    j.rerun = f"failed in a boot shared with {len(batch) - 1} other cases"
+            except Exception as e:
+                # Judging these records failed (the model's crosscheck, say): the case's fresh boot
+                # is judged in its own item, so the error is that case's alone, not its boot's.
+                j = Judgement(c, run=run, rerun=f"raised {type(e).__name__} when judged from its shared boot ({e})")
             j.wall, j.batch_size, j.fresh_boot = share, len(batch), i == 0
-            if output.garbage:
-                j.rerun = "its shared boot printed malformed records"
-            elif not j.ok and i > 0:
-                j.rerun = f"failed in a boot shared with {len(batch) - 1} other cases"
             judged[c.id] = j
         return judged
 

@@ -7,7 +7,7 @@ so a failure reads as the Arm ARM's words side by side:
 from dataclasses import dataclass, replace
 
 from harness import esr, par
-from harness.cases import AT_OPS, DESC_FIELDS, HWDEF, LOADS, MAINT_OPS, STORES
+from harness.cases import AT_OPS, AT_S12_OPS, DESC_FIELDS, HWDEF, LOADS, MAINT_OPS, STORES
 from harness.kdefs import kernel_header, read_defines
 
 FETCH_MAGIC = read_defines(kernel_header("probe.h"))["FETCH_MAGIC"]
@@ -17,6 +17,19 @@ FETCH_MAGIC = read_defines(kernel_header("probe.h"))["FETCH_MAGIC"]
 # (ESR[23:14]) are not checked: the Arm ARM leaves ISV = 0 permitted for these
 # aborts, so a check of them would not be a conformance check.
 _QUIET_BITS = (("IL", "il", 1), ("CM", "cm", 0), ("EA", "ea", 0), ("FnV", "fnv", 0))
+
+
+ALL_AT_OPS = (*AT_OPS, *AT_S12_OPS)
+
+# The probes' load and store instructions (kernel/probe.S): a single general-purpose
+# register, no writeback, so a stage 2 data abort on the access (not on a stage 1
+# walk) reports their instruction syndrome, ISV = 1 (AArch64.FaultSyndrome:
+# IsSecondStage(fault) && !s2fs1walk -> LSInstructionSyndrome()): the transfer
+# register (loads x0/w0, stores x1/w1) and whether it is 64-bit.
+PROBE_SYNDROME = {
+    **{op: (size, 0, size == 8) for op, size in LOADS.items() if op != "ldtr64"},
+    **{op: (size, 1, size == 8) for op, size in STORES.items() if op != "sttr64"},
+}
 
 
 @dataclass(frozen=True)
@@ -37,7 +50,7 @@ class StepVerdict:
 
 def _fault_label(step):
     """What the fault status field is called where this step reports it."""
-    return "FST" if step.op in AT_OPS else "IFSC" if step.op == "fetch" else "DFSC"
+    return "FST" if step.op in ALL_AT_OPS else "IFSC" if step.op == "fetch" else "DFSC"
 
 
 def _fault_text(fault, level, label):
@@ -86,9 +99,13 @@ def expected_text(step):
         if e.fault == esr.PC_ALIGNMENT:
             return f"{esr.EC.PC_ALIGN.text} (EC {esr.EC.PC_ALIGN:#04x}), FAR {e.far:#x}"
         fault = _fault_text(e.fault, e.level, _fault_label(step))
-        if step.op in AT_OPS:
-            return f"PAR_EL1.F=1: {fault}, PTW={int(e.s1ptw)}, stage 1"
+        if step.op in ALL_AT_OPS:
+            return f"PAR_EL1.F=1: {fault}, PTW={int(e.s1ptw)}, stage {e.stage}"
         wnr = "" if e.wnr is None else f", WnR={int(e.wnr)}"
+        if e.stage == 2:
+            ipa = f", IPA {e.ipa & ~0xFFF:#x} in HPFAR_EL2" if e.ipa is not None and hpfar_valid(e) else ""
+            s1ptw = ", S1PTW=1" if e.s1ptw else ""
+            return f"{_abort_class(step).text} taken to EL2, stage 2: {fault}{wnr}{s1ptw}, FAR_EL2 {e.far:#x}{ipa}"
         return f"{_abort_class(step).text}: {fault}{wnr}, FAR {e.far:#x}"
     return e.kind.replace("_", " ")
 
@@ -99,6 +116,9 @@ def observed_text(step, record):
     result = record.word("result")
     if result == "fault":
         syndrome = esr.decode_esr(record.num("esr"))
+        if record.fields.get("el") == 2:
+            return (f"taken to EL2: {esr.describe(syndrome)}, FAR_EL2 {record.num('far'):#x}, "
+                    f"HPFAR_EL2 {record.num('hpfar'):#x} (IPA {esr.hpfar_ipa(record.num('hpfar')):#x})")
         return f"{esr.describe(syndrome)}, FAR {record.num('far'):#x}"
     if result == "par":
         return par.describe(par.decode_par(record.num("par")))
@@ -110,8 +130,48 @@ def observed_text(step, record):
     return "completes" if value is None else f"completes, value {record.num('value'):#x}"
 
 
+def hpfar_holds_ipa(fault, s1ptw):
+    """Whether HPFAR_EL2 must hold the faulting IPA of a stage 2 fault of class `fault`:
+    for Translation, Access flag and Address size faults, and for a Permission fault
+    only on a stage 1 walk (Arm ARM D19.2 HPFAR_EL2; Linux's
+    arch/arm64/kvm/hyp/include/hyp/fault.h resolves the IPA with AT for the others)."""
+    return fault in ("translation", "access_flag", "address_size") or bool(s1ptw)
+
+
+def hpfar_valid(expect):
+    return hpfar_holds_ipa(expect.fault, expect.s1ptw)
+
+
+def _check_stage2_abort(step, record, s, problems):
+    """What a stage 2 abort taken to EL2 shows beyond the fault status: the faulting IPA,
+    and the instruction syndrome (ISV)."""
+    e = step.expect
+    if record.fields.get("el") != 2:
+        problems.append("expected the abort taken to EL2 (a stage 2 fault); the kernel's EL1 handler took it")
+        return
+    if e.ipa is not None and hpfar_valid(e):
+        got = esr.hpfar_ipa(record.num("hpfar"))
+        if got != e.ipa & ~0xFFF:
+            problems.append(f"expected HPFAR_EL2 to hold IPA {e.ipa & ~0xFFF:#x}; got {got:#x} "
+                            f"(HPFAR_EL2 {record.num('hpfar'):#x})")
+    if step.op in PROBE_SYNDROME and not e.s1ptw:
+        size, srt, sf = PROBE_SYNDROME[step.op]
+        want = dict(isv=1, sas=size.bit_length() - 1, sse=0, srt=srt, sf=int(sf), ar=0)
+        got = {k: getattr(s, k) for k in want}
+        if got != want:
+            problems.append("expected the instruction syndrome of the probe's access (ISV=1 "
+                            + " ".join(f"{k.upper()}={v}" for k, v in want.items() if k != "isv")
+                            + "); got " + (" ".join(f"{k.upper()}={v}" for k, v in got.items() if v is not None)))
+    elif e.s1ptw and s.isv:
+        problems.append("expected ISV=0: a stage 2 fault on a stage 1 walk has no instruction syndrome "
+                        f"(AArch64.FaultSyndrome); got ISV=1 (ESR {s.raw:#x})")
+
+
 def _abort_class(step):
-    """The exception class of the step's abort: instruction or data, from EL0 (lower) or EL1 (same EL)."""
+    """The exception class of the step's abort: instruction or data, from EL0 (lower) or EL1 (same EL);
+    a stage 2 fault is taken to EL2, from a lower EL."""
+    if step.expect.stage == 2:
+        return esr.EC.IABT_LOW if step.op == "fetch" else esr.EC.DABT_LOW
     if step.op == "fetch":
         return esr.EC.IABT_LOW if step.el == 0 else esr.EC.IABT_CUR
     return esr.EC.DABT_LOW if step.el == 0 else esr.EC.DABT_CUR
@@ -145,6 +205,10 @@ def _check_abort(step, record, problems):
             problems.append(f"expected {name}={want_bit}; got {name}={int(got)} (ESR {s.raw:#x})")
     if not s.fnv and record.num("far") != e.far:
         problems.append(f"expected FAR {e.far:#x}; got FAR {record.num('far'):#x}")
+    if e.stage == 2:
+        _check_stage2_abort(step, record, s, problems)
+    elif record.fields.get("el") == 2:
+        problems.append("expected a stage 1 fault, taken to EL1; got one taken to EL2 (a stage 2 fault)")
 
 
 def _check_par(step, record, problems):
@@ -158,8 +222,8 @@ def _check_par(step, record, problems):
             problems.append(f"expected {_fault_text(e.fault, e.level, 'FST')}; got {esr.describe_fsc(p.fst, 'FST')}")
         if p.ptw != e.s1ptw:
             problems.append(f"expected PAR_EL1.PTW={int(e.s1ptw)}; got PTW={int(p.ptw)}")
-        if p.stage != 1:
-            problems.append(f"expected a stage 1 fault (PAR_EL1.S=0); got stage {p.stage}")
+        if p.stage != e.stage:
+            problems.append(f"expected a stage {e.stage} fault (PAR_EL1.S={e.stage - 1}); got stage {p.stage}")
         return
     if p.f:
         problems.append(f"expected a translation to PA {e.pa & par.PAR_PA.mask:#x}; "
@@ -190,7 +254,7 @@ def judge_step(n, step, record):
             problems.append(f"expected the step to complete; got {observed_text(step, record)}")
         elif e.kind == "desc" and (record.num("desc") ^ e.value) & e.mask:
             problems.append(f"expected {desc_text(e.value, e.mask)}; got descriptor {record.num('desc'):#x}")
-    elif step.op in AT_OPS:
+    elif step.op in ALL_AT_OPS:
         if record.word("result") != "par":
             problems.append(f"expected PAR_EL1 from AT; got result={record.word('result')}")
         else:

@@ -13,7 +13,7 @@ descriptors say, not whether the hardware may use them (which levels may hold
 a block is the model's business).
 """
 from harness import geometry
-from harness.cases import AP_NAMES, APTABLE_NAMES, SH_NAMES
+from harness.cases import AP_NAMES, APTABLE_NAMES, S2AP_NAMES, SH_NAMES
 from harness.kdefs import kernel_header, read_constants
 
 HW = read_constants(kernel_header("pgtable-hwdef.h"))
@@ -21,6 +21,7 @@ HW = read_constants(kernel_header("pgtable-hwdef.h"))
 _AP = {HW[c]: name for name, c in AP_NAMES.items()}
 _APTABLE = {HW[c]: name for name, c in APTABLE_NAMES.items()}
 _SH = {HW[c]: name for name, c in SH_NAMES.items()}
+_S2AP = {HW[c]: name for name, c in S2AP_NAMES.items()}
 
 # Single-bit attributes shown by name when set, in descriptor bit order.
 _LEAF_FLAGS = (("PTE_NG", "nG"), ("PTE_DBM", "DBM"), ("PTE_CONT", "Contiguous"), ("PTE_PXN", "PXN"),
@@ -81,13 +82,35 @@ def _descriptor(desc, level, regime, granule_shift):
     return f"reserved ({desc:#x}: bits[1:0] = 0b01 at level 3)"
 
 
-def describe_walk(records, regime, va=None):
+def _s2_descriptor(desc, level, granule_shift):
+    """A stage 2 descriptor (48-bit format): MemAttr, S2AP, SH, AF and XN in place of stage 1's fields."""
+    if not desc & HW["DESC_VALID"]:
+        return "invalid" if desc == 0 else f"invalid ({desc:#x})"
+    oa = desc & HW["DESC_OA_MASK"](granule_shift)
+    if level < 3 and desc & HW["DESC_TABLE"]:
+        return f"table {oa:#x}"
+    if level == 3 and not desc & HW["DESC_PAGE"]:
+        return f"reserved ({desc:#x}: bits[1:0] = 0b01 at level 3)"
+    base = oa & ~(geometry.block_size(granule_shift, level) - 1)
+    sh = _field(desc, HW["PTE_SH_MASK"])
+    words = [f"{'page' if level == 3 else 'block'} {base:#x}", f"MemAttr={_field(desc, HW['S2_MEMATTR_MASK']):#x}",
+             f"S2AP={_S2AP[_field(desc, HW['S2_AP_MASK'])]}", f"SH={_SH.get(sh, f'reserved({sh:#04b})')}",
+             f"AF={int(bool(desc & HW['PTE_AF']))}", f"XN={_field(desc, HW['S2_XN_MASK']):#04b}"]
+    return " ".join(words + _flags(desc, (("PTE_DBM", "DBM"), ("PTE_CONT", "Contiguous"))))
+
+
+def describe_walk(records, regime, va=None, stage2=None):
     """One line per walk record (protocol Records of event `walk`, in walk order)
     of `regime` (harness.cases.Regime); `va`, the step's VA, picks the TTBR's
-    granule when TTBR0 and TTBR1 differ.  [] when no descriptor was read."""
+    granule when TTBR0 and TTBR1 differ.  Records of the stage 2 walk of the
+    IPA (`stage=2`) are described with the case's stage 2 (harness.cases.Stage2),
+    "S2 L1[2] ...".  [] when no descriptor was read."""
     granule_shift = _granule(regime, va)
     lines = []
     for r in records:
         level = r.num("level")
-        lines.append(f"L{level}[{r.num('index')}] {_descriptor(r.num('desc'), level, regime, granule_shift)}")
+        if r.fields.get("stage") == 2:
+            lines.append(f"S2 L{level}[{r.num('index')}] {_s2_descriptor(r.num('desc'), level, stage2.tg)}")
+        else:
+            lines.append(f"L{level}[{r.num('index')}] {_descriptor(r.num('desc'), level, regime, granule_shift)}")
     return lines

@@ -70,6 +70,31 @@ static bool id_ok(const u8 *base, u32 offset, u32 len, u64 blob_size)
 	return base[offset + len] == '\0';
 }
 
+#define STAGE2_FLAGS    (STAGE2_FWB | STAGE2_HA | STAGE2_HD | STAGE2_VS)
+#define S2MAP_FLAGS     (S2MAP_AF | S2MAP_CONTIG | S2MAP_DBM)
+
+/*
+ * A stage 2 the kernel can build and run under: its window must stay mapped
+ * (identity, in the IPA range: stage2.c), so never with the TTBR1 alias.
+ */
+static bool stage2_ok(const u8 *base, const struct blob_stage2 *s, u16 regime_flags, u64 size)
+{
+	if (!granule_ok(s->tg) || s->t0sz < 16 || (u64)KERNEL_WINDOW_BASE + KERNEL_WINDOW_SIZE > 1ULL << (64 - s->t0sz) ||
+	    s->sl0 > 3 || s->ps > 6 ||
+	    (s->flags & ~STAGE2_FLAGS) || (regime_flags & REGIME_KERNEL_HIGH))
+		return false;
+	if (!array_fits(s->maps, s->nmaps, sizeof(struct s2_map), size) ||
+	    !array_fits(s->raws, s->nraws, sizeof(struct raw), size))
+		return false;
+	for (u32 i = 0; i < s->nmaps; i++) {
+		const struct s2_map *m = (const struct s2_map *)(base + s->maps) + i;
+
+		if (m->memattr > 15 || m->s2ap > S2AP_RW || m->sh > SH_INNER || m->xn > 3 || (m->flags & ~S2MAP_FLAGS))
+			return false;
+	}
+	return true;
+}
+
 /* What el0.S can run at EL0 (main.c, el0_probe): loads, stores, fetches, the hang self-test. */
 static bool el0_op(u32 op)
 {
@@ -111,6 +136,9 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 		if (s->op >= OP_FIXUP_MAP && (i == 0 || s[-1].op > OP_STTR64))
 			return "steps";
 	}
+	if (c->nstage2 > 1 || !array_fits(c->stage2, c->nstage2, sizeof(struct blob_stage2), size) ||
+	    (c->nstage2 && !stage2_ok(base, (const struct blob_stage2 *)(base + c->stage2), c->regime.flags, size)))
+		return "stage2";
 	return 0;
 }
 
@@ -153,6 +181,7 @@ void blob_case(const void *base, u32 index, struct mmut_case *c)
 	const u8 *b = base;
 	const struct blob_case *r = &case_records(base)[index];
 	const struct blob_regime *g = &r->regime;
+	const struct blob_stage2 *s2 = r->nstage2 ? (const struct blob_stage2 *)(b + r->stage2) : 0;
 
 	*c = (struct mmut_case){
 		.id = blob_id(base, index),
@@ -175,5 +204,8 @@ void blob_case(const void *base, u32 index, struct mmut_case *c)
 		.raws = (const struct raw *)(b + r->raws),
 		.steps = (const struct step *)(b + r->steps),
 		.nmaps = r->nmaps, .ntables = r->ntables, .nraws = r->nraws, .nsteps = r->nsteps,
+		.stage2 = s2,
+		.s2maps = s2 ? (const struct s2_map *)(b + s2->maps) : 0,
+		.s2raws = s2 ? (const struct raw *)(b + s2->raws) : 0,
 	};
 }

@@ -21,16 +21,18 @@
 #include "pgtable.h"
 
 #define BLOB_MAGIC          0x42554d4d  /* "MMUB" */
-#define BLOB_VERSION        3
+#define BLOB_VERSION        4
 #define BLOB_ALIGN          8
 
 /* Sizes of the records, checked against the structs below at compile time. */
 #define BLOB_HEADER_SIZE    16
-#define BLOB_CASE_SIZE      72
+#define BLOB_CASE_SIZE      80
 #define BLOB_MAP_SIZE       24
 #define BLOB_TABLE_SIZE     16
 #define BLOB_RAW_SIZE       24
 #define BLOB_STEP_SIZE      32
+#define BLOB_STAGE2_SIZE    24
+#define BLOB_S2MAP_SIZE     24
 
 /* Longest case ID (without its NUL). */
 #define BLOB_ID_MAX         255
@@ -83,6 +85,46 @@ struct blob_case {
 	u32 tables, ntables;
 	u32 raws, nraws;
 	u32 steps, nsteps;
+	u32 stage2, nstage2;    /* the case's stage 2 (struct blob_stage2): nstage2 is 0 or 1 */
+};
+
+/* blob_stage2.flags */
+#define STAGE2_FWB          0x01    /* HCR_EL2.FWB (FEAT_S2FWB) */
+#define STAGE2_HA           0x02    /* VTCR_EL2.HA */
+#define STAGE2_HD           0x04    /* VTCR_EL2.HD */
+#define STAGE2_VS           0x08    /* VTCR_EL2.VS: 16-bit VMID */
+
+/*
+ * Stage 2 translation of EL1&0 (EL2 owns it: el2.c): the VTCR_EL2 fields a
+ * case sets, the VMID, and the stage 2 mappings of IPAs.  The kernel maps its
+ * own window and UART at their physical addresses besides (stage2.c).
+ */
+struct blob_stage2 {
+	u8 tg;                  /* granule shift: 12, 14 or 16 */
+	u8 t0sz;                /* VTCR_EL2.T0SZ */
+	u8 sl0;                 /* VTCR_EL2.SL0 */
+	u8 ps;                  /* VTCR_EL2.PS */
+	u16 flags;              /* STAGE2_* */
+	u16 vmid;
+	u32 maps, nmaps;        /* struct s2_map */
+	u32 raws, nraws;        /* struct raw, va being the IPA */
+};
+
+/* s2_map.flags */
+#define S2MAP_AF            0x01
+#define S2MAP_CONTIG        0x02
+#define S2MAP_DBM           0x04
+
+/* A stage 2 block or page: the leaf descriptor for ipa at level. */
+struct s2_map {
+	u64 ipa, pa;
+	s8 level;
+	u8 memattr;             /* MemAttr[3:0] */
+	u8 s2ap;                /* enum s2ap */
+	u8 sh;                  /* enum sh */
+	u8 xn;                  /* XN[1:0] */
+	u8 flags;               /* S2MAP_* */
+	u8 reserved[2];
 };
 
 /* map.flags */
@@ -146,42 +188,47 @@ struct raw {
 #define OP_SELFTEST_BRK     17  /* an exception outside any probe */
 #define OP_SELFTEST_NESTED  18  /* an exception inside the exception handler */
 #define OP_SELFTEST_HANG    19  /* loop forever */
+/* Two-stage address translation, executed at EL2 (el2.c) with the case's stage 1 and stage 2 in force. */
+#define OP_AT_S12E1R        20
+#define OP_AT_S12E1W        21
+#define OP_AT_S12E0R        22
+#define OP_AT_S12E0W        23
 /*
  * Changing translations (maint.c): descriptor writes and reads at the slot
  * for va at level (tables above it are made as needed), barriers, TLB
  * maintenance with value as the TLBI operand (Xt), and system register writes.
  */
-#define OP_WRITE_DESC       20  /* slot = (slot & ~mask) | value */
-#define OP_READ_DESC        21
-#define OP_DSB_ISH          22
-#define OP_ISB              23
-#define OP_TLBI_VMALLE1     24
-#define OP_TLBI_VMALLE1IS   25
-#define OP_TLBI_VAE1        26
-#define OP_TLBI_VAE1IS      27
-#define OP_TLBI_VALE1       28
-#define OP_TLBI_VALE1IS     29
-#define OP_TLBI_ASIDE1      30
-#define OP_TLBI_ASIDE1IS    31
-#define OP_TLBI_VAAE1       32
-#define OP_TLBI_VAAE1IS     33
-#define OP_TLBI_VAALE1      34
-#define OP_TLBI_VAALE1IS    35
-#define OP_SET_TTBR0        36  /* TTBR0_EL1 = the case's TTBR0 tables | value (the ASID field) */
-#define OP_SET_TTBR1        37
-#define OP_SET_TCR          38  /* reg = (reg & ~mask) | value */
-#define OP_SET_MAIR         39
-#define OP_SET_SCTLR        40
+#define OP_WRITE_DESC       24  /* slot = (slot & ~mask) | value */
+#define OP_READ_DESC        25
+#define OP_DSB_ISH          26
+#define OP_ISB              27
+#define OP_TLBI_VMALLE1     28
+#define OP_TLBI_VMALLE1IS   29
+#define OP_TLBI_VAE1        30
+#define OP_TLBI_VAE1IS      31
+#define OP_TLBI_VALE1       32
+#define OP_TLBI_VALE1IS     33
+#define OP_TLBI_ASIDE1      34
+#define OP_TLBI_ASIDE1IS    35
+#define OP_TLBI_VAAE1       36
+#define OP_TLBI_VAAE1IS     37
+#define OP_TLBI_VAALE1      38
+#define OP_TLBI_VAALE1IS    39
+#define OP_SET_TTBR0        40  /* TTBR0_EL1 = the case's TTBR0 tables | value (the ASID field) */
+#define OP_SET_TTBR1        41
+#define OP_SET_TCR          42  /* reg = (reg & ~mask) | value */
+#define OP_SET_MAIR         43
+#define OP_SET_SCTLR        44
 /*
  * Fix-ups (fixup.c): the step after an access that faulted repairs the
  * fault as an OS handler would, then runs that access again.  Only after an
  * access step (blob.c checks it).  value and mask are the descriptor write at
  * the slot for va at level, as for OP_WRITE_DESC.
  */
-#define OP_FIXUP_MAP        41  /* demand paging: write the descriptor; DSB, ISB (a fault is never cached) */
-#define OP_FIXUP_COPY       42  /* copy-on-write: copy the page to the new descriptor's; DSB, TLBI, DSB, ISB */
-#define OP_FIXUP_AF         43  /* the Access flag in software: write the descriptor; DSB, ISB */
-#define OP_COUNT            44
+#define OP_FIXUP_MAP        45  /* demand paging: write the descriptor; DSB, ISB (a fault is never cached) */
+#define OP_FIXUP_COPY       46  /* copy-on-write: copy the page to the new descriptor's; DSB, TLBI, DSB, ISB */
+#define OP_FIXUP_AF         47  /* the Access flag in software: write the descriptor; DSB, ISB */
+#define OP_COUNT            48
 
 struct step {
 	u64 va, value;
@@ -199,6 +246,8 @@ _Static_assert(sizeof(struct map) == BLOB_MAP_SIZE, "blob map record");
 _Static_assert(sizeof(struct table_attrs) == BLOB_TABLE_SIZE, "blob table record");
 _Static_assert(sizeof(struct raw) == BLOB_RAW_SIZE, "blob raw record");
 _Static_assert(sizeof(struct step) == BLOB_STEP_SIZE, "blob step record");
+_Static_assert(sizeof(struct blob_stage2) == BLOB_STAGE2_SIZE, "blob stage 2 record");
+_Static_assert(sizeof(struct s2_map) == BLOB_S2MAP_SIZE, "blob stage 2 map record");
 #endif
 
 /* The regime of a case as the kernel programs it (mmu.c). */
@@ -219,6 +268,9 @@ struct mmut_case {
 	const struct raw *raws;
 	const struct step *steps;
 	u32 nmaps, ntables, nraws, nsteps;
+	const struct blob_stage2 *stage2;       /* NULL: no stage 2 */
+	const struct s2_map *s2maps;
+	const struct raw *s2raws;
 };
 
 #endif

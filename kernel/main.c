@@ -9,12 +9,14 @@
 #include "exception.h"
 #include "fixup.h"
 #include "exit_status.h"
+#include "hvc.h"
 #include "layout.h"
 #include "maint.h"
 #include "mmu.h"
 #include "probe.h"
 #include "record.h"
 #include "semihost.h"
+#include "stage2.h"
 #include "sysreg.h"
 
 #define TABLE_POOL_SIZE     (4 << 20)
@@ -25,6 +27,8 @@ static struct table_pool pool = { table_memory, sizeof(table_memory), 0 };
 static char cmdline[CMDLINE_SIZE];
 /* Command-line options: walk records before (and, with HA/HD, after) each step. */
 static bool walks;
+/* The kernel started at EL2, whose half (el2.c) a case's stage 2 needs. */
+static bool have_el2;
 
 #define CASE_BLOB ((const void *)CASE_BLOB_BASE)
 static u32 ncases;          /* in the blob; 0 until it is checked */
@@ -187,17 +191,23 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 	return EXIT_OK;
 }
 
-/* Calls fn(pa, size) for each of the case's mappings onto the frame pool. */
+static void frame_if_in_pool(u64 pa, u64 size, void (*fn)(u64 pa, u64 size))
+{
+	if (pa >= FRAME_POOL_BASE && pa + size <= (u64)FRAME_POOL_BASE + FRAME_POOL_SIZE)
+		fn(pa, size);
+}
+
+/* Calls fn(pa, size) for each of the case's mappings (of either stage) onto the frame pool. */
 static void for_each_frame(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1,
 			   void (*fn)(u64 pa, u64 size))
 {
 	for (unsigned i = 0; i < c->nmaps; i++) {
 		const struct map *m = &c->maps[i];
-		u64 size = 1ULL << pgt_level_shift(table_for(m->va, tt0, tt1)->granule_shift, m->level);
 
-		if (m->pa >= FRAME_POOL_BASE && m->pa + size <= (u64)FRAME_POOL_BASE + FRAME_POOL_SIZE)
-			fn(m->pa, size);
+		frame_if_in_pool(m->pa, 1ULL << pgt_level_shift(table_for(m->va, tt0, tt1)->granule_shift, m->level), fn);
 	}
+	for (unsigned i = 0; c->stage2 && i < c->stage2->nmaps; i++)
+		frame_if_in_pool(c->s2maps[i].pa, 1ULL << pgt_level_shift(c->stage2->tg, c->s2maps[i].level), fn);
 }
 
 /*
@@ -221,11 +231,13 @@ static const struct walk_memory window = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZ
 static const struct walk_memory window_alias = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZE, ALIAS_OFFSET };
 
 /*
- * Plant the fetch stub wherever the tables send a fetch step, if that is a
- * case frame.  The walk follows only the pool's tables (a raw table
- * descriptor elsewhere places no stub), as harness/declared.py models it.
+ * Plant the fetch stub wherever the tables (both stages, with stage 2) send a
+ * fetch step, if that is a case frame.  The walks follow only the pool's
+ * tables (a raw table descriptor elsewhere places no stub), as
+ * harness/declared.py models it.
  */
-static void plant_fetch_stubs(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1)
+static void plant_fetch_stubs(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1,
+			      const struct pgtable *s2)
 {
 	const struct walk_memory tables = { (u64)(uintptr_t)pool.base, pool.size, 0 };
 
@@ -235,6 +247,8 @@ static void plant_fetch_stubs(const struct mmut_case *c, struct pgtable *tt0, st
 		if (c->steps[i].op != OP_FETCH)
 			continue;
 		pgt_walk(table_for(c->steps[i].va, tt0, tt1), c->steps[i].va, &tables, &w);
+		if (w.valid && s2)
+			pgt_walk(s2, w.pa, &tables, &w);
 		if (w.valid && w.pa >= FRAME_POOL_BASE && w.pa + 8 <= (u64)RAM_BASE + RAM_SIZE && !(w.pa & 3)) {
 			volatile u32 *stub = (volatile u32 *)(uintptr_t)w.pa;
 
@@ -264,6 +278,8 @@ static u64 run_probe(const struct step *s)
 	case OP_AT_S1E0W: return probe_at_s1e0w(s->va);
 	case OP_AT_S1E1RP: return probe_at_s1e1rp(s->va);
 	case OP_AT_S1E1WP: return probe_at_s1e1wp(s->va);
+	case OP_AT_S12E1R: case OP_AT_S12E1W: case OP_AT_S12E0R: case OP_AT_S12E0W:
+		return hvc_call(HVC_AT_S12, s->op, s->va, 0).x0;
 	case OP_SELFTEST_BRK: selftest_brk(); return 0;
 	case OP_SELFTEST_NESTED: selftest_nested(); return 0;
 	case OP_SELFTEST_HANG: selftest_hang();
@@ -290,7 +306,7 @@ static void (*el0_probe(u32 op))(void)
 
 static bool is_at(u32 op)
 {
-	return op >= OP_AT_S1E1R && op <= OP_AT_S1E1WP;
+	return (op >= OP_AT_S1E1R && op <= OP_AT_S1E1WP) || (op >= OP_AT_S12E1R && op <= OP_AT_S12E0W);
 }
 
 static bool is_store(u32 op)
@@ -307,6 +323,7 @@ struct step_run {
 	struct pgtable *tt0, *tt1;              /* the tables TTBR0 and TTBR1 point at (maintenance steps change them) */
 	const struct walk_memory *memory;
 	u64 el0_code;                           /* where the EL0 code page is mapped */
+	const struct pgtable *s2;               /* the stage 2 tables, or NULL: EL2 takes the steps' stage 2 faults */
 };
 
 /*
@@ -315,6 +332,24 @@ struct step_run {
  * hardware reads none: walks of that half disabled (EPDn), or the VA
  * outside its range (with TBI the top byte is not part of it).
  */
+static void report_walk_reads(const struct step_run *c, unsigned n, const char *when, const struct walk *w,
+			      unsigned stage)
+{
+	for (unsigned i = 0; i < w->nreads; i++) {
+		record_begin("walk");
+		record_str("case", c->id);
+		record_dec("n", n);
+		record_str("when", when);
+		if (stage == 2)
+			record_dec("stage", 2);
+		record_sdec("level", w->reads[i].level);
+		record_hex("table", w->reads[i].table);
+		record_dec("index", w->reads[i].index);
+		record_hex("desc", w->reads[i].desc);
+		record_end();
+	}
+}
+
 static void report_walk(const struct step_run *c, unsigned n, const char *when)
 {
 	u64 va = c->steps[n].va;
@@ -326,22 +361,20 @@ static void report_walk(const struct step_run *c, unsigned n, const char *when)
 	    !pgt_va_in_range(pt->va_bits, va, upper ? c->regime->tbi1 : c->regime->tbi0))
 		return;
 	pgt_walk(pt, va, c->memory, &w);
-	for (unsigned i = 0; i < w.nreads; i++) {
-		record_begin("walk");
-		record_str("case", c->id);
-		record_dec("n", n);
-		record_str("when", when);
-		record_sdec("level", w.reads[i].level);
-		record_hex("table", w.reads[i].table);
-		record_dec("index", w.reads[i].index);
-		record_hex("desc", w.reads[i].desc);
-		record_end();
+	report_walk_reads(c, n, when, &w, 1);
+	/* Under stage 2, the stage 2 walk of the IPA stage 1 gives (stage 1's own tables are at IPA = PA). */
+	if (c->s2 && w.valid) {
+		struct walk w2;
+
+		pgt_walk(c->s2, w.pa, c->memory, &w2);
+		report_walk_reads(c, n, when, &w2, 2);
 	}
 }
 
 static void run_step(const struct step_run *c, unsigned n)
 {
 	const struct step *s = &c->steps[n];
+	struct hvc_result el2_fault = { 0 };
 	u64 result;
 
 	if (is_maint(s->op)) {
@@ -365,12 +398,22 @@ static void run_step(const struct step_run *c, unsigned n)
 		result = run_probe(s);
 	}
 	probe.armed = PROBE_NONE;
+	if (c->s2)
+		el2_fault = hvc_call(HVC_TAKE_FAULT, 0, 0, 0);
 
 	record_begin("step");
 	record_str("case", c->id);
 	record_dec("n", n);
 	record_hex("va", s->va);
-	if (probe.fault.taken) {
+	if (el2_fault.x0) {
+		/* Taken to EL2: its syndrome, fault address and faulting IPA register, raw. */
+		record_str("result", "fault");
+		record_dec("el", 2);
+		record_hex("esr", el2_fault.x1);
+		record_hex("far", el2_fault.x2);
+		record_hex("hpfar", el2_fault.x3);
+		record_hex("elr", el2_fault.x4);
+	} else if (probe.fault.taken) {
 		record_str("result", "fault");
 		record_hex("esr", probe.fault.esr);
 		record_hex("far", probe.fault.far);
@@ -416,7 +459,7 @@ static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0,
 	struct ttbr0_regs leave = { tcr_from_regime(&transition), boot_root };
 	struct step_run run = {
 		ALIAS(c->id), ALIAS(c->steps), c->nsteps, ALIAS(&c->regime), ALIAS(tt0), ALIAS(tt1), ALIAS(&window_alias),
-		EL0_CODE_ALIAS_VA,
+		EL0_CODE_ALIAS_VA, NULL,
 	};
 
 	mmu_enable(&transition, boot_root, tt1_root);
@@ -428,7 +471,7 @@ static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0,
 }
 
 /* The registers as the steps see them (for a kernel_high case, the case's TTBR0 side as run_in_alias sets it). */
-static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1)
+static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1, const struct pgtable *s2)
 {
 	record_begin("regs");
 	record_str("case", c->id);
@@ -437,19 +480,48 @@ static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1)
 	record_hex("sctlr", sctlr_from_regime(&c->regime));
 	record_hex("ttbr0", ttbr0);
 	record_hex("ttbr1", ttbr1);
+	if (c->stage2) {
+		record_hex("hcr", hcr_from_stage2(c->stage2));
+		record_hex("vtcr", vtcr_from_stage2(c->stage2));
+		record_hex("vttbr", vttbr_from_stage2(c->stage2, s2));
+	}
 	record_end();
+}
+
+static const char *const stage2_part_names[] = {
+	[STAGE2_ROOT] = "s2root", [STAGE2_KERNEL] = "s2kernel", [STAGE2_MAP] = "s2map", [STAGE2_RAW] = "s2raw",
+};
+
+/* The case's stage 2 tables, after its stage 1 tables in the same pool. */
+static int build_stage2(const struct mmut_case *c, struct pgtable *s2)
+{
+	struct stage2_error e;
+	int err = stage2_build(c, s2, &pool, &e);
+
+	return err ? report_error(c, stage2_part_names[e.part], e.index, err) : EXIT_OK;
 }
 
 static int run_case(const struct mmut_case *c)
 {
-	struct pgtable tt0, tt1, boot;
+	struct pgtable tt0, tt1, boot, s2;
 	int status;
 
 	current_case_id = c->id;
 	record_begin("begin");
 	record_str("case", c->id);
 	record_end();
-	status = build_tables(c, &tt0, &tt1, &boot);
+	if (c->stage2 && !have_el2) {
+		/* Without EL2 an HVC is no call of el2.c's (QEMU's virt board may even answer it as PSCI). */
+		record_begin("error");
+		record_str("case", c->id);
+		record_str("what", "no_el2");
+		record_end();
+		status = EXIT_CASE_ERROR;
+	} else {
+		status = build_tables(c, &tt0, &tt1, &boot);
+	}
+	if (status == EXIT_OK && c->stage2)
+		status = build_stage2(c, &s2);
 	if (status == EXIT_OK) {
 		u64 tt0_root = pgt_ttbr(&tt0);
 		u64 tt1_root = c->regime.raw_ttbr1 ? c->regime.ttbr1 : pgt_ttbr(&tt1);
@@ -457,18 +529,22 @@ static int run_case(const struct mmut_case *c)
 		/* A verbatim TTBR1_EL1 points the walks of the upper half elsewhere. */
 		if (c->regime.raw_ttbr1)
 			tt1.root = (u64 *)(uintptr_t)pgt_ttbr_table(&tt1, tt1_root);
-		report_regs(c, tt0_root, tt1_root);
+		report_regs(c, tt0_root, tt1_root, &s2);
 
 		/* No dirty line of an earlier case may be written back over what is written here. */
 		for_each_frame(c, &tt0, &tt1, cache_clean_inval);
 		for_each_frame(c, &tt0, &tt1, zero_frame);
-		plant_fetch_stubs(c, &tt0, &tt1);
+		plant_fetch_stubs(c, &tt0, &tt1, c->stage2 ? &s2 : NULL);
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
 		if (c->regime.kernel_high) {
 			run_steps_from_alias(c, &tt0, &tt1, tt1_root, pgt_ttbr(&boot));
 		} else {
-			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, &tt0, &tt1, &window, EL0_CODE_VA };
+			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, &tt0, &tt1, &window, EL0_CODE_VA,
+						c->stage2 ? &s2 : NULL };
 
+			if (c->stage2)
+				hvc_call(HVC_STAGE2_ON, vtcr_from_stage2(c->stage2), vttbr_from_stage2(c->stage2, &s2),
+					 hcr_from_stage2(c->stage2));
 			mmu_enable(&c->regime, tt0_root, tt1_root);
 			run_steps(&run);
 		}
@@ -485,6 +561,8 @@ static int run_case(const struct mmut_case *c)
 		cache_clean_inval((u64)(uintptr_t)__data_start, (u64)(__bss_end - __data_start));
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
 		mmu_disable();
+		if (c->stage2)
+			hvc_call(HVC_STAGE2_OFF, 0, 0, 0);
 	}
 	record_begin("end");
 	record_str("case", c->id);
@@ -640,6 +718,7 @@ int kernel_main(u64 boot_el)
 
 	if (blob_ok)
 		ncases = blob_ncases(CASE_BLOB);
+	have_el2 = boot_el == 2;
 	report_boot(boot_el);
 	if (!blob_ok) {
 		status = report_bad_blob(&problem);

@@ -48,6 +48,30 @@ enum ap { AP_RW_EL1 = 0, AP_RW_ALL = 1, AP_RO_EL1 = 2, AP_RO_ALL = 3 };
 /* SH[1:0] values */
 enum sh { SH_NON = 0, SH_OUTER = 2, SH_INNER = 3 };
 
+/*
+ * Stage 2 block and page descriptors (Arm ARM D8.3.2, "Stage 2 attributes"):
+ * the same type bits, output address, SH, AF, DBM and Contiguous as stage 1;
+ * MemAttr[3:0] in place of AttrIndx and NS, S2AP[1:0] in place of AP[2:1],
+ * and XN[1:0] (FEAT_XNX: XN[0] in bit 53) in place of PXN and UXN.
+ */
+#define S2_MEMATTR_SHIFT    2
+#define S2_MEMATTR(m)       ((u64)(m) << S2_MEMATTR_SHIFT)
+#define S2_MEMATTR_MASK     GENMASK(5, 2)
+#define S2_AP_SHIFT         6
+#define S2_AP(ap)           ((u64)(ap) << S2_AP_SHIFT)
+#define S2_AP_MASK          GENMASK(7, 6)
+#define S2_XN_SHIFT         53
+#define S2_XN(xn)           ((u64)(xn) << S2_XN_SHIFT)
+#define S2_XN_MASK          GENMASK(54, 53)
+
+/* S2AP values (Arm ARM D8.4.3 "Stage 2 data access permissions") */
+enum s2ap { S2AP_NONE = 0, S2AP_RO = 1, S2AP_WO = 2, S2AP_RW = 3 };
+/* MemAttr values the kernel's own stage 2 mappings use (without HCR_EL2.FWB) */
+#define S2_MEMATTR_DEVICE_NGNRE 0x1
+#define S2_MEMATTR_NORMAL_WB    0xf
+/* XN[1:0] = 0b10: execute-never at EL1 and EL0 */
+#define S2_XN_ALL           2
+
 /* Output address bits held in a descriptor: OA[47:granule shift] at bits[47:shift]. */
 #define DESC_OA_MASK(shift) GENMASK(47, (shift))
 /*

@@ -74,14 +74,32 @@ static u64 oa_decode(const struct pgtable *pt, u64 desc)
  * A block descriptor above level 3, a page descriptor at level 3.  With
  * TCR_EL1.DS = 1 bits[9:8] hold OA[51:50] and TCR_EL1.SHx gives the shareability.
  */
-u64 pte_leaf(const struct pgtable *pt, u64 pa, int level, const struct pte_prot *prot)
+static u64 leaf_with_attrs(const struct pgtable *pt, u64 pa, int level, u64 attrs)
 {
 	u64 type = level == 3 ? DESC_VALID | DESC_PAGE : DESC_VALID;
-	u64 attrs = pte_prot_bits(prot);
 
 	if (pt->oa_format == OA_52_DS)
 		attrs &= ~DESC_OA52_DS_MASK;
 	return oa_encode(pt, pa) | attrs | type;
+}
+
+u64 pte_leaf(const struct pgtable *pt, u64 pa, int level, const struct pte_prot *prot)
+{
+	return leaf_with_attrs(pt, pa, level, pte_prot_bits(prot));
+}
+
+/* Stage 2 shares SH, AF, Contiguous and DBM with stage 1 (pgtable-hwdef.h). */
+u64 s2_prot_bits(const struct s2_prot *prot)
+{
+	u64 bits = S2_MEMATTR(prot->memattr) | S2_AP(prot->s2ap) | PTE_SH(prot->sh) | S2_XN(prot->xn);
+
+	if (prot->af)
+		bits |= PTE_AF;
+	if (prot->contig)
+		bits |= PTE_CONT;
+	if (prot->dbm)
+		bits |= PTE_DBM;
+	return bits;
 }
 
 void pool_reset(struct table_pool *pool)
@@ -89,9 +107,9 @@ void pool_reset(struct table_pool *pool)
 	pool->used = 0;
 }
 
-static u64 *table_alloc(struct table_pool *pool, unsigned granule_shift)
+/* size bytes, aligned to size (a power of two): a table, or a start level's concatenated tables. */
+static u64 *table_alloc_size(struct table_pool *pool, size_t size)
 {
-	size_t size = (size_t)1 << granule_shift;
 	size_t start = (pool->used + size - 1) & ~(size - 1);
 	u64 *table;
 
@@ -104,6 +122,11 @@ static u64 *table_alloc(struct table_pool *pool, unsigned granule_shift)
 	return table;
 }
 
+static u64 *table_alloc(struct table_pool *pool, unsigned granule_shift)
+{
+	return table_alloc_size(pool, (size_t)1 << granule_shift);
+}
+
 int pgt_init(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift, unsigned va_bits,
 	     enum oa_format oa_format)
 {
@@ -114,6 +137,27 @@ int pgt_init(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift
 	pt->start_level = pgt_start_level(granule_shift, va_bits);
 	/* A whole granule for the root, so it meets any TTBR alignment. */
 	pt->root = table_alloc(pool, granule_shift);
+	return pt->root ? PGT_OK : PGT_NO_MEMORY;
+}
+
+/*
+ * Tables whose start level is given, not derived from the VA size: stage 2,
+ * where VTCR_EL2.SL0 names it and the start level may resolve up to four
+ * more bits than a table holds, by concatenating up to 16 tables, aligned to
+ * their total size (Arm ARM D8.2.7 "Concatenated translation tables").
+ */
+int pgt_init_level(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift, unsigned va_bits,
+		   int start_level, enum oa_format oa_format)
+{
+	unsigned bits = va_bits - pgt_level_shift(granule_shift, start_level);
+	size_t size = (size_t)8 << bits;
+
+	pt->oa_format = oa_format;
+	pt->pool = pool;
+	pt->granule_shift = granule_shift;
+	pt->va_bits = va_bits;
+	pt->start_level = start_level;
+	pt->root = table_alloc_size(pool, size < ((size_t)1 << granule_shift) ? (size_t)1 << granule_shift : size);
 	return pt->root ? PGT_OK : PGT_NO_MEMORY;
 }
 
@@ -185,6 +229,11 @@ int pgt_slot(struct pgtable *pt, u64 va, int level, u64 **slot)
 
 int pgt_map(struct pgtable *pt, u64 va, u64 pa, int level, const struct pte_prot *prot)
 {
+	return pgt_map_attrs(pt, va, pa, level, pte_prot_bits(prot));
+}
+
+int pgt_map_attrs(struct pgtable *pt, u64 va, u64 pa, int level, u64 attrs)
+{
 	u64 size_mask, *slot;
 	int err;
 
@@ -196,7 +245,7 @@ int pgt_map(struct pgtable *pt, u64 va, u64 pa, int level, const struct pte_prot
 	err = pgt_slot(pt, va, level, &slot);
 	if (err)
 		return err;
-	*slot = pte_leaf(pt, pa, level, prot);
+	*slot = leaf_with_attrs(pt, pa, level, attrs);
 	return PGT_OK;
 }
 

@@ -17,6 +17,15 @@ struct pte_prot {
 	bool af, ng, pxn, uxn, contig, dbm;
 };
 
+/* Attributes of a stage 2 block or page, by field (pgtable-hwdef.h). */
+struct s2_prot {
+	u8 memattr;             /* MemAttr[3:0] */
+	u8 s2ap;                /* enum s2ap */
+	u8 sh;                  /* enum sh */
+	u8 xn;                  /* XN[1:0] */
+	bool af, contig, dbm;
+};
+
 /* Table memory: a bump allocator the kernel resets between cases. */
 struct table_pool {
 	u8 *base;
@@ -94,14 +103,18 @@ u64 pte_leaf(const struct pgtable *pt, u64 pa, int level, const struct pte_prot 
 
 /* The protocol's word for an enum pgt_error (below 0). */
 const char *pgt_error_name(int err);
+u64 s2_prot_bits(const struct s2_prot *prot);
 
 void pool_reset(struct table_pool *pool);
 int pgt_init(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift, unsigned va_bits,
 	     enum oa_format oa_format);
+int pgt_init_level(struct pgtable *pt, struct table_pool *pool, unsigned granule_shift, unsigned va_bits,
+		   int start_level, enum oa_format oa_format);
 u64 pgt_ttbr(const struct pgtable *pt);
 u64 pgt_ttbr_table(const struct pgtable *pt, u64 ttbr);
 int pgt_slot(struct pgtable *pt, u64 va, int level, u64 **slot);
 int pgt_map(struct pgtable *pt, u64 va, u64 pa, int level, const struct pte_prot *prot);
+int pgt_map_attrs(struct pgtable *pt, u64 va, u64 pa, int level, u64 attrs);
 int pgt_table_prot(struct pgtable *pt, u64 va, int level, const struct table_prot *prot);
 bool pgt_va_in_range(unsigned va_bits, u64 va, bool tbi);
 void pgt_walk(const struct pgtable *pt, u64 va, const struct walk_memory *memory, struct walk *w);

@@ -41,6 +41,8 @@ __probes_end:
 	ret
 .endm
 
+	.global __at_probes_start
+__at_probes_start:
 	at_probe probe_at_s1e1r, at s1e1r, x0
 	at_probe probe_at_s1e1w, at s1e1w, x0
 	at_probe probe_at_s1e0r, at s1e0r, x0
@@ -48,11 +50,15 @@ __probes_end:
 	/* FEAT_PAN2's AT S1E1RP/S1E1WP, which honour PSTATE.PAN, by their SYS encoding (op1 0, C7, C9, op2 0/1). */
 	at_probe probe_at_s1e1rp, sys #0, c7, c9, #0, x0
 	at_probe probe_at_s1e1wp, sys #0, c7, c9, #1, x0
+	.global __at_probes_end
+__at_probes_end:
 
 	.global probe_fetch
 	.type probe_fetch, %function
 probe_fetch:
 	stp	x29, x30, [sp, #-16]!
 	blr	x0
+	.global probe_fetch_return      /* where a fetch that faults at stage 2 resumes (el2.c) */
+probe_fetch_return:
 	ldp	x29, x30, [sp], #16
 	ret

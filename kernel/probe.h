@@ -40,6 +40,8 @@ u64 probe_at_s1e1wp(u64 va);
 u64 probe_fetch(u64 va);
 
 extern const char __probes_start[], __probes_end[];
+/* AT probes, which fault only at stage 2 (to EL2), and the return point of probe_fetch's branch. */
+extern const char __at_probes_start[], __at_probes_end[], probe_fetch_return[];
 
 /*
  * The stub planted at a fetch probe's target: MOVZ X0, #FETCH_MAGIC; RET.

@@ -1,6 +1,7 @@
 /*
  * Entry: QEMU starts us at EL1 (or EL2 with virtualization=on) with the MMU
- * off.  Drop to EL1h, give the kernel two stacks and go to C.
+ * off.  At EL2, install EL2's vectors and stack (el2_vectors.S); drop to
+ * EL1h, give the kernel two stacks and go to C.
  *
  * Kernel code runs on SP_EL0 (SPSel = 0); exceptions switch to SP_EL1.  So an
  * exception from kernel code arrives at the "current EL, SP0" vectors and an
@@ -17,7 +18,14 @@ _start:
 	lsr	x19, x19, #2
 	cmp	x19, #2
 	b.ne	el1_entry
-	/* EL2: EL1 is AArch64, no stage 2, return to el1_entry in EL1h. */
+	/*
+	 * EL2: keep it for stage 2 (el2.c): its vectors and stack; EL1 is
+	 * AArch64, no stage 2 until a case asks; return to el1_entry in EL1h.
+	 */
+	adr	x0, el2_vectors
+	msr	vbar_el2, x0
+	ldr	x0, =el2_stack_top
+	mov	sp, x0
 	mov	x0, #HCR_RW
 	msr	hcr_el2, x0
 	mov	x0, #SPSR_EL1H_MASKED

@@ -68,7 +68,33 @@
 #define MAIR_ATTR(idx, attr) ((u64)(attr) << ((idx) * 8))
 
 /* HCR_EL2 */
+#define HCR_VM              BIT(0)      /* stage 2 translation for EL1&0 */
 #define HCR_RW              BIT(31)
+#define HCR_FWB             BIT(46)     /* FEAT_S2FWB: stage 2 forces Write-Back */
+
+/* VTCR_EL2: the stage 2 translation of EL1&0 (Arm ARM D19.2) */
+#define VTCR_T0SZ(n)        ((u64)(n) << 0)
+#define VTCR_SL0(n)         ((u64)(n) << 6)
+#define VTCR_IRGN0_WBWA     (1ULL << 8)
+#define VTCR_ORGN0_WBWA     (1ULL << 10)
+#define VTCR_SH0_INNER      (3ULL << 12)
+#define VTCR_TG0_4K         (0ULL << 14)
+#define VTCR_TG0_64K        (1ULL << 14)
+#define VTCR_TG0_16K        (2ULL << 14)
+#define VTCR_PS(n)          ((u64)(n) << 16)
+#define VTCR_VS             BIT(19)     /* 16-bit VMID */
+#define VTCR_HA             BIT(21)
+#define VTCR_HD             BIT(22)
+#define VTCR_RES1           BIT(31)
+
+/* VTTBR_EL2 */
+#define VTTBR_VMID_SHIFT    48
+
+/* ESR_ELx.EC values the EL2 handler acts on */
+#define ESR_EC_SHIFT        26
+#define ESR_EC_IABT_LOW     0x20
+#define ESR_EC_DABT_LOW     0x24
+#define ESR_EC_HVC64        0x16
 
 /* SPSR: EL1h, EL1t, EL0t with D, A, I, F masked; PSTATE.PAN (FEAT_PAN) */
 #define SPSR_EL1H_MASKED    0x3c5

@@ -56,7 +56,8 @@ class MmutCase(ctypes.Structure):
     _fields_ = [("id", ctypes.c_char_p), ("regime", Regime), ("maps", ctypes.POINTER(Map)),
                 ("tables", ctypes.POINTER(TableAttrs)), ("raws", ctypes.c_void_p), ("steps", ctypes.POINTER(Step)),
                 ("nmaps", ctypes.c_uint32), ("ntables", ctypes.c_uint32), ("nraws", ctypes.c_uint32),
-                ("nsteps", ctypes.c_uint32)]
+                ("nsteps", ctypes.c_uint32), ("stage2", ctypes.c_void_p), ("s2maps", ctypes.c_void_p),
+                ("s2raws", ctypes.c_void_p)]
 
 
 class Problem(ctypes.Structure):

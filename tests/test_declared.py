@@ -1,7 +1,8 @@
 """harness/declared.py against the kernel's own table builder: for every
-hand-written case, main.c's build order (declared.build_tables) is run once
-over kernel/pgtable.c built for the host and once over declared's Python
-mirror of it, on the same pool address; the pools must hold the same words,
+hand-written case, main.c's build order (declared.build_tables, and for a
+stage 2 case stage2.c's, declared.build_stage2) is run once over
+kernel/pgtable.c built for the host and once over declared's Python mirror of
+it, on the same pool address; the pools must hold the same words,
 and the kernel's software walk (pgt_walk, which places the fetch stubs) must
 agree with the mirror's."""
 import ctypes
@@ -16,8 +17,9 @@ from harness.model.descriptors import (
     DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_PXN, DESC_SH, DESC_UXN, TABLE_AP, TABLE_PXN,
     TABLE_UXN,
 )
+from harness.model.stage2 import S2_AP, S2_MEMATTR, S2_XN
 from host.pgtable_host import (
-    POOL_ALIGN, PgTable, PteProt, TablePool, TableProt, Walk, WalkMemory, build_library, load_library,
+    POOL_ALIGN, PgTable, PteProt, S2Prot, TablePool, TableProt, Walk, WalkMemory, build_library, load_library,
 )
 
 POOL_SIZE = 4 << 20     # main.c TABLE_POOL_SIZE
@@ -67,12 +69,29 @@ class KernelTables:
         return w.pa if w.valid else None
 
 
+class KernelStage2Tables(KernelTables):
+    """stage2.c's struct pgtable of the host-built pgtable.c (pgt_init_level, s2_prot_bits, pgt_map_attrs)."""
+
+    def __init__(self, lib, pool, stage2):
+        self.lib, self.pt, self.granule = lib, PgTable(), stage2.tg
+        assert lib.pgt_init_level(ctypes.byref(self.pt), ctypes.byref(pool), stage2.tg, stage2.ips_bits,
+                                  stage2.start_level, OA_FORMATS["48"]) == 0
+
+    def map(self, ipa, pa, level, bits):
+        prot = S2Prot(S2_MEMATTR.get(bits), S2_AP.get(bits), DESC_SH.get(bits), S2_XN.get(bits), DESC_AF.get(bits),
+                      DESC_CONTIG.get(bits), DESC_DBM.get(bits))
+        assert self.lib.s2_prot_bits(ctypes.byref(prot)) == bits
+        assert self.lib.pgt_map_attrs(ctypes.byref(self.pt), ipa, pa, level, bits) == 0
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_declared_tables_are_the_kernels(case, lib, pool):
     _, base, table_pool = pool
     ctypes.memset(base, 0, table_pool.used)        # the last case's tables, so gaps between tables read 0
     lib.pool_reset(ctypes.byref(table_pool))
     halves = declared.build_tables(case, lambda g, bits, fmt: KernelTables(lib, table_pool, g, bits, fmt))
+    if case.stage2 is not None:
+        declared.build_stage2(case, KernelStage2Tables(lib, table_pool, case.stage2))
     kernel_words = (ctypes.c_uint64 * (table_pool.used // 8)).from_address(base)
     memory, ttbr0, _ = declared.declared_memory(case, pool_base=base)
     assert ttbr0 == ctypes.cast(halves[0].pt.root, ctypes.c_void_p).value     # host pools sit below 2^48

@@ -98,7 +98,15 @@ def test_abort_flags_shown_when_set():
     esr = decode_esr(0x92000000 | 1 << 24 | 1 << 10 | 1 << 9 | 1 << 7 | 0b010000)
     assert (esr.ec_name, esr.isv, esr.fnv, esr.ea, esr.s1ptw) == ("dabt_low", 1, 1, 1, 1)
     assert describe(esr) == ("data abort (lower EL): synchronous external abort (DFSC 0x10), WnR=0, "
-                             "S1PTW=1, EA=1, FnV=1, ISV=1")
+                             "S1PTW=1, EA=1, FnV=1, ISV=1, SAS=0 SSE=0 SRT=0 SF=0 AR=0")
+
+
+def test_instruction_syndrome_decoded_when_valid():
+    # A stage 2 data abort of STR W1, [X0] (ISV=1, SAS=2, SRT=1, SF=0), WnR=1, translation fault level 3.
+    esr = decode_esr(0x92000000 | 1 << 24 | 2 << 22 | 1 << 16 | 1 << 6 | 0b000111)
+    assert (esr.isv, esr.sas, esr.sse, esr.srt, esr.sf, esr.ar) == (1, 2, 0, 1, 0, 0)
+    assert decode_esr(0x92000007).sas is None      # ISV=0: no syndrome
+    assert describe(esr).endswith("WnR=1, ISV=1, SAS=2 SSE=0 SRT=1 SF=0 AR=0")
 
 
 def test_unlisted_exception_class():

@@ -104,6 +104,15 @@ def test_el2_boot(qemu, cpu, kernel):
     assert r.exit_status == 0 and " boot el=2 " in r.output, r.output
 
 
+def test_a_stage2_case_needs_el2(qemu, cpu, kernel):
+    """Without EL2 the kernel refuses a stage 2 case rather than run it at EL1 alone; with it, it runs."""
+    case = "stage2.translates"      # cases/stage2.toml
+    r = run_kernel(qemu, cpu, kernel, [case])
+    assert r.exit_status == 1 and f"MMUT 2 error case={case} what=no_el2\n" in r.output, r.output
+    r = run_kernel(qemu, cpu, kernel, [case], el2=True)
+    assert r.exit_status == 0 and " result=ok " in r.output, r.output
+
+
 def test_unknown_case(qemu, cpu, kernel):
     r = run_kernel(qemu, cpu, kernel, ["nope"])
     assert r.exit_status == 1, r.output   # EXIT_CASE_ERROR

@@ -24,7 +24,8 @@ def runs(request):
     cpu = request.config.getoption("--cpu", default="max")
     out = {}
     for walks in (True, False):
-        run = run_kernel(qemu, cpu, KERNEL, [f"#0-{len(CASES) - 1}"], timeout=60, walks=walks)
+        # With EL2 (virtualization=on): the stage 2 cases need it, the others run at EL1 as without.
+        run = run_kernel(qemu, cpu, KERNEL, [f"#0-{len(CASES) - 1}"], timeout=60, walks=walks, el2=True)
         parsed = parse_output(run.output)
         assert parsed.garbage == [] and parsed.exit_status == 0, run.output[-3000:]
         out[walks] = parsed.cases()
@@ -51,7 +52,15 @@ def test_walks_start_at_the_selected_ttbr_and_follow_table_descriptors(runs):
         case = CASES[case_id]
         for n, walks in records.walks.items():
             va = case.steps[n].va
-            for reads in walks.values():
+            for both in walks.values():
+                # A stage 2 case's stage 1 walk, then the stage 2 walk of its IPA from VTTBR_EL2's table.
+                reads = [w for w in both if w.fields.get("stage") != 2]
+                stage2 = [w for w in both if w.fields.get("stage") == 2]
+                assert both == reads + stage2, (case_id, n)
+                if stage2:
+                    assert stage2[0].num("table") == records.regs.num("vttbr") & ((1 << 48) - 2), (case_id, n)
+                    levels = [w.num("level") for w in stage2]
+                    assert levels == list(range(levels[0], levels[0] + len(levels))) and levels[-1] <= 3
                 if not reads:
                     continue
                 walked += 1
@@ -97,6 +106,7 @@ def test_every_walk_reads_as_text(runs):
         case = CASES[case_id]
         for n, walks in records.walks.items():
             for reads in walks.values():
-                lines = describe_walk(reads, case.regime, va=case.steps[n].va)
-                assert len(lines) == len(reads) and all(line.startswith(f"L{r.num('level')}[")
-                                                        for line, r in zip(lines, reads)), case_id
+                lines = describe_walk(reads, case.regime, va=case.steps[n].va, stage2=case.stage2)
+                assert len(lines) == len(reads) and all(
+                    line.startswith(f"{'S2 ' if r.fields.get('stage') == 2 else ''}L{r.num('level')}[")
+                    for line, r in zip(lines, reads)), case_id

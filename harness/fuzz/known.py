@@ -15,6 +15,7 @@ change does turn the model's answer into QEMU's on the case the suite marks.
 """
 import contextlib
 import itertools
+import threading
 from dataclasses import dataclass, replace
 from functools import cache
 from unittest import mock
@@ -29,6 +30,7 @@ import harness.model.descriptors as descriptors  # isort: skip
 import harness.model.permissions as permissions  # isort: skip
 import harness.model.translate as translate  # isort: skip
 import harness.model.walk as walk  # isort: skip
+import harness.model.stage2 as stage2  # isort: skip
 from harness import esr
 from harness.cases import AT_OPS, LAYOUT
 from harness.kdefs import REPO
@@ -114,6 +116,32 @@ def _pc_alignment_after_the_fetch():
     return [(translate, "check_pc_alignment", check_pc_alignment)]
 
 
+def _s1ptw_reports_the_stage1_level():
+    """A stage 2 fault on a stage 1 descriptor read, but reporting the level of the stage 1 table
+    being read instead of the stage 2 walk's level (AArch64.S2Walk's fault.level)."""
+    original = translate.s1_walk
+
+    def s1_walk(params, memory, va, txsz):
+        level = [walk.s1_start_level(params.granule, txsz)]
+
+        class LevelOfEachRead:
+            def read64(self, pa):
+                try:
+                    return memory.read64(pa)
+                except stage2.WalkFaultedAtStage2 as e:
+                    cls, _ = esr.decode_fsc(e.fault.fsc)
+                    raise stage2.WalkFaultedAtStage2(replace(e.fault, fsc=esr.fault_status(cls, level[0]))) from None
+                finally:
+                    level[0] += 1
+        return original(params, LevelOfEachRead(), va, txsz)
+    return [(translate, "s1_walk", s1_walk)]
+
+
+# Held while the model is changed to a known bug, and by whoever evaluates the model alongside
+# threads that may change it (the runner judges cases in several threads at once).
+MODEL_LOCK = threading.RLock()
+
+
 @dataclass(frozen=True)
 class KnownBug:
     name: str               # the [bug.<name>] table
@@ -138,8 +166,10 @@ class KnownBug:
 
     @contextlib.contextmanager
     def model(self):
-        """The model as this QEMU behaves, while the context lasts."""
-        with contextlib.ExitStack() as stack:
+        """The model as this QEMU behaves, while the context lasts.  The change patches the
+        model's modules, which every thread shares: MODEL_LOCK keeps the other threads out of
+        the model meanwhile (they take it for their own evaluations: harness/crosscheck.py)."""
+        with MODEL_LOCK, contextlib.ExitStack() as stack:
             for module, attribute, replacement in self.change():
                 stack.enter_context(mock.patch.object(module, attribute, replacement))
             yield
@@ -183,6 +213,9 @@ KNOWN_BUGS = (
     KnownBug("dbm_implied_pxn", "cases/fuzz_found.toml",
              "executes at EL1 from a writable-clean page EL0 may write (DBM = 1 with HA and HD, AP[2:1] = 0b11)",
              _implied_pxn_from_the_descriptor_ap),
+    KnownBug("s1ptw_level", "cases/s1ptw.toml",
+             "reports a stage 2 fault on a stage 1 descriptor read at the stage 1 table's level, not stage 2's",
+             _s1ptw_reports_the_stage1_level),
     KnownBug("fault_before_alignment", "cases/pc_alignment.toml",
              "translates a misaligned branch target before checking the PC's alignment, and reports its fault",
              _pc_alignment_after_the_fetch),

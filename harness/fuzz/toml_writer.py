@@ -8,8 +8,8 @@ numbers (a generated case places its own frames).
 from pathlib import Path
 
 from harness.cases import (
-    AP_NAMES, AT_OPS, DESC_FIELDS, HWDEF, MAINT_OPS, MEMORY_TYPES, STORES, SYSREG_WRITES, TLBI_OPS, CaseError,
-    load_file,
+    AP_NAMES, AT_OPS, AT_S12_OPS, DESC_FIELDS, HWDEF, MAINT_OPS, MEMORY_TYPES, STORES, SYSREG_WRITES, TLBI_OPS,
+    CaseError, load_file,
 )
 from harness.esr import PC_ALIGNMENT
 from harness.geometry import GRANULES
@@ -21,8 +21,8 @@ DEFAULT_MAIR = {idx: attr for idx, attr in MEMORY_TYPES.values()}
 import re
 
 # Keys whose numbers are addresses, descriptors or register bytes: written in hex.
-HEX_KEYS = frozenset({"va", "to", "desc", "value", "pa", "far", "ttbr1", "attr", "mask", "oa", "asid",
-                      *map(str, range(8))})
+HEX_KEYS = frozenset({"va", "to", "desc", "value", "pa", "far", "ttbr1", "attr", "mask", "oa", "asid", "ipa",
+                      "memattr", *map(str, range(8))})
 
 
 def _hex(value):
@@ -97,6 +97,29 @@ def map_table(m):
     return out
 
 
+def stage2_table(s2):
+    """A Stage2's [stage2] fields that differ from the schema's defaults (SL0 always: it names the start level)."""
+    out = {"sl0": s2.sl0}
+    if s2.tg != 12:
+        out["granule"] = GRANULE_NAMES[s2.tg]
+    for key, default in (("t0sz", 24), ("ps_bits", 48), ("vmid", 0)):
+        if getattr(s2, key) != default:
+            out[key.replace("_bits", "")] = getattr(s2, key)
+    for key in ("fwb", "ha", "hd", "vs"):
+        if getattr(s2, key):
+            out[key] = True
+    return out
+
+
+def s2map_table(m):
+    out = {"ipa": m.ipa, "to": m.pa, "level": m.level}
+    for key, default in (("memattr", 0xF), ("s2ap", "rw"), ("sh", "inner"), ("xn", 0), ("af", True),
+                         ("contig", False), ("dbm", False)):
+        if getattr(m, key) != default:
+            out[key] = getattr(m, key)
+    return out
+
+
 def tables_table(t):
     out = {"va": t.va, "level": t.level}
     if t.aptable != "none":
@@ -131,13 +154,18 @@ def expect_value(step, expect=None):
         out = {"fault": e.fault}
         if e.level is not None:
             out["level"] = e.level
-        if step.op not in AT_OPS:
+        if step.op not in AT_OPS and step.op not in AT_S12_OPS:
             if e.far is not None and e.far != step.va:
                 out["far"] = e.far
-            if e.wnr is not None and e.wnr != (step.op in STORES):
+            # WnR defaults to the op's (unchecked on a stage 1 walk's stage 2 fault: cases.py).
+            if e.wnr is not None and (e.s1ptw or e.wnr != (step.op in STORES)):
                 out["wnr"] = e.wnr
         if e.s1ptw:
             out["s1ptw"] = True
+        if e.stage != 1:
+            out["stage"] = e.stage
+        if e.ipa is not None:
+            out["ipa"] = e.ipa
         return out
     return e.kind        # a self-test's end
 
@@ -231,6 +259,10 @@ def case_text(case, feature=None, summary=None, expectations=None, bugs=None, co
     lines += _array("map", [map_table(m) for m in case.maps])
     lines += _array("tables", [tables_table(t) for t in case.tables])
     lines += _array("raw", [{"va": w.va, "level": w.level, "desc": w.desc} for w in case.raws])
+    if case.stage2 is not None:
+        lines.append(f"stage2 = {_inline(stage2_table(case.stage2))}")
+        lines += _array("s2map", [s2map_table(m) for m in case.stage2.maps])
+        lines += _array("s2raw", [{"ipa": w.va, "level": w.level, "desc": w.desc} for w in case.stage2.raws])
     if expectations is None:
         expectations = [None] * len(case.steps)
     steps = []

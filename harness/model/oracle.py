@@ -4,14 +4,18 @@ outcome?  Both answer with a list of problem lines (empty: no problem)."""
 from dataclasses import replace
 
 from harness import esr, par
-from harness.cases import AT_OPS, LOADS
+from harness.cases import AT_OPS, AT_S12_OPS, LOADS
 from harness.declared import FETCH_MAGIC
-from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Done, Par, Unknown, abort_class
-from harness.verdict import desc_text, expected_text
+from harness.model.outcome import (
+    EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, Abort, Completes, Done, Par, Unknown, abort_class,
+)
+from harness.verdict import desc_text, expected_text, hpfar_holds_ipa, hpfar_valid
+
+ALL_AT_OPS = (*AT_OPS, *AT_S12_OPS)
 
 
 def _fault_label(op):
-    return "FST" if op in AT_OPS else "IFSC" if op == "fetch" else "DFSC"
+    return "FST" if op in ALL_AT_OPS else "IFSC" if op == "fetch" else "DFSC"
 
 
 def describe(outcome, op):
@@ -32,9 +36,13 @@ def describe(outcome, op):
     if isinstance(outcome, Abort):
         if outcome.ec == EC_PC_ALIGNMENT:
             return f"{EC_PC_ALIGNMENT.text} (EC {EC_PC_ALIGNMENT:#04x}), FAR {outcome.far:#x}"
-        wnr = "" if op == "fetch" else f", WnR={int(outcome.wnr)}"
-        return (f"{esr.EC(outcome.ec).text}: {esr.describe_fsc(outcome.fsc, _fault_label(op))}{wnr}, "
-                f"FAR {outcome.far:#x}")
+        wnr = "" if op == "fetch" or outcome.wnr is None else f", WnR={int(outcome.wnr)}"
+        fault = esr.describe_fsc(outcome.fsc, _fault_label(op))
+        if outcome.stage == 2:
+            s1ptw = ", S1PTW=1" if outcome.s1ptw else ""
+            return (f"{esr.EC(outcome.ec).text} taken to EL2, stage 2: {fault}{wnr}{s1ptw}, "
+                    f"FAR_EL2 {outcome.far:#x}, IPA {outcome.ipa & ~0xFFF:#x}")
+        return f"{esr.EC(outcome.ec).text}: {fault}{wnr}, FAR {outcome.far:#x}"
     if par.PAR_F.get(outcome.value):
         fst = par.PAR_FST.get(outcome.value)
         return (f"PAR_EL1.F=1: {esr.describe_fsc(fst, 'FST')}, PTW={par.PAR_PTW.get(outcome.value)}, "
@@ -82,17 +90,26 @@ def _rejects(step, outcome):
             return None
         return "the access completes"
     if isinstance(outcome, Abort):
-        if e.kind != "fault" or op in AT_OPS:
+        if e.kind != "fault" or op in ALL_AT_OPS:
             return "the access aborts"
-        want_ec = EC_PC_ALIGNMENT if e.fault == esr.PC_ALIGNMENT else abort_class(op == "fetch", step.el)
+        if e.stage == 2:
+            want_ec = EC_INSTRUCTION_ABORT_LOW if op == "fetch" else EC_DATA_ABORT_LOW
+        else:
+            want_ec = EC_PC_ALIGNMENT if e.fault == esr.PC_ALIGNMENT else abort_class(op == "fetch", step.el)
+        if outcome.stage != e.stage:
+            return f"a stage {outcome.stage} fault, not stage {e.stage}"
         if outcome.ec != want_ec:
             return f"EC {outcome.ec:#04x}, not {want_ec:#04x}"
         if want_ec == EC_PC_ALIGNMENT:
             return None if outcome.far == e.far else f"FAR {outcome.far:#x}, not {e.far:#x}"
         if not _level_ok(e, outcome.fsc):
             return f"a different fault ({esr.describe_fsc(outcome.fsc, _fault_label(op))})"
+        if e.wnr is not None and outcome.wnr is None:
+            return "WnR is left open here, the case checks it"
         if e.wnr is not None and outcome.wnr != e.wnr:
             return f"WnR={int(outcome.wnr)}"
+        if e.stage == 2 and e.ipa is not None and hpfar_valid(e) and (outcome.ipa ^ e.ipa) & ~0xFFF:
+            return f"IPA {outcome.ipa & ~0xFFF:#x}"
         if outcome.s1ptw != e.s1ptw:
             return f"S1PTW={int(outcome.s1ptw)}"
         if outcome.far != e.far:
@@ -105,7 +122,7 @@ def _rejects(step, outcome):
                 return "AT reports a fault"
             if not _level_ok(e, par.PAR_FST.get(value)):
                 return f"a different fault ({esr.describe_fsc(par.PAR_FST.get(value), 'FST')})"
-            if par.PAR_PTW.get(value) != e.s1ptw or par.PAR_S.get(value):
+            if par.PAR_PTW.get(value) != e.s1ptw or par.PAR_S.get(value) != e.stage - 1:
                 return "a different PTW or stage"
             return None
         if e.kind != "par":
@@ -181,8 +198,13 @@ def _mismatch(step, outcome, record):
             return None if record.num("far") == outcome.far else f"got FAR {record.num('far'):#x}"
         if s.fsc != outcome.fsc:
             return f"got {esr.describe_fsc(s.fsc, _fault_label(step.op))}"
+        if (record.fields.get("el") == 2) != (outcome.stage == 2):
+            return f"got an abort taken to EL{2 if record.fields.get('el') == 2 else 1}"
+        if outcome.stage == 2 and hpfar_holds_ipa(outcome.fault[0], outcome.s1ptw):
+            if esr.hpfar_ipa(record.num("hpfar")) != outcome.ipa & ~0xFFF:
+                return f"got HPFAR_EL2 {record.num('hpfar'):#x}"
         wrong = [f"{name}={got}" for name, got, want in (
-            ("IL", s.il, 1), ("WnR", s.wnr, None if s.wnr is None else int(outcome.wnr)),
+            ("IL", s.il, 1), ("WnR", s.wnr, s.wnr if s.wnr is None or outcome.wnr is None else int(outcome.wnr)),
             ("S1PTW", s.s1ptw, int(outcome.s1ptw)), ("CM", s.cm, None if s.cm is None else 0),
             ("EA", s.ea, 0), ("FnV", s.fnv, 0)) if got != want]
         if wrong:

@@ -63,6 +63,7 @@ MMFR0_TGRAN4 = Field(features.TGRAN4, 4)
 MMFR1_HAFDBS = Field(features.HAFDBS, 4)
 MMFR1_HPDS = Field(features.HPDS, 4)
 MMFR1_PAN = Field(features.PAN, 4)
+MMFR1_XNX = Field(features.XNX, 4)
 MMFR2_VARANGE = Field(features.VARANGE, 4)
 MMFR2_ST = Field(features.ST, 4)
 MMFR2_E0PD = Field(features.E0PD, 4)
@@ -73,7 +74,8 @@ IPS_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
 @dataclass(frozen=True)
 class Registers:
     """Raw register values: what the kernel programs (tcr, mair, sctlr, ttbr0,
-    ttbr1) and what the CPU reports (mmfr0..2, ID_AA64MMFRn_EL1)."""
+    ttbr1; hcr, vtcr, vttbr for stage 2) and what the CPU reports (mmfr0..2,
+    ID_AA64MMFRn_EL1)."""
     tcr: int
     mair: int
     sctlr: int
@@ -82,6 +84,10 @@ class Registers:
     mmfr0: int
     mmfr1: int = 0
     mmfr2: int = 0
+    # EL2's view, for stage 2 (harness/model/stage2.py): HCR_EL2, VTCR_EL2, VTTBR_EL2; 0: no stage 2.
+    hcr: int = 0
+    vtcr: int = 0
+    vttbr: int = 0
 
 
 @dataclass(frozen=True)

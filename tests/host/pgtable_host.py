@@ -40,6 +40,11 @@ class TableProt(ctypes.Structure):
     _fields_ = [("aptable", ctypes.c_uint8), ("pxntable", ctypes.c_bool), ("uxntable", ctypes.c_bool)]
 
 
+class S2Prot(ctypes.Structure):
+    _fields_ = [("memattr", ctypes.c_uint8), ("s2ap", ctypes.c_uint8), ("sh", ctypes.c_uint8), ("xn", ctypes.c_uint8),
+                ("af", ctypes.c_bool), ("contig", ctypes.c_bool), ("dbm", ctypes.c_bool)]
+
+
 class TablePool(ctypes.Structure):
     _fields_ = [("base", ctypes.POINTER(ctypes.c_uint8)), ("size", ctypes.c_size_t),
                 ("used", ctypes.c_size_t)]
@@ -88,6 +93,9 @@ def load_library(path):
         "pgt_va_in_range": (ctypes.c_bool, [c_uint, u64, ctypes.c_bool]),
         "pgt_ttbr": (u64, [pt_p]),
         "pgt_ttbr_table": (u64, [pt_p, u64]),
+        "s2_prot_bits": (u64, [ctypes.POINTER(S2Prot)]),
+        "pgt_init_level": (c_int, [pt_p, ctypes.POINTER(TablePool), c_uint, c_uint, c_int, c_int]),
+        "pgt_map_attrs": (c_int, [pt_p, u64, u64, c_int, u64]),
     }
     for name, (restype, argtypes) in signatures.items():
         fn = getattr(lib, name)

@@ -1,0 +1,136 @@
+/*
+ * The kernel's EL2 half: it owns HCR_EL2, VTCR_EL2 and VTTBR_EL2, turns a
+ * case's stage 2 on and off when the EL1 kernel asks (hvc.h), executes the
+ * AT S12* instructions (EL2 only) for it, and takes the stage 2 faults of
+ * the EL1 kernel's probes: recorded raw (ESR_EL2, FAR_EL2, HPFAR_EL2) and the
+ * probe resumed as exception.c resumes a stage 1 fault.  Any other exception
+ * taken to EL2 is reported and ends the run.  EL2 runs with its MMU off.
+ */
+#include "case.h"
+#include "exception.h"
+#include "exit_status.h"
+#include "hvc.h"
+#include "probe.h"
+#include "record.h"
+#include "semihost.h"
+#include "sysreg.h"
+
+/* The last stage 2 fault of a probe, until the EL1 kernel takes it (HVC_TAKE_FAULT). */
+static struct {
+	bool taken;
+	u64 esr, far, hpfar, elr;
+} s2_fault;
+
+void el2_handle(struct frame *f, u64 vector);
+
+#define VECTOR_LOWER_A64_SYNC 8
+
+static u64 esr_ec(u64 esr)
+{
+	return (esr >> ESR_EC_SHIFT) & 0x3f;
+}
+
+static bool in(u64 pc, const char *start, const char *end)
+{
+	return pc >= (u64)(uintptr_t)start && pc < (u64)(uintptr_t)end;
+}
+
+/*
+ * A data abort at a data probe's or an AT probe's instruction resumes after
+ * it; an instruction abort of the fetch probe's branch target returns to the
+ * probe through x30.  The kernel's own code, data and stacks are always
+ * mapped at stage 2, so nothing else faults at stage 2.
+ */
+static bool resume_probe(struct frame *f)
+{
+	u64 ec = esr_ec(f->esr), elr = f->elr;
+
+	if (ec == ESR_EC_DABT_LOW && (in(f->elr, __probes_start, __probes_end) ||
+				      in(f->elr, __at_probes_start, __at_probes_end)))
+		f->elr += 4;
+	else if (ec == ESR_EC_IABT_LOW && f->x[30] == (u64)(uintptr_t)probe_fetch_return)
+		f->elr = f->x[30];
+	else
+		return false;
+	s2_fault.taken = true;
+	s2_fault.esr = f->esr;
+	s2_fault.far = read_sysreg(far_el2);
+	s2_fault.hpfar = read_sysreg(hpfar_el2);
+	s2_fault.elr = elr;
+	return true;
+}
+
+static void tlb_invalidate_stage2(void)
+{
+	dsb(ishst);
+	__asm__ volatile("tlbi vmalls12e1");
+	dsb(nsh);
+	isb();
+}
+
+static u64 at_s12(u64 op, u64 va)
+{
+	switch (op) {
+	case OP_AT_S12E1R: __asm__ volatile("at s12e1r, %0" : : "r"(va)); break;
+	case OP_AT_S12E1W: __asm__ volatile("at s12e1w, %0" : : "r"(va)); break;
+	case OP_AT_S12E0R: __asm__ volatile("at s12e0r, %0" : : "r"(va)); break;
+	case OP_AT_S12E0W: __asm__ volatile("at s12e0w, %0" : : "r"(va)); break;
+	default: return ~0ULL;
+	}
+	isb();
+	return read_sysreg(par_el1);
+}
+
+static bool hvc(struct frame *f)
+{
+	switch (f->x[0]) {
+	case HVC_STAGE2_ON:
+		write_sysreg(f->x[1], vtcr_el2);
+		write_sysreg(f->x[2], vttbr_el2);
+		isb();
+		tlb_invalidate_stage2();
+		write_sysreg(f->x[3], hcr_el2);
+		isb();
+		break;
+	case HVC_STAGE2_OFF:
+		write_sysreg(HCR_RW, hcr_el2);
+		isb();
+		tlb_invalidate_stage2();
+		break;
+	case HVC_TAKE_FAULT:
+		f->x[0] = s2_fault.taken;
+		f->x[1] = s2_fault.esr;
+		f->x[2] = s2_fault.far;
+		f->x[3] = s2_fault.hpfar;
+		f->x[4] = s2_fault.elr;
+		s2_fault.taken = false;
+		break;
+	case HVC_AT_S12:
+		f->x[0] = at_s12(f->x[1], f->x[2]);
+		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
+void el2_handle(struct frame *f, u64 vector)
+{
+	if (vector == VECTOR_LOWER_A64_SYNC) {
+		if (esr_ec(f->esr) == ESR_EC_HVC64 ? hvc(f) : resume_probe(f))
+			return;
+	}
+	record_begin("exception");
+	record_str("kind", "unexpected");
+	record_dec("el", 2);
+	record_dec("vector", vector);
+	record_hex("esr", f->esr);
+	record_hex("far", read_sysreg(far_el2));
+	record_hex("hpfar", read_sysreg(hpfar_el2));
+	record_hex("elr", f->elr);
+	record_hex("spsr", f->spsr);
+	if (current_case_id)
+		record_str("case", current_case_id);
+	record_end();
+	semihost_exit(EXIT_UNEXPECTED);
+}

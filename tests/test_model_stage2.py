@@ -1,0 +1,130 @@
+"""The model's stage 2 (harness/model/stage2.py) rule by rule, on hand-built
+tables: the walk's start level and concatenated start table, S2AP and XN
+(with and without FEAT_XNX), S2CombineS1MemAttrs, and a stage 1 walk whose
+descriptor read faults at stage 2."""
+import pytest
+
+from harness import esr, par
+from harness.model import Abort, Access, Completes, Memory, Par, Registers, full_translate
+from harness.model.attributes import MemAttrs, NC, WB, WT
+from harness.model.stage2 import S2_AP, S2_MEMATTR, S2_XN, s2_combine_mem_attrs, s2_decode_mem_attrs
+
+MAX_IDS = dict(mmfr0=0x32310201126, mmfr1=0x11010211122, mmfr2=0x1021011010011011)
+A53_IDS = dict(mmfr0=0x1122, mmfr1=0, mmfr2=0)
+S1_ROOT, S1_L1, S1_L2, S1_L3 = 0x4010_0000, 0x4010_1000, 0x4010_2000, 0x4010_3000
+S2_ROOT, S2_L2, S2_L3 = 0x4020_0000, 0x4020_2000, 0x4020_3000    # S2 root: two concatenated level 1 tables
+S2_L2_TABLES = 0x4020_4000      # the stage 2 level 2 table that maps stage 1's tables at IPA = PA
+TCR = 16 | 1 << 8 | 1 << 10 | 3 << 12 | 16 << 16 | 2 << 30 | 5 << 32      # 48-bit VA, 4K, IPS 48
+SCTLR = 1 | 1 << 2 | 1 << 12
+MAIR = 0xFF00                   # AttrIndx 1: Normal Write-Back; 0: Device-nGnRnE
+VTCR = 1 << 31 | 24 | 1 << 6 | 1 << 8 | 1 << 10 | 3 << 12 | 5 << 16       # 40-bit IPA, SL0 = 1 (level 1), PS 48
+PAGE = 0b11 | 1 << 10                                                     # valid page, AF
+
+
+def s1_page(pa, attrindx=1):
+    return pa | PAGE | attrindx << 2 | 3 << 8
+
+
+def s2_page(pa, s2ap=0b11, xn=0, memattr=0xF):
+    return pa | PAGE | memattr << S2_MEMATTR.shift | s2ap << S2_AP.shift | 3 << 8 | xn << S2_XN.shift
+
+
+def tables(s1_leaf, s2_leaf, va=0x8000_0000, ipa=0x80_0000_0000):
+    """Stage 1 maps va -> ipa (a page), stage 2 maps ipa -> PA 0x4100_0000 (a page), both through 4K tables."""
+    words = {
+        S1_ROOT + 8 * (va >> 39 & 511): S1_L1 | 0b11,
+        S1_L1 + 8 * (va >> 30 & 511): S1_L2 | 0b11,
+        S1_L2 + 8 * (va >> 21 & 511): S1_L3 | 0b11,
+        S1_L3 + 8 * (va >> 12 & 511): s1_leaf,
+        # Level 1 resolves IPA bits [39:30]: 1024 entries over the two concatenated tables.
+        S2_ROOT + 8 * (ipa >> 30 & 1023): S2_L2 | 0b11,
+        S2_L2 + 8 * (ipa >> 21 & 511): S2_L3 | 0b11,
+        S2_L3 + 8 * (ipa >> 12 & 511): s2_leaf,
+    }
+    # Stage 1's tables are read through stage 2 too: IPA = PA for them.
+    words[S2_ROOT + 8 * (S1_ROOT >> 30 & 1023)] = S2_L2_TABLES | 0b11
+    words[S2_L2_TABLES + 8 * (S1_ROOT >> 21 & 511)] = 0x4000_0000 | 0b01 | 1 << 10 | 0xF << 2 | 0b11 << 6 | 3 << 8
+    return Memory(words, [(S1_ROOT, S1_ROOT + 0x4000), (S2_ROOT, S2_ROOT + 0x6000)])
+
+
+def regs(ids=MAX_IDS, vtcr=VTCR):
+    return Registers(tcr=TCR, mair=MAIR, sctlr=SCTLR, ttbr0=S1_ROOT, ttbr1=0, hcr=1 << 31 | 1, vtcr=vtcr,
+                     vttbr=S2_ROOT, **ids)
+
+
+def only(outcomes):
+    assert len(outcomes) == 1, outcomes
+    return next(iter(outcomes))
+
+
+def test_two_stages_translate_through_a_concatenated_start_table():
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000))
+    done = only(full_translate(regs(), memory, Access("load64", 0x8000_0010)))
+    assert isinstance(done, Completes) and done.pa == 0x4100_0010
+
+
+@pytest.mark.parametrize("s2ap, op, faults", [
+    (0b00, "load64", True), (0b01, "load64", False), (0b01, "store64", True),
+    (0b10, "load64", True), (0b10, "store64", False), (0b11, "store64", False),
+])
+def test_s2ap(s2ap, op, faults):
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000, s2ap=s2ap))
+    outcome = only(full_translate(regs(), memory, Access(op, 0x8000_0010)))
+    if faults:
+        assert isinstance(outcome, Abort) and outcome.stage == 2 and outcome.ec == esr.EC.DABT_LOW
+        assert outcome.fault == ("permission", 3) and outcome.ipa == 0x80_0000_0010
+    else:
+        assert isinstance(outcome, Completes)
+
+
+@pytest.mark.parametrize("xn, ids, faults", [
+    (0b10, MAX_IDS, True), (0b01, MAX_IDS, True), (0b11, MAX_IDS, False), (0b00, MAX_IDS, False),
+    (0b01, A53_IDS, False),         # without FEAT_XNX only XN[1] counts
+])
+def test_stage2_execute_never(xn, ids, faults):
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000, xn=xn))
+    outcome = only(full_translate(regs(ids), memory, Access("fetch", 0x8000_0010)))
+    assert isinstance(outcome, Abort) == faults
+    if faults:
+        assert outcome.ec == esr.EC.IABT_LOW and outcome.fault == ("permission", 3)
+
+
+def test_combined_attributes():
+    wb, wt, nc = (WB, 3, False), (WT, 0, False), (NC, 0, False)
+    normal_wb = MemAttrs(inner=wb, outer=wb)
+    assert s2_decode_mem_attrs(0b1010) == MemAttrs(inner=wt, outer=wt)
+    assert s2_combine_mem_attrs(normal_wb, s2_decode_mem_attrs(0b1010)) == MemAttrs(inner=(WT, 3, False),
+                                                                                     outer=(WT, 3, False))
+    assert s2_combine_mem_attrs(normal_wb, s2_decode_mem_attrs(0b0101)) == MemAttrs(inner=nc, outer=nc)
+    assert s2_combine_mem_attrs(normal_wb, s2_decode_mem_attrs(0b0001)) == MemAttrs(device="nGnRE")
+    assert s2_combine_mem_attrs(MemAttrs(device="GRE"), s2_decode_mem_attrs(0b0000)) == MemAttrs(device="nGnRnE")
+    assert s2_decode_mem_attrs(0b0100).reserved         # Normal with MemAttr[1:0] = 0b00
+
+
+def test_at_s12_reports_the_combined_attributes_and_stage2_faults():
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000, memattr=0b0001))
+    outcome = only(full_translate(regs(), memory, Access("at_s12e1r", 0x8000_0010)))
+    assert isinstance(outcome, Par)
+    assert par.PAR_PA.get(outcome.value) << 12 == 0x4100_0000 and par.PAR_ATTR.get(outcome.value) == 0x04
+    memory = tables(s1_page(0x80_0000_0000), 0)
+    outcome = only(full_translate(regs(), memory, Access("at_s12e1w", 0x8000_0010)))
+    assert par.PAR_F.get(outcome.value) and par.PAR_S.get(outcome.value) and not par.PAR_PTW.get(outcome.value)
+    assert esr.decode_fsc(par.PAR_FST.get(outcome.value)) == ("translation", 3)
+
+
+def test_at_s1e1r_reports_the_ipa():
+    memory = tables(s1_page(0x80_0000_0000), 0)     # stage 2 would fault: AT S1E1R does not look
+    outcome = only(full_translate(regs(), memory, Access("at_s1e1r", 0x8000_0010)))
+    assert par.PAR_PA.get(outcome.value) << 12 == 0x80_0000_0000
+
+
+def test_a_stage1_descriptor_read_that_faults_at_stage2():
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000))
+    memory.write64(S1_L2 + 8 * (0x8000_0000 >> 21 & 511), 0x80_4000_0000 | 0b11)     # the L3 table at an unmapped IPA
+    memory.write64(S2_ROOT + 8 * (0x80_4000_0000 >> 30 & 1023), 0)
+    outcome = only(full_translate(regs(), memory, Access("store64", 0x8000_0010)))
+    assert isinstance(outcome, Abort) and outcome.stage == 2 and outcome.s1ptw
+    assert outcome.fault == ("translation", 1) and outcome.ipa == 0x80_4000_0000 and outcome.wnr is None
+    assert outcome.far == 0x8000_0010
+    at = only(full_translate(regs(), memory, Access("at_s12e1r", 0x8000_0010)))
+    assert par.PAR_PTW.get(at.value) and par.PAR_S.get(at.value)
