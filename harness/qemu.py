@@ -37,6 +37,9 @@ DIAGNOSTIC_TIMEOUT = 2.0
 # interrupt that never comes, does not.
 HANG_CHECK = 0.25
 PROGRESS_GAP = 0.1
+# Before the first output the silence may be QEMU still starting, its CPU at the entry point:
+# the first check waits this much longer.
+STARTUP_GRACE = 0.75
 # How often a run that may be stopped from another thread (run_kernel's `stop`) looks.
 STOP_POLL = 0.05
 # The exception vector table is 16 entries of 0x80 bytes (VBAR_EL1); the kernel's is `vectors`.
@@ -239,11 +242,8 @@ def _read_until_exit(child, deadline, progress, watch, stop):
         if stop is not None and stop.is_set():
             return "".join(chunks), False, None, "stopped by the harness"
         wait = deadline - now
-        # Silence before the first output is QEMU still starting (slow under load), not a stuck
-        # kernel: the progress check begins with the kernel's first record, the timeout before it.
-        checking = progress is not None and bool(chunks)
-        if checking:
-            wait = min(wait, max(0.0, progress.due(quiet_since) - now))
+        if progress is not None:
+            wait = min(wait, max(0.0, progress.due(quiet_since, bool(chunks)) - now))
         if stop is not None:
             wait = min(wait, STOP_POLL)
         try:
@@ -257,7 +257,7 @@ def _read_until_exit(child, deadline, progress, watch, stop):
             pass
         except pexpect.EOF:
             break
-        if checking and time.monotonic() >= progress.due(quiet_since):
+        if progress is not None and time.monotonic() >= progress.due(quiet_since, bool(chunks)):
             arrived = []
             stuck = progress.check(lambda gap: _output_within(child, arrived, min(gap, deadline - time.monotonic())))
             chunks += arrived
@@ -296,9 +296,11 @@ class _Progress:
         self.checked = 0.0      # when the last check ended
         self.pc = None          # the PC the last check saw
 
-    def due(self, quiet_since):
-        """When the next check is due: hang_check seconds into the silence, and as long after the last check."""
-        return max(quiet_since, self.checked) + self.hang_check
+    def due(self, quiet_since, printed):
+        """When the next check is due: hang_check seconds into the silence, and as long after the last
+        check; before the kernel's first output, STARTUP_GRACE later (QEMU may still be starting, and
+        its CPU then sits at the entry point: slow under load, not stuck)."""
+        return max(quiet_since, self.checked) + self.hang_check + (0 if printed else STARTUP_GRACE)
 
     def check(self, output_within):
         """Why the kernel is stuck (text); "" if it makes progress or cannot be told; None if
