@@ -471,7 +471,10 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     stage2 = None
     if s2_geometry is not None:
         stage2 = _stage2(path, name, s2_table, s2_geometry, body, names)
-    for i, step in enumerate(steps):
+    retries = 0     # a fix-up's retry is a step of its own, written in its access's TOML step
+    for n, step in enumerate(steps):
+        retries += bool(step.fixup)
+        i = n - retries
         if stage2 is not None and step.el == 0:
             raise CaseError(path, "steps at EL0 under stage 2 are not supported: the kernel's EL2 half "
                             "resumes EL1 probes only (kernel/el2.c)", name, f"steps[{i}].el")
@@ -479,9 +482,9 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
                                any(c.stage == 2 for c in step.expect.choices)):
             raise CaseError(path, f"{step.op} with a stage 2 outcome needs a [stage2] table", name, f"steps[{i}]")
         if stage2 is not None and (step.op in MAINT_OPS or step.fixup):
-            raise CaseError(path, f"{step.op if step.op in MAINT_OPS else 'fixup'} under stage 2 is not supported: "
-                            "the model's TLB holds stage 1 translations only (harness/model/tlb.py)",
-                            name, f"steps[{i}]")
+            raise CaseError(path, f"{'a fix-up' if step.fixup else step.op} under stage 2 is not supported: the "
+                            "model's TLB holds stage 1 translations only (harness/model/tlb.py)",
+                            name, f"steps[{i}].fixup" if step.fixup else f"steps[{i}]")
 
     requires = body.get("requires", [])
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):

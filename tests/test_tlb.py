@@ -127,3 +127,23 @@ steps = [ { do = "map", va = 0x8020_1000, level = 3, to = "big" } ]
     with pytest.raises(CaseError, match=r"case 'c': field 'steps': a descriptor step's slot cannot be reached: "
                                         r"occupied: a leaf or raw descriptor above 0x80201000 at level 2"):
         load_file(path)
+
+
+@pytest.mark.parametrize("step, field", [
+    ('{ do = "tlbi_vmalle1" }', r"'steps\[0\]': tlbi_vmalle1"),
+    ('{ do = "load64", va = 0x8000_0000, expect = { fault = "translation", level = 3 }, '
+     'fixup = { kind = "map", level = 3, to = "frame0" }, retry = "ok" }', r"'steps\[0\]\.fixup': a fix-up"),
+])
+def test_changing_translations_under_stage_2_is_refused_naming_the_step(tmp_path, step, field):
+    """The TLB model holds stage 1 walks only: a case with a stage 2 may not change translations."""
+    path = tmp_path / "bad.toml"
+    path.write_text(f'''feature = "f"
+[case.c]
+summary = "s"
+stage2 = {{ t0sz = 24 }}
+map = [ {{ va = 0x8000_1000, to = "frame0", level = 3 }} ]
+s2map = [ {{ ipa = 0x8000_0000, to = "frame0", level = 3 }} ]
+steps = [ {step} ]
+''')
+    with pytest.raises(CaseError, match=rf"case 'c': field {field} under stage 2 is not supported"):
+        load_file(path)
