@@ -13,7 +13,8 @@ import struct
 import sys
 from pathlib import Path
 
-from harness.cases import AP_NAMES, APTABLE_NAMES, S2AP_NAMES, SH_NAMES, CaseError, load_dir
+from harness import declared
+from harness.cases import AP_NAMES, APTABLE_NAMES, DESC_WRITES, S2AP_NAMES, SH_NAMES, TLBI_OPS, CaseError, load_dir
 from harness.kdefs import kernel_header, read_constants
 
 CASE_H = read_constants(kernel_header("case.h"))
@@ -27,7 +28,7 @@ _CASE = struct.Struct("<II" + _REGIME + "IIIIIIIIII")   # id, id_len, regime, (o
 _MAP = struct.Struct("<QQbBBBB3x")              # va, pa, level, attrindx, ap, sh, flags
 _TABLE = struct.Struct("<QbBB5x")               # va, level, aptable, flags
 _RAW = struct.Struct("<QQb7x")                  # va, desc, level
-_STEP = struct.Struct("<QQIB3x")                # va, value, op, el
+_STEP = struct.Struct("<QQQIBb2x")              # va, value, mask, op, el, level
 _STAGE2 = struct.Struct("<BBBBHHIIII")          # tg, t0sz, sl0, ps, flags, vmid, (offset, count) x 2
 _S2MAP = struct.Struct("<QQbBBBBB2x")           # ipa, pa, level, memattr, s2ap, sh, xn, flags
 
@@ -52,7 +53,8 @@ def _regime(c):
     flags = _flags({"epd0": r.epd0, "epd1": r.epd1, "tbi0": r.tbi0, "tbi1": r.tbi1, "ds": r.ds,
                     "ha": r.ha, "hd": r.hd, "sctlr_a": r.sctlr_a, "kernel_high": r.kernel_high,
                     "raw_ttbr1": r.ttbr1 is not None, "wxn": r.wxn, "span0": not r.span, "epan": r.epan,
-                    "pan": r.pan, "hpd0": r.hpd0, "hpd1": r.hpd1, "e0pd0": r.e0pd0, "e0pd1": r.e0pd1}, "REGIME")
+                    "pan": r.pan, "hpd0": r.hpd0, "hpd1": r.hpd1, "e0pd0": r.e0pd0, "e0pd1": r.e0pd1,
+                    "as": r.asid16, "a1": r.a1}, "REGIME")
     return (r.tg0, r.tg1, r.t0sz, r.t1sz, r.ips, flags, r.ttbr1 or 0, r.mair)
 
 
@@ -83,8 +85,36 @@ def _stage2(s2, place):
     return _STAGE2.pack(s2.tg, s2.t0sz, s2.sl0, s2.ps, flags, s2.vmid, maps, len(s2.maps), raws, len(s2.raws))
 
 
-def _step(s):
-    return _STEP.pack(s.va, s.value, CASE_H[f"OP_{s.op.upper()}"], s.el)
+# Steps kernel/maint.c runs as one operation: a descriptor write of (value, mask).
+_OP_NAMES = {"map": "WRITE_DESC", "unmap": "WRITE_DESC", "protect": "WRITE_DESC", "dsb": "DSB_ISH"}
+
+
+def _tlbi_operand(s):
+    """Xt of a TLBI by VA and/or ASID: ASID in bits[63:48], VA[55:12] in bits[43:0]
+    (Arm ARM C5.5, the TLBI operand; Linux's __TLBI_VADDR)."""
+    takes_va, takes_asid = TLBI_OPS[s.op]
+    return (s.asid << 48 if takes_asid else 0) | (s.va >> 12 & ((1 << 44) - 1) if takes_va else 0)
+
+
+# Fix-ups by kind (cases.FIXUP_KINDS).
+_FIXUP_OPS = {"map": "OP_FIXUP_MAP", "copy": "OP_FIXUP_COPY", "set_af": "OP_FIXUP_AF"}
+
+
+def _step(c, s):
+    op = CASE_H[f"OP_{_OP_NAMES.get(s.op, s.op).upper()}"]
+    value, mask = s.value, s.mask
+    if s.fixup:
+        # The retry's access is the step before it; this record carries the descriptor write.
+        op = CASE_H[_FIXUP_OPS[s.fixup]]
+        value, mask = declared.descriptor_write(c, s)
+    elif s.op in DESC_WRITES:
+        value, mask = declared.descriptor_write(c, s)
+    elif s.op in TLBI_OPS:
+        value = _tlbi_operand(s)
+    elif s.op in ("set_ttbr0", "set_ttbr1"):
+        value = s.asid
+    # A fix-up is the kernel's own work, at EL1; its retry runs where the access before it ran.
+    return _STEP.pack(s.va, value, mask, op, 1 if s.fixup else s.el, s.level or 0)
 
 
 def encode(cases):
@@ -107,7 +137,8 @@ def encode(cases):
         if len(ident) > CASE_H["BLOB_ID_MAX"]:
             raise BlobError(f"case ID {c.id!r} is longer than the kernel's {CASE_H['BLOB_ID_MAX']} characters")
         arrays = []
-        for items, pack in ((c.maps, _map), (c.tables, _table), (c.raws, _raw), (c.steps, _step)):
+        for items, pack in ((c.maps, _map), (c.tables, _table), (c.raws, _raw),
+                            (c.steps, lambda s, c=c: _step(c, s))):
             arrays += [place(b"".join(pack(item) for item in items)), len(items)]
         if c.stage2 is None:
             arrays += [place(b""), 0]

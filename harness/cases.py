@@ -8,7 +8,7 @@ documented in cases/README.md.
 """
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 try:
@@ -19,10 +19,11 @@ except ModuleNotFoundError:  # Python < 3.11 (Ubuntu 22.04): Debian's python3-to
 from harness import esr, geometry
 from harness.expr import ExprError, evaluate, substitute
 from harness.features import FEATURES
-from harness.kdefs import kernel_header, read_defines
+from harness.kdefs import kernel_header, read_constants, read_defines
 from harness.versions import parse_range
 
 LAYOUT = read_defines(kernel_header("layout.h"))
+HWDEF = read_constants(kernel_header("pgtable-hwdef.h"))
 
 # Memory types by name, with the MAIR_EL1 index and attribute byte each has by
 # default.  Indices 0 and 1 are the kernel's own (layout.h) and cannot change.
@@ -51,7 +52,23 @@ AT_S12_OPS = ("at_s12e1r", "at_s12e1w", "at_s12e0r", "at_s12e0w")
 S2AP_NAMES = {"none": "S2AP_NONE", "ro": "S2AP_RO", "wo": "S2AP_WO", "rw": "S2AP_RW"}
 SELFTESTS = {"selftest_brk": "unexpected_exception", "selftest_nested": "nested_exception",
              "selftest_hang": "hang"}
-OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *AT_S12_OPS, *SELFTESTS)
+# Steps that change translations (kernel/maint.c): descriptor writes and reads at
+# the slot for va at level, barriers, TLB maintenance and register writes.
+DESC_WRITES = ("map", "unmap", "protect", "write_desc")
+# TLBI operations by the operand they take: (VA, ASID).
+TLBI_OPS = {"tlbi_vmalle1": (False, False), "tlbi_vmalle1is": (False, False),
+            "tlbi_vae1": (True, True), "tlbi_vae1is": (True, True),
+            "tlbi_vale1": (True, True), "tlbi_vale1is": (True, True),
+            "tlbi_aside1": (False, True), "tlbi_aside1is": (False, True),
+            "tlbi_vaae1": (True, False), "tlbi_vaae1is": (True, False),
+            "tlbi_vaale1": (True, False), "tlbi_vaale1is": (True, False)}
+SYSREG_WRITES = ("set_tcr", "set_mair", "set_sctlr")
+# Fix-ups of a faulting access before its retry (kernel/fixup.c): demand paging (map the
+# missing page), copy-on-write (copy the frame, map the copy writable, TLBI), the Access
+# flag set in software.
+FIXUP_KINDS = ("map", "copy", "set_af")
+MAINT_OPS = (*DESC_WRITES, "read_desc", "dsb", "isb", *TLBI_OPS, "set_ttbr0", "set_ttbr1", *SYSREG_WRITES)
+OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *AT_S12_OPS, *SELFTESTS, *MAINT_OPS)
 
 ID_CHARS = re.compile(r"^[A-Za-z0-9_.\-\[\]]+$")
 FRAME_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -95,6 +112,8 @@ class Regime:
     hpd1: bool = False
     e0pd0: bool = False     # TCR_EL1.E0PD0/E0PD1 (FEAT_E0PD)
     e0pd1: bool = False
+    asid16: bool = False    # TCR_EL1.AS: 16-bit ASIDs
+    a1: bool = False        # TCR_EL1.A1: TTBR1_EL1's ASID is the current one
 
     @property
     def ips(self):
@@ -162,6 +181,7 @@ class Expect:
     attr: int = None
     sh: str = None
     choices: tuple = ()     # one_of: the outcomes the architecture permits
+    mask: int = None        # desc: the descriptor bits checked (value holds them)
     stage: int = 1          # a fault: the stage that faults (2: taken to EL2, or PAR_EL1.S = 1)
     ipa: int = None         # a stage 2 fault: the faulting IPA (HPFAR_EL2, where the architecture makes it valid)
 
@@ -211,11 +231,20 @@ class Stage2:
 
 @dataclass(frozen=True)
 class Step:
+    """One step.  For maintenance steps (MAINT_OPS): level and mapping (map,
+    protect: the new attributes; protect keeps the output address) or value
+    (write_desc: the descriptor; set_*: the bits under mask); asid for TLBI
+    and TTBR writes."""
     op: str
     va: int
     value: int
     expect: Expect
     el: int = 1             # where the step runs: 0 (the kernel's EL0 code) or 1
+    level: int = None
+    mapping: object = None  # Mapping
+    mask: int = 0
+    asid: int = 0
+    fixup: str = None       # FIXUP_KINDS: the retry of the access before it, after this fix-up
 
 
 @dataclass(frozen=True)
@@ -410,11 +439,12 @@ class _Fields:
 
 
 REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
-               "ttbr1", "mair", "wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1"}
+               "ttbr1", "mair", "wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1",
+               "asid16", "a1"}
 
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
 REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "hpd0": "FEAT_HPDS",
-                   "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD"}
+                   "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16"}
 OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2"}
 
 
@@ -428,26 +458,33 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     if s2_table is None and ("s2map" in body or "s2raw" in body):
         raise CaseError(path, "stage 2 mappings need a [stage2] table", name, "s2map" if "s2map" in body else "s2raw")
     s2_geometry = _stage2_geometry(path, name, s2_table, params) if s2_table is not None else None
-    frames = _frames(path, name, body.get("map", []), regime, params,
+    frames = _frames(path, name, body.get("map", []), regime, params, body.get("steps", []),
                      s2_maps=body.get("s2map", []) if s2_geometry else [], s2_geometry=s2_geometry)
     names = {**params, **frames}
     names.update({k: frames[v] for k, v in params.items() if isinstance(v, str) and v in frames})
     maps = tuple(_mapping(path, name, i, m, names) for i, m in enumerate(_list(path, name, body, "map")))
     tables = tuple(_table_attrs(path, name, i, t, names) for i, t in enumerate(_list(path, name, body, "tables")))
     raws = tuple(_raw(path, name, i, r, names) for i, r in enumerate(_list(path, name, body, "raw")))
-    steps = tuple(_step(path, name, i, s, names) for i, s in enumerate(_list(path, name, body, "steps")))
+    steps = tuple(step for i, s in enumerate(_list(path, name, body, "steps")) for step in _step(path, name, i, s, names))
     if not steps:
         raise CaseError(path, "a case needs at least one step", name, "steps")
     stage2 = None
     if s2_geometry is not None:
         stage2 = _stage2(path, name, s2_table, s2_geometry, body, names)
-    for i, step in enumerate(steps):
+    retries = 0     # a fix-up's retry is a step of its own, written in its access's TOML step
+    for n, step in enumerate(steps):
+        retries += bool(step.fixup)
+        i = n - retries
         if stage2 is not None and step.el == 0:
             raise CaseError(path, "steps at EL0 under stage 2 are not supported: the kernel's EL2 half "
                             "resumes EL1 probes only (kernel/el2.c)", name, f"steps[{i}].el")
         if stage2 is None and (step.op in AT_S12_OPS or step.expect.stage == 2 or
                                any(c.stage == 2 for c in step.expect.choices)):
             raise CaseError(path, f"{step.op} with a stage 2 outcome needs a [stage2] table", name, f"steps[{i}]")
+        if stage2 is not None and (step.op in MAINT_OPS or step.fixup):
+            raise CaseError(path, f"{'a fix-up' if step.fixup else step.op} under stage 2 is not supported: the "
+                            "model's TLB holds stage 1 translations only (harness/model/tlb.py)",
+                            name, f"steps[{i}].fixup" if step.fixup else f"steps[{i}]")
 
     requires = body.get("requires", [])
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
@@ -472,6 +509,14 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     case = Case(path, path.stem, feature, name, summary, regime, maps, raws, tables, steps, tuple(requires), xfail, params,
                 timeout=timeout, stage2=stage2)
     _check_layout(case)
+    if any(s.level is not None for s in steps):
+        # The slots of descriptor steps, reached as the kernel reaches them (pgt_slot), from the
+        # tables the steps before them leave.  Imported here: harness.declared builds on this module.
+        from harness import declared
+        try:
+            declared.step_slots(case)
+        except declared.LayoutError as e:
+            raise CaseError(path, f"a descriptor step's slot cannot be reached: {e}", name, "steps") from None
     return case
 
 
@@ -514,7 +559,8 @@ def _regime(path, name, table, params):
         tg0=geometry.GRANULES[granule], tg1=geometry.GRANULES[granule1],
         t0sz=f.int("t0sz", 16), t1sz=f.int("t1sz", 16), ips_bits=ips_bits,
         epd0=f.bool("epd0"), epd1=f.bool("epd1"), tbi0=f.bool("tbi0"), tbi1=f.bool("tbi1"),
-        ds=f.bool("ds"), ha=f.bool("ha"), hd=f.bool("hd"), sctlr_a=f.bool("sctlr_a"), ttbr1=f.int("ttbr1"),
+        ds=f.bool("ds"), ha=f.bool("ha"), hd=f.bool("hd"), sctlr_a=f.bool("sctlr_a"),
+        asid16=f.bool("asid16"), a1=f.bool("a1"), ttbr1=f.int("ttbr1"),
         mair=sum(attr << (8 * idx) for idx, attr in mair.items()),
         wxn=f.bool("wxn"), span=f.bool("span", True), epan=f.bool("epan"), pan=f.bool("pan"),
         hpd0=f.bool("hpd0"), hpd1=f.bool("hpd1"), e0pd0=f.bool("e0pd0"), e0pd1=f.bool("e0pd1"),
@@ -534,12 +580,16 @@ def _table_for(regime, va):
     return regime.tg0, 64 - regime.t0sz
 
 
-def _frames(path, name, maps, regime, params, s2_maps=(), s2_geometry=None):
+def _frames(path, name, maps, regime, params, steps=(), s2_maps=(), s2_geometry=None):
     """Place the named frames that mappings (of stage 1, and of stage 2) point at: in
     the frame pool, or above the kernel's window when too big, each aligned to the
-    largest mapping of it."""
+    largest mapping of it (a `map` step's too: a frame its `map` entries name may be
+    mapped bigger later)."""
     sizes = {}
     entries = [("map", "va", i, m, None) for i, m in enumerate(maps if isinstance(maps, list) else [])]
+    mapped = {m.get("to") for _, _, _, m, _ in entries if isinstance(m, dict)}
+    entries += [("steps", "va", i, s, None) for i, s in enumerate(steps if isinstance(steps, list) else [])
+                if isinstance(s, dict) and s.get("do") == "map" and s.get("to") in mapped]
     entries += [("s2map", "ipa", i, m, s2_geometry) for i, m in enumerate(s2_maps if isinstance(s2_maps, list) else [])]
     for where, address, i, m, stage2 in entries:
         to = m.get("to") if isinstance(m, dict) else None
@@ -670,8 +720,8 @@ def _check_stage2_layout(path, name, s2):
 MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm"}
 
 
-def _mapping(path, name, i, table, names):
-    f = _Fields(path, name, f"map[{i}]", table, MAP_KEYS, names)
+def _mapping(path, name, i, table, names, where=None):
+    f = _Fields(path, name, where or f"map[{i}]", table, MAP_KEYS | ({"do", "expect"} if where else set()), names)
     if "mem" in table and "attrindx" in table:
         raise f.error("attrindx", "give either mem (a memory type name) or attrindx, not both")
     attrindx = f.int("attrindx") if "attrindx" in table else \
@@ -711,9 +761,94 @@ FAULT_KEYS = {"fault", "level", "far", "wnr", "s1ptw", "stage", "ipa"}
 PAR_KEYS = {"pa", "attr", "sh"}
 
 
+MAINT_KEYS = {"map": MAP_KEYS, "unmap": {"va", "level"}, "protect": MAP_KEYS - {"to"},
+              "write_desc": {"va", "level", "desc"}, "read_desc": {"va", "level"}, "set_ttbr0": {"asid"},
+              "set_ttbr1": {"asid"}, **{op: {"value", "mask"} for op in SYSREG_WRITES},
+              **{op: ({"va"} if takes_va else set()) | ({"asid"} if takes_asid else set())
+                 for op, (takes_va, takes_asid) in TLBI_OPS.items()}}
+# The descriptor fields a read_desc may check by name (pgtable-hwdef.h).
+DESC_FIELDS = {"valid": "DESC_VALID", "af": "PTE_AF", "ng": "PTE_NG", "dbm": "PTE_DBM", "pxn": "PTE_PXN",
+               "uxn": "PTE_UXN"}
+
+
+def _maint_step(path, name, i, op, table, names):
+    where = f"steps[{i}]"
+    keys = MAINT_KEYS.get(op, set())
+    f = _Fields(path, name, where, table, {"do", "expect"} | keys, names)
+    level = f.int("level", required=True) if "level" in keys else None
+    va = f.int("va", required=True) if "va" in keys else 0
+    asid = f.int("asid", 0)
+    if not 0 <= asid < 1 << 16:
+        raise f.error("asid", f"{asid:#x} is not a 16-bit ASID")
+    mapping = value = mask = None
+    if op in ("map", "protect"):
+        to = table.get("to")
+        if op == "map" and isinstance(to, str) and FRAME_NAME.match(to) and to not in names:
+            raise f.error("to", f"frame {to!r} is not one of the case's frames: name it in a `map` entry")
+        mapping = _mapping(path, name, i, {**table, "to": table.get("to", 0)}
+                           if op == "protect" else table, names, where)
+    elif op == "write_desc":
+        value = f.int("desc", required=True)
+    elif op in SYSREG_WRITES:
+        value, mask = f.int("value", required=True), f.int("mask", required=True)
+        if value & ~mask:
+            raise f.error("value", f"sets bits outside mask ({value & ~mask:#x})")
+    expect = _desc_expect(path, name, f"{where}.expect", va, table.get("expect"), names, f) \
+        if op == "read_desc" else _maint_expect(path, name, f"{where}.expect", table.get("expect", "ok"))
+    return Step(op, va & (2**64 - 1), value or 0, expect, level=level, mapping=mapping, mask=mask or 0, asid=asid)
+
+
+def _maint_expect(path, name, where, spec):
+    if spec != "ok":
+        raise CaseError(path, "this step only completes: leave `expect` out or write \"ok\"", name, where)
+    return Expect("ok")
+
+
+def _desc_expect(path, name, where, va, spec, names, step_fields):
+    """What a read_desc must find: { desc = N } (every bit), or fields by name
+    (af, ng, dbm, pxn, uxn, valid: true/false; ap; oa: a PA or frame), or a one_of."""
+    if isinstance(spec, dict) and "one_of" in spec:
+        _no_unknown(path, name, where, spec, {"one_of"})
+        choices = spec["one_of"]
+        if not isinstance(choices, list) or len(choices) < 2:
+            raise CaseError(path, "one_of lists two or more outcomes", name, f"{where}.one_of")
+        return Expect("one_of", choices=tuple(_desc_expect(path, name, f"{where}.one_of[{k}]", va, c, names,
+                                                           step_fields) for k, c in enumerate(choices)))
+    if not isinstance(spec, dict) or not spec:
+        raise CaseError(path, "a read_desc expects { desc = N } or descriptor fields "
+                        f"({', '.join(sorted({*DESC_FIELDS, 'ap', 'oa'}))})", name, where)
+    f = _Fields(path, name, where, spec, {"desc", "ap", "oa", *DESC_FIELDS}, names)
+    if "desc" in spec:
+        if len(spec) > 1:
+            raise f.error("desc", "gives every bit: no other field with it")
+        return Expect("desc", value=f.int("desc", required=True), mask=2**64 - 1)
+    value = mask = 0
+    for key, define in DESC_FIELDS.items():
+        if key in spec:
+            mask |= HWDEF[define]
+            value |= HWDEF[define] if f.bool(key) else 0
+    if "ap" in spec:
+        mask |= HWDEF["PTE_AP_MASK"]
+        value |= HWDEF[AP_NAMES[f.choice("ap", AP_NAMES)]] << HWDEF["PTE_AP_SHIFT"]
+    if "oa" in spec:
+        to = spec["oa"]
+        pa = names[to] if isinstance(to, str) and to in names and FRAME_NAME.match(to) else f.int("oa")
+        granule_shift = 12      # the 48-bit format's OA[47:12]; bits below the granule's are RES0 in a page
+        oa_mask = HWDEF["DESC_OA_MASK"](granule_shift)
+        if pa & ~oa_mask:
+            raise f.error("oa", f"{pa:#x} is not a 4K-aligned PA below 2^48 (other formats: use desc)")
+        mask |= oa_mask
+        value |= pa
+    return Expect("desc", value=value, mask=mask)
+
+
 def _step(path, name, i, table, names):
-    f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS, names)
+    f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"} | set().union(*MAINT_KEYS.values()),
+                names)
     op = f.choice("do", OPS, required=True)
+    if op in MAINT_OPS:
+        return (_maint_step(path, name, i, op, table, names),)
+    f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"}, names)
     va = f.int("va", 0 if op in SELFTESTS else None, required=op not in SELFTESTS)
     if op in STORES:
         value = f.int("value", 0)
@@ -727,7 +862,38 @@ def _step(path, name, i, table, names):
     if el == 0 and op not in EL0_OPS:
         raise f.error("el", f"{op} cannot run at EL0; at EL0 a step is one of: {', '.join(EL0_OPS)}")
     expect = _expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"), names)
-    return Step(op, va & (2**64 - 1), value, expect, el)
+    step = Step(op, va & (2**64 - 1), value, expect, el)
+    if "fixup" not in table:
+        if "retry" in table:
+            raise f.error("retry", "a retry needs a fixup")
+        return (step,)
+    return step, _retry(path, name, i, step, table, names)
+
+
+def _retry(path, name, i, step, table, names):
+    """The step after an access with a `fixup`: the kernel repairs the access's fault
+    (FIXUP_KINDS) and runs the access again, which must meet `retry`."""
+    where = f"steps[{i}].fixup"
+    spec = table["fixup"]
+    if step.op in SELFTESTS or step.op == "fetch" or step.op in AT_OPS:
+        raise CaseError(path, f"{step.op} cannot be retried after a fix-up (only loads and stores fault "
+                        "into the kernel's handler and return)", name, where)
+    if not isinstance(spec, dict):
+        raise CaseError(path, "must be a table: { kind = ..., level = ..., ... }", name, where)
+    kind = spec.get("kind")
+    if kind not in FIXUP_KINDS:
+        raise CaseError(path, f"{kind!r} is not one of: {', '.join(FIXUP_KINDS)}", name, f"{where}.kind")
+    keys = {"kind", "level"} | (MAP_KEYS - {"va"} if kind != "set_af" else set())
+    f = _Fields(path, name, where, spec, keys, names)
+    level = f.int("level", required=True)
+    mapping = None
+    if kind != "set_af":
+        mapping = _mapping(path, name, i, {**{k: v for k, v in spec.items() if k != "kind"}, "va": step.va}, names,
+                           where)
+    if "retry" not in table:
+        raise CaseError(path, "a fixup needs the retry's expected outcome", name, f"steps[{i}].retry")
+    expect = _expect(path, name, f"steps[{i}].retry", step.op, step.va, table["retry"], names)
+    return replace(step, expect=expect, level=level, mapping=mapping, fixup=kind)
 
 
 def _check_feature_use(path, name, regime, steps, requires):
@@ -852,13 +1018,16 @@ def _check_layout(case):
     reserved = kernel_ranges(r)
     reserved_half = 1 if r.kernel_high else 0
 
-    def check_slot(what, va, level, must_align_pa=None):
+    def check_slot(what, va, level, must_align_pa=None, va_in_mapping=False):
+        """va_in_mapping: va is any address of the mapping (a fix-up's access), not its start."""
         granule_shift, va_bits = _table_for(r, va)
         start = geometry.start_level(granule_shift, va_bits)
         if not start <= level <= 3:
             raise CaseError(case.path, f"level {level} is outside this regime's levels {start}..3 "
                             f"(granule {1 << granule_shift >> 10}K, {va_bits}-bit VA)", case.name, f"{what}.level")
         size = geometry.block_size(granule_shift, level)
+        if va_in_mapping:
+            va -= va % size
         in_range = va < 1 << va_bits if not va >> 55 & 1 else va >= 2**64 - (1 << va_bits)
         if not in_range:
             raise CaseError(case.path, f"va {va:#x} is outside the {va_bits}-bit range of its TTBR",
@@ -886,3 +1055,15 @@ def _check_layout(case):
         check_slot(f"raw[{i}]", w.va, w.level)
     for i, t in enumerate(case.tables):
         check_slot(f"tables[{i}]", t.va, t.level)
+    for i, s in enumerate(case.steps):
+        if s.op not in MAINT_OPS and not s.fixup:
+            continue
+        if r.kernel_high:
+            raise CaseError(case.path, f"{s.op} changes the case's tables, which the kernel cannot reach while it "
+                            "runs from its TTBR1 alias (t0sz above 33 or epd0)", case.name, f"steps[{i}].do")
+        if s.level is not None:
+            check_slot(f"steps[{i}]", s.va, s.level, s.mapping.pa if s.op == "map" or s.fixup in ("map", "copy")
+                       else None, va_in_mapping=bool(s.fixup))
+        if s.op == "set_ttbr1" and r.ttbr1 is not None:
+            raise CaseError(case.path, "set_ttbr1 points TTBR1_EL1 at the case's TTBR1 tables, which a verbatim "
+                            "regime.ttbr1 leaves out", case.name, f"steps[{i}].do")

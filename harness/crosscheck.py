@@ -22,6 +22,7 @@ import itertools
 from dataclasses import dataclass
 
 from harness import declared, model
+from harness.cases import MAINT_OPS
 from harness.fuzz.known import KNOWN_BUGS, MODEL_LOCK
 from harness.model.oracle import describe_outcomes, expectation_agrees, observation_allowed
 from harness.model.case import step_accesses
@@ -96,8 +97,15 @@ def _hardware_bits(case):
     return bits
 
 
+def _first_change(case):
+    """The index of the first step that changes the tables or registers (MAINT_OPS, a fix-up), or None."""
+    return next((n for n, step in enumerate(case.steps) if step.op in MAINT_OPS or step.fixup), None)
+
+
 def _against_declaration(case, records, ids):
-    """Problems of the kernel's registers and walks against the case's declared layout."""
+    """Problems of the kernel's registers and walks against the case's declared layout
+    (the walks of the steps before the case first changes its tables: the layout is
+    what the steps start from)."""
     regs = records.regs
     pool_base = regs.num("ttbr0") & ~0xFFFF        # the case's TTBR0 root is the pool's first table
     want = declared.case_registers(case, ids, pool_base)
@@ -110,7 +118,10 @@ def _against_declaration(case, records, ids):
     memory, _, _ = declared.declared_memory(case, pool_base)
     free = _hardware_bits(case)
     seen = set()
+    changed = _first_change(case)
     for n in sorted(records.walks):
+        if changed is not None and n >= changed:
+            break
         for r in records.walks[n]["before"]:
             slot = _slot(r)
             if slot in seen:
@@ -166,9 +177,20 @@ def _step_views(case, records, boot, version=None):
         return {0: ModelView(problems=("the kernel reported walks but no regs record for this case",))}
     regs = _registers(records.regs, boot)
     layout_problems = _against_declaration(case, records, ids)
-    layout, _, _ = declared.declared_memory(case, records.regs.num("ttbr0") & ~0xFFFF)
+    pool_base = records.regs.num("ttbr0") & ~0xFFFF
+    layout, _, _ = declared.declared_memory(case, pool_base)
+    # A case that changes its translations is judged by the model over its steps in
+    # order, with the TLB: an access may use what a TLB still holds, which no walk
+    # of the tables as they are now shows.
+    predictions = model.predict_case(case, ids, pool_base) if _first_change(case) is not None else None
     for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
         record = records.steps.get(n)
+        if predictions is not None and record is not None and step.op in MAINT_OPS:
+            outcomes = predictions[n]
+            problems = [f"model: {p}" for p in observation_allowed(step, outcomes, record)]
+            problems += [f"{SUITE_DEFECT}: {p}" for p in expectation_agrees(step, outcomes)]
+            views[n] = ModelView(describe_outcomes(outcomes, step.op), (), tuple(problems))
+            continue
         if step.op not in ACCESS_KINDS or record is None:
             continue        # a self-test of the kernel, not an MMU probe; or a step that never ran
         # No walk record: the walk read no descriptor (a VA out of range, a walk disabled by EPDn).
@@ -176,7 +198,7 @@ def _step_views(case, records, boot, version=None):
         walk_text = tuple(describe_walk(walks["before"], case.regime, step.va, case.stage2))
         memory = _walked_memory(walks["before"], layout)
         try:
-            outcomes = model.full_translate(regs, memory, access)
+            outcomes = predictions[n] if predictions is not None else model.full_translate(regs, memory, access)
         except model.UnknownMemory as e:
             views[n] = ModelView(walk=walk_text, problems=(
                 f"the model's walk reads PA {e.pa:#x}, which neither the kernel's walk of this VA nor the "

@@ -21,7 +21,7 @@ from harness.model.descriptors import (
 )
 from harness.model.memory import Memory, UnknownMemory
 from harness.model.registers import (
-    SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_SPAN, SCTLR_WXN, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0,
+    SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_SPAN, SCTLR_WXN, TCR_A1, TCR_AS, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0,
     TCR_EPD1, TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_SH1, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1,
     TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, Registers,
 )
@@ -70,6 +70,24 @@ class _Pool:
         return self.base + start
 
 
+def _oa_encode(granule, oa_format, pa):
+    """pgtable.c oa_encode: an output or table address as a descriptor of the format holds it."""
+    field = pa & ((1 << 48) - (1 << granule))
+    if oa_format == _OA_52_LPA:
+        return field | (pa >> 48 << DESC_OA_LPA_HI.shift) & DESC_OA_LPA_HI.mask
+    if oa_format == _OA_52_DS:
+        field = pa & ((1 << 50) - (1 << granule))
+        return field | (pa >> 50 << DESC_OA_DS_HI.shift) & DESC_OA_DS_HI.mask
+    return field
+
+
+def _leaf(granule, oa_format, pa, level, prot):
+    """pte_leaf: a block above level 3, a page at level 3; with DS, bits[9:8] hold OA, not SH."""
+    if oa_format == _OA_52_DS:
+        prot &= ~DESC_SH.mask
+    return _oa_encode(granule, oa_format, pa) | prot | (0b11 if level == 3 else 0b01)
+
+
 class _Tables:
     """pgtable.c's struct pgtable: one TTBR's tables."""
 
@@ -77,6 +95,7 @@ class _Tables:
         self.pool, self.words, self.granule, self.va_bits, self.oa_format = pool, words, granule, va_bits, oa_format
         self.start = s1_start_level(granule, 64 - va_bits)
         self.root = pool.alloc(granule)
+        self.made = []          # (pa, descriptor) of each table descriptor slot() made, in order
 
     def index(self, va, level):
         shift = level_lsb(self.granule, level)
@@ -84,13 +103,7 @@ class _Tables:
         return va >> shift & ((1 << bits) - 1)
 
     def oa_encode(self, pa):
-        field = pa & ((1 << 48) - (1 << self.granule))
-        if self.oa_format == _OA_52_LPA:
-            return field | (pa >> 48 << DESC_OA_LPA_HI.shift) & DESC_OA_LPA_HI.mask
-        if self.oa_format == _OA_52_DS:
-            field = pa & ((1 << 50) - (1 << self.granule))
-            return field | (pa >> 50 << DESC_OA_DS_HI.shift) & DESC_OA_DS_HI.mask
-        return field
+        return _oa_encode(self.granule, self.oa_format, pa)
 
     def oa_decode(self, desc):
         if self.oa_format == _OA_52_LPA:
@@ -116,6 +129,7 @@ class _Tables:
             if entry == 0:
                 entry = self.oa_encode(self.pool.alloc(self.granule)) | 0b11
                 self.words[entry_pa] = entry
+                self.made.append((entry_pa, entry))
             elif entry & 0b11 != 0b11:
                 raise LayoutError(f"occupied: a leaf or raw descriptor above {va:#x} at level {lv}")
             table = self.oa_decode(entry)
@@ -137,10 +151,7 @@ class _Tables:
         size = 1 << level_lsb(self.granule, level)
         if (va | pa) & (size - 1):
             raise LayoutError(f"misaligned mapping {va:#x} -> {pa:#x}")
-        attrs = prot
-        if self.oa_format == _OA_52_DS:
-            attrs &= ~DESC_SH.mask
-        self.words[self.slot(va, level)] = self.oa_encode(pa) | attrs | (0b11 if level == 3 else 0b01)
+        self.words[self.slot(va, level)] = _leaf(self.granule, self.oa_format, pa, level, prot)
 
     def walk(self, va, read):
         """pgt_walk, the kernel's own walk: the PA of va, or None.  read(pa) gives
@@ -168,6 +179,7 @@ class _S2Tables(_Tables):
         self.pool, self.words, self.granule, self.va_bits, self.oa_format = pool, words, granule, ipa_bits, _OA_48
         self.start = start
         self.root = pool.alloc_bytes(max(1 << granule, 8 << (ipa_bits - level_lsb(granule, start))))
+        self.made = []
 
 
 def _s2_prot(memattr, s2ap, sh, xn=0, af=True, contig=False, dbm=False):
@@ -260,10 +272,63 @@ def build_tables(case, new_tables):
     return halves
 
 
+def _half_format(case, va):
+    """(granule shift, descriptor format) of the tables VA bit 55 selects."""
+    r = case.regime
+    granule = r.tg1 if va >> 55 & 1 else r.tg0
+    return granule, _oa_format(r, granule)
+
+
+def _oa_mask(granule, oa_format):
+    """The descriptor bits that hold the output address in a leaf of the format."""
+    return _oa_encode(granule, oa_format, (1 << 52) - 1)
+
+
+def descriptor_write(case, step):
+    """(value, mask) of a descriptor-write step (cases.DESC_WRITES), as kernel/maint.c
+    applies it to the slot: slot = (slot & ~mask) | value.  map writes pte_leaf's
+    descriptor, unmap 0, write_desc its desc; protect replaces every bit but the
+    output address and the descriptor type (bits[1:0]).  So do fix-ups (a retry
+    step's `fixup`): map and copy write the leaf, set_af sets AF."""
+    every = 2**64 - 1
+    if step.fixup == "set_af":
+        return DESC_AF.mask, DESC_AF.mask
+    if step.op == "unmap":
+        return 0, every
+    if step.op == "write_desc":
+        return step.value, every
+    m = step.mapping
+    granule, fmt = _half_format(case, step.va)
+    prot = _prot(m.attrindx, m.ap, m.sh, m.af, m.ng, m.pxn, m.uxn, m.contig, m.dbm)
+    if step.op == "map" or step.fixup:
+        return _leaf(granule, fmt, m.pa, step.level, prot), every
+    mask = every & ~_oa_mask(granule, fmt) & ~0b11
+    return _leaf(granule, fmt, 0, step.level, prot) & mask, mask
+
+
+def _step_slots(case, tt0, tt1):
+    """The descriptor steps run on the tables the build left, in order:
+    {step n: (slot PA, table descriptors pgt_slot made for it)}.  The tables
+    it makes come from the pool after the build's (maint.c calls pgt_slot)."""
+    slots, words = {}, dict(tt0.words)
+    tt0.words = tt1.words = words
+    for n, step in enumerate(case.steps):
+        if step.level is None:
+            continue
+        tables = tt1 if step.va >> 55 & 1 else tt0
+        tables.made = []
+        slot = tables.slot(step.va, step.level)
+        slots[n] = (slot, tuple(tables.made))
+        if step.op != "read_desc":
+            value, mask = descriptor_write(case, step)
+            words[slot] = words.get(slot, 0) & ~mask | value
+    return slots
+
+
 @lru_cache(maxsize=512)
 def _layout(case, pool_base):
     """build_tables, the frames run_case zeroes and the stubs it plants:
-    (memory, ttbr0, ttbr1)."""
+    (memory, ttbr0, ttbr1, vttbr, step slots)."""
     r = case.regime
     pool, words = _Pool(pool_base), {}
     tt0, tt1 = build_tables(case, lambda granule, va_bits, fmt: _Tables(pool, words, granule, va_bits, fmt))
@@ -275,6 +340,9 @@ def _layout(case, pool_base):
     if case.stage2 is not None:
         s2 = _S2Tables(pool, words, case.stage2.tg, case.stage2.ips_bits, case.stage2.start_level)
         build_stage2(case, s2)
+    # The steps run after the stage 2 is built; the tables they make are zeroed when made,
+    # and nothing reads them before.
+    slots = _step_slots(case, tt0, tt1)
     zero = list(pool.zero)
     frame_lo, frame_hi = LAYOUT["FRAME_POOL_BASE"], LAYOUT["FRAME_POOL_BASE"] + LAYOUT["FRAME_POOL_SIZE"]
     leaves = [(m.pa, 1 << level_lsb(table_for(m.va).granule, m.level)) for m in case.maps]
@@ -307,15 +375,22 @@ def _layout(case, pool_base):
                 memory.write(pa + 4, 4, FETCH_STUB[1])
     ttbr1 = r.ttbr1 if r.ttbr1 is not None else tt1.ttbr()
     vttbr = None if s2 is None else s2.root | case.stage2.vmid << 48
-    return memory, tt0.ttbr(), ttbr1, vttbr
+    return memory, tt0.ttbr(), ttbr1, vttbr, slots
 
 
 def declared_memory(case, pool_base=TABLE_POOL_BASE):
     """(Memory, ttbr0, ttbr1): the tables the kernel builds for the case, the
     case's zeroed frames and the fetch stubs, as the steps start.  The Memory
     is the caller's to change."""
-    memory, ttbr0, ttbr1, _ = _layout(case, pool_base)
+    memory, ttbr0, ttbr1, _, _ = _layout(case, pool_base)
     return memory.copy(), ttbr0, ttbr1
+
+
+def step_slots(case, pool_base=TABLE_POOL_BASE):
+    """{step n: (descriptor PA, ((table descriptor PA, value), ...))} for each
+    descriptor step (write or read): the slot kernel/maint.c reaches and the
+    table descriptors it makes on the way (pgt_slot), written at that step."""
+    return _layout(case, pool_base)[4]
 
 
 def _tcr(r):
@@ -327,14 +402,15 @@ def _tcr(r):
             | r.ips << TCR_IPS.shift | r.epd0 << TCR_EPD0.shift | r.epd1 << TCR_EPD1.shift
             | r.tbi0 << TCR_TBI0.shift | r.tbi1 << TCR_TBI1.shift | r.ds << TCR_DS.shift
             | r.ha << TCR_HA.shift | r.hd << TCR_HD.shift | r.hpd0 << TCR_HPD0.shift | r.hpd1 << TCR_HPD1.shift
-            | r.e0pd0 << TCR_E0PD0.shift | r.e0pd1 << TCR_E0PD1.shift)
+            | r.e0pd0 << TCR_E0PD0.shift | r.e0pd1 << TCR_E0PD1.shift
+            | r.asid16 << TCR_AS.shift | r.a1 << TCR_A1.shift)
 
 
 def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
     """The Registers a case runs its steps with: TCR_EL1, MAIR_EL1 and SCTLR_EL1
     as mmu.c programs them, the TTBRs of its declared tables, and the CPU's
     ID registers ids = (mmfr0, mmfr1, mmfr2)."""
-    _, ttbr0, ttbr1, vttbr = _layout(case, pool_base)
+    _, ttbr0, ttbr1, vttbr, _ = _layout(case, pool_base)
     r = case.regime
     sctlr = (_SCTLR_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask
              | r.wxn * SCTLR_WXN.mask | r.epan * SCTLR_EPAN.mask) & ~((not r.span) * SCTLR_SPAN.mask)

@@ -10,7 +10,7 @@ def _field(value, lsb):
 
 
 # ID_AA64MMFR0_EL1
-PARANGE, TGRAN16, TGRAN64, TGRAN4 = 0, 20, 24, 28
+PARANGE, ASIDBITS, TGRAN16, TGRAN64, TGRAN4 = 0, 4, 20, 24, 28
 TGRAN16_2, TGRAN64_2, TGRAN4_2 = 32, 36, 40    # stage 2 granules: 0 as stage 1's field, 1 none, 2 or 3 yes
 # ID_AA64MMFR1_EL1
 HAFDBS, VMIDBITS, HPDS, PAN, XNX = 0, 4, 12, 20, 28
@@ -40,6 +40,7 @@ FEATURES = {
     "FEAT_PAN3": ("SCTLR_EL1.EPAN: PAN for EL0-executable memory", lambda m0, m1, m2: _field(m1, PAN) >= 3),
     "FEAT_HPDS": ("TCR_EL1.HPD0/HPD1: hierarchical permissions disabled", lambda m0, m1, m2: _field(m1, HPDS) >= 1),
     "FEAT_E0PD": ("TCR_EL1.E0PD0/E0PD1: EL0 access to a half faults", lambda m0, m1, m2: _field(m2, E0PD) >= 1),
+    "asid16": ("16-bit ASIDs (TCR_EL1.AS)", lambda m0, m1, m2: _field(m0, ASIDBITS) == 0b0010),
 }
 
 

@@ -41,9 +41,10 @@ EVENTS = {
     "regs": Keys(("case", "tcr", "mair", "sctlr", "ttbr0", "ttbr1"), optional=("hcr", "vtcr", "vttbr")),
     "walk": Keys(("case", "n", "when", "level", "table", "index", "desc"), optional=("stage",)),
     "step": Keys(("case", "n", "va", "result"), by="result", variants={
-        "ok": Keys(optional=("value",)),
+        "ok": Keys(optional=("value", "desc")),     # desc: a descriptor step's slot, after it
         "fault": Keys(("esr", "far", "elr"), optional=("el", "hpfar")),
         "par": Keys(("par",)),
+        "error": Keys(("error",)),                  # a descriptor step's slot cannot be reached, a fix-up's access did not fault
     }),
     "error": Keys(("what",), by="what", variants={
         "root": _BUILD_ERROR, "kernel": _BUILD_ERROR, "map": _BUILD_ERROR, "table": _BUILD_ERROR,
@@ -66,7 +67,8 @@ EVENTS = {
 WORD_VALUES = {
     "case": None,
     "kind": frozenset({"unexpected", "nested"}),
-    "error": frozenset({"no_memory", "bad_level", "misaligned", "occupied", "not_table"}),
+    "error": frozenset({"no_memory", "bad_level", "misaligned", "occupied", "not_table", "kernel_high",
+                         "not_faulted"}),
     "range": None,
     "option": None,
     "when": frozenset({"before", "after"}),

@@ -7,7 +7,7 @@ so a failure reads as the Arm ARM's words side by side:
 from dataclasses import dataclass, replace
 
 from harness import esr, par
-from harness.cases import AT_OPS, AT_S12_OPS, LOADS, STORES
+from harness.cases import AT_OPS, AT_S12_OPS, DESC_FIELDS, HWDEF, LOADS, MAINT_OPS, STORES
 from harness.kdefs import kernel_header, read_defines
 
 FETCH_MAGIC = read_defines(kernel_header("probe.h"))["FETCH_MAGIC"]
@@ -64,8 +64,24 @@ def _choices(step):
     return [replace(step, expect=choice) for choice in step.expect.choices]
 
 
+def desc_text(value, mask):
+    """A descriptor, or the fields of one a case checks, by name."""
+    if mask == 2**64 - 1:
+        return f"descriptor {value:#x}"
+    parts = [f"{key.upper()}={int(bool(value & HWDEF[define]))}" for key, define in DESC_FIELDS.items()
+             if mask & HWDEF[define]]
+    if mask & HWDEF["PTE_AP_MASK"]:
+        parts.append(f"AP[2:1]={(value & HWDEF['PTE_AP_MASK']) >> HWDEF['PTE_AP_SHIFT']:#04b}")
+    oa_mask = mask & ~HWDEF["PTE_AP_MASK"] & ~sum(HWDEF[d] for d in DESC_FIELDS.values())
+    if oa_mask:
+        parts.append(f"OA {value & oa_mask:#x}")
+    return "descriptor with " + ", ".join(parts)
+
+
 def expected_text(step):
     e = step.expect
+    if e.kind == "desc":
+        return desc_text(e.value, e.mask)
     if e.kind == "one_of":
         return "one of: " + " | ".join(expected_text(s) for s in _choices(step))
     if e.kind == "ok":
@@ -106,6 +122,10 @@ def observed_text(step, record):
         return f"{esr.describe(syndrome)}, FAR {record.num('far'):#x}"
     if result == "par":
         return par.describe(par.decode_par(record.num("par")))
+    if result == "error":
+        return f"the kernel could not reach the descriptor ({record.word('error')})"
+    if "desc" in record.fields:
+        return f"completes, descriptor {record.num('desc'):#x}"
     value = record.fields.get("value")
     return "completes" if value is None else f"completes, value {record.num('value'):#x}"
 
@@ -229,6 +249,11 @@ def judge_step(n, step, record):
                         for k, v in enumerate(verdicts) for p in v.problems]
     elif record is None:
         problems.append("expected a record of this step; got none")
+    elif step.op in MAINT_OPS:
+        if record.word("result") != "ok":
+            problems.append(f"expected the step to complete; got {observed_text(step, record)}")
+        elif e.kind == "desc" and (record.num("desc") ^ e.value) & e.mask:
+            problems.append(f"expected {desc_text(e.value, e.mask)}; got descriptor {record.num('desc'):#x}")
     elif step.op in ALL_AT_OPS:
         if record.word("result") != "par":
             problems.append(f"expected PAR_EL1 from AT; got result={record.word('result')}")
@@ -253,5 +278,29 @@ def judge_step(n, step, record):
 
 def describe_step(step):
     value = f" value={step.value:#x}" if step.op in STORES else ""
+    if step.op in MAINT_OPS:
+        return describe_maint(step)
+    if step.fixup:
+        where = " at EL0" if step.el == 0 else ""
+        return f"{step.op} va={step.va:#x}{value}{where} again, after the {step.fixup} fix-up at level {step.level}"
     where = " at EL0" if step.el == 0 else ""
     return f"{step.op} va={step.va:#x}{value}{where}"
+
+
+def describe_maint(step):
+    """A maintenance step in the words of its case file."""
+    parts = [step.op]
+    if step.level is not None:
+        parts.append(f"va={step.va:#x} level={step.level}")
+    elif step.op.startswith("tlbi_") and step.va:
+        parts.append(f"va={step.va:#x}")
+    if step.op == "map":
+        parts.append(f"to={step.mapping.pa:#x}")
+    if step.op == "write_desc":
+        parts.append(f"desc={step.value:#x}")
+    if step.op.startswith("set_tt") or step.op.startswith("tlbi_") and "asid" in step.op or \
+            step.op in ("tlbi_vae1", "tlbi_vae1is", "tlbi_vale1", "tlbi_vale1is"):
+        parts.append(f"asid={step.asid}")
+    if step.op in ("set_tcr", "set_mair", "set_sctlr"):
+        parts.append(f"value={step.value:#x} mask={step.mask:#x}")
+    return " ".join(parts)

@@ -11,7 +11,7 @@
 #define REGIME_FLAGS    (REGIME_EPD0 | REGIME_EPD1 | REGIME_TBI0 | REGIME_TBI1 | REGIME_DS | REGIME_HA | \
 			 REGIME_HD | REGIME_SCTLR_A | REGIME_KERNEL_HIGH | REGIME_RAW_TTBR1 | REGIME_WXN | \
 			 REGIME_SPAN0 | REGIME_EPAN | REGIME_PAN | REGIME_HPD0 | REGIME_HPD1 | REGIME_E0PD0 | \
-			 REGIME_E0PD1)
+			 REGIME_E0PD1 | REGIME_AS | REGIME_A1)
 #define TABLE_ATTR_FLAGS (TABLE_ATTR_PXN | TABLE_ATTR_UXN)
 
 static const struct blob_case *case_records(const void *base)
@@ -132,6 +132,9 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 
 		if (s->op >= OP_COUNT || s->el > 1 || (s->el == 0 && !el0_op(s->op)))
 			return "steps";
+		/* A fix-up retries the load or store before it. */
+		if (s->op >= OP_FIXUP_MAP && (i == 0 || s[-1].op > OP_STTR64))
+			return "steps";
 	}
 	if (c->nstage2 > 1 || !array_fits(c->stage2, c->nstage2, sizeof(struct blob_stage2), size) ||
 	    (c->nstage2 && !stage2_ok(base, (const struct blob_stage2 *)(base + c->stage2), c->regime.flags, size)))
@@ -189,6 +192,7 @@ void blob_case(const void *base, u32 index, struct mmut_case *c)
 			.ds = g->flags & REGIME_DS, .ha = g->flags & REGIME_HA, .hd = g->flags & REGIME_HD,
 			.sctlr_a = g->flags & REGIME_SCTLR_A, .kernel_high = g->flags & REGIME_KERNEL_HIGH,
 			.raw_ttbr1 = g->flags & REGIME_RAW_TTBR1,
+			.as = g->flags & REGIME_AS, .a1 = g->flags & REGIME_A1,
 			.wxn = g->flags & REGIME_WXN, .span = !(g->flags & REGIME_SPAN0),
 			.epan = g->flags & REGIME_EPAN, .pan = g->flags & REGIME_PAN,
 			.hpd0 = g->flags & REGIME_HPD0, .hpd1 = g->flags & REGIME_HPD1,

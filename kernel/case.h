@@ -21,7 +21,7 @@
 #include "pgtable.h"
 
 #define BLOB_MAGIC          0x42554d4d  /* "MMUB" */
-#define BLOB_VERSION        3
+#define BLOB_VERSION        4
 #define BLOB_ALIGN          8
 
 /* Sizes of the records, checked against the structs below at compile time. */
@@ -30,7 +30,7 @@
 #define BLOB_MAP_SIZE       24
 #define BLOB_TABLE_SIZE     16
 #define BLOB_RAW_SIZE       24
-#define BLOB_STEP_SIZE      24
+#define BLOB_STEP_SIZE      32
 #define BLOB_STAGE2_SIZE    24
 #define BLOB_S2MAP_SIZE     24
 
@@ -63,6 +63,8 @@ struct blob_header {
 #define REGIME_HPD1         0x8000
 #define REGIME_E0PD0        0x10000 /* TCR_EL1.E0PD0/E0PD1 (FEAT_E0PD): EL0 accesses through TTBRn fault */
 #define REGIME_E0PD1        0x20000
+#define REGIME_AS           0x40000 /* TCR_EL1.AS: 16-bit ASIDs */
+#define REGIME_A1           0x80000 /* TCR_EL1.A1: TTBR1_EL1.ASID is the current ASID */
 
 /* The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds them. */
 struct blob_regime {
@@ -191,13 +193,50 @@ struct raw {
 #define OP_AT_S12E1W        21
 #define OP_AT_S12E0R        22
 #define OP_AT_S12E0W        23
-#define OP_COUNT            24
+/*
+ * Changing translations (maint.c): descriptor writes and reads at the slot
+ * for va at level (tables above it are made as needed), barriers, TLB
+ * maintenance with value as the TLBI operand (Xt), and system register writes.
+ */
+#define OP_WRITE_DESC       24  /* slot = (slot & ~mask) | value */
+#define OP_READ_DESC        25
+#define OP_DSB_ISH          26
+#define OP_ISB              27
+#define OP_TLBI_VMALLE1     28
+#define OP_TLBI_VMALLE1IS   29
+#define OP_TLBI_VAE1        30
+#define OP_TLBI_VAE1IS      31
+#define OP_TLBI_VALE1       32
+#define OP_TLBI_VALE1IS     33
+#define OP_TLBI_ASIDE1      34
+#define OP_TLBI_ASIDE1IS    35
+#define OP_TLBI_VAAE1       36
+#define OP_TLBI_VAAE1IS     37
+#define OP_TLBI_VAALE1      38
+#define OP_TLBI_VAALE1IS    39
+#define OP_SET_TTBR0        40  /* TTBR0_EL1 = the case's TTBR0 tables | value (the ASID field) */
+#define OP_SET_TTBR1        41
+#define OP_SET_TCR          42  /* reg = (reg & ~mask) | value */
+#define OP_SET_MAIR         43
+#define OP_SET_SCTLR        44
+/*
+ * Fix-ups (fixup.c): the step after an access that faulted repairs the
+ * fault as an OS handler would, then runs that access again.  Only after an
+ * access step (blob.c checks it).  value and mask are the descriptor write at
+ * the slot for va at level, as for OP_WRITE_DESC.
+ */
+#define OP_FIXUP_MAP        45  /* demand paging: write the descriptor; DSB, ISB (a fault is never cached) */
+#define OP_FIXUP_COPY       46  /* copy-on-write: copy the page to the new descriptor's; DSB, TLBI, DSB, ISB */
+#define OP_FIXUP_AF         47  /* the Access flag in software: write the descriptor; DSB, ISB */
+#define OP_COUNT            48
 
 struct step {
 	u64 va, value;
+	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces */
 	u32 op;                 /* OP_* */
 	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches) or 1 */
-	u8 reserved[3];
+	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */
+	u8 reserved[2];
 };
 
 #ifndef __ASSEMBLER__
@@ -214,7 +253,7 @@ _Static_assert(sizeof(struct s2_map) == BLOB_S2MAP_SIZE, "blob stage 2 map recor
 /* The regime of a case as the kernel programs it (mmu.c). */
 struct regime {
 	u8 tg0, tg1, t0sz, t1sz, ips;
-	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1;
+	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1, as, a1;
 	bool wxn, span, epan, pan, hpd0, hpd1, e0pd0, e0pd1;   /* REGIME_* above (span: SCTLR_EL1.SPAN) */
 	u64 ttbr1;
 	u64 mair;

@@ -7,9 +7,11 @@
 #include "blob.h"
 #include "el0.h"
 #include "exception.h"
+#include "fixup.h"
 #include "exit_status.h"
 #include "hvc.h"
 #include "layout.h"
+#include "maint.h"
 #include "mmu.h"
 #include "probe.h"
 #include "record.h"
@@ -51,11 +53,6 @@ static const struct pte_prot el0_code = {
 	.attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RO_ALL, .sh = SH_INNER, .af = true, .pxn = true,
 };
 
-static const char *const pgt_error_names[] = {
-	[-PGT_NO_MEMORY] = "no_memory", [-PGT_BAD_LEVEL] = "bad_level",
-	[-PGT_MISALIGNED] = "misaligned", [-PGT_OCCUPIED] = "occupied", [-PGT_NOT_TABLE] = "not_table",
-};
-
 static void report_boot(u64 boot_el)
 {
 	record_begin("boot");
@@ -74,7 +71,7 @@ static int report_error(const struct mmut_case *c, const char *what, unsigned in
 	record_str("case", c->id);
 	record_str("what", what);
 	record_dec("index", index);
-	record_str("error", pgt_error_names[-err]);
+	record_str("error", pgt_error_name(err));
 	record_end();
 	return EXIT_CASE_ERROR;
 }
@@ -323,7 +320,7 @@ struct step_run {
 	const struct step *steps;
 	unsigned n;
 	const struct regime *regime;
-	const struct pgtable *tt0, *tt1;        /* the tables TTBR0 and TTBR1 point at */
+	struct pgtable *tt0, *tt1;              /* the tables TTBR0 and TTBR1 point at (maintenance steps change them) */
 	const struct walk_memory *memory;
 	u64 el0_code;                           /* where the EL0 code page is mapped */
 	const struct pgtable *s2;               /* the stage 2 tables, or NULL: EL2 takes the steps' stage 2 faults */
@@ -380,6 +377,15 @@ static void run_step(const struct step_run *c, unsigned n)
 	struct hvc_result el2_fault = { 0 };
 	u64 result;
 
+	if (is_maint(s->op)) {
+		run_maint(c->id, n, s, c->regime, c->tt0, c->tt1);
+		return;
+	}
+	if (is_fixup(s->op)) {
+		if (!apply_fixup(c->id, n, s, table_for(s->va, c->tt0, c->tt1), c->memory))
+			return;
+		s = &c->steps[n - 1];   /* the retry: the access that faulted, again */
+	}
 	if (walks)
 		report_walk(c, n, "before");
 	probe.fault.taken = false;
@@ -445,7 +451,7 @@ static void reset_pan(void)
 }
 
 /* Run the steps from the kernel's TTBR1 alias, with the case's TTBR0 side in force. */
-static void run_steps_from_alias(const struct mmut_case *c, const struct pgtable *tt0, const struct pgtable *tt1,
+static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1,
 				 u64 tt1_root, u64 boot_root)
 {
 	struct regime transition = transition_regime(&c->regime);

@@ -28,7 +28,8 @@ u64 tcr_from_regime(const struct regime *r)
 	       (r->tbi0 ? TCR_TBI0 : 0) | (r->tbi1 ? TCR_TBI1 : 0) | (r->ds ? TCR_DS : 0) |
 	       (r->ha ? TCR_HA : 0) | (r->hd ? TCR_HD : 0) |
 	       (r->hpd0 ? TCR_HPD0 : 0) | (r->hpd1 ? TCR_HPD1 : 0) |
-	       (r->e0pd0 ? TCR_E0PD0 : 0) | (r->e0pd1 ? TCR_E0PD1 : 0);
+	       (r->e0pd0 ? TCR_E0PD0 : 0) | (r->e0pd1 ? TCR_E0PD1 : 0) |
+	       (r->as ? TCR_AS : 0) | (r->a1 ? TCR_A1 : 0);
 }
 
 u64 sctlr_from_regime(const struct regime *r)

@@ -193,6 +193,16 @@ static u64 *table_at(const struct pgtable *pt, u64 desc)
  * Find the descriptor slot for va at level, making the tables above it.
  * Anything but an empty slot or a table descriptor on the way is in the way.
  */
+const char *pgt_error_name(int err)
+{
+	static const char *const names[] = {
+		[-PGT_NO_MEMORY] = "no_memory", [-PGT_BAD_LEVEL] = "bad_level",
+		[-PGT_MISALIGNED] = "misaligned", [-PGT_OCCUPIED] = "occupied", [-PGT_NOT_TABLE] = "not_table",
+	};
+
+	return names[-err];
+}
+
 int pgt_slot(struct pgtable *pt, u64 va, int level, u64 **slot)
 {
 	u64 *table = pt->root;

@@ -101,6 +101,8 @@ unsigned pgt_index(const struct pgtable *pt, u64 va, int level);
 u64 pte_prot_bits(const struct pte_prot *prot);
 u64 pte_leaf(const struct pgtable *pt, u64 pa, int level, const struct pte_prot *prot);
 
+/* The protocol's word for an enum pgt_error (below 0). */
+const char *pgt_error_name(int err);
 u64 s2_prot_bits(const struct s2_prot *prot);
 
 void pool_reset(struct table_pool *pool);

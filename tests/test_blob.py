@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import blob
-from harness.cases import load_dir
+from harness import blob, declared
+from harness.cases import DESC_WRITES, MAINT_OPS, load_dir
 from harness.kdefs import kernel_header, read_constants
 from harness.protocol import parse_output
 from harness.qemu import run_kernel
@@ -31,7 +31,7 @@ REGIME_CONTROLS = ("wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1
 class Regime(ctypes.Structure):
     _fields_ = [(n, ctypes.c_uint8) for n in ("tg0", "tg1", "t0sz", "t1sz", "ips")] + \
                [(n, ctypes.c_bool) for n in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
-                                             "kernel_high", "raw_ttbr1")] + \
+                                             "kernel_high", "raw_ttbr1", "as_", "a1")] + \
                [(n, ctypes.c_bool) for n in REGIME_CONTROLS] + \
                [("ttbr1", ctypes.c_uint64), ("mair", ctypes.c_uint64)]
 
@@ -43,7 +43,8 @@ class Map(ctypes.Structure):
 
 
 class Step(ctypes.Structure):
-    _fields_ = [("va", ctypes.c_uint64), ("value", ctypes.c_uint64), ("op", ctypes.c_uint32), ("el", ctypes.c_uint8)]
+    _fields_ = [("va", ctypes.c_uint64), ("value", ctypes.c_uint64), ("mask", ctypes.c_uint64),
+                ("op", ctypes.c_uint32), ("el", ctypes.c_uint8), ("level", ctypes.c_int8)]
 
 
 class TableAttrs(ctypes.Structure):
@@ -95,6 +96,7 @@ def test_every_case_reads_back_as_encoded(lib):
                                                "kernel_high")] == \
             [r.epd0, r.epd1, r.tbi0, r.tbi1, r.ds, r.ha, r.hd, r.sctlr_a, r.kernel_high]
         assert (c.regime.raw_ttbr1, c.regime.ttbr1, c.regime.mair) == (r.ttbr1 is not None, r.ttbr1 or 0, r.mair)
+        assert (c.regime.as_, c.regime.a1) == (r.asid16, r.a1)
         assert [getattr(c.regime, f) for f in REGIME_CONTROLS] == [getattr(r, f) for f in REGIME_CONTROLS]
         assert (c.nmaps, c.ntables, c.nraws, c.nsteps) == (len(case.maps), len(case.tables), len(case.raws),
                                                          len(case.steps))
@@ -107,8 +109,13 @@ def test_every_case_reads_back_as_encoded(lib):
             assert (bool(c.tables[k].flags & CASE_H["TABLE_ATTR_PXN"]), bool(c.tables[k].flags & CASE_H["TABLE_ATTR_UXN"])) \
                 == (t.pxntable, t.uxntable)
         for k, s in enumerate(case.steps):
-            assert (c.steps[k].va, c.steps[k].value, c.steps[k].op, c.steps[k].el) == \
-                (s.va, s.value, CASE_H[f"OP_{s.op.upper()}"], s.el)
+            op = CASE_H[blob._FIXUP_OPS[s.fixup] if s.fixup else f"OP_{blob._OP_NAMES.get(s.op, s.op).upper()}"]
+            assert (c.steps[k].va, c.steps[k].op, c.steps[k].level) == (s.va, op, s.level or 0)
+            assert c.steps[k].el == (1 if s.fixup else s.el)
+            if s.op in DESC_WRITES or s.fixup:
+                assert (c.steps[k].value, c.steps[k].mask) == declared.descriptor_write(case, s)
+            elif s.op not in MAINT_OPS:
+                assert c.steps[k].value == s.value
 
 
 def test_empty_blob_is_valid(lib):
@@ -146,7 +153,7 @@ def _step_op(data, index, op, el=1):
     """The first step of case `index` made `op`, run at `el`."""
     _, fields = _case_record(data, index)
     out = bytearray(data)
-    struct.pack_into("<IB", out, fields[STEPS] + 16, op, el)
+    struct.pack_into("<IB", out, fields[STEPS] + Step.op.offset, op, el)
     return bytes(out)
 
 
@@ -169,6 +176,8 @@ MALFORMED = {
     "maps_misaligned": (_with_case_field(DEMO, 1, MAPS, _case_record(DEMO, 1)[1][MAPS] + 4), "maps", 1),
     "steps_out_of_bounds": (_with_case_field(DEMO, 2, STEPS, 0xFFFFFFF8), "steps", 2),
     "op_unknown": (_step_op(DEMO, 2, CASE_H["OP_COUNT"]), "steps", 2),
+    # A fix-up retries the access before it: never the first step.
+    "fixup_first": (_step_op(DEMO, 2, CASE_H["OP_FIXUP_MAP"]), "steps", 2),
     "id_out_of_bounds": (_with_case_field(DEMO, 0, ID, len(DEMO)), "id", 0),
     "id_not_terminated": (_with_case_field(DEMO, 0, ID_LEN, 3), "id", 0),
     "id_empty": (_with_case_field(DEMO, 0, ID_LEN, 0), "id", 0),

@@ -1,6 +1,6 @@
 """Mutation self-check: a kernel with a deliberate defect (in its page-table
-builder, or in how it programs WXN, PAN, SPAN, HPD and E0PD) must fail the
-conformance suite.  A defect the suite let pass would mean its cases do not
+builder, in how it programs WXN, PAN, SPAN, HPD and E0PD, or in its own TLB
+maintenance) must fail the conformance suite.  A defect the suite let pass would mean its cases do not
 check what they claim to.
 
 Each defect is applied to a copy of the repository (kernel, harness, cases,
@@ -48,6 +48,26 @@ DEFECTS = {
 NEEDS = {"pan_never_set": "FEAT_PAN", "span_ignored": "FEAT_PAN", "hpd_bits_swapped": "FEAT_HPDS",
          "e0pd_never_set": "FEAT_E0PD"}
 
+# Defects of the kernel's own maintenance (kernel/maint.c, kernel/fixup.c): (file, find,
+# replace, the case files that must catch it).  QEMU's softmmu TLB keeps an entry until a
+# TLBI removes it, so a TLBI or an ASID switch the kernel leaves out shows as a stale entry.
+MAINTENANCE_DEFECTS = {
+    # The seeds' unmap/remap without its TLBI: a stale entry where only the new one is permitted.
+    "tlbi_vae1_missing": ("maint.c", "case OP_TLBI_VAE1: tlbi(vae1, xt); break;", "case OP_TLBI_VAE1: break;",
+                          ("tlb.toml", "bbm.toml")),
+    # A context switch that keeps the old ASID: nG entries of the old process are used.
+    "ttbr0_asid_dropped": ("maint.c", "write_sysreg(pgt_ttbr(tt0) | TTBR_ASID(s->value), ttbr0_el1)",
+                           "write_sysreg(pgt_ttbr(tt0), ttbr0_el1)", ("asid.toml",)),
+    # A fault handler that writes no descriptor: the retry faults again.  (Copy-on-write
+    # without its TLBI is no mutant here: QEMU walks again on a write its TLB entry does not
+    # permit, so the architecture's permitted second Permission fault never shows.)
+    "fixup_writes_nothing": ("fixup.c", "(*(volatile u64 *)slot & ~fix->mask) | fix->value",
+                             "*(volatile u64 *)slot", ("fixup.toml",)),
+    # protect loses the output address: the mask is ignored.
+    "descriptor_write_ignores_mask": ("maint.c", "(*(volatile u64 *)slot & ~s->mask) | s->value", "s->value",
+                                      ("tlb.toml",)),
+}
+
 COPIED = ["kernel", "linker", "harness", "cases", "Makefile", "conftest.py", "pytest.ini"]
 
 
@@ -89,5 +109,15 @@ def test_suite_fails_on_defective_kernel(suite, tmp_path, cpu_ids, defect):
     # mappings hangs it after the MMU is on, hence the short timeout.
     run = suite("-x", "--case-timeout=2", root=repo, cases=repo / "cases", work=tmp_path)
     # 1, not 2: the kernel built and ran, and a case failed (2 would be a build or set-up error).
+    assert run.returncode == 1, run.output
+    assert "failed" in run.outcomes().values(), run.output
+
+
+@pytest.mark.parametrize("defect", MAINTENANCE_DEFECTS)
+def test_suite_fails_on_defective_maintenance(suite, tmp_path, defect):
+    kernel_file, find, replace, families = MAINTENANCE_DEFECTS[defect]
+    repo = mutant_repository(tmp_path / "repo", kernel_file, find, replace)
+    run = suite("--case-timeout=2", root=repo, cases=repo / "cases", work=tmp_path,
+                select=[str(repo / "cases" / family) for family in families])
     assert run.returncode == 1, run.output
     assert "failed" in run.outcomes().values(), run.output

@@ -83,7 +83,7 @@ def test_truncated_last_line():
     ("MMUT 2 step case=a n=0 va=0x01 result=ok", "va=0x01: expected 0x"),
     ("MMUT 2 step case=a n=0 va=0xABC result=ok", "va=0xABC: expected 0x"),
     ("MMUT 2 step case=a n=0x1 va=0x0 result=ok", "n=0x1: expected a decimal number"),
-    ("MMUT 2 step case=a n=0 va=0x0 result=maybe", "result=maybe: expected one of fault, ok, par"),
+    ("MMUT 2 step case=a n=0 va=0x0 result=maybe", "result=maybe: expected one of error, fault, ok, par"),
     ("MMUT 2 exception kind=odd vector=0 esr=0x0 far=0x0 elr=0x0 spsr=0x0", "kind=odd: expected one of"),
 ])
 def test_malformed(line, reason):
@@ -232,3 +232,14 @@ def test_every_record_line_of_the_doc_parses_and_every_event_is_shown():
     assert {r.event for r in out.records} == set(EVENTS)
     errors = {r.word("what") for r in out.records if r.event == "error"}
     assert errors == set(EVENTS["error"].variants) - {"root", "kernel", "table", "raw", "s2root", "s2kernel", "s2raw"}
+
+
+def test_descriptor_steps_and_their_errors():
+    """The step records of steps that change translations (docs/protocol.md)."""
+    written = parse_record("MMUT 2 step case=a n=3 va=0x80000000 result=ok desc=0x41001707")
+    assert written.num("desc") == 0x41001707
+    assert parse_record("MMUT 2 step case=a n=4 va=0x0 result=ok").fields.get("desc") is None
+    for error in ("occupied", "not_faulted", "kernel_high"):
+        assert parse_record(f"MMUT 2 step case=a n=5 va=0x1000 result=error error={error}").word("error") == error
+    with pytest.raises(ProtocolError, match="step lacks error"):
+        parse_record("MMUT 2 step case=a n=5 va=0x1000 result=error")

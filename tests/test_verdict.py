@@ -94,3 +94,13 @@ def test_a_pc_alignment_fault_is_its_exception_class_and_the_pc_in_far():
     assert v.problems == (f"expected FAR {VA:#x} (the misaligned PC); got FAR {VA & ~3:#x}",)
     v = judge_step(0, PC_ALIGN, fault(0x8600000f))              # the target's own permission fault instead
     assert v.problems[0].startswith("expected EC 0x22 (PC alignment fault); got EC 0x21")
+
+
+def test_a_read_back_descriptor_is_checked_in_the_fields_the_case_names():
+    af_ro = Expect("desc", value=0x400 | 0x80, mask=0x400 | 0xC0)      # AF=1, AP[2:1]=0b10
+    step = Step("read_desc", VA, 0, af_ro, level=3)
+    assert judge_step(0, step, record("ok desc=0x41000787")).ok
+    v = judge_step(0, step, record("ok desc=0x41000707"))
+    assert v.problems == ("expected descriptor with AF=1, AP[2:1]=0b10; got descriptor 0x41000707",)
+    v = judge_step(0, step, record("error error=occupied"))
+    assert v.problems == ("expected the step to complete; got the kernel could not reach the descriptor (occupied)",)

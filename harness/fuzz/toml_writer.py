@@ -7,7 +7,10 @@ numbers (a generated case places its own frames).
 """
 from pathlib import Path
 
-from harness.cases import AT_OPS, AT_S12_OPS, MEMORY_TYPES, STORES, CaseError, load_file
+from harness.cases import (
+    AP_NAMES, AT_OPS, AT_S12_OPS, DESC_FIELDS, HWDEF, MAINT_OPS, MEMORY_TYPES, STORES, SYSREG_WRITES, TLBI_OPS,
+    CaseError, load_file,
+)
 from harness.esr import PC_ALIGNMENT
 from harness.geometry import GRANULES
 
@@ -18,7 +21,8 @@ DEFAULT_MAIR = {idx: attr for idx, attr in MEMORY_TYPES.values()}
 import re
 
 # Keys whose numbers are addresses, descriptors or register bytes: written in hex.
-HEX_KEYS = frozenset({"va", "to", "desc", "value", "pa", "far", "ttbr1", "attr", "ipa", "memattr", *map(str, range(8))})
+HEX_KEYS = frozenset({"va", "to", "desc", "value", "pa", "far", "ttbr1", "attr", "mask", "oa", "asid", "ipa",
+                      "memattr", *map(str, range(8))})
 
 
 def _hex(value):
@@ -63,7 +67,7 @@ def regime_table(regime):
         if getattr(r, key) != default:
             out[key.replace("_bits", "")] = getattr(r, key)
     for key in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a", "wxn", "epan", "pan", "hpd0", "hpd1",
-                "e0pd0", "e0pd1"):
+                "e0pd0", "e0pd1", "asid16", "a1"):
         if getattr(r, key):
             out[key] = True
     if not r.span:
@@ -135,6 +139,8 @@ def expect_value(step, expect=None):
         return {"value": e.value}
     if e.kind == "one_of":
         return {"one_of": [expect_value(step, c) for c in e.choices]}
+    if e.kind == "desc":
+        return desc_expect(e)
     if e.kind == "par":
         out = {"pa": e.pa}
         if e.attr is not None:
@@ -164,7 +170,60 @@ def expect_value(step, expect=None):
     return e.kind        # a self-test's end
 
 
+def desc_expect(e):
+    """A read_desc's expectation: the whole descriptor, or its fields by name."""
+    if e.mask == 2**64 - 1:
+        return {"desc": e.value}
+    out, rest = {}, e.mask
+    for key, define in DESC_FIELDS.items():
+        if e.mask & HWDEF[define]:
+            out[key] = bool(e.value & HWDEF[define])
+            rest &= ~HWDEF[define]
+    if e.mask & HWDEF["PTE_AP_MASK"]:
+        ap = (e.value & HWDEF["PTE_AP_MASK"]) >> HWDEF["PTE_AP_SHIFT"]
+        out["ap"] = next(name for name, define in AP_NAMES.items() if HWDEF[define] == ap)
+        rest &= ~HWDEF["PTE_AP_MASK"]
+    if rest:
+        out["oa"] = e.value & rest
+    return out
+
+
+def maint_table(step, expect=None):
+    """A maintenance step (cases.MAINT_OPS) in the keys its op takes."""
+    out = {"do": step.op}
+    if step.op in ("map", "protect"):
+        out.update(map_table(step.mapping))
+        out["level"] = step.level
+        if step.op == "protect":
+            del out["to"]
+    elif step.level is not None:
+        out.update({"va": step.va, "level": step.level})
+    if step.op == "write_desc":
+        out["desc"] = step.value
+    if step.op in TLBI_OPS:
+        takes_va, takes_asid = TLBI_OPS[step.op]
+        out.update({"va": step.va} if takes_va else {}, **({"asid": step.asid} if takes_asid else {}))
+    if step.op in ("set_ttbr0", "set_ttbr1"):
+        out["asid"] = step.asid
+    if step.op in SYSREG_WRITES:
+        out.update({"value": step.value, "mask": step.mask})
+    expect = expect if expect is not None else expect_value(step)
+    if expect != "ok":
+        out["expect"] = expect
+    return out
+
+
+def fixup_table(step):
+    """A retry step's fix-up as the `fixup` key of the access it retries."""
+    out = {"kind": step.fixup, "level": step.level}
+    if step.mapping is not None:
+        out.update({k: v for k, v in map_table(step.mapping).items() if k not in ("va", "level")})
+    return out
+
+
 def step_table(step, expect=None):
+    if step.op in MAINT_OPS:
+        return maint_table(step, expect)
     out = {"do": step.op, "va": step.va}
     if step.el != 1:
         out["el"] = step.el
@@ -206,7 +265,13 @@ def case_text(case, feature=None, summary=None, expectations=None, bugs=None, co
         lines += _array("s2raw", [{"ipa": w.va, "level": w.level, "desc": w.desc} for w in case.stage2.raws])
     if expectations is None:
         expectations = [None] * len(case.steps)
-    lines += _array("steps", [step_table(s, e) for s, e in zip(case.steps, expectations)])
+    steps = []
+    for s, e in zip(case.steps, expectations):
+        if s.fixup:     # the retry of the step before: its fixup and retry keys
+            steps[-1].update(fixup=fixup_table(s), retry=e if e is not None else expect_value(s))
+        else:
+            steps.append(step_table(s, e))
+    lines += _array("steps", steps)
     return "\n".join(lines) + "\n"
 
 

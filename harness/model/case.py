@@ -1,20 +1,24 @@
 """A case's steps through the model, offline: predict_case steps the
 declared layout (harness/declared.py) through each step's outcomes, so that
-hardware updates, stores and the kernel's fetch stubs are seen by the steps
-after them, and loads predict a value wherever the memory is known; and
-PSTATE.PAN through the case (step_accesses)."""
+hardware updates, stores, descriptor writes and the kernel's fetch stubs are
+seen by the steps after them, and loads predict a value wherever the memory
+is known; PSTATE.PAN through the case (step_accesses).  A TLB model
+(harness/model/tlb.py) says which translations of earlier tables and
+registers an access may still use."""
 from dataclasses import replace
 
-from harness.cases import LOADS, SELFTESTS, STORES
+from harness.cases import DESC_WRITES, LOADS, MAINT_OPS, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS
 # harness.declared builds on the model's field names, so it is imported as a module:
 # either may be imported first.
 from harness import declared
 from harness.model.memory import UnknownMemory
-from harness.model.outcome import Completes, Outcomes, Unknown, union
-from harness.model.stage2 import full_translate
+from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, union
+from harness.model.registers import TTBR_ASID, walk_params
+from harness.model.stage2 import full_translate, s2_params
+from harness.model.tlb import STALE_RULE, UNSYNCED_RULE, Invalidation, Tlb, cached_outcome, current_asid, leaf
 from harness.model.translate import Access
 
-# More memory states than this would mean choices piling up step on step;
+# More translation states than this would mean choices piling up step on step;
 # no case comes near it.
 MAX_BRANCHES = 16
 
@@ -63,37 +67,148 @@ def step_accesses(case):
             pan = True
 
 
+def _access_outcomes(tlb, access):
+    """What an access may do: a walk of any tables and registers it may see, or a
+    TLB entry it may still hold (never one of a fault that is not cached)."""
+    now = full_translate(tlb.regs, tlb.memory, access)
+    if s2_params(tlb.regs) is not None:
+        # The TLB model holds stage 1 walks of PAs; a case with a stage 2 changes no translation
+        # (harness/cases.py refuses its maintenance steps and fix-ups), so the walk is all there is.
+        return now
+    sets = [now] + [full_translate(r, m, access) for r in tlb.regs_seen for m in tlb.memories_seen
+                    if (r, m) != (tlb.regs, tlb.memory)]
+    fresh = union(sets)
+    stale = set()
+    for entry in tlb.usable_entries(access.va):
+        for outcome in full_translate(entry.regs, entry.memory, access):
+            if not cached_outcome(outcome) or outcome in fresh:
+                continue
+            if outcome.updates:
+                return Outcomes({Unknown("a hardware update through a TLB entry of earlier tables "
+                                         "is not modelled")})
+            stale.add(outcome)
+    rules = [fresh.rule] if fresh.rule else []
+    if set(fresh) != set(now):
+        rules.append(UNSYNCED_RULE)
+    if stale:
+        rules.append(STALE_RULE)
+    return Outcomes(set(fresh) | stale, "; ".join(dict.fromkeys(rules)) or None)
+
+
+def _maintain(case, n, step, tlb, slots, ttbrs):
+    """A maintenance step's effect on the translation state, and its outcome."""
+    if step.level is not None:
+        slot, made = slots[n]
+        memory = tlb.memory.copy()
+        for pa, desc in made:
+            memory.write64(pa, desc)
+        old = memory.read64(slot)
+        if step.op in DESC_WRITES:
+            value, mask = declared.descriptor_write(case, step)
+            memory.write64(slot, old & ~mask | value)
+        if made or step.op in DESC_WRITES:
+            tlb.write_memory(memory, descriptors=True)
+        return Done(desc=memory.read64(slot))
+    if step.op == "dsb":
+        tlb.dsb()
+    elif step.op == "isb":
+        tlb.isb()
+    elif step.op in TLBI_OPS:
+        tlb.tlbi(Invalidation.of(step))
+    elif step.op in ("set_ttbr0", "set_ttbr1"):
+        # maint.c: the case's tables with the ASID field replaced.
+        name = step.op[4:]
+        ttbr = ttbrs[name] & ~TTBR_ASID.mask | step.asid << TTBR_ASID.shift
+        tlb.write_regs(replace(tlb.regs, **{name: ttbr}))
+    elif step.op in SYSREG_WRITES:
+        name = step.op[4:]
+        tlb.write_regs(replace(tlb.regs, **{name: getattr(tlb.regs, name) & ~step.mask | step.value}))
+    return Done()
+
+
+def _fix(case, n, step, tlb, slots):
+    """kernel/fixup.c's repair of the fault before a retry: the descriptor written (for
+    copy-on-write the page copied to the new frame first), DSB, for copy-on-write TLBI
+    VAE1 of the current ASID and DSB, ISB."""
+    slot, made = slots[n]
+    memory = tlb.memory.copy()
+    for pa, desc in made:
+        memory.write64(pa, desc)
+    if step.fixup == "copy":
+        old = leaf(tlb.regs, memory, step.va)
+        if old is not None:
+            page = 1 << walk_params(tlb.regs, bool(step.va >> 55 & 1)).granule
+            for k in range(0, page, 8):
+                memory.write(step.mapping.pa + k, 8, memory.read(old.oa + k, 8))
+    value, mask = declared.descriptor_write(case, step)
+    memory.write64(slot, memory.read64(slot) & ~mask | value)
+    tlb.write_memory(memory, descriptors=True)
+    tlb.dsb()
+    if step.fixup == "copy":
+        tlb.tlbi(Invalidation(step.va, current_asid(tlb.regs), globals=True))
+        tlb.dsb()
+    tlb.isb()
+
+
 def predict_case(case, ids, pool_base=None):
     """One Outcomes per step of case on a CPU with ID registers ids =
     (mmfr0, mmfr1, mmfr2).  Where the architecture leaves a choice that changes
     memory (a hardware update made or not), the later steps get the union over
-    every memory state the choices lead to."""
+    every state the choices lead to."""
     if pool_base is None:
         pool_base = declared.TABLE_POOL_BASE
     regs = declared.case_registers(case, ids, pool_base)
-    branches = [declared.declared_memory(case, pool_base)[0]]
+    slots = declared.step_slots(case, pool_base)
+    ttbrs = {"ttbr0": regs.ttbr0, "ttbr1": regs.ttbr1}
+    branches = [Tlb(regs, declared.declared_memory(case, pool_base)[0])]
     predictions = []
-    for step, access in zip(case.steps, step_accesses(case)):
+    for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
         if step.op in SELFTESTS:
             predictions.append(Outcomes({Unknown(f"{step.op} is a self-test of the kernel, not an MMU probe")}))
             continue
-        step_sets, next_branches = [], {}
-        for memory in branches:
+        if step.op in MAINT_OPS:
+            outcomes = set()
+            for tlb in branches:
+                try:
+                    outcomes.add(_maintain(case, n, step, tlb, slots, ttbrs))
+                except UnknownMemory as e:
+                    outcomes.add(Unknown(f"the step reads memory the case does not declare ({e})"))
+            predictions.append(Outcomes(outcomes))
+            continue
+        step_sets, next_branches = [], []
+        for tlb in branches:
+            if step.fixup and not tlb.faulted:
+                step_sets.append(Outcomes({Unknown("the access before the fix-up did not fault: the kernel "
+                                                   "makes no fix-up and no retry")}))
+                next_branches.append(tlb)
+                continue
             try:
-                outcomes = full_translate(regs, memory, access)
+                if step.fixup:
+                    tlb = tlb.copy()
+                    _fix(case, n, step, tlb, slots)
+                outcomes = _access_outcomes(tlb, access)
             except UnknownMemory as e:
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})")}))
-                next_branches.setdefault(("unknown", id(memory)), memory)
+                next_branches.append(tlb)
                 continue
-            seen = set()
+            seen, effects = set(), {}
             for outcome in outcomes:
-                observed, after = _effects(step, outcome, memory)
+                observed, after = _effects(step, outcome, tlb.memory)
                 seen.add(observed)
-                key = (outcome.updates, getattr(outcome, "spans", ()) if step.op in STORES else ())
-                next_branches.setdefault((key, id(memory)), after)
+                faulted = isinstance(outcome, Abort)
+                key = (faulted, outcome.updates, getattr(outcome, "spans", ()) if step.op in STORES else ())
+                if key in effects:
+                    continue
+                effects[key] = branch = tlb.copy()
+                branch.faulted = faulted
+                if outcome.updates:
+                    branch.hardware_update(after)
+                elif after is not tlb.memory:
+                    branch.write_memory(after, descriptors=False)
             step_sets.append(Outcomes(seen, outcomes.rule))
+            next_branches += effects.values()
         predictions.append(union(step_sets))
-        branches = list(next_branches.values())
+        branches = next_branches
         if len(branches) > MAX_BRANCHES:
-            raise RuntimeError(f"{case.id}: more than {MAX_BRANCHES} memory states the architecture permits")
+            raise RuntimeError(f"{case.id}: more than {MAX_BRANCHES} translation states the architecture permits")
     return predictions

@@ -7,9 +7,9 @@ from harness import esr, par
 from harness.cases import AT_OPS, AT_S12_OPS, LOADS
 from harness.declared import FETCH_MAGIC
 from harness.model.outcome import (
-    EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, Abort, Completes, Par, Unknown, abort_class,
+    EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, Abort, Completes, Done, Par, Unknown, abort_class,
 )
-from harness.verdict import expected_text, hpfar_holds_ipa, hpfar_valid
+from harness.verdict import desc_text, expected_text, hpfar_holds_ipa, hpfar_valid
 
 ALL_AT_OPS = (*AT_OPS, *AT_S12_OPS)
 
@@ -22,6 +22,8 @@ def describe(outcome, op):
     """An outcome in the words verdict.expected_text uses for an expectation."""
     if isinstance(outcome, Unknown):
         return f"not predicted: {outcome.reason}"
+    if isinstance(outcome, Done):
+        return "completes" if outcome.desc is None else f"completes, descriptor {outcome.desc:#x}"
     if isinstance(outcome, Completes):
         if op == "fetch":
             text = (f"completes (fetch runs the stub: x0 = {FETCH_MAGIC:#x})" if outcome.value == FETCH_MAGIC
@@ -73,6 +75,10 @@ def _level_ok(expect, fsc):
 def _rejects(step, outcome):
     """Why the step's (single) expectation does not accept outcome, or None."""
     e, op = step.expect, step.op
+    if isinstance(outcome, Done):
+        if e.kind == "desc" and (outcome.desc ^ e.value) & e.mask:
+            return f"the descriptor is {outcome.desc:#x}, not {desc_text(e.value, e.mask)}"
+        return None if e.kind in ("ok", "desc") else "the step completes"
     if isinstance(outcome, Completes):
         if e.kind == "ok":
             if op == "fetch" and outcome.value not in (None, FETCH_MAGIC):
@@ -164,6 +170,12 @@ def expectation_agrees(step, outcomes):
 def _mismatch(step, outcome, record):
     """Why record (a protocol step Record) is not outcome, or None."""
     result = record.word("result")
+    if isinstance(outcome, Done):
+        if result != "ok":
+            return f"got result={result}"
+        if outcome.desc is not None and record.num("desc") != outcome.desc:
+            return f"got descriptor {record.num('desc'):#x}"
+        return None
     if isinstance(outcome, Completes):
         if result != "ok":
             return f"got result={result}"

@@ -73,6 +73,15 @@ class Par:
 
 
 @dataclass(frozen=True)
+class Done:
+    """A maintenance step (a descriptor write or read, a barrier, a TLBI, a
+    register write) completes; desc: the descriptor a write leaves or a read
+    returns."""
+    desc: int = None
+    updates: tuple = ()
+
+
+@dataclass(frozen=True)
 class Unknown:
     """The model cannot tell: the step needs memory nobody declared, or is not
     an MMU probe at all (the kernel's self-tests)."""

@@ -20,10 +20,12 @@ TCR_EPD0 = Field(7, 1)
 TCR_SH0 = Field(12, 2)
 TCR_TG0 = Field(14, 2)
 TCR_T1SZ = Field(16, 6)
+TCR_A1 = Field(22, 1)                   # TTBR1_EL1.ASID is the current ASID
 TCR_EPD1 = Field(23, 1)
 TCR_SH1 = Field(28, 2)
 TCR_TG1 = Field(30, 2)
 TCR_IPS = Field(32, 3)
+TCR_AS = Field(36, 1)                   # 16-bit ASIDs
 TCR_TBI0 = Field(37, 1)
 TCR_TBI1 = Field(38, 1)
 TCR_HA = Field(39, 1)
@@ -51,6 +53,7 @@ SCTLR_EPAN = Field(57, 1)
 
 # TTBRn_EL1: BADDR[47:1]; with a 52-bit descriptor format BADDR[51:48] sit in bits[5:2].
 TTBR_BADDR = Field(1, 47)
+TTBR_ASID = Field(48, 16)
 TTBR_BADDR_HI = Field(2, 4)
 
 # ID_AA64MMFRn_EL1 (the field positions harness/features.py reads the boot record with)

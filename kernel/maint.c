@@ -1,0 +1,93 @@
+/*
+ * Maintenance steps, the seeds' map/unmap/protect/TLB API as data: each does
+ * exactly one thing (a descriptor store, one barrier, one TLBI, one MSR) and
+ * nothing implied, so a case spells out the sequence the Arm ARM requires
+ * (D8.15 "TLB maintenance", break-before-make) and can leave a part out.
+ * A descriptor store is a single 64-bit store (single-copy atomic, as the
+ * architecture needs for a live table); the walks are coherent with it
+ * (TCR_EL1 IRGN/ORGN Write-Back, Inner Shareable, mmu.c).
+ */
+#include "maint.h"
+#include "record.h"
+#include "sysreg.h"
+
+bool is_maint(u32 op)
+{
+	return op >= OP_WRITE_DESC && op <= OP_SET_SCTLR;
+}
+
+#define tlbi(op, xt) __asm__ volatile("tlbi " #op ", %0" : : "r"((u64)(xt)) : "memory")
+#define tlbi_all(op) __asm__ volatile("tlbi " #op ::: "memory")
+#define set_bits(reg, value, mask) write_sysreg((read_sysreg(reg) & ~(mask)) | (value), reg)
+
+static void run_tlbi(u32 op, u64 xt)
+{
+	switch (op) {
+	case OP_TLBI_VMALLE1: tlbi_all(vmalle1); break;
+	case OP_TLBI_VMALLE1IS: tlbi_all(vmalle1is); break;
+	case OP_TLBI_VAE1: tlbi(vae1, xt); break;
+	case OP_TLBI_VAE1IS: tlbi(vae1is, xt); break;
+	case OP_TLBI_VALE1: tlbi(vale1, xt); break;
+	case OP_TLBI_VALE1IS: tlbi(vale1is, xt); break;
+	case OP_TLBI_ASIDE1: tlbi(aside1, xt); break;
+	case OP_TLBI_ASIDE1IS: tlbi(aside1is, xt); break;
+	case OP_TLBI_VAAE1: tlbi(vaae1, xt); break;
+	case OP_TLBI_VAAE1IS: tlbi(vaae1is, xt); break;
+	case OP_TLBI_VAALE1: tlbi(vaale1, xt); break;
+	case OP_TLBI_VAALE1IS: tlbi(vaale1is, xt); break;
+	}
+}
+
+/* The TTBRn_EL1.ASID field: bits[63:48]. */
+#define TTBR_ASID(asid) ((u64)(asid) << 48)
+
+/* The step's effect; false with *err set if the descriptor slot cannot be reached. */
+static bool maint(const struct step *s, struct pgtable *tt0, struct pgtable *tt1, u64 *desc, int *err)
+{
+	u64 *slot;
+
+	switch (s->op) {
+	case OP_WRITE_DESC:
+	case OP_READ_DESC:
+		*err = pgt_slot((s->va & BIT(55)) ? tt1 : tt0, s->va, s->level, &slot);
+		if (*err)
+			return false;
+		if (s->op == OP_WRITE_DESC)
+			*(volatile u64 *)slot = (*(volatile u64 *)slot & ~s->mask) | s->value;
+		*desc = *(volatile u64 *)slot;
+		return true;
+	case OP_DSB_ISH: dsb(ish); break;
+	case OP_ISB: isb(); break;
+	case OP_SET_TTBR0: write_sysreg(pgt_ttbr(tt0) | TTBR_ASID(s->value), ttbr0_el1); break;
+	case OP_SET_TTBR1: write_sysreg(pgt_ttbr(tt1) | TTBR_ASID(s->value), ttbr1_el1); break;
+	case OP_SET_TCR: set_bits(tcr_el1, s->value, s->mask); break;
+	case OP_SET_MAIR: set_bits(mair_el1, s->value, s->mask); break;
+	case OP_SET_SCTLR: set_bits(sctlr_el1, s->value, s->mask); break;
+	default: run_tlbi(s->op, s->value);
+	}
+	return true;
+}
+
+void run_maint(const char *id, unsigned n, const struct step *s, const struct regime *r,
+	       struct pgtable *tt0, struct pgtable *tt1)
+{
+	u64 desc = 0;
+	int err = PGT_OK;
+	bool has_desc = s->op == OP_WRITE_DESC || s->op == OP_READ_DESC;
+	/* From the TTBR1 alias the tables' physical addresses are not mapped: the harness refuses such cases. */
+	bool done = !r->kernel_high && maint(s, tt0, tt1, &desc, &err);
+
+	record_begin("step");
+	record_str("case", id);
+	record_dec("n", n);
+	record_hex("va", s->va);
+	if (done) {
+		record_str("result", "ok");
+		if (has_desc)
+			record_hex("desc", desc);
+	} else {
+		record_str("result", "error");
+		record_str("error", r->kernel_high ? "kernel_high" : pgt_error_name(err));
+	}
+	record_end();
+}

@@ -1,0 +1,12 @@
+/* Steps that change translations: descriptor writes and reads, barriers, TLB maintenance, register writes. */
+#ifndef MMUT_MAINT_H
+#define MMUT_MAINT_H
+
+#include "case.h"
+
+bool is_maint(u32 op);
+/* Run a maintenance step on the case's tables (tt0, tt1: the halves VA bit 55 selects) and print its step record. */
+void run_maint(const char *id, unsigned n, const struct step *s, const struct regime *r,
+	       struct pgtable *tt0, struct pgtable *tt1);
+
+#endif

@@ -1,0 +1,149 @@
+"""The TLB model (harness/model/tlb.py) through predict_case, and the verdicts on
+stale translations: the suite accepts an old translation exactly where the
+architecture permits one, and fails a run that shows one where it does not."""
+import pytest
+
+from harness.cases import CaseError, load_file
+from harness.model import Completes, predict_case
+from harness.model.oracle import observation_allowed
+from harness.protocol import parse_record
+from harness.verdict import judge_step
+
+MAX = (0x32310201126, 0x11010211122, 0x1021011010011011)
+A, B = 0xAAAA, 0xBBBB
+
+MAPS = '''map = [
+  { va = 0x8010_0000, to = "frame_a", level = 3 },
+  { va = 0x8010_1000, to = "frame_b", level = 3 },
+  { va = 0x8000_0000, to = "frame_a", level = 3, ng = NG },
+]
+'''
+FILL = '''  { do = "store64", va = 0x8010_0000, value = 0xaaaa, expect = "ok" },
+  { do = "store64", va = 0x8010_1000, value = 0xbbbb, expect = "ok" },
+  { do = "map", va = 0x8000_0000, level = 3, to = "frame_b", ng = NG },
+'''
+
+
+def _case(tmp_path, steps, ng=False):
+    """Frames A and B filled, 0x8000_0000 remapped from A to B, then `steps` (TOML lines),
+    each load of 0x8000_0000 expecting either frame: the model decides."""
+    either = '{ one_of = [ { value = 0xaaaa }, { value = 0xbbbb } ] }'
+    text = ('feature = "tlb tests"\n[case.c]\nsummary = "s"\n' + MAPS.replace("NG", str(ng).lower())
+            + "steps = [\n" + FILL.replace("NG", str(ng).lower())
+            + "".join(f"  {s.replace('EITHER', either)},\n" for s in steps) + "]\n")
+    path = tmp_path / "tlb.toml"
+    path.write_text(text)
+    return load_file(path)[0]
+
+
+def loads(case):
+    """The values the model allows for each load of the remapped VA, in order."""
+    out = []
+    for step, outcomes in zip(case.steps, predict_case(case, MAX)):
+        if step.op == "load64" and step.va == 0x8000_0000:
+            out.append({o.value for o in outcomes if isinstance(o, Completes)})
+    return out
+
+
+LOAD = '{ do = "load64", va = 0x8000_0000, expect = EITHER }'
+DSB, ISB = '{ do = "dsb" }', '{ do = "isb" }'
+
+
+@pytest.mark.parametrize("maintenance, seen", [
+    ([DSB, ISB], {A, B}),                                               # no TLBI: old or new
+    ([DSB, '{ do = "tlbi_vae1", va = 0x8000_0000 }', DSB, ISB], {B}),   # the right sequence
+    ([DSB, '{ do = "tlbi_vae1", va = 0x8000_0000 }', ISB], {A, B}),     # TLBI not completed by a DSB
+    (['{ do = "tlbi_vae1", va = 0x8000_0000 }', DSB, ISB], {A, B}),     # the write not seen by walks before the TLBI
+    ([DSB, '{ do = "tlbi_vae1", va = 0x8000_1000 }', DSB, ISB], {A, B}),  # another page
+    ([DSB, '{ do = "tlbi_aside1", asid = 0 }', DSB, ISB], {A, B}),      # by ASID: global entries stay
+    ([DSB, '{ do = "tlbi_vmalle1" }', DSB, ISB], {B}),
+])
+def test_what_a_global_page_may_translate_to_after_its_maintenance(tmp_path, maintenance, seen):
+    assert loads(_case(tmp_path, maintenance + [LOAD])) == [seen]
+
+
+def test_ng_entries_belong_to_their_asid(tmp_path):
+    steps = [DSB, '{ do = "set_ttbr0", asid = 2 }', ISB, LOAD,          # ASID 2 never saw the old page
+             '{ do = "tlbi_vae1", va = 0x8000_0000, asid = 2 }', DSB,  # removes none of ASID 0's
+             '{ do = "set_ttbr0", asid = 0 }', ISB, LOAD,
+             '{ do = "tlbi_aside1", asid = 0 }', DSB, ISB, LOAD]
+    assert loads(_case(tmp_path, steps, ng=True)) == [{B}, {A, B}, {B}]
+
+
+def test_a_register_write_is_seen_after_an_isb(tmp_path):
+    # Before the ISB, the ASID switch may not be in effect: ASID 0's stale nG entry may be used.
+    steps = [DSB, '{ do = "set_ttbr0", asid = 2 }', LOAD, ISB, LOAD]
+    assert loads(_case(tmp_path, steps, ng=True)) == [{A, B}, {B}]
+
+
+def test_a_faulting_translation_is_never_cached(tmp_path):
+    path = tmp_path / "f.toml"
+    path.write_text('''feature = "f"
+[case.c]
+summary = "s"
+map = [ { va = 0x8010_0000, to = "frame_a", level = 3 }, { va = 0x8000_0000, to = "frame_a", level = 3, af = false } ]
+steps = [
+  { do = "load64", va = 0x8000_0000, expect = { fault = "access_flag", level = 3 } },
+  { do = "protect", va = 0x8000_0000, level = 3 },
+  { do = "dsb" }, { do = "isb" },
+  { do = "load64", va = 0x8000_0000, expect = { value = 0 } },
+]
+''')
+    case = load_file(path)[0]
+    *_, last = predict_case(case, MAX)
+    assert {type(o) for o in last} == {Completes}
+
+
+def step_record(n, value):
+    return parse_record(f"MMUT 2 step case=t n={n} va=0x80000000 result=ok value={value:#x}")
+
+
+def test_the_suite_accepts_a_stale_translation_only_where_it_is_permitted(tmp_path):
+    """QEMU keeps TLB entries until a TLBI: a stale value where the architecture permits
+    one passes both the case and the model; after TLBI + DSB + ISB it fails both."""
+    case = _case(tmp_path, [DSB, ISB, LOAD, '{ do = "tlbi_vae1", va = 0x8000_0000 }', DSB, ISB,
+                            '{ do = "load64", va = 0x8000_0000, expect = { value = 0xbbbb } }'])
+    outcomes = predict_case(case, MAX)
+    permitted, forbidden = [n for n, s in enumerate(case.steps) if s.op == "load64"]
+    for n in (permitted, forbidden):
+        new = step_record(n, B)
+        assert judge_step(n, case.steps[n], new).ok and not observation_allowed(case.steps[n], outcomes[n], new)
+    stale = step_record(permitted, A)
+    assert judge_step(permitted, case.steps[permitted], stale).ok
+    assert not observation_allowed(case.steps[permitted], outcomes[permitted], stale)
+    stale = step_record(forbidden, A)
+    assert judge_step(forbidden, case.steps[forbidden], stale).problems == ("expected value 0xbbbb; got 0xaaaa",)
+    assert observation_allowed(case.steps[forbidden], outcomes[forbidden], stale)
+
+
+def test_a_descriptor_step_below_a_block_is_refused_naming_it(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('''feature = "f"
+[case.c]
+summary = "s"
+map = [ { va = 0x8020_0000, to = "big", level = 2 } ]
+steps = [ { do = "map", va = 0x8020_1000, level = 3, to = "big" } ]
+''')
+    with pytest.raises(CaseError, match=r"case 'c': field 'steps': a descriptor step's slot cannot be reached: "
+                                        r"occupied: a leaf or raw descriptor above 0x80201000 at level 2"):
+        load_file(path)
+
+
+@pytest.mark.parametrize("step, field", [
+    ('{ do = "tlbi_vmalle1" }', r"'steps\[0\]': tlbi_vmalle1"),
+    ('{ do = "load64", va = 0x8000_0000, expect = { fault = "translation", level = 3 }, '
+     'fixup = { kind = "map", level = 3, to = "frame0" }, retry = "ok" }', r"'steps\[0\]\.fixup': a fix-up"),
+])
+def test_changing_translations_under_stage_2_is_refused_naming_the_step(tmp_path, step, field):
+    """The TLB model holds stage 1 walks only: a case with a stage 2 may not change translations."""
+    path = tmp_path / "bad.toml"
+    path.write_text(f'''feature = "f"
+[case.c]
+summary = "s"
+stage2 = {{ t0sz = 24 }}
+map = [ {{ va = 0x8000_1000, to = "frame0", level = 3 }} ]
+s2map = [ {{ ipa = 0x8000_0000, to = "frame0", level = 3 }} ]
+steps = [ {step} ]
+''')
+    with pytest.raises(CaseError, match=rf"case 'c': field {field} under stage 2 is not supported"):
+        load_file(path)
