@@ -11,7 +11,7 @@ import html
 import json
 from pathlib import Path
 
-from harness.matrix import SHORT_OUTCOME, architecture, differs, load_run
+from harness.matrix import SHORT_OUTCOME, architecture, differs
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1em 2em; color: #222; }
