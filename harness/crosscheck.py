@@ -17,13 +17,11 @@ Each check is a problem of its own when it fails:
   those the case declares (harness/declared.py): a kernel table-builder bug
   shows here even where QEMU and the model agree with each other.
 """
-import contextlib
-import itertools
 from dataclasses import dataclass
 
 from harness import declared, model
 from harness.cases import MAINT_OPS
-from harness.fuzz.known import KNOWN_BUGS, MODEL_LOCK
+from harness.fuzz.known import MODEL_LOCK, fewest_explaining
 from harness.model.oracle import describe_outcomes, expectation_agrees, observation_allowed
 from harness.model.case import step_accesses
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP
@@ -48,21 +46,8 @@ class ModelView:
 def _explained_by(version, step, record, translate):
     """The fewest known bugs of QEMU `version` under which the model allows the
     observation (`translate()` evaluates the step); () when none do."""
-    active = [b for b in KNOWN_BUGS if version and b.affects(version)]
-    for size in range(1, len(active) + 1):
-        for combination in itertools.combinations(active, size):
-            try:
-                with contextlib.ExitStack() as stack:
-                    for bug in combination:
-                        stack.enter_context(bug.model())
-                    outcomes = translate()
-            except (model.UnknownMemory, ValueError):
-                # The changed model walks where the kernel's walk did not read, or meets a fault
-                # with no encoding (where that QEMU aborts): this combination explains nothing here.
-                continue
-            if not observation_allowed(step, outcomes, record):
-                return combination
-    return ()
+    return fewest_explaining(version, translate,
+                             lambda outcomes: outcomes is not None and not observation_allowed(step, outcomes, record))
 
 
 def _registers(regs, boot):

@@ -34,7 +34,7 @@ import harness.model.stage2 as stage2  # isort: skip
 from harness import esr
 from harness.cases import AT_OPS, LAYOUT
 from harness.kdefs import REPO
-from harness.model import Abort, Outcomes, predict_case
+from harness.model import Abort, Outcomes, UnknownMemory, predict_case
 from harness.model.oracle import observation_allowed
 from harness.model.outcome import Completes
 from harness.par import SH_NAMES
@@ -242,28 +242,37 @@ def allowed_on_the_board(step, outcomes, record):
     return record.word("result") == "fault" and esr.decode_esr(record.num("esr")).fault == "external"
 
 
-def explain(version, case, ids, pool_base, n, record, bugs=KNOWN_BUGS):
-    """The fewest known bugs of QEMU `version` that together explain step n's observation
-    `record` (a tuple of KnownBug, fewest first; () when none do).  Two bugs can meet in one
-    step: a block the architecture refuses, taken by QEMU, of Device memory whose PAR_EL1.SH
-    QEMU then reports wrongly."""
-    active = [b for b in bugs if b.affects(version)]
+def fewest_explaining(version, evaluate, explains, bugs=KNOWN_BUGS):
+    """The fewest known bugs of QEMU `version` (a tuple of KnownBug, fewest first; () when none
+    do) under which the model's answer, `evaluate()` computed while they are in force, is one
+    that `explains(answer)` accepts.  Where the changed model meets a fault the architecture has
+    no encoding for (ValueError: an Access flag fault at level -1, say, where QEMU aborts) or
+    walks memory nobody holds (UnknownMemory), the answer is None."""
+    active = [b for b in bugs if version and b.affects(version)]
     for size in range(1, len(active) + 1):
         for combination in itertools.combinations(active, size):
             try:
                 with contextlib.ExitStack() as stack:
                     for bug in combination:
                         stack.enter_context(bug.model())
-                    predictions = predict_case(case, ids, pool_base)
-            except ValueError:
-                # The changed model meets a fault the architecture has no encoding for (an Access
-                # flag fault at level -1, say): where QEMU aborts, leaving the step no record.
-                if record is None:
-                    return combination
-                continue
-            if allowed_on_the_board(case.steps[n], predictions[n], record):
+                    answer = evaluate()
+            except (ValueError, UnknownMemory):
+                answer = None
+            if explains(answer):
                 return combination
     return ()
+
+
+def explain(version, case, ids, pool_base, n, record, bugs=KNOWN_BUGS):
+    """The fewest known bugs of QEMU `version` that together explain step n's observation
+    `record` (fewest_explaining).  Two bugs can meet in one step: a block the architecture
+    refuses, taken by QEMU, of Device memory whose PAR_EL1.SH QEMU then reports wrongly.  A
+    model that cannot answer explains a step QEMU left without a record (it aborted)."""
+    def explains(predictions):
+        if predictions is None:
+            return record is None
+        return allowed_on_the_board(case.steps[n], predictions[n], record)
+    return fewest_explaining(version, lambda: predict_case(case, ids, pool_base), explains, bugs)
 
 
 def names(bugs):
