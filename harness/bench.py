@@ -156,7 +156,12 @@ def main(argv=None):
         for count in args.scales:
             cases, build_dir = work / f"cases-{count}", work / f"build-{count}"
             generated = generated_cases(args, kernel, count, cases)
-            built = build(cases, build_dir)
+            try:
+                built = build(cases, build_dir)
+            except subprocess.CalledProcessError:
+                # make said why (a blob larger than CASE_BLOB_SIZE, say); the other rows still count.
+                scale.append((count, generated, None, None, None, {"not built": count}))
+                continue
             wall, rss, scaled = suite(args, cases, build_dir, work / f"results-{count}")
             outcomes = collections.Counter(e["outcome"] for e in scaled["cases"])
             scale.append((count, generated, built, wall, rss, outcomes))
@@ -197,6 +202,9 @@ def main(argv=None):
           f"{'max RSS':>10}  outcomes")
     base = scale[0][3] / scale[0][0]
     for count, generated, built, wall, rss, outcomes in scale:
+        if built is None:
+            print(f"{count:10}{generated:9.1f}s  not built (see make's message above)")
+            continue
         print(f"{count:10}{generated:9.1f}s{built:7.1f}s{wall:8.1f}s{1000 * wall / count:13.2f}"
               f"{wall / count / base:10.2f}x{rss:7.0f}MiB  {', '.join(f'{n} {k}' for k, n in sorted(outcomes.items()))}")
 

@@ -7,6 +7,7 @@ import pexpect
 import pytest
 
 from harness import blob
+from harness.cases import LAYOUT
 from harness.errors import HarnessError
 from harness.qemu import HANG_CHECK, qemu_command, qemu_version, run_kernel
 
@@ -81,7 +82,7 @@ def test_command():
     quiet = qemu_command("q", "max", "k.elf", ["#0-4999"], walks=False)
     assert quiet[quiet.index("-semihosting-config") + 1] == "enable=on,target=native,chardev=console,arg=#0-4999"
     assert cmd[cmd.index("-kernel") + 1] == "k.elf"
-    assert cmd[cmd.index("-device") + 1] == "loader,file=cases.bin,addr=0x40800000,force-raw=on"
+    assert cmd[cmd.index("-device") + 1] == f"loader,file=cases.bin,addr={LAYOUT['CASE_BLOB_BASE']:#x},force-raw=on"
     other = qemu_command("q", "max", "build/k.elf", [], blob="fuzz/b.bin")
     assert other[other.index("-device") + 1].startswith("loader,file=fuzz/b.bin,")
     with pytest.raises(ValueError):
