@@ -7,7 +7,7 @@
  * calls el2_handle(frame, vector), which may change the frame's x0-x3 (HVC
  * results) and ELR (a probe resumed).
  */
-#define FRAME_SIZE (34 * 8)        /* sizeof(struct frame) */
+#include "frame_macros.h"
 
 .macro el2_entry vector
 	.balign 0x80
@@ -39,46 +39,10 @@ el2_vectors:
 	el2_entry 15
 
 el2_exception:
-	stp	x2, x3, [sp, #16 * 1]
-	stp	x4, x5, [sp, #16 * 2]
-	stp	x6, x7, [sp, #16 * 3]
-	stp	x8, x9, [sp, #16 * 4]
-	stp	x10, x11, [sp, #16 * 5]
-	stp	x12, x13, [sp, #16 * 6]
-	stp	x14, x15, [sp, #16 * 7]
-	stp	x16, x17, [sp, #16 * 8]
-	stp	x18, x19, [sp, #16 * 9]
-	stp	x20, x21, [sp, #16 * 10]
-	stp	x22, x23, [sp, #16 * 11]
-	stp	x24, x25, [sp, #16 * 12]
-	stp	x26, x27, [sp, #16 * 13]
-	stp	x28, x29, [sp, #16 * 14]
-	mrs	x2, elr_el2
-	stp	x30, x2, [sp, #16 * 15]
-	mrs	x2, spsr_el2
-	mrs	x3, esr_el2
-	stp	x2, x3, [sp, #16 * 16]
+	save_frame 2
 	mov	x0, sp
 	bl	el2_handle
-	ldp	x30, x2, [sp, #16 * 15]
-	msr	elr_el2, x2
-	ldp	x0, x1, [sp, #16 * 0]
-	ldp	x2, x3, [sp, #16 * 1]
-	ldp	x4, x5, [sp, #16 * 2]
-	ldp	x6, x7, [sp, #16 * 3]
-	ldp	x8, x9, [sp, #16 * 4]
-	ldp	x10, x11, [sp, #16 * 5]
-	ldp	x12, x13, [sp, #16 * 6]
-	ldp	x14, x15, [sp, #16 * 7]
-	ldp	x16, x17, [sp, #16 * 8]
-	ldp	x18, x19, [sp, #16 * 9]
-	ldp	x20, x21, [sp, #16 * 10]
-	ldp	x22, x23, [sp, #16 * 11]
-	ldp	x24, x25, [sp, #16 * 12]
-	ldp	x26, x27, [sp, #16 * 13]
-	ldp	x28, x29, [sp, #16 * 14]
-	add	sp, sp, #FRAME_SIZE
-	eret
+	restore_frame_eret 2
 
 	.section .bss
 	.balign 16

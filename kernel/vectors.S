@@ -9,31 +9,8 @@
  * told apart by the hardware, not by a flag the fault may have corrupted.
  */
 #include "exit_status.h"
+#include "frame_macros.h"
 
-#define FRAME_SIZE (34 * 8)        /* sizeof(struct frame) */
-
-/* Save x2-x30, ELR, SPSR, ESR above x0/x1, which the entry saved. */
-.macro save_rest
-	stp	x2, x3, [sp, #16 * 1]
-	stp	x4, x5, [sp, #16 * 2]
-	stp	x6, x7, [sp, #16 * 3]
-	stp	x8, x9, [sp, #16 * 4]
-	stp	x10, x11, [sp, #16 * 5]
-	stp	x12, x13, [sp, #16 * 6]
-	stp	x14, x15, [sp, #16 * 7]
-	stp	x16, x17, [sp, #16 * 8]
-	stp	x18, x19, [sp, #16 * 9]
-	stp	x20, x21, [sp, #16 * 10]
-	stp	x22, x23, [sp, #16 * 11]
-	stp	x24, x25, [sp, #16 * 12]
-	stp	x26, x27, [sp, #16 * 13]
-	stp	x28, x29, [sp, #16 * 14]
-	mrs	x2, elr_el1
-	stp	x30, x2, [sp, #16 * 15]
-	mrs	x2, spsr_el1
-	mrs	x3, esr_el1
-	stp	x2, x3, [sp, #16 * 16]
-.endm
 
 /* Exceptions from kernel code: a probe's fault, or an unexpected one. */
 .macro entry_sp0 vector
@@ -74,30 +51,10 @@ vectors:
 	entry_sp0 15
 
 exception_sp0:
-	save_rest
+	save_frame 1
 	mov	x0, sp
 	bl	handle_exception
-	ldp	x2, x3, [sp, #16 * 16]
-	msr	spsr_el1, x2
-	ldp	x30, x2, [sp, #16 * 15]
-	msr	elr_el1, x2
-	ldp	x0, x1, [sp, #16 * 0]
-	ldp	x2, x3, [sp, #16 * 1]
-	ldp	x4, x5, [sp, #16 * 2]
-	ldp	x6, x7, [sp, #16 * 3]
-	ldp	x8, x9, [sp, #16 * 4]
-	ldp	x10, x11, [sp, #16 * 5]
-	ldp	x12, x13, [sp, #16 * 6]
-	ldp	x14, x15, [sp, #16 * 7]
-	ldp	x16, x17, [sp, #16 * 8]
-	ldp	x18, x19, [sp, #16 * 9]
-	ldp	x20, x21, [sp, #16 * 10]
-	ldp	x22, x23, [sp, #16 * 11]
-	ldp	x24, x25, [sp, #16 * 12]
-	ldp	x26, x27, [sp, #16 * 13]
-	ldp	x28, x29, [sp, #16 * 14]
-	add	sp, sp, #FRAME_SIZE
-	eret
+	restore_frame_eret 1
 
 /*
  * x0 = vector, the interrupted x0 in TPIDR_EL1.  TPIDR_EL0 counts entries
@@ -119,7 +76,7 @@ exception_spx:
 	mrs	x1, tpidrro_el0
 	str	x1, [sp, #8]
 	mov	x1, x0
-	save_rest
+	save_frame 1
 	mov	x0, sp
 	bl	handle_exception        /* reports and exits */
 nested_twice:
