@@ -51,6 +51,8 @@ ACCESS_KINDS = {
 ALIGNMENT_RULE = "SCTLR_EL1.A = 1 and the address not aligned to the access size (AArch64.CheckAlignment)"
 AF_UPDATE_RULE = ("the Access flag update on a faulting access: AArch64.SettingAccessFlagPermitted, "
                   "ConstrainUnpredictableBool(Unpredictable_AFUPDATE)")
+AT_AF_UPDATE_RULE = ("the Access flag update by an AT instruction: IMPLEMENTATION DEFINED "
+                     "(AArch64.SetAccessFlag, ImpDefBool(\"AT updates AF\"))")
 DIRTY_UPDATE_RULE = ("the dirty state update on an Alignment fault: AArch64.SettingDirtyStatePermitted, "
                      "ConstrainUnpredictableBool(Unpredictable_DBUPDATE)")
 CONTIG_RULE = ("a Contiguous-bit entry whose output address is not its place in an aligned group: "
@@ -94,7 +96,8 @@ def branch_addr(params, va):
 def _updates(params, walk, acc, fault_class):
     """The descriptor updates AArch64.S1Translate may make: AF (TCR_EL1.HA)
     and AP[2] cleared for a write through a DBM descriptor (HA and HD; never
-    for AT).  [(updates, rule)], one entry per permitted choice."""
+    for AT, whose AF update is IMPLEMENTATION DEFINED).  [(updates, rule)],
+    one entry per permitted choice."""
     desc = walk.desc
     af = params.ha and not DESC_AF.get(desc)
     dirty = (params.ha and params.hd and DESC_DBM.get(desc) and DESC_AP.get(desc) & AP2 and acc.write
@@ -104,13 +107,16 @@ def _updates(params, walk, acc, fault_class):
     else:
         af_choices = [True, False] if af else [False]
         dirty_choices = [True, False] if dirty and fault_class == "alignment" else [False]
+    if acc.at and af:
+        af_choices = [True, False]      # AArch64.SetAccessFlag: ImpDefBool("AT updates AF")
+    af_rule = AT_AF_UPDATE_RULE if acc.at else AF_UPDATE_RULE
     choices = []
     for set_af in af_choices:
         for clean in dirty_choices:
             new = desc | (DESC_AF.mask if set_af else 0)
             if clean:
                 new &= ~(AP2 << DESC_AP.shift)
-            rules = [r for r, open_ in ((AF_UPDATE_RULE, len(af_choices) > 1),
+            rules = [r for r, open_ in ((af_rule, len(af_choices) > 1),
                                         (DIRTY_UPDATE_RULE, len(dirty_choices) > 1)) if open_]
             choices.append((((walk.desc_pa, desc, new),) if new != desc else (), "; ".join(rules)))
     return choices
