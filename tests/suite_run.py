@@ -134,6 +134,18 @@ def shell_script(path, body):
     return path
 
 
+@pytest.fixture(scope="session")
+def qemu(request):
+    """The QEMU the outer run tests (its --qemu, when conftest.py provides the option)."""
+    return request.config.getoption("--qemu", default="qemu-system-aarch64")
+
+
+@pytest.fixture(scope="session")
+def cpu(request):
+    """The -cpu model the outer run tests (its --cpu)."""
+    return request.config.getoption("--cpu", default="max")
+
+
 @pytest.fixture
 def real_qemu(request):
     """The path of the QEMU the outer run tests (its --qemu), for fakes that wrap it."""

@@ -12,21 +12,11 @@ from harness.cases import load_dir
 from harness.qemu import qemu_command, qemu_version
 from harness.runner import Runner, Settings
 from suite_run import ROOT, qemu_processes, shell_script, suite_command
-from suite_run import real_qemu  # noqa: F401  (fixture)
+from suite_run import cpu, qemu, real_qemu  # noqa: F401  (fixtures)
 
 CASES = ROOT / "cases"
 # A batch with crashing cases in its middle (see the file's comment).
 CRASHES = ROOT / "tests" / "fixtures" / "batch"
-
-
-@pytest.fixture(scope="module")
-def qemu(request):
-    return request.config.getoption("--qemu", default="qemu-system-aarch64")
-
-
-@pytest.fixture(scope="module")
-def cpu(request):
-    return request.config.getoption("--cpu", default="max")
 
 
 def build_kernel(cases, work):

@@ -16,6 +16,7 @@ from harness.kdefs import kernel_header, read_constants
 from harness.protocol import parse_output
 from harness.qemu import run_kernel
 from host.pgtable_host import build_library
+from suite_run import cpu, qemu  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = load_dir(ROOT / "cases")
@@ -226,16 +227,6 @@ def kernel():
     if not KERNEL.is_file():
         pytest.skip(f"no {KERNEL}: run `make kernel`")
     return KERNEL
-
-
-@pytest.fixture
-def qemu(request):
-    return request.config.getoption("--qemu", default="qemu-system-aarch64")
-
-
-@pytest.fixture
-def cpu(request):
-    return request.config.getoption("--cpu", default="max")
 
 
 @pytest.mark.parametrize("name", ["version", "steps_out_of_bounds"])

@@ -24,9 +24,9 @@ DEFECTS = {
                                "(va >> (pgt_level_shift(pt->granule_shift, level) + 1))"),
     # Every block and page one level bigger than asked for.
     "block_size_one_level_up": ("pgtable.c", "(granule_shift - 3) * (3 - level)", "(granule_shift - 3) * (4 - level)"),
-    # Next-level tables written as block descriptors (bit 1 clear).
     # Stage 2 block and page descriptors with the Access flag inverted (kernel/stage2.c builds with pgtable.c).
     "s2_af_inverted": ("pgtable.c", "if (prot->af)\n\t\tbits |= PTE_AF;", "if (!prot->af)\n\t\tbits |= PTE_AF;"),
+    # Next-level tables written as block descriptors (bit 1 clear).
     "table_bit_missing": ("pgtable.c", "*entry = oa_encode(pt, (u64)(uintptr_t)next) | DESC_TABLE | DESC_VALID;",
                           "*entry = oa_encode(pt, (u64)(uintptr_t)next) | DESC_VALID;"),
     # Execute permissions: UXN never set (EL0 may run everything), UXNTable and PXNTable swapped.

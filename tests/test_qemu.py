@@ -10,21 +10,11 @@ from harness import blob
 from harness.cases import LAYOUT
 from harness.errors import HarnessError
 from harness.qemu import HANG_CHECK, qemu_command, qemu_version, run_kernel
+from suite_run import cpu, qemu  # noqa: F401  (fixtures)
 
 KERNEL = Path(__file__).resolve().parent.parent / "build" / "kernel.elf"
 # A case of the blob `make kernel` writes (build/cases.bin).
 DEMO_CASE = "demo.seed_demo"   # cases/demo.toml
-
-
-@pytest.fixture
-def qemu(request):
-    # The suite's --qemu, when conftest.py provides it.
-    return request.config.getoption("--qemu", default="qemu-system-aarch64")
-
-
-@pytest.fixture
-def cpu(request):
-    return request.config.getoption("--cpu", default="max")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from harness.model.attributes import (
 )
 from harness.model.descriptors import DESC_AF, DESC_SH, INVALID, TABLE, decode_descriptor_type, desc_oa
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
-from harness.model.registers import IPS_BITS, MMFR1_XNX, TCR_HA, pa_max
+from harness.model.registers import IPS_BITS, MMFR1_XNX, TCR_HA, TG0_GRANULE, pa_max
 from harness.model.translate import ACCESS_KINDS, PAR_FAULT_MASK, s1_translate
 from harness.model.walk import level_lsb
 from harness.esr import Field
@@ -38,7 +38,7 @@ VTCR_HA = Field(21, 1)
 VTCR_HD = Field(22, 1)
 VTTBR_BADDR = Field(1, 47)
 VTTBR_VMID = Field(48, 16)
-VTCR_TG0_GRANULE = {0b00: 12, 0b01: 16, 0b10: 14}
+VTCR_TG0_GRANULE = TG0_GRANULE         # VTCR_EL2.TG0 encodes granules as TCR_EL1.TG0 does
 
 # Stage 2 block and page attributes (kernel/pgtable-hwdef.h names them for the kernel)
 S2_MEMATTR = Field(2, 4)
