@@ -475,9 +475,6 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     for n, step in enumerate(steps):
         retries += bool(step.fixup)
         i = n - retries
-        if stage2 is not None and step.el == 0:
-            raise CaseError(path, "steps at EL0 under stage 2 are not supported: the kernel's EL2 half "
-                            "resumes EL1 probes only (kernel/el2.c)", name, f"steps[{i}].el")
         if stage2 is None and (step.op in AT_S12_OPS or step.expect.stage == 2 or
                                any(c.stage == 2 for c in step.expect.choices)):
             raise CaseError(path, f"{step.op} with a stage 2 outcome needs a [stage2] table", name, f"steps[{i}]")

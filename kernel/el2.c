@@ -2,14 +2,16 @@
  * The kernel's EL2 half: it owns HCR_EL2, VTCR_EL2 and VTTBR_EL2, turns a
  * case's stage 2 on and off when the EL1 kernel asks (hvc.h), executes the
  * AT S12* instructions (EL2 only) for it, and takes the stage 2 faults of
- * the EL1 kernel's probes: recorded raw (ESR_EL2, FAR_EL2, HPFAR_EL2) and the
- * probe resumed as exception.c resumes a stage 1 fault.  Any other exception
+ * the EL1 kernel's probes and of its EL0 steps: recorded raw (ESR_EL2,
+ * FAR_EL2, HPFAR_EL2) and the probe resumed as exception.c resumes a stage 1
+ * fault.  Any other exception
  * taken to EL2 is reported and ends the run.  EL2 runs with its MMU off.
  */
 #include "case.h"
 #include "exception.h"
 #include "exit_status.h"
 #include "hvc.h"
+#include "layout.h"
 #include "probe.h"
 #include "record.h"
 #include "semihost.h"
@@ -35,20 +37,32 @@ static bool in(u64 pc, const char *start, const char *end)
 	return pc >= (u64)(uintptr_t)start && pc < (u64)(uintptr_t)end;
 }
 
+/* Whether pc is in the EL0 code page, where EL0 steps run (el0.S; main.c maps it at EL0_CODE_VA). */
+static bool in_el0_code(u64 pc)
+{
+	return (pc & ~(u64)(EL0_CODE_SIZE - 1)) == EL0_CODE_VA;
+}
+
 /*
  * A data abort at a data probe's or an AT probe's instruction resumes after
  * it; an instruction abort of the fetch probe's branch target returns to the
- * probe through x30.  The kernel's own code, data and stacks are always
- * mapped at stage 2, so nothing else faults at stage 2.
+ * probe through x30.  An EL0 step's probe (el0.S) is resumed the same way, at
+ * EL0: after its access, or at its fetch's return, both the SVC that ends
+ * the step at EL1 (el0.c).  The kernel's own code, data and stacks, and the
+ * EL0 code page, are always mapped at stage 2, so nothing else faults at
+ * stage 2.
  */
 static bool resume_probe(struct frame *f)
 {
 	u64 ec = esr_ec(f->esr), elr = f->elr;
+	bool from_el0 = (f->spsr & SPSR_M_MASK) == SPSR_M_EL0T;
 
-	if (ec == ESR_EC_DABT_LOW && (in(f->elr, __probes_start, __probes_end) ||
-				      in(f->elr, __at_probes_start, __at_probes_end)))
+	if (ec == ESR_EC_DABT_LOW && (from_el0 ? in_el0_code(elr) :
+				      (in(elr, __probes_start, __probes_end) ||
+				       in(elr, __at_probes_start, __at_probes_end))))
 		f->elr += 4;
-	else if (ec == ESR_EC_IABT_LOW && f->x[30] == (u64)(uintptr_t)probe_fetch_return)
+	else if (ec == ESR_EC_IABT_LOW && (from_el0 ? in_el0_code(f->x[30]) :
+					   f->x[30] == (u64)(uintptr_t)probe_fetch_return))
 		f->elr = f->x[30];
 	else
 		return false;

@@ -101,6 +101,9 @@
 #define SPSR_EL1T_MASKED    0x3c4
 #define SPSR_EL0T_MASKED    0x3c0
 #define SPSR_PAN            BIT(22)
+/* SPSR.M[3:0]: the Exception level and stack pointer an exception was taken from */
+#define SPSR_M_MASK         0xf
+#define SPSR_M_EL0T         0x0
 
 /* ID_AA64MMFR1_EL1.PAN, bits [23:20]: 1 FEAT_PAN, 2 FEAT_PAN2, 3 FEAT_PAN3 */
 #define ID_MMFR1_PAN(v)     (((v) >> 20) & 0xf)

@@ -89,6 +89,22 @@ def test_stage2_execute_never(xn, ids, faults):
         assert outcome.ec == esr.EC.IABT_LOW and outcome.fault == ("permission", 3)
 
 
+@pytest.mark.parametrize("xn, ids, el1_faults, el0_faults", [
+    (0b00, MAX_IDS, False, False), (0b10, MAX_IDS, True, True),
+    (0b01, MAX_IDS, True, False), (0b11, MAX_IDS, False, True),      # FEAT_XNX: XN[0] tells EL1 from EL0
+    (0b11, A53_IDS, True, True),
+])
+def test_stage2_execute_never_at_el0(xn, ids, el1_faults, el0_faults):
+    # An EL0 step is an EL0 access at stage 2 too (AArch64.S2CheckPermissions reads accdesc.el); its
+    # stage 2 fault is taken to EL2 from the lower EL, as EL1's.  Stage 1: AP ro_all, PXN = UXN = 0.
+    memory = tables(s1_page(0x80_0000_0000) | 0b11 << 6, s2_page(0x4100_0000, xn=xn))
+    for el, faults in ((1, el1_faults), (0, el0_faults)):
+        outcome = only(full_translate(regs(ids), memory, Access("fetch", 0x8000_0010, el=el)))
+        assert isinstance(outcome, Abort) == faults
+        if faults:
+            assert outcome.stage == 2 and outcome.ec == esr.EC.IABT_LOW and outcome.fault == ("permission", 3)
+
+
 def test_combined_attributes():
     wb, wt, nc = (WB, 3, False), (WT, 0, False), (NC, 0, False)
     normal_wb = MemAttrs(inner=wb, outer=wb)

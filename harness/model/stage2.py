@@ -308,6 +308,8 @@ def full_translate(regs, memory, access):
     if why:
         return Outcomes({Unknown(f"the model does not cover {why}")})
     acc = ACCESS_KINDS[access.op]
+    if access.el == 0:
+        acc = replace(acc, el0=True)    # an EL0 step: stage 2's XN[0] tells EL0 from EL1 (FEAT_XNX)
     two_stage_at = access.op in AT_S12_OPS
     try:
         first = s1_translate(regs, _Stage1WalkMemory(params, memory), replace(access, op=_S1_OP.get(access.op,
