@@ -90,6 +90,12 @@ BAD = [
     ("el0_code_barred_by_e0pd1", 'requires = ["FEAT_E0PD"]\nregime = { t0sz = 36, e0pd1 = true }\n'
      'map = [ { va = 0x20_0000, to = "frame0", level = 3 } ]\n'
      'steps = [ { do = "load64", el = 0, va = 0x20_0000, expect = "ok" } ]', "regime.e0pd1", "forbids EL0"),
+    ("at_s1_stage2_not_on_walk", 'stage2 = { t0sz = 24 }\nsteps = [ { do = "at_s1e1r", va = 0x8000_0000, '
+     'expect = { fault = "translation", level = 3, stage = 2 } } ]', "steps[0].expect.s1ptw",
+     "its only stage 2 fault is on its stage 1 walk"),
+    ("at_s1_abort_wnr", 'stage2 = { t0sz = 24 }\nsteps = [ { do = "at_s1e1r", va = 0x8000_0000, '
+     'expect = { fault = "translation", level = 3, stage = 2, s1ptw = true, wnr = false } } ]',
+     "steps[0].expect.wnr", "always has WnR = 1"),
 ]
 
 

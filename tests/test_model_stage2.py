@@ -144,3 +144,8 @@ def test_a_stage1_descriptor_read_that_faults_at_stage2():
     assert outcome.far == 0x8000_0010
     at = only(full_translate(regs(), memory, Access("at_s12e1r", 0x8000_0010)))
     assert par.PAR_PTW.get(at.value) and par.PAR_S.get(at.value)
+    # AT S1E* from EL1 does not report it in PAR_EL1: it is taken to EL2, a Data Abort with CM = WnR = 1.
+    for op in ("at_s1e1r", "at_s1e0w"):
+        abort = only(full_translate(regs(), memory, Access(op, 0x8000_0010)))
+        assert isinstance(abort, Abort) and abort.stage == 2 and abort.s1ptw and abort.cm and abort.wnr
+        assert abort.ec == esr.EC.DABT_LOW and abort.ipa == 0x80_4000_0000 and abort.far == 0x8000_0010

@@ -4,7 +4,7 @@ outcome?  Both answer with a list of problem lines (empty: no problem)."""
 from dataclasses import replace
 
 from harness import esr, par
-from harness.cases import AT_OPS, AT_S12_OPS, LOADS
+from harness.cases import AT_OPS, AT_S12_OPS, LOADS, at_aborts
 from harness.declared import FETCH_MAGIC
 from harness.model.outcome import (
     EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, Abort, Completes, Done, Par, Unknown, abort_class,
@@ -37,7 +37,7 @@ def describe(outcome, op):
         if outcome.ec == EC_PC_ALIGNMENT:
             return f"{EC_PC_ALIGNMENT.text} (EC {EC_PC_ALIGNMENT:#04x}), FAR {outcome.far:#x}"
         wnr = "" if op == "fetch" or outcome.wnr is None else f", WnR={int(outcome.wnr)}"
-        fault = esr.describe_fsc(outcome.fsc, _fault_label(op))
+        fault = esr.describe_fsc(outcome.fsc, "DFSC" if outcome.cm else _fault_label(op))
         if outcome.stage == 2:
             s1ptw = ", S1PTW=1" if outcome.s1ptw else ""
             return (f"{esr.EC(outcome.ec).text} taken to EL2, stage 2: {fault}{wnr}{s1ptw}, "
@@ -90,8 +90,8 @@ def _rejects(step, outcome):
             return None
         return "the access completes"
     if isinstance(outcome, Abort):
-        if e.kind != "fault" or op in ALL_AT_OPS:
-            return "the access aborts"
+        if e.kind != "fault" or op in ALL_AT_OPS and not at_aborts(op, e):
+            return "the access aborts" if op not in ALL_AT_OPS else "the AT instruction is taken to EL2"
         if e.stage == 2:
             want_ec = EC_INSTRUCTION_ABORT_LOW if op == "fetch" else EC_DATA_ABORT_LOW
         else:
@@ -117,6 +117,8 @@ def _rejects(step, outcome):
         return None
     if isinstance(outcome, Par):
         value, mask = outcome.value, outcome.mask
+        if at_aborts(op, e):
+            return "AT reports in PAR_EL1, not by an exception to EL2"
         if par.PAR_F.get(value):
             if e.kind != "fault":
                 return "AT reports a fault"
@@ -205,7 +207,7 @@ def _mismatch(step, outcome, record):
                 return f"got HPFAR_EL2 {record.num('hpfar'):#x}"
         wrong = [f"{name}={got}" for name, got, want in (
             ("IL", s.il, 1), ("WnR", s.wnr, s.wnr if s.wnr is None or outcome.wnr is None else int(outcome.wnr)),
-            ("S1PTW", s.s1ptw, int(outcome.s1ptw)), ("CM", s.cm, None if s.cm is None else 0),
+            ("S1PTW", s.s1ptw, int(outcome.s1ptw)), ("CM", s.cm, None if s.cm is None else int(outcome.cm)),
             ("EA", s.ea, 0), ("FnV", s.fnv, 0)) if got != want]
         if wrong:
             return "got " + ", ".join(wrong)

@@ -44,7 +44,7 @@ class Abort:
     """A Data or Instruction Abort taken to EL1 from EL1 or EL0 (or, a stage 2
     fault, to EL2: stage, ipa), or a PC
     alignment fault (EC 0x22, fsc None): ESR_EL1.EC, the fault status code,
-    WnR and S1PTW (IL = 1, CM = EA = FnV = 0 always here; ISV and ISS[23:14]
+    WnR and S1PTW (IL = 1, EA = FnV = 0 always here, CM = 0 but for cm; ISV and ISS[23:14]
     are left free, the architecture permitting ISV = 0), and FAR_EL1 as it
     must read.  rule: the ASL function or rule the fault comes from."""
     ec: int
@@ -56,6 +56,7 @@ class Abort:
     updates: tuple = ()
     stage: int = 1          # 2: a stage 2 fault, taken to EL2 (ESR_EL2, FAR_EL2)
     ipa: int = None         # a stage 2 fault: the faulting IPA (HPFAR_EL2 holds its page)
+    cm: bool = False        # an AT instruction's abort (CM = 1, WnR = 1): harness.cases.at_aborts
 
     @property
     def fault(self):
