@@ -25,6 +25,7 @@ from harness.fuzz.known import MODEL_LOCK, fewest_explaining
 from harness.model.oracle import describe_outcomes, expectation_agrees, observation_allowed
 from harness.model.case import step_accesses
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP
+from harness.model.stage2 import S2AP_W
 from harness.model.translate import ACCESS_KINDS
 from harness.walk_text import describe_walk
 
@@ -75,10 +76,14 @@ def _walked_memory(walk, declared_memory):
 
 def _hardware_bits(case):
     """Descriptor bits the hardware may change under this regime (AF with HA;
-    AP[2] with HA and HD), which the declared layout no longer predicts after a step."""
-    bits = DESC_AF.mask if case.regime.ha else 0
+    AP[2] with HA and HD; at stage 2 AF with VTCR_EL2.HA, S2AP[1] with HA and HD),
+    which the declared layout no longer predicts after a step."""
+    s2 = case.stage2
+    bits = DESC_AF.mask if case.regime.ha or s2 is not None and s2.ha else 0
     if case.regime.ha and case.regime.hd:
         bits |= AP2 << DESC_AP.shift
+    if s2 is not None and s2.ha and s2.hd:
+        bits |= S2AP_W
     return bits
 
 

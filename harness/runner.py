@@ -368,7 +368,7 @@ class _CutAfterWriterFails:
 def _may_write_memory(case):
     """Whether a case's steps can change memory beyond its own frames and tables, which the kernel
     resets for each case, when the MMU translates them wrongly."""
-    return (case.regime.ha or case.regime.hd
+    return (case.regime.ha or case.regime.hd or case.stage2 is not None and (case.stage2.ha or case.stage2.hd)
             or any(step.op in STORES or step.op == "fetch" for step in case.steps))
 
 

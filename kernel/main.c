@@ -324,6 +324,7 @@ struct step_run {
 	const struct walk_memory *memory;
 	u64 el0_code;                           /* where the EL0 code page is mapped */
 	const struct pgtable *s2;               /* the stage 2 tables, or NULL: EL2 takes the steps' stage 2 faults */
+	bool s2_updates;                        /* VTCR_EL2.HA or HD: stage 2 hardware updates */
 };
 
 /*
@@ -427,8 +428,8 @@ static void run_step(const struct step_run *c, unsigned n)
 			record_hex("value", result);
 	}
 	record_end();
-	/* Hardware Access flag and dirty state updates may have written descriptors of the walk. */
-	if (walks && (c->regime->ha || c->regime->hd))
+	/* Hardware Access flag and dirty state updates (of either stage) may have written descriptors of the walk. */
+	if (walks && (c->regime->ha || c->regime->hd || c->s2_updates))
 		report_walk(c, n, "after");
 }
 
@@ -459,7 +460,7 @@ static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0,
 	struct ttbr0_regs leave = { tcr_from_regime(&transition), boot_root };
 	struct step_run run = {
 		ALIAS(c->id), ALIAS(c->steps), c->nsteps, ALIAS(&c->regime), ALIAS(tt0), ALIAS(tt1), ALIAS(&window_alias),
-		EL0_CODE_ALIAS_VA, NULL,
+		EL0_CODE_ALIAS_VA, NULL, false,
 	};
 
 	mmu_enable(&transition, boot_root, tt1_root);
@@ -538,7 +539,8 @@ static int run_case(const struct mmut_case *c)
 			run_steps_from_alias(c, &tt0, &tt1, tt1_root, pgt_ttbr(&boot));
 		} else {
 			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, &tt0, &tt1, &window, EL0_CODE_VA,
-						c->stage2 ? &s2 : NULL };
+						c->stage2 ? &s2 : NULL,
+						c->stage2 && (c->stage2->flags & (STAGE2_HA | STAGE2_HD)) };
 
 			if (c->stage2)
 				hvc_call(HVC_STAGE2_ON, vtcr_from_stage2(c->stage2), vttbr_from_stage2(c->stage2, &s2),

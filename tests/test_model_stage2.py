@@ -7,7 +7,7 @@ import pytest
 from harness import esr, par
 from harness.model import Abort, Access, Completes, Memory, Par, Registers, full_translate
 from harness.model.attributes import MemAttrs, NC, WB, WT
-from harness.model.stage2 import S2_AP, S2_MEMATTR, S2_XN, s2_combine_mem_attrs, s2_decode_mem_attrs
+from harness.model.stage2 import S2_AP, S2_MEMATTR, S2_XN, S2AP_W, s2_combine_mem_attrs, s2_decode_mem_attrs
 
 MAX_IDS = dict(mmfr0=0x32310201126, mmfr1=0x11010211122, mmfr2=0x1021011010011011)
 A53_IDS = dict(mmfr0=0x1122, mmfr1=0, mmfr2=0)
@@ -25,8 +25,9 @@ def s1_page(pa, attrindx=1):
     return pa | PAGE | attrindx << 2 | 3 << 8
 
 
-def s2_page(pa, s2ap=0b11, xn=0, memattr=0xF):
-    return pa | PAGE | memattr << S2_MEMATTR.shift | s2ap << S2_AP.shift | 3 << 8 | xn << S2_XN.shift
+def s2_page(pa, s2ap=0b11, xn=0, memattr=0xF, af=True, dbm=False):
+    return (pa | PAGE & ~(0 if af else 1 << 10) | memattr << S2_MEMATTR.shift | s2ap << S2_AP.shift | 3 << 8
+            | xn << S2_XN.shift | dbm << 51)
 
 
 def tables(s1_leaf, s2_leaf, va=0x8000_0000, ipa=0x80_0000_0000):
@@ -149,3 +150,41 @@ def test_a_stage1_descriptor_read_that_faults_at_stage2():
         abort = only(full_translate(regs(), memory, Access(op, 0x8000_0010)))
         assert isinstance(abort, Abort) and abort.stage == 2 and abort.s1ptw and abort.cm and abort.wnr
         assert abort.ec == esr.EC.DABT_LOW and abort.ipa == 0x80_4000_0000 and abort.far == 0x8000_0010
+
+
+VTCR_HA, VTCR_HD = 1 << 21, 1 << 22
+S2_LEAF_PA = S2_L3 + 8 * (0x80_0000_0000 >> 12 & 511)
+
+
+@pytest.mark.parametrize("op", ["load64", "store64", "fetch"])
+def test_vtcr_ha_sets_the_access_flag_instead_of_faulting(op):
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000, af=False))
+    fault = only(full_translate(regs(), memory, Access(op, 0x8000_0010)))
+    assert isinstance(fault, Abort) and fault.fault == ("access_flag", 3) and not fault.updates
+    done = only(full_translate(regs(vtcr=VTCR | VTCR_HA), memory, Access(op, 0x8000_0010)))
+    leaf = s2_page(0x4100_0000, af=False)
+    assert isinstance(done, Completes) and done.updates == ((S2_LEAF_PA, leaf, leaf | 1 << 10),)
+
+
+def test_vtcr_hd_makes_a_writable_clean_page_dirty_on_a_write_only():
+    clean = s2_page(0x4100_0000, s2ap=0b01, dbm=True)
+    memory = tables(s1_page(0x80_0000_0000), clean)
+    dirty_regs = regs(vtcr=VTCR | VTCR_HA | VTCR_HD)
+    store = only(full_translate(dirty_regs, memory, Access("store64", 0x8000_0010)))
+    assert isinstance(store, Completes) and store.updates == ((S2_LEAF_PA, clean, clean | S2AP_W),)
+    assert not only(full_translate(dirty_regs, memory, Access("load64", 0x8000_0010))).updates
+    # AT S12E1W: the write permitted, no dirty update (AArch64.S2Translate excludes AccessType_AT).
+    at = only(full_translate(dirty_regs, memory, Access("at_s12e1w", 0x8000_0010)))
+    assert isinstance(at, Par) and not par.PAR_F.get(at.value) and not at.updates
+    # Without HD (or HA) DBM grants nothing: a stage 2 Permission fault, no update.
+    for vtcr in (VTCR | VTCR_HA, VTCR | VTCR_HD):
+        fault = only(full_translate(regs(vtcr=vtcr), memory, Access("store64", 0x8000_0010)))
+        assert isinstance(fault, Abort) and fault.fault == ("permission", 3) and not fault.updates
+
+
+def test_a_permission_fault_may_or_may_not_set_the_access_flag():
+    leaf = s2_page(0x4100_0000, s2ap=0b01, af=False)
+    memory = tables(s1_page(0x80_0000_0000), leaf)
+    outcomes = full_translate(regs(vtcr=VTCR | VTCR_HA), memory, Access("store64", 0x8000_0010))
+    assert {o.updates for o in outcomes} == {(), ((S2_LEAF_PA, leaf, leaf | 1 << 10),)}
+    assert all(isinstance(o, Abort) and o.fault == ("permission", 3) for o in outcomes) and outcomes.rule

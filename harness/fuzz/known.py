@@ -129,8 +129,9 @@ def _s1ptw_reports_the_stage1_level():
                 try:
                     return memory.read64(pa)
                 except stage2.WalkFaultedAtStage2 as e:
-                    cls, _ = esr.decode_fsc(e.fault.fsc)
-                    raise stage2.WalkFaultedAtStage2(replace(e.fault, fsc=esr.fault_status(cls, level[0]))) from None
+                    cls, _ = esr.decode_fsc(e.results[0].fault.fsc)
+                    raise stage2.WalkFaultedAtStage2([replace(r, fault=replace(r.fault, fsc=esr.fault_status(
+                        cls, level[0]))) for r in e.results]) from None
                 finally:
                     level[0] += 1
         return original(params, LevelOfEachRead(), va, txsz)

@@ -2,14 +2,15 @@
 AArch64.S1Translate.  Every stage 1 descriptor address is an IPA that stage 2
 translates before the walk reads it (a fault there is a stage 2 fault with
 S1PTW = 1), and the access's IPA is translated in turn: AArch64.S2Walk,
-AArch64.S2CheckPermissions, AArch64.S2HasAlignmentFault, and the attributes
+AArch64.S2CheckPermissions, AArch64.S2HasAlignmentFault, the descriptor
+updates of VTCR_EL2.HA/HD (AF, and S2AP[1] through DBM), and the attributes
 of both stages combined (S2CombineS1MemAttrs, HCR_EL2.FWB = 0).
 
 full_translate(regs, memory, access) (AArch64.FullTranslate) is the entry for both cases: stage 1 alone
 (s1_translate) when HCR_EL2.VM = 0.  An AT S1E* whose stage 1 walk faults at
 stage 2 is taken to EL2 as a Data Abort (_s2_abort).  Not modelled, said so
-by an Unknown outcome: HCR_EL2.FWB = 1, VTCR_EL2.HA/HD, stage 1 hardware
-updates under stage 2.
+by an Unknown outcome: HCR_EL2.FWB = 1, stage 1 hardware updates under
+stage 2.
 """
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -20,10 +21,10 @@ from harness.model.attributes import (
     DEVICE_TYPES, NC, SH_CODES, WB, WT, MemAttrs, decode_shareability, encode_par_attrs, par_encode_shareability,
     s1_decode_mem_attrs,
 )
-from harness.model.descriptors import DESC_AF, DESC_SH, INVALID, TABLE, decode_descriptor_type, desc_oa
+from harness.model.descriptors import DESC_AF, DESC_DBM, DESC_SH, INVALID, TABLE, decode_descriptor_type, desc_oa
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
 from harness.model.registers import IPS_BITS, MMFR1_XNX, TCR_HA, TG0_GRANULE, pa_max
-from harness.model.translate import ACCESS_KINDS, PAR_FAULT_MASK, s1_translate
+from harness.model.translate import ACCESS_KINDS, PAR_FAULT_MASK, hw_update_choices, s1_translate
 from harness.model.walk import level_lsb
 from harness.esr import Field
 from harness.geometry import s2_start_level
@@ -45,6 +46,7 @@ VTCR_TG0_GRANULE = TG0_GRANULE         # VTCR_EL2.TG0 encodes granules as TCR_EL
 S2_MEMATTR = Field(2, 4)
 S2_AP = Field(6, 2)
 S2_XN = Field(53, 2)
+S2AP_W = 0b10 << S2_AP.shift    # S2AP[1]: write permission, the dirty state with DBM (FEAT_HAFDBS)
 
 S2_DEVICE_RULE = "stage 2 MemAttr[3:2] = 0b00: Device memory of type MemAttr[1:0] (S2DecodeMemAttrs)"
 S2_RESERVED_RULE = ("a reserved stage 2 MemAttr (Normal with MemAttr[1:0] = 0b00): CONSTRAINED UNPREDICTABLE "
@@ -66,6 +68,8 @@ class S2Params:
     oasize: int             # Min(PS, PAMax), 48 at most with the 48-bit descriptor format
     pamax: int
     xnx: bool               # FEAT_XNX: XN[0] distinguishes EL1 from EL0 execution
+    ha: bool = False        # VTCR_EL2.HA, HD: hardware Access flag and dirty state updates
+    hd: bool = False
     ds: bool = False
     lpa: bool = False
 
@@ -84,7 +88,7 @@ def s2_params(regs):
     pamax = pa_max(regs.mmfr0)
     return S2Params(granule=granule, t0sz=t0sz, start=start, base=base,
                     oasize=min(IPS_BITS.get(VTCR_PS.get(vtcr), 52), pamax, 48), pamax=pamax,
-                    xnx=MMFR1_XNX.get(regs.mmfr1) >= 1)
+                    xnx=MMFR1_XNX.get(regs.mmfr1) >= 1, ha=bool(VTCR_HA.get(vtcr)), hd=bool(VTCR_HD.get(vtcr)))
 
 
 @dataclass(frozen=True)
@@ -100,11 +104,13 @@ class S2Leaf:
     level: int
     desc: int
     pa: int                 # the output address of the IPA
+    desc_pa: int            # where the descriptor is (hardware updates write it)
 
 
 def s2_walk(params, memory, ipa):
     """AArch64.S2Walk of ipa: an S2Leaf or an S2Fault (Translation, Address
-    size, Access flag with VTCR_EL2.HA = 0).  Raises UnknownMemory."""
+    size, Access flag with VTCR_EL2.HA = 0: with HA = 1 an AF = 0 descriptor is
+    used and AArch64.S2Translate sets AF).  Raises UnknownMemory."""
     if ipa >> (64 - params.t0sz):
         return S2Fault(esr.fault_status("translation", params.start), ipa,
                        "IPA above VTCR_EL2.T0SZ's input size (AArch64.S2Translate)")
@@ -112,7 +118,8 @@ def s2_walk(params, memory, ipa):
     while True:
         lsb = level_lsb(params.granule, level)
         msb = (64 - params.t0sz) - 1 if level == params.start else lsb + params.granule - 4
-        desc = memory.read64(base | (ipa >> lsb & ((1 << (msb - lsb + 1)) - 1)) << 3)
+        desc_pa = base | (ipa >> lsb & ((1 << (msb - lsb + 1)) - 1)) << 3
+        desc = memory.read64(desc_pa)
         kind = decode_descriptor_type(params, desc, level)
         if kind == INVALID:
             return S2Fault(esr.fault_status("translation", level), ipa,
@@ -128,9 +135,9 @@ def s2_walk(params, memory, ipa):
     if oa >> params.oasize:
         return S2Fault(esr.fault_status("address_size", level), ipa,
                        "stage 2 output address above VTCR_EL2.PS / the PA size (AArch64.S2Walk)")
-    if not DESC_AF.get(desc):
+    if not DESC_AF.get(desc) and not params.ha:
         return S2Fault(esr.fault_status("access_flag", level), ipa, "stage 2 AF = 0 with VTCR_EL2.HA = 0")
-    return S2Leaf(level, desc, oa | ipa & ((1 << lsb) - 1))
+    return S2Leaf(level, desc, oa | ipa & ((1 << lsb) - 1), desc_pa)
 
 
 def s2_decode_mem_attrs(memattr):
@@ -172,8 +179,10 @@ _SH_ORDER = ("non", "inner", "outer")
 
 def s2_permits(params, desc, acc):
     """AArch64.S2CheckPermissions: (permitted, rule) for the access: S2AP[0]
-    reads, S2AP[1] writes; execution by XN[1] (with FEAT_XNX, XN[1:0]: 0b01
-    not at EL1, 0b11 not at EL0).  Stage 2 has no EL0/EL1 distinction for data."""
+    reads, S2AP[1] writes (or, with VTCR_EL2.HA = HD = 1, DBM: the walk state
+    of a writable-clean descriptor already permits the write that makes it
+    dirty); execution by XN[1] (with FEAT_XNX, XN[1:0]: 0b01 not at EL1, 0b11
+    not at EL0).  Stage 2 has no EL0/EL1 distinction for data."""
     s2ap, xn = S2_AP.get(desc), S2_XN.get(desc)
     if acc.fetch:
         if params.xnx:
@@ -183,60 +192,91 @@ def s2_permits(params, desc, acc):
         return executable, "stage 2 execute permission (XN; AArch64.S2CheckPermissions)"
     if acc.read and not s2ap & 0b01:
         return False, "stage 2 read permission (S2AP[0]; AArch64.S2CheckPermissions)"
-    if acc.write and not s2ap & 0b10:
-        return False, "stage 2 write permission (S2AP[1]; AArch64.S2CheckPermissions)"
+    if acc.write and not s2ap & 0b10 and not (params.ha and params.hd and DESC_DBM.get(desc)):
+        return False, "stage 2 write permission (S2AP[1], DBM with VTCR_EL2.HD; AArch64.S2CheckPermissions)"
     return True, ""
 
 
 @dataclass(frozen=True)
 class _S2Result:
-    """The stage 2 translation of one IPA for an access: pa, memattrs and shareabilities, or fault."""
+    """The stage 2 translation of one IPA for an access: pa, memattrs and shareabilities, or fault;
+    the descriptor updates it makes either way."""
     pa: int = None
     memattrs: MemAttrs = None
     shares: tuple = ()
     fault: S2Fault = None
+    updates: tuple = ()
+    rule: str = ""          # the rule of a choice among permitted updates
+
+
+def _s2_updates(params, leaf, acc, fault_class):
+    """The descriptor updates of AArch64.S2Translate: AF with VTCR_EL2.HA, and S2AP[1] set
+    by a write through a DBM descriptor with HA and HD (never for AT)."""
+    desc = leaf.desc
+    dirty = None
+    if params.ha and params.hd and DESC_DBM.get(desc) and not desc & S2AP_W and acc.write and not acc.at:
+        dirty = desc | S2AP_W
+    return hw_update_choices(leaf.desc_pa, desc, params.ha, dirty, acc, fault_class)
 
 
 def s2_translate(params, memory, ipa, acc, aligned=True):
     """AArch64.S2Translate of one IPA for an access (its checks in the ASL's
-    order: walk, alignment, permissions): a list of _S2Result, one per permitted outcome."""
+    order: walk, alignment, permissions, then the descriptor updates): a list of
+    _S2Result, one per permitted outcome, each with the rules of the choices made."""
     leaf = s2_walk(params, memory, ipa)
     if isinstance(leaf, S2Fault):
         return [_S2Result(fault=leaf)]
     memattrs = s2_decode_mem_attrs(S2_MEMATTR.get(leaf.desc))
+    # (fault or None, its class, the rule of a choice between outcomes)
     if not aligned and not acc.fetch and not acc.at and memattrs.is_device:
-        return [_S2Result(fault=S2Fault(esr.fault_status("alignment", None), ipa, S2_ALIGNMENT_RULE))]
-    ok, rule = s2_permits(params, leaf.desc, acc)
-    fault = S2Fault(esr.fault_status("permission", leaf.level), ipa, rule)
-    if not ok:
-        return [_S2Result(fault=fault)]
+        checks = [(S2Fault(esr.fault_status("alignment", None), ipa, S2_ALIGNMENT_RULE), "alignment", "")]
+    else:
+        ok, rule = s2_permits(params, leaf.desc, acc)
+        fault = S2Fault(esr.fault_status("permission", leaf.level), ipa, rule)
+        if not ok:
+            checks = [(fault, "permission", "")]
+        elif acc.fetch and memattrs.is_device:
+            checks = [(replace(fault, rule=S2_FETCH_DEVICE_RULE), "permission", S2_FETCH_DEVICE_RULE),
+                      (None, None, S2_FETCH_DEVICE_RULE)]
+        else:
+            checks = [(None, None, "")]
     shares = decode_shareability(DESC_SH.get(leaf.desc))
-    done = _S2Result(pa=leaf.pa, memattrs=memattrs, shares=shares)
-    if acc.fetch and memattrs.is_device:
-        return [_S2Result(fault=replace(fault, rule=S2_FETCH_DEVICE_RULE)), done]
-    return [done]
+    results = []
+    for fault, fault_class, check_rule in checks:
+        for updates, update_rule in _s2_updates(params, leaf, acc, fault_class):
+            rule = "; ".join(r for r in (check_rule, update_rule) if r)
+            if fault is not None:
+                results.append(_S2Result(fault=fault, updates=updates, rule=rule))
+            else:
+                results.append(_S2Result(pa=leaf.pa, memattrs=memattrs, shares=shares, updates=updates, rule=rule))
+    return results
 
 
 class WalkFaultedAtStage2(Exception):
-    """A stage 1 descriptor read that faults at stage 2: the access ends there (fault: an S2Fault)."""
-    def __init__(self, fault):
-        super().__init__(fault)
-        self.fault = fault
+    """A stage 1 descriptor read that faults at stage 2: the access ends there (results: the
+    _S2Result of each permitted outcome, all faults)."""
+    def __init__(self, results):
+        super().__init__(results[0].fault)
+        self.results = results
 
 
 class _Stage1WalkMemory:
     """The memory stage 1's walk reads: each descriptor address an IPA that
     stage 2 translates first, as a read (AArch64.S1Walk's descriptor fetch
-    through AArch64.S2Translate); a stage 2 fault there ends the access."""
+    through AArch64.S2Translate); a stage 2 fault there ends the access.
+    updates: the stage 2 descriptor updates the walk's reads made (AF, with
+    VTCR_EL2.HA: required for a read that does not fault), once each."""
 
     def __init__(self, params, memory):
-        self.params, self.memory = params, memory
+        self.params, self.memory, self.updates = params, memory, ()
 
     def read64(self, ipa):
-        result = s2_translate(self.params, self.memory, ipa, _WALK_READ)[0]
-        if result.fault is not None:
-            raise WalkFaultedAtStage2(result.fault)
-        return self.memory.read64(result.pa)
+        results = s2_translate(self.params, self.memory, ipa, _WALK_READ)
+        if results[0].fault is not None:
+            raise WalkFaultedAtStage2(results)
+        done = {pa for pa, _, _ in self.updates}
+        self.updates += tuple(u for u in results[0].updates if u[0] not in done)
+        return self.memory.read64(results[0].pa)
 
 
 _WALK_READ = ACCESS_KINDS["load64"]
@@ -244,24 +284,25 @@ _WALK_READ = ACCESS_KINDS["load64"]
 _S1_OP = {op: op.replace("s12", "s1") for op in AT_S12_OPS}
 
 
-def _s2_abort(acc, far, fault, s1ptw):
+def _s2_abort(acc, far, fault, s1ptw, updates=()):
     """A stage 2 fault of a load, store or fetch, or of an AT S1E*'s stage 1 walk, taken to
-    EL2.  WnR of a load's or store's fault on the stage 1 walk is left open (None): which
-    access it reports is not settled here; an AT instruction's abort has CM = 1 and WnR = 1
-    (ESR_ELx.ISS: "for faults on cache maintenance and address translation instructions,
-    this bit always returns a value of 1")."""
+    EL2, after the descriptor updates made.  WnR of a load's or store's fault on the stage 1
+    walk is left open (None): which access it reports is not settled here; an AT
+    instruction's abort has CM = 1 and WnR = 1 (ESR_ELx.ISS: "for faults on cache
+    maintenance and address translation instructions, this bit always returns a value of 1")."""
     if acc.at:
         return Abort(ec=EC_DATA_ABORT_LOW, fsc=fault.fsc, wnr=True, s1ptw=s1ptw, far=far, stage=2, ipa=fault.ipa,
-                     cm=True, rule=f"{fault.rule}; an AT S1E* whose stage 1 walk faults at stage 2 is taken to "
-                     "EL2 as a Data Abort (Synchronous faults generated by address translation instructions)")
+                     cm=True, updates=updates, rule=f"{fault.rule}; an AT S1E* whose stage 1 walk faults at "
+                     "stage 2 is taken to EL2 as a Data Abort (Synchronous faults generated by address "
+                     "translation instructions)")
     ec = EC_INSTRUCTION_ABORT_LOW if acc.fetch else EC_DATA_ABORT_LOW
     return Abort(ec=ec, fsc=fault.fsc, wnr=None if s1ptw else acc.write, s1ptw=s1ptw, far=far, rule=fault.rule,
-                 stage=2, ipa=fault.ipa)
+                 stage=2, ipa=fault.ipa, updates=updates)
 
 
-def _s2_par(fault, s1ptw):
+def _s2_par(fault, s1ptw, updates=()):
     value = fault.fsc << par.PAR_FST.shift | par.PAR_S.mask | (par.PAR_PTW.mask if s1ptw else 0) | 1
-    return Par(value=value, mask=PAR_FAULT_MASK, rule=fault.rule)
+    return Par(value=value, mask=PAR_FAULT_MASK, rule=fault.rule, updates=updates)
 
 
 def _combine(s1_attr, s1_sh, s2_memattrs, s2_sh):
@@ -300,8 +341,6 @@ def _combined_par(s1_value, s1_mask, result):
 def _not_modelled(regs):
     if HCR_FWB.get(regs.hcr):
         return "HCR_EL2.FWB = 1"
-    if VTCR_HA.get(regs.vtcr) or VTCR_HD.get(regs.vtcr):
-        return "VTCR_EL2.HA/HD (stage 2 hardware updates)"
     if TCR_HA.get(regs.tcr):
         return "stage 1 hardware updates (TCR_EL1.HA) under stage 2"
     return None
@@ -319,25 +358,35 @@ def full_translate(regs, memory, access):
     if access.el == 0:
         acc = replace(acc, el0=True)    # an EL0 step: stage 2's XN[0] tells EL0 from EL1 (FEAT_XNX)
     two_stage_at = access.op in AT_S12_OPS
+    walk_memory = _Stage1WalkMemory(params, memory)
+    rules = []
     try:
-        first = s1_translate(regs, _Stage1WalkMemory(params, memory), replace(access, op=_S1_OP.get(access.op,
-                                                                                                   access.op)))
+        first = s1_translate(regs, walk_memory, replace(access, op=_S1_OP.get(access.op, access.op)))
     except WalkFaultedAtStage2 as e:
-        if two_stage_at:
-            return Outcomes({_s2_par(e.fault, s1ptw=True)})
-        return Outcomes({_s2_abort(acc, access.va, e.fault, s1ptw=True)})
-    outcomes, rules = set(), [first.rule] if first.rule else []
+        rules += [r.rule for r in e.results if len(e.results) > 1 and r.rule]
+        updates = [walk_memory.updates + r.updates for r in e.results]
+        faults = [_s2_par(r.fault, True, u) if two_stage_at else _s2_abort(acc, access.va, r.fault, True, u)
+                  for r, u in zip(e.results, updates)]
+        return Outcomes(set(faults), "; ".join(dict.fromkeys(rules)) or None)
+    outcomes = set()
+    if first.rule:
+        rules.append(first.rule)
     for outcome in first:
+        outcome = replace(outcome, updates=walk_memory.updates + outcome.updates)
         if isinstance(outcome, Par):
             if not two_stage_at or par.PAR_F.get(outcome.value):
                 outcomes.add(outcome)       # stage 1's PAR: the IPA (AT S1E*), or a stage 1 fault
                 continue
             ipa = outcome.value & par.PAR_PA.mask | access.va & 0xFFF
-            for result in s2_translate(params, memory, ipa, acc):
+            results = s2_translate(params, memory, ipa, acc)
+            rules += [r.rule for r in results if len(results) > 1 and r.rule]
+            for result in results:
+                updates = outcome.updates + result.updates
                 if result.fault is not None:
-                    outcomes.add(_s2_par(result.fault, s1ptw=False))
+                    outcomes.add(_s2_par(result.fault, False, updates))
                 else:
-                    outcomes.update(_combined_par(outcome.value, outcome.mask, result))
+                    outcomes.update(replace(p, updates=updates)
+                                    for p in _combined_par(outcome.value, outcome.mask, result))
             continue
         if not isinstance(outcome, Completes):
             outcomes.add(outcome)           # a stage 1 abort, taken to EL1
@@ -348,20 +397,23 @@ def full_translate(regs, memory, access):
 
 def _second_stage(params, memory, acc, va, outcome, rules):
     """The stage 2 translation of a completed stage 1 access, span by span
-    (an access that crosses pages has one IPA span per page): its aborts, and
-    its completions with the final PAs and the combined attributes."""
-    partial = [()]          # PA spans so far, with each span's stage 2 result
+    (an access that crosses pages has one IPA span per page, made in order):
+    its aborts, and its completions with the final PAs, the combined
+    attributes and the descriptor updates of every span."""
+    partial = [((), outcome.updates)]   # PA spans so far, each with its stage 2 result; the updates made
     done, offset = [], 0
     for ipa, size in outcome.spans:
         pieces = s2_translate(params, memory, ipa, acc, acc.size == 0 or va % acc.size == 0)
-        if len(pieces) > 1:
-            rules.append(pieces[0].fault.rule)
-        done += [_s2_abort(acc, va + offset, p.fault, s1ptw=False) for p in pieces if p.fault is not None]
-        partial = [spans + ((p, size),) for spans in partial for p in pieces if p.fault is None]
+        rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
+        done += [_s2_abort(acc, va + offset, p.fault, False, updates + p.updates)
+                 for _, updates in partial for p in pieces if p.fault is not None]
+        partial = [(spans + ((p, size),), updates + p.updates)
+                   for spans, updates in partial for p in pieces if p.fault is None]
         offset += size
-    for spans in partial:
+    for spans, updates in partial:
         first = spans[0][0]
         for share in first.shares:
             attr, sh = _combine(outcome.attr, outcome.sh, first.memattrs, share)
-            done.append(replace(outcome, pa=first.pa, spans=tuple((p.pa, size) for p, size in spans), attr=attr, sh=sh))
+            done.append(replace(outcome, pa=first.pa, spans=tuple((p.pa, size) for p, size in spans), attr=attr,
+                                sh=sh, updates=updates))
     return done

@@ -93,33 +93,42 @@ def branch_addr(params, va):
     return va
 
 
-def _updates(params, walk, acc, fault_class):
-    """The descriptor updates AArch64.S1Translate may make: AF (TCR_EL1.HA)
-    and AP[2] cleared for a write through a DBM descriptor (HA and HD; never
-    for AT, whose AF update is IMPLEMENTATION DEFINED).  [(updates, rule)],
-    one entry per permitted choice."""
-    desc = walk.desc
-    af = params.ha and not DESC_AF.get(desc)
-    dirty = (params.ha and params.hd and DESC_DBM.get(desc) and DESC_AP.get(desc) & AP2 and acc.write
-             and not acc.at)
+def hw_update_choices(desc_pa, desc, ha, dirty, acc, fault_class):
+    """The descriptor updates one stage's translation may make, as AArch64.S1Translate and
+    AArch64.S2Translate make them: AF set with HA (AArch64.SettingAccessFlagPermitted; for
+    AT IMPLEMENTATION DEFINED), and `dirty`, the descriptor made dirty (stage 1: AP[2]
+    cleared; stage 2: S2AP[1] set), or None where the access makes no dirty update
+    (not HA and HD with DBM, not a write, an AT, or already dirty;
+    AArch64.SettingDirtyStatePermitted).  fault_class: the fault the access takes
+    after the walk, or None.  [(updates, rule)], one entry per permitted choice."""
+    af = ha and not DESC_AF.get(desc)
     if fault_class is None:
-        af_choices, dirty_choices = [af], [dirty]
+        af_choices, dirty_choices = [af], [dirty is not None]
     else:
         af_choices = [True, False] if af else [False]
-        dirty_choices = [True, False] if dirty and fault_class == "alignment" else [False]
+        dirty_choices = [True, False] if dirty is not None and fault_class == "alignment" else [False]
     if acc.at and af:
         af_choices = [True, False]      # AArch64.SetAccessFlag: ImpDefBool("AT updates AF")
     af_rule = AT_AF_UPDATE_RULE if acc.at else AF_UPDATE_RULE
     choices = []
     for set_af in af_choices:
-        for clean in dirty_choices:
-            new = desc | (DESC_AF.mask if set_af else 0)
-            if clean:
-                new &= ~(AP2 << DESC_AP.shift)
+        for make_dirty in dirty_choices:
+            new = (dirty if make_dirty else desc) | (DESC_AF.mask if set_af else 0)
             rules = [r for r, open_ in ((af_rule, len(af_choices) > 1),
                                         (DIRTY_UPDATE_RULE, len(dirty_choices) > 1)) if open_]
-            choices.append((((walk.desc_pa, desc, new),) if new != desc else (), "; ".join(rules)))
+            choices.append((((desc_pa, desc, new),) if new != desc else (), "; ".join(rules)))
     return choices
+
+
+def _updates(params, walk, acc, fault_class):
+    """The descriptor updates AArch64.S1Translate may make: AF (TCR_EL1.HA)
+    and AP[2] cleared for a write through a DBM descriptor (HA and HD; never
+    for AT, whose AF update is IMPLEMENTATION DEFINED)."""
+    desc = walk.desc
+    dirty = None
+    if params.ha and params.hd and DESC_DBM.get(desc) and DESC_AP.get(desc) & AP2 and acc.write and not acc.at:
+        dirty = desc & ~(AP2 << DESC_AP.shift)
+    return hw_update_choices(walk.desc_pa, desc, params.ha, dirty, acc, fault_class)
 
 
 def _memattrs(params, walk, acc):
