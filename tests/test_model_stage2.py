@@ -7,7 +7,9 @@ import pytest
 from harness import esr, par
 from harness.model import Abort, Access, Completes, Memory, Par, Registers, full_translate
 from harness.model.attributes import MemAttrs, NC, WB, WT
-from harness.model.stage2 import S2_AP, S2_MEMATTR, S2_XN, S2AP_W, s2_combine_mem_attrs, s2_decode_mem_attrs
+from harness.model.stage2 import (
+    S2_AP, S2_MEMATTR, S2_XN, S2AP_W, s2_apply_fwb_mem_attrs, s2_combine_mem_attrs, s2_decode_mem_attrs,
+)
 
 MAX_IDS = dict(mmfr0=0x32310201126, mmfr1=0x11010211122, mmfr2=0x1021011010011011)
 A53_IDS = dict(mmfr0=0x1122, mmfr1=0, mmfr2=0)
@@ -188,3 +190,27 @@ def test_a_permission_fault_may_or_may_not_set_the_access_flag():
     outcomes = full_translate(regs(vtcr=VTCR | VTCR_HA), memory, Access("store64", 0x8000_0010))
     assert {o.updates for o in outcomes} == {(), ((S2_LEAF_PA, leaf, leaf | 1 << 10),)}
     assert all(isinstance(o, Abort) and o.fault == ("permission", 3) for o in outcomes) and outcomes.rule
+
+
+def test_fwb_mem_attrs():
+    # AArch64.S2ApplyFWBMemAttrs: stage 2 overrides stage 1 instead of combining with it.
+    wb_ra, nc = MemAttrs(inner=(WB, 0b10, False), outer=(WB, 0b10, False)), MemAttrs(inner=(NC, 0, False),
+                                                                                  outer=(NC, 0, False))
+    rwa = MemAttrs(inner=(WB, 0b11, False), outer=(WB, 0b11, False))
+    assert s2_apply_fwb_mem_attrs(wb_ra, 0b0110) == wb_ra                   # forced WB keeps stage 1's hints
+    assert s2_apply_fwb_mem_attrs(nc, 0b0110) == rwa                        # ... or read/write-allocates
+    assert s2_apply_fwb_mem_attrs(MemAttrs(device="nGnRnE"), 0b0110) == rwa  # even over Device
+    assert s2_apply_fwb_mem_attrs(MemAttrs(device="GRE"), 0b0111) == MemAttrs(device="GRE")
+    assert s2_apply_fwb_mem_attrs(wb_ra, 0b0101) == nc
+    assert s2_apply_fwb_mem_attrs(MemAttrs(device="nGnRE"), 0b0101) == MemAttrs(device="nGnRE")
+    assert s2_apply_fwb_mem_attrs(MemAttrs(device="nGnRnE"), 0b0011) == MemAttrs(device="nGnRnE")
+    assert s2_apply_fwb_mem_attrs(wb_ra, 0b1110).reserved                   # MemAttr[3] is RES0
+
+
+def test_at_s12_with_fwb_reports_the_forced_attributes():
+    memory = tables(s1_page(0x80_0000_0000, attrindx=0), s2_page(0x4100_0000, memattr=0b0110))  # stage 1 Device
+    fwb_regs = Registers(**{**regs().__dict__, "hcr": 1 << 31 | 1 | 1 << 46})
+    at = only(full_translate(fwb_regs, memory, Access("at_s12e1r", 0x8000_0010)))
+    assert par.PAR_ATTR.get(at.value) == 0xFF and not at.mask & par.PAR_SH.mask     # SH: stage 1's is IMP DEF
+    without = only(full_translate(regs(), memory, Access("at_s12e1r", 0x8000_0010)))
+    assert par.PAR_ATTR.get(without.value) == 0x00                                  # Device wins without FWB

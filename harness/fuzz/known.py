@@ -35,6 +35,7 @@ from harness import esr
 from harness.cases import AT_OPS, LAYOUT
 from harness.kdefs import REPO
 from harness.model import Abort, Outcomes, UnknownMemory, predict_case
+from harness.model.attributes import DEVICE_TYPES, MemAttrs
 from harness.model.oracle import observation_allowed
 from harness.model.outcome import Completes
 from harness.par import SH_NAMES
@@ -138,6 +139,18 @@ def _s1ptw_reports_the_stage1_level():
     return [(translate, "s1_walk", s1_walk)]
 
 
+def _fwb_device_type_of_stage2():
+    """S2ApplyFWBMemAttrs giving a stage 2 Device MemAttr's type alone, not the more restrictive of
+    the two stages' Device types (S2CombineS1Device)."""
+    original = stage2.s2_apply_fwb_mem_attrs
+
+    def s2_apply_fwb_mem_attrs(s1, memattr):
+        if not memattr & 0b1100 and not s1.reserved:
+            return MemAttrs(device=DEVICE_TYPES[memattr & 0b11])
+        return original(s1, memattr)
+    return [(stage2, "s2_apply_fwb_mem_attrs", s2_apply_fwb_mem_attrs)]
+
+
 # Held while the model is changed to a known bug, and by whoever evaluates the model alongside
 # threads that may change it (the runner judges cases in several threads at once).
 MODEL_LOCK = threading.RLock()
@@ -217,6 +230,9 @@ KNOWN_BUGS = (
     KnownBug("s1ptw_level", "cases/s1ptw.toml",
              "reports a stage 2 fault on a stage 1 descriptor read at the stage 1 table's level, not stage 2's",
              _s1ptw_reports_the_stage1_level),
+    KnownBug("fwb_device_type", "cases/s2_fwb.toml",
+             "gives a stage 2 Device MemAttr's type under HCR_EL2.FWB = 1, not the more restrictive of both stages'",
+             _fwb_device_type_of_stage2),
     KnownBug("fault_before_alignment", "cases/pc_alignment.toml",
              "translates a misaligned branch target before checking the PC's alignment, and reports its fault",
              _pc_alignment_after_the_fetch),

@@ -4,13 +4,13 @@ translates before the walk reads it (a fault there is a stage 2 fault with
 S1PTW = 1), and the access's IPA is translated in turn: AArch64.S2Walk,
 AArch64.S2CheckPermissions, AArch64.S2HasAlignmentFault, the descriptor
 updates of VTCR_EL2.HA/HD (AF, and S2AP[1] through DBM), and the attributes
-of both stages combined (S2CombineS1MemAttrs, HCR_EL2.FWB = 0).
+of both stages combined (S2CombineS1MemAttrs; with HCR_EL2.FWB = 1
+S2ApplyFWBMemAttrs).
 
 full_translate(regs, memory, access) (AArch64.FullTranslate) is the entry for both cases: stage 1 alone
 (s1_translate) when HCR_EL2.VM = 0.  An AT S1E* whose stage 1 walk faults at
 stage 2 is taken to EL2 as a Data Abort (_s2_abort).  Not modelled, said so
-by an Unknown outcome: HCR_EL2.FWB = 1, stage 1 hardware updates under
-stage 2.
+by an Unknown outcome: stage 1 hardware updates under stage 2.
 """
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -18,8 +18,8 @@ from functools import lru_cache
 from harness import esr, par
 from harness.cases import AT_S12_OPS
 from harness.model.attributes import (
-    DEVICE_TYPES, NC, SH_CODES, WB, WT, MemAttrs, decode_shareability, encode_par_attrs, par_encode_shareability,
-    s1_decode_mem_attrs,
+    DEVICE_TYPES, NC, NORMAL_NC, SH_CODES, WB, WT, MemAttrs, decode_shareability, encode_par_attrs,
+    par_encode_shareability, s1_decode_mem_attrs,
 )
 from harness.model.descriptors import DESC_AF, DESC_DBM, DESC_SH, INVALID, TABLE, decode_descriptor_type, desc_oa
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
@@ -70,6 +70,7 @@ class S2Params:
     xnx: bool               # FEAT_XNX: XN[0] distinguishes EL1 from EL0 execution
     ha: bool = False        # VTCR_EL2.HA, HD: hardware Access flag and dirty state updates
     hd: bool = False
+    fwb: bool = False       # HCR_EL2.FWB: stage 2 MemAttr in the FEAT_S2FWB encoding
     ds: bool = False
     lpa: bool = False
 
@@ -88,7 +89,8 @@ def s2_params(regs):
     pamax = pa_max(regs.mmfr0)
     return S2Params(granule=granule, t0sz=t0sz, start=start, base=base,
                     oasize=min(IPS_BITS.get(VTCR_PS.get(vtcr), 52), pamax, 48), pamax=pamax,
-                    xnx=MMFR1_XNX.get(regs.mmfr1) >= 1, ha=bool(VTCR_HA.get(vtcr)), hd=bool(VTCR_HD.get(vtcr)))
+                    xnx=MMFR1_XNX.get(regs.mmfr1) >= 1, ha=bool(VTCR_HA.get(vtcr)), hd=bool(VTCR_HD.get(vtcr)),
+                    fwb=bool(HCR_FWB.get(regs.hcr)))
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,36 @@ def s2_combine_mem_attrs(s1, s2):
 _SH_ORDER = ("non", "inner", "outer")
 
 
+def _force_write_back(s1_level, s1_is_normal):
+    """One cache level forced Write-Back (S2ApplyFWBMemAttrs, MemAttr[1:0] = 0b10): stage 1's
+    allocation hints kept where stage 1 is Normal and cacheable there, else read/write-allocate."""
+    if s1_is_normal and s1_level[0] != NC:
+        return (WB, s1_level[1], s1_level[2])
+    return (WB, 0b11, False)
+
+
+def s2_apply_fwb_mem_attrs(s1, memattr):
+    """AArch64.S2ApplyFWBMemAttrs (HCR_EL2.FWB = 1): the final attributes from stage 1's (s1)
+    and stage 2's MemAttr.  MemAttr[2] = 0: Device of type MemAttr[1:0], the more restrictive
+    of the two where stage 1 is Device too; MemAttr[2] = 1 and MemAttr[1:0] = 0b11: stage 1's
+    attributes; 0b10: Normal Write-Back whatever stage 1 says (Device included); 0b01: Normal
+    Non-cacheable, unless stage 1 is Device.  MemAttr[3] is RES0 (the suite's CPUs: no
+    FEAT_MTE_PERM) and MemAttr[2:0] = 0b100 is one the suite is unsure of: both left open
+    (reserved), as is a stage 1 encoding that is."""
+    if memattr & 0b1000 or memattr == 0b0100 or s1.reserved:
+        return MemAttrs(reserved=True)
+    if not memattr & 0b0100:
+        s2_device = DEVICE_TYPES[memattr & 0b11]
+        types = [s2_device] + ([s1.device] if s1.is_device else [])
+        return MemAttrs(device=min(types, key=_DEVICE_ORDER.index))
+    if memattr & 0b11 == 0b11:
+        return s1
+    if memattr & 0b11 == 0b10:
+        normal = not s1.is_device
+        return MemAttrs(inner=_force_write_back(s1.inner, normal), outer=_force_write_back(s1.outer, normal))
+    return s1 if s1.is_device else NORMAL_NC
+
+
 def s2_permits(params, desc, acc):
     """AArch64.S2CheckPermissions: (permitted, rule) for the access: S2AP[0]
     reads, S2AP[1] writes (or, with VTCR_EL2.HA = HD = 1, DBM: the walk state
@@ -219,14 +251,21 @@ def _s2_updates(params, leaf, acc, fault_class):
     return hw_update_choices(leaf.desc_pa, desc, params.ha, dirty, acc, fault_class)
 
 
-def s2_translate(params, memory, ipa, acc, aligned=True):
+def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
     """AArch64.S2Translate of one IPA for an access (its checks in the ASL's
     order: walk, alignment, permissions, then the descriptor updates): a list of
-    _S2Result, one per permitted outcome, each with the rules of the choices made."""
+    _S2Result, one per permitted outcome, each with the rules of the choices made.
+    s1_attr: stage 1's attributes (MAIR format; None: open), which with
+    HCR_EL2.FWB = 1 the walk's attributes already combine (AArch64.S2Walk: S2ApplyFWBMemAttrs);
+    without FWB stage 2's own, combined afterwards (_combine)."""
     leaf = s2_walk(params, memory, ipa)
     if isinstance(leaf, S2Fault):
         return [_S2Result(fault=leaf)]
-    memattrs = s2_decode_mem_attrs(S2_MEMATTR.get(leaf.desc))
+    if params.fwb:
+        s1 = MemAttrs(reserved=True) if s1_attr is None else s1_decode_mem_attrs(s1_attr)
+        memattrs = s2_apply_fwb_mem_attrs(s1, S2_MEMATTR.get(leaf.desc))
+    else:
+        memattrs = s2_decode_mem_attrs(S2_MEMATTR.get(leaf.desc))
     # (fault or None, its class, the rule of a choice between outcomes)
     if not aligned and not acc.fetch and not acc.at and memattrs.is_device:
         checks = [(S2Fault(esr.fault_status("alignment", None), ipa, S2_ALIGNMENT_RULE), "alignment", "")]
@@ -305,42 +344,52 @@ def _s2_par(fault, s1ptw, updates=()):
     return Par(value=value, mask=PAR_FAULT_MASK, rule=fault.rule, updates=updates)
 
 
-def _combine(s1_attr, s1_sh, s2_memattrs, s2_sh):
+def _combine(s1_attr, s1_sh, s2_memattrs, s2_sh, fwb):
     """The attribute byte and shareability (as PAR_EL1 reports them) of both stages
-    combined: S2CombineS1MemAttrs, and the more shareable of the two stages, reported
-    outer for Device and Normal Non-cacheable (PAREncodeShareability).  None where
-    either stage leaves it open."""
+    combined: S2CombineS1MemAttrs (with HCR_EL2.FWB = 1, s2_memattrs are the combined
+    ones already: S2ApplyFWBMemAttrs), and the more shareable of the two stages
+    (S2CombineS1Shareability), reported outer for Device and Normal Non-cacheable
+    (PAREncodeShareability).  None where either stage leaves it open."""
     if s1_attr is None:
         return None, None
-    memattrs = s2_combine_mem_attrs(s1_decode_mem_attrs(s1_attr), s2_memattrs)
+    s1 = s1_decode_mem_attrs(s1_attr)
+    memattrs = s2_memattrs if fwb else s2_combine_mem_attrs(s1, s2_memattrs)
     if memattrs.reserved:
         return None, None
     # Stage 1's shareability as PAR_EL1 reports it is outer for Device and Normal NC, which
-    # the combination keeps Device or Non-cacheable: reported outer again, so nothing is lost.
-    sh = None if s1_sh is None else par_encode_shareability(memattrs, max(s1_sh, s2_sh, key=_SH_ORDER.index))
-    return encode_par_attrs(memattrs), sh
+    # S2CombineS1MemAttrs keeps Device or Non-cacheable: reported outer again, so nothing is lost.
+    # FWB may make such memory cacheable: stage 1's shareability is then its descriptor's or its
+    # effective one, IMPLEMENTATION DEFINED (AArch64.S1Translate), which the model leaves open.
+    if s1_sh is None or fwb and (s1.is_device or s1.non_cacheable) and not (memattrs.is_device
+                                                                          or memattrs.non_cacheable):
+        return encode_par_attrs(memattrs), None
+    return encode_par_attrs(memattrs), par_encode_shareability(memattrs, max(s1_sh, s2_sh, key=_SH_ORDER.index))
 
 
-def _combined_par(s1_value, s1_mask, result):
+def _par_attr(value, mask):
+    """Stage 1's attribute byte in a PAR_EL1 it leaves (None: open)."""
+    return par.PAR_ATTR.get(value) if mask & par.PAR_ATTR.mask else None
+
+
+def _combined_par(s1_value, s1_mask, result, fwb):
     """PAR_EL1 of a two-stage AT that translates: the final PA, the combined
     attributes and shareability."""
-    s1_attr = par.PAR_ATTR.get(s1_value) if s1_mask & par.PAR_ATTR.mask else None
+    s1_attr = _par_attr(s1_value, s1_mask)
     s1_sh = par.SH_NAMES[par.PAR_SH.get(s1_value)] if s1_mask & par.PAR_SH.mask else None
     outs = []
     for s2_sh in result.shares:
-        attr, sh = _combine(s1_attr, s1_sh, result.memattrs, s2_sh)
+        attr, sh = _combine(s1_attr, s1_sh, result.memattrs, s2_sh, fwb)
         value, mask = result.pa & par.PAR_PA.mask, par.PAR_F.mask | par.PAR_PA.mask
         if attr is not None:
             value, mask = value | attr << par.PAR_ATTR.shift, mask | par.PAR_ATTR.mask
         if sh is not None:
             value, mask = value | SH_CODES[sh] << par.PAR_SH.shift, mask | par.PAR_SH.mask
-        outs.append(Par(value=value, mask=mask, rule="AArch64.AT: S2CombineS1MemAttrs, PAREncodeShareability"))
+        outs.append(Par(value=value, mask=mask, rule="AArch64.AT: S2ApplyFWBMemAttrs, PAREncodeShareability" if fwb
+                        else "AArch64.AT: S2CombineS1MemAttrs, PAREncodeShareability"))
     return outs
 
 
 def _not_modelled(regs):
-    if HCR_FWB.get(regs.hcr):
-        return "HCR_EL2.FWB = 1"
     if TCR_HA.get(regs.tcr):
         return "stage 1 hardware updates (TCR_EL1.HA) under stage 2"
     return None
@@ -378,7 +427,7 @@ def full_translate(regs, memory, access):
                 outcomes.add(outcome)       # stage 1's PAR: the IPA (AT S1E*), or a stage 1 fault
                 continue
             ipa = outcome.value & par.PAR_PA.mask | access.va & 0xFFF
-            results = s2_translate(params, memory, ipa, acc)
+            results = s2_translate(params, memory, ipa, acc, s1_attr=_par_attr(outcome.value, outcome.mask))
             rules += [r.rule for r in results if len(results) > 1 and r.rule]
             for result in results:
                 updates = outcome.updates + result.updates
@@ -386,7 +435,7 @@ def full_translate(regs, memory, access):
                     outcomes.add(_s2_par(result.fault, False, updates))
                 else:
                     outcomes.update(replace(p, updates=updates)
-                                    for p in _combined_par(outcome.value, outcome.mask, result))
+                                    for p in _combined_par(outcome.value, outcome.mask, result, params.fwb))
             continue
         if not isinstance(outcome, Completes):
             outcomes.add(outcome)           # a stage 1 abort, taken to EL1
@@ -403,7 +452,7 @@ def _second_stage(params, memory, acc, va, outcome, rules):
     partial = [((), outcome.updates)]   # PA spans so far, each with its stage 2 result; the updates made
     done, offset = [], 0
     for ipa, size in outcome.spans:
-        pieces = s2_translate(params, memory, ipa, acc, acc.size == 0 or va % acc.size == 0)
+        pieces = s2_translate(params, memory, ipa, acc, acc.size == 0 or va % acc.size == 0, outcome.attr)
         rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
         done += [_s2_abort(acc, va + offset, p.fault, False, updates + p.updates)
                  for _, updates in partial for p in pieces if p.fault is not None]
@@ -413,7 +462,7 @@ def _second_stage(params, memory, acc, va, outcome, rules):
     for spans, updates in partial:
         first = spans[0][0]
         for share in first.shares:
-            attr, sh = _combine(outcome.attr, outcome.sh, first.memattrs, share)
+            attr, sh = _combine(outcome.attr, outcome.sh, first.memattrs, share, params.fwb)
             done.append(replace(outcome, pa=first.pa, spans=tuple((p.pa, size) for p, size in spans), attr=attr,
                                 sh=sh, updates=updates))
     return done
