@@ -226,10 +226,17 @@ class Stage2:
     vmid: int
     maps: tuple             # S2Mapping
     raws: tuple             # Raw (va: the IPA)
+    ds: bool = False        # VTCR_EL2.DS (FEAT_LPA2): 52-bit IPAs and descriptors with 4K and 16K
+    sl2: bool = False       # VTCR_EL2.SL2 (FEAT_LPA2, 4K, DS): with SL0 = 0 the walk starts at level -1
 
     @property
     def ips_bits(self):
         return 64 - self.t0sz
+
+    @property
+    def oa52(self):
+        """Whether the descriptors hold 52-bit addresses: DS, or the 64K granule with a 52-bit PS (FEAT_LPA)."""
+        return self.ds or self.tg == 16 and self.ps_bits == 52
 
     @property
     def ps(self):
@@ -237,7 +244,7 @@ class Stage2:
 
     @property
     def start_level(self):
-        return geometry.s2_start_level(self.tg, self.sl0)
+        return geometry.s2_start_level(self.tg, self.sl0, self.sl2)
 
 
 @dataclass(frozen=True)
@@ -458,7 +465,13 @@ REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "
                    "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16"}
 OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2"}
 # [stage2] keys likewise (any of the features listed): VTCR_EL2.HA/HD and HCR_EL2.FWB are RES0 without them.
-STAGE2_FEATURES = {"ha": ("FEAT_HAFDBS", "FEAT_HAFDBS_DIRTY"), "hd": ("FEAT_HAFDBS_DIRTY",), "fwb": ("FEAT_S2FWB",)}
+STAGE2_FEATURES = {"ha": ("FEAT_HAFDBS", "FEAT_HAFDBS_DIRTY"), "hd": ("FEAT_HAFDBS_DIRTY",), "fwb": ("FEAT_S2FWB",),
+                   "ds": ("FEAT_LPA2",)}
+# A stage 2 start level valid only from an implemented PA size on (AArch64.S2InvalidSL): the
+# features that promise it, so that no CPU with less runs the case (its every access would fault).
+PA_AT_LEAST = {42: ("pa42", "pa44", "pa48", "parange44", "parange48", "parange52", "FEAT_LPA"),
+               44: ("pa44", "pa48", "parange44", "parange48", "parange52", "FEAT_LPA"),
+               52: ("parange52", "FEAT_LPA")}
 
 
 def _build_case(path, name, body, defaults, params, bugs, feature):
@@ -507,6 +520,11 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         if stage2 is not None and getattr(stage2, key) and not set(features) & set(requires):
             raise CaseError(path, f"{key} needs {features[-1]}: add requires = [\"{features[-1]}\"]", name,
                             f"stage2.{key}")
+    pa_bits = stage2 and geometry.s2_sl_min_pa_bits(stage2.tg, stage2.sl0, stage2.sl2)
+    if pa_bits and not set(PA_AT_LEAST[pa_bits]) & set(requires):
+        raise CaseError(path, f"stage 2 start level {stage2.start_level} (sl0 = {stage2.sl0}) is valid only with "
+                        f"an implemented PA size of {pa_bits} bits or more (AArch64.S2InvalidSL): add requires = "
+                        f"[\"{PA_AT_LEAST[pa_bits][0]}\"]", name, "stage2.sl0")
 
     xfail = body.get("xfail")
     if isinstance(xfail, str):
@@ -639,7 +657,7 @@ def _frames(path, name, maps, regime, params, steps=(), s2_maps=(), s2_geometry=
     return frames
 
 
-STAGE2_KEYS = {"granule", "t0sz", "sl0", "ps", "fwb", "ha", "hd", "vs", "vmid"}
+STAGE2_KEYS = {"granule", "t0sz", "sl0", "sl2", "ps", "ds", "fwb", "ha", "hd", "vs", "vmid"}
 S2MAP_KEYS = {"ipa", "to", "level", "memattr", "s2ap", "sh", "xn", "af", "contig", "dbm"}
 
 
@@ -649,17 +667,25 @@ def _stage2_geometry(path, name, table, params):
     kernel/stage2.c) and the start level one whose tables the walk can use."""
     f = _Fields(path, name, "stage2", table, STAGE2_KEYS, params)
     tg = geometry.GRANULES[f.choice("granule", geometry.GRANULES, "4K")]
+    ds, sl2 = f.bool("ds"), f.bool("sl2")
+    if ds and tg == 16:
+        raise f.error("ds", "VTCR_EL2.DS is for the 4K and 16K granules; 64K has 52 bits with ps = 52 (FEAT_LPA)")
+    # AArch64.S2MinTxSZ: a 52-bit IPA with DS, or with the 64K granule and a 52-bit PS.
+    min_t0sz = 12 if ds or tg == 16 and f.int("ps", 48) == 52 else 16
     t0sz = f.int("t0sz", 24)
     window_end = LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]
-    if not 16 <= t0sz or window_end > 1 << (64 - t0sz):
-        raise f.error("t0sz", f"{t0sz} is outside 16..{64 - window_end.bit_length()}: the IPA range must hold "
-                      f"the kernel's window (up to {window_end - 1:#x}), mapped at IPA = PA")
+    if not min_t0sz <= t0sz or window_end > 1 << (64 - t0sz):
+        raise f.error("t0sz", f"{t0sz} is outside {min_t0sz}..{64 - window_end.bit_length()}: the IPA range must "
+                      f"hold the kernel's window (up to {window_end - 1:#x}), mapped at IPA = PA (12 needs ds, or "
+                      "the 64K granule with ps = 52)")
     ipa_bits = 64 - t0sz
     sl0 = f.int("sl0", geometry.s2_sl0(tg, geometry.s2_default_start_level(tg, ipa_bits)))
-    if not 0 <= sl0 <= 2:
-        raise f.error("sl0", f"{sl0} is not 0, 1 or 2 (3 is FEAT_TTST's level 3 with 4K, or level 0 with "
-                      "16K and FEAT_LPA2: neither is supported here)")
-    level = geometry.s2_start_level(tg, sl0)
+    if not (0 <= sl0 <= 2 or sl0 == 3 and tg == 14 and ds):
+        raise f.error("sl0", f"{sl0} is not 0, 1 or 2 (3 is level 0 with 16K and ds; FEAT_TTST's level 3 with "
+                      "4K is not supported here)")
+    if sl2 and not (tg == 12 and ds and sl0 == 0):
+        raise f.error("sl2", "VTCR_EL2.SL2 starts the walk at level -1 with the 4K granule, ds and sl0 = 0 only")
+    level = geometry.s2_start_level(tg, sl0, sl2)
     bits = ipa_bits - geometry.level_shift(tg, level)
     if not 1 <= bits <= tg - 3 + 4:
         raise f.error("sl0", f"start level {level} with a {ipa_bits}-bit IPA resolves {bits} bits, not 1..{tg + 1}"
@@ -684,7 +710,7 @@ def _stage2(path, name, table, s2_geometry, body, names):
         raws.append(Raw(va=g.int("ipa", required=True), level=g.int("level", required=True),
                         desc=g.int("desc", required=True)))
     stage2 = Stage2(tg=tg, t0sz=t0sz, sl0=sl0, ps_bits=ps_bits, fwb=f.bool("fwb"), ha=f.bool("ha"), hd=f.bool("hd"),
-                    vs=vs, vmid=vmid, maps=maps, raws=tuple(raws))
+                    vs=vs, vmid=vmid, maps=maps, raws=tuple(raws), ds=f.bool("ds"), sl2=f.bool("sl2"))
     _check_stage2_layout(path, name, stage2)
     return stage2
 
@@ -721,6 +747,10 @@ def _check_stage2_layout(path, name, s2):
             if ipa >> ipa_bits:
                 raise CaseError(path, f"ipa {ipa:#x} is outside the {ipa_bits}-bit IPA range", name, f"{what}[{i}].ipa")
             size = geometry.block_size(s2.tg, m.level)
+            if what == "s2map" and m.pa >> (52 if s2.oa52 else 48):
+                raise CaseError(path, f"pa {m.pa:#x} does not fit in the {52 if s2.oa52 else 48} bits this stage 2's "
+                                "descriptors hold (52 needs ds, or the 64K granule with ps = 52)", name,
+                                f"{what}[{i}].to")
             if what == "s2map" and (ipa | m.pa) % size:
                 raise CaseError(path, f"ipa {ipa:#x} and pa {m.pa:#x} must be aligned to the {size:#x}-byte size "
                                 f"of a level {m.level} {'page' if m.level == 3 else 'block'}", name, f"{what}[{i}].ipa")

@@ -26,8 +26,8 @@ from harness.model.registers import (
     TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, Registers,
 )
 from harness.model.stage2 import (
-    HCR_FWB, HCR_VM, S2_AP, S2_MEMATTR, S2_XN, VTCR_HA, VTCR_HD, VTCR_PS, VTCR_SL0, VTCR_T0SZ, VTCR_TG0,
-    VTCR_TG0_GRANULE,
+    HCR_FWB, HCR_VM, S2_AP, S2_MEMATTR, S2_XN, VTCR_DS, VTCR_HA, VTCR_HD, VTCR_PS, VTCR_SL0, VTCR_SL2, VTCR_T0SZ,
+    VTCR_TG0, VTCR_TG0_GRANULE,
 )
 from harness.model.walk import level_lsb, s1_start_level
 
@@ -172,11 +172,12 @@ class _Tables:
 
 
 class _S2Tables(_Tables):
-    """stage2.c's tables (pgt_init_level): the start level VTCR_EL2.SL0 names, its
-    table as large as the IPA bits it resolves (concatenated tables), 48-bit format."""
+    """stage2.c's tables (pgt_init_level): the start level VTCR_EL2.SL0 (and SL2) names, its
+    table as large as the IPA bits it resolves (concatenated tables), in the format
+    stage2_oa_format gives: 52-bit with DS, or with 64K and a 52-bit PS."""
 
-    def __init__(self, pool, words, granule, ipa_bits, start):
-        self.pool, self.words, self.granule, self.va_bits, self.oa_format = pool, words, granule, ipa_bits, _OA_48
+    def __init__(self, pool, words, granule, ipa_bits, start, oa_format):
+        self.pool, self.words, self.granule, self.va_bits, self.oa_format = pool, words, granule, ipa_bits, oa_format
         self.start = start
         self.root = pool.alloc_bytes(max(1 << granule, 8 << (ipa_bits - level_lsb(granule, start))))
         self.made = []
@@ -338,7 +339,9 @@ def _layout(case, pool_base):
 
     s2 = None
     if case.stage2 is not None:
-        s2 = _S2Tables(pool, words, case.stage2.tg, case.stage2.ips_bits, case.stage2.start_level)
+        s = case.stage2
+        oa_format = (_OA_52_LPA if s.tg == 16 else _OA_52_DS) if s.oa52 else _OA_48
+        s2 = _S2Tables(pool, words, s.tg, s.ips_bits, s.start_level, oa_format)
         build_stage2(case, s2)
     # The steps run after the stage 2 is built; the tables they make are zeroed when made,
     # and nothing reads them before.
@@ -428,7 +431,8 @@ def _vtcr(s2):
     """stage2.c vtcr_from_stage2."""
     tg0 = {g: code for code, g in VTCR_TG0_GRANULE.items()}[s2.tg]
     return (_VTCR_FIXED | s2.t0sz << VTCR_T0SZ.shift | s2.sl0 << VTCR_SL0.shift | tg0 << VTCR_TG0.shift
-            | s2.ps << VTCR_PS.shift | s2.vs << 19 | s2.ha << VTCR_HA.shift | s2.hd << VTCR_HD.shift)
+            | s2.ps << VTCR_PS.shift | s2.vs << 19 | s2.ha << VTCR_HA.shift | s2.hd << VTCR_HD.shift
+            | s2.ds << VTCR_DS.shift | s2.sl2 << VTCR_SL2.shift)
 
 
 def _hcr(s2):

@@ -51,6 +51,7 @@ def _s2_granule(m0, stage2_lsb, stage1_lsb, stage1_supported):
 
 
 FEATURES.update({
+    "pa42": ("42-bit physical addresses or more", lambda m0, m1, m2: PA_BITS.get(_field(m0, PARANGE), 0) >= 42),
     "pa44": ("44-bit physical addresses or more", lambda m0, m1, m2: PA_BITS.get(_field(m0, PARANGE), 0) >= 44),
     "s2granule4k": ("the 4K granule at stage 2",
                     lambda m0, m1, m2: _s2_granule(m0, TGRAN4_2, TGRAN4, lambda f: f != 0xF)),

@@ -21,15 +21,31 @@ def block_size(granule_shift, level):
     return 1 << level_shift(granule_shift, level)
 
 
-def s2_start_level(granule_shift, sl0):
-    """The stage 2 start level VTCR_EL2.SL0 names (Arm ARM D19.2 VTCR_EL2.SL0): with 4K,
-    0, 1, 2 are levels 2, 1, 0; with 16K and 64K, 0, 1, 2 are levels 3, 2, 1."""
-    return 2 - sl0 if granule_shift == 12 else 3 - sl0
+def s2_start_level(granule_shift, sl0, sl2=False):
+    """The stage 2 start level VTCR_EL2.SL0 names (Arm ARM D19.2 VTCR_EL2.SL0,
+    AArch64.S2StartLevel): with 4K, 0, 1, 2 are levels 2, 1, 0 (SL2 = 1 with SL0 = 0:
+    level -1, FEAT_LPA2); with 16K and 64K, 0, 1, 2, 3 are levels 3, 2, 1, 0."""
+    if granule_shift == 12:
+        return -1 if sl2 else 2 - sl0
+    return 3 - sl0
 
 
 def s2_sl0(granule_shift, level):
-    """The VTCR_EL2.SL0 value that starts stage 2 at `level`: s2_start_level's inverse."""
-    return 2 - level if granule_shift == 12 else 3 - level
+    """The VTCR_EL2.SL0 value that starts stage 2 at `level`: s2_start_level's inverse
+    (level -1 is SL0 = 0 with SL2 = 1)."""
+    if granule_shift == 12:
+        return 0 if level == -1 else 2 - level
+    return 3 - level
+
+
+def s2_sl_min_pa_bits(granule_shift, sl0, sl2=False):
+    """The implemented PA size a stage 2 start level needs (AArch64.S2InvalidSL: below it
+    the start level is invalid, a Translation fault at level 0 for every access), or None."""
+    if granule_shift == 12:
+        return 52 if sl2 else 44 if sl0 == 2 else None
+    if granule_shift == 14:
+        return {3: 52, 2: 42}.get(sl0)
+    return 44 if sl0 == 2 else None
 
 
 def s2_default_start_level(granule_shift, ipa_bits):

@@ -70,7 +70,7 @@ static bool id_ok(const u8 *base, u32 offset, u32 len, u64 blob_size)
 	return base[offset + len] == '\0';
 }
 
-#define STAGE2_FLAGS    (STAGE2_FWB | STAGE2_HA | STAGE2_HD | STAGE2_VS)
+#define STAGE2_FLAGS    (STAGE2_FWB | STAGE2_HA | STAGE2_HD | STAGE2_VS | STAGE2_DS | STAGE2_SL2)
 #define S2MAP_FLAGS     (S2MAP_AF | S2MAP_CONTIG | S2MAP_DBM)
 
 /*
@@ -79,7 +79,7 @@ static bool id_ok(const u8 *base, u32 offset, u32 len, u64 blob_size)
  */
 static bool stage2_ok(const u8 *base, const struct blob_stage2 *s, u16 regime_flags, u64 size)
 {
-	if (!granule_ok(s->tg) || s->t0sz < 16 || (u64)KERNEL_WINDOW_BASE + KERNEL_WINDOW_SIZE > 1ULL << (64 - s->t0sz) ||
+	if (!granule_ok(s->tg) || s->t0sz < 12 || (u64)KERNEL_WINDOW_BASE + KERNEL_WINDOW_SIZE > 1ULL << (64 - s->t0sz) ||
 	    s->sl0 > 3 || s->ps > 6 ||
 	    (s->flags & ~STAGE2_FLAGS) || (regime_flags & REGIME_KERNEL_HIGH))
 		return false;

@@ -93,6 +93,8 @@ struct blob_case {
 #define STAGE2_HA           0x02    /* VTCR_EL2.HA */
 #define STAGE2_HD           0x04    /* VTCR_EL2.HD */
 #define STAGE2_VS           0x08    /* VTCR_EL2.VS: 16-bit VMID */
+#define STAGE2_DS           0x10    /* VTCR_EL2.DS (FEAT_LPA2) */
+#define STAGE2_SL2          0x20    /* VTCR_EL2.SL2 (FEAT_LPA2) */
 
 /*
  * Stage 2 translation of EL1&0 (EL2 owns it: el2.c): the VTCR_EL2 fields a

@@ -18,15 +18,23 @@ static const struct s2_prot kernel_device = {
 };
 
 /*
- * VTCR_EL2.SL0 (Arm ARM D19.2): with the 4K granule 0, 1, 2 start at levels
- * 2, 1, 0 (3: level 3, FEAT_TTST); with 16K and 64K 0, 1, 2, 3 start at
- * levels 3, 2, 1, 0.
+ * VTCR_EL2.SL0 (Arm ARM D19.2, AArch64.S2StartLevel): with the 4K granule 0,
+ * 1, 2 start at levels 2, 1, 0 (3: level 3, FEAT_TTST; SL2 = 1 with SL0 = 0:
+ * level -1, FEAT_LPA2); with 16K and 64K 0, 1, 2, 3 start at levels 3, 2, 1, 0.
  */
-int stage2_start_level(unsigned granule_shift, unsigned sl0)
+int stage2_start_level(unsigned granule_shift, unsigned sl0, bool sl2)
 {
 	if (granule_shift == 12)
-		return sl0 == 3 ? 3 : 2 - (int)sl0;
+		return sl2 ? -1 : sl0 == 3 ? 3 : 2 - (int)sl0;
 	return 3 - (int)sl0;
+}
+
+/* The descriptor format (Arm ARM D8.3): 52-bit with DS (4K, 16K) or with the 64K granule and a 52-bit PS. */
+static enum oa_format stage2_oa_format(const struct blob_stage2 *s)
+{
+	if (s->tg == 16)
+		return s->ps == TCR_IPS_52BIT ? OA_52_LPA : OA_48;
+	return s->flags & STAGE2_DS ? OA_52_DS : OA_48;
 }
 
 static int map_kernel_ipa(struct pgtable *s2)
@@ -51,7 +59,8 @@ int stage2_build(const struct mmut_case *c, struct pgtable *s2, struct table_poo
 	int err;
 
 	*error = (struct stage2_error){ STAGE2_ROOT, 0 };
-	if ((err = pgt_init_level(s2, pool, s->tg, 64 - s->t0sz, stage2_start_level(s->tg, s->sl0), OA_48)))
+	if ((err = pgt_init_level(s2, pool, s->tg, 64 - s->t0sz, stage2_start_level(s->tg, s->sl0, s->flags & STAGE2_SL2),
+				  stage2_oa_format(s))))
 		return err;
 	error->part = STAGE2_KERNEL;
 	if ((err = map_kernel_ipa(s2)))
@@ -91,7 +100,8 @@ u64 vtcr_from_stage2(const struct blob_stage2 *s)
 	return VTCR_RES1 | VTCR_T0SZ(s->t0sz) | VTCR_SL0(s->sl0) | VTCR_IRGN0_WBWA | VTCR_ORGN0_WBWA |
 	       VTCR_SH0_INNER | vtcr_tg0(s->tg) | VTCR_PS(s->ps) |
 	       (s->flags & STAGE2_VS ? VTCR_VS : 0) | (s->flags & STAGE2_HA ? VTCR_HA : 0) |
-	       (s->flags & STAGE2_HD ? VTCR_HD : 0);
+	       (s->flags & STAGE2_HD ? VTCR_HD : 0) | (s->flags & STAGE2_DS ? VTCR_DS : 0) |
+	       (s->flags & STAGE2_SL2 ? VTCR_SL2 : 0);
 }
 
 u64 vttbr_from_stage2(const struct blob_stage2 *s, const struct pgtable *s2)

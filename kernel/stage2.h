@@ -12,7 +12,7 @@ struct stage2_error {
 	unsigned index;
 };
 
-int stage2_start_level(unsigned granule_shift, unsigned sl0);
+int stage2_start_level(unsigned granule_shift, unsigned sl0, bool sl2);
 int stage2_build(const struct mmut_case *c, struct pgtable *s2, struct table_pool *pool, struct stage2_error *error);
 u64 vtcr_from_stage2(const struct blob_stage2 *s);
 u64 vttbr_from_stage2(const struct blob_stage2 *s, const struct pgtable *s2);

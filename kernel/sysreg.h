@@ -86,6 +86,8 @@
 #define VTCR_HA             BIT(21)
 #define VTCR_HD             BIT(22)
 #define VTCR_RES1           BIT(31)
+#define VTCR_DS             BIT(32)     /* FEAT_LPA2: 52-bit IPAs and OAs with 4K and 16K */
+#define VTCR_SL2            BIT(33)     /* FEAT_LPA2, 4K, DS = 1: with SL0 = 0, start at level -1 */
 
 /* VTTBR_EL2 */
 #define VTTBR_VMID_SHIFT    48

@@ -90,6 +90,12 @@ BAD = [
     ("el0_code_barred_by_e0pd1", 'requires = ["FEAT_E0PD"]\nregime = { t0sz = 36, e0pd1 = true }\n'
      'map = [ { va = 0x20_0000, to = "frame0", level = 3 } ]\n'
      'steps = [ { do = "load64", el = 0, va = 0x20_0000, expect = "ok" } ]', "regime.e0pd1", "forbids EL0"),
+    ("s2_sl2_without_ds", 'requires = ["FEAT_LPA2"]\nstage2 = { t0sz = 24, sl0 = 0, sl2 = true }', "stage2.sl2",
+     "level -1 with the 4K granule, ds and sl0 = 0 only"),
+    ("s2_start_level_needs_pa_size", 'stage2 = { t0sz = 24, sl0 = 2 }', "stage2.sl0",
+     "valid only with an implemented PA size of 44 bits or more"),
+    ("s2_t0sz_12_without_ds", 'stage2 = { t0sz = 12 }', "stage2.t0sz", "12 needs ds"),
+    ("s2_fwb_without_feature", 'stage2 = { t0sz = 24, fwb = true }', "stage2.fwb", "needs FEAT_S2FWB"),
     ("at_s1_stage2_not_on_walk", 'stage2 = { t0sz = 24 }\nsteps = [ { do = "at_s1e1r", va = 0x8000_0000, '
      'expect = { fault = "translation", level = 3, stage = 2 } } ]', "steps[0].expect.s1ptw",
      "its only stage 2 fault is on its stage 1 walk"),

@@ -8,7 +8,8 @@ from harness import esr, par
 from harness.model import Abort, Access, Completes, Memory, Par, Registers, full_translate
 from harness.model.attributes import MemAttrs, NC, WB, WT
 from harness.model.stage2 import (
-    S2_AP, S2_MEMATTR, S2_XN, S2AP_W, s2_apply_fwb_mem_attrs, s2_combine_mem_attrs, s2_decode_mem_attrs,
+    S2_AP, S2_MEMATTR, S2_XN, S2AP_W, s2_apply_fwb_mem_attrs, s2_bad_start_level, s2_combine_mem_attrs,
+    s2_decode_mem_attrs, s2_params,
 )
 
 MAX_IDS = dict(mmfr0=0x32310201126, mmfr1=0x11010211122, mmfr2=0x1021011010011011)
@@ -214,3 +215,39 @@ def test_at_s12_with_fwb_reports_the_forced_attributes():
     assert par.PAR_ATTR.get(at.value) == 0xFF and not at.mask & par.PAR_SH.mask     # SH: stage 1's is IMP DEF
     without = only(full_translate(regs(), memory, Access("at_s12e1r", 0x8000_0010)))
     assert par.PAR_ATTR.get(without.value) == 0x00                                  # Device wins without FWB
+
+
+@pytest.mark.parametrize("granule, sl0, sl2, ds, ipa_bits, pamax, bad", [
+    (12, 1, False, False, 40, 40, False),   # level 1, two concatenated tables
+    (12, 2, False, False, 40, 40, True),    # level 0 needs PAMax >= 44 (AArch64.S2InvalidSL)
+    (12, 2, False, False, 40, 44, False),
+    (12, 0, True, True, 52, 52, False),     # level -1 (SL2): PAMax 52
+    (12, 0, True, True, 52, 48, True),
+    (12, 1, True, True, 52, 52, True),      # SL2:SL0 = 0b101 names no level
+    (12, 1, False, False, 44, 48, True),    # level 1 resolves at most 9 + 4 bits above 30 (S2InconsistentSL)
+    (12, 0, False, False, 36, 48, True),    # level 2 resolves at most 8 + 4 bits above 21
+    (14, 3, False, True, 48, 52, False),    # 16K level 0 with DS
+    (14, 3, False, False, 48, 52, True),
+    (16, 3, False, False, 48, 52, True),    # 64K SL0 = 3 names no level
+])
+def test_start_level_validity(granule, sl0, sl2, ds, ipa_bits, pamax, bad):
+    assert s2_bad_start_level(granule, sl0, sl2, ds, ipa_bits, pamax) == bad
+
+
+def test_an_invalid_start_level_faults_every_access_at_level_0():
+    # SL0 = 2 (level 0) on a CPU with 40-bit PAs: AArch64.S2InvalidSL, a Translation fault at level 0.
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000))
+    a53 = regs(A53_IDS, vtcr=VTCR & ~(3 << 6) | 2 << 6)
+    assert s2_params(a53).bad_sl
+    fault = only(full_translate(a53, memory, Access("load64", 0x8000_0010)))
+    assert isinstance(fault, Abort) and fault.stage == 2 and fault.fault == ("translation", 0) and fault.s1ptw
+
+
+def test_ds_at_stage2_starts_at_level_minus_1_with_sl2():
+    # VTCR_EL2: 4K, T0SZ = 12, SL0 = 0, SL2 = 1, DS = 1, PS 52: a 16-entry level -1 table for IPA[51:48].
+    vtcr = 1 << 31 | 12 | 3 << 12 | 6 << 16 | 1 << 32 | 1 << 33
+    params = s2_params(regs(vtcr=vtcr))
+    assert params.start == -1 and params.ds and params.oasize == 52 and not params.bad_sl
+    # Without FEAT_LPA2 at stage 2 (TGran4_2 = 0b0010) DS and SL2 have no effect: SL0 = 0 is level 2.
+    no_lpa2 = dict(MAX_IDS, mmfr0=MAX_IDS["mmfr0"] & ~(0xF << 40) | 0b0010 << 40)
+    assert not s2_params(regs(no_lpa2, vtcr=vtcr)).ds and s2_params(regs(no_lpa2, vtcr=vtcr)).start == 2

@@ -61,16 +61,16 @@ def _no_device_alignment_fault():
     return [(translate, "s1_has_alignment_fault", lambda acc, aligned, memattrs: (False,))]
 
 
-def _ds_drops_oa_51_50():
-    """The descriptors' output and table addresses, but with DS = 1 and an OA size below 52 bits
-    OA[51:50] (bits[9:8]) left out: the address is taken without them, so they make no Address
-    size fault."""
-    original = walk.desc_oa
+def _ds_drops_oa_51_50(stage):
+    """The descriptors' output and table addresses of a stage (the module that walks it: walk for
+    stage 1, stage2), but with DS = 1 and an OA size below 52 bits OA[51:50] (bits[9:8]) left
+    out: the address is taken without them, so they make no Address size fault."""
+    original = stage.desc_oa
 
     def desc_oa(params, desc, lsb):
         oa = original(params, desc, lsb)
         return oa & ((1 << 50) - 1) if params.ds and params.oasize < 52 else oa
-    return [(walk, "desc_oa", desc_oa)]
+    return [(stage, "desc_oa", desc_oa)]
 
 
 def _block_oa_checked_whole():
@@ -217,7 +217,7 @@ KNOWN_BUGS = (
              lambda: _blocks_also_at(12, (-1,))),
     KnownBug("ds_ips", "cases/fuzz_found.toml",
              "drops OA[51:50] (bits[9:8]) of output and table addresses with DS = 1 and IPS below 52 bits",
-             _ds_drops_oa_51_50),
+             lambda: _ds_drops_oa_51_50(walk)),
     KnownBug("block_oa_low_bits", "cases/fuzz_found.toml",
              "makes the Address size check on a block descriptor's OA bits below the block size too",
              _block_oa_checked_whole),
@@ -230,6 +230,9 @@ KNOWN_BUGS = (
     KnownBug("s1ptw_level", "cases/s1ptw.toml",
              "reports a stage 2 fault on a stage 1 descriptor read at the stage 1 table's level, not stage 2's",
              _s1ptw_reports_the_stage1_level),
+    KnownBug("s2_ds_ps", "cases/s2_pa52.toml",
+             "drops OA[51:50] (bits[9:8]) of stage 2 output and table addresses with DS = 1 and PS below 52 bits",
+             lambda: _ds_drops_oa_51_50(stage2)),
     KnownBug("fwb_device_type", "cases/s2_fwb.toml",
              "gives a stage 2 Device MemAttr's type under HCR_EL2.FWB = 1, not the more restrictive of both stages'",
              _fwb_device_type_of_stage2),

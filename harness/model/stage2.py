@@ -15,7 +15,7 @@ by an Unknown outcome: stage 1 hardware updates under stage 2.
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from harness import esr, par
+from harness import esr, features, par
 from harness.cases import AT_S12_OPS
 from harness.model.attributes import (
     DEVICE_TYPES, NC, NORMAL_NC, SH_CODES, WB, WT, MemAttrs, decode_shareability, encode_par_attrs,
@@ -27,7 +27,14 @@ from harness.model.registers import IPS_BITS, MMFR1_XNX, TCR_HA, TG0_GRANULE, pa
 from harness.model.translate import ACCESS_KINDS, PAR_FAULT_MASK, hw_update_choices, s1_translate
 from harness.model.walk import level_lsb
 from harness.esr import Field
-from harness.geometry import s2_start_level
+from harness.geometry import s2_sl_min_pa_bits, s2_start_level
+
+# The ID register fields stage 2's parameters depend on (harness/features.py names their places).
+MMFR0_TGRAN4, MMFR0_TGRAN16 = Field(features.TGRAN4, 4), Field(features.TGRAN16, 4)
+MMFR0_TGRAN4_2, MMFR0_TGRAN16_2 = Field(features.TGRAN4_2, 4), Field(features.TGRAN16_2, 4)
+MMFR1_HAFDBS, MMFR2_FWB = Field(features.HAFDBS, 4), Field(features.FWB, 4)
+SL_RULE = ("VTCR_EL2.SL0 (and SL2) name a start level the IPA size or the implemented PA size does not "
+           "allow (AArch64.S2InvalidSL, AArch64.S2InconsistentSL): a Translation fault at level 0")
 
 # HCR_EL2, VTCR_EL2, VTTBR_EL2 (Arm ARM D19.2)
 HCR_VM = Field(0, 1)
@@ -36,8 +43,11 @@ VTCR_T0SZ = Field(0, 6)
 VTCR_SL0 = Field(6, 2)
 VTCR_TG0 = Field(14, 2)
 VTCR_PS = Field(16, 3)
+VTCR_SH0 = Field(12, 2)
 VTCR_HA = Field(21, 1)
 VTCR_HD = Field(22, 1)
+VTCR_DS = Field(32, 1)
+VTCR_SL2 = Field(33, 1)
 VTTBR_BADDR = Field(1, 47)
 VTTBR_VMID = Field(48, 16)
 VTCR_TG0_GRANULE = TG0_GRANULE         # VTCR_EL2.TG0 encodes granules as TCR_EL1.TG0 does
@@ -71,8 +81,37 @@ class S2Params:
     ha: bool = False        # VTCR_EL2.HA, HD: hardware Access flag and dirty state updates
     hd: bool = False
     fwb: bool = False       # HCR_EL2.FWB: stage 2 MemAttr in the FEAT_S2FWB encoding
-    ds: bool = False
-    lpa: bool = False
+    ds: bool = False        # VTCR_EL2.DS, where the granule has 52-bit stage 2 addresses (FEAT_LPA2)
+    lpa: bool = False       # the 64K granule with a 52-bit PS (FEAT_LPA)
+    sh: int = 0b11          # VTCR_EL2.SH0: the shareability of every block and page with DS
+    bad_sl: bool = False    # AArch64.S2InvalidSL or AArch64.S2InconsistentSL
+
+
+def _s2_lpa2(granule, mmfr0):
+    """Whether stage 2 has 52-bit addresses with this granule (ID_AA64MMFR0_EL1.TGranX_2 = 0b0011,
+    or 0b0000 and stage 1's TGranX says so): VTCR_EL2.DS has its effect only there."""
+    if granule == 12:
+        field, stage1 = MMFR0_TGRAN4_2.get(mmfr0), MMFR0_TGRAN4.get(mmfr0) == 0b0001
+    elif granule == 14:
+        field, stage1 = MMFR0_TGRAN16_2.get(mmfr0), MMFR0_TGRAN16.get(mmfr0) == 0b0010
+    else:
+        return False
+    return field == 0b0011 or field == 0 and stage1
+
+
+def s2_bad_start_level(granule, sl0, sl2, ds, ipa_bits, pamax):
+    """AArch64.S2InvalidSL or AArch64.S2InconsistentSL: the encoding names no start level
+    here (4K: SL2:SL0 = 1x1 or 11x; 16K: SL0 = 3 without DS; 64K: SL0 = 3), or one the
+    implemented PA size does not allow, or one whose table, up to 16 of them concatenated,
+    does not resolve the IPA size exactly."""
+    if granule == 12 and sl2 and sl0 or granule != 12 and sl0 == 3 and not (granule == 14 and ds):
+        return True
+    need = s2_sl_min_pa_bits(granule, sl0, sl2)
+    if need is not None and pamax < need:
+        return True
+    start, stride = s2_start_level(granule, sl0, sl2), granule - 3
+    least = (3 - start) * stride + granule + 1
+    return not least <= ipa_bits <= least + stride - 1 + 4
 
 
 @lru_cache(maxsize=1024)
@@ -83,14 +122,22 @@ def s2_params(regs):
     vtcr = regs.vtcr
     granule = VTCR_TG0_GRANULE.get(VTCR_TG0.get(vtcr), 12)
     t0sz = VTCR_T0SZ.get(vtcr)
-    start = s2_start_level(granule, VTCR_SL0.get(vtcr))
+    pamax = pa_max(regs.mmfr0)
+    ds = bool(VTCR_DS.get(vtcr)) and _s2_lpa2(granule, regs.mmfr0)
+    sl0, sl2 = VTCR_SL0.get(vtcr), ds and bool(VTCR_SL2.get(vtcr))
+    ps_bits = IPS_BITS.get(VTCR_PS.get(vtcr), 52)
+    lpa = granule == 16 and ps_bits == 52 and pamax == 52
+    bad_sl = s2_bad_start_level(granule, sl0, sl2, ds, 64 - t0sz, pamax)
+    start = s2_start_level(granule, min(sl0, 2) if bad_sl else sl0, sl2 and not bad_sl)
     tsize = (64 - t0sz) - level_lsb(granule, start) + 3     # the start table's size (concatenated), log2 bytes
     base = VTTBR_BADDR.get(regs.vttbr) << 1 & ~((1 << tsize) - 1)
-    pamax = pa_max(regs.mmfr0)
+    hafdbs = MMFR1_HAFDBS.get(regs.mmfr1)
     return S2Params(granule=granule, t0sz=t0sz, start=start, base=base,
-                    oasize=min(IPS_BITS.get(VTCR_PS.get(vtcr), 52), pamax, 48), pamax=pamax,
-                    xnx=MMFR1_XNX.get(regs.mmfr1) >= 1, ha=bool(VTCR_HA.get(vtcr)), hd=bool(VTCR_HD.get(vtcr)),
-                    fwb=bool(HCR_FWB.get(regs.hcr)))
+                    oasize=min(ps_bits, pamax, 52 if ds or lpa else 48), pamax=pamax,
+                    xnx=MMFR1_XNX.get(regs.mmfr1) >= 1,
+                    ha=bool(VTCR_HA.get(vtcr)) and hafdbs >= 1, hd=bool(VTCR_HD.get(vtcr)) and hafdbs >= 2,
+                    fwb=bool(HCR_FWB.get(regs.hcr)) and MMFR2_FWB.get(regs.mmfr2) >= 1,
+                    ds=ds, lpa=lpa, sh=VTCR_SH0.get(vtcr), bad_sl=bad_sl)
 
 
 @dataclass(frozen=True)
@@ -113,6 +160,8 @@ def s2_walk(params, memory, ipa):
     """AArch64.S2Walk of ipa: an S2Leaf or an S2Fault (Translation, Address
     size, Access flag with VTCR_EL2.HA = 0: with HA = 1 an AF = 0 descriptor is
     used and AArch64.S2Translate sets AF).  Raises UnknownMemory."""
+    if params.bad_sl:
+        return S2Fault(esr.fault_status("translation", 0), ipa, SL_RULE)
     if ipa >> (64 - params.t0sz):
         return S2Fault(esr.fault_status("translation", params.start), ipa,
                        "IPA above VTCR_EL2.T0SZ's input size (AArch64.S2Translate)")
@@ -279,7 +328,8 @@ def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
                       (None, None, S2_FETCH_DEVICE_RULE)]
         else:
             checks = [(None, None, "")]
-    shares = decode_shareability(DESC_SH.get(leaf.desc))
+    # With DS, bits[9:8] hold OA[51:50] and VTCR_EL2.SH0 gives the shareability.
+    shares = decode_shareability(params.sh if params.ds else DESC_SH.get(leaf.desc))
     results = []
     for fault, fault_class, check_rule in checks:
         for updates, update_rule in _s2_updates(params, leaf, acc, fault_class):
