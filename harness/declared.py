@@ -239,6 +239,11 @@ def _map_kernel(tables, window_va, uart_va, el0_va, wxn):
         tables.map(window_va + off, pa, level, _KERNEL_RAM if not wxn else _KERNEL_TEXT if text else _KERNEL_DATA)
 
 
+def s2_oa_format(stage2):
+    """stage2.c stage2_oa_format: 52-bit with DS, or with 64K and a 52-bit PS."""
+    return (_OA_52_LPA if stage2.tg == 16 else _OA_52_DS) if stage2.oa52 else _OA_48
+
+
 def _oa_format(regime, granule):
     """main.c oa_format."""
     if granule == 16:
@@ -340,8 +345,7 @@ def _layout(case, pool_base):
     s2 = None
     if case.stage2 is not None:
         s = case.stage2
-        oa_format = (_OA_52_LPA if s.tg == 16 else _OA_52_DS) if s.oa52 else _OA_48
-        s2 = _S2Tables(pool, words, s.tg, s.ips_bits, s.start_level, oa_format)
+        s2 = _S2Tables(pool, words, s.tg, s.ips_bits, s.start_level, s2_oa_format(s))
         build_stage2(case, s2)
     # The steps run after the stage 2 is built; the tables they make are zeroed when made,
     # and nothing reads them before.

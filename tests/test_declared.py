@@ -75,7 +75,7 @@ class KernelStage2Tables(KernelTables):
     def __init__(self, lib, pool, stage2):
         self.lib, self.pt, self.granule = lib, PgTable(), stage2.tg
         assert lib.pgt_init_level(ctypes.byref(self.pt), ctypes.byref(pool), stage2.tg, stage2.ips_bits,
-                                  stage2.start_level, OA_FORMATS["48"]) == 0
+                                  stage2.start_level, OA_FORMATS[declared.s2_oa_format(stage2)]) == 0
 
     def map(self, ipa, pa, level, bits):
         prot = S2Prot(S2_MEMATTR.get(bits), S2_AP.get(bits), DESC_SH.get(bits), S2_XN.get(bits), DESC_AF.get(bits),

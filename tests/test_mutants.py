@@ -1,6 +1,6 @@
 """Mutation self-check: a kernel with a deliberate defect (in its page-table
-builder, in how it programs WXN, PAN, SPAN, HPD and E0PD, or in its own TLB
-maintenance) must fail the conformance suite.  A defect the suite let pass would mean its cases do not
+builder, in how it programs WXN, PAN, SPAN, HPD and E0PD, in its EL2 half's
+stage 2, or in its own TLB maintenance) must fail the conformance suite.  A defect the suite let pass would mean its cases do not
 check what they claim to.
 
 Each defect is applied to a copy of the repository (kernel, harness, cases,
@@ -41,12 +41,19 @@ DEFECTS = {
     "hpd_bits_swapped": ("mmu.c", "(r->hpd0 ? TCR_HPD0 : 0) | (r->hpd1 ? TCR_HPD1 : 0)",
                          "(r->hpd0 ? TCR_HPD1 : 0) | (r->hpd1 ? TCR_HPD0 : 0)"),
     "e0pd_never_set": ("mmu.c", "(r->e0pd0 ? TCR_E0PD0 : 0) | (r->e0pd1 ? TCR_E0PD1 : 0)", "0"),
+    # The EL2 half: an EL0 step's stage 2 fault not resumed (taken as unexpected); VTCR_EL2.HA,
+    # HCR_EL2.FWB never set; stage 2 tables in the 48-bit format whatever VTCR_EL2.DS says.
+    "el0_stage2_fault_not_resumed": ("el2.c", "from_el0 ? in_el0_code(elr) :", "from_el0 ? false :"),
+    "vtcr_ha_never_set": ("stage2.c", "(s->flags & STAGE2_HA ? VTCR_HA : 0)", "0"),
+    "hcr_fwb_never_set": ("stage2.c", "(s->flags & STAGE2_FWB ? HCR_FWB : 0)", "(s->flags & 0)"),
+    "stage2_ds_format_ignored": ("stage2.c", "return s->flags & STAGE2_DS ? OA_52_DS : OA_48;", "return OA_48;"),
 }
 
 # What the outer run's CPU must have for the suite to be able to catch a defect:
 # without it the cases that would are skipped, and the mutant cannot be judged.
 NEEDS = {"pan_never_set": "FEAT_PAN", "span_ignored": "FEAT_PAN", "hpd_bits_swapped": "FEAT_HPDS",
-         "e0pd_never_set": "FEAT_E0PD"}
+         "e0pd_never_set": "FEAT_E0PD", "vtcr_ha_never_set": "FEAT_HAFDBS", "hcr_fwb_never_set": "FEAT_S2FWB",
+         "stage2_ds_format_ignored": "FEAT_LPA2"}
 
 # Defects of the kernel's own maintenance (kernel/maint.c, kernel/fixup.c): (file, find,
 # replace, the case files that must catch it).  QEMU's softmmu TLB keeps an entry until a
