@@ -21,7 +21,7 @@
 #include "pgtable.h"
 
 #define BLOB_MAGIC          0x42554d4d  /* "MMUB" */
-#define BLOB_VERSION        4
+#define BLOB_VERSION        5
 #define BLOB_ALIGN          8
 
 /* Sizes of the records, checked against the structs below at compile time. */
@@ -33,6 +33,13 @@
 #define BLOB_STEP_SIZE      32
 #define BLOB_STAGE2_SIZE    24
 #define BLOB_S2MAP_SIZE     24
+
+/*
+ * TTBR0 table sets (address spaces) a case may have: set 0 is the one TTBR0
+ * points at when the steps start, each maps the kernel as set 0 does, and a
+ * set_ttbr0 step switches between them (a context switch between processes).
+ */
+#define MAX_SPACES          4
 
 /* Longest case ID (without its NUL). */
 #define BLOB_ID_MAX         255
@@ -143,7 +150,8 @@ struct map {
 	u8 ap;                  /* enum ap */
 	u8 sh;                  /* enum sh */
 	u8 flags;               /* MAP_* */
-	u8 reserved[3];
+	u8 space;               /* the TTBR0 table set (0 .. MAX_SPACES - 1; 0 for TTBR1's half) */
+	u8 reserved[2];
 };
 
 /* table_attrs.flags */
@@ -156,14 +164,16 @@ struct table_attrs {
 	s8 level;
 	u8 aptable;             /* enum aptable */
 	u8 flags;               /* TABLE_ATTR_* */
-	u8 reserved[5];
+	u8 space;
+	u8 reserved[4];
 };
 
 /* A descriptor written verbatim at the slot for va at level (tables above it are made). */
 struct raw {
 	u64 va, desc;
 	s8 level;
-	u8 reserved[7];
+	u8 space;               /* stage 1 only */
+	u8 reserved[6];
 };
 
 /* step.op */
@@ -214,7 +224,7 @@ struct raw {
 #define OP_TLBI_VAAE1IS     37
 #define OP_TLBI_VAALE1      38
 #define OP_TLBI_VAALE1IS    39
-#define OP_SET_TTBR0        40  /* TTBR0_EL1 = the case's TTBR0 tables | value (the ASID field) */
+#define OP_SET_TTBR0        40  /* TTBR0_EL1 = the case's TTBR0 tables of set `space` | value (the ASID field) */
 #define OP_SET_TTBR1        41
 #define OP_SET_TCR          42  /* reg = (reg & ~mask) | value */
 #define OP_SET_MAIR         43
@@ -228,7 +238,16 @@ struct raw {
 #define OP_FIXUP_MAP        45  /* demand paging: write the descriptor; DSB, ISB (a fault is never cached) */
 #define OP_FIXUP_COPY       46  /* copy-on-write: copy the page to the new descriptor's; DSB, TLBI, DSB, ISB */
 #define OP_FIXUP_AF         47  /* the Access flag in software: write the descriptor; DSB, ISB */
-#define OP_COUNT            48
+/* TLB maintenance by range of VAs (FEAT_TLBIRANGE, maint.c), value the operand as for OP_TLBI_*. */
+#define OP_TLBI_RVAE1       48
+#define OP_TLBI_RVAE1IS     49
+#define OP_TLBI_RVALE1      50
+#define OP_TLBI_RVALE1IS    51
+#define OP_TLBI_RVAAE1      52
+#define OP_TLBI_RVAAE1IS    53
+#define OP_TLBI_RVAALE1     54
+#define OP_TLBI_RVAALE1IS   55
+#define OP_COUNT            56
 
 struct step {
 	u64 va, value;
@@ -236,7 +255,8 @@ struct step {
 	u32 op;                 /* OP_* */
 	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches) or 1 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */
-	u8 reserved[2];
+	u8 space;               /* OP_WRITE_DESC, OP_READ_DESC, OP_SET_TTBR0: the TTBR0 table set */
+	u8 reserved[1];
 };
 
 #ifndef __ASSEMBLER__
@@ -268,6 +288,7 @@ struct mmut_case {
 	const struct raw *raws;
 	const struct step *steps;
 	u32 nmaps, ntables, nraws, nsteps;
+	u32 nspaces;                            /* TTBR0 table sets: 1 + the highest `space` of its records */
 	const struct blob_stage2 *stage2;       /* NULL: no stage 2 */
 	const struct s2_map *s2maps;
 	const struct raw *s2raws;
