@@ -304,9 +304,10 @@ def _oa_mask(granule, oa_format):
     return _oa_encode(granule, oa_format, (1 << 52) - 1)
 
 
-def descriptor_write(case, step, n=None):
+def descriptor_write(case, step, n=None, pool_base=TABLE_POOL_BASE):
     """(value, mask) of a descriptor-write step (cases.DESC_WRITES; n: its index in
-    the case), as kernel/maint.c applies it to the slot: slot = (slot & ~mask) | value.
+    the case; pool_base: where the kernel's tables are, for `link`), as kernel/maint.c
+    applies it to the slot: slot = (slot & ~mask) | value.
     map writes pte_leaf's descriptor, unmap 0, write_desc its desc, link the table
     descriptor of the next-level table of its `table_of` as the steps before it left
     the tables; protect replaces every bit but the output address and the descriptor
@@ -318,7 +319,7 @@ def descriptor_write(case, step, n=None):
     if step.op == "unmap":
         return 0, every
     if step.op == "link":
-        return _layout(case, TABLE_POOL_BASE)[5][n], every
+        return _layout(case, pool_base)[5][n], every
     if step.op == "write_desc":
         return step.value, every
     m = step.mapping

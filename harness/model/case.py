@@ -102,9 +102,10 @@ def _access_outcomes(tlb, access):
     return Outcomes(set(fresh) | stale | through_tables, "; ".join(dict.fromkeys(rules)) or None)
 
 
-def _maintain(case, n, step, tlb, slots, ttbrs):
+def _maintain(case, n, step, tlb, slots, ttbrs, pool_base):
     """A maintenance step's effect on the translation state, and its outcome.  ttbrs:
-    TTBR0 of each table set (declared.space_ttbrs), TTBR1 of the case's tables."""
+    TTBR0 of each table set (declared.space_ttbrs), TTBR1 of the case's tables;
+    pool_base: where the kernel's tables are."""
     if step.level is not None:
         slot, made = slots[n]
         memory = tlb.memory.copy()
@@ -112,7 +113,7 @@ def _maintain(case, n, step, tlb, slots, ttbrs):
             memory.write64(pa, desc)
         old = memory.read64(slot)
         if step.op in DESC_WRITES:
-            value, mask = declared.descriptor_write(case, step, n)
+            value, mask = declared.descriptor_write(case, step, n, pool_base)
             memory.write64(slot, old & ~mask | value)
         if made or step.op in DESC_WRITES:
             tlb.write_memory(memory, descriptors=True)
@@ -179,7 +180,7 @@ def predict_case(case, ids, pool_base=None):
             outcomes = set()
             for tlb in branches:
                 try:
-                    outcomes.add(_maintain(case, n, step, tlb, slots, ttbrs))
+                    outcomes.add(_maintain(case, n, step, tlb, slots, ttbrs, pool_base))
                 except UnknownMemory as e:
                     outcomes.add(Unknown(f"the step reads memory the case does not declare ({e})"))
             predictions.append(Outcomes(outcomes))
