@@ -1097,8 +1097,10 @@ def _check_layout(case):
                     raise CaseError(case.path, f"va {x.va:#x} is in TTBR1's half, which has one table set",
                                     case.name, f"{what}[{i}].space")
                 if getattr(x, "fixup", None):
+                    # Named by its TOML step, the access's (a retry is a step of its own after it).
+                    toml_index = i - sum(1 for s in case.steps[:i + 1] if s.fixup)
                     raise CaseError(case.path, "fix-ups act on the first table set: a case with several is "
-                                    "not supported", case.name, f"steps[{i}].fixup")
+                                    "not supported", case.name, f"steps[{toml_index}].fixup")
 
     def check_slot(what, va, level, must_align_pa=None, va_in_mapping=False):
         """va_in_mapping: va is any address of the mapping (a fix-up's access), not its start."""
