@@ -3,11 +3,9 @@ TCR_EL2's and SCTLR_EL2's own layouts, one VA range, permissions where
 HasUnprivileged(regime) is FALSE, and TLB entries with no ASID; each test's
 comment names the ASL function or rule.  The EL1&0 reading of the same bits
 is checked next to it, so a regime mix-up shows."""
-from dataclasses import replace
-
 import pytest
 
-from harness import declared, esr
+from harness import declared
 from harness.cases import CaseError, load_file
 from harness.model import Abort, Completes, Registers, predict_case
 from harness.model.registers import (
@@ -15,6 +13,7 @@ from harness.model.registers import (
     walk_params,
 )
 from harness.model.tlb import Entry, Invalidation
+from tests.test_model import _case as model_case
 from tests.test_model import (
     AF, MAIR, MMFR0_48, PAGE, PAGE_DESC, ROOT, SCTLR, VA, chain, fault_of, memory, one, regs, translate,
 )
@@ -125,9 +124,7 @@ def test_tlb_entries_have_no_asid_and_name_their_regime():
 
 
 def _case(tmp_path, body):
-    path = tmp_path / "el2x.toml"
-    path.write_text('feature = "x"\n[case.c]\nsummary = "s"\nel2 = "nvhe"\n' + body)
-    return load_file(path)[0]
+    return model_case(tmp_path, '[case.c]\nsummary = "s"\nel2 = "nvhe"\n' + body)
 
 
 def test_declared_registers_and_kernel_mappings(tmp_path):
@@ -190,9 +187,3 @@ def test_el2_ops_need_an_el2_case(tmp_path):
     with pytest.raises(CaseError, match="not one of") as e:
         load_file(path)
     assert e.value.where == "el2"
-
-
-def test_not_at_el1_regime_ids():
-    # An EL1&0 Registers decodes TCR_EL1 as ever: the regime default is Regime_EL10.
-    assert replace(regs(), regime="EL10") == regs()
-    assert esr.decode_fsc(esr.fault_status("translation", 3)) == ("translation", 3)
