@@ -22,6 +22,11 @@ B2 on DSB and ISB).  The rules the model keeps:
   Shareable forms do the same on this PE; the last-level forms are modelled
   as their all-levels forms (the model holds whole walks, not walk-cache
   entries of table descriptors, so it predicts nothing of walk caches).
+- A TLBI names one translation regime: the *E1 forms EL1&0's entries, the
+  *E2 forms (VAE2, VALE2, ALLE2) the EL2 regime's; neither removes the
+  other's.  The EL2 regime (HCR_EL2.E2H = 0) has no ASID: its entries are
+  global whatever nG (Linux's at.c: nG only where the regime is not EL2),
+  and TLBI VAE2 removes every entry of the VA.
 
 An entry is kept as the registers and the memory it was walked from; its
 translation of a VA is AArch64.S1Translate over them.
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field
 from harness.cases import TLBI_OPS
 from harness.model.descriptors import DESC_NG
 from harness.model.outcome import Abort, Par
-from harness.model.registers import TCR_A1, TCR_AS, TTBR_ASID, walk_params
+from harness.model.registers import REGIME_EL2, REGIME_EL10, TCR_A1, TCR_AS, TTBR_ASID, walk_params
 from harness.model.walk import WalkFault, level_lsb, s1_walk, va_is_out_of_range
 from harness import esr, par
 
@@ -50,7 +55,9 @@ UNSYNCED_RULE = ("a descriptor write is seen by walks only after a DSB, and a sy
 
 def current_asid(regs):
     """The ASID of the current context: TTBR1_EL1's with TCR_EL1.A1 = 1, else TTBR0_EL1's;
-    8 bits unless TCR_EL1.AS = 1 (the upper 8 are then ignored)."""
+    8 bits unless TCR_EL1.AS = 1 (the upper 8 are then ignored).  The EL2 regime has none (0)."""
+    if regs.regime == REGIME_EL2:
+        return 0
     ttbr = regs.ttbr1 if TCR_A1.get(regs.tcr) else regs.ttbr0
     return TTBR_ASID.get(ttbr) & asid_mask(regs)
 
@@ -71,18 +78,21 @@ def leaf(regs, memory, va):
 
 @dataclass(frozen=True)
 class Invalidation:
-    """What a TLBI removes: entries of va (None: every VA) that are non-global of
-    asid (None: of every ASID), and global ones if globals."""
+    """What a TLBI removes: entries of the translation regime regime, of va (None:
+    every VA), that are non-global of asid (None: of every ASID), and global ones if globals."""
     va: int
     asid: int
     globals: bool
+    regime: str = REGIME_EL10
 
     @staticmethod
     def of(step):
-        """The invalidation of a TLBI step: by VA (with an ASID or for all), by ASID (nG entries only), or all."""
+        """The invalidation of a TLBI step: by VA (with an ASID or for all), by ASID (nG entries only), or all;
+        of the EL2 regime for the *E2 forms."""
         takes_va, takes_asid = TLBI_OPS[step.op]
+        regime = REGIME_EL2 if step.op.endswith(("e2", "e2is")) else REGIME_EL10
         return Invalidation(step.va if takes_va else None, step.asid if takes_asid else None,
-                            globals=takes_va or not takes_asid)
+                            globals=takes_va or not takes_asid, regime=regime)
 
 
 @dataclass
@@ -99,12 +109,15 @@ class Entry:
         found = leaf(self.regs, self.memory, va)
         if found is None:
             return False
-        global_entry = not DESC_NG.get(found.desc)
+        params = walk_params(self.regs, bool(va >> 55 & 1))
+        global_entry = not DESC_NG.get(found.desc) or not params.unprivileged
         if not global_entry and self.asid not in asids:
             return False
-        size = 1 << level_lsb(walk_params(self.regs, bool(va >> 55 & 1)).granule, found.level)
+        size = 1 << level_lsb(params.granule, found.level)
         base = va & ~(size - 1) & VA_BITS_TLBI
         for inv in self.removed:
+            if inv.regime != self.regs.regime:
+                continue
             if inv.va is not None and not base <= inv.va & ~0xFFF & VA_BITS_TLBI < base + size:
                 continue
             if inv.globals if global_entry else inv.asid is None or inv.asid & asid_mask(self.regs) == self.asid:
