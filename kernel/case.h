@@ -72,6 +72,7 @@ struct blob_header {
 #define REGIME_E0PD1        0x20000
 #define REGIME_AS           0x40000 /* TCR_EL1.AS: 16-bit ASIDs */
 #define REGIME_A1           0x80000 /* TCR_EL1.A1: TTBR1_EL1.ASID is the current ASID */
+#define REGIME_EL2          0x100000 /* the steps run at EL2 in the EL2 regime (HCR_EL2.E2H = 0): TTBR0_EL2, TCR_EL2 */
 
 /* The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds them. */
 struct blob_regime {
@@ -238,16 +239,25 @@ struct raw {
 #define OP_FIXUP_MAP        45  /* demand paging: write the descriptor; DSB, ISB (a fault is never cached) */
 #define OP_FIXUP_COPY       46  /* copy-on-write: copy the page to the new descriptor's; DSB, TLBI, DSB, ISB */
 #define OP_FIXUP_AF         47  /* the Access flag in software: write the descriptor; DSB, ISB */
+/* The EL2 regime's own (a case with REGIME_EL2, whose steps run at EL2): AT, and TLBI with value as Xt. */
+#define OP_AT_S1E2R         48
+#define OP_AT_S1E2W         49
+#define OP_TLBI_ALLE2       50
+#define OP_TLBI_ALLE2IS     51
+#define OP_TLBI_VAE2        52
+#define OP_TLBI_VAE2IS      53
+#define OP_TLBI_VALE2       54
+#define OP_TLBI_VALE2IS     55
 /* TLB maintenance by range of VAs (FEAT_TLBIRANGE, maint.c), value the operand as for OP_TLBI_*. */
-#define OP_TLBI_RVAE1       48
-#define OP_TLBI_RVAE1IS     49
-#define OP_TLBI_RVALE1      50
-#define OP_TLBI_RVALE1IS    51
-#define OP_TLBI_RVAAE1      52
-#define OP_TLBI_RVAAE1IS    53
-#define OP_TLBI_RVAALE1     54
-#define OP_TLBI_RVAALE1IS   55
-#define OP_COUNT            56
+#define OP_TLBI_RVAE1       56
+#define OP_TLBI_RVAE1IS     57
+#define OP_TLBI_RVALE1      58
+#define OP_TLBI_RVALE1IS    59
+#define OP_TLBI_RVAAE1      60
+#define OP_TLBI_RVAAE1IS    61
+#define OP_TLBI_RVAALE1     62
+#define OP_TLBI_RVAALE1IS   63
+#define OP_COUNT            64
 
 struct step {
 	u64 va, value;
@@ -275,6 +285,7 @@ struct regime {
 	u8 tg0, tg1, t0sz, t1sz, ips;
 	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1, as, a1;
 	bool wxn, span, epan, pan, hpd0, hpd1, e0pd0, e0pd1;   /* REGIME_* above (span: SCTLR_EL1.SPAN) */
+	bool el2;               /* REGIME_EL2: TCR_EL2/SCTLR_EL2/MAIR_EL2/TTBR0_EL2 at EL2 (tg0, t0sz, ips as PS, tbi0 as TBI, hpd0 as HPD) */
 	u64 ttbr1;
 	u64 mair;
 };

@@ -268,6 +268,8 @@ def case_text(case, feature=None, summary=None, expectations=None, bugs=None, co
         lines.append(f"requires = {_value(list(case.requires))}")
     if case.timeout is not None:
         lines.append(f"timeout = {case.timeout!r}")
+    if case.el2 is not None:
+        lines.append(f"el2 = {_str(case.el2)}")
     regime = regime_table(case.regime)
     if regime:
         lines.append(f"regime = {_inline(regime)}")

@@ -38,6 +38,11 @@ B2 on DSB and ISB).  The rules the model keeps:
   needs no TLBI, could walk the old root's tables) and goes with a TLBI by
   ASID of it; a TLBI by VA with another ASID may leave it (whether it counts
   as global there is not said, so the model keeps it: old or new).
+- A TLBI names one translation regime: the *E1 forms EL1&0's entries, the
+  *E2 forms (VAE2, VALE2, ALLE2) the EL2 regime's; neither removes the
+  other's.  The EL2 regime (HCR_EL2.E2H = 0) has no ASID: its entries are
+  global whatever nG (Linux's at.c: nG only where the regime is not EL2),
+  and TLBI VAE2 removes every entry of the VA.
 
 An entry is kept as the registers and the memory it was walked from; its
 translation of a VA is AArch64.S1Translate over them, and its table entries'
@@ -48,7 +53,7 @@ from dataclasses import dataclass, field, replace
 from harness.cases import LAST_LEVEL_TLBI, RANGE_TLBI, TLBI_OPS
 from harness.model.descriptors import DESC_NG
 from harness.model.outcome import Abort, Par
-from harness.model.registers import TCR_A1, TCR_AS, TCR_DS, TTBR_ASID, walk_params
+from harness.model.registers import REGIME_EL2, REGIME_EL10, TCR_A1, TCR_AS, TCR_DS, TTBR_ASID, walk_params
 from harness.model.walk import WalkFault, level_lsb, s1_start_level, s1_walk, va_is_out_of_range
 from harness import esr, par
 
@@ -76,7 +81,9 @@ UNSYNCED_RULE = ("a descriptor write is seen by walks only after a DSB, and a sy
 
 def current_asid(regs):
     """The ASID of the current context: TTBR1_EL1's with TCR_EL1.A1 = 1, else TTBR0_EL1's;
-    8 bits unless TCR_EL1.AS = 1 (the upper 8 are then ignored)."""
+    8 bits unless TCR_EL1.AS = 1 (the upper 8 are then ignored).  The EL2 regime has none (0)."""
+    if regs.regime == REGIME_EL2:
+        return 0
     ttbr = regs.ttbr1 if TCR_A1.get(regs.tcr) else regs.ttbr0
     return TTBR_ASID.get(ttbr) & asid_mask(regs)
 
@@ -117,11 +124,11 @@ def tlbi_range(xt, ds):
 
 @dataclass(frozen=True)
 class Invalidation:
-    """What a TLBI removes: entries whose VAs overlap [start, end) (start None: every
-    VA) that are non-global of asid (None: of every ASID), and global ones if globals;
-    with last_level only leaf entries (walk-cache entries of table descriptors stay);
-    with granule, only entries of that granule; with level, only entries whose leaf
-    is at that level."""
+    """What a TLBI removes: entries of the translation regime regime whose VAs overlap
+    [start, end) (start None: every VA) that are non-global of asid (None: of every
+    ASID), and global ones if globals; with last_level only leaf entries (walk-cache
+    entries of table descriptors stay); with granule, only entries of that granule;
+    with level, only entries whose leaf is at that level."""
     start: int
     end: int
     asid: int
@@ -129,20 +136,23 @@ class Invalidation:
     last_level: bool = False
     granule: int = None
     level: int = None
+    regime: str = REGIME_EL10
 
     @staticmethod
-    def by_va(va, asid, last_level=False):
-        """TLBI VAE1 (VALE1) of va with asid (None: VAAE1, VAALE1)."""
+    def by_va(va, asid, last_level=False, regime=REGIME_EL10):
+        """TLBI VAE1 (VALE1) of va with asid (None: VAAE1, VAALE1; VAE2, VALE2 of REGIME_EL2)."""
         start = va & ~0xFFF & VA_BITS_TLBI
-        return Invalidation(start, start + 1, asid, True, last_level)
+        return Invalidation(start, start + 1, asid, True, last_level, regime=regime)
 
     @staticmethod
     def of(op, xt, regs):
         """The invalidation of TLBI op with operand xt (as the kernel executes it), under
-        regs: by VA (with an ASID or for all), by range, by ASID (nG entries only), or all."""
+        regs: by VA (with an ASID or for all), by range, by ASID (nG entries only), or all;
+        of the EL2 regime for the *E2 forms."""
         takes_va, takes_asid = TLBI_OPS[op]
         asid = xt >> TLBI_ASID_SHIFT if takes_asid else None
         last_level = op in LAST_LEVEL_TLBI
+        regime = REGIME_EL2 if op.endswith(("e2", "e2is")) else REGIME_EL10
         if op in RANGE_TLBI:
             decoded = tlbi_range(xt, bool(TCR_DS.get(regs.tcr)))
             if decoded is None:
@@ -152,13 +162,15 @@ class Invalidation:
             return Invalidation(start & VA_BITS_TLBI, end & VA_BITS_TLBI or 1 << 56, asid, True, last_level,
                                 granule, ttl or None)
         if takes_va:
-            return Invalidation.by_va((xt & ((1 << TLBI_VA_BITS) - 1)) << 12, asid, last_level)
-        return Invalidation(None, None, asid, globals=not takes_asid)
+            return Invalidation.by_va((xt & ((1 << TLBI_VA_BITS) - 1)) << 12, asid, last_level, regime)
+        return Invalidation(None, None, asid, globals=not takes_asid, regime=regime)
 
     def removes(self, base, size, granule, level, asid, global_entry, regs):
-        """Whether this removes an entry of the VAs [base, base + size) (VA[55:0]) of
-        granule whose walk's leaf is at level, made under asid (global_entry: a
-        global leaf; None: a table entry, of its ASID)."""
+        """Whether this removes an entry of regs' regime of the VAs [base, base + size)
+        (VA[55:0]) of granule whose walk's leaf is at level, made under asid
+        (global_entry: a global leaf; None: a table entry, of its ASID)."""
+        if self.regime != regs.regime:
+            return False
         if self.start is not None and not (self.start < base + size and base < self.end):
             return False
         if self.granule is not None and self.granule != granule or self.level is not None and self.level != level:
@@ -222,7 +234,7 @@ class Entry:
                 tables.append(reads.reads[:k + 1])
         if leaf_level is None:
             return False, tables
-        global_entry = not DESC_NG.get(walk.desc)
+        global_entry = not DESC_NG.get(walk.desc) or not params.unprivileged
         if not global_entry and self.asid not in asids:
             return False, tables
         size = 1 << level_lsb(params.granule, leaf_level)
