@@ -539,6 +539,10 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     stage2 = None
     if s2_geometry is not None:
         stage2 = _stage2(path, name, s2_table, s2_geometry, body, names)
+        if regime.ha or regime.hd:
+            raise CaseError(path, "stage 1 hardware updates (TCR_EL1.HA/HD) under stage 2 are not supported: the "
+                            "model does not cover their descriptor writes through stage 2 (harness/model/stage2.py)",
+                            name, "regime.ha" if regime.ha else "regime.hd")
     retries = 0     # a fix-up's retry is a step of its own, written in its access's TOML step
     for n, step in enumerate(steps):
         retries += bool(step.fixup)

@@ -95,6 +95,8 @@ BAD = [
     ("s2_start_level_needs_pa_size", 'stage2 = { t0sz = 24, sl0 = 2 }', "stage2.sl0",
      "valid only with an implemented PA size of 44 bits or more"),
     ("s2_t0sz_12_without_ds", 'stage2 = { t0sz = 12 }', "stage2.t0sz", "12 needs ds"),
+    ("s1_ha_under_stage2", 'requires = ["FEAT_HAFDBS"]\nregime = { ha = true }\nstage2 = { t0sz = 24 }', "regime.ha",
+     "stage 1 hardware updates (TCR_EL1.HA/HD) under stage 2 are not supported"),
     ("s2_fwb_without_feature", 'stage2 = { t0sz = 24, fwb = true }', "stage2.fwb", "needs FEAT_S2FWB"),
     ("at_s1_stage2_not_on_walk", 'stage2 = { t0sz = 24 }\nsteps = [ { do = "at_s1e1r", va = 0x8000_0000, '
      'expect = { fault = "translation", level = 3, stage = 2 } } ]', "steps[0].expect.s1ptw",
