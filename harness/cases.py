@@ -239,7 +239,7 @@ class Step:
     va: int
     value: int
     expect: Expect
-    el: int = 1             # where the step runs: 0 (the kernel's EL0 code) or 1
+    el: int = 1             # where the step runs: 0 (the kernel's EL0 code), or the case's EL (Case.el: 1, 2)
     level: int = None
     mapping: object = None  # Mapping
     mask: int = 0
@@ -270,10 +270,22 @@ class Case:
     params: dict = field(default_factory=dict, compare=False)
     timeout: float = None   # seconds a run of it may take; None: the harness's --case-timeout
     stage2: Stage2 = None   # stage 2 translation for EL1&0 (the kernel keeps EL2: QEMU virtualization=on)
+    el2: str = None         # EL2_MODES: the steps run at EL2 in that regime; None: at EL1 (and EL0)
+
+    @property
+    def boot(self):
+        """The boot mode the case runs in (harness.qemu.BOOT_MODES): its boot's cases all share it."""
+        return self.el2 or ("stage2" if self.stage2 is not None else "el1")
 
     @property
     def needs_el2(self):
-        return self.stage2 is not None
+        """Whether the case needs EL2 (QEMU's virtualization=on, the kernel started at EL2)."""
+        return self.boot != "el1"
+
+    @property
+    def el(self):
+        """The EL the kernel runs the steps at that are not at EL0: 2 with `el2`, else 1."""
+        return 2 if self.el2 else 1
 
     @property
     def id(self):
@@ -284,7 +296,12 @@ class Case:
 # ---------------------------------------------------------------- file level
 
 CASE_KEYS = {"summary", "regime", "matrix", "map", "tables", "raw", "steps", "requires", "xfail", "timeout",
-             "stage2", "s2map", "s2raw"}
+             "stage2", "s2map", "s2raw", "el2"}
+# `el2`: the steps run at EL2, in the regime named: "vhe", the EL2&0 regime (HCR_EL2.E2H = TGE = 1,
+# FEAT_VHE; EL0 steps under TGE).  Each is a boot mode of its own (harness.qemu.BOOT_MODES).
+EL2_MODES = ("vhe",)
+# What a mode needs of the CPU beyond EL2: a case of it lists that in `requires`.
+EL2_MODE_FEATURES = {"vhe": "FEAT_VHE"}
 INSTANCE_KEYS = ("requires", "xfail")
 
 
@@ -454,6 +471,12 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         raise CaseError(path, "every case needs a summary saying which rule it checks", name, "summary")
 
     regime = _regime(path, name, {**defaults.get("regime", {}), **body.get("regime", {})}, params)
+    el2 = body.get("el2")
+    if el2 is not None and el2 not in EL2_MODES:
+        raise CaseError(path, f"{el2!r} is not one of: {', '.join(EL2_MODES)}", name, "el2")
+    if el2 is not None and "stage2" in body:
+        raise CaseError(path, "a case runs at EL2 (el2) or at EL1 under a stage 2 ([stage2]), not both", name, "el2")
+    case_el = 2 if el2 else 1
     s2_table = body.get("stage2")
     if s2_table is None and ("s2map" in body or "s2raw" in body):
         raise CaseError(path, "stage 2 mappings need a [stage2] table", name, "s2map" if "s2map" in body else "s2raw")
@@ -465,7 +488,8 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     maps = tuple(_mapping(path, name, i, m, names) for i, m in enumerate(_list(path, name, body, "map")))
     tables = tuple(_table_attrs(path, name, i, t, names) for i, t in enumerate(_list(path, name, body, "tables")))
     raws = tuple(_raw(path, name, i, r, names) for i, r in enumerate(_list(path, name, body, "raw")))
-    steps = tuple(step for i, s in enumerate(_list(path, name, body, "steps")) for step in _step(path, name, i, s, names))
+    steps = tuple(step for i, s in enumerate(_list(path, name, body, "steps"))
+                  for step in _step(path, name, i, s, names, case_el))
     if not steps:
         raise CaseError(path, "a case needs at least one step", name, "steps")
     stage2 = None
@@ -493,6 +517,8 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         if r.lstrip("!") not in FEATURES:
             raise CaseError(path, f"unknown feature {r!r}; known: {', '.join(sorted(FEATURES))}", name, "requires")
     _check_feature_use(path, name, regime, steps, requires)
+    if el2 is not None and EL2_MODE_FEATURES[el2] not in requires:
+        raise CaseError(path, f"el2 = {el2!r} needs {EL2_MODE_FEATURES[el2]}: list it in requires", name, "requires")
 
     xfail = body.get("xfail")
     if isinstance(xfail, str):
@@ -507,7 +533,7 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         raise CaseError(path, f"must be a number of seconds above 0, not {timeout!r}", name, "timeout")
 
     case = Case(path, path.stem, feature, name, summary, regime, maps, raws, tables, steps, tuple(requires), xfail, params,
-                timeout=timeout, stage2=stage2)
+                timeout=timeout, stage2=stage2, el2=el2)
     _check_layout(case)
     if any(s.level is not None for s in steps):
         # The slots of descriptor steps, reached as the kernel reaches them (pgt_slot), from the
@@ -842,12 +868,14 @@ def _desc_expect(path, name, where, va, spec, names, step_fields):
     return Expect("desc", value=value, mask=mask)
 
 
-def _step(path, name, i, table, names):
+def _step(path, name, i, table, names, case_el):
+    """The steps of steps[i] (an access with a fix-up is two: the access and its retry),
+    at EL0 or at the case's EL (case_el: 1, or 2 with `el2`)."""
     f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"} | set().union(*MAINT_KEYS.values()),
                 names)
     op = f.choice("do", OPS, required=True)
     if op in MAINT_OPS:
-        return (_maint_step(path, name, i, op, table, names),)
+        return (replace(_maint_step(path, name, i, op, table, names), el=case_el),)
     f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"}, names)
     va = f.int("va", 0 if op in SELFTESTS else None, required=op not in SELFTESTS)
     if op in STORES:
@@ -856,9 +884,9 @@ def _step(path, name, i, table, names):
         raise f.error("value", f"only stores take a value, not {op}")
     else:
         value = 0
-    el = f.int("el", 1)
-    if el not in (0, 1):
-        raise f.error("el", f"a step runs at EL0 or EL1 (el = 0 or 1), not {el}")
+    el = f.int("el", case_el)
+    if el not in (0, case_el):
+        raise f.error("el", f"a step of this case runs at EL0 or EL{case_el} (el = 0 or {case_el}), not {el}")
     if el == 0 and op not in EL0_OPS:
         raise f.error("el", f"{op} cannot run at EL0; at EL0 a step is one of: {', '.join(EL0_OPS)}")
     expect = _expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"), names)

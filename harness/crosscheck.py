@@ -28,7 +28,7 @@ from harness.model.descriptors import AP2, DESC_AF, DESC_AP
 from harness.model.translate import ACCESS_KINDS
 from harness.walk_text import describe_walk
 
-# The EL2 registers a stage 2 case's `regs` record adds (docs/protocol.md).
+# The EL2 registers a stage 2 case's `regs` record adds (docs/protocol.md); an EL2&0 case's adds HCR_EL2.
 EL2_REGISTERS = ("hcr", "vtcr", "vttbr")
 SUITE_DEFECT = "case and model disagree (a defect of this suite, in the case or the model)"
 KERNEL_DEFECT = "the kernel's tables are not the case's (a defect of the kernel's table builder)"
@@ -94,9 +94,11 @@ def _against_declaration(case, records, ids):
     regs = records.regs
     pool_base = regs.num("ttbr0") & ~0xFFFF        # the case's TTBR0 root is the pool's first table
     want = declared.case_registers(case, ids, pool_base)
-    problems = [f"{KERNEL_DEFECT}: {name.upper()}_EL1 programmed {regs.num(name):#x}, the case declares "
+    problems = [f"{KERNEL_DEFECT}: {name.upper()}_EL{case.el} programmed {regs.num(name):#x}, the case declares "
                 f"{getattr(want, name):#x}" for name in ("tcr", "mair", "sctlr", "ttbr0", "ttbr1")
                 if regs.num(name) != getattr(want, name)]
+    if regs.fields.get("el", 1) != case.el:
+        problems.append(f"{KERNEL_DEFECT}: the steps ran at EL{regs.fields.get('el', 1)}, the case's are at EL{case.el}")
     problems += [f"{KERNEL_DEFECT}: {name.upper()}_EL2 programmed {regs.fields.get(name, 0):#x}, the case "
                  f"declares {getattr(want, name):#x}" for name in EL2_REGISTERS
                  if regs.fields.get(name, 0) != getattr(want, name)]

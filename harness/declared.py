@@ -23,7 +23,7 @@ from harness.model.memory import Memory, UnknownMemory
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_SPAN, SCTLR_WXN, TCR_A1, TCR_AS, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0,
     TCR_EPD1, TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_SH1, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1,
-    TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, Registers,
+    TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, HCR_E2H, HCR_RW, HCR_TGE, Registers,
 )
 from harness.model.stage2 import (
     HCR_FWB, HCR_VM, S2_AP, S2_MEMATTR, S2_XN, VTCR_HA, VTCR_HD, VTCR_PS, VTCR_SL0, VTCR_T0SZ, VTCR_TG0,
@@ -408,14 +408,16 @@ def _tcr(r):
 
 def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
     """The Registers a case runs its steps with: TCR_EL1, MAIR_EL1 and SCTLR_EL1
-    as mmu.c programs them, the TTBRs of its declared tables, and the CPU's
-    ID registers ids = (mmfr0, mmfr1, mmfr2)."""
+    (TCR_EL2, ... for a case at EL2) as mmu.c programs them, the TTBRs of its declared
+    tables, HCR_EL2 where it has one, and the CPU's ID registers ids = (mmfr0, mmfr1, mmfr2)."""
     _, ttbr0, ttbr1, vttbr, _ = _layout(case, pool_base)
     r = case.regime
     sctlr = (_SCTLR_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask
              | r.wxn * SCTLR_WXN.mask | r.epan * SCTLR_EPAN.mask) & ~((not r.span) * SCTLR_SPAN.mask)
     mmfr0, mmfr1, mmfr2 = ids
     el2 = {} if case.stage2 is None else dict(hcr=_hcr(case.stage2), vtcr=_vtcr(case.stage2), vttbr=vttbr)
+    if case.el2 == "vhe":
+        el2 = dict(hcr=HCR_E2H.mask | HCR_TGE.mask | HCR_RW.mask)     # main.c el2_boot_hcr
     return Registers(tcr=_tcr(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=ttbr1,
                      mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2, **el2)
 
@@ -433,4 +435,4 @@ def _vtcr(s2):
 
 def _hcr(s2):
     """stage2.c hcr_from_stage2: RW, VM, and FWB when the case sets it."""
-    return 1 << 31 | HCR_VM.mask | s2.fwb * HCR_FWB.mask
+    return HCR_RW.mask | HCR_VM.mask | s2.fwb * HCR_FWB.mask

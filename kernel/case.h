@@ -65,6 +65,7 @@ struct blob_header {
 #define REGIME_E0PD1        0x20000
 #define REGIME_AS           0x40000 /* TCR_EL1.AS: 16-bit ASIDs */
 #define REGIME_A1           0x80000 /* TCR_EL1.A1: TTBR1_EL1.ASID is the current ASID */
+#define REGIME_EL20         0x100000 /* the EL2&0 regime (FEAT_VHE): steps at EL2, in +vhe boots only */
 
 /* The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds them. */
 struct blob_regime {
@@ -234,7 +235,7 @@ struct step {
 	u64 va, value;
 	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces */
 	u32 op;                 /* OP_* */
-	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches) or 1 */
+	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches), or the case's EL: 1, 2 with REGIME_EL20 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */
 	u8 reserved[2];
 };
@@ -253,7 +254,7 @@ _Static_assert(sizeof(struct s2_map) == BLOB_S2MAP_SIZE, "blob stage 2 map recor
 /* The regime of a case as the kernel programs it (mmu.c). */
 struct regime {
 	u8 tg0, tg1, t0sz, t1sz, ips;
-	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1, as, a1;
+	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1, as, a1, el20;
 	bool wxn, span, epan, pan, hpd0, hpd1, e0pd0, e0pd1;   /* REGIME_* above (span: SCTLR_EL1.SPAN) */
 	u64 ttbr1;
 	u64 mair;

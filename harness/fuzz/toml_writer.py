@@ -225,7 +225,7 @@ def step_table(step, expect=None):
     if step.op in MAINT_OPS:
         return maint_table(step, expect)
     out = {"do": step.op, "va": step.va}
-    if step.el != 1:
+    if step.el == 0:        # else the case's own EL, the default
         out["el"] = step.el
     if step.op in STORES:
         out["value"] = step.value
@@ -253,6 +253,8 @@ def case_text(case, feature=None, summary=None, expectations=None, bugs=None, co
         lines.append(f"requires = {_value(list(case.requires))}")
     if case.timeout is not None:
         lines.append(f"timeout = {case.timeout!r}")
+    if case.el2 is not None:
+        lines.append(f"el2 = {_str(case.el2)}")
     regime = regime_table(case.regime)
     if regime:
         lines.append(f"regime = {_inline(regime)}")

@@ -1,7 +1,13 @@
 """The registers the model reads, with their fields named once (Arm ARM D19:
-TCR_EL1, SCTLR_EL1, MAIR_EL1, TTBRn_EL1, ID_AA64MMFRn_EL1), and the walk
+TCR_EL1, SCTLR_EL1, MAIR_EL1, TTBRn_EL1, ID_AA64MMFRn_EL1, HCR_EL2), the
+translation regime an access is made in (S1TranslationRegime), and the walk
 parameters stage 1 derives from them for one VA range
 (AArch64.GetS1TTWParams).
+
+The EL2&0 regime (FEAT_VHE, HCR_EL2.E2H = 1) is read from the same fields:
+its TCR_EL2, SCTLR_EL2, MAIR_EL2 and TTBRn_EL2 have TCR_EL1's, SCTLR_EL1's,
+MAIR_EL1's and TTBRn_EL1's layouts when E2H = 1, and the kernel reports them
+under the same names (docs/protocol.md, `regs`).
 
 Registers holds raw 64-bit values; everything decoded from them is computed
 once per (Registers, VA range) and cached, since a generator translates
@@ -68,7 +74,19 @@ MMFR2_VARANGE = Field(features.VARANGE, 4)
 MMFR2_ST = Field(features.ST, 4)
 MMFR2_E0PD = Field(features.E0PD, 4)
 
+MMFR1_VH = Field(features.VH, 4)
+
+# HCR_EL2: the fields that choose the translation regime of EL2 and EL0
+HCR_TGE = Field(27, 1)
+HCR_RW = Field(31, 1)
+HCR_E2H = Field(34, 1)
+
 IPS_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
+
+# The ASL's Regime values the model has
+REGIME_EL10 = "EL1&0"
+REGIME_EL20 = "EL2&0"
+REGIME_EL2 = "EL2"
 
 
 @dataclass(frozen=True)
@@ -120,6 +138,20 @@ class WalkParams:
     mair: int
 
 
+def el_is_in_host(regs, el):
+    """ELIsInHost(el): FEAT_VHE and HCR_EL2.E2H = 1, and el is EL2, or EL0 with HCR_EL2.TGE = 1
+    (EL2 is enabled whenever the kernel's `regs` carry an HCR_EL2)."""
+    return (MMFR1_VH.get(regs.mmfr1) >= 1 and bool(HCR_E2H.get(regs.hcr))
+            and (el == 2 or el == 0 and bool(HCR_TGE.get(regs.hcr))))
+
+
+def s1_translation_regime(regs, el):
+    """S1TranslationRegime(el): EL2's own regime, EL2&0 when EL2 or EL0 is in the host, else EL1&0."""
+    if el == 2:
+        return REGIME_EL20 if el_is_in_host(regs, 2) else REGIME_EL2
+    return REGIME_EL20 if el == 0 and el_is_in_host(regs, 0) else REGIME_EL10
+
+
 def pa_max(mmfr0):
     """AArch64.PAMax(): the implemented PA size in bits (ID_AA64MMFR0_EL1.PARange)."""
     return IPS_BITS.get(MMFR0_PARANGE.get(mmfr0), 52)
@@ -127,7 +159,8 @@ def pa_max(mmfr0):
 
 @lru_cache(maxsize=4096)
 def walk_params(regs, upper):
-    """AArch64.GetS1TTWParams for the EL1&0 regime and the VA range `upper` selects."""
+    """AArch64.GetS1TTWParams for the EL1&0 or EL2&0 regime (their registers share a layout)
+    and the VA range `upper` selects."""
     tcr = regs.tcr
     if upper:
         granule = TG1_GRANULE.get(TCR_TG1.get(tcr), 12)
