@@ -54,7 +54,7 @@ def _regime(c):
                     "ha": r.ha, "hd": r.hd, "sctlr_a": r.sctlr_a, "kernel_high": r.kernel_high,
                     "raw_ttbr1": r.ttbr1 is not None, "wxn": r.wxn, "span0": not r.span, "epan": r.epan,
                     "pan": r.pan, "hpd0": r.hpd0, "hpd1": r.hpd1, "e0pd0": r.e0pd0, "e0pd1": r.e0pd1,
-                    "as": r.asid16, "a1": r.a1, "el2": c.el2 is not None}, "REGIME")
+                    "as": r.asid16, "a1": r.a1, "el20": c.el2 == "vhe", "el2": c.el2 == "nvhe"}, "REGIME")
     return (r.tg0, r.tg1, r.t0sz, r.t1sz, r.ips, flags, r.ttbr1 or 0, r.mair)
 
 
@@ -113,8 +113,8 @@ def _step(c, s):
         value = _tlbi_operand(s)
     elif s.op in ("set_ttbr0", "set_ttbr1"):
         value = s.asid
-    # A fix-up is the kernel's own work, at EL1; its retry runs where the access before it ran.
-    return _STEP.pack(s.va, value, mask, op, 1 if s.fixup else s.el, s.level or 0)
+    # A fix-up is the kernel's own work, at its EL; its retry runs where the access before it ran.
+    return _STEP.pack(s.va, value, mask, op, c.el if s.fixup else s.el, s.level or 0)
 
 
 def encode(cases):

@@ -51,9 +51,6 @@ EL0_OPS = (*(op for op in LOADS if op != "ldtr64"), *(op for op in STORES if op 
 AT_S12_OPS = ("at_s12e1r", "at_s12e1w", "at_s12e0r", "at_s12e0w")
 # AT of the EL2 regime: only in a case whose steps run at EL2 (`el2`).
 AT_S1E2_OPS = ("at_s1e2r", "at_s1e2w")
-# Where a case's steps may run at EL2 (`el2 = ...`): "nvhe", the EL2 regime with HCR_EL2.E2H = 0
-# (TTBR0_EL2, TCR_EL2 and SCTLR_EL2 in their EL2 layouts; no EL0, no ASID).
-EL2_MODES = ("nvhe",)
 ALL_AT_OPS = (*AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS)
 S2AP_NAMES = {"none": "S2AP_NONE", "ro": "S2AP_RO", "wo": "S2AP_WO", "rw": "S2AP_RW"}
 SELFTESTS = {"selftest_brk": "unexpected_exception", "selftest_nested": "nested_exception",
@@ -250,7 +247,7 @@ class Step:
     va: int
     value: int
     expect: Expect
-    el: int = 1             # where the step runs: 0 (the kernel's EL0 code) or 1
+    el: int = 1             # where the step runs: 0 (the kernel's EL0 code), or the case's EL (Case.el: 1, 2)
     level: int = None
     mapping: object = None  # Mapping
     mask: int = 0
@@ -281,11 +278,26 @@ class Case:
     params: dict = field(default_factory=dict, compare=False)
     timeout: float = None   # seconds a run of it may take; None: the harness's --case-timeout
     stage2: Stage2 = None   # stage 2 translation for EL1&0 (the kernel keeps EL2: QEMU virtualization=on)
-    el2: str = None         # EL2_MODES: the steps run at EL2 in that regime (None: at EL1 or EL0)
+    el2: str = None         # EL2_MODES: the steps run at EL2 in that regime; None: at EL1 (and EL0)
+
+    @property
+    def boot(self):
+        """The boot mode the case runs in (harness.qemu.BOOT_MODES): its boot's cases all share it.
+        An "nvhe" case runs in the boots of the kernel's EL2 half (the stage 2 cases'): the kernel
+        moves itself to EL2 for its steps (kernel/el2.c, HVC_ENTER_EL2)."""
+        if self.el2 == "nvhe" or self.stage2 is not None:
+            return "stage2"
+        return self.el2 or "el1"
 
     @property
     def needs_el2(self):
-        return self.stage2 is not None or self.el2 is not None
+        """Whether the case needs EL2 (QEMU's virtualization=on, the kernel started at EL2)."""
+        return self.boot != "el1"
+
+    @property
+    def el(self):
+        """The EL the kernel runs the steps at that are not at EL0: 2 with `el2`, else 1."""
+        return 2 if self.el2 else 1
 
     @property
     def id(self):
@@ -297,6 +309,12 @@ class Case:
 
 CASE_KEYS = {"summary", "regime", "matrix", "map", "tables", "raw", "steps", "requires", "xfail", "timeout",
              "stage2", "s2map", "s2raw", "el2"}
+# `el2`: the steps run at EL2, in the regime named: "vhe", the EL2&0 regime (HCR_EL2.E2H = TGE = 1,
+# FEAT_VHE; EL0 steps under TGE), a boot mode of its own (harness.qemu.BOOT_MODES); "nvhe", the EL2
+# regime (HCR_EL2.E2H = 0: TTBR0_EL2, TCR_EL2 and SCTLR_EL2 in their EL2 layouts; no EL0, no ASID).
+EL2_MODES = ("vhe", "nvhe")
+# What a mode needs of the CPU beyond EL2: a case of it lists that in `requires`.
+EL2_MODE_FEATURES = {"vhe": "FEAT_VHE"}
 INSTANCE_KEYS = ("requires", "xfail")
 
 
@@ -466,6 +484,12 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         raise CaseError(path, "every case needs a summary saying which rule it checks", name, "summary")
 
     regime = _regime(path, name, {**defaults.get("regime", {}), **body.get("regime", {})}, params)
+    el2 = body.get("el2")
+    if el2 is not None and el2 not in EL2_MODES:
+        raise CaseError(path, f"{el2!r} is not one of: {', '.join(EL2_MODES)}", name, "el2")
+    if el2 is not None and "stage2" in body:
+        raise CaseError(path, "a case runs at EL2 (el2) or at EL1 under a stage 2 ([stage2]), not both", name, "el2")
+    case_el = 2 if el2 else 1
     s2_table = body.get("stage2")
     if s2_table is None and ("s2map" in body or "s2raw" in body):
         raise CaseError(path, "stage 2 mappings need a [stage2] table", name, "s2map" if "s2map" in body else "s2raw")
@@ -477,7 +501,8 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     maps = tuple(_mapping(path, name, i, m, names) for i, m in enumerate(_list(path, name, body, "map")))
     tables = tuple(_table_attrs(path, name, i, t, names) for i, t in enumerate(_list(path, name, body, "tables")))
     raws = tuple(_raw(path, name, i, r, names) for i, r in enumerate(_list(path, name, body, "raw")))
-    steps = tuple(step for i, s in enumerate(_list(path, name, body, "steps")) for step in _step(path, name, i, s, names))
+    steps = tuple(step for i, s in enumerate(_list(path, name, body, "steps"))
+                  for step in _step(path, name, i, s, names, case_el))
     if not steps:
         raise CaseError(path, "a case needs at least one step", name, "steps")
     stage2 = None
@@ -498,11 +523,8 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
                             "model's TLB holds stage 1 translations only (harness/model/tlb.py)",
                             name, f"steps[{i}].fixup" if step.fixup else f"steps[{i}]")
 
-    el2 = body.get("el2")
-    if el2 is not None:
-        if el2 not in EL2_MODES:
-            raise CaseError(path, f"{el2!r} is not one of: {', '.join(EL2_MODES)}", name, "el2")
-        _check_el2(path, name, body, regime, stage2, steps)
+    if el2 == "nvhe":
+        _check_el2(path, name, body, regime, steps)
     else:
         for i, step in enumerate(steps):
             if step.op in AT_S1E2_OPS or step.op in TLBI_EL2_OPS:
@@ -515,6 +537,8 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         if r.lstrip("!") not in FEATURES:
             raise CaseError(path, f"unknown feature {r!r}; known: {', '.join(sorted(FEATURES))}", name, "requires")
     _check_feature_use(path, name, regime, steps, requires)
+    if el2 in EL2_MODE_FEATURES and EL2_MODE_FEATURES[el2] not in requires:
+        raise CaseError(path, f"el2 = {el2!r} needs {EL2_MODE_FEATURES[el2]}: list it in requires", name, "requires")
 
     xfail = body.get("xfail")
     if isinstance(xfail, str):
@@ -551,11 +575,9 @@ EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, "ldtr64", "sttr64", "set_ttbr1",
                    *(op for op, (_, takes_asid) in TLBI_OPS.items() if takes_asid)}
 
 
-def _check_el2(path, name, body, regime, stage2, steps):
+def _check_el2(path, name, body, regime, steps):
     """A case whose steps run in the EL2 regime (el2 = "nvhe"): TTBR0_EL2 and TCR_EL2's one range,
-    with the kernel's identity map in it; no EL0, no ASID, no stage 2 (which is EL1&0's)."""
-    if stage2 is not None:
-        raise CaseError(path, "a stage 2 translates EL1&0, not the EL2 regime the steps run in", name, "stage2")
+    with the kernel's identity map in it; no EL0, no ASID."""
     table = {**body.get("regime", {})}
     for key in sorted(EL2_REGIME_KEYS & set(table)):
         raise CaseError(path, f"the EL2 regime (HCR_EL2.E2H = 0) has one VA range, no EL0, no ASIDs and no PAN: "
@@ -907,12 +929,14 @@ def _desc_expect(path, name, where, va, spec, names, step_fields):
     return Expect("desc", value=value, mask=mask)
 
 
-def _step(path, name, i, table, names):
+def _step(path, name, i, table, names, case_el):
+    """The steps of steps[i] (an access with a fix-up is two: the access and its retry),
+    at EL0 or at the case's EL (case_el: 1, or 2 with `el2`)."""
     f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"} | set().union(*MAINT_KEYS.values()),
                 names)
     op = f.choice("do", OPS, required=True)
     if op in MAINT_OPS:
-        return (_maint_step(path, name, i, op, table, names),)
+        return (replace(_maint_step(path, name, i, op, table, names), el=case_el),)
     f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"}, names)
     va = f.int("va", 0 if op in SELFTESTS else None, required=op not in SELFTESTS)
     if op in STORES:
@@ -921,9 +945,9 @@ def _step(path, name, i, table, names):
         raise f.error("value", f"only stores take a value, not {op}")
     else:
         value = 0
-    el = f.int("el", 1)
-    if el not in (0, 1):
-        raise f.error("el", f"a step runs at EL0 or EL1 (el = 0 or 1), not {el}")
+    el = f.int("el", case_el)
+    if el not in (0, case_el):
+        raise f.error("el", f"a step of this case runs at EL0 or EL{case_el} (el = 0 or {case_el}), not {el}")
     if el == 0 and op not in EL0_OPS:
         raise f.error("el", f"{op} cannot run at EL0; at EL0 a step is one of: {', '.join(EL0_OPS)}")
     expect = _expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"), names)

@@ -29,6 +29,8 @@ static char cmdline[CMDLINE_SIZE];
 static bool walks;
 /* The kernel started at EL2, whose half (el2.c) a case's stage 2 needs. */
 static bool have_el2;
+/* The EL the kernel runs at: 1, or 2 in a +vhe boot on a CPU with FEAT_VHE. */
+static u64 kernel_el;
 
 #define CASE_BLOB ((const void *)CASE_BLOB_BASE)
 static u32 ncases;          /* in the blob; 0 until it is checked */
@@ -68,6 +70,11 @@ static void report_boot(u64 boot_el)
 {
 	record_begin("boot");
 	record_dec("el", boot_el);
+	/* A boot that stays at EL2 (+vhe) says so, and with which HCR_EL2. */
+	if (kernel_el == 2) {
+		record_dec("kernel_el", kernel_el);
+		record_hex("hcr", read_sysreg(hcr_el2));
+	}
 	record_hex("midr", read_sysreg(midr_el1));
 	record_hex("mmfr0", read_sysreg(id_aa64mmfr0_el1));
 	record_hex("mmfr1", read_sysreg(id_aa64mmfr1_el1));
@@ -494,6 +501,14 @@ static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1, const s
 	record_hex("sctlr", sctlr_from_regime(&c->regime));
 	record_hex("ttbr0", ttbr0);
 	record_hex("ttbr1", c->regime.el2 ? 0 : ttbr1);     /* the EL2 regime has no TTBR1 */
+	if (c->regime.el20 || c->regime.el2) {
+		/*
+		 * The registers above are EL2's: TCR_EL2, MAIR_EL2, SCTLR_EL2 and TTBRn_EL2 of the
+		 * EL2&0 regime (E2H), or the EL2 regime's own (the kernel is at EL2 for them already).
+		 */
+		record_dec("el", 2);
+		record_hex("hcr", read_sysreg(hcr_el2));
+	}
 	if (c->stage2) {
 		record_hex("hcr", hcr_from_stage2(c->stage2));
 		record_hex("vtcr", vtcr_from_stage2(c->stage2));
@@ -515,6 +530,21 @@ static int build_stage2(const struct mmut_case *c, struct pgtable *s2)
 	return err ? report_error(c, stage2_part_names[e.part], e.index, err) : EXIT_OK;
 }
 
+/*
+ * Why this boot cannot run a case, or NULL.  Without EL2 an HVC is no call of
+ * el2.c's (QEMU's virt board may even answer it as PSCI), and the EL2&0
+ * regime is not there; a case runs only in a boot of its own mode (EL2&0
+ * cases in +vhe boots, every other case at EL1).
+ */
+static const char *refusal(const struct mmut_case *c)
+{
+	if ((c->stage2 || c->regime.el20 || c->regime.el2) && !have_el2)
+		return "no_el2";
+	if (c->regime.el20 != (kernel_el == 2))
+		return "boot_mode";
+	return NULL;
+}
+
 static int run_case(const struct mmut_case *c)
 {
 	struct pgtable tt0, tt1, boot, s2;
@@ -524,11 +554,12 @@ static int run_case(const struct mmut_case *c)
 	record_begin("begin");
 	record_str("case", c->id);
 	record_end();
-	if ((c->stage2 || c->regime.el2) && !have_el2) {
-		/* Without EL2 an HVC is no call of el2.c's (QEMU's virt board may even answer it as PSCI). */
+	const char *refused = refusal(c);
+
+	if (refused) {
 		record_begin("error");
 		record_str("case", c->id);
-		record_str("what", "no_el2");
+		record_str("what", refused);
 		record_end();
 		status = EXIT_CASE_ERROR;
 	} else {
@@ -543,6 +574,13 @@ static int run_case(const struct mmut_case *c)
 		/* A verbatim TTBR1_EL1 points the walks of the upper half elsewhere. */
 		if (c->regime.raw_ttbr1)
 			tt1.root = (u64 *)(uintptr_t)pgt_ttbr_table(&tt1, tt1_root);
+		/*
+		 * The steps of an EL2-regime case run at EL2: the kernel moves there now
+		 * (HVC_ENTER_EL2, el2.c), so that what follows (regs with HCR_EL2, mmu.c's
+		 * EL2 registers, the steps) is at EL2; it comes back after mmu_disable.
+		 */
+		if (c->regime.el2)
+			hvc_call(HVC_ENTER_EL2, 0, 0, 0);
 		report_regs(c, tt0_root, tt1_root, &s2);
 
 		/* No dirty line of an earlier case may be written back over what is written here. */
@@ -559,9 +597,6 @@ static int run_case(const struct mmut_case *c)
 			if (c->stage2)
 				hvc_call(HVC_STAGE2_ON, vtcr_from_stage2(c->stage2), vttbr_from_stage2(c->stage2, &s2),
 					 hcr_from_stage2(c->stage2));
-			/* The steps of an EL2-regime case run at EL2: the kernel moves there (mmu.c then programs EL2's MMU). */
-			if (c->regime.el2)
-				hvc_call(HVC_ENTER_EL2, 0, 0, 0);
 			mmu_enable(&c->regime, tt0_root, tt1_root);
 			run_steps(&run);
 		}
@@ -577,7 +612,7 @@ static int run_case(const struct mmut_case *c)
 		 */
 		cache_clean_inval((u64)(uintptr_t)__data_start, (u64)(__bss_end - __data_start));
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
-		mmu_disable();
+		mmu_disable(&c->regime);
 		if (c->regime.el2)
 			hvc_call(HVC_LEAVE_EL2, 0, 0, 0);
 		if (c->stage2)
@@ -665,19 +700,38 @@ static int run_index(u32 index)
 	return run_case(&c);
 }
 
-/* "+walks": walk records for every step of the boot. */
+/* Whether the token [token, token + len) is the option `name`. */
+static bool is_option(const char *token, size_t len, const char *name)
+{
+	size_t k = 0;
+
+	while (k < len && name[k] == token[k])
+		k++;
+	return k == len && name[k] == '\0';
+}
+
+/*
+ * The boot's options: "+walks", walk records for every step; "+vhe", the
+ * boot mode, which start.S has acted on before C runs (el2_boot_hcr).
+ */
+static const struct {
+	const char *name;
+	bool *flag;             /* NULL: nothing to set here */
+} options[] = {
+	{ "+walks", &walks },
+	{ "+vhe", NULL },
+};
+
 static bool set_option(const char *token, size_t len)
 {
-	static const char walks_option[] = "+walks";
-
-	if (len != sizeof(walks_option) - 1)
-		return false;
-	for (size_t k = 0; k < len; k++) {
-		if (token[k] != walks_option[k])
-			return false;
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		if (is_option(token, len, options[i].name)) {
+			if (options[i].flag)
+				*options[i].flag = true;
+			return true;
+		}
 	}
-	walks = true;
-	return true;
+	return false;
 }
 
 static int run_token(const char *token, size_t len)
@@ -727,6 +781,29 @@ static size_t next_token(const char **p, const char **token)
 	return len;
 }
 
+/*
+ * Called by start.S at EL2 with the MMU off, before the BSS is zeroed: the
+ * HCR_EL2 to stay at EL2 with, or 0 to run the kernel at EL1.  A +vhe boot
+ * on a CPU with FEAT_VHE stays, with E2H (EL2 is a host: the EL2&0 regime,
+ * TTBR1_EL2, and EL2's accesses to the *_EL1 names reach the *_EL2
+ * registers, so the kernel runs unchanged) and TGE (EL0's exceptions go to
+ * EL2).  Without FEAT_VHE, E2H is RES0: the kernel runs at EL1 and refuses
+ * the boot's EL2&0 cases.
+ */
+u64 el2_boot_hcr(void)
+{
+	const char *p = cmdline, *token;
+	size_t len;
+
+	if (!ID_MMFR1_VH(read_sysreg(id_aa64mmfr1_el1)) || !semihost_cmdline(cmdline, sizeof(cmdline)))
+		return 0;
+	while ((len = next_token(&p, &token))) {
+		if (is_option(token, len, "+vhe"))
+			return HCR_E2H | HCR_TGE | HCR_RW;
+	}
+	return 0;
+}
+
 int kernel_main(u64 boot_el)
 {
 	int status = EXIT_OK;
@@ -738,6 +815,7 @@ int kernel_main(u64 boot_el)
 	if (blob_ok)
 		ncases = blob_ncases(CASE_BLOB);
 	have_el2 = boot_el == 2;
+	kernel_el = CURRENTEL_EL(read_sysreg(CurrentEL));
 	report_boot(boot_el);
 	if (!blob_ok) {
 		status = report_bad_blob(&problem);

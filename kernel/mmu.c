@@ -90,9 +90,10 @@ void mmu_enable(const struct regime *r, u64 ttbr0, u64 ttbr1)
 	isb();
 }
 
-void mmu_disable(void)
+/* SCTLR_ELx.M = 0, its RES1 bits in the regime's layout (at EL2 in a +vhe boot SCTLR_EL2 has SCTLR_EL1's). */
+void mmu_disable(const struct regime *r)
 {
-	write_sysreg_elx(current_el() == 2 ? SCTLR_EL2_RES1 : SCTLR_RES1, sctlr);
+	write_sysreg_elx(r->el2 ? SCTLR_EL2_RES1 : SCTLR_RES1, sctlr);
 	isb();
 	tlb_invalidate_all();
 }

@@ -89,7 +89,9 @@
 
 /* HCR_EL2 */
 #define HCR_VM              BIT(0)      /* stage 2 translation for EL1&0 */
+#define HCR_TGE             BIT(27)     /* trap general exceptions: EL0's exceptions go to EL2 */
 #define HCR_RW              BIT(31)
+#define HCR_E2H             BIT(34)     /* FEAT_VHE: EL2 is a host, EL2&0 regime, *_EL1 names reach *_EL2 at EL2 */
 #define HCR_FWB             BIT(46)     /* FEAT_S2FWB: stage 2 forces Write-Back */
 
 /* VTCR_EL2: the stage 2 translation of EL1&0 (Arm ARM D19.2) */
@@ -120,8 +122,11 @@
 #define SPSR_EL1H_MASKED    0x3c5
 #define SPSR_EL1T_MASKED    0x3c4
 #define SPSR_EL0T_MASKED    0x3c0
-#define SPSR_EL2T_MASKED    0x3c8       /* EL2 on SP_EL0: the kernel's own code at EL2 (el2.c) */
+#define SPSR_EL2T_MASKED    0x3c8       /* EL2 on SP_EL0: the kernel's own code at EL2 (el2.c, el0.c) */
 #define SPSR_PAN            BIT(22)
+
+/* ID_AA64MMFR1_EL1.VH, bits [11:8]: 1 FEAT_VHE */
+#define ID_MMFR1_VH(v)      (((v) >> 8) & 0xf)
 
 /* ID_AA64MMFR1_EL1.PAN, bits [23:20]: 1 FEAT_PAN, 2 FEAT_PAN2, 3 FEAT_PAN3 */
 #define ID_MMFR1_PAN(v)     (((v) >> 20) & 0xf)

@@ -90,6 +90,14 @@ BAD = [
     ("el0_code_barred_by_e0pd1", 'requires = ["FEAT_E0PD"]\nregime = { t0sz = 36, e0pd1 = true }\n'
      'map = [ { va = 0x20_0000, to = "frame0", level = 3 } ]\n'
      'steps = [ { do = "load64", el = 0, va = 0x20_0000, expect = "ok" } ]', "regime.e0pd1", "forbids EL0"),
+    ("el2_unknown_regime", 'el2 = "el3"\nrequires = ["FEAT_VHE"]', "el2", "not one of: vhe"),
+    ("el2_without_feature", 'el2 = "vhe"', "requires", "needs FEAT_VHE"),
+    ("el2_with_stage2", 'el2 = "vhe"\nrequires = ["FEAT_VHE"]\nstage2 = { t0sz = 24 }\n'
+     's2map = [ { ipa = 0x8000_0000, to = "frame0", level = 3 } ]', "el2", "not both"),
+    ("el1_step_at_el2", 'el2 = "vhe"\nrequires = ["FEAT_VHE"]\n'
+     'steps = [ { do = "load64", el = 1, va = 0x8000_0000, expect = "ok" } ]', "steps[0].el", "EL0 or EL2"),
+    ("el2_step_at_el1", 'steps = [ { do = "load64", el = 2, va = 0x8000_0000, expect = "ok" } ]', "steps[0].el",
+     "EL0 or EL1"),
 ]
 
 

@@ -225,7 +225,7 @@ def step_table(step, expect=None):
     if step.op in MAINT_OPS:
         return maint_table(step, expect)
     out = {"do": step.op, "va": step.va}
-    if step.el != 1:
+    if step.el == 0:        # else the case's own EL, the default
         out["el"] = step.el
     if step.op in STORES:
         out["value"] = step.value

@@ -58,8 +58,8 @@ def _effects(step, outcome, memory):
 def step_accesses(case):
     """The Access of each step of case, in order: its op, VA, value and EL, and
     PSTATE.PAN as the step finds it: the regime's at first; an EL0 step ends in
-    an exception taken to EL1 (its SVC, or its fault), which with
-    SCTLR_EL1.SPAN = 0 sets PSTATE.PAN, and the kernel keeps it (kernel/el0.c)."""
+    an exception taken to the kernel's EL (its SVC, or its fault), which with
+    SCTLR_ELx.SPAN = 0 sets PSTATE.PAN, and the kernel keeps it (kernel/el0.c)."""
     pan = case.regime.pan
     for step in case.steps:
         yield Access(step.op, step.va, step.value, step.el, pan)

@@ -1,4 +1,6 @@
-"""AArch64.S1Translate for one access of the EL1&0 regime: the VA range and
+"""AArch64.S1Translate for one access of the EL1&0, the EL2&0 or the EL2 regime (S1TranslationRegime:
+the EL2&0 regime's checks are EL1&0's, with EL2 where EL1 is; the EL2 regime's, E2H = 0, have one VA
+range and no EL0, walk_params and permissions.py): the VA range and
 TxSZ checks, the walk, the memory-type alignment check, the permission check,
 the hardware Access flag and dirty state updates, and the outcome in the
 terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
@@ -14,7 +16,8 @@ from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC
     contiguous_size
 from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Outcomes, Par, abort_class
 from harness.model.permissions import AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault
-from harness.model.registers import SCTLR_M, walk_params
+from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20, SCTLR_M, s1_translation_regime, \
+    walk_params
 from harness.model.walk import PRE_WALK_LEVEL_RULE, WalkFault, level_lsb, s1_start_level, s1_walk, \
     txsz_choices, va_is_out_of_range
 
@@ -24,7 +27,7 @@ MASK64 = (1 << 64) - 1
 @dataclass(frozen=True)
 class Access:
     """One step: op (a harness.cases op name), va, value (stores), the EL it
-    runs at (el: 0 or 1; harness.cases EL0_OPS at 0), and PSTATE.PAN then."""
+    runs at (el: 0, 1, or 2 in the EL2&0 or EL2 regime; harness.cases EL0_OPS at 0), and PSTATE.PAN then."""
     op: str
     va: int
     value: int = 0
@@ -258,6 +261,11 @@ def s1_translate(regs, memory, access):
     the memory does not hold."""
     if not SCTLR_M.get(regs.sctlr):
         raise ValueError("SCTLR_EL1.M = 0: stage 1 disabled, which the model does not cover")
+    regime = s1_translation_regime(regs, access.el)
+    # The registers must be the regime's own: EL1&0's layout serves EL2&0 too, the EL2 regime has its own.
+    if (regime == REGIME_EL2) != (regs.regime == REGIME_EL2) or regime not in (REGIME_EL10, REGIME_EL20, REGIME_EL2):
+        raise ValueError(f"an access at EL{access.el} in the {regime} regime, with the registers of the "
+                         f"{regs.regime} regime: the model does not cover it")
     acc = ACCESS_KINDS[access.op]
     if access.el == 0:
         acc = replace(acc, el0=True)
