@@ -44,7 +44,7 @@ SH_NAMES = {"non": "SH_NON", "outer": "SH_OUTER", "inner": "SH_INNER"}
 
 LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8}
 STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8}
-AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp")
+AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp", "at_s1e2r", "at_s1e2w")
 # What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.
 EL0_OPS = (*(op for op in LOADS if op != "ldtr64"), *(op for op in STORES if op != "sttr64"), "fetch", "selftest_hang")
 # Two-stage AT, executed at EL2 (kernel/el2.c): only in a case with a stage 2.
@@ -61,7 +61,12 @@ TLBI_OPS = {"tlbi_vmalle1": (False, False), "tlbi_vmalle1is": (False, False),
             "tlbi_vale1": (True, True), "tlbi_vale1is": (True, True),
             "tlbi_aside1": (False, True), "tlbi_aside1is": (False, True),
             "tlbi_vaae1": (True, False), "tlbi_vaae1is": (True, False),
-            "tlbi_vaale1": (True, False), "tlbi_vaale1is": (True, False)}
+            "tlbi_vaale1": (True, False), "tlbi_vaale1is": (True, False),
+            # EL2's, for the EL2&0 regime: with HCR_EL2.E2H = 1 the operand has an ASID, as TLBI VAE1's.
+            "tlbi_vae2": (True, True), "tlbi_vae2is": (True, True),
+            "tlbi_vale2": (True, True), "tlbi_vale2is": (True, True)}
+# What only EL2 can execute (UNDEFINED at EL1): a case with `el2` only.
+EL2_OPS = ("at_s1e2r", "at_s1e2w", "tlbi_vae2", "tlbi_vae2is", "tlbi_vale2", "tlbi_vale2is")
 SYSREG_WRITES = ("set_tcr", "set_mair", "set_sctlr")
 # Fix-ups of a faulting access before its retry (kernel/fixup.c): demand paging (map the
 # missing page), copy-on-write (copy the frame, map the copy writable, TLBI), the Access
@@ -517,6 +522,9 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         if r.lstrip("!") not in FEATURES:
             raise CaseError(path, f"unknown feature {r!r}; known: {', '.join(sorted(FEATURES))}", name, "requires")
     _check_feature_use(path, name, regime, steps, requires)
+    for step in steps:
+        if step.op in EL2_OPS and el2 is None:
+            raise CaseError(path, f"{step.op} is EL2's (UNDEFINED at EL1): it needs el2", name, "el2")
     if el2 is not None and EL2_MODE_FEATURES[el2] not in requires:
         raise CaseError(path, f"el2 = {el2!r} needs {EL2_MODE_FEATURES[el2]}: list it in requires", name, "requires")
 

@@ -285,6 +285,8 @@ static u64 run_probe(const struct step *s)
 	case OP_AT_S1E0W: return probe_at_s1e0w(s->va);
 	case OP_AT_S1E1RP: return probe_at_s1e1rp(s->va);
 	case OP_AT_S1E1WP: return probe_at_s1e1wp(s->va);
+	case OP_AT_S1E2R: return probe_at_s1e2r(s->va);
+	case OP_AT_S1E2W: return probe_at_s1e2w(s->va);
 	case OP_AT_S12E1R: case OP_AT_S12E1W: case OP_AT_S12E0R: case OP_AT_S12E0W:
 		return hvc_call(HVC_AT_S12, s->op, s->va, 0).x0;
 	case OP_SELFTEST_BRK: selftest_brk(); return 0;
@@ -313,7 +315,8 @@ static void (*el0_probe(u32 op))(void)
 
 static bool is_at(u32 op)
 {
-	return (op >= OP_AT_S1E1R && op <= OP_AT_S1E1WP) || (op >= OP_AT_S12E1R && op <= OP_AT_S12E0W);
+	return (op >= OP_AT_S1E1R && op <= OP_AT_S1E1WP) || (op >= OP_AT_S12E1R && op <= OP_AT_S12E0W) ||
+	       op == OP_AT_S1E2R || op == OP_AT_S1E2W;
 }
 
 static bool is_store(u32 op)

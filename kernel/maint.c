@@ -13,7 +13,7 @@
 
 bool is_maint(u32 op)
 {
-	return op >= OP_WRITE_DESC && op <= OP_SET_SCTLR;
+	return (op >= OP_WRITE_DESC && op <= OP_SET_SCTLR) || (op >= OP_TLBI_VAE2 && op <= OP_TLBI_VALE2IS);
 }
 
 #define tlbi(op, xt) __asm__ volatile("tlbi " #op ", %0" : : "r"((u64)(xt)) : "memory")
@@ -35,6 +35,10 @@ static void run_tlbi(u32 op, u64 xt)
 	case OP_TLBI_VAAE1IS: tlbi(vaae1is, xt); break;
 	case OP_TLBI_VAALE1: tlbi(vaale1, xt); break;
 	case OP_TLBI_VAALE1IS: tlbi(vaale1is, xt); break;
+	case OP_TLBI_VAE2: tlbi(vae2, xt); break;
+	case OP_TLBI_VAE2IS: tlbi(vae2is, xt); break;
+	case OP_TLBI_VALE2: tlbi(vale2, xt); break;
+	case OP_TLBI_VALE2IS: tlbi(vale2is, xt); break;
 	}
 }
 
