@@ -44,14 +44,12 @@ SH_NAMES = {"non": "SH_NON", "outer": "SH_OUTER", "inner": "SH_INNER"}
 
 LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8}
 STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8}
-AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp")
+AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp", "at_s1e2r", "at_s1e2w")
 # What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.
 EL0_OPS = (*(op for op in LOADS if op != "ldtr64"), *(op for op in STORES if op != "sttr64"), "fetch", "selftest_hang")
 # Two-stage AT, executed at EL2 (kernel/el2.c): only in a case with a stage 2.
 AT_S12_OPS = ("at_s12e1r", "at_s12e1w", "at_s12e0r", "at_s12e0w")
-# AT of the EL2 regime: only in a case whose steps run at EL2 (`el2`).
-AT_S1E2_OPS = ("at_s1e2r", "at_s1e2w")
-ALL_AT_OPS = (*AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS)
+ALL_AT_OPS = (*AT_OPS, *AT_S12_OPS)
 S2AP_NAMES = {"none": "S2AP_NONE", "ro": "S2AP_RO", "wo": "S2AP_WO", "rw": "S2AP_RW"}
 SELFTESTS = {"selftest_brk": "unexpected_exception", "selftest_nested": "nested_exception",
              "selftest_hang": "hang"}
@@ -65,18 +63,21 @@ TLBI_OPS = {"tlbi_vmalle1": (False, False), "tlbi_vmalle1is": (False, False),
             "tlbi_aside1": (False, True), "tlbi_aside1is": (False, True),
             "tlbi_vaae1": (True, False), "tlbi_vaae1is": (True, False),
             "tlbi_vaale1": (True, False), "tlbi_vaale1is": (True, False),
-            # The EL2 regime's (E2H = 0: no ASID), executed at EL2 in a case with `el2`.
-            "tlbi_alle2": (False, False), "tlbi_alle2is": (False, False),
-            "tlbi_vae2": (True, False), "tlbi_vae2is": (True, False),
-            "tlbi_vale2": (True, False), "tlbi_vale2is": (True, False)}
-TLBI_EL2_OPS = tuple(op for op in TLBI_OPS if op.endswith(("e2", "e2is")))
+            # EL2's: for the EL2&0 regime (HCR_EL2.E2H = 1) the VA forms' operand has an ASID, as TLBI
+            # VAE1's; for the EL2 regime (E2H = 0) it has none (an nvhe case gives no asid).
+            "tlbi_vae2": (True, True), "tlbi_vae2is": (True, True),
+            "tlbi_vale2": (True, True), "tlbi_vale2is": (True, True),
+            "tlbi_alle2": (False, False), "tlbi_alle2is": (False, False)}
+# What only EL2 can execute (UNDEFINED at EL1): a case with `el2` only.
+EL2_OPS = ("at_s1e2r", "at_s1e2w", "tlbi_vae2", "tlbi_vae2is", "tlbi_vale2", "tlbi_vale2is", "tlbi_alle2",
+           "tlbi_alle2is")
 SYSREG_WRITES = ("set_tcr", "set_mair", "set_sctlr")
 # Fix-ups of a faulting access before its retry (kernel/fixup.c): demand paging (map the
 # missing page), copy-on-write (copy the frame, map the copy writable, TLBI), the Access
 # flag set in software.
 FIXUP_KINDS = ("map", "copy", "set_af")
 MAINT_OPS = (*DESC_WRITES, "read_desc", "dsb", "isb", *TLBI_OPS, "set_ttbr0", "set_ttbr1", *SYSREG_WRITES)
-OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS, *SELFTESTS, *MAINT_OPS)
+OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *AT_S12_OPS, *SELFTESTS, *MAINT_OPS)
 
 ID_CHARS = re.compile(r"^[A-Za-z0-9_.\-\[\]]+$")
 FRAME_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -525,10 +526,6 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
 
     if el2 == "nvhe":
         _check_el2(path, name, body, regime, steps)
-    else:
-        for i, step in enumerate(steps):
-            if step.op in AT_S1E2_OPS or step.op in TLBI_EL2_OPS:
-                raise CaseError(path, f"{step.op} runs at EL2: the case needs el2 = \"nvhe\"", name, f"steps[{i}]")
 
     requires = body.get("requires", [])
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
@@ -537,6 +534,9 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         if r.lstrip("!") not in FEATURES:
             raise CaseError(path, f"unknown feature {r!r}; known: {', '.join(sorted(FEATURES))}", name, "requires")
     _check_feature_use(path, name, regime, steps, requires)
+    for step in steps:
+        if step.op in EL2_OPS and el2 is None:
+            raise CaseError(path, f"{step.op} is EL2's (UNDEFINED at EL1): it needs el2", name, "el2")
     if el2 in EL2_MODE_FEATURES and EL2_MODE_FEATURES[el2] not in requires:
         raise CaseError(path, f"el2 = {el2!r} needs {EL2_MODE_FEATURES[el2]}: list it in requires", name, "requires")
 
@@ -571,8 +571,8 @@ EL2_REGIME_KEYS = {"granule1", "t1sz", "epd0", "epd1", "tbi1", "ttbr1", "span", 
                    "asid16", "a1"}
 # Steps the EL2 regime has no use for: EL1&0's own AT (S1E1*, S1E0*: they translate another regime),
 # unprivileged loads and stores, TLBI by ASID, a TTBR1.
-EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, "ldtr64", "sttr64", "set_ttbr1",
-                   *(op for op, (_, takes_asid) in TLBI_OPS.items() if takes_asid)}
+EL2_REFUSED_OPS = {*(op for op in AT_OPS if op not in EL2_OPS), *AT_S12_OPS, "ldtr64", "sttr64", "set_ttbr1",
+                   *(op for op, (_, takes_asid) in TLBI_OPS.items() if takes_asid and op not in EL2_OPS)}
 
 
 def _check_el2(path, name, body, regime, steps):
@@ -603,8 +603,9 @@ def _check_el2(path, name, body, regime, steps):
         if step.fixup:
             raise CaseError(path, "fix-ups (kernel/fixup.c) invalidate by ASID, which the EL2 regime has not",
                             name, f"steps[{i}].fixup")
-        if step.op == "set_ttbr0" and step.asid:
-            raise CaseError(path, "TTBR0_EL2 has no ASID with HCR_EL2.E2H = 0", name, f"steps[{i}].asid")
+        if step.asid and (step.op == "set_ttbr0" or step.op in TLBI_OPS):
+            raise CaseError(path, "the EL2 regime has no ASID (TTBR0_EL2, TLBI VAE2's operand with "
+                            "HCR_EL2.E2H = 0)", name, f"steps[{i}].asid")
 
 
 def _xfail(path, name, where, table):

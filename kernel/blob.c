@@ -101,6 +101,12 @@ static bool el0_op(u32 op)
 	return op <= OP_STORE64 || op == OP_FETCH || op == OP_SELFTEST_HANG;     /* OP_LOAD8 is 0 */
 }
 
+/* The ops only EL2 has (UNDEFINED at EL1): in an EL2&0 or EL2-regime case only. */
+static bool el2_op(u32 op)
+{
+	return op >= OP_AT_S1E2R && op <= OP_TLBI_ALLE2IS;
+}
+
 static const char *case_problem(const u8 *base, const struct blob_case *c, u64 size)
 {
 	if (!id_ok(base, c->id, c->id_len, size))
@@ -133,7 +139,8 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 	for (u32 i = 0; i < c->nsteps; i++) {
 		const struct step *s = (const struct step *)(base + c->steps) + i;
 
-		if (s->op >= OP_COUNT || (s->el != 0 && s->el != case_el) || (s->el == 0 && !el0_op(s->op)))
+		if (s->op >= OP_COUNT || (s->el != 0 && s->el != case_el) || (s->el == 0 && !el0_op(s->op)) ||
+		    (el2_op(s->op) && case_el != 2))
 			return "steps";
 		/* A fix-up retries the load or store before it. */
 		if (s->op >= OP_FIXUP_MAP && s->op <= OP_FIXUP_AF && (i == 0 || s[-1].op > OP_STTR64))

@@ -230,15 +230,20 @@ struct raw {
 #define OP_FIXUP_MAP        45  /* demand paging: write the descriptor; DSB, ISB (a fault is never cached) */
 #define OP_FIXUP_COPY       46  /* copy-on-write: copy the page to the new descriptor's; DSB, TLBI, DSB, ISB */
 #define OP_FIXUP_AF         47  /* the Access flag in software: write the descriptor; DSB, ISB */
-/* The EL2 regime's own (a case with REGIME_EL2, whose steps run at EL2): AT, and TLBI with value as Xt. */
+/*
+ * EL2's own: AT S1E2R/W, and TLBI by VA or all for the EL2&0 regime (with
+ * E2H = 1 the operand carries an ASID, as TLBI VAE1's) or the EL2 regime
+ * (E2H = 0: no ASID).  Only in REGIME_EL20 and REGIME_EL2 cases: at EL1 they
+ * are UNDEFINED.
+ */
 #define OP_AT_S1E2R         48
 #define OP_AT_S1E2W         49
-#define OP_TLBI_ALLE2       50
-#define OP_TLBI_ALLE2IS     51
-#define OP_TLBI_VAE2        52
-#define OP_TLBI_VAE2IS      53
-#define OP_TLBI_VALE2       54
-#define OP_TLBI_VALE2IS     55
+#define OP_TLBI_VAE2        50
+#define OP_TLBI_VAE2IS      51
+#define OP_TLBI_VALE2       52
+#define OP_TLBI_VALE2IS     53
+#define OP_TLBI_ALLE2       54
+#define OP_TLBI_ALLE2IS     55
 #define OP_COUNT            56
 
 struct step {

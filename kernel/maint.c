@@ -13,7 +13,7 @@
 
 bool is_maint(u32 op)
 {
-	return (op >= OP_WRITE_DESC && op <= OP_SET_SCTLR) || (op >= OP_TLBI_ALLE2 && op <= OP_TLBI_VALE2IS);
+	return (op >= OP_WRITE_DESC && op <= OP_SET_SCTLR) || (op >= OP_TLBI_VAE2 && op <= OP_TLBI_ALLE2IS);
 }
 
 #define tlbi(op, xt) __asm__ volatile("tlbi " #op ", %0" : : "r"((u64)(xt)) : "memory")

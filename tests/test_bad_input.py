@@ -96,6 +96,8 @@ BAD = [
      's2map = [ { ipa = 0x8000_0000, to = "frame0", level = 3 } ]', "el2", "not both"),
     ("el1_step_at_el2", 'el2 = "vhe"\nrequires = ["FEAT_VHE"]\n'
      'steps = [ { do = "load64", el = 1, va = 0x8000_0000, expect = "ok" } ]', "steps[0].el", "EL0 or EL2"),
+    ("el2_op_at_el1", 'steps = [ { do = "at_s1e2r", va = 0x8000_0000, expect = { pa = 0x4100_0000 } } ]', "el2",
+     "UNDEFINED at EL1"),
     ("el2_step_at_el1", 'steps = [ { do = "load64", el = 2, va = 0x8000_0000, expect = "ok" } ]', "steps[0].el",
      "EL0 or EL1"),
 ]

@@ -9,10 +9,10 @@ from harness import declared
 from harness.cases import CaseError, load_file
 from harness.model import Abort, Completes, Registers, predict_case
 from harness.model.registers import (
-    HCR_RW, REGIME_EL2, SCTLR_EL2_RES1, SCTLR_WXN, TCR_EL2_HPD, TCR_EL2_PS, TCR_EL2_RES1, TCR_EL2_T0SZ, TCR_EL2_TBI,
+    HCR_RW, REGIME_EL2, REGIME_EL10, SCTLR_EL2_RES1, SCTLR_WXN, TCR_EL2_HPD, TCR_EL2_PS, TCR_EL2_RES1, TCR_EL2_T0SZ, TCR_EL2_TBI,
     walk_params,
 )
-from harness.model.tlb import Entry, Invalidation
+from harness.model.tlb import Entry, Invalidation, Tlb, tlbi_regime
 from tests.test_model import _case as model_case
 from tests.test_model import (
     AF, MAIR, MMFR0_48, PAGE, PAGE_DESC, ROOT, SCTLR, VA, chain, fault_of, memory, one, regs, translate,
@@ -117,15 +117,19 @@ def test_at_s1e2():
 
 
 def test_tlb_entries_have_no_asid_and_name_their_regime():
-    # The EL2 regime has no ASID: an nG entry is removed by TLBI VAE2 like a global one, whatever ASID it was made
-    # under; a TLBI of EL1&0 (VMALLE1, VAAE1) leaves it, and TLBI VAE2 leaves EL1&0's.
+    # The EL2 regime has no ASID: an nG entry is removed by TLBI VAE2 like a global one, whatever ASID is
+    # current; TLBI VAE2 at EL2 with E2H = 0 names Regime_EL2, TLBI VMALLE1 and VAAE1 there EL1&0 (tlbi_regime).
     mem = memory(chain(VA, PAGE | PAGE_DESC | 1 << 11, 3))
-    for inv, removed in ((Invalidation(VA, None, True, REGIME_EL2), True), (Invalidation(None, None, True, REGIME_EL2), True),
-                         (Invalidation(None, None, True), False), (Invalidation(VA, None, True), False)):
-        assert Entry(el2_regs(), mem, 0, [inv]).holds(VA, {0}) != removed, inv
-    assert Entry(el2_regs(), mem, 0).holds(VA, {5})
-    el1 = memory(chain(VA, PAGE | PAGE_DESC, 3))
-    assert Entry(regs(), el1, 0, [Invalidation(VA, None, True, REGIME_EL2)]).holds(VA, {0})
+    r = el2_regs()
+    assert Entry(r, mem, 0, [Invalidation(VA, None, True, REGIME_EL2)]).holds(VA, {0}) is False
+    assert Entry(r, mem, 0).holds(VA, {5})
+    assert [tlbi_regime(op, r, 2) for op in ("tlbi_vae2", "tlbi_alle2is", "tlbi_vmalle1", "tlbi_vaae1")] \
+        == [REGIME_EL2, REGIME_EL2, REGIME_EL10, REGIME_EL10]
+    tlb = Tlb(r, mem, REGIME_EL2)
+    tlb.tlbi(Invalidation(None, None, True, REGIME_EL10))
+    assert tlb.pending == []
+    tlb.tlbi(Invalidation(None, None, True, REGIME_EL2))
+    assert len(tlb.pending) == 1
 
 
 def _case(tmp_path, body):
@@ -187,7 +191,7 @@ def test_el2_ops_need_an_el2_case(tmp_path):
     path.write_text('feature = "x"\n[case.c]\nsummary = "s"\nsteps = [ { do = "tlbi_alle2" } ]\n')
     with pytest.raises(CaseError, match="needs el2") as e:
         load_file(path)
-    assert e.value.where == "steps[0]"
+    assert e.value.where == "el2"
     path.write_text('feature = "x"\n[case.c]\nsummary = "s"\nel2 = "vhe2"\nsteps = [ { do = "isb" } ]\n')
     with pytest.raises(CaseError, match="not one of") as e:
         load_file(path)

@@ -46,7 +46,7 @@ DEFECTS = {
 # What the outer run's CPU must have for the suite to be able to catch a defect:
 # without it the cases that would are skipped, and the mutant cannot be judged.
 NEEDS = {"pan_never_set": "FEAT_PAN", "span_ignored": "FEAT_PAN", "hpd_bits_swapped": "FEAT_HPDS",
-         "e0pd_never_set": "FEAT_E0PD"}
+         "e0pd_never_set": "FEAT_E0PD", "tlbi_vae2_missing": "FEAT_VHE"}
 
 # Defects of the kernel's own maintenance (kernel/maint.c, kernel/fixup.c): (file, find,
 # replace, the case files that must catch it).  QEMU's softmmu TLB keeps an entry until a
@@ -58,10 +58,10 @@ MAINTENANCE_DEFECTS = {
     # A context switch that keeps the old ASID: nG entries of the old process are used.
     "ttbr0_asid_dropped": ("maint.c", "write_sysreg_elx(pgt_ttbr(tt0) | TTBR_ASID(s->value), ttbr0)",
                            "write_sysreg_elx(pgt_ttbr(tt0), ttbr0)", ("asid.toml",)),
-    # TLBI VAE2 made as EL1&0's VAE1 (as a kernel that kept the *_EL1 forms at EL2 would): the EL2 regime's entry
-    # stays where after TLBI VAE2, DSB, ISB only the new translation is permitted.
-    "tlbi_vae2_as_vae1": ("maint.c", "case OP_TLBI_VAE2: tlbi(vae2, xt); break;",
-                          "case OP_TLBI_VAE2: tlbi(vae1, xt); break;", ("el2.toml",)),
+    # TLBI ALLE2 made as EL1&0's VMALLE1 (as a kernel that kept the *_EL1 forms at EL2 would): the EL2 regime's
+    # entry stays where after TLBI ALLE2, DSB, ISB only the new translation is permitted.
+    "tlbi_alle2_as_vmalle1": ("maint.c", "case OP_TLBI_ALLE2: tlbi_all(alle2); break;",
+                              "case OP_TLBI_ALLE2: tlbi_all(vmalle1); break;", ("el2.toml",)),
     # A fault handler that writes no descriptor: the retry faults again.  (Copy-on-write
     # without its TLBI is no mutant here: QEMU walks again on a write its TLB entry does not
     # permit, so the architecture's permitted second Permission fault never shows.)
@@ -70,6 +70,9 @@ MAINTENANCE_DEFECTS = {
     # protect loses the output address: the mask is ignored.
     "descriptor_write_ignores_mask": ("maint.c", "(*(volatile u64 *)slot & ~s->mask) | s->value", "s->value",
                                       ("tlb.toml",)),
+    # EL2's TLBI by VA in the EL2&0 regime left out: the remapped page's stale entry is used.
+    "tlbi_vae2_missing": ("maint.c", "case OP_TLBI_VAE2: tlbi(vae2, xt); break;", "case OP_TLBI_VAE2: break;",
+                          ("vhe.toml",)),
 }
 
 COPIED = ["kernel", "linker", "harness", "cases", "Makefile", "conftest.py", "pytest.ini"]
@@ -103,11 +106,15 @@ def cpu_ids(request):
     return tuple(output.boot.num(f"mmfr{n}") for n in range(3))
 
 
-@pytest.mark.parametrize("defect", DEFECTS)
-def test_suite_fails_on_defective_kernel(suite, tmp_path, cpu_ids, defect):
+def _skip_unless_caught(defect, cpu_ids):
     unmet = features.missing([NEEDS[defect]], *cpu_ids) if defect in NEEDS else []
     if unmet:
         pytest.skip(f"this CPU lacks {', '.join(unmet)}: the cases that catch {defect} are skipped")
+
+
+@pytest.mark.parametrize("defect", DEFECTS)
+def test_suite_fails_on_defective_kernel(suite, tmp_path, cpu_ids, defect):
+    _skip_unless_caught(defect, cpu_ids)
     repo = mutant_repository(tmp_path / "repo", *DEFECTS[defect])
     # -x: one failed case is the answer.  A defect that breaks the kernel's own
     # mappings hangs it after the MMU is on, hence the short timeout.
@@ -118,7 +125,8 @@ def test_suite_fails_on_defective_kernel(suite, tmp_path, cpu_ids, defect):
 
 
 @pytest.mark.parametrize("defect", MAINTENANCE_DEFECTS)
-def test_suite_fails_on_defective_maintenance(suite, tmp_path, defect):
+def test_suite_fails_on_defective_maintenance(suite, tmp_path, cpu_ids, defect):
+    _skip_unless_caught(defect, cpu_ids)
     kernel_file, find, replace, families = MAINTENANCE_DEFECTS[defect]
     repo = mutant_repository(tmp_path / "repo", kernel_file, find, replace)
     run = suite("--case-timeout=2", root=repo, cases=repo / "cases", work=tmp_path,

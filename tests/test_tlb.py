@@ -1,10 +1,14 @@
 """The TLB model (harness/model/tlb.py) through predict_case, and the verdicts on
 stale translations: the suite accepts an old translation exactly where the
 architecture permits one, and fails a run that shows one where it does not."""
+from dataclasses import replace
+
 import pytest
 
 from harness.cases import CaseError, load_file
-from harness.model import Completes, predict_case
+from harness.model import Completes, Memory, Registers, predict_case
+from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20
+from harness.model.tlb import Invalidation, Tlb, tlbi_regime
 from harness.model.oracle import observation_allowed
 from harness.protocol import parse_record
 from harness.verdict import judge_step
@@ -24,11 +28,13 @@ FILL = '''  { do = "store64", va = 0x8010_0000, value = 0xaaaa, expect = "ok" },
 '''
 
 
-def _case(tmp_path, steps, ng=False):
+def _case(tmp_path, steps, ng=False, el2=False):
     """Frames A and B filled, 0x8000_0000 remapped from A to B, then `steps` (TOML lines),
-    each load of 0x8000_0000 expecting either frame: the model decides."""
+    each load of 0x8000_0000 expecting either frame: the model decides.  el2: at EL2 in the
+    EL2&0 regime."""
     either = '{ one_of = [ { value = 0xaaaa }, { value = 0xbbbb } ] }'
-    text = ('feature = "tlb tests"\n[case.c]\nsummary = "s"\n' + MAPS.replace("NG", str(ng).lower())
+    host = 'el2 = "vhe"\nrequires = ["FEAT_VHE"]\n' if el2 else ""
+    text = ('feature = "tlb tests"\n[case.c]\nsummary = "s"\n' + host + MAPS.replace("NG", str(ng).lower())
             + "steps = [\n" + FILL.replace("NG", str(ng).lower())
             + "".join(f"  {s.replace('EITHER', either)},\n" for s in steps) + "]\n")
     path = tmp_path / "tlb.toml"
@@ -60,6 +66,43 @@ DSB, ISB = '{ do = "dsb" }', '{ do = "isb" }'
 ])
 def test_what_a_global_page_may_translate_to_after_its_maintenance(tmp_path, maintenance, seen):
     assert loads(_case(tmp_path, maintenance + [LOAD])) == [seen]
+
+
+@pytest.mark.parametrize("tlbi, seen", [
+    ('{ do = "tlbi_vae2", va = 0x8000_0000 }', {B}),
+    ('{ do = "tlbi_vale2is", va = 0x8000_0000 }', {B}),
+    ('{ do = "tlbi_vae1", va = 0x8000_0000 }', {B}),      # at EL2 with E2H = TGE = 1: the EL2&0 regime
+    ('{ do = "tlbi_vmalle1" }', {B}),
+    ('{ do = "tlbi_vae2", va = 0x8000_1000 }', {A, B}),   # another page
+])
+def test_tlbi_at_el2_in_the_el20_regime(tmp_path, tlbi, seen):
+    assert loads(_case(tmp_path, [DSB, tlbi, DSB, ISB, LOAD], el2=True)) == [seen]
+
+
+def test_a_tlbi_of_another_regime_removes_none_of_the_entries():
+    regs = Registers(tcr=0, mair=0, sctlr=0, ttbr0=0, ttbr1=0, mmfr0=MAX[0], mmfr1=MAX[1], mmfr2=MAX[2])
+    tlb = Tlb(regs, Memory(), REGIME_EL20)
+    tlb.tlbi(Invalidation(None, None, True, REGIME_EL10))
+    assert tlb.pending == []
+    tlb.tlbi(Invalidation(None, None, True, REGIME_EL20))
+    assert len(tlb.pending) == 1
+
+
+HOST = 1 << 34 | 1 << 27        # HCR_EL2.E2H, TGE
+
+
+@pytest.mark.parametrize("op, hcr, el, regime", [
+    ("tlbi_vae1", 0, 1, REGIME_EL10),
+    ("tlbi_vae1", HOST, 2, REGIME_EL20),            # ELIsInHost(EL0)
+    ("tlbi_vae1", 1 << 34, 2, REGIME_EL10),         # E2H without TGE: EL0 is not in the host
+    ("tlbi_vae2is", 1 << 34, 2, REGIME_EL20),       # ELIsInHost(EL2)
+    ("tlbi_vale2", 0, 2, REGIME_EL2),
+])
+def test_the_regime_a_tlbi_invalidates(op, hcr, el, regime):
+    regs = Registers(tcr=0, mair=0, sctlr=0, ttbr0=0, ttbr1=0, mmfr0=MAX[0], mmfr1=MAX[1], mmfr2=MAX[2], hcr=hcr)
+    assert tlbi_regime(op, regs, el) == regime
+    no_vhe = replace(regs, mmfr1=0)                 # without FEAT_VHE, E2H is RES0
+    assert tlbi_regime(op, no_vhe, el) == (REGIME_EL2 if op.endswith(("e2", "e2is")) else REGIME_EL10)
 
 
 def test_ng_entries_belong_to_their_asid(tmp_path):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import geometry
-from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, LAYOUT, LOADS, MEMORY_TYPES, OP_FEATURES, SH_NAMES,
+from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, EL2_OPS, LAYOUT, LOADS, MEMORY_TYPES, OP_FEATURES, SH_NAMES,
                            STORES, Case, Expect, Mapping, Raw, Regime, Step, TableAttrs, kernel_ranges)
 from harness.features import FEATURES, PA_BITS
 
@@ -35,7 +35,8 @@ PLACEHOLDER = Expect("fault", fault="translation")
 
 DATA_OPS = (*LOADS, *STORES)
 # AT S1E1RP/WP need FEAT_PAN2 (cases.OP_FEATURES): the generator keeps to what every CPU runs.
-ALL_OPS = (*DATA_OPS, "fetch", *(op for op in AT_OPS if op not in OP_FEATURES))
+# The generator's cases run at EL1: not the ops of EL2 (EL2_OPS).
+ALL_OPS = (*DATA_OPS, "fetch", *(op for op in AT_OPS if op not in OP_FEATURES and op not in EL2_OPS))
 OP_SIZE = {**LOADS, **STORES, "fetch": 4, **{op: 1 for op in AT_OPS}}
 
 RAM_END = LAYOUT["RAM_BASE"] + LAYOUT["RAM_SIZE"]

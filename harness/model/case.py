@@ -13,9 +13,10 @@ from harness.cases import DESC_WRITES, LOADS, MAINT_OPS, SELFTESTS, STORES, SYSR
 from harness import declared
 from harness.model.memory import UnknownMemory
 from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, union
-from harness.model.registers import TTBR_ASID, walk_params
+from harness.model.registers import TTBR_ASID, s1_translation_regime, walk_params
 from harness.model.stage2 import full_translate, s2_params
-from harness.model.tlb import STALE_RULE, UNSYNCED_RULE, Invalidation, Tlb, cached_outcome, current_asid, leaf
+from harness.model.tlb import STALE_RULE, UNSYNCED_RULE, Invalidation, Tlb, cached_outcome, current_asid, leaf, \
+    tlbi_regime
 from harness.model.translate import Access
 
 # More translation states than this would mean choices piling up step on step;
@@ -114,7 +115,7 @@ def _maintain(case, n, step, tlb, slots, ttbrs):
     elif step.op == "isb":
         tlb.isb()
     elif step.op in TLBI_OPS:
-        tlb.tlbi(Invalidation.of(step))
+        tlb.tlbi(Invalidation.of(step, tlb.regs, case.el))
     elif step.op in ("set_ttbr0", "set_ttbr1"):
         # maint.c: the case's tables with the ASID field replaced.
         name = step.op[4:]
@@ -129,7 +130,7 @@ def _maintain(case, n, step, tlb, slots, ttbrs):
 def _fix(case, n, step, tlb, slots):
     """kernel/fixup.c's repair of the fault before a retry: the descriptor written (for
     copy-on-write the page copied to the new frame first), DSB, for copy-on-write TLBI
-    VAE1 of the current ASID and DSB, ISB."""
+    VAE1 of the current ASID (at the case's EL: tlbi_regime) and DSB, ISB."""
     slot, made = slots[n]
     memory = tlb.memory.copy()
     for pa, desc in made:
@@ -145,7 +146,8 @@ def _fix(case, n, step, tlb, slots):
     tlb.write_memory(memory, descriptors=True)
     tlb.dsb()
     if step.fixup == "copy":
-        tlb.tlbi(Invalidation(step.va, current_asid(tlb.regs), globals=True))
+        tlb.tlbi(Invalidation(step.va, current_asid(tlb.regs), globals=True,
+                              regime=tlbi_regime("tlbi_vae1", tlb.regs, case.el)))
         tlb.dsb()
     tlb.isb()
 
@@ -160,7 +162,7 @@ def predict_case(case, ids, pool_base=None):
     regs = declared.case_registers(case, ids, pool_base)
     slots = declared.step_slots(case, pool_base)
     ttbrs = {"ttbr0": regs.ttbr0, "ttbr1": regs.ttbr1}
-    branches = [Tlb(regs, declared.declared_memory(case, pool_base)[0])]
+    branches = [Tlb(regs, declared.declared_memory(case, pool_base)[0], s1_translation_regime(regs, case.el))]
     predictions = []
     for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
         if step.op in SELFTESTS:

@@ -22,21 +22,25 @@ B2 on DSB and ISB).  The rules the model keeps:
   Shareable forms do the same on this PE; the last-level forms are modelled
   as their all-levels forms (the model holds whole walks, not walk-cache
   entries of table descriptors, so it predicts nothing of walk caches).
-- A TLBI names one translation regime: the *E1 forms EL1&0's entries, the
-  *E2 forms (VAE2, VALE2, ALLE2) the EL2 regime's; neither removes the
-  other's.  The EL2 regime (HCR_EL2.E2H = 0) has no ASID: its entries are
-  global whatever nG (Linux's at.c: nG only where the regime is not EL2),
-  and TLBI VAE2 removes every entry of the VA.
+- Entries belong to a translation regime, and a TLBI removes those of the
+  regime it names (the TLBI instructions' pseudocode): the *E1 forms at EL1
+  EL1&0's, and at EL2 with HCR_EL2.E2H = TGE = 1 the EL2&0 regime's
+  (ELIsInHost(EL0)); the *E2 forms EL2&0's with E2H = 1 (ELIsInHost(EL2)),
+  else EL2's.  A case's steps translate in one regime (its TLB's).
+  The EL2 regime (HCR_EL2.E2H = 0) has no ASID: its entries are global
+  whatever nG (Linux's at.c: nG only where the regime is not EL2), and TLBI
+  VAE2 removes every entry of the VA.
 
 An entry is kept as the registers and the memory it was walked from; its
 translation of a VA is AArch64.S1Translate over them.
 """
 from dataclasses import dataclass, field
 
-from harness.cases import TLBI_OPS
+from harness.cases import EL2_OPS, TLBI_OPS
 from harness.model.descriptors import DESC_NG
 from harness.model.outcome import Abort, Par
-from harness.model.registers import REGIME_EL2, REGIME_EL10, TCR_A1, TCR_AS, TTBR_ASID, walk_params
+from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20, TCR_A1, TCR_AS, TTBR_ASID, \
+    el_is_in_host, walk_params
 from harness.model.walk import WalkFault, level_lsb, s1_walk, va_is_out_of_range
 from harness import esr, par
 
@@ -76,23 +80,31 @@ def leaf(regs, memory, va):
     return None if isinstance(walk, WalkFault) else walk
 
 
+def tlbi_regime(op, regs, el):
+    """The regime a TLBI executed at `el` invalidates: for the *E1 forms at EL2, `if
+    ELIsInHost(EL0) then ... Regime_EL20` (TLBI VAE1 and the others), for the *E2 forms
+    `if ELIsInHost(EL2) then ... Regime_EL20 else ... Regime_EL2` (TLBI VAE2)."""
+    if op in EL2_OPS:
+        return REGIME_EL20 if el_is_in_host(regs, 2) else REGIME_EL2
+    return REGIME_EL20 if el == 2 and el_is_in_host(regs, 0) else REGIME_EL10
+
+
 @dataclass(frozen=True)
 class Invalidation:
-    """What a TLBI removes: entries of the translation regime regime, of va (None:
-    every VA), that are non-global of asid (None: of every ASID), and global ones if globals."""
+    """What a TLBI removes: entries of va (None: every VA) that are non-global of
+    asid (None: of every ASID), and global ones if globals, of the regime named."""
     va: int
     asid: int
     globals: bool
     regime: str = REGIME_EL10
 
     @staticmethod
-    def of(step):
-        """The invalidation of a TLBI step: by VA (with an ASID or for all), by ASID (nG entries only), or all;
-        of the EL2 regime for the *E2 forms."""
+    def of(step, regs, el):
+        """The invalidation of a TLBI step executed at `el` under `regs`: by VA (with an ASID or for
+        all), by ASID (nG entries only), or all, in the regime tlbi_regime names."""
         takes_va, takes_asid = TLBI_OPS[step.op]
-        regime = REGIME_EL2 if step.op.endswith(("e2", "e2is")) else REGIME_EL10
         return Invalidation(step.va if takes_va else None, step.asid if takes_asid else None,
-                            globals=takes_va or not takes_asid, regime=regime)
+                            globals=takes_va or not takes_asid, regime=tlbi_regime(step.op, regs, el))
 
 
 @dataclass
@@ -116,8 +128,6 @@ class Entry:
         size = 1 << level_lsb(params.granule, found.level)
         base = va & ~(size - 1) & VA_BITS_TLBI
         for inv in self.removed:
-            if inv.regime != self.regs.regime:
-                continue
             if inv.va is not None and not base <= inv.va & ~0xFFF & VA_BITS_TLBI < base + size:
                 continue
             if inv.globals if global_entry else inv.asid is None or inv.asid & asid_mask(self.regs) == self.asid:
@@ -137,10 +147,11 @@ def cached_outcome(outcome):
 class Tlb:
     """The translation state of one run of a case's steps: the registers and
     memory an access may be translated from, what walks may read, and the
-    entries a TLB may hold."""
+    entries a TLB may hold, all of one translation regime."""
 
-    def __init__(self, regs, memory):
+    def __init__(self, regs, memory, regime=REGIME_EL10):
         self.regs, self.memory = regs, memory     # in program order
+        self.regime = regime
         self.regs_seen = [regs]                   # registers an access may use (writes not yet synchronized)
         self.memories_seen = [memory]             # tables an access may be translated from
         self.walk_memories = [memory]             # tables a walk may read (writes not yet completed by a DSB)
@@ -201,6 +212,8 @@ class Tlb:
         self._fill()
 
     def tlbi(self, invalidation):
+        if invalidation.regime != self.regime:
+            return      # none of this TLB's entries: they are another regime's
         self.pending.append((invalidation, list(self.walk_memories)))
 
     def dsb(self):

@@ -7,7 +7,7 @@ terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
 from dataclasses import dataclass, replace
 
 from harness import esr, par
-from harness.cases import AT_OPS, AT_S1E2_OPS, AT_S12_OPS, LOADS, STORES
+from harness.cases import AT_OPS, AT_S12_OPS, LOADS, STORES
 from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
     s1_decode_mem_attrs,
@@ -43,15 +43,13 @@ ACCESS_KINDS = {
     **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op == "sttr64", size=size, pan=True)
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
-    **{op: AccessKind(read=op in ("at_s1e1r", "at_s1e0r", "at_s1e1rp"), write=op in ("at_s1e1w", "at_s1e0w", "at_s1e1wp"),
+    # AT S1E1*, S1E0* and (at EL2 in the EL2&0 regime, where AT S1E1* is the same) S1E2*.
+    **{op: AccessKind(read=op.endswith(("r", "rp")), write=op.endswith(("w", "wp")),
                       fetch=False, at=True, el0=op.startswith("at_s1e0"), size=0, pan=op.endswith("p"))
        for op in AT_OPS},
     # The two-stage ATs, executed at EL2 for the EL1&0 regime: their stage 1 checks are AT S1E1*'s and S1E0*'s.
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True,
                       el0=op.startswith("at_s12e0"), size=0) for op in AT_S12_OPS},
-    # AT S1E2R/W: the EL2 regime's translation, with its (privileged) read or write permission.
-    **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True, el0=False, size=0)
-       for op in AT_S1E2_OPS},
 }
 
 ALIGNMENT_RULE = "SCTLR_EL1.A = 1 and the address not aligned to the access size (AArch64.CheckAlignment)"
