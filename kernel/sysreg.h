@@ -9,6 +9,20 @@
 #define write_sysreg(v, r) __asm__ volatile("msr " #r ", %0" : : "r"((u64)(v)))
 #define isb() __asm__ volatile("isb" ::: "memory")
 #define dsb(opt) __asm__ volatile("dsb " #opt ::: "memory")
+/*
+ * The kernel runs at EL1, or at EL2 for a case whose steps run in the EL2
+ * regime (HCR_EL2.E2H = 0, where the *_EL1 names reach EL1's registers, not
+ * EL2's): the registers of the regime it runs in, chosen by CurrentEL.
+ */
+#define current_el() CURRENTEL_EL(read_sysreg(CurrentEL))
+#define read_sysreg_elx(r) (current_el() == 2 ? read_sysreg(r##_el2) : read_sysreg(r##_el1))
+#define write_sysreg_elx(v, r) do { if (current_el() == 2) write_sysreg(v, r##_el2); else write_sysreg(v, r##_el1); } while (0)
+/*
+ * In a +vhe boot the kernel runs at EL2 with HCR_EL2.E2H = 1 (the EL2&0 regime):
+ * there the *_EL1 names reach the *_EL2 registers too, and TCR_EL2 and SCTLR_EL2
+ * have the EL1 layouts; their EL2 layouts are EL2's own regime's (E2H = 0).
+ */
+#define in_el2_regime() (current_el() == 2 && !(read_sysreg(hcr_el2) & HCR_E2H))
 #ifndef __ASSEMBLER__
 /* PSTATE.PAN, by its system register name (S3_0_C4_C2_3) so that an Armv8.0 assembler takes it */
 #define read_pan() read_sysreg(s3_0_c4_c2_3)
@@ -18,6 +32,10 @@
 #endif
 
 /* TCR_EL1 */
+/* TTBRn_EL1.ASID: bits[63:48]. */
+#define TTBR_ASID(asid)     ((u64)(asid) << 48)
+#define TTBR_ASID_MASK      TTBR_ASID(0xffff)
+
 #define TCR_T0SZ(n)         ((u64)(n) << 0)
 #define TCR_EPD0            BIT(7)
 #define TCR_IRGN0_WBWA      (1ULL << 8)
@@ -51,6 +69,15 @@
 #define TCR_E0PD1           BIT(56)
 #define TCR_DS              BIT(59)
 
+/* TCR_EL2 with HCR_EL2.E2H = 0: its own layout (T0SZ, IRGN0, ORGN0, SH0, TG0 as TCR_EL1's) */
+#define TCR_EL2_PS(n)       ((u64)(n) << 16)
+#define TCR_EL2_TBI         BIT(20)
+#define TCR_EL2_HA          BIT(21)
+#define TCR_EL2_HD          BIT(22)
+#define TCR_EL2_HPD         BIT(24)     /* FEAT_HPDS */
+#define TCR_EL2_DS          BIT(32)     /* FEAT_LPA2 */
+#define TCR_EL2_RES1        (BIT(31) | BIT(23))
+
 /* SCTLR_EL1 */
 #define SCTLR_M             BIT(0)
 #define SCTLR_A             BIT(1)
@@ -63,6 +90,9 @@
 #define SCTLR_EPAN          BIT(57)     /* FEAT_PAN3: PAN also covers EL0-executable memory */
 /* RES1 bits of SCTLR_EL1 in Armv8.0 (bits 29, 28, 23, 22, 20, 11); bit 23 is SPAN with FEAT_PAN */
 #define SCTLR_RES1          (BIT(29) | BIT(28) | SCTLR_SPAN | BIT(22) | BIT(20) | BIT(11))
+
+/* SCTLR_EL2 with HCR_EL2.E2H = 0: M, A, C, I, WXN as SCTLR_EL1's; RES1 [29:28], [23:22], 18, 16, 11, [5:4] */
+#define SCTLR_EL2_RES1      (BIT(29) | BIT(28) | BIT(23) | BIT(22) | BIT(18) | BIT(16) | BIT(11) | BIT(5) | BIT(4))
 
 /* MAIR_EL1: one attribute byte per index */
 #define MAIR_ATTR(idx, attr) ((u64)(attr) << ((idx) * 8))
@@ -102,7 +132,7 @@
 #define SPSR_EL1H_MASKED    0x3c5
 #define SPSR_EL1T_MASKED    0x3c4
 #define SPSR_EL0T_MASKED    0x3c0
-#define SPSR_EL2T_MASKED    0x3c8
+#define SPSR_EL2T_MASKED    0x3c8       /* EL2 on SP_EL0: the kernel's own code at EL2 (el2.c) */
 #define SPSR_PAN            BIT(22)
 
 /* ID_AA64MMFR1_EL1.VH, bits [11:8]: 1 FEAT_VHE */

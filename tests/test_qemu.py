@@ -110,15 +110,16 @@ def test_vhe_boot(qemu, cpu, kernel):
     r = run_kernel(qemu, cpu, kernel, [], boot="vhe")
     boot = parse_output(r.output).boot
     assert r.exit_status == 0 and boot.num("el") == 2, r.output
-    if features.FEATURES["FEAT_VHE"][1](boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2")):
+    if not features.missing(["FEAT_VHE"], *(boot.num(r) for r in features.ID_REGISTERS)):
         assert boot.num("kernel_el") == 2 and boot.num("hcr") & (1 << 34 | 1 << 27) == 1 << 34 | 1 << 27, r.output
     else:
         assert "kernel_el" not in boot.fields, r.output
 
 
-def test_a_stage2_case_needs_el2(qemu, cpu, kernel):
-    """Without EL2 the kernel refuses a stage 2 case rather than run it at EL1 alone; with it, it runs."""
-    case = "stage2.translates"      # cases/stage2.toml
+@pytest.mark.parametrize("case", ["stage2.translates", "el2.wxn"])     # cases/stage2.toml, cases/el2.toml
+def test_a_case_that_needs_el2(qemu, cpu, kernel, case):
+    """Without EL2 the kernel refuses a stage 2 case, or one whose steps run at EL2, rather than run it at EL1
+    alone; with it, it runs."""
     r = run_kernel(qemu, cpu, kernel, [case])
     assert r.exit_status == 1 and f"MMUT 2 error case={case} what=no_el2\n" in r.output, r.output
     r = run_kernel(qemu, cpu, kernel, [case], boot="stage2")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import declared
 from harness.cases import load_dir
 from harness.kdefs import kernel_header, read_constants
 from harness.protocol import parse_output
@@ -41,7 +42,7 @@ def _ranges():
     """{boot mode: the blob index ranges of its cases}: "stage2" (EL2 there: the stage 2 cases need it,
     the others run at EL1 as without) for the cases at EL1, "vhe" for those at EL2."""
     modes = {}
-    for boot, group in itertools.groupby(enumerate(CASES.values()), lambda ic: "vhe" if ic[1].el2 else "stage2"):
+    for boot, group in itertools.groupby(enumerate(CASES.values()), lambda ic: "vhe" if ic[1].boot == "vhe" else "stage2"):
         indices = [i for i, _ in group]
         modes.setdefault(boot, []).append(f"#{indices[0]}-{indices[-1]}")
     return modes
@@ -52,11 +53,23 @@ def test_every_case_has_its_registers(runs):
         r, regs = CASES[case_id].regime, records.regs
         assert regs is not None, case_id
         tcr = regs.num("tcr")
-        assert (tcr & 0x3F, tcr >> 16 & 0x3F) == (r.t0sz, r.t1sz), case_id
-        assert bool(tcr & SYSREG["TCR_HA"]) == r.ha and bool(tcr & SYSREG["TCR_DS"]) == r.ds, case_id
+        if CASES[case_id].el2 == "nvhe":
+            # TCR_EL2 in its EL2 layout (E2H = 0): one T0SZ, the RES1 bits, HA and DS where EL2 has them.
+            assert tcr & 0x3F == r.t0sz and tcr & SYSREG["TCR_EL2_RES1"] == SYSREG["TCR_EL2_RES1"], case_id
+            assert bool(tcr & SYSREG["TCR_EL2_HA"]) == r.ha and bool(tcr & SYSREG["TCR_EL2_DS"]) == r.ds, case_id
+        else:
+            assert (tcr & 0x3F, tcr >> 16 & 0x3F) == (r.t0sz, r.t1sz), case_id
+            assert bool(tcr & SYSREG["TCR_HA"]) == r.ha and bool(tcr & SYSREG["TCR_DS"]) == r.ds, case_id
         assert regs.num("mair") == r.mair and bool(regs.num("sctlr") & SYSREG["SCTLR_A"]) == r.sctlr_a
         if r.ttbr1 is not None:
             assert regs.num("ttbr1") == r.ttbr1
+
+
+def _ttbr0_at(case, n, ttbr0):
+    """TTBR0 as step n finds it: table set 0's (the regs record's), or that of the set the last set_ttbr0
+    before it chose (the kernel's walk follows TTBR0_EL1)."""
+    space = next((s.space for s in reversed(case.steps[:n]) if s.op == "set_ttbr0"), 0)
+    return declared.space_ttbrs(case, ttbr0 & ~0xFFFF)[space]
 
 
 def test_walks_start_at_the_selected_ttbr_and_follow_table_descriptors(runs):
@@ -79,7 +92,7 @@ def test_walks_start_at_the_selected_ttbr_and_follow_table_descriptors(runs):
                 if not reads:
                     continue
                 walked += 1
-                ttbr = records.regs.num("ttbr1" if va >> 55 & 1 else "ttbr0")
+                ttbr = records.regs.num("ttbr1") if va >> 55 & 1 else _ttbr0_at(case, n, records.regs.num("ttbr0"))
                 assert reads[0].num("table") == ttbr & ((1 << 48) - 2), (case_id, n)
                 levels = [w.num("level") for w in reads]
                 assert levels == list(range(levels[0], levels[0] + len(levels))) and levels[-1] <= 3
