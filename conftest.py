@@ -191,8 +191,9 @@ class CaseItem(pytest.Item):
         """The features the case requires that the CPU lacks: the case is skipped if any."""
         missing = features.missing(self.case.requires, *_cpu_ids(self.config)) if self.case.requires else []
         if self.case.needs_el2 and not _has_el2(self.config):
-            missing.insert(0, "EL2 (with QEMU's virtualization=on the kernel booted at EL1), which "
-                              + ("its stage 2 needs" if self.case.stage2 else "its steps at EL2 need"))
+            needs = ("its stage 2" if self.case.stage2 is not None else
+                     "its steps in the EL2&0 regime" if self.case.el2 == "vhe" else "its steps in the EL2 regime")
+            missing.insert(0, f"EL2 (with QEMU's virtualization=on the kernel booted at EL1), which {needs} needs")
         return missing
 
     def runtest(self):
@@ -280,13 +281,13 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def _cpu_ids(config):
-    """ID_AA64MMFR0/1/2_EL1 of this QEMU and CPU, from one boot that runs no case."""
+    """The ID registers (features.ID_REGISTERS) of this QEMU and CPU, from one boot that runs no case."""
     if BOOT not in config.stash:
         run, output = config.stash[RUNNER].boot()
         boot = output.boot
         if boot is None:
             raise HarnessError(f"the kernel printed no boot record (QEMU exit status {run.exit_status}):\n{run.output}")
-        config.stash[BOOT] = (boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2"))
+        config.stash[BOOT] = features.boot_ids(boot)
     return config.stash[BOOT]
 
 

@@ -44,18 +44,25 @@ SH_NAMES = {"non": "SH_NON", "outer": "SH_OUTER", "inner": "SH_INNER"}
 
 LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8}
 STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8}
-AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp", "at_s1e2r", "at_s1e2w")
+AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp")
 # What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.
 EL0_OPS = (*(op for op in LOADS if op != "ldtr64"), *(op for op in STORES if op != "sttr64"), "fetch", "selftest_hang")
 # Two-stage AT, executed at EL2 (kernel/el2.c): only in a case with a stage 2.
 AT_S12_OPS = ("at_s12e1r", "at_s12e1w", "at_s12e0r", "at_s12e0w")
-ALL_AT_OPS = (*AT_OPS, *AT_S12_OPS)
+# AT of the EL2 regime: only in a case whose steps run at EL2 (`el2`).
+AT_S1E2_OPS = ("at_s1e2r", "at_s1e2w")
+# Where a case's steps may run at EL2 (`el2 = ...`): "nvhe", the EL2 regime with HCR_EL2.E2H = 0
+# (TTBR0_EL2, TCR_EL2 and SCTLR_EL2 in their EL2 layouts; no EL0, no ASID); "vhe", the EL2&0
+# regime with E2H = TGE = 1 (FEAT_VHE: TCR_EL2 and SCTLR_EL2 in the EL1 layouts, two VA ranges,
+# ASIDs, EL0 steps under TGE), in a boot of its own (Case.boot).
+EL2_MODES = ("nvhe", "vhe")
+ALL_AT_OPS = (*AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS)
 S2AP_NAMES = {"none": "S2AP_NONE", "ro": "S2AP_RO", "wo": "S2AP_WO", "rw": "S2AP_RW"}
 SELFTESTS = {"selftest_brk": "unexpected_exception", "selftest_nested": "nested_exception",
              "selftest_hang": "hang"}
 # Steps that change translations (kernel/maint.c): descriptor writes and reads at
 # the slot for va at level, barriers, TLB maintenance and register writes.
-DESC_WRITES = ("map", "unmap", "protect", "write_desc")
+DESC_WRITES = ("map", "unmap", "protect", "write_desc", "link")
 # TLBI operations by the operand they take: (VA, ASID).
 TLBI_OPS = {"tlbi_vmalle1": (False, False), "tlbi_vmalle1is": (False, False),
             "tlbi_vae1": (True, True), "tlbi_vae1is": (True, True),
@@ -63,21 +70,37 @@ TLBI_OPS = {"tlbi_vmalle1": (False, False), "tlbi_vmalle1is": (False, False),
             "tlbi_aside1": (False, True), "tlbi_aside1is": (False, True),
             "tlbi_vaae1": (True, False), "tlbi_vaae1is": (True, False),
             "tlbi_vaale1": (True, False), "tlbi_vaale1is": (True, False),
-            # EL2's: for the EL2&0 regime (HCR_EL2.E2H = 1) the VA forms' operand has an ASID, as TLBI
-            # VAE1's; for the EL2 regime (E2H = 0) it has none (an nvhe case gives no asid).
-            "tlbi_vae2": (True, True), "tlbi_vae2is": (True, True),
-            "tlbi_vale2": (True, True), "tlbi_vale2is": (True, True),
-            "tlbi_alle2": (False, False), "tlbi_alle2is": (False, False)}
-# What only EL2 can execute (UNDEFINED at EL1): a case with `el2` only.
-EL2_OPS = ("at_s1e2r", "at_s1e2w", "tlbi_vae2", "tlbi_vae2is", "tlbi_vale2", "tlbi_vale2is", "tlbi_alle2",
-           "tlbi_alle2is")
+            # By range of VAs (FEAT_TLBIRANGE): the operand's BaseADDR, NUM, SCALE, TTL and TG.
+            "tlbi_rvae1": (True, True), "tlbi_rvae1is": (True, True),
+            "tlbi_rvale1": (True, True), "tlbi_rvale1is": (True, True),
+            "tlbi_rvaae1": (True, False), "tlbi_rvaae1is": (True, False),
+            "tlbi_rvaale1": (True, False), "tlbi_rvaale1is": (True, False),
+            # The EL2 regime's (E2H = 0: no ASID), executed at EL2 in a case with `el2`.
+            "tlbi_alle2": (False, False), "tlbi_alle2is": (False, False),
+            "tlbi_vae2": (True, False), "tlbi_vae2is": (True, False),
+            "tlbi_vale2": (True, False), "tlbi_vale2is": (True, False)}
+TLBI_EL2_OPS = tuple(op for op in TLBI_OPS if op.endswith(("e2", "e2is")))
+RANGE_TLBI = tuple(op for op in TLBI_OPS if op.startswith("tlbi_rva"))
+# The last-level forms (VALE1, VAALE1, RVALE1, RVAALE1, VALE2 and IS): only leaf entries need go,
+# walk-cache entries may stay.
+LAST_LEVEL_TLBI = tuple(op for op in TLBI_OPS if re.match(r"tlbi_r?va+le[12](is)?$", op))
+# EL2's TLBI by VA takes an ASID in the EL2&0 regime (HCR_EL2.E2H = 1: bits[63:48], as TLBI VAE1's),
+# none in EL2's own (E2H = 0).
+TLBI_EL20_ASID_OPS = tuple(op for op in TLBI_EL2_OPS if TLBI_OPS[op][0])
+
+
+def tlbi_takes_asid(op, host):
+    """Whether TLBI op's operand holds an ASID; host: it runs at EL2 in the EL2&0 regime."""
+    return TLBI_OPS[op][1] or host and op in TLBI_EL20_ASID_OPS
+
+
 SYSREG_WRITES = ("set_tcr", "set_mair", "set_sctlr")
 # Fix-ups of a faulting access before its retry (kernel/fixup.c): demand paging (map the
 # missing page), copy-on-write (copy the frame, map the copy writable, TLBI), the Access
 # flag set in software.
 FIXUP_KINDS = ("map", "copy", "set_af")
 MAINT_OPS = (*DESC_WRITES, "read_desc", "dsb", "isb", *TLBI_OPS, "set_ttbr0", "set_ttbr1", *SYSREG_WRITES)
-OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *AT_S12_OPS, *SELFTESTS, *MAINT_OPS)
+OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS, *SELFTESTS, *MAINT_OPS)
 
 ID_CHARS = re.compile(r"^[A-Za-z0-9_.\-\[\]]+$")
 FRAME_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -157,6 +180,7 @@ class Mapping:
     uxn: bool
     contig: bool
     dbm: bool
+    space: int = 0          # the TTBR0 table set (address space) it is in: 0 the case's first
 
 
 @dataclass(frozen=True)
@@ -166,6 +190,7 @@ class TableAttrs:
     aptable: str
     pxntable: bool
     uxntable: bool = False
+    space: int = 0
 
 
 @dataclass(frozen=True)
@@ -173,6 +198,7 @@ class Raw:
     va: int
     level: int
     desc: int
+    space: int = 0
 
 
 @dataclass(frozen=True)
@@ -242,18 +268,31 @@ class Stage2:
 class Step:
     """One step.  For maintenance steps (MAINT_OPS): level and mapping (map,
     protect: the new attributes; protect keeps the output address) or value
-    (write_desc: the descriptor; set_*: the bits under mask); asid for TLBI
-    and TTBR writes."""
+    (write_desc: the descriptor; link: the VA whose next-level table the table
+    descriptor points at; set_*: the bits under mask); asid for TLBI and TTBR writes."""
     op: str
     va: int
     value: int
     expect: Expect
-    el: int = 1             # where the step runs: 0 (the kernel's EL0 code), or the case's EL (Case.el: 1, 2)
+    el: int = 1             # where the step runs: 0 (the kernel's EL0 code) or 1 (the kernel's EL: EL2 with `el2`)
     level: int = None
     mapping: object = None  # Mapping
     mask: int = 0
     asid: int = 0
     fixup: str = None       # FIXUP_KINDS: the retry of the access before it, after this fix-up
+    tlbi_range: object = None   # TlbiRange: the range fields of a RANGE_TLBI step
+    space: int = 0          # set_ttbr0 and descriptor steps: the TTBR0 table set they use
+
+
+@dataclass(frozen=True)
+class TlbiRange:
+    """A TLBI by range's fields besides the VA (BaseADDR) and ASID: (num + 1) << (5 * scale + 1)
+    granules of tg (a granule shift; None: the granule of the tables va selects), the TTL
+    level hint ttl (0: none)."""
+    num: int = 0
+    scale: int = 0
+    ttl: int = 0
+    tg: int = None
 
 
 @dataclass(frozen=True)
@@ -279,16 +318,14 @@ class Case:
     params: dict = field(default_factory=dict, compare=False)
     timeout: float = None   # seconds a run of it may take; None: the harness's --case-timeout
     stage2: Stage2 = None   # stage 2 translation for EL1&0 (the kernel keeps EL2: QEMU virtualization=on)
-    el2: str = None         # EL2_MODES: the steps run at EL2 in that regime; None: at EL1 (and EL0)
+    el2: str = None         # EL2_MODES: the steps run at EL2 in that regime (None: at EL1 or EL0)
 
     @property
     def boot(self):
-        """The boot mode the case runs in (harness.qemu.BOOT_MODES): its boot's cases all share it.
-        An "nvhe" case runs in the boots of the kernel's EL2 half (the stage 2 cases'): the kernel
-        moves itself to EL2 for its steps (kernel/el2.c, HVC_ENTER_EL2)."""
-        if self.el2 == "nvhe" or self.stage2 is not None:
-            return "stage2"
-        return self.el2 or "el1"
+        """The boot mode the case runs in (harness.qemu.BOOT_MODES): its boot's cases all share it."""
+        if self.el2 == "vhe":
+            return "vhe"
+        return "stage2" if self.stage2 is not None or self.el2 is not None else "el1"
 
     @property
     def needs_el2(self):
@@ -296,9 +333,9 @@ class Case:
         return self.boot != "el1"
 
     @property
-    def el(self):
-        """The EL the kernel runs the steps at that are not at EL0: 2 with `el2`, else 1."""
-        return 2 if self.el2 else 1
+    def spaces(self):
+        """How many TTBR0 table sets (address spaces) the case has: 1 + the highest `space` it names."""
+        return 1 + max((x.space for x in (*self.maps, *self.tables, *self.raws, *self.steps)), default=0)
 
     @property
     def id(self):
@@ -310,12 +347,6 @@ class Case:
 
 CASE_KEYS = {"summary", "regime", "matrix", "map", "tables", "raw", "steps", "requires", "xfail", "timeout",
              "stage2", "s2map", "s2raw", "el2"}
-# `el2`: the steps run at EL2, in the regime named: "vhe", the EL2&0 regime (HCR_EL2.E2H = TGE = 1,
-# FEAT_VHE; EL0 steps under TGE), a boot mode of its own (harness.qemu.BOOT_MODES); "nvhe", the EL2
-# regime (HCR_EL2.E2H = 0: TTBR0_EL2, TCR_EL2 and SCTLR_EL2 in their EL2 layouts; no EL0, no ASID).
-EL2_MODES = ("vhe", "nvhe")
-# What a mode needs of the CPU beyond EL2: a case of it lists that in `requires`.
-EL2_MODE_FEATURES = {"vhe": "FEAT_VHE"}
 INSTANCE_KEYS = ("requires", "xfail")
 
 
@@ -476,7 +507,7 @@ REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tb
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
 REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "hpd0": "FEAT_HPDS",
                    "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16"}
-OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2"}
+OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI}}
 
 
 def _build_case(path, name, body, defaults, params, bugs, feature):
@@ -485,12 +516,6 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         raise CaseError(path, "every case needs a summary saying which rule it checks", name, "summary")
 
     regime = _regime(path, name, {**defaults.get("regime", {}), **body.get("regime", {})}, params)
-    el2 = body.get("el2")
-    if el2 is not None and el2 not in EL2_MODES:
-        raise CaseError(path, f"{el2!r} is not one of: {', '.join(EL2_MODES)}", name, "el2")
-    if el2 is not None and "stage2" in body:
-        raise CaseError(path, "a case runs at EL2 (el2) or at EL1 under a stage 2 ([stage2]), not both", name, "el2")
-    case_el = 2 if el2 else 1
     s2_table = body.get("stage2")
     if s2_table is None and ("s2map" in body or "s2raw" in body):
         raise CaseError(path, "stage 2 mappings need a [stage2] table", name, "s2map" if "s2map" in body else "s2raw")
@@ -502,8 +527,7 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     maps = tuple(_mapping(path, name, i, m, names) for i, m in enumerate(_list(path, name, body, "map")))
     tables = tuple(_table_attrs(path, name, i, t, names) for i, t in enumerate(_list(path, name, body, "tables")))
     raws = tuple(_raw(path, name, i, r, names) for i, r in enumerate(_list(path, name, body, "raw")))
-    steps = tuple(step for i, s in enumerate(_list(path, name, body, "steps"))
-                  for step in _step(path, name, i, s, names, case_el))
+    steps = tuple(step for i, s in enumerate(_list(path, name, body, "steps")) for step in _step(path, name, i, s, names))
     if not steps:
         raise CaseError(path, "a case needs at least one step", name, "steps")
     stage2 = None
@@ -524,8 +548,18 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
                             "model's TLB holds stage 1 translations only (harness/model/tlb.py)",
                             name, f"steps[{i}].fixup" if step.fixup else f"steps[{i}]")
 
-    if el2 == "nvhe":
-        _check_el2(path, name, body, regime, steps)
+    el2 = body.get("el2")
+    if el2 == "vhe":
+        _check_el20(path, name, stage2)
+    elif el2 is not None:
+        if el2 not in EL2_MODES:
+            raise CaseError(path, f"{el2!r} is not one of: {', '.join(EL2_MODES)}", name, "el2")
+        _check_el2(path, name, body, regime, stage2, steps)
+    else:
+        for i, step in enumerate(steps):
+            if step.op in AT_S1E2_OPS or step.op in TLBI_EL2_OPS:
+                raise CaseError(path, f"{step.op} runs at EL2: the case needs el2 = \"nvhe\" or \"vhe\"", name,
+                                f"steps[{i}]")
 
     requires = body.get("requires", [])
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
@@ -534,11 +568,8 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         if r.lstrip("!") not in FEATURES:
             raise CaseError(path, f"unknown feature {r!r}; known: {', '.join(sorted(FEATURES))}", name, "requires")
     _check_feature_use(path, name, regime, steps, requires)
-    for step in steps:
-        if step.op in EL2_OPS and el2 is None:
-            raise CaseError(path, f"{step.op} is EL2's (UNDEFINED at EL1): it needs el2", name, "el2")
-    if el2 in EL2_MODE_FEATURES and EL2_MODE_FEATURES[el2] not in requires:
-        raise CaseError(path, f"el2 = {el2!r} needs {EL2_MODE_FEATURES[el2]}: list it in requires", name, "requires")
+    if el2 == "vhe" and "FEAT_VHE" not in requires:
+        raise CaseError(path, 'el2 = "vhe" needs FEAT_VHE: list it in requires', name, "requires")
 
     xfail = body.get("xfail")
     if isinstance(xfail, str):
@@ -571,13 +602,22 @@ EL2_REGIME_KEYS = {"granule1", "t1sz", "epd0", "epd1", "tbi1", "ttbr1", "span", 
                    "asid16", "a1"}
 # Steps the EL2 regime has no use for: EL1&0's own AT (S1E1*, S1E0*: they translate another regime),
 # unprivileged loads and stores, TLBI by ASID, a TTBR1.
-EL2_REFUSED_OPS = {*(op for op in AT_OPS if op not in EL2_OPS), *AT_S12_OPS, "ldtr64", "sttr64", "set_ttbr1",
-                   *(op for op, (_, takes_asid) in TLBI_OPS.items() if takes_asid and op not in EL2_OPS)}
+EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, "ldtr64", "sttr64", "set_ttbr1",
+                   *(op for op, (_, takes_asid) in TLBI_OPS.items() if takes_asid)}
 
 
-def _check_el2(path, name, body, regime, steps):
+def _check_el20(path, name, stage2):
+    """A case whose steps run in the EL2&0 regime (el2 = "vhe"): all EL1&0's keys and steps mean
+    the same there, at EL2; a stage 2 (EL1&0's) it cannot have."""
+    if stage2 is not None:
+        raise CaseError(path, "a stage 2 translates EL1&0, not the EL2&0 regime the steps run in", name, "stage2")
+
+
+def _check_el2(path, name, body, regime, stage2, steps):
     """A case whose steps run in the EL2 regime (el2 = "nvhe"): TTBR0_EL2 and TCR_EL2's one range,
-    with the kernel's identity map in it; no EL0, no ASID."""
+    with the kernel's identity map in it; no EL0, no ASID, no stage 2 (which is EL1&0's)."""
+    if stage2 is not None:
+        raise CaseError(path, "a stage 2 translates EL1&0, not the EL2 regime the steps run in", name, "stage2")
     table = {**body.get("regime", {})}
     for key in sorted(EL2_REGIME_KEYS & set(table)):
         raise CaseError(path, f"the EL2 regime (HCR_EL2.E2H = 0) has one VA range, no EL0, no ASIDs and no PAN: "
@@ -603,9 +643,10 @@ def _check_el2(path, name, body, regime, steps):
         if step.fixup:
             raise CaseError(path, "fix-ups (kernel/fixup.c) invalidate by ASID, which the EL2 regime has not",
                             name, f"steps[{i}].fixup")
-        if step.asid and (step.op == "set_ttbr0" or step.op in TLBI_OPS):
-            raise CaseError(path, "the EL2 regime has no ASID (TTBR0_EL2, TLBI VAE2's operand with "
-                            "HCR_EL2.E2H = 0)", name, f"steps[{i}].asid")
+        if step.op == "set_ttbr0" and step.asid:
+            raise CaseError(path, "TTBR0_EL2 has no ASID with HCR_EL2.E2H = 0", name, f"steps[{i}].asid")
+        if step.op in TLBI_EL20_ASID_OPS and step.asid:
+            raise CaseError(path, f"{step.op}'s operand has no ASID with HCR_EL2.E2H = 0", name, f"steps[{i}].asid")
 
 
 def _xfail(path, name, where, table):
@@ -659,6 +700,18 @@ def _regime(path, name, table, params):
         if not 12 <= tsz <= 48:
             raise f.error(key, f"{tsz} is outside 12..48")
     return regime
+
+
+def range_tg(regime, step):
+    """The granule (shift) a TLBI by range names: its `tg`, else that of the tables its VA selects."""
+    return step.tlbi_range.tg if step.tlbi_range.tg is not None else _table_for(regime, step.va)[0]
+
+
+def range_unit(regime, step):
+    """The VA bit BaseADDR[0] holds (ASL TLBIRange): the granule's lowest, or 16 for 52-bit
+    addresses (HasLargeAddress: the 64K granule, or TCR_EL1.DS = 1)."""
+    tg = range_tg(regime, step)
+    return 16 if tg == 16 or regime.ds else tg
 
 
 def _table_for(regime, va):
@@ -805,7 +858,9 @@ def _check_stage2_layout(path, name, s2):
                                     f"kernel's own stage 2 mapping {start:#x}-{end - 1:#x}", name, f"{what}[{i}].ipa")
 
 
-MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm"}
+MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm", "space"}
+# TTBR0 table sets a case may have (kernel/case.h MAX_SPACES): its address spaces.
+MAX_SPACES = read_constants(kernel_header("case.h"))["MAX_SPACES"]
 
 
 def _mapping(path, name, i, table, names, where=None):
@@ -824,24 +879,32 @@ def _mapping(path, name, i, table, names, where=None):
         va=va, pa=pa, level=level,
         attrindx=attrindx, ap=f.choice("ap", AP_NAMES, "rw_el1"), sh=f.choice("sh", SH_NAMES, "inner"),
         af=f.bool("af", True), ng=f.bool("ng"), pxn=f.bool("pxn"), uxn=f.bool("uxn"), contig=f.bool("contig"),
-        dbm=f.bool("dbm"),
+        dbm=f.bool("dbm"), space=_space(f),
     )
 
 
+def _space(f):
+    """The `space` of a map, raw, tables entry or step: which TTBR0 table set (address space) it is in."""
+    space = f.int("space", 0)
+    if not 0 <= space < MAX_SPACES:
+        raise f.error("space", f"{space} is not a table set 0..{MAX_SPACES - 1} (kernel/case.h MAX_SPACES)")
+    return space
+
+
 def _table_attrs(path, name, i, table, names):
-    f = _Fields(path, name, f"tables[{i}]", table, {"va", "level", "aptable", "pxntable", "uxntable"}, names)
+    f = _Fields(path, name, f"tables[{i}]", table, {"va", "level", "aptable", "pxntable", "uxntable", "space"}, names)
     t = TableAttrs(va=f.int("va", required=True), level=f.int("level", required=True),
                    aptable=f.choice("aptable", APTABLE_NAMES, "none"), pxntable=f.bool("pxntable"),
-                   uxntable=f.bool("uxntable"))
+                   uxntable=f.bool("uxntable"), space=_space(f))
     if t.level == 3:
         raise f.error("level", "level 3 holds pages, not table descriptors")
     return t
 
 
 def _raw(path, name, i, table, names):
-    f = _Fields(path, name, f"raw[{i}]", table, {"va", "level", "desc"}, names)
+    f = _Fields(path, name, f"raw[{i}]", table, {"va", "level", "desc", "space"}, names)
     return Raw(va=f.int("va", required=True), level=f.int("level", required=True),
-               desc=f.int("desc", required=True))
+               desc=f.int("desc", required=True), space=_space(f))
 
 
 STEP_KEYS = {"do", "va", "value", "expect", "el"}
@@ -849,10 +912,12 @@ FAULT_KEYS = {"fault", "level", "far", "wnr", "s1ptw", "stage", "ipa"}
 PAR_KEYS = {"pa", "attr", "sh"}
 
 
-MAINT_KEYS = {"map": MAP_KEYS, "unmap": {"va", "level"}, "protect": MAP_KEYS - {"to"},
-              "write_desc": {"va", "level", "desc"}, "read_desc": {"va", "level"}, "set_ttbr0": {"asid"},
+MAINT_KEYS = {"map": MAP_KEYS, "unmap": {"va", "level", "space"}, "protect": MAP_KEYS - {"to"},
+              "write_desc": {"va", "level", "desc", "space"}, "link": {"va", "level", "table_of", "space"},
+              "read_desc": {"va", "level", "space"}, "set_ttbr0": {"asid", "space"},
               "set_ttbr1": {"asid"}, **{op: {"value", "mask"} for op in SYSREG_WRITES},
-              **{op: ({"va"} if takes_va else set()) | ({"asid"} if takes_asid else set())
+              **{op: ({"va"} if takes_va else set()) | ({"asid"} if takes_asid or op in TLBI_EL20_ASID_OPS else set())
+                 | ({"num", "scale", "ttl", "tg"} if op in RANGE_TLBI else set())
                  for op, (takes_va, takes_asid) in TLBI_OPS.items()}}
 # The descriptor fields a read_desc may check by name (pgtable-hwdef.h).
 DESC_FIELDS = {"valid": "DESC_VALID", "af": "PTE_AF", "ng": "PTE_NG", "dbm": "PTE_DBM", "pxn": "PTE_PXN",
@@ -877,13 +942,27 @@ def _maint_step(path, name, i, op, table, names):
                            if op == "protect" else table, names, where)
     elif op == "write_desc":
         value = f.int("desc", required=True)
+    elif op == "link":
+        value = f.int("table_of", required=True)
+        if level > 2:
+            raise f.error("level", "a table descriptor is at level 0, 1 or 2 (level 3 holds pages)")
+        if value >> 55 & 1 != va >> 55 & 1:
+            raise f.error("table_of", f"{value:#x} is in the other TTBR's half than va {va:#x}")
     elif op in SYSREG_WRITES:
         value, mask = f.int("value", required=True), f.int("mask", required=True)
         if value & ~mask:
             raise f.error("value", f"sets bits outside mask ({value & ~mask:#x})")
+    tlbi_range = None
+    if op in RANGE_TLBI:
+        tlbi_range = TlbiRange(num=f.int("num", 0), scale=f.int("scale", 0), ttl=f.int("ttl", 0),
+                               tg=geometry.GRANULES[f.choice("tg", geometry.GRANULES)] if "tg" in table else None)
+        for key, top in (("num", 31), ("scale", 3), ("ttl", 3)):
+            if not 0 <= getattr(tlbi_range, key) <= top:
+                raise f.error(key, f"{getattr(tlbi_range, key)} is outside the operand field's 0..{top}")
     expect = _desc_expect(path, name, f"{where}.expect", va, table.get("expect"), names, f) \
         if op == "read_desc" else _maint_expect(path, name, f"{where}.expect", table.get("expect", "ok"))
-    return Step(op, va & (2**64 - 1), value or 0, expect, level=level, mapping=mapping, mask=mask or 0, asid=asid)
+    return Step(op, va & (2**64 - 1), value or 0, expect, level=level, mapping=mapping, mask=mask or 0, asid=asid,
+                tlbi_range=tlbi_range, space=_space(f) if "space" in keys else 0)
 
 
 def _maint_expect(path, name, where, spec):
@@ -930,14 +1009,12 @@ def _desc_expect(path, name, where, va, spec, names, step_fields):
     return Expect("desc", value=value, mask=mask)
 
 
-def _step(path, name, i, table, names, case_el):
-    """The steps of steps[i] (an access with a fix-up is two: the access and its retry),
-    at EL0 or at the case's EL (case_el: 1, or 2 with `el2`)."""
+def _step(path, name, i, table, names):
     f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"} | set().union(*MAINT_KEYS.values()),
                 names)
     op = f.choice("do", OPS, required=True)
     if op in MAINT_OPS:
-        return (replace(_maint_step(path, name, i, op, table, names), el=case_el),)
+        return (_maint_step(path, name, i, op, table, names),)
     f = _Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"}, names)
     va = f.int("va", 0 if op in SELFTESTS else None, required=op not in SELFTESTS)
     if op in STORES:
@@ -946,9 +1023,9 @@ def _step(path, name, i, table, names, case_el):
         raise f.error("value", f"only stores take a value, not {op}")
     else:
         value = 0
-    el = f.int("el", case_el)
-    if el not in (0, case_el):
-        raise f.error("el", f"a step of this case runs at EL0 or EL{case_el} (el = 0 or {case_el}), not {el}")
+    el = f.int("el", 1)
+    if el not in (0, 1):
+        raise f.error("el", f"a step runs at EL0 or EL1 (el = 0 or 1), not {el}")
     if el == 0 and op not in EL0_OPS:
         raise f.error("el", f"{op} cannot run at EL0; at EL0 a step is one of: {', '.join(EL0_OPS)}")
     expect = _expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"), names)
@@ -1107,6 +1184,23 @@ def _check_layout(case):
                         "its TTBR1 home), which e0pd1 forbids EL0 to use", case.name, "regime.e0pd1")
     reserved = kernel_ranges(r)
     reserved_half = 1 if r.kernel_high else 0
+    if case.spaces > 1:
+        where = next(f"{what}[{i}].space" for what, xs in (("map", case.maps), ("tables", case.tables),
+                                                          ("raw", case.raws), ("steps", case.steps))
+                     for i, x in enumerate(xs) if x.space)
+        if r.kernel_high:
+            raise CaseError(case.path, "a second TTBR0 table set needs the kernel's identity home in TTBR0 "
+                            "(not t0sz above 33, epd0 or e0pd0): it is mapped in every set", case.name, where)
+        for what, xs in (("map", case.maps), ("tables", case.tables), ("raw", case.raws), ("steps", case.steps)):
+            for i, x in enumerate(xs):
+                if x.space and x.va >> 55 & 1:
+                    raise CaseError(case.path, f"va {x.va:#x} is in TTBR1's half, which has one table set",
+                                    case.name, f"{what}[{i}].space")
+                if getattr(x, "fixup", None):
+                    # Named by its TOML step, the access's (a retry is a step of its own after it).
+                    toml_index = i - sum(1 for s in case.steps[:i + 1] if s.fixup)
+                    raise CaseError(case.path, "fix-ups act on the first table set: a case with several is "
+                                    "not supported", case.name, f"steps[{toml_index}].fixup")
 
     def check_slot(what, va, level, must_align_pa=None, va_in_mapping=False):
         """va_in_mapping: va is any address of the mapping (a fix-up's access), not its start."""
@@ -1154,6 +1248,12 @@ def _check_layout(case):
         if s.level is not None:
             check_slot(f"steps[{i}]", s.va, s.level, s.mapping.pa if s.op == "map" or s.fixup in ("map", "copy")
                        else None, va_in_mapping=bool(s.fixup))
+        if s.op in RANGE_TLBI:
+            unit = 1 << range_unit(r, s)
+            if s.va % unit:
+                raise CaseError(case.path, f"va {s.va:#x} is not a multiple of {unit:#x}: BaseADDR holds the VA in "
+                                "units of the granule TG names (64K where addresses are 52-bit: the 64K granule, or "
+                                "ds; ASL TLBIRange)", case.name, f"steps[{i}].va")
         if s.op == "set_ttbr1" and r.ttbr1 is not None:
             raise CaseError(case.path, "set_ttbr1 points TTBR1_EL1 at the case's TTBR1 tables, which a verbatim "
                             "regime.ttbr1 leaves out", case.name, f"steps[{i}].do")

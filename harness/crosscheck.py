@@ -19,13 +19,13 @@ Each check is a problem of its own when it fails:
 """
 from dataclasses import dataclass
 
-from harness import declared, model
+from harness import declared, features, model
 from harness.cases import MAINT_OPS
 from harness.fuzz.known import MODEL_LOCK, fewest_explaining
 from harness.model.oracle import describe_outcomes, expectation_agrees, observation_allowed
 from harness.model.case import step_accesses
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP
-from harness.model.registers import REGIME_EL2, REGIME_EL10
+from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20
 from harness.model.translate import ACCESS_KINDS
 from harness.walk_text import describe_walk
 
@@ -55,7 +55,7 @@ def _registers(regs, boot, case):
     """The model's Registers from the kernel's `regs` record and its boot record's ID registers,
     in the translation regime the case's steps run in (an `el2` case's are EL2's registers)."""
     el2 = {name: regs.num(name) for name in EL2_REGISTERS if name in regs.fields}
-    regime = REGIME_EL2 if case.el2 == "nvhe" else REGIME_EL10
+    regime = {"nvhe": REGIME_EL2, "vhe": REGIME_EL20}.get(case.el2, REGIME_EL10)
     return model.Registers(tcr=regs.num("tcr"), mair=regs.num("mair"), sctlr=regs.num("sctlr"),
                            ttbr0=regs.num("ttbr0"), ttbr1=regs.num("ttbr1"),
                            mmfr0=boot.num("mmfr0"), mmfr1=boot.num("mmfr1"), mmfr2=boot.num("mmfr2"), regime=regime,
@@ -98,11 +98,12 @@ def _against_declaration(case, records, ids):
     regs = records.regs
     pool_base = regs.num("ttbr0") & ~0xFFFF        # the case's TTBR0 root is the pool's first table
     want = declared.case_registers(case, ids, pool_base)
-    problems = [f"{KERNEL_DEFECT}: {name.upper()}_EL{case.el} programmed {regs.num(name):#x}, the case declares "
+    el = "EL2" if case.el2 is not None else "EL1"
+    problems = [f"{KERNEL_DEFECT}: {name.upper()}_{el} programmed {regs.num(name):#x}, the case declares "
                 f"{getattr(want, name):#x}" for name in ("tcr", "mair", "sctlr", "ttbr0", "ttbr1")
                 if regs.num(name) != getattr(want, name)]
-    if regs.fields.get("el", 1) != case.el:
-        problems.append(f"{KERNEL_DEFECT}: the steps ran at EL{regs.fields.get('el', 1)}, the case's are at EL{case.el}")
+    if regs.fields.get("el", 1) != (1 if case.el2 is None else 2):
+        problems.append(f"{KERNEL_DEFECT}: the steps ran at EL{regs.fields.get('el', 1)}, the case's are at {el}")
     problems += [f"{KERNEL_DEFECT}: {name.upper()}_EL2 programmed {regs.fields.get(name, 0):#x}, the case "
                  f"declares {getattr(want, name):#x}" for name in EL2_REGISTERS
                  if regs.fields.get(name, 0) != getattr(want, name)]
@@ -162,7 +163,7 @@ def _step_views(case, records, boot, version=None):
     walks (walks off), and a problem on the first step when it should have and does not."""
     if records is None or boot is None or not records.walks and records.regs is None:
         return {}
-    ids = (boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2"))
+    ids = features.boot_ids(boot)
     views = {}
     if records.regs is None:
         return {0: ModelView(problems=("the kernel reported walks but no regs record for this case",))}

@@ -36,7 +36,7 @@ class Keys:
 _BUILD_ERROR = Keys(("case", "index", "error"))     # kernel/main.c report_error
 
 EVENTS = {
-    "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "cases"), optional=("kernel_el", "hcr")),
+    "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "isar0", "cases"), optional=("kernel_el", "hcr")),
     "begin": Keys(("case",)),
     "regs": Keys(("case", "tcr", "mair", "sctlr", "ttbr0", "ttbr1"), optional=("el", "hcr", "vtcr", "vttbr")),
     "walk": Keys(("case", "n", "when", "level", "table", "index", "desc"), optional=("stage",)),

@@ -11,7 +11,7 @@
 #define REGIME_FLAGS    (REGIME_EPD0 | REGIME_EPD1 | REGIME_TBI0 | REGIME_TBI1 | REGIME_DS | REGIME_HA | \
 			 REGIME_HD | REGIME_SCTLR_A | REGIME_KERNEL_HIGH | REGIME_RAW_TTBR1 | REGIME_WXN | \
 			 REGIME_SPAN0 | REGIME_EPAN | REGIME_PAN | REGIME_HPD0 | REGIME_HPD1 | REGIME_E0PD0 | \
-			 REGIME_E0PD1 | REGIME_AS | REGIME_A1 | REGIME_EL20 | REGIME_EL2)
+			 REGIME_E0PD1 | REGIME_AS | REGIME_A1 | REGIME_EL2 | REGIME_EL20)
 #define TABLE_ATTR_FLAGS (TABLE_ATTR_PXN | TABLE_ATTR_UXN)
 
 static const struct blob_case *case_records(const void *base)
@@ -53,7 +53,8 @@ static bool kernel_home_ok(const struct blob_regime *r)
 static bool regime_ok(const struct blob_regime *r)
 {
 	return granule_ok(r->tg0) && granule_ok(r->tg1) && txsz_ok(r->t0sz) && txsz_ok(r->t1sz) &&
-	       r->ips <= 7 && !(r->flags & ~REGIME_FLAGS) && kernel_home_ok(r);
+	       r->ips <= 7 && !(r->flags & ~REGIME_FLAGS) && kernel_home_ok(r) &&
+	       (r->flags & (REGIME_EL2 | REGIME_EL20)) != (REGIME_EL2 | REGIME_EL20);
 }
 
 /* 1 to BLOB_ID_MAX printable characters, none a space or '=' (the protocol's separators), then a NUL. */
@@ -81,7 +82,7 @@ static bool stage2_ok(const u8 *base, const struct blob_stage2 *s, u32 regime_fl
 {
 	if (!granule_ok(s->tg) || s->t0sz < 16 || (u64)KERNEL_WINDOW_BASE + KERNEL_WINDOW_SIZE > 1ULL << (64 - s->t0sz) ||
 	    s->sl0 > 3 || s->ps > 6 ||
-	    (s->flags & ~STAGE2_FLAGS) || (regime_flags & (REGIME_KERNEL_HIGH | REGIME_EL20 | REGIME_EL2)))
+	    (s->flags & ~STAGE2_FLAGS) || (regime_flags & (REGIME_KERNEL_HIGH | REGIME_EL20)))
 		return false;
 	if (!array_fits(s->maps, s->nmaps, sizeof(struct s2_map), size) ||
 	    !array_fits(s->raws, s->nraws, sizeof(struct raw), size))
@@ -101,11 +102,18 @@ static bool el0_op(u32 op)
 	return op <= OP_STORE64 || op == OP_FETCH || op == OP_SELFTEST_HANG;     /* OP_LOAD8 is 0 */
 }
 
-/* The ops only EL2 has (UNDEFINED at EL1): in an EL2&0 or EL2-regime case only. */
+/* The ops only EL2 has (UNDEFINED at EL1): in a case whose steps run at EL2 only. */
 static bool el2_op(u32 op)
 {
-	return op >= OP_AT_S1E2R && op <= OP_TLBI_ALLE2IS;
+	return op >= OP_AT_S1E2R && op <= OP_TLBI_VALE2IS;
 }
+
+/* count = at least 1 + the `space` of each of the n records. */
+#define COUNT_SPACES(records, n, count)                         \
+	for (u32 i_ = 0; i_ < (n); i_++) {                      \
+		if ((records)[i_].space >= (count))             \
+			(count) = (records)[i_].space + 1u;     \
+	}
 
 static const char *case_problem(const u8 *base, const struct blob_case *c, u64 size)
 {
@@ -118,7 +126,8 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 	for (u32 i = 0; i < c->nmaps; i++) {
 		const struct map *m = (const struct map *)(base + c->maps) + i;
 
-		if (m->attrindx > 7 || m->ap > AP_RO_ALL || m->sh > SH_INNER || (m->flags & ~MAP_FLAGS))
+		if (m->attrindx > 7 || m->ap > AP_RO_ALL || m->sh > SH_INNER || (m->flags & ~MAP_FLAGS) ||
+		    m->space >= MAX_SPACES)
 			return "maps";
 	}
 	if (!array_fits(c->tables, c->ntables, sizeof(struct table_attrs), size))
@@ -126,21 +135,24 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 	for (u32 i = 0; i < c->ntables; i++) {
 		const struct table_attrs *t = (const struct table_attrs *)(base + c->tables) + i;
 
-		if (t->aptable > APTABLE_RO_NO_EL0 || (t->flags & ~TABLE_ATTR_FLAGS))
+		if (t->aptable > APTABLE_RO_NO_EL0 || (t->flags & ~TABLE_ATTR_FLAGS) || t->space >= MAX_SPACES)
 			return "tables";
 	}
 	if (!array_fits(c->raws, c->nraws, sizeof(struct raw), size))
 		return "raws";
+	for (u32 i = 0; i < c->nraws; i++) {
+		if (((const struct raw *)(base + c->raws))[i].space >= MAX_SPACES)
+			return "raws";
+	}
 	if (!array_fits(c->steps, c->nsteps, sizeof(struct step), size))
 		return "steps";
-	/* The EL a step runs at: 0, or the case's own (1; 2 in the EL2&0 or the EL2 regime). */
-	u8 case_el = c->regime.flags & (REGIME_EL20 | REGIME_EL2) ? 2 : 1;
+	bool at_el2 = c->regime.flags & (REGIME_EL2 | REGIME_EL20);
 
 	for (u32 i = 0; i < c->nsteps; i++) {
 		const struct step *s = (const struct step *)(base + c->steps) + i;
 
-		if (s->op >= OP_COUNT || (s->el != 0 && s->el != case_el) || (s->el == 0 && !el0_op(s->op)) ||
-		    (el2_op(s->op) && case_el != 2))
+		if (s->op >= OP_COUNT || s->el > 1 || (s->el == 0 && !el0_op(s->op)) || (el2_op(s->op) && !at_el2) ||
+		    s->space >= MAX_SPACES)
 			return "steps";
 		/* A fix-up retries the load or store before it. */
 		if (s->op >= OP_FIXUP_MAP && s->op <= OP_FIXUP_AF && (i == 0 || s[-1].op > OP_STTR64))
@@ -214,9 +226,14 @@ void blob_case(const void *base, u32 index, struct mmut_case *c)
 		.tables = (const struct table_attrs *)(b + r->tables),
 		.raws = (const struct raw *)(b + r->raws),
 		.steps = (const struct step *)(b + r->steps),
-		.nmaps = r->nmaps, .ntables = r->ntables, .nraws = r->nraws, .nsteps = r->nsteps,
+		.nmaps = r->nmaps, .ntables = r->ntables, .nraws = r->nraws, .nsteps = r->nsteps, .nspaces = 1,
 		.stage2 = s2,
 		.s2maps = s2 ? (const struct s2_map *)(b + s2->maps) : 0,
 		.s2raws = s2 ? (const struct raw *)(b + s2->raws) : 0,
 	};
+	/* The table sets: 1 + the highest its maps, tables, raws and steps name (checked below MAX_SPACES). */
+	COUNT_SPACES(c->maps, c->nmaps, c->nspaces);
+	COUNT_SPACES(c->tables, c->ntables, c->nspaces);
+	COUNT_SPACES(c->raws, c->nraws, c->nspaces);
+	COUNT_SPACES(c->steps, c->nsteps, c->nspaces);
 }

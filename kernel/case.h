@@ -21,7 +21,7 @@
 #include "pgtable.h"
 
 #define BLOB_MAGIC          0x42554d4d  /* "MMUB" */
-#define BLOB_VERSION        4
+#define BLOB_VERSION        5
 #define BLOB_ALIGN          8
 
 /* Sizes of the records, checked against the structs below at compile time. */
@@ -33,6 +33,13 @@
 #define BLOB_STEP_SIZE      32
 #define BLOB_STAGE2_SIZE    24
 #define BLOB_S2MAP_SIZE     24
+
+/*
+ * TTBR0 table sets (address spaces) a case may have: set 0 is the one TTBR0
+ * points at when the steps start, each maps the kernel as set 0 does, and a
+ * set_ttbr0 step switches between them (a context switch between processes).
+ */
+#define MAX_SPACES          4
 
 /* Longest case ID (without its NUL). */
 #define BLOB_ID_MAX         255
@@ -65,8 +72,8 @@ struct blob_header {
 #define REGIME_E0PD1        0x20000
 #define REGIME_AS           0x40000 /* TCR_EL1.AS: 16-bit ASIDs */
 #define REGIME_A1           0x80000 /* TCR_EL1.A1: TTBR1_EL1.ASID is the current ASID */
-#define REGIME_EL20         0x100000 /* the EL2&0 regime (FEAT_VHE): steps at EL2, in +vhe boots only */
-#define REGIME_EL2          0x200000 /* the EL2 regime (HCR_EL2.E2H = 0): steps at EL2 through TTBR0_EL2, TCR_EL2 */
+#define REGIME_EL2          0x100000 /* the steps run at EL2 in the EL2 regime (HCR_EL2.E2H = 0): TTBR0_EL2, TCR_EL2 */
+#define REGIME_EL20         0x200000 /* the EL2&0 regime (FEAT_VHE): steps at EL2 with E2H = TGE = 1, in +vhe boots only */
 
 /* The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds them. */
 struct blob_regime {
@@ -145,7 +152,8 @@ struct map {
 	u8 ap;                  /* enum ap */
 	u8 sh;                  /* enum sh */
 	u8 flags;               /* MAP_* */
-	u8 reserved[3];
+	u8 space;               /* the TTBR0 table set (0 .. MAX_SPACES - 1; 0 for TTBR1's half) */
+	u8 reserved[2];
 };
 
 /* table_attrs.flags */
@@ -158,14 +166,16 @@ struct table_attrs {
 	s8 level;
 	u8 aptable;             /* enum aptable */
 	u8 flags;               /* TABLE_ATTR_* */
-	u8 reserved[5];
+	u8 space;
+	u8 reserved[4];
 };
 
 /* A descriptor written verbatim at the slot for va at level (tables above it are made). */
 struct raw {
 	u64 va, desc;
 	s8 level;
-	u8 reserved[7];
+	u8 space;               /* stage 1 only */
+	u8 reserved[6];
 };
 
 /* step.op */
@@ -216,7 +226,7 @@ struct raw {
 #define OP_TLBI_VAAE1IS     37
 #define OP_TLBI_VAALE1      38
 #define OP_TLBI_VAALE1IS    39
-#define OP_SET_TTBR0        40  /* TTBR0_EL1 = the case's TTBR0 tables | value (the ASID field) */
+#define OP_SET_TTBR0        40  /* TTBR0_EL1 = the case's TTBR0 tables of set `space` | value (the ASID field) */
 #define OP_SET_TTBR1        41
 #define OP_SET_TCR          42  /* reg = (reg & ~mask) | value */
 #define OP_SET_MAIR         43
@@ -231,20 +241,28 @@ struct raw {
 #define OP_FIXUP_COPY       46  /* copy-on-write: copy the page to the new descriptor's; DSB, TLBI, DSB, ISB */
 #define OP_FIXUP_AF         47  /* the Access flag in software: write the descriptor; DSB, ISB */
 /*
- * EL2's own: AT S1E2R/W, and TLBI by VA or all for the EL2&0 regime (with
- * E2H = 1 the operand carries an ASID, as TLBI VAE1's) or the EL2 regime
- * (E2H = 0: no ASID).  Only in REGIME_EL20 and REGIME_EL2 cases: at EL1 they
- * are UNDEFINED.
+ * EL2's own (a case whose steps run at EL2: REGIME_EL2 or REGIME_EL20; UNDEFINED at
+ * EL1): AT, and TLBI with value as Xt (with E2H = 1 the operand has an ASID, as TLBI
+ * VAE1's).
  */
 #define OP_AT_S1E2R         48
 #define OP_AT_S1E2W         49
-#define OP_TLBI_VAE2        50
-#define OP_TLBI_VAE2IS      51
-#define OP_TLBI_VALE2       52
-#define OP_TLBI_VALE2IS     53
-#define OP_TLBI_ALLE2       54
-#define OP_TLBI_ALLE2IS     55
-#define OP_COUNT            56
+#define OP_TLBI_ALLE2       50
+#define OP_TLBI_ALLE2IS     51
+#define OP_TLBI_VAE2        52
+#define OP_TLBI_VAE2IS      53
+#define OP_TLBI_VALE2       54
+#define OP_TLBI_VALE2IS     55
+/* TLB maintenance by range of VAs (FEAT_TLBIRANGE, maint.c), value the operand as for OP_TLBI_*. */
+#define OP_TLBI_RVAE1       56
+#define OP_TLBI_RVAE1IS     57
+#define OP_TLBI_RVALE1      58
+#define OP_TLBI_RVALE1IS    59
+#define OP_TLBI_RVAAE1      60
+#define OP_TLBI_RVAAE1IS    61
+#define OP_TLBI_RVAALE1     62
+#define OP_TLBI_RVAALE1IS   63
+#define OP_COUNT            64
 
 struct step {
 	u64 va, value;
@@ -252,7 +270,8 @@ struct step {
 	u32 op;                 /* OP_* */
 	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches), or the case's EL: 1, 2 with REGIME_EL20 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */
-	u8 reserved[2];
+	u8 space;               /* OP_WRITE_DESC, OP_READ_DESC, OP_SET_TTBR0: the TTBR0 table set */
+	u8 reserved[1];
 };
 
 #ifndef __ASSEMBLER__
@@ -285,6 +304,7 @@ struct mmut_case {
 	const struct raw *raws;
 	const struct step *steps;
 	u32 nmaps, ntables, nraws, nsteps;
+	u32 nspaces;                            /* TTBR0 table sets: 1 + the highest `space` of its records */
 	const struct blob_stage2 *stage2;       /* NULL: no stage 2 */
 	const struct s2_map *s2maps;
 	const struct raw *s2raws;

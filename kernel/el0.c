@@ -39,7 +39,7 @@ u64 el0_call(u64 entry, u64 va, u64 value, u64 spsr);
  */
 static u64 kernel_spsr(void)
 {
-	return CURRENTEL_EL(read_sysreg(CurrentEL)) == 2 ? SPSR_EL2T_MASKED : SPSR_EL1T_MASKED;
+	return current_el() == 2 ? SPSR_EL2T_MASKED : SPSR_EL1T_MASKED;
 }
 
 /*

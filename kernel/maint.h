@@ -5,8 +5,11 @@
 #include "case.h"
 
 bool is_maint(u32 op);
-/* Run a maintenance step on the case's tables (tt0, tt1: the halves VA bit 55 selects) and print its step record. */
+/*
+ * Run a maintenance step on the case's tables (spaces: TTBR0's table sets, the
+ * step's `space` choosing one; tt1: TTBR1's, for VA bit 55 set) and print its step record.
+ */
 void run_maint(const char *id, unsigned n, const struct step *s, const struct regime *r,
-	       struct pgtable *tt0, struct pgtable *tt1);
+	       struct pgtable *spaces, struct pgtable *tt1);
 
 #endif

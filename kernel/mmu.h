@@ -7,7 +7,7 @@
 u64 tcr_from_regime(const struct regime *r);
 u64 sctlr_from_regime(const struct regime *r);
 void mmu_enable(const struct regime *r, u64 ttbr0, u64 ttbr1);
-void mmu_disable(const struct regime *r);
+void mmu_disable(void);
 void cache_clean_inval(u64 start, u64 size);
 
 #endif

@@ -17,6 +17,12 @@
 #define current_el() CURRENTEL_EL(read_sysreg(CurrentEL))
 #define read_sysreg_elx(r) (current_el() == 2 ? read_sysreg(r##_el2) : read_sysreg(r##_el1))
 #define write_sysreg_elx(v, r) do { if (current_el() == 2) write_sysreg(v, r##_el2); else write_sysreg(v, r##_el1); } while (0)
+/*
+ * In a +vhe boot the kernel runs at EL2 with HCR_EL2.E2H = 1 (the EL2&0 regime):
+ * there the *_EL1 names reach the *_EL2 registers too, and TCR_EL2 and SCTLR_EL2
+ * have the EL1 layouts; their EL2 layouts are EL2's own regime's (E2H = 0).
+ */
+#define in_el2_regime() (current_el() == 2 && !(read_sysreg(hcr_el2) & HCR_E2H))
 #ifndef __ASSEMBLER__
 /* PSTATE.PAN, by its system register name (S3_0_C4_C2_3) so that an Armv8.0 assembler takes it */
 #define read_pan() read_sysreg(s3_0_c4_c2_3)
@@ -26,6 +32,10 @@
 #endif
 
 /* TCR_EL1 */
+/* TTBRn_EL1.ASID: bits[63:48]. */
+#define TTBR_ASID(asid)     ((u64)(asid) << 48)
+#define TTBR_ASID_MASK      TTBR_ASID(0xffff)
+
 #define TCR_T0SZ(n)         ((u64)(n) << 0)
 #define TCR_EPD0            BIT(7)
 #define TCR_IRGN0_WBWA      (1ULL << 8)
@@ -122,7 +132,7 @@
 #define SPSR_EL1H_MASKED    0x3c5
 #define SPSR_EL1T_MASKED    0x3c4
 #define SPSR_EL0T_MASKED    0x3c0
-#define SPSR_EL2T_MASKED    0x3c8       /* EL2 on SP_EL0: the kernel's own code at EL2 (el2.c, el0.c) */
+#define SPSR_EL2T_MASKED    0x3c8       /* EL2 on SP_EL0: the kernel's own code at EL2 (el2.c) */
 #define SPSR_PAN            BIT(22)
 
 /* ID_AA64MMFR1_EL1.VH, bits [11:8]: 1 FEAT_VHE */

@@ -9,7 +9,7 @@ from harness.cases import Expect, Step
 from harness.model import Abort, Access, Completes, Memory, Par, Registers, UnknownMemory, s1_translate
 from harness.model.oracle import describe, describe_outcomes, expectation_agrees, observation_allowed
 from harness.model.registers import (
-    REGIME_EL2, REGIME_EL10, REGIME_EL20, el_is_in_host, s1_translation_regime,
+    REGIME_EL2, REGIME_EL10, REGIME_EL20, el_is_in_host,
     SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_WXN, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0, TCR_EPD1,
     TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1, TCR_TG0, TCR_TG1,
 )
@@ -640,7 +640,7 @@ from harness.cases import LAYOUT, load_file  # noqa: E402
 from harness.declared import TABLE_POOL_BASE, case_registers, declared_memory  # noqa: E402
 from harness.model import predict_case  # noqa: E402
 
-MAX = (0x32310201126, 0x11010211122, 0x1021011010011011)
+MAX = (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120)
 
 
 def _case(tmp_path, text):
@@ -765,36 +765,18 @@ def test_leaf_faults_report_the_leaf_level(level):
         assert fault_of(outcome) == (fault, level)
 
 
-HCR_HOST = 1 << 34 | 1 << 27 | 1 << 31     # HCR_EL2.E2H, TGE, RW: the kernel's +vhe boot
-MMFR1_VH = 1 << 8
-
-
-@pytest.mark.parametrize("hcr, mmfr1, el, regime", [
-    (0, MMFR1_VH, 1, REGIME_EL10),
-    (0, MMFR1_VH, 0, REGIME_EL10),
-    (0, MMFR1_VH, 2, REGIME_EL2),
-    (HCR_HOST, MMFR1_VH, 2, REGIME_EL20),
-    (HCR_HOST, MMFR1_VH, 0, REGIME_EL20),               # ELIsInHost(EL0): E2H and TGE
-    (HCR_HOST & ~(1 << 27), MMFR1_VH, 0, REGIME_EL10),  # TGE = 0: EL0 belongs to EL1&0
-    (HCR_HOST & ~(1 << 27), MMFR1_VH, 2, REGIME_EL20),
-    (HCR_HOST, 0, 2, REGIME_EL2),                       # no FEAT_VHE: E2H is RES0
-])
-def test_s1_translation_regime(hcr, mmfr1, el, regime):
-    r = replace(regs(), hcr=hcr, mmfr1=mmfr1)
-    assert s1_translation_regime(r, el) == regime
-    assert el_is_in_host(r, el) == (regime == REGIME_EL20)
-
 
 def test_el2_and_el0_in_the_host_translate_as_el1_and_el0_do():
-    """The EL2&0 regime's walk and permissions are EL1&0's with EL2 for EL1 (HasUnprivileged);
-    a fault at EL2 is from the current EL, at EL0 from the lower EL; EL2's own regime is not modelled."""
-    el10 = regs(mmfr1=MMFR1_VH)
-    host = replace(el10, hcr=HCR_HOST)
+    """The EL2&0 regime's walk and permissions are EL1&0's with EL2 for EL1 (HasUnprivileged,
+    the same fields): every access of the kernel's EL and of EL0 has EL1&0's outcome; EL2 and
+    EL0 are in the host there (ELIsInHost)."""
+    el10 = regs()
+    host = replace(el10, regime=REGIME_EL20)
     for ap, pxn in ((0b00, 0), (0b01, 1 << 53), (0b11, 0)):     # EL2-only RW; EL0 RW, PXN; read-only for both
         mem = memory(chain(VA, PAGE | PAGE_DESC | ap << 6 | pxn, 3))
         for op, el in (("load64", 1), ("store64", 1), ("load64", 0), ("store64", 0), ("fetch", 1), ("fetch", 0),
-                       ("at_s1e1w", 1), ("at_s1e2w", 1), ("at_s1e0r", 1), ("ldtr64", 1)):
-            at_el2 = translate(host, mem, op, VA, el=2 if el else 0)
-            assert at_el2 == translate(el10, mem, "at_s1e1w" if op == "at_s1e2w" else op, VA, el=el), (ap, op, el)
-    with pytest.raises(ValueError, match="EL2 regime"):
-        translate(el10, memory(chain(VA, PAGE | PAGE_DESC, 3)), "load64", VA, el=2)
+                       ("at_s1e1w", 1), ("at_s1e0r", 1), ("ldtr64", 1)):
+            assert translate(host, mem, op, VA, el=el) == translate(el10, mem, op, VA, el=el), (ap, op, el)
+        assert translate(host, mem, "at_s1e2w", VA) == translate(el10, mem, "at_s1e1w", VA)
+    assert [el_is_in_host(host, el) for el in (0, 1, 2)] == [True, False, True]
+    assert not any(el_is_in_host(replace(el10, regime=r), el) for r in (REGIME_EL10, REGIME_EL2) for el in (0, 2))

@@ -9,10 +9,10 @@ from harness import declared
 from harness.cases import CaseError, load_file
 from harness.model import Abort, Completes, Registers, predict_case
 from harness.model.registers import (
-    HCR_RW, REGIME_EL2, REGIME_EL10, SCTLR_EL2_RES1, SCTLR_WXN, TCR_EL2_HPD, TCR_EL2_PS, TCR_EL2_RES1, TCR_EL2_T0SZ, TCR_EL2_TBI,
+    REGIME_EL2, SCTLR_EL2_RES1, SCTLR_WXN, TCR_EL2_HPD, TCR_EL2_PS, TCR_EL2_RES1, TCR_EL2_T0SZ, TCR_EL2_TBI,
     walk_params,
 )
-from harness.model.tlb import Entry, Invalidation, Tlb, tlbi_regime
+from harness.model.tlb import Entry, Invalidation
 from tests.test_model import _case as model_case
 from tests.test_model import (
     AF, MAIR, MMFR0_48, PAGE, PAGE_DESC, ROOT, SCTLR, VA, chain, fault_of, memory, one, regs, translate,
@@ -23,18 +23,13 @@ AP_RO_EL1, AP_RW_ALL, AP_RO_ALL = 0b10 << 6, 0b01 << 6, 0b11 << 6
 APTABLE_RO, APTABLE_NO_EL0 = 0b10 << 61, 0b01 << 61
 
 
-def at_el2(r, mem, op, va):
-    """The access made at EL2, where S1TranslationRegime(EL2) is Regime_EL2 (HCR_EL2.E2H = 0)."""
-    return translate(r, mem, op, va, el=2)
-
-
 def el2_regs(t0sz=16, ps=0b101, sctlr=SCTLR, mmfr1=0, **flags):
     """TCR_EL2 (E2H = 0) for a 4K granule: T0SZ, PS at [18:16], SH0 inner, RES1 bits; flags: TBI, HPD."""
     tcr = TCR_EL2_RES1 | t0sz << TCR_EL2_T0SZ.shift | ps << TCR_EL2_PS.shift | 3 << 12
     for field, on in (("tbi", TCR_EL2_TBI), ("hpd", TCR_EL2_HPD)):
         tcr |= on.mask if flags.get(field) else 0
     return Registers(tcr=tcr, mair=MAIR, sctlr=SCTLR_EL2_RES1 | sctlr, ttbr0=ROOT, ttbr1=0, mmfr0=MMFR0_48,
-                     mmfr1=mmfr1, hcr=HCR_RW.mask, regime=REGIME_EL2)
+                     mmfr1=mmfr1, regime=REGIME_EL2)
 
 
 def test_tcr_el2_layout():
@@ -48,18 +43,18 @@ def test_tcr_el2_layout():
 def test_ps_gives_address_size_faults():
     # AArch64.S1Walk, AArch64.OAOutOfRange with TCR_EL2.PS = 32 bits: an OA of 2^32 faults at the leaf's level.
     mem = memory(chain(VA, 1 << 32 | PAGE_DESC, 3))
-    assert fault_of(one(at_el2(el2_regs(ps=0b000), mem, "load64", VA))) == ("address_size", 3)
-    assert isinstance(one(at_el2(el2_regs(), mem, "load64", VA & ~7)), Completes)
+    assert fault_of(one(translate(el2_regs(ps=0b000), mem, "load64", VA))) == ("address_size", 3)
+    assert isinstance(one(translate(el2_regs(), mem, "load64", VA & ~7)), Completes)
 
 
 def test_one_va_range():
     # AArch64.VAIsOutOfRange: a regime without two ranges has only the lower; VA bit 55 set is out of range.
     mem = memory(chain(VA, PAGE | PAGE_DESC, 3))
     upper = 0xFFFF_0000_8000_0120
-    assert {fault_of(o)[0] for o in at_el2(el2_regs(), mem, "load64", upper)} == {"translation"}
+    assert {fault_of(o)[0] for o in translate(el2_regs(), mem, "load64", upper)} == {"translation"}
     # With TBI the tag is ignored but bit 55 still is an address bit of the one range.
-    assert isinstance(one(at_el2(el2_regs(tbi=True), mem, "load64", 0x5A00_0000_8000_0120)), Completes)
-    assert {fault_of(o)[0] for o in at_el2(el2_regs(tbi=True), mem, "load64", 0x0080_0000_8000_0120)} \
+    assert isinstance(one(translate(el2_regs(tbi=True), mem, "load64", 0x5A00_0000_8000_0120)), Completes)
+    assert {fault_of(o)[0] for o in translate(el2_regs(tbi=True), mem, "load64", 0x0080_0000_8000_0120)} \
         == {"translation"}
 
 
@@ -67,16 +62,16 @@ def test_one_va_range():
 def test_ap1_is_not_read(ap, writable):
     # AArch64.S1ApplyOutputPerms: ap<2:1> = desc<7>:'1' where HasUnprivileged is FALSE: AP[2] alone decides.
     mem = memory(chain(VA, PAGE | PAGE_DESC | ap, 3))
-    store = one(at_el2(el2_regs(), mem, "store64", VA & ~7))
+    store = one(translate(el2_regs(), mem, "store64", VA & ~7))
     assert isinstance(store, Completes) == writable
-    assert isinstance(one(at_el2(el2_regs(), mem, "load64", VA & ~7)), Completes)
+    assert isinstance(one(translate(el2_regs(), mem, "load64", VA & ~7)), Completes)
 
 
 @pytest.mark.parametrize("bits, executes", [(0, True), (BIT53, True), (XN, False), (AP_RW_ALL, True)])
 def test_xn_is_bit_54(bits, executes):
     # AArch64.S1ApplyOutputPerms: xn = desc<54>, desc<53> RES0; no uw to take execution away (EL1&0: px = NOT uw).
     mem = memory(chain(VA, PAGE | PAGE_DESC | bits, 3))
-    fetch = one(at_el2(el2_regs(), mem, "fetch", VA & ~3))
+    fetch = one(translate(el2_regs(), mem, "fetch", VA & ~3))
     assert isinstance(fetch, Completes) == executes
     if bits in (BIT53, AP_RW_ALL):      # EL1 reads the same descriptor as PXN, or as EL0-writable
         assert isinstance(one(translate(regs(), mem, "fetch", VA & ~3)), Abort)
@@ -88,48 +83,48 @@ def test_xn_is_bit_54(bits, executes):
 def test_table_attributes(table, store_ok, fetch_ok):
     # AArch64.S1ApplyTablePerms: ap_table = desc<62>:'0', xn_table = desc<60> (PXNTable RES0).
     mem = memory(chain(VA, PAGE | PAGE_DESC, 3, tables={1: table}))
-    assert isinstance(one(at_el2(el2_regs(), mem, "store64", VA & ~7)), Completes) == store_ok
-    assert isinstance(one(at_el2(el2_regs(), mem, "fetch", VA & ~3)), Completes) == fetch_ok
+    assert isinstance(one(translate(el2_regs(), mem, "store64", VA & ~7)), Completes) == store_ok
+    assert isinstance(one(translate(el2_regs(), mem, "fetch", VA & ~3)), Completes) == fetch_ok
     # TCR_EL2.HPD (FEAT_HPDS: ID_AA64MMFR1_EL1.HPDS = 1) disables both.
     hpd = el2_regs(hpd=True, mmfr1=1 << 12)
-    assert isinstance(one(at_el2(hpd, mem, "store64", VA & ~7)), Completes)
-    assert isinstance(one(at_el2(hpd, mem, "fetch", VA & ~3)), Completes)
+    assert isinstance(one(translate(hpd, mem, "store64", VA & ~7)), Completes)
+    assert isinstance(one(translate(hpd, mem, "fetch", VA & ~3)), Completes)
 
 
 def test_wxn():
     # AArch64.S1DirectBasePermissions: x = x AND NOT(wxn AND w), SCTLR_EL2.WXN.
     mem = memory(chain(VA, PAGE | PAGE_DESC, 3))
     wxn = el2_regs(sctlr=SCTLR | SCTLR_WXN.mask)
-    assert fault_of(one(at_el2(wxn, mem, "fetch", VA & ~3))) == ("permission", 3)
+    assert fault_of(one(translate(wxn, mem, "fetch", VA & ~3))) == ("permission", 3)
     ro = memory(chain(VA, PAGE | PAGE_DESC | AP_RO_ALL, 3))
-    assert isinstance(one(at_el2(wxn, ro, "fetch", VA & ~3)), Completes)
+    assert isinstance(one(translate(wxn, ro, "fetch", VA & ~3)), Completes)
 
 
 def test_at_s1e2():
     # AArch64.AT for AT S1E2R/W: the EL2 regime's read or write permission, reported in PAR_EL1.
     mem = memory(chain(VA, PAGE | PAGE_DESC | AP_RO_ALL, 3))
-    assert one(at_el2(el2_regs(), mem, "at_s1e2r", VA)).value & 1 == 0
-    assert fault_of(one(at_el2(el2_regs(), mem, "at_s1e2w", VA))) == ("permission", 3)
+    assert one(translate(el2_regs(), mem, "at_s1e2r", VA)).value & 1 == 0
+    assert fault_of(one(translate(el2_regs(), mem, "at_s1e2w", VA))) == ("permission", 3)
     unmapped = memory(chain(VA, 0, 3))
-    assert fault_of(one(at_el2(el2_regs(), unmapped, "at_s1e2r", VA))) == ("translation", 3)
+    assert fault_of(one(translate(el2_regs(), unmapped, "at_s1e2r", VA))) == ("translation", 3)
     no_af = memory(chain(VA, PAGE | PAGE_DESC & ~AF, 3))
-    assert fault_of(one(at_el2(el2_regs(), no_af, "at_s1e2r", VA))) == ("access_flag", 3)
+    assert fault_of(one(translate(el2_regs(), no_af, "at_s1e2r", VA))) == ("access_flag", 3)
 
 
 def test_tlb_entries_have_no_asid_and_name_their_regime():
-    # The EL2 regime has no ASID: an nG entry is removed by TLBI VAE2 like a global one, whatever ASID is
-    # current; TLBI VAE2 at EL2 with E2H = 0 names Regime_EL2, TLBI VMALLE1 and VAAE1 there EL1&0 (tlbi_regime).
+    # The EL2 regime has no ASID: an nG entry is removed by TLBI VAE2 like a global one, whatever ASID it was made
+    # under; a TLBI of EL1&0 (VMALLE1, VAAE1) leaves it, and TLBI VAE2 leaves EL1&0's.
     mem = memory(chain(VA, PAGE | PAGE_DESC | 1 << 11, 3))
-    r = el2_regs()
-    assert Entry(r, mem, 0, [Invalidation(VA, None, True, REGIME_EL2)]).holds(VA, {0}) is False
-    assert Entry(r, mem, 0).holds(VA, {5})
-    assert [tlbi_regime(op, r, 2) for op in ("tlbi_vae2", "tlbi_alle2is", "tlbi_vmalle1", "tlbi_vaae1")] \
-        == [REGIME_EL2, REGIME_EL2, REGIME_EL10, REGIME_EL10]
-    tlb = Tlb(r, mem, REGIME_EL2)
-    tlb.tlbi(Invalidation(None, None, True, REGIME_EL10))
-    assert tlb.pending == []
-    tlb.tlbi(Invalidation(None, None, True, REGIME_EL2))
-    assert len(tlb.pending) == 1
+    def leaf_held(entry, asids):
+        return entry.usable(VA, asids)[0]
+
+    everything_el2 = Invalidation(None, None, None, True, regime=REGIME_EL2)
+    for inv, removed in ((Invalidation.by_va(VA, None, regime=REGIME_EL2), True), (everything_el2, True),
+                         (Invalidation(None, None, None, True), False), (Invalidation.by_va(VA, None), False)):
+        assert leaf_held(Entry(el2_regs(), mem, 0, [inv]), {0}) != removed, inv
+    assert leaf_held(Entry(el2_regs(), mem, 0), {5})
+    el1 = memory(chain(VA, PAGE | PAGE_DESC, 3))
+    assert leaf_held(Entry(regs(), el1, 0, [Invalidation.by_va(VA, None, regime=REGIME_EL2)]), {0})
 
 
 def _case(tmp_path, body):
@@ -141,13 +136,13 @@ def test_declared_registers_and_kernel_mappings(tmp_path):
     # kernel's code without XN, AP[1] = 1.
     case = _case(tmp_path, 'regime = { ips = 40, tbi0 = true }\nmap = [ { va = 0x8000_0000, to = "f", level = 3 } ]\n'
                            'steps = [ { do = "load64", va = 0x8000_0000, expect = { value = 0 } } ]\n')
-    r = declared.case_registers(case, (MMFR0_48, 0, 0))
+    r = declared.case_registers(case, (MMFR0_48, 0, 0, 0))
     assert r.regime == REGIME_EL2 and r.ttbr1 == 0
     assert r.tcr & TCR_EL2_RES1 == TCR_EL2_RES1 and TCR_EL2_PS.get(r.tcr) == 0b010 and TCR_EL2_TBI.get(r.tcr)
     assert r.sctlr & SCTLR_EL2_RES1 == SCTLR_EL2_RES1
     mem, ttbr0, _ = declared.declared_memory(case)
     kernel_code = 0x4008_0000
-    fetch = one(at_el2(r, mem, "fetch", kernel_code))
+    fetch = one(translate(r, mem, "fetch", kernel_code))
     assert isinstance(fetch, Completes), fetch
 
 
@@ -164,7 +159,7 @@ steps = [
   { do = "load64", va = 0x8000_0000, expect = { value = 0 } },
 ]
 ''')
-    predictions = predict_case(case, (MMFR0_48, 0, 0))
+    predictions = predict_case(case, (MMFR0_48, 0, 0, 0))
     pas = [{o.pa for o in predictions[n]} for n in (4, 8, 12)]
     frame_a, frame_b = case.maps[0].pa, case.maps[1].pa
     assert pas == [{frame_a, frame_b}, {frame_a, frame_b}, {frame_b}]
@@ -191,7 +186,7 @@ def test_el2_ops_need_an_el2_case(tmp_path):
     path.write_text('feature = "x"\n[case.c]\nsummary = "s"\nsteps = [ { do = "tlbi_alle2" } ]\n')
     with pytest.raises(CaseError, match="needs el2") as e:
         load_file(path)
-    assert e.value.where == "el2"
+    assert e.value.where == "steps[0]"
     path.write_text('feature = "x"\n[case.c]\nsummary = "s"\nel2 = "vhe2"\nsteps = [ { do = "isb" } ]\n')
     with pytest.raises(CaseError, match="not one of") as e:
         load_file(path)

@@ -110,7 +110,7 @@ def test_vhe_boot(qemu, cpu, kernel):
     r = run_kernel(qemu, cpu, kernel, [], boot="vhe")
     boot = parse_output(r.output).boot
     assert r.exit_status == 0 and boot.num("el") == 2, r.output
-    if features.FEATURES["FEAT_VHE"][1](boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2")):
+    if not features.missing(["FEAT_VHE"], *(boot.num(r) for r in features.ID_REGISTERS)):
         assert boot.num("kernel_el") == 2 and boot.num("hcr") & (1 << 34 | 1 << 27) == 1 << 34 | 1 << 27, r.output
     else:
         assert "kernel_el" not in boot.fields, r.output

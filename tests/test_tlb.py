@@ -1,19 +1,20 @@
 """The TLB model (harness/model/tlb.py) through predict_case, and the verdicts on
 stale translations: the suite accepts an old translation exactly where the
 architecture permits one, and fails a run that shows one where it does not."""
-from dataclasses import replace
 
 import pytest
 
+from harness import declared
 from harness.cases import CaseError, load_file
-from harness.model import Completes, Memory, Registers, predict_case
-from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20
-from harness.model.tlb import Invalidation, Tlb, tlbi_regime
+from harness.model import Completes, predict_case
+from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20, Registers
+from harness.model.tlb import Invalidation, tlbi_range, tlbi_regime
 from harness.model.oracle import observation_allowed
 from harness.protocol import parse_record
 from harness.verdict import judge_step
 
-MAX = (0x32310201126, 0x11010211122, 0x1021011010011011)
+MAX = (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120)
+REGS = Registers(tcr=0, mair=0, sctlr=0, ttbr0=0, ttbr1=0, mmfr0=MAX[0], mmfr1=MAX[1], mmfr2=MAX[2])  # 4K, 8-bit ASIDs
 A, B = 0xAAAA, 0xBBBB
 
 MAPS = '''map = [
@@ -79,30 +80,34 @@ def test_tlbi_at_el2_in_the_el20_regime(tmp_path, tlbi, seen):
     assert loads(_case(tmp_path, [DSB, tlbi, DSB, ISB, LOAD], el2=True)) == [seen]
 
 
+def _regs(regime):
+    return Registers(tcr=0, mair=0, sctlr=0, ttbr0=0, ttbr1=0, mmfr0=MAX[0], mmfr1=MAX[1], mmfr2=MAX[2],
+                     regime=regime)
+
+
 def test_a_tlbi_of_another_regime_removes_none_of_the_entries():
-    regs = Registers(tcr=0, mair=0, sctlr=0, ttbr0=0, ttbr1=0, mmfr0=MAX[0], mmfr1=MAX[1], mmfr2=MAX[2])
-    tlb = Tlb(regs, Memory(), REGIME_EL20)
-    tlb.tlbi(Invalidation(None, None, True, REGIME_EL10))
-    assert tlb.pending == []
-    tlb.tlbi(Invalidation(None, None, True, REGIME_EL20))
-    assert len(tlb.pending) == 1
+    page = (0x8000_0000, 0x1000, 12, 3, 0, True)        # a global page entry of ASID 0
+    assert not Invalidation(None, None, None, True, regime=REGIME_EL10).removes(*page, _regs(REGIME_EL20))
+    assert Invalidation(None, None, None, True, regime=REGIME_EL20).removes(*page, _regs(REGIME_EL20))
 
 
-HOST = 1 << 34 | 1 << 27        # HCR_EL2.E2H, TGE
-
-
-@pytest.mark.parametrize("op, hcr, el, regime", [
-    ("tlbi_vae1", 0, 1, REGIME_EL10),
-    ("tlbi_vae1", HOST, 2, REGIME_EL20),            # ELIsInHost(EL0)
-    ("tlbi_vae1", 1 << 34, 2, REGIME_EL10),         # E2H without TGE: EL0 is not in the host
-    ("tlbi_vae2is", 1 << 34, 2, REGIME_EL20),       # ELIsInHost(EL2)
-    ("tlbi_vale2", 0, 2, REGIME_EL2),
+@pytest.mark.parametrize("op, steps_regime, regime", [
+    ("tlbi_vae1", REGIME_EL10, REGIME_EL10),
+    ("tlbi_vae1", REGIME_EL20, REGIME_EL20),        # at EL2, ELIsInHost(EL0)
+    ("tlbi_vae1", REGIME_EL2, REGIME_EL10),         # at EL2 with E2H = 0: EL1&0's
+    ("tlbi_rvae1is", REGIME_EL20, REGIME_EL20),
+    ("tlbi_vmalle1", REGIME_EL20, REGIME_EL20),
+    ("tlbi_vae2is", REGIME_EL20, REGIME_EL20),      # ELIsInHost(EL2)
+    ("tlbi_vale2", REGIME_EL2, REGIME_EL2),
 ])
-def test_the_regime_a_tlbi_invalidates(op, hcr, el, regime):
-    regs = Registers(tcr=0, mair=0, sctlr=0, ttbr0=0, ttbr1=0, mmfr0=MAX[0], mmfr1=MAX[1], mmfr2=MAX[2], hcr=hcr)
-    assert tlbi_regime(op, regs, el) == regime
-    no_vhe = replace(regs, mmfr1=0)                 # without FEAT_VHE, E2H is RES0
-    assert tlbi_regime(op, no_vhe, el) == (REGIME_EL2 if op.endswith(("e2", "e2is")) else REGIME_EL10)
+def test_the_regime_a_tlbi_invalidates(op, steps_regime, regime):
+    assert tlbi_regime(op, _regs(steps_regime)) == regime
+
+
+def test_el2s_tlbi_by_va_takes_an_asid_in_the_el20_regime_only():
+    xt = 5 << 48 | 0x8000_0000 >> 12
+    assert Invalidation.of("tlbi_vae2", xt, _regs(REGIME_EL20)).asid == 5
+    assert Invalidation.of("tlbi_vae2", xt, _regs(REGIME_EL2)).asid is None
 
 
 def test_ng_entries_belong_to_their_asid(tmp_path):
@@ -189,4 +194,143 @@ s2map = [ {{ ipa = 0x8000_0000, to = "frame0", level = 3 }} ]
 steps = [ {step} ]
 ''')
     with pytest.raises(CaseError, match=rf"case 'c': field {field} under stage 2 is not supported"):
+        load_file(path)
+
+
+# ------------------------------------------------------------------ TLBI by range: the operand, both ways
+
+def _range_step(tmp_path, tlbi, regime=""):
+    """The case and the TLBI step of a one-step case running `tlbi` (a TOML inline table)."""
+    text = (f'feature = "f"\n[case.c]\nsummary = "s"\nrequires = ["FEAT_TLBIRANGE"]\n{regime}\n'
+            f'steps = [ {tlbi} ]\n')
+    path = tmp_path / "range.toml"
+    path.write_text(text)
+    case = load_file(path)[0]
+    return case, case.steps[0]
+
+
+def test_range_operand_fields(tmp_path):
+    """ASID[63:48], TG[47:46], SCALE[45:44], NUM[43:39], TTL[38:37], BaseADDR[36:0] = VA[48:12]
+    with 4K (Arm ARM C5.5 TLBI RVAE1; Linux's __TLBI_VADDR_RANGE)."""
+    case, step = _range_step(tmp_path, '{ do = "tlbi_rvae1", va = 0x8000_0000, asid = 5, num = 3, scale = 2, ttl = 3 }')
+    assert declared.tlbi_operand(case, step) == 5 << 48 | 0b01 << 46 | 2 << 44 | 3 << 39 | 3 << 37 | 0x8000_0000 >> 12
+    case, step = _range_step(tmp_path, '{ do = "tlbi_rvaae1is", va = 0x8000_0000 }')
+    assert declared.tlbi_operand(case, step) == 0b01 << 46 | 0x8000_0000 >> 12
+
+
+@pytest.mark.parametrize("regime, tg, va, unit", [
+    ("", None, 0x8000_0000, 12),
+    ('regime = { granule = "16K" }', None, 0x8000_0000, 14),
+    ('regime = { granule = "64K" }', None, 0x8000_0000, 16),
+    ("", "64K", 0x8000_0000, 16),                             # TG names another granule than the tables'
+    ('regime = { ds = true }', None, 0x8000_0000, 16),       # 52-bit addresses: BaseADDR = VA[52:16]
+    ("", None, 0xFFFF_FFFF_8000_0000, 12),                   # TTBR1's half: BaseADDR[36] replicated above
+])
+def test_range_decodes_to_what_was_encoded(tmp_path, regime, tg, va, unit):
+    """tlb.tlbi_range (ASL TLBIRange) of declared.tlbi_operand gives back [va, va + range) and the granule."""
+    tg_key = f', tg = "{tg}"' if tg else ""
+    for num, scale in ((0, 0), (5, 1), (31, 3)):
+        case, step = _range_step(tmp_path, f'{{ do = "tlbi_rvae1", va = {va:#x}, num = {num}, scale = {scale}{tg_key} }}',
+                                 regime)
+        granule = {"4K": 12, "16K": 14, "64K": 16}[tg] if tg else case.regime.tg0
+        start, end, got_granule = tlbi_range(declared.tlbi_operand(case, step), case.regime.ds)
+        assert (start, got_granule) == (va, granule)
+        assert end == min(va + ((num + 1) << (5 * scale + 1 + granule)), va | ((1 << 52) - 1)), "saturated at bit 52"
+        assert declared.tlbi_operand(case, step) & ((1 << 37) - 1) == va >> unit & ((1 << 37) - 1)
+
+
+def test_range_va_must_be_a_multiple_of_its_unit(tmp_path):
+    with pytest.raises(CaseError, match=r"steps\[0\].va.*not a multiple of 0x10000"):
+        _range_step(tmp_path, '{ do = "tlbi_rvae1", va = 0x8000_1000, tg = "64K" }')
+    with pytest.raises(CaseError, match=r"steps\[0\].num.*outside the operand field's 0..31"):
+        _range_step(tmp_path, '{ do = "tlbi_rvae1", va = 0x8000_0000, num = 32 }')
+
+
+def test_range_needs_its_feature(tmp_path):
+    path = tmp_path / "range.toml"
+    path.write_text('feature = "f"\n[case.c]\nsummary = "s"\nsteps = [ { do = "tlbi_rvae1", va = 0 } ]\n')
+    with pytest.raises(CaseError, match="FEAT_TLBIRANGE"):
+        load_file(path)
+
+
+def test_reserved_tg_requires_nothing():
+    """TG = 0b00 is reserved: no entry is required to go (the range is empty)."""
+    assert tlbi_range(0x8_0000, False) is None
+    assert not Invalidation.of("tlbi_rvae1", 0x8_0000, REGS).removes(0x8000_0000, 0x1000, 12, 3, 0, True, REGS)
+
+
+@pytest.mark.parametrize("op, xt, granule, level, removed", [
+    ("tlbi_rvae1", 0b01 << 46 | 0x8_0000, 12, 3, True),               # the page's granule, any level
+    ("tlbi_rvae1", 0b11 << 46 | 0x8000, 12, 3, False),                # TG 64K: a 4K entry need not go
+    ("tlbi_rvae1", 0b01 << 46 | 3 << 37 | 0x8_0000, 12, 3, True),     # TTL 3: the leaf's level
+    ("tlbi_rvae1", 0b01 << 46 | 2 << 37 | 0x8_0000, 12, 3, False),    # TTL 2, a wrong hint: nothing need go
+    ("tlbi_rvae1", 0b01 << 46 | 0x8_0002, 12, 3, False),              # the range starts two pages on
+])
+def test_range_removes(op, xt, granule, level, removed):
+    regs = REGS
+    assert Invalidation.of(op, xt, regs).removes(0x8000_0000, 0x1000, granule, level, 0, True, regs) == removed
+
+
+# ------------------------------------------------------------------ walk caches
+
+@pytest.mark.parametrize("op, removes_tables", [("tlbi_vae1", True), ("tlbi_vale1", False), ("tlbi_vaale1is", False),
+                                                ("tlbi_vaae1", True), ("tlbi_rvale1", False), ("tlbi_rvae1", True)])
+def test_last_level_leaves_table_entries(op, removes_tables):
+    """A table entry (global_entry None) goes with an all-levels TLBI by VA or range, never with a last-level one;
+    the leaf entry goes with both."""
+    regs = REGS
+    xt = (0b01 << 46 if op.startswith("tlbi_r") else 0) | 0x8_0000
+    inv = Invalidation.of(op, xt, regs)
+    assert inv.removes(0x8000_0000, 1 << 21, 12, 3, 0, None, regs) == removes_tables
+    assert inv.removes(0x8000_0000, 0x1000, 12, 3, 0, True, regs)
+
+
+def test_table_entries_belong_to_their_asid():
+    regs = REGS
+    assert Invalidation.of("tlbi_aside1", 1 << 48, regs).removes(0x8000_0000, 1 << 21, 12, 3, 1, None, regs)
+    assert not Invalidation.of("tlbi_aside1", 2 << 48, regs).removes(0x8000_0000, 1 << 21, 12, 3, 1, None, regs)
+    assert not Invalidation.of("tlbi_vae1", 2 << 48 | 0x8_0000, regs).removes(0x8000_0000, 1 << 21, 12, 3, 1, None,
+                                                                             regs)
+
+
+LINK_CASE = '''feature = "f"
+[case.c]
+summary = "s"
+map = [
+  { va = 0x8040_0000, to = "frame_b", level = 3 },
+  { va = 0x8040_1000, to = "frame_c", level = 3 },
+  { va = 0x8000_0000, to = "frame_a", level = 3 },
+  { va = 0x8020_0000, to = "frame_b", level = 3 },
+]
+steps = [
+  { do = "store64", va = 0x8040_0000, value = 0xbbbb, expect = "ok" },
+  { do = "store64", va = 0x8040_1000, value = 0xcccc, expect = "ok" },
+  { do = "load64", va = 0x8000_0000, expect = { value = 0 } },
+  { do = "map", va = 0x8000_0000, level = 3, to = "frame_c" },
+  { do = "link", va = 0x8000_0000, level = 2, table_of = 0x8020_0000 },
+  { do = "dsb" },
+  { do = "OP", va = 0x8000_0000 },
+  { do = "dsb" },
+  { do = "isb" },
+  { do = "load64", va = 0x8000_0000, expect = { value = 0xbbbb } },
+]
+'''
+
+
+@pytest.mark.parametrize("op, seen", [("tlbi_vale1", {0xCCCC, 0xBBBB}), ("tlbi_vae1", {0xBBBB})])
+def test_walk_through_a_cached_table_descriptor(tmp_path, op, seen):
+    """After a level 2 table descriptor is pointed at another table, a last-level TLBI leaves the old table
+    descriptor cached: the walk reads the old level 3 table as it is now (frame_c), never the removed leaf
+    entry's frame_a (0); an all-levels TLBI leaves only the new table (frame_b)."""
+    path = tmp_path / "link.toml"
+    path.write_text(LINK_CASE.replace("OP", op))
+    case = load_file(path)[0]
+    last = predict_case(case, MAX)[-1]
+    assert {o.value for o in last if isinstance(o, Completes)} == seen
+
+
+def test_link_needs_an_existing_table(tmp_path):
+    path = tmp_path / "link.toml"
+    path.write_text(LINK_CASE.replace("0x8020_0000 }", "0x8060_0000 }").replace("OP", "tlbi_vae1"))
+    with pytest.raises(CaseError, match="link: no level 3 table for 0x80600000"):
         load_file(path)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import geometry
-from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, EL2_OPS, LAYOUT, LOADS, MEMORY_TYPES, OP_FEATURES, SH_NAMES,
+from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, LAYOUT, LOADS, MEMORY_TYPES, OP_FEATURES, SH_NAMES,
                            STORES, Case, Expect, Mapping, Raw, Regime, Step, TableAttrs, kernel_ranges)
 from harness.features import FEATURES, PA_BITS
 
@@ -35,8 +35,7 @@ PLACEHOLDER = Expect("fault", fault="translation")
 
 DATA_OPS = (*LOADS, *STORES)
 # AT S1E1RP/WP need FEAT_PAN2 (cases.OP_FEATURES): the generator keeps to what every CPU runs.
-# The generator's cases run at EL1: not the ops of EL2 (EL2_OPS).
-ALL_OPS = (*DATA_OPS, "fetch", *(op for op in AT_OPS if op not in OP_FEATURES and op not in EL2_OPS))
+ALL_OPS = (*DATA_OPS, "fetch", *(op for op in AT_OPS if op not in OP_FEATURES))
 OP_SIZE = {**LOADS, **STORES, "fetch": 4, **{op: 1 for op in AT_OPS}}
 
 RAM_END = LAYOUT["RAM_BASE"] + LAYOUT["RAM_SIZE"]
@@ -80,13 +79,14 @@ class Cpu:
     mmfr0: int
     mmfr1: int
     mmfr2: int
+    isar0: int
 
     @property
     def ids(self):
-        return (self.mmfr0, self.mmfr1, self.mmfr2)
+        return (self.mmfr0, self.mmfr1, self.mmfr2, self.isar0)
 
     def has(self, feature):
-        return FEATURES[feature][1](self.mmfr0, self.mmfr1, self.mmfr2)
+        return FEATURES[feature][1](*self.ids)
 
     @property
     def pa_bits(self):

@@ -144,8 +144,8 @@ def _tlbi_e2_is_for_el2_only():
     own regime whatever HCR_EL2.E2H: they leave the EL2&0 regime's entries."""
     original = tlb.tlbi_regime
 
-    def tlbi_regime(op, regs, el):
-        return tlb.REGIME_EL2 if op in ("tlbi_vae2is", "tlbi_vale2is") else original(op, regs, el)
+    def tlbi_regime(op, regs):
+        return tlb.REGIME_EL2 if op in ("tlbi_vae2is", "tlbi_vale2is") else original(op, regs)
     return [(tlb, "tlbi_regime", tlbi_regime)]
 
 

@@ -1,13 +1,12 @@
 """The registers the model reads, with their fields named once (Arm ARM D19:
-TCR_EL1, SCTLR_EL1, MAIR_EL1, TTBRn_EL1, ID_AA64MMFRn_EL1, HCR_EL2; for the
-EL2 regime with HCR_EL2.E2H = 0, TCR_EL2 and SCTLR_EL2 in their EL2 layouts),
-the translation regime an access is made in (S1TranslationRegime), and the
-walk parameters stage 1 derives from them for one VA range
+TCR_EL1, SCTLR_EL1, MAIR_EL1, TTBRn_EL1, ID_AA64MMFRn_EL1; for the EL2
+regime with HCR_EL2.E2H = 0, TCR_EL2 and SCTLR_EL2 in their EL2 layouts;
+HCR_EL2), and the walk parameters stage 1 derives from them for one VA range
 (AArch64.GetS1TTWParams).
 
-The EL2&0 regime (FEAT_VHE, HCR_EL2.E2H = 1) is read from the same fields:
-its TCR_EL2, SCTLR_EL2, MAIR_EL2 and TTBRn_EL2 have TCR_EL1's, SCTLR_EL1's,
-MAIR_EL1's and TTBRn_EL1's layouts when E2H = 1, and the kernel reports them
+The EL2&0 regime (FEAT_VHE, HCR_EL2.E2H = 1) is read from EL1&0's fields:
+with E2H = 1 TCR_EL2, SCTLR_EL2, MAIR_EL2 and TTBRn_EL2 have TCR_EL1's,
+SCTLR_EL1's, MAIR_EL1's and TTBRn_EL1's layouts, and the kernel reports them
 under the same names (docs/protocol.md, `regs`).
 
 Registers holds raw 64-bit values; everything decoded from them is computed
@@ -75,6 +74,16 @@ SCTLR_EPAN = Field(57, 1)
 # bits are [29:28], [23:22], 18, 16, 11, [5:4] (no SPAN, EPAN: the regime has no EL0).
 SCTLR_EL2_RES1 = 0b11 << 28 | 0b11 << 22 | 1 << 18 | 1 << 16 | 1 << 11 | 0b11 << 4
 
+# Translation regimes (the ASL's Regime_EL10, Regime_EL2, Regime_EL20): which one the steps run in.
+REGIME_EL10 = "EL10"
+REGIME_EL2 = "EL2"
+REGIME_EL20 = "EL20"
+
+# HCR_EL2: the fields that put EL2 and EL0 in the host's EL2&0 regime (FEAT_VHE)
+HCR_TGE = Field(27, 1)
+HCR_RW = Field(31, 1)
+HCR_E2H = Field(34, 1)
+
 # TTBRn_EL1: BADDR[47:1]; with a 52-bit descriptor format BADDR[51:48] sit in bits[5:2].
 TTBR_BADDR = Field(1, 47)
 TTBR_ASID = Field(48, 16)
@@ -92,29 +101,16 @@ MMFR2_VARANGE = Field(features.VARANGE, 4)
 MMFR2_ST = Field(features.ST, 4)
 MMFR2_E0PD = Field(features.E0PD, 4)
 
-MMFR1_VH = Field(features.VH, 4)
-
-# HCR_EL2: the fields that choose the translation regime of EL2 and EL0
-HCR_TGE = Field(27, 1)
-HCR_RW = Field(31, 1)
-HCR_E2H = Field(34, 1)
-
 IPS_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
-
-# The ASL's Regime values the model has
-REGIME_EL10 = "EL1&0"
-REGIME_EL20 = "EL2&0"
-REGIME_EL2 = "EL2"
 
 
 @dataclass(frozen=True)
 class Registers:
     """Raw register values: what the kernel programs (tcr, mair, sctlr, ttbr0,
     ttbr1; hcr, vtcr, vttbr for stage 2) and what the CPU reports (mmfr0..2,
-    ID_AA64MMFRn_EL1).  regime: the regime whose registers tcr, mair, sctlr
-    and ttbr0 are: REGIME_EL10's (EL1&0's, or EL2&0's, which share their
-    layouts), or REGIME_EL2's: TCR_EL2, MAIR_EL2, SCTLR_EL2 and TTBR0_EL2
-    with E2H = 0 (ttbr1 unused)."""
+    ID_AA64MMFRn_EL1).  regime: the translation regime the steps run in;
+    for REGIME_EL2, tcr, mair, sctlr and ttbr0 are TCR_EL2, MAIR_EL2,
+    SCTLR_EL2 and TTBR0_EL2 (ttbr1 unused)."""
     tcr: int
     mair: int
     sctlr: int
@@ -163,17 +159,9 @@ class WalkParams:
 
 
 def el_is_in_host(regs, el):
-    """ELIsInHost(el): FEAT_VHE and HCR_EL2.E2H = 1, and el is EL2, or EL0 with HCR_EL2.TGE = 1
-    (EL2 is enabled whenever the kernel's `regs` carry an HCR_EL2)."""
-    return (MMFR1_VH.get(regs.mmfr1) >= 1 and bool(HCR_E2H.get(regs.hcr))
-            and (el == 2 or el == 0 and bool(HCR_TGE.get(regs.hcr))))
-
-
-def s1_translation_regime(regs, el):
-    """S1TranslationRegime(el): EL2's own regime, EL2&0 when EL2 or EL0 is in the host, else EL1&0."""
-    if el == 2:
-        return REGIME_EL20 if el_is_in_host(regs, 2) else REGIME_EL2
-    return REGIME_EL20 if el == 0 and el_is_in_host(regs, 0) else REGIME_EL10
+    """ELIsInHost(el) where the steps run in regs.regime: EL2, and EL0 (TGE = 1), are in the host
+    exactly in the EL2&0 regime (the kernel's +vhe boot sets E2H and TGE together)."""
+    return regs.regime == REGIME_EL20 and el in (0, 2)
 
 
 def pa_max(mmfr0):
@@ -226,8 +214,8 @@ def _el2_fields(regs):
 @lru_cache(maxsize=4096)
 def walk_params(regs, upper):
     """AArch64.GetS1TTWParams for the regime the steps run in (Regime_EL10, or
-    Regime_EL2: HasUnprivileged FALSE, one VA range, no PAN) and the VA range
-    `upper` selects (EL1&0 only: EL2 has one)."""
+    Regime_EL20 with the same fields, or Regime_EL2: HasUnprivileged FALSE, one VA
+    range, no PAN) and the VA range `upper` selects (EL1&0, EL2&0: EL2 has one)."""
     el2 = regs.regime == REGIME_EL2
     f = _el2_fields(regs) if el2 else _el10_fields(regs, upper)
     granule = f.granule

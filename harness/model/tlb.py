@@ -19,39 +19,64 @@ B2 on DSB and ISB).  The rules the model keeps:
 - TLBI by ASID removes only the non-global (nG) entries of that ASID; by VA
   with an ASID, the entries of the VA that are global or of that ASID; by VA
   for all ASIDs, every entry of the VA; VMALLE1, everything.  The Inner
-  Shareable forms do the same on this PE; the last-level forms are modelled
-  as their all-levels forms (the model holds whole walks, not walk-cache
-  entries of table descriptors, so it predicts nothing of walk caches).
-- Entries belong to a translation regime, and a TLBI removes those of the
-  regime it names (the TLBI instructions' pseudocode): the *E1 forms at EL1
-  EL1&0's, and at EL2 with HCR_EL2.E2H = TGE = 1 the EL2&0 regime's
-  (ELIsInHost(EL0)); the *E2 forms EL2&0's with E2H = 1 (ELIsInHost(EL2)),
-  else EL2's.  A case's steps translate in one regime (its TLB's).
-  The EL2 regime (HCR_EL2.E2H = 0) has no ASID: its entries are global
-  whatever nG (Linux's at.c: nG only where the regime is not EL2), and TLBI
-  VAE2 removes every entry of the VA.
+  Shareable forms do the same on this PE.
+- By range (FEAT_TLBIRANGE, TLBI RVAE1 ...): the entries whose VAs overlap
+  [BaseADDR, BaseADDR + (NUM + 1) * 2^(5 * SCALE + 1) granules) (ASL
+  TLBIRange); only entries of the granule TG names need go ("the instruction
+  is only required to invalidate entries using the translation granule size
+  in this field"), and with a TTL level hint only entries whose leaf is at
+  that level ("if an incorrect value of TTL is specified ... no entries are
+  required by the architecture to be invalidated").
+- Walk caches: a TLB may also hold the table descriptors of a walk apart from
+  its leaf (intermediate entries; the ASL's TLBRecord with walkstate.istable).
+  A walk that uses one reads the levels below it from memory.  A TLBI of the
+  last level (VALE1, VAALE1, RVALE1, RVAALE1; ASL TLBILevel_Last) "is only
+  required to invalidate ... the last level of the translation table walk",
+  so the table entries of a VA stay; the all-levels forms remove them too.
+  A table entry belongs to the ASID current when it was made: it is used only
+  under that ASID (else a switch to another root with another ASID, which
+  needs no TLBI, could walk the old root's tables) and goes with a TLBI by
+  ASID of it; a TLBI by VA with another ASID may leave it (whether it counts
+  as global there is not said, so the model keeps it: old or new).
+- A TLBI names one translation regime (tlbi_regime): the *E1 forms EL1&0's
+  entries, the *E2 forms (VAE2, VALE2, ALLE2) the EL2 regime's; neither
+  removes the other's.  At EL2 in the host (HCR_EL2.E2H = TGE = 1) both name
+  the EL2&0 regime's, and the by-VA *E2 forms' operand has an ASID as
+  VAE1's.  The EL2 regime (HCR_EL2.E2H = 0) has no ASID: its entries are
+  global whatever nG (Linux's at.c: nG only where the regime is not EL2),
+  and TLBI VAE2 removes every entry of the VA.
 
 An entry is kept as the registers and the memory it was walked from; its
-translation of a VA is AArch64.S1Translate over them.
+translation of a VA is AArch64.S1Translate over them, and its table entries'
+is that walk's descriptors down to a level over the memory walks read now.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from harness.cases import EL2_OPS, TLBI_OPS
+from harness.cases import LAST_LEVEL_TLBI, RANGE_TLBI, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
 from harness.model.descriptors import DESC_NG
 from harness.model.outcome import Abort, Par
-from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20, TCR_A1, TCR_AS, TTBR_ASID, \
+from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20, TCR_A1, TCR_AS, TCR_DS, TTBR_ASID, \
     el_is_in_host, walk_params
-from harness.model.walk import WalkFault, level_lsb, s1_walk, va_is_out_of_range
+from harness.model.walk import WalkFault, level_lsb, s1_start_level, s1_walk, va_is_out_of_range
 from harness import esr, par
 
 # The VA bits a TLBI by VA names (its operand holds VA[55:12]).
 VA_BITS_TLBI = (1 << 56) - 1
+# The TLBI operand's fields (Arm ARM C5.5): by VA, ASID[63:48] and VA[55:12] in [43:0]; by range,
+# ASID[63:48], TG[47:46], SCALE[45:44], NUM[43:39], TTL[38:37], BaseADDR[36:0].
+TLBI_ASID_SHIFT, TLBI_VA_BITS = 48, 44
+TLBIR_TG_SHIFT, TLBIR_SCALE_SHIFT, TLBIR_NUM_SHIFT, TLBIR_TTL_SHIFT, TLBIR_BADDR_BITS = 46, 44, 39, 37, 37
+# TG: the granule by its shift (0b00 is reserved).
+TLBIR_TG_GRANULE = {0b01: 12, 0b10: 14, 0b11: 16}
 
 # Faults no TLB entry can give (the translation was never cached).
 UNCACHED_FAULTS = frozenset({"translation", "address_size", "access_flag"})
 
 STALE_RULE = ("a TLB may hold the translation of a descriptor as it was before a change until a TLBI that "
               "removes it completes (Arm ARM D8 'Translation Lookaside Buffers', 'TLB maintenance requirements')")
+WALK_CACHE_RULE = ("a TLB may hold the table descriptors of a walk (walk caches) until a TLBI of all levels "
+                   "removes them; a last-level TLBI (VALE1, VAALE1, RVALE1, RVAALE1) need not (Arm ARM D8 'TLB "
+                   "maintenance requirements', the TLBI instructions' Last level hint; ASL TLBILevel_Last)")
 UNSYNCED_RULE = ("a descriptor write is seen by walks only after a DSB, and a system register write or the "
                  "DSB's effect by later instructions only after an ISB (Arm ARM D8 'Ordering of translation "
                  "table walks', B2 'Context synchronization event')")
@@ -80,31 +105,115 @@ def leaf(regs, memory, va):
     return None if isinstance(walk, WalkFault) else walk
 
 
-def tlbi_regime(op, regs, el):
-    """The regime a TLBI executed at `el` invalidates: for the *E1 forms at EL2, `if
-    ELIsInHost(EL0) then ... Regime_EL20` (TLBI VAE1 and the others), for the *E2 forms
-    `if ELIsInHost(EL2) then ... Regime_EL20 else ... Regime_EL2` (TLBI VAE2)."""
-    if op in EL2_OPS:
+def tlbi_range(xt, ds):
+    """ASL TLBIRange: the VA range [start, end) and the granule (shift) of a TLBI by
+    range's operand, or None for a reserved TG (no entry is then required to go).
+    BaseADDR is the VA in units of the granule, or VA[52:16] where addresses are
+    52-bit (HasLargeAddress: the 64K granule, or TCR_EL1.DS = 1); the range is
+    (NUM + 1) << (5 * SCALE + 1) granules, saturated at bit 52."""
+    granule = TLBIR_TG_GRANULE.get(xt >> TLBIR_TG_SHIFT & 0b11)
+    if granule is None:
+        return None
+    scale, num = xt >> TLBIR_SCALE_SHIFT & 0b11, xt >> TLBIR_NUM_SHIFT & 0x1F
+    unit = 16 if granule == 16 or ds else granule
+    base = xt & ((1 << TLBIR_BADDR_BITS) - 1)
+    top = TLBIR_BADDR_BITS - 1 + unit                     # the VA bit BaseADDR[36] gives, replicated above
+    start = base << unit | (((1 << 64) - (1 << (top + 1))) if base >> (TLBIR_BADDR_BITS - 1) else 0)
+    end = (start + ((num + 1) << (5 * scale + 1 + granule))) & ((1 << 64) - 1)
+    if end >> 52 & 1 != start >> 52 & 1:
+        end = (((1 << 64) - (1 << 52)) if start >> 52 & 1 else 0) | ((1 << 52) - 1)
+    return start, end, granule
+
+
+def tlbi_regime(op, regs):
+    """The regime TLBI op invalidates, executed at the EL the steps of regs' regime run at: the *E2
+    forms `if ELIsInHost(EL2) then ... Regime_EL20 else ... Regime_EL2` (TLBI VAE2), the others at
+    EL2 `if ELIsInHost(EL0) then ... Regime_EL20` (TLBI VAE1, RVAE1, VMALLE1), else Regime_EL10."""
+    if op in TLBI_EL2_OPS:
         return REGIME_EL20 if el_is_in_host(regs, 2) else REGIME_EL2
-    return REGIME_EL20 if el == 2 and el_is_in_host(regs, 0) else REGIME_EL10
+    return REGIME_EL20 if el_is_in_host(regs, 0) else REGIME_EL10
 
 
 @dataclass(frozen=True)
 class Invalidation:
-    """What a TLBI removes: entries of va (None: every VA) that are non-global of
-    asid (None: of every ASID), and global ones if globals, of the regime named."""
-    va: int
+    """What a TLBI removes: entries of the translation regime regime whose VAs overlap
+    [start, end) (start None: every VA) that are non-global of asid (None: of every
+    ASID), and global ones if globals; with last_level only leaf entries (walk-cache
+    entries of table descriptors stay); with granule, only entries of that granule;
+    with level, only entries whose leaf is at that level."""
+    start: int
+    end: int
     asid: int
     globals: bool
+    last_level: bool = False
+    granule: int = None
+    level: int = None
     regime: str = REGIME_EL10
 
     @staticmethod
-    def of(step, regs, el):
-        """The invalidation of a TLBI step executed at `el` under `regs`: by VA (with an ASID or for
-        all), by ASID (nG entries only), or all, in the regime tlbi_regime names."""
-        takes_va, takes_asid = TLBI_OPS[step.op]
-        return Invalidation(step.va if takes_va else None, step.asid if takes_asid else None,
-                            globals=takes_va or not takes_asid, regime=tlbi_regime(step.op, regs, el))
+    def by_va(va, asid, last_level=False, regime=REGIME_EL10):
+        """TLBI VAE1 (VALE1) of va with asid (None: VAAE1, VAALE1; VAE2, VALE2 of REGIME_EL2)."""
+        start = va & ~0xFFF & VA_BITS_TLBI
+        return Invalidation(start, start + 1, asid, True, last_level, regime=regime)
+
+    @staticmethod
+    def of(op, xt, regs):
+        """The invalidation of TLBI op with operand xt (as the kernel executes it), under
+        regs: by VA (with an ASID or for all), by range, by ASID (nG entries only), or all;
+        of the regime tlbi_regime names."""
+        takes_va = TLBI_OPS[op][0]
+        asid = xt >> TLBI_ASID_SHIFT if tlbi_takes_asid(op, regs.regime == REGIME_EL20) else None
+        last_level = op in LAST_LEVEL_TLBI
+        regime = tlbi_regime(op, regs)
+        if op in RANGE_TLBI:
+            decoded = tlbi_range(xt, bool(TCR_DS.get(regs.tcr)))
+            if decoded is None:
+                return Invalidation(0, 0, asid, True, last_level, regime=regime)   # an empty range: nothing need go
+            start, end, granule = decoded
+            ttl = xt >> TLBIR_TTL_SHIFT & 0b11
+            return Invalidation(start & VA_BITS_TLBI, end & VA_BITS_TLBI or 1 << 56, asid, True, last_level,
+                                granule, ttl or None, regime)
+        if takes_va:
+            return Invalidation.by_va((xt & ((1 << TLBI_VA_BITS) - 1)) << 12, asid, last_level, regime)
+        return Invalidation(None, None, asid, globals=asid is None, regime=regime)
+
+    def removes(self, base, size, granule, level, asid, global_entry, regs):
+        """Whether this removes an entry of regs' regime of the VAs [base, base + size)
+        (VA[55:0]) of granule whose walk's leaf is at level, made under asid
+        (global_entry: a global leaf; None: a table entry, of its ASID)."""
+        if self.regime != regs.regime:
+            return False
+        if self.start is not None and not (self.start < base + size and base < self.end):
+            return False
+        if self.granule is not None and self.granule != granule or self.level is not None and self.level != level:
+            return False
+        of_asid = self.asid is None or self.asid & asid_mask(regs) == asid
+        if global_entry is None:
+            return not self.last_level and of_asid
+        return self.globals if global_entry else of_asid
+
+
+class _Reads:
+    """A walk's memory that keeps the descriptors read, in order: one per level from the start."""
+
+    def __init__(self, memory):
+        self.memory, self.reads = memory, []
+
+    def read64(self, pa):
+        desc = self.memory.read64(pa)
+        self.reads.append((pa, desc))
+        return desc
+
+
+class _CachedTables:
+    """The memory a walk reads through walk-cache entries: the cached descriptors
+    (the table descriptors down to a level) as they were, the rest as it is."""
+
+    def __init__(self, cached, memory):
+        self.cached, self.memory = dict(cached), memory
+
+    def read64(self, pa):
+        return self.cached[pa] if pa in self.cached else self.memory.read64(pa)
 
 
 @dataclass
@@ -116,23 +225,34 @@ class Entry:
     asid: int
     removed: list = field(default_factory=list)
 
-    def holds(self, va, asids):
-        """Whether this entry may translate va under any of the current ASIDs."""
-        found = leaf(self.regs, self.memory, va)
-        if found is None:
-            return False
+    def usable(self, va, asids):
+        """What of this entry a walk of va may use under any of the current ASIDs:
+        (whether its leaf entry, [the table descriptors a walk-cache entry gives:
+        those down to its level, as (PA, descriptor)] for each table entry left)."""
         params = walk_params(self.regs, bool(va >> 55 & 1))
-        global_entry = not DESC_NG.get(found.desc) or not params.unprivileged
+        if va_is_out_of_range(va, params, False):
+            return False, []
+        reads = _Reads(self.memory)
+        walk = s1_walk(params, reads, va, params.txsz)
+        start = s1_start_level(params.granule, params.txsz)
+        leaf_level = walk.level if not isinstance(walk, WalkFault) else None
+        tables = []
+        # Table entries: the descriptors the walk went on from (each but the last read).
+        for k in range(len(reads.reads) - 1):
+            size = 1 << level_lsb(params.granule, start + k)
+            base = va & ~(size - 1) & VA_BITS_TLBI
+            if self.asid in asids and not any(inv.removes(base, size, params.granule, leaf_level, self.asid, None,
+                                                          self.regs) for inv in self.removed):
+                tables.append(reads.reads[:k + 1])
+        if leaf_level is None:
+            return False, tables
+        global_entry = not DESC_NG.get(walk.desc) or not params.unprivileged
         if not global_entry and self.asid not in asids:
-            return False
-        size = 1 << level_lsb(params.granule, found.level)
+            return False, tables
+        size = 1 << level_lsb(params.granule, leaf_level)
         base = va & ~(size - 1) & VA_BITS_TLBI
-        for inv in self.removed:
-            if inv.va is not None and not base <= inv.va & ~0xFFF & VA_BITS_TLBI < base + size:
-                continue
-            if inv.globals if global_entry else inv.asid is None or inv.asid & asid_mask(self.regs) == self.asid:
-                return False
-        return True
+        return not any(inv.removes(base, size, params.granule, leaf_level, self.asid, global_entry, self.regs)
+                       for inv in self.removed), tables
 
 
 def cached_outcome(outcome):
@@ -147,11 +267,10 @@ def cached_outcome(outcome):
 class Tlb:
     """The translation state of one run of a case's steps: the registers and
     memory an access may be translated from, what walks may read, and the
-    entries a TLB may hold, all of one translation regime."""
+    entries a TLB may hold."""
 
-    def __init__(self, regs, memory, regime=REGIME_EL10):
+    def __init__(self, regs, memory):
         self.regs, self.memory = regs, memory     # in program order
-        self.regime = regime
         self.regs_seen = [regs]                   # registers an access may use (writes not yet synchronized)
         self.memories_seen = [memory]             # tables an access may be translated from
         self.walk_memories = [memory]             # tables a walk may read (writes not yet completed by a DSB)
@@ -212,8 +331,6 @@ class Tlb:
         self._fill()
 
     def tlbi(self, invalidation):
-        if invalidation.regime != self.regime:
-            return      # none of this TLB's entries: they are another regime's
         self.pending.append((invalidation, list(self.walk_memories)))
 
     def dsb(self):
@@ -233,5 +350,16 @@ class Tlb:
         self._fill()
 
     def usable_entries(self, va):
+        """(entry, whether its leaf entry is usable, [cached table descriptors of each
+        usable table entry]) for the entries a walk of va may use now."""
         asids = {current_asid(r) for r in self.regs_seen}
-        return [e for e in self.entries if e.holds(va, asids)]
+        return [(e, *e.usable(va, asids)) for e in self.entries]
+
+    def through_walk_cache(self, entry, cached):
+        """The (registers, memory) pairs a walk through a table entry of `entry` may use:
+        the cached descriptors as they were (and so the walk from the TTBRs they were
+        walked from), the levels below from the tables accesses may be translated from
+        now, under the registers accesses may use now whose ASID is the entry's."""
+        ttbrs = dict(ttbr0=entry.regs.ttbr0, ttbr1=entry.regs.ttbr1)
+        return [(replace(regs, **ttbrs), _CachedTables(cached, memory)) for regs in self.regs_seen
+                if current_asid(regs) == entry.asid for memory in self.memories_seen]

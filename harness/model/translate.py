@@ -1,13 +1,12 @@
-"""AArch64.S1Translate for one access of the EL1&0, the EL2&0 or the EL2 regime (S1TranslationRegime:
-the EL2&0 regime's checks are EL1&0's, with EL2 where EL1 is; the EL2 regime's, E2H = 0, have one VA
-range and no EL0, walk_params and permissions.py): the VA range and
+"""AArch64.S1Translate for one access of the regime the steps run in (Registers.regime:
+EL1&0, EL2's own, or EL2&0, whose checks are EL1&0's with EL2 for EL1): the VA range and
 TxSZ checks, the walk, the memory-type alignment check, the permission check,
 the hardware Access flag and dirty state updates, and the outcome in the
 terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
 from dataclasses import dataclass, replace
 
 from harness import esr, par
-from harness.cases import AT_OPS, AT_S12_OPS, LOADS, STORES
+from harness.cases import AT_OPS, AT_S1E2_OPS, AT_S12_OPS, LOADS, STORES
 from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
     s1_decode_mem_attrs,
@@ -16,8 +15,7 @@ from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC
     contiguous_size
 from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Outcomes, Par, abort_class
 from harness.model.permissions import AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault
-from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20, SCTLR_M, s1_translation_regime, \
-    walk_params
+from harness.model.registers import SCTLR_M, walk_params
 from harness.model.walk import PRE_WALK_LEVEL_RULE, WalkFault, level_lsb, s1_start_level, s1_walk, \
     txsz_choices, va_is_out_of_range
 
@@ -27,7 +25,7 @@ MASK64 = (1 << 64) - 1
 @dataclass(frozen=True)
 class Access:
     """One step: op (a harness.cases op name), va, value (stores), the EL it
-    runs at (el: 0, 1, or 2 in the EL2&0 or EL2 regime; harness.cases EL0_OPS at 0), and PSTATE.PAN then."""
+    runs at (el: 0 or 1; harness.cases EL0_OPS at 0), and PSTATE.PAN then."""
     op: str
     va: int
     value: int = 0
@@ -43,13 +41,15 @@ ACCESS_KINDS = {
     **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op == "sttr64", size=size, pan=True)
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
-    # AT S1E1*, S1E0* and (at EL2 in the EL2&0 regime, where AT S1E1* is the same) S1E2*.
-    **{op: AccessKind(read=op.endswith(("r", "rp")), write=op.endswith(("w", "wp")),
+    **{op: AccessKind(read=op in ("at_s1e1r", "at_s1e0r", "at_s1e1rp"), write=op in ("at_s1e1w", "at_s1e0w", "at_s1e1wp"),
                       fetch=False, at=True, el0=op.startswith("at_s1e0"), size=0, pan=op.endswith("p"))
        for op in AT_OPS},
     # The two-stage ATs, executed at EL2 for the EL1&0 regime: their stage 1 checks are AT S1E1*'s and S1E0*'s.
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True,
                       el0=op.startswith("at_s12e0"), size=0) for op in AT_S12_OPS},
+    # AT S1E2R/W: the EL2 or EL2&0 regime's translation, with its (privileged) read or write permission.
+    **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True, el0=False, size=0)
+       for op in AT_S1E2_OPS},
 }
 
 ALIGNMENT_RULE = "SCTLR_EL1.A = 1 and the address not aligned to the access size (AArch64.CheckAlignment)"
@@ -259,11 +259,6 @@ def s1_translate(regs, memory, access):
     the memory does not hold."""
     if not SCTLR_M.get(regs.sctlr):
         raise ValueError("SCTLR_EL1.M = 0: stage 1 disabled, which the model does not cover")
-    regime = s1_translation_regime(regs, access.el)
-    # The registers must be the regime's own: EL1&0's layout serves EL2&0 too, the EL2 regime has its own.
-    if (regime == REGIME_EL2) != (regs.regime == REGIME_EL2) or regime not in (REGIME_EL10, REGIME_EL20, REGIME_EL2):
-        raise ValueError(f"an access at EL{access.el} in the {regime} regime, with the registers of the "
-                         f"{regs.regime} regime: the model does not cover it")
     acc = ACCESS_KINDS[access.op]
     if access.el == 0:
         acc = replace(acc, el0=True)
