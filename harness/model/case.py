@@ -15,7 +15,8 @@ from harness.model.memory import UnknownMemory
 from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, union
 from harness.model.registers import TTBR_ASID, walk_params
 from harness.model.stage2 import full_translate, s2_params
-from harness.model.tlb import STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, current_asid, leaf
+from harness.model.tlb import STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, current_asid, \
+    leaf, tlbi_regime
 from harness.model.translate import Access
 
 # More translation states than this would mean choices piling up step on step;
@@ -155,7 +156,7 @@ def _fix(case, n, step, tlb, slots):
     tlb.write_memory(memory, descriptors=True)
     tlb.dsb()
     if step.fixup == "copy":
-        tlb.tlbi(Invalidation.by_va(step.va, current_asid(tlb.regs)))
+        tlb.tlbi(Invalidation.by_va(step.va, current_asid(tlb.regs), regime=tlbi_regime("tlbi_vae1", tlb.regs)))
         tlb.dsb()
     tlb.isb()
 
