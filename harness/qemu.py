@@ -97,7 +97,8 @@ LAYOUT = read_defines(kernel_header("layout.h"))
 WALKS_OPTION = "+walks"
 
 # Boot modes (docs/protocol.md): where a boot's cases run.  "el1": at EL1, QEMU without
-# EL2; "stage2": at EL1 under the kernel's EL2 half (virtualization=on); "vhe": at EL2 in
+# EL2; "stage2": from EL1 under the kernel's EL2 half (virtualization=on; EL2's own regime's
+# cases move the kernel to EL2 and back); "vhe": at EL2 in
 # the EL2&0 regime (virtualization=on and the kernel's +vhe option).  Every case of a boot
 # has its mode (harness.cases.Case.boot).
 BOOT_MODES = ("el1", "stage2", "vhe")
