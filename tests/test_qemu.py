@@ -7,7 +7,7 @@ import pexpect
 import pytest
 
 from harness import blob, features
-from harness.cases import LAYOUT
+from harness.cases import LAYOUT, load_file
 from harness.errors import HarnessError
 from harness.protocol import parse_output
 from harness.qemu import HANG_CHECK, qemu_command, qemu_version, run_kernel
@@ -194,3 +194,15 @@ def test_interrupted_run_leaves_no_qemu(qemu, cpu, hang_elf, monkeypatch):
         run_kernel(qemu, cpu, hang_elf, [], timeout=5)
     assert spawned and not Path(f"/proc/{spawned[0]}").exists()
     assert qemu_children() == []
+
+
+@pytest.mark.parametrize("op, kind, status", [("selftest_brk", "unexpected", 3), ("selftest_nested", "nested", 4)])
+def test_exceptions_at_el2_are_reported(qemu, cpu, kernel, tmp_path, op, kind, status):
+    """The kernel's own exceptions while it runs an EL2-regime case's steps at EL2 (el2.c passes them to
+    exception.c): reported with EL2's syndrome, the run ended with the status that says so."""
+    path = tmp_path / "st.toml"
+    path.write_text(f'feature = "x"\n[case.c]\nsummary = "s"\nel2 = "nvhe"\n'
+                    f'steps = [ {{ do = "{op}", va = 0, expect = "{kind}_exception" }} ]\n')
+    blob.write(load_file(path), tmp_path / "cases.bin")
+    r = run_kernel(qemu, cpu, kernel, ["st.c"], boot="stage2", blob=tmp_path / "cases.bin")
+    assert r.exit_status == status and f" exception kind={kind} " in r.output, r.output

@@ -40,7 +40,7 @@ def runs(request):
 
 def _ranges():
     """{boot mode: the blob index ranges of its cases}: "stage2" (EL2 there: the stage 2 cases need it,
-    the others run at EL1 as without) for the cases at EL1, "vhe" for those at EL2."""
+    the others run at EL1 as without, and the nvhe cases move to EL2) for all but the "vhe" cases."""
     modes = {}
     for boot, group in itertools.groupby(enumerate(CASES.values()), lambda ic: "vhe" if ic[1].boot == "vhe" else "stage2"):
         indices = [i for i, _ in group]
