@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 
 from harness import declared
-from harness.cases import AP_NAMES, APTABLE_NAMES, DESC_WRITES, S2AP_NAMES, SH_NAMES, TLBI_OPS, CaseError, load_dir
+from harness.cases import (
+    AP_NAMES, APTABLE_NAMES, DESC_WRITES, EL2_TLBI_OPS, S2_DESC_WRITES, S2AP_NAMES, SH_NAMES, TLBI_OPS, CaseError,
+    load_dir,
+)
 from harness.kdefs import kernel_header, read_constants
 
 CASE_H = read_constants(kernel_header("case.h"))
@@ -86,7 +89,8 @@ def _stage2(s2, place):
 
 
 # Steps kernel/maint.c runs as one operation: a descriptor write of (value, mask).
-_OP_NAMES = {"map": "WRITE_DESC", "unmap": "WRITE_DESC", "protect": "WRITE_DESC", "dsb": "DSB_ISH"}
+_OP_NAMES = {"map": "WRITE_DESC", "unmap": "WRITE_DESC", "protect": "WRITE_DESC", "dsb": "DSB_ISH",
+             **{op: "S2_WRITE_DESC" for op in S2_DESC_WRITES}}
 
 
 def _tlbi_operand(s):
@@ -94,6 +98,12 @@ def _tlbi_operand(s):
     (Arm ARM C5.5, the TLBI operand; Linux's __TLBI_VADDR)."""
     takes_va, takes_asid = TLBI_OPS[s.op]
     return (s.asid << 48 if takes_asid else 0) | (s.va >> 12 & ((1 << 44) - 1) if takes_va else 0)
+
+
+def _ipas2_operand(s):
+    """Xt of a TLBI IPAS2*: IPA[51:12] in bits[39:0], TTL = 0 (any level) (Arm ARM C5.5, TLBI IPAS2E1;
+    Linux's __kvm_tlb_flush_vmid_ipa passes ipa >> 12)."""
+    return s.va >> 12 & ((1 << 40) - 1) if EL2_TLBI_OPS[s.op] else 0
 
 
 # Fix-ups by kind (cases.FIXUP_KINDS).
@@ -107,10 +117,12 @@ def _step(c, s):
         # The retry's access is the step before it; this record carries the descriptor write.
         op = CASE_H[_FIXUP_OPS[s.fixup]]
         value, mask = declared.descriptor_write(c, s)
-    elif s.op in DESC_WRITES:
+    elif s.op in DESC_WRITES or s.op in S2_DESC_WRITES:
         value, mask = declared.descriptor_write(c, s)
     elif s.op in TLBI_OPS:
         value = _tlbi_operand(s)
+    elif s.op in EL2_TLBI_OPS:
+        value = _ipas2_operand(s)
     elif s.op in ("set_ttbr0", "set_ttbr1"):
         value = s.asid
     # A fix-up is the kernel's own work, at EL1; its retry runs where the access before it ran.

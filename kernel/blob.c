@@ -133,7 +133,7 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 		if (s->op >= OP_COUNT || s->el > 1 || (s->el == 0 && !el0_op(s->op)))
 			return "steps";
 		/* A fix-up retries the load or store before it. */
-		if (s->op >= OP_FIXUP_MAP && (i == 0 || s[-1].op > OP_STTR64))
+		if (s->op >= OP_FIXUP_MAP && s->op <= OP_FIXUP_AF && (i == 0 || s[-1].op > OP_STTR64))
 			return "steps";
 	}
 	if (c->nstage2 > 1 || !array_fits(c->stage2, c->nstage2, sizeof(struct blob_stage2), size) ||

@@ -21,7 +21,7 @@
 #include "pgtable.h"
 
 #define BLOB_MAGIC          0x42554d4d  /* "MMUB" */
-#define BLOB_VERSION        4
+#define BLOB_VERSION        5
 #define BLOB_ALIGN          8
 
 /* Sizes of the records, checked against the structs below at compile time. */
@@ -228,7 +228,25 @@ struct raw {
 #define OP_FIXUP_MAP        45  /* demand paging: write the descriptor; DSB, ISB (a fault is never cached) */
 #define OP_FIXUP_COPY       46  /* copy-on-write: copy the page to the new descriptor's; DSB, TLBI, DSB, ISB */
 #define OP_FIXUP_AF         47  /* the Access flag in software: write the descriptor; DSB, ISB */
-#define OP_COUNT            48
+/*
+ * Changing stage 2 (maint.c; a case with a stage 2 only): descriptor writes
+ * and reads at the stage 2 slot for the IPA in va at level, written by the EL1
+ * kernel through its window (the tables are in the pool, mapped at both
+ * stages); TLB maintenance of EL2 with value as Xt, and a VMID switch
+ * (value: the new VTTBR_EL2.VMID), each executed by the EL2 half (hvc.h).
+ */
+#define OP_S2_WRITE_DESC    48  /* slot = (slot & ~mask) | value */
+#define OP_S2_READ_DESC     49
+#define OP_TLBI_IPAS2E1     50
+#define OP_TLBI_IPAS2E1IS   51
+#define OP_TLBI_IPAS2LE1    52
+#define OP_TLBI_IPAS2LE1IS  53
+#define OP_TLBI_VMALLS12E1  54
+#define OP_TLBI_VMALLS12E1IS 55
+#define OP_TLBI_ALLE1       56
+#define OP_TLBI_ALLE1IS     57
+#define OP_SET_VMID         58
+#define OP_COUNT            59
 
 struct step {
 	u64 va, value;

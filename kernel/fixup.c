@@ -13,7 +13,7 @@
 
 bool is_fixup(u32 op)
 {
-	return op >= OP_FIXUP_MAP && op < OP_COUNT;
+	return op >= OP_FIXUP_MAP && op <= OP_FIXUP_AF;
 }
 
 static void report_not_fixed(const char *id, unsigned n, u64 va, const char *error)

@@ -323,7 +323,7 @@ struct step_run {
 	struct pgtable *tt0, *tt1;              /* the tables TTBR0 and TTBR1 point at (maintenance steps change them) */
 	const struct walk_memory *memory;
 	u64 el0_code;                           /* where the EL0 code page is mapped */
-	const struct pgtable *s2;               /* the stage 2 tables, or NULL: EL2 takes the steps' stage 2 faults */
+	struct pgtable *s2;                     /* the stage 2 tables, or NULL: EL2 takes the steps' stage 2 faults */
 };
 
 /*
@@ -378,7 +378,7 @@ static void run_step(const struct step_run *c, unsigned n)
 	u64 result;
 
 	if (is_maint(s->op)) {
-		run_maint(c->id, n, s, c->regime, c->tt0, c->tt1);
+		run_maint(c->id, n, s, c->regime, c->tt0, c->tt1, c->s2);
 		return;
 	}
 	if (is_fixup(s->op)) {

@@ -23,15 +23,39 @@ B2 on DSB and ISB).  The rules the model keeps:
   as their all-levels forms (the model holds whole walks, not walk-cache
   entries of table descriptors, so it predicts nothing of walk caches).
 
+With stage 2 (Arm ARM D8.17 "TLB maintenance", D8.17.5.4 its scope,
+D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
+
+- Entries are tagged with the VMID (VMID[]: VTTBR_EL2.VMID, its upper 8 bits
+  taken as 0 unless FEAT_VMID16 and VTCR_EL2.VS = 1) and are used only under
+  it.  A TLB may hold stage 1 entries (VA to IPA), stage 2 entries (IPA to
+  PA) and combined ones (VA to PA), each formed from entries it could hold at
+  the same time: a combined entry of a stage 1 entry and a stage 2 entry of
+  the same VMID formed while both were there.
+- The EL1 TLBIs and VMALLE1 remove stage 1 and combined entries of the
+  current VMID (never stage 2 entries); IPAS2E1 and IPAS2LE1 stage 2 entries
+  of the IPA and the current VMID, but are not required to remove combined
+  ones; VMALLS12E1 every entry of the current VMID, ALLE1 of every VMID.  So
+  a combined entry formed before the stage 1 TLBI that follows an IPAS2E1
+  completed survives IPAS2E1, and IPAS2E1, DSB, VMALLE1 (or VAE1) is what
+  removes a stage 2 translation.
+- A stage 2 entry is kept as the registers and memory of its walk, as a
+  stage 1 entry is; one object stands for both (its stage 1 and its stage 2
+  walk of those tables), and its invalidations say which of the two they
+  remove.
+
 An entry is kept as the registers and the memory it was walked from; its
 translation of a VA is AArch64.S1Translate over them.
 """
 from dataclasses import dataclass, field
 
-from harness.cases import TLBI_OPS
+from harness.cases import EL2_TLBI_OPS, TLBI_OPS
 from harness.model.descriptors import DESC_NG
-from harness.model.outcome import Abort, Par
-from harness.model.registers import TCR_A1, TCR_AS, TTBR_ASID, walk_params
+from harness.model.outcome import Abort, Outcomes, Par, Unknown
+from harness.model.registers import MMFR1_VMIDBITS, TCR_A1, TCR_AS, TTBR_ASID, walk_params
+from harness.model.stage2 import (
+    VTCR_VS, VTTBR_VMID, S2Leaf, WalkFaultedAtStage2, full_translate, s1_walk_memory, s2_params, s2_translate, s2_walk,
+)
 from harness.model.walk import WalkFault, level_lsb, s1_walk, va_is_out_of_range
 from harness import esr, par
 
@@ -43,6 +67,10 @@ UNCACHED_FAULTS = frozenset({"translation", "address_size", "access_flag"})
 
 STALE_RULE = ("a TLB may hold the translation of a descriptor as it was before a change until a TLBI that "
               "removes it completes (Arm ARM D8 'Translation Lookaside Buffers', 'TLB maintenance requirements')")
+STALE_S2_RULE = ("a TLB may hold stage 2 and combined stage 1 and 2 entries of the current VMID: IPAS2E1 "
+                 "and IPAS2LE1 need not remove combined ones and VMALLE1 removes no stage 2 ones, so only "
+                 "IPAS2E1, DSB, VMALLE1 (or VMALLS12E1, ALLE1) removes a stage 2 translation (Arm ARM "
+                 "D8.17.5.4, D8.17.6.1)")
 UNSYNCED_RULE = ("a descriptor write is seen by walks only after a DSB, and a system register write or the "
                  "DSB's effect by later instructions only after an ISB (Arm ARM D8 'Ordering of translation "
                  "table walks', B2 'Context synchronization event')")
@@ -59,43 +87,74 @@ def asid_mask(regs):
     return 0xFFFF if TCR_AS.get(regs.tcr) else 0xFF
 
 
+def current_vmid(regs):
+    """VMID[] (the ASL): VTTBR_EL2.VMID, its upper 8 bits taken as 0 unless FEAT_VMID16 is
+    implemented and VTCR_EL2.VS = 1."""
+    vmid = VTTBR_VMID.get(regs.vttbr)
+    return vmid if MMFR1_VMIDBITS.get(regs.mmfr1) == 0b0010 and VTCR_VS.get(regs.vtcr) else vmid & 0xFF
+
+
 def leaf(regs, memory, va):
     """The leaf (WalkState) a walk of va finds from regs and memory, or None when
-    it faults before one (so no TLB entry of va can come from them)."""
+    it faults before one (so no TLB entry of va can come from them).  Under
+    stage 2 the walk reads its tables through stage 2's walk of the same memory."""
     params = walk_params(regs, bool(va >> 55 & 1))
     if va_is_out_of_range(va, params, False):
         return None
-    walk = s1_walk(params, memory, va, params.txsz)
+    try:
+        walk = s1_walk(params, s1_walk_memory(regs, memory), va, params.txsz)
+    except WalkFaultedAtStage2:
+        return None
     return None if isinstance(walk, WalkFault) else walk
 
 
 @dataclass(frozen=True)
 class Invalidation:
-    """What a TLBI removes: entries of va (None: every VA) that are non-global of
-    asid (None: of every ASID), and global ones if globals."""
+    """What a TLBI removes: of the VMID vmid (None: of every VMID), stage 1 and combined
+    entries (stage1) of va (None: every VA) that are non-global of asid (None: of every
+    ASID), and global ones if globals; stage 2 entries (stage2) of ipa (None: every IPA)."""
     va: int
     asid: int
     globals: bool
+    vmid: int = 0
+    stage1: bool = True
+    stage2: bool = False
+    ipa: int = None
 
     @staticmethod
-    def of(step):
-        """The invalidation of a TLBI step: by VA (with an ASID or for all), by ASID (nG entries only), or all."""
+    def of(step, vmid):
+        """The invalidation of a TLBI step under the VMID vmid: by VA (with an ASID or for all), by ASID
+        (nG entries only), or all; of EL2, by IPA (stage 2 entries only), VMALLS12E1 (both stages, this
+        VMID) or ALLE1 (both stages, every VMID)."""
+        if step.op in EL2_TLBI_OPS:
+            if EL2_TLBI_OPS[step.op]:
+                return Invalidation(None, None, True, vmid, stage1=False, stage2=True, ipa=step.va & ~0xFFF)
+            return Invalidation(None, None, True, None if step.op.startswith("tlbi_alle1") else vmid, stage2=True)
         takes_va, takes_asid = TLBI_OPS[step.op]
         return Invalidation(step.va if takes_va else None, step.asid if takes_asid else None,
-                            globals=takes_va or not takes_asid)
+                            globals=takes_va or not takes_asid, vmid=vmid)
+
+    def of_vmid(self, vmid):
+        return self.vmid is None or self.vmid == vmid
 
 
 @dataclass
 class Entry:
-    """A walk a TLB may hold: the registers and memory it was made with, the ASID then
-    current, and the invalidations that have removed it since (for the VAs they name)."""
+    """A walk a TLB may hold: the registers and memory it was made with, the ASID and
+    VMID then current, the epoch of invalidations it was formed in (born), and the
+    invalidations that have removed it since, with their epochs (for the VAs and IPAs
+    they name).  It stands for the stage 1 entry and the stage 2 entries of that walk."""
     regs: object
     memory: object
     asid: int
+    vmid: int = 0
+    born: int = 0
     removed: list = field(default_factory=list)
 
-    def holds(self, va, asids):
-        """Whether this entry may translate va under any of the current ASIDs."""
+    def holds(self, va, asids, vmids):
+        """Whether this entry may translate va (at stage 1) under any of the current ASIDs and VMIDs."""
+        if self.vmid not in vmids:
+            return False
         found = leaf(self.regs, self.memory, va)
         if found is None:
             return False
@@ -104,20 +163,46 @@ class Entry:
             return False
         size = 1 << level_lsb(walk_params(self.regs, bool(va >> 55 & 1)).granule, found.level)
         base = va & ~(size - 1) & VA_BITS_TLBI
-        for inv in self.removed:
+        for _, inv in self.removed:
+            if not inv.stage1 or not inv.of_vmid(self.vmid):
+                continue
             if inv.va is not None and not base <= inv.va & ~0xFFF & VA_BITS_TLBI < base + size:
                 continue
             if inv.globals if global_entry else inv.asid is None or inv.asid & asid_mask(self.regs) == self.asid:
                 return False
         return True
 
+    def holds_ipa(self, ipa, vmids, born=None):
+        """Whether this entry's stage 2 translation of ipa may be used under one of vmids: a
+        stage 2 leaf (a stage 2 fault other than a Permission fault is never held) that no
+        invalidation removed.  With born, as part of a combined entry with a stage 1 entry
+        formed in that epoch: formed while both were there, and kept by invalidations of
+        stage 2 entries alone (IPAS2E1 need not remove combined entries)."""
+        params = s2_params(self.regs)
+        if params is None or self.vmid not in vmids:
+            return False
+        found = s2_walk(params, self.memory, ipa)
+        if not isinstance(found, S2Leaf):
+            return False
+        size = 1 << level_lsb(params.granule, found.level)
+        base = ipa & ~(size - 1)
+        for epoch, inv in self.removed:
+            if not inv.stage2 or not inv.of_vmid(self.vmid) or inv.ipa is not None and not base <= inv.ipa < base + size:
+                continue
+            if born is None or inv.stage1 or epoch <= born:
+                return False
+        return True
 
-def cached_outcome(outcome):
-    """Whether an outcome can come from a TLB entry: not a fault that is never cached."""
+
+def cached_outcome(outcome, stage=None):
+    """Whether an outcome can come from a TLB entry: not a fault that is never cached
+    (with stage, only a fault of that stage: the other's may come from a walk)."""
     if isinstance(outcome, Abort):
-        return esr.decode_fsc(outcome.fsc)[0] not in UNCACHED_FAULTS
+        return stage not in (None, outcome.stage) or esr.decode_fsc(outcome.fsc)[0] not in UNCACHED_FAULTS
     if isinstance(outcome, Par) and par.PAR_F.get(outcome.value):
-        return esr.decode_fsc(par.PAR_FST.get(outcome.value))[0] not in UNCACHED_FAULTS
+        fault_stage = 2 if par.PAR_S.get(outcome.value) else 1
+        return stage not in (None, fault_stage) or \
+            esr.decode_fsc(par.PAR_FST.get(outcome.value))[0] not in UNCACHED_FAULTS
     return True
 
 
@@ -134,22 +219,24 @@ class Tlb:
         self.dsb_since_write = True
         self.pending = []                         # (Invalidation, tables walks could read meanwhile)
         self.entries = []
+        self.epoch = 0                            # DSBs that completed invalidations so far
         self.faulted = False                      # whether the last access aborted (a fix-up follows one)
         self._fill()
 
     def copy(self):
         other = Tlb.__new__(Tlb)
         other.__dict__.update({k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items()})
-        other.entries = [Entry(e.regs, e.memory, e.asid, list(e.removed)) for e in self.entries]
+        other.entries = [Entry(e.regs, e.memory, e.asid, e.vmid, e.born, list(e.removed)) for e in self.entries]
         return other
 
-    def _fill(self, memories=None):
-        """Entries a walk may make now, from every registers and tables it may use."""
+    def _fill(self, memories=None, born=None):
+        """Entries a walk may make now (or, born, in that epoch), from every registers and tables it may use."""
         have = {(id(e.regs), id(e.memory)) for e in self.entries if not e.removed}
         for regs in self.regs_seen:
             for memory in memories or self.walk_memories:
                 if (id(regs), id(memory)) not in have:
-                    self.entries.append(Entry(regs, memory, current_asid(regs)))
+                    self.entries.append(Entry(regs, memory, current_asid(regs), current_vmid(regs),
+                                              self.epoch if born is None else born))
                     have.add((id(regs), id(memory)))
 
     def write_memory(self, memory, descriptors):
@@ -193,11 +280,13 @@ class Tlb:
     def dsb(self):
         self.walk_memories = [self.memory]
         self.dsb_since_write = True
+        if self.pending:
+            self.epoch += 1
         for inv, memories in self.pending:
             for entry in self.entries:
-                entry.removed.append(inv)
-            # Walks made while the TLBI was in progress may have filled entries again.
-            self._fill(memories)
+                entry.removed.append((self.epoch, inv))
+            # Walks made while the TLBI was in progress may have filled entries again, before this DSB.
+            self._fill(memories, born=self.epoch - 1)
         self.pending = []
         self._fill()
 
@@ -208,4 +297,42 @@ class Tlb:
 
     def usable_entries(self, va):
         asids = {current_asid(r) for r in self.regs_seen}
-        return [e for e in self.entries if e.holds(va, asids)]
+        vmids = {current_vmid(r) for r in self.regs_seen}
+        return [e for e in self.entries if e.holds(va, asids, vmids)]
+
+    def _stage2_choices(self, vmids=(), born=None):
+        """translate(ipa, acc, aligned) for stage2.full_translate: the stage 2 results an IPA may
+        have, from a walk of any registers and tables an access may use, or from a stage 2 entry
+        of one of vmids (with born: one that could combine with a stage 1 entry formed then)."""
+        fresh = [(s2_params(r), m) for r in self.regs_seen for m in self.memories_seen]
+
+        def translate(ipa, acc, aligned):
+            held = [(s2_params(e.regs), e.memory) for e in self.entries if vmids and e.holds_ipa(ipa, vmids, born)]
+            results = [r for params, m in fresh + held for r in s2_translate(params, m, ipa, acc, aligned)]
+            return list(dict.fromkeys(results))
+        return translate
+
+    def two_stage_outcomes(self, access, now):
+        """What an access under stage 2 may do (now: its translation by the registers and
+        tables in program order): stage 1 from a walk of any registers and tables it may see
+        or from a stage 1 entry it may still hold, each with the stage 2 translations that
+        may go with it (_stage2_choices)."""
+        vmids = {current_vmid(r) for r in self.regs_seen}
+        walked = [full_translate(r, m, access, s2=self._stage2_choices(vmids))
+                  for r in self.regs_seen for m in self.memories_seen]
+        fresh = [full_translate(r, m, access, s2=self._stage2_choices())
+                 for r in self.regs_seen for m in self.memories_seen]
+        held = [Outcomes({o for o in full_translate(e.regs, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
+                          if cached_outcome(o, stage=1)})
+                for e in self.usable_entries(access.va)]
+        everything = set().union(*walked, *held)
+        unknown = [o for o in everything if isinstance(o, Unknown)]
+        if unknown:
+            return Outcomes({unknown[0]})
+        seen = set().union(*fresh)
+        rules = [o.rule for o in (*walked, *held) if o.rule]
+        if seen != set(now):
+            rules.append(UNSYNCED_RULE)
+        if everything != seen:
+            rules.append(STALE_S2_RULE)
+        return Outcomes(everything, "; ".join(dict.fromkeys(rules)) or None)
