@@ -48,7 +48,7 @@ DEFECTS = {
 NEEDS = {"pan_never_set": "FEAT_PAN", "span_ignored": "FEAT_PAN", "hpd_bits_swapped": "FEAT_HPDS",
          "e0pd_never_set": "FEAT_E0PD"}
 
-# Defects of the kernel's own maintenance (kernel/maint.c, kernel/fixup.c): (file, find,
+# Defects of the kernel's own maintenance (kernel/maint.c, kernel/fixup.c, kernel/el2.c): (file, find,
 # replace, the case files that must catch it).  QEMU's softmmu TLB keeps an entry until a
 # TLBI removes it, so a TLBI or an ASID switch the kernel leaves out shows as a stale entry.
 MAINTENANCE_DEFECTS = {
@@ -66,6 +66,16 @@ MAINTENANCE_DEFECTS = {
     # protect loses the output address: the mask is ignored.
     "descriptor_write_ignores_mask": ("maint.c", "(*(volatile u64 *)slot & ~s->mask) | s->value", "s->value",
                                       ("tlb.toml",)),
+    # The EL2 half's VMALLS12E1 left out: the old combined entry where only the new is permitted.  (IPAS2E1
+    # left out is no mutant here: QEMU's stage 1 TLBI after it removes the combined entry on its own.)
+    "tlbi_vmalls12e1_missing": ("el2.c", "case OP_TLBI_VMALLS12E1: tlbi_all(vmalls12e1); break;",
+                                "case OP_TLBI_VMALLS12E1: break;", ("s2tlb.toml",)),
+    # A VMID switch that keeps the old VMID: the old VMID's entries are used under the "new" one.
+    "set_vmid_ignored": ("el2.c", "write_sysreg((read_sysreg(vttbr_el2) & ~VTTBR_VMID_MASK) | f->x[1] << "
+                         "VTTBR_VMID_SHIFT, vttbr_el2);", "(void)0;", ("s2tlb.toml",)),
+    # The stages' tables swapped: a stage 2 descriptor step in stage 1's slot for the same number, and back.
+    "descriptor_step_stages_swapped": ("maint.c", "pgt_slot(stage2 ? s2 :", "pgt_slot(!stage2 ? s2 :",
+                                       ("s2tlb.toml",)),
 }
 
 COPIED = ["kernel", "linker", "harness", "cases", "Makefile", "conftest.py", "pytest.ini"]
