@@ -6,6 +6,8 @@ import pytest
 from harness.cases import CaseError, load_file
 from harness.model import Completes, predict_case
 from harness.model.oracle import observation_allowed
+from harness.model.registers import Registers
+from harness.model.tlb import current_vmid
 from harness.protocol import parse_record
 from harness.verdict import judge_step
 
@@ -161,3 +163,71 @@ steps = [ {steps} ]
 ''')
     with pytest.raises(CaseError, match=rf"case 'c': {message}"):
         load_file(path)
+
+
+S2_CASE = '''feature = "tlb tests"
+[case.c]
+summary = "s"
+stage2 = { t0sz = 24, vmid = 1 }
+map = [
+  { va = 0x8000_0000, to = 0x8000_0000, level = 3 },
+  { va = 0x8010_0000, to = 0x8010_0000, level = 3 },
+  { va = 0x8010_1000, to = 0x8010_1000, level = 3 },
+]
+s2map = [
+  { ipa = 0x8000_0000, to = "frame_a", level = 3 },
+  { ipa = 0x8010_0000, to = "frame_a", level = 3 },
+  { ipa = 0x8010_1000, to = "frame_b", level = 3 },
+]
+steps = [
+  { do = "store64", va = 0x8010_0000, value = 0xaaaa, expect = "ok" },
+  { do = "store64", va = 0x8010_1000, value = 0xbbbb, expect = "ok" },
+  { do = "load64", va = 0x8000_0000, expect = { value = 0xaaaa } },
+  { do = "s2_map", ipa = 0x8000_0000, level = 3, to = "frame_b" },
+  { do = "dsb" },
+'''
+IPAS2 = '{ do = "tlbi_ipas2e1", ipa = 0x8000_0000 }'
+VMALLE1 = '{ do = "tlbi_vmalle1" }'
+
+
+@pytest.mark.parametrize("maintenance, seen", [
+    ([ISB], {A, B}),                                                    # no TLBI: the old combined entry
+    ([IPAS2, DSB, VMALLE1, DSB, ISB], {B}),                             # Arm ARM D8.17.6.1's sequence
+    ([IPAS2, DSB, '{ do = "tlbi_vae1", va = 0x8000_0000 }', DSB, ISB], {B}),
+    ([IPAS2, DSB, ISB], {A, B}),                                        # IPAS2E1 keeps combined entries
+    ([VMALLE1, DSB, ISB], {A, B}),                                      # VMALLE1 keeps stage 2 entries
+    ([IPAS2, VMALLE1, DSB, ISB], {A, B}),                               # no DSB between: combined again
+    ([VMALLE1, DSB, IPAS2, DSB, ISB], {A, B}),                          # the wrong order
+    ([IPAS2, DSB, VMALLE1, ISB], {A, B}),                               # the stage 1 TLBI not completed
+    (['{ do = "tlbi_ipas2e1", ipa = 0x8000_1000 }', DSB, VMALLE1, DSB, ISB], {A, B}),    # another IPA
+    (['{ do = "tlbi_vmalls12e1" }', DSB, ISB], {B}),
+    (['{ do = "tlbi_alle1is" }', DSB, ISB], {B}),
+    # VMIDs: none of VMID 1's entries under VMID 2; back under VMID 1 they may be used again,
+    # unless a TLBI of VMID 1 (or of every VMID) removed them.
+    (['{ do = "set_vmid", vmid = 2 }', ISB], {B}),
+    (['{ do = "set_vmid", vmid = 2 }'], {A, B}),                        # the switch not synchronized
+    (['{ do = "set_vmid", vmid = 2 }', ISB, '{ do = "tlbi_vmalls12e1" }', DSB, '{ do = "set_vmid", vmid = 1 }',
+      ISB], {A, B}),
+    (['{ do = "set_vmid", vmid = 2 }', ISB, '{ do = "tlbi_alle1" }', DSB, '{ do = "set_vmid", vmid = 1 }',
+      ISB], {B}),
+    (['{ do = "set_vmid", vmid = 2 }', ISB, '{ do = "set_vmid", vmid = 1 }', ISB, '{ do = "tlbi_vmalls12e1" }',
+      DSB, ISB], {B}),
+])
+def test_the_tlb_model_holds_stage_2_and_combined_entries_by_vmid(tmp_path, maintenance, seen):
+    """A changed stage 2 page: stage 1, stage 2 and combined entries each removed only by the TLBIs
+    that apply to them, of their VMID (harness/model/tlb.py)."""
+    path = tmp_path / "s2.toml"
+    path.write_text(S2_CASE + "".join(f"  {s},\n" for s in maintenance)
+                    + '  { do = "load64", va = 0x8000_0000, expect = { value = 0xbbbb } },\n]\n')
+    case = load_file(path)[0]
+    last = predict_case(case, MAX)[-1]
+    assert {o.value for o in last if isinstance(o, Completes)} == seen
+
+
+@pytest.mark.parametrize("vs, vmid16, vmid", [(True, True, 0x0101), (False, True, 0x01), (True, False, 0x01)])
+def test_vmid_is_8_bits_unless_vmid16_and_vs(vs, vmid16, vmid):
+    """VMID[]: VTTBR_EL2.VMID[15:8] count only with FEAT_VMID16 (ID_AA64MMFR1_EL1.VMIDBits = 0b0010) and
+    VTCR_EL2.VS = 1."""
+    regs = Registers(tcr=0, mair=0, sctlr=0, ttbr0=0, ttbr1=0, mmfr0=0, mmfr1=0b0010 << 4 if vmid16 else 0,
+                     vtcr=vs << 19, vttbr=0x0101 << 48)
+    assert current_vmid(regs) == vmid
