@@ -8,8 +8,8 @@ numbers (a generated case places its own frames).
 from pathlib import Path
 
 from harness.cases import (
-    AP_NAMES, AT_OPS, AT_S12_OPS, DESC_FIELDS, HWDEF, MAINT_OPS, MEMORY_TYPES, STORES, SYSREG_WRITES, TLBI_OPS,
-    CaseError, load_file,
+    AP_NAMES, AT_OPS, AT_S12_OPS, DESC_FIELDS, EL2_TLBI_OPS, HWDEF, MAINT_OPS, MEMORY_TYPES, STAGE2_MAINT_OPS, STORES,
+    SYSREG_WRITES, TLBI_OPS, CaseError, load_file,
 )
 from harness.esr import PC_ALIGNMENT
 from harness.geometry import GRANULES
@@ -196,10 +196,19 @@ def maint_table(step, expect=None):
         out["level"] = step.level
         if step.op == "protect":
             del out["to"]
+    elif step.op in ("s2_map", "s2_protect"):
+        out.update(s2map_table(step.mapping))
+        out["level"] = step.level
+        if step.op == "s2_protect":
+            del out["to"]
     elif step.level is not None:
-        out.update({"va": step.va, "level": step.level})
-    if step.op == "write_desc":
+        out.update({"ipa" if step.op in STAGE2_MAINT_OPS else "va": step.va, "level": step.level})
+    if step.op in ("write_desc", "s2_write_desc"):
         out["desc"] = step.value
+    if step.op == "set_vmid":
+        out["vmid"] = step.value
+    if EL2_TLBI_OPS.get(step.op):
+        out["ipa"] = step.va
     if step.op in TLBI_OPS:
         takes_va, takes_asid = TLBI_OPS[step.op]
         out.update({"va": step.va} if takes_va else {}, **({"asid": step.asid} if takes_asid else {}))
