@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from harness.errors import HarnessError
-from harness.matrix import load_run, why_all_right
+from harness.matrix import load_run, step_matches, why_all_right
 
 
 def which_right(first_ok, second_ok, expected):
@@ -41,7 +41,7 @@ def differences(a, b):
         for sa in ca["steps"]:
             sb = steps_b.get(sa["n"])
             if sb is not None and sa["observed"] != sb["observed"]:
-                right = which_right(sa["ok"], sb["ok"], sa["expected"])
+                right = which_right(step_matches(sa), step_matches(sb), sa["expected"])
                 out.append((case_id, f"step {sa['n']} {sa['op']} va={sa['va']}: {sa['observed']!r} -> "
                                      f"{sb['observed']!r} ({right}; expected {sa['expected']})"))
     return out

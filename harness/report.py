@@ -73,7 +73,7 @@ function openCell(i, r) {
   h += '<table class="steps"><tr><th>n</th><th>op</th><th>va</th><th>expected</th><th>observed</th>' +
        (hasModel ? '<th>model</th>' : '') + (hasWalk ? '<th>walk</th>' : '') + '<th>problems</th></tr>';
   for (const s of c.steps) {
-    h += `<tr class="${s.ok ? 'good' : 'bad'}"><td>${s.n}</td><td>${esc(s.op)}</td><td>${esc(s.va)}</td>` +
+    h += `<tr class="${s.ok && !(s.known_bugs || []).length ? 'good' : 'bad'}"><td>${s.n}</td><td>${esc(s.op)}</td><td>${esc(s.va)}</td>` +
          `<td>${esc(s.expected)}</td><td>${esc(s.observed)}</td>` +
          (hasModel ? `<td>${esc(s.model ?? '')}</td>` : '') +
          (hasWalk ? `<td>${esc((s.walk ?? []).join('\n'))}</td>` : '') +

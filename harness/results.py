@@ -22,7 +22,8 @@ def case_entry(case, nodeid, judgement, outcome, reason=None):
             wall=round(judgement.wall, 4), batch_size=judgement.batch_size, fresh_boot=judgement.fresh_boot,
             rerun=judgement.rerun, problems=list(judgement.problems),
             steps=[{"n": s.n, "op": s.op, "va": f"{s.va:#x}", "expected": s.expected, "observed": s.observed,
-                    "ok": s.ok, "problems": list(s.problems), "model": s.model, "walk": list(s.walk)} for s in judgement.steps],
+                    "ok": s.ok, "problems": list(s.problems), "model": s.model, "walk": list(s.walk),
+                    "known_bugs": list(s.known_bugs)} for s in judgement.steps],
         )
     return entry
 

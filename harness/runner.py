@@ -132,7 +132,8 @@ def _with_model(verdicts, case, records, boot, qemu):
         if view.known_bugs:
             text += "; what QEMU did is " + " and ".join(
                 f"its known bug {bug.name} ({bug.qemu}: {bug.does})" for bug in view.known_bugs)
-        out.append(replace(v, model=text, walk=view.walk, problems=v.problems + view.problems))
+        out.append(replace(v, model=text, walk=view.walk, problems=v.problems + view.problems,
+                           known_bugs=tuple(bug.name for bug in view.known_bugs)))
     return out
 
 

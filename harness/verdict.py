@@ -42,6 +42,7 @@ class StepVerdict:
     problems: tuple         # one "expected ...; got ..." line per mismatch
     model: str = None       # the reference model's allowed outcomes (harness/crosscheck.py)
     walk: tuple = ()        # the kernel's walk of the step's VA, one line per level
+    known_bugs: tuple = ()  # names of the known QEMU bugs the model says explain the observation
 
     @property
     def ok(self):

@@ -71,6 +71,18 @@ def test_matrix_never_guesses_when_both_or_neither_match():
     assert "none matches the architecture" in matrix_text([run("7.2.22", wrong_a), run("11.1.3", wrong_b)])
 
 
+def test_a_known_bug_in_a_field_the_case_leaves_unchecked_is_no_match():
+    """The case checks the PA alone, so both runs pass; the model names run A's SH as its known bug."""
+    sh_inner = entry("passed", (PAR, "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH inner (PAR 0x41000b80)", True))
+    sh_reserved = entry("passed", (PAR, "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH 0b01 (PAR 0x41000a80)", True))
+    sh_reserved["steps"][0]["known_bugs"] = ["par_sh"]
+    assert architecture(sh_reserved) == BREAKS
+    text = matrix_text([run("7.2.22", sh_reserved), run("11.1.3", sh_inner)])
+    assert re.search(r"^f\.c +pass ✗ +pass ✓$", text, re.M)
+    assert "✗ A: PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH 0b01 (PAR 0x41000a80) (the model: known bug par_sh)" in text
+    assert "all match" not in text
+
+
 def test_no_differences():
     assert "no case instance differs between the runs (1 instances)" in \
         matrix_text([run("7.2.22", FIXED), run("11.1.3", FIXED)])
