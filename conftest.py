@@ -191,7 +191,8 @@ class CaseItem(pytest.Item):
         """The features the case requires that the CPU lacks: the case is skipped if any."""
         missing = features.missing(self.case.requires, *_cpu_ids(self.config)) if self.case.requires else []
         if self.case.needs_el2 and not _has_el2(self.config):
-            missing.insert(0, "EL2 (with QEMU's virtualization=on the kernel booted at EL1), which its stage 2 needs")
+            needs = "its stage 2" if self.case.stage2 is not None else "its steps in the EL2 regime"
+            missing.insert(0, f"EL2 (with QEMU's virtualization=on the kernel booted at EL1), which {needs} needs")
         return missing
 
     def runtest(self):

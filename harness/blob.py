@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness import declared
 from harness.cases import (
-    AP_NAMES, APTABLE_NAMES, DESC_WRITES, EL2_TLBI_OPS, S2_DESC_WRITES, S2AP_NAMES, SH_NAMES, TLBI_OPS, CaseError,
+    AP_NAMES, APTABLE_NAMES, DESC_WRITES, S2_TLBI_OPS, S2_DESC_WRITES, S2AP_NAMES, SH_NAMES, TLBI_OPS, CaseError,
     load_dir,
 )
 from harness.kdefs import kernel_header, read_constants
@@ -57,7 +57,7 @@ def _regime(c):
                     "ha": r.ha, "hd": r.hd, "sctlr_a": r.sctlr_a, "kernel_high": r.kernel_high,
                     "raw_ttbr1": r.ttbr1 is not None, "wxn": r.wxn, "span0": not r.span, "epan": r.epan,
                     "pan": r.pan, "hpd0": r.hpd0, "hpd1": r.hpd1, "e0pd0": r.e0pd0, "e0pd1": r.e0pd1,
-                    "as": r.asid16, "a1": r.a1}, "REGIME")
+                    "as": r.asid16, "a1": r.a1, "el2": c.el2 is not None}, "REGIME")
     return (r.tg0, r.tg1, r.t0sz, r.t1sz, r.ips, flags, r.ttbr1 or 0, r.mair)
 
 
@@ -103,7 +103,7 @@ def _tlbi_operand(s):
 def _ipas2_operand(s):
     """Xt of a TLBI IPAS2*: IPA[51:12] in bits[39:0], TTL = 0 (any level) (Arm ARM C5.5, TLBI IPAS2E1;
     Linux's __kvm_tlb_flush_vmid_ipa passes ipa >> 12)."""
-    return s.va >> 12 & ((1 << 40) - 1) if EL2_TLBI_OPS[s.op] else 0
+    return s.va >> 12 & ((1 << 40) - 1) if S2_TLBI_OPS[s.op] else 0
 
 
 # Fix-ups by kind (cases.FIXUP_KINDS).
@@ -121,7 +121,7 @@ def _step(c, s):
         value, mask = declared.descriptor_write(c, s)
     elif s.op in TLBI_OPS:
         value = _tlbi_operand(s)
-    elif s.op in EL2_TLBI_OPS:
+    elif s.op in S2_TLBI_OPS:
         value = _ipas2_operand(s)
     elif s.op in ("set_ttbr0", "set_ttbr1"):
         value = s.asid

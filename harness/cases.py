@@ -49,6 +49,12 @@ AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1w
 EL0_OPS = (*(op for op in LOADS if op != "ldtr64"), *(op for op in STORES if op != "sttr64"), "fetch", "selftest_hang")
 # Two-stage AT, executed at EL2 (kernel/el2.c): only in a case with a stage 2.
 AT_S12_OPS = ("at_s12e1r", "at_s12e1w", "at_s12e0r", "at_s12e0w")
+# AT of the EL2 regime: only in a case whose steps run at EL2 (`el2`).
+AT_S1E2_OPS = ("at_s1e2r", "at_s1e2w")
+# Where a case's steps may run at EL2 (`el2 = ...`): "nvhe", the EL2 regime with HCR_EL2.E2H = 0
+# (TTBR0_EL2, TCR_EL2 and SCTLR_EL2 in their EL2 layouts; no EL0, no ASID).
+EL2_MODES = ("nvhe",)
+ALL_AT_OPS = (*AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS)
 S2AP_NAMES = {"none": "S2AP_NONE", "ro": "S2AP_RO", "wo": "S2AP_WO", "rw": "S2AP_RW"}
 SELFTESTS = {"selftest_brk": "unexpected_exception", "selftest_nested": "nested_exception",
              "selftest_hang": "hang"}
@@ -61,21 +67,27 @@ TLBI_OPS = {"tlbi_vmalle1": (False, False), "tlbi_vmalle1is": (False, False),
             "tlbi_vale1": (True, True), "tlbi_vale1is": (True, True),
             "tlbi_aside1": (False, True), "tlbi_aside1is": (False, True),
             "tlbi_vaae1": (True, False), "tlbi_vaae1is": (True, False),
-            "tlbi_vaale1": (True, False), "tlbi_vaale1is": (True, False)}
+            "tlbi_vaale1": (True, False), "tlbi_vaale1is": (True, False),
+            # The EL2 regime's (E2H = 0: no ASID), executed at EL2 in a case with `el2`.
+            "tlbi_alle2": (False, False), "tlbi_alle2is": (False, False),
+            "tlbi_vae2": (True, False), "tlbi_vae2is": (True, False),
+            "tlbi_vale2": (True, False), "tlbi_vale2is": (True, False)}
+TLBI_EL2_OPS = tuple(op for op in TLBI_OPS if op.endswith(("e2", "e2is")))
 SYSREG_WRITES = ("set_tcr", "set_mair", "set_sctlr")
 # Fix-ups of a faulting access before its retry (kernel/fixup.c): demand paging (map the
 # missing page), copy-on-write (copy the frame, map the copy writable, TLBI), the Access
 # flag set in software.
 FIXUP_KINDS = ("map", "copy", "set_af")
 # Changing stage 2 (a case with a stage 2 only): descriptor writes and reads at the stage 2
-# slot for ipa at level, the TLBIs of EL2 by whether they take an IPA, and a VMID switch.
+# slot for ipa at level, the TLBIs of EL2 for EL1&0 (executed by the EL2 half) by whether they
+# take an IPA, and a VMID switch.
 S2_DESC_WRITES = ("s2_map", "s2_unmap", "s2_protect", "s2_write_desc")
-EL2_TLBI_OPS = {"tlbi_ipas2e1": True, "tlbi_ipas2e1is": True, "tlbi_ipas2le1": True, "tlbi_ipas2le1is": True,
+S2_TLBI_OPS = {"tlbi_ipas2e1": True, "tlbi_ipas2e1is": True, "tlbi_ipas2le1": True, "tlbi_ipas2le1is": True,
                 "tlbi_vmalls12e1": False, "tlbi_vmalls12e1is": False, "tlbi_alle1": False, "tlbi_alle1is": False}
-STAGE2_MAINT_OPS = (*S2_DESC_WRITES, "s2_read_desc", *EL2_TLBI_OPS, "set_vmid")
+STAGE2_MAINT_OPS = (*S2_DESC_WRITES, "s2_read_desc", *S2_TLBI_OPS, "set_vmid")
 MAINT_OPS = (*DESC_WRITES, "read_desc", "dsb", "isb", *TLBI_OPS, "set_ttbr0", "set_ttbr1", *SYSREG_WRITES,
              *STAGE2_MAINT_OPS)
-OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *AT_S12_OPS, *SELFTESTS, *MAINT_OPS)
+OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS, *SELFTESTS, *MAINT_OPS)
 
 ID_CHARS = re.compile(r"^[A-Za-z0-9_.\-\[\]]+$")
 FRAME_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -277,10 +289,11 @@ class Case:
     params: dict = field(default_factory=dict, compare=False)
     timeout: float = None   # seconds a run of it may take; None: the harness's --case-timeout
     stage2: Stage2 = None   # stage 2 translation for EL1&0 (the kernel keeps EL2: QEMU virtualization=on)
+    el2: str = None         # EL2_MODES: the steps run at EL2 in that regime (None: at EL1 or EL0)
 
     @property
     def needs_el2(self):
-        return self.stage2 is not None
+        return self.stage2 is not None or self.el2 is not None
 
     @property
     def id(self):
@@ -291,7 +304,7 @@ class Case:
 # ---------------------------------------------------------------- file level
 
 CASE_KEYS = {"summary", "regime", "matrix", "map", "tables", "raw", "steps", "requires", "xfail", "timeout",
-             "stage2", "s2map", "s2raw"}
+             "stage2", "s2map", "s2raw", "el2"}
 INSTANCE_KEYS = ("requires", "xfail")
 
 
@@ -497,6 +510,16 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
     if stage2 is not None:
         _check_vmid_synchronized(path, name, steps)
 
+    el2 = body.get("el2")
+    if el2 is not None:
+        if el2 not in EL2_MODES:
+            raise CaseError(path, f"{el2!r} is not one of: {', '.join(EL2_MODES)}", name, "el2")
+        _check_el2(path, name, body, regime, stage2, steps)
+    else:
+        for i, step in enumerate(steps):
+            if step.op in AT_S1E2_OPS or step.op in TLBI_EL2_OPS:
+                raise CaseError(path, f"{step.op} runs at EL2: the case needs el2 = \"nvhe\"", name, f"steps[{i}]")
+
     requires = body.get("requires", [])
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
         raise CaseError(path, "must be a list of feature names", name, "requires")
@@ -518,7 +541,7 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         raise CaseError(path, f"must be a number of seconds above 0, not {timeout!r}", name, "timeout")
 
     case = Case(path, path.stem, feature, name, summary, regime, maps, raws, tables, steps, tuple(requires), xfail, params,
-                timeout=timeout, stage2=stage2)
+                timeout=timeout, stage2=stage2, el2=el2)
     _check_layout(case)
     if any(s.level is not None for s in steps):
         # The slots of descriptor steps, reached as the kernel reaches them (pgt_slot), from the
@@ -529,6 +552,49 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         except declared.LayoutError as e:
             raise CaseError(path, f"a descriptor step's slot cannot be reached: {e}", name, "steps") from None
     return case
+
+
+# What the EL2 regime (HCR_EL2.E2H = 0) does not have: a second VA range, EL0, ASIDs, PAN.
+EL2_REGIME_KEYS = {"granule1", "t1sz", "epd0", "epd1", "tbi1", "ttbr1", "span", "epan", "pan", "hpd1", "e0pd0", "e0pd1",
+                   "asid16", "a1"}
+# Steps the EL2 regime has no use for: EL1&0's own AT (S1E1*, S1E0*: they translate another regime),
+# unprivileged loads and stores, TLBI by ASID, a TTBR1.
+EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, "ldtr64", "sttr64", "set_ttbr1",
+                   *(op for op, (_, takes_asid) in TLBI_OPS.items() if takes_asid)}
+
+
+def _check_el2(path, name, body, regime, stage2, steps):
+    """A case whose steps run in the EL2 regime (el2 = "nvhe"): TTBR0_EL2 and TCR_EL2's one range,
+    with the kernel's identity map in it; no EL0, no ASID, no stage 2 (which is EL1&0's)."""
+    if stage2 is not None:
+        raise CaseError(path, "a stage 2 translates EL1&0, not the EL2 regime the steps run in", name, "stage2")
+    table = {**body.get("regime", {})}
+    for key in sorted(EL2_REGIME_KEYS & set(table)):
+        raise CaseError(path, f"the EL2 regime (HCR_EL2.E2H = 0) has one VA range, no EL0, no ASIDs and no PAN: "
+                        f"{key} has no meaning there", name, f"regime.{key}")
+    if regime.kernel_high:
+        raise CaseError(path, f"t0sz={regime.t0sz} leaves TTBR0_EL2's one range no room for the kernel's window "
+                        "(needs t0sz <= 33)", name, "regime.t0sz")
+    for what in ("map", "raw", "tables"):
+        for i, m in enumerate(body.get(what, [])):
+            va = m.get("va") if isinstance(m, dict) else None
+            if isinstance(va, int) and va >> 55 & 1:
+                raise CaseError(path, f"va {va:#x} has bit 55 set: the EL2 regime has no TTBR1 range", name,
+                                f"{what}[{i}].va")
+    retries = 0
+    for n, step in enumerate(steps):
+        retries += bool(step.fixup)
+        i = n - retries
+        if step.el == 0:
+            raise CaseError(path, "the EL2 regime has no EL0", name, f"steps[{i}].el")
+        if step.op in EL2_REFUSED_OPS:
+            raise CaseError(path, f"{step.op} has no place in the EL2 regime (no EL0, no ASID, no TTBR1; "
+                            "AT S1E2R/W translate it)", name, f"steps[{i}].do")
+        if step.fixup:
+            raise CaseError(path, "fix-ups (kernel/fixup.c) invalidate by ASID, which the EL2 regime has not",
+                            name, f"steps[{i}].fixup")
+        if step.op == "set_ttbr0" and step.asid:
+            raise CaseError(path, "TTBR0_EL2 has no ASID with HCR_EL2.E2H = 0", name, f"steps[{i}].asid")
 
 
 def _xfail(path, name, where, table):
@@ -718,7 +784,7 @@ def _check_vmid_synchronized(path, name, steps):
             switched = True
         elif step.op == "isb":
             switched = False
-        elif switched and (step.op in TLBI_OPS or step.op in EL2_TLBI_OPS):
+        elif switched and (step.op in TLBI_OPS or step.op in S2_TLBI_OPS):
             raise CaseError(path, f"{step.op} after a set_vmid needs an isb between them: until one, the TLBI "
                             "may apply to the old VMID or the new", name, f"steps[{i}]")
 
@@ -800,7 +866,7 @@ MAINT_KEYS = {"map": MAP_KEYS, "unmap": {"va", "level"}, "protect": MAP_KEYS - {
                  for op, (takes_va, takes_asid) in TLBI_OPS.items()},
               "s2_map": S2MAP_KEYS, "s2_unmap": {"ipa", "level"}, "s2_protect": S2MAP_KEYS - {"to"},
               "s2_write_desc": {"ipa", "level", "desc"}, "s2_read_desc": {"ipa", "level"}, "set_vmid": {"vmid"},
-              **{op: {"ipa"} if takes_ipa else set() for op, takes_ipa in EL2_TLBI_OPS.items()}}
+              **{op: {"ipa"} if takes_ipa else set() for op, takes_ipa in S2_TLBI_OPS.items()}}
 # What an s2_read_desc may check: the bits stage 2 descriptors share with stage 1's (pgtable-hwdef.h).
 S2_DESC_EXPECT_KEYS = {"desc", "valid", "af", "oa", "one_of"}
 # The descriptor fields a read_desc may check by name (pgtable-hwdef.h).
@@ -931,7 +997,7 @@ def _retry(path, name, i, step, table, names):
     (FIXUP_KINDS) and runs the access again, which must meet `retry`."""
     where = f"steps[{i}].fixup"
     spec = table["fixup"]
-    if step.op in SELFTESTS or step.op == "fetch" or step.op in AT_OPS:
+    if step.op in SELFTESTS or step.op == "fetch" or step.op in ALL_AT_OPS:
         raise CaseError(path, f"{step.op} cannot be retried after a fix-up (only loads and stores fault "
                         "into the kernel's handler and return)", name, where)
     if not isinstance(spec, dict):
@@ -976,7 +1042,7 @@ def _expect(path, name, where, op, va, spec, names):
                             name, where)
         return Expect(spec)
     if spec == "ok":
-        if op in AT_OPS or op in AT_S12_OPS:
+        if op in ALL_AT_OPS:
             raise CaseError(path, "an AT step expects { pa = ... } or { fault = ... }", name, where)
         return Expect("ok")
     if not isinstance(spec, dict):
@@ -1005,7 +1071,7 @@ def _expect(path, name, where, op, va, spec, names):
         except ValueError as e:
             if level is not None:   # a fault class with levels, given none: the level is not checked
                 raise f.error("level", str(e)) from None
-        at = op in AT_OPS or op in AT_S12_OPS
+        at = op in ALL_AT_OPS
         # WnR of a stage 2 fault on a stage 1 walk: whether it shows the walk's read or the access is not
         # settled here (the suite is unsure of the rule), so it is checked only where a case gives it.
         s1ptw_default = None if spec.get("s1ptw") is True else op in STORES
@@ -1025,7 +1091,7 @@ def _expect(path, name, where, op, va, spec, names):
                           "which the kernel does not resume: use at_s12e1r/w or at_s12e0r/w")
         return Expect("fault", fault=fault, level=level, far=far, wnr=wnr, s1ptw=f.bool("s1ptw"), stage=stage,
                       ipa=f.int("ipa"))
-    if op in AT_OPS or op in AT_S12_OPS:
+    if op in ALL_AT_OPS:
         f = _Fields(path, name, where, spec, PAR_KEYS, names)
         return Expect("par", pa=f.int("pa", required=True), attr=f.int("attr"), sh=f.choice("sh", SH_NAMES))
     f = _Fields(path, name, where, spec, {"value"}, names)

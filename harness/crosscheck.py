@@ -25,6 +25,7 @@ from harness.fuzz.known import MODEL_LOCK, fewest_explaining
 from harness.model.oracle import describe_outcomes, expectation_agrees, observation_allowed
 from harness.model.case import step_accesses
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP
+from harness.model.registers import REGIME_EL2, REGIME_EL10
 from harness.model.translate import ACCESS_KINDS
 from harness.walk_text import describe_walk
 
@@ -50,12 +51,15 @@ def _explained_by(version, step, record, translate):
                              lambda outcomes: outcomes is not None and not observation_allowed(step, outcomes, record))
 
 
-def _registers(regs, boot):
-    """The model's Registers from the kernel's `regs` record and its boot record's ID registers."""
+def _registers(regs, boot, case):
+    """The model's Registers from the kernel's `regs` record and its boot record's ID registers,
+    in the translation regime the case's steps run in (an `el2` case's are EL2's registers)."""
     el2 = {name: regs.num(name) for name in EL2_REGISTERS if name in regs.fields}
+    regime = REGIME_EL2 if case.el2 is not None else REGIME_EL10
     return model.Registers(tcr=regs.num("tcr"), mair=regs.num("mair"), sctlr=regs.num("sctlr"),
                            ttbr0=regs.num("ttbr0"), ttbr1=regs.num("ttbr1"),
-                           mmfr0=boot.num("mmfr0"), mmfr1=boot.num("mmfr1"), mmfr2=boot.num("mmfr2"), **el2)
+                           mmfr0=boot.num("mmfr0"), mmfr1=boot.num("mmfr1"), mmfr2=boot.num("mmfr2"), regime=regime,
+                           **el2)
 
 
 def _slot(record):
@@ -94,7 +98,8 @@ def _against_declaration(case, records, ids):
     regs = records.regs
     pool_base = regs.num("ttbr0") & ~0xFFFF        # the case's TTBR0 root is the pool's first table
     want = declared.case_registers(case, ids, pool_base)
-    problems = [f"{KERNEL_DEFECT}: {name.upper()}_EL1 programmed {regs.num(name):#x}, the case declares "
+    el = "EL2" if case.el2 is not None else "EL1"
+    problems = [f"{KERNEL_DEFECT}: {name.upper()}_{el} programmed {regs.num(name):#x}, the case declares "
                 f"{getattr(want, name):#x}" for name in ("tcr", "mair", "sctlr", "ttbr0", "ttbr1")
                 if regs.num(name) != getattr(want, name)]
     problems += [f"{KERNEL_DEFECT}: {name.upper()}_EL2 programmed {regs.fields.get(name, 0):#x}, the case "
@@ -160,7 +165,7 @@ def _step_views(case, records, boot, version=None):
     views = {}
     if records.regs is None:
         return {0: ModelView(problems=("the kernel reported walks but no regs record for this case",))}
-    regs = _registers(records.regs, boot)
+    regs = _registers(records.regs, boot, case)
     layout_problems = _against_declaration(case, records, ids)
     pool_base = records.regs.num("ttbr0") & ~0xFFFF
     layout, _, _ = declared.declared_memory(case, pool_base)

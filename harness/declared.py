@@ -24,6 +24,8 @@ from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_SPAN, SCTLR_WXN, TCR_A1, TCR_AS, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0,
     TCR_EPD1, TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_SH1, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1,
     TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, Registers,
+    REGIME_EL2, SCTLR_EL2_RES1, TCR_EL2_DS, TCR_EL2_HA, TCR_EL2_HD, TCR_EL2_HPD, TCR_EL2_PS, TCR_EL2_RES1,
+    TCR_EL2_SH0, TCR_EL2_T0SZ, TCR_EL2_TBI, TCR_EL2_TG0,
 )
 from harness.model.stage2 import (
     HCR_FWB, HCR_VM, S2_AP, S2_MEMATTR, S2_XN, VTCR_HA, VTCR_HD, VTCR_PS, VTCR_SL0, VTCR_T0SZ, VTCR_TG0, VTCR_VS,
@@ -40,6 +42,7 @@ TABLE_POOL_BASE = LAYOUT["TABLE_POOL_BASE"]
 
 # TCR_EL1 bits mmu.c sets in every regime: IRGNn/ORGNn Write-Back, SHn Inner Shareable.
 _TCR_WALK_ATTRS = 1 << 8 | 1 << 10 | 1 << 24 | 1 << 26
+_TCR_EL2_WALK_ATTRS = 1 << 8 | 1 << 10         # TCR_EL2 (E2H = 0): IRGN0, ORGN0 only
 _SH_INNER = SH_CODES["inner"]
 # SCTLR_EL1 RES1 bits of Armv8.0 (sysreg.h SCTLR_RES1; bit 23 is SPAN with FEAT_PAN).
 _SCTLR_RES1 = 1 << 29 | 1 << 28 | SCTLR_SPAN.mask | 1 << 22 | 1 << 20 | 1 << 11
@@ -217,25 +220,34 @@ def _prot(attrindx, ap="rw_el1", sh="non", af=True, ng=False, pxn=False, uxn=Fal
             | contig * DESC_CONTIG.mask | dbm * DESC_DBM.mask)
 
 
-_KERNEL_RAM = _prot(LAYOUT["KERNEL_ATTRIDX_NORMAL"], sh="inner", uxn=True)
-_KERNEL_DEVICE = _prot(LAYOUT["KERNEL_ATTRIDX_DEVICE"], pxn=True, uxn=True)
-_KERNEL_TEXT = _prot(LAYOUT["KERNEL_ATTRIDX_NORMAL"], ap="ro_el1", sh="inner", uxn=True)
-_KERNEL_DATA = _prot(LAYOUT["KERNEL_ATTRIDX_NORMAL"], sh="inner", pxn=True, uxn=True)
-_EL0_CODE = _prot(LAYOUT["KERNEL_ATTRIDX_NORMAL"], ap="ro_all", sh="inner", pxn=True)
+# main.c's kernel_prots: (ram, device, text, data, EL0 code page) in the EL1&0 regime, and in the EL2
+# regime (E2H = 0), where AP[1] is RES1, desc<53> RES0 and desc<54> is XN.
+_NORMAL = LAYOUT["KERNEL_ATTRIDX_NORMAL"]
+_KERNEL_PROTS = (
+    _prot(_NORMAL, sh="inner", uxn=True), _prot(LAYOUT["KERNEL_ATTRIDX_DEVICE"], pxn=True, uxn=True),
+    _prot(_NORMAL, ap="ro_el1", sh="inner", uxn=True), _prot(_NORMAL, sh="inner", pxn=True, uxn=True),
+    _prot(_NORMAL, ap="ro_all", sh="inner", pxn=True),
+)
+_KERNEL_PROTS_EL2 = (
+    _prot(_NORMAL, ap="rw_all", sh="inner"), _prot(LAYOUT["KERNEL_ATTRIDX_DEVICE"], ap="rw_all", uxn=True),
+    _prot(_NORMAL, ap="ro_all", sh="inner"), _prot(_NORMAL, ap="rw_all", sh="inner", uxn=True),
+    _prot(_NORMAL, ap="ro_all", sh="inner"),
+)
 
 
-def _map_kernel(tables, window_va, uart_va, el0_va, wxn):
+def _map_kernel(tables, window_va, uart_va, el0_va, wxn, prots=_KERNEL_PROTS):
     """main.c map_kernel: the UART page, the EL0 code page, then the window in
     level-2 blocks where they fit, else pages (always pages under WXN, the
     code read-only, the rest execute-never)."""
+    ram, device, text_prot, data, el0_code = prots
     level = 3 if wxn or LAYOUT["KERNEL_WINDOW_SIZE"] % (1 << level_lsb(tables.granule, 2)) else 2
     size = 1 << level_lsb(tables.granule, level)
-    tables.map(uart_va, LAYOUT["UART_BASE"], 3, _KERNEL_DEVICE)
-    tables.map(el0_va, LAYOUT["EL0_CODE_PA"], 3, _EL0_CODE)
+    tables.map(uart_va, LAYOUT["UART_BASE"], 3, device)
+    tables.map(el0_va, LAYOUT["EL0_CODE_PA"], 3, el0_code)
     for off in range(0, LAYOUT["KERNEL_WINDOW_SIZE"], size):
         pa = LAYOUT["KERNEL_WINDOW_BASE"] + off
         text = LAYOUT["KERNEL_BASE"] <= pa < LAYOUT["KERNEL_TEXT_END"]
-        tables.map(window_va + off, pa, level, _KERNEL_RAM if not wxn else _KERNEL_TEXT if text else _KERNEL_DATA)
+        tables.map(window_va + off, pa, level, ram if not wxn else text_prot if text else data)
 
 
 def _oa_format(regime, granule):
@@ -255,7 +267,7 @@ def build_tables(case, new_tables):
     tt1 = new_tables(r.tg1, 64 - r.t1sz, _oa_format(r, r.tg1))
     low = (LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"], LAYOUT["EL0_CODE_VA"], r.wxn)
     if not r.kernel_high:
-        _map_kernel(tt0, *low)
+        _map_kernel(tt0, *low, _KERNEL_PROTS if case.el2 is None else _KERNEL_PROTS_EL2)
     else:
         boot = new_tables(r.tg0, 48, _oa_format(r, r.tg0))
         _map_kernel(boot, *low)
@@ -427,9 +439,24 @@ def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
     sctlr = (_SCTLR_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask
              | r.wxn * SCTLR_WXN.mask | r.epan * SCTLR_EPAN.mask) & ~((not r.span) * SCTLR_SPAN.mask)
     mmfr0, mmfr1, mmfr2 = ids
+    if case.el2 is not None:
+        # The EL2 regime: TCR_EL2, SCTLR_EL2 in their own layouts, MAIR_EL2, TTBR0_EL2 (no TTBR1).
+        sctlr = SCTLR_EL2_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask \
+            | r.wxn * SCTLR_WXN.mask
+        return Registers(tcr=_tcr_el2(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=0,
+                         mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2, regime=REGIME_EL2)
     el2 = {} if case.stage2 is None else dict(hcr=_hcr(case.stage2), vtcr=_vtcr(case.stage2), vttbr=vttbr)
     return Registers(tcr=_tcr(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=ttbr1,
                      mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2, **el2)
+
+
+def _tcr_el2(r):
+    """mmu.c tcr_from_regime for the EL2 regime (HCR_EL2.E2H = 0): T0SZ, TG0, IRGN0/ORGN0 Write-Back,
+    SH0 Inner Shareable, PS, TBI, HA, HD, HPD, DS, and the RES1 bits."""
+    tg0 = {g: code for code, g in TG0_GRANULE.items()}[r.tg0]
+    return (TCR_EL2_RES1 | r.t0sz << TCR_EL2_T0SZ.shift | tg0 << TCR_EL2_TG0.shift | _SH_INNER << TCR_EL2_SH0.shift
+            | _TCR_EL2_WALK_ATTRS | r.ips << TCR_EL2_PS.shift | r.tbi0 << TCR_EL2_TBI.shift | r.ha << TCR_EL2_HA.shift
+            | r.hd << TCR_EL2_HD.shift | r.hpd0 << TCR_EL2_HPD.shift | r.ds << TCR_EL2_DS.shift)
 
 
 # VTCR_EL2 bits stage2.c sets for every stage 2: RES1 bit 31, IRGN0/ORGN0 Write-Back, SH0 Inner Shareable.

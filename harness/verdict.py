@@ -7,7 +7,7 @@ so a failure reads as the Arm ARM's words side by side:
 from dataclasses import dataclass, replace
 
 from harness import esr, par
-from harness.cases import AT_OPS, AT_S12_OPS, DESC_FIELDS, HWDEF, LOADS, MAINT_OPS, STORES
+from harness.cases import ALL_AT_OPS, DESC_FIELDS, HWDEF, LOADS, MAINT_OPS, STORES
 from harness.kdefs import kernel_header, read_defines
 
 FETCH_MAGIC = read_defines(kernel_header("probe.h"))["FETCH_MAGIC"]
@@ -18,8 +18,6 @@ FETCH_MAGIC = read_defines(kernel_header("probe.h"))["FETCH_MAGIC"]
 # aborts, so a check of them would not be a conformance check.
 _QUIET_BITS = (("IL", "il", 1), ("CM", "cm", 0), ("EA", "ea", 0), ("FnV", "fnv", 0))
 
-
-ALL_AT_OPS = (*AT_OPS, *AT_S12_OPS)
 
 # The probes' load and store instructions (kernel/probe.S): a single general-purpose
 # register, no writeback, so a stage 2 data abort on the access (not on a stage 1

@@ -11,7 +11,7 @@
 #define REGIME_FLAGS    (REGIME_EPD0 | REGIME_EPD1 | REGIME_TBI0 | REGIME_TBI1 | REGIME_DS | REGIME_HA | \
 			 REGIME_HD | REGIME_SCTLR_A | REGIME_KERNEL_HIGH | REGIME_RAW_TTBR1 | REGIME_WXN | \
 			 REGIME_SPAN0 | REGIME_EPAN | REGIME_PAN | REGIME_HPD0 | REGIME_HPD1 | REGIME_E0PD0 | \
-			 REGIME_E0PD1 | REGIME_AS | REGIME_A1)
+			 REGIME_E0PD1 | REGIME_AS | REGIME_A1 | REGIME_EL2)
 #define TABLE_ATTR_FLAGS (TABLE_ATTR_PXN | TABLE_ATTR_UXN)
 
 static const struct blob_case *case_records(const void *base)
@@ -197,6 +197,7 @@ void blob_case(const void *base, u32 index, struct mmut_case *c)
 			.epan = g->flags & REGIME_EPAN, .pan = g->flags & REGIME_PAN,
 			.hpd0 = g->flags & REGIME_HPD0, .hpd1 = g->flags & REGIME_HPD1,
 			.e0pd0 = g->flags & REGIME_E0PD0, .e0pd1 = g->flags & REGIME_E0PD1,
+			.el2 = g->flags & REGIME_EL2,
 			.ttbr1 = g->ttbr1, .mair = g->mair,
 		},
 		.maps = (const struct map *)(b + r->maps),

@@ -65,6 +65,7 @@ struct blob_header {
 #define REGIME_E0PD1        0x20000
 #define REGIME_AS           0x40000 /* TCR_EL1.AS: 16-bit ASIDs */
 #define REGIME_A1           0x80000 /* TCR_EL1.A1: TTBR1_EL1.ASID is the current ASID */
+#define REGIME_EL2          0x100000 /* the steps run at EL2 in the EL2 regime (HCR_EL2.E2H = 0): TTBR0_EL2, TCR_EL2 */
 
 /* The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds them. */
 struct blob_regime {
@@ -228,6 +229,15 @@ struct raw {
 #define OP_FIXUP_MAP        45  /* demand paging: write the descriptor; DSB, ISB (a fault is never cached) */
 #define OP_FIXUP_COPY       46  /* copy-on-write: copy the page to the new descriptor's; DSB, TLBI, DSB, ISB */
 #define OP_FIXUP_AF         47  /* the Access flag in software: write the descriptor; DSB, ISB */
+/* The EL2 regime's own (a case with REGIME_EL2, whose steps run at EL2): AT, and TLBI with value as Xt. */
+#define OP_AT_S1E2R         48
+#define OP_AT_S1E2W         49
+#define OP_TLBI_ALLE2       50
+#define OP_TLBI_ALLE2IS     51
+#define OP_TLBI_VAE2        52
+#define OP_TLBI_VAE2IS      53
+#define OP_TLBI_VALE2       54
+#define OP_TLBI_VALE2IS     55
 /*
  * Changing stage 2 (maint.c; a case with a stage 2 only): descriptor writes
  * and reads at the stage 2 slot for the IPA in va at level, written by the EL1
@@ -235,18 +245,18 @@ struct raw {
  * stages); TLB maintenance of EL2 with value as Xt, and a VMID switch
  * (value: the new VTTBR_EL2.VMID), each executed by the EL2 half (hvc.h).
  */
-#define OP_S2_WRITE_DESC    48  /* slot = (slot & ~mask) | value */
-#define OP_S2_READ_DESC     49
-#define OP_TLBI_IPAS2E1     50
-#define OP_TLBI_IPAS2E1IS   51
-#define OP_TLBI_IPAS2LE1    52
-#define OP_TLBI_IPAS2LE1IS  53
-#define OP_TLBI_VMALLS12E1  54
-#define OP_TLBI_VMALLS12E1IS 55
-#define OP_TLBI_ALLE1       56
-#define OP_TLBI_ALLE1IS     57
-#define OP_SET_VMID         58
-#define OP_COUNT            59
+#define OP_S2_WRITE_DESC    56  /* slot = (slot & ~mask) | value */
+#define OP_S2_READ_DESC     57
+#define OP_TLBI_IPAS2E1     58
+#define OP_TLBI_IPAS2E1IS   59
+#define OP_TLBI_IPAS2LE1    60
+#define OP_TLBI_IPAS2LE1IS  61
+#define OP_TLBI_VMALLS12E1  62
+#define OP_TLBI_VMALLS12E1IS 63
+#define OP_TLBI_ALLE1       64
+#define OP_TLBI_ALLE1IS     65
+#define OP_SET_VMID         66
+#define OP_COUNT            67
 
 struct step {
 	u64 va, value;
@@ -273,6 +283,7 @@ struct regime {
 	u8 tg0, tg1, t0sz, t1sz, ips;
 	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1, as, a1;
 	bool wxn, span, epan, pan, hpd0, hpd1, e0pd0, e0pd1;   /* REGIME_* above (span: SCTLR_EL1.SPAN) */
+	bool el2;               /* REGIME_EL2: TCR_EL2/SCTLR_EL2/MAIR_EL2/TTBR0_EL2 at EL2 (tg0, t0sz, ips as PS, tbi0 as TBI, hpd0 as HPD) */
 	u64 ttbr1;
 	u64 mair;
 };

@@ -1,10 +1,14 @@
 /*
  * The kernel's EL2 half: it owns HCR_EL2, VTCR_EL2 and VTTBR_EL2, turns a
  * case's stage 2 on and off when the EL1 kernel asks (hvc.h), executes the
- * AT S12* instructions, the TLBIs of EL2 and VMID switches (EL2 only) for it, and takes the stage 2 faults of
- * the EL1 kernel's probes: recorded raw (ESR_EL2, FAR_EL2, HPFAR_EL2) and the
- * probe resumed as exception.c resumes a stage 1 fault.  Any other exception
- * taken to EL2 is reported and ends the run.  EL2 runs with its MMU off.
+ * AT S12* instructions, the TLBIs of EL2 and the VMID switches (EL2 only)
+ * for it, and takes the stage 2 faults of the EL1 kernel's probes: recorded
+ * raw (ESR_EL2, FAR_EL2, HPFAR_EL2) and the probe resumed as exception.c
+ * resumes a stage 1 fault.  Any other exception
+ * taken to EL2 from EL1 is reported and ends the run.  The half runs with
+ * EL2's MMU off, except when the kernel itself has moved to EL2 for a case
+ * in the EL2 regime (HVC_ENTER_EL2): exceptions from its code there (EL2t)
+ * are the kernel's own, handled by exception.c as at EL1.
  */
 #include "case.h"
 #include "exception.h"
@@ -22,8 +26,6 @@ static struct {
 } s2_fault;
 
 void el2_handle(struct frame *f, u64 vector);
-
-#define VECTOR_LOWER_A64_SYNC 8
 
 static u64 esr_ec(u64 esr)
 {
@@ -135,6 +137,9 @@ static bool hvc(struct frame *f)
 	case HVC_SET_VMID:
 		write_sysreg((read_sysreg(vttbr_el2) & ~VTTBR_VMID_MASK) | f->x[1] << VTTBR_VMID_SHIFT, vttbr_el2);
 		break;
+	case HVC_ENTER_EL2:
+		f->spsr = SPSR_EL2T_MASKED;
+		break;
 	default:
 		return false;
 	}
@@ -143,6 +148,14 @@ static bool hvc(struct frame *f)
 
 void el2_handle(struct frame *f, u64 vector)
 {
+	if (vector < VECTOR_LOWER_A64_SYNC) {
+		/* From the kernel at EL2 (or the handler itself): its HVC back to EL1, else exception.c's. */
+		if (vector == VECTOR_CURRENT_SP0_SYNC && esr_ec(f->esr) == ESR_EC_HVC64 && f->x[0] == HVC_LEAVE_EL2)
+			f->spsr = SPSR_EL1T_MASKED;
+		else
+			handle_exception(f, vector);
+		return;
+	}
 	if (vector == VECTOR_LOWER_A64_SYNC) {
 		if (esr_ec(f->esr) == ESR_EC_HVC64 ? hvc(f) : resume_probe(f))
 			return;

@@ -28,7 +28,7 @@ static bool resume_probe(struct frame *f)
 		return false;
 	}
 	probe.fault = (struct probe_fault){
-		.taken = true, .esr = f->esr, .far = read_sysreg(far_el1), .elr = elr,
+		.taken = true, .esr = f->esr, .far = read_sysreg_elx(far), .elr = elr,
 	};
 	probe.armed = PROBE_NONE;
 	return true;
@@ -52,7 +52,7 @@ void handle_exception(struct frame *f, u64 vector)
 	record_str("kind", nested ? "nested" : "unexpected");
 	record_dec("vector", vector);
 	record_hex("esr", f->esr);
-	record_hex("far", read_sysreg(far_el1));
+	record_hex("far", read_sysreg_elx(far));
 	record_hex("elr", f->elr);
 	record_hex("spsr", f->spsr);
 	if (current_case_id)

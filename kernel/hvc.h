@@ -13,8 +13,15 @@
 #define HVC_STAGE2_OFF      2
 #define HVC_TAKE_FAULT      3   /* -> x0 = 1 if a probe faulted to EL2 since, x1 = ESR_EL2, x2 = FAR_EL2, x3 = HPFAR_EL2, x4 = ELR_EL2 */
 #define HVC_AT_S12          4   /* x1 = OP_AT_S12E1R..OP_AT_S12E0W, x2 = VA -> x0 = PAR_EL1 */
-#define HVC_TLBI            5   /* x1 = OP_TLBI_IPAS2E1..OP_TLBI_ALLE1IS, x2 = Xt: that TLBI alone (no barrier) */
-#define HVC_SET_VMID        6   /* x1 = VMID: VTTBR_EL2.VMID replaced, nothing else (no ISB) */
+/*
+ * The kernel itself moves to EL2 for a case whose steps run in the EL2
+ * regime, and back: the call returns after the HVC, at EL2 (on SP_EL0, the
+ * same stack, as EL2t) or, called there, at EL1 (EL1t).
+ */
+#define HVC_ENTER_EL2       5
+#define HVC_LEAVE_EL2       6
+#define HVC_TLBI            7   /* x1 = OP_TLBI_IPAS2E1..OP_TLBI_ALLE1IS, x2 = Xt: that TLBI alone (no barrier) */
+#define HVC_SET_VMID        8   /* x1 = VMID: VTTBR_EL2.VMID replaced, nothing else (no ISB) */
 
 #ifndef __ASSEMBLER__
 struct hvc_result {

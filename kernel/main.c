@@ -35,22 +35,33 @@ static u32 ncases;          /* in the blob; 0 until it is checked */
 
 extern const char __data_start[], __bss_end[];
 
-static const struct pte_prot kernel_ram = {
-	.attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RW_EL1, .sh = SH_INNER, .af = true, .uxn = true,
+/* The attributes of the kernel's own mappings (harness/declared.py mirrors them). */
+struct kernel_prots {
+	/* ram; under SCTLR_ELx.WXN writable memory cannot be executed: code read-only (text), the rest data */
+	struct pte_prot ram, device, text, data;
+	struct pte_prot el0_code;       /* EL0 runs it, nobody writes it, EL1 never executes it */
 };
-static const struct pte_prot kernel_device = {
-	.attrindx = KERNEL_ATTRIDX_DEVICE, .ap = AP_RW_EL1, .af = true, .pxn = true, .uxn = true,
+
+static const struct kernel_prots kernel_el1 = {
+	.ram = { .attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RW_EL1, .sh = SH_INNER, .af = true, .uxn = true },
+	.device = { .attrindx = KERNEL_ATTRIDX_DEVICE, .ap = AP_RW_EL1, .af = true, .pxn = true, .uxn = true },
+	.text = { .attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RO_EL1, .sh = SH_INNER, .af = true, .uxn = true },
+	.data = { .attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RW_EL1, .sh = SH_INNER, .af = true, .pxn = true,
+		  .uxn = true },
+	.el0_code = { .attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RO_ALL, .sh = SH_INNER, .af = true, .pxn = true },
 };
-/* Under SCTLR_EL1.WXN writable memory cannot be executed: the kernel's code read-only, the rest execute-never. */
-static const struct pte_prot kernel_text = {
-	.attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RO_EL1, .sh = SH_INNER, .af = true, .uxn = true,
-};
-static const struct pte_prot kernel_data = {
-	.attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RW_EL1, .sh = SH_INNER, .af = true, .pxn = true, .uxn = true,
-};
-/* The EL0 code page: EL0 runs it, nobody writes it, EL1 never executes it. */
-static const struct pte_prot el0_code = {
-	.attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RO_ALL, .sh = SH_INNER, .af = true, .pxn = true,
+
+/*
+ * In the EL2 regime (HCR_EL2.E2H = 0) AP[1] is RES1 (the _ALL encodings),
+ * bit 53 RES0 (no PXN) and bit 54 is XN (the UXN field): the kernel's code
+ * must not have it.
+ */
+static const struct kernel_prots kernel_el2 = {
+	.ram = { .attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RW_ALL, .sh = SH_INNER, .af = true },
+	.device = { .attrindx = KERNEL_ATTRIDX_DEVICE, .ap = AP_RW_ALL, .af = true, .uxn = true },
+	.text = { .attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RO_ALL, .sh = SH_INNER, .af = true },
+	.data = { .attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RW_ALL, .sh = SH_INNER, .af = true, .uxn = true },
+	.el0_code = { .attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RO_ALL, .sh = SH_INNER, .af = true },
 };
 
 static void report_boot(u64 boot_el)
@@ -81,20 +92,21 @@ static int report_error(const struct mmut_case *c, const char *what, unsigned in
  * the table that holds them: identity in TTBR0, or at the alias in TTBR1
  * (layout.h).  Under WXN the window is mapped with pages, code apart from data.
  */
-static int map_kernel(struct pgtable *pt, u64 window_va, u64 uart_va, u64 el0_va, bool wxn)
+static int map_kernel(struct pgtable *pt, u64 window_va, u64 uart_va, u64 el0_va, bool wxn,
+		      const struct kernel_prots *p)
 {
 	/* Level-2 blocks where the granule's block fits the window (4K, 16K), else pages: fewer descriptors to write per case. */
 	int level = wxn || (KERNEL_WINDOW_SIZE % (1ULL << pgt_level_shift(pt->granule_shift, 2))) ? 3 : 2;
 	u64 size = 1ULL << pgt_level_shift(pt->granule_shift, level);
-	int err = pgt_map(pt, uart_va, UART_BASE, 3, &kernel_device);
+	int err = pgt_map(pt, uart_va, UART_BASE, 3, &p->device);
 
 	if (!err)
-		err = pgt_map(pt, el0_va, EL0_CODE_PA, 3, &el0_code);
+		err = pgt_map(pt, el0_va, EL0_CODE_PA, 3, &p->el0_code);
 	for (u64 off = 0; !err && off < KERNEL_WINDOW_SIZE; off += size) {
 		u64 pa = KERNEL_WINDOW_BASE + off;
 		bool text = pa >= KERNEL_BASE && pa < KERNEL_TEXT_END;
 
-		err = pgt_map(pt, window_va + off, pa, level, !wxn ? &kernel_ram : text ? &kernel_text : &kernel_data);
+		err = pgt_map(pt, window_va + off, pa, level, !wxn ? &p->ram : text ? &p->text : &p->data);
 	}
 	return err;
 }
@@ -150,10 +162,10 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 	    (err = pgt_init(tt1, &pool, r->tg1, 64 - r->t1sz, oa_format(r, r->tg1))))
 		return report_error(c, "root", 0, err);
 	if (!r->kernel_high)
-		err = map_kernel(tt0, KERNEL_WINDOW_BASE, UART_BASE, EL0_CODE_VA, r->wxn);
+		err = map_kernel(tt0, KERNEL_WINDOW_BASE, UART_BASE, EL0_CODE_VA, r->wxn, r->el2 ? &kernel_el2 : &kernel_el1);
 	else if (!(err = pgt_init(boot, &pool, r->tg0, 48, oa_format(r, r->tg0))) &&
-		 !(err = map_kernel(boot, KERNEL_WINDOW_BASE, UART_BASE, EL0_CODE_VA, r->wxn)))
-		err = map_kernel(tt1, KERNEL_ALIAS_BASE, UART_ALIAS_BASE, EL0_CODE_ALIAS_VA, r->wxn);
+		 !(err = map_kernel(boot, KERNEL_WINDOW_BASE, UART_BASE, EL0_CODE_VA, r->wxn, &kernel_el1)))
+		err = map_kernel(tt1, KERNEL_ALIAS_BASE, UART_ALIAS_BASE, EL0_CODE_ALIAS_VA, r->wxn, &kernel_el1);
 	if (err)
 		return report_error(c, "kernel", 0, err);
 	for (unsigned i = 0; i < c->nmaps; i++) {
@@ -280,6 +292,8 @@ static u64 run_probe(const struct step *s)
 	case OP_AT_S1E1WP: return probe_at_s1e1wp(s->va);
 	case OP_AT_S12E1R: case OP_AT_S12E1W: case OP_AT_S12E0R: case OP_AT_S12E0W:
 		return hvc_call(HVC_AT_S12, s->op, s->va, 0).x0;
+	case OP_AT_S1E2R: return probe_at_s1e2r(s->va);
+	case OP_AT_S1E2W: return probe_at_s1e2w(s->va);
 	case OP_SELFTEST_BRK: selftest_brk(); return 0;
 	case OP_SELFTEST_NESTED: selftest_nested(); return 0;
 	case OP_SELFTEST_HANG: selftest_hang();
@@ -306,7 +320,8 @@ static void (*el0_probe(u32 op))(void)
 
 static bool is_at(u32 op)
 {
-	return (op >= OP_AT_S1E1R && op <= OP_AT_S1E1WP) || (op >= OP_AT_S12E1R && op <= OP_AT_S12E0W);
+	return (op >= OP_AT_S1E1R && op <= OP_AT_S1E1WP) || (op >= OP_AT_S12E1R && op <= OP_AT_S12E0W) ||
+	       op == OP_AT_S1E2R || op == OP_AT_S1E2W;
 }
 
 static bool is_store(u32 op)
@@ -357,7 +372,8 @@ static void report_walk(const struct step_run *c, unsigned n, const char *when)
 	const struct pgtable *pt = upper ? c->tt1 : c->tt0;
 	struct walk w;
 
-	if ((upper ? c->regime->epd1 : c->regime->epd0) ||
+	/* The EL2 regime has one range, TTBR0_EL2's: a VA with bit 55 set is outside it. */
+	if ((upper && c->regime->el2) || (upper ? c->regime->epd1 : c->regime->epd0) ||
 	    !pgt_va_in_range(pt->va_bits, va, upper ? c->regime->tbi1 : c->regime->tbi0))
 		return;
 	pgt_walk(pt, va, c->memory, &w);
@@ -477,7 +493,7 @@ static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1, const s
 	record_hex("mair", c->regime.mair);
 	record_hex("sctlr", sctlr_from_regime(&c->regime));
 	record_hex("ttbr0", ttbr0);
-	record_hex("ttbr1", ttbr1);
+	record_hex("ttbr1", c->regime.el2 ? 0 : ttbr1);     /* the EL2 regime has no TTBR1 */
 	if (c->stage2) {
 		record_hex("hcr", hcr_from_stage2(c->stage2));
 		record_hex("vtcr", vtcr_from_stage2(c->stage2));
@@ -508,7 +524,7 @@ static int run_case(const struct mmut_case *c)
 	record_begin("begin");
 	record_str("case", c->id);
 	record_end();
-	if (c->stage2 && !have_el2) {
+	if ((c->stage2 || c->regime.el2) && !have_el2) {
 		/* Without EL2 an HVC is no call of el2.c's (QEMU's virt board may even answer it as PSCI). */
 		record_begin("error");
 		record_str("case", c->id);
@@ -543,6 +559,9 @@ static int run_case(const struct mmut_case *c)
 			if (c->stage2)
 				hvc_call(HVC_STAGE2_ON, vtcr_from_stage2(c->stage2), vttbr_from_stage2(c->stage2, &s2),
 					 hcr_from_stage2(c->stage2));
+			/* The steps of an EL2-regime case run at EL2: the kernel moves there (mmu.c then programs EL2's MMU). */
+			if (c->regime.el2)
+				hvc_call(HVC_ENTER_EL2, 0, 0, 0);
 			mmu_enable(&c->regime, tt0_root, tt1_root);
 			run_steps(&run);
 		}
@@ -559,6 +578,8 @@ static int run_case(const struct mmut_case *c)
 		cache_clean_inval((u64)(uintptr_t)__data_start, (u64)(__bss_end - __data_start));
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
 		mmu_disable();
+		if (c->regime.el2)
+			hvc_call(HVC_LEAVE_EL2, 0, 0, 0);
 		if (c->stage2)
 			hvc_call(HVC_STAGE2_OFF, 0, 0, 0);
 	}

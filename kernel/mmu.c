@@ -1,8 +1,10 @@
 /*
  * The enable sequence of the seeds (and of Arm ARM D8.2 / B2.3 on ordering):
  * registers first, an ISB so they are in effect, TLBs invalidated, then
- * SCTLR_EL1.M with an ISB so the next instruction is fetched translated.
+ * SCTLR_ELx.M with an ISB so the next instruction is fetched translated.
  * The kernel runs from an identity mapping, so the PC stays valid across it.
+ * The registers are those of the regime the kernel runs in: EL1&0's, or at
+ * EL2 (a case with regime.el2) EL2's own, in their EL2 layouts.
  */
 #include "mmu.h"
 #include "sysreg.h"
@@ -19,6 +21,11 @@ static u64 tg1(unsigned shift)
 
 u64 tcr_from_regime(const struct regime *r)
 {
+	if (r->el2)
+		return TCR_EL2_RES1 | TCR_T0SZ(r->t0sz) | tg0(r->tg0) |
+		       TCR_IRGN0_WBWA | TCR_ORGN0_WBWA | TCR_SH0_INNER | TCR_EL2_PS(r->ips) |
+		       (r->tbi0 ? TCR_EL2_TBI : 0) | (r->ha ? TCR_EL2_HA : 0) | (r->hd ? TCR_EL2_HD : 0) |
+		       (r->hpd0 ? TCR_EL2_HPD : 0) | (r->ds ? TCR_EL2_DS : 0);
 	return TCR_T0SZ(r->t0sz) | tg0(r->tg0) |
 	       TCR_IRGN0_WBWA | TCR_ORGN0_WBWA | TCR_SH0_INNER |
 	       TCR_T1SZ(r->t1sz) | tg1(r->tg1) |
@@ -32,18 +39,25 @@ u64 tcr_from_regime(const struct regime *r)
 	       (r->as ? TCR_AS : 0) | (r->a1 ? TCR_A1 : 0);
 }
 
+/* SCTLR_EL1, or SCTLR_EL2 (E2H = 0: its own RES1 bits, no SPAN or EPAN, the regime having no EL0). */
 u64 sctlr_from_regime(const struct regime *r)
 {
-	u64 sctlr = SCTLR_RES1 | SCTLR_M | SCTLR_C | SCTLR_I | (r->sctlr_a ? SCTLR_A : 0) |
-		    (r->wxn ? SCTLR_WXN : 0) | (r->epan ? SCTLR_EPAN : 0);
+	u64 sctlr = SCTLR_M | SCTLR_C | SCTLR_I | (r->sctlr_a ? SCTLR_A : 0) | (r->wxn ? SCTLR_WXN : 0);
 
+	if (r->el2)
+		return SCTLR_EL2_RES1 | sctlr;
+	sctlr |= SCTLR_RES1 | (r->epan ? SCTLR_EPAN : 0);
 	return r->span ? sctlr : sctlr & ~SCTLR_SPAN;
 }
 
+/* Every entry of the regime the kernel runs in: EL1&0's (this VMID's), or EL2's. */
 static void tlb_invalidate_all(void)
 {
 	dsb(ishst);
-	__asm__ volatile("tlbi vmalle1");
+	if (current_el() == 2)
+		__asm__ volatile("tlbi alle2");
+	else
+		__asm__ volatile("tlbi vmalle1");
 	dsb(nsh);
 	isb();
 }
@@ -63,21 +77,22 @@ void cache_clean_inval(u64 start, u64 size)
 
 void mmu_enable(const struct regime *r, u64 ttbr0, u64 ttbr1)
 {
-	write_sysreg(r->mair, mair_el1);
-	write_sysreg(tcr_from_regime(r), tcr_el1);
-	write_sysreg(ttbr0, ttbr0_el1);
-	write_sysreg(ttbr1, ttbr1_el1);
+	write_sysreg_elx(r->mair, mair);
+	write_sysreg_elx(tcr_from_regime(r), tcr);
+	write_sysreg_elx(ttbr0, ttbr0);
+	if (!r->el2)
+		write_sysreg(ttbr1, ttbr1_el1);     /* the EL2 regime has one range */
 	isb();
 	tlb_invalidate_all();
 	__asm__ volatile("ic iallu");
 	dsb(nsh);
-	write_sysreg(sctlr_from_regime(r), sctlr_el1);
+	write_sysreg_elx(sctlr_from_regime(r), sctlr);
 	isb();
 }
 
 void mmu_disable(void)
 {
-	write_sysreg(SCTLR_RES1, sctlr_el1);
+	write_sysreg_elx(current_el() == 2 ? SCTLR_EL2_RES1 : SCTLR_RES1, sctlr);
 	isb();
 	tlb_invalidate_all();
 }

@@ -1,4 +1,4 @@
-/* Programming the stage 1 MMU of EL1&0 from a case's regime. */
+/* Programming the stage 1 MMU of EL1&0, or of EL2 (regime.el2, at EL2), from a case's regime. */
 #ifndef MMUT_MMU_H
 #define MMUT_MMU_H
 

@@ -12,6 +12,14 @@
 /* One TLBI: by its operand Xt, or of everything it names (no operand). */
 #define tlbi(op, xt) __asm__ volatile("tlbi " #op ", %0" : : "r"((u64)(xt)) : "memory")
 #define tlbi_all(op) __asm__ volatile("tlbi " #op ::: "memory")
+/*
+ * The kernel runs at EL1, or at EL2 for a case whose steps run in the EL2
+ * regime (HCR_EL2.E2H = 0, where the *_EL1 names reach EL1's registers, not
+ * EL2's): the registers of the regime it runs in, chosen by CurrentEL.
+ */
+#define current_el() CURRENTEL_EL(read_sysreg(CurrentEL))
+#define read_sysreg_elx(r) (current_el() == 2 ? read_sysreg(r##_el2) : read_sysreg(r##_el1))
+#define write_sysreg_elx(v, r) do { if (current_el() == 2) write_sysreg(v, r##_el2); else write_sysreg(v, r##_el1); } while (0)
 #ifndef __ASSEMBLER__
 /* PSTATE.PAN, by its system register name (S3_0_C4_C2_3) so that an Armv8.0 assembler takes it */
 #define read_pan() read_sysreg(s3_0_c4_c2_3)
@@ -54,6 +62,15 @@
 #define TCR_E0PD1           BIT(56)
 #define TCR_DS              BIT(59)
 
+/* TCR_EL2 with HCR_EL2.E2H = 0: its own layout (T0SZ, IRGN0, ORGN0, SH0, TG0 as TCR_EL1's) */
+#define TCR_EL2_PS(n)       ((u64)(n) << 16)
+#define TCR_EL2_TBI         BIT(20)
+#define TCR_EL2_HA          BIT(21)
+#define TCR_EL2_HD          BIT(22)
+#define TCR_EL2_HPD         BIT(24)     /* FEAT_HPDS */
+#define TCR_EL2_DS          BIT(32)     /* FEAT_LPA2 */
+#define TCR_EL2_RES1        (BIT(31) | BIT(23))
+
 /* SCTLR_EL1 */
 #define SCTLR_M             BIT(0)
 #define SCTLR_A             BIT(1)
@@ -66,6 +83,9 @@
 #define SCTLR_EPAN          BIT(57)     /* FEAT_PAN3: PAN also covers EL0-executable memory */
 /* RES1 bits of SCTLR_EL1 in Armv8.0 (bits 29, 28, 23, 22, 20, 11); bit 23 is SPAN with FEAT_PAN */
 #define SCTLR_RES1          (BIT(29) | BIT(28) | SCTLR_SPAN | BIT(22) | BIT(20) | BIT(11))
+
+/* SCTLR_EL2 with HCR_EL2.E2H = 0: M, A, C, I, WXN as SCTLR_EL1's; RES1 [29:28], [23:22], 18, 16, 11, [5:4] */
+#define SCTLR_EL2_RES1      (BIT(29) | BIT(28) | BIT(23) | BIT(22) | BIT(18) | BIT(16) | BIT(11) | BIT(5) | BIT(4))
 
 /* MAIR_EL1: one attribute byte per index */
 #define MAIR_ATTR(idx, attr) ((u64)(attr) << ((idx) * 8))
@@ -104,6 +124,7 @@
 #define SPSR_EL1H_MASKED    0x3c5
 #define SPSR_EL1T_MASKED    0x3c4
 #define SPSR_EL0T_MASKED    0x3c0
+#define SPSR_EL2T_MASKED    0x3c8       /* EL2 on SP_EL0: the kernel's own code at EL2 (el2.c) */
 #define SPSR_PAN            BIT(22)
 
 /* ID_AA64MMFR1_EL1.PAN, bits [23:20]: 1 FEAT_PAN, 2 FEAT_PAN2, 3 FEAT_PAN3 */

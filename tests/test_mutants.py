@@ -56,8 +56,12 @@ MAINTENANCE_DEFECTS = {
     "tlbi_vae1_missing": ("maint.c", "case OP_TLBI_VAE1: tlbi(vae1, xt); break;", "case OP_TLBI_VAE1: break;",
                           ("tlb.toml", "bbm.toml")),
     # A context switch that keeps the old ASID: nG entries of the old process are used.
-    "ttbr0_asid_dropped": ("maint.c", "write_sysreg(pgt_ttbr(tt0) | TTBR_ASID(s->value), ttbr0_el1)",
-                           "write_sysreg(pgt_ttbr(tt0), ttbr0_el1)", ("asid.toml",)),
+    "ttbr0_asid_dropped": ("maint.c", "write_sysreg_elx(pgt_ttbr(tt0) | TTBR_ASID(s->value), ttbr0)",
+                           "write_sysreg_elx(pgt_ttbr(tt0), ttbr0)", ("asid.toml",)),
+    # TLBI VAE2 made as EL1&0's VAE1 (as a kernel that kept the *_EL1 forms at EL2 would): the EL2 regime's entry
+    # stays where after TLBI VAE2, DSB, ISB only the new translation is permitted.
+    "tlbi_vae2_as_vae1": ("maint.c", "case OP_TLBI_VAE2: tlbi(vae2, xt); break;",
+                          "case OP_TLBI_VAE2: tlbi(vae1, xt); break;", ("el2.toml",)),
     # A fault handler that writes no descriptor: the retry faults again.  (Copy-on-write
     # without its TLBI is no mutant here: QEMU walks again on a write its TLB entry does not
     # permit, so the architecture's permitted second Permission fault never shows.)

@@ -97,9 +97,10 @@ def test_el2_boot(qemu, cpu, kernel):
     assert r.exit_status == 0 and " boot el=2 " in r.output, r.output
 
 
-def test_a_stage2_case_needs_el2(qemu, cpu, kernel):
-    """Without EL2 the kernel refuses a stage 2 case rather than run it at EL1 alone; with it, it runs."""
-    case = "stage2.translates"      # cases/stage2.toml
+@pytest.mark.parametrize("case", ["stage2.translates", "el2.wxn"])     # cases/stage2.toml, cases/el2.toml
+def test_a_case_that_needs_el2(qemu, cpu, kernel, case):
+    """Without EL2 the kernel refuses a stage 2 case, or one whose steps run at EL2, rather than run it at EL1
+    alone; with it, it runs."""
     r = run_kernel(qemu, cpu, kernel, [case])
     assert r.exit_status == 1 and f"MMUT 2 error case={case} what=no_el2\n" in r.output, r.output
     r = run_kernel(qemu, cpu, kernel, [case], el2=True)

@@ -37,8 +37,13 @@ def test_every_case_has_its_registers(runs):
         r, regs = CASES[case_id].regime, records.regs
         assert regs is not None, case_id
         tcr = regs.num("tcr")
-        assert (tcr & 0x3F, tcr >> 16 & 0x3F) == (r.t0sz, r.t1sz), case_id
-        assert bool(tcr & SYSREG["TCR_HA"]) == r.ha and bool(tcr & SYSREG["TCR_DS"]) == r.ds, case_id
+        if CASES[case_id].el2 is not None:
+            # TCR_EL2 in its EL2 layout (E2H = 0): one T0SZ, the RES1 bits, HA and DS where EL2 has them.
+            assert tcr & 0x3F == r.t0sz and tcr & SYSREG["TCR_EL2_RES1"] == SYSREG["TCR_EL2_RES1"], case_id
+            assert bool(tcr & SYSREG["TCR_EL2_HA"]) == r.ha and bool(tcr & SYSREG["TCR_EL2_DS"]) == r.ds, case_id
+        else:
+            assert (tcr & 0x3F, tcr >> 16 & 0x3F) == (r.t0sz, r.t1sz), case_id
+            assert bool(tcr & SYSREG["TCR_HA"]) == r.ha and bool(tcr & SYSREG["TCR_DS"]) == r.ds, case_id
         assert regs.num("mair") == r.mair and bool(regs.num("sctlr") & SYSREG["SCTLR_A"]) == r.sctlr_a
         if r.ttbr1 is not None:
             assert regs.num("ttbr1") == r.ttbr1

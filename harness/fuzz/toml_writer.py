@@ -8,7 +8,7 @@ numbers (a generated case places its own frames).
 from pathlib import Path
 
 from harness.cases import (
-    AP_NAMES, AT_OPS, AT_S12_OPS, DESC_FIELDS, EL2_TLBI_OPS, HWDEF, MAINT_OPS, MEMORY_TYPES, STAGE2_MAINT_OPS, STORES,
+    AP_NAMES, AT_OPS, AT_S12_OPS, DESC_FIELDS, S2_TLBI_OPS, HWDEF, MAINT_OPS, MEMORY_TYPES, STAGE2_MAINT_OPS, STORES,
     SYSREG_WRITES, TLBI_OPS, CaseError, load_file,
 )
 from harness.esr import PC_ALIGNMENT
@@ -207,7 +207,7 @@ def maint_table(step, expect=None):
         out["desc"] = step.value
     if step.op == "set_vmid":
         out["vmid"] = step.value
-    if EL2_TLBI_OPS.get(step.op):
+    if S2_TLBI_OPS.get(step.op):
         out["ipa"] = step.va
     if step.op in TLBI_OPS:
         takes_va, takes_asid = TLBI_OPS[step.op]
@@ -262,6 +262,8 @@ def case_text(case, feature=None, summary=None, expectations=None, bugs=None, co
         lines.append(f"requires = {_value(list(case.requires))}")
     if case.timeout is not None:
         lines.append(f"timeout = {case.timeout!r}")
+    if case.el2 is not None:
+        lines.append(f"el2 = {_str(case.el2)}")
     regime = regime_table(case.regime)
     if regime:
         lines.append(f"regime = {_inline(regime)}")

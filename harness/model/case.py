@@ -8,7 +8,7 @@ registers an access may still use."""
 from dataclasses import replace
 
 from harness.cases import (
-    DESC_WRITES, EL2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
+    DESC_WRITES, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
 )
 # harness.declared builds on the model's field names, so it is imported as a module:
 # either may be imported first.
@@ -115,7 +115,7 @@ def _maintain(case, n, step, tlb, slots, ttbrs):
         tlb.dsb()
     elif step.op == "isb":
         tlb.isb()
-    elif step.op in TLBI_OPS or step.op in EL2_TLBI_OPS:
+    elif step.op in TLBI_OPS or step.op in S2_TLBI_OPS:
         # Of VTTBR_EL2's VMID in program order: harness/cases.py asks for an ISB after a VMID switch.
         tlb.tlbi(Invalidation.of(step, current_vmid(tlb.regs)))
     elif step.op == "set_vmid":

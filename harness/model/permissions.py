@@ -39,6 +39,8 @@ def s1_direct_base_permissions(params, walk, el0, pan=False):
     ap = DESC_AP.get(walk.desc)
     if params.ha and params.hd and DESC_DBM.get(walk.desc):
         ap &= ~AP2      # hardware dirty state: the walk state already permits the write (AArch64.S1Translate)
+    if not params.unprivileged:
+        return _one_privilege_permissions(params, walk, ap)
     pr, pw = True, not ap & AP2
     ur, uw = bool(ap & 0b01), ap == 0b01
     if walk.aptable & 0b01:     # APTable[0]: no EL0 access below
@@ -56,6 +58,18 @@ def s1_direct_base_permissions(params, walk, el0, pan=False):
     if params.wxn and w:
         x = False
     return S1Perms(r, w, x)
+
+
+def _one_privilege_permissions(params, walk, ap):
+    """AArch64.S1DirectBasePermissions where HasUnprivileged(regime) is FALSE (EL2
+    with E2H = 0): AArch64.S1ApplyOutputPerms reads AP[2:1] as desc<7>:'1' (AP[1]
+    RES1, ignored) and XN from desc<54> (where EL1&0 has UXN; desc<53> is RES0),
+    AArch64.S1ApplyTablePerms APTable as desc<62>:'0' and XNTable from desc<60>
+    (PXNTable RES0).  Read-only by AP[2] or APTable[1]; executable unless XN or
+    XNTable, or writable under SCTLR_EL2.WXN."""
+    w = not ap & AP2 and not walk.aptable & 0b10
+    x = not (DESC_UXN.get(walk.desc) or walk.uxntable)
+    return S1Perms(True, w, x and not (params.wxn and w))
 
 
 def s1_check_permissions(params, walk, acc, memattrs, pan=False):

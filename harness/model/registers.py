@@ -1,6 +1,7 @@
 """The registers the model reads, with their fields named once (Arm ARM D19:
-TCR_EL1, SCTLR_EL1, MAIR_EL1, TTBRn_EL1, ID_AA64MMFRn_EL1), and the walk
-parameters stage 1 derives from them for one VA range
+TCR_EL1, SCTLR_EL1, MAIR_EL1, TTBRn_EL1, ID_AA64MMFRn_EL1; for the EL2
+regime with HCR_EL2.E2H = 0, TCR_EL2 and SCTLR_EL2 in their EL2 layouts),
+and the walk parameters stage 1 derives from them for one VA range
 (AArch64.GetS1TTWParams).
 
 Registers holds raw 64-bit values; everything decoded from them is computed
@@ -38,6 +39,19 @@ TCR_E0PD0 = Field(55, 1)
 TCR_E0PD1 = Field(56, 1)
 TCR_DS = Field(59, 1)
 
+# TCR_EL2 with HCR_EL2.E2H = 0 (one VA range, no ASID): its own layout.  RES1: bits 31 and 23.
+TCR_EL2_T0SZ = Field(0, 6)
+TCR_EL2_SH0 = Field(12, 2)
+TCR_EL2_TG0 = Field(14, 2)
+TCR_EL2_PS = Field(16, 3)
+TCR_EL2_TBI = Field(20, 1)
+TCR_EL2_HA = Field(21, 1)
+TCR_EL2_HD = Field(22, 1)
+TCR_EL2_HPD = Field(24, 1)
+TCR_EL2_TBID = Field(29, 1)
+TCR_EL2_DS = Field(32, 1)
+TCR_EL2_RES1 = 1 << 31 | 1 << 23
+
 # Granule shift by TG0 and by TG1 encoding (they differ: TCR_EL1 field descriptions).
 TG0_GRANULE = {0b00: 12, 0b01: 16, 0b10: 14}
 TG1_GRANULE = {0b10: 12, 0b11: 16, 0b01: 14}
@@ -50,6 +64,14 @@ SCTLR_I = Field(12, 1)
 SCTLR_WXN = Field(19, 1)
 SCTLR_SPAN = Field(23, 1)
 SCTLR_EPAN = Field(57, 1)
+
+# SCTLR_EL2 with HCR_EL2.E2H = 0: M, A, C, I and WXN where SCTLR_EL1 has them; its RES1
+# bits are [29:28], [23:22], 18, 16, 11, [5:4] (no SPAN, EPAN: the regime has no EL0).
+SCTLR_EL2_RES1 = 0b11 << 28 | 0b11 << 22 | 1 << 18 | 1 << 16 | 1 << 11 | 0b11 << 4
+
+# Translation regimes (the ASL's Regime_EL10, Regime_EL2): which one the steps run in.
+REGIME_EL10 = "EL10"
+REGIME_EL2 = "EL2"
 
 # TTBRn_EL1: BADDR[47:1]; with a 52-bit descriptor format BADDR[51:48] sit in bits[5:2].
 TTBR_BADDR = Field(1, 47)
@@ -76,7 +98,9 @@ IPS_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
 class Registers:
     """Raw register values: what the kernel programs (tcr, mair, sctlr, ttbr0,
     ttbr1; hcr, vtcr, vttbr for stage 2) and what the CPU reports (mmfr0..2,
-    ID_AA64MMFRn_EL1)."""
+    ID_AA64MMFRn_EL1).  regime: the translation regime the steps run in;
+    for REGIME_EL2, tcr, mair, sctlr and ttbr0 are TCR_EL2, MAIR_EL2,
+    SCTLR_EL2 and TTBR0_EL2 (ttbr1 unused)."""
     tcr: int
     mair: int
     sctlr: int
@@ -89,6 +113,7 @@ class Registers:
     hcr: int = 0
     vtcr: int = 0
     vttbr: int = 0
+    regime: str = REGIME_EL10
 
 
 @dataclass(frozen=True)
@@ -119,6 +144,8 @@ class WalkParams:
     c: bool                 # SCTLR_EL1.C
     i: bool                 # SCTLR_EL1.I
     mair: int
+    unprivileged: bool = True   # HasUnprivileged(regime): EL1&0 has EL0, EL2 (E2H = 0) has not
+    two_ranges: bool = True     # the regime has TTBR0 and TTBR1 ranges (VA bit 55 selects); EL2 has one
 
 
 def pa_max(mmfr0):
@@ -126,46 +153,87 @@ def pa_max(mmfr0):
     return IPS_BITS.get(MMFR0_PARANGE.get(mmfr0), 52)
 
 
+@dataclass(frozen=True)
+class _RegimeFields:
+    """The TCR_ELx fields of one VA range, as the regime's own layout holds them."""
+    granule: int
+    txsz: int
+    ips: int                # IPS (TCR_EL1) or PS (TCR_EL2) encoding
+    epd: int
+    tbi: int
+    tbid: int
+    hpd: int
+    sh: int
+    ttbr: int
+    e0pd: int
+    ha: int
+    hd: int
+    ds: int
+
+
+def _el10_fields(regs, upper):
+    """TCR_EL1's fields for TTBR0_EL1's range or (upper) TTBR1_EL1's."""
+    tcr = regs.tcr
+    common = dict(ips=TCR_IPS.get(tcr), ha=TCR_HA.get(tcr), hd=TCR_HD.get(tcr), ds=TCR_DS.get(tcr))
+    if upper:
+        return _RegimeFields(granule=TG1_GRANULE.get(TCR_TG1.get(tcr), 12), txsz=TCR_T1SZ.get(tcr),
+                             epd=TCR_EPD1.get(tcr), tbi=TCR_TBI1.get(tcr), tbid=TCR_TBID1.get(tcr),
+                             hpd=TCR_HPD1.get(tcr), sh=TCR_SH1.get(tcr), ttbr=regs.ttbr1, e0pd=TCR_E0PD1.get(tcr),
+                             **common)
+    return _RegimeFields(granule=TG0_GRANULE.get(TCR_TG0.get(tcr), 12), txsz=TCR_T0SZ.get(tcr),
+                         epd=TCR_EPD0.get(tcr), tbi=TCR_TBI0.get(tcr), tbid=TCR_TBID0.get(tcr),
+                         hpd=TCR_HPD0.get(tcr), sh=TCR_SH0.get(tcr), ttbr=regs.ttbr0, e0pd=TCR_E0PD0.get(tcr),
+                         **common)
+
+
+def _el2_fields(regs):
+    """TCR_EL2's fields with HCR_EL2.E2H = 0 (Regime_EL2): one range, TTBR0_EL2, no EPD or E0PD."""
+    tcr = regs.tcr
+    return _RegimeFields(granule=TG0_GRANULE.get(TCR_EL2_TG0.get(tcr), 12), txsz=TCR_EL2_T0SZ.get(tcr),
+                         ips=TCR_EL2_PS.get(tcr), epd=0, tbi=TCR_EL2_TBI.get(tcr), tbid=TCR_EL2_TBID.get(tcr),
+                         hpd=TCR_EL2_HPD.get(tcr), sh=TCR_EL2_SH0.get(tcr), ttbr=regs.ttbr0, e0pd=0,
+                         ha=TCR_EL2_HA.get(tcr), hd=TCR_EL2_HD.get(tcr), ds=TCR_EL2_DS.get(tcr))
+
+
 @lru_cache(maxsize=4096)
 def walk_params(regs, upper):
-    """AArch64.GetS1TTWParams for the EL1&0 regime and the VA range `upper` selects."""
-    tcr = regs.tcr
-    if upper:
-        granule = TG1_GRANULE.get(TCR_TG1.get(tcr), 12)
-        txsz, epd, tbi, tbid = TCR_T1SZ.get(tcr), TCR_EPD1.get(tcr), TCR_TBI1.get(tcr), TCR_TBID1.get(tcr)
-        hpd, sh, ttbr, e0pd = TCR_HPD1.get(tcr), TCR_SH1.get(tcr), regs.ttbr1, TCR_E0PD1.get(tcr)
-    else:
-        granule = TG0_GRANULE.get(TCR_TG0.get(tcr), 12)
-        txsz, epd, tbi, tbid = TCR_T0SZ.get(tcr), TCR_EPD0.get(tcr), TCR_TBI0.get(tcr), TCR_TBID0.get(tcr)
-        hpd, sh, ttbr, e0pd = TCR_HPD0.get(tcr), TCR_SH0.get(tcr), regs.ttbr0, TCR_E0PD0.get(tcr)
+    """AArch64.GetS1TTWParams for the regime the steps run in (Regime_EL10, or
+    Regime_EL2: HasUnprivileged FALSE, one VA range, no PAN) and the VA range
+    `upper` selects (EL1&0 only: EL2 has one)."""
+    el2 = regs.regime == REGIME_EL2
+    f = _el2_fields(regs) if el2 else _el10_fields(regs, upper)
+    granule = f.granule
     pamax = pa_max(regs.mmfr0)
     hafdbs = MMFR1_HAFDBS.get(regs.mmfr1)
-    # TCR_EL1.DS has its effect only where the granule supports 52-bit addresses
+    # TCR_ELx.DS has its effect only where the granule supports 52-bit addresses
     # (ID_AA64MMFR0_EL1.TGran4 = 0b0001, TGran16 = 0b0010: FEAT_LPA2).
     lpa2 = (granule == 12 and MMFR0_TGRAN4.get(regs.mmfr0) == 0b0001 or
             granule == 14 and MMFR0_TGRAN16.get(regs.mmfr0) == 0b0010)
-    ds = bool(TCR_DS.get(tcr)) and lpa2
-    ips_bits = IPS_BITS.get(TCR_IPS.get(tcr), 52)
+    ds = bool(f.ds) and lpa2
+    ips_bits = IPS_BITS.get(f.ips, 52)
     lpa = granule == 16 and ips_bits == 52 and pamax == 52
     lva = granule == 16 and MMFR2_VARANGE.get(regs.mmfr2) == 0b0001
     small = MMFR2_ST.get(regs.mmfr2) == 0b0001
+    pan = MMFR1_PAN.get(regs.mmfr1)
     return WalkParams(
-        upper=upper, granule=granule, txsz=txsz, epd=bool(epd), tbi=bool(tbi), tbid=bool(tbid),
-        hpd=bool(hpd) and MMFR1_HPDS.get(regs.mmfr1) >= 1,
+        upper=upper, granule=granule, txsz=f.txsz, epd=bool(f.epd), tbi=bool(f.tbi), tbid=bool(f.tbid),
+        hpd=bool(f.hpd) and MMFR1_HPDS.get(regs.mmfr1) >= 1,
         # FEAT_HAFDBS: HA needs HAFDBS >= 1, HD needs HAFDBS >= 2; HD without HA updates nothing
         # (AArch64.S1Translate tests walkparams.ha and walkparams.hd together).
-        ha=bool(TCR_HA.get(tcr)) and hafdbs >= 1, hd=bool(TCR_HD.get(tcr)) and hafdbs >= 2,
+        ha=bool(f.ha) and hafdbs >= 1, hd=bool(f.hd) and hafdbs >= 2,
         ds=ds, lpa=lpa,
         # With 48-bit descriptor formats no OA above 48 bits can be expressed.
         oasize=min(ips_bits, pamax, 52 if ds or lpa else 48),
         pamax=pamax,
         mintxsz=12 if ds or lva else 16,
         maxtxsz=(47 if granule == 16 else 48) if small else 39,
-        tcr_sh=sh, ttbr=ttbr,
+        tcr_sh=f.sh, ttbr=f.ttbr,
         wxn=bool(SCTLR_WXN.get(regs.sctlr)),
-        e0pd=bool(e0pd) and MMFR2_E0PD.get(regs.mmfr2) >= 1,
-        pan=MMFR1_PAN.get(regs.mmfr1) >= 1,
-        epan=bool(SCTLR_EPAN.get(regs.sctlr)) and MMFR1_PAN.get(regs.mmfr1) >= 3,
+        e0pd=bool(f.e0pd) and MMFR2_E0PD.get(regs.mmfr2) >= 1,
+        # PSTATE.PAN has no effect in a regime without EL0 (AArch64.S1DirectBasePermissions).
+        pan=not el2 and pan >= 1,
+        epan=not el2 and bool(SCTLR_EPAN.get(regs.sctlr)) and pan >= 3,
         a=bool(SCTLR_A.get(regs.sctlr)),
         c=bool(SCTLR_C.get(regs.sctlr)), i=bool(SCTLR_I.get(regs.sctlr)), mair=regs.mair,
+        unprivileged=not el2, two_ranges=not el2,
     )

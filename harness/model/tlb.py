@@ -22,6 +22,11 @@ B2 on DSB and ISB).  The rules the model keeps:
   Shareable forms do the same on this PE; the last-level forms are modelled
   as their all-levels forms (the model holds whole walks, not walk-cache
   entries of table descriptors, so it predicts nothing of walk caches).
+- A TLBI names one translation regime: the *E1 forms EL1&0's entries, the
+  *E2 forms (VAE2, VALE2, ALLE2) the EL2 regime's; neither removes the
+  other's.  The EL2 regime (HCR_EL2.E2H = 0) has no ASID: its entries are
+  global whatever nG (Linux's at.c: nG only where the regime is not EL2),
+  and TLBI VAE2 removes every entry of the VA.
 
 With stage 2 (Arm ARM D8.17 "TLB maintenance", D8.17.5.4 its scope,
 D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
@@ -49,10 +54,10 @@ translation of a VA is AArch64.S1Translate over them.
 """
 from dataclasses import dataclass, field
 
-from harness.cases import EL2_TLBI_OPS, TLBI_OPS
+from harness.cases import S2_TLBI_OPS, TLBI_OPS
 from harness.model.descriptors import DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
-from harness.model.registers import MMFR1_VMIDBITS, TCR_A1, TCR_AS, TTBR_ASID, walk_params
+from harness.model.registers import MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10, TCR_A1, TCR_AS, TTBR_ASID, walk_params
 from harness.model.stage2 import (
     VTCR_VS, VTTBR_VMID, S2Leaf, WalkFaultedAtStage2, full_translate, s1_walk_memory, s2_params, s2_translate, s2_walk,
 )
@@ -78,7 +83,9 @@ UNSYNCED_RULE = ("a descriptor write is seen by walks only after a DSB, and a sy
 
 def current_asid(regs):
     """The ASID of the current context: TTBR1_EL1's with TCR_EL1.A1 = 1, else TTBR0_EL1's;
-    8 bits unless TCR_EL1.AS = 1 (the upper 8 are then ignored)."""
+    8 bits unless TCR_EL1.AS = 1 (the upper 8 are then ignored).  The EL2 regime has none (0)."""
+    if regs.regime == REGIME_EL2:
+        return 0
     ttbr = regs.ttbr1 if TCR_A1.get(regs.tcr) else regs.ttbr0
     return TTBR_ASID.get(ttbr) & asid_mask(regs)
 
@@ -110,12 +117,14 @@ def leaf(regs, memory, va):
 
 @dataclass(frozen=True)
 class Invalidation:
-    """What a TLBI removes: of the VMID vmid (None: of every VMID), stage 1 and combined
-    entries (stage1) of va (None: every VA) that are non-global of asid (None: of every
-    ASID), and global ones if globals; stage 2 entries (stage2) of ipa (None: every IPA)."""
+    """What a TLBI removes: of the translation regime regime and the VMID vmid (None: of
+    every VMID), stage 1 and combined entries (stage1) of va (None: every VA) that are
+    non-global of asid (None: of every ASID), and global ones if globals; stage 2 entries
+    (stage2) of ipa (None: every IPA)."""
     va: int
     asid: int
     globals: bool
+    regime: str = REGIME_EL10
     vmid: int = 0
     stage1: bool = True
     stage2: bool = False
@@ -124,15 +133,17 @@ class Invalidation:
     @staticmethod
     def of(step, vmid):
         """The invalidation of a TLBI step under the VMID vmid: by VA (with an ASID or for all), by ASID
-        (nG entries only), or all; of EL2, by IPA (stage 2 entries only), VMALLS12E1 (both stages, this
-        VMID) or ALLE1 (both stages, every VMID)."""
-        if step.op in EL2_TLBI_OPS:
-            if EL2_TLBI_OPS[step.op]:
-                return Invalidation(None, None, True, vmid, stage1=False, stage2=True, ipa=step.va & ~0xFFF)
-            return Invalidation(None, None, True, None if step.op.startswith("tlbi_alle1") else vmid, stage2=True)
+        (nG entries only), or all; of the EL2 regime for the *E2 forms; of EL2 for EL1&0, by IPA (stage 2
+        entries only), VMALLS12E1 (both stages, this VMID) or ALLE1 (both stages, every VMID)."""
+        if step.op in S2_TLBI_OPS:
+            if S2_TLBI_OPS[step.op]:
+                return Invalidation(None, None, True, vmid=vmid, stage1=False, stage2=True, ipa=step.va & ~0xFFF)
+            return Invalidation(None, None, True, vmid=None if step.op.startswith("tlbi_alle1") else vmid,
+                                stage2=True)
         takes_va, takes_asid = TLBI_OPS[step.op]
+        regime = REGIME_EL2 if step.op.endswith(("e2", "e2is")) else REGIME_EL10
         return Invalidation(step.va if takes_va else None, step.asid if takes_asid else None,
-                            globals=takes_va or not takes_asid, vmid=vmid)
+                            globals=takes_va or not takes_asid, regime=regime, vmid=vmid)
 
     def of_vmid(self, vmid):
         return self.vmid is None or self.vmid == vmid
@@ -158,13 +169,14 @@ class Entry:
         found = leaf(self.regs, self.memory, va)
         if found is None:
             return False
-        global_entry = not DESC_NG.get(found.desc)
+        params = walk_params(self.regs, bool(va >> 55 & 1))
+        global_entry = not DESC_NG.get(found.desc) or not params.unprivileged
         if not global_entry and self.asid not in asids:
             return False
-        size = 1 << level_lsb(walk_params(self.regs, bool(va >> 55 & 1)).granule, found.level)
+        size = 1 << level_lsb(params.granule, found.level)
         base = va & ~(size - 1) & VA_BITS_TLBI
         for _, inv in self.removed:
-            if not inv.stage1 or not inv.of_vmid(self.vmid):
+            if inv.regime != self.regs.regime or not inv.stage1 or not inv.of_vmid(self.vmid):
                 continue
             if inv.va is not None and not base <= inv.va & ~0xFFF & VA_BITS_TLBI < base + size:
                 continue

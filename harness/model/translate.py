@@ -5,7 +5,7 @@ terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
 from dataclasses import dataclass, replace
 
 from harness import esr, par
-from harness.cases import AT_OPS, AT_S12_OPS, LOADS, STORES
+from harness.cases import AT_OPS, AT_S1E2_OPS, AT_S12_OPS, LOADS, STORES
 from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
     s1_decode_mem_attrs,
@@ -46,6 +46,9 @@ ACCESS_KINDS = {
     # The two-stage ATs, executed at EL2 for the EL1&0 regime: their stage 1 checks are AT S1E1*'s and S1E0*'s.
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True,
                       el0=op.startswith("at_s12e0"), size=0) for op in AT_S12_OPS},
+    # AT S1E2R/W: the EL2 regime's translation, with its (privileged) read or write permission.
+    **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True, el0=False, size=0)
+       for op in AT_S1E2_OPS},
 }
 
 ALIGNMENT_RULE = "SCTLR_EL1.A = 1 and the address not aligned to the access size (AArch64.CheckAlignment)"
@@ -87,9 +90,10 @@ class _Faulted:
 
 def branch_addr(params, va):
     """AArch64.BranchAddr: with TBI (and TBID = 0) the tag of a branch target
-    becomes copies of bit 55 before it reaches the PC."""
+    becomes copies of bit 55 before it reaches the PC (at EL0 and EL1; at EL2
+    outside a host, one range, zeros)."""
     if params.tbi and not params.tbid:
-        return va & ((1 << 56) - 1) | (0xFF << 56 if va >> 55 & 1 else 0)
+        return va & ((1 << 56) - 1) | (0xFF << 56 if va >> 55 & 1 and params.two_ranges else 0)
     return va
 
 

@@ -57,12 +57,13 @@ def addr_top(params, fetch):
 
 def va_is_out_of_range(va, params, fetch):
     """AArch64.VAIsOutOfRange: VA bits [AddrTop:IASize] must be all 0 (lower
-    range) or all 1 (upper range)."""
+    range) or all 1 (upper range); a regime with one range (EL2 with E2H = 0)
+    has only the lower, whatever VA bit 55."""
     top, iasize = addr_top(params, fetch), 64 - params.txsz
     if top < iasize:
         return False
     bits = va >> iasize & ((1 << (top - iasize + 1)) - 1)
-    return bits != (((1 << (top - iasize + 1)) - 1) if params.upper else 0)
+    return bits != (((1 << (top - iasize + 1)) - 1) if params.upper and params.two_ranges else 0)
 
 
 def txsz_choices(params):
