@@ -231,3 +231,31 @@ def test_vmid_is_8_bits_unless_vmid16_and_vs(vs, vmid16, vmid):
     regs = Registers(tcr=0, mair=0, sctlr=0, ttbr0=0, ttbr1=0, mmfr0=0, mmfr1=0b0010 << 4 if vmid16 else 0,
                      vtcr=vs << 19, vttbr=0x0101 << 48)
     assert current_vmid(regs) == vmid
+
+
+def test_a_stage_1_table_whose_ipa_stage_2_may_translate_two_ways_is_not_modelled(tmp_path):
+    """A stage 1 table at an IPA whose stage 2 page changed without a TLBI: the walk may read the
+    table at either PA, which the model does not follow (an Unknown, never a guess); after
+    VMALLS12E1, DSB, ISB only the new one is left, and the walk is modelled again."""
+    path = tmp_path / "s1ptw.toml"
+    path.write_text('''feature = "f"
+[case.c]
+summary = "s"
+stage2 = { t0sz = 24 }
+raw = [ { va = 0x80_0000_0000, level = 0, desc = "0x8000_0000 | 0x3" } ]
+s2map = [ { ipa = 0x8000_0000, to = "table_a", level = 3 }, { ipa = 0x8000_1000, to = "table_b", level = 3 } ]
+steps = [
+  { do = "s2_map", ipa = 0x8000_0000, level = 3, to = "table_b" },
+  { do = "dsb" },
+  { do = "isb" },
+  { do = "load64", va = 0x80_0000_0018, expect = { fault = "translation", level = 1 } },
+  { do = "tlbi_vmalls12e1" },
+  { do = "dsb" },
+  { do = "isb" },
+  { do = "load64", va = 0x80_0000_0018, expect = { fault = "translation", level = 1 } },
+]
+''')
+    predictions = predict_case(load_file(path)[0], MAX)
+    stale, fresh = predictions[3], predictions[7]
+    assert [type(o).__name__ for o in stale] == ["Unknown"] and "not modelled" in next(iter(stale)).reason
+    assert {o.fault for o in fresh} == {("translation", 1)}
