@@ -329,8 +329,8 @@ class Tlb:
         tables in program order): stage 1 from a walk of any registers and tables it may see
         or from a stage 1 entry it may still hold, each with the stage 2 translations that
         may go with it (_stage2_choices)."""
-        vmids = {current_vmid(r) for r in self.regs_seen}
-        walked = [full_translate(r, m, access, s2=self._stage2_choices(vmids))
+        # One access is translated in one context: a walk under the VMID of the registers it uses.
+        walked = [full_translate(r, m, access, s2=self._stage2_choices({current_vmid(r)}))
                   for r in self.regs_seen for m in self.memories_seen]
         fresh = [full_translate(r, m, access, s2=self._stage2_choices())
                  for r in self.regs_seen for m in self.memories_seen]
