@@ -280,13 +280,13 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def _cpu_ids(config):
-    """ID_AA64MMFR0/1/2_EL1 of this QEMU and CPU, from one boot that runs no case."""
+    """The ID registers (features.ID_REGISTERS) of this QEMU and CPU, from one boot that runs no case."""
     if BOOT not in config.stash:
         run, output = config.stash[RUNNER].boot()
         boot = output.boot
         if boot is None:
             raise HarnessError(f"the kernel printed no boot record (QEMU exit status {run.exit_status}):\n{run.output}")
-        config.stash[BOOT] = (boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2"))
+        config.stash[BOOT] = features.boot_ids(boot)
     return config.stash[BOOT]
 
 

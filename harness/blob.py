@@ -28,10 +28,10 @@ LAYOUT = read_constants(kernel_header("layout.h"))
 _HEADER = struct.Struct("<IIII")                # magic, version, ncases, size
 _REGIME = "BBBBB3xI4xQQ"                        # tg0, tg1, t0sz, t1sz, ips, flags, ttbr1, mair
 _CASE = struct.Struct("<II" + _REGIME + "IIIIIIIIII")   # id, id_len, regime, (offset, count) x 5
-_MAP = struct.Struct("<QQbBBBB3x")              # va, pa, level, attrindx, ap, sh, flags
-_TABLE = struct.Struct("<QbBB5x")               # va, level, aptable, flags
-_RAW = struct.Struct("<QQb7x")                  # va, desc, level
-_STEP = struct.Struct("<QQQIBb2x")              # va, value, mask, op, el, level
+_MAP = struct.Struct("<QQbBBBBB2x")             # va, pa, level, attrindx, ap, sh, flags, space
+_TABLE = struct.Struct("<QbBBB4x")              # va, level, aptable, flags, space
+_RAW = struct.Struct("<QQbB6x")                 # va, desc, level, space
+_STEP = struct.Struct("<QQQIBbB1x")             # va, value, mask, op, el, level, space
 _STAGE2 = struct.Struct("<BBBBHHIIII")          # tg, t0sz, sl0, ps, flags, vmid, (offset, count) x 2
 _S2MAP = struct.Struct("<QQbBBBBB2x")           # ipa, pa, level, memattr, s2ap, sh, xn, flags
 
@@ -64,16 +64,16 @@ def _regime(c):
 def _map(m):
     flags = _flags({"af": m.af, "ng": m.ng, "pxn": m.pxn, "uxn": m.uxn, "contig": m.contig,
                     "dbm": m.dbm}, "MAP")
-    return _MAP.pack(m.va, m.pa, m.level, m.attrindx, HWDEF[AP_NAMES[m.ap]], HWDEF[SH_NAMES[m.sh]], flags)
+    return _MAP.pack(m.va, m.pa, m.level, m.attrindx, HWDEF[AP_NAMES[m.ap]], HWDEF[SH_NAMES[m.sh]], flags, m.space)
 
 
 def _table(t):
     return _TABLE.pack(t.va, t.level, HWDEF[APTABLE_NAMES[t.aptable]],
-                       _flags({"pxn": t.pxntable, "uxn": t.uxntable}, "TABLE_ATTR"))
+                       _flags({"pxn": t.pxntable, "uxn": t.uxntable}, "TABLE_ATTR"), t.space)
 
 
 def _raw(w):
-    return _RAW.pack(w.va, w.desc, w.level)
+    return _RAW.pack(w.va, w.desc, w.level, w.space)
 
 
 def _s2map(m):
@@ -89,28 +89,15 @@ def _stage2(s2, place):
 
 
 # Steps kernel/maint.c runs as one operation: a descriptor write of (value, mask).
-_OP_NAMES = {"map": "WRITE_DESC", "unmap": "WRITE_DESC", "protect": "WRITE_DESC", "dsb": "DSB_ISH",
-             **{op: "S2_WRITE_DESC" for op in S2_DESC_WRITES}}
-
-
-def _tlbi_operand(s):
-    """Xt of a TLBI by VA and/or ASID: ASID in bits[63:48], VA[55:12] in bits[43:0]
-    (Arm ARM C5.5, the TLBI operand; Linux's __TLBI_VADDR)."""
-    takes_va, takes_asid = TLBI_OPS[s.op]
-    return (s.asid << 48 if takes_asid else 0) | (s.va >> 12 & ((1 << 44) - 1) if takes_va else 0)
-
-
-def _ipas2_operand(s):
-    """Xt of a TLBI IPAS2*: IPA[51:12] in bits[39:0], TTL = 0 (any level) (Arm ARM C5.5, TLBI IPAS2E1;
-    Linux's __kvm_tlb_flush_vmid_ipa passes ipa >> 12)."""
-    return s.va >> 12 & ((1 << 40) - 1) if S2_TLBI_OPS[s.op] else 0
+_OP_NAMES = {"map": "WRITE_DESC", "unmap": "WRITE_DESC", "protect": "WRITE_DESC", "link": "WRITE_DESC",
+             "dsb": "DSB_ISH", **{op: "S2_WRITE_DESC" for op in S2_DESC_WRITES}}
 
 
 # Fix-ups by kind (cases.FIXUP_KINDS).
 _FIXUP_OPS = {"map": "OP_FIXUP_MAP", "copy": "OP_FIXUP_COPY", "set_af": "OP_FIXUP_AF"}
 
 
-def _step(c, s):
+def _step(c, n, s):
     op = CASE_H[f"OP_{_OP_NAMES.get(s.op, s.op).upper()}"]
     value, mask = s.value, s.mask
     if s.fixup:
@@ -118,15 +105,13 @@ def _step(c, s):
         op = CASE_H[_FIXUP_OPS[s.fixup]]
         value, mask = declared.descriptor_write(c, s)
     elif s.op in DESC_WRITES or s.op in S2_DESC_WRITES:
-        value, mask = declared.descriptor_write(c, s)
-    elif s.op in TLBI_OPS:
-        value = _tlbi_operand(s)
-    elif s.op in S2_TLBI_OPS:
-        value = _ipas2_operand(s)
+        value, mask = declared.descriptor_write(c, s, n)
+    elif s.op in TLBI_OPS or s.op in S2_TLBI_OPS:
+        value = declared.tlbi_operand(c, s)
     elif s.op in ("set_ttbr0", "set_ttbr1"):
         value = s.asid
     # A fix-up is the kernel's own work, at EL1; its retry runs where the access before it ran.
-    return _STEP.pack(s.va, value, mask, op, 1 if s.fixup else s.el, s.level or 0)
+    return _STEP.pack(s.va, value, mask, op, 1 if s.fixup else s.el, s.level or 0, s.space)
 
 
 def encode(cases):
@@ -150,7 +135,7 @@ def encode(cases):
             raise BlobError(f"case ID {c.id!r} is longer than the kernel's {CASE_H['BLOB_ID_MAX']} characters")
         arrays = []
         for items, pack in ((c.maps, _map), (c.tables, _table), (c.raws, _raw),
-                            (c.steps, lambda s, c=c: _step(c, s))):
+                            (tuple(enumerate(c.steps)), lambda step, c=c: _step(c, *step))):
             arrays += [place(b"".join(pack(item) for item in items)), len(items)]
         if c.stage2 is None:
             arrays += [place(b""), 0]

@@ -60,7 +60,7 @@ SELFTESTS = {"selftest_brk": "unexpected_exception", "selftest_nested": "nested_
              "selftest_hang": "hang"}
 # Steps that change translations (kernel/maint.c): descriptor writes and reads at
 # the slot for va at level, barriers, TLB maintenance and register writes.
-DESC_WRITES = ("map", "unmap", "protect", "write_desc")
+DESC_WRITES = ("map", "unmap", "protect", "write_desc", "link")
 # TLBI operations by the operand they take: (VA, ASID).
 TLBI_OPS = {"tlbi_vmalle1": (False, False), "tlbi_vmalle1is": (False, False),
             "tlbi_vae1": (True, True), "tlbi_vae1is": (True, True),
@@ -68,11 +68,20 @@ TLBI_OPS = {"tlbi_vmalle1": (False, False), "tlbi_vmalle1is": (False, False),
             "tlbi_aside1": (False, True), "tlbi_aside1is": (False, True),
             "tlbi_vaae1": (True, False), "tlbi_vaae1is": (True, False),
             "tlbi_vaale1": (True, False), "tlbi_vaale1is": (True, False),
+            # By range of VAs (FEAT_TLBIRANGE): the operand's BaseADDR, NUM, SCALE, TTL and TG.
+            "tlbi_rvae1": (True, True), "tlbi_rvae1is": (True, True),
+            "tlbi_rvale1": (True, True), "tlbi_rvale1is": (True, True),
+            "tlbi_rvaae1": (True, False), "tlbi_rvaae1is": (True, False),
+            "tlbi_rvaale1": (True, False), "tlbi_rvaale1is": (True, False),
             # The EL2 regime's (E2H = 0: no ASID), executed at EL2 in a case with `el2`.
             "tlbi_alle2": (False, False), "tlbi_alle2is": (False, False),
             "tlbi_vae2": (True, False), "tlbi_vae2is": (True, False),
             "tlbi_vale2": (True, False), "tlbi_vale2is": (True, False)}
 TLBI_EL2_OPS = tuple(op for op in TLBI_OPS if op.endswith(("e2", "e2is")))
+RANGE_TLBI = tuple(op for op in TLBI_OPS if op.startswith("tlbi_rva"))
+# The last-level forms (VALE1, VAALE1, RVALE1, RVAALE1, VALE2 and IS): only leaf entries need go,
+# walk-cache entries may stay.
+LAST_LEVEL_TLBI = tuple(op for op in TLBI_OPS if re.match(r"tlbi_r?va+le[12](is)?$", op))
 SYSREG_WRITES = ("set_tcr", "set_mair", "set_sctlr")
 # Fix-ups of a faulting access before its retry (kernel/fixup.c): demand paging (map the
 # missing page), copy-on-write (copy the frame, map the copy writable, TLBI), the Access
@@ -167,6 +176,7 @@ class Mapping:
     uxn: bool
     contig: bool
     dbm: bool
+    space: int = 0          # the TTBR0 table set (address space) it is in: 0 the case's first
 
 
 @dataclass(frozen=True)
@@ -176,6 +186,7 @@ class TableAttrs:
     aptable: str
     pxntable: bool
     uxntable: bool = False
+    space: int = 0
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,7 @@ class Raw:
     va: int
     level: int
     desc: int
+    space: int = 0
 
 
 @dataclass(frozen=True)
@@ -252,8 +264,8 @@ class Stage2:
 class Step:
     """One step.  For maintenance steps (MAINT_OPS): level and mapping (map,
     protect: the new attributes; protect keeps the output address) or value
-    (write_desc: the descriptor; set_*: the bits under mask); asid for TLBI
-    and TTBR writes."""
+    (write_desc: the descriptor; link: the VA whose next-level table the table
+    descriptor points at; set_*: the bits under mask); asid for TLBI and TTBR writes."""
     op: str
     va: int
     value: int
@@ -264,6 +276,19 @@ class Step:
     mask: int = 0
     asid: int = 0
     fixup: str = None       # FIXUP_KINDS: the retry of the access before it, after this fix-up
+    tlbi_range: object = None   # TlbiRange: the range fields of a RANGE_TLBI step
+    space: int = 0          # set_ttbr0 and descriptor steps: the TTBR0 table set they use
+
+
+@dataclass(frozen=True)
+class TlbiRange:
+    """A TLBI by range's fields besides the VA (BaseADDR) and ASID: (num + 1) << (5 * scale + 1)
+    granules of tg (a granule shift; None: the granule of the tables va selects), the TTL
+    level hint ttl (0: none)."""
+    num: int = 0
+    scale: int = 0
+    ttl: int = 0
+    tg: int = None
 
 
 @dataclass(frozen=True)
@@ -294,6 +319,11 @@ class Case:
     @property
     def needs_el2(self):
         return self.stage2 is not None or self.el2 is not None
+
+    @property
+    def spaces(self):
+        """How many TTBR0 table sets (address spaces) the case has: 1 + the highest `space` it names."""
+        return 1 + max((x.space for x in (*self.maps, *self.tables, *self.raws, *self.steps)), default=0)
 
     @property
     def id(self):
@@ -465,7 +495,7 @@ REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tb
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
 REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "hpd0": "FEAT_HPDS",
                    "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16"}
-OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2"}
+OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI}}
 
 
 def _build_case(path, name, body, defaults, params, bugs, feature):
@@ -650,6 +680,18 @@ def _regime(path, name, table, params):
     return regime
 
 
+def range_tg(regime, step):
+    """The granule (shift) a TLBI by range names: its `tg`, else that of the tables its VA selects."""
+    return step.tlbi_range.tg if step.tlbi_range.tg is not None else _table_for(regime, step.va)[0]
+
+
+def range_unit(regime, step):
+    """The VA bit BaseADDR[0] holds (ASL TLBIRange): the granule's lowest, or 16 for 52-bit
+    addresses (HasLargeAddress: the 64K granule, or TCR_EL1.DS = 1)."""
+    tg = range_tg(regime, step)
+    return 16 if tg == 16 or regime.ds else tg
+
+
 def _table_for(regime, va):
     """(granule shift, VA bits) of the TTBR that VA bit 55 selects."""
     if va >> 55 & 1:
@@ -815,7 +857,9 @@ def _check_stage2_layout(path, name, s2, steps=()):
                                 f"kernel's own stage 2 mapping {start:#x}-{end - 1:#x}", name, f"{where}.ipa")
 
 
-MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm"}
+MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm", "space"}
+# TTBR0 table sets a case may have (kernel/case.h MAX_SPACES): its address spaces.
+MAX_SPACES = read_constants(kernel_header("case.h"))["MAX_SPACES"]
 
 
 def _mapping(path, name, i, table, names, where=None):
@@ -834,24 +878,32 @@ def _mapping(path, name, i, table, names, where=None):
         va=va, pa=pa, level=level,
         attrindx=attrindx, ap=f.choice("ap", AP_NAMES, "rw_el1"), sh=f.choice("sh", SH_NAMES, "inner"),
         af=f.bool("af", True), ng=f.bool("ng"), pxn=f.bool("pxn"), uxn=f.bool("uxn"), contig=f.bool("contig"),
-        dbm=f.bool("dbm"),
+        dbm=f.bool("dbm"), space=_space(f),
     )
 
 
+def _space(f):
+    """The `space` of a map, raw, tables entry or step: which TTBR0 table set (address space) it is in."""
+    space = f.int("space", 0)
+    if not 0 <= space < MAX_SPACES:
+        raise f.error("space", f"{space} is not a table set 0..{MAX_SPACES - 1} (kernel/case.h MAX_SPACES)")
+    return space
+
+
 def _table_attrs(path, name, i, table, names):
-    f = _Fields(path, name, f"tables[{i}]", table, {"va", "level", "aptable", "pxntable", "uxntable"}, names)
+    f = _Fields(path, name, f"tables[{i}]", table, {"va", "level", "aptable", "pxntable", "uxntable", "space"}, names)
     t = TableAttrs(va=f.int("va", required=True), level=f.int("level", required=True),
                    aptable=f.choice("aptable", APTABLE_NAMES, "none"), pxntable=f.bool("pxntable"),
-                   uxntable=f.bool("uxntable"))
+                   uxntable=f.bool("uxntable"), space=_space(f))
     if t.level == 3:
         raise f.error("level", "level 3 holds pages, not table descriptors")
     return t
 
 
 def _raw(path, name, i, table, names):
-    f = _Fields(path, name, f"raw[{i}]", table, {"va", "level", "desc"}, names)
+    f = _Fields(path, name, f"raw[{i}]", table, {"va", "level", "desc", "space"}, names)
     return Raw(va=f.int("va", required=True), level=f.int("level", required=True),
-               desc=f.int("desc", required=True))
+               desc=f.int("desc", required=True), space=_space(f))
 
 
 STEP_KEYS = {"do", "va", "value", "expect", "el"}
@@ -859,10 +911,12 @@ FAULT_KEYS = {"fault", "level", "far", "wnr", "s1ptw", "stage", "ipa"}
 PAR_KEYS = {"pa", "attr", "sh"}
 
 
-MAINT_KEYS = {"map": MAP_KEYS, "unmap": {"va", "level"}, "protect": MAP_KEYS - {"to"},
-              "write_desc": {"va", "level", "desc"}, "read_desc": {"va", "level"}, "set_ttbr0": {"asid"},
+MAINT_KEYS = {"map": MAP_KEYS, "unmap": {"va", "level", "space"}, "protect": MAP_KEYS - {"to"},
+              "write_desc": {"va", "level", "desc", "space"}, "link": {"va", "level", "table_of", "space"},
+              "read_desc": {"va", "level", "space"}, "set_ttbr0": {"asid", "space"},
               "set_ttbr1": {"asid"}, **{op: {"value", "mask"} for op in SYSREG_WRITES},
               **{op: ({"va"} if takes_va else set()) | ({"asid"} if takes_asid else set())
+                 | ({"num", "scale", "ttl", "tg"} if op in RANGE_TLBI else set())
                  for op, (takes_va, takes_asid) in TLBI_OPS.items()},
               "s2_map": S2MAP_KEYS, "s2_unmap": {"ipa", "level"}, "s2_protect": S2MAP_KEYS - {"to"},
               "s2_write_desc": {"ipa", "level", "desc"}, "s2_read_desc": {"ipa", "level"}, "set_vmid": {"vmid"},
@@ -905,10 +959,23 @@ def _maint_step(path, name, i, op, table, names):
                            if op == "protect" else table, names, where)
     elif op == "write_desc":
         value = f.int("desc", required=True)
+    elif op == "link":
+        value = f.int("table_of", required=True)
+        if level > 2:
+            raise f.error("level", "a table descriptor is at level 0, 1 or 2 (level 3 holds pages)")
+        if value >> 55 & 1 != va >> 55 & 1:
+            raise f.error("table_of", f"{value:#x} is in the other TTBR's half than va {va:#x}")
     elif op in SYSREG_WRITES:
         value, mask = f.int("value", required=True), f.int("mask", required=True)
         if value & ~mask:
             raise f.error("value", f"sets bits outside mask ({value & ~mask:#x})")
+    tlbi_range = None
+    if op in RANGE_TLBI:
+        tlbi_range = TlbiRange(num=f.int("num", 0), scale=f.int("scale", 0), ttl=f.int("ttl", 0),
+                               tg=geometry.GRANULES[f.choice("tg", geometry.GRANULES)] if "tg" in table else None)
+        for key, top in (("num", 31), ("scale", 3), ("ttl", 3)):
+            if not 0 <= getattr(tlbi_range, key) <= top:
+                raise f.error(key, f"{getattr(tlbi_range, key)} is outside the operand field's 0..{top}")
     spec = table.get("expect")
     if op == "s2_read_desc" and isinstance(spec, dict) and set(spec) - S2_DESC_EXPECT_KEYS:
         # The stage 1 names (ap, ng, pxn, uxn, dbm) would mislead about a stage 2 descriptor's bits.
@@ -917,7 +984,8 @@ def _maint_step(path, name, i, op, table, names):
     expect = _desc_expect(path, name, f"{where}.expect", va, table.get("expect"), names, f) \
         if op in ("read_desc", "s2_read_desc") else _maint_expect(path, name, f"{where}.expect",
                                                                   table.get("expect", "ok"))
-    return Step(op, va & (2**64 - 1), value or 0, expect, level=level, mapping=mapping, mask=mask or 0, asid=asid)
+    return Step(op, va & (2**64 - 1), value or 0, expect, level=level, mapping=mapping, mask=mask or 0, asid=asid,
+                tlbi_range=tlbi_range, space=_space(f) if "space" in keys else 0)
 
 
 def _maint_expect(path, name, where, spec):
@@ -1139,6 +1207,23 @@ def _check_layout(case):
                         "its TTBR1 home), which e0pd1 forbids EL0 to use", case.name, "regime.e0pd1")
     reserved = kernel_ranges(r)
     reserved_half = 1 if r.kernel_high else 0
+    if case.spaces > 1:
+        where = next(f"{what}[{i}].space" for what, xs in (("map", case.maps), ("tables", case.tables),
+                                                          ("raw", case.raws), ("steps", case.steps))
+                     for i, x in enumerate(xs) if x.space)
+        if r.kernel_high:
+            raise CaseError(case.path, "a second TTBR0 table set needs the kernel's identity home in TTBR0 "
+                            "(not t0sz above 33, epd0 or e0pd0): it is mapped in every set", case.name, where)
+        for what, xs in (("map", case.maps), ("tables", case.tables), ("raw", case.raws), ("steps", case.steps)):
+            for i, x in enumerate(xs):
+                if x.space and x.va >> 55 & 1:
+                    raise CaseError(case.path, f"va {x.va:#x} is in TTBR1's half, which has one table set",
+                                    case.name, f"{what}[{i}].space")
+                if getattr(x, "fixup", None):
+                    # Named by its TOML step, the access's (a retry is a step of its own after it).
+                    toml_index = i - sum(1 for s in case.steps[:i + 1] if s.fixup)
+                    raise CaseError(case.path, "fix-ups act on the first table set: a case with several is "
+                                    "not supported", case.name, f"steps[{toml_index}].fixup")
 
     def check_slot(what, va, level, must_align_pa=None, va_in_mapping=False):
         """va_in_mapping: va is any address of the mapping (a fix-up's access), not its start."""
@@ -1186,6 +1271,12 @@ def _check_layout(case):
         if s.level is not None and s.op not in STAGE2_MAINT_OPS:     # stage 2's: _check_stage2_layout
             check_slot(f"steps[{i}]", s.va, s.level, s.mapping.pa if s.op == "map" or s.fixup in ("map", "copy")
                        else None, va_in_mapping=bool(s.fixup))
+        if s.op in RANGE_TLBI:
+            unit = 1 << range_unit(r, s)
+            if s.va % unit:
+                raise CaseError(case.path, f"va {s.va:#x} is not a multiple of {unit:#x}: BaseADDR holds the VA in "
+                                "units of the granule TG names (64K where addresses are 52-bit: the 64K granule, or "
+                                "ds; ASL TLBIRange)", case.name, f"steps[{i}].va")
         if s.op == "set_ttbr1" and r.ttbr1 is not None:
             raise CaseError(case.path, "set_ttbr1 points TTBR1_EL1 at the case's TTBR1 tables, which a verbatim "
                             "regime.ttbr1 leaves out", case.name, f"steps[{i}].do")

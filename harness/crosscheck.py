@@ -19,7 +19,7 @@ Each check is a problem of its own when it fails:
 """
 from dataclasses import dataclass
 
-from harness import declared, model
+from harness import declared, features, model
 from harness.cases import MAINT_OPS
 from harness.fuzz.known import MODEL_LOCK, fewest_explaining
 from harness.model.oracle import describe_outcomes, expectation_agrees, observation_allowed
@@ -161,7 +161,7 @@ def _step_views(case, records, boot, version=None):
     walks (walks off), and a problem on the first step when it should have and does not."""
     if records is None or boot is None or not records.walks and records.regs is None:
         return {}
-    ids = (boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2"))
+    ids = features.boot_ids(boot)
     views = {}
     if records.regs is None:
         return {0: ModelView(problems=("the kernel reported walks but no regs record for this case",))}

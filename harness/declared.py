@@ -12,7 +12,7 @@ it plants.
 """
 from functools import lru_cache
 
-from harness.cases import LAYOUT, S2AP_NAMES, STAGE2_MAINT_OPS
+from harness.cases import LAYOUT, RANGE_TLBI, S2_TLBI_OPS, S2AP_NAMES, STAGE2_MAINT_OPS, TLBI_OPS, range_tg, range_unit
 from harness.kdefs import kernel_header, read_constants, read_defines
 from harness.model.attributes import SH_CODES
 from harness.model.descriptors import (
@@ -138,6 +138,17 @@ class _Tables:
             table = self.oa_decode(entry)
         return table + 8 * self.index(va, level)
 
+    def table_at(self, va, level):
+        """The table that holds the level `level` descriptor of va, as the tables are now
+        (none made: a `link` step points at a table that exists)."""
+        table = self.root
+        for lv in range(self.start, level):
+            entry = self.words.get(table + 8 * self.index(va, lv), 0)
+            if entry & 0b11 != 0b11:
+                raise LayoutError(f"link: no level {level} table for {va:#x} (level {lv} holds no table descriptor)")
+            table = self.oa_decode(entry)
+        return table
+
     def table_prot(self, va, level, bits):
         """pgt_table_prot: hierarchical attributes added to the table descriptor for va at level."""
         slot = self.slot(va, level)
@@ -258,30 +269,40 @@ def _oa_format(regime, granule):
 
 
 def build_tables(case, new_tables):
-    """main.c build_tables: the roots, the kernel's own mappings, then the case's
-    maps, table attributes and raw descriptors, in that order.  new_tables(granule,
-    va_bits, oa_format) makes one TTBR's tables (a _Tables, or another builder
-    with its methods).  Returns the tables VA bit 55 selects: (tt0, tt1)."""
+    """main.c build_tables: the roots, the kernel's own mappings, each further TTBR0
+    table set (case.spaces) with the kernel's mappings, then the case's maps, table
+    attributes and raw descriptors, in that order.  new_tables(granule, va_bits,
+    oa_format) makes one TTBR's tables (a _Tables, or another builder with its
+    methods).  Returns (tt0, tt1, spaces): the tables VA bit 55 selects as the steps
+    start, and TTBR0's table sets (spaces[0] is tt0)."""
     r = case.regime
     tt0 = new_tables(r.tg0, 64 - r.t0sz, _oa_format(r, r.tg0))
     tt1 = new_tables(r.tg1, 64 - r.t1sz, _oa_format(r, r.tg1))
     low = (LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"], LAYOUT["EL0_CODE_VA"], r.wxn)
+    prots = _KERNEL_PROTS if case.el2 is None else _KERNEL_PROTS_EL2
     if not r.kernel_high:
-        _map_kernel(tt0, *low, _KERNEL_PROTS if case.el2 is None else _KERNEL_PROTS_EL2)
+        _map_kernel(tt0, *low, prots)
     else:
         boot = new_tables(r.tg0, 48, _oa_format(r, r.tg0))
         _map_kernel(boot, *low)
         _map_kernel(tt1, LAYOUT["KERNEL_ALIAS_BASE"], LAYOUT["UART_ALIAS_BASE"], LAYOUT["EL0_CODE_ALIAS_VA"], r.wxn)
-    halves = (tt0, tt1)
+    spaces = [tt0]
+    for _ in range(1, case.spaces):
+        spaces.append(new_tables(r.tg0, 64 - r.t0sz, _oa_format(r, r.tg0)))
+        _map_kernel(spaces[-1], *low, prots)
+
+    def tables(entry):
+        return tt1 if entry.va >> 55 & 1 else spaces[entry.space]
+
     for m in case.maps:
         prot = _prot(m.attrindx, m.ap, m.sh, m.af, m.ng, m.pxn, m.uxn, m.contig, m.dbm)
-        halves[m.va >> 55 & 1].map(m.va, m.pa, m.level, prot)
+        tables(m).map(m.va, m.pa, m.level, prot)
     for t in case.tables:
         bits = APTABLE_VALUES[t.aptable] << TABLE_AP.shift | t.pxntable * TABLE_PXN.mask | t.uxntable * TABLE_UXN.mask
-        halves[t.va >> 55 & 1].table_prot(t.va, t.level, bits)
+        tables(t).table_prot(t.va, t.level, bits)
     for w in case.raws:
-        halves[w.va >> 55 & 1].raw(w.va, w.level, w.desc)
-    return halves
+        tables(w).raw(w.va, w.level, w.desc)
+    return tt0, tt1, spaces
 
 
 def _half_format(case, va):
@@ -296,18 +317,22 @@ def _oa_mask(granule, oa_format):
     return _oa_encode(granule, oa_format, (1 << 52) - 1)
 
 
-def descriptor_write(case, step):
-    """(value, mask) of a descriptor-write step (cases.DESC_WRITES, S2_DESC_WRITES), as
-    kernel/maint.c applies it to the slot: slot = (slot & ~mask) | value.  map writes
-    pte_leaf's descriptor, unmap 0, write_desc its desc; protect replaces every bit but
-    the output address and the descriptor type (bits[1:0]); their s2_ forms likewise
-    with stage 2's attributes.  So do fix-ups (a retry step's `fixup`): map and copy
-    write the leaf, set_af sets AF."""
+def descriptor_write(case, step, n=None, pool_base=TABLE_POOL_BASE):
+    """(value, mask) of a descriptor-write step (cases.DESC_WRITES, S2_DESC_WRITES; n:
+    its index in the case; pool_base: where the kernel's tables are, for `link`), as
+    kernel/maint.c applies it to the slot: slot = (slot & ~mask) | value.
+    map writes pte_leaf's descriptor, unmap 0, write_desc its desc, link the table
+    descriptor of the next-level table of its `table_of` as the steps before it left
+    the tables; protect replaces every bit but the output address and the descriptor
+    type (bits[1:0]); the s2_ forms likewise with stage 2's attributes.  So do fix-ups
+    (a retry step's `fixup`): map and copy write the leaf, set_af sets AF."""
     every = 2**64 - 1
     if step.fixup == "set_af":
         return DESC_AF.mask, DESC_AF.mask
     if step.op in ("unmap", "s2_unmap"):
         return 0, every
+    if step.op == "link":
+        return _layout(case, pool_base)[5][n], every
     if step.op in ("write_desc", "s2_write_desc"):
         return step.value, every
     m = step.mapping
@@ -327,35 +352,61 @@ def descriptor_write(case, step):
     return _leaf(granule, fmt, 0, step.level, prot) & mask, mask
 
 
-def _step_slots(case, tt0, tt1, s2=None):
+# TLBI by range's TG field, by granule shift (Arm ARM C5.5; 0b00 is reserved).
+_TLBIR_TG = {12: 0b01, 14: 0b10, 16: 0b11}
+
+
+def tlbi_operand(case, step):
+    """Xt of a TLBI step as kernel/maint.c executes it (Arm ARM C5.5, the TLBI operands).
+    By VA and/or ASID: ASID in bits[63:48], VA[55:12] in bits[43:0] (Linux's __TLBI_VADDR).
+    By range (FEAT_TLBIRANGE): ASID[63:48], TG[47:46], SCALE[45:44], NUM[43:39],
+    TTL[38:37] and BaseADDR[36:0], the VA in units of range_unit (Linux's __TLBI_VADDR_RANGE).
+    EL2's TLBI IPAS2*: IPA[51:12] in bits[39:0], TTL 0 (Linux's __kvm_tlb_flush_vmid_ipa passes
+    ipa >> 12); VMALLS12E1, ALLE1: none."""
+    if step.op in S2_TLBI_OPS:
+        return step.va >> 12 & ((1 << 40) - 1) if S2_TLBI_OPS[step.op] else 0
+    takes_va, takes_asid = TLBI_OPS[step.op]
+    asid = step.asid << 48 if takes_asid else 0
+    if step.op in RANGE_TLBI:
+        t = step.tlbi_range
+        base = step.va >> range_unit(case.regime, step) & ((1 << 37) - 1)
+        return (asid | _TLBIR_TG[range_tg(case.regime, step)] << 46 | t.scale << 44 | t.num << 39 | t.ttl << 37
+                | base)
+    return asid | (step.va >> 12 & ((1 << 44) - 1) if takes_va else 0)
+
+
+def _step_slots(case, spaces, tt1, s2=None):
     """The descriptor steps run on the tables the build left, in order:
-    {step n: (slot PA, table descriptors pgt_slot made for it)}.  The tables
-    it makes come from the pool after the build's (maint.c calls pgt_slot);
-    a stage 2 step's slot is in s2, the stage 2 tables, for its IPA."""
-    slots, words = {}, dict(tt0.words)
-    tt0.words = tt1.words = words
-    if s2 is not None:
-        s2.words = words
+    ({step n: (slot PA, table descriptors pgt_slot made for it)}, {link step n:
+    its descriptor}).  The tables it makes come from the pool after the build's
+    (maint.c calls pgt_slot); a stage 2 step's slot is in s2, the stage 2 tables,
+    for its IPA."""
+    slots, links, words = {}, {}, dict(tt1.words)
+    for tables in (*spaces, tt1, *([s2] if s2 is not None else [])):
+        tables.words = words
     for n, step in enumerate(case.steps):
         if step.level is None:
             continue
-        tables = s2 if step.op in STAGE2_MAINT_OPS else tt1 if step.va >> 55 & 1 else tt0
+        tables = s2 if step.op in STAGE2_MAINT_OPS else tt1 if step.va >> 55 & 1 else spaces[step.space]
         tables.made = []
         slot = tables.slot(step.va, step.level)
         slots[n] = (slot, tuple(tables.made))
-        if step.op not in ("read_desc", "s2_read_desc"):
+        if step.op == "link":
+            links[n] = words[slot] = tables.oa_encode(tables.table_at(step.value, step.level + 1)) | 0b11
+        elif step.op not in ("read_desc", "s2_read_desc"):
             value, mask = descriptor_write(case, step)
             words[slot] = words.get(slot, 0) & ~mask | value
-    return slots
+    return slots, links
 
 
 @lru_cache(maxsize=512)
 def _layout(case, pool_base):
     """build_tables, the frames run_case zeroes and the stubs it plants:
-    (memory, ttbr0, ttbr1, vttbr, step slots)."""
+    (memory, ttbr0, ttbr1, vttbr, step slots, link steps' descriptors, each TTBR0
+    table set's TTBR0 (ASID 0))."""
     r = case.regime
     pool, words = _Pool(pool_base), {}
-    tt0, tt1 = build_tables(case, lambda granule, va_bits, fmt: _Tables(pool, words, granule, va_bits, fmt))
+    tt0, tt1, spaces = build_tables(case, lambda granule, va_bits, fmt: _Tables(pool, words, granule, va_bits, fmt))
 
     def table_for(va):
         return tt1 if va >> 55 & 1 else tt0
@@ -366,7 +417,7 @@ def _layout(case, pool_base):
         build_stage2(case, s2)
     # The steps run after the stage 2 is built; the tables they make are zeroed when made,
     # and nothing reads them before.
-    slots = _step_slots(case, tt0, tt1, s2)
+    slots, links = _step_slots(case, spaces, tt1, s2)
     zero = list(pool.zero)
     frame_lo, frame_hi = LAYOUT["FRAME_POOL_BASE"], LAYOUT["FRAME_POOL_BASE"] + LAYOUT["FRAME_POOL_SIZE"]
     leaves = [(m.pa, 1 << level_lsb(table_for(m.va).granule, m.level)) for m in case.maps]
@@ -399,15 +450,20 @@ def _layout(case, pool_base):
                 memory.write(pa + 4, 4, FETCH_STUB[1])
     ttbr1 = r.ttbr1 if r.ttbr1 is not None else tt1.ttbr()
     vttbr = None if s2 is None else s2.root | case.stage2.vmid << 48
-    return memory, tt0.ttbr(), ttbr1, vttbr, slots
+    return memory, tt0.ttbr(), ttbr1, vttbr, slots, links, tuple(t.ttbr() for t in spaces)
 
 
 def declared_memory(case, pool_base=TABLE_POOL_BASE):
     """(Memory, ttbr0, ttbr1): the tables the kernel builds for the case, the
     case's zeroed frames and the fetch stubs, as the steps start.  The Memory
     is the caller's to change."""
-    memory, ttbr0, ttbr1, _, _ = _layout(case, pool_base)
+    memory, ttbr0, ttbr1, *_ = _layout(case, pool_base)
     return memory.copy(), ttbr0, ttbr1
+
+
+def space_ttbrs(case, pool_base=TABLE_POOL_BASE):
+    """TTBR0_EL1 (ASID 0) of each of the case's TTBR0 table sets, as set_ttbr0 writes it."""
+    return _layout(case, pool_base)[6]
 
 
 def step_slots(case, pool_base=TABLE_POOL_BASE):
@@ -433,12 +489,12 @@ def _tcr(r):
 def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
     """The Registers a case runs its steps with: TCR_EL1, MAIR_EL1 and SCTLR_EL1
     as mmu.c programs them, the TTBRs of its declared tables, and the CPU's
-    ID registers ids = (mmfr0, mmfr1, mmfr2)."""
-    _, ttbr0, ttbr1, vttbr, _ = _layout(case, pool_base)
+    ID registers ids = (mmfr0, mmfr1, mmfr2, isar0) (features.ID_REGISTERS; the walks need the MMFRs only)."""
+    _, ttbr0, ttbr1, vttbr, *_ = _layout(case, pool_base)
     r = case.regime
     sctlr = (_SCTLR_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask
              | r.wxn * SCTLR_WXN.mask | r.epan * SCTLR_EPAN.mask) & ~((not r.span) * SCTLR_SPAN.mask)
-    mmfr0, mmfr1, mmfr2 = ids
+    mmfr0, mmfr1, mmfr2, _ = ids
     if case.el2 is not None:
         # The EL2 regime: TCR_EL2, SCTLR_EL2 in their own layouts, MAIR_EL2, TTBR0_EL2 (no TTBR1).
         sctlr = SCTLR_EL2_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask \

@@ -1,6 +1,6 @@
 """Features a case may require, read from the ID registers the kernel reports
-at boot (ID_AA64MMFR0/1/2_EL1, Arm ARM D19).  A case whose CPU lacks one is
-skipped with the reason."""
+at boot (ID_AA64MMFR0/1/2_EL1, ID_AA64ISAR0_EL1, Arm ARM D19).  A case whose
+CPU lacks one is skipped with the reason."""
 
 from harness.geometry import IPS_ENCODING
 
@@ -16,31 +16,36 @@ TGRAN16_2, TGRAN64_2, TGRAN4_2 = 32, 36, 40    # stage 2 granules: 0 as stage 1'
 HAFDBS, VMIDBITS, HPDS, PAN, XNX = 0, 4, 12, 20, 28
 # ID_AA64MMFR2_EL1
 CNP, VARANGE, ST, E0PD = 0, 16, 28, 60
+# ID_AA64ISAR0_EL1: TLB = 0b0010 is FEAT_TLBIOS and FEAT_TLBIRANGE (0b0001: FEAT_TLBIOS alone)
+TLB = 56
+
+# The ID registers of the boot record (kernel/main.c report_boot), in the order predicates take them.
+ID_REGISTERS = ("mmfr0", "mmfr1", "mmfr2", "isar0")
 
 # PARange uses TCR_EL1.IPS's encoding of PA sizes.
 PA_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
 
-# name -> (what it means, predicate over the boot record's mmfr0, mmfr1, mmfr2)
+# name -> (what it means, predicate over the boot record's ID_REGISTERS)
 FEATURES = {
-    "granule4k": ("4K granule", lambda m0, m1, m2: _field(m0, TGRAN4) != 0xF),
-    "granule16k": ("16K granule", lambda m0, m1, m2: _field(m0, TGRAN16) != 0x0),
-    "granule64k": ("64K granule", lambda m0, m1, m2: _field(m0, TGRAN64) != 0xF),
-    "pa48": ("48-bit physical addresses", lambda m0, m1, m2: PA_BITS.get(_field(m0, PARANGE), 0) >= 48),
-    "FEAT_LPA": ("52-bit PA with the 64K granule", lambda m0, m1, m2: _field(m0, PARANGE) == 6),
+    "granule4k": ("4K granule", lambda m0, m1, m2, i0: _field(m0, TGRAN4) != 0xF),
+    "granule16k": ("16K granule", lambda m0, m1, m2, i0: _field(m0, TGRAN16) != 0x0),
+    "granule64k": ("64K granule", lambda m0, m1, m2, i0: _field(m0, TGRAN64) != 0xF),
+    "pa48": ("48-bit physical addresses", lambda m0, m1, m2, i0: PA_BITS.get(_field(m0, PARANGE), 0) >= 48),
+    "FEAT_LPA": ("52-bit PA with the 64K granule", lambda m0, m1, m2, i0: _field(m0, PARANGE) == 6),
     "FEAT_LPA2": ("52-bit VAs and PAs with the 4K and 16K granules, TCR_EL1.DS",
-                  lambda m0, m1, m2: _field(m0, TGRAN4) == 1 or _field(m0, TGRAN16) == 2),
-    "FEAT_LVA": ("52-bit VA with the 64K granule", lambda m0, m1, m2: _field(m2, VARANGE) == 1),
-    "FEAT_TTST": ("small translation tables", lambda m0, m1, m2: _field(m2, ST) == 1),
-    "FEAT_HAFDBS": ("hardware Access flag update", lambda m0, m1, m2: _field(m1, HAFDBS) >= 1),
+                  lambda m0, m1, m2, i0: _field(m0, TGRAN4) == 1 or _field(m0, TGRAN16) == 2),
+    "FEAT_LVA": ("52-bit VA with the 64K granule", lambda m0, m1, m2, i0: _field(m2, VARANGE) == 1),
+    "FEAT_TTST": ("small translation tables", lambda m0, m1, m2, i0: _field(m2, ST) == 1),
+    "FEAT_HAFDBS": ("hardware Access flag update", lambda m0, m1, m2, i0: _field(m1, HAFDBS) >= 1),
     "FEAT_HAFDBS_DIRTY": ("hardware Access flag and dirty state update",
-                          lambda m0, m1, m2: _field(m1, HAFDBS) >= 2),
-    "FEAT_TTCNP": ("common not private translations", lambda m0, m1, m2: _field(m2, CNP) == 1),
-    "FEAT_PAN": ("Privileged Access Never, PSTATE.PAN", lambda m0, m1, m2: _field(m1, PAN) >= 1),
-    "FEAT_PAN2": ("AT S1E1RP/S1E1WP", lambda m0, m1, m2: _field(m1, PAN) >= 2),
-    "FEAT_PAN3": ("SCTLR_EL1.EPAN: PAN for EL0-executable memory", lambda m0, m1, m2: _field(m1, PAN) >= 3),
-    "FEAT_HPDS": ("TCR_EL1.HPD0/HPD1: hierarchical permissions disabled", lambda m0, m1, m2: _field(m1, HPDS) >= 1),
-    "FEAT_E0PD": ("TCR_EL1.E0PD0/E0PD1: EL0 access to a half faults", lambda m0, m1, m2: _field(m2, E0PD) >= 1),
-    "asid16": ("16-bit ASIDs (TCR_EL1.AS)", lambda m0, m1, m2: _field(m0, ASIDBITS) == 0b0010),
+                          lambda m0, m1, m2, i0: _field(m1, HAFDBS) >= 2),
+    "FEAT_TTCNP": ("common not private translations", lambda m0, m1, m2, i0: _field(m2, CNP) == 1),
+    "FEAT_PAN": ("Privileged Access Never, PSTATE.PAN", lambda m0, m1, m2, i0: _field(m1, PAN) >= 1),
+    "FEAT_PAN2": ("AT S1E1RP/S1E1WP", lambda m0, m1, m2, i0: _field(m1, PAN) >= 2),
+    "FEAT_PAN3": ("SCTLR_EL1.EPAN: PAN for EL0-executable memory", lambda m0, m1, m2, i0: _field(m1, PAN) >= 3),
+    "FEAT_HPDS": ("TCR_EL1.HPD0/HPD1: hierarchical permissions disabled", lambda m0, m1, m2, i0: _field(m1, HPDS) >= 1),
+    "FEAT_E0PD": ("TCR_EL1.E0PD0/E0PD1: EL0 access to a half faults", lambda m0, m1, m2, i0: _field(m2, E0PD) >= 1),
+    "asid16": ("16-bit ASIDs (TCR_EL1.AS)", lambda m0, m1, m2, i0: _field(m0, ASIDBITS) == 0b0010),
 }
 
 
@@ -51,32 +56,39 @@ def _s2_granule(m0, stage2_lsb, stage1_lsb, stage1_supported):
 
 
 FEATURES.update({
-    "pa44": ("44-bit physical addresses or more", lambda m0, m1, m2: PA_BITS.get(_field(m0, PARANGE), 0) >= 44),
+    "pa44": ("44-bit physical addresses or more", lambda m0, m1, m2, i0: PA_BITS.get(_field(m0, PARANGE), 0) >= 44),
     "s2granule4k": ("the 4K granule at stage 2",
-                    lambda m0, m1, m2: _s2_granule(m0, TGRAN4_2, TGRAN4, lambda f: f != 0xF)),
+                    lambda m0, m1, m2, i0: _s2_granule(m0, TGRAN4_2, TGRAN4, lambda f: f != 0xF)),
     "s2granule16k": ("the 16K granule at stage 2",
-                     lambda m0, m1, m2: _s2_granule(m0, TGRAN16_2, TGRAN16, lambda f: f != 0x0)),
+                     lambda m0, m1, m2, i0: _s2_granule(m0, TGRAN16_2, TGRAN16, lambda f: f != 0x0)),
     "s2granule64k": ("the 64K granule at stage 2",
-                     lambda m0, m1, m2: _s2_granule(m0, TGRAN64_2, TGRAN64, lambda f: f != 0xF)),
-    "FEAT_XNX": ("stage 2 XN[0]: execute-never for EL1 or EL0 alone", lambda m0, m1, m2: _field(m1, XNX) >= 1),
-    "FEAT_VMID16": ("16-bit VMIDs (VTCR_EL2.VS)", lambda m0, m1, m2: _field(m1, VMIDBITS) == 2),
+                     lambda m0, m1, m2, i0: _s2_granule(m0, TGRAN64_2, TGRAN64, lambda f: f != 0xF)),
+    "FEAT_XNX": ("stage 2 XN[0]: execute-never for EL1 or EL0 alone", lambda m0, m1, m2, i0: _field(m1, XNX) >= 1),
+    "FEAT_VMID16": ("16-bit VMIDs (VTCR_EL2.VS)", lambda m0, m1, m2, i0: _field(m1, VMIDBITS) == 2),
+    "FEAT_TLBIRANGE": ("TLBI by range of VAs (TLBI RVAE1 ...)", lambda m0, m1, m2, i0: _field(i0, TLB) >= 2),
 })
 
 
 # The implemented PA size, exactly: for expectations that depend on it.
 FEATURES.update({
     f"parange{bits}": (f"implemented PA size of exactly {bits} bits",
-                       lambda m0, m1, m2, bits=bits: PA_BITS.get(_field(m0, PARANGE)) == bits)
+                       lambda m0, m1, m2, i0, bits=bits: PA_BITS.get(_field(m0, PARANGE)) == bits)
     for bits in (40, 44, 48, 52)
 })
 
 
-def missing(requires, mmfr0, mmfr1, mmfr2):
-    """The requirements this CPU does not meet, described.  "!NAME" requires NAME's absence."""
+def boot_ids(boot):
+    """The ID registers of a boot record (harness.protocol), as the predicates take them."""
+    return tuple(boot.num(name) for name in ID_REGISTERS)
+
+
+def missing(requires, *ids):
+    """The requirements a CPU with these ID registers (ID_REGISTERS) does not meet, described.
+    "!NAME" requires NAME's absence."""
     unmet = []
     for req in requires:
         name = req.lstrip("!")
-        present = FEATURES[name][1](mmfr0, mmfr1, mmfr2)
+        present = FEATURES[name][1](*ids)
         if req.startswith("!") and present:
             unmet.append(f"the absence of {name} ({FEATURES[name][0]})")
         elif not req.startswith("!") and not present:

@@ -36,7 +36,7 @@ class Keys:
 _BUILD_ERROR = Keys(("case", "index", "error"))     # kernel/main.c report_error
 
 EVENTS = {
-    "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "cases")),
+    "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "isar0", "cases")),
     "begin": Keys(("case",)),
     "regs": Keys(("case", "tcr", "mair", "sctlr", "ttbr0", "ttbr1"), optional=("hcr", "vtcr", "vttbr")),
     "walk": Keys(("case", "n", "when", "level", "table", "index", "desc"), optional=("stage",)),

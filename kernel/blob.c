@@ -101,6 +101,13 @@ static bool el0_op(u32 op)
 	return op <= OP_STORE64 || op == OP_FETCH || op == OP_SELFTEST_HANG;     /* OP_LOAD8 is 0 */
 }
 
+/* count = at least 1 + the `space` of each of the n records. */
+#define COUNT_SPACES(records, n, count)                         \
+	for (u32 i_ = 0; i_ < (n); i_++) {                      \
+		if ((records)[i_].space >= (count))             \
+			(count) = (records)[i_].space + 1u;     \
+	}
+
 static const char *case_problem(const u8 *base, const struct blob_case *c, u64 size)
 {
 	if (!id_ok(base, c->id, c->id_len, size))
@@ -112,7 +119,8 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 	for (u32 i = 0; i < c->nmaps; i++) {
 		const struct map *m = (const struct map *)(base + c->maps) + i;
 
-		if (m->attrindx > 7 || m->ap > AP_RO_ALL || m->sh > SH_INNER || (m->flags & ~MAP_FLAGS))
+		if (m->attrindx > 7 || m->ap > AP_RO_ALL || m->sh > SH_INNER || (m->flags & ~MAP_FLAGS) ||
+		    m->space >= MAX_SPACES)
 			return "maps";
 	}
 	if (!array_fits(c->tables, c->ntables, sizeof(struct table_attrs), size))
@@ -120,17 +128,21 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 	for (u32 i = 0; i < c->ntables; i++) {
 		const struct table_attrs *t = (const struct table_attrs *)(base + c->tables) + i;
 
-		if (t->aptable > APTABLE_RO_NO_EL0 || (t->flags & ~TABLE_ATTR_FLAGS))
+		if (t->aptable > APTABLE_RO_NO_EL0 || (t->flags & ~TABLE_ATTR_FLAGS) || t->space >= MAX_SPACES)
 			return "tables";
 	}
 	if (!array_fits(c->raws, c->nraws, sizeof(struct raw), size))
 		return "raws";
+	for (u32 i = 0; i < c->nraws; i++) {
+		if (((const struct raw *)(base + c->raws))[i].space >= MAX_SPACES)
+			return "raws";
+	}
 	if (!array_fits(c->steps, c->nsteps, sizeof(struct step), size))
 		return "steps";
 	for (u32 i = 0; i < c->nsteps; i++) {
 		const struct step *s = (const struct step *)(base + c->steps) + i;
 
-		if (s->op >= OP_COUNT || s->el > 1 || (s->el == 0 && !el0_op(s->op)))
+		if (s->op >= OP_COUNT || s->el > 1 || (s->el == 0 && !el0_op(s->op)) || s->space >= MAX_SPACES)
 			return "steps";
 		/* A fix-up retries the load or store before it. */
 		if (s->op >= OP_FIXUP_MAP && s->op <= OP_FIXUP_AF && (i == 0 || s[-1].op > OP_STTR64))
@@ -204,9 +216,14 @@ void blob_case(const void *base, u32 index, struct mmut_case *c)
 		.tables = (const struct table_attrs *)(b + r->tables),
 		.raws = (const struct raw *)(b + r->raws),
 		.steps = (const struct step *)(b + r->steps),
-		.nmaps = r->nmaps, .ntables = r->ntables, .nraws = r->nraws, .nsteps = r->nsteps,
+		.nmaps = r->nmaps, .ntables = r->ntables, .nraws = r->nraws, .nsteps = r->nsteps, .nspaces = 1,
 		.stage2 = s2,
 		.s2maps = s2 ? (const struct s2_map *)(b + s2->maps) : 0,
 		.s2raws = s2 ? (const struct raw *)(b + s2->raws) : 0,
 	};
+	/* The table sets: 1 + the highest its maps, tables, raws and steps name (checked below MAX_SPACES). */
+	COUNT_SPACES(c->maps, c->nmaps, c->nspaces);
+	COUNT_SPACES(c->tables, c->ntables, c->nspaces);
+	COUNT_SPACES(c->raws, c->nraws, c->nspaces);
+	COUNT_SPACES(c->steps, c->nsteps, c->nspaces);
 }

@@ -34,6 +34,13 @@
 #define BLOB_STAGE2_SIZE    24
 #define BLOB_S2MAP_SIZE     24
 
+/*
+ * TTBR0 table sets (address spaces) a case may have: set 0 is the one TTBR0
+ * points at when the steps start, each maps the kernel as set 0 does, and a
+ * set_ttbr0 step switches between them (a context switch between processes).
+ */
+#define MAX_SPACES          4
+
 /* Longest case ID (without its NUL). */
 #define BLOB_ID_MAX         255
 
@@ -144,7 +151,8 @@ struct map {
 	u8 ap;                  /* enum ap */
 	u8 sh;                  /* enum sh */
 	u8 flags;               /* MAP_* */
-	u8 reserved[3];
+	u8 space;               /* the TTBR0 table set (0 .. MAX_SPACES - 1; 0 for TTBR1's half) */
+	u8 reserved[2];
 };
 
 /* table_attrs.flags */
@@ -157,14 +165,16 @@ struct table_attrs {
 	s8 level;
 	u8 aptable;             /* enum aptable */
 	u8 flags;               /* TABLE_ATTR_* */
-	u8 reserved[5];
+	u8 space;
+	u8 reserved[4];
 };
 
 /* A descriptor written verbatim at the slot for va at level (tables above it are made). */
 struct raw {
 	u64 va, desc;
 	s8 level;
-	u8 reserved[7];
+	u8 space;               /* stage 1 only */
+	u8 reserved[6];
 };
 
 /* step.op */
@@ -215,7 +225,7 @@ struct raw {
 #define OP_TLBI_VAAE1IS     37
 #define OP_TLBI_VAALE1      38
 #define OP_TLBI_VAALE1IS    39
-#define OP_SET_TTBR0        40  /* TTBR0_EL1 = the case's TTBR0 tables | value (the ASID field) */
+#define OP_SET_TTBR0        40  /* TTBR0_EL1 = the case's TTBR0 tables of set `space` | value (the ASID field) */
 #define OP_SET_TTBR1        41
 #define OP_SET_TCR          42  /* reg = (reg & ~mask) | value */
 #define OP_SET_MAIR         43
@@ -238,6 +248,15 @@ struct raw {
 #define OP_TLBI_VAE2IS      53
 #define OP_TLBI_VALE2       54
 #define OP_TLBI_VALE2IS     55
+/* TLB maintenance by range of VAs (FEAT_TLBIRANGE, maint.c), value the operand as for OP_TLBI_*. */
+#define OP_TLBI_RVAE1       56
+#define OP_TLBI_RVAE1IS     57
+#define OP_TLBI_RVALE1      58
+#define OP_TLBI_RVALE1IS    59
+#define OP_TLBI_RVAAE1      60
+#define OP_TLBI_RVAAE1IS    61
+#define OP_TLBI_RVAALE1     62
+#define OP_TLBI_RVAALE1IS   63
 /*
  * Changing stage 2 (maint.c; a case with a stage 2 only): descriptor writes
  * and reads at the stage 2 slot for the IPA in va at level, written by the EL1
@@ -245,18 +264,18 @@ struct raw {
  * stages); TLB maintenance of EL2 with value as Xt, and a VMID switch
  * (value: the new VTTBR_EL2.VMID), each executed by the EL2 half (hvc.h).
  */
-#define OP_S2_WRITE_DESC    56  /* slot = (slot & ~mask) | value */
-#define OP_S2_READ_DESC     57
-#define OP_TLBI_IPAS2E1     58
-#define OP_TLBI_IPAS2E1IS   59
-#define OP_TLBI_IPAS2LE1    60
-#define OP_TLBI_IPAS2LE1IS  61
-#define OP_TLBI_VMALLS12E1  62
-#define OP_TLBI_VMALLS12E1IS 63
-#define OP_TLBI_ALLE1       64
-#define OP_TLBI_ALLE1IS     65
-#define OP_SET_VMID         66
-#define OP_COUNT            67
+#define OP_S2_WRITE_DESC    64  /* slot = (slot & ~mask) | value */
+#define OP_S2_READ_DESC     65
+#define OP_TLBI_IPAS2E1     66
+#define OP_TLBI_IPAS2E1IS   67
+#define OP_TLBI_IPAS2LE1    68
+#define OP_TLBI_IPAS2LE1IS  69
+#define OP_TLBI_VMALLS12E1  70
+#define OP_TLBI_VMALLS12E1IS 71
+#define OP_TLBI_ALLE1       72
+#define OP_TLBI_ALLE1IS     73
+#define OP_SET_VMID         74
+#define OP_COUNT            75
 
 struct step {
 	u64 va, value;
@@ -264,7 +283,8 @@ struct step {
 	u32 op;                 /* OP_* */
 	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches) or 1 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */
-	u8 reserved[2];
+	u8 space;               /* OP_WRITE_DESC, OP_READ_DESC, OP_SET_TTBR0: the TTBR0 table set */
+	u8 reserved[1];
 };
 
 #ifndef __ASSEMBLER__
@@ -297,6 +317,7 @@ struct mmut_case {
 	const struct raw *raws;
 	const struct step *steps;
 	u32 nmaps, ntables, nraws, nsteps;
+	u32 nspaces;                            /* TTBR0 table sets: 1 + the highest `space` of its records */
 	const struct blob_stage2 *stage2;       /* NULL: no stage 2 */
 	const struct s2_map *s2maps;
 	const struct raw *s2raws;

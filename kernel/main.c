@@ -72,6 +72,7 @@ static void report_boot(u64 boot_el)
 	record_hex("mmfr0", read_sysreg(id_aa64mmfr0_el1));
 	record_hex("mmfr1", read_sysreg(id_aa64mmfr1_el1));
 	record_hex("mmfr2", read_sysreg(s3_0_c0_c7_2));     /* ID_AA64MMFR2_EL1 */
+	record_hex("isar0", read_sysreg(id_aa64isar0_el1)); /* TLB: FEAT_TLBIRANGE */
 	record_dec("cases", ncases);
 	record_end();
 }
@@ -122,10 +123,10 @@ struct ttbr0_regs {
 void run_in_alias(u64 offset, const struct ttbr0_regs *enter, const struct ttbr0_regs *leave,
 		  void (*fn)(const void *), const void *arg);
 
-/* VA bit 55 selects the TTBR (Arm ARM D8.1, AArch64.S1Translate's VA range). */
-static struct pgtable *table_for(u64 va, struct pgtable *tt0, struct pgtable *tt1)
+/* VA bit 55 selects the TTBR (Arm ARM D8.1, AArch64.S1Translate's VA range); space, TTBR0's table set. */
+static struct pgtable *table_for(u64 va, unsigned space, struct pgtable *spaces, struct pgtable *tt1)
 {
-	return (va & BIT(55)) ? tt1 : tt0;
+	return (va & BIT(55)) ? tt1 : &spaces[space];
 }
 
 /*
@@ -151,21 +152,28 @@ static enum oa_format oa_format(const struct regime *r, unsigned granule_shift)
 	return r->ds ? OA_52_DS : OA_48;
 }
 
-static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct pgtable *tt1,
+static int build_tables(const struct mmut_case *c, struct pgtable *spaces, struct pgtable *tt1,
 			struct pgtable *boot)
 {
 	const struct regime *r = &c->regime;
+	/* The kernel's own mappings as the EL its steps run at reads them. */
+	const struct kernel_prots *own = r->el2 ? &kernel_el2 : &kernel_el1;
 	int err;
 
 	pool_reset(&pool);
-	if ((err = pgt_init(tt0, &pool, r->tg0, 64 - r->t0sz, oa_format(r, r->tg0))) ||
+	if ((err = pgt_init(&spaces[0], &pool, r->tg0, 64 - r->t0sz, oa_format(r, r->tg0))) ||
 	    (err = pgt_init(tt1, &pool, r->tg1, 64 - r->t1sz, oa_format(r, r->tg1))))
 		return report_error(c, "root", 0, err);
 	if (!r->kernel_high)
-		err = map_kernel(tt0, KERNEL_WINDOW_BASE, UART_BASE, EL0_CODE_VA, r->wxn, r->el2 ? &kernel_el2 : &kernel_el1);
+		err = map_kernel(&spaces[0], KERNEL_WINDOW_BASE, UART_BASE, EL0_CODE_VA, r->wxn, own);
 	else if (!(err = pgt_init(boot, &pool, r->tg0, 48, oa_format(r, r->tg0))) &&
 		 !(err = map_kernel(boot, KERNEL_WINDOW_BASE, UART_BASE, EL0_CODE_VA, r->wxn, &kernel_el1)))
 		err = map_kernel(tt1, KERNEL_ALIAS_BASE, UART_ALIAS_BASE, EL0_CODE_ALIAS_VA, r->wxn, &kernel_el1);
+	/* Every further TTBR0 table set maps the kernel as set 0 does, so a switch to it keeps the kernel running. */
+	for (unsigned k = 1; !err && k < c->nspaces; k++) {
+		if (!(err = pgt_init(&spaces[k], &pool, r->tg0, 64 - r->t0sz, oa_format(r, r->tg0))))
+			err = map_kernel(&spaces[k], KERNEL_WINDOW_BASE, UART_BASE, EL0_CODE_VA, r->wxn, own);
+	}
 	if (err)
 		return report_error(c, "kernel", 0, err);
 	for (unsigned i = 0; i < c->nmaps; i++) {
@@ -177,7 +185,7 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 			.uxn = m->flags & MAP_UXN, .contig = m->flags & MAP_CONTIG, .dbm = m->flags & MAP_DBM,
 		};
 
-		err = pgt_map(table_for(m->va, tt0, tt1), m->va, m->pa, m->level, &prot);
+		err = pgt_map(table_for(m->va, m->space, spaces, tt1), m->va, m->pa, m->level, &prot);
 		if (err)
 			return report_error(c, "map", i, err);
 	}
@@ -187,7 +195,7 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 			.aptable = t->aptable, .pxntable = t->flags & TABLE_ATTR_PXN, .uxntable = t->flags & TABLE_ATTR_UXN,
 		};
 
-		err = pgt_table_prot(table_for(t->va, tt0, tt1), t->va, t->level, &prot);
+		err = pgt_table_prot(table_for(t->va, t->space, spaces, tt1), t->va, t->level, &prot);
 		if (err)
 			return report_error(c, "table", i, err);
 	}
@@ -195,7 +203,7 @@ static int build_tables(const struct mmut_case *c, struct pgtable *tt0, struct p
 		const struct raw *w = &c->raws[i];
 		u64 *slot;
 
-		err = pgt_slot(table_for(w->va, tt0, tt1), w->va, w->level, &slot);
+		err = pgt_slot(table_for(w->va, w->space, spaces, tt1), w->va, w->level, &slot);
 		if (err)
 			return report_error(c, "raw", i, err);
 		*slot = w->desc;
@@ -216,7 +224,7 @@ static void for_each_frame(const struct mmut_case *c, struct pgtable *tt0, struc
 	for (unsigned i = 0; i < c->nmaps; i++) {
 		const struct map *m = &c->maps[i];
 
-		frame_if_in_pool(m->pa, 1ULL << pgt_level_shift(table_for(m->va, tt0, tt1)->granule_shift, m->level), fn);
+		frame_if_in_pool(m->pa, 1ULL << pgt_level_shift(table_for(m->va, 0, tt0, tt1)->granule_shift, m->level), fn);
 	}
 	for (unsigned i = 0; c->stage2 && i < c->stage2->nmaps; i++)
 		frame_if_in_pool(c->s2maps[i].pa, 1ULL << pgt_level_shift(c->stage2->tg, c->s2maps[i].level), fn);
@@ -258,7 +266,7 @@ static void plant_fetch_stubs(const struct mmut_case *c, struct pgtable *tt0, st
 
 		if (c->steps[i].op != OP_FETCH)
 			continue;
-		pgt_walk(table_for(c->steps[i].va, tt0, tt1), c->steps[i].va, &tables, &w);
+		pgt_walk(table_for(c->steps[i].va, 0, tt0, tt1), c->steps[i].va, &tables, &w);
 		if (w.valid && s2)
 			pgt_walk(s2, w.pa, &tables, &w);
 		if (w.valid && w.pa >= FRAME_POOL_BASE && w.pa + 8 <= (u64)RAM_BASE + RAM_SIZE && !(w.pa & 3)) {
@@ -335,7 +343,8 @@ struct step_run {
 	const struct step *steps;
 	unsigned n;
 	const struct regime *regime;
-	struct pgtable *tt0, *tt1;              /* the tables TTBR0 and TTBR1 point at (maintenance steps change them) */
+	struct pgtable *spaces, *tt1;           /* TTBR0's table sets and TTBR1's tables (maintenance steps change them) */
+	unsigned nspaces;
 	const struct walk_memory *memory;
 	u64 el0_code;                           /* where the EL0 code page is mapped */
 	struct pgtable *s2;                     /* the stage 2 tables, or NULL: EL2 takes the steps' stage 2 faults */
@@ -365,11 +374,23 @@ static void report_walk_reads(const struct step_run *c, unsigned n, const char *
 	}
 }
 
+/* The TTBR0 table set TTBR0_EL1 points at now (set_ttbr0 steps switch between them). */
+static const struct pgtable *current_tt0(const struct step_run *c)
+{
+	u64 root = read_sysreg_elx(ttbr0) & ~TTBR_ASID_MASK;
+
+	for (unsigned k = 1; k < c->nspaces; k++) {
+		if (pgt_ttbr(&c->spaces[k]) == root)
+			return &c->spaces[k];
+	}
+	return &c->spaces[0];
+}
+
 static void report_walk(const struct step_run *c, unsigned n, const char *when)
 {
 	u64 va = c->steps[n].va;
 	bool upper = va & BIT(55);
-	const struct pgtable *pt = upper ? c->tt1 : c->tt0;
+	const struct pgtable *pt = upper ? c->tt1 : current_tt0(c);
 	struct walk w;
 
 	/* The EL2 regime has one range, TTBR0_EL2's: a VA with bit 55 set is outside it. */
@@ -394,11 +415,12 @@ static void run_step(const struct step_run *c, unsigned n)
 	u64 result;
 
 	if (is_maint(s->op)) {
-		run_maint(c->id, n, s, c->regime, c->tt0, c->tt1, c->s2);
+		run_maint(c->id, n, s, c->regime, c->spaces, c->tt1, c->s2);
 		return;
 	}
 	if (is_fixup(s->op)) {
-		if (!apply_fixup(c->id, n, s, table_for(s->va, c->tt0, c->tt1), c->memory))
+		/* A case with fix-ups has one TTBR0 table set (harness/cases.py). */
+		if (!apply_fixup(c->id, n, s, table_for(s->va, 0, c->spaces, c->tt1), c->memory))
 			return;
 		s = &c->steps[n - 1];   /* the retry: the access that faulted, again */
 	}
@@ -474,8 +496,8 @@ static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0,
 	struct ttbr0_regs enter = { tcr_from_regime(&c->regime), pgt_ttbr(tt0) };
 	struct ttbr0_regs leave = { tcr_from_regime(&transition), boot_root };
 	struct step_run run = {
-		ALIAS(c->id), ALIAS(c->steps), c->nsteps, ALIAS(&c->regime), ALIAS(tt0), ALIAS(tt1), ALIAS(&window_alias),
-		EL0_CODE_ALIAS_VA, NULL,
+		ALIAS(c->id), ALIAS(c->steps), c->nsteps, ALIAS(&c->regime), ALIAS(tt0), ALIAS(tt1), 1,
+		ALIAS(&window_alias), EL0_CODE_ALIAS_VA, NULL,
 	};
 
 	mmu_enable(&transition, boot_root, tt1_root);
@@ -517,7 +539,7 @@ static int build_stage2(const struct mmut_case *c, struct pgtable *s2)
 
 static int run_case(const struct mmut_case *c)
 {
-	struct pgtable tt0, tt1, boot, s2;
+	struct pgtable spaces[MAX_SPACES], tt1, boot, s2;
 	int status;
 
 	current_case_id = c->id;
@@ -532,12 +554,12 @@ static int run_case(const struct mmut_case *c)
 		record_end();
 		status = EXIT_CASE_ERROR;
 	} else {
-		status = build_tables(c, &tt0, &tt1, &boot);
+		status = build_tables(c, spaces, &tt1, &boot);
 	}
 	if (status == EXIT_OK && c->stage2)
 		status = build_stage2(c, &s2);
 	if (status == EXIT_OK) {
-		u64 tt0_root = pgt_ttbr(&tt0);
+		u64 tt0_root = pgt_ttbr(&spaces[0]);
 		u64 tt1_root = c->regime.raw_ttbr1 ? c->regime.ttbr1 : pgt_ttbr(&tt1);
 
 		/* A verbatim TTBR1_EL1 points the walks of the upper half elsewhere. */
@@ -546,15 +568,15 @@ static int run_case(const struct mmut_case *c)
 		report_regs(c, tt0_root, tt1_root, &s2);
 
 		/* No dirty line of an earlier case may be written back over what is written here. */
-		for_each_frame(c, &tt0, &tt1, cache_clean_inval);
-		for_each_frame(c, &tt0, &tt1, zero_frame);
-		plant_fetch_stubs(c, &tt0, &tt1, c->stage2 ? &s2 : NULL);
+		for_each_frame(c, spaces, &tt1, cache_clean_inval);
+		for_each_frame(c, spaces, &tt1, zero_frame);
+		plant_fetch_stubs(c, spaces, &tt1, c->stage2 ? &s2 : NULL);
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
 		if (c->regime.kernel_high) {
-			run_steps_from_alias(c, &tt0, &tt1, tt1_root, pgt_ttbr(&boot));
+			run_steps_from_alias(c, spaces, &tt1, tt1_root, pgt_ttbr(&boot));
 		} else {
-			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, &tt0, &tt1, &window, EL0_CODE_VA,
-						c->stage2 ? &s2 : NULL };
+			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, spaces, &tt1, c->nspaces, &window,
+						EL0_CODE_VA, c->stage2 ? &s2 : NULL };
 
 			if (c->stage2)
 				hvc_call(HVC_STAGE2_ON, vtcr_from_stage2(c->stage2), vttbr_from_stage2(c->stage2, &s2),

@@ -15,8 +15,16 @@
 bool is_maint(u32 op)
 {
 	return (op >= OP_WRITE_DESC && op <= OP_SET_SCTLR) || (op >= OP_TLBI_ALLE2 && op <= OP_TLBI_VALE2IS) ||
-	       (op >= OP_S2_WRITE_DESC && op <= OP_SET_VMID);
+	       (op >= OP_TLBI_RVAE1 && op <= OP_TLBI_RVAALE1IS) || (op >= OP_S2_WRITE_DESC && op <= OP_SET_VMID);
 }
+
+/*
+ * TLBI by range (FEAT_TLBIRANGE, Armv8.4) as SYS op1=0, C8, CRm, op2: the
+ * assembler needs no -march for it.  CRm 2 is the Inner Shareable form, 6
+ * the local one; op2 1 RVAE1, 3 RVAAE1, 5 RVALE1, 7 RVAALE1.
+ */
+#define tlbi_range(crm, op2, xt) \
+	__asm__ volatile("sys #0, c8, c" #crm ", #" #op2 ", %0" : : "r"((u64)(xt)) : "memory")
 
 /* The register of the regime the kernel runs in (EL1&0's, or EL2's at EL2: sysreg.h). */
 #define set_bits(reg, value, mask) write_sysreg_elx((read_sysreg_elx(reg) & ~(mask)) | (value), reg)
@@ -36,6 +44,14 @@ static void run_tlbi(u32 op, u64 xt)
 	case OP_TLBI_VAAE1IS: tlbi(vaae1is, xt); break;
 	case OP_TLBI_VAALE1: tlbi(vaale1, xt); break;
 	case OP_TLBI_VAALE1IS: tlbi(vaale1is, xt); break;
+	case OP_TLBI_RVAE1: tlbi_range(6, 1, xt); break;
+	case OP_TLBI_RVAE1IS: tlbi_range(2, 1, xt); break;
+	case OP_TLBI_RVALE1: tlbi_range(6, 5, xt); break;
+	case OP_TLBI_RVALE1IS: tlbi_range(2, 5, xt); break;
+	case OP_TLBI_RVAAE1: tlbi_range(6, 3, xt); break;
+	case OP_TLBI_RVAAE1IS: tlbi_range(2, 3, xt); break;
+	case OP_TLBI_RVAALE1: tlbi_range(6, 7, xt); break;
+	case OP_TLBI_RVAALE1IS: tlbi_range(2, 7, xt); break;
 	/* The EL2 regime's, at EL2 (harness/cases.py allows them in a case whose steps run there only). */
 	case OP_TLBI_ALLE2: tlbi_all(alle2); break;
 	case OP_TLBI_ALLE2IS: tlbi_all(alle2is); break;
@@ -58,7 +74,7 @@ static void run_tlbi(u32 op, u64 xt)
  * the caches the walks may read through).  The TLBIs of EL2 and the VMID
  * switch are EL2's alone: executed there by an HVC.
  */
-static bool maint(const struct step *s, struct pgtable *tt0, struct pgtable *tt1, struct pgtable *s2, u64 *desc,
+static bool maint(const struct step *s, struct pgtable *spaces, struct pgtable *tt1, struct pgtable *s2, u64 *desc,
 		  int *err)
 {
 	bool stage2 = s->op == OP_S2_WRITE_DESC || s->op == OP_S2_READ_DESC;
@@ -69,7 +85,7 @@ static bool maint(const struct step *s, struct pgtable *tt0, struct pgtable *tt1
 	case OP_READ_DESC:
 	case OP_S2_WRITE_DESC:
 	case OP_S2_READ_DESC:
-		*err = pgt_slot(stage2 ? s2 : (s->va & BIT(55)) ? tt1 : tt0, s->va, s->level, &slot);
+		*err = pgt_slot(stage2 ? s2 : (s->va & BIT(55)) ? tt1 : &spaces[s->space], s->va, s->level, &slot);
 		if (*err)
 			return false;
 		if (s->op == OP_WRITE_DESC || s->op == OP_S2_WRITE_DESC)
@@ -83,7 +99,7 @@ static bool maint(const struct step *s, struct pgtable *tt0, struct pgtable *tt1
 		break;
 	case OP_DSB_ISH: dsb(ish); break;
 	case OP_ISB: isb(); break;
-	case OP_SET_TTBR0: write_sysreg_elx(pgt_ttbr(tt0) | TTBR_ASID(s->value), ttbr0); break;
+	case OP_SET_TTBR0: write_sysreg_elx(pgt_ttbr(&spaces[s->space]) | TTBR_ASID(s->value), ttbr0); break;
 	case OP_SET_TTBR1: write_sysreg(pgt_ttbr(tt1) | TTBR_ASID(s->value), ttbr1_el1); break;
 	case OP_SET_TCR: set_bits(tcr, s->value, s->mask); break;
 	case OP_SET_MAIR: set_bits(mair, s->value, s->mask); break;
@@ -94,7 +110,7 @@ static bool maint(const struct step *s, struct pgtable *tt0, struct pgtable *tt1
 }
 
 void run_maint(const char *id, unsigned n, const struct step *s, const struct regime *r,
-	       struct pgtable *tt0, struct pgtable *tt1, struct pgtable *s2)
+	       struct pgtable *spaces, struct pgtable *tt1, struct pgtable *s2)
 {
 	u64 desc = 0;
 	int err = PGT_OK;
@@ -103,7 +119,7 @@ void run_maint(const char *id, unsigned n, const struct step *s, const struct re
 	/* Without a stage 2 there is no EL2 half to ask, nor stage 2 tables (the harness refuses such cases). */
 	bool no_stage2 = !s2 && s->op >= OP_S2_WRITE_DESC;
 	/* From the TTBR1 alias the tables' physical addresses are not mapped: the harness refuses such cases. */
-	bool done = !r->kernel_high && !no_stage2 && maint(s, tt0, tt1, s2, &desc, &err);
+	bool done = !r->kernel_high && !no_stage2 && maint(s, spaces, tt1, s2, &desc, &err);
 
 	record_begin("step");
 	record_str("case", id);

@@ -29,6 +29,10 @@
 #endif
 
 /* TCR_EL1 */
+/* TTBRn_EL1.ASID: bits[63:48]. */
+#define TTBR_ASID(asid)     ((u64)(asid) << 48)
+#define TTBR_ASID_MASK      TTBR_ASID(0xffff)
+
 #define TCR_T0SZ(n)         ((u64)(n) << 0)
 #define TCR_EPD0            BIT(7)
 #define TCR_IRGN0_WBWA      (1ULL << 8)

@@ -90,6 +90,20 @@ BAD = [
     ("el0_code_barred_by_e0pd1", 'requires = ["FEAT_E0PD"]\nregime = { t0sz = 36, e0pd1 = true }\n'
      'map = [ { va = 0x20_0000, to = "frame0", level = 3 } ]\n'
      'steps = [ { do = "load64", el = 0, va = 0x20_0000, expect = "ok" } ]', "regime.e0pd1", "forbids EL0"),
+    ("space_out_of_range", 'map = [ { va = 0x8000_0000, to = "frame0", level = 3, space = 4 } ]', "map[0].space",
+     "not a table set 0..3"),
+    ("space_in_ttbr1", 'map = [ { va = 0xffff_0000_8000_0000, to = "frame0", level = 3, space = 1 } ]',
+     "map[0].space", "TTBR1's half, which has one table set"),
+    ("space_without_home", 'regime = { t0sz = 36 }\nmap = [ { va = 0x20_0000, to = "frame0", level = 3, space = 1 } ]',
+     "map[0].space", "needs the kernel's identity home"),
+    ("space_with_fixup", 'map = [ { va = 0x8000_0000, to = "frame0", level = 3, space = 1 } ]\n'
+     'steps = [ { do = "load64", va = 0x8000_1000, expect = { fault = "translation", level = 3 }, '
+     'fixup = { kind = "map", level = 3, to = "frame0" }, retry = "ok" } ]', "steps[0].fixup",
+     "fix-ups act on the first table set"),
+    ("link_at_level_3", 'steps = [ { do = "link", va = 0x8000_0000, level = 3, table_of = 0x8020_0000 } ]',
+     "steps[0].level", "level 0, 1 or 2"),
+    ("range_tlbi_misaligned", 'requires = ["FEAT_TLBIRANGE"]\n'
+     'steps = [ { do = "tlbi_rvaae1", va = 0x8000_0800 } ]', "steps[0].va", "not a multiple of 0x1000"),
 ]
 
 

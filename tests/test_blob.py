@@ -40,12 +40,12 @@ class Regime(ctypes.Structure):
 class Map(ctypes.Structure):
     _fields_ = [("va", ctypes.c_uint64), ("pa", ctypes.c_uint64), ("level", ctypes.c_int8),
                 ("attrindx", ctypes.c_uint8), ("ap", ctypes.c_uint8), ("sh", ctypes.c_uint8),
-                ("flags", ctypes.c_uint8)]
+                ("flags", ctypes.c_uint8), ("space", ctypes.c_uint8)]
 
 
 class Step(ctypes.Structure):
     _fields_ = [("va", ctypes.c_uint64), ("value", ctypes.c_uint64), ("mask", ctypes.c_uint64),
-                ("op", ctypes.c_uint32), ("el", ctypes.c_uint8), ("level", ctypes.c_int8)]
+                ("op", ctypes.c_uint32), ("el", ctypes.c_uint8), ("level", ctypes.c_int8), ("space", ctypes.c_uint8)]
 
 
 class TableAttrs(ctypes.Structure):
@@ -57,7 +57,7 @@ class MmutCase(ctypes.Structure):
     _fields_ = [("id", ctypes.c_char_p), ("regime", Regime), ("maps", ctypes.POINTER(Map)),
                 ("tables", ctypes.POINTER(TableAttrs)), ("raws", ctypes.c_void_p), ("steps", ctypes.POINTER(Step)),
                 ("nmaps", ctypes.c_uint32), ("ntables", ctypes.c_uint32), ("nraws", ctypes.c_uint32),
-                ("nsteps", ctypes.c_uint32), ("stage2", ctypes.c_void_p), ("s2maps", ctypes.c_void_p),
+                ("nsteps", ctypes.c_uint32), ("nspaces", ctypes.c_uint32), ("stage2", ctypes.c_void_p), ("s2maps", ctypes.c_void_p),
                 ("s2raws", ctypes.c_void_p)]
 
 
@@ -99,11 +99,11 @@ def test_every_case_reads_back_as_encoded(lib):
         assert (c.regime.raw_ttbr1, c.regime.ttbr1, c.regime.mair) == (r.ttbr1 is not None, r.ttbr1 or 0, r.mair)
         assert (c.regime.as_, c.regime.a1) == (r.asid16, r.a1)
         assert [getattr(c.regime, f) for f in REGIME_CONTROLS] == [getattr(r, f) for f in REGIME_CONTROLS]
-        assert (c.nmaps, c.ntables, c.nraws, c.nsteps) == (len(case.maps), len(case.tables), len(case.raws),
-                                                         len(case.steps))
+        assert (c.nmaps, c.ntables, c.nraws, c.nsteps, c.nspaces) == (len(case.maps), len(case.tables),
+                                                                    len(case.raws), len(case.steps), case.spaces)
         for k, m in enumerate(case.maps):
-            assert (c.maps[k].va, c.maps[k].pa, c.maps[k].level, c.maps[k].attrindx) == (m.va, m.pa, m.level,
-                                                                                         m.attrindx)
+            assert (c.maps[k].va, c.maps[k].pa, c.maps[k].level, c.maps[k].attrindx, c.maps[k].space) == (
+                m.va, m.pa, m.level, m.attrindx, m.space)
             assert bool(c.maps[k].flags & CASE_H["MAP_AF"]) == m.af
         for k, t in enumerate(case.tables):
             assert (c.tables[k].va, c.tables[k].level) == (t.va, t.level)
@@ -111,10 +111,10 @@ def test_every_case_reads_back_as_encoded(lib):
                 == (t.pxntable, t.uxntable)
         for k, s in enumerate(case.steps):
             op = CASE_H[blob._FIXUP_OPS[s.fixup] if s.fixup else f"OP_{blob._OP_NAMES.get(s.op, s.op).upper()}"]
-            assert (c.steps[k].va, c.steps[k].op, c.steps[k].level) == (s.va, op, s.level or 0)
+            assert (c.steps[k].va, c.steps[k].op, c.steps[k].level, c.steps[k].space) == (s.va, op, s.level or 0, s.space)
             assert c.steps[k].el == (1 if s.fixup else s.el)
             if s.op in DESC_WRITES or s.fixup:
-                assert (c.steps[k].value, c.steps[k].mask) == declared.descriptor_write(case, s)
+                assert (c.steps[k].value, c.steps[k].mask) == declared.descriptor_write(case, s, k)
             elif s.op not in MAINT_OPS:
                 assert c.steps[k].value == s.value
 

@@ -4,7 +4,7 @@ from harness import crosscheck, declared
 from harness.cases import load_file
 from harness.protocol import PROTOCOL_VERSION, parse_output
 
-MAX_IDS = "mmfr0=0x32310201126 mmfr1=0x11010211122 mmfr2=0x1021011010011011"
+MAX_IDS = "mmfr0=0x32310201126 mmfr1=0x11010211122 mmfr2=0x1021011010011011 isar0=0x1221111110212120"
 CASE = """
 feature = "crosscheck"
 [case.t]
@@ -44,7 +44,7 @@ def _walk_lines(case, n, va, when="before", memory=None, change=None):
 
 def _records(case, steps, *, walks=None, regs=None):
     """A run's records for case: boot, regs (as declared unless given), walks, steps."""
-    want = declared.case_registers(case, (0, 0, 0))
+    want = declared.case_registers(case, (0, 0, 0, 0))
     regs = regs or {k: getattr(want, k) for k in ("tcr", "mair", "sctlr", "ttbr0", "ttbr1")}
     lines = [f"boot el=1 midr=0x1 {MAX_IDS} cases=1", f"begin case={case.id}",
              f"regs case={case.id} " + " ".join(f"{k}={v:#x}" for k, v in regs.items())]
@@ -101,7 +101,7 @@ def test_a_walked_descriptor_the_case_does_not_declare_is_a_kernel_defect(tmp_pa
 
 def test_registers_the_case_does_not_declare_are_a_kernel_defect(tmp_path):
     case = _case(tmp_path)
-    want = declared.case_registers(case, (0, 0, 0))
+    want = declared.case_registers(case, (0, 0, 0, 0))
     regs = {"tcr": want.tcr ^ 1 << 39, "mair": want.mair, "sctlr": want.sctlr, "ttbr0": want.ttbr0,
             "ttbr1": want.ttbr1}     # HA dropped
     records, boot = _records(case, {0: _par(0x41000000 | 2 << 7), 1: PERMISSION_L3}, regs=regs)

@@ -19,10 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # QEMU 7.2.22's ID registers (BRIEF.md): every CPU the suite runs clean.
 CPUS = {
-    "max": Cpu(0x32310201126, 0x11010211122, 0x1021011010011011),
-    "cortex-a53": Cpu(0x1122, 0x0, 0x0),
-    "cortex-a57": Cpu(0x1124, 0x0, 0x0),
-    "neoverse-n1": Cpu(0x101125, 0x10212122, 0x1011),
+    "max": Cpu(0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120),
+    "cortex-a53": Cpu(0x1122, 0x0, 0x0, 0x11120),
+    "cortex-a57": Cpu(0x1124, 0x0, 0x0, 0x11120),
+    "neoverse-n1": Cpu(0x101125, 0x10212122, 0x1011, 0x100010211120),
 }
 MAX = CPUS["max"]
 
@@ -41,7 +41,7 @@ def test_same_seed_same_cases():
 def test_cases_do_not_depend_on_hash_randomisation():
     code = ("import hashlib; from harness.fuzz.generate import Cpu, generate_case; "
             "from harness.fuzz.toml_writer import case_text; "
-            "cpu = Cpu(0x32310201126, 0x11010211122, 0x1021011010011011); "
+            "cpu = Cpu(0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120); "
             "print(hashlib.sha256(''.join(case_text(generate_case(11, i, cpu)) for i in range(40)).encode()).hexdigest())")
     digests = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "random")}

@@ -10,7 +10,7 @@ from harness.model.outcome import Completes, Outcomes
 from harness.protocol import parse_record
 
 # QEMU 7.2.22's ID registers (BRIEF.md): with and without FEAT_LPA.
-IDS = [(0x32310201126, 0x11010211122, 0x1021011010011011), (0x1124, 0x0, 0x0)]
+IDS = [(0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120), (0x1124, 0x0, 0x0, 0x11120)]
 
 
 def _marked(bug):

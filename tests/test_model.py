@@ -639,7 +639,7 @@ from harness.cases import LAYOUT, load_file  # noqa: E402
 from harness.declared import TABLE_POOL_BASE, case_registers, declared_memory  # noqa: E402
 from harness.model import predict_case  # noqa: E402
 
-MAX = (0x32310201126, 0x11010211122, 0x1021011010011011)
+MAX = (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120)
 
 
 def _case(tmp_path, text):

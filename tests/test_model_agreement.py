@@ -12,13 +12,13 @@ from harness.model import Unknown, predict_case
 from harness.model.oracle import describe, expectation_agrees
 from harness.verdict import describe_step, expected_text
 
-# ID_AA64MMFR0/1/2_EL1 of QEMU 7.2.22's CPU models (their boot records).
+# ID_AA64MMFR0/1/2_EL1 and ID_AA64ISAR0_EL1 of QEMU 7.2.22's CPU models (their boot records).
 CPUS = {
-    "max": (0x32310201126, 0x11010211122, 0x1021011010011011),
-    "cortex-a53": (0x1122, 0x0, 0x0),
-    "cortex-a57": (0x1124, 0x0, 0x0),
-    "cortex-a72": (0x1124, 0x0, 0x0),
-    "neoverse-n1": (0x101125, 0x10212122, 0x1011),
+    "max": (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120),
+    "cortex-a53": (0x1122, 0x0, 0x0, 0x11120),
+    "cortex-a57": (0x1124, 0x0, 0x0, 0x11120),
+    "cortex-a72": (0x1124, 0x0, 0x0, 0x11120),
+    "neoverse-n1": (0x101125, 0x10212122, 0x1011, 0x100010211120),
 }
 
 CASES = load_dir(REPO / "cases")

@@ -115,12 +115,16 @@ def test_tlb_entries_have_no_asid_and_name_their_regime():
     # The EL2 regime has no ASID: an nG entry is removed by TLBI VAE2 like a global one, whatever ASID it was made
     # under; a TLBI of EL1&0 (VMALLE1, VAAE1) leaves it, and TLBI VAE2 leaves EL1&0's.
     mem = memory(chain(VA, PAGE | PAGE_DESC | 1 << 11, 3))
-    for inv, removed in ((Invalidation(VA, None, True, REGIME_EL2), True), (Invalidation(None, None, True, REGIME_EL2), True),
-                         (Invalidation(None, None, True), False), (Invalidation(VA, None, True), False)):
-        assert Entry(el2_regs(), mem, 0, removed=[(1, inv)]).holds(VA, {0}, {0}) != removed, inv
-    assert Entry(el2_regs(), mem, 0).holds(VA, {5}, {0})
+    def leaf_held(entry, asids):
+        return entry.usable(VA, asids, {0})[0]
+
+    everything_el2 = Invalidation(None, None, None, True, regime=REGIME_EL2)
+    for inv, removed in ((Invalidation.by_va(VA, None, regime=REGIME_EL2), True), (everything_el2, True),
+                         (Invalidation(None, None, None, True), False), (Invalidation.by_va(VA, None), False)):
+        assert leaf_held(Entry(el2_regs(), mem, 0, [(1, inv)]), {0}) != removed, inv
+    assert leaf_held(Entry(el2_regs(), mem, 0), {5})
     el1 = memory(chain(VA, PAGE | PAGE_DESC, 3))
-    assert Entry(regs(), el1, 0, removed=[(1, Invalidation(VA, None, True, REGIME_EL2))]).holds(VA, {0}, {0})
+    assert leaf_held(Entry(regs(), el1, 0, [(1, Invalidation.by_va(VA, None, regime=REGIME_EL2))]), {0})
 
 
 def _case(tmp_path, body):
@@ -132,7 +136,7 @@ def test_declared_registers_and_kernel_mappings(tmp_path):
     # kernel's code without XN, AP[1] = 1.
     case = _case(tmp_path, 'regime = { ips = 40, tbi0 = true }\nmap = [ { va = 0x8000_0000, to = "f", level = 3 } ]\n'
                            'steps = [ { do = "load64", va = 0x8000_0000, expect = { value = 0 } } ]\n')
-    r = declared.case_registers(case, (MMFR0_48, 0, 0))
+    r = declared.case_registers(case, (MMFR0_48, 0, 0, 0))
     assert r.regime == REGIME_EL2 and r.ttbr1 == 0
     assert r.tcr & TCR_EL2_RES1 == TCR_EL2_RES1 and TCR_EL2_PS.get(r.tcr) == 0b010 and TCR_EL2_TBI.get(r.tcr)
     assert r.sctlr & SCTLR_EL2_RES1 == SCTLR_EL2_RES1
@@ -155,7 +159,7 @@ steps = [
   { do = "load64", va = 0x8000_0000, expect = { value = 0 } },
 ]
 ''')
-    predictions = predict_case(case, (MMFR0_48, 0, 0))
+    predictions = predict_case(case, (MMFR0_48, 0, 0, 0))
     pas = [{o.pa for o in predictions[n]} for n in (4, 8, 12)]
     frame_a, frame_b = case.maps[0].pa, case.maps[1].pa
     assert pas == [{frame_a, frame_b}, {frame_a, frame_b}, {frame_b}]

@@ -46,7 +46,7 @@ DEFECTS = {
 # What the outer run's CPU must have for the suite to be able to catch a defect:
 # without it the cases that would are skipped, and the mutant cannot be judged.
 NEEDS = {"pan_never_set": "FEAT_PAN", "span_ignored": "FEAT_PAN", "hpd_bits_swapped": "FEAT_HPDS",
-         "e0pd_never_set": "FEAT_E0PD"}
+         "e0pd_never_set": "FEAT_E0PD", "tlbi_rvae1_missing": "FEAT_TLBIRANGE"}
 
 # Defects of the kernel's own maintenance (kernel/maint.c, kernel/fixup.c, kernel/el2.c): (file, find,
 # replace, the case files that must catch it).  QEMU's softmmu TLB keeps an entry until a
@@ -56,8 +56,14 @@ MAINTENANCE_DEFECTS = {
     "tlbi_vae1_missing": ("maint.c", "case OP_TLBI_VAE1: tlbi(vae1, xt); break;", "case OP_TLBI_VAE1: break;",
                           ("tlb.toml", "bbm.toml")),
     # A context switch that keeps the old ASID: nG entries of the old process are used.
-    "ttbr0_asid_dropped": ("maint.c", "write_sysreg_elx(pgt_ttbr(tt0) | TTBR_ASID(s->value), ttbr0)",
-                           "write_sysreg_elx(pgt_ttbr(tt0), ttbr0)", ("asid.toml",)),
+    "ttbr0_asid_dropped": ("maint.c", "write_sysreg_elx(pgt_ttbr(&spaces[s->space]) | TTBR_ASID(s->value), ttbr0)",
+                           "write_sysreg_elx(pgt_ttbr(&spaces[s->space]), ttbr0)", ("asid.toml",)),
+    # A context switch that keeps the old table root: process 2 runs on process 1's tables.
+    "ttbr0_space_ignored": ("maint.c", "pgt_ttbr(&spaces[s->space]) | TTBR_ASID", "pgt_ttbr(&spaces[0]) | TTBR_ASID",
+                            ("address_spaces.toml",)),
+    # A range invalidation left out: the range's stale entries stay.
+    "tlbi_rvae1_missing": ("maint.c", "case OP_TLBI_RVAE1: tlbi_range(6, 1, xt); break;", "case OP_TLBI_RVAE1: break;",
+                           ("tlb_range.toml",)),
     # TLBI VAE2 made as EL1&0's VAE1 (as a kernel that kept the *_EL1 forms at EL2 would): the EL2 regime's entry
     # stays where after TLBI VAE2, DSB, ISB only the new translation is permitted.
     "tlbi_vae2_as_vae1": ("maint.c", "case OP_TLBI_VAE2: tlbi(vae2, xt); break;",
@@ -102,7 +108,7 @@ def mutant_repository(directory, kernel_file, find, replace):
 
 @pytest.fixture(scope="module")
 def cpu_ids(request):
-    """ID_AA64MMFR0/1/2_EL1 of the outer run's QEMU and CPU, from one boot of the built kernel."""
+    """The ID registers (features.ID_REGISTERS) of the outer run's QEMU and CPU, from one boot of the built kernel."""
     kernel = ROOT / "build" / "kernel.elf"
     if not kernel.is_file():
         pytest.skip(f"no {kernel}: run `make kernel`")
@@ -110,14 +116,18 @@ def cpu_ids(request):
                         request.config.getoption("--cpu", default="max"), kernel)
     _, output = Runner(settings).boot()
     assert output.boot is not None, "the kernel printed no boot record"
-    return tuple(output.boot.num(f"mmfr{n}") for n in range(3))
+    return features.boot_ids(output.boot)
+
+
+def _skip_unless_catchable(defect, cpu_ids):
+    unmet = features.missing([NEEDS[defect]], *cpu_ids) if defect in NEEDS else []
+    if unmet:
+        pytest.skip(f"this CPU lacks {', '.join(unmet)}: the cases that catch {defect} are skipped")
 
 
 @pytest.mark.parametrize("defect", DEFECTS)
 def test_suite_fails_on_defective_kernel(suite, tmp_path, cpu_ids, defect):
-    unmet = features.missing([NEEDS[defect]], *cpu_ids) if defect in NEEDS else []
-    if unmet:
-        pytest.skip(f"this CPU lacks {', '.join(unmet)}: the cases that catch {defect} are skipped")
+    _skip_unless_catchable(defect, cpu_ids)
     repo = mutant_repository(tmp_path / "repo", *DEFECTS[defect])
     # -x: one failed case is the answer.  A defect that breaks the kernel's own
     # mappings hangs it after the MMU is on, hence the short timeout.
@@ -128,7 +138,8 @@ def test_suite_fails_on_defective_kernel(suite, tmp_path, cpu_ids, defect):
 
 
 @pytest.mark.parametrize("defect", MAINTENANCE_DEFECTS)
-def test_suite_fails_on_defective_maintenance(suite, tmp_path, defect):
+def test_suite_fails_on_defective_maintenance(suite, tmp_path, cpu_ids, defect):
+    _skip_unless_catchable(defect, cpu_ids)
     kernel_file, find, replace, families = MAINTENANCE_DEFECTS[defect]
     repo = mutant_repository(tmp_path / "repo", kernel_file, find, replace)
     run = suite("--case-timeout=2", root=repo, cases=repo / "cases", work=tmp_path,

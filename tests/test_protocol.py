@@ -8,7 +8,7 @@ from harness.protocol import EVENTS, PROTOCOL_VERSION, ProtocolError, parse_outp
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 
-BOOT = "MMUT 2 boot el=1 midr=0xf0510 mmfr0=0x1 mmfr1=0x2 mmfr2=0x3 cases=2"
+BOOT = "MMUT 2 boot el=1 midr=0xf0510 mmfr0=0x1 mmfr1=0x2 mmfr2=0x3 isar0=0x4 cases=2"
 
 
 def doc_example():

@@ -67,7 +67,7 @@ def test_hang_is_stopped_at_the_timeout_without_the_progress_check(suite):
 
 # What a broken QEMU does instead of running selftest.plain (a /bin/sh snippet), and
 # what the failure must say.  Any other run is the real QEMU's.
-BOOT = "MMUT 2 boot el=1 midr=0x0 mmfr0=0x0 mmfr1=0x0 mmfr2=0x0 cases=7"
+BOOT = "MMUT 2 boot el=1 midr=0x0 mmfr0=0x0 mmfr1=0x0 mmfr2=0x0 isar0=0x0 cases=7"
 MISBEHAVIOURS = {
     "garbage": (r"printf 'MMUT 2 boot el=one\n\377\376 not a record\nMMUT 2 begin\n'; exit 0", [
         r"the kernel never started this case \(QEMU exit status 0 before the kernel booted\)",

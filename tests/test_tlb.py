@@ -3,15 +3,17 @@ stale translations: the suite accepts an old translation exactly where the
 architecture permits one, and fails a run that shows one where it does not."""
 import pytest
 
+from harness import declared
 from harness.cases import CaseError, load_file
 from harness.model import Completes, predict_case
-from harness.model.oracle import observation_allowed
 from harness.model.registers import Registers
-from harness.model.tlb import current_vmid
+from harness.model.tlb import Invalidation, current_vmid, tlbi_range
+from harness.model.oracle import observation_allowed
 from harness.protocol import parse_record
 from harness.verdict import judge_step
 
-MAX = (0x32310201126, 0x11010211122, 0x1021011010011011)
+MAX = (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120)
+REGS = Registers(tcr=0, mair=0, sctlr=0, ttbr0=0, ttbr1=0, mmfr0=MAX[0], mmfr1=MAX[1], mmfr2=MAX[2])  # 4K, 8-bit ASIDs
 A, B = 0xAAAA, 0xBBBB
 
 MAPS = '''map = [
@@ -162,6 +164,145 @@ map = [ {{ va = 0x8000_1000, to = "frame0", level = 3 }} ]
 steps = [ {steps} ]
 ''')
     with pytest.raises(CaseError, match=rf"case 'c': {message}"):
+        load_file(path)
+
+
+# ------------------------------------------------------------------ TLBI by range: the operand, both ways
+
+def _range_step(tmp_path, tlbi, regime=""):
+    """The case and the TLBI step of a one-step case running `tlbi` (a TOML inline table)."""
+    text = (f'feature = "f"\n[case.c]\nsummary = "s"\nrequires = ["FEAT_TLBIRANGE"]\n{regime}\n'
+            f'steps = [ {tlbi} ]\n')
+    path = tmp_path / "range.toml"
+    path.write_text(text)
+    case = load_file(path)[0]
+    return case, case.steps[0]
+
+
+def test_range_operand_fields(tmp_path):
+    """ASID[63:48], TG[47:46], SCALE[45:44], NUM[43:39], TTL[38:37], BaseADDR[36:0] = VA[48:12]
+    with 4K (Arm ARM C5.5 TLBI RVAE1; Linux's __TLBI_VADDR_RANGE)."""
+    case, step = _range_step(tmp_path, '{ do = "tlbi_rvae1", va = 0x8000_0000, asid = 5, num = 3, scale = 2, ttl = 3 }')
+    assert declared.tlbi_operand(case, step) == 5 << 48 | 0b01 << 46 | 2 << 44 | 3 << 39 | 3 << 37 | 0x8000_0000 >> 12
+    case, step = _range_step(tmp_path, '{ do = "tlbi_rvaae1is", va = 0x8000_0000 }')
+    assert declared.tlbi_operand(case, step) == 0b01 << 46 | 0x8000_0000 >> 12
+
+
+@pytest.mark.parametrize("regime, tg, va, unit", [
+    ("", None, 0x8000_0000, 12),
+    ('regime = { granule = "16K" }', None, 0x8000_0000, 14),
+    ('regime = { granule = "64K" }', None, 0x8000_0000, 16),
+    ("", "64K", 0x8000_0000, 16),                             # TG names another granule than the tables'
+    ('regime = { ds = true }', None, 0x8000_0000, 16),       # 52-bit addresses: BaseADDR = VA[52:16]
+    ("", None, 0xFFFF_FFFF_8000_0000, 12),                   # TTBR1's half: BaseADDR[36] replicated above
+])
+def test_range_decodes_to_what_was_encoded(tmp_path, regime, tg, va, unit):
+    """tlb.tlbi_range (ASL TLBIRange) of declared.tlbi_operand gives back [va, va + range) and the granule."""
+    tg_key = f', tg = "{tg}"' if tg else ""
+    for num, scale in ((0, 0), (5, 1), (31, 3)):
+        case, step = _range_step(tmp_path, f'{{ do = "tlbi_rvae1", va = {va:#x}, num = {num}, scale = {scale}{tg_key} }}',
+                                 regime)
+        granule = {"4K": 12, "16K": 14, "64K": 16}[tg] if tg else case.regime.tg0
+        start, end, got_granule = tlbi_range(declared.tlbi_operand(case, step), case.regime.ds)
+        assert (start, got_granule) == (va, granule)
+        assert end == min(va + ((num + 1) << (5 * scale + 1 + granule)), va | ((1 << 52) - 1)), "saturated at bit 52"
+        assert declared.tlbi_operand(case, step) & ((1 << 37) - 1) == va >> unit & ((1 << 37) - 1)
+
+
+def test_range_va_must_be_a_multiple_of_its_unit(tmp_path):
+    with pytest.raises(CaseError, match=r"steps\[0\].va.*not a multiple of 0x10000"):
+        _range_step(tmp_path, '{ do = "tlbi_rvae1", va = 0x8000_1000, tg = "64K" }')
+    with pytest.raises(CaseError, match=r"steps\[0\].num.*outside the operand field's 0..31"):
+        _range_step(tmp_path, '{ do = "tlbi_rvae1", va = 0x8000_0000, num = 32 }')
+
+
+def test_range_needs_its_feature(tmp_path):
+    path = tmp_path / "range.toml"
+    path.write_text('feature = "f"\n[case.c]\nsummary = "s"\nsteps = [ { do = "tlbi_rvae1", va = 0 } ]\n')
+    with pytest.raises(CaseError, match="FEAT_TLBIRANGE"):
+        load_file(path)
+
+
+def test_reserved_tg_requires_nothing():
+    """TG = 0b00 is reserved: no entry is required to go (the range is empty)."""
+    assert tlbi_range(0x8_0000, False) is None
+    assert not Invalidation.of("tlbi_rvae1", 0x8_0000, REGS).removes(0x8000_0000, 0x1000, 12, 3, 0, True, REGS)
+
+
+@pytest.mark.parametrize("op, xt, granule, level, removed", [
+    ("tlbi_rvae1", 0b01 << 46 | 0x8_0000, 12, 3, True),               # the page's granule, any level
+    ("tlbi_rvae1", 0b11 << 46 | 0x8000, 12, 3, False),                # TG 64K: a 4K entry need not go
+    ("tlbi_rvae1", 0b01 << 46 | 3 << 37 | 0x8_0000, 12, 3, True),     # TTL 3: the leaf's level
+    ("tlbi_rvae1", 0b01 << 46 | 2 << 37 | 0x8_0000, 12, 3, False),    # TTL 2, a wrong hint: nothing need go
+    ("tlbi_rvae1", 0b01 << 46 | 0x8_0002, 12, 3, False),              # the range starts two pages on
+])
+def test_range_removes(op, xt, granule, level, removed):
+    regs = REGS
+    assert Invalidation.of(op, xt, regs).removes(0x8000_0000, 0x1000, granule, level, 0, True, regs) == removed
+
+
+# ------------------------------------------------------------------ walk caches
+
+@pytest.mark.parametrize("op, removes_tables", [("tlbi_vae1", True), ("tlbi_vale1", False), ("tlbi_vaale1is", False),
+                                                ("tlbi_vaae1", True), ("tlbi_rvale1", False), ("tlbi_rvae1", True)])
+def test_last_level_leaves_table_entries(op, removes_tables):
+    """A table entry (global_entry None) goes with an all-levels TLBI by VA or range, never with a last-level one;
+    the leaf entry goes with both."""
+    regs = REGS
+    xt = (0b01 << 46 if op.startswith("tlbi_r") else 0) | 0x8_0000
+    inv = Invalidation.of(op, xt, regs)
+    assert inv.removes(0x8000_0000, 1 << 21, 12, 3, 0, None, regs) == removes_tables
+    assert inv.removes(0x8000_0000, 0x1000, 12, 3, 0, True, regs)
+
+
+def test_table_entries_belong_to_their_asid():
+    regs = REGS
+    assert Invalidation.of("tlbi_aside1", 1 << 48, regs).removes(0x8000_0000, 1 << 21, 12, 3, 1, None, regs)
+    assert not Invalidation.of("tlbi_aside1", 2 << 48, regs).removes(0x8000_0000, 1 << 21, 12, 3, 1, None, regs)
+    assert not Invalidation.of("tlbi_vae1", 2 << 48 | 0x8_0000, regs).removes(0x8000_0000, 1 << 21, 12, 3, 1, None,
+                                                                             regs)
+
+
+LINK_CASE = '''feature = "f"
+[case.c]
+summary = "s"
+map = [
+  { va = 0x8040_0000, to = "frame_b", level = 3 },
+  { va = 0x8040_1000, to = "frame_c", level = 3 },
+  { va = 0x8000_0000, to = "frame_a", level = 3 },
+  { va = 0x8020_0000, to = "frame_b", level = 3 },
+]
+steps = [
+  { do = "store64", va = 0x8040_0000, value = 0xbbbb, expect = "ok" },
+  { do = "store64", va = 0x8040_1000, value = 0xcccc, expect = "ok" },
+  { do = "load64", va = 0x8000_0000, expect = { value = 0 } },
+  { do = "map", va = 0x8000_0000, level = 3, to = "frame_c" },
+  { do = "link", va = 0x8000_0000, level = 2, table_of = 0x8020_0000 },
+  { do = "dsb" },
+  { do = "OP", va = 0x8000_0000 },
+  { do = "dsb" },
+  { do = "isb" },
+  { do = "load64", va = 0x8000_0000, expect = { value = 0xbbbb } },
+]
+'''
+
+
+@pytest.mark.parametrize("op, seen", [("tlbi_vale1", {0xCCCC, 0xBBBB}), ("tlbi_vae1", {0xBBBB})])
+def test_walk_through_a_cached_table_descriptor(tmp_path, op, seen):
+    """After a level 2 table descriptor is pointed at another table, a last-level TLBI leaves the old table
+    descriptor cached: the walk reads the old level 3 table as it is now (frame_c), never the removed leaf
+    entry's frame_a (0); an all-levels TLBI leaves only the new table (frame_b)."""
+    path = tmp_path / "link.toml"
+    path.write_text(LINK_CASE.replace("OP", op))
+    case = load_file(path)[0]
+    last = predict_case(case, MAX)[-1]
+    assert {o.value for o in last if isinstance(o, Completes)} == seen
+
+
+def test_link_needs_an_existing_table(tmp_path):
+    path = tmp_path / "link.toml"
+    path.write_text(LINK_CASE.replace("0x8020_0000 }", "0x8060_0000 }").replace("OP", "tlbi_vae1"))
+    with pytest.raises(CaseError, match="link: no level 3 table for 0x80600000"):
         load_file(path)
 
 

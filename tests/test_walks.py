@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import declared
 from harness.cases import load_dir
 from harness.kdefs import kernel_header, read_constants
 from harness.protocol import parse_output
@@ -49,6 +50,13 @@ def test_every_case_has_its_registers(runs):
             assert regs.num("ttbr1") == r.ttbr1
 
 
+def _ttbr0_at(case, n, ttbr0):
+    """TTBR0 as step n finds it: table set 0's (the regs record's), or that of the set the last set_ttbr0
+    before it chose (the kernel's walk follows TTBR0_EL1)."""
+    space = next((s.space for s in reversed(case.steps[:n]) if s.op == "set_ttbr0"), 0)
+    return declared.space_ttbrs(case, ttbr0 & ~0xFFFF)[space]
+
+
 def test_walks_start_at_the_selected_ttbr_and_follow_table_descriptors(runs):
     """What the harness relies on, whatever the tables: a walk is a chain of
     table descriptors from the TTBR that VA bit 55 selects, one level at a time."""
@@ -69,7 +77,7 @@ def test_walks_start_at_the_selected_ttbr_and_follow_table_descriptors(runs):
                 if not reads:
                     continue
                 walked += 1
-                ttbr = records.regs.num("ttbr1" if va >> 55 & 1 else "ttbr0")
+                ttbr = records.regs.num("ttbr1") if va >> 55 & 1 else _ttbr0_at(case, n, records.regs.num("ttbr0"))
                 assert reads[0].num("table") == ttbr & ((1 << 48) - 2), (case_id, n)
                 levels = [w.num("level") for w in reads]
                 assert levels == list(range(levels[0], levels[0] + len(levels))) and levels[-1] <= 3

@@ -24,6 +24,7 @@ from harness.cases import AT_OPS, LOADS, STORES, CaseError
 from harness.declared import LayoutError
 from harness.errors import HarnessError
 from harness.fuzz import known
+from harness.features import boot_ids
 from harness.fuzz.generate import FEATURE, Cpu, GeneratorBug, case_name, generate_case
 from harness.fuzz.shrink import shrink
 from harness.fuzz.toml_writer import case_text, write_case_file
@@ -159,7 +160,7 @@ def boot_cpu(settings, workdir):
     if boot is None:
         raise HarnessError(f"QEMU {settings.qemu} -cpu {settings.cpu} printed no boot record: "
                            + " | ".join(run.output.splitlines()[-3:]))
-    return Cpu(boot.num("mmfr0"), boot.num("mmfr1"), boot.num("mmfr2"))
+    return Cpu(*boot_ids(boot))
 
 
 # ---------------------------------------------------------------- one chunk

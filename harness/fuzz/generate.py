@@ -79,13 +79,14 @@ class Cpu:
     mmfr0: int
     mmfr1: int
     mmfr2: int
+    isar0: int
 
     @property
     def ids(self):
-        return (self.mmfr0, self.mmfr1, self.mmfr2)
+        return (self.mmfr0, self.mmfr1, self.mmfr2, self.isar0)
 
     def has(self, feature):
-        return FEATURES[feature][1](self.mmfr0, self.mmfr1, self.mmfr2)
+        return FEATURES[feature][1](*self.ids)
 
     @property
     def pa_bits(self):

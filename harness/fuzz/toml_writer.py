@@ -21,7 +21,7 @@ DEFAULT_MAIR = {idx: attr for idx, attr in MEMORY_TYPES.values()}
 import re
 
 # Keys whose numbers are addresses, descriptors or register bytes: written in hex.
-HEX_KEYS = frozenset({"va", "to", "desc", "value", "pa", "far", "ttbr1", "attr", "mask", "oa", "asid", "ipa",
+HEX_KEYS = frozenset({"va", "to", "desc", "value", "pa", "far", "ttbr1", "attr", "mask", "oa", "asid", "ipa", "table_of",
                       "memattr", *map(str, range(8))})
 
 
@@ -94,6 +94,13 @@ def map_table(m):
     for key in ("ng", "pxn", "uxn", "contig", "dbm"):
         if getattr(m, key):
             out[key] = True
+    return _with_space(out, m)
+
+
+def _with_space(out, entry):
+    """out with the entry's TTBR0 table set, where it is not the first."""
+    if entry.space:
+        out["space"] = entry.space
     return out
 
 
@@ -127,7 +134,7 @@ def tables_table(t):
     for key in ("pxntable", "uxntable"):
         if getattr(t, key):
             out[key] = True
-    return out
+    return _with_space(out, t)
 
 
 def expect_value(step, expect=None):
@@ -202,9 +209,12 @@ def maint_table(step, expect=None):
         if step.op == "s2_protect":
             del out["to"]
     elif step.level is not None:
-        out.update({"ipa" if step.op in STAGE2_MAINT_OPS else "va": step.va, "level": step.level})
+        out.update(_with_space({"ipa" if step.op in STAGE2_MAINT_OPS else "va": step.va, "level": step.level},
+                               step))
     if step.op in ("write_desc", "s2_write_desc"):
         out["desc"] = step.value
+    if step.op == "link":
+        out["table_of"] = step.value
     if step.op == "set_vmid":
         out["vmid"] = step.value
     if S2_TLBI_OPS.get(step.op):
@@ -212,8 +222,14 @@ def maint_table(step, expect=None):
     if step.op in TLBI_OPS:
         takes_va, takes_asid = TLBI_OPS[step.op]
         out.update({"va": step.va} if takes_va else {}, **({"asid": step.asid} if takes_asid else {}))
+    if step.tlbi_range is not None:
+        t = step.tlbi_range
+        out.update({key: getattr(t, key) for key in ("num", "scale", "ttl") if getattr(t, key)})
+        if t.tg is not None:
+            out["tg"] = GRANULE_NAMES[t.tg]
     if step.op in ("set_ttbr0", "set_ttbr1"):
         out["asid"] = step.asid
+        _with_space(out, step)
     if step.op in SYSREG_WRITES:
         out.update({"value": step.value, "mask": step.mask})
     expect = expect if expect is not None else expect_value(step)
@@ -269,7 +285,7 @@ def case_text(case, feature=None, summary=None, expectations=None, bugs=None, co
         lines.append(f"regime = {_inline(regime)}")
     lines += _array("map", [map_table(m) for m in case.maps])
     lines += _array("tables", [tables_table(t) for t in case.tables])
-    lines += _array("raw", [{"va": w.va, "level": w.level, "desc": w.desc} for w in case.raws])
+    lines += _array("raw", [_with_space({"va": w.va, "level": w.level, "desc": w.desc}, w) for w in case.raws])
     if case.stage2 is not None:
         lines.append(f"stage2 = {_inline(stage2_table(case.stage2))}")
         lines += _array("s2map", [s2map_table(m) for m in case.stage2.maps])

@@ -18,7 +18,7 @@ from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, uni
 from harness.model.registers import TTBR_ASID, walk_params
 from harness.model.stage2 import VTTBR_VMID, full_translate, s2_params
 from harness.model.tlb import (
-    STALE_RULE, UNSYNCED_RULE, Invalidation, Tlb, cached_outcome, current_asid, current_vmid, leaf,
+    STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, current_asid, current_vmid, leaf,
 )
 from harness.model.translate import Access
 
@@ -80,25 +80,34 @@ def _access_outcomes(tlb, access):
     sets = [now] + [full_translate(r, m, access) for r in tlb.regs_seen for m in tlb.memories_seen
                     if (r, m) != (tlb.regs, tlb.memory)]
     fresh = union(sets)
-    stale = set()
-    for entry in tlb.usable_entries(access.va):
-        for outcome in full_translate(entry.regs, entry.memory, access):
-            if not cached_outcome(outcome) or outcome in fresh:
-                continue
-            if outcome.updates:
-                return Outcomes({Unknown("a hardware update through a TLB entry of earlier tables "
-                                         "is not modelled")})
-            stale.add(outcome)
+    stale, through_tables = set(), set()
+    for entry, leaf_usable, tables in tlb.usable_entries(access.va):
+        # The leaf entry gives what its walk gave, never a fault that is not cached; a walk through
+        # a table entry reads the levels below it now, and may meet any fault there.
+        walks = [(entry.regs, entry.memory, True)] if leaf_usable else []
+        walks += [(regs, memory, False) for cached in tables for regs, memory in tlb.through_walk_cache(entry, cached)]
+        for regs, memory, from_leaf in walks:
+            for outcome in full_translate(regs, memory, access):
+                if from_leaf and not cached_outcome(outcome) or outcome in fresh:
+                    continue
+                if outcome.updates:
+                    return Outcomes({Unknown("a hardware update through a TLB entry of earlier tables "
+                                             "is not modelled")})
+                (stale if from_leaf else through_tables).add(outcome)
     rules = [fresh.rule] if fresh.rule else []
     if set(fresh) != set(now):
         rules.append(UNSYNCED_RULE)
     if stale:
         rules.append(STALE_RULE)
-    return Outcomes(set(fresh) | stale, "; ".join(dict.fromkeys(rules)) or None)
+    if through_tables - stale:
+        rules.append(WALK_CACHE_RULE)
+    return Outcomes(set(fresh) | stale | through_tables, "; ".join(dict.fromkeys(rules)) or None)
 
 
-def _maintain(case, n, step, tlb, slots, ttbrs):
-    """A maintenance step's effect on the translation state, and its outcome."""
+def _maintain(case, n, step, tlb, slots, ttbrs, pool_base):
+    """A maintenance step's effect on the translation state, and its outcome.  ttbrs:
+    TTBR0 of each table set (declared.space_ttbrs), TTBR1 of the case's tables;
+    pool_base: where the kernel's tables are."""
     if step.level is not None:
         slot, made = slots[n]
         memory = tlb.memory.copy()
@@ -106,7 +115,7 @@ def _maintain(case, n, step, tlb, slots, ttbrs):
             memory.write64(pa, desc)
         old = memory.read64(slot)
         if step.op in DESC_WRITES or step.op in S2_DESC_WRITES:
-            value, mask = declared.descriptor_write(case, step)
+            value, mask = declared.descriptor_write(case, step, n, pool_base)
             memory.write64(slot, old & ~mask | value)
         if made or step.op in DESC_WRITES or step.op in S2_DESC_WRITES:
             tlb.write_memory(memory, descriptors=True)
@@ -117,14 +126,15 @@ def _maintain(case, n, step, tlb, slots, ttbrs):
         tlb.isb()
     elif step.op in TLBI_OPS or step.op in S2_TLBI_OPS:
         # Of VTTBR_EL2's VMID in program order: harness/cases.py asks for an ISB after a VMID switch.
-        tlb.tlbi(Invalidation.of(step, current_vmid(tlb.regs)))
+        tlb.tlbi(Invalidation.of(step.op, declared.tlbi_operand(case, step), tlb.regs))
     elif step.op == "set_vmid":
         # el2.c: VTTBR_EL2 with its VMID field replaced.
         tlb.write_regs(replace(tlb.regs, vttbr=tlb.regs.vttbr & ~VTTBR_VMID.mask | step.value << VTTBR_VMID.shift))
     elif step.op in ("set_ttbr0", "set_ttbr1"):
-        # maint.c: the case's tables with the ASID field replaced.
+        # maint.c: the case's tables (TTBR0's: the step's table set) with the ASID field replaced.
         name = step.op[4:]
-        ttbr = ttbrs[name] & ~TTBR_ASID.mask | step.asid << TTBR_ASID.shift
+        ttbr = (ttbrs["ttbr0"][step.space] if name == "ttbr0" else ttbrs["ttbr1"]) & ~TTBR_ASID.mask \
+            | step.asid << TTBR_ASID.shift
         tlb.write_regs(replace(tlb.regs, **{name: ttbr}))
     elif step.op in SYSREG_WRITES:
         name = step.op[4:]
@@ -151,21 +161,21 @@ def _fix(case, n, step, tlb, slots):
     tlb.write_memory(memory, descriptors=True)
     tlb.dsb()
     if step.fixup == "copy":
-        tlb.tlbi(Invalidation(step.va, current_asid(tlb.regs), globals=True, vmid=current_vmid(tlb.regs)))
+        tlb.tlbi(replace(Invalidation.by_va(step.va, current_asid(tlb.regs)), vmid=current_vmid(tlb.regs)))
         tlb.dsb()
     tlb.isb()
 
 
 def predict_case(case, ids, pool_base=None):
     """One Outcomes per step of case on a CPU with ID registers ids =
-    (mmfr0, mmfr1, mmfr2).  Where the architecture leaves a choice that changes
+    (mmfr0, mmfr1, mmfr2, isar0).  Where the architecture leaves a choice that changes
     memory (a hardware update made or not), the later steps get the union over
     every state the choices lead to."""
     if pool_base is None:
         pool_base = declared.TABLE_POOL_BASE
     regs = declared.case_registers(case, ids, pool_base)
     slots = declared.step_slots(case, pool_base)
-    ttbrs = {"ttbr0": regs.ttbr0, "ttbr1": regs.ttbr1}
+    ttbrs = {"ttbr0": declared.space_ttbrs(case, pool_base), "ttbr1": regs.ttbr1}
     branches = [Tlb(regs, declared.declared_memory(case, pool_base)[0])]
     predictions = []
     for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
@@ -176,7 +186,7 @@ def predict_case(case, ids, pool_base=None):
             outcomes = set()
             for tlb in branches:
                 try:
-                    outcomes.add(_maintain(case, n, step, tlb, slots, ttbrs))
+                    outcomes.add(_maintain(case, n, step, tlb, slots, ttbrs, pool_base))
                 except UnknownMemory as e:
                     outcomes.add(Unknown(f"the step reads memory the case does not declare ({e})"))
             predictions.append(Outcomes(outcomes))

@@ -19,9 +19,25 @@ B2 on DSB and ISB).  The rules the model keeps:
 - TLBI by ASID removes only the non-global (nG) entries of that ASID; by VA
   with an ASID, the entries of the VA that are global or of that ASID; by VA
   for all ASIDs, every entry of the VA; VMALLE1, everything.  The Inner
-  Shareable forms do the same on this PE; the last-level forms are modelled
-  as their all-levels forms (the model holds whole walks, not walk-cache
-  entries of table descriptors, so it predicts nothing of walk caches).
+  Shareable forms do the same on this PE.
+- By range (FEAT_TLBIRANGE, TLBI RVAE1 ...): the entries whose VAs overlap
+  [BaseADDR, BaseADDR + (NUM + 1) * 2^(5 * SCALE + 1) granules) (ASL
+  TLBIRange); only entries of the granule TG names need go ("the instruction
+  is only required to invalidate entries using the translation granule size
+  in this field"), and with a TTL level hint only entries whose leaf is at
+  that level ("if an incorrect value of TTL is specified ... no entries are
+  required by the architecture to be invalidated").
+- Walk caches: a TLB may also hold the table descriptors of a walk apart from
+  its leaf (intermediate entries; the ASL's TLBRecord with walkstate.istable).
+  A walk that uses one reads the levels below it from memory.  A TLBI of the
+  last level (VALE1, VAALE1, RVALE1, RVAALE1; ASL TLBILevel_Last) "is only
+  required to invalidate ... the last level of the translation table walk",
+  so the table entries of a VA stay; the all-levels forms remove them too.
+  A table entry belongs to the ASID current when it was made: it is used only
+  under that ASID (else a switch to another root with another ASID, which
+  needs no TLBI, could walk the old root's tables) and goes with a TLBI by
+  ASID of it; a TLBI by VA with another ASID may leave it (whether it counts
+  as global there is not said, so the model keeps it: old or new).
 - A TLBI names one translation regime: the *E1 forms EL1&0's entries, the
   *E2 forms (VAE2, VALE2, ALLE2) the EL2 regime's; neither removes the
   other's.  The EL2 regime (HCR_EL2.E2H = 0) has no ASID: its entries are
@@ -47,31 +63,45 @@ D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
 - A stage 2 entry is kept as the registers and memory of its walk, as a
   stage 1 entry is; one object stands for both (its stage 1 and its stage 2
   walk of those tables), and its invalidations say which of the two they
-  remove.
+  remove.  Under stage 2 the model holds leaf entries only: walk-cache
+  entries (of either stage) are not modelled there, and IPAS2LE1 is modelled
+  as IPAS2E1.
 
 An entry is kept as the registers and the memory it was walked from; its
-translation of a VA is AArch64.S1Translate over them.
+translation of a VA is AArch64.S1Translate over them, and its table entries'
+is that walk's descriptors down to a level over the memory walks read now.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from harness.cases import S2_TLBI_OPS, TLBI_OPS
+from harness.cases import LAST_LEVEL_TLBI, RANGE_TLBI, S2_TLBI_OPS, TLBI_OPS
 from harness.model.descriptors import DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
-from harness.model.registers import MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10, TCR_A1, TCR_AS, TTBR_ASID, walk_params
+from harness.model.registers import (
+    MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10, TCR_A1, TCR_AS, TCR_DS, TTBR_ASID, walk_params,
+)
 from harness.model.stage2 import (
     VTCR_VS, VTTBR_VMID, S2Leaf, WalkFaultedAtStage2, full_translate, s1_walk_memory, s2_params, s2_translate, s2_walk,
 )
-from harness.model.walk import WalkFault, level_lsb, s1_walk, va_is_out_of_range
+from harness.model.walk import WalkFault, level_lsb, s1_start_level, s1_walk, va_is_out_of_range
 from harness import esr, par
 
 # The VA bits a TLBI by VA names (its operand holds VA[55:12]).
 VA_BITS_TLBI = (1 << 56) - 1
+# The TLBI operand's fields (Arm ARM C5.5): by VA, ASID[63:48] and VA[55:12] in [43:0]; by range,
+# ASID[63:48], TG[47:46], SCALE[45:44], NUM[43:39], TTL[38:37], BaseADDR[36:0].
+TLBI_ASID_SHIFT, TLBI_VA_BITS = 48, 44
+TLBIR_TG_SHIFT, TLBIR_SCALE_SHIFT, TLBIR_NUM_SHIFT, TLBIR_TTL_SHIFT, TLBIR_BADDR_BITS = 46, 44, 39, 37, 37
+# TG: the granule by its shift (0b00 is reserved).
+TLBIR_TG_GRANULE = {0b01: 12, 0b10: 14, 0b11: 16}
 
 # Faults no TLB entry can give (the translation was never cached).
 UNCACHED_FAULTS = frozenset({"translation", "address_size", "access_flag"})
 
 STALE_RULE = ("a TLB may hold the translation of a descriptor as it was before a change until a TLBI that "
               "removes it completes (Arm ARM D8 'Translation Lookaside Buffers', 'TLB maintenance requirements')")
+WALK_CACHE_RULE = ("a TLB may hold the table descriptors of a walk (walk caches) until a TLBI of all levels "
+                   "removes them; a last-level TLBI (VALE1, VAALE1, RVALE1, RVAALE1) need not (Arm ARM D8 'TLB "
+                   "maintenance requirements', the TLBI instructions' Last level hint; ASL TLBILevel_Last)")
 STALE_S2_RULE = ("a TLB may hold stage 2 and combined stage 1 and 2 entries of the current VMID: IPAS2E1 "
                  "and IPAS2LE1 need not remove combined ones and VMALLE1 removes no stage 2 ones, so only "
                  "IPAS2E1, DSB, VMALLE1 (or VMALLS12E1, ALLE1) removes a stage 2 translation (Arm ARM "
@@ -115,74 +145,179 @@ def leaf(regs, memory, va):
     return None if isinstance(walk, WalkFault) else walk
 
 
+def tlbi_range(xt, ds):
+    """ASL TLBIRange: the VA range [start, end) and the granule (shift) of a TLBI by
+    range's operand, or None for a reserved TG (no entry is then required to go).
+    BaseADDR is the VA in units of the granule, or VA[52:16] where addresses are
+    52-bit (HasLargeAddress: the 64K granule, or TCR_EL1.DS = 1); the range is
+    (NUM + 1) << (5 * SCALE + 1) granules, saturated at bit 52."""
+    granule = TLBIR_TG_GRANULE.get(xt >> TLBIR_TG_SHIFT & 0b11)
+    if granule is None:
+        return None
+    scale, num = xt >> TLBIR_SCALE_SHIFT & 0b11, xt >> TLBIR_NUM_SHIFT & 0x1F
+    unit = 16 if granule == 16 or ds else granule
+    base = xt & ((1 << TLBIR_BADDR_BITS) - 1)
+    top = TLBIR_BADDR_BITS - 1 + unit                     # the VA bit BaseADDR[36] gives, replicated above
+    start = base << unit | (((1 << 64) - (1 << (top + 1))) if base >> (TLBIR_BADDR_BITS - 1) else 0)
+    end = (start + ((num + 1) << (5 * scale + 1 + granule))) & ((1 << 64) - 1)
+    if end >> 52 & 1 != start >> 52 & 1:
+        end = (((1 << 64) - (1 << 52)) if start >> 52 & 1 else 0) | ((1 << 52) - 1)
+    return start, end, granule
+
+
 @dataclass(frozen=True)
 class Invalidation:
-    """What a TLBI removes: of the translation regime regime and the VMID vmid (None: of
-    every VMID), stage 1 and combined entries (stage1) of va (None: every VA) that are
-    non-global of asid (None: of every ASID), and global ones if globals; stage 2 entries
-    (stage2) of ipa (None: every IPA)."""
-    va: int
+    """What a TLBI removes: entries of the translation regime regime whose VAs overlap
+    [start, end) (start None: every VA) that are non-global of asid (None: of every
+    ASID), and global ones if globals; with last_level only leaf entries (walk-cache
+    entries of table descriptors stay); with granule, only entries of that granule;
+    with level, only entries whose leaf is at that level.  Of the VMID vmid (None: of
+    every VMID): stage 1 and combined entries if stage1, stage 2 entries of ipa (None:
+    every IPA) if stage2."""
+    start: int
+    end: int
     asid: int
     globals: bool
+    last_level: bool = False
+    granule: int = None
+    level: int = None
     regime: str = REGIME_EL10
-    vmid: int = 0
+    vmid: int = None
     stage1: bool = True
     stage2: bool = False
     ipa: int = None
 
     @staticmethod
-    def of(step, vmid):
-        """The invalidation of a TLBI step under the VMID vmid: by VA (with an ASID or for all), by ASID
-        (nG entries only), or all; of the EL2 regime for the *E2 forms; of EL2 for EL1&0, by IPA (stage 2
-        entries only), VMALLS12E1 (both stages, this VMID) or ALLE1 (both stages, every VMID)."""
-        if step.op in S2_TLBI_OPS:
-            if S2_TLBI_OPS[step.op]:
-                return Invalidation(None, None, True, vmid=vmid, stage1=False, stage2=True, ipa=step.va & ~0xFFF)
-            return Invalidation(None, None, True, vmid=None if step.op.startswith("tlbi_alle1") else vmid,
+    def by_va(va, asid, last_level=False, regime=REGIME_EL10):
+        """TLBI VAE1 (VALE1) of va with asid (None: VAAE1, VAALE1; VAE2, VALE2 of REGIME_EL2)."""
+        start = va & ~0xFFF & VA_BITS_TLBI
+        return Invalidation(start, start + 1, asid, True, last_level, regime=regime)
+
+    @staticmethod
+    def of(op, xt, regs):
+        """The invalidation of TLBI op with operand xt (as the kernel executes it), under
+        regs (their VMID): by VA (with an ASID or for all), by range, by ASID (nG entries
+        only), or all; of the EL2 regime for the *E2 forms; of EL2 for EL1&0, by IPA
+        (IPA[51:12] in Xt[39:0]: stage 2 entries only), VMALLS12E1 (both stages) or ALLE1
+        (both stages, every VMID)."""
+        vmid = current_vmid(regs)
+        if op in S2_TLBI_OPS:
+            if S2_TLBI_OPS[op]:
+                return Invalidation(None, None, None, True, vmid=vmid, stage1=False, stage2=True,
+                                    ipa=(xt & ((1 << 40) - 1)) << 12)
+            return Invalidation(None, None, None, True, vmid=None if op.startswith("tlbi_alle1") else vmid,
                                 stage2=True)
-        takes_va, takes_asid = TLBI_OPS[step.op]
-        regime = REGIME_EL2 if step.op.endswith(("e2", "e2is")) else REGIME_EL10
-        return Invalidation(step.va if takes_va else None, step.asid if takes_asid else None,
-                            globals=takes_va or not takes_asid, regime=regime, vmid=vmid)
+        return replace(Invalidation._of_stage1(op, xt, regs), vmid=vmid)
+
+    @staticmethod
+    def _of_stage1(op, xt, regs):
+        takes_va, takes_asid = TLBI_OPS[op]
+        asid = xt >> TLBI_ASID_SHIFT if takes_asid else None
+        last_level = op in LAST_LEVEL_TLBI
+        regime = REGIME_EL2 if op.endswith(("e2", "e2is")) else REGIME_EL10
+        if op in RANGE_TLBI:
+            decoded = tlbi_range(xt, bool(TCR_DS.get(regs.tcr)))
+            if decoded is None:
+                return Invalidation(0, 0, asid, True, last_level)      # an empty range: nothing need go
+            start, end, granule = decoded
+            ttl = xt >> TLBIR_TTL_SHIFT & 0b11
+            return Invalidation(start & VA_BITS_TLBI, end & VA_BITS_TLBI or 1 << 56, asid, True, last_level,
+                                granule, ttl or None)
+        if takes_va:
+            return Invalidation.by_va((xt & ((1 << TLBI_VA_BITS) - 1)) << 12, asid, last_level, regime)
+        return Invalidation(None, None, asid, globals=not takes_asid, regime=regime)
+
+    def removes(self, base, size, granule, level, asid, global_entry, regs):
+        """Whether this removes an entry of regs' regime of the VAs [base, base + size)
+        (VA[55:0]) of granule whose walk's leaf is at level, made under asid
+        (global_entry: a global leaf; None: a table entry, of its ASID)."""
+        if self.regime != regs.regime or not self.stage1 or not self.of_vmid(current_vmid(regs)):
+            return False
+        if self.start is not None and not (self.start < base + size and base < self.end):
+            return False
+        if self.granule is not None and self.granule != granule or self.level is not None and self.level != level:
+            return False
+        of_asid = self.asid is None or self.asid & asid_mask(regs) == asid
+        if global_entry is None:
+            return not self.last_level and of_asid
+        return self.globals if global_entry else of_asid
 
     def of_vmid(self, vmid):
         return self.vmid is None or self.vmid == vmid
 
 
+class _Reads:
+    """A walk's memory that keeps the descriptors read, in order: one per level from the start."""
+
+    def __init__(self, memory):
+        self.memory, self.reads = memory, []
+
+    def read64(self, pa):
+        desc = self.memory.read64(pa)
+        self.reads.append((pa, desc))
+        return desc
+
+
+class _CachedTables:
+    """The memory a walk reads through walk-cache entries: the cached descriptors
+    (the table descriptors down to a level) as they were, the rest as it is."""
+
+    def __init__(self, cached, memory):
+        self.cached, self.memory = dict(cached), memory
+
+    def read64(self, pa):
+        return self.cached[pa] if pa in self.cached else self.memory.read64(pa)
+
+
 @dataclass
 class Entry:
-    """A walk a TLB may hold: the registers and memory it was made with, the ASID and
-    VMID then current, the epoch of invalidations it was formed in (born), and the
-    invalidations that have removed it since, with their epochs (for the VAs and IPAs
-    they name).  It stands for the stage 1 entry and the stage 2 entries of that walk."""
+    """A walk a TLB may hold: the registers and memory it was made with (and so the
+    VMID, current_vmid of them), the ASID then current, the epoch of invalidations it
+    was formed in (born), and the invalidations that have removed it since, with their
+    epochs (for the VAs and IPAs they name).  It stands for the stage 1 entry and the
+    stage 2 entries of that walk."""
     regs: object
     memory: object
     asid: int
-    vmid: int = 0
-    born: int = 0
     removed: list = field(default_factory=list)
+    born: int = 0
 
-    def holds(self, va, asids, vmids):
-        """Whether this entry may translate va (at stage 1) under any of the current ASIDs and VMIDs."""
-        if self.vmid not in vmids:
-            return False
-        found = leaf(self.regs, self.memory, va)
-        if found is None:
-            return False
+    @property
+    def vmid(self):
+        return current_vmid(self.regs)
+
+    def usable(self, va, asids, vmids):
+        """What of this entry a walk of va may use under any of the current ASIDs and VMIDs:
+        (whether its leaf entry, [the table descriptors a walk-cache entry gives:
+        those down to its level, as (PA, descriptor)] for each table entry left).  Under
+        stage 2 its table descriptors are read through stage 2's walk."""
         params = walk_params(self.regs, bool(va >> 55 & 1))
-        global_entry = not DESC_NG.get(found.desc) or not params.unprivileged
+        if va_is_out_of_range(va, params, False) or self.vmid not in vmids:
+            return False, []
+        reads = _Reads(s1_walk_memory(self.regs, self.memory))
+        try:
+            walk = s1_walk(params, reads, va, params.txsz)
+        except WalkFaultedAtStage2:
+            return False, []
+        start = s1_start_level(params.granule, params.txsz)
+        leaf_level = walk.level if not isinstance(walk, WalkFault) else None
+        tables = []
+        # Table entries: the descriptors the walk went on from (each but the last read).
+        for k in range(len(reads.reads) - 1):
+            size = 1 << level_lsb(params.granule, start + k)
+            base = va & ~(size - 1) & VA_BITS_TLBI
+            if self.asid in asids and not any(inv.removes(base, size, params.granule, leaf_level, self.asid, None,
+                                                          self.regs) for _, inv in self.removed):
+                tables.append(reads.reads[:k + 1])
+        if leaf_level is None:
+            return False, tables
+        global_entry = not DESC_NG.get(walk.desc) or not params.unprivileged
         if not global_entry and self.asid not in asids:
-            return False
-        size = 1 << level_lsb(params.granule, found.level)
+            return False, tables
+        size = 1 << level_lsb(params.granule, leaf_level)
         base = va & ~(size - 1) & VA_BITS_TLBI
-        for _, inv in self.removed:
-            if inv.regime != self.regs.regime or not inv.stage1 or not inv.of_vmid(self.vmid):
-                continue
-            if inv.va is not None and not base <= inv.va & ~0xFFF & VA_BITS_TLBI < base + size:
-                continue
-            if inv.globals if global_entry else inv.asid is None or inv.asid & asid_mask(self.regs) == self.asid:
-                return False
-        return True
+        return not any(inv.removes(base, size, params.granule, leaf_level, self.asid, global_entry, self.regs)
+                       for _, inv in self.removed), tables
 
     def holds_ipa(self, ipa, vmids, born=None):
         """Whether this entry's stage 2 translation of ipa may be used under one of vmids: a
@@ -204,6 +339,8 @@ class Entry:
             if born is None or inv.stage1 or epoch <= born:
                 return False
         return True
+
+
 
 
 def cached_outcome(outcome, stage=None):
@@ -238,7 +375,7 @@ class Tlb:
     def copy(self):
         other = Tlb.__new__(Tlb)
         other.__dict__.update({k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items()})
-        other.entries = [Entry(e.regs, e.memory, e.asid, e.vmid, e.born, list(e.removed)) for e in self.entries]
+        other.entries = [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.entries]
         return other
 
     def _fill(self, memories=None, born=None):
@@ -247,8 +384,8 @@ class Tlb:
         for regs in self.regs_seen:
             for memory in memories or self.walk_memories:
                 if (id(regs), id(memory)) not in have:
-                    self.entries.append(Entry(regs, memory, current_asid(regs), current_vmid(regs),
-                                              self.epoch if born is None else born))
+                    self.entries.append(Entry(regs, memory, current_asid(regs),
+                                              born=self.epoch if born is None else born))
                     have.add((id(regs), id(memory)))
 
     def write_memory(self, memory, descriptors):
@@ -308,9 +445,20 @@ class Tlb:
         self._fill()
 
     def usable_entries(self, va):
+        """(entry, whether its leaf entry is usable, [cached table descriptors of each
+        usable table entry]) for the entries a walk of va may use now."""
         asids = {current_asid(r) for r in self.regs_seen}
         vmids = {current_vmid(r) for r in self.regs_seen}
-        return [e for e in self.entries if e.holds(va, asids, vmids)]
+        return [(e, *e.usable(va, asids, vmids)) for e in self.entries]
+
+    def through_walk_cache(self, entry, cached):
+        """The (registers, memory) pairs a walk through a table entry of `entry` may use:
+        the cached descriptors as they were (and so the walk from the TTBRs they were
+        walked from), the levels below from the tables accesses may be translated from
+        now, under the registers accesses may use now whose ASID is the entry's."""
+        ttbrs = dict(ttbr0=entry.regs.ttbr0, ttbr1=entry.regs.ttbr1)
+        return [(replace(regs, **ttbrs), _CachedTables(cached, memory)) for regs in self.regs_seen
+                if current_asid(regs) == entry.asid for memory in self.memories_seen]
 
     def _stage2_choices(self, vmids=(), born=None):
         """translate(ipa, acc, aligned) for stage2.full_translate: the stage 2 results an IPA may
@@ -334,9 +482,10 @@ class Tlb:
                   for r in self.regs_seen for m in self.memories_seen]
         fresh = [full_translate(r, m, access, s2=self._stage2_choices())
                  for r in self.regs_seen for m in self.memories_seen]
+        # Leaf entries only: walk caches under stage 2 are not modelled.
         held = [Outcomes({o for o in full_translate(e.regs, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
                           if cached_outcome(o, stage=1)})
-                for e in self.usable_entries(access.va)]
+                for e, leaf_usable, _ in self.usable_entries(access.va) if leaf_usable]
         everything = set().union(*walked, *held)
         unknown = [o for o in everything if isinstance(o, Unknown)]
         if unknown:
