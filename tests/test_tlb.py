@@ -148,6 +148,8 @@ steps = [ { do = "map", va = 0x8020_1000, level = 3, to = "big" } ]
      r"field 'steps\[0\]\.ipa': the stage 2 level 3 descriptor for 0x40000000 collides with the kernel's own"),
     ('stage2 = { t0sz = 24 }', '{ do = "s2_unmap", ipa = 0x8000_0000, level = 0 }',
      r"field 'steps\[0\]\.level': level 0 is outside this stage 2's levels 1..3"),
+    ('stage2 = { t0sz = 24 }', '{ do = "link", va = 0x8000_1000, level = 2, table_of = 0x8000_1000 }',
+     r"field 'steps\[0\]': link under stage 2 is not supported"),
     ('stage2 = { t0sz = 24 }', '{ do = "set_vmid", vmid = 0x1_0000 }', r"field 'steps\[0\]\.vmid': 0x10000 is not"),
     ('stage2 = { t0sz = 24 }', '{ do = "s2_read_desc", ipa = 0x8000_0000, level = 3, expect = { ap = "rw_el1" } }',
      r"field 'steps\[0\]\.expect': an s2_read_desc expects \{ desc = N \} or af, oa, valid"),
