@@ -191,7 +191,8 @@ class CaseItem(pytest.Item):
         """The features the case requires that the CPU lacks: the case is skipped if any."""
         missing = features.missing(self.case.requires, *_cpu_ids(self.config)) if self.case.requires else []
         if self.case.needs_el2 and not _has_el2(self.config):
-            needs = "its stage 2" if self.case.stage2 is not None else "its steps in the EL2 regime"
+            needs = ("its stage 2" if self.case.stage2 is not None else
+                     "its steps in the EL2&0 regime" if self.case.el2 == "vhe" else "its steps in the EL2 regime")
             missing.insert(0, f"EL2 (with QEMU's virtualization=on the kernel booted at EL1), which {needs} needs")
         return missing
 
@@ -296,7 +297,7 @@ EL2_BOOT = pytest.StashKey()
 def _has_el2(config):
     """Whether the kernel starts at EL2 on this QEMU and CPU with virtualization=on (one boot, no case)."""
     if EL2_BOOT not in config.stash:
-        _, output = config.stash[RUNNER].boot(el2=True)
+        _, output = config.stash[RUNNER].boot(boot="stage2")
         config.stash[EL2_BOOT] = output.boot is not None and output.boot.num("el") == 2
     return config.stash[EL2_BOOT]
 

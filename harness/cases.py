@@ -52,8 +52,10 @@ AT_S12_OPS = ("at_s12e1r", "at_s12e1w", "at_s12e0r", "at_s12e0w")
 # AT of the EL2 regime: only in a case whose steps run at EL2 (`el2`).
 AT_S1E2_OPS = ("at_s1e2r", "at_s1e2w")
 # Where a case's steps may run at EL2 (`el2 = ...`): "nvhe", the EL2 regime with HCR_EL2.E2H = 0
-# (TTBR0_EL2, TCR_EL2 and SCTLR_EL2 in their EL2 layouts; no EL0, no ASID).
-EL2_MODES = ("nvhe",)
+# (TTBR0_EL2, TCR_EL2 and SCTLR_EL2 in their EL2 layouts; no EL0, no ASID); "vhe", the EL2&0
+# regime with E2H = TGE = 1 (FEAT_VHE: TCR_EL2 and SCTLR_EL2 in the EL1 layouts, two VA ranges,
+# ASIDs, EL0 steps under TGE), in a boot of its own (Case.boot).
+EL2_MODES = ("nvhe", "vhe")
 ALL_AT_OPS = (*AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS)
 S2AP_NAMES = {"none": "S2AP_NONE", "ro": "S2AP_RO", "wo": "S2AP_WO", "rw": "S2AP_RW"}
 SELFTESTS = {"selftest_brk": "unexpected_exception", "selftest_nested": "nested_exception",
@@ -82,6 +84,16 @@ RANGE_TLBI = tuple(op for op in TLBI_OPS if op.startswith("tlbi_rva"))
 # The last-level forms (VALE1, VAALE1, RVALE1, RVAALE1, VALE2 and IS): only leaf entries need go,
 # walk-cache entries may stay.
 LAST_LEVEL_TLBI = tuple(op for op in TLBI_OPS if re.match(r"tlbi_r?va+le[12](is)?$", op))
+# EL2's TLBI by VA takes an ASID in the EL2&0 regime (HCR_EL2.E2H = 1: bits[63:48], as TLBI VAE1's),
+# none in EL2's own (E2H = 0).
+TLBI_EL20_ASID_OPS = tuple(op for op in TLBI_EL2_OPS if TLBI_OPS[op][0])
+
+
+def tlbi_takes_asid(op, host):
+    """Whether TLBI op's operand holds an ASID; host: it runs at EL2 in the EL2&0 regime."""
+    return TLBI_OPS[op][1] or host and op in TLBI_EL20_ASID_OPS
+
+
 SYSREG_WRITES = ("set_tcr", "set_mair", "set_sctlr")
 # Fix-ups of a faulting access before its retry (kernel/fixup.c): demand paging (map the
 # missing page), copy-on-write (copy the frame, map the copy writable, TLBI), the Access
@@ -270,7 +282,7 @@ class Step:
     va: int
     value: int
     expect: Expect
-    el: int = 1             # where the step runs: 0 (the kernel's EL0 code) or 1
+    el: int = 1             # where the step runs: 0 (the kernel's EL0 code) or 1 (the kernel's EL: EL2 with `el2`)
     level: int = None
     mapping: object = None  # Mapping
     mask: int = 0
@@ -317,8 +329,16 @@ class Case:
     el2: str = None         # EL2_MODES: the steps run at EL2 in that regime (None: at EL1 or EL0)
 
     @property
+    def boot(self):
+        """The boot mode the case runs in (harness.qemu.BOOT_MODES): its boot's cases all share it."""
+        if self.el2 == "vhe":
+            return "vhe"
+        return "stage2" if self.stage2 is not None or self.el2 is not None else "el1"
+
+    @property
     def needs_el2(self):
-        return self.stage2 is not None or self.el2 is not None
+        """Whether the case needs EL2 (QEMU's virtualization=on, the kernel started at EL2)."""
+        return self.boot != "el1"
 
     @property
     def spaces(self):
@@ -545,14 +565,17 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         _check_vmid_synchronized(path, name, steps)
 
     el2 = body.get("el2")
-    if el2 is not None:
+    if el2 == "vhe":
+        _check_el20(path, name, stage2)
+    elif el2 is not None:
         if el2 not in EL2_MODES:
             raise CaseError(path, f"{el2!r} is not one of: {', '.join(EL2_MODES)}", name, "el2")
         _check_el2(path, name, body, regime, stage2, steps)
     else:
         for i, step in enumerate(steps):
             if step.op in AT_S1E2_OPS or step.op in TLBI_EL2_OPS:
-                raise CaseError(path, f"{step.op} runs at EL2: the case needs el2 = \"nvhe\"", name, f"steps[{i}]")
+                raise CaseError(path, f"{step.op} runs at EL2: the case needs el2 = \"nvhe\" or \"vhe\"", name,
+                                f"steps[{i}]")
 
     requires = body.get("requires", [])
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
@@ -561,6 +584,8 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         if r.lstrip("!") not in FEATURES:
             raise CaseError(path, f"unknown feature {r!r}; known: {', '.join(sorted(FEATURES))}", name, "requires")
     _check_feature_use(path, name, regime, steps, requires)
+    if el2 == "vhe" and "FEAT_VHE" not in requires:
+        raise CaseError(path, 'el2 = "vhe" needs FEAT_VHE: list it in requires', name, "requires")
 
     xfail = body.get("xfail")
     if isinstance(xfail, str):
@@ -597,6 +622,13 @@ EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, "ldtr64", "sttr64", "set_ttbr1",
                    *(op for op, (_, takes_asid) in TLBI_OPS.items() if takes_asid)}
 
 
+def _check_el20(path, name, stage2):
+    """A case whose steps run in the EL2&0 regime (el2 = "vhe"): all EL1&0's keys and steps mean
+    the same there, at EL2; a stage 2 (EL1&0's) it cannot have."""
+    if stage2 is not None:
+        raise CaseError(path, "a stage 2 translates EL1&0, not the EL2&0 regime the steps run in", name, "stage2")
+
+
 def _check_el2(path, name, body, regime, stage2, steps):
     """A case whose steps run in the EL2 regime (el2 = "nvhe"): TTBR0_EL2 and TCR_EL2's one range,
     with the kernel's identity map in it; no EL0, no ASID, no stage 2 (which is EL1&0's)."""
@@ -629,6 +661,8 @@ def _check_el2(path, name, body, regime, stage2, steps):
                             name, f"steps[{i}].fixup")
         if step.op == "set_ttbr0" and step.asid:
             raise CaseError(path, "TTBR0_EL2 has no ASID with HCR_EL2.E2H = 0", name, f"steps[{i}].asid")
+        if step.op in TLBI_EL20_ASID_OPS and step.asid:
+            raise CaseError(path, f"{step.op}'s operand has no ASID with HCR_EL2.E2H = 0", name, f"steps[{i}].asid")
 
 
 def _xfail(path, name, where, table):
@@ -919,7 +953,7 @@ MAINT_KEYS = {"map": MAP_KEYS, "unmap": {"va", "level", "space"}, "protect": MAP
               "write_desc": {"va", "level", "desc", "space"}, "link": {"va", "level", "table_of", "space"},
               "read_desc": {"va", "level", "space"}, "set_ttbr0": {"asid", "space"},
               "set_ttbr1": {"asid"}, **{op: {"value", "mask"} for op in SYSREG_WRITES},
-              **{op: ({"va"} if takes_va else set()) | ({"asid"} if takes_asid else set())
+              **{op: ({"va"} if takes_va else set()) | ({"asid"} if takes_asid or op in TLBI_EL20_ASID_OPS else set())
                  | ({"num", "scale", "ttl", "tg"} if op in RANGE_TLBI else set())
                  for op, (takes_va, takes_asid) in TLBI_OPS.items()},
               "s2_map": S2MAP_KEYS, "s2_unmap": {"ipa", "level"}, "s2_protect": S2MAP_KEYS - {"to"},

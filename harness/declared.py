@@ -12,7 +12,9 @@ it plants.
 """
 from functools import lru_cache
 
-from harness.cases import LAYOUT, RANGE_TLBI, S2_TLBI_OPS, S2AP_NAMES, STAGE2_MAINT_OPS, TLBI_OPS, range_tg, range_unit
+from harness.cases import (
+    LAYOUT, RANGE_TLBI, S2_TLBI_OPS, S2AP_NAMES, STAGE2_MAINT_OPS, TLBI_OPS, range_tg, range_unit, tlbi_takes_asid,
+)
 from harness.kdefs import kernel_header, read_constants, read_defines
 from harness.model.attributes import SH_CODES
 from harness.model.descriptors import (
@@ -23,8 +25,8 @@ from harness.model.memory import Memory, UnknownMemory
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_SPAN, SCTLR_WXN, TCR_A1, TCR_AS, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0,
     TCR_EPD1, TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_SH1, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1,
-    TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, Registers,
-    REGIME_EL2, SCTLR_EL2_RES1, TCR_EL2_DS, TCR_EL2_HA, TCR_EL2_HD, TCR_EL2_HPD, TCR_EL2_PS, TCR_EL2_RES1,
+    TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, HCR_E2H, HCR_RW, HCR_TGE, Registers,
+    REGIME_EL2, REGIME_EL20, SCTLR_EL2_RES1, TCR_EL2_DS, TCR_EL2_HA, TCR_EL2_HD, TCR_EL2_HPD, TCR_EL2_PS, TCR_EL2_RES1,
     TCR_EL2_SH0, TCR_EL2_T0SZ, TCR_EL2_TBI, TCR_EL2_TG0,
 )
 from harness.model.stage2 import (
@@ -279,7 +281,7 @@ def build_tables(case, new_tables):
     tt0 = new_tables(r.tg0, 64 - r.t0sz, _oa_format(r, r.tg0))
     tt1 = new_tables(r.tg1, 64 - r.t1sz, _oa_format(r, r.tg1))
     low = (LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"], LAYOUT["EL0_CODE_VA"], r.wxn)
-    prots = _KERNEL_PROTS if case.el2 is None else _KERNEL_PROTS_EL2
+    prots = _KERNEL_PROTS_EL2 if case.el2 == "nvhe" else _KERNEL_PROTS
     if not r.kernel_high:
         _map_kernel(tt0, *low, prots)
     else:
@@ -365,8 +367,8 @@ def tlbi_operand(case, step):
     ipa >> 12); VMALLS12E1, ALLE1: none."""
     if step.op in S2_TLBI_OPS:
         return step.va >> 12 & ((1 << 40) - 1) if S2_TLBI_OPS[step.op] else 0
-    takes_va, takes_asid = TLBI_OPS[step.op]
-    asid = step.asid << 48 if takes_asid else 0
+    takes_va = TLBI_OPS[step.op][0]
+    asid = step.asid << 48 if tlbi_takes_asid(step.op, case.el2 == "vhe") else 0
     if step.op in RANGE_TLBI:
         t = step.tlbi_range
         base = step.va >> range_unit(case.regime, step) & ((1 << 37) - 1)
@@ -488,19 +490,26 @@ def _tcr(r):
 
 def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
     """The Registers a case runs its steps with: TCR_EL1, MAIR_EL1 and SCTLR_EL1
-    as mmu.c programs them, the TTBRs of its declared tables, and the CPU's
-    ID registers ids = (mmfr0, mmfr1, mmfr2, isar0) (features.ID_REGISTERS; the walks need the MMFRs only)."""
+    (TCR_EL2, ... for a case at EL2) as mmu.c programs them, the TTBRs of its declared tables,
+    HCR_EL2 where it has one, and the CPU's ID registers ids = (mmfr0, mmfr1, mmfr2, isar0)
+    (features.ID_REGISTERS; the walks need the MMFRs only)."""
     _, ttbr0, ttbr1, vttbr, *_ = _layout(case, pool_base)
     r = case.regime
     sctlr = (_SCTLR_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask
              | r.wxn * SCTLR_WXN.mask | r.epan * SCTLR_EPAN.mask) & ~((not r.span) * SCTLR_SPAN.mask)
     mmfr0, mmfr1, mmfr2, _ = ids
-    if case.el2 is not None:
+    if case.el2 == "nvhe":
         # The EL2 regime: TCR_EL2, SCTLR_EL2 in their own layouts, MAIR_EL2, TTBR0_EL2 (no TTBR1).
         sctlr = SCTLR_EL2_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask \
             | r.wxn * SCTLR_WXN.mask
         return Registers(tcr=_tcr_el2(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=0,
                          mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2, regime=REGIME_EL2)
+    if case.el2 == "vhe":
+        # The EL2&0 regime: TCR_EL2, SCTLR_EL2, MAIR_EL2, TTBRn_EL2 in the EL1 layouts; HCR_EL2 as main.c's
+        # el2_boot_hcr sets it.
+        return Registers(tcr=_tcr(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=ttbr1, mmfr0=mmfr0,
+                         mmfr1=mmfr1, mmfr2=mmfr2, hcr=HCR_E2H.mask | HCR_TGE.mask | HCR_RW.mask,
+                         regime=REGIME_EL20)
     el2 = {} if case.stage2 is None else dict(hcr=_hcr(case.stage2), vtcr=_vtcr(case.stage2), vttbr=vttbr)
     return Registers(tcr=_tcr(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=ttbr1,
                      mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2, **el2)
@@ -528,4 +537,4 @@ def _vtcr(s2):
 
 def _hcr(s2):
     """stage2.c hcr_from_stage2: RW, VM, and FWB when the case sets it."""
-    return 1 << 31 | HCR_VM.mask | s2.fwb * HCR_FWB.mask
+    return HCR_RW.mask | HCR_VM.mask | s2.fwb * HCR_FWB.mask

@@ -13,7 +13,7 @@ def _field(value, lsb):
 PARANGE, ASIDBITS, TGRAN16, TGRAN64, TGRAN4 = 0, 4, 20, 24, 28
 TGRAN16_2, TGRAN64_2, TGRAN4_2 = 32, 36, 40    # stage 2 granules: 0 as stage 1's field, 1 none, 2 or 3 yes
 # ID_AA64MMFR1_EL1
-HAFDBS, VMIDBITS, HPDS, PAN, XNX = 0, 4, 12, 20, 28
+HAFDBS, VMIDBITS, VH, HPDS, PAN, XNX = 0, 4, 8, 12, 20, 28
 # ID_AA64MMFR2_EL1
 CNP, VARANGE, ST, E0PD = 0, 16, 28, 60
 # ID_AA64ISAR0_EL1: TLB = 0b0010 is FEAT_TLBIOS and FEAT_TLBIRANGE (0b0001: FEAT_TLBIOS alone)
@@ -66,6 +66,7 @@ FEATURES.update({
     "FEAT_XNX": ("stage 2 XN[0]: execute-never for EL1 or EL0 alone", lambda m0, m1, m2, i0: _field(m1, XNX) >= 1),
     "FEAT_VMID16": ("16-bit VMIDs (VTCR_EL2.VS)", lambda m0, m1, m2, i0: _field(m1, VMIDBITS) == 2),
     "FEAT_TLBIRANGE": ("TLBI by range of VAs (TLBI RVAE1 ...)", lambda m0, m1, m2, i0: _field(i0, TLB) >= 2),
+    "FEAT_VHE": ("the EL2&0 regime, HCR_EL2.E2H (ID_AA64MMFR1_EL1.VH)", lambda m0, m1, m2, i0: _field(m1, VH) >= 1),
 })
 
 

@@ -19,7 +19,7 @@ _DECIMAL = re.compile(r"^(0|[1-9][0-9]*)$")
 _SIGNED_DECIMAL = re.compile(r"^(0|-?[1-9][0-9]*)$")
 _HEX = re.compile(r"^0x(0|[1-9a-f][0-9a-f]{0,15})$")      # 64 bits at most
 
-DECIMAL_KEYS = frozenset({"n", "el", "status", "vector", "cases", "index", "stage"})
+DECIMAL_KEYS = frozenset({"n", "el", "kernel_el", "status", "vector", "cases", "index", "stage"})
 SIGNED_DECIMAL_KEYS = frozenset({"level"})      # walk levels: -1 exists with TCR_EL1.DS = 1
 
 
@@ -36,9 +36,9 @@ class Keys:
 _BUILD_ERROR = Keys(("case", "index", "error"))     # kernel/main.c report_error
 
 EVENTS = {
-    "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "isar0", "cases")),
+    "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "isar0", "cases"), optional=("kernel_el", "hcr")),
     "begin": Keys(("case",)),
-    "regs": Keys(("case", "tcr", "mair", "sctlr", "ttbr0", "ttbr1"), optional=("hcr", "vtcr", "vttbr")),
+    "regs": Keys(("case", "tcr", "mair", "sctlr", "ttbr0", "ttbr1"), optional=("el", "hcr", "vtcr", "vttbr")),
     "walk": Keys(("case", "n", "when", "level", "table", "index", "desc"), optional=("stage",)),
     "step": Keys(("case", "n", "va", "result"), by="result", variants={
         "ok": Keys(optional=("value", "desc")),     # desc: a descriptor step's slot, after it
@@ -51,6 +51,7 @@ EVENTS = {
         "raw": _BUILD_ERROR,
         "s2root": _BUILD_ERROR, "s2kernel": _BUILD_ERROR, "s2map": _BUILD_ERROR, "s2raw": _BUILD_ERROR,
         "no_el2": Keys(("case",)),
+        "boot_mode": Keys(("case",)),
         "unknown_case": Keys(("case",)),
         "bad_range": Keys(("range",)),
         "unknown_option": Keys(("option",)),

@@ -96,19 +96,35 @@ LAYOUT = read_defines(kernel_header("layout.h"))
 # room on the command line too, which batches are sized to.
 WALKS_OPTION = "+walks"
 
+# Boot modes (docs/protocol.md): where a boot's cases run.  "el1": at EL1, QEMU without
+# EL2; "stage2": at EL1 under the kernel's EL2 half (virtualization=on); "vhe": at EL2 in
+# the EL2&0 regime (virtualization=on and the kernel's +vhe option).  Every case of a boot
+# has its mode (harness.cases.Case.boot).
+BOOT_MODES = ("el1", "stage2", "vhe")
+# The kernel's command-line option of a mode, read at its EL2 entry (kernel/start.S).
+BOOT_OPTIONS = {"vhe": "+vhe"}
+
+
+def boot_tokens(boot):
+    """The command-line tokens a boot of mode `boot` begins with."""
+    if boot not in BOOT_MODES:
+        raise ValueError(f"unknown boot mode {boot!r}; known: {', '.join(BOOT_MODES)}")
+    return [BOOT_OPTIONS[boot]] if boot in BOOT_OPTIONS else []
+
 
 def default_blob(kernel) -> Path:
     """The case blob `make` writes next to the kernel."""
     return Path(kernel).with_name("cases.bin")
 
 
-def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, blob=None,
+def qemu_command(qemu: str, cpu: str, kernel, case_ids, boot: str = "el1", blob=None,
                  walks: bool = True, monitor_fd: int = None) -> list[str]:
     """The QEMU command line that boots `kernel` and runs `case_ids` in one go.
 
     `case_ids` are case IDs or blob index ranges (`#first-last`, `#index`) of
     `blob` (a file harness/blob.py wrote; default: the one next to the kernel),
-    which QEMU loads where the kernel reads it (CASE_BLOB_BASE).  `walks`: the
+    which QEMU loads where the kernel reads it (CASE_BLOB_BASE), in boot mode
+    `boot` (BOOT_MODES).  `walks`: the
     kernel reports the descriptors each step's walk reads (walk records);
     campaigns that need only the steps' outcomes turn it off for speed.  With
     `monitor_fd` (an inherited socket), QEMU's monitor is on that socket."""
@@ -119,14 +135,14 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, blob=
             raise ValueError(f"case ID {case_id!r} is empty or holds a comma or whitespace")
     # With no arg= at all QEMU passes the kernel's file name as the command
     # line, which the kernel would take for a case ID: an empty arg= runs none.
-    tokens = [WALKS_OPTION, *case_ids] if walks else list(case_ids)
+    tokens = [*boot_tokens(boot), *([WALKS_OPTION] if walks else []), *case_ids]
     args = "".join(f",arg={token}" for token in tokens) or ",arg="
     blob = default_blob(kernel) if blob is None else blob
     if "," in str(blob):
         raise ValueError(f"case blob path {str(blob)!r} holds a comma, which QEMU's -device option cannot take")
     return [
         qemu,
-        "-M", "virt,virtualization=on" if el2 else "virt",
+        "-M", "virt" if boot == "el1" else "virt,virtualization=on",
         "-cpu", cpu,
         "-m", f"{LAYOUT['RAM_SIZE'] >> 20}M",
         "-nodefaults", "-display", "none",
@@ -142,7 +158,7 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, el2: bool = False, blob=
 
 
 def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
-               el2: bool = False, blob=None, walks: bool = True, hang_check: float | None = HANG_CHECK,
+               boot: str = "el1", blob=None, walks: bool = True, hang_check: float | None = HANG_CHECK,
                watch=None, stop=None) -> RunResult:
     """Boot `kernel` with `case_ids` of `blob` (default: the one next to the kernel)
     and wait up to `timeout` seconds, in all, for it to exit.
@@ -167,7 +183,7 @@ def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
     ours, theirs = socket.socketpair()
     monitor = _Monitor(ours)
     try:
-        command = qemu_command(qemu, cpu, kernel, case_ids, el2, blob, walks, monitor_fd=theirs.fileno())
+        command = qemu_command(qemu, cpu, kernel, case_ids, boot, blob, walks, monitor_fd=theirs.fileno())
         theirs.set_inheritable(True)
         start = time.monotonic()
         child = _Spawn(command[0], command[1:], pass_fds=(theirs.fileno(),), encoding="utf-8",

@@ -21,7 +21,7 @@ from harness import crosscheck, esr
 from harness.cases import STORES
 from harness.kdefs import kernel_header, read_defines
 from harness.protocol import PREFIX, PROTOCOL_VERSION, parse_output
-from harness.qemu import HANG_CHECK, WALKS_OPTION, qemu_version, run_kernel, symbol_for
+from harness.qemu import HANG_CHECK, WALKS_OPTION, boot_tokens, qemu_version, run_kernel, symbol_for
 from harness.verdict import judge_step
 
 # Exit statuses (kernel/exit_status.h), named for messages.
@@ -213,20 +213,20 @@ class Runner:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run(self, case_ids, timeout, watch=None, el2=False):
+    def _run(self, case_ids, timeout, watch=None, boot="el1"):
         s = self.settings
         return run_kernel(s.qemu, s.cpu, s.kernel, case_ids, timeout=timeout, hang_check=s.hang_check, watch=watch,
-                          stop=self._stop, el2=el2)
+                          stop=self._stop, boot=boot)
 
-    def boot(self, el2=False):
-        """A boot that runs no case: the CPU's ID registers, and the boot floor's time;
-        with `el2`, QEMU's virtualization=on (its boot record says at which EL the kernel started)."""
-        run = self._run([], self.settings.timeout, el2=el2)
+    def boot(self, boot="el1"):
+        """A boot of mode `boot` (qemu.BOOT_MODES) that runs no case: the CPU's ID registers, and
+        the boot floor's time; its boot record says at which EL the kernel started and runs."""
+        run = self._run([], self.settings.timeout, boot=boot)
         return run, parse_output(run.output)
 
     def run_one(self, case):
         """Judge `case` on a fresh boot that runs it alone."""
-        run = self._run([case.id], timeout_for(case, self.settings), el2=case.needs_el2)
+        run = self._run([case.id], timeout_for(case, self.settings), boot=case.boot)
         output = parse_output(run.output)
         try:
             j = judge(case, output.cases().get(case.id), run, self.settings, boot=output.boot)
@@ -296,18 +296,20 @@ class Runner:
         A judgement whose `rerun` is set cannot stand for a fresh boot's, and says why:
         the case failed and a case ran before it in the boot, or the boot printed
         malformed records, so none of its records is beyond doubt."""
-        batch, length = [], len(WALKS_OPTION) + 1
+        batch, length = [], None
         for c in cases:
+            if length is None:
+                length = sum(len(t) + 1 for t in (*boot_tokens(c.boot), WALKS_OPTION))
             length += len(c.id) + 1
-            # A boot is with EL2 (virtualization=on) or without: its cases all need it, or none does.
-            if length >= CMDLINE_SIZE or batch and c.needs_el2 != batch[0].needs_el2:
+            # A boot has one mode (where its cases run: qemu.BOOT_MODES): all its cases are of that mode.
+            if length >= CMDLINE_SIZE or batch and c.boot != batch[0].boot:
                 break
             batch.append(c)
         cutter = _CutAfterWriterFails(batch)
         start = time.monotonic()
         run = self._run([c.id for c in batch],
                         max(timeout_for(c, self.settings) for c in batch) + 0.05 * len(batch),
-                        watch=cutter, el2=batch[0].needs_el2)
+                        watch=cutter, boot=batch[0].boot)
         # A boot cut short is killed wherever it is, perhaps in the middle of a line: the records are its whole lines.
         output = parse_output(run.output[:run.output.rfind("\n") + 1] if run.cut else run.output)
         per_case = output.cases()

@@ -11,7 +11,7 @@
 #define REGIME_FLAGS    (REGIME_EPD0 | REGIME_EPD1 | REGIME_TBI0 | REGIME_TBI1 | REGIME_DS | REGIME_HA | \
 			 REGIME_HD | REGIME_SCTLR_A | REGIME_KERNEL_HIGH | REGIME_RAW_TTBR1 | REGIME_WXN | \
 			 REGIME_SPAN0 | REGIME_EPAN | REGIME_PAN | REGIME_HPD0 | REGIME_HPD1 | REGIME_E0PD0 | \
-			 REGIME_E0PD1 | REGIME_AS | REGIME_A1 | REGIME_EL2)
+			 REGIME_E0PD1 | REGIME_AS | REGIME_A1 | REGIME_EL2 | REGIME_EL20)
 #define TABLE_ATTR_FLAGS (TABLE_ATTR_PXN | TABLE_ATTR_UXN)
 
 static const struct blob_case *case_records(const void *base)
@@ -53,7 +53,8 @@ static bool kernel_home_ok(const struct blob_regime *r)
 static bool regime_ok(const struct blob_regime *r)
 {
 	return granule_ok(r->tg0) && granule_ok(r->tg1) && txsz_ok(r->t0sz) && txsz_ok(r->t1sz) &&
-	       r->ips <= 7 && !(r->flags & ~REGIME_FLAGS) && kernel_home_ok(r);
+	       r->ips <= 7 && !(r->flags & ~REGIME_FLAGS) && kernel_home_ok(r) &&
+	       (r->flags & (REGIME_EL2 | REGIME_EL20)) != (REGIME_EL2 | REGIME_EL20);
 }
 
 /* 1 to BLOB_ID_MAX printable characters, none a space or '=' (the protocol's separators), then a NUL. */
@@ -77,11 +78,11 @@ static bool id_ok(const u8 *base, u32 offset, u32 len, u64 blob_size)
  * A stage 2 the kernel can build and run under: its window must stay mapped
  * (identity, in the IPA range: stage2.c), so never with the TTBR1 alias.
  */
-static bool stage2_ok(const u8 *base, const struct blob_stage2 *s, u16 regime_flags, u64 size)
+static bool stage2_ok(const u8 *base, const struct blob_stage2 *s, u32 regime_flags, u64 size)
 {
 	if (!granule_ok(s->tg) || s->t0sz < 16 || (u64)KERNEL_WINDOW_BASE + KERNEL_WINDOW_SIZE > 1ULL << (64 - s->t0sz) ||
 	    s->sl0 > 3 || s->ps > 6 ||
-	    (s->flags & ~STAGE2_FLAGS) || (regime_flags & REGIME_KERNEL_HIGH))
+	    (s->flags & ~STAGE2_FLAGS) || (regime_flags & (REGIME_KERNEL_HIGH | REGIME_EL20)))
 		return false;
 	if (!array_fits(s->maps, s->nmaps, sizeof(struct s2_map), size) ||
 	    !array_fits(s->raws, s->nraws, sizeof(struct raw), size))
@@ -99,6 +100,12 @@ static bool stage2_ok(const u8 *base, const struct blob_stage2 *s, u16 regime_fl
 static bool el0_op(u32 op)
 {
 	return op <= OP_STORE64 || op == OP_FETCH || op == OP_SELFTEST_HANG;     /* OP_LOAD8 is 0 */
+}
+
+/* The ops only EL2 has (UNDEFINED at EL1): in a case whose steps run at EL2 only. */
+static bool el2_op(u32 op)
+{
+	return op >= OP_AT_S1E2R && op <= OP_TLBI_VALE2IS;
 }
 
 /* count = at least 1 + the `space` of each of the n records. */
@@ -139,10 +146,13 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 	}
 	if (!array_fits(c->steps, c->nsteps, sizeof(struct step), size))
 		return "steps";
+	bool at_el2 = c->regime.flags & (REGIME_EL2 | REGIME_EL20);
+
 	for (u32 i = 0; i < c->nsteps; i++) {
 		const struct step *s = (const struct step *)(base + c->steps) + i;
 
-		if (s->op >= OP_COUNT || s->el > 1 || (s->el == 0 && !el0_op(s->op)) || s->space >= MAX_SPACES)
+		if (s->op >= OP_COUNT || s->el > 1 || (s->el == 0 && !el0_op(s->op)) || (el2_op(s->op) && !at_el2) ||
+		    s->space >= MAX_SPACES)
 			return "steps";
 		/* A fix-up retries the load or store before it. */
 		if (s->op >= OP_FIXUP_MAP && s->op <= OP_FIXUP_AF && (i == 0 || s[-1].op > OP_STTR64))
@@ -204,7 +214,7 @@ void blob_case(const void *base, u32 index, struct mmut_case *c)
 			.ds = g->flags & REGIME_DS, .ha = g->flags & REGIME_HA, .hd = g->flags & REGIME_HD,
 			.sctlr_a = g->flags & REGIME_SCTLR_A, .kernel_high = g->flags & REGIME_KERNEL_HIGH,
 			.raw_ttbr1 = g->flags & REGIME_RAW_TTBR1,
-			.as = g->flags & REGIME_AS, .a1 = g->flags & REGIME_A1,
+			.as = g->flags & REGIME_AS, .a1 = g->flags & REGIME_A1, .el20 = g->flags & REGIME_EL20,
 			.wxn = g->flags & REGIME_WXN, .span = !(g->flags & REGIME_SPAN0),
 			.epan = g->flags & REGIME_EPAN, .pan = g->flags & REGIME_PAN,
 			.hpd0 = g->flags & REGIME_HPD0, .hpd1 = g->flags & REGIME_HPD1,

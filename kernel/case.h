@@ -73,6 +73,7 @@ struct blob_header {
 #define REGIME_AS           0x40000 /* TCR_EL1.AS: 16-bit ASIDs */
 #define REGIME_A1           0x80000 /* TCR_EL1.A1: TTBR1_EL1.ASID is the current ASID */
 #define REGIME_EL2          0x100000 /* the steps run at EL2 in the EL2 regime (HCR_EL2.E2H = 0): TTBR0_EL2, TCR_EL2 */
+#define REGIME_EL20         0x200000 /* the EL2&0 regime (FEAT_VHE): steps at EL2 with E2H = TGE = 1, in +vhe boots only */
 
 /* The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds them. */
 struct blob_regime {
@@ -239,7 +240,11 @@ struct raw {
 #define OP_FIXUP_MAP        45  /* demand paging: write the descriptor; DSB, ISB (a fault is never cached) */
 #define OP_FIXUP_COPY       46  /* copy-on-write: copy the page to the new descriptor's; DSB, TLBI, DSB, ISB */
 #define OP_FIXUP_AF         47  /* the Access flag in software: write the descriptor; DSB, ISB */
-/* The EL2 regime's own (a case with REGIME_EL2, whose steps run at EL2): AT, and TLBI with value as Xt. */
+/*
+ * EL2's own (a case whose steps run at EL2: REGIME_EL2 or REGIME_EL20; UNDEFINED at
+ * EL1): AT, and TLBI with value as Xt (with E2H = 1 the operand has an ASID, as TLBI
+ * VAE1's).
+ */
 #define OP_AT_S1E2R         48
 #define OP_AT_S1E2W         49
 #define OP_TLBI_ALLE2       50
@@ -281,7 +286,7 @@ struct step {
 	u64 va, value;
 	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces */
 	u32 op;                 /* OP_* */
-	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches) or 1 */
+	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches), or the case's EL: 1, 2 with REGIME_EL20 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */
 	u8 space;               /* OP_WRITE_DESC, OP_READ_DESC, OP_SET_TTBR0: the TTBR0 table set */
 	u8 reserved[1];
@@ -301,7 +306,7 @@ _Static_assert(sizeof(struct s2_map) == BLOB_S2MAP_SIZE, "blob stage 2 map recor
 /* The regime of a case as the kernel programs it (mmu.c). */
 struct regime {
 	u8 tg0, tg1, t0sz, t1sz, ips;
-	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1, as, a1;
+	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1, as, a1, el20;
 	bool wxn, span, epan, pan, hpd0, hpd1, e0pd0, e0pd1;   /* REGIME_* above (span: SCTLR_EL1.SPAN) */
 	bool el2;               /* REGIME_EL2: TCR_EL2/SCTLR_EL2/MAIR_EL2/TTBR0_EL2 at EL2 (tg0, t0sz, ips as PS, tbi0 as TBI, hpd0 as HPD) */
 	u64 ttbr1;

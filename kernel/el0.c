@@ -1,9 +1,11 @@
 /*
- * The EL1 side of EL0 steps: every exception EL0 takes while a step runs
- * there ends the step.  The SVC at the end of an EL0 probe is the step's
- * normal end; anything else (an abort, a PC alignment fault) is recorded as
- * the step's fault, just as for EL1 probes.  Either way the handler returns to
- * el0_call's caller at EL1t (el0.S, el0_return), not to EL0.
+ * The kernel's side of EL0 steps (at EL1; at EL2 in a +vhe boot, where
+ * HCR_EL2.TGE takes EL0's exceptions to EL2): every exception EL0 takes
+ * while a step runs there ends the step.  The SVC at the end of an EL0 probe
+ * is the step's normal end; anything else (an abort, a PC alignment fault)
+ * is recorded as the step's fault, just as for the kernel's own probes.
+ * Either way the handler returns to el0_call's caller at EL1t (EL2t) (el0.S,
+ * el0_return), not to EL0.
  */
 #include "el0.h"
 #include "layout.h"
@@ -31,6 +33,16 @@ static bool have_pan(void)
 u64 el0_call(u64 entry, u64 va, u64 value, u64 spsr);
 
 /*
+ * The kernel's own PSTATE to return to: EL1t, or EL2t where it runs at EL2
+ * (a +vhe boot: with HCR_EL2.TGE = 1 a return to EL1 would be an illegal
+ * exception return).
+ */
+static u64 kernel_spsr(void)
+{
+	return current_el() == 2 ? SPSR_EL2T_MASKED : SPSR_EL1T_MASKED;
+}
+
+/*
  * EL0 runs with the PSTATE.PAN EL1 had (SPSR_EL1.PAN), so that an exception
  * entry that leaves PAN alone (SCTLR_EL1.SPAN = 1) gives it back unchanged.
  */
@@ -56,6 +68,6 @@ bool el0_step_exception(struct frame *f)
 	 * EL0 runs with, and what later EL1 steps of the case observe.
 	 */
 	f->elr = el0_context.resume;
-	f->spsr = SPSR_EL1T_MASKED | (have_pan() ? read_pan() & SPSR_PAN : 0);
+	f->spsr = kernel_spsr() | (have_pan() ? read_pan() & SPSR_PAN : 0);
 	return true;
 }

@@ -29,6 +29,8 @@ static char cmdline[CMDLINE_SIZE];
 static bool walks;
 /* The kernel started at EL2, whose half (el2.c) a case's stage 2 needs. */
 static bool have_el2;
+/* The EL the kernel runs at: 1, or 2 in a +vhe boot on a CPU with FEAT_VHE. */
+static u64 kernel_el;
 
 #define CASE_BLOB ((const void *)CASE_BLOB_BASE)
 static u32 ncases;          /* in the blob; 0 until it is checked */
@@ -68,6 +70,11 @@ static void report_boot(u64 boot_el)
 {
 	record_begin("boot");
 	record_dec("el", boot_el);
+	/* A boot that stays at EL2 (+vhe) says so, and with which HCR_EL2. */
+	if (kernel_el == 2) {
+		record_dec("kernel_el", kernel_el);
+		record_hex("hcr", read_sysreg(hcr_el2));
+	}
 	record_hex("midr", read_sysreg(midr_el1));
 	record_hex("mmfr0", read_sysreg(id_aa64mmfr0_el1));
 	record_hex("mmfr1", read_sysreg(id_aa64mmfr1_el1));
@@ -516,6 +523,12 @@ static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1, const s
 	record_hex("sctlr", sctlr_from_regime(&c->regime));
 	record_hex("ttbr0", ttbr0);
 	record_hex("ttbr1", c->regime.el2 ? 0 : ttbr1);     /* the EL2 regime has no TTBR1 */
+	if (c->regime.el2 || c->regime.el20) {
+		/* The registers above are EL2's (for EL2&0, E2H = 1: TTBR1_EL2 too, in the EL1 layouts). */
+		record_dec("el", 2);
+		if (c->regime.el20)
+			record_hex("hcr", read_sysreg(hcr_el2));
+	}
 	if (c->stage2) {
 		record_hex("hcr", hcr_from_stage2(c->stage2));
 		record_hex("vtcr", vtcr_from_stage2(c->stage2));
@@ -537,6 +550,22 @@ static int build_stage2(const struct mmut_case *c, struct pgtable *s2)
 	return err ? report_error(c, stage2_part_names[e.part], e.index, err) : EXIT_OK;
 }
 
+/*
+ * Why this boot cannot run a case, or NULL.  Without EL2 an HVC is no call of
+ * el2.c's (QEMU's virt board may even answer it as PSCI), and the EL2&0
+ * regimes are not there; a case runs only in a boot of its own mode (EL2&0
+ * cases in +vhe boots, every other case from EL1, which moves to EL2 for
+ * the EL2 regime's: HVC_ENTER_EL2).
+ */
+static const char *refusal(const struct mmut_case *c)
+{
+	if ((c->stage2 || c->regime.el2 || c->regime.el20) && !have_el2)
+		return "no_el2";
+	if (c->regime.el20 != (kernel_el == 2))
+		return "boot_mode";
+	return NULL;
+}
+
 static int run_case(const struct mmut_case *c)
 {
 	struct pgtable spaces[MAX_SPACES], tt1, boot, s2;
@@ -546,11 +575,12 @@ static int run_case(const struct mmut_case *c)
 	record_begin("begin");
 	record_str("case", c->id);
 	record_end();
-	if ((c->stage2 || c->regime.el2) && !have_el2) {
-		/* Without EL2 an HVC is no call of el2.c's (QEMU's virt board may even answer it as PSCI). */
+	const char *refused = refusal(c);
+
+	if (refused) {
 		record_begin("error");
 		record_str("case", c->id);
-		record_str("what", "no_el2");
+		record_str("what", refused);
 		record_end();
 		status = EXIT_CASE_ERROR;
 	} else {
@@ -687,19 +717,38 @@ static int run_index(u32 index)
 	return run_case(&c);
 }
 
-/* "+walks": walk records for every step of the boot. */
+/* Whether the token [token, token + len) is the option `name`. */
+static bool is_option(const char *token, size_t len, const char *name)
+{
+	size_t k = 0;
+
+	while (k < len && name[k] == token[k])
+		k++;
+	return k == len && name[k] == '\0';
+}
+
+/*
+ * The boot's options: "+walks", walk records for every step; "+vhe", the
+ * boot mode, which start.S has acted on before C runs (el2_boot_hcr).
+ */
+static const struct {
+	const char *name;
+	bool *flag;             /* NULL: nothing to set here */
+} options[] = {
+	{ "+walks", &walks },
+	{ "+vhe", NULL },
+};
+
 static bool set_option(const char *token, size_t len)
 {
-	static const char walks_option[] = "+walks";
-
-	if (len != sizeof(walks_option) - 1)
-		return false;
-	for (size_t k = 0; k < len; k++) {
-		if (token[k] != walks_option[k])
-			return false;
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		if (is_option(token, len, options[i].name)) {
+			if (options[i].flag)
+				*options[i].flag = true;
+			return true;
+		}
 	}
-	walks = true;
-	return true;
+	return false;
 }
 
 static int run_token(const char *token, size_t len)
@@ -749,6 +798,29 @@ static size_t next_token(const char **p, const char **token)
 	return len;
 }
 
+/*
+ * Called by start.S at EL2 with the MMU off, before the BSS is zeroed: the
+ * HCR_EL2 to stay at EL2 with, or 0 to run the kernel at EL1.  A +vhe boot
+ * on a CPU with FEAT_VHE stays, with E2H (EL2 is a host: the EL2&0 regime,
+ * TTBR1_EL2, and EL2's accesses to the *_EL1 names reach the *_EL2
+ * registers, so the kernel runs unchanged) and TGE (EL0's exceptions go to
+ * EL2).  Without FEAT_VHE, E2H is RES0: the kernel runs at EL1 and refuses
+ * the boot's EL2&0 cases.
+ */
+u64 el2_boot_hcr(void)
+{
+	const char *p = cmdline, *token;
+	size_t len;
+
+	if (!ID_MMFR1_VH(read_sysreg(id_aa64mmfr1_el1)) || !semihost_cmdline(cmdline, sizeof(cmdline)))
+		return 0;
+	while ((len = next_token(&p, &token))) {
+		if (is_option(token, len, "+vhe"))
+			return HCR_E2H | HCR_TGE | HCR_RW;
+	}
+	return 0;
+}
+
 int kernel_main(u64 boot_el)
 {
 	int status = EXIT_OK;
@@ -760,6 +832,7 @@ int kernel_main(u64 boot_el)
 	if (blob_ok)
 		ncases = blob_ncases(CASE_BLOB);
 	have_el2 = boot_el == 2;
+	kernel_el = CURRENTEL_EL(read_sysreg(CurrentEL));
 	report_boot(boot_el);
 	if (!blob_ok) {
 		status = report_bad_blob(&problem);

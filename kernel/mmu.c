@@ -81,7 +81,7 @@ void mmu_enable(const struct regime *r, u64 ttbr0, u64 ttbr1)
 	write_sysreg_elx(tcr_from_regime(r), tcr);
 	write_sysreg_elx(ttbr0, ttbr0);
 	if (!r->el2)
-		write_sysreg(ttbr1, ttbr1_el1);     /* the EL2 regime has one range */
+		write_sysreg(ttbr1, ttbr1_el1);     /* the EL2 regime has one range; at EL2 with E2H = 1 this is TTBR1_EL2 */
 	isb();
 	tlb_invalidate_all();
 	__asm__ volatile("ic iallu");
@@ -92,7 +92,7 @@ void mmu_enable(const struct regime *r, u64 ttbr0, u64 ttbr1)
 
 void mmu_disable(void)
 {
-	write_sysreg_elx(current_el() == 2 ? SCTLR_EL2_RES1 : SCTLR_RES1, sctlr);
+	write_sysreg_elx(in_el2_regime() ? SCTLR_EL2_RES1 : SCTLR_RES1, sctlr);
 	isb();
 	tlb_invalidate_all();
 }

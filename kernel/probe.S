@@ -50,7 +50,7 @@ __at_probes_start:
 	/* FEAT_PAN2's AT S1E1RP/S1E1WP, which honour PSTATE.PAN, by their SYS encoding (op1 0, C7, C9, op2 0/1). */
 	at_probe probe_at_s1e1rp, sys #0, c7, c9, #0, x0
 	at_probe probe_at_s1e1wp, sys #0, c7, c9, #1, x0
-	/* The EL2 regime's, run at EL2 (a case with regime.el2) */
+	/* EL2's own, run at EL2 (a case with regime.el2 or regime.el20) */
 	at_probe probe_at_s1e2r, at s1e2r, x0
 	at_probe probe_at_s1e2w, at s1e2w, x0
 	.global __at_probes_end

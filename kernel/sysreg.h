@@ -20,6 +20,12 @@
 #define current_el() CURRENTEL_EL(read_sysreg(CurrentEL))
 #define read_sysreg_elx(r) (current_el() == 2 ? read_sysreg(r##_el2) : read_sysreg(r##_el1))
 #define write_sysreg_elx(v, r) do { if (current_el() == 2) write_sysreg(v, r##_el2); else write_sysreg(v, r##_el1); } while (0)
+/*
+ * In a +vhe boot the kernel runs at EL2 with HCR_EL2.E2H = 1 (the EL2&0 regime):
+ * there the *_EL1 names reach the *_EL2 registers too, and TCR_EL2 and SCTLR_EL2
+ * have the EL1 layouts; their EL2 layouts are EL2's own regime's (E2H = 0).
+ */
+#define in_el2_regime() (current_el() == 2 && !(read_sysreg(hcr_el2) & HCR_E2H))
 #ifndef __ASSEMBLER__
 /* PSTATE.PAN, by its system register name (S3_0_C4_C2_3) so that an Armv8.0 assembler takes it */
 #define read_pan() read_sysreg(s3_0_c4_c2_3)
@@ -96,7 +102,9 @@
 
 /* HCR_EL2 */
 #define HCR_VM              BIT(0)      /* stage 2 translation for EL1&0 */
+#define HCR_TGE             BIT(27)     /* trap general exceptions: EL0's exceptions go to EL2 */
 #define HCR_RW              BIT(31)
+#define HCR_E2H             BIT(34)     /* FEAT_VHE: EL2 is a host, EL2&0 regime, *_EL1 names reach *_EL2 at EL2 */
 #define HCR_FWB             BIT(46)     /* FEAT_S2FWB: stage 2 forces Write-Back */
 
 /* VTCR_EL2: the stage 2 translation of EL1&0 (Arm ARM D19.2) */
@@ -130,6 +138,9 @@
 #define SPSR_EL0T_MASKED    0x3c0
 #define SPSR_EL2T_MASKED    0x3c8       /* EL2 on SP_EL0: the kernel's own code at EL2 (el2.c) */
 #define SPSR_PAN            BIT(22)
+
+/* ID_AA64MMFR1_EL1.VH, bits [11:8]: 1 FEAT_VHE */
+#define ID_MMFR1_VH(v)      (((v) >> 8) & 0xf)
 
 /* ID_AA64MMFR1_EL1.PAN, bits [23:20]: 1 FEAT_PAN, 2 FEAT_PAN2, 3 FEAT_PAN3 */
 #define ID_MMFR1_PAN(v)     (((v) >> 20) & 0xf)

@@ -104,6 +104,11 @@ BAD = [
      "steps[0].level", "level 0, 1 or 2"),
     ("range_tlbi_misaligned", 'requires = ["FEAT_TLBIRANGE"]\n'
      'steps = [ { do = "tlbi_rvaae1", va = 0x8000_0800 } ]', "steps[0].va", "not a multiple of 0x1000"),
+    ("vhe_without_feature", 'el2 = "vhe"', "requires", "needs FEAT_VHE"),
+    ("vhe_with_stage2", 'el2 = "vhe"\nrequires = ["FEAT_VHE"]\nstage2 = { t0sz = 24 }\n'
+     's2map = [ { ipa = 0x8000_0000, to = "frame0", level = 3 } ]', "stage2", "not the EL2&0 regime"),
+    ("el2_asid_without_e2h", 'el2 = "nvhe"\nsteps = [ { do = "tlbi_vae2", va = 0x8000_0000, asid = 3 } ]',
+     "steps[0].asid", "no ASID with HCR_EL2.E2H = 0"),
 ]
 
 

@@ -32,8 +32,8 @@ REGIME_CONTROLS = ("wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1
 class Regime(ctypes.Structure):
     _fields_ = [(n, ctypes.c_uint8) for n in ("tg0", "tg1", "t0sz", "t1sz", "ips")] + \
                [(n, ctypes.c_bool) for n in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
-                                             "kernel_high", "raw_ttbr1", "as_", "a1")] + \
-               [(n, ctypes.c_bool) for n in REGIME_CONTROLS] + \
+                                             "kernel_high", "raw_ttbr1", "as_", "a1", "el20")] + \
+               [(n, ctypes.c_bool) for n in (*REGIME_CONTROLS, "el2")] + \
                [("ttbr1", ctypes.c_uint64), ("mair", ctypes.c_uint64)]
 
 
@@ -98,6 +98,7 @@ def test_every_case_reads_back_as_encoded(lib):
             [r.epd0, r.epd1, r.tbi0, r.tbi1, r.ds, r.ha, r.hd, r.sctlr_a, r.kernel_high]
         assert (c.regime.raw_ttbr1, c.regime.ttbr1, c.regime.mair) == (r.ttbr1 is not None, r.ttbr1 or 0, r.mair)
         assert (c.regime.as_, c.regime.a1) == (r.asid16, r.a1)
+        assert (c.regime.el2, c.regime.el20) == (case.el2 == "nvhe", case.el2 == "vhe")
         assert [getattr(c.regime, f) for f in REGIME_CONTROLS] == [getattr(r, f) for f in REGIME_CONTROLS]
         assert (c.nmaps, c.ntables, c.nraws, c.nsteps, c.nspaces) == (len(case.maps), len(case.tables),
                                                                     len(case.raws), len(case.steps), case.spaces)

@@ -9,6 +9,7 @@ from harness.cases import Expect, Step
 from harness.model import Abort, Access, Completes, Memory, Par, Registers, UnknownMemory, s1_translate
 from harness.model.oracle import describe, describe_outcomes, expectation_agrees, observation_allowed
 from harness.model.registers import (
+    REGIME_EL2, REGIME_EL10, REGIME_EL20, el_is_in_host,
     SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_WXN, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0, TCR_EPD1,
     TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1, TCR_TG0, TCR_TG1,
 )
@@ -762,3 +763,20 @@ def test_leaf_faults_report_the_leaf_level(level):
     for (fault, op), leaf in cases.items():
         outcome = one(translate(regs(ips=0b010), memory(chain(va, leaf, level)), op, va))
         assert fault_of(outcome) == (fault, level)
+
+
+
+def test_el2_and_el0_in_the_host_translate_as_el1_and_el0_do():
+    """The EL2&0 regime's walk and permissions are EL1&0's with EL2 for EL1 (HasUnprivileged,
+    the same fields): every access of the kernel's EL and of EL0 has EL1&0's outcome; EL2 and
+    EL0 are in the host there (ELIsInHost)."""
+    el10 = regs()
+    host = replace(el10, regime=REGIME_EL20)
+    for ap, pxn in ((0b00, 0), (0b01, 1 << 53), (0b11, 0)):     # EL2-only RW; EL0 RW, PXN; read-only for both
+        mem = memory(chain(VA, PAGE | PAGE_DESC | ap << 6 | pxn, 3))
+        for op, el in (("load64", 1), ("store64", 1), ("load64", 0), ("store64", 0), ("fetch", 1), ("fetch", 0),
+                       ("at_s1e1w", 1), ("at_s1e0r", 1), ("ldtr64", 1)):
+            assert translate(host, mem, op, VA, el=el) == translate(el10, mem, op, VA, el=el), (ap, op, el)
+        assert translate(host, mem, "at_s1e2w", VA) == translate(el10, mem, "at_s1e1w", VA)
+    assert [el_is_in_host(host, el) for el in (0, 1, 2)] == [True, False, True]
+    assert not any(el_is_in_host(replace(el10, regime=r), el) for r in (REGIME_EL10, REGIME_EL2) for el in (0, 2))

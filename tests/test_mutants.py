@@ -46,7 +46,7 @@ DEFECTS = {
 # What the outer run's CPU must have for the suite to be able to catch a defect:
 # without it the cases that would are skipped, and the mutant cannot be judged.
 NEEDS = {"pan_never_set": "FEAT_PAN", "span_ignored": "FEAT_PAN", "hpd_bits_swapped": "FEAT_HPDS",
-         "e0pd_never_set": "FEAT_E0PD", "tlbi_rvae1_missing": "FEAT_TLBIRANGE"}
+         "e0pd_never_set": "FEAT_E0PD", "tlbi_rvae1_missing": "FEAT_TLBIRANGE", "tlbi_vae2_missing": "FEAT_VHE"}
 
 # Defects of the kernel's own maintenance (kernel/maint.c, kernel/fixup.c, kernel/el2.c): (file, find,
 # replace, the case files that must catch it).  QEMU's softmmu TLB keeps an entry until a
@@ -76,6 +76,9 @@ MAINTENANCE_DEFECTS = {
     # protect loses the output address: the mask is ignored.
     "descriptor_write_ignores_mask": ("maint.c", "(*(volatile u64 *)slot & ~s->mask) | s->value", "s->value",
                                       ("tlb.toml",)),
+    # EL2's TLBI by VA in the EL2&0 regime left out: the remapped page's stale entry is used.
+    "tlbi_vae2_missing": ("maint.c", "case OP_TLBI_VAE2: tlbi(vae2, xt); break;", "case OP_TLBI_VAE2: break;",
+                          ("vhe.toml",)),
     # The EL2 half's VMALLS12E1 left out: the old combined entry where only the new is permitted.  (IPAS2E1
     # left out is no mutant here: QEMU's stage 1 TLBI after it removes the combined entry on its own.)
     "tlbi_vmalls12e1_missing": ("el2.c", "case OP_TLBI_VMALLS12E1: tlbi_all(vmalls12e1); break;",

@@ -6,9 +6,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from harness import blob
-from harness.cases import LAYOUT
+from harness import blob, features
+from harness.cases import LAYOUT, load_file
 from harness.errors import HarnessError
+from harness.protocol import parse_output
 from harness.qemu import HANG_CHECK, qemu_command, qemu_version, run_kernel
 from suite_run import cpu, qemu  # noqa: F401  (fixtures)
 
@@ -63,7 +64,7 @@ def test_missing_binary(kernel):
 
 
 def test_command():
-    cmd = qemu_command("q", "max", "k.elf", ["a", "b"], el2=True)
+    cmd = qemu_command("q", "max", "k.elf", ["a", "b"], boot="stage2")
     assert cmd[cmd.index("-M") + 1] == "virt,virtualization=on"
     assert cmd[cmd.index("-m") + 1] == "1024M"
     # The records (semihosting's console) and the UART share one stdio chardev.
@@ -73,6 +74,12 @@ def test_command():
     assert quiet[quiet.index("-semihosting-config") + 1] == "enable=on,target=native,chardev=console,arg=#0-4999"
     assert cmd[cmd.index("-kernel") + 1] == "k.elf"
     assert cmd[cmd.index("-device") + 1] == f"loader,file=cases.bin,addr={LAYOUT['CASE_BLOB_BASE']:#x},force-raw=on"
+    assert qemu_command("q", "max", "k.elf", ["a"])[cmd.index("-M") + 1] == "virt"
+    vhe = qemu_command("q", "max", "k.elf", ["a"], boot="vhe")
+    assert vhe[vhe.index("-M") + 1] == "virt,virtualization=on"
+    assert vhe[vhe.index("-semihosting-config") + 1].endswith(",arg=+vhe,arg=+walks,arg=a")
+    with pytest.raises(ValueError, match="unknown boot mode"):
+        qemu_command("q", "max", "k.elf", ["a"], boot="el3")
     other = qemu_command("q", "max", "build/k.elf", [], blob="fuzz/b.bin")
     assert other[other.index("-device") + 1].startswith("loader,file=fuzz/b.bin,")
     with pytest.raises(ValueError):
@@ -93,8 +100,20 @@ def test_floor_boot_runs_no_case(qemu, cpu, kernel):
 
 
 def test_el2_boot(qemu, cpu, kernel):
-    r = run_kernel(qemu, cpu, kernel, [], el2=True)
-    assert r.exit_status == 0 and " boot el=2 " in r.output, r.output
+    r = run_kernel(qemu, cpu, kernel, [], boot="stage2")
+    assert r.exit_status == 0 and " boot el=2 " in r.output and "kernel_el" not in r.output, r.output
+
+
+def test_vhe_boot(qemu, cpu, kernel):
+    """A +vhe boot stays at EL2 with HCR_EL2.E2H and TGE where the CPU has FEAT_VHE, and says so;
+    without FEAT_VHE it runs the kernel at EL1 as a stage2 boot does."""
+    r = run_kernel(qemu, cpu, kernel, [], boot="vhe")
+    boot = parse_output(r.output).boot
+    assert r.exit_status == 0 and boot.num("el") == 2, r.output
+    if not features.missing(["FEAT_VHE"], *(boot.num(r) for r in features.ID_REGISTERS)):
+        assert boot.num("kernel_el") == 2 and boot.num("hcr") & (1 << 34 | 1 << 27) == 1 << 34 | 1 << 27, r.output
+    else:
+        assert "kernel_el" not in boot.fields, r.output
 
 
 @pytest.mark.parametrize("case", ["stage2.translates", "el2.wxn"])     # cases/stage2.toml, cases/el2.toml
@@ -103,7 +122,7 @@ def test_a_case_that_needs_el2(qemu, cpu, kernel, case):
     alone; with it, it runs."""
     r = run_kernel(qemu, cpu, kernel, [case])
     assert r.exit_status == 1 and f"MMUT 2 error case={case} what=no_el2\n" in r.output, r.output
-    r = run_kernel(qemu, cpu, kernel, [case], el2=True)
+    r = run_kernel(qemu, cpu, kernel, [case], boot="stage2")
     assert r.exit_status == 0 and " result=ok " in r.output, r.output
 
 
@@ -175,3 +194,15 @@ def test_interrupted_run_leaves_no_qemu(qemu, cpu, hang_elf, monkeypatch):
         run_kernel(qemu, cpu, hang_elf, [], timeout=5)
     assert spawned and not Path(f"/proc/{spawned[0]}").exists()
     assert qemu_children() == []
+
+
+@pytest.mark.parametrize("op, kind, status", [("selftest_brk", "unexpected", 3), ("selftest_nested", "nested", 4)])
+def test_exceptions_at_el2_are_reported(qemu, cpu, kernel, tmp_path, op, kind, status):
+    """The kernel's own exceptions while it runs an EL2-regime case's steps at EL2 (el2.c passes them to
+    exception.c): reported with EL2's syndrome, the run ended with the status that says so."""
+    path = tmp_path / "st.toml"
+    path.write_text(f'feature = "x"\n[case.c]\nsummary = "s"\nel2 = "nvhe"\n'
+                    f'steps = [ {{ do = "{op}", va = 0, expect = "{kind}_exception" }} ]\n')
+    blob.write(load_file(path), tmp_path / "cases.bin")
+    r = run_kernel(qemu, cpu, kernel, ["st.c"], boot="stage2", blob=tmp_path / "cases.bin")
+    assert r.exit_status == status and f" exception kind={kind} " in r.output, r.output

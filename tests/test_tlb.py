@@ -1,13 +1,14 @@
 """The TLB model (harness/model/tlb.py) through predict_case, and the verdicts on
 stale translations: the suite accepts an old translation exactly where the
 architecture permits one, and fails a run that shows one where it does not."""
+
 import pytest
 
 from harness import declared
 from harness.cases import CaseError, load_file
 from harness.model import Completes, predict_case
-from harness.model.registers import Registers
-from harness.model.tlb import Invalidation, current_vmid, tlbi_range
+from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20, Registers
+from harness.model.tlb import Invalidation, current_vmid, tlbi_range, tlbi_regime
 from harness.model.oracle import observation_allowed
 from harness.protocol import parse_record
 from harness.verdict import judge_step
@@ -28,11 +29,13 @@ FILL = '''  { do = "store64", va = 0x8010_0000, value = 0xaaaa, expect = "ok" },
 '''
 
 
-def _case(tmp_path, steps, ng=False):
+def _case(tmp_path, steps, ng=False, el2=False):
     """Frames A and B filled, 0x8000_0000 remapped from A to B, then `steps` (TOML lines),
-    each load of 0x8000_0000 expecting either frame: the model decides."""
+    each load of 0x8000_0000 expecting either frame: the model decides.  el2: at EL2 in the
+    EL2&0 regime."""
     either = '{ one_of = [ { value = 0xaaaa }, { value = 0xbbbb } ] }'
-    text = ('feature = "tlb tests"\n[case.c]\nsummary = "s"\n' + MAPS.replace("NG", str(ng).lower())
+    host = 'el2 = "vhe"\nrequires = ["FEAT_VHE"]\n' if el2 else ""
+    text = ('feature = "tlb tests"\n[case.c]\nsummary = "s"\n' + host + MAPS.replace("NG", str(ng).lower())
             + "steps = [\n" + FILL.replace("NG", str(ng).lower())
             + "".join(f"  {s.replace('EITHER', either)},\n" for s in steps) + "]\n")
     path = tmp_path / "tlb.toml"
@@ -64,6 +67,47 @@ DSB, ISB = '{ do = "dsb" }', '{ do = "isb" }'
 ])
 def test_what_a_global_page_may_translate_to_after_its_maintenance(tmp_path, maintenance, seen):
     assert loads(_case(tmp_path, maintenance + [LOAD])) == [seen]
+
+
+@pytest.mark.parametrize("tlbi, seen", [
+    ('{ do = "tlbi_vae2", va = 0x8000_0000 }', {B}),
+    ('{ do = "tlbi_vale2is", va = 0x8000_0000 }', {B}),
+    ('{ do = "tlbi_vae1", va = 0x8000_0000 }', {B}),      # at EL2 with E2H = TGE = 1: the EL2&0 regime
+    ('{ do = "tlbi_vmalle1" }', {B}),
+    ('{ do = "tlbi_vae2", va = 0x8000_1000 }', {A, B}),   # another page
+])
+def test_tlbi_at_el2_in_the_el20_regime(tmp_path, tlbi, seen):
+    assert loads(_case(tmp_path, [DSB, tlbi, DSB, ISB, LOAD], el2=True)) == [seen]
+
+
+def _regs(regime):
+    return Registers(tcr=0, mair=0, sctlr=0, ttbr0=0, ttbr1=0, mmfr0=MAX[0], mmfr1=MAX[1], mmfr2=MAX[2],
+                     regime=regime)
+
+
+def test_a_tlbi_of_another_regime_removes_none_of_the_entries():
+    page = (0x8000_0000, 0x1000, 12, 3, 0, True)        # a global page entry of ASID 0
+    assert not Invalidation(None, None, None, True, regime=REGIME_EL10).removes(*page, _regs(REGIME_EL20))
+    assert Invalidation(None, None, None, True, regime=REGIME_EL20).removes(*page, _regs(REGIME_EL20))
+
+
+@pytest.mark.parametrize("op, steps_regime, regime", [
+    ("tlbi_vae1", REGIME_EL10, REGIME_EL10),
+    ("tlbi_vae1", REGIME_EL20, REGIME_EL20),        # at EL2, ELIsInHost(EL0)
+    ("tlbi_vae1", REGIME_EL2, REGIME_EL10),         # at EL2 with E2H = 0: EL1&0's
+    ("tlbi_rvae1is", REGIME_EL20, REGIME_EL20),
+    ("tlbi_vmalle1", REGIME_EL20, REGIME_EL20),
+    ("tlbi_vae2is", REGIME_EL20, REGIME_EL20),      # ELIsInHost(EL2)
+    ("tlbi_vale2", REGIME_EL2, REGIME_EL2),
+])
+def test_the_regime_a_tlbi_invalidates(op, steps_regime, regime):
+    assert tlbi_regime(op, _regs(steps_regime)) == regime
+
+
+def test_el2s_tlbi_by_va_takes_an_asid_in_the_el20_regime_only():
+    xt = 5 << 48 | 0x8000_0000 >> 12
+    assert Invalidation.of("tlbi_vae2", xt, _regs(REGIME_EL20)).asid == 5
+    assert Invalidation.of("tlbi_vae2", xt, _regs(REGIME_EL2)).asid is None
 
 
 def test_ng_entries_belong_to_their_asid(tmp_path):

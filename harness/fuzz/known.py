@@ -6,7 +6,8 @@ with the model changed to do what that QEMU does: one ASL function replaced
 (AArch64.BlockDescSupported accepting a block where the architecture does
 not, PAREncodeShareability passing the descriptor's SH through,
 AArch64.S1HasAlignmentFault never faulting Device memory, __FetchInstr
-translating the fetch before it checks the PC's alignment).  A mismatch
+translating the fetch before it checks the PC's alignment, the TLBI
+instructions' regime).  A mismatch
 is explained by a bug when its QEMU is in the bug's range, the changed model
 allows what was observed and the model itself does not: a check, not a
 pattern match on fault codes.  Where one bug does not explain a step, pairs
@@ -31,6 +32,7 @@ import harness.model.permissions as permissions  # isort: skip
 import harness.model.translate as translate  # isort: skip
 import harness.model.walk as walk  # isort: skip
 import harness.model.stage2 as stage2  # isort: skip
+import harness.model.tlb as tlb  # isort: skip
 from harness import esr
 from harness.cases import AT_OPS, LAYOUT
 from harness.kdefs import REPO
@@ -137,6 +139,16 @@ def _s1ptw_reports_the_stage1_level():
     return [(translate, "s1_walk", s1_walk)]
 
 
+def _tlbi_e2_is_for_el2_only():
+    """The regime of the TLBI instructions (tlb.tlbi_regime), but TLBI VAE2IS and VALE2IS for EL2's
+    own regime whatever HCR_EL2.E2H: they leave the EL2&0 regime's entries."""
+    original = tlb.tlbi_regime
+
+    def tlbi_regime(op, regs):
+        return tlb.REGIME_EL2 if op in ("tlbi_vae2is", "tlbi_vale2is") else original(op, regs)
+    return [(tlb, "tlbi_regime", tlbi_regime)]
+
+
 # Held while the model is changed to a known bug, and by whoever evaluates the model alongside
 # threads that may change it (the runner judges cases in several threads at once).
 MODEL_LOCK = threading.RLock()
@@ -219,6 +231,9 @@ KNOWN_BUGS = (
     KnownBug("fault_before_alignment", "cases/pc_alignment.toml",
              "translates a misaligned branch target before checking the PC's alignment, and reports its fault",
              _pc_alignment_after_the_fetch),
+    KnownBug("tlbi_e2is_el20", "cases/vhe.toml",
+             "leaves the EL2&0 regime's entries at TLBI VAE2IS and VALE2IS with HCR_EL2.E2H = 1",
+             _tlbi_e2_is_for_el2_only),
 )
 
 

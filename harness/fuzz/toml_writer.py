@@ -8,8 +8,8 @@ numbers (a generated case places its own frames).
 from pathlib import Path
 
 from harness.cases import (
-    AP_NAMES, AT_OPS, AT_S12_OPS, DESC_FIELDS, S2_TLBI_OPS, HWDEF, MAINT_OPS, MEMORY_TYPES, STAGE2_MAINT_OPS, STORES,
-    SYSREG_WRITES, TLBI_OPS, CaseError, load_file,
+    AP_NAMES, AT_OPS, AT_S12_OPS, DESC_FIELDS, HWDEF, MAINT_OPS, MEMORY_TYPES, S2_TLBI_OPS, STAGE2_MAINT_OPS, STORES,
+    SYSREG_WRITES, TLBI_EL20_ASID_OPS, TLBI_OPS, CaseError, load_file,
 )
 from harness.esr import PC_ALIGNMENT
 from harness.geometry import GRANULES
@@ -221,6 +221,8 @@ def maint_table(step, expect=None):
         out["ipa"] = step.va
     if step.op in TLBI_OPS:
         takes_va, takes_asid = TLBI_OPS[step.op]
+        # EL2's by VA have one in the EL2&0 regime only (0 in EL2's, which the loader checks).
+        takes_asid = takes_asid or step.op in TLBI_EL20_ASID_OPS and step.asid
         out.update({"va": step.va} if takes_va else {}, **({"asid": step.asid} if takes_asid else {}))
     if step.tlbi_range is not None:
         t = step.tlbi_range
@@ -250,7 +252,7 @@ def step_table(step, expect=None):
     if step.op in MAINT_OPS:
         return maint_table(step, expect)
     out = {"do": step.op, "va": step.va}
-    if step.el != 1:
+    if step.el == 0:        # else the case's own EL, the default
         out["el"] = step.el
     if step.op in STORES:
         out["value"] = step.value

@@ -19,6 +19,7 @@ from harness.model.registers import TTBR_ASID, walk_params
 from harness.model.stage2 import VTTBR_VMID, full_translate, s2_params
 from harness.model.tlb import (
     STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, current_asid, current_vmid, leaf,
+    tlbi_regime,
 )
 from harness.model.translate import Access
 
@@ -161,7 +162,8 @@ def _fix(case, n, step, tlb, slots):
     tlb.write_memory(memory, descriptors=True)
     tlb.dsb()
     if step.fixup == "copy":
-        tlb.tlbi(replace(Invalidation.by_va(step.va, current_asid(tlb.regs)), vmid=current_vmid(tlb.regs)))
+        invalidation = Invalidation.by_va(step.va, current_asid(tlb.regs), regime=tlbi_regime("tlbi_vae1", tlb.regs))
+        tlb.tlbi(replace(invalidation, vmid=current_vmid(tlb.regs)))
         tlb.dsb()
     tlb.isb()
 

@@ -1,8 +1,13 @@
 """The registers the model reads, with their fields named once (Arm ARM D19:
 TCR_EL1, SCTLR_EL1, MAIR_EL1, TTBRn_EL1, ID_AA64MMFRn_EL1; for the EL2
-regime with HCR_EL2.E2H = 0, TCR_EL2 and SCTLR_EL2 in their EL2 layouts),
-and the walk parameters stage 1 derives from them for one VA range
+regime with HCR_EL2.E2H = 0, TCR_EL2 and SCTLR_EL2 in their EL2 layouts;
+HCR_EL2), and the walk parameters stage 1 derives from them for one VA range
 (AArch64.GetS1TTWParams).
+
+The EL2&0 regime (FEAT_VHE, HCR_EL2.E2H = 1) is read from EL1&0's fields:
+with E2H = 1 TCR_EL2, SCTLR_EL2, MAIR_EL2 and TTBRn_EL2 have TCR_EL1's,
+SCTLR_EL1's, MAIR_EL1's and TTBRn_EL1's layouts, and the kernel reports them
+under the same names (docs/protocol.md, `regs`).
 
 Registers holds raw 64-bit values; everything decoded from them is computed
 once per (Registers, VA range) and cached, since a generator translates
@@ -69,9 +74,15 @@ SCTLR_EPAN = Field(57, 1)
 # bits are [29:28], [23:22], 18, 16, 11, [5:4] (no SPAN, EPAN: the regime has no EL0).
 SCTLR_EL2_RES1 = 0b11 << 28 | 0b11 << 22 | 1 << 18 | 1 << 16 | 1 << 11 | 0b11 << 4
 
-# Translation regimes (the ASL's Regime_EL10, Regime_EL2): which one the steps run in.
+# Translation regimes (the ASL's Regime_EL10, Regime_EL2, Regime_EL20): which one the steps run in.
 REGIME_EL10 = "EL10"
 REGIME_EL2 = "EL2"
+REGIME_EL20 = "EL20"
+
+# HCR_EL2: the fields that put EL2 and EL0 in the host's EL2&0 regime (FEAT_VHE)
+HCR_TGE = Field(27, 1)
+HCR_RW = Field(31, 1)
+HCR_E2H = Field(34, 1)
 
 # TTBRn_EL1: BADDR[47:1]; with a 52-bit descriptor format BADDR[51:48] sit in bits[5:2].
 TTBR_BADDR = Field(1, 47)
@@ -148,6 +159,12 @@ class WalkParams:
     two_ranges: bool = True     # the regime has TTBR0 and TTBR1 ranges (VA bit 55 selects); EL2 has one
 
 
+def el_is_in_host(regs, el):
+    """ELIsInHost(el) where the steps run in regs.regime: EL2, and EL0 (TGE = 1), are in the host
+    exactly in the EL2&0 regime (the kernel's +vhe boot sets E2H and TGE together)."""
+    return regs.regime == REGIME_EL20 and el in (0, 2)
+
+
 def pa_max(mmfr0):
     """AArch64.PAMax(): the implemented PA size in bits (ID_AA64MMFR0_EL1.PARange)."""
     return IPS_BITS.get(MMFR0_PARANGE.get(mmfr0), 52)
@@ -198,8 +215,8 @@ def _el2_fields(regs):
 @lru_cache(maxsize=4096)
 def walk_params(regs, upper):
     """AArch64.GetS1TTWParams for the regime the steps run in (Regime_EL10, or
-    Regime_EL2: HasUnprivileged FALSE, one VA range, no PAN) and the VA range
-    `upper` selects (EL1&0 only: EL2 has one)."""
+    Regime_EL20 with the same fields, or Regime_EL2: HasUnprivileged FALSE, one VA
+    range, no PAN) and the VA range `upper` selects (EL1&0, EL2&0: EL2 has one)."""
     el2 = regs.regime == REGIME_EL2
     f = _el2_fields(regs) if el2 else _el10_fields(regs, upper)
     granule = f.granule

@@ -38,9 +38,11 @@ B2 on DSB and ISB).  The rules the model keeps:
   needs no TLBI, could walk the old root's tables) and goes with a TLBI by
   ASID of it; a TLBI by VA with another ASID may leave it (whether it counts
   as global there is not said, so the model keeps it: old or new).
-- A TLBI names one translation regime: the *E1 forms EL1&0's entries, the
-  *E2 forms (VAE2, VALE2, ALLE2) the EL2 regime's; neither removes the
-  other's.  The EL2 regime (HCR_EL2.E2H = 0) has no ASID: its entries are
+- A TLBI names one translation regime (tlbi_regime): the *E1 forms EL1&0's
+  entries, the *E2 forms (VAE2, VALE2, ALLE2) the EL2 regime's; neither
+  removes the other's.  At EL2 in the host (HCR_EL2.E2H = TGE = 1) both name
+  the EL2&0 regime's, and the by-VA *E2 forms' operand has an ASID as
+  VAE1's.  The EL2 regime (HCR_EL2.E2H = 0) has no ASID: its entries are
   global whatever nG (Linux's at.c: nG only where the regime is not EL2),
   and TLBI VAE2 removes every entry of the VA.
 
@@ -73,11 +75,12 @@ is that walk's descriptors down to a level over the memory walks read now.
 """
 from dataclasses import dataclass, field, replace
 
-from harness.cases import LAST_LEVEL_TLBI, RANGE_TLBI, S2_TLBI_OPS, TLBI_OPS
+from harness.cases import LAST_LEVEL_TLBI, RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
 from harness.model.descriptors import DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (
-    MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10, TCR_A1, TCR_AS, TCR_DS, TTBR_ASID, walk_params,
+    MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10, REGIME_EL20, TCR_A1, TCR_AS, TCR_DS, TTBR_ASID, el_is_in_host,
+    walk_params,
 )
 from harness.model.stage2 import (
     VTCR_VS, VTTBR_VMID, S2Leaf, WalkFaultedAtStage2, full_translate, s1_walk_memory, s2_params, s2_translate, s2_walk,
@@ -165,6 +168,15 @@ def tlbi_range(xt, ds):
     return start, end, granule
 
 
+def tlbi_regime(op, regs):
+    """The regime TLBI op invalidates, executed at the EL the steps of regs' regime run at: the *E2
+    forms `if ELIsInHost(EL2) then ... Regime_EL20 else ... Regime_EL2` (TLBI VAE2), the others at
+    EL2 `if ELIsInHost(EL0) then ... Regime_EL20` (TLBI VAE1, RVAE1, VMALLE1), else Regime_EL10."""
+    if op in TLBI_EL2_OPS:
+        return REGIME_EL20 if el_is_in_host(regs, 2) else REGIME_EL2
+    return REGIME_EL20 if el_is_in_host(regs, 0) else REGIME_EL10
+
+
 @dataclass(frozen=True)
 class Invalidation:
     """What a TLBI removes: entries of the translation regime regime whose VAs overlap
@@ -197,7 +209,7 @@ class Invalidation:
     def of(op, xt, regs):
         """The invalidation of TLBI op with operand xt (as the kernel executes it), under
         regs (their VMID): by VA (with an ASID or for all), by range, by ASID (nG entries
-        only), or all; of the EL2 regime for the *E2 forms; of EL2 for EL1&0, by IPA
+        only), or all; of the regime tlbi_regime names; of EL2 for EL1&0, by IPA
         (IPA[51:12] in Xt[39:0]: stage 2 entries only), VMALLS12E1 (both stages) or ALLE1
         (both stages, every VMID)."""
         vmid = current_vmid(regs)
@@ -211,21 +223,21 @@ class Invalidation:
 
     @staticmethod
     def _of_stage1(op, xt, regs):
-        takes_va, takes_asid = TLBI_OPS[op]
-        asid = xt >> TLBI_ASID_SHIFT if takes_asid else None
+        takes_va = TLBI_OPS[op][0]
+        asid = xt >> TLBI_ASID_SHIFT if tlbi_takes_asid(op, regs.regime == REGIME_EL20) else None
         last_level = op in LAST_LEVEL_TLBI
-        regime = REGIME_EL2 if op.endswith(("e2", "e2is")) else REGIME_EL10
+        regime = tlbi_regime(op, regs)
         if op in RANGE_TLBI:
             decoded = tlbi_range(xt, bool(TCR_DS.get(regs.tcr)))
             if decoded is None:
-                return Invalidation(0, 0, asid, True, last_level)      # an empty range: nothing need go
+                return Invalidation(0, 0, asid, True, last_level, regime=regime)   # an empty range: nothing need go
             start, end, granule = decoded
             ttl = xt >> TLBIR_TTL_SHIFT & 0b11
             return Invalidation(start & VA_BITS_TLBI, end & VA_BITS_TLBI or 1 << 56, asid, True, last_level,
-                                granule, ttl or None)
+                                granule, ttl or None, regime)
         if takes_va:
             return Invalidation.by_va((xt & ((1 << TLBI_VA_BITS) - 1)) << 12, asid, last_level, regime)
-        return Invalidation(None, None, asid, globals=not takes_asid, regime=regime)
+        return Invalidation(None, None, asid, globals=asid is None, regime=regime)
 
     def removes(self, base, size, granule, level, asid, global_entry, regs):
         """Whether this removes an entry of regs' regime of the VAs [base, base + size)

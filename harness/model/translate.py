@@ -1,4 +1,5 @@
-"""AArch64.S1Translate for one access of the EL1&0 regime: the VA range and
+"""AArch64.S1Translate for one access of the regime the steps run in (Registers.regime:
+EL1&0, EL2's own, or EL2&0, whose checks are EL1&0's with EL2 for EL1): the VA range and
 TxSZ checks, the walk, the memory-type alignment check, the permission check,
 the hardware Access flag and dirty state updates, and the outcome in the
 terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
@@ -46,7 +47,7 @@ ACCESS_KINDS = {
     # The two-stage ATs, executed at EL2 for the EL1&0 regime: their stage 1 checks are AT S1E1*'s and S1E0*'s.
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True,
                       el0=op.startswith("at_s12e0"), size=0) for op in AT_S12_OPS},
-    # AT S1E2R/W: the EL2 regime's translation, with its (privileged) read or write permission.
+    # AT S1E2R/W: the EL2 or EL2&0 regime's translation, with its (privileged) read or write permission.
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True, el0=False, size=0)
        for op in AT_S1E2_OPS},
 }
