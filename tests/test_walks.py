@@ -105,12 +105,19 @@ def test_a_hardware_update_shows_in_the_walk_after_the_step(runs):
 
 
 def test_walks_off_changes_nothing_else(runs):
+    """The same records without walks, but where the architecture permits several outcomes (one_of): which
+    one QEMU shows (a stale TLB entry or a new walk) may depend on its TLB's replacement, which the kernel's
+    walk reporting, more code and data between the steps, changes."""
     assert list(runs[False]) == list(runs[True])
     for case_id, records in runs[False].items():
         assert records.walks == {}, case_id
         assert records.regs.fields == runs[True][case_id].regs.fields
-        assert {n: s.fields for n, s in records.steps.items()} == \
-            {n: s.fields for n, s in runs[True][case_id].steps.items()}, case_id
+        steps = CASES[case_id].steps
+
+        def determined(records):
+            return {n: s.fields for n, s in records.steps.items() if steps[n].expect.kind != "one_of"}
+
+        assert determined(records) == determined(runs[True][case_id]), case_id
 
 
 def test_every_walk_reads_as_text(runs):
