@@ -34,6 +34,7 @@ VTCR_T0SZ = Field(0, 6)
 VTCR_SL0 = Field(6, 2)
 VTCR_TG0 = Field(14, 2)
 VTCR_PS = Field(16, 3)
+VTCR_VS = Field(19, 1)
 VTCR_HA = Field(21, 1)
 VTCR_HD = Field(22, 1)
 VTTBR_BADDR = Field(1, 47)
@@ -223,19 +224,37 @@ class WalkFaultedAtStage2(Exception):
         self.fault = fault
 
 
+class WalkS2Uncertain(Exception):
+    """A stage 1 descriptor read whose IPA the stage 2 translations a TLB may use (harness/model/tlb.py)
+    translate differently: which table the walk reads is not modelled."""
+
+
 class _Stage1WalkMemory:
     """The memory stage 1's walk reads: each descriptor address an IPA that
     stage 2 translates first, as a read (AArch64.S1Walk's descriptor fetch
-    through AArch64.S2Translate); a stage 2 fault there ends the access."""
+    through AArch64.S2Translate); a stage 2 fault there ends the access.
+    translate(ipa, acc, aligned) gives the stage 2 results (_S2Result) an IPA may have."""
 
-    def __init__(self, params, memory):
-        self.params, self.memory = params, memory
+    def __init__(self, translate, memory):
+        self.translate, self.memory = translate, memory
 
     def read64(self, ipa):
-        result = s2_translate(self.params, self.memory, ipa, _WALK_READ)[0]
-        if result.fault is not None:
-            raise WalkFaultedAtStage2(result.fault)
-        return self.memory.read64(result.pa)
+        results = {(r.pa, r.fault) for r in self.translate(ipa, _WALK_READ, True)}
+        if len(results) > 1:
+            raise WalkS2Uncertain(ipa)
+        pa, fault = results.pop()
+        if fault is not None:
+            raise WalkFaultedAtStage2(fault)
+        return self.memory.read64(pa)
+
+
+def s1_walk_memory(regs, memory):
+    """The memory a stage 1 walk of regs reads: memory itself, or under stage 2 through stage 2's
+    walk of it (raises WalkFaultedAtStage2)."""
+    params = s2_params(regs)
+    if params is None:
+        return memory
+    return _Stage1WalkMemory(lambda ipa, acc, aligned: s2_translate(params, memory, ipa, acc, aligned), memory)
 
 
 _WALK_READ = ACCESS_KINDS["load64"]
@@ -299,19 +318,25 @@ def _not_modelled(regs):
     return None
 
 
-def full_translate(regs, memory, access):
-    """AArch64.FullTranslate: the Outcomes of one step in the EL1&0 regime, with stage 2 when HCR_EL2.VM = 1."""
+def full_translate(regs, memory, access, s2=None):
+    """AArch64.FullTranslate: the Outcomes of one step in the EL1&0 regime, with stage 2 when HCR_EL2.VM = 1.
+    s2(ipa, acc, aligned): the stage 2 results an IPA may have (a TLB's choice of stage 2 translations,
+    harness/model/tlb.py); by default the stage 2 walk of regs and memory."""
     params = s2_params(regs)
     if params is None:
         return s1_translate(regs, memory, replace(access, op=_S1_OP.get(access.op, access.op)))
     why = _not_modelled(regs)
     if why:
         return Outcomes({Unknown(f"the model does not cover {why}")})
+    translate = s2 or (lambda ipa, acc, aligned: s2_translate(params, memory, ipa, acc, aligned))
     acc = ACCESS_KINDS[access.op]
     two_stage_at = access.op in AT_S12_OPS
     try:
-        first = s1_translate(regs, _Stage1WalkMemory(params, memory), replace(access, op=_S1_OP.get(access.op,
-                                                                                                   access.op)))
+        first = s1_translate(regs, _Stage1WalkMemory(translate, memory),
+                             replace(access, op=_S1_OP.get(access.op, access.op)))
+    except WalkS2Uncertain as e:
+        return Outcomes({Unknown(f"the stage 1 walk reads IPA {e.args[0]:#x}, which the stage 2 translations a "
+                                 "TLB may hold translate differently: not modelled")})
     except WalkFaultedAtStage2 as e:
         if two_stage_at:
             return Outcomes({_s2_par(e.fault, s1ptw=True)})
@@ -326,7 +351,7 @@ def full_translate(regs, memory, access):
                 outcomes.add(outcome)       # stage 1's PAR: the IPA (AT S1E*), or a stage 1 fault
                 continue
             ipa = outcome.value & par.PAR_PA.mask | access.va & 0xFFF
-            for result in s2_translate(params, memory, ipa, acc):
+            for result in translate(ipa, acc, True):
                 if result.fault is not None:
                     outcomes.add(_s2_par(result.fault, s1ptw=False))
                 else:
@@ -335,20 +360,19 @@ def full_translate(regs, memory, access):
         if not isinstance(outcome, Completes):
             outcomes.add(outcome)           # a stage 1 abort, taken to EL1
             continue
-        outcomes.update(_second_stage(params, memory, acc, access.va, outcome, rules))
+        outcomes.update(_second_stage(translate, acc, access.va, outcome, rules))
     return Outcomes(outcomes, "; ".join(dict.fromkeys(rules)) or None)
 
 
-def _second_stage(params, memory, acc, va, outcome, rules):
+def _second_stage(translate, acc, va, outcome, rules):
     """The stage 2 translation of a completed stage 1 access, span by span
     (an access that crosses pages has one IPA span per page): its aborts, and
     its completions with the final PAs and the combined attributes."""
     partial = [()]          # PA spans so far, with each span's stage 2 result
     done, offset = [], 0
     for ipa, size in outcome.spans:
-        pieces = s2_translate(params, memory, ipa, acc, acc.size == 0 or va % acc.size == 0)
-        if len(pieces) > 1:
-            rules.append(pieces[0].fault.rule)
+        pieces = translate(ipa, acc, acc.size == 0 or va % acc.size == 0)
+        rules += [p.fault.rule for p in pieces if p.fault is not None and p.fault.rule == S2_FETCH_DEVICE_RULE]
         done += [_s2_abort(acc, va + offset, p.fault, s1ptw=False) for p in pieces if p.fault is not None]
         partial = [spans + ((p, size),) for spans in partial for p in pieces if p.fault is None]
         offset += size
