@@ -31,6 +31,8 @@ MIN_VERSION = (6, 2)
 
 # Time allowed, after a run's deadline, to ask the monitor for the PC and let QEMU quit.
 DIAGNOSTIC_TIMEOUT = 2.0
+# Seconds a QEMU run of a case may take before it is stopped (conftest.py --case-timeout).
+CASE_TIMEOUT = 10.0
 # The progress check: after HANG_CHECK seconds without output the CPU's registers are read
 # twice, PROGRESS_GAP seconds apart.  A kernel at work changes some register in that time (TCG
 # writes them back at every translation block); one that loops on the spot, or waits for an
