@@ -16,7 +16,7 @@ import pytest
 from harness import features
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
-from harness.qemu import HANG_CHECK, qemu_version
+from harness.qemu import CASE_TIMEOUT, HANG_CHECK, qemu_version
 from harness.results import ResultsWriter, case_entry
 from harness.runner import Runner, Settings
 from harness.scheduling import BatchGroupScheduling, batch_groups, is_case_nodeid
@@ -39,8 +39,8 @@ def pytest_addoption(parser):
     group.addoption("--cpu", default=os.environ.get("CPU", "max"), help="QEMU -cpu model (default: max)")
     group.addoption("--cases", default=_DEFAULTS["--cases"], help="directory of case files (default: cases/)")
     group.addoption("--build", default=_DEFAULTS["--build"], help="build directory of the kernel (default: build/)")
-    group.addoption("--case-timeout", type=float, default=10.0,
-                    help="seconds a QEMU run may take before it is stopped (default: 10)")
+    group.addoption("--case-timeout", type=float, default=CASE_TIMEOUT,
+                    help=f"seconds a QEMU run may take before it is stopped (default: {CASE_TIMEOUT:g})")
     group.addoption("--isolated", action="store_true",
                     help="one QEMU boot per case, rather than many per boot with failures rerun alone (README: Speed)")
     group.addoption("--hang-check", type=float, default=HANG_CHECK, metavar="SECONDS",

@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 
 from harness import declared
-from harness.cases import AP_NAMES, APTABLE_NAMES, DESC_WRITES, S2AP_NAMES, SH_NAMES, TLBI_OPS, CaseError, load_dir
+from harness.cases import (
+    AP_NAMES, APTABLE_NAMES, DESC_WRITES, S2_TLBI_OPS, S2_DESC_WRITES, S2AP_NAMES, SH_NAMES, TLBI_OPS, CaseError,
+    load_dir,
+)
 from harness.kdefs import kernel_header, read_constants
 
 CASE_H = read_constants(kernel_header("case.h"))
@@ -87,7 +90,7 @@ def _stage2(s2, place):
 
 # Steps kernel/maint.c runs as one operation: a descriptor write of (value, mask).
 _OP_NAMES = {"map": "WRITE_DESC", "unmap": "WRITE_DESC", "protect": "WRITE_DESC", "link": "WRITE_DESC",
-             "dsb": "DSB_ISH"}
+             "dsb": "DSB_ISH", **{op: "S2_WRITE_DESC" for op in S2_DESC_WRITES}}
 
 
 # Fix-ups by kind (cases.FIXUP_KINDS).
@@ -101,9 +104,9 @@ def _step(c, n, s):
         # The retry's access is the step before it; this record carries the descriptor write.
         op = CASE_H[_FIXUP_OPS[s.fixup]]
         value, mask = declared.descriptor_write(c, s)
-    elif s.op in DESC_WRITES:
+    elif s.op in DESC_WRITES or s.op in S2_DESC_WRITES:
         value, mask = declared.descriptor_write(c, s, n)
-    elif s.op in TLBI_OPS:
+    elif s.op in TLBI_OPS or s.op in S2_TLBI_OPS:
         value = declared.tlbi_operand(c, s)
     elif s.op in ("set_ttbr0", "set_ttbr1"):
         value = s.asid

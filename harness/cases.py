@@ -110,7 +110,15 @@ SYSREG_WRITES = ("set_tcr", "set_mair", "set_sctlr")
 # missing page), copy-on-write (copy the frame, map the copy writable, TLBI), the Access
 # flag set in software.
 FIXUP_KINDS = ("map", "copy", "set_af")
-MAINT_OPS = (*DESC_WRITES, "read_desc", "dsb", "isb", *TLBI_OPS, "set_ttbr0", "set_ttbr1", *SYSREG_WRITES)
+# Changing stage 2 (a case with a stage 2 only): descriptor writes and reads at the stage 2
+# slot for ipa at level, the TLBIs of EL2 for EL1&0 (executed by the EL2 half) by whether they
+# take an IPA, and a VMID switch.
+S2_DESC_WRITES = ("s2_map", "s2_unmap", "s2_protect", "s2_write_desc")
+S2_TLBI_OPS = {"tlbi_ipas2e1": True, "tlbi_ipas2e1is": True, "tlbi_ipas2le1": True, "tlbi_ipas2le1is": True,
+                "tlbi_vmalls12e1": False, "tlbi_vmalls12e1is": False, "tlbi_alle1": False, "tlbi_alle1is": False}
+STAGE2_MAINT_OPS = (*S2_DESC_WRITES, "s2_read_desc", *S2_TLBI_OPS, "set_vmid")
+MAINT_OPS = (*DESC_WRITES, "read_desc", "dsb", "isb", *TLBI_OPS, "set_ttbr0", "set_ttbr1", *SYSREG_WRITES,
+             *STAGE2_MAINT_OPS)
 OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS, *SELFTESTS, *MAINT_OPS)
 
 ID_CHARS = re.compile(r"^[A-Za-z0-9_.\-\[\]]+$")
@@ -558,7 +566,7 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         raise CaseError(path, "a case needs at least one step", name, "steps")
     stage2 = None
     if s2_geometry is not None:
-        stage2 = _stage2(path, name, s2_table, s2_geometry, body, names)
+        stage2 = _stage2(path, name, s2_table, s2_geometry, body, names, steps)
         if regime.ha or regime.hd:
             raise CaseError(path, "stage 1 hardware updates (TCR_EL1.HA/HD) under stage 2 are not supported: the "
                             "model does not cover their descriptor writes through stage 2 (harness/model/stage2.py)",
@@ -570,10 +578,18 @@ def _build_case(path, name, body, defaults, params, bugs, feature):
         if stage2 is None and (step.op in AT_S12_OPS or step.expect.stage == 2 or
                                any(c.stage == 2 for c in step.expect.choices)):
             raise CaseError(path, f"{step.op} with a stage 2 outcome needs a [stage2] table", name, f"steps[{i}]")
-        if stage2 is not None and (step.op in MAINT_OPS or step.fixup):
-            raise CaseError(path, f"{'a fix-up' if step.fixup else step.op} under stage 2 is not supported: the "
-                            "model's TLB holds stage 1 translations only (harness/model/tlb.py)",
-                            name, f"steps[{i}].fixup" if step.fixup else f"steps[{i}]")
+        if stage2 is not None and step.fixup:
+            raise CaseError(path, "a fix-up under stage 2 is not supported: kernel/fixup.c repairs stage 1 "
+                            "faults taken to EL1", name, f"steps[{i}].fixup")
+        if stage2 is not None and step.op == "link":
+            raise CaseError(path, "link under stage 2 is not supported: the TLB model holds leaf entries only "
+                            "under stage 2, not the walk-cache entries a changed table descriptor needs",
+                            name, f"steps[{i}]")
+        if stage2 is None and step.op in STAGE2_MAINT_OPS:
+            raise CaseError(path, f"{step.op} changes stage 2 or is EL2's: it needs a [stage2] table", name,
+                            f"steps[{i}]")
+    if stage2 is not None:
+        _check_vmid_synchronized(path, name, steps)
 
     el2 = body.get("el2")
     if el2 == "vhe":
@@ -838,7 +854,7 @@ def _stage2_geometry(path, name, table, params):
     return tg, t0sz, sl0, level
 
 
-def _stage2(path, name, table, s2_geometry, body, names):
+def _stage2(path, name, table, s2_geometry, body, names, steps):
     tg, t0sz, sl0, level = s2_geometry
     f = _Fields(path, name, "stage2", table, STAGE2_KEYS, names)
     ps_bits = f.int("ps", 48)
@@ -848,7 +864,8 @@ def _stage2(path, name, table, s2_geometry, body, names):
     vmid = f.int("vmid", 0)
     if not 0 <= vmid < 1 << (16 if vs else 8):
         raise f.error("vmid", f"{vmid:#x} does not fit in a {16 if vs else 8}-bit VMID")
-    maps = tuple(_s2_mapping(path, name, i, m, names) for i, m in enumerate(_list(path, name, body, "s2map")))
+    maps = tuple(_s2_mapping(path, name, f"s2map[{i}]", m, names)
+                 for i, m in enumerate(_list(path, name, body, "s2map")))
     raws = []
     for i, r in enumerate(_list(path, name, body, "s2raw")):
         g = _Fields(path, name, f"s2raw[{i}]", r, {"ipa", "level", "desc"}, names)
@@ -856,12 +873,12 @@ def _stage2(path, name, table, s2_geometry, body, names):
                         desc=g.int("desc", required=True)))
     stage2 = Stage2(tg=tg, t0sz=t0sz, sl0=sl0, ps_bits=ps_bits, fwb=f.bool("fwb"), ha=f.bool("ha"), hd=f.bool("hd"),
                     vs=vs, vmid=vmid, maps=maps, raws=tuple(raws), ds=f.bool("ds"), sl2=f.bool("sl2"))
-    _check_stage2_layout(path, name, stage2)
+    _check_stage2_layout(path, name, stage2, steps)
     return stage2
 
 
-def _s2_mapping(path, name, i, table, names):
-    f = _Fields(path, name, f"s2map[{i}]", table, S2MAP_KEYS, names)
+def _s2_mapping(path, name, where, table, names):
+    f = _Fields(path, name, where, table, S2MAP_KEYS, names)
     ipa, level = f.int("ipa", required=True), f.int("level", required=True)
     to = table.get("to")
     pa = names[to] if isinstance(to, str) and to in names and FRAME_NAME.match(to) else f.int("to", required=True)
@@ -881,29 +898,48 @@ def kernel_ipa_ranges():
             (LAYOUT["UART_BASE"], LAYOUT["UART_BASE"] + 0x1000)]
 
 
-def _check_stage2_layout(path, name, s2):
+def _check_vmid_synchronized(path, name, steps):
+    """A TLBI applies to the VMID of VTTBR_EL2 as the instruction sees it, which after a
+    VMID switch is the old or the new one until a context synchronization event: the
+    suite asks for an ISB between them, so that what the TLBI removes is known."""
+    switched = False
+    for i, step in enumerate(steps):
+        if step.op == "set_vmid":
+            switched = True
+        elif step.op == "isb":
+            switched = False
+        elif switched and (step.op in TLBI_OPS or step.op in S2_TLBI_OPS):
+            raise CaseError(path, f"{step.op} after a set_vmid needs an isb between them: until one, the TLBI "
+                            "may apply to the old VMID or the new", name, f"steps[{i}]")
+
+
+def _check_stage2_layout(path, name, s2, steps=()):
+    """The stage 2 mappings, raw descriptors and descriptor steps (a case with a stage 2 has no
+    fix-ups, so a step's index is its TOML index): at a level of this stage 2, in its IPA range,
+    aligned (a mapping with its PA), and clear of the kernel's own stage 2 mappings."""
     ipa_bits = 64 - s2.t0sz
-    for what, entries in (("s2map", s2.maps), ("s2raw", s2.raws)):
-        for i, m in enumerate(entries):
-            ipa = m.ipa if what == "s2map" else m.va
-            if not s2.start_level <= m.level <= 3:
-                raise CaseError(path, f"level {m.level} is outside this stage 2's levels {s2.start_level}..3",
-                                name, f"{what}[{i}].level")
-            if ipa >> ipa_bits:
-                raise CaseError(path, f"ipa {ipa:#x} is outside the {ipa_bits}-bit IPA range", name, f"{what}[{i}].ipa")
-            size = geometry.block_size(s2.tg, m.level)
-            if what == "s2map" and m.pa >> (52 if s2.oa52 else 48):
-                raise CaseError(path, f"pa {m.pa:#x} does not fit in the {52 if s2.oa52 else 48} bits this stage 2's "
-                                "descriptors hold (52 needs ds, or the 64K granule with ps = 52)", name,
-                                f"{what}[{i}].to")
-            if what == "s2map" and (ipa | m.pa) % size:
-                raise CaseError(path, f"ipa {ipa:#x} and pa {m.pa:#x} must be aligned to the {size:#x}-byte size "
-                                f"of a level {m.level} {'page' if m.level == 3 else 'block'}", name, f"{what}[{i}].ipa")
-            lo = ipa - ipa % size
-            for start, end in kernel_ipa_ranges():
-                if lo < end and start < lo + size:
-                    raise CaseError(path, f"the stage 2 level {m.level} descriptor for {ipa:#x} collides with the "
-                                    f"kernel's own stage 2 mapping {start:#x}-{end - 1:#x}", name, f"{what}[{i}].ipa")
+    slots = [(f"s2map[{i}]", m.ipa, m.level, m.pa) for i, m in enumerate(s2.maps)]
+    slots += [(f"s2raw[{i}]", w.va, w.level, None) for i, w in enumerate(s2.raws)]
+    slots += [(f"steps[{n}]", s.va, s.level, s.mapping.pa if s.op == "s2_map" else None)
+              for n, s in enumerate(steps) if s.level is not None and s.op in STAGE2_MAINT_OPS]
+    for where, ipa, level, pa in slots:
+        if not s2.start_level <= level <= 3:
+            raise CaseError(path, f"level {level} is outside this stage 2's levels {s2.start_level}..3",
+                            name, f"{where}.level")
+        if ipa >> ipa_bits:
+            raise CaseError(path, f"ipa {ipa:#x} is outside the {ipa_bits}-bit IPA range", name, f"{where}.ipa")
+        size = geometry.block_size(s2.tg, level)
+        if pa is not None and pa >> (52 if s2.oa52 else 48):
+            raise CaseError(path, f"pa {pa:#x} does not fit in the {52 if s2.oa52 else 48} bits this stage 2's "
+                            "descriptors hold (52 needs ds, or the 64K granule with ps = 52)", name, f"{where}.to")
+        if pa is not None and (ipa | pa) % size:
+            raise CaseError(path, f"ipa {ipa:#x} and pa {pa:#x} must be aligned to the {size:#x}-byte size "
+                            f"of a level {level} {'page' if level == 3 else 'block'}", name, f"{where}.ipa")
+        lo = ipa - ipa % size
+        for start, end in kernel_ipa_ranges():
+            if lo < end and start < lo + size:
+                raise CaseError(path, f"the stage 2 level {level} descriptor for {ipa:#x} collides with the "
+                                f"kernel's own stage 2 mapping {start:#x}-{end - 1:#x}", name, f"{where}.ipa")
 
 
 MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm", "space"}
@@ -966,7 +1002,12 @@ MAINT_KEYS = {"map": MAP_KEYS, "unmap": {"va", "level", "space"}, "protect": MAP
               "set_ttbr1": {"asid"}, **{op: {"value", "mask"} for op in SYSREG_WRITES},
               **{op: ({"va"} if takes_va else set()) | ({"asid"} if takes_asid or op in TLBI_EL20_ASID_OPS else set())
                  | ({"num", "scale", "ttl", "tg"} if op in RANGE_TLBI else set())
-                 for op, (takes_va, takes_asid) in TLBI_OPS.items()}}
+                 for op, (takes_va, takes_asid) in TLBI_OPS.items()},
+              "s2_map": S2MAP_KEYS, "s2_unmap": {"ipa", "level"}, "s2_protect": S2MAP_KEYS - {"to"},
+              "s2_write_desc": {"ipa", "level", "desc"}, "s2_read_desc": {"ipa", "level"}, "set_vmid": {"vmid"},
+              **{op: {"ipa"} if takes_ipa else set() for op, takes_ipa in S2_TLBI_OPS.items()}}
+# What an s2_read_desc may check: the bits stage 2 descriptors share with stage 1's (pgtable-hwdef.h).
+S2_DESC_EXPECT_KEYS = {"desc", "valid", "af", "oa", "one_of"}
 # The descriptor fields a read_desc may check by name (pgtable-hwdef.h).
 DESC_FIELDS = {"valid": "DESC_VALID", "af": "PTE_AF", "ng": "PTE_NG", "dbm": "PTE_DBM", "pxn": "PTE_PXN",
                "uxn": "PTE_UXN"}
@@ -977,12 +1018,25 @@ def _maint_step(path, name, i, op, table, names):
     keys = MAINT_KEYS.get(op, set())
     f = _Fields(path, name, where, table, {"do", "expect"} | keys, names)
     level = f.int("level", required=True) if "level" in keys else None
-    va = f.int("va", required=True) if "va" in keys else 0
+    # A stage 2 step names its slot or its TLBI's address by IPA, held where a stage 1 step holds its VA.
+    va = f.int("va", required=True) if "va" in keys else f.int("ipa", required=True) if "ipa" in keys else 0
     asid = f.int("asid", 0)
     if not 0 <= asid < 1 << 16:
         raise f.error("asid", f"{asid:#x} is not a 16-bit ASID")
     mapping = value = mask = None
-    if op in ("map", "protect"):
+    if op in ("s2_map", "s2_protect"):
+        to = table.get("to")
+        if op == "s2_map" and isinstance(to, str) and FRAME_NAME.match(to) and to not in names:
+            raise f.error("to", f"frame {to!r} is not one of the case's frames: name it in a `map` or `s2map` entry")
+        fields = {k: v for k, v in table.items() if k not in ("do", "expect")}
+        mapping = _s2_mapping(path, name, where, {**fields, "to": 0} if op == "s2_protect" else fields, names)
+    elif op == "s2_write_desc":
+        value = f.int("desc", required=True)
+    elif op == "set_vmid":
+        value = f.int("vmid", required=True)
+        if not 0 <= value < 1 << 16:
+            raise f.error("vmid", f"{value:#x} is not a 16-bit VMID")
+    elif op in ("map", "protect"):
         to = table.get("to")
         if op == "map" and isinstance(to, str) and FRAME_NAME.match(to) and to not in names:
             raise f.error("to", f"frame {to!r} is not one of the case's frames: name it in a `map` entry")
@@ -1007,8 +1061,14 @@ def _maint_step(path, name, i, op, table, names):
         for key, top in (("num", 31), ("scale", 3), ("ttl", 3)):
             if not 0 <= getattr(tlbi_range, key) <= top:
                 raise f.error(key, f"{getattr(tlbi_range, key)} is outside the operand field's 0..{top}")
+    spec = table.get("expect")
+    if op == "s2_read_desc" and isinstance(spec, dict) and set(spec) - S2_DESC_EXPECT_KEYS:
+        # The stage 1 names (ap, ng, pxn, uxn, dbm) would mislead about a stage 2 descriptor's bits.
+        named = ", ".join(sorted(S2_DESC_EXPECT_KEYS - {"desc", "one_of"}))
+        raise f.error("expect", f"an s2_read_desc expects {{ desc = N }} or {named}")
     expect = _desc_expect(path, name, f"{where}.expect", va, table.get("expect"), names, f) \
-        if op == "read_desc" else _maint_expect(path, name, f"{where}.expect", table.get("expect", "ok"))
+        if op in ("read_desc", "s2_read_desc") else _maint_expect(path, name, f"{where}.expect",
+                                                                  table.get("expect", "ok"))
     return Step(op, va & (2**64 - 1), value or 0, expect, level=level, mapping=mapping, mask=mask or 0, asid=asid,
                 tlbi_range=tlbi_range, space=_space(f) if "space" in keys else 0)
 
@@ -1300,7 +1360,7 @@ def _check_layout(case):
         if r.kernel_high:
             raise CaseError(case.path, f"{s.op} changes the case's tables, which the kernel cannot reach while it "
                             "runs from its TTBR1 alias (t0sz above 33 or epd0)", case.name, f"steps[{i}].do")
-        if s.level is not None:
+        if s.level is not None and s.op not in STAGE2_MAINT_OPS:     # stage 2's: _check_stage2_layout
             check_slot(f"steps[{i}]", s.va, s.level, s.mapping.pa if s.op == "map" or s.fixup in ("map", "copy")
                        else None, va_in_mapping=bool(s.fixup))
         if s.op in RANGE_TLBI:

@@ -12,7 +12,9 @@ it plants.
 """
 from functools import lru_cache
 
-from harness.cases import LAYOUT, RANGE_TLBI, S2AP_NAMES, TLBI_OPS, range_tg, range_unit, tlbi_takes_asid
+from harness.cases import (
+    LAYOUT, RANGE_TLBI, S2_TLBI_OPS, S2AP_NAMES, STAGE2_MAINT_OPS, TLBI_OPS, range_tg, range_unit, tlbi_takes_asid,
+)
 from harness.kdefs import kernel_header, read_constants, read_defines
 from harness.model.attributes import SH_CODES
 from harness.model.descriptors import (
@@ -29,7 +31,7 @@ from harness.model.registers import (
 )
 from harness.model.stage2 import (
     HCR_FWB, HCR_VM, S2_AP, S2_MEMATTR, S2_XN, VTCR_DS, VTCR_HA, VTCR_HD, VTCR_PS, VTCR_SL0, VTCR_SL2, VTCR_T0SZ,
-    VTCR_TG0, VTCR_TG0_GRANULE,
+    VTCR_TG0, VTCR_TG0_GRANULE, VTCR_VS,
 )
 from harness.model.walk import level_lsb, s1_start_level
 
@@ -324,24 +326,32 @@ def _oa_mask(granule, oa_format):
 
 
 def descriptor_write(case, step, n=None, pool_base=TABLE_POOL_BASE):
-    """(value, mask) of a descriptor-write step (cases.DESC_WRITES; n: its index in
-    the case; pool_base: where the kernel's tables are, for `link`), as kernel/maint.c
-    applies it to the slot: slot = (slot & ~mask) | value.
+    """(value, mask) of a descriptor-write step (cases.DESC_WRITES, S2_DESC_WRITES; n:
+    its index in the case; pool_base: where the kernel's tables are, for `link`), as
+    kernel/maint.c applies it to the slot: slot = (slot & ~mask) | value.
     map writes pte_leaf's descriptor, unmap 0, write_desc its desc, link the table
     descriptor of the next-level table of its `table_of` as the steps before it left
     the tables; protect replaces every bit but the output address and the descriptor
-    type (bits[1:0]).  So do fix-ups (a retry step's `fixup`): map and copy write the
-    leaf, set_af sets AF."""
+    type (bits[1:0]); the s2_ forms likewise with stage 2's attributes.  So do fix-ups
+    (a retry step's `fixup`): map and copy write the leaf, set_af sets AF."""
     every = 2**64 - 1
     if step.fixup == "set_af":
         return DESC_AF.mask, DESC_AF.mask
-    if step.op == "unmap":
+    if step.op in ("unmap", "s2_unmap"):
         return 0, every
     if step.op == "link":
         return _layout(case, pool_base)[5][n], every
-    if step.op == "write_desc":
+    if step.op in ("write_desc", "s2_write_desc"):
         return step.value, every
     m = step.mapping
+    if step.op in ("s2_map", "s2_protect"):
+        # stage2.c's s2_prot_bits in pte_leaf's 48-bit format (stage 2 tables hold no other here).
+        prot = _s2_prot(m.memattr, m.s2ap, m.sh, m.xn, m.af, m.contig, m.dbm)
+        leaf = _leaf(case.stage2.tg, _OA_48, m.pa if step.op == "s2_map" else 0, step.level, prot)
+        if step.op == "s2_map":
+            return leaf, every
+        mask = every & ~_oa_mask(case.stage2.tg, _OA_48) & ~0b11
+        return leaf & mask, mask
     granule, fmt = _half_format(case, step.va)
     prot = _prot(m.attrindx, m.ap, m.sh, m.af, m.ng, m.pxn, m.uxn, m.contig, m.dbm)
     if step.op == "map" or step.fixup:
@@ -358,7 +368,11 @@ def tlbi_operand(case, step):
     """Xt of a TLBI step as kernel/maint.c executes it (Arm ARM C5.5, the TLBI operands).
     By VA and/or ASID: ASID in bits[63:48], VA[55:12] in bits[43:0] (Linux's __TLBI_VADDR).
     By range (FEAT_TLBIRANGE): ASID[63:48], TG[47:46], SCALE[45:44], NUM[43:39],
-    TTL[38:37] and BaseADDR[36:0], the VA in units of range_unit (Linux's __TLBI_VADDR_RANGE)."""
+    TTL[38:37] and BaseADDR[36:0], the VA in units of range_unit (Linux's __TLBI_VADDR_RANGE).
+    EL2's TLBI IPAS2*: IPA[51:12] in bits[39:0], TTL 0 (Linux's __kvm_tlb_flush_vmid_ipa passes
+    ipa >> 12); VMALLS12E1, ALLE1: none."""
+    if step.op in S2_TLBI_OPS:
+        return step.va >> 12 & ((1 << 40) - 1) if S2_TLBI_OPS[step.op] else 0
     takes_va = TLBI_OPS[step.op][0]
     asid = step.asid << 48 if tlbi_takes_asid(step.op, case.el2 == "vhe") else 0
     if step.op in RANGE_TLBI:
@@ -369,24 +383,25 @@ def tlbi_operand(case, step):
     return asid | (step.va >> 12 & ((1 << 44) - 1) if takes_va else 0)
 
 
-def _step_slots(case, spaces, tt1):
+def _step_slots(case, spaces, tt1, s2=None):
     """The descriptor steps run on the tables the build left, in order:
     ({step n: (slot PA, table descriptors pgt_slot made for it)}, {link step n:
     its descriptor}).  The tables it makes come from the pool after the build's
-    (maint.c calls pgt_slot)."""
+    (maint.c calls pgt_slot); a stage 2 step's slot is in s2, the stage 2 tables,
+    for its IPA."""
     slots, links, words = {}, {}, dict(tt1.words)
-    for tables in (*spaces, tt1):
+    for tables in (*spaces, tt1, *([s2] if s2 is not None else [])):
         tables.words = words
     for n, step in enumerate(case.steps):
         if step.level is None:
             continue
-        tables = tt1 if step.va >> 55 & 1 else spaces[step.space]
+        tables = s2 if step.op in STAGE2_MAINT_OPS else tt1 if step.va >> 55 & 1 else spaces[step.space]
         tables.made = []
         slot = tables.slot(step.va, step.level)
         slots[n] = (slot, tuple(tables.made))
         if step.op == "link":
             links[n] = words[slot] = tables.oa_encode(tables.table_at(step.value, step.level + 1)) | 0b11
-        elif step.op != "read_desc":
+        elif step.op not in ("read_desc", "s2_read_desc"):
             value, mask = descriptor_write(case, step)
             words[slot] = words.get(slot, 0) & ~mask | value
     return slots, links
@@ -411,7 +426,7 @@ def _layout(case, pool_base):
         build_stage2(case, s2)
     # The steps run after the stage 2 is built; the tables they make are zeroed when made,
     # and nothing reads them before.
-    slots, links = _step_slots(case, spaces, tt1)
+    slots, links = _step_slots(case, spaces, tt1, s2)
     zero = list(pool.zero)
     frame_lo, frame_hi = LAYOUT["FRAME_POOL_BASE"], LAYOUT["FRAME_POOL_BASE"] + LAYOUT["FRAME_POOL_SIZE"]
     leaves = [(m.pa, 1 << level_lsb(table_for(m.va).granule, m.level)) for m in case.maps]
@@ -524,7 +539,7 @@ def _vtcr(s2):
     """stage2.c vtcr_from_stage2."""
     tg0 = {g: code for code, g in VTCR_TG0_GRANULE.items()}[s2.tg]
     return (_VTCR_FIXED | s2.t0sz << VTCR_T0SZ.shift | s2.sl0 << VTCR_SL0.shift | tg0 << VTCR_TG0.shift
-            | s2.ps << VTCR_PS.shift | s2.vs << 19 | s2.ha << VTCR_HA.shift | s2.hd << VTCR_HD.shift
+            | s2.ps << VTCR_PS.shift | s2.vs << VTCR_VS.shift | s2.ha << VTCR_HA.shift | s2.hd << VTCR_HD.shift
             | s2.ds << VTCR_DS.shift | s2.sl2 << VTCR_SL2.shift)
 
 

@@ -31,6 +31,8 @@ MIN_VERSION = (6, 2)
 
 # Time allowed, after a run's deadline, to ask the monitor for the PC and let QEMU quit.
 DIAGNOSTIC_TIMEOUT = 2.0
+# Seconds a QEMU run of a case may take before it is stopped (conftest.py --case-timeout).
+CASE_TIMEOUT = 10.0
 # The progress check: after HANG_CHECK seconds without output the CPU's registers are read
 # twice, PROGRESS_GAP seconds apart.  A kernel at work changes some register in that time (TCG
 # writes them back at every translation block); one that loops on the spot, or waits for an
@@ -97,7 +99,8 @@ LAYOUT = read_defines(kernel_header("layout.h"))
 WALKS_OPTION = "+walks"
 
 # Boot modes (docs/protocol.md): where a boot's cases run.  "el1": at EL1, QEMU without
-# EL2; "stage2": at EL1 under the kernel's EL2 half (virtualization=on); "vhe": at EL2 in
+# EL2; "stage2": from EL1 under the kernel's EL2 half (virtualization=on; EL2's own regime's
+# cases move the kernel to EL2 and back); "vhe": at EL2 in
 # the EL2&0 regime (virtualization=on and the kernel's +vhe option).  Every case of a boot
 # has its mode (harness.cases.Case.boot).
 BOOT_MODES = ("el1", "stage2", "vhe")

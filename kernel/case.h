@@ -264,7 +264,25 @@ struct raw {
 #define OP_TLBI_RVAAE1IS    61
 #define OP_TLBI_RVAALE1     62
 #define OP_TLBI_RVAALE1IS   63
-#define OP_COUNT            64
+/*
+ * Changing stage 2 (maint.c; a case with a stage 2 only): descriptor writes
+ * and reads at the stage 2 slot for the IPA in va at level, written by the EL1
+ * kernel through its window (the tables are in the pool, mapped at both
+ * stages); TLB maintenance of EL2 with value as Xt, and a VMID switch
+ * (value: the new VTTBR_EL2.VMID), each executed by the EL2 half (hvc.h).
+ */
+#define OP_S2_WRITE_DESC    64  /* slot = (slot & ~mask) | value */
+#define OP_S2_READ_DESC     65
+#define OP_TLBI_IPAS2E1     66
+#define OP_TLBI_IPAS2E1IS   67
+#define OP_TLBI_IPAS2LE1    68
+#define OP_TLBI_IPAS2LE1IS  69
+#define OP_TLBI_VMALLS12E1  70
+#define OP_TLBI_VMALLS12E1IS 71
+#define OP_TLBI_ALLE1       72
+#define OP_TLBI_ALLE1IS     73
+#define OP_SET_VMID         74
+#define OP_COUNT            75
 
 struct step {
 	u64 va, value;

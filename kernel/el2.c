@@ -1,13 +1,14 @@
 /*
  * The kernel's EL2 half: it owns HCR_EL2, VTCR_EL2 and VTTBR_EL2, turns a
  * case's stage 2 on and off when the EL1 kernel asks (hvc.h), executes the
- * AT S12* instructions (EL2 only) for it, and takes the stage 2 faults of
- * the EL1 kernel's probes and of its EL0 steps: recorded raw (ESR_EL2,
- * FAR_EL2, HPFAR_EL2) and the probe resumed as exception.c resumes a stage 1
- * fault.  Any other exception taken to EL2 from EL1 is reported and ends the
- * run.  The half runs with EL2's MMU off, except when the kernel itself has
- * moved to EL2 for a case in the EL2 regime (HVC_ENTER_EL2): exceptions from
- * its code there (EL2t) are the kernel's own, handled by exception.c as at EL1.
+ * AT S12* instructions, the TLBIs of EL2 and the VMID switches (EL2 only)
+ * for it, and takes the stage 2 faults of the EL1 kernel's probes and of its
+ * EL0 steps: recorded raw (ESR_EL2, FAR_EL2, HPFAR_EL2) and the probe
+ * resumed as exception.c resumes a stage 1 fault.  Any other exception
+ * taken to EL2 from EL1 is reported and ends the run.  The half runs with
+ * EL2's MMU off, except when the kernel itself has moved to EL2 for a case
+ * in the EL2 regime (HVC_ENTER_EL2): exceptions from its code there (EL2t)
+ * are the kernel's own, handled by exception.c as at EL1.
  */
 #include "case.h"
 #include "exception.h"
@@ -74,12 +75,34 @@ static bool resume_probe(struct frame *f)
 	return true;
 }
 
+/*
+ * Every VMID's EL1&0 entries, both stages (TLBI ALLE1): a case may switch
+ * VMIDs (OP_SET_VMID), so entries of an earlier case under any VMID must not
+ * be there for it to meet.
+ */
 static void tlb_invalidate_stage2(void)
 {
 	dsb(ishst);
-	__asm__ volatile("tlbi vmalls12e1");
+	__asm__ volatile("tlbi alle1");
 	dsb(nsh);
 	isb();
+}
+
+/* One TLBI of EL2's and nothing else: the case's own DSB and ISB (at EL1) complete and synchronize it. */
+static bool run_tlbi_el2(u64 op, u64 xt)
+{
+	switch (op) {
+	case OP_TLBI_IPAS2E1: tlbi(ipas2e1, xt); break;
+	case OP_TLBI_IPAS2E1IS: tlbi(ipas2e1is, xt); break;
+	case OP_TLBI_IPAS2LE1: tlbi(ipas2le1, xt); break;
+	case OP_TLBI_IPAS2LE1IS: tlbi(ipas2le1is, xt); break;
+	case OP_TLBI_VMALLS12E1: tlbi_all(vmalls12e1); break;
+	case OP_TLBI_VMALLS12E1IS: tlbi_all(vmalls12e1is); break;
+	case OP_TLBI_ALLE1: tlbi_all(alle1); break;
+	case OP_TLBI_ALLE1IS: tlbi_all(alle1is); break;
+	default: return false;
+	}
+	return true;
 }
 
 static u64 at_s12(u64 op, u64 va)
@@ -121,6 +144,11 @@ static bool hvc(struct frame *f)
 		break;
 	case HVC_AT_S12:
 		f->x[0] = at_s12(f->x[1], f->x[2]);
+		break;
+	case HVC_TLBI:
+		return run_tlbi_el2(f->x[1], f->x[2]);
+	case HVC_SET_VMID:
+		write_sysreg((read_sysreg(vttbr_el2) & ~VTTBR_VMID_MASK) | f->x[1] << VTTBR_VMID_SHIFT, vttbr_el2);
 		break;
 	case HVC_ENTER_EL2:
 		f->spsr = SPSR_EL2T_MASKED;

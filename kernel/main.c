@@ -354,7 +354,7 @@ struct step_run {
 	unsigned nspaces;
 	const struct walk_memory *memory;
 	u64 el0_code;                           /* where the EL0 code page is mapped */
-	const struct pgtable *s2;               /* the stage 2 tables, or NULL: EL2 takes the steps' stage 2 faults */
+	struct pgtable *s2;                     /* the stage 2 tables, or NULL: EL2 takes the steps' stage 2 faults */
 	bool s2_updates;                        /* VTCR_EL2.HA or HD: stage 2 hardware updates */
 };
 
@@ -423,7 +423,7 @@ static void run_step(const struct step_run *c, unsigned n)
 	u64 result;
 
 	if (is_maint(s->op)) {
-		run_maint(c->id, n, s, c->regime, c->spaces, c->tt1);
+		run_maint(c->id, n, s, c->regime, c->spaces, c->tt1, c->s2);
 		return;
 	}
 	if (is_fixup(s->op)) {

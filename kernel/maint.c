@@ -7,6 +7,7 @@
  * architecture needs for a live table); the walks are coherent with it
  * (TCR_EL1 IRGN/ORGN Write-Back, Inner Shareable, mmu.c).
  */
+#include "hvc.h"
 #include "maint.h"
 #include "record.h"
 #include "sysreg.h"
@@ -14,10 +15,9 @@
 bool is_maint(u32 op)
 {
 	return (op >= OP_WRITE_DESC && op <= OP_SET_SCTLR) || (op >= OP_TLBI_ALLE2 && op <= OP_TLBI_VALE2IS) ||
-	       (op >= OP_TLBI_RVAE1 && op <= OP_TLBI_RVAALE1IS);
+	       (op >= OP_TLBI_RVAE1 && op <= OP_TLBI_RVAALE1IS) || (op >= OP_S2_WRITE_DESC && op <= OP_SET_VMID);
 }
 
-#define tlbi(op, xt) __asm__ volatile("tlbi " #op ", %0" : : "r"((u64)(xt)) : "memory")
 /*
  * TLBI by range (FEAT_TLBIRANGE, Armv8.4) as SYS op1=0, C8, CRm, op2: the
  * assembler needs no -march for it.  CRm 2 is the Inner Shareable form, 6
@@ -25,7 +25,7 @@ bool is_maint(u32 op)
  */
 #define tlbi_range(crm, op2, xt) \
 	__asm__ volatile("sys #0, c8, c" #crm ", #" #op2 ", %0" : : "r"((u64)(xt)) : "memory")
-#define tlbi_all(op) __asm__ volatile("tlbi " #op ::: "memory")
+
 /* The register of the regime the kernel runs in (EL1&0's, or EL2's at EL2: sysreg.h). */
 #define set_bits(reg, value, mask) write_sysreg_elx((read_sysreg_elx(reg) & ~(mask)) | (value), reg)
 
@@ -62,21 +62,41 @@ static void run_tlbi(u32 op, u64 xt)
 	}
 }
 
-/* The step's effect; false with *err set if the descriptor slot cannot be reached. */
-static bool maint(const struct step *s, struct pgtable *spaces, struct pgtable *tt1, u64 *desc, int *err)
+/* The TTBRn_EL1.ASID field: bits[63:48]. */
+#define TTBR_ASID(asid) ((u64)(asid) << 48)
+
+/*
+ * The step's effect; false with *err set if the descriptor slot cannot be reached.
+ * Stage 2's tables are in the pool, which the kernel's window maps at both
+ * stages as Normal Write-Back, Inner Shareable, as VTCR_EL2 has the stage 2
+ * walks read them: so EL1 writes them with one coherent 64-bit store, as it
+ * writes stage 1's (EL2 runs with its MMU off, and its stores would bypass
+ * the caches the walks may read through).  The TLBIs of EL2 and the VMID
+ * switch are EL2's alone: executed there by an HVC.
+ */
+static bool maint(const struct step *s, struct pgtable *spaces, struct pgtable *tt1, struct pgtable *s2, u64 *desc,
+		  int *err)
 {
+	bool stage2 = s->op == OP_S2_WRITE_DESC || s->op == OP_S2_READ_DESC;
 	u64 *slot;
 
 	switch (s->op) {
 	case OP_WRITE_DESC:
 	case OP_READ_DESC:
-		*err = pgt_slot((s->va & BIT(55)) ? tt1 : &spaces[s->space], s->va, s->level, &slot);
+	case OP_S2_WRITE_DESC:
+	case OP_S2_READ_DESC:
+		*err = pgt_slot(stage2 ? s2 : (s->va & BIT(55)) ? tt1 : &spaces[s->space], s->va, s->level, &slot);
 		if (*err)
 			return false;
-		if (s->op == OP_WRITE_DESC)
+		if (s->op == OP_WRITE_DESC || s->op == OP_S2_WRITE_DESC)
 			*(volatile u64 *)slot = (*(volatile u64 *)slot & ~s->mask) | s->value;
 		*desc = *(volatile u64 *)slot;
 		return true;
+	case OP_SET_VMID: hvc_call(HVC_SET_VMID, s->value, 0, 0); break;
+	case OP_TLBI_IPAS2E1: case OP_TLBI_IPAS2E1IS: case OP_TLBI_IPAS2LE1: case OP_TLBI_IPAS2LE1IS:
+	case OP_TLBI_VMALLS12E1: case OP_TLBI_VMALLS12E1IS: case OP_TLBI_ALLE1: case OP_TLBI_ALLE1IS:
+		hvc_call(HVC_TLBI, s->op, s->value, 0);
+		break;
 	case OP_DSB_ISH: dsb(ish); break;
 	case OP_ISB: isb(); break;
 	case OP_SET_TTBR0: write_sysreg_elx(pgt_ttbr(&spaces[s->space]) | TTBR_ASID(s->value), ttbr0); break;
@@ -90,13 +110,16 @@ static bool maint(const struct step *s, struct pgtable *spaces, struct pgtable *
 }
 
 void run_maint(const char *id, unsigned n, const struct step *s, const struct regime *r,
-	       struct pgtable *spaces, struct pgtable *tt1)
+	       struct pgtable *spaces, struct pgtable *tt1, struct pgtable *s2)
 {
 	u64 desc = 0;
 	int err = PGT_OK;
-	bool has_desc = s->op == OP_WRITE_DESC || s->op == OP_READ_DESC;
+	bool has_desc = s->op == OP_WRITE_DESC || s->op == OP_READ_DESC || s->op == OP_S2_WRITE_DESC ||
+			s->op == OP_S2_READ_DESC;
+	/* Without a stage 2 there is no EL2 half to ask, nor stage 2 tables (the harness refuses such cases). */
+	bool no_stage2 = !s2 && s->op >= OP_S2_WRITE_DESC;
 	/* From the TTBR1 alias the tables' physical addresses are not mapped: the harness refuses such cases. */
-	bool done = !r->kernel_high && maint(s, spaces, tt1, &desc, &err);
+	bool done = !r->kernel_high && !no_stage2 && maint(s, spaces, tt1, s2, &desc, &err);
 
 	record_begin("step");
 	record_str("case", id);
@@ -108,7 +131,7 @@ void run_maint(const char *id, unsigned n, const struct step *s, const struct re
 			record_hex("desc", desc);
 	} else {
 		record_str("result", "error");
-		record_str("error", r->kernel_high ? "kernel_high" : pgt_error_name(err));
+		record_str("error", r->kernel_high ? "kernel_high" : no_stage2 ? "no_stage2" : pgt_error_name(err));
 	}
 	record_end();
 }

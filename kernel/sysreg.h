@@ -9,6 +9,9 @@
 #define write_sysreg(v, r) __asm__ volatile("msr " #r ", %0" : : "r"((u64)(v)))
 #define isb() __asm__ volatile("isb" ::: "memory")
 #define dsb(opt) __asm__ volatile("dsb " #opt ::: "memory")
+/* One TLBI: by its operand Xt, or of everything it names (no operand). */
+#define tlbi(op, xt) __asm__ volatile("tlbi " #op ", %0" : : "r"((u64)(xt)) : "memory")
+#define tlbi_all(op) __asm__ volatile("tlbi " #op ::: "memory")
 /*
  * The kernel runs at EL1, or at EL2 for a case whose steps run in the EL2
  * regime (HCR_EL2.E2H = 0, where the *_EL1 names reach EL1's registers, not
@@ -123,6 +126,7 @@
 
 /* VTTBR_EL2 */
 #define VTTBR_VMID_SHIFT    48
+#define VTTBR_VMID_MASK     (0xffffULL << VTTBR_VMID_SHIFT)
 
 /* ESR_ELx.EC values the EL2 handler acts on */
 #define ESR_EC_SHIFT        26

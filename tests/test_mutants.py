@@ -55,7 +55,7 @@ NEEDS = {"pan_never_set": "FEAT_PAN", "span_ignored": "FEAT_PAN", "hpd_bits_swap
          "e0pd_never_set": "FEAT_E0PD", "tlbi_rvae1_missing": "FEAT_TLBIRANGE", "tlbi_vae2_missing": "FEAT_VHE",
          "vtcr_ha_never_set": "FEAT_HAFDBS", "hcr_fwb_never_set": "FEAT_S2FWB", "stage2_ds_format_ignored": "FEAT_LPA2"}
 
-# Defects of the kernel's own maintenance (kernel/maint.c, kernel/fixup.c): (file, find,
+# Defects of the kernel's own maintenance (kernel/maint.c, kernel/fixup.c, kernel/el2.c): (file, find,
 # replace, the case files that must catch it).  QEMU's softmmu TLB keeps an entry until a
 # TLBI removes it, so a TLBI or an ASID switch the kernel leaves out shows as a stale entry.
 MAINTENANCE_DEFECTS = {
@@ -86,6 +86,16 @@ MAINTENANCE_DEFECTS = {
     # EL2's TLBI by VA in the EL2&0 regime left out: the remapped page's stale entry is used.
     "tlbi_vae2_missing": ("maint.c", "case OP_TLBI_VAE2: tlbi(vae2, xt); break;", "case OP_TLBI_VAE2: break;",
                           ("vhe.toml",)),
+    # The EL2 half's VMALLS12E1 left out: the old combined entry where only the new is permitted.  (IPAS2E1
+    # left out is no mutant here: QEMU's stage 1 TLBI after it removes the combined entry on its own.)
+    "tlbi_vmalls12e1_missing": ("el2.c", "case OP_TLBI_VMALLS12E1: tlbi_all(vmalls12e1); break;",
+                                "case OP_TLBI_VMALLS12E1: break;", ("s2tlb.toml",)),
+    # A VMID switch that keeps the old VMID: the old VMID's entries are used under the "new" one.
+    "set_vmid_ignored": ("el2.c", "write_sysreg((read_sysreg(vttbr_el2) & ~VTTBR_VMID_MASK) | f->x[1] << "
+                         "VTTBR_VMID_SHIFT, vttbr_el2);", "(void)0;", ("s2tlb.toml",)),
+    # The stages' tables swapped: a stage 2 descriptor step in stage 1's slot for the same number, and back.
+    "descriptor_step_stages_swapped": ("maint.c", "pgt_slot(stage2 ? s2 :", "pgt_slot(!stage2 ? s2 :",
+                                       ("s2tlb.toml",)),
 }
 
 COPIED = ["kernel", "linker", "harness", "cases", "Makefile", "conftest.py", "pytest.ini"]

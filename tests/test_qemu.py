@@ -196,13 +196,18 @@ def test_interrupted_run_leaves_no_qemu(qemu, cpu, hang_elf, monkeypatch):
     assert qemu_children() == []
 
 
+@pytest.mark.parametrize("el2, boot", [("nvhe", "stage2"), ("vhe", "vhe")])
 @pytest.mark.parametrize("op, kind, status", [("selftest_brk", "unexpected", 3), ("selftest_nested", "nested", 4)])
-def test_exceptions_at_el2_are_reported(qemu, cpu, kernel, tmp_path, op, kind, status):
+def test_exceptions_at_el2_are_reported(qemu, cpu, kernel, tmp_path, op, kind, status, el2, boot):
     """The kernel's own exceptions while it runs an EL2-regime case's steps at EL2 (el2.c passes them to
-    exception.c): reported with EL2's syndrome, the run ended with the status that says so."""
+    exception.c; in the EL2&0 regime of a +vhe boot VBAR_EL2 is the kernel's own vectors): reported with
+    EL2's syndrome, the run ended with the status that says so."""
     path = tmp_path / "st.toml"
-    path.write_text(f'feature = "x"\n[case.c]\nsummary = "s"\nel2 = "nvhe"\n'
-                    f'steps = [ {{ do = "{op}", va = 0, expect = "{kind}_exception" }} ]\n')
+    path.write_text(f'feature = "x"\n[case.c]\nsummary = "s"\nel2 = "{el2}"\n'
+                    + ('requires = ["FEAT_VHE"]\n' if el2 == "vhe" else "")
+                    + f'steps = [ {{ do = "{op}", va = 0, expect = "{kind}_exception" }} ]\n')
     blob.write(load_file(path), tmp_path / "cases.bin")
-    r = run_kernel(qemu, cpu, kernel, ["st.c"], boot="stage2", blob=tmp_path / "cases.bin")
+    r = run_kernel(qemu, cpu, kernel, ["st.c"], boot=boot, blob=tmp_path / "cases.bin")
+    if el2 == "vhe" and "kernel_el" not in parse_output(r.output).boot.fields:
+        pytest.skip(f"-cpu {cpu} has no FEAT_VHE: the kernel runs at EL1 and refuses the case")
     assert r.exit_status == status and f" exception kind={kind} " in r.output, r.output

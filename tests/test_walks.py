@@ -120,12 +120,16 @@ def test_a_hardware_update_shows_in_the_walk_after_the_step(runs):
 
 
 def test_walks_off_changes_nothing_else(runs):
+    """Every step record is the same with walks off, but for a step where the architecture
+    permits more than one outcome (a `one_of`: a TLB that may still hold the old entry),
+    whichever QEMU gives in either run."""
     assert list(runs[False]) == list(runs[True])
     for case_id, records in runs[False].items():
         assert records.walks == {}, case_id
         assert records.regs.fields == runs[True][case_id].regs.fields
-        assert {n: s.fields for n, s in records.steps.items()} == \
-            {n: s.fields for n, s in runs[True][case_id].steps.items()}, case_id
+        steps = CASES[case_id].steps
+        decided = lambda recs: {n: s.fields for n, s in recs.items() if steps[n].expect.kind != "one_of"}
+        assert decided(records.steps) == decided(runs[True][case_id].steps), case_id
 
 
 def test_every_walk_reads_as_text(runs):

@@ -8,9 +8,8 @@ numbers (a generated case places its own frames).
 from pathlib import Path
 
 from harness.cases import (
-    AP_NAMES, AT_OPS, AT_S12_OPS, DESC_FIELDS, HWDEF, MAINT_OPS, MEMORY_TYPES, STORES, SYSREG_WRITES,
-    TLBI_EL20_ASID_OPS, TLBI_OPS,
-    CaseError, load_file,
+    AP_NAMES, AT_OPS, AT_S12_OPS, DESC_FIELDS, HWDEF, MAINT_OPS, MEMORY_TYPES, S2_TLBI_OPS, STAGE2_MAINT_OPS, STORES,
+    SYSREG_WRITES, TLBI_EL20_ASID_OPS, TLBI_OPS, CaseError, load_file,
 )
 from harness.esr import PC_ALIGNMENT
 from harness.geometry import GRANULES
@@ -204,12 +203,22 @@ def maint_table(step, expect=None):
         out["level"] = step.level
         if step.op == "protect":
             del out["to"]
+    elif step.op in ("s2_map", "s2_protect"):
+        out.update(s2map_table(step.mapping))
+        out["level"] = step.level
+        if step.op == "s2_protect":
+            del out["to"]
     elif step.level is not None:
-        out.update(_with_space({"va": step.va, "level": step.level}, step))
-    if step.op == "write_desc":
+        out.update(_with_space({"ipa" if step.op in STAGE2_MAINT_OPS else "va": step.va, "level": step.level},
+                               step))
+    if step.op in ("write_desc", "s2_write_desc"):
         out["desc"] = step.value
     if step.op == "link":
         out["table_of"] = step.value
+    if step.op == "set_vmid":
+        out["vmid"] = step.value
+    if S2_TLBI_OPS.get(step.op):
+        out["ipa"] = step.va
     if step.op in TLBI_OPS:
         takes_va, takes_asid = TLBI_OPS[step.op]
         # EL2's by VA have one in the EL2&0 regime only (0 in EL2's, which the loader checks).

@@ -7,16 +7,20 @@ is known; PSTATE.PAN through the case (step_accesses).  A TLB model
 registers an access may still use."""
 from dataclasses import replace
 
-from harness.cases import DESC_WRITES, LOADS, MAINT_OPS, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS
+from harness.cases import (
+    DESC_WRITES, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
+)
 # harness.declared builds on the model's field names, so it is imported as a module:
 # either may be imported first.
 from harness import declared
 from harness.model.memory import UnknownMemory
 from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, union
 from harness.model.registers import TTBR_ASID, walk_params
-from harness.model.stage2 import full_translate, s2_params
-from harness.model.tlb import STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, current_asid, \
-    leaf, tlbi_regime
+from harness.model.stage2 import VTTBR_VMID, full_translate, s2_params
+from harness.model.tlb import (
+    STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, current_asid, current_vmid, leaf,
+    tlbi_regime,
+)
 from harness.model.translate import Access
 
 # More translation states than this would mean choices piling up step on step;
@@ -73,9 +77,7 @@ def _access_outcomes(tlb, access):
     TLB entry it may still hold (never one of a fault that is not cached)."""
     now = full_translate(tlb.regs, tlb.memory, access)
     if s2_params(tlb.regs) is not None:
-        # The TLB model holds stage 1 walks of PAs; a case with a stage 2 changes no translation
-        # (harness/cases.py refuses its maintenance steps and fix-ups), so the walk is all there is.
-        return now
+        return tlb.two_stage_outcomes(access, now)
     sets = [now] + [full_translate(r, m, access) for r in tlb.regs_seen for m in tlb.memories_seen
                     if (r, m) != (tlb.regs, tlb.memory)]
     fresh = union(sets)
@@ -113,18 +115,22 @@ def _maintain(case, n, step, tlb, slots, ttbrs, pool_base):
         for pa, desc in made:
             memory.write64(pa, desc)
         old = memory.read64(slot)
-        if step.op in DESC_WRITES:
+        if step.op in DESC_WRITES or step.op in S2_DESC_WRITES:
             value, mask = declared.descriptor_write(case, step, n, pool_base)
             memory.write64(slot, old & ~mask | value)
-        if made or step.op in DESC_WRITES:
+        if made or step.op in DESC_WRITES or step.op in S2_DESC_WRITES:
             tlb.write_memory(memory, descriptors=True)
         return Done(desc=memory.read64(slot))
     if step.op == "dsb":
         tlb.dsb()
     elif step.op == "isb":
         tlb.isb()
-    elif step.op in TLBI_OPS:
+    elif step.op in TLBI_OPS or step.op in S2_TLBI_OPS:
+        # Of VTTBR_EL2's VMID in program order: harness/cases.py asks for an ISB after a VMID switch.
         tlb.tlbi(Invalidation.of(step.op, declared.tlbi_operand(case, step), tlb.regs))
+    elif step.op == "set_vmid":
+        # el2.c: VTTBR_EL2 with its VMID field replaced.
+        tlb.write_regs(replace(tlb.regs, vttbr=tlb.regs.vttbr & ~VTTBR_VMID.mask | step.value << VTTBR_VMID.shift))
     elif step.op in ("set_ttbr0", "set_ttbr1"):
         # maint.c: the case's tables (TTBR0's: the step's table set) with the ASID field replaced.
         name = step.op[4:]
@@ -156,7 +162,8 @@ def _fix(case, n, step, tlb, slots):
     tlb.write_memory(memory, descriptors=True)
     tlb.dsb()
     if step.fixup == "copy":
-        tlb.tlbi(Invalidation.by_va(step.va, current_asid(tlb.regs), regime=tlbi_regime("tlbi_vae1", tlb.regs)))
+        invalidation = Invalidation.by_va(step.va, current_asid(tlb.regs), regime=tlbi_regime("tlbi_vae1", tlb.regs))
+        tlb.tlbi(replace(invalidation, vmid=current_vmid(tlb.regs)))
         tlb.dsb()
     tlb.isb()
 

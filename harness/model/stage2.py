@@ -44,6 +44,7 @@ VTCR_SL0 = Field(6, 2)
 VTCR_TG0 = Field(14, 2)
 VTCR_PS = Field(16, 3)
 VTCR_SH0 = Field(12, 2)
+VTCR_VS = Field(19, 1)
 VTCR_HA = Field(21, 1)
 VTCR_HD = Field(22, 1)
 VTCR_DS = Field(32, 1)
@@ -349,23 +350,41 @@ class WalkFaultedAtStage2(Exception):
         self.results = results
 
 
+class WalkS2Uncertain(Exception):
+    """A stage 1 descriptor read whose IPA the stage 2 translations a TLB may use (harness/model/tlb.py)
+    translate differently: which table the walk reads is not modelled."""
+
+
 class _Stage1WalkMemory:
     """The memory stage 1's walk reads: each descriptor address an IPA that
     stage 2 translates first, as a read (AArch64.S1Walk's descriptor fetch
     through AArch64.S2Translate); a stage 2 fault there ends the access.
+    translate(ipa, acc, aligned) gives the stage 2 results (_S2Result) an IPA may have.
     updates: the stage 2 descriptor updates the walk's reads made (AF, with
     VTCR_EL2.HA: required for a read that does not fault), once each."""
 
-    def __init__(self, params, memory):
-        self.params, self.memory, self.updates = params, memory, ()
+    def __init__(self, translate, memory):
+        self.translate, self.memory, self.updates = translate, memory, ()
 
     def read64(self, ipa):
-        results = s2_translate(self.params, self.memory, ipa, _WALK_READ)
+        results = self.translate(ipa, _WALK_READ, True)
+        if len({(r.pa, r.fault) for r in results}) > 1:
+            raise WalkS2Uncertain(ipa)
         if results[0].fault is not None:
             raise WalkFaultedAtStage2(results)
         done = {pa for pa, _, _ in self.updates}
         self.updates += tuple(u for u in results[0].updates if u[0] not in done)
         return self.memory.read64(results[0].pa)
+
+
+def s1_walk_memory(regs, memory):
+    """The memory a stage 1 walk of regs reads: memory itself, or under stage 2 through stage 2's
+    walk of it (raises WalkFaultedAtStage2)."""
+    params = s2_params(regs)
+    if params is None:
+        return memory
+    return _Stage1WalkMemory(lambda ipa, acc, aligned, s1_attr=None: s2_translate(params, memory, ipa, acc, aligned),
+                             memory)
 
 
 _WALK_READ = ACCESS_KINDS["load64"]
@@ -445,22 +464,29 @@ def _not_modelled(regs):
     return None
 
 
-def full_translate(regs, memory, access):
-    """AArch64.FullTranslate: the Outcomes of one step in the EL1&0 regime, with stage 2 when HCR_EL2.VM = 1."""
+def full_translate(regs, memory, access, s2=None):
+    """AArch64.FullTranslate: the Outcomes of one step in the EL1&0 regime, with stage 2 when HCR_EL2.VM = 1.
+    s2(ipa, acc, aligned, s1_attr): the stage 2 results an IPA may have (a TLB's choice of stage 2 translations,
+    harness/model/tlb.py); by default the stage 2 walk of regs and memory."""
     params = s2_params(regs)
     if params is None:
         return s1_translate(regs, memory, replace(access, op=_S1_OP.get(access.op, access.op)))
     why = _not_modelled(regs)
     if why:
         return Outcomes({Unknown(f"the model does not cover {why}")})
+    translate = s2 or (lambda ipa, acc, aligned, s1_attr=None: s2_translate(params, memory, ipa, acc, aligned,
+                                                                           s1_attr))
     acc = ACCESS_KINDS[access.op]
     if access.el == 0:
         acc = replace(acc, el0=True)    # an EL0 step: stage 2's XN[0] tells EL0 from EL1 (FEAT_XNX)
     two_stage_at = access.op in AT_S12_OPS
-    walk_memory = _Stage1WalkMemory(params, memory)
+    walk_memory = _Stage1WalkMemory(translate, memory)
     rules = []
     try:
         first = s1_translate(regs, walk_memory, replace(access, op=_S1_OP.get(access.op, access.op)))
+    except WalkS2Uncertain as e:
+        return Outcomes({Unknown(f"the stage 1 walk reads IPA {e.args[0]:#x}, which the stage 2 translations a "
+                                 "TLB may hold translate differently: not modelled")})
     except WalkFaultedAtStage2 as e:
         rules += [r.rule for r in e.results if len(e.results) > 1 and r.rule]
         updates = [walk_memory.updates + r.updates for r in e.results]
@@ -477,7 +503,7 @@ def full_translate(regs, memory, access):
                 outcomes.add(outcome)       # stage 1's PAR: the IPA (AT S1E*), or a stage 1 fault
                 continue
             ipa = outcome.value & par.PAR_PA.mask | access.va & 0xFFF
-            results = s2_translate(params, memory, ipa, acc, s1_attr=_par_attr(outcome.value, outcome.mask))
+            results = translate(ipa, acc, True, _par_attr(outcome.value, outcome.mask))
             rules += [r.rule for r in results if len(results) > 1 and r.rule]
             for result in results:
                 updates = outcome.updates + result.updates
@@ -490,11 +516,11 @@ def full_translate(regs, memory, access):
         if not isinstance(outcome, Completes):
             outcomes.add(outcome)           # a stage 1 abort, taken to EL1
             continue
-        outcomes.update(_second_stage(params, memory, acc, access.va, outcome, rules))
+        outcomes.update(_second_stage(translate, acc, access.va, outcome, rules, params.fwb))
     return Outcomes(outcomes, "; ".join(dict.fromkeys(rules)) or None)
 
 
-def _second_stage(params, memory, acc, va, outcome, rules):
+def _second_stage(translate, acc, va, outcome, rules, fwb):
     """The stage 2 translation of a completed stage 1 access, span by span
     (an access that crosses pages has one IPA span per page, made in order):
     its aborts, and its completions with the final PAs, the combined
@@ -502,7 +528,7 @@ def _second_stage(params, memory, acc, va, outcome, rules):
     partial = [((), outcome.updates)]   # PA spans so far, each with its stage 2 result; the updates made
     done, offset = [], 0
     for ipa, size in outcome.spans:
-        pieces = s2_translate(params, memory, ipa, acc, acc.size == 0 or va % acc.size == 0, outcome.attr)
+        pieces = translate(ipa, acc, acc.size == 0 or va % acc.size == 0, outcome.attr)
         rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
         done += [_s2_abort(acc, va + offset, p.fault, False, updates + p.updates)
                  for _, updates in partial for p in pieces if p.fault is not None]
@@ -512,7 +538,7 @@ def _second_stage(params, memory, acc, va, outcome, rules):
     for spans, updates in partial:
         first = spans[0][0]
         for share in first.shares:
-            attr, sh = _combine(outcome.attr, outcome.sh, first.memattrs, share, params.fwb)
+            attr, sh = _combine(outcome.attr, outcome.sh, first.memattrs, share, fwb)
             done.append(replace(outcome, pa=first.pa, spans=tuple((p.pa, size) for p, size in spans), attr=attr,
                                 sh=sh, updates=updates))
     return done

@@ -46,17 +46,45 @@ B2 on DSB and ISB).  The rules the model keeps:
   global whatever nG (Linux's at.c: nG only where the regime is not EL2),
   and TLBI VAE2 removes every entry of the VA.
 
+With stage 2 (Arm ARM D8.17 "TLB maintenance", D8.17.5.4 its scope,
+D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
+
+- Entries are tagged with the VMID (VMID[]: VTTBR_EL2.VMID, its upper 8 bits
+  taken as 0 unless FEAT_VMID16 and VTCR_EL2.VS = 1) and are used only under
+  it.  A TLB may hold stage 1 entries (VA to IPA), stage 2 entries (IPA to
+  PA) and combined ones (VA to PA), each formed from entries it could hold at
+  the same time: a combined entry of a stage 1 entry and a stage 2 entry of
+  the same VMID formed while both were there.
+- The EL1 TLBIs and VMALLE1 remove stage 1 and combined entries of the
+  current VMID (never stage 2 entries); IPAS2E1 and IPAS2LE1 stage 2 entries
+  of the IPA and the current VMID, but are not required to remove combined
+  ones; VMALLS12E1 every entry of the current VMID, ALLE1 of every VMID.  So
+  a combined entry formed before the stage 1 TLBI that follows an IPAS2E1
+  completed survives IPAS2E1, and IPAS2E1, DSB, VMALLE1 (or VAE1) is what
+  removes a stage 2 translation.
+- A stage 2 entry is kept as the registers and memory of its walk, as a
+  stage 1 entry is; one object stands for both (its stage 1 and its stage 2
+  walk of those tables), and its invalidations say which of the two they
+  remove.  Under stage 2 the model holds leaf entries only: walk-cache
+  entries (of either stage) are not modelled there, and IPAS2LE1 is modelled
+  as IPAS2E1.
+
 An entry is kept as the registers and the memory it was walked from; its
 translation of a VA is AArch64.S1Translate over them, and its table entries'
 is that walk's descriptors down to a level over the memory walks read now.
 """
 from dataclasses import dataclass, field, replace
 
-from harness.cases import LAST_LEVEL_TLBI, RANGE_TLBI, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
+from harness.cases import LAST_LEVEL_TLBI, RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
 from harness.model.descriptors import DESC_NG
-from harness.model.outcome import Abort, Par
-from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20, TCR_A1, TCR_AS, TCR_DS, TTBR_ASID, \
-    el_is_in_host, walk_params
+from harness.model.outcome import Abort, Outcomes, Par, Unknown
+from harness.model.registers import (
+    MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10, REGIME_EL20, TCR_A1, TCR_AS, TCR_DS, TTBR_ASID, el_is_in_host,
+    walk_params,
+)
+from harness.model.stage2 import (
+    VTCR_VS, VTTBR_VMID, S2Leaf, WalkFaultedAtStage2, full_translate, s1_walk_memory, s2_params, s2_translate, s2_walk,
+)
 from harness.model.walk import WalkFault, level_lsb, s1_start_level, s1_walk, va_is_out_of_range
 from harness import esr, par
 
@@ -77,6 +105,10 @@ STALE_RULE = ("a TLB may hold the translation of a descriptor as it was before a
 WALK_CACHE_RULE = ("a TLB may hold the table descriptors of a walk (walk caches) until a TLBI of all levels "
                    "removes them; a last-level TLBI (VALE1, VAALE1, RVALE1, RVAALE1) need not (Arm ARM D8 'TLB "
                    "maintenance requirements', the TLBI instructions' Last level hint; ASL TLBILevel_Last)")
+STALE_S2_RULE = ("a TLB may hold stage 2 and combined stage 1 and 2 entries of the current VMID: IPAS2E1 "
+                 "and IPAS2LE1 need not remove combined ones and VMALLE1 removes no stage 2 ones, so only "
+                 "IPAS2E1, DSB, VMALLE1 (or VMALLS12E1, ALLE1) removes a stage 2 translation (Arm ARM "
+                 "D8.17.5.4, D8.17.6.1)")
 UNSYNCED_RULE = ("a descriptor write is seen by walks only after a DSB, and a system register write or the "
                  "DSB's effect by later instructions only after an ISB (Arm ARM D8 'Ordering of translation "
                  "table walks', B2 'Context synchronization event')")
@@ -95,13 +127,24 @@ def asid_mask(regs):
     return 0xFFFF if TCR_AS.get(regs.tcr) else 0xFF
 
 
+def current_vmid(regs):
+    """VMID[] (the ASL): VTTBR_EL2.VMID, its upper 8 bits taken as 0 unless FEAT_VMID16 is
+    implemented and VTCR_EL2.VS = 1."""
+    vmid = VTTBR_VMID.get(regs.vttbr)
+    return vmid if MMFR1_VMIDBITS.get(regs.mmfr1) == 0b0010 and VTCR_VS.get(regs.vtcr) else vmid & 0xFF
+
+
 def leaf(regs, memory, va):
     """The leaf (WalkState) a walk of va finds from regs and memory, or None when
-    it faults before one (so no TLB entry of va can come from them)."""
+    it faults before one (so no TLB entry of va can come from them).  Under
+    stage 2 the walk reads its tables through stage 2's walk of the same memory."""
     params = walk_params(regs, bool(va >> 55 & 1))
     if va_is_out_of_range(va, params, False):
         return None
-    walk = s1_walk(params, memory, va, params.txsz)
+    try:
+        walk = s1_walk(params, s1_walk_memory(regs, memory), va, params.txsz)
+    except WalkFaultedAtStage2:
+        return None
     return None if isinstance(walk, WalkFault) else walk
 
 
@@ -140,7 +183,9 @@ class Invalidation:
     [start, end) (start None: every VA) that are non-global of asid (None: of every
     ASID), and global ones if globals; with last_level only leaf entries (walk-cache
     entries of table descriptors stay); with granule, only entries of that granule;
-    with level, only entries whose leaf is at that level."""
+    with level, only entries whose leaf is at that level.  Of the VMID vmid (None: of
+    every VMID): stage 1 and combined entries if stage1, stage 2 entries of ipa (None:
+    every IPA) if stage2."""
     start: int
     end: int
     asid: int
@@ -149,6 +194,10 @@ class Invalidation:
     granule: int = None
     level: int = None
     regime: str = REGIME_EL10
+    vmid: int = None
+    stage1: bool = True
+    stage2: bool = False
+    ipa: int = None
 
     @staticmethod
     def by_va(va, asid, last_level=False, regime=REGIME_EL10):
@@ -159,8 +208,21 @@ class Invalidation:
     @staticmethod
     def of(op, xt, regs):
         """The invalidation of TLBI op with operand xt (as the kernel executes it), under
-        regs: by VA (with an ASID or for all), by range, by ASID (nG entries only), or all;
-        of the regime tlbi_regime names."""
+        regs (their VMID): by VA (with an ASID or for all), by range, by ASID (nG entries
+        only), or all; of the regime tlbi_regime names; of EL2 for EL1&0, by IPA
+        (IPA[51:12] in Xt[39:0]: stage 2 entries only), VMALLS12E1 (both stages) or ALLE1
+        (both stages, every VMID)."""
+        vmid = current_vmid(regs)
+        if op in S2_TLBI_OPS:
+            if S2_TLBI_OPS[op]:
+                return Invalidation(None, None, None, True, vmid=vmid, stage1=False, stage2=True,
+                                    ipa=(xt & ((1 << 40) - 1)) << 12)
+            return Invalidation(None, None, None, True, vmid=None if op.startswith("tlbi_alle1") else vmid,
+                                stage2=True)
+        return replace(Invalidation._of_stage1(op, xt, regs), vmid=vmid)
+
+    @staticmethod
+    def _of_stage1(op, xt, regs):
         takes_va = TLBI_OPS[op][0]
         asid = xt >> TLBI_ASID_SHIFT if tlbi_takes_asid(op, regs.regime == REGIME_EL20) else None
         last_level = op in LAST_LEVEL_TLBI
@@ -181,7 +243,7 @@ class Invalidation:
         """Whether this removes an entry of regs' regime of the VAs [base, base + size)
         (VA[55:0]) of granule whose walk's leaf is at level, made under asid
         (global_entry: a global leaf; None: a table entry, of its ASID)."""
-        if self.regime != regs.regime:
+        if self.regime != regs.regime or not self.stage1 or not self.of_vmid(current_vmid(regs)):
             return False
         if self.start is not None and not (self.start < base + size and base < self.end):
             return False
@@ -191,6 +253,9 @@ class Invalidation:
         if global_entry is None:
             return not self.last_level and of_asid
         return self.globals if global_entry else of_asid
+
+    def of_vmid(self, vmid):
+        return self.vmid is None or self.vmid == vmid
 
 
 class _Reads:
@@ -218,22 +283,34 @@ class _CachedTables:
 
 @dataclass
 class Entry:
-    """A walk a TLB may hold: the registers and memory it was made with, the ASID then
-    current, and the invalidations that have removed it since (for the VAs they name)."""
+    """A walk a TLB may hold: the registers and memory it was made with (and so the
+    VMID, current_vmid of them), the ASID then current, the epoch of invalidations it
+    was formed in (born), and the invalidations that have removed it since, with their
+    epochs (for the VAs and IPAs they name).  It stands for the stage 1 entry and the
+    stage 2 entries of that walk."""
     regs: object
     memory: object
     asid: int
     removed: list = field(default_factory=list)
+    born: int = 0
 
-    def usable(self, va, asids):
-        """What of this entry a walk of va may use under any of the current ASIDs:
+    @property
+    def vmid(self):
+        return current_vmid(self.regs)
+
+    def usable(self, va, asids, vmids):
+        """What of this entry a walk of va may use under any of the current ASIDs and VMIDs:
         (whether its leaf entry, [the table descriptors a walk-cache entry gives:
-        those down to its level, as (PA, descriptor)] for each table entry left)."""
+        those down to its level, as (PA, descriptor)] for each table entry left).  Under
+        stage 2 its table descriptors are read through stage 2's walk."""
         params = walk_params(self.regs, bool(va >> 55 & 1))
-        if va_is_out_of_range(va, params, False):
+        if va_is_out_of_range(va, params, False) or self.vmid not in vmids:
             return False, []
-        reads = _Reads(self.memory)
-        walk = s1_walk(params, reads, va, params.txsz)
+        reads = _Reads(s1_walk_memory(self.regs, self.memory))
+        try:
+            walk = s1_walk(params, reads, va, params.txsz)
+        except WalkFaultedAtStage2:
+            return False, []
         start = s1_start_level(params.granule, params.txsz)
         leaf_level = walk.level if not isinstance(walk, WalkFault) else None
         tables = []
@@ -242,7 +319,7 @@ class Entry:
             size = 1 << level_lsb(params.granule, start + k)
             base = va & ~(size - 1) & VA_BITS_TLBI
             if self.asid in asids and not any(inv.removes(base, size, params.granule, leaf_level, self.asid, None,
-                                                          self.regs) for inv in self.removed):
+                                                          self.regs) for _, inv in self.removed):
                 tables.append(reads.reads[:k + 1])
         if leaf_level is None:
             return False, tables
@@ -252,15 +329,41 @@ class Entry:
         size = 1 << level_lsb(params.granule, leaf_level)
         base = va & ~(size - 1) & VA_BITS_TLBI
         return not any(inv.removes(base, size, params.granule, leaf_level, self.asid, global_entry, self.regs)
-                       for inv in self.removed), tables
+                       for _, inv in self.removed), tables
+
+    def holds_ipa(self, ipa, vmids, born=None):
+        """Whether this entry's stage 2 translation of ipa may be used under one of vmids: a
+        stage 2 leaf (a stage 2 fault other than a Permission fault is never held) that no
+        invalidation removed.  With born, as part of a combined entry with a stage 1 entry
+        formed in that epoch: formed while both were there, and kept by invalidations of
+        stage 2 entries alone (IPAS2E1 need not remove combined entries)."""
+        params = s2_params(self.regs)
+        if params is None or self.vmid not in vmids:
+            return False
+        found = s2_walk(params, self.memory, ipa)
+        if not isinstance(found, S2Leaf):
+            return False
+        size = 1 << level_lsb(params.granule, found.level)
+        base = ipa & ~(size - 1)
+        for epoch, inv in self.removed:
+            if not inv.stage2 or not inv.of_vmid(self.vmid) or inv.ipa is not None and not base <= inv.ipa < base + size:
+                continue
+            if born is None or inv.stage1 or epoch <= born:
+                return False
+        return True
 
 
-def cached_outcome(outcome):
-    """Whether an outcome can come from a TLB entry: not a fault that is never cached."""
+
+
+def cached_outcome(outcome, stage=None):
+    """Whether an outcome can come from a TLB entry: not a fault that is never cached
+    (with stage, only a fault of that stage: the other's may come from a walk)."""
     if isinstance(outcome, Abort):
-        return esr.decode_fsc(outcome.fsc)[0] not in UNCACHED_FAULTS
+        return stage not in (None, outcome.stage) or esr.decode_fsc(outcome.fsc)[0] not in UNCACHED_FAULTS
     if isinstance(outcome, Par) and par.PAR_F.get(outcome.value):
-        return esr.decode_fsc(par.PAR_FST.get(outcome.value))[0] not in UNCACHED_FAULTS
+        fault_stage = 2 if par.PAR_S.get(outcome.value) else 1
+        return stage not in (None, fault_stage) or \
+            esr.decode_fsc(par.PAR_FST.get(outcome.value))[0] not in UNCACHED_FAULTS
     return True
 
 
@@ -277,22 +380,24 @@ class Tlb:
         self.dsb_since_write = True
         self.pending = []                         # (Invalidation, tables walks could read meanwhile)
         self.entries = []
+        self.epoch = 0                            # DSBs that completed invalidations so far
         self.faulted = False                      # whether the last access aborted (a fix-up follows one)
         self._fill()
 
     def copy(self):
         other = Tlb.__new__(Tlb)
         other.__dict__.update({k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items()})
-        other.entries = [Entry(e.regs, e.memory, e.asid, list(e.removed)) for e in self.entries]
+        other.entries = [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.entries]
         return other
 
-    def _fill(self, memories=None):
-        """Entries a walk may make now, from every registers and tables it may use."""
+    def _fill(self, memories=None, born=None):
+        """Entries a walk may make now (or, born, in that epoch), from every registers and tables it may use."""
         have = {(id(e.regs), id(e.memory)) for e in self.entries if not e.removed}
         for regs in self.regs_seen:
             for memory in memories or self.walk_memories:
                 if (id(regs), id(memory)) not in have:
-                    self.entries.append(Entry(regs, memory, current_asid(regs)))
+                    self.entries.append(Entry(regs, memory, current_asid(regs),
+                                              born=self.epoch if born is None else born))
                     have.add((id(regs), id(memory)))
 
     def write_memory(self, memory, descriptors):
@@ -336,11 +441,13 @@ class Tlb:
     def dsb(self):
         self.walk_memories = [self.memory]
         self.dsb_since_write = True
+        if self.pending:
+            self.epoch += 1
         for inv, memories in self.pending:
             for entry in self.entries:
-                entry.removed.append(inv)
-            # Walks made while the TLBI was in progress may have filled entries again.
-            self._fill(memories)
+                entry.removed.append((self.epoch, inv))
+            # Walks made while the TLBI was in progress may have filled entries again, before this DSB.
+            self._fill(memories, born=self.epoch - 1)
         self.pending = []
         self._fill()
 
@@ -353,7 +460,8 @@ class Tlb:
         """(entry, whether its leaf entry is usable, [cached table descriptors of each
         usable table entry]) for the entries a walk of va may use now."""
         asids = {current_asid(r) for r in self.regs_seen}
-        return [(e, *e.usable(va, asids)) for e in self.entries]
+        vmids = {current_vmid(r) for r in self.regs_seen}
+        return [(e, *e.usable(va, asids, vmids)) for e in self.entries]
 
     def through_walk_cache(self, entry, cached):
         """The (registers, memory) pairs a walk through a table entry of `entry` may use:
@@ -363,3 +471,41 @@ class Tlb:
         ttbrs = dict(ttbr0=entry.regs.ttbr0, ttbr1=entry.regs.ttbr1)
         return [(replace(regs, **ttbrs), _CachedTables(cached, memory)) for regs in self.regs_seen
                 if current_asid(regs) == entry.asid for memory in self.memories_seen]
+
+    def _stage2_choices(self, vmids=(), born=None):
+        """translate(ipa, acc, aligned, s1_attr) for stage2.full_translate: the stage 2 results an IPA may
+        have, from a walk of any registers and tables an access may use, or from a stage 2 entry
+        of one of vmids (with born: one that could combine with a stage 1 entry formed then)."""
+        fresh = [(s2_params(r), m) for r in self.regs_seen for m in self.memories_seen]
+
+        def translate(ipa, acc, aligned, s1_attr=None):
+            held = [(s2_params(e.regs), e.memory) for e in self.entries if vmids and e.holds_ipa(ipa, vmids, born)]
+            results = [r for params, m in fresh + held for r in s2_translate(params, m, ipa, acc, aligned, s1_attr)]
+            return list(dict.fromkeys(results))
+        return translate
+
+    def two_stage_outcomes(self, access, now):
+        """What an access under stage 2 may do (now: its translation by the registers and
+        tables in program order): stage 1 from a walk of any registers and tables it may see
+        or from a stage 1 entry it may still hold, each with the stage 2 translations that
+        may go with it (_stage2_choices)."""
+        # One access is translated in one context: a walk under the VMID of the registers it uses.
+        walked = [full_translate(r, m, access, s2=self._stage2_choices({current_vmid(r)}))
+                  for r in self.regs_seen for m in self.memories_seen]
+        fresh = [full_translate(r, m, access, s2=self._stage2_choices())
+                 for r in self.regs_seen for m in self.memories_seen]
+        # Leaf entries only: walk caches under stage 2 are not modelled.
+        held = [Outcomes({o for o in full_translate(e.regs, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
+                          if cached_outcome(o, stage=1)})
+                for e, leaf_usable, _ in self.usable_entries(access.va) if leaf_usable]
+        everything = set().union(*walked, *held)
+        unknown = [o for o in everything if isinstance(o, Unknown)]
+        if unknown:
+            return Outcomes({unknown[0]})
+        seen = set().union(*fresh)
+        rules = [o.rule for o in (*walked, *held) if o.rule]
+        if seen != set(now):
+            rules.append(UNSYNCED_RULE)
+        if everything != seen:
+            rules.append(STALE_S2_RULE)
+        return Outcomes(everything, "; ".join(dict.fromkeys(rules)) or None)
