@@ -109,6 +109,13 @@ def stop(proc):
             continue
 
 
+def _runs_qemu(names):
+    """Whether a command line (the base names of its words) runs QEMU: qemu-system-* itself, or
+    a fetched build's own loader running it (tools/qemus.py: ld-linux-*.so.2 ... qemu-system-aarch64)."""
+    return names[0].startswith("qemu-system") or \
+        names[0].startswith("ld-linux") and any(n.startswith("qemu-system") for n in names[1:])
+
+
 def qemu_processes(*markers):
     """PIDs of live QEMU processes whose command line holds every marker (a run's
     unique work directory, which QEMU's -kernel is in; a case ID as arg=<id>)."""
@@ -120,7 +127,7 @@ def qemu_processes(*markers):
             continue            # exited while we looked
         # A zombie's command line is empty, and it runs nothing: only live QEMUs count.
         text = b" ".join(argv).decode(errors="replace")
-        if Path(argv[0].decode(errors="replace")).name.startswith("qemu-system") \
+        if _runs_qemu([Path(a.decode(errors="replace")).name for a in argv]) \
                 and all(str(m) in text for m in markers):
             pids.append(int(cmdline.parent.name))
     return pids

@@ -100,6 +100,19 @@ def _implied_pxn_from_the_descriptor_ap():
     return [(permissions, "s1_direct_base_permissions", s1_direct_base_permissions)]
 
 
+def _at_write_without_the_dirty_state():
+    """AArch64.S1CheckPermissions, but an AT write judged on AP[2] as written, without the hardware
+    dirty state: AT S1E1W on a writable-clean page (DBM = 1, HA = HD = 1, AP[2] = 1) a Permission
+    fault, where AArch64.S1DirectBasePermissions lets the walk state permit the write."""
+    original = translate.s1_check_permissions
+
+    def s1_check_permissions(params, walk, acc, memattrs, pan=False):
+        if acc.at and acc.write:
+            walk = replace(walk, desc=walk.desc & ~descriptors.DESC_DBM.mask)
+        return original(params, walk, acc, memattrs, pan)
+    return [(translate, "s1_check_permissions", s1_check_permissions)]
+
+
 def _reserved_shareability_reported():
     """DecodeShareability, but SH[1:0] = 0b01 kept as it is (not one of the valid values), and
     PAR_EL1.SH then reporting 0b01."""
@@ -239,6 +252,9 @@ KNOWN_BUGS = (
     KnownBug("dbm_implied_pxn", "cases/fuzz_found.toml",
              "executes at EL1 from a writable-clean page EL0 may write (DBM = 1 with HA and HD, AP[2:1] = 0b11)",
              _implied_pxn_from_the_descriptor_ap),
+    KnownBug("at_dirty_update", "cases/hw_readback.toml",
+             "reports a Permission fault for an AT write through a writable-clean DBM page (HA = HD = 1)",
+             _at_write_without_the_dirty_state),
     KnownBug("s1ptw_level", "cases/s1ptw.toml",
              "reports a stage 2 fault on a stage 1 descriptor read at the stage 1 table's level, not stage 2's",
              _s1ptw_reports_the_stage1_level),
