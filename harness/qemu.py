@@ -152,7 +152,8 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, boot: str = "el1", blob=
         # One stdio chardev for the UART and semihosting's console (the kernel's records, kernel/record.c).
         "-chardev", "stdio,id=console,mux=on", "-serial", "chardev:console",
         *(() if monitor_fd is None else
-          ("-chardev", f"socket,id=monitor,fd={monitor_fd}", "-mon", "chardev=monitor,mode=readline")),
+          # The human monitor on the socket pair (-monitor, not -mon, which QEMU 11 deprecates).
+          ("-chardev", f"socket,id=monitor,fd={monitor_fd}", "-monitor", "chardev:monitor")),
         "-no-reboot",
         "-semihosting-config", "enable=on,target=native,chardev=console" + args,
         "-kernel", str(kernel),
