@@ -153,8 +153,8 @@ def test_a_crash_in_a_shared_boot_ends_it_and_the_cases_after_it_are_judged(qemu
 def test_qemu_opens_no_port_or_file_but_the_kernel_and_its_case_blob():
     command = qemu_command("qemu-system-aarch64", "max", "k.elf", ["a", "b"], monitor_fd=5)
     # The monitor is on a socket pair QEMU inherits (fd=), which no other process can reach.
-    assert "socket,id=monitor,fd=5" in command
-    shared = re.compile(r"tcp:|udp:|unix:|telnet:|host=|port=|file[:=]|path=|^-(gdb|s|S|pidfile|D|qmp|monitor)$")
+    assert "socket,id=monitor,fd=5" in command and command[command.index("-monitor") + 1] == "chardev:monitor"
+    shared = re.compile(r"tcp:|udp:|unix:|telnet:|host=|port=|file[:=]|path=|^-(gdb|s|S|pidfile|D|qmp)$")
     assert [arg for arg in command if shared.search(arg)] == [command[command.index("-device") + 1]]
     assert command[command.index("-device") + 1].startswith("loader,file=cases.bin,")
 
