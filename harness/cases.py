@@ -89,7 +89,9 @@ TLBI_OPS = {"tlbi_vmalle1": (False, False), "tlbi_vmalle1is": (False, False),
             # The EL2 regime's (E2H = 0: no ASID), executed at EL2 in a case with `el2`.
             "tlbi_alle2": (False, False), "tlbi_alle2is": (False, False),
             "tlbi_vae2": (True, False), "tlbi_vae2is": (True, False),
-            "tlbi_vale2": (True, False), "tlbi_vale2is": (True, False)}
+            "tlbi_vale2": (True, False), "tlbi_vale2is": (True, False),
+            "tlbi_rvae2": (True, False), "tlbi_rvae2is": (True, False),
+            "tlbi_rvale2": (True, False), "tlbi_rvale2is": (True, False)}
 TLBI_EL2_OPS = tuple(op for op in TLBI_OPS if op.endswith(("e2", "e2is")))
 RANGE_TLBI = tuple(op for op in TLBI_OPS if op.startswith("tlbi_rva"))
 # The last-level forms (VALE1, VAALE1, RVALE1, RVAALE1, VALE2 and IS): only leaf entries need go,

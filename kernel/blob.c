@@ -105,7 +105,7 @@ static bool el0_op(u32 op)
 /* The ops only EL2 has (UNDEFINED at EL1): in a case whose steps run at EL2 only. */
 static bool el2_op(u32 op)
 {
-	return op >= OP_AT_S1E2R && op <= OP_TLBI_VALE2IS;
+	return (op >= OP_AT_S1E2R && op <= OP_TLBI_VALE2IS) || (op >= OP_TLBI_RVAE2 && op <= OP_TLBI_RVALE2IS);
 }
 
 /* count = at least 1 + the `space` of each of the n records. */

@@ -282,7 +282,12 @@ struct raw {
 #define OP_TLBI_ALLE1       72
 #define OP_TLBI_ALLE1IS     73
 #define OP_SET_VMID         74
-#define OP_COUNT            75
+/* EL2's TLBI by range (FEAT_TLBIRANGE; at EL2 only, as OP_TLBI_VAE2), value the operand as for OP_TLBI_RVAE1. */
+#define OP_TLBI_RVAE2       75
+#define OP_TLBI_RVAE2IS     76
+#define OP_TLBI_RVALE2      77
+#define OP_TLBI_RVALE2IS    78
+#define OP_COUNT            79
 
 struct step {
 	u64 va, value;

@@ -15,16 +15,18 @@
 bool is_maint(u32 op)
 {
 	return (op >= OP_WRITE_DESC && op <= OP_SET_SCTLR) || (op >= OP_TLBI_ALLE2 && op <= OP_TLBI_VALE2IS) ||
-	       (op >= OP_TLBI_RVAE1 && op <= OP_TLBI_RVAALE1IS) || (op >= OP_S2_WRITE_DESC && op <= OP_SET_VMID);
+	       (op >= OP_TLBI_RVAE1 && op <= OP_TLBI_RVAALE1IS) || (op >= OP_S2_WRITE_DESC && op <= OP_SET_VMID) ||
+	       (op >= OP_TLBI_RVAE2 && op <= OP_TLBI_RVALE2IS);
 }
 
 /*
- * TLBI by range (FEAT_TLBIRANGE, Armv8.4) as SYS op1=0, C8, CRm, op2: the
- * assembler needs no -march for it.  CRm 2 is the Inner Shareable form, 6
- * the local one; op2 1 RVAE1, 3 RVAAE1, 5 RVALE1, 7 RVAALE1.
+ * TLBI by range (FEAT_TLBIRANGE, Armv8.4) as SYS op1, C8, CRm, op2: the
+ * assembler needs no -march for it.  op1 0 the *E1 forms, 4 the *E2 ones;
+ * CRm 2 is the Inner Shareable form, 6 the local one; op2 1 RVAE1 (RVAE2),
+ * 3 RVAAE1, 5 RVALE1 (RVALE2), 7 RVAALE1.
  */
-#define tlbi_range(crm, op2, xt) \
-	__asm__ volatile("sys #0, c8, c" #crm ", #" #op2 ", %0" : : "r"((u64)(xt)) : "memory")
+#define tlbi_range(op1, crm, op2, xt) \
+	__asm__ volatile("sys #" #op1 ", c8, c" #crm ", #" #op2 ", %0" : : "r"((u64)(xt)) : "memory")
 
 /* The register of the regime the kernel runs in (EL1&0's, or EL2's at EL2: sysreg.h). */
 #define set_bits(reg, value, mask) write_sysreg_elx((read_sysreg_elx(reg) & ~(mask)) | (value), reg)
@@ -44,14 +46,14 @@ static void run_tlbi(u32 op, u64 xt)
 	case OP_TLBI_VAAE1IS: tlbi(vaae1is, xt); break;
 	case OP_TLBI_VAALE1: tlbi(vaale1, xt); break;
 	case OP_TLBI_VAALE1IS: tlbi(vaale1is, xt); break;
-	case OP_TLBI_RVAE1: tlbi_range(6, 1, xt); break;
-	case OP_TLBI_RVAE1IS: tlbi_range(2, 1, xt); break;
-	case OP_TLBI_RVALE1: tlbi_range(6, 5, xt); break;
-	case OP_TLBI_RVALE1IS: tlbi_range(2, 5, xt); break;
-	case OP_TLBI_RVAAE1: tlbi_range(6, 3, xt); break;
-	case OP_TLBI_RVAAE1IS: tlbi_range(2, 3, xt); break;
-	case OP_TLBI_RVAALE1: tlbi_range(6, 7, xt); break;
-	case OP_TLBI_RVAALE1IS: tlbi_range(2, 7, xt); break;
+	case OP_TLBI_RVAE1: tlbi_range(0, 6, 1, xt); break;
+	case OP_TLBI_RVAE1IS: tlbi_range(0, 2, 1, xt); break;
+	case OP_TLBI_RVALE1: tlbi_range(0, 6, 5, xt); break;
+	case OP_TLBI_RVALE1IS: tlbi_range(0, 2, 5, xt); break;
+	case OP_TLBI_RVAAE1: tlbi_range(0, 6, 3, xt); break;
+	case OP_TLBI_RVAAE1IS: tlbi_range(0, 2, 3, xt); break;
+	case OP_TLBI_RVAALE1: tlbi_range(0, 6, 7, xt); break;
+	case OP_TLBI_RVAALE1IS: tlbi_range(0, 2, 7, xt); break;
 	/* The EL2 regime's, at EL2 (harness/cases.py allows them in a case whose steps run there only). */
 	case OP_TLBI_ALLE2: tlbi_all(alle2); break;
 	case OP_TLBI_ALLE2IS: tlbi_all(alle2is); break;
@@ -59,6 +61,10 @@ static void run_tlbi(u32 op, u64 xt)
 	case OP_TLBI_VAE2IS: tlbi(vae2is, xt); break;
 	case OP_TLBI_VALE2: tlbi(vale2, xt); break;
 	case OP_TLBI_VALE2IS: tlbi(vale2is, xt); break;
+	case OP_TLBI_RVAE2: tlbi_range(4, 6, 1, xt); break;
+	case OP_TLBI_RVAE2IS: tlbi_range(4, 2, 1, xt); break;
+	case OP_TLBI_RVALE2: tlbi_range(4, 6, 5, xt); break;
+	case OP_TLBI_RVALE2IS: tlbi_range(4, 2, 5, xt); break;
 	}
 }
 
@@ -117,7 +123,7 @@ void run_maint(const char *id, unsigned n, const struct step *s, const struct re
 	bool has_desc = s->op == OP_WRITE_DESC || s->op == OP_READ_DESC || s->op == OP_S2_WRITE_DESC ||
 			s->op == OP_S2_READ_DESC;
 	/* Without a stage 2 there is no EL2 half to ask, nor stage 2 tables (the harness refuses such cases). */
-	bool no_stage2 = !s2 && s->op >= OP_S2_WRITE_DESC;
+	bool no_stage2 = !s2 && s->op >= OP_S2_WRITE_DESC && s->op <= OP_SET_VMID;
 	/* From the TTBR1 alias the tables' physical addresses are not mapped: the harness refuses such cases. */
 	bool done = !r->kernel_high && !no_stage2 && maint(s, spaces, tt1, s2, &desc, &err);
 

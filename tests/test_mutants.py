@@ -52,7 +52,8 @@ DEFECTS = {
 # What the outer run's CPU must have for the suite to be able to catch a defect:
 # without it the cases that would are skipped, and the mutant cannot be judged.
 NEEDS = {"pan_never_set": "FEAT_PAN", "span_ignored": "FEAT_PAN", "hpd_bits_swapped": "FEAT_HPDS",
-         "e0pd_never_set": "FEAT_E0PD", "tlbi_rvae1_missing": "FEAT_TLBIRANGE", "tlbi_vae2_missing": "FEAT_VHE",
+         "e0pd_never_set": "FEAT_E0PD", "tlbi_rvae1_missing": "FEAT_TLBIRANGE",
+         "tlbi_rvae2_missing": "FEAT_TLBIRANGE", "tlbi_vae2_missing": "FEAT_VHE",
          "vtcr_ha_never_set": "FEAT_HAFDBS", "hcr_fwb_never_set": "FEAT_S2FWB", "stage2_ds_format_ignored": "FEAT_LPA2"}
 
 # Defects of the kernel's own maintenance (kernel/maint.c, kernel/fixup.c, kernel/el2.c): (file, find,
@@ -69,8 +70,11 @@ MAINTENANCE_DEFECTS = {
     "ttbr0_space_ignored": ("maint.c", "pgt_ttbr(&spaces[s->space]) | TTBR_ASID", "pgt_ttbr(&spaces[0]) | TTBR_ASID",
                             ("address_spaces.toml",)),
     # A range invalidation left out: the range's stale entries stay.
-    "tlbi_rvae1_missing": ("maint.c", "case OP_TLBI_RVAE1: tlbi_range(6, 1, xt); break;", "case OP_TLBI_RVAE1: break;",
+    "tlbi_rvae1_missing": ("maint.c", "case OP_TLBI_RVAE1: tlbi_range(0, 6, 1, xt); break;", "case OP_TLBI_RVAE1: break;",
                            ("tlb_range.toml",)),
+    # EL2's range invalidation left out (E2H = 0): the range's stale EL2 entries stay.
+    "tlbi_rvae2_missing": ("maint.c", "case OP_TLBI_RVAE2: tlbi_range(4, 6, 1, xt); break;",
+                           "case OP_TLBI_RVAE2: break;", ("el2.toml",)),
     # TLBI VAE2 made as EL1&0's VAE1 (as a kernel that kept the *_EL1 forms at EL2 would): the EL2 regime's entry
     # stays where after TLBI VAE2, DSB, ISB only the new translation is permitted.
     "tlbi_vae2_as_vae1": ("maint.c", "case OP_TLBI_VAE2: tlbi(vae2, xt); break;",

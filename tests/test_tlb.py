@@ -99,6 +99,8 @@ def test_a_tlbi_of_another_regime_removes_none_of_the_entries():
     ("tlbi_vmalle1", REGIME_EL20, REGIME_EL20),
     ("tlbi_vae2is", REGIME_EL20, REGIME_EL20),      # ELIsInHost(EL2)
     ("tlbi_vale2", REGIME_EL2, REGIME_EL2),
+    ("tlbi_rvae2", REGIME_EL2, REGIME_EL2),         # TLBI RVAE2: else Regime_EL2
+    ("tlbi_rvale2is", REGIME_EL20, REGIME_EL20),    # if ELIsInHost(EL2) then Regime_EL20
 ])
 def test_the_regime_a_tlbi_invalidates(op, steps_regime, regime):
     assert tlbi_regime(op, _regs(steps_regime)) == regime
@@ -108,6 +110,8 @@ def test_el2s_tlbi_by_va_takes_an_asid_in_the_el20_regime_only():
     xt = 5 << 48 | 0x8000_0000 >> 12
     assert Invalidation.of("tlbi_vae2", xt, _regs(REGIME_EL20)).asid == 5
     assert Invalidation.of("tlbi_vae2", xt, _regs(REGIME_EL2)).asid is None
+    assert Invalidation.of("tlbi_rvae2", xt, _regs(REGIME_EL20)).asid == 5
+    assert Invalidation.of("tlbi_rvae2", xt, _regs(REGIME_EL2)).asid is None
 
 
 def test_ng_entries_belong_to_their_asid(tmp_path):
