@@ -117,7 +117,10 @@ FIXUP_KINDS = ("map", "copy", "set_af")
 # take an IPA, and a VMID switch.
 S2_DESC_WRITES = ("s2_map", "s2_unmap", "s2_protect", "s2_write_desc")
 S2_TLBI_OPS = {"tlbi_ipas2e1": True, "tlbi_ipas2e1is": True, "tlbi_ipas2le1": True, "tlbi_ipas2le1is": True,
-                "tlbi_vmalls12e1": False, "tlbi_vmalls12e1is": False, "tlbi_alle1": False, "tlbi_alle1is": False}
+                "tlbi_vmalls12e1": False, "tlbi_vmalls12e1is": False, "tlbi_alle1": False, "tlbi_alle1is": False,
+                # By range of IPAs (FEAT_TLBIRANGE): the operand's BaseADDR, NUM, SCALE, TTL and TG, as RVAE1's.
+                "tlbi_ripas2e1": True, "tlbi_ripas2e1is": True, "tlbi_ripas2le1": True, "tlbi_ripas2le1is": True}
+S2_RANGE_TLBI = tuple(op for op in S2_TLBI_OPS if op.startswith("tlbi_ripas2"))
 STAGE2_MAINT_OPS = (*S2_DESC_WRITES, "s2_read_desc", *S2_TLBI_OPS, "set_vmid")
 MAINT_OPS = (*DESC_WRITES, "read_desc", "dsb", "isb", *TLBI_OPS, "set_ttbr0", "set_ttbr1", *SYSREG_WRITES,
              *STAGE2_MAINT_OPS)
@@ -535,7 +538,7 @@ REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tb
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
 REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "hpd0": "FEAT_HPDS",
                    "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16"}
-OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI}}
+OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI}}
 # [stage2] keys likewise (any of the features listed): VTCR_EL2.HA/HD and HCR_EL2.FWB are RES0 without them.
 STAGE2_FEATURES = {"ha": ("FEAT_HAFDBS", "FEAT_HAFDBS_DIRTY"), "hd": ("FEAT_HAFDBS_DIRTY",), "fwb": ("FEAT_S2FWB",),
                    "ds": ("FEAT_LPA2",)}
@@ -756,16 +759,20 @@ def _regime(path, name, table, params):
     return regime
 
 
-def range_tg(regime, step):
-    """The granule (shift) a TLBI by range names: its `tg`, else that of the tables its VA selects."""
-    return step.tlbi_range.tg if step.tlbi_range.tg is not None else _table_for(regime, step.va)[0]
+def range_tg(regime, step, stage2=None):
+    """The granule (shift) a TLBI by range names: its `tg`, else that of the tables its VA
+    selects (of stage2, the case's stage 2, for a range of IPAs)."""
+    if step.tlbi_range.tg is not None:
+        return step.tlbi_range.tg
+    return stage2.tg if step.op in S2_RANGE_TLBI else _table_for(regime, step.va)[0]
 
 
-def range_unit(regime, step):
-    """The VA bit BaseADDR[0] holds (ASL TLBIRange): the granule's lowest, or 16 for 52-bit
-    addresses (HasLargeAddress: the 64K granule, or TCR_EL1.DS = 1)."""
-    tg = range_tg(regime, step)
-    return 16 if tg == 16 or regime.ds else tg
+def range_unit(regime, step, stage2=None):
+    """The VA (IPA) bit BaseADDR[0] holds (ASL TLBIRange): the granule's lowest, or 16 for
+    52-bit addresses (HasLargeAddress: the 64K granule, or TCR_EL1.DS = 1; VTCR_EL2.DS for
+    IPAs)."""
+    tg = range_tg(regime, step, stage2)
+    return 16 if tg == 16 or (stage2.ds if step.op in S2_RANGE_TLBI else regime.ds) else tg
 
 
 def _table_for(regime, va):
@@ -1007,7 +1014,8 @@ MAINT_KEYS = {"map": MAP_KEYS, "unmap": {"va", "level", "space"}, "protect": MAP
                  for op, (takes_va, takes_asid) in TLBI_OPS.items()},
               "s2_map": S2MAP_KEYS, "s2_unmap": {"ipa", "level"}, "s2_protect": S2MAP_KEYS - {"to"},
               "s2_write_desc": {"ipa", "level", "desc"}, "s2_read_desc": {"ipa", "level"}, "set_vmid": {"vmid"},
-              **{op: {"ipa"} if takes_ipa else set() for op, takes_ipa in S2_TLBI_OPS.items()}}
+              **{op: ({"ipa"} if takes_ipa else set()) | ({"num", "scale", "ttl", "tg"} if op in S2_RANGE_TLBI else set())
+                 for op, takes_ipa in S2_TLBI_OPS.items()}}
 # What an s2_read_desc may check: the bits stage 2 descriptors share with stage 1's (pgtable-hwdef.h).
 S2_DESC_EXPECT_KEYS = {"desc", "valid", "af", "oa", "one_of"}
 # The descriptor fields a read_desc may check by name (pgtable-hwdef.h).
@@ -1057,7 +1065,7 @@ def _maint_step(path, name, i, op, table, names):
         if value & ~mask:
             raise f.error("value", f"sets bits outside mask ({value & ~mask:#x})")
     tlbi_range = None
-    if op in RANGE_TLBI:
+    if op in RANGE_TLBI or op in S2_RANGE_TLBI:
         tlbi_range = TlbiRange(num=f.int("num", 0), scale=f.int("scale", 0), ttl=f.int("ttl", 0),
                                tg=geometry.GRANULES[f.choice("tg", geometry.GRANULES)] if "tg" in table else None)
         for key, top in (("num", 31), ("scale", 3), ("ttl", 3)):
@@ -1365,12 +1373,12 @@ def _check_layout(case):
         if s.level is not None and s.op not in STAGE2_MAINT_OPS:     # stage 2's: _check_stage2_layout
             check_slot(f"steps[{i}]", s.va, s.level, s.mapping.pa if s.op == "map" or s.fixup in ("map", "copy")
                        else None, va_in_mapping=bool(s.fixup))
-        if s.op in RANGE_TLBI:
-            unit = 1 << range_unit(r, s)
+        if s.op in RANGE_TLBI or s.op in S2_RANGE_TLBI:
+            unit, key = 1 << range_unit(r, s, case.stage2), "ipa" if s.op in S2_RANGE_TLBI else "va"
             if s.va % unit:
-                raise CaseError(case.path, f"va {s.va:#x} is not a multiple of {unit:#x}: BaseADDR holds the VA in "
-                                "units of the granule TG names (64K where addresses are 52-bit: the 64K granule, or "
-                                "ds; ASL TLBIRange)", case.name, f"steps[{i}].va")
+                raise CaseError(case.path, f"{key} {s.va:#x} is not a multiple of {unit:#x}: BaseADDR holds the address "
+                                "in units of the granule TG names (64K where addresses are 52-bit: the 64K granule, "
+                                "or ds; ASL TLBIRange)", case.name, f"steps[{i}].{key}")
         if s.op == "set_ttbr1" and r.ttbr1 is not None:
             raise CaseError(case.path, "set_ttbr1 points TTBR1_EL1 at the case's TTBR1 tables, which a verbatim "
                             "regime.ttbr1 leaves out", case.name, f"steps[{i}].do")

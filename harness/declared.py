@@ -13,7 +13,8 @@ it plants.
 from functools import lru_cache
 
 from harness.cases import (
-    LAYOUT, RANGE_TLBI, S2_TLBI_OPS, S2AP_NAMES, STAGE2_MAINT_OPS, TLBI_OPS, range_tg, range_unit, tlbi_takes_asid,
+    LAYOUT, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, S2AP_NAMES, STAGE2_MAINT_OPS, TLBI_OPS, range_tg, range_unit,
+    tlbi_takes_asid,
 )
 from harness.kdefs import kernel_header, read_constants, read_defines
 from harness.model.attributes import SH_CODES
@@ -370,16 +371,17 @@ def tlbi_operand(case, step):
     By range (FEAT_TLBIRANGE): ASID[63:48], TG[47:46], SCALE[45:44], NUM[43:39],
     TTL[38:37] and BaseADDR[36:0], the VA in units of range_unit (Linux's __TLBI_VADDR_RANGE).
     EL2's TLBI IPAS2*: IPA[51:12] in bits[39:0], TTL 0 (Linux's __kvm_tlb_flush_vmid_ipa passes
-    ipa >> 12); VMALLS12E1, ALLE1: none."""
-    if step.op in S2_TLBI_OPS:
+    ipa >> 12); VMALLS12E1, ALLE1: none; RIPAS2*: the range fields, BaseADDR the IPA in units
+    of range_unit (of stage 2's granule), NS[63] 0 (Linux's __kvm_tlb_flush_vmid_range)."""
+    if step.op in S2_TLBI_OPS and step.op not in S2_RANGE_TLBI:
         return step.va >> 12 & ((1 << 40) - 1) if S2_TLBI_OPS[step.op] else 0
-    takes_va = TLBI_OPS[step.op][0]
-    asid = step.asid << 48 if tlbi_takes_asid(step.op, case.el2 == "vhe") else 0
-    if step.op in RANGE_TLBI:
+    asid = step.asid << 48 if step.op in TLBI_OPS and tlbi_takes_asid(step.op, case.el2 == "vhe") else 0
+    if step.op in RANGE_TLBI or step.op in S2_RANGE_TLBI:
         t = step.tlbi_range
-        base = step.va >> range_unit(case.regime, step) & ((1 << 37) - 1)
-        return (asid | _TLBIR_TG[range_tg(case.regime, step)] << 46 | t.scale << 44 | t.num << 39 | t.ttl << 37
-                | base)
+        base = step.va >> range_unit(case.regime, step, case.stage2) & ((1 << 37) - 1)
+        return (asid | _TLBIR_TG[range_tg(case.regime, step, case.stage2)] << 46 | t.scale << 44 | t.num << 39
+                | t.ttl << 37 | base)
+    takes_va = TLBI_OPS[step.op][0]
     return asid | (step.va >> 12 & ((1 << 44) - 1) if takes_va else 0)
 
 

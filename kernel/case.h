@@ -287,7 +287,12 @@ struct raw {
 #define OP_TLBI_RVAE2IS     76
 #define OP_TLBI_RVALE2      77
 #define OP_TLBI_RVALE2IS    78
-#define OP_COUNT            79
+/* Stage 2's TLBI by range of IPAs (FEAT_TLBIRANGE), executed by the EL2 half as OP_TLBI_IPAS2E1 (hvc.h). */
+#define OP_TLBI_RIPAS2E1    79
+#define OP_TLBI_RIPAS2E1IS  80
+#define OP_TLBI_RIPAS2LE1   81
+#define OP_TLBI_RIPAS2LE1IS 82
+#define OP_COUNT            83
 
 struct step {
 	u64 va, value;

@@ -100,6 +100,10 @@ static bool run_tlbi_el2(u64 op, u64 xt)
 	case OP_TLBI_VMALLS12E1IS: tlbi_all(vmalls12e1is); break;
 	case OP_TLBI_ALLE1: tlbi_all(alle1); break;
 	case OP_TLBI_ALLE1IS: tlbi_all(alle1is); break;
+	case OP_TLBI_RIPAS2E1: tlbi_range(4, 4, 2, xt); break;
+	case OP_TLBI_RIPAS2E1IS: tlbi_range(4, 0, 2, xt); break;
+	case OP_TLBI_RIPAS2LE1: tlbi_range(4, 4, 6, xt); break;
+	case OP_TLBI_RIPAS2LE1IS: tlbi_range(4, 0, 6, xt); break;
 	default: return false;
 	}
 	return true;

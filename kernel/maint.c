@@ -16,17 +16,8 @@ bool is_maint(u32 op)
 {
 	return (op >= OP_WRITE_DESC && op <= OP_SET_SCTLR) || (op >= OP_TLBI_ALLE2 && op <= OP_TLBI_VALE2IS) ||
 	       (op >= OP_TLBI_RVAE1 && op <= OP_TLBI_RVAALE1IS) || (op >= OP_S2_WRITE_DESC && op <= OP_SET_VMID) ||
-	       (op >= OP_TLBI_RVAE2 && op <= OP_TLBI_RVALE2IS);
+	       (op >= OP_TLBI_RVAE2 && op <= OP_TLBI_RIPAS2LE1IS);
 }
-
-/*
- * TLBI by range (FEAT_TLBIRANGE, Armv8.4) as SYS op1, C8, CRm, op2: the
- * assembler needs no -march for it.  op1 0 the *E1 forms, 4 the *E2 ones;
- * CRm 2 is the Inner Shareable form, 6 the local one; op2 1 RVAE1 (RVAE2),
- * 3 RVAAE1, 5 RVALE1 (RVALE2), 7 RVAALE1.
- */
-#define tlbi_range(op1, crm, op2, xt) \
-	__asm__ volatile("sys #" #op1 ", c8, c" #crm ", #" #op2 ", %0" : : "r"((u64)(xt)) : "memory")
 
 /* The register of the regime the kernel runs in (EL1&0's, or EL2's at EL2: sysreg.h). */
 #define set_bits(reg, value, mask) write_sysreg_elx((read_sysreg_elx(reg) & ~(mask)) | (value), reg)
@@ -101,6 +92,7 @@ static bool maint(const struct step *s, struct pgtable *spaces, struct pgtable *
 	case OP_SET_VMID: hvc_call(HVC_SET_VMID, s->value, 0, 0); break;
 	case OP_TLBI_IPAS2E1: case OP_TLBI_IPAS2E1IS: case OP_TLBI_IPAS2LE1: case OP_TLBI_IPAS2LE1IS:
 	case OP_TLBI_VMALLS12E1: case OP_TLBI_VMALLS12E1IS: case OP_TLBI_ALLE1: case OP_TLBI_ALLE1IS:
+	case OP_TLBI_RIPAS2E1: case OP_TLBI_RIPAS2E1IS: case OP_TLBI_RIPAS2LE1: case OP_TLBI_RIPAS2LE1IS:
 		hvc_call(HVC_TLBI, s->op, s->value, 0);
 		break;
 	case OP_DSB_ISH: dsb(ish); break;
@@ -123,7 +115,7 @@ void run_maint(const char *id, unsigned n, const struct step *s, const struct re
 	bool has_desc = s->op == OP_WRITE_DESC || s->op == OP_READ_DESC || s->op == OP_S2_WRITE_DESC ||
 			s->op == OP_S2_READ_DESC;
 	/* Without a stage 2 there is no EL2 half to ask, nor stage 2 tables (the harness refuses such cases). */
-	bool no_stage2 = !s2 && s->op >= OP_S2_WRITE_DESC && s->op <= OP_SET_VMID;
+	bool no_stage2 = !s2 && ((s->op >= OP_S2_WRITE_DESC && s->op <= OP_SET_VMID) || s->op >= OP_TLBI_RIPAS2E1);
 	/* From the TTBR1 alias the tables' physical addresses are not mapped: the harness refuses such cases. */
 	bool done = !r->kernel_high && !no_stage2 && maint(s, spaces, tt1, s2, &desc, &err);
 

@@ -13,6 +13,15 @@
 #define tlbi(op, xt) __asm__ volatile("tlbi " #op ", %0" : : "r"((u64)(xt)) : "memory")
 #define tlbi_all(op) __asm__ volatile("tlbi " #op ::: "memory")
 /*
+ * TLBI by range (FEAT_TLBIRANGE, Armv8.4) as SYS op1, C8, CRm, op2: the
+ * assembler needs no -march for it.  op1 0 the *E1 forms (CRm 2 Inner
+ * Shareable, 6 local; op2 1 RVAE1, 3 RVAAE1, 5 RVALE1, 7 RVAALE1), op1 4 the
+ * *E2 ones (the same CRm; op2 1 RVAE2, 5 RVALE2) and stage 2's (CRm 0 Inner
+ * Shareable, 4 local; op2 2 RIPAS2E1, 6 RIPAS2LE1).
+ */
+#define tlbi_range(op1, crm, op2, xt) \
+	__asm__ volatile("sys #" #op1 ", c8, c" #crm ", #" #op2 ", %0" : : "r"((u64)(xt)) : "memory")
+/*
  * The kernel runs at EL1, or at EL2 for a case whose steps run in the EL2
  * regime (HCR_EL2.E2H = 0, where the *_EL1 names reach EL1's registers, not
  * EL2's): the registers of the regime it runs in, chosen by CurrentEL.

@@ -360,6 +360,7 @@ S2_CASE = '''feature = "tlb tests"
 [case.c]
 summary = "s"
 stage2 = { t0sz = 24, vmid = 1 }
+requires = ["FEAT_TLBIRANGE"]
 map = [
   { va = 0x8000_0000, to = 0x8000_0000, level = 3 },
   { va = 0x8010_0000, to = 0x8010_0000, level = 3 },
@@ -393,6 +394,12 @@ VMALLE1 = '{ do = "tlbi_vmalle1" }'
     (['{ do = "tlbi_ipas2e1", ipa = 0x8000_1000 }', DSB, VMALLE1, DSB, ISB], {A, B}),    # another IPA
     (['{ do = "tlbi_vmalls12e1" }', DSB, ISB], {B}),
     (['{ do = "tlbi_alle1is" }', DSB, ISB], {B}),
+    # By range of IPAs (RIPAS2E1): the IPAs of the range, of its TG and TTL.
+    (['{ do = "tlbi_ripas2e1", ipa = 0x8000_0000 }', DSB, VMALLE1, DSB, ISB], {B}),
+    (['{ do = "tlbi_ripas2le1is", ipa = 0x8000_0000, ttl = 3 }', DSB, VMALLE1, DSB, ISB], {B}),
+    (['{ do = "tlbi_ripas2e1", ipa = 0x8000_1000, num = 3 }', DSB, VMALLE1, DSB, ISB], {A, B}),   # after the IPA
+    (['{ do = "tlbi_ripas2e1", ipa = 0x8000_0000, ttl = 2 }', DSB, VMALLE1, DSB, ISB], {A, B}),   # a wrong level
+    (['{ do = "tlbi_ripas2e1", ipa = 0x8000_0000, tg = "16K" }', DSB, VMALLE1, DSB, ISB], {A, B}),  # another TG
     # VMIDs: none of VMID 1's entries under VMID 2; back under VMID 1 they may be used again,
     # unless a TLBI of VMID 1 (or of every VMID) removed them.
     (['{ do = "set_vmid", vmid = 2 }', ISB], {B}),

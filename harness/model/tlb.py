@@ -57,8 +57,9 @@ D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
   the same VMID formed while both were there.
 - The EL1 TLBIs and VMALLE1 remove stage 1 and combined entries of the
   current VMID (never stage 2 entries); IPAS2E1 and IPAS2LE1 stage 2 entries
-  of the IPA and the current VMID, but are not required to remove combined
-  ones; VMALLS12E1 every entry of the current VMID, ALLE1 of every VMID.  So
+  of the IPA and the current VMID (RIPAS2E1 and RIPAS2LE1 of the IPAs of
+  their range, ASL TLBIRange, with its TG and TTL), but are not required to
+  remove combined ones; VMALLS12E1 every entry of the current VMID, ALLE1 of every VMID.  So
   a combined entry formed before the stage 1 TLBI that follows an IPAS2E1
   completed survives IPAS2E1, and IPAS2E1, DSB, VMALLE1 (or VAE1) is what
   removes a stage 2 translation.
@@ -66,8 +67,8 @@ D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
   stage 1 entry is; one object stands for both (its stage 1 and its stage 2
   walk of those tables), and its invalidations say which of the two they
   remove.  Under stage 2 the model holds leaf entries only: walk-cache
-  entries (of either stage) are not modelled there, and IPAS2LE1 is modelled
-  as IPAS2E1.
+  entries (of either stage) are not modelled there, and IPAS2LE1 (RIPAS2LE1)
+  is modelled as IPAS2E1 (RIPAS2E1).
 
 An entry is kept as the registers and the memory it was walked from; its
 translation of a VA is AArch64.S1Translate over them, and its table entries'
@@ -75,7 +76,7 @@ is that walk's descriptors down to a level over the memory walks read now.
 """
 from dataclasses import dataclass, field, replace
 
-from harness.cases import LAST_LEVEL_TLBI, RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
+from harness.cases import LAST_LEVEL_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
 from harness.model.descriptors import DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (
@@ -83,7 +84,7 @@ from harness.model.registers import (
     walk_params,
 )
 from harness.model.stage2 import (
-    VTCR_VS, VTTBR_VMID, S2Leaf, WalkFaultedAtStage2, full_translate, s1_walk_memory, s2_params, s2_translate, s2_walk,
+    VTCR_DS, VTCR_VS, VTTBR_VMID, S2Leaf, WalkFaultedAtStage2, full_translate, s1_walk_memory, s2_params, s2_translate, s2_walk,
 )
 from harness.model.walk import WalkFault, level_lsb, s1_start_level, s1_walk, va_is_out_of_range
 from harness import esr, par
@@ -184,8 +185,8 @@ class Invalidation:
     ASID), and global ones if globals; with last_level only leaf entries (walk-cache
     entries of table descriptors stay); with granule, only entries of that granule;
     with level, only entries whose leaf is at that level.  Of the VMID vmid (None: of
-    every VMID): stage 1 and combined entries if stage1, stage 2 entries of ipa (None:
-    every IPA) if stage2."""
+    every VMID): stage 1 and combined entries if stage1, stage 2 entries of the IPAs
+    [ipa, ipa_end) (ipa None: every IPA) if stage2, with granule and level as for stage 1."""
     start: int
     end: int
     asid: int
@@ -198,6 +199,7 @@ class Invalidation:
     stage1: bool = True
     stage2: bool = False
     ipa: int = None
+    ipa_end: int = None
 
     @staticmethod
     def by_va(va, asid, last_level=False, regime=REGIME_EL10):
@@ -213,10 +215,17 @@ class Invalidation:
         (IPA[51:12] in Xt[39:0]: stage 2 entries only), VMALLS12E1 (both stages) or ALLE1
         (both stages, every VMID)."""
         vmid = current_vmid(regs)
+        if op in S2_RANGE_TLBI:
+            decoded = tlbi_range(xt, bool(VTCR_DS.get(regs.vtcr)))
+            ttl = xt >> TLBIR_TTL_SHIFT & 0b11
+            start, end, granule = decoded if decoded is not None else (0, 0, None)   # empty: nothing need go
+            return Invalidation(None, None, None, True, False, granule, ttl or None, vmid=vmid, stage1=False,
+                                stage2=True, ipa=start, ipa_end=end)
         if op in S2_TLBI_OPS:
             if S2_TLBI_OPS[op]:
-                return Invalidation(None, None, None, True, vmid=vmid, stage1=False, stage2=True,
-                                    ipa=(xt & ((1 << 40) - 1)) << 12)
+                ipa = (xt & ((1 << 40) - 1)) << 12
+                return Invalidation(None, None, None, True, vmid=vmid, stage1=False, stage2=True, ipa=ipa,
+                                    ipa_end=ipa + 1)
             return Invalidation(None, None, None, True, vmid=None if op.startswith("tlbi_alle1") else vmid,
                                 stage2=True)
         return replace(Invalidation._of_stage1(op, xt, regs), vmid=vmid)
@@ -346,7 +355,9 @@ class Entry:
         size = 1 << level_lsb(params.granule, found.level)
         base = ipa & ~(size - 1)
         for epoch, inv in self.removed:
-            if not inv.stage2 or not inv.of_vmid(self.vmid) or inv.ipa is not None and not base <= inv.ipa < base + size:
+            if not inv.stage2 or not inv.of_vmid(self.vmid) or inv.ipa is not None and not (
+                    inv.ipa < base + size and base < inv.ipa_end) or inv.granule not in (None, params.granule) \
+                    or inv.level not in (None, found.level):
                 continue
             if born is None or inv.stage1 or epoch <= born:
                 return False
