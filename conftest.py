@@ -16,7 +16,7 @@ import pytest
 from harness import features
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
-from harness.qemu import CASE_TIMEOUT, HANG_CHECK, qemu_version
+from harness.qemu import CASE_TIMEOUT, CONSOLES, HANG_CHECK, qemu_version
 from harness.results import ResultsWriter, case_entry
 from harness.runner import Runner, Settings
 from harness.scheduling import BatchGroupScheduling, batch_groups, is_case_nodeid
@@ -46,6 +46,9 @@ def pytest_addoption(parser):
     group.addoption("--hang-check", type=float, default=HANG_CHECK, metavar="SECONDS",
                     help="seconds without output after which QEMU is asked whether the kernel still makes "
                          f"progress, and stopped if not (default: {HANG_CHECK}; 0: only --case-timeout stops it)")
+    group.addoption("--console", choices=CONSOLES, default="uart",
+                    help="the channel of the kernel's records: the PL011 UART (default), or semihosting's "
+                         "SYS_WRITE0 (README: Speed)")
     group.addoption("--results", default=str(ROOT / "results"), help="where results are written (default: results/)")
     group.addoption("--fuzz-seed", type=int, default=None,
                     help="tests/test_fuzz_campaign.py: the campaign's seed (default: CI's fixed seed)")
@@ -83,7 +86,7 @@ def pytest_configure(config):
     workers = config.workerinput["workercount"] if _is_worker(config) else 1
     config.stash[RUNNER] = Runner(Settings(config.getoption("--qemu"), config.getoption("--cpu"),
                                            _kernel(config), config.getoption("--case-timeout"),
-                                           config.getoption("--hang-check") or None),
+                                           config.getoption("--hang-check") or None, config.getoption("--console")),
                                   parallel=max(1, len(os.sched_getaffinity(0)) // workers))
     if _is_worker(config) or not _runs_cases(config):
         return

@@ -70,6 +70,7 @@ class Settings:
     kernel: Path
     timeout: float = 10.0
     hang_check: float | None = HANG_CHECK   # qemu.run_kernel's progress check
+    console: str = "uart"                   # the channel of the kernel's records (qemu.CONSOLES)
 
 
 def timeout_for(case, settings):
@@ -216,7 +217,7 @@ class Runner:
     def _run(self, case_ids, timeout, watch=None, boot="el1"):
         s = self.settings
         return run_kernel(s.qemu, s.cpu, s.kernel, case_ids, timeout=timeout, hang_check=s.hang_check, watch=watch,
-                          stop=self._stop, boot=boot)
+                          stop=self._stop, boot=boot, console=s.console)
 
     def boot(self, boot="el1"):
         """A boot of mode `boot` (qemu.BOOT_MODES) that runs no case: the CPU's ID registers, and
@@ -299,7 +300,7 @@ class Runner:
         batch, length = [], None
         for c in cases:
             if length is None:
-                length = sum(len(t) + 1 for t in (*boot_tokens(c.boot), WALKS_OPTION))
+                length = sum(len(t) + 1 for t in (*boot_tokens(c.boot, self.settings.console), WALKS_OPTION))
             length += len(c.id) + 1
             # A boot has one mode (where its cases run: qemu.BOOT_MODES): all its cases are of that mode.
             if length >= CMDLINE_SIZE or batch and c.boot != batch[0].boot:

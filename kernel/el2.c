@@ -11,6 +11,7 @@
  * are the kernel's own, handled by exception.c as at EL1.
  */
 #include "case.h"
+#include "console.h"
 #include "exception.h"
 #include "exit_status.h"
 #include "hvc.h"
@@ -177,6 +178,7 @@ void el2_handle(struct frame *f, u64 vector)
 		if (esr_ec(f->esr) == ESR_EC_HVC64 ? hvc(f) : resume_probe(f))
 			return;
 	}
+	console_set_uart(UART_BASE);    /* EL2's MMU is off here: the UART at its PA */
 	record_begin("exception");
 	record_str("kind", "unexpected");
 	record_dec("el", 2);

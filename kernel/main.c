@@ -5,6 +5,7 @@
  * boot can run many cases (batch mode, campaigns).
  */
 #include "blob.h"
+#include "console.h"
 #include "el0.h"
 #include "exception.h"
 #include "fixup.h"
@@ -25,8 +26,8 @@
 static u8 table_memory[TABLE_POOL_SIZE] __attribute__((aligned(1 << 16), section(".pool")));
 static struct table_pool pool = { table_memory, sizeof(table_memory), 0 };
 static char cmdline[CMDLINE_SIZE];
-/* Command-line options: walk records before (and, with HA/HD, after) each step. */
-static bool walks;
+/* Command-line options: walk records before (and, with HA/HD, after) each step; records through semihosting. */
+static bool walks, semihosting_console;
 /* The kernel started at EL2, whose half (el2.c) a case's stage 2 needs. */
 static bool have_el2;
 /* The EL the kernel runs at: 1, or 2 in a +vhe boot on a CPU with FEAT_VHE. */
@@ -510,7 +511,9 @@ static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0,
 
 	mmu_enable(&transition, boot_root, tt1_root);
 	current_case_id = run.id;
+	console_set_uart(UART_ALIAS_BASE);
 	run_in_alias(ALIAS_OFFSET, &enter, &leave, ALIAS(&run_steps), ALIAS(&run));
+	console_set_uart(UART_BASE);
 	current_case_id = c->id;
 }
 
@@ -730,14 +733,16 @@ static bool is_option(const char *token, size_t len, const char *name)
 }
 
 /*
- * The boot's options: "+walks", walk records for every step; "+vhe", the
- * boot mode, which start.S has acted on before C runs (el2_boot_hcr).
+ * The boot's options: "+walks", walk records for every step; "+semihosting",
+ * records through semihosting rather than the UART; "+vhe", the boot mode,
+ * which start.S has acted on before C runs (el2_boot_hcr).
  */
 static const struct {
 	const char *name;
 	bool *flag;             /* NULL: nothing to set here */
 } options[] = {
 	{ "+walks", &walks },
+	{ "+semihosting", &semihosting_console },
 	{ "+vhe", NULL },
 };
 
@@ -823,14 +828,34 @@ u64 el2_boot_hcr(void)
 	return 0;
 }
 
+/* Set the options of the command line p; false if one is unknown. */
+static bool set_options(const char *p)
+{
+	const char *token;
+	size_t len;
+	bool known = true;
+
+	while ((len = next_token(&p, &token))) {
+		if (token[0] == '+' && !set_option(token, len))
+			known = false;
+	}
+	return known;
+}
+
 int kernel_main(u64 boot_el)
 {
 	int status = EXIT_OK;
-	const char *p = cmdline, *token;
 	struct blob_problem problem;
 	bool blob_ok = blob_check(CASE_BLOB, CASE_BLOB_SIZE, &problem);
+	bool cmdline_ok = semihost_cmdline(cmdline, sizeof(cmdline));
+	const char *p = cmdline_ok ? cmdline : "", *token;
+	/* Options first, wherever they are: they hold for every case of the boot, the console's from its first record. */
+	bool options_ok = set_options(p);
 	size_t len;
 
+	console_init();
+	if (semihosting_console)
+		console_use_semihosting();
 	if (blob_ok)
 		ncases = blob_ncases(CASE_BLOB);
 	have_el2 = boot_el == 2;
@@ -839,15 +864,13 @@ int kernel_main(u64 boot_el)
 	if (!blob_ok) {
 		status = report_bad_blob(&problem);
 		p = "";
-	} else if (!semihost_cmdline(cmdline, sizeof(cmdline))) {
+	} else if (!cmdline_ok) {
 		record_begin("error");
 		record_str("what", "cmdline_too_long");
 		record_end();
 		status = EXIT_CASE_ERROR;
-		p = "";
 	}
-	/* Options first, wherever they are: they hold for every case of the boot. */
-	for (const char *q = p; (len = next_token(&q, &token));) {
+	for (const char *q = cmdline_ok ? cmdline : ""; !options_ok && (len = next_token(&q, &token));) {
 		if (token[0] == '+' && !set_option(token, len))
 			status = report_bad_token("unknown_option", "option", token, len);
 	}

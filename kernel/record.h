@@ -11,9 +11,6 @@
 
 #define PROTOCOL_VERSION 2
 
-void console_putc(char c);
-void console_puts(const char *s);
-
 void record_begin(const char *event);
 void record_str(const char *key, const char *value);
 void record_hex(const char *key, u64 value);

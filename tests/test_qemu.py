@@ -67,11 +67,20 @@ def test_command():
     cmd = qemu_command("q", "max", "k.elf", ["a", "b"], boot="stage2")
     assert cmd[cmd.index("-M") + 1] == "virt,virtualization=on"
     assert cmd[cmd.index("-m") + 1] == "1024M"
-    # The records (semihosting's console) and the UART share one stdio chardev.
-    assert cmd[cmd.index("-semihosting-config") + 1] == "enable=on,target=native,chardev=console,arg=+walks,arg=a,arg=b"
+    # The records come over the UART on stdio; what semihosting would write is thrown away (a null chardev).
+    assert cmd[cmd.index("-semihosting-config") + 1] == \
+        "enable=on,target=native,chardev=semihosting,arg=+walks,arg=a,arg=b"
     assert "stdio,id=console,mux=on" in cmd and cmd[cmd.index("-serial") + 1] == "chardev:console"
+    assert "null,id=semihosting" in cmd
     quiet = qemu_command("q", "max", "k.elf", ["#0-4999"], walks=False)
-    assert quiet[quiet.index("-semihosting-config") + 1] == "enable=on,target=native,chardev=console,arg=#0-4999"
+    assert quiet[quiet.index("-semihosting-config") + 1] == "enable=on,target=native,chardev=semihosting,arg=#0-4999"
+    # Opted into, semihosting's console shares stdio with the UART, and the kernel is told to use it.
+    semi = qemu_command("q", "max", "k.elf", ["a"], boot="vhe", console="semihosting")
+    assert semi[semi.index("-semihosting-config") + 1] == \
+        "enable=on,target=native,chardev=console,arg=+vhe,arg=+semihosting,arg=+walks,arg=a"
+    assert "null,id=semihosting" not in semi
+    with pytest.raises(ValueError, match="unknown console"):
+        qemu_command("q", "max", "k.elf", ["a"], console="jtag")
     assert cmd[cmd.index("-kernel") + 1] == "k.elf"
     assert cmd[cmd.index("-device") + 1] == f"loader,file=cases.bin,addr={LAYOUT['CASE_BLOB_BASE']:#x},force-raw=on"
     assert qemu_command("q", "max", "k.elf", ["a"])[cmd.index("-M") + 1] == "virt"
@@ -91,6 +100,22 @@ def test_demo_case(qemu, cpu, kernel):
     assert r.exit_status == 0 and r.signal is None and not r.timed_out, r.output
     assert "MMUT 2 exit status=0\n" in r.output
     assert "\r" not in r.output
+
+
+def test_both_consoles_carry_the_same_records(qemu, cpu, kernel):
+    """The UART (the default) and semihosting (opted into) carry the same records, all of them."""
+    runs = {console: run_kernel(qemu, cpu, kernel, [DEMO_CASE], console=console) for console in ("uart", "semihosting")}
+    for console, r in runs.items():
+        out = parse_output(r.output)
+        assert r.exit_status == 0 and not out.garbage and out.cases()[DEMO_CASE].end, (console, r.output)
+    assert runs["uart"].output == runs["semihosting"].output
+
+
+def test_uart_runs_carry_nothing_by_semihosting(qemu, cpu, kernel):
+    """On the UART channel semihosting's output is thrown away: a kernel told to write its records
+    there (+semihosting) is heard from no more, so whatever a UART run shows came over the UART."""
+    r = run_kernel(qemu, cpu, kernel, ["+semihosting", DEMO_CASE])
+    assert r.exit_status == 0 and "MMUT" not in r.output, r.output
 
 
 def test_floor_boot_runs_no_case(qemu, cpu, kernel):
