@@ -357,20 +357,27 @@ struct step_run {
 	u64 el0_code;                           /* where the EL0 code page is mapped */
 	struct pgtable *s2;                     /* the stage 2 tables, or NULL: EL2 takes the steps' stage 2 faults */
 	bool s2_updates;                        /* VTCR_EL2.HA or HD: stage 2 hardware updates */
+	unsigned first_change;                  /* the first step that changes tables or registers, or n */
 };
+
+/* The first of a case's steps that changes its tables or registers (a maintenance step, a fix-up), or nsteps. */
+static unsigned first_change(const struct mmut_case *c)
+{
+	unsigned n = 0;
+
+	while (n < c->nsteps && !is_maint(c->steps[n].op) && !is_fixup(c->steps[n].op))
+		n++;
+	return n;
+}
 
 /*
  * The descriptors the kernel's software walk of a step's VA reads, one
- * record each, from the TTBR that VA bit 55 selects.  None where the
- * hardware reads none: walks of that half disabled (EPDn), or the VA
- * outside its range (with TBI the top byte is not part of it).
+ * record each (the case is the one begun).
  */
-static void report_walk_reads(const struct step_run *c, unsigned n, const char *when, const struct walk *w,
-			      unsigned stage)
+static void report_walk_reads(unsigned n, const char *when, const struct walk *w, unsigned stage)
 {
 	for (unsigned i = 0; i < w->nreads; i++) {
 		record_begin("walk");
-		record_str("case", c->id);
 		record_dec("n", n);
 		record_str("when", when);
 		if (stage == 2)
@@ -395,26 +402,50 @@ static const struct pgtable *current_tt0(const struct step_run *c)
 	return &c->spaces[0];
 }
 
-static void report_walk(const struct step_run *c, unsigned n, const char *when)
+/*
+ * The walk of step n's VA, from the TTBR that VA bit 55 selects, and under
+ * stage 2 the stage 2 walk of the IPA it gives (stage 1's own tables are at
+ * IPA = PA): printed as walk records (report = true), and its digest
+ * (pgt_walk_digest) returned.  Nothing is read where the hardware reads
+ * nothing: walks of that half disabled (EPDn), or the VA outside its range
+ * (with TBI the top byte is not part of it).
+ */
+static u64 walk_step(const struct step_run *c, unsigned n, const char *when, bool report)
 {
 	u64 va = c->steps[n].va;
 	bool upper = va & BIT(55);
 	const struct pgtable *pt = upper ? c->tt1 : current_tt0(c);
+	u64 digest = WALK_DIGEST_SEED;
 	struct walk w;
 
 	/* The EL2 regime has one range, TTBR0_EL2's: a VA with bit 55 set is outside it. */
 	if ((upper && c->regime->el2) || (upper ? c->regime->epd1 : c->regime->epd0) ||
 	    !pgt_va_in_range(pt->va_bits, va, upper ? c->regime->tbi1 : c->regime->tbi0))
-		return;
+		return digest;
 	pgt_walk(pt, va, c->memory, &w);
-	report_walk_reads(c, n, when, &w, 1);
-	/* Under stage 2, the stage 2 walk of the IPA stage 1 gives (stage 1's own tables are at IPA = PA). */
+	digest = pgt_walk_digest(digest, &w, 1);
+	if (report)
+		report_walk_reads(n, when, &w, 1);
 	if (c->s2 && w.valid) {
 		struct walk w2;
 
 		pgt_walk(c->s2, w.pa, c->memory, &w2);
-		report_walk_reads(c, n, when, &w2, 2);
+		digest = pgt_walk_digest(digest, &w2, 2);
+		if (report)
+			report_walk_reads(n, when, &w2, 2);
 	}
+	return digest;
+}
+
+/*
+ * Whether step n's walks are reported in full rather than as a digest: with
+ * +walks, and where the declared tables cannot predict them: under hardware
+ * updates (of either stage), and from the first step that changes tables or
+ * registers (a maintenance step, a fix-up) on.
+ */
+static bool full_walks(const struct step_run *c, unsigned n)
+{
+	return walks || c->regime->ha || c->regime->hd || c->s2_updates || n >= c->first_change;
 }
 
 static void run_step(const struct step_run *c, unsigned n)
@@ -424,17 +455,18 @@ static void run_step(const struct step_run *c, unsigned n)
 	u64 result;
 
 	if (is_maint(s->op)) {
-		run_maint(c->id, n, s, c->regime, c->spaces, c->tt1, c->s2);
+		run_maint(n, s, c->regime, c->spaces, c->tt1, c->s2);
 		return;
 	}
 	if (is_fixup(s->op)) {
 		/* A case with fix-ups has one TTBR0 table set (harness/cases.py). */
-		if (!apply_fixup(c->id, n, s, table_for(s->va, 0, c->spaces, c->tt1), c->memory))
+		if (!apply_fixup(n, s, table_for(s->va, 0, c->spaces, c->tt1), c->memory))
 			return;
 		s = &c->steps[n - 1];   /* the retry: the access that faulted, again */
 	}
-	if (walks)
-		report_walk(c, n, "before");
+	bool full = full_walks(c, n);
+	u64 digest = walk_step(c, n, "before", full);
+
 	probe.fault.taken = false;
 	probe.fetch_target = s->va;
 	if (s->el == 0) {
@@ -449,9 +481,10 @@ static void run_step(const struct step_run *c, unsigned n)
 		el2_fault = hvc_call(HVC_TAKE_FAULT, 0, 0, 0);
 
 	record_begin("step");
-	record_str("case", c->id);
 	record_dec("n", n);
 	record_hex("va", s->va);
+	if (!full)
+		record_hex("walk", digest);
 	if (el2_fault.x0) {
 		/* Taken to EL2: its syndrome, fault address and faulting IPA register, raw. */
 		record_str("result", "fault");
@@ -475,8 +508,8 @@ static void run_step(const struct step_run *c, unsigned n)
 	}
 	record_end();
 	/* Hardware Access flag and dirty state updates (of either stage) may have written descriptors of the walk. */
-	if (walks && (c->regime->ha || c->regime->hd || c->s2_updates))
-		report_walk(c, n, "after");
+	if (c->regime->ha || c->regime->hd || c->s2_updates)
+		walk_step(c, n, "after", true);
 }
 
 static void run_steps(const void *arg)
@@ -506,7 +539,7 @@ static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0,
 	struct ttbr0_regs leave = { tcr_from_regime(&transition), boot_root };
 	struct step_run run = {
 		ALIAS(c->id), ALIAS(c->steps), c->nsteps, ALIAS(&c->regime), ALIAS(tt0), ALIAS(tt1), 1,
-		ALIAS(&window_alias), EL0_CODE_ALIAS_VA, NULL, false,
+		ALIAS(&window_alias), EL0_CODE_ALIAS_VA, NULL, false, first_change(c),
 	};
 
 	mmu_enable(&transition, boot_root, tt1_root);
@@ -521,7 +554,6 @@ static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0,
 static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1, const struct pgtable *s2)
 {
 	record_begin("regs");
-	record_str("case", c->id);
 	record_hex("tcr", tcr_from_regime(&c->regime));
 	record_hex("mair", c->regime.mair);
 	record_hex("sctlr", sctlr_from_regime(&c->regime));
@@ -611,7 +643,7 @@ static int run_case(const struct mmut_case *c)
 		} else {
 			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, spaces, &tt1, c->nspaces, &window,
 						EL0_CODE_VA, c->stage2 ? &s2 : NULL,
-						c->stage2 && (c->stage2->flags & (STAGE2_HA | STAGE2_HD)) };
+						c->stage2 && (c->stage2->flags & (STAGE2_HA | STAGE2_HD)), first_change(c) };
 
 			if (c->stage2)
 				hvc_call(HVC_STAGE2_ON, vtcr_from_stage2(c->stage2), vttbr_from_stage2(c->stage2, &s2),

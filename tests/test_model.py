@@ -502,7 +502,7 @@ def test_pc_alignment_comes_before_the_fetch_is_translated(el):
     outcomes = translate(regs(), Memory(), "fetch", VA)
     assert expectation_agrees(s, outcomes) == []
     assert describe(one(outcomes), "fetch") == f"PC alignment fault (EC 0x22), FAR {VA:#x}"
-    assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} "
+    assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} "
                                                    f"result=fault esr=0x8a000000 far={VA:#x} elr=0x1")) == []
 
 
@@ -611,14 +611,14 @@ def test_observation_allowed():
     outcomes = translate(regs(), mem, "store8", VA)
     s = step("store8", VA, Expect("fault", fault="translation", level=3, far=VA, wnr=True))
     esr_value = 0x25 << 26 | 1 << 25 | 1 << 6 | 0x07
-    ok = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=fault esr={esr_value:#x} far={VA:#x} elr=0x1")
+    ok = record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} result=fault esr={esr_value:#x} far={VA:#x} elr=0x1")
     assert observation_allowed(s, outcomes, ok) == []
-    isv = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=fault esr={esr_value | 1 << 24 | 3 << 22:#x} "
+    isv = record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} result=fault esr={esr_value | 1 << 24 | 3 << 22:#x} "
                  f"far={VA:#x} elr=0x1")
     assert observation_allowed(s, outcomes, isv) == []                # ISV and ISS[23:14] left free
-    level2 = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=fault esr={esr_value - 1:#x} far={VA:#x} elr=0x1")
+    level2 = record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} result=fault esr={esr_value - 1:#x} far={VA:#x} elr=0x1")
     assert "translation fault, level 2" in observation_allowed(s, outcomes, level2)[0]
-    done = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=ok")
+    done = record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} result=ok")
     assert observation_allowed(s, outcomes, done) == [
         f"matches no outcome the model allows: ({describe(one(outcomes), 'store8')}) got result=ok"]
 
@@ -628,9 +628,9 @@ def test_par_observation_ignores_free_bits():
     outcomes = translate(regs(), mem, "at_s1e1r", VA)
     s = step("at_s1e1r", VA, Expect("par", pa=PAGE))
     value = 0xFF << 56 | PAGE | 3 << 7 | 1 << 11 | 1 << 9 | 0b101010     # RES1, NS (UNKNOWN), IMPDEF bits
-    assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=par "
+    assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} result=par "
                                                    f"par={value:#x}")) == []
-    assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=par "
+    assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} result=par "
                                                    f"par={value ^ 1 << 8:#x}"))
 
 
