@@ -1,5 +1,5 @@
 """The translation tables and registers a case declares, built in Python the
-way the kernel builds them (kernel/main.c build_tables and map_kernel,
+way the kernel builds them (kernel/tables.c build_tables and map_kernel,
 kernel/pgtable.c, kernel/mmu.c), so the reference model can evaluate every
 step of a case offline.
 
@@ -160,7 +160,7 @@ class _Tables:
         self.words[slot] |= bits
 
     def raw(self, va, level, desc):
-        """A raw descriptor at the slot for va at level (main.c build_tables)."""
+        """A raw descriptor at the slot for va at level (tables.c build_tables)."""
         self.words[self.slot(va, level)] = desc
 
     def map(self, va, pa, level, prot):
@@ -238,7 +238,7 @@ def _prot(attrindx, ap="rw_el1", sh="non", af=True, ng=False, pxn=False, uxn=Fal
             | contig * DESC_CONTIG.mask | dbm * DESC_DBM.mask)
 
 
-# main.c's kernel_prots: (ram, device, text, data, EL0 code page) in the EL1&0 regime, and in the EL2
+# tables.c's kernel_prots: (ram, device, text, data, EL0 code page) in the EL1&0 regime, and in the EL2
 # regime (E2H = 0), where AP[1] is RES1, desc<53> RES0 and desc<54> is XN.
 _NORMAL = LAYOUT["KERNEL_ATTRIDX_NORMAL"]
 _KERNEL_PROTS = (
@@ -254,7 +254,7 @@ _KERNEL_PROTS_EL2 = (
 
 
 def _map_kernel(tables, window_va, uart_va, el0_va, wxn, prots=_KERNEL_PROTS):
-    """main.c map_kernel: the UART page, the EL0 code page, then the window in
+    """tables.c map_kernel: the UART page, the EL0 code page, then the window in
     level-2 blocks where they fit, else pages (always pages under WXN, the
     code read-only, the rest execute-never)."""
     ram, device, text_prot, data, el0_code = prots
@@ -274,14 +274,14 @@ def s2_oa_format(stage2):
 
 
 def _oa_format(regime, granule):
-    """main.c oa_format."""
+    """tables.c oa_format."""
     if granule == 16:
         return _OA_52_LPA if regime.ips == _IPS_52 else _OA_48
     return _OA_52_DS if regime.ds else _OA_48
 
 
 def build_tables(case, new_tables):
-    """main.c build_tables: the roots, the kernel's own mappings, each further TTBR0
+    """tables.c build_tables: the roots, the kernel's own mappings, each further TTBR0
     table set (case.spaces) with the kernel's mappings, then the case's maps, table
     attributes and raw descriptors, in that order.  new_tables(granule, va_bits,
     oa_format) makes one TTBR's tables (a _Tables, or another builder with its
@@ -445,7 +445,7 @@ def _layout(case, pool_base):
     window_lo, window_hi = LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]
 
     def read(pa):
-        """What the kernel's walk reads: its window only (main.c `window`); what the
+        """What the kernel's walk reads: its window only (steps.c `window`); what the
         model does not know of the window (not tables, not zeroed frames) ends the walk."""
         if not window_lo <= pa < window_hi:
             return None
@@ -479,7 +479,7 @@ def first_change(case):
 
 
 def _step_walk(case, va, tt0, tt1, s2, read):
-    """main.c walk_step: the descriptors the kernel's walk of va reads, ((stage, level, table,
+    """steps.c walk_step: the descriptors the kernel's walk of va reads, ((stage, level, table,
     index, descriptor), ...): none where the hardware reads none (the EL2 regime's upper half,
     walks disabled by EPDn, the VA outside its TTBR's range)."""
     r = case.regime

@@ -34,7 +34,7 @@ class Keys:
     variants: dict = field(default_factory=dict)
 
 
-_BUILD_ERROR = Keys(("case", "index", "error"))     # kernel/main.c report_error
+_BUILD_ERROR = Keys(("case", "index", "error"))     # kernel/tables.c report_error
 
 EVENTS = {
     "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "isar0", "cases"), optional=("kernel_el", "hcr")),

@@ -39,7 +39,7 @@ static bool in(u64 pc, const char *start, const char *end)
 	return pc >= (u64)(uintptr_t)start && pc < (u64)(uintptr_t)end;
 }
 
-/* Whether pc is in the EL0 code page, where EL0 steps run (el0.S; main.c maps it at EL0_CODE_VA). */
+/* Whether pc is in the EL0 code page, where EL0 steps run (el0.S; tables.c maps it at EL0_CODE_VA). */
 static bool in_el0_code(u64 pc)
 {
 	return (pc & ~(u64)(EL0_CODE_SIZE - 1)) == EL0_CODE_VA;

@@ -85,7 +85,7 @@ def test_the_default_run_gives_the_verdicts_and_observations_of_a_boot_per_case(
     differ = {case_id: (verdict(default), verdict(isolated))
               for case_id, (default, isolated) in default_vs_isolated.items() if verdict(default) != verdict(isolated)}
     assert differ == {}
-    # Each case starts from zeroed frames (kernel/main.c), so a shared boot observes what fresh boots do.
+    # Each case starts from zeroed frames (kernel/tables.c), so a shared boot observes what fresh boots do.
     differ = {case_id: (observed(default), observed(isolated))
               for case_id, (default, isolated) in default_vs_isolated.items() if observed(default) != observed(isolated)}
     assert differ == {}
