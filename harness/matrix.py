@@ -336,6 +336,7 @@ def _split(text):
 
 
 def main(argv=None):
+    from harness.bugs import catalogue
     from harness.cases import CaseError, load_dir
     from harness.report import write_report
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -366,7 +367,7 @@ def main(argv=None):
     findings = bug_range_findings(runs, cases)
     print(matrix_text(runs, findings))
     report = Path(args.report or Path(args.results) / "report.html")
-    write_report(report, runs, findings)
+    write_report(report, runs, findings, catalogue(cases))
     print(f"\nHTML report: {report}")
     for p in problems:
         print(f"problem: {p}")

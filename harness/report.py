@@ -14,6 +14,7 @@ import html
 import json
 from pathlib import Path
 
+from harness.bugs import FIXED, SHOWS, UNEXPLAINED, seen, seen_text
 from harness.matrix import SHORT_OUTCOME, architecture, differs
 from harness.summary import ALL, KINDS, family, kind, summary
 
@@ -48,6 +49,13 @@ tr.differs td.id { border-left: 4px solid #c60; }
 #summary .k-skip { background: #e4e4e4; }
 #summary a, #summary span.zero { display: inline-block; min-width: 2.2em; padding: 0 .2em; }
 #summary span.zero { color: #999; }
+#bugs td { vertical-align: top; }
+#bugs td.versions { white-space: nowrap; }
+#bugs td.seen { white-space: nowrap; text-align: center; }
+#bugs .shows { background: #f7dfa8; }
+#bugs .fixed { background: #cdeccd; }
+#bugs .unexplained { background: #f4b6b6; }
+#bugs .not-run { background: #e4e4e4; color: #666; }
 """
 
 SCRIPT = r"""
@@ -166,7 +174,39 @@ def summary_table(runs):
             f'<tbody>{"".join(rows)}</tbody></table>')
 
 
-def render(runs, findings=()):
+SEEN_CLASS = {SHOWS: "shows", FIXED: "fixed", UNEXPLAINED: "unexplained"}
+SEEN_WORD = {SHOWS: "shows it", FIXED: "no", UNEXPLAINED: "departs, unexplained"}
+
+
+def bugs_table(bugs, runs):
+    """The known-bug catalogue (harness/bugs.py): a row per bug, a cell per run saying whether
+    the model's verdicts show it there; the cell's title has the figures."""
+    esc = html.escape
+    head = "".join(f"<th>{esc(r.label)}</th>" for r in runs)
+    rows = []
+    for b in bugs:
+        ranges = " / ".join(sorted(set(b.ranges.values())))
+        cells = "".join(
+            f'<td class="seen {SEEN_CLASS.get(s.state, "not-run")}" title="{esc(seen_text(s))}">'
+            f'{SEEN_WORD.get(s.state, "not run")}{f" ({len(s.steps)})" if s.state == SHOWS else ""}</td>'
+            for s in (seen(b, r) for r in runs))
+        cases = "".join(f"<li><code>{esc(c)}</code></li>" for c in b.cases)
+        rows.append(f'<tr><td><b>{esc(b.name)}</b></td><td>{esc(b.rule or "(no rule given)")}</td>'
+                    f'<td>{esc(b.behaviour)}</td><td class="versions"><code>{esc(ranges)}</code><br>first fixed: '
+                    f'{esc(b.first_fixed or "none known")}</td>'
+                    f'<td><details><summary>{len(b.cases)}</summary><ul>{cases}</ul></details></td>{cells}</tr>')
+    return (f'<table id="bugs"><thead><tr><th>bug</th><th>rule broken (M.a.a)</th><th>QEMU does</th>'
+            f'<th>versions</th><th>cases</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+BUGS_INTRO = """<h2>Known QEMU bugs</h2>
+<p>Every known bug the case files mark, and whether each run shows it, from the model's verdicts: "shows it"
+(how many steps the model explains by that bug), "no" (its marked cases match the architecture), "departs,
+unexplained" (they do not, and no step is explained by it: no model variant, or a QEMU outside its range).</p>
+"""
+
+
+def render(runs, findings=(), bugs=()):
     data = report_data(runs, findings)
     n_diff = sum(i["differs"] for i in data["instances"])
     runs_list = "".join(
@@ -175,6 +215,7 @@ def render(runs, findings=()):
         f"<small>({html.escape(r['path'])}; {html.escape(str(r['qemu']))})</small></li>" for r in data["runs"])
     findings_list = "".join(f"<li><code>{html.escape(c)}</code>: {html.escape(t)}</li>" for c, t in findings)
     head = "".join(f"<th>{html.escape(r['label'])}</th>" for r in data["runs"])
+    bugs_html = BUGS_INTRO + bugs_table(bugs, runs) if bugs else ""
     # The data goes in a JSON script element; "</" is escaped so no string in it can close the element.
     payload = json.dumps(data).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
@@ -187,6 +228,7 @@ def render(runs, findings=()):
 <p>Instances per family and run: {' / '.join(KINDS)} (the known bugs are the xfails: departures the known-bug
 marks explain).  A count shows its instances in the list below.</p>
 {summary_table(runs)}
+{bugs_html}
 {f'<h2>Known-bug marks and regressions</h2><ul id="findings">{findings_list}</ul>' if findings else ''}
 <p class="legend"><span class="passed">pass</span><span class="failed">FAIL</span><span class="xfailed">xfail
 (known bug)</span><span class="skipped">skip</span>
@@ -204,8 +246,8 @@ is fixed there (strict XPASS).  Click a cell for its steps.</p>
 """
 
 
-def write_report(path, runs, findings=()):
+def write_report(path, runs, findings=(), bugs=()):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(runs, findings))
+    path.write_text(render(runs, findings, bugs))
 
