@@ -124,7 +124,7 @@ def _maintain(case, n, step, tlb, slots, ttbrs, pool_base):
     elif step.op == "isb":
         tlb.isb()
     elif step.op in TLBI_OPS or step.op in S2_TLBI_OPS:
-        # Of VTTBR_EL2's VMID in program order: harness/cases.py asks for an ISB after a VMID switch.
+        # Of VTTBR_EL2's VMID in program order: harness/cases/validation.py asks for an ISB after a VMID switch.
         tlb.tlbi(Invalidation.of(step.op, declared.tlbi_operand(case, step), tlb.regs))
     elif step.op == "set_vmid":
         # el2.c: VTTBR_EL2 with its VMID field replaced.
