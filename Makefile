@@ -58,7 +58,7 @@ $(BUILD)/cases.list: FORCE | $(BUILD)/obj
 	@echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' | cmp -s - $@ || \
 		echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' > $@
 
-$(BLOB): $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py) $(KHDR) | $(BUILD)/obj
+$(BLOB): $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py harness/cases/*.py) $(KHDR) | $(BUILD)/obj
 	$(PYTHON) -m harness.blob --cases $(CASES) --out $@
 
 $(BUILD)/obj/%.c.o: kernel/%.c $(KHDR) | $(BUILD)/obj
