@@ -137,10 +137,12 @@ def seen_text(s):
         return f"{SHOWS}: {plural(len(s.steps), 'step')} in {plural(len({c for c, _ in s.steps}), 'instance')}"
     if s.state == FIXED:
         ran = [a for a in s.marked.values() if a != NOT_RUN]
-        return f"{FIXED}: its {plural(len(ran), 'marked instance')} match the architecture"
+        return f"{FIXED}: its {plural(len(ran), 'marked instance')} {'matches' if len(ran) == 1 else 'match'} " \
+               f"the architecture"
     if s.state == UNEXPLAINED:
         broken = sorted(c for c, a in s.marked.items() if a == BREAKS)
-        return f"{UNEXPLAINED}: {plural(len(broken), 'marked instance')} break the architecture and no step is " \
+        return f"{UNEXPLAINED}: {plural(len(broken), 'marked instance')} {'breaks' if len(broken) == 1 else 'break'} " \
+               f"the architecture and no step is " \
                f"explained by this bug (no model variant, or outside its range): {', '.join(broken[:3])}" \
                f"{' ...' if len(broken) > 3 else ''}"
     return "not run: its marked instances were skipped or are not in this run"
