@@ -7,11 +7,9 @@ is known; PSTATE.PAN through the case (step_accesses).  A TLB model
 registers an access may still use."""
 from dataclasses import replace
 
-from harness.cases import (
+from harness.ops import (
     DESC_WRITES, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
 )
-# harness.declared builds on the model's field names, so it is imported as a module:
-# either may be imported first.
 from harness import declared
 from harness.model.memory import UnknownMemory
 from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, union
