@@ -251,3 +251,13 @@ def test_ds_at_stage2_starts_at_level_minus_1_with_sl2():
     # Without FEAT_LPA2 at stage 2 (TGran4_2 = 0b0010) DS and SL2 have no effect: SL0 = 0 is level 2.
     no_lpa2 = dict(MAX_IDS, mmfr0=MAX_IDS["mmfr0"] & ~(0xF << 40) | 0b0010 << 40)
     assert not s2_params(regs(no_lpa2, vtcr=vtcr)).ds and s2_params(regs(no_lpa2, vtcr=vtcr)).start == 2
+
+
+def test_an_unaligned_access_to_memory_stage_2_makes_device_is_implementation_defined():
+    # AArch64.S2HasAlignmentFaultDueToMemType (J1.1.4.37, M.a.a): a stage 2 Alignment fault unless
+    # the Device location supports unaligned access (IMPLEMENTATION DEFINED); S2AP is checked only
+    # where the access is made.  The model before M.a.a gave the Alignment fault alone.
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000, s2ap=0b01, memattr=0b0001))
+    outcomes = full_translate(regs(), memory, Access("store32", 0x8000_0012))
+    assert {o.fault for o in outcomes} == {("alignment", None), ("permission", 3)}
+    assert all(o.stage == 2 for o in outcomes) and "Device location supports unaligned access" in outcomes.rule

@@ -22,6 +22,7 @@ from harness.model.attributes import (
     par_encode_shareability, s1_decode_mem_attrs,
 )
 from harness.model.descriptors import DESC_AF, DESC_DBM, DESC_SH, INVALID, TABLE, decode_descriptor_type, desc_oa
+from harness.model.permissions import DEVICE_UNALIGNED_RULE, s1_has_alignment_fault
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
 from harness.model.registers import IPS_BITS, MMFR1_XNX, TCR_HA, TG0_GRANULE, pa_max
 from harness.model.translate import ACCESS_KINDS, PAR_FAULT_MASK, hw_update_choices, s1_translate
@@ -65,7 +66,6 @@ S2_RESERVED_RULE = ("a reserved stage 2 MemAttr (Normal with MemAttr[1:0] = 0b00
 S2_FETCH_DEVICE_RULE = ("an instruction fetch from memory stage 2 makes Device: "
                         "ConstrainUnpredictable(Unpredictable_INSTRDEVICE): a stage 2 Permission fault, or the "
                         "fetch made as to Normal Non-cacheable memory")
-S2_ALIGNMENT_RULE = "an unaligned access to memory stage 2 makes Device (AArch64.S2HasAlignmentFault)"
 
 
 @dataclass(frozen=True)
@@ -317,18 +317,22 @@ def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
     else:
         memattrs = s2_decode_mem_attrs(S2_MEMATTR.get(leaf.desc))
     # (fault or None, its class, the rule of a choice between outcomes)
-    if not aligned and not acc.fetch and not acc.at and memattrs.is_device:
-        checks = [(S2Fault(esr.fault_status("alignment", None), ipa, S2_ALIGNMENT_RULE), "alignment", "")]
-    else:
+    checks = []
+    for alignment_fault in s1_has_alignment_fault(acc, aligned, memattrs):     # the same branches at stage 2
+        if alignment_fault:
+            checks.append((S2Fault(esr.fault_status("alignment", None), ipa, DEVICE_UNALIGNED_RULE), "alignment",
+                           DEVICE_UNALIGNED_RULE))
+            continue
         ok, rule = s2_permits(params, leaf.desc, acc)
         fault = S2Fault(esr.fault_status("permission", leaf.level), ipa, rule)
+        open_rule = DEVICE_UNALIGNED_RULE if len(checks) else ""
         if not ok:
-            checks = [(fault, "permission", "")]
+            checks.append((fault, "permission", open_rule))
         elif acc.fetch and memattrs.is_device:
-            checks = [(replace(fault, rule=S2_FETCH_DEVICE_RULE), "permission", S2_FETCH_DEVICE_RULE),
-                      (None, None, S2_FETCH_DEVICE_RULE)]
+            checks += [(replace(fault, rule=S2_FETCH_DEVICE_RULE), "permission", S2_FETCH_DEVICE_RULE),
+                       (None, None, S2_FETCH_DEVICE_RULE)]
         else:
-            checks = [(None, None, "")]
+            checks.append((None, None, open_rule))
     # With DS, bits[9:8] hold OA[51:50] and VTCR_EL2.SH0 gives the shareability.
     shares = decode_shareability(params.sh if params.ds else DESC_SH.get(leaf.desc))
     results = []

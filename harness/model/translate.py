@@ -14,7 +14,9 @@ from harness.model.attributes import (
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_SH, \
     contiguous_size
 from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Outcomes, Par, abort_class
-from harness.model.permissions import AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault
+from harness.model.permissions import (
+    DEVICE_UNALIGNED_RULE, AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault,
+)
 from harness.model.registers import SCTLR_M, walk_params
 from harness.model.walk import PRE_WALK_LEVEL_RULE, WalkFault, level_lsb, s1_start_level, s1_walk, \
     txsz_choices, va_is_out_of_range
@@ -188,8 +190,7 @@ def _translate_piece(regs, memory, acc, va, aligned, rules, pan):
     checks = []
     for alignment_fault in s1_has_alignment_fault(acc, aligned, declared):
         if alignment_fault:
-            checks.append(("alignment", "an unaligned access to Device memory (AArch64.S1HasAlignmentFault, "
-                                        "checked before permissions)"))
+            checks.append(("alignment", DEVICE_UNALIGNED_RULE))
         else:
             checks += [("permission" if faults else None, rule)
                        for faults, rule in s1_check_permissions(params, walk, acc, declared, pan)]
