@@ -786,3 +786,17 @@ def test_el2_and_el0_in_the_host_translate_as_el1_and_el0_do():
         assert translate(host, mem, "at_s1e2w", VA) == translate(el10, mem, "at_s1e1w", VA)
     assert [el_is_in_host(host, el) for el in (0, 1, 2)] == [True, False, True]
     assert not any(el_is_in_host(replace(el10, regime=r), el) for r in (REGIME_EL10, REGIME_EL2) for el in (0, 2))
+
+
+def test_no_dirty_state_update_on_a_memory_type_alignment_fault():
+    # J1.1.4.62 AArch64.SettingDirtyStatePermitted (M.a.a): fault_perm, S1CheckPermissions of the
+    # fault record that already holds the Alignment fault, is not Fault_None: no dirty update.  (The
+    # older ASL left it CONSTRAINED UNPREDICTABLE, Unpredictable_DBUPDATE.)  The AF update on an
+    # Alignment fault stays CONSTRAINED UNPREDICTABLE (AArch64.SettingAccessFlagPermitted).
+    leaf = PAGE | 0b11 | DEVICE | 0b10 << 6 | 1 << 51       # writable-clean (DBM, AP[2] = 1), AF = 0
+    r = regs(ha=True, hd=True, mmfr1=MMFR1_HAFDBS)
+    outcomes = translate(r, memory(chain(VA, leaf, 3)), "store64", VA)
+    faults = [o for o in outcomes if isinstance(o, Abort)]
+    assert faults and all(fault_of(o) == ("alignment", None) for o in faults)
+    assert {tuple(new & (1 << 7) for _, _, new in o.updates) for o in faults} <= {(), (1 << 7,)}
+    assert {bool(o.updates) for o in faults} == {True, False}        # AF set, or not

@@ -59,8 +59,6 @@ AF_UPDATE_RULE = ("the Access flag update on a faulting access: AArch64.SettingA
                   "ConstrainUnpredictableBool(Unpredictable_AFUPDATE)")
 AT_AF_UPDATE_RULE = ("the Access flag update by an AT instruction: IMPLEMENTATION DEFINED "
                      "(AArch64.SetAccessFlag, ImpDefBool(\"AT updates AF\"))")
-DIRTY_UPDATE_RULE = ("the dirty state update on an Alignment fault: AArch64.SettingDirtyStatePermitted, "
-                     "ConstrainUnpredictableBool(Unpredictable_DBUPDATE)")
 CONTIG_RULE = ("a Contiguous-bit entry whose output address is not its place in an aligned group: "
                "misprogramming of the Contiguous bit, CONSTRAINED UNPREDICTABLE (StageOA or the entry's own OA)")
 SH_RULE = "SH[1:0] = 0b01 is reserved: CONSTRAINED UNPREDICTABLE (DecodeShareability, Unpredictable_Shareability)"
@@ -100,30 +98,29 @@ def branch_addr(params, va):
     return va
 
 
+# J1.1.4.59 AArch64.SetAccessFlag, J1.1.4.60 AArch64.SetDirtyState, J1.1.4.61
+# AArch64.SettingAccessFlagPermitted, J1.1.4.62 AArch64.SettingDirtyStatePermitted: the updates of
+# AArch64.S1Translate and AArch64.S2Translate (J1.1.4.55, J1.1.4.57).
 def hw_update_choices(desc_pa, desc, ha, dirty, acc, fault_class):
-    """The descriptor updates one stage's translation may make, as AArch64.S1Translate and
-    AArch64.S2Translate make them: AF set with HA (AArch64.SettingAccessFlagPermitted; for
-    AT IMPLEMENTATION DEFINED), and `dirty`, the descriptor made dirty (stage 1: AP[2]
-    cleared; stage 2: S2AP[1] set), or None where the access makes no dirty update
-    (not HA and HD with DBM, not a write, an AT, or already dirty;
-    AArch64.SettingDirtyStatePermitted).  fault_class: the fault the access takes
-    after the walk, or None.  [(updates, rule)], one entry per permitted choice."""
+    """The descriptor updates one stage's translation may make: AF set with HA (on an
+    Alignment or Permission fault CONSTRAINED UNPREDICTABLE, Unpredictable_AFUPDATE; for AT
+    IMPLEMENTATION DEFINED), and `dirty`, the descriptor made dirty (stage 1: AP[2] cleared;
+    stage 2: S2AP[1] set), or None where the access makes no dirty update (not HA and HD with
+    DBM, not a write, an AT, or already dirty).  The dirty update is made only when the access
+    takes no fault: AArch64.SettingDirtyStatePermitted returns FALSE when fault_perm, the
+    permission check of a fault record that already holds any fault, is not Fault_None (M.a.a;
+    an older ASL left an Alignment fault's update CONSTRAINED UNPREDICTABLE).  fault_class: the
+    fault the access takes after the walk, or None.  [(updates, rule)], one per permitted choice."""
     af = ha and not DESC_AF.get(desc)
-    if fault_class is None:
-        af_choices, dirty_choices = [af], [dirty is not None]
-    else:
-        af_choices = [True, False] if af else [False]
-        dirty_choices = [True, False] if dirty is not None and fault_class == "alignment" else [False]
+    af_choices = [af] if fault_class is None else [True, False] if af else [False]
+    make_dirty = fault_class is None and dirty is not None
     if acc.at and af:
         af_choices = [True, False]      # AArch64.SetAccessFlag: ImpDefBool("AT updates AF")
     af_rule = AT_AF_UPDATE_RULE if acc.at else AF_UPDATE_RULE
     choices = []
     for set_af in af_choices:
-        for make_dirty in dirty_choices:
-            new = (dirty if make_dirty else desc) | (DESC_AF.mask if set_af else 0)
-            rules = [r for r, open_ in ((af_rule, len(af_choices) > 1),
-                                        (DIRTY_UPDATE_RULE, len(dirty_choices) > 1)) if open_]
-            choices.append((((desc_pa, desc, new),) if new != desc else (), "; ".join(rules)))
+        new = (dirty if make_dirty else desc) | (DESC_AF.mask if set_af else 0)
+        choices.append((((desc_pa, desc, new),) if new != desc else (), af_rule if len(af_choices) > 1 else ""))
     return choices
 
 
