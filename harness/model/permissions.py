@@ -19,6 +19,7 @@ class AccessKind:
     el0: bool              # checked as EL0: LDTR/STTR, AT S1E0*, and every access made at EL0
     size: int              # bytes a load or store moves (0: fetch, AT)
     pan: bool = False      # accdesc.pan: PSTATE.PAN applies (EL1 loads and stores, AT S1E1RP/WP)
+    ttw: bool = False      # AccessType_TTW: a stage 1 walk's descriptor read, translated by stage 2
 
 
 @dataclass(frozen=True)

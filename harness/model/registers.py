@@ -165,6 +165,13 @@ def el_is_in_host(regs, el):
     return regs.regime == REGIME_EL20 and el in (0, 2)
 
 
+# J1.1.4.87 AArch64.MaxTxSZ
+def max_txsz(granule, ttst):
+    """The largest TxSZ of either stage: 48 (4K, 16K) or 47 (64K) with FEAT_TTST, else 39."""
+    return (47 if granule == 16 else 48) if ttst else 39
+
+
+# J1.1.4.89 AArch64.PAMax
 def pa_max(mmfr0):
     """AArch64.PAMax(): the implemented PA size in bits (ID_AA64MMFR0_EL1.PARange)."""
     return IPS_BITS.get(MMFR0_PARANGE.get(mmfr0), 52)
@@ -243,7 +250,7 @@ def walk_params(regs, upper):
         oasize=min(ips_bits, pamax, 52 if ds or lpa else 48),
         pamax=pamax,
         mintxsz=12 if ds or lva else 16,
-        maxtxsz=(47 if granule == 16 else 48) if small else 39,
+        maxtxsz=max_txsz(granule, small),
         tcr_sh=f.sh, ttbr=f.ttbr,
         wxn=bool(SCTLR_WXN.get(regs.sctlr)),
         e0pd=bool(f.e0pd) and MMFR2_E0PD.get(regs.mmfr2) >= 1,
