@@ -18,7 +18,7 @@ from harness.model.permissions import (
     DEVICE_UNALIGNED_RULE, AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault,
 )
 from harness.model.registers import SCTLR_M, walk_params
-from harness.model.walk import PRE_WALK_LEVEL_RULE, WalkFault, level_lsb, s1_start_level, s1_walk, \
+from harness.model.walk import WalkFault, level_lsb, s1_walk, \
     txsz_choices, va_is_out_of_range
 
 MASK64 = (1 << 64) - 1
@@ -67,6 +67,9 @@ E0PD_RULE = "an access as EL0 to a range TCR_EL1.E0PDn = 1 disables (AArch64.S1T
 PC_ALIGNMENT_RULE = "a misaligned PC, checked before the fetch is translated (AArch64.CheckPCAlignment)"
 TXSZ_RULE = "TnSZ outside AArch64.S1MinTxSZ..AArch64.MaxTxSZ: IMPLEMENTATION DEFINED fault or clamp " \
             "(AArch64.S1TxSZFaults)"
+TXSZ_FAULT_RULE = ("TnSZ below AArch64.S1MinTxSZ with FEAT_LVA: a level 0 Translation fault (AArch64.S1TxSZFaults, "
+                   "R_SXWGM)")
+VA_RANGE_RULE = "VA outside the TTBR's range (AArch64.VAIsOutOfRange): a level 0 Translation fault (R_VZZSZ)"
 
 PAR_OK_MASK = par.PAR_F.mask | par.PAR_SH.mask | par.PAR_PA.mask | par.PAR_ATTR.mask
 PAR_FAULT_MASK = par.PAR_F.mask | par.PAR_FST.mask | par.PAR_PTW.mask | par.PAR_S.mask
@@ -165,17 +168,15 @@ def _translate_piece(regs, memory, acc, va, aligned, rules, pan):
     """AArch64.S1Translate of one piece: a list of _Translated or _Faulted, one
     per permitted outcome; the rules of the choices made are added to rules."""
     params = walk_params(regs, bool(va >> 55 & 1))
-    txsz, may_fault = txsz_choices(params)
-    start = s1_start_level(params.granule, txsz)
+    txsz, txsz_faults = txsz_choices(params)
+    if txsz_faults == (True,):
+        return [_Faulted(esr.fault_status("translation", 0), TXSZ_FAULT_RULE)]
     results = []
-    if may_fault:
+    if True in txsz_faults:
         rules.append(TXSZ_RULE)
-        results += [_Faulted(esr.fault_status("translation", level), TXSZ_RULE) for level in {0, start}]
+        results.append(_Faulted(esr.fault_status("translation", 0), TXSZ_RULE))
     if va_is_out_of_range(va, params, acc.fetch):
-        rule = "VA outside the TTBR's range (AArch64.VAIsOutOfRange); " + PRE_WALK_LEVEL_RULE
-        if start != 0:
-            rules.append(rule)
-        return results + [_Faulted(esr.fault_status("translation", level), rule) for level in sorted({0, start})]
+        return results + [_Faulted(esr.fault_status("translation", 0), VA_RANGE_RULE)]
     if acc.el0 and params.e0pd:
         return results + [_Faulted(esr.fault_status("translation", 0), E0PD_RULE)]
     walk = s1_walk(params, memory, va, txsz)
