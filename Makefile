@@ -28,7 +28,7 @@ KHDR    := $(wildcard kernel/*.h)
 SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) --cases=$(CASES) --build=$(BUILD)
 CASE_FILES := $(wildcard $(CASES)/*.toml)
 
-.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare clean FORCE
+.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare bugs clean FORCE
 all: kernel
 
 help:
@@ -41,6 +41,7 @@ help:
 	@echo "make coverage rewrite the README's coverage table from the case files"
 	@echo "make qemus    fetch Debian's QEMU builds (QEMUS=) into a private cache and list them"
 	@echo "make compare  the suite on every QEMUS x CPUS pair: the matrix and results/report.html"
+	@echo "make bugs     the known QEMU bugs and which runs in results/ show them (QEMU=: run that build first)"
 
 deps:
 	@tools/deps.sh "$(PYTHON)" "$(QEMU)" "$(CC)"
@@ -57,7 +58,7 @@ $(BUILD)/cases.list: FORCE | $(BUILD)/obj
 	@echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' | cmp -s - $@ || \
 		echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' > $@
 
-$(BLOB): $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py) $(KHDR) | $(BUILD)/obj
+$(BLOB): $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py harness/cases/*.py) $(KHDR) | $(BUILD)/obj
 	$(PYTHON) -m harness.blob --cases $(CASES) --out $@
 
 $(BUILD)/obj/%.c.o: kernel/%.c $(KHDR) | $(BUILD)/obj
@@ -105,6 +106,12 @@ qemus:
 
 compare: deps kernel
 	$(PYTHON) -m harness.matrix $(if $(QEMUS),--qemus $(QEMUS)) --cpus $(CPUS) --cases=$(CASES) --build=$(BUILD)
+
+# The known-bug catalogue over results/*.json; with QEMU= given, the suite runs on that QEMU first and
+# the catalogue says which known bugs it has and which cases newly differ from the architecture.
+bugs: $(if $(filter command line environment,$(origin QEMU)),deps kernel)
+	$(PYTHON) -m harness.bugs $(if $(filter command line environment,$(origin QEMU)),--qemu=$(QEMU) --cpu=$(CPU)) \
+		--cases=$(CASES) --build=$(BUILD)
 
 coverage:
 	$(PYTHON) -m harness.coverage --update
