@@ -16,8 +16,8 @@ from bad_inputs import BAD, Escapes, budget, mutated_case_file, time_limit
 from harness import blob
 from harness.cases import CaseError, load_file
 from harness.features import missing
-from harness.model import predict_case
-from harness.model.oracle import expectation_agrees
+from harness.predict import predict_case
+from harness.oracle import expectation_agrees
 from host.pgtable_host import build_library
 
 # ID_AA64MMFR0/1/2_EL1 and ID_AA64ISAR0_EL1 of QEMU 7.2.22's -cpu max (its boot record).
