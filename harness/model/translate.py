@@ -68,8 +68,6 @@ PC_ALIGNMENT_RULE = "a misaligned PC, checked before the fetch is translated (AA
 TXSZ_RULE = "TnSZ outside AArch64.S1MinTxSZ..AArch64.MaxTxSZ: IMPLEMENTATION DEFINED fault or clamp " \
             "(AArch64.S1TxSZFaults)"
 
-PAR_OK_MASK = par.PAR_F.mask | par.PAR_SH.mask | par.PAR_PA.mask | par.PAR_ATTR.mask
-PAR_FAULT_MASK = par.PAR_F.mask | par.PAR_FST.mask | par.PAR_PTW.mask | par.PAR_S.mask
 
 
 @dataclass(frozen=True)
@@ -230,9 +228,9 @@ def _abort(acc, el, far, piece, updates):
 
 def _par(piece):
     if isinstance(piece, _Faulted):
-        return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=PAR_FAULT_MASK, rule=piece.rule,
+        return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS, rule=piece.rule,
                    updates=piece.updates)
-    mask = PAR_OK_MASK
+    mask = par.PAR_OK_FIELDS
     value = piece.pa & par.PAR_PA.mask
     if piece.attr is None:
         mask &= ~par.PAR_ATTR.mask
