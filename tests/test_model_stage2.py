@@ -251,3 +251,15 @@ def test_ds_at_stage2_starts_at_level_minus_1_with_sl2():
     # Without FEAT_LPA2 at stage 2 (TGran4_2 = 0b0010) DS and SL2 have no effect: SL0 = 0 is level 2.
     no_lpa2 = dict(MAX_IDS, mmfr0=MAX_IDS["mmfr0"] & ~(0xF << 40) | 0b0010 << 40)
     assert not s2_params(regs(no_lpa2, vtcr=vtcr)).ds and s2_params(regs(no_lpa2, vtcr=vtcr)).start == 2
+
+
+def test_only_a_stage2_fault_of_the_access_has_the_instruction_syndrome():
+    # AArch64.InstructionSyndromeValid: ISV = 1 with LSInstructionSyndrome for a stage 2 fault not on
+    # a stage 1 walk (STRH w1: SAS 1, SRT 1, SF 0), ISV = 0 for a stage 1 fault of the same store.
+    at_stage2 = only(full_translate(regs(), tables(s1_page(0x80_0000_0000), 0), Access("store16", 0x8000_0002)))
+    assert (at_stage2.stage, at_stage2.s1ptw, at_stage2.syndrome) == (2, False, (1, 0, 1, 0, 0))
+    syndrome = esr.decode_esr(at_stage2.esr().value)
+    assert (syndrome.isv, syndrome.sas, syndrome.srt, syndrome.sf, syndrome.wnr) == (1, 1, 1, 0, 1)
+    at_stage1 = only(full_translate(regs(), tables(0, s2_page(0x4100_0000)), Access("store16", 0x8000_0002)))
+    assert (at_stage1.stage, at_stage1.syndrome) == (1, None)
+    assert esr.decode_esr(at_stage1.esr().value).isv == 0
