@@ -216,6 +216,8 @@ class TlbiRange:
 class Xfail:
     qemu: str               # version range, e.g. "<8.1" or ">=7.0,<8.1"
     reason: str
+    rule: str = None        # the rule it breaks: the M.a.a section and its ASL function
+    name: str = None        # of its [bug.<name>] table (None: a table in the case itself)
 
 
 @dataclass(frozen=True)

@@ -110,13 +110,13 @@ def build_case(path, name, body, defaults, params, bugs, feature):
     if el2 == "vhe" and "FEAT_VHE" not in requires:
         raise CaseError(path, 'el2 = "vhe" needs FEAT_VHE: list it in requires', name, "requires")
 
-    xfail = body.get("xfail")
+    xfail, bug = body.get("xfail"), None
     if isinstance(xfail, str):
         if xfail not in bugs:
             raise CaseError(path, f"no [bug.{xfail}] table in this file", name, "xfail")
-        xfail = bugs[xfail]
+        xfail, bug = bugs[xfail], xfail
     if xfail is not None:
-        xfail = read_xfail(path, name, "xfail", xfail)
+        xfail = read_xfail(path, name, "xfail", xfail, bug)
 
     timeout = body.get("timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
@@ -189,10 +189,10 @@ def _check_el2(path, name, body, regime, stage2, steps):
 
 
 
-def read_xfail(path, name, where, table):
-    """A known QEMU bug: the QEMU versions that have it and what it breaks."""
-    f = Fields(path, name, where, table, {"qemu", "reason"}, {})
-    xfail = Xfail(f.text("qemu", required=True), f.text("reason", required=True))
+def read_xfail(path, name, where, table, bug=None):
+    """A known QEMU bug (`bug`: its table's name): the QEMU versions that have it and what it breaks."""
+    f = Fields(path, name, where, table, {"qemu", "reason", "rule"}, {})
+    xfail = Xfail(f.text("qemu", required=True), f.text("reason", required=True), f.text("rule"), bug)
     try:
         parse_range(xfail.qemu)
     except ValueError as e:

@@ -76,11 +76,6 @@ def _descriptor_shareability():
     return [(translate, "par_encode_shareability", lambda memattrs, shareability: shareability)]
 
 
-def _no_device_alignment_fault():
-    """AArch64.S1HasAlignmentFault, but never for Device memory (the SCTLR_EL1.A check stays)."""
-    return [(translate, "s1_has_alignment_fault", lambda acc, aligned, memattrs: (False,))]
-
-
 def _ds_drops_oa_51_50(stage):
     """The descriptors' output and table addresses of a stage (the module that walks it: walk for
     stage 1, stage2), but with DS = 1 and an OA size below 52 bits OA[51:50] (bits[9:8]) left
@@ -242,9 +237,6 @@ KNOWN_BUGS = (
     KnownBug("isv_stage1_el2", "cases/syndrome.toml",
              "reports ISV = 1 with the instruction syndrome for a stage 1 Data Abort taken to EL2",
              _isv_for_stage1_aborts_taken_to_el2),
-    KnownBug("device_alignment", "cases/alignment.toml",
-             "performs an unaligned access to Device memory when SCTLR_EL1.A = 0",
-             _no_device_alignment_fault),
     KnownBug("par_sh", "cases/at_par.toml",
              "reports the descriptor's SH in PAR_EL1.SH for Device and Normal Non-cacheable memory",
              _descriptor_shareability),
