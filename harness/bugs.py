@@ -18,6 +18,7 @@ the run says so.  `make compare` writes the same catalogue into
 results/report.html.
 """
 import argparse
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,13 +158,13 @@ def departures(entry):
 
 
 def build_text(run, bugs, others=()):
-    """Which known bugs one build has and which instances newly differ from the architecture:
-    departures no known bug explains (and whether the other runs had them)."""
+    """Which known bugs one build has, and the instances that differ from the architecture where no
+    known bug explains it: newly (another run matches the architecture there), or as on the others."""
     has = [b for b in bugs if seen(b, run).state == SHOWS]
     lines = [f"QEMU {run_name(run)}, {run.doc.get('qemu')}: {len(has)} of the {len(bugs)} known bugs"
              + (": " + ", ".join(b.name for b in has) if has else "")]
     other_entries = [(o, o.entries()) for o in others]
-    new = []
+    new, old = [], []
     for e in run.doc["cases"]:
         if e["outcome"] == "skipped" or architecture(e) != BREAKS:
             continue
@@ -171,12 +172,18 @@ def build_text(run, bugs, others=()):
         if not problems:
             continue        # every departure is a known bug's
         matching = [run_name(o) for o, entries in other_entries if architecture(entries.get(e["id"])) == MATCHES]
-        new.append((e, problems, matching))
-    if not new:
+        (new if matching or not others else old).append((e, problems, matching))
+    if not new and not old:
         lines.append("no instance departs from the architecture but where a known bug explains it")
-    else:
-        lines.append(f"{len(new)} instances newly differ from the architecture (departures no known bug explains):")
-        for e, problems, matching in new:
+    elif not new:
+        lines.append("no instance newly differs from the architecture (where another run matches it)")
+    for group, title in ((new, "newly differ from the architecture (no known bug explains them"
+                               + ("; other runs match the architecture there)" if others else ")")),
+                         (old, "differ from the architecture as on every other run that ran them "
+                               "(no known bug explains them)")):
+        if group:
+            lines.append(f"{plural(len(group), 'instance')} {title}:")
+        for e, problems, matching in group:
             lines.append(f"  {e['id']} ({e['outcome']})" +
                          (f"; matches the architecture on {', '.join(matching)}" if matching else ""))
             lines += [f"      {p}" for p in problems]
@@ -209,9 +216,8 @@ def catalogue_text(bugs, runs):
     return "\n".join(lines)
 
 
-def results_runs(results):
-    """The runs of results/*.json, oldest QEMU first."""
-    runs = [load_run(p) for p in sorted(Path(results).glob("*.json"))]
+def sorted_runs(runs):
+    """Oldest QEMU first."""
     return sorted(runs, key=lambda r: (parse_version(r.doc["qemu_version"]), r.doc["cpu"]))
 
 
@@ -233,7 +239,8 @@ def main(argv=None):
         if args.qemu:
             from harness.matrix import run_pair
             from harness.qemu import qemu_version
-            binary = resolve_qemu(args.qemu)
+            binary = shutil.which(args.qemu) if "/" not in args.qemu and shutil.which(args.qemu) \
+                else resolve_qemu(args.qemu)
             version = qemu_version(binary)
             print(f"running the suite on QEMU {version} ({binary}) -cpu {args.cpu}", flush=True)
             status, out, log, _ = run_pair(args.python, binary, version, args.cpu, Path(args.results),
@@ -241,7 +248,8 @@ def main(argv=None):
             if out is None:
                 raise HarnessError(f"the run on {binary} wrote no results (pytest exit status {status}; log: {log})")
             build = load_run(out)
-        runs = [load_run(p) for p in args.show] if args.show else results_runs(args.results)
+        runs = sorted_runs([load_run(p) for p in args.show]) if args.show else sorted_runs(
+            [load_run(p) for p in sorted(Path(args.results).glob("*.json"))])
     except (HarnessError, CaseError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
