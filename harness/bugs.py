@@ -105,9 +105,17 @@ def column_names(runs):
 
 
 def explained_steps(run, name):
-    """[(case id, n)]: the steps of a run whose observation the model explains by bug `name`."""
-    return [(e["id"], s["n"]) for e in run.doc["cases"] for s in e["steps"]
-            if any(name in bugs.split("+") for bugs in s.get("known_bugs") or ())]
+    """[(case id, n)]: the steps of a run whose observation the model explains by bug `name`, and
+    (case id, "run") where it explains how a case's run ended (a QEMU that aborted), as the
+    results' per-case `known_bugs` ({bug: [step numbers, "run"]}) say where they have it."""
+    out = []
+    for e in run.doc["cases"]:
+        out += [(e["id"], s["n"]) for s in e["steps"]
+                if any(name in bugs.split("+") for bugs in s.get("known_bugs") or ())]
+        per_case = e.get("known_bugs")
+        if isinstance(per_case, dict) and "run" in per_case.get(name, ()):
+            out.append((e["id"], "run"))
+    return out
 
 
 def seen(bug, run):
@@ -135,7 +143,11 @@ SHORT = {SHOWS: "yes", FIXED: "no", UNEXPLAINED: "departs?", NOT_RUN: "not run"}
 
 def seen_text(s):
     if s.state == SHOWS:
-        return f"{SHOWS}: {plural(len(s.steps), 'step')} in {plural(len({c for c, _ in s.steps}), 'instance')}"
+        steps = [c for c, n in s.steps if n != "run"]
+        ended = [c for c, n in s.steps if n == "run"]
+        return f"{SHOWS}: " + ", ".join(filter(None, [
+            steps and f"{plural(len(steps), 'step')} in {plural(len(set(steps)), 'instance')}",
+            ended and f"how {plural(len(ended), 'run')} ended"]))
     if s.state == FIXED:
         ran = [a for a in s.marked.values() if a != NOT_RUN]
         return f"{FIXED}: its {plural(len(ran), 'marked instance')} {'matches' if len(ran) == 1 else 'match'} " \

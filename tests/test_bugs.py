@@ -59,6 +59,11 @@ def test_a_run_shows_a_bug_where_the_model_explains_a_step_by_it():
     # Two bugs at once explain a step: each is shown.
     both = run("7.2.22", entry("other.case", "xfailed", step(0, SH, False, ["l0_block+par_sh"])))
     assert seen(PAR_SH, both).state == SHOWS
+    # The model explains how a run ended (QEMU aborted): the results' per-case known_bugs say "run".
+    aborted = entry("at_par.device", "xfailed", step(0, "no record", False), problems=["QEMU killed by SIGABRT"])
+    aborted["known_bugs"] = {"par_sh": ["run"]}
+    assert seen(PAR_SH, run("10.0.2", aborted)).steps == [("at_par.device", "run")]
+    assert bugs.seen_text(seen(PAR_SH, run("10.0.2", aborted))) == "shows it: how 1 run ended"
 
 
 def test_an_xfail_mark_alone_shows_no_bug():
