@@ -34,7 +34,7 @@ SELECT  := $(if $(K),-k '$(K)')
 SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) $(CASES_OPTS) --build=$(BUILD)
 CASE_FILES := $(foreach c,$(CASES),$(if $(filter %.toml,$(c)),$(c),$(wildcard $(c)/*.toml)))
 
-.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare clean FORCE
+.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare bugs clean FORCE
 all: kernel
 
 help:
@@ -47,6 +47,7 @@ help:
 	@echo "make coverage rewrite the README's coverage table from the case files"
 	@echo "make qemus    fetch Debian's QEMU builds (QEMUS=) into a private cache and list them"
 	@echo "make compare  the suite on every QEMUS x CPUS pair: the matrix and results/report.html (CASES=, K=, PYTEST_ARGS=)"
+	@echo "make bugs     the known QEMU bugs and which runs in results/ show them (QEMU=: run that build first)"
 	@echo "QEMU=, QEMUS= name a build of make qemus (bookworm, sid ...), system, or a path"
 
 deps:
@@ -63,7 +64,7 @@ kernel: $(BLOB) $(KERNEL)
 $(BUILD)/cases.list: FORCE | $(BUILD)/obj
 	@echo '$(abspath $(CASE_FILES))' | cmp -s - $@ || echo '$(abspath $(CASE_FILES))' > $@
 
-$(BLOB): $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py) $(KHDR) | $(BUILD)/obj
+$(BLOB): $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py harness/cases/*.py) $(KHDR) | $(BUILD)/obj
 	$(PYTHON) -m harness.blob --cases $(CASES) --out $@
 
 $(BUILD)/obj/%.c.o: kernel/%.c $(KHDR) | $(BUILD)/obj
@@ -116,6 +117,12 @@ qemus:
 compare: deps kernel
 	$(PYTHON) -m harness.matrix $(if $(QEMUS),--qemus $(QEMUS)) --cpus $(CPUS) $(CASES_OPTS) --build=$(BUILD) \
 		--pytest-args="$(SELECT) $(PYTEST_ARGS)"
+
+# The known-bug catalogue over results/*.json; with QEMU= given, the suite runs on that QEMU first and
+# the catalogue says which known bugs it has and which cases newly differ from the architecture.
+bugs: $(if $(filter command line environment,$(origin QEMU)),deps kernel)
+	$(PYTHON) -m harness.bugs $(if $(filter command line environment,$(origin QEMU)),--qemu=$(QEMU) --cpu=$(CPU)) \
+		$(CASES_OPTS) --build=$(BUILD)
 
 coverage:
 	$(PYTHON) -m harness.coverage --update

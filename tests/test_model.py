@@ -7,7 +7,7 @@ import pytest
 from harness import esr, par
 from harness.cases import Expect, Step
 from harness.model import Abort, Access, Completes, Memory, Par, Registers, UnknownMemory, s1_translate
-from harness.model.oracle import describe, describe_outcomes, expectation_agrees, observation_allowed
+from harness.oracle import describe, describe_outcomes, expectation_agrees, observation_allowed
 from harness.model.registers import (
     REGIME_EL2, REGIME_EL10, REGIME_EL20, el_is_in_host,
     SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_WXN, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0, TCR_EPD1,
@@ -638,7 +638,7 @@ def test_par_observation_ignores_free_bits():
 
 from harness.cases import LAYOUT, load_file  # noqa: E402
 from harness.declared import TABLE_POOL_BASE, case_registers, declared_memory  # noqa: E402
-from harness.model import predict_case  # noqa: E402
+from harness.predict import predict_case  # noqa: E402
 
 MAX = (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120)
 

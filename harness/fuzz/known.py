@@ -26,7 +26,7 @@ try:
 except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
-# harness.model before anything that imports harness.declared (the two import each other).
+# The model's modules, whose functions a known bug replaces.
 import harness.model.descriptors as descriptors  # isort: skip
 import harness.model.permissions as permissions  # isort: skip
 import harness.model.translate as translate  # isort: skip
@@ -36,9 +36,10 @@ import harness.model.tlb as tlb  # isort: skip
 from harness import esr
 from harness.cases import AT_OPS, LAYOUT
 from harness.kdefs import REPO
-from harness.model import Abort, Outcomes, UnknownMemory, predict_case
+from harness.model import Abort, Outcomes, UnknownMemory
+from harness.predict import predict_case
 from harness.model.attributes import DEVICE_TYPES, MemAttrs
-from harness.model.oracle import observation_allowed
+from harness.oracle import observation_allowed
 from harness.model.outcome import Completes
 from harness.par import SH_NAMES
 from harness.versions import in_range

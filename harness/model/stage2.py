@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from harness import esr, features, par
-from harness.cases import AT_S12_OPS
+from harness.ops import AT_S12_OPS
 from harness.model.attributes import (
     DEVICE_TYPES, NC, NORMAL_NC, SH_CODES, WB, WT, MemAttrs, decode_shareability, encode_par_attrs,
     par_encode_shareability, s1_decode_mem_attrs,
