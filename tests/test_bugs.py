@@ -101,6 +101,6 @@ def test_make_bugs_on_results_files(tmp_path, capsys):
     assert bugs.main(["--results", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^par_sh +8\.2 +yes +no$", out, re.M)
-    assert re.search(r"^device_alignment +11\.1\.3 +not run +not run$", out, re.M)
+    assert re.search(r"^block_level_16k +10\.0\.2 +not run +not run$", out, re.M)
     assert bugs.main(["--results", str(tmp_path / "none")]) == 2
     assert "no results in" in capsys.readouterr().err

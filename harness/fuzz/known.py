@@ -59,11 +59,6 @@ def _descriptor_shareability():
     return [(translate, "par_encode_shareability", lambda memattrs, shareability: shareability)]
 
 
-def _no_device_alignment_fault():
-    """AArch64.S1HasAlignmentFault, but never for Device memory (the SCTLR_EL1.A check stays)."""
-    return [(translate, "s1_has_alignment_fault", lambda acc, aligned, memattrs: (False,))]
-
-
 def _ds_drops_oa_51_50(stage):
     """The descriptors' output and table addresses of a stage (the module that walks it: walk for
     stage 1, stage2), but with DS = 1 and an OA size below 52 bits OA[51:50] (bits[9:8]) left
@@ -222,9 +217,6 @@ def _bug_tables(case_file):
 
 KNOWN_BUGS = (
     # The most frequent first: explain() tries them one at a time before any two together.
-    KnownBug("device_alignment", "cases/alignment.toml",
-             "performs an unaligned access to Device memory when SCTLR_EL1.A = 0",
-             _no_device_alignment_fault),
     KnownBug("par_sh", "cases/at_par.toml",
              "reports the descriptor's SH in PAR_EL1.SH for Device and Normal Non-cacheable memory",
              _descriptor_shareability),
