@@ -34,7 +34,7 @@ SELECT  := $(if $(K),-k '$(K)')
 SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) $(CASES_OPTS) --build=$(BUILD)
 CASE_FILES := $(foreach c,$(CASES),$(if $(filter %.toml,$(c)),$(c),$(wildcard $(c)/*.toml)))
 
-.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare bugs clean FORCE
+.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare bugs bisect clean FORCE
 all: kernel
 
 help:
@@ -48,6 +48,7 @@ help:
 	@echo "make qemus    fetch Debian's QEMU builds (QEMUS=) into a private cache and list them"
 	@echo "make compare  the suite on every QEMUS x CPUS pair: the matrix and results/report.html (CASES=, K=, PYTEST_ARGS=)"
 	@echo "make bugs     the known QEMU bugs and which runs in results/ show them (QEMU=: run that build first)"
+	@echo "make bisect QEMU_SRC=<qemu checkout> GOOD=<rev> BAD=<rev> CASE='<id> ...'   the commit that changed them"
 	@echo "QEMU=, QEMUS= name a build of make qemus (bookworm, sid ...), system, or a path"
 
 deps:
@@ -123,6 +124,15 @@ compare: deps kernel
 bugs: $(if $(filter command line environment,$(origin QEMU)),deps kernel)
 	$(PYTHON) -m harness.bugs $(if $(filter command line environment,$(origin QEMU)),--qemu=$(QEMU) --cpu=$(CPU)) \
 		$(CASES_OPTS) --build=$(BUILD)
+
+# git bisect run over a QEMU checkout: configured once (aarch64-softmmu), built incrementally, the cases
+# run on each build; QEMU_CONFIGURE= and QEMU_MAKE= replace QEMU's configure and build commands.
+bisect: deps kernel
+	@test -n "$(QEMU_SRC)" -a -n "$(GOOD)" -a -n "$(BAD)" -a -n "$(CASE)" || { echo "usage: make bisect QEMU_SRC=<qemu checkout>" \
+		"GOOD=<revision> BAD=<revision> CASE='<case id> ...' [QEMU_CONFIGURE=...] [QEMU_MAKE=...]" >&2; exit 2; }
+	$(PYTHON) -m harness.bisect --src='$(QEMU_SRC)' --good='$(GOOD)' --bad='$(BAD)' --cpu=$(CPU) --cases-dir=$(CASES) \
+		--build=$(BUILD) $(if $(QEMU_CONFIGURE),--configure='$(QEMU_CONFIGURE)') $(if $(QEMU_MAKE),--make='$(QEMU_MAKE)') \
+		$(foreach c,$(CASE),'$(c)')
 
 coverage:
 	$(PYTHON) -m harness.coverage --update
