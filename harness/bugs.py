@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.matrix import BREAKS, MATCHES, NOT_RUN, ROOT, _qemus_tool, architecture, load_run, resolve_qemu
+from harness.matrix import BREAKS, MATCHES, NOT_RUN, ROOT, architecture, load_run
+from harness.qemu_builds import qemus_tool, resolve_qemu
 from harness.versions import parse_range, parse_version
 
 SHOWS, FIXED, UNEXPLAINED = "shows it", "does not show it", "its cases depart, unexplained"
@@ -88,7 +89,7 @@ def catalogue(cases):
 def build_of(run):
     """The name of the fetched build (tools/qemus.py) a run ran on, or None."""
     qemu = Path(run.doc.get("qemu") or "")
-    return qemu.parent.name if qemu.parent.parent == _qemus_tool().cache_dir() else None
+    return qemu.parent.name if qemu.parent.parent == qemus_tool().cache_dir() else None
 
 
 def run_name(run):
@@ -234,7 +235,8 @@ def sorted_runs(runs):
 
 
 def main(argv=None):
-    from harness.cases import CaseError, load_dir
+    from harness import case_paths
+    from harness.cases import CaseError
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show", nargs="+", metavar="RESULTS_JSON", help="these runs (default: results/*.json)")
     parser.add_argument("--qemu", help="run the suite on this QEMU (a binary, a fetched build's name, `system`) "
@@ -242,11 +244,12 @@ def main(argv=None):
     parser.add_argument("--cpu", default="max")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--results", default=str(ROOT / "results"))
-    parser.add_argument("--cases", default=str(ROOT / "cases"))
+    parser.add_argument("--cases", action="append", help="case directories and files (CASES=; default: cases/)")
     parser.add_argument("--build", default=str(ROOT / "build"))
     args = parser.parse_args(argv)
     try:
-        bugs = catalogue(load_dir(args.cases))
+        paths = case_paths.split(args.cases)
+        bugs = catalogue(case_paths.load(paths))
         build = None
         if args.qemu:
             from harness.matrix import run_pair
@@ -256,7 +259,7 @@ def main(argv=None):
             version = qemu_version(binary)
             print(f"running the suite on QEMU {version} ({binary}) -cpu {args.cpu}", flush=True)
             status, out, log, _ = run_pair(args.python, binary, version, args.cpu, Path(args.results),
-                                           Path(args.cases), Path(args.build), 0)
+                                           paths, Path(args.build), 0)
             if out is None:
                 raise HarnessError(f"the run on {binary} wrote no results (pytest exit status {status}; log: {log})")
             build = load_run(out)
