@@ -2,6 +2,8 @@
 stale translations: the suite accepts an old translation exactly where the
 architecture permits one, and fails a run that shows one where it does not."""
 
+from dataclasses import replace
+
 import pytest
 
 from harness import declared
@@ -458,3 +460,14 @@ steps = [
     stale, fresh = predictions[3], predictions[7]
     assert [type(o).__name__ for o in stale] == ["Unknown"] and "not modelled" in next(iter(stale)).reason
     assert {o.fault for o in fresh} == {("translation", 1)}
+
+
+def test_range_in_the_el2_regime_reads_ds_from_tcr_el2s_own_layout():
+    # Review D9: TLBIRange -> HasLargeAddress(Regime_EL2) reads TCR_EL2.DS, bit 32 with E2H = 0 (TCR_EL1's
+    # DS is bit 59); with DS, BaseADDR is VA[52:16]: 0x8000 -> 0x8000_0000.  Without FEAT_LPA2, FALSE.
+    el2 = replace(REGS, tcr=1 << 32, regime=REGIME_EL2)
+    inv = Invalidation.of("tlbi_rvae2", 0b01 << 46 | 0x8000, el2)
+    assert (inv.start, inv.end) == (0x8000_0000, 0x8000_2000)
+    assert inv.removes(0x8000_0000, 0x1000, 12, 3, 0, True, el2)
+    no_lpa2 = replace(el2, mmfr0=0x1122)
+    assert Invalidation.of("tlbi_rvae2", 0b01 << 46 | 0x8000, no_lpa2).start == 0x800_0000

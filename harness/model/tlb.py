@@ -80,7 +80,8 @@ from harness.ops import LAST_LEVEL_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS,
 from harness.model.descriptors import DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (
-    MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10, REGIME_EL20, TCR_A1, TCR_AS, TCR_DS, TTBR_ASID, el_is_in_host,
+    MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10, REGIME_EL20, TCR_A1, TCR_AS, TCR_DS,
+    TCR_EL2_DS, TTBR_ASID, el_is_in_host,
     walk_params,
 )
 from harness.model.stage2 import (
@@ -169,6 +170,12 @@ def tlbi_range(xt, ds):
     return start, end, granule
 
 
+def has_large_address(regs, ds):
+    """HasLargeAddress (J1.3, TLBIRange): FALSE without FEAT_LPA2, else the DS bit of the regime's TCR
+    (ds: its value, read from the regime's own layout)."""
+    return bool(ds) and (MMFR0_TGRAN4.get(regs.mmfr0) == 0b0001 or MMFR0_TGRAN16.get(regs.mmfr0) == 0b0010)
+
+
 def tlbi_regime(op, regs):
     """The regime TLBI op invalidates, executed at the EL the steps of regs' regime run at: the *E2
     forms `if ELIsInHost(EL2) then ... Regime_EL20 else ... Regime_EL2` (TLBI VAE2), the others at
@@ -216,7 +223,7 @@ class Invalidation:
         (both stages, every VMID)."""
         vmid = current_vmid(regs)
         if op in S2_RANGE_TLBI:
-            decoded = tlbi_range(xt, bool(VTCR_DS.get(regs.vtcr)))
+            decoded = tlbi_range(xt, has_large_address(regs, VTCR_DS.get(regs.vtcr)))
             ttl = xt >> TLBIR_TTL_SHIFT & 0b11
             start, end, granule = decoded if decoded is not None else (0, 0, None)   # empty: nothing need go
             return Invalidation(None, None, None, True, False, granule, ttl or None, vmid=vmid, stage1=False,
@@ -237,7 +244,10 @@ class Invalidation:
         last_level = op in LAST_LEVEL_TLBI
         regime = tlbi_regime(op, regs)
         if op in RANGE_TLBI:
-            decoded = tlbi_range(xt, bool(TCR_DS.get(regs.tcr)))
+            # The regime's TCR: TCR_EL2 in its E2H = 0 layout holds DS at bit 32, TCR_EL1 (and TCR_EL2
+            # with E2H = 1) at bit 59 (review D9).
+            ds = TCR_EL2_DS.get(regs.tcr) if regs.regime == REGIME_EL2 else TCR_DS.get(regs.tcr)
+            decoded = tlbi_range(xt, has_large_address(regs, ds))
             if decoded is None:
                 return Invalidation(0, 0, asid, True, last_level, regime=regime)   # an empty range: nothing need go
             start, end, granule = decoded
