@@ -471,3 +471,18 @@ def test_range_in_the_el2_regime_reads_ds_from_tcr_el2s_own_layout():
     assert inv.removes(0x8000_0000, 0x1000, 12, 3, 0, True, el2)
     no_lpa2 = replace(el2, mmfr0=0x1122)
     assert Invalidation.of("tlbi_rvae2", 0b01 << 46 | 0x8000, no_lpa2).start == 0x800_0000
+
+
+def test_sctlr_fields_a_tlb_may_not_cache_take_their_new_values_after_an_isb(tmp_path):
+    # Review D7 (R_VNRFW; D24.2 SCTLR_EL1: only EPAN, MSCEn, LSMAOE, nTLSMD, EE and WXN may be cached in a
+    # TLB): after SCTLR_EL1.A = 1 and an ISB, an unaligned load through a page a TLB may still hold from
+    # before is an Alignment fault only; the old model replayed the entry's whole old SCTLR (completes too).
+    path = tmp_path / "sctlr.toml"
+    path.write_text('feature = "f"\n[case.c]\nsummary = "s"\n'
+                    'map = [ { va = 0x8000_0000, to = "frame_a", level = 3 } ]\nsteps = [\n'
+                    '  { do = "load64", va = 0x8000_0000, expect = "ok" },\n'
+                    '  { do = "set_sctlr", value = 0x2, mask = 0x2 },\n  { do = "isb" },\n'
+                    '  { do = "load64", va = 0x8000_0004, expect = { fault = "alignment" } },\n]\n')
+    case = load_file(path)[0]
+    outcomes = predict_case(case, MAX)[-1]
+    assert {o.fsc for o in outcomes} == {0b100001}

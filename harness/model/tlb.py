@@ -80,7 +80,7 @@ from harness.ops import LAST_LEVEL_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS,
 from harness.model.descriptors import DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (
-    MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10, REGIME_EL20, TCR_A1, TCR_AS, TCR_DS,
+    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10, REGIME_EL20, TCR_A1, TCR_AS, TCR_DS,
     TCR_EL2_DS, TTBR_ASID, el_is_in_host,
     walk_params,
 )
@@ -168,6 +168,19 @@ def tlbi_range(xt, ds):
     if end >> 52 & 1 != start >> 52 & 1:
         end = (((1 << 64) - (1 << 52)) if start >> 52 & 1 else 0) | ((1 << 52) - 1)
     return start, end, granule
+
+
+# SCTLR_ELx fields the model reads that a TLB may not cache: D24.2 SCTLR_EL1 names EPAN, MSCEn,
+# LSMAOE, nTLSMD, EE and WXN as the fields "permitted to be cached in a TLB"; M, A, C and I are not, so
+# after their change and an ISB no entry uses their old values (R_VNRFW; review D7).
+SCTLR_NOT_CACHED = SCTLR_M.mask | SCTLR_A.mask | SCTLR_C.mask | SCTLR_I.mask
+
+
+def entry_registers(entry_regs, regs_seen):
+    """The registers a TLB entry's translation is made with: its own, but SCTLR_NOT_CACHED taken from
+    each register set an access may see now."""
+    return list(dict.fromkeys(replace(entry_regs, sctlr=entry_regs.sctlr & ~SCTLR_NOT_CACHED
+                                      | r.sctlr & SCTLR_NOT_CACHED) for r in regs_seen))
 
 
 def has_large_address(regs, ds):
@@ -516,9 +529,10 @@ class Tlb:
         fresh = [full_translate(r, m, access, s2=self._stage2_choices())
                  for r in self.regs_seen for m in self.memories_seen]
         # Leaf entries only: walk caches under stage 2 are not modelled.
-        held = [Outcomes({o for o in full_translate(e.regs, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
+        held = [Outcomes({o for o in full_translate(r, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
                           if cached_outcome(o, stage=1)})
-                for e, leaf_usable, _ in self.usable_entries(access.va) if leaf_usable]
+                for e, leaf_usable, _ in self.usable_entries(access.va) if leaf_usable
+                for r in entry_registers(e.regs, self.regs_seen)]
         everything = set().union(*walked, *held)
         unknown = [o for o in everything if isinstance(o, Unknown)]
         if unknown:
