@@ -18,7 +18,7 @@ from harness.model.permissions import (
     DEVICE_UNALIGNED_RULE, AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault,
 )
 from harness.model.registers import SCTLR_M, walk_params
-from harness.model.walk import WalkFault, level_lsb, s1_walk, \
+from harness.model.walk import WalkFault, level_lsb, lpa_choices, s1_walk, \
     txsz_choices, va_is_out_of_range
 
 MASK64 = (1 << 64) - 1
@@ -69,6 +69,8 @@ TXSZ_RULE = "TnSZ outside AArch64.S1MinTxSZ..AArch64.MaxTxSZ: IMPLEMENTATION DEF
             "(AArch64.S1TxSZFaults)"
 TXSZ_FAULT_RULE = ("TnSZ below AArch64.S1MinTxSZ with FEAT_LVA: a level 0 Translation fault (AArch64.S1TxSZFaults, "
                    "R_SXWGM)")
+LPA_RULE = ("descriptor bits[15:12] with the 64K granule and PAMax below 52 bits: IMPLEMENTATION DEFINED "
+            "whether they are OA[51:48] (an Address size fault when nonzero; AArch64.S1LeafBase, R_WDZFC)")
 VA_RANGE_RULE = "VA outside the TTBR's range (AArch64.VAIsOutOfRange): a level 0 Translation fault (R_VZZSZ)"
 
 PAR_OK_MASK = par.PAR_F.mask | par.PAR_SH.mask | par.PAR_PA.mask | par.PAR_ATTR.mask
@@ -179,7 +181,21 @@ def _translate_piece(regs, memory, acc, va, aligned, rules, pan):
         return results + [_Faulted(esr.fault_status("translation", 0), VA_RANGE_RULE)]
     if acc.el0 and params.e0pd:
         return results + [_Faulted(esr.fault_status("translation", 0), E0PD_RULE)]
-    walk = s1_walk(params, memory, va, txsz)
+    # J1.1.4.11 AArch64.S1LeafBase, J1.1.4.9 AArch64.NextTableBase: with the 64K granule and a PAMax
+    # below 52 bits, whether descriptor bits[15:12] are OA[51:48] (so nonzero ones are out of range, an
+    # Address size fault) is IMPLEMENTATION DEFINED (R_WDZFC): both walks, where they differ.
+    walks = list(dict.fromkeys(s1_walk(replace(params, lpa=lpa), memory, va, txsz) for lpa in lpa_choices(params)))
+    if len(walks) > 1:
+        rules.append(LPA_RULE)
+    for walk in walks:
+        results += _after_walk(params, walk, acc, va, aligned, rules, pan)
+    return results
+
+
+def _after_walk(params, walk, acc, va, aligned, rules, pan):
+    """The rest of AArch64.S1Translate after the walk (walk: a WalkState or WalkFault): the
+    memory-type alignment check, the permissions, the descriptor updates and the output."""
+    results = []
     if isinstance(walk, WalkFault):
         if len(walk.levels) > 1:
             rules.append(walk.rule)
