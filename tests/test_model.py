@@ -843,3 +843,15 @@ def test_64k_descriptor_bits_15_12_below_a_52_bit_pamax_are_implementation_defin
     assert "R_WDZFC" in outcomes.rule
     assert isinstance(one(translate(regs(granule=16, ips=0b101), memory(chain(
         0x8000_0000, PAGE | PAGE_DESC, 3, granule=16, start=1)), "load64", 0x8000_0008)), Completes)
+
+
+def test_a_page_crossing_access_whose_pages_both_fault_may_report_either_side():
+    # Review D13(a): B2.8.2 Note: "an unaligned access that occurs across a page boundary can generate an
+    # abort on either side of the page boundary"; the old model reported the lower page's alone.
+    outcomes = translate(regs(), memory(chain(VA, 0, 3)), "load64", 0x8000_0FFC)
+    assert {(fault_of(o), o.far) for o in outcomes} == {(("translation", 3), 0x8000_0FFC),
+                                                        (("translation", 3), 0x8000_1000)}
+    # Only the lower page faults: its fault alone.
+    words = chain(VA, 0, 3)
+    words.update(chain(VA + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
+    assert one(translate(regs(), memory(words), "load64", 0x8000_0FFC)).far == 0x8000_0FFC

@@ -71,6 +71,8 @@ TXSZ_FAULT_RULE = ("TnSZ below AArch64.S1MinTxSZ with FEAT_LVA: a level 0 Transl
                    "R_SXWGM)")
 LPA_RULE = ("descriptor bits[15:12] with the 64K granule and PAMax below 52 bits: IMPLEMENTATION DEFINED "
             "whether they are OA[51:48] (an Address size fault when nonzero; AArch64.S1LeafBase, R_WDZFC)")
+PAGE_CROSSING_RULE = ("an unaligned access across a page boundary whose pages both fault: the abort of either "
+                      "side (B2.8.2)")
 VA_RANGE_RULE = "VA outside the TTBR's range (AArch64.VAIsOutOfRange): a level 0 Translation fault (R_VZZSZ)"
 
 PAR_OK_MASK = par.PAR_F.mask | par.PAR_SH.mask | par.PAR_PA.mask | par.PAR_ATTR.mask
@@ -294,6 +296,23 @@ def s1_translate(regs, memory, access):
     return _s1_translate(regs, memory, access, acc, params, va)
 
 
+def _other_side_faults(regs, memory, access, acc, params, va, size, aligned, rules):
+    """An access whose first page faults may report the fault of the next page instead, where that
+    page faults too (B2.8.2, Note: "an unaligned access that occurs across a page boundary can
+    generate an abort on either side of the page boundary"; review D13).  The page is the
+    granule: a fault names no larger block."""
+    page_end = (va | ((1 << params.granule) - 1)) + 1
+    if va + size <= page_end:
+        return set()
+    other = page_end & MASK64
+    faults = {_abort(acc, access.el, other, piece, piece.updates)
+              for piece in _translate_piece(regs, memory, acc, other, aligned, [], access.pan)
+              if isinstance(piece, _Faulted)}
+    if faults:
+        rules.append(PAGE_CROSSING_RULE)
+    return faults
+
+
 def _s1_translate(regs, memory, access, acc, params, va):
     """s1_translate of the access at va (a branch target already made the PC)."""
     aligned, alignment_fault = check_alignment(params, acc, va)
@@ -310,6 +329,8 @@ def _s1_translate(regs, memory, access, acc, params, va):
             if isinstance(piece, _Faulted):
                 outcome = _par(piece) if acc.at else _abort(acc, access.el, piece_va, piece, updates + piece.updates)
                 outcomes.add(outcome)
+                if not spans and not acc.at:
+                    outcomes |= _other_side_faults(regs, memory, access, acc, params, piece_va, left, aligned, rules)
                 continue
             if acc.at:
                 outcomes.add(_par(piece))
