@@ -204,6 +204,9 @@ def predict_case(case, ids, pool_base=None):
                 if step.fixup:
                     tlb = tlb.copy()
                     _fix(case, n, step, tlb, slots)
+                if step.el == 0:
+                    tlb = tlb.copy()
+                    tlb.complete_tlbis()        # the exception return to EL0 is a Context synchronization event
                 outcomes = _access_outcomes(tlb, access)
             except UnknownMemory as e:
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})")}))
@@ -219,6 +222,8 @@ def predict_case(case, ids, pool_base=None):
                     continue
                 effects[key] = branch = tlb.copy()
                 branch.faulted = faulted
+                if faulted or step.el == 0:
+                    branch.complete_tlbis()     # taking the exception is a Context synchronization event
                 if outcome.updates:
                     branch.hardware_update(after)
                 elif after is not tlb.memory:

@@ -486,3 +486,12 @@ def test_sctlr_fields_a_tlb_may_not_cache_take_their_new_values_after_an_isb(tmp
     case = load_file(path)[0]
     outcomes = predict_case(case, MAX)[-1]
     assert {o.fsc for o in outcomes} == {0b100001}
+
+
+def test_a_tlbi_completes_for_this_pes_accesses_only_after_a_context_synchronization_event(tmp_path):
+    # Review D11: R_BLDZX: without FEAT_ETS2 a TLBI is complete for the issuing PE's TLB after a DSB
+    # followed by a Context synchronization event; an access between the DSB and the ISB may still use the
+    # old entry.  The old model removed it at the DSB.
+    tlbi = '{ do = "tlbi_vae1", va = 0x8000_0000 }'
+    assert loads(_case(tmp_path, [DSB, ISB, tlbi, DSB, LOAD])) == [{A, B}]
+    assert loads(_case(tmp_path, [DSB, ISB, tlbi, DSB, ISB, LOAD])) == [{B}]

@@ -76,6 +76,7 @@ is that walk's descriptors down to a level over the memory walks read now.
 """
 from dataclasses import dataclass, field, replace
 
+from harness.esr import Field
 from harness.ops import LAST_LEVEL_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
 from harness.model.descriptors import DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
@@ -181,6 +182,16 @@ def entry_registers(entry_regs, regs_seen):
     each register set an access may see now."""
     return list(dict.fromkeys(replace(entry_regs, sctlr=entry_regs.sctlr & ~SCTLR_NOT_CACHED
                                       | r.sctlr & SCTLR_NOT_CACHED) for r in regs_seen))
+
+
+MMFR1_ETS = Field(36, 4)                # ID_AA64MMFR1_EL1.ETS: 0b0010 FEAT_ETS2
+
+
+def _has_ets2(regs):
+    """FEAT_ETS2 (R_BLDZX): a TLBI may complete for the issuing PE at its DSB.  Simplified: the
+    model takes the DSB for every translation (R_BLDZX's conditions on execute permission are not
+    read); no CPU the suite runs has FEAT_ETS2."""
+    return MMFR1_ETS.get(regs.mmfr1) >= 0b0010
 
 
 def has_large_address(regs, ds):
@@ -413,6 +424,7 @@ class Tlb:
         self.walk_memories = [memory]             # tables a walk may read (writes not yet completed by a DSB)
         self.dsb_since_write = True
         self.pending = []                         # (Invalidation, tables walks could read meanwhile)
+        self.before_cse = []                      # entries as they were before a DSB completed TLBIs, until a CSE
         self.entries = []
         self.epoch = 0                            # DSBs that completed invalidations so far
         self.faulted = False                      # whether the last access aborted (a fix-up follows one)
@@ -422,6 +434,7 @@ class Tlb:
         other = Tlb.__new__(Tlb)
         other.__dict__.update({k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items()})
         other.entries = [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.entries]
+        other.before_cse = [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.before_cse]
         return other
 
     def _fill(self, memories=None, born=None):
@@ -459,7 +472,7 @@ class Tlb:
         self.memory = memory
         self.memories_seen = [memory if m is old else m for m in self.memories_seen]
         self.walk_memories = [memory if m is old else m for m in self.walk_memories]
-        for entry in self.entries:
+        for entry in self.entries + self.before_cse:
             if entry.memory is old:
                 entry.memory = memory
         self._fill()
@@ -477,6 +490,10 @@ class Tlb:
         self.dsb_since_write = True
         if self.pending:
             self.epoch += 1
+            if not _has_ets2(self.regs):
+                # R_BLDZX: without FEAT_ETS2 the TLBIs are complete for this PE's own accesses only after a
+                # Context synchronization event: until one, an access may still use the entries as they were.
+                self.before_cse += [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.entries]
         for inv, memories in self.pending:
             for entry in self.entries:
                 entry.removed.append((self.epoch, inv))
@@ -485,7 +502,13 @@ class Tlb:
         self.pending = []
         self._fill()
 
+    def complete_tlbis(self):
+        """A Context synchronization event (an ISB, taking an exception, an exception return): the
+        TLBIs a DSB completed are complete for this PE's own accesses too (R_BLDZX)."""
+        self.before_cse = []
+
     def isb(self):
+        self.complete_tlbis()
         self.regs_seen = [self.regs]
         self.memories_seen = list(self.walk_memories)
         self._fill()
@@ -495,7 +518,7 @@ class Tlb:
         usable table entry]) for the entries a walk of va may use now."""
         asids = {current_asid(r) for r in self.regs_seen}
         vmids = {current_vmid(r) for r in self.regs_seen}
-        return [(e, *e.usable(va, asids, vmids)) for e in self.entries]
+        return [(e, *e.usable(va, asids, vmids)) for e in self.entries + self.before_cse]
 
     def through_walk_cache(self, entry, cached):
         """The (registers, memory) pairs a walk through a table entry of `entry` may use:
