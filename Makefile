@@ -28,7 +28,7 @@ KHDR    := $(wildcard kernel/*.h)
 SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) --cases=$(CASES) --build=$(BUILD)
 CASE_FILES := $(wildcard $(CASES)/*.toml)
 
-.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare bugs clean FORCE
+.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare bugs bisect clean FORCE
 all: kernel
 
 help:
@@ -42,6 +42,7 @@ help:
 	@echo "make qemus    fetch Debian's QEMU builds (QEMUS=) into a private cache and list them"
 	@echo "make compare  the suite on every QEMUS x CPUS pair: the matrix and results/report.html"
 	@echo "make bugs     the known QEMU bugs and which runs in results/ show them (QEMU=: run that build first)"
+	@echo "make bisect QEMU_SRC=<qemu checkout> GOOD=<rev> BAD=<rev> CASE='<id> ...'   the commit that changed them"
 
 deps:
 	@tools/deps.sh "$(PYTHON)" "$(QEMU)" "$(CC)"
@@ -112,6 +113,15 @@ compare: deps kernel
 bugs: $(if $(filter command line environment,$(origin QEMU)),deps kernel)
 	$(PYTHON) -m harness.bugs $(if $(filter command line environment,$(origin QEMU)),--qemu=$(QEMU) --cpu=$(CPU)) \
 		--cases=$(CASES) --build=$(BUILD)
+
+# git bisect run over a QEMU checkout: configured once (aarch64-softmmu), built incrementally, the cases
+# run on each build; QEMU_CONFIGURE= and QEMU_MAKE= replace QEMU's configure and build commands.
+bisect: deps kernel
+	@test -n "$(QEMU_SRC)" -a -n "$(GOOD)" -a -n "$(BAD)" -a -n "$(CASE)" || { echo "usage: make bisect QEMU_SRC=<qemu checkout>" \
+		"GOOD=<revision> BAD=<revision> CASE='<case id> ...' [QEMU_CONFIGURE=...] [QEMU_MAKE=...]" >&2; exit 2; }
+	$(PYTHON) -m harness.bisect --src='$(QEMU_SRC)' --good='$(GOOD)' --bad='$(BAD)' --cpu=$(CPU) --cases-dir=$(CASES) \
+		--build=$(BUILD) $(if $(QEMU_CONFIGURE),--configure='$(QEMU_CONFIGURE)') $(if $(QEMU_MAKE),--make='$(QEMU_MAKE)') \
+		$(foreach c,$(CASE),'$(c)')
 
 coverage:
 	$(PYTHON) -m harness.coverage --update
