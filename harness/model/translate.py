@@ -75,8 +75,6 @@ PAGE_CROSSING_RULE = ("an unaligned access across a page boundary whose pages bo
                       "side (B2.8.2)")
 VA_RANGE_RULE = "VA outside the TTBR's range (AArch64.VAIsOutOfRange): a level 0 Translation fault (R_VZZSZ)"
 
-PAR_OK_MASK = par.PAR_F.mask | par.PAR_SH.mask | par.PAR_PA.mask | par.PAR_ATTR.mask
-PAR_FAULT_MASK = par.PAR_F.mask | par.PAR_FST.mask | par.PAR_PTW.mask | par.PAR_S.mask
 
 
 @dataclass(frozen=True)
@@ -247,9 +245,9 @@ def _abort(acc, el, far, piece, updates):
 
 def _par(piece):
     if isinstance(piece, _Faulted):
-        return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=PAR_FAULT_MASK, rule=piece.rule,
+        return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS, rule=piece.rule,
                    updates=piece.updates)
-    mask = PAR_OK_MASK
+    mask = par.PAR_OK_FIELDS
     value = piece.pa & par.PAR_PA.mask
     if piece.attr is None:
         mask &= ~par.PAR_ATTR.mask
