@@ -365,3 +365,15 @@ def test_an_unaligned_access_to_memory_stage_2_makes_device_is_implementation_de
     outcomes = full_translate(regs(), memory, Access("store32", 0x8000_0012))
     assert {o.fault for o in outcomes} == {("alignment", None), ("permission", 3)}
     assert all(o.stage == 2 for o in outcomes) and "Device location supports unaligned access" in outcomes.rule
+
+
+def test_only_a_stage2_fault_of_the_access_has_the_instruction_syndrome():
+    # AArch64.InstructionSyndromeValid: ISV = 1 with LSInstructionSyndrome for a stage 2 fault not on
+    # a stage 1 walk (STRH w1: SAS 1, SRT 1, SF 0), ISV = 0 for a stage 1 fault of the same store.
+    at_stage2 = only(full_translate(regs(), tables(s1_page(0x80_0000_0000), 0), Access("store16", 0x8000_0002)))
+    assert (at_stage2.stage, at_stage2.s1ptw, at_stage2.syndrome) == (2, False, (1, 0, 1, 0, 0))
+    syndrome = esr.decode_esr(at_stage2.esr().value)
+    assert (syndrome.isv, syndrome.sas, syndrome.srt, syndrome.sf, syndrome.wnr) == (1, 1, 1, 0, 1)
+    at_stage1 = only(full_translate(regs(), tables(0, s2_page(0x4100_0000)), Access("store16", 0x8000_0002)))
+    assert (at_stage1.stage, at_stage1.syndrome) == (1, None)
+    assert esr.decode_esr(at_stage1.esr().value).isv == 0

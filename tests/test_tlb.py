@@ -10,6 +10,7 @@ from harness.model import Completes
 from harness.predict import predict_case
 from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20, Registers
 from harness.model.tlb import Invalidation, current_vmid, tlbi_range, tlbi_regime
+from harness.observation import observe
 from harness.oracle import observation_allowed
 from harness.protocol import parse_record
 from harness.verdict import judge_step
@@ -148,7 +149,7 @@ steps = [
 
 
 def step_record(n, value):
-    return parse_record(f"MMUT 2 step case=t n={n} va=0x80000000 result=ok value={value:#x}")
+    return observe(parse_record(f"MMUT 2 step case=t n={n} va=0x80000000 result=ok value={value:#x}"))
 
 
 def test_the_suite_accepts_a_stale_translation_only_where_it_is_permitted(tmp_path):

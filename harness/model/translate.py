@@ -71,8 +71,6 @@ TXSZ_FAULT_RULE = ("TnSZ below AArch64.S1MinTxSZ with FEAT_LVA: a level 0 Transl
                    "R_SXWGM)")
 VA_RANGE_RULE = "VA outside the TTBR's range (AArch64.VAIsOutOfRange): a level 0 Translation fault (R_VZZSZ)"
 
-PAR_OK_MASK = par.PAR_F.mask | par.PAR_SH.mask | par.PAR_PA.mask | par.PAR_ATTR.mask
-PAR_FAULT_MASK = par.PAR_F.mask | par.PAR_FST.mask | par.PAR_PTW.mask | par.PAR_S.mask
 
 
 @dataclass(frozen=True)
@@ -229,9 +227,9 @@ def _abort(acc, el, far, piece, updates):
 
 def _par(piece):
     if isinstance(piece, _Faulted):
-        return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=PAR_FAULT_MASK, rule=piece.rule,
+        return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS, rule=piece.rule,
                    updates=piece.updates)
-    mask = PAR_OK_MASK
+    mask = par.PAR_OK_FIELDS
     value = piece.pa & par.PAR_PA.mask
     if piece.attr is None:
         mask &= ~par.PAR_ATTR.mask
