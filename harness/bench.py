@@ -41,6 +41,7 @@ from harness.fuzz.generate import FEATURE, case_name, generate_case
 from harness.fuzz.toml_writer import case_text
 from harness.protocol import parse_output
 from harness.qemu import CONSOLES, boot_tokens, qemu_version, run_kernel
+from harness.qemu_builds import resolve_qemu
 from harness.runner import CMDLINE_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,8 @@ class BenchError(Exception):
 
 def _parse(argv):
     p = argparse.ArgumentParser(prog="python -m harness.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--qemu", default="qemu-system-aarch64")
+    p.add_argument("--qemu", default="qemu-system-aarch64",
+                   help="QEMU (QEMU=): a build fetched by make qemus (bookworm, sid ...), `system`, or a path")
     p.add_argument("--cpu", default="max")
     p.add_argument("--build", type=Path, default=ROOT / "build", help="build directory of the kernel")
     p.add_argument("--cases", type=Path, default=ROOT / "cases")
@@ -66,6 +68,10 @@ def _parse(argv):
                    help="generated instances the scale section runs (default: 256,2560,25600; none: no scale rows)")
     args = p.parse_args(argv)
     args.build, args.cases = args.build.resolve(), args.cases.resolve()
+    try:
+        args.qemu = resolve_qemu(args.qemu)
+    except HarnessError as e:
+        p.error(str(e))
     args.jobs = len(os.sched_getaffinity(0)) if args.jobs == "auto" else int(args.jobs)
     args.scales = [] if args.scales == "none" else [int(k) for k in args.scales.split(",")]
     return args

@@ -149,7 +149,7 @@ def random_regime(rng, cpu):
     kernel_high = epd0 or KERNEL_WINDOW_END > 1 << (64 - t0sz)
     low1, high1 = _tsz_range(cpu, tg1, ds)
     if kernel_high:
-        # The kernel runs from its TTBR1 alias: TTBR1 must walk and reach it (cases.py _check_layout).
+        # The kernel runs from its TTBR1 alias: TTBR1 must walk and reach it (harness/cases/layout.py check_layout).
         epd1, t1sz = False, _pick_tsz(rng, low1, min(high1, 34))
     else:
         epd1, t1sz = rng.random() < 0.12, _pick_tsz(rng, low1, high1)

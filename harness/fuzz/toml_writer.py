@@ -164,7 +164,7 @@ def expect_value(step, expect=None):
         if step.op not in AT_OPS and step.op not in AT_S12_OPS:
             if e.far is not None and e.far != step.va:
                 out["far"] = e.far
-            # WnR defaults to the op's (unchecked on a stage 1 walk's stage 2 fault: cases.py).
+            # WnR defaults to the op's (unchecked on a stage 1 walk's stage 2 fault: harness/cases/steps.py).
             if e.wnr is not None and (e.s1ptw or e.wnr != (step.op in STORES)):
                 out["wnr"] = e.wnr
         if e.s1ptw:
@@ -173,6 +173,8 @@ def expect_value(step, expect=None):
             out["stage"] = e.stage
         if e.ipa is not None:
             out["ipa"] = e.ipa
+        if e.isv is not None:
+            out["isv"] = e.isv
         return out
     return e.kind        # a self-test's end
 

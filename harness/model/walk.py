@@ -10,15 +10,12 @@ from harness.model.descriptors import (
 )
 from harness.model.registers import TTBR_BADDR, TTBR_BADDR_HI
 
-# Where the architecture's level for a fault found before any descriptor is
-# read is in doubt: the ASL (AArch64.S1Translate's VA range and TxSZ checks,
-# AArch64.S1Walk's EPDx check) sets fault.level = 0; rule R_YYVYV as Linux's
-# AT emulation reads it (arch/arm64/kvm/at.c, "Report faults from S1 walk setup
-# at the expected start level", 2025) reports the walk's start level.
-PRE_WALK_LEVEL_RULE = ("level 0 (ASL AArch64.S1Translate/AArch64.S1Walk: fault.level = 0) or the start "
-                       "level (R_YYVYV as Linux KVM's at.c reads it)")
-
-
+# Every fault found before a descriptor is read is reported at level 0: AArch64.S1Translate's
+# TxSZ, VA range and E0PD checks and AArch64.S1Walk's EPDn check set fault.level = 0, and
+# D8.15 ("... the IA is outside the range specified by the associated TTBR_ELx, or FEAT_E0PD
+# ... then the fault is reported as a level 0 fault"), R_VZZSZ, I_ZFSYQ and R_SXWGM say so too.
+# (This model once also allowed the start level, after Linux KVM's reading of R_YYVYV; the
+# review of the model against M.a.a showed the Arm ARM does not.)
 @dataclass(frozen=True)
 class WalkFault:
     fault: str              # esr.FAULT_CLASSES
@@ -66,18 +63,30 @@ def va_is_out_of_range(va, params, fetch):
     return bits != (((1 << (top - iasize + 1)) - 1) if params.upper and params.two_ranges else 0)
 
 
+# J1.1.4.33 AArch64.S1TxSZFaults, with AArch64.S1Translate's clamp (J1.1.4.55).
 def txsz_choices(params):
-    """AArch64.S1TxSZFaults and the clamp that follows it: the TnSZ values the
-    walk may use, and whether a Translation fault is permitted instead.  A TnSZ
-    outside AArch64.S1MinTxSZ..AArch64.MaxTxSZ is IMPLEMENTATION DEFINED to
-    fault or to be treated as the nearest limit."""
+    """The TnSZ the walk uses (clamped to AArch64.S1MinTxSZ..AArch64.MaxTxSZ) and whether the
+    check faults: (True,), (False,), or (True, False) where it is IMPLEMENTATION DEFINED (below
+    the minimum without FEAT_LVA, above the maximum).  Below the minimum with FEAT_LVA it
+    always faults (R_SXWGM)."""
     if params.txsz < params.mintxsz:
-        return params.mintxsz, True
+        return params.mintxsz, (True,) if params.feat_lva else (True, False)
     if params.txsz > params.maxtxsz:
-        return params.maxtxsz, True
-    return params.txsz, False
+        return params.maxtxsz, (True, False)
+    return params.txsz, (False,)
 
 
+def lpa_choices(params):
+    """Whether descriptor bits[15:12] are OA[51:48] (params.lpa): yes with the 64K granule and a
+    52-bit PAMax whatever IPS/PS (AArch64.S1LeafBase, AArch64.S2LeafBase, AArch64.NextTableBase);
+    with 64K and a smaller PAMax IMPLEMENTATION DEFINED ("descriptor[15:12] for 64KB granule are
+    OA[51:48]"; R_WDZFC: deprecated not to fault), so both; never with 4K or 16K."""
+    if params.granule == 16 and params.pamax < 52:
+        return (True, False)
+    return (params.lpa,)
+
+
+# J1.1.4.24 AArch64.OAOutOfRange
 def oa_out_of_range(params, address):
     """AArch64.OAOutOfRange: bits set at or above the output address size."""
     return address >> params.oasize != 0
@@ -90,7 +99,7 @@ def s1_tt_base_address(params, txsz, start):
     stride = granule - 3
     tsize = (64 - txsz) - ((FINAL_LEVEL - start) * stride + granule) + 3
     base = TTBR_BADDR.get(ttbr) << 1
-    if params.lpa or params.ds:
+    if params.ttbr_wide:
         tsize = max(tsize, 6)
         base = base & ((1 << 48) - 1) | TTBR_BADDR_HI.get(ttbr) << 48
     return base & ~((1 << tsize) - 1)
@@ -111,9 +120,8 @@ def s1_walk(params, memory, va, txsz):
     Raises UnknownMemory for a descriptor the memory does not hold."""
     start = s1_start_level(params.granule, txsz)
     if params.epd:
-        # TCR_EL1.EPDn: a TLB miss makes no walk.
-        return WalkFault("translation", tuple(sorted({0, start})), "TCR_EL1.EPDn = 1 (AArch64.S1Walk); "
-                         + PRE_WALK_LEVEL_RULE)
+        # TCR_EL1.EPDn: a TLB miss makes no walk (I_ZFSYQ: a level 0 Translation fault).
+        return WalkFault("translation", (0,), "TCR_EL1.EPDn = 1 (AArch64.S1Walk: fault.level = 0)")
     base = s1_tt_base_address(params, txsz, start)
     if oa_out_of_range(params, base):
         return WalkFault("address_size", (0,), "TTBRn_EL1 base address above the OA size "
