@@ -130,7 +130,7 @@ bugs: $(if $(filter command line environment,$(origin QEMU)),deps kernel)
 bisect: deps kernel
 	@test -n "$(QEMU_SRC)" -a -n "$(GOOD)" -a -n "$(BAD)" -a -n "$(CASE)" || { echo "usage: make bisect QEMU_SRC=<qemu checkout>" \
 		"GOOD=<revision> BAD=<revision> CASE='<case id> ...' [QEMU_CONFIGURE=...] [QEMU_MAKE=...]" >&2; exit 2; }
-	$(PYTHON) -m harness.bisect --src='$(QEMU_SRC)' --good='$(GOOD)' --bad='$(BAD)' --cpu=$(CPU) --cases-dir=$(CASES) \
+	$(PYTHON) -m harness.bisect --src='$(QEMU_SRC)' --good='$(GOOD)' --bad='$(BAD)' --cpu=$(CPU) $(CASES_OPTS) \
 		--build=$(BUILD) $(if $(QEMU_CONFIGURE),--configure='$(QEMU_CONFIGURE)') $(if $(QEMU_MAKE),--make='$(QEMU_MAKE)') \
 		$(foreach c,$(CASE),'$(c)')
 

@@ -105,9 +105,17 @@ def column_names(runs):
 
 
 def explained_steps(run, name):
-    """[(case id, n)]: the steps of a run whose observation the model explains by bug `name`."""
-    return [(e["id"], s["n"]) for e in run.doc["cases"] for s in e["steps"]
-            if any(name in bugs.split("+") for bugs in s.get("known_bugs") or ())]
+    """[(case id, n)]: the steps of a run whose observation the model explains by bug `name`, and
+    (case id, "run") where it explains how a case's run ended (a QEMU that aborted), as the
+    results' per-case `known_bugs` ({bug: [step numbers, "run"]}) say where they have it."""
+    out = []
+    for e in run.doc["cases"]:
+        out += [(e["id"], s["n"]) for s in e["steps"]
+                if any(name in bugs.split("+") for bugs in s.get("known_bugs") or ())]
+        per_case = e.get("known_bugs")
+        if isinstance(per_case, dict) and "run" in per_case.get(name, ()):
+            out.append((e["id"], "run"))
+    return out
 
 
 def seen(bug, run):
@@ -135,7 +143,11 @@ SHORT = {SHOWS: "yes", FIXED: "no", UNEXPLAINED: "departs?", NOT_RUN: "not run"}
 
 def seen_text(s):
     if s.state == SHOWS:
-        return f"{SHOWS}: {plural(len(s.steps), 'step')} in {plural(len({c for c, _ in s.steps}), 'instance')}"
+        steps = [c for c, n in s.steps if n != "run"]
+        ended = [c for c, n in s.steps if n == "run"]
+        return f"{SHOWS}: " + ", ".join(filter(None, [
+            steps and f"{plural(len(steps), 'step')} in {plural(len(set(steps)), 'instance')}",
+            ended and f"how {plural(len(ended), 'run')} ended"]))
     if s.state == FIXED:
         ran = [a for a in s.marked.values() if a != NOT_RUN]
         return f"{FIXED}: its {plural(len(ran), 'marked instance')} {'matches' if len(ran) == 1 else 'match'} " \
@@ -158,13 +170,13 @@ def departures(entry):
 
 
 def build_text(run, bugs, others=()):
-    """Which known bugs one build has and which instances newly differ from the architecture:
-    departures no known bug explains (and whether the other runs had them)."""
+    """Which known bugs one build has, and the instances that differ from the architecture where no
+    known bug explains it: newly (another run matches the architecture there), or as on the others."""
     has = [b for b in bugs if seen(b, run).state == SHOWS]
     lines = [f"QEMU {run_name(run)}, {run.doc.get('qemu')}: {len(has)} of the {len(bugs)} known bugs"
              + (": " + ", ".join(b.name for b in has) if has else "")]
     other_entries = [(o, o.entries()) for o in others]
-    new = []
+    new, old = [], []
     for e in run.doc["cases"]:
         if e["outcome"] == "skipped" or architecture(e) != BREAKS:
             continue
@@ -172,12 +184,18 @@ def build_text(run, bugs, others=()):
         if not problems:
             continue        # every departure is a known bug's
         matching = [run_name(o) for o, entries in other_entries if architecture(entries.get(e["id"])) == MATCHES]
-        new.append((e, problems, matching))
-    if not new:
+        (new if matching or not others else old).append((e, problems, matching))
+    if not new and not old:
         lines.append("no instance departs from the architecture but where a known bug explains it")
-    else:
-        lines.append(f"{len(new)} instances newly differ from the architecture (departures no known bug explains):")
-        for e, problems, matching in new:
+    elif not new:
+        lines.append("no instance newly differs from the architecture (where another run matches it)")
+    for group, title in ((new, "newly differ from the architecture (no known bug explains them"
+                               + ("; other runs match the architecture there)" if others else ")")),
+                         (old, "differ from the architecture as on every other run that ran them "
+                               "(no known bug explains them)")):
+        if group:
+            lines.append(f"{plural(len(group), 'instance')} {title}:")
+        for e, problems, matching in group:
             lines.append(f"  {e['id']} ({e['outcome']})" +
                          (f"; matches the architecture on {', '.join(matching)}" if matching else ""))
             lines += [f"      {p}" for p in problems]
@@ -210,9 +228,8 @@ def catalogue_text(bugs, runs):
     return "\n".join(lines)
 
 
-def results_runs(results):
-    """The runs of results/*.json, oldest QEMU first."""
-    runs = [load_run(p) for p in sorted(Path(results).glob("*.json"))]
+def sorted_runs(runs):
+    """Oldest QEMU first."""
     return sorted(runs, key=lambda r: (parse_version(r.doc["qemu_version"]), r.doc["cpu"]))
 
 
@@ -244,7 +261,8 @@ def main(argv=None):
             if out is None:
                 raise HarnessError(f"the run on {binary} wrote no results (pytest exit status {status}; log: {log})")
             build = load_run(out)
-        runs = [load_run(p) for p in args.show] if args.show else results_runs(args.results)
+        runs = sorted_runs([load_run(p) for p in args.show]) if args.show else sorted_runs(
+            [load_run(p) for p in sorted(Path(args.results).glob("*.json"))])
     except (HarnessError, CaseError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -239,8 +239,10 @@ def read_expect(path, name, where, op, va, spec, names):
         far = None if at else f.int("far", va)
         if stage == 1 and "ipa" in spec:
             raise f.error("ipa", "only a stage 2 fault reports a faulting IPA (HPFAR_EL2, PAR_EL1)")
+        if "isv" in spec and op not in LOADS and op not in STORES:
+            raise f.error("isv", "ISV and the instruction syndrome are reported for a load's or store's Data Abort")
         return Expect("fault", fault=fault, level=level, far=far, wnr=wnr, s1ptw=f.bool("s1ptw"), stage=stage,
-                      ipa=f.int("ipa"))
+                      ipa=f.int("ipa"), isv=f.bool("isv") if "isv" in spec else None)
     if op in ALL_AT_OPS:
         f = Fields(path, name, where, spec, PAR_KEYS, names)
         return Expect("par", pa=f.int("pa", required=True), attr=f.int("attr"), sh=f.choice("sh", SH_NAMES))
