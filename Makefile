@@ -121,8 +121,7 @@ compare: deps kernel
 
 # The known-bug catalogue over results/*.json; with QEMU= given, the suite runs on that QEMU first and
 # the catalogue says which known bugs it has and which cases newly differ from the architecture.
-# (No `deps`: harness.bugs resolves a build's name, as `make compare` does, and checks the QEMU itself.)
-bugs: $(if $(filter command line environment,$(origin QEMU)),kernel)
+bugs: $(if $(filter command line environment,$(origin QEMU)),deps kernel)
 	$(PYTHON) -m harness.bugs $(if $(filter command line environment,$(origin QEMU)),--qemu=$(QEMU) --cpu=$(CPU)) \
 		$(CASES_OPTS) --build=$(BUILD)
 
@@ -131,7 +130,7 @@ bugs: $(if $(filter command line environment,$(origin QEMU)),kernel)
 bisect: deps kernel
 	@test -n "$(QEMU_SRC)" -a -n "$(GOOD)" -a -n "$(BAD)" -a -n "$(CASE)" || { echo "usage: make bisect QEMU_SRC=<qemu checkout>" \
 		"GOOD=<revision> BAD=<revision> CASE='<case id> ...' [QEMU_CONFIGURE=...] [QEMU_MAKE=...]" >&2; exit 2; }
-	$(PYTHON) -m harness.bisect --src='$(QEMU_SRC)' --good='$(GOOD)' --bad='$(BAD)' --cpu=$(CPU) --cases-dir=$(CASES) \
+	$(PYTHON) -m harness.bisect --src='$(QEMU_SRC)' --good='$(GOOD)' --bad='$(BAD)' --cpu=$(CPU) $(CASES_OPTS) \
 		--build=$(BUILD) $(if $(QEMU_CONFIGURE),--configure='$(QEMU_CONFIGURE)') $(if $(QEMU_MAKE),--make='$(QEMU_MAKE)') \
 		$(foreach c,$(CASE),'$(c)')
 

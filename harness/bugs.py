@@ -18,7 +18,6 @@ the run says so.  `make compare` writes the same catalogue into
 results/report.html.
 """
 import argparse
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,8 +253,7 @@ def main(argv=None):
         if args.qemu:
             from harness.matrix import run_pair
             from harness.qemu import qemu_version
-            binary = shutil.which(args.qemu) if "/" not in args.qemu and shutil.which(args.qemu) \
-                else resolve_qemu(args.qemu)
+            binary = resolve_qemu(args.qemu)
             version = qemu_version(binary)
             print(f"running the suite on QEMU {version} ({binary}) -cpu {args.cpu}", flush=True)
             status, out, log, _ = run_pair(args.python, binary, version, args.cpu, Path(args.results),

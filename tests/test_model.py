@@ -827,3 +827,37 @@ def test_s1_min_txsz_is_12_only_with_feat_lva():
     assert {fault_of(o) for o in with_lva} == {("translation", 1)}      # a 52-bit VA walk: level 1's empty table
     without = translate(regs(granule=16, t0sz=12), memory(words), "load8", 0x8000_0000)
     assert {fault_of(o) if isinstance(o, Abort) else None for o in without} == {("translation", 0), None}
+
+
+def test_64k_descriptor_bits_15_12_are_oa_51_48_whatever_ips_with_a_52_bit_pamax():
+    # Review D6: J1.1.4.11 AArch64.S1LeafBase takes descriptor<15:12> as OA[51:48] with 64K when
+    # AArch64.PAMax() >= 52, with no IPS term; with IPS = 48 bits the OA is then out of range: an Address
+    # size fault at the leaf's level (the old model ignored the bits and translated).
+    leaf = PAGE | 0b0001 << 12 | PAGE_DESC
+    mem = memory(chain(0x8000_0000, leaf, 3, granule=16, start=1))
+    outcome = one(translate(regs(granule=16, ips=0b101, mmfr0=MMFR0_52), mem, "load64", 0x8000_0008))
+    assert fault_of(outcome) == ("address_size", 3)
+
+
+def test_64k_descriptor_bits_15_12_below_a_52_bit_pamax_are_implementation_defined():
+    # R_WDZFC, AArch64.S1LeafBase's IMPLEMENTATION DEFINED "descriptor[15:12] for 64KB granule are OA[51:48]":
+    # with PAMax 48, nonzero bits[15:12] give an Address size fault or are ignored.
+    leaf = PAGE | 0b0001 << 12 | PAGE_DESC
+    mem = memory(chain(0x8000_0000, leaf, 3, granule=16, start=1))
+    outcomes = translate(regs(granule=16, ips=0b101), mem, "load64", 0x8000_0008)
+    assert {fault_of(o) if isinstance(o, Abort) else o.pa for o in outcomes} == {("address_size", 3), PAGE + 8}
+    assert "R_WDZFC" in outcomes.rule
+    assert isinstance(one(translate(regs(granule=16, ips=0b101), memory(chain(
+        0x8000_0000, PAGE | PAGE_DESC, 3, granule=16, start=1)), "load64", 0x8000_0008)), Completes)
+
+
+def test_a_page_crossing_access_whose_pages_both_fault_may_report_either_side():
+    # Review D13(a): B2.8.2 Note: "an unaligned access that occurs across a page boundary can generate an
+    # abort on either side of the page boundary"; the old model reported the lower page's alone.
+    outcomes = translate(regs(), memory(chain(VA, 0, 3)), "load64", 0x8000_0FFC)
+    assert {(fault_of(o), o.far) for o in outcomes} == {(("translation", 3), 0x8000_0FFC),
+                                                        (("translation", 3), 0x8000_1000)}
+    # Only the lower page faults: its fault alone.
+    words = chain(VA, 0, 3)
+    words.update(chain(VA + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
+    assert one(translate(regs(), memory(words), "load64", 0x8000_0FFC)).far == 0x8000_0FFC

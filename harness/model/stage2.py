@@ -28,7 +28,7 @@ from harness.model.permissions import DEVICE_UNALIGNED_RULE, s1_has_alignment_fa
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
 from harness.model.registers import HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max
 from harness.model.translate import ACCESS_KINDS, hw_update_choices, s1_translate
-from harness.model.walk import level_lsb
+from harness.model.walk import level_lsb, lpa_choices
 from harness.esr import Field
 from harness.geometry import s2_sl_min_pa_bits, s2_start_level
 
@@ -46,6 +46,8 @@ TXSZ_IMPDEF_RULE = ("VTCR_EL2.T0SZ outside AArch64.S2MinTxSZ..AArch64.MaxTxSZ: I
 IPA_RANGE_RULE = "IPA above VTCR_EL2.T0SZ's input size: a Translation fault at level 0 (AArch64.IPAIsOutOfRange)"
 VTTBR_RULE = ("VTTBR_EL2's base above the output size: an Address size fault at level 0 (AArch64.S2Walk, "
               "AArch64.S2OAOutOfRange)")
+S2_LPA_RULE = ("stage 2 descriptor bits[15:12] with the 64K granule and PAMax below 52 bits: IMPLEMENTATION "
+               "DEFINED whether they are OA[51:48] (AArch64.S2LeafBase, R_WDZFC)")
 PTW_RULE = ("HCR_EL2.PTW = 1 and a stage 1 translation table in memory stage 2 makes Device: a stage 2 "
             "Permission fault (AArch64.S2CheckPermissions)")
 
@@ -581,7 +583,8 @@ def full_translate(regs, memory, access, s2=None):
     each abort with its instruction syndrome where ISV = 1 (instruction_syndrome).
     s2(ipa, acc, aligned, s1_attr): the stage 2 results an IPA may have (a TLB's choice of stage 2 translations,
     harness/model/tlb.py); by default the stage 2 walk of regs and memory.  Where VTCR_EL2.T0SZ's check
-    is IMPLEMENTATION DEFINED (AArch64.S2TxSZFaults), the implementation makes one choice for every
+    (AArch64.S2TxSZFaults) or the meaning of descriptor bits[15:12] (64K, PAMax below 52 bits:
+    AArch64.S2LeafBase) is IMPLEMENTATION DEFINED, the implementation makes one choice for every
     translation: the outcomes of each, their union."""
     outcomes = _stages(regs, memory, access, s2)
     return Outcomes({instruction_syndrome(regs, access, o) for o in outcomes}, outcomes.rule)
@@ -595,10 +598,14 @@ def _stages(regs, memory, access, s2):
     why = _not_modelled(regs)
     if why:
         return Outcomes({Unknown(f"the model does not cover {why}")})
-    if s2 is None and len(params.txsz_faults) > 1:
-        outcomes = [_full_translate(regs, memory, access, replace(params, txsz_faults=(choice,)), None)
-                    for choice in params.txsz_faults]
-        rules = [TXSZ_IMPDEF_RULE] + [o.rule for o in outcomes if o.rule]
+    variants = [replace(params, txsz_faults=(faults,), lpa=lpa) for faults in params.txsz_faults
+                for lpa in lpa_choices(params)]
+    if s2 is None and len(variants) > 1:
+        outcomes = [_full_translate(regs, memory, access, variant, None) for variant in variants]
+        if all(set(o) == set(outcomes[0]) for o in outcomes):
+            return outcomes[0]
+        rules = [TXSZ_IMPDEF_RULE if len(params.txsz_faults) > 1 else S2_LPA_RULE] + [o.rule for o in outcomes
+                                                                                        if o.rule]
         return Outcomes(set().union(*outcomes), "; ".join(dict.fromkeys(rules)))
     return _full_translate(regs, memory, access, params, s2)
 
