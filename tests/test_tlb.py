@@ -496,3 +496,12 @@ def test_a_tlbi_completes_for_this_pes_accesses_only_after_a_context_synchroniza
     tlbi = '{ do = "tlbi_vae1", va = 0x8000_0000 }'
     assert loads(_case(tmp_path, [DSB, ISB, tlbi, DSB, LOAD])) == [{A, B}]
     assert loads(_case(tmp_path, [DSB, ISB, tlbi, DSB, ISB, LOAD])) == [{B}]
+
+
+def test_the_tlbi_asid_is_compared_whole_even_with_8_bit_asids():
+    # Review D21: J1.1.3.438 AArch64.TLBI_VA takes r.asid = Xt<63:48>, and J1.1.3.449 TLBIMatch compares it
+    # with the entry's context ASID, whose upper byte is zero with TCR_EL1.AS = 0: an operand ASID of 0x100
+    # matches no ASID 0 entry.  The old model masked the operand to 8 bits first.
+    inv = Invalidation.of("tlbi_vae1", 0x100 << 48 | 0x8_0000, REGS)
+    assert not inv.removes(0x8000_0000, 0x1000, 12, 3, 0, False, REGS)
+    assert Invalidation.of("tlbi_vae1", 0x8_0000, REGS).removes(0x8000_0000, 0x1000, 12, 3, 0, False, REGS)

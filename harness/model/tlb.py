@@ -308,7 +308,7 @@ class Invalidation:
             return False
         if self.granule is not None and self.granule != granule or self.level is not None and self.level != level:
             return False
-        of_asid = self.asid is None or self.asid & asid_mask(regs) == asid
+        of_asid = self.asid is None or self.asid == asid     # Xt<63:48> whole (TLBIMatch; review D21)
         if global_entry is None:
             return not self.last_level and of_asid
         return self.globals if global_entry else of_asid
