@@ -505,3 +505,14 @@ def test_the_tlbi_asid_is_compared_whole_even_with_8_bit_asids():
     inv = Invalidation.of("tlbi_vae1", 0x100 << 48 | 0x8_0000, REGS)
     assert not inv.removes(0x8000_0000, 0x1000, 12, 3, 0, False, REGS)
     assert Invalidation.of("tlbi_vae1", 0x8_0000, REGS).removes(0x8000_0000, 0x1000, 12, 3, 0, False, REGS)
+
+
+def test_alle2_removes_the_entries_of_both_el2_regimes():
+    # Review D20: J1.1.3.449 TLBIMatch, TLBIOp_ALL: relax_regime when the TLBI's and the entry's regimes are
+    # both EL2 or EL2&0 (R_NWYRD); the old model required the same regime.  VAE2 keeps to its own.
+    el2, el20 = replace(REGS, regime=REGIME_EL2), replace(REGS, regime=REGIME_EL20)
+    alle2 = Invalidation.of("tlbi_alle2", 0, el2)
+    assert alle2.removes(0x8000_0000, 0x1000, 12, 3, 0, True, el20) and alle2.removes(0x8000_0000, 0x1000, 12, 3, 0,
+                                                                                       True, el2)
+    assert not alle2.removes(0x8000_0000, 0x1000, 12, 3, 0, True, REGS)          # EL1&0's stay
+    assert not Invalidation.of("tlbi_vae2", 0x8_0000, el2).removes(0x8000_0000, 0x1000, 12, 3, 0, True, el20)

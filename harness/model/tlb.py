@@ -239,6 +239,7 @@ class Invalidation:
     vmid: int = None
     stage1: bool = True
     stage2: bool = False
+    relax_regime: bool = False      # TLBIOp_ALL of EL2 or EL2&0 (ALLE2): entries of either regime (TLBIMatch)
     ipa: int = None
     ipa_end: int = None
 
@@ -294,7 +295,10 @@ class Invalidation:
                                 granule, ttl or None, regime)
         if takes_va:
             return Invalidation.by_va((xt & ((1 << TLBI_VA_BITS) - 1)) << 12, asid, last_level, regime)
-        return Invalidation(None, None, asid, globals=asid is None, regime=regime)
+        # TLBIMatch, TLBIOp_ALL: relax_regime when both the TLBI's and the entry's regimes are EL2 or EL2&0
+        # (R_NWYRD: hardware need not tell EL2 from EL2&0 entries; review D20).
+        relax = op.startswith("tlbi_alle2")
+        return Invalidation(None, None, asid, globals=asid is None, regime=regime, relax_regime=relax)
 
     # J1.1.3.449 TLBIMatch (J1.3.3.501 TLBILevel for the last-level forms). Simplified: the ASID compared under
     # asid_mask
@@ -302,7 +306,8 @@ class Invalidation:
         """Whether this removes an entry of regs' regime of the VAs [base, base + size)
         (VA[55:0]) of granule whose walk's leaf is at level, made under asid
         (global_entry: a global leaf; None: a table entry, of its ASID)."""
-        if self.regime != regs.regime or not self.stage1 or not self.of_vmid(current_vmid(regs)):
+        same_regime = self.regime == regs.regime or self.relax_regime and regs.regime in (REGIME_EL2, REGIME_EL20)
+        if not same_regime or not self.stage1 or not self.of_vmid(current_vmid(regs)):
             return False
         if self.start is not None and not (self.start < base + size and base < self.end):
             return False
