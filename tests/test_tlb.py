@@ -516,3 +516,15 @@ def test_alle2_removes_the_entries_of_both_el2_regimes():
                                                                                        True, el2)
     assert not alle2.removes(0x8000_0000, 0x1000, 12, 3, 0, True, REGS)          # EL1&0's stay
     assert not Invalidation.of("tlbi_vae2", 0x8_0000, el2).removes(0x8000_0000, 0x1000, 12, 3, 0, True, el20)
+
+
+def test_a_range_tlbi_ttl_hint_removes_the_table_entries_above_its_level():
+    # Review D10: C5.5 TLBI RVAE1, TTL: "only guaranteed to invalidate: Non-leaf-level entries in the range up
+    # to but not including the level described by the TTL hint. Leaf-level entries in the range that match the
+    # level described by the TTL hint."  TTL 2 with a level 3 leaf: the level 0 and 1 table entries go; the
+    # level 2 table entry and the level 3 leaf need not.  The old model kept every entry of a level 3 walk.
+    inv = Invalidation.of("tlbi_rvae1", 0b01 << 46 | 2 << 37 | 0x8_0000, REGS)
+    assert inv.removes(0x8000_0000, 1 << 30, 12, 1, 0, None, REGS)          # level 1 table entry
+    assert not inv.removes(0x8000_0000, 1 << 21, 12, 2, 0, None, REGS)      # level 2 table entry
+    assert not inv.removes(0x8000_0000, 0x1000, 12, 3, 0, True, REGS)       # level 3 leaf
+    assert inv.removes(0x8000_0000, 1 << 21, 12, 2, 0, True, REGS)          # a level 2 block

@@ -24,9 +24,11 @@ B2 on DSB and ISB).  The rules the model keeps:
   [BaseADDR, BaseADDR + (NUM + 1) * 2^(5 * SCALE + 1) granules) (ASL
   TLBIRange); only entries of the granule TG names need go ("the instruction
   is only required to invalidate entries using the translation granule size
-  in this field"), and with a TTL level hint only entries whose leaf is at
-  that level ("if an incorrect value of TTL is specified ... no entries are
-  required by the architecture to be invalidated").
+  in this field"), and with a TTL level hint only leaf entries at that level
+  and table (non-leaf) entries of the levels above it ("The TTL hint is only
+  guaranteed to invalidate: Non-leaf-level entries in the range up to but not
+  including the level described by the TTL hint. Leaf-level entries in the
+  range that match the level described by the TTL hint": C5.5, TLBI RVAE1).
 - Walk caches: a TLB may also hold the table descriptors of a walk apart from
   its leaf (intermediate entries; the ASL's TLBRecord with walkstate.istable).
   A walk that uses one reads the levels below it from memory.  A TLBI of the
@@ -300,18 +302,23 @@ class Invalidation:
         relax = op.startswith("tlbi_alle2")
         return Invalidation(None, None, asid, globals=asid is None, regime=regime, relax_regime=relax)
 
-    # J1.1.3.449 TLBIMatch (J1.3.3.501 TLBILevel for the last-level forms). Simplified: the ASID compared under
-    # asid_mask
+    # J1.1.3.449 TLBIMatch (J1.3.3.501 TLBILevel for the last-level forms); the TTL hint as C5.5 words it, where
+    # the ASL (ttl == walkstate.level for every entry) differs
     def removes(self, base, size, granule, level, asid, global_entry, regs):
         """Whether this removes an entry of regs' regime of the VAs [base, base + size)
-        (VA[55:0]) of granule whose walk's leaf is at level, made under asid
-        (global_entry: a global leaf; None: a table entry, of its ASID)."""
+        (VA[55:0]) of granule at level (a leaf's level; for a table entry its table
+        descriptor's), made under asid (global_entry: a global leaf; None: a table entry,
+        of its ASID)."""
         same_regime = self.regime == regs.regime or self.relax_regime and regs.regime in (REGIME_EL2, REGIME_EL20)
         if not same_regime or not self.stage1 or not self.of_vmid(current_vmid(regs)):
             return False
         if self.start is not None and not (self.start < base + size and base < self.end):
             return False
-        if self.granule is not None and self.granule != granule or self.level is not None and self.level != level:
+        if self.granule is not None and self.granule != granule:
+            return False
+        # The TTL hint (C5.5, TLBI RVAE1 TTL; review D10): a leaf entry at its level, a table entry (level: the
+        # table descriptor's) above it.
+        if self.level is not None and (level >= self.level if global_entry is None else level != self.level):
             return False
         of_asid = self.asid is None or self.asid == asid     # Xt<63:48> whole (TLBIMatch; review D21)
         if global_entry is None:
@@ -393,7 +400,7 @@ class Entry:
         for k in range(len(reads.reads) - 1):
             size = 1 << level_lsb(params.granule, start + k)
             base = va & ~(size - 1) & VA_BITS_TLBI
-            if self.asid in asids and not any(inv.removes(base, size, params.granule, leaf_level, self.asid, None,
+            if self.asid in asids and not any(inv.removes(base, size, params.granule, start + k, self.asid, None,
                                                           self.regs) for _, inv in self.removed):
                 tables.append(reads.reads[:k + 1])
         if leaf_level is None:
