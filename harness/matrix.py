@@ -19,7 +19,6 @@ qemu-system-aarch64, such as one built from source.
 """
 import argparse
 import concurrent.futures
-import json
 import os
 import shlex
 import subprocess
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.qemu_builds import qemus_tool, resolve_qemu
+from harness.results import read as read_results
 from harness.summary import summary_text
 from harness.versions import in_range, parse_version
 
@@ -55,13 +55,8 @@ class Run:
 
 
 def load_run(path):
-    try:
-        with open(path) as f:
-            doc = json.load(f)
-        doc["qemu_version"], doc["cpu"], doc["cases"]   # the fields every reader needs
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise HarnessError(f"cannot read results {path}: {e!r}") from None
-    return Run(Path(path), doc)
+    """A run's results file, checked against the results schema (harness.results.read)."""
+    return Run(Path(path), read_results(path))
 
 
 def step_matches(step):

@@ -10,6 +10,7 @@ from harness import bugs
 from harness.bugs import FIXED, SHOWS, UNEXPLAINED, KnownBug, build_text, catalogue, catalogue_text, seen
 from harness.cases import load_dir
 from harness.matrix import NOT_RUN, Run
+from harness.results import SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 SH = "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH inner (PAR 0x41000b80)"
@@ -26,7 +27,7 @@ def entry(case_id, outcome, *steps, problems=()):
 
 
 def run(version, *entries):
-    return Run(Path(f"results/{version}-max.json"), {"qemu_version": version, "cpu": "max", "qemu": "q",
+    return Run(Path(f"results/{version}-max.json"), {"schema": SCHEMA, "qemu_version": version, "cpu": "max", "qemu": "q",
                                                      "counts": {}, "cases": list(entries)})
 
 
