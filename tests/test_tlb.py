@@ -528,3 +528,17 @@ def test_a_range_tlbi_ttl_hint_removes_the_table_entries_above_its_level():
     assert not inv.removes(0x8000_0000, 1 << 21, 12, 2, 0, None, REGS)      # level 2 table entry
     assert not inv.removes(0x8000_0000, 0x1000, 12, 3, 0, True, REGS)       # level 3 leaf
     assert inv.removes(0x8000_0000, 1 << 21, 12, 2, 0, True, REGS)          # a level 2 block
+
+
+def test_with_hardware_af_a_leaf_may_read_back_with_af_set_before_any_access(tmp_path):
+    # Review D15: R_LHQRX: with hardware Access flag management a speculative access that translates may set
+    # AF, so a read-back of a leaf with AF = 0 may find it set before any access; without HA it may not.
+    for ha, allowed in ((True, {0, 1}), (False, {0})):
+        path = tmp_path / f"af{ha}.toml"
+        path.write_text('feature = "f"\n[case.c]\nsummary = "s"\nrequires = ["FEAT_HAFDBS"]\n'
+                        f'regime = {{ ha = {str(ha).lower()} }}\n'
+                        'map = [ { va = 0x8000_0000, to = "frame_a", level = 3, af = false } ]\nsteps = [\n'
+                        '  { do = "read_desc", va = 0x8000_0000, level = 3, expect = { one_of = [ { af = false }, '
+                        '{ af = true } ] } },\n]\n')
+        done = predict_case(load_file(path)[0], MAX)[0]
+        assert {o.desc >> 10 & 1 for o in done} == allowed

@@ -80,7 +80,7 @@ from dataclasses import dataclass, field, replace
 
 from harness.esr import Field
 from harness.ops import LAST_LEVEL_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
-from harness.model.descriptors import DESC_NG
+from harness.model.descriptors import DESC_AF, DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
@@ -183,6 +183,31 @@ def tlbi_range(xt, ds):
 # LSMAOE, nTLSMD, EE and WXN as the fields "permitted to be cached in a TLB"; M, A, C and I are not, so
 # after their change and an ISB no entry uses their old values (R_VNRFW; review D7).
 SCTLR_NOT_CACHED = SCTLR_M.mask | SCTLR_A.mask | SCTLR_C.mask | SCTLR_I.mask
+
+
+SPECULATIVE_AF_RULE = ("with hardware Access flag management a speculative access that translates may set AF "
+                       "(R_LHQRX; review D15): a leaf with AF = 0 may read back with AF = 1 before any access")
+
+
+# J1.1.4.55 AArch64.S1Translate / J1.1.4.57 AArch64.S2Translate made speculatively (R_LHQRX): SetAccessFlag
+def speculative_af(regs_seen, memory, va, slot, desc, stage2):
+    """Whether a read-back of the descriptor desc at slot (for va; an IPA for stage 2) may find AF set
+    by a speculative access: AF = 0 there, hardware AF management (TCR_ELx.HA, VTCR_EL2.HA) on, and
+    slot the leaf a walk of va finds without fault under registers an access may use now."""
+    if DESC_AF.get(desc):
+        return False
+    for regs in regs_seen:
+        if stage2:
+            params = s2_params(regs)
+            if params is not None and params.ha:
+                found = s2_walk(params, memory, va)
+                if isinstance(found, S2Leaf) and found.desc_pa == slot:
+                    return True
+        elif walk_params(regs, bool(va >> 55 & 1)).ha:
+            found = leaf(regs, memory, va)
+            if found is not None and found.desc_pa == slot:
+                return True
+    return False
 
 
 # J1.1.4.46 AArch64.GetS1TLBContext: what a TLBRecord holds (R_VNRFW: not SCTLR.M, A, C, I)
