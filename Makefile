@@ -31,7 +31,9 @@ BLOB    := $(BUILD)/cases.bin
 KHDR    := $(wildcard kernel/*.h)
 CASES_OPTS := $(foreach c,$(CASES),--cases=$(c))
 SELECT  := $(if $(K),-k '$(K)')
-SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) $(CASES_OPTS) --build=$(BUILD)
+# IMPL=NAME/VERSION: what QEMU= runs when it is not QEMU itself; BUGS=: bugs files (harness/implementation.py).
+SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) $(CASES_OPTS) --build=$(BUILD) \
+           $(if $(IMPL),--implementation=$(IMPL)) $(foreach b,$(BUGS),--bugs=$(b))
 CASE_FILES := $(foreach c,$(CASES),$(if $(filter %.toml,$(c)),$(c),$(wildcard $(c)/*.toml)))
 
 # Targets that run no pytest refuse PYTEST_ARGS rather than drop it.
