@@ -118,7 +118,7 @@ class Abort:
 
     def hpfar(self):
         """HPFAR_EL2 of a stage 2 fault (D24.2.76): FIPA the faulting IPA's bits [51:12] where
-        IPAValid (J1.3: Translation, Access flag and Address size faults, and Permission faults on
+        J1.3.3.2 IPAValid (Translation, Access flag and Address size faults, and Permission faults on
         a stage 1 walk), NS and the other bits RES0 (Non-secure EL2); UNKNOWN otherwise."""
         if self.stage != 2 or not esr.ipa_valid(self.fault[0], self.s1ptw):
             return Bits(0, 0)
