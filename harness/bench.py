@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness import features
-from harness.cases import load_dir
+from harness.cases import SELFTESTS, load_dir
 from harness.errors import HarnessError
 from harness.fuzz import campaign
 from harness.fuzz.generate import FEATURE, case_name, generate_case
@@ -162,24 +162,43 @@ def boots(cases, indices, console="uart"):
 
 def suite_cases(args, kernel, cases):
     """(the instances the suite runs on this QEMU and CPU, their blob indices): those whose features
-    the CPU has, as a boot that runs no case reports them (each of its modes' boot checked)."""
+    the CPU has, as a boot that runs no case reports them (each of its modes' boot checked), but the
+    kernel's self-tests (a --cases directory may hold them: they end their boots on purpose)."""
     ids = features.boot_ids(parse_output(check_floor(run_kernel(args.qemu, args.cpu, kernel, [])).output).boot)
     el2 = parse_output(check_floor(run_kernel(args.qemu, args.cpu, kernel, [], boot="stage2")).output).boot
     chosen = [(i, c) for i, c in enumerate(cases) if not features.missing(c.requires, *ids)
-              and (not c.needs_el2 or el2.num("el") == 2)]
+              and (not c.needs_el2 or el2.num("el") == 2) and not any(s.op in SELFTESTS for s in c.steps)]
     return [c for _, c in chosen], [i for i, _ in chosen]
 
 
 def kernel_alone(args, kernel, cases, indices, console):
-    """Seconds QEMU and the kernel alone take to run `cases`, one boot after another, as the
-    default run boots them (walk digests), records on `console`; every boot checked."""
-    total = 0.0
+    """(seconds QEMU and the kernel alone take to run `cases`, one boot after another, as the
+    default run boots them (walk digests), records on `console`; [(boot's RunResult, its cases)]),
+    every boot checked."""
+    total, runs = 0.0, []
     for mode, tokens, members in boots(cases, indices, console):
         run = run_kernel(args.qemu, args.cpu, kernel, tokens, boot=mode, walks=False, console=console,
                          timeout=10 + SECONDS_PER_CASE * len(members))
         check_boot(run, members, f"the kernel alone ({mode} boot, {console})")
         total += run.wall
-    return total
+        runs.append((run, members))
+    return total, runs
+
+
+def judging_cpu(args, kernel, runs):
+    """CPU seconds the harness takes, in this process, to judge the records of the kernel-alone
+    boots `runs` (checked): each step record decoded into its Observation, the case's intent and
+    the model's whole-register verdict (runner.judge), no QEMU.  CPU time, not wall time: what the
+    verdicts cost, whatever else the machine runs."""
+    from harness.runner import Settings, judge      # the runner pulls in the model: this row only
+    settings = Settings(args.qemu, args.cpu, kernel)
+    parsed = [(run, parse_output(run.output), members) for run, members in runs]
+    start = time.process_time()
+    for run, output, members in parsed:
+        records = output.cases()
+        for case in members:
+            judge(case, records[case.id], run, settings, shares_run=True, boot=output.boot)
+    return time.process_time() - start
 
 
 # ---------------------------------------------------------------- the suite under pytest
@@ -289,6 +308,7 @@ class Figures:
     load: tuple             # load average at the start and at the end
     floor: list
     alone: dict             # console -> [seconds]
+    judging: list           # [CPU seconds judging every instance's records of the kernel-alone boots]
     default: dict           # console -> [SuiteRun]
     isolated: list          # [SuiteRun]
     rate: dict              # campaign.measure_rate's
@@ -312,6 +332,7 @@ def report(f):
              _row("boot floor: a boot that runs no case", f.floor)]
     for console in CONSOLES:
         lines.append(_row(f"kernel alone, all {f.instances} instances ({console})", f.alone[console]))
+    lines.append(_row(f"  judging their records (the harness's CPU, no QEMU)", f.judging))
     for console in CONSOLES:
         lines.append(_row(f"default run (make run), {console}: {_counts(f.default[console][-1])}", walls[console]))
     lines.append(_row(f"one boot per case: --isolated -n {f.jobs}: {_counts(f.isolated[-1])}",
@@ -357,8 +378,12 @@ def measure(args):
         cases, indices = suite_cases(args, kernel, all_cases)
         instances = [c.id for c in all_cases]
         floor = [check_floor(run_kernel(args.qemu, args.cpu, kernel, [])).wall for _ in range(args.boots)]
-        alone = {console: [kernel_alone(args, kernel, cases, indices, console) for _ in range(args.repeat)]
-                 for console in CONSOLES}
+        alone, judging = {console: [] for console in CONSOLES}, []
+        for _ in range(args.repeat):
+            for console in CONSOLES:
+                seconds, runs = kernel_alone(args, kernel, cases, indices, console)
+                alone[console].append(seconds)
+            judging.append(judging_cpu(args, kernel, runs))
         default = {console: [suite(args, args.cases, args.build, work / "results", instances, f"--console={console}",
                                    what=f"the default run ({console})") for _ in range(args.repeat)]
                    for console in CONSOLES}
@@ -373,7 +398,7 @@ def measure(args):
             scale.append((count, generated, built, suite(args, generated_dir, build_dir, work / f"results-{count}", ids,
                                                          what=f"the scale run of {count} generated instances")))
     return Figures(args.qemu, qemu_version(args.qemu), args.cpu, len(cases), os.cpu_count(), args.jobs,
-                   (load, os.getloadavg()[0]), floor, alone, default, isolated, rate, scale)
+                   (load, os.getloadavg()[0]), floor, alone, judging, default, isolated, rate, scale)
 
 
 def main(argv=None):
