@@ -19,12 +19,8 @@ import pytest
 from harness import case_paths, features
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
-<<<<<<< HEAD
-from harness.qemu import CASE_TIMEOUT, CONSOLES, HANG_CHECK, qemu_version
-=======
 from harness.implementation import QEMU, Implementation, load_bugs, marks_for
-from harness.qemu import CASE_TIMEOUT, HANG_CHECK, qemu_version
->>>>>>> main
+from harness.qemu import CASE_TIMEOUT, CONSOLES, HANG_CHECK, qemu_version
 from harness.qemu_builds import resolve_qemu
 from harness.results import ResultsWriter, case_entry
 from harness.runner import Runner, Settings
