@@ -97,7 +97,8 @@ class TerminalSummary:
     def cases(self, entries):
         """{case id: Case} of `entries`: the session's items, or (an xdist controller collects
         none) the entries' case files loaded again."""
-        cases = {i.case.id: i.case for i in self.session.items if hasattr(i, "case")} if self.session else {}
+        items = getattr(self.session, "items", ())       # an xdist controller's session has none
+        cases = {i.case.id: i.case for i in items if hasattr(i, "case")}
         if not cases:
             from harness.cases import CaseError, load_file
             for path in sorted({e["file"] for e in entries}):
