@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cases import AT_OPS, STORES, kernel_ranges, load_file
+from harness.cases import ALL_AT_OPS, STORES, kernel_ranges, load_file
 from harness.fuzz import generate
 from harness.fuzz.generate import Cpu, generate_case, halves, pa_size
 from harness.fuzz.shrink import candidates, measure, shrink
@@ -83,7 +83,9 @@ def test_steps_keep_out_of_the_kernel_and_reach_only_safe_memory():
         for m in case.maps:
             half = halves(r)[m.va >> 55 & 1]
             size = half.size(m.level)
-            in_ram = generate.POOL[0] <= m.pa and m.pa + size <= generate.RAM_END
+            # Under stage 2 an output address may be a frame's alias IPA (generate.Layout.output).
+            pa = m.pa - generate.IPA_ALIAS if case.stage2 and m.pa >= generate.IPA_ALIAS + generate.POOL[0] else m.pa
+            in_ram = generate.POOL[0] <= pa and pa + size <= generate.RAM_END
             holds_ram = size >= 1 << 30 and m.pa <= generate.POOL[0] < generate.RAM_END <= m.pa + size
             above = m.pa >= 1 << pa_size(r, MAX, half.granule_shift)
             assert in_ram or holds_ram or above, (case.name, m)
@@ -109,9 +111,11 @@ def test_the_generator_reaches_every_part_of_the_domain():
             seen[f"raw-type{w.desc & 3}-level{w.level}"] += 1
         for s in case.steps:
             seen[s.op] += 1
+            if s.op not in generate.ALL_OPS:
+                continue
             if s.va >> 56 not in (0, 0xFF):
                 seen["tagged"] += 1
-            if s.op not in AT_OPS and s.va % generate.OP_SIZE[s.op]:
+            if s.op not in ALL_AT_OPS and s.va % generate.OP_SIZE[s.op]:
                 seen["unaligned"] += 1
             half = halves(r)[s.va >> 55 & 1]
             untagged = _untagged(r, s.va)
@@ -240,3 +244,61 @@ def test_a_model_that_raises_is_named_with_the_case(monkeypatch):
     with pytest.raises(campaign.CampaignError) as e:
         campaign.predict(case, MAX, 0x400A0000)
     assert case.name in str(e.value) and "KeyError" in str(e.value)
+
+
+# ---------------------------------------------------------------- the campaign's verdict
+
+def _report(**fields):
+    from harness.fuzz.campaign import Report
+    return Report(**{"seed": 5, "count": 300, "qemu": "q", "version": "11.1.3", "cpu": "max", **fields})
+
+
+def test_a_campaign_whose_steps_the_model_did_not_judge_fails():
+    """An oracle that answers Unknown for every step passes every step: the campaign says so and fails
+    (the audit's finding 8: 300 cases, 899 steps, 899 Unknown passed as clean)."""
+    from harness.fuzz.__main__ import summarise
+    from harness.fuzz.campaign import Settings, judged_problems
+    report = _report(steps=899, unknown_steps=899)
+    assert any("could not predict 899 of 899 steps" in p for p in judged_problems(report))
+    assert summarise(report, Settings(qemu="q", cpu="max", kernel=Path("k"))) == 1
+    assert judged_problems(_report(steps=899, unknown_steps=3)) == []
+    assert judged_problems(_report(steps=0)) != []
+
+
+def test_a_campaign_that_misses_a_kind_fails():
+    from collections import Counter
+
+    from harness.fuzz.campaign import judged_problems
+    from harness.fuzz.mix import coverage
+    mix = Counter()
+    for i in range(3000):
+        mix.update(coverage(generate_case(4, i, MAX)))
+    assert judged_problems(_report(count=3000, steps=9000, coverage=mix, cpu_ids=MAX)) == []
+    del mix["regime", "EL2 (E2H=0)"]
+    problems = judged_problems(_report(count=3000, steps=9000, coverage=mix, cpu_ids=MAX))
+    assert problems and "EL2 (E2H=0)" in problems[0]
+
+
+def test_a_flaky_first_case_does_not_hide_the_others(monkeypatch):
+    """The audit's finding 10: when the first case of a failure does not fail alone, the next ones
+    that failed the same way are run alone too (one may reproduce), and make fuzz fails."""
+    from harness.fuzz import campaign
+    from harness.fuzz.__main__ import summarise
+    tried = []
+
+    def new_finding(settings, seed, index, *rest):
+        tried.append(index)
+        return campaign.Finding(index, [], reproduced=index == 9)
+    monkeypatch.setattr(campaign, "_new_finding", new_finding)
+    kind = ("load", ("completes",), "translation")
+    mismatches = [campaign.Mismatch(i, 0, ["p"], "o", "e", kind=kind) for i in (5, 7, 9, 11, 40)]
+    findings = campaign.follow_up(None, 1, MAX, 0, "11.1.3", None, mismatches, do_shrink=False)
+    assert tried == [5, 7, 9]
+    assert [(f.index, f.reproduced, f.same) for f in findings] == [(5, False, []), (7, False, []), (9, True, [11, 40])]
+
+    # Flaky alone: every case shown, and the exit status is a failure.
+    monkeypatch.setattr(campaign, "_new_finding", lambda s, seed, index, *rest: campaign.Finding(index, [], False))
+    findings = campaign.follow_up(None, 1, MAX, 0, "11.1.3", None, mismatches, do_shrink=False)
+    assert [f.index for f in findings] == [5, 7, 9] and findings[-1].same == [11, 40]
+    report = _report(steps=900, findings=findings)
+    assert summarise(report, campaign.Settings(qemu="q", cpu="max", kernel=Path("k"))) == 1

@@ -506,15 +506,17 @@ class Tlb:
         fresh = [full_translate(r, m, access, s2=self._stage2_choices())
                  for r in self.regs_seen for m in self.memories_seen]
         # Leaf entries only: walk caches under stage 2 are not modelled.
-        held = [Outcomes({o for o in full_translate(e.regs, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
-                          if cached_outcome(o, stage=1)})
+        # An entry whose translation gives nothing a TLB holds (it faults under the stage 2 it may
+        # combine with now) supplies no outcome.
+        held = [{o for o in full_translate(e.regs, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
+                 if cached_outcome(o, stage=1)}
                 for e, leaf_usable, _ in self.usable_entries(access.va) if leaf_usable]
         everything = set().union(*walked, *held)
         unknown = [o for o in everything if isinstance(o, Unknown)]
         if unknown:
             return Outcomes({unknown[0]})
         seen = set().union(*fresh)
-        rules = [o.rule for o in (*walked, *held) if o.rule]
+        rules = [o.rule for o in walked if o.rule]
         if seen != set(now):
             rules.append(UNSYNCED_RULE)
         if everything != seen:
