@@ -5,7 +5,7 @@ carries the rule that allows the choice.  Every outcome also carries the
 descriptor updates the hardware makes with it (FEAT_HAFDBS), as
 (descriptor PA, old value, new value) in the order they are made.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness import esr
 
@@ -57,6 +57,9 @@ class Abort:
     stage: int = 1          # 2: a stage 2 fault, taken to EL2 (ESR_EL2, FAR_EL2)
     ipa: int = None         # a stage 2 fault: the faulting IPA (HPFAR_EL2 holds its page)
     cm: bool = False        # an AT instruction's abort (CM = 1, WnR = 1): harness.cases.at_aborts
+    # A stage 1 fault on a later piece of an access that crosses pages: ((IPA, size) spans of the pieces
+    # before it, their stage 1 attributes), which stage 2 translates too (stage2.full_translate).
+    before: tuple = field(default=(), compare=False, repr=False)
 
     @property
     def fault(self):
