@@ -45,10 +45,12 @@ def random_geometry(rng, cpu):
         tg = rng.choices(granules, [S2_GRANULE_WEIGHTS[g] for g in granules])[0]
         ds = tg != 16 and cpu.has("FEAT_LPA2") and cpu.lpa2(tg) and rng.random() < 0.15
         ps_bits = rng.choice([32, 36, 40, 42, 44, 48, 48, 48, 52])
-        # An IPA size above PS: QEMU 7.2.22 faults every stage 2 walk at level 0 then (the kernel's
-        # own code too, so no case of it runs) where M.a.a bounds the IA by T0SZ alone (D8.1.9):
-        # the IPA size stays within PS.
-        options = [o for o in _geometries(cpu, tg, ds, ps_bits) if 64 - o[0] <= ps_bits]
+        # An IPA size above PS, or a start level whose minimum PA size is above PS: QEMU 7.2.22 faults
+        # every stage 2 walk at level 0 then (the kernel's own code too, so no case of it runs), where
+        # M.a.a bounds the IA by T0SZ alone (D8.1.9) and checks the start level against the
+        # implemented PA size (AArch64.S2InvalidSL, PAMax): the draw keeps within PS.
+        options = [o for o in _geometries(cpu, tg, ds, ps_bits)
+                   if 64 - o[0] <= ps_bits and (geometry.s2_sl_min_pa_bits(tg, o[1], o[2]) or 0) <= ps_bits]
         if options:
             # Every start level as often as the others, then any T0SZ that gives it.
             starts = sorted({geometry.s2_start_level(tg, sl0, sl2) for _, sl0, sl2 in options})
