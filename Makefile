@@ -28,7 +28,7 @@ KHDR    := $(wildcard kernel/*.h)
 SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) --cases=$(CASES) --build=$(BUILD)
 CASE_FILES := $(wildcard $(CASES)/*.toml)
 
-.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare clean FORCE
+.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare bugs bisect clean FORCE
 all: kernel
 
 help:
@@ -41,6 +41,8 @@ help:
 	@echo "make coverage rewrite the README's coverage table from the case files"
 	@echo "make qemus    fetch Debian's QEMU builds (QEMUS=) into a private cache and list them"
 	@echo "make compare  the suite on every QEMUS x CPUS pair: the matrix and results/report.html"
+	@echo "make bugs     the known QEMU bugs and which runs in results/ show them (QEMU=: run that build first)"
+	@echo "make bisect QEMU_SRC=<qemu checkout> GOOD=<rev> BAD=<rev> CASE='<id> ...'   the commit that changed them"
 
 deps:
 	@tools/deps.sh "$(PYTHON)" "$(QEMU)" "$(CC)"
@@ -57,7 +59,7 @@ $(BUILD)/cases.list: FORCE | $(BUILD)/obj
 	@echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' | cmp -s - $@ || \
 		echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' > $@
 
-$(BLOB): $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py) $(KHDR) | $(BUILD)/obj
+$(BLOB): $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py harness/cases/*.py) $(KHDR) | $(BUILD)/obj
 	$(PYTHON) -m harness.blob --cases $(CASES) --out $@
 
 $(BUILD)/obj/%.c.o: kernel/%.c $(KHDR) | $(BUILD)/obj
@@ -105,6 +107,21 @@ qemus:
 
 compare: deps kernel
 	$(PYTHON) -m harness.matrix $(if $(QEMUS),--qemus $(QEMUS)) --cpus $(CPUS) --cases=$(CASES) --build=$(BUILD)
+
+# The known-bug catalogue over results/*.json; with QEMU= given, the suite runs on that QEMU first and
+# the catalogue says which known bugs it has and which cases newly differ from the architecture.
+bugs: $(if $(filter command line environment,$(origin QEMU)),deps kernel)
+	$(PYTHON) -m harness.bugs $(if $(filter command line environment,$(origin QEMU)),--qemu=$(QEMU) --cpu=$(CPU)) \
+		--cases=$(CASES) --build=$(BUILD)
+
+# git bisect run over a QEMU checkout: configured once (aarch64-softmmu), built incrementally, the cases
+# run on each build; QEMU_CONFIGURE= and QEMU_MAKE= replace QEMU's configure and build commands.
+bisect: deps kernel
+	@test -n "$(QEMU_SRC)" -a -n "$(GOOD)" -a -n "$(BAD)" -a -n "$(CASE)" || { echo "usage: make bisect QEMU_SRC=<qemu checkout>" \
+		"GOOD=<revision> BAD=<revision> CASE='<case id> ...' [QEMU_CONFIGURE=...] [QEMU_MAKE=...]" >&2; exit 2; }
+	$(PYTHON) -m harness.bisect --src='$(QEMU_SRC)' --good='$(GOOD)' --bad='$(BAD)' --cpu=$(CPU) --cases-dir=$(CASES) \
+		--build=$(BUILD) $(if $(QEMU_CONFIGURE),--configure='$(QEMU_CONFIGURE)') $(if $(QEMU_MAKE),--make='$(QEMU_MAKE)') \
+		$(foreach c,$(CASE),'$(c)')
 
 coverage:
 	$(PYTHON) -m harness.coverage --update

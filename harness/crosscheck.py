@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from harness import declared, features, model
 from harness.cases import MAINT_OPS
 from harness.fuzz.known import MODEL_LOCK, fewest_explaining
-from harness.model.oracle import describe_outcomes, expectation_agrees, observation_allowed
-from harness.model.case import step_accesses
+from harness.oracle import describe_outcomes, expectation_agrees, observation_allowed
+from harness.predict import predict_case, step_accesses
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP
 from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20
 from harness.model.stage2 import S2AP_W
@@ -179,7 +179,7 @@ def _step_views(case, records, boot, version=None):
     # A case that changes its translations is judged by the model over its steps in
     # order, with the TLB: an access may use what a TLB still holds, which no walk
     # of the tables as they are now shows.
-    predictions = model.predict_case(case, ids, pool_base) if _first_change(case) is not None else None
+    predictions = predict_case(case, ids, pool_base) if _first_change(case) is not None else None
     for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
         record = records.steps.get(n)
         if predictions is not None and record is not None and step.op in MAINT_OPS:
@@ -203,7 +203,7 @@ def _step_views(case, records, boot, version=None):
             continue
         problems = [f"model: {p}" for p in observation_allowed(step, outcomes, record)]
         # Under a known bug, what the model would have said: of the whole case where the TLB takes part.
-        bugs = _explained_by(version, step, record, (lambda: model.predict_case(case, ids, pool_base)[n])
+        bugs = _explained_by(version, step, record, (lambda: predict_case(case, ids, pool_base)[n])
                              if predictions is not None else (lambda: model.full_translate(regs, memory, access))) \
             if problems else ()
         if bugs:

@@ -22,25 +22,28 @@ def block_size(granule_shift, level):
 
 
 def s2_start_level(granule_shift, sl0, sl2=False):
-    """The stage 2 start level VTCR_EL2.SL0 names (Arm ARM D19.2 VTCR_EL2.SL0,
-    AArch64.S2StartLevel): with 4K, 0, 1, 2 are levels 2, 1, 0 (SL2 = 1 with SL0 = 0:
-    level -1, FEAT_LPA2); with 16K and 64K, 0, 1, 2, 3 are levels 3, 2, 1, 0."""
+    """The stage 2 start level VTCR_EL2.SL0 names (J1.1.4.18 AArch64.S2StartLevel): with 4K,
+    SL2:SL0 = 000, 001, 010 are levels 2, 1, 0, 011 level 3 (FEAT_TTST) and 100 level -1
+    (FEAT_LPA2); with 16K and 64K, SL0 = 0, 1, 2, 3 are levels 3, 2, 1, 0.  None for an
+    encoding that names no level (4K: SL2:SL0 = 1x1, 11x)."""
     if granule_shift == 12:
-        return -1 if sl2 else 2 - sl0
+        if sl2:
+            return -1 if sl0 == 0 else None
+        return {0: 2, 1: 1, 2: 0, 3: 3}[sl0]
     return 3 - sl0
 
 
 def s2_sl0(granule_shift, level):
     """The VTCR_EL2.SL0 value that starts stage 2 at `level`: s2_start_level's inverse
-    (level -1 is SL0 = 0 with SL2 = 1)."""
+    (level -1 is SL0 = 0 with SL2 = 1; 4K level 3 is SL0 = 3, FEAT_TTST)."""
     if granule_shift == 12:
-        return 0 if level == -1 else 2 - level
+        return {-1: 0, 0: 2, 1: 1, 2: 0, 3: 3}[level]
     return 3 - level
 
 
 def s2_sl_min_pa_bits(granule_shift, sl0, sl2=False):
-    """The implemented PA size a stage 2 start level needs (AArch64.S2InvalidSL: below it
-    the start level is invalid, a Translation fault at level 0 for every access), or None."""
+    """The implemented PA size a stage 2 start level needs (J1.1.4.40 AArch64.S2InvalidSL: below
+    it the start level is invalid, a Translation fault at level 0 for every access), or None."""
     if granule_shift == 12:
         return 52 if sl2 else 44 if sl0 == 2 else None
     if granule_shift == 14:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.summary import summary_text
 from harness.versions import in_range, parse_version
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,13 +198,15 @@ def column_names(n):
 
 
 def matrix_text(runs, findings=()):
-    """The terminal matrix: the runs as columns, each differing instance as a row,
-    and under it each differing step with which runs saw what."""
+    """The terminal matrix: the runs as columns, first the summary of every family
+    (harness/summary.py), then each differing instance as a row, and under it each
+    differing step with which runs saw what."""
     names = column_names(len(runs))
     lines = ["runs (columns):"]
     for name, r in zip(names, runs):
         counts = ", ".join(f"{n} {k}" for k, n in sorted(r.doc.get("counts", {}).items()))
         lines.append(f"  {name}  QEMU {r.label:<24} {counts}  ({r.path})")
+    lines += ["", summary_text(runs, names)]
     run_entries = [r.entries() for r in runs]
     ids = sorted(set().union(*run_entries))
     rows = [(i, [e.get(i) for e in run_entries]) for i in ids]
@@ -333,6 +336,7 @@ def _split(text):
 
 
 def main(argv=None):
+    from harness.bugs import catalogue
     from harness.cases import CaseError, load_dir
     from harness.report import write_report
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -363,7 +367,7 @@ def main(argv=None):
     findings = bug_range_findings(runs, cases)
     print(matrix_text(runs, findings))
     report = Path(args.report or Path(args.results) / "report.html")
-    write_report(report, runs, findings)
+    write_report(report, runs, findings, catalogue(cases))
     print(f"\nHTML report: {report}")
     for p in problems:
         print(f"problem: {p}")

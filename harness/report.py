@@ -1,6 +1,9 @@
 """results/report.html: the runs of a matrix as one static page (written by harness.matrix).
 
-Rows are case instances, columns (QEMU, CPU) runs; each cell shows the
+It opens with the summary (harness/summary.py): families as rows, runs as
+columns, each cell the counts of pass, known bug, fail and skip, coloured by
+the worst of them; each count links to the instances it counts in the list
+below (it sets the list's filters).  In the list, rows are case instances, columns (QEMU, CPU) runs; each cell shows the
 outcome (pass, FAIL, xfail, XPASS, skip) and whether the run matches the
 architecture.  Filters by family and by "differs"; a click on a cell opens its
 decoded steps: expected, observed and, where the results carry them, the
@@ -11,7 +14,9 @@ import html
 import json
 from pathlib import Path
 
+from harness.bugs import FIXED, SHOWS, UNEXPLAINED, seen, seen_text
 from harness.matrix import SHORT_OUTCOME, architecture, differs
+from harness.summary import ALL, KINDS, family, kind, summary
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1em 2em; color: #222; }
@@ -35,6 +40,22 @@ tr.differs td.id { border-left: 4px solid #c60; }
 #detail .bad { background: #f4b6b6; }
 #detail .good { background: #cdeccd; }
 .legend span { padding: 0 .4em; margin-right: .4em; }
+#summary td { text-align: right; font-family: monospace; white-space: nowrap; }
+#summary td.family { text-align: left; }
+#summary tr.all td { font-weight: 600; border-top: 2px solid #333; }
+#summary .k-pass { background: #cdeccd; }
+#summary .k-known-bug { background: #f7dfa8; }
+#summary .k-fail { background: #f4b6b6; }
+#summary .k-skip { background: #e4e4e4; }
+#summary a, #summary span.zero { display: inline-block; min-width: 2.2em; padding: 0 .2em; }
+#summary span.zero { color: #999; }
+#bugs td { vertical-align: top; }
+#bugs td.versions { white-space: nowrap; }
+#bugs td.seen { white-space: nowrap; text-align: center; }
+#bugs .shows { background: #f7dfa8; }
+#bugs .fixed { background: #cdeccd; }
+#bugs .unexplained { background: #f4b6b6; }
+#bugs .not-run { background: #e4e4e4; color: #666; }
 """
 
 SCRIPT = r"""
@@ -45,10 +66,12 @@ function esc(s) { return String(s).replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&l
 function render() {
   const fam = document.getElementById('family').value;
   const onlyDiff = document.getElementById('differs').checked;
+  const run = document.getElementById('run').value, kind = document.getElementById('kind').value;
   let shown = 0, rows = [];
   for (const inst of DATA.instances) {
     if (fam && inst.family !== fam) continue;
     if (onlyDiff && !inst.differs) continue;
+    if (kind && !inst.cells.some((c, r) => c && c.kind === kind && (run === '' || r === +run))) continue;
     shown++;
     let tr = `<tr class="${inst.differs ? 'differs' : ''}"><td class="id" title="${esc(inst.summary)}">${esc(inst.id)}</td>`;
     inst.cells.forEach((c, r) => {
@@ -93,7 +116,18 @@ body.addEventListener('click', e => {
 const famSel = document.getElementById('family');
 for (const f of DATA.families) famSel.insertAdjacentHTML('beforeend', `<option>${esc(f)}</option>`);
 famSel.addEventListener('change', render);
-document.getElementById('differs').addEventListener('change', render);
+const runSel = document.getElementById('run'), kindSel = document.getElementById('kind');
+DATA.runs.forEach((r, i) => runSel.insertAdjacentHTML('beforeend', `<option value="${i}">${esc(r.label)}</option>`));
+for (const k of DATA.kinds) kindSel.insertAdjacentHTML('beforeend', `<option>${esc(k)}</option>`);
+for (const control of [runSel, kindSel, document.getElementById('differs')]) control.addEventListener('change', render);
+// A count of the summary shows the instances it counts: it sets the list's filters (the link scrolls to the list).
+document.getElementById('summary').addEventListener('click', e => {
+  const a = e.target.closest('a[data-kind]');
+  if (!a) return;
+  famSel.value = a.dataset.family; runSel.value = a.dataset.run; kindSel.value = a.dataset.kind;
+  document.getElementById('differs').checked = false;
+  render();
+});
 render();
 """
 
@@ -106,20 +140,73 @@ def report_data(runs, findings=()):
     instances = []
     for index, case_id in enumerate(ids):
         entries = [e.get(case_id) for e in run_entries]
-        summary = next(e["summary"] for e in entries if e is not None)
+        rule = next(e["summary"] for e in entries if e is not None)
         cells = [None if e is None else {
             "outcome": e["outcome"], "short": SHORT_OUTCOME.get(e["outcome"], e["outcome"]),
-            "arch": architecture(e), "reason": e.get("reason"), "problems": e["problems"], "steps": e["steps"],
+            "kind": kind(e["outcome"]), "arch": architecture(e), "reason": e.get("reason"), "problems": e["problems"], "steps": e["steps"],
         } for e in entries]
-        instances.append({"index": index, "id": case_id, "family": case_id.split(".", 1)[0], "summary": summary,
+        instances.append({"index": index, "id": case_id, "family": family(case_id), "summary": rule,
                           "differs": differs(entries, cpus), "cells": cells})
     return {"runs": [{"label": r.label, "path": str(r.path), "qemu": r.doc.get("qemu"),
                       "counts": r.doc.get("counts", {})} for r in runs],
-            "families": sorted({i["family"] for i in instances}), "instances": instances,
+            "families": sorted({i["family"] for i in instances}), "kinds": list(KINDS), "instances": instances,
             "findings": [list(f) for f in findings]}
 
 
-def render(runs, findings=()):
+def summary_table(runs):
+    """The summary grid's HTML: a row per family and one for all, a cell per run; each
+    non-zero count a link that filters the list to the instances it counts."""
+    families, counts = summary(runs)
+    head = "".join(f"<th>{html.escape(r.label)}</th>" for r in runs)
+    rows = []
+    for fam in [*families, ALL]:
+        cells = []
+        for i, counter in enumerate(counts[fam]):
+            worst = next((k for k in ("fail", "known bug", "pass", "skip") if counter[k]), "skip")
+            links = "".join(
+                f'<a href="#matrix" class="n" data-family="{"" if fam == ALL else html.escape(fam)}" data-run="{i}" '
+                f'data-kind="{k}" title="{counter[k]} {k}">{counter[k]}</a>' if counter[k] else '<span class="zero">0</span>'
+                for k in KINDS)
+            cells.append(f'<td class="k-{worst.replace(" ", "-")}">{links}</td>')
+        label = "all families" if fam == ALL else html.escape(fam)
+        rows.append(f'<tr class="{"all" if fam == ALL else ""}"><td class="family">{label}</td>{"".join(cells)}</tr>')
+    return (f'<table id="summary"><thead><tr><th>family</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+SEEN_CLASS = {SHOWS: "shows", FIXED: "fixed", UNEXPLAINED: "unexplained"}
+SEEN_WORD = {SHOWS: "shows it", FIXED: "no", UNEXPLAINED: "departs, unexplained"}
+
+
+def bugs_table(bugs, runs):
+    """The known-bug catalogue (harness/bugs.py): a row per bug, a cell per run saying whether
+    the model's verdicts show it there; the cell's title has the figures."""
+    esc = html.escape
+    head = "".join(f"<th>{esc(r.label)}</th>" for r in runs)
+    rows = []
+    for b in bugs:
+        ranges = " / ".join(sorted(set(b.ranges.values())))
+        cells = "".join(
+            f'<td class="seen {SEEN_CLASS.get(s.state, "not-run")}" title="{esc(seen_text(s))}">'
+            f'{SEEN_WORD.get(s.state, "not run")}{f" ({len(s.steps)})" if s.state == SHOWS else ""}</td>'
+            for s in (seen(b, r) for r in runs))
+        cases = "".join(f"<li><code>{esc(c)}</code></li>" for c in b.cases)
+        rows.append(f'<tr><td><b>{esc(b.name)}</b></td><td>{esc(b.rule or "(no rule given)")}</td>'
+                    f'<td>{esc(b.behaviour)}</td><td class="versions"><code>{esc(ranges)}</code><br>first fixed: '
+                    f'{esc(b.first_fixed or "none known")}</td>'
+                    f'<td><details><summary>{len(b.cases)}</summary><ul>{cases}</ul></details></td>{cells}</tr>')
+    return (f'<table id="bugs"><thead><tr><th>bug</th><th>rule broken (M.a.a)</th><th>QEMU does</th>'
+            f'<th>versions</th><th>cases</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+BUGS_INTRO = """<h2>Known QEMU bugs</h2>
+<p>Every known bug the case files mark, and whether each run shows it, from the model's verdicts: "shows it"
+(how many steps the model explains by that bug), "no" (its marked cases match the architecture), "departs,
+unexplained" (they do not, and no step is explained by it: no model variant, or a QEMU outside its range).</p>
+"""
+
+
+def render(runs, findings=(), bugs=()):
     data = report_data(runs, findings)
     n_diff = sum(i["differs"] for i in data["instances"])
     runs_list = "".join(
@@ -128,6 +215,7 @@ def render(runs, findings=()):
         f"<small>({html.escape(r['path'])}; {html.escape(str(r['qemu']))})</small></li>" for r in data["runs"])
     findings_list = "".join(f"<li><code>{html.escape(c)}</code>: {html.escape(t)}</li>" for c, t in findings)
     head = "".join(f"<th>{html.escape(r['label'])}</th>" for r in data["runs"])
+    bugs_html = BUGS_INTRO + bugs_table(bugs, runs) if bugs else ""
     # The data goes in a JSON script element; "</" is escaped so no string in it can close the element.
     payload = json.dumps(data).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
@@ -136,12 +224,19 @@ def render(runs, findings=()):
 <h1>AArch64 MMU conformance: {len(data['instances'])} case instances on {len(data['runs'])} runs,
 {n_diff} differ</h1>
 <ul id="runs">{runs_list}</ul>
+<h2>Summary</h2>
+<p>Instances per family and run: {' / '.join(KINDS)} (the known bugs are the xfails: departures the known-bug
+marks explain).  A count shows its instances in the list below.</p>
+{summary_table(runs)}
+{bugs_html}
 {f'<h2>Known-bug marks and regressions</h2><ul id="findings">{findings_list}</ul>' if findings else ''}
 <p class="legend"><span class="passed">pass</span><span class="failed">FAIL</span><span class="xfailed">xfail
 (known bug)</span><span class="skipped">skip</span>
 &#x2713; matches the architecture, &#x2717; does not, - not run; FAIL &#x2713; is a known-bug mark whose bug
 is fixed there (strict XPASS).  Click a cell for its steps.</p>
 <div id="controls"><label>family <select id="family"><option value="">all</option></select></label>
+<label>run <select id="run"><option value="">any</option></select></label>
+<label>is <select id="kind"><option value="">any</option></select></label>
 <label><input type="checkbox" id="differs"> only instances that differ</label><span id="count"></span></div>
 <table id="matrix"><thead><tr><th>instance</th>{head}</tr></thead><tbody></tbody></table>
 <div id="detail" hidden></div>
@@ -151,8 +246,8 @@ is fixed there (strict XPASS).  Click a cell for its steps.</p>
 """
 
 
-def write_report(path, runs, findings=()):
+def write_report(path, runs, findings=(), bugs=()):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(runs, findings))
+    path.write_text(render(runs, findings, bugs))
 

@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 import pytest
 
@@ -168,6 +169,9 @@ def check_only_results_written(cases, doc, results, temps):
                                                                                        f"{stem}.xml", *raw}
     for temp in temps:
         assert [p for p in temp.rglob("*") if p.is_file()] == []
+    # The JUnit XML: a testcase per instance, without the results entry again (the JSON has it).
+    xml = ElementTree.parse(results / f"{stem}.xml")
+    assert len(xml.findall(".//testcase")) == len(doc["cases"]) and xml.findall(".//property") == []
     return raw
 
 

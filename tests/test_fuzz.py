@@ -191,8 +191,8 @@ def test_every_candidate_is_smaller():
 def test_the_model_s_outcomes_written_as_expectations_load_back_as_exactly_them(tmp_path):
     from harness.declared import TABLE_POOL_BASE
     from harness.fuzz.campaign import expectation
-    from harness.model import predict_case
-    from harness.model.oracle import expectation_agrees
+    from harness.predict import predict_case
+    from harness.oracle import expectation_agrees
     from harness.model.outcome import Unknown
 
     checked = 0

@@ -5,7 +5,7 @@ from harness.declared import TABLE_POOL_BASE
 from harness.features import missing
 from harness.fuzz.known import KNOWN_BUGS, RAM, allowed_on_the_board, explain
 from harness.kdefs import REPO
-from harness.model import predict_case
+from harness.predict import predict_case
 from harness.model.outcome import Completes, Outcomes
 from harness.protocol import parse_record
 

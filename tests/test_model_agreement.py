@@ -1,15 +1,16 @@
 """Every hand-written case instance against the reference model, offline: on
 each CPU of the brief whose ID registers meet the case's `requires`, every
 step's expectation must agree with the outcomes the model allows
-(harness.model.oracle.expectation_agrees), and the model must be able to
+(harness.oracle.expectation_agrees), and the model must be able to
 evaluate every step."""
 import pytest
 
 from harness.cases import load_dir
 from harness.features import missing
 from harness.kdefs import REPO
-from harness.model import Unknown, predict_case
-from harness.model.oracle import describe, expectation_agrees
+from harness.model import Unknown
+from harness.predict import predict_case
+from harness.oracle import describe, expectation_agrees
 from harness.verdict import describe_step, expected_text
 
 # ID_AA64MMFR0/1/2_EL1 and ID_AA64ISAR0_EL1 of QEMU 7.2.22's CPU models (their boot records).

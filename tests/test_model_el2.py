@@ -7,7 +7,8 @@ import pytest
 
 from harness import declared
 from harness.cases import CaseError, load_file
-from harness.model import Abort, Completes, Registers, predict_case
+from harness.model import Abort, Completes, Registers
+from harness.predict import predict_case
 from harness.model.registers import (
     REGIME_EL2, SCTLR_EL2_RES1, SCTLR_WXN, TCR_EL2_HPD, TCR_EL2_PS, TCR_EL2_RES1, TCR_EL2_T0SZ, TCR_EL2_TBI,
     walk_params,

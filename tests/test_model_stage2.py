@@ -5,7 +5,7 @@ descriptor read faults at stage 2."""
 import pytest
 
 from harness import esr, par
-from harness.model import Abort, Access, Completes, Memory, Par, Registers, full_translate
+from harness.model import Abort, Access, Completes, Memory, Par, Registers, Unknown, full_translate
 from harness.model.attributes import MemAttrs, NC, WB, WT
 from harness.model.stage2 import (
     S2_AP, S2_MEMATTR, S2_XN, S2AP_W, s2_apply_fwb_mem_attrs, s2_bad_start_level, s2_combine_mem_attrs,
@@ -144,7 +144,8 @@ def test_a_stage1_descriptor_read_that_faults_at_stage2():
     memory.write64(S2_ROOT + 8 * (0x80_4000_0000 >> 30 & 1023), 0)
     outcome = only(full_translate(regs(), memory, Access("store64", 0x8000_0010)))
     assert isinstance(outcome, Abort) and outcome.stage == 2 and outcome.s1ptw
-    assert outcome.fault == ("translation", 1) and outcome.ipa == 0x80_4000_0000 and outcome.wnr is None
+    # WnR is the store's (review D17: fault.write comes from the instruction's AccessDescriptor).
+    assert outcome.fault == ("translation", 1) and outcome.ipa == 0x80_4000_0000 and outcome.wnr is True
     assert outcome.far == 0x8000_0010
     at = only(full_translate(regs(), memory, Access("at_s12e1r", 0x8000_0010)))
     assert par.PAR_PTW.get(at.value) and par.PAR_S.get(at.value)
@@ -229,9 +230,110 @@ def test_at_s12_with_fwb_reports_the_forced_attributes():
     (14, 3, False, True, 48, 52, False),    # 16K level 0 with DS
     (14, 3, False, False, 48, 52, True),
     (16, 3, False, False, 48, 52, True),    # 64K SL0 = 3 names no level
+    (12, 3, False, False, 24, 48, True),    # 4K SL0 = 3 (level 3) needs FEAT_TTST (review D5) ...
+    (12, 2, True, True, 52, 52, True),      # SL2:SL0 = 0b110 names no level
+    (14, 2, False, False, 47, 40, True),    # 16K level 1 needs PAMax >= 42
+    (14, 2, False, False, 47, 42, False),
+    (16, 2, False, False, 48, 40, True),    # 64K level 1 needs PAMax >= 44
+    (16, 2, False, False, 48, 44, False),
+    (16, 1, False, False, 29, 48, True),    # 64K level 2 resolves at least 1 bit above 29
+    (16, 1, False, False, 30, 48, False),
 ])
 def test_start_level_validity(granule, sl0, sl2, ds, ipa_bits, pamax, bad):
+    # J1.1.4.40 AArch64.S2InvalidSL, J1.1.4.38 AArch64.S2InconsistentSL: every branch.
     assert s2_bad_start_level(granule, sl0, sl2, ds, ipa_bits, pamax) == bad
+
+
+def test_4k_sl0_3_is_level_3_with_feat_ttst():
+    # Review D5: J1.1.4.18 AArch64.S2StartLevel: 4K SL2:SL0 = 0b011 is level 3 (FEAT_TTST), valid with
+    # a 24-bit IPA (T0SZ = 40: 12 + 9 + 1 .. 12 + 9 + 12 bits); the old model decoded it as level -1.
+    assert not s2_bad_start_level(12, 3, False, False, 24, 48, ttst=True)
+    ttst = dict(MAX_IDS, mmfr2=MAX_IDS["mmfr2"] & ~(0xF << 28) | 1 << 28)
+    params = s2_params(regs(ttst, vtcr=VTCR & ~0x3F & ~(3 << 6) | 40 | 3 << 6))
+    assert params.start == 3 and not params.bad_sl
+
+
+def test_an_ipa_above_the_input_size_is_a_level_0_translation_fault():
+    # Review D1: J1.1.4.23 AArch64.IPAIsOutOfRange in AArch64.S2Translate: fault.level = 0 (D8.1.10:
+    # "a stage 2 level 0 Translation fault"), whatever the start level (here 1).
+    memory = tables(s1_page(0x100_0000_0000), s2_page(0x4100_0000))
+    fault = only(full_translate(regs(), memory, Access("load64", 0x8000_0010)))
+    assert (fault.stage, fault.fault, fault.s1ptw, fault.ipa) == (2, ("translation", 0), False, 0x100_0000_0010)
+
+
+def test_vttbr_base_above_the_output_size_is_a_level_0_address_size_fault():
+    # Review D2: J1.1.4.79 AArch64.S2Walk checks the start-level descriptor address with
+    # AArch64.S2OAOutOfRange: an Address size fault at level 0; here on stage 1's first descriptor
+    # read (S1PTW = 1, the IPA of stage 1's root descriptor).
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000))
+    ps40 = VTCR & ~(7 << 16) | 2 << 16
+    high = Registers(**{**regs(vtcr=ps40).__dict__, "vttbr": S2_ROOT | 1 << 40})
+    fault = only(full_translate(high, memory, Access("load64", 0x8000_0010)))
+    assert (fault.stage, fault.fault, fault.s1ptw, fault.ipa) == (2, ("address_size", 0), True, S1_ROOT)
+
+
+def test_vttbr_52_bit_base_reads_baddr_51_48_from_bits_5_2():
+    # Review D2: J1.1.4.19 AArch64.S2TTBaseAddress with DS (or 64K, PS = 52 and FEAT_LPA):
+    # tablebase<51:6> = VTTBR<5:2>:VTTBR<47:6>.
+    vtcr = 1 << 31 | 12 | 3 << 12 | 6 << 16 | 1 << 32 | 1 << 33
+    params = s2_params(Registers(**{**regs(vtcr=vtcr).__dict__, "vttbr": 0x4020_0000 | 0b0011 << 2}))
+    assert params.base == 3 << 48 | 0x4020_0000
+
+
+@pytest.mark.parametrize("t0sz, ids, faults", [
+    (12, MAX_IDS, (True,)),         # 4K without DS: minimum 16; FEAT_LPA (PAMax 52): fault
+    (16, A53_IDS, (True, False)),   # PAMax 40: minimum 24; no FEAT_LPA: IMPLEMENTATION DEFINED
+    (24, A53_IDS, (False,)),
+    (40, A53_IDS, (True, False)),   # above MaxTxSZ (39 without FEAT_TTST): IMPLEMENTATION DEFINED
+])
+def test_s2_txsz_below_the_minimum_or_above_the_maximum(t0sz, ids, faults):
+    # Review D3: J1.1.4.43 AArch64.S2TxSZFaults, J1.1.4.107 AArch64.S2MinTxSZ, J1.1.4.87 AArch64.MaxTxSZ,
+    # and AArch64.S2Translate's clamp before the SL checks.
+    vtcr = VTCR & ~0x3F & ~(3 << 6) | t0sz | (2 if t0sz <= 16 else 1) << 6
+    assert s2_params(regs(ids, vtcr=vtcr)).txsz_faults == faults
+
+
+def test_s2_txsz_clamp_happens_before_the_sl_check():
+    # Review D3, converse: PAMax 40, T0SZ = 16, SL0 = 1: clamped to 24, level 1 is consistent, so an
+    # implementation that clamps translates; one that faults gives a level 0 Translation fault.
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000))
+    outcomes = full_translate(regs(A53_IDS, vtcr=VTCR & ~0x3F | 16), memory, Access("at_s12e1r", 0x8000_0010))
+    assert {bool(par.PAR_F.get(o.value)) for o in outcomes} == {True, False} and "S2TxSZFaults" in outcomes.rule
+
+
+def test_hcr_ptw_faults_a_walk_into_stage_2_device_memory():
+    # Review D4: J1.1.4.34 AArch64.S2CheckPermissions: walkparams.ptw (HCR_EL2.PTW, TGE = 0) and a
+    # stage 1 table in memory stage 2 makes Device: a stage 2 Permission fault, S1PTW = 1.
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000))
+    memory.write64(S2_L2_TABLES + 8 * (S1_ROOT >> 21 & 511),
+                   0x4000_0000 | 0b01 | 1 << 10 | 0b0001 << 2 | 0b11 << 6 | 3 << 8)     # Device-nGnRE
+    ptw = Registers(**{**regs().__dict__, "hcr": 1 << 31 | 1 | 1 << 2})
+    fault = only(full_translate(ptw, memory, Access("load64", 0x8000_0010)))
+    assert (fault.stage, fault.fault, fault.s1ptw) == (2, ("permission", 2), True)
+    assert isinstance(only(full_translate(regs(), memory, Access("load64", 0x8000_0010))), Completes)
+
+
+def test_hcr_cache_controls_are_refused():
+    # HCR_EL2.DC, CD, ID change stage 2's cacheability, which the model does not cover: it says so.
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000))
+    for bit in (12, 32, 33):
+        cd = Registers(**{**regs().__dict__, "hcr": 1 << 31 | 1 | 1 << bit})
+        assert all(isinstance(o, Unknown) for o in full_translate(cd, memory, Access("load64", 0x8000_0010)))
+
+
+def test_stage2_contiguous_misprogramming_allows_the_group_address():
+    # Review D18: StageOA uses the Contiguous group's address; a misprogrammed entry (its OA not its
+    # place in the group) is CONSTRAINED UNPREDICTABLE: its own OA or the group's, as at stage 1.
+    memory = tables(s1_page(0x80_0000_1000), s2_page(0x4100_0000) | 1 << 52, ipa=0x80_0000_1000)
+    outcomes = full_translate(regs(), memory, Access("load64", 0x8000_0010))
+    assert {o.pa for o in outcomes} == {0x4100_0010, 0x4100_1010} and "Contiguous" in outcomes.rule
+
+
+def test_fwb_memattr_100_is_non_cacheable_unless_stage_1_is_device():
+    # Review D19: J1.1.4.45 AArch64.S2ApplyFWBMemAttrs sends MemAttr[2:0] = 0b100 to its last branch.
+    nc = MemAttrs(inner=(NC, 0, False), outer=(NC, 0, False))
+    assert s2_apply_fwb_mem_attrs(MemAttrs(inner=(WB, 3, False), outer=(WB, 3, False)), 0b0100) == nc
+    assert s2_apply_fwb_mem_attrs(MemAttrs(device="GRE"), 0b0100) == MemAttrs(device="GRE")
 
 
 def test_an_invalid_start_level_faults_every_access_at_level_0():
@@ -248,6 +350,18 @@ def test_ds_at_stage2_starts_at_level_minus_1_with_sl2():
     vtcr = 1 << 31 | 12 | 3 << 12 | 6 << 16 | 1 << 32 | 1 << 33
     params = s2_params(regs(vtcr=vtcr))
     assert params.start == -1 and params.ds and params.oasize == 52 and not params.bad_sl
-    # Without FEAT_LPA2 at stage 2 (TGran4_2 = 0b0010) DS and SL2 have no effect: SL0 = 0 is level 2.
+    # Without FEAT_LPA2 at stage 2 (TGran4_2 = 0b0010) DS and SL2 have no effect, and T0SZ = 12 is
+    # below AArch64.S2MinTxSZ (16): with FEAT_LPA (PAMax 52) every access faults at level 0 (review D3).
     no_lpa2 = dict(MAX_IDS, mmfr0=MAX_IDS["mmfr0"] & ~(0xF << 40) | 0b0010 << 40)
-    assert not s2_params(regs(no_lpa2, vtcr=vtcr)).ds and s2_params(regs(no_lpa2, vtcr=vtcr)).start == 2
+    params = s2_params(regs(no_lpa2, vtcr=vtcr))
+    assert not params.ds and params.txsz_faults == (True,)
+
+
+def test_an_unaligned_access_to_memory_stage_2_makes_device_is_implementation_defined():
+    # AArch64.S2HasAlignmentFaultDueToMemType (J1.1.4.37, M.a.a): a stage 2 Alignment fault unless
+    # the Device location supports unaligned access (IMPLEMENTATION DEFINED); S2AP is checked only
+    # where the access is made.  The model before M.a.a gave the Alignment fault alone.
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000, s2ap=0b01, memattr=0b0001))
+    outcomes = full_translate(regs(), memory, Access("store32", 0x8000_0012))
+    assert {o.fault for o in outcomes} == {("alignment", None), ("permission", 3)}
+    assert all(o.stage == 2 for o in outcomes) and "Device location supports unaligned access" in outcomes.rule

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.bugs import KnownBug
 from harness.matrix import Run
 from harness.report import write_report
+from harness.summary import KINDS, kind
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -168,7 +170,8 @@ def fixture_runs():
     walk = ["level 0 table 0x40080000 index 1: 0x0000000040000001 (block)"]
     older = {"qemu_version": "7.2.22", "cpu": "max", "qemu": "qemu-system-aarch64",
              "counts": {"passed": 2, "xfailed": 1}, "cases": [
-                 entry("translation.block_at_level0", "xfailed", [step(0, "completes, value 0x0", False, fault)]),
+                 entry("translation.block_at_level0", "xfailed",
+                       [step(0, "completes, value 0x0", False, fault, known_bugs=["l0_block"])]),
                  entry("translation.invalid[l3]", "passed", [step(0, fault, True, fault)]),
                  entry("blocks.l2", "passed", [step(0, "completes", True)])]}
     newer = {"qemu_version": "11.1.3", "cpu": "max", "qemu": "/cache/sid/qemu-system-aarch64",
@@ -192,8 +195,37 @@ def browser(tmp_path):
 
 def test_report_in_chromium(browser, tmp_path):
     page = tmp_path / "report.html"
-    write_report(page, fixture_runs())
+    runs = fixture_runs()
+    l0_block = KnownBug("l0_block", "J1.1.4.65 AArch64.BlockDescSupported", {"translation.toml": "<10.0.2"},
+                        {"translation.toml": "a level-0 block"}, ["translation.block_at_level0"], "takes a level-0 block")
+    write_report(page, runs, bugs=[l0_block])
     browser.load(page.as_uri())
+
+    # The summary first: a row per family and one for all, each cell pass/known bug/fail/skip.
+    grid = browser.js("[...document.querySelectorAll('#summary tbody tr')].map(r => "
+                      "[...r.cells].map(c => c.textContent))")
+    assert grid == [["blocks", "1000", "1000"], ["translation", "1100", "2000"], ["all families", "2100", "3000"]]
+    totals = browser.js("[...document.querySelectorAll('#summary tr.all td:not(.family)')].map(c => "
+                        "[...c.children].map(n => +n.textContent))")
+    for run, counts in zip(runs, totals):      # the summary's counts are the results'
+        by_kind = dict.fromkeys(KINDS, 0)
+        for outcome, n in run.doc["counts"].items():
+            by_kind[kind(outcome)] += n
+        assert counts == [by_kind[k] for k in KINDS]
+    assert browser.js("[...document.querySelectorAll('#summary td')].map(c => c.className)") == \
+        ["family", "k-pass", "k-pass", "family", "k-known-bug", "k-pass", "family", "k-known-bug", "k-pass"]
+    # A count lists its instances: translation's known bug on 7.2.22 is the one xfail.
+    browser.click("#summary a[data-family='translation'][data-run='0'][data-kind='known bug']")
+    assert browser.js("[...document.querySelectorAll('#matrix tbody td.id')].map(c => c.textContent)") == \
+        ["translation.block_at_level0"]
+    browser.click("#summary tr.all a[data-run='1'][data-kind='pass']")
+    assert browser.js("document.querySelectorAll('#matrix tbody tr').length") == 3
+    # The known-bug catalogue: whether each run shows the bug, from the steps' explanations.
+    assert browser.js("[...document.querySelectorAll('#bugs tbody td.seen')].map(c => c.textContent)") == \
+        ["shows it (1)", "no"]     # 7.2.22's step is explained by the bug; 11.1.3 matches the architecture
+    assert "J1.1.4.65 AArch64.BlockDescSupported" in browser.js("document.getElementById('bugs').innerText")
+    browser.js("(() => { for (const id of ['run', 'kind']) { const s = document.getElementById(id); s.value = '';"
+               " s.dispatchEvent(new Event('change')); } })()")
 
     assert browser.js("[...document.querySelectorAll('#matrix thead th')].map(t => t.textContent)") == \
         ["instance", "7.2.22 -cpu max", "11.1.3 -cpu max"]

@@ -6,10 +6,11 @@ import pytest
 
 from harness import declared
 from harness.cases import CaseError, load_file
-from harness.model import Completes, predict_case
+from harness.model import Completes
+from harness.predict import predict_case
 from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20, Registers
 from harness.model.tlb import Invalidation, current_vmid, tlbi_range, tlbi_regime
-from harness.model.oracle import observation_allowed
+from harness.oracle import observation_allowed
 from harness.protocol import parse_record
 from harness.verdict import judge_step
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # harness.model before harness.declared: declared imports the model, which imports declared back.
-from harness.model import predict_case  # isort: skip
+from harness.predict import TooManyStates, predict_case  # isort: skip
 from harness import blob, esr, par
 from harness.cases import AT_OPS, LOADS, STORES, CaseError
 from harness.declared import LayoutError
@@ -30,8 +30,7 @@ from harness.fuzz.generate import FEATURE, Cpu, GeneratorBug, case_name, generat
 from harness.fuzz.mix import MIX_COUNT, coverage, missing
 from harness.fuzz.shrink import shrink
 from harness.fuzz.toml_writer import case_text, write_case_file
-from harness.model.case import TooManyStates
-from harness.model.oracle import describe, observation_allowed
+from harness.oracle import describe, observation_allowed
 from harness.model.outcome import Abort, Completes, Done, Par, Unknown
 from harness.protocol import parse_output
 from harness.verdict import observed_text

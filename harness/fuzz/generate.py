@@ -28,9 +28,9 @@ from harness.fuzz import sequences
 from harness.fuzz import stage2 as gen_stage2
 from harness.fuzz.stage2 import IPA_ALIAS
 from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, AT_S12_OPS, AT_S1E2_OPS, EL0_OPS, EL2_MODES, LAYOUT,
-                           LOADS, MAINT_OPS, MEMORY_TYPES, OP_FEATURES, PA_AT_LEAST, REGIME_FEATURES, SH_NAMES,
-                           STAGE2_FEATURES, STORES, Case, Expect, Mapping, Raw, Regime, Step, TableAttrs,
-                           kernel_ranges)
+                           LOADS, MAINT_OPS, MEMORY_TYPES, OP_FEATURES, SH_NAMES, STORES, Case, Expect, Mapping, Raw,
+                           Regime, Step, TableAttrs, kernel_ranges)
+from harness.cases.validation import PA_AT_LEAST, REGIME_FEATURES, STAGE2_FEATURES
 from harness.features import FEATURES, PA_BITS
 
 FEATURE = "Generated cases (harness.fuzz): found by a campaign, shrunk"
@@ -204,7 +204,7 @@ def random_regime(rng, cpu, mode="el1"):
     if one_range:
         epd1, t1sz = False, 16
     elif kernel_high:
-        # The kernel runs from its TTBR1 alias: TTBR1 must walk and reach it (cases.py _check_layout).
+        # The kernel runs from its TTBR1 alias: TTBR1 must walk and reach it (harness/cases/layout.py check_layout).
         epd1, t1sz = False, _pick_tsz(rng, low1, min(high1, 34))
     else:
         epd1, t1sz = rng.random() < 0.12, _pick_tsz(rng, low1, high1)

@@ -26,7 +26,7 @@ try:
 except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
-# harness.model before anything that imports harness.declared (the two import each other).
+# The model's modules, whose functions a known bug replaces.
 import harness.model.descriptors as descriptors  # isort: skip
 import harness.model.permissions as permissions  # isort: skip
 import harness.model.translate as translate  # isort: skip
@@ -36,9 +36,10 @@ import harness.model.tlb as tlb  # isort: skip
 from harness import esr
 from harness.cases import AT_OPS, LAYOUT
 from harness.kdefs import REPO
-from harness.model import Abort, Outcomes, UnknownMemory, predict_case
+from harness.model import Abort, Outcomes, UnknownMemory
+from harness.predict import predict_case
 from harness.model.attributes import DEVICE_TYPES, MemAttrs
-from harness.model.oracle import observation_allowed
+from harness.oracle import observation_allowed
 from harness.model.outcome import Completes
 from harness.par import SH_NAMES
 from harness.versions import in_range
@@ -56,11 +57,6 @@ def _blocks_also_at(granule, levels):
 def _descriptor_shareability():
     """PAREncodeShareability, but reporting the descriptor's shareability for every memory type."""
     return [(translate, "par_encode_shareability", lambda memattrs, shareability: shareability)]
-
-
-def _no_device_alignment_fault():
-    """AArch64.S1HasAlignmentFault, but never for Device memory (the SCTLR_EL1.A check stays)."""
-    return [(translate, "s1_has_alignment_fault", lambda acc, aligned, memattrs: (False,))]
 
 
 def _ds_drops_oa_51_50(stage):
@@ -221,9 +217,6 @@ def _bug_tables(case_file):
 
 KNOWN_BUGS = (
     # The most frequent first: explain() tries them one at a time before any two together.
-    KnownBug("device_alignment", "cases/alignment.toml",
-             "performs an unaligned access to Device memory when SCTLR_EL1.A = 0",
-             _no_device_alignment_fault),
     KnownBug("par_sh", "cases/at_par.toml",
              "reports the descriptor's SH in PAR_EL1.SH for Device and Normal Non-cacheable memory",
              _descriptor_shareability),

@@ -8,7 +8,8 @@ which the kernel maps at IPA = PA itself (cases.kernel_ipa_ranges): frames reach
 translated by that mapping, the rest by these entries, or by none (a stage 2 Translation fault).
 """
 from harness import geometry
-from harness.cases import PA_AT_LEAST, S2AP_NAMES, SH_NAMES, Raw, S2Mapping, Stage2, kernel_ipa_ranges
+from harness.cases import S2AP_NAMES, SH_NAMES, Raw, S2Mapping, Stage2, kernel_ipa_ranges
+from harness.cases.validation import PA_AT_LEAST
 
 # Granules at stage 2 by the feature that has them, and how often each is drawn (64K costs most).
 S2_GRANULES = {12: "s2granule4k", 14: "s2granule16k", 16: "s2granule64k"}

@@ -164,7 +164,7 @@ def expect_value(step, expect=None):
         if step.op not in AT_OPS and step.op not in AT_S12_OPS:
             if e.far is not None and e.far != step.va:
                 out["far"] = e.far
-            # WnR defaults to the op's (unchecked on a stage 1 walk's stage 2 fault: cases.py).
+            # WnR defaults to the op's (unchecked on a stage 1 walk's stage 2 fault: harness/cases/steps.py).
             if e.wnr is not None and (e.s1ptw or e.wnr != (step.op in STORES)):
                 out["wnr"] = e.wnr
         if e.s1ptw:
@@ -271,11 +271,16 @@ def case_text(case, feature=None, summary=None, expectations=None, bugs=None, co
     steps' own; `bugs` ({name: {"qemu":, "reason":}}) become [bug.*] tables; `comments` lead."""
     lines = [f"# {c}" if c else "#" for c in comments]
     lines.append(f"feature = {_str(feature or case.feature)}")
+    x = case.xfail
+    xfail = x and {"qemu": x.qemu, "reason": x.reason, **({"rule": x.rule} if x.rule else {})}
+    if x is not None and x.name:
+        # A mark from a [bug.<name>] table: the table goes with it.
+        bugs = {**(bugs or {}), x.name: xfail}
     for name, bug in (bugs or {}).items():
-        lines += ["", f"[bug.{name}]", f"qemu = {_str(bug['qemu'])}", f"reason = {_str(bug['reason'])}"]
+        lines += ["", f"[bug.{name}]"] + [f"{key} = {_str(bug[key])}" for key in ("qemu", "reason", "rule") if key in bug]
     lines += ["", f"[case.{toml_name(case.name)}]", f"summary = {_str(summary or case.summary)}"]
-    if case.xfail is not None:
-        lines.append(f"xfail = {_inline({'qemu': case.xfail.qemu, 'reason': case.xfail.reason})}")
+    if x is not None:
+        lines.append(f"xfail = {_str(x.name) if x.name else _inline(xfail)}")
     if case.requires:
         lines.append(f"requires = {_value(list(case.requires))}")
     if case.timeout is not None:

@@ -19,6 +19,7 @@ class AccessKind:
     el0: bool              # checked as EL0: LDTR/STTR, AT S1E0*, and every access made at EL0
     size: int              # bytes a load or store moves (0: fetch, AT)
     pan: bool = False      # accdesc.pan: PSTATE.PAN applies (EL1 loads and stores, AT S1E1RP/WP)
+    ttw: bool = False      # AccessType_TTW: a stage 1 walk's descriptor read, translated by stage 2
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,24 @@ def check_alignment(params, acc, va):
     return aligned, not aligned and params.a
 
 
+DEVICE_UNALIGNED_RULE = ("an unaligned access to Device memory: IMPLEMENTATION DEFINED whether the location "
+                         "supports it (AArch64.S1HasAlignmentFaultDueToMemType, "
+                         "AArch64.S2HasAlignmentFaultDueToMemType: \"Device location supports unaligned access\"; "
+                         "B2.8.2): an Alignment fault, or the access made")
+
+
+# J1.1.4.29 AArch64.S1HasAlignmentFaultDueToMemType (and J1.1.4.37, its stage 2 twin, the same
+# branches).  Simplified: the model has no exclusive, atomic, acquire/release, DC ZVA or A32
+# accesses (the kernel issues none), so only the last two branches apply.
 def s1_has_alignment_fault(acc, aligned, memattrs):
-    """AArch64.S1HasAlignmentFault: an instruction fetch never; any other
-    access that is not aligned, to Device memory, always (whatever SCTLR_EL1.A).
-    A reserved MAIR encoding leaves the memory type open, so both."""
+    """AArch64.S1HasAlignmentFaultDueToMemType: (fault,) or (True, False) where the architecture
+    leaves it open.  Never for an instruction fetch, an AT (no access), an aligned access or
+    Normal memory; an unaligned access to Device memory faults unless the location supports
+    unaligned access, IMPLEMENTATION DEFINED per location (M.a.a; older revisions of the
+    pseudocode made it an Alignment fault always).  A reserved MAIR encoding leaves the memory
+    type open, so both."""
     if acc.fetch or acc.at or aligned:
         return (False,)
-    if memattrs.reserved:
+    if memattrs.reserved or memattrs.is_device:
         return (True, False)
-    return (memattrs.is_device,)
+    return (False,)

@@ -144,6 +144,7 @@ class WalkParams:
     oasize: int             # AArch64.PhysicalAddressSize: Min(IPS, PAMax)
     pamax: int              # AArch64.PAMax: the implemented PA size (PARange)
     mintxsz: int            # AArch64.S1MinTxSZ
+    feat_lva: bool          # FEAT_LVA (ID_AA64MMFR2_EL1.VARange): TnSZ below the minimum always faults
     maxtxsz: int            # AArch64.MaxTxSZ
     tcr_sh: int             # TCR_EL1.SHn: shareability of leaves when DS = 1
     ttbr: int
@@ -165,6 +166,13 @@ def el_is_in_host(regs, el):
     return regs.regime == REGIME_EL20 and el in (0, 2)
 
 
+# J1.1.4.87 AArch64.MaxTxSZ
+def max_txsz(granule, ttst):
+    """The largest TxSZ of either stage: 48 (4K, 16K) or 47 (64K) with FEAT_TTST, else 39."""
+    return (47 if granule == 16 else 48) if ttst else 39
+
+
+# J1.1.4.89 AArch64.PAMax
 def pa_max(mmfr0):
     """AArch64.PAMax(): the implemented PA size in bits (ID_AA64MMFR0_EL1.PARange)."""
     return IPS_BITS.get(MMFR0_PARANGE.get(mmfr0), 52)
@@ -229,7 +237,7 @@ def walk_params(regs, upper):
     ds = bool(f.ds) and lpa2
     ips_bits = IPS_BITS.get(f.ips, 52)
     lpa = granule == 16 and ips_bits == 52 and pamax == 52
-    lva = granule == 16 and MMFR2_VARANGE.get(regs.mmfr2) == 0b0001
+    feat_lva = MMFR2_VARANGE.get(regs.mmfr2) >= 0b0001
     small = MMFR2_ST.get(regs.mmfr2) == 0b0001
     pan = MMFR1_PAN.get(regs.mmfr1)
     return WalkParams(
@@ -242,8 +250,9 @@ def walk_params(regs, upper):
         # With 48-bit descriptor formats no OA above 48 bits can be expressed.
         oasize=min(ips_bits, pamax, 52 if ds or lpa else 48),
         pamax=pamax,
-        mintxsz=12 if ds or lva else 16,
-        maxtxsz=(47 if granule == 16 else 48) if small else 39,
+        # AArch64.S1MinTxSZ (J1.1.4.98; no FEAT_LVA3, D128): 12 with FEAT_LVA for 64K or DS, else 16.
+        mintxsz=12 if feat_lva and (ds or granule == 16) else 16, feat_lva=feat_lva,
+        maxtxsz=max_txsz(granule, small),
         tcr_sh=f.sh, ttbr=f.ttbr,
         wxn=bool(SCTLR_WXN.get(regs.sctlr)),
         e0pd=bool(f.e0pd) and MMFR2_E0PD.get(regs.mmfr2) >= 1,

@@ -16,14 +16,17 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from harness import esr, features, par
-from harness.cases import AT_S12_OPS
+from harness.ops import AT_S12_OPS
 from harness.model.attributes import (
     DEVICE_TYPES, NC, NORMAL_NC, SH_CODES, WB, WT, MemAttrs, decode_shareability, encode_par_attrs,
     par_encode_shareability, s1_decode_mem_attrs,
 )
-from harness.model.descriptors import DESC_AF, DESC_DBM, DESC_SH, INVALID, TABLE, decode_descriptor_type, desc_oa
+from harness.model.descriptors import (
+    DESC_AF, DESC_CONTIG, DESC_DBM, DESC_SH, INVALID, TABLE, contiguous_size, decode_descriptor_type, desc_oa,
+)
+from harness.model.permissions import DEVICE_UNALIGNED_RULE, s1_has_alignment_fault
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
-from harness.model.registers import IPS_BITS, MMFR1_XNX, TCR_HA, TG0_GRANULE, pa_max
+from harness.model.registers import HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max
 from harness.model.translate import ACCESS_KINDS, PAR_FAULT_MASK, hw_update_choices, s1_translate
 from harness.model.walk import level_lsb
 from harness.esr import Field
@@ -35,9 +38,23 @@ MMFR0_TGRAN4_2, MMFR0_TGRAN16_2 = Field(features.TGRAN4_2, 4), Field(features.TG
 MMFR1_HAFDBS, MMFR2_FWB = Field(features.HAFDBS, 4), Field(features.FWB, 4)
 SL_RULE = ("VTCR_EL2.SL0 (and SL2) name a start level the IPA size or the implemented PA size does not "
            "allow (AArch64.S2InvalidSL, AArch64.S2InconsistentSL): a Translation fault at level 0")
+TXSZ_FAULT_RULE = ("VTCR_EL2.T0SZ below AArch64.S2MinTxSZ with FEAT_LPA: a Translation fault at level 0 "
+                   "(AArch64.S2TxSZFaults)")
+TXSZ_IMPDEF_RULE = ("VTCR_EL2.T0SZ outside AArch64.S2MinTxSZ..AArch64.MaxTxSZ: IMPLEMENTATION DEFINED "
+                    "Translation fault at level 0 or the nearest limit used (AArch64.S2TxSZFaults, "
+                    "AArch64.S2Translate's clamp)")
+IPA_RANGE_RULE = "IPA above VTCR_EL2.T0SZ's input size: a Translation fault at level 0 (AArch64.IPAIsOutOfRange)"
+VTTBR_RULE = ("VTTBR_EL2's base above the output size: an Address size fault at level 0 (AArch64.S2Walk, "
+              "AArch64.S2OAOutOfRange)")
+PTW_RULE = ("HCR_EL2.PTW = 1 and a stage 1 translation table in memory stage 2 makes Device: a stage 2 "
+            "Permission fault (AArch64.S2CheckPermissions)")
 
-# HCR_EL2, VTCR_EL2, VTTBR_EL2 (Arm ARM D19.2)
+# HCR_EL2, VTCR_EL2, VTTBR_EL2 (Arm ARM D24.2)
 HCR_VM = Field(0, 1)
+HCR_PTW = Field(2, 1)
+HCR_DC = Field(12, 1)
+HCR_CD = Field(32, 1)
+HCR_ID = Field(33, 1)
 HCR_FWB = Field(46, 1)
 VTCR_T0SZ = Field(0, 6)
 VTCR_SL0 = Field(6, 2)
@@ -50,6 +67,7 @@ VTCR_HD = Field(22, 1)
 VTCR_DS = Field(32, 1)
 VTCR_SL2 = Field(33, 1)
 VTTBR_BADDR = Field(1, 47)
+VTTBR_BADDR_HI = Field(2, 4)            # BADDR[51:48] with a 52-bit base (DS, or 64K with PS = 52)
 VTTBR_VMID = Field(48, 16)
 VTCR_TG0_GRANULE = TG0_GRANULE         # VTCR_EL2.TG0 encodes granules as TCR_EL1.TG0 does
 
@@ -65,32 +83,35 @@ S2_RESERVED_RULE = ("a reserved stage 2 MemAttr (Normal with MemAttr[1:0] = 0b00
 S2_FETCH_DEVICE_RULE = ("an instruction fetch from memory stage 2 makes Device: "
                         "ConstrainUnpredictable(Unpredictable_INSTRDEVICE): a stage 2 Permission fault, or the "
                         "fetch made as to Normal Non-cacheable memory")
-S2_ALIGNMENT_RULE = "an unaligned access to memory stage 2 makes Device (AArch64.S2HasAlignmentFault)"
 
 
 @dataclass(frozen=True)
 class S2Params:
-    """S2TTWParams of VTCR_EL2 and VTTBR_EL2 (AArch64.GetS2TTWParams), as the
-    descriptor helpers of stage 1 read them (granule, ds, lpa, pamax)."""
+    """S2TTWParams of VTCR_EL2 and VTTBR_EL2 (J1.1.4.88 AArch64.NSS2TTWParams), as the descriptor
+    helpers of stage 1 read them (granule, ds, lpa, pamax), after AArch64.S2Translate's TxSZ check
+    and clamp (t0sz is the value the walk uses)."""
     granule: int
     t0sz: int
-    start: int
+    start: int              # None where the SL fields name no level
     base: int
-    oasize: int             # Min(PS, PAMax), 48 at most with the 48-bit descriptor format
+    oasize: int             # AArch64.PhysicalAddressSize: Min(PS, PAMax), 48 at most with the 48-bit format
     pamax: int
     xnx: bool               # FEAT_XNX: XN[0] distinguishes EL1 from EL0 execution
     ha: bool = False        # VTCR_EL2.HA, HD: hardware Access flag and dirty state updates
     hd: bool = False
     fwb: bool = False       # HCR_EL2.FWB: stage 2 MemAttr in the FEAT_S2FWB encoding
     ds: bool = False        # VTCR_EL2.DS, where the granule has 52-bit stage 2 addresses (FEAT_LPA2)
-    lpa: bool = False       # the 64K granule with a 52-bit PS (FEAT_LPA)
+    lpa: bool = False       # the 64K granule with a 52-bit PAMax: descriptor bits[15:12] are OA[51:48]
     sh: int = 0b11          # VTCR_EL2.SH0: the shareability of every block and page with DS
     bad_sl: bool = False    # AArch64.S2InvalidSL or AArch64.S2InconsistentSL
+    txsz_faults: tuple = (False,)   # AArch64.S2TxSZFaults: (True,), (False,) or both (IMPLEMENTATION DEFINED)
+    ptw: bool = False       # HCR_EL2.PTW (HCR_EL2.TGE = 0): walks into stage 2 Device memory fault
 
 
 def _s2_lpa2(granule, mmfr0):
     """Whether stage 2 has 52-bit addresses with this granule (ID_AA64MMFR0_EL1.TGranX_2 = 0b0011,
-    or 0b0000 and stage 1's TGranX says so): VTCR_EL2.DS has its effect only there."""
+    or 0b0000 and stage 1's TGranX says so): VTCR_EL2.DS has its effect only there
+    (AArch64.NSS2TTWParams: IsFeatureImplemented(FEAT_LPA2), read per granule)."""
     if granule == 12:
         field, stage1 = MMFR0_TGRAN4_2.get(mmfr0), MMFR0_TGRAN4.get(mmfr0) == 0b0001
     elif granule == 14:
@@ -100,21 +121,70 @@ def _s2_lpa2(granule, mmfr0):
     return field == 0b0011 or field == 0 and stage1
 
 
-def s2_bad_start_level(granule, sl0, sl2, ds, ipa_bits, pamax):
-    """AArch64.S2InvalidSL or AArch64.S2InconsistentSL: the encoding names no start level
-    here (4K: SL2:SL0 = 1x1 or 11x; 16K: SL0 = 3 without DS; 64K: SL0 = 3), or one the
-    implemented PA size does not allow, or one whose table, up to 16 of them concatenated,
-    does not resolve the IPA size exactly."""
-    if granule == 12 and sl2 and sl0 or granule != 12 and sl0 == 3 and not (granule == 14 and ds):
-        return True
-    need = s2_sl_min_pa_bits(granule, sl0, sl2)
-    if need is not None and pamax < need:
-        return True
-    start, stride = s2_start_level(granule, sl0, sl2), granule - 3
+# J1.1.4.40 AArch64.S2InvalidSL
+def s2_invalid_sl(granule, sl0, sl2, ds, pamax, ttst):
+    """Whether SL2:SL0 name no start level here, or one the implemented PA size does not allow
+    (4K: 1x1, 11x never, 100 below 52 bits, 010 below 44, 011 without FEAT_TTST; 16K: 11 without
+    DS or below 52 bits, 10 below 42; 64K: 11 never, 10 below 44)."""
+    if granule == 12:
+        if sl2:
+            return sl0 != 0 or pamax < 52
+        return {2: pamax < 44, 3: not ttst}.get(sl0, False)
+    if granule == 14:
+        return {3: not ds or pamax < 52, 2: pamax < 42}.get(sl0, False)
+    return {3: True, 2: pamax < 44}.get(sl0, False)
+
+
+# J1.1.4.38 AArch64.S2InconsistentSL
+def s2_inconsistent_sl(granule, start, ipa_bits):
+    """Whether the start level's table, up to 16 of them concatenated, does not resolve the IPA
+    size exactly: at least one bit more than the levels below resolve, at most a stride and four
+    bits (16 tables) more."""
+    stride = granule - 3
     least = (3 - start) * stride + granule + 1
     return not least <= ipa_bits <= least + stride - 1 + 4
 
 
+def s2_bad_start_level(granule, sl0, sl2, ds, ipa_bits, pamax, ttst=False):
+    """AArch64.S2InvalidSL or AArch64.S2InconsistentSL (AArch64.S2Translate tests them together)."""
+    return s2_invalid_sl(granule, sl0, sl2, ds, pamax, ttst) or s2_inconsistent_sl(
+        granule, s2_start_level(granule, sl0, sl2), ipa_bits)
+
+
+# J1.1.4.107 AArch64.S2MinTxSZ.  Simplified: EL1 is AArch64 (s1aarch64), no FEAT_D128.
+def s2_min_txsz(granule, ds, pamax):
+    """The smallest VTCR_EL2.T0SZ: 64 - PAMax, with a 52-bit PAMax 64 - 52 only for the 64K
+    granule or DS (else 64 - 48)."""
+    return 64 - ((52 if granule == 16 or ds else 48) if pamax == 52 else pamax)
+
+
+# J1.1.4.43 AArch64.S2TxSZFaults
+def s2_txsz_faults(t0sz, mintxsz, maxtxsz, feat_lpa):
+    """Whether the T0SZ check faults: (True,), (False,), or (True, False) where it is
+    IMPLEMENTATION DEFINED (below the minimum without FEAT_LPA, above the maximum)."""
+    if t0sz < mintxsz:
+        return (True,) if feat_lpa else (True, False)
+    if t0sz > maxtxsz:
+        return (True, False)
+    return (False,)
+
+
+# J1.1.4.19 AArch64.S2TTBaseAddress
+def s2_tt_base_address(vttbr, granule, t0sz, start, wide):
+    """VTTBR_EL2.BADDR aligned to the start table's size (concatenated tables included); with a
+    52-bit base (wide: DS, or 64K with PS = 52 and FEAT_LPA) BADDR[51:48] from VTTBR_EL2[5:2]
+    and at least 64-byte aligned."""
+    tsize = (64 - t0sz) - level_lsb(granule, start) + 3
+    base = VTTBR_BADDR.get(vttbr) << 1
+    if wide:
+        tsize = max(tsize, 6)
+        base = base & ((1 << 48) - 1) | VTTBR_BADDR_HI.get(vttbr) << 48
+    return base & ~((1 << tsize) - 1)
+
+
+# J1.1.4.83 AArch64.GetS2TTWParams -> J1.1.4.88 AArch64.NSS2TTWParams, with AArch64.S2Translate's
+# (J1.1.4.57) TxSZ clamp.  Simplified: no FEAT_D128, S2PIE, THE, HAFT, HDBSS; HCR_EL2.DC, CD and ID
+# are refused (full_translate), so walkparams.vm is HCR_EL2.VM.
 @lru_cache(maxsize=1024)
 def s2_params(regs):
     """The stage 2 parameters, or None when HCR_EL2.VM = 0."""
@@ -122,23 +192,27 @@ def s2_params(regs):
         return None
     vtcr = regs.vtcr
     granule = VTCR_TG0_GRANULE.get(VTCR_TG0.get(vtcr), 12)
-    t0sz = VTCR_T0SZ.get(vtcr)
     pamax = pa_max(regs.mmfr0)
     ds = bool(VTCR_DS.get(vtcr)) and _s2_lpa2(granule, regs.mmfr0)
-    sl0, sl2 = VTCR_SL0.get(vtcr), ds and bool(VTCR_SL2.get(vtcr))
+    sl0, sl2 = VTCR_SL0.get(vtcr), ds and granule == 12 and bool(VTCR_SL2.get(vtcr))
     ps_bits = IPS_BITS.get(VTCR_PS.get(vtcr), 52)
-    lpa = granule == 16 and ps_bits == 52 and pamax == 52
-    bad_sl = s2_bad_start_level(granule, sl0, sl2, ds, 64 - t0sz, pamax)
-    start = s2_start_level(granule, min(sl0, 2) if bad_sl else sl0, sl2 and not bad_sl)
-    tsize = (64 - t0sz) - level_lsb(granule, start) + 3     # the start table's size (concatenated), log2 bytes
-    base = VTTBR_BADDR.get(regs.vttbr) << 1 & ~((1 << tsize) - 1)
+    ttst = MMFR2_ST.get(regs.mmfr2) == 0b0001
+    mintxsz, maxtxsz = s2_min_txsz(granule, ds, pamax), max_txsz(granule, ttst)
+    t0sz = VTCR_T0SZ.get(vtcr)
+    txsz_faults = s2_txsz_faults(t0sz, mintxsz, maxtxsz, feat_lpa=pamax == 52)
+    t0sz = min(max(t0sz, mintxsz), maxtxsz)
+    bad_sl = s2_bad_start_level(granule, sl0, sl2, ds, 64 - t0sz, pamax, ttst)
+    start = None if bad_sl else s2_start_level(granule, sl0, sl2)
+    wide = ds or granule == 16 and ps_bits == 52 and pamax == 52
+    base = 0 if bad_sl else s2_tt_base_address(regs.vttbr, granule, t0sz, start, wide)
     hafdbs = MMFR1_HAFDBS.get(regs.mmfr1)
     return S2Params(granule=granule, t0sz=t0sz, start=start, base=base,
-                    oasize=min(ps_bits, pamax, 52 if ds or lpa else 48), pamax=pamax,
+                    oasize=min(ps_bits, pamax, 52 if ds or granule == 16 else 48), pamax=pamax,
                     xnx=MMFR1_XNX.get(regs.mmfr1) >= 1,
                     ha=bool(VTCR_HA.get(vtcr)) and hafdbs >= 1, hd=bool(VTCR_HD.get(vtcr)) and hafdbs >= 2,
                     fwb=bool(HCR_FWB.get(regs.hcr)) and MMFR2_FWB.get(regs.mmfr2) >= 1,
-                    ds=ds, lpa=lpa, sh=VTCR_SH0.get(vtcr), bad_sl=bad_sl)
+                    ds=ds, lpa=granule == 16 and pamax >= 52, sh=VTCR_SH0.get(vtcr), bad_sl=bad_sl,
+                    txsz_faults=txsz_faults, ptw=bool(HCR_PTW.get(regs.hcr)) and not HCR_TGE.get(regs.hcr))
 
 
 @dataclass(frozen=True)
@@ -155,22 +229,28 @@ class S2Leaf:
     desc: int
     pa: int                 # the output address of the IPA
     desc_pa: int            # where the descriptor is (hardware updates write it)
+    group_pa: int = None    # with the Contiguous bit misprogrammed: StageOA's address by the group
 
 
+# J1.1.4.79 AArch64.S2Walk, with the checks of J1.1.4.57 AArch64.S2Translate before it (the TxSZ
+# check where it always faults, J1.1.4.40/38 the SL checks, J1.1.4.23 AArch64.IPAIsOutOfRange).
 def s2_walk(params, memory, ipa):
-    """AArch64.S2Walk of ipa: an S2Leaf or an S2Fault (Translation, Address
-    size, Access flag with VTCR_EL2.HA = 0: with HA = 1 an AF = 0 descriptor is
-    used and AArch64.S2Translate sets AF).  Raises UnknownMemory."""
+    """AArch64.S2Walk of ipa: an S2Leaf or an S2Fault (Translation, Address size, Access flag
+    with VTCR_EL2.HA = 0: with HA = 1 an AF = 0 descriptor is used and AArch64.S2Translate sets
+    AF).  Every fault found before a descriptor is read is at level 0.  Raises UnknownMemory."""
+    if params.txsz_faults == (True,):
+        return S2Fault(esr.fault_status("translation", 0), ipa, TXSZ_FAULT_RULE)
     if params.bad_sl:
         return S2Fault(esr.fault_status("translation", 0), ipa, SL_RULE)
     if ipa >> (64 - params.t0sz):
-        return S2Fault(esr.fault_status("translation", params.start), ipa,
-                       "IPA above VTCR_EL2.T0SZ's input size (AArch64.S2Translate)")
+        return S2Fault(esr.fault_status("translation", 0), ipa, IPA_RANGE_RULE)
     level, base = params.start, params.base
     while True:
         lsb = level_lsb(params.granule, level)
         msb = (64 - params.t0sz) - 1 if level == params.start else lsb + params.granule - 4
         desc_pa = base | (ipa >> lsb & ((1 << (msb - lsb + 1)) - 1)) << 3
+        if level == params.start and desc_pa >> params.oasize:
+            return S2Fault(esr.fault_status("address_size", 0), ipa, VTTBR_RULE)
         desc = memory.read64(desc_pa)
         kind = decode_descriptor_type(params, desc, level)
         if kind == INVALID:
@@ -189,7 +269,12 @@ def s2_walk(params, memory, ipa):
                        "stage 2 output address above VTCR_EL2.PS / the PA size (AArch64.S2Walk)")
     if not DESC_AF.get(desc) and not params.ha:
         return S2Fault(esr.fault_status("access_flag", level), ipa, "stage 2 AF = 0 with VTCR_EL2.HA = 0")
-    return S2Leaf(level, desc, oa | ipa & ((1 << lsb) - 1), desc_pa)
+    group = None
+    if DESC_CONTIG.get(desc):       # StageOA: the group's address, where misprogramming makes it differ
+        top = lsb + contiguous_size(params.granule, level)
+        group = oa & ~((1 << top) - 1) | ipa & ((1 << top) - 1)
+    pa = oa | ipa & ((1 << lsb) - 1)
+    return S2Leaf(level, desc, pa, desc_pa, None if group in (None, pa) else group)
 
 
 def s2_decode_mem_attrs(memattr):
@@ -242,10 +327,10 @@ def s2_apply_fwb_mem_attrs(s1, memattr):
     and stage 2's MemAttr.  MemAttr[2] = 0: Device of type MemAttr[1:0], the more restrictive
     of the two where stage 1 is Device too; MemAttr[2] = 1 and MemAttr[1:0] = 0b11: stage 1's
     attributes; 0b10: Normal Write-Back whatever stage 1 says (Device included); 0b01: Normal
-    Non-cacheable, unless stage 1 is Device.  MemAttr[3] is RES0 (the suite's CPUs: no
-    FEAT_MTE_PERM) and MemAttr[2:0] = 0b100 is one the suite is unsure of: both left open
-    (reserved), as is a stage 1 encoding that is."""
-    if memattr & 0b1000 or memattr == 0b0100 or s1.reserved:
+    Non-cacheable, unless stage 1 is Device (0b00 too: the ASL's last branch).  MemAttr[3] is
+    RES0 (the suite's CPUs: no FEAT_MTE_PERM), left open (reserved), as is a stage 1 encoding
+    that is."""
+    if memattr & 0b1000 or s1.reserved:
         return MemAttrs(reserved=True)
     if not memattr & 0b0100:
         s2_device = DEVICE_TYPES[memattr & 0b11]
@@ -301,44 +386,62 @@ def _s2_updates(params, leaf, acc, fault_class):
     return hw_update_choices(leaf.desc_pa, desc, params.ha, dirty, acc, fault_class)
 
 
+S2_CONTIG_RULE = ("a stage 2 Contiguous-bit entry whose output address is not its place in an aligned group: "
+                  "misprogramming of the Contiguous bit, CONSTRAINED UNPREDICTABLE (StageOA or the entry's own OA)")
+
+
+# J1.1.4.57 AArch64.S2Translate, with J1.1.4.34 AArch64.S2CheckPermissions and J1.1.4.37
+# AArch64.S2HasAlignmentFaultDueToMemType.  Simplified: no D128, S2PIE, overlays, MTE, LS64, atomics
+# (the kernel issues none); a descriptor update that fails (AArch64.MemSwapTableDesc) is not modelled:
+# the model's memory never changes under a walk.
 def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
-    """AArch64.S2Translate of one IPA for an access (its checks in the ASL's
-    order: walk, alignment, permissions, then the descriptor updates): a list of
-    _S2Result, one per permitted outcome, each with the rules of the choices made.
-    s1_attr: stage 1's attributes (MAIR format; None: open), which with
-    HCR_EL2.FWB = 1 the walk's attributes already combine (AArch64.S2Walk: S2ApplyFWBMemAttrs);
-    without FWB stage 2's own, combined afterwards (_combine)."""
+    """AArch64.S2Translate of one IPA for an access (its checks in the ASL's order: TxSZ, SL and
+    IPA range, walk, alignment, permissions, then the descriptor updates): a list of _S2Result, one
+    per permitted outcome, each with the rules of the choices made.  s1_attr: stage 1's attributes
+    (MAIR format; None: open), which with HCR_EL2.FWB = 1 the walk's attributes already combine
+    (S2ApplyFWBMemAttrs); without FWB stage 2's own, combined afterwards (_combine)."""
+    results = []
+    if params.txsz_faults == (True, False):     # IMPLEMENTATION DEFINED: the fault, or the clamped T0SZ
+        results.append(_S2Result(fault=S2Fault(esr.fault_status("translation", 0), ipa, TXSZ_IMPDEF_RULE),
+                                 rule=TXSZ_IMPDEF_RULE))
     leaf = s2_walk(params, memory, ipa)
     if isinstance(leaf, S2Fault):
-        return [_S2Result(fault=leaf)]
+        return results + [_S2Result(fault=leaf, rule=results[0].rule if results else "")]
     if params.fwb:
         s1 = MemAttrs(reserved=True) if s1_attr is None else s1_decode_mem_attrs(s1_attr)
         memattrs = s2_apply_fwb_mem_attrs(s1, S2_MEMATTR.get(leaf.desc))
     else:
         memattrs = s2_decode_mem_attrs(S2_MEMATTR.get(leaf.desc))
     # (fault or None, its class, the rule of a choice between outcomes)
-    if not aligned and not acc.fetch and not acc.at and memattrs.is_device:
-        checks = [(S2Fault(esr.fault_status("alignment", None), ipa, S2_ALIGNMENT_RULE), "alignment", "")]
-    else:
+    checks = []
+    for alignment_fault in s1_has_alignment_fault(acc, aligned, memattrs):     # the same branches at stage 2
+        if alignment_fault:
+            checks.append((S2Fault(esr.fault_status("alignment", None), ipa, DEVICE_UNALIGNED_RULE), "alignment",
+                           DEVICE_UNALIGNED_RULE))
+            continue
         ok, rule = s2_permits(params, leaf.desc, acc)
+        if acc.ttw and params.ptw and memattrs.is_device:
+            ok, rule = False, PTW_RULE
         fault = S2Fault(esr.fault_status("permission", leaf.level), ipa, rule)
+        open_rule = DEVICE_UNALIGNED_RULE if len(checks) else ""
         if not ok:
-            checks = [(fault, "permission", "")]
+            checks.append((fault, "permission", open_rule))
         elif acc.fetch and memattrs.is_device:
-            checks = [(replace(fault, rule=S2_FETCH_DEVICE_RULE), "permission", S2_FETCH_DEVICE_RULE),
-                      (None, None, S2_FETCH_DEVICE_RULE)]
+            checks += [(replace(fault, rule=S2_FETCH_DEVICE_RULE), "permission", S2_FETCH_DEVICE_RULE),
+                       (None, None, S2_FETCH_DEVICE_RULE)]
         else:
-            checks = [(None, None, "")]
+            checks.append((None, None, open_rule))
     # With DS, bits[9:8] hold OA[51:50] and VTCR_EL2.SH0 gives the shareability.
     shares = decode_shareability(params.sh if params.ds else DESC_SH.get(leaf.desc))
-    results = []
+    pas = [leaf.pa] if leaf.group_pa is None else [leaf.pa, leaf.group_pa]
     for fault, fault_class, check_rule in checks:
         for updates, update_rule in _s2_updates(params, leaf, acc, fault_class):
-            rule = "; ".join(r for r in (check_rule, update_rule) if r)
+            rule = "; ".join(r for r in (results[0].rule if results else "", check_rule, update_rule,
+                                         S2_CONTIG_RULE if len(pas) > 1 else "") if r)
             if fault is not None:
                 results.append(_S2Result(fault=fault, updates=updates, rule=rule))
-            else:
-                results.append(_S2Result(pa=leaf.pa, memattrs=memattrs, shares=shares, updates=updates, rule=rule))
+                continue
+            results += [_S2Result(pa=pa, memattrs=memattrs, shares=shares, updates=updates, rule=rule) for pa in pas]
     return results
 
 
@@ -387,24 +490,28 @@ def s1_walk_memory(regs, memory):
                              memory)
 
 
-_WALK_READ = ACCESS_KINDS["load64"]
+_WALK_READ = replace(ACCESS_KINDS["load64"], ttw=True, pan=False)     # AccessType_TTW
 # The stage 1 half of each two-stage AT (AArch64.AT: the same stage 1 checks).
 _S1_OP = {op: op.replace("s12", "s1") for op in AT_S12_OPS}
 
 
+# J1.1.2.4 AArch64.DataAbort / J1.1.2.6 AArch64.InstructionAbort with J1.1.3.1 AArch64.FaultSyndrome,
+# for a stage 2 fault taken to EL2.
 def _s2_abort(acc, far, fault, s1ptw, updates=()):
     """A stage 2 fault of a load, store or fetch, or of an AT S1E*'s stage 1 walk, taken to
-    EL2, after the descriptor updates made.  WnR of a load's or store's fault on the stage 1
-    walk is left open (None): which access it reports is not settled here; an AT
-    instruction's abort has CM = 1 and WnR = 1 (ESR_ELx.ISS: "for faults on cache
-    maintenance and address translation instructions, this bit always returns a value of 1")."""
+    EL2, after the descriptor updates made.  WnR is the instruction's, also for a fault on its
+    stage 1 walk (fault.write comes from the instruction's AccessDescriptor and survives
+    AArch64.S2Translate; ESR_EL2.WnR relaxes it to 0 only for atomics, which the kernel does
+    not issue); an AT instruction's abort has CM = 1 and WnR = 1 (ESR_ELx.ISS: "for faults on
+    cache maintenance and address translation instructions, this bit always returns a value
+    of 1")."""
     if acc.at:
         return Abort(ec=EC_DATA_ABORT_LOW, fsc=fault.fsc, wnr=True, s1ptw=s1ptw, far=far, stage=2, ipa=fault.ipa,
                      cm=True, updates=updates, rule=f"{fault.rule}; an AT S1E* whose stage 1 walk faults at "
                      "stage 2 is taken to EL2 as a Data Abort (Synchronous faults generated by address "
                      "translation instructions)")
     ec = EC_INSTRUCTION_ABORT_LOW if acc.fetch else EC_DATA_ABORT_LOW
-    return Abort(ec=ec, fsc=fault.fsc, wnr=None if s1ptw else acc.write, s1ptw=s1ptw, far=far, rule=fault.rule,
+    return Abort(ec=ec, fsc=fault.fsc, wnr=acc.write, s1ptw=s1ptw, far=far, rule=fault.rule,
                  stage=2, ipa=fault.ipa, updates=updates)
 
 
@@ -459,21 +566,38 @@ def _combined_par(s1_value, s1_mask, result, fwb):
 
 
 def _not_modelled(regs):
+    """What of the registers the model does not cover under stage 2 (it refuses rather than guesses)."""
     if TCR_HA.get(regs.tcr):
         return "stage 1 hardware updates (TCR_EL1.HA) under stage 2"
+    for field, name in ((HCR_DC, "HCR_EL2.DC"), (HCR_CD, "HCR_EL2.CD"), (HCR_ID, "HCR_EL2.ID")):
+        if field.get(regs.hcr):
+            return f"{name} = 1 (stage 2 cacheability controls)"
     return None
 
 
+# J1.1.4.52 AArch64.FullTranslate
 def full_translate(regs, memory, access, s2=None):
     """AArch64.FullTranslate: the Outcomes of one step in the EL1&0 regime, with stage 2 when HCR_EL2.VM = 1.
     s2(ipa, acc, aligned, s1_attr): the stage 2 results an IPA may have (a TLB's choice of stage 2 translations,
-    harness/model/tlb.py); by default the stage 2 walk of regs and memory."""
+    harness/model/tlb.py); by default the stage 2 walk of regs and memory.  Where VTCR_EL2.T0SZ's check
+    is IMPLEMENTATION DEFINED (AArch64.S2TxSZFaults), the implementation makes one choice for every
+    translation: the outcomes of each, their union."""
     params = s2_params(regs)
     if params is None:
         return s1_translate(regs, memory, replace(access, op=_S1_OP.get(access.op, access.op)))
     why = _not_modelled(regs)
     if why:
         return Outcomes({Unknown(f"the model does not cover {why}")})
+    if s2 is None and len(params.txsz_faults) > 1:
+        outcomes = [_full_translate(regs, memory, access, replace(params, txsz_faults=(choice,)), None)
+                    for choice in params.txsz_faults]
+        rules = [TXSZ_IMPDEF_RULE] + [o.rule for o in outcomes if o.rule]
+        return Outcomes(set().union(*outcomes), "; ".join(dict.fromkeys(rules)))
+    return _full_translate(regs, memory, access, params, s2)
+
+
+def _full_translate(regs, memory, access, params, s2):
+    """full_translate with the stage 2 parameters params."""
     translate = s2 or (lambda ipa, acc, aligned, s1_attr=None: s2_translate(params, memory, ipa, acc, aligned,
                                                                            s1_attr))
     acc = ACCESS_KINDS[access.op]

@@ -76,7 +76,7 @@ is that walk's descriptors down to a level over the memory walks read now.
 """
 from dataclasses import dataclass, field, replace
 
-from harness.cases import LAST_LEVEL_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
+from harness.ops import LAST_LEVEL_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
 from harness.model.descriptors import DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (

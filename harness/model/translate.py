@@ -6,7 +6,7 @@ terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
 from dataclasses import dataclass, replace
 
 from harness import esr, par
-from harness.cases import AT_OPS, AT_S1E2_OPS, AT_S12_OPS, LOADS, STORES
+from harness.ops import AT_OPS, AT_S1E2_OPS, AT_S12_OPS, LOADS, STORES
 from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
     s1_decode_mem_attrs,
@@ -14,9 +14,11 @@ from harness.model.attributes import (
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_SH, \
     contiguous_size
 from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Outcomes, Par, abort_class
-from harness.model.permissions import AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault
+from harness.model.permissions import (
+    DEVICE_UNALIGNED_RULE, AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault,
+)
 from harness.model.registers import SCTLR_M, walk_params
-from harness.model.walk import PRE_WALK_LEVEL_RULE, WalkFault, level_lsb, s1_start_level, s1_walk, \
+from harness.model.walk import WalkFault, level_lsb, s1_walk, \
     txsz_choices, va_is_out_of_range
 
 MASK64 = (1 << 64) - 1
@@ -57,8 +59,6 @@ AF_UPDATE_RULE = ("the Access flag update on a faulting access: AArch64.SettingA
                   "ConstrainUnpredictableBool(Unpredictable_AFUPDATE)")
 AT_AF_UPDATE_RULE = ("the Access flag update by an AT instruction: IMPLEMENTATION DEFINED "
                      "(AArch64.SetAccessFlag, ImpDefBool(\"AT updates AF\"))")
-DIRTY_UPDATE_RULE = ("the dirty state update on an Alignment fault: AArch64.SettingDirtyStatePermitted, "
-                     "ConstrainUnpredictableBool(Unpredictable_DBUPDATE)")
 CONTIG_RULE = ("a Contiguous-bit entry whose output address is not its place in an aligned group: "
                "misprogramming of the Contiguous bit, CONSTRAINED UNPREDICTABLE (StageOA or the entry's own OA)")
 SH_RULE = "SH[1:0] = 0b01 is reserved: CONSTRAINED UNPREDICTABLE (DecodeShareability, Unpredictable_Shareability)"
@@ -67,6 +67,9 @@ E0PD_RULE = "an access as EL0 to a range TCR_EL1.E0PDn = 1 disables (AArch64.S1T
 PC_ALIGNMENT_RULE = "a misaligned PC, checked before the fetch is translated (AArch64.CheckPCAlignment)"
 TXSZ_RULE = "TnSZ outside AArch64.S1MinTxSZ..AArch64.MaxTxSZ: IMPLEMENTATION DEFINED fault or clamp " \
             "(AArch64.S1TxSZFaults)"
+TXSZ_FAULT_RULE = ("TnSZ below AArch64.S1MinTxSZ with FEAT_LVA: a level 0 Translation fault (AArch64.S1TxSZFaults, "
+                   "R_SXWGM)")
+VA_RANGE_RULE = "VA outside the TTBR's range (AArch64.VAIsOutOfRange): a level 0 Translation fault (R_VZZSZ)"
 
 PAR_OK_MASK = par.PAR_F.mask | par.PAR_SH.mask | par.PAR_PA.mask | par.PAR_ATTR.mask
 PAR_FAULT_MASK = par.PAR_F.mask | par.PAR_FST.mask | par.PAR_PTW.mask | par.PAR_S.mask
@@ -98,30 +101,29 @@ def branch_addr(params, va):
     return va
 
 
+# J1.1.4.59 AArch64.SetAccessFlag, J1.1.4.60 AArch64.SetDirtyState, J1.1.4.61
+# AArch64.SettingAccessFlagPermitted, J1.1.4.62 AArch64.SettingDirtyStatePermitted: the updates of
+# AArch64.S1Translate and AArch64.S2Translate (J1.1.4.55, J1.1.4.57).
 def hw_update_choices(desc_pa, desc, ha, dirty, acc, fault_class):
-    """The descriptor updates one stage's translation may make, as AArch64.S1Translate and
-    AArch64.S2Translate make them: AF set with HA (AArch64.SettingAccessFlagPermitted; for
-    AT IMPLEMENTATION DEFINED), and `dirty`, the descriptor made dirty (stage 1: AP[2]
-    cleared; stage 2: S2AP[1] set), or None where the access makes no dirty update
-    (not HA and HD with DBM, not a write, an AT, or already dirty;
-    AArch64.SettingDirtyStatePermitted).  fault_class: the fault the access takes
-    after the walk, or None.  [(updates, rule)], one entry per permitted choice."""
+    """The descriptor updates one stage's translation may make: AF set with HA (on an
+    Alignment or Permission fault CONSTRAINED UNPREDICTABLE, Unpredictable_AFUPDATE; for AT
+    IMPLEMENTATION DEFINED), and `dirty`, the descriptor made dirty (stage 1: AP[2] cleared;
+    stage 2: S2AP[1] set), or None where the access makes no dirty update (not HA and HD with
+    DBM, not a write, an AT, or already dirty).  The dirty update is made only when the access
+    takes no fault: AArch64.SettingDirtyStatePermitted returns FALSE when fault_perm, the
+    permission check of a fault record that already holds any fault, is not Fault_None (M.a.a;
+    an older ASL left an Alignment fault's update CONSTRAINED UNPREDICTABLE).  fault_class: the
+    fault the access takes after the walk, or None.  [(updates, rule)], one per permitted choice."""
     af = ha and not DESC_AF.get(desc)
-    if fault_class is None:
-        af_choices, dirty_choices = [af], [dirty is not None]
-    else:
-        af_choices = [True, False] if af else [False]
-        dirty_choices = [True, False] if dirty is not None and fault_class == "alignment" else [False]
+    af_choices = [af] if fault_class is None else [True, False] if af else [False]
+    make_dirty = fault_class is None and dirty is not None
     if acc.at and af:
         af_choices = [True, False]      # AArch64.SetAccessFlag: ImpDefBool("AT updates AF")
     af_rule = AT_AF_UPDATE_RULE if acc.at else AF_UPDATE_RULE
     choices = []
     for set_af in af_choices:
-        for make_dirty in dirty_choices:
-            new = (dirty if make_dirty else desc) | (DESC_AF.mask if set_af else 0)
-            rules = [r for r, open_ in ((af_rule, len(af_choices) > 1),
-                                        (DIRTY_UPDATE_RULE, len(dirty_choices) > 1)) if open_]
-            choices.append((((desc_pa, desc, new),) if new != desc else (), "; ".join(rules)))
+        new = (dirty if make_dirty else desc) | (DESC_AF.mask if set_af else 0)
+        choices.append((((desc_pa, desc, new),) if new != desc else (), af_rule if len(af_choices) > 1 else ""))
     return choices
 
 
@@ -166,17 +168,15 @@ def _translate_piece(regs, memory, acc, va, aligned, rules, pan):
     """AArch64.S1Translate of one piece: a list of _Translated or _Faulted, one
     per permitted outcome; the rules of the choices made are added to rules."""
     params = walk_params(regs, bool(va >> 55 & 1))
-    txsz, may_fault = txsz_choices(params)
-    start = s1_start_level(params.granule, txsz)
+    txsz, txsz_faults = txsz_choices(params)
+    if txsz_faults == (True,):
+        return [_Faulted(esr.fault_status("translation", 0), TXSZ_FAULT_RULE)]
     results = []
-    if may_fault:
+    if True in txsz_faults:
         rules.append(TXSZ_RULE)
-        results += [_Faulted(esr.fault_status("translation", level), TXSZ_RULE) for level in {0, start}]
+        results.append(_Faulted(esr.fault_status("translation", 0), TXSZ_RULE))
     if va_is_out_of_range(va, params, acc.fetch):
-        rule = "VA outside the TTBR's range (AArch64.VAIsOutOfRange); " + PRE_WALK_LEVEL_RULE
-        if start != 0:
-            rules.append(rule)
-        return results + [_Faulted(esr.fault_status("translation", level), rule) for level in sorted({0, start})]
+        return results + [_Faulted(esr.fault_status("translation", 0), VA_RANGE_RULE)]
     if acc.el0 and params.e0pd:
         return results + [_Faulted(esr.fault_status("translation", 0), E0PD_RULE)]
     walk = s1_walk(params, memory, va, txsz)
@@ -188,8 +188,7 @@ def _translate_piece(regs, memory, acc, va, aligned, rules, pan):
     checks = []
     for alignment_fault in s1_has_alignment_fault(acc, aligned, declared):
         if alignment_fault:
-            checks.append(("alignment", "an unaligned access to Device memory (AArch64.S1HasAlignmentFault, "
-                                        "checked before permissions)"))
+            checks.append(("alignment", DEVICE_UNALIGNED_RULE))
         else:
             checks += [("permission" if faults else None, rule)
                        for faults, rule in s1_check_permissions(params, walk, acc, declared, pan)]

@@ -10,15 +10,12 @@ from harness.model.descriptors import (
 )
 from harness.model.registers import TTBR_BADDR, TTBR_BADDR_HI
 
-# Where the architecture's level for a fault found before any descriptor is
-# read is in doubt: the ASL (AArch64.S1Translate's VA range and TxSZ checks,
-# AArch64.S1Walk's EPDx check) sets fault.level = 0; rule R_YYVYV as Linux's
-# AT emulation reads it (arch/arm64/kvm/at.c, "Report faults from S1 walk setup
-# at the expected start level", 2025) reports the walk's start level.
-PRE_WALK_LEVEL_RULE = ("level 0 (ASL AArch64.S1Translate/AArch64.S1Walk: fault.level = 0) or the start "
-                       "level (R_YYVYV as Linux KVM's at.c reads it)")
-
-
+# Every fault found before a descriptor is read is reported at level 0: AArch64.S1Translate's
+# TxSZ, VA range and E0PD checks and AArch64.S1Walk's EPDn check set fault.level = 0, and
+# D8.15 ("... the IA is outside the range specified by the associated TTBR_ELx, or FEAT_E0PD
+# ... then the fault is reported as a level 0 fault"), R_VZZSZ, I_ZFSYQ and R_SXWGM say so too.
+# (This model once also allowed the start level, after Linux KVM's reading of R_YYVYV; the
+# review of the model against M.a.a showed the Arm ARM does not.)
 @dataclass(frozen=True)
 class WalkFault:
     fault: str              # esr.FAULT_CLASSES
@@ -66,16 +63,17 @@ def va_is_out_of_range(va, params, fetch):
     return bits != (((1 << (top - iasize + 1)) - 1) if params.upper and params.two_ranges else 0)
 
 
+# J1.1.4.33 AArch64.S1TxSZFaults, with AArch64.S1Translate's clamp (J1.1.4.55).
 def txsz_choices(params):
-    """AArch64.S1TxSZFaults and the clamp that follows it: the TnSZ values the
-    walk may use, and whether a Translation fault is permitted instead.  A TnSZ
-    outside AArch64.S1MinTxSZ..AArch64.MaxTxSZ is IMPLEMENTATION DEFINED to
-    fault or to be treated as the nearest limit."""
+    """The TnSZ the walk uses (clamped to AArch64.S1MinTxSZ..AArch64.MaxTxSZ) and whether the
+    check faults: (True,), (False,), or (True, False) where it is IMPLEMENTATION DEFINED (below
+    the minimum without FEAT_LVA, above the maximum).  Below the minimum with FEAT_LVA it
+    always faults (R_SXWGM)."""
     if params.txsz < params.mintxsz:
-        return params.mintxsz, True
+        return params.mintxsz, (True,) if params.feat_lva else (True, False)
     if params.txsz > params.maxtxsz:
-        return params.maxtxsz, True
-    return params.txsz, False
+        return params.maxtxsz, (True, False)
+    return params.txsz, (False,)
 
 
 def oa_out_of_range(params, address):
@@ -111,9 +109,8 @@ def s1_walk(params, memory, va, txsz):
     Raises UnknownMemory for a descriptor the memory does not hold."""
     start = s1_start_level(params.granule, txsz)
     if params.epd:
-        # TCR_EL1.EPDn: a TLB miss makes no walk.
-        return WalkFault("translation", tuple(sorted({0, start})), "TCR_EL1.EPDn = 1 (AArch64.S1Walk); "
-                         + PRE_WALK_LEVEL_RULE)
+        # TCR_EL1.EPDn: a TLB miss makes no walk (I_ZFSYQ: a level 0 Translation fault).
+        return WalkFault("translation", (0,), "TCR_EL1.EPDn = 1 (AArch64.S1Walk: fault.level = 0)")
     base = s1_tt_base_address(params, txsz, start)
     if oa_out_of_range(params, base):
         return WalkFault("address_size", (0,), "TTBRn_EL1 base address above the OA size "

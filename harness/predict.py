@@ -7,11 +7,9 @@ is known; PSTATE.PAN through the case (step_accesses).  A TLB model
 registers an access may still use."""
 from dataclasses import replace
 
-from harness.cases import (
+from harness.ops import (
     DESC_WRITES, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
 )
-# harness.declared builds on the model's field names, so it is imported as a module:
-# either may be imported first.
 from harness import declared
 from harness.model.memory import UnknownMemory
 from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, union
@@ -130,7 +128,7 @@ def _maintain(case, n, step, tlb, slots, ttbrs, pool_base):
     elif step.op == "isb":
         tlb.isb()
     elif step.op in TLBI_OPS or step.op in S2_TLBI_OPS:
-        # Of VTTBR_EL2's VMID in program order: harness/cases.py asks for an ISB after a VMID switch.
+        # Of VTTBR_EL2's VMID in program order: harness/cases/validation.py asks for an ISB after a VMID switch.
         tlb.tlbi(Invalidation.of(step.op, declared.tlbi_operand(case, step), tlb.regs))
     elif step.op == "set_vmid":
         # el2.c: VTTBR_EL2 with its VMID field replaced.

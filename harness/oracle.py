@@ -4,11 +4,10 @@ outcome?  Both answer with a list of problem lines (empty: no problem)."""
 from dataclasses import replace
 
 from harness import esr, par
-from harness.cases import ALL_AT_OPS, LOADS, at_aborts
-from harness.declared import FETCH_MAGIC
 from harness.model.outcome import (
     EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, Abort, Completes, Done, Par, Unknown, abort_class,
 )
+from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LOADS, at_aborts
 from harness.verdict import desc_text, expected_text, hpfar_holds_ipa, hpfar_valid
 
 

@@ -1,0 +1,254 @@
+"""A case's steps: accesses, AT, maintenance (descriptor writes, TLBI, register writes), the
+fix-up and retry of a faulting access, and the outcome each step expects."""
+from dataclasses import replace
+
+from harness import esr, geometry
+from harness.cases.fields import Fields, no_unknown
+from harness.cases.names import (
+    ALL_AT_OPS, AP_NAMES, AT_OPS, EL0_OPS, FIXUP_KINDS, HWDEF, LOADS, MAINT_OPS, OPS, RANGE_TLBI, S2_RANGE_TLBI,
+    SELFTESTS, SH_NAMES, STORES, SYSREG_WRITES,
+)
+from harness.cases.schema import (
+    CaseError, DESC_FIELDS, Expect, FAULT_KEYS, FRAME_NAME, MAINT_KEYS, MAP_KEYS, PAR_KEYS, S2_DESC_EXPECT_KEYS,
+    STEP_KEYS, Step, TlbiRange,
+)
+from harness.cases.translation import read_mapping, read_s2_mapping, read_space
+
+def _maint_step(path, name, i, op, table, names):
+    where = f"steps[{i}]"
+    keys = MAINT_KEYS.get(op, set())
+    f = Fields(path, name, where, table, {"do", "expect"} | keys, names)
+    level = f.int("level", required=True) if "level" in keys else None
+    # A stage 2 step names its slot or its TLBI's address by IPA, held where a stage 1 step holds its VA.
+    va = f.int("va", required=True) if "va" in keys else f.int("ipa", required=True) if "ipa" in keys else 0
+    asid = f.int("asid", 0)
+    if not 0 <= asid < 1 << 16:
+        raise f.error("asid", f"{asid:#x} is not a 16-bit ASID")
+    mapping = value = mask = None
+    if op in ("s2_map", "s2_protect"):
+        to = table.get("to")
+        if op == "s2_map" and isinstance(to, str) and FRAME_NAME.match(to) and to not in names:
+            raise f.error("to", f"frame {to!r} is not one of the case's frames: name it in a `map` or `s2map` entry")
+        fields = {k: v for k, v in table.items() if k not in ("do", "expect")}
+        mapping = read_s2_mapping(path, name, where, {**fields, "to": 0} if op == "s2_protect" else fields, names)
+    elif op == "s2_write_desc":
+        value = f.int("desc", required=True)
+    elif op == "set_vmid":
+        value = f.int("vmid", required=True)
+        if not 0 <= value < 1 << 16:
+            raise f.error("vmid", f"{value:#x} is not a 16-bit VMID")
+    elif op in ("map", "protect"):
+        to = table.get("to")
+        if op == "map" and isinstance(to, str) and FRAME_NAME.match(to) and to not in names:
+            raise f.error("to", f"frame {to!r} is not one of the case's frames: name it in a `map` entry")
+        mapping = read_mapping(path, name, i, {**table, "to": table.get("to", 0)}
+                           if op == "protect" else table, names, where)
+    elif op == "write_desc":
+        value = f.int("desc", required=True)
+    elif op == "link":
+        value = f.int("table_of", required=True)
+        if level > 2:
+            raise f.error("level", "a table descriptor is at level 0, 1 or 2 (level 3 holds pages)")
+        if value >> 55 & 1 != va >> 55 & 1:
+            raise f.error("table_of", f"{value:#x} is in the other TTBR's half than va {va:#x}")
+    elif op in SYSREG_WRITES:
+        value, mask = f.int("value", required=True), f.int("mask", required=True)
+        if value & ~mask:
+            raise f.error("value", f"sets bits outside mask ({value & ~mask:#x})")
+    tlbi_range = None
+    if op in RANGE_TLBI or op in S2_RANGE_TLBI:
+        tlbi_range = TlbiRange(num=f.int("num", 0), scale=f.int("scale", 0), ttl=f.int("ttl", 0),
+                               tg=geometry.GRANULES[f.choice("tg", geometry.GRANULES)] if "tg" in table else None)
+        for key, top in (("num", 31), ("scale", 3), ("ttl", 3)):
+            if not 0 <= getattr(tlbi_range, key) <= top:
+                raise f.error(key, f"{getattr(tlbi_range, key)} is outside the operand field's 0..{top}")
+    spec = table.get("expect")
+    if op == "s2_read_desc" and isinstance(spec, dict) and set(spec) - S2_DESC_EXPECT_KEYS:
+        # The stage 1 names (ap, ng, pxn, uxn, dbm) would mislead about a stage 2 descriptor's bits.
+        named = ", ".join(sorted(S2_DESC_EXPECT_KEYS - {"desc", "one_of"}))
+        raise f.error("expect", f"an s2_read_desc expects {{ desc = N }} or {named}")
+    expect = _desc_expect(path, name, f"{where}.expect", va, table.get("expect"), names, f) \
+        if op in ("read_desc", "s2_read_desc") else _maint_expect(path, name, f"{where}.expect",
+                                                                  table.get("expect", "ok"))
+    return Step(op, va & (2**64 - 1), value or 0, expect, level=level, mapping=mapping, mask=mask or 0, asid=asid,
+                tlbi_range=tlbi_range, space=read_space(f) if "space" in keys else 0)
+
+
+def _maint_expect(path, name, where, spec):
+    if spec != "ok":
+        raise CaseError(path, "this step only completes: leave `expect` out or write \"ok\"", name, where)
+    return Expect("ok")
+
+
+def _desc_expect(path, name, where, va, spec, names, step_fields):
+    """What a read_desc must find: { desc = N } (every bit), or fields by name
+    (af, ng, dbm, pxn, uxn, valid: true/false; ap; oa: a PA or frame), or a one_of."""
+    if isinstance(spec, dict) and "one_of" in spec:
+        no_unknown(path, name, where, spec, {"one_of"})
+        choices = spec["one_of"]
+        if not isinstance(choices, list) or len(choices) < 2:
+            raise CaseError(path, "one_of lists two or more outcomes", name, f"{where}.one_of")
+        return Expect("one_of", choices=tuple(_desc_expect(path, name, f"{where}.one_of[{k}]", va, c, names,
+                                                           step_fields) for k, c in enumerate(choices)))
+    if not isinstance(spec, dict) or not spec:
+        raise CaseError(path, "a read_desc expects { desc = N } or descriptor fields "
+                        f"({', '.join(sorted({*DESC_FIELDS, 'ap', 'oa'}))})", name, where)
+    f = Fields(path, name, where, spec, {"desc", "ap", "oa", *DESC_FIELDS}, names)
+    if "desc" in spec:
+        if len(spec) > 1:
+            raise f.error("desc", "gives every bit: no other field with it")
+        return Expect("desc", value=f.int("desc", required=True), mask=2**64 - 1)
+    value = mask = 0
+    for key, define in DESC_FIELDS.items():
+        if key in spec:
+            mask |= HWDEF[define]
+            value |= HWDEF[define] if f.bool(key) else 0
+    if "ap" in spec:
+        mask |= HWDEF["PTE_AP_MASK"]
+        value |= HWDEF[AP_NAMES[f.choice("ap", AP_NAMES)]] << HWDEF["PTE_AP_SHIFT"]
+    if "oa" in spec:
+        to = spec["oa"]
+        pa = names[to] if isinstance(to, str) and to in names and FRAME_NAME.match(to) else f.int("oa")
+        granule_shift = 12      # the 48-bit format's OA[47:12]; bits below the granule's are RES0 in a page
+        oa_mask = HWDEF["DESC_OA_MASK"](granule_shift)
+        if pa & ~oa_mask:
+            raise f.error("oa", f"{pa:#x} is not a 4K-aligned PA below 2^48 (other formats: use desc)")
+        mask |= oa_mask
+        value |= pa
+    return Expect("desc", value=value, mask=mask)
+
+
+def read_step(path, name, i, table, names):
+    f = Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"} | set().union(*MAINT_KEYS.values()),
+                names)
+    op = f.choice("do", OPS, required=True)
+    if op in MAINT_OPS:
+        return (_maint_step(path, name, i, op, table, names),)
+    f = Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"}, names)
+    va = f.int("va", 0 if op in SELFTESTS else None, required=op not in SELFTESTS)
+    if op in STORES:
+        value = f.int("value", 0)
+    elif "value" in table:
+        raise f.error("value", f"only stores take a value, not {op}")
+    else:
+        value = 0
+    el = f.int("el", 1)
+    if el not in (0, 1):
+        raise f.error("el", f"a step runs at EL0 or EL1 (el = 0 or 1), not {el}")
+    if el == 0 and op not in EL0_OPS:
+        raise f.error("el", f"{op} cannot run at EL0; at EL0 a step is one of: {', '.join(EL0_OPS)}")
+    expect = read_expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"), names)
+    step = Step(op, va & (2**64 - 1), value, expect, el)
+    if "fixup" not in table:
+        if "retry" in table:
+            raise f.error("retry", "a retry needs a fixup")
+        return (step,)
+    return step, _retry(path, name, i, step, table, names)
+
+
+def _retry(path, name, i, step, table, names):
+    """The step after an access with a `fixup`: the kernel repairs the access's fault
+    (FIXUP_KINDS) and runs the access again, which must meet `retry`."""
+    where = f"steps[{i}].fixup"
+    spec = table["fixup"]
+    if step.op in SELFTESTS or step.op == "fetch" or step.op in ALL_AT_OPS:
+        raise CaseError(path, f"{step.op} cannot be retried after a fix-up (only loads and stores fault "
+                        "into the kernel's handler and return)", name, where)
+    if not isinstance(spec, dict):
+        raise CaseError(path, "must be a table: { kind = ..., level = ..., ... }", name, where)
+    kind = spec.get("kind")
+    if kind not in FIXUP_KINDS:
+        raise CaseError(path, f"{kind!r} is not one of: {', '.join(FIXUP_KINDS)}", name, f"{where}.kind")
+    keys = {"kind", "level"} | (MAP_KEYS - {"va"} if kind != "set_af" else set())
+    f = Fields(path, name, where, spec, keys, names)
+    level = f.int("level", required=True)
+    mapping = None
+    if kind != "set_af":
+        mapping = read_mapping(path, name, i, {**{k: v for k, v in spec.items() if k != "kind"}, "va": step.va}, names,
+                           where)
+    if "retry" not in table:
+        raise CaseError(path, "a fixup needs the retry's expected outcome", name, f"steps[{i}].retry")
+    expect = read_expect(path, name, f"steps[{i}].retry", step.op, step.va, table["retry"], names)
+    return replace(step, expect=expect, level=level, mapping=mapping, fixup=kind)
+
+
+
+def read_expect(path, name, where, op, va, spec, names):
+    if spec is None:
+        raise CaseError(path, "every step needs an expected outcome", name, where)
+    if op in SELFTESTS:
+        # "ok" makes a case that the kernel fails unexpectedly: the harness's own tests use it
+        # to see how a real case that hangs or takes an exception is reported.
+        if spec not in (SELFTESTS[op], "ok"):
+            raise CaseError(path, f"{op} can only expect {SELFTESTS[op]!r} (or \"ok\", which it fails)",
+                            name, where)
+        return Expect(spec)
+    if spec == "ok":
+        if op in ALL_AT_OPS:
+            raise CaseError(path, "an AT step expects { pa = ... } or { fault = ... }", name, where)
+        return Expect("ok")
+    if not isinstance(spec, dict):
+        raise CaseError(path, f"{spec!r} is not an outcome: use \"ok\", {{ value = ... }}, "
+                        "{ fault = ... }, for AT { pa = ... }, or { one_of = [...] }", name, where)
+    if "one_of" in spec:
+        # The architecture permits several outcomes (CONSTRAINED UNPREDICTABLE, IMPLEMENTATION DEFINED).
+        no_unknown(path, name, where, spec, {"one_of"})
+        choices = spec["one_of"]
+        if not isinstance(choices, list) or len(choices) < 2:
+            raise CaseError(path, "one_of lists two or more outcomes", name, f"{where}.one_of")
+        return Expect("one_of", choices=tuple(read_expect(path, name, f"{where}.one_of[{k}]", op, va, c, names)
+                                              for k, c in enumerate(choices)))
+    if spec.get("fault") == esr.PC_ALIGNMENT:
+        # Its own exception class, no fault status: only the faulting PC, in FAR_EL1.
+        f = Fields(path, name, where, spec, {"fault", "far"}, names)
+        if op != "fetch":
+            raise f.error("fault", "a PC alignment fault comes from a fetch (a branch to a misaligned target)")
+        return Expect("fault", fault=esr.PC_ALIGNMENT, far=f.int("far", va))
+    if "fault" in spec:
+        f = Fields(path, name, where, spec, FAULT_KEYS, names)
+        fault = f.choice("fault", (*esr.FAULT_CLASSES, esr.PC_ALIGNMENT), required=True)
+        level = f.int("level")
+        try:
+            esr.fault_status(fault, level)
+        except ValueError as e:
+            if level is not None:   # a fault class with levels, given none: the level is not checked
+                raise f.error("level", str(e)) from None
+        stage = f.int("stage", 1)
+        if stage not in (1, 2):
+            raise f.error("stage", "a fault is of stage 1 or stage 2")
+        # An AT S1E* meets stage 2 only on its stage 1 walk, and is taken to EL2 for it (at_aborts).
+        if stage == 2 and op in AT_OPS and spec.get("s1ptw") is not True:
+            raise f.error("s1ptw", f"{op} translates stage 1 alone: its only stage 2 fault is on its stage 1 "
+                          "walk (s1ptw = true), taken to EL2 as a Data Abort")
+        at_abort = stage == 2 and op in AT_OPS
+        at = op in ALL_AT_OPS and not at_abort
+        if at_abort and ("wnr" in spec or "far" in spec):
+            raise f.error("wnr" if "wnr" in spec else "far", f"{op}'s abort always has WnR = 1 and FAR_EL2 the "
+                          "VA it was given")
+        # WnR of a stage 2 fault on a stage 1 walk: whether it shows the walk's read or the access is not
+        # settled here (the suite is unsure of the rule), so it is checked only where a case gives it.
+        s1ptw_default = None if spec.get("s1ptw") is True else op in STORES
+        wnr = (f.bool("wnr", s1ptw_default) if "wnr" in spec else s1ptw_default) if not at and op != "fetch" else None
+        if at_abort:
+            wnr = True
+        if at and "wnr" in spec or op == "fetch" and "wnr" in spec:
+            raise f.error("wnr", "WnR is reported for data aborts only")
+        if at and "far" in spec:
+            raise f.error("far", "AT does not write FAR_EL1")
+        far = None if at else f.int("far", va)
+        if stage == 1 and "ipa" in spec:
+            raise f.error("ipa", "only a stage 2 fault reports a faulting IPA (HPFAR_EL2, PAR_EL1)")
+        return Expect("fault", fault=fault, level=level, far=far, wnr=wnr, s1ptw=f.bool("s1ptw"), stage=stage,
+                      ipa=f.int("ipa"))
+    if op in ALL_AT_OPS:
+        f = Fields(path, name, where, spec, PAR_KEYS, names)
+        return Expect("par", pa=f.int("pa", required=True), attr=f.int("attr"), sh=f.choice("sh", SH_NAMES))
+    f = Fields(path, name, where, spec, {"value"}, names)
+    if op not in LOADS:
+        raise f.error("value", f"{op} returns no value; expect \"ok\" or a fault")
+    value = f.int("value", required=True)
+    if not 0 <= value < 1 << (8 * LOADS[op]):
+        raise f.error("value", f"{value:#x} does not fit in a {8 * LOADS[op]}-bit load")
+    return Expect("value", value=value)
+
+

@@ -1,0 +1,232 @@
+"""One case from its table: its parts read (translation, steps), assembled into a Case, and the
+rules that tie its fields together (a stage 2 for stage 2 ops, EL2's regime, the features it
+requires, a known-bug mark), then its layout checked."""
+from harness import geometry
+from harness.cases.fields import Fields, table_list
+from harness.cases.layout import check_layout, place_frames
+from harness.cases.names import (
+    AT_OPS, AT_S12_OPS, AT_S1E2_OPS, EL2_MODES, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, STAGE2_MAINT_OPS,
+    TLBI_EL20_ASID_OPS, TLBI_EL2_OPS, TLBI_OPS,
+)
+from harness.cases.schema import Case, CaseError, Regime, Xfail
+from harness.cases.steps import read_step
+from harness.cases.translation import (
+    read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs,
+)
+from harness.features import FEATURES
+from harness.versions import parse_range
+
+# Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
+REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "hpd0": "FEAT_HPDS",
+                   "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16"}
+OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI}}
+# [stage2] keys likewise (any of the features listed): VTCR_EL2.HA/HD and HCR_EL2.FWB are RES0 without them.
+STAGE2_FEATURES = {"ha": ("FEAT_HAFDBS", "FEAT_HAFDBS_DIRTY"), "hd": ("FEAT_HAFDBS_DIRTY",), "fwb": ("FEAT_S2FWB",),
+                   "ds": ("FEAT_LPA2",)}
+# A stage 2 start level valid only from an implemented PA size on (AArch64.S2InvalidSL): the
+# features that promise it, so that no CPU with less runs the case (its every access would fault).
+PA_AT_LEAST = {42: ("pa42", "pa44", "pa48", "parange44", "parange48", "parange52", "FEAT_LPA"),
+               44: ("pa44", "pa48", "parange44", "parange48", "parange52", "FEAT_LPA"),
+               52: ("parange52", "FEAT_LPA")}
+
+
+
+def build_case(path, name, body, defaults, params, bugs, feature):
+    summary = body.get("summary")
+    if not isinstance(summary, str) or not summary.strip():
+        raise CaseError(path, "every case needs a summary saying which rule it checks", name, "summary")
+
+    regime = read_regime(path, name, {**defaults.get("regime", {}), **body.get("regime", {})}, params)
+    s2_table = body.get("stage2")
+    if s2_table is None and ("s2map" in body or "s2raw" in body):
+        raise CaseError(path, "stage 2 mappings need a [stage2] table", name, "s2map" if "s2map" in body else "s2raw")
+    s2_geometry = read_stage2_geometry(path, name, s2_table, params) if s2_table is not None else None
+    frames = place_frames(path, name, body.get("map", []), regime, params, body.get("steps", []),
+                     s2_maps=body.get("s2map", []) if s2_geometry else [], s2_geometry=s2_geometry)
+    names = {**params, **frames}
+    names.update({k: frames[v] for k, v in params.items() if isinstance(v, str) and v in frames})
+    maps = tuple(read_mapping(path, name, i, m, names) for i, m in enumerate(table_list(path, name, body, "map")))
+    tables = tuple(read_table_attrs(path, name, i, t, names) for i, t in enumerate(table_list(path, name, body, "tables")))
+    raws = tuple(read_raw(path, name, i, r, names) for i, r in enumerate(table_list(path, name, body, "raw")))
+    steps = tuple(step for i, s in enumerate(table_list(path, name, body, "steps")) for step in read_step(path, name, i, s, names))
+    if not steps:
+        raise CaseError(path, "a case needs at least one step", name, "steps")
+    stage2 = None
+    if s2_geometry is not None:
+        stage2 = read_stage2(path, name, s2_table, s2_geometry, body, names, steps)
+        if regime.ha or regime.hd:
+            raise CaseError(path, "stage 1 hardware updates (TCR_EL1.HA/HD) under stage 2 are not supported: the "
+                            "model does not cover their descriptor writes through stage 2 (harness/model/stage2.py)",
+                            name, "regime.ha" if regime.ha else "regime.hd")
+    retries = 0     # a fix-up's retry is a step of its own, written in its access's TOML step
+    for n, step in enumerate(steps):
+        retries += bool(step.fixup)
+        i = n - retries
+        if stage2 is None and (step.op in AT_S12_OPS or step.expect.stage == 2 or
+                               any(c.stage == 2 for c in step.expect.choices)):
+            raise CaseError(path, f"{step.op} with a stage 2 outcome needs a [stage2] table", name, f"steps[{i}]")
+        if stage2 is not None and step.fixup:
+            raise CaseError(path, "a fix-up under stage 2 is not supported: kernel/fixup.c repairs stage 1 "
+                            "faults taken to EL1", name, f"steps[{i}].fixup")
+        if stage2 is not None and step.op == "link":
+            raise CaseError(path, "link under stage 2 is not supported: the TLB model holds leaf entries only "
+                            "under stage 2, not the walk-cache entries a changed table descriptor needs",
+                            name, f"steps[{i}]")
+        if stage2 is None and step.op in STAGE2_MAINT_OPS:
+            raise CaseError(path, f"{step.op} changes stage 2 or is EL2's: it needs a [stage2] table", name,
+                            f"steps[{i}]")
+    if stage2 is not None:
+        _check_vmid_synchronized(path, name, steps)
+
+    el2 = body.get("el2")
+    if el2 == "vhe":
+        _check_el20(path, name, stage2)
+    elif el2 is not None:
+        if el2 not in EL2_MODES:
+            raise CaseError(path, f"{el2!r} is not one of: {', '.join(EL2_MODES)}", name, "el2")
+        _check_el2(path, name, body, regime, stage2, steps)
+    else:
+        for i, step in enumerate(steps):
+            if step.op in AT_S1E2_OPS or step.op in TLBI_EL2_OPS:
+                raise CaseError(path, f"{step.op} runs at EL2: the case needs el2 = \"nvhe\" or \"vhe\"", name,
+                                f"steps[{i}]")
+
+    requires = body.get("requires", [])
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        raise CaseError(path, "must be a list of feature names", name, "requires")
+    for r in requires:
+        if r.lstrip("!") not in FEATURES:
+            raise CaseError(path, f"unknown feature {r!r}; known: {', '.join(sorted(FEATURES))}", name, "requires")
+    _check_feature_use(path, name, regime, steps, requires)
+    for key, features in STAGE2_FEATURES.items():
+        if stage2 is not None and getattr(stage2, key) and not set(features) & set(requires):
+            raise CaseError(path, f"{key} needs {features[-1]}: add requires = [\"{features[-1]}\"]", name,
+                            f"stage2.{key}")
+    pa_bits = stage2 and geometry.s2_sl_min_pa_bits(stage2.tg, stage2.sl0, stage2.sl2)
+    if pa_bits and not set(PA_AT_LEAST[pa_bits]) & set(requires):
+        raise CaseError(path, f"stage 2 start level {stage2.start_level} (sl0 = {stage2.sl0}) is valid only with "
+                        f"an implemented PA size of {pa_bits} bits or more (AArch64.S2InvalidSL): add requires = "
+                        f"[\"{PA_AT_LEAST[pa_bits][0]}\"]", name, "stage2.sl0")
+    if el2 == "vhe" and "FEAT_VHE" not in requires:
+        raise CaseError(path, 'el2 = "vhe" needs FEAT_VHE: list it in requires', name, "requires")
+
+    xfail, bug = body.get("xfail"), None
+    if isinstance(xfail, str):
+        if xfail not in bugs:
+            raise CaseError(path, f"no [bug.{xfail}] table in this file", name, "xfail")
+        xfail, bug = bugs[xfail], xfail
+    if xfail is not None:
+        xfail = read_xfail(path, name, "xfail", xfail, bug)
+
+    timeout = body.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise CaseError(path, f"must be a number of seconds above 0, not {timeout!r}", name, "timeout")
+
+    case = Case(path, path.stem, feature, name, summary, regime, maps, raws, tables, steps, tuple(requires), xfail, params,
+                timeout=timeout, stage2=stage2, el2=el2)
+    check_layout(case)
+    if any(s.level is not None for s in steps):
+        # The slots of descriptor steps, reached as the kernel reaches them (pgt_slot), from the
+        # tables the steps before them leave.  Imported here: harness.declared builds on this module.
+        from harness import declared
+        try:
+            declared.step_slots(case)
+        except declared.LayoutError as e:
+            raise CaseError(path, f"a descriptor step's slot cannot be reached: {e}", name, "steps") from None
+    return case
+
+
+# What the EL2 regime (HCR_EL2.E2H = 0) does not have: a second VA range, EL0, ASIDs, PAN.
+EL2_REGIME_KEYS = {"granule1", "t1sz", "epd0", "epd1", "tbi1", "ttbr1", "span", "epan", "pan", "hpd1", "e0pd0", "e0pd1",
+                   "asid16", "a1"}
+# Steps the EL2 regime has no use for: EL1&0's own AT (S1E1*, S1E0*: they translate another regime),
+# unprivileged loads and stores, TLBI by ASID, a TTBR1.
+EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, "ldtr64", "sttr64", "set_ttbr1",
+                   *(op for op, (_, takes_asid) in TLBI_OPS.items() if takes_asid)}
+
+
+def _check_el20(path, name, stage2):
+    """A case whose steps run in the EL2&0 regime (el2 = "vhe"): all EL1&0's keys and steps mean
+    the same there, at EL2; a stage 2 (EL1&0's) it cannot have."""
+    if stage2 is not None:
+        raise CaseError(path, "a stage 2 translates EL1&0, not the EL2&0 regime the steps run in", name, "stage2")
+
+
+def _check_el2(path, name, body, regime, stage2, steps):
+    """A case whose steps run in the EL2 regime (el2 = "nvhe"): TTBR0_EL2 and TCR_EL2's one range,
+    with the kernel's identity map in it; no EL0, no ASID, no stage 2 (which is EL1&0's)."""
+    if stage2 is not None:
+        raise CaseError(path, "a stage 2 translates EL1&0, not the EL2 regime the steps run in", name, "stage2")
+    table = {**body.get("regime", {})}
+    for key in sorted(EL2_REGIME_KEYS & set(table)):
+        raise CaseError(path, f"the EL2 regime (HCR_EL2.E2H = 0) has one VA range, no EL0, no ASIDs and no PAN: "
+                        f"{key} has no meaning there", name, f"regime.{key}")
+    if regime.kernel_high:
+        raise CaseError(path, f"t0sz={regime.t0sz} leaves TTBR0_EL2's one range no room for the kernel's window "
+                        "(needs t0sz <= 33)", name, "regime.t0sz")
+    for what in ("map", "raw", "tables"):
+        for i, m in enumerate(body.get(what, [])):
+            va = m.get("va") if isinstance(m, dict) else None
+            if isinstance(va, int) and va >> 55 & 1:
+                raise CaseError(path, f"va {va:#x} has bit 55 set: the EL2 regime has no TTBR1 range", name,
+                                f"{what}[{i}].va")
+    retries = 0
+    for n, step in enumerate(steps):
+        retries += bool(step.fixup)
+        i = n - retries
+        if step.el == 0:
+            raise CaseError(path, "the EL2 regime has no EL0", name, f"steps[{i}].el")
+        if step.op in EL2_REFUSED_OPS:
+            raise CaseError(path, f"{step.op} has no place in the EL2 regime (no EL0, no ASID, no TTBR1; "
+                            "AT S1E2R/W translate it)", name, f"steps[{i}].do")
+        if step.fixup:
+            raise CaseError(path, "fix-ups (kernel/fixup.c) invalidate by ASID, which the EL2 regime has not",
+                            name, f"steps[{i}].fixup")
+        if step.op == "set_ttbr0" and step.asid:
+            raise CaseError(path, "TTBR0_EL2 has no ASID with HCR_EL2.E2H = 0", name, f"steps[{i}].asid")
+        if step.op in TLBI_EL20_ASID_OPS and step.asid:
+            raise CaseError(path, f"{step.op}'s operand has no ASID with HCR_EL2.E2H = 0", name, f"steps[{i}].asid")
+
+
+
+def read_xfail(path, name, where, table, bug=None):
+    """A known QEMU bug (`bug`: its table's name): the QEMU versions that have it and what it breaks."""
+    f = Fields(path, name, where, table, {"qemu", "reason", "rule"}, {})
+    xfail = Xfail(f.text("qemu", required=True), f.text("reason", required=True), f.text("rule"), bug)
+    try:
+        parse_range(xfail.qemu)
+    except ValueError as e:
+        raise f.error("qemu", str(e)) from None
+    return xfail
+
+
+
+def _check_vmid_synchronized(path, name, steps):
+    """A TLBI applies to the VMID of VTTBR_EL2 as the instruction sees it, which after a
+    VMID switch is the old or the new one until a context synchronization event: the
+    suite asks for an ISB between them, so that what the TLBI removes is known."""
+    switched = False
+    for i, step in enumerate(steps):
+        if step.op == "set_vmid":
+            switched = True
+        elif step.op == "isb":
+            switched = False
+        elif switched and (step.op in TLBI_OPS or step.op in S2_TLBI_OPS):
+            raise CaseError(path, f"{step.op} after a set_vmid needs an isb between them: until one, the TLBI "
+                            "may apply to the old VMID or the new", name, f"steps[{i}]")
+
+
+
+def _check_feature_use(path, name, regime, steps, requires):
+    """A case that sets a control of an optional feature, or runs its instruction, requires the
+    feature: without it the control is RES0 (or PSTATE.PAN's MSR UNDEFINED), and the case says nothing."""
+    defaults = Regime.__dataclass_fields__
+    for key, feature in REGIME_FEATURES.items():
+        if getattr(regime, key) != defaults[key].default and feature not in requires:
+            raise CaseError(path, f"{key} needs {feature}: add requires = [\"{feature}\"]", name, f"regime.{key}")
+    for i, step in enumerate(steps):
+        feature = OP_FEATURES.get(step.op)
+        if feature and feature not in requires:
+            raise CaseError(path, f"{step.op} needs {feature}: add requires = [\"{feature}\"]", name, f"steps[{i}].do")
+
+

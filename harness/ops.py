@@ -1,0 +1,96 @@
+"""The steps a case can take, by name: the kernel's probes (loads, stores and fetches of
+kernel/probe.S and kernel/el0.S, the AT instructions) and its maintenance operations
+(descriptor writes, barriers, TLBIs, register writes).  The names sit beneath both the
+case loader (harness/cases.py) and the model (harness/model/), which each import them
+from here: the model imports nothing of the loader.
+"""
+import re
+
+from harness.kdefs import kernel_header, read_defines
+
+LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8}
+STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8}
+AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp")
+# What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.
+EL0_OPS = (*(op for op in LOADS if op != "ldtr64"), *(op for op in STORES if op != "sttr64"), "fetch", "selftest_hang")
+# Two-stage AT, executed at EL2 (kernel/el2.c): only in a case with a stage 2.
+AT_S12_OPS = ("at_s12e1r", "at_s12e1w", "at_s12e0r", "at_s12e0w")
+# AT of the EL2 regime: only in a case whose steps run at EL2 (`el2`).
+AT_S1E2_OPS = ("at_s1e2r", "at_s1e2w")
+ALL_AT_OPS = (*AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS)
+
+
+def at_aborts(op, expect):
+    """Whether an AT step's outcome is an exception instead of PAR_EL1: an AT S1E0*/S1E1* whose
+    stage 1 walk faults at stage 2 is taken to EL2 as a Data Abort with CM = 1, WnR = 1, S1PTW = 1,
+    FAR_EL2 the VA and HPFAR_EL2 the descriptor's IPA (Arm ARM D8, "Synchronous faults generated
+    by address translation instructions"; Linux's __kvm_at runs AT S1E1R under an exception
+    fix-up for it).  The kernel's EL2 half resumes the AT probe (kernel/el2.c)."""
+    return op in AT_OPS and expect.kind == "fault" and expect.stage == 2
+
+
+SELFTESTS = {"selftest_brk": "unexpected_exception", "selftest_nested": "nested_exception",
+             "selftest_hang": "hang"}
+# Steps that change translations (kernel/maint.c): descriptor writes and reads at
+# the slot for va at level, barriers, TLB maintenance and register writes.
+DESC_WRITES = ("map", "unmap", "protect", "write_desc", "link")
+# TLBI operations by the operand they take: (VA, ASID).
+TLBI_OPS = {"tlbi_vmalle1": (False, False), "tlbi_vmalle1is": (False, False),
+            "tlbi_vae1": (True, True), "tlbi_vae1is": (True, True),
+            "tlbi_vale1": (True, True), "tlbi_vale1is": (True, True),
+            "tlbi_aside1": (False, True), "tlbi_aside1is": (False, True),
+            "tlbi_vaae1": (True, False), "tlbi_vaae1is": (True, False),
+            "tlbi_vaale1": (True, False), "tlbi_vaale1is": (True, False),
+            # By range of VAs (FEAT_TLBIRANGE): the operand's BaseADDR, NUM, SCALE, TTL and TG.
+            "tlbi_rvae1": (True, True), "tlbi_rvae1is": (True, True),
+            "tlbi_rvale1": (True, True), "tlbi_rvale1is": (True, True),
+            "tlbi_rvaae1": (True, False), "tlbi_rvaae1is": (True, False),
+            "tlbi_rvaale1": (True, False), "tlbi_rvaale1is": (True, False),
+            # The EL2 regime's (E2H = 0: no ASID), executed at EL2 in a case with `el2`.
+            "tlbi_alle2": (False, False), "tlbi_alle2is": (False, False),
+            "tlbi_vae2": (True, False), "tlbi_vae2is": (True, False),
+            "tlbi_vale2": (True, False), "tlbi_vale2is": (True, False),
+            "tlbi_rvae2": (True, False), "tlbi_rvae2is": (True, False),
+            "tlbi_rvale2": (True, False), "tlbi_rvale2is": (True, False)}
+TLBI_EL2_OPS = tuple(op for op in TLBI_OPS if op.endswith(("e2", "e2is")))
+RANGE_TLBI = tuple(op for op in TLBI_OPS if op.startswith("tlbi_rva"))
+# The last-level forms (VALE1, VAALE1, RVALE1, RVAALE1, VALE2 and IS): only leaf entries need go,
+# walk-cache entries may stay.
+LAST_LEVEL_TLBI = tuple(op for op in TLBI_OPS if re.match(r"tlbi_r?va+le[12](is)?$", op))
+# EL2's TLBI by VA takes an ASID in the EL2&0 regime (HCR_EL2.E2H = 1: bits[63:48], as TLBI VAE1's),
+# none in EL2's own (E2H = 0).
+TLBI_EL20_ASID_OPS = tuple(op for op in TLBI_EL2_OPS if TLBI_OPS[op][0])
+
+
+def tlbi_takes_asid(op, host):
+    """Whether TLBI op's operand holds an ASID; host: it runs at EL2 in the EL2&0 regime."""
+    return TLBI_OPS[op][1] or host and op in TLBI_EL20_ASID_OPS
+
+
+SYSREG_WRITES = ("set_tcr", "set_mair", "set_sctlr")
+# Changing stage 2 (a case with a stage 2 only): descriptor writes and reads at the stage 2
+# slot for ipa at level, the TLBIs of EL2 for EL1&0 (executed by the EL2 half) by whether they
+# take an IPA, and a VMID switch.
+S2_DESC_WRITES = ("s2_map", "s2_unmap", "s2_protect", "s2_write_desc")
+S2_TLBI_OPS = {"tlbi_ipas2e1": True, "tlbi_ipas2e1is": True, "tlbi_ipas2le1": True, "tlbi_ipas2le1is": True,
+                "tlbi_vmalls12e1": False, "tlbi_vmalls12e1is": False, "tlbi_alle1": False, "tlbi_alle1is": False,
+                # By range of IPAs (FEAT_TLBIRANGE): the operand's BaseADDR, NUM, SCALE, TTL and TG, as RVAE1's.
+                "tlbi_ripas2e1": True, "tlbi_ripas2e1is": True, "tlbi_ripas2le1": True, "tlbi_ripas2le1is": True}
+S2_RANGE_TLBI = tuple(op for op in S2_TLBI_OPS if op.startswith("tlbi_ripas2"))
+STAGE2_MAINT_OPS = (*S2_DESC_WRITES, "s2_read_desc", *S2_TLBI_OPS, "set_vmid")
+MAINT_OPS = (*DESC_WRITES, "read_desc", "dsb", "isb", *TLBI_OPS, "set_ttbr0", "set_ttbr1", *SYSREG_WRITES,
+             *STAGE2_MAINT_OPS)
+OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS, *SELFTESTS, *MAINT_OPS)
+
+# The value the planted fetch stub returns in x0 (kernel/probe.h: MOVZ X0, #FETCH_MAGIC; RET).
+FETCH_MAGIC = read_defines(kernel_header("probe.h"))["FETCH_MAGIC"]
+
+# The instruction each load and store probe executes (kernel/probe.S, kernel/el0.S): a single
+# general-purpose register, no writeback, no acquire/release: loads `LDRB/LDRH/LDR w0` or
+# `LDR/LDTR x0`, stores `STRB/STRH/STR w1` or `STR/STTR x1`, all `[x0]`.  What
+# LSInstructionSyndrome (Arm ARM J1.3.3.11) reports of each when ISV = 1:
+# (SAS: log2 of the size, SSE, SRT, SF, AR).
+LS_SYNDROME = {
+    **{op: (size.bit_length() - 1, 0, 0, int(size == 8), 0) for op, size in LOADS.items()},
+    **{op: (size.bit_length() - 1, 0, 1, int(size == 8), 0) for op, size in STORES.items()},
+}
