@@ -2,6 +2,7 @@
 
     python -m harness.fuzz --seed 1 --count 5000 [--qemu Q] [--cpu C] [--jobs 2]
     python -m harness.fuzz --rerun results/fuzz/1-417.toml [--qemu Q] [--cpu C]
+    python -m harness.fuzz --seed 1 --count 3000 --qemus bookworm sid   (a differential campaign)
 
 Exit status: 0 no new mismatch (known QEMU bugs are listed, not failures),
 1 a new mismatch (each written, shrunk, to results/fuzz/<seed>-<n>.toml) or one
@@ -14,13 +15,16 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
 from harness.fuzz.campaign import (CampaignError, Settings, _rerun_alone, boot_cpu, describe_outcomes,
                                    judged_problems, kernel_pool_base, rerun_command, run_campaign, walk_lines)
+from harness.fuzz.differential import Build, disagreements, run_differential
 from harness.fuzz.generate import GeneratorBug
+from harness.matrix import resolve_qemu
 from harness.fuzz.mix import summary_lines
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -52,6 +56,9 @@ def parser():
     p.add_argument("--first", type=_number("the first case's index"), default=0,
                    help="index of the first case to run (default: 0): --first N --count 1 runs case N")
     p.add_argument("--qemu", default="qemu-system-aarch64", help="QEMU binary (QEMU=)")
+    p.add_argument("--qemus", nargs="+", default=[], metavar="BUILD",
+                   help="a differential campaign: the same cases on each of these QEMU builds (QEMUS=; a build "
+                        "`make qemus` fetched, `system`, or a binary's path), reporting where their verdicts differ")
     p.add_argument("--cpu", default="max", help="QEMU -cpu model (CPU=)")
     p.add_argument("--jobs", type=_number("the number of QEMUs (JOBS=)"), default=2,
                    help="QEMUs in parallel (default: 2)")
@@ -140,6 +147,40 @@ def summarise(report, settings):
     return 1 if new or flaky or unjudged else 0
 
 
+def differential_summary(builds, settings):
+    """Each build's summary, then every case whose verdict differs between builds: 0 every build agrees
+    with the model (known bugs aside), 1 a build has a new or flaky mismatch, 2 a build could not run."""
+    status = 0
+    for b in builds:
+        _print(f"==== {b.name} (QEMU {b.version or '?'})")
+        if b.error:
+            _print(f"error: {b.error}")
+            status = 2
+            continue
+        if b.report.errors:
+            for line in dict.fromkeys(b.report.errors):
+                _print(f"error: {line}")
+            status = 2
+            continue
+        if b.report.skipped:
+            _print(f"fuzz: {b.report.skipped} cases skipped: this CPU lacks what they require")
+        status = max(status, summarise(b.report, replace(settings, qemu=b.qemu)))
+    ran = [b for b in builds if b.report is not None and not b.report.errors]
+    if len(ran) > 1:
+        differ = disagreements(ran)
+        _print(f"fuzz: {len(differ)} case(s) whose verdicts differ between "
+               + ", ".join(f"{b.name} ({b.version})" for b in ran))
+        for index, seen in differ:
+            _print(f"  case {index}:")
+            for name, verdict in seen.items():
+                _print(f"    {name}: {verdict[:200]}")
+    return status
+
+
+def _split(names):
+    return [x for part in names for x in part.replace(",", " ").split()]
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     settings = Settings(qemu=args.qemu, cpu=args.cpu, kernel=args.build / "kernel.elf", results=args.results,
@@ -151,6 +192,10 @@ def main(argv=None):
         _print(f"fuzz: seed {seed}, {args.count} cases from {args.first}, {args.qemu} -cpu {args.cpu}, "
                f"{settings.jobs} QEMUs (again: python -m harness.fuzz --seed {seed} --first {args.first} "
                f"--count {args.count})")
+        if args.qemus:
+            builds = [Build(name, resolve_qemu(name)) for name in dict.fromkeys(_split(args.qemus))]
+            return differential_summary(run_differential(settings, builds, seed, args.count, _print, args.first),
+                                        settings)
         report = run_campaign(settings, seed, args.count, progress=_print, first=args.first)
         if report.errors:
             for line in dict.fromkeys(report.errors):

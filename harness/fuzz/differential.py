@@ -1,9 +1,9 @@
 """A differential campaign: one seed on several QEMU builds, each judged by the model.
 
-Each build runs the same generated cases (the same seed and count: the generator depends on the
-CPU's ID registers, which a build's `-cpu` model may set otherwise: each build's cases are those
-of its own CPU) in a campaign of its own, the builds in parallel where CPUs allow (the jobs
-shared among them).  The report lists every case whose verdict differs between builds (agrees
+Each build runs the same generated cases (the seed's, generated for the first build's CPU: a
+build whose CPU lacks what a case requires skips it) in a campaign of its own, the builds in
+parallel where CPUs allow (the jobs shared among them), each case judged by the model with that
+build's own ID registers.  The report lists every case whose verdict differs between builds (agrees
 with the model, a known bug of that build, a new mismatch, flaky), with the model's verdict on
 each build; each build's new mismatches are shrunk as in a campaign of its own, written to
 results/<build>/fuzz/, and each written case is run alone on every build, its file naming
@@ -15,8 +15,8 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness.fuzz.campaign import _classify, _rerun_alone, boot_cpu, kernel_pool_base, run_campaign
 from harness.cases import load_file
+from harness.fuzz.campaign import _classify, _rerun_alone, boot_cpu, kernel_pool_base, run_campaign
 from harness.qemu import qemu_version
 
 
@@ -67,6 +67,9 @@ def run_differential(settings, builds, seed, count, progress=None, first=0):
     jobs = max(1, settings.jobs // len(builds))
     if settings.jobs < len(builds) and progress:
         progress(f"fuzz: {len(builds)} builds on {settings.jobs} job(s): each build runs with one QEMU")
+    with tempfile.TemporaryDirectory(prefix="mmu-fuzz-") as workdir:
+        gen_cpu = boot_cpu(replace(settings, qemu=builds[0].qemu), workdir)
+    settings = replace(settings, gen_cpu=gen_cpu)
 
     def run(build):
         try:

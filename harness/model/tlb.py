@@ -84,7 +84,8 @@ from harness.model.registers import (
     walk_params,
 )
 from harness.model.stage2 import (
-    VTCR_DS, VTCR_VS, VTTBR_VMID, S2Leaf, WalkFaultedAtStage2, full_translate, s1_walk_memory, s2_params, s2_translate, s2_walk,
+    VTCR_DS, VTCR_VS, VTTBR_VMID, S2Leaf, WalkFaultedAtStage2, WalkS2Uncertain, full_translate, s1_walk_memory, s2_params,
+    s2_translate, s2_walk,
 )
 from harness.model.walk import WalkFault, level_lsb, s1_start_level, s1_walk, va_is_out_of_range
 from harness import esr, par
@@ -508,9 +509,14 @@ class Tlb:
         # Leaf entries only: walk caches under stage 2 are not modelled.
         # An entry whose translation gives nothing a TLB holds (it faults under the stage 2 it may
         # combine with now) supplies no outcome.
+        try:
+            usable = self.usable_entries(access.va)
+        except WalkS2Uncertain as e:
+            return Outcomes({Unknown(f"whether a TLB entry is usable reads IPA {e.args[0]:#x}, which the stage 2 "
+                                     "translations a TLB may hold translate differently: not modelled")})
         held = [{o for o in full_translate(e.regs, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
                  if cached_outcome(o, stage=1)}
-                for e, leaf_usable, _ in self.usable_entries(access.va) if leaf_usable]
+                for e, leaf_usable, _ in usable if leaf_usable]
         everything = set().union(*walked, *held)
         unknown = [o for o in everything if isinstance(o, Unknown)]
         if unknown:
