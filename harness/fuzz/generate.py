@@ -313,6 +313,7 @@ class Layout:
     aliased: list = field(default_factory=list)     # (ipa, size): frames stage 1 reaches at IPA_ALIAS + PA
     stage2: object = None   # the case's cases.Stage2 (mode "stage2"), once drawn
     asid: int = 0           # the ASID the steps run with (sequences: set_ttbr0/1)
+    changed: bool = False   # a sequence has changed a translation (no access across pages after: _offset)
 
     def __post_init__(self):
         self.kernel = kernel_ranges(self.regime)
@@ -591,10 +592,12 @@ def _with_tag(rng, va):
     return va & ((1 << 56) - 1) | rng.randrange(1, 256) << 56
 
 
-def _offset(rng, op, span):
+def _offset(rng, op, span, cross=True):
     """A byte offset into a span of `span` bytes for an access by op: aligned to its size or not.
     Only loads cross a 4 KiB boundary (into the next page, which may translate otherwise or
-    not at all): a store across it could reach a frame that stores keep out of."""
+    not at all): a store across it could reach a frame that stores keep out of.  Not with cross
+    False: once a case has changed a translation, the model's TLB judges a whole access by one
+    entry, not each page's by its own, and an access across pages is beyond it."""
     size = OP_SIZE[op]
     where = rng.choice(("start", "end", "any", "any"))
     if where == "start":
@@ -604,7 +607,7 @@ def _offset(rng, op, span):
     else:
         offset = rng.randrange(span) & ~0xFFF
     page_off = rng.randrange(0x1000 - size + 1)
-    if op in LOADS and size > 1 and rng.random() < 0.1:
+    if op in LOADS and size > 1 and rng.random() < 0.1 and cross:
         page_off = 0x1000 - rng.randrange(1, size)
     elif op == "fetch" or rng.random() < 0.6:
         page_off &= ~(size - 1)
@@ -635,7 +638,7 @@ def _slot_step_va(rng, layout, op, slot):
     if slot.window is not None:
         lo, hi = slot.window
         for _ in range(8):
-            off = lo + (rng.randrange(hi - lo) & ~0xFFF) + _offset(rng, op, 0x1000)
+            off = lo + (rng.randrange(hi - lo) & ~0xFFF) + _offset(rng, op, 0x1000, not layout.changed)
             pa = slot.frame[0] + off
             if op in STORES and any(start <= pa < start + size for start, size in layout.no_store):
                 continue
@@ -643,7 +646,7 @@ def _slot_step_va(rng, layout, op, slot):
                 return None     # no stub is planted outside the case's frames it knows
             return slot.va + off
         return None
-    return slot.va + _offset(rng, op, slot.size)
+    return slot.va + _offset(rng, op, slot.size, not layout.changed)
 
 
 def _random_step_va(rng, layout, op):
@@ -656,7 +659,7 @@ def _random_step_va(rng, layout, op):
             return None
     elif kind < 0.85:
         half = rng.choice((lower, upper))
-        va = half.lo + (rng.randrange(half.hi - half.lo) & ~0xFFF) + _offset(rng, op, 0x1000)
+        va = half.lo + (rng.randrange(half.hi - half.lo) & ~0xFFF) + _offset(rng, op, 0x1000, not layout.changed)
     else:
         # Outside both VA ranges: between the halves, bit 55 clear or set.
         if rng.random() < 0.5 and lower.hi < 1 << 55:
@@ -665,7 +668,7 @@ def _random_step_va(rng, layout, op):
             va = rng.randrange(0xFF80 << 48, upper.lo)
         else:
             return None
-        va = va & ~0xFFF | _offset(rng, op, 0x1000)
+        va = va & ~0xFFF | _offset(rng, op, 0x1000, not layout.changed)
     if rng.random() < 0.2:
         va = _with_tag(rng, va)
     return va if _safe_for(layout, op, va) else None

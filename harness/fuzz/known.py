@@ -38,7 +38,7 @@ from harness.cases import AT_OPS, LAYOUT
 from harness.kdefs import REPO
 from harness.model import Abort, Outcomes, UnknownMemory
 from harness.predict import predict_case
-from harness.model.attributes import DEVICE_TYPES, MemAttrs
+from harness.model.attributes import DEVICE_TYPES, WB, WT, MemAttrs
 from harness.oracle import observation_allowed
 from harness.model.outcome import Completes
 from harness.par import SH_NAMES
@@ -162,6 +162,28 @@ def _fwb_device_type_of_stage2():
     return [(stage2, "s2_apply_fwb_mem_attrs", s2_apply_fwb_mem_attrs)]
 
 
+def _s2_write_through_drops_the_transient_hint():
+    """S2CombineS1MemAttrs' cacheability, but stage 2 Write-Through over stage 1 Write-Back made
+    non-transient (stage 1's allocation hints kept)."""
+    original = stage2._combine_cacheability
+
+    def combine_cacheability(s1, s2):
+        out = original(s1, s2)
+        return (WT, out[1], False) if out[0] == WT and s1[0] == WB else out
+    return [(stage2, "_combine_cacheability", combine_cacheability)]
+
+
+def _fwb_memattr_0100_as_device():
+    """S2ApplyFWBMemAttrs, but MemAttr 0b0100 giving Device-nGnRnE."""
+    original = stage2.s2_apply_fwb_mem_attrs
+
+    def s2_apply_fwb_mem_attrs(s1, memattr):
+        if memattr == 0b0100 and not s1.reserved:
+            return MemAttrs(device=DEVICE_TYPES[0])
+        return original(s1, memattr)
+    return [(stage2, "s2_apply_fwb_mem_attrs", s2_apply_fwb_mem_attrs)]
+
+
 def _tlbi_e2_is_for_el2_only():
     """The regime of the TLBI instructions (tlb.tlbi_regime), but TLBI VAE2IS and VALE2IS for EL2's
     own regime whatever HCR_EL2.E2H: they leave the EL2&0 regime's entries."""
@@ -257,6 +279,12 @@ KNOWN_BUGS = (
     KnownBug("fwb_device_type", "cases/s2_fwb.toml",
              "gives a stage 2 Device MemAttr's type under HCR_EL2.FWB = 1, not the more restrictive of both stages'",
              _fwb_device_type_of_stage2),
+    KnownBug("s2_wt_transient", "cases/fuzz_found.toml",
+             "makes stage 2 Write-Through over stage 1 Write-Back transient non-transient",
+             _s2_write_through_drops_the_transient_hint),
+    KnownBug("fwb_memattr_100", "cases/fuzz_found.toml",
+             "gives Device-nGnRnE for stage 2 MemAttr 0b0100 under HCR_EL2.FWB = 1, not Normal Non-cacheable",
+             _fwb_memattr_0100_as_device),
     KnownBug("fault_before_alignment", "cases/pc_alignment.toml",
              "translates a misaligned branch target before checking the PC's alignment, and reports its fault",
              _pc_alignment_after_the_fetch),

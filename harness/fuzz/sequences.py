@@ -173,6 +173,7 @@ def _stage2_change(rng, layout, steps):
 def add(rng, layout, steps):
     """A change and the accesses after it, appended to steps (nothing where none fits)."""
     from harness.fuzz.generate import access_step
+    layout.changed = True
     kinds = dict(CHANGES)
     if layout.mode != "stage2":
         del kinds["s2_change"], kinds["vmid"]

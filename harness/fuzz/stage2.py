@@ -30,7 +30,9 @@ def _geometries(cpu, tg, ds, ps_bits):
         ipa_bits = 64 - t0sz
         for sl0 in (0, 1, 2, 3):
             for sl2 in (False, True):
-                if sl0 == 3 and not (tg == 14 and ds) or sl2 and not (tg == 12 and ds and sl0 == 0):
+                # SL0 = 3 (16K with DS: level 0) left out: QEMU 7.2.22 cannot run the kernel's own
+                # code under it (every case of it stops before its first step), so no campaign could judge it.
+                if sl0 == 3 or sl2 and not (tg == 12 and ds and sl0 == 0):
                     continue
                 bits = ipa_bits - geometry.level_shift(tg, geometry.s2_start_level(tg, sl0, sl2))
                 pa_bits = geometry.s2_sl_min_pa_bits(tg, sl0, sl2)
