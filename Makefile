@@ -1,10 +1,14 @@
 # AArch64 MMU conformance suite.  `make help` lists the targets.
 
 PYTHON  ?= /usr/bin/python3
+# QEMU: a build fetched by `make qemus` (bookworm, sid ...), `system`, a path, or a command on PATH.
 QEMU    ?= qemu-system-aarch64
 CPU     ?= max
 CROSS   ?= aarch64-linux-gnu-
+# CASES: case directories and single case files, anywhere, separated by spaces.
 CASES   ?= cases
+# K: a case selection, pytest's -k expression (make run, test, compare, fuzz).
+K       ?=
 BUILD   ?= build
 # pytest-xdist workers.  None for `make run`: one pytest process, which boots a QEMU per CPU at a
 # time, runs the cases fastest; `make test` runs the project's tests too, one worker per CPU.
@@ -25,24 +29,27 @@ KSRC    := $(wildcard kernel/*.c) $(wildcard kernel/*.S)
 KOBJ    := $(patsubst kernel/%,$(BUILD)/obj/%.o,$(KSRC))
 BLOB    := $(BUILD)/cases.bin
 KHDR    := $(wildcard kernel/*.h)
-SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) --cases=$(CASES) --build=$(BUILD)
-CASE_FILES := $(wildcard $(CASES)/*.toml)
+CASES_OPTS := $(foreach c,$(CASES),--cases=$(c))
+SELECT  := $(if $(K),-k '$(K)')
+SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) $(CASES_OPTS) --build=$(BUILD)
+CASE_FILES := $(foreach c,$(CASES),$(if $(filter %.toml,$(c)),$(c),$(wildcard $(c)/*.toml)))
 
 .PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare bugs bisect clean FORCE
 all: kernel
 
 help:
-	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, JOBS=, PYTEST_ARGS=--isolated)"
+	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, CASES=, K=, JOBS=, PYTEST_ARGS=-v)"
 	@echo "make test     the project's own tests, then the conformance suite (what CI runs)"
 	@echo "make bench    boot floor, default run against one boot per case, peak memory, time at scale"
 	@echo "make fuzz     a campaign of generated cases judged by the model (SEED=, COUNT=, QEMU=, CPU=; QEMUS=\"bookworm sid\": on each build, where they differ)"
-	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch"
+	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch (GDB_ARGS='-batch -x FILE')"
 	@echo "make deps     check (and, as root, install) the Debian packages needed"
 	@echo "make coverage rewrite the README's coverage table from the case files"
 	@echo "make qemus    fetch Debian's QEMU builds (QEMUS=) into a private cache and list them"
-	@echo "make compare  the suite on every QEMUS x CPUS pair: the matrix and results/report.html"
+	@echo "make compare  the suite on every QEMUS x CPUS pair: the matrix and results/report.html (CASES=, K=, PYTEST_ARGS=)"
 	@echo "make bugs     the known QEMU bugs and which runs in results/ show them (QEMU=: run that build first)"
 	@echo "make bisect QEMU_SRC=<qemu checkout> GOOD=<rev> BAD=<rev> CASE='<id> ...'   the commit that changed them"
+	@echo "QEMU=, QEMUS= name a build of make qemus (bookworm, sid ...), system, or a path"
 
 deps:
 	@tools/deps.sh "$(PYTHON)" "$(QEMU)" "$(CC)"
@@ -56,8 +63,7 @@ kernel: $(BLOB) $(KERNEL)
 # Which case files it was made from: a new CASES=, or a file added or removed,
 # remakes it even when no file is newer than it.
 $(BUILD)/cases.list: FORCE | $(BUILD)/obj
-	@echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' | cmp -s - $@ || \
-		echo '$(abspath $(CASES)): $(notdir $(CASE_FILES))' > $@
+	@echo '$(abspath $(CASE_FILES))' | cmp -s - $@ || echo '$(abspath $(CASE_FILES))' > $@
 
 $(BLOB): $(BUILD)/cases.list $(CASE_FILES) $(wildcard harness/*.py harness/cases/*.py) $(KHDR) | $(BUILD)/obj
 	$(PYTHON) -m harness.blob --cases $(CASES) --out $@
@@ -77,8 +83,9 @@ $(KERNEL): $(KOBJ) $(BUILD)/kernel.ld
 $(BUILD)/obj:
 	mkdir -p $@
 
+# No test paths: the session runs the CASES (--cases), wherever they are.
 run: deps kernel
-	$(SUITE) $(CASES) $(if $(JOBS),-n $(JOBS)) $(PYTEST_ARGS)
+	$(SUITE) $(if $(JOBS),-n $(JOBS)) $(SELECT) $(PYTEST_ARGS)
 
 # Headless Chromium for the report's browser test (tests/test_report.py skips without it).
 browser:
@@ -87,7 +94,7 @@ browser:
 		>/tmp/mmu-suite-apt.log 2>&1 || echo "chromium could not be installed (log: /tmp/mmu-suite-apt.log): its test skips"; }
 
 test: deps browser kernel
-	$(SUITE) tests $(CASES) -n $(or $(JOBS),auto) $(PYTEST_ARGS)
+	$(SUITE) tests $(CASES) -n $(or $(JOBS),auto) $(SELECT) $(PYTEST_ARGS)
 
 bench: deps kernel
 	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) --cases=$(CASES) --jobs=$(or $(JOBS),auto)
@@ -97,29 +104,33 @@ fuzz: deps kernel
 	$(PYTHON) -m harness.fuzz --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) $(if $(SEED),--seed=$(SEED)) \
 		$(if $(COUNT),--count=$(COUNT)) $(if $(QEMUS),--qemus $(QEMUS))
 
-debug: deps kernel
-	@test -n "$(CASE)" || { echo "usage: make debug CASE=<case id>" >&2; exit 2; }
-	$(PYTHON) -m harness.debug --qemu=$(QEMU) --cpu=$(CPU) --kernel=$(KERNEL) "$(CASE)"
+# The case is encoded into a blob of its own: only the kernel is needed.
+debug: deps $(KERNEL)
+	@test -n "$(CASE)" || { echo "usage: make debug CASE=<case id> [GDB_ARGS='-batch -x FILE']" >&2; exit 2; }
+	$(PYTHON) -m harness.debug --qemu=$(QEMU) --cpu=$(CPU) --kernel=$(KERNEL) $(CASES_OPTS) \
+		--gdb-args='$(GDB_ARGS)' '$(CASE)'
+
 
 qemus:
 	$(PYTHON) tools/qemus.py fetch $(QEMUS)
 	@$(PYTHON) tools/qemus.py list
 
 compare: deps kernel
-	$(PYTHON) -m harness.matrix $(if $(QEMUS),--qemus $(QEMUS)) --cpus $(CPUS) --cases=$(CASES) --build=$(BUILD)
+	$(PYTHON) -m harness.matrix $(if $(QEMUS),--qemus $(QEMUS)) --cpus $(CPUS) $(CASES_OPTS) --build=$(BUILD) \
+		--pytest-args="$(SELECT) $(PYTEST_ARGS)"
 
 # The known-bug catalogue over results/*.json; with QEMU= given, the suite runs on that QEMU first and
 # the catalogue says which known bugs it has and which cases newly differ from the architecture.
 bugs: $(if $(filter command line environment,$(origin QEMU)),deps kernel)
 	$(PYTHON) -m harness.bugs $(if $(filter command line environment,$(origin QEMU)),--qemu=$(QEMU) --cpu=$(CPU)) \
-		--cases=$(CASES) --build=$(BUILD)
+		$(CASES_OPTS) --build=$(BUILD)
 
 # git bisect run over a QEMU checkout: configured once (aarch64-softmmu), built incrementally, the cases
 # run on each build; QEMU_CONFIGURE= and QEMU_MAKE= replace QEMU's configure and build commands.
 bisect: deps kernel
 	@test -n "$(QEMU_SRC)" -a -n "$(GOOD)" -a -n "$(BAD)" -a -n "$(CASE)" || { echo "usage: make bisect QEMU_SRC=<qemu checkout>" \
 		"GOOD=<revision> BAD=<revision> CASE='<case id> ...' [QEMU_CONFIGURE=...] [QEMU_MAKE=...]" >&2; exit 2; }
-	$(PYTHON) -m harness.bisect --src='$(QEMU_SRC)' --good='$(GOOD)' --bad='$(BAD)' --cpu=$(CPU) --cases-dir=$(CASES) \
+	$(PYTHON) -m harness.bisect --src='$(QEMU_SRC)' --good='$(GOOD)' --bad='$(BAD)' --cpu=$(CPU) $(CASES_OPTS) \
 		--build=$(BUILD) $(if $(QEMU_CONFIGURE),--configure='$(QEMU_CONFIGURE)') $(if $(QEMU_MAKE),--make='$(QEMU_MAKE)') \
 		$(foreach c,$(CASE),'$(c)')
 

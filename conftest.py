@@ -1,8 +1,11 @@
 """pytest plugin: every case instance in cases/*.toml is a test item.
 
-Collection validates the case files; the session start builds the kernel
-(make kernel) and checks QEMU, so a bad case or a missing tool stops the run
-before anything runs, with one message and exit status 2.
+The case files may be anywhere (--cases, CASES=: directories and single files;
+harness/case_paths.py): with no test paths on the command line, a session with
+--cases runs those cases.  Collection validates the case files; the session
+start builds the kernel (make kernel) and checks QEMU, so a bad case or a
+missing tool stops the run before anything runs, with one message and exit
+status 2.
 """
 import json
 import os
@@ -13,13 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from harness import features
+from harness import case_paths, features
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
 from harness.qemu import CASE_TIMEOUT, HANG_CHECK, qemu_version
+from harness.qemu_builds import resolve_qemu
 from harness.results import ResultsWriter, case_entry
 from harness.runner import Runner, Settings
 from harness.scheduling import BatchGroupScheduling, batch_groups, is_case_nodeid
+from harness.terminal import TerminalSummary, rerun_command
 from harness.verdict import describe_step
 from harness.versions import in_range
 
@@ -27,45 +32,66 @@ ROOT = Path(__file__).resolve().parent
 RUNNER = pytest.StashKey()
 BOOT = pytest.StashKey()
 GROUPS = pytest.StashKey()
+QEMU_NAME = pytest.StashKey()       # --qemu as given (a build's name, `system`, a path), for rerun hints
 
 
-_DEFAULTS = {"--cases": str(ROOT / "cases"), "--build": str(ROOT / "build")}
+_DEFAULTS = {"--build": str(ROOT / "build")}
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("mmu", "AArch64 MMU conformance suite")
+    # Each option's Makefile variable is named in its help (`pytest --help`), as `make help` names them.
+    group = parser.getgroup("mmu", "AArch64 MMU conformance suite (make run VAR=...: the Makefile variable)")
     group.addoption("--qemu", default=os.environ.get("QEMU", "qemu-system-aarch64"),
-                    help="QEMU binary to test (default: qemu-system-aarch64 on PATH, or $QEMU)")
-    group.addoption("--cpu", default=os.environ.get("CPU", "max"), help="QEMU -cpu model (default: max)")
-    group.addoption("--cases", default=_DEFAULTS["--cases"], help="directory of case files (default: cases/)")
-    group.addoption("--build", default=_DEFAULTS["--build"], help="build directory of the kernel (default: build/)")
+                    help="QEMU to test: a fetched build's name (make qemus: bookworm, sid ...), `system`, or a "
+                         "path (default: qemu-system-aarch64 on PATH, or $QEMU; QEMU=)")
+    group.addoption("--cpu", default=os.environ.get("CPU", "max"), help="QEMU -cpu model (default: max; CPU=)")
+    group.addoption("--cases", action="append", metavar="PATH",
+                    help="case directories or files, anywhere; repeat it, or separate paths by spaces or ':'. "
+                         "With no test paths given, the session runs these cases (default: cases/; CASES=)")
+    group.addoption("--build", default=_DEFAULTS["--build"],
+                    help="build directory of the kernel (default: build/; BUILD=)")
     group.addoption("--case-timeout", type=float, default=CASE_TIMEOUT,
-                    help=f"seconds a QEMU run may take before it is stopped (default: {CASE_TIMEOUT:g})")
+                    help=f"seconds a QEMU run may take before it is stopped (default: {CASE_TIMEOUT:g}; "
+                         "PYTEST_ARGS=--case-timeout=N)")
     group.addoption("--isolated", action="store_true",
-                    help="one QEMU boot per case, rather than many per boot with failures rerun alone (README: Speed)")
+                    help="one QEMU boot per case, rather than many per boot with failures rerun alone "
+                         "(README: Speed; PYTEST_ARGS=--isolated)")
     group.addoption("--hang-check", type=float, default=HANG_CHECK, metavar="SECONDS",
                     help="seconds without output after which QEMU is asked whether the kernel still makes "
-                         f"progress, and stopped if not (default: {HANG_CHECK}; 0: only --case-timeout stops it)")
-    group.addoption("--results", default=str(ROOT / "results"), help="where results are written (default: results/)")
+                         f"progress, and stopped if not (default: {HANG_CHECK}; 0: only --case-timeout stops it; "
+                         "PYTEST_ARGS=--hang-check=N)")
+    group.addoption("--results", default=str(ROOT / "results"),
+                    help="where results are written (default: results/; PYTEST_ARGS=--results=DIR)")
     group.addoption("--fuzz-seed", type=int, default=None,
                     help="tests/test_fuzz_campaign.py: the campaign's seed (default: CI's fixed seed)")
     group.addoption("--fuzz-count", type=int, default=None,
                     help="tests/test_fuzz_campaign.py: generated cases to run (default: CI's 5000)")
 
 
-def _cases_dir(config):
-    return Path(config.getoption("--cases")).resolve()
+def _case_paths(config):
+    """The case directories and files of --cases (the repository's cases/ by default)."""
+    return case_paths.split(config.getoption("--cases"))
 
 
 def _runs_cases(config):
-    """Whether this session collects case files: an argument is, or contains, the cases directory."""
-    cases = _cases_dir(config)
-    args = config.args or [str(ROOT)]
-    for arg in args:
+    """Whether this session collects case files: an argument is, or contains, or lies in a
+    case path.  (Not while pytest only prints its help: it has no arguments then.)"""
+    args = getattr(config, "args", None)
+    if args is None:
+        return False
+    for arg in args or [str(ROOT)]:
         path = Path(config.invocation_params.dir, arg.split("::")[0]).resolve()
-        if path == cases or cases in path.parents or path in cases.parents:
-            return True
+        for cases in _case_paths(config):
+            if path == cases or cases in path.parents or path in cases.parents:
+                return True
     return False
+
+
+def _select_case_paths(config):
+    """With --cases and no test paths on the command line, the session runs those cases
+    (rather than pytest.ini's testpaths): `pytest --cases ~/mycases` runs them, wherever they are."""
+    if config.getoption("--cases") and getattr(config, "args_source", None) == pytest.Config.ArgsSource.TESTPATHS:
+        config.args[:] = [str(p) for p in _case_paths(config)]
 
 
 def _is_worker(config):
@@ -79,6 +105,18 @@ def _kernel(config):
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "mmu_case: an MMU conformance case instance")
+    if not hasattr(config, "args"):
+        return      # pytest --help, --version: nothing runs
+    _select_case_paths(config)
+    # A build's name, `system` or a path; unresolvable: left as given, and the session start reports it.
+    config.stash[QEMU_NAME] = config.getoption("--qemu")
+    try:
+        config.option.qemu = resolve_qemu(config.getoption("--qemu"))
+    except HarnessError:
+        pass
+    # Case files are collected wherever they are: a plugin, not this conftest's hook, which
+    # pytest applies only to files beneath the conftest's directory.
+    config.pluginmanager.register(_CaseFiles(_case_paths(config)), "mmut-case-files")
     # Every CPU runs a QEMU: the xdist workers share them out, and a run without xdist boots in parallel itself.
     workers = config.workerinput["workercount"] if _is_worker(config) else 1
     config.stash[RUNNER] = Runner(Settings(config.getoption("--qemu"), config.getoption("--cpu"),
@@ -96,6 +134,8 @@ def pytest_configure(config):
         config.option.xmlpath = str(results / f"{stem}.xml")
     writer = ResultsWriter(results / f"{stem}.json", config.getoption("--qemu"), version, config.getoption("--cpu"))
     config.pluginmanager.register(_Collector(writer), "mmut-results")
+    config.pluginmanager.register(TerminalSummary(writer, lambda file, nodeid: _rerun_command(config, file, nodeid)),
+                                  "mmut-terminal")
 
 
 def pytest_unconfigure(config):
@@ -109,6 +149,7 @@ def pytest_sessionstart(session):
     if _is_worker(config) or not _runs_cases(config):
         return
     try:
+        resolve_qemu(config.getoption("--qemu"))
         qemu_version(config.getoption("--qemu"))
     except HarnessError as e:
         _stop(str(e))
@@ -116,7 +157,7 @@ def pytest_sessionstart(session):
     if not config.getoption("--isolated") and dist not in ("no", "load"):
         _stop(f"--dist={dist} would split the cases' shared boots: leave --dist at its default, or add --isolated")
     make = ["make", "-s", "--no-print-directory", "-C", str(ROOT), "kernel", f"PYTHON={sys.executable}",
-            f"CASES={_cases_dir(config)}", f"BUILD={Path(config.getoption('--build')).resolve()}"]
+            f"CASES={' '.join(map(str, _case_paths(config)))}", f"BUILD={Path(config.getoption('--build')).resolve()}"]
     try:
         built = subprocess.run(make, capture_output=True, text=True)
     except FileNotFoundError:
@@ -132,10 +173,17 @@ def _stop(message):
     pytest.exit("nothing was run", returncode=2)
 
 
-def pytest_collect_file(file_path, parent):
-    if file_path.suffix == ".toml" and file_path.parent.resolve() == _cases_dir(parent.config):
-        return CaseFile.from_parent(parent, path=file_path)
-    return None
+class _CaseFiles:
+    """Collects the case files of --cases (directories' *.toml and single files) as CaseFiles."""
+
+    def __init__(self, paths):
+        self.paths = paths
+
+    @pytest.hookimpl
+    def pytest_collect_file(self, file_path, parent):
+        if case_paths.is_case_file(file_path, self.paths):
+            return CaseFile.from_parent(parent, path=file_path)
+        return None
 
 
 class CaseFile(pytest.File):
@@ -244,14 +292,10 @@ class CaseItem(pytest.Item):
             lines.append(f"  this verdict is from a fresh boot that ran the case alone; it was rerun because it {j.rerun}")
         if raw:
             lines.append(f"  raw QEMU output kept in {raw}")
-        # What a rerun needs to find and build this case: the options not at their defaults.
-        where = [(opt, var, shlex.quote(str(cfg.getoption(opt)))) for opt, var in (("--cases", "CASES"), ("--build", "BUILD"))
-                 if cfg.getoption(opt) != _DEFAULTS[opt]]
-        qemu, cpu = shlex.quote(cfg.getoption("--qemu")), cfg.getoption("--cpu")
-        lines.append(f"rerun this case: {shlex.join([sys.executable, '-m', 'pytest', self.nodeid])}"
-                     f" --qemu={qemu} --cpu={cpu}" + "".join(f" {opt}={value}" for opt, _, value in where))
+        lines.append(f"rerun this case: {_rerun_command(cfg, self.path, self.nodeid)}")
+        qemu, cpu = shlex.quote(cfg.stash.get(QEMU_NAME, cfg.getoption("--qemu"))), cfg.getoption("--cpu")
         lines.append(f"debug it:        make debug CASE={shlex.quote(self.case.id)} QEMU={qemu} CPU={cpu}"
-                     + "".join(f" {var}={value}" for _, var, value in where))
+                     + "".join(f" {var}={value}" for _, var, value in _where(cfg)))
         return "\n".join(lines)
 
     def repr_failure(self, excinfo):
@@ -261,6 +305,22 @@ class CaseItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"{self.case.id}: {' '.join(self.case.summary.split())[:80]}"
+
+
+def _where(config):
+    """What a rerun needs to find and build the cases: (option, Makefile variable, value) of the
+    options not at their defaults."""
+    where = [(opt, var, shlex.quote(str(config.getoption(opt)))) for opt, var in (("--build", "BUILD"),)
+             if config.getoption(opt) != _DEFAULTS[opt]]
+    paths = _case_paths(config)
+    if paths != [case_paths.DEFAULT]:
+        where.insert(0, ("--cases", "CASES", shlex.quote(" ".join(map(str, paths)))))
+    return where
+
+
+def _rerun_command(config, file, nodeid):
+    return rerun_command(sys.executable, file, nodeid, config.stash.get(QEMU_NAME, config.getoption("--qemu")),
+                         config.getoption("--cpu"), [(opt, value) for opt, _, value in _where(config)])
 
 
 def _batch_group(item):
@@ -342,15 +402,6 @@ class _Collector:
             said = " (rerun alone on a fresh boot)"
             word = (word[0] + said, word[1]) if isinstance(word, tuple) else word + said   # (word, markup) or word
             outcome.force_result((category, letter, word))
-
-    @pytest.hookimpl
-    def pytest_terminal_summary(self, terminalreporter):
-        terminalreporter.write_line(self.writer.summary_line())
-        reruns = [e for e in self.writer.entries if e["rerun"]]
-        if reruns:
-            terminalreporter.write_line(
-                f"{len(reruns)} of {len(self.writer.entries)} verdicts are from a rerun alone on a fresh boot, after "
-                f"their shared boot (\"rerun\" in the results): {', '.join(e['id'] for e in reruns)}")
 
 
 def _entry(report):

@@ -25,10 +25,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.cases import load_dir
+from harness.errors import HarnessError
 from harness.fuzz import campaign
 from harness.fuzz.generate import FEATURE, case_name, generate_case
 from harness.fuzz.toml_writer import case_text
 from harness.qemu import qemu_command, qemu_version, run_kernel
+from harness.qemu_builds import resolve_qemu
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the default run is measured against: one boot per case took 8.0 s for 256 instances on
@@ -38,7 +40,8 @@ ISOLATED_BEFORE, INSTANCES_BEFORE, TARGET_SPEEDUP = 8.0, 256, 5
 
 def _parse(argv):
     p = argparse.ArgumentParser(prog="python -m harness.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--qemu", default="qemu-system-aarch64")
+    p.add_argument("--qemu", default="qemu-system-aarch64",
+                   help="QEMU (QEMU=): a build fetched by make qemus (bookworm, sid ...), `system`, or a path")
     p.add_argument("--cpu", default="max")
     p.add_argument("--build", type=Path, default=ROOT / "build", help="build directory of the kernel")
     p.add_argument("--cases", type=Path, default=ROOT / "cases")
@@ -49,6 +52,10 @@ def _parse(argv):
                    help="generated instances the scale section runs (default: 256,2560,25600)")
     args = p.parse_args(argv)
     args.build, args.cases = args.build.resolve(), args.cases.resolve()
+    try:
+        args.qemu = resolve_qemu(args.qemu)
+    except HarnessError as e:
+        p.error(str(e))
     args.jobs = len(os.sched_getaffinity(0)) if args.jobs == "auto" else int(args.jobs)
     args.scales = [int(k) for k in args.scales.split(",")]
     return args

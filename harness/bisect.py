@@ -32,6 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from harness import case_paths
 from harness.errors import HarnessError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,19 +78,12 @@ def check_tree(src):
         raise HarnessError(f"a git bisect is already under way in {src}: finish it with `git bisect reset`")
 
 
-def check_cases(case_ids, cases_dir):
-    from harness.cases import load_dir
-    known = {c.id for c in load_dir(cases_dir)}
-    unknown = [c for c in case_ids if c not in known]
-    if unknown:
-        raise HarnessError(f"no such case instance in {cases_dir}: {', '.join(unknown)} "
-                           f"(IDs as `make run` reports them, e.g. at_par.memory_type[normal_nc])")
-
-
-def node(case_id, cases_dir):
-    """The pytest node of a case instance: cases/<family>.toml::<name>."""
-    family, name = case_id.split(".", 1)
-    return f"{Path(cases_dir) / family}.toml::{name}"
+def case_nodes(case_ids, paths):
+    """{case ID: its pytest node, <case file>::<name>} of the cases `paths` (CASES=) hold; an
+    unknown ID is a HarnessError naming the closest."""
+    cases = case_paths.load(paths)
+    found = [case_paths.find(cases, text) for text in case_ids]
+    return {c.id: f"{c.path}::{c.id.split('.', 1)[1]}" for c in found}
 
 
 def outcome(doc, case_ids):
@@ -144,9 +138,9 @@ def run_cases(state, results):
     if not os.access(qemu, os.X_OK):
         raise HarnessError(f"the build made no executable {qemu}")
     results.mkdir(parents=True, exist_ok=True)
-    cmd = [state["python"], "-m", "pytest", "-q", "-p", "no:cacheprovider",
-           *(node(c, state["cases_dir"]) for c in state["cases"]), f"--qemu={qemu}", f"--cpu={state['cpu']}",
-           f"--cases={state['cases_dir']}", f"--build={state['kernel_build']}", f"--results={results}"]
+    cmd = [state["python"], "-m", "pytest", "-q", "-p", "no:cacheprovider", *state["nodes"].values(),
+           f"--qemu={qemu}", f"--cpu={state['cpu']}", *(f"--cases={p}" for p in state["cases_paths"]),
+           f"--build={state['kernel_build']}", f"--results={results}"]
     log = results / "pytest.log"
     with open(log, "w") as f:
         status = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
@@ -195,7 +189,7 @@ def checkout(src, commit):
 
 
 def bisect(src, good, bad, case_ids, configure=DEFAULT_CONFIGURE, make=None, build_dir=None, binary_path=None,
-           cpu="max", cases_dir=ROOT / "cases", kernel_build=ROOT / "build", python=sys.executable, out=print,
+           cpu="max", cases_paths=(ROOT / "cases",), kernel_build=ROOT / "build", python=sys.executable, out=print,
            logs=None):
     """Find the first commit between `good` and `bad` whose outcome of `case_ids` differs from good's;
     the builds' and runs' logs go to `logs` (default: a new temporary directory, kept).
@@ -203,14 +197,16 @@ def bisect(src, good, bad, case_ids, configure=DEFAULT_CONFIGURE, make=None, bui
     src = Path(src).resolve()
     check_tree(src)
     good_commit, bad_commit = commit_of(src, good), commit_of(src, bad)
-    check_cases(case_ids, cases_dir)
+    nodes = case_nodes(case_ids, [Path(p).resolve() for p in cases_paths])
+    case_ids = list(nodes)
     branch = git(src, "symbolic-ref", "-q", "--short", "HEAD", check=False)
     original = branch or git(src, "rev-parse", "HEAD")
     state_dir = Path(logs) if logs else Path(tempfile.mkdtemp(prefix="mmu-bisect-"))
     state_dir.mkdir(parents=True, exist_ok=True)
     build_dir = Path(build_dir or src / "build").resolve()
     state = {"src": str(src), "dir": str(state_dir), "build_dir": str(build_dir), "make": make or default_make(),
-             "binary": binary_path, "cpu": cpu, "cases": list(case_ids), "cases_dir": str(Path(cases_dir).resolve()),
+             "binary": binary_path, "cpu": cpu, "cases": case_ids, "nodes": nodes,
+             "cases_paths": [str(Path(p).resolve()) for p in cases_paths],
              "kernel_build": str(Path(kernel_build).resolve()), "python": python, "good": None}
     out(f"bisecting {src} from {subject(src, good_commit)} (good) to {subject(src, bad_commit)} (bad) "
         f"on {', '.join(case_ids)}; logs in {state_dir}")
@@ -289,7 +285,8 @@ def main(argv=None):
     parser.add_argument("--binary", default=None, help="the built QEMU, relative to the build directory "
                                                        f"(default: the first of {', '.join(BINARIES)})")
     parser.add_argument("--cpu", default="max")
-    parser.add_argument("--cases-dir", default=str(ROOT / "cases"))
+    parser.add_argument("--cases", action="append", dest="cases_paths",
+                        help="case directories and files (CASES=; default: cases/)")
     parser.add_argument("--build", default=str(ROOT / "build"), help="the suite's kernel build directory")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--step", metavar="STATE", help=argparse.SUPPRESS)     # git bisect run's driver
@@ -301,7 +298,7 @@ def main(argv=None):
                      "(make bisect QEMU_SRC=... GOOD=... BAD=... CASE=...)")
     try:
         commit, _ = bisect(args.src, args.good, args.bad, args.cases, args.configure, args.make, args.build_dir,
-                           args.binary, args.cpu, args.cases_dir, args.build, args.python,
+                           args.binary, args.cpu, case_paths.split(args.cases_paths), args.build, args.python,
                            out=lambda text: print(text, flush=True))
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -13,11 +13,11 @@ import struct
 import sys
 from pathlib import Path
 
-from harness import declared
+from harness import case_paths, declared
 from harness.cases import (
     AP_NAMES, APTABLE_NAMES, DESC_WRITES, S2_TLBI_OPS, S2_DESC_WRITES, S2AP_NAMES, SH_NAMES, TLBI_OPS, CaseError,
-    load_dir,
 )
+from harness.errors import HarnessError
 from harness.kdefs import kernel_header, read_constants
 
 CASE_H = read_constants(kernel_header("case.h"))
@@ -160,15 +160,17 @@ def write(cases, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", required=True, type=Path, help="directory of case files")
+    parser.add_argument("--cases", required=True, nargs="+",
+                        help="case directories and files (CASES=: harness/case_paths.py)")
     parser.add_argument("--out", required=True, type=Path, help="blob file to write")
     args = parser.parse_args(argv)
     try:
-        cases = load_dir(args.cases)
+        paths = case_paths.split(args.cases)
+        cases = case_paths.load(paths)
         if not cases:
-            raise CaseError(args.cases, "no cases in its *.toml files")
+            raise CaseError(" ".join(args.cases), "no cases in its *.toml files")
         write(cases, args.out)
-    except (CaseError, BlobError) as e:
+    except (CaseError, BlobError, HarnessError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

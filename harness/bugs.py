@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.matrix import BREAKS, MATCHES, NOT_RUN, ROOT, _qemus_tool, architecture, load_run, resolve_qemu
+from harness.matrix import BREAKS, MATCHES, NOT_RUN, ROOT, architecture, load_run
+from harness.qemu_builds import qemus_tool, resolve_qemu
 from harness.versions import parse_range, parse_version
 
 SHOWS, FIXED, UNEXPLAINED = "shows it", "does not show it", "its cases depart, unexplained"
@@ -87,7 +88,7 @@ def catalogue(cases):
 def build_of(run):
     """The name of the fetched build (tools/qemus.py) a run ran on, or None."""
     qemu = Path(run.doc.get("qemu") or "")
-    return qemu.parent.name if qemu.parent.parent == _qemus_tool().cache_dir() else None
+    return qemu.parent.name if qemu.parent.parent == qemus_tool().cache_dir() else None
 
 
 def run_name(run):
@@ -104,9 +105,17 @@ def column_names(runs):
 
 
 def explained_steps(run, name):
-    """[(case id, n)]: the steps of a run whose observation the model explains by bug `name`."""
-    return [(e["id"], s["n"]) for e in run.doc["cases"] for s in e["steps"]
-            if any(name in bugs.split("+") for bugs in s.get("known_bugs") or ())]
+    """[(case id, n)]: the steps of a run whose observation the model explains by bug `name`, and
+    (case id, "run") where it explains how a case's run ended (a QEMU that aborted), as the
+    results' per-case `known_bugs` ({bug: [step numbers, "run"]}) say where they have it."""
+    out = []
+    for e in run.doc["cases"]:
+        out += [(e["id"], s["n"]) for s in e["steps"]
+                if any(name in bugs.split("+") for bugs in s.get("known_bugs") or ())]
+        per_case = e.get("known_bugs")
+        if isinstance(per_case, dict) and "run" in per_case.get(name, ()):
+            out.append((e["id"], "run"))
+    return out
 
 
 def seen(bug, run):
@@ -134,7 +143,11 @@ SHORT = {SHOWS: "yes", FIXED: "no", UNEXPLAINED: "departs?", NOT_RUN: "not run"}
 
 def seen_text(s):
     if s.state == SHOWS:
-        return f"{SHOWS}: {plural(len(s.steps), 'step')} in {plural(len({c for c, _ in s.steps}), 'instance')}"
+        steps = [c for c, n in s.steps if n != "run"]
+        ended = [c for c, n in s.steps if n == "run"]
+        return f"{SHOWS}: " + ", ".join(filter(None, [
+            steps and f"{plural(len(steps), 'step')} in {plural(len(set(steps)), 'instance')}",
+            ended and f"how {plural(len(ended), 'run')} ended"]))
     if s.state == FIXED:
         ran = [a for a in s.marked.values() if a != NOT_RUN]
         return f"{FIXED}: its {plural(len(ran), 'marked instance')} {'matches' if len(ran) == 1 else 'match'} " \
@@ -157,13 +170,13 @@ def departures(entry):
 
 
 def build_text(run, bugs, others=()):
-    """Which known bugs one build has and which instances newly differ from the architecture:
-    departures no known bug explains (and whether the other runs had them)."""
+    """Which known bugs one build has, and the instances that differ from the architecture where no
+    known bug explains it: newly (another run matches the architecture there), or as on the others."""
     has = [b for b in bugs if seen(b, run).state == SHOWS]
     lines = [f"QEMU {run_name(run)}, {run.doc.get('qemu')}: {len(has)} of the {len(bugs)} known bugs"
              + (": " + ", ".join(b.name for b in has) if has else "")]
     other_entries = [(o, o.entries()) for o in others]
-    new = []
+    new, old = [], []
     for e in run.doc["cases"]:
         if e["outcome"] == "skipped" or architecture(e) != BREAKS:
             continue
@@ -171,12 +184,18 @@ def build_text(run, bugs, others=()):
         if not problems:
             continue        # every departure is a known bug's
         matching = [run_name(o) for o, entries in other_entries if architecture(entries.get(e["id"])) == MATCHES]
-        new.append((e, problems, matching))
-    if not new:
+        (new if matching or not others else old).append((e, problems, matching))
+    if not new and not old:
         lines.append("no instance departs from the architecture but where a known bug explains it")
-    else:
-        lines.append(f"{len(new)} instances newly differ from the architecture (departures no known bug explains):")
-        for e, problems, matching in new:
+    elif not new:
+        lines.append("no instance newly differs from the architecture (where another run matches it)")
+    for group, title in ((new, "newly differ from the architecture (no known bug explains them"
+                               + ("; other runs match the architecture there)" if others else ")")),
+                         (old, "differ from the architecture as on every other run that ran them "
+                               "(no known bug explains them)")):
+        if group:
+            lines.append(f"{plural(len(group), 'instance')} {title}:")
+        for e, problems, matching in group:
             lines.append(f"  {e['id']} ({e['outcome']})" +
                          (f"; matches the architecture on {', '.join(matching)}" if matching else ""))
             lines += [f"      {p}" for p in problems]
@@ -209,14 +228,14 @@ def catalogue_text(bugs, runs):
     return "\n".join(lines)
 
 
-def results_runs(results):
-    """The runs of results/*.json, oldest QEMU first."""
-    runs = [load_run(p) for p in sorted(Path(results).glob("*.json"))]
+def sorted_runs(runs):
+    """Oldest QEMU first."""
     return sorted(runs, key=lambda r: (parse_version(r.doc["qemu_version"]), r.doc["cpu"]))
 
 
 def main(argv=None):
-    from harness.cases import CaseError, load_dir
+    from harness import case_paths
+    from harness.cases import CaseError
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show", nargs="+", metavar="RESULTS_JSON", help="these runs (default: results/*.json)")
     parser.add_argument("--qemu", help="run the suite on this QEMU (a binary, a fetched build's name, `system`) "
@@ -224,11 +243,12 @@ def main(argv=None):
     parser.add_argument("--cpu", default="max")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--results", default=str(ROOT / "results"))
-    parser.add_argument("--cases", default=str(ROOT / "cases"))
+    parser.add_argument("--cases", action="append", help="case directories and files (CASES=; default: cases/)")
     parser.add_argument("--build", default=str(ROOT / "build"))
     args = parser.parse_args(argv)
     try:
-        bugs = catalogue(load_dir(args.cases))
+        paths = case_paths.split(args.cases)
+        bugs = catalogue(case_paths.load(paths))
         build = None
         if args.qemu:
             from harness.matrix import run_pair
@@ -237,11 +257,12 @@ def main(argv=None):
             version = qemu_version(binary)
             print(f"running the suite on QEMU {version} ({binary}) -cpu {args.cpu}", flush=True)
             status, out, log, _ = run_pair(args.python, binary, version, args.cpu, Path(args.results),
-                                           Path(args.cases), Path(args.build), 0)
+                                           paths, Path(args.build), 0)
             if out is None:
                 raise HarnessError(f"the run on {binary} wrote no results (pytest exit status {status}; log: {log})")
             build = load_run(out)
-        runs = [load_run(p) for p in args.show] if args.show else results_runs(args.results)
+        runs = sorted_runs([load_run(p) for p in args.show]) if args.show else sorted_runs(
+            [load_run(p) for p in sorted(Path(args.results).glob("*.json"))])
     except (HarnessError, CaseError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from harness import declared, features, model
 from harness.cases import MAINT_OPS
 from harness.fuzz.known import MODEL_LOCK, fewest_explaining
+from harness.observation import observe
 from harness.oracle import describe_outcomes, expectation_agrees, observation_allowed
 from harness.predict import predict_case, step_accesses
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP
@@ -45,11 +46,11 @@ class ModelView:
     known_bugs: tuple = ()  # the known QEMU bugs (KnownBug) that explain the observation
 
 
-def _explained_by(version, step, record, translate):
+def _explained_by(version, step, obs, translate):
     """The fewest known bugs of QEMU `version` under which the model allows the
     observation (`translate()` evaluates the step); () when none do."""
     return fewest_explaining(version, translate,
-                             lambda outcomes: outcomes is not None and not observation_allowed(step, outcomes, record))
+                             lambda outcomes: outcomes is not None and not observation_allowed(step, outcomes, obs))
 
 
 def _registers(regs, boot, case):
@@ -155,15 +156,19 @@ def _after_updates(walks, outcomes):
     return [f"model: after the step the descriptors read {changed}; the model allows: {wanted}"]
 
 
-def step_views(case, records, boot, version=None):
+def step_views(case, records, boot, version=None, observations=None):
     """{step n: ModelView} of a case's records (see _step_views), with the model to itself: no
-    other thread's known-bug variant in force meanwhile."""
+    other thread's known-bug variant in force meanwhile.  observations: the records' step
+    Observations as the runner decoded them (decoded here when not given)."""
+    if observations is None:
+        observations = {n: observe(r) for n, r in records.steps.items()} if records else {}
     with MODEL_LOCK:
-        return _step_views(case, records, boot, version)
+        return _step_views(case, records, observations, boot, version)
 
 
-def _step_views(case, records, boot, version=None):
-    """{step n: ModelView} for a case's records (protocol.CaseRecords) of a run
+def _step_views(case, records, observations, boot, version=None):
+    """{step n: ModelView} for a case's records (protocol.CaseRecords) and their step
+    Observations (harness/observation.py) of a run
     on QEMU `version` whose boot record is `boot`; {} when the run carries no
     walks (walks off), and a problem on the first step when it should have and does not."""
     if records is None or boot is None or not records.walks and records.regs is None:
@@ -181,14 +186,14 @@ def _step_views(case, records, boot, version=None):
     # of the tables as they are now shows.
     predictions = predict_case(case, ids, pool_base) if _first_change(case) is not None else None
     for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
-        record = records.steps.get(n)
-        if predictions is not None and record is not None and step.op in MAINT_OPS:
+        obs = observations.get(n)
+        if predictions is not None and obs is not None and step.op in MAINT_OPS:
             outcomes = predictions[n]
-            problems = [f"model: {p}" for p in observation_allowed(step, outcomes, record)]
+            problems = [f"model: {p}" for p in observation_allowed(step, outcomes, obs)]
             problems += [f"{SUITE_DEFECT}: {p}" for p in expectation_agrees(step, outcomes)]
             views[n] = ModelView(describe_outcomes(outcomes, step.op), (), tuple(problems))
             continue
-        if step.op not in ACCESS_KINDS or record is None:
+        if step.op not in ACCESS_KINDS or obs is None:
             continue        # a self-test of the kernel, not an MMU probe; or a step that never ran
         # No walk record: the walk read no descriptor (a VA out of range, a walk disabled by EPDn).
         walks = records.walks.get(n, {"before": [], "after": []})
@@ -201,9 +206,9 @@ def _step_views(case, records, boot, version=None):
                 f"the model's walk reads PA {e.pa:#x}, which neither the kernel's walk of this VA nor the "
                 "case's declared layout holds (a defect of this suite)",))
             continue
-        problems = [f"model: {p}" for p in observation_allowed(step, outcomes, record)]
+        problems = [f"model: {p}" for p in observation_allowed(step, outcomes, obs)]
         # Under a known bug, what the model would have said: of the whole case where the TLB takes part.
-        bugs = _explained_by(version, step, record, (lambda: predict_case(case, ids, pool_base)[n])
+        bugs = _explained_by(version, step, obs, (lambda: predict_case(case, ids, pool_base)[n])
                              if predictions is not None else (lambda: model.full_translate(regs, memory, access))) \
             if problems else ()
         if bugs:

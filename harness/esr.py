@@ -24,12 +24,37 @@ class Field:
     def get(self, raw):
         return (raw & self.mask) >> self.shift
 
+    def put(self, value):
+        """value in the field's place (value must fit)."""
+        assert 0 <= value < 1 << self.width, (value, self.width)
+        return value << self.shift
 
-# ESR_ELx: exception class, instruction length, syndrome.  ISS2 (bits [55:32],
-# FEAT_LS64 and friends) carries nothing for the exceptions decoded here.
+
+def differing_fields(fields, got, want, mask):
+    """'SAS=2 (not 3), ISV=0 (not 1)': each named field of `fields` ((name, Field), ...) in
+    which got and want differ under mask, and the other differing bits by number."""
+    wrong = (got ^ want) & mask
+    parts, named = [], 0
+    for name, f in fields:
+        if wrong & f.mask:
+            parts.append(f"{name}={f.get(got):#x} (not {f.get(want):#x})" if f.width > 1
+                         else f"{name}={f.get(got)} (not {f.get(want)})")
+            named |= f.mask
+    rest = wrong & ~named
+    if rest:
+        bits = [b for b in range(64) if rest >> b & 1]
+        parts.append(f"bit{'s' if len(bits) > 1 else ''} {', '.join(map(str, reversed(bits)))} "
+                     f"= {', '.join(str(got >> b & 1) for b in reversed(bits))}")
+    return ", ".join(parts)
+
+
+# ESR_ELx: exception class, instruction length, syndrome, and ISS2 (bits [55:32]: FEAT_LS64,
+# FEAT_GCS, FEAT_S1PIE, FEAT_S1POE, FEAT_MTE ... information; 0 for the faults this suite makes).
 ESR_EC = Field(26, 6)
 ESR_IL = Field(25, 1)
 ESR_ISS = Field(0, 25)
+ESR_ISS2 = Field(32, 24)
+ESR_RES0 = Field(56, 8)
 
 # ISS of a data abort (Arm ARM D19.2, "ISS encoding for an exception from a
 # Data Abort").  An instruction abort has SET, FnV, EA, S1PTW and IFSC at the
@@ -49,15 +74,32 @@ ESR_ISS_S1PTW = Field(7, 1)     # stage 2 fault on a stage 1 table walk
 ESR_ISS_WNR = Field(6, 1)       # write, not read
 ESR_ISS_FSC = Field(0, 6)       # DFSC / IFSC
 
+# ESR_ELx of a Data Abort by field, for messages (an Instruction Abort's have the same places).
+ESR_FIELDS = (("EC", ESR_EC), ("IL", ESR_IL), ("ISV", ESR_ISS_ISV), ("SAS", ESR_ISS_SAS), ("SSE", ESR_ISS_SSE),
+              ("SRT", ESR_ISS_SRT), ("SF", ESR_ISS_SF), ("AR", ESR_ISS_AR), ("VNCR", ESR_ISS_VNCR),
+              ("SET", ESR_ISS_SET), ("FnV", ESR_ISS_FNV), ("EA", ESR_ISS_EA), ("CM", ESR_ISS_CM),
+              ("S1PTW", ESR_ISS_S1PTW), ("WnR", ESR_ISS_WNR), ("xFSC", ESR_ISS_FSC), ("ISS2", ESR_ISS2),
+              ("RES0[63:56]", ESR_RES0))
 
-# HPFAR_EL2 (Arm ARM D19.2): FIPA holds bits [51:12] of the faulting IPA of a
-# stage 2 abort taken to EL2.
+
+# HPFAR_EL2 (Arm ARM D24.2.76): FIPA holds bits [51:12] of the faulting IPA of a
+# stage 2 abort taken to EL2; NS (FEAT_SEL2) and the other bits are RES0 at Non-secure EL2.
 HPFAR_FIPA = Field(4, 40)
+HPFAR_NS = Field(63, 1)
+HPFAR_FIELDS = (("FIPA", HPFAR_FIPA), ("NS", HPFAR_NS))
 
 
 def hpfar_ipa(hpfar):
     """The faulting IPA's page (bits [51:12]) HPFAR_EL2 holds."""
     return HPFAR_FIPA.get(hpfar) << 12
+
+
+def ipa_valid(fault, s1ptw):
+    """Whether HPFAR_EL2 holds the faulting IPA of a stage 2 fault of class `fault`
+    (J1.3 IPAValid): for Translation, Access flag and Address size faults, and for a
+    Permission fault only on a stage 1 walk; UNKNOWN otherwise (Linux's
+    arch/arm64/kvm/hyp/include/hyp/fault.h resolves the IPA with AT for those)."""
+    return fault in ("translation", "access_flag", "address_size") or bool(s1ptw) and fault == "permission"
 
 
 class EC(enum.IntEnum):

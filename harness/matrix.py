@@ -19,10 +19,8 @@ qemu-system-aarch64, such as one built from source.
 """
 import argparse
 import concurrent.futures
-import importlib.util
-import json
 import os
-import shutil
+import shlex
 import subprocess
 import sys
 import time
@@ -30,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.qemu_builds import qemus_tool, resolve_qemu
+from harness.results import read as read_results
 from harness.summary import summary_text
 from harness.versions import in_range, parse_version
 
@@ -55,13 +55,8 @@ class Run:
 
 
 def load_run(path):
-    try:
-        with open(path) as f:
-            doc = json.load(f)
-        doc["qemu_version"], doc["cpu"], doc["cases"]   # the fields every reader needs
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise HarnessError(f"cannot read results {path}: {e!r}") from None
-    return Run(Path(path), doc)
+    """A run's results file, checked against the results schema (harness.results.read)."""
+    return Run(Path(path), read_results(path))
 
 
 def step_matches(step):
@@ -246,40 +241,15 @@ def matrix_text(runs, findings=()):
 # ------------------------------------------------------------------ running
 
 
-def _qemus_tool():
-    spec = importlib.util.spec_from_file_location("qemus", ROOT / "tools" / "qemus.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def resolve_qemu(name):
-    """The binary for a QEMUS entry: a fetched build's wrapper, `system`, or a path."""
-    if name == "system":
-        found = shutil.which("qemu-system-aarch64")
-        if not found:
-            raise HarnessError("QEMUS names `system` but there is no qemu-system-aarch64 on PATH "
-                               "(apt-get install qemu-system-arm)")
-        return found
-    if "/" in name:
-        if not os.access(name, os.X_OK):
-            raise HarnessError(f"QEMUS names {name!r}, which is not an executable")
-        return os.path.abspath(name)
-    qemus = _qemus_tool()
-    builds = qemus.cached(qemus.cache_dir())
-    if name not in builds:
-        known = ", ".join(qemus.BUILDS)
-        raise HarnessError(f"QEMUS names {name!r}, which is not fetched in {qemus.cache_dir()}: fetch it with "
-                           f"`make qemus QEMUS={name}` (builds: {known}; or give `system` or a binary's path)")
-    return builds[name]["wrapper"]
-
-
-def run_pair(python, qemu, version, cpu, results, cases, build, workers):
-    """Run the suite once; returns (pytest exit status, results path, log path, seconds)."""
+def run_pair(python, qemu, version, cpu, results, cases, build, workers, pytest_args=()):
+    """Run the suite once on the case paths `cases` (no test paths: the session runs them, wherever
+    they are), with `pytest_args` (a selection: -k ...); returns (pytest exit status, results path,
+    log path, seconds)."""
     stem = f"{version}-{cpu}"
     log = results / f"{stem}.log"
-    cmd = [python, "-m", "pytest", str(cases), f"--qemu={qemu}", f"--cpu={cpu}", f"--cases={cases}",
-           f"--build={build}", f"--results={results}", "-q", "-p", "no:cacheprovider", "-n", str(workers)]
+    cmd = [python, "-m", "pytest", f"--qemu={qemu}", f"--cpu={cpu}", *(f"--cases={c}" for c in cases),
+           f"--build={build}", f"--results={results}", "-q", "-p", "no:cacheprovider", "-n", str(workers),
+           *pytest_args]
     start = time.time()
     with open(log, "w") as f:
         f.write("$ " + " ".join(cmd) + "\n")
@@ -291,7 +261,7 @@ def run_pair(python, qemu, version, cpu, results, cases, build, workers):
     return status, out if fresh else None, log, time.time() - start
 
 
-def run_matrix(qemus, cpus, python, results, cases, build, parallel):
+def run_matrix(qemus, cpus, python, results, cases, build, parallel, pytest_args=()):
     """Run every (QEMU, CPU) pair; returns ([Run], [problem text])."""
     from harness.qemu import qemu_version
     pairs, versions = [], {}
@@ -313,7 +283,7 @@ def run_matrix(qemus, cpus, python, results, cases, build, parallel):
     print(f"running the suite on {len(pairs)} (QEMU, CPU) pairs, {parallel} at a time", flush=True)
     problems, runs = [], []
     with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
-        futures = {pool.submit(run_pair, python, binary, version, cpu, results, cases, build, workers):
+        futures = {pool.submit(run_pair, python, binary, version, cpu, results, cases, build, workers, pytest_args):
                    (name, version, cpu) for name, binary, version, cpu in pairs}
         done = {}
         for future in concurrent.futures.as_completed(futures):
@@ -336,8 +306,9 @@ def _split(text):
 
 
 def main(argv=None):
+    from harness import case_paths
     from harness.bugs import catalogue
-    from harness.cases import CaseError, load_dir
+    from harness.cases import CaseError
     from harness.report import write_report
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--qemus", nargs="+", default=[],
@@ -347,20 +318,24 @@ def main(argv=None):
     parser.add_argument("--show", nargs="+", metavar="RESULTS_JSON", help="show existing results instead of running")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--results", default=str(ROOT / "results"))
-    parser.add_argument("--cases", default=str(ROOT / "cases"))
+    parser.add_argument("--cases", action="append",
+                        help="case directories and files (CASES=; repeat it; default: cases/)")
+    parser.add_argument("--pytest-args", default="",
+                        help="more pytest arguments for every run, such as a selection (K=: -k EXPR; PYTEST_ARGS=)")
     parser.add_argument("--build", default=str(ROOT / "build"))
     parser.add_argument("--parallel", type=int, default=0, help="runs at a time (default: one per CPU)")
     parser.add_argument("--report", default=None, help="HTML report path (default: <results>/report.html)")
     args = parser.parse_args(argv)
     problems = []
     try:
-        cases = load_dir(args.cases)
+        paths = case_paths.split(args.cases)
+        cases = case_paths.load(paths)
         if args.show:
             runs = [load_run(p) for p in args.show]
         else:
-            qemus = _split(args.qemus) or _qemus_tool().DEFAULT_SET
+            qemus = _split(args.qemus) or qemus_tool().DEFAULT_SET
             runs, problems = run_matrix(qemus, _split(args.cpus), args.python, Path(args.results),
-                                        Path(args.cases), Path(args.build), args.parallel)
+                                        paths, Path(args.build), args.parallel, shlex.split(args.pytest_args))
     except (HarnessError, CaseError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -90,6 +90,7 @@ FETCH_MAGIC = read_defines(kernel_header("probe.h"))["FETCH_MAGIC"]
 # `LDR/LDTR x0`, stores `STRB/STRH/STR w1` or `STR/STTR x1`, all `[x0]`.  What
 # LSInstructionSyndrome (Arm ARM J1.3.3.11) reports of each when ISV = 1:
 # (SAS: log2 of the size, SSE, SRT, SF, AR).
+LS_SYNDROME_FIELDS = ("SAS", "SSE", "SRT", "SF", "AR")
 LS_SYNDROME = {
     **{op: (size.bit_length() - 1, 0, 0, int(size == 8), 0) for op, size in LOADS.items()},
     **{op: (size.bit_length() - 1, 0, 1, int(size == 8), 0) for op, size in STORES.items()},

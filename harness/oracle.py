@@ -1,14 +1,15 @@
-"""The model as a second oracle: does a case's expectation agree with what the
-architecture permits, and does what the kernel observed match a permitted
-outcome?  Both answer with a list of problem lines (empty: no problem)."""
+"""The model as the oracle: does a case's expectation agree with what the
+architecture permits, and does what the kernel observed (its Observation, every
+bit of every register the step reports) match a permitted outcome?  Both answer
+with a list of problem lines (empty: no problem)."""
 from dataclasses import replace
 
 from harness import esr, par
 from harness.model.outcome import (
-    EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, Abort, Completes, Done, Par, Unknown, abort_class,
+    ALL_BITS, EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, Abort, Completes, Done, Par, Unknown, abort_class,
 )
-from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LOADS, at_aborts
-from harness.verdict import desc_text, expected_text, hpfar_holds_ipa, hpfar_valid
+from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LOADS, LS_SYNDROME_FIELDS, at_aborts
+from harness.verdict import desc_text, expected_text, hpfar_valid
 
 
 def _fault_label(op):
@@ -34,6 +35,8 @@ def describe(outcome, op):
         if outcome.ec == EC_PC_ALIGNMENT:
             return f"{EC_PC_ALIGNMENT.text} (EC {EC_PC_ALIGNMENT:#04x}), FAR {outcome.far:#x}"
         wnr = "" if op == "fetch" or outcome.wnr is None else f", WnR={int(outcome.wnr)}"
+        if outcome.syndrome is not None:
+            wnr += ", ISV=1 (" + " ".join(f"{k}={v}" for k, v in zip(LS_SYNDROME_FIELDS, outcome.syndrome)) + ")"
         fault = esr.describe_fsc(outcome.fsc, "DFSC" if outcome.cm else _fault_label(op))
         if outcome.stage == 2:
             s1ptw = ", S1PTW=1" if outcome.s1ptw else ""
@@ -109,6 +112,8 @@ def _rejects(step, outcome):
             return f"IPA {outcome.ipa & ~0xFFF:#x}"
         if outcome.s1ptw != e.s1ptw:
             return f"S1PTW={int(outcome.s1ptw)}"
+        if e.isv is not None and (outcome.syndrome is not None) != e.isv:
+            return f"ISV={int(outcome.syndrome is not None)} (AArch64.InstructionSyndromeValid)"
         if outcome.far != e.far:
             return f"FAR {outcome.far:#x}, not {e.far:#x}"
         return None
@@ -166,67 +171,61 @@ def expectation_agrees(step, outcomes):
     return problems
 
 
-def _mismatch(step, outcome, record):
-    """Why record (a protocol step Record) is not outcome, or None."""
-    result = record.word("result")
+def _register(name, fields, got, bits, decoded=None):
+    """Why register `name` as read (got; decoded: its text) is not one the prediction
+    (model.outcome.Bits) permits, or None."""
+    if not bits.wrong(got):
+        return None
+    free = "" if bits.mask == ALL_BITS else f" (bits {ALL_BITS & ~bits.mask:#x} free)"
+    return (f"got {name} {got:#x}{f' ({decoded})' if decoded else ''}, where the model has {bits.value:#x}{free}: "
+            + esr.differing_fields(fields, got, bits.value, bits.mask))
+
+
+def _mismatch(step, outcome, obs):
+    """Why obs (the step's Observation) is not outcome, or None: every register the step
+    reports, whole (the bits the architecture leaves UNKNOWN or IMPLEMENTATION DEFINED
+    aside, as the outcome says)."""
     if isinstance(outcome, Done):
-        if result != "ok":
-            return f"got result={result}"
-        if outcome.desc is not None and record.num("desc") != outcome.desc:
-            return f"got descriptor {record.num('desc'):#x}"
+        if obs.result != "ok":
+            return f"got result={obs.result}"
+        if outcome.desc is not None and obs.desc != outcome.desc:
+            return f"got descriptor {obs.desc:#x}"
         return None
     if isinstance(outcome, Completes):
-        if result != "ok":
-            return f"got result={result}"
-        if step.op == "fetch" and outcome.value == FETCH_MAGIC and record.num("value") != FETCH_MAGIC:
-            return f"the fetched stub returned {record.num('value'):#x}"
+        if obs.result != "ok":
+            return f"got result={obs.result}"
+        if step.op == "fetch" and outcome.value == FETCH_MAGIC and obs.value != FETCH_MAGIC:
+            return f"the fetched stub returned {obs.value:#x}"
         if step.op in LOADS and outcome.value is not None:
-            got = record.num("value") & ((1 << (8 * LOADS[step.op])) - 1)
+            got = obs.value & ((1 << (8 * LOADS[step.op])) - 1)
             if got != outcome.value:
                 return f"got value {got:#x}"
         return None
     if isinstance(outcome, Abort):
-        if result != "fault":
-            return f"got result={result}"
-        s = esr.decode_esr(record.num("esr"))
-        if s.ec != outcome.ec:
-            return f"got EC {s.ec:#04x}"
-        if outcome.ec == EC_PC_ALIGNMENT:
-            if s.il != 1:
-                return f"got IL={s.il}"
-            return None if record.num("far") == outcome.far else f"got FAR {record.num('far'):#x}"
-        if s.fsc != outcome.fsc:
-            return f"got {esr.describe_fsc(s.fsc, _fault_label(step.op))}"
-        if (record.fields.get("el") == 2) != (outcome.stage == 2):
-            return f"got an abort taken to EL{2 if record.fields.get('el') == 2 else 1}"
-        if outcome.stage == 2 and hpfar_holds_ipa(outcome.fault[0], outcome.s1ptw):
-            if esr.hpfar_ipa(record.num("hpfar")) != outcome.ipa & ~0xFFF:
-                return f"got HPFAR_EL2 {record.num('hpfar'):#x}"
-        wrong = [f"{name}={got}" for name, got, want in (
-            ("IL", s.il, 1), ("WnR", s.wnr, s.wnr if s.wnr is None or outcome.wnr is None else int(outcome.wnr)),
-            ("S1PTW", s.s1ptw, int(outcome.s1ptw)), ("CM", s.cm, None if s.cm is None else int(outcome.cm)),
-            ("EA", s.ea, 0), ("FnV", s.fnv, 0)) if got != want]
-        if wrong:
-            return "got " + ", ".join(wrong)
-        if record.num("far") != outcome.far:
-            return f"got FAR {record.num('far'):#x}"
-        return None
-    if result != "par":
-        return f"got result={result}"
-    if (record.num("par") ^ outcome.value) & outcome.mask:
-        return f"got {par.describe(par.decode_par(record.num('par')))}"
-    return None
+        if obs.result != "fault":
+            return f"got result={obs.result}"
+        if obs.to_el2 != (outcome.stage == 2):
+            return f"got an abort taken to EL{2 if obs.to_el2 else 1}"
+        el = "EL2" if outcome.stage == 2 else "ELx"
+        return (_register(f"ESR_{el}", esr.ESR_FIELDS, obs.esr.raw, outcome.esr(), esr.describe(obs.esr))
+                or _register(f"FAR_{el}", (), obs.far, outcome.far_register())
+                or outcome.stage == 2 and _register("HPFAR_EL2", esr.HPFAR_FIELDS, obs.hpfar, outcome.hpfar())
+                or None)
+    if obs.result != "par":
+        return f"got result={obs.result}"
+    fields = par.PAR_FAULT_NAMES if par.PAR_F.get(outcome.value) else par.PAR_OK_NAMES
+    return _register("PAR_EL1", fields, obs.par.raw, outcome.register(), par.describe(obs.par))
 
 
-def observation_allowed(step, outcomes, record):
-    """Problems with what the kernel observed (its step record) against the
-    model: it must match one of the outcomes the model allows."""
+def observation_allowed(step, outcomes, obs):
+    """Problems with what the kernel observed (the step's Observation) against the
+    model: it must match one of the outcomes the model allows, bit for bit."""
     if any(isinstance(o, Unknown) for o in outcomes):
         return []
-    if record is None:
+    if obs is None:
         return ["expected a record of this step; got none"]
     ordered = sorted(outcomes, key=repr)
-    misses = [_mismatch(step, o, record) for o in ordered]
+    misses = [_mismatch(step, o, obs) for o in ordered]
     if any(m is None for m in misses):
         return []
     return [f"matches no outcome the model allows: ({describe(o, step.op)}) {m}" for o, m in zip(ordered, misses)]

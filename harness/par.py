@@ -12,7 +12,8 @@ PAR_F = Field(0, 1)         # 1: the translation aborted
 # PAR_EL1.F == 0: the translation succeeded.
 PAR_SH = Field(7, 2)
 PAR_NS = Field(9, 1)
-PAR_RES1 = Field(11, 1)     # RES1; reported, not checked
+PAR_IMPDEF_OK = Field(10, 1)    # IMPLEMENTATION DEFINED ("Non-Faulting PAR")
+PAR_RES1 = Field(11, 1)     # RES1 in both forms (AArch64.EncodePAR)
 PAR_PA = Field(12, 40)      # PA[51:12] in place (PA[51:48] with 52-bit PAs)
 PAR_ATTR = Field(56, 8)     # MAIR_ELx-format attribute byte
 
@@ -20,6 +21,15 @@ PAR_ATTR = Field(56, 8)     # MAIR_ELx-format attribute byte
 PAR_FST = Field(1, 6)       # DFSC encoding
 PAR_PTW = Field(8, 1)       # stage 2 fault on a stage 1 table walk
 PAR_S = Field(9, 1)         # 0: stage 1, 1: stage 2
+PAR_IMPDEF_FAULT = Field(48, 16)    # IMPLEMENTATION DEFINED ("Faulting PAR")
+
+# The fields a translation gives, in each form: PAR_EL1 by field, for messages.
+PAR_OK_FIELDS = PAR_F.mask | PAR_SH.mask | PAR_PA.mask | PAR_ATTR.mask
+PAR_FAULT_FIELDS = PAR_F.mask | PAR_FST.mask | PAR_PTW.mask | PAR_S.mask
+PAR_OK_NAMES = (("F", PAR_F), ("SH", PAR_SH), ("NS", PAR_NS), ("IMPDEF[10]", PAR_IMPDEF_OK), ("RES1[11]", PAR_RES1),
+                ("PA", PAR_PA), ("ATTR", PAR_ATTR))
+PAR_FAULT_NAMES = (("F", PAR_F), ("FST", PAR_FST), ("PTW", PAR_PTW), ("S", PAR_S), ("RES1[11]", PAR_RES1),
+                   ("IMPDEF[63:48]", PAR_IMPDEF_FAULT))
 
 # SH encodings; Device and Normal Non-cacheable memory report outer.
 SH_NAMES = {0b00: "non", 0b01: "reserved", 0b10: "outer", 0b11: "inner"}

@@ -16,7 +16,8 @@ from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, uni
 from harness.model.registers import TTBR_ASID, walk_params
 from harness.model.stage2 import VTTBR_VMID, full_translate, s2_params
 from harness.model.tlb import (
-    STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, current_asid, current_vmid, leaf,
+    STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, current_asid, current_vmid,
+    entry_registers, leaf,
     tlbi_regime,
 )
 from harness.model.translate import Access
@@ -87,7 +88,8 @@ def _access_outcomes(tlb, access):
     for entry, leaf_usable, tables in tlb.usable_entries(access.va):
         # The leaf entry gives what its walk gave, never a fault that is not cached; a walk through
         # a table entry reads the levels below it now, and may meet any fault there.
-        walks = [(entry.regs, entry.memory, True)] if leaf_usable else []
+        walks = [(regs, entry.memory, True) for regs in entry_registers(entry.regs, tlb.regs_seen)] if leaf_usable \
+            else []
         walks += [(regs, memory, False) for cached in tables for regs, memory in tlb.through_walk_cache(entry, cached)]
         for regs, memory, from_leaf in walks:
             for outcome in full_translate(regs, memory, access):
@@ -206,6 +208,9 @@ def predict_case(case, ids, pool_base=None):
                 if step.fixup:
                     tlb = tlb.copy()
                     _fix(case, n, step, tlb, slots)
+                if step.el == 0:
+                    tlb = tlb.copy()
+                    tlb.complete_tlbis()        # the exception return to EL0 is a Context synchronization event
                 outcomes = _access_outcomes(tlb, access)
             except UnknownMemory as e:
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})")}))
@@ -221,6 +226,8 @@ def predict_case(case, ids, pool_base=None):
                     continue
                 effects[key] = branch = tlb.copy()
                 branch.faulted = faulted
+                if faulted or step.el == 0:
+                    branch.complete_tlbis()     # taking the exception is a Context synchronization event
                 if outcome.updates:
                     branch.hardware_update(after)
                 elif after is not tlb.memory:

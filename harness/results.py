@@ -2,13 +2,21 @@
 
 Written once, at the end of the session, to a temporary file renamed into
 place: an interrupted run leaves the previous file or a complete new one
-(marked interrupted), never half a file.
+(marked interrupted), never half a file.  Read back (harness.compare, harness.matrix --show,
+the report, make bugs) through read(), which checks the document once against the schema its
+readers rely on: a file that is not one is a one-line error naming it.
 """
 import json
 import os
 import time
 from collections import Counter
 from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.versions import parse_version
+
+# The results document's schema: bumped when a field its readers use changes.
+SCHEMA = 1
 
 
 def case_entry(case, nodeid, judgement, outcome, reason=None):
@@ -39,7 +47,7 @@ def _lines(doc):
 class ResultsWriter:
     def __init__(self, path, qemu, version, cpu):
         self.path = Path(path)
-        self.header = {"qemu": qemu, "qemu_version": version, "cpu": cpu,
+        self.header = {"schema": SCHEMA, "qemu": qemu, "qemu_version": version, "cpu": cpu,
                        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         self.start = time.monotonic()
         self.entries = []
@@ -65,3 +73,84 @@ class ResultsWriter:
         counts = ", ".join(f"{n} {k}" for k, n in sorted(self.counts().items())) or "no case ran"
         return (f"MMU conformance: {counts} on QEMU {self.header['qemu_version']} -cpu {self.header['cpu']}; "
                 f"results in {self.path} and {self.path.with_suffix('.xml')}")
+
+
+class ResultsError(HarnessError):
+    """A results file that cannot be read as one: the message names the file and what is wrong."""
+
+
+# What readers take from a document, a case entry and a step: key -> the types it may have.
+_TOP = {"qemu_version": (str,), "cpu": (str,), "cases": (list,)}
+_TOP_OPTIONAL = {"qemu": (str,), "counts": (dict,), "interrupted": (bool,)}
+_CASE = {"id": (str,), "outcome": (str,), "summary": (str,), "problems": (list,), "steps": (list,)}
+_CASE_OPTIONAL = {"reason": (str, type(None)), "nodeid": (str,), "file": (str,)}
+_STEP = {"n": (int,), "op": (str,), "va": (str,), "expected": (str, type(None)), "observed": (str, type(None)),
+         "ok": (bool,)}
+_STEP_OPTIONAL = {"problems": (list,), "model": (str, type(None)), "walk": (list,), "known_bugs": (list,)}
+_JSON_TYPES = {str: "a string", int: "an integer", bool: "true or false", list: "an array", dict: "an object",
+               type(None): "null"}
+
+
+def read(path):
+    """The results document at path, checked against the schema (ResultsError if it is not one)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as e:
+        raise ResultsError(f"{path}: cannot be read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ResultsError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise ResultsError(f"{path}: not a complete JSON document (line {e.lineno}, column {e.colno}: {e.msg}); "
+                           "an interrupted copy?") from None
+    except (ValueError, RecursionError) as e:     # numbers of too many digits, nesting too deep
+        raise ResultsError(f"{path}: not a results document: {e}") from None
+    _check(path, doc)
+    return doc
+
+
+def _check(path, doc):
+    if not isinstance(doc, dict):
+        raise ResultsError(f"{path}: not a results document ({_type(doc)}, not an object)")
+    if doc.get("schema") != SCHEMA:
+        found = "no schema version" if "schema" not in doc else f"schema version {doc['schema']!r}"
+        raise ResultsError(f"{path}: {found}, this suite reads version {SCHEMA}: written by another version of "
+                           "the suite; run it again to compare")
+    _fields(path, "", doc, _TOP, _TOP_OPTIONAL)
+    try:
+        parse_version(doc["qemu_version"])
+    except ValueError as e:
+        raise ResultsError(f"{path}: qemu_version: {e}") from None
+    for i, case in enumerate(doc["cases"]):
+        where = f"cases[{i}]"
+        _fields(path, where, case, _CASE, _CASE_OPTIONAL)
+        _strings(path, f"{where}.problems", case["problems"])
+        for k, step in enumerate(case["steps"]):
+            _fields(path, f"{where}.steps[{k}]", step, _STEP, _STEP_OPTIONAL)
+            for key in ("problems", "walk", "known_bugs"):
+                _strings(path, f"{where}.steps[{k}].{key}", step.get(key, []))
+
+
+def _fields(path, where, table, required, optional):
+    if not isinstance(table, dict):
+        raise ResultsError(f"{path}: {where} must be an object, not {_type(table)}")
+    prefix = f"{where}." if where else ""
+    for key, types in (*required.items(), *optional.items()):
+        if key not in table:
+            if key in required:
+                raise ResultsError(f"{path}: {prefix}{key} is missing: not a results document of this suite")
+            continue
+        value = table[key]
+        if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
+            raise ResultsError(f"{path}: {prefix}{key} must be {' or '.join(_JSON_TYPES[t] for t in types)}, "
+                               f"not {_type(value)}")
+
+
+def _strings(path, where, values):
+    for i, v in enumerate(values):
+        if not isinstance(v, str):
+            raise ResultsError(f"{path}: {where}[{i}] must be a string, not {_type(v)}")
+
+
+def _type(value):
+    return next((words for kind, words in _JSON_TYPES.items() if type(value) is kind), type(value).__name__)

@@ -20,6 +20,7 @@ from pathlib import Path
 from harness import crosscheck, esr
 from harness.cases import STORES
 from harness.kdefs import kernel_header, read_defines
+from harness.observation import observe
 from harness.protocol import PREFIX, PROTOCOL_VERSION, parse_output
 from harness.qemu import HANG_CHECK, WALKS_OPTION, boot_tokens, qemu_version, run_kernel, symbol_for
 from harness.verdict import judge_step
@@ -112,16 +113,20 @@ def _describe_exception(record, kernel):
             f"ELR {record.num('elr'):#x} ({where}), FAR {record.num('far'):#x}, SPSR {record.num('spsr'):#x}")
 
 
-def _step_verdicts(case, records):
+def _observations(records):
+    """{step n: Observation} of a case's step records, each decoded once (harness/observation.py)."""
+    return {n: observe(r) for n, r in records.steps.items()} if records else {}
+
+
+def _step_verdicts(case, observations):
     """The verdicts on a case's steps (self-test steps about the run's end aside)."""
-    steps = records.steps if records else {}
-    return [judge_step(n, step, steps.get(n)) for n, step in enumerate(case.steps)
+    return [judge_step(n, step, observations.get(n)) for n, step in enumerate(case.steps)
             if step.expect.kind not in (*_SELFTEST_END, "hang")]
 
 
-def _with_model(verdicts, case, records, boot, qemu):
+def _with_model(verdicts, case, records, observations, boot, qemu):
     """The step verdicts with the reference model's view of each step added (harness/crosscheck.py)."""
-    views = crosscheck.step_views(case, records, boot, qemu_version(qemu))
+    views = crosscheck.step_views(case, records, boot, qemu_version(qemu), observations)
     out = []
     for v in verdicts:
         view = views.get(v.n)
@@ -151,8 +156,9 @@ def judge(case, records, run, settings, shares_run=False, boot=None):
 
 
 def _judge(case, records, run, settings, shares_run, boot):
-    j = Judgement(case, steps=_with_model(_step_verdicts(case, records), case, records, boot, settings.qemu),
-                  run=run, wall=run.wall)
+    observations = _observations(records)
+    j = Judgement(case, steps=_with_model(_step_verdicts(case, observations), case, records, observations, boot,
+                                          settings.qemu), run=run, wall=run.wall)
     selftest = case.steps[-1].expect.kind if case.steps[-1].expect.kind in (*_SELFTEST_END, "hang") else None
     exception = records.exception if records else None
     if selftest == "hang":
@@ -361,7 +367,7 @@ class _CutAfterWriterFails:
                 case = self.writers.get(case_id)
                 if case is not None and case_records.end and (
                         case_records.error is not None or case_records.problems
-                        or not all(v.ok for v in _step_verdicts(case, case_records))):
+                        or not all(v.ok for v in _step_verdicts(case, _observations(case_records)))):
                     self.failed = case
                     return f"{case_id} failed while it could write memory"
         return None

@@ -80,7 +80,9 @@ static bool id_ok(const u8 *base, u32 offset, u32 len, u64 blob_size)
  */
 static bool stage2_ok(const u8 *base, const struct blob_stage2 *s, u32 regime_flags, u64 size)
 {
-	if (!granule_ok(s->tg) || s->t0sz < 12 || (u64)KERNEL_WINDOW_BASE + KERNEL_WINDOW_SIZE > 1ULL << (64 - s->t0sz) ||
+	/* txsz_ok first: a T0SZ above 64 would make the shift below undefined. */
+	if (!granule_ok(s->tg) || !txsz_ok(s->t0sz) ||
+	    (u64)KERNEL_WINDOW_BASE + KERNEL_WINDOW_SIZE > 1ULL << (64 - s->t0sz) ||
 	    s->sl0 > 3 || s->ps > 6 ||
 	    (s->flags & ~STAGE2_FLAGS) || (regime_flags & (REGIME_KERNEL_HIGH | REGIME_EL20)))
 		return false;

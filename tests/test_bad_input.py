@@ -26,7 +26,7 @@ def case_file(directory, body):
                  if not re.search(rf"^{key}\s*=", body, re.M)]
         text = FEATURE + "\n[case.bad]\n" + "\n".join([*lines, body]) + "\n"
     path = directory / "bad.toml"
-    path.write_text(text)
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))     # a lone surrogate: a byte that is not UTF-8
     return path
 
 
@@ -47,7 +47,7 @@ BAD = [
      "must be an integer"),
     ("wrong_type_flag", 'map = [ { va = 0x8000_0000, to = "frame0", level = 3, af = 1 } ]', "map[0].af",
      "must be true or false"),
-    ("wrong_type_steps", 'steps = "load64"', "steps", "must be a list of tables"),
+    ("wrong_type_steps", 'steps = "load64"', "steps", "must be an array of tables, not the string 'load64'"),
     ("bad_expression", 'map = [ { va = "base + 0x1000", to = "frame0", level = 3 } ]', "map[0].va", "base"),
     ("bad_granule", 'regime = { granule = "8K" }', "regime.granule", "not one of"),
     ("misaligned_block_output", 'map = [ { va = 0x8020_0000, to = 0x8010_0000, level = 2 } ]', "map[0].to",
@@ -123,6 +123,38 @@ BAD = [
      's2map = [ { ipa = 0x8000_0000, to = "frame0", level = 3 } ]', "stage2", "not the EL2&0 regime"),
     ("el2_asid_without_e2h", 'el2 = "nvhe"\nsteps = [ { do = "tlbi_vae2", va = 0x8000_0000, asid = 3 } ]',
      "steps[0].asid", "no ASID with HCR_EL2.E2H = 0"),
+    # Errors that point at the fix (issue 23): the type expected and the type found, the closest names.
+    ("bool_level", 'map = [ { va = 0x8000_0000, to = "frame0", level = true } ]', "map[0].level",
+     "must be an integer, not the boolean true"),
+    ("summary_not_text", "summary = 5", "summary", "must be a sentence saying which rule the case checks, not the integer 5"),
+    ("word_level", 'map = [ { va = 0x8000_0000, to = "frame0", level = "two" } ]', "map[0].level",
+     "must be an integer, not the string 'two' (a string here is an expression over the case's matrix parameters"),
+    ("op_misspelt", 'steps = [ { do = "stor64", va = 0x8000_0000, expect = "ok" } ]', "steps[0].do",
+     "'stor64' is not one of the 87 known (did you mean 'store64'"),
+    ("fault_misspelt", 'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "permision", level = 3 } } ]',
+     "steps[0].expect.fault", "(did you mean 'permission'?)"),
+    ("fault_capitalised", 'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "Permission", level = 3 } } ]',
+     "steps[0].expect.fault", "(did you mean 'permission'?)"),
+    ("key_misspelt", 'steps = [ { do = "load64", va = 0x8000_0000, expct = "ok" } ]', "steps[0].expct",
+     "unknown key (did you mean 'expect'?)"),
+    ("frame_misspelt", 'steps = [ { do = "map", va = 0x8000_1000, level = 3, to = "fram0" } ]', "steps[0].to",
+     "frame 'fram0' is not one of the case's frames (did you mean 'frame0'?)"),
+    ("feature_misspelt", 'requires = ["FEAT_PAM"]', "requires[0]", "unknown feature 'FEAT_PAM' (did you mean 'FEAT_PAN'"),
+    ("inline_table_split", 'steps = [ { do = "load64", va = 0x8000_0000,\n  expect = "ok" } ]', None,
+     "line 5, column 45: not valid TOML: Invalid initial character for a key part (an inline table { ... } must fit "
+     "on one line"),
+    ("choice_not_text", 'map = [ { va = 0x8000_0000, to = "frame0", level = 3, ap = ["rw_el1"] } ]', "map[0].ap",
+     "must be a string (one of: rw_el1, rw_all, ro_el1, ro_all), not an array"),
+    ("not_utf8", "!" + FEATURE + '\n# caf\udce9\n[case.bad]\n' + SUMMARY, None, "line 2, column 6: not UTF-8 text (byte 0xe9)"),
+    ("value_beyond_64_bits", 'steps = [ { do = "store64", va = 0x8000_0000, value = 0x1_0000_0000_0000_0000, expect = "ok" } ]',
+     "steps[0].value", "0x10000000000000000 does not fit in 64 bits"),
+    ("expression_divides_by_zero", 'map = [ { va = "0x8000_0000 // 0", to = "frame0", level = 3 } ]', "map[0].va",
+     "is an expression that does not evaluate: '0x8000_0000 // 0': integer division or modulo by zero"),
+    ("expression_too_wide", 'map = [ { va = "2 ** 1000000", to = "frame0", level = 3 } ]', "map[0].va",
+     "makes a number wider than 256 bits"),
+    ("tables_without_table", 'map = []\ntables = [ { va = 0x8000_0000, level = 2, pxntable = true } ]\n'
+     'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "translation", level = 1 } } ]', "tables",
+     "the kernel cannot build this case's tables: tables: no table descriptor for 0x80000000 at level 2"),
 ]
 
 

@@ -94,7 +94,7 @@ def test_bisect_refuses_bad_input_before_building(qemu_tree, tmp_path, capsys):
     repo, commits = qemu_tree
     with pytest.raises(HarnessError, match=r"revision 'v99\.0' does not exist"):
         bisect.bisect(repo, "v99.0", "master", [CASE], out=print)
-    with pytest.raises(HarnessError, match=r"no such case instance .*: demo\.nope"):
+    with pytest.raises(HarnessError, match=r"no case 'demo\.nope' in the .* case instances of CASES"):
         bisect.bisect(repo, commits[0], "master", ["demo.nope"], out=print)
     (repo / "notes").write_text("an edit\n")
     with pytest.raises(HarnessError, match="has uncommitted changes"):

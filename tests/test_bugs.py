@@ -10,6 +10,7 @@ from harness import bugs
 from harness.bugs import FIXED, SHOWS, UNEXPLAINED, KnownBug, build_text, catalogue, catalogue_text, seen
 from harness.cases import load_dir
 from harness.matrix import NOT_RUN, Run
+from harness.results import SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 SH = "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH inner (PAR 0x41000b80)"
@@ -26,7 +27,7 @@ def entry(case_id, outcome, *steps, problems=()):
 
 
 def run(version, *entries):
-    return Run(Path(f"results/{version}-max.json"), {"qemu_version": version, "cpu": "max", "qemu": "q",
+    return Run(Path(f"results/{version}-max.json"), {"schema": SCHEMA, "qemu_version": version, "cpu": "max", "qemu": "q",
                                                      "counts": {}, "cases": list(entries)})
 
 
@@ -59,6 +60,11 @@ def test_a_run_shows_a_bug_where_the_model_explains_a_step_by_it():
     # Two bugs at once explain a step: each is shown.
     both = run("7.2.22", entry("other.case", "xfailed", step(0, SH, False, ["l0_block+par_sh"])))
     assert seen(PAR_SH, both).state == SHOWS
+    # The model explains how a run ended (QEMU aborted): the results' per-case known_bugs say "run".
+    aborted = entry("at_par.device", "xfailed", step(0, "no record", False), problems=["QEMU killed by SIGABRT"])
+    aborted["known_bugs"] = {"par_sh": ["run"]}
+    assert seen(PAR_SH, run("10.0.2", aborted)).steps == [("at_par.device", "run")]
+    assert bugs.seen_text(seen(PAR_SH, run("10.0.2", aborted))) == "shows it: how 1 run ended"
 
 
 def test_an_xfail_mark_alone_shows_no_bug():
@@ -88,10 +94,13 @@ def test_a_build_says_its_known_bugs_and_what_newly_differs():
                 entry("tlb.new", "failed", step(0, "completes, value 0xaaaa", False)))
     text = build_text(build, [PAR_SH], [older])
     assert "1 of the 1 known bugs: par_sh" in text
-    assert "1 instances newly differ" in text
+    assert "1 instance newly differ" in text
     assert re.search(r"^  tlb\.new \(failed\); matches the architecture on 7\.2\.22 -cpu max$", text, re.M)
     assert "step 0 at_s1e1r va=0x80000000: expected PAR_EL1.F=0, SH outer; got completes, value 0xaaaa" in text
     assert "at_par.device" not in text.split("newly differ")[1]      # its departure is par_sh's
+    # A departure every other run has too is no news: listed apart.
+    both = build_text(build, [PAR_SH], [run("7.2.22", entry("tlb.new", "failed", step(0, "x", False)))])
+    assert "no instance newly differs" in both and "1 instance differ from the architecture as on every other run" in both
 
 
 def test_make_bugs_on_results_files(tmp_path, capsys):

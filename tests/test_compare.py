@@ -2,11 +2,13 @@
 import json
 
 from harness.compare import differences, main
+from harness.results import SCHEMA
 
 
 def run(outcome, observed, ok, expected="completes"):
-    return {"qemu_version": "7.2.22", "cpu": "max", "cases": [{"id": "f.c", "outcome": outcome, "problems": [], "steps": [
-        {"n": 0, "op": "load64", "va": "0x1000", "expected": expected, "observed": observed, "ok": ok}]}]}
+    step = {"n": 0, "op": "load64", "va": "0x1000", "expected": expected, "observed": observed, "ok": ok}
+    return {"schema": SCHEMA, "qemu_version": "7.2.22", "cpu": "max",
+            "cases": [{"id": "f.c", "summary": "s", "outcome": outcome, "problems": [], "steps": [step]}]}
 
 
 def test_same_runs_do_not_differ():
@@ -58,4 +60,4 @@ def test_cli_exit_status_and_unreadable_file(tmp_path, capsys):
     assert main([str(first), str(second)]) == 1
     assert "f.c: step 0 load64 va=0x1000" in capsys.readouterr().out
     assert main([str(first), str(tmp_path / "missing.json")]) == 2
-    assert "cannot read results" in capsys.readouterr().err
+    assert f"error: {tmp_path / 'missing.json'}: cannot be read: No such file or directory" in capsys.readouterr().err

@@ -56,13 +56,13 @@ def _records(case, steps, *, walks=None, regs=None):
     return output.cases()[case.id], output.boot
 
 
-DEVICE_PAR_OUTER = "par par=0x41000301"      # PA 0x41000000, SH 0b10 (Outer), ATTR 0x00, RES1 bit 11 left 0
-DEVICE_PAR_INNER = "par par=0x41000381"
+DEVICE_PAR_INNER = "par par=0x41000b80"      # PA 0x41000000, SH 0b11 (Inner), ATTR 0x00, RES1 bit 11
 PERMISSION_L3 = "fault esr=0x9600004f far=0x80001000 elr=0x40080000"
 
 
 def _par(value):
-    return f"par par={value:#x}"
+    """A successful AT's PAR_EL1 record: value with its RES1 bit 11 (AArch64.EncodePAR)."""
+    return f"par par={value | 1 << 11:#x}"
 
 
 def test_a_run_the_model_allows_has_no_problem_and_shows_model_and_walk(tmp_path):

@@ -7,6 +7,7 @@ from harness.fuzz.known import KNOWN_BUGS, RAM, allowed_on_the_board, explain
 from harness.kdefs import REPO
 from harness.predict import predict_case
 from harness.model.outcome import Completes, Outcomes
+from harness.observation import observe
 from harness.protocol import parse_record
 
 # QEMU 7.2.22's ID registers (BRIEF.md): with and without FEAT_LPA.
@@ -43,7 +44,8 @@ def test_each_change_turns_the_model_into_the_qemu_it_names():
 
 
 def _record(line):
-    return parse_record(line)
+    """The Observation of a step record line."""
+    return observe(parse_record(line))
 
 
 def test_a_block_qemu_takes_outside_ram_may_end_in_an_external_abort():

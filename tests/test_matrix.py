@@ -4,11 +4,8 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
-from harness.errors import HarnessError
 from harness.matrix import (BREAKS, MATCHES, NOT_RUN, Run, architecture, bug_range_findings, differs,
-                            matrix_text, resolve_qemu)
+                            matrix_text)
 
 FAULT = "data abort (same EL): translation fault, level 0 (DFSC 0x04), WnR=0, FAR 0x80000000"
 PAR = "PAR_EL1.F=0, PA 0x41000000, ATTR 0x00 (Device-nGnRnE)"
@@ -123,14 +120,6 @@ def test_a_regression_on_the_same_cpu():
     assert findings == [("f.c", "regression: 10.0.2 -cpu max matches the architecture, 11.1.3 -cpu max does not")]
     # Another CPU is another machine, not a newer QEMU.
     assert bug_range_findings([run("7.2.22", FIXED), run("11.1.3", broken, cpu="cortex-a53")], []) == []
-
-
-def test_qemus_names_are_resolved_or_refused(tmp_path, monkeypatch):
-    monkeypatch.setenv("QEMUS_CACHE", str(tmp_path))
-    with pytest.raises(HarnessError, match="'sid', which is not fetched in .*make qemus QEMUS=sid"):
-        resolve_qemu("sid")
-    with pytest.raises(HarnessError, match="not an executable"):
-        resolve_qemu(str(tmp_path / "nothing"))
 
 
 def test_a_run_that_collects_no_tests_is_a_failure(tmp_path, monkeypatch, capsys):

@@ -13,6 +13,7 @@ from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_WXN, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0, TCR_EPD1,
     TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1, TCR_TG0, TCR_TG1,
 )
+from harness.observation import observe
 from harness.protocol import PROTOCOL_VERSION, parse_record
 
 # ID_AA64MMFR0_EL1: PARange 48 bits, 4K/16K/64K granules; with FEAT_LPA2 (TGran4 = 1, TGran16 = 2, PARange 52).
@@ -609,7 +610,8 @@ def test_a_case_stricter_than_the_architecture_is_a_problem():
 
 
 def record(line):
-    return parse_record(line.replace("MMUT 1 ", f"MMUT {PROTOCOL_VERSION} ", 1))
+    """The Observation of a step record line."""
+    return observe(parse_record(line.replace("MMUT 1 ", f"MMUT {PROTOCOL_VERSION} ", 1)))
 
 
 def test_observation_allowed():
@@ -621,7 +623,9 @@ def test_observation_allowed():
     assert observation_allowed(s, outcomes, ok) == []
     isv = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=fault esr={esr_value | 1 << 24 | 3 << 22:#x} "
                  f"far={VA:#x} elr=0x1")
-    assert observation_allowed(s, outcomes, isv) == []                # ISV and ISS[23:14] left free
+    # ISV = 0 for a stage 1 fault (AArch64.InstructionSyndromeValid), ISS[23:14] then RES0.
+    (problem,) = observation_allowed(s, outcomes, isv)
+    assert "ISV=1 (not 0), SAS=0x3 (not 0x0)" in problem
     level2 = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=fault esr={esr_value - 1:#x} far={VA:#x} elr=0x1")
     assert "translation fault, level 2" in observation_allowed(s, outcomes, level2)[0]
     done = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=ok")
@@ -633,11 +637,13 @@ def test_par_observation_ignores_free_bits():
     mem = memory(chain(VA, PAGE | PAGE_DESC, 3))
     outcomes = translate(regs(), mem, "at_s1e1r", VA)
     s = step("at_s1e1r", VA, Expect("par", pa=PAGE))
-    value = 0xFF << 56 | PAGE | 3 << 7 | 1 << 11 | 1 << 9 | 0b101010     # RES1, NS (UNKNOWN), IMPDEF bits
-    assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=par "
-                                                   f"par={value:#x}")) == []
-    assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=par "
-                                                   f"par={value ^ 1 << 8:#x}"))
+    value = 0xFF << 56 | PAGE | 3 << 7 | 1 << 11 | 1 << 10 | 1 << 9     # RES1; IMPDEF bit 10, NS (UNKNOWN)
+    for free in (0, 1 << 10, 1 << 9):
+        assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} "
+                                                       f"result=par par={value ^ free:#x}")) == []
+    for bit in (8, 11, 1, 4, 52):       # SH; RES1; RES0 bits [6:1] and [55:52] (AArch64.EncodePAR)
+        assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} "
+                                                       f"result=par par={value ^ 1 << bit:#x}"))
 
 
 # ------------------------------------------------------------------ declared layout and predict_case
@@ -821,3 +827,37 @@ def test_s1_min_txsz_is_12_only_with_feat_lva():
     assert {fault_of(o) for o in with_lva} == {("translation", 1)}      # a 52-bit VA walk: level 1's empty table
     without = translate(regs(granule=16, t0sz=12), memory(words), "load8", 0x8000_0000)
     assert {fault_of(o) if isinstance(o, Abort) else None for o in without} == {("translation", 0), None}
+
+
+def test_64k_descriptor_bits_15_12_are_oa_51_48_whatever_ips_with_a_52_bit_pamax():
+    # Review D6: J1.1.4.11 AArch64.S1LeafBase takes descriptor<15:12> as OA[51:48] with 64K when
+    # AArch64.PAMax() >= 52, with no IPS term; with IPS = 48 bits the OA is then out of range: an Address
+    # size fault at the leaf's level (the old model ignored the bits and translated).
+    leaf = PAGE | 0b0001 << 12 | PAGE_DESC
+    mem = memory(chain(0x8000_0000, leaf, 3, granule=16, start=1))
+    outcome = one(translate(regs(granule=16, ips=0b101, mmfr0=MMFR0_52), mem, "load64", 0x8000_0008))
+    assert fault_of(outcome) == ("address_size", 3)
+
+
+def test_64k_descriptor_bits_15_12_below_a_52_bit_pamax_are_implementation_defined():
+    # R_WDZFC, AArch64.S1LeafBase's IMPLEMENTATION DEFINED "descriptor[15:12] for 64KB granule are OA[51:48]":
+    # with PAMax 48, nonzero bits[15:12] give an Address size fault or are ignored.
+    leaf = PAGE | 0b0001 << 12 | PAGE_DESC
+    mem = memory(chain(0x8000_0000, leaf, 3, granule=16, start=1))
+    outcomes = translate(regs(granule=16, ips=0b101), mem, "load64", 0x8000_0008)
+    assert {fault_of(o) if isinstance(o, Abort) else o.pa for o in outcomes} == {("address_size", 3), PAGE + 8}
+    assert "R_WDZFC" in outcomes.rule
+    assert isinstance(one(translate(regs(granule=16, ips=0b101), memory(chain(
+        0x8000_0000, PAGE | PAGE_DESC, 3, granule=16, start=1)), "load64", 0x8000_0008)), Completes)
+
+
+def test_a_page_crossing_access_whose_pages_both_fault_may_report_either_side():
+    # Review D13(a): B2.8.2 Note: "an unaligned access that occurs across a page boundary can generate an
+    # abort on either side of the page boundary"; the old model reported the lower page's alone.
+    outcomes = translate(regs(), memory(chain(VA, 0, 3)), "load64", 0x8000_0FFC)
+    assert {(fault_of(o), o.far) for o in outcomes} == {(("translation", 3), 0x8000_0FFC),
+                                                        (("translation", 3), 0x8000_1000)}
+    # Only the lower page faults: its fault alone.
+    words = chain(VA, 0, 3)
+    words.update(chain(VA + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
+    assert one(translate(regs(), memory(words), "load64", 0x8000_0FFC)).far == 0x8000_0FFC

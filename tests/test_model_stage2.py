@@ -365,3 +365,33 @@ def test_an_unaligned_access_to_memory_stage_2_makes_device_is_implementation_de
     outcomes = full_translate(regs(), memory, Access("store32", 0x8000_0012))
     assert {o.fault for o in outcomes} == {("alignment", None), ("permission", 3)}
     assert all(o.stage == 2 for o in outcomes) and "Device location supports unaligned access" in outcomes.rule
+
+
+def test_stage2_64k_descriptor_bits_15_12_with_a_52_bit_pamax_and_ps_48():
+    # Review D6 at stage 2: J1.1.4.16 AArch64.S2LeafBase, no PS term: OA[51:48] = 0b0001 is above PS 48 bits,
+    # a stage 2 Address size fault at the leaf's level.  VTCR: 64K, T0SZ 24 (40-bit IPA), SL0 = 1 (level 2).
+    s2_root = 0x4020_0000
+    vtcr = 1 << 31 | 24 | 1 << 6 | 3 << 12 | 1 << 14 | 5 << 16
+    s1_tables = {S1_ROOT + 8 * (0x8000_0000 >> 39 & 511): S1_L1 | 0b11,
+                 S1_L1 + 8 * (0x8000_0000 >> 30 & 511): S1_L2 | 0b11,
+                 S1_L2 + 8 * (0x8000_0000 >> 21 & 511): S1_L3 | 0b11,
+                 S1_L3 + 8 * (0x8000_0000 >> 12 & 511): s1_page(0x80_0000_0000)}
+    words = dict(s1_tables)
+    words[s2_root + 8 * (0x80_0000_0000 >> 29 & 2047)] = 0x4100_0000 | 0b0001 << 12 | 0b01 | 1 << 10 | 0xF << 2 | 3 << 6
+    words[s2_root + 8 * (S1_ROOT >> 29 & 2047)] = 0x4000_0000 | 0b01 | 1 << 10 | 0xF << 2 | 3 << 6
+    memory = Memory(words, [(S1_ROOT, S1_ROOT + 0x4000), (s2_root, s2_root + 0x1_0000)])
+    r = Registers(**{**regs(vtcr=vtcr).__dict__, "vttbr": s2_root})
+    fault = only(full_translate(r, memory, Access("load64", 0x8000_0010)))
+    assert (fault.stage, fault.fault, fault.s1ptw) == (2, ("address_size", 2), False)
+
+
+def test_only_a_stage2_fault_of_the_access_has_the_instruction_syndrome():
+    # AArch64.InstructionSyndromeValid: ISV = 1 with LSInstructionSyndrome for a stage 2 fault not on
+    # a stage 1 walk (STRH w1: SAS 1, SRT 1, SF 0), ISV = 0 for a stage 1 fault of the same store.
+    at_stage2 = only(full_translate(regs(), tables(s1_page(0x80_0000_0000), 0), Access("store16", 0x8000_0002)))
+    assert (at_stage2.stage, at_stage2.s1ptw, at_stage2.syndrome) == (2, False, (1, 0, 1, 0, 0))
+    syndrome = esr.decode_esr(at_stage2.esr().value)
+    assert (syndrome.isv, syndrome.sas, syndrome.srt, syndrome.sf, syndrome.wnr) == (1, 1, 1, 0, 1)
+    at_stage1 = only(full_translate(regs(), tables(0, s2_page(0x4100_0000)), Access("store16", 0x8000_0002)))
+    assert (at_stage1.stage, at_stage1.syndrome) == (1, None)
+    assert esr.decode_esr(at_stage1.esr().value).isv == 0

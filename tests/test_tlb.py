@@ -2,6 +2,8 @@
 stale translations: the suite accepts an old translation exactly where the
 architecture permits one, and fails a run that shows one where it does not."""
 
+from dataclasses import replace
+
 import pytest
 
 from harness import declared
@@ -10,6 +12,7 @@ from harness.model import Completes
 from harness.predict import predict_case
 from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20, Registers
 from harness.model.tlb import Invalidation, current_vmid, tlbi_range, tlbi_regime
+from harness.observation import observe
 from harness.oracle import observation_allowed
 from harness.protocol import parse_record
 from harness.verdict import judge_step
@@ -148,7 +151,7 @@ steps = [
 
 
 def step_record(n, value):
-    return parse_record(f"MMUT 2 step case=t n={n} va=0x80000000 result=ok value={value:#x}")
+    return observe(parse_record(f"MMUT 2 step case=t n={n} va=0x80000000 result=ok value={value:#x}"))
 
 
 def test_the_suite_accepts_a_stale_translation_only_where_it_is_permitted(tmp_path):
@@ -458,3 +461,38 @@ steps = [
     stale, fresh = predictions[3], predictions[7]
     assert [type(o).__name__ for o in stale] == ["Unknown"] and "not modelled" in next(iter(stale)).reason
     assert {o.fault for o in fresh} == {("translation", 1)}
+
+
+def test_range_in_the_el2_regime_reads_ds_from_tcr_el2s_own_layout():
+    # Review D9: TLBIRange -> HasLargeAddress(Regime_EL2) reads TCR_EL2.DS, bit 32 with E2H = 0 (TCR_EL1's
+    # DS is bit 59); with DS, BaseADDR is VA[52:16]: 0x8000 -> 0x8000_0000.  Without FEAT_LPA2, FALSE.
+    el2 = replace(REGS, tcr=1 << 32, regime=REGIME_EL2)
+    inv = Invalidation.of("tlbi_rvae2", 0b01 << 46 | 0x8000, el2)
+    assert (inv.start, inv.end) == (0x8000_0000, 0x8000_2000)
+    assert inv.removes(0x8000_0000, 0x1000, 12, 3, 0, True, el2)
+    no_lpa2 = replace(el2, mmfr0=0x1122)
+    assert Invalidation.of("tlbi_rvae2", 0b01 << 46 | 0x8000, no_lpa2).start == 0x800_0000
+
+
+def test_sctlr_fields_a_tlb_may_not_cache_take_their_new_values_after_an_isb(tmp_path):
+    # Review D7 (R_VNRFW; D24.2 SCTLR_EL1: only EPAN, MSCEn, LSMAOE, nTLSMD, EE and WXN may be cached in a
+    # TLB): after SCTLR_EL1.A = 1 and an ISB, an unaligned load through a page a TLB may still hold from
+    # before is an Alignment fault only; the old model replayed the entry's whole old SCTLR (completes too).
+    path = tmp_path / "sctlr.toml"
+    path.write_text('feature = "f"\n[case.c]\nsummary = "s"\n'
+                    'map = [ { va = 0x8000_0000, to = "frame_a", level = 3 } ]\nsteps = [\n'
+                    '  { do = "load64", va = 0x8000_0000, expect = "ok" },\n'
+                    '  { do = "set_sctlr", value = 0x2, mask = 0x2 },\n  { do = "isb" },\n'
+                    '  { do = "load64", va = 0x8000_0004, expect = { fault = "alignment" } },\n]\n')
+    case = load_file(path)[0]
+    outcomes = predict_case(case, MAX)[-1]
+    assert {o.fsc for o in outcomes} == {0b100001}
+
+
+def test_a_tlbi_completes_for_this_pes_accesses_only_after_a_context_synchronization_event(tmp_path):
+    # Review D11: R_BLDZX: without FEAT_ETS2 a TLBI is complete for the issuing PE's TLB after a DSB
+    # followed by a Context synchronization event; an access between the DSB and the ISB may still use the
+    # old entry.  The old model removed it at the DSB.
+    tlbi = '{ do = "tlbi_vae1", va = 0x8000_0000 }'
+    assert loads(_case(tmp_path, [DSB, ISB, tlbi, DSB, LOAD])) == [{A, B}]
+    assert loads(_case(tmp_path, [DSB, ISB, tlbi, DSB, ISB, LOAD])) == [{B}]

@@ -1,5 +1,6 @@
 """Verdicts on single steps: what a user reads when an outcome is wrong."""
 from harness.cases import Expect, Step
+from harness.observation import observe
 from harness.protocol import parse_record
 from harness.verdict import judge_step
 
@@ -7,7 +8,7 @@ VA = 0x8000_0123
 
 
 def record(result):
-    return parse_record(f"MMUT 2 step case=t n=0 va={VA:#x} result={result}")
+    return observe(parse_record(f"MMUT 2 step case=t n=0 va={VA:#x} result={result}"))
 
 
 def fault(esr, far=VA):

@@ -16,10 +16,11 @@ need_cmd gcc gcc
 need_cmd "$CROSS_CC" gcc-aarch64-linux-gnu
 need_cmd aarch64-linux-gnu-nm binutils-aarch64-linux-gnu
 need_cmd gdb-multiarch gdb-multiarch
-if [ "$QEMU" = qemu-system-aarch64 ]; then
+# QEMU= may also name a fetched build (make qemus), which the harness resolves (harness/qemu_builds.py).
+if [ "$QEMU" = qemu-system-aarch64 ] || [ "$QEMU" = system ]; then
 	need_cmd qemu-system-aarch64 qemu-system-arm
-elif ! command -v "$QEMU" >/dev/null 2>&1; then
-	echo "error: QEMU=$QEMU is not an executable; pass the path of a qemu-system-aarch64" >&2
+elif [ "${QEMU#*/}" != "$QEMU" ] && [ ! -x "$QEMU" ]; then
+	echo "error: QEMU=$QEMU is not an executable; pass the path of a qemu-system-aarch64 or a build's name (make qemus)" >&2
 	exit 1
 fi
 if [ "$PYTHON" = /usr/bin/python3 ] && [ ! -x /usr/bin/python3 ]; then

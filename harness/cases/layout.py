@@ -29,30 +29,27 @@ def table_for(regime, va):
     return regime.tg0, 64 - regime.t0sz
 
 
-
 def place_frames(path, name, maps, regime, params, steps=(), s2_maps=(), s2_geometry=None):
     """Place the named frames that mappings (of stage 1, and of stage 2) point at: in
     the frame pool, or above the kernel's window when too big, each aligned to the
     largest mapping of it (a `map` step's too: a frame its `map` entries name may be
     mapped bigger later)."""
     sizes = {}
-    entries = [("map", "va", i, m, None) for i, m in enumerate(maps if isinstance(maps, list) else [])]
-    mapped = {m.get("to") for _, _, _, m, _ in entries if isinstance(m, dict)}
-    entries += [("steps", "va", i, s, None) for i, s in enumerate(steps if isinstance(steps, list) else [])
-                if isinstance(s, dict) and s.get("do") == "map" and s.get("to") in mapped]
-    entries += [("s2map", "ipa", i, m, s2_geometry) for i, m in enumerate(s2_maps if isinstance(s2_maps, list) else [])]
+    entries = [("map", "va", i, m, None) for i, m in enumerate(maps)]
+    mapped = {m.get("to") for m in maps if isinstance(m.get("to"), str)}
+    entries += [("steps", "va", i, s, None) for i, s in enumerate(steps)
+                if s.get("do") == "map" and isinstance(s.get("to"), str) and s.get("to") in mapped]
+    entries += [("s2map", "ipa", i, m, s2_geometry) for i, m in enumerate(s2_maps)]
     for where, address, i, m, stage2 in entries:
-        to = m.get("to") if isinstance(m, dict) else None
+        to = m.get("to")
         if isinstance(to, str) and FRAME_NAME.match(to) and to not in params:
-            values = {}
-            for key in (address, "level"):
-                try:
-                    values[key] = evaluate(m[key], params) if isinstance(m.get(key), str) else m.get(key)
-                except ExprError as e:
-                    raise CaseError(path, str(e), name, f"{where}[{i}].{key}") from None
-            va, level = values[address], values["level"]
-            if not isinstance(va, int) or not isinstance(level, int) or not -1 <= level <= 3:
-                continue  # read_mapping reports it
+            try:
+                va, level = (evaluate(m[key], params) if isinstance(m.get(key), str) else m.get(key)
+                             for key in (address, "level"))
+            except ExprError:
+                continue    # read_mapping reports it, with the frames' names known
+            if not all(isinstance(x, int) and not isinstance(x, bool) for x in (va, level)) or not -1 <= level <= 3:
+                continue    # read_mapping reports it
             granule_shift, va_bits = table_for(regime, va) if stage2 is None else (stage2[0], 64 - stage2[1])
             first = geometry.start_level(granule_shift, va_bits) if stage2 is None else stage2[3]
             if not first <= level <= 3:

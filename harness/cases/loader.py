@@ -12,12 +12,56 @@ try:
 except ModuleNotFoundError:  # Python < 3.11 (Ubuntu 22.04): Debian's python3-tomli
     import tomli as tomllib
 
-from harness.cases.fields import no_unknown
+from harness.cases.fields import no_unknown, subtable, type_name
 from harness.cases.schema import CASE_KEYS, ID_CHARS, CaseError
 from harness.cases.validation import build_case, read_xfail
 from harness.expr import ExprError, substitute
 
 INSTANCE_KEYS = ("requires", "xfail")
+# Instances one case's matrix may expand into (the largest in cases/ has 32): a bound, so that a
+# mistaken matrix is an error and not hours of expansion.
+MAX_INSTANCES = 1024
+
+
+def read_toml(path):
+    """A case file's TOML document; CaseError for a file that cannot be read, is not UTF-8, or is
+    not TOML, with the line and column of the mistake."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise CaseError(path, f"cannot be read: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise CaseError(path, f"line {line}, column {column}: not UTF-8 text (byte {raw[e.start]:#04x}); "
+                        "a case file is UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise CaseError(path, toml_problem(text, str(e))) from None
+    except (ValueError, RecursionError) as e:     # an integer of too many digits; arrays nested too deeply
+        raise CaseError(path, f"not valid TOML: {e}") from None
+
+
+def toml_problem(text, message):
+    """tomllib's message as "line L, column C: not valid TOML: ...", with a hint for the mistakes
+    case files invite: an inline table split across lines."""
+    where = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message) or re.search(r"\s*\(at end of document\)$", message)
+    what = message[:where.start()] if where else message
+    if where and where.lastindex:
+        line, column = int(where.group(1)), int(where.group(2))
+        lead = f"line {line}, column {column}: "
+    else:
+        line, lead = text.count("\n") + 1, "at the end: "
+    hint = ""
+    before = "\n".join(text.splitlines()[:line])
+    # An inline table still open at the line of the mistake: TOML 1.0 keeps an inline table on one line.
+    opened = re.sub(r'"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*', "", before)
+    if opened.count("{") > opened.count("}"):
+        hint = " (an inline table { ... } must fit on one line in TOML 1.0: join its lines, or use an array of tables)"
+    return f"{lead}not valid TOML: {what}{hint}"
 
 
 def load_dir(directory):
@@ -34,27 +78,24 @@ def load_dir(directory):
 
 def load_file(path):
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise CaseError(path, f"not valid TOML: {e}") from None
+    doc = read_toml(path)
     no_unknown(path, None, None, doc, {"feature", "defaults", "case", "bug"})
     feature = doc.get("feature")
     if not isinstance(feature, str) or not feature.strip():
         raise CaseError(path, "every case file names the feature it covers, for the README's table",
                         None, "feature")
-    bugs = doc.get("bug", {})
+    bugs = subtable(path, None, None, doc, "bug")
     for bug, table in bugs.items():
         read_xfail(path, None, f"bug.{bug}", table)
     defaults = doc.get("defaults", {})
     no_unknown(path, None, "defaults", defaults, {"regime"})
-    cases = doc.get("case")
-    if not isinstance(cases, dict) or not cases:
+    cases = subtable(path, None, None, doc, "case")
+    if not cases:
         raise CaseError(path, "no [case.<name>] tables")
     out = []
     for name, body in cases.items():
         if not isinstance(body, dict):
-            raise CaseError(path, "a case must be a table", name)
+            raise CaseError(path, f"a case must be a table, not {type_name(body)}", name)
         if not re.match(r"^[A-Za-z0-9_]+$", name):
             raise CaseError(path, "case names are letters, digits and _", name)
         no_unknown(path, name, None, body, CASE_KEYS)
@@ -82,16 +123,23 @@ def _expand_matrix(path, name, matrix):
         if not isinstance(values, list) or not values:
             raise CaseError(path, "an axis is a non-empty list", name, f"matrix.{axis}")
         choices = []
-        for v in values:
+        for i, v in enumerate(values):
             if isinstance(v, dict):
-                if "name" not in v:
-                    raise CaseError(path, "a table value needs a `name`", name, f"matrix.{axis}")
+                if not isinstance(v.get("name"), (str, int)) or isinstance(v.get("name"), bool):
+                    raise CaseError(path, "a table value needs a `name` (a string or an integer), its instances' label",
+                                    name, f"matrix.{axis}[{i}].name")
                 params = {k: x for k, x in v.items() if k != "name"}
                 params.setdefault(axis, v["name"])
                 choices.append((params, str(v["name"])))
             else:
                 choices.append(({axis: v}, str(v).lower() if isinstance(v, bool) else str(v)))
         axes.append(choices)
+    count = 1
+    for choices in axes:
+        count *= len(choices)
+    if count > MAX_INSTANCES:
+        raise CaseError(path, f"expands into {count} instances, more than the {MAX_INSTANCES} a case may have: split it",
+                        name, "matrix")
     expanded = []
     for combo in itertools.product(*axes):
         params = {}

@@ -128,6 +128,7 @@ class Expect:
     mask: int = None        # desc: the descriptor bits checked (value holds them)
     stage: int = 1          # a fault: the stage that faults (2: taken to EL2, or PAR_EL1.S = 1)
     ipa: int = None         # a stage 2 fault: the faulting IPA (HPFAR_EL2, where the architecture makes it valid)
+    isv: bool = None        # a load's or store's abort: ESR_ELx.ISV, with the probe's instruction syndrome when 1
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn
 MAX_SPACES = read_constants(kernel_header("case.h"))["MAX_SPACES"]
 
 STEP_KEYS = {"do", "va", "value", "expect", "el"}
-FAULT_KEYS = {"fault", "level", "far", "wnr", "s1ptw", "stage", "ipa"}
+FAULT_KEYS = {"fault", "level", "far", "wnr", "s1ptw", "stage", "ipa", "isv"}
 PAR_KEYS = {"pa", "attr", "sh"}
 
 

@@ -3,7 +3,7 @@ fix-up and retry of a faulting access, and the outcome each step expects."""
 from dataclasses import replace
 
 from harness import esr, geometry
-from harness.cases.fields import Fields, no_unknown
+from harness.cases.fields import Fields, did_you_mean, no_unknown
 from harness.cases.names import (
     ALL_AT_OPS, AP_NAMES, AT_OPS, EL0_OPS, FIXUP_KINDS, HWDEF, LOADS, MAINT_OPS, OPS, RANGE_TLBI, S2_RANGE_TLBI,
     SELFTESTS, SH_NAMES, STORES, SYSREG_WRITES,
@@ -18,7 +18,7 @@ def _maint_step(path, name, i, op, table, names):
     where = f"steps[{i}]"
     keys = MAINT_KEYS.get(op, set())
     f = Fields(path, name, where, table, {"do", "expect"} | keys, names)
-    level = f.int("level", required=True) if "level" in keys else None
+    level = f.int("level", required=True, signed=True) if "level" in keys else None
     # A stage 2 step names its slot or its TLBI's address by IPA, held where a stage 1 step holds its VA.
     va = f.int("va", required=True) if "va" in keys else f.int("ipa", required=True) if "ipa" in keys else 0
     asid = f.int("asid", 0)
@@ -28,7 +28,8 @@ def _maint_step(path, name, i, op, table, names):
     if op in ("s2_map", "s2_protect"):
         to = table.get("to")
         if op == "s2_map" and isinstance(to, str) and FRAME_NAME.match(to) and to not in names:
-            raise f.error("to", f"frame {to!r} is not one of the case's frames: name it in a `map` or `s2map` entry")
+            raise f.error("to", f"frame {to!r} is not one of the case's frames{did_you_mean(to, names)}: name it in a "
+                          "`map` or `s2map` entry")
         fields = {k: v for k, v in table.items() if k not in ("do", "expect")}
         mapping = read_s2_mapping(path, name, where, {**fields, "to": 0} if op == "s2_protect" else fields, names)
     elif op == "s2_write_desc":
@@ -40,7 +41,8 @@ def _maint_step(path, name, i, op, table, names):
     elif op in ("map", "protect"):
         to = table.get("to")
         if op == "map" and isinstance(to, str) and FRAME_NAME.match(to) and to not in names:
-            raise f.error("to", f"frame {to!r} is not one of the case's frames: name it in a `map` entry")
+            raise f.error("to", f"frame {to!r} is not one of the case's frames{did_you_mean(to, names)}: name it in a "
+                          "`map` entry")
         mapping = read_mapping(path, name, i, {**table, "to": table.get("to", 0)}
                            if op == "protect" else table, names, where)
     elif op == "write_desc":
@@ -107,8 +109,7 @@ def _desc_expect(path, name, where, va, spec, names, step_fields):
         mask |= HWDEF["PTE_AP_MASK"]
         value |= HWDEF[AP_NAMES[f.choice("ap", AP_NAMES)]] << HWDEF["PTE_AP_SHIFT"]
     if "oa" in spec:
-        to = spec["oa"]
-        pa = names[to] if isinstance(to, str) and to in names and FRAME_NAME.match(to) else f.int("oa")
+        pa = f.int("oa")
         granule_shift = 12      # the 48-bit format's OA[47:12]; bits below the granule's are RES0 in a page
         oa_mask = HWDEF["DESC_OA_MASK"](granule_shift)
         if pa & ~oa_mask:
@@ -161,7 +162,7 @@ def _retry(path, name, i, step, table, names):
         raise CaseError(path, f"{kind!r} is not one of: {', '.join(FIXUP_KINDS)}", name, f"{where}.kind")
     keys = {"kind", "level"} | (MAP_KEYS - {"va"} if kind != "set_af" else set())
     f = Fields(path, name, where, spec, keys, names)
-    level = f.int("level", required=True)
+    level = f.int("level", required=True, signed=True)
     mapping = None
     if kind != "set_af":
         mapping = read_mapping(path, name, i, {**{k: v for k, v in spec.items() if k != "kind"}, "va": step.va}, names,
@@ -207,7 +208,7 @@ def read_expect(path, name, where, op, va, spec, names):
     if "fault" in spec:
         f = Fields(path, name, where, spec, FAULT_KEYS, names)
         fault = f.choice("fault", (*esr.FAULT_CLASSES, esr.PC_ALIGNMENT), required=True)
-        level = f.int("level")
+        level = f.int("level", signed=True)
         try:
             esr.fault_status(fault, level)
         except ValueError as e:
@@ -238,8 +239,10 @@ def read_expect(path, name, where, op, va, spec, names):
         far = None if at else f.int("far", va)
         if stage == 1 and "ipa" in spec:
             raise f.error("ipa", "only a stage 2 fault reports a faulting IPA (HPFAR_EL2, PAR_EL1)")
+        if "isv" in spec and op not in LOADS and op not in STORES:
+            raise f.error("isv", "ISV and the instruction syndrome are reported for a load's or store's Data Abort")
         return Expect("fault", fault=fault, level=level, far=far, wnr=wnr, s1ptw=f.bool("s1ptw"), stage=stage,
-                      ipa=f.int("ipa"))
+                      ipa=f.int("ipa"), isv=f.bool("isv") if "isv" in spec else None)
     if op in ALL_AT_OPS:
         f = Fields(path, name, where, spec, PAR_KEYS, names)
         return Expect("par", pa=f.int("pa", required=True), attr=f.int("attr"), sh=f.choice("sh", SH_NAMES))

@@ -5,7 +5,7 @@ from harness.cases.fields import Fields, table_list
 from harness.cases.layout import check_stage2_layout
 from harness.cases.names import APTABLE_NAMES, AP_NAMES, LAYOUT, MEMORY_TYPES, S2AP_NAMES, SH_NAMES
 from harness.cases.schema import (
-    FRAME_NAME, MAP_KEYS, MAX_SPACES, Mapping, REGIME_KEYS, Raw, Regime, S2MAP_KEYS, S2Mapping, STAGE2_KEYS,
+    MAP_KEYS, MAX_SPACES, Mapping, REGIME_KEYS, Raw, Regime, S2MAP_KEYS, S2Mapping, STAGE2_KEYS,
     Stage2, TableAttrs,
 )
 
@@ -58,7 +58,7 @@ def read_stage2_geometry(path, name, table, params):
     min_t0sz = 12 if ds or tg == 16 and f.int("ps", 48) == 52 else 16
     t0sz = f.int("t0sz", 24)
     window_end = LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]
-    if not min_t0sz <= t0sz or window_end > 1 << (64 - t0sz):
+    if not min_t0sz <= t0sz <= 64 or window_end > 1 << (64 - t0sz):
         raise f.error("t0sz", f"{t0sz} is outside {min_t0sz}..{64 - window_end.bit_length()}: the IPA range must "
                       f"hold the kernel's window (up to {window_end - 1:#x}), mapped at IPA = PA (12 needs ds, or "
                       "the 64K granule with ps = 52)")
@@ -92,7 +92,7 @@ def read_stage2(path, name, table, s2_geometry, body, names, steps):
     raws = []
     for i, r in enumerate(table_list(path, name, body, "s2raw")):
         g = Fields(path, name, f"s2raw[{i}]", r, {"ipa", "level", "desc"}, names)
-        raws.append(Raw(va=g.int("ipa", required=True), level=g.int("level", required=True),
+        raws.append(Raw(va=g.int("ipa", required=True), level=g.int("level", required=True, signed=True),
                         desc=g.int("desc", required=True)))
     stage2 = Stage2(tg=tg, t0sz=t0sz, sl0=sl0, ps_bits=ps_bits, fwb=f.bool("fwb"), ha=f.bool("ha"), hd=f.bool("hd"),
                     vs=vs, vmid=vmid, maps=maps, raws=tuple(raws), ds=f.bool("ds"), sl2=f.bool("sl2"))
@@ -102,9 +102,8 @@ def read_stage2(path, name, table, s2_geometry, body, names, steps):
 
 def read_s2_mapping(path, name, where, table, names):
     f = Fields(path, name, where, table, S2MAP_KEYS, names)
-    ipa, level = f.int("ipa", required=True), f.int("level", required=True)
-    to = table.get("to")
-    pa = names[to] if isinstance(to, str) and to in names and FRAME_NAME.match(to) else f.int("to", required=True)
+    ipa, level = f.int("ipa", required=True), f.int("level", required=True, signed=True)
+    pa = f.int("to", required=True)      # a PA, or a frame name (an expression over the case's names)
     memattr, xn = f.int("memattr", 0xF), f.int("xn", 0)
     if not 0 <= memattr <= 0xF:
         raise f.error("memattr", "MemAttr[3:0] is 0..15")
@@ -125,9 +124,8 @@ def read_mapping(path, name, i, table, names, where=None):
     if not 0 <= attrindx <= 7:
         raise f.error("attrindx", "must be 0..7")
     # va and level first: a frame is placed only for a valid level, so a bad level is the error to report.
-    va, level = f.int("va", required=True), f.int("level", required=True)
-    to = table.get("to")
-    pa = names[to] if isinstance(to, str) and to in names and FRAME_NAME.match(to) else f.int("to", required=True)
+    va, level = f.int("va", required=True), f.int("level", required=True, signed=True)
+    pa = f.int("to", required=True)      # a PA, or a frame name (an expression over the case's names)
     return Mapping(
         va=va, pa=pa, level=level,
         attrindx=attrindx, ap=f.choice("ap", AP_NAMES, "rw_el1"), sh=f.choice("sh", SH_NAMES, "inner"),
@@ -146,7 +144,7 @@ def read_space(f):
 
 def read_table_attrs(path, name, i, table, names):
     f = Fields(path, name, f"tables[{i}]", table, {"va", "level", "aptable", "pxntable", "uxntable", "space"}, names)
-    t = TableAttrs(va=f.int("va", required=True), level=f.int("level", required=True),
+    t = TableAttrs(va=f.int("va", required=True), level=f.int("level", required=True, signed=True),
                    aptable=f.choice("aptable", APTABLE_NAMES, "none"), pxntable=f.bool("pxntable"),
                    uxntable=f.bool("uxntable"), space=read_space(f))
     if t.level == 3:
@@ -156,6 +154,6 @@ def read_table_attrs(path, name, i, table, names):
 
 def read_raw(path, name, i, table, names):
     f = Fields(path, name, f"raw[{i}]", table, {"va", "level", "desc", "space"}, names)
-    return Raw(va=f.int("va", required=True), level=f.int("level", required=True),
+    return Raw(va=f.int("va", required=True), level=f.int("level", required=True, signed=True),
                desc=f.int("desc", required=True), space=read_space(f))
 

@@ -1,14 +1,16 @@
 """One case from its table: its parts read (translation, steps), assembled into a Case, and the
 rules that tie its fields together (a stage 2 for stage 2 ops, EL2's regime, the features it
 requires, a known-bug mark), then its layout checked."""
+import math
+
 from harness import geometry
-from harness.cases.fields import Fields, table_list
+from harness.cases.fields import Fields, did_you_mean, subtable, table_list, type_name
 from harness.cases.layout import check_layout, place_frames
 from harness.cases.names import (
     AT_OPS, AT_S12_OPS, AT_S1E2_OPS, EL2_MODES, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, STAGE2_MAINT_OPS,
     TLBI_EL20_ASID_OPS, TLBI_EL2_OPS, TLBI_OPS,
 )
-from harness.cases.schema import Case, CaseError, Regime, Xfail
+from harness.cases.schema import CASE_KEYS, Case, CaseError, Regime, Xfail
 from harness.cases.steps import read_step
 from harness.cases.translation import (
     read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs,
@@ -33,22 +35,27 @@ PA_AT_LEAST = {42: ("pa42", "pa44", "pa48", "parange44", "parange48", "parange52
 
 def build_case(path, name, body, defaults, params, bugs, feature):
     summary = body.get("summary")
-    if not isinstance(summary, str) or not summary.strip():
+    if summary is None:
         raise CaseError(path, "every case needs a summary saying which rule it checks", name, "summary")
+    if not isinstance(summary, str) or not summary.strip():
+        raise CaseError(path, f"must be a sentence saying which rule the case checks, not {type_name(summary)}",
+                        name, "summary")
 
-    regime = read_regime(path, name, {**defaults.get("regime", {}), **body.get("regime", {})}, params)
+    regime = read_regime(path, name, {**subtable(path, None, "defaults", defaults, "regime"),
+                                      **subtable(path, name, None, body, "regime")}, params)
+    lists = {key: table_list(path, name, body, key) for key in ("map", "tables", "raw", "steps", "s2map", "s2raw")}
     s2_table = body.get("stage2")
     if s2_table is None and ("s2map" in body or "s2raw" in body):
         raise CaseError(path, "stage 2 mappings need a [stage2] table", name, "s2map" if "s2map" in body else "s2raw")
     s2_geometry = read_stage2_geometry(path, name, s2_table, params) if s2_table is not None else None
-    frames = place_frames(path, name, body.get("map", []), regime, params, body.get("steps", []),
-                     s2_maps=body.get("s2map", []) if s2_geometry else [], s2_geometry=s2_geometry)
+    frames = place_frames(path, name, lists["map"], regime, params, lists["steps"],
+                          s2_maps=lists["s2map"] if s2_geometry else [], s2_geometry=s2_geometry)
     names = {**params, **frames}
     names.update({k: frames[v] for k, v in params.items() if isinstance(v, str) and v in frames})
-    maps = tuple(read_mapping(path, name, i, m, names) for i, m in enumerate(table_list(path, name, body, "map")))
-    tables = tuple(read_table_attrs(path, name, i, t, names) for i, t in enumerate(table_list(path, name, body, "tables")))
-    raws = tuple(read_raw(path, name, i, r, names) for i, r in enumerate(table_list(path, name, body, "raw")))
-    steps = tuple(step for i, s in enumerate(table_list(path, name, body, "steps")) for step in read_step(path, name, i, s, names))
+    maps = tuple(read_mapping(path, name, i, m, names) for i, m in enumerate(lists["map"]))
+    tables = tuple(read_table_attrs(path, name, i, t, names) for i, t in enumerate(lists["tables"]))
+    raws = tuple(read_raw(path, name, i, r, names) for i, r in enumerate(lists["raw"]))
+    steps = tuple(step for i, s in enumerate(lists["steps"]) for step in read_step(path, name, i, s, names))
     if not steps:
         raise CaseError(path, "a case needs at least one step", name, "steps")
     stage2 = None
@@ -78,12 +85,10 @@ def build_case(path, name, body, defaults, params, bugs, feature):
     if stage2 is not None:
         _check_vmid_synchronized(path, name, steps)
 
-    el2 = body.get("el2")
+    el2 = Fields(path, name, None, body, CASE_KEYS, params).choice("el2", EL2_MODES)
     if el2 == "vhe":
         _check_el20(path, name, stage2)
     elif el2 is not None:
-        if el2 not in EL2_MODES:
-            raise CaseError(path, f"{el2!r} is not one of: {', '.join(EL2_MODES)}", name, "el2")
         _check_el2(path, name, body, regime, stage2, steps)
     else:
         for i, step in enumerate(steps):
@@ -92,11 +97,15 @@ def build_case(path, name, body, defaults, params, bugs, feature):
                                 f"steps[{i}]")
 
     requires = body.get("requires", [])
-    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
-        raise CaseError(path, "must be a list of feature names", name, "requires")
-    for r in requires:
+    if not isinstance(requires, list):
+        raise CaseError(path, f"must be an array of feature names, not {type_name(requires)}", name, "requires")
+    for i, r in enumerate(requires):
+        if not isinstance(r, str):
+            raise CaseError(path, f"must be a feature name (a string), not {type_name(r)}", name, f"requires[{i}]")
         if r.lstrip("!") not in FEATURES:
-            raise CaseError(path, f"unknown feature {r!r}; known: {', '.join(sorted(FEATURES))}", name, "requires")
+            hint = did_you_mean(r.lstrip("!"), FEATURES)
+            raise CaseError(path, f"unknown feature {r!r}{hint}" + ("" if hint else f"; known: {', '.join(sorted(FEATURES))}"),
+                            name, f"requires[{i}]")
     _check_feature_use(path, name, regime, steps, requires)
     for key, features in STAGE2_FEATURES.items():
         if stage2 is not None and getattr(stage2, key) and not set(features) & set(requires):
@@ -113,26 +122,31 @@ def build_case(path, name, body, defaults, params, bugs, feature):
     xfail, bug = body.get("xfail"), None
     if isinstance(xfail, str):
         if xfail not in bugs:
-            raise CaseError(path, f"no [bug.{xfail}] table in this file", name, "xfail")
+            raise CaseError(path, f"no [bug.{xfail}] table in this file{did_you_mean(xfail, bugs)}", name, "xfail")
         xfail, bug = bugs[xfail], xfail
     if xfail is not None:
         xfail = read_xfail(path, name, "xfail", xfail, bug)
 
     timeout = body.get("timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise CaseError(path, f"must be a number of seconds above 0, not {timeout!r}", name, "timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not 0 < timeout < math.inf):
+        raise CaseError(path, f"must be a number of seconds above 0, not {type_name(timeout)}", name, "timeout")
 
     case = Case(path, path.stem, feature, name, summary, regime, maps, raws, tables, steps, tuple(requires), xfail, params,
                 timeout=timeout, stage2=stage2, el2=el2)
     check_layout(case)
-    if any(s.level is not None for s in steps):
-        # The slots of descriptor steps, reached as the kernel reaches them (pgt_slot), from the
-        # tables the steps before them leave.  Imported here: harness.declared builds on this module.
-        from harness import declared
-        try:
-            declared.step_slots(case)
-        except declared.LayoutError as e:
-            raise CaseError(path, f"a descriptor step's slot cannot be reached: {e}", name, "steps") from None
+    # The tables as the kernel builds them (harness.declared, as pgtable.c): every `tables` entry on a
+    # table descriptor, no mapping under another's block, and the slots of descriptor steps reached as
+    # the kernel reaches them (pgt_slot) from the tables the steps before them leave.  Imported
+    # here: harness.declared builds on this package.
+    from harness import declared
+    try:
+        declared.step_slots(case)
+    except declared.LayoutError as e:
+        what = str(e).split(":", 1)[0]
+        where = "tables" if what == "tables" else "steps" if what == "link" or any(s.level is not None for s in steps) \
+            and what not in ("occupied", "misaligned mapping") else "map"
+        raise CaseError(path, f"the kernel cannot build this case's tables: {e}", name, where) from None
     return case
 
 

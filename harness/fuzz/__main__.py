@@ -24,8 +24,8 @@ from harness.fuzz.campaign import (CampaignError, Settings, _rerun_alone, boot_c
                                    judged_problems, kernel_pool_base, rerun_command, run_campaign, walk_lines)
 from harness.fuzz.differential import Build, disagreements, run_differential
 from harness.fuzz.generate import GeneratorBug
-from harness.matrix import resolve_qemu
 from harness.fuzz.mix import summary_lines
+from harness.qemu_builds import resolve_qemu
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -55,13 +55,14 @@ def parser():
                    help="generated cases to run (default: 1000)")
     p.add_argument("--first", type=_number("the first case's index"), default=0,
                    help="index of the first case to run (default: 0): --first N --count 1 runs case N")
-    p.add_argument("--qemu", default="qemu-system-aarch64", help="QEMU binary (QEMU=)")
+    p.add_argument("--qemu", default="qemu-system-aarch64",
+                   help="QEMU (QEMU=): a build fetched by make qemus (bookworm, sid ...), `system`, or a path")
     p.add_argument("--qemus", nargs="+", default=[], metavar="BUILD",
                    help="a differential campaign: the same cases on each of these QEMU builds (QEMUS=; a build "
                         "`make qemus` fetched, `system`, or a binary's path), reporting where their verdicts differ")
     p.add_argument("--cpu", default="max", help="QEMU -cpu model (CPU=)")
-    p.add_argument("--jobs", type=_number("the number of QEMUs (JOBS=)"), default=2,
-                   help="QEMUs in parallel (default: 2)")
+    p.add_argument("--jobs", type=_number("the number of QEMU processes (JOBS=)"), default=2,
+                   help="QEMU processes run side by side, of the one QEMU build (default: 2)")
     p.add_argument("--batch", type=_number("the batch size"), default=500,
                    help="cases per QEMU boot at most (default: 500)")
     p.add_argument("--build", type=Path, default=ROOT / "build", help="the kernel's build directory")
@@ -183,15 +184,20 @@ def _split(names):
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    settings = Settings(qemu=args.qemu, cpu=args.cpu, kernel=args.build / "kernel.elf", results=args.results,
+    try:
+        qemu = resolve_qemu(args.qemu)
+    except HarnessError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    settings = Settings(qemu=qemu, cpu=args.cpu, kernel=args.build / "kernel.elf", results=args.results,
                         jobs=max(1, args.jobs), batch=max(1, args.batch), shrink=not args.no_shrink)
     try:
         if args.rerun:
             return rerun(settings, args.rerun)
         seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
         _print(f"fuzz: seed {seed}, {args.count} cases from {args.first}, {args.qemu} -cpu {args.cpu}, "
-               f"{settings.jobs} QEMUs (again: python -m harness.fuzz --seed {seed} --first {args.first} "
-               f"--count {args.count})")
+               f"{settings.jobs} QEMU processes (again: {sys.executable} -m harness.fuzz --seed {seed} "
+               f"--first {args.first} --count {args.count} --qemu={args.qemu} --cpu={args.cpu})")
         if args.qemus:
             builds = [Build(name, resolve_qemu(name)) for name in dict.fromkeys(_split(args.qemus))]
             return differential_summary(run_differential(settings, builds, seed, args.count, _print, args.first),

@@ -34,7 +34,7 @@ from harness.fuzz.toml_writer import case_text, write_case_file
 from harness.oracle import describe, observation_allowed
 from harness.model.outcome import Abort, Completes, Done, Par, Unknown
 from harness.protocol import parse_output
-from harness.verdict import observed_text
+from harness.observation import describe as observed_text, observe
 from harness.walk_text import describe_walk
 from harness.qemu import NM, qemu_version, run_kernel
 
@@ -78,7 +78,7 @@ class Mismatch:
     observed: str
     expected: str
     known: str = None           # the known bugs (names joined by +) that explain it
-    record: object = None       # the step's protocol.Record (None: there was none)
+    observation: object = None  # the step's Observation (None: there was no record)
     kind: tuple = ()            # failure_kind: what the model said and what happened, in classes
 
     @property
@@ -117,16 +117,14 @@ def _outcome_kind(o):
     return "unknown"
 
 
-def _record_kind(step, outcomes, record):
-    if record is None:
+def _record_kind(step, outcomes, obs):
+    if obs is None:
         return "no record"
-    result = record.word("result")
-    if result == "ok":
+    if obs.result == "ok":
         return "completes"
-    if result == "fault":
-        syndrome = esr.decode_esr(record.num("esr"))
-        return syndrome.fault or f"EC {syndrome.ec:#x}"
-    p = record.num("par")
+    if obs.result == "fault":
+        return obs.esr.fault or f"EC {obs.esr.ec:#x}"
+    p = obs.par.raw
     if par.PAR_F.get(p):
         return f"PAR.F=1 {esr.decode_fsc(par.PAR_FST.get(p))[0]}"
     # Which fields differ from the model's nearest PAR, by name.
@@ -136,12 +134,12 @@ def _record_kind(step, outcomes, record):
     return "PAR.F=0 " + ",".join(min(diffs, key=len)) if diffs else "PAR.F=0"
 
 
-def failure_kind(step, outcomes, record):
+def failure_kind(step, outcomes, obs):
     """A failure in classes, not numbers: the step's kind of access, the kinds of outcome the
     model allows and the kind observed (for a PAR, which fields differ).  Shrinking keeps it."""
     op = "at" if step.op in AT_OPS else "fetch" if step.op == "fetch" else \
         "store" if step.op in STORES else "load"
-    return op, tuple(sorted({_outcome_kind(o) for o in outcomes})), _record_kind(step, outcomes, record)
+    return op, tuple(sorted({_outcome_kind(o) for o in outcomes})), _record_kind(step, outcomes, obs)
 
 
 RUN_FAILURE = ("run", (), "the kernel did not finish the case")
@@ -206,10 +204,10 @@ def judge_case(case, predictions, records):
         return [], f"generator bug: the kernel could not build generated case {case.name}: {detail}"
     found = []
     for n, (step, outcomes) in enumerate(zip(case.steps, predictions)):
-        record = records.steps.get(n)
-        problems = observation_allowed(step, outcomes, record)
+        obs = observe(records.steps.get(n))
+        problems = observation_allowed(step, outcomes, obs)
         if problems:
-            found.append((n, problems, observed_text(step, record)))
+            found.append((n, problems, observed_text(obs)))
     if records.exception is not None:
         e = records.exception
         found.append((len(records.steps), [f"the kernel took an {e.word('kind')} exception: "
@@ -338,12 +336,12 @@ def case_mismatches(index, case, predictions, records):
     out = []
     for n, problems, observed in found:
         if n < len(case.steps):
-            record = records.steps.get(n)
+            obs = observe(records.steps.get(n))
             expected = "; ".join(describe(o, case.steps[n].op) for o in sorted(predictions[n], key=repr))
-            kind = failure_kind(case.steps[n], predictions[n], record)
+            kind = failure_kind(case.steps[n], predictions[n], obs)
         else:
-            record, expected, kind = None, "", RUN_FAILURE
-        out.append(Mismatch(index, n, problems, observed, expected, record=record, kind=kind))
+            obs, expected, kind = None, "", RUN_FAILURE
+        out.append(Mismatch(index, n, problems, observed, expected, observation=obs, kind=kind))
     return out, bug
 
 
@@ -546,7 +544,7 @@ def _classify(version, case, cpu, pool_base, mismatches):
     them (names joined), or None when one is not explained."""
     for m in mismatches:
         if m.step < len(case.steps):
-            m.known = known.names(known.explain(version, case, cpu.ids, pool_base, m.step, m.record))
+            m.known = known.names(known.explain(version, case, cpu.ids, pool_base, m.step, m.observation))
     bugs = sorted({m.known for m in mismatches if m.known})
     return ", ".join(bugs) if all(m.known for m in mismatches) else None
 
@@ -636,7 +634,7 @@ def shrink_case(settings, case, cpu, pool_base, version, workdir, fingerprint):
             for m in ([] if bug else mismatches):
                 if m.kind != fingerprint[1] or m.step >= len(c.steps):
                     continue
-                explained = known.names(known.explain(version, c, cpu.ids, pool_base, m.step, m.record))
+                explained = known.names(known.explain(version, c, cpu.ids, pool_base, m.step, m.observation))
                 if explained == fingerprint[0]:
                     first = runnable[k]
                     return [c is first for c in candidates]

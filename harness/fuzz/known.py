@@ -35,14 +35,31 @@ import harness.model.stage2 as stage2  # isort: skip
 import harness.model.tlb as tlb  # isort: skip
 from harness import esr
 from harness.cases import AT_OPS, LAYOUT
+from harness.ops import LS_SYNDROME
 from harness.kdefs import REPO
 from harness.model import Abort, Outcomes, UnknownMemory
 from harness.predict import predict_case
 from harness.model.attributes import DEVICE_TYPES, WB, WT, MemAttrs
+from harness.model.registers import REGIME_EL2, REGIME_EL20
 from harness.oracle import observation_allowed
 from harness.model.outcome import Completes
 from harness.par import SH_NAMES
 from harness.versions import in_range
+
+
+def _isv_for_stage1_aborts_taken_to_el2():
+    """AArch64.InstructionSyndromeValid, but also TRUE for a stage 1 Data Abort of an access at
+    EL2 (the EL2 and EL2&0 regimes' own faults; EL0's under TGE have ISV = 0 as they must): ISV = 1
+    with the load's or store's syndrome, as for a stage 2 fault on the access's lowest address."""
+    original = stage2.instruction_syndrome
+
+    def instruction_syndrome(regs, access, outcome):
+        if (isinstance(outcome, Abort) and outcome.stage == 1 and outcome.fsc is not None
+                and regs.regime in (REGIME_EL2, REGIME_EL20) and access.el != 0 and access.op in LS_SYNDROME
+                and outcome.far == access.va):
+            return replace(outcome, syndrome=LS_SYNDROME[access.op])
+        return original(regs, access, outcome)
+    return [(stage2, "instruction_syndrome", instruction_syndrome)]
 
 
 def _blocks_also_at(granule, levels):
@@ -239,6 +256,9 @@ def _bug_tables(case_file):
 
 KNOWN_BUGS = (
     # The most frequent first: explain() tries them one at a time before any two together.
+    KnownBug("isv_stage1_el2", "cases/syndrome.toml",
+             "reports ISV = 1 with the instruction syndrome for a stage 1 Data Abort taken to EL2",
+             _isv_for_stage1_aborts_taken_to_el2),
     KnownBug("par_sh", "cases/at_par.toml",
              "reports the descriptor's SH in PAR_EL1.SH for Device and Normal Non-cacheable memory",
              _descriptor_shareability),
@@ -297,21 +317,21 @@ KNOWN_BUGS = (
 RAM = (LAYOUT["RAM_BASE"], LAYOUT["RAM_BASE"] + LAYOUT["RAM_SIZE"])
 
 
-def allowed_on_the_board(step, outcomes, record):
+def allowed_on_the_board(step, outcomes, obs):
     """Whether the observation is one the outcomes allow on QEMU's virt board.  A bug that takes a
     block where the architecture refuses one sends the access wherever that block points; outside
     RAM the board decides what happens (no memory: a synchronous external abort; a PCIe window:
     reads of all ones), so an access the changed model completes outside RAM may end either way."""
-    if not observation_allowed(step, outcomes, record):
+    if not observation_allowed(step, outcomes, obs):
         return True
-    if record is None or step.op in AT_OPS:
+    if obs is None or step.op in AT_OPS:
         return False
     outside = any(isinstance(o, Completes) and not RAM[0] <= o.pa < RAM[1] for o in outcomes)
     if not outside:
         return False
-    if record.word("result") == "ok":
+    if obs.result == "ok":
         return True
-    return record.word("result") == "fault" and esr.decode_esr(record.num("esr")).fault == "external"
+    return obs.result == "fault" and obs.esr.fault == "external"
 
 
 # The most known bugs one step is explained by at once: two meet in a step (a block the architecture
@@ -341,15 +361,15 @@ def fewest_explaining(version, evaluate, explains, bugs=KNOWN_BUGS):
     return ()
 
 
-def explain(version, case, ids, pool_base, n, record, bugs=KNOWN_BUGS):
-    """The fewest known bugs of QEMU `version` that together explain step n's observation
-    `record` (fewest_explaining).  Two bugs can meet in one step: a block the architecture
+def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS):
+    """The fewest known bugs of QEMU `version` that together explain step n's Observation
+    `obs` (fewest_explaining).  Two bugs can meet in one step: a block the architecture
     refuses, taken by QEMU, of Device memory whose PAR_EL1.SH QEMU then reports wrongly.  A
     model that cannot answer explains a step QEMU left without a record (it aborted)."""
     def explains(predictions):
         if predictions is None:
-            return record is None
-        return allowed_on_the_board(case.steps[n], predictions[n], record)
+            return obs is None
+        return allowed_on_the_board(case.steps[n], predictions[n], obs)
     return fewest_explaining(version, lambda: predict_case(case, ids, pool_base), explains, bugs)
 
 

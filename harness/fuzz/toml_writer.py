@@ -173,6 +173,8 @@ def expect_value(step, expect=None):
             out["stage"] = e.stage
         if e.ipa is not None:
             out["ipa"] = e.ipa
+        if e.isv is not None:
+            out["isv"] = e.isv
         return out
     return e.kind        # a self-test's end
 

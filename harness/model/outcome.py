@@ -7,7 +7,21 @@ descriptor updates the hardware makes with it (FEAT_HAFDBS), as
 """
 from dataclasses import dataclass, field
 
-from harness import esr
+from harness import esr, par
+
+ALL_BITS = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class Bits:
+    """A 64-bit register as the model predicts it: the bits under mask must read as value's,
+    the others are free (UNKNOWN or IMPLEMENTATION DEFINED where the rule says so)."""
+    value: int
+    mask: int
+
+    def wrong(self, raw):
+        """The bits of raw the prediction does not permit (0: raw is permitted)."""
+        return (raw ^ self.value) & self.mask
 
 EC_PC_ALIGNMENT = esr.EC.PC_ALIGN
 
@@ -43,10 +57,11 @@ class Completes:
 class Abort:
     """A Data or Instruction Abort taken to EL1 from EL1 or EL0 (or, a stage 2
     fault, to EL2: stage, ipa), or a PC
-    alignment fault (EC 0x22, fsc None): ESR_EL1.EC, the fault status code,
-    WnR and S1PTW (IL = 1, EA = FnV = 0 always here, CM = 0 but for cm; ISV and ISS[23:14]
-    are left free, the architecture permitting ISV = 0), and FAR_EL1 as it
-    must read.  rule: the ASL function or rule the fault comes from."""
+    alignment fault (EC 0x22, fsc None): ESR_ELx.EC, the fault status code,
+    WnR, S1PTW, CM, the instruction syndrome (syndrome: LSInstructionSyndrome's
+    (SAS, SSE, SRT, SF, AR) when ISV = 1, None for ISV = 0), and FAR_ELx as it
+    must read.  esr(), far_register() and hpfar() give each register whole, every
+    bit the architecture defines.  rule: the ASL function or rule the fault comes from."""
     ec: int
     fsc: int
     wnr: bool               # None: left open (a stage 2 fault on a stage 1 walk)
@@ -56,7 +71,8 @@ class Abort:
     updates: tuple = ()
     stage: int = 1          # 2: a stage 2 fault, taken to EL2 (ESR_EL2, FAR_EL2)
     ipa: int = None         # a stage 2 fault: the faulting IPA (HPFAR_EL2 holds its page)
-    cm: bool = False        # an AT instruction's abort (CM = 1, WnR = 1): harness.cases.at_aborts
+    cm: bool = False        # an AT instruction's abort (CM = 1, WnR = 1): harness.ops.at_aborts
+    syndrome: tuple = None  # ISV = 1: (SAS, SSE, SRT, SF, AR) of the instruction (harness.ops.LS_SYNDROME)
     # A stage 1 fault on a later piece of an access that crosses pages: ((IPA, size) spans of the pieces
     # before it, their stage 1 attributes), which stage 2 translates too (stage2.full_translate).
     before: tuple = field(default=(), compare=False, repr=False)
@@ -65,15 +81,70 @@ class Abort:
     def fault(self):
         return (esr.PC_ALIGNMENT, None) if self.fsc is None else esr.decode_fsc(self.fsc)
 
+    # J1.1.3.1 AArch64.FaultSyndrome, with ESR_ELx's field descriptions (D24.2.45, D24.2.46).
+    # The model makes no External abort, no GCS, LS64, MOPS, NV2, tag or overlay access and
+    # no indirect permission, so SET, LST, VNCR, FnV, EA, PFV, FnP, TopLevel and ISS2 are all
+    # 0 (FAR_ELx is valid for every fault it makes).  IL is 1: an A64 instruction, or a Data
+    # Abort with ISV = 0.  ISS[23:14] are RES0 when ISV = 0.
+    def esr(self):
+        """ESR_ELx whole: every bit fixed but WnR where the rule leaves it open."""
+        value = self.ec << esr.ESR_EC.shift | esr.ESR_IL.mask
+        mask = ALL_BITS
+        if self.fsc is None:            # PC alignment: the ISS is RES0
+            return Bits(value, mask)
+        value |= self.fsc << esr.ESR_ISS_FSC.shift | int(self.s1ptw) << esr.ESR_ISS_S1PTW.shift
+        if self.ec not in esr.DATA_ABORTS:
+            return Bits(value, mask)    # an Instruction Abort: CM, WnR and ISV are RES0
+        value |= int(self.cm) << esr.ESR_ISS_CM.shift
+        if self.cm:
+            value |= esr.ESR_ISS_WNR.mask       # DC, IC and AT: WnR = 1
+        elif self.wnr is None or self.fsc == esr.fault_status("atomic_hw_update", None):
+            mask &= ~esr.ESR_ISS_WNR.mask       # left open (the rule), or bit UNKNOWN (Fault_HWUpdateAccessFlag)
+        elif self.wnr:
+            value |= esr.ESR_ISS_WNR.mask
+        if self.syndrome is not None:
+            sas, sse, srt, sf, ar = self.syndrome
+            value |= (esr.ESR_ISS_ISV.mask | sas << esr.ESR_ISS_SAS.shift | sse << esr.ESR_ISS_SSE.shift
+                      | srt << esr.ESR_ISS_SRT.shift | sf << esr.ESR_ISS_SF.shift | ar << esr.ESR_ISS_AR.shift)
+        return Bits(value, mask)
+
+    def far_register(self):
+        """FAR_ELx: the faulting VA (the PC of a PC alignment fault), valid (FnV = 0), whole."""
+        return Bits(self.far, ALL_BITS)
+
+    def hpfar(self):
+        """HPFAR_EL2 of a stage 2 fault (D24.2.76): FIPA the faulting IPA's bits [51:12] where
+        IPAValid (J1.3: Translation, Access flag and Address size faults, and Permission faults on
+        a stage 1 walk), NS and the other bits RES0 (Non-secure EL2); UNKNOWN otherwise."""
+        if self.stage != 2 or not esr.ipa_valid(self.fault[0], self.s1ptw):
+            return Bits(0, 0)
+        return Bits(esr.HPFAR_FIPA.put(self.ipa >> 12), ALL_BITS)
+
 
 @dataclass(frozen=True)
 class Par:
-    """The PAR_EL1 an AT instruction leaves: the bits under mask are fixed,
-    the others free (IMPLEMENTATION DEFINED, UNKNOWN or RES1)."""
+    """The PAR_EL1 an AT instruction leaves: value and mask hold the fields the
+    translation gives (F, PA, ATTR, SH; or F, FST, PTW, S), the bits out of the mask
+    open where the rule leaves them so; register() is the whole register."""
     value: int
     mask: int
     rule: str
     updates: tuple = ()
+
+    # J1.1.3.11 AArch64.EncodePAR (64-bit PAR, no FEAT_RME, Non-secure): PAR_EL1 starts from
+    # zeros, bit 11 is RES1 in both forms; F = 0: NS is UNKNOWN and bit 10 IMPLEMENTATION DEFINED
+    # ("Non-Faulting PAR"); F = 1: bits [63:48] IMPLEMENTATION DEFINED ("Faulting PAR"), DirtyBit,
+    # Overlay, TopLevel and AssuredOnly 0 (no indirect permissions, overlays or FEAT_THE here).
+    _FREE_OK = par.PAR_NS.mask | par.PAR_IMPDEF_OK.mask
+    _FREE_FAULT = par.PAR_IMPDEF_FAULT.mask
+
+    def register(self):
+        """PAR_EL1 whole: the fields above, the RES1 and zero bits fixed, the UNKNOWN and
+        IMPLEMENTATION DEFINED bits free."""
+        free = self._FREE_FAULT if par.PAR_F.get(self.value) else self._FREE_OK
+        fields = par.PAR_FAULT_FIELDS if par.PAR_F.get(self.value) else par.PAR_OK_FIELDS
+        open_fields = fields & ~self.mask       # ATTR or SH where the architecture leaves them open
+        return Bits(self.value & self.mask | par.PAR_RES1.mask, ALL_BITS & ~free & ~open_fields)
 
 
 @dataclass(frozen=True)

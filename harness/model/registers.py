@@ -140,7 +140,8 @@ class WalkParams:
     ha: bool
     hd: bool
     ds: bool                # FEAT_LPA2's 52-bit formats in effect
-    lpa: bool               # FEAT_LPA's 64K 52-bit format in effect (IPS = 52 bits)
+    lpa: bool               # descriptor bits[15:12] are OA[51:48] (64K, FEAT_LPA; see walk.lpa_choices)
+    ttbr_wide: bool         # TTBR BADDR[51:48] in bits[5:2] (DS, or 64K with FEAT_LPA and IPS = 52 bits)
     oasize: int             # AArch64.PhysicalAddressSize: Min(IPS, PAMax)
     pamax: int              # AArch64.PAMax: the implemented PA size (PARange)
     mintxsz: int            # AArch64.S1MinTxSZ
@@ -236,7 +237,10 @@ def walk_params(regs, upper):
             granule == 14 and MMFR0_TGRAN16.get(regs.mmfr0) == 0b0010)
     ds = bool(f.ds) and lpa2
     ips_bits = IPS_BITS.get(f.ips, 52)
-    lpa = granule == 16 and ips_bits == 52 and pamax == 52
+    # Descriptor bits[15:12] are OA[51:48] with 64K and a 52-bit PAMax whatever IPS (AArch64.S1LeafBase;
+    # review D6); the TTBR's BADDR[51:48] only with IPS = 52 bits too (AArch64.S1TTBaseAddress).
+    lpa = granule == 16 and pamax >= 52
+    ttbr_wide = ds or lpa and ips_bits == 52
     feat_lva = MMFR2_VARANGE.get(regs.mmfr2) >= 0b0001
     small = MMFR2_ST.get(regs.mmfr2) == 0b0001
     pan = MMFR1_PAN.get(regs.mmfr1)
@@ -246,7 +250,7 @@ def walk_params(regs, upper):
         # FEAT_HAFDBS: HA needs HAFDBS >= 1, HD needs HAFDBS >= 2; HD without HA updates nothing
         # (AArch64.S1Translate tests walkparams.ha and walkparams.hd together).
         ha=bool(f.ha) and hafdbs >= 1, hd=bool(f.hd) and hafdbs >= 2,
-        ds=ds, lpa=lpa,
+        ds=ds, lpa=lpa, ttbr_wide=ttbr_wide,
         # With 48-bit descriptor formats no OA above 48 bits can be expressed.
         oasize=min(ips_bits, pamax, 52 if ds or lpa else 48),
         pamax=pamax,

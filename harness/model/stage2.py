@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from harness import esr, features, par
-from harness.ops import AT_S12_OPS
+from harness.ops import AT_S12_OPS, LS_SYNDROME
 from harness.model.attributes import (
     DEVICE_TYPES, NC, NORMAL_NC, SH_CODES, WB, WT, MemAttrs, decode_shareability, encode_par_attrs,
     par_encode_shareability, s1_decode_mem_attrs,
@@ -27,8 +27,8 @@ from harness.model.descriptors import (
 from harness.model.permissions import DEVICE_UNALIGNED_RULE, s1_has_alignment_fault
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
 from harness.model.registers import HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max
-from harness.model.translate import ACCESS_KINDS, PAR_FAULT_MASK, hw_update_choices, s1_translate
-from harness.model.walk import level_lsb
+from harness.model.translate import ACCESS_KINDS, hw_update_choices, s1_translate
+from harness.model.walk import level_lsb, lpa_choices
 from harness.esr import Field
 from harness.geometry import s2_sl_min_pa_bits, s2_start_level
 
@@ -46,6 +46,8 @@ TXSZ_IMPDEF_RULE = ("VTCR_EL2.T0SZ outside AArch64.S2MinTxSZ..AArch64.MaxTxSZ: I
 IPA_RANGE_RULE = "IPA above VTCR_EL2.T0SZ's input size: a Translation fault at level 0 (AArch64.IPAIsOutOfRange)"
 VTTBR_RULE = ("VTTBR_EL2's base above the output size: an Address size fault at level 0 (AArch64.S2Walk, "
               "AArch64.S2OAOutOfRange)")
+S2_LPA_RULE = ("stage 2 descriptor bits[15:12] with the 64K granule and PAMax below 52 bits: IMPLEMENTATION "
+               "DEFINED whether they are OA[51:48] (AArch64.S2LeafBase, R_WDZFC)")
 PTW_RULE = ("HCR_EL2.PTW = 1 and a stage 1 translation table in memory stage 2 makes Device: a stage 2 "
             "Permission fault (AArch64.S2CheckPermissions)")
 
@@ -517,7 +519,7 @@ def _s2_abort(acc, far, fault, s1ptw, updates=()):
 
 def _s2_par(fault, s1ptw, updates=()):
     value = fault.fsc << par.PAR_FST.shift | par.PAR_S.mask | (par.PAR_PTW.mask if s1ptw else 0) | 1
-    return Par(value=value, mask=PAR_FAULT_MASK, rule=fault.rule, updates=updates)
+    return Par(value=value, mask=par.PAR_FAULT_FIELDS, rule=fault.rule, updates=updates)
 
 
 def _combine(s1_attr, s1_sh, s2_memattrs, s2_sh, fwb):
@@ -577,21 +579,33 @@ def _not_modelled(regs):
 
 # J1.1.4.52 AArch64.FullTranslate
 def full_translate(regs, memory, access, s2=None):
-    """AArch64.FullTranslate: the Outcomes of one step in the EL1&0 regime, with stage 2 when HCR_EL2.VM = 1.
+    """AArch64.FullTranslate: the Outcomes of one step in the EL1&0 regime, with stage 2 when HCR_EL2.VM = 1,
+    each abort with its instruction syndrome where ISV = 1 (instruction_syndrome).
     s2(ipa, acc, aligned, s1_attr): the stage 2 results an IPA may have (a TLB's choice of stage 2 translations,
     harness/model/tlb.py); by default the stage 2 walk of regs and memory.  Where VTCR_EL2.T0SZ's check
-    is IMPLEMENTATION DEFINED (AArch64.S2TxSZFaults), the implementation makes one choice for every
+    (AArch64.S2TxSZFaults) or the meaning of descriptor bits[15:12] (64K, PAMax below 52 bits:
+    AArch64.S2LeafBase) is IMPLEMENTATION DEFINED, the implementation makes one choice for every
     translation: the outcomes of each, their union."""
+    outcomes = _stages(regs, memory, access, s2)
+    return Outcomes({instruction_syndrome(regs, access, o) for o in outcomes}, outcomes.rule)
+
+
+def _stages(regs, memory, access, s2):
+    """J1.1.4.52 AArch64.FullTranslate before the syndrome: stage 1, and stage 2 where enabled."""
     params = s2_params(regs)
     if params is None:
         return s1_translate(regs, memory, replace(access, op=_S1_OP.get(access.op, access.op)))
     why = _not_modelled(regs)
     if why:
         return Outcomes({Unknown(f"the model does not cover {why}")})
-    if s2 is None and len(params.txsz_faults) > 1:
-        outcomes = [_full_translate(regs, memory, access, replace(params, txsz_faults=(choice,)), None)
-                    for choice in params.txsz_faults]
-        rules = [TXSZ_IMPDEF_RULE] + [o.rule for o in outcomes if o.rule]
+    variants = [replace(params, txsz_faults=(faults,), lpa=lpa) for faults in params.txsz_faults
+                for lpa in lpa_choices(params)]
+    if s2 is None and len(variants) > 1:
+        outcomes = [_full_translate(regs, memory, access, variant, None) for variant in variants]
+        if all(set(o) == set(outcomes[0]) for o in outcomes):
+            return outcomes[0]
+        rules = [TXSZ_IMPDEF_RULE if len(params.txsz_faults) > 1 else S2_LPA_RULE] + [o.rule for o in outcomes
+                                                                                        if o.rule]
         return Outcomes(set().union(*outcomes), "; ".join(dict.fromkeys(rules)))
     return _full_translate(regs, memory, access, params, s2)
 
@@ -660,6 +674,21 @@ def _earlier_pieces_aborts(translate, acc, va, outcome, rules):
         partial = [updates + p.updates for updates in partial for p in pieces if p.fault is None]
         offset += size
     return aborts
+
+
+def instruction_syndrome(regs, access, outcome):
+    """J1.1.3.2 AArch64.InstructionSyndromeValid: the outcome, an abort with ISV = 1 and the
+    instruction's syndrome (J1.3.3.11 LSInstructionSyndrome) where it is valid: a stage 2 fault
+    not on a stage 1 walk of a load or store of a single general-purpose register
+    (harness.ops.LS_SYNDROME), on the access's lowest address (the first page of one that
+    crosses pages; a fault on the next reports ISV = 0).  A stage 1 fault has ISV = 0, taken
+    to EL1 or to EL2 alike (ESR_EL2.ISV: "For other faults reported in ESR_EL2, ISV is 0
+    except for the following stage 2 aborts").  The model makes no External abort (ISV = 0
+    with FEAT_RAS)."""
+    if (isinstance(outcome, Abort) and outcome.stage == 2 and not outcome.s1ptw and access.op in LS_SYNDROME
+            and outcome.far == access.va):
+        return replace(outcome, syndrome=LS_SYNDROME[access.op])
+    return outcome
 
 
 def _second_stage(translate, acc, va, outcome, rules, fwb):

@@ -76,11 +76,13 @@ is that walk's descriptors down to a level over the memory walks read now.
 """
 from dataclasses import dataclass, field, replace
 
+from harness.esr import Field
 from harness.ops import LAST_LEVEL_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
 from harness.model.descriptors import DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (
-    MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10, REGIME_EL20, TCR_A1, TCR_AS, TCR_DS, TTBR_ASID, el_is_in_host,
+    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10, REGIME_EL20, TCR_A1, TCR_AS, TCR_DS,
+    TCR_EL2_DS, TTBR_ASID, el_is_in_host,
     walk_params,
 )
 from harness.model.stage2 import (
@@ -170,6 +172,35 @@ def tlbi_range(xt, ds):
     return start, end, granule
 
 
+# SCTLR_ELx fields the model reads that a TLB may not cache: D24.2 SCTLR_EL1 names EPAN, MSCEn,
+# LSMAOE, nTLSMD, EE and WXN as the fields "permitted to be cached in a TLB"; M, A, C and I are not, so
+# after their change and an ISB no entry uses their old values (R_VNRFW; review D7).
+SCTLR_NOT_CACHED = SCTLR_M.mask | SCTLR_A.mask | SCTLR_C.mask | SCTLR_I.mask
+
+
+def entry_registers(entry_regs, regs_seen):
+    """The registers a TLB entry's translation is made with: its own, but SCTLR_NOT_CACHED taken from
+    each register set an access may see now."""
+    return list(dict.fromkeys(replace(entry_regs, sctlr=entry_regs.sctlr & ~SCTLR_NOT_CACHED
+                                      | r.sctlr & SCTLR_NOT_CACHED) for r in regs_seen))
+
+
+MMFR1_ETS = Field(36, 4)                # ID_AA64MMFR1_EL1.ETS: 0b0010 FEAT_ETS2
+
+
+def _has_ets2(regs):
+    """FEAT_ETS2 (R_BLDZX): a TLBI may complete for the issuing PE at its DSB.  Simplified: the
+    model takes the DSB for every translation (R_BLDZX's conditions on execute permission are not
+    read); no CPU the suite runs has FEAT_ETS2."""
+    return MMFR1_ETS.get(regs.mmfr1) >= 0b0010
+
+
+def has_large_address(regs, ds):
+    """HasLargeAddress (J1.3, TLBIRange): FALSE without FEAT_LPA2, else the DS bit of the regime's TCR
+    (ds: its value, read from the regime's own layout)."""
+    return bool(ds) and (MMFR0_TGRAN4.get(regs.mmfr0) == 0b0001 or MMFR0_TGRAN16.get(regs.mmfr0) == 0b0010)
+
+
 def tlbi_regime(op, regs):
     """The regime TLBI op invalidates, executed at the EL the steps of regs' regime run at: the *E2
     forms `if ELIsInHost(EL2) then ... Regime_EL20 else ... Regime_EL2` (TLBI VAE2), the others at
@@ -217,7 +248,7 @@ class Invalidation:
         (both stages, every VMID)."""
         vmid = current_vmid(regs)
         if op in S2_RANGE_TLBI:
-            decoded = tlbi_range(xt, bool(VTCR_DS.get(regs.vtcr)))
+            decoded = tlbi_range(xt, has_large_address(regs, VTCR_DS.get(regs.vtcr)))
             ttl = xt >> TLBIR_TTL_SHIFT & 0b11
             start, end, granule = decoded if decoded is not None else (0, 0, None)   # empty: nothing need go
             return Invalidation(None, None, None, True, False, granule, ttl or None, vmid=vmid, stage1=False,
@@ -238,7 +269,10 @@ class Invalidation:
         last_level = op in LAST_LEVEL_TLBI
         regime = tlbi_regime(op, regs)
         if op in RANGE_TLBI:
-            decoded = tlbi_range(xt, bool(TCR_DS.get(regs.tcr)))
+            # The regime's TCR: TCR_EL2 in its E2H = 0 layout holds DS at bit 32, TCR_EL1 (and TCR_EL2
+            # with E2H = 1) at bit 59 (review D9).
+            ds = TCR_EL2_DS.get(regs.tcr) if regs.regime == REGIME_EL2 else TCR_DS.get(regs.tcr)
+            decoded = tlbi_range(xt, has_large_address(regs, ds))
             if decoded is None:
                 return Invalidation(0, 0, asid, True, last_level, regime=regime)   # an empty range: nothing need go
             start, end, granule = decoded
@@ -391,6 +425,7 @@ class Tlb:
         self.walk_memories = [memory]             # tables a walk may read (writes not yet completed by a DSB)
         self.dsb_since_write = True
         self.pending = []                         # (Invalidation, tables walks could read meanwhile)
+        self.before_cse = []                      # entries as they were before a DSB completed TLBIs, until a CSE
         self.entries = []
         self.epoch = 0                            # DSBs that completed invalidations so far
         self.faulted = False                      # whether the last access aborted (a fix-up follows one)
@@ -400,6 +435,7 @@ class Tlb:
         other = Tlb.__new__(Tlb)
         other.__dict__.update({k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items()})
         other.entries = [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.entries]
+        other.before_cse = [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.before_cse]
         return other
 
     def _fill(self, memories=None, born=None):
@@ -437,7 +473,7 @@ class Tlb:
         self.memory = memory
         self.memories_seen = [memory if m is old else m for m in self.memories_seen]
         self.walk_memories = [memory if m is old else m for m in self.walk_memories]
-        for entry in self.entries:
+        for entry in self.entries + self.before_cse:
             if entry.memory is old:
                 entry.memory = memory
         self._fill()
@@ -455,6 +491,10 @@ class Tlb:
         self.dsb_since_write = True
         if self.pending:
             self.epoch += 1
+            if not _has_ets2(self.regs):
+                # R_BLDZX: without FEAT_ETS2 the TLBIs are complete for this PE's own accesses only after a
+                # Context synchronization event: until one, an access may still use the entries as they were.
+                self.before_cse += [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.entries]
         for inv, memories in self.pending:
             for entry in self.entries:
                 entry.removed.append((self.epoch, inv))
@@ -463,7 +503,13 @@ class Tlb:
         self.pending = []
         self._fill()
 
+    def complete_tlbis(self):
+        """A Context synchronization event (an ISB, taking an exception, an exception return): the
+        TLBIs a DSB completed are complete for this PE's own accesses too (R_BLDZX)."""
+        self.before_cse = []
+
     def isb(self):
+        self.complete_tlbis()
         self.regs_seen = [self.regs]
         self.memories_seen = list(self.walk_memories)
         self._fill()
@@ -473,7 +519,7 @@ class Tlb:
         usable table entry]) for the entries a walk of va may use now."""
         asids = {current_asid(r) for r in self.regs_seen}
         vmids = {current_vmid(r) for r in self.regs_seen}
-        return [(e, *e.usable(va, asids, vmids)) for e in self.entries]
+        return [(e, *e.usable(va, asids, vmids)) for e in self.entries + self.before_cse]
 
     def through_walk_cache(self, entry, cached):
         """The (registers, memory) pairs a walk through a table entry of `entry` may use:
@@ -514,9 +560,10 @@ class Tlb:
         except WalkS2Uncertain as e:
             return Outcomes({Unknown(f"whether a TLB entry is usable reads IPA {e.args[0]:#x}, which the stage 2 "
                                      "translations a TLB may hold translate differently: not modelled")})
-        held = [{o for o in full_translate(e.regs, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
+        held = [{o for o in full_translate(r, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
                  if cached_outcome(o, stage=1)}
-                for e, leaf_usable, _ in usable if leaf_usable]
+                for e, leaf_usable, _ in usable if leaf_usable
+                for r in entry_registers(e.regs, self.regs_seen)]
         everything = set().union(*walked, *held)
         unknown = [o for o in everything if isinstance(o, Unknown)]
         if unknown:

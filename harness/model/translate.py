@@ -18,7 +18,7 @@ from harness.model.permissions import (
     DEVICE_UNALIGNED_RULE, AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault,
 )
 from harness.model.registers import SCTLR_M, walk_params
-from harness.model.walk import WalkFault, level_lsb, s1_walk, \
+from harness.model.walk import WalkFault, level_lsb, lpa_choices, s1_walk, \
     txsz_choices, va_is_out_of_range
 
 MASK64 = (1 << 64) - 1
@@ -69,10 +69,12 @@ TXSZ_RULE = "TnSZ outside AArch64.S1MinTxSZ..AArch64.MaxTxSZ: IMPLEMENTATION DEF
             "(AArch64.S1TxSZFaults)"
 TXSZ_FAULT_RULE = ("TnSZ below AArch64.S1MinTxSZ with FEAT_LVA: a level 0 Translation fault (AArch64.S1TxSZFaults, "
                    "R_SXWGM)")
+LPA_RULE = ("descriptor bits[15:12] with the 64K granule and PAMax below 52 bits: IMPLEMENTATION DEFINED "
+            "whether they are OA[51:48] (an Address size fault when nonzero; AArch64.S1LeafBase, R_WDZFC)")
+PAGE_CROSSING_RULE = ("an unaligned access across a page boundary whose pages both fault: the abort of either "
+                      "side (B2.8.2)")
 VA_RANGE_RULE = "VA outside the TTBR's range (AArch64.VAIsOutOfRange): a level 0 Translation fault (R_VZZSZ)"
 
-PAR_OK_MASK = par.PAR_F.mask | par.PAR_SH.mask | par.PAR_PA.mask | par.PAR_ATTR.mask
-PAR_FAULT_MASK = par.PAR_F.mask | par.PAR_FST.mask | par.PAR_PTW.mask | par.PAR_S.mask
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,21 @@ def _translate_piece(regs, memory, acc, va, aligned, rules, pan):
         return results + [_Faulted(esr.fault_status("translation", 0), VA_RANGE_RULE)]
     if acc.el0 and params.e0pd:
         return results + [_Faulted(esr.fault_status("translation", 0), E0PD_RULE)]
-    walk = s1_walk(params, memory, va, txsz)
+    # J1.1.4.11 AArch64.S1LeafBase, J1.1.4.9 AArch64.NextTableBase: with the 64K granule and a PAMax
+    # below 52 bits, whether descriptor bits[15:12] are OA[51:48] (so nonzero ones are out of range, an
+    # Address size fault) is IMPLEMENTATION DEFINED (R_WDZFC): both walks, where they differ.
+    walks = list(dict.fromkeys(s1_walk(replace(params, lpa=lpa), memory, va, txsz) for lpa in lpa_choices(params)))
+    if len(walks) > 1:
+        rules.append(LPA_RULE)
+    for walk in walks:
+        results += _after_walk(params, walk, acc, va, aligned, rules, pan)
+    return results
+
+
+def _after_walk(params, walk, acc, va, aligned, rules, pan):
+    """The rest of AArch64.S1Translate after the walk (walk: a WalkState or WalkFault): the
+    memory-type alignment check, the permissions, the descriptor updates and the output."""
+    results = []
     if isinstance(walk, WalkFault):
         if len(walk.levels) > 1:
             rules.append(walk.rule)
@@ -229,9 +245,9 @@ def _abort(acc, el, far, piece, updates):
 
 def _par(piece):
     if isinstance(piece, _Faulted):
-        return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=PAR_FAULT_MASK, rule=piece.rule,
+        return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS, rule=piece.rule,
                    updates=piece.updates)
-    mask = PAR_OK_MASK
+    mask = par.PAR_OK_FIELDS
     value = piece.pa & par.PAR_PA.mask
     if piece.attr is None:
         mask &= ~par.PAR_ATTR.mask
@@ -278,6 +294,23 @@ def s1_translate(regs, memory, access):
     return _s1_translate(regs, memory, access, acc, params, va)
 
 
+def _other_side_faults(regs, memory, access, acc, params, va, size, aligned, rules):
+    """An access whose first page faults may report the fault of the next page instead, where that
+    page faults too (B2.8.2, Note: "an unaligned access that occurs across a page boundary can
+    generate an abort on either side of the page boundary"; review D13).  The page is the
+    granule: a fault names no larger block."""
+    page_end = (va | ((1 << params.granule) - 1)) + 1
+    if va + size <= page_end:
+        return set()
+    other = page_end & MASK64
+    faults = {_abort(acc, access.el, other, piece, piece.updates)
+              for piece in _translate_piece(regs, memory, acc, other, aligned, [], access.pan)
+              if isinstance(piece, _Faulted)}
+    if faults:
+        rules.append(PAGE_CROSSING_RULE)
+    return faults
+
+
 def _s1_translate(regs, memory, access, acc, params, va):
     """s1_translate of the access at va (a branch target already made the PC)."""
     aligned, alignment_fault = check_alignment(params, acc, va)
@@ -296,6 +329,8 @@ def _s1_translate(regs, memory, access, acc, params, va):
                 if spans and not acc.at:
                     outcome = replace(outcome, before=(spans, attr))
                 outcomes.add(outcome)
+                if not spans and not acc.at:
+                    outcomes |= _other_side_faults(regs, memory, access, acc, params, piece_va, left, aligned, rules)
                 continue
             if acc.at:
                 outcomes.add(_par(piece))

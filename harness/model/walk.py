@@ -76,6 +76,17 @@ def txsz_choices(params):
     return params.txsz, (False,)
 
 
+def lpa_choices(params):
+    """Whether descriptor bits[15:12] are OA[51:48] (params.lpa): yes with the 64K granule and a
+    52-bit PAMax whatever IPS/PS (AArch64.S1LeafBase, AArch64.S2LeafBase, AArch64.NextTableBase);
+    with 64K and a smaller PAMax IMPLEMENTATION DEFINED ("descriptor[15:12] for 64KB granule are
+    OA[51:48]"; R_WDZFC: deprecated not to fault), so both; never with 4K or 16K."""
+    if params.granule == 16 and params.pamax < 52:
+        return (True, False)
+    return (params.lpa,)
+
+
+# J1.1.4.24 AArch64.OAOutOfRange
 def oa_out_of_range(params, address):
     """AArch64.OAOutOfRange: bits set at or above the output address size."""
     return address >> params.oasize != 0
@@ -88,7 +99,7 @@ def s1_tt_base_address(params, txsz, start):
     stride = granule - 3
     tsize = (64 - txsz) - ((FINAL_LEVEL - start) * stride + granule) + 3
     base = TTBR_BADDR.get(ttbr) << 1
-    if params.lpa or params.ds:
+    if params.ttbr_wide:
         tsize = max(tsize, 6)
         base = base & ((1 << 48) - 1) | TTBR_BADDR_HI.get(ttbr) << 48
     return base & ~((1 << tsize) - 1)
