@@ -88,3 +88,18 @@ def find(cases, text):
     hint = f"; the closest: {', '.join(close)}" if close else ""
     raise HarnessError(f"no case {wanted!r} in the {len(cases)} case instances of CASES{hint} "
                        f"(an ID is <file stem>.<case name>[<matrix values>], as a failure's report prints it)")
+
+
+def select(cases, expression):
+    """The cases pytest's -k `expression` selects (K=), matched as pytest matches it: a name
+    selects the instances whose file, case name or ID holds it, whatever its case."""
+    from _pytest.mark.expression import Expression, ParseError
+    try:
+        compiled = Expression.compile(expression)
+    except ParseError as e:
+        raise HarnessError(f"-k {expression!r}: {e}") from None
+
+    def keep(case):
+        names = [case.path.name, case.name, case.id]
+        return compiled.evaluate(lambda sub: any(sub.lower() in n.lower() for n in names))
+    return [c for c in cases if keep(c)]

@@ -84,9 +84,11 @@ def group_by_bug(entries, marks):
 class TerminalSummary:
     """Writes the summary above at the session's end (the controller's, under xdist)."""
 
-    def __init__(self, writer, rerun):
+    def __init__(self, writer, rerun, bug_marks=(), implementation=None):
         self.writer = writer
         self.rerun = rerun          # (case file, nodeid) -> the command that reruns it
+        self.bug_marks = bug_marks  # the bugs files' marks that cover this run (harness/implementation.py)
+        self.implementation = implementation
         self.session = None
 
     @pytest.hookimpl
@@ -140,9 +142,15 @@ class TerminalSummary:
         cases = self.cases(bugged)
         marks = {i: c.xfail.name for i, c in cases.items() if c.xfail is not None and c.xfail.name}
         rules = {c.xfail.name: c.xfail.rule for c in cases.values() if c.xfail is not None and c.xfail.name}
+        for e in bugged:
+            for m in self.bug_marks:
+                if m.marks(e["id"]):
+                    marks.setdefault(e["id"], m.name)
+                    rules.setdefault(m.name, m.rule)
         groups = group_by_bug(bugged, marks)
         xfailed = sum(e["outcome"] == "xfailed" for e in bugged)
-        write(f"known bugs of QEMU {self.writer.header['qemu_version']}: {len(groups)} bugs, {xfailed} instances "
+        who = self.implementation or f"QEMU {self.writer.header['qemu_version']}"
+        write(f"known bugs of {who}: {len(groups)} bugs, {xfailed} instances "
               f"xfailed{'' if verbose else ' (-v: each instance with its reason)'}:")
         width = max(map(len, groups))
         for bug, g in groups.items():
