@@ -1,7 +1,6 @@
 """The suite's terminal summary (a pytest plugin conftest.py registers): short by default.
 
-    FAILED <id>: <what failed first>
-           rerun: <the command that reruns it>           one pair per failing instance
+    FAILED <id>: <what failed first>; rerun: <command>   one line per failing instance
     known bugs of QEMU 7.2.22: 18 bugs, 61 instances xfailed (-v: each instance's reason)
       <bug>  <rule>: <n> xfailed (<ids>) ...             one line per known bug
     skipped <n>: <reason> (<ids>)                         one line per reason
@@ -123,8 +122,8 @@ class TerminalSummary:
             return
         terminalreporter.section("MMU conformance summary", sep="=")
         for e in failing:
-            write(f"{'FAILED' if e['outcome'] != 'xpassed' else 'XPASS '} {e['id']}: {first_problem(e)}")
-            write(f"       rerun: {self.rerun(e['file'], e['nodeid'])}")
+            write(f"{'FAILED' if e['outcome'] != 'xpassed' else 'XPASS'} {e['id']}: {first_problem(e)}; "
+                  f"rerun: {self.rerun(e['file'], e['nodeid'])}")
         if bugged:
             self._known_bugs(write, bugged, verbose)
         reasons = defaultdict(list)
