@@ -5,7 +5,12 @@ Each defect is applied to a copy of the repository, whose kernel is built in its
 the campaign runs on it without reruns or shrinking, and must show a mismatch that no known QEMU
 bug explains.  The same campaign on the unchanged kernel shows none (else a catch would mean
 nothing).
+
+A campaign per mutant costs a kernel build and a few thousand cases each (about half an hour of
+CPU for all of them on the 2-CPU machine): the test runs where FUZZ_MUTANTS=1 is set, e.g.
+`FUZZ_MUTANTS=1 /usr/bin/python3 -m pytest tests/test_fuzz_mutants.py -k tlbi`.
 """
+import os
 import subprocess
 from pathlib import Path
 
@@ -17,6 +22,9 @@ from test_mutants import DEFECTS, MAINTENANCE_DEFECTS, _skip_unless_catchable, c
 SEED = 20261207
 COUNT = 2000
 MUTANTS = {**DEFECTS, **{name: spec[:3] for name, spec in MAINTENANCE_DEFECTS.items()}}
+
+pytestmark = pytest.mark.skipif(os.environ.get("FUZZ_MUTANTS") != "1",
+                                reason="a campaign per kernel mutant: set FUZZ_MUTANTS=1 to run them")
 
 
 def _campaign(pytestconfig, kernel, results):
