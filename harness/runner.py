@@ -196,6 +196,14 @@ def _judge(case, records, run, settings, shares_run, boot):
             j.problems.append(f"{_how_it_ended(run)} after the case's end record")
     if records is not None:
         j.problems.extend(records.problems)
+        # A step record echoes its step's VA: another is a damaged record, whatever else it says.
+        j.problems.extend(f"step {n}'s record names va={record.num('va'):#x}, not the step's {case.steps[n].va:#x} "
+                          "(garbled output): rerun it" for n, record in sorted(records.steps.items())
+                          if n < len(case.steps) and record.num("va") != case.steps[n].va)
+        if boot is None:
+            # Without the boot record the model cannot judge (it needs the CPU's ID registers): a
+            # garbled output, never a pass on the case's expectations alone.
+            j.problems.append("the run's output has this case's records but no boot record (garbled output): rerun it")
     if run.exit_status not in (None, EXIT["EXIT_OK"]) and not j.problems and not shares_run:
         j.problems.append(_how_it_ended(run))
     return j
