@@ -24,6 +24,7 @@ from harness.qemu_builds import resolve_qemu
 from harness.results import ResultsWriter, case_entry
 from harness.runner import Runner, Settings
 from harness.scheduling import BatchGroupScheduling, batch_groups, is_case_nodeid
+from harness.terminal import TerminalSummary, rerun_command
 from harness.verdict import describe_step
 from harness.versions import in_range
 
@@ -133,6 +134,8 @@ def pytest_configure(config):
         config.option.xmlpath = str(results / f"{stem}.xml")
     writer = ResultsWriter(results / f"{stem}.json", config.getoption("--qemu"), version, config.getoption("--cpu"))
     config.pluginmanager.register(_Collector(writer), "mmut-results")
+    config.pluginmanager.register(TerminalSummary(writer, lambda file, nodeid: _rerun_command(config, file, nodeid)),
+                                  "mmut-terminal")
 
 
 def pytest_unconfigure(config):
@@ -289,17 +292,10 @@ class CaseItem(pytest.Item):
             lines.append(f"  this verdict is from a fresh boot that ran the case alone; it was rerun because it {j.rerun}")
         if raw:
             lines.append(f"  raw QEMU output kept in {raw}")
-        # What a rerun needs to find and build this case: the options not at their defaults.
-        where = [(opt, var, shlex.quote(str(cfg.getoption(opt)))) for opt, var in (("--build", "BUILD"),)
-                 if cfg.getoption(opt) != _DEFAULTS[opt]]
-        paths = _case_paths(cfg)
-        if paths != [case_paths.DEFAULT]:
-            where.insert(0, ("--cases", "CASES", shlex.quote(" ".join(map(str, paths)))))
+        lines.append(f"rerun this case: {_rerun_command(cfg, self.path, self.nodeid)}")
         qemu, cpu = shlex.quote(cfg.stash.get(QEMU_NAME, cfg.getoption("--qemu"))), cfg.getoption("--cpu")
-        lines.append(f"rerun this case: {shlex.join([sys.executable, '-m', 'pytest', self.nodeid])}"
-                     f" --qemu={qemu} --cpu={cpu}" + "".join(f" {opt}={value}" for opt, _, value in where))
         lines.append(f"debug it:        make debug CASE={shlex.quote(self.case.id)} QEMU={qemu} CPU={cpu}"
-                     + "".join(f" {var}={value}" for _, var, value in where))
+                     + "".join(f" {var}={value}" for _, var, value in _where(cfg)))
         return "\n".join(lines)
 
     def repr_failure(self, excinfo):
@@ -309,6 +305,22 @@ class CaseItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"{self.case.id}: {' '.join(self.case.summary.split())[:80]}"
+
+
+def _where(config):
+    """What a rerun needs to find and build the cases: (option, Makefile variable, value) of the
+    options not at their defaults."""
+    where = [(opt, var, shlex.quote(str(config.getoption(opt)))) for opt, var in (("--build", "BUILD"),)
+             if config.getoption(opt) != _DEFAULTS[opt]]
+    paths = _case_paths(config)
+    if paths != [case_paths.DEFAULT]:
+        where.insert(0, ("--cases", "CASES", shlex.quote(" ".join(map(str, paths)))))
+    return where
+
+
+def _rerun_command(config, file, nodeid):
+    return rerun_command(sys.executable, file, nodeid, config.stash.get(QEMU_NAME, config.getoption("--qemu")),
+                         config.getoption("--cpu"), [(opt, value) for opt, _, value in _where(config)])
 
 
 def _batch_group(item):
@@ -390,15 +402,6 @@ class _Collector:
             said = " (rerun alone on a fresh boot)"
             word = (word[0] + said, word[1]) if isinstance(word, tuple) else word + said   # (word, markup) or word
             outcome.force_result((category, letter, word))
-
-    @pytest.hookimpl
-    def pytest_terminal_summary(self, terminalreporter):
-        terminalreporter.write_line(self.writer.summary_line())
-        reruns = [e for e in self.writer.entries if e["rerun"]]
-        if reruns:
-            terminalreporter.write_line(
-                f"{len(reruns)} of {len(self.writer.entries)} verdicts are from a rerun alone on a fresh boot, after "
-                f"their shared boot (\"rerun\" in the results): {', '.join(e['id'] for e in reruns)}")
 
 
 def _entry(report):
