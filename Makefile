@@ -34,7 +34,7 @@ SELECT  := $(if $(K),-k '$(K)')
 SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) $(CASES_OPTS) --build=$(BUILD)
 CASE_FILES := $(foreach c,$(CASES),$(if $(filter %.toml,$(c)),$(c),$(wildcard $(c)/*.toml)))
 
-.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare bugs bisect clean FORCE
+.PHONY: all help deps browser kernel run test bench fuzz fuzz-inputs debug coverage qemus compare bugs bisect clean FORCE
 all: kernel
 
 help:
@@ -42,6 +42,7 @@ help:
 	@echo "make test     the project's own tests, then the conformance suite (what CI runs)"
 	@echo "make bench    boot floor, default run against one boot per case, peak memory, time at scale"
 	@echo "make fuzz     a campaign of generated cases judged by the model (SEED=, COUNT=, QEMU=, CPU=)"
+	@echo "make fuzz-inputs  every parser against COUNT= mutated inputs each (default 10000; SEED=): 0 escapes"
 	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch (GDB_ARGS='-batch -x FILE')"
 	@echo "make deps     check (and, as root, install) the Debian packages needed"
 	@echo "make coverage rewrite the README's coverage table from the case files"
@@ -103,6 +104,14 @@ bench: deps kernel
 fuzz: deps kernel
 	$(PYTHON) -m harness.fuzz --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) $(if $(SEED),--seed=$(SEED)) \
 		$(if $(COUNT),--count=$(COUNT))
+
+# Bad input: the property tests of every parser (tests/test_fuzz_inputs_*.py, which `make test`
+# runs with a small budget), each with COUNT mutated inputs; a tally per parser, and every
+# distinct escape with its input kept.
+FUZZ_INPUTS := $(wildcard tests/test_fuzz_inputs_*.py)
+fuzz-inputs: deps kernel
+	FUZZ_INPUTS_EXAMPLES=$(or $(COUNT),10000) $(if $(SEED),FUZZ_INPUTS_SEED=$(SEED)) \
+		$(SUITE) $(FUZZ_INPUTS) -q -rP -n $(or $(JOBS),auto) $(PYTEST_ARGS)
 
 # The case is encoded into a blob of its own: only the kernel is needed.
 debug: deps $(KERNEL)

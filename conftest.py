@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import case_paths, features
+from harness import case_paths, features, options
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
 from harness.qemu import CASE_TIMEOUT, HANG_CHECK, qemu_version
@@ -50,21 +50,21 @@ def pytest_addoption(parser):
                          "With no test paths given, the session runs these cases (default: cases/; CASES=)")
     group.addoption("--build", default=_DEFAULTS["--build"],
                     help="build directory of the kernel (default: build/; BUILD=)")
-    group.addoption("--case-timeout", type=float, default=CASE_TIMEOUT,
+    group.addoption("--case-timeout", type=options.positive_seconds, default=CASE_TIMEOUT,
                     help=f"seconds a QEMU run may take before it is stopped (default: {CASE_TIMEOUT:g}; "
                          "PYTEST_ARGS=--case-timeout=N)")
     group.addoption("--isolated", action="store_true",
                     help="one QEMU boot per case, rather than many per boot with failures rerun alone "
                          "(README: Speed; PYTEST_ARGS=--isolated)")
-    group.addoption("--hang-check", type=float, default=HANG_CHECK, metavar="SECONDS",
+    group.addoption("--hang-check", type=options.seconds, default=HANG_CHECK, metavar="SECONDS",
                     help="seconds without output after which QEMU is asked whether the kernel still makes "
                          f"progress, and stopped if not (default: {HANG_CHECK}; 0: only --case-timeout stops it; "
                          "PYTEST_ARGS=--hang-check=N)")
     group.addoption("--results", default=str(ROOT / "results"),
                     help="where results are written (default: results/; PYTEST_ARGS=--results=DIR)")
-    group.addoption("--fuzz-seed", type=int, default=None,
+    group.addoption("--fuzz-seed", type=options.count, default=None,
                     help="tests/test_fuzz_campaign.py: the campaign's seed (default: CI's fixed seed)")
-    group.addoption("--fuzz-count", type=int, default=None,
+    group.addoption("--fuzz-count", type=options.positive_count, default=None,
                     help="tests/test_fuzz_campaign.py: generated cases to run (default: CI's 5000)")
 
 

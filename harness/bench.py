@@ -24,6 +24,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from harness import options
 from harness.cases import load_dir
 from harness.errors import HarnessError
 from harness.fuzz import campaign
@@ -38,6 +39,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ISOLATED_BEFORE, INSTANCES_BEFORE, TARGET_SPEEDUP = 8.0, 256, 5
 
 
+def _jobs(text):
+    return text if text == "auto" else options.positive_count(text)
+
+
+def _scales(text):
+    return [options.positive_count(k) for k in text.split(",")]
+
+
 def _parse(argv):
     p = argparse.ArgumentParser(prog="python -m harness.bench", description=__doc__.split("\n")[0])
     p.add_argument("--qemu", default="qemu-system-aarch64",
@@ -45,10 +54,11 @@ def _parse(argv):
     p.add_argument("--cpu", default="max")
     p.add_argument("--build", type=Path, default=ROOT / "build", help="build directory of the kernel")
     p.add_argument("--cases", type=Path, default=ROOT / "cases")
-    p.add_argument("--jobs", default="auto", help="pytest-xdist workers of the xdist rows; auto: one per CPU")
-    p.add_argument("--boots", type=int, default=15, help="boots measured for the floor")
-    p.add_argument("--repeat", type=int, default=3, help="runs of everything else but the larger scales")
-    p.add_argument("--scales", default="256,2560,25600",
+    p.add_argument("--jobs", default="auto", type=_jobs, help="pytest-xdist workers of the xdist rows; auto: one per CPU")
+    p.add_argument("--boots", type=options.positive_count, default=15, help="boots measured for the floor")
+    p.add_argument("--repeat", type=options.positive_count, default=3,
+                   help="runs of everything else but the larger scales")
+    p.add_argument("--scales", default=[256, 2560, 25600], type=_scales,
                    help="generated instances the scale section runs (default: 256,2560,25600)")
     args = p.parse_args(argv)
     args.build, args.cases = args.build.resolve(), args.cases.resolve()
@@ -56,8 +66,7 @@ def _parse(argv):
         args.qemu = resolve_qemu(args.qemu)
     except HarnessError as e:
         p.error(str(e))
-    args.jobs = len(os.sched_getaffinity(0)) if args.jobs == "auto" else int(args.jobs)
-    args.scales = [int(k) for k in args.scales.split(",")]
+    args.jobs = len(os.sched_getaffinity(0)) if args.jobs == "auto" else args.jobs
     return args
 
 
