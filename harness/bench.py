@@ -25,11 +25,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness import options
-from harness.cases import load_dir
+from harness.cases import SELFTESTS, load_dir
 from harness.errors import HarnessError
 from harness.fuzz import campaign
 from harness.fuzz.generate import FEATURE, case_name, generate_case
 from harness.fuzz.toml_writer import case_text
+from harness.protocol import parse_output
 from harness.qemu import qemu_command, qemu_version, run_kernel
 from harness.qemu_builds import resolve_qemu
 
@@ -134,6 +135,32 @@ def generated_cases(args, kernel, count, into):
     return time.monotonic() - start
 
 
+def judging_cpu(args, kernel, cases):
+    """(CPU seconds, instances): the harness judging the records of every instance but the kernel's
+    self-tests, in this process: each step record decoded into its Observation, the case's intent
+    and the model's whole-register verdict (harness/verdict.py, harness/oracle.py through
+    runner.judge).  The records come from boots made first, as many cases a boot as its command
+    line holds; CPU time, not wall time: what the verdicts cost, whatever else the machine runs."""
+    from harness.runner import CMDLINE_SIZE, Settings, judge     # the runner pulls in the model: this row only
+    settings = Settings(args.qemu, args.cpu, kernel)
+    runs, batch = [], []
+    for case in sorted((c for c in cases if not any(s.op in SELFTESTS for s in c.steps)), key=lambda c: c.boot):
+        if batch and (case.boot != batch[0].boot or sum(len(c.id) + 1 for c in batch) + len(case.id) > CMDLINE_SIZE // 2):
+            runs.append(batch)
+            batch = []
+        batch.append(case)
+    boots = []
+    for batch in runs + [batch]:
+        run = run_kernel(args.qemu, args.cpu, kernel, [c.id for c in batch], boot=batch[0].boot, timeout=60)
+        output = parse_output(run.output)
+        records = output.cases()
+        boots += [(c, records[c.id], run, output.boot) for c in batch if c.id in records and records[c.id].end]
+    start = time.process_time()
+    for case, records, run, boot in boots:
+        judge(case, records, run, settings, shares_run=True, boot=boot)
+    return time.process_time() - start, len(boots)
+
+
 def _row(label, times, unit="s"):
     print(f"{label:52}{statistics.median(times):8.3f}{unit}{min(times):8.3f}{max(times):8.3f}{len(times):6}")
 
@@ -154,6 +181,7 @@ def main(argv=None):
                     for _ in range(args.repeat)]
         _, _, qemu_rss = _wait(qemu_command(args.qemu, args.cpu, kernel, ids), stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        judging = [judging_cpu(args, kernel, load_dir(args.cases)) for _ in range(args.repeat)]
         runs = [suite(args, args.cases, args.build, work / "results") for _ in range(args.repeat)]
         default = [wall for wall, _, _ in runs]
         first = load_dir(args.cases)[0]
@@ -190,6 +218,7 @@ def main(argv=None):
     _row(f"all {instances} instances in one boot (QEMU and kernel alone)", one_boot)
     _row("  the same without walk records", no_walks)
     _row("default run (make run): pytest, many cases per boot", default)
+    _row(f"  judging the {judging[0][1]} instances of one boot (CPU, no QEMU)", [cpu for cpu, _ in judging])
     _row("  the same, one instance (the fixed cost)", fixed)
     _row(f"  the same under xdist: pytest -n {args.jobs}", under_xdist)
     _row(f"one boot per case: pytest -n {args.jobs} --isolated", isolated)

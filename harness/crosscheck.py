@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from harness import declared, features, model
 from harness.cases import MAINT_OPS
-from harness.fuzz.known import MODEL_LOCK, fewest_explaining
+from harness.fuzz.known import MODEL_LOCK, fewest_explaining, in_force
 from harness.observation import observe
 from harness.oracle import describe_outcomes, expectation_agrees, observation_allowed
 from harness.predict import predict_case, step_accesses
@@ -185,6 +185,17 @@ def _step_views(case, records, observations, boot, version=None):
     # order, with the TLB: an access may use what a TLB still holds, which no walk
     # of the tables as they are now shows.
     predictions = predict_case(case, ids, pool_base) if _first_change(case) is not None else None
+    variants = {}       # the case predicted under each combination of known bugs tried (in_force())
+
+    def predicted_under_bugs():
+        if in_force() not in variants:
+            try:
+                variants[in_force()] = predict_case(case, ids, pool_base)
+            except (ValueError, model.UnknownMemory) as e:     # fewest_explaining's: no answer
+                variants[in_force()] = e
+        if isinstance(variants[in_force()], Exception):
+            raise variants[in_force()]
+        return variants[in_force()]
     for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
         obs = observations.get(n)
         if predictions is not None and obs is not None and step.op in MAINT_OPS:
@@ -208,7 +219,7 @@ def _step_views(case, records, observations, boot, version=None):
             continue
         problems = [f"model: {p}" for p in observation_allowed(step, outcomes, obs)]
         # Under a known bug, what the model would have said: of the whole case where the TLB takes part.
-        bugs = _explained_by(version, step, obs, (lambda: predict_case(case, ids, pool_base)[n])
+        bugs = _explained_by(version, step, obs, (lambda: predicted_under_bugs()[n])
                              if predictions is not None else (lambda: model.full_translate(regs, memory, access))) \
             if problems else ()
         if bugs:
