@@ -20,7 +20,7 @@ from harness import case_paths, features, options
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
 from harness.implementation import QEMU, Implementation, load_bugs, marks_for
-from harness.qemu import CASE_TIMEOUT, HANG_CHECK, qemu_version
+from harness.qemu import CASE_TIMEOUT, CONSOLES, HANG_CHECK, qemu_version
 from harness.qemu_builds import resolve_qemu
 from harness.results import ResultsWriter, case_entry
 from harness.runner import Runner, Settings
@@ -63,6 +63,9 @@ def pytest_addoption(parser):
                     help="seconds without output after which QEMU is asked whether the kernel still makes "
                          f"progress, and stopped if not (default: {HANG_CHECK}; 0: only --case-timeout stops it; "
                          "PYTEST_ARGS=--hang-check=N)")
+    group.addoption("--console", choices=CONSOLES, default="uart",
+                    help="the channel of the kernel's records: the PL011 UART (default), or semihosting's "
+                         "SYS_WRITE0 (README: Speed; PYTEST_ARGS=--console=semihosting)")
     group.addoption("--results", default=str(ROOT / "results"),
                     help="where results are written (default: results/; PYTEST_ARGS=--results=DIR)")
     group.addoption("--implementation", metavar="NAME/VERSION",
@@ -135,7 +138,7 @@ def pytest_configure(config):
     workers = config.workerinput["workercount"] if _is_worker(config) else 1
     config.stash[RUNNER] = Runner(Settings(config.getoption("--qemu"), config.getoption("--cpu"),
                                            _kernel(config), config.getoption("--case-timeout"),
-                                           config.getoption("--hang-check") or None),
+                                           config.getoption("--hang-check") or None, config.getoption("--console")),
                                   parallel=max(1, len(os.sched_getaffinity(0)) // workers))
     if _is_worker(config) or not _runs_cases(config):
         return
