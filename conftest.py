@@ -19,7 +19,7 @@ import pytest
 from harness import case_paths, features, options
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
-from harness.implementation import QEMU, Implementation, load_bugs, marks_for
+from harness.implementation import Implementation, applicable_mark, load_bugs, mark_reason
 from harness.qemu import CASE_TIMEOUT, CONSOLES, HANG_CHECK, qemu_version
 from harness.qemu_builds import resolve_qemu
 from harness.results import ResultsWriter, case_entry
@@ -226,15 +226,10 @@ class CaseFile(pytest.File):
         for case in cases:
             item = CaseItem.from_parent(self, name=case.name, case=case)
             item.add_marker(pytest.mark.mmu_case)
-            if case.xfail and impl and impl.name == QEMU and in_range(impl.version, case.xfail.qemu):
-                item.add_marker(pytest.mark.xfail(
-                    strict=True, reason=f"known bug of QEMU {case.xfail.qemu}: {case.xfail.reason}"))
-            else:
-                # A bugs file's mark (--bugs): another implementation's bug, or QEMU's with a -cpu model.
-                for mark in marks_for(_bug_marks(self.config), case.id, impl) if impl else ():
-                    item.add_marker(pytest.mark.xfail(
-                        strict=True, reason=f"known bug {mark.name} of {mark.scope}: {mark.reason}"))
-                    break
+            # The case file's own QEMU mark, or a bugs file's (--bugs: another implementation's bug).
+            mark = applicable_mark(case, impl, _bug_marks(self.config))
+            if mark is not None:
+                item.add_marker(pytest.mark.xfail(strict=True, reason=mark_reason(mark)))
             yield item
 
     def repr_failure(self, excinfo):
