@@ -20,18 +20,28 @@ SCHEMA = 1
 
 
 def case_entry(case, nodeid, judgement, outcome, reason=None):
+    """A case's entry.  Per step: `verdict` ('ok', 'failed', 'known_bug', 'unjudged': see
+    verdict.StepVerdict), `problems` (what fails it), `known_bugs` (names) and `explained` (the
+    departures from the architecture they explain), `unjudged` (the model's reason, or null),
+    `ok` (the step is what the architecture permits).  Per case: `known_bugs`, {bug name: [the
+    step numbers it explains, and "run" for how the run ended]}; `explained`, the run-level
+    departures they explain; `mark`, the case's [bug.*] mark ({"name", "qemu"}, or null)."""
+    mark = case.xfail
     entry = {
         "id": case.id, "nodeid": nodeid, "file": str(case.path), "summary": " ".join(case.summary.split()),
         "outcome": outcome, "reason": reason, "wall": None, "batch_size": None, "fresh_boot": None, "rerun": None,
-        "steps": [], "problems": [],
+        "mark": None if mark is None else {"name": mark.name, "qemu": mark.qemu},
+        "steps": [], "problems": [], "explained": [], "known_bugs": {},
     }
     if judgement is not None:
         entry.update(
             wall=round(judgement.wall, 4), batch_size=judgement.batch_size, fresh_boot=judgement.fresh_boot,
-            rerun=judgement.rerun, problems=list(judgement.problems),
+            rerun=judgement.rerun, problems=list(judgement.problems), explained=list(judgement.explained),
+            known_bugs=judgement.explanations(),
             steps=[{"n": s.n, "op": s.op, "va": f"{s.va:#x}", "expected": s.expected, "observed": s.observed,
-                    "ok": s.ok, "problems": list(s.problems), "model": s.model, "walk": list(s.walk),
-                    "known_bugs": list(s.known_bugs)} for s in judgement.steps],
+                    "verdict": s.verdict, "ok": s.ok, "problems": list(s.problems), "model": s.model,
+                    "walk": list(s.walk), "known_bugs": list(s.known_bugs), "explained": list(s.explained),
+                    "unjudged": s.unjudged} for s in judgement.steps],
         )
     return entry
 

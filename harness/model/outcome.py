@@ -155,10 +155,11 @@ class Done:
 
 @dataclass(frozen=True)
 class Unknown:
-    """The model cannot tell: the step needs memory nobody declared, or is not
-    an MMU probe at all (the kernel's self-tests)."""
+    """The model cannot tell: the step needs memory nobody declared (pa: the walk's read of it,
+    where that is what stopped the model), or is not an MMU probe at all (the kernel's self-tests)."""
     reason: str
     updates: tuple = ()
+    pa: int = None
 
 
 class Outcomes(frozenset):
