@@ -94,7 +94,7 @@ browser:
 		>/tmp/mmu-suite-apt.log 2>&1 || echo "chromium could not be installed (log: /tmp/mmu-suite-apt.log): its test skips"; }
 
 test: deps browser kernel
-	$(SUITE) tests $(CASES) -n $(or $(JOBS),auto) $(SELECT) $(PYTEST_ARGS)
+	$(SUITE) tests $(CASES) --strict-model -n $(or $(JOBS),auto) $(SELECT) $(PYTEST_ARGS)
 
 bench: deps kernel
 	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) --cases=$(CASES) --jobs=$(or $(JOBS),auto)

@@ -30,7 +30,6 @@ from harness.versions import in_range
 
 ROOT = Path(__file__).resolve().parent
 RUNNER = pytest.StashKey()
-BOOT = pytest.StashKey()
 GROUPS = pytest.StashKey()
 QEMU_NAME = pytest.StashKey()       # --qemu as given (a build's name, `system`, a path), for rerun hints
 
@@ -135,7 +134,8 @@ def pytest_configure(config):
     stem = f"{version}-{config.getoption('--cpu')}"
     results = Path(config.getoption("--results"))
     if not config.option.xmlpath:
-        config.option.xmlpath = str(results / f"{stem}.xml")
+        # A selection's JUnit XML goes beside its partial results, never over a whole run's.
+        config.option.xmlpath = str(results / (f"{stem}.partial.xml" if _selection(config) else f"{stem}.xml"))
     writer = ResultsWriter(results / f"{stem}.json", config.getoption("--qemu"), version, config.getoption("--cpu"))
     config.pluginmanager.register(_Collector(writer), "mmut-results")
     config.pluginmanager.register(TerminalSummary(writer, lambda file, nodeid: _rerun_command(config, file, nodeid)),
@@ -227,6 +227,9 @@ class CaseItem(pytest.Item):
         super().__init__(**kwargs)
         self.case = case
         self.judgement = None
+        # Every report of the item says whose it is, with the case's file: the results take in an
+        # error that left no entry (_Collector), whatever the node ID looks like.
+        self.user_properties.append(("mmut-case", json.dumps([case.id, str(case.path)])))
 
     def setup(self):
         missing = self.missing_features()
@@ -241,7 +244,8 @@ class CaseItem(pytest.Item):
         if self.case.needs_el2 and not _has_el2(self.config):
             needs = ("its stage 2" if self.case.stage2 is not None else
                      "its steps in the EL2&0 regime" if self.case.el2 == "vhe" else "its steps in the EL2 regime")
-            missing.insert(0, f"EL2 (with QEMU's virtualization=on the kernel booted at EL1), which {needs} needs")
+            missing.insert(0, f"EL2, which {needs} needs (with QEMU's virtualization=on the kernel booted at "
+                              "EL1: CurrentEL.EL = 1)")
         return missing
 
     def runtest(self):
@@ -346,6 +350,8 @@ class CaseItem(pytest.Item):
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, CaseFailed):
             return str(excinfo.value)
+        if isinstance(excinfo.value, HarnessError):     # a boot that failed, QEMU that cannot run: said whole
+            return f"{self.case.id}: {excinfo.value}"
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
@@ -404,38 +410,98 @@ def pytest_xdist_make_scheduler(config, log):
 
 def _cpu_ids(config):
     """The ID registers (features.ID_REGISTERS) of this QEMU and CPU, from one boot that runs no case."""
-    if BOOT not in config.stash:
-        run, output = config.stash[RUNNER].boot()
-        boot = output.boot
-        if boot is None:
-            raise HarnessError(f"the kernel printed no boot record (QEMU exit status {run.exit_status}):\n{run.output}")
-        config.stash[BOOT] = features.boot_ids(boot)
-    return config.stash[BOOT]
-
-
-EL2_BOOT = pytest.StashKey()
+    return features.boot_ids(_boot_record(config, "el1"))
 
 
 def _has_el2(config):
     """Whether the kernel starts at EL2 on this QEMU and CPU with virtualization=on (one boot, no case)."""
-    if EL2_BOOT not in config.stash:
-        _, output = config.stash[RUNNER].boot(boot="stage2")
-        config.stash[EL2_BOOT] = output.boot is not None and output.boot.num("el") == 2
-    return config.stash[EL2_BOOT]
+    return _boot_record(config, "stage2").num("el") == 2
+
+
+BOOTS = pytest.StashKey()
+
+
+def _boot_record(config, mode):
+    """The boot record of one boot of `mode` (qemu.BOOT_MODES) that runs no case.  A boot that fails
+    (QEMU refuses virtualization=on, lacks the CPU model or a firmware; the kernel prints no boot
+    record or exits non-zero) is an error of every case that needs it, naming the command and
+    QEMU's message: a skip would say the CPU lacks a feature nobody looked at."""
+    boots = config.stash.setdefault(BOOTS, {})
+    if mode not in boots:
+        run, output = config.stash[RUNNER].boot(boot=mode)
+        if output.boot is None or run.exit_status != 0:
+            said = " | ".join(output.other[-3:]) or run.output.strip()[-300:] or "nothing"
+            boots[mode] = HarnessError(
+                f"the {mode} boot that reads the CPU's ID registers failed ({'no boot record' if output.boot is None else 'booted'}, "
+                f"QEMU exit status {run.exit_status}{'' if run.signal is None else f', signal {run.signal}'}): "
+                f"{shlex.join(map(str, run.command))}\nQEMU said: {said}")
+        else:
+            boots[mode] = output.boot
+    if isinstance(boots[mode], HarnessError):
+        raise boots[mode]
+    return boots[mode]
+
+
+def _selection(config):
+    """What narrows this session to part of its cases, as the user gave it ([] : it runs them all):
+    node IDs or single case files of a case directory, -k, -m, -x/--maxfail, --deselect, --lf."""
+    parts = []
+    paths = _case_paths(config)
+    for arg in config.args:
+        path = Path(config.invocation_params.dir, arg.split("::")[0]).resolve()
+        if "::" in arg or any(cases in path.parents and cases.is_dir() for cases in paths):
+            parts.append(arg)
+    option = config.option
+    parts += [f"{flag} {value}" for flag, value in (("-k", getattr(option, "keyword", "")),
+                                                     ("-m", getattr(option, "markexpr", ""))) if value]
+    if getattr(option, "maxfail", 0):
+        parts.append(f"--maxfail={option.maxfail}")
+    parts += [f"--deselect={d}" for d in getattr(option, "deselect", None) or ()]
+    if getattr(option, "lf", False) or getattr(option, "failedfirst", False):
+        parts.append("--lf")
+    return parts
+
+
+def _case_instances(config):
+    """How many case instances the session's case paths hold (None: they cannot be read)."""
+    try:
+        return sum(len(load_file(f)) for f in case_paths.case_files(_case_paths(config)))
+    except (CaseError, HarnessError, OSError):
+        return None
 
 
 class _Collector:
-    """Feeds finished case reports (from this process or xdist workers) to the results writer."""
+    """Feeds finished case reports (from this process or xdist workers) to the results writer:
+    every case item's, errors included (a report that carries no results entry: the harness
+    raised, a setup failed), so that the results and the summary line count what pytest counts."""
 
     def __init__(self, writer):
         self.writer = writer
+        self.collected = None       # case items collected (None: not known here)
+
+    @pytest.hookimpl
+    def pytest_collection_finish(self, session):
+        if not _is_worker(session.config) and session.items:
+            self.collected = sum(1 for i in session.items if isinstance(i, CaseItem))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        self.collected = sum(1 for i in ids if is_case_nodeid(i))
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report):
-        entry = _entry(report)
-        if entry is None or report.when not in ("setup", "call"):
+        if report.when not in ("setup", "call") or not any(k == "mmut-case" for k, _ in report.user_properties):
             return
-        if report.when == "setup" and report.outcome != "skipped":
+        entry = _entry(report)
+        if report.when == "setup" and report.outcome == "passed":
+            return
+        if entry is None:
+            if report.outcome == "passed":
+                return
+            # The harness raised before the case had a verdict (QEMU could not be spawned, a boot
+            # failed): an error of setup, a failure of the call, as pytest counts them.
+            entry = _bare_entry(report)
+        elif report.when == "setup" and report.outcome != "skipped":
             return
         if hasattr(report, "wasxfail"):
             entry["outcome"] = "xfailed" if report.skipped else "xpassed"
@@ -446,7 +512,25 @@ class _Collector:
 
     @pytest.hookimpl
     def pytest_sessionfinish(self, session, exitstatus):
-        self.writer.write(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+        config = session.config
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        ran = len(self.writer.entries)
+        why = _selection(config)
+        if session.shouldfail:
+            why.append(f"stopped early: {session.shouldfail}")
+        if interrupted:
+            why.append("interrupted")
+        # Of a run that meant to run them all, how many there are: its own collection's count when
+        # known, else the case files read again (not after Ctrl-C: its grace is short).
+        instances = None if interrupted else self.collected if not why and self.collected else _case_instances(config)
+        if instances is not None and ran != instances and not why:
+            why.append(f"{instances - ran} instances have no verdict")
+        partial = None
+        if why:
+            partial = {"why": why, "instances": instances, "collected": self.collected, "ran": ran,
+                       "selection": shlex.join(config.invocation_params.args)}
+        if ran or partial:
+            self.writer.write(interrupted=interrupted, partial=partial)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_report_teststatus(self, report, config):
@@ -458,6 +542,16 @@ class _Collector:
             said = " (rerun alone on a fresh boot)"
             word = (word[0] + said, word[1]) if isinstance(word, tuple) else word + said   # (word, markup) or word
             outcome.force_result((category, letter, word))
+
+
+def _bare_entry(report):
+    """The results entry of a case item whose report carries none: the harness's error, as pytest reports it."""
+    case_id, path = next(json.loads(v) for k, v in report.user_properties if k == "mmut-case")
+    text = str(report.longreprtext or report.outcome).strip()
+    return {"id": case_id, "nodeid": report.nodeid, "file": path, "summary": "",
+            "outcome": "skipped" if report.skipped else "error" if report.when == "setup" else "failed", "reason": text.splitlines()[-1][:500] if text else None,
+            "wall": None, "batch_size": None, "fresh_boot": None, "rerun": None, "mark": None,
+            "steps": [], "problems": [text[-2000:]], "explained": [], "known_bugs": {}}
 
 
 def _entry(report):

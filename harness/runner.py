@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness import crosscheck, esr
+from harness import crosscheck, esr, features
+from harness.fuzz import known
 from harness.cases import STORES
 from harness.kdefs import kernel_header, read_defines
 from harness.observation import observe
@@ -224,8 +225,13 @@ def _judge(case, records, run, settings, shares_run, boot):
         if records is None or not records.begin:
             j.problems.append(f"the kernel never started this case ({_how_it_ended(run)})")
         elif not records.end:
-            j.problems.append(f"the case's records stop {_records_stop(records)}, "
-                              f"before its end record: {_how_it_ended(run)}")
+            stop = (f"the case's records stop {_records_stop(records)}, "
+                    f"before its end record: {_how_it_ended(run)}")
+            bugs = _abort_explained(case, records, run, boot, settings, shares_run)
+            if bugs:
+                _explain_the_abort(j, stop, bugs)
+            else:
+                j.problems.append(stop)
         elif run.signal is not None and not shares_run:
             j.problems.append(f"{_how_it_ended(run)} after the case's end record")
     if records is not None:
@@ -237,6 +243,28 @@ def _judge(case, records, run, settings, shares_run, boot):
     if run.exit_status not in (None, EXIT["EXIT_OK"]) and not j.problems and not shares_run:
         j.problems.append(_how_it_ended(run))
     return j
+
+
+def _abort_explained(case, records, run, boot, settings, shares_run):
+    """The known bugs (names) under whose variant QEMU aborts at the first step of `case` left
+    without a record, where QEMU did abort there (SIGABRT, records begun, no exception record);
+    () otherwise."""
+    if shares_run or run.signal != signal.SIGABRT or boot is None or records.regs is None or records.exception:
+        return ()
+    n = next((k for k in range(len(case.steps)) if k not in records.steps), None)
+    if n is None:
+        return ()
+    pool_base = records.regs.num("ttbr0") & ~0xFFFF
+    return tuple(bug.name for bug in known.explain(qemu_version(settings.qemu), case, features.boot_ids(boot),
+                                                   pool_base, n, None, aborted=True))
+
+
+def _explain_the_abort(j, stop, bugs):
+    """How the run ended (`stop`) and the steps that never ran are explained by `bugs`."""
+    j.explained.append(stop)
+    j.known_bugs = bugs
+    j.steps = [replace(s, problems=(), explained=s.problems, known_bugs=bugs)
+               if s.problems == ("expected a record of this step; got none",) else s for s in j.steps]
 
 
 class Runner:

@@ -111,3 +111,31 @@ def test_explain_names_the_bug_of_a_marked_case_and_only_on_its_versions():
     ok = _record(f"MMUT 2 step case=x n=0 va={case.steps[0].va:#x} result=ok value=0x0")
     assert [b.name for b in explain("7.2.22", case, ids, TABLE_POOL_BASE, 0, ok)] == ["l0_block"]
     assert explain("99.0.0", case, ids, TABLE_POOL_BASE, 0, ok) == ()
+
+
+def test_a_variant_that_cannot_predict_a_step_explains_nothing():
+    """ds_ips sends ds_table_address_above_ips's walk to memory the case does not declare: the
+    variant cannot predict the load, so it explains no value, no other fault, no missing record
+    (audit finding 2); the board's external abort on that walk it does explain."""
+    from harness.esr import decode_esr
+    from harness.observation import Observation
+    bug = next(b for b in KNOWN_BUGS if b.name == "ds_ips")
+    case, ids = next((c, i) for c, i in _marked(bug) if c.name == "ds_table_address_above_ips")
+    step = case.steps[0]
+    value = Observation("ok", value=0x1234)
+    permission = Observation("fault", esr=decode_esr(0x9600004F), far=step.va)
+    walk_sea = Observation("fault", esr=decode_esr(0x96000017), far=step.va)
+    for obs in (value, permission, None):
+        assert explain("7.2.22", case, ids, TABLE_POOL_BASE, 0, obs) == (), obs
+    assert [b.name for b in explain("7.2.22", case, ids, TABLE_POOL_BASE, 0, walk_sea)] == ["ds_ips"]
+
+
+def test_an_unknown_outcome_allows_no_observation():
+    from harness.model.outcome import Unknown
+    from harness.observation import Observation
+    from harness.oracle import observation_allowed, unjudged
+    step = load_file(REPO / "cases/translation.toml")[0].steps[0]
+    outcomes = Outcomes({Unknown("memory nobody declared")})
+    assert unjudged(outcomes) == "memory nobody declared"
+    assert observation_allowed(step, outcomes, Observation("ok", value=0)) == [
+        "not judged by the model: memory nobody declared"]
