@@ -31,8 +31,14 @@ BLOB    := $(BUILD)/cases.bin
 KHDR    := $(wildcard kernel/*.h)
 CASES_OPTS := $(foreach c,$(CASES),--cases=$(c))
 SELECT  := $(if $(K),-k '$(K)')
-SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) $(CASES_OPTS) --build=$(BUILD)
+# IMPL=NAME/VERSION: what QEMU= runs when it is not QEMU itself; BUGS=: bugs files (harness/implementation.py).
+SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) $(CASES_OPTS) --build=$(BUILD) \
+           $(if $(IMPL),--implementation=$(IMPL)) $(foreach b,$(BUGS),--bugs=$(b))
 CASE_FILES := $(foreach c,$(CASES),$(if $(filter %.toml,$(c)),$(c),$(wildcard $(c)/*.toml)))
+
+# Targets that pass no PYTEST_ARGS to a pytest refuse it rather than drop it.
+no_pytest_args = @test -z '$(PYTEST_ARGS)' || { echo "error: make $(1) takes no PYTEST_ARGS: PYTEST_ARGS='$(PYTEST_ARGS)'" \
+	"would be ignored; a selection of cases is CASES= and K=" >&2; exit 2; }
 
 .PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare bugs bisect clean FORCE
 all: kernel
@@ -97,15 +103,22 @@ test: deps browser kernel
 	$(SUITE) tests $(CASES) --strict-model -n $(or $(JOBS),auto) $(SELECT) $(PYTEST_ARGS)
 
 bench: deps kernel
+	$(call no_pytest_args,bench)
 	$(PYTHON) -m harness.bench --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) --cases=$(CASES) --jobs=$(or $(JOBS),auto)
 
 # Generated cases: new mismatches are shrunk into results/fuzz/ (exit 1), known QEMU bugs listed.
+# With a case selection (CASES= given, or K=) it runs those cases alone instead, each judged by the model
+# as a campaign judges its cases; SHOW=N prints generated case N of SEED= as a case file.
+FUZZ_SELECTS := $(or $(K),$(filter command line environment,$(origin CASES)))
 fuzz: deps kernel
+	$(call no_pytest_args,fuzz)
 	$(PYTHON) -m harness.fuzz --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) $(if $(SEED),--seed=$(SEED)) \
-		$(if $(COUNT),--count=$(COUNT))
+		$(if $(COUNT),--count=$(COUNT)) $(if $(SHOW),--show=$(SHOW)) \
+		$(if $(FUZZ_SELECTS),--rerun $(CASES) $(SELECT))
 
 # The case is encoded into a blob of its own: only the kernel is needed.
 debug: deps $(KERNEL)
+	$(call no_pytest_args,debug)
 	@test -n "$(CASE)" || { echo "usage: make debug CASE=<case id> [GDB_ARGS='-batch -x FILE']" >&2; exit 2; }
 	$(PYTHON) -m harness.debug --qemu=$(QEMU) --cpu=$(CPU) --kernel=$(KERNEL) $(CASES_OPTS) \
 		--gdb-args='$(GDB_ARGS)' '$(CASE)'
@@ -122,12 +135,14 @@ compare: deps kernel
 # The known-bug catalogue over results/*.json; with QEMU= given, the suite runs on that QEMU first and
 # the catalogue says which known bugs it has and which cases newly differ from the architecture.
 bugs: $(if $(filter command line environment,$(origin QEMU)),deps kernel)
+	$(call no_pytest_args,bugs)
 	$(PYTHON) -m harness.bugs $(if $(filter command line environment,$(origin QEMU)),--qemu=$(QEMU) --cpu=$(CPU)) \
 		$(CASES_OPTS) --build=$(BUILD)
 
 # git bisect run over a QEMU checkout: configured once (aarch64-softmmu), built incrementally, the cases
 # run on each build; QEMU_CONFIGURE= and QEMU_MAKE= replace QEMU's configure and build commands.
 bisect: deps kernel
+	$(call no_pytest_args,bisect)
 	@test -n "$(QEMU_SRC)" -a -n "$(GOOD)" -a -n "$(BAD)" -a -n "$(CASE)" || { echo "usage: make bisect QEMU_SRC=<qemu checkout>" \
 		"GOOD=<revision> BAD=<revision> CASE='<case id> ...' [QEMU_CONFIGURE=...] [QEMU_MAKE=...]" >&2; exit 2; }
 	$(PYTHON) -m harness.bisect --src='$(QEMU_SRC)' --good='$(GOOD)' --bad='$(BAD)' --cpu=$(CPU) $(CASES_OPTS) \

@@ -19,7 +19,8 @@ import pytest
 from harness import case_paths, features
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
-from harness.qemu import CASE_TIMEOUT, HANG_CHECK, qemu_version
+from harness.implementation import QEMU, Implementation, load_bugs, marks_for
+from harness.qemu import CASE_TIMEOUT, CONSOLES, HANG_CHECK, qemu_version
 from harness.qemu_builds import resolve_qemu
 from harness.results import ResultsWriter, case_entry
 from harness.runner import Runner, Settings
@@ -32,6 +33,8 @@ ROOT = Path(__file__).resolve().parent
 RUNNER = pytest.StashKey()
 GROUPS = pytest.StashKey()
 QEMU_NAME = pytest.StashKey()       # --qemu as given (a build's name, `system`, a path), for rerun hints
+BUG_MARKS = pytest.StashKey()       # the --bugs files' marks (harness/implementation.py), or the CaseError
+IMPLEMENTATION = pytest.StashKey()
 
 
 _DEFAULTS = {"--build": str(ROOT / "build")}
@@ -59,12 +62,22 @@ def pytest_addoption(parser):
                     help="seconds without output after which QEMU is asked whether the kernel still makes "
                          f"progress, and stopped if not (default: {HANG_CHECK}; 0: only --case-timeout stops it; "
                          "PYTEST_ARGS=--hang-check=N)")
+    group.addoption("--console", choices=CONSOLES, default="uart",
+                    help="the channel of the kernel's records: the PL011 UART (default), or semihosting's "
+                         "SYS_WRITE0 (README: Speed; PYTEST_ARGS=--console=semihosting)")
     group.addoption("--results", default=str(ROOT / "results"),
                     help="where results are written (default: results/; PYTEST_ARGS=--results=DIR)")
     # Not --strict: pytest keeps that name (an alias of --strict-markers).
     group.addoption("--strict-model", action="store_true",
                     help="a step the reference model could not judge fails its case (make test sets it); "
                          "without it such a step is reported as unjudged, with the model's reason")
+    group.addoption("--implementation", metavar="NAME/VERSION",
+                    help="what --qemu runs, when it is not QEMU itself (a fork, another emulator with QEMU's "
+                         "command line): its name and version, which the --bugs marks name (default: qemu/<the "
+                         "version --qemu reports>; IMPL=)")
+    group.addoption("--bugs", action="append", metavar="FILE",
+                    help="a bugs file: known bugs of an implementation (or of QEMU with a -cpu model), naming "
+                         "the cases by ID, without touching the case files (harness/implementation.py; BUGS=)")
     group.addoption("--fuzz-seed", type=int, default=None,
                     help="tests/test_fuzz_campaign.py: the campaign's seed (default: CI's fixed seed)")
     group.addoption("--fuzz-count", type=int, default=None,
@@ -117,6 +130,10 @@ def pytest_configure(config):
         config.option.qemu = resolve_qemu(config.getoption("--qemu"))
     except HarnessError:
         pass
+    try:
+        config.stash[BUG_MARKS] = [m for f in config.getoption("--bugs") or () for m in load_bugs(f)]
+    except CaseError as e:
+        config.stash[BUG_MARKS] = e
     # Case files are collected wherever they are: a plugin, not this conftest's hook, which
     # pytest applies only to files beneath the conftest's directory.
     config.pluginmanager.register(_CaseFiles(_case_paths(config)), "mmut-case-files")
@@ -124,7 +141,7 @@ def pytest_configure(config):
     workers = config.workerinput["workercount"] if _is_worker(config) else 1
     config.stash[RUNNER] = Runner(Settings(config.getoption("--qemu"), config.getoption("--cpu"),
                                            _kernel(config), config.getoption("--case-timeout"),
-                                           config.getoption("--hang-check") or None),
+                                           config.getoption("--hang-check") or None, config.getoption("--console")),
                                   parallel=max(1, len(os.sched_getaffinity(0)) // workers))
     if _is_worker(config) or not _runs_cases(config):
         return
@@ -138,8 +155,10 @@ def pytest_configure(config):
         config.option.xmlpath = str(results / (f"{stem}.partial.xml" if _selection(config) else f"{stem}.xml"))
     writer = ResultsWriter(results / f"{stem}.json", config.getoption("--qemu"), version, config.getoption("--cpu"))
     config.pluginmanager.register(_Collector(writer), "mmut-results")
-    config.pluginmanager.register(TerminalSummary(writer, lambda file, nodeid: _rerun_command(config, file, nodeid)),
-                                  "mmut-terminal")
+    impl = _implementation(config)
+    marks = [m for m in _bug_marks(config) if impl is not None and m.covers(impl)]
+    config.pluginmanager.register(TerminalSummary(writer, lambda file, nodeid: _rerun_command(config, file, nodeid),
+                                                  marks, impl), "mmut-terminal")
 
 
 def pytest_unconfigure(config):
@@ -154,9 +173,20 @@ def pytest_sessionstart(session):
         return
     try:
         resolve_qemu(config.getoption("--qemu"))
-        qemu_version(config.getoption("--qemu"))
-    except HarnessError as e:
+        Implementation.of(config.getoption("--implementation"), qemu_version(config.getoption("--qemu")),
+                          config.getoption("--cpu"))
+    except (HarnessError, ValueError) as e:
         _stop(str(e))
+    if isinstance(config.stash[BUG_MARKS], CaseError):
+        _stop(str(config.stash[BUG_MARKS]))
+    if config.stash[BUG_MARKS]:
+        # Each case a bugs file names is one of CASES' (checked once, here: it loads every case file).
+        try:
+            ids = [c.id for c in case_paths.load(_case_paths(config))]
+            for f in config.getoption("--bugs"):
+                load_bugs(f, ids)
+        except (CaseError, HarnessError) as e:
+            _stop(str(e))
     dist = getattr(config.option, "dist", "no")
     if not config.getoption("--isolated") and dist not in ("no", "load"):
         _stop(f"--dist={dist} would split the cases' shared boots: leave --dist at its default, or add --isolated")
@@ -196,9 +226,18 @@ class CaseFile(pytest.File):
             cases = load_file(self.path)
         except CaseError as e:
             raise CaseFileError(str(e)) from None
+        impl = _implementation(self.config)
         for case in cases:
             item = CaseItem.from_parent(self, name=case.name, case=case)
             item.add_marker(pytest.mark.mmu_case)
+            # A case file's own [bug.*] mark of QEMU is judged step by step (CaseItem.verdict).  A bugs
+            # file's mark (--bugs: another implementation's bug, or QEMU's with a -cpu model) has no
+            # model variant to explain steps with: it stays pytest's strict xfail of the whole case.
+            if not (case.xfail and impl and impl.name == QEMU and in_range(impl.version, case.xfail.qemu)):
+                for mark in marks_for(_bug_marks(self.config), case.id, impl) if impl else ():
+                    item.add_marker(pytest.mark.xfail(
+                        strict=True, reason=f"known bug {mark.name} of {mark.scope}: {mark.reason}"))
+                    break
             yield item
 
     def repr_failure(self, excinfo):
@@ -213,6 +252,24 @@ class CaseFileError(Exception):
 
 class CaseFailed(Exception):
     pass
+
+
+def _bug_marks(config):
+    marks = config.stash.get(BUG_MARKS, [])
+    return [] if isinstance(marks, CaseError) else marks
+
+
+def _implementation(config):
+    """The Implementation this run tests (--implementation, else QEMU at --qemu's version), or
+    None where that cannot be told (pytest_sessionstart reports why)."""
+    if IMPLEMENTATION not in config.stash:
+        version = _qemu_version_or_none(config)
+        try:
+            impl = Implementation.of(config.getoption("--implementation"), version, config.getoption("--cpu"))
+        except ValueError:
+            impl = None
+        config.stash[IMPLEMENTATION] = impl if impl is None or impl.version else None
+    return config.stash[IMPLEMENTATION]
 
 
 def _qemu_version_or_none(config):
@@ -272,10 +329,10 @@ class CaseItem(pytest.Item):
             raise CaseFailed(self._report(j, raw, why))
 
     def known_bug_mark(self):
-        """The case's known-bug mark (cases.Xfail) if its range covers this QEMU, else None."""
-        version = _qemu_version_or_none(self.config)
+        """The case's known-bug mark (cases.Xfail) if its range covers the QEMU tested, else None."""
+        impl = _implementation(self.config)
         mark = self.case.xfail
-        return mark if mark is not None and version and in_range(version, mark.qemu) else None
+        return mark if mark is not None and impl and impl.name == QEMU and in_range(impl.version, mark.qemu) else None
 
     def verdict(self, j):
         """('passed' | 'xfailed' | 'failed', why): a known-bug xfail only where the case is marked
@@ -344,7 +401,7 @@ class CaseItem(pytest.Item):
         lines.append(f"rerun this case: {_rerun_command(cfg, self.path, self.nodeid)}")
         qemu, cpu = shlex.quote(cfg.stash.get(QEMU_NAME, cfg.getoption("--qemu"))), cfg.getoption("--cpu")
         lines.append(f"debug it:        make debug CASE={shlex.quote(self.case.id)} QEMU={qemu} CPU={cpu}"
-                     + "".join(f" {var}={value}" for _, var, value in _where(cfg)))
+                     + "".join(f" {var}={value}" for _, var, value in _where(cfg) if var in ("CASES", "BUILD")))
         return "\n".join(lines)
 
     def repr_failure(self, excinfo):
@@ -374,6 +431,9 @@ def _where(config):
     options not at their defaults."""
     where = [(opt, var, shlex.quote(str(config.getoption(opt)))) for opt, var in (("--build", "BUILD"),)
              if config.getoption(opt) != _DEFAULTS[opt]]
+    if config.getoption("--implementation"):
+        where.append(("--implementation", "IMPL", shlex.quote(config.getoption("--implementation"))))
+    where += [("--bugs", "BUGS", shlex.quote(str(Path(f).resolve()))) for f in config.getoption("--bugs") or ()]
     paths = _case_paths(config)
     if paths != [case_paths.DEFAULT]:
         where.insert(0, ("--cases", "CASES", shlex.quote(" ".join(map(str, paths)))))

@@ -10,7 +10,7 @@ import difflib
 import re
 from pathlib import Path
 
-from harness.cases import CaseError, load_file
+from harness.cases import CaseError, load_files
 from harness.errors import HarnessError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,18 +52,13 @@ def is_case_file(file_path, paths):
 def load(paths):
     """Every case of the case files `paths` name, in order.  IDs are unique: a file stem
     met twice, or a case ID met twice, is a CaseError naming both files."""
-    cases, stems, ids = [], {}, {}
-    for path in case_files(paths):
+    files, stems = case_files(paths), {}
+    for path in files:
         if path.stem in stems:
             raise CaseError(path, f"its cases' IDs would be those of {stems[path.stem]} "
                                   f"(a case ID is <file stem>.<name>): rename one of the two files")
         stems[path.stem] = path
-        for case in load_file(path):
-            if case.id in ids:
-                raise CaseError(path, f"duplicate case ID {case.id!r} (also in {ids[case.id]})")
-            ids[case.id] = path
-            cases.append(case)
-    return cases
+    return load_files(files)
 
 
 def case_id(text):
@@ -88,3 +83,18 @@ def find(cases, text):
     hint = f"; the closest: {', '.join(close)}" if close else ""
     raise HarnessError(f"no case {wanted!r} in the {len(cases)} case instances of CASES{hint} "
                        f"(an ID is <file stem>.<case name>[<matrix values>], as a failure's report prints it)")
+
+
+def select(cases, expression):
+    """The cases pytest's -k `expression` selects (K=), matched as pytest matches it: a name
+    selects the instances whose file, case name or ID holds it, whatever its case."""
+    from _pytest.mark.expression import Expression, ParseError
+    try:
+        compiled = Expression.compile(expression)
+    except ParseError as e:
+        raise HarnessError(f"-k {expression!r}: {e}") from None
+
+    def keep(case):
+        names = [case.path.name, case.name, case.id]
+        return compiled.evaluate(lambda sub: any(sub.lower() in n.lower() for n in names))
+    return [c for c in cases if keep(c)]

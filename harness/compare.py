@@ -3,12 +3,13 @@
     python -m harness.compare results/7.2.22-max.json results/9.2.0-max.json
 
 For each case instance whose outcome or observed steps differ between the two
-runs, one line per difference, with which side matches the architecture (the
-run where that step's verdict is ok): "first right", "second right", "both
-wrong", or "both right" when the observations differ only in a field the step
-does not check (PAR_EL1.SH on a step that asserts no SH) or are both outcomes
-the step's one_of permits.  Exit status 1 when
-anything differs.  For more than two runs, harness.matrix.
+runs, one line per difference, with which side matches the architecture: the
+run where that step's verdict is ok, which holds the model's judgement of every
+register bit the step reports besides the case's intent.  "first right",
+"second right", "both wrong", or "both permitted" when the model permits each
+observation (the architecture leaves a choice: the model's outcomes and its
+rule follow).  Exit status 1 when anything differs.  For more than two runs,
+harness.matrix.
 """
 import argparse
 import sys
@@ -17,10 +18,12 @@ from harness.errors import HarnessError
 from harness.matrix import load_run, step_matches, why_all_right
 
 
-def which_right(first_ok, second_ok, expected):
-    """Which of two differing observations of a step matches the case's expectation."""
+def which_right(first, second):
+    """Which of two differing observations of a step (results step entries) matches the architecture."""
+    first_ok, second_ok = step_matches(first), step_matches(second)
     if first_ok and second_ok:
-        return f"both right: {why_all_right(expected)}"
+        why = why_all_right([first.get("model"), second.get("model")])
+        return f"both permitted: {why}" if why else "both match the case; the model did not judge this step"
     return {(True, False): "first right", (False, True): "second right",
             (False, False): "both wrong"}[(bool(first_ok), bool(second_ok))]
 
@@ -41,7 +44,7 @@ def differences(a, b):
         for sa in ca["steps"]:
             sb = steps_b.get(sa["n"])
             if sb is not None and sa["observed"] != sb["observed"]:
-                right = which_right(step_matches(sa), step_matches(sb), sa["expected"])
+                right = which_right(sa, sb)
                 out.append((case_id, f"step {sa['n']} {sa['op']} va={sa['va']}: {sa['observed']!r} -> "
                                      f"{sb['observed']!r} ({right}; expected {sa['expected']})"))
     return out

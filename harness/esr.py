@@ -96,7 +96,7 @@ def hpfar_ipa(hpfar):
 
 def ipa_valid(fault, s1ptw):
     """Whether HPFAR_EL2 holds the faulting IPA of a stage 2 fault of class `fault`
-    (J1.3 IPAValid): for Translation, Access flag and Address size faults, and for a
+    (J1.3.3.2 IPAValid): for Translation, Access flag and Address size faults, and for a
     Permission fault only on a stage 1 walk; UNKNOWN otherwise (Linux's
     arch/arm64/kvm/hyp/include/hyp/fault.h resolves the IPA with AT for those)."""
     return fault in ("translation", "access_flag", "address_size") or bool(s1ptw) and fault == "permission"

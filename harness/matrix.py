@@ -105,8 +105,9 @@ def differs(entries, cpus):
 
 
 def step_differences(entries):
-    """[(n, op, va, expected, [(observed, matches, known bugs, [run index...]), ...])] for each
-    step whose observation differs between the runs (runs that have no such step are left out)."""
+    """[(n, op, va, expected, [(observed, matches, known bugs, model, [run index...]), ...])] for each
+    step whose observation differs between the runs (runs that have no such step are left out);
+    model: the outcomes the model permits for that run (None: the model did not judge the step)."""
     steps = [step_map(e) for e in entries]
     out = []
     for n in sorted(set().union(*steps)):
@@ -114,28 +115,32 @@ def step_differences(entries):
         for i, s in enumerate(steps):
             if n in s:
                 step = s[n]
-                groups.setdefault((step["observed"], step_matches(step), tuple(step.get("known_bugs", ()))),
-                                  []).append(i)
+                groups.setdefault((step["observed"], step_matches(step), tuple(step.get("known_bugs", ())),
+                                   step.get("model")), []).append(i)
         if len(groups) > 1:
             first = next(s[n] for s in steps if n in s)
             out.append((n, first["op"], first["va"], first["expected"],
-                        [(obs, ok, bugs, runs) for (obs, ok, bugs), runs in groups.items()]))
+                        [(obs, ok, bugs, model, runs) for (obs, ok, bugs, model), runs in groups.items()]))
     return out
 
 
-def why_all_right(expected):
-    """Why differing observations of a step can all match its expectation."""
-    # verdict.expected_text writes a one_of expectation as "one of: ...".
-    if expected.startswith("one of: "):
-        return "each is an outcome the architecture permits here"
-    return "the difference is in a field this step does not check"
+def why_all_right(models):
+    """Why differing observations of one step, each matching its case, all match the architecture:
+    the model judged each whole (every register bit) and permits each, with the rule that leaves
+    the choice (harness/oracle.py).  None where the model did not judge one of them."""
+    if not all(models):
+        return None
+    return "each is an outcome the model permits: " + " / ".join(dict.fromkeys(models))
 
 
-def agreement(oks, expected):
+def agreement(oks, models):
     """What a set of differing observations of one step says about the architecture,
-    never guessing: either all match it, none does, or some do (then each line says which)."""
+    never guessing: all match it (each an outcome the model permits), none does, or
+    some do (then each line says which).  models: the model's outcomes for each."""
     if all(oks):
-        return f"all match the architecture: {why_all_right(expected)}"
+        why = why_all_right(models)
+        return (f"all match the architecture: {why}" if why else
+                "all match the case's expectation; the model did not judge this step, so the difference is unjudged")
     if not any(oks):
         return "none matches the architecture"
     return None
@@ -225,11 +230,11 @@ def matrix_text(runs, findings=()):
             lines.append(f"{case_id:<{width}}  " + "  ".join(f"{c:<{cell_w}}" for c in cells).rstrip())
             for n, op, va, expected, groups in step_differences(entries):
                 lines.append(f"    step {n} {op} va={va}: expected {expected}")
-                for observed, ok, bugs, where in groups:
+                for observed, ok, bugs, _, where in groups:
                     known = f" (the model: known bug {', '.join(bugs)})" if bugs else ""
                     lines.append(f"      {MARK[MATCHES if ok else BREAKS]} {' '.join(names[w] for w in where)}: "
                                  f"{observed}{known}")
-                verdict = agreement([ok for _, ok, _, _ in groups], expected)
+                verdict = agreement([ok for _, ok, _, _, _ in groups], [model for _, _, _, model, _ in groups])
                 if verdict:
                     lines.append(f"      ({verdict})")
             for e, name in zip(entries, names):

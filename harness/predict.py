@@ -11,13 +11,14 @@ from harness.ops import (
     DESC_WRITES, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
 )
 from harness import declared
+from harness.model.descriptors import DESC_AF
 from harness.model.memory import UnknownMemory
 from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, union
 from harness.model.registers import TTBR_ASID, walk_params
 from harness.model.stage2 import VTTBR_VMID, full_translate, s2_params
 from harness.model.tlb import (
     STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, current_asid, current_vmid,
-    entry_registers, leaf,
+    SPECULATIVE_AF_RULE, entry_registers, leaf, speculative_af,
     tlbi_regime,
 )
 from harness.model.translate import Access
@@ -120,7 +121,11 @@ def _maintain(case, n, step, tlb, slots, ttbrs, pool_base):
             memory.write64(slot, old & ~mask | value)
         if made or step.op in DESC_WRITES or step.op in S2_DESC_WRITES:
             tlb.write_memory(memory, descriptors=True)
-        return Done(desc=memory.read64(slot))
+        desc = memory.read64(slot)
+        if step.op in ("read_desc", "s2_read_desc") and step.level is not None and speculative_af(
+                tlb.regs_seen, memory, step.va, slot, desc, stage2=step.op == "s2_read_desc"):
+            return Outcomes({Done(desc=desc), Done(desc=desc | DESC_AF.mask)}, SPECULATIVE_AF_RULE)
+        return Done(desc=desc)
     if step.op == "dsb":
         tlb.dsb()
     elif step.op == "isb":
@@ -185,13 +190,15 @@ def predict_case(case, ids, pool_base=None):
             predictions.append(Outcomes({Unknown(f"{step.op} is a self-test of the kernel, not an MMU probe")}))
             continue
         if step.op in MAINT_OPS:
-            outcomes = set()
+            outcomes, rules = set(), []
             for tlb in branches:
                 try:
-                    outcomes.add(_maintain(case, n, step, tlb, slots, ttbrs, pool_base))
+                    done = _maintain(case, n, step, tlb, slots, ttbrs, pool_base)
+                    outcomes |= done if isinstance(done, Outcomes) else {done}
+                    rules += [done.rule] if isinstance(done, Outcomes) and done.rule else []
                 except UnknownMemory as e:
                     outcomes.add(Unknown(f"the step reads memory the case does not declare ({e})"))
-            predictions.append(Outcomes(outcomes))
+            predictions.append(Outcomes(outcomes, "; ".join(dict.fromkeys(rules)) or None))
             continue
         step_sets, next_branches = [], []
         for tlb in branches:

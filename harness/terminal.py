@@ -1,7 +1,6 @@
 """The suite's terminal summary (a pytest plugin conftest.py registers): short by default.
 
-    FAILED <id>: <what failed first>
-           rerun: <the command that reruns it>           one pair per failing instance
+    FAILED <id>: <what failed first>; rerun: <command>   one line per failing instance
     known bugs of QEMU 7.2.22: 18 bugs, 61 instances xfailed (-v: each instance's reason)
       <bug>  <rule>: <n> xfailed (<ids>) ...             one line per known bug
     skipped <n>: <reason> (<ids>)                         one line per reason
@@ -84,9 +83,11 @@ def group_by_bug(entries, marks):
 class TerminalSummary:
     """Writes the summary above at the session's end (the controller's, under xdist)."""
 
-    def __init__(self, writer, rerun):
+    def __init__(self, writer, rerun, bug_marks=(), implementation=None):
         self.writer = writer
         self.rerun = rerun          # (case file, nodeid) -> the command that reruns it
+        self.bug_marks = bug_marks  # the bugs files' marks that cover this run (harness/implementation.py)
+        self.implementation = implementation
         self.session = None
 
     @pytest.hookimpl
@@ -121,8 +122,8 @@ class TerminalSummary:
             return
         terminalreporter.section("MMU conformance summary", sep="=")
         for e in failing:
-            write(f"{'FAILED' if e['outcome'] != 'xpassed' else 'XPASS '} {e['id']}: {first_problem(e)}")
-            write(f"       rerun: {self.rerun(e['file'], e['nodeid'])}")
+            write(f"{'FAILED' if e['outcome'] != 'xpassed' else 'XPASS'} {e['id']}: {first_problem(e)}; "
+                  f"rerun: {self.rerun(e['file'], e['nodeid'])}")
         if bugged:
             self._known_bugs(write, bugged, verbose)
         reasons = defaultdict(list)
@@ -140,9 +141,15 @@ class TerminalSummary:
         cases = self.cases(bugged)
         marks = {i: c.xfail.name for i, c in cases.items() if c.xfail is not None and c.xfail.name}
         rules = {c.xfail.name: c.xfail.rule for c in cases.values() if c.xfail is not None and c.xfail.name}
+        for e in bugged:
+            for m in self.bug_marks:
+                if m.marks(e["id"]):
+                    marks.setdefault(e["id"], m.name)
+                    rules.setdefault(m.name, m.rule)
         groups = group_by_bug(bugged, marks)
         xfailed = sum(e["outcome"] == "xfailed" for e in bugged)
-        write(f"known bugs of QEMU {self.writer.header['qemu_version']}: {len(groups)} bugs, {xfailed} instances "
+        who = self.implementation or f"QEMU {self.writer.header['qemu_version']}"
+        write(f"known bugs of {who}: {len(groups)} bugs, {xfailed} instances "
               f"xfailed{'' if verbose else ' (-v: each instance with its reason)'}:")
         width = max(map(len, groups))
         for bug, g in groups.items():

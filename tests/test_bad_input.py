@@ -123,6 +123,8 @@ BAD = [
      's2map = [ { ipa = 0x8000_0000, to = "frame0", level = 3 } ]', "stage2", "not the EL2&0 regime"),
     ("el2_asid_without_e2h", 'el2 = "nvhe"\nsteps = [ { do = "tlbi_vae2", va = 0x8000_0000, asid = 3 } ]',
      "steps[0].asid", "no ASID with HCR_EL2.E2H = 0"),
+    ("isv_of_a_fetch", 'steps = [ { do = "fetch", va = 0x8000_0000, expect = { fault = "translation", level = 3, '
+     'isv = false } } ]', "steps[0].expect.isv", "a load's or store's Data Abort"),
     # Errors that point at the fix (issue 23): the type expected and the type found, the closest names.
     ("bool_level", 'map = [ { va = 0x8000_0000, to = "frame0", level = true } ]', "map[0].level",
      "must be an integer, not the boolean true"),

@@ -127,3 +127,28 @@ def test_compare_runs_only_the_selection(tree, tmp_path, qemu):
                          timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     assert _results(tmp_path) == {"paging.rw_page": "passed"}
+
+
+def test_a_k_selection_is_matched_as_pytest_matches_it(tree):
+    cases = case_paths.load([tree, ROOT / "cases" / "tbi.toml"])
+    assert [c.id for c in case_paths.select(cases, "ro_block")] == ["paging.ro_block"]
+    assert [c.id for c in case_paths.select(cases, "PAGING and not ro")] == ["paging.rw_page"]
+    with pytest.raises(HarnessError, match="-k 'and and'"):
+        case_paths.select(cases, "and and")
+
+
+def test_make_fuzz_runs_the_selection_alone_judged_by_the_model(tree, tmp_path, qemu):
+    run = _make(tmp_path, "fuzz", f"CASES={tree} cases/translation.toml", "K=ro_block or block_at_level0",
+                f"QEMU={qemu}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    verdicts = [line.replace(":", "").split()[:2] for line in run.stdout.splitlines()
+                if line.split()[:1] in (["PASS"], ["KNOWN"])]
+    assert ["PASS", "paging.ro_block"] in verdicts
+    assert {case for _, case in verdicts} <= {"paging.ro_block", "translation.block_at_level0"}
+    assert "paging.rw_page" not in run.stdout
+
+
+@pytest.mark.parametrize("target", ["fuzz", "bench", "debug CASE=tbi.x", "bugs"])
+def test_targets_that_run_no_pytest_refuse_pytest_args(tmp_path, target):
+    run = _make(tmp_path, *target.split(), "PYTEST_ARGS=-k tbi")
+    assert run.returncode != 0 and f"make {target.split()[0]} takes no PYTEST_ARGS" in run.stderr, run.stderr

@@ -5,8 +5,9 @@ from harness.compare import differences, main
 from harness.results import SCHEMA
 
 
-def run(outcome, observed, ok, expected="completes"):
-    step = {"n": 0, "op": "load64", "va": "0x1000", "expected": expected, "observed": observed, "ok": ok}
+def run(outcome, observed, ok, expected="completes", model="completes (PA 0x41000000)"):
+    step = {"n": 0, "op": "load64", "va": "0x1000", "expected": expected, "observed": observed, "ok": ok,
+            "model": model}
     return {"schema": SCHEMA, "qemu_version": "7.2.22", "cpu": "max",
             "cases": [{"id": "f.c", "summary": "s", "outcome": outcome, "problems": [], "steps": [step]}]}
 
@@ -31,21 +32,30 @@ def test_both_wrong():
     assert len(diffs) == 1 and "(both wrong;" in diffs[0][1]
 
 
-def test_both_right_when_an_unchecked_field_differs():
-    # PAR_EL1.SH differs, but the step asserts only PA and ATTR: both runs pass.
+def test_both_permitted_only_by_the_model_that_judged_every_bit():
+    # Both runs pass: the model, which judges PAR_EL1 whole, permits either SH (the rule says why).
     expected = "PAR_EL1.F=0, PA 0x41000000, ATTR 0x00 (Device-nGnRnE)"
-    a = run("passed", "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH inner (PAR 0x41000b80)", True, expected)
-    b = run("passed", "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH outer (PAR 0x41000b00)", True, expected)
+    model = ("PAR_EL1.F=0, PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH inner | PAR_EL1.F=0, PA 0x41000000, "
+             "ATTR 0x00 (Device-nGnRnE), SH outer [a reserved SH encoding: either]")
+    a = run("passed", "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH inner (PAR 0x41000b80)", True, expected, model)
+    b = run("passed", "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH outer (PAR 0x41000b00)", True, expected, model)
     (diff,) = differences(a, b)
-    assert "(both right: the difference is in a field this step does not check;" in diff[1]
-    assert "first right" not in diff[1]
+    assert f"(both permitted: each is an outcome the model permits: {model};" in diff[1]
+    assert "does not check" not in diff[1] and "first right" not in diff[1]
 
 
-def test_both_right_when_a_one_of_permits_both():
+def test_both_permitted_when_a_one_of_permits_both():
     expected = "one of: completes | data abort (same EL): alignment fault (level not checked)"
-    (diff,) = differences(run("passed", "completes", True, expected),
-                          run("passed", "data abort (same EL): alignment fault (DFSC 0x21)", True, expected))
-    assert "both right: each is an outcome the architecture permits here" in diff[1]
+    model = "completes (PA 0x41000000) | data abort (same EL): alignment fault (DFSC 0x21), WnR=0, FAR 0x1000"
+    (diff,) = differences(run("passed", "completes", True, expected, model),
+                          run("passed", "data abort (same EL): alignment fault (DFSC 0x21)", True, expected, model))
+    assert f"both permitted: each is an outcome the model permits: {model}" in diff[1]
+
+
+def test_a_difference_the_model_did_not_judge_is_not_called_right():
+    (diff,) = differences(run("passed", "completes", True, model=None),
+                          run("passed", "completes, value 0x1", True, model=None))
+    assert "both match the case; the model did not judge this step" in diff[1]
 
 
 def test_a_case_in_one_run_only():

@@ -11,10 +11,10 @@ FAULT = "data abort (same EL): translation fault, level 0 (DFSC 0x04), WnR=0, FA
 PAR = "PAR_EL1.F=0, PA 0x41000000, ATTR 0x00 (Device-nGnRnE)"
 
 
-def entry(outcome, *steps, problems=()):
+def entry(outcome, *steps, problems=(), model="the model's outcomes"):
     return {"id": "f.c", "summary": "s", "outcome": outcome, "reason": None, "problems": list(problems),
             "steps": [{"n": n, "op": "load64", "va": "0x80000000", "expected": expected, "observed": observed,
-                       "ok": ok, "problems": []} for n, (expected, observed, ok) in enumerate(steps)]}
+                       "ok": ok, "problems": [], "model": model} for n, (expected, observed, ok) in enumerate(steps)]}
 
 
 def run(version, *entries, cpu="max"):
@@ -59,10 +59,17 @@ def test_matrix_says_which_runs_match():
 
 
 def test_matrix_never_guesses_when_both_or_neither_match():
-    sh_inner = entry("passed", (PAR, "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH inner (PAR 0x41000b80)", True))
-    sh_outer = entry("passed", (PAR, "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH outer (PAR 0x41000b00)", True))
+    model = "PAR_EL1.F=0, PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH inner | ..., SH outer [the rule]"
+    sh_inner = entry("passed", (PAR, "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH inner (PAR 0x41000b80)", True),
+                     model=model)
+    sh_outer = entry("passed", (PAR, "PA 0x41000000, ATTR 0x00 (Device-nGnRnE), SH outer (PAR 0x41000b00)", True),
+                     model=model)
     text = matrix_text([run("7.2.22", sh_inner), run("11.1.3", sh_outer)])
-    assert "all match the architecture: the difference is in a field this step does not check" in text
+    assert f"all match the architecture: each is an outcome the model permits: {model}" in text
+    unjudged = [entry("passed", (PAR, observed, True), model=None) for observed in ("SH inner", "SH outer")]
+    text = matrix_text([run("7.2.22", unjudged[0]), run("11.1.3", unjudged[1])])
+    assert "the model did not judge this step, so the difference is unjudged" in text
+    assert "all match the architecture" not in text
     wrong_a = entry("failed", (FAULT, "completes", False))
     wrong_b = entry("failed", (FAULT, "permission fault", False))
     assert "none matches the architecture" in matrix_text([run("7.2.22", wrong_a), run("11.1.3", wrong_b)])

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.cases import load_file
 from harness.errors import HarnessError
+from harness.fuzz.generate import case_name
 from harness.qemu_builds import resolve_qemu
 from suite_run import real_qemu  # noqa: F401  (fixtures)
 
@@ -79,3 +81,20 @@ def test_fuzz_takes_a_build_name_and_says_processes(cache):
     refused = subprocess.run([sys.executable, "-m", "harness.fuzz", "--qemu=trixie", "--count=1"], cwd=ROOT,
                              env=_env(cache), capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "make qemus QEMUS=trixie" in refused.stderr
+
+
+def test_fuzz_shows_a_generated_case_as_a_case_file(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "harness.fuzz", "--seed=1", "--show=24"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    path = tmp_path / "shown.toml"
+    path.write_text(run.stdout)
+    (case,) = load_file(path)                 # a case file the loader takes
+    assert case.name == case_name(1, 24) and case.steps
+    assert "expect" in run.stdout             # with the model's expectations
+    again = subprocess.run([sys.executable, "-m", "harness.fuzz", "--seed=1", "--show=24"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert again.stdout == run.stdout         # the same seed and index: the same case
+    unseeded = subprocess.run([sys.executable, "-m", "harness.fuzz", "--show=24"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+    assert unseeded.returncode == 2 and "needs the campaign's --seed" in unseeded.stderr

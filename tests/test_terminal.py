@@ -51,9 +51,9 @@ def test_a_failure_a_known_bug_and_the_summary_last(tmp_path, suite_options):
     assert run.returncode == 1, run.output
     lines = run.output.rstrip("\n").splitlines()
     assert lines[-1].startswith("MMU conformance: ") and "1 failed" in lines[-1], lines[-3:]
-    failed = next(k for k, line in enumerate(lines) if line.startswith("FAILED newcomer.ro_block: step 0"))
-    assert lines[failed + 1].strip().startswith(f"rerun: {sys.executable} -m pytest ")
-    rerun = lines[failed + 1].split("rerun: ", 1)[1]
+    (failed,) = [line for line in lines if line.startswith("FAILED newcomer.ro_block: step 0")]
+    assert f"; rerun: {sys.executable} -m pytest " in failed
+    rerun = failed.split("; rerun: ", 1)[1]
     assert f"{mine}/newcomer.toml::ro_block" in rerun and f"--cases='{mine} {translation}'" in rerun
     # The command, as printed, reruns that one instance, from the repository's root.
     again = subprocess.run(rerun + f" --results={tmp_path / 'again'}", shell=True, cwd=ROOT, capture_output=True,

@@ -151,7 +151,7 @@ steps = [
 
 
 def step_record(n, value):
-    return observe(parse_record(f"MMUT 2 step case=t n={n} va=0x80000000 result=ok value={value:#x}"))
+    return observe(parse_record(f"MMUT 3 step n={n} va=0x80000000 result=ok value={value:#x}"))
 
 
 def test_the_suite_accepts_a_stale_translation_only_where_it_is_permitted(tmp_path):
@@ -496,3 +496,49 @@ def test_a_tlbi_completes_for_this_pes_accesses_only_after_a_context_synchroniza
     tlbi = '{ do = "tlbi_vae1", va = 0x8000_0000 }'
     assert loads(_case(tmp_path, [DSB, ISB, tlbi, DSB, LOAD])) == [{A, B}]
     assert loads(_case(tmp_path, [DSB, ISB, tlbi, DSB, ISB, LOAD])) == [{B}]
+
+
+def test_the_tlbi_asid_is_compared_whole_even_with_8_bit_asids():
+    # Review D21: J1.1.3.438 AArch64.TLBI_VA takes r.asid = Xt<63:48>, and J1.1.3.449 TLBIMatch compares it
+    # with the entry's context ASID, whose upper byte is zero with TCR_EL1.AS = 0: an operand ASID of 0x100
+    # matches no ASID 0 entry.  The old model masked the operand to 8 bits first.
+    inv = Invalidation.of("tlbi_vae1", 0x100 << 48 | 0x8_0000, REGS)
+    assert not inv.removes(0x8000_0000, 0x1000, 12, 3, 0, False, REGS)
+    assert Invalidation.of("tlbi_vae1", 0x8_0000, REGS).removes(0x8000_0000, 0x1000, 12, 3, 0, False, REGS)
+
+
+def test_alle2_removes_the_entries_of_both_el2_regimes():
+    # Review D20: J1.1.3.449 TLBIMatch, TLBIOp_ALL: relax_regime when the TLBI's and the entry's regimes are
+    # both EL2 or EL2&0 (R_NWYRD); the old model required the same regime.  VAE2 keeps to its own.
+    el2, el20 = replace(REGS, regime=REGIME_EL2), replace(REGS, regime=REGIME_EL20)
+    alle2 = Invalidation.of("tlbi_alle2", 0, el2)
+    assert alle2.removes(0x8000_0000, 0x1000, 12, 3, 0, True, el20) and alle2.removes(0x8000_0000, 0x1000, 12, 3, 0,
+                                                                                       True, el2)
+    assert not alle2.removes(0x8000_0000, 0x1000, 12, 3, 0, True, REGS)          # EL1&0's stay
+    assert not Invalidation.of("tlbi_vae2", 0x8_0000, el2).removes(0x8000_0000, 0x1000, 12, 3, 0, True, el20)
+
+
+def test_a_range_tlbi_ttl_hint_removes_the_table_entries_above_its_level():
+    # Review D10: C5.5 TLBI RVAE1, TTL: "only guaranteed to invalidate: Non-leaf-level entries in the range up
+    # to but not including the level described by the TTL hint. Leaf-level entries in the range that match the
+    # level described by the TTL hint."  TTL 2 with a level 3 leaf: the level 0 and 1 table entries go; the
+    # level 2 table entry and the level 3 leaf need not.  The old model kept every entry of a level 3 walk.
+    inv = Invalidation.of("tlbi_rvae1", 0b01 << 46 | 2 << 37 | 0x8_0000, REGS)
+    assert inv.removes(0x8000_0000, 1 << 30, 12, 1, 0, None, REGS)          # level 1 table entry
+    assert not inv.removes(0x8000_0000, 1 << 21, 12, 2, 0, None, REGS)      # level 2 table entry
+    assert not inv.removes(0x8000_0000, 0x1000, 12, 3, 0, True, REGS)       # level 3 leaf
+    assert inv.removes(0x8000_0000, 1 << 21, 12, 2, 0, True, REGS)          # a level 2 block
+
+
+def test_with_hardware_af_a_leaf_may_read_back_with_af_set_before_any_access(tmp_path):
+    # Review D15: R_LHQRX: with hardware Access flag management a speculative access that translates may set
+    # AF, so a read-back of a leaf with AF = 0 may find it set before any access; without HA it may not.
+    for ha, allowed in ((True, {0, 1}), (False, {0})):
+        path = tmp_path / f"af{ha}.toml"
+        path.write_text('feature = "f"\n[case.c]\nsummary = "s"\nrequires = ["FEAT_HAFDBS"]\n'
+                        f'regime = {{ ha = {str(ha).lower()} }}\n'
+                        'map = [ { va = 0x8000_0000, to = "frame_a", level = 3, af = false } ]\nsteps = [\n'
+                        '  { do = "read_desc", va = 0x8000_0000, level = 3, expect = { one_of = [ { af = false }, '
+                        '{ af = true } ] } },\n]\n')
+        done = predict_case(load_file(path)[0], MAX)[0]
+        assert {o.desc >> 10 & 1 for o in done} == allowed

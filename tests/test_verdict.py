@@ -1,4 +1,6 @@
 """Verdicts on single steps: what a user reads when an outcome is wrong."""
+from dataclasses import replace
+
 from harness.cases import Expect, Step
 from harness.observation import observe
 from harness.protocol import parse_record
@@ -8,7 +10,7 @@ VA = 0x8000_0123
 
 
 def record(result):
-    return observe(parse_record(f"MMUT 2 step case=t n=0 va={VA:#x} result={result}"))
+    return observe(parse_record(f"MMUT 3 step n=0 va={VA:#x} result={result}"))
 
 
 def fault(esr, far=VA):
@@ -105,3 +107,16 @@ def test_a_read_back_descriptor_is_checked_in_the_fields_the_case_names():
     assert v.problems == ("expected descriptor with AF=1, AP[2:1]=0b10; got descriptor 0x41000707",)
     v = judge_step(0, step, record("error error=occupied"))
     assert v.problems == ("expected the step to complete; got the kernel could not reach the descriptor (occupied)",)
+
+
+def test_isv_is_checked_where_the_case_names_it():
+    # A stage 2 fault of STR w1 (store32): ISV = 1, SAS 2, SRT 1, SF 0 (LSInstructionSyndrome).
+    step = Step("store32", VA, 3, Expect("fault", fault="translation", level=3, far=VA, wnr=True, stage=2, isv=True))
+    with_syndrome = 0x92000047 | 1 << 24 | 2 << 22 | 1 << 16
+    v = judge_step(0, step, record(f"fault esr={with_syndrome:#x} far={VA:#x} elr=0x1 el=2 hpfar=0x800010"))
+    assert v.ok and "ISV=1 (SAS=2 SSE=0 SRT=1 SF=0 AR=0)" in v.expected
+    v = judge_step(0, step, record(f"fault esr={with_syndrome ^ 1 << 16:#x} far={VA:#x} elr=0x1 el=2 hpfar=0x800010"))
+    assert v.problems == (f"expected ISV=1 (SAS=2 SSE=0 SRT=1 SF=0 AR=0); got ISV=1 SAS=2 SSE=0 SRT=0 SF=0 AR=0 "
+                          f"(ESR {with_syndrome ^ 1 << 16:#x})",)
+    no_isv = replace(step, expect=replace(step.expect, isv=False))
+    assert judge_step(0, no_isv, record(f"fault esr={with_syndrome:#x} far={VA:#x} elr=0x1 el=2 hpfar=0x800010")).problems

@@ -117,3 +117,37 @@ def test_par_every_defined_bit_is_judged(name):
             assert observation_allowed(AT, outcomes, changed) == [], f"PAR_EL1 bit {flip.bit_length() - 1} is free"
         else:
             assert observation_allowed(AT, outcomes, changed), f"PAR_EL1 bit {flip.bit_length() - 1} of {name}"
+
+
+CASE = """
+feature = "decoded once"
+[case.t]
+summary = "a store to a read-only page: a Permission fault at level 3 (AArch64.S1CheckPermissions)"
+map = [ { va = 0x8000_0000, to = "f", level = 3, ap = "ro_el1" } ]
+steps = [ { do = "store8", va = 0x8000_0010, value = 1, expect = { fault = "permission", level = 3 } } ]
+"""
+
+
+def test_a_record_is_decoded_once_for_the_case_check_and_the_model(tmp_path, monkeypatch):
+    from harness import crosscheck, declared, runner
+    from harness.cases import load_file
+    from harness.protocol import PROTOCOL_VERSION, parse_output
+    path = tmp_path / "once.toml"
+    path.write_text(CASE)
+    (case,) = load_file(path)
+    want = declared.case_registers(case, (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120))
+    regs = " ".join(f"{k}={getattr(want, k):#x}" for k in ("tcr", "mair", "sctlr", "ttbr0", "ttbr1"))
+    lines = ["boot el=1 midr=0x1 mmfr0=0x32310201126 mmfr1=0x11010211122 mmfr2=0x1021011010011011 "
+             "isar0=0x1221111110212120 cases=1", f"begin case={case.id}", f"regs {regs}",
+             f"step n=0 va=0x80000010 result=fault esr=0x9600004f far=0x80000010 elr=0x1",
+             f"end case={case.id}"]
+    output = parse_output("\n".join(f"MMUT {PROTOCOL_VERSION} {line}" for line in lines))
+    records = output.cases()[case.id]
+    decoded = []
+    real = esr.decode_esr
+    monkeypatch.setattr(esr, "decode_esr", lambda raw: decoded.append(raw) or real(raw))
+    observations = runner._observations(records)
+    (verdict,) = runner._step_verdicts(case, observations)
+    views = crosscheck.step_views(case, records, output.boot, "9.0.0", observations)
+    assert verdict.ok and views[0].model and not views[0].problems
+    assert decoded == [0x9600004F]      # once, for the case's check and the model's alike

@@ -2,6 +2,7 @@
 
     python -m harness.fuzz --seed 1 --count 5000 [--qemu Q] [--cpu C] [--jobs 2]
     python -m harness.fuzz --rerun results/fuzz/1-417.toml [--qemu Q] [--cpu C]
+    python -m harness.fuzz --seed 1 --show 19      case 19 of seed 1 as a case file (TOML)
 
 Exit status: 0 no new mismatch (known QEMU bugs are listed, not failures),
 1 a new mismatch (each written, shrunk, to results/fuzz/<seed>-<n>.toml),
@@ -12,13 +13,17 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from harness.cases import CaseError, load_file
+from harness import case_paths
+from harness.cases import CaseError
 from harness.errors import HarnessError
-from harness.fuzz.campaign import (CampaignError, Settings, _rerun_alone, boot_cpu, describe_outcomes,
-                                   kernel_pool_base, rerun_command, run_campaign, walk_lines)
-from harness.fuzz.generate import GeneratorBug
+from harness.fuzz.campaign import (CampaignError, Settings, _classify, _rerun_alone, boot_cpu, describe_outcomes, expectation,
+                                   kernel_pool_base, predict, rerun_command, run_campaign, walk_lines)
+from harness.fuzz.generate import FEATURE, GeneratorBug, case_name, generate_case
+from harness.fuzz.toml_writer import case_text
+from harness.qemu import qemu_version
 from harness.qemu_builds import resolve_qemu
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -59,8 +64,12 @@ def parser():
     p.add_argument("--build", type=Path, default=ROOT / "build", help="the kernel's build directory")
     p.add_argument("--results", type=Path, default=ROOT / "results", help="where results/fuzz/ goes")
     p.add_argument("--no-shrink", action="store_true", help="report mismatches without shrinking them")
-    p.add_argument("--rerun", type=Path, metavar="CASE_FILE", help="run the cases of one case file alone, "
-                   "judged by the model")
+    p.add_argument("--show", type=_number("the case's index"), metavar="N",
+                   help="print generated case N of --seed as a case file, with the model's expectations (SHOW=)")
+    p.add_argument("--rerun", type=Path, nargs="+", metavar="CASES", help="run the cases of case files (or "
+                   "directories: CASES=) alone, each judged by the model")
+    p.add_argument("-k", dest="keyword", metavar="EXPR",
+                   help="with --rerun: only the case instances pytest's -k EXPR selects (K=)")
     return p
 
 
@@ -68,12 +77,16 @@ def _print(text):
     print(text, flush=True)
 
 
-def rerun(settings, path):
-    """Run each case of a case file alone and judge it by the model: 0 all agree, 1 a mismatch."""
-    try:
-        cases = load_file(path)
-    except OSError as e:
-        raise CampaignError(f"cannot read case file {path}: {e.strerror}") from None
+def rerun(settings, paths, keyword=None):
+    """Run each case of the case files `paths` (directories, files: CASES=), or those -k
+    `keyword` selects, alone and judge it by the model: 0 all agree or known QEMU bugs explain
+    the rest, 1 a mismatch."""
+    cases = case_paths.load(paths)
+    if keyword:
+        cases = case_paths.select(cases, keyword)
+    if not cases:
+        raise CampaignError(f"no case in {' '.join(map(str, paths))}" + (f" matches -k {keyword!r}" if keyword else ""))
+    version = qemu_version(settings.qemu)
     status = 0
     with tempfile.TemporaryDirectory(prefix="mmu-fuzz-") as workdir:
         cpu = boot_cpu(settings, workdir)
@@ -87,12 +100,28 @@ def rerun(settings, path):
                     _print(f"    {line}")
             if not mismatches:
                 _print(f"PASS  {case.id}: QEMU does what the model allows at every step")
+            _classify(version, case, cpu, pool_base, mismatches)
             for m in mismatches:
+                if m.known:
+                    _print(f"KNOWN {case.id} step {m.step}: QEMU {version}'s known bug {m.known}: observed {m.observed}")
+                    continue
                 status = 1
                 _print(f"FAIL  {case.id} step {m.step}: observed {m.observed}")
                 for problem in m.problems:
                     _print(f"      {problem}")
     return status
+
+
+def show(settings, seed, index):
+    """Case `index` of campaign `seed` as a case file (the model's expectations on this CPU's ID
+    registers): what the campaign ran as case `index`."""
+    with tempfile.TemporaryDirectory(prefix="mmu-fuzz-") as workdir:
+        cpu = boot_cpu(settings, workdir)
+    case = generate_case(seed, index, cpu)
+    pool_base = kernel_pool_base(settings.kernel)
+    expectations = [expectation(step, outcomes) for step, outcomes in zip(case.steps, predict(case, cpu, pool_base))]
+    _print(case_text(replace(case, name=case_name(seed, index)), feature=FEATURE, expectations=expectations))
+    return 0
 
 
 def summarise(report, settings):
@@ -139,7 +168,11 @@ def main(argv=None):
                         jobs=max(1, args.jobs), batch=max(1, args.batch), shrink=not args.no_shrink)
     try:
         if args.rerun:
-            return rerun(settings, args.rerun)
+            return rerun(settings, args.rerun, args.keyword)
+        if args.show is not None:
+            if args.seed is None:
+                raise CampaignError("--show N needs the campaign's --seed (SEED=)")
+            return show(settings, args.seed, args.show)
         seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
         _print(f"fuzz: seed {seed}, {args.count} cases from {args.first}, {args.qemu} -cpu {args.cpu}, "
                f"{settings.jobs} QEMU processes (again: {sys.executable} -m harness.fuzz --seed {seed} "

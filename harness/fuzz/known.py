@@ -253,6 +253,13 @@ class QemuAborts(Exception):
 # Held while the model is changed to a known bug, and by whoever evaluates the model alongside
 # threads that may change it (the runner judges cases in several threads at once).
 MODEL_LOCK = threading.RLock()
+# The names of the known bugs whose changes are in force now (KnownBug.model), in order.
+_IN_FORCE = []
+
+
+def in_force():
+    """The known bugs the model is changed by now (names): what an answer of the model depends on."""
+    return tuple(_IN_FORCE)
 
 
 @dataclass(frozen=True)
@@ -295,6 +302,8 @@ class KnownBug:
         with MODEL_LOCK, contextlib.ExitStack() as stack:
             for module, attribute, replacement in self.shape(version)[1]():
                 stack.enter_context(mock.patch.object(module, attribute, replacement))
+            _IN_FORCE.append(self.name)
+            stack.callback(_IN_FORCE.remove, self.name)
             yield
 
 

@@ -11,6 +11,7 @@ SH_CODES = {name: code for code, name in SH_NAMES.items() if name != "reserved"}
 NC, WT, WB = "NC", "WT", "WB"
 
 
+# J1.3.5 MemoryAttributes (the fields S1DecodeMemAttrs, S2DecodeMemAttrs fill): type, cacheability, hints
 @dataclass(frozen=True)
 class MemAttrs:
     """MemoryAttributes: device is a DEVICE_TYPES name for Device memory, else
@@ -20,10 +21,12 @@ class MemAttrs:
     outer: tuple = None
     reserved: bool = False      # a reserved MAIR encoding: CONSTRAINED UNPREDICTABLE
 
+    # J1.3.5 MemoryAttributes.memtype == MemType_Device
     @property
     def is_device(self):
         return self.device is not None
 
+    # J1.3.5 MemAttr_NC at both cache levels (as S2CombineS1MemAttrs and PAREncodeShareability test it)
     @property
     def non_cacheable(self):
         """Normal memory Non-cacheable inside and out."""
@@ -33,6 +36,7 @@ class MemAttrs:
 NORMAL_NC = MemAttrs(inner=(NC, 0, False), outer=(NC, 0, False))
 
 
+# J1.3.5.7 DecodeLDFAttr (one MAIR nibble: cacheability, allocation hints, transience)
 def _decode_nibble(nibble):
     """One cacheability nibble of a Normal Attr<n> (MAIR_ELx): (attrs, hints, transient), or None if reserved."""
     if nibble == 0b0100:
@@ -43,11 +47,13 @@ def _decode_nibble(nibble):
     return (kind, nibble & 0b11, not nibble & 0b1000)
 
 
+# J1.1.4.1 AArch64.MAIRAttr (no FEAT_AIE: index < 8, MAIR alone)
 def mair_attr(mair, attrindx):
     """The attribute byte MAIR_EL1.Attr<attrindx>."""
     return mair >> (8 * attrindx) & 0xFF
 
 
+# J1.3.5.15 S1DecodeMemAttrs (no FEAT_XS/MTE attributes: the suite's cases use none)
 def s1_decode_mem_attrs(attr):
     """AArch64.S1DecodeMemAttrs of one MAIR attribute byte.  The FEAT_XS and
     FEAT_MTE2 encodings (0x40, 0xa0, 0xf0, Device 0bxxxx01) depend on features
@@ -62,6 +68,7 @@ def s1_decode_mem_attrs(attr):
     return MemAttrs(inner=inner, outer=outer)
 
 
+# J1.3.5.2 EncodePARAttrs (one cache level's nibble)
 def _encode_nibble(hints):
     attrs, alloc, transient = hints
     if attrs == NC:
@@ -71,6 +78,7 @@ def _encode_nibble(hints):
     return (0b0100 if transient else 0b1100) | alloc
 
 
+# J1.3.5.2 EncodePARAttrs
 def encode_par_attrs(memattrs):
     """EncodePARAttrs: the MAIR-format byte PAR_EL1.ATTR reports."""
     if memattrs.is_device:
@@ -79,6 +87,7 @@ def encode_par_attrs(memattrs):
     return _encode_nibble(memattrs.outer) << 4 | _encode_nibble(memattrs.inner)
 
 
+# J1.3.5.9 DecodeShareability (0b01 reserved: ConstrainUnpredictable(Unpredictable_Shareability), both kept)
 def decode_shareability(sh):
     """DecodeShareability of a descriptor's SH[1:0] (or TCR_EL1.SHn): the
     shareability names that may result; 0b01 is reserved, and CONSTRAINED
@@ -88,6 +97,7 @@ def decode_shareability(sh):
     return (SH_NAMES[sh],)
 
 
+# J1.3.5.3 PAREncodeShareability
 def par_encode_shareability(memattrs, shareability):
     """PAREncodeShareability: Device memory and Normal Inner and Outer
     Non-cacheable memory are reported Outer Shareable, whatever the descriptor

@@ -37,10 +37,12 @@ APTABLE_VALUES = {"none": 0b00, "no_el0": 0b01, "ro": 0b10, "ro_no_el0": 0b11}
 FINAL_LEVEL = 3
 
 
+# J1.3 bit-slice helper (descriptor<msb:lsb>) for J1.1.4.9/11/16 NextTableBase, S1LeafBase, S2LeafBase
 def _mask(msb, lsb):
     return (1 << (msb + 1)) - (1 << lsb)
 
 
+# J1.1.4.9 AArch64.NextTableBase, J1.1.4.11 AArch64.S1LeafBase, J1.1.4.16 AArch64.S2LeafBase (no D128)
 def desc_oa(params, desc, lsb):
     """The address a table, block or page descriptor holds, bits below `lsb`
     cleared (AArch64.NextTableBase, AArch64.BlockBase / the leaf's OA)."""
@@ -52,6 +54,7 @@ def desc_oa(params, desc, lsb):
     return oa
 
 
+# J1.1.4.65 AArch64.BlockDescSupported (no D128)
 def block_desc_supported(params, level):
     """AArch64.BlockDescSupported: the levels where bits[1:0] = 0b01 is a block
     (D128 is not implemented here): 4K levels 1-2 (and 0 with DS), 16K level 2
@@ -66,6 +69,7 @@ def block_desc_supported(params, level):
 TABLE, LEAF, INVALID = "table", "leaf", "invalid"
 
 
+# J1.1.4.67 AArch64.DecodeDescriptorType (no D128)
 def decode_descriptor_type(params, desc, level):
     """AArch64.DecodeDescriptorType: invalid (bit[0] = 0, or a block where
     blocks are not supported, or bits[1:0] = 0b01 at level 3), table, or leaf."""
@@ -78,6 +82,7 @@ def decode_descriptor_type(params, desc, level):
     return LEAF if block_desc_supported(params, level) else INVALID
 
 
+# J1.3.5.63 ContiguousSize (no D128)
 def contiguous_size(granule, level):
     """ContiguousSize: log2 of the number of entries a Contiguous group spans."""
     if granule == 12:

@@ -3,20 +3,25 @@ knows, never a guess.  An address it does not hold raises UnknownMemory."""
 from bisect import bisect_right
 
 
+# J1.3.5.69 FetchDescriptor of memory the model does not know: it refuses rather than guesses
 class UnknownMemory(Exception):
     """The model was asked for memory nobody declared (the model must never
     guess a descriptor)."""
 
+    # J1.1.3.100 AArch64.MemSingle's memory, as the model knows it (declared words, zeroed ranges)
     def __init__(self, pa):
         self.pa = pa
         super().__init__(f"no known contents at PA {pa:#x}")
 
 
+# J1.1.3.100 AArch64.MemSingle / J1.3.5.69 FetchDescriptor: the physical memory they read, little-endian
+# (SCTLR_ELx.EE = 0)
 class Memory:
     """Known memory: 64-bit words written, bytes written outside them, and
     ranges known to hold zeroes (freshly allocated tables, zeroed frames).
     Little-endian, as the kernel runs (SCTLR_EL1.EE = 0)."""
 
+    # J1.1.3.100 AArch64.MemSingle's memory, as the model knows it (declared words, zeroed ranges)
     def __init__(self, words=None, zero_ranges=()):
         self._words = dict(words or {})
         self._bytes = {}
@@ -24,16 +29,19 @@ class Memory:
         self._zero_starts = [start for start, _ in ranges]
         self._zero_ends = [end for _, end in ranges]
 
+    # J1.1.3.100 AArch64.MemSingle's memory: a state the model may branch on
     def copy(self):
         other = Memory.__new__(Memory)
         other._words, other._bytes = dict(self._words), dict(self._bytes)
         other._zero_starts, other._zero_ends = self._zero_starts, self._zero_ends
         return other
 
+    # J1.1.3.100 AArch64.MemSingle's memory: a location known to hold zero
     def _known_zero(self, pa):
         k = bisect_right(self._zero_starts, pa) - 1
         return k >= 0 and pa < self._zero_ends[k]
 
+    # J1.3.5.69 FetchDescriptor (64-bit descriptor read) where all of it is known
     def _word(self, base):
         """The word at an 8-aligned PA, or None if not all of it is known."""
         word = self._words.get(base)
@@ -43,6 +51,7 @@ class Memory:
             return 0
         return None
 
+    # J1.3.5.69 FetchDescriptor: a 64-bit little-endian descriptor read
     def read64(self, pa):
         """The aligned 64-bit word at pa (a descriptor)."""
         word = self._words.get(pa)
@@ -52,6 +61,7 @@ class Memory:
             return 0
         return self.read(pa, 8)
 
+    # J1.1.3.101 AArch64.MemSingleRead of size bytes
     def read(self, pa, size):
         """size bytes at pa as a little-endian number."""
         value = 0
@@ -59,6 +69,7 @@ class Memory:
             value |= self._byte(pa + k) << (8 * k)
         return value
 
+    # J1.1.3.101 AArch64.MemSingleRead of one byte
     def _byte(self, pa):
         word = self._word(pa & ~7)
         if word is not None:
@@ -67,6 +78,7 @@ class Memory:
             return self._bytes[pa]
         raise UnknownMemory(pa)
 
+    # J1.1.3.102 AArch64.MemSingleWrite of size bytes
     def write(self, pa, size, value):
         """Store size bytes of value at pa, little-endian."""
         for k in range(size):
@@ -79,5 +91,6 @@ class Memory:
                 shift = 8 * (addr & 7)
                 self._words[base] = word & ~(0xFF << shift) | byte << shift
 
+    # J1.1.3.102 AArch64.MemSingleWrite of a descriptor (J1.1.4.53 AArch64.MemSwapTableDesc's write)
     def write64(self, pa, value):
         self._words[pa] = value

@@ -12,6 +12,7 @@ from harness import esr, par
 ALL_BITS = 2**64 - 1
 
 
+# J1.1.3.1 AArch64.FaultSyndrome / J1.1.3.11 AArch64.EncodePAR: a register value and the bits the architecture defines
 @dataclass(frozen=True)
 class Bits:
     """A 64-bit register as the model predicts it: the bits under mask must read as value's,
@@ -19,6 +20,7 @@ class Bits:
     value: int
     mask: int
 
+    # J1.1.3.1 AArch64.FaultSyndrome / J1.1.3.11 AArch64.EncodePAR: which defined bits differ
     def wrong(self, raw):
         """The bits of raw the prediction does not permit (0: raw is permitted)."""
         return (raw ^ self.value) & self.mask
@@ -26,6 +28,7 @@ class Bits:
 EC_PC_ALIGNMENT = esr.EC.PC_ALIGN
 
 
+# J1.1.2.27 AArch64.ExceptionClass (Data/Instruction Abort, same or lower EL)
 def abort_class(fetch, el):
     """ESR_EL1.EC of an abort taken to EL1: instruction or data, from EL0 (lower) or EL1 (same EL)."""
     if fetch:
@@ -36,6 +39,7 @@ EC_DATA_ABORT_LOW = esr.EC.DABT_LOW
 EC_INSTRUCTION_ABORT_LOW = esr.EC.IABT_LOW
 
 
+# J1.1.4.52 AArch64.FullTranslate's AddressDescriptor when no fault (PA, attributes), with J1.1.3.112 Mem's value
 @dataclass(frozen=True)
 class Completes:
     """A load, store or fetch that completes.  pa: the first byte's PA; spans:
@@ -53,6 +57,7 @@ class Completes:
     value: int = None
 
 
+# J1.1.2.4 AArch64.DataAbort / J1.1.2.6 AArch64.InstructionAbort of a FaultRecord
 @dataclass(frozen=True)
 class Abort:
     """A Data or Instruction Abort taken to EL1 from EL1 or EL0 (or, a stage 2
@@ -74,6 +79,7 @@ class Abort:
     cm: bool = False        # an AT instruction's abort (CM = 1, WnR = 1): harness.ops.at_aborts
     syndrome: tuple = None  # ISV = 1: (SAS, SSE, SRT, SF, AR) of the instruction (harness.ops.LS_SYNDROME)
 
+    # J1.3.5 FaultRecord.statuscode and level, decoded
     @property
     def fault(self):
         return (esr.PC_ALIGNMENT, None) if self.fsc is None else esr.decode_fsc(self.fsc)
@@ -105,19 +111,21 @@ class Abort:
                       | srt << esr.ESR_ISS_SRT.shift | sf << esr.ESR_ISS_SF.shift | ar << esr.ESR_ISS_AR.shift)
         return Bits(value, mask)
 
+    # J1.1.2.28 AArch64.ReportException: FAR_ELx
     def far_register(self):
         """FAR_ELx: the faulting VA (the PC of a PC alignment fault), valid (FnV = 0), whole."""
         return Bits(self.far, ALL_BITS)
 
     def hpfar(self):
         """HPFAR_EL2 of a stage 2 fault (D24.2.76): FIPA the faulting IPA's bits [51:12] where
-        IPAValid (J1.3: Translation, Access flag and Address size faults, and Permission faults on
+        J1.3.3.2 IPAValid (Translation, Access flag and Address size faults, and Permission faults on
         a stage 1 walk), NS and the other bits RES0 (Non-secure EL2); UNKNOWN otherwise."""
         if self.stage != 2 or not esr.ipa_valid(self.fault[0], self.s1ptw):
             return Bits(0, 0)
         return Bits(esr.HPFAR_FIPA.put(self.ipa >> 12), ALL_BITS)
 
 
+# J1.1.3.11 AArch64.EncodePAR (and J1.1.3.12 AArch64.PARFaultStatus) of an AT
 @dataclass(frozen=True)
 class Par:
     """The PAR_EL1 an AT instruction leaves: value and mask hold the fields the
@@ -135,6 +143,7 @@ class Par:
     _FREE_OK = par.PAR_NS.mask | par.PAR_IMPDEF_OK.mask
     _FREE_FAULT = par.PAR_IMPDEF_FAULT.mask
 
+    # J1.1.3.11 AArch64.EncodePAR
     def register(self):
         """PAR_EL1 whole: the fields above, the RES1 and zero bits fixed, the UNKNOWN and
         IMPLEMENTATION DEFINED bits free."""
@@ -144,6 +153,7 @@ class Par:
         return Bits(self.value & self.mask | par.PAR_RES1.mask, ALL_BITS & ~free & ~open_fields)
 
 
+# J1.1.3.10 AArch64.AT and system instructions that translate nothing: no fault
 @dataclass(frozen=True)
 class Done:
     """A maintenance step (a descriptor write or read, a barrier, a TLBI, a
@@ -153,6 +163,8 @@ class Done:
     updates: tuple = ()
 
 
+# J1.3.3.507 ConstrainUnpredictable and IMPLEMENTATION_DEFINED aside: an outcome the model does not judge (a
+# configuration it refuses, memory it does not know)
 @dataclass(frozen=True)
 class Unknown:
     """The model cannot tell: the step needs memory nobody declared (pa: the walk's read of it,
@@ -162,9 +174,11 @@ class Unknown:
     pa: int = None
 
 
+# J1.3.3.507-511 ConstrainUnpredictable*, IMPLEMENTATION_DEFINED: the set of outcomes the architecture permits
 class Outcomes(frozenset):
     """A non-empty set of outcomes; rule names what permits more than one."""
 
+    # J1.3.3.507 ConstrainUnpredictable: never an empty set of outcomes
     def __new__(cls, outcomes, rule=None):
         self = super().__new__(cls, outcomes)
         if not self:
@@ -172,10 +186,12 @@ class Outcomes(frozenset):
         self.rule = rule
         return self
 
+    # J1.3.3.507 ConstrainUnpredictable: the set, with the rule permitting it
     def __repr__(self):
         return f"Outcomes({sorted(map(repr, self))}, rule={self.rule!r})"
 
 
+# J1.3.3.507-511 ConstrainUnpredictable*, IMPLEMENTATION_DEFINED: the outcomes of every choice, with their rules
 def union(sets):
     """One Outcomes of several, the rules of each choice kept."""
     outcomes, rules = set(), []

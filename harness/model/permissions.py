@@ -9,6 +9,7 @@ DEVICE_FETCH_RULE = ("an instruction fetch from Device memory: ConstrainUnpredic
                      "Non-cacheable memory (B2.10.2)")
 
 
+# J1.3.3 AccessDescriptor (the fields the checks read: read, write, acctype, el, pan; TTW)
 @dataclass(frozen=True)
 class AccessKind:
     """The parts of an AccessDescriptor the stage 1 checks read."""
@@ -22,6 +23,7 @@ class AccessKind:
     ttw: bool = False      # AccessType_TTW: a stage 1 walk's descriptor read, translated by stage 2
 
 
+# J1.1.4.27 AArch64.S1ComputePermissions's S1AccessControls (r, w, x)
 @dataclass(frozen=True)
 class S1Perms:
     """S1AccessControls: read, write and execute for the access's EL."""
@@ -30,6 +32,8 @@ class S1Perms:
     x: bool
 
 
+# J1.1.4.28 AArch64.S1DirectBasePermissions with J1.1.4.68/69 S1ApplyOutputPerms, S1ApplyTablePerms. Simplified: no
+# FEAT_S1PIE/POE (indirect permissions, overlays), no GCS
 def s1_direct_base_permissions(params, walk, el0, pan=False):
     """AArch64.S1DirectBasePermissions: AP[2:1] (with the dirty state: a
     writable-clean DBM page is writable when TCR_EL1.HA and HD are 1), then
@@ -61,6 +65,7 @@ def s1_direct_base_permissions(params, walk, el0, pan=False):
     return S1Perms(r, w, x)
 
 
+# J1.1.4.28 AArch64.S1DirectBasePermissions where HasUnprivileged (J1.3.5) is FALSE: J1.1.4.68/69
 def _one_privilege_permissions(params, walk, ap):
     """AArch64.S1DirectBasePermissions where HasUnprivileged(regime) is FALSE (EL2
     with E2H = 0): AArch64.S1ApplyOutputPerms reads AP[2:1] as desc<7>:'1' (AP[1]
@@ -73,6 +78,7 @@ def _one_privilege_permissions(params, walk, ap):
     return S1Perms(True, w, x and not (params.wxn and w))
 
 
+# J1.1.4.26 AArch64.S1CheckPermissions. Simplified: no overlays, GCS, DC/IC, atomics
 def s1_check_permissions(params, walk, acc, memattrs, pan=False):
     """AArch64.S1CheckPermissions: the permission faults the access may take,
     as [(faults, rule)] where faults is True or False; two entries where the
@@ -92,6 +98,8 @@ def s1_check_permissions(params, walk, acc, memattrs, pan=False):
     return [(False, "")]
 
 
+# J1.1.3.112 Mem with J1.1.3.106 AArch64.UnalignedAccessFaults and J1.3.3.266 AlignmentEnforced (SCTLR_ELx.A).
+# Simplified: single-register loads and stores only
 def check_alignment(params, acc, va):
     """AArch64.CheckAlignment for a single-register load or store: (aligned,
     fault).  The address is aligned when it is a multiple of the access size;

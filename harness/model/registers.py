@@ -105,6 +105,7 @@ MMFR2_E0PD = Field(features.E0PD, 4)
 IPS_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
 
 
+# J1.1.4.82 AArch64.GetS1TTWParams / J1.1.4.88 AArch64.NSS2TTWParams: the registers they read
 @dataclass(frozen=True)
 class Registers:
     """Raw register values: what the kernel programs (tcr, mair, sctlr, ttbr0,
@@ -127,6 +128,7 @@ class Registers:
     regime: str = REGIME_EL10
 
 
+# J1.1.4.82 AArch64.GetS1TTWParams's S1TTWParams (the fields the model reads)
 @dataclass(frozen=True)
 class WalkParams:
     """One VA range's stage 1 walk parameters (AArch64.GetS1TTWParams, S1TTWParams)."""
@@ -161,6 +163,7 @@ class WalkParams:
     two_ranges: bool = True     # the regime has TTBR0 and TTBR1 ranges (VA bit 55 selects); EL2 has one
 
 
+# J1.3.3.411 ELIsInHost
 def el_is_in_host(regs, el):
     """ELIsInHost(el) where the steps run in regs.regime: EL2, and EL0 (TGE = 1), are in the host
     exactly in the EL2&0 regime (the kernel's +vhe boot sets E2H and TGE together)."""
@@ -179,6 +182,7 @@ def pa_max(mmfr0):
     return IPS_BITS.get(MMFR0_PARANGE.get(mmfr0), 52)
 
 
+# J1.1.4.102/103/104 AArch64.S1TTWParamsEL10/EL2/EL20: one VA range's TCR_ELx fields
 @dataclass(frozen=True)
 class _RegimeFields:
     """The TCR_ELx fields of one VA range, as the regime's own layout holds them."""
@@ -197,6 +201,7 @@ class _RegimeFields:
     ds: int
 
 
+# J1.1.4.102 AArch64.S1TTWParamsEL10 (and J1.1.4.104 EL20, the same layout with E2H = 1)
 def _el10_fields(regs, upper):
     """TCR_EL1's fields for TTBR0_EL1's range or (upper) TTBR1_EL1's."""
     tcr = regs.tcr
@@ -212,6 +217,7 @@ def _el10_fields(regs, upper):
                          **common)
 
 
+# J1.1.4.103 AArch64.S1TTWParamsEL2
 def _el2_fields(regs):
     """TCR_EL2's fields with HCR_EL2.E2H = 0 (Regime_EL2): one range, TTBR0_EL2, no EPD or E0PD."""
     tcr = regs.tcr
@@ -221,6 +227,8 @@ def _el2_fields(regs):
                          ha=TCR_EL2_HA.get(tcr), hd=TCR_EL2_HD.get(tcr), ds=TCR_EL2_DS.get(tcr))
 
 
+# J1.1.4.82 AArch64.GetS1TTWParams. Simplified: no D128, S1PIE, POE, AIE, MTX, NFD, HAFT; refused elsewhere where
+# they matter
 @lru_cache(maxsize=4096)
 def walk_params(regs, upper):
     """AArch64.GetS1TTWParams for the regime the steps run in (Regime_EL10, or

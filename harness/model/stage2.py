@@ -110,6 +110,8 @@ class S2Params:
     ptw: bool = False       # HCR_EL2.PTW (HCR_EL2.TGE = 0): walks into stage 2 Device memory fault
 
 
+# J1.1.4.88 AArch64.NSS2TTWParams: IsFeatureImplemented(FEAT_LPA2) for DS, read per granule
+# (ID_AA64MMFR0_EL1.TGranX_2)
 def _s2_lpa2(granule, mmfr0):
     """Whether stage 2 has 52-bit addresses with this granule (ID_AA64MMFR0_EL1.TGranX_2 = 0b0011,
     or 0b0000 and stage 1's TGranX says so): VTCR_EL2.DS has its effect only there
@@ -147,6 +149,7 @@ def s2_inconsistent_sl(granule, start, ipa_bits):
     return not least <= ipa_bits <= least + stride - 1 + 4
 
 
+# J1.1.4.40 AArch64.S2InvalidSL || J1.1.4.38 AArch64.S2InconsistentSL, as J1.1.4.57 AArch64.S2Translate tests them
 def s2_bad_start_level(granule, sl0, sl2, ds, ipa_bits, pamax, ttst=False):
     """AArch64.S2InvalidSL or AArch64.S2InconsistentSL (AArch64.S2Translate tests them together)."""
     return s2_invalid_sl(granule, sl0, sl2, ds, pamax, ttst) or s2_inconsistent_sl(
@@ -217,6 +220,7 @@ def s2_params(regs):
                     txsz_faults=txsz_faults, ptw=bool(HCR_PTW.get(regs.hcr)) and not HCR_TGE.get(regs.hcr))
 
 
+# J1.3.5 FaultRecord of a stage 2 fault (statuscode, level, ipaddress)
 @dataclass(frozen=True)
 class S2Fault:
     """A stage 2 fault: its status code, the IPA, and the rule."""
@@ -225,6 +229,7 @@ class S2Fault:
     rule: str
 
 
+# J1.1.4.79 AArch64.S2Walk's result: TTWState of the leaf and J1.3.5.77 StageOA
 @dataclass(frozen=True)
 class S2Leaf:
     level: int
@@ -279,6 +284,7 @@ def s2_walk(params, memory, ipa):
     return S2Leaf(level, desc, pa, desc_pa, None if group in (None, pa) else group)
 
 
+# J1.3.5.21 S2DecodeMemAttrs
 def s2_decode_mem_attrs(memattr):
     """S2DecodeMemAttrs (HCR_EL2.FWB = 0): MemAttr[3:2] = 0b00 Device of type
     MemAttr[1:0]; else Normal, outer MemAttr[3:2] and inner MemAttr[1:0]
@@ -295,12 +301,14 @@ def s2_decode_mem_attrs(memattr):
 _DEVICE_ORDER = ("nGnRnE", "nGnRE", "nGRE", "GRE")
 
 
+# J1.3.5.18 S2CombineS1MemAttrs, one cache level, with J1.3.5.16 S2CombineS1AttrHints
 def _combine_cacheability(s1, s2):
     """One cache level of S2CombineS1MemAttrs: the weaker of the two, stage 1's hints kept."""
     kind = NC if NC in (s1[0], s2[0]) else WT if WT in (s1[0], s2[0]) else WB
     return (kind, 0, False) if kind == NC else (kind, s1[1], s1[2])
 
 
+# J1.3.5.18 S2CombineS1MemAttrs with J1.3.5.17 S2CombineS1Device
 def s2_combine_mem_attrs(s1, s2):
     """S2CombineS1MemAttrs: Device if either stage is (the more restrictive
     type), else Normal with each cache level the weaker of the two."""
@@ -316,6 +324,7 @@ def s2_combine_mem_attrs(s1, s2):
 _SH_ORDER = ("non", "inner", "outer")
 
 
+# J1.1.4.45 AArch64.S2ApplyFWBMemAttrs, MemAttr[1:0] = 0b10 (one cache level)
 def _force_write_back(s1_level, s1_is_normal):
     """One cache level forced Write-Back (S2ApplyFWBMemAttrs, MemAttr[1:0] = 0b10): stage 1's
     allocation hints kept where stage 1 is Normal and cacheable there, else read/write-allocate."""
@@ -324,6 +333,7 @@ def _force_write_back(s1_level, s1_is_normal):
     return (WB, 0b11, False)
 
 
+# J1.1.4.45 AArch64.S2ApplyFWBMemAttrs
 def s2_apply_fwb_mem_attrs(s1, memattr):
     """AArch64.S2ApplyFWBMemAttrs (HCR_EL2.FWB = 1): the final attributes from stage 1's (s1)
     and stage 2's MemAttr.  MemAttr[2] = 0: Device of type MemAttr[1:0], the more restrictive
@@ -346,6 +356,8 @@ def s2_apply_fwb_mem_attrs(s1, memattr):
     return s1 if s1.is_device else NORMAL_NC
 
 
+# J1.1.4.34 AArch64.S2CheckPermissions with J1.1.4.36 AArch64.S2DirectBasePermissions, J1.1.4.70 S2ApplyOutputPerms.
+# Simplified: no S2PIE, overlays, THE, AssuredOnly
 def s2_permits(params, desc, acc):
     """AArch64.S2CheckPermissions: (permitted, rule) for the access: S2AP[0]
     reads, S2AP[1] writes (or, with VTCR_EL2.HA = HD = 1, DBM: the walk state
@@ -366,6 +378,7 @@ def s2_permits(params, desc, acc):
     return True, ""
 
 
+# J1.1.4.57 AArch64.S2Translate's (FaultRecord, AddressDescriptor) of one permitted choice
 @dataclass(frozen=True)
 class _S2Result:
     """The stage 2 translation of one IPA for an access: pa, memattrs and shareabilities, or fault;
@@ -378,6 +391,7 @@ class _S2Result:
     rule: str = ""          # the rule of a choice among permitted updates
 
 
+# J1.1.4.57 AArch64.S2Translate's AF (J1.1.4.59 SetAccessFlag) and S2AP[1] (J1.1.4.60 SetDirtyState) updates
 def _s2_updates(params, leaf, acc, fault_class):
     """The descriptor updates of AArch64.S2Translate: AF with VTCR_EL2.HA, and S2AP[1] set
     by a write through a DBM descriptor with HA and HD (never for AT)."""
@@ -447,19 +461,24 @@ def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
     return results
 
 
+# J1.1.4.75 AArch64.S1Walk: a descriptor fetch (J1.3.5.69 FetchDescriptor) whose J1.1.4.57 AArch64.S2Translate faults
 class WalkFaultedAtStage2(Exception):
     """A stage 1 descriptor read that faults at stage 2: the access ends there (results: the
     _S2Result of each permitted outcome, all faults)."""
+    # J1.1.4.75 AArch64.S1Walk: the stage 2 fault of a descriptor fetch
     def __init__(self, results):
         super().__init__(results[0].fault)
         self.results = results
 
 
+# J1.1.4.75 AArch64.S1Walk through a TLB's stage 2 entries: a choice the model does not follow (refused)
 class WalkS2Uncertain(Exception):
     """A stage 1 descriptor read whose IPA the stage 2 translations a TLB may use (harness/model/tlb.py)
     translate differently: which table the walk reads is not modelled."""
 
 
+# J1.1.4.75 AArch64.S1Walk / J1.3.5.69 FetchDescriptor under stage 2: each descriptor IPA through J1.1.4.57
+# AArch64.S2Translate (AccessType_TTW)
 class _Stage1WalkMemory:
     """The memory stage 1's walk reads: each descriptor address an IPA that
     stage 2 translates first, as a read (AArch64.S1Walk's descriptor fetch
@@ -468,9 +487,11 @@ class _Stage1WalkMemory:
     updates: the stage 2 descriptor updates the walk's reads made (AF, with
     VTCR_EL2.HA: required for a read that does not fault), once each."""
 
+    # J1.1.4.75 AArch64.S1Walk: descriptor fetches through J1.1.4.57 AArch64.S2Translate
     def __init__(self, translate, memory):
         self.translate, self.memory, self.updates = translate, memory, ()
 
+    # J1.3.5.69 FetchDescriptor of a stage 1 descriptor at an IPA (J1.1.4.57 AArch64.S2Translate first)
     def read64(self, ipa):
         results = self.translate(ipa, _WALK_READ, True)
         if len({(r.pa, r.fault) for r in results}) > 1:
@@ -482,6 +503,7 @@ class _Stage1WalkMemory:
         return self.memory.read64(results[0].pa)
 
 
+# J1.1.4.75 AArch64.S1Walk's descriptor fetches, with stage 2 where enabled
 def s1_walk_memory(regs, memory):
     """The memory a stage 1 walk of regs reads: memory itself, or under stage 2 through stage 2's
     walk of it (raises WalkFaultedAtStage2)."""
@@ -517,11 +539,13 @@ def _s2_abort(acc, far, fault, s1ptw, updates=()):
                  stage=2, ipa=fault.ipa, updates=updates)
 
 
+# J1.1.3.11 AArch64.EncodePAR of a stage 2 fault (S = 1, PTW) of J1.1.3.10 AArch64.AT
 def _s2_par(fault, s1ptw, updates=()):
     value = fault.fsc << par.PAR_FST.shift | par.PAR_S.mask | (par.PAR_PTW.mask if s1ptw else 0) | 1
     return Par(value=value, mask=par.PAR_FAULT_FIELDS, rule=fault.rule, updates=updates)
 
 
+# J1.3.5.18 S2CombineS1MemAttrs, J1.3.5.19 S2CombineS1Shareability, J1.3.5.3 PAREncodeShareability
 def _combine(s1_attr, s1_sh, s2_memattrs, s2_sh, fwb):
     """The attribute byte and shareability (as PAR_EL1 reports them) of both stages
     combined: S2CombineS1MemAttrs (with HCR_EL2.FWB = 1, s2_memattrs are the combined
@@ -544,11 +568,13 @@ def _combine(s1_attr, s1_sh, s2_memattrs, s2_sh, fwb):
     return encode_par_attrs(memattrs), par_encode_shareability(memattrs, max(s1_sh, s2_sh, key=_SH_ORDER.index))
 
 
+# J1.1.3.11 AArch64.EncodePAR: stage 1's ATTR in a PAR the model built
 def _par_attr(value, mask):
     """Stage 1's attribute byte in a PAR_EL1 it leaves (None: open)."""
     return par.PAR_ATTR.get(value) if mask & par.PAR_ATTR.mask else None
 
 
+# J1.1.3.10 AArch64.AT / J1.1.3.11 AArch64.EncodePAR of a two-stage AT that translates
 def _combined_par(s1_value, s1_mask, result, fwb):
     """PAR_EL1 of a two-stage AT that translates: the final PA, the combined
     attributes and shareability."""
@@ -567,6 +593,7 @@ def _combined_par(s1_value, s1_mask, result, fwb):
     return outs
 
 
+# J1.1.4.88 AArch64.NSS2TTWParams fields the model refuses (HCR_EL2.DC, CD, ID) and stage 1 HW updates under stage 2
 def _not_modelled(regs):
     """What of the registers the model does not cover under stage 2 (it refuses rather than guesses)."""
     if TCR_HA.get(regs.tcr):
@@ -610,6 +637,8 @@ def _stages(regs, memory, access, s2):
     return _full_translate(regs, memory, access, params, s2)
 
 
+# J1.1.4.52 AArch64.FullTranslate with one choice of stage 2 parameters: J1.1.4.55 S1Translate, then J1.1.4.57
+# S2Translate
 def _full_translate(regs, memory, access, params, s2):
     """full_translate with the stage 2 parameters params."""
     translate = s2 or (lambda ipa, acc, aligned, s1_attr=None: s2_translate(params, memory, ipa, acc, aligned,
@@ -673,6 +702,8 @@ def instruction_syndrome(regs, access, outcome):
     return outcome
 
 
+# J1.1.4.52 AArch64.FullTranslate: J1.1.4.57 AArch64.S2Translate of each IPA an access (J1.1.3.112 Mem, piece by
+# piece) reaches
 def _second_stage(translate, acc, va, outcome, rules, fwb):
     """The stage 2 translation of a completed stage 1 access, span by span
     (an access that crosses pages has one IPA span per page, made in order):

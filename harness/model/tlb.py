@@ -24,9 +24,11 @@ B2 on DSB and ISB).  The rules the model keeps:
   [BaseADDR, BaseADDR + (NUM + 1) * 2^(5 * SCALE + 1) granules) (ASL
   TLBIRange); only entries of the granule TG names need go ("the instruction
   is only required to invalidate entries using the translation granule size
-  in this field"), and with a TTL level hint only entries whose leaf is at
-  that level ("if an incorrect value of TTL is specified ... no entries are
-  required by the architecture to be invalidated").
+  in this field"), and with a TTL level hint only leaf entries at that level
+  and table (non-leaf) entries of the levels above it ("The TTL hint is only
+  guaranteed to invalidate: Non-leaf-level entries in the range up to but not
+  including the level described by the TTL hint. Leaf-level entries in the
+  range that match the level described by the TTL hint": C5.5, TLBI RVAE1).
 - Walk caches: a TLB may also hold the table descriptors of a walk apart from
   its leaf (intermediate entries; the ASL's TLBRecord with walkstate.istable).
   A walk that uses one reads the levels below it from memory.  A TLBI of the
@@ -78,10 +80,11 @@ from dataclasses import dataclass, field, replace
 
 from harness.esr import Field
 from harness.ops import LAST_LEVEL_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
-from harness.model.descriptors import DESC_NG
+from harness.model.descriptors import DESC_AF, DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (
-    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10, REGIME_EL20, TCR_A1, TCR_AS, TCR_DS,
+    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
+    REGIME_EL20, TCR_A1, TCR_AS, TCR_DS,
     TCR_EL2_DS, TTBR_ASID, el_is_in_host,
     walk_params,
 )
@@ -117,6 +120,7 @@ UNSYNCED_RULE = ("a descriptor write is seen by walks only after a DSB, and a sy
                  "table walks', B2 'Context synchronization event')")
 
 
+# J1.3.3.371 ASID (TTBR0/TTBR1 by TCR_EL1.A1, upper byte zero unless TCR.AS)
 def current_asid(regs):
     """The ASID of the current context: TTBR1_EL1's with TCR_EL1.A1 = 1, else TTBR0_EL1's;
     8 bits unless TCR_EL1.AS = 1 (the upper 8 are then ignored).  The EL2 regime has none (0)."""
@@ -126,10 +130,12 @@ def current_asid(regs):
     return TTBR_ASID.get(ttbr) & asid_mask(regs)
 
 
+# J1.3.3.371 ASID: 16 bits with TCR_ELx.AS = 1, else 8
 def asid_mask(regs):
     return 0xFFFF if TCR_AS.get(regs.tcr) else 0xFF
 
 
+# J1.3.3.505 VMID
 def current_vmid(regs):
     """VMID[] (the ASL): VTTBR_EL2.VMID, its upper 8 bits taken as 0 unless FEAT_VMID16 is
     implemented and VTCR_EL2.VS = 1."""
@@ -137,6 +143,7 @@ def current_vmid(regs):
     return vmid if MMFR1_VMIDBITS.get(regs.mmfr1) == 0b0010 and VTCR_VS.get(regs.vtcr) else vmid & 0xFF
 
 
+# J1.1.4.75 AArch64.S1Walk: the leaf of a walk without fault
 def leaf(regs, memory, va):
     """The leaf (WalkState) a walk of va finds from regs and memory, or None when
     it faults before one (so no TLB entry of va can come from them).  Under
@@ -151,6 +158,7 @@ def leaf(regs, memory, va):
     return None if isinstance(walk, WalkFault) else walk
 
 
+# J1.1.3.451 TLBIRange (with J1.1.3.443 DecodeTLBITG)
 def tlbi_range(xt, ds):
     """ASL TLBIRange: the VA range [start, end) and the granule (shift) of a TLBI by
     range's operand, or None for a reserved TG (no entry is then required to go).
@@ -177,6 +185,32 @@ def tlbi_range(xt, ds):
 SCTLR_NOT_CACHED = SCTLR_M.mask | SCTLR_A.mask | SCTLR_C.mask | SCTLR_I.mask
 
 
+SPECULATIVE_AF_RULE = ("with hardware Access flag management a speculative access that translates may set AF "
+                       "(R_LHQRX; review D15): a leaf with AF = 0 may read back with AF = 1 before any access")
+
+
+# J1.1.4.55 AArch64.S1Translate / J1.1.4.57 AArch64.S2Translate made speculatively (R_LHQRX): SetAccessFlag
+def speculative_af(regs_seen, memory, va, slot, desc, stage2):
+    """Whether a read-back of the descriptor desc at slot (for va; an IPA for stage 2) may find AF set
+    by a speculative access: AF = 0 there, hardware AF management (TCR_ELx.HA, VTCR_EL2.HA) on, and
+    slot the leaf a walk of va finds without fault under registers an access may use now."""
+    if DESC_AF.get(desc):
+        return False
+    for regs in regs_seen:
+        if stage2:
+            params = s2_params(regs)
+            if params is not None and params.ha:
+                found = s2_walk(params, memory, va)
+                if isinstance(found, S2Leaf) and found.desc_pa == slot:
+                    return True
+        elif walk_params(regs, bool(va >> 55 & 1)).ha:
+            found = leaf(regs, memory, va)
+            if found is not None and found.desc_pa == slot:
+                return True
+    return False
+
+
+# J1.1.4.46 AArch64.GetS1TLBContext: what a TLBRecord holds (R_VNRFW: not SCTLR.M, A, C, I)
 def entry_registers(entry_regs, regs_seen):
     """The registers a TLB entry's translation is made with: its own, but SCTLR_NOT_CACHED taken from
     each register set an access may see now."""
@@ -187,6 +221,7 @@ def entry_registers(entry_regs, regs_seen):
 MMFR1_ETS = Field(36, 4)                # ID_AA64MMFR1_EL1.ETS: 0b0010 FEAT_ETS2
 
 
+# J1.1.3.449 TLBIMatch's completion (R_BLDZX): FEAT_ETS2
 def _has_ets2(regs):
     """FEAT_ETS2 (R_BLDZX): a TLBI may complete for the issuing PE at its DSB.  Simplified: the
     model takes the DSB for every translation (R_BLDZX's conditions on execute permission are not
@@ -200,6 +235,7 @@ def has_large_address(regs, ds):
     return bool(ds) and (MMFR0_TGRAN4.get(regs.mmfr0) == 0b0001 or MMFR0_TGRAN16.get(regs.mmfr0) == 0b0010)
 
 
+# J1.1.3.438 AArch64.TLBI_VA and siblings: the Regime an op names (ELIsInHost for the *E2 forms)
 def tlbi_regime(op, regs):
     """The regime TLBI op invalidates, executed at the EL the steps of regs' regime run at: the *E2
     forms `if ELIsInHost(EL2) then ... Regime_EL20 else ... Regime_EL2` (TLBI VAE2), the others at
@@ -209,6 +245,7 @@ def tlbi_regime(op, regs):
     return REGIME_EL20 if el_is_in_host(regs, 0) else REGIME_EL10
 
 
+# J1.3.3 TLBIRecord (op, regime, vmid, asid, address, end_address, level, ttl, tg) of J1.1.3.430-442 AArch64.TLBI_*
 @dataclass(frozen=True)
 class Invalidation:
     """What a TLBI removes: entries of the translation regime regime whose VAs overlap
@@ -229,15 +266,19 @@ class Invalidation:
     vmid: int = None
     stage1: bool = True
     stage2: bool = False
+    relax_regime: bool = False      # TLBIOp_ALL of EL2 or EL2&0 (ALLE2): entries of either regime (TLBIMatch)
     ipa: int = None
     ipa_end: int = None
 
+    # J1.1.3.438 AArch64.TLBI_VA / J1.1.3.439 AArch64.TLBI_VAA
     @staticmethod
     def by_va(va, asid, last_level=False, regime=REGIME_EL10):
         """TLBI VAE1 (VALE1) of va with asid (None: VAAE1, VAALE1; VAE2, VALE2 of REGIME_EL2)."""
         start = va & ~0xFFF & VA_BITS_TLBI
         return Invalidation(start, start + 1, asid, True, last_level, regime=regime)
 
+    # J1.1.3.430-442 AArch64.TLBI_ALL, _ASID, _IPAS, _RIPAS, _RVA, _RVAA, _VA, _VAA, _VMALL, _VMALLS: the
+    # TLBIRecord of an op
     @staticmethod
     def of(op, xt, regs):
         """The invalidation of TLBI op with operand xt (as the kernel executes it), under
@@ -261,6 +302,7 @@ class Invalidation:
                                 stage2=True)
         return replace(Invalidation._of_stage1(op, xt, regs), vmid=vmid)
 
+    # J1.1.3.431 AArch64.TLBI_ASID, J1.1.3.436/437 _RVA/_RVAA, J1.1.3.438/439 _VA/_VAA, J1.1.3.440 _VMALL
     @staticmethod
     def _of_stage1(op, xt, regs):
         takes_va = TLBI_OPS[op][0]
@@ -280,50 +322,70 @@ class Invalidation:
                                 granule, ttl or None, regime)
         if takes_va:
             return Invalidation.by_va((xt & ((1 << TLBI_VA_BITS) - 1)) << 12, asid, last_level, regime)
-        return Invalidation(None, None, asid, globals=asid is None, regime=regime)
+        # TLBIMatch, TLBIOp_ALL: relax_regime when both the TLBI's and the entry's regimes are EL2 or EL2&0
+        # (R_NWYRD: hardware need not tell EL2 from EL2&0 entries; review D20).
+        relax = op.startswith("tlbi_alle2")
+        return Invalidation(None, None, asid, globals=asid is None, regime=regime, relax_regime=relax)
 
+    # J1.1.3.449 TLBIMatch (J1.3.3.501 TLBILevel for the last-level forms); the TTL hint as C5.5 words it, where
+    # the ASL (ttl == walkstate.level for every entry) differs
     def removes(self, base, size, granule, level, asid, global_entry, regs):
         """Whether this removes an entry of regs' regime of the VAs [base, base + size)
-        (VA[55:0]) of granule whose walk's leaf is at level, made under asid
-        (global_entry: a global leaf; None: a table entry, of its ASID)."""
-        if self.regime != regs.regime or not self.stage1 or not self.of_vmid(current_vmid(regs)):
+        (VA[55:0]) of granule at level (a leaf's level; for a table entry its table
+        descriptor's), made under asid (global_entry: a global leaf; None: a table entry,
+        of its ASID)."""
+        same_regime = self.regime == regs.regime or self.relax_regime and regs.regime in (REGIME_EL2, REGIME_EL20)
+        if not same_regime or not self.stage1 or not self.of_vmid(current_vmid(regs)):
             return False
         if self.start is not None and not (self.start < base + size and base < self.end):
             return False
-        if self.granule is not None and self.granule != granule or self.level is not None and self.level != level:
+        if self.granule is not None and self.granule != granule:
             return False
-        of_asid = self.asid is None or self.asid & asid_mask(regs) == asid
+        # The TTL hint (C5.5, TLBI RVAE1 TTL; review D10): a leaf entry at its level, a table entry (level: the
+        # table descriptor's) above it.
+        if self.level is not None and (level >= self.level if global_entry is None else level != self.level):
+            return False
+        of_asid = self.asid is None or self.asid == asid     # Xt<63:48> whole (TLBIMatch; review D21)
         if global_entry is None:
             return not self.last_level and of_asid
         return self.globals if global_entry else of_asid
 
+    # J1.1.3.449 TLBIMatch: the VMID term
     def of_vmid(self, vmid):
         return self.vmid is None or self.vmid == vmid
 
 
+# J1.1.4.75 AArch64.S1Walk's descriptor fetches (J1.3.5.69 FetchDescriptor), recorded: the walk a TLBRecord may cache
 class _Reads:
     """A walk's memory that keeps the descriptors read, in order: one per level from the start."""
 
+    # J1.3.5.69 FetchDescriptor, recorded
     def __init__(self, memory):
         self.memory, self.reads = memory, []
 
+    # J1.3.5.69 FetchDescriptor, recorded
     def read64(self, pa):
         desc = self.memory.read64(pa)
         self.reads.append((pa, desc))
         return desc
 
 
+# J1.1.4.75 AArch64.S1Walk through walk-cache TLBRecords (walkstate.istable): cached table descriptors, the rest
+# fetched
 class _CachedTables:
     """The memory a walk reads through walk-cache entries: the cached descriptors
     (the table descriptors down to a level) as they were, the rest as it is."""
 
+    # J1.3.5.69 FetchDescriptor through cached table descriptors
     def __init__(self, cached, memory):
         self.cached, self.memory = dict(cached), memory
 
+    # J1.3.5.69 FetchDescriptor through cached table descriptors
     def read64(self, pa):
         return self.cached[pa] if pa in self.cached else self.memory.read64(pa)
 
 
+# J1.3.3 TLBRecord (with its TLBContext, J1.1.4.46 AArch64.GetS1TLBContext): a walk a TLB may hold
 @dataclass
 class Entry:
     """A walk a TLB may hold: the registers and memory it was made with (and so the
@@ -337,10 +399,12 @@ class Entry:
     removed: list = field(default_factory=list)
     born: int = 0
 
+    # J1.3.3.505 VMID of the TLBRecord's context
     @property
     def vmid(self):
         return current_vmid(self.regs)
 
+    # J1.1.3.449 TLBIMatch against every invalidation since: the TLBRecords of this walk still held
     def usable(self, va, asids, vmids):
         """What of this entry a walk of va may use under any of the current ASIDs and VMIDs:
         (whether its leaf entry, [the table descriptors a walk-cache entry gives:
@@ -361,7 +425,7 @@ class Entry:
         for k in range(len(reads.reads) - 1):
             size = 1 << level_lsb(params.granule, start + k)
             base = va & ~(size - 1) & VA_BITS_TLBI
-            if self.asid in asids and not any(inv.removes(base, size, params.granule, leaf_level, self.asid, None,
+            if self.asid in asids and not any(inv.removes(base, size, params.granule, start + k, self.asid, None,
                                                           self.regs) for _, inv in self.removed):
                 tables.append(reads.reads[:k + 1])
         if leaf_level is None:
@@ -374,6 +438,7 @@ class Entry:
         return not any(inv.removes(base, size, params.granule, leaf_level, self.asid, global_entry, self.regs)
                        for _, inv in self.removed), tables
 
+    # J1.1.4.47 AArch64.GetS2TLBContext: a stage 2 TLBRecord, J1.1.3.449 TLBIMatch
     def holds_ipa(self, ipa, vmids, born=None):
         """Whether this entry's stage 2 translation of ipa may be used under one of vmids: a
         stage 2 leaf (a stage 2 fault other than a Permission fault is never held) that no
@@ -400,6 +465,7 @@ class Entry:
 
 
 
+# R_XCLRD/R_JVXRH: which FaultRecords a TLBRecord may hold (J1.1.4.55 AArch64.S1Translate's faults)
 def cached_outcome(outcome, stage=None):
     """Whether an outcome can come from a TLB entry: not a fault that is never cached
     (with stage, only a fault of that stage: the other's may come from a walk)."""
@@ -412,11 +478,13 @@ def cached_outcome(outcome, stage=None):
     return True
 
 
+# J1.1.4.52 AArch64.FullTranslate through a TLB: the TLBRecords it may hold (D8.17)
 class Tlb:
     """The translation state of one run of a case's steps: the registers and
     memory an access may be translated from, what walks may read, and the
     entries a TLB may hold."""
 
+    # J1.1.4.52 AArch64.FullTranslate through a TLB: the state at a case's start
     def __init__(self, regs, memory):
         self.regs, self.memory = regs, memory     # in program order
         self.regs_seen = [regs]                   # registers an access may use (writes not yet synchronized)
@@ -430,6 +498,7 @@ class Tlb:
         self.faulted = False                      # whether the last access aborted (a fix-up follows one)
         self._fill()
 
+    # J1.1.4.52 AArch64.FullTranslate through a TLB: a state the model may branch on
     def copy(self):
         other = Tlb.__new__(Tlb)
         other.__dict__.update({k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items()})
@@ -437,6 +506,7 @@ class Tlb:
         other.before_cse = [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.before_cse]
         return other
 
+    # J1.1.4.75 AArch64.S1Walk made speculatively: the TLBRecords a walk may make now
     def _fill(self, memories=None, born=None):
         """Entries a walk may make now (or, born, in that epoch), from every registers and tables it may use."""
         have = {(id(e.regs), id(e.memory)) for e in self.entries if not e.removed}
@@ -447,6 +517,7 @@ class Tlb:
                                               born=self.epoch if born is None else born))
                     have.add((id(regs), id(memory)))
 
+    # J1.1.3.102 AArch64.MemSingleWrite of descriptors (seen by walks after a DSB)
     def write_memory(self, memory, descriptors):
         """The tables change (a descriptor step: descriptors True) or only data does (a store)."""
         old = self.memory
@@ -464,6 +535,7 @@ class Tlb:
         self.dsb_since_write = False
         self._fill()
 
+    # J1.1.4.53 AArch64.MemSwapTableDesc of J1.1.4.55 AArch64.S1Translate's AF/dirty updates
     def hardware_update(self, memory):
         """The walk of an access updated descriptors (HA/HD): every view of the tables as
         they were is the updated one, entries too (a walk that updates a descriptor
@@ -477,14 +549,17 @@ class Tlb:
                 entry.memory = memory
         self._fill()
 
+    # J1.1.3.423 AArch64.SysRegWrite (seen after a Context synchronization event)
     def write_regs(self, regs):
         self.regs = regs
         self.regs_seen.append(regs)
         self._fill()
 
+    # J1.1.3.430-442 AArch64.TLBI_*: an invalidation issued, complete at a later DSB
     def tlbi(self, invalidation):
         self.pending.append((invalidation, list(self.walk_memories)))
 
+    # J1.1.3.16 MemBarrierOp DSB: completes TLBIs (R_BLDZX) and makes descriptor writes visible to walks
     def dsb(self):
         self.walk_memories = [self.memory]
         self.dsb_since_write = True
@@ -502,17 +577,23 @@ class Tlb:
         self.pending = []
         self._fill()
 
+    # R_BLDZX: a Context synchronization event after the DSB (no FEAT_ETS2)
+    # J1.1.3.449 TLBIMatch completed: R_BLDZX, a Context synchronization event after the DSB
     def complete_tlbis(self):
         """A Context synchronization event (an ISB, taking an exception, an exception return): the
         TLBIs a DSB completed are complete for this PE's own accesses too (R_BLDZX)."""
         self.before_cse = []
 
+    # ISB: a Context synchronization event (system register writes, R_BLDZX)
+    # ISB: J1.3.3.451 InstructionSynchronizationBarrier, J1.3.3.482 SynchronizeContext: system register writes
+    # seen, TLBIs complete (R_BLDZX)
     def isb(self):
         self.complete_tlbis()
         self.regs_seen = [self.regs]
         self.memories_seen = list(self.walk_memories)
         self._fill()
 
+    # J1.1.3.449 TLBIMatch: the TLBRecords a walk of va may use now
     def usable_entries(self, va):
         """(entry, whether its leaf entry is usable, [cached table descriptors of each
         usable table entry]) for the entries a walk of va may use now."""
@@ -520,6 +601,7 @@ class Tlb:
         vmids = {current_vmid(r) for r in self.regs_seen}
         return [(e, *e.usable(va, asids, vmids)) for e in self.entries + self.before_cse]
 
+    # J1.1.4.75 AArch64.S1Walk from a walk-cache TLBRecord (walkstate.istable)
     def through_walk_cache(self, entry, cached):
         """The (registers, memory) pairs a walk through a table entry of `entry` may use:
         the cached descriptors as they were (and so the walk from the TTBRs they were
@@ -529,18 +611,21 @@ class Tlb:
         return [(replace(regs, **ttbrs), _CachedTables(cached, memory)) for regs in self.regs_seen
                 if current_asid(regs) == entry.asid for memory in self.memories_seen]
 
+    # J1.1.4.57 AArch64.S2Translate or a stage 2 TLBRecord (J1.1.4.47 AArch64.GetS2TLBContext)
     def _stage2_choices(self, vmids=(), born=None):
         """translate(ipa, acc, aligned, s1_attr) for stage2.full_translate: the stage 2 results an IPA may
         have, from a walk of any registers and tables an access may use, or from a stage 2 entry
         of one of vmids (with born: one that could combine with a stage 1 entry formed then)."""
         fresh = [(s2_params(r), m) for r in self.regs_seen for m in self.memories_seen]
 
+        # J1.1.4.57 AArch64.S2Translate, or a stage 2 TLBRecord still held
         def translate(ipa, acc, aligned, s1_attr=None):
             held = [(s2_params(e.regs), e.memory) for e in self.entries if vmids and e.holds_ipa(ipa, vmids, born)]
             results = [r for params, m in fresh + held for r in s2_translate(params, m, ipa, acc, aligned, s1_attr)]
             return list(dict.fromkeys(results))
         return translate
 
+    # J1.1.4.52 AArch64.FullTranslate with stage 2 through a TLB
     def two_stage_outcomes(self, access, now):
         """What an access under stage 2 may do (now: its translation by the registers and
         tables in program order): stage 1 from a walk of any registers and tables it may see

@@ -24,6 +24,7 @@ from harness.model.walk import WalkFault, level_lsb, lpa_choices, s1_walk, \
 MASK64 = (1 << 64) - 1
 
 
+# J1.3.3 AccessDescriptor of one step (op, VA, EL, PSTATE.PAN)
 @dataclass(frozen=True)
 class Access:
     """One step: op (a harness.cases op name), va, value (stores), the EL it
@@ -77,6 +78,7 @@ VA_RANGE_RULE = "VA outside the TTBR's range (AArch64.VAIsOutOfRange): a level 0
 
 
 
+# J1.1.4.55 AArch64.S1Translate's AddressDescriptor of one piece
 @dataclass(frozen=True)
 class _Translated:
     """One translated piece of an access."""
@@ -87,6 +89,7 @@ class _Translated:
     updates: tuple
 
 
+# J1.1.4.55 AArch64.S1Translate's FaultRecord of one piece
 @dataclass(frozen=True)
 class _Faulted:
     fsc: int
@@ -94,6 +97,7 @@ class _Faulted:
     updates: tuple = ()
 
 
+# J1.3.3.261 AArch64.BranchAddr
 def branch_addr(params, va):
     """AArch64.BranchAddr: with TBI (and TBID = 0) the tag of a branch target
     becomes copies of bit 55 before it reaches the PC (at EL0 and EL1; at EL2
@@ -129,6 +133,7 @@ def hw_update_choices(desc_pa, desc, ha, dirty, acc, fault_class):
     return choices
 
 
+# J1.1.4.55 AArch64.S1Translate: J1.1.4.59 SetAccessFlag, J1.1.4.60 SetDirtyState
 def _updates(params, walk, acc, fault_class):
     """The descriptor updates AArch64.S1Translate may make: AF (TCR_EL1.HA)
     and AP[2] cleared for a write through a DBM descriptor (HA and HD; never
@@ -140,6 +145,8 @@ def _updates(params, walk, acc, fault_class):
     return hw_update_choices(walk.desc_pa, desc, params.ha, dirty, acc, fault_class)
 
 
+# J1.1.4.55 AArch64.S1Translate's attributes: J1.1.4.56 AArch64.S1TreatAsNormalNC, J1.1.4.91/97
+# S1DCacheEnabled/S1ICacheEnabled
 def _memattrs(params, walk, acc):
     """The attributes the access is made with: MAIR_EL1.Attr<AttrIndx>, made
     Normal Non-cacheable for a fetch from Device memory or with SCTLR_EL1.I = 0,
@@ -154,6 +161,7 @@ def _memattrs(params, walk, acc):
     return memattrs, memattrs
 
 
+# J1.3.5.77 StageOA (J1.1.4.66 AArch64.ContiguousBit; misprogramming CONSTRAINED UNPREDICTABLE)
 def _output_addresses(params, walk, va):
     """StageOA: the descriptor's OA with the VA's offset; with the Contiguous
     bit, the offset within the whole group."""
@@ -166,6 +174,8 @@ def _output_addresses(params, walk, va):
     return [own] if group == own else [own, group]
 
 
+# J1.1.4.55 AArch64.S1Translate of one piece: J1.1.4.33 S1TxSZFaults, J1.1.4.44 VAIsOutOfRange, E0PD, J1.1.4.75
+# S1Walk. Simplified: no D128, SVE NFD, MTE
 def _translate_piece(regs, memory, acc, va, aligned, rules, pan):
     """AArch64.S1Translate of one piece: a list of _Translated or _Faulted, one
     per permitted outcome; the rules of the choices made are added to rules."""
@@ -192,6 +202,8 @@ def _translate_piece(regs, memory, acc, va, aligned, rules, pan):
     return results
 
 
+# J1.1.4.55 AArch64.S1Translate after the walk: J1.1.4.29 S1HasAlignmentFaultDueToMemType, J1.1.4.26
+# S1CheckPermissions, updates, StageOA
 def _after_walk(params, walk, acc, va, aligned, rules, pan):
     """The rest of AArch64.S1Translate after the walk (walk: a WalkState or WalkFault): the
     memory-type alignment check, the permissions, the descriptor updates and the output."""
@@ -238,11 +250,13 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
     return results
 
 
+# J1.1.2.4 AArch64.DataAbort / J1.1.2.6 AArch64.InstructionAbort of a stage 1 fault
 def _abort(acc, el, far, piece, updates):
     return Abort(ec=abort_class(acc.fetch, el), fsc=piece.fsc, wnr=acc.write, s1ptw=False, far=far, rule=piece.rule,
                  updates=updates)
 
 
+# J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT
 def _par(piece):
     if isinstance(piece, _Faulted):
         return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS, rule=piece.rule,
@@ -261,11 +275,13 @@ def _par(piece):
                updates=piece.updates)
 
 
+# J1.1.2.7 AArch64.PCAlignmentFault
 def pc_alignment_fault(pc):
     """AArch64.PCAlignmentFault: EC 0x22, FAR_EL1 the PC."""
     return Abort(ec=EC_PC_ALIGNMENT, fsc=None, wnr=False, s1ptw=False, far=pc, rule=PC_ALIGNMENT_RULE)
 
 
+# J1.1.2.3 AArch64.CheckPCAlignment
 def check_pc_alignment(pc, fetch):
     """__FetchInstr: AArch64.CheckPCAlignment, then the fetch (`fetch()`, its
     Outcomes): a misaligned PC faults whatever the fetch's translation would give."""
@@ -274,6 +290,8 @@ def check_pc_alignment(pc, fetch):
     return fetch()
 
 
+# J1.1.3.112 Mem (alignment, then J1.1.3.100 AArch64.MemSingle byte by byte across pages) over J1.1.4.55
+# AArch64.S1Translate; for a fetch J1.1.2.3 AArch64.CheckPCAlignment
 def s1_translate(regs, memory, access):
     """AArch64.S1Translate (with AArch64.CheckAlignment before it, as Mem[]
     makes it, or for a fetch AArch64.CheckPCAlignment) for one step: the
@@ -294,6 +312,7 @@ def s1_translate(regs, memory, access):
     return _s1_translate(regs, memory, access, acc, params, va)
 
 
+# J1.1.3.112 Mem across a page boundary: either side's fault (B2.8.2)
 def _other_side_faults(regs, memory, access, acc, params, va, size, aligned, rules):
     """An access whose first page faults may report the fault of the next page instead, where that
     page faults too (B2.8.2, Note: "an unaligned access that occurs across a page boundary can
@@ -311,6 +330,8 @@ def _other_side_faults(regs, memory, access, acc, params, va, size, aligned, rul
     return faults
 
 
+# J1.1.3.112 Mem: J1.1.3.106 AArch64.UnalignedAccessFaults, then J1.1.4.55 AArch64.S1Translate of each page an
+# access touches
 def _s1_translate(regs, memory, access, acc, params, va):
     """s1_translate of the access at va (a branch target already made the PC)."""
     aligned, alignment_fault = check_alignment(params, acc, va)

@@ -16,6 +16,7 @@ from harness.model.registers import TTBR_BADDR, TTBR_BADDR_HI
 # ... then the fault is reported as a level 0 fault"), R_VZZSZ, I_ZFSYQ and R_SXWGM say so too.
 # (This model once also allowed the start level, after Linux KVM's reading of R_YYVYV; the
 # review of the model against M.a.a showed the Arm ARM does not.)
+# J1.3.5 FaultRecord of J1.1.4.75 AArch64.S1Walk (statuscode, level)
 @dataclass(frozen=True)
 class WalkFault:
     fault: str              # esr.FAULT_CLASSES
@@ -23,6 +24,7 @@ class WalkFault:
     rule: str
 
 
+# J1.3.5 TTWState of J1.1.4.75 AArch64.S1Walk's leaf (J1.1.4.73 S1NextWalkStateLeaf)
 @dataclass(frozen=True)
 class WalkState:
     """What a successful walk found (TTWState): the leaf descriptor, where it
@@ -36,22 +38,26 @@ class WalkState:
     uxntable: bool
 
 
+# J1.3.5.84 TranslationSize (no D128)
 def level_lsb(granule, level):
     """The lowest VA bit resolved at `level`: a block or page there maps 1 << lsb bytes."""
     return granule + (granule - 3) * (FINAL_LEVEL - level)
 
 
+# J1.1.4.13 AArch64.S1StartLevel (no D128)
 def s1_start_level(granule, txsz):
     """AArch64.S1StartLevel: the level whose table resolves the top VA bit."""
     return FINAL_LEVEL - ((64 - txsz) - 1 - granule) // (granule - 3)
 
 
+# J1.1.4.21 AArch64.AddrTop
 def addr_top(params, fetch):
     """AArch64.AddrTop: the top VA bit translated, 55 with TBI (for fetches only
     when TBID is 0), else 63."""
     return 55 if params.tbi and (not params.tbid or not fetch) else 63
 
 
+# J1.1.4.44 AArch64.VAIsOutOfRange (no FEAT_MTE_NO_ADDRESS_TAGS: mtx 0)
 def va_is_out_of_range(va, params, fetch):
     """AArch64.VAIsOutOfRange: VA bits [AddrTop:IASize] must be all 0 (lower
     range) or all 1 (upper range); a regime with one range (EL2 with E2H = 0)
@@ -76,6 +82,8 @@ def txsz_choices(params):
     return params.txsz, (False,)
 
 
+# J1.1.4.11 AArch64.S1LeafBase / J1.1.4.9 NextTableBase: IMPLEMENTATION_DEFINED "descriptor[15:12] for 64KB granule
+# are OA[51:48]"
 def lpa_choices(params):
     """Whether descriptor bits[15:12] are OA[51:48] (params.lpa): yes with the 64K granule and a
     52-bit PAMax whatever IPS/PS (AArch64.S1LeafBase, AArch64.S2LeafBase, AArch64.NextTableBase);
@@ -92,6 +100,7 @@ def oa_out_of_range(params, address):
     return address >> params.oasize != 0
 
 
+# J1.1.4.14 AArch64.S1TTBaseAddress (no D128)
 def s1_tt_base_address(params, txsz, start):
     """AArch64.S1TTBaseAddress: TTBRn_EL1.BADDR, aligned to the size of the
     start-level table (64 bytes at least with a 52-bit format)."""
@@ -105,6 +114,7 @@ def s1_tt_base_address(params, txsz, start):
     return base & ~((1 << tsize) - 1)
 
 
+# J1.1.4.12 AArch64.S1SLTTEntryAddress / J1.1.4.15 AArch64.S1TTEntryAddress (no D128)
 def tt_entry_address(params, txsz, start, level, va, base):
     """AArch64.TTEntryAddress: the descriptor for va at level in the table at base."""
     lsb = level_lsb(params.granule, level)
@@ -113,6 +123,8 @@ def tt_entry_address(params, txsz, start, level, va, base):
     return base | index << 3
 
 
+# J1.1.4.75 AArch64.S1Walk (J1.1.4.95 AArch64.S1EPD, J1.1.4.72 S1InitialTTWState, J1.1.4.74 S1NextWalkStateTable).
+# Simplified: no D128, HAFT, nT, PIE
 def s1_walk(params, memory, va, txsz):
     """AArch64.S1Walk: the walk for va (already range-checked) with the given
     TnSZ; a WalkState, or a WalkFault of class translation, address_size or

@@ -1,0 +1,102 @@
+"""Known-bug marks of any implementation (harness/implementation.py): a bugs file names the
+suite's cases by ID, for an emulator other than QEMU (--implementation NAME/VERSION) or for
+QEMU with a -cpu model, and leaves the case files as they are."""
+import pytest
+
+from harness.cases import CaseError
+from harness.implementation import Implementation, load_bugs, marks_for
+from harness.qemu import qemu_version
+from harness.versions import in_range
+from suite_run import ROOT, run_suite
+from suite_run import suite_options  # noqa: F401  (fixtures)
+
+BUGS = '''
+[bug.l0_block]
+implementation = "fastsim"
+versions = "<2.3"
+rule = "J1.1.4.65 AArch64.BlockDescSupported"
+reason = "fastsim takes a block descriptor at level 0 as a 512 GiB block"
+cases = ["translation.block_at_level0"]
+
+[bug.invalid_a57]
+implementation = "qemu"
+cpu = ["cortex-a57"]
+reason = "a bug this test makes up, of QEMU with -cpu cortex-a57 alone"
+cases = ["translation.invalid_descriptor"]
+'''
+IDS = ["translation.block_at_level0", "translation.invalid_descriptor[l1]", "translation.invalid_descriptor[l2]"]
+
+
+def bugs_file(tmp_path, text=BUGS):
+    path = tmp_path / "fastsim-bugs.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_mark_covers_its_implementation_versions_and_cpu_models(tmp_path):
+    marks = load_bugs(bugs_file(tmp_path), IDS)
+    fastsim = Implementation.of("fastsim/2.1", "7.2.22", "max")
+    assert [m.name for m in marks_for(marks, "translation.block_at_level0", fastsim)] == ["l0_block"]
+    assert marks_for(marks, "translation.block_at_level0", Implementation.of("fastsim/2.3", None, "max")) == []
+    assert marks_for(marks, "translation.block_at_level0", Implementation.of(None, "7.2.22", "max")) == []
+    # A case's name marks every instance of it; the CPU model narrows QEMU's mark.
+    assert [m.name for m in marks_for(marks, "translation.invalid_descriptor[l2]",
+                                      Implementation.of(None, "11.1.3", "cortex-a57"))] == ["invalid_a57"]
+    assert marks_for(marks, "translation.invalid_descriptor[l2]", Implementation.of(None, "11.1.3", "max")) == []
+    assert marks[0].scope == "fastsim <2.3" and marks[1].scope == "QEMU with -cpu cortex-a57"
+
+
+@pytest.mark.parametrize("change, message", [
+    (('cases = ["translation.block_at_level0"]', 'cases = ["translation.block_at_levl0"]'),
+     "bug.l0_block.cases\\[0\\]'.*no case 'translation.block_at_levl0' in CASES \\(did you mean 'translation.block_at_level0'"),
+    (('versions = "<2.3"', 'versions = "before 2.3"'), "bug.l0_block.versions'.*bad version range"),
+    (('versions = "<2.3"', 'version = "<2.3"'), "bug.l0_block.version'.*unknown key \\(did you mean 'versions'"),
+    (('reason = "fastsim takes', 'why = "fastsim takes'), "unknown key"),
+    (('cpu = ["cortex-a57"]', 'cpu = 57'), "bug.invalid_a57.cpu'.*must be a string or an array of strings, not the integer 57"),
+])
+def test_a_bad_bugs_file_names_the_field(tmp_path, change, message):
+    with pytest.raises(CaseError, match=message):
+        load_bugs(bugs_file(tmp_path, BUGS.replace(*change)), IDS)
+
+
+def test_an_implementation_is_name_and_version():
+    with pytest.raises(ValueError, match="NAME/VERSION"):
+        Implementation.of("fastsim", "7.2.22", "max")
+    assert str(Implementation.of("FastSim/2.1", "7.2.22", "max")) == "fastsim 2.1"
+
+
+def run(tmp_path, suite_options, *args):
+    return run_suite(tmp_path, *args, cases=ROOT / "cases", select=[str(ROOT / "cases" / "translation.toml")],
+                     **suite_options)
+
+
+def test_a_bugs_file_marks_another_implementations_cases(tmp_path, suite_options):
+    qemu_has_it = in_range(qemu_version(suite_options["qemu"] or "qemu-system-aarch64"), "<10.0.2")   # l0_block's
+    path = bugs_file(tmp_path)
+    fastsim = run(tmp_path, suite_options, f"--bugs={path}", "--implementation=fastsim/2.1")
+    # Not QEMU: the case file's own QEMU mark is not fastsim's; the bugs file's is.
+    if qemu_has_it:
+        assert fastsim.case("translation.block_at_level0")["outcome"] == "xfailed", fastsim.output
+        assert "known bug l0_block of fastsim <2.3" in fastsim.case("translation.block_at_level0")["reason"]
+        assert "l0_block  J1.1.4.65 AArch64.BlockDescSupported: 1 xfailed" in fastsim.output
+        assert "known bugs of fastsim 2.1" in fastsim.output
+    else:       # what fastsim is said to get wrong, this QEMU gets right: the strict mark fails
+        assert fastsim.case("translation.block_at_level0")["outcome"] == "failed", fastsim.output
+    fixed = run(tmp_path, suite_options, f"--bugs={path}", "--implementation=fastsim/2.3")
+    assert fixed.case("translation.block_at_level0")["outcome"] == ("failed" if qemu_has_it else "passed")
+
+
+def test_a_bugs_file_marks_qemu_with_one_cpu_model(tmp_path, suite_options):
+    path = bugs_file(tmp_path)
+    a57 = run(tmp_path, suite_options, f"--bugs={path}", "--cpu=cortex-a57")
+    # The made-up bug is not there: its strict mark turns the instances red on cortex-a57 alone.
+    assert {a57.case(i)["outcome"] for i in IDS[1:]} == {"failed"}, a57.output
+    assert a57.returncode == 1 and "XPASS(strict)" in a57.output
+    other = run(tmp_path, {**suite_options, "cpu": "cortex-a53"}, f"--bugs={path}")
+    assert {other.case(i)["outcome"] for i in IDS[1:]} == {"passed"}, other.output
+
+
+def test_a_bugs_file_naming_no_case_stops_the_run(tmp_path, suite_options):
+    path = bugs_file(tmp_path, BUGS.replace("translation.block_at_level0", "translation.no_such_case"))
+    out = run(tmp_path, suite_options, f"--bugs={path}")
+    assert out.returncode == 2 and "no case 'translation.no_such_case' in CASES" in out.output, out.output
