@@ -47,7 +47,7 @@ help:
 	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, CASES=, K=, JOBS=, PYTEST_ARGS=-v)"
 	@echo "make test     the project's own tests, then the conformance suite (what CI runs)"
 	@echo "make bench    boot floor, default run against one boot per case, peak memory, time at scale"
-	@echo "make fuzz     a campaign of generated cases judged by the model (SEED=, COUNT=, QEMU=, CPU=)"
+	@echo "make fuzz     a campaign of generated cases judged by the model (SEED=, COUNT=, QEMU=, CPU=; QEMUS=\"bookworm sid\": on each build, where they differ)"
 	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch (GDB_ARGS='-batch -x FILE')"
 	@echo "make deps     check (and, as root, install) the Debian packages needed"
 	@echo "make coverage rewrite the README's coverage table from the case files"
@@ -113,7 +113,7 @@ FUZZ_SELECTS := $(or $(K),$(filter command line environment,$(origin CASES)))
 fuzz: deps kernel
 	$(call no_pytest_args,fuzz)
 	$(PYTHON) -m harness.fuzz --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) $(if $(SEED),--seed=$(SEED)) \
-		$(if $(COUNT),--count=$(COUNT)) $(if $(SHOW),--show=$(SHOW)) \
+		$(if $(COUNT),--count=$(COUNT)) $(if $(SHOW),--show=$(SHOW)) $(if $(QEMUS),--qemus $(QEMUS)) \
 		$(if $(FUZZ_SELECTS),--rerun $(CASES) $(SELECT))
 
 # The case is encoded into a blob of its own: only the kernel is needed.

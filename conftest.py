@@ -19,7 +19,7 @@ import pytest
 from harness import case_paths, features
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
-from harness.implementation import QEMU, Implementation, load_bugs, marks_for
+from harness.implementation import QEMU, BugMark, Implementation, applicable_mark, load_bugs, mark_reason
 from harness.qemu import CASE_TIMEOUT, CONSOLES, HANG_CHECK, qemu_version
 from harness.qemu_builds import resolve_qemu
 from harness.results import ResultsWriter, case_entry
@@ -233,11 +233,9 @@ class CaseFile(pytest.File):
             # A case file's own [bug.*] mark of QEMU is judged step by step (CaseItem.verdict).  A bugs
             # file's mark (--bugs: another implementation's bug, or QEMU's with a -cpu model) has no
             # model variant to explain steps with: it stays pytest's strict xfail of the whole case.
-            if not (case.xfail and impl and impl.name == QEMU and in_range(impl.version, case.xfail.qemu)):
-                for mark in marks_for(_bug_marks(self.config), case.id, impl) if impl else ():
-                    item.add_marker(pytest.mark.xfail(
-                        strict=True, reason=f"known bug {mark.name} of {mark.scope}: {mark.reason}"))
-                    break
+            mark = applicable_mark(case, impl, _bug_marks(self.config))
+            if isinstance(mark, BugMark):
+                item.add_marker(pytest.mark.xfail(strict=True, reason=mark_reason(mark)))
             yield item
 
     def repr_failure(self, excinfo):

@@ -77,3 +77,31 @@ def test_make_run_prints_under_120_lines_with_the_summary_last(tmp_path, qemu):
     assert run.returncode == 0, "\n".join(lines[-40:])
     assert len(lines) < 120, "\n".join(lines)
     assert lines[-1].startswith("MMU conformance: "), lines[-3:]
+
+
+def test_an_instance_the_model_could_not_judge_gets_a_line(capsys):
+    from harness.terminal import TerminalSummary
+
+    class Reporter:
+        reportchars = "sx"
+
+        def section(self, title, sep):
+            print(f"== {title}")
+
+        def write_line(self, line):
+            print(line)
+
+    class Config:
+        def getoption(self, name):
+            return 0
+
+    writer = type("W", (), {"entries": [
+        {"id": "a.x", "nodeid": "cases/a.toml::x", "file": str(ROOT / "cases" / "a.toml"), "outcome": "passed",
+         "steps": [{"n": 0, "known_bugs": []}, {"n": 1, "known_bugs": [], "unjudged": "the AT's PAR.SH is Unknown"}]},
+        {"id": "a.y", "nodeid": "cases/a.toml::y", "file": str(ROOT / "cases" / "a.toml"), "outcome": "passed",
+         "steps": [{"n": 0}]}], "header": {"qemu_version": "7.2.22"}})()
+    TerminalSummary(writer, lambda file, nodeid: f"pytest {nodeid}").pytest_terminal_summary(Reporter(), Config())
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["== MMU conformance summary",
+                   "UNJUDGED a.x: step 1: the model could not judge it: the AT's PAR.SH is Unknown; "
+                   "rerun: pytest cases/a.toml::x"]
