@@ -40,7 +40,7 @@ from harness.ops import LS_SYNDROME
 from harness.kdefs import REPO
 from harness.model import Abort, Outcomes, UnknownMemory
 from harness.predict import predict_case
-from harness.model.attributes import DEVICE_TYPES, WB, WT, MemAttrs
+from harness.model.attributes import DEVICE_TYPES, NC, WB, WT, MemAttrs
 from harness.model.registers import REGIME_EL2, REGIME_EL20
 from harness.oracle import observation_allowed, unjudged
 from harness.model.outcome import Completes, Par, Unknown
@@ -257,6 +257,20 @@ def _s2_write_through_drops_the_transient_hint():
     return [(stage2, "_combine_cacheability", combine_cacheability)]
 
 
+def _device_over_normal_nc_as_ngnre():
+    """S2CombineS1MemAttrs, but stage 1 Device-nGRE or GRE under stage 2 Normal with an inner
+    Non-cacheable MemAttr made Device-nGnRE (as if that MemAttr were a Device type)."""
+    original = stage2.s2_combine_mem_attrs
+
+    def s2_combine_mem_attrs(s1, s2):
+        out = original(s1, s2)
+        if (s1.is_device and not s2.is_device and not s2.reserved and s2.inner[0] == NC
+                and out.device in ("nGRE", "GRE")):
+            return MemAttrs(device="nGnRE")
+        return out
+    return [(stage2, "s2_combine_mem_attrs", s2_combine_mem_attrs)]
+
+
 def _fwb_memattr_0100_as_device():
     """S2ApplyFWBMemAttrs, but MemAttr 0b0100 giving Device-nGnRnE."""
     original = stage2.s2_apply_fwb_mem_attrs
@@ -398,6 +412,9 @@ KNOWN_BUGS = (
     KnownBug("s2_wt_transient", "cases/fuzz_found.toml",
              "makes stage 2 Write-Through over stage 1 Write-Back transient non-transient",
              _s2_write_through_drops_the_transient_hint),
+    KnownBug("s2_nc_device_type", "cases/fuzz_found.toml",
+             "makes stage 1 Device-nGRE or GRE under stage 2 Normal inner Non-cacheable Device-nGnRE",
+             _device_over_normal_nc_as_ngnre),
     KnownBug("fwb_memattr_100", "cases/fuzz_found.toml",
              "gives Device-nGnRnE for stage 2 MemAttr 0b0100 under HCR_EL2.FWB = 1, not Normal Non-cacheable",
              _fwb_memattr_0100_as_device),
