@@ -36,8 +36,8 @@ SUITE   := $(PYTHON) -m pytest --qemu=$(QEMU) --cpu=$(CPU) $(CASES_OPTS) --build
            $(if $(IMPL),--implementation=$(IMPL)) $(foreach b,$(BUGS),--bugs=$(b))
 CASE_FILES := $(foreach c,$(CASES),$(if $(filter %.toml,$(c)),$(c),$(wildcard $(c)/*.toml)))
 
-# Targets that run no pytest refuse PYTEST_ARGS rather than drop it.
-no_pytest_args = @test -z '$(PYTEST_ARGS)' || { echo "error: make $(1) runs no pytest, so PYTEST_ARGS='$(PYTEST_ARGS)'" \
+# Targets that pass no PYTEST_ARGS to a pytest refuse it rather than drop it.
+no_pytest_args = @test -z '$(PYTEST_ARGS)' || { echo "error: make $(1) takes no PYTEST_ARGS: PYTEST_ARGS='$(PYTEST_ARGS)'" \
 	"would be ignored; a selection of cases is CASES= and K=" >&2; exit 2; }
 
 .PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare bugs bisect clean FORCE
@@ -47,7 +47,7 @@ help:
 	@echo "make run      build the kernel and run the conformance suite (QEMU=, CPU=, CASES=, K=, JOBS=, PYTEST_ARGS=-v)"
 	@echo "make test     the project's own tests, then the conformance suite (what CI runs)"
 	@echo "make bench    boot floor, default run against one boot per case, peak memory, time at scale"
-	@echo "make fuzz     a campaign of generated cases judged by the model (SEED=, COUNT=, QEMU=, CPU=)"
+	@echo "make fuzz     a campaign of generated cases judged by the model (SEED=, COUNT=, QEMU=, CPU=; QEMUS=\"bookworm sid\": on each build, where they differ)"
 	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch (GDB_ARGS='-batch -x FILE')"
 	@echo "make deps     check (and, as root, install) the Debian packages needed"
 	@echo "make coverage rewrite the README's coverage table from the case files"
@@ -113,7 +113,7 @@ FUZZ_SELECTS := $(or $(K),$(filter command line environment,$(origin CASES)))
 fuzz: deps kernel
 	$(call no_pytest_args,fuzz)
 	$(PYTHON) -m harness.fuzz --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) $(if $(SEED),--seed=$(SEED)) \
-		$(if $(COUNT),--count=$(COUNT)) $(if $(SHOW),--show=$(SHOW)) \
+		$(if $(COUNT),--count=$(COUNT)) $(if $(SHOW),--show=$(SHOW)) $(if $(QEMUS),--qemus $(QEMUS)) \
 		$(if $(FUZZ_SELECTS),--rerun $(CASES) $(SELECT))
 
 # The case is encoded into a blob of its own: only the kernel is needed.
@@ -135,12 +135,14 @@ compare: deps kernel
 # The known-bug catalogue over results/*.json; with QEMU= given, the suite runs on that QEMU first and
 # the catalogue says which known bugs it has and which cases newly differ from the architecture.
 bugs: $(if $(filter command line environment,$(origin QEMU)),deps kernel)
+	$(call no_pytest_args,bugs)
 	$(PYTHON) -m harness.bugs $(if $(filter command line environment,$(origin QEMU)),--qemu=$(QEMU) --cpu=$(CPU)) \
 		$(CASES_OPTS) --build=$(BUILD)
 
 # git bisect run over a QEMU checkout: configured once (aarch64-softmmu), built incrementally, the cases
 # run on each build; QEMU_CONFIGURE= and QEMU_MAKE= replace QEMU's configure and build commands.
 bisect: deps kernel
+	$(call no_pytest_args,bisect)
 	@test -n "$(QEMU_SRC)" -a -n "$(GOOD)" -a -n "$(BAD)" -a -n "$(CASE)" || { echo "usage: make bisect QEMU_SRC=<qemu checkout>" \
 		"GOOD=<revision> BAD=<revision> CASE='<case id> ...' [QEMU_CONFIGURE=...] [QEMU_MAKE=...]" >&2; exit 2; }
 	$(PYTHON) -m harness.bisect --src='$(QEMU_SRC)' --good='$(GOOD)' --bad='$(BAD)' --cpu=$(CPU) $(CASES_OPTS) \

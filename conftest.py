@@ -19,8 +19,8 @@ import pytest
 from harness import case_paths, features
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
-from harness.implementation import QEMU, Implementation, load_bugs, marks_for
-from harness.qemu import CASE_TIMEOUT, HANG_CHECK, qemu_version
+from harness.implementation import Implementation, applicable_mark, load_bugs, mark_reason
+from harness.qemu import CASE_TIMEOUT, CONSOLES, HANG_CHECK, qemu_version
 from harness.qemu_builds import resolve_qemu
 from harness.results import ResultsWriter, case_entry
 from harness.runner import Runner, Settings
@@ -63,6 +63,9 @@ def pytest_addoption(parser):
                     help="seconds without output after which QEMU is asked whether the kernel still makes "
                          f"progress, and stopped if not (default: {HANG_CHECK}; 0: only --case-timeout stops it; "
                          "PYTEST_ARGS=--hang-check=N)")
+    group.addoption("--console", choices=CONSOLES, default="uart",
+                    help="the channel of the kernel's records: the PL011 UART (default), or semihosting's "
+                         "SYS_WRITE0 (README: Speed; PYTEST_ARGS=--console=semihosting)")
     group.addoption("--results", default=str(ROOT / "results"),
                     help="where results are written (default: results/; PYTEST_ARGS=--results=DIR)")
     group.addoption("--implementation", metavar="NAME/VERSION",
@@ -135,7 +138,7 @@ def pytest_configure(config):
     workers = config.workerinput["workercount"] if _is_worker(config) else 1
     config.stash[RUNNER] = Runner(Settings(config.getoption("--qemu"), config.getoption("--cpu"),
                                            _kernel(config), config.getoption("--case-timeout"),
-                                           config.getoption("--hang-check") or None),
+                                           config.getoption("--hang-check") or None, config.getoption("--console")),
                                   parallel=max(1, len(os.sched_getaffinity(0)) // workers))
     if _is_worker(config) or not _runs_cases(config):
         return
@@ -223,15 +226,10 @@ class CaseFile(pytest.File):
         for case in cases:
             item = CaseItem.from_parent(self, name=case.name, case=case)
             item.add_marker(pytest.mark.mmu_case)
-            if case.xfail and impl and impl.name == QEMU and in_range(impl.version, case.xfail.qemu):
-                item.add_marker(pytest.mark.xfail(
-                    strict=True, reason=f"known bug of QEMU {case.xfail.qemu}: {case.xfail.reason}"))
-            else:
-                # A bugs file's mark (--bugs): another implementation's bug, or QEMU's with a -cpu model.
-                for mark in marks_for(_bug_marks(self.config), case.id, impl) if impl else ():
-                    item.add_marker(pytest.mark.xfail(
-                        strict=True, reason=f"known bug {mark.name} of {mark.scope}: {mark.reason}"))
-                    break
+            # The case file's own QEMU mark, or a bugs file's (--bugs: another implementation's bug).
+            mark = applicable_mark(case, impl, _bug_marks(self.config))
+            if mark is not None:
+                item.add_marker(pytest.mark.xfail(strict=True, reason=mark_reason(mark)))
             yield item
 
     def repr_failure(self, excinfo):

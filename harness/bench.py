@@ -2,15 +2,24 @@
 
     python -m harness.bench --qemu=Q --cpu=C --build=build --cases=cases --jobs=auto
 
-One table: the boot floor (a boot that runs no case), every case in one boot
-(what QEMU and the kernel alone need), the suite in its default mode as `make
-run` runs it (many cases per boot, a QEMU per CPU at a time, failures rerun
-alone) and its fixed cost (the same command running one instance), the same
-under pytest-xdist -n JOBS, one boot per case (--isolated -n JOBS, what the
-default was), and peak memory; the generated-cases rate of a fuzz campaign; then
-how the default run's time grows from 256 to 2560 to 25600 instances, on cases
-from harness.fuzz's generator with the model's expectations.  Speed is measured and shown, never asserted: it depends on the
-machine and on what else runs on it.
+The boot floor (a boot that runs no case); the kernel alone: every instance
+the suite runs, in as many boots as the command line needs, as the default
+run boots them (walk digests), on each channel of the records (the UART, and
+semihosting); the default run (`make run`: many cases per boot, a QEMU per CPU
+at a time, failures rerun alone), on each channel; one boot per case
+(`--isolated -n JOBS`); the line `default run / kernel alone: R` (both on the
+UART); ms per instance; the generated-cases rate of a fuzz campaign; peak
+memory; then how the default run's time grows from 256 to 2560 to 25600
+instances, on cases from harness.fuzz's generator with the model's
+expectations.
+
+Every figure comes from runs the bench checked: QEMU's or pytest's exit
+status, and that every instance ran (its begin and end records and a record
+per step; an entry in the results file the run wrote, without a problem of
+the run itself: a hang, a crash, a case the kernel never started).  A run that
+fails a check stops the bench with the reason (exit status 1): a failed run is
+never timed.  Speed is measured and shown, never asserted: it depends on the
+machine and on what else runs on it, so the load average is printed too.
 """
 import argparse
 import collections
@@ -21,22 +30,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from harness import features
 from harness.cases import SELFTESTS, load_dir
 from harness.errors import HarnessError
 from harness.fuzz import campaign
 from harness.fuzz.generate import FEATURE, case_name, generate_case
 from harness.fuzz.toml_writer import case_text
 from harness.protocol import parse_output
-from harness.qemu import qemu_command, qemu_version, run_kernel
+from harness.qemu import CONSOLES, boot_tokens, qemu_version, run_kernel
 from harness.qemu_builds import resolve_qemu
+from harness.runner import CMDLINE_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent
-# What the default run is measured against: one boot per case took 8.0 s for 256 instances on
-# the 2-CPU machine this was written on (QEMU 7.2, -n 2); the default run is to be 5x faster.
-ISOLATED_BEFORE, INSTANCES_BEFORE, TARGET_SPEEDUP = 8.0, 256, 5
+# Seconds a kernel-alone boot may take per case it runs, beyond the harness's case timeout.
+SECONDS_PER_CASE = 0.05
+
+
+class BenchError(Exception):
+    """A run the bench would have timed failed a check: why."""
 
 
 def _parse(argv):
@@ -46,11 +60,12 @@ def _parse(argv):
     p.add_argument("--cpu", default="max")
     p.add_argument("--build", type=Path, default=ROOT / "build", help="build directory of the kernel")
     p.add_argument("--cases", type=Path, default=ROOT / "cases")
-    p.add_argument("--jobs", default="auto", help="pytest-xdist workers of the xdist rows; auto: one per CPU")
+    p.add_argument("--jobs", default="auto", help="pytest-xdist workers of the --isolated row; auto: one per CPU")
     p.add_argument("--boots", type=int, default=15, help="boots measured for the floor")
-    p.add_argument("--repeat", type=int, default=3, help="runs of everything else but the larger scales")
+    p.add_argument("--repeat", type=int, default=3, help="runs of everything else but the rate and the scales")
+    p.add_argument("--rate-cases", type=int, default=2000, help="generated cases of the rate's campaign")
     p.add_argument("--scales", default="256,2560,25600",
-                   help="generated instances the scale section runs (default: 256,2560,25600)")
+                   help="generated instances the scale section runs (default: 256,2560,25600; none: no scale rows)")
     args = p.parse_args(argv)
     args.build, args.cases = args.build.resolve(), args.cases.resolve()
     try:
@@ -58,7 +73,7 @@ def _parse(argv):
     except HarnessError as e:
         p.error(str(e))
     args.jobs = len(os.sched_getaffinity(0)) if args.jobs == "auto" else int(args.jobs)
-    args.scales = [int(k) for k in args.scales.split(",")]
+    args.scales = [] if args.scales == "none" else [int(k) for k in args.scales.split(",")]
     return args
 
 
@@ -74,30 +89,181 @@ def _wait(command, **popen):
 
 def build(cases, build_dir):
     """The kernel of `cases` in `build_dir`, as the conftest would build it, so its make is a no-op in
-    the timed runs; seconds it took."""
+    the timed runs; seconds it took.  BenchError with make's message if it fails."""
     start = time.monotonic()
-    subprocess.run(["make", "-s", "--no-print-directory", "-C", str(ROOT), "kernel", f"PYTHON={sys.executable}",
-                    f"CASES={cases}", f"BUILD={build_dir}"], check=True)
+    made = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(ROOT), "kernel",
+                           f"PYTHON={sys.executable}", f"CASES={cases}", f"BUILD={build_dir}"],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        raise BenchError(f"make kernel CASES={cases} failed (exit {made.returncode}):\n"
+                         f"{(made.stdout + made.stderr)[-2000:]}")
     return time.monotonic() - start
 
 
-def suite(args, cases, build_dir, results, *options, select=None):
-    """(seconds, max RSS in MiB, results document) of one pytest run of the suite, as `make run` runs it
-    (`options` added)."""
-    command = [sys.executable, "-m", "pytest", str(select or cases), "-q", *options,
+# ---------------------------------------------------------------- QEMU and the kernel alone
+
+def _boot_text(run):
+    """How a run ended, for a BenchError: its exit status and last lines."""
+    status = "stopped (a hang)" if run.stopped else f"exit status {run.exit_status}"
+    return f"{status}; its last lines: " + " | ".join(run.output.strip().splitlines()[-3:])
+
+
+def check_floor(run):
+    """A boot that runs no case must print its boot and exit records, and nothing else, and exit 0."""
+    events = [r.event for r in parse_output(run.output).records]
+    if run.exit_status != 0 or events != ["boot", "exit"]:
+        raise BenchError(f"a boot that runs no case did not end as one: {_boot_text(run)}")
+    return run
+
+
+def check_boot(run, cases, what):
+    """A boot of `cases` must exit 0 with no malformed record, and every case must have run:
+    begin and end records, no error, and a step record for each of its steps."""
+    out = parse_output(run.output)
+    if run.exit_status != 0 or out.garbage:
+        why = f"malformed records ({out.garbage[0].reason})" if out.garbage else _boot_text(run)
+        raise BenchError(f"{what}: the boot of {len(cases)} cases failed: {why}")
+    per_case = out.cases()
+    for c in cases:
+        records = per_case.get(c.id)
+        if records is None or not records.begin or not records.end or records.error is not None:
+            ran = sum(1 for r in per_case.values() if r.begin and r.end and r.error is None)
+            raise BenchError(f"{what}: {ran} of the boot's {len(cases)} cases ran; {c.id} did not "
+                             f"({'its error: ' + records.error.line if records and records.error else 'no records'})")
+        if len(records.steps) != len(c.steps):
+            raise BenchError(f"{what}: {c.id} reported {len(records.steps)} step records for its {len(c.steps)} steps")
+    return run
+
+
+def boots(cases, indices, console="uart"):
+    """[(boot mode, command-line tokens, its cases)]: `cases` (blob indices `indices`, ascending) in
+    as few boots as their modes and the kernel's command line allow, as blob index ranges."""
+    out = []
+    for mode in sorted({c.boot for c in cases}):
+        chosen = [(i, c) for i, c in zip(indices, cases) if c.boot == mode]
+        tokens, members, length = [], [], sum(len(t) + 1 for t in boot_tokens(mode, console))
+        k = 0
+        while k < len(chosen):
+            end = k
+            while end + 1 < len(chosen) and chosen[end + 1][0] == chosen[end][0] + 1:
+                end += 1
+            token = f"#{chosen[k][0]}-{chosen[end][0]}"
+            if length + len(token) + 1 >= CMDLINE_SIZE and tokens:
+                out.append((mode, tokens, members))
+                tokens, members, length = [], [], sum(len(t) + 1 for t in boot_tokens(mode, console))
+            tokens.append(token)
+            members += [c for _, c in chosen[k:end + 1]]
+            length += len(token) + 1
+            k = end + 1
+        if tokens:
+            out.append((mode, tokens, members))
+    return out
+
+
+def suite_cases(args, kernel, cases):
+    """(the instances the suite runs on this QEMU and CPU, their blob indices): those whose features
+    the CPU has, as a boot that runs no case reports them (each of its modes' boot checked), but the
+    kernel's self-tests (a --cases directory may hold them: they end their boots on purpose)."""
+    ids = features.boot_ids(parse_output(check_floor(run_kernel(args.qemu, args.cpu, kernel, [])).output).boot)
+    el2 = parse_output(check_floor(run_kernel(args.qemu, args.cpu, kernel, [], boot="stage2")).output).boot
+    chosen = [(i, c) for i, c in enumerate(cases) if not features.missing(c.requires, *ids)
+              and (not c.needs_el2 or el2.num("el") == 2) and not any(s.op in SELFTESTS for s in c.steps)]
+    return [c for _, c in chosen], [i for i, _ in chosen]
+
+
+def kernel_alone(args, kernel, cases, indices, console):
+    """(seconds QEMU and the kernel alone take to run `cases`, one boot after another, as the
+    default run boots them (walk digests), records on `console`; [(boot's RunResult, its cases)]),
+    every boot checked."""
+    total, runs = 0.0, []
+    for mode, tokens, members in boots(cases, indices, console):
+        run = run_kernel(args.qemu, args.cpu, kernel, tokens, boot=mode, walks=False, console=console,
+                         timeout=10 + SECONDS_PER_CASE * len(members))
+        check_boot(run, members, f"the kernel alone ({mode} boot, {console})")
+        total += run.wall
+        runs.append((run, members))
+    return total, runs
+
+
+def judging_cpu(args, kernel, runs):
+    """CPU seconds the harness takes, in this process, to judge the records of the kernel-alone
+    boots `runs` (checked): each step record decoded into its Observation, the case's intent and
+    the model's whole-register verdict (runner.judge), no QEMU.  CPU time, not wall time: what the
+    verdicts cost, whatever else the machine runs."""
+    from harness.runner import Settings, judge      # the runner pulls in the model: this row only
+    settings = Settings(args.qemu, args.cpu, kernel)
+    parsed = [(run, parse_output(run.output), members) for run, members in runs]
+    start = time.process_time()
+    for run, output, members in parsed:
+        records = output.cases()
+        for case in members:
+            judge(case, records[case.id], run, settings, shares_run=True, boot=output.boot)
+    return time.process_time() - start
+
+
+# ---------------------------------------------------------------- the suite under pytest
+
+@dataclass
+class SuiteRun:
+    seconds: float
+    rss: float              # MiB, the largest process of the run
+    counts: dict            # outcome -> instances
+
+
+def check_suite(doc, status, instances, what):
+    """A pytest run of the suite (its results document, None if it wrote none, and exit status) must
+    have an entry for each of the `instances` (case IDs), none with a problem of the run itself
+    (a hang, a crash, a case the kernel never started, malformed records; whatever its outcome),
+    and exit 0, or 1 where a case failed."""
+    if doc is None:
+        raise BenchError(f"{what}: pytest exited {status} and wrote no results")
+    entries = {e["id"]: e for e in doc["cases"]}
+    missing = [i for i in instances if i not in entries]
+    if missing:
+        raise BenchError(f"{what}: {len(missing)} of {len(instances)} instances have no result "
+                         f"(first: {missing[0]}); pytest exited {status}")
+    broken = [e for e in doc["cases"] if e["problems"]]
+    if broken:
+        raise BenchError(f"{what}: {len(broken)} instances did not run cleanly; {broken[0]['id']} "
+                         f"({broken[0]['outcome']}): {broken[0]['problems'][0]}")
+    counts = collections.Counter(e["outcome"] for e in doc["cases"])
+    if status not in (0, 1) or status == 1 and not counts["failed"] or status == 0 and counts["failed"]:
+        raise BenchError(f"{what}: pytest exited {status} with {dict(counts)}")
+    return dict(counts)
+
+
+def suite(args, cases, build_dir, results, instances, *options, what="the default run"):
+    """A SuiteRun of one pytest run of the suite, as `make run` runs it (`options` added), checked
+    (check_suite) against `instances`, the case IDs it must judge."""
+    command = [sys.executable, "-m", "pytest", str(cases), "-q", "-p", "no:cacheprovider", *options,
                f"--qemu={args.qemu}", f"--cpu={args.cpu}", f"--cases={cases}",
                f"--build={build_dir}", f"--results={results}"]
     if ROOT not in Path(cases).parents:
         # pytest finds conftest.py only above its arguments: a case directory elsewhere names it.
         command[3:3] = ["-c", str(ROOT / "pytest.ini"), "--noconftest", "-p", "conftest"]
+    path = Path(results) / f"{qemu_version(args.qemu)}-{args.cpu}.json"
+    path.unlink(missing_ok=True)        # a results file left by an earlier run is never read as this one's
     with tempfile.TemporaryFile() as log:
         wall, status, rss = _wait(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        # 1 is "some case failed": still a full run, as far as time goes.
-        if status not in (0, 1):
+        doc = json.loads(path.read_text()) if path.is_file() else None
+        try:
+            counts = check_suite(doc, status, instances, what)
+        except BenchError as e:
             log.seek(0)
-            sys.exit(f"bench: {' '.join(command)} failed (exit {status}):\n{log.read().decode()[-4000:]}")
-    doc = json.loads((Path(results) / f"{qemu_version(args.qemu)}-{args.cpu}.json").read_text())
-    return wall, rss, doc
+            raise BenchError(f"{e}\n{' '.join(command)}:\n{log.read().decode()[-3000:]}") from None
+    return SuiteRun(wall, rss, counts)
+
+
+def generated_rate(args, kernel):
+    """The generated-cases rate of a campaign without shrinking (campaign.measure_rate), checked: a
+    campaign in which a case did not run (the kernel never started it, or its records stop: a hang,
+    a crash) that no known QEMU bug explains is not a rate."""
+    rate = campaign.measure_rate(args.qemu, args.cpu, kernel, count=args.rate_cases, jobs=args.jobs)
+    if rate["unexplained_run_failures"]:
+        raise BenchError(f"the campaign of {rate['cases']} generated cases: {rate['unexplained_run_failures']} did "
+                         "not run (the kernel never started them, or their records stop), and no known QEMU bug "
+                         "explains it")
+    return rate
 
 
 # Generated cases per case file of the scale section, and the campaign seed they come from.
@@ -106,147 +272,145 @@ CASES_PER_FILE, SEED = 256, 1
 
 def generated_cases(args, kernel, count, into):
     """A case directory of `count` cases from harness.fuzz's generator (seed SEED), each with the
-    reference model's expectations, as a campaign writes its findings: seconds it took."""
+    reference model's expectations, as a campaign writes its findings: (seconds it took, their IDs)."""
     start = time.monotonic()
     into.mkdir(parents=True, exist_ok=True)
     settings = campaign.Settings(qemu=args.qemu, cpu=args.cpu, kernel=kernel)
     cpu = campaign.boot_cpu(settings, into)
     pool_base = campaign.kernel_pool_base(kernel)
+    ids = []
     for first in range(0, count, CASES_PER_FILE):
         texts = []
         for index in range(first, min(first + CASES_PER_FILE, count)):
             case = generate_case(SEED, index, cpu)
             expectations = [campaign.expectation(step, outcomes)
                             for step, outcomes in zip(case.steps, campaign.predict(case, cpu, pool_base))]
-            text = case_text(replace(case, name=case_name(SEED, index)), feature=FEATURE, expectations=expectations)
+            named = replace(case, name=case_name(SEED, index))
+            text = case_text(named, feature=FEATURE, expectations=expectations)
             # One `feature` line per file: each case's text after its own.
             texts.append(text if not texts else text.split("\n", 1)[1])
         (into / f"generated_{first // CASES_PER_FILE:03}.toml").write_text("\n".join(texts))
     (into / "empty.bin").unlink()
-    return time.monotonic() - start
+    return time.monotonic() - start, [c.id for c in load_dir(into)]
 
 
-def judging_cpu(args, kernel, cases):
-    """(CPU seconds, instances): the harness judging the records of every instance but the kernel's
-    self-tests, in this process: each step record decoded into its Observation, the case's intent
-    and the model's whole-register verdict (harness/verdict.py, harness/oracle.py through
-    runner.judge).  The records come from boots made first, as many cases a boot as its command
-    line holds; CPU time, not wall time: what the verdicts cost, whatever else the machine runs."""
-    from harness.runner import CMDLINE_SIZE, Settings, judge     # the runner pulls in the model: this row only
-    settings = Settings(args.qemu, args.cpu, kernel)
-    runs, batch = [], []
-    for case in sorted((c for c in cases if not any(s.op in SELFTESTS for s in c.steps)), key=lambda c: c.boot):
-        if batch and (case.boot != batch[0].boot or sum(len(c.id) + 1 for c in batch) + len(case.id) > CMDLINE_SIZE // 2):
-            runs.append(batch)
-            batch = []
-        batch.append(case)
-    boots = []
-    for batch in runs + [batch]:
-        run = run_kernel(args.qemu, args.cpu, kernel, [c.id for c in batch], boot=batch[0].boot, timeout=60)
-        output = parse_output(run.output)
-        records = output.cases()
-        boots += [(c, records[c.id], run, output.boot) for c in batch if c.id in records and records[c.id].end]
-    start = time.process_time()
-    for case, records, run, boot in boots:
-        judge(case, records, run, settings, shares_run=True, boot=boot)
-    return time.process_time() - start, len(boots)
+# ---------------------------------------------------------------- the report
+
+@dataclass
+class Figures:
+    """What the bench measured (seconds unless said), every figure from checked runs."""
+    qemu: str
+    version: str
+    cpu: str
+    instances: int          # the instances the suite runs here (the CPU's features allow)
+    cpus: int
+    jobs: int
+    load: tuple             # load average at the start and at the end
+    floor: list
+    alone: dict             # console -> [seconds]
+    judging: list           # [CPU seconds judging every instance's records of the kernel-alone boots]
+    default: dict           # console -> [SuiteRun]
+    isolated: list          # [SuiteRun]
+    rate: dict              # campaign.measure_rate's
+    scale: list             # (instances, generate s, build s, SuiteRun)
 
 
 def _row(label, times, unit="s"):
-    print(f"{label:52}{statistics.median(times):8.3f}{unit}{min(times):8.3f}{max(times):8.3f}{len(times):6}")
+    return f"{label:56}{statistics.median(times):8.3f}{unit}{min(times):8.3f}{max(times):8.3f}{len(times):6}"
 
 
-def main(argv=None):
-    args = _parse(argv)
+def _counts(run):
+    return ", ".join(f"{n} {k}" for k, n in sorted(run.counts.items()))
+
+
+def report(f):
+    """The bench's lines, from its Figures alone."""
+    walls = {console: [r.seconds for r in runs] for console, runs in f.default.items()}
+    lines = [f"QEMU {f.version} ({f.qemu}) -cpu {f.cpu}: {f.instances} case instances run, {f.cpus} CPUs "
+             f"(--isolated -n {f.jobs}), load average {f.load[0]:.2f} at the start, {f.load[1]:.2f} at the end",
+             f"{'':56}{'median':>9}{'min':>8}{'max':>8}{'runs':>6}",
+             _row("boot floor: a boot that runs no case", f.floor)]
+    for console in CONSOLES:
+        lines.append(_row(f"kernel alone, all {f.instances} instances ({console})", f.alone[console]))
+    lines.append(_row(f"  judging their records (the harness's CPU, no QEMU)", f.judging))
+    for console in CONSOLES:
+        lines.append(_row(f"default run (make run), {console}: {_counts(f.default[console][-1])}", walls[console]))
+    lines.append(_row(f"one boot per case: --isolated -n {f.jobs}: {_counts(f.isolated[-1])}",
+                      [r.seconds for r in f.isolated]))
+    default, alone = statistics.median(walls["uart"]), statistics.median(f.alone["uart"])
+    isolated = statistics.median(r.seconds for r in f.isolated)
+    lines += ["",
+              f"default run / kernel alone: {default / alone:.2f}",
+              f"default run: {1000 * default / f.instances:.2f} ms an instance on the UART "
+              f"({1000 * statistics.median(walls['semihosting']) / f.instances:.2f} ms with --console semihosting); "
+              f"--isolated: {1000 * isolated / f.instances:.2f} ms, {isolated / default:.1f}x the default run's time",
+              f"kernel alone: {1000 * alone / f.instances:.2f} ms an instance on the UART, "
+              f"{1000 * statistics.median(f.alone['semihosting']) / f.instances:.2f} ms with semihosting "
+              f"(boot floor {1000 * statistics.median(f.floor):.0f} ms)",
+              f"peak memory: the largest process of a default run {max(r.rss for r in f.default['uart']):.0f} MiB "
+              f"(of --isolated {max(r.rss for r in f.isolated):.0f} MiB)",
+              ""]
+    phases = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in f.rate["phases"].items())
+    ran = (f"all ran" if not f.rate["run_failures"] else
+           f"all but {f.rate['run_failures']} ran, which known QEMU bugs stop")
+    lines.append(f"generated cases (harness.fuzz campaign, {f.rate['cases']} cases, {ran}, -j {f.jobs}, no "
+                 f"shrinking): {f.rate['rate']:.0f} cases/s ({f.rate['seconds']:.1f} s; "
+                 f"{f.rate['rate_per_cpu']:.0f} cases per CPU second; CPU by phase: {phases})")
+    if f.scale:
+        lines += ["", f"scale: the default run on generated cases (seed {SEED}) with the model's expectations, one run each",
+                  f"{'instances':>10}{'generate':>10}{'build':>8}{'run':>9}{'ms/instance':>13}{'vs linear':>11}"
+                  f"{'max RSS':>10}  outcomes"]
+        base = f.scale[0][3].seconds / f.scale[0][0]
+        for count, generated, built, run in f.scale:
+            lines.append(f"{count:10}{generated:9.1f}s{built:7.1f}s{run.seconds:8.1f}s{1000 * run.seconds / count:13.2f}"
+                         f"{run.seconds / count / base:10.2f}x{run.rss:7.0f}MiB  {_counts(run)}")
+    return lines
+
+
+def measure(args):
+    """The Figures of a bench run; BenchError at the first run that fails its check."""
     kernel = args.build / "kernel.elf"
-    instances = len(load_dir(args.cases))
-    ids = [c.id for c in load_dir(args.cases)]
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="mmut-bench-") as work:
         work = Path(work)
         build(args.cases, args.build)
-        floor = [run_kernel(args.qemu, args.cpu, kernel, []).wall for _ in range(args.boots)]
-        one_boot = [run_kernel(args.qemu, args.cpu, kernel, ids, timeout=60).wall for _ in range(args.repeat)]
-        # The kernel prints every step's walk records, character by character through the UART.
-        no_walks = [run_kernel(args.qemu, args.cpu, kernel, ids, timeout=60, walks=False).wall
-                    for _ in range(args.repeat)]
-        _, _, qemu_rss = _wait(qemu_command(args.qemu, args.cpu, kernel, ids), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        judging = [judging_cpu(args, kernel, load_dir(args.cases)) for _ in range(args.repeat)]
-        runs = [suite(args, args.cases, args.build, work / "results") for _ in range(args.repeat)]
-        default = [wall for wall, _, _ in runs]
-        first = load_dir(args.cases)[0]
-        fixed = [suite(args, args.cases, args.build, work / "results", select=f"{first.path}::{first.name}")[0]
-                 for _ in range(args.repeat)]
-        xdist = ("-n", str(args.jobs))
-        under_xdist = [suite(args, args.cases, args.build, work / "results", *xdist)[0] for _ in range(args.repeat)]
-        isolated = [suite(args, args.cases, args.build, work / "results", "--isolated", *xdist)[0]
-                    for _ in range(args.repeat)]
-        doc = runs[-1][2]
-        reruns = sum(1 for e in doc["cases"] if e["rerun"])
-
-        rate = campaign.measure_rate(args.qemu, args.cpu, kernel, count=2000, jobs=args.jobs)
-
+        all_cases = load_dir(args.cases)
+        cases, indices = suite_cases(args, kernel, all_cases)
+        instances = [c.id for c in all_cases]
+        floor = [check_floor(run_kernel(args.qemu, args.cpu, kernel, [])).wall for _ in range(args.boots)]
+        alone, judging = {console: [] for console in CONSOLES}, []
+        for _ in range(args.repeat):
+            for console in CONSOLES:
+                seconds, runs = kernel_alone(args, kernel, cases, indices, console)
+                alone[console].append(seconds)
+            judging.append(judging_cpu(args, kernel, runs))
+        default = {console: [suite(args, args.cases, args.build, work / "results", instances, f"--console={console}",
+                                   what=f"the default run ({console})") for _ in range(args.repeat)]
+                   for console in CONSOLES}
+        isolated = [suite(args, args.cases, args.build, work / "results", instances, "--isolated", "-n",
+                          str(args.jobs), what="the --isolated run") for _ in range(args.repeat)]
+        rate = generated_rate(args, kernel)
         scale = []
         for count in args.scales:
-            cases, build_dir = work / f"cases-{count}", work / f"build-{count}"
-            generated = generated_cases(args, kernel, count, cases)
-            try:
-                built = build(cases, build_dir)
-            except subprocess.CalledProcessError:
-                # make said why (a blob larger than CASE_BLOB_SIZE, say); the other rows still count.
-                scale.append((count, generated, None, None, None, {"not built": count}))
-                continue
-            wall, rss, scaled = suite(args, cases, build_dir, work / f"results-{count}")
-            outcomes = collections.Counter(e["outcome"] for e in scaled["cases"])
-            scale.append((count, generated, built, wall, rss, outcomes))
+            generated_dir, build_dir = work / f"cases-{count}", work / f"build-{count}"
+            generated, ids = generated_cases(args, kernel, count, generated_dir)
+            built = build(generated_dir, build_dir)
+            scale.append((count, generated, built, suite(args, generated_dir, build_dir, work / f"results-{count}", ids,
+                                                         what=f"the scale run of {count} generated instances")))
+    return Figures(args.qemu, qemu_version(args.qemu), args.cpu, len(cases), os.cpu_count(), args.jobs,
+                   (load, os.getloadavg()[0]), floor, alone, judging, default, isolated, rate, scale)
 
-    print(f"QEMU {qemu_version(args.qemu)} ({args.qemu}) -cpu {args.cpu}: {instances} case instances, "
-          f"{os.cpu_count()} CPUs (xdist rows: -n {args.jobs}), load average {load:.2f} at the start, "
-          f"{os.getloadavg()[0]:.2f} at the end")
-    print(f"{'':52}{'median':>9}{'min':>8}{'max':>8}{'runs':>6}")
-    _row("boot floor: a boot that runs no case", floor)
-    _row(f"all {instances} instances in one boot (QEMU and kernel alone)", one_boot)
-    _row("  the same without walk records", no_walks)
-    _row("default run (make run): pytest, many cases per boot", default)
-    _row(f"  judging the {judging[0][1]} instances of one boot (CPU, no QEMU)", [cpu for cpu, _ in judging])
-    _row("  the same, one instance (the fixed cost)", fixed)
-    _row(f"  the same under xdist: pytest -n {args.jobs}", under_xdist)
-    _row(f"one boot per case: pytest -n {args.jobs} --isolated", isolated)
-    print()
-    # The suite has grown since the 8.0 s of one boot per case for 256 instances: compared per instance.
-    before = ISOLATED_BEFORE / INSTANCES_BEFORE
-    speedup = before * instances / statistics.median(default)
-    print(f"default run: {1000 * statistics.median(default) / instances:.1f} ms an instance, {speedup:.1f}x faster "
-          f"than one boot per case before it ({ISOLATED_BEFORE} s for {INSTANCES_BEFORE}: {1000 * before:.1f} ms), "
-          f"target >= {TARGET_SPEEDUP}x: {'met' if speedup >= TARGET_SPEEDUP else 'NOT met'}; "
-          f"{statistics.median(isolated) / statistics.median(default):.1f}x faster than --isolated today")
-    cpus = len(os.sched_getaffinity(0))
-    print(f"  of its {statistics.median(default):.2f} s: {statistics.median(fixed):.2f} s fixed cost (pytest's start, "
-          f"collection, one boot), {statistics.median(one_boot) / cpus:.2f} s the kernel's share of one boot per "
-          f"CPU, and {reruns} verdicts rerun alone on a fresh boot ({reruns} x {statistics.median(floor):.3f} s "
-          f"floor / {cpus} CPUs = {reruns * statistics.median(floor) / cpus:.2f} s)")
-    print(f"  per instance in one boot: {1000 * statistics.median(one_boot) / instances:.2f} ms, "
-          f"{1000 * statistics.median(no_walks) / instances:.2f} ms without walk records "
-          f"(boot floor {1000 * statistics.median(floor):.0f} ms)")
-    print(f"max RSS: QEMU running all instances {qemu_rss:.0f} MiB; the largest process of a default run "
-          f"{max(rss for _, rss, _ in runs):.0f} MiB")
-    print()
-    phases = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in rate["phases"].items())
-    print(f"generated cases (harness.fuzz campaign, {rate['cases']} cases, -j {args.jobs}, no shrinking): "
-          f"{rate['rate']:.0f} cases/s ({rate['seconds']:.1f} s; CPU by phase: {phases})")
-    print()
-    print(f"scale: the default run on generated cases (seed {SEED}) with the model's expectations, one run each")
-    print(f"{'instances':>10}{'generate':>10}{'build':>8}{'run':>9}{'ms/instance':>13}{'vs linear':>11}"
-          f"{'max RSS':>10}  outcomes")
-    base = scale[0][3] / scale[0][0]
-    for count, generated, built, wall, rss, outcomes in scale:
-        if built is None:
-            print(f"{count:10}{generated:9.1f}s  not built (see make's message above)")
-            continue
-        print(f"{count:10}{generated:9.1f}s{built:7.1f}s{wall:8.1f}s{1000 * wall / count:13.2f}"
-              f"{wall / count / base:10.2f}x{rss:7.0f}MiB  {', '.join(f'{n} {k}' for k, n in sorted(outcomes.items()))}")
+
+def main(argv=None):
+    args = _parse(argv)
+    try:
+        figures = measure(args)
+    except (BenchError, HarnessError, campaign.CampaignError) as e:
+        print(f"bench: stopped, a run failed its check: {e}", file=sys.stderr)
+        return 1
+    print("\n".join(report(figures)))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

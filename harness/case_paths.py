@@ -10,7 +10,7 @@ import difflib
 import re
 from pathlib import Path
 
-from harness.cases import CaseError, load_file
+from harness.cases import CaseError, load_files
 from harness.errors import HarnessError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,18 +52,13 @@ def is_case_file(file_path, paths):
 def load(paths):
     """Every case of the case files `paths` name, in order.  IDs are unique: a file stem
     met twice, or a case ID met twice, is a CaseError naming both files."""
-    cases, stems, ids = [], {}, {}
-    for path in case_files(paths):
+    files, stems = case_files(paths), {}
+    for path in files:
         if path.stem in stems:
             raise CaseError(path, f"its cases' IDs would be those of {stems[path.stem]} "
                                   f"(a case ID is <file stem>.<name>): rename one of the two files")
         stems[path.stem] = path
-        for case in load_file(path):
-            if case.id in ids:
-                raise CaseError(path, f"duplicate case ID {case.id!r} (also in {ids[case.id]})")
-            ids[case.id] = path
-            cases.append(case)
-    return cases
+    return load_files(files)
 
 
 def case_id(text):

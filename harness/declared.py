@@ -1,5 +1,5 @@
 """The translation tables and registers a case declares, built in Python the
-way the kernel builds them (kernel/main.c build_tables and map_kernel,
+way the kernel builds them (kernel/tables.c build_tables and map_kernel,
 kernel/pgtable.c, kernel/mmu.c), so the reference model can evaluate every
 step of a case offline.
 
@@ -13,7 +13,7 @@ it plants.
 from functools import lru_cache
 
 from harness.cases import (
-    LAYOUT, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, S2AP_NAMES, STAGE2_MAINT_OPS, TLBI_OPS, range_tg, range_unit,
+    LAYOUT, MAINT_OPS, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, S2AP_NAMES, STAGE2_MAINT_OPS, TLBI_OPS, range_tg, range_unit,
     tlbi_takes_asid,
 )
 from harness.kdefs import kernel_header, read_constants, read_defines
@@ -160,7 +160,7 @@ class _Tables:
         self.words[slot] |= bits
 
     def raw(self, va, level, desc):
-        """A raw descriptor at the slot for va at level (main.c build_tables)."""
+        """A raw descriptor at the slot for va at level (tables.c build_tables)."""
         self.words[self.slot(va, level)] = desc
 
     def map(self, va, pa, level, prot):
@@ -170,14 +170,17 @@ class _Tables:
             raise LayoutError(f"misaligned mapping {va:#x} -> {pa:#x}")
         self.words[self.slot(va, level)] = _leaf(self.granule, self.oa_format, pa, level, prot)
 
-    def walk(self, va, read):
+    def walk(self, va, read, reads=None):
         """pgt_walk, the kernel's own walk: the PA of va, or None.  read(pa) gives
-        the descriptor at pa, or None where the kernel's walk may not read."""
+        the descriptor at pa, or None where the kernel's walk may not read; each
+        descriptor read is appended to `reads` as (level, table, index, descriptor)."""
         table = self.root
         for level in range(self.start, 4):
             desc = read(table + 8 * self.index(va, level))
             if desc is None:
                 return None
+            if reads is not None:
+                reads.append((level, table, self.index(va, level), desc))
             if level < 3 and desc & 0b11 == 0b11:
                 table = self.oa_decode(desc)
                 continue
@@ -235,7 +238,7 @@ def _prot(attrindx, ap="rw_el1", sh="non", af=True, ng=False, pxn=False, uxn=Fal
             | contig * DESC_CONTIG.mask | dbm * DESC_DBM.mask)
 
 
-# main.c's kernel_prots: (ram, device, text, data, EL0 code page) in the EL1&0 regime, and in the EL2
+# tables.c's kernel_prots: (ram, device, text, data, EL0 code page) in the EL1&0 regime, and in the EL2
 # regime (E2H = 0), where AP[1] is RES1, desc<53> RES0 and desc<54> is XN.
 _NORMAL = LAYOUT["KERNEL_ATTRIDX_NORMAL"]
 _KERNEL_PROTS = (
@@ -251,7 +254,7 @@ _KERNEL_PROTS_EL2 = (
 
 
 def _map_kernel(tables, window_va, uart_va, el0_va, wxn, prots=_KERNEL_PROTS):
-    """main.c map_kernel: the UART page, the EL0 code page, then the window in
+    """tables.c map_kernel: the UART page, the EL0 code page, then the window in
     level-2 blocks where they fit, else pages (always pages under WXN, the
     code read-only, the rest execute-never)."""
     ram, device, text_prot, data, el0_code = prots
@@ -271,14 +274,14 @@ def s2_oa_format(stage2):
 
 
 def _oa_format(regime, granule):
-    """main.c oa_format."""
+    """tables.c oa_format."""
     if granule == 16:
         return _OA_52_LPA if regime.ips == _IPS_52 else _OA_48
     return _OA_52_DS if regime.ds else _OA_48
 
 
 def build_tables(case, new_tables):
-    """main.c build_tables: the roots, the kernel's own mappings, each further TTBR0
+    """tables.c build_tables: the roots, the kernel's own mappings, each further TTBR0
     table set (case.spaces) with the kernel's mappings, then the case's maps, table
     attributes and raw descriptors, in that order.  new_tables(granule, va_bits,
     oa_format) makes one TTBR's tables (a _Tables, or another builder with its
@@ -442,7 +445,7 @@ def _layout(case, pool_base):
     window_lo, window_hi = LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]
 
     def read(pa):
-        """What the kernel's walk reads: its window only (main.c `window`); what the
+        """What the kernel's walk reads: its window only (steps.c `window`); what the
         model does not know of the window (not tables, not zeroed frames) ends the walk."""
         if not window_lo <= pa < window_hi:
             return None
@@ -461,7 +464,38 @@ def _layout(case, pool_base):
                 memory.write(pa + 4, 4, FETCH_STUB[1])
     ttbr1 = r.ttbr1 if r.ttbr1 is not None else tt1.ttbr()
     vttbr = None if s2 is None else s2.root | case.stage2.vmid << 48
-    return memory, tt0.ttbr(), ttbr1, vttbr, slots, links, tuple(t.ttbr() for t in spaces)
+    if r.ttbr1 is not None:
+        # A verbatim TTBR1_EL1 points the upper half's walks elsewhere (pgtable.c pgt_ttbr_table).
+        tt1.root = (r.ttbr1 & ((1 << 48) - 2) if tt1.oa_format == _OA_48 else
+                    r.ttbr1 & ((1 << 48) - (1 << 6)) | TTBR_BADDR_HI.get(r.ttbr1) << 48)
+    walks = {n: _step_walk(case, step.va, tt0, tt1, s2, read) for n, step in enumerate(case.steps[:first_change(case)])}
+    return memory, tt0.ttbr(), ttbr1, vttbr, slots, links, tuple(t.ttbr() for t in spaces), walks
+
+
+def first_change(case):
+    """The index of the first step that changes the tables or registers (MAINT_OPS, a fix-up),
+    or the number of steps: the declared layout is what the steps before it walk."""
+    return next((n for n, step in enumerate(case.steps) if step.op in MAINT_OPS or step.fixup), len(case.steps))
+
+
+def _step_walk(case, va, tt0, tt1, s2, read):
+    """steps.c walk_step: the descriptors the kernel's walk of va reads, ((stage, level, table,
+    index, descriptor), ...): none where the hardware reads none (the EL2 regime's upper half,
+    walks disabled by EPDn, the VA outside its TTBR's range)."""
+    r = case.regime
+    upper = va >> 55 & 1
+    tables = tt1 if upper else tt0
+    top = ((1 << 56) if (r.tbi1 if upper else r.tbi0) else (1 << 64)) - (1 << tables.va_bits)
+    if upper and case.el2 == "nvhe" or (r.epd1 if upper else r.epd0) or va & top != (top if upper else 0):
+        return ()
+    reads = []
+    pa = tables.walk(va, read, reads)
+    walk = [(1, *read_) for read_ in reads]
+    if s2 is not None and pa is not None:
+        reads = []
+        s2.walk(pa, read, reads)
+        walk += [(2, *read_) for read_ in reads]
+    return tuple(walk)
 
 
 def declared_memory(case, pool_base=TABLE_POOL_BASE):
@@ -475,6 +509,13 @@ def declared_memory(case, pool_base=TABLE_POOL_BASE):
 def space_ttbrs(case, pool_base=TABLE_POOL_BASE):
     """TTBR0_EL1 (ASID 0) of each of the case's TTBR0 table sets, as set_ttbr0 writes it."""
     return _layout(case, pool_base)[6]
+
+
+def step_walks(case, pool_base=TABLE_POOL_BASE):
+    """{step n: ((stage, level, table, index, descriptor), ...)}: what the kernel's walk of
+    each step's VA reads in the declared tables, for the steps before the first that changes
+    them (first_change)."""
+    return _layout(case, pool_base)[7]
 
 
 def step_slots(case, pool_base=TABLE_POOL_BASE):

@@ -145,3 +145,22 @@ def load_bugs(path, case_ids=None):
 def marks_for(marks, case_id, impl):
     """The bug marks of `case_id` that cover `impl`."""
     return [m for m in marks if m.marks(case_id) and m.covers(impl)]
+
+
+def applicable_mark(case, impl, marks):
+    """The known-bug mark of `case` that covers `impl` (None: none, or the implementation is
+    unknown): the case file's own (cases.Xfail: QEMU's, by version range) where `impl` is
+    QEMU, else the first of the bugs files' `marks` for the case."""
+    if impl is None:
+        return None
+    if case.xfail is not None and impl.name == QEMU and in_range(impl.version, case.xfail.qemu):
+        return case.xfail
+    found = marks_for(marks, case.id, impl)
+    return found[0] if found else None
+
+
+def mark_reason(mark):
+    """An xfail's reason for a mark applicable_mark gave."""
+    if isinstance(mark, BugMark):
+        return f"known bug {mark.name} of {mark.scope}: {mark.reason}"
+    return f"known bug of QEMU {mark.qemu}: {mark.reason}"

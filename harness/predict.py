@@ -28,6 +28,10 @@ from harness.model.translate import Access
 MAX_BRANCHES = 16
 
 
+class TooManyStates(RuntimeError):
+    """A case whose steps leave more than MAX_BRANCHES translation states: beyond what the model predicts."""
+
+
 def _read(memory, spans):
     value, shift = 0, 0
     for pa, size in spans:
@@ -240,5 +244,5 @@ def predict_case(case, ids, pool_base=None):
         predictions.append(union(step_sets))
         branches = next_branches
         if len(branches) > MAX_BRANCHES:
-            raise RuntimeError(f"{case.id}: more than {MAX_BRANCHES} translation states the architecture permits")
+            raise TooManyStates(f"{case.id}: more than {MAX_BRANCHES} translation states the architecture permits")
     return predictions

@@ -4,7 +4,8 @@
 
 A line starting "MMUT " must be a well-formed record of this protocol version,
 or it is garbage (with the reason); any other line (QEMU's own output, say) is
-kept as is.  Values are typed by key: decimal (signed for `level`), hex (0x,
+kept as is.  The records of a case's tables, walks and steps (IN_CASE) name
+no case: they belong to the case begun before them, whose ID the parser adds.  Values are typed by key: decimal (signed for `level`), hex (0x,
 lower case, no leading zeros, as kernel/record.c prints them) or a word.
 """
 import re
@@ -33,14 +34,15 @@ class Keys:
     variants: dict = field(default_factory=dict)
 
 
-_BUILD_ERROR = Keys(("case", "index", "error"))     # kernel/main.c report_error
+_BUILD_ERROR = Keys(("case", "index", "error"))     # kernel/tables.c report_error
 
 EVENTS = {
     "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "isar0", "cases"), optional=("kernel_el", "hcr")),
     "begin": Keys(("case",)),
-    "regs": Keys(("case", "tcr", "mair", "sctlr", "ttbr0", "ttbr1"), optional=("el", "hcr", "vtcr", "vttbr")),
-    "walk": Keys(("case", "n", "when", "level", "table", "index", "desc"), optional=("stage",)),
-    "step": Keys(("case", "n", "va", "result"), by="result", variants={
+    "regs": Keys(("tcr", "mair", "sctlr", "ttbr0", "ttbr1"), optional=("el", "hcr", "vtcr", "vttbr")),
+    "walk": Keys(("n", "when", "level", "table", "index", "desc"), optional=("stage",)),
+    # walk: the digest of the step's walk (kernel/pgtable.h pgt_walk_digest) where its walk records are left out
+    "step": Keys(("n", "va", "result"), optional=("walk",), by="result", variants={
         "ok": Keys(optional=("value", "desc")),     # desc: a descriptor step's slot, after it
         "fault": Keys(("esr", "far", "elr"), optional=("el", "hpfar")),
         "par": Keys(("par",)),
@@ -62,6 +64,9 @@ EVENTS = {
     "exception": Keys(("kind", "vector", "esr", "far", "elr", "spsr"), optional=("case", "el", "hpfar")),
     "exit": Keys(("status",)),
 }
+
+# Events that belong to the case begun before them, and so name none.
+IN_CASE = frozenset({"regs", "walk", "step"})
 
 # Word keys and their values (None: any word); `result` and `what` take the
 # names of their event's variants.  Keys in neither set are hex.
@@ -86,7 +91,8 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class Record:
-    """One record: fields hold ints for decimal and hex keys, str for word keys."""
+    """One record: fields hold ints for decimal and hex keys, str for word keys; an IN_CASE
+    record's `case` is the case begun before it (parse_output)."""
     event: str
     fields: dict = field(hash=False)
     line: str
@@ -259,11 +265,21 @@ def parse_output(text):
     """Parse a run's output (from a pty: lines may end in \\r\\n; the last may
     lack a line end and is parsed all the same)."""
     out = Output()
+    current = None      # the case begun and not yet ended
     for line in text.split("\n"):
         line = line.rstrip("\r")
         if line.startswith(PREFIX):
             try:
-                out.records.append(parse_record(line))
+                record = parse_record(line)
+                if record.event in IN_CASE:
+                    if current is None:
+                        raise ProtocolError(f"a {record.event} record outside any case's begin..end")
+                    record = Record(record.event, {"case": current, **record.fields}, line)
+                elif record.event == "begin":
+                    current = record.case
+                elif record.event == "end" and record.case == current:
+                    current = None
+                out.records.append(record)
             except ProtocolError as e:
                 out.garbage.append(Garbage(line, str(e)))
         elif line.strip():

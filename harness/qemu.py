@@ -1,6 +1,9 @@
 """Run the test kernel under qemu-system-aarch64 and collect what it prints.
 
-The kernel's UART is QEMU's stdio (a pty); QEMU's monitor is on a socket pair
+The kernel's UART is QEMU's stdio (a pty), and carries every record
+(CONSOLES: semihosting's SYS_WRITE0 carries them only when asked, and its
+output is otherwise thrown away, so nothing can arrive by the other channel
+unnoticed); QEMU's monitor is on a socket pair
 of its own (no port, no file), so the harness can ask a silent kernel where
 its CPU is without a byte of the monitor's text mixing into the records.
 """
@@ -98,6 +101,11 @@ LAYOUT = read_defines(kernel_header("layout.h"))
 # room on the command line too, which batches are sized to.
 WALKS_OPTION = "+walks"
 
+# Where the kernel writes its records (docs/protocol.md): the PL011 UART, or semihosting's
+# SYS_WRITE0 (the kernel's +semihosting option); both reach the harness on QEMU's stdio.
+CONSOLES = ("uart", "semihosting")
+CONSOLE_OPTIONS = {"semihosting": "+semihosting"}
+
 # Boot modes (docs/protocol.md): where a boot's cases run.  "el1": at EL1, QEMU without
 # EL2; "stage2": from EL1 under the kernel's EL2 half (virtualization=on; EL2's own regime's
 # cases move the kernel to EL2 and back); "vhe": at EL2 in
@@ -108,11 +116,13 @@ BOOT_MODES = ("el1", "stage2", "vhe")
 BOOT_OPTIONS = {"vhe": "+vhe"}
 
 
-def boot_tokens(boot):
-    """The command-line tokens a boot of mode `boot` begins with."""
+def boot_tokens(boot, console="uart"):
+    """The command-line tokens a boot of mode `boot` on console `console` begins with."""
     if boot not in BOOT_MODES:
         raise ValueError(f"unknown boot mode {boot!r}; known: {', '.join(BOOT_MODES)}")
-    return [BOOT_OPTIONS[boot]] if boot in BOOT_OPTIONS else []
+    if console not in CONSOLES:
+        raise ValueError(f"unknown console {console!r}; known: {', '.join(CONSOLES)}")
+    return [option for option in (BOOT_OPTIONS.get(boot), CONSOLE_OPTIONS.get(console)) if option]
 
 
 def default_blob(kernel) -> Path:
@@ -121,7 +131,7 @@ def default_blob(kernel) -> Path:
 
 
 def qemu_command(qemu: str, cpu: str, kernel, case_ids, boot: str = "el1", blob=None,
-                 walks: bool = True, monitor_fd: int = None) -> list[str]:
+                 walks: bool = True, monitor_fd: int = None, console: str = "uart") -> list[str]:
     """The QEMU command line that boots `kernel` and runs `case_ids` in one go.
 
     `case_ids` are case IDs or blob index ranges (`#first-last`, `#index`) of
@@ -130,7 +140,8 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, boot: str = "el1", blob=
     `boot` (BOOT_MODES).  `walks`: the
     kernel reports the descriptors each step's walk reads (walk records);
     campaigns that need only the steps' outcomes turn it off for speed.  With
-    `monitor_fd` (an inherited socket), QEMU's monitor is on that socket."""
+    `monitor_fd` (an inherited socket), QEMU's monitor is on that socket.
+    `console` (CONSOLES): the channel of the kernel's records."""
     for case_id in case_ids:
         # QEMU's option parser would need commas doubled, and the kernel splits
         # its command line at spaces, so such an ID could not arrive intact.
@@ -138,7 +149,7 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, boot: str = "el1", blob=
             raise ValueError(f"case ID {case_id!r} is empty or holds a comma or whitespace")
     # With no arg= at all QEMU passes the kernel's file name as the command
     # line, which the kernel would take for a case ID: an empty arg= runs none.
-    tokens = [*boot_tokens(boot), *([WALKS_OPTION] if walks else []), *case_ids]
+    tokens = [*boot_tokens(boot, console), *([WALKS_OPTION] if walks else []), *case_ids]
     args = "".join(f",arg={token}" for token in tokens) or ",arg="
     blob = default_blob(kernel) if blob is None else blob
     if "," in str(blob):
@@ -149,13 +160,16 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, boot: str = "el1", blob=
         "-cpu", cpu,
         "-m", f"{LAYOUT['RAM_SIZE'] >> 20}M",
         "-nodefaults", "-display", "none",
-        # One stdio chardev for the UART and semihosting's console (the kernel's records, kernel/record.c).
+        # The UART on stdio, and semihosting's console there too when it carries the records
+        # (kernel/console.c); otherwise what semihosting writes is lost, never mistaken for a record.
         "-chardev", "stdio,id=console,mux=on", "-serial", "chardev:console",
+        *(() if console == "semihosting" else ("-chardev", "null,id=semihosting")),
         *(() if monitor_fd is None else
           # The human monitor on the socket pair (-monitor, not -mon, which QEMU 11 deprecates).
           ("-chardev", f"socket,id=monitor,fd={monitor_fd}", "-monitor", "chardev:monitor")),
         "-no-reboot",
-        "-semihosting-config", "enable=on,target=native,chardev=console" + args,
+        "-semihosting-config", f"enable=on,target=native,chardev={'console' if console == 'semihosting' else 'semihosting'}"
+        + args,
         "-kernel", str(kernel),
         "-device", f"loader,file={blob},addr={LAYOUT['CASE_BLOB_BASE']:#x},force-raw=on",
     ]
@@ -163,9 +177,9 @@ def qemu_command(qemu: str, cpu: str, kernel, case_ids, boot: str = "el1", blob=
 
 def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
                boot: str = "el1", blob=None, walks: bool = True, hang_check: float | None = HANG_CHECK,
-               watch=None, stop=None) -> RunResult:
+               watch=None, stop=None, console: str = "uart") -> RunResult:
     """Boot `kernel` with `case_ids` of `blob` (default: the one next to the kernel)
-    and wait up to `timeout` seconds, in all, for it to exit.
+    and wait up to `timeout` seconds, in all, for it to exit, its records on `console` (CONSOLES).
 
     A run that prints nothing for `hang_check` seconds (None: never checked) and whose CPU
     makes no progress (see HANG_CHECK) is a hang, and so is a run still going at the
@@ -187,7 +201,8 @@ def run_kernel(qemu: str, cpu: str, kernel, case_ids, timeout: float = 10.0,
     ours, theirs = socket.socketpair()
     monitor = _Monitor(ours)
     try:
-        command = qemu_command(qemu, cpu, kernel, case_ids, boot, blob, walks, monitor_fd=theirs.fileno())
+        command = qemu_command(qemu, cpu, kernel, case_ids, boot, blob, walks, monitor_fd=theirs.fileno(),
+                               console=console)
         theirs.set_inheritable(True)
         start = time.monotonic()
         child = _Spawn(command[0], command[1:], pass_fds=(theirs.fileno(),), encoding="utf-8",

@@ -17,12 +17,12 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness import crosscheck, esr
+from harness import crosscheck, esr, walk_digest
 from harness.cases import STORES
 from harness.kdefs import kernel_header, read_defines
 from harness.observation import observe
 from harness.protocol import PREFIX, PROTOCOL_VERSION, parse_output
-from harness.qemu import HANG_CHECK, WALKS_OPTION, boot_tokens, qemu_version, run_kernel, symbol_for
+from harness.qemu import HANG_CHECK, boot_tokens, qemu_version, run_kernel, symbol_for
 from harness.verdict import judge_step
 
 # Exit statuses (kernel/exit_status.h), named for messages.
@@ -71,6 +71,7 @@ class Settings:
     kernel: Path
     timeout: float = 10.0
     hang_check: float | None = HANG_CHECK   # qemu.run_kernel's progress check
+    console: str = "uart"                   # the channel of the kernel's records (qemu.CONSOLES)
 
 
 def timeout_for(case, settings):
@@ -219,10 +220,10 @@ class Runner:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run(self, case_ids, timeout, watch=None, boot="el1"):
+    def _run(self, case_ids, timeout, watch=None, boot="el1", walks=True):
         s = self.settings
         return run_kernel(s.qemu, s.cpu, s.kernel, case_ids, timeout=timeout, hang_check=s.hang_check, watch=watch,
-                          stop=self._stop, boot=boot)
+                          stop=self._stop, boot=boot, console=s.console, walks=walks)
 
     def boot(self, boot="el1"):
         """A boot of mode `boot` (qemu.BOOT_MODES) that runs no case: the CPU's ID registers, and
@@ -231,7 +232,7 @@ class Runner:
         return run, parse_output(run.output)
 
     def run_one(self, case):
-        """Judge `case` on a fresh boot that runs it alone."""
+        """Judge `case` on a fresh boot that runs it alone, with its walks in full."""
         run = self._run([case.id], timeout_for(case, self.settings), boot=case.boot)
         output = parse_output(run.output)
         try:
@@ -301,11 +302,13 @@ class Runner:
         that case may have written where the kernel's reset between cases does not reach.
         A judgement whose `rerun` is set cannot stand for a fresh boot's, and says why:
         the case failed and a case ran before it in the boot, or the boot printed
-        malformed records, so none of its records is beyond doubt."""
+        malformed records, so none of its records is beyond doubt; or its step records
+        carry walk digests (the boot runs without walk records) and a digest is not that of
+        the declared tables, or the case failed: its rerun gives the walks in full."""
         batch, length = [], None
         for c in cases:
             if length is None:
-                length = sum(len(t) + 1 for t in (*boot_tokens(c.boot), WALKS_OPTION))
+                length = sum(len(t) + 1 for t in boot_tokens(c.boot, self.settings.console))
             length += len(c.id) + 1
             # A boot has one mode (where its cases run: qemu.BOOT_MODES): all its cases are of that mode.
             if length >= CMDLINE_SIZE or batch and c.boot != batch[0].boot:
@@ -315,7 +318,7 @@ class Runner:
         start = time.monotonic()
         run = self._run([c.id for c in batch],
                         max(timeout_for(c, self.settings) for c in batch) + 0.05 * len(batch),
-                        watch=cutter, boot=batch[0].boot)
+                        watch=cutter, boot=batch[0].boot, walks=False)
         # A boot cut short is killed wherever it is, perhaps in the middle of a line: the records are its whole lines.
         output = parse_output(run.output[:run.output.rfind("\n") + 1] if run.cut else run.output)
         per_case = output.cases()
@@ -332,10 +335,15 @@ class Runner:
                 j = judge(c, records, run, self.settings, shares_run=finished, boot=output.boot)
                 if not finished:
                     j.problems.extend(_run_problems(output))
+                departed = walk_digest.departures(c, records)
                 if output.garbage:
                     j.rerun = "its shared boot printed malformed records"
-                elif not j.ok and i > 0:
-                    j.rerun = f"failed in a boot shared with {len(batch) - 1} other cases"
+                elif departed:
+                    j.rerun = (f"the walk digest of step {departed[0]} is not that of the declared tables: "
+                               "rerun with its walks in full")
+                elif not j.ok:
+                    j.rerun = (f"failed in a boot shared with {len(batch) - 1} other cases" if i > 0 else
+                               "failed in a boot without walk records: rerun with its walks in full")
             except Exception as e:
                 # Judging these records failed (the model's crosscheck, say): the case's fresh boot
                 # is judged in its own item, so the error is that case's alone, not its boot's.

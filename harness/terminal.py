@@ -1,7 +1,8 @@
 """The suite's terminal summary (a pytest plugin conftest.py registers): short by default.
 
-    FAILED <id>: <what failed first>
-           rerun: <the command that reruns it>           one pair per failing instance
+    FAILED <id>: <what failed first>; rerun: <command>   one line per failing instance
+    UNJUDGED <id>: step <n>: <the model's reason>; rerun: <command>
+                                                          one per instance the model could not judge
     known bugs of QEMU 7.2.22: 18 bugs, 61 instances xfailed (-v: each instance's reason)
       <bug>  <rule>: <n> xfailed (<ids>) ...             one line per known bug
     skipped <n>: <reason> (<ids>)                         one line per reason
@@ -24,6 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN = 3           # instance IDs a line names before "+N more" (without -v)
+UNJUDGED_SHOWN = 10 # unjudged instances listed one a line (without -v)
 
 
 def rerun_command(python, file, nodeid, qemu, cpu, options=()):
@@ -56,6 +58,11 @@ def first_problem(entry):
     if entry.get("problems"):
         return entry["problems"][0]
     return entry.get("reason") or "failed (see its report above)"
+
+
+def unjudged_step(entry):
+    """The first step of a results entry the model could not judge (its `unjudged` reason), or None."""
+    return next((s for s in entry.get("steps") or () if s.get("unjudged")), None)
 
 
 def step_bugs(entry):
@@ -117,14 +124,21 @@ class TerminalSummary:
         entries = sorted(self.writer.entries, key=lambda e: e["nodeid"])
         write = terminalreporter.write_line
         failing = [e for e in entries if e["outcome"] in ("failed", "xpassed", "error")]
+        unjudged = [e for e in entries if e not in failing and unjudged_step(e)]
         bugged = [e for e in entries if e["outcome"] == "xfailed" or (e["outcome"] == "passed" and step_bugs(e))]
         skipped = [e for e in entries if e["outcome"] == "skipped"]
-        if not (failing or bugged or skipped):
+        if not (failing or unjudged or bugged or skipped):
             return
         terminalreporter.section("MMU conformance summary", sep="=")
         for e in failing:
-            write(f"{'FAILED' if e['outcome'] != 'xpassed' else 'XPASS '} {e['id']}: {first_problem(e)}")
-            write(f"       rerun: {self.rerun(e['file'], e['nodeid'])}")
+            write(f"{'FAILED' if e['outcome'] != 'xpassed' else 'XPASS'} {e['id']}: {first_problem(e)}; "
+                  f"rerun: {self.rerun(e['file'], e['nodeid'])}")
+        for e in unjudged if verbose else unjudged[:UNJUDGED_SHOWN]:
+            step = unjudged_step(e)
+            write(f"UNJUDGED {e['id']}: step {step['n']}: the model could not judge it: {step['unjudged']}; "
+                  f"rerun: {self.rerun(e['file'], e['nodeid'])}")
+        if len(unjudged) > UNJUDGED_SHOWN and not verbose:
+            write(f"UNJUDGED +{len(unjudged) - UNJUDGED_SHOWN} more instances (-v lists them)")
         if bugged:
             self._known_bugs(write, bugged, verbose)
         reasons = defaultdict(list)

@@ -98,7 +98,7 @@ static bool stage2_ok(const u8 *base, const struct blob_stage2 *s, u32 regime_fl
 	return true;
 }
 
-/* What el0.S can run at EL0 (main.c, el0_probe): loads, stores, fetches, the hang self-test. */
+/* What el0.S can run at EL0 (steps.c, el0_probe): loads, stores, fetches, the hang self-test. */
 static bool el0_op(u32 op)
 {
 	return op <= OP_STORE64 || op == OP_FETCH || op == OP_SELFTEST_HANG;     /* OP_LOAD8 is 0 */

@@ -2,7 +2,7 @@
  * Steps that run at EL0.
  *
  * The EL0 probes live in a page of their own (.el0.text, linker/kernel.ld),
- * which main.c maps read-only and EL0-executable at EL0_CODE_VA (layout.h):
+ * which tables.c maps read-only and EL0-executable at EL0_CODE_VA (layout.h):
  * each does its one access and returns to the kernel with SVC, the loaded
  * value (or the fetch stub's) in x0.  A fault in the access, or any other
  * exception, is taken to EL1 from the lower EL and ends the step the same

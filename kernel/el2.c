@@ -11,6 +11,7 @@
  * are the kernel's own, handled by exception.c as at EL1.
  */
 #include "case.h"
+#include "console.h"
 #include "exception.h"
 #include "exit_status.h"
 #include "hvc.h"
@@ -38,7 +39,7 @@ static bool in(u64 pc, const char *start, const char *end)
 	return pc >= (u64)(uintptr_t)start && pc < (u64)(uintptr_t)end;
 }
 
-/* Whether pc is in the EL0 code page, where EL0 steps run (el0.S; main.c maps it at EL0_CODE_VA). */
+/* Whether pc is in the EL0 code page, where EL0 steps run (el0.S; tables.c maps it at EL0_CODE_VA). */
 static bool in_el0_code(u64 pc)
 {
 	return (pc & ~(u64)(EL0_CODE_SIZE - 1)) == EL0_CODE_VA;
@@ -177,6 +178,7 @@ void el2_handle(struct frame *f, u64 vector)
 		if (esr_ec(f->esr) == ESR_EC_HVC64 ? hvc(f) : resume_probe(f))
 			return;
 	}
+	console_set_uart(UART_BASE);    /* EL2's MMU is off here: the UART at its PA */
 	record_begin("exception");
 	record_str("kind", "unexpected");
 	record_dec("el", 2);

@@ -16,10 +16,9 @@ bool is_fixup(u32 op)
 	return op >= OP_FIXUP_MAP && op <= OP_FIXUP_AF;
 }
 
-static void report_not_fixed(const char *id, unsigned n, u64 va, const char *error)
+static void report_not_fixed(unsigned n, u64 va, const char *error)
 {
 	record_begin("step");
-	record_str("case", id);
 	record_dec("n", n);
 	record_hex("va", va);
 	record_str("result", "error");
@@ -42,7 +41,7 @@ static void copy_page(u64 from, u64 to, u64 size)
 		dst[k] = src[k];
 }
 
-bool apply_fixup(const char *id, unsigned n, const struct step *fix, struct pgtable *pt,
+bool apply_fixup(unsigned n, const struct step *fix, struct pgtable *pt,
 		 const struct walk_memory *memory)
 {
 	u64 *slot, page = 1ULL << pt->granule_shift;
@@ -50,12 +49,12 @@ bool apply_fixup(const char *id, unsigned n, const struct step *fix, struct pgta
 	int err;
 
 	if (!probe.fault.taken) {
-		report_not_fixed(id, n, fix->va, "not_faulted");
+		report_not_fixed(n, fix->va, "not_faulted");
 		return false;
 	}
 	err = pgt_slot(pt, fix->va, fix->level, &slot);
 	if (err) {
-		report_not_fixed(id, n, fix->va, pgt_error_name(err));
+		report_not_fixed(n, fix->va, pgt_error_name(err));
 		return false;
 	}
 	pgt_walk(pt, fix->va, memory, &old);

@@ -10,7 +10,7 @@ bool is_fixup(u32 op);
  * it) in the case's tables; false, with an error record for step n, if that
  * access did not fault or the slot cannot be reached.
  */
-bool apply_fixup(const char *id, unsigned n, const struct step *fix, struct pgtable *pt,
+bool apply_fixup(unsigned n, const struct step *fix, struct pgtable *pt,
 		 const struct walk_memory *memory);
 
 #endif

@@ -43,7 +43,7 @@
  * The kernel's home in TTBR1, for cases whose TTBR0 cannot hold its identity
  * map (small VA sizes, TCR_EL1.EPD0 = 1): the window and the UART page aliased
  * at the top of the upper VA range, reached while such a case's steps run
- * (main.c, run_in_alias in alias.S).  Needs T1SZ <= 34.
+ * (main.c run_steps_from_alias, run_in_alias in alias.S).  Needs T1SZ <= 34.
  */
 #define KERNEL_ALIAS_BASE   0xffffffffc0000000
 #define UART_ALIAS_BASE     0xffffffffc2000000
@@ -60,7 +60,7 @@
 #define EL0_CODE_ALIAS_VA   0xffffffffc2010000
 /* The image's code (the EL0 page included) ends here: under SCTLR_EL1.WXN it is mapped read-only, the rest not. */
 #define KERNEL_TEXT_END     0x400a0000
-/* The table pool (main.c), at a fixed place so that the harness builds the same tables offline (harness/declared.py). */
+/* The table pool (tables.c), at a fixed place so that the harness builds the same tables offline (harness/declared.py). */
 #define TABLE_POOL_BASE     0x40100000
 
 /*

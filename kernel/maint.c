@@ -107,7 +107,7 @@ static bool maint(const struct step *s, struct pgtable *spaces, struct pgtable *
 	return true;
 }
 
-void run_maint(const char *id, unsigned n, const struct step *s, const struct regime *r,
+void run_maint(unsigned n, const struct step *s, const struct regime *r,
 	       struct pgtable *spaces, struct pgtable *tt1, struct pgtable *s2)
 {
 	u64 desc = 0;
@@ -120,7 +120,6 @@ void run_maint(const char *id, unsigned n, const struct step *s, const struct re
 	bool done = !r->kernel_high && !no_stage2 && maint(s, spaces, tt1, s2, &desc, &err);
 
 	record_begin("step");
-	record_str("case", id);
 	record_dec("n", n);
 	record_hex("va", s->va);
 	if (done) {

@@ -10,7 +10,7 @@ bool is_maint(u32 op);
  * step's `space` choosing one; tt1: TTBR1's, for VA bit 55 set; s2: its stage
  * 2, or NULL) and print its step record.
  */
-void run_maint(const char *id, unsigned n, const struct step *s, const struct regime *r,
+void run_maint(unsigned n, const struct step *s, const struct regime *r,
 	       struct pgtable *spaces, struct pgtable *tt1, struct pgtable *s2);
 
 #endif

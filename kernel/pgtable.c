@@ -318,3 +318,22 @@ void pgt_walk(const struct pgtable *pt, u64 va, const struct walk_memory *memory
 		return;
 	}
 }
+
+static u64 digest_word(u64 digest, u64 word)
+{
+	return (digest ^ word) * WALK_DIGEST_PRIME;
+}
+
+u64 pgt_walk_digest(u64 digest, const struct walk *w, unsigned stage)
+{
+	for (unsigned i = 0; i < w->nreads; i++) {
+		const struct walk_read *r = &w->reads[i];
+
+		digest = digest_word(digest, stage);
+		digest = digest_word(digest, (u64)(s64)r->level);
+		digest = digest_word(digest, r->table);
+		digest = digest_word(digest, r->index);
+		digest = digest_word(digest, r->desc);
+	}
+	return digest;
+}

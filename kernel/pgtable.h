@@ -119,4 +119,15 @@ int pgt_table_prot(struct pgtable *pt, u64 va, int level, const struct table_pro
 bool pgt_va_in_range(unsigned va_bits, u64 va, bool tbi);
 void pgt_walk(const struct pgtable *pt, u64 va, const struct walk_memory *memory, struct walk *w);
 
+/*
+ * A digest of the descriptors walks read (the step record's `walk`, docs/protocol.md;
+ * harness/walk_digest.py computes the declared tables' the same way): from
+ * WALK_DIGEST_SEED, each read's stage, level, table, index and descriptor, a
+ * 64-bit word each, folded in as FNV-1a folds bytes (xor, then multiply by
+ * WALK_DIGEST_PRIME).
+ */
+#define WALK_DIGEST_SEED    0xcbf29ce484222325
+#define WALK_DIGEST_PRIME   0x100000001b3
+u64 pgt_walk_digest(u64 digest, const struct walk *w, unsigned stage);
+
 #endif

@@ -1,36 +1,9 @@
 /*
- * Records, a line at a time, through semihosting's SYS_WRITE0 (one trap per
- * line: writing the PL011 a character at a time cost QEMU about four times as
- * much, and the records are most of what a run costs).  QEMU sends them to the
- * same chardev as the UART (harness/qemu.py), which stays mapped and reachable.
+ * Records (record.h), written to the console (console.c: the PL011 UART, or
+ * semihosting when the boot asks for it).
  */
 #include "record.h"
-#include "layout.h"
-#include "semihost.h"
-
-/* The line being written: flushed at its end, or when full (a longer line arrives in pieces). */
-static char line[256];
-static unsigned line_len;
-
-static void flush_line(void)
-{
-	line[line_len] = '\0';
-	semihost_write0(line);
-	line_len = 0;
-}
-
-void console_putc(char c)
-{
-	line[line_len++] = c;
-	if (c == '\n' || line_len == sizeof(line) - 1)
-		flush_line();
-}
-
-void console_puts(const char *s)
-{
-	while (*s)
-		console_putc(*s++);
-}
+#include "console.h"
 
 static void put_hex(u64 v)
 {

@@ -9,10 +9,7 @@
 
 #include "types.h"
 
-#define PROTOCOL_VERSION 2
-
-void console_putc(char c);
-void console_puts(const char *s);
+#define PROTOCOL_VERSION 3
 
 void record_begin(const char *event);
 void record_str(const char *key, const char *value);

@@ -1,7 +1,7 @@
 /*
  * Entry: QEMU starts us at EL1 (or EL2 with virtualization=on) with the MMU
  * off.  At EL2, install EL2's vectors and stack (el2_vectors.S) and ask
- * el2_boot_hcr (main.c) where this boot runs its cases: in a `+vhe` boot the
+ * el2_boot_hcr (cmdline.c) where this boot runs its cases: in a `+vhe` boot the
  * kernel stays at EL2 with HCR_EL2.E2H = TGE = 1 (the EL2&0 regime, whose
  * *_EL1 register names reach the *_EL2 registers from EL2, so the code
  * below and the kernel's are the same at either EL); otherwise drop to

@@ -86,7 +86,7 @@ def test_the_default_run_gives_the_verdicts_and_observations_of_a_boot_per_case(
     differ = {case_id: (verdict(default), verdict(isolated))
               for case_id, (default, isolated) in default_vs_isolated.items() if verdict(default) != verdict(isolated)}
     assert differ == {}
-    # Each case starts from zeroed frames (kernel/main.c), so a shared boot observes what fresh boots do.
+    # Each case starts from zeroed frames (kernel/tables.c), so a shared boot observes what fresh boots do.
     differ = {case_id: (observed(default), observed(isolated))
               for case_id, (default, isolated) in default_vs_isolated.items() if observed(default) != observed(isolated)}
     assert differ == {}
@@ -130,9 +130,11 @@ def crashes(tmp_path_factory):
     return work
 
 
-def test_a_crash_in_a_shared_boot_ends_it_and_the_cases_after_it_are_judged(qemu, cpu, crashes):
+@pytest.mark.parametrize("console", ["uart", "semihosting"])
+def test_a_crash_in_a_shared_boot_ends_it_and_the_cases_after_it_are_judged(qemu, cpu, crashes, console):
+    """On either channel of the records (harness.qemu.CONSOLES)."""
     cases = load_dir(CRASHES)
-    runner = Runner(Settings(qemu, cpu, crashes / "build" / "kernel.elf"))
+    runner = Runner(Settings(qemu, cpu, crashes / "build" / "kernel.elf", console=console))
     judged = {c.id: runner.run_shared(c, cases[i + 1:]) for i, c in enumerate(cases)}
 
     assert list(judged) == [c.id for c in cases]
@@ -147,7 +149,9 @@ def test_a_crash_in_a_shared_boot_ends_it_and_the_cases_after_it_are_judged(qemu
     assert not failed.ok and any("unexpected exception" in p for p in failed.problems), failed.problems
     assert failed.rerun is not None
     command = failed.run.command
-    assert command[command.index("-semihosting-config") + 1].endswith("chardev=console,arg=+walks,arg=batch.crash_unexpected")
+    assert command[command.index("-semihosting-config") + 1].endswith(
+        {"uart": "chardev=semihosting,arg=+walks,arg=batch.crash_unexpected",
+         "semihosting": "chardev=console,arg=+semihosting,arg=+walks,arg=batch.crash_unexpected"}[console])
     assert qemu_processes(crashes) == []
 
 

@@ -35,7 +35,7 @@ def _walk_lines(case, n, va, when="before", memory=None, change=None):
         desc = memory.read64(table + 8 * index)
         if change and level == 3:
             desc = change(desc)
-        lines.append(f"walk case={case.id} n={n} when={when} level={level} table={table:#x} index={index} desc={desc:#x}")
+        lines.append(f"walk n={n} when={when} level={level} table={table:#x} index={index} desc={desc:#x}")
         if level == 3 or desc & 3 != 3:
             break
         table = desc & ((1 << 48) - 1) & ~0xFFF
@@ -47,10 +47,10 @@ def _records(case, steps, *, walks=None, regs=None):
     want = declared.case_registers(case, (0, 0, 0, 0))
     regs = regs or {k: getattr(want, k) for k in ("tcr", "mair", "sctlr", "ttbr0", "ttbr1")}
     lines = [f"boot el=1 midr=0x1 {MAX_IDS} cases=1", f"begin case={case.id}",
-             f"regs case={case.id} " + " ".join(f"{k}={v:#x}" for k, v in regs.items())]
+             "regs " + " ".join(f"{k}={v:#x}" for k, v in regs.items())]
     for n, step in enumerate(case.steps):
         lines += walks[n] if walks and n in walks else _walk_lines(case, n, step.va)
-        lines.append(f"step case={case.id} n={n} va={step.va:#x} result={steps[n]}")
+        lines.append(f"step n={n} va={step.va:#x} result={steps[n]}")
     lines.append(f"end case={case.id}")
     output = parse_output("\n".join(f"MMUT {PROTOCOL_VERSION} {line}" for line in lines))
     return output.cases()[case.id], output.boot
@@ -125,7 +125,7 @@ def test_a_run_without_walks_is_not_judged_by_the_model(tmp_path):
     case = _case(tmp_path)
     output = parse_output("\n".join(f"MMUT {PROTOCOL_VERSION} {line}" for line in (
         f"boot el=1 midr=0x1 {MAX_IDS} cases=1", f"begin case={case.id}",
-        f"step case={case.id} n=0 va=0x80000000 result={DEVICE_PAR_INNER}", f"end case={case.id}")))
+        f"step n=0 va=0x80000000 result={DEVICE_PAR_INNER}", f"end case={case.id}")))
     assert crosscheck.step_views(case, output.cases()[case.id], output.boot, "9.0.0") == {}
 
 

@@ -1,5 +1,5 @@
 """harness/declared.py against the kernel's own table builder: for every
-hand-written case, main.c's build order (declared.build_tables, and for a
+hand-written case, tables.c's build order (declared.build_tables, and for a
 stage 2 case stage2.c's, declared.build_stage2) is run once over
 kernel/pgtable.c built for the host and once over declared's Python mirror of
 it, on the same pool address; the pools must hold the same words,
@@ -22,7 +22,7 @@ from host.pgtable_host import (
     POOL_ALIGN, PgTable, PteProt, S2Prot, TablePool, TableProt, Walk, WalkMemory, build_library, load_library,
 )
 
-POOL_SIZE = 4 << 20     # main.c TABLE_POOL_SIZE
+POOL_SIZE = 4 << 20     # tables.c TABLE_POOL_SIZE
 OA_FORMATS = {"48": 0, "52_lpa": 1, "52_ds": 2}     # enum oa_format
 CASES = load_dir(REPO / "cases")
 
@@ -44,7 +44,7 @@ class KernelTables:
 
     def __init__(self, lib, pool, granule, va_bits, oa_format):
         self.lib, self.pt, self.granule = lib, PgTable(), granule
-        # The kernel's walk reads the table pool only (main.c's walk window).
+        # The kernel's walk reads the table pool only (steps.c's walk window).
         self.memory = WalkMemory(ctypes.cast(pool.base, ctypes.c_void_p).value, pool.size, 0)
         assert lib.pgt_init(ctypes.byref(self.pt), ctypes.byref(pool), granule, va_bits, OA_FORMATS[oa_format]) == 0
 

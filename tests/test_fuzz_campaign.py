@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.fuzz.campaign import Settings, rerun_command, run_campaign
+from harness.fuzz.campaign import Settings, judged_problems, rerun_command, run_campaign
 
 # CI's campaign: fixed, so a failure there is a failure anywhere.
 CI_SEED = 20261201
@@ -38,3 +38,5 @@ def test_generated_cases_show_no_unknown_mismatch(pytestconfig):
     # A mismatch that did not come back when its case ran alone is a batch-isolation problem.
     flaky = [f.index for f in report.new if not f.reproduced]
     assert not flaky, f"cases {flaky} mismatched in their batch but not alone"
+    # No mismatch means something only if the model judged the steps, and the mix reached every kind.
+    assert not judged_problems(report), "\n".join(judged_problems(report))

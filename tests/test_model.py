@@ -501,7 +501,7 @@ def test_pc_alignment_comes_before_the_fetch_is_translated(el):
     outcomes = translate(regs(), Memory(), "fetch", VA)
     assert expectation_agrees(s, outcomes) == []
     assert describe(one(outcomes), "fetch") == f"PC alignment fault (EC 0x22), FAR {VA:#x}"
-    assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} "
+    assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} "
                                                    f"result=fault esr=0x8a000000 far={VA:#x} elr=0x1")) == []
 
 
@@ -619,16 +619,16 @@ def test_observation_allowed():
     outcomes = translate(regs(), mem, "store8", VA)
     s = step("store8", VA, Expect("fault", fault="translation", level=3, far=VA, wnr=True))
     esr_value = 0x25 << 26 | 1 << 25 | 1 << 6 | 0x07
-    ok = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=fault esr={esr_value:#x} far={VA:#x} elr=0x1")
+    ok = record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} result=fault esr={esr_value:#x} far={VA:#x} elr=0x1")
     assert observation_allowed(s, outcomes, ok) == []
-    isv = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=fault esr={esr_value | 1 << 24 | 3 << 22:#x} "
+    isv = record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} result=fault esr={esr_value | 1 << 24 | 3 << 22:#x} "
                  f"far={VA:#x} elr=0x1")
     # ISV = 0 for a stage 1 fault (AArch64.InstructionSyndromeValid), ISS[23:14] then RES0.
     (problem,) = observation_allowed(s, outcomes, isv)
     assert "ISV=1 (not 0), SAS=0x3 (not 0x0)" in problem
-    level2 = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=fault esr={esr_value - 1:#x} far={VA:#x} elr=0x1")
+    level2 = record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} result=fault esr={esr_value - 1:#x} far={VA:#x} elr=0x1")
     assert "translation fault, level 2" in observation_allowed(s, outcomes, level2)[0]
-    done = record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} result=ok")
+    done = record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} result=ok")
     assert observation_allowed(s, outcomes, done) == [
         f"matches no outcome the model allows: ({describe(one(outcomes), 'store8')}) got result=ok"]
 
@@ -639,10 +639,10 @@ def test_par_observation_ignores_free_bits():
     s = step("at_s1e1r", VA, Expect("par", pa=PAGE))
     value = 0xFF << 56 | PAGE | 3 << 7 | 1 << 11 | 1 << 10 | 1 << 9     # RES1; IMPDEF bit 10, NS (UNKNOWN)
     for free in (0, 1 << 10, 1 << 9):
-        assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} "
+        assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} "
                                                        f"result=par par={value ^ free:#x}")) == []
     for bit in (8, 11, 1, 4, 52):       # SH; RES1; RES0 bits [6:1] and [55:52] (AArch64.EncodePAR)
-        assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step case=x n=0 va={VA:#x} "
+        assert observation_allowed(s, outcomes, record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} "
                                                        f"result=par par={value ^ 1 << bit:#x}"))
 
 

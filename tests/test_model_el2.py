@@ -133,7 +133,7 @@ def _case(tmp_path, body):
 
 
 def test_declared_registers_and_kernel_mappings(tmp_path):
-    # mmu.c for the EL2 regime: TCR_EL2's layout and RES1 bits, SCTLR_EL2's RES1 bits; main.c kernel_el2: the
+    # mmu.c for the EL2 regime: TCR_EL2's layout and RES1 bits, SCTLR_EL2's RES1 bits; tables.c kernel_el2: the
     # kernel's code without XN, AP[1] = 1.
     case = _case(tmp_path, 'regime = { ips = 40, tbi0 = true }\nmap = [ { va = 0x8000_0000, to = "f", level = 3 } ]\n'
                            'steps = [ { do = "load64", va = 0x8000_0000, expect = { value = 0 } } ]\n')

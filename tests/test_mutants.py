@@ -35,7 +35,7 @@ DEFECTS = {
                         "(prot->pxntable ? TABLE_UXN : 0) | (prot->uxntable ? TABLE_PXN : 0)"),
     "wxn_never_set": ("mmu.c", "(r->wxn ? SCTLR_WXN : 0)", "0"),
     # The kernel's own PSTATE.PAN setting ignored; SCTLR_EL1.SPAN always left at its reset value.
-    "pan_never_set": ("main.c", "write_pan(SPSR_PAN);", "write_pan(0);"),
+    "pan_never_set": ("steps.c", "write_pan(SPSR_PAN);", "write_pan(0);"),
     "span_ignored": ("mmu.c", "return r->span ? sctlr : sctlr & ~SCTLR_SPAN;", "return sctlr;"),
     # HPD0 written to HPD1's bit (and HPD1 to HPD0's).
     "hpd_bits_swapped": ("mmu.c", "(r->hpd0 ? TCR_HPD0 : 0) | (r->hpd1 ? TCR_HPD1 : 0)",

@@ -8,7 +8,7 @@ from harness.protocol import EVENTS, PROTOCOL_VERSION, ProtocolError, parse_outp
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 
-BOOT = "MMUT 2 boot el=1 midr=0xf0510 mmfr0=0x1 mmfr1=0x2 mmfr2=0x3 isar0=0x4 cases=2"
+BOOT = "MMUT 3 boot el=1 midr=0xf0510 mmfr0=0x1 mmfr1=0x2 mmfr2=0x3 isar0=0x4 cases=2"
 
 
 def doc_example():
@@ -20,7 +20,7 @@ def doc_example():
 
 
 def test_version_comes_from_record_h():
-    assert PROTOCOL_VERSION == 2
+    assert PROTOCOL_VERSION == 3
 
 
 def test_doc_example():
@@ -48,7 +48,7 @@ def test_doc_example():
 
 
 def test_crlf_and_other_lines():
-    text = "QEMU noise\r\n" + BOOT + "\r\nMMUT 2 exit status=3\r\n"
+    text = "QEMU noise\r\n" + BOOT + "\r\nMMUT 3 exit status=3\r\n"
     out = parse_output(text)
     assert out.other == ["QEMU noise"]
     assert out.boot.line == BOOT
@@ -56,35 +56,36 @@ def test_crlf_and_other_lines():
 
 
 def test_truncated_last_line():
-    whole = parse_output(BOOT + "\nMMUT 2 begin case=a")
+    whole = parse_output(BOOT + "\nMMUT 3 begin case=a")
     assert [r.event for r in whole.records] == ["boot", "begin"] and whole.garbage == []
-    cut = parse_output(BOOT + "\nMMUT 2 step case=a n=0 va=0x1000 result=fau")
-    assert [g.line for g in cut.garbage] == ["MMUT 2 step case=a n=0 va=0x1000 result=fau"]
+    cut = parse_output(BOOT + "\nMMUT 3 step n=0 va=0x1000 result=fau")
+    assert [g.line for g in cut.garbage] == ["MMUT 3 step n=0 va=0x1000 result=fau"]
     assert "result=fau" in cut.garbage[0].reason
 
 
 @pytest.mark.parametrize("line, reason", [
-    ("MMUT 1 begin case=a", "protocol version '1', expected 2"),
-    ("MMUT x begin case=a", "protocol version 'x', expected 2"),
-    ("MMUT 2", "no event"),
+    ("MMUT 1 begin case=a", "protocol version '1', expected 3"),
+    ("MMUT 2 begin case=a", "protocol version '2', expected 3"),
+    ("MMUT x begin case=a", "protocol version 'x', expected 3"),
+    ("MMUT 3", "no event"),
     ("MMUT  2", "no event"),
-    ("MMUT 2 reboot case=a", "unknown event 'reboot'"),
-    ("MMUT 2 step case=a n=0 va=0x1000 result=fault esr=0x96000007", "step lacks elr, far"),
-    ("MMUT 2 step case=a n=0 va=0x1000", "step lacks result"),
-    ("MMUT 2 step case=a n=0 va=0x1000 result=par", "step lacks par"),
-    ("MMUT 2 step case=a n=0 va=0x1000 result=ok par=0x1", "step does not take par"),
-    ("MMUT 2 error what=map case=a", "error lacks error, index"),
-    ("MMUT 2 begin case=a extra", "malformed key=value 'extra'"),
-    ("MMUT 2 begin case=a=b", "malformed key=value 'case=a=b'"),
-    ("MMUT 2 begin case=", "malformed key=value 'case='"),
-    ("MMUT 2 begin case=a case=b", "key 'case' repeated"),
-    ("MMUT 2 step case=a n=0 va=1000 result=ok", "va=1000: expected 0x"),
-    ("MMUT 2 step case=a n=0 va=0x0g result=ok", "va=0x0g: expected 0x"),
-    ("MMUT 2 step case=a n=0 va=0x01 result=ok", "va=0x01: expected 0x"),
-    ("MMUT 2 step case=a n=0 va=0xABC result=ok", "va=0xABC: expected 0x"),
-    ("MMUT 2 step case=a n=0x1 va=0x0 result=ok", "n=0x1: expected a decimal number"),
-    ("MMUT 2 step case=a n=0 va=0x0 result=maybe", "result=maybe: expected one of error, fault, ok, par"),
-    ("MMUT 2 exception kind=odd vector=0 esr=0x0 far=0x0 elr=0x0 spsr=0x0", "kind=odd: expected one of"),
+    ("MMUT 3 reboot case=a", "unknown event 'reboot'"),
+    ("MMUT 3 step n=0 va=0x1000 result=fault esr=0x96000007", "step lacks elr, far"),
+    ("MMUT 3 step n=0 va=0x1000", "step lacks result"),
+    ("MMUT 3 step n=0 va=0x1000 result=par", "step lacks par"),
+    ("MMUT 3 step n=0 va=0x1000 result=ok par=0x1", "step does not take par"),
+    ("MMUT 3 error what=map case=a", "error lacks error, index"),
+    ("MMUT 3 begin case=a extra", "malformed key=value 'extra'"),
+    ("MMUT 3 begin case=a=b", "malformed key=value 'case=a=b'"),
+    ("MMUT 3 begin case=", "malformed key=value 'case='"),
+    ("MMUT 3 begin case=a case=b", "key 'case' repeated"),
+    ("MMUT 3 step n=0 va=1000 result=ok", "va=1000: expected 0x"),
+    ("MMUT 3 step n=0 va=0x0g result=ok", "va=0x0g: expected 0x"),
+    ("MMUT 3 step n=0 va=0x01 result=ok", "va=0x01: expected 0x"),
+    ("MMUT 3 step n=0 va=0xABC result=ok", "va=0xABC: expected 0x"),
+    ("MMUT 3 step n=0x1 va=0x0 result=ok", "n=0x1: expected a decimal number"),
+    ("MMUT 3 step n=0 va=0x0 result=maybe", "result=maybe: expected one of error, fault, ok, par"),
+    ("MMUT 3 exception kind=odd vector=0 esr=0x0 far=0x0 elr=0x0 spsr=0x0", "kind=odd: expected one of"),
 ])
 def test_malformed(line, reason):
     with pytest.raises(ProtocolError, match=re.escape(reason)):
@@ -99,40 +100,40 @@ def test_parse_record_needs_the_prefix():
 
 
 def test_error_variants():
-    build = parse_record("MMUT 2 error case=a what=map index=3 error=occupied")
+    build = parse_record("MMUT 3 error case=a what=map index=3 error=occupied")
     assert (build.case, build.word("what"), build.num("index"), build.word("error")) == \
         ("a", "map", 3, "occupied")
-    assert parse_record("MMUT 2 error what=unknown_case case=nope").case == "nope"
-    assert parse_record("MMUT 2 error what=cmdline_too_long").case is None
-    assert parse_record("MMUT 2 error what=bad_range range=#3-2").word("range") == "#3-2"
-    bad = parse_record("MMUT 2 error what=bad_blob field=steps index=7")
+    assert parse_record("MMUT 3 error what=unknown_case case=nope").case == "nope"
+    assert parse_record("MMUT 3 error what=cmdline_too_long").case is None
+    assert parse_record("MMUT 3 error what=bad_range range=#3-2").word("range") == "#3-2"
+    bad = parse_record("MMUT 3 error what=bad_blob field=steps index=7")
     assert (bad.word("field"), bad.num("index"), bad.case) == ("steps", 7, None)
-    assert "index" not in parse_record("MMUT 2 error what=bad_blob field=magic").fields
+    assert "index" not in parse_record("MMUT 3 error what=bad_blob field=magic").fields
     with pytest.raises(ProtocolError, match="field=padding: expected one of"):
-        parse_record("MMUT 2 error what=bad_blob field=padding")
+        parse_record("MMUT 3 error what=bad_blob field=padding")
 
 
 def test_typed_accessors():
-    record = parse_record("MMUT 2 begin case=a")
+    record = parse_record("MMUT 3 begin case=a")
     with pytest.raises(TypeError):
         record.num("case")
     with pytest.raises(KeyError):
         record.word("what")
 
 
-EXCEPTION = "MMUT 2 exception kind=unexpected vector=0 esr=0xf2000000 far=0x0 elr=0x40081000 spsr=0x3c5"
+EXCEPTION = "MMUT 3 exception kind=unexpected vector=0 esr=0xf2000000 far=0x0 elr=0x40081000 spsr=0x3c5"
 
 
 def test_exception_naming_its_case():
-    out = parse_output("\n".join([BOOT, "MMUT 2 begin case=a", EXCEPTION + " case=a", ""]))
+    out = parse_output("\n".join([BOOT, "MMUT 3 begin case=a", EXCEPTION + " case=a", ""]))
     a = out.cases()["a"]
     assert a.begin and not a.end and a.exception.word("kind") == "unexpected"
     assert a.exception.num("esr") == 0xF2000000
 
 
 def test_exception_without_case_goes_to_the_open_case():
-    out = parse_output("\n".join([BOOT, "MMUT 2 begin case=a", "MMUT 2 end case=a",
-                                  "MMUT 2 begin case=b", EXCEPTION, ""]))
+    out = parse_output("\n".join([BOOT, "MMUT 3 begin case=a", "MMUT 3 end case=a",
+                                  "MMUT 3 begin case=b", EXCEPTION, ""]))
     cases = out.cases()
     assert cases["a"].exception is None
     assert cases["b"].exception.line == EXCEPTION
@@ -140,45 +141,61 @@ def test_exception_without_case_goes_to_the_open_case():
 
 
 def test_exception_outside_cases_is_not_attached():
-    out = parse_output("\n".join([BOOT, "MMUT 2 begin case=a", "MMUT 2 end case=a", EXCEPTION, ""]))
+    out = parse_output("\n".join([BOOT, "MMUT 3 begin case=a", "MMUT 3 end case=a", EXCEPTION, ""]))
     assert out.cases()["a"].exception is None
     assert out.records[-1].event == "exception"
 
 
 def test_unknown_case_error_is_attached():
-    out = parse_output("MMUT 2 error what=unknown_case case=nope\nMMUT 2 exit status=1\n")
+    out = parse_output("MMUT 3 error what=unknown_case case=nope\nMMUT 3 exit status=1\n")
     nope = out.cases()["nope"]
     assert not nope.begin and nope.error.word("what") == "unknown_case" and nope.problems == []
 
 
 def test_problems():
     out = parse_output("\n".join([
-        "MMUT 2 step case=a n=0 va=0x0 result=ok",
-        "MMUT 2 begin case=a",
-        "MMUT 2 step case=a n=1 va=0x0 result=ok",
-        "MMUT 2 step case=a n=1 va=0x8 result=ok",
-        "MMUT 2 end case=a",
-        "MMUT 2 end case=a",
+        "MMUT 3 step n=0 va=0x0 result=ok",
+        "MMUT 3 begin case=a",
+        "MMUT 3 step n=1 va=0x0 result=ok",
+        "MMUT 3 step n=1 va=0x8 result=ok",
+        "MMUT 3 end case=a",
+        "MMUT 3 end case=a",
+        "MMUT 3 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
     ]))
     a = out.cases()["a"]
     assert a.problems == [
-        "outside begin..end: MMUT 2 step case=a n=0 va=0x0 result=ok",
-        "repeated: MMUT 2 step case=a n=1 va=0x8 result=ok",
-        "repeated: MMUT 2 end case=a",
-        "outside begin..end: MMUT 2 end case=a",
+        "repeated: MMUT 3 step n=1 va=0x8 result=ok",
+        "repeated: MMUT 3 end case=a",
+        "outside begin..end: MMUT 3 end case=a",
     ]
     assert a.steps[1].num("va") == 0x8
+    # A case's own records name no case: outside a case's begin..end they belong to none.
+    assert [(g.line, g.reason) for g in out.garbage] == [
+        ("MMUT 3 step n=0 va=0x0 result=ok", "a step record outside any case's begin..end"),
+        ("MMUT 3 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5", "a regs record outside any case's begin..end"),
+    ]
 
 
-WALK = "MMUT 2 walk case=a n=0 when=before level=-1 table=0x400a0000 index=15 desc=0x400a7003"
+def test_a_case_s_records_belong_to_the_case_begun():
+    out = parse_output("\n".join([
+        "MMUT 3 begin case=a", "MMUT 3 step n=0 va=0x0 walk=0x1234 result=ok", "MMUT 3 end case=a",
+        "MMUT 3 begin case=b", "MMUT 3 step n=0 va=0x8 result=ok", "MMUT 3 end case=b",
+    ]))
+    cases = out.cases()
+    assert cases["a"].steps[0].case == "a" and cases["a"].steps[0].num("walk") == 0x1234
+    assert cases["b"].steps[0].case == "b" and "walk" not in cases["b"].steps[0].fields
+    assert out.garbage == [] and cases["a"].problems == cases["b"].problems == []
+
+
+WALK = "MMUT 3 walk n=0 when=before level=-1 table=0x400a0000 index=15 desc=0x400a7003"
 
 
 def test_walk_and_regs_records():
     walk = parse_record(WALK)
     assert (walk.num("level"), walk.num("table"), walk.num("index"), walk.num("desc"), walk.word("when")) == \
         (-1, 0x400A0000, 15, 0x400A7003, "before")
-    regs = parse_record("MMUT 2 regs case=a tcr=0x5b5103510 mair=0xff00 sctlr=0x30d01805 ttbr0=0x400a0000 ttbr1=0x0")
-    assert regs.case == "a" and regs.num("sctlr") == 0x30D01805 and regs.num("ttbr1") == 0
+    regs = parse_record("MMUT 3 regs tcr=0x5b5103510 mair=0xff00 sctlr=0x30d01805 ttbr0=0x400a0000 ttbr1=0x0")
+    assert regs.num("sctlr") == 0x30D01805 and regs.num("ttbr1") == 0
 
 
 @pytest.mark.parametrize("line, reason", [
@@ -190,39 +207,36 @@ def test_walk_and_regs_records():
     (WALK.replace("when=before", "when=during"), "when=during: expected one of after, before"),
     (WALK.replace(" desc=0x400a7003", ""), "walk lacks desc"),
     (WALK + " va=0x0", "walk does not take va"),
-    ("MMUT 2 regs case=a tcr=0x0 mair=0x0 sctlr=0x0 ttbr0=0x0", "regs lacks ttbr1"),
-    ("MMUT 2 regs case=a tcr=0x0 mair=0x0 sctlr=0x0 ttbr0=0x0 ttbr1=0x0 level=1", "regs does not take level"),
-    ("MMUT 2 error what=unknown_option", "error lacks option"),
+    (WALK + " case=a", "walk does not take case"),
+    ("MMUT 3 regs tcr=0x0 mair=0x0 sctlr=0x0 ttbr0=0x0", "regs lacks ttbr1"),
+    ("MMUT 3 regs tcr=0x0 mair=0x0 sctlr=0x0 ttbr0=0x0 ttbr1=0x0 level=1", "regs does not take level"),
+    ("MMUT 3 error what=unknown_option", "error lacks option"),
 ])
-def test_malformed_v2_records(line, reason):
+def test_malformed_records(line, reason):
     with pytest.raises(ProtocolError, match=re.escape(reason)):
         parse_record(line)
 
 
 def test_walks_group_by_step_and_when_in_walk_order():
     def walk(n, when, level, desc):
-        return f"MMUT 2 walk case=a n={n} when={when} level={level} table=0x1000 index=0 desc={desc:#x}"
+        return f"MMUT 3 walk n={n} when={when} level={level} table=0x1000 index=0 desc={desc:#x}"
     out = parse_output("\n".join([
-        "MMUT 2 begin case=a",
-        "MMUT 2 regs case=a tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
+        "MMUT 3 begin case=a",
+        "MMUT 3 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
         walk(0, "before", 2, 3), walk(0, "before", 3, 0x403),
-        "MMUT 2 step case=a n=0 va=0x0 result=ok",
+        "MMUT 3 step n=0 va=0x0 result=ok",
         walk(0, "after", 2, 3), walk(0, "after", 3, 0x407),
         walk(1, "before", 2, 0),
-        "MMUT 2 step case=a n=1 va=0x0 result=ok",
-        "MMUT 2 regs case=a tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
-        "MMUT 2 end case=a",
-        walk(2, "before", 2, 0),
+        "MMUT 3 step n=1 va=0x0 result=ok",
+        "MMUT 3 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
+        "MMUT 3 end case=a",
     ]))
     a = out.cases()["a"]
     assert a.regs.num("ttbr0") == 4
     assert [w.num("desc") for w in a.walks[0]["before"]] == [3, 0x403]
     assert [w.num("desc") for w in a.walks[0]["after"]] == [3, 0x407]
     assert [w.num("level") for w in a.walks[1]["before"]] == [2] and a.walks[1]["after"] == []
-    assert a.problems == [
-        "repeated: MMUT 2 regs case=a tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
-        f"outside begin..end: {walk(2, 'before', 2, 0)}",
-    ]
+    assert a.problems == ["repeated: MMUT 3 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5"]
 
 
 def test_every_record_line_of_the_doc_parses_and_every_event_is_shown():
@@ -236,10 +250,10 @@ def test_every_record_line_of_the_doc_parses_and_every_event_is_shown():
 
 def test_descriptor_steps_and_their_errors():
     """The step records of steps that change translations (docs/protocol.md)."""
-    written = parse_record("MMUT 2 step case=a n=3 va=0x80000000 result=ok desc=0x41001707")
+    written = parse_record("MMUT 3 step n=3 va=0x80000000 result=ok desc=0x41001707")
     assert written.num("desc") == 0x41001707
-    assert parse_record("MMUT 2 step case=a n=4 va=0x0 result=ok").fields.get("desc") is None
+    assert parse_record("MMUT 3 step n=4 va=0x0 result=ok").fields.get("desc") is None
     for error in ("occupied", "not_faulted", "kernel_high"):
-        assert parse_record(f"MMUT 2 step case=a n=5 va=0x1000 result=error error={error}").word("error") == error
+        assert parse_record(f"MMUT 3 step n=5 va=0x1000 result=error error={error}").word("error") == error
     with pytest.raises(ProtocolError, match="step lacks error"):
-        parse_record("MMUT 2 step case=a n=5 va=0x1000 result=error")
+        parse_record("MMUT 3 step n=5 va=0x1000 result=error")

@@ -67,11 +67,20 @@ def test_command():
     cmd = qemu_command("q", "max", "k.elf", ["a", "b"], boot="stage2")
     assert cmd[cmd.index("-M") + 1] == "virt,virtualization=on"
     assert cmd[cmd.index("-m") + 1] == "1024M"
-    # The records (semihosting's console) and the UART share one stdio chardev.
-    assert cmd[cmd.index("-semihosting-config") + 1] == "enable=on,target=native,chardev=console,arg=+walks,arg=a,arg=b"
+    # The records come over the UART on stdio; what semihosting would write is thrown away (a null chardev).
+    assert cmd[cmd.index("-semihosting-config") + 1] == \
+        "enable=on,target=native,chardev=semihosting,arg=+walks,arg=a,arg=b"
     assert "stdio,id=console,mux=on" in cmd and cmd[cmd.index("-serial") + 1] == "chardev:console"
+    assert "null,id=semihosting" in cmd
     quiet = qemu_command("q", "max", "k.elf", ["#0-4999"], walks=False)
-    assert quiet[quiet.index("-semihosting-config") + 1] == "enable=on,target=native,chardev=console,arg=#0-4999"
+    assert quiet[quiet.index("-semihosting-config") + 1] == "enable=on,target=native,chardev=semihosting,arg=#0-4999"
+    # Opted into, semihosting's console shares stdio with the UART, and the kernel is told to use it.
+    semi = qemu_command("q", "max", "k.elf", ["a"], boot="vhe", console="semihosting")
+    assert semi[semi.index("-semihosting-config") + 1] == \
+        "enable=on,target=native,chardev=console,arg=+vhe,arg=+semihosting,arg=+walks,arg=a"
+    assert "null,id=semihosting" not in semi
+    with pytest.raises(ValueError, match="unknown console"):
+        qemu_command("q", "max", "k.elf", ["a"], console="jtag")
     assert cmd[cmd.index("-kernel") + 1] == "k.elf"
     assert cmd[cmd.index("-device") + 1] == f"loader,file=cases.bin,addr={LAYOUT['CASE_BLOB_BASE']:#x},force-raw=on"
     assert qemu_command("q", "max", "k.elf", ["a"])[cmd.index("-M") + 1] == "virt"
@@ -89,8 +98,24 @@ def test_command():
 def test_demo_case(qemu, cpu, kernel):
     r = run_kernel(qemu, cpu, kernel, [DEMO_CASE])
     assert r.exit_status == 0 and r.signal is None and not r.timed_out, r.output
-    assert "MMUT 2 exit status=0\n" in r.output
+    assert "MMUT 3 exit status=0\n" in r.output
     assert "\r" not in r.output
+
+
+def test_both_consoles_carry_the_same_records(qemu, cpu, kernel):
+    """The UART (the default) and semihosting (opted into) carry the same records, all of them."""
+    runs = {console: run_kernel(qemu, cpu, kernel, [DEMO_CASE], console=console) for console in ("uart", "semihosting")}
+    for console, r in runs.items():
+        out = parse_output(r.output)
+        assert r.exit_status == 0 and not out.garbage and out.cases()[DEMO_CASE].end, (console, r.output)
+    assert runs["uart"].output == runs["semihosting"].output
+
+
+def test_uart_runs_carry_nothing_by_semihosting(qemu, cpu, kernel):
+    """On the UART channel semihosting's output is thrown away: a kernel told to write its records
+    there (+semihosting) is heard from no more, so whatever a UART run shows came over the UART."""
+    r = run_kernel(qemu, cpu, kernel, ["+semihosting", DEMO_CASE])
+    assert r.exit_status == 0 and "MMUT" not in r.output, r.output
 
 
 def test_floor_boot_runs_no_case(qemu, cpu, kernel):
@@ -121,7 +146,7 @@ def test_a_case_that_needs_el2(qemu, cpu, kernel, case):
     """Without EL2 the kernel refuses a stage 2 case, or one whose steps run at EL2, rather than run it at EL1
     alone; with it, it runs."""
     r = run_kernel(qemu, cpu, kernel, [case])
-    assert r.exit_status == 1 and f"MMUT 2 error case={case} what=no_el2\n" in r.output, r.output
+    assert r.exit_status == 1 and f"MMUT 3 error case={case} what=no_el2\n" in r.output, r.output
     r = run_kernel(qemu, cpu, kernel, [case], boot="stage2")
     assert r.exit_status == 0 and " result=ok " in r.output, r.output
 
@@ -129,7 +154,7 @@ def test_a_case_that_needs_el2(qemu, cpu, kernel, case):
 def test_unknown_case(qemu, cpu, kernel):
     r = run_kernel(qemu, cpu, kernel, ["nope"])
     assert r.exit_status == 1, r.output   # EXIT_CASE_ERROR
-    assert "MMUT 2 error what=unknown_case case=nope\n" in r.output
+    assert "MMUT 3 error what=unknown_case case=nope\n" in r.output
 
 
 def test_long_output_is_all_captured(qemu, cpu, kernel):
@@ -137,8 +162,8 @@ def test_long_output_is_all_captured(qemu, cpu, kernel):
     ids = [f"x{i}" for i in range(2000)]
     r = run_kernel(qemu, cpu, kernel, ids)
     lines = r.output.splitlines()
-    assert lines[1:-1] == [f"MMUT 2 error what=unknown_case case={i}" for i in ids]
-    assert lines[-1] == "MMUT 2 exit status=1"
+    assert lines[1:-1] == [f"MMUT 3 error what=unknown_case case={i}" for i in ids]
+    assert lines[-1] == "MMUT 3 exit status=1"
 
 
 @pytest.fixture(scope="module")

@@ -51,9 +51,9 @@ def test_a_failure_a_known_bug_and_the_summary_last(tmp_path, suite_options):
     assert run.returncode == 1, run.output
     lines = run.output.rstrip("\n").splitlines()
     assert lines[-1].startswith("MMU conformance: ") and "1 failed" in lines[-1], lines[-3:]
-    failed = next(k for k, line in enumerate(lines) if line.startswith("FAILED newcomer.ro_block: step 0"))
-    assert lines[failed + 1].strip().startswith(f"rerun: {sys.executable} -m pytest ")
-    rerun = lines[failed + 1].split("rerun: ", 1)[1]
+    (failed,) = [line for line in lines if line.startswith("FAILED newcomer.ro_block: step 0")]
+    assert f"; rerun: {sys.executable} -m pytest " in failed
+    rerun = failed.split("; rerun: ", 1)[1]
     assert f"{mine}/newcomer.toml::ro_block" in rerun and f"--cases='{mine} {translation}'" in rerun
     # The command, as printed, reruns that one instance, from the repository's root.
     again = subprocess.run(rerun + f" --results={tmp_path / 'again'}", shell=True, cwd=ROOT, capture_output=True,
@@ -77,3 +77,31 @@ def test_make_run_prints_under_120_lines_with_the_summary_last(tmp_path, qemu):
     assert run.returncode == 0, "\n".join(lines[-40:])
     assert len(lines) < 120, "\n".join(lines)
     assert lines[-1].startswith("MMU conformance: "), lines[-3:]
+
+
+def test_an_instance_the_model_could_not_judge_gets_a_line(capsys):
+    from harness.terminal import TerminalSummary
+
+    class Reporter:
+        reportchars = "sx"
+
+        def section(self, title, sep):
+            print(f"== {title}")
+
+        def write_line(self, line):
+            print(line)
+
+    class Config:
+        def getoption(self, name):
+            return 0
+
+    writer = type("W", (), {"entries": [
+        {"id": "a.x", "nodeid": "cases/a.toml::x", "file": str(ROOT / "cases" / "a.toml"), "outcome": "passed",
+         "steps": [{"n": 0, "known_bugs": []}, {"n": 1, "known_bugs": [], "unjudged": "the AT's PAR.SH is Unknown"}]},
+        {"id": "a.y", "nodeid": "cases/a.toml::y", "file": str(ROOT / "cases" / "a.toml"), "outcome": "passed",
+         "steps": [{"n": 0}]}], "header": {"qemu_version": "7.2.22"}})()
+    TerminalSummary(writer, lambda file, nodeid: f"pytest {nodeid}").pytest_terminal_summary(Reporter(), Config())
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["== MMU conformance summary",
+                   "UNJUDGED a.x: step 1: the model could not judge it: the AT's PAR.SH is Unknown; "
+                   "rerun: pytest cases/a.toml::x"]

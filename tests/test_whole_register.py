@@ -138,8 +138,8 @@ def test_a_record_is_decoded_once_for_the_case_check_and_the_model(tmp_path, mon
     want = declared.case_registers(case, (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120))
     regs = " ".join(f"{k}={getattr(want, k):#x}" for k in ("tcr", "mair", "sctlr", "ttbr0", "ttbr1"))
     lines = ["boot el=1 midr=0x1 mmfr0=0x32310201126 mmfr1=0x11010211122 mmfr2=0x1021011010011011 "
-             "isar0=0x1221111110212120 cases=1", f"begin case={case.id}", f"regs case={case.id} {regs}",
-             f"step case={case.id} n=0 va=0x80000010 result=fault esr=0x9600004f far=0x80000010 elr=0x1",
+             "isar0=0x1221111110212120 cases=1", f"begin case={case.id}", f"regs {regs}",
+             f"step n=0 va=0x80000010 result=fault esr=0x9600004f far=0x80000010 elr=0x1",
              f"end case={case.id}"]
     output = parse_output("\n".join(f"MMUT {PROTOCOL_VERSION} {line}" for line in lines))
     records = output.cases()[case.id]

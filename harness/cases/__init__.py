@@ -15,7 +15,7 @@ raises CaseError naming the file, the case and the field.  One idea per module:
 The names other modules use are importable from here.  The schema is documented in cases/README.md.
 """
 from harness.cases.layout import kernel_ipa_ranges, kernel_ranges, range_tg, range_unit
-from harness.cases.loader import load_dir, load_file
+from harness.cases.loader import load_dir, load_file, load_files
 from harness.cases.names import (
     ALL_AT_OPS, AP_NAMES, APTABLE_NAMES, AT_OPS, AT_S12_OPS, AT_S1E2_OPS, DESC_WRITES, EL0_OPS, EL2_MODES,
     FIXUP_KINDS, HWDEF, LAST_LEVEL_TLBI, LAYOUT, LOADS, MAINT_OPS, MEMORY_TYPES, OPS, RANGE_TLBI, S2_DESC_WRITES,
@@ -28,7 +28,7 @@ from harness.cases.schema import (
 from harness.cases.validation import OP_FEATURES
 
 __all__ = [
-    "load_dir", "load_file", "CaseError", "Case", "Expect", "Mapping", "Raw", "Regime", "S2Mapping", "Stage2", "Step",
+    "load_dir", "load_file", "load_files", "CaseError", "Case", "Expect", "Mapping", "Raw", "Regime", "S2Mapping", "Stage2", "Step",
     "TableAttrs", "TlbiRange", "Xfail", "DESC_FIELDS", "OP_FEATURES", "kernel_ipa_ranges", "kernel_ranges",
     "range_tg", "range_unit", "ALL_AT_OPS", "AP_NAMES", "APTABLE_NAMES", "AT_OPS", "AT_S12_OPS", "AT_S1E2_OPS",
     "DESC_WRITES", "EL0_OPS", "EL2_MODES", "FIXUP_KINDS", "HWDEF", "LAST_LEVEL_TLBI", "LAYOUT", "LOADS",

@@ -111,7 +111,7 @@ def check_stage2_layout(path, name, s2, steps=()):
 
 
 def kernel_ranges(regime):
-    """VA ranges the kernel maps for itself (main.c, map_kernel): identity in
+    """VA ranges the kernel maps for itself (tables.c, map_kernel): identity in
     TTBR0, or at its alias in TTBR1 when the regime sends it there; the window,
     the UART page and the EL0 code page."""
     if regime.kernel_high:

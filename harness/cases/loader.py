@@ -66,8 +66,13 @@ def toml_problem(text, message):
 
 def load_dir(directory):
     """All cases of every *.toml in a directory, in file order; IDs are unique."""
+    return load_files(sorted(Path(directory).glob("*.toml")))
+
+
+def load_files(paths):
+    """All cases of the case files `paths`, in order; IDs are unique (CaseError naming both files)."""
     cases, seen = [], {}
-    for path in sorted(Path(directory).glob("*.toml")):
+    for path in paths:
         for case in load_file(path):
             if case.id in seen:
                 raise CaseError(path, f"duplicate case ID {case.id!r} (also in {seen[case.id]})")

@@ -14,22 +14,25 @@ import resource
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # harness.model before harness.declared: declared imports the model, which imports declared back.
-from harness.predict import predict_case  # isort: skip
+from harness.predict import TooManyStates, predict_case  # isort: skip
 from harness import blob, esr, par
-from harness.cases import AT_OPS, LOADS, STORES, CaseError
+from harness.cases import ALL_AT_OPS, AT_OPS, LOADS, STORES, CaseError
 from harness.declared import LayoutError
 from harness.errors import HarnessError
 from harness.fuzz import known
+from harness import features
 from harness.features import boot_ids
 from harness.fuzz.generate import FEATURE, Cpu, GeneratorBug, case_name, generate_case
+from harness.fuzz.mix import MIX_COUNT, coverage, missing
 from harness.fuzz.shrink import shrink
 from harness.fuzz.toml_writer import case_text, write_case_file
 from harness.oracle import describe, observation_allowed
-from harness.model.outcome import Abort, Completes, Par, Unknown
+from harness.model.outcome import Abort, Completes, Done, Par, Unknown
 from harness.protocol import parse_output
 from harness.observation import describe as observed_text, observe
 from harness.walk_text import describe_walk
@@ -41,7 +44,12 @@ PHASES = ("generate", "model", "encode", "run", "qemu", "parse", "judge")
 # Seconds a batch may take per case, on top of a boot, before its QEMU is stopped as hung.
 TIMEOUT_PER_CASE = 0.05
 BOOT_TIMEOUT = 10.0
+# The channel of a campaign's records: semihosting, opted into (harness.qemu.CONSOLES), as a
+# generated case's records cost QEMU about four times the CPU over the UART (make bench).
+CONSOLE = "semihosting"
 MIN_CHUNK = 100
+# Cases of one failure run alone, one after another, while each of them does not fail alone.
+FLAKY_TRIES = 3
 # The case ID a generated case has in a campaign's blobs (the kernel prints it on every record: short).
 CAMPAIGN_FAMILY = "fz"
 
@@ -59,6 +67,9 @@ class Settings:
     jobs: int = 2
     batch: int = 500
     shrink: bool = True
+    # The CPU whose ID registers the cases are generated for (None: the one under test).  A differential
+    # campaign generates every build's cases for one CPU; a build without a case's `requires` skips it.
+    gen_cpu: Cpu = None
 
 
 @dataclass
@@ -86,7 +97,10 @@ class ChunkResult:
     count: int
     mismatches: list = field(default_factory=list)
     unknown_steps: int = 0      # steps the model could not predict (not judged)
+    unpredicted: int = 0        # cases beyond the model (too many translation states): not run
+    skipped: int = 0            # cases generated for another CPU (Settings.gen_cpu) needing what this one lacks
     steps: int = 0
+    coverage: Counter = field(default_factory=Counter)     # coverage(): what the judged cases held
     times: dict = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
     errors: list = field(default_factory=list)      # generator bugs, model errors: one line each
 
@@ -170,10 +184,13 @@ def campaign_case(seed, index, cpu):
 
 
 def predict(case, cpu, pool_base):
-    """The model's Outcomes for each step; CampaignError naming the case for a layout the kernel
-    would refuse (a generator bug) or a model that raises."""
+    """The model's Outcomes for each step, or None for a case beyond what the model predicts
+    (too many translation states: it is counted, not run); CampaignError naming the case for a
+    layout the kernel would refuse (a generator bug) or a model that raises."""
     try:
         return predict_case(case, cpu.ids, pool_base)
+    except TooManyStates:
+        return None
     except LayoutError as e:
         raise GeneratorBug(f"generated case {case.name}: the kernel would refuse its layout: {e}") from None
     except Exception as e:      # the model's defect, reported with the case that shows it
@@ -202,14 +219,25 @@ def judge_case(case, predictions, records):
 
 
 def run_cases(settings, cases, workdir, tag, timeout=None, walks=False):
-    """Run cases in as few boots as they need: {index in cases: CaseRecords}.  A case that stops
-    the kernel ends its boot; the rest run in another."""
+    """Run cases in as few boots as they need: {index in cases: CaseRecords}.  Each boot mode's
+    cases (Case.boot: EL1, under the EL2 half, or at EL2 in the EL2&0 regime) boot apart; a
+    case that stops the kernel ends its boot, and the rest run in another."""
+    results = {}
+    for boot in dict.fromkeys(c.boot for c in cases):
+        indices = [k for k, c in enumerate(cases) if c.boot == boot]
+        records = _run_boot_mode(settings, [cases[k] for k in indices], workdir, f"{tag}-{boot}", boot, timeout, walks)
+        results.update({indices[k]: r for k, r in records.items()})
+    return results
+
+
+def _run_boot_mode(settings, cases, workdir, tag, boot, timeout, walks):
     path = Path(workdir) / f"{tag}.bin"
     blob.write(cases, path)
     results, start = {}, 0
     while start < len(cases):
         ids = [f"#{start}-{len(cases) - 1}"]
-        run = run_kernel(settings.qemu, settings.cpu, settings.kernel, ids, blob=path, walks=walks,
+        run = run_kernel(settings.qemu, settings.cpu, settings.kernel, ids, blob=path, walks=walks, boot=boot,
+                         console=CONSOLE,
                          timeout=timeout or BOOT_TIMEOUT + TIMEOUT_PER_CASE * (len(cases) - start))
         per_case = parse_output(run.output).cases()
         stopped = None
@@ -238,44 +266,58 @@ def run_chunk(job):
         result.times["qemu"] += now_children - children
         t, children = now, now_children
 
-    cases = [campaign_case(seed, i, cpu) for i in range(first, first + count)]
+    generated = [(i, campaign_case(seed, i, settings.gen_cpu or cpu)) for i in range(first, first + count)]
+    if settings.gen_cpu is not None:
+        runnable = [(i, c) for i, c in generated if not features.missing(c.requires, *cpu.ids)]
+        result.skipped, generated = len(generated) - len(runnable), runnable
     lap("generate")
     try:
-        predictions = [predict(c, cpu, pool_base) for c in cases]
+        predicted = [(i, c, predict(c, cpu, pool_base)) for i, c in generated]
     except (GeneratorBug, CampaignError) as e:
         result.errors.append(str(e))
         return result
+    result.unpredicted = sum(p is None for _, _, p in predicted)
+    predicted = [x for x in predicted if x[2] is not None]
     lap("model")
     with tempfile.TemporaryDirectory(prefix="mmu-fuzz-") as workdir:
-        path = Path(workdir) / "chunk.bin"
-        blob.write(cases, path)
-        lap("encode")
-        run = run_kernel(settings.qemu, settings.cpu, settings.kernel, [f"#0-{count - 1}"], blob=path,
-                         timeout=BOOT_TIMEOUT + TIMEOUT_PER_CASE * count, walks=False)
-        lap("run")
-        per_case = parse_output(run.output).cases()
-        lap("parse")
-        stopped = None
-        for k, (case, preds) in enumerate(zip(cases, predictions)):
-            records = per_case.get(case.id)
-            if records is None or not records.end:
-                stopped = k
-                break
-            _judge_into(result, first + k, case, preds, records, version, cpu, pool_base)
-        lap("judge")
-        if stopped is not None:
-            # The boot stopped in a case: judge that one alone, run the rest again.
-            rest = run_cases(settings, cases[stopped:], workdir, "rest")
-            lap("run")
-            for k, records in rest.items():
-                _judge_into(result, first + stopped + k, cases[stopped + k], predictions[stopped + k],
-                            records, version, cpu, pool_base)
-            lap("judge")
+        for boot in dict.fromkeys(c.boot for _, c, _ in predicted):
+            _run_chunk_boot(settings, [x for x in predicted if x[1].boot == boot], boot, workdir, result, lap,
+                            version, cpu, pool_base)
     return result
+
+
+def _run_chunk_boot(settings, predicted, boot, workdir, result, lap, version, cpu, pool_base):
+    """Run and judge a chunk's cases of one boot mode in one boot (more if one stops it)."""
+    cases = [c for _, c, _ in predicted]
+    path = Path(workdir) / f"chunk-{boot}.bin"
+    blob.write(cases, path)
+    lap("encode")
+    run = run_kernel(settings.qemu, settings.cpu, settings.kernel, [f"#0-{len(cases) - 1}"], blob=path, boot=boot,
+                     console=CONSOLE, timeout=BOOT_TIMEOUT + TIMEOUT_PER_CASE * len(cases), walks=False)
+    lap("run")
+    per_case = parse_output(run.output).cases()
+    lap("parse")
+    stopped = None
+    for k, (index, case, preds) in enumerate(predicted):
+        records = per_case.get(case.id)
+        if records is None or not records.end:
+            stopped = k
+            break
+        _judge_into(result, index, case, preds, records, version, cpu, pool_base)
+    lap("judge")
+    if stopped is not None:
+        # The boot stopped in a case: judge that one alone, run the rest again.
+        rest = run_cases(settings, cases[stopped:], workdir, "rest")
+        lap("run")
+        for k, records in rest.items():
+            index, case, preds = predicted[stopped + k]
+            _judge_into(result, index, case, preds, records, version, cpu, pool_base)
+        lap("judge")
 
 
 def _judge_into(result, index, case, predictions, records, version, cpu, pool_base):
     result.steps += len(case.steps)
+    result.coverage.update(coverage(case))
     result.unknown_steps += sum(any(isinstance(o, Unknown) for o in p) for p in predictions)
     mismatches, bug = case_mismatches(index, case, predictions, records)
     if bug:
@@ -320,6 +362,9 @@ def expectation(step, outcomes):
 
 
 def _outcome_value(step, o):
+    if isinstance(o, Done):
+        # A descriptor step's Done holds the slot's descriptor: only a read checks it.
+        return {"desc": o.desc} if step.op in ("read_desc", "s2_read_desc") else "ok"
     if isinstance(o, Completes):
         if step.op in LOADS and o.value is not None:
             return {"value": o.value}
@@ -329,12 +374,18 @@ def _outcome_value(step, o):
         out = {"fault": fault}
         if level is not None:
             out["level"] = level
-        if o.far != step.va:
+        # An AT instruction's abort (a stage 2 fault on its walk) always has WnR = 1 and FAR the VA.
+        at = step.op in ALL_AT_OPS
+        if o.far != step.va and not at:
             out["far"] = o.far
-        if step.op != "fetch" and o.wnr != (step.op in STORES):
+        if step.op != "fetch" and not at and o.wnr is not None and o.wnr != (step.op in STORES):
             out["wnr"] = o.wnr
         if o.s1ptw:
             out["s1ptw"] = True
+        if o.stage != 1:
+            out["stage"] = o.stage
+        if o.ipa is not None:
+            out["ipa"] = o.ipa
         return out
     if isinstance(o, Par):
         if par.PAR_F.get(o.value):
@@ -344,6 +395,8 @@ def _outcome_value(step, o):
                 out["level"] = level
             if par.PAR_PTW.get(o.value):
                 out["s1ptw"] = True
+            if par.PAR_S.get(o.value):
+                out["stage"] = 2
             return out
         out = {"pa": o.value & par.PAR_PA.mask}
         if o.mask & par.PAR_ATTR.mask:
@@ -383,10 +436,17 @@ class Report:
     seconds: float = 0.0
     steps: int = 0
     unknown_steps: int = 0
+    unpredicted: int = 0
+    skipped: int = 0
+    coverage: Counter = field(default_factory=Counter)
     times: dict = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
     findings: list = field(default_factory=list)
     errors: list = field(default_factory=list)
     mismatching: int = 0        # cases with a mismatch, known or not
+    unexplained: int = 0        # cases with a mismatch no known bug explains (before any rerun alone)
+    cpu_ids: Cpu = None         # the ID registers the cases were generated for
+    run_failures: int = 0       # cases the kernel did not finish (never started, or their records stop)
+    unexplained_run_failures: int = 0   # of those, the ones no known QEMU bug explains
 
     @property
     def rate(self):
@@ -399,6 +459,30 @@ class Report:
     @property
     def known(self):
         return [f for f in self.findings if f.known is not None]
+
+
+# The share of a campaign's steps the model may leave unjudged (Unknown) and of its cases it may
+# leave unrun (too many translation states) before the campaign says little: it then fails.
+MAX_UNJUDGED = 0.01
+
+
+def judged_problems(report):
+    """Why a campaign that found no mismatch still shows little: steps the model did not judge
+    (an oracle that answers Unknown passes everything), cases it left unrun, no steps at all, or a
+    mix that misses a kind of case this CPU has (mix.missing).  [] when it judged what it ran."""
+    problems = []
+    if report.steps < report.count - report.unpredicted - report.skipped or not report.steps:
+        problems.append(f"{report.steps} steps judged in {report.count} cases: every case has at least one")
+    if report.unknown_steps > MAX_UNJUDGED * report.steps:
+        problems.append(f"the model could not predict {report.unknown_steps} of {report.steps} steps "
+                        f"(more than {MAX_UNJUDGED:.0%}): they were not judged")
+    if report.unpredicted > MAX_UNJUDGED * report.count:
+        problems.append(f"{report.unpredicted} of {report.count} cases were beyond the model (not run)")
+    if report.cpu_ids is not None and report.count >= MIX_COUNT:
+        gaps = missing(report.coverage, report.cpu_ids)
+        if gaps:
+            problems.append(f"the campaign reached no case of: {', '.join(gaps)}")
+    return problems
 
 
 def chunks(count, batch, jobs, first=0):
@@ -418,7 +502,7 @@ def run_campaign(settings, seed, count, progress=None, shrink_findings=None, fol
     with tempfile.TemporaryDirectory(prefix="mmu-fuzz-") as workdir:
         cpu = boot_cpu(settings, workdir)
         pool_base = kernel_pool_base(settings.kernel)
-        report = Report(seed, count, settings.qemu, version, settings.cpu)
+        report = Report(seed, count, settings.qemu, version, settings.cpu, cpu_ids=cpu)
         jobs = [(settings, seed, start, n, cpu, pool_base, version)
                 for start, n in chunks(count, settings.batch, settings.jobs, first)]
         done, last = 0, time.monotonic()
@@ -429,6 +513,9 @@ def run_campaign(settings, seed, count, progress=None, shrink_findings=None, fol
                 done += result.count
                 report.steps += result.steps
                 report.unknown_steps += result.unknown_steps
+                report.unpredicted += result.unpredicted
+                report.skipped += result.skipped
+                report.coverage.update(result.coverage)
                 for phase, seconds in result.times.items():
                     report.times[phase] += seconds
                 report.errors += result.errors
@@ -440,6 +527,9 @@ def run_campaign(settings, seed, count, progress=None, shrink_findings=None, fol
                              f"{len({m.index for m in raw})} mismatching")
         report.seconds = time.monotonic() - started
         report.mismatching = len({m.index for m in raw})
+        report.unexplained = len({m.index for m in raw if m.known is None})
+        report.run_failures = len({m.index for m in raw if m.kind == RUN_FAILURE})
+        report.unexplained_run_failures = len({m.index for m in raw if m.kind == RUN_FAILURE and not m.known})
         if report.errors or not follow:
             return report
         do_shrink = settings.shrink if shrink_findings is None else shrink_findings
@@ -471,8 +561,10 @@ def follow_up(settings, seed, cpu, pool_base, version, workdir, mismatches, do_s
     """Findings from a campaign's mismatches.  A case every mismatch of which known bugs explain
     is reported as those bugs.  Of the others, the first case of each failure (fingerprint) is
     run again alone and, when it fails again, shrunk and written to results/fuzz/; the cases
-    that fail the same way are listed with it."""
-    findings, first_of = [], {}
+    that fail the same way are listed with it.  When that first case does not fail alone
+    (flaky), the next case that failed the same way is run alone too, up to FLAKY_TRIES of
+    them; cases after those are listed with the last."""
+    findings, first_of, flaky_tries = [], {}, {}
     for index in sorted({m.index for m in mismatches}):
         ms = [m for m in mismatches if m.index == index]
         bugs = sorted({m.known for m in ms if m.known})
@@ -480,17 +572,23 @@ def follow_up(settings, seed, cpu, pool_base, version, workdir, mismatches, do_s
             findings.append(Finding(index, ms, reproduced=True, known=", ".join(bugs)))
             continue
         target = next(m for m in ms if m.known is None)
-        if target.fingerprint in first_of:
-            first_of[target.fingerprint].same.append(index)
+        first = first_of.get(target.fingerprint)
+        tried = flaky_tries.get(target.fingerprint, 0)
+        if first is not None and (first.reproduced or tried >= FLAKY_TRIES):
+            first.same.append(index)
             continue
+        # The first case of a failure, or the next one after a case that did not fail alone:
+        # a flaky first case must not hide the others (they may reproduce).
         finding = _new_finding(settings, seed, index, cpu, pool_base, version, workdir, do_shrink, progress)
+        if not finding.reproduced:
+            flaky_tries[target.fingerprint] = tried + 1
         first_of[target.fingerprint] = finding
         findings.append(finding)
     return findings
 
 
 def _new_finding(settings, seed, index, cpu, pool_base, version, workdir, do_shrink, progress):
-    case = campaign_case(seed, index, cpu)
+    case = campaign_case(seed, index, settings.gen_cpu or cpu)
     mismatches, _, _ = _rerun_alone(settings, case, cpu, pool_base, workdir, f"alone{index}")
     _classify(version, case, cpu, pool_base, mismatches)
     target = next((m for m in mismatches if m.known is None), None)
@@ -596,7 +694,7 @@ def walk_lines(case, n, records):
     lines = []
     for when in ("before", "after"):
         if walks.get(when):
-            text = describe_walk(walks[when], case.regime, case.steps[n].va)
+            text = describe_walk(walks[when], case.regime, case.steps[n].va, case.stage2)
             lines.append(f"Walk of step {n} ({when} it, the kernel's software walk): " + "; ".join(text))
     return lines
 
@@ -611,7 +709,8 @@ def measure_rate(qemu, cpu, kernel, count=2000, seed=1, jobs=2, batch=500):
     for `make bench` (harness/bench.py):
         {"cases", "seconds" (wall), "rate" (cases per wall second), "cpu_seconds",
          "rate_per_cpu" (cases per CPU second, the rate an idle machine gets per CPU),
-         "phases" ({phase: CPU seconds}, PHASES), "mismatching" (cases)}.
+         "phases" ({phase: CPU seconds}, PHASES), "mismatching" (cases), "run_failures" (cases that
+         did not run to their end), "unexplained_run_failures" (those no known QEMU bug explains)}.
     Under load from other work the wall rate falls and the CPU figures do not."""
     settings = Settings(qemu=qemu, cpu=cpu, kernel=Path(kernel), jobs=jobs, batch=batch, shrink=False)
     report = run_campaign(settings, seed, count, follow=False)
@@ -620,4 +719,5 @@ def measure_rate(qemu, cpu, kernel, count=2000, seed=1, jobs=2, batch=500):
     cpu_seconds = sum(report.times.values())
     return {"cases": count, "seconds": report.seconds, "rate": report.rate, "cpu_seconds": cpu_seconds,
             "rate_per_cpu": count / cpu_seconds if cpu_seconds else 0.0, "phases": dict(report.times),
-            "mismatching": report.mismatching}
+            "mismatching": report.mismatching, "run_failures": report.run_failures,
+            "unexplained_run_failures": report.unexplained_run_failures}

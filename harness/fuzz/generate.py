@@ -20,12 +20,17 @@ from one random.Random seeded by a string (hashed with SHA-512, independent
 of PYTHONHASHSEED), in a fixed order, over lists and dicts built in order.
 """
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import geometry
-from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, LAYOUT, LOADS, MEMORY_TYPES, OP_FEATURES, SH_NAMES,
-                           STORES, Case, Expect, Mapping, Raw, Regime, Step, TableAttrs, kernel_ranges)
+from harness.fuzz import sequences
+from harness.fuzz import stage2 as gen_stage2
+from harness.fuzz.stage2 import IPA_ALIAS
+from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, AT_S12_OPS, AT_S1E2_OPS, EL0_OPS, EL2_MODES, LAYOUT,
+                           LOADS, MAINT_OPS, MEMORY_TYPES, OP_FEATURES, SH_NAMES, STORES, Case, Expect, Mapping, Raw,
+                           Regime, Step, TableAttrs, kernel_ranges)
+from harness.cases.validation import PA_AT_LEAST, REGIME_FEATURES, STAGE2_FEATURES
 from harness.features import FEATURES, PA_BITS
 
 FEATURE = "Generated cases (harness.fuzz): found by a campaign, shrunk"
@@ -34,9 +39,18 @@ FEATURE = "Generated cases (harness.fuzz): found by a campaign, shrunk"
 PLACEHOLDER = Expect("fault", fault="translation")
 
 DATA_OPS = (*LOADS, *STORES)
-# AT S1E1RP/WP need FEAT_PAN2 (cases.OP_FEATURES): the generator keeps to what every CPU runs.
-ALL_OPS = (*DATA_OPS, "fetch", *(op for op in AT_OPS if op not in OP_FEATURES))
-OP_SIZE = {**LOADS, **STORES, "fetch": 4, **{op: 1 for op in AT_OPS}}
+# Every access a generated step may make (access_ops: which, where).
+ALL_OPS = (*DATA_OPS, "fetch", *AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS)
+OP_SIZE = {**LOADS, **STORES, "fetch": 4, **{op: 1 for op in (*AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS)}}
+
+# Where a case's steps run: EL1&0 (stage 1 alone, or under the case's stage 2), or at EL2 in the
+# EL2 regime (E2H = 0) or the EL2&0 regime (E2H = TGE = 1; cases.EL2_MODES).  Weights keep every
+# campaign's mix broad; the EL2 regimes need what MODE_NEEDS names.
+MODES = ("el1", "stage2", "nvhe", "vhe")
+MODE_WEIGHTS = {"el1": 4, "stage2": 3, "nvhe": 2, "vhe": 2}
+MODE_NEEDS = {"el1": None, "stage2": None, "nvhe": None, "vhe": "FEAT_VHE"}
+# The share of a case's step draws that is a translation-changing sequence (where one is possible).
+CHANGE_SHARE = 0.3
 
 RAM_END = LAYOUT["RAM_BASE"] + LAYOUT["RAM_SIZE"]
 POOL = (LAYOUT["FRAME_POOL_BASE"], LAYOUT["FRAME_POOL_BASE"] + LAYOUT["FRAME_POOL_SIZE"])
@@ -136,33 +150,75 @@ def _mair_byte(rng):
     return rng.choice(NORMAL_NIBBLES) << 4 | rng.choice(NORMAL_NIBBLES)
 
 
-def random_regime(rng, cpu):
+def random_mode(rng, cpu):
+    """Where the case's steps run (MODES), by MODE_WEIGHTS among those the CPU has."""
+    modes = [m for m in MODES if MODE_NEEDS[m] is None or cpu.has(MODE_NEEDS[m])]
+    return rng.choices(modes, [MODE_WEIGHTS[m] for m in modes])[0]
+
+
+def _controls(rng, cpu, mode):
+    """SCTLR, PSTATE.PAN and TCR controls of permissions (WXN, PAN, SPAN, EPAN, HPD, E0PD), each
+    drawn where the CPU has its feature (else it is RES0: cases.REGIME_FEATURES) and the regime
+    has it (the EL2 regime has no PAN, no E0PD and one HPD: cases.EL2_REGIME_KEYS)."""
+    out = {"wxn": rng.random() < 0.2}
+    if cpu.has("FEAT_HPDS"):
+        out["hpd0"] = rng.random() < 0.15
+    if mode == "nvhe":
+        return out
+    if cpu.has("FEAT_HPDS"):
+        out["hpd1"] = rng.random() < 0.15
+    if cpu.has("FEAT_PAN"):
+        out["pan"] = rng.random() < 0.35
+        out["span"] = rng.random() >= 0.2
+    if cpu.has("FEAT_PAN3"):
+        out["epan"] = rng.random() < 0.3
+    if cpu.has("FEAT_E0PD"):
+        # E0PD0 sends the kernel to its TTBR1 alias, which a stage 2 cannot have (kernel/blob.c).
+        out["e0pd0"] = mode != "stage2" and rng.random() < 0.06
+        out["e0pd1"] = rng.random() < 0.12
+    if cpu.has("asid16"):
+        out["asid16"] = rng.random() < 0.2
+    out["a1"] = rng.random() < 0.1
+    return out
+
+
+def random_regime(rng, cpu, mode="el1"):
     granules = cpu.granules
     weights = [GRANULE_WEIGHTS[g] for g in granules]
     tg0 = rng.choices(granules, weights)[0]
-    tg1 = tg0 if rng.random() < 0.6 else rng.choices(granules, weights)[0]
+    # The EL2 regime has one range: TTBR1's fields stay at their defaults.
+    one_range = mode == "nvhe"
+    tg1 = tg0 if one_range or rng.random() < 0.6 else rng.choices(granules, weights)[0]
     small = [g for g in (tg0, tg1) if g != 16]
     ds = bool(small) and all(cpu.lpa2(g) for g in small) and rng.random() < 0.2
     ips_bits = rng.choice([32, 36, 40, 42, 44, 48, 48, 48, 52, 52])
-    epd0 = rng.random() < 0.08
-    t0sz = _pick_tsz(rng, *_tsz_range(cpu, tg0, ds))
-    kernel_high = epd0 or KERNEL_WINDOW_END > 1 << (64 - t0sz)
+    controls = _controls(rng, cpu, mode)
+    # The EL2 regime's one range must hold the kernel's identity window (cases._check_el2); under a
+    # stage 2 the kernel runs from it too (its TTBR1 alias has no stage 2 mapping: kernel/blob.c).
+    identity = one_range or mode == "stage2"
+    epd0 = not identity and rng.random() < 0.08
+    low0, high0 = _tsz_range(cpu, tg0, ds)
+    t0sz = _pick_tsz(rng, low0, min(high0, 64 - KERNEL_WINDOW_END.bit_length()) if identity else high0)
+    kernel_high = epd0 or controls.get("e0pd0", False) or KERNEL_WINDOW_END > 1 << (64 - t0sz)
     low1, high1 = _tsz_range(cpu, tg1, ds)
-    if kernel_high:
+    if one_range:
+        epd1, t1sz = False, 16
+    elif kernel_high:
         # The kernel runs from its TTBR1 alias: TTBR1 must walk and reach it (harness/cases/layout.py check_layout).
         epd1, t1sz = False, _pick_tsz(rng, low1, min(high1, 34))
     else:
         epd1, t1sz = rng.random() < 0.12, _pick_tsz(rng, low1, high1)
-    ha = cpu.has("FEAT_HAFDBS") and rng.random() < 0.3
-    hd = cpu.has("FEAT_HAFDBS_DIRTY") and rng.random() < (0.6 if ha else 0.05)
+    # Stage 1 hardware updates under stage 2 are outside the model (cases.py refuses them).
+    ha = mode != "stage2" and cpu.has("FEAT_HAFDBS") and rng.random() < 0.3
+    hd = mode != "stage2" and cpu.has("FEAT_HAFDBS_DIRTY") and rng.random() < (0.6 if ha else 0.05)
     mair = {idx: attr for idx, attr in MEMORY_TYPES.values()}
     for idx in range(2, 8):
         if rng.random() < 0.35:
             mair[idx] = _mair_byte(rng)
     return Regime(tg0=tg0, tg1=tg1, t0sz=t0sz, t1sz=t1sz, ips_bits=ips_bits, epd0=epd0, epd1=epd1,
-                  tbi0=rng.random() < 0.3, tbi1=rng.random() < 0.3, ds=ds, ha=ha, hd=hd,
+                  tbi0=rng.random() < 0.3, tbi1=not one_range and rng.random() < 0.3, ds=ds, ha=ha, hd=hd,
                   sctlr_a=rng.random() < 0.2, ttbr1=None,
-                  mair=sum(attr << (8 * idx) for idx, attr in sorted(mair.items())))
+                  mair=sum(attr << (8 * idx) for idx, attr in sorted(mair.items())), **controls)
 
 
 # ---------------------------------------------------------------- address geometry
@@ -192,6 +248,12 @@ class Half:
 
 def halves(regime):
     return (Half(False, regime.tg0, 64 - regime.t0sz), Half(True, regime.tg1, 64 - regime.t1sz))
+
+
+def mapped_halves(regime, mode):
+    """The halves a case may map: both, or TTBR0's alone in the EL2 regime (E2H = 0)."""
+    lower, upper = halves(regime)
+    return (lower,) if mode == "nvhe" else (lower, upper)
 
 
 def oa_bits(regime, cpu, granule_shift):
@@ -229,6 +291,8 @@ class Slot:
     frame: tuple = None     # (pa, size) the steps through it reach; None: no memory (high OA, invalid)
     window: tuple = None    # (lo, hi) offsets into the slot steps may use (blocks at OA 0)
     code: bool = False      # fetch steps run a stub from its frame: stores keep out
+    oa: int = None          # the output address its descriptor holds (an IPA under stage 2)
+    changed: bool = False   # a descriptor step rewrote it: no fetch after (its stub is where it was)
 
     @property
     def size(self):
@@ -240,15 +304,21 @@ class Layout:
     """The frames, slots and reserved VA ranges of a case being generated."""
     regime: Regime
     cpu: Cpu
+    mode: str = "el1"
     slots: list = field(default_factory=list)
     pool_next: int = POOL[0]
     big_next: int = BIG[0]
     no_store: list = field(default_factory=list)    # (pa, size) stores keep out of: code and table frames
     table_frame_maps: list = field(default_factory=list)
+    aliased: list = field(default_factory=list)     # (ipa, size): frames stage 1 reaches at IPA_ALIAS + PA
+    stage2: object = None   # the case's cases.Stage2 (mode "stage2"), once drawn
+    asid: int = 0           # the ASID the steps run with (sequences: set_ttbr0/1)
+    changed: bool = False   # a sequence has changed a translation (no access across pages after: _offset)
 
     def __post_init__(self):
         self.kernel = kernel_ranges(self.regime)
         self.kernel_half = 1 if self.regime.kernel_high else 0
+        self.halves = mapped_halves(self.regime, self.mode)
 
     def frame(self, size):
         """A new frame of `size` bytes, aligned to it: in the pool (which the kernel zeroes
@@ -265,6 +335,24 @@ class Layout:
             self.big_next = start + size
             return start
         return None
+
+    @property
+    def may_cross(self):
+        """Whether a load may cross into the next page: not once a translation changed (the model's
+        TLB judges a whole access by one entry, not each page by its own), nor under stage 2 (where
+        the model's choices for the first page's stage 2 and the second page's stage 1 are not
+        all there yet: harness.fuzz seed 20261201, case 922 on 7.2.22)."""
+        return not self.changed and self.mode != "stage2"
+
+    def output(self, rng, pa, size):
+        """The output address stage 1 gives a frame: its PA, or under stage 2 sometimes its
+        alias IPA_ALIAS + PA, which the case's own stage 2 maps (or leaves unmapped).  The
+        frame pool is in the kernel's window, which the kernel maps at IPA = PA itself; frames
+        above it are always aliased.  The alias is linear: what stores keep out of stays the same."""
+        if self.mode != "stage2" or (pa < POOL[1] and rng.random() < 0.4):
+            return pa
+        self.aliased.append((pa + IPA_ALIAS, size))
+        return pa + IPA_ALIAS
 
     def table_frame(self, rng, half):
         """A zeroed frame for a raw table descriptor to point at, mapped read-only (so the
@@ -331,7 +419,7 @@ class Layout:
         pa = self.frame(size)
         if pa is None:
             return None
-        return pa, (pa, size), None
+        return self.output(rng, pa, size), (pa, size), None
 
 
 def _mapping(rng, regime, va, pa, level, contig=False, attrs=None):
@@ -352,7 +440,7 @@ def _leaf_level(rng, half):
 def _add_maps(rng, layout, maps):
     regime = layout.regime
     for _ in range(rng.choice((1, 1, 2, 2, 3, 4))):
-        half = rng.choice(halves(regime))
+        half = rng.choice(layout.halves)
         level = _leaf_level(rng, half)
         va = layout.pick_slot_va(rng, half, level)
         target = va is not None and layout.leaf_target(rng, half, level)
@@ -361,7 +449,7 @@ def _add_maps(rng, layout, maps):
         pa, frame, window = target
         code = frame is not None and window is None and rng.random() < 0.3
         maps.append(_mapping(rng, regime, va, pa, level))
-        layout.slots.append(Slot(half, level, va, "map", frame, window, code))
+        layout.slots.append(Slot(half, level, va, "map", frame, window, code, oa=pa))
         if code:
             layout.no_store.append(frame)
         if frame is not None and window is None and rng.random() < 0.15:
@@ -370,14 +458,14 @@ def _add_maps(rng, layout, maps):
             va2 = layout.pick_slot_va(rng, half, level_alias)
             if va2 is not None:
                 maps.append(_mapping(rng, regime, va2, pa, level_alias))
-                layout.slots.append(Slot(half, level_alias, va2, "map", frame, None, code))
+                layout.slots.append(Slot(half, level_alias, va2, "map", frame, None, code, oa=pa))
 
 
 def _add_contiguous_run(rng, layout, maps):
     """A whole, consistent contiguous run: every entry of an aligned group with the Contiguous
     bit, the same attributes and adjacent output addresses (D8.6.1)."""
     regime = layout.regime
-    half = rng.choice(halves(regime))
+    half = rng.choice(layout.halves)
     level = rng.choice([lv for lv in (2, 3) if lv >= half.start_level])
     entries = CONTIG_ENTRIES[(half.granule_shift, level)]
     size = half.size(level)
@@ -438,6 +526,7 @@ def _raw_descriptor(rng, layout, slot):
             table = layout.table_frame(rng, half)
             if table is None:
                 return None
+            table = layout.output(rng, table, 1 << g)
         return encode_oa(regime, g, table) | attrs | 0b11
     target = layout.leaf_target(rng, half, level)
     if not target:
@@ -459,7 +548,7 @@ def _raw_descriptor(rng, layout, slot):
 def _add_raws(rng, layout, maps, raws):
     regime = layout.regime
     for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
-        half = rng.choice(halves(regime))
+        half = rng.choice(layout.halves)
         level = rng.randint(half.start_level, 3)
         va = layout.pick_slot_va(rng, half, level)
         if va is None:
@@ -475,7 +564,7 @@ def _add_raws(rng, layout, maps, raws):
 
 
 def _add_table_attrs(rng, layout, maps, tables):
-    """APTable/PXNTable on table descriptors above some mappings (they are tables: the maps made them)."""
+    """APTable/PXNTable/UXNTable on table descriptors above some mappings (they are tables: the maps made them)."""
     regime = layout.regime
     for m in maps:
         if rng.random() >= 0.2:
@@ -491,7 +580,7 @@ def _add_table_attrs(rng, layout, maps, tables):
         if any(t.va == base and t.level == level for t in tables):
             continue
         tables.append(TableAttrs(va=base, level=level, aptable=rng.choice(list(APTABLE_NAMES)),
-                                 pxntable=rng.random() < 0.4))
+                                 pxntable=rng.random() < 0.4, uxntable=rng.random() < 0.3))
 
 
 # ---------------------------------------------------------------- steps
@@ -511,10 +600,11 @@ def _with_tag(rng, va):
     return va & ((1 << 56) - 1) | rng.randrange(1, 256) << 56
 
 
-def _offset(rng, op, span):
+def _offset(rng, op, span, cross=True):
     """A byte offset into a span of `span` bytes for an access by op: aligned to its size or not.
     Only loads cross a 4 KiB boundary (into the next page, which may translate otherwise or
-    not at all): a store across it could reach a frame that stores keep out of."""
+    not at all): a store across it could reach a frame that stores keep out of.  Not with cross
+    False (Layout.may_cross)."""
     size = OP_SIZE[op]
     where = rng.choice(("start", "end", "any", "any"))
     if where == "start":
@@ -524,7 +614,7 @@ def _offset(rng, op, span):
     else:
         offset = rng.randrange(span) & ~0xFFF
     page_off = rng.randrange(0x1000 - size + 1)
-    if op in LOADS and size > 1 and rng.random() < 0.1:
+    if op in LOADS and size > 1 and rng.random() < 0.1 and cross:
         page_off = 0x1000 - rng.randrange(1, size)
     elif op == "fetch" or rng.random() < 0.6:
         page_off &= ~(size - 1)
@@ -550,12 +640,12 @@ def _slot_step_va(rng, layout, op, slot):
             return None
     if op == "fetch" and slot.kind == "raw":
         return None
-    if op == "fetch" and slot.frame is not None and not slot.code and slot.window is None:
+    if op == "fetch" and slot.frame is not None and (not slot.code or slot.changed) and slot.window is None:
         return None
     if slot.window is not None:
         lo, hi = slot.window
         for _ in range(8):
-            off = lo + (rng.randrange(hi - lo) & ~0xFFF) + _offset(rng, op, 0x1000)
+            off = lo + (rng.randrange(hi - lo) & ~0xFFF) + _offset(rng, op, 0x1000, layout.may_cross)
             pa = slot.frame[0] + off
             if op in STORES and any(start <= pa < start + size for start, size in layout.no_store):
                 continue
@@ -563,7 +653,7 @@ def _slot_step_va(rng, layout, op, slot):
                 return None     # no stub is planted outside the case's frames it knows
             return slot.va + off
         return None
-    return slot.va + _offset(rng, op, slot.size)
+    return slot.va + _offset(rng, op, slot.size, layout.may_cross)
 
 
 def _random_step_va(rng, layout, op):
@@ -576,7 +666,7 @@ def _random_step_va(rng, layout, op):
             return None
     elif kind < 0.85:
         half = rng.choice((lower, upper))
-        va = half.lo + (rng.randrange(half.hi - half.lo) & ~0xFFF) + _offset(rng, op, 0x1000)
+        va = half.lo + (rng.randrange(half.hi - half.lo) & ~0xFFF) + _offset(rng, op, 0x1000, layout.may_cross)
     else:
         # Outside both VA ranges: between the halves, bit 55 clear or set.
         if rng.random() < 0.5 and lower.hi < 1 << 55:
@@ -585,41 +675,99 @@ def _random_step_va(rng, layout, op):
             va = rng.randrange(0xFF80 << 48, upper.lo)
         else:
             return None
-        va = va & ~0xFFF | _offset(rng, op, 0x1000)
+        va = va & ~0xFFF | _offset(rng, op, 0x1000, layout.may_cross)
     if rng.random() < 0.2:
         va = _with_tag(rng, va)
     return va if _safe_for(layout, op, va) else None
 
 
+def access_ops(layout):
+    """The accesses a case's steps may make where they run (cases.py: EL2_REFUSED_OPS, the AT of
+    each regime; AT S1E1RP/WP only with FEAT_PAN2)."""
+    mode, cpu = layout.mode, layout.cpu
+    ats = [op for op in AT_OPS if op not in OP_FEATURES or cpu.has(OP_FEATURES[op])]
+    if mode == "nvhe":
+        return (*(op for op in DATA_OPS if op not in ("ldtr64", "sttr64")), "fetch", *AT_S1E2_OPS)
+    return (*DATA_OPS, "fetch", *ats, *(AT_S1E2_OPS if mode == "vhe" else ()),
+            *(AT_S12_OPS if mode == "stage2" else ()))
+
+
+def el0_allowed(layout):
+    """Whether steps may run at EL0: not in the EL2 regime (no EL0), nor where the kernel's EL0
+    code runs from TTBR1 and E0PD1 denies EL0 that range (cases._check_layout)."""
+    r = layout.regime
+    return layout.mode != "nvhe" and not (r.e0pd1 and r.kernel_high)
+
+
+def access_step(rng, layout, op=None, slot=None):
+    """One access (a load, store, fetch or AT) at a VA the layout allows for it, at EL0 or at the
+    case's EL; None where the drawn op may not go."""
+    op = op or rng.choice(access_ops(layout))
+    el = 0 if op in EL0_OPS and el0_allowed(layout) and rng.random() < 0.3 else 1
+    va = _slot_step_va(rng, layout, op, slot) if slot is not None else _random_step_va(rng, layout, op)
+    if va is None or not _safe_for(layout, op, va):
+        return None
+    value = rng.getrandbits(8 * STORES[op]) if op in STORES else 0
+    return Step(op, va, value, PLACEHOLDER, el)
+
+
 def _add_steps(rng, layout, steps):
+    """Accesses, and now and then a sequence that changes a translation and its TLB entries
+    (harness.fuzz.sequences) with accesses after it."""
+    changes = sequences.possible(layout)
     for _ in range(rng.choice((1, 2, 2, 3, 3, 4, 5, 6))):
-        op = rng.choice(ALL_OPS)
-        va = _random_step_va(rng, layout, op)
-        if va is None:
+        if changes and rng.random() < CHANGE_SHARE:
+            sequences.add(rng, layout, steps)
             continue
-        value = rng.getrandbits(8 * STORES[op]) if op in STORES else 0
-        steps.append(Step(op, va, value, PLACEHOLDER))
+        step = access_step(rng, layout)
+        if step is not None:
+            steps.append(step)
 
 
 # ---------------------------------------------------------------- the case
+
+def requirements(case, cpu):
+    """The features a generated case uses, as `requires` (so that a rerun on a CPU without them
+    skips it, and the loader's checks of feature use hold): its granules, controls, ops, stage 2
+    and EL2 regime."""
+    r, s2 = case.regime, case.stage2
+    need = {f"granule{1 << (g - 10)}k" for g in {r.tg0, r.tg1}}
+    defaults = Regime.__dataclass_fields__
+    need |= {feature for key, feature in REGIME_FEATURES.items() if getattr(r, key) != defaults[key].default}
+    need |= {OP_FEATURES[s.op] for s in case.steps if s.op in OP_FEATURES}
+    if case.el2 == "vhe":
+        need.add("FEAT_VHE")
+    if s2 is not None:
+        need.add(f"s2granule{1 << (s2.tg - 10)}k")
+        need |= {next(f for f in features if cpu.has(f)) for key, features in STAGE2_FEATURES.items()
+                 if getattr(s2, key)}
+        pa_bits = geometry.s2_sl_min_pa_bits(s2.tg, s2.sl0, s2.sl2)
+        if pa_bits:
+            need.add(next(f for f in PA_AT_LEAST[pa_bits] if cpu.has(f)))
+    return tuple(sorted(need))
+
 
 def generate_case(seed, index, cpu, path=None):
     """Case `index` of campaign `seed` for this CPU, with PLACEHOLDER expectations (the
     model's replace them).  Deterministic: the same arguments give the same case."""
     rng = case_rng(seed, index)
     while True:
-        regime = random_regime(rng, cpu)
-        layout = Layout(regime, cpu)
+        mode = random_mode(rng, cpu)
+        regime = random_regime(rng, cpu, mode)
+        layout = Layout(regime, cpu, mode)
         maps, raws, tables, steps = [], [], [], []
         if rng.random() < 0.06:
             _add_contiguous_run(rng, layout, maps)
         _add_maps(rng, layout, maps)
         _add_raws(rng, layout, maps, raws)
         _add_table_attrs(rng, layout, maps, tables)
+        if mode == "stage2":
+            layout.stage2 = gen_stage2.random_stage2(rng, layout)
         _add_steps(rng, layout, steps)
-        if steps:
+        if any(s.op not in MAINT_OPS for s in steps):
             break
     path = Path(path or f"results/fuzz/{seed}-{index}.toml")
-    return Case(path=path, family=path.stem,
-                feature=FEATURE, name=case_name(seed, index), summary="generated", regime=regime, maps=tuple(maps),
-                raws=tuple(raws), tables=tuple(tables), steps=tuple(steps))
+    case = Case(path=path, family=path.stem, feature=FEATURE, name=case_name(seed, index), summary="generated",
+                regime=regime, maps=tuple(maps), raws=tuple(raws), tables=tuple(tables), steps=tuple(steps),
+                stage2=layout.stage2, el2=mode if mode in EL2_MODES else None)
+    return replace(case, requires=requirements(case, cpu))

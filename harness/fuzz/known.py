@@ -39,7 +39,7 @@ from harness.ops import LS_SYNDROME
 from harness.kdefs import REPO
 from harness.model import Abort, Outcomes, UnknownMemory
 from harness.predict import predict_case
-from harness.model.attributes import DEVICE_TYPES, MemAttrs
+from harness.model.attributes import DEVICE_TYPES, WB, WT, MemAttrs
 from harness.model.registers import REGIME_EL2, REGIME_EL20
 from harness.oracle import observation_allowed
 from harness.model.outcome import Completes
@@ -50,13 +50,13 @@ from harness.versions import in_range
 def _isv_for_stage1_aborts_taken_to_el2():
     """AArch64.InstructionSyndromeValid, but also TRUE for a stage 1 Data Abort of an access at
     EL2 (the EL2 and EL2&0 regimes' own faults; EL0's under TGE have ISV = 0 as they must): ISV = 1
-    with the load's or store's syndrome, as for a stage 2 fault on the access's lowest address."""
+    with the load's or store's syndrome, on either page of an access that crosses pages (7.2.22
+    reports it for a fault on the second page too: harness.fuzz seed 20261201, case 150)."""
     original = stage2.instruction_syndrome
 
     def instruction_syndrome(regs, access, outcome):
         if (isinstance(outcome, Abort) and outcome.stage == 1 and outcome.fsc is not None
-                and regs.regime in (REGIME_EL2, REGIME_EL20) and access.el != 0 and access.op in LS_SYNDROME
-                and outcome.far == access.va):
+                and regs.regime in (REGIME_EL2, REGIME_EL20) and access.el != 0 and access.op in LS_SYNDROME):
             return replace(outcome, syndrome=LS_SYNDROME[access.op])
         return original(regs, access, outcome)
     return [(stage2, "instruction_syndrome", instruction_syndrome)]
@@ -86,6 +86,17 @@ def _ds_drops_oa_51_50(stage):
         oa = original(params, desc, lsb)
         return oa & ((1 << 50) - 1) if params.ds and params.oasize < 52 else oa
     return [(stage, "desc_oa", desc_oa)]
+
+
+def _lpa_only_with_a_52_bit_oa_size():
+    """Descriptor bits[15:12] of the 64K granule read as OA[51:48] only where the OA size (IPS, PS)
+    is 52 bits, not wherever PAMax is (AArch64.S1LeafBase, AArch64.NextTableBase): below it they
+    are left out of the address, so they make no Address size fault."""
+    original = walk.lpa_choices
+
+    def lpa_choices(params):
+        return (False,) if params.granule == 16 and params.oasize < 52 else original(params)
+    return [(module, "lpa_choices", lpa_choices) for module in (translate, stage2)]
 
 
 def _block_oa_checked_whole():
@@ -179,6 +190,28 @@ def _fwb_device_type_of_stage2():
     return [(stage2, "s2_apply_fwb_mem_attrs", s2_apply_fwb_mem_attrs)]
 
 
+def _s2_write_through_drops_the_transient_hint():
+    """S2CombineS1MemAttrs' cacheability, but stage 2 Write-Through over stage 1 Write-Back made
+    non-transient (stage 1's allocation hints kept)."""
+    original = stage2._combine_cacheability
+
+    def combine_cacheability(s1, s2):
+        out = original(s1, s2)
+        return (WT, out[1], False) if out[0] == WT and s1[0] == WB else out
+    return [(stage2, "_combine_cacheability", combine_cacheability)]
+
+
+def _fwb_memattr_0100_as_device():
+    """S2ApplyFWBMemAttrs, but MemAttr 0b0100 giving Device-nGnRnE."""
+    original = stage2.s2_apply_fwb_mem_attrs
+
+    def s2_apply_fwb_mem_attrs(s1, memattr):
+        if memattr == 0b0100 and not s1.reserved:
+            return MemAttrs(device=DEVICE_TYPES[0])
+        return original(s1, memattr)
+    return [(stage2, "s2_apply_fwb_mem_attrs", s2_apply_fwb_mem_attrs)]
+
+
 def _tlbi_e2_is_for_el2_only():
     """The regime of the TLBI instructions (tlb.tlbi_regime), but TLBI VAE2IS and VALE2IS for EL2's
     own regime whatever HCR_EL2.E2H: they leave the EL2&0 regime's entries."""
@@ -265,6 +298,9 @@ KNOWN_BUGS = (
     KnownBug("ds_ips", "cases/fuzz_found.toml",
              "drops OA[51:50] (bits[9:8]) of output and table addresses with DS = 1 and IPS below 52 bits",
              lambda: _ds_drops_oa_51_50(walk)),
+    KnownBug("lpa_ips", "cases/fuzz_found.toml",
+             "leaves OA[51:48] (bits[15:12]) of 64K descriptors out of the address with IPS or PS below 52 bits",
+             _lpa_only_with_a_52_bit_oa_size),
     KnownBug("block_oa_low_bits", "cases/fuzz_found.toml",
              "makes the Address size check on a block descriptor's OA bits below the block size too",
              _block_oa_checked_whole),
@@ -286,6 +322,12 @@ KNOWN_BUGS = (
     KnownBug("fwb_device_type", "cases/s2_fwb.toml",
              "gives a stage 2 Device MemAttr's type under HCR_EL2.FWB = 1, not the more restrictive of both stages'",
              _fwb_device_type_of_stage2),
+    KnownBug("s2_wt_transient", "cases/fuzz_found.toml",
+             "makes stage 2 Write-Through over stage 1 Write-Back transient non-transient",
+             _s2_write_through_drops_the_transient_hint),
+    KnownBug("fwb_memattr_100", "cases/fuzz_found.toml",
+             "gives Device-nGnRnE for stage 2 MemAttr 0b0100 under HCR_EL2.FWB = 1, not Normal Non-cacheable",
+             _fwb_memattr_0100_as_device),
     KnownBug("fault_before_alignment", "cases/pc_alignment.toml",
              "translates a misaligned branch target before checking the PC's alignment, and reports its fault",
              _pc_alignment_after_the_fetch),
@@ -315,10 +357,11 @@ def allowed_on_the_board(step, outcomes, obs):
     return obs.result == "fault" and obs.esr.fault == "external"
 
 
-# The most known bugs one step is explained by at once: two meet in a step (a block the architecture
-# refuses, of Device memory whose PAR_EL1.SH QEMU then reports wrongly); every larger combination of
-# eleven bugs would be tried for each step no bug explains (2047 model runs instead of 66).
-MOST_BUGS_AT_ONCE = 2
+# The most known bugs one step is explained by at once: three meet in a step (an AT through a 64K page
+# whose OA[51:48] QEMU drops, of Device memory with a reserved SH that PAR_EL1.SH reports: lpa_ips,
+# par_sh and par_reserved_sh; harness.fuzz seed 20261201, case 2760); every larger combination would
+# be tried for each step no bug explains (with twenty bugs, about 1350 model runs at three).
+MOST_BUGS_AT_ONCE = 3
 
 
 def fewest_explaining(version, evaluate, explains, bugs=KNOWN_BUGS):

@@ -273,11 +273,16 @@ def case_text(case, feature=None, summary=None, expectations=None, bugs=None, co
     steps' own; `bugs` ({name: {"qemu":, "reason":}}) become [bug.*] tables; `comments` lead."""
     lines = [f"# {c}" if c else "#" for c in comments]
     lines.append(f"feature = {_str(feature or case.feature)}")
-    for name, bug in (bugs or {}).items():
+    bugs = dict(bugs or {})
+    if case.xfail is not None:      # its mark names its [bug.*] table
+        bugs.setdefault(case.xfail.name, {"qemu": case.xfail.qemu, "reason": case.xfail.reason, "rule": case.xfail.rule})
+    for name, bug in bugs.items():
         lines += ["", f"[bug.{name}]", f"qemu = {_str(bug['qemu'])}", f"reason = {_str(bug['reason'])}"]
+        if bug.get("rule"):
+            lines.append(f"rule = {_str(bug['rule'])}")
     lines += ["", f"[case.{toml_name(case.name)}]", f"summary = {_str(summary or case.summary)}"]
     if case.xfail is not None:
-        lines.append(f"xfail = {_inline({'qemu': case.xfail.qemu, 'reason': case.xfail.reason})}")
+        lines.append(f"xfail = {_str(case.xfail.name)}")
     if case.requires:
         lines.append(f"requires = {_value(list(case.requires))}")
     if case.timeout is not None:

@@ -5,7 +5,7 @@ carries the rule that allows the choice.  Every outcome also carries the
 descriptor updates the hardware makes with it (FEAT_HAFDBS), as
 (descriptor PA, old value, new value) in the order they are made.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness import esr, par
 
@@ -78,6 +78,9 @@ class Abort:
     ipa: int = None         # a stage 2 fault: the faulting IPA (HPFAR_EL2 holds its page)
     cm: bool = False        # an AT instruction's abort (CM = 1, WnR = 1): harness.ops.at_aborts
     syndrome: tuple = None  # ISV = 1: (SAS, SSE, SRT, SF, AR) of the instruction (harness.ops.LS_SYNDROME)
+    # A stage 1 fault on a later piece of an access that crosses pages: ((IPA, size) spans of the pieces
+    # before it, their stage 1 attributes), which stage 2 translates too (stage2.full_translate).
+    before: tuple = field(default=(), compare=False, repr=False)
 
     # J1.3.5 FaultRecord.statuscode and level, decoded
     @property

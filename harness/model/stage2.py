@@ -682,9 +682,27 @@ def _full_translate(regs, memory, access, params, s2):
             continue
         if not isinstance(outcome, Completes):
             outcomes.add(outcome)           # a stage 1 abort, taken to EL1
+            if isinstance(outcome, Abort) and outcome.before:
+                outcomes.update(_earlier_pieces_aborts(translate, acc, access.va, outcome, rules))
             continue
         outcomes.update(_second_stage(translate, acc, access.va, outcome, rules, params.fwb))
     return Outcomes(outcomes, "; ".join(dict.fromkeys(rules)) or None)
+
+
+def _earlier_pieces_aborts(translate, acc, va, outcome, rules):
+    """An access that crosses pages "can generate an abort on either side of the page boundary"
+    (Arm ARM B2.8, single-copy atomicity): beside a stage 1 fault on a later piece, the stage 2
+    faults of the pieces before it (outcome.before), each with the updates made before it."""
+    spans, attr = outcome.before
+    aborts, partial, offset = [], [outcome.updates], 0
+    for ipa, size in spans:
+        pieces = translate(ipa, acc, acc.size == 0 or va % acc.size == 0, attr)
+        rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
+        aborts += [_s2_abort(acc, va + offset, p.fault, False, updates + p.updates)
+                   for updates in partial for p in pieces if p.fault is not None]
+        partial = [updates + p.updates for updates in partial for p in pieces if p.fault is None]
+        offset += size
+    return aborts
 
 
 def instruction_syndrome(regs, access, outcome):

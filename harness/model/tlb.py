@@ -89,7 +89,8 @@ from harness.model.registers import (
     walk_params,
 )
 from harness.model.stage2 import (
-    VTCR_DS, VTCR_VS, VTTBR_VMID, S2Leaf, WalkFaultedAtStage2, full_translate, s1_walk_memory, s2_params, s2_translate, s2_walk,
+    VTCR_DS, VTCR_VS, VTTBR_VMID, S2Leaf, WalkFaultedAtStage2, WalkS2Uncertain, full_translate, s1_walk_memory, s2_params,
+    s2_translate, s2_walk,
 )
 from harness.model.walk import WalkFault, level_lsb, s1_start_level, s1_walk, va_is_out_of_range
 from harness import esr, par
@@ -637,16 +638,23 @@ class Tlb:
         fresh = [full_translate(r, m, access, s2=self._stage2_choices())
                  for r in self.regs_seen for m in self.memories_seen]
         # Leaf entries only: walk caches under stage 2 are not modelled.
-        held = [Outcomes({o for o in full_translate(r, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
-                          if cached_outcome(o, stage=1)})
-                for e, leaf_usable, _ in self.usable_entries(access.va) if leaf_usable
+        # An entry whose translation gives nothing a TLB holds (it faults under the stage 2 it may
+        # combine with now) supplies no outcome.
+        try:
+            usable = self.usable_entries(access.va)
+        except WalkS2Uncertain as e:
+            return Outcomes({Unknown(f"whether a TLB entry is usable reads IPA {e.args[0]:#x}, which the stage 2 "
+                                     "translations a TLB may hold translate differently: not modelled")})
+        held = [{o for o in full_translate(r, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
+                 if cached_outcome(o, stage=1)}
+                for e, leaf_usable, _ in usable if leaf_usable
                 for r in entry_registers(e.regs, self.regs_seen)]
         everything = set().union(*walked, *held)
         unknown = [o for o in everything if isinstance(o, Unknown)]
         if unknown:
             return Outcomes({unknown[0]})
         seen = set().union(*fresh)
-        rules = [o.rule for o in (*walked, *held) if o.rule]
+        rules = [o.rule for o in walked if o.rule]
         if seen != set(now):
             rules.append(UNSYNCED_RULE)
         if everything != seen:

@@ -347,6 +347,8 @@ def _s1_translate(regs, memory, access, acc, params, va):
         for piece in _translate_piece(regs, memory, acc, piece_va, aligned, rules, access.pan):
             if isinstance(piece, _Faulted):
                 outcome = _par(piece) if acc.at else _abort(acc, access.el, piece_va, piece, updates + piece.updates)
+                if spans and not acc.at:
+                    outcome = replace(outcome, before=(spans, attr))
                 outcomes.add(outcome)
                 if not spans and not acc.at:
                     outcomes |= _other_side_faults(regs, memory, access, acc, params, piece_va, left, aligned, rules)

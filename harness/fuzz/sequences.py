@@ -1,0 +1,207 @@
+"""Step sequences that change translations: a descriptor write (stage 1's, or stage 2's under a
+stage 2), an ASID or VMID switch, with or without the barriers and TLB maintenance that
+make the change certain, then accesses through what changed.  The model's TLB judges them: it
+gives the set of outcomes a TLB may give (the old translation until the TLBI and its DSB, the
+new after).
+
+What a change may touch is kept as safe as the layout it changes (harness.fuzz.generate): a
+mapping is rewritten to its own frame (new attributes, or invalid) or to another frame that
+stores may reach and no fetch runs from; a rewritten slot takes no fetch after (its stub was
+planted where the old translation led).  Maintenance steps need the case's tables reachable by
+the kernel, so a regime whose kernel runs from its TTBR1 alias gets none (cases._check_layout).
+"""
+from dataclasses import replace
+
+from harness import geometry
+from harness.cases import (RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, Expect, Step, TlbiRange,
+                           range_unit)
+
+OK = Expect("ok")
+# TLBIs of EL1&0 by operand: every form the kernel issues (kernel/maint.c).
+EL1_TLBI = tuple(op for op in TLBI_OPS if op not in TLBI_EL2_OPS)
+# How often each kind of change is drawn (stage 2's only in a case with a stage 2).
+CHANGES = {"protect": 3, "unmap": 2, "remap": 2, "write_desc": 2, "asid": 2, "s2_change": 3, "vmid": 1}
+
+
+def possible(layout):
+    """Whether the case may have maintenance steps at all."""
+    return not layout.regime.kernel_high
+
+
+def _changeable(layout):
+    """Stage 1 slots a descriptor step may rewrite: leaf mappings of their own (not part of a
+    contiguous run, not a zeroed table frame's read-only page), each with a frame."""
+    table_pages = {(m.va, m.level) for m in layout.table_frame_maps}
+    return [s for s in layout.slots if s.kind == "map" and s.oa is not None and s.frame is not None
+            and s.window is None and (s.va, s.level) not in table_pages]
+
+
+def _store_safe(layout, slot):
+    return not slot.code and not any(slot.frame[0] < pa + size and pa < slot.frame[0] + slot.frame[1]
+                                     for pa, size in layout.no_store)
+
+
+def _tlbi_ops(layout):
+    """The TLBIs a case's steps may run where they run (cases.EL2_REFUSED_OPS: no ASID forms in the
+    EL2 regime, whose TLBIs are EL2's; EL2's only at EL2), range forms with FEAT_TLBIRANGE."""
+    mode, cpu = layout.mode, layout.cpu
+    ops = [op for op in TLBI_OPS if op not in TLBI_EL2_OPS] if mode in ("el1", "stage2") else \
+        list(TLBI_EL2_OPS) if mode == "nvhe" else list(TLBI_OPS)
+    if not cpu.has("FEAT_TLBIRANGE"):
+        ops = [op for op in ops if op not in RANGE_TLBI]
+    return ops
+
+
+def _asid(rng, layout):
+    """An ASID for a TLBI or a TTBR write: the one in use most often, sometimes another."""
+    if rng.random() < 0.7:
+        return layout.asid
+    return rng.randrange(1 << (16 if layout.regime.asid16 else 8))
+
+
+def _range(rng):
+    return TlbiRange(num=rng.choice((0, 0, 1, rng.randrange(32))), scale=rng.choice((0, 0, 1, rng.randrange(4))),
+                     ttl=rng.choice((0, 0, rng.randrange(4))))
+
+
+def tlbi_step(rng, layout, va):
+    """A TLBI of the case's regime, its operand the VA of what changed (or another), with an ASID
+    where its form takes one."""
+    op = rng.choice(_tlbi_ops(layout))
+    takes_va, takes_asid = TLBI_OPS[op]
+    # EL2's TLBIs by VA take an ASID in the EL2&0 regime (cases.TLBI_EL20_ASID_OPS).
+    takes_asid = takes_asid or layout.mode == "vhe" and op in TLBI_EL2_OPS and takes_va
+    if rng.random() < 0.15:
+        va = rng.choice(layout.slots).va if layout.slots else va
+    step = Step(op, va if takes_va else 0, 0, OK, asid=_asid(rng, layout) if takes_asid else 0,
+                tlbi_range=_range(rng) if op in RANGE_TLBI else None)
+    if op in RANGE_TLBI:
+        unit = 1 << range_unit(layout.regime, step)
+        step = Step(op, step.va - step.va % unit, 0, OK, asid=step.asid, tlbi_range=step.tlbi_range)
+    return step
+
+
+def _maintenance(rng, layout, va, steps):
+    """DSB, TLBI, DSB, ISB: each now and then left out (the TLB may then keep the old entry)."""
+    if rng.random() < 0.8:
+        steps.append(Step("dsb", 0, 0, OK))
+    if rng.random() < 0.8:
+        steps.append(tlbi_step(rng, layout, va))
+    if rng.random() < 0.85:
+        steps.append(Step("dsb", 0, 0, OK))
+    if rng.random() < 0.8:
+        steps.append(Step("isb", 0, 0, OK))
+
+
+def _stage1_change(rng, layout, kind, slot, steps):
+    """Rewrite slot's descriptor (kind: protect, unmap, remap, write_desc); False if it cannot."""
+    from harness.fuzz.generate import _leaf_attr_bits, _mapping, encode_oa
+    regime = layout.regime
+    if kind == "protect":
+        steps.append(Step("protect", slot.va, 0, OK, level=slot.level,
+                          mapping=_mapping(rng, regime, slot.va, 0, slot.level)))
+    elif kind == "unmap":
+        steps.append(Step("unmap", slot.va, 0, OK, level=slot.level))
+    elif kind == "remap":
+        others = [s for s in _changeable(layout) if s is not slot and s.size == slot.size
+                  and s.frame[1] == slot.frame[1] and _store_safe(layout, s)]
+        if not others or not _store_safe(layout, slot):
+            return False
+        other = rng.choice(others)
+        steps.append(Step("map", slot.va, 0, OK, level=slot.level,
+                          mapping=_mapping(rng, regime, slot.va, other.oa, slot.level)))
+        slot.frame, slot.oa = other.frame, other.oa
+    else:
+        g = slot.half.granule_shift
+        if rng.random() < 0.3:
+            desc = rng.getrandbits(64) & ~1
+        else:
+            ds_sh_mask = 0x300 if regime.ds and g != 16 else 0
+            desc = encode_oa(regime, g, slot.oa) | (_leaf_attr_bits(rng) & ~ds_sh_mask) | \
+                (0b11 if slot.level == 3 else 0b01)
+        steps.append(Step("write_desc", slot.va, desc, OK, level=slot.level))
+    slot.changed = True
+    return True
+
+
+def _s2_tlbi_step(rng, layout, ipa):
+    cpu, s2 = layout.cpu, layout.stage2
+    ops = [op for op in S2_TLBI_OPS if op not in S2_RANGE_TLBI or cpu.has("FEAT_TLBIRANGE")]
+    op = rng.choice(ops)
+    step = Step(op, ipa if S2_TLBI_OPS[op] else 0, 0, OK, tlbi_range=_range(rng) if op in S2_RANGE_TLBI else None)
+    if op in S2_RANGE_TLBI:
+        unit = 1 << range_unit(layout.regime, step, s2)
+        step = Step(op, ipa - ipa % unit, 0, OK, tlbi_range=step.tlbi_range)
+    return step
+
+
+def _stage2_change(rng, layout, steps):
+    """Rewrite a stage 2 entry (new S2AP, XN, MemAttr ...; invalid; or removed), then EL2's stage 2
+    TLBI by IPA (or all of the VMID's) and a stage 1 TLBI (stage 2 entries may be combined into
+    stage 1's), each barrier and TLBI now and then left out.  False if there is no entry."""
+    from harness.fuzz.stage2 import random_entry
+    s2 = layout.stage2
+    if s2 is None or not s2.maps:
+        return False
+    entry = rng.choice(s2.maps)
+    kind = rng.choice(("s2_protect", "s2_unmap", "s2_write_desc"))
+    if kind == "s2_protect":
+        new = random_entry(rng, entry.ipa, entry.level)
+        steps.append(Step(kind, entry.ipa, 0, OK, level=entry.level, mapping=replace(new, pa=0)))
+    elif kind == "s2_unmap":
+        steps.append(Step(kind, entry.ipa, 0, OK, level=entry.level))
+    else:
+        steps.append(Step(kind, entry.ipa, rng.getrandbits(64) & ~1, OK, level=entry.level))
+    if rng.random() < 0.8:
+        steps.append(Step("dsb", 0, 0, OK))
+    if rng.random() < 0.8:
+        steps.append(_s2_tlbi_step(rng, layout, entry.ipa))
+    if rng.random() < 0.8:
+        steps.append(Step("dsb", 0, 0, OK))
+    if rng.random() < 0.6:
+        steps.append(Step(rng.choice(("tlbi_vmalle1", "tlbi_vmalle1is")), 0, 0, OK))
+        steps.append(Step("dsb", 0, 0, OK))
+    if rng.random() < 0.8:
+        steps.append(Step("isb", 0, 0, OK))
+    # Stage 1 slots whose frames that entry translates: no fetch from them after.
+    for s in _changeable(layout):
+        if entry.ipa <= s.oa < entry.ipa + geometry.block_size(s2.tg, entry.level):
+            s.changed = True
+    return True
+
+
+def add(rng, layout, steps):
+    """A change and the accesses after it, appended to steps (nothing where none fits)."""
+    from harness.fuzz.generate import access_step
+    layout.changed = True
+    kinds = dict(CHANGES)
+    if layout.mode != "stage2":
+        del kinds["s2_change"], kinds["vmid"]
+    if layout.mode == "nvhe":
+        del kinds["asid"]           # TTBR0_EL2 has no ASID with E2H = 0
+    slots = _changeable(layout)
+    kind = rng.choices(list(kinds), list(kinds.values()))[0]
+    slot = rng.choice(slots) if slots else None
+    if slot is not None and rng.random() < 0.6:
+        first = access_step(rng, layout, slot=slot)       # fills the TLB with the old translation
+        if first is not None:
+            steps.append(first)
+    if kind == "asid":
+        layout.asid = _asid(rng, layout)
+        steps.append(Step(rng.choice(("set_ttbr0", "set_ttbr0", "set_ttbr1")), 0, 0, OK, asid=layout.asid))
+        if rng.random() < 0.8:
+            steps.append(Step("isb", 0, 0, OK))
+    elif kind == "vmid":
+        steps.append(Step("set_vmid", 0, rng.randrange(256), OK))
+        steps.append(Step("isb", 0, 0, OK))     # before any TLBI (cases._check_vmid_synchronized)
+    elif kind == "s2_change":
+        if not _stage2_change(rng, layout, steps):
+            return
+    else:
+        if slot is None or not _stage1_change(rng, layout, kind, slot, steps):
+            return
+        _maintenance(rng, layout, slot.va, steps)
+    for _ in range(rng.choice((1, 1, 2, 3))):
+        after = access_step(rng, layout, slot=slot if slot is not None and rng.random() < 0.7 else None)
+        if after is not None:
+            steps.append(after)

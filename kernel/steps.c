@@ -1,0 +1,248 @@
+/*
+ * A case's steps, one after another, each reported in a step record: the
+ * accesses and AT instructions through the probes (at EL1, EL0 or EL2), the
+ * maintenance steps (maint.c) and fix-ups (fixup.c), and the walk of each
+ * step's VA, in full or as its digest (docs/protocol.md).
+ */
+#include "steps.h"
+#include "cmdline.h"
+#include "el0.h"
+#include "exception.h"
+#include "fixup.h"
+#include "hvc.h"
+#include "layout.h"
+#include "maint.h"
+#include "probe.h"
+#include "record.h"
+#include "sysreg.h"
+#include "tables.h"
+
+/*
+ * What a software walk may read: the kernel's window, the only memory mapped
+ * (identity, or at the alias) while the steps run.  It holds the table pool
+ * and the frames; a raw table descriptor pointing elsewhere ends the walk.
+ */
+const struct walk_memory window = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZE, 0 };
+const struct walk_memory window_alias = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZE, ALIAS_OFFSET };
+
+static u64 run_probe(const struct step *s)
+{
+	switch (s->op) {
+	case OP_LOAD8: return probe_load8(s->va);
+	case OP_LOAD16: return probe_load16(s->va);
+	case OP_LOAD32: return probe_load32(s->va);
+	case OP_LOAD64: return probe_load64(s->va);
+	case OP_STORE8: return probe_store8(s->va, s->value);
+	case OP_STORE16: return probe_store16(s->va, s->value);
+	case OP_STORE32: return probe_store32(s->va, s->value);
+	case OP_STORE64: return probe_store64(s->va, s->value);
+	case OP_LDTR64: return probe_ldtr64(s->va);
+	case OP_STTR64: return probe_sttr64(s->va, s->value);
+	case OP_FETCH: return probe_fetch(s->va);
+	case OP_AT_S1E1R: return probe_at_s1e1r(s->va);
+	case OP_AT_S1E1W: return probe_at_s1e1w(s->va);
+	case OP_AT_S1E0R: return probe_at_s1e0r(s->va);
+	case OP_AT_S1E0W: return probe_at_s1e0w(s->va);
+	case OP_AT_S1E1RP: return probe_at_s1e1rp(s->va);
+	case OP_AT_S1E1WP: return probe_at_s1e1wp(s->va);
+	case OP_AT_S12E1R: case OP_AT_S12E1W: case OP_AT_S12E0R: case OP_AT_S12E0W:
+		return hvc_call(HVC_AT_S12, s->op, s->va, 0).x0;
+	case OP_AT_S1E2R: return probe_at_s1e2r(s->va);
+	case OP_AT_S1E2W: return probe_at_s1e2w(s->va);
+	case OP_SELFTEST_BRK: selftest_brk(); return 0;
+	case OP_SELFTEST_NESTED: selftest_nested(); return 0;
+	case OP_SELFTEST_HANG: selftest_hang();
+	}
+	return 0;
+}
+
+/* The EL0 probe of an op a case may run at EL0 (harness/cases.py allows no other). */
+static void (*el0_probe(u32 op))(void)
+{
+	switch (op) {
+	case OP_LOAD8: return el0_load8;
+	case OP_LOAD16: return el0_load16;
+	case OP_LOAD32: return el0_load32;
+	case OP_LOAD64: return el0_load64;
+	case OP_STORE8: return el0_store8;
+	case OP_STORE16: return el0_store16;
+	case OP_STORE32: return el0_store32;
+	case OP_STORE64: return el0_store64;
+	case OP_FETCH: return el0_fetch;
+	default: return selftest_hang_el0;     /* OP_SELFTEST_HANG */
+	}
+}
+
+static bool is_at(u32 op)
+{
+	return (op >= OP_AT_S1E1R && op <= OP_AT_S1E1WP) || (op >= OP_AT_S12E1R && op <= OP_AT_S12E0W) ||
+	       op == OP_AT_S1E2R || op == OP_AT_S1E2W;
+}
+
+static bool is_store(u32 op)
+{
+	return (op >= OP_STORE8 && op <= OP_STORE64) || op == OP_STTR64;
+}
+
+/* The first of a case's steps that changes its tables or registers (a maintenance step, a fix-up), or nsteps. */
+unsigned first_change(const struct mmut_case *c)
+{
+	unsigned n = 0;
+
+	while (n < c->nsteps && !is_maint(c->steps[n].op) && !is_fixup(c->steps[n].op))
+		n++;
+	return n;
+}
+
+/*
+ * The descriptors the kernel's software walk of a step's VA reads, one
+ * record each (the case is the one begun).
+ */
+static void report_walk_reads(unsigned n, const char *when, const struct walk *w, unsigned stage)
+{
+	for (unsigned i = 0; i < w->nreads; i++) {
+		record_begin("walk");
+		record_dec("n", n);
+		record_str("when", when);
+		if (stage == 2)
+			record_dec("stage", 2);
+		record_sdec("level", w->reads[i].level);
+		record_hex("table", w->reads[i].table);
+		record_dec("index", w->reads[i].index);
+		record_hex("desc", w->reads[i].desc);
+		record_end();
+	}
+}
+
+/* The TTBR0 table set TTBR0_EL1 points at now (set_ttbr0 steps switch between them). */
+static const struct pgtable *current_tt0(const struct step_run *c)
+{
+	u64 root = read_sysreg_elx(ttbr0) & ~TTBR_ASID_MASK;
+
+	for (unsigned k = 1; k < c->nspaces; k++) {
+		if (pgt_ttbr(&c->spaces[k]) == root)
+			return &c->spaces[k];
+	}
+	return &c->spaces[0];
+}
+
+/*
+ * The walk of step n's VA, from the TTBR that VA bit 55 selects, and under
+ * stage 2 the stage 2 walk of the IPA it gives (stage 1's own tables are at
+ * IPA = PA): printed as walk records (report = true), and its digest
+ * (pgt_walk_digest) returned.  Nothing is read where the hardware reads
+ * nothing: walks of that half disabled (EPDn), or the VA outside its range
+ * (with TBI the top byte is not part of it).
+ */
+static u64 walk_step(const struct step_run *c, unsigned n, const char *when, bool report)
+{
+	u64 va = c->steps[n].va;
+	bool upper = va & BIT(55);
+	const struct pgtable *pt = upper ? c->tt1 : current_tt0(c);
+	u64 digest = WALK_DIGEST_SEED;
+	struct walk w;
+
+	/* The EL2 regime has one range, TTBR0_EL2's: a VA with bit 55 set is outside it. */
+	if ((upper && c->regime->el2) || (upper ? c->regime->epd1 : c->regime->epd0) ||
+	    !pgt_va_in_range(pt->va_bits, va, upper ? c->regime->tbi1 : c->regime->tbi0))
+		return digest;
+	pgt_walk(pt, va, c->memory, &w);
+	digest = pgt_walk_digest(digest, &w, 1);
+	if (report)
+		report_walk_reads(n, when, &w, 1);
+	if (c->s2 && w.valid) {
+		struct walk w2;
+
+		pgt_walk(c->s2, w.pa, c->memory, &w2);
+		digest = pgt_walk_digest(digest, &w2, 2);
+		if (report)
+			report_walk_reads(n, when, &w2, 2);
+	}
+	return digest;
+}
+
+/*
+ * Whether step n's walks are reported in full rather than as a digest: with
+ * +walks, and where the declared tables cannot predict them: under hardware
+ * updates (of either stage), and from the first step that changes tables or
+ * registers (a maintenance step, a fix-up) on.
+ */
+static bool full_walks(const struct step_run *c, unsigned n)
+{
+	return options.walks || c->regime->ha || c->regime->hd || c->s2_updates || n >= c->first_change;
+}
+
+static void run_step(const struct step_run *c, unsigned n)
+{
+	const struct step *s = &c->steps[n];
+	struct hvc_result el2_fault = { 0 };
+	u64 result;
+
+	if (is_maint(s->op)) {
+		run_maint(n, s, c->regime, c->spaces, c->tt1, c->s2);
+		return;
+	}
+	if (is_fixup(s->op)) {
+		/* A case with fix-ups has one TTBR0 table set (harness/cases.py). */
+		if (!apply_fixup(n, s, table_for(s->va, 0, c->spaces, c->tt1), c->memory))
+			return;
+		s = &c->steps[n - 1];   /* the retry: the access that faulted, again */
+	}
+	bool full = full_walks(c, n);
+	u64 digest = walk_step(c, n, "before", full);
+
+	probe.fault.taken = false;
+	probe.fetch_target = s->va;
+	if (s->el == 0) {
+		probe.armed = PROBE_EL0;
+		result = el0_run(el0_code_va(el0_probe(s->op), c->el0_code), s->va, s->value);
+	} else {
+		probe.armed = s->op == OP_FETCH ? PROBE_FETCH : is_at(s->op) ? PROBE_NONE : PROBE_DATA;
+		result = run_probe(s);
+	}
+	probe.armed = PROBE_NONE;
+	if (c->s2)
+		el2_fault = hvc_call(HVC_TAKE_FAULT, 0, 0, 0);
+
+	record_begin("step");
+	record_dec("n", n);
+	record_hex("va", s->va);
+	if (!full)
+		record_hex("walk", digest);
+	if (el2_fault.x0) {
+		/* Taken to EL2: its syndrome, fault address and faulting IPA register, raw. */
+		record_str("result", "fault");
+		record_dec("el", 2);
+		record_hex("esr", el2_fault.x1);
+		record_hex("far", el2_fault.x2);
+		record_hex("hpfar", el2_fault.x3);
+		record_hex("elr", el2_fault.x4);
+	} else if (probe.fault.taken) {
+		record_str("result", "fault");
+		record_hex("esr", probe.fault.esr);
+		record_hex("far", probe.fault.far);
+		record_hex("elr", probe.fault.elr);
+	} else if (is_at(s->op)) {
+		record_str("result", "par");
+		record_hex("par", result);
+	} else {
+		record_str("result", "ok");
+		if (!is_store(s->op))
+			record_hex("value", result);
+	}
+	record_end();
+	/* Hardware Access flag and dirty state updates (of either stage) may have written descriptors of the walk. */
+	if (c->regime->ha || c->regime->hd || c->s2_updates)
+		walk_step(c, n, "after", true);
+}
+
+void run_steps(const void *arg)
+{
+	const struct step_run *run = arg;
+
+	/* Only cases that require FEAT_PAN set it (harness/cases.py): PSTATE.PAN is UNDEFINED without it. */
+	if (run->regime->pan)
+		write_pan(SPSR_PAN);
+	for (unsigned n = 0; n < run->n; n++)
+		run_step(run, n);
+}
