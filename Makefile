@@ -100,7 +100,7 @@ browser:
 		>/tmp/mmu-suite-apt.log 2>&1 || echo "chromium could not be installed (log: /tmp/mmu-suite-apt.log): its test skips"; }
 
 test: deps browser kernel
-	$(SUITE) tests $(CASES) -n $(or $(JOBS),auto) $(SELECT) $(PYTEST_ARGS)
+	$(SUITE) tests $(CASES) --strict-model -n $(or $(JOBS),auto) $(SELECT) $(PYTEST_ARGS)
 
 bench: deps kernel
 	$(call no_pytest_args,bench)

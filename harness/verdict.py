@@ -21,14 +21,24 @@ class StepVerdict:
     va: int
     expected: str
     observed: str
-    problems: tuple         # one "expected ...; got ..." line per mismatch
+    problems: tuple         # what fails the step: one "expected ...; got ..." line per mismatch no known bug explains
     model: str = None       # the reference model's allowed outcomes (harness/crosscheck.py)
     walk: tuple = ()        # the kernel's walk of the step's VA, one line per level
-    known_bugs: tuple = ()  # names of the known QEMU bugs the model says explain the observation
+    known_bugs: tuple = ()  # names of the known QEMU bugs that explain the step's departures
+    explained: tuple = ()   # the departures from the architecture those bugs explain (moved out of problems)
+    unjudged: str = None    # why the model could not judge the step (None: it did, or it is not an MMU probe)
 
     @property
     def ok(self):
-        return not self.problems
+        """The step is what the architecture permits: nothing fails it, no known bug excuses it."""
+        return not self.problems and not self.explained
+
+    @property
+    def verdict(self):
+        """'failed', 'known_bug' (every departure explained by known_bugs), 'unjudged' (the case's
+        expectation holds, the model could not say) or 'ok'."""
+        return ("failed" if self.problems else "known_bug" if self.explained
+                else "unjudged" if self.unjudged else "ok")
 
 
 def _reports_par(step):
