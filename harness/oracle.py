@@ -13,7 +13,7 @@ from harness import esr, par
 from harness.model.outcome import (
     ALL_BITS, EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, Abort, Completes, Done, Par, Unknown, abort_class,
 )
-from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LOADS, LS_SYNDROME_FIELDS, at_aborts
+from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LOADS, at_aborts, describe_syndrome
 from harness.verdict import desc_text, expected_text, hpfar_valid
 
 
@@ -41,7 +41,7 @@ def describe(outcome, op):
             return f"{EC_PC_ALIGNMENT.text} (EC {EC_PC_ALIGNMENT:#04x}), FAR {outcome.far:#x}"
         wnr = "" if op == "fetch" or outcome.wnr is None else f", WnR={int(outcome.wnr)}"
         if outcome.syndrome is not None:
-            wnr += ", ISV=1 (" + " ".join(f"{k}={v}" for k, v in zip(LS_SYNDROME_FIELDS, outcome.syndrome)) + ")"
+            wnr += f", ISV=1 ({describe_syndrome(outcome.syndrome)})"
         fault = esr.describe_fsc(outcome.fsc, "DFSC" if outcome.cm else _fault_label(op))
         if outcome.stage == 2:
             s1ptw = ", S1PTW=1" if outcome.s1ptw else ""
