@@ -40,7 +40,7 @@ CASE_FILES := $(foreach c,$(CASES),$(if $(filter %.toml,$(c)),$(c),$(wildcard $(
 no_pytest_args = @test -z '$(PYTEST_ARGS)' || { echo "error: make $(1) takes no PYTEST_ARGS: PYTEST_ARGS='$(PYTEST_ARGS)'" \
 	"would be ignored; a selection of cases is CASES= and K=" >&2; exit 2; }
 
-.PHONY: all help deps browser kernel run test bench fuzz debug coverage qemus compare bugs bisect clean FORCE
+.PHONY: all help deps browser kernel run test bench fuzz fuzz-inputs debug coverage qemus compare bugs bisect clean FORCE
 all: kernel
 
 help:
@@ -48,6 +48,7 @@ help:
 	@echo "make test     the project's own tests, then the conformance suite (what CI runs)"
 	@echo "make bench    boot floor, default run against one boot per case, peak memory, time at scale"
 	@echo "make fuzz     a campaign of generated cases judged by the model (SEED=, COUNT=, QEMU=, CPU=; QEMUS=\"bookworm sid\": on each build, where they differ)"
+	@echo "make fuzz-inputs  every parser against COUNT= mutated inputs each (default 10000; SEED=): 0 escapes"
 	@echo "make debug CASE=<id>   run one case under QEMU's gdbstub with gdb-multiarch (GDB_ARGS='-batch -x FILE')"
 	@echo "make deps     check (and, as root, install) the Debian packages needed"
 	@echo "make coverage rewrite the README's coverage table from the case files"
@@ -100,7 +101,7 @@ browser:
 		>/tmp/mmu-suite-apt.log 2>&1 || echo "chromium could not be installed (log: /tmp/mmu-suite-apt.log): its test skips"; }
 
 test: deps browser kernel
-	$(SUITE) tests $(CASES) -n $(or $(JOBS),auto) $(SELECT) $(PYTEST_ARGS)
+	$(SUITE) tests $(CASES) --strict-model -n $(or $(JOBS),auto) $(SELECT) $(PYTEST_ARGS)
 
 bench: deps kernel
 	$(call no_pytest_args,bench)
@@ -115,6 +116,14 @@ fuzz: deps kernel
 	$(PYTHON) -m harness.fuzz --qemu=$(QEMU) --cpu=$(CPU) --build=$(BUILD) $(if $(SEED),--seed=$(SEED)) \
 		$(if $(COUNT),--count=$(COUNT)) $(if $(SHOW),--show=$(SHOW)) $(if $(QEMUS),--qemus $(QEMUS)) \
 		$(if $(FUZZ_SELECTS),--rerun $(CASES) $(SELECT))
+
+# Bad input: the property tests of every parser (tests/test_fuzz_inputs_*.py, which `make test`
+# runs with a small budget), each with COUNT mutated inputs; a tally per parser, and every
+# distinct escape with its input kept.
+FUZZ_INPUTS := $(wildcard tests/test_fuzz_inputs_*.py)
+fuzz-inputs: deps kernel
+	FUZZ_INPUTS_EXAMPLES=$(or $(COUNT),10000) $(if $(SEED),FUZZ_INPUTS_SEED=$(SEED)) \
+		$(SUITE) $(FUZZ_INPUTS) -q -rP -n $(or $(JOBS),auto) $(PYTEST_ARGS)
 
 # The case is encoded into a blob of its own: only the kernel is needed.
 debug: deps $(KERNEL)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import case_paths, features
+from harness import case_paths, features, options
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
-from harness.implementation import Implementation, applicable_mark, load_bugs, mark_reason
+from harness.implementation import QEMU, BugMark, Implementation, applicable_mark, load_bugs, mark_reason
 from harness.qemu import CASE_TIMEOUT, CONSOLES, HANG_CHECK, qemu_version
 from harness.qemu_builds import resolve_qemu
 from harness.results import ResultsWriter, case_entry
@@ -31,7 +31,6 @@ from harness.versions import in_range
 
 ROOT = Path(__file__).resolve().parent
 RUNNER = pytest.StashKey()
-BOOT = pytest.StashKey()
 GROUPS = pytest.StashKey()
 QEMU_NAME = pytest.StashKey()       # --qemu as given (a build's name, `system`, a path), for rerun hints
 BUG_MARKS = pytest.StashKey()       # the --bugs files' marks (harness/implementation.py), or the CaseError
@@ -53,13 +52,13 @@ def pytest_addoption(parser):
                          "With no test paths given, the session runs these cases (default: cases/; CASES=)")
     group.addoption("--build", default=_DEFAULTS["--build"],
                     help="build directory of the kernel (default: build/; BUILD=)")
-    group.addoption("--case-timeout", type=float, default=CASE_TIMEOUT,
+    group.addoption("--case-timeout", type=options.positive_seconds, default=CASE_TIMEOUT,
                     help=f"seconds a QEMU run may take before it is stopped (default: {CASE_TIMEOUT:g}; "
                          "PYTEST_ARGS=--case-timeout=N)")
     group.addoption("--isolated", action="store_true",
                     help="one QEMU boot per case, rather than many per boot with failures rerun alone "
                          "(README: Speed; PYTEST_ARGS=--isolated)")
-    group.addoption("--hang-check", type=float, default=HANG_CHECK, metavar="SECONDS",
+    group.addoption("--hang-check", type=options.seconds, default=HANG_CHECK, metavar="SECONDS",
                     help="seconds without output after which QEMU is asked whether the kernel still makes "
                          f"progress, and stopped if not (default: {HANG_CHECK}; 0: only --case-timeout stops it; "
                          "PYTEST_ARGS=--hang-check=N)")
@@ -68,6 +67,10 @@ def pytest_addoption(parser):
                          "SYS_WRITE0 (README: Speed; PYTEST_ARGS=--console=semihosting)")
     group.addoption("--results", default=str(ROOT / "results"),
                     help="where results are written (default: results/; PYTEST_ARGS=--results=DIR)")
+    # Not --strict: pytest keeps that name (an alias of --strict-markers).
+    group.addoption("--strict-model", action="store_true",
+                    help="a step the reference model could not judge fails its case (make test sets it); "
+                         "without it such a step is reported as unjudged, with the model's reason")
     group.addoption("--implementation", metavar="NAME/VERSION",
                     help="what --qemu runs, when it is not QEMU itself (a fork, another emulator with QEMU's "
                          "command line): its name and version, which the --bugs marks name (default: qemu/<the "
@@ -75,9 +78,9 @@ def pytest_addoption(parser):
     group.addoption("--bugs", action="append", metavar="FILE",
                     help="a bugs file: known bugs of an implementation (or of QEMU with a -cpu model), naming "
                          "the cases by ID, without touching the case files (harness/implementation.py; BUGS=)")
-    group.addoption("--fuzz-seed", type=int, default=None,
+    group.addoption("--fuzz-seed", type=options.count, default=None,
                     help="tests/test_fuzz_campaign.py: the campaign's seed (default: CI's fixed seed)")
-    group.addoption("--fuzz-count", type=int, default=None,
+    group.addoption("--fuzz-count", type=options.positive_count, default=None,
                     help="tests/test_fuzz_campaign.py: generated cases to run (default: CI's 5000)")
 
 
@@ -148,7 +151,8 @@ def pytest_configure(config):
     stem = f"{version}-{config.getoption('--cpu')}"
     results = Path(config.getoption("--results"))
     if not config.option.xmlpath:
-        config.option.xmlpath = str(results / f"{stem}.xml")
+        # A selection's JUnit XML goes beside its partial results, never over a whole run's.
+        config.option.xmlpath = str(results / (f"{stem}.partial.xml" if _selection(config) else f"{stem}.xml"))
     writer = ResultsWriter(results / f"{stem}.json", config.getoption("--qemu"), version, config.getoption("--cpu"))
     config.pluginmanager.register(_Collector(writer), "mmut-results")
     impl = _implementation(config)
@@ -226,9 +230,11 @@ class CaseFile(pytest.File):
         for case in cases:
             item = CaseItem.from_parent(self, name=case.name, case=case)
             item.add_marker(pytest.mark.mmu_case)
-            # The case file's own QEMU mark, or a bugs file's (--bugs: another implementation's bug).
+            # A case file's own [bug.*] mark of QEMU is judged step by step (CaseItem.verdict).  A bugs
+            # file's mark (--bugs: another implementation's bug, or QEMU's with a -cpu model) has no
+            # model variant to explain steps with: it stays pytest's strict xfail of the whole case.
             mark = applicable_mark(case, impl, _bug_marks(self.config))
-            if mark is not None:
+            if isinstance(mark, BugMark):
                 item.add_marker(pytest.mark.xfail(strict=True, reason=mark_reason(mark)))
             yield item
 
@@ -276,6 +282,9 @@ class CaseItem(pytest.Item):
         super().__init__(**kwargs)
         self.case = case
         self.judgement = None
+        # Every report of the item says whose it is, with the case's file: the results take in an
+        # error that left no entry (_Collector), whatever the node ID looks like.
+        self.user_properties.append(("mmut-case", json.dumps([case.id, str(case.path)])))
 
     def setup(self):
         missing = self.missing_features()
@@ -290,7 +299,8 @@ class CaseItem(pytest.Item):
         if self.case.needs_el2 and not _has_el2(self.config):
             needs = ("its stage 2" if self.case.stage2 is not None else
                      "its steps in the EL2&0 regime" if self.case.el2 == "vhe" else "its steps in the EL2 regime")
-            missing.insert(0, f"EL2 (with QEMU's virtualization=on the kernel booted at EL1), which {needs} needs")
+            missing.insert(0, f"EL2, which {needs} needs (with QEMU's virtualization=on the kernel booted at "
+                              "EL1: CurrentEL.EL = 1)")
         return missing
 
     def runtest(self):
@@ -309,9 +319,54 @@ class CaseItem(pytest.Item):
             raw.parent.mkdir(parents=True, exist_ok=True)
             raw.write_text(j.run.output)
         self._raw = raw
-        self._record(j, "passed" if j.ok else "failed")
-        if not j.ok:
-            raise CaseFailed(self._report(j, raw))
+        verdict, why = self.verdict(j)
+        self._record(j, verdict, why)
+        if verdict == "xfailed":
+            pytest.xfail(why)
+        if verdict == "failed":
+            raise CaseFailed(self._report(j, raw, why))
+
+    def known_bug_mark(self):
+        """The case's known-bug mark (cases.Xfail) if its range covers the QEMU tested, else None."""
+        impl = _implementation(self.config)
+        mark = self.case.xfail
+        return mark if mark is not None and impl and impl.name == QEMU and in_range(impl.version, mark.qemu) else None
+
+    def verdict(self, j):
+        """('passed' | 'xfailed' | 'failed', why): a known-bug xfail only where the case is marked
+        with a bug of this QEMU, every step that departs from the architecture is explained by a
+        known bug of this QEMU (the marked one among them), and nothing else went wrong."""
+        if self.get_closest_marker("xfail") is not None:
+            # A bugs file's mark (no model variant): pytest's strict xfail of the whole case decides.
+            return ("passed", None) if j.status == "passed" else ("failed", None)
+        mark = self.known_bug_mark()
+        impl = _implementation(self.config)
+        strict = self.config.getoption("--strict-model")
+        unjudged = [f"step {s.n} ({s.unjudged})" for s in j.unjudged]
+        if strict and unjudged:
+            return "failed", f"--strict-model: the model could not judge {'; '.join(unjudged)}"
+        if j.status == "passed":
+            if mark is not None:
+                return "failed", (f"marked as known bug {mark.name} of QEMU {mark.qemu}, but every step is what the "
+                                  f"architecture permits: the bug is not in this QEMU (narrow the mark's range)")
+            return "passed", None
+        explained = j.explanations()
+        named = "; ".join(f"{bug} explains {', '.join(f'step {n}' if n != 'run' else 'how the run ended' for n in where)}"
+                          for bug, where in explained.items())
+        if j.status == "failed":
+            if mark is None:
+                return "failed", None
+            return "failed", (f"marked as known bug {mark.name} of QEMU {mark.qemu}, but not every departure is "
+                              f"explained: " + _unexplained(j) + (f" (what is explained: {named})" if named else ""))
+        if impl is None or impl.name != QEMU:
+            return "failed", f"only QEMU's known bugs explain steps ({named}), and this is {impl}"
+        if mark is None:
+            # A case that checks something else meets a known bug the model sees (PAR_EL1.SH of an AT it
+            # makes for its PA, say): the departure is the bug's, and no pass.
+            return "xfailed", f"known bug of QEMU (the case is not marked with it): {named}"
+        if mark.name not in explained:
+            return "failed", f"marked as known bug {mark.name}, which explains none of its steps: {named}"
+        return "xfailed", f"known bug of QEMU {mark.qemu}: {named}"
 
     def teardown(self):
         # The results entry has reached the results file through the setup or call report.  JUnit
@@ -322,13 +377,15 @@ class CaseItem(pytest.Item):
     def _record(self, judgement, outcome, reason=None):
         self.user_properties.append(("mmut", json.dumps(case_entry(self.case, self.nodeid, judgement, outcome, reason))))
 
-    def _report(self, j, raw):
+    def _report(self, j, raw, why=None):
         cfg = self.config
         lines = [f"{self.case.id} on QEMU {_qemu_version_or_none(cfg)} ({cfg.getoption('--qemu')}), "
                  f"-cpu {cfg.getoption('--cpu')}",
                  f"rule: {' '.join(self.case.summary.split())}"]
+        if why:
+            lines.append(f"verdict: {why}")
         for s in j.steps:
-            lines.append(f"  {'ok  ' if s.ok else 'FAIL'}  step {s.n}: {describe_step(self.case.steps[s.n])}")
+            lines.append(f"  {_STEP_WORD[s.verdict]}  step {s.n}: {describe_step(self.case.steps[s.n])}")
             lines.append(f"          expected: {s.expected}")
             if s.model is not None:
                 lines.append(f"          model:    {s.model}")
@@ -336,7 +393,11 @@ class CaseItem(pytest.Item):
             if not s.ok:    # the walk of a failing step: what the MMU was given to translate
                 lines += [f"          {'walk:' if k == 0 else '':9} {line}" for k, line in enumerate(s.walk)]
             lines += [f"          -> {p}" for p in s.problems]
+            lines += [f"          -> known bug {'+'.join(s.known_bugs)}: {p}" for p in s.explained]
+            if s.unjudged:
+                lines.append(f"          -> not judged by the model: {s.unjudged}")
         lines += [f"  run: {p}" for p in j.problems]
+        lines += [f"  run: known bug {'+'.join(j.known_bugs)}: {p}" for p in j.explained]
         if j.rerun:
             lines.append(f"  this verdict is from a fresh boot that ran the case alone; it was rerun because it {j.rerun}")
         if raw:
@@ -350,10 +411,23 @@ class CaseItem(pytest.Item):
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, CaseFailed):
             return str(excinfo.value)
+        if isinstance(excinfo.value, HarnessError):     # a boot that failed, QEMU that cannot run: said whole
+            return f"{self.case.id}: {excinfo.value}"
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
         return self.path, None, f"{self.case.id}: {' '.join(self.case.summary.split())[:80]}"
+
+
+_STEP_WORD = {"ok": "ok  ", "failed": "FAIL", "known_bug": "BUG ", "unjudged": "ok? "}
+
+
+def _unexplained(j):
+    """What no known bug explains in a judgement, in a line."""
+    parts = [f"step {s.n}: {s.problems[0]}" + (f" (+{len(s.problems) - 1} more)" if len(s.problems) > 1 else "")
+             for s in j.steps if s.problems]
+    parts += [f"the run: {p}" for p in j.problems]
+    return "; ".join(parts)
 
 
 def _where(config):
@@ -400,38 +474,98 @@ def pytest_xdist_make_scheduler(config, log):
 
 def _cpu_ids(config):
     """The ID registers (features.ID_REGISTERS) of this QEMU and CPU, from one boot that runs no case."""
-    if BOOT not in config.stash:
-        run, output = config.stash[RUNNER].boot()
-        boot = output.boot
-        if boot is None:
-            raise HarnessError(f"the kernel printed no boot record (QEMU exit status {run.exit_status}):\n{run.output}")
-        config.stash[BOOT] = features.boot_ids(boot)
-    return config.stash[BOOT]
-
-
-EL2_BOOT = pytest.StashKey()
+    return features.boot_ids(_boot_record(config, "el1"))
 
 
 def _has_el2(config):
     """Whether the kernel starts at EL2 on this QEMU and CPU with virtualization=on (one boot, no case)."""
-    if EL2_BOOT not in config.stash:
-        _, output = config.stash[RUNNER].boot(boot="stage2")
-        config.stash[EL2_BOOT] = output.boot is not None and output.boot.num("el") == 2
-    return config.stash[EL2_BOOT]
+    return _boot_record(config, "stage2").num("el") == 2
+
+
+BOOTS = pytest.StashKey()
+
+
+def _boot_record(config, mode):
+    """The boot record of one boot of `mode` (qemu.BOOT_MODES) that runs no case.  A boot that fails
+    (QEMU refuses virtualization=on, lacks the CPU model or a firmware; the kernel prints no boot
+    record or exits non-zero) is an error of every case that needs it, naming the command and
+    QEMU's message: a skip would say the CPU lacks a feature nobody looked at."""
+    boots = config.stash.setdefault(BOOTS, {})
+    if mode not in boots:
+        run, output = config.stash[RUNNER].boot(boot=mode)
+        if output.boot is None or run.exit_status != 0:
+            said = " | ".join(output.other[-3:]) or run.output.strip()[-300:] or "nothing"
+            boots[mode] = HarnessError(
+                f"the {mode} boot that reads the CPU's ID registers failed ({'no boot record' if output.boot is None else 'booted'}, "
+                f"QEMU exit status {run.exit_status}{'' if run.signal is None else f', signal {run.signal}'}): "
+                f"{shlex.join(map(str, run.command))}\nQEMU said: {said}")
+        else:
+            boots[mode] = output.boot
+    if isinstance(boots[mode], HarnessError):
+        raise boots[mode]
+    return boots[mode]
+
+
+def _selection(config):
+    """What narrows this session to part of its cases, as the user gave it ([] : it runs them all):
+    node IDs or single case files of a case directory, -k, -m, -x/--maxfail, --deselect, --lf."""
+    parts = []
+    paths = _case_paths(config)
+    for arg in config.args:
+        path = Path(config.invocation_params.dir, arg.split("::")[0]).resolve()
+        if "::" in arg or any(cases in path.parents and cases.is_dir() for cases in paths):
+            parts.append(arg)
+    option = config.option
+    parts += [f"{flag} {value}" for flag, value in (("-k", getattr(option, "keyword", "")),
+                                                     ("-m", getattr(option, "markexpr", ""))) if value]
+    if getattr(option, "maxfail", 0):
+        parts.append(f"--maxfail={option.maxfail}")
+    parts += [f"--deselect={d}" for d in getattr(option, "deselect", None) or ()]
+    if getattr(option, "lf", False) or getattr(option, "failedfirst", False):
+        parts.append("--lf")
+    return parts
+
+
+def _case_instances(config):
+    """How many case instances the session's case paths hold (None: they cannot be read)."""
+    try:
+        return sum(len(load_file(f)) for f in case_paths.case_files(_case_paths(config)))
+    except (CaseError, HarnessError, OSError):
+        return None
 
 
 class _Collector:
-    """Feeds finished case reports (from this process or xdist workers) to the results writer."""
+    """Feeds finished case reports (from this process or xdist workers) to the results writer:
+    every case item's, errors included (a report that carries no results entry: the harness
+    raised, a setup failed), so that the results and the summary line count what pytest counts."""
 
     def __init__(self, writer):
         self.writer = writer
+        self.collected = None       # case items collected (None: not known here)
+
+    @pytest.hookimpl
+    def pytest_collection_finish(self, session):
+        if not _is_worker(session.config) and session.items:
+            self.collected = sum(1 for i in session.items if isinstance(i, CaseItem))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        self.collected = sum(1 for i in ids if is_case_nodeid(i))
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report):
-        entry = _entry(report)
-        if entry is None or report.when not in ("setup", "call"):
+        if report.when not in ("setup", "call") or not any(k == "mmut-case" for k, _ in report.user_properties):
             return
-        if report.when == "setup" and report.outcome != "skipped":
+        entry = _entry(report)
+        if report.when == "setup" and report.outcome == "passed":
+            return
+        if entry is None:
+            if report.outcome == "passed":
+                return
+            # The harness raised before the case had a verdict (QEMU could not be spawned, a boot
+            # failed): an error of setup, a failure of the call, as pytest counts them.
+            entry = _bare_entry(report)
+        elif report.when == "setup" and report.outcome != "skipped":
             return
         if hasattr(report, "wasxfail"):
             entry["outcome"] = "xfailed" if report.skipped else "xpassed"
@@ -442,7 +576,25 @@ class _Collector:
 
     @pytest.hookimpl
     def pytest_sessionfinish(self, session, exitstatus):
-        self.writer.write(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+        config = session.config
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        ran = len(self.writer.entries)
+        why = _selection(config)
+        if session.shouldfail:
+            why.append(f"stopped early: {session.shouldfail}")
+        if interrupted:
+            why.append("interrupted")
+        # Of a run that meant to run them all, how many there are: its own collection's count when
+        # known, else the case files read again (not after Ctrl-C: its grace is short).
+        instances = None if interrupted else self.collected if not why and self.collected else _case_instances(config)
+        if instances is not None and ran != instances and not why:
+            why.append(f"{instances - ran} instances have no verdict")
+        partial = None
+        if why:
+            partial = {"why": why, "instances": instances, "collected": self.collected, "ran": ran,
+                       "selection": shlex.join(config.invocation_params.args)}
+        if ran or partial:
+            self.writer.write(interrupted=interrupted, partial=partial)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_report_teststatus(self, report, config):
@@ -454,6 +606,16 @@ class _Collector:
             said = " (rerun alone on a fresh boot)"
             word = (word[0] + said, word[1]) if isinstance(word, tuple) else word + said   # (word, markup) or word
             outcome.force_result((category, letter, word))
+
+
+def _bare_entry(report):
+    """The results entry of a case item whose report carries none: the harness's error, as pytest reports it."""
+    case_id, path = next(json.loads(v) for k, v in report.user_properties if k == "mmut-case")
+    text = str(report.longreprtext or report.outcome).strip()
+    return {"id": case_id, "nodeid": report.nodeid, "file": path, "summary": "",
+            "outcome": "skipped" if report.skipped else "error" if report.when == "setup" else "failed", "reason": text.splitlines()[-1][:500] if text else None,
+            "wall": None, "batch_size": None, "fresh_boot": None, "rerun": None, "mark": None,
+            "steps": [], "problems": [text[-2000:]], "explained": [], "known_bugs": {}}
 
 
 def _entry(report):

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness import features
+from harness import features, options
 from harness.cases import SELFTESTS, load_dir
 from harness.errors import HarnessError
 from harness.fuzz import campaign
@@ -53,6 +53,14 @@ class BenchError(Exception):
     """A run the bench would have timed failed a check: why."""
 
 
+def _jobs(text):
+    return text if text == "auto" else options.positive_count(text)
+
+
+def _scales(text):
+    return [] if text == "none" else [options.positive_count(k) for k in text.split(",")]
+
+
 def _parse(argv):
     p = argparse.ArgumentParser(prog="python -m harness.bench", description=__doc__.split("\n")[0])
     p.add_argument("--qemu", default="qemu-system-aarch64",
@@ -60,11 +68,12 @@ def _parse(argv):
     p.add_argument("--cpu", default="max")
     p.add_argument("--build", type=Path, default=ROOT / "build", help="build directory of the kernel")
     p.add_argument("--cases", type=Path, default=ROOT / "cases")
-    p.add_argument("--jobs", default="auto", help="pytest-xdist workers of the --isolated row; auto: one per CPU")
-    p.add_argument("--boots", type=int, default=15, help="boots measured for the floor")
-    p.add_argument("--repeat", type=int, default=3, help="runs of everything else but the rate and the scales")
-    p.add_argument("--rate-cases", type=int, default=2000, help="generated cases of the rate's campaign")
-    p.add_argument("--scales", default="256,2560,25600",
+    p.add_argument("--jobs", default="auto", type=_jobs, help="pytest-xdist workers of the --isolated row; auto: one per CPU")
+    p.add_argument("--boots", type=options.positive_count, default=15, help="boots measured for the floor")
+    p.add_argument("--repeat", type=options.positive_count, default=3,
+                   help="runs of everything else but the rate and the scales")
+    p.add_argument("--rate-cases", type=options.positive_count, default=2000, help="generated cases of the rate's campaign")
+    p.add_argument("--scales", default=[256, 2560, 25600], type=_scales,
                    help="generated instances the scale section runs (default: 256,2560,25600; none: no scale rows)")
     args = p.parse_args(argv)
     args.build, args.cases = args.build.resolve(), args.cases.resolve()
@@ -72,8 +81,7 @@ def _parse(argv):
         args.qemu = resolve_qemu(args.qemu)
     except HarnessError as e:
         p.error(str(e))
-    args.jobs = len(os.sched_getaffinity(0)) if args.jobs == "auto" else int(args.jobs)
-    args.scales = [] if args.scales == "none" else [int(k) for k in args.scales.split(",")]
+    args.jobs = len(os.sched_getaffinity(0)) if args.jobs == "auto" else args.jobs
     return args
 
 

@@ -6,9 +6,13 @@ MMU really walked: the descriptors the kernel's own walk read for the step's
 VA (protocol v2 `walk` records) and the registers it programmed (`regs`).
 Each check is a problem of its own when it fails:
 
-- the observation must be an outcome the model allows, or one that a known
-  bug of this QEMU version explains (harness/fuzz/known.py: the model changed
-  as that QEMU behaves), which the report then names instead of failing;
+- the observation must be an outcome the model allows.  Where it is not (or
+  where the case's own expectation fails it), a known bug of this QEMU version
+  may explain it (harness/fuzz/known.py: the model changed as that QEMU behaves,
+  over the case's steps up to this one): the step's departures then move to its
+  `explained` list, under the bugs' names, and no longer fail it.  A step the
+  model cannot judge (an Unknown outcome) is `unjudged`, with the model's reason:
+  never allowed by the model, never explained by a bug;
 - the case's expectation must be what the model allows, no more and no less
   (a disagreement is a defect of this suite: the case or the model is wrong);
 - after a step with hardware updates, the descriptors must read as the model
@@ -17,13 +21,13 @@ Each check is a problem of its own when it fails:
   those the case declares (harness/declared.py): a kernel table-builder bug
   shows here even where QEMU and the model agree with each other.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness import declared, features, model
 from harness.cases import MAINT_OPS
-from harness.fuzz.known import MODEL_LOCK, fewest_explaining, in_force
+from harness.fuzz.known import MODEL_LOCK, explain
 from harness.observation import observe
-from harness.oracle import describe_outcomes, expectation_agrees, observation_allowed
+from harness.oracle import describe_outcomes, expectation_agrees, observation_allowed, unjudged
 from harness.predict import predict_case, step_accesses
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP
 from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20
@@ -42,15 +46,10 @@ class ModelView:
     """What the model and the walk say of one step, for the report and results."""
     model: str = None       # the model's allowed outcomes, decoded (None: not evaluated)
     walk: tuple = ()        # the kernel's walk of the step's VA, one line per level
-    problems: tuple = ()
-    known_bugs: tuple = ()  # the known QEMU bugs (KnownBug) that explain the observation
-
-
-def _explained_by(version, step, obs, translate):
-    """The fewest known bugs of QEMU `version` under which the model allows the
-    observation (`translate()` evaluates the step); () when none do."""
-    return fewest_explaining(version, translate,
-                             lambda outcomes: outcomes is not None and not observation_allowed(step, outcomes, obs))
+    problems: tuple = ()    # what fails the step, no known bug explaining it
+    known_bugs: tuple = ()  # the known QEMU bugs (KnownBug) that explain the step's departures
+    explained: tuple = ()   # the model's lines on the departures they explain
+    unjudged: str = None    # why the model cannot judge the step (None: it judged it)
 
 
 def _registers(regs, boot, case):
@@ -156,27 +155,26 @@ def _after_updates(walks, outcomes):
     return [f"model: after the step the descriptors read {changed}; the model allows: {wanted}"]
 
 
-def step_views(case, records, boot, version=None, observations=None):
+def step_views(case, records, boot, version=None, observations=None, failing=frozenset()):
     """{step n: ModelView} of a case's records (see _step_views), with the model to itself: no
     other thread's known-bug variant in force meanwhile.  observations: the records' step
     Observations as the runner decoded them (decoded here when not given)."""
     if observations is None:
         observations = {n: observe(r) for n, r in records.steps.items()} if records else {}
     with MODEL_LOCK:
-        return _step_views(case, records, observations, boot, version)
+        return _step_views(case, records, observations, boot, version, failing)
 
 
-def _step_views(case, records, observations, boot, version=None):
+def _step_views(case, records, observations, boot, version, failing):
     """{step n: ModelView} for a case's records (protocol.CaseRecords) and their step
-    Observations (harness/observation.py) of a run
-    on QEMU `version` whose boot record is `boot`; {} when the run carries no
-    walks (walks off), and a problem on the first step when it should have and does not."""
-    if records is None or boot is None or not records.walks and records.regs is None:
+    Observations (harness/observation.py) of a run on QEMU `version` whose boot record is
+    `boot`; `failing`: the steps whose case expectation fails (a known bug may explain them
+    too).  {} when the case never began; a case that began with no regs record is the
+    runner's problem (the kernel reports one for every case)."""
+    if records is None or boot is None or records.regs is None:
         return {}
     ids = features.boot_ids(boot)
     views = {}
-    if records.regs is None:
-        return {0: ModelView(problems=("the kernel reported walks but no regs record for this case",))}
     regs = _registers(records.regs, boot, case)
     layout_problems = _against_declaration(case, records, ids)
     pool_base = records.regs.num("ttbr0") & ~0xFFFF
@@ -185,51 +183,45 @@ def _step_views(case, records, observations, boot, version=None):
     # order, with the TLB: an access may use what a TLB still holds, which no walk
     # of the tables as they are now shows.
     predictions = predict_case(case, ids, pool_base) if _first_change(case) is not None else None
-    variants = {}       # the case predicted under each combination of known bugs tried (in_force())
-
-    def predicted_under_bugs():
-        if in_force() not in variants:
-            try:
-                variants[in_force()] = predict_case(case, ids, pool_base)
-            except (ValueError, model.UnknownMemory) as e:     # fewest_explaining's: no answer
-                variants[in_force()] = e
-        if isinstance(variants[in_force()], Exception):
-            raise variants[in_force()]
-        return variants[in_force()]
     for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
         obs = observations.get(n)
+        walk_text = ()
         if predictions is not None and obs is not None and step.op in MAINT_OPS:
             outcomes = predictions[n]
-            problems = [f"model: {p}" for p in observation_allowed(step, outcomes, obs)]
-            problems += [f"{SUITE_DEFECT}: {p}" for p in expectation_agrees(step, outcomes)]
-            views[n] = ModelView(describe_outcomes(outcomes, step.op), (), tuple(problems))
-            continue
-        if step.op not in ACCESS_KINDS or obs is None:
+            departures = [f"model: {p}" for p in observation_allowed(step, outcomes, obs)]
+        elif step.op not in ACCESS_KINDS or obs is None:
             continue        # a self-test of the kernel, not an MMU probe; or a step that never ran
-        # No walk record: the walk read no descriptor (a VA out of range, a walk disabled by EPDn).
-        walks = records.walks.get(n, {"before": [], "after": []})
-        walk_text = tuple(describe_walk(walks["before"], case.regime, step.va, case.stage2))
-        memory = _walked_memory(walks["before"], layout)
-        try:
-            outcomes = predictions[n] if predictions is not None else model.full_translate(regs, memory, access)
-        except model.UnknownMemory as e:
-            views[n] = ModelView(walk=walk_text, problems=(
-                f"the model's walk reads PA {e.pa:#x}, which neither the kernel's walk of this VA nor the "
-                "case's declared layout holds (a defect of this suite)",))
+        else:
+            # No walk record: the walk read no descriptor (a VA out of range, a walk disabled by EPDn).
+            walks = records.walks.get(n, {"before": [], "after": []})
+            walk_text = tuple(describe_walk(walks["before"], case.regime, step.va, case.stage2))
+            memory = _walked_memory(walks["before"], layout)
+            try:
+                outcomes = predictions[n] if predictions is not None else model.full_translate(regs, memory, access)
+            except model.UnknownMemory as e:
+                views[n] = ModelView(walk=walk_text, problems=(
+                    f"the model's walk reads PA {e.pa:#x}, which neither the kernel's walk of this VA nor the "
+                    "case's declared layout holds (a defect of this suite)",))
+                continue
+            departures = [f"model: {p}" for p in observation_allowed(step, outcomes, obs)]
+            if walks["after"] and not unjudged(outcomes):
+                departures += _after_updates(walks, outcomes)
+        reason = unjudged(outcomes)
+        if reason:
+            # Not judged by the model: its lines on the observation say only that.
+            views[n] = ModelView(describe_outcomes(outcomes, step.op), walk_text, unjudged=reason)
             continue
-        problems = [f"model: {p}" for p in observation_allowed(step, outcomes, obs)]
-        # Under a known bug, what the model would have said: of the whole case where the TLB takes part.
-        bugs = _explained_by(version, step, obs, (lambda: predicted_under_bugs()[n])
-                             if predictions is not None else (lambda: model.full_translate(regs, memory, access))) \
-            if problems else ()
+        defects = tuple(f"{SUITE_DEFECT}: {p}" for p in expectation_agrees(step, outcomes))
+        after = walks["after"] if step.op in ACCESS_KINDS else []
+        bugs = explain(version, case, ids, pool_base, n, obs,
+                       agrees=lambda outcomes: not after or not _after_updates(walks, outcomes)) \
+            if (departures or n in failing) and not defects else ()
         if bugs:
-            problems = []
-        problems += [f"{SUITE_DEFECT}: {p}" for p in expectation_agrees(step, outcomes)]
-        if walks["after"]:
-            problems += _after_updates(walks, outcomes)
-        views[n] = ModelView(describe_outcomes(outcomes, step.op), walk_text, tuple(problems), bugs)
+            views[n] = ModelView(describe_outcomes(outcomes, step.op), walk_text, (), bugs, tuple(departures))
+        else:
+            views[n] = ModelView(describe_outcomes(outcomes, step.op), walk_text, tuple(departures) + defects)
     if layout_problems:
         first = min(views, default=0)
         view = views.get(first, ModelView())
-        views[first] = ModelView(view.model, view.walk, view.problems + tuple(layout_problems), view.known_bugs)
+        views[first] = replace(view, problems=view.problems + tuple(layout_problems))
     return views

@@ -80,6 +80,32 @@ FEATURES.update({
 })
 
 
+# The ID register fields each feature is read from (register index in ID_REGISTERS, field name, lsb):
+# a skip names them and their values.
+_REGISTER_NAMES = ("ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "ID_AA64ISAR0_EL1")
+FIELDS = {
+    "granule4k": ((0, "TGran4", TGRAN4),), "granule16k": ((0, "TGran16", TGRAN16),),
+    "granule64k": ((0, "TGran64", TGRAN64),),
+    "FEAT_LPA2": ((0, "TGran4", TGRAN4), (0, "TGran16", TGRAN16)), "FEAT_LVA": ((2, "VARange", VARANGE),),
+    "FEAT_TTST": ((2, "ST", ST),), "FEAT_HAFDBS": ((1, "HAFDBS", HAFDBS),), "FEAT_HAFDBS_DIRTY": ((1, "HAFDBS", HAFDBS),),
+    "FEAT_TTCNP": ((2, "CnP", CNP),), "FEAT_PAN": ((1, "PAN", PAN),), "FEAT_PAN2": ((1, "PAN", PAN),),
+    "FEAT_PAN3": ((1, "PAN", PAN),), "FEAT_HPDS": ((1, "HPDS", HPDS),), "FEAT_E0PD": ((2, "E0PD", E0PD),),
+    "asid16": ((0, "ASIDBits", ASIDBITS),),
+    "s2granule4k": ((0, "TGran4_2", TGRAN4_2), (0, "TGran4", TGRAN4)),
+    "s2granule16k": ((0, "TGran16_2", TGRAN16_2), (0, "TGran16", TGRAN16)),
+    "s2granule64k": ((0, "TGran64_2", TGRAN64_2), (0, "TGran64", TGRAN64)),
+    "FEAT_XNX": ((1, "XNX", XNX),), "FEAT_VMID16": ((1, "VMIDBits", VMIDBITS),), "FEAT_TLBIRANGE": ((3, "TLB", TLB),),
+    "FEAT_S2FWB": ((2, "FWB", FWB),), "FEAT_VHE": ((1, "VH", VH),),
+    **{name: ((0, "PARange", PARANGE),) for name in FEATURES if name.startswith(("pa", "FEAT_LPA"))
+       and name != "FEAT_LPA2"},
+}
+
+
+def fields_text(name, ids):
+    """The ID register fields feature `name` is read from, with their values: 'ID_AA64MMFR1_EL1.PAN = 0x2'."""
+    return ", ".join(f"{_REGISTER_NAMES[reg]}.{field} = {_field(ids[reg], lsb):#x}" for reg, field, lsb in FIELDS[name])
+
+
 def boot_ids(boot):
     """The ID registers of a boot record (harness.protocol), as the predicates take them."""
     return tuple(boot.num(name) for name in ID_REGISTERS)
@@ -93,7 +119,7 @@ def missing(requires, *ids):
         name = req.lstrip("!")
         present = FEATURES[name][1](*ids)
         if req.startswith("!") and present:
-            unmet.append(f"the absence of {name} ({FEATURES[name][0]})")
+            unmet.append(f"the absence of {name} ({FEATURES[name][0]}; {fields_text(name, ids)})")
         elif not req.startswith("!") and not present:
-            unmet.append(f"{name} ({FEATURES[name][0]})")
+            unmet.append(f"{name} ({FEATURES[name][0]}; {fields_text(name, ids)})")
     return unmet

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.qemu_builds import qemus_tool, resolve_qemu
-from harness.results import read as read_results
+from harness.results import partial_path, read as read_results
 from harness.summary import summary_text
 from harness.versions import in_range, parse_version
 
@@ -48,7 +48,10 @@ class Run:
 
     @property
     def label(self):
-        return f"{self.doc['qemu_version']} -cpu {self.doc['cpu']}"
+        """Its column's name; a partial run (a selection, stopped early: harness/results.py) says so,
+        as its absent instances are not run, not absent from the suite."""
+        partial = " (partial)" if self.doc.get("partial") else ""
+        return f"{self.doc['qemu_version']} -cpu {self.doc['cpu']}{partial}"
 
     def entries(self):
         return {c["id"]: c for c in self.doc["cases"]}
@@ -253,17 +256,19 @@ def run_pair(python, qemu, version, cpu, results, cases, build, workers, pytest_
     stem = f"{version}-{cpu}"
     log = results / f"{stem}.log"
     cmd = [python, "-m", "pytest", f"--qemu={qemu}", f"--cpu={cpu}", *(f"--cases={c}" for c in cases),
-           f"--build={build}", f"--results={results}", "-q", "-p", "no:cacheprovider", "-n", str(workers),
+           f"--build={build}", f"--results={results}", "--strict-model", "-q", "-p", "no:cacheprovider",
+           "-n", str(workers),
            *pytest_args]
     start = time.time()
     with open(log, "w") as f:
         f.write("$ " + " ".join(cmd) + "\n")
         f.flush()
         status = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
-    out = results / f"{stem}.json"
-    # A file older than this run is a previous run's: this one wrote none.
-    fresh = out.exists() and out.stat().st_mtime >= start
-    return status, out if fresh else None, log, time.time() - start
+    # A selection writes <stem>.partial.json (harness/results.py); a file older than this run is a
+    # previous run's: this one wrote none.
+    fresh = [out for out in (results / f"{stem}.json", partial_path(results / f"{stem}.json"))
+             if out.exists() and out.stat().st_mtime >= start]
+    return status, fresh[0] if fresh else None, log, time.time() - start
 
 
 def run_matrix(qemus, cpus, python, results, cases, build, parallel, pytest_args=()):
@@ -301,7 +306,10 @@ def run_matrix(qemus, cpus, python, results, cases, build, parallel, pytest_args
             if out is None:
                 problems.append(f"{name} (QEMU {version}) -cpu {cpu} wrote no results (log: {log})")
             else:
-                done[(name, version, cpu)] = load_run(out)
+                done[(name, version, cpu)] = run = load_run(out)
+                if run.doc.get("partial") and not pytest_args:
+                    problems.append(f"{name} (QEMU {version}) -cpu {cpu}: a partial run "
+                                    f"({', '.join(run.doc['partial'].get('why', []))}; log: {log})")
     runs = [done[(name, version, cpu)] for name, _, version, cpu in pairs if (name, version, cpu) in done]
     return runs, problems
 

@@ -95,3 +95,8 @@ LS_SYNDROME = {
     **{op: (size.bit_length() - 1, 0, 0, int(size == 8), 0) for op, size in LOADS.items()},
     **{op: (size.bit_length() - 1, 0, 1, int(size == 8), 0) for op, size in STORES.items()},
 }
+
+
+def describe_syndrome(syndrome):
+    """An instruction syndrome (LS_SYNDROME's form) as ESR_ELx names it: 'SAS=3 SSE=0 SRT=0 SF=1 AR=0'."""
+    return " ".join(f"{name}={value}" for name, value in zip(LS_SYNDROME_FIELDS, syndrome))

@@ -1,14 +1,19 @@
 """The model as the oracle: does a case's expectation agree with what the
 architecture permits, and does what the kernel observed (its Observation, every
 bit of every register the step reports) match a permitted outcome?  Both answer
-with a list of problem lines (empty: no problem)."""
+with a list of problem lines (empty: no problem).
+
+Where the model cannot tell (an Unknown outcome: memory nobody declared, a
+kernel self-test) it has a third answer, `unjudged`: such an outcome allows
+no observation and agrees with no expectation; the caller reports the step as
+not judged by the model, with the reason."""
 from dataclasses import replace
 
 from harness import esr, par
 from harness.model.outcome import (
     ALL_BITS, EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, Abort, Completes, Done, Par, Unknown, abort_class,
 )
-from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LOADS, LS_SYNDROME_FIELDS, at_aborts
+from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LOADS, at_aborts, describe_syndrome
 from harness.verdict import desc_text, expected_text, hpfar_valid
 
 
@@ -36,7 +41,7 @@ def describe(outcome, op):
             return f"{EC_PC_ALIGNMENT.text} (EC {EC_PC_ALIGNMENT:#04x}), FAR {outcome.far:#x}"
         wnr = "" if op == "fetch" or outcome.wnr is None else f", WnR={int(outcome.wnr)}"
         if outcome.syndrome is not None:
-            wnr += ", ISV=1 (" + " ".join(f"{k}={v}" for k, v in zip(LS_SYNDROME_FIELDS, outcome.syndrome)) + ")"
+            wnr += f", ISV=1 ({describe_syndrome(outcome.syndrome)})"
         fault = esr.describe_fsc(outcome.fsc, "DFSC" if outcome.cm else _fault_label(op))
         if outcome.stage == 2:
             s1ptw = ", S1PTW=1" if outcome.s1ptw else ""
@@ -147,12 +152,19 @@ def _rejects(step, outcome):
     return None
 
 
+def unjudged(outcomes):
+    """Why the model cannot judge a step whose outcomes these are (the reasons of their
+    Unknown outcomes), or None when it can."""
+    return "; ".join(sorted({o.reason for o in outcomes if isinstance(o, Unknown)})) or None
+
+
 def expectation_agrees(step, outcomes):
     """Problems with a case step's expectation against the model's outcomes:
     every alternative the case accepts must be an outcome the model allows, and
     every outcome the model allows must be accepted by the case (a case
-    stricter than the architecture is a defect too)."""
-    if any(isinstance(o, Unknown) for o in outcomes):
+    stricter than the architecture is a defect too).  Not checked where the model
+    cannot tell (unjudged): the caller reports that."""
+    if unjudged(outcomes):
         return []
     alternatives = _alternatives(step)
     allowed = describe_outcomes(outcomes, step.op)
@@ -219,13 +231,15 @@ def _mismatch(step, outcome, obs):
 
 def observation_allowed(step, outcomes, obs):
     """Problems with what the kernel observed (the step's Observation) against the
-    model: it must match one of the outcomes the model allows, bit for bit."""
-    if any(isinstance(o, Unknown) for o in outcomes):
-        return []
+    model: it must match one of the outcomes the model allows, bit for bit.  An Unknown
+    outcome allows nothing: an observation none of the others matches is a problem, the
+    model's reason for not judging it named (`unjudged` tells the caller)."""
     if obs is None:
         return ["expected a record of this step; got none"]
-    ordered = sorted(outcomes, key=repr)
+    ordered = sorted((o for o in outcomes if not isinstance(o, Unknown)), key=repr)
     misses = [_mismatch(step, o, obs) for o in ordered]
     if any(m is None for m in misses):
         return []
-    return [f"matches no outcome the model allows: ({describe(o, step.op)}) {m}" for o, m in zip(ordered, misses)]
+    reason = unjudged(outcomes)
+    return [f"matches no outcome the model allows: ({describe(o, step.op)}) {m}" for o, m in zip(ordered, misses)] \
+        + ([f"not judged by the model: {reason}"] if reason else [])

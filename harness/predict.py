@@ -220,7 +220,7 @@ def predict_case(case, ids, pool_base=None):
                     tlb.complete_tlbis()        # the exception return to EL0 is a Context synchronization event
                 outcomes = _access_outcomes(tlb, access)
             except UnknownMemory as e:
-                step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})")}))
+                step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})", pa=e.pa)}))
                 next_branches.append(tlb)
                 continue
             seen, effects = set(), {}

@@ -146,6 +146,11 @@ def parse_record(line):
     raises ProtocolError saying what is wrong with it."""
     if not line.startswith(PREFIX):
         raise ProtocolError(f"not a record: it does not start {PREFIX!r}")
+    # The kernel prints printable ASCII: anything else is a damaged line (a \r
+    # inside it would otherwise split a value in two, each part well-formed).
+    bad = next((ch for ch in line if not " " <= ch <= "~"), None)
+    if bad is not None:
+        raise ProtocolError(f"a character the kernel does not print ({bad!r})")
     tokens = line.split()
     if len(tokens) < 3:
         raise ProtocolError("no event")

@@ -9,6 +9,7 @@ its CPU is without a byte of the monitor's text mixing into the records.
 """
 import bisect
 import functools
+import os
 import re
 import select
 import signal
@@ -47,6 +48,8 @@ PROGRESS_GAP = 0.1
 STARTUP_GRACE = 0.75
 # How often a run that may be stopped from another thread (run_kernel's `stop`) looks.
 STOP_POLL = 0.05
+# Seconds _drain waits for each piece of what a pty still holds after QEMU exited.
+DRAIN_WAIT = 0.2
 # The exception vector table is 16 entries of 0x80 bytes (VBAR_EL1); the kernel's is `vectors`.
 VECTORS_SIZE = 0x800
 # Wide enough that no line QEMU or the kernel prints is ever wrapped.
@@ -292,6 +295,7 @@ def _read_until_exit(child, deadline, progress, watch, stop):
         except pexpect.TIMEOUT:
             pass
         except pexpect.EOF:
+            chunks.append(_drain(child))
             break
         if progress is not None and time.monotonic() >= progress.due(quiet_since, bool(chunks)):
             arrived = []
@@ -310,6 +314,24 @@ def _read_until_exit(child, deadline, progress, watch, stop):
             return "".join(chunks), True, None, None
         time.sleep(0.002)
     return "".join(chunks), False, None, None
+
+
+def _drain(child):
+    """What the pty still holds when pexpect says EOF.  pexpect calls it EOF once QEMU has exited and
+    select() shows nothing to read; under load the kernel may not yet have moved QEMU's last output
+    into the pty's read buffer (the tty layer does that in a worker), and that output was lost: a case
+    whose records stop short, or a run with no output at all.  A read of the master waits for that
+    work and fails (EIO) only once nothing is left."""
+    data = []
+    while select.select([child.child_fd], [], [], DRAIN_WAIT)[0]:
+        try:
+            piece = os.read(child.child_fd, 65536)
+        except OSError:
+            break
+        if not piece:
+            break
+        data.append(piece)
+    return child._decoder.decode(b"".join(data), final=True) if data else ""
 
 
 def _output_within(child, chunks, seconds):

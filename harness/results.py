@@ -20,18 +20,28 @@ SCHEMA = 1
 
 
 def case_entry(case, nodeid, judgement, outcome, reason=None):
+    """A case's entry.  Per step: `verdict` ('ok', 'failed', 'known_bug', 'unjudged': see
+    verdict.StepVerdict), `problems` (what fails it), `known_bugs` (names) and `explained` (the
+    departures from the architecture they explain), `unjudged` (the model's reason, or null),
+    `ok` (the step is what the architecture permits).  Per case: `known_bugs`, {bug name: [the
+    step numbers it explains, and "run" for how the run ended]}; `explained`, the run-level
+    departures they explain; `mark`, the case's [bug.*] mark ({"name", "qemu"}, or null)."""
+    mark = case.xfail
     entry = {
         "id": case.id, "nodeid": nodeid, "file": str(case.path), "summary": " ".join(case.summary.split()),
         "outcome": outcome, "reason": reason, "wall": None, "batch_size": None, "fresh_boot": None, "rerun": None,
-        "steps": [], "problems": [],
+        "mark": None if mark is None else {"name": mark.name, "qemu": mark.qemu},
+        "steps": [], "problems": [], "explained": [], "known_bugs": {},
     }
     if judgement is not None:
         entry.update(
             wall=round(judgement.wall, 4), batch_size=judgement.batch_size, fresh_boot=judgement.fresh_boot,
-            rerun=judgement.rerun, problems=list(judgement.problems),
+            rerun=judgement.rerun, problems=list(judgement.problems), explained=list(judgement.explained),
+            known_bugs=judgement.explanations(),
             steps=[{"n": s.n, "op": s.op, "va": f"{s.va:#x}", "expected": s.expected, "observed": s.observed,
-                    "ok": s.ok, "problems": list(s.problems), "model": s.model, "walk": list(s.walk),
-                    "known_bugs": list(s.known_bugs)} for s in judgement.steps],
+                    "verdict": s.verdict, "ok": s.ok, "problems": list(s.problems), "model": s.model,
+                    "walk": list(s.walk), "known_bugs": list(s.known_bugs), "explained": list(s.explained),
+                    "unjudged": s.unjudged} for s in judgement.steps],
         )
     return entry
 
@@ -45,12 +55,27 @@ def _lines(doc):
 
 
 class ResultsWriter:
+    """The results of one session.  A session that ran every case instance of its case paths to its
+    end writes <stem>.json; any other (a selection: -k, a file, node IDs; -x or --maxfail stopping
+    it; an interruption; cases missing) writes <stem>.partial.json, marked `partial` with what it
+    ran of what, and never replaces a whole run's file."""
+
     def __init__(self, path, qemu, version, cpu):
         self.path = Path(path)
         self.header = {"schema": SCHEMA, "qemu": qemu, "qemu_version": version, "cpu": cpu,
                        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         self.start = time.monotonic()
         self.entries = []
+        self.partial = None     # what write() found partial about the run, or None
+
+    @property
+    def partial_path(self):
+        return partial_path(self.path)
+
+    @property
+    def written(self):
+        """The file this session's results go to (or went to)."""
+        return self.path if self.partial is None else self.partial_path
 
     def add(self, entry):
         self.entries.append(entry)
@@ -58,21 +83,45 @@ class ResultsWriter:
     def counts(self):
         return Counter(e["outcome"] for e in self.entries)
 
-    def write(self, interrupted=False):
-        if not self.entries:
-            return
+    def unjudged(self):
+        """(steps the model could not judge, in how many cases)."""
+        per_case = [sum(1 for s in e["steps"] if s.get("unjudged")) for e in self.entries]
+        return sum(per_case), sum(1 for n in per_case if n)
+
+    def write(self, interrupted=False, partial=None):
+        """Write the results: `partial` ({"instances", "collected", "ran", "selection", "why"}) for a
+        session that did not run every instance to its end, None for one that did."""
+        self.partial = partial if partial is not None or interrupted else None
+        if interrupted and self.partial is None:
+            self.partial = {"why": ["interrupted"]}
         doc = {**self.header, "duration": round(time.monotonic() - self.start, 3), "interrupted": interrupted,
-               "counts": dict(sorted(self.counts().items())),
+               "partial": self.partial or False, "counts": dict(sorted(self.counts().items())),
+               "unjudged_steps": self.unjudged()[0],
                "cases": sorted(self.entries, key=lambda e: e["nodeid"])}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        path = self.written
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(_lines(doc))
-        os.replace(tmp, self.path)
+        os.replace(tmp, path)
 
     def summary_line(self):
         counts = ", ".join(f"{n} {k}" for k, n in sorted(self.counts().items())) or "no case ran"
-        return (f"MMU conformance: {counts} on QEMU {self.header['qemu_version']} -cpu {self.header['cpu']}; "
-                f"results in {self.path} and {self.path.with_suffix('.xml')}")
+        steps, cases = self.unjudged()
+        unjudged = f"; {steps} steps in {cases} cases not judged by the model (--strict-model fails them)" if steps else ""
+        partial = ""
+        if self.partial is not None:
+            p = self.partial
+            partial = (f"; PARTIAL ({', '.join(p.get('why', []))}"
+                       + (f": {p['ran']} of {p['instances']} instances" if "instances" in p else "") + ")")
+        xml = self.written.with_name(self.written.name[:-len(".json")] + ".xml")
+        return (f"MMU conformance: {counts}{unjudged} on QEMU {self.header['qemu_version']} -cpu {self.header['cpu']}"
+                f"{partial}; results in {self.written} and {xml}")
+
+
+def partial_path(path):
+    """<stem>.partial.json beside <stem>.json."""
+    path = Path(path)
+    return path.with_name(path.name[:-len(".json")] + ".partial.json")
 
 
 class ResultsError(HarnessError):
@@ -81,12 +130,15 @@ class ResultsError(HarnessError):
 
 # What readers take from a document, a case entry and a step: key -> the types it may have.
 _TOP = {"qemu_version": (str,), "cpu": (str,), "cases": (list,)}
-_TOP_OPTIONAL = {"qemu": (str,), "counts": (dict,), "interrupted": (bool,)}
+_TOP_OPTIONAL = {"qemu": (str,), "counts": (dict,), "interrupted": (bool,), "partial": (bool, dict),
+                 "unjudged_steps": (int,)}
 _CASE = {"id": (str,), "outcome": (str,), "summary": (str,), "problems": (list,), "steps": (list,)}
-_CASE_OPTIONAL = {"reason": (str, type(None)), "nodeid": (str,), "file": (str,)}
+_CASE_OPTIONAL = {"reason": (str, type(None)), "nodeid": (str,), "file": (str,), "known_bugs": (dict,),
+                  "explained": (list,), "mark": (dict, type(None))}
 _STEP = {"n": (int,), "op": (str,), "va": (str,), "expected": (str, type(None)), "observed": (str, type(None)),
          "ok": (bool,)}
-_STEP_OPTIONAL = {"problems": (list,), "model": (str, type(None)), "walk": (list,), "known_bugs": (list,)}
+_STEP_OPTIONAL = {"problems": (list,), "model": (str, type(None)), "walk": (list,), "known_bugs": (list,),
+                  "verdict": (str,), "explained": (list,), "unjudged": (str, type(None))}
 _JSON_TYPES = {str: "a string", int: "an integer", bool: "true or false", list: "an array", dict: "an object",
                type(None): "null"}
 

@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness import crosscheck, esr, walk_digest
+from harness import crosscheck, esr, features, walk_digest
+from harness.fuzz import known
 from harness.cases import STORES
 from harness.kdefs import kernel_header, read_defines
 from harness.observation import observe
@@ -53,10 +54,36 @@ class Judgement:
     batch_size: int = 1                             # cases in the boot it was judged from
     fresh_boot: bool = True                         # nothing ran before it in that boot
     rerun: str = None       # why it was rerun alone after a boot it shared (None: it was not)
+    explained: list = field(default_factory=list)   # run-level departures known bugs explain (QEMU aborting)
+    known_bugs: tuple = ()                          # names of the known bugs that explain those
 
     @property
     def ok(self):
-        return not self.problems and all(s.ok for s in self.steps)
+        """Everything is what the architecture permits: nothing failed, no known bug excused anything."""
+        return not self.problems and not self.explained and all(s.ok for s in self.steps)
+
+    @property
+    def status(self):
+        """'failed': something no known bug explains went wrong (a step, the run, the harness);
+        'known_bug': every departure from the architecture is explained by known bugs; 'passed'."""
+        if self.problems or any(s.problems for s in self.steps):
+            return "failed"
+        return "known_bug" if not self.ok else "passed"
+
+    def explanations(self):
+        """{known bug name: the steps (n) and run-level departures ('run') it explains}, in step order."""
+        out = {}
+        for s in self.steps:
+            for bug in s.known_bugs:
+                out.setdefault(bug, []).append(s.n)
+        for bug in self.known_bugs:
+            out.setdefault(bug, []).append("run")
+        return out
+
+    @property
+    def unjudged(self):
+        """The steps the model could not judge (StepVerdict.unjudged says why)."""
+        return [s for s in self.steps if s.unjudged]
 
     @property
     def raw_output_matters(self):
@@ -126,8 +153,12 @@ def _step_verdicts(case, observations):
 
 
 def _with_model(verdicts, case, records, observations, boot, qemu):
-    """The step verdicts with the reference model's view of each step added (harness/crosscheck.py)."""
-    views = crosscheck.step_views(case, records, boot, qemu_version(qemu), observations)
+    """The step verdicts with the reference model's view of each step added (harness/crosscheck.py).
+    A step whose departures known bugs explain has its own expectation's failures explained too:
+    they are the same departure, seen by the case."""
+    version = qemu_version(qemu)
+    views = crosscheck.step_views(case, records, boot, version, observations,
+                                  frozenset(v.n for v in verdicts if not v.ok))
     out = []
     for v in verdicts:
         view = views.get(v.n)
@@ -137,9 +168,13 @@ def _with_model(verdicts, case, records, observations, boot, qemu):
         text = view.model
         if view.known_bugs:
             text += "; what QEMU did is " + " and ".join(
-                f"its known bug {bug.name} ({bug.qemu}: {bug.does})" for bug in view.known_bugs)
-        out.append(replace(v, model=text, walk=view.walk, problems=v.problems + view.problems,
-                           known_bugs=tuple(bug.name for bug in view.known_bugs)))
+                f"its known bug {bug.name} ({bug.qemu}: {bug.shape(version)[0]})" for bug in view.known_bugs)
+            out.append(replace(v, model=text, walk=view.walk, problems=view.problems,
+                               explained=v.problems + view.explained,
+                               known_bugs=tuple(bug.name for bug in view.known_bugs)))
+        else:
+            out.append(replace(v, model=text, walk=view.walk, problems=v.problems + view.problems,
+                               unjudged=view.unjudged))
     return out
 
 
@@ -191,15 +226,54 @@ def _judge(case, records, run, settings, shares_run, boot):
         if records is None or not records.begin:
             j.problems.append(f"the kernel never started this case ({_how_it_ended(run)})")
         elif not records.end:
-            j.problems.append(f"the case's records stop {_records_stop(records)}, "
-                              f"before its end record: {_how_it_ended(run)}")
+            stop = (f"the case's records stop {_records_stop(records)}, "
+                    f"before its end record: {_how_it_ended(run)}")
+            bugs = _abort_explained(case, records, run, boot, settings, shares_run)
+            if bugs:
+                _explain_the_abort(j, stop, bugs)
+            else:
+                j.problems.append(stop)
         elif run.signal is not None and not shares_run:
             j.problems.append(f"{_how_it_ended(run)} after the case's end record")
     if records is not None:
         j.problems.extend(records.problems)
+        # A step record echoes its step's VA: another is a damaged record, whatever else it says.
+        j.problems.extend(f"step {n}'s record names va={record.num('va'):#x}, not the step's {case.steps[n].va:#x} "
+                          "(garbled output): rerun it" for n, record in sorted(records.steps.items())
+                          if n < len(case.steps) and record.num("va") != case.steps[n].va)
+        if boot is None:
+            # Without the boot record the model cannot judge (it needs the CPU's ID registers): a
+            # garbled output, never a pass on the case's expectations alone.
+            j.problems.append("the run's output has this case's records but no boot record (garbled output): rerun it")
+        if records.end and records.error is None and records.regs is None:
+            # The kernel reports the registers of every case it runs (with +walks, always here): without
+            # them the model judged none of its steps, which must not read as a pass.
+            j.problems.append("the kernel reported no regs record for this case: the model could not judge its steps")
     if run.exit_status not in (None, EXIT["EXIT_OK"]) and not j.problems and not shares_run:
         j.problems.append(_how_it_ended(run))
     return j
+
+
+def _abort_explained(case, records, run, boot, settings, shares_run):
+    """The known bugs (names) under whose variant QEMU aborts at the first step of `case` left
+    without a record, where QEMU did abort there (SIGABRT, records begun, no exception record);
+    () otherwise."""
+    if shares_run or run.signal != signal.SIGABRT or boot is None or records.regs is None or records.exception:
+        return ()
+    n = next((k for k in range(len(case.steps)) if k not in records.steps), None)
+    if n is None:
+        return ()
+    pool_base = records.regs.num("ttbr0") & ~0xFFFF
+    return tuple(bug.name for bug in known.explain(qemu_version(settings.qemu), case, features.boot_ids(boot),
+                                                   pool_base, n, None, aborted=True))
+
+
+def _explain_the_abort(j, stop, bugs):
+    """How the run ended (`stop`) and the steps that never ran are explained by `bugs`."""
+    j.explained.append(stop)
+    j.known_bugs = bugs
+    j.steps = [replace(s, problems=(), explained=s.problems, known_bugs=bugs)
+               if s.problems == ("expected a record of this step; got none",) else s for s in j.steps]
 
 
 class Runner:

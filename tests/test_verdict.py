@@ -116,7 +116,7 @@ def test_isv_is_checked_where_the_case_names_it():
     v = judge_step(0, step, record(f"fault esr={with_syndrome:#x} far={VA:#x} elr=0x1 el=2 hpfar=0x800010"))
     assert v.ok and "ISV=1 (SAS=2 SSE=0 SRT=1 SF=0 AR=0)" in v.expected
     v = judge_step(0, step, record(f"fault esr={with_syndrome ^ 1 << 16:#x} far={VA:#x} elr=0x1 el=2 hpfar=0x800010"))
-    assert v.problems == (f"expected ISV=1 (SAS=2 SSE=0 SRT=1 SF=0 AR=0); got ISV=1 SAS=2 SSE=0 SRT=0 SF=0 AR=0 "
+    assert v.problems == (f"expected ISV=1 (SAS=2 SSE=0 SRT=1 SF=0 AR=0); got ISV=1 (SAS=2 SSE=0 SRT=0 SF=0 AR=0) "
                           f"(ESR {with_syndrome ^ 1 << 16:#x})",)
     no_isv = replace(step, expect=replace(step.expect, isv=False))
     assert judge_step(0, no_isv, record(f"fault esr={with_syndrome:#x} far={VA:#x} elr=0x1 el=2 hpfar=0x800010")).problems

@@ -311,6 +311,9 @@ def main(argv=None):
     p.add_argument("build")
     p.set_defaults(func=cmd_path)
     args = parser.parse_args(argv)
+    unknown = [b for b in getattr(args, "builds", ()) if b not in BUILDS]
+    if unknown:     # a usage error before anything is fetched
+        parser.error(f"unknown build {unknown[0]!r}: known builds are {', '.join(BUILDS)}")
     return args.func(args)
 
 

@@ -120,6 +120,10 @@ def build_case(path, name, body, defaults, params, bugs, feature):
         raise CaseError(path, 'el2 = "vhe" needs FEAT_VHE: list it in requires', name, "requires")
 
     xfail, bug = body.get("xfail"), None
+    if xfail is not None and not isinstance(xfail, str):
+        # A mark names its bug: the bug's model variant (harness/fuzz/known.py) must explain the case's steps.
+        raise CaseError(path, "xfail names a [bug.<name>] table of this file (a known bug has a model variant of "
+                        "that name in harness/fuzz/known.py)", name, "xfail")
     if isinstance(xfail, str):
         if xfail not in bugs:
             raise CaseError(path, f"no [bug.{xfail}] table in this file{did_you_mean(xfail, bugs)}", name, "xfail")

@@ -40,14 +40,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (python -m harness.fuzz --help)\n")
 
 
-def _number(what):
+def _number(what, least=0):
     def parse(text):
         try:
             value = int(text, 0)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{what} {text!r} is not a number") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{what} {text!r} is negative")
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{what} {text!r} is " + ("negative" if least == 0 else f"below {least}"))
         return value
     return parse
 
@@ -66,9 +66,9 @@ def parser():
                    help="a differential campaign: the same cases on each of these QEMU builds (QEMUS=; a build "
                         "`make qemus` fetched, `system`, or a binary's path), reporting where their verdicts differ")
     p.add_argument("--cpu", default="max", help="QEMU -cpu model (CPU=)")
-    p.add_argument("--jobs", type=_number("the number of QEMU processes (JOBS=)"), default=2,
+    p.add_argument("--jobs", type=_number("the number of QEMU processes (JOBS=)", least=1), default=2,
                    help="QEMU processes run side by side, of the one QEMU build (default: 2)")
-    p.add_argument("--batch", type=_number("the batch size"), default=500,
+    p.add_argument("--batch", type=_number("the batch size", least=1), default=500,
                    help="cases per QEMU boot at most (default: 500)")
     p.add_argument("--build", type=Path, default=ROOT / "build", help="the kernel's build directory")
     p.add_argument("--results", type=Path, default=ROOT / "results", help="where results/fuzz/ goes")

@@ -31,7 +31,7 @@ from harness.fuzz.generate import FEATURE, Cpu, GeneratorBug, case_name, generat
 from harness.fuzz.mix import MIX_COUNT, coverage, missing
 from harness.fuzz.shrink import shrink
 from harness.fuzz.toml_writer import case_text, write_case_file
-from harness.oracle import describe, observation_allowed
+from harness.oracle import describe, observation_allowed, unjudged
 from harness.model.outcome import Abort, Completes, Done, Par, Unknown
 from harness.protocol import parse_output
 from harness.observation import describe as observed_text, observe
@@ -208,6 +208,8 @@ def judge_case(case, predictions, records):
     found = []
     for n, (step, outcomes) in enumerate(zip(case.steps, predictions)):
         obs = observe(records.steps.get(n))
+        if unjudged(outcomes):
+            continue        # the model cannot judge it: counted in unknown_steps, never a mismatch nor a pass
         problems = observation_allowed(step, outcomes, obs)
         if problems:
             found.append((n, problems, observed_text(obs)))

@@ -33,16 +33,17 @@ import harness.model.translate as translate  # isort: skip
 import harness.model.walk as walk  # isort: skip
 import harness.model.stage2 as stage2  # isort: skip
 import harness.model.tlb as tlb  # isort: skip
-from harness import esr
-from harness.cases import AT_OPS, LAYOUT
+import harness.predict as predict_module  # isort: skip
+from harness import esr, par
+from harness.cases import AT_OPS, AT_S12_OPS, LAYOUT, LOADS
 from harness.ops import LS_SYNDROME
 from harness.kdefs import REPO
 from harness.model import Abort, Outcomes, UnknownMemory
 from harness.predict import predict_case
 from harness.model.attributes import DEVICE_TYPES, NC, WB, WT, MemAttrs
 from harness.model.registers import REGIME_EL2, REGIME_EL20
-from harness.oracle import observation_allowed
-from harness.model.outcome import Completes
+from harness.oracle import observation_allowed, unjudged
+from harness.model.outcome import Completes, Par, Unknown
 from harness.par import SH_NAMES
 from harness.versions import in_range
 
@@ -137,6 +138,61 @@ def _at_write_without_the_dirty_state():
     return [(translate, "s1_check_permissions", s1_check_permissions)]
 
 
+def _at_write_makes_the_dirty_update():
+    """AArch64.S1Translate's descriptor updates, but an AT write through a writable-clean page
+    (DBM = 1, HA = HD = 1, AP[2] = 1) makes the dirty state update, AP[2] cleared, as a store does."""
+    original = translate._updates
+
+    def _updates(params, walk, acc, fault_class):
+        if acc.at and acc.write and params.ha and params.hd and descriptors.DESC_DBM.get(walk.desc) \
+                and descriptors.DESC_AP.get(walk.desc) & descriptors.AP2:
+            dirty = walk.desc & ~(descriptors.AP2 << descriptors.DESC_AP.shift)
+            return translate.hw_update_choices(walk.desc_pa, walk.desc, params.ha, dirty, acc, fault_class)
+        return original(params, walk, acc, fault_class)
+    return [(translate, "_updates", _updates)]
+
+
+def _s2_at_write_makes_the_dirty_update():
+    """AArch64.S2Translate's descriptor updates, but an AT write through a writable-clean stage 2
+    page (DBM = 1, VTCR_EL2.HA = HD = 1, S2AP[1] = 0) sets S2AP[1], as a store does."""
+    original = stage2._s2_updates
+
+    def _s2_updates(params, leaf, acc, fault_class):
+        if acc.at and acc.write and params.ha and params.hd and descriptors.DESC_DBM.get(leaf.desc) \
+                and not leaf.desc & stage2.S2AP_W:
+            return translate.hw_update_choices(leaf.desc_pa, leaf.desc, params.ha, leaf.desc | stage2.S2AP_W, acc,
+                                               fault_class)
+        return original(params, leaf, acc, fault_class)
+    return [(stage2, "_s2_updates", _s2_updates)]
+
+
+def _s2_at_write_without_the_dirty_state():
+    """AArch64.S2CheckPermissions, but an AT write judged on S2AP[1] as written, without the
+    hardware dirty state: AT S12E1W through a writable-clean stage 2 page a Permission fault."""
+    original = stage2.s2_permits
+
+    def s2_permits(params, desc, acc):
+        if acc.at and acc.write:
+            desc &= ~descriptors.DESC_DBM.mask
+        return original(params, desc, acc)
+    return [(stage2, "s2_permits", s2_permits)]
+
+
+def _at_s12_permission_fault_aborts():
+    """AArch64.AT_S12 (AT S12E1R/W, S12E0R/W), but QEMU ends the run where stage 2 gives the final
+    IPA a Permission fault (QemuAborts), rather than report it in PAR_EL1."""
+    original = predict_module.full_translate
+
+    def full_translate(regs, memory, access, s2=None):
+        outcomes = original(regs, memory, access, s2)
+        if access.op in AT_S12_OPS and any(isinstance(o, Par) and par.PAR_F.get(o.value) and par.PAR_S.get(o.value)
+                                             and esr.decode_fsc(par.PAR_FST.get(o.value))[0] == "permission"
+                                             for o in outcomes):
+            raise QemuAborts(f"{access.op}: a stage 2 Permission fault")
+        return outcomes
+    return [(predict_module, "full_translate", full_translate)]
+
+
 def _reserved_shareability_reported():
     """DecodeShareability, but SH[1:0] = 0b01 kept as it is (not one of the valid values), and
     PAR_EL1.SH then reporting 0b01."""
@@ -226,14 +282,19 @@ def _fwb_memattr_0100_as_device():
     return [(stage2, "s2_apply_fwb_mem_attrs", s2_apply_fwb_mem_attrs)]
 
 
-def _tlbi_e2_is_for_el2_only():
-    """The regime of the TLBI instructions (tlb.tlbi_regime), but TLBI VAE2IS and VALE2IS for EL2's
-    own regime whatever HCR_EL2.E2H: they leave the EL2&0 regime's entries."""
+def _tlbi_for_el2_only(ops):
+    """The regime of the TLBI instructions (tlb.tlbi_regime), but `ops` for EL2's own regime
+    whatever HCR_EL2.E2H: they leave the EL2&0 regime's entries."""
     original = tlb.tlbi_regime
 
     def tlbi_regime(op, regs):
-        return tlb.REGIME_EL2 if op in ("tlbi_vae2is", "tlbi_vale2is") else original(op, regs)
+        return tlb.REGIME_EL2 if op in ops else original(op, regs)
     return [(tlb, "tlbi_regime", tlbi_regime)]
+
+
+class QemuAborts(Exception):
+    """Raised by a known bug's variant where that QEMU ends the whole run instead of doing anything
+    the architecture has (an assertion fails: SIGABRT): not an outcome, so the step has none."""
 
 
 # Held while the model is changed to a known bug, and by whoever evaluates the model alongside
@@ -254,6 +315,16 @@ class KnownBug:
     case_file: str          # the case file that holds it, relative to the repository
     does: str               # what the QEMU does instead, as the changed model does it
     change: object          # () -> [(module, attribute, replacement)]: the model as that QEMU is
+    # A bug that changed shape across its range: (QEMU range, does, change) of the versions that
+    # behave otherwise than `does` says.
+    shapes: tuple = ()
+
+    def shape(self, version):
+        """(what QEMU `version` does, the change of the model that does it)."""
+        for qemu, does, change in self.shapes:
+            if version and in_range(version, qemu):
+                return does, change
+        return self.does, self.change
 
     @property
     def table(self):
@@ -271,12 +342,12 @@ class KnownBug:
         return in_range(version, self.qemu)
 
     @contextlib.contextmanager
-    def model(self):
-        """The model as this QEMU behaves, while the context lasts.  The change patches the
-        model's modules, which every thread shares: MODEL_LOCK keeps the other threads out of
-        the model meanwhile (they take it for their own evaluations: harness/crosscheck.py)."""
+    def model(self, version=None):
+        """The model as QEMU `version` (None: the bug's first shape) behaves, while the context lasts.
+        The change patches the model's modules, which every thread shares: MODEL_LOCK keeps the other
+        threads out of the model meanwhile (they take it for their own evaluations: harness/crosscheck.py)."""
         with MODEL_LOCK, contextlib.ExitStack() as stack:
-            for module, attribute, replacement in self.change():
+            for module, attribute, replacement in self.shape(version)[1]():
                 stack.enter_context(mock.patch.object(module, attribute, replacement))
             _IN_FORCE.append(self.name)
             stack.callback(_IN_FORCE.remove, self.name)
@@ -325,8 +396,10 @@ KNOWN_BUGS = (
              "executes at EL1 from a writable-clean page EL0 may write (DBM = 1 with HA and HD, AP[2:1] = 0b11)",
              _implied_pxn_from_the_descriptor_ap),
     KnownBug("at_dirty_update", "cases/hw_readback.toml",
-             "reports a Permission fault for an AT write through a writable-clean DBM page (HA = HD = 1)",
-             _at_write_without_the_dirty_state),
+             "clears AP[2] for AT S1E1W through a writable-clean DBM page (HA = HD = 1), as a store does",
+             _at_write_makes_the_dirty_update,
+             shapes=((">=11.1.3", "reports a Permission fault for an AT write through a writable-clean DBM page "
+                      "(HA = HD = 1)", _at_write_without_the_dirty_state),)),
     KnownBug("s1ptw_level", "cases/s1ptw.toml",
              "reports a stage 2 fault on a stage 1 descriptor read at the stage 1 table's level, not stage 2's",
              _s1ptw_reports_the_stage1_level),
@@ -350,7 +423,18 @@ KNOWN_BUGS = (
              _pc_alignment_after_the_fetch),
     KnownBug("tlbi_e2is_el20", "cases/vhe.toml",
              "leaves the EL2&0 regime's entries at TLBI VAE2IS and VALE2IS with HCR_EL2.E2H = 1",
-             _tlbi_e2_is_for_el2_only),
+             lambda: _tlbi_for_el2_only(("tlbi_vae2is", "tlbi_vale2is"))),
+    KnownBug("tlbi_re2_el20", "cases/vhe.toml",
+             "leaves the EL2&0 regime's entries at TLBI RVAE2, RVAE2IS, RVALE2 and RVALE2IS with HCR_EL2.E2H = 1",
+             lambda: _tlbi_for_el2_only(("tlbi_rvae2", "tlbi_rvae2is", "tlbi_rvale2", "tlbi_rvale2is"))),
+    KnownBug("s2_at_dirty", "cases/s2_hw_update.toml",
+             "sets S2AP[1] for AT S12E1W through a writable-clean stage 2 DBM page (VTCR_EL2.HA = HD = 1)",
+             _s2_at_write_makes_the_dirty_update,
+             shapes=((">=11.1.3", "reports a stage 2 Permission fault for AT S12E1W through a writable-clean "
+                      "stage 2 DBM page (VTCR_EL2.HA = HD = 1)", _s2_at_write_without_the_dirty_state),)),
+    KnownBug("at_s12_permission_abort", "cases/at_s12.toml",
+             "aborts (SIGABRT, the whole run) on an AT S12* whose stage 2 translation gives a Permission fault",
+             _at_s12_permission_fault_aborts),
 )
 
 
@@ -374,44 +458,107 @@ def allowed_on_the_board(step, outcomes, obs):
     return obs.result == "fault" and obs.esr.fault == "external"
 
 
+def walks_off_the_board(step, outcomes, obs):
+    """Whether the observation is the board's answer to a walk the outcomes say reads outside RAM:
+    a variant whose walk reads a table where the virt board has no memory is answered by a
+    synchronous external abort on the walk (its level is the board's: not checked)."""
+    reads = [o.pa for o in outcomes if isinstance(o, Unknown)]
+    if not reads or len(reads) != len(outcomes) or any(pa is None or RAM[0] <= pa < RAM[1] for pa in reads):
+        return False
+    if obs.result == "fault":
+        return obs.esr.fault == "external_walk"
+    return obs.result == "par" and step.op in AT_OPS and obs.par.f == 1 and obs.par.fault == "external_walk"
+
+
 # The most known bugs one step is explained by at once: three meet in a step (an AT through a 64K page
 # whose OA[51:48] QEMU drops, of Device memory with a reserved SH that PAR_EL1.SH reports: lpa_ips,
 # par_sh and par_reserved_sh; harness.fuzz seed 20261201, case 2760); every larger combination would
 # be tried for each step no bug explains (with twenty bugs, about 1350 model runs at three).
 MOST_BUGS_AT_ONCE = 3
 
+# The answer of a variant under which QEMU ends the whole run at the step (QemuAborts).
+ABORTS = "QEMU aborts"
+
 
 def fewest_explaining(version, evaluate, explains, bugs=KNOWN_BUGS):
     """The fewest known bugs of QEMU `version`, at most MOST_BUGS_AT_ONCE (a tuple of KnownBug,
-    fewest first; () when none do), under which the model's answer, `evaluate()` computed while they are in force, is one
-    that `explains(answer)` accepts.  Where the changed model meets a fault the architecture has
-    no encoding for (ValueError: an Access flag fault at level -1, say, where QEMU aborts) or
-    walks memory nobody holds (UnknownMemory), the answer is None."""
+    fewest first; () when none do), under which the model's answer, `evaluate()` computed while
+    they are in force, is one that `explains(answer)` accepts.  A changed model that has no answer
+    (a fault the architecture has no encoding for: ValueError; memory nobody holds: UnknownMemory)
+    explains nothing; one under which QEMU aborts (QemuAborts) answers ABORTS."""
     active = [b for b in bugs if version and b.affects(version)]
     for size in range(1, min(len(active), MOST_BUGS_AT_ONCE) + 1):
         for combination in itertools.combinations(active, size):
             try:
                 with contextlib.ExitStack() as stack:
                     for bug in combination:
-                        stack.enter_context(bug.model())
+                        stack.enter_context(bug.model(version))
                     answer = evaluate()
+            except QemuAborts:
+                answer = ABORTS
             except (ValueError, UnknownMemory):
                 answer = None
-            if explains(answer):
+            if answer is not None and explains(answer):
                 return combination
     return ()
 
 
-def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS):
+def _predicts_the_value(step, architecture, outcomes, obs):
+    """Whether `outcomes` predict what a completed load returned, where the architecture's own
+    outcomes say what it must return: a variant that does not know the memory explains no value."""
+    if step.op not in LOADS or obs.result != "ok" or \
+            not any(isinstance(o, Completes) and o.value is not None for o in architecture):
+        return True
+    return any(isinstance(o, Completes) and o.value is not None and not observation_allowed(step, Outcomes({o}), obs)
+               for o in outcomes)
+
+
+def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, aborted=None, agrees=lambda outcomes: True):
     """The fewest known bugs of QEMU `version` that together explain step n's Observation
-    `obs` (fewest_explaining).  Two bugs can meet in one step: a block the architecture
-    refuses, taken by QEMU, of Device memory whose PAR_EL1.SH QEMU then reports wrongly.  A
-    model that cannot answer explains a step QEMU left without a record (it aborted)."""
-    def explains(predictions):
-        if predictions is None:
-            return obs is None
-        return allowed_on_the_board(case.steps[n], predictions[n], obs)
-    return fewest_explaining(version, lambda: predict_case(case, ids, pool_base), explains, bugs)
+    `obs` (None: no record; fewest_explaining), the case's steps before it evaluated under them too (a bug's
+    effect on memory or on the TLB shows in the steps after it).  Two bugs can meet in one step:
+    a block the architecture refuses, taken by QEMU, of Device memory whose PAR_EL1.SH QEMU then
+    reports wrongly.
+
+    Nothing explains a step the architecture allows (it does not depart: its failure is no bug's)
+    or cannot judge (Unknown), and no variant explains what it cannot predict itself.  A step left
+    without a record is explained only by a variant under which QEMU aborts at that step, and only
+    if the run did end so (`aborted`: whether QEMU was killed by SIGABRT there; None when the
+    caller cannot tell).  `agrees(outcomes)`: what else of the step the outcomes must account for
+    (the descriptors read back after it: harness/crosscheck.py)."""
+    steps = case.steps[:n + 1]
+    step = case.steps[n]
+
+    def predicted():
+        return predict_case(replace(case, steps=steps), ids, pool_base)[n]
+    try:
+        architecture = predicted()
+    except (ValueError, UnknownMemory):
+        return ()
+    if unjudged(architecture) or obs is not None and not observation_allowed(step, architecture, obs) \
+            and agrees(architecture):
+        return ()
+
+    def evaluate():
+        try:
+            return predicted()
+        except QemuAborts:
+            try:
+                predict_case(replace(case, steps=steps[:-1]), ids, pool_base)
+            except QemuAborts:
+                return None         # QEMU would have aborted before this step
+            return ABORTS
+
+    def explains(outcomes):
+        if outcomes is ABORTS:
+            return obs is None and aborted is not False
+        if obs is None or not agrees(outcomes):
+            return False
+        if walks_off_the_board(step, outcomes, obs):
+            return True
+        return (not unjudged(outcomes) and allowed_on_the_board(step, outcomes, obs)
+                and _predicts_the_value(step, architecture, outcomes, obs))
+    return fewest_explaining(version, evaluate, explains, bugs)
 
 
 def names(bugs):

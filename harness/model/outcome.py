@@ -170,10 +170,11 @@ class Done:
 # configuration it refuses, memory it does not know)
 @dataclass(frozen=True)
 class Unknown:
-    """The model cannot tell: the step needs memory nobody declared, or is not
-    an MMU probe at all (the kernel's self-tests)."""
+    """The model cannot tell: the step needs memory nobody declared (pa: the walk's read of it,
+    where that is what stopped the model), or is not an MMU probe at all (the kernel's self-tests)."""
     reason: str
     updates: tuple = ()
+    pa: int = None
 
 
 # J1.3.3.507-511 ConstrainUnpredictable*, IMPLEMENTATION_DEFINED: the set of outcomes the architecture permits
