@@ -2,6 +2,7 @@
 rules that tie its fields together (a stage 2 for stage 2 ops, EL2's regime, the features it
 requires, a known-bug mark), then its layout checked."""
 import math
+from dataclasses import replace
 
 from harness import geometry
 from harness.cases.fields import Fields, did_you_mean, subtable, table_list, type_name
@@ -148,10 +149,22 @@ def build_case(path, name, body, defaults, params, bugs, feature):
         declared.step_slots(case)
     except declared.LayoutError as e:
         what = str(e).split(":", 1)[0]
-        where = "tables" if what == "tables" else "steps" if what == "link" or any(s.level is not None for s in steps) \
-            and what not in ("occupied", "misaligned mapping") else "map"
+        where = "tables" if what == "tables" else "steps" if what == "link" else "map"
+        descriptor_steps = any(s.level is not None for s in steps)
+        if descriptor_steps and where != "tables" and _lays_out(declared, replace(
+                case, steps=tuple(s for s in steps if s.level is None))):
+            # The declared tables alone are fine: a descriptor step is what the kernel cannot reach.
+            raise CaseError(path, f"a descriptor step's slot cannot be reached: {e}", name, "steps") from None
         raise CaseError(path, f"the kernel cannot build this case's tables: {e}", name, where) from None
     return case
+
+
+def _lays_out(declared, case):
+    try:
+        declared.step_slots(case)
+    except declared.LayoutError:
+        return False
+    return True
 
 
 # What the EL2 regime (HCR_EL2.E2H = 0) does not have: a second VA range, EL0, ASIDs, PAN.
