@@ -30,7 +30,9 @@ def resolve_qemu(name):
         name = SYSTEM
     if "/" in name:
         if not (os.path.isfile(name) and os.access(name, os.X_OK)):
-            raise HarnessError(f"QEMU {name!r} is not an executable file")
+            raise HarnessError(f"QEMU {name!r} is not an executable file: give the path of a built "
+                               f"qemu-system-aarch64, a build `make qemus` fetched, or `system` "
+                               f"(apt-get install qemu-system-arm)")
         return os.path.abspath(name)
     qemus = qemus_tool()
     builds = qemus.cached(qemus.cache_dir())

@@ -141,7 +141,7 @@ def test_old_qemu_is_refused(tmp_path):
 @pytest.mark.parametrize("kind", ["missing", "too_old"])
 def test_unusable_qemu_stops_the_run_with_the_fix(suite, tmp_path, kind):
     if kind == "missing":
-        qemu, said = "/nonexistent/qemu-system-aarch64", "cannot run QEMU binary '/nonexistent/qemu-system-aarch64'"
+        qemu, said = "/nonexistent/qemu-system-aarch64", "QEMU '/nonexistent/qemu-system-aarch64' is not an executable file"
     else:
         # Answers --version only; anything else would be a boot, which must not happen.
         qemu = shell_script(tmp_path / "qemu-system-aarch64", f"""
