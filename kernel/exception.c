@@ -19,7 +19,8 @@ static bool resume_probe(struct frame *f)
 {
 	u64 elr = f->elr;
 
-	if (probe.armed == PROBE_DATA && elr >= (u64)__probes_start && elr < (u64)__probes_end) {
+	if (probe.armed == PROBE_DATA && ((elr >= (u64)__probes_start && elr < (u64)__probes_end) ||
+					  (elr >= (u64)__at_probes_start && elr < (u64)__at_probes_end))) {
 		f->elr = elr + 4;
 	} else if (probe.armed == PROBE_FETCH && !((elr ^ probe.fetch_target) & GENMASK(55, 0))) {
 		/* A branch through a tagged pointer leaves the tag out of the PC (AArch64.BranchAddr). */

@@ -30,7 +30,9 @@ __probes_start:
 	.global __probes_end
 __probes_end:
 
-/* Address translation instructions report through PAR_EL1 and never fault. */
+/* Address translation instructions report through PAR_EL1; the few aborts an AT takes
+ * (a synchronous External abort on its walk: AArch64.AT_S1Ex) resume at the isb, as a
+ * data probe's do, and the step records the fault. */
 .macro at_probe name, insn:vararg
 	.global \name
 	.type \name, %function

@@ -197,7 +197,9 @@ static void run_step(const struct step_run *c, unsigned n)
 		probe.armed = PROBE_EL0;
 		result = el0_run(el0_code_va(el0_probe(s->op), c->el0_code), s->va, s->value);
 	} else {
-		probe.armed = s->op == OP_FETCH ? PROBE_FETCH : is_at(s->op) ? PROBE_NONE : PROBE_DATA;
+		/* An AT is armed too: AArch64.AT_S1Ex takes a synchronous External abort on its walk
+		 * as a Data Abort (J1.1.3), which is that step's outcome, not the end of the run. */
+		probe.armed = s->op == OP_FETCH ? PROBE_FETCH : PROBE_DATA;
 		result = run_probe(s);
 	}
 	probe.armed = PROBE_NONE;
