@@ -79,8 +79,11 @@ def test_a_failed_fetch_is_reported_and_the_others_go_on(tmp_path, monkeypatch, 
 
 def test_an_unknown_build_is_refused(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("QEMUS_CACHE", str(tmp_path))
-    assert qemus.main(["fetch", "--mirror", "http://m", "potato"]) == 1
-    assert "potato: FETCH FAILED: unknown build 'potato'" in capsys.readouterr().out
+    # A usage error before anything is fetched (issue 21: bad options never run half-way).
+    with pytest.raises(SystemExit) as stop:
+        qemus.main(["fetch", "--mirror", "http://m", "potato"])
+    assert stop.value.code == 2
+    assert "unknown build 'potato': known builds are" in capsys.readouterr().err
 
 
 def test_only_complete_builds_are_listed(tmp_path, monkeypatch, capsys):

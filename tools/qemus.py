@@ -311,7 +311,8 @@ def main(argv=None):
     p.add_argument("build")
     p.set_defaults(func=cmd_path)
     args = parser.parse_args(argv)
-    unknown = [b for b in getattr(args, "builds", ()) if b not in BUILDS]
+    # `system` (the QEMU on PATH) is no Debian build: cmd_fetch says so and uses it as it is.
+    unknown = [b for b in getattr(args, "builds", ()) if b not in BUILDS and b != "system"]
     if unknown:     # a usage error before anything is fetched
         parser.error(f"unknown build {unknown[0]!r}: known builds are {', '.join(BUILDS)}")
     return args.func(args)
