@@ -156,7 +156,9 @@ def test_suite_fails_on_defective_maintenance(suite, tmp_path, cpu_ids, defect):
     _skip_unless_catchable(defect, cpu_ids)
     kernel_file, find, replace, families = MAINTENANCE_DEFECTS[defect]
     repo = mutant_repository(tmp_path / "repo", kernel_file, find, replace)
-    run = suite("--case-timeout=2", root=repo, cases=repo / "cases", work=tmp_path,
+    # -x as above: one failed case is the answer (a defect that hangs every case of a family would
+    # otherwise cost each its timeout and its rerun on a fresh boot, past the run's own bound).
+    run = suite("-x", "--case-timeout=2", root=repo, cases=repo / "cases", work=tmp_path,
                 select=[str(repo / "cases" / family) for family in families])
     assert run.returncode == 1, run.output
     assert "failed" in run.outcomes().values(), run.output
