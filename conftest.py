@@ -371,8 +371,9 @@ class CaseItem(pytest.Item):
     def teardown(self):
         # The results entry has reached the results file through the setup or call report.  JUnit
         # XML writes the teardown report's properties: it would hold every entry again, escaped
-        # (3.8 MB a run, more than the JSON itself).
-        self.user_properties[:] = [p for p in self.user_properties if p[0] != "mmut"]
+        # (3.8 MB a run, more than the JSON itself).  "mmut-case" served the setup and call reports
+        # (_Collector reads no other), so it goes too: the XML keeps no property.
+        self.user_properties[:] = [p for p in self.user_properties if p[0] not in ("mmut", "mmut-case")]
 
     def _record(self, judgement, outcome, reason=None):
         self.user_properties.append(("mmut", json.dumps(case_entry(self.case, self.nodeid, judgement, outcome, reason))))
