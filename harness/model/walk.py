@@ -82,8 +82,8 @@ def txsz_choices(params):
     return params.txsz, (False,)
 
 
-# J1.1.4.11 AArch64.S1LeafBase / J1.1.4.9 NextTableBase: IMPLEMENTATION_DEFINED "descriptor[15:12] for 64KB granule
-# are OA[51:48]"
+# J1.1.4.11 AArch64.S1LeafBase / J1.1.4.9 NextTableBase: an IMPLEMENTATION DEFINED choice whether a
+# 64KB-granule descriptor's bits[15:12] are OA[51:48] (below a 52-bit PA size)
 def lpa_choices(params):
     """Whether descriptor bits[15:12] are OA[51:48] (params.lpa): yes with the 64K granule and a
     52-bit PAMax whatever IPS/PS (AArch64.S1LeafBase, AArch64.S2LeafBase, AArch64.NextTableBase);
