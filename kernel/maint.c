@@ -89,11 +89,11 @@ static bool maint(const struct step *s, struct pgtable *spaces, struct pgtable *
 			*(volatile u64 *)slot = (*(volatile u64 *)slot & ~s->mask) | s->value;
 		*desc = *(volatile u64 *)slot;
 		return true;
-	case OP_SET_VMID: hvc_call(HVC_SET_VMID, s->value, 0, 0); break;
+	case OP_SET_VMID: hvc_call(HVC_SET_VMID, s->value, 0, 0, 0); break;
 	case OP_TLBI_IPAS2E1: case OP_TLBI_IPAS2E1IS: case OP_TLBI_IPAS2LE1: case OP_TLBI_IPAS2LE1IS:
 	case OP_TLBI_VMALLS12E1: case OP_TLBI_VMALLS12E1IS: case OP_TLBI_ALLE1: case OP_TLBI_ALLE1IS:
 	case OP_TLBI_RIPAS2E1: case OP_TLBI_RIPAS2E1IS: case OP_TLBI_RIPAS2LE1: case OP_TLBI_RIPAS2LE1IS:
-		hvc_call(HVC_TLBI, s->op, s->value, 0);
+		hvc_call(HVC_TLBI, s->op, s->value, 0, 0);
 		break;
 	case OP_DSB_ISH: dsb(ish); break;
 	case OP_ISB: isb(); break;

@@ -46,7 +46,7 @@ static u64 run_probe(const struct step *s)
 	case OP_AT_S1E1RP: return probe_at_s1e1rp(s->va);
 	case OP_AT_S1E1WP: return probe_at_s1e1wp(s->va);
 	case OP_AT_S12E1R: case OP_AT_S12E1W: case OP_AT_S12E0R: case OP_AT_S12E0W:
-		return hvc_call(HVC_AT_S12, s->op, s->va, 0).x0;
+		return hvc_call(HVC_AT_S12, s->op, s->va, s->value, s->mask).x0;
 	case OP_AT_S1E2R: return probe_at_s1e2r(s->va);
 	case OP_AT_S1E2W: return probe_at_s1e2w(s->va);
 	case OP_SELFTEST_BRK: selftest_brk(); return 0;
@@ -204,7 +204,7 @@ static void run_step(const struct step_run *c, unsigned n)
 	}
 	probe.armed = PROBE_NONE;
 	if (c->s2)
-		el2_fault = hvc_call(HVC_TAKE_FAULT, 0, 0, 0);
+		el2_fault = hvc_call(HVC_TAKE_FAULT, 0, 0, 0, 0);
 
 	record_begin("step");
 	record_dec("n", n);

@@ -116,6 +116,8 @@ def test_every_case_reads_back_as_encoded(lib):
             assert c.steps[k].el == (1 if s.fixup else s.el)
             if s.op in DESC_WRITES or s.fixup:
                 assert (c.steps[k].value, c.steps[k].mask) == declared.descriptor_write(case, s, k)
+            elif s.s2_under is not None:
+                assert (c.steps[k].value, c.steps[k].mask) == (declared.under_vtcr(case, s), s.s2_under.vttbr_flip)
             elif s.op not in MAINT_OPS:
                 assert c.steps[k].value == s.value
 
