@@ -45,7 +45,7 @@ static void run_tlbi(u32 op, u64 xt)
 	case OP_TLBI_RVAAE1IS: tlbi_range(0, 2, 3, xt); break;
 	case OP_TLBI_RVAALE1: tlbi_range(0, 6, 7, xt); break;
 	case OP_TLBI_RVAALE1IS: tlbi_range(0, 2, 7, xt); break;
-	/* The EL2 regime's, at EL2 (harness/cases.py allows them in a case whose steps run there only). */
+	/* The EL2 regime's, at EL2 (harness/cases/validation.py allows them in a case whose steps run there only). */
 	case OP_TLBI_ALLE2: tlbi_all(alle2); break;
 	case OP_TLBI_ALLE2IS: tlbi_all(alle2is); break;
 	case OP_TLBI_VAE2: tlbi(vae2, xt); break;
