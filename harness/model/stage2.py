@@ -48,6 +48,8 @@ VTTBR_RULE = ("VTTBR_EL2's base above the output size: an Address size fault at 
               "AArch64.S2OAOutOfRange)")
 S2_LPA_RULE = ("stage 2 descriptor bits[15:12] with the 64K granule and PAMax below 52 bits: IMPLEMENTATION "
                "DEFINED whether they are OA[51:48] (AArch64.S2LeafBase, R_WDZFC)")
+S2_AF_ON_S1_FAULT_RULE = ("with VTCR_EL2.HA, a stage 1 fault that does not permit the access may set the "
+                          "stage 2 AF of the IPA stage 1 gave (permitted, not required: D8.5, I_MYQJN)")
 MISALIGNED_BASE_RULE = ("VTTBR_EL2's base with RES0 bits below the start table's alignment set: CONSTRAINED "
                         "UNPREDICTABLE, the bits treated as 0 or the walk's address corrupted in them (K1.2.5)")
 PTW_RULE = ("HCR_EL2.PTW = 1 and a stage 1 translation table in memory stage 2 makes Device: a stage 2 "
@@ -739,9 +741,30 @@ def _full_translate(regs, memory, access, params, s2):
             outcomes.add(outcome)           # a stage 1 abort, taken to EL1
             if isinstance(outcome, Abort) and outcome.before:
                 outcomes.update(_earlier_pieces_aborts(translate, acc, access.va, outcome, rules, params.pamax))
+            if isinstance(outcome, Abort) and outcome.outputs and params.ha:
+                outcomes.update(_s2_af_beside_a_stage1_fault(translate, acc, outcome, rules))
             continue
         outcomes.update(_second_stage(translate, acc, access.va, outcome, rules, params))
     return Outcomes(outcomes, "; ".join(dict.fromkeys(rules)) or None)
+
+
+# D8.5 I_MYQJN (J1.1.4.57 AArch64.S2Translate's J1.1.4.59 SetAccessFlag of a translation stage 1 denied)
+def _s2_af_beside_a_stage1_fault(translate, acc, outcome, rules):
+    """With VTCR_EL2.HA, where stage 1 does not permit the access (a Permission or memory-type
+    Alignment fault, after a walk that gave an IPA) "it is permitted, but not required, for the
+    stage 2 AF to be updated" (I_MYQJN): the stage 1 abort, beside it as the model has it, with
+    each Access flag update a stage 2 walk of that IPA would make (never a dirty update: nothing
+    is accessed)."""
+    extra = set()
+    for ipa in outcome.outputs:
+        for result in translate(ipa, acc, True, None):
+            af = tuple((pa, old, old | DESC_AF.mask) for pa, old, new in result.updates
+                       if new & DESC_AF.mask and not old & DESC_AF.mask)
+            if af:
+                extra.add(replace(outcome, updates=outcome.updates + af))
+    if extra:
+        rules.append(S2_AF_ON_S1_FAULT_RULE)
+    return extra
 
 
 def _earlier_pieces_aborts(translate, acc, va, outcome, rules, pamax):

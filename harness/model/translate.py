@@ -95,6 +95,7 @@ class _Faulted:
     fsc: int
     rule: str
     updates: tuple = ()
+    outputs: tuple = ()     # a fault after the walk: the output addresses it gave (Abort.outputs)
 
 
 # J1.3.3.261 AArch64.BranchAddr
@@ -230,7 +231,8 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
                 rules.append(update_rule)
             if fault_class is not None:
                 level = None if fault_class == "alignment" else walk.level
-                results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates))
+                results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates,
+                                        tuple(_output_addresses(params, walk, va))))
                 continue
             pas = _output_addresses(params, walk, va)
             if len(pas) > 1:
@@ -253,7 +255,7 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
 # J1.1.2.4 AArch64.DataAbort / J1.1.2.6 AArch64.InstructionAbort of a stage 1 fault
 def _abort(acc, el, far, piece, updates):
     return Abort(ec=abort_class(acc.fetch, el), fsc=piece.fsc, wnr=acc.write, s1ptw=False, far=far, rule=piece.rule,
-                 updates=updates)
+                 updates=updates, outputs=piece.outputs)
 
 
 # J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT
