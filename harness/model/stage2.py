@@ -744,6 +744,9 @@ def _full_translate(regs, memory, access, params, s2):
             if isinstance(outcome, Abort) and outcome.outputs and params.ha:
                 outcomes.update(_s2_af_beside_a_stage1_fault(translate, acc, outcome, rules))
             continue
+        if not outcome.spans:
+            outcomes.add(outcome)           # a NOP (K1.2.13): it accesses nothing, stage 2 translates nothing
+            continue
         outcomes.update(_second_stage(translate, acc, access.va, outcome, rules, params))
     return Outcomes(outcomes, "; ".join(dict.fromkeys(rules)) or None)
 
