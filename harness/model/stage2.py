@@ -92,6 +92,7 @@ S2_FETCH_DEVICE_RULE = ("an instruction fetch from memory stage 2 makes Device: 
                         "fetch made as to Normal Non-cacheable memory")
 
 
+# J1.1.4.88 AArch64.NSS2TTWParams: S2TTWParams, as the model reads them
 @dataclass(frozen=True)
 class S2Params:
     """S2TTWParams of VTCR_EL2 and VTTBR_EL2 (J1.1.4.88 AArch64.NSS2TTWParams), as the descriptor
@@ -458,7 +459,7 @@ def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
     return list(dict.fromkeys(results))
 
 
-# K1.2.5 Translation table base address alignment: the walk's first address
+# K1.2.5 Translation table base address alignment: the first address of J1.1.4.79 AArch64.S2Walk
 def _start_bits_choices(misaligned):
     """s2_walk's start_bits choices for a VTTBR_EL2 base with the RES0 bits `misaligned` set:
     None (the bits treated as 0), and every value of those bits (the walk's address corrupted
@@ -674,6 +675,7 @@ def full_translate(regs, memory, access, s2=None):
     return Outcomes({instruction_syndrome(regs, access, o) for o in outcomes}, outcomes.rule)
 
 
+# J1.1.4.52 AArch64.FullTranslate before J1.1.3.1 AArch64.FaultSyndrome: one set of stage 2 choices per implementation
 def _stages(regs, memory, access, s2):
     """J1.1.4.52 AArch64.FullTranslate before the syndrome: stage 1, and stage 2 where enabled."""
     params = s2_params(regs)
@@ -770,6 +772,7 @@ def _s2_af_beside_a_stage1_fault(translate, acc, outcome, rules):
     return extra
 
 
+# J1.1.3.112 Mem across a page boundary under stage 2 (J1.1.4.57 AArch64.S2Translate of the earlier pieces; B2.8.2)
 def _earlier_pieces_aborts(translate, acc, va, outcome, rules, pamax):
     """An access that crosses pages "can generate an abort on either side of the page boundary"
     (Arm ARM B2.8, single-copy atomicity): beside a stage 1 fault on a later piece, the stage 2
@@ -786,6 +789,7 @@ def _earlier_pieces_aborts(translate, acc, va, outcome, rules, pamax):
     return aborts
 
 
+# J1.1.3.2 AArch64.InstructionSyndromeValid, J1.3.3.11 LSInstructionSyndrome
 def instruction_syndrome(regs, access, outcome):
     """J1.1.3.2 AArch64.InstructionSyndromeValid: the outcome, an abort with ISV = 1 and the
     instruction's syndrome (J1.3.3.11 LSInstructionSyndrome) where it is valid: a stage 2 fault

@@ -317,7 +317,7 @@ def s1_translate(regs, memory, access):
     return _s1_translate(regs, memory, access, acc, params, va)
 
 
-# K1.2.13 Crossing a page boundary with different memory types or Shareability attributes
+# K1.2.13 Crossing a page boundary with different memory types or Shareability attributes, in J1.1.3.112 Mem
 def _differ(attr, sh, first_attr, first_sh):
     """Whether a piece's memory type (Normal or Device: MAIR attribute bits[7:4] = 0) or shareability
     differs from the first piece's (None, left open by a reserved encoding: not known to differ)."""
@@ -326,7 +326,7 @@ def _differ(attr, sh, first_attr, first_sh):
     return (attr >> 4 == 0) != (first_attr >> 4 == 0) or sh != first_sh
 
 
-# K1.2.13: the choices beside each page's own attributes
+# K1.2.13 in J1.1.3.112 Mem: the choices beside each page's own attributes (J1.1.2.4 AArch64.DataAbort of one)
 def _mixed_pages_choices(acc, el, va, pa, attr, sh, updates):
     """An access that crosses into another memory type or shareability may instead take an
     Alignment fault caused by the memory type (to EL1: stage 1 made the mismatch) or execute as a
