@@ -261,7 +261,9 @@ def _abort(acc, el, far, piece, updates):
                  updates=updates, outputs=piece.outputs)
 
 
-# J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT
+# J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT.  J1.3.5.4
+# ReportedPARAttrs and J1.3.5.5 ReportedPARShareability, IMPLEMENTATION DEFINED functions, are the identity
+# here: an implementation that implements every attribute as given (docs/model.md, review D14).
 def _par(piece):
     if isinstance(piece, _Faulted):
         return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS, rule=piece.rule,
