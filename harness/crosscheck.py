@@ -38,6 +38,8 @@ from harness.walk_text import describe_walk
 
 # The EL2 registers a stage 2 case's `regs` record adds (docs/protocol.md); an EL2&0 case's adds HCR_EL2.
 EL2_REGISTERS = ("hcr", "vtcr", "vttbr")
+# The later features' registers: in a regs record where the CPU has them (kernel/main.c report_extended_regs).
+EXTENDED_REGISTERS = ("tcr2", "pir", "pire0", "mair2", "s2pir")
 SUITE_DEFECT = "case and model disagree (a defect of this suite, in the case or the model)"
 KERNEL_DEFECT = "the kernel's tables are not the case's (a defect of the kernel's table builder)"
 
@@ -56,7 +58,7 @@ class ModelView:
 def _registers(regs, boot, case):
     """The model's Registers from the kernel's `regs` record and its boot record's ID registers,
     in the translation regime the case's steps run in (an `el2` case's are EL2's registers)."""
-    el2 = {name: regs.num(name) for name in EL2_REGISTERS if name in regs.fields}
+    el2 = {name: regs.num(name) for name in EL2_REGISTERS + EXTENDED_REGISTERS if name in regs.fields}
     regime = {"nvhe": REGIME_EL2, "vhe": REGIME_EL20}.get(case.el2, REGIME_EL10)
     return model.Registers(tcr=regs.num("tcr"), mair=regs.num("mair"), sctlr=regs.num("sctlr"),
                            ttbr0=regs.num("ttbr0"), ttbr1=regs.num("ttbr1"),
@@ -111,6 +113,9 @@ def _against_declaration(case, records, want, layout):
     problems += [f"{KERNEL_DEFECT}: {name.upper()}_EL2 programmed {regs.fields.get(name, 0):#x}, the case "
                  f"declares {getattr(want, name):#x}" for name in EL2_REGISTERS
                  if regs.fields.get(name, 0) != getattr(want, name)]
+    problems += [f"{KERNEL_DEFECT}: {name.upper()}_{'EL2' if name == 's2pir' else el} programmed "
+                 f"{regs.num(name):#x}, the case declares {getattr(want, name):#x}" for name in EXTENDED_REGISTERS
+                 if name in regs.fields and regs.num(name) != getattr(want, name)]
     free = _hardware_bits(case)
     seen = set()
     changed = _first_change(case)
@@ -176,9 +181,10 @@ _BUGS = {bug.name: bug for bug in KNOWN_BUGS}
 
 
 def _declared_walk(walk, layout):
-    """Whether the descriptors a walk read are the declared layout's at their addresses."""
+    """Whether the descriptors a walk read are the declared layout's (layout(): its Memory) at
+    their addresses."""
     try:
-        return all(layout.read64(_slot(r)) == r.num("desc") for r in walk)
+        return all(layout().read64(_slot(r)) == r.num("desc") for r in walk)
     except model.UnknownMemory:
         return False
 
@@ -219,10 +225,11 @@ def _step_views(case, records, observations, boot, version, failing, cache):
     layout_problems = _against_declaration(case, records, want, layout)
     # A case that changes its translations is judged by the model over its steps in
     # order, with the TLB: an access may use what a TLB still holds, which no walk
-    # of the tables as they are now shows.  Over the declared layout and registers
-    # alone: the prediction is the case's, whatever the records.
+    # of the tables as they are now shows; so is one with an AT under its own stage 2 (kernel/el2.c
+    # at_s12_under), whose registers are not the case's and whose invalidations the TLB model follows.
+    # Over the declared layout and registers alone: the prediction is the case's, whatever the records.
     predictions = entry.value("case", lambda: predict_case(case, ids, pool_base)) \
-        if _first_change(case) is not None else None
+        if _first_change(case) is not None or any(s.s2_under for s in case.steps) else None
     for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
         obs = observations.get(n)
         walk_text = ()
@@ -236,7 +243,7 @@ def _step_views(case, records, observations, boot, version, failing, cache):
             walks = records.walks.get(n, {"before": [], "after": []})
             walk_text = tuple(describe_walk(walks["before"], case.regime, step.va, case.stage2))
             outcomes = predictions[n] if predictions is not None else None
-            if outcomes is None and regs == want and (not walks["before"] or _declared_walk(walks["before"], layout())):
+            if outcomes is None and regs == want and _declared_walk(walks["before"], layout):
                 # What the model gives over the declared layout: the memory the walk read is it.
                 outcomes = entry.value(n, lambda: _translate(want, layout(), access))
             if outcomes is None:
@@ -264,9 +271,12 @@ def _step_views(case, records, observations, boot, version, failing, cache):
             read = [tuple((_slot(r), r.num("desc")) for r in walks[when]) for when in ("before", "after")] if after \
                 else ()
             departure = (n, version, repr(obs), *read)
-            bugs = tuple(_BUGS[name] for name in entry.value(("explained", departure), lambda: tuple(bug.name for bug in explain(
-                version, case, ids, pool_base, n, obs,
-                agrees=lambda outcomes: not after or not _after_updates(walks, outcomes)))))
+
+            def search():
+                return tuple(bug.name for bug in explain(
+                    version, case, ids, pool_base, n, obs,
+                    agrees=lambda outcomes: not after or not _after_updates(walks, outcomes)))
+            bugs = tuple(_BUGS[name] for name in entry.value(("explained", departure), search))
         if bugs:
             views[n] = ModelView(describe_outcomes(outcomes, step.op), walk_text, (), bugs, tuple(departures))
         else:
