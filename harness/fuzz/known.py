@@ -206,6 +206,20 @@ def _at_s12_permission_fault_aborts():
     return [(predict_module, "full_translate", full_translate)]
 
 
+def _ipa_size_above_ps_faults():
+    """AArch64.S2Translate, but an IPA size (VTCR_EL2.T0SZ) above the output size VTCR_EL2.PS gives
+    is taken as a misprogrammed stage 2: every stage 2 translation a Translation fault at level 0,
+    before AArch64.S2Walk's Address size check of the start table (M.a.a bounds the IPA size by
+    the implemented PA size, D8.1.10, never by PS)."""
+    original = stage2.s2_walk
+
+    def s2_walk(params, memory, ipa, start_bits=None):
+        if 64 - params.t0sz > params.oasize:
+            return stage2.S2Fault(esr.fault_status("translation", 0), ipa, "QEMU: the IPA size above VTCR_EL2.PS")
+        return original(params, memory, ipa, start_bits)
+    return [(stage2, "s2_walk", s2_walk)]
+
+
 def _reserved_shareability_reported():
     """DecodeShareability, but SH[1:0] = 0b01 kept as it is (not one of the valid values), and
     PAR_EL1.SH then reporting 0b01."""
@@ -446,6 +460,10 @@ KNOWN_BUGS = (
              _s2_at_write_makes_the_dirty_update,
              shapes=((">=11.1.3", "reports a stage 2 Permission fault for AT S12E1W through a writable-clean "
                       "stage 2 DBM page (VTCR_EL2.HA = HD = 1)", _s2_at_write_without_the_dirty_state),)),
+    KnownBug("s2_ipa_above_ps", "cases/s2_geometry.toml",
+             "faults every stage 2 translation (Translation fault, level 0) where VTCR_EL2.T0SZ's IPA size is "
+             "above VTCR_EL2.PS's output size",
+             _ipa_size_above_ps_faults),
     KnownBug("at_s12_permission_abort", "cases/at_s12.toml",
              "aborts (SIGABRT, the whole run) on an AT S12* whose stage 2 translation gives a Permission fault",
              _at_s12_permission_fault_aborts),
