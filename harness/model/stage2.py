@@ -24,7 +24,7 @@ from harness.model.attributes import (
 from harness.model.descriptors import (
     DESC_AF, DESC_CONTIG, DESC_DBM, DESC_SH, INVALID, TABLE, contiguous_size, decode_descriptor_type, desc_oa,
 )
-from harness.model.permissions import DEVICE_UNALIGNED_RULE, s1_has_alignment_fault
+from harness.model.permissions import is_wb_shareable, s1_has_alignment_fault as s2_has_alignment_fault
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
 from harness.model.registers import HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max
 from harness.model.translate import ACCESS_KINDS, hw_update_choices, s1_translate
@@ -437,7 +437,8 @@ S2_CONTIG_RULE = ("a stage 2 Contiguous-bit entry whose output address is not it
 
 
 # J1.1.4.57 AArch64.S2Translate, with J1.1.4.34 AArch64.S2CheckPermissions and J1.1.4.37
-# AArch64.S2HasAlignmentFaultDueToMemType.  Simplified: no D128, S2PIE, overlays, MTE, LS64, atomics
+# AArch64.S2HasAlignmentFaultDueToMemType (S1HasAlignmentFaultDueToMemType's branches, with
+# S2DCacheEnabled).  Simplified: no D128, S2PIE, overlays, MTE, LS64, atomics
 # (the kernel issues none); a descriptor update that fails (AArch64.MemSwapTableDesc) is not modelled:
 # the model's memory never changes under a walk.
 def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
@@ -482,18 +483,20 @@ def _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, start_bits, p
         memattrs = s2_apply_fwb_mem_attrs(s1, S2_MEMATTR.get(leaf.desc))
     else:
         memattrs = s2_decode_mem_attrs(S2_MEMATTR.get(leaf.desc))
+    # With DS, bits[9:8] hold OA[51:50] and VTCR_EL2.SH0 gives the shareability.
+    shares = decode_shareability(params.sh if params.ds else DESC_SH.get(leaf.desc))
+    # IsWBShareable(memattrs) && S2DCacheEnabled() (HCR_EL2.CD = 0: the model refuses CD = 1)
+    wb_cached = all(is_wb_shareable(memattrs, sh) for sh in shares)
     # (fault or None, its class, the rule of a choice between outcomes)
     checks = []
-    for alignment_fault in s1_has_alignment_fault(acc, aligned, memattrs):     # the same branches at stage 2
+    for alignment_fault, open_rule in s2_has_alignment_fault(acc, aligned, memattrs, wb_cached):
         if alignment_fault:
-            checks.append((S2Fault(esr.fault_status("alignment", None), ipa, DEVICE_UNALIGNED_RULE), "alignment",
-                           DEVICE_UNALIGNED_RULE))
+            checks.append((S2Fault(esr.fault_status("alignment", None), ipa, open_rule), "alignment", open_rule))
             continue
         ok, rule = s2_permits(params, leaf.desc, acc)
         if acc.ttw and params.ptw and memattrs.is_device:
             ok, rule = False, PTW_RULE
         fault = S2Fault(esr.fault_status("permission", leaf.level), ipa, rule)
-        open_rule = DEVICE_UNALIGNED_RULE if len(checks) else ""
         if not ok:
             checks.append((fault, "permission", open_rule))
         elif acc.fetch and memattrs.is_device:
@@ -501,8 +504,6 @@ def _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, start_bits, p
                        (None, None, S2_FETCH_DEVICE_RULE)]
         else:
             checks.append((None, None, open_rule))
-    # With DS, bits[9:8] hold OA[51:50] and VTCR_EL2.SH0 gives the shareability.
-    shares = decode_shareability(params.sh if params.ds else DESC_SH.get(leaf.desc))
     pas = [leaf.pa] if leaf.group_pa is None else [leaf.pa, leaf.group_pa]
     results = []
     for fault, fault_class, check_rule in checks:
