@@ -15,7 +15,7 @@ from harness.cases import DESC_WRITES, MAINT_OPS, load_dir
 from harness.kdefs import kernel_header, read_constants
 from harness.protocol import parse_output
 from harness.qemu import run_kernel
-from host.pgtable_host import build_library
+from host.blob_host import blob_check as check, blob_library
 from suite_run import cpu, qemu  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ class Regime(ctypes.Structure):
                [(n, ctypes.c_bool) for n in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
                                              "kernel_high", "raw_ttbr1", "as_", "a1", "el20")] + \
                [(n, ctypes.c_bool) for n in (*REGIME_CONTROLS, "el2")] + \
-               [("ttbr1", ctypes.c_uint64), ("mair", ctypes.c_uint64)]
+               [(n, ctypes.c_uint64) for n in ("ttbr1", "mair", "tcr2", "pir", "pire0", "mair2")]
 
 
 class Map(ctypes.Structure):
@@ -61,24 +61,11 @@ class MmutCase(ctypes.Structure):
                 ("s2raws", ctypes.c_void_p)]
 
 
-class Problem(ctypes.Structure):
-    _fields_ = [("field", ctypes.c_char_p), ("in_case", ctypes.c_bool), ("index", ctypes.c_uint32)]
-
-
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    lib = ctypes.CDLL(str(build_library(tmp_path_factory.mktemp("blob"), "blob.c")))
-    lib.blob_check.restype = ctypes.c_bool
-    lib.blob_check.argtypes = [ctypes.c_char_p, ctypes.c_uint64, ctypes.POINTER(Problem)]
+    lib = blob_library(tmp_path_factory.mktemp("blob"))
     lib.blob_case.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.POINTER(MmutCase)]
     return lib
-
-
-def check(lib, data, capacity=None):
-    """(ok, field, index or None) as blob_check finds `data`."""
-    problem = Problem()
-    ok = lib.blob_check(data, len(data) if capacity is None else capacity, ctypes.byref(problem))
-    return ok, problem.field and problem.field.decode(), problem.index if problem.in_case else None
 
 
 def test_every_case_reads_back_as_encoded(lib):
@@ -97,6 +84,7 @@ def test_every_case_reads_back_as_encoded(lib):
                                                "kernel_high")] == \
             [r.epd0, r.epd1, r.tbi0, r.tbi1, r.ds, r.ha, r.hd, r.sctlr_a, r.kernel_high]
         assert (c.regime.raw_ttbr1, c.regime.ttbr1, c.regime.mair) == (r.ttbr1 is not None, r.ttbr1 or 0, r.mair)
+        assert (c.regime.tcr2, c.regime.pir, c.regime.pire0, c.regime.mair2) == (r.tcr2, r.pir, r.pire0, r.mair2)
         assert (c.regime.as_, c.regime.a1) == (r.asid16, r.a1)
         assert (c.regime.el2, c.regime.el20) == (case.el2 == "nvhe", case.el2 == "vhe")
         assert [getattr(c.regime, f) for f in REGIME_CONTROLS] == [getattr(r, f) for f in REGIME_CONTROLS]
@@ -116,6 +104,10 @@ def test_every_case_reads_back_as_encoded(lib):
             assert c.steps[k].el == (1 if s.fixup else s.el)
             if s.op in DESC_WRITES or s.fixup:
                 assert (c.steps[k].value, c.steps[k].mask) == declared.descriptor_write(case, s, k)
+            elif s.op == "stp64":       # the second register in the mask field (kernel/case.h OP_STP64)
+                assert c.steps[k].value | c.steps[k].mask << 64 == s.value
+            elif s.s2_under is not None:
+                assert (c.steps[k].value, c.steps[k].mask) == (declared.under_vtcr(case, s), s.s2_under.vttbr_flip)
             elif s.op not in MAINT_OPS:
                 assert c.steps[k].value == s.value
 
@@ -131,7 +123,7 @@ def _case_record(data, index):
 
 
 # Fields of the case record struct as blob._CASE unpacks them.
-ID, ID_LEN, TG0, T0SZ, FLAGS, MAPS, NMAPS, STEPS, NSTEPS = 0, 1, 2, 4, 7, 10, 11, 16, 17
+ID, ID_LEN, TG0, T0SZ, FLAGS, MAPS, NMAPS, STEPS, NSTEPS = 0, 1, 2, 4, 7, 14, 15, 20, 21
 
 
 def _with_case_field(data, index, field, value):

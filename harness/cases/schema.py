@@ -2,7 +2,7 @@
 becomes (Regime, Mapping, Step, Expect, Stage2 ...), and CaseError, which names the file, the
 case and the field of anything wrong.  The schema is documented in cases/README.md."""
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import geometry
@@ -26,6 +26,11 @@ class CaseError(Exception):
         if where:
             parts.append(f"field {where!r}")
         super().__init__(": ".join(parts) + f": {message}")
+
+
+SYSREG = read_constants(kernel_header("sysreg.h"))
+# Regime keys that are TCR2_ELx bits (kernel/sysreg.h names each once).
+TCR2_FIELDS = {"pie": SYSREG["TCR2_PIE"], "aie": SYSREG["TCR2_AIE"]}
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,18 @@ class Regime:
     e0pd1: bool = False
     asid16: bool = False    # TCR_EL1.AS: 16-bit ASIDs
     a1: bool = False        # TCR_EL1.A1: TTBR1_EL1's ASID is the current one
+    # TCR2_ELx (FEAT_TCR2): its fields by name (TCR2_FIELDS); the register is tcr2 below.
+    pie: bool = False       # TCR2.PIE (FEAT_S1PIE): stage 1 permissions through PIR/PIRE0
+    aie: bool = False       # TCR2.AIE (FEAT_AIE): AttrIndx[3], MAIR2
+    # PIR_ELx and PIRE0_ELx (FEAT_S1PIE) whole, the kernel's own PI indices' included (kernel_pi)
+    pir: int = 0
+    pire0: int = 0
+    mair2: int = 0          # MAIR2_ELx (FEAT_AIE): AttrIndx 8-15
+
+    @property
+    def tcr2(self):
+        """TCR2_ELx as mmu.c writes it (the blob carries it whole)."""
+        return sum(TCR2_FIELDS[key] for key in TCR2_FIELDS if getattr(self, key))
 
     @property
     def ips(self):
@@ -162,6 +179,8 @@ class Stage2:
     raws: tuple             # Raw (va: the IPA)
     ds: bool = False        # VTCR_EL2.DS (FEAT_LPA2): 52-bit IPAs and descriptors with 4K and 16K
     sl2: bool = False       # VTCR_EL2.SL2 (FEAT_LPA2, 4K, DS): with SL0 = 0 the walk starts at level -1
+    s2pie: bool = False     # VTCR_EL2.S2PIE (FEAT_S2PIE): stage 2 permissions through S2PIR_EL2
+    s2pir: int = 0          # S2PIR_EL2 whole, the kernel's own S2PI indices' included (kernel_pi)
 
     @property
     def ips_bits(self):
@@ -199,6 +218,24 @@ class Step:
     fixup: str = None       # FIXUP_KINDS: the retry of the access before it, after this fix-up
     tlbi_range: object = None   # TlbiRange: the range fields of a RANGE_TLBI step
     space: int = 0          # set_ttbr0 and descriptor steps: the TTBR0 table set they use
+    s2_under: object = None # S2Under: an AT S12 step's own stage 2 geometry (None: the case's)
+
+
+@dataclass(frozen=True)
+class S2Under:
+    """The stage 2 geometry an AT S12 step runs under instead of its case's, for that AT alone
+    (kernel/el2.c at_s12_under): VTCR_EL2's TG0, T0SZ, SL0 and PS replaced where given (None:
+    the case's), and the bits of vttbr_flip flipped in VTTBR_EL2."""
+    tg: int = None
+    t0sz: int = None
+    sl0: int = None
+    ps_bits: int = None
+    vttbr_flip: int = 0
+
+    def applied(self, stage2):
+        """The case's Stage2 with these fields in its place."""
+        return replace(stage2, **{k: v for k, v in (("tg", self.tg), ("t0sz", self.t0sz), ("sl0", self.sl0),
+                                                    ("ps_bits", self.ps_bits)) if v is not None})
 
 
 @dataclass(frozen=True)
@@ -267,14 +304,15 @@ CASE_KEYS = {"summary", "regime", "matrix", "map", "tables", "raw", "steps", "re
              "stage2", "s2map", "s2raw", "el2"}
 REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
                "ttbr1", "mair", "wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1",
-               "asid16", "a1"}
-STAGE2_KEYS = {"granule", "t0sz", "sl0", "sl2", "ps", "ds", "fwb", "ha", "hd", "vs", "vmid"}
+               "asid16", "a1", *TCR2_FIELDS, "pir", "pire0", "mair2"}
+STAGE2_KEYS = {"granule", "t0sz", "sl0", "sl2", "ps", "ds", "fwb", "ha", "hd", "vs", "vmid", "s2pie", "s2pir"}
 S2MAP_KEYS = {"ipa", "to", "level", "memattr", "s2ap", "sh", "xn", "af", "contig", "dbm"}
 MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm", "space"}
 # TTBR0 table sets a case may have (kernel/case.h MAX_SPACES): its address spaces.
 MAX_SPACES = read_constants(kernel_header("case.h"))["MAX_SPACES"]
 
-STEP_KEYS = {"do", "va", "value", "expect", "el"}
+STEP_KEYS = {"do", "va", "value", "expect", "el", "under"}
+UNDER_KEYS = {"granule", "t0sz", "sl0", "ps", "vttbr_flip"}
 FAULT_KEYS = {"fault", "level", "far", "wnr", "s1ptw", "stage", "ipa", "isv"}
 PAR_KEYS = {"pa", "attr", "sh"}
 

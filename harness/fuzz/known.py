@@ -206,6 +206,20 @@ def _at_s12_permission_fault_aborts():
     return [(predict_module, "full_translate", full_translate)]
 
 
+def _ipa_size_above_ps_faults():
+    """AArch64.S2Translate, but an IPA size (VTCR_EL2.T0SZ) above the output size VTCR_EL2.PS gives
+    is taken as a misprogrammed stage 2: every stage 2 translation a Translation fault at level 0,
+    before AArch64.S2Walk's Address size check of the start table (M.a.a bounds the IPA size by
+    the implemented PA size, D8.1.10, never by PS)."""
+    original = stage2.s2_walk
+
+    def s2_walk(params, memory, ipa, start_bits=None):
+        if 64 - params.t0sz > params.oasize:
+            return stage2.S2Fault(esr.fault_status("translation", 0), ipa, "QEMU: the IPA size above VTCR_EL2.PS")
+        return original(params, memory, ipa, start_bits)
+    return [(stage2, "s2_walk", s2_walk)]
+
+
 def _reserved_shareability_reported():
     """DecodeShareability, but SH[1:0] = 0b01 kept as it is (not one of the valid values), and
     PAR_EL1.SH then reporting 0b01."""
@@ -302,7 +316,8 @@ def _s2_geometry_bounded_by_ps():
     level 0: 44 bits, level -1: 52; 16K and 64K level 1: 42 and 44) is above VTCR_EL2.PS, where the walk
     starts at level -1 with an IPA below 52 bits (T0SZ 13 to 15), and for the 16K granule's SL0 = 3
     (level 0, DS).  The kernel's own instruction fetch (its code at IPA = PA) faults first: the case stops
-    with an unexpected exception before its first step (KernelStops)."""
+    with an unexpected exception before its first step (KernelStops).  (s2_ipa_above_ps is the first of
+    these checks as an AT S12E1R under such a VTCR_EL2 alone sees it, cases/s2_geometry.toml.)"""
     original = stage2.s2_params
 
     def s2_params(regs):
@@ -480,6 +495,10 @@ KNOWN_BUGS = (
              "faults every stage 2 walk at level 0 (the kernel's own fetch first) where the IPA size or the start "
              "level's least PA size is above VTCR_EL2.PS, from level -1 below a 52-bit IPA, and at 16K SL0 = 3",
              _s2_geometry_bounded_by_ps),
+    KnownBug("s2_ipa_above_ps", "cases/s2_geometry.toml",
+             "faults every stage 2 translation (Translation fault, level 0) where VTCR_EL2.T0SZ's IPA size is "
+             "above VTCR_EL2.PS's output size",
+             _ipa_size_above_ps_faults),
     KnownBug("at_s12_permission_abort", "cases/at_s12.toml",
              "aborts (SIGABRT, the whole run) on an AT S12* whose stage 2 translation gives a Permission fault",
              _at_s12_permission_fault_aborts),
