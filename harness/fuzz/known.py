@@ -612,14 +612,25 @@ def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, aborted=None
         return ()
 
     def evaluate():
+        if n == 0 and obs is None:
+            # Whether the kernel stops before the first step depends on the case's stage 2 alone, which
+            # every step runs under: any step may be the first whose evaluation says so.
+            try:
+                predict_case(case, ids, pool_base)
+            except KernelStops:
+                return STOPS
+            except (QemuAborts, ValueError, UnknownMemory):
+                pass
         try:
             return predicted()
-        except (QemuAborts, KernelStops) as e:
+        except KernelStops:
+            return None             # the kernel would have stopped before its first step
+        except QemuAborts:
             try:
                 predict_case(replace(case, steps=steps[:-1]), ids, pool_base)
             except (QemuAborts, KernelStops):
                 return None         # QEMU would have aborted, or the kernel stopped, before this step
-            return ABORTS if isinstance(e, QemuAborts) else STOPS
+            return ABORTS
 
     def explains(outcomes):
         if outcomes is ABORTS:
