@@ -102,6 +102,8 @@ _FIXUP_OPS = {"map": "OP_FIXUP_MAP", "copy": "OP_FIXUP_COPY", "set_af": "OP_FIXU
 def _step(c, n, s):
     op = CASE_H[f"OP_{_OP_NAMES.get(s.op, s.op).upper()}"]
     value, mask = s.value, s.mask
+    if s.op == "stp64":
+        value, mask = s.value & (2**64 - 1), s.value >> 64     # the second register (kernel/case.h OP_STP64)
     if s.fixup:
         # The retry's access is the step before it; this record carries the descriptor write.
         op = CASE_H[_FIXUP_OPS[s.fixup]]

@@ -305,11 +305,24 @@ struct raw {
 #define OP_TLBI_RIPAS2E1IS  80
 #define OP_TLBI_RIPAS2LE1   81
 #define OP_TLBI_RIPAS2LE1IS 82
-#define OP_COUNT            83
+/*
+ * Access kinds beyond the single-register load and store (probe.S, el0.S; the model's
+ * AccessDescriptor for each: harness/model/translate.py ACCESS_KINDS): LDP/STP of two W
+ * or two X registers (the first register at va, the second after it), and the
+ * load-acquire and store-release of one X register (LDAR, STLR).
+ */
+#define OP_LDP32            83  /* the step record's value: the second register : the first */
+#define OP_LDP64            84  /* value: the first register, value_hi the second */
+#define OP_STP32            85  /* stores value's low and high halves */
+#define OP_STP64            86  /* stores value, then mask (the second register) */
+#define OP_LDAR64           87
+#define OP_STLR64           88
+#define OP_COUNT            89
 
 struct step {
 	u64 va, value;
-	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces; OP_AT_S12*: VTTBR_EL2's flipped */
+	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces; OP_AT_S12*: VTTBR_EL2's flipped;
+	                           OP_STP64: the second register */
 	u32 op;                 /* OP_* */
 	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches), or the case's EL: 1, 2 with REGIME_EL20 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */
