@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from harness.cases import CaseError, load_file
+from harness.cases import OPS, CaseError, load_file
 from suite_run import real_qemu, shell_script, suite, suite_options  # noqa: F401  (fixtures)
 
 FEATURE = 'feature = "bad input"'
@@ -132,7 +132,7 @@ BAD = [
     ("word_level", 'map = [ { va = 0x8000_0000, to = "frame0", level = "two" } ]', "map[0].level",
      "must be an integer, not the string 'two' (a string here is an expression over the case's matrix parameters"),
     ("op_misspelt", 'steps = [ { do = "stor64", va = 0x8000_0000, expect = "ok" } ]', "steps[0].do",
-     "'stor64' is not one of the 87 known (did you mean 'store64'"),
+     f"'stor64' is not one of the {len(OPS)} known (did you mean 'store64'"),
     ("fault_misspelt", 'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "permision", level = 3 } } ]',
      "steps[0].expect.fault", "(did you mean 'permission'?)"),
     ("fault_capitalised", 'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "Permission", level = 3 } } ]',

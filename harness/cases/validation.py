@@ -9,7 +9,7 @@ from harness.cases.fields import Fields, did_you_mean, subtable, table_list, typ
 from harness.cases.layout import check_layout, place_frames
 from harness.cases.names import (
     AT_OPS, AT_S12_OPS, AT_S1E2_OPS, EL2_MODES, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, STAGE2_MAINT_OPS,
-    TLBI_EL20_ASID_OPS, TLBI_EL2_OPS, TLBI_OPS,
+    TLBI_EL20_ASID_OPS, TLBI_EL2_OPS, TLBI_OPS, NXS_TLBI, tlbi_plain,
 )
 from harness.cases.schema import CASE_KEYS, Case, CaseError, Regime, Xfail
 from harness.cases.steps import read_step
@@ -22,7 +22,14 @@ from harness.versions import parse_range
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
 REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "hpd0": "FEAT_HPDS",
                    "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16"}
-OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI}}
+OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", "at_s1e1a": "FEAT_ATS1A", "at_s1e2a": "FEAT_ATS1A",
+               **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI},
+               **{op: "FEAT_XS" for op in NXS_TLBI}}
+
+
+def op_features(op):
+    """The features step op needs (a range TLBI's nXS form: FEAT_TLBIRANGE and FEAT_XS)."""
+    return tuple(dict.fromkeys(f for f in (OP_FEATURES.get(tlbi_plain(op)), OP_FEATURES.get(op)) if f))
 # [stage2] keys likewise (any of the features listed): VTCR_EL2.HA/HD and HCR_EL2.FWB are RES0 without them.
 STAGE2_FEATURES = {"ha": ("FEAT_HAFDBS", "FEAT_HAFDBS_DIRTY"), "hd": ("FEAT_HAFDBS_DIRTY",), "fwb": ("FEAT_S2FWB",),
                    "ds": ("FEAT_LPA2",)}
@@ -256,8 +263,9 @@ def _check_feature_use(path, name, regime, steps, requires):
         if getattr(regime, key) != defaults[key].default and feature not in requires:
             raise CaseError(path, f"{key} needs {feature}: add requires = [\"{feature}\"]", name, f"regime.{key}")
     for i, step in enumerate(steps):
-        feature = OP_FEATURES.get(step.op)
-        if feature and feature not in requires:
-            raise CaseError(path, f"{step.op} needs {feature}: add requires = [\"{feature}\"]", name, f"steps[{i}].do")
+        for feature in op_features(step.op):
+            if feature not in requires:
+                raise CaseError(path, f"{step.op} needs {feature}: add requires = [\"{feature}\"]", name,
+                                f"steps[{i}].do")
 
 

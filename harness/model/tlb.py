@@ -48,6 +48,17 @@ B2 on DSB and ISB).  The rules the model keeps:
   global whatever nG (Linux's at.c: nG only where the regime is not EL2),
   and TLBI VAE2 removes every entry of the VA.
 
+- The nXS forms (FEAT_XS: TLBI VAE1NXS, VMALLE1NXS, IPAS2E1NXS ...) name the
+  entries their plain forms do, but whether they remove those whose XS
+  attribute is 1 is IMPLEMENTATION SPECIFIC (C5.5; the ASL's TLBIMatch keeps
+  them): such an entry may survive.  A stage 1 entry's XS is its leaf's MAIR
+  attribute's (S1DecodeMemAttrs: 0 for Write-Back, 0x40, 0xa0 and Device
+  0b0000dd01), taken as the combined entry's too (stage 2 can only clear it:
+  S2CombineS1MemAttrs, FnXS); a stage 2 entry's is NOT its FnXS bit; a
+  walk-cache entry has none the architecture names, so it may survive too.
+  HCRX_EL2.FnXS (plain TLBIs at EL1 made nXS) is not modelled: the kernel
+  leaves it 0.
+
 With stage 2 (Arm ARM D8.17 "TLB maintenance", D8.17.5.4 its scope,
 D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
 
@@ -79,8 +90,11 @@ is that walk's descriptors down to a level over the memory walks read now.
 from dataclasses import dataclass, field, replace
 
 from harness.esr import Field
-from harness.ops import LAST_LEVEL_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
-from harness.model.descriptors import DESC_AF, DESC_NG
+from harness.ops import (
+    LAST_LEVEL_TLBI, NXS_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid,
+)
+from harness.model.attributes import mair_attr, s1_xs
+from harness.model.descriptors import DESC_AF, DESC_ATTRINDX, DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
@@ -103,6 +117,9 @@ TLBI_ASID_SHIFT, TLBI_VA_BITS = 48, 44
 TLBIR_TG_SHIFT, TLBIR_SCALE_SHIFT, TLBIR_NUM_SHIFT, TLBIR_TTL_SHIFT, TLBIR_BADDR_BITS = 46, 44, 39, 37, 37
 # TG: the granule by its shift (0b00 is reserved).
 TLBIR_TG_GRANULE = {0b01: 12, 0b10: 14, 0b11: 16}
+
+# Stage 2 Block and Page descriptors' FnXS (FEAT_XS; D8.7.4): 1 makes the XS attribute 0.
+S2_FNXS_BIT = 11
 
 # Faults no TLB entry can give (the translation was never cached).
 UNCACHED_FAULTS = frozenset({"translation", "address_size", "access_flag"})
@@ -270,6 +287,7 @@ class Invalidation:
     relax_regime: bool = False      # TLBIOp_ALL of EL2 or EL2&0 (ALLE2): entries of either regime (TLBIMatch)
     ipa: int = None
     ipa_end: int = None
+    exclude_xs: bool = False        # an nXS form (TLBI_ExcludeXS): entries whose XS attribute is 1 may stay
 
     # J1.1.3.438 AArch64.TLBI_VA / J1.1.3.439 AArch64.TLBI_VAA
     @staticmethod
@@ -281,7 +299,7 @@ class Invalidation:
     # J1.1.3.430-442 AArch64.TLBI_ALL, _ASID, _IPAS, _RIPAS, _RVA, _RVAA, _VA, _VAA, _VMALL, _VMALLS: the
     # TLBIRecord of an op
     @staticmethod
-    def of(op, xt, regs):
+    def _of(op, xt, regs):
         """The invalidation of TLBI op with operand xt (as the kernel executes it), under
         regs (their VMID): by VA (with an ASID or for all), by range, by ASID (nG entries
         only), or all; of the regime tlbi_regime names; of EL2 for EL1&0, by IPA
@@ -302,6 +320,14 @@ class Invalidation:
             return Invalidation(None, None, None, True, vmid=None if op.startswith("tlbi_alle1") else vmid,
                                 stage2=True)
         return replace(Invalidation._of_stage1(op, xt, regs), vmid=vmid)
+
+    # J1.1.3.449 TLBIMatch's last term, `tlbi.attr == TLBI_ExcludeXS && tlb_entry.context.xs == '1'`
+    @staticmethod
+    def of(op, xt, regs):
+        """Invalidation._of, marked for an nXS form (FEAT_XS; TLBI VAE1NXS ...): C5.5 and D8.17.5 leave it
+        IMPLEMENTATION SPECIFIC whether such a TLBI removes entries whose XS attribute is 1 (the ASL's
+        TLBIMatch does not), so such an entry may survive it."""
+        return replace(Invalidation._of(op, xt, regs), exclude_xs=op in NXS_TLBI)
 
     # J1.1.3.431 AArch64.TLBI_ASID, J1.1.3.436/437 _RVA/_RVAA, J1.1.3.438/439 _VA/_VAA, J1.1.3.440 _VMALL
     @staticmethod
@@ -330,13 +356,15 @@ class Invalidation:
 
     # J1.1.3.449 TLBIMatch (J1.3.3.501 TLBILevel for the last-level forms); the TTL hint as C5.5 words it, where
     # the ASL (ttl == walkstate.level for every entry) differs
-    def removes(self, base, size, granule, level, asid, global_entry, regs):
+    def removes(self, base, size, granule, level, asid, global_entry, regs, xs=None):
         """Whether this removes an entry of regs' regime of the VAs [base, base + size)
         (VA[55:0]) of granule at level (a leaf's level; for a table entry its table
         descriptor's), made under asid (global_entry: a global leaf; None: a table entry,
-        of its ASID)."""
+        of its ASID), whose XS attribute is xs (None: not known to be 0)."""
         same_regime = self.regime == regs.regime or self.relax_regime and regs.regime in (REGIME_EL2, REGIME_EL20)
         if not same_regime or not self.stage1 or not self.of_vmid(current_vmid(regs)):
+            return False
+        if self.exclude_xs and xs is not False:
             return False
         if self.start is not None and not (self.start < base + size and base < self.end):
             return False
@@ -436,7 +464,8 @@ class Entry:
             return False, tables
         size = 1 << level_lsb(params.granule, leaf_level)
         base = va & ~(size - 1) & VA_BITS_TLBI
-        return not any(inv.removes(base, size, params.granule, leaf_level, self.asid, global_entry, self.regs)
+        xs = s1_xs(mair_attr(self.regs.mair, DESC_ATTRINDX.get(walk.desc)))
+        return not any(inv.removes(base, size, params.granule, leaf_level, self.asid, global_entry, self.regs, xs)
                        for _, inv in self.removed), tables
 
     # J1.1.4.47 AArch64.GetS2TLBContext: a stage 2 TLBRecord, J1.1.3.449 TLBIMatch
@@ -455,6 +484,9 @@ class Entry:
         size = 1 << level_lsb(params.granule, found.level)
         base = ipa & ~(size - 1)
         for epoch, inv in self.removed:
+            # A stage 2 entry's XS attribute is NOT FnXS (AArch64.S2Walk: nextstate.memattrs.xs).
+            if inv.exclude_xs and not found.desc >> S2_FNXS_BIT & 1:
+                continue
             if not inv.stage2 or not inv.of_vmid(self.vmid) or inv.ipa is not None and not (
                     inv.ipa < base + size and base < inv.ipa_end) or inv.granule not in (None, params.granule) \
                     or inv.level not in (None, found.level):
