@@ -105,6 +105,10 @@ MMFR2_E0PD = Field(features.E0PD, 4)
 IPS_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
 
 
+# TCR2_ELx (FEAT_TCR2; D24.2.190, D24.2.191): the same bits at EL1 and EL2 for these
+TCR2_PIE = Field(1, 1)                  # FEAT_S1PIE
+TCR2_AIE = Field(4, 1)                  # FEAT_AIE
+
 # J1.1.4.82 AArch64.GetS1TTWParams / J1.1.4.88 AArch64.NSS2TTWParams: the registers they read
 @dataclass(frozen=True)
 class Registers:
@@ -126,6 +130,13 @@ class Registers:
     vtcr: int = 0
     vttbr: int = 0
     regime: str = REGIME_EL10
+    # Later features' registers, 0 on a CPU without them (the kernel neither writes nor reports them):
+    # TCR2_ELx (FEAT_TCR2), PIR_ELx and PIRE0_ELx (FEAT_S1PIE), MAIR2_ELx (FEAT_AIE), S2PIR_EL2 (FEAT_S2PIE).
+    tcr2: int = 0
+    pir: int = 0
+    pire0: int = 0
+    mair2: int = 0
+    s2pir: int = 0
 
 
 # J1.1.4.82 AArch64.GetS1TTWParams's S1TTWParams (the fields the model reads)

@@ -68,6 +68,7 @@ VTCR_HA = Field(21, 1)
 VTCR_HD = Field(22, 1)
 VTCR_DS = Field(32, 1)
 VTCR_SL2 = Field(33, 1)
+VTCR_S2PIE = Field(36, 1)               # FEAT_S2PIE: stage 2 permissions through S2PIR_EL2
 VTTBR_BADDR = Field(1, 47)
 VTTBR_BADDR_HI = Field(2, 4)            # BADDR[51:48] with a 52-bit base (DS, or 64K with PS = 52)
 VTTBR_VMID = Field(48, 16)
