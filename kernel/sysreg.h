@@ -194,6 +194,9 @@
 /* TCR2_EL1 (and TCR2_EL2: the same bits for these) */
 #define TCR2_PIE            BIT(1)      /* FEAT_S1PIE: stage 1 permission indirection */
 #define TCR2_AIE            BIT(4)      /* FEAT_AIE: AttrIndx[3], MAIR2 */
+#define TCR2_A2             BIT(16)     /* FEAT_ASID2: TTBR0's ASID for the lower range, TTBR1's for the upper */
+#define TCR2_FNG0           BIT(17)     /* FEAT_ASID2: TTBR0's range non-global whatever nG */
+#define TCR2_FNG1           BIT(18)     /* FEAT_ASID2: TTBR1's */
 
 /* VTCR_EL2.S2PIE (FEAT_S2PIE) */
 #define VTCR_S2PIE          BIT(36)

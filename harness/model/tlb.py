@@ -98,7 +98,7 @@ from harness.model.descriptors import DESC_AF, DESC_ATTRINDX, DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
-    REGIME_EL20, TCR_A1, TCR_AS, TCR_DS,
+    REGIME_EL20, TCR2_A2, TCR_A1, TCR_AS, TCR_DS,
     TCR_EL2_DS, TTBR_ASID, el_is_in_host,
     walk_params,
 )
@@ -138,13 +138,19 @@ UNSYNCED_RULE = ("a descriptor write is seen by walks only after a DSB, and a sy
                  "table walks', B2 'Context synchronization event')")
 
 
-# J1.3.3.371 ASID (TTBR0/TTBR1 by TCR_EL1.A1, upper byte zero unless TCR.AS)
-def current_asid(regs):
-    """The ASID of the current context: TTBR1_EL1's with TCR_EL1.A1 = 1, else TTBR0_EL1's;
-    8 bits unless TCR_EL1.AS = 1 (the upper 8 are then ignored).  The EL2 regime has none (0)."""
+# J1.1.4.48/50 AArch64.TLBContextEL10/EL20's asid (J1.3.3.371 ASID): TTBR0/TTBR1 by TCR2.A2 and TCR.A1, upper
+# byte zero unless TCR.AS
+def current_asid(regs, upper=False):
+    """The ASID of the current context for the VA range `upper` selects: with TCR2_ELx.A2 = 1
+    (FEAT_ASID2; D8.16 R_XPSGZ) TTBR0's for the lower range and TTBR1's for the upper, else
+    TTBR1's with TCR_ELx.A1 = 1 and TTBR0's otherwise, for both; 8 bits unless TCR_ELx.AS = 1
+    (the upper 8 are then ignored).  The EL2 regime has none (0)."""
     if regs.regime == REGIME_EL2:
         return 0
-    ttbr = regs.ttbr1 if TCR_A1.get(regs.tcr) else regs.ttbr0
+    if TCR2_A2.get(regs.tcr2):
+        ttbr = regs.ttbr1 if upper else regs.ttbr0
+    else:
+        ttbr = regs.ttbr1 if TCR_A1.get(regs.tcr) else regs.ttbr0
     return TTBR_ASID.get(ttbr) & asid_mask(regs)
 
 
@@ -424,7 +430,6 @@ class Entry:
     stage 2 entries of that walk."""
     regs: object
     memory: object
-    asid: int
     removed: list = field(default_factory=list)
     born: int = 0
 
@@ -432,6 +437,11 @@ class Entry:
     @property
     def vmid(self):
         return current_vmid(self.regs)
+
+    # J1.1.4.48/50 AArch64.TLBContextEL10/EL20: the ASID of the TLBRecord's context
+    def asid(self, upper):
+        """The ASID this entry's translations of the VA range `upper` selects belong to."""
+        return current_asid(self.regs, upper)
 
     # J1.1.3.449 TLBIMatch against every invalidation since: the TLBRecords of this walk still held
     def usable(self, va, asids, vmids):
@@ -442,6 +452,7 @@ class Entry:
         params = walk_params(self.regs, bool(va >> 55 & 1))
         if va_is_out_of_range(va, params, False) or self.vmid not in vmids:
             return False, []
+        asid = self.asid(params.upper)
         reads = _Reads(s1_walk_memory(self.regs, self.memory))
         try:
             walk = s1_walk(params, reads, va, params.txsz)
@@ -454,18 +465,20 @@ class Entry:
         for k in range(len(reads.reads) - 1):
             size = 1 << level_lsb(params.granule, start + k)
             base = va & ~(size - 1) & VA_BITS_TLBI
-            if self.asid in asids and not any(inv.removes(base, size, params.granule, start + k, self.asid, None,
-                                                          self.regs) for _, inv in self.removed):
+            if asid in asids and not any(inv.removes(base, size, params.granule, start + k, asid, None, self.regs)
+                                         for _, inv in self.removed):
                 tables.append(reads.reads[:k + 1])
         if leaf_level is None:
             return False, tables
-        global_entry = not DESC_NG.get(walk.desc) or not params.unprivileged
-        if not global_entry and self.asid not in asids:
+        # AArch64.S1Walk: nG from the descriptor, or 1 with TCR2_ELx.FNGn (FEAT_ASID2; D8.16 R_KDVGW); a regime
+        # without EL0 has no ASID (every entry global).
+        global_entry = not (DESC_NG.get(walk.desc) or params.fng) or not params.unprivileged
+        if not global_entry and asid not in asids:
             return False, tables
         size = 1 << level_lsb(params.granule, leaf_level)
         base = va & ~(size - 1) & VA_BITS_TLBI
         xs = s1_xs(mair_attr(self.regs.mair, DESC_ATTRINDX.get(walk.desc)))
-        return not any(inv.removes(base, size, params.granule, leaf_level, self.asid, global_entry, self.regs, xs)
+        return not any(inv.removes(base, size, params.granule, leaf_level, asid, global_entry, self.regs, xs)
                        for _, inv in self.removed), tables
 
     # J1.1.4.47 AArch64.GetS2TLBContext: a stage 2 TLBRecord, J1.1.3.449 TLBIMatch
@@ -535,8 +548,8 @@ class Tlb:
     def copy(self):
         other = Tlb.__new__(Tlb)
         other.__dict__.update({k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items()})
-        other.entries = [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.entries]
-        other.before_cse = [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.before_cse]
+        other.entries = [Entry(e.regs, e.memory, list(e.removed), e.born) for e in self.entries]
+        other.before_cse = [Entry(e.regs, e.memory, list(e.removed), e.born) for e in self.before_cse]
         return other
 
     # J1.1.4.75 AArch64.S1Walk made speculatively: the TLBRecords a walk may make now
@@ -546,8 +559,7 @@ class Tlb:
         for regs in self.regs_seen:
             for memory in memories or self.walk_memories:
                 if (id(regs), id(memory)) not in have:
-                    self.entries.append(Entry(regs, memory, current_asid(regs),
-                                              born=self.epoch if born is None else born))
+                    self.entries.append(Entry(regs, memory, born=self.epoch if born is None else born))
                     have.add((id(regs), id(memory)))
 
     # J1.1.3.102 AArch64.MemSingleWrite of descriptors (seen by walks after a DSB)
@@ -601,7 +613,7 @@ class Tlb:
             if not _has_ets2(self.regs):
                 # R_BLDZX: without FEAT_ETS2 the TLBIs are complete for this PE's own accesses only after a
                 # Context synchronization event: until one, an access may still use the entries as they were.
-                self.before_cse += [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.entries]
+                self.before_cse += [Entry(e.regs, e.memory, list(e.removed), e.born) for e in self.entries]
         for inv, memories in self.pending:
             for entry in self.entries:
                 entry.removed.append((self.epoch, inv))
@@ -630,19 +642,20 @@ class Tlb:
     def usable_entries(self, va):
         """(entry, whether its leaf entry is usable, [cached table descriptors of each
         usable table entry]) for the entries a walk of va may use now."""
-        asids = {current_asid(r) for r in self.regs_seen}
+        asids = {current_asid(r, bool(va >> 55 & 1)) for r in self.regs_seen}
         vmids = {current_vmid(r) for r in self.regs_seen}
         return [(e, *e.usable(va, asids, vmids)) for e in self.entries + self.before_cse]
 
     # J1.1.4.75 AArch64.S1Walk from a walk-cache TLBRecord (walkstate.istable)
-    def through_walk_cache(self, entry, cached):
-        """The (registers, memory) pairs a walk through a table entry of `entry` may use:
-        the cached descriptors as they were (and so the walk from the TTBRs they were
-        walked from), the levels below from the tables accesses may be translated from
-        now, under the registers accesses may use now whose ASID is the entry's."""
+    def through_walk_cache(self, entry, cached, upper):
+        """The (registers, memory) pairs a walk through a table entry of `entry` (of the VA
+        range `upper` selects) may use: the cached descriptors as they were (and so the walk
+        from the TTBRs they were walked from), the levels below from the tables accesses may
+        be translated from now, under the registers accesses may use now whose ASID for that
+        range is the entry's."""
         ttbrs = dict(ttbr0=entry.regs.ttbr0, ttbr1=entry.regs.ttbr1)
         return [(replace(regs, **ttbrs), _CachedTables(cached, memory)) for regs in self.regs_seen
-                if current_asid(regs) == entry.asid for memory in self.memories_seen]
+                if current_asid(regs, upper) == entry.asid(upper) for memory in self.memories_seen]
 
     # J1.1.4.57 AArch64.S2Translate or a stage 2 TLBRecord (J1.1.4.47 AArch64.GetS2TLBContext)
     def _stage2_choices(self, vmids=(), born=None):
