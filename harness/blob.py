@@ -111,6 +111,8 @@ def step_op(s):
 def _step(c, n, s):
     op, flags = step_op(s)
     value, mask = s.value, s.mask
+    if s.op == "stp64":
+        value, mask = s.value & (2**64 - 1), s.value >> 64     # the second register (kernel/case.h OP_STP64)
     if s.fixup:
         # The retry's access is the step before it; this record carries the descriptor write.
         value, mask = declared.descriptor_write(c, s)

@@ -47,8 +47,8 @@ def _effects(step, outcome, memory):
         after = memory.copy()
         for pa, _, new in outcome.updates:
             after.write64(pa, new)
-    if not isinstance(outcome, Completes):
-        return outcome, after
+    if not isinstance(outcome, Completes) or not outcome.spans:
+        return outcome, after               # an abort, or a NOP (K1.2.13): nothing read or written
     if step.op in STORES:
         value, shift = step.value, 0
         for pa, size in outcome.spans:

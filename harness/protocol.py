@@ -47,7 +47,8 @@ EVENTS = {
     "walk": Keys(("n", "when", "level", "table", "index", "desc"), optional=("stage",)),
     # walk: the digest of the step's walk (kernel/pgtable.h pgt_walk_digest) where its walk records are left out
     "step": Keys(("n", "va", "result"), optional=("walk",), by="result", variants={
-        "ok": Keys(optional=("value", "desc")),     # desc: a descriptor step's slot, after it
+        # desc: a descriptor step's slot, after it; value_hi: an LDP of two X registers' second
+        "ok": Keys(optional=("value", "value_hi", "desc")),
         "fault": Keys(("esr", "far", "elr"), optional=("el", "hpfar")),
         "par": Keys(("par",)),
         "error": Keys(("error",)),                  # a descriptor step's slot cannot be reached, a fix-up's access did not fault

@@ -306,16 +306,29 @@ struct raw {
 #define OP_TLBI_RIPAS2LE1   81
 #define OP_TLBI_RIPAS2LE1IS 82
 /*
+ * Access kinds beyond the single-register load and store (probe.S, el0.S; the model's
+ * AccessDescriptor for each: harness/model/translate.py ACCESS_KINDS): LDP/STP of two W
+ * or two X registers (the first register at va, the second after it), and the
+ * load-acquire and store-release of one X register (LDAR, STLR).
+ */
+#define OP_LDP32            83  /* the step record's value: the second register : the first */
+#define OP_LDP64            84  /* value: the first register, value_hi the second */
+#define OP_STP32            85  /* stores value's low and high halves */
+#define OP_STP64            86  /* stores value, then mask (the second register) */
+#define OP_LDAR64           87
+#define OP_STLR64           88
+/*
  * FEAT_ATS1A: AT S1E1A (at EL1, or at EL2 in the EL2&0 regime) and AT S1E2A (EL2's, at EL2 as
  * OP_AT_S1E2R): stage 1 translation without permission checks (ATAccess_Any).
  */
-#define OP_AT_S1E1A         83
-#define OP_AT_S1E2A         84
-#define OP_COUNT            85
+#define OP_AT_S1E1A         89
+#define OP_AT_S1E2A         90
+#define OP_COUNT            91
 
 struct step {
 	u64 va, value;
-	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces; OP_AT_S12*: VTTBR_EL2's flipped */
+	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces; OP_AT_S12*: VTTBR_EL2's flipped;
+	                           OP_STP64: the second register */
 	u32 op;                 /* OP_* */
 	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches), or the case's EL: 1, 2 with REGIME_EL20 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */

@@ -78,7 +78,7 @@ static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0,
 	struct ttbr0_regs leave = { tcr_from_regime(&transition), boot_root };
 	struct step_run run = {
 		ALIAS(c->id), ALIAS(c->steps), c->nsteps, ALIAS(&c->regime), ALIAS(tt0), ALIAS(tt1), 1,
-		ALIAS(&window_alias), EL0_CODE_ALIAS_VA, NULL, false, first_change(c),
+		ALIAS(&window_alias), EL0_CODE_ALIAS_VA, NULL, false, first_change(c), ALIAS_OFFSET,
 	};
 
 	mmu_enable(&transition, boot_root, tt1_root);
@@ -187,7 +187,7 @@ static int run_case(const struct mmut_case *c)
 		} else {
 			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, spaces, &tt1, c->nspaces, &window,
 						EL0_CODE_VA, c->stage2 ? &s2 : NULL,
-						c->stage2 && (c->stage2->flags & (STAGE2_HA | STAGE2_HD)), first_change(c) };
+						c->stage2 && (c->stage2->flags & (STAGE2_HA | STAGE2_HD)), first_change(c), 0 };
 
 			if (c->stage2)
 				hvc_call(HVC_STAGE2_ON, vtcr_from_stage2(c->stage2), vttbr_from_stage2(c->stage2, &s2),

@@ -861,3 +861,23 @@ def test_a_page_crossing_access_whose_pages_both_fault_may_report_either_side():
     words = chain(VA, 0, 3)
     words.update(chain(VA + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
     assert one(translate(regs(), memory(words), "load64", 0x8000_0FFC)).far == 0x8000_0FFC
+
+
+@pytest.mark.parametrize("second", [(PAGE_DESC & ~NORMAL) | DEVICE,          # Normal -> Device
+                                    PAGE_DESC & ~SH_INNER | 2 << 8])         # Inner -> Outer Shareable
+def test_a_page_crossing_access_into_another_memory_type_or_shareability(second):
+    # Review D13(c), K1.2.13: each page's own attributes, an Alignment fault caused by the memory type
+    # (taken to EL1: stage 1 made the mismatch), or a NOP; the old model gave the first alone.
+    words = chain(VA, PAGE | PAGE_DESC, 3)
+    words.update(chain(VA + 0x1000, (PAGE + 0x5000) | second, 3))
+    outcomes = translate(regs(), memory(words), "store64", 0x8000_0FFC, value=1)
+    made = {o for o in outcomes if isinstance(o, Completes) and o.spans}
+    assert {o.spans for o in made} == {((PAGE + 0xFFC, 4), (PAGE + 0x5000, 4))}
+    assert {fault_of(o) for o in outcomes if isinstance(o, Abort)} == {("alignment", None)}
+    # The access's own address (the Device page's unaligned piece may fault on its own too, at 0x8000_1000).
+    assert 0x8000_0FFC in {o.far for o in outcomes if isinstance(o, Abort)}
+    assert any(isinstance(o, Completes) and not o.spans for o in outcomes)     # the NOP
+    assert "K1.2.13" in outcomes.rule
+    # The same memory type and shareability on both sides: the access alone.
+    words.update(chain(VA + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
+    assert one(translate(regs(), memory(words), "store64", 0x8000_0FFC, value=1)).spans

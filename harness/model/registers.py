@@ -65,6 +65,7 @@ TG1_GRANULE = {0b10: 12, 0b11: 16, 0b01: 14}
 SCTLR_M = Field(0, 1)
 SCTLR_A = Field(1, 1)
 SCTLR_C = Field(2, 1)
+SCTLR_NAA = Field(6, 1)                 # FEAT_LSE2: unaligned load-acquire/store-release across 16 bytes allowed
 SCTLR_I = Field(12, 1)
 SCTLR_WXN = Field(19, 1)
 SCTLR_SPAN = Field(23, 1)
@@ -101,6 +102,7 @@ MMFR1_VMIDBITS = Field(features.VMIDBITS, 4)
 MMFR2_VARANGE = Field(features.VARANGE, 4)
 MMFR2_ST = Field(features.ST, 4)
 MMFR2_E0PD = Field(features.E0PD, 4)
+MMFR2_AT = Field(features.AT, 4)        # FEAT_LSE2
 
 IPS_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
 
@@ -172,6 +174,8 @@ class WalkParams:
     a: bool                 # SCTLR_EL1.A
     c: bool                 # SCTLR_EL1.C
     i: bool                 # SCTLR_EL1.I
+    lse2: bool              # FEAT_LSE2 (ID_AA64MMFR2_EL1.AT)
+    naa: bool               # SCTLR_ELx.nAA with FEAT_LSE2 (RES0 without)
     mair: int
     unprivileged: bool = True   # HasUnprivileged(regime): EL1&0 has EL0, EL2 (E2H = 0) has not
     two_ranges: bool = True     # the regime has TTBR0 and TTBR1 ranges (VA bit 55 selects); EL2 has one
@@ -287,7 +291,9 @@ def walk_params(regs, upper):
         pan=not el2 and pan >= 1,
         epan=not el2 and bool(SCTLR_EPAN.get(regs.sctlr)) and pan >= 3,
         a=bool(SCTLR_A.get(regs.sctlr)),
-        c=bool(SCTLR_C.get(regs.sctlr)), i=bool(SCTLR_I.get(regs.sctlr)), mair=regs.mair,
+        c=bool(SCTLR_C.get(regs.sctlr)), i=bool(SCTLR_I.get(regs.sctlr)),
+        lse2=MMFR2_AT.get(regs.mmfr2) >= 1, naa=MMFR2_AT.get(regs.mmfr2) >= 1 and bool(SCTLR_NAA.get(regs.sctlr)),
+        mair=regs.mair,
         unprivileged=not el2, two_ranges=not el2,
         # TCR2_ELx.FNG0/FNG1 (FEAT_ASID2; TCR2 is 0 on a CPU without it, and a case setting them requires it).
         fng=not el2 and bool((TCR2_FNG1 if upper else TCR2_FNG0).get(regs.tcr2)),

@@ -24,7 +24,7 @@ from harness.model.attributes import (
 from harness.model.descriptors import (
     DESC_AF, DESC_CONTIG, DESC_DBM, DESC_SH, INVALID, TABLE, contiguous_size, decode_descriptor_type, desc_oa,
 )
-from harness.model.permissions import DEVICE_UNALIGNED_RULE, s1_has_alignment_fault
+from harness.model.permissions import is_wb_shareable, s1_has_alignment_fault as s2_has_alignment_fault
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
 from harness.model.registers import HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max
 from harness.model.translate import ACCESS_KINDS, hw_update_choices, s1_translate
@@ -48,6 +48,8 @@ VTTBR_RULE = ("VTTBR_EL2's base above the output size: an Address size fault at 
               "AArch64.S2OAOutOfRange)")
 S2_LPA_RULE = ("stage 2 descriptor bits[15:12] with the 64K granule and PAMax below 52 bits: IMPLEMENTATION "
                "DEFINED whether they are OA[51:48] (AArch64.S2LeafBase, R_WDZFC)")
+S2_AF_ON_S1_FAULT_RULE = ("with VTCR_EL2.HA, a stage 1 fault that does not permit the access may set the "
+                          "stage 2 AF of the IPA stage 1 gave (permitted, not required: D8.5, I_MYQJN)")
 MISALIGNED_BASE_RULE = ("VTTBR_EL2's base with RES0 bits below the start table's alignment set: CONSTRAINED "
                         "UNPREDICTABLE, the bits treated as 0 or the walk's address corrupted in them (K1.2.5)")
 PTW_RULE = ("HCR_EL2.PTW = 1 and a stage 1 translation table in memory stage 2 makes Device: a stage 2 "
@@ -90,6 +92,7 @@ S2_FETCH_DEVICE_RULE = ("an instruction fetch from memory stage 2 makes Device: 
                         "fetch made as to Normal Non-cacheable memory")
 
 
+# J1.1.4.88 AArch64.NSS2TTWParams: S2TTWParams, as the model reads them
 @dataclass(frozen=True)
 class S2Params:
     """S2TTWParams of VTCR_EL2 and VTTBR_EL2 (J1.1.4.88 AArch64.NSS2TTWParams), as the descriptor
@@ -434,7 +437,8 @@ S2_CONTIG_RULE = ("a stage 2 Contiguous-bit entry whose output address is not it
 
 
 # J1.1.4.57 AArch64.S2Translate, with J1.1.4.34 AArch64.S2CheckPermissions and J1.1.4.37
-# AArch64.S2HasAlignmentFaultDueToMemType.  Simplified: no D128, S2PIE, overlays, MTE, LS64, atomics
+# AArch64.S2HasAlignmentFaultDueToMemType (S1HasAlignmentFaultDueToMemType's branches, with
+# S2DCacheEnabled).  Simplified: no D128, S2PIE, overlays, MTE, LS64, atomics
 # (the kernel issues none); a descriptor update that fails (AArch64.MemSwapTableDesc) is not modelled:
 # the model's memory never changes under a walk.
 def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
@@ -456,7 +460,7 @@ def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
     return list(dict.fromkeys(results))
 
 
-# K1.2.5 Translation table base address alignment: the walk's first address
+# K1.2.5 Translation table base address alignment: the first address of J1.1.4.79 AArch64.S2Walk
 def _start_bits_choices(misaligned):
     """s2_walk's start_bits choices for a VTTBR_EL2 base with the RES0 bits `misaligned` set:
     None (the bits treated as 0), and every value of those bits (the walk's address corrupted
@@ -479,18 +483,20 @@ def _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, start_bits, p
         memattrs = s2_apply_fwb_mem_attrs(s1, S2_MEMATTR.get(leaf.desc))
     else:
         memattrs = s2_decode_mem_attrs(S2_MEMATTR.get(leaf.desc))
+    # With DS, bits[9:8] hold OA[51:50] and VTCR_EL2.SH0 gives the shareability.
+    shares = decode_shareability(params.sh if params.ds else DESC_SH.get(leaf.desc))
+    # IsWBShareable(memattrs) && S2DCacheEnabled() (HCR_EL2.CD = 0: the model refuses CD = 1)
+    wb_cached = all(is_wb_shareable(memattrs, sh) for sh in shares)
     # (fault or None, its class, the rule of a choice between outcomes)
     checks = []
-    for alignment_fault in s1_has_alignment_fault(acc, aligned, memattrs):     # the same branches at stage 2
+    for alignment_fault, open_rule in s2_has_alignment_fault(acc, aligned, memattrs, wb_cached):
         if alignment_fault:
-            checks.append((S2Fault(esr.fault_status("alignment", None), ipa, DEVICE_UNALIGNED_RULE), "alignment",
-                           DEVICE_UNALIGNED_RULE))
+            checks.append((S2Fault(esr.fault_status("alignment", None), ipa, open_rule), "alignment", open_rule))
             continue
         ok, rule = s2_permits(params, leaf.desc, acc)
         if acc.ttw and params.ptw and memattrs.is_device:
             ok, rule = False, PTW_RULE
         fault = S2Fault(esr.fault_status("permission", leaf.level), ipa, rule)
-        open_rule = DEVICE_UNALIGNED_RULE if len(checks) else ""
         if not ok:
             checks.append((fault, "permission", open_rule))
         elif acc.fetch and memattrs.is_device:
@@ -498,8 +504,6 @@ def _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, start_bits, p
                        (None, None, S2_FETCH_DEVICE_RULE)]
         else:
             checks.append((None, None, open_rule))
-    # With DS, bits[9:8] hold OA[51:50] and VTCR_EL2.SH0 gives the shareability.
-    shares = decode_shareability(params.sh if params.ds else DESC_SH.get(leaf.desc))
     pas = [leaf.pa] if leaf.group_pa is None else [leaf.pa, leaf.group_pa]
     results = []
     for fault, fault_class, check_rule in checks:
@@ -672,6 +676,7 @@ def full_translate(regs, memory, access, s2=None):
     return Outcomes({instruction_syndrome(regs, access, o) for o in outcomes}, outcomes.rule)
 
 
+# J1.1.4.52 AArch64.FullTranslate before J1.1.3.1 AArch64.FaultSyndrome: one set of stage 2 choices per implementation
 def _stages(regs, memory, access, s2):
     """J1.1.4.52 AArch64.FullTranslate before the syndrome: stage 1, and stage 2 where enabled."""
     params = s2_params(regs)
@@ -739,11 +744,36 @@ def _full_translate(regs, memory, access, params, s2):
             outcomes.add(outcome)           # a stage 1 abort, taken to EL1
             if isinstance(outcome, Abort) and outcome.before:
                 outcomes.update(_earlier_pieces_aborts(translate, acc, access.va, outcome, rules, params.pamax))
+            if isinstance(outcome, Abort) and outcome.outputs and params.ha:
+                outcomes.update(_s2_af_beside_a_stage1_fault(translate, acc, outcome, rules))
+            continue
+        if not outcome.spans:
+            outcomes.add(outcome)           # a NOP (K1.2.13): it accesses nothing, stage 2 translates nothing
             continue
         outcomes.update(_second_stage(translate, acc, access.va, outcome, rules, params))
     return Outcomes(outcomes, "; ".join(dict.fromkeys(rules)) or None)
 
 
+# D8.5 I_MYQJN (J1.1.4.57 AArch64.S2Translate's J1.1.4.59 SetAccessFlag of a translation stage 1 denied)
+def _s2_af_beside_a_stage1_fault(translate, acc, outcome, rules):
+    """With VTCR_EL2.HA, where stage 1 does not permit the access (a Permission or memory-type
+    Alignment fault, after a walk that gave an IPA) "it is permitted, but not required, for the
+    stage 2 AF to be updated" (I_MYQJN): the stage 1 abort, beside it as the model has it, with
+    each Access flag update a stage 2 walk of that IPA would make (never a dirty update: nothing
+    is accessed)."""
+    extra = set()
+    for ipa in outcome.outputs:
+        for result in translate(ipa, acc, True, None):
+            af = tuple((pa, old, old | DESC_AF.mask) for pa, old, new in result.updates
+                       if new & DESC_AF.mask and not old & DESC_AF.mask)
+            if af:
+                extra.add(replace(outcome, updates=outcome.updates + af))
+    if extra:
+        rules.append(S2_AF_ON_S1_FAULT_RULE)
+    return extra
+
+
+# J1.1.3.112 Mem across a page boundary under stage 2 (J1.1.4.57 AArch64.S2Translate of the earlier pieces; B2.8.2)
 def _earlier_pieces_aborts(translate, acc, va, outcome, rules, pamax):
     """An access that crosses pages "can generate an abort on either side of the page boundary"
     (Arm ARM B2.8, single-copy atomicity): beside a stage 1 fault on a later piece, the stage 2
@@ -760,6 +790,7 @@ def _earlier_pieces_aborts(translate, acc, va, outcome, rules, pamax):
     return aborts
 
 
+# J1.1.3.2 AArch64.InstructionSyndromeValid, J1.3.3.11 LSInstructionSyndrome
 def instruction_syndrome(regs, access, outcome):
     """J1.1.3.2 AArch64.InstructionSyndromeValid: the outcome, an abort with ISV = 1 and the
     instruction's syndrome (J1.3.3.11 LSInstructionSyndrome) where it is valid: a stage 2 fault

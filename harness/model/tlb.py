@@ -97,7 +97,7 @@ from harness.model.attributes import mair_attr, s1_xs
 from harness.model.descriptors import DESC_AF, DESC_ATTRINDX, DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (
-    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
+    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_NAA, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
     REGIME_EL20, TCR2_A2, TCR_A1, TCR_AS, TCR_DS,
     TCR_EL2_DS, TTBR_ASID, el_is_in_host,
     walk_params,
@@ -204,9 +204,10 @@ def tlbi_range(xt, ds):
 
 
 # SCTLR_ELx fields the model reads that a TLB may not cache: D24.2 SCTLR_EL1 names EPAN, MSCEn,
-# LSMAOE, nTLSMD, EE and WXN as the fields "permitted to be cached in a TLB"; M, A, C and I are not, so
-# after their change and an ISB no entry uses their old values (R_VNRFW; review D7).
-SCTLR_NOT_CACHED = SCTLR_M.mask | SCTLR_A.mask | SCTLR_C.mask | SCTLR_I.mask
+# LSMAOE, nTLSMD, EE and WXN as the fields "permitted to be cached in a TLB"; M, A, C, I and nAA (read by
+# Mem's alignment check, not the translation) are not, so after their change and an ISB no entry uses
+# their old values (R_VNRFW; review D7).
+SCTLR_NOT_CACHED = SCTLR_M.mask | SCTLR_A.mask | SCTLR_C.mask | SCTLR_I.mask | SCTLR_NAA.mask
 
 
 SPECULATIVE_AF_RULE = ("with hardware Access flag management a speculative access that translates may set AF "
@@ -253,6 +254,7 @@ def _has_ets2(regs):
     return MMFR1_ETS.get(regs.mmfr1) >= 0b0010
 
 
+# J1.1.3.445 HasLargeAddress (of J1.1.3.451 TLBIRange)
 def has_large_address(regs, ds):
     """HasLargeAddress (J1.3, TLBIRange): FALSE without FEAT_LPA2, else the DS bit of the regime's TCR
     (ds: its value, read from the regime's own layout)."""

@@ -6,7 +6,7 @@ terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
 from dataclasses import dataclass, replace
 
 from harness import esr, par
-from harness.ops import AT_OPS, AT_S1E2_OPS, AT_S12_OPS, LOADS, STORES
+from harness.ops import ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, LOADS, PAIRS, STORES
 from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
     s1_decode_mem_attrs,
@@ -15,7 +15,7 @@ from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC
     contiguous_size
 from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Outcomes, Par, abort_class
 from harness.model.permissions import (
-    DEVICE_UNALIGNED_RULE, AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault,
+    AccessKind, check_alignment, is_wb_shareable, s1_check_permissions, s1_has_alignment_fault,
 )
 from harness.model.registers import SCTLR_M, walk_params
 from harness.model.walk import WalkFault, level_lsb, lpa_choices, s1_walk, \
@@ -36,12 +36,16 @@ class Access:
     pan: bool = False
 
 
-# PSTATE.PAN applies to EL1's own loads and stores and to AT S1E1RP/WP (accdesc.pan),
-# never to fetches, AT S1E1R/W or S1E0*; to LDTR/STTR it makes no difference (checked as EL0).
+# J1.3.3 AccessDescriptor of each op, as the instruction's decode builds it (CreateAccDescGPR,
+# CreateAccDescAcqRel): PSTATE.PAN applies to EL1's own loads and stores and to AT S1E1RP/WP
+# (accdesc.pan), never to fetches, AT S1E1R/W or S1E0*; to LDTR/STTR it makes no difference
+# (checked as EL0).  A pair (ispair) moves two registers; LDAR and STLR are acqsc and relsc.
 ACCESS_KINDS = {
-    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size, pan=True)
+    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size, pan=True,
+                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE)
        for op, size in LOADS.items()},
-    **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op == "sttr64", size=size, pan=True)
+    **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op == "sttr64", size=size, pan=True,
+                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE)
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
     # AT S1E1A (FEAT_ATS1A; J1.3.3.278 CreateAccDescAT, ATAccess_Any): neither read nor write, so
@@ -58,7 +62,6 @@ ACCESS_KINDS = {
        for op in AT_S1E2_OPS},
 }
 
-ALIGNMENT_RULE = "SCTLR_EL1.A = 1 and the address not aligned to the access size (AArch64.CheckAlignment)"
 AF_UPDATE_RULE = ("the Access flag update on a faulting access: AArch64.SettingAccessFlagPermitted, "
                   "ConstrainUnpredictableBool(Unpredictable_AFUPDATE)")
 AT_AF_UPDATE_RULE = ("the Access flag update by an AT instruction: IMPLEMENTATION DEFINED "
@@ -77,6 +80,9 @@ LPA_RULE = ("descriptor bits[15:12] with the 64K granule and PAMax below 52 bits
             "whether they are OA[51:48] (an Address size fault when nonzero; AArch64.S1LeafBase, R_WDZFC)")
 PAGE_CROSSING_RULE = ("an unaligned access across a page boundary whose pages both fault: the abort of either "
                       "side (B2.8.2)")
+MIXED_PAGES_RULE = ("an access across a page boundary into another memory type (Normal, Device) or "
+                    "Shareability: CONSTRAINED UNPREDICTABLE, each page's own attributes, an Alignment fault "
+                    "caused by the memory type, or a NOP (K1.2.13)")
 VA_RANGE_RULE = "VA outside the TTBR's range (AArch64.VAIsOutOfRange): a level 0 Translation fault (R_VZZSZ)"
 
 
@@ -98,6 +104,7 @@ class _Faulted:
     fsc: int
     rule: str
     updates: tuple = ()
+    outputs: tuple = ()     # a fault after the walk: the output addresses it gave (Abort.outputs)
 
 
 # J1.3.3.261 AArch64.BranchAddr
@@ -216,15 +223,18 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
             rules.append(walk.rule)
         return results + [_Faulted(esr.fault_status(walk.fault, level), walk.rule) for level in walk.levels]
     declared, memattrs = _memattrs(params, walk, acc)
+    sh_field = params.tcr_sh if params.ds else DESC_SH.get(walk.desc)
+    # IsWBShareable(walkstate.memattrs) && AArch64.S1DCacheEnabled: the descriptor's attributes, SCTLR_ELx.C
+    wb_cached = params.c and all(is_wb_shareable(declared, sh) for sh in decode_shareability(sh_field))
     checks = []
-    for alignment_fault in s1_has_alignment_fault(acc, aligned, declared):
+    for alignment_fault, alignment_rule in s1_has_alignment_fault(acc, aligned, declared, wb_cached):
         if alignment_fault:
-            checks.append(("alignment", DEVICE_UNALIGNED_RULE))
+            checks.append(("alignment", alignment_rule))
         else:
-            checks += [("permission" if faults else None, rule)
+            checks += [("permission" if faults else None, rule or alignment_rule)
                        for faults, rule in s1_check_permissions(params, walk, acc, declared, pan)]
     if len(checks) > 1:
-        rules.append(RESMAIR_RULE if declared.reserved else checks[0][1])
+        rules.append(RESMAIR_RULE if declared.reserved else next(rule for _, rule in checks if rule))
     lsb = level_lsb(params.granule, walk.level)
     end = (va | ((1 << lsb) - 1)) + 1
     for fault_class, rule in checks:
@@ -233,7 +243,8 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
                 rules.append(update_rule)
             if fault_class is not None:
                 level = None if fault_class == "alignment" else walk.level
-                results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates))
+                results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates,
+                                        tuple(_output_addresses(params, walk, va))))
                 continue
             pas = _output_addresses(params, walk, va)
             if len(pas) > 1:
@@ -241,7 +252,6 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
             if memattrs.reserved:
                 shares, attr = (None,), None
             else:
-                sh_field = params.tcr_sh if params.ds else DESC_SH.get(walk.desc)
                 shares = decode_shareability(sh_field)
                 if len(shares) > 1:
                     rules.append(SH_RULE)
@@ -256,10 +266,12 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
 # J1.1.2.4 AArch64.DataAbort / J1.1.2.6 AArch64.InstructionAbort of a stage 1 fault
 def _abort(acc, el, far, piece, updates):
     return Abort(ec=abort_class(acc.fetch, el), fsc=piece.fsc, wnr=acc.write, s1ptw=False, far=far, rule=piece.rule,
-                 updates=updates)
+                 updates=updates, outputs=piece.outputs)
 
 
-# J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT
+# J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT.  J1.3.5.4
+# ReportedPARAttrs and J1.3.5.5 ReportedPARShareability, IMPLEMENTATION DEFINED functions, are the identity
+# here: an implementation that implements every attribute as given (docs/model.md, review D14).
 def _par(piece):
     if isinstance(piece, _Faulted):
         return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS, rule=piece.rule,
@@ -315,6 +327,32 @@ def s1_translate(regs, memory, access):
     return _s1_translate(regs, memory, access, acc, params, va)
 
 
+# K1.2.13 Crossing a page boundary with different memory types or Shareability attributes, in J1.1.3.112 Mem
+def _differ(attr, sh, first_attr, first_sh):
+    """Whether a piece's memory type (Normal or Device: MAIR attribute bits[7:4] = 0) or shareability
+    differs from the first piece's (None, left open by a reserved encoding: not known to differ)."""
+    if None in (attr, first_attr):
+        return False
+    return (attr >> 4 == 0) != (first_attr >> 4 == 0) or sh != first_sh
+
+
+# K1.2.13 in J1.1.3.112 Mem: the choices beside each page's own attributes (J1.1.2.4 AArch64.DataAbort of one)
+def _mixed_pages_choices(acc, el, va, pa, attr, sh, updates):
+    """An access that crosses into another memory type or shareability may instead take an
+    Alignment fault caused by the memory type (to EL1: stage 1 made the mismatch) or execute as a
+    NOP: neither accesses memory, so neither makes the dirty update; the walks' Access flag
+    updates may have been made or not (a fault's, Unpredictable_AFUPDATE).  A NOP is a Completes
+    with no spans (nothing read or written; a load's register keeps what it held)."""
+    af_only = tuple((at, old, old | DESC_AF.mask) for at, old, new in updates
+                    if new & DESC_AF.mask and not old & DESC_AF.mask)
+    fault = _Faulted(esr.fault_status("alignment", None), MIXED_PAGES_RULE)
+    choices = set()
+    for made in {(), af_only}:
+        choices.add(_abort(acc, el, va, fault, made))
+        choices.add(Completes(pa=pa, attr=attr, sh=sh, updates=made, spans=()))
+    return choices
+
+
 # J1.1.3.112 Mem across a page boundary: either side's fault (B2.8.2)
 def _other_side_faults(regs, memory, access, acc, params, va, size, aligned, rules):
     """An access whose first page faults may report the fault of the next page instead, where that
@@ -337,16 +375,17 @@ def _other_side_faults(regs, memory, access, acc, params, va, size, aligned, rul
 # access touches
 def _s1_translate(regs, memory, access, acc, params, va):
     """s1_translate of the access at va (a branch target already made the PC)."""
-    aligned, alignment_fault = check_alignment(params, acc, va)
+    aligned, alignment_fault, alignment_rule = check_alignment(params, acc, va)
     rules = []
     if alignment_fault:
-        piece = _Faulted(esr.fault_status("alignment", None), ALIGNMENT_RULE)
+        piece = _Faulted(esr.fault_status("alignment", None), alignment_rule)
         return Outcomes({_abort(acc, access.el, va, piece, ())})
     outcomes = set()
-    # Pieces still to translate: (va, bytes left, spans so far, updates so far, attr, sh)
-    pending = [(va, max(acc.size, 1), (), (), None, None)]
+    # Pieces still to translate: (va, bytes left, spans so far, updates so far, attr, sh, whether a piece's
+    # memory type or shareability differs from the first's)
+    pending = [(va, max(acc.size, 1), (), (), None, None, False)]
     while pending:
-        piece_va, left, spans, updates, attr, sh = pending.pop()
+        piece_va, left, spans, updates, attr, sh, mixed = pending.pop()
         for piece in _translate_piece(regs, memory, acc, piece_va, aligned, rules, access.pan):
             if isinstance(piece, _Faulted):
                 outcome = _par(piece) if acc.at else _abort(acc, access.el, piece_va, piece, updates + piece.updates)
@@ -363,10 +402,16 @@ def _s1_translate(regs, memory, access, acc, params, va):
             new_spans = spans + ((piece.pa, here),)
             new_updates = updates + piece.updates
             first_attr, first_sh = (piece.attr, piece.sh) if not spans else (attr, sh)
+            mixed = mixed or bool(spans) and _differ(piece.attr, piece.sh, attr, sh)
             if here < left:
                 # The next byte's VA wraps as the ASL's bits(64) arithmetic does: past the top is VA 0.
-                pending.append(((piece_va + here) & MASK64, left - here, new_spans, new_updates, first_attr, first_sh))
-            else:
-                outcomes.add(Completes(pa=new_spans[0][0], attr=first_attr, sh=first_sh, updates=new_updates,
-                                       spans=new_spans))
+                pending.append(((piece_va + here) & MASK64, left - here, new_spans, new_updates, first_attr, first_sh,
+                                mixed))
+                continue
+            outcomes.add(Completes(pa=new_spans[0][0], attr=first_attr, sh=first_sh, updates=new_updates,
+                                   spans=new_spans))
+            if mixed:
+                rules.append(MIXED_PAGES_RULE)
+                outcomes |= _mixed_pages_choices(acc, access.el, va, new_spans[0][0], first_attr, first_sh,
+                                                 new_updates)
     return Outcomes(outcomes, "; ".join(dict.fromkeys(r for r in rules if r)) or None)
