@@ -43,10 +43,13 @@ def _read(memory, spans):
 def _effects(step, outcome, memory):
     """The outcome as observed (a load's value, a fetch's stub) and the memory after it."""
     after = memory
-    if outcome.updates or step.op in STORES and isinstance(outcome, Completes):
+    written = getattr(outcome, "written", ())
+    if outcome.updates or written or step.op in STORES and isinstance(outcome, Completes):
         after = memory.copy()
         for pa, _, new in outcome.updates:
             after.write64(pa, new)
+        for pa, size in written:     # a store's abort on a later piece: the pieces before it UNKNOWN (D1.4.1.4)
+            after.forget(pa, size)
     if not isinstance(outcome, Completes) or not outcome.spans:
         return outcome, after               # an abort, or a NOP (K1.2.13): nothing read or written
     if step.op in STORES:
@@ -247,7 +250,8 @@ def predict_case(case, ids, pool_base=None):
                 observed, after = _effects(step, outcome, tlb.memory)
                 seen.add(observed)
                 faulted = isinstance(outcome, Abort)
-                key = (faulted, outcome.updates, getattr(outcome, "spans", ()) if step.op in STORES else ())
+                key = (faulted, outcome.updates, getattr(outcome, "spans", ()) if step.op in STORES else (),
+                       getattr(outcome, "written", ()))
                 if key in effects:
                     continue
                 effects[key] = branch = tlb.copy()

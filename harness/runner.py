@@ -218,7 +218,12 @@ def _judge(case, records, run, settings, shares_run, boot):
                else f"QEMU did not finish within {run.timeout:g} s and was stopped")
         j.problems.append(f"{why}; the CPU was at {where}; the case's records stop {_records_stop(records)}")
     if exception is not None:
-        j.problems.append(f"{_describe_exception(exception, settings.kernel)}; {_how_it_ended(run)}")
+        stop = f"{_describe_exception(exception, settings.kernel)}; {_how_it_ended(run)}"
+        bugs = _stop_explained(case, records, exception, boot, settings)
+        if bugs:
+            _explain_the_abort(j, stop, bugs)
+        else:
+            j.problems.append(stop)
     if records and records.error is not None:
         e = records.error
         detail = ", ".join(f"{k}={v}" for k, v in e.fields.items() if k != "case")
@@ -250,7 +255,7 @@ def _judge(case, records, run, settings, shares_run, boot):
             # The kernel reports the registers of every case it runs (with +walks, always here): without
             # them the model judged none of its steps, which must not read as a pass.
             j.problems.append("the kernel reported no regs record for this case: the model could not judge its steps")
-    if run.exit_status not in (None, EXIT["EXIT_OK"]) and not j.problems and not shares_run:
+    if run.exit_status not in (None, EXIT["EXIT_OK"]) and not j.problems and not j.explained and not shares_run:
         j.problems.append(_how_it_ended(run))
     return j
 
@@ -267,6 +272,19 @@ def _abort_explained(case, records, run, boot, settings, shares_run):
     pool_base = records.regs.num("ttbr0") & ~0xFFFF
     return tuple(bug.name for bug in known.explain(qemu_version(settings.qemu), case, features.boot_ids(boot),
                                                    pool_base, n, None, aborted=True))
+
+
+def _stop_explained(case, records, exception, boot, settings):
+    """The known bugs (names) under whose variant the kernel stops before the case's first step (its own
+    accesses fault: known.KernelStops), where it did so: an exception record before any step's, a
+    Translation fault at level 0 (a stage 2 walk that faults at once); () otherwise."""
+    fault = esr.decode_esr(exception.num("esr"))
+    if boot is None or records.regs is None or records.steps or not case.steps or \
+            (fault.fault, fault.level) != ("translation", 0):
+        return ()
+    pool_base = records.regs.num("ttbr0") & ~0xFFFF
+    return tuple(bug.name for bug in known.explain(qemu_version(settings.qemu), case, features.boot_ids(boot),
+                                                   pool_base, 0, None, aborted=False))
 
 
 def _explain_the_abort(j, stop, bugs):

@@ -744,6 +744,7 @@ def _full_translate(regs, memory, access, params, s2):
             outcomes.add(outcome)           # a stage 1 abort, taken to EL1
             if isinstance(outcome, Abort) and outcome.before:
                 outcomes.update(_earlier_pieces_aborts(translate, acc, access.va, outcome, rules, params.pamax))
+                outcomes = {_written_at_pas(translate, acc, access.va, o) if o is outcome else o for o in outcomes}
             if isinstance(outcome, Abort) and outcome.outputs and params.ha:
                 outcomes.update(_s2_af_beside_a_stage1_fault(translate, acc, outcome, rules))
             continue
@@ -777,17 +778,32 @@ def _s2_af_beside_a_stage1_fault(translate, acc, outcome, rules):
 def _earlier_pieces_aborts(translate, acc, va, outcome, rules, pamax):
     """An access that crosses pages "can generate an abort on either side of the page boundary"
     (Arm ARM B2.8, single-copy atomicity): beside a stage 1 fault on a later piece, the stage 2
-    faults of the pieces before it (outcome.before), each with the updates made before it."""
+    faults of the pieces before it (outcome.before), each with the updates made before it (and
+    for a store the PA spans before it, Abort.written)."""
     spans, attr = outcome.before
-    aborts, partial, offset = [], [outcome.updates], 0
+    aborts, partial, offset = [], [((), outcome.updates)], 0
     for ipa, size in spans:
         pieces = translate(ipa, acc, acc.size == 0 or va % acc.size == 0, attr)
         rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
-        aborts += [_s2_abort(acc, va + offset, p.fault, False, pamax, updates + p.updates)
-                   for updates in partial for p in pieces if p.fault is not None]
-        partial = [updates + p.updates for updates in partial for p in pieces if p.fault is None]
+        aborts += [replace(_s2_abort(acc, va + offset, p.fault, False, pamax, updates + p.updates),
+                           written=done if acc.write else ())
+                   for done, updates in partial for p in pieces if p.fault is not None]
+        partial = [(done + ((p.pa, size),), updates + p.updates) for done, updates in partial for p in pieces
+                   if p.fault is None]
         offset += size
     return aborts
+
+
+# D1.4.1.4 (precise exceptions) of J1.1.3.112 Mem under stage 2: what a store's stage 1 abort on a later piece wrote
+def _written_at_pas(translate, acc, va, outcome):
+    """The stage 1 abort of a store's later piece with Abort.written the PAs stage 2 gives the pieces
+    before it (every one a choice may give: their memory may be UNKNOWN after), not their IPAs."""
+    if not outcome.written:
+        return outcome
+    spans, attr = outcome.before
+    pas = tuple((p.pa, size) for ipa, size in spans
+                for p in translate(ipa, acc, acc.size == 0 or va % acc.size == 0, attr) if p.fault is None)
+    return replace(outcome, written=tuple(dict.fromkeys(pas)))
 
 
 # J1.1.3.2 AArch64.InstructionSyndromeValid, J1.3.3.11 LSInstructionSyndrome
@@ -818,8 +834,9 @@ def _second_stage(translate, acc, va, outcome, rules, params):
     for ipa, size in outcome.spans:
         pieces = translate(ipa, acc, acc.size == 0 or va % acc.size == 0, outcome.attr)
         rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
-        done += [_s2_abort(acc, va + offset, p.fault, False, params.pamax, updates + p.updates)
-                 for _, updates in partial for p in pieces if p.fault is not None]
+        done += [replace(_s2_abort(acc, va + offset, p.fault, False, params.pamax, updates + p.updates),
+                         written=tuple((q.pa, n) for q, n in spans) if acc.write else ())
+                 for spans, updates in partial for p in pieces if p.fault is not None]
         partial = [(spans + ((p, size),), updates + p.updates)
                    for spans, updates in partial for p in pieces if p.fault is None]
         offset += size

@@ -390,7 +390,9 @@ def _s1_translate(regs, memory, access, acc, params, va):
             if isinstance(piece, _Faulted):
                 outcome = _par(piece) if acc.at else _abort(acc, access.el, piece_va, piece, updates + piece.updates)
                 if spans and not acc.at:
-                    outcome = replace(outcome, before=(spans, attr))
+                    # The pieces before it: stage 2 translates them too (stage2.full_translate), and a
+                    # store's may have been written, leaving their memory UNKNOWN (D1.4.1.4).
+                    outcome = replace(outcome, before=(spans, attr), written=spans if acc.write else ())
                 outcomes.add(outcome)
                 if not spans and not acc.at:
                     outcomes |= _other_side_faults(regs, memory, access, acc, params, piece_va, left, aligned, rules)
