@@ -48,13 +48,16 @@ ACCESS_KINDS = {
                       pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE)
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
+    # AT S1E1A (FEAT_ATS1A; J1.3.3.278 CreateAccDescAT, ATAccess_Any): neither read nor write, so
+    # AArch64.S1CheckPermissions checks nothing of it.
     **{op: AccessKind(read=op in ("at_s1e1r", "at_s1e0r", "at_s1e1rp"), write=op in ("at_s1e1w", "at_s1e0w", "at_s1e1wp"),
                       fetch=False, at=True, el0=op.startswith("at_s1e0"), size=0, pan=op.endswith("p"))
        for op in AT_OPS},
     # The two-stage ATs, executed at EL2 for the EL1&0 regime: their stage 1 checks are AT S1E1*'s and S1E0*'s.
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True,
                       el0=op.startswith("at_s12e0"), size=0) for op in AT_S12_OPS},
-    # AT S1E2R/W: the EL2 or EL2&0 regime's translation, with its (privileged) read or write permission.
+    # AT S1E2R/W: the EL2 or EL2&0 regime's translation, with its (privileged) read or write permission;
+    # AT S1E2A (FEAT_ATS1A, ATAccess_Any) with neither.
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True, el0=False, size=0)
        for op in AT_S1E2_OPS},
 }
