@@ -44,12 +44,15 @@ def _read(memory, spans):
 def _effects(step, outcome, memory):
     """The outcome as observed (a load's value, a fetch's stub) and the memory after it."""
     after = memory
-    if outcome.updates or (step.op in STORES or step.op in ATOMICS) and isinstance(outcome, Completes):
+    written = getattr(outcome, "written", ())
+    if outcome.updates or written or (step.op in STORES or step.op in ATOMICS) and isinstance(outcome, Completes):
         after = memory.copy()
         for pa, _, new in outcome.updates:
             after.write64(pa, new)
-    if not isinstance(outcome, Completes):
-        return outcome, after
+        for pa, size in written:     # a store's abort on a later piece: the pieces before it UNKNOWN (D1.4.1.4)
+            after.forget(pa, size)
+    if not isinstance(outcome, Completes) or not outcome.spans:
+        return outcome, after               # an abort, or a NOP (K1.2.13): nothing read or written
     if step.op in STORES:
         value, shift = step.value, 0
         for pa, size in outcome.spans:
@@ -58,10 +61,12 @@ def _effects(step, outcome, memory):
         return outcome, after
     if step.op in ATOMICS:
         # The old contents come back, and what is written depends on them: on memory nobody declared the
-        # model cannot say (the step is unjudged; a later read of those bytes may be mispredicted).
+        # model cannot say (the step is unjudged, and those bytes stay unknown).
         try:
             old = _read(after, outcome.spans)
         except UnknownMemory as e:
+            for pa, size in outcome.spans:
+                after.forget(pa, size)
             return Unknown(f"an atomic on memory the case does not declare ({e})", outcome.updates), after
         new, shift = atomic_result(step.op, old, step.value, step.mask), 0
         for pa, size in outcome.spans:
@@ -259,7 +264,8 @@ def predict_case(case, ids, pool_base=None):
                 seen.add(observed)
                 faulted = isinstance(outcome, Abort)
                 key = (faulted, outcome.updates,
-                       getattr(outcome, "spans", ()) if step.op in STORES or step.op in ATOMICS else ())
+                       getattr(outcome, "spans", ()) if step.op in STORES or step.op in ATOMICS else (),
+                       getattr(outcome, "written", ()))
                 if key in effects:
                     continue
                 effects[key] = branch = tlb.copy()

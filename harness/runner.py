@@ -99,6 +99,7 @@ class Settings:
     timeout: float = 10.0
     hang_check: float | None = HANG_CHECK   # qemu.run_kernel's progress check
     console: str = "uart"                   # the channel of the kernel's records (qemu.CONSOLES)
+    predictions: object = None              # a predictions.PredictionCache (None: the model evaluates every step)
 
 
 def timeout_for(case, settings):
@@ -152,13 +153,13 @@ def _step_verdicts(case, observations):
             if step.expect.kind not in (*_SELFTEST_END, "hang")]
 
 
-def _with_model(verdicts, case, records, observations, boot, qemu):
+def _with_model(verdicts, case, records, observations, boot, settings):
     """The step verdicts with the reference model's view of each step added (harness/crosscheck.py).
     A step whose departures known bugs explain has its own expectation's failures explained too:
     they are the same departure, seen by the case."""
-    version = qemu_version(qemu)
+    version = qemu_version(settings.qemu)
     views = crosscheck.step_views(case, records, boot, version, observations,
-                                  frozenset(v.n for v in verdicts if not v.ok))
+                                  frozenset(v.n for v in verdicts if not v.ok), settings.predictions)
     out = []
     for v in verdicts:
         view = views.get(v.n)
@@ -194,7 +195,7 @@ def judge(case, records, run, settings, shares_run=False, boot=None):
 def _judge(case, records, run, settings, shares_run, boot):
     observations = _observations(records)
     j = Judgement(case, steps=_with_model(_step_verdicts(case, observations), case, records, observations, boot,
-                                          settings.qemu), run=run, wall=run.wall)
+                                          settings), run=run, wall=run.wall)
     selftest = case.steps[-1].expect.kind if case.steps[-1].expect.kind in (*_SELFTEST_END, "hang") else None
     exception = records.exception if records else None
     if selftest == "hang":
@@ -217,7 +218,12 @@ def _judge(case, records, run, settings, shares_run, boot):
                else f"QEMU did not finish within {run.timeout:g} s and was stopped")
         j.problems.append(f"{why}; the CPU was at {where}; the case's records stop {_records_stop(records)}")
     if exception is not None:
-        j.problems.append(f"{_describe_exception(exception, settings.kernel)}; {_how_it_ended(run)}")
+        stop = f"{_describe_exception(exception, settings.kernel)}; {_how_it_ended(run)}"
+        bugs = _stop_explained(case, records, exception, boot, settings)
+        if bugs:
+            _explain_the_abort(j, stop, bugs)
+        else:
+            j.problems.append(stop)
     if records and records.error is not None:
         e = records.error
         detail = ", ".join(f"{k}={v}" for k, v in e.fields.items() if k != "case")
@@ -249,7 +255,7 @@ def _judge(case, records, run, settings, shares_run, boot):
             # The kernel reports the registers of every case it runs (with +walks, always here): without
             # them the model judged none of its steps, which must not read as a pass.
             j.problems.append("the kernel reported no regs record for this case: the model could not judge its steps")
-    if run.exit_status not in (None, EXIT["EXIT_OK"]) and not j.problems and not shares_run:
+    if run.exit_status not in (None, EXIT["EXIT_OK"]) and not j.problems and not j.explained and not shares_run:
         j.problems.append(_how_it_ended(run))
     return j
 
@@ -266,6 +272,19 @@ def _abort_explained(case, records, run, boot, settings, shares_run):
     pool_base = records.regs.num("ttbr0") & ~0xFFFF
     return tuple(bug.name for bug in known.explain(qemu_version(settings.qemu), case, features.boot_ids(boot),
                                                    pool_base, n, None, aborted=True))
+
+
+def _stop_explained(case, records, exception, boot, settings):
+    """The known bugs (names) under whose variant the kernel stops before the case's first step (its own
+    accesses fault: known.KernelStops), where it did so: an exception record before any step's, a
+    Translation fault at level 0 (a stage 2 walk that faults at once); () otherwise."""
+    fault = esr.decode_esr(exception.num("esr"))
+    if boot is None or records.regs is None or records.steps or not case.steps or \
+            (fault.fault, fault.level) != ("translation", 0):
+        return ()
+    pool_base = records.regs.num("ttbr0") & ~0xFFFF
+    return tuple(bug.name for bug in known.explain(qemu_version(settings.qemu), case, features.boot_ids(boot),
+                                                   pool_base, 0, None, aborted=False))
 
 
 def _explain_the_abort(j, stop, bugs):
@@ -289,10 +308,13 @@ class Runner:
         self._stop = threading.Event()
 
     def close(self):
-        """Stop the threads judging ahead, and the QEMUs they run, and wait for them."""
+        """Stop the threads judging ahead, and the QEMUs they run, and wait for them; write
+        back the predictions the run added."""
         self._stop.set()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if self.settings.predictions is not None:
+            self.settings.predictions.save()
 
     def _run(self, case_ids, timeout, watch=None, boot="el1", walks=True):
         s = self.settings

@@ -3,7 +3,7 @@ QEMU does, and the change does change the model's answer on the cases the suite 
 from harness.cases import load_file
 from harness.declared import TABLE_POOL_BASE
 from harness.features import missing
-from harness.fuzz.known import KNOWN_BUGS, RAM, QemuAborts, allowed_on_the_board, explain
+from harness.fuzz.known import KNOWN_BUGS, RAM, KernelStops, QemuAborts, allowed_on_the_board, explain
 from harness.kdefs import REPO
 from harness.predict import predict_case
 from harness.model.outcome import Completes, Outcomes
@@ -64,6 +64,8 @@ def _answer(bug, version, case, ids):
             return predict_case(case, ids, TABLE_POOL_BASE)
     except QemuAborts as e:
         return f"QEMU aborts: {e}"
+    except KernelStops as e:
+        return f"the kernel stops: {e}"
 
 
 def test_each_change_turns_the_model_into_the_qemu_it_names():

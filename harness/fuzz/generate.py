@@ -679,12 +679,13 @@ def _random_step_va(rng, layout, op):
 
 def access_ops(layout):
     """The accesses a case's steps may make where they run (cases.py: EL2_REFUSED_OPS, the AT of
-    each regime; AT S1E1RP/WP only with FEAT_PAN2)."""
+    each regime; AT S1E1RP/WP only with FEAT_PAN2, the atomics only with FEAT_LSE)."""
     mode, cpu = layout.mode, layout.cpu
     ats = [op for op in AT_OPS if op not in OP_FEATURES or cpu.has(OP_FEATURES[op])]
+    data = [op for op in DATA_OPS if op not in OP_FEATURES or cpu.has(OP_FEATURES[op])]     # the atomics: FEAT_LSE
     if mode == "nvhe":
-        return (*(op for op in DATA_OPS if op not in ("ldtr64", "sttr64")), "fetch", *AT_S1E2_OPS)
-    return (*DATA_OPS, "fetch", *ats, *(AT_S1E2_OPS if mode == "vhe" else ()),
+        return (*(op for op in data if op not in ("ldtr64", "sttr64")), "fetch", *AT_S1E2_OPS)
+    return (*data, "fetch", *ats, *(AT_S1E2_OPS if mode == "vhe" else ()),
             *(AT_S12_OPS if mode == "stage2" else ()))
 
 

@@ -34,14 +34,14 @@ import harness.model.walk as walk  # isort: skip
 import harness.model.stage2 as stage2  # isort: skip
 import harness.model.tlb as tlb  # isort: skip
 import harness.predict as predict_module  # isort: skip
-from harness import esr, par
+from harness import esr, geometry, par
 from harness.cases import AT_OPS, AT_S12_OPS, LAYOUT, LOADS
 from harness.ops import LS_SYNDROME
 from harness.kdefs import REPO
 from harness.model import Abort, Outcomes, UnknownMemory
 from harness.predict import predict_case
 from harness.model.attributes import DEVICE_TYPES, NC, WB, WT, MemAttrs
-from harness.model.registers import REGIME_EL2, REGIME_EL20
+from harness.model.registers import IPS_BITS, REGIME_EL2, REGIME_EL20
 from harness.oracle import observation_allowed, unjudged
 from harness.model.outcome import Completes, Par, Unknown
 from harness.par import SH_NAMES
@@ -321,6 +321,31 @@ def _fwb_memattr_0100_as_device():
     return [(stage2, "s2_apply_fwb_mem_attrs", s2_apply_fwb_mem_attrs)]
 
 
+def _s2_geometry_bounded_by_ps():
+    """AArch64.S2Translate's checks of VTCR_EL2 before the walk (J1.1.4.40 AArch64.S2InvalidSL, J1.1.4.38
+    AArch64.S2InconsistentSL, the IPA bound of T0SZ alone), but as QEMU 7.2.22 makes them: it also faults
+    every stage 2 walk at level 0 where the IPA size (64 - T0SZ) or the start level's least PA size (4K
+    level 0: 44 bits, level -1: 52; 16K and 64K level 1: 42 and 44) is above VTCR_EL2.PS, where the walk
+    starts at level -1 with an IPA below 52 bits (T0SZ 13 to 15), and for the 16K granule's SL0 = 3
+    (level 0, DS).  The kernel's own instruction fetch (its code at IPA = PA) faults first: the case stops
+    with an unexpected exception before its first step (KernelStops).  (s2_ipa_above_ps is the first of
+    these checks as an AT S12E1R under such a VTCR_EL2 alone sees it, cases/s2_geometry.toml.)"""
+    original = stage2.s2_params
+
+    def s2_params(regs):
+        params = original(regs)
+        if params is None or params.bad_sl:
+            return params
+        vtcr = regs.vtcr
+        sl0, sl2 = stage2.VTCR_SL0.get(vtcr), params.granule == 12 and params.start == -1
+        ps_bits, ipa_bits = IPS_BITS.get(stage2.VTCR_PS.get(vtcr), 52), 64 - params.t0sz
+        if (ipa_bits > ps_bits or (geometry.s2_sl_min_pa_bits(params.granule, sl0, sl2) or 0) > ps_bits
+                or params.start == -1 and ipa_bits < 52 or params.granule == 14 and sl0 == 3):
+            raise KernelStops(f"VTCR_EL2 {vtcr:#x}: every stage 2 walk faults at level 0")
+        return params
+    return [(module, "s2_params", s2_params) for module in (stage2, tlb, predict_module)]
+
+
 def _tlbi_for_el2_only(ops):
     """The regime of the TLBI instructions (tlb.tlbi_regime), but `ops` for EL2's own regime
     whatever HCR_EL2.E2H: they leave the EL2&0 regime's entries."""
@@ -334,6 +359,12 @@ def _tlbi_for_el2_only(ops):
 class QemuAborts(Exception):
     """Raised by a known bug's variant where that QEMU ends the whole run instead of doing anything
     the architecture has (an assertion fails: SIGABRT): not an outcome, so the step has none."""
+
+
+class KernelStops(Exception):
+    """Raised by a known bug's variant under which that QEMU faults the kernel's own accesses (its code
+    and data at IPA = PA under the case's stage 2): the kernel reports an unexpected exception and the
+    case stops before its first step, which has no record."""
 
 
 # Held while the model is changed to a known bug, and by whoever evaluates the model alongside
@@ -472,6 +503,10 @@ KNOWN_BUGS = (
              _s2_at_write_makes_the_dirty_update,
              shapes=((">=11.1.3", "reports a stage 2 Permission fault for AT S12E1W through a writable-clean "
                       "stage 2 DBM page (VTCR_EL2.HA = HD = 1)", _s2_at_write_without_the_dirty_state),)),
+    KnownBug("s2_geometry_ps", "cases/fuzz_found.toml",
+             "faults every stage 2 walk at level 0 (the kernel's own fetch first) where the IPA size or the start "
+             "level's least PA size is above VTCR_EL2.PS, from level -1 below a 52-bit IPA, and at 16K SL0 = 3",
+             _s2_geometry_bounded_by_ps),
     KnownBug("s2_ipa_above_ps", "cases/s2_geometry.toml",
              "faults every stage 2 translation (Translation fault, level 0) where VTCR_EL2.T0SZ's IPA size is "
              "above VTCR_EL2.PS's output size",
@@ -526,6 +561,8 @@ MOST_BUGS_AT_ONCE = 3
 
 # The answer of a variant under which QEMU ends the whole run at the step (QemuAborts).
 ABORTS = "QEMU aborts"
+# The answer of a variant under which the kernel stops before the case's first step (KernelStops).
+STOPS = "the kernel stops"
 
 
 def fewest_explaining(version, evaluate, explains, bugs=KNOWN_BUGS):
@@ -533,7 +570,8 @@ def fewest_explaining(version, evaluate, explains, bugs=KNOWN_BUGS):
     fewest first; () when none do), under which the model's answer, `evaluate()` computed while
     they are in force, is one that `explains(answer)` accepts.  A changed model that has no answer
     (a fault the architecture has no encoding for: ValueError; memory nobody holds: UnknownMemory)
-    explains nothing; one under which QEMU aborts (QemuAborts) answers ABORTS."""
+    explains nothing; one under which QEMU aborts (QemuAborts) answers ABORTS, one under which the kernel
+    stops before the case's first step (KernelStops) STOPS."""
     active = [b for b in bugs if version and b.affects(version)]
     for size in range(1, min(len(active), MOST_BUGS_AT_ONCE) + 1):
         for combination in itertools.combinations(active, size):
@@ -544,6 +582,8 @@ def fewest_explaining(version, evaluate, explains, bugs=KNOWN_BUGS):
                     answer = evaluate()
             except QemuAborts:
                 answer = ABORTS
+            except KernelStops:
+                answer = STOPS
             except (ValueError, UnknownMemory):
                 answer = None
             if answer is not None and explains(answer):
@@ -572,7 +612,7 @@ def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, aborted=None
     or cannot judge (Unknown), and no variant explains what it cannot predict itself.  A step left
     without a record is explained only by a variant under which QEMU aborts at that step, and only
     if the run did end so (`aborted`: whether QEMU was killed by SIGABRT there; None when the
-    caller cannot tell).  `agrees(outcomes)`: what else of the step the outcomes must account for
+    caller cannot tell), or, at the first step, by one under which the kernel stops before it.  `agrees(outcomes)`: what else of the step the outcomes must account for
     (the descriptors read back after it: harness/crosscheck.py)."""
     steps = case.steps[:n + 1]
     step = case.steps[n]
@@ -590,16 +630,18 @@ def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, aborted=None
     def evaluate():
         try:
             return predicted()
-        except QemuAborts:
+        except (QemuAborts, KernelStops) as e:
             try:
                 predict_case(replace(case, steps=steps[:-1]), ids, pool_base)
-            except QemuAborts:
-                return None         # QEMU would have aborted before this step
-            return ABORTS
+            except (QemuAborts, KernelStops):
+                return None         # QEMU would have aborted, or the kernel stopped, before this step
+            return ABORTS if isinstance(e, QemuAborts) else STOPS
 
     def explains(outcomes):
         if outcomes is ABORTS:
             return obs is None and aborted is not False
+        if outcomes is STOPS:
+            return obs is None
         if obs is None or not agrees(outcomes):
             return False
         if walks_off_the_board(step, outcomes, obs):

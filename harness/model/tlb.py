@@ -231,6 +231,7 @@ def _has_ets2(regs):
     return MMFR1_ETS.get(regs.mmfr1) >= 0b0010
 
 
+# J1.1.3.445 HasLargeAddress (of J1.1.3.451 TLBIRange)
 def has_large_address(regs, ds):
     """HasLargeAddress (J1.3, TLBIRange): FALSE without FEAT_LPA2, else the DS bit of the regime's TCR
     (ds: its value, read from the regime's own layout)."""

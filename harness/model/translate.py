@@ -85,6 +85,9 @@ ATOMIC_MMU_RULE = ("an atomic access to memory other than Normal Inner and Outer
                    "ConstrainUnpredictableBool(Unpredictable_Atomic_MMU_IMPDEF_FAULT) (AArch64.S1Translate, "
                    "AArch64.S2Translate)")
 FSC_UNSUPPORTED_ATOMIC = 0b110101      # EncodeLDFSC(Fault_Exclusive): IMPLEMENTATION DEFINED
+MIXED_PAGES_RULE = ("an access across a page boundary into another memory type (Normal, Device) or "
+                    "Shareability: CONSTRAINED UNPREDICTABLE, each page's own attributes, an Alignment fault "
+                    "caused by the memory type, or a NOP (K1.2.13)")
 VA_RANGE_RULE = "VA outside the TTBR's range (AArch64.VAIsOutOfRange): a level 0 Translation fault (R_VZZSZ)"
 
 
@@ -106,6 +109,7 @@ class _Faulted:
     fsc: int
     rule: str
     updates: tuple = ()
+    outputs: tuple = ()     # a fault after the walk: the output addresses it gave (Abort.outputs)
     write: bool = None      # FaultRecord.write where the check sets it (an atomic's Permission fault); None: NoFault's
 
 
@@ -257,12 +261,13 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
             if update_rule:
                 rules.append(update_rule)
             if fault_class == "unsupported_atomic":
-                results.append(_Faulted(FSC_UNSUPPORTED_ATOMIC, rule, updates, write=None))
+                results.append(_Faulted(FSC_UNSUPPORTED_ATOMIC, rule, updates, tuple(_output_addresses(params, walk, va))))
                 continue
             if fault_class is not None:
                 level = None if fault_class == "alignment" else walk.level
                 write = permission_write if fault_class == "permission" else acc.write and not acc.read
-                results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates, write=write))
+                results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates,
+                                        tuple(_output_addresses(params, walk, va)), write=write))
                 continue
             pas = _output_addresses(params, walk, va)
             if len(pas) > 1:
@@ -292,10 +297,12 @@ def _abort(acc, el, far, piece, updates):
     else:
         wnr = acc.write and not acc.read
     return Abort(ec=abort_class(acc.fetch, el), fsc=piece.fsc, wnr=wnr, s1ptw=False, far=far, rule=piece.rule,
-                 updates=updates)
+                 updates=updates, outputs=piece.outputs)
 
 
-# J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT
+# J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT.  J1.3.5.4
+# ReportedPARAttrs and J1.3.5.5 ReportedPARShareability, IMPLEMENTATION DEFINED functions, are the identity
+# here: an implementation that implements every attribute as given (docs/model.md, review D14).
 def _par(piece):
     if isinstance(piece, _Faulted):
         return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS, rule=piece.rule,
@@ -351,6 +358,32 @@ def s1_translate(regs, memory, access):
     return _s1_translate(regs, memory, access, acc, params, va)
 
 
+# K1.2.13 Crossing a page boundary with different memory types or Shareability attributes, in J1.1.3.112 Mem
+def _differ(attr, sh, first_attr, first_sh):
+    """Whether a piece's memory type (Normal or Device: MAIR attribute bits[7:4] = 0) or shareability
+    differs from the first piece's (None, left open by a reserved encoding: not known to differ)."""
+    if None in (attr, first_attr):
+        return False
+    return (attr >> 4 == 0) != (first_attr >> 4 == 0) or sh != first_sh
+
+
+# K1.2.13 in J1.1.3.112 Mem: the choices beside each page's own attributes (J1.1.2.4 AArch64.DataAbort of one)
+def _mixed_pages_choices(acc, el, va, pa, attr, sh, updates):
+    """An access that crosses into another memory type or shareability may instead take an
+    Alignment fault caused by the memory type (to EL1: stage 1 made the mismatch) or execute as a
+    NOP: neither accesses memory, so neither makes the dirty update; the walks' Access flag
+    updates may have been made or not (a fault's, Unpredictable_AFUPDATE).  A NOP is a Completes
+    with no spans (nothing read or written; a load's register keeps what it held)."""
+    af_only = tuple((at, old, old | DESC_AF.mask) for at, old, new in updates
+                    if new & DESC_AF.mask and not old & DESC_AF.mask)
+    fault = _Faulted(esr.fault_status("alignment", None), MIXED_PAGES_RULE)
+    choices = set()
+    for made in {(), af_only}:
+        choices.add(_abort(acc, el, va, fault, made))
+        choices.add(Completes(pa=pa, attr=attr, sh=sh, updates=made, spans=()))
+    return choices
+
+
 # J1.1.3.112 Mem across a page boundary: either side's fault (B2.8.2)
 def _other_side_faults(regs, memory, access, acc, params, va, size, aligned, rules):
     """An access whose first page faults may report the fault of the next page instead, where that
@@ -380,15 +413,18 @@ def _s1_translate(regs, memory, access, acc, params, va):
         if False not in alignment_faults:
             return Outcomes(outcomes)
         rules.append(alignment_rule)
-    # Pieces still to translate: (va, bytes left, spans so far, updates so far, attr, sh)
-    pending = [(va, max(acc.size, 1), (), (), None, None)]
+    # Pieces still to translate: (va, bytes left, spans so far, updates so far, attr, sh, whether a piece's
+    # memory type or shareability differs from the first's)
+    pending = [(va, max(acc.size, 1), (), (), None, None, False)]
     while pending:
-        piece_va, left, spans, updates, attr, sh = pending.pop()
+        piece_va, left, spans, updates, attr, sh, mixed = pending.pop()
         for piece in _translate_piece(regs, memory, acc, piece_va, aligned, rules, access.pan):
             if isinstance(piece, _Faulted):
                 outcome = _par(piece) if acc.at else _abort(acc, access.el, piece_va, piece, updates + piece.updates)
                 if spans and not acc.at:
-                    outcome = replace(outcome, before=(spans, attr))
+                    # The pieces before it: stage 2 translates them too (stage2.full_translate), and a
+                    # store's may have been written, leaving their memory UNKNOWN (D1.4.1.4).
+                    outcome = replace(outcome, before=(spans, attr), written=spans if acc.write else ())
                 outcomes.add(outcome)
                 if not spans and not acc.at:
                     outcomes |= _other_side_faults(regs, memory, access, acc, params, piece_va, left, aligned, rules)
@@ -400,10 +436,16 @@ def _s1_translate(regs, memory, access, acc, params, va):
             new_spans = spans + ((piece.pa, here),)
             new_updates = updates + piece.updates
             first_attr, first_sh = (piece.attr, piece.sh) if not spans else (attr, sh)
+            mixed = mixed or bool(spans) and _differ(piece.attr, piece.sh, attr, sh)
             if here < left:
                 # The next byte's VA wraps as the ASL's bits(64) arithmetic does: past the top is VA 0.
-                pending.append(((piece_va + here) & MASK64, left - here, new_spans, new_updates, first_attr, first_sh))
-            else:
-                outcomes.add(Completes(pa=new_spans[0][0], attr=first_attr, sh=first_sh, updates=new_updates,
-                                       spans=new_spans))
+                pending.append(((piece_va + here) & MASK64, left - here, new_spans, new_updates, first_attr, first_sh,
+                                mixed))
+                continue
+            outcomes.add(Completes(pa=new_spans[0][0], attr=first_attr, sh=first_sh, updates=new_updates,
+                                   spans=new_spans))
+            if mixed:
+                rules.append(MIXED_PAGES_RULE)
+                outcomes |= _mixed_pages_choices(acc, access.el, va, new_spans[0][0], first_attr, first_sh,
+                                                 new_updates)
     return Outcomes(outcomes, "; ".join(dict.fromkeys(r for r in rules if r)) or None)
