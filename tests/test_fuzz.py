@@ -193,14 +193,17 @@ def test_every_candidate_is_smaller():
 def test_the_model_s_outcomes_written_as_expectations_load_back_as_exactly_them(tmp_path):
     from harness.declared import TABLE_POOL_BASE
     from harness.fuzz.campaign import expectation
-    from harness.predict import predict_case
+    from harness.predict import TooManyStates, predict_case
     from harness.oracle import expectation_agrees
     from harness.model.outcome import Unknown
 
     checked = 0
     for i in range(200):
         case = generate_case(8, i, MAX)
-        predictions = predict_case(case, MAX.ids, TABLE_POOL_BASE)
+        try:
+            predictions = predict_case(case, MAX.ids, TABLE_POOL_BASE)
+        except TooManyStates:
+            continue        # beyond what the model predicts: a campaign skips it too (harness/fuzz/campaign.py)
         if any(isinstance(o, Unknown) for p in predictions for o in p):
             continue
         text = case_text(case, expectations=[expectation(s, p) for s, p in zip(case.steps, predictions)])

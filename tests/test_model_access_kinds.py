@@ -198,7 +198,7 @@ def test_an_atomic_elsewhere_than_write_back_shareable_memory_may_be_unsupported
     faults = [o for o in outcomes if isinstance(o, Abort)]
     assert len(faults) == 1 and faults[0].fsc == FSC_UNSUPPORTED_ATOMIC and faults[0].wnr is None
     assert faults[0].esr().mask & ESR_ISS_WNR.mask == 0
-    assert kinds(outcomes) == {("impdef", None), "made"}
+    assert kinds(outcomes) == {("unsupported_atomic", None), "made"}
     assert ATOMIC_MMU_RULE in outcomes.rule
     # Exclusives are not atomicop: no such fault.
     assert kinds(outcomes_of("ldxr64", BASE + 8, leaf=leaf)) == {"made"}

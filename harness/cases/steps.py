@@ -265,6 +265,10 @@ def read_expect(path, name, where, op, va, spec, names):
         # WnR of a stage 2 fault on a stage 1 walk: whether it shows the walk's read or the access is not
         # settled here (the suite is unsure of the rule), so it is checked only where a case gives it.
         s1ptw_default = None if spec.get("s1ptw") is True else op in STORES
+        if fault == "unsupported_atomic":
+            if "wnr" in spec:
+                raise f.error("wnr", "WnR is UNKNOWN for an unsupported exclusive or atomic access fault (DFSC 0x35)")
+            s1ptw_default = None
         wnr = (f.bool("wnr", s1ptw_default) if "wnr" in spec else s1ptw_default) if not at and op != "fetch" else None
         if at_abort:
             wnr = True

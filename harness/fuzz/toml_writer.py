@@ -12,6 +12,7 @@ from harness.cases import (
     SYSREG_WRITES, TLBI_EL20_ASID_OPS, TLBI_OPS, CaseError, load_file,
 )
 from harness.esr import PC_ALIGNMENT
+from harness.ops import ATOMICS
 from harness.geometry import GRANULES
 
 GRANULE_NAMES = {shift: name for name, shift in GRANULES.items()}
@@ -256,8 +257,10 @@ def step_table(step, expect=None):
     out = {"do": step.op, "va": step.va}
     if step.el == 0:        # else the case's own EL, the default
         out["el"] = step.el
-    if step.op in STORES:
+    if step.op in STORES or step.op in ATOMICS:
         out["value"] = step.value
+    if step.op == "cas64":
+        out["compare"] = step.mask      # CAS's compare value (harness/cases/steps.py)
     out["expect"] = expect if expect is not None else expect_value(step)
     return out
 

@@ -84,7 +84,7 @@ ATOMIC_MMU_RULE = ("an atomic access to memory other than Normal Inner and Outer
                    "unsupported atomic access fault (DFSC 0x35, WnR UNKNOWN) or the access made, "
                    "ConstrainUnpredictableBool(Unpredictable_Atomic_MMU_IMPDEF_FAULT) (AArch64.S1Translate, "
                    "AArch64.S2Translate)")
-FSC_UNSUPPORTED_ATOMIC = 0b110101      # EncodeLDFSC(Fault_Exclusive): IMPLEMENTATION DEFINED
+FSC_UNSUPPORTED_ATOMIC = esr.fault_status("unsupported_atomic", None)     # EncodeLDFSC(Fault_Exclusive)
 MIXED_PAGES_RULE = ("an access across a page boundary into another memory type (Normal, Device) or "
                     "Shareability: CONSTRAINED UNPREDICTABLE, each page's own attributes, an Alignment fault "
                     "caused by the memory type, or a NOP (K1.2.13)")
