@@ -17,7 +17,7 @@ from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Outcomes, P
 from harness.model.permissions import (
     AccessKind, check_alignment, is_wb_shareable, s1_check_permissions, s1_has_alignment_fault,
 )
-from harness.model.registers import SCTLR_M, walk_params
+from harness.model.registers import SCTLR_M, effective_nv1, walk_params
 from harness.model.walk import WalkFault, level_lsb, lpa_choices, s1_walk, \
     txsz_choices, va_is_out_of_range
 
@@ -319,6 +319,9 @@ def s1_translate(regs, memory, access):
     acc = ACCESS_KINDS[access.op]
     if access.el == 0:
         acc = replace(acc, el0=True)
+    elif access.op in ("ldtr64", "sttr64") and effective_nv1(regs):
+        # J1.1.3.98 AArch64.IsUnprivAccessPriv: at EL1 with EffectiveHCR_EL2_NVx()<1:0> = '11' LDTR/STTR are privileged.
+        acc = replace(acc, el0=False)
     va = access.va & MASK64
     params = walk_params(regs, bool(va >> 55 & 1))
     if acc.fetch:
