@@ -159,15 +159,20 @@ def _updates(params, walk, acc, fault_class):
     return hw_update_choices(walk.desc_pa, desc, params.ha, dirty, acc, fault_class)
 
 
+# J1.1.4.1 AArch64.MAIRAttr of a leaf descriptor's AttrIndx (J1.1.4.73 AArch64.S1NextWalkStateLeaf)
+def leaf_attr(params, desc):
+    """The MAIR (or MAIR2) attribute byte of a leaf: with TCR2_ELx.AIE, AttrIndx[3] is descriptor bit 59."""
+    attrindx = DESC_ATTRINDX.get(desc) | (DESC_ATTRINDX3.get(desc) << 3 if params.aie else 0)
+    return mair_attr(params.mair, attrindx, params.mair2)
+
+
 # J1.1.4.55 AArch64.S1Translate's attributes: J1.1.4.56 AArch64.S1TreatAsNormalNC, J1.1.4.91/97
 # S1DCacheEnabled/S1ICacheEnabled
 def _memattrs(params, walk, acc):
     """The attributes the access is made with: MAIR_EL1.Attr<AttrIndx>, made
     Normal Non-cacheable for a fetch from Device memory or with SCTLR_EL1.I = 0,
     and for Normal data with SCTLR_EL1.C = 0 (AArch64.S1Translate)."""
-    # AArch64.S1NextWalkStateLeaf: with TCR2_ELx.AIE, AttrIndx[3] is descriptor bit 59.
-    attrindx = DESC_ATTRINDX.get(walk.desc) | (DESC_ATTRINDX3.get(walk.desc) << 3 if params.aie else 0)
-    memattrs = s1_decode_mem_attrs(mair_attr(params.mair, attrindx, params.mair2))
+    memattrs = s1_decode_mem_attrs(leaf_attr(params, walk.desc))
     if memattrs.reserved:
         return memattrs, memattrs
     if acc.fetch and (memattrs.is_device or not params.i):
