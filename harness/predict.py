@@ -109,7 +109,8 @@ def _access_outcomes(tlb, access):
         # a table entry reads the levels below it now, and may meet any fault there.
         walks = [(regs, entry.memory, True) for regs in entry_registers(entry.regs, tlb.regs_seen)] if leaf_usable \
             else []
-        walks += [(regs, memory, False) for cached in tables for regs, memory in tlb.through_walk_cache(entry, cached)]
+        walks += [(regs, memory, False) for cached in tables
+                  for regs, memory in tlb.through_walk_cache(entry, cached, bool(access.va >> 55 & 1))]
         for regs, memory, from_leaf in walks:
             for outcome in full_translate(regs, memory, access):
                 if from_leaf and not cached_outcome(outcome) or outcome in fresh:
@@ -205,7 +206,8 @@ def _fix(case, n, step, tlb, slots):
     tlb.write_memory(memory, descriptors=True)
     tlb.dsb()
     if step.fixup == "copy":
-        invalidation = Invalidation.by_va(step.va, current_asid(tlb.regs), regime=tlbi_regime("tlbi_vae1", tlb.regs))
+        invalidation = Invalidation.by_va(step.va, current_asid(tlb.regs, bool(step.va >> 55 & 1)),
+                                          regime=tlbi_regime("tlbi_vae1", tlb.regs))
         tlb.tlbi(replace(invalidation, vmid=current_vmid(tlb.regs)))
         tlb.dsb()
     tlb.isb()

@@ -11,13 +11,13 @@ from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
     s1_decode_mem_attrs,
 )
-from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_SH, \
-    contiguous_size
+from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_ATTRINDX3, DESC_CONTIG, DESC_DBM, \
+    DESC_SH, contiguous_size
 from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Outcomes, Par, abort_class
 from harness.model.permissions import (
-    AccessKind, check_alignment, is_wb_shareable, s1_check_permissions, s1_has_alignment_fault,
+    DIRTY, AccessKind, check_alignment, is_wb_shareable, s1_check_permissions, s1_has_alignment_fault,
 )
-from harness.model.registers import SCTLR_M, walk_params
+from harness.model.registers import SCTLR_M, effective_nv1, walk_params
 from harness.model.walk import WalkFault, level_lsb, lpa_choices, s1_walk, \
     txsz_choices, va_is_out_of_range
 
@@ -51,13 +51,16 @@ ACCESS_KINDS = {
                       pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE)
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
+    # AT S1E1A (FEAT_ATS1A; J1.3.3.278 CreateAccDescAT, ATAccess_Any): neither read nor write, so
+    # AArch64.S1CheckPermissions checks nothing of it.
     **{op: AccessKind(read=op in ("at_s1e1r", "at_s1e0r", "at_s1e1rp"), write=op in ("at_s1e1w", "at_s1e0w", "at_s1e1wp"),
                       fetch=False, at=True, el0=op.startswith("at_s1e0"), size=0, pan=op.endswith("p"))
        for op in AT_OPS},
     # The two-stage ATs, executed at EL2 for the EL1&0 regime: their stage 1 checks are AT S1E1*'s and S1E0*'s.
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True,
                       el0=op.startswith("at_s12e0"), size=0) for op in AT_S12_OPS},
-    # AT S1E2R/W: the EL2 or EL2&0 regime's translation, with its (privileged) read or write permission.
+    # AT S1E2R/W: the EL2 or EL2&0 regime's translation, with its (privileged) read or write permission;
+    # AT S1E2A (FEAT_ATS1A, ATAccess_Any) with neither.
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True, el0=False, size=0)
        for op in AT_S1E2_OPS},
 }
@@ -110,6 +113,7 @@ class _Faulted:
     rule: str
     updates: tuple = ()
     outputs: tuple = ()     # a fault after the walk: the output addresses it gave (Abort.outputs)
+    dirtybit: bool = False  # a Permission fault of the dirty state under PIE (FaultRecord.dirtybit)
     write: bool = None      # FaultRecord.write where the check sets it (an atomic's Permission fault); None: NoFault's
 
 
@@ -156,9 +160,19 @@ def _updates(params, walk, acc, fault_class):
     for AT, whose AF update is IMPLEMENTATION DEFINED)."""
     desc = walk.desc
     dirty = None
-    if params.ha and params.hd and DESC_DBM.get(desc) and DESC_AP.get(desc) & AP2 and acc.write and not acc.at:
+    # AArch64.SetDirtyState(walkparams.hd, walkparams.pie OR descriptor<51>, ...): under PIE every
+    # descriptor takes the update, clearing nDirty (bit 7, where AP[2] is without PIE).
+    if (params.ha and params.hd and (params.pie or DESC_DBM.get(desc)) and DESC_AP.get(desc) & AP2 and acc.write
+            and not acc.at):
         dirty = desc & ~(AP2 << DESC_AP.shift)
     return hw_update_choices(walk.desc_pa, desc, params.ha, dirty, acc, fault_class)
+
+
+# J1.1.4.1 AArch64.MAIRAttr of a leaf descriptor's AttrIndx (J1.1.4.73 AArch64.S1NextWalkStateLeaf)
+def leaf_attr(params, desc):
+    """The MAIR (or MAIR2) attribute byte of a leaf: with TCR2_ELx.AIE, AttrIndx[3] is descriptor bit 59."""
+    attrindx = DESC_ATTRINDX.get(desc) | (DESC_ATTRINDX3.get(desc) << 3 if params.aie else 0)
+    return mair_attr(params.mair, attrindx, params.mair2)
 
 
 # J1.1.4.55 AArch64.S1Translate's attributes: J1.1.4.56 AArch64.S1TreatAsNormalNC, J1.1.4.91/97
@@ -167,7 +181,7 @@ def _memattrs(params, walk, acc):
     """The attributes the access is made with: MAIR_EL1.Attr<AttrIndx>, made
     Normal Non-cacheable for a fetch from Device memory or with SCTLR_EL1.I = 0,
     and for Normal data with SCTLR_EL1.C = 0 (AArch64.S1Translate)."""
-    memattrs = s1_decode_mem_attrs(mair_attr(params.mair, DESC_ATTRINDX.get(walk.desc)))
+    memattrs = s1_decode_mem_attrs(leaf_attr(params, walk.desc))
     if memattrs.reserved:
         return memattrs, memattrs
     if acc.fetch and (memattrs.is_device or not params.i):
@@ -241,20 +255,20 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
     checks = []
     for alignment_fault, alignment_rule in s1_has_alignment_fault(acc, aligned, declared, wb_cached):
         if alignment_fault:
-            checks.append(("alignment", alignment_rule))
+            checks.append(("alignment", alignment_rule, False))
             continue
         for faults, rule in s1_check_permissions(params, walk, acc, declared, pan):
             if faults:
-                checks.append(("permission", rule or alignment_rule))
+                checks.append(("permission", rule or alignment_rule, faults == DIRTY))
             elif acc.atomic and not wb_made:
-                checks += [("unsupported_atomic", ATOMIC_MMU_RULE), (None, ATOMIC_MMU_RULE)]
+                checks += [("unsupported_atomic", ATOMIC_MMU_RULE, False), (None, ATOMIC_MMU_RULE, False)]
             else:
-                checks.append((None, rule or alignment_rule))
+                checks.append((None, rule or alignment_rule, False))
     if len(checks) > 1:
-        rules.append(RESMAIR_RULE if declared.reserved else next(rule for _, rule in checks if rule))
+        rules.append(RESMAIR_RULE if declared.reserved else next(rule for _, rule, _ in checks if rule))
     lsb = level_lsb(params.granule, walk.level)
     end = (va | ((1 << lsb) - 1)) + 1
-    for fault_class, rule in checks:
+    for fault_class, rule, dirtybit in checks:
         # Fault_Exclusive is set after the updates a completing access makes (AArch64.S1Translate's last check).
         made_as = None if fault_class == "unsupported_atomic" else fault_class
         for updates, update_rule in _updates(params, walk, acc, made_as):
@@ -267,7 +281,7 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
                 level = None if fault_class == "alignment" else walk.level
                 write = permission_write if fault_class == "permission" else acc.write and not acc.read
                 results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates,
-                                        tuple(_output_addresses(params, walk, va)), write=write))
+                                        tuple(_output_addresses(params, walk, va)), dirtybit, write=write))
                 continue
             pas = _output_addresses(params, walk, va)
             if len(pas) > 1:
@@ -297,7 +311,7 @@ def _abort(acc, el, far, piece, updates):
     else:
         wnr = acc.write and not acc.read
     return Abort(ec=abort_class(acc.fetch, el), fsc=piece.fsc, wnr=wnr, s1ptw=False, far=far, rule=piece.rule,
-                 updates=updates, outputs=piece.outputs)
+                 updates=updates, outputs=piece.outputs, dirtybit=piece.dirtybit)
 
 
 # J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT.  J1.3.5.4
@@ -305,8 +319,8 @@ def _abort(acc, el, far, piece, updates):
 # here: an implementation that implements every attribute as given (docs/model.md, review D14).
 def _par(piece):
     if isinstance(piece, _Faulted):
-        return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS, rule=piece.rule,
-                   updates=piece.updates)
+        return Par(value=piece.fsc << par.PAR_FST.shift | piece.dirtybit << par.PAR_DIRTYBIT.shift | 1,
+                   mask=par.PAR_FAULT_FIELDS | par.PAR_DIRTYBIT.mask, rule=piece.rule, updates=piece.updates)
     mask = par.PAR_OK_FIELDS
     value = piece.pa & par.PAR_PA.mask
     if piece.attr is None:
@@ -350,6 +364,9 @@ def s1_translate(regs, memory, access):
     acc = ACCESS_KINDS[access.op]
     if access.el == 0:
         acc = replace(acc, el0=True)
+    elif access.op in ("ldtr64", "sttr64") and effective_nv1(regs):
+        # J1.1.3.98 AArch64.IsUnprivAccessPriv: at EL1 with EffectiveHCR_EL2_NVx()<1:0> = '11' LDTR/STTR are privileged.
+        acc = replace(acc, el0=False)
     va = access.va & MASK64
     params = walk_params(regs, bool(va >> 55 & 1))
     if acc.fetch:
