@@ -216,7 +216,12 @@ class _CaseFiles:
     @pytest.hookimpl
     def pytest_collect_file(self, file_path, parent):
         if case_paths.is_case_file(file_path, self.paths):
-            return CaseFile.from_parent(parent, path=file_path)
+            # A case file outside the rootdir would get an empty node ID from pytest ('::name' for
+            # its cases), which no batch grouping, result or rerun command can tell apart: its
+            # node ID is its absolute path there.
+            root = parent.session.config.rootpath
+            nodeid = None if file_path.is_relative_to(root) else str(file_path)
+            return CaseFile.from_parent(parent, path=file_path, nodeid=nodeid)
         return None
 
 
