@@ -217,7 +217,12 @@ def _judge(case, records, run, settings, shares_run, boot):
                else f"QEMU did not finish within {run.timeout:g} s and was stopped")
         j.problems.append(f"{why}; the CPU was at {where}; the case's records stop {_records_stop(records)}")
     if exception is not None:
-        j.problems.append(f"{_describe_exception(exception, settings.kernel)}; {_how_it_ended(run)}")
+        stop = f"{_describe_exception(exception, settings.kernel)}; {_how_it_ended(run)}"
+        bugs = _run_end_explained(case, records, run, boot, settings, shares_run)
+        if bugs:
+            _explain_the_abort(j, stop, bugs)
+        else:
+            j.problems.append(stop)
     if records and records.error is not None:
         e = records.error
         detail = ", ".join(f"{k}={v}" for k, v in e.fields.items() if k != "case")
@@ -228,7 +233,7 @@ def _judge(case, records, run, settings, shares_run, boot):
         elif not records.end:
             stop = (f"the case's records stop {_records_stop(records)}, "
                     f"before its end record: {_how_it_ended(run)}")
-            bugs = _abort_explained(case, records, run, boot, settings, shares_run)
+            bugs = _run_end_explained(case, records, run, boot, settings, shares_run)
             if bugs:
                 _explain_the_abort(j, stop, bugs)
             else:
@@ -249,23 +254,26 @@ def _judge(case, records, run, settings, shares_run, boot):
             # The kernel reports the registers of every case it runs (with +walks, always here): without
             # them the model judged none of its steps, which must not read as a pass.
             j.problems.append("the kernel reported no regs record for this case: the model could not judge its steps")
-    if run.exit_status not in (None, EXIT["EXIT_OK"]) and not j.problems and not shares_run:
+    if run.exit_status not in (None, EXIT["EXIT_OK"]) and not j.problems and not j.explained and not shares_run:
         j.problems.append(_how_it_ended(run))
     return j
 
 
-def _abort_explained(case, records, run, boot, settings, shares_run):
-    """The known bugs (names) under whose variant QEMU aborts at the first step of `case` left
-    without a record, where QEMU did abort there (SIGABRT, records begun, no exception record);
-    () otherwise."""
-    if shares_run or run.signal != signal.SIGABRT or boot is None or records.regs is None or records.exception:
+def _run_end_explained(case, records, run, boot, settings, shares_run):
+    """The known bugs (names) under whose variant the run ends (known.RunEnds) at the first step of
+    `case` left without a record, where the run did end so there: QEMU killed by a signal, or the
+    kernel's exception record inside the case; () otherwise."""
+    exception = records.exception
+    if shares_run or boot is None or records.regs is None or run.signal is None and exception is None:
         return ()
     n = next((k for k in range(len(case.steps)) if k not in records.steps), None)
     if n is None:
         return ()
+    ended = known.RunEnd(signal=run.signal, esr=esr.decode_esr(exception.num("esr")) if exception else None,
+                         el=exception.fields.get("el") if exception else None)
     pool_base = records.regs.num("ttbr0") & ~0xFFFF
     return tuple(bug.name for bug in known.explain(qemu_version(settings.qemu), case, features.boot_ids(boot),
-                                                   pool_base, n, None, aborted=True))
+                                                   pool_base, n, None, ended=ended))
 
 
 def _explain_the_abort(j, stop, bugs):

@@ -16,6 +16,7 @@ change does turn the model's answer into QEMU's on the case the suite marks.
 """
 import contextlib
 import itertools
+import signal
 import threading
 from dataclasses import dataclass, replace
 from functools import cache
@@ -206,6 +207,21 @@ def _at_s12_permission_fault_aborts():
     return [(predict_module, "full_translate", full_translate)]
 
 
+def _s2_16k_level0_start_refused():
+    """AArch64.S2InvalidSL, but VTCR_EL2.SL0 = 0b11 of the 16K granule refused whatever DS: every
+    stage 2 translation is a Translation fault at level 0, the kernel's own first (its instruction
+    fetch under the case's stage 2 ends the run: KernelFaultsAtStage2) before any step runs."""
+    original = predict_module.full_translate
+
+    def full_translate(regs, memory, access, s2=None):
+        params = stage2.s2_params(regs)
+        if params is not None and params.granule == 14 and stage2.VTCR_SL0.get(regs.vtcr) == 0b11 \
+                and not params.bad_sl:
+            raise KernelFaultsAtStage2("translation", 0)
+        return original(regs, memory, access, s2)
+    return [(predict_module, "full_translate", full_translate)]
+
+
 def _reserved_shareability_reported():
     """DecodeShareability, but SH[1:0] = 0b01 kept as it is (not one of the valid values), and
     PAR_EL1.SH then reporting 0b01."""
@@ -305,9 +321,44 @@ def _tlbi_for_el2_only(ops):
     return [(tlb, "tlbi_regime", tlbi_regime)]
 
 
-class QemuAborts(Exception):
-    """Raised by a known bug's variant where that QEMU ends the whole run instead of doing anything
-    the architecture has (an assertion fails: SIGABRT): not an outcome, so the step has none."""
+@dataclass(frozen=True)
+class RunEnd:
+    """How a run ended inside a case, before the case's end record: the signal that killed QEMU
+    (None: it exited), and the kernel's `exception` record's decoded ESR and EL (None: none)."""
+    signal: int = None
+    esr: object = None      # harness.esr.Esr
+    el: int = None
+
+
+class RunEnds(Exception):
+    """Raised by a known bug's variant where that QEMU ends the whole run at the step instead of
+    doing anything the architecture has for it: not an outcome, so the step has none.  Its
+    `matches(RunEnd)` says whether a run ended so."""
+
+    def matches(self, end):
+        raise NotImplementedError
+
+
+class QemuAborts(RunEnds):
+    """QEMU itself ends the run: an assertion fails (SIGABRT), with no exception record."""
+
+    def matches(self, end):
+        return end.signal == signal.SIGABRT and end.esr is None
+
+
+class KernelFaultsAtStage2(RunEnds):
+    """Every stage 2 translation of the case faults (`fault` at `level`), the kernel's own: its
+    first instruction fetch under the case's stage 2 is a stage 2 abort taken to EL2 outside a
+    step, which ends the run with the kernel's exception record."""
+
+    def __init__(self, fault, level):
+        super().__init__(f"every stage 2 translation a {fault} fault at level {level}, the kernel's own first")
+        self.fault, self.level = fault, level
+
+    def matches(self, end):
+        e = end.esr
+        return (end.signal is None and e is not None and end.el == 2 and e.ec in (esr.EC.IABT_LOW, esr.EC.DABT_LOW)
+                and not e.s1ptw and (e.fault, e.level) == (self.fault, self.level))
 
 
 # Held while the model is changed to a known bug, and by whoever evaluates the model alongside
@@ -446,6 +497,10 @@ KNOWN_BUGS = (
              _s2_at_write_makes_the_dirty_update,
              shapes=((">=11.1.3", "reports a stage 2 Permission fault for AT S12E1W through a writable-clean "
                       "stage 2 DBM page (VTCR_EL2.HA = HD = 1)", _s2_at_write_without_the_dirty_state),)),
+    KnownBug("s2_16k_sl0_3", "cases/s2_pa52.toml",
+             "refuses VTCR_EL2.SL0 = 0b11 with the 16K granule and DS = 1 (a level 0 start): every stage 2 "
+             "translation a Translation fault at level 0, the kernel's own fetch first",
+             _s2_16k_level0_start_refused),
     KnownBug("at_s12_permission_abort", "cases/at_s12.toml",
              "aborts (SIGABRT, the whole run) on an AT S12* whose stage 2 translation gives a Permission fault",
              _at_s12_permission_fault_aborts),
@@ -490,16 +545,12 @@ def walks_off_the_board(step, outcomes, obs):
 # be tried for each step no bug explains (with twenty bugs, about 1350 model runs at three).
 MOST_BUGS_AT_ONCE = 3
 
-# The answer of a variant under which QEMU ends the whole run at the step (QemuAborts).
-ABORTS = "QEMU aborts"
-
-
 def fewest_explaining(version, evaluate, explains, bugs=KNOWN_BUGS):
     """The fewest known bugs of QEMU `version`, at most MOST_BUGS_AT_ONCE (a tuple of KnownBug,
     fewest first; () when none do), under which the model's answer, `evaluate()` computed while
     they are in force, is one that `explains(answer)` accepts.  A changed model that has no answer
     (a fault the architecture has no encoding for: ValueError; memory nobody holds: UnknownMemory)
-    explains nothing; one under which QEMU aborts (QemuAborts) answers ABORTS."""
+    explains nothing; one under which QEMU ends the run (RunEnds) answers that RunEnds."""
     active = [b for b in bugs if version and b.affects(version)]
     for size in range(1, min(len(active), MOST_BUGS_AT_ONCE) + 1):
         for combination in itertools.combinations(active, size):
@@ -508,8 +559,8 @@ def fewest_explaining(version, evaluate, explains, bugs=KNOWN_BUGS):
                     for bug in combination:
                         stack.enter_context(bug.model(version))
                     answer = evaluate()
-            except QemuAborts:
-                answer = ABORTS
+            except RunEnds as ends:
+                answer = ends
             except (ValueError, UnknownMemory):
                 answer = None
             if answer is not None and explains(answer):
@@ -527,7 +578,7 @@ def _predicts_the_value(step, architecture, outcomes, obs):
                for o in outcomes)
 
 
-def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, aborted=None, agrees=lambda outcomes: True):
+def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, ended=None, agrees=lambda outcomes: True):
     """The fewest known bugs of QEMU `version` that together explain step n's Observation
     `obs` (None: no record; fewest_explaining), the case's steps before it evaluated under them too (a bug's
     effect on memory or on the TLB shows in the steps after it).  Two bugs can meet in one step:
@@ -536,9 +587,9 @@ def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, aborted=None
 
     Nothing explains a step the architecture allows (it does not depart: its failure is no bug's)
     or cannot judge (Unknown), and no variant explains what it cannot predict itself.  A step left
-    without a record is explained only by a variant under which QEMU aborts at that step, and only
-    if the run did end so (`aborted`: whether QEMU was killed by SIGABRT there; None when the
-    caller cannot tell).  `agrees(outcomes)`: what else of the step the outcomes must account for
+    without a record is explained only by a variant under which the run ends at that step
+    (RunEnds), and only if the run did end so (`ended`: the RunEnd there; None when the caller
+    cannot tell).  `agrees(outcomes)`: what else of the step the outcomes must account for
     (the descriptors read back after it: harness/crosscheck.py)."""
     steps = case.steps[:n + 1]
     step = case.steps[n]
@@ -556,16 +607,16 @@ def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, aborted=None
     def evaluate():
         try:
             return predicted()
-        except QemuAborts:
+        except RunEnds as ends:
             try:
                 predict_case(replace(case, steps=steps[:-1]), ids, pool_base)
-            except QemuAborts:
-                return None         # QEMU would have aborted before this step
-            return ABORTS
+            except RunEnds:
+                return None         # the run would have ended before this step
+            return ends
 
     def explains(outcomes):
-        if outcomes is ABORTS:
-            return obs is None and aborted is not False
+        if isinstance(outcomes, RunEnds):
+            return obs is None and (ended is None or outcomes.matches(ended))
         if obs is None or not agrees(outcomes):
             return False
         if walks_off_the_board(step, outcomes, obs):
