@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness import crosscheck, esr, features, walk_digest
 from harness.fuzz import known
-from harness.cases import STORES
+from harness.cases import MAINT_OPS, STORES
 from harness.kdefs import kernel_header, read_defines
 from harness.observation import observe
 from harness.protocol import PREFIX, PROTOCOL_VERSION, parse_output
@@ -246,6 +246,12 @@ def _judge(case, records, run, settings, shares_run, boot):
         j.problems.extend(f"step {n}'s record names va={record.num('va'):#x}, not the step's {case.steps[n].va:#x} "
                           "(garbled output): rerun it" for n, record in sorted(records.steps.items())
                           if n < len(case.steps) and record.num("va") != case.steps[n].va)
+        # An access step's record says how its walk is reported (docs/protocol.md): without that, a
+        # walk whose records were all lost would read as one that read nothing.
+        j.problems.extend(f"step {n}'s record says neither its walk's digest (walk=) nor how many walk records "
+                          "it sent (walks=): a damaged record: rerun it" for n, record in sorted(records.steps.items())
+                          if n < len(case.steps) and case.steps[n].op not in MAINT_OPS
+                          and record.word("result") != "error" and not {"walk", "walks"} & record.fields.keys())
         if boot is None:
             # Without the boot record the model cannot judge (it needs the CPU's ID registers): a
             # garbled output, never a pass on the case's expectations alone.

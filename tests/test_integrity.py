@@ -108,3 +108,18 @@ def test_a_skip_names_the_id_register_field_that_says_the_feature_is_absent():
     assert features.missing(["FEAT_PAN3", "FEAT_VHE"], *cortex_a57) == [
         "FEAT_PAN3 (SCTLR_EL1.EPAN: PAN for EL0-executable memory; ID_AA64MMFR1_EL1.PAN = 0x0)",
         "FEAT_VHE (the EL2&0 regime, HCR_EL2.E2H (ID_AA64MMFR1_EL1.VH); ID_AA64MMFR1_EL1.VH = 0x0)"]
+
+
+def test_a_lost_walk_record_fails_the_case(suite, tmp_path, real_qemu):
+    """A console that loses the last walk record of each step's walk (level 3 here): the model
+    would fill the read from the declared layout and pass the case; the step records say how many
+    walk records they sent, so the case FAILs as a damaged run (audit finding 7)."""
+    status = tmp_path / "status"
+    fake = _fake(tmp_path, real_qemu, f'{{ "{real_qemu}" "$@"; echo $? > "{status}"; }} | '
+                                      "grep --line-buffered -v ' walk n=[0-9]* when=before level=3 '; "
+                                      f'exit $(cat "{status}")')
+    run = suite("--isolated", select=nodes("l3_reserved_type", cases=CASES, family="translation"), cases=CASES,
+                qemu=str(fake))
+    assert run.outcomes() == {PLAIN: "failed"}, run.output
+    problems = "\n".join(run.case(PLAIN)["problems"])
+    assert "arrived (records lost or garbled): rerun it" in problems, problems
