@@ -141,7 +141,8 @@ def pytest_configure(config):
     workers = config.workerinput["workercount"] if _is_worker(config) else 1
     config.stash[RUNNER] = Runner(Settings(config.getoption("--qemu"), config.getoption("--cpu"),
                                            _kernel(config), config.getoption("--case-timeout"),
-                                           config.getoption("--hang-check") or None, config.getoption("--console")),
+                                           config.getoption("--hang-check") or None, config.getoption("--console"),
+                                           qemu_bugs=_tests_qemu(config)),
                                   parallel=max(1, len(os.sched_getaffinity(0)) // workers))
     if _is_worker(config) or not _runs_cases(config):
         return
@@ -273,6 +274,13 @@ def _implementation(config):
             impl = None
         config.stash[IMPLEMENTATION] = impl if impl is None or impl.version else None
     return config.stash[IMPLEMENTATION]
+
+
+def _tests_qemu(config):
+    """Whether the run tests QEMU (no --implementation, or one named qemu): only then may QEMU's known
+    bugs (the case files' [bug.*] and their model variants) explain what a step did."""
+    spec = config.getoption("--implementation")
+    return not spec or spec.partition("/")[0].lower() == QEMU
 
 
 def _qemu_version_or_none(config):

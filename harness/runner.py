@@ -99,6 +99,14 @@ class Settings:
     timeout: float = 10.0
     hang_check: float | None = HANG_CHECK   # qemu.run_kernel's progress check
     console: str = "uart"                   # the channel of the kernel's records (qemu.CONSOLES)
+    # Whether QEMU's known bugs may explain a departure: not in a run that tests another
+    # implementation (--implementation), whose bugs are its own (a bug of QEMU excuses nothing there).
+    qemu_bugs: bool = True
+
+
+def bugs_version(settings):
+    """The QEMU version whose known bugs may explain departures in runs under `settings` (None: none may)."""
+    return qemu_version(settings.qemu) if settings.qemu_bugs else None
 
 
 def timeout_for(case, settings):
@@ -152,11 +160,11 @@ def _step_verdicts(case, observations):
             if step.expect.kind not in (*_SELFTEST_END, "hang")]
 
 
-def _with_model(verdicts, case, records, observations, boot, qemu):
-    """The step verdicts with the reference model's view of each step added (harness/crosscheck.py).
-    A step whose departures known bugs explain has its own expectation's failures explained too:
-    they are the same departure, seen by the case."""
-    version = qemu_version(qemu)
+def _with_model(verdicts, case, records, observations, boot, version):
+    """The step verdicts with the reference model's view of each step added (harness/crosscheck.py),
+    known bugs of QEMU `version` (None: none) explaining departures.  A step whose departures known
+    bugs explain has its own expectation's failures explained too: they are the same departure,
+    seen by the case."""
     views = crosscheck.step_views(case, records, boot, version, observations,
                                   frozenset(v.n for v in verdicts if not v.ok))
     out = []
@@ -194,7 +202,7 @@ def judge(case, records, run, settings, shares_run=False, boot=None):
 def _judge(case, records, run, settings, shares_run, boot):
     observations = _observations(records)
     j = Judgement(case, steps=_with_model(_step_verdicts(case, observations), case, records, observations, boot,
-                                          settings.qemu), run=run, wall=run.wall)
+                                          bugs_version(settings)), run=run, wall=run.wall)
     selftest = case.steps[-1].expect.kind if case.steps[-1].expect.kind in (*_SELFTEST_END, "hang") else None
     exception = records.exception if records else None
     if selftest == "hang":
@@ -278,7 +286,7 @@ def _run_end_explained(case, records, run, boot, settings, shares_run):
     ended = known.RunEnd(signal=run.signal, esr=esr.decode_esr(exception.num("esr")) if exception else None,
                          el=exception.fields.get("el") if exception else None)
     pool_base = records.regs.num("ttbr0") & ~0xFFFF
-    return tuple(bug.name for bug in known.explain(qemu_version(settings.qemu), case, features.boot_ids(boot),
+    return tuple(bug.name for bug in known.explain(bugs_version(settings), case, features.boot_ids(boot),
                                                    pool_base, n, None, ended=ended))
 
 
