@@ -302,7 +302,7 @@ class CaseItem(pytest.Item):
     def setup(self):
         missing = self.missing_features()
         if missing:
-            reason = f"-cpu {self.config.getoption('--cpu')} lacks {', '.join(missing)}"
+            reason = f"-cpu {self.config.getoption('--cpu')} {' and '.join(missing)}"
             self._record(None, "skipped", reason)
             pytest.skip(reason)
 

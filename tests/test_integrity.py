@@ -106,8 +106,13 @@ def test_a_skip_names_the_id_register_field_that_says_the_feature_is_absent():
     assert set(features.FIELDS) == set(features.FEATURES)
     cortex_a57 = (0x1124, 0x0, 0x0, 0x11120)
     assert features.missing(["FEAT_PAN3", "FEAT_VHE"], *cortex_a57) == [
-        "FEAT_PAN3 (SCTLR_EL1.EPAN: PAN for EL0-executable memory; ID_AA64MMFR1_EL1.PAN = 0x0)",
-        "FEAT_VHE (the EL2&0 regime, HCR_EL2.E2H (ID_AA64MMFR1_EL1.VH); ID_AA64MMFR1_EL1.VH = 0x0)"]
+        "lacks FEAT_PAN3 (SCTLR_EL1.EPAN: PAN for EL0-executable memory; ID_AA64MMFR1_EL1.PAN = 0x0)",
+        "lacks FEAT_VHE (the EL2&0 regime, HCR_EL2.E2H (ID_AA64MMFR1_EL1.VH); ID_AA64MMFR1_EL1.VH = 0x0)"]
+    # A feature a case requires absent: the CPU has it (no "lacks the absence of").
+    qemu_max = (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120)
+    assert features.missing(["!FEAT_XNX"], *qemu_max) == [
+        "has FEAT_XNX, which the case requires absent (stage 2 XN[0]: execute-never for EL1 or EL0 alone; "
+        "ID_AA64MMFR1_EL1.XNX = 0x1)"]
 
 
 def test_a_lost_walk_record_fails_the_case(suite, tmp_path, real_qemu):
