@@ -110,6 +110,9 @@ def _step(c, n, s):
         value = declared.tlbi_operand(c, s)
     elif s.op in ("set_ttbr0", "set_ttbr1"):
         value = s.asid
+    elif s.s2_under is not None:
+        # An AT S12 under its own stage 2 (kernel/case.h): VTCR_EL2, and VTTBR_EL2's bits to flip.
+        value, mask = declared.under_vtcr(c, s), s.s2_under.vttbr_flip
     # A fix-up is the kernel's own work, at EL1; its retry runs where the access before it ran.
     return _STEP.pack(s.va, value, mask, op, 1 if s.fixup else s.el, s.level or 0, s.space)
 

@@ -181,8 +181,10 @@ def _step_views(case, records, observations, boot, version, failing):
     layout, _, _ = declared.declared_memory(case, pool_base)
     # A case that changes its translations is judged by the model over its steps in
     # order, with the TLB: an access may use what a TLB still holds, which no walk
-    # of the tables as they are now shows.
-    predictions = predict_case(case, ids, pool_base) if _first_change(case) is not None else None
+    # of the tables as they are now shows; so is one with an AT under its own stage 2 (kernel/el2.c
+    # at_s12_under), whose registers are not the case's and whose invalidations the TLB model follows.
+    predictions = predict_case(case, ids, pool_base) \
+        if _first_change(case) is not None or any(s.s2_under for s in case.steps) else None
     for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
         obs = observations.get(n)
         walk_text = ()

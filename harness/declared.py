@@ -586,6 +586,12 @@ def _vtcr(s2):
             | s2.ds << VTCR_DS.shift | s2.sl2 << VTCR_SL2.shift)
 
 
+def under_vtcr(case, step):
+    """VTCR_EL2 for an AT S12 step with its own stage 2 geometry (step.s2_under), as kernel/el2.c
+    at_s12_under writes it: the case's with the step's fields in their place."""
+    return _vtcr(step.s2_under.applied(case.stage2))
+
+
 def _hcr(s2):
     """stage2.c hcr_from_stage2: RW, VM, and FWB when the case sets it."""
     return HCR_RW.mask | HCR_VM.mask | s2.fwb * HCR_FWB.mask

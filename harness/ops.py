@@ -1,7 +1,7 @@
 """The steps a case can take, by name: the kernel's probes (loads, stores and fetches of
 kernel/probe.S and kernel/el0.S, the AT instructions) and its maintenance operations
 (descriptor writes, barriers, TLBIs, register writes).  The names sit beneath both the
-case loader (harness/cases.py) and the model (harness/model/), which each import them
+case loader (harness/cases/) and the model (harness/model/), which each import them
 from here: the model imports nothing of the loader.
 """
 import re

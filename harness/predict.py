@@ -152,6 +152,16 @@ def _maintain(case, n, step, tlb, slots, ttbrs, pool_base):
     return Done()
 
 
+def _swap_stage2(tlb, regs):
+    """kernel/el2.c at_s12_under around its AT: VTCR_EL2 and VTTBR_EL2 written (regs), ISB, then
+    TLBI ALLE1 completed by its DSB and ISB (no entry of the geometry before survives)."""
+    tlb.write_regs(regs)
+    tlb.isb()
+    tlb.tlbi(Invalidation.of("tlbi_alle1", 0, tlb.regs))
+    tlb.dsb()
+    tlb.isb()
+
+
 def _fix(case, n, step, tlb, slots):
     """kernel/fixup.c's repair of the fault before a retry: the descriptor written (for
     copy-on-write the page copied to the new frame first), DSB, for copy-on-write TLBI
@@ -218,6 +228,11 @@ def predict_case(case, ids, pool_base=None):
                 if step.el == 0:
                     tlb = tlb.copy()
                     tlb.complete_tlbis()        # the exception return to EL0 is a Context synchronization event
+                case_regs = tlb.regs
+                if step.s2_under is not None:
+                    tlb = tlb.copy()
+                    _swap_stage2(tlb, replace(case_regs, vtcr=declared.under_vtcr(case, step),
+                                              vttbr=case_regs.vttbr ^ step.s2_under.vttbr_flip))
                 outcomes = _access_outcomes(tlb, access)
             except UnknownMemory as e:
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})", pa=e.pa)}))
@@ -239,6 +254,8 @@ def predict_case(case, ids, pool_base=None):
                     branch.hardware_update(after)
                 elif after is not tlb.memory:
                     branch.write_memory(after, descriptors=False)
+                if step.s2_under is not None:
+                    _swap_stage2(branch, case_regs)
             step_sets.append(Outcomes(seen, outcomes.rule))
             next_branches += effects.values()
         predictions.append(union(step_sets))

@@ -202,7 +202,11 @@ struct raw {
 #define OP_SELFTEST_BRK     17  /* an exception outside any probe */
 #define OP_SELFTEST_NESTED  18  /* an exception inside the exception handler */
 #define OP_SELFTEST_HANG    19  /* loop forever */
-/* Two-stage address translation, executed at EL2 (el2.c) with the case's stage 1 and stage 2 in force. */
+/*
+ * Two-stage address translation, executed at EL2 (el2.c) with the case's stage 1 and
+ * stage 2 in force; or, where value is not 0, under VTCR_EL2 = value and VTTBR_EL2 with
+ * the bits of mask flipped, for that AT alone (a geometry the kernel cannot run under).
+ */
 #define OP_AT_S12E1R        20
 #define OP_AT_S12E1W        21
 #define OP_AT_S12E0R        22
@@ -296,7 +300,7 @@ struct raw {
 
 struct step {
 	u64 va, value;
-	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces */
+	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces; OP_AT_S12*: VTTBR_EL2's flipped */
 	u32 op;                 /* OP_* */
 	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches), or the case's EL: 1, 2 with REGIME_EL20 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */

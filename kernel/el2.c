@@ -123,6 +123,30 @@ static u64 at_s12(u64 op, u64 va)
 	return read_sysreg(par_el1);
 }
 
+/*
+ * An AT S12* under another stage 2 geometry, for a case's probe of VTCR_EL2's
+ * and VTTBR_EL2's checks (a geometry the EL1 kernel could not itself run
+ * under): VTCR_EL2 = vtcr and VTTBR_EL2 with the bits of vttbr_flip flipped
+ * for the AT alone.  A TLB may hold VTCR_EL2's fields, so every EL1&0 entry
+ * goes before the AT, and after it (none made under the other geometry may
+ * outlive it).
+ */
+static u64 at_s12_under(u64 op, u64 va, u64 vtcr, u64 vttbr_flip)
+{
+	u64 vtcr_was = read_sysreg(vtcr_el2), vttbr_was = read_sysreg(vttbr_el2), par;
+
+	write_sysreg(vtcr, vtcr_el2);
+	write_sysreg(vttbr_was ^ vttbr_flip, vttbr_el2);
+	isb();
+	tlb_invalidate_stage2();
+	par = at_s12(op, va);
+	write_sysreg(vtcr_was, vtcr_el2);
+	write_sysreg(vttbr_was, vttbr_el2);
+	isb();
+	tlb_invalidate_stage2();
+	return par;
+}
+
 static bool hvc(struct frame *f)
 {
 	switch (f->x[0]) {
@@ -148,7 +172,7 @@ static bool hvc(struct frame *f)
 		s2_fault.taken = false;
 		break;
 	case HVC_AT_S12:
-		f->x[0] = at_s12(f->x[1], f->x[2]);
+		f->x[0] = f->x[3] ? at_s12_under(f->x[1], f->x[2], f->x[3], f->x[4]) : at_s12(f->x[1], f->x[2]);
 		break;
 	case HVC_TLBI:
 		return run_tlbi_el2(f->x[1], f->x[2]);

@@ -1,6 +1,6 @@
 /*
  * The calls the EL1 kernel makes to its EL2 half (el2.c) with HVC #0:
- * x0 = function, x1-x3 = arguments; results come back in x0-x4.  EL2 keeps
+ * x0 = function, x1-x4 = arguments; results come back in x0-x4.  EL2 keeps
  * its state to itself (it runs with its MMU off, so nothing it writes is in
  * a cache line EL1 could see stale).
  */
@@ -12,7 +12,11 @@
 #define HVC_STAGE2_ON       1   /* x1 = VTCR_EL2, x2 = VTTBR_EL2, x3 = HCR_EL2 */
 #define HVC_STAGE2_OFF      2
 #define HVC_TAKE_FAULT      3   /* -> x0 = 1 if a probe faulted to EL2 since, x1 = ESR_EL2, x2 = FAR_EL2, x3 = HPFAR_EL2, x4 = ELR_EL2 */
-#define HVC_AT_S12          4   /* x1 = OP_AT_S12E1R..OP_AT_S12E0W, x2 = VA -> x0 = PAR_EL1 */
+/*
+ * x1 = OP_AT_S12E1R..OP_AT_S12E0W, x2 = VA -> x0 = PAR_EL1.  x3 = 0: under the case's
+ * stage 2; else VTCR_EL2 for this AT alone, with x4 = the bits of VTTBR_EL2 flipped for it.
+ */
+#define HVC_AT_S12          4
 /*
  * The kernel itself moves to EL2 for a case whose steps run in the EL2
  * regime, and back: the call returns after the HVC, at EL2 (on SP_EL0, the
@@ -28,13 +32,13 @@ struct hvc_result {
 	u64 x0, x1, x2, x3, x4;
 };
 
-static inline struct hvc_result hvc_call(u64 fn, u64 a1, u64 a2, u64 a3)
+static inline struct hvc_result hvc_call(u64 fn, u64 a1, u64 a2, u64 a3, u64 a4)
 {
 	register u64 x0 __asm__("x0") = fn;
 	register u64 x1 __asm__("x1") = a1;
 	register u64 x2 __asm__("x2") = a2;
 	register u64 x3 __asm__("x3") = a3;
-	register u64 x4 __asm__("x4") = 0;
+	register u64 x4 __asm__("x4") = a4;
 
 	__asm__ volatile("hvc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4) : : "memory");
 	return (struct hvc_result){ x0, x1, x2, x3, x4 };

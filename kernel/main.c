@@ -167,10 +167,10 @@ static int run_case(const struct mmut_case *c)
 
 			if (c->stage2)
 				hvc_call(HVC_STAGE2_ON, vtcr_from_stage2(c->stage2), vttbr_from_stage2(c->stage2, &s2),
-					 hcr_from_stage2(c->stage2));
+					 hcr_from_stage2(c->stage2), 0);
 			/* The steps of an EL2-regime case run at EL2: the kernel moves there (mmu.c then programs EL2's MMU). */
 			if (c->regime.el2)
-				hvc_call(HVC_ENTER_EL2, 0, 0, 0);
+				hvc_call(HVC_ENTER_EL2, 0, 0, 0, 0);
 			mmu_enable(&c->regime, tt0_root, tt1_root);
 			run_steps(&run);
 		}
@@ -188,9 +188,9 @@ static int run_case(const struct mmut_case *c)
 		cache_clean_inval((u64)(uintptr_t)pool.base, pool.used);
 		mmu_disable();
 		if (c->regime.el2)
-			hvc_call(HVC_LEAVE_EL2, 0, 0, 0);
+			hvc_call(HVC_LEAVE_EL2, 0, 0, 0, 0);
 		if (c->stage2)
-			hvc_call(HVC_STAGE2_OFF, 0, 0, 0);
+			hvc_call(HVC_STAGE2_OFF, 0, 0, 0, 0);
 	}
 	record_begin("end");
 	record_str("case", c->id);

@@ -45,7 +45,7 @@ static void run_tlbi(u32 op, u64 xt)
 	case OP_TLBI_RVAAE1IS: tlbi_range(0, 2, 3, xt); break;
 	case OP_TLBI_RVAALE1: tlbi_range(0, 6, 7, xt); break;
 	case OP_TLBI_RVAALE1IS: tlbi_range(0, 2, 7, xt); break;
-	/* The EL2 regime's, at EL2 (harness/cases.py allows them in a case whose steps run there only). */
+	/* The EL2 regime's, at EL2 (harness/cases/validation.py allows them in a case whose steps run there only). */
 	case OP_TLBI_ALLE2: tlbi_all(alle2); break;
 	case OP_TLBI_ALLE2IS: tlbi_all(alle2is); break;
 	case OP_TLBI_VAE2: tlbi(vae2, xt); break;
@@ -89,11 +89,11 @@ static bool maint(const struct step *s, struct pgtable *spaces, struct pgtable *
 			*(volatile u64 *)slot = (*(volatile u64 *)slot & ~s->mask) | s->value;
 		*desc = *(volatile u64 *)slot;
 		return true;
-	case OP_SET_VMID: hvc_call(HVC_SET_VMID, s->value, 0, 0); break;
+	case OP_SET_VMID: hvc_call(HVC_SET_VMID, s->value, 0, 0, 0); break;
 	case OP_TLBI_IPAS2E1: case OP_TLBI_IPAS2E1IS: case OP_TLBI_IPAS2LE1: case OP_TLBI_IPAS2LE1IS:
 	case OP_TLBI_VMALLS12E1: case OP_TLBI_VMALLS12E1IS: case OP_TLBI_ALLE1: case OP_TLBI_ALLE1IS:
 	case OP_TLBI_RIPAS2E1: case OP_TLBI_RIPAS2E1IS: case OP_TLBI_RIPAS2LE1: case OP_TLBI_RIPAS2LE1IS:
-		hvc_call(HVC_TLBI, s->op, s->value, 0);
+		hvc_call(HVC_TLBI, s->op, s->value, 0, 0);
 		break;
 	case OP_DSB_ISH: dsb(ish); break;
 	case OP_ISB: isb(); break;

@@ -4,7 +4,7 @@
  * tables where the IPA size needs them.  The kernel's window and UART are
  * mapped at IPA = PA, so the kernel runs at EL1 under stage 2 as it does
  * without it; the case maps its own IPAs besides (outside the window:
- * harness/cases.py refuses a collision).
+ * harness/cases/layout.py refuses a collision).
  */
 #include "stage2.h"
 #include "layout.h"

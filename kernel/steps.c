@@ -46,7 +46,7 @@ static u64 run_probe(const struct step *s)
 	case OP_AT_S1E1RP: return probe_at_s1e1rp(s->va);
 	case OP_AT_S1E1WP: return probe_at_s1e1wp(s->va);
 	case OP_AT_S12E1R: case OP_AT_S12E1W: case OP_AT_S12E0R: case OP_AT_S12E0W:
-		return hvc_call(HVC_AT_S12, s->op, s->va, 0).x0;
+		return hvc_call(HVC_AT_S12, s->op, s->va, s->value, s->mask).x0;
 	case OP_AT_S1E2R: return probe_at_s1e2r(s->va);
 	case OP_AT_S1E2W: return probe_at_s1e2w(s->va);
 	case OP_SELFTEST_BRK: selftest_brk(); return 0;
@@ -56,7 +56,7 @@ static u64 run_probe(const struct step *s)
 	return 0;
 }
 
-/* The EL0 probe of an op a case may run at EL0 (harness/cases.py allows no other). */
+/* The EL0 probe of an op a case may run at EL0 (harness/cases/steps.py allows no other). */
 static void (*el0_probe(u32 op))(void)
 {
 	switch (op) {
@@ -207,7 +207,7 @@ static void run_step(const struct step_run *c, unsigned n)
 		return;
 	}
 	if (is_fixup(s->op)) {
-		/* A case with fix-ups has one TTBR0 table set (harness/cases.py). */
+		/* A case with fix-ups has one TTBR0 table set (harness/cases/layout.py). */
 		if (!apply_fixup(n, s, table_for(s->va, 0, c->spaces, c->tt1), c->memory))
 			return;
 		s = &c->steps[n - 1];   /* the retry: the access that faulted, again */
@@ -234,7 +234,7 @@ static void run_step(const struct step_run *c, unsigned n)
 	}
 	probe.armed = PROBE_NONE;
 	if (c->s2)
-		el2_fault = hvc_call(HVC_TAKE_FAULT, 0, 0, 0);
+		el2_fault = hvc_call(HVC_TAKE_FAULT, 0, 0, 0, 0);
 	if (after)
 		walk_step(c, n, &after_walk);
 
@@ -279,7 +279,7 @@ void run_steps(const void *arg)
 {
 	const struct step_run *run = arg;
 
-	/* Only cases that require FEAT_PAN set it (harness/cases.py): PSTATE.PAN is UNDEFINED without it. */
+	/* Only cases that require FEAT_PAN set it (harness/cases/validation.py): PSTATE.PAN is UNDEFINED without it. */
 	if (run->regime->pan)
 		write_pan(SPSR_PAN);
 	for (unsigned n = 0; n < run->n; n++)

@@ -15,7 +15,7 @@ from harness.cases import DESC_WRITES, MAINT_OPS, load_dir
 from harness.kdefs import kernel_header, read_constants
 from harness.protocol import parse_output
 from harness.qemu import run_kernel
-from host.pgtable_host import build_library
+from host.blob_host import blob_check as check, blob_library
 from suite_run import cpu, qemu  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,24 +61,11 @@ class MmutCase(ctypes.Structure):
                 ("s2raws", ctypes.c_void_p)]
 
 
-class Problem(ctypes.Structure):
-    _fields_ = [("field", ctypes.c_char_p), ("in_case", ctypes.c_bool), ("index", ctypes.c_uint32)]
-
-
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    lib = ctypes.CDLL(str(build_library(tmp_path_factory.mktemp("blob"), "blob.c")))
-    lib.blob_check.restype = ctypes.c_bool
-    lib.blob_check.argtypes = [ctypes.c_char_p, ctypes.c_uint64, ctypes.POINTER(Problem)]
+    lib = blob_library(tmp_path_factory.mktemp("blob"))
     lib.blob_case.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.POINTER(MmutCase)]
     return lib
-
-
-def check(lib, data, capacity=None):
-    """(ok, field, index or None) as blob_check finds `data`."""
-    problem = Problem()
-    ok = lib.blob_check(data, len(data) if capacity is None else capacity, ctypes.byref(problem))
-    return ok, problem.field and problem.field.decode(), problem.index if problem.in_case else None
 
 
 def test_every_case_reads_back_as_encoded(lib):
@@ -116,6 +103,8 @@ def test_every_case_reads_back_as_encoded(lib):
             assert c.steps[k].el == (1 if s.fixup else s.el)
             if s.op in DESC_WRITES or s.fixup:
                 assert (c.steps[k].value, c.steps[k].mask) == declared.descriptor_write(case, s, k)
+            elif s.s2_under is not None:
+                assert (c.steps[k].value, c.steps[k].mask) == (declared.under_vtcr(case, s), s.s2_under.vttbr_flip)
             elif s.op not in MAINT_OPS:
                 assert c.steps[k].value == s.value
 

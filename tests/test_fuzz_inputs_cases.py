@@ -5,7 +5,6 @@ judge, each step's expectation agreed or its disagreement told in words (what a 
 "case and model disagree").  Never another exception, never a hang.
 
 The inputs that once escaped are kept in tests/fixtures/bad/cases/ and must stay refused."""
-import ctypes
 from collections import Counter
 
 import pytest
@@ -18,28 +17,17 @@ from harness.cases import CaseError, load_file
 from harness.features import missing
 from harness.predict import predict_case
 from harness.oracle import expectation_agrees
-from host.pgtable_host import build_library
+from host.blob_host import blob_check as check, blob_library
 
 # ID_AA64MMFR0/1/2_EL1 and ID_AA64ISAR0_EL1 of QEMU 7.2.22's -cpu max (its boot record).
 MAX_IDS = (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120)
 CORPUS = sorted((BAD / "cases").glob("*.toml"))
 
 
-class Problem(ctypes.Structure):
-    _fields_ = [("field", ctypes.c_char_p), ("in_case", ctypes.c_bool), ("index", ctypes.c_uint32)]
-
-
 @pytest.fixture(scope="module")
 def blob_check(tmp_path_factory):
-    lib = ctypes.CDLL(str(build_library(tmp_path_factory.mktemp("blob"), "blob.c")))
-    lib.blob_check.restype = ctypes.c_bool
-    lib.blob_check.argtypes = [ctypes.c_char_p, ctypes.c_uint64, ctypes.POINTER(Problem)]
-
-    def check(data):
-        problem = Problem()
-        ok = lib.blob_check(data, len(data), ctypes.byref(problem))
-        return ok, problem.field and problem.field.decode()
-    return check
+    lib = blob_library(tmp_path_factory.mktemp("blob"))
+    return lambda data: check(lib, data)[:2]
 
 
 def judge(path, blob_check):

@@ -2,7 +2,7 @@
 becomes (Regime, Mapping, Step, Expect, Stage2 ...), and CaseError, which names the file, the
 case and the field of anything wrong.  The schema is documented in cases/README.md."""
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import geometry
@@ -199,6 +199,24 @@ class Step:
     fixup: str = None       # FIXUP_KINDS: the retry of the access before it, after this fix-up
     tlbi_range: object = None   # TlbiRange: the range fields of a RANGE_TLBI step
     space: int = 0          # set_ttbr0 and descriptor steps: the TTBR0 table set they use
+    s2_under: object = None # S2Under: an AT S12 step's own stage 2 geometry (None: the case's)
+
+
+@dataclass(frozen=True)
+class S2Under:
+    """The stage 2 geometry an AT S12 step runs under instead of its case's, for that AT alone
+    (kernel/el2.c at_s12_under): VTCR_EL2's TG0, T0SZ, SL0 and PS replaced where given (None:
+    the case's), and the bits of vttbr_flip flipped in VTTBR_EL2."""
+    tg: int = None
+    t0sz: int = None
+    sl0: int = None
+    ps_bits: int = None
+    vttbr_flip: int = 0
+
+    def applied(self, stage2):
+        """The case's Stage2 with these fields in its place."""
+        return replace(stage2, **{k: v for k, v in (("tg", self.tg), ("t0sz", self.t0sz), ("sl0", self.sl0),
+                                                    ("ps_bits", self.ps_bits)) if v is not None})
 
 
 @dataclass(frozen=True)
@@ -274,7 +292,8 @@ MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn
 # TTBR0 table sets a case may have (kernel/case.h MAX_SPACES): its address spaces.
 MAX_SPACES = read_constants(kernel_header("case.h"))["MAX_SPACES"]
 
-STEP_KEYS = {"do", "va", "value", "expect", "el"}
+STEP_KEYS = {"do", "va", "value", "expect", "el", "under"}
+UNDER_KEYS = {"granule", "t0sz", "sl0", "ps", "vttbr_flip"}
 FAULT_KEYS = {"fault", "level", "far", "wnr", "s1ptw", "stage", "ipa", "isv"}
 PAR_KEYS = {"pa", "attr", "sh"}
 

@@ -5,12 +5,12 @@ from dataclasses import replace
 from harness import esr, geometry
 from harness.cases.fields import Fields, did_you_mean, no_unknown
 from harness.cases.names import (
-    ALL_AT_OPS, AP_NAMES, AT_OPS, EL0_OPS, FIXUP_KINDS, HWDEF, LOADS, MAINT_OPS, OPS, RANGE_TLBI, S2_RANGE_TLBI,
+    ALL_AT_OPS, AP_NAMES, AT_OPS, AT_S12_OPS, EL0_OPS, FIXUP_KINDS, HWDEF, LOADS, MAINT_OPS, OPS, RANGE_TLBI, S2_RANGE_TLBI,
     SELFTESTS, SH_NAMES, STORES, SYSREG_WRITES,
 )
 from harness.cases.schema import (
     CaseError, DESC_FIELDS, Expect, FAULT_KEYS, FRAME_NAME, MAINT_KEYS, MAP_KEYS, PAR_KEYS, S2_DESC_EXPECT_KEYS,
-    STEP_KEYS, Step, TlbiRange,
+    STEP_KEYS, UNDER_KEYS, S2Under, Step, TlbiRange,
 )
 from harness.cases.translation import read_mapping, read_s2_mapping, read_space
 
@@ -139,12 +139,42 @@ def read_step(path, name, i, table, names):
     if el == 0 and op not in EL0_OPS:
         raise f.error("el", f"{op} cannot run at EL0; at EL0 a step is one of: {', '.join(EL0_OPS)}")
     expect = read_expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"), names)
-    step = Step(op, va & (2**64 - 1), value, expect, el)
+    step = Step(op, va & (2**64 - 1), value, expect, el, s2_under=_under(path, name, i, op, table, names))
     if "fixup" not in table:
         if "retry" in table:
             raise f.error("retry", "a retry needs a fixup")
         return (step,)
     return step, _retry(path, name, i, step, table, names)
+
+
+def _under(path, name, i, op, table, names):
+    """An AT S12 step's `under`: the stage 2 geometry (VTCR_EL2's granule, t0sz, sl0, ps; VTTBR_EL2's
+    bits in vttbr_flip flipped) it runs under for itself alone (kernel/el2.c), or None.  Any value
+    the fields can hold: the geometry is there to be wrong."""
+    if "under" not in table:
+        return None
+    where = f"steps[{i}].under"
+    if op not in AT_S12_OPS:
+        raise CaseError(path, f"only an AT S12 step ({', '.join(AT_S12_OPS)}) runs under its own stage 2, "
+                        f"not {op}", name, where)
+    spec = table["under"]
+    if not isinstance(spec, dict) or not spec:
+        raise CaseError(path, f"must be a table of one or more of {', '.join(sorted(UNDER_KEYS))}", name, where)
+    f = Fields(path, name, where, spec, UNDER_KEYS, names)
+    under = S2Under(tg=geometry.GRANULES[f.choice("granule", geometry.GRANULES)] if "granule" in spec else None,
+                    t0sz=f.int("t0sz") if "t0sz" in spec else None, sl0=f.int("sl0") if "sl0" in spec else None,
+                    ps_bits=f.int("ps") if "ps" in spec else None, vttbr_flip=f.int("vttbr_flip", 0))
+    if under.t0sz is not None and not 0 <= under.t0sz < 64:
+        raise f.error("t0sz", f"{under.t0sz} does not fit VTCR_EL2.T0SZ (0..63)")
+    if under.sl0 is not None and not 0 <= under.sl0 <= 3:
+        raise f.error("sl0", f"{under.sl0} does not fit VTCR_EL2.SL0 (0..3)")
+    if under.ps_bits is not None and under.ps_bits not in geometry.IPS_ENCODING:
+        raise f.error("ps", f"PA size {under.ps_bits} is not one of {sorted(geometry.IPS_ENCODING)}")
+    if not 0 <= under.vttbr_flip < 1 << 48:
+        raise f.error("vttbr_flip", f"{under.vttbr_flip:#x} flips bits beyond VTTBR_EL2.BADDR (bits[47:0])")
+    if under == S2Under():
+        raise CaseError(path, "changes nothing: name a field that differs", name, where)
+    return under
 
 
 def _retry(path, name, i, step, table, names):

@@ -222,6 +222,20 @@ def _s2_16k_level0_start_refused():
     return [(predict_module, "full_translate", full_translate)]
 
 
+def _ipa_size_above_ps_faults():
+    """AArch64.S2Translate, but an IPA size (VTCR_EL2.T0SZ) above the output size VTCR_EL2.PS gives
+    is taken as a misprogrammed stage 2: every stage 2 translation a Translation fault at level 0,
+    before AArch64.S2Walk's Address size check of the start table (M.a.a bounds the IPA size by
+    the implemented PA size, D8.1.10, never by PS)."""
+    original = stage2.s2_walk
+
+    def s2_walk(params, memory, ipa):
+        if 64 - params.t0sz > params.oasize:
+            return stage2.S2Fault(esr.fault_status("translation", 0), ipa, "QEMU: the IPA size above VTCR_EL2.PS")
+        return original(params, memory, ipa)
+    return [(stage2, "s2_walk", s2_walk)]
+
+
 def _reserved_shareability_reported():
     """DecodeShareability, but SH[1:0] = 0b01 kept as it is (not one of the valid values), and
     PAR_EL1.SH then reporting 0b01."""
@@ -501,6 +515,10 @@ KNOWN_BUGS = (
              "refuses VTCR_EL2.SL0 = 0b11 with the 16K granule and DS = 1 (a level 0 start): every stage 2 "
              "translation a Translation fault at level 0, the kernel's own fetch first",
              _s2_16k_level0_start_refused),
+    KnownBug("s2_ipa_above_ps", "cases/s2_geometry.toml",
+             "faults every stage 2 translation (Translation fault, level 0) where VTCR_EL2.T0SZ's IPA size is "
+             "above VTCR_EL2.PS's output size",
+             _ipa_size_above_ps_faults),
     KnownBug("at_s12_permission_abort", "cases/at_s12.toml",
              "aborts (SIGABRT, the whole run) on an AT S12* whose stage 2 translation gives a Permission fault",
              _at_s12_permission_fault_aborts),

@@ -494,7 +494,8 @@ class _Stage1WalkMemory:
     # J1.3.5.69 FetchDescriptor of a stage 1 descriptor at an IPA (J1.1.4.57 AArch64.S2Translate first)
     def read64(self, ipa):
         results = self.translate(ipa, _WALK_READ, True)
-        if len({(r.pa, r.fault) for r in results}) > 1:
+        # Faults that differ only in the rule that permits them are one outcome of the walk.
+        if len({(r.pa, r.fault and (r.fault.fsc, r.fault.ipa)) for r in results}) > 1:
             raise WalkS2Uncertain(ipa)
         if results[0].fault is not None:
             raise WalkFaultedAtStage2(results)
