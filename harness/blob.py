@@ -26,13 +26,13 @@ LAYOUT = read_constants(kernel_header("layout.h"))
 
 # The records of case.h, little-endian; `x` is padding the kernel ignores.
 _HEADER = struct.Struct("<IIII")                # magic, version, ncases, size
-_REGIME = "BBBBB3xI4xQQ"                        # tg0, tg1, t0sz, t1sz, ips, flags, ttbr1, mair
+_REGIME = "BBBBB3xI4xQQQQQQ"                    # tg0, tg1, t0sz, t1sz, ips, flags, ttbr1, mair, tcr2, pir, pire0, mair2
 _CASE = struct.Struct("<II" + _REGIME + "IIIIIIIIII")   # id, id_len, regime, (offset, count) x 5
 _MAP = struct.Struct("<QQbBBBBB2x")             # va, pa, level, attrindx, ap, sh, flags, space
 _TABLE = struct.Struct("<QbBBB4x")              # va, level, aptable, flags, space
 _RAW = struct.Struct("<QQbB6x")                 # va, desc, level, space
 _STEP = struct.Struct("<QQQIBbB1x")             # va, value, mask, op, el, level, space
-_STAGE2 = struct.Struct("<BBBBHHIIII")          # tg, t0sz, sl0, ps, flags, vmid, (offset, count) x 2
+_STAGE2 = struct.Struct("<BBBBHHIIIIQ")         # tg, t0sz, sl0, ps, flags, vmid, (offset, count) x 2, s2pir
 _S2MAP = struct.Struct("<QQbBBBBB2x")           # ipa, pa, level, memattr, s2ap, sh, xn, flags
 
 for _record, _size in ((_HEADER, "BLOB_HEADER_SIZE"), (_CASE, "BLOB_CASE_SIZE"), (_MAP, "BLOB_MAP_SIZE"),
@@ -58,7 +58,7 @@ def _regime(c):
                     "raw_ttbr1": r.ttbr1 is not None, "wxn": r.wxn, "span0": not r.span, "epan": r.epan,
                     "pan": r.pan, "hpd0": r.hpd0, "hpd1": r.hpd1, "e0pd0": r.e0pd0, "e0pd1": r.e0pd1,
                     "as": r.asid16, "a1": r.a1, "el2": c.el2 == "nvhe", "el20": c.el2 == "vhe"}, "REGIME")
-    return (r.tg0, r.tg1, r.t0sz, r.t1sz, r.ips, flags, r.ttbr1 or 0, r.mair)
+    return (r.tg0, r.tg1, r.t0sz, r.t1sz, r.ips, flags, r.ttbr1 or 0, r.mair, r.tcr2, r.pir, r.pire0, r.mair2)
 
 
 def _map(m):
@@ -82,10 +82,12 @@ def _s2map(m):
 
 
 def _stage2(s2, place):
-    flags = _flags({"fwb": s2.fwb, "ha": s2.ha, "hd": s2.hd, "vs": s2.vs, "ds": s2.ds, "sl2": s2.sl2}, "STAGE2")
+    flags = _flags({"fwb": s2.fwb, "ha": s2.ha, "hd": s2.hd, "vs": s2.vs, "ds": s2.ds, "sl2": s2.sl2,
+                    "s2pie": s2.s2pie}, "STAGE2")
     maps = place(b"".join(_s2map(m) for m in s2.maps))
     raws = place(b"".join(_raw(w) for w in s2.raws))
-    return _STAGE2.pack(s2.tg, s2.t0sz, s2.sl0, s2.ps, flags, s2.vmid, maps, len(s2.maps), raws, len(s2.raws))
+    return _STAGE2.pack(s2.tg, s2.t0sz, s2.sl0, s2.ps, flags, s2.vmid, maps, len(s2.maps), raws, len(s2.raws),
+                        s2.s2pir)
 
 
 # Steps kernel/maint.c runs as one operation: a descriptor write of (value, mask).
@@ -100,6 +102,8 @@ _FIXUP_OPS = {"map": "OP_FIXUP_MAP", "copy": "OP_FIXUP_COPY", "set_af": "OP_FIXU
 def _step(c, n, s):
     op = CASE_H[f"OP_{_OP_NAMES.get(s.op, s.op).upper()}"]
     value, mask = s.value, s.mask
+    if s.op == "stp64":
+        value, mask = s.value & (2**64 - 1), s.value >> 64     # the second register (kernel/case.h OP_STP64)
     if s.fixup:
         # The retry's access is the step before it; this record carries the descriptor write.
         op = CASE_H[_FIXUP_OPS[s.fixup]]

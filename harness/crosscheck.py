@@ -37,6 +37,8 @@ from harness.walk_text import describe_walk
 
 # The EL2 registers a stage 2 case's `regs` record adds (docs/protocol.md); an EL2&0 case's adds HCR_EL2.
 EL2_REGISTERS = ("hcr", "vtcr", "vttbr")
+# The later features' registers: in a regs record where the CPU has them (kernel/main.c report_extended_regs).
+EXTENDED_REGISTERS = ("tcr2", "pir", "pire0", "mair2", "s2pir")
 SUITE_DEFECT = "case and model disagree (a defect of this suite, in the case or the model)"
 KERNEL_DEFECT = "the kernel's tables are not the case's (a defect of the kernel's table builder)"
 
@@ -55,7 +57,7 @@ class ModelView:
 def _registers(regs, boot, case):
     """The model's Registers from the kernel's `regs` record and its boot record's ID registers,
     in the translation regime the case's steps run in (an `el2` case's are EL2's registers)."""
-    el2 = {name: regs.num(name) for name in EL2_REGISTERS if name in regs.fields}
+    el2 = {name: regs.num(name) for name in EL2_REGISTERS + EXTENDED_REGISTERS if name in regs.fields}
     regime = {"nvhe": REGIME_EL2, "vhe": REGIME_EL20}.get(case.el2, REGIME_EL10)
     return model.Registers(tcr=regs.num("tcr"), mair=regs.num("mair"), sctlr=regs.num("sctlr"),
                            ttbr0=regs.num("ttbr0"), ttbr1=regs.num("ttbr1"),
@@ -112,6 +114,9 @@ def _against_declaration(case, records, ids):
     problems += [f"{KERNEL_DEFECT}: {name.upper()}_EL2 programmed {regs.fields.get(name, 0):#x}, the case "
                  f"declares {getattr(want, name):#x}" for name in EL2_REGISTERS
                  if regs.fields.get(name, 0) != getattr(want, name)]
+    problems += [f"{KERNEL_DEFECT}: {name.upper()}_{'EL2' if name == 's2pir' else el} programmed "
+                 f"{regs.num(name):#x}, the case declares {getattr(want, name):#x}" for name in EXTENDED_REGISTERS
+                 if name in regs.fields and regs.num(name) != getattr(want, name)]
     memory, _, _ = declared.declared_memory(case, pool_base)
     free = _hardware_bits(case)
     seen = set()

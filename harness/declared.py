@@ -31,7 +31,7 @@ from harness.model.registers import (
     TCR_EL2_SH0, TCR_EL2_T0SZ, TCR_EL2_TBI, TCR_EL2_TG0,
 )
 from harness.model.stage2 import (
-    HCR_FWB, HCR_VM, S2_AP, S2_MEMATTR, S2_XN, VTCR_DS, VTCR_HA, VTCR_HD, VTCR_PS, VTCR_SL0, VTCR_SL2, VTCR_T0SZ,
+    HCR_FWB, HCR_VM, S2_AP, S2_MEMATTR, S2_XN, VTCR_DS, VTCR_HA, VTCR_HD, VTCR_PS, VTCR_S2PIE, VTCR_SL0, VTCR_SL2, VTCR_T0SZ,
     VTCR_TG0, VTCR_TG0_GRANULE, VTCR_VS,
 )
 from harness.model.walk import level_lsb, s1_start_level
@@ -547,22 +547,25 @@ def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
     r = case.regime
     sctlr = (_SCTLR_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask
              | r.wxn * SCTLR_WXN.mask | r.epan * SCTLR_EPAN.mask) & ~((not r.span) * SCTLR_SPAN.mask)
-    mmfr0, mmfr1, mmfr2, _ = ids
+    mmfr0, mmfr1, mmfr2, *_ = ids
+    # The later features' registers mmu.c writes whole (a case setting one requires its feature).
+    extended = dict(tcr2=r.tcr2, pir=r.pir, pire0=r.pire0, mair2=r.mair2)
     if case.el2 == "nvhe":
         # The EL2 regime: TCR_EL2, SCTLR_EL2 in their own layouts, MAIR_EL2, TTBR0_EL2 (no TTBR1).
         sctlr = SCTLR_EL2_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask \
             | r.wxn * SCTLR_WXN.mask
         return Registers(tcr=_tcr_el2(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=0,
-                         mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2, regime=REGIME_EL2)
+                         mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2, regime=REGIME_EL2, **extended)
     if case.el2 == "vhe":
         # The EL2&0 regime: TCR_EL2, SCTLR_EL2, MAIR_EL2, TTBRn_EL2 in the EL1 layouts; HCR_EL2 as main.c's
         # el2_boot_hcr sets it.
         return Registers(tcr=_tcr(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=ttbr1, mmfr0=mmfr0,
                          mmfr1=mmfr1, mmfr2=mmfr2, hcr=HCR_E2H.mask | HCR_TGE.mask | HCR_RW.mask,
-                         regime=REGIME_EL20)
-    el2 = {} if case.stage2 is None else dict(hcr=_hcr(case.stage2), vtcr=_vtcr(case.stage2), vttbr=vttbr)
+                         regime=REGIME_EL20, **extended)
+    el2 = {} if case.stage2 is None else dict(hcr=_hcr(case.stage2), vtcr=_vtcr(case.stage2), vttbr=vttbr,
+                                              s2pir=case.stage2.s2pir)
     return Registers(tcr=_tcr(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=ttbr1,
-                     mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2, **el2)
+                     mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2, **el2, **extended)
 
 
 def _tcr_el2(r):
@@ -583,7 +586,7 @@ def _vtcr(s2):
     tg0 = {g: code for code, g in VTCR_TG0_GRANULE.items()}[s2.tg]
     return (_VTCR_FIXED | s2.t0sz << VTCR_T0SZ.shift | s2.sl0 << VTCR_SL0.shift | tg0 << VTCR_TG0.shift
             | s2.ps << VTCR_PS.shift | s2.vs << VTCR_VS.shift | s2.ha << VTCR_HA.shift | s2.hd << VTCR_HD.shift
-            | s2.ds << VTCR_DS.shift | s2.sl2 << VTCR_SL2.shift)
+            | s2.ds << VTCR_DS.shift | s2.sl2 << VTCR_SL2.shift | s2.s2pie << VTCR_S2PIE.shift)
 
 
 def under_vtcr(case, step):

@@ -1,6 +1,7 @@
 """Features a case may require, read from the ID registers the kernel reports
-at boot (ID_AA64MMFR0/1/2_EL1, ID_AA64ISAR0_EL1, Arm ARM D19).  A case whose
-CPU lacks one is skipped with the reason."""
+at boot (ID_AA64MMFR0-4_EL1, ID_AA64ISAR0-2_EL1, ID_AA64PFR1_EL1, Arm ARM
+D24.2).  A case whose CPU lacks one is skipped with the reason."""
+from typing import NamedTuple
 
 from harness.geometry import IPS_ENCODING
 
@@ -15,37 +16,59 @@ TGRAN16_2, TGRAN64_2, TGRAN4_2 = 32, 36, 40    # stage 2 granules: 0 as stage 1'
 # ID_AA64MMFR1_EL1
 HAFDBS, VMIDBITS, VH, HPDS, PAN, XNX = 0, 4, 8, 12, 20, 28
 # ID_AA64MMFR2_EL1
-CNP, VARANGE, ST, FWB, E0PD = 0, 16, 28, 40, 60
+CNP, VARANGE, AT, ST, FWB, E0PD = 0, 16, 32, 28, 40, 60
 # ID_AA64ISAR0_EL1: TLB = 0b0010 is FEAT_TLBIOS and FEAT_TLBIRANGE (0b0001: FEAT_TLBIOS alone)
 TLB = 56
+# ID_AA64MMFR2_EL1.NV: 1 FEAT_NV, 2 FEAT_NV2
+NV = 24
+# ID_AA64MMFR3_EL1 (D24.2.91)
+TCRX, SCTLRX, S1PIE, S2PIE, S1POE, S2POE, AIE = 0, 4, 8, 12, 16, 20, 24
+# ID_AA64MMFR4_EL1 (D24.2.92): ASID2 (FEAT_ASID2), NV_frac (non-zero: FEAT_NV and FEAT_NV2 with MMFR2.NV 0), E2H0
+ASID2, NV_FRAC, E2H0 = 8, 20, 24
+# ID_AA64PFR1_EL1.GCS (D24.2.94), ID_AA64ISAR1_EL1.XS (D24.2.85), ID_AA64ISAR2_EL1.ATS1A (D24.2.86)
+GCS, XS, ATS1A = 44, 56, 60
 
-# The ID registers of the boot record (kernel/main.c report_boot), in the order predicates take them.
-ID_REGISTERS = ("mmfr0", "mmfr1", "mmfr2", "isar0")
+
+class Ids(NamedTuple):
+    """The ID registers of the boot record (kernel/main.c report_boot), in its order; those after
+    isar0 are 0 in records of kernels before they were reported."""
+    mmfr0: int
+    mmfr1: int
+    mmfr2: int
+    isar0: int
+    mmfr3: int = 0
+    mmfr4: int = 0
+    pfr1: int = 0
+    isar1: int = 0
+    isar2: int = 0
+
+
+ID_REGISTERS = Ids._fields
 
 # PARange uses TCR_EL1.IPS's encoding of PA sizes.
 PA_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
 
 # name -> (what it means, predicate over the boot record's ID_REGISTERS)
 FEATURES = {
-    "granule4k": ("4K granule", lambda m0, m1, m2, i0: _field(m0, TGRAN4) != 0xF),
-    "granule16k": ("16K granule", lambda m0, m1, m2, i0: _field(m0, TGRAN16) != 0x0),
-    "granule64k": ("64K granule", lambda m0, m1, m2, i0: _field(m0, TGRAN64) != 0xF),
-    "pa48": ("48-bit physical addresses", lambda m0, m1, m2, i0: PA_BITS.get(_field(m0, PARANGE), 0) >= 48),
-    "FEAT_LPA": ("52-bit PA with the 64K granule", lambda m0, m1, m2, i0: _field(m0, PARANGE) == 6),
+    "granule4k": ("4K granule", lambda r: _field(r.mmfr0, TGRAN4) != 0xF),
+    "granule16k": ("16K granule", lambda r: _field(r.mmfr0, TGRAN16) != 0x0),
+    "granule64k": ("64K granule", lambda r: _field(r.mmfr0, TGRAN64) != 0xF),
+    "pa48": ("48-bit physical addresses", lambda r: PA_BITS.get(_field(r.mmfr0, PARANGE), 0) >= 48),
+    "FEAT_LPA": ("52-bit PA with the 64K granule", lambda r: _field(r.mmfr0, PARANGE) == 6),
     "FEAT_LPA2": ("52-bit VAs and PAs with the 4K and 16K granules, TCR_EL1.DS",
-                  lambda m0, m1, m2, i0: _field(m0, TGRAN4) == 1 or _field(m0, TGRAN16) == 2),
-    "FEAT_LVA": ("52-bit VA with the 64K granule", lambda m0, m1, m2, i0: _field(m2, VARANGE) == 1),
-    "FEAT_TTST": ("small translation tables", lambda m0, m1, m2, i0: _field(m2, ST) == 1),
-    "FEAT_HAFDBS": ("hardware Access flag update", lambda m0, m1, m2, i0: _field(m1, HAFDBS) >= 1),
+                  lambda r: _field(r.mmfr0, TGRAN4) == 1 or _field(r.mmfr0, TGRAN16) == 2),
+    "FEAT_LVA": ("52-bit VA with the 64K granule", lambda r: _field(r.mmfr2, VARANGE) == 1),
+    "FEAT_TTST": ("small translation tables", lambda r: _field(r.mmfr2, ST) == 1),
+    "FEAT_HAFDBS": ("hardware Access flag update", lambda r: _field(r.mmfr1, HAFDBS) >= 1),
     "FEAT_HAFDBS_DIRTY": ("hardware Access flag and dirty state update",
-                          lambda m0, m1, m2, i0: _field(m1, HAFDBS) >= 2),
-    "FEAT_TTCNP": ("common not private translations", lambda m0, m1, m2, i0: _field(m2, CNP) == 1),
-    "FEAT_PAN": ("Privileged Access Never, PSTATE.PAN", lambda m0, m1, m2, i0: _field(m1, PAN) >= 1),
-    "FEAT_PAN2": ("AT S1E1RP/S1E1WP", lambda m0, m1, m2, i0: _field(m1, PAN) >= 2),
-    "FEAT_PAN3": ("SCTLR_EL1.EPAN: PAN for EL0-executable memory", lambda m0, m1, m2, i0: _field(m1, PAN) >= 3),
-    "FEAT_HPDS": ("TCR_EL1.HPD0/HPD1: hierarchical permissions disabled", lambda m0, m1, m2, i0: _field(m1, HPDS) >= 1),
-    "FEAT_E0PD": ("TCR_EL1.E0PD0/E0PD1: EL0 access to a half faults", lambda m0, m1, m2, i0: _field(m2, E0PD) >= 1),
-    "asid16": ("16-bit ASIDs (TCR_EL1.AS)", lambda m0, m1, m2, i0: _field(m0, ASIDBITS) == 0b0010),
+                          lambda r: _field(r.mmfr1, HAFDBS) >= 2),
+    "FEAT_TTCNP": ("common not private translations", lambda r: _field(r.mmfr2, CNP) == 1),
+    "FEAT_PAN": ("Privileged Access Never, PSTATE.PAN", lambda r: _field(r.mmfr1, PAN) >= 1),
+    "FEAT_PAN2": ("AT S1E1RP/S1E1WP", lambda r: _field(r.mmfr1, PAN) >= 2),
+    "FEAT_PAN3": ("SCTLR_EL1.EPAN: PAN for EL0-executable memory", lambda r: _field(r.mmfr1, PAN) >= 3),
+    "FEAT_HPDS": ("TCR_EL1.HPD0/HPD1: hierarchical permissions disabled", lambda r: _field(r.mmfr1, HPDS) >= 1),
+    "FEAT_E0PD": ("TCR_EL1.E0PD0/E0PD1: EL0 access to a half faults", lambda r: _field(r.mmfr2, E0PD) >= 1),
+    "asid16": ("16-bit ASIDs (TCR_EL1.AS)", lambda r: _field(r.mmfr0, ASIDBITS) == 0b0010),
 }
 
 
@@ -56,33 +79,55 @@ def _s2_granule(m0, stage2_lsb, stage1_lsb, stage1_supported):
 
 
 FEATURES.update({
-    "pa42": ("42-bit physical addresses or more", lambda m0, m1, m2, i0: PA_BITS.get(_field(m0, PARANGE), 0) >= 42),
-    "pa44": ("44-bit physical addresses or more", lambda m0, m1, m2, i0: PA_BITS.get(_field(m0, PARANGE), 0) >= 44),
+    "pa42": ("42-bit physical addresses or more", lambda r: PA_BITS.get(_field(r.mmfr0, PARANGE), 0) >= 42),
+    "pa44": ("44-bit physical addresses or more", lambda r: PA_BITS.get(_field(r.mmfr0, PARANGE), 0) >= 44),
     "s2granule4k": ("the 4K granule at stage 2",
-                    lambda m0, m1, m2, i0: _s2_granule(m0, TGRAN4_2, TGRAN4, lambda f: f != 0xF)),
+                    lambda r: _s2_granule(r.mmfr0, TGRAN4_2, TGRAN4, lambda f: f != 0xF)),
     "s2granule16k": ("the 16K granule at stage 2",
-                     lambda m0, m1, m2, i0: _s2_granule(m0, TGRAN16_2, TGRAN16, lambda f: f != 0x0)),
+                     lambda r: _s2_granule(r.mmfr0, TGRAN16_2, TGRAN16, lambda f: f != 0x0)),
     "s2granule64k": ("the 64K granule at stage 2",
-                     lambda m0, m1, m2, i0: _s2_granule(m0, TGRAN64_2, TGRAN64, lambda f: f != 0xF)),
-    "FEAT_XNX": ("stage 2 XN[0]: execute-never for EL1 or EL0 alone", lambda m0, m1, m2, i0: _field(m1, XNX) >= 1),
-    "FEAT_VMID16": ("16-bit VMIDs (VTCR_EL2.VS)", lambda m0, m1, m2, i0: _field(m1, VMIDBITS) == 2),
-    "FEAT_TLBIRANGE": ("TLBI by range of VAs (TLBI RVAE1 ...)", lambda m0, m1, m2, i0: _field(i0, TLB) >= 2),
-    "FEAT_S2FWB": ("HCR_EL2.FWB: stage 2 forced write-back", lambda m0, m1, m2, i0: _field(m2, FWB) >= 1),
-    "FEAT_VHE": ("the EL2&0 regime, HCR_EL2.E2H (ID_AA64MMFR1_EL1.VH)", lambda m0, m1, m2, i0: _field(m1, VH) >= 1),
+                     lambda r: _s2_granule(r.mmfr0, TGRAN64_2, TGRAN64, lambda f: f != 0xF)),
+    "FEAT_XNX": ("stage 2 XN[0]: execute-never for EL1 or EL0 alone", lambda r: _field(r.mmfr1, XNX) >= 1),
+    "FEAT_VMID16": ("16-bit VMIDs (VTCR_EL2.VS)", lambda r: _field(r.mmfr1, VMIDBITS) == 2),
+    "FEAT_TLBIRANGE": ("TLBI by range of VAs (TLBI RVAE1 ...)", lambda r: _field(r.isar0, TLB) >= 2),
+    "FEAT_S2FWB": ("HCR_EL2.FWB: stage 2 forced write-back", lambda r: _field(r.mmfr2, FWB) >= 1),
+    "FEAT_VHE": ("the EL2&0 regime, HCR_EL2.E2H (ID_AA64MMFR1_EL1.VH)", lambda r: _field(r.mmfr1, VH) >= 1),
+    "FEAT_LSE2": ("unaligned atomics, load-acquire and store-release within 16 bytes, SCTLR_ELx.nAA",
+                  lambda r: _field(r.mmfr2, AT) >= 1),
+})
+
+
+# Armv8.7 on: the registers and translation features of the frontier (docs/model.md says which are modelled).
+FEATURES.update({
+    "FEAT_TCR2": ("TCR2_ELx", lambda r: _field(r.mmfr3, TCRX) >= 1),
+    "FEAT_SCTLR2": ("SCTLR2_ELx", lambda r: _field(r.mmfr3, SCTLRX) >= 1),
+    "FEAT_S1PIE": ("stage 1 permission indirection (TCR2_ELx.PIE, PIR_ELx, PIRE0_ELx)",
+                   lambda r: _field(r.mmfr3, S1PIE) >= 1),
+    "FEAT_S2PIE": ("stage 2 permission indirection (VTCR_EL2.S2PIE, S2PIR_EL2)", lambda r: _field(r.mmfr3, S2PIE) >= 1),
+    "FEAT_S1POE": ("stage 1 permission overlays (POR_ELx)", lambda r: _field(r.mmfr3, S1POE) >= 1),
+    "FEAT_AIE": ("AttrIndx[3] and MAIR2_ELx (TCR2_ELx.AIE)", lambda r: _field(r.mmfr3, AIE) >= 1),
+    "FEAT_GCS": ("Guarded Control Stack", lambda r: _field(r.pfr1, GCS) >= 1),
+    "FEAT_ASID2": ("TCR2_EL1.A2: two ASIDs, FNG0/FNG1", lambda r: _field(r.mmfr4, ASID2) >= 1),
+    "FEAT_ATS1A": ("AT S1E1A, AT S1E2A", lambda r: _field(r.isar2, ATS1A) >= 1),
+    "FEAT_XS": ("the XS attribute, nXS TLBI forms", lambda r: _field(r.isar1, XS) >= 1),
+    "FEAT_NV": ("HCR_EL2.NV", lambda r: _field(r.mmfr2, NV) >= 1 or _field(r.mmfr4, NV_FRAC) >= 1),
+    "FEAT_NV2": ("HCR_EL2.NV2", lambda r: _field(r.mmfr2, NV) >= 2 or _field(r.mmfr4, NV_FRAC) >= 1),
+    "FEAT_E2H0": ("HCR_EL2.E2H may be 0", lambda r: _field(r.mmfr4, E2H0) == 0),
 })
 
 
 # The implemented PA size, exactly: for expectations that depend on it.
 FEATURES.update({
     f"parange{bits}": (f"implemented PA size of exactly {bits} bits",
-                       lambda m0, m1, m2, i0, bits=bits: PA_BITS.get(_field(m0, PARANGE)) == bits)
+                       lambda r, bits=bits: PA_BITS.get(_field(r.mmfr0, PARANGE)) == bits)
     for bits in (40, 44, 48, 52)
 })
 
 
 # The ID register fields each feature is read from (register index in ID_REGISTERS, field name, lsb):
 # a skip names them and their values.
-_REGISTER_NAMES = ("ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "ID_AA64ISAR0_EL1")
+_REGISTER_NAMES = ("ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "ID_AA64ISAR0_EL1", "ID_AA64MMFR3_EL1",
+                   "ID_AA64MMFR4_EL1", "ID_AA64PFR1_EL1", "ID_AA64ISAR1_EL1", "ID_AA64ISAR2_EL1")
 FIELDS = {
     "granule4k": ((0, "TGran4", TGRAN4),), "granule16k": ((0, "TGran16", TGRAN16),),
     "granule64k": ((0, "TGran64", TGRAN64),),
@@ -95,7 +140,12 @@ FIELDS = {
     "s2granule16k": ((0, "TGran16_2", TGRAN16_2), (0, "TGran16", TGRAN16)),
     "s2granule64k": ((0, "TGran64_2", TGRAN64_2), (0, "TGran64", TGRAN64)),
     "FEAT_XNX": ((1, "XNX", XNX),), "FEAT_VMID16": ((1, "VMIDBits", VMIDBITS),), "FEAT_TLBIRANGE": ((3, "TLB", TLB),),
-    "FEAT_S2FWB": ((2, "FWB", FWB),), "FEAT_VHE": ((1, "VH", VH),),
+    "FEAT_S2FWB": ((2, "FWB", FWB),), "FEAT_VHE": ((1, "VH", VH),), "FEAT_LSE2": ((2, "AT", AT),),
+    "FEAT_TCR2": ((4, "TCRX", TCRX),), "FEAT_SCTLR2": ((4, "SCTLRX", SCTLRX),), "FEAT_S1PIE": ((4, "S1PIE", S1PIE),),
+    "FEAT_S2PIE": ((4, "S2PIE", S2PIE),), "FEAT_S1POE": ((4, "S1POE", S1POE),), "FEAT_AIE": ((4, "AIE", AIE),),
+    "FEAT_GCS": ((6, "GCS", GCS),), "FEAT_ASID2": ((5, "ASID2", ASID2),), "FEAT_ATS1A": ((8, "ATS1A", ATS1A),),
+    "FEAT_XS": ((7, "XS", XS),), "FEAT_NV": ((2, "NV", NV), (5, "NV_frac", NV_FRAC)),
+    "FEAT_NV2": ((2, "NV", NV), (5, "NV_frac", NV_FRAC)), "FEAT_E2H0": ((5, "E2H0", E2H0),),
     **{name: ((0, "PARange", PARANGE),) for name in FEATURES if name.startswith(("pa", "FEAT_LPA"))
        and name != "FEAT_LPA2"},
 }
@@ -103,12 +153,20 @@ FIELDS = {
 
 def fields_text(name, ids):
     """The ID register fields feature `name` is read from, with their values: 'ID_AA64MMFR1_EL1.PAN = 0x2'."""
+    ids = Ids(*ids)
     return ", ".join(f"{_REGISTER_NAMES[reg]}.{field} = {_field(ids[reg], lsb):#x}" for reg, field, lsb in FIELDS[name])
 
 
 def boot_ids(boot):
-    """The ID registers of a boot record (harness.protocol), as the predicates take them."""
-    return tuple(boot.num(name) for name in ID_REGISTERS)
+    """The ID registers of a boot record (harness.protocol), as the predicates take them (Ids;
+    0 for a register the record does not have)."""
+    return Ids(*(boot.num(name) if name in boot.fields else 0 for name in ID_REGISTERS))
+
+
+def has(name, *ids):
+    """Whether a CPU with these ID registers (ID_REGISTERS, in order; the later ones may be left out)
+    has feature `name`."""
+    return FEATURES[name][1](Ids(*ids))
 
 
 def missing(requires, *ids):
@@ -118,7 +176,7 @@ def missing(requires, *ids):
     unmet = []
     for req in requires:
         name = req.lstrip("!")
-        present = FEATURES[name][1](*ids)
+        present = has(name, *ids)
         if req.startswith("!") and present:
             unmet.append(f"has {name}, which the case requires absent ({FEATURES[name][0]}; {fields_text(name, ids)})")
         elif not req.startswith("!") and not present:

@@ -16,7 +16,7 @@ from harness.par import Par
 @dataclass(frozen=True)
 class Observation:
     """One step as observed.  result: "ok" (value: x0 after a load or fetch, the whole
-    register; desc: the descriptor a descriptor step leaves or reads), "fault" (esr decoded,
+    register; after a pair load of two X registers, x1:x0, the second above the first; desc: the descriptor a descriptor step leaves or reads), "fault" (esr decoded,
     far, to_el2 and, taken to EL2, hpfar), "par" (par decoded) or "error" (error: why the
     kernel could not do the step)."""
     result: str
@@ -62,7 +62,10 @@ def observe(record):
     if result == "error":
         return Observation(result, error=record.word("error"))
     fields = record.fields
-    return Observation(result, value=record.num("value") if "value" in fields else None,
+    value = record.num("value") if "value" in fields else None
+    if "value_hi" in fields and value is not None:
+        value |= record.num("value_hi") << 64
+    return Observation(result, value=value,
                        desc=record.num("desc") if "desc" in fields else None)
 
 

@@ -8,11 +8,20 @@ import re
 
 from harness.kdefs import kernel_header, read_defines
 
-LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8}
-STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8}
+# Loads and stores by the bytes they move: single registers, pairs (LDP/STP of two W or two X
+# registers, the second after the first: a load's value is the two as they lie in memory, a
+# store's value both, the first in its low half), load-acquire and store-release (LDAR/STLR).
+LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8, "ldp32": 8, "ldp64": 16, "ldar64": 8}
+STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8, "stp32": 8, "stp64": 16, "stlr64": 8}
+# The pairs, by the size of one register (Mem's alignment unit: AArch64 Mem[] checks an element, not the pair).
+PAIRS = {"ldp32": 4, "ldp64": 8, "stp32": 4, "stp64": 8}
+# Load-acquire (AccessDescriptor.acqsc) and store-release (relsc) of one register.
+ACQUIRE_RELEASE = ("ldar64", "stlr64")
 AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp")
 # What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.
 EL0_OPS = (*(op for op in LOADS if op != "ldtr64"), *(op for op in STORES if op != "sttr64"), "fetch", "selftest_hang")
+# What a fix-up may retry (kernel/blob.c: the ops up to OP_STTR64): the single-register loads and stores.
+RETRYABLE = ("load8", "load16", "load32", "load64", "ldtr64", "store8", "store16", "store32", "store64", "sttr64")
 # Two-stage AT, executed at EL2 (kernel/el2.c): only in a case with a stage 2.
 AT_S12_OPS = ("at_s12e1r", "at_s12e1w", "at_s12e0r", "at_s12e0w")
 # AT of the EL2 regime: only in a case whose steps run at EL2 (`el2`).
@@ -85,15 +94,18 @@ OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS, *SELFTESTS,
 # The value the planted fetch stub returns in x0 (kernel/probe.h: MOVZ X0, #FETCH_MAGIC; RET).
 FETCH_MAGIC = read_defines(kernel_header("probe.h"))["FETCH_MAGIC"]
 
-# The instruction each load and store probe executes (kernel/probe.S, kernel/el0.S): a single
-# general-purpose register, no writeback, no acquire/release: loads `LDRB/LDRH/LDR w0` or
-# `LDR/LDTR x0`, stores `STRB/STRH/STR w1` or `STR/STTR x1`, all `[x0]`.  What
-# LSInstructionSyndrome (Arm ARM J1.3.3.11) reports of each when ISV = 1:
-# (SAS: log2 of the size, SSE, SRT, SF, AR).
+# The instruction each single-register load and store probe executes (kernel/probe.S,
+# kernel/el0.S), no writeback: loads `LDRB/LDRH/LDR w0`, `LDR/LDTR/LDAR x0`, stores
+# `STRB/STRH/STR w1`, `STR/STTR/STLR x1`, all `[x0]`.  What LSInstructionSyndrome (Arm ARM
+# J1.3.3.11) reports of each when ISV = 1: (SAS: log2 of the size, SSE, SRT, SF, AR: acquire or
+# release).  Pairs have none: ESR_ELx.ISV is 1 only for a load or store of a single
+# general-purpose register (D24.2.46, ISV).
 LS_SYNDROME_FIELDS = ("SAS", "SSE", "SRT", "SF", "AR")
 LS_SYNDROME = {
-    **{op: (size.bit_length() - 1, 0, 0, int(size == 8), 0) for op, size in LOADS.items()},
-    **{op: (size.bit_length() - 1, 0, 1, int(size == 8), 0) for op, size in STORES.items()},
+    **{op: (size.bit_length() - 1, 0, 0, int(size == 8), int(op in ACQUIRE_RELEASE))
+       for op, size in LOADS.items() if op not in PAIRS},
+    **{op: (size.bit_length() - 1, 0, 1, int(size == 8), int(op in ACQUIRE_RELEASE))
+       for op, size in STORES.items() if op not in PAIRS},
 }
 
 

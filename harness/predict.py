@@ -152,11 +152,17 @@ def _maintain(case, n, step, tlb, slots, ttbrs, pool_base):
     return Done()
 
 
-def _swap_stage2(tlb, regs):
-    """kernel/el2.c at_s12_under around its AT: VTCR_EL2 and VTTBR_EL2 written (regs), ISB, then
-    TLBI ALLE1 completed by its DSB and ISB (no entry of the geometry before survives)."""
-    tlb.write_regs(regs)
-    tlb.isb()
+def _under_outcomes(case, step, tlb, access):
+    """What an AT S12 under its own stage 2 (step.s2_under) may do: kernel/el2.c at_s12_under
+    writes VTCR_EL2 and VTTBR_EL2, then completes a TLBI ALLE1 (DSB, ISB) before the AT, so the AT
+    walks the tables as they are, under those registers, with no TLB entry to use."""
+    regs = replace(tlb.regs, vtcr=declared.under_vtcr(case, step), vttbr=tlb.regs.vttbr ^ step.s2_under.vttbr_flip)
+    return full_translate(regs, tlb.memory, access)
+
+
+def _invalidate_el10(tlb):
+    """kernel/el2.c at_s12_under after its AT: the case's VTCR_EL2 and VTTBR_EL2 back, then TLBI ALLE1
+    completed by its DSB and ISB: no entry of either geometry survives."""
     tlb.tlbi(Invalidation.of("tlbi_alle1", 0, tlb.regs))
     tlb.dsb()
     tlb.isb()
@@ -228,12 +234,8 @@ def predict_case(case, ids, pool_base=None):
                 if step.el == 0:
                     tlb = tlb.copy()
                     tlb.complete_tlbis()        # the exception return to EL0 is a Context synchronization event
-                case_regs = tlb.regs
-                if step.s2_under is not None:
-                    tlb = tlb.copy()
-                    _swap_stage2(tlb, replace(case_regs, vtcr=declared.under_vtcr(case, step),
-                                              vttbr=case_regs.vttbr ^ step.s2_under.vttbr_flip))
-                outcomes = _access_outcomes(tlb, access)
+                outcomes = _access_outcomes(tlb, access) if step.s2_under is None else \
+                    _under_outcomes(case, step, tlb, access)
             except UnknownMemory as e:
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})", pa=e.pa)}))
                 next_branches.append(tlb)
@@ -255,7 +257,7 @@ def predict_case(case, ids, pool_base=None):
                 elif after is not tlb.memory:
                     branch.write_memory(after, descriptors=False)
                 if step.s2_under is not None:
-                    _swap_stage2(branch, case_regs)
+                    _invalidate_el10(branch)
             step_sets.append(Outcomes(seen, outcomes.rule))
             next_branches += effects.values()
         predictions.append(union(step_sets))

@@ -37,15 +37,20 @@ class Keys:
 _BUILD_ERROR = Keys(("case", "index", "error"))     # kernel/tables.c report_error
 
 EVENTS = {
-    "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "isar0", "cases"), optional=("kernel_el", "hcr")),
+    # mmfr3 ... isar2: the ID registers of later features (absent from older kernels' records: 0, features.boot_ids)
+    "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "isar0", "cases"),
+                 optional=("kernel_el", "hcr", "mmfr3", "mmfr4", "pfr1", "isar1", "isar2")),
     "begin": Keys(("case",)),
-    "regs": Keys(("tcr", "mair", "sctlr", "ttbr0", "ttbr1"), optional=("el", "hcr", "vtcr", "vttbr")),
+    # tcr2, pir, pire0, mair2, s2pir: on a CPU with the feature (kernel/main.c report_extended_regs)
+    "regs": Keys(("tcr", "mair", "sctlr", "ttbr0", "ttbr1"),
+                 optional=("el", "hcr", "vtcr", "vttbr", "tcr2", "pir", "pire0", "mair2", "s2pir")),
     "walk": Keys(("n", "when", "level", "table", "index", "desc"), optional=("stage",)),
     # An access step's record says how its walk is reported: walk, the digest of the step's walk
     # (kernel/pgtable.h pgt_walk_digest) where its walk records are left out; walks, the number of
     # its walk records before it; after, the number of its walk records after it (CaseRecords checks them).
     "step": Keys(("n", "va", "result"), optional=("walk", "walks", "after"), by="result", variants={
-        "ok": Keys(optional=("value", "desc")),     # desc: a descriptor step's slot, after it
+        # desc: a descriptor step's slot, after it; value_hi: an LDP of two X registers' second
+        "ok": Keys(optional=("value", "value_hi", "desc")),
         "fault": Keys(("esr", "far", "elr"), optional=("el", "hpfar")),
         "par": Keys(("par",)),
         "error": Keys(("error",)),                  # a descriptor step's slot cannot be reached, a fix-up's access did not fault

@@ -71,7 +71,7 @@ static bool id_ok(const u8 *base, u32 offset, u32 len, u64 blob_size)
 	return base[offset + len] == '\0';
 }
 
-#define STAGE2_FLAGS    (STAGE2_FWB | STAGE2_HA | STAGE2_HD | STAGE2_VS | STAGE2_DS | STAGE2_SL2)
+#define STAGE2_FLAGS    (STAGE2_FWB | STAGE2_HA | STAGE2_HD | STAGE2_VS | STAGE2_DS | STAGE2_SL2 | STAGE2_S2PIE)
 #define S2MAP_FLAGS     (S2MAP_AF | S2MAP_CONTIG | S2MAP_DBM)
 
 /*
@@ -98,10 +98,11 @@ static bool stage2_ok(const u8 *base, const struct blob_stage2 *s, u32 regime_fl
 	return true;
 }
 
-/* What el0.S can run at EL0 (steps.c, el0_probe): loads, stores, fetches, the hang self-test. */
+/* What el0.S can run at EL0 (steps.c, el0_probe): loads, stores, pairs, acquire/release, fetches, the hang self-test. */
 static bool el0_op(u32 op)
 {
-	return op <= OP_STORE64 || op == OP_FETCH || op == OP_SELFTEST_HANG;     /* OP_LOAD8 is 0 */
+	return op <= OP_STORE64 || (op >= OP_LDP32 && op <= OP_STLR64) ||     /* OP_LOAD8 is 0 */
+	       op == OP_FETCH || op == OP_SELFTEST_HANG;
 }
 
 /* The ops only EL2 has (UNDEFINED at EL1): in a case whose steps run at EL2 only. */
@@ -223,6 +224,7 @@ void blob_case(const void *base, u32 index, struct mmut_case *c)
 			.e0pd0 = g->flags & REGIME_E0PD0, .e0pd1 = g->flags & REGIME_E0PD1,
 			.el2 = g->flags & REGIME_EL2,
 			.ttbr1 = g->ttbr1, .mair = g->mair,
+			.tcr2 = g->tcr2, .pir = g->pir, .pire0 = g->pire0, .mair2 = g->mair2,
 		},
 		.maps = (const struct map *)(b + r->maps),
 		.tables = (const struct table_attrs *)(b + r->tables),

@@ -21,17 +21,17 @@
 #include "pgtable.h"
 
 #define BLOB_MAGIC          0x42554d4d  /* "MMUB" */
-#define BLOB_VERSION        5
+#define BLOB_VERSION        6
 #define BLOB_ALIGN          8
 
 /* Sizes of the records, checked against the structs below at compile time. */
 #define BLOB_HEADER_SIZE    16
-#define BLOB_CASE_SIZE      80
+#define BLOB_CASE_SIZE      112
 #define BLOB_MAP_SIZE       24
 #define BLOB_TABLE_SIZE     16
 #define BLOB_RAW_SIZE       24
 #define BLOB_STEP_SIZE      32
-#define BLOB_STAGE2_SIZE    24
+#define BLOB_STAGE2_SIZE    32
 #define BLOB_S2MAP_SIZE     24
 
 /*
@@ -75,7 +75,11 @@ struct blob_header {
 #define REGIME_EL2          0x100000 /* the steps run at EL2 in the EL2 regime (HCR_EL2.E2H = 0): TTBR0_EL2, TCR_EL2 */
 #define REGIME_EL20         0x200000 /* the EL2&0 regime (FEAT_VHE): steps at EL2 with E2H = TGE = 1, in +vhe boots only */
 
-/* The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds them. */
+/*
+ * The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds
+ * them; and the registers of later features whole (the kernel writes each
+ * only on a CPU that has it, mmu.c: a case needing one requires its feature).
+ */
 struct blob_regime {
 	u8 tg0, tg1;            /* granule shift of TTBR0 / TTBR1 tables: 12, 14 or 16 */
 	u8 t0sz, t1sz;
@@ -85,6 +89,9 @@ struct blob_regime {
 	u32 reserved2;
 	u64 ttbr1;
 	u64 mair;
+	u64 tcr2;               /* TCR2_ELx (FEAT_TCR2) */
+	u64 pir, pire0;         /* PIR_ELx, PIRE0_ELx (FEAT_S1PIE) */
+	u64 mair2;              /* MAIR2_ELx (FEAT_AIE) */
 };
 
 struct blob_case {
@@ -104,6 +111,7 @@ struct blob_case {
 #define STAGE2_VS           0x08    /* VTCR_EL2.VS: 16-bit VMID */
 #define STAGE2_DS           0x10    /* VTCR_EL2.DS (FEAT_LPA2) */
 #define STAGE2_SL2          0x20    /* VTCR_EL2.SL2 (FEAT_LPA2) */
+#define STAGE2_S2PIE        0x40    /* VTCR_EL2.S2PIE (FEAT_S2PIE): s2pir gives the permissions */
 
 /*
  * Stage 2 translation of EL1&0 (EL2 owns it: el2.c): the VTCR_EL2 fields a
@@ -119,6 +127,7 @@ struct blob_stage2 {
 	u16 vmid;
 	u32 maps, nmaps;        /* struct s2_map */
 	u32 raws, nraws;        /* struct raw, va being the IPA */
+	u64 s2pir;              /* S2PIR_EL2 (FEAT_S2PIE) */
 };
 
 /* s2_map.flags */
@@ -296,11 +305,24 @@ struct raw {
 #define OP_TLBI_RIPAS2E1IS  80
 #define OP_TLBI_RIPAS2LE1   81
 #define OP_TLBI_RIPAS2LE1IS 82
-#define OP_COUNT            83
+/*
+ * Access kinds beyond the single-register load and store (probe.S, el0.S; the model's
+ * AccessDescriptor for each: harness/model/translate.py ACCESS_KINDS): LDP/STP of two W
+ * or two X registers (the first register at va, the second after it), and the
+ * load-acquire and store-release of one X register (LDAR, STLR).
+ */
+#define OP_LDP32            83  /* the step record's value: the second register : the first */
+#define OP_LDP64            84  /* value: the first register, value_hi the second */
+#define OP_STP32            85  /* stores value's low and high halves */
+#define OP_STP64            86  /* stores value, then mask (the second register) */
+#define OP_LDAR64           87
+#define OP_STLR64           88
+#define OP_COUNT            89
 
 struct step {
 	u64 va, value;
-	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces; OP_AT_S12*: VTTBR_EL2's flipped */
+	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces; OP_AT_S12*: VTTBR_EL2's flipped;
+	                           OP_STP64: the second register */
 	u32 op;                 /* OP_* */
 	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches), or the case's EL: 1, 2 with REGIME_EL20 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */
@@ -327,6 +349,7 @@ struct regime {
 	bool el2;               /* REGIME_EL2: TCR_EL2/SCTLR_EL2/MAIR_EL2/TTBR0_EL2 at EL2 (tg0, t0sz, ips as PS, tbi0 as TBI, hpd0 as HPD) */
 	u64 ttbr1;
 	u64 mair;
+	u64 tcr2, pir, pire0, mair2;    /* as blob_regime's */
 };
 
 /* One case of a checked blob, its arrays read in place. */

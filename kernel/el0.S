@@ -8,8 +8,8 @@
  * exception, is taken to EL1 from the lower EL and ends the step the same
  * way (exception.c, el0_step_exception).
  *
- * el0_call(entry, va, value, spsr) enters EL0 at entry with x0 = va,
- * x1 = value by ERET (spsr: EL0t, interrupts masked; el0.c) and returns
+ * el0_call(entry, va, value, spsr, second) enters EL0 at entry with x0 = va,
+ * x1 = value, x2 = second by ERET (spsr: EL0t, interrupts masked; el0.c) and returns
  * EL0's x0.  The kernel stack pointer and the resume address are kept in
  * el0_context for the handler, which returns here by an ERET to el0_return
  * at EL1t.
@@ -31,6 +31,13 @@
 	el0_probe el0_store16, strh w1, [x0]
 	el0_probe el0_store32, str w1, [x0]
 	el0_probe el0_store64, str x1, [x0]
+	/* Pairs (x2: the second register stored; a load's second comes back in x1) and acquire/release. */
+	el0_probe el0_ldp32, ldp w0, w1, [x0]
+	el0_probe el0_ldp64, ldp x0, x1, [x0]
+	el0_probe el0_stp32, stp w1, w2, [x0]
+	el0_probe el0_stp64, stp x1, x2, [x0]
+	el0_probe el0_ldar64, ldar x0, [x0]
+	el0_probe el0_stlr64, stlr x1, [x0]
 	/* The target's stub (probe.h) returns here through x30. */
 	el0_probe el0_fetch, blr x0
 	/* Self-test: an EL0 step that never returns. */
@@ -58,6 +65,7 @@ el0_call:
 	msr	spsr_el1, x3
 	mov	x0, x1
 	mov	x1, x2
+	mov	x2, x4
 	eret
 
 el0_return:

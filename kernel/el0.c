@@ -30,7 +30,10 @@ static bool have_pan(void)
 	return ID_MMFR1_PAN(read_sysreg(id_aa64mmfr1_el1)) != 0;
 }
 
-u64 el0_call(u64 entry, u64 va, u64 value, u64 spsr);
+u64 el0_call(u64 entry, u64 va, u64 value, u64 spsr, u64 second);
+
+/* EL0's x1 at the SVC that ended its step. */
+static u64 el0_x1;
 
 /*
  * The kernel's own PSTATE to return to: EL1t, or EL2t where it runs at EL2
@@ -46,16 +49,20 @@ static u64 kernel_spsr(void)
  * EL0 runs with the PSTATE.PAN EL1 had (SPSR_EL1.PAN), so that an exception
  * entry that leaves PAN alone (SCTLR_EL1.SPAN = 1) gives it back unchanged.
  */
-u64 el0_run(u64 entry, u64 va, u64 value)
+u64 el0_run(u64 entry, u64 va, u64 value, u64 second, u64 *x1)
 {
-	return el0_call(entry, va, value, SPSR_EL0T_MASKED | (have_pan() ? read_pan() & SPSR_PAN : 0));
+	u64 x0 = el0_call(entry, va, value, SPSR_EL0T_MASKED | (have_pan() ? read_pan() & SPSR_PAN : 0), second);
+
+	*x1 = el0_x1;
+	return x0;
 }
 
 bool el0_step_exception(struct frame *f)
 {
 	if (probe.armed != PROBE_EL0)
 		return false;
-	/* EL0's x0 comes back as el0_call's result: the loaded value, or the fetch stub's. */
+	/* EL0's x0 comes back as el0_call's result: the loaded value, or the fetch stub's; x1 in el0_x1. */
+	el0_x1 = f->x[1];
 	if (ESR_EC(f->esr) != ESR_EC_SVC64) {
 		probe.fault = (struct probe_fault){
 			.taken = true, .esr = f->esr, .far = read_sysreg(far_el1), .elr = f->elr,

@@ -8,6 +8,7 @@
 /* The EL0 probes: link addresses in the EL0 code page, entered at el0_code_va(). */
 void el0_load8(void), el0_load16(void), el0_load32(void), el0_load64(void);
 void el0_store8(void), el0_store16(void), el0_store32(void), el0_store64(void);
+void el0_ldp32(void), el0_ldp64(void), el0_stp32(void), el0_stp64(void), el0_ldar64(void), el0_stlr64(void);
 void el0_fetch(void), selftest_hang_el0(void);
 
 /* What the return from EL0 restores: the kernel stack and el0_call's resume address. */
@@ -17,8 +18,11 @@ struct el0_context {
 
 extern struct el0_context el0_context;
 
-/* Run the EL0 code at entry (a VA of the EL0 code page) with x0 = va, x1 = value; returns EL0's x0. */
-u64 el0_run(u64 entry, u64 va, u64 value);
+/*
+ * Run the EL0 code at entry (a VA of the EL0 code page) with x0 = va, x1 = value, x2 = second;
+ * returns EL0's x0, and its x1 in *x1 (a pair load's second register).
+ */
+u64 el0_run(u64 entry, u64 va, u64 value, u64 second, u64 *x1);
 
 /* The VA where probe runs at EL0, given where the EL0 code page is mapped. */
 u64 el0_code_va(void (*probe)(void), u64 page_va);

@@ -124,6 +124,31 @@ static u64 at_s12(u64 op, u64 va)
 }
 
 /*
+ * At boot (start.S, EL2's MMU off): EL1 may use the registers of later
+ * features the cases program (mmu.c), untrapped: HCRX_EL2.TCR2En and
+ * SCTLR2En (FEAT_HCX; 0 makes TCR2_EL1 and SCTLR2_EL1 UNDEFINED at EL1), and
+ * the fine-grained traps of PIR_EL1, PIRE0_EL1 and MAIR2_EL1 off (FEAT_FGT;
+ * their bits trap while 0).
+ */
+void el2_boot_traps(void)
+{
+	if (ID_MMFR1_HCX(read_sysreg(id_aa64mmfr1_el1)))
+		write_sysreg(HCRX_TCR2EN | HCRX_SCTLR2EN, HCRX_EL2);
+	if (ID_MMFR0_FGT(read_sysreg(id_aa64mmfr0_el1))) {
+		write_sysreg(read_sysreg(HFGRTR_EL2) | HFGXTR_N_EL1_REGS, HFGRTR_EL2);
+		write_sysreg(read_sysreg(HFGWTR_EL2) | HFGXTR_N_EL1_REGS, HFGWTR_EL2);
+	}
+	isb();
+}
+
+/* S2PIR_EL2 for the next stage 2, on a CPU with FEAT_S2PIE (0 where the case sets none). */
+static void set_s2pir(u64 s2pir)
+{
+	if (ID_MMFR3_S2PIE(read_sysreg(ID_AA64MMFR3_EL1)))
+		write_sysreg(s2pir, S2PIR_EL2);
+}
+
+/*
  * An AT S12* under another stage 2 geometry, for a case's probe of VTCR_EL2's
  * and VTTBR_EL2's checks (a geometry the EL1 kernel could not itself run
  * under): VTCR_EL2 = vtcr and VTTBR_EL2 with the bits of vttbr_flip flipped
@@ -151,6 +176,7 @@ static bool hvc(struct frame *f)
 {
 	switch (f->x[0]) {
 	case HVC_STAGE2_ON:
+		set_s2pir(f->x[4]);
 		write_sysreg(f->x[1], vtcr_el2);
 		write_sysreg(f->x[2], vttbr_el2);
 		isb();

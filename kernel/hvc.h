@@ -9,7 +9,7 @@
 
 #include "types.h"
 
-#define HVC_STAGE2_ON       1   /* x1 = VTCR_EL2, x2 = VTTBR_EL2, x3 = HCR_EL2 */
+#define HVC_STAGE2_ON       1   /* x1 = VTCR_EL2, x2 = VTTBR_EL2, x3 = HCR_EL2, x4 = S2PIR_EL2 */
 #define HVC_STAGE2_OFF      2
 #define HVC_TAKE_FAULT      3   /* -> x0 = 1 if a probe faulted to EL2 since, x1 = ESR_EL2, x2 = FAR_EL2, x3 = HPFAR_EL2, x4 = ELR_EL2 */
 /*

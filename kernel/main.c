@@ -44,6 +44,12 @@ static void report_boot(u64 boot_el)
 	record_hex("mmfr1", read_sysreg(id_aa64mmfr1_el1));
 	record_hex("mmfr2", read_sysreg(s3_0_c0_c7_2));     /* ID_AA64MMFR2_EL1 */
 	record_hex("isar0", read_sysreg(id_aa64isar0_el1)); /* TLB: FEAT_TLBIRANGE */
+	/* The ID registers of later features (Armv8.7 on; RES0, so 0, before them) */
+	record_hex("mmfr3", read_sysreg(ID_AA64MMFR3_EL1));
+	record_hex("mmfr4", read_sysreg(ID_AA64MMFR4_EL1));
+	record_hex("pfr1", read_sysreg(id_aa64pfr1_el1));
+	record_hex("isar1", read_sysreg(id_aa64isar1_el1));
+	record_hex("isar2", read_sysreg(ID_AA64ISAR2_EL1));
 	record_dec("cases", ncases);
 	record_end();
 }
@@ -72,7 +78,7 @@ static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0,
 	struct ttbr0_regs leave = { tcr_from_regime(&transition), boot_root };
 	struct step_run run = {
 		ALIAS(c->id), ALIAS(c->steps), c->nsteps, ALIAS(&c->regime), ALIAS(tt0), ALIAS(tt1), 1,
-		ALIAS(&window_alias), EL0_CODE_ALIAS_VA, NULL, false, first_change(c),
+		ALIAS(&window_alias), EL0_CODE_ALIAS_VA, NULL, false, first_change(c), ALIAS_OFFSET,
 	};
 
 	mmu_enable(&transition, boot_root, tt1_root);
@@ -81,6 +87,23 @@ static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0,
 	run_in_alias(ALIAS_OFFSET, &enter, &leave, ALIAS(&run_steps), ALIAS(&run));
 	console_set_uart(UART_BASE);
 	current_case_id = c->id;
+}
+
+/* The registers of later features mmu.c and el2.c write: those the CPU has. */
+static void report_extended_regs(const struct regime *r, const struct blob_stage2 *s2)
+{
+	u64 mmfr3 = read_sysreg(ID_AA64MMFR3_EL1);
+
+	if (ID_MMFR3_TCRX(mmfr3))
+		record_hex("tcr2", r->tcr2);
+	if (ID_MMFR3_S1PIE(mmfr3)) {
+		record_hex("pir", r->pir);
+		record_hex("pire0", r->pire0);
+	}
+	if (ID_MMFR3_AIE(mmfr3))
+		record_hex("mair2", r->mair2);
+	if (s2 && ID_MMFR3_S2PIE(mmfr3))
+		record_hex("s2pir", s2->s2pir);
 }
 
 /* The registers as the steps see them (for a kernel_high case, the case's TTBR0 side as run_in_alias sets it). */
@@ -92,6 +115,7 @@ static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1, const s
 	record_hex("sctlr", sctlr_from_regime(&c->regime));
 	record_hex("ttbr0", ttbr0);
 	record_hex("ttbr1", c->regime.el2 ? 0 : ttbr1);     /* the EL2 regime has no TTBR1 */
+	report_extended_regs(&c->regime, c->stage2);
 	if (c->regime.el2 || c->regime.el20) {
 		/* The registers above are EL2's (for EL2&0, E2H = 1: TTBR1_EL2 too, in the EL1 layouts). */
 		record_dec("el", 2);
@@ -163,11 +187,11 @@ static int run_case(const struct mmut_case *c)
 		} else {
 			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, spaces, &tt1, c->nspaces, &window,
 						EL0_CODE_VA, c->stage2 ? &s2 : NULL,
-						c->stage2 && (c->stage2->flags & (STAGE2_HA | STAGE2_HD)), first_change(c) };
+						c->stage2 && (c->stage2->flags & (STAGE2_HA | STAGE2_HD)), first_change(c), 0 };
 
 			if (c->stage2)
 				hvc_call(HVC_STAGE2_ON, vtcr_from_stage2(c->stage2), vttbr_from_stage2(c->stage2, &s2),
-					 hcr_from_stage2(c->stage2), 0);
+					 hcr_from_stage2(c->stage2), c->stage2->s2pir);
 			/* The steps of an EL2-regime case run at EL2: the kernel moves there (mmu.c then programs EL2's MMU). */
 			if (c->regime.el2)
 				hvc_call(HVC_ENTER_EL2, 0, 0, 0, 0);

@@ -75,9 +75,44 @@ void cache_clean_inval(u64 start, u64 size)
 	dsb(sy);
 }
 
+/*
+ * The registers of later features, on a CPU that has them, whatever the
+ * case (0 where it sets none, so no case inherits an earlier one's): TCR2
+ * (FEAT_TCR2), PIR and PIRE0 (FEAT_S1PIE), MAIR2 (FEAT_AIE).  The EL2
+ * regime's PIRE0_EL2 is written too: it has no EL0, so it is unused there.
+ */
+static void write_extended_regs(const struct regime *r)
+{
+	u64 mmfr3 = read_sysreg(ID_AA64MMFR3_EL1);
+	bool el2 = current_el() == 2;
+
+	if (ID_MMFR3_TCRX(mmfr3)) {
+		if (el2)
+			write_sysreg(r->tcr2, TCR2_EL2);
+		else
+			write_sysreg(r->tcr2, TCR2_EL1);
+	}
+	if (ID_MMFR3_S1PIE(mmfr3)) {
+		if (el2) {
+			write_sysreg(r->pir, PIR_EL2);
+			write_sysreg(r->pire0, PIRE0_EL2);
+		} else {
+			write_sysreg(r->pir, PIR_EL1);
+			write_sysreg(r->pire0, PIRE0_EL1);
+		}
+	}
+	if (ID_MMFR3_AIE(mmfr3)) {
+		if (el2)
+			write_sysreg(r->mair2, MAIR2_EL2);
+		else
+			write_sysreg(r->mair2, MAIR2_EL1);
+	}
+}
+
 void mmu_enable(const struct regime *r, u64 ttbr0, u64 ttbr1)
 {
 	write_sysreg_elx(r->mair, mair);
+	write_extended_regs(r);
 	write_sysreg_elx(tcr_from_regime(r), tcr);
 	write_sysreg_elx(ttbr0, ttbr0);
 	if (!r->el2)

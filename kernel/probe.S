@@ -27,6 +27,13 @@ __probes_start:
 	probe probe_store64, str x1, [x0]
 	probe probe_ldtr64, ldtr x0, [x0]
 	probe probe_sttr64, sttr x1, [x0]
+	/* Pairs: x0 = va, the registers stored x1 and x2; a load returns its two in x0 and x1. */
+	probe probe_ldp32, ldp w0, w1, [x0]
+	probe probe_ldp64, ldp x0, x1, [x0]
+	probe probe_stp32, stp w1, w2, [x0]
+	probe probe_stp64, stp x1, x2, [x0]
+	probe probe_ldar64, ldar x0, [x0]
+	probe probe_stlr64, stlr x1, [x0]
 	.global __probes_end
 __probes_end:
 

@@ -21,16 +21,23 @@ struct probe_state {
 
 extern volatile struct probe_state probe;
 
-u64 probe_load8(u64 va);
-u64 probe_load16(u64 va);
-u64 probe_load32(u64 va);
-u64 probe_load64(u64 va);
-u64 probe_store8(u64 va, u64 value);
-u64 probe_store16(u64 va, u64 value);
-u64 probe_store32(u64 va, u64 value);
-u64 probe_store64(u64 va, u64 value);
-u64 probe_ldtr64(u64 va);
-u64 probe_sttr64(u64 va, u64 value);
+/* Two registers, returned in x0 and x1 (AAPCS64's composite return): a pair load's. */
+struct reg_pair {
+	u64 first, second;
+};
+
+/*
+ * The data probes (probe.S), one type for all: x0 = va, x1 = value (the first register
+ * stored), x2 = second (a pair's second register stored); a load returns what it loaded
+ * in .first (x0), a pair load its second register in .second (x1).
+ */
+typedef struct reg_pair data_probe(u64 va, u64 value, u64 second);
+data_probe probe_load8, probe_load16, probe_load32, probe_load64;
+data_probe probe_store8, probe_store16, probe_store32, probe_store64;
+data_probe probe_ldtr64, probe_sttr64;
+data_probe probe_ldp32, probe_ldp64, probe_stp32, probe_stp64;
+data_probe probe_ldar64, probe_stlr64;
+
 u64 probe_at_s1e1r(u64 va);
 u64 probe_at_s1e1w(u64 va);
 u64 probe_at_s1e0r(u64 va);

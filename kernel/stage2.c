@@ -101,7 +101,7 @@ u64 vtcr_from_stage2(const struct blob_stage2 *s)
 	       VTCR_SH0_INNER | vtcr_tg0(s->tg) | VTCR_PS(s->ps) |
 	       (s->flags & STAGE2_VS ? VTCR_VS : 0) | (s->flags & STAGE2_HA ? VTCR_HA : 0) |
 	       (s->flags & STAGE2_HD ? VTCR_HD : 0) | (s->flags & STAGE2_DS ? VTCR_DS : 0) |
-	       (s->flags & STAGE2_SL2 ? VTCR_SL2 : 0);
+	       (s->flags & STAGE2_SL2 ? VTCR_SL2 : 0) | (s->flags & STAGE2_S2PIE ? VTCR_S2PIE : 0);
 }
 
 u64 vttbr_from_stage2(const struct blob_stage2 *s, const struct pgtable *s2)

@@ -33,6 +33,7 @@ _start:
 	msr	vbar_el2, x0
 	ldr	x0, =el2_stack_top
 	mov	sp, x0
+	bl	el2_boot_traps
 	bl	el2_boot_hcr
 	cbz	x0, 3f
 	msr	hcr_el2, x0             /* E2H takes effect for what follows: the redirections */

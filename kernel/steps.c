@@ -25,19 +25,73 @@
 const struct walk_memory window = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZE, 0 };
 const struct walk_memory window_alias = { KERNEL_WINDOW_BASE, KERNEL_WINDOW_SIZE, ALIAS_OFFSET };
 
+/* What a data access's step record reports: the value loaded, the two registers of a pair load, or nothing. */
+enum access_result { LOADS_VALUE, LOADS_PAIR32, LOADS_PAIR64, STORES };
+
+/*
+ * The data accesses, one row each: the probe at EL1 (or EL2), its twin at EL0
+ * (el0.S; NULL where the op has none: LDTR/STTR, which are EL1's unprivileged
+ * forms), and what the record reports.  A pair stores value and its second
+ * register (second_register); a pair load of two W registers reports them as
+ * one value, the second above the first, as they lie in memory.
+ */
+static const struct access_kind {
+	data_probe *probe;
+	void (*el0)(void);
+	enum access_result result;
+} access_kinds[OP_COUNT] = {
+	[OP_LOAD8] = { probe_load8, el0_load8, LOADS_VALUE },
+	[OP_LOAD16] = { probe_load16, el0_load16, LOADS_VALUE },
+	[OP_LOAD32] = { probe_load32, el0_load32, LOADS_VALUE },
+	[OP_LOAD64] = { probe_load64, el0_load64, LOADS_VALUE },
+	[OP_STORE8] = { probe_store8, el0_store8, STORES },
+	[OP_STORE16] = { probe_store16, el0_store16, STORES },
+	[OP_STORE32] = { probe_store32, el0_store32, STORES },
+	[OP_STORE64] = { probe_store64, el0_store64, STORES },
+	[OP_LDTR64] = { probe_ldtr64, NULL, LOADS_VALUE },
+	[OP_STTR64] = { probe_sttr64, NULL, STORES },
+	[OP_LDP32] = { probe_ldp32, el0_ldp32, LOADS_PAIR32 },
+	[OP_LDP64] = { probe_ldp64, el0_ldp64, LOADS_PAIR64 },
+	[OP_STP32] = { probe_stp32, el0_stp32, STORES },
+	[OP_STP64] = { probe_stp64, el0_stp64, STORES },
+	[OP_LDAR64] = { probe_ldar64, el0_ldar64, LOADS_VALUE },
+	[OP_STLR64] = { probe_stlr64, el0_stlr64, STORES },
+};
+
+static const struct access_kind *access_kind(u32 op)
+{
+	return access_kinds[op].probe ? &access_kinds[op] : NULL;
+}
+
+/* A pair store's second register: OP_STP64's own (the step's mask field), OP_STP32's value's high half. */
+static u64 second_register(const struct step *s)
+{
+	return s->op == OP_STP64 ? s->mask : s->value >> 32;
+}
+
+/* The registers a data access leaves (nothing of a store's is reported). */
+static struct reg_pair run_access(const struct access_kind *k, const struct step *s, const struct step_run *c)
+{
+	struct reg_pair r;
+
+	if (s->el == 0) {
+		/* harness/cases (EL0_OPS) and blob.c allow EL0 only for ops with an EL0 twin */
+		r.first = el0_run(el0_code_va(k->el0, c->el0_code), s->va, s->value, second_register(s), &r.second);
+	} else {
+		/* The table holds link addresses: from the TTBR1 alias the probe is at its alias. */
+		data_probe *probe = (data_probe *)((uintptr_t)k->probe + c->code_offset);
+
+		r = probe(s->va, s->value, second_register(s));
+	}
+	if (k->result == LOADS_PAIR32)
+		r.first = (u32)r.first | r.second << 32;
+	return r;
+}
+
+/* The other probes: fetches, AT, the self-tests. */
 static u64 run_probe(const struct step *s)
 {
 	switch (s->op) {
-	case OP_LOAD8: return probe_load8(s->va);
-	case OP_LOAD16: return probe_load16(s->va);
-	case OP_LOAD32: return probe_load32(s->va);
-	case OP_LOAD64: return probe_load64(s->va);
-	case OP_STORE8: return probe_store8(s->va, s->value);
-	case OP_STORE16: return probe_store16(s->va, s->value);
-	case OP_STORE32: return probe_store32(s->va, s->value);
-	case OP_STORE64: return probe_store64(s->va, s->value);
-	case OP_LDTR64: return probe_ldtr64(s->va);
-	case OP_STTR64: return probe_sttr64(s->va, s->value);
 	case OP_FETCH: return probe_fetch(s->va);
 	case OP_AT_S1E1R: return probe_at_s1e1r(s->va);
 	case OP_AT_S1E1W: return probe_at_s1e1w(s->va);
@@ -56,32 +110,16 @@ static u64 run_probe(const struct step *s)
 	return 0;
 }
 
-/* The EL0 probe of an op a case may run at EL0 (harness/cases/steps.py allows no other). */
+/* The EL0 code of a step other than a data access that may run at EL0 (harness/cases/steps.py EL0_OPS, blob.c). */
 static void (*el0_probe(u32 op))(void)
 {
-	switch (op) {
-	case OP_LOAD8: return el0_load8;
-	case OP_LOAD16: return el0_load16;
-	case OP_LOAD32: return el0_load32;
-	case OP_LOAD64: return el0_load64;
-	case OP_STORE8: return el0_store8;
-	case OP_STORE16: return el0_store16;
-	case OP_STORE32: return el0_store32;
-	case OP_STORE64: return el0_store64;
-	case OP_FETCH: return el0_fetch;
-	default: return selftest_hang_el0;     /* OP_SELFTEST_HANG */
-	}
+	return op == OP_FETCH ? el0_fetch : selftest_hang_el0;   /* OP_SELFTEST_HANG */
 }
 
 static bool is_at(u32 op)
 {
 	return (op >= OP_AT_S1E1R && op <= OP_AT_S1E1WP) || (op >= OP_AT_S12E1R && op <= OP_AT_S12E0W) ||
 	       op == OP_AT_S1E2R || op == OP_AT_S1E2W;
-}
-
-static bool is_store(u32 op)
-{
-	return (op >= OP_STORE8 && op <= OP_STORE64) || op == OP_STTR64;
 }
 
 /* The first of a case's steps that changes its tables or registers (a maintenance step, a fix-up), or nsteps. */
@@ -200,7 +238,6 @@ static void run_step(const struct step_run *c, unsigned n)
 {
 	const struct step *s = &c->steps[n];
 	struct hvc_result el2_fault = { 0 };
-	u64 result;
 
 	if (is_maint(s->op)) {
 		run_maint(n, s, c->regime, c->spaces, c->tt1, c->s2);
@@ -221,16 +258,28 @@ static void run_step(const struct step_run *c, unsigned n)
 	if (full)
 		report_walk(n, "before", &before_walk);
 
+	const struct access_kind *access = access_kind(s->op);
+	struct reg_pair loaded = { 0, 0 };
+
 	probe.fault.taken = false;
 	probe.fetch_target = s->va;
 	if (s->el == 0) {
 		probe.armed = PROBE_EL0;
-		result = el0_run(el0_code_va(el0_probe(s->op), c->el0_code), s->va, s->value);
+		if (access) {
+			loaded = run_access(access, s, c);
+		} else {
+			u64 x1;
+
+			loaded.first = el0_run(el0_code_va(el0_probe(s->op), c->el0_code), s->va, s->value, 0, &x1);
+		}
 	} else {
 		/* An AT is armed too: AArch64.AT_S1Ex takes a synchronous External abort on its walk
 		 * as a Data Abort (J1.1.3), which is that step's outcome, not the end of the run. */
 		probe.armed = s->op == OP_FETCH ? PROBE_FETCH : PROBE_DATA;
-		result = run_probe(s);
+		if (access)
+			loaded = run_access(access, s, c);
+		else
+			loaded.first = run_probe(s);
 	}
 	probe.armed = PROBE_NONE;
 	if (c->s2)
@@ -264,11 +313,13 @@ static void run_step(const struct step_run *c, unsigned n)
 		record_hex("elr", probe.fault.elr);
 	} else if (is_at(s->op)) {
 		record_str("result", "par");
-		record_hex("par", result);
+		record_hex("par", loaded.first);
 	} else {
 		record_str("result", "ok");
-		if (!is_store(s->op))
-			record_hex("value", result);
+		if (!access || access->result != STORES)
+			record_hex("value", loaded.first);
+		if (access && access->result == LOADS_PAIR64)
+			record_hex("value_hi", loaded.second);
 	}
 	record_end();
 	if (after)

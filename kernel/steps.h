@@ -18,6 +18,7 @@ struct step_run {
 	struct pgtable *s2;                     /* the stage 2 tables, or NULL: EL2 takes the steps' stage 2 faults */
 	bool s2_updates;                        /* VTCR_EL2.HA or HD: stage 2 hardware updates */
 	unsigned first_change;                  /* the first step that changes tables or registers, or n */
+	u64 code_offset;                        /* added to a link address to reach the code from here: 0 or ALIAS_OFFSET */
 };
 
 /* What a walk may read, from the identity map and from the alias. */

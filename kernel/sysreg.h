@@ -5,8 +5,11 @@
 #include "types.h"
 
 #ifndef __ASSEMBLER__
-#define read_sysreg(r) ({ u64 __v; __asm__ volatile("mrs %0, " #r : "=r"(__v)); __v; })
-#define write_sysreg(v, r) __asm__ volatile("msr " #r ", %0" : : "r"((u64)(v)))
+/* r is a register name, or a macro naming one by its encoding (TCR2_EL1 below): expanded before it is a string. */
+#define read_sysreg(r) read_sysreg_(r)
+#define read_sysreg_(r) ({ u64 __v; __asm__ volatile("mrs %0, " #r : "=r"(__v)); __v; })
+#define write_sysreg(v, r) write_sysreg_(v, r)
+#define write_sysreg_(v, r) __asm__ volatile("msr " #r ", %0" : : "r"((u64)(v)))
 #define isb() __asm__ volatile("isb" ::: "memory")
 #define dsb(opt) __asm__ volatile("dsb " #opt ::: "memory")
 /* One TLBI: by its operand Xt, or of everything it names (no operand). */
@@ -152,6 +155,56 @@
 /* SPSR.M[3:0]: the Exception level and stack pointer an exception was taken from */
 #define SPSR_M_MASK         0xf
 #define SPSR_M_EL0T         0x0
+
+/*
+ * Registers of Armv8.7 and later by their encodings (S3_op1_Cn_Cm_op2), so that
+ * an Armv8.0 assembler takes them (Arm ARM D24.2 gives each one's encoding).
+ */
+#define ID_AA64MMFR3_EL1    s3_0_c0_c7_3
+#define ID_AA64MMFR4_EL1    s3_0_c0_c7_4
+#define ID_AA64ISAR2_EL1    s3_0_c0_c6_2
+#define TCR2_EL1            s3_0_c2_c0_3    /* FEAT_TCR2; TCR2_EL2 at EL2 with E2H = 1 */
+#define TCR2_EL2            s3_4_c2_c0_3
+#define PIR_EL1             s3_0_c10_c2_3   /* FEAT_S1PIE */
+#define PIR_EL2             s3_4_c10_c2_3
+#define PIRE0_EL1           s3_0_c10_c2_2
+#define PIRE0_EL2           s3_4_c10_c2_2
+#define MAIR2_EL1           s3_0_c10_c2_1   /* FEAT_AIE */
+#define MAIR2_EL2           s3_4_c10_c1_1
+#define S2PIR_EL2           s3_4_c10_c2_5   /* FEAT_S2PIE */
+#define HCRX_EL2            s3_4_c1_c2_2    /* FEAT_HCX */
+#define HFGRTR_EL2          s3_4_c1_c1_4    /* FEAT_FGT */
+#define HFGWTR_EL2          s3_4_c1_c1_5
+
+/* TCR2_EL1 (and TCR2_EL2: the same bits for these) */
+#define TCR2_PIE            BIT(1)      /* FEAT_S1PIE: stage 1 permission indirection */
+#define TCR2_AIE            BIT(4)      /* FEAT_AIE: AttrIndx[3], MAIR2 */
+
+/* VTCR_EL2.S2PIE (FEAT_S2PIE) */
+#define VTCR_S2PIE          BIT(36)
+
+/* HCRX_EL2: EL1's access to TCR2_EL1 and SCTLR2_EL1 (0: UNDEFINED, trapped to EL2) */
+#define HCRX_TCR2EN         BIT(14)
+#define HCRX_SCTLR2EN       BIT(15)
+
+/*
+ * HFGRTR_EL2 / HFGWTR_EL2 (FEAT_FGT): the negative-polarity bits that trap
+ * EL1's reads and writes of these registers to EL2 while they are 0.
+ */
+#define HFGXTR_NPIRE0_EL1   BIT(57)
+#define HFGXTR_NPIR_EL1     BIT(58)
+#define HFGXTR_NMAIR2_EL1   BIT(62)
+#define HFGXTR_N_EL1_REGS   (HFGXTR_NPIRE0_EL1 | HFGXTR_NPIR_EL1 | HFGXTR_NMAIR2_EL1)
+
+/* ID_AA64MMFR0_EL1.FGT, bits [59:56]: FEAT_FGT */
+#define ID_MMFR0_FGT(v)     (((v) >> 56) & 0xf)
+/* ID_AA64MMFR1_EL1.HCX, bits [43:40]: FEAT_HCX */
+#define ID_MMFR1_HCX(v)     (((v) >> 40) & 0xf)
+/* ID_AA64MMFR3_EL1: TCRX [3:0] FEAT_TCR2, S1PIE [11:8], S2PIE [15:12], AIE [27:24] */
+#define ID_MMFR3_TCRX(v)    ((v) & 0xf)
+#define ID_MMFR3_S1PIE(v)   (((v) >> 8) & 0xf)
+#define ID_MMFR3_S2PIE(v)   (((v) >> 12) & 0xf)
+#define ID_MMFR3_AIE(v)     (((v) >> 24) & 0xf)
 
 /* ID_AA64MMFR1_EL1.VH, bits [11:8]: 1 FEAT_VHE */
 #define ID_MMFR1_VH(v)      (((v) >> 8) & 0xf)

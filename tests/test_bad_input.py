@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from harness.cases import CaseError, load_file
+from harness.cases import OPS, CaseError, load_file
 from suite_run import real_qemu, shell_script, suite, suite_options  # noqa: F401  (fixtures)
 
 FEATURE = 'feature = "bad input"'
@@ -119,6 +119,16 @@ BAD = [
     ("range_tlbi_misaligned", 'requires = ["FEAT_TLBIRANGE"]\n'
      'steps = [ { do = "tlbi_rvaae1", va = 0x8000_0800 } ]', "steps[0].va", "not a multiple of 0x1000"),
     ("vhe_without_feature", 'el2 = "vhe"', "requires", "needs FEAT_VHE"),
+    ("pie_without_feature", 'regime = { pie = true }', "regime.pie", "needs FEAT_S1PIE"),
+    ("pir_kernel_index", 'requires = ["FEAT_S1PIE"]\nregime = { pie = true, pir = { 8 = 1 } }', "regime.pir.8",
+     "the kernel's own mappings'"),
+    ("pir_not_4_bits", 'requires = ["FEAT_S1PIE"]\nregime = { pie = true, pir = { 2 = 16 } }', "regime.pir.2",
+     "not a 4-bit encoding"),
+    ("pir_bad_index", 'requires = ["FEAT_S1PIE"]\nregime = { pie = true, pir = { 16 = 1 } }', "regime.pir.16",
+     "unknown key"),
+    ("s2pir_kernel_index", 'requires = ["FEAT_S2PIE"]\nstage2 = { t0sz = 24, s2pie = true, s2pir = { 1 = 0 } }',
+     "stage2.s2pir.1", "the kernel's own mappings'"),
+    ("s2pie_without_feature", 'stage2 = { t0sz = 24, s2pie = true }', "stage2.s2pie", "needs FEAT_S2PIE"),
     ("vhe_with_stage2", 'el2 = "vhe"\nrequires = ["FEAT_VHE"]\nstage2 = { t0sz = 24 }\n'
      's2map = [ { ipa = 0x8000_0000, to = "frame0", level = 3 } ]', "stage2", "not the EL2&0 regime"),
     ("el2_asid_without_e2h", 'el2 = "nvhe"\nsteps = [ { do = "tlbi_vae2", va = 0x8000_0000, asid = 3 } ]',
@@ -132,7 +142,7 @@ BAD = [
     ("word_level", 'map = [ { va = 0x8000_0000, to = "frame0", level = "two" } ]', "map[0].level",
      "must be an integer, not the string 'two' (a string here is an expression over the case's matrix parameters"),
     ("op_misspelt", 'steps = [ { do = "stor64", va = 0x8000_0000, expect = "ok" } ]', "steps[0].do",
-     "'stor64' is not one of the 87 known (did you mean 'store64'"),
+     f"'stor64' is not one of the {len(OPS)} known (did you mean 'store64'"),
     ("fault_misspelt", 'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "permision", level = 3 } } ]',
      "steps[0].expect.fault", "(did you mean 'permission'?)"),
     ("fault_capitalised", 'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "Permission", level = 3 } } ]',

@@ -34,7 +34,7 @@ class Regime(ctypes.Structure):
                [(n, ctypes.c_bool) for n in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
                                              "kernel_high", "raw_ttbr1", "as_", "a1", "el20")] + \
                [(n, ctypes.c_bool) for n in (*REGIME_CONTROLS, "el2")] + \
-               [("ttbr1", ctypes.c_uint64), ("mair", ctypes.c_uint64)]
+               [(n, ctypes.c_uint64) for n in ("ttbr1", "mair", "tcr2", "pir", "pire0", "mair2")]
 
 
 class Map(ctypes.Structure):
@@ -84,6 +84,7 @@ def test_every_case_reads_back_as_encoded(lib):
                                                "kernel_high")] == \
             [r.epd0, r.epd1, r.tbi0, r.tbi1, r.ds, r.ha, r.hd, r.sctlr_a, r.kernel_high]
         assert (c.regime.raw_ttbr1, c.regime.ttbr1, c.regime.mair) == (r.ttbr1 is not None, r.ttbr1 or 0, r.mair)
+        assert (c.regime.tcr2, c.regime.pir, c.regime.pire0, c.regime.mair2) == (r.tcr2, r.pir, r.pire0, r.mair2)
         assert (c.regime.as_, c.regime.a1) == (r.asid16, r.a1)
         assert (c.regime.el2, c.regime.el20) == (case.el2 == "nvhe", case.el2 == "vhe")
         assert [getattr(c.regime, f) for f in REGIME_CONTROLS] == [getattr(r, f) for f in REGIME_CONTROLS]
@@ -103,6 +104,8 @@ def test_every_case_reads_back_as_encoded(lib):
             assert c.steps[k].el == (1 if s.fixup else s.el)
             if s.op in DESC_WRITES or s.fixup:
                 assert (c.steps[k].value, c.steps[k].mask) == declared.descriptor_write(case, s, k)
+            elif s.op == "stp64":       # the second register in the mask field (kernel/case.h OP_STP64)
+                assert c.steps[k].value | c.steps[k].mask << 64 == s.value
             elif s.s2_under is not None:
                 assert (c.steps[k].value, c.steps[k].mask) == (declared.under_vtcr(case, s), s.s2_under.vttbr_flip)
             elif s.op not in MAINT_OPS:
@@ -120,7 +123,7 @@ def _case_record(data, index):
 
 
 # Fields of the case record struct as blob._CASE unpacks them.
-ID, ID_LEN, TG0, T0SZ, FLAGS, MAPS, NMAPS, STEPS, NSTEPS = 0, 1, 2, 4, 7, 10, 11, 16, 17
+ID, ID_LEN, TG0, T0SZ, FLAGS, MAPS, NMAPS, STEPS, NSTEPS = 0, 1, 2, 4, 7, 14, 15, 20, 21
 
 
 def _with_case_field(data, index, field, value):

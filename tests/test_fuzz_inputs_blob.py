@@ -95,7 +95,7 @@ def mutate(data, blob_bytes):
             ncases = (len(out) - HEADER) // RECORD
             record = HEADER + data.draw(st.integers(0, max(0, min(ncases, 8) - 1))) * RECORD
             array = data.draw(st.integers(0, 4))
-            offset, count = struct.unpack_from("<II", out, record + 40 + 8 * array)
+            offset, count = struct.unpack_from("<II", out, record + RECORD - 40 + 8 * array)    # the 5 (offset, count) pairs end it
             at = offset + data.draw(st.integers(0, 31))
             if count and at < len(out):
                 out[at] = data.draw(st.sampled_from([0, 1, 2, 3, 4, 7, 8, 12, 15, 16, 47, 48, 49, 63, 64, 65, 127,

@@ -128,3 +128,19 @@ def test_a_lost_walk_record_fails_the_case(suite, tmp_path, real_qemu):
     assert run.outcomes() == {PLAIN: "failed"}, run.output
     problems = "\n".join(run.case(PLAIN)["problems"])
     assert "arrived (records lost or garbled): rerun it" in problems, problems
+
+
+def test_the_later_features_are_read_from_the_boot_records_later_id_registers():
+    """QEMU 11.1.3 -cpu max's ID registers as its boot record reports them (kernel/main.c report_boot):
+    FEAT_S1PIE, FEAT_S2PIE, FEAT_AIE, FEAT_TCR2 from ID_AA64MMFR3_EL1, FEAT_GCS from ID_AA64PFR1_EL1;
+    a boot record of 7.2.22 has the same registers at 0, and the skip names the field."""
+    from harness import features
+    sid = features.Ids(mmfr0=0x2100032310201126, mmfr1=0x110112010312122, mmfr2=0x1221011112011011,
+                       isar0=0x1221111110312120, mmfr3=0x1000000011001111, mmfr4=0x100, pfr1=0x10101012000121,
+                       isar1=0x111211110211502, isar2=0x1120000000110012)
+    assert features.missing(["FEAT_TCR2", "FEAT_S1PIE", "FEAT_S2PIE", "FEAT_AIE", "FEAT_GCS", "FEAT_ASID2",
+                             "FEAT_ATS1A", "FEAT_XS", "FEAT_NV2", "!FEAT_S1POE"], *sid) == []
+    bookworm = (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120, 0, 0, 0x21, 0, 0)
+    assert features.missing(["FEAT_S1PIE", "FEAT_GCS"], *bookworm) == [
+        "lacks FEAT_S1PIE (stage 1 permission indirection (TCR2_ELx.PIE, PIR_ELx, PIRE0_ELx); ID_AA64MMFR3_EL1.S1PIE = 0x0)",
+        "lacks FEAT_GCS (Guarded Control Stack; ID_AA64PFR1_EL1.GCS = 0x0)"]

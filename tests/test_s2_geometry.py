@@ -60,6 +60,19 @@ def test_an_at_under_a_bad_geometry_faults_at_level_0_on_stage_1s_first_descript
     assert _pars(predict_case(plain, ids)[0]) == {(0, 0, 0, 0)}
 
 
+def test_a_misaligned_vttbr_base_is_treated_as_aligned_or_corrupts_the_walks_address(tmp_path):
+    """K1.2.5: VTTBR_EL2's RES0 base bit 12 (below the 8 KiB pair of level 1 tables) is treated as
+    0, or the walk's address takes it: stage 1's tables (IPA 0x4010_0000, level 1 index 1) are then
+    read through entry 513, empty: a stage 2 Translation fault at level 1 on the walk."""
+    case = _case(tmp_path, '{ do = "at_s12e1r", va = 0x8000_0010, under = { vttbr_flip = 0x1000 }, expect = '
+                           '{ one_of = [ { pa = "frame0 + 0x10" }, ' + FAULT.replace("FAULT", "translation")
+                           .replace("level = 0", "level = 1") + ' ] } }')
+    first, after = predict_case(case, MAX)
+    assert _pars(first) == {(0, 0, 0, 0), (1, 1, 1, esr.fault_status("translation", 1))}
+    assert "K1.2.5" in first.rule
+    assert _pars(after) == {(0, 0, 0, 0)}
+
+
 def test_the_blob_step_carries_the_vtcr_and_the_vttbr_bits_to_flip(tmp_path):
     case = _case(tmp_path, '{ do = "at_s12e1r", va = 0x8000_0010, under = { sl0 = 0, vttbr_flip = 0x1000 }, '
                            'expect = ' + FAULT.replace("FAULT", "translation") + ' }')

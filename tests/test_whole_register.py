@@ -81,6 +81,30 @@ def test_hpfar_every_bit_is_judged_where_the_ipa_is_valid():
             f"HPFAR_EL2 bit {flip.bit_length() - 1}"
 
 
+@pytest.mark.parametrize("pa_bits", [40, 44, 48])
+def test_hpfar_fipa_bits_at_and_above_the_implemented_pa_size_are_res0(pa_bits):
+    """D24.2.76: FIPA's bits for address bits the implementation does not have read 0, whatever the
+    IPA: a stage 2 fault of an IPA with bit pa_bits set (as the model's records may hold it) predicts
+    HPFAR_EL2 with that bit clear, and an observation that sets it, or any FIPA bit above, fails."""
+    abort = replace(ABORTS["stage2_data"], ipa=IPA | 1 << pa_bits, pa_bits=pa_bits)
+    assert abort.hpfar().value == (IPA >> 12) << 4
+    outcomes, obs = Outcomes({abort}), _observed(abort)
+    assert observation_allowed(STORE, outcomes, obs) == []
+    for bit in range(pa_bits, 52):
+        flipped = replace(obs, hpfar=obs.hpfar | 1 << (bit - 12 + esr.HPFAR_FIPA.shift))
+        assert observation_allowed(STORE, outcomes, flipped), f"HPFAR_EL2.FIPA bit for PA bit {bit}"
+
+
+def test_the_model_gives_a_stage2_fault_the_cpus_pa_size():
+    """The stage 2 aborts the model makes carry the CPU's PAMax (ID_AA64MMFR0_EL1.PARange)."""
+    from test_model_stage2 import A53_IDS, regs, s1_page, s2_page, tables
+    from harness.model import Access, full_translate
+    memory = tables(s1_page(0x80_0000_0000), s2_page(0x4100_0000, af=False))
+    for ids, bits in ((A53_IDS, 40), ({**A53_IDS, "mmfr0": 0x1125}, 48)):
+        aborts = [o for o in full_translate(regs(ids), memory, Access("load64", 0x8000_0000)) if isinstance(o, Abort)]
+        assert aborts and {a.pa_bits for a in aborts} == {bits}
+
+
 def test_hpfar_is_unknown_for_a_stage2_permission_fault_not_on_a_walk():
     # IPAValid: a Permission fault not on a stage 1 walk leaves HPFAR_EL2 UNKNOWN.
     abort = replace(ABORTS["stage2_data"], fsc=0x0F)

@@ -92,16 +92,16 @@ class Fields:
                                  f"{did_you_mean(e.unknown, self.names)}") from None
         return value
 
-    def int(self, key, default=None, required=False, signed=False):
-        """An integer that fits in a 64-bit register (signed: may be negative, as a level or a
-        sign-extended VA)."""
+    def int(self, key, default=None, required=False, signed=False, bits=64):
+        """An integer that fits in a 64-bit register, or `bits` bits (a pair of registers: 128)
+        (signed: may be negative, as a level or a sign-extended VA)."""
         value = self._get(key, default, required, "an integer")
         if value is None:
             return value
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(key, f"must be an integer, not {type_name(value)}")
-        if not (-(1 << 63) if signed else 0) <= value < 1 << 64:
-            raise self.error(key, f"{value:#x} does not fit in 64 bits" if value >= 0 or signed else
+        if not (-(1 << 63) if signed else 0) <= value < 1 << bits:
+            raise self.error(key, f"{value:#x} does not fit in {bits} bits" if value >= 0 or signed else
                              f"must not be negative ({value})")
         return value
 

@@ -28,6 +28,11 @@ class CaseError(Exception):
         super().__init__(": ".join(parts) + f": {message}")
 
 
+SYSREG = read_constants(kernel_header("sysreg.h"))
+# Regime keys that are TCR2_ELx bits (kernel/sysreg.h names each once).
+TCR2_FIELDS = {"pie": SYSREG["TCR2_PIE"], "aie": SYSREG["TCR2_AIE"]}
+
+
 @dataclass(frozen=True)
 class Regime:
     tg0: int            # granule shift of TTBR0 tables
@@ -55,6 +60,18 @@ class Regime:
     e0pd1: bool = False
     asid16: bool = False    # TCR_EL1.AS: 16-bit ASIDs
     a1: bool = False        # TCR_EL1.A1: TTBR1_EL1's ASID is the current one
+    # TCR2_ELx (FEAT_TCR2): its fields by name (TCR2_FIELDS); the register is tcr2 below.
+    pie: bool = False       # TCR2.PIE (FEAT_S1PIE): stage 1 permissions through PIR/PIRE0
+    aie: bool = False       # TCR2.AIE (FEAT_AIE): AttrIndx[3], MAIR2
+    # PIR_ELx and PIRE0_ELx (FEAT_S1PIE) whole, the kernel's own PI indices' included (kernel_pi)
+    pir: int = 0
+    pire0: int = 0
+    mair2: int = 0          # MAIR2_ELx (FEAT_AIE): AttrIndx 8-15
+
+    @property
+    def tcr2(self):
+        """TCR2_ELx as mmu.c writes it (the blob carries it whole)."""
+        return sum(TCR2_FIELDS[key] for key in TCR2_FIELDS if getattr(self, key))
 
     @property
     def ips(self):
@@ -162,6 +179,8 @@ class Stage2:
     raws: tuple             # Raw (va: the IPA)
     ds: bool = False        # VTCR_EL2.DS (FEAT_LPA2): 52-bit IPAs and descriptors with 4K and 16K
     sl2: bool = False       # VTCR_EL2.SL2 (FEAT_LPA2, 4K, DS): with SL0 = 0 the walk starts at level -1
+    s2pie: bool = False     # VTCR_EL2.S2PIE (FEAT_S2PIE): stage 2 permissions through S2PIR_EL2
+    s2pir: int = 0          # S2PIR_EL2 whole, the kernel's own S2PI indices' included (kernel_pi)
 
     @property
     def ips_bits(self):
@@ -285,8 +304,8 @@ CASE_KEYS = {"summary", "regime", "matrix", "map", "tables", "raw", "steps", "re
              "stage2", "s2map", "s2raw", "el2"}
 REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
                "ttbr1", "mair", "wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1",
-               "asid16", "a1"}
-STAGE2_KEYS = {"granule", "t0sz", "sl0", "sl2", "ps", "ds", "fwb", "ha", "hd", "vs", "vmid"}
+               "asid16", "a1", *TCR2_FIELDS, "pir", "pire0", "mair2"}
+STAGE2_KEYS = {"granule", "t0sz", "sl0", "sl2", "ps", "ds", "fwb", "ha", "hd", "vs", "vmid", "s2pie", "s2pir"}
 S2MAP_KEYS = {"ipa", "to", "level", "memattr", "s2ap", "sh", "xn", "af", "contig", "dbm"}
 MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm", "space"}
 # TTBR0 table sets a case may have (kernel/case.h MAX_SPACES): its address spaces.

@@ -8,6 +8,7 @@ from harness.cases.names import (
     ALL_AT_OPS, AP_NAMES, AT_OPS, AT_S12_OPS, EL0_OPS, FIXUP_KINDS, HWDEF, LOADS, MAINT_OPS, OPS, RANGE_TLBI, S2_RANGE_TLBI,
     SELFTESTS, SH_NAMES, STORES, SYSREG_WRITES,
 )
+from harness.ops import LS_SYNDROME, RETRYABLE
 from harness.cases.schema import (
     CaseError, DESC_FIELDS, Expect, FAULT_KEYS, FRAME_NAME, MAINT_KEYS, MAP_KEYS, PAR_KEYS, S2_DESC_EXPECT_KEYS,
     STEP_KEYS, UNDER_KEYS, S2Under, Step, TlbiRange,
@@ -128,7 +129,7 @@ def read_step(path, name, i, table, names):
     f = Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"}, names)
     va = f.int("va", 0 if op in SELFTESTS else None, required=op not in SELFTESTS)
     if op in STORES:
-        value = f.int("value", 0)
+        value = f.int("value", 0, bits=max(64, 8 * STORES[op]))     # a pair of X registers: 128 bits
     elif "value" in table:
         raise f.error("value", f"only stores take a value, not {op}")
     else:
@@ -182,9 +183,9 @@ def _retry(path, name, i, step, table, names):
     (FIXUP_KINDS) and runs the access again, which must meet `retry`."""
     where = f"steps[{i}].fixup"
     spec = table["fixup"]
-    if step.op in SELFTESTS or step.op == "fetch" or step.op in ALL_AT_OPS:
-        raise CaseError(path, f"{step.op} cannot be retried after a fix-up (only loads and stores fault "
-                        "into the kernel's handler and return)", name, where)
+    if step.op not in RETRYABLE:
+        raise CaseError(path, f"{step.op} cannot be retried after a fix-up (only single-register loads and "
+                        f"stores are: {', '.join(RETRYABLE)})", name, where)
     if not isinstance(spec, dict):
         raise CaseError(path, "must be a table: { kind = ..., level = ..., ... }", name, where)
     kind = spec.get("kind")
@@ -271,6 +272,9 @@ def read_expect(path, name, where, op, va, spec, names):
             raise f.error("ipa", "only a stage 2 fault reports a faulting IPA (HPFAR_EL2, PAR_EL1)")
         if "isv" in spec and op not in LOADS and op not in STORES:
             raise f.error("isv", "ISV and the instruction syndrome are reported for a load's or store's Data Abort")
+        if spec.get("isv") is True and op not in LS_SYNDROME:
+            raise f.error("isv", f"{op} never has a valid instruction syndrome (ISV = 1 only for a load or store "
+                          "of a single general-purpose register: ESR_EL2.ISV, D24.2.46)")
         return Expect("fault", fault=fault, level=level, far=far, wnr=wnr, s1ptw=f.bool("s1ptw"), stage=stage,
                       ipa=f.int("ipa"), isv=f.bool("isv") if "isv" in spec else None)
     if op in ALL_AT_OPS:
@@ -279,7 +283,7 @@ def read_expect(path, name, where, op, va, spec, names):
     f = Fields(path, name, where, spec, {"value"}, names)
     if op not in LOADS:
         raise f.error("value", f"{op} returns no value; expect \"ok\" or a fault")
-    value = f.int("value", required=True)
+    value = f.int("value", required=True, bits=max(64, 8 * LOADS[op]))     # a pair of X registers: 128 bits
     if not 0 <= value < 1 << (8 * LOADS[op]):
         raise f.error("value", f"{value:#x} does not fit in a {8 * LOADS[op]}-bit load")
     return Expect("value", value=value)

@@ -1,13 +1,59 @@
 """The translation a case sets up: its stage 1 regime (TCR_EL1, SCTLR_EL1, MAIR_EL1), its
 mappings, table attributes and raw descriptors, and its stage 2 (VTCR_EL2, VTTBR_EL2, HCR_EL2)."""
+from dataclasses import replace
+
 from harness import geometry
 from harness.cases.fields import Fields, table_list
 from harness.cases.layout import check_stage2_layout
 from harness.cases.names import APTABLE_NAMES, AP_NAMES, LAYOUT, MEMORY_TYPES, S2AP_NAMES, SH_NAMES
 from harness.cases.schema import (
     MAP_KEYS, MAX_SPACES, Mapping, REGIME_KEYS, Raw, Regime, S2MAP_KEYS, S2Mapping, STAGE2_KEYS,
-    Stage2, TableAttrs,
+    Stage2, TableAttrs, TCR2_FIELDS,
 )
+# Permission indirection (FEAT_S1PIE, FEAT_S2PIE): the PI indices of the kernel's own mappings (their
+# descriptors' bits 54, 53, 51 and 6: kernel/tables.c kernel_el1 and kernel_el2, kernel/stage2.c) and
+# the 4-bit encodings (Arm ARM J1.1.4.30, J1.1.4.39) that let the kernel run, by the regime its steps
+# run in (Case.el2).  A case's pir/pire0/s2pir name the other indices only.
+KERNEL_PI = {
+    # EL1&0 and EL2&0: code and RAM (UXN) 8, priv RWX; device and data (PXN, UXN) 12, priv RW; the EL0
+    # code page (AP[1], PXN) 5, priv read (PIR) and unpriv read and execute (PIRE0).
+    None: {"pir": {8: 0b0111, 12: 0b0101, 5: 0b0001}, "pire0": {8: 0, 12: 0, 5: 0b0011}},
+    # EL2 (no EL0; AP[1] RES1): code and RAM 1, RWX; device and data (XN) 9, RW.
+    "nvhe": {"pir": {1: 0b0111, 9: 0b0101}, "pire0": {}},
+}
+KERNEL_PI["vhe"] = KERNEL_PI[None]
+# Stage 2: the kernel's RAM (S2AP RW) 1, RW and execute at EL1 and EL0; device (S2AP RW, XN) 9, RW.
+KERNEL_S2PI = {1: 0b1111, 9: 0b1100}
+
+
+def _pi_register(f, key, table, params, kernel):
+    """A PIR/PIRE0/S2PIR value from its table of index (0-15) = 4-bit encoding, the kernel's
+    indices (kernel: index -> encoding) added; naming one of them is an error."""
+    if key not in table:
+        entries = {}
+    elif not isinstance(table[key], dict):
+        raise f.error(key, "must be a table of PI index (0-15) = 4-bit encoding")
+    else:
+        g = Fields(f.path, f.case, f"{f.where}.{key}", table[key], {str(i) for i in range(16)}, params)
+        entries = {int(idx): g.int(idx) for idx in table[key]}
+        for idx, encoding in entries.items():
+            if encoding > 0xF:
+                raise g.error(str(idx), f"{encoding:#x} is not a 4-bit encoding")
+            if idx in kernel:
+                raise g.error(str(idx), f"PI index {idx} is the kernel's own mappings' here (harness/cases/"
+                              f"translation.py KERNEL_PI): use another index")
+    return sum(encoding << (4 * idx) for idx, encoding in {**entries, **kernel}.items())
+
+
+def regime_pi(path, name, table, params, regime, el2):
+    """regime with PIR and PIRE0 read from its table for the regime the steps run in (el2: Case.el2):
+    the kernel's indices added where TCR2.PIE is set or the case names any."""
+    if not regime.pie and "pir" not in table and "pire0" not in table:
+        return regime
+    f = Fields(path, name, "regime", table, REGIME_KEYS, params)
+    return replace(regime, pir=_pi_register(f, "pir", table, params, KERNEL_PI[el2]["pir"]),
+                   pire0=_pi_register(f, "pire0", table, params, KERNEL_PI[el2]["pire0"]))
+
 
 def read_regime(path, name, table, params):
     f = Fields(path, name, "regime", table, REGIME_KEYS, params)
@@ -35,6 +81,7 @@ def read_regime(path, name, table, params):
         mair=sum(attr << (8 * idx) for idx, attr in mair.items()),
         wxn=f.bool("wxn"), span=f.bool("span", True), epan=f.bool("epan"), pan=f.bool("pan"),
         hpd0=f.bool("hpd0"), hpd1=f.bool("hpd1"), e0pd0=f.bool("e0pd0"), e0pd1=f.bool("e0pd1"),
+        mair2=f.int("mair2", 0), **{key: f.bool(key) for key in TCR2_FIELDS},
     )
     for key in ("t0sz", "t1sz"):
         tsz = getattr(regime, key)
@@ -95,7 +142,10 @@ def read_stage2(path, name, table, s2_geometry, body, names, steps):
         raws.append(Raw(va=g.int("ipa", required=True), level=g.int("level", required=True, signed=True),
                         desc=g.int("desc", required=True)))
     stage2 = Stage2(tg=tg, t0sz=t0sz, sl0=sl0, ps_bits=ps_bits, fwb=f.bool("fwb"), ha=f.bool("ha"), hd=f.bool("hd"),
-                    vs=vs, vmid=vmid, maps=maps, raws=tuple(raws), ds=f.bool("ds"), sl2=f.bool("sl2"))
+                    vs=vs, vmid=vmid, maps=maps, raws=tuple(raws), ds=f.bool("ds"), sl2=f.bool("sl2"),
+                    s2pie=f.bool("s2pie"),
+                    s2pir=_pi_register(f, "s2pir", table, names, KERNEL_S2PI)
+                    if f.bool("s2pie") or "s2pir" in table else 0)
     check_stage2_layout(path, name, stage2, steps)
     return stage2
 

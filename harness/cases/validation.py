@@ -14,18 +14,20 @@ from harness.cases.names import (
 from harness.cases.schema import CASE_KEYS, Case, CaseError, Regime, Xfail
 from harness.cases.steps import read_step
 from harness.cases.translation import (
-    read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs,
+    read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs, regime_pi,
 )
 from harness.features import FEATURES
 from harness.versions import parse_range
 
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
 REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "hpd0": "FEAT_HPDS",
-                   "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16"}
+                   "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16",
+                   "pie": "FEAT_S1PIE", "pir": "FEAT_S1PIE", "pire0": "FEAT_S1PIE", "aie": "FEAT_AIE",
+                   "mair2": "FEAT_AIE"}
 OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI}}
 # [stage2] keys likewise (any of the features listed): VTCR_EL2.HA/HD and HCR_EL2.FWB are RES0 without them.
 STAGE2_FEATURES = {"ha": ("FEAT_HAFDBS", "FEAT_HAFDBS_DIRTY"), "hd": ("FEAT_HAFDBS_DIRTY",), "fwb": ("FEAT_S2FWB",),
-                   "ds": ("FEAT_LPA2",)}
+                   "ds": ("FEAT_LPA2",), "s2pie": ("FEAT_S2PIE",), "s2pir": ("FEAT_S2PIE",)}
 # A stage 2 start level valid only from an implemented PA size on (AArch64.S2InvalidSL): the
 # features that promise it, so that no CPU with less runs the case (its every access would fault).
 PA_AT_LEAST = {42: ("pa42", "pa44", "pa48", "parange44", "parange48", "parange52", "FEAT_LPA"),
@@ -97,6 +99,8 @@ def build_case(path, name, body, defaults, params, bugs, feature):
                 raise CaseError(path, f"{step.op} runs at EL2: the case needs el2 = \"nvhe\" or \"vhe\"", name,
                                 f"steps[{i}]")
 
+    regime = regime_pi(path, name, {**subtable(path, None, "defaults", defaults, "regime"),
+                                    **subtable(path, name, None, body, "regime")}, params, regime, el2)
     requires = body.get("requires", [])
     if not isinstance(requires, list):
         raise CaseError(path, f"must be an array of feature names, not {type_name(requires)}", name, "requires")

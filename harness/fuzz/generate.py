@@ -31,7 +31,7 @@ from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, AT_S12_OPS, AT_S1E2_
                            LOADS, MAINT_OPS, MEMORY_TYPES, OP_FEATURES, SH_NAMES, STORES, Case, Expect, Mapping, Raw,
                            Regime, Step, TableAttrs, kernel_ranges)
 from harness.cases.validation import PA_AT_LEAST, REGIME_FEATURES, STAGE2_FEATURES
-from harness.features import FEATURES, PA_BITS
+from harness.features import PA_BITS, Ids, has as features_has
 
 FEATURE = "Generated cases (harness.fuzz): found by a campaign, shrunk"
 
@@ -87,20 +87,16 @@ class GeneratorBug(Exception):
     """A generated case that the loader, the kernel or the model cannot take: a defect here."""
 
 
-@dataclass(frozen=True)
-class Cpu:
-    """What the generator needs of the CPU under test: its ID registers' features."""
-    mmfr0: int
-    mmfr1: int
-    mmfr2: int
-    isar0: int
+class Cpu(Ids):
+    """What the generator needs of the CPU under test: its ID registers' features (features.Ids)."""
+    __slots__ = ()
 
     @property
     def ids(self):
-        return (self.mmfr0, self.mmfr1, self.mmfr2, self.isar0)
+        return Ids(*self)
 
     def has(self, feature):
-        return FEATURES[feature][1](*self.ids)
+        return features_has(feature, *self.ids)
 
     @property
     def pa_bits(self):

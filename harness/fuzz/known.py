@@ -229,10 +229,10 @@ def _ipa_size_above_ps_faults():
     the implemented PA size, D8.1.10, never by PS)."""
     original = stage2.s2_walk
 
-    def s2_walk(params, memory, ipa):
+    def s2_walk(params, memory, ipa, start_bits=None):
         if 64 - params.t0sz > params.oasize:
             return stage2.S2Fault(esr.fault_status("translation", 0), ipa, "QEMU: the IPA size above VTCR_EL2.PS")
-        return original(params, memory, ipa)
+        return original(params, memory, ipa, start_bits)
     return [(stage2, "s2_walk", s2_walk)]
 
 

@@ -78,6 +78,7 @@ class Abort:
     ipa: int = None         # a stage 2 fault: the faulting IPA (HPFAR_EL2 holds its page)
     cm: bool = False        # an AT instruction's abort (CM = 1, WnR = 1): harness.ops.at_aborts
     syndrome: tuple = None  # ISV = 1: (SAS, SSE, SRT, SF, AR) of the instruction (harness.ops.LS_SYNDROME)
+    pa_bits: int = 52       # a stage 2 fault: the implemented PA size (AArch64.PAMax), which bounds HPFAR_EL2.FIPA
     # A stage 1 fault on a later piece of an access that crosses pages: ((IPA, size) spans of the pieces
     # before it, their stage 1 attributes), which stage 2 translates too (stage2.full_translate).
     before: tuple = field(default=(), compare=False, repr=False)
@@ -119,13 +120,17 @@ class Abort:
         """FAR_ELx: the faulting VA (the PC of a PC alignment fault), valid (FnV = 0), whole."""
         return Bits(self.far, ALL_BITS)
 
+    # J1.1.2.28 AArch64.ReportException: HPFAR_EL2 (D24.2.76)
     def hpfar(self):
         """HPFAR_EL2 of a stage 2 fault (D24.2.76): FIPA the faulting IPA's bits [51:12] where
         J1.3.3.2 IPAValid (Translation, Access flag and Address size faults, and Permission faults on
-        a stage 1 walk), NS and the other bits RES0 (Non-secure EL2); UNKNOWN otherwise."""
+        a stage 1 walk), NS and the other bits RES0 (Non-secure EL2); UNKNOWN otherwise.  FIPA's
+        bits for address bits at and above the implemented PA size (pa_bits) are RES0 too
+        ("For implementations with fewer than 52 physical address bits, the corresponding upper
+        bits in this field are RES0"; without FEAT_LPA FIPA is bits [39:4] and [43:40] RES0)."""
         if self.stage != 2 or not esr.ipa_valid(self.fault[0], self.s1ptw):
             return Bits(0, 0)
-        return Bits(esr.HPFAR_FIPA.put(self.ipa >> 12), ALL_BITS)
+        return Bits(esr.HPFAR_FIPA.put((self.ipa & ((1 << self.pa_bits) - 1)) >> 12), ALL_BITS)
 
 
 # J1.1.3.11 AArch64.EncodePAR (and J1.1.3.12 AArch64.PARFaultStatus) of an AT

@@ -1,7 +1,9 @@
 """Stage 1 permissions and alignment (AArch64.S1DirectBasePermissions,
-AArch64.S1CheckPermissions, AArch64.S1HasAlignmentFault, AArch64.CheckAlignment)."""
+AArch64.S1CheckPermissions, AArch64.S1HasAlignmentFaultDueToMemType, and Mem's
+AArch64.UnalignedAccessFaults), for each access kind's AccessDescriptor."""
 from dataclasses import dataclass
 
+from harness.model.attributes import WB
 from harness.model.descriptors import AP2, DESC_AP, DESC_DBM, DESC_PXN, DESC_UXN
 
 DEVICE_FETCH_RULE = ("an instruction fetch from Device memory: ConstrainUnpredictable(Unpredictable_INSTRDEVICE) "
@@ -9,7 +11,8 @@ DEVICE_FETCH_RULE = ("an instruction fetch from Device memory: ConstrainUnpredic
                      "Non-cacheable memory (B2.10.2)")
 
 
-# J1.3.3 AccessDescriptor (the fields the checks read: read, write, acctype, el, pan; TTW)
+# J1.3.3 AccessDescriptor (the fields the checks read: read, write, acctype, el, pan; TTW; ispair;
+# acqsc, acqpc, relsc)
 @dataclass(frozen=True)
 class AccessKind:
     """The parts of an AccessDescriptor the stage 1 checks read."""
@@ -18,9 +21,17 @@ class AccessKind:
     fetch: bool
     at: bool
     el0: bool              # checked as EL0: LDTR/STTR, AT S1E0*, and every access made at EL0
-    size: int              # bytes a load or store moves (0: fetch, AT)
+    size: int              # bytes a load or store moves (0: fetch, AT); a pair's two registers
     pan: bool = False      # accdesc.pan: PSTATE.PAN applies (EL1 loads and stores, AT S1E1RP/WP)
     ttw: bool = False      # AccessType_TTW: a stage 1 walk's descriptor read, translated by stage 2
+    pair: bool = False     # accdesc.ispair: LDP/STP, aligned by one register (size / 2: J1.1.3.112 Mem)
+    ordered: bool = False  # accdesc.acqsc, acqpc or relsc: LDAR, LDAPR, STLR (not exclusive, not atomic)
+
+    # J1.1.3.112 Mem: "Check alignment on size of element accessed, not overall access size"
+    @property
+    def alignment(self):
+        """The size the address must be a multiple of to be aligned: one register of a pair."""
+        return self.size // 2 if self.pair else self.size
 
 
 # J1.1.4.27 AArch64.S1ComputePermissions's S1AccessControls (r, w, x)
@@ -98,35 +109,82 @@ def s1_check_permissions(params, walk, acc, memattrs, pan=False):
     return [(False, "")]
 
 
-# J1.1.3.112 Mem with J1.1.3.106 AArch64.UnalignedAccessFaults and J1.3.3.266 AlignmentEnforced (SCTLR_ELx.A).
-# Simplified: single-register loads and stores only
+ALIGNMENT_RULE = "SCTLR_ELx.A = 1 and the address not aligned (AArch64.UnalignedAccessFaults: AlignmentEnforced)"
+ORDERED_16_RULE = ("a load-acquire or store-release not within one aligned 16-byte quantity, SCTLR_ELx.nAA = 0 "
+                   "(AArch64.UnalignedAccessFaults; B2.8.2)")
+ORDERED_NO_LSE2_RULE = ("an unaligned load-acquire or store-release without FEAT_LSE2: an Alignment fault "
+                        "(B2.8.2.1.3; docs/model.md: J1.1.3.106 as written would let one within 16 bytes complete)")
+
+
+# J1.1.3.112 Mem's alignment check: J1.1.3.106 AArch64.UnalignedAccessFaults with J1.3.3.266 AlignmentEnforced
+# (SCTLR_ELx.A) and J1.1.3.108 AllInAlignedQuantity.  Simplified: no exclusive, atomic, GCS, RCW or LS64
+# accesses (the kernel issues none yet)
 def check_alignment(params, acc, va):
-    """AArch64.CheckAlignment for a single-register load or store: (aligned,
-    fault).  The address is aligned when it is a multiple of the access size;
-    with SCTLR_EL1.A = 1 an unaligned one is an Alignment fault, checked
-    before any translation (R_XCHFJ: above every MMU fault)."""
-    aligned = acc.size == 0 or va % acc.size == 0
-    return aligned, not aligned and params.a
+    """Mem's check before any translation (R_XCHFJ: above every MMU fault): (aligned, fault,
+    rule).  aligned: the
+    address is a multiple of one register's size (a pair's too: Mem checks the element).  An
+    unaligned access faults with SCTLR_ELx.A = 1; a load-acquire or store-release with FEAT_LSE2
+    when its bytes are not within one aligned 16-byte quantity and SCTLR_ELx.nAA = 0 (a pair:
+    each register's), without FEAT_LSE2 always (B2.8.2.1.3)."""
+    aligned = acc.size == 0 or va % acc.alignment == 0
+    if aligned:
+        return True, False, ""
+    if params.a:
+        return False, True, ALIGNMENT_RULE
+    if acc.ordered:
+        if not params.lse2:
+            return False, True, ORDERED_NO_LSE2_RULE
+        half = acc.size // 2
+        pieces = ((va, half), (va + half, half)) if acc.pair else ((va, acc.size),)
+        if not params.naa and not all(all_in_aligned_quantity(a, n, 16) for a, n in pieces):
+            return False, True, ORDERED_16_RULE
+    return False, False, ""
+
+
+# J1.1.3.108 AllInAlignedQuantity
+def all_in_aligned_quantity(address, size, alignment):
+    """Whether the size bytes at address lie in one block of `alignment` bytes aligned to its size."""
+    return address // alignment == (address + size - 1) // alignment
 
 
 DEVICE_UNALIGNED_RULE = ("an unaligned access to Device memory: IMPLEMENTATION DEFINED whether the location "
                          "supports it (AArch64.S1HasAlignmentFaultDueToMemType, "
                          "AArch64.S2HasAlignmentFaultDueToMemType: \"Device location supports unaligned access\"; "
                          "B2.8.2): an Alignment fault, or the access made")
+LSE2_ALIGNMENT_RULE = ("an unaligned load-acquire or store-release to memory other than Normal Inner and Outer "
+                       "Write-Back Shareable with the data cache on: ConstrainUnpredictableBool"
+                       "(Unpredictable_LSE2_ALIGNMENT_FAULT) (AArch64.S1HasAlignmentFaultDueToMemType, "
+                       "B2.8.2.1.3): an Alignment fault, or the access made")
 
 
 # J1.1.4.29 AArch64.S1HasAlignmentFaultDueToMemType (and J1.1.4.37, its stage 2 twin, the same
-# branches).  Simplified: the model has no exclusive, atomic, acquire/release, DC ZVA or A32
-# accesses (the kernel issues none), so only the last two branches apply.
-def s1_has_alignment_fault(acc, aligned, memattrs):
-    """AArch64.S1HasAlignmentFaultDueToMemType: (fault,) or (True, False) where the architecture
-    leaves it open.  Never for an instruction fetch, an AT (no access), an aligned access or
-    Normal memory; an unaligned access to Device memory faults unless the location supports
-    unaligned access, IMPLEMENTATION DEFINED per location (M.a.a; older revisions of the
-    pseudocode made it an Alignment fault always).  A reserved MAIR encoding leaves the memory
-    type open, so both."""
+# branches).  Simplified: no exclusive, atomic, DC ZVA, tag or A32 accesses (the kernel issues none)
+def s1_has_alignment_fault(acc, aligned, memattrs, wb_cached):
+    """AArch64.S1HasAlignmentFaultDueToMemType: [(fault, rule)], one per outcome the
+    architecture permits (rule: what leaves it open, where it is).  Never for an instruction
+    fetch or an AT (no access).  An unaligned load-acquire or store-release (one Mem let through:
+    FEAT_LSE2) faults or not, CONSTRAINED UNPREDICTABLE, unless wb_cached: the memory is Normal
+    Inner and Outer Write-Back Shareable (IsWBShareable) and the stage's data cache is on
+    (J1.1.4.91 S1DCacheEnabled: SCTLR_ELx.C; S2DCacheEnabled).  Then only Device memory faults: an unaligned access
+    unless the location supports unaligned access, IMPLEMENTATION DEFINED per location (M.a.a;
+    older revisions of the pseudocode made it an Alignment fault always).  A reserved MAIR
+    encoding leaves the memory type open, so both."""
     if acc.fetch or acc.at or aligned:
-        return (False,)
+        return [(False, "")]
+    choices = []
+    if acc.ordered and not wb_cached:
+        choices.append((True, LSE2_ALIGNMENT_RULE))
     if memattrs.reserved or memattrs.is_device:
-        return (True, False)
-    return (False,)
+        choices += [(True, DEVICE_UNALIGNED_RULE), (False, DEVICE_UNALIGNED_RULE)]
+    elif choices:
+        choices.append((False, LSE2_ALIGNMENT_RULE))
+    else:
+        choices.append((False, ""))
+    return list(dict.fromkeys(choices))
+
+
+# J1.3.5.12 IsWBShareable
+def is_wb_shareable(memattrs, shareability):
+    """IsWBShareable: Normal memory, Inner and Outer Write-Back, Inner or Outer Shareable."""
+    return (not memattrs.is_device and not memattrs.reserved and memattrs.inner[0] == WB
+            and memattrs.outer[0] == WB and shareability in ("inner", "outer"))

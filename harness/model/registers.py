@@ -65,6 +65,7 @@ TG1_GRANULE = {0b10: 12, 0b11: 16, 0b01: 14}
 SCTLR_M = Field(0, 1)
 SCTLR_A = Field(1, 1)
 SCTLR_C = Field(2, 1)
+SCTLR_NAA = Field(6, 1)                 # FEAT_LSE2: unaligned load-acquire/store-release across 16 bytes allowed
 SCTLR_I = Field(12, 1)
 SCTLR_WXN = Field(19, 1)
 SCTLR_SPAN = Field(23, 1)
@@ -101,9 +102,14 @@ MMFR1_VMIDBITS = Field(features.VMIDBITS, 4)
 MMFR2_VARANGE = Field(features.VARANGE, 4)
 MMFR2_ST = Field(features.ST, 4)
 MMFR2_E0PD = Field(features.E0PD, 4)
+MMFR2_AT = Field(features.AT, 4)        # FEAT_LSE2
 
 IPS_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
 
+
+# TCR2_ELx (FEAT_TCR2; D24.2.190, D24.2.191): the same bits at EL1 and EL2 for these
+TCR2_PIE = Field(1, 1)                  # FEAT_S1PIE
+TCR2_AIE = Field(4, 1)                  # FEAT_AIE
 
 # J1.1.4.82 AArch64.GetS1TTWParams / J1.1.4.88 AArch64.NSS2TTWParams: the registers they read
 @dataclass(frozen=True)
@@ -126,6 +132,13 @@ class Registers:
     vtcr: int = 0
     vttbr: int = 0
     regime: str = REGIME_EL10
+    # Later features' registers, 0 on a CPU without them (the kernel neither writes nor reports them):
+    # TCR2_ELx (FEAT_TCR2), PIR_ELx and PIRE0_ELx (FEAT_S1PIE), MAIR2_ELx (FEAT_AIE), S2PIR_EL2 (FEAT_S2PIE).
+    tcr2: int = 0
+    pir: int = 0
+    pire0: int = 0
+    mair2: int = 0
+    s2pir: int = 0
 
 
 # J1.1.4.82 AArch64.GetS1TTWParams's S1TTWParams (the fields the model reads)
@@ -158,6 +171,8 @@ class WalkParams:
     a: bool                 # SCTLR_EL1.A
     c: bool                 # SCTLR_EL1.C
     i: bool                 # SCTLR_EL1.I
+    lse2: bool              # FEAT_LSE2 (ID_AA64MMFR2_EL1.AT)
+    naa: bool               # SCTLR_ELx.nAA with FEAT_LSE2 (RES0 without)
     mair: int
     unprivileged: bool = True   # HasUnprivileged(regime): EL1&0 has EL0, EL2 (E2H = 0) has not
     two_ranges: bool = True     # the regime has TTBR0 and TTBR1 ranges (VA bit 55 selects); EL2 has one
@@ -272,6 +287,8 @@ def walk_params(regs, upper):
         pan=not el2 and pan >= 1,
         epan=not el2 and bool(SCTLR_EPAN.get(regs.sctlr)) and pan >= 3,
         a=bool(SCTLR_A.get(regs.sctlr)),
-        c=bool(SCTLR_C.get(regs.sctlr)), i=bool(SCTLR_I.get(regs.sctlr)), mair=regs.mair,
+        c=bool(SCTLR_C.get(regs.sctlr)), i=bool(SCTLR_I.get(regs.sctlr)),
+        lse2=MMFR2_AT.get(regs.mmfr2) >= 1, naa=MMFR2_AT.get(regs.mmfr2) >= 1 and bool(SCTLR_NAA.get(regs.sctlr)),
+        mair=regs.mair,
         unprivileged=not el2, two_ranges=not el2,
     )

@@ -24,7 +24,7 @@ from harness.model.attributes import (
 from harness.model.descriptors import (
     DESC_AF, DESC_CONTIG, DESC_DBM, DESC_SH, INVALID, TABLE, contiguous_size, decode_descriptor_type, desc_oa,
 )
-from harness.model.permissions import DEVICE_UNALIGNED_RULE, s1_has_alignment_fault
+from harness.model.permissions import is_wb_shareable, s1_has_alignment_fault as s2_has_alignment_fault
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
 from harness.model.registers import HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max
 from harness.model.translate import ACCESS_KINDS, hw_update_choices, s1_translate
@@ -48,6 +48,8 @@ VTTBR_RULE = ("VTTBR_EL2's base above the output size: an Address size fault at 
               "AArch64.S2OAOutOfRange)")
 S2_LPA_RULE = ("stage 2 descriptor bits[15:12] with the 64K granule and PAMax below 52 bits: IMPLEMENTATION "
                "DEFINED whether they are OA[51:48] (AArch64.S2LeafBase, R_WDZFC)")
+MISALIGNED_BASE_RULE = ("VTTBR_EL2's base with RES0 bits below the start table's alignment set: CONSTRAINED "
+                        "UNPREDICTABLE, the bits treated as 0 or the walk's address corrupted in them (K1.2.5)")
 PTW_RULE = ("HCR_EL2.PTW = 1 and a stage 1 translation table in memory stage 2 makes Device: a stage 2 "
             "Permission fault (AArch64.S2CheckPermissions)")
 
@@ -68,6 +70,7 @@ VTCR_HA = Field(21, 1)
 VTCR_HD = Field(22, 1)
 VTCR_DS = Field(32, 1)
 VTCR_SL2 = Field(33, 1)
+VTCR_S2PIE = Field(36, 1)               # FEAT_S2PIE: stage 2 permissions through S2PIR_EL2
 VTTBR_BADDR = Field(1, 47)
 VTTBR_BADDR_HI = Field(2, 4)            # BADDR[51:48] with a 52-bit base (DS, or 64K with PS = 52)
 VTTBR_VMID = Field(48, 16)
@@ -108,6 +111,8 @@ class S2Params:
     bad_sl: bool = False    # AArch64.S2InvalidSL or AArch64.S2InconsistentSL
     txsz_faults: tuple = (False,)   # AArch64.S2TxSZFaults: (True,), (False,) or both (IMPLEMENTATION DEFINED)
     ptw: bool = False       # HCR_EL2.PTW (HCR_EL2.TGE = 0): walks into stage 2 Device memory fault
+    misaligned: int = 0     # VTTBR_EL2's RES0 base bits below the start table's alignment that are set (K1.2.5)
+    start_bits: tuple = (None,)     # s2_walk's start_bits choices for them (_start_bits_choices)
 
 
 # J1.1.4.88 AArch64.NSS2TTWParams: IsFeatureImplemented(FEAT_LPA2) for DS, read per granule
@@ -179,12 +184,27 @@ def s2_tt_base_address(vttbr, granule, t0sz, start, wide):
     """VTTBR_EL2.BADDR aligned to the start table's size (concatenated tables included); with a
     52-bit base (wide: DS, or 64K with PS = 52 and FEAT_LPA) BADDR[51:48] from VTTBR_EL2[5:2]
     and at least 64-byte aligned."""
-    tsize = (64 - t0sz) - level_lsb(granule, start) + 3
     base = VTTBR_BADDR.get(vttbr) << 1
     if wide:
-        tsize = max(tsize, 6)
         base = base & ((1 << 48) - 1) | VTTBR_BADDR_HI.get(vttbr) << 48
-    return base & ~((1 << tsize) - 1)
+    return base & ~((1 << _s2_tsize(granule, t0sz, start, wide)) - 1)
+
+
+# J1.1.4.19 AArch64.S2TTBaseAddress's tsize
+def _s2_tsize(granule, t0sz, start, wide):
+    """log2 of the start table's alignment: its size, concatenated tables included (64 bytes at
+    least with a 52-bit base)."""
+    tsize = (64 - t0sz) - level_lsb(granule, start) + 3
+    return max(tsize, 6) if wide else tsize
+
+
+# K1.2.5 Translation table base address alignment, of J1.1.4.19 AArch64.S2TTBaseAddress's base
+def s2_tt_base_misaligned(vttbr, granule, t0sz, start, wide):
+    """The bits of VTTBR_EL2's base address below the start table's alignment that are set
+    (RES0, which AArch64.S2TTBaseAddress's Align drops): K1.2.5 lets them be treated as 0, or
+    corrupt those bits of the walk's address (s2_walk's start_bits)."""
+    low = VTTBR_BADDR.get(vttbr) << 1 & ((1 << _s2_tsize(granule, t0sz, start, wide)) - 1)
+    return low & ~VTTBR_BADDR_HI.mask if wide else low
 
 
 # J1.1.4.83 AArch64.GetS2TTWParams -> J1.1.4.88 AArch64.NSS2TTWParams, with AArch64.S2Translate's
@@ -210,6 +230,7 @@ def s2_params(regs):
     start = None if bad_sl else s2_start_level(granule, sl0, sl2)
     wide = ds or granule == 16 and ps_bits == 52 and pamax == 52
     base = 0 if bad_sl else s2_tt_base_address(regs.vttbr, granule, t0sz, start, wide)
+    misaligned = 0 if bad_sl else s2_tt_base_misaligned(regs.vttbr, granule, t0sz, start, wide)
     hafdbs = MMFR1_HAFDBS.get(regs.mmfr1)
     return S2Params(granule=granule, t0sz=t0sz, start=start, base=base,
                     oasize=min(ps_bits, pamax, 52 if ds or granule == 16 else 48), pamax=pamax,
@@ -217,7 +238,8 @@ def s2_params(regs):
                     ha=bool(VTCR_HA.get(vtcr)) and hafdbs >= 1, hd=bool(VTCR_HD.get(vtcr)) and hafdbs >= 2,
                     fwb=bool(HCR_FWB.get(regs.hcr)) and MMFR2_FWB.get(regs.mmfr2) >= 1,
                     ds=ds, lpa=granule == 16 and pamax >= 52, sh=VTCR_SH0.get(vtcr), bad_sl=bad_sl,
-                    txsz_faults=txsz_faults, ptw=bool(HCR_PTW.get(regs.hcr)) and not HCR_TGE.get(regs.hcr))
+                    txsz_faults=txsz_faults, ptw=bool(HCR_PTW.get(regs.hcr)) and not HCR_TGE.get(regs.hcr),
+                    misaligned=misaligned, start_bits=_start_bits_choices(misaligned))
 
 
 # J1.3.5 FaultRecord of a stage 2 fault (statuscode, level, ipaddress)
@@ -241,10 +263,13 @@ class S2Leaf:
 
 # J1.1.4.79 AArch64.S2Walk, with the checks of J1.1.4.57 AArch64.S2Translate before it (the TxSZ
 # check where it always faults, J1.1.4.40/38 the SL checks, J1.1.4.23 AArch64.IPAIsOutOfRange).
-def s2_walk(params, memory, ipa):
+def s2_walk(params, memory, ipa, start_bits=None):
     """AArch64.S2Walk of ipa: an S2Leaf or an S2Fault (Translation, Address size, Access flag
     with VTCR_EL2.HA = 0: with HA = 1 an AF = 0 descriptor is used and AArch64.S2Translate sets
-    AF).  Every fault found before a descriptor is read is at level 0.  Raises UnknownMemory."""
+    AF).  Every fault found before a descriptor is read is at level 0.  start_bits: with a
+    misaligned VTTBR_EL2 base (params.misaligned), the value those bits of the start-level
+    descriptor address take where K1.2.5 lets the walk's address be corrupted in them (None:
+    the base's RES0 bits treated as 0).  Raises UnknownMemory."""
     if params.txsz_faults == (True,):
         return S2Fault(esr.fault_status("translation", 0), ipa, TXSZ_FAULT_RULE)
     if params.bad_sl:
@@ -256,6 +281,8 @@ def s2_walk(params, memory, ipa):
         lsb = level_lsb(params.granule, level)
         msb = (64 - params.t0sz) - 1 if level == params.start else lsb + params.granule - 4
         desc_pa = base | (ipa >> lsb & ((1 << (msb - lsb + 1)) - 1)) << 3
+        if level == params.start and start_bits is not None:
+            desc_pa = desc_pa & ~params.misaligned | start_bits
         if level == params.start and desc_pa >> params.oasize:
             return S2Fault(esr.fault_status("address_size", 0), ipa, VTTBR_RULE)
         desc = memory.read64(desc_pa)
@@ -407,7 +434,8 @@ S2_CONTIG_RULE = ("a stage 2 Contiguous-bit entry whose output address is not it
 
 
 # J1.1.4.57 AArch64.S2Translate, with J1.1.4.34 AArch64.S2CheckPermissions and J1.1.4.37
-# AArch64.S2HasAlignmentFaultDueToMemType.  Simplified: no D128, S2PIE, overlays, MTE, LS64, atomics
+# AArch64.S2HasAlignmentFaultDueToMemType (S1HasAlignmentFaultDueToMemType's branches, with
+# S2DCacheEnabled).  Simplified: no D128, S2PIE, overlays, MTE, LS64, atomics
 # (the kernel issues none); a descriptor update that fails (AArch64.MemSwapTableDesc) is not modelled:
 # the model's memory never changes under a walk.
 def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
@@ -416,30 +444,56 @@ def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
     per permitted outcome, each with the rules of the choices made.  s1_attr: stage 1's attributes
     (MAIR format; None: open), which with HCR_EL2.FWB = 1 the walk's attributes already combine
     (S2ApplyFWBMemAttrs); without FWB stage 2's own, combined afterwards (_combine)."""
+    prior = []      # the rules of the choices made before the walk
     results = []
     if params.txsz_faults == (True, False):     # IMPLEMENTATION DEFINED: the fault, or the clamped T0SZ
         results.append(_S2Result(fault=S2Fault(esr.fault_status("translation", 0), ipa, TXSZ_IMPDEF_RULE),
                                  rule=TXSZ_IMPDEF_RULE))
-    leaf = s2_walk(params, memory, ipa)
+        prior.append(TXSZ_IMPDEF_RULE)
+    if params.misaligned:
+        prior.append(MISALIGNED_BASE_RULE)
+    for start_bits in params.start_bits:
+        results += _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, start_bits, prior)
+    return list(dict.fromkeys(results))
+
+
+# K1.2.5 Translation table base address alignment: the walk's first address
+def _start_bits_choices(misaligned):
+    """s2_walk's start_bits choices for a VTTBR_EL2 base with the RES0 bits `misaligned` set:
+    None (the bits treated as 0), and every value of those bits (the walk's address corrupted
+    in them)."""
+    if not misaligned:
+        return (None,)
+    bits = [1 << b for b in range(64) if misaligned >> b & 1]
+    return (None, *(sum(b for k, b in enumerate(bits) if n >> k & 1) for n in range(1 << len(bits))))
+
+
+# J1.1.4.57 AArch64.S2Translate from its AArch64.S2Walk on
+def _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, start_bits, prior):
+    """s2_translate's results from the walk on (start_bits: s2_walk's), after the choices whose
+    rules are `prior`: the walk's fault, or the alignment and permission checks and the updates."""
+    leaf = s2_walk(params, memory, ipa, start_bits)
     if isinstance(leaf, S2Fault):
-        return results + [_S2Result(fault=leaf, rule=results[0].rule if results else "")]
+        return [_S2Result(fault=leaf, rule="; ".join(prior))]
     if params.fwb:
         s1 = MemAttrs(reserved=True) if s1_attr is None else s1_decode_mem_attrs(s1_attr)
         memattrs = s2_apply_fwb_mem_attrs(s1, S2_MEMATTR.get(leaf.desc))
     else:
         memattrs = s2_decode_mem_attrs(S2_MEMATTR.get(leaf.desc))
+    # With DS, bits[9:8] hold OA[51:50] and VTCR_EL2.SH0 gives the shareability.
+    shares = decode_shareability(params.sh if params.ds else DESC_SH.get(leaf.desc))
+    # IsWBShareable(memattrs) && S2DCacheEnabled() (HCR_EL2.CD = 0: the model refuses CD = 1)
+    wb_cached = all(is_wb_shareable(memattrs, sh) for sh in shares)
     # (fault or None, its class, the rule of a choice between outcomes)
     checks = []
-    for alignment_fault in s1_has_alignment_fault(acc, aligned, memattrs):     # the same branches at stage 2
+    for alignment_fault, open_rule in s2_has_alignment_fault(acc, aligned, memattrs, wb_cached):
         if alignment_fault:
-            checks.append((S2Fault(esr.fault_status("alignment", None), ipa, DEVICE_UNALIGNED_RULE), "alignment",
-                           DEVICE_UNALIGNED_RULE))
+            checks.append((S2Fault(esr.fault_status("alignment", None), ipa, open_rule), "alignment", open_rule))
             continue
         ok, rule = s2_permits(params, leaf.desc, acc)
         if acc.ttw and params.ptw and memattrs.is_device:
             ok, rule = False, PTW_RULE
         fault = S2Fault(esr.fault_status("permission", leaf.level), ipa, rule)
-        open_rule = DEVICE_UNALIGNED_RULE if len(checks) else ""
         if not ok:
             checks.append((fault, "permission", open_rule))
         elif acc.fetch and memattrs.is_device:
@@ -447,12 +501,11 @@ def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
                        (None, None, S2_FETCH_DEVICE_RULE)]
         else:
             checks.append((None, None, open_rule))
-    # With DS, bits[9:8] hold OA[51:50] and VTCR_EL2.SH0 gives the shareability.
-    shares = decode_shareability(params.sh if params.ds else DESC_SH.get(leaf.desc))
     pas = [leaf.pa] if leaf.group_pa is None else [leaf.pa, leaf.group_pa]
+    results = []
     for fault, fault_class, check_rule in checks:
         for updates, update_rule in _s2_updates(params, leaf, acc, fault_class):
-            rule = "; ".join(r for r in (results[0].rule if results else "", check_rule, update_rule,
+            rule = "; ".join(r for r in (*prior, check_rule, update_rule,
                                          S2_CONTIG_RULE if len(pas) > 1 else "") if r)
             if fault is not None:
                 results.append(_S2Result(fault=fault, updates=updates, rule=rule))
@@ -522,22 +575,22 @@ _S1_OP = {op: op.replace("s12", "s1") for op in AT_S12_OPS}
 
 # J1.1.2.4 AArch64.DataAbort / J1.1.2.6 AArch64.InstructionAbort with J1.1.3.1 AArch64.FaultSyndrome,
 # for a stage 2 fault taken to EL2.
-def _s2_abort(acc, far, fault, s1ptw, updates=()):
+def _s2_abort(acc, far, fault, s1ptw, pamax, updates=()):
     """A stage 2 fault of a load, store or fetch, or of an AT S1E*'s stage 1 walk, taken to
     EL2, after the descriptor updates made.  WnR is the instruction's, also for a fault on its
     stage 1 walk (fault.write comes from the instruction's AccessDescriptor and survives
     AArch64.S2Translate; ESR_EL2.WnR relaxes it to 0 only for atomics, which the kernel does
     not issue); an AT instruction's abort has CM = 1 and WnR = 1 (ESR_ELx.ISS: "for faults on
     cache maintenance and address translation instructions, this bit always returns a value
-    of 1")."""
+    of 1").  pamax: the implemented PA size, which bounds HPFAR_EL2.FIPA."""
     if acc.at:
         return Abort(ec=EC_DATA_ABORT_LOW, fsc=fault.fsc, wnr=True, s1ptw=s1ptw, far=far, stage=2, ipa=fault.ipa,
-                     cm=True, updates=updates, rule=f"{fault.rule}; an AT S1E* whose stage 1 walk faults at "
+                     cm=True, updates=updates, pa_bits=pamax, rule=f"{fault.rule}; an AT S1E* whose stage 1 walk faults at "
                      "stage 2 is taken to EL2 as a Data Abort (Synchronous faults generated by address "
                      "translation instructions)")
     ec = EC_INSTRUCTION_ABORT_LOW if acc.fetch else EC_DATA_ABORT_LOW
     return Abort(ec=ec, fsc=fault.fsc, wnr=acc.write, s1ptw=s1ptw, far=far, rule=fault.rule,
-                 stage=2, ipa=fault.ipa, updates=updates)
+                 stage=2, ipa=fault.ipa, updates=updates, pa_bits=pamax)
 
 
 # J1.1.3.11 AArch64.EncodePAR of a stage 2 fault (S = 1, PTW) of J1.1.3.10 AArch64.AT
@@ -613,7 +666,9 @@ def full_translate(regs, memory, access, s2=None):
     harness/model/tlb.py); by default the stage 2 walk of regs and memory.  Where VTCR_EL2.T0SZ's check
     (AArch64.S2TxSZFaults) or the meaning of descriptor bits[15:12] (64K, PAMax below 52 bits:
     AArch64.S2LeafBase) is IMPLEMENTATION DEFINED, the implementation makes one choice for every
-    translation: the outcomes of each, their union."""
+    translation: the outcomes of each, their union.  A misaligned VTTBR_EL2 base (K1.2.5) is taken
+    the same way, one choice for every descriptor read of a translation (simplified: K1.2.5 allows
+    a choice per read; a translation whose reads would choose differently is not modelled)."""
     outcomes = _stages(regs, memory, access, s2)
     return Outcomes({instruction_syndrome(regs, access, o) for o in outcomes}, outcomes.rule)
 
@@ -626,14 +681,14 @@ def _stages(regs, memory, access, s2):
     why = _not_modelled(regs)
     if why:
         return Outcomes({Unknown(f"the model does not cover {why}")})
-    variants = [replace(params, txsz_faults=(faults,), lpa=lpa) for faults in params.txsz_faults
-                for lpa in lpa_choices(params)]
+    variants = [replace(params, txsz_faults=(faults,), lpa=lpa, start_bits=(start,)) for faults in params.txsz_faults
+                for lpa in lpa_choices(params) for start in params.start_bits]
     if s2 is None and len(variants) > 1:
         outcomes = [_full_translate(regs, memory, access, variant, None) for variant in variants]
         if all(set(o) == set(outcomes[0]) for o in outcomes):
             return outcomes[0]
-        rules = [TXSZ_IMPDEF_RULE if len(params.txsz_faults) > 1 else S2_LPA_RULE] + [o.rule for o in outcomes
-                                                                                        if o.rule]
+        rules = [TXSZ_IMPDEF_RULE if len(params.txsz_faults) > 1 else
+                 MISALIGNED_BASE_RULE if params.misaligned else S2_LPA_RULE] + [o.rule for o in outcomes if o.rule]
         return Outcomes(set().union(*outcomes), "; ".join(dict.fromkeys(rules)))
     return _full_translate(regs, memory, access, params, s2)
 
@@ -658,7 +713,7 @@ def _full_translate(regs, memory, access, params, s2):
     except WalkFaultedAtStage2 as e:
         rules += [r.rule for r in e.results if len(e.results) > 1 and r.rule]
         updates = [walk_memory.updates + r.updates for r in e.results]
-        faults = [_s2_par(r.fault, True, u) if two_stage_at else _s2_abort(acc, access.va, r.fault, True, u)
+        faults = [_s2_par(r.fault, True, u) if two_stage_at else _s2_abort(acc, access.va, r.fault, True, params.pamax, u)
                   for r, u in zip(e.results, updates)]
         return Outcomes(set(faults), "; ".join(dict.fromkeys(rules)) or None)
     outcomes = set()
@@ -684,13 +739,13 @@ def _full_translate(regs, memory, access, params, s2):
         if not isinstance(outcome, Completes):
             outcomes.add(outcome)           # a stage 1 abort, taken to EL1
             if isinstance(outcome, Abort) and outcome.before:
-                outcomes.update(_earlier_pieces_aborts(translate, acc, access.va, outcome, rules))
+                outcomes.update(_earlier_pieces_aborts(translate, acc, access.va, outcome, rules, params.pamax))
             continue
-        outcomes.update(_second_stage(translate, acc, access.va, outcome, rules, params.fwb))
+        outcomes.update(_second_stage(translate, acc, access.va, outcome, rules, params))
     return Outcomes(outcomes, "; ".join(dict.fromkeys(rules)) or None)
 
 
-def _earlier_pieces_aborts(translate, acc, va, outcome, rules):
+def _earlier_pieces_aborts(translate, acc, va, outcome, rules, pamax):
     """An access that crosses pages "can generate an abort on either side of the page boundary"
     (Arm ARM B2.8, single-copy atomicity): beside a stage 1 fault on a later piece, the stage 2
     faults of the pieces before it (outcome.before), each with the updates made before it."""
@@ -699,7 +754,7 @@ def _earlier_pieces_aborts(translate, acc, va, outcome, rules):
     for ipa, size in spans:
         pieces = translate(ipa, acc, acc.size == 0 or va % acc.size == 0, attr)
         rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
-        aborts += [_s2_abort(acc, va + offset, p.fault, False, updates + p.updates)
+        aborts += [_s2_abort(acc, va + offset, p.fault, False, pamax, updates + p.updates)
                    for updates in partial for p in pieces if p.fault is not None]
         partial = [updates + p.updates for updates in partial for p in pieces if p.fault is None]
         offset += size
@@ -723,7 +778,7 @@ def instruction_syndrome(regs, access, outcome):
 
 # J1.1.4.52 AArch64.FullTranslate: J1.1.4.57 AArch64.S2Translate of each IPA an access (J1.1.3.112 Mem, piece by
 # piece) reaches
-def _second_stage(translate, acc, va, outcome, rules, fwb):
+def _second_stage(translate, acc, va, outcome, rules, params):
     """The stage 2 translation of a completed stage 1 access, span by span
     (an access that crosses pages has one IPA span per page, made in order):
     its aborts, and its completions with the final PAs, the combined
@@ -733,7 +788,7 @@ def _second_stage(translate, acc, va, outcome, rules, fwb):
     for ipa, size in outcome.spans:
         pieces = translate(ipa, acc, acc.size == 0 or va % acc.size == 0, outcome.attr)
         rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
-        done += [_s2_abort(acc, va + offset, p.fault, False, updates + p.updates)
+        done += [_s2_abort(acc, va + offset, p.fault, False, params.pamax, updates + p.updates)
                  for _, updates in partial for p in pieces if p.fault is not None]
         partial = [(spans + ((p, size),), updates + p.updates)
                    for spans, updates in partial for p in pieces if p.fault is None]
@@ -741,7 +796,7 @@ def _second_stage(translate, acc, va, outcome, rules, fwb):
     for spans, updates in partial:
         first = spans[0][0]
         for share in first.shares:
-            attr, sh = _combine(outcome.attr, outcome.sh, first.memattrs, share, fwb)
+            attr, sh = _combine(outcome.attr, outcome.sh, first.memattrs, share, params.fwb)
             done.append(replace(outcome, pa=first.pa, spans=tuple((p.pa, size) for p, size in spans), attr=attr,
                                 sh=sh, updates=updates))
     return done

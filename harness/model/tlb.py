@@ -83,7 +83,7 @@ from harness.ops import LAST_LEVEL_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS,
 from harness.model.descriptors import DESC_AF, DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (
-    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
+    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_NAA, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
     REGIME_EL20, TCR_A1, TCR_AS, TCR_DS,
     TCR_EL2_DS, TTBR_ASID, el_is_in_host,
     walk_params,
@@ -181,9 +181,10 @@ def tlbi_range(xt, ds):
 
 
 # SCTLR_ELx fields the model reads that a TLB may not cache: D24.2 SCTLR_EL1 names EPAN, MSCEn,
-# LSMAOE, nTLSMD, EE and WXN as the fields "permitted to be cached in a TLB"; M, A, C and I are not, so
-# after their change and an ISB no entry uses their old values (R_VNRFW; review D7).
-SCTLR_NOT_CACHED = SCTLR_M.mask | SCTLR_A.mask | SCTLR_C.mask | SCTLR_I.mask
+# LSMAOE, nTLSMD, EE and WXN as the fields "permitted to be cached in a TLB"; M, A, C, I and nAA (read by
+# Mem's alignment check, not the translation) are not, so after their change and an ISB no entry uses
+# their old values (R_VNRFW; review D7).
+SCTLR_NOT_CACHED = SCTLR_M.mask | SCTLR_A.mask | SCTLR_C.mask | SCTLR_I.mask | SCTLR_NAA.mask
 
 
 SPECULATIVE_AF_RULE = ("with hardware Access flag management a speculative access that translates may set AF "

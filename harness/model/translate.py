@@ -6,7 +6,7 @@ terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
 from dataclasses import dataclass, replace
 
 from harness import esr, par
-from harness.ops import AT_OPS, AT_S1E2_OPS, AT_S12_OPS, LOADS, STORES
+from harness.ops import ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, LOADS, PAIRS, STORES
 from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
     s1_decode_mem_attrs,
@@ -15,7 +15,7 @@ from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC
     contiguous_size
 from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Outcomes, Par, abort_class
 from harness.model.permissions import (
-    DEVICE_UNALIGNED_RULE, AccessKind, check_alignment, s1_check_permissions, s1_has_alignment_fault,
+    AccessKind, check_alignment, is_wb_shareable, s1_check_permissions, s1_has_alignment_fault,
 )
 from harness.model.registers import SCTLR_M, walk_params
 from harness.model.walk import WalkFault, level_lsb, lpa_choices, s1_walk, \
@@ -36,12 +36,16 @@ class Access:
     pan: bool = False
 
 
-# PSTATE.PAN applies to EL1's own loads and stores and to AT S1E1RP/WP (accdesc.pan),
-# never to fetches, AT S1E1R/W or S1E0*; to LDTR/STTR it makes no difference (checked as EL0).
+# J1.3.3 AccessDescriptor of each op, as the instruction's decode builds it (CreateAccDescGPR,
+# CreateAccDescAcqRel): PSTATE.PAN applies to EL1's own loads and stores and to AT S1E1RP/WP
+# (accdesc.pan), never to fetches, AT S1E1R/W or S1E0*; to LDTR/STTR it makes no difference
+# (checked as EL0).  A pair (ispair) moves two registers; LDAR and STLR are acqsc and relsc.
 ACCESS_KINDS = {
-    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size, pan=True)
+    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size, pan=True,
+                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE)
        for op, size in LOADS.items()},
-    **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op == "sttr64", size=size, pan=True)
+    **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op == "sttr64", size=size, pan=True,
+                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE)
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
     **{op: AccessKind(read=op in ("at_s1e1r", "at_s1e0r", "at_s1e1rp"), write=op in ("at_s1e1w", "at_s1e0w", "at_s1e1wp"),
@@ -55,7 +59,6 @@ ACCESS_KINDS = {
        for op in AT_S1E2_OPS},
 }
 
-ALIGNMENT_RULE = "SCTLR_EL1.A = 1 and the address not aligned to the access size (AArch64.CheckAlignment)"
 AF_UPDATE_RULE = ("the Access flag update on a faulting access: AArch64.SettingAccessFlagPermitted, "
                   "ConstrainUnpredictableBool(Unpredictable_AFUPDATE)")
 AT_AF_UPDATE_RULE = ("the Access flag update by an AT instruction: IMPLEMENTATION DEFINED "
@@ -213,15 +216,18 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
             rules.append(walk.rule)
         return results + [_Faulted(esr.fault_status(walk.fault, level), walk.rule) for level in walk.levels]
     declared, memattrs = _memattrs(params, walk, acc)
+    sh_field = params.tcr_sh if params.ds else DESC_SH.get(walk.desc)
+    # IsWBShareable(walkstate.memattrs) && AArch64.S1DCacheEnabled: the descriptor's attributes, SCTLR_ELx.C
+    wb_cached = params.c and all(is_wb_shareable(declared, sh) for sh in decode_shareability(sh_field))
     checks = []
-    for alignment_fault in s1_has_alignment_fault(acc, aligned, declared):
+    for alignment_fault, alignment_rule in s1_has_alignment_fault(acc, aligned, declared, wb_cached):
         if alignment_fault:
-            checks.append(("alignment", DEVICE_UNALIGNED_RULE))
+            checks.append(("alignment", alignment_rule))
         else:
-            checks += [("permission" if faults else None, rule)
+            checks += [("permission" if faults else None, rule or alignment_rule)
                        for faults, rule in s1_check_permissions(params, walk, acc, declared, pan)]
     if len(checks) > 1:
-        rules.append(RESMAIR_RULE if declared.reserved else checks[0][1])
+        rules.append(RESMAIR_RULE if declared.reserved else next(rule for _, rule in checks if rule))
     lsb = level_lsb(params.granule, walk.level)
     end = (va | ((1 << lsb) - 1)) + 1
     for fault_class, rule in checks:
@@ -238,7 +244,6 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
             if memattrs.reserved:
                 shares, attr = (None,), None
             else:
-                sh_field = params.tcr_sh if params.ds else DESC_SH.get(walk.desc)
                 shares = decode_shareability(sh_field)
                 if len(shares) > 1:
                     rules.append(SH_RULE)
@@ -334,10 +339,10 @@ def _other_side_faults(regs, memory, access, acc, params, va, size, aligned, rul
 # access touches
 def _s1_translate(regs, memory, access, acc, params, va):
     """s1_translate of the access at va (a branch target already made the PC)."""
-    aligned, alignment_fault = check_alignment(params, acc, va)
+    aligned, alignment_fault, alignment_rule = check_alignment(params, acc, va)
     rules = []
     if alignment_fault:
-        piece = _Faulted(esr.fault_status("alignment", None), ALIGNMENT_RULE)
+        piece = _Faulted(esr.fault_status("alignment", None), alignment_rule)
         return Outcomes({_abort(acc, access.el, va, piece, ())})
     outcomes = set()
     # Pieces still to translate: (va, bytes left, spans so far, updates so far, attr, sh)

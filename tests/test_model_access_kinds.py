@@ -1,0 +1,147 @@
+"""The model's access descriptor for each access kind the kernel issues beyond the single-register
+load and store: the alignment each is checked for (J1.1.3.112 Mem, J1.1.3.106
+AArch64.UnalignedAccessFaults), the memory-type branch (J1.1.4.29
+AArch64.S1HasAlignmentFaultDueToMemType, J1.1.4.37 its stage 2 twin) and the syndrome (ISV and the
+instruction syndrome: J1.1.3.2 AArch64.InstructionSyndromeValid, ESR_EL2.ISV in D24.2.46)."""
+import pytest
+
+from harness.model import Abort, Access, Completes, Memory, s1_translate
+from harness.model.attributes import MemAttrs, NORMAL_NC, s1_decode_mem_attrs
+from harness.model.permissions import (
+    LSE2_ALIGNMENT_RULE, ORDERED_16_RULE, ORDERED_NO_LSE2_RULE, s1_has_alignment_fault,
+)
+from harness.model.registers import SCTLR_A, SCTLR_C, SCTLR_NAA
+from harness.model.stage2 import instruction_syndrome
+from harness.model.translate import ACCESS_KINDS
+from harness.ops import LS_SYNDROME
+from tests.test_model import AF, DEVICE, PAGE, PAGE_DESC, SCTLR, SH_INNER, VA, chain, fault_of, memory, one, regs
+
+MMFR2_LSE2 = 0x1 << 32          # ID_AA64MMFR2_EL1.AT = 1: FEAT_LSE2
+BASE = VA & ~0xFFF              # a page: PAGE
+NON_SHAREABLE_WB = PAGE | 0b11 | AF | 1 << 2        # AttrIndx 1 (Normal WB), SH = 0b00
+NORMAL_NC_PAGE = PAGE | 0b11 | AF | SH_INNER | 2 << 2
+DEVICE_PAGE = PAGE | 0b11 | AF | DEVICE
+
+
+def outcomes_of(op, va, leaf=PAGE_DESC | PAGE, sctlr=SCTLR, mmfr2=0, mem=None):
+    mem = mem if mem is not None else memory(chain(va, leaf, 3))
+    return s1_translate(regs(sctlr=sctlr, mmfr2=mmfr2), mem, Access(op, va))
+
+
+def kinds(outcomes):
+    """Each outcome as the fault it takes, or "made"."""
+    return {fault_of(o) if isinstance(o, Abort) else "made" for o in outcomes}
+
+
+ALIGNMENT = ("alignment", None)
+
+
+# ------------------------------------------------------------------ pairs (LDP/STP)
+
+@pytest.mark.parametrize("op,offset,faults", [
+    ("ldp64", 8, False), ("ldp64", 4, True), ("stp64", 8, False), ("stp64", 12, True),
+    ("ldp32", 4, False), ("ldp32", 2, True), ("stp32", 12, False), ("stp32", 6, True),
+])
+def test_a_pair_is_aligned_by_one_register_not_the_pair(op, offset, faults):
+    # Mem: "Check alignment on size of element accessed, not overall access size" (ispair, not exclusive):
+    # with SCTLR_ELx.A = 1 an LDP of X registers at an 8-byte boundary is aligned.
+    outcome = one(outcomes_of(op, BASE + offset, sctlr=SCTLR | SCTLR_A.mask))
+    if faults:
+        assert (fault_of(outcome), outcome.far, outcome.wnr) == (ALIGNMENT, BASE + offset, op.startswith("st"))
+    else:
+        assert isinstance(outcome, Completes)
+
+
+def test_a_pair_moves_both_registers_across_a_page():
+    # LDP X at the last 8 bytes of a page: the second register comes from the next page (Mem, two halves).
+    words = chain(BASE, PAGE | PAGE_DESC, 3)
+    words.update(chain(BASE + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
+    done = one(outcomes_of("ldp64", BASE + 0xFF8, mem=memory(words)))
+    assert done.spans == ((PAGE + 0xFF8, 8), (PAGE + 0x5000, 8))
+
+
+def test_an_unaligned_pair_to_normal_memory_completes_and_to_device_memory_is_implementation_defined():
+    assert kinds(outcomes_of("ldp64", BASE + 4)) == {"made"}
+    device = outcomes_of("stp64", BASE + 4, leaf=DEVICE_PAGE)
+    assert kinds(device) == {ALIGNMENT, "made"}
+    assert "Device location supports unaligned access" in device.rule
+
+
+def test_a_pair_has_no_instruction_syndrome_at_stage_2():
+    # ESR_EL2.ISV: 1 only for a load or store of a single general-purpose register.
+    fault = Abort(ec=0x24, fsc=0b000111, wnr=False, s1ptw=False, far=VA, rule="", stage=2, ipa=VA)
+    for op in ("ldp32", "ldp64", "stp32", "stp64"):
+        assert instruction_syndrome(regs(), Access(op, VA), fault).syndrome is None
+        assert op not in LS_SYNDROME
+
+
+# ------------------------------------------------------------------ load-acquire, store-release
+
+def test_acquire_release_syndrome_sets_ar():
+    fault = Abort(ec=0x24, fsc=0b000111, wnr=False, s1ptw=False, far=VA, rule="", stage=2, ipa=VA)
+    # (SAS, SSE, SRT, SF, AR): LDAR X0 and STLR X1, 64-bit, acquire/release.
+    assert instruction_syndrome(regs(), Access("ldar64", VA), fault).syndrome == (3, 0, 0, 1, 1)
+    assert instruction_syndrome(regs(), Access("stlr64", VA), fault).syndrome == (3, 0, 1, 1, 1)
+
+
+@pytest.mark.parametrize("op", ["ldar64", "stlr64"])
+def test_unaligned_acquire_release_without_lse2_faults_before_translation(op):
+    # B2.8.2.1.3: without FEAT_LSE2 an unaligned LDAR/STLR is an Alignment fault whatever SCTLR_ELx.A,
+    # taken before the walk (the VA is unmapped here).
+    outcome = one(outcomes_of(op, BASE + 4, mem=Memory()))
+    assert (fault_of(outcome), outcome.wnr, outcome.rule) == (ALIGNMENT, op == "stlr64", ORDERED_NO_LSE2_RULE)
+    assert isinstance(one(outcomes_of(op, BASE + 8)), Completes)
+
+
+def test_lse2_lets_acquire_release_within_16_bytes_of_write_back_shareable_memory_complete():
+    assert kinds(outcomes_of("ldar64", BASE + 4, mmfr2=MMFR2_LSE2)) == {"made"}
+    assert kinds(outcomes_of("stlr64", BASE + 0x1F7, mmfr2=MMFR2_LSE2)) == {"made"}
+
+
+@pytest.mark.parametrize("op", ["ldar64", "stlr64"])
+def test_lse2_acquire_release_across_16_bytes_faults_before_translation_unless_naa(op):
+    outcome = one(outcomes_of(op, BASE + 12, mmfr2=MMFR2_LSE2, mem=Memory()))
+    assert (fault_of(outcome), outcome.rule) == (ALIGNMENT, ORDERED_16_RULE)
+    # SCTLR_ELx.nAA = 1: no fault for the 16-byte rule; Normal WB Shareable memory: the access is made.
+    assert kinds(outcomes_of(op, BASE + 12, sctlr=SCTLR | SCTLR_NAA.mask, mmfr2=MMFR2_LSE2)) == {"made"}
+    # nAA is RES0 without FEAT_LSE2: it changes nothing there.
+    assert kinds(outcomes_of(op, BASE + 12, sctlr=SCTLR | SCTLR_NAA.mask, mem=Memory())) == {ALIGNMENT}
+
+
+@pytest.mark.parametrize("leaf,sctlr", [
+    (NON_SHAREABLE_WB, SCTLR),                  # Write-Back but Non-shareable
+    (NORMAL_NC_PAGE, SCTLR),                    # Non-cacheable
+    (PAGE | PAGE_DESC, SCTLR & ~SCTLR_C.mask),  # the data cache off: AArch64.S1DCacheEnabled FALSE
+])
+def test_lse2_unaligned_acquire_release_elsewhere_is_constrained_unpredictable(leaf, sctlr):
+    outcomes = outcomes_of("ldar64", BASE + 4, leaf=leaf, sctlr=sctlr, mmfr2=MMFR2_LSE2)
+    assert kinds(outcomes) == {ALIGNMENT, "made"}
+    assert "Unpredictable_LSE2_ALIGNMENT_FAULT" in outcomes.rule
+
+
+def test_lse2_unaligned_acquire_release_to_device_memory_may_fault_either_way():
+    outcomes = outcomes_of("stlr64", BASE + 4, leaf=DEVICE_PAGE, mmfr2=MMFR2_LSE2)
+    assert kinds(outcomes) == {ALIGNMENT, "made"}
+
+
+# ------------------------------------------------------------------ the memory-type branch itself
+
+WB_INNER = s1_decode_mem_attrs(0xFF)
+
+
+@pytest.mark.parametrize("op,memattrs,wb_cached,want", [
+    ("load64", WB_INNER, True, {(False, "")}),
+    ("load64", NORMAL_NC, False, {(False, "")}),       # a plain access to Normal memory: never
+    ("ldp64", NORMAL_NC, False, {(False, "")}),
+    ("ldar64", WB_INNER, True, {(False, "")}),
+    ("ldar64", NORMAL_NC, False, {(True, LSE2_ALIGNMENT_RULE), (False, LSE2_ALIGNMENT_RULE)}),
+    ("stlr64", WB_INNER, False, {(True, LSE2_ALIGNMENT_RULE), (False, LSE2_ALIGNMENT_RULE)}),
+    ("fetch", MemAttrs(device="nGnRnE"), False, {(False, "")}),
+])
+def test_unaligned_memory_type_branches(op, memattrs, wb_cached, want):
+    assert set(s1_has_alignment_fault(ACCESS_KINDS[op], False, memattrs, wb_cached)) == want
+
+
+def test_an_aligned_access_never_faults_for_its_memory_type():
+    for op in ("load64", "ldp64", "ldar64", "stlr64"):
+        assert s1_has_alignment_fault(ACCESS_KINDS[op], True, MemAttrs(device="nGnRnE"), False) == [(False, "")]
