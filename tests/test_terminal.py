@@ -72,7 +72,7 @@ def test_a_failure_a_known_bug_and_the_summary_last(tmp_path, suite_options):
     if run.outcomes().get("translation.block_at_level0") == "xfailed":     # QEMU < 10.0.2
         bug = [line for line in lines if line.strip().startswith("l0_block ")]
         assert bug == ["  l0_block  J1.1.4.65 AArch64.BlockDescSupported: 1 xfailed "
-                       "(translation.block_at_level0 (step 0))"]
+                       "(translation.block_at_level0 (steps 0, 1))"]
         assert not any(line.startswith("XFAIL ") for line in lines)         # the reasons: with -v
         verbose = run_suite(tmp_path, f"--cases={translation}", "-v", **common)
         assert any(line.startswith("XFAIL ") and "block_at_level0" in line for line in verbose.output.splitlines())
