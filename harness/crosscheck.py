@@ -21,11 +21,12 @@ Each check is a problem of its own when it fails:
   those the case declares (harness/declared.py): a kernel table-builder bug
   shows here even where QEMU and the model agree with each other.
 """
+import functools
 from dataclasses import dataclass, replace
 
 from harness import declared, features, model
 from harness.cases import MAINT_OPS
-from harness.fuzz.known import MODEL_LOCK, explain
+from harness.fuzz.known import KNOWN_BUGS, MODEL_LOCK, explain
 from harness.observation import observe
 from harness.oracle import describe_outcomes, expectation_agrees, observation_allowed, unjudged
 from harness.predict import predict_case, step_accesses
@@ -98,13 +99,11 @@ def _first_change(case):
     return next((n for n, step in enumerate(case.steps) if step.op in MAINT_OPS or step.fixup), None)
 
 
-def _against_declaration(case, records, ids):
-    """Problems of the kernel's registers and walks against the case's declared layout
-    (the walks of the steps before the case first changes its tables: the layout is
-    what the steps start from)."""
+def _against_declaration(case, records, want, layout):
+    """Problems of the kernel's registers and walks against the case's declared layout (its
+    Registers `want`, its tables' Memory `layout()`), the walks of the steps before the case
+    first changes its tables: the layout is what the steps start from."""
     regs = records.regs
-    pool_base = regs.num("ttbr0") & ~0xFFFF        # the case's TTBR0 root is the pool's first table
-    want = declared.case_registers(case, ids, pool_base)
     el = "EL2" if case.el2 is not None else "EL1"
     problems = [f"{KERNEL_DEFECT}: {name.upper()}_{el} programmed {regs.num(name):#x}, the case declares "
                 f"{getattr(want, name):#x}" for name in ("tcr", "mair", "sctlr", "ttbr0", "ttbr1")
@@ -117,7 +116,6 @@ def _against_declaration(case, records, ids):
     problems += [f"{KERNEL_DEFECT}: {name.upper()}_{'EL2' if name == 's2pir' else el} programmed "
                  f"{regs.num(name):#x}, the case declares {getattr(want, name):#x}" for name in EXTENDED_REGISTERS
                  if name in regs.fields and regs.num(name) != getattr(want, name)]
-    memory, _, _ = declared.declared_memory(case, pool_base)
     free = _hardware_bits(case)
     seen = set()
     changed = _first_change(case)
@@ -130,7 +128,7 @@ def _against_declaration(case, records, ids):
                 continue
             seen.add(slot)
             try:
-                declared_desc = memory.read64(slot)
+                declared_desc = layout().read64(slot)
             except model.UnknownMemory:
                 problems.append(f"{KERNEL_DEFECT}: step {n}'s walk read L{r.num('level')}[{r.num('index')}] at "
                                 f"PA {slot:#x} = {r.num('desc'):#x}, where the case declares no table")
@@ -160,35 +158,77 @@ def _after_updates(walks, outcomes):
     return [f"model: after the step the descriptors read {changed}; the model allows: {wanted}"]
 
 
-def step_views(case, records, boot, version=None, observations=None, failing=frozenset()):
+def step_views(case, records, boot, version=None, observations=None, failing=frozenset(), cache=None):
     """{step n: ModelView} of a case's records (see _step_views), with the model to itself: no
     other thread's known-bug variant in force meanwhile.  observations: the records' step
-    Observations as the runner decoded them (decoded here when not given)."""
+    Observations as the runner decoded them (decoded here when not given); cache: a
+    predictions.PredictionCache, or None to evaluate everything."""
     if observations is None:
         observations = {n: observe(r) for n, r in records.steps.items()} if records else {}
     with MODEL_LOCK:
-        return _step_views(case, records, observations, boot, version, failing)
+        return _step_views(case, records, observations, boot, version, failing, cache)
 
 
-def _step_views(case, records, observations, boot, version, failing):
+class _Uncached:
+    """A predictions.CaseEntry that keeps nothing: every prediction computed when asked for."""
+
+    @staticmethod
+    def value(key, compute):
+        return compute()
+
+
+_BUGS = {bug.name: bug for bug in KNOWN_BUGS}
+
+
+def _declared_walk(walk, layout):
+    """Whether the descriptors a walk read are the declared layout's (layout(): its Memory) at
+    their addresses."""
+    try:
+        return all(layout().read64(_slot(r)) == r.num("desc") for r in walk)
+    except model.UnknownMemory:
+        return False
+
+
+def _translate(regs, memory, access):
+    """The model's Outcomes of an access; None where its walk reads memory nobody declared."""
+    try:
+        return model.full_translate(regs, memory, access)
+    except model.UnknownMemory:
+        return None
+
+
+def _step_views(case, records, observations, boot, version, failing, cache):
     """{step n: ModelView} for a case's records (protocol.CaseRecords) and their step
     Observations (harness/observation.py) of a run on QEMU `version` whose boot record is
     `boot`; `failing`: the steps whose case expectation fails (a known bug may explain them
     too).  {} when the case never began; a case that began with no regs record is the
-    runner's problem (the kernel reports one for every case)."""
+    runner's problem (the kernel reports one for every case).
+
+    The model's outcomes over the declared layout and the known bugs that explain a
+    departure come from `cache` (harness/predictions.py) where it holds them: they are
+    what the model gives for the same case, CPU and records.  A step whose registers or
+    walked descriptors are not the declared ones is evaluated over what the kernel reports."""
     if records is None or boot is None or records.regs is None:
         return {}
     ids = features.boot_ids(boot)
     views = {}
     regs = _registers(records.regs, boot, case)
-    layout_problems = _against_declaration(case, records, ids)
-    pool_base = records.regs.num("ttbr0") & ~0xFFFF
-    layout, _, _ = declared.declared_memory(case, pool_base)
+    pool_base = records.regs.num("ttbr0") & ~0xFFFF        # the case's TTBR0 root is the pool's first table
+    entry = cache.entry(case, ids, pool_base) if cache is not None else _Uncached
+    want = entry.value("registers", lambda: declared.case_registers(case, ids, pool_base))
+
+    @functools.cache
+    def layout():
+        """The declared tables, built only for the walk records there are (a digest needs none);
+        read, never written (_walked_memory copies them)."""
+        return declared.declared_memory(case, pool_base)[0]
+    layout_problems = _against_declaration(case, records, want, layout)
     # A case that changes its translations is judged by the model over its steps in
     # order, with the TLB: an access may use what a TLB still holds, which no walk
     # of the tables as they are now shows; so is one with an AT under its own stage 2 (kernel/el2.c
     # at_s12_under), whose registers are not the case's and whose invalidations the TLB model follows.
-    predictions = predict_case(case, ids, pool_base) \
+    # Over the declared layout and registers alone: the prediction is the case's, whatever the records.
+    predictions = entry.value("case", lambda: predict_case(case, ids, pool_base)) \
         if _first_change(case) is not None or any(s.s2_under for s in case.steps) else None
     for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):
         obs = observations.get(n)
@@ -204,14 +244,18 @@ def _step_views(case, records, observations, boot, version, failing):
             # range, a walk disabled by EPDn); a walk record lost is the records' problem (protocol.py).
             walks = records.walks.get(n, {"before": [], "after": []})
             walk_text = tuple(describe_walk(walks["before"], case.regime, step.va, case.stage2))
-            memory = _walked_memory(walks["before"], layout)
-            try:
-                outcomes = predictions[n] if predictions is not None else model.full_translate(regs, memory, access)
-            except model.UnknownMemory as e:
-                views[n] = ModelView(walk=walk_text, problems=(
-                    f"the model's walk reads PA {e.pa:#x}, which neither the kernel's walk of this VA nor the "
-                    "case's declared layout holds (a defect of this suite)",))
-                continue
+            outcomes = predictions[n] if predictions is not None else None
+            if outcomes is None and regs == want and _declared_walk(walks["before"], layout):
+                # What the model gives over the declared layout: the memory the walk read is it.
+                outcomes = entry.value(n, lambda: _translate(want, layout(), access))
+            if outcomes is None:
+                try:
+                    outcomes = model.full_translate(regs, _walked_memory(walks["before"], layout()), access)
+                except model.UnknownMemory as e:
+                    views[n] = ModelView(walk=walk_text, problems=(
+                        f"the model's walk reads PA {e.pa:#x}, which neither the kernel's walk of this VA nor the "
+                        "case's declared layout holds (a defect of this suite)",))
+                    continue
             departures = [f"model: {p}" for p in observation_allowed(step, outcomes, obs)]
             if walks["after"] and not unjudged(outcomes):
                 departures += _after_updates(walks, outcomes)
@@ -222,9 +266,19 @@ def _step_views(case, records, observations, boot, version, failing):
             continue
         defects = tuple(f"{SUITE_DEFECT}: {p}" for p in expectation_agrees(step, outcomes))
         after = walks["after"] if step.op in ACCESS_KINDS else []
-        bugs = explain(version, case, ids, pool_base, n, obs,
-                       agrees=lambda outcomes: not after or not _after_updates(walks, outcomes)) \
-            if (departures or n in failing) and not defects else ()
+        bugs = ()
+        if (departures or n in failing) and not defects:
+            # All the search depends on besides the case: the step, QEMU's version, the observation,
+            # and the descriptors read back where there are some (the check of hardware updates).
+            read = [tuple((_slot(r), r.num("desc")) for r in walks[when]) for when in ("before", "after")] if after \
+                else ()
+            departure = (n, version, repr(obs), *read)
+
+            def search():
+                return tuple(bug.name for bug in explain(
+                    version, case, ids, pool_base, n, obs,
+                    agrees=lambda outcomes: not after or not _after_updates(walks, outcomes)))
+            bugs = tuple(_BUGS[name] for name in entry.value(("explained", departure), search))
         if bugs:
             views[n] = ModelView(describe_outcomes(outcomes, step.op), walk_text, (), bugs, tuple(departures))
         else:

@@ -170,6 +170,26 @@ class _Tables:
             raise LayoutError(f"misaligned mapping {va:#x} -> {pa:#x}")
         self.words[self.slot(va, level)] = _leaf(self.granule, self.oa_format, pa, level, prot)
 
+    def map_run(self, va, pa, level, prot, count):
+        """map() of `count` consecutive leaves from va -> pa, as map_kernel's loop makes them, at a
+        table's cost rather than a leaf's: each table's first slot found (and the tables above it
+        made) once, then its leaves written in a row.  Leaf k is leaf 0 plus k sizes while the
+        output addresses stay inside the descriptor's OA field (checked on the last leaf)."""
+        size = 1 << level_lsb(self.granule, level)
+        if (va | pa) & (size - 1):
+            raise LayoutError(f"misaligned mapping {va:#x} -> {pa:#x}")
+        first = _leaf(self.granule, self.oa_format, pa, level, prot)
+        if _leaf(self.granule, self.oa_format, pa + (count - 1) * size, level, prot) != first + (count - 1) * size:
+            raise ValueError(f"map_run: {pa:#x} + {count} x {size:#x} leaves the output address field")
+        per_table = 1 << (self.va_bits - level_lsb(self.granule, level) if level == self.start else self.granule - 3)
+        done = 0
+        while done < count:
+            here = va + done * size
+            n = min(count - done, per_table - self.index(here, level))
+            slot, leaf = self.slot(here, level), first + done * size
+            self.words.update(zip(range(slot, slot + 8 * n, 8), range(leaf, leaf + n * size, size)))
+            done += n
+
     def walk(self, va, read, reads=None):
         """pgt_walk, the kernel's own walk: the PA of va, or None.  read(pa) gives
         the descriptor at pa, or None where the kernel's walk may not read; each
@@ -223,8 +243,8 @@ def build_stage2(case, tables):
     level = max(level, case.stage2.start_level)
     size = 1 << level_lsb(tables.granule, level)
     tables.map(LAYOUT["UART_BASE"], LAYOUT["UART_BASE"], 3, _S2_KERNEL_DEVICE)
-    for off in range(0, LAYOUT["KERNEL_WINDOW_SIZE"], size):
-        tables.map(LAYOUT["KERNEL_WINDOW_BASE"] + off, LAYOUT["KERNEL_WINDOW_BASE"] + off, level, _S2_KERNEL_RAM)
+    tables.map_run(LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["KERNEL_WINDOW_BASE"], level, _S2_KERNEL_RAM,
+                   LAYOUT["KERNEL_WINDOW_SIZE"] // size)
     for m in case.stage2.maps:
         tables.map(m.ipa, m.pa, m.level, _s2_prot(m.memattr, m.s2ap, m.sh, m.xn, m.af, m.contig, m.dbm))
     for w in case.stage2.raws:
@@ -262,10 +282,11 @@ def _map_kernel(tables, window_va, uart_va, el0_va, wxn, prots=_KERNEL_PROTS):
     size = 1 << level_lsb(tables.granule, level)
     tables.map(uart_va, LAYOUT["UART_BASE"], 3, device)
     tables.map(el0_va, LAYOUT["EL0_CODE_PA"], 3, el0_code)
-    for off in range(0, LAYOUT["KERNEL_WINDOW_SIZE"], size):
-        pa = LAYOUT["KERNEL_WINDOW_BASE"] + off
-        text = LAYOUT["KERNEL_BASE"] <= pa < LAYOUT["KERNEL_TEXT_END"]
-        tables.map(window_va + off, pa, level, ram if not wxn else text_prot if text else data)
+    base, end = LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]
+    runs = ([(base, LAYOUT["KERNEL_BASE"], data), (LAYOUT["KERNEL_BASE"], LAYOUT["KERNEL_TEXT_END"], text_prot),
+             (LAYOUT["KERNEL_TEXT_END"], end, data)] if wxn else [(base, end, ram)])
+    for lo, hi, prot in runs:
+        tables.map_run(window_va + lo - base, lo, level, prot, (hi - lo) // size)
 
 
 def s2_oa_format(stage2):

@@ -7,7 +7,7 @@ fault class and a translation level, in both directions: cases name the fault
 they expect as (class, level), the kernel reports the raw register.
 """
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -15,11 +15,12 @@ class Field:
     """Bits [shift + width - 1 : shift] of a register."""
     shift: int
     width: int
+    # The field's bits in place (GENMASK(shift + width - 1, shift)), made once: the model reads
+    # descriptor fields hundreds of thousands of times a campaign.
+    mask: int = field(init=False, repr=False, compare=False)
 
-    @property
-    def mask(self):
-        """The field's bits in place (GENMASK(shift + width - 1, shift))."""
-        return ((1 << self.width) - 1) << self.shift
+    def __post_init__(self):
+        object.__setattr__(self, "mask", ((1 << self.width) - 1) << self.shift)
 
     def get(self, raw):
         return (raw & self.mask) >> self.shift

@@ -99,6 +99,7 @@ class Settings:
     timeout: float = 10.0
     hang_check: float | None = HANG_CHECK   # qemu.run_kernel's progress check
     console: str = "uart"                   # the channel of the kernel's records (qemu.CONSOLES)
+    predictions: object = None              # a predictions.PredictionCache (None: the model evaluates every step)
     # Whether QEMU's known bugs may explain a departure: not in a run that tests another
     # implementation (--implementation), whose bugs are its own (a bug of QEMU excuses nothing there).
     qemu_bugs: bool = True
@@ -160,13 +161,14 @@ def _step_verdicts(case, observations):
             if step.expect.kind not in (*_SELFTEST_END, "hang")]
 
 
-def _with_model(verdicts, case, records, observations, boot, version):
+def _with_model(verdicts, case, records, observations, boot, settings):
     """The step verdicts with the reference model's view of each step added (harness/crosscheck.py),
-    known bugs of QEMU `version` (None: none) explaining departures.  A step whose departures known
-    bugs explain has its own expectation's failures explained too: they are the same departure,
-    seen by the case."""
+    known bugs of the QEMU of `settings` explaining departures (none in a run of another
+    implementation: bugs_version).  A step whose departures known bugs explain has its own
+    expectation's failures explained too: they are the same departure, seen by the case."""
+    version = bugs_version(settings)
     views = crosscheck.step_views(case, records, boot, version, observations,
-                                  frozenset(v.n for v in verdicts if not v.ok))
+                                  frozenset(v.n for v in verdicts if not v.ok), settings.predictions)
     out = []
     for v in verdicts:
         view = views.get(v.n)
@@ -202,7 +204,7 @@ def judge(case, records, run, settings, shares_run=False, boot=None):
 def _judge(case, records, run, settings, shares_run, boot):
     observations = _observations(records)
     j = Judgement(case, steps=_with_model(_step_verdicts(case, observations), case, records, observations, boot,
-                                          bugs_version(settings)), run=run, wall=run.wall)
+                                          settings), run=run, wall=run.wall)
     selftest = case.steps[-1].expect.kind if case.steps[-1].expect.kind in (*_SELFTEST_END, "hang") else None
     exception = records.exception if records else None
     if selftest == "hang":
@@ -311,10 +313,13 @@ class Runner:
         self._stop = threading.Event()
 
     def close(self):
-        """Stop the threads judging ahead, and the QEMUs they run, and wait for them."""
+        """Stop the threads judging ahead, and the QEMUs they run, and wait for them; write
+        back the predictions the run added."""
         self._stop.set()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if self.settings.predictions is not None:
+            self.settings.predictions.save()
 
     def _run(self, case_ids, timeout, watch=None, boot="el1", walks=True):
         s = self.settings

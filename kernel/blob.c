@@ -73,6 +73,7 @@ static bool id_ok(const u8 *base, u32 offset, u32 len, u64 blob_size)
 
 #define STAGE2_FLAGS    (STAGE2_FWB | STAGE2_HA | STAGE2_HD | STAGE2_VS | STAGE2_DS | STAGE2_SL2 | STAGE2_S2PIE)
 #define S2MAP_FLAGS     (S2MAP_AF | S2MAP_CONTIG | S2MAP_DBM)
+#define STEP_FLAGS      STEP_NXS
 
 /*
  * A stage 2 the kernel can build and run under: its window must stay mapped
@@ -108,7 +109,16 @@ static bool el0_op(u32 op)
 /* The ops only EL2 has (UNDEFINED at EL1): in a case whose steps run at EL2 only. */
 static bool el2_op(u32 op)
 {
-	return (op >= OP_AT_S1E2R && op <= OP_TLBI_VALE2IS) || (op >= OP_TLBI_RVAE2 && op <= OP_TLBI_RVALE2IS);
+	return (op >= OP_AT_S1E2R && op <= OP_TLBI_VALE2IS) || (op >= OP_TLBI_RVAE2 && op <= OP_TLBI_RVALE2IS) ||
+	       op == OP_AT_S1E2A;
+}
+
+/* The TLBIs, which have nXS forms (STEP_NXS). */
+static bool tlbi_op(u32 op)
+{
+	return (op >= OP_TLBI_VMALLE1 && op <= OP_TLBI_VAALE1IS) || (op >= OP_TLBI_ALLE2 && op <= OP_TLBI_VALE2IS) ||
+	       (op >= OP_TLBI_RVAE1 && op <= OP_TLBI_RVAALE1IS) || (op >= OP_TLBI_IPAS2E1 && op <= OP_TLBI_ALLE1IS) ||
+	       (op >= OP_TLBI_RVAE2 && op <= OP_TLBI_RIPAS2LE1IS);
 }
 
 /* count = at least 1 + the `space` of each of the n records. */
@@ -155,7 +165,7 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 		const struct step *s = (const struct step *)(base + c->steps) + i;
 
 		if (s->op >= OP_COUNT || s->el > 1 || (s->el == 0 && !el0_op(s->op)) || (el2_op(s->op) && !at_el2) ||
-		    s->space >= MAX_SPACES)
+		    s->space >= MAX_SPACES || (s->flags & ~STEP_FLAGS) || ((s->flags & STEP_NXS) && !tlbi_op(s->op)))
 			return "steps";
 		/* A fix-up retries the load or store before it. */
 		if (s->op >= OP_FIXUP_MAP && s->op <= OP_FIXUP_AF && (i == 0 || s[-1].op > OP_STTR64))

@@ -21,7 +21,7 @@
 #include "pgtable.h"
 
 #define BLOB_MAGIC          0x42554d4d  /* "MMUB" */
-#define BLOB_VERSION        6
+#define BLOB_VERSION        7
 #define BLOB_ALIGN          8
 
 /* Sizes of the records, checked against the structs below at compile time. */
@@ -317,7 +317,13 @@ struct raw {
 #define OP_STP64            86  /* stores value, then mask (the second register) */
 #define OP_LDAR64           87
 #define OP_STLR64           88
-#define OP_COUNT            89
+/*
+ * FEAT_ATS1A: AT S1E1A (at EL1, or at EL2 in the EL2&0 regime) and AT S1E2A (EL2's, at EL2 as
+ * OP_AT_S1E2R): stage 1 translation without permission checks (ATAccess_Any).
+ */
+#define OP_AT_S1E1A         89
+#define OP_AT_S1E2A         90
+#define OP_COUNT            91
 
 struct step {
 	u64 va, value;
@@ -327,8 +333,11 @@ struct step {
 	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches), or the case's EL: 1, 2 with REGIME_EL20 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */
 	u8 space;               /* OP_WRITE_DESC, OP_READ_DESC, OP_SET_TTBR0: the TTBR0 table set */
-	u8 reserved[1];
+	u8 flags;               /* STEP_* */
 };
+
+/* step.flags */
+#define STEP_NXS            0x01    /* an OP_TLBI_*: its nXS form (FEAT_XS: TLBI VAE1NXS ...) */
 
 #ifndef __ASSEMBLER__
 _Static_assert(sizeof(struct blob_header) == BLOB_HEADER_SIZE, "blob header");

@@ -103,6 +103,8 @@ static u64 run_probe(const struct step *s)
 		return hvc_call(HVC_AT_S12, s->op, s->va, s->value, s->mask).x0;
 	case OP_AT_S1E2R: return probe_at_s1e2r(s->va);
 	case OP_AT_S1E2W: return probe_at_s1e2w(s->va);
+	case OP_AT_S1E1A: return probe_at_s1e1a(s->va);
+	case OP_AT_S1E2A: return probe_at_s1e2a(s->va);
 	case OP_SELFTEST_BRK: selftest_brk(); return 0;
 	case OP_SELFTEST_NESTED: selftest_nested(); return 0;
 	case OP_SELFTEST_HANG: selftest_hang();
@@ -119,7 +121,7 @@ static void (*el0_probe(u32 op))(void)
 static bool is_at(u32 op)
 {
 	return (op >= OP_AT_S1E1R && op <= OP_AT_S1E1WP) || (op >= OP_AT_S12E1R && op <= OP_AT_S12E0W) ||
-	       op == OP_AT_S1E2R || op == OP_AT_S1E2W;
+	       op == OP_AT_S1E2R || op == OP_AT_S1E2W || op == OP_AT_S1E1A || op == OP_AT_S1E2A;
 }
 
 /* The first of a case's steps that changes its tables or registers (a maintenance step, a fix-up), or nsteps. */

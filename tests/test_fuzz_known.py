@@ -142,15 +142,18 @@ def test_an_unknown_outcome_allows_no_observation():
 
 
 def test_a_run_that_ends_is_explained_only_by_the_ending_its_variant_names():
-    """s2_16k_sl0_3: QEMU 7.2.22 refuses a 16K level 0 stage 2 start, and the kernel's own fetch
-    faults at stage 2 before the case's first step.  The missing records are explained only where
-    the run did end so: the kernel's exception record, a stage 2 Translation fault at level 0
-    taken to EL2 from EL1; not a QEMU that aborted, not another fault, not on a fixed QEMU."""
+    """s2_geometry_ps on s2_pa52.lpa2_ipa52[l0-16k]: QEMU 7.2.22 refuses a 16K level 0 stage 2 start,
+    and the kernel's own fetch faults at stage 2 before the case's first step.  The missing records
+    are explained only where the run did end so: the kernel's exception record, a stage 2
+    Translation fault at level 0 taken to EL2 from EL1; not a QEMU that aborted, not another fault,
+    not on a fixed QEMU."""
     import signal
     from harness.esr import decode_esr
     from harness.fuzz.known import QemuAborts, RunEnd
-    bug = next(b for b in KNOWN_BUGS if b.name == "s2_16k_sl0_3")
-    case, ids = _marked(bug)[0]
+    bug = next(b for b in KNOWN_BUGS if b.name == "s2_geometry_ps")
+    case = next(c for c in load_file(REPO / "cases/s2_pa52.toml") if c.id == "s2_pa52.lpa2_ipa52[l0-16k]")
+    assert case.xfail.name == bug.name
+    ids = next(ids for ids in IDS if not missing(case.requires, *ids))
     iabt_s2_l0 = RunEnd(esr=decode_esr(0x82000004), el=2)           # EC 0x20: IABT from a lower EL, IFSC 0x04
     for ended in (iabt_s2_l0, None):
         assert [b.name for b in explain("7.2.22", case, ids, TABLE_POOL_BASE, 0, None, ended=ended)] == [bug.name]

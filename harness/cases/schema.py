@@ -30,7 +30,8 @@ class CaseError(Exception):
 
 SYSREG = read_constants(kernel_header("sysreg.h"))
 # Regime keys that are TCR2_ELx bits (kernel/sysreg.h names each once).
-TCR2_FIELDS = {"pie": SYSREG["TCR2_PIE"], "aie": SYSREG["TCR2_AIE"]}
+TCR2_FIELDS = {"pie": SYSREG["TCR2_PIE"], "aie": SYSREG["TCR2_AIE"], "a2": SYSREG["TCR2_A2"], "fng0": SYSREG["TCR2_FNG0"],
+               "fng1": SYSREG["TCR2_FNG1"]}
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class Regime:
     # TCR2_ELx (FEAT_TCR2): its fields by name (TCR2_FIELDS); the register is tcr2 below.
     pie: bool = False       # TCR2.PIE (FEAT_S1PIE): stage 1 permissions through PIR/PIRE0
     aie: bool = False       # TCR2.AIE (FEAT_AIE): AttrIndx[3], MAIR2
+    a2: bool = False        # TCR2.A2 (FEAT_ASID2): TTBR0's ASID for the lower range, TTBR1's for the upper
+    fng0: bool = False      # TCR2.FNG0/FNG1 (FEAT_ASID2): TTBR0's / TTBR1's range non-global whatever nG
+    fng1: bool = False
     # PIR_ELx and PIRE0_ELx (FEAT_S1PIE) whole, the kernel's own PI indices' included (kernel_pi)
     pir: int = 0
     pire0: int = 0

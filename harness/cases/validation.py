@@ -9,7 +9,7 @@ from harness.cases.fields import Fields, did_you_mean, subtable, table_list, typ
 from harness.cases.layout import check_layout, place_frames
 from harness.cases.names import (
     AT_OPS, AT_S12_OPS, AT_S1E2_OPS, EL2_MODES, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, STAGE2_MAINT_OPS,
-    TLBI_EL20_ASID_OPS, TLBI_EL2_OPS, TLBI_OPS,
+    TLBI_EL20_ASID_OPS, TLBI_EL2_OPS, TLBI_OPS, NXS_TLBI, tlbi_plain,
 )
 from harness.cases.schema import CASE_KEYS, Case, CaseError, Regime, Xfail
 from harness.cases.steps import read_step
@@ -23,8 +23,15 @@ from harness.versions import parse_range
 REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "hpd0": "FEAT_HPDS",
                    "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16",
                    "pie": "FEAT_S1PIE", "pir": "FEAT_S1PIE", "pire0": "FEAT_S1PIE", "aie": "FEAT_AIE",
-                   "mair2": "FEAT_AIE"}
-OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI}}
+                   "mair2": "FEAT_AIE", "a2": "FEAT_ASID2", "fng0": "FEAT_ASID2", "fng1": "FEAT_ASID2"}
+OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", "at_s1e1a": "FEAT_ATS1A", "at_s1e2a": "FEAT_ATS1A",
+               **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI},
+               **{op: "FEAT_XS" for op in NXS_TLBI}}
+
+
+def op_features(op):
+    """The features step op needs (a range TLBI's nXS form: FEAT_TLBIRANGE and FEAT_XS)."""
+    return tuple(dict.fromkeys(f for f in (OP_FEATURES.get(tlbi_plain(op)), OP_FEATURES.get(op)) if f))
 # [stage2] keys likewise (any of the features listed): VTCR_EL2.HA/HD and HCR_EL2.FWB are RES0 without them.
 STAGE2_FEATURES = {"ha": ("FEAT_HAFDBS", "FEAT_HAFDBS_DIRTY"), "hd": ("FEAT_HAFDBS_DIRTY",), "fwb": ("FEAT_S2FWB",),
                    "ds": ("FEAT_LPA2",), "s2pie": ("FEAT_S2PIE",), "s2pir": ("FEAT_S2PIE",)}
@@ -173,7 +180,7 @@ def _lays_out(declared, case):
 
 # What the EL2 regime (HCR_EL2.E2H = 0) does not have: a second VA range, EL0, ASIDs, PAN.
 EL2_REGIME_KEYS = {"granule1", "t1sz", "epd0", "epd1", "tbi1", "ttbr1", "span", "epan", "pan", "hpd1", "e0pd0", "e0pd1",
-                   "asid16", "a1"}
+                   "asid16", "a1", "a2", "fng0", "fng1"}
 # Steps the EL2 regime has no use for: EL1&0's own AT (S1E1*, S1E0*: they translate another regime),
 # unprivileged loads and stores, TLBI by ASID, a TTBR1.
 EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, "ldtr64", "sttr64", "set_ttbr1",
@@ -260,8 +267,9 @@ def _check_feature_use(path, name, regime, steps, requires):
         if getattr(regime, key) != defaults[key].default and feature not in requires:
             raise CaseError(path, f"{key} needs {feature}: add requires = [\"{feature}\"]", name, f"regime.{key}")
     for i, step in enumerate(steps):
-        feature = OP_FEATURES.get(step.op)
-        if feature and feature not in requires:
-            raise CaseError(path, f"{step.op} needs {feature}: add requires = [\"{feature}\"]", name, f"steps[{i}].do")
+        for feature in op_features(step.op):
+            if feature not in requires:
+                raise CaseError(path, f"{step.op} needs {feature}: add requires = [\"{feature}\"]", name,
+                                f"steps[{i}].do")
 
 

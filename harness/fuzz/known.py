@@ -35,14 +35,14 @@ import harness.model.walk as walk  # isort: skip
 import harness.model.stage2 as stage2  # isort: skip
 import harness.model.tlb as tlb  # isort: skip
 import harness.predict as predict_module  # isort: skip
-from harness import esr, par
+from harness import esr, geometry, par
 from harness.cases import AT_OPS, AT_S12_OPS, LAYOUT, LOADS
 from harness.ops import LS_SYNDROME
 from harness.kdefs import REPO
 from harness.model import Abort, Outcomes, UnknownMemory
 from harness.predict import predict_case
 from harness.model.attributes import DEVICE_TYPES, NC, WB, WT, MemAttrs
-from harness.model.registers import REGIME_EL2, REGIME_EL20
+from harness.model.registers import IPS_BITS, REGIME_EL2, REGIME_EL20
 from harness.oracle import observation_allowed, unjudged
 from harness.model.outcome import Completes, Par, Unknown
 from harness.par import SH_NAMES
@@ -207,21 +207,6 @@ def _at_s12_permission_fault_aborts():
     return [(predict_module, "full_translate", full_translate)]
 
 
-def _s2_16k_level0_start_refused():
-    """AArch64.S2InvalidSL, but VTCR_EL2.SL0 = 0b11 of the 16K granule refused whatever DS: every
-    stage 2 translation is a Translation fault at level 0, the kernel's own first (its instruction
-    fetch under the case's stage 2 ends the run: KernelFaultsAtStage2) before any step runs."""
-    original = predict_module.full_translate
-
-    def full_translate(regs, memory, access, s2=None):
-        params = stage2.s2_params(regs)
-        if params is not None and params.granule == 14 and stage2.VTCR_SL0.get(regs.vtcr) == 0b11 \
-                and not params.bad_sl:
-            raise KernelFaultsAtStage2("translation", 0)
-        return original(regs, memory, access, s2)
-    return [(predict_module, "full_translate", full_translate)]
-
-
 def _ipa_size_above_ps_faults():
     """AArch64.S2Translate, but an IPA size (VTCR_EL2.T0SZ) above the output size VTCR_EL2.PS gives
     is taken as a misprogrammed stage 2: every stage 2 translation a Translation fault at level 0,
@@ -323,6 +308,31 @@ def _fwb_memattr_0100_as_device():
             return MemAttrs(device=DEVICE_TYPES[0])
         return original(s1, memattr)
     return [(stage2, "s2_apply_fwb_mem_attrs", s2_apply_fwb_mem_attrs)]
+
+
+def _s2_geometry_bounded_by_ps():
+    """AArch64.S2Translate's checks of VTCR_EL2 before the walk (J1.1.4.40 AArch64.S2InvalidSL, J1.1.4.38
+    AArch64.S2InconsistentSL, the IPA bound of T0SZ alone), but as QEMU 7.2.22 makes them: it also faults
+    every stage 2 walk at level 0 where the IPA size (64 - T0SZ) or the start level's least PA size (4K
+    level 0: 44 bits, level -1: 52; 16K and 64K level 1: 42 and 44) is above VTCR_EL2.PS, where the walk
+    starts at level -1 with an IPA below 52 bits (T0SZ 13 to 15), and for the 16K granule's SL0 = 3
+    (level 0, DS).  The kernel's own instruction fetch (its code at IPA = PA) faults first: the case stops
+    with the kernel's exception record before its first step (KernelFaultsAtStage2).  (s2_ipa_above_ps is the first of
+    these checks as an AT S12E1R under such a VTCR_EL2 alone sees it, cases/s2_geometry.toml.)"""
+    original = stage2.s2_params
+
+    def s2_params(regs):
+        params = original(regs)
+        if params is None or params.bad_sl:
+            return params
+        vtcr = regs.vtcr
+        sl0, sl2 = stage2.VTCR_SL0.get(vtcr), params.granule == 12 and params.start == -1
+        ps_bits, ipa_bits = IPS_BITS.get(stage2.VTCR_PS.get(vtcr), 52), 64 - params.t0sz
+        if (ipa_bits > ps_bits or (geometry.s2_sl_min_pa_bits(params.granule, sl0, sl2) or 0) > ps_bits
+                or params.start == -1 and ipa_bits < 52 or params.granule == 14 and sl0 == 3):
+            raise KernelFaultsAtStage2("translation", 0)
+        return params
+    return [(module, "s2_params", s2_params) for module in (stage2, tlb, predict_module)]
 
 
 def _tlbi_for_el2_only(ops):
@@ -511,10 +521,10 @@ KNOWN_BUGS = (
              _s2_at_write_makes_the_dirty_update,
              shapes=((">=11.1.3", "reports a stage 2 Permission fault for AT S12E1W through a writable-clean "
                       "stage 2 DBM page (VTCR_EL2.HA = HD = 1)", _s2_at_write_without_the_dirty_state),)),
-    KnownBug("s2_16k_sl0_3", "cases/s2_pa52.toml",
-             "refuses VTCR_EL2.SL0 = 0b11 with the 16K granule and DS = 1 (a level 0 start): every stage 2 "
-             "translation a Translation fault at level 0, the kernel's own fetch first",
-             _s2_16k_level0_start_refused),
+    KnownBug("s2_geometry_ps", "cases/fuzz_found.toml",
+             "faults every stage 2 walk at level 0 (the kernel's own fetch first) where the IPA size or the start "
+             "level's least PA size is above VTCR_EL2.PS, from level -1 below a 52-bit IPA, and at 16K SL0 = 3",
+             _s2_geometry_bounded_by_ps),
     KnownBug("s2_ipa_above_ps", "cases/s2_geometry.toml",
              "faults every stage 2 translation (Translation fault, level 0) where VTCR_EL2.T0SZ's IPA size is "
              "above VTCR_EL2.PS's output size",

@@ -68,6 +68,22 @@ def s1_decode_mem_attrs(attr):
     return MemAttrs(inner=inner, outer=outer)
 
 
+# J1.3.5.15 S1DecodeMemAttrs: memattrs.xs (FEAT_XS; D8.7.4 "XS attribute modifier")
+def s1_xs(attr):
+    """The XS attribute of a stage 1 MAIR attribute byte, or None where it is open: 0 for
+    Device 0b0000dd01, Normal Write-Back inside and out, and the FEAT_XS encodings 0x40 (Normal
+    Non-cacheable) and 0xa0 (Write-Through); 1 for every other Device or Normal encoding.  A
+    reserved encoding stands for any allocated one (Unpredictable_RESMAIR): None."""
+    if attr >> 4 == 0:
+        return None if attr & 0b10 else not attr & 0b01
+    if attr in (0x40, 0xA0):
+        return False
+    inner, outer = _decode_nibble(attr & 0xF), _decode_nibble(attr >> 4)
+    if inner is None or outer is None:
+        return None
+    return not (inner[0] == WB and outer[0] == WB)
+
+
 # J1.3.5.2 EncodePARAttrs (one cache level's nibble)
 def _encode_nibble(hints):
     attrs, alloc, transient = hints

@@ -82,6 +82,12 @@ class Abort:
     # A stage 1 fault on a later piece of an access that crosses pages: ((IPA, size) spans of the pieces
     # before it, their stage 1 attributes), which stage 2 translates too (stage2.full_translate).
     before: tuple = field(default=(), compare=False, repr=False)
+    # A stage 1 fault after the walk (Permission, memory-type Alignment): the output addresses (IPAs
+    # under stage 2) the walk gave, whose stage 2 Access flag may be set (I_MYQJN: stage2.full_translate).
+    outputs: tuple = field(default=(), compare=False, repr=False)
+    # A store's abort on a later piece of an access that crosses pages: the (PA, bytes) spans of the pieces
+    # before it, whose memory may be UNKNOWN after (D1.4.1.4: harness/predict.py forgets it).
+    written: tuple = field(default=(), compare=False, repr=False)
 
     # J1.3.5 FaultRecord.statuscode and level, decoded
     @property

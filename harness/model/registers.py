@@ -110,6 +110,9 @@ IPS_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
 # TCR2_ELx (FEAT_TCR2; D24.2.190, D24.2.191): the same bits at EL1 and EL2 for these
 TCR2_PIE = Field(1, 1)                  # FEAT_S1PIE
 TCR2_AIE = Field(4, 1)                  # FEAT_AIE
+TCR2_A2 = Field(16, 1)                  # FEAT_ASID2: two ASIDs, TTBR0's and TTBR1's, one per VA range
+TCR2_FNG0 = Field(17, 1)                # FEAT_ASID2: TTBR0's range non-global whatever nG
+TCR2_FNG1 = Field(18, 1)                # FEAT_ASID2: TTBR1's
 
 # J1.1.4.82 AArch64.GetS1TTWParams / J1.1.4.88 AArch64.NSS2TTWParams: the registers they read
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ class WalkParams:
     mair: int
     unprivileged: bool = True   # HasUnprivileged(regime): EL1&0 has EL0, EL2 (E2H = 0) has not
     two_ranges: bool = True     # the regime has TTBR0 and TTBR1 ranges (VA bit 55 selects); EL2 has one
+    fng: bool = False           # TCR2_ELx.FNGn (FEAT_ASID2): the range's translations are non-global
 
 
 # J1.3.3.411 ELIsInHost
@@ -291,4 +295,6 @@ def walk_params(regs, upper):
         lse2=MMFR2_AT.get(regs.mmfr2) >= 1, naa=MMFR2_AT.get(regs.mmfr2) >= 1 and bool(SCTLR_NAA.get(regs.sctlr)),
         mair=regs.mair,
         unprivileged=not el2, two_ranges=not el2,
+        # TCR2_ELx.FNG0/FNG1 (FEAT_ASID2; TCR2 is 0 on a CPU without it, and a case setting them requires it).
+        fng=not el2 and bool((TCR2_FNG1 if upper else TCR2_FNG0).get(regs.tcr2)),
     )

@@ -48,6 +48,8 @@ VTTBR_RULE = ("VTTBR_EL2's base above the output size: an Address size fault at 
               "AArch64.S2OAOutOfRange)")
 S2_LPA_RULE = ("stage 2 descriptor bits[15:12] with the 64K granule and PAMax below 52 bits: IMPLEMENTATION "
                "DEFINED whether they are OA[51:48] (AArch64.S2LeafBase, R_WDZFC)")
+S2_AF_ON_S1_FAULT_RULE = ("with VTCR_EL2.HA, a stage 1 fault that does not permit the access may set the "
+                          "stage 2 AF of the IPA stage 1 gave (permitted, not required: D8.5, I_MYQJN)")
 MISALIGNED_BASE_RULE = ("VTTBR_EL2's base with RES0 bits below the start table's alignment set: CONSTRAINED "
                         "UNPREDICTABLE, the bits treated as 0 or the walk's address corrupted in them (K1.2.5)")
 PTW_RULE = ("HCR_EL2.PTW = 1 and a stage 1 translation table in memory stage 2 makes Device: a stage 2 "
@@ -90,6 +92,7 @@ S2_FETCH_DEVICE_RULE = ("an instruction fetch from memory stage 2 makes Device: 
                         "fetch made as to Normal Non-cacheable memory")
 
 
+# J1.1.4.88 AArch64.NSS2TTWParams: S2TTWParams, as the model reads them
 @dataclass(frozen=True)
 class S2Params:
     """S2TTWParams of VTCR_EL2 and VTTBR_EL2 (J1.1.4.88 AArch64.NSS2TTWParams), as the descriptor
@@ -457,7 +460,7 @@ def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
     return list(dict.fromkeys(results))
 
 
-# K1.2.5 Translation table base address alignment: the walk's first address
+# K1.2.5 Translation table base address alignment: the first address of J1.1.4.79 AArch64.S2Walk
 def _start_bits_choices(misaligned):
     """s2_walk's start_bits choices for a VTTBR_EL2 base with the RES0 bits `misaligned` set:
     None (the bits treated as 0), and every value of those bits (the walk's address corrupted
@@ -673,6 +676,7 @@ def full_translate(regs, memory, access, s2=None):
     return Outcomes({instruction_syndrome(regs, access, o) for o in outcomes}, outcomes.rule)
 
 
+# J1.1.4.52 AArch64.FullTranslate before J1.1.3.1 AArch64.FaultSyndrome: one set of stage 2 choices per implementation
 def _stages(regs, memory, access, s2):
     """J1.1.4.52 AArch64.FullTranslate before the syndrome: stage 1, and stage 2 where enabled."""
     params = s2_params(regs)
@@ -740,27 +744,69 @@ def _full_translate(regs, memory, access, params, s2):
             outcomes.add(outcome)           # a stage 1 abort, taken to EL1
             if isinstance(outcome, Abort) and outcome.before:
                 outcomes.update(_earlier_pieces_aborts(translate, acc, access.va, outcome, rules, params.pamax))
+                outcomes = {_written_at_pas(translate, acc, access.va, o) if o is outcome else o for o in outcomes}
+            if isinstance(outcome, Abort) and outcome.outputs and params.ha:
+                outcomes.update(_s2_af_beside_a_stage1_fault(translate, acc, outcome, rules))
+            continue
+        if not outcome.spans:
+            outcomes.add(outcome)           # a NOP (K1.2.13): it accesses nothing, stage 2 translates nothing
             continue
         outcomes.update(_second_stage(translate, acc, access.va, outcome, rules, params))
     return Outcomes(outcomes, "; ".join(dict.fromkeys(rules)) or None)
 
 
+# D8.5 I_MYQJN (J1.1.4.57 AArch64.S2Translate's J1.1.4.59 SetAccessFlag of a translation stage 1 denied)
+def _s2_af_beside_a_stage1_fault(translate, acc, outcome, rules):
+    """With VTCR_EL2.HA, where stage 1 does not permit the access (a Permission or memory-type
+    Alignment fault, after a walk that gave an IPA) "it is permitted, but not required, for the
+    stage 2 AF to be updated" (I_MYQJN): the stage 1 abort, beside it as the model has it, with
+    each Access flag update a stage 2 walk of that IPA would make (never a dirty update: nothing
+    is accessed)."""
+    extra = set()
+    for ipa in outcome.outputs:
+        for result in translate(ipa, acc, True, None):
+            af = tuple((pa, old, old | DESC_AF.mask) for pa, old, new in result.updates
+                       if new & DESC_AF.mask and not old & DESC_AF.mask)
+            if af:
+                extra.add(replace(outcome, updates=outcome.updates + af))
+    if extra:
+        rules.append(S2_AF_ON_S1_FAULT_RULE)
+    return extra
+
+
+# J1.1.3.112 Mem across a page boundary under stage 2 (J1.1.4.57 AArch64.S2Translate of the earlier pieces; B2.8.2)
 def _earlier_pieces_aborts(translate, acc, va, outcome, rules, pamax):
     """An access that crosses pages "can generate an abort on either side of the page boundary"
     (Arm ARM B2.8, single-copy atomicity): beside a stage 1 fault on a later piece, the stage 2
-    faults of the pieces before it (outcome.before), each with the updates made before it."""
+    faults of the pieces before it (outcome.before), each with the updates made before it (and
+    for a store the PA spans before it, Abort.written)."""
     spans, attr = outcome.before
-    aborts, partial, offset = [], [outcome.updates], 0
+    aborts, partial, offset = [], [((), outcome.updates)], 0
     for ipa, size in spans:
         pieces = translate(ipa, acc, acc.size == 0 or va % acc.size == 0, attr)
         rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
-        aborts += [_s2_abort(acc, va + offset, p.fault, False, pamax, updates + p.updates)
-                   for updates in partial for p in pieces if p.fault is not None]
-        partial = [updates + p.updates for updates in partial for p in pieces if p.fault is None]
+        aborts += [replace(_s2_abort(acc, va + offset, p.fault, False, pamax, updates + p.updates),
+                           written=done if acc.write else ())
+                   for done, updates in partial for p in pieces if p.fault is not None]
+        partial = [(done + ((p.pa, size),), updates + p.updates) for done, updates in partial for p in pieces
+                   if p.fault is None]
         offset += size
     return aborts
 
 
+# D1.4.1.4 (precise exceptions) of J1.1.3.112 Mem under stage 2: what a store's stage 1 abort on a later piece wrote
+def _written_at_pas(translate, acc, va, outcome):
+    """The stage 1 abort of a store's later piece with Abort.written the PAs stage 2 gives the pieces
+    before it (every one a choice may give: their memory may be UNKNOWN after), not their IPAs."""
+    if not outcome.written:
+        return outcome
+    spans, attr = outcome.before
+    pas = tuple((p.pa, size) for ipa, size in spans
+                for p in translate(ipa, acc, acc.size == 0 or va % acc.size == 0, attr) if p.fault is None)
+    return replace(outcome, written=tuple(dict.fromkeys(pas)))
+
+
+# J1.1.3.2 AArch64.InstructionSyndromeValid, J1.3.3.11 LSInstructionSyndrome
 def instruction_syndrome(regs, access, outcome):
     """J1.1.3.2 AArch64.InstructionSyndromeValid: the outcome, an abort with ISV = 1 and the
     instruction's syndrome (J1.3.3.11 LSInstructionSyndrome) where it is valid: a stage 2 fault
@@ -788,8 +834,9 @@ def _second_stage(translate, acc, va, outcome, rules, params):
     for ipa, size in outcome.spans:
         pieces = translate(ipa, acc, acc.size == 0 or va % acc.size == 0, outcome.attr)
         rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
-        done += [_s2_abort(acc, va + offset, p.fault, False, params.pamax, updates + p.updates)
-                 for _, updates in partial for p in pieces if p.fault is not None]
+        done += [replace(_s2_abort(acc, va + offset, p.fault, False, params.pamax, updates + p.updates),
+                         written=tuple((q.pa, n) for q, n in spans) if acc.write else ())
+                 for spans, updates in partial for p in pieces if p.fault is not None]
         partial = [(spans + ((p, size),), updates + p.updates)
                    for spans, updates in partial for p in pieces if p.fault is None]
         offset += size

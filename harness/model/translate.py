@@ -48,13 +48,16 @@ ACCESS_KINDS = {
                       pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE)
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
+    # AT S1E1A (FEAT_ATS1A; J1.3.3.278 CreateAccDescAT, ATAccess_Any): neither read nor write, so
+    # AArch64.S1CheckPermissions checks nothing of it.
     **{op: AccessKind(read=op in ("at_s1e1r", "at_s1e0r", "at_s1e1rp"), write=op in ("at_s1e1w", "at_s1e0w", "at_s1e1wp"),
                       fetch=False, at=True, el0=op.startswith("at_s1e0"), size=0, pan=op.endswith("p"))
        for op in AT_OPS},
     # The two-stage ATs, executed at EL2 for the EL1&0 regime: their stage 1 checks are AT S1E1*'s and S1E0*'s.
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True,
                       el0=op.startswith("at_s12e0"), size=0) for op in AT_S12_OPS},
-    # AT S1E2R/W: the EL2 or EL2&0 regime's translation, with its (privileged) read or write permission.
+    # AT S1E2R/W: the EL2 or EL2&0 regime's translation, with its (privileged) read or write permission;
+    # AT S1E2A (FEAT_ATS1A, ATAccess_Any) with neither.
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True, el0=False, size=0)
        for op in AT_S1E2_OPS},
 }
@@ -77,6 +80,9 @@ LPA_RULE = ("descriptor bits[15:12] with the 64K granule and PAMax below 52 bits
             "whether they are OA[51:48] (an Address size fault when nonzero; AArch64.S1LeafBase, R_WDZFC)")
 PAGE_CROSSING_RULE = ("an unaligned access across a page boundary whose pages both fault: the abort of either "
                       "side (B2.8.2)")
+MIXED_PAGES_RULE = ("an access across a page boundary into another memory type (Normal, Device) or "
+                    "Shareability: CONSTRAINED UNPREDICTABLE, each page's own attributes, an Alignment fault "
+                    "caused by the memory type, or a NOP (K1.2.13)")
 VA_RANGE_RULE = "VA outside the TTBR's range (AArch64.VAIsOutOfRange): a level 0 Translation fault (R_VZZSZ)"
 
 
@@ -98,6 +104,7 @@ class _Faulted:
     fsc: int
     rule: str
     updates: tuple = ()
+    outputs: tuple = ()     # a fault after the walk: the output addresses it gave (Abort.outputs)
 
 
 # J1.3.3.261 AArch64.BranchAddr
@@ -236,7 +243,8 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
                 rules.append(update_rule)
             if fault_class is not None:
                 level = None if fault_class == "alignment" else walk.level
-                results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates))
+                results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates,
+                                        tuple(_output_addresses(params, walk, va))))
                 continue
             pas = _output_addresses(params, walk, va)
             if len(pas) > 1:
@@ -258,10 +266,12 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
 # J1.1.2.4 AArch64.DataAbort / J1.1.2.6 AArch64.InstructionAbort of a stage 1 fault
 def _abort(acc, el, far, piece, updates):
     return Abort(ec=abort_class(acc.fetch, el), fsc=piece.fsc, wnr=acc.write, s1ptw=False, far=far, rule=piece.rule,
-                 updates=updates)
+                 updates=updates, outputs=piece.outputs)
 
 
-# J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT
+# J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT.  J1.3.5.4
+# ReportedPARAttrs and J1.3.5.5 ReportedPARShareability, IMPLEMENTATION DEFINED functions, are the identity
+# here: an implementation that implements every attribute as given (docs/model.md, review D14).
 def _par(piece):
     if isinstance(piece, _Faulted):
         return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS, rule=piece.rule,
@@ -317,6 +327,32 @@ def s1_translate(regs, memory, access):
     return _s1_translate(regs, memory, access, acc, params, va)
 
 
+# K1.2.13 Crossing a page boundary with different memory types or Shareability attributes, in J1.1.3.112 Mem
+def _differ(attr, sh, first_attr, first_sh):
+    """Whether a piece's memory type (Normal or Device: MAIR attribute bits[7:4] = 0) or shareability
+    differs from the first piece's (None, left open by a reserved encoding: not known to differ)."""
+    if None in (attr, first_attr):
+        return False
+    return (attr >> 4 == 0) != (first_attr >> 4 == 0) or sh != first_sh
+
+
+# K1.2.13 in J1.1.3.112 Mem: the choices beside each page's own attributes (J1.1.2.4 AArch64.DataAbort of one)
+def _mixed_pages_choices(acc, el, va, pa, attr, sh, updates):
+    """An access that crosses into another memory type or shareability may instead take an
+    Alignment fault caused by the memory type (to EL1: stage 1 made the mismatch) or execute as a
+    NOP: neither accesses memory, so neither makes the dirty update; the walks' Access flag
+    updates may have been made or not (a fault's, Unpredictable_AFUPDATE).  A NOP is a Completes
+    with no spans (nothing read or written; a load's register keeps what it held)."""
+    af_only = tuple((at, old, old | DESC_AF.mask) for at, old, new in updates
+                    if new & DESC_AF.mask and not old & DESC_AF.mask)
+    fault = _Faulted(esr.fault_status("alignment", None), MIXED_PAGES_RULE)
+    choices = set()
+    for made in {(), af_only}:
+        choices.add(_abort(acc, el, va, fault, made))
+        choices.add(Completes(pa=pa, attr=attr, sh=sh, updates=made, spans=()))
+    return choices
+
+
 # J1.1.3.112 Mem across a page boundary: either side's fault (B2.8.2)
 def _other_side_faults(regs, memory, access, acc, params, va, size, aligned, rules):
     """An access whose first page faults may report the fault of the next page instead, where that
@@ -345,15 +381,18 @@ def _s1_translate(regs, memory, access, acc, params, va):
         piece = _Faulted(esr.fault_status("alignment", None), alignment_rule)
         return Outcomes({_abort(acc, access.el, va, piece, ())})
     outcomes = set()
-    # Pieces still to translate: (va, bytes left, spans so far, updates so far, attr, sh)
-    pending = [(va, max(acc.size, 1), (), (), None, None)]
+    # Pieces still to translate: (va, bytes left, spans so far, updates so far, attr, sh, whether a piece's
+    # memory type or shareability differs from the first's)
+    pending = [(va, max(acc.size, 1), (), (), None, None, False)]
     while pending:
-        piece_va, left, spans, updates, attr, sh = pending.pop()
+        piece_va, left, spans, updates, attr, sh, mixed = pending.pop()
         for piece in _translate_piece(regs, memory, acc, piece_va, aligned, rules, access.pan):
             if isinstance(piece, _Faulted):
                 outcome = _par(piece) if acc.at else _abort(acc, access.el, piece_va, piece, updates + piece.updates)
                 if spans and not acc.at:
-                    outcome = replace(outcome, before=(spans, attr))
+                    # The pieces before it: stage 2 translates them too (stage2.full_translate), and a
+                    # store's may have been written, leaving their memory UNKNOWN (D1.4.1.4).
+                    outcome = replace(outcome, before=(spans, attr), written=spans if acc.write else ())
                 outcomes.add(outcome)
                 if not spans and not acc.at:
                     outcomes |= _other_side_faults(regs, memory, access, acc, params, piece_va, left, aligned, rules)
@@ -365,10 +404,16 @@ def _s1_translate(regs, memory, access, acc, params, va):
             new_spans = spans + ((piece.pa, here),)
             new_updates = updates + piece.updates
             first_attr, first_sh = (piece.attr, piece.sh) if not spans else (attr, sh)
+            mixed = mixed or bool(spans) and _differ(piece.attr, piece.sh, attr, sh)
             if here < left:
                 # The next byte's VA wraps as the ASL's bits(64) arithmetic does: past the top is VA 0.
-                pending.append(((piece_va + here) & MASK64, left - here, new_spans, new_updates, first_attr, first_sh))
-            else:
-                outcomes.add(Completes(pa=new_spans[0][0], attr=first_attr, sh=first_sh, updates=new_updates,
-                                       spans=new_spans))
+                pending.append(((piece_va + here) & MASK64, left - here, new_spans, new_updates, first_attr, first_sh,
+                                mixed))
+                continue
+            outcomes.add(Completes(pa=new_spans[0][0], attr=first_attr, sh=first_sh, updates=new_updates,
+                                   spans=new_spans))
+            if mixed:
+                rules.append(MIXED_PAGES_RULE)
+                outcomes |= _mixed_pages_choices(acc, access.el, va, new_spans[0][0], first_attr, first_sh,
+                                                 new_updates)
     return Outcomes(outcomes, "; ".join(dict.fromkeys(r for r in rules if r)) or None)
