@@ -19,7 +19,7 @@ from harness.cases import (
 from harness.kdefs import kernel_header, read_constants, read_defines
 from harness.model.attributes import SH_CODES
 from harness.model.descriptors import (
-    AP_VALUES, APTABLE_VALUES, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_OA_DS_HI,
+    AP_VALUES, APTABLE_VALUES, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_ATTRINDX3, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_OA_DS_HI,
     DESC_OA_LPA_HI, DESC_PXN, DESC_SH, DESC_UXN, TABLE_AP, TABLE_PXN, TABLE_UXN,
 )
 from harness.model.memory import Memory, UnknownMemory
@@ -253,7 +253,8 @@ def build_stage2(case, tables):
 
 def _prot(attrindx, ap="rw_el1", sh="non", af=True, ng=False, pxn=False, uxn=False, contig=False, dbm=False):
     """pte_prot_bits."""
-    return (attrindx << DESC_ATTRINDX.shift | AP_VALUES[ap] << DESC_AP.shift | SH_CODES[sh] << DESC_SH.shift
+    return ((attrindx & 7) << DESC_ATTRINDX.shift | (attrindx >> 3) << DESC_ATTRINDX3.shift
+            | AP_VALUES[ap] << DESC_AP.shift | SH_CODES[sh] << DESC_SH.shift
             | af * DESC_AF.mask | ng * DESC_NG.mask | pxn * DESC_PXN.mask | uxn * DESC_UXN.mask
             | contig * DESC_CONTIG.mask | dbm * DESC_DBM.mask)
 

@@ -139,7 +139,7 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 	for (u32 i = 0; i < c->nmaps; i++) {
 		const struct map *m = (const struct map *)(base + c->maps) + i;
 
-		if (m->attrindx > 7 || m->ap > AP_RO_ALL || m->sh > SH_INNER || (m->flags & ~MAP_FLAGS) ||
+		if (m->attrindx > 15 || m->ap > AP_RO_ALL || m->sh > SH_INNER || (m->flags & ~MAP_FLAGS) ||
 		    m->space >= MAX_SPACES)
 			return "maps";
 	}

@@ -159,7 +159,7 @@ struct s2_map {
 struct map {
 	u64 va, pa;
 	s8 level;
-	u8 attrindx;            /* MAIR_EL1 index */
+	u8 attrindx;            /* MAIR_EL1 index; 8-15: MAIR2_EL1's (FEAT_AIE, descriptor bit 59) */
 	u8 ap;                  /* enum ap */
 	u8 sh;                  /* enum sh */
 	u8 flags;               /* MAP_* */

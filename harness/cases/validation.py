@@ -11,7 +11,7 @@ from harness.cases.names import (
     AT_OPS, AT_S12_OPS, AT_S1E2_OPS, EL2_MODES, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, STAGE2_MAINT_OPS,
     TLBI_EL20_ASID_OPS, TLBI_EL2_OPS, TLBI_OPS, NXS_TLBI, tlbi_plain,
 )
-from harness.cases.schema import CASE_KEYS, Case, CaseError, Regime, Xfail
+from harness.cases.schema import CASE_KEYS, Case, CaseError, Mapping, Regime, Xfail
 from harness.cases.steps import read_step
 from harness.cases.translation import (
     read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs, regime_pi,
@@ -66,6 +66,11 @@ def build_case(path, name, body, defaults, params, bugs, feature):
     tables = tuple(read_table_attrs(path, name, i, t, names) for i, t in enumerate(lists["tables"]))
     raws = tuple(read_raw(path, name, i, r, names) for i, r in enumerate(lists["raw"]))
     steps = tuple(step for i, s in enumerate(lists["steps"]) for step in read_step(path, name, i, s, names))
+    for where, m in [*((f"map[{i}]", m) for i, m in enumerate(maps)),
+                     *((f"steps[{i}]", s.mapping) for i, s in enumerate(steps) if isinstance(s.mapping, Mapping))]:
+        if m.attrindx > 7 and not regime.aie:
+            raise CaseError(path, "AttrIndx 8-15 (MAIR2's) need the regime's aie (TCR2_ELx.AIE, FEAT_AIE)", name,
+                            f"{where}.attrindx")
     if not steps:
         raise CaseError(path, "a case needs at least one step", name, "steps")
     stage2 = None

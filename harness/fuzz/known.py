@@ -29,6 +29,7 @@ except ModuleNotFoundError:  # Python < 3.11
 
 # The model's modules, whose functions a known bug replaces.
 import harness.model.descriptors as descriptors  # isort: skip
+import harness.model.indirect as indirect  # isort: skip
 import harness.model.permissions as permissions  # isort: skip
 import harness.model.translate as translate  # isort: skip
 import harness.model.walk as walk  # isort: skip
@@ -164,6 +165,40 @@ def _at_write_makes_the_dirty_update():
             return translate.hw_update_choices(walk.desc_pa, walk.desc, params.ha, dirty, acc, fault_class)
         return original(params, walk, acc, fault_class)
     return [(translate, "_updates", _updates)]
+
+
+def _pie_ndirty_only_with_bit_51():
+    """AArch64.S1CheckPermissions and AArch64.S1Translate under PIE, but nDirty (descriptor bit 7)
+    counted as the dirty state only where bit 51 is 1, as DBM is in the direct scheme: through a
+    descriptor with bit 51 = 0 a write to a clean location (nDirty = 1) is made with neither the
+    Permission fault of the dirty state (TCR_ELx.HD = 0) nor the update (HA = HD = 1)."""
+    check, updates = permissions._s1_check_indirect, translate._updates
+
+    def counts(params, walk):
+        return not (params.pie and not descriptors.DESC_DBM.get(walk.desc))
+
+    def _s1_check_indirect(params, walk, acc, memattrs, pan):
+        if not counts(params, walk):
+            walk = replace(walk, desc=walk.desc & ~indirect.DESC_NDIRTY.mask)
+        return check(params, walk, acc, memattrs, pan)
+
+    def _updates(params, walk, acc, fault_class):
+        return updates(params if counts(params, walk) else replace(params, hd=False), walk, acc, fault_class)
+    return [(permissions, "_s1_check_indirect", _s1_check_indirect), (translate, "_updates", _updates)]
+
+
+def _s2pie_dirty_ignored():
+    """AArch64.S2CheckPermissions and AArch64.S2Translate under S2PIE, but the Dirty bit (descriptor
+    bit 7) ignored: a write S2PIR permits is made whatever the bit, with neither the Permission fault
+    of the dirty state (VTCR_EL2.HD = 0) nor the update setting it (HA = HD = 1)."""
+    permits, updates = stage2.s2_permits, stage2._s2_updates
+
+    def s2_permits(params, desc, acc):
+        return permits(params, desc | indirect.DESC_S2DIRTY.mask if params.s2pie else desc, acc)
+
+    def _s2_updates(params, leaf, acc, fault_class):
+        return updates(replace(params, hd=False) if params.s2pie else params, leaf, acc, fault_class)
+    return [(stage2, "s2_permits", s2_permits), (stage2, "_s2_updates", _s2_updates)]
 
 
 def _s2_at_write_makes_the_dirty_update():
@@ -521,6 +556,14 @@ KNOWN_BUGS = (
              _s2_at_write_makes_the_dirty_update,
              shapes=((">=11.1.3", "reports a stage 2 Permission fault for AT S12E1W through a writable-clean "
                       "stage 2 DBM page (VTCR_EL2.HA = HD = 1)", _s2_at_write_without_the_dirty_state),)),
+    KnownBug("pie_ndirty_dbm", "cases/pie.toml",
+             "counts nDirty (bit 7) under PIE only where descriptor bit 51 is 1: a write through a clean "
+             "location with bit 51 = 0 is made without the dirty state's Permission fault or update",
+             _pie_ndirty_only_with_bit_51),
+    KnownBug("s2pie_dirty", "cases/s2pie.toml",
+             "ignores the stage 2 Dirty bit (bit 7) under S2PIE: a write to a clean location is made without "
+             "the dirty state's Permission fault or update",
+             _s2pie_dirty_ignored),
     KnownBug("s2_geometry_ps", "cases/fuzz_found.toml",
              "faults every stage 2 walk at level 0 (the kernel's own fetch first) where the IPA size or the start "
              "level's least PA size is above VTCR_EL2.PS, from level -1 below a 52-bit IPA, and at 16K SL0 = 3",

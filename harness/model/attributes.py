@@ -48,8 +48,11 @@ def _decode_nibble(nibble):
 
 
 # J1.1.4.1 AArch64.MAIRAttr (no FEAT_AIE: index < 8, MAIR alone)
-def mair_attr(mair, attrindx):
-    """The attribute byte MAIR_EL1.Attr<attrindx>."""
+def mair_attr(mair, attrindx, mair2=0):
+    """AArch64.MAIRAttr (J1.1.4.1): the attribute byte MAIR_ELx.Attr<attrindx>, or for an index
+    of 8 to 15 (FEAT_AIE) MAIR2_ELx.Attr<attrindx - 8>."""
+    if attrindx > 7:
+        return mair2 >> (8 * (attrindx - 8)) & 0xFF
     return mair >> (8 * attrindx) & 0xFF
 
 

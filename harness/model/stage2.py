@@ -24,6 +24,7 @@ from harness.model.attributes import (
 from harness.model.descriptors import (
     DESC_AF, DESC_CONTIG, DESC_DBM, DESC_SH, INVALID, TABLE, contiguous_size, decode_descriptor_type, desc_oa,
 )
+from harness.model.indirect import DESC_S2DIRTY, pir_field, s2_indirect_base_permissions
 from harness.model.permissions import is_wb_shareable, s1_has_alignment_fault as s2_has_alignment_fault
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
 from harness.model.registers import HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max
@@ -114,6 +115,8 @@ class S2Params:
     bad_sl: bool = False    # AArch64.S2InvalidSL or AArch64.S2InconsistentSL
     txsz_faults: tuple = (False,)   # AArch64.S2TxSZFaults: (True,), (False,) or both (IMPLEMENTATION DEFINED)
     ptw: bool = False       # HCR_EL2.PTW (HCR_EL2.TGE = 0): walks into stage 2 Device memory fault
+    s2pie: bool = False     # VTCR_EL2.S2PIE (FEAT_S2PIE): permissions through S2PIR_EL2 (indirect.py)
+    s2pir: int = 0          # S2PIR_EL2
     misaligned: int = 0     # VTTBR_EL2's RES0 base bits below the start table's alignment that are set (K1.2.5)
     start_bits: tuple = (None,)     # s2_walk's start_bits choices for them (_start_bits_choices)
 
@@ -242,16 +245,19 @@ def s2_params(regs):
                     fwb=bool(HCR_FWB.get(regs.hcr)) and MMFR2_FWB.get(regs.mmfr2) >= 1,
                     ds=ds, lpa=granule == 16 and pamax >= 52, sh=VTCR_SH0.get(vtcr), bad_sl=bad_sl,
                     txsz_faults=txsz_faults, ptw=bool(HCR_PTW.get(regs.hcr)) and not HCR_TGE.get(regs.hcr),
-                    misaligned=misaligned, start_bits=_start_bits_choices(misaligned))
+                    misaligned=misaligned, start_bits=_start_bits_choices(misaligned),
+                    s2pie=bool(VTCR_S2PIE.get(vtcr)), s2pir=regs.s2pir)
 
 
 # J1.3.5 FaultRecord of a stage 2 fault (statuscode, level, ipaddress)
 @dataclass(frozen=True)
 class S2Fault:
-    """A stage 2 fault: its status code, the IPA, and the rule."""
+    """A stage 2 fault: its status code, the IPA, and the rule; dirtybit: a Permission fault of the
+    dirty state under S2PIE (FaultRecord.dirtybit)."""
     fsc: int
     ipa: int
     rule: str
+    dirtybit: bool = False
 
 
 # J1.1.4.79 AArch64.S2Walk's result: TTWState of the leaf and J1.3.5.77 StageOA
@@ -386,14 +392,16 @@ def s2_apply_fwb_mem_attrs(s1, memattr):
     return s1 if s1.is_device else NORMAL_NC
 
 
-# J1.1.4.34 AArch64.S2CheckPermissions with J1.1.4.36 AArch64.S2DirectBasePermissions, J1.1.4.70 S2ApplyOutputPerms.
-# Simplified: no S2PIE, overlays, THE, AssuredOnly
+# J1.1.4.34 AArch64.S2CheckPermissions with J1.1.4.36 AArch64.S2DirectBasePermissions or J1.1.4.39
+# S2IndirectBasePermissions, J1.1.4.70 S2ApplyOutputPerms. Simplified: no overlays, THE, AssuredOnly
 def s2_permits(params, desc, acc):
     """AArch64.S2CheckPermissions: (permitted, rule) for the access: S2AP[0]
     reads, S2AP[1] writes (or, with VTCR_EL2.HA = HD = 1, DBM: the walk state
     of a writable-clean descriptor already permits the write that makes it
     dirty); execution by XN[1] (with FEAT_XNX, XN[1:0]: 0b01 not at EL1, 0b11
-    not at EL0).  Stage 2 has no EL0/EL1 distinction for data."""
+    not at EL0).  Stage 2 has no EL0/EL1 distinction for data.  Under S2PIE: s2_indirect_permits."""
+    if params.s2pie:
+        return s2_indirect_permits(params, desc, acc)
     s2ap, xn = S2_AP.get(desc), S2_XN.get(desc)
     if acc.fetch:
         if params.xnx:
@@ -406,6 +414,38 @@ def s2_permits(params, desc, acc):
     if acc.write and not s2ap & 0b10 and not (params.ha and params.hd and DESC_DBM.get(desc)):
         return False, "stage 2 write permission (S2AP[1], DBM with VTCR_EL2.HD; AArch64.S2CheckPermissions)"
     return True, ""
+
+
+# J1.1.4.34 AArch64.S2CheckPermissions with walkparams.s2pie = 1 (J1.1.4.39 S2IndirectBasePermissions)
+def s2_indirect_permits(params, desc, acc):
+    """AArch64.S2CheckPermissions under S2PIE: (permitted, rule).  A fetch needs the S2PI index's
+    execute for its EL (px at EL1, ux at EL0); a stage 1 walk's read (AccessType_TTW) and any read
+    need r; a write needs w, then (s2_dirty_fault) a Dirty descriptor (bit 7) where hardware does
+    not manage the dirty state."""
+    perms, index = s2_indirect_base_permissions(params.s2pir, desc)
+    why = f"S2PI index {index}: S2PIR {pir_field(params.s2pir, index):#06b}"
+    if acc.fetch:
+        return (perms.ux if acc.el0 else perms.px), f"stage 2 execute permission under S2PIE ({why}; " \
+                                                     "AArch64.S2IndirectBasePermissions)"
+    if acc.read and not perms.r:
+        return False, f"stage 2 read permission under S2PIE ({why}; AArch64.S2CheckPermissions)"
+    if acc.write and not perms.w:
+        return False, f"stage 2 write permission under S2PIE ({why}; AArch64.S2CheckPermissions)"
+    if s2_dirty_fault(params, desc, acc):
+        return False, S2_DIRTY_RULE
+    return True, ""
+
+
+S2_DIRTY_RULE = ("a write to a clean location (Dirty = 0) under S2PIE with the dirty state managed by software "
+                 "(VTCR_EL2.HD = 0): a Permission fault, DirtyBit = 1 (AArch64.S2CheckPermissions)")
+
+
+# J1.1.4.34 AArch64.S2CheckPermissions: the branch that sets fault.dirtybit
+def s2_dirty_fault(params, desc, acc):
+    """Whether a write that S2PIR permits still faults for the dirty state: S2PIE, the descriptor's
+    Dirty bit (7) clear, and VTCR_EL2.HA and HD not both 1.  AT S12E1W and S12E0W too."""
+    return (params.s2pie and acc.write and not (params.ha and params.hd) and not DESC_S2DIRTY.get(desc)
+            and s2_indirect_base_permissions(params.s2pir, desc)[0].w)
 
 
 # J1.1.4.57 AArch64.S2Translate's (FaultRecord, AddressDescriptor) of one permitted choice
@@ -427,7 +467,10 @@ def _s2_updates(params, leaf, acc, fault_class):
     by a write through a DBM descriptor with HA and HD (never for AT)."""
     desc = leaf.desc
     dirty = None
-    if params.ha and params.hd and DESC_DBM.get(desc) and not desc & S2AP_W and acc.write and not acc.at:
+    # AArch64.SetDirtyState(walkparams.hd, walkparams.s2pie OR descriptor<51>, ...): under S2PIE every
+    # descriptor takes the update, setting Dirty (bit 7, where S2AP[1] is without S2PIE).
+    if (params.ha and params.hd and (params.s2pie or DESC_DBM.get(desc)) and not desc & S2AP_W and acc.write
+            and not acc.at):
         dirty = desc | S2AP_W
     return hw_update_choices(leaf.desc_pa, desc, params.ha, dirty, acc, fault_class)
 
@@ -496,7 +539,7 @@ def _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, start_bits, p
         ok, rule = s2_permits(params, leaf.desc, acc)
         if acc.ttw and params.ptw and memattrs.is_device:
             ok, rule = False, PTW_RULE
-        fault = S2Fault(esr.fault_status("permission", leaf.level), ipa, rule)
+        fault = S2Fault(esr.fault_status("permission", leaf.level), ipa, rule, dirtybit=rule == S2_DIRTY_RULE)
         if not ok:
             checks.append((fault, "permission", open_rule))
         elif acc.fetch and memattrs.is_device:
@@ -593,13 +636,14 @@ def _s2_abort(acc, far, fault, s1ptw, pamax, updates=()):
                      "translation instructions)")
     ec = EC_INSTRUCTION_ABORT_LOW if acc.fetch else EC_DATA_ABORT_LOW
     return Abort(ec=ec, fsc=fault.fsc, wnr=acc.write, s1ptw=s1ptw, far=far, rule=fault.rule,
-                 stage=2, ipa=fault.ipa, updates=updates, pa_bits=pamax)
+                 stage=2, ipa=fault.ipa, updates=updates, pa_bits=pamax, dirtybit=fault.dirtybit)
 
 
 # J1.1.3.11 AArch64.EncodePAR of a stage 2 fault (S = 1, PTW) of J1.1.3.10 AArch64.AT
 def _s2_par(fault, s1ptw, updates=()):
-    value = fault.fsc << par.PAR_FST.shift | par.PAR_S.mask | (par.PAR_PTW.mask if s1ptw else 0) | 1
-    return Par(value=value, mask=par.PAR_FAULT_FIELDS, rule=fault.rule, updates=updates)
+    value = (fault.fsc << par.PAR_FST.shift | par.PAR_S.mask | (par.PAR_PTW.mask if s1ptw else 0)
+             | fault.dirtybit << par.PAR_DIRTYBIT.shift | 1)
+    return Par(value=value, mask=par.PAR_FAULT_FIELDS | par.PAR_DIRTYBIT.mask, rule=fault.rule, updates=updates)
 
 
 # J1.3.5.18 S2CombineS1MemAttrs, J1.3.5.19 S2CombineS1Shareability, J1.3.5.3 PAREncodeShareability

@@ -11,11 +11,11 @@ from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
     s1_decode_mem_attrs,
 )
-from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_SH, \
-    contiguous_size
+from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_ATTRINDX3, DESC_CONTIG, DESC_DBM, \
+    DESC_SH, contiguous_size
 from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Outcomes, Par, abort_class
 from harness.model.permissions import (
-    AccessKind, check_alignment, is_wb_shareable, s1_check_permissions, s1_has_alignment_fault,
+    DIRTY, AccessKind, check_alignment, is_wb_shareable, s1_check_permissions, s1_has_alignment_fault,
 )
 from harness.model.registers import SCTLR_M, walk_params
 from harness.model.walk import WalkFault, level_lsb, lpa_choices, s1_walk, \
@@ -105,6 +105,7 @@ class _Faulted:
     rule: str
     updates: tuple = ()
     outputs: tuple = ()     # a fault after the walk: the output addresses it gave (Abort.outputs)
+    dirtybit: bool = False  # a Permission fault of the dirty state under PIE (FaultRecord.dirtybit)
 
 
 # J1.3.3.261 AArch64.BranchAddr
@@ -150,7 +151,10 @@ def _updates(params, walk, acc, fault_class):
     for AT, whose AF update is IMPLEMENTATION DEFINED)."""
     desc = walk.desc
     dirty = None
-    if params.ha and params.hd and DESC_DBM.get(desc) and DESC_AP.get(desc) & AP2 and acc.write and not acc.at:
+    # AArch64.SetDirtyState(walkparams.hd, walkparams.pie OR descriptor<51>, ...): under PIE every
+    # descriptor takes the update, clearing nDirty (bit 7, where AP[2] is without PIE).
+    if (params.ha and params.hd and (params.pie or DESC_DBM.get(desc)) and DESC_AP.get(desc) & AP2 and acc.write
+            and not acc.at):
         dirty = desc & ~(AP2 << DESC_AP.shift)
     return hw_update_choices(walk.desc_pa, desc, params.ha, dirty, acc, fault_class)
 
@@ -161,7 +165,9 @@ def _memattrs(params, walk, acc):
     """The attributes the access is made with: MAIR_EL1.Attr<AttrIndx>, made
     Normal Non-cacheable for a fetch from Device memory or with SCTLR_EL1.I = 0,
     and for Normal data with SCTLR_EL1.C = 0 (AArch64.S1Translate)."""
-    memattrs = s1_decode_mem_attrs(mair_attr(params.mair, DESC_ATTRINDX.get(walk.desc)))
+    # AArch64.S1NextWalkStateLeaf: with TCR2_ELx.AIE, AttrIndx[3] is descriptor bit 59.
+    attrindx = DESC_ATTRINDX.get(walk.desc) | (DESC_ATTRINDX3.get(walk.desc) << 3 if params.aie else 0)
+    memattrs = s1_decode_mem_attrs(mair_attr(params.mair, attrindx, params.mair2))
     if memattrs.reserved:
         return memattrs, memattrs
     if acc.fetch and (memattrs.is_device or not params.i):
@@ -229,22 +235,22 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
     checks = []
     for alignment_fault, alignment_rule in s1_has_alignment_fault(acc, aligned, declared, wb_cached):
         if alignment_fault:
-            checks.append(("alignment", alignment_rule))
+            checks.append(("alignment", alignment_rule, False))
         else:
-            checks += [("permission" if faults else None, rule or alignment_rule)
+            checks += [("permission" if faults else None, rule or alignment_rule, faults == DIRTY)
                        for faults, rule in s1_check_permissions(params, walk, acc, declared, pan)]
     if len(checks) > 1:
-        rules.append(RESMAIR_RULE if declared.reserved else next(rule for _, rule in checks if rule))
+        rules.append(RESMAIR_RULE if declared.reserved else next(rule for _, rule, _ in checks if rule))
     lsb = level_lsb(params.granule, walk.level)
     end = (va | ((1 << lsb) - 1)) + 1
-    for fault_class, rule in checks:
+    for fault_class, rule, dirtybit in checks:
         for updates, update_rule in _updates(params, walk, acc, fault_class):
             if update_rule:
                 rules.append(update_rule)
             if fault_class is not None:
                 level = None if fault_class == "alignment" else walk.level
                 results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates,
-                                        tuple(_output_addresses(params, walk, va))))
+                                        tuple(_output_addresses(params, walk, va)), dirtybit))
                 continue
             pas = _output_addresses(params, walk, va)
             if len(pas) > 1:
@@ -266,7 +272,7 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
 # J1.1.2.4 AArch64.DataAbort / J1.1.2.6 AArch64.InstructionAbort of a stage 1 fault
 def _abort(acc, el, far, piece, updates):
     return Abort(ec=abort_class(acc.fetch, el), fsc=piece.fsc, wnr=acc.write, s1ptw=False, far=far, rule=piece.rule,
-                 updates=updates, outputs=piece.outputs)
+                 updates=updates, outputs=piece.outputs, dirtybit=piece.dirtybit)
 
 
 # J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT.  J1.3.5.4
@@ -274,8 +280,8 @@ def _abort(acc, el, far, piece, updates):
 # here: an implementation that implements every attribute as given (docs/model.md, review D14).
 def _par(piece):
     if isinstance(piece, _Faulted):
-        return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS, rule=piece.rule,
-                   updates=piece.updates)
+        return Par(value=piece.fsc << par.PAR_FST.shift | piece.dirtybit << par.PAR_DIRTYBIT.shift | 1,
+                   mask=par.PAR_FAULT_FIELDS | par.PAR_DIRTYBIT.mask, rule=piece.rule, updates=piece.updates)
     mask = par.PAR_OK_FIELDS
     value = piece.pa & par.PAR_PA.mask
     if piece.attr is None:
