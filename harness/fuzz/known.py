@@ -31,6 +31,7 @@ except ModuleNotFoundError:  # Python < 3.11
 import harness.model.descriptors as descriptors  # isort: skip
 import harness.model.indirect as indirect  # isort: skip
 import harness.model.permissions as permissions  # isort: skip
+import harness.model.registers as registers  # isort: skip
 import harness.model.translate as translate  # isort: skip
 import harness.model.walk as walk  # isort: skip
 import harness.model.stage2 as stage2  # isort: skip
@@ -199,6 +200,20 @@ def _s2pie_dirty_ignored():
     def _s2_updates(params, leaf, acc, fault_class):
         return updates(replace(params, hd=False) if params.s2pie else params, leaf, acc, fault_class)
     return [(stage2, "s2_permits", s2_permits), (stage2, "_s2_updates", _s2_updates)]
+
+
+def _aie_keeps_hierarchical_permissions():
+    """AArch64.S1TTWParamsEL10 (EL2, EL20), but TCR2_ELx.AIE = 1 leaves walkparams.hpd as TCR_ELx.HPDn
+    says: the table descriptors' APTable, PXNTable and UXNTable still apply (R_MJGNV: AIE disables
+    them, as PIE does)."""
+    original = translate.walk_params
+
+    def walk_params(regs, upper):
+        params = original(regs, upper)
+        if params.aie and not params.pie:
+            return replace(params, hpd=original(replace(regs, tcr2=regs.tcr2 & ~registers.TCR2_AIE.mask), upper).hpd)
+        return params
+    return [(translate, "walk_params", walk_params), (predict_module, "walk_params", walk_params)]
 
 
 def _s2_at_write_makes_the_dirty_update():
@@ -560,6 +575,9 @@ KNOWN_BUGS = (
              "counts nDirty (bit 7) under PIE only where descriptor bit 51 is 1: a write through a clean "
              "location with bit 51 = 0 is made without the dirty state's Permission fault or update",
              _pie_ndirty_only_with_bit_51),
+    KnownBug("aie_hierarchical", "cases/aie.toml",
+             "keeps the hierarchical permissions (APTable, PXNTable, UXNTable) with TCR2_ELx.AIE = 1",
+             _aie_keeps_hierarchical_permissions),
     KnownBug("s2pie_dirty", "cases/s2pie.toml",
              "ignores the stage 2 Dirty bit (bit 7) under S2PIE: a write to a clean location is made without "
              "the dirty state's Permission fault or update",

@@ -28,7 +28,7 @@ from harness.model.indirect import DESC_S2DIRTY, pir_field, s2_indirect_base_per
 from harness.model.permissions import is_wb_shareable, s1_has_alignment_fault as s2_has_alignment_fault
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
 from harness.model.registers import HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max
-from harness.model.translate import ACCESS_KINDS, hw_update_choices, s1_translate
+from harness.model.translate import ACCESS_KINDS, PAGE_CROSSING_RULE, hw_update_choices, s1_translate
 from harness.model.walk import level_lsb, lpa_choices
 from harness.esr import Field
 from harness.geometry import s2_sl_min_pa_bits, s2_start_level
@@ -874,13 +874,25 @@ def _second_stage(translate, acc, va, outcome, rules, params):
     its aborts, and its completions with the final PAs, the combined
     attributes and the descriptor updates of every span."""
     partial = [((), outcome.updates)]   # PA spans so far, each with its stage 2 result; the updates made
+    # Paths on which an earlier piece faulted: a later piece's fault may be the one reported (either
+    # side's abort, B2.8.2), with the updates made on the way and the spans that did not fault.
+    past_fault = []
     done, offset = [], 0
     for ipa, size in outcome.spans:
         pieces = translate(ipa, acc, acc.size == 0 or va % acc.size == 0, outcome.attr)
         rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
-        done += [replace(_s2_abort(acc, va + offset, p.fault, False, params.pamax, updates + p.updates),
-                         written=tuple((q.pa, n) for q, n in spans) if acc.write else ())
-                 for spans, updates in partial for p in pieces if p.fault is not None]
+        faults = [replace(_s2_abort(acc, va + offset, p.fault, False, params.pamax, updates + p.updates),
+                          written=tuple((q.pa, n) for q, n in spans) if acc.write else ())
+                  for spans, updates in partial for p in pieces if p.fault is not None]
+        other_side = [replace(_s2_abort(acc, va + offset, p.fault, False, params.pamax, updates + p.updates),
+                              written=tuple((q.pa, n) for q, n in spans) if acc.write else ())
+                      for spans, updates in past_fault for p in pieces if p.fault is not None]
+        if other_side:
+            rules.append(PAGE_CROSSING_RULE)
+        done += faults + other_side
+        past_fault = [(spans + ((p, size),) if p.fault is None else spans, updates + p.updates)
+                      for spans, updates in past_fault for p in pieces] + \
+                     [(spans, updates + p.updates) for spans, updates in partial for p in pieces if p.fault is not None]
         partial = [(spans + ((p, size),), updates + p.updates)
                    for spans, updates in partial for p in pieces if p.fault is None]
         offset += size
