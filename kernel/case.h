@@ -74,6 +74,9 @@ struct blob_header {
 #define REGIME_A1           0x80000 /* TCR_EL1.A1: TTBR1_EL1.ASID is the current ASID */
 #define REGIME_EL2          0x100000 /* the steps run at EL2 in the EL2 regime (HCR_EL2.E2H = 0): TTBR0_EL2, TCR_EL2 */
 #define REGIME_EL20         0x200000 /* the EL2&0 regime (FEAT_VHE): steps at EL2 with E2H = TGE = 1, in +vhe boots only */
+/* HCR_EL2.NV and NV1 (FEAT_NV) while each AT step runs at EL1 (steps.c: the case's only steps are AT's) */
+#define REGIME_NV           0x400000
+#define REGIME_NV1          0x800000
 
 /*
  * The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds
@@ -355,6 +358,7 @@ struct regime {
 	u8 tg0, tg1, t0sz, t1sz, ips;
 	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1, as, a1, el20;
 	bool wxn, span, epan, pan, hpd0, hpd1, e0pd0, e0pd1;   /* REGIME_* above (span: SCTLR_EL1.SPAN) */
+	bool nv, nv1;           /* REGIME_NV, REGIME_NV1 */
 	bool el2;               /* REGIME_EL2: TCR_EL2/SCTLR_EL2/MAIR_EL2/TTBR0_EL2 at EL2 (tg0, t0sz, ips as PS, tbi0 as TBI, hpd0 as HPD) */
 	u64 ttbr1;
 	u64 mair;

@@ -118,6 +118,33 @@ static void (*el0_probe(u32 op))(void)
 	return op == OP_FETCH ? el0_fetch : selftest_hang_el0;   /* OP_SELFTEST_HANG */
 }
 
+/*
+ * An AT step of a case with HCR_EL2.NV/NV1 (FEAT_NV): EL1 translates as a guest
+ * hypervisor's EL2 for that AT alone (EL2 sets them, and clears them after, each with
+ * TLBI VMALLE1).  Only AT steps (harness/cases/validation.py): with NV = 1 an exception
+ * return from EL1 traps to EL2, and this EL1 kernel takes none while the AT runs.  With
+ * NV1 the case's PSTATE.PAN is 1 for the AT alone: tables.c kernel_nv leaves the kernel
+ * EL0-executable, which PAN with SCTLR_EL1.EPAN would deny EL1 outside NV1.
+ */
+u64 nested_hcr(const struct regime *r)
+{
+	return (r->nv ? HCR_NV : 0) | (r->nv1 ? HCR_NV1 : 0);
+}
+
+static u64 run_at_nested(const struct step *s, const struct regime *r)
+{
+	u64 par;
+
+	hvc_call(HVC_SET_NV, nested_hcr(r), 0, 0, 0);
+	if (r->pan && r->nv1)
+		write_pan(SPSR_PAN);
+	par = run_probe(s);
+	if (r->pan && r->nv1)
+		write_pan(0);
+	hvc_call(HVC_SET_NV, 0, 0, 0, 0);
+	return par;
+}
+
 static bool is_at(u32 op)
 {
 	return (op >= OP_AT_S1E1R && op <= OP_AT_S1E1WP) || (op >= OP_AT_S12E1R && op <= OP_AT_S12E0W) ||
@@ -280,6 +307,8 @@ static void run_step(const struct step_run *c, unsigned n)
 		probe.armed = s->op == OP_FETCH ? PROBE_FETCH : PROBE_DATA;
 		if (access)
 			loaded = run_access(access, s, c);
+		else if (c->regime->nv || c->regime->nv1)
+			loaded.first = run_at_nested(s, c->regime);
 		else
 			loaded.first = run_probe(s);
 	}
@@ -333,7 +362,7 @@ void run_steps(const void *arg)
 	const struct step_run *run = arg;
 
 	/* Only cases that require FEAT_PAN set it (harness/cases/validation.py): PSTATE.PAN is UNDEFINED without it. */
-	if (run->regime->pan)
+	if (run->regime->pan && !run->regime->nv1)
 		write_pan(SPSR_PAN);
 	for (unsigned n = 0; n < run->n; n++)
 		run_step(run, n);

@@ -47,8 +47,8 @@ class S1Perms:
     x: bool
 
 
-# J1.1.4.28 AArch64.S1DirectBasePermissions with J1.1.4.68/69 S1ApplyOutputPerms, S1ApplyTablePerms. Simplified: no
-# FEAT_S1PIE/POE (indirect permissions, overlays), no GCS
+# J1.1.4.28 AArch64.S1DirectBasePermissions with J1.1.4.68/69 S1ApplyOutputPerms, S1ApplyTablePerms (and their
+# walkparams.nv1 branch, FEAT_NV). Simplified: no FEAT_S1PIE/POE (indirect permissions, overlays), no GCS
 def s1_direct_base_permissions(params, walk, el0, pan=False):
     """AArch64.S1DirectBasePermissions: AP[2:1] (with the dirty state: a
     writable-clean DBM page is writable when TCR_EL1.HA and HD are 1), then
@@ -61,15 +61,23 @@ def s1_direct_base_permissions(params, walk, el0, pan=False):
         ap &= ~AP2      # hardware dirty state: the walk state already permits the write (AArch64.S1Translate)
     if not params.unprivileged:
         return _one_privilege_permissions(params, walk, ap)
+    aptable, pxn, pxntable, uxn, uxntable = \
+        walk.aptable, DESC_PXN.get(walk.desc), walk.pxntable, DESC_UXN.get(walk.desc), walk.uxntable
+    if params.nv1:
+        # J1.1.4.68/69 with walkparams.nv1 (HCR_EL2.{NV, NV1} = {1, 1}; D24.2.62): AP[2:1] = desc<7>:'0' (no EL0
+        # data access), PXN from desc<54> (UXN 0, desc<53> RES0), APTable = desc<62>:'0', PXNTable from desc<60>.
+        ap &= AP2
+        aptable, pxn, pxntable, uxn, uxntable = walk.aptable & 0b10, DESC_UXN.get(walk.desc), walk.uxntable, 0, 0
     pr, pw = True, not ap & AP2
     ur, uw = bool(ap & 0b01), ap == 0b01
-    if walk.aptable & 0b01:     # APTable[0]: no EL0 access below
+    if aptable & 0b01:          # APTable[0]: no EL0 access below
         ur = uw = False
-    if walk.aptable & 0b10:     # APTable[1]: no write below
+    if aptable & 0b10:          # APTable[1]: no write below
         pw = uw = False
-    px = not (DESC_PXN.get(walk.desc) or walk.pxntable or uw)
-    ux = not (DESC_UXN.get(walk.desc) or walk.uxntable)
-    if params.pan and pan and (ur or uw or params.epan and ux):
+    px = not (pxn or pxntable or uw)
+    ux = not (uxn or uxntable)
+    # PAN applies except to EL1&0 with walkparams.nv1 (the Effective PSTATE.PAN is 0 there, D24.2.62).
+    if params.pan and pan and not params.nv1 and (ur or uw or params.epan and ux):
         pr = pw = False
     if el0:
         r, w, x = ur, uw, ux

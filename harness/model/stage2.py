@@ -881,12 +881,10 @@ def _second_stage(translate, acc, va, outcome, rules, params):
     for ipa, size in outcome.spans:
         pieces = translate(ipa, acc, acc.size == 0 or va % acc.size == 0, outcome.attr)
         rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
-        faults = [replace(_s2_abort(acc, va + offset, p.fault, False, params.pamax, updates + p.updates),
-                          written=tuple((q.pa, n) for q, n in spans) if acc.write else ())
-                  for spans, updates in partial for p in pieces if p.fault is not None]
-        other_side = [replace(_s2_abort(acc, va + offset, p.fault, False, params.pamax, updates + p.updates),
-                              written=tuple((q.pa, n) for q, n in spans) if acc.write else ())
-                      for spans, updates in past_fault for p in pieces if p.fault is not None]
+        faults, other_side = ([replace(_s2_abort(acc, va + offset, p.fault, False, params.pamax, updates + p.updates),
+                                       written=tuple((q.pa, n) for q, n in spans) if acc.write else ())
+                               for spans, updates in paths for p in pieces if p.fault is not None]
+                              for paths in (partial, past_fault))
         if other_side:
             rules.append(PAGE_CROSSING_RULE)
         done += faults + other_side

@@ -17,7 +17,7 @@ from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Outcomes, P
 from harness.model.permissions import (
     DIRTY, AccessKind, check_alignment, is_wb_shareable, s1_check_permissions, s1_has_alignment_fault,
 )
-from harness.model.registers import SCTLR_M, walk_params
+from harness.model.registers import SCTLR_M, effective_nv1, walk_params
 from harness.model.walk import WalkFault, level_lsb, lpa_choices, s1_walk, \
     txsz_choices, va_is_out_of_range
 
@@ -159,15 +159,20 @@ def _updates(params, walk, acc, fault_class):
     return hw_update_choices(walk.desc_pa, desc, params.ha, dirty, acc, fault_class)
 
 
+# J1.1.4.1 AArch64.MAIRAttr of a leaf descriptor's AttrIndx (J1.1.4.73 AArch64.S1NextWalkStateLeaf)
+def leaf_attr(params, desc):
+    """The MAIR (or MAIR2) attribute byte of a leaf: with TCR2_ELx.AIE, AttrIndx[3] is descriptor bit 59."""
+    attrindx = DESC_ATTRINDX.get(desc) | (DESC_ATTRINDX3.get(desc) << 3 if params.aie else 0)
+    return mair_attr(params.mair, attrindx, params.mair2)
+
+
 # J1.1.4.55 AArch64.S1Translate's attributes: J1.1.4.56 AArch64.S1TreatAsNormalNC, J1.1.4.91/97
 # S1DCacheEnabled/S1ICacheEnabled
 def _memattrs(params, walk, acc):
     """The attributes the access is made with: MAIR_EL1.Attr<AttrIndx>, made
     Normal Non-cacheable for a fetch from Device memory or with SCTLR_EL1.I = 0,
     and for Normal data with SCTLR_EL1.C = 0 (AArch64.S1Translate)."""
-    # AArch64.S1NextWalkStateLeaf: with TCR2_ELx.AIE, AttrIndx[3] is descriptor bit 59.
-    attrindx = DESC_ATTRINDX.get(walk.desc) | (DESC_ATTRINDX3.get(walk.desc) << 3 if params.aie else 0)
-    memattrs = s1_decode_mem_attrs(mair_attr(params.mair, attrindx, params.mair2))
+    memattrs = s1_decode_mem_attrs(leaf_attr(params, walk.desc))
     if memattrs.reserved:
         return memattrs, memattrs
     if acc.fetch and (memattrs.is_device or not params.i):
@@ -325,6 +330,9 @@ def s1_translate(regs, memory, access):
     acc = ACCESS_KINDS[access.op]
     if access.el == 0:
         acc = replace(acc, el0=True)
+    elif access.op in ("ldtr64", "sttr64") and effective_nv1(regs):
+        # J1.1.3.98 AArch64.IsUnprivAccessPriv: at EL1 with EffectiveHCR_EL2_NVx()<1:0> = '11' LDTR/STTR are privileged.
+        acc = replace(acc, el0=False)
     va = access.va & MASK64
     params = walk_params(regs, bool(va >> 55 & 1))
     if acc.fetch:
