@@ -74,6 +74,9 @@ struct blob_header {
 #define REGIME_A1           0x80000 /* TCR_EL1.A1: TTBR1_EL1.ASID is the current ASID */
 #define REGIME_EL2          0x100000 /* the steps run at EL2 in the EL2 regime (HCR_EL2.E2H = 0): TTBR0_EL2, TCR_EL2 */
 #define REGIME_EL20         0x200000 /* the EL2&0 regime (FEAT_VHE): steps at EL2 with E2H = TGE = 1, in +vhe boots only */
+/* HCR_EL2.NV and NV1 (FEAT_NV) while each AT step runs at EL1 (steps.c: the case's only steps are AT's) */
+#define REGIME_NV           0x400000
+#define REGIME_NV1          0x800000
 
 /*
  * The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds
@@ -323,12 +326,22 @@ struct raw {
  */
 #define OP_AT_S1E1A         89
 #define OP_AT_S1E2A         90
-#define OP_COUNT            91
+/*
+ * Load-exclusive (LDXR; LDAXR, with acquire) and the FEAT_LSE atomics of one X register,
+ * each reporting the old contents as the step record's value: LDADD and SWP of value,
+ * CAS of value where memory holds mask (the compare value, Xs).
+ */
+#define OP_LDXR64           91
+#define OP_LDAXR64          92
+#define OP_LDADD64          93
+#define OP_SWP64            94
+#define OP_CAS64            95
+#define OP_COUNT            96
 
 struct step {
 	u64 va, value;
 	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces; OP_AT_S12*: VTTBR_EL2's flipped;
-	                           OP_STP64: the second register */
+	                           OP_STP64: the second register; OP_CAS64: the compare value */
 	u32 op;                 /* OP_* */
 	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches), or the case's EL: 1, 2 with REGIME_EL20 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */
@@ -355,6 +368,7 @@ struct regime {
 	u8 tg0, tg1, t0sz, t1sz, ips;
 	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1, as, a1, el20;
 	bool wxn, span, epan, pan, hpd0, hpd1, e0pd0, e0pd1;   /* REGIME_* above (span: SCTLR_EL1.SPAN) */
+	bool nv, nv1;           /* REGIME_NV, REGIME_NV1 */
 	bool el2;               /* REGIME_EL2: TCR_EL2/SCTLR_EL2/MAIR_EL2/TTBR0_EL2 at EL2 (tg0, t0sz, ips as PS, tbi0 as TBI, hpd0 as HPD) */
 	u64 ttbr1;
 	u64 mair;

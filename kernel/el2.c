@@ -206,6 +206,12 @@ static bool hvc(struct frame *f)
 	case HVC_SET_VMID:
 		write_sysreg((read_sysreg(vttbr_el2) & ~VTTBR_VMID_MASK) | f->x[1] << VTTBR_VMID_SHIFT, vttbr_el2);
 		break;
+	case HVC_SET_NV:
+		write_sysreg((read_sysreg(hcr_el2) & ~(HCR_NV | HCR_NV1)) | (f->x[1] & (HCR_NV | HCR_NV1)), hcr_el2);
+		isb();
+		tlbi_all(vmalle1);
+		dsb(ish);
+		break;
 	case HVC_ENTER_EL2:
 		f->spsr = SPSR_EL2T_MASKED;
 		break;

@@ -133,6 +133,8 @@
 #define HCR_RW              BIT(31)
 #define HCR_E2H             BIT(34)     /* FEAT_VHE: EL2 is a host, EL2&0 regime, *_EL1 names reach *_EL2 at EL2 */
 #define HCR_FWB             BIT(46)     /* FEAT_S2FWB: stage 2 forces Write-Back */
+#define HCR_NV              BIT(42)     /* FEAT_NV: EL1 runs a guest hypervisor (traps EL2's registers, ERET) */
+#define HCR_NV1             BIT(43)     /* FEAT_NV: with NV, EL1&0 stage 1 descriptors read as EL2's (D24.2.62) */
 
 /* VTCR_EL2: the stage 2 translation of EL1&0 (Arm ARM D19.2) */
 #define VTCR_T0SZ(n)        ((u64)(n) << 0)

@@ -25,8 +25,9 @@ CASE_H = read_constants(kernel_header("case.h"))
 LAYOUT = read_constants(kernel_header("layout.h"))
 
 
-# The SCTLR_EL1, PSTATE and TCR_EL1 controls of EL0, execute and PAN cases, as struct regime names them.
-REGIME_CONTROLS = ("wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1")
+# The SCTLR_EL1, PSTATE, TCR_EL1 and HCR_EL2 controls of EL0, execute, PAN and nested cases, as struct
+# regime names them.
+REGIME_CONTROLS = ("wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1", "nv", "nv1")
 
 
 class Regime(ctypes.Structure):

@@ -17,16 +17,18 @@ from harness.cases.translation import (
     read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs, regime_pi,
 )
 from harness.features import FEATURES
+from harness.ops import ATOMICS
 from harness.versions import parse_range
 
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
 REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "hpd0": "FEAT_HPDS",
                    "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16",
                    "pie": "FEAT_S1PIE", "pir": "FEAT_S1PIE", "pire0": "FEAT_S1PIE", "aie": "FEAT_AIE",
-                   "mair2": "FEAT_AIE", "a2": "FEAT_ASID2", "fng0": "FEAT_ASID2", "fng1": "FEAT_ASID2"}
+                   "mair2": "FEAT_AIE", "a2": "FEAT_ASID2", "fng0": "FEAT_ASID2", "fng1": "FEAT_ASID2",
+                   "nv": "FEAT_NV", "nv1": "FEAT_NV"}
 OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", "at_s1e1a": "FEAT_ATS1A", "at_s1e2a": "FEAT_ATS1A",
                **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI},
-               **{op: "FEAT_XS" for op in NXS_TLBI}}
+               **{op: "FEAT_XS" for op in NXS_TLBI}, **{op: "FEAT_LSE" for op in ATOMICS}}
 
 
 def op_features(op):
@@ -124,6 +126,8 @@ def build_case(path, name, body, defaults, params, bugs, feature):
             raise CaseError(path, f"unknown feature {r!r}{hint}" + ("" if hint else f"; known: {', '.join(sorted(FEATURES))}"),
                             name, f"requires[{i}]")
     _check_feature_use(path, name, regime, steps, requires)
+    if regime.nv or regime.nv1:
+        _check_nested(path, name, regime, stage2, el2, steps, requires)
     for key, features in STAGE2_FEATURES.items():
         if stage2 is not None and getattr(stage2, key) and not set(features) & set(requires):
             raise CaseError(path, f"{key} needs {features[-1]}: add requires = [\"{features[-1]}\"]", name,
@@ -262,6 +266,26 @@ def _check_vmid_synchronized(path, name, steps):
             raise CaseError(path, f"{step.op} after a set_vmid needs an isb between them: until one, the TLBI "
                             "may apply to the old VMID or the new", name, f"steps[{i}]")
 
+
+
+def _check_nested(path, name, regime, stage2, el2, steps, requires):
+    """A case with HCR_EL2.NV/NV1 (FEAT_NV): EL1&0's AT steps alone, each run with them set
+    (kernel/steps.c run_at_nested: with NV = 1 EL1's exception returns trap to EL2, and an AT
+    takes no exception); NV1 with NV (NV1 alone is CONSTRAINED UNPREDICTABLE, Unpredictable_NVNV1,
+    not modelled); FEAT_E2H0, without which NV1 may be RAZ (EffectiveHCR_EL2_NVx, J1.3.3.418)."""
+    if el2 is not None or stage2 is not None:
+        raise CaseError(path, "HCR_EL2.NV/NV1 change EL1&0's stage 1 as EL1 sees it: no el2, no stage 2", name,
+                        "regime.nv")
+    if regime.nv1 and not regime.nv:
+        raise CaseError(path, "NV1 without NV is CONSTRAINED UNPREDICTABLE (Unpredictable_NVNV1): not modelled",
+                        name, "regime.nv1")
+    if regime.nv1 and "FEAT_E2H0" not in requires:
+        raise CaseError(path, 'nv1 needs FEAT_E2H0 (without it NV1 may be RAZ): add requires = ["FEAT_E2H0"]', name,
+                        "requires")
+    for i, step in enumerate(steps):
+        if step.op not in AT_OPS:
+            raise CaseError(path, f"a case with HCR_EL2.NV runs EL1's AT steps alone ({', '.join(AT_OPS)}), "
+                            f"not {step.op}", name, f"steps[{i}].do")
 
 
 def _check_feature_use(path, name, regime, steps, requires):

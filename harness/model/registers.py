@@ -84,6 +84,9 @@ REGIME_EL20 = "EL20"
 HCR_TGE = Field(27, 1)
 HCR_RW = Field(31, 1)
 HCR_E2H = Field(34, 1)
+# HCR_EL2.NV, NV1 (FEAT_NV; D24.2.62): with both, EL1&0's stage 1 reads its descriptors as EL2's
+HCR_NV = Field(42, 1)
+HCR_NV1 = Field(43, 1)
 
 # TTBRn_EL1: BADDR[47:1]; with a 52-bit descriptor format BADDR[51:48] sit in bits[5:2].
 TTBR_BADDR = Field(1, 47)
@@ -185,6 +188,7 @@ class WalkParams:
     aie: bool = False           # TCR2_ELx.AIE (FEAT_AIE): AttrIndx[3] selects MAIR2_ELx (attributes.py)
     mair2: int = 0              # MAIR2_ELx
     fng: bool = False           # TCR2_ELx.FNGn (FEAT_ASID2): the range's translations are non-global
+    nv1: bool = False           # walkparams.nv1: EffectiveHCR_EL2_NVx()<1> of Regime_EL10 (FEAT_NV, HCR_EL2.NV1)
 
 
 # J1.3.3.411 ELIsInHost
@@ -307,4 +311,14 @@ def walk_params(regs, upper):
         pie=pie, pir=regs.pir, pire0=0 if el2 else regs.pire0, aie=aie, mair2=regs.mair2,
         # TCR2_ELx.FNG0/FNG1 (FEAT_ASID2; TCR2 is 0 on a CPU without it, and a case setting them requires it).
         fng=not el2 and bool((TCR2_FNG1 if upper else TCR2_FNG0).get(regs.tcr2)),
+        nv1=effective_nv1(regs),
     )
+
+
+# J1.3.3.418 EffectiveHCR_EL2_NVx()<1>, as J1.1.4.102 AArch64.S1TTWParamsEL10 reads it (walkparams.nv1).  Simplified:
+# NV1 with NV only (NV1 alone, CONSTRAINED UNPREDICTABLE Unpredictable_NVNV1, is refused by the case loader), FEAT_E2H0
+# taken as implemented (without it NV1 may be RAZ: the loader makes such a case require FEAT_E2H0), and FEAT_NV
+# present wherever HCR_EL2 has the bits (a case setting them requires it).
+def effective_nv1(regs):
+    """Whether EL1&0's stage 1 walks with nv1: HCR_EL2.{NV, NV1} = {1, 1} in the EL1&0 regime."""
+    return regs.regime == REGIME_EL10 and bool(HCR_NV.get(regs.hcr)) and bool(HCR_NV1.get(regs.hcr))

@@ -93,8 +93,8 @@ from harness.esr import Field
 from harness.ops import (
     LAST_LEVEL_TLBI, NXS_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid,
 )
-from harness.model.attributes import mair_attr, s1_xs
-from harness.model.descriptors import DESC_AF, DESC_ATTRINDX, DESC_NG
+from harness.model.attributes import s1_xs
+from harness.model.descriptors import DESC_AF, DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_NAA, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
@@ -107,6 +107,7 @@ from harness.model.stage2 import (
     s2_translate, s2_walk,
 )
 from harness.model.walk import WalkFault, level_lsb, s1_start_level, s1_walk, va_is_out_of_range
+from harness.model.translate import leaf_attr
 from harness import esr, par
 
 # The VA bits a TLBI by VA names (its operand holds VA[55:12]).
@@ -479,7 +480,7 @@ class Entry:
             return False, tables
         size = 1 << level_lsb(params.granule, leaf_level)
         base = va & ~(size - 1) & VA_BITS_TLBI
-        xs = s1_xs(mair_attr(self.regs.mair, DESC_ATTRINDX.get(walk.desc)))
+        xs = s1_xs(leaf_attr(params, walk.desc))
         return not any(inv.removes(base, size, params.granule, leaf_level, asid, global_entry, self.regs, xs)
                        for _, inv in self.removed), tables
 
