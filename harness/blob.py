@@ -15,7 +15,8 @@ from pathlib import Path
 
 from harness import case_paths, declared
 from harness.cases import (
-    AP_NAMES, APTABLE_NAMES, DESC_WRITES, S2_TLBI_OPS, S2_DESC_WRITES, S2AP_NAMES, SH_NAMES, TLBI_OPS, CaseError,
+    AP_NAMES, APTABLE_NAMES, DESC_WRITES, NXS_TLBI, S2_TLBI_OPS, S2_DESC_WRITES, S2AP_NAMES, SH_NAMES, TLBI_OPS,
+    CaseError, tlbi_plain,
 )
 from harness.errors import HarnessError
 from harness.kdefs import kernel_header, read_constants
@@ -31,7 +32,7 @@ _CASE = struct.Struct("<II" + _REGIME + "IIIIIIIIII")   # id, id_len, regime, (o
 _MAP = struct.Struct("<QQbBBBBB2x")             # va, pa, level, attrindx, ap, sh, flags, space
 _TABLE = struct.Struct("<QbBBB4x")              # va, level, aptable, flags, space
 _RAW = struct.Struct("<QQbB6x")                 # va, desc, level, space
-_STEP = struct.Struct("<QQQIBbB1x")             # va, value, mask, op, el, level, space
+_STEP = struct.Struct("<QQQIBbBB")              # va, value, mask, op, el, level, space, flags
 _STAGE2 = struct.Struct("<BBBBHHIIIIQ")         # tg, t0sz, sl0, ps, flags, vmid, (offset, count) x 2, s2pir
 _S2MAP = struct.Struct("<QQbBBBBB2x")           # ipa, pa, level, memattr, s2ap, sh, xn, flags
 
@@ -57,7 +58,8 @@ def _regime(c):
                     "ha": r.ha, "hd": r.hd, "sctlr_a": r.sctlr_a, "kernel_high": r.kernel_high,
                     "raw_ttbr1": r.ttbr1 is not None, "wxn": r.wxn, "span0": not r.span, "epan": r.epan,
                     "pan": r.pan, "hpd0": r.hpd0, "hpd1": r.hpd1, "e0pd0": r.e0pd0, "e0pd1": r.e0pd1,
-                    "as": r.asid16, "a1": r.a1, "el2": c.el2 == "nvhe", "el20": c.el2 == "vhe"}, "REGIME")
+                    "as": r.asid16, "a1": r.a1, "el2": c.el2 == "nvhe", "el20": c.el2 == "vhe", "nv": r.nv,
+                    "nv1": r.nv1}, "REGIME")
     return (r.tg0, r.tg1, r.t0sz, r.t1sz, r.ips, flags, r.ttbr1 or 0, r.mair, r.tcr2, r.pir, r.pire0, r.mair2)
 
 
@@ -99,14 +101,21 @@ _OP_NAMES = {"map": "WRITE_DESC", "unmap": "WRITE_DESC", "protect": "WRITE_DESC"
 _FIXUP_OPS = {"map": "OP_FIXUP_MAP", "copy": "OP_FIXUP_COPY", "set_af": "OP_FIXUP_AF"}
 
 
+def step_op(s):
+    """The kernel's op and STEP_* flags for step s: a fix-up's, or its own, an nXS TLBI being its
+    plain form's op with STEP_NXS (kernel/maint.c runs the nXS encoding)."""
+    if s.fixup:
+        return CASE_H[_FIXUP_OPS[s.fixup]], 0
+    return CASE_H[f"OP_{_OP_NAMES.get(s.op, tlbi_plain(s.op)).upper()}"], CASE_H["STEP_NXS"] if s.op in NXS_TLBI else 0
+
+
 def _step(c, n, s):
-    op = CASE_H[f"OP_{_OP_NAMES.get(s.op, s.op).upper()}"]
+    op, flags = step_op(s)
     value, mask = s.value, s.mask
     if s.op == "stp64":
         value, mask = s.value & (2**64 - 1), s.value >> 64     # the second register (kernel/case.h OP_STP64)
     if s.fixup:
         # The retry's access is the step before it; this record carries the descriptor write.
-        op = CASE_H[_FIXUP_OPS[s.fixup]]
         value, mask = declared.descriptor_write(c, s)
     elif s.op in DESC_WRITES or s.op in S2_DESC_WRITES:
         value, mask = declared.descriptor_write(c, s, n)
@@ -118,7 +127,7 @@ def _step(c, n, s):
         # An AT S12 under its own stage 2 (kernel/case.h): VTCR_EL2, and VTTBR_EL2's bits to flip.
         value, mask = declared.under_vtcr(c, s), s.s2_under.vttbr_flip
     # A fix-up is the kernel's own work, at EL1; its retry runs where the access before it ran.
-    return _STEP.pack(s.va, value, mask, op, 1 if s.fixup else s.el, s.level or 0, s.space)
+    return _STEP.pack(s.va, value, mask, op, 1 if s.fixup else s.el, s.level or 0, s.space, flags)
 
 
 def encode(cases):

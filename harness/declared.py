@@ -19,14 +19,14 @@ from harness.cases import (
 from harness.kdefs import kernel_header, read_constants, read_defines
 from harness.model.attributes import SH_CODES
 from harness.model.descriptors import (
-    AP_VALUES, APTABLE_VALUES, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_OA_DS_HI,
+    AP_VALUES, APTABLE_VALUES, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_ATTRINDX3, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_OA_DS_HI,
     DESC_OA_LPA_HI, DESC_PXN, DESC_SH, DESC_UXN, TABLE_AP, TABLE_PXN, TABLE_UXN,
 )
 from harness.model.memory import Memory, UnknownMemory
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_SPAN, SCTLR_WXN, TCR_A1, TCR_AS, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0,
     TCR_EPD1, TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_SH1, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1,
-    TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, HCR_E2H, HCR_RW, HCR_TGE, Registers,
+    TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, HCR_E2H, HCR_NV, HCR_NV1, HCR_RW, HCR_TGE, Registers,
     REGIME_EL2, REGIME_EL20, SCTLR_EL2_RES1, TCR_EL2_DS, TCR_EL2_HA, TCR_EL2_HD, TCR_EL2_HPD, TCR_EL2_PS, TCR_EL2_RES1,
     TCR_EL2_SH0, TCR_EL2_T0SZ, TCR_EL2_TBI, TCR_EL2_TG0,
 )
@@ -170,6 +170,26 @@ class _Tables:
             raise LayoutError(f"misaligned mapping {va:#x} -> {pa:#x}")
         self.words[self.slot(va, level)] = _leaf(self.granule, self.oa_format, pa, level, prot)
 
+    def map_run(self, va, pa, level, prot, count):
+        """map() of `count` consecutive leaves from va -> pa, as map_kernel's loop makes them, at a
+        table's cost rather than a leaf's: each table's first slot found (and the tables above it
+        made) once, then its leaves written in a row.  Leaf k is leaf 0 plus k sizes while the
+        output addresses stay inside the descriptor's OA field (checked on the last leaf)."""
+        size = 1 << level_lsb(self.granule, level)
+        if (va | pa) & (size - 1):
+            raise LayoutError(f"misaligned mapping {va:#x} -> {pa:#x}")
+        first = _leaf(self.granule, self.oa_format, pa, level, prot)
+        if _leaf(self.granule, self.oa_format, pa + (count - 1) * size, level, prot) != first + (count - 1) * size:
+            raise ValueError(f"map_run: {pa:#x} + {count} x {size:#x} leaves the output address field")
+        per_table = 1 << (self.va_bits - level_lsb(self.granule, level) if level == self.start else self.granule - 3)
+        done = 0
+        while done < count:
+            here = va + done * size
+            n = min(count - done, per_table - self.index(here, level))
+            slot, leaf = self.slot(here, level), first + done * size
+            self.words.update(zip(range(slot, slot + 8 * n, 8), range(leaf, leaf + n * size, size)))
+            done += n
+
     def walk(self, va, read, reads=None):
         """pgt_walk, the kernel's own walk: the PA of va, or None.  read(pa) gives
         the descriptor at pa, or None where the kernel's walk may not read; each
@@ -223,8 +243,8 @@ def build_stage2(case, tables):
     level = max(level, case.stage2.start_level)
     size = 1 << level_lsb(tables.granule, level)
     tables.map(LAYOUT["UART_BASE"], LAYOUT["UART_BASE"], 3, _S2_KERNEL_DEVICE)
-    for off in range(0, LAYOUT["KERNEL_WINDOW_SIZE"], size):
-        tables.map(LAYOUT["KERNEL_WINDOW_BASE"] + off, LAYOUT["KERNEL_WINDOW_BASE"] + off, level, _S2_KERNEL_RAM)
+    tables.map_run(LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["KERNEL_WINDOW_BASE"], level, _S2_KERNEL_RAM,
+                   LAYOUT["KERNEL_WINDOW_SIZE"] // size)
     for m in case.stage2.maps:
         tables.map(m.ipa, m.pa, m.level, _s2_prot(m.memattr, m.s2ap, m.sh, m.xn, m.af, m.contig, m.dbm))
     for w in case.stage2.raws:
@@ -233,7 +253,8 @@ def build_stage2(case, tables):
 
 def _prot(attrindx, ap="rw_el1", sh="non", af=True, ng=False, pxn=False, uxn=False, contig=False, dbm=False):
     """pte_prot_bits."""
-    return (attrindx << DESC_ATTRINDX.shift | AP_VALUES[ap] << DESC_AP.shift | SH_CODES[sh] << DESC_SH.shift
+    return ((attrindx & 7) << DESC_ATTRINDX.shift | (attrindx >> 3) << DESC_ATTRINDX3.shift
+            | AP_VALUES[ap] << DESC_AP.shift | SH_CODES[sh] << DESC_SH.shift
             | af * DESC_AF.mask | ng * DESC_NG.mask | pxn * DESC_PXN.mask | uxn * DESC_UXN.mask
             | contig * DESC_CONTIG.mask | dbm * DESC_DBM.mask)
 
@@ -244,6 +265,12 @@ _NORMAL = LAYOUT["KERNEL_ATTRIDX_NORMAL"]
 _KERNEL_PROTS = (
     _prot(_NORMAL, sh="inner", uxn=True), _prot(LAYOUT["KERNEL_ATTRIDX_DEVICE"], pxn=True, uxn=True),
     _prot(_NORMAL, ap="ro_el1", sh="inner", uxn=True), _prot(_NORMAL, sh="inner", pxn=True, uxn=True),
+    _prot(_NORMAL, ap="ro_all", sh="inner", pxn=True),
+)
+# ... and in a case with HCR_EL2.NV1 (tables.c kernel_nv): code without UXN, which NV1 reads as PXN.
+_KERNEL_PROTS_NV = (
+    _prot(_NORMAL, sh="inner"), _prot(LAYOUT["KERNEL_ATTRIDX_DEVICE"], pxn=True, uxn=True),
+    _prot(_NORMAL, ap="ro_el1", sh="inner"), _prot(_NORMAL, sh="inner", pxn=True, uxn=True),
     _prot(_NORMAL, ap="ro_all", sh="inner", pxn=True),
 )
 _KERNEL_PROTS_EL2 = (
@@ -262,10 +289,11 @@ def _map_kernel(tables, window_va, uart_va, el0_va, wxn, prots=_KERNEL_PROTS):
     size = 1 << level_lsb(tables.granule, level)
     tables.map(uart_va, LAYOUT["UART_BASE"], 3, device)
     tables.map(el0_va, LAYOUT["EL0_CODE_PA"], 3, el0_code)
-    for off in range(0, LAYOUT["KERNEL_WINDOW_SIZE"], size):
-        pa = LAYOUT["KERNEL_WINDOW_BASE"] + off
-        text = LAYOUT["KERNEL_BASE"] <= pa < LAYOUT["KERNEL_TEXT_END"]
-        tables.map(window_va + off, pa, level, ram if not wxn else text_prot if text else data)
+    base, end = LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["KERNEL_WINDOW_BASE"] + LAYOUT["KERNEL_WINDOW_SIZE"]
+    runs = ([(base, LAYOUT["KERNEL_BASE"], data), (LAYOUT["KERNEL_BASE"], LAYOUT["KERNEL_TEXT_END"], text_prot),
+             (LAYOUT["KERNEL_TEXT_END"], end, data)] if wxn else [(base, end, ram)])
+    for lo, hi, prot in runs:
+        tables.map_run(window_va + lo - base, lo, level, prot, (hi - lo) // size)
 
 
 def s2_oa_format(stage2):
@@ -291,7 +319,7 @@ def build_tables(case, new_tables):
     tt0 = new_tables(r.tg0, 64 - r.t0sz, _oa_format(r, r.tg0))
     tt1 = new_tables(r.tg1, 64 - r.t1sz, _oa_format(r, r.tg1))
     low = (LAYOUT["KERNEL_WINDOW_BASE"], LAYOUT["UART_BASE"], LAYOUT["EL0_CODE_VA"], r.wxn)
-    prots = _KERNEL_PROTS_EL2 if case.el2 == "nvhe" else _KERNEL_PROTS
+    prots = _KERNEL_PROTS_EL2 if case.el2 == "nvhe" else _KERNEL_PROTS_NV if r.nv1 else _KERNEL_PROTS
     if not r.kernel_high:
         _map_kernel(tt0, *low, prots)
     else:
@@ -564,6 +592,9 @@ def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
                          regime=REGIME_EL20, **extended)
     el2 = {} if case.stage2 is None else dict(hcr=_hcr(case.stage2), vtcr=_vtcr(case.stage2), vttbr=vttbr,
                                               s2pir=case.stage2.s2pir)
+    if r.nv or r.nv1:
+        # kernel/steps.c run_at_nested: HCR_EL2.NV/NV1 while each (AT) step runs, the case's only kind.
+        el2 = dict(hcr=HCR_RW.mask | r.nv * HCR_NV.mask | r.nv1 * HCR_NV1.mask)
     return Registers(tcr=_tcr(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=ttbr1,
                      mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2, **el2, **extended)
 

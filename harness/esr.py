@@ -7,7 +7,7 @@ fault class and a translation level, in both directions: cases name the fault
 they expect as (class, level), the kernel reports the raw register.
 """
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -15,11 +15,12 @@ class Field:
     """Bits [shift + width - 1 : shift] of a register."""
     shift: int
     width: int
+    # The field's bits in place (GENMASK(shift + width - 1, shift)), made once: the model reads
+    # descriptor fields hundreds of thousands of times a campaign.
+    mask: int = field(init=False, repr=False, compare=False)
 
-    @property
-    def mask(self):
-        """The field's bits in place (GENMASK(shift + width - 1, shift))."""
-        return ((1 << self.width) - 1) << self.shift
+    def __post_init__(self):
+        object.__setattr__(self, "mask", ((1 << self.width) - 1) << self.shift)
 
     def get(self, raw):
         return (raw & self.mask) >> self.shift
@@ -55,6 +56,9 @@ ESR_IL = Field(25, 1)
 ESR_ISS = Field(0, 25)
 ESR_ISS2 = Field(32, 24)
 ESR_RES0 = Field(56, 8)
+# ISS2 of a Data Abort (D24.2.45 "ISS2 encoding for an exception from a Data Abort")
+ESR_ISS2_DIRTYBIT = Field(37, 1)    # FEAT_S1PIE/S2PIE: a Permission fault of the dirty state
+ESR_ISS2_GCS = Field(40, 1)         # FEAT_GCS: the abort of a Guarded Control Stack data access
 
 # ISS of a data abort (Arm ARM D19.2, "ISS encoding for an exception from a
 # Data Abort").  An instruction abort has SET, FnV, EA, S1PTW and IFSC at the
@@ -78,7 +82,8 @@ ESR_ISS_FSC = Field(0, 6)       # DFSC / IFSC
 ESR_FIELDS = (("EC", ESR_EC), ("IL", ESR_IL), ("ISV", ESR_ISS_ISV), ("SAS", ESR_ISS_SAS), ("SSE", ESR_ISS_SSE),
               ("SRT", ESR_ISS_SRT), ("SF", ESR_ISS_SF), ("AR", ESR_ISS_AR), ("VNCR", ESR_ISS_VNCR),
               ("SET", ESR_ISS_SET), ("FnV", ESR_ISS_FNV), ("EA", ESR_ISS_EA), ("CM", ESR_ISS_CM),
-              ("S1PTW", ESR_ISS_S1PTW), ("WnR", ESR_ISS_WNR), ("xFSC", ESR_ISS_FSC), ("ISS2", ESR_ISS2),
+              ("S1PTW", ESR_ISS_S1PTW), ("WnR", ESR_ISS_WNR), ("xFSC", ESR_ISS_FSC), ("DirtyBit", ESR_ISS2_DIRTYBIT),
+              ("GCS", ESR_ISS2_GCS), ("ISS2", ESR_ISS2),
               ("RES0[63:56]", ESR_RES0))
 
 

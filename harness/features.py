@@ -170,14 +170,15 @@ def has(name, *ids):
 
 
 def missing(requires, *ids):
-    """The requirements a CPU with these ID registers (ID_REGISTERS) does not meet, described.
-    "!NAME" requires NAME's absence."""
+    """The requirements a CPU with these ID registers (ID_REGISTERS) does not meet, each said of the
+    CPU: 'lacks NAME (...)', or for "!NAME" (NAME's absence required) 'has NAME, which the case
+    requires absent (...)'."""
     unmet = []
     for req in requires:
         name = req.lstrip("!")
         present = has(name, *ids)
         if req.startswith("!") and present:
-            unmet.append(f"the absence of {name} ({FEATURES[name][0]}; {fields_text(name, ids)})")
+            unmet.append(f"has {name}, which the case requires absent ({FEATURES[name][0]}; {fields_text(name, ids)})")
         elif not req.startswith("!") and not present:
-            unmet.append(f"{name} ({FEATURES[name][0]}; {fields_text(name, ids)})")
+            unmet.append(f"lacks {name} ({FEATURES[name][0]}; {fields_text(name, ids)})")
     return unmet

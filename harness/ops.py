@@ -17,7 +17,8 @@ STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8, "s
 PAIRS = {"ldp32": 4, "ldp64": 8, "stp32": 4, "stp64": 8}
 # Load-acquire (AccessDescriptor.acqsc) and store-release (relsc) of one register.
 ACQUIRE_RELEASE = ("ldar64", "stlr64")
-AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp")
+# at_s1e1a: FEAT_ATS1A's AT S1E1A, stage 1 without permission checks (ATAccess_Any).
+AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp", "at_s1e1a")
 # What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.
 EL0_OPS = (*(op for op in LOADS if op != "ldtr64"), *(op for op in STORES if op != "sttr64"), "fetch", "selftest_hang")
 # What a fix-up may retry (kernel/blob.c: the ops up to OP_STTR64): the single-register loads and stores.
@@ -25,7 +26,9 @@ RETRYABLE = ("load8", "load16", "load32", "load64", "ldtr64", "store8", "store16
 # Two-stage AT, executed at EL2 (kernel/el2.c): only in a case with a stage 2.
 AT_S12_OPS = ("at_s12e1r", "at_s12e1w", "at_s12e0r", "at_s12e0w")
 # AT of the EL2 regime: only in a case whose steps run at EL2 (`el2`).
-AT_S1E2_OPS = ("at_s1e2r", "at_s1e2w")
+AT_S1E2_OPS = ("at_s1e2r", "at_s1e2w", "at_s1e2a")
+# FEAT_ATS1A's AT S1E1A and S1E2A: the translation alone, no permission checked (ATAccess_Any).
+AT_ANY_OPS = ("at_s1e1a", "at_s1e2a")
 ALL_AT_OPS = (*AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS)
 
 
@@ -61,11 +64,15 @@ TLBI_OPS = {"tlbi_vmalle1": (False, False), "tlbi_vmalle1is": (False, False),
             "tlbi_vale2": (True, False), "tlbi_vale2is": (True, False),
             "tlbi_rvae2": (True, False), "tlbi_rvae2is": (True, False),
             "tlbi_rvale2": (True, False), "tlbi_rvale2is": (True, False)}
-TLBI_EL2_OPS = tuple(op for op in TLBI_OPS if op.endswith(("e2", "e2is")))
+# FEAT_XS: every TLBI has an nXS form (TLBI VAE1NXS ...; C5.5), the same operand and scope, except that it
+# need not remove entries whose XS attribute is 1 (TLBIMatch's TLBI_ExcludeXS; D8.17.5).
+NXS = "nxs"
+TLBI_OPS.update({op + NXS: operand for op, operand in TLBI_OPS.items()})
+TLBI_EL2_OPS = tuple(op for op in TLBI_OPS if op.removesuffix(NXS).endswith(("e2", "e2is")))
 RANGE_TLBI = tuple(op for op in TLBI_OPS if op.startswith("tlbi_rva"))
 # The last-level forms (VALE1, VAALE1, RVALE1, RVAALE1, VALE2 and IS): only leaf entries need go,
 # walk-cache entries may stay.
-LAST_LEVEL_TLBI = tuple(op for op in TLBI_OPS if re.match(r"tlbi_r?va+le[12](is)?$", op))
+LAST_LEVEL_TLBI = tuple(op for op in TLBI_OPS if re.match(r"tlbi_r?va+le[12](is)?(nxs)?$", op))
 # EL2's TLBI by VA takes an ASID in the EL2&0 regime (HCR_EL2.E2H = 1: bits[63:48], as TLBI VAE1's),
 # none in EL2's own (E2H = 0).
 TLBI_EL20_ASID_OPS = tuple(op for op in TLBI_EL2_OPS if TLBI_OPS[op][0])
@@ -85,7 +92,16 @@ S2_TLBI_OPS = {"tlbi_ipas2e1": True, "tlbi_ipas2e1is": True, "tlbi_ipas2le1": Tr
                 "tlbi_vmalls12e1": False, "tlbi_vmalls12e1is": False, "tlbi_alle1": False, "tlbi_alle1is": False,
                 # By range of IPAs (FEAT_TLBIRANGE): the operand's BaseADDR, NUM, SCALE, TTL and TG, as RVAE1's.
                 "tlbi_ripas2e1": True, "tlbi_ripas2e1is": True, "tlbi_ripas2le1": True, "tlbi_ripas2le1is": True}
+S2_TLBI_OPS.update({op + NXS: takes_ipa for op, takes_ipa in S2_TLBI_OPS.items()})
 S2_RANGE_TLBI = tuple(op for op in S2_TLBI_OPS if op.startswith("tlbi_ripas2"))
+NXS_TLBI = tuple(op for op in (*TLBI_OPS, *S2_TLBI_OPS) if op.endswith(NXS))
+
+
+def tlbi_plain(op):
+    """The TLBI an nXS form is of (tlbi_vae1nxs: tlbi_vae1); any other op itself."""
+    return op.removesuffix(NXS) if op in NXS_TLBI else op
+
+
 STAGE2_MAINT_OPS = (*S2_DESC_WRITES, "s2_read_desc", *S2_TLBI_OPS, "set_vmid")
 MAINT_OPS = (*DESC_WRITES, "read_desc", "dsb", "isb", *TLBI_OPS, "set_ttbr0", "set_ttbr1", *SYSREG_WRITES,
              *STAGE2_MAINT_OPS)

@@ -22,13 +22,15 @@ PAR_FST = Field(1, 6)       # DFSC encoding
 PAR_PTW = Field(8, 1)       # stage 2 fault on a stage 1 table walk
 PAR_S = Field(9, 1)         # 0: stage 1, 1: stage 2
 PAR_IMPDEF_FAULT = Field(48, 16)    # IMPLEMENTATION DEFINED ("Faulting PAR")
+PAR_DIRTYBIT = Field(15, 1)     # FEAT_S1PIE/S2PIE: a Permission fault of the dirty state (D24.2.142)
 
 # The fields a translation gives, in each form: PAR_EL1 by field, for messages.
 PAR_OK_FIELDS = PAR_F.mask | PAR_SH.mask | PAR_PA.mask | PAR_ATTR.mask
 PAR_FAULT_FIELDS = PAR_F.mask | PAR_FST.mask | PAR_PTW.mask | PAR_S.mask
 PAR_OK_NAMES = (("F", PAR_F), ("SH", PAR_SH), ("NS", PAR_NS), ("IMPDEF[10]", PAR_IMPDEF_OK), ("RES1[11]", PAR_RES1),
                 ("PA", PAR_PA), ("ATTR", PAR_ATTR))
-PAR_FAULT_NAMES = (("F", PAR_F), ("FST", PAR_FST), ("PTW", PAR_PTW), ("S", PAR_S), ("RES1[11]", PAR_RES1),
+PAR_FAULT_NAMES = (("F", PAR_F), ("FST", PAR_FST), ("PTW", PAR_PTW), ("S", PAR_S), ("DirtyBit", PAR_DIRTYBIT),
+                   ("RES1[11]", PAR_RES1),
                    ("IMPDEF[63:48]", PAR_IMPDEF_FAULT))
 
 # SH encodings; Device and Normal Non-cacheable memory report outer.

@@ -43,12 +43,15 @@ def _read(memory, spans):
 def _effects(step, outcome, memory):
     """The outcome as observed (a load's value, a fetch's stub) and the memory after it."""
     after = memory
-    if outcome.updates or step.op in STORES and isinstance(outcome, Completes):
+    written = getattr(outcome, "written", ())
+    if outcome.updates or written or step.op in STORES and isinstance(outcome, Completes):
         after = memory.copy()
         for pa, _, new in outcome.updates:
             after.write64(pa, new)
-    if not isinstance(outcome, Completes):
-        return outcome, after
+        for pa, size in written:     # a store's abort on a later piece: the pieces before it UNKNOWN (D1.4.1.4)
+            after.forget(pa, size)
+    if not isinstance(outcome, Completes) or not outcome.spans:
+        return outcome, after               # an abort, or a NOP (K1.2.13): nothing read or written
     if step.op in STORES:
         value, shift = step.value, 0
         for pa, size in outcome.spans:
@@ -91,7 +94,8 @@ def _access_outcomes(tlb, access):
         # a table entry reads the levels below it now, and may meet any fault there.
         walks = [(regs, entry.memory, True) for regs in entry_registers(entry.regs, tlb.regs_seen)] if leaf_usable \
             else []
-        walks += [(regs, memory, False) for cached in tables for regs, memory in tlb.through_walk_cache(entry, cached)]
+        walks += [(regs, memory, False) for cached in tables
+                  for regs, memory in tlb.through_walk_cache(entry, cached, bool(access.va >> 55 & 1))]
         for regs, memory, from_leaf in walks:
             for outcome in full_translate(regs, memory, access):
                 if from_leaf and not cached_outcome(outcome) or outcome in fresh:
@@ -187,7 +191,8 @@ def _fix(case, n, step, tlb, slots):
     tlb.write_memory(memory, descriptors=True)
     tlb.dsb()
     if step.fixup == "copy":
-        invalidation = Invalidation.by_va(step.va, current_asid(tlb.regs), regime=tlbi_regime("tlbi_vae1", tlb.regs))
+        invalidation = Invalidation.by_va(step.va, current_asid(tlb.regs, bool(step.va >> 55 & 1)),
+                                          regime=tlbi_regime("tlbi_vae1", tlb.regs))
         tlb.tlbi(replace(invalidation, vmid=current_vmid(tlb.regs)))
         tlb.dsb()
     tlb.isb()
@@ -245,7 +250,8 @@ def predict_case(case, ids, pool_base=None):
                 observed, after = _effects(step, outcome, tlb.memory)
                 seen.add(observed)
                 faulted = isinstance(outcome, Abort)
-                key = (faulted, outcome.updates, getattr(outcome, "spans", ()) if step.op in STORES else ())
+                key = (faulted, outcome.updates, getattr(outcome, "spans", ()) if step.op in STORES else (),
+                       getattr(outcome, "written", ()))
                 if key in effects:
                     continue
                 effects[key] = branch = tlb.copy()

@@ -11,7 +11,8 @@
 #define REGIME_FLAGS    (REGIME_EPD0 | REGIME_EPD1 | REGIME_TBI0 | REGIME_TBI1 | REGIME_DS | REGIME_HA | \
 			 REGIME_HD | REGIME_SCTLR_A | REGIME_KERNEL_HIGH | REGIME_RAW_TTBR1 | REGIME_WXN | \
 			 REGIME_SPAN0 | REGIME_EPAN | REGIME_PAN | REGIME_HPD0 | REGIME_HPD1 | REGIME_E0PD0 | \
-			 REGIME_E0PD1 | REGIME_AS | REGIME_A1 | REGIME_EL2 | REGIME_EL20)
+			 REGIME_E0PD1 | REGIME_AS | REGIME_A1 | REGIME_EL2 | REGIME_EL20 | \
+			 REGIME_NV | REGIME_NV1)
 #define TABLE_ATTR_FLAGS (TABLE_ATTR_PXN | TABLE_ATTR_UXN)
 
 static const struct blob_case *case_records(const void *base)
@@ -73,6 +74,7 @@ static bool id_ok(const u8 *base, u32 offset, u32 len, u64 blob_size)
 
 #define STAGE2_FLAGS    (STAGE2_FWB | STAGE2_HA | STAGE2_HD | STAGE2_VS | STAGE2_DS | STAGE2_SL2 | STAGE2_S2PIE)
 #define S2MAP_FLAGS     (S2MAP_AF | S2MAP_CONTIG | S2MAP_DBM)
+#define STEP_FLAGS      STEP_NXS
 
 /*
  * A stage 2 the kernel can build and run under: its window must stay mapped
@@ -108,7 +110,16 @@ static bool el0_op(u32 op)
 /* The ops only EL2 has (UNDEFINED at EL1): in a case whose steps run at EL2 only. */
 static bool el2_op(u32 op)
 {
-	return (op >= OP_AT_S1E2R && op <= OP_TLBI_VALE2IS) || (op >= OP_TLBI_RVAE2 && op <= OP_TLBI_RVALE2IS);
+	return (op >= OP_AT_S1E2R && op <= OP_TLBI_VALE2IS) || (op >= OP_TLBI_RVAE2 && op <= OP_TLBI_RVALE2IS) ||
+	       op == OP_AT_S1E2A;
+}
+
+/* The TLBIs, which have nXS forms (STEP_NXS). */
+static bool tlbi_op(u32 op)
+{
+	return (op >= OP_TLBI_VMALLE1 && op <= OP_TLBI_VAALE1IS) || (op >= OP_TLBI_ALLE2 && op <= OP_TLBI_VALE2IS) ||
+	       (op >= OP_TLBI_RVAE1 && op <= OP_TLBI_RVAALE1IS) || (op >= OP_TLBI_IPAS2E1 && op <= OP_TLBI_ALLE1IS) ||
+	       (op >= OP_TLBI_RVAE2 && op <= OP_TLBI_RIPAS2LE1IS);
 }
 
 /* count = at least 1 + the `space` of each of the n records. */
@@ -129,7 +140,7 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 	for (u32 i = 0; i < c->nmaps; i++) {
 		const struct map *m = (const struct map *)(base + c->maps) + i;
 
-		if (m->attrindx > 7 || m->ap > AP_RO_ALL || m->sh > SH_INNER || (m->flags & ~MAP_FLAGS) ||
+		if (m->attrindx > 15 || m->ap > AP_RO_ALL || m->sh > SH_INNER || (m->flags & ~MAP_FLAGS) ||
 		    m->space >= MAX_SPACES)
 			return "maps";
 	}
@@ -155,7 +166,7 @@ static const char *case_problem(const u8 *base, const struct blob_case *c, u64 s
 		const struct step *s = (const struct step *)(base + c->steps) + i;
 
 		if (s->op >= OP_COUNT || s->el > 1 || (s->el == 0 && !el0_op(s->op)) || (el2_op(s->op) && !at_el2) ||
-		    s->space >= MAX_SPACES)
+		    s->space >= MAX_SPACES || (s->flags & ~STEP_FLAGS) || ((s->flags & STEP_NXS) && !tlbi_op(s->op)))
 			return "steps";
 		/* A fix-up retries the load or store before it. */
 		if (s->op >= OP_FIXUP_MAP && s->op <= OP_FIXUP_AF && (i == 0 || s[-1].op > OP_STTR64))
@@ -218,6 +229,7 @@ void blob_case(const void *base, u32 index, struct mmut_case *c)
 			.sctlr_a = g->flags & REGIME_SCTLR_A, .kernel_high = g->flags & REGIME_KERNEL_HIGH,
 			.raw_ttbr1 = g->flags & REGIME_RAW_TTBR1,
 			.as = g->flags & REGIME_AS, .a1 = g->flags & REGIME_A1, .el20 = g->flags & REGIME_EL20,
+			.nv = g->flags & REGIME_NV, .nv1 = g->flags & REGIME_NV1,
 			.wxn = g->flags & REGIME_WXN, .span = !(g->flags & REGIME_SPAN0),
 			.epan = g->flags & REGIME_EPAN, .pan = g->flags & REGIME_PAN,
 			.hpd0 = g->flags & REGIME_HPD0, .hpd1 = g->flags & REGIME_HPD1,

@@ -21,7 +21,7 @@
 #include "pgtable.h"
 
 #define BLOB_MAGIC          0x42554d4d  /* "MMUB" */
-#define BLOB_VERSION        6
+#define BLOB_VERSION        7
 #define BLOB_ALIGN          8
 
 /* Sizes of the records, checked against the structs below at compile time. */
@@ -74,6 +74,9 @@ struct blob_header {
 #define REGIME_A1           0x80000 /* TCR_EL1.A1: TTBR1_EL1.ASID is the current ASID */
 #define REGIME_EL2          0x100000 /* the steps run at EL2 in the EL2 regime (HCR_EL2.E2H = 0): TTBR0_EL2, TCR_EL2 */
 #define REGIME_EL20         0x200000 /* the EL2&0 regime (FEAT_VHE): steps at EL2 with E2H = TGE = 1, in +vhe boots only */
+/* HCR_EL2.NV and NV1 (FEAT_NV) while each AT step runs at EL1 (steps.c: the case's only steps are AT's) */
+#define REGIME_NV           0x400000
+#define REGIME_NV1          0x800000
 
 /*
  * The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds
@@ -159,7 +162,7 @@ struct s2_map {
 struct map {
 	u64 va, pa;
 	s8 level;
-	u8 attrindx;            /* MAIR_EL1 index */
+	u8 attrindx;            /* MAIR_EL1 index; 8-15: MAIR2_EL1's (FEAT_AIE, descriptor bit 59) */
 	u8 ap;                  /* enum ap */
 	u8 sh;                  /* enum sh */
 	u8 flags;               /* MAP_* */
@@ -317,7 +320,13 @@ struct raw {
 #define OP_STP64            86  /* stores value, then mask (the second register) */
 #define OP_LDAR64           87
 #define OP_STLR64           88
-#define OP_COUNT            89
+/*
+ * FEAT_ATS1A: AT S1E1A (at EL1, or at EL2 in the EL2&0 regime) and AT S1E2A (EL2's, at EL2 as
+ * OP_AT_S1E2R): stage 1 translation without permission checks (ATAccess_Any).
+ */
+#define OP_AT_S1E1A         89
+#define OP_AT_S1E2A         90
+#define OP_COUNT            91
 
 struct step {
 	u64 va, value;
@@ -327,8 +336,11 @@ struct step {
 	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches), or the case's EL: 1, 2 with REGIME_EL20 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */
 	u8 space;               /* OP_WRITE_DESC, OP_READ_DESC, OP_SET_TTBR0: the TTBR0 table set */
-	u8 reserved[1];
+	u8 flags;               /* STEP_* */
 };
+
+/* step.flags */
+#define STEP_NXS            0x01    /* an OP_TLBI_*: its nXS form (FEAT_XS: TLBI VAE1NXS ...) */
 
 #ifndef __ASSEMBLER__
 _Static_assert(sizeof(struct blob_header) == BLOB_HEADER_SIZE, "blob header");
@@ -346,6 +358,7 @@ struct regime {
 	u8 tg0, tg1, t0sz, t1sz, ips;
 	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1, as, a1, el20;
 	bool wxn, span, epan, pan, hpd0, hpd1, e0pd0, e0pd1;   /* REGIME_* above (span: SCTLR_EL1.SPAN) */
+	bool nv, nv1;           /* REGIME_NV, REGIME_NV1 */
 	bool el2;               /* REGIME_EL2: TCR_EL2/SCTLR_EL2/MAIR_EL2/TTBR0_EL2 at EL2 (tg0, t0sz, ips as PS, tbi0 as TBI, hpd0 as HPD) */
 	u64 ttbr1;
 	u64 mair;

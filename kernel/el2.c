@@ -89,22 +89,23 @@ static void tlb_invalidate_stage2(void)
 	isb();
 }
 
-/* One TLBI of EL2's and nothing else: the case's own DSB and ISB (at EL1) complete and synchronize it. */
-static bool run_tlbi_el2(u64 op, u64 xt)
+/* One TLBI of EL2's (its nXS form with nxs) and nothing else: the case's own DSB and ISB (at EL1) complete and
+ * synchronize it. */
+static bool run_tlbi_el2(u64 op, u64 xt, bool nxs)
 {
 	switch (op) {
-	case OP_TLBI_IPAS2E1: tlbi(ipas2e1, xt); break;
-	case OP_TLBI_IPAS2E1IS: tlbi(ipas2e1is, xt); break;
-	case OP_TLBI_IPAS2LE1: tlbi(ipas2le1, xt); break;
-	case OP_TLBI_IPAS2LE1IS: tlbi(ipas2le1is, xt); break;
-	case OP_TLBI_VMALLS12E1: tlbi_all(vmalls12e1); break;
-	case OP_TLBI_VMALLS12E1IS: tlbi_all(vmalls12e1is); break;
-	case OP_TLBI_ALLE1: tlbi_all(alle1); break;
-	case OP_TLBI_ALLE1IS: tlbi_all(alle1is); break;
-	case OP_TLBI_RIPAS2E1: tlbi_range(4, 4, 2, xt); break;
-	case OP_TLBI_RIPAS2E1IS: tlbi_range(4, 0, 2, xt); break;
-	case OP_TLBI_RIPAS2LE1: tlbi_range(4, 4, 6, xt); break;
-	case OP_TLBI_RIPAS2LE1IS: tlbi_range(4, 0, 6, xt); break;
+	case OP_TLBI_IPAS2E1: tlbi_or_nxs(nxs, ipas2e1, 4, 4, 1, xt); break;
+	case OP_TLBI_IPAS2E1IS: tlbi_or_nxs(nxs, ipas2e1is, 4, 0, 1, xt); break;
+	case OP_TLBI_IPAS2LE1: tlbi_or_nxs(nxs, ipas2le1, 4, 4, 5, xt); break;
+	case OP_TLBI_IPAS2LE1IS: tlbi_or_nxs(nxs, ipas2le1is, 4, 0, 5, xt); break;
+	case OP_TLBI_VMALLS12E1: tlbi_all_or_nxs(nxs, vmalls12e1, 4, 7, 6); break;
+	case OP_TLBI_VMALLS12E1IS: tlbi_all_or_nxs(nxs, vmalls12e1is, 4, 3, 6); break;
+	case OP_TLBI_ALLE1: tlbi_all_or_nxs(nxs, alle1, 4, 7, 4); break;
+	case OP_TLBI_ALLE1IS: tlbi_all_or_nxs(nxs, alle1is, 4, 3, 4); break;
+	case OP_TLBI_RIPAS2E1: tlbi_range_or_nxs(nxs, 4, 4, 2, xt); break;
+	case OP_TLBI_RIPAS2E1IS: tlbi_range_or_nxs(nxs, 4, 0, 2, xt); break;
+	case OP_TLBI_RIPAS2LE1: tlbi_range_or_nxs(nxs, 4, 4, 6, xt); break;
+	case OP_TLBI_RIPAS2LE1IS: tlbi_range_or_nxs(nxs, 4, 0, 6, xt); break;
 	default: return false;
 	}
 	return true;
@@ -201,9 +202,15 @@ static bool hvc(struct frame *f)
 		f->x[0] = f->x[3] ? at_s12_under(f->x[1], f->x[2], f->x[3], f->x[4]) : at_s12(f->x[1], f->x[2]);
 		break;
 	case HVC_TLBI:
-		return run_tlbi_el2(f->x[1], f->x[2]);
+		return run_tlbi_el2(f->x[1], f->x[2], f->x[3]);
 	case HVC_SET_VMID:
 		write_sysreg((read_sysreg(vttbr_el2) & ~VTTBR_VMID_MASK) | f->x[1] << VTTBR_VMID_SHIFT, vttbr_el2);
+		break;
+	case HVC_SET_NV:
+		write_sysreg((read_sysreg(hcr_el2) & ~(HCR_NV | HCR_NV1)) | (f->x[1] & (HCR_NV | HCR_NV1)), hcr_el2);
+		isb();
+		tlbi_all(vmalle1);
+		dsb(ish);
 		break;
 	case HVC_ENTER_EL2:
 		f->spsr = SPSR_EL2T_MASKED;

@@ -24,8 +24,15 @@
  */
 #define HVC_ENTER_EL2       5
 #define HVC_LEAVE_EL2       6
-#define HVC_TLBI            7   /* x1 = OP_TLBI_IPAS2E1..OP_TLBI_ALLE1IS or OP_TLBI_RIPAS2*, x2 = Xt: that TLBI alone (no barrier) */
+#define HVC_TLBI            7   /* x1 = OP_TLBI_IPAS2E1..OP_TLBI_ALLE1IS or OP_TLBI_RIPAS2*, x2 = Xt, x3 = its nXS form:
+                                   that TLBI alone (no barrier) */
 #define HVC_SET_VMID        8   /* x1 = VMID: VTTBR_EL2.VMID replaced, nothing else (no ISB) */
+/*
+ * x1 = HCR_EL2.{NV, NV1} (FEAT_NV), replacing them, then TLBI VMALLE1 and DSB: NV1 may be
+ * cached in a TLB (D24.2.62), so no entry made under the other value stays (the return
+ * to EL1 synchronizes the change).
+ */
+#define HVC_SET_NV          9
 
 #ifndef __ASSEMBLER__
 struct hvc_result {

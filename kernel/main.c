@@ -122,6 +122,8 @@ static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1, const s
 		if (c->regime.el20)
 			record_hex("hcr", read_sysreg(hcr_el2));
 	}
+	if (nested_hcr(&c->regime))     /* HCR_EL2 while each of the case's AT steps runs (steps.c run_at_nested) */
+		record_hex("hcr", HCR_RW | nested_hcr(&c->regime));
 	if (c->stage2) {
 		record_hex("hcr", hcr_from_stage2(c->stage2));
 		record_hex("vtcr", vtcr_from_stage2(c->stage2));

@@ -22,40 +22,41 @@ bool is_maint(u32 op)
 /* The register of the regime the kernel runs in (EL1&0's, or EL2's at EL2: sysreg.h). */
 #define set_bits(reg, value, mask) write_sysreg_elx((read_sysreg_elx(reg) & ~(mask)) | (value), reg)
 
-static void run_tlbi(u32 op, u64 xt)
+/* One TLBI, its nXS form with nxs (FEAT_XS: STEP_NXS). */
+static void run_tlbi(u32 op, u64 xt, bool nxs)
 {
 	switch (op) {
-	case OP_TLBI_VMALLE1: tlbi_all(vmalle1); break;
-	case OP_TLBI_VMALLE1IS: tlbi_all(vmalle1is); break;
-	case OP_TLBI_VAE1: tlbi(vae1, xt); break;
-	case OP_TLBI_VAE1IS: tlbi(vae1is, xt); break;
-	case OP_TLBI_VALE1: tlbi(vale1, xt); break;
-	case OP_TLBI_VALE1IS: tlbi(vale1is, xt); break;
-	case OP_TLBI_ASIDE1: tlbi(aside1, xt); break;
-	case OP_TLBI_ASIDE1IS: tlbi(aside1is, xt); break;
-	case OP_TLBI_VAAE1: tlbi(vaae1, xt); break;
-	case OP_TLBI_VAAE1IS: tlbi(vaae1is, xt); break;
-	case OP_TLBI_VAALE1: tlbi(vaale1, xt); break;
-	case OP_TLBI_VAALE1IS: tlbi(vaale1is, xt); break;
-	case OP_TLBI_RVAE1: tlbi_range(0, 6, 1, xt); break;
-	case OP_TLBI_RVAE1IS: tlbi_range(0, 2, 1, xt); break;
-	case OP_TLBI_RVALE1: tlbi_range(0, 6, 5, xt); break;
-	case OP_TLBI_RVALE1IS: tlbi_range(0, 2, 5, xt); break;
-	case OP_TLBI_RVAAE1: tlbi_range(0, 6, 3, xt); break;
-	case OP_TLBI_RVAAE1IS: tlbi_range(0, 2, 3, xt); break;
-	case OP_TLBI_RVAALE1: tlbi_range(0, 6, 7, xt); break;
-	case OP_TLBI_RVAALE1IS: tlbi_range(0, 2, 7, xt); break;
+	case OP_TLBI_VMALLE1: tlbi_all_or_nxs(nxs, vmalle1, 0, 7, 0); break;
+	case OP_TLBI_VMALLE1IS: tlbi_all_or_nxs(nxs, vmalle1is, 0, 3, 0); break;
+	case OP_TLBI_VAE1: tlbi_or_nxs(nxs, vae1, 0, 7, 1, xt); break;
+	case OP_TLBI_VAE1IS: tlbi_or_nxs(nxs, vae1is, 0, 3, 1, xt); break;
+	case OP_TLBI_VALE1: tlbi_or_nxs(nxs, vale1, 0, 7, 5, xt); break;
+	case OP_TLBI_VALE1IS: tlbi_or_nxs(nxs, vale1is, 0, 3, 5, xt); break;
+	case OP_TLBI_ASIDE1: tlbi_or_nxs(nxs, aside1, 0, 7, 2, xt); break;
+	case OP_TLBI_ASIDE1IS: tlbi_or_nxs(nxs, aside1is, 0, 3, 2, xt); break;
+	case OP_TLBI_VAAE1: tlbi_or_nxs(nxs, vaae1, 0, 7, 3, xt); break;
+	case OP_TLBI_VAAE1IS: tlbi_or_nxs(nxs, vaae1is, 0, 3, 3, xt); break;
+	case OP_TLBI_VAALE1: tlbi_or_nxs(nxs, vaale1, 0, 7, 7, xt); break;
+	case OP_TLBI_VAALE1IS: tlbi_or_nxs(nxs, vaale1is, 0, 3, 7, xt); break;
+	case OP_TLBI_RVAE1: tlbi_range_or_nxs(nxs, 0, 6, 1, xt); break;
+	case OP_TLBI_RVAE1IS: tlbi_range_or_nxs(nxs, 0, 2, 1, xt); break;
+	case OP_TLBI_RVALE1: tlbi_range_or_nxs(nxs, 0, 6, 5, xt); break;
+	case OP_TLBI_RVALE1IS: tlbi_range_or_nxs(nxs, 0, 2, 5, xt); break;
+	case OP_TLBI_RVAAE1: tlbi_range_or_nxs(nxs, 0, 6, 3, xt); break;
+	case OP_TLBI_RVAAE1IS: tlbi_range_or_nxs(nxs, 0, 2, 3, xt); break;
+	case OP_TLBI_RVAALE1: tlbi_range_or_nxs(nxs, 0, 6, 7, xt); break;
+	case OP_TLBI_RVAALE1IS: tlbi_range_or_nxs(nxs, 0, 2, 7, xt); break;
 	/* The EL2 regime's, at EL2 (harness/cases/validation.py allows them in a case whose steps run there only). */
-	case OP_TLBI_ALLE2: tlbi_all(alle2); break;
-	case OP_TLBI_ALLE2IS: tlbi_all(alle2is); break;
-	case OP_TLBI_VAE2: tlbi(vae2, xt); break;
-	case OP_TLBI_VAE2IS: tlbi(vae2is, xt); break;
-	case OP_TLBI_VALE2: tlbi(vale2, xt); break;
-	case OP_TLBI_VALE2IS: tlbi(vale2is, xt); break;
-	case OP_TLBI_RVAE2: tlbi_range(4, 6, 1, xt); break;
-	case OP_TLBI_RVAE2IS: tlbi_range(4, 2, 1, xt); break;
-	case OP_TLBI_RVALE2: tlbi_range(4, 6, 5, xt); break;
-	case OP_TLBI_RVALE2IS: tlbi_range(4, 2, 5, xt); break;
+	case OP_TLBI_ALLE2: tlbi_all_or_nxs(nxs, alle2, 4, 7, 0); break;
+	case OP_TLBI_ALLE2IS: tlbi_all_or_nxs(nxs, alle2is, 4, 3, 0); break;
+	case OP_TLBI_VAE2: tlbi_or_nxs(nxs, vae2, 4, 7, 1, xt); break;
+	case OP_TLBI_VAE2IS: tlbi_or_nxs(nxs, vae2is, 4, 3, 1, xt); break;
+	case OP_TLBI_VALE2: tlbi_or_nxs(nxs, vale2, 4, 7, 5, xt); break;
+	case OP_TLBI_VALE2IS: tlbi_or_nxs(nxs, vale2is, 4, 3, 5, xt); break;
+	case OP_TLBI_RVAE2: tlbi_range_or_nxs(nxs, 4, 6, 1, xt); break;
+	case OP_TLBI_RVAE2IS: tlbi_range_or_nxs(nxs, 4, 2, 1, xt); break;
+	case OP_TLBI_RVALE2: tlbi_range_or_nxs(nxs, 4, 6, 5, xt); break;
+	case OP_TLBI_RVALE2IS: tlbi_range_or_nxs(nxs, 4, 2, 5, xt); break;
 	}
 }
 
@@ -93,7 +94,7 @@ static bool maint(const struct step *s, struct pgtable *spaces, struct pgtable *
 	case OP_TLBI_IPAS2E1: case OP_TLBI_IPAS2E1IS: case OP_TLBI_IPAS2LE1: case OP_TLBI_IPAS2LE1IS:
 	case OP_TLBI_VMALLS12E1: case OP_TLBI_VMALLS12E1IS: case OP_TLBI_ALLE1: case OP_TLBI_ALLE1IS:
 	case OP_TLBI_RIPAS2E1: case OP_TLBI_RIPAS2E1IS: case OP_TLBI_RIPAS2LE1: case OP_TLBI_RIPAS2LE1IS:
-		hvc_call(HVC_TLBI, s->op, s->value, 0, 0);
+		hvc_call(HVC_TLBI, s->op, s->value, s->flags & STEP_NXS, 0);
 		break;
 	case OP_DSB_ISH: dsb(ish); break;
 	case OP_ISB: isb(); break;
@@ -102,7 +103,7 @@ static bool maint(const struct step *s, struct pgtable *spaces, struct pgtable *
 	case OP_SET_TCR: set_bits(tcr, s->value, s->mask); break;
 	case OP_SET_MAIR: set_bits(mair, s->value, s->mask); break;
 	case OP_SET_SCTLR: set_bits(sctlr, s->value, s->mask); break;
-	default: run_tlbi(s->op, s->value);
+	default: run_tlbi(s->op, s->value, s->flags & STEP_NXS);
 	}
 	return true;
 }

@@ -14,7 +14,8 @@
 
 /* Lower attributes of block and page descriptors */
 #define PTE_ATTRINDX_SHIFT  2
-#define PTE_ATTRINDX(i)     ((u64)(i) << PTE_ATTRINDX_SHIFT)
+#define PTE_ATTRINDX3_SHIFT 59          /* FEAT_AIE: AttrIndx[3] with TCR2_ELx.AIE (MAIR2_ELx's indices 8-15) */
+#define PTE_ATTRINDX(i)     ((u64)((i) & 7) << PTE_ATTRINDX_SHIFT | (u64)((i) >> 3 & 1) << PTE_ATTRINDX3_SHIFT)
 #define PTE_ATTRINDX_MASK   GENMASK(4, 2)
 #define PTE_NS              BIT(5)
 #define PTE_AP_SHIFT        6           /* AP[2:1] */

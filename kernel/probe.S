@@ -62,6 +62,10 @@ __at_probes_start:
 	/* EL2's own, run at EL2 (a case with regime.el2 or regime.el20) */
 	at_probe probe_at_s1e2r, at s1e2r, x0
 	at_probe probe_at_s1e2w, at s1e2w, x0
+	/* FEAT_ATS1A's AT S1E1A and S1E2A (no permission checks) by their SYS encoding (op1 0 and 4, C7, C9, op2 2):
+	 * an Armv8.0 assembler takes it. */
+	at_probe probe_at_s1e1a, sys #0, c7, c9, #2, x0
+	at_probe probe_at_s1e2a, sys #4, c7, c9, #2, x0
 	.global __at_probes_end
 __at_probes_end:
 

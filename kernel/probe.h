@@ -46,6 +46,8 @@ u64 probe_at_s1e1rp(u64 va);
 u64 probe_at_s1e1wp(u64 va);
 u64 probe_at_s1e2r(u64 va);
 u64 probe_at_s1e2w(u64 va);
+u64 probe_at_s1e1a(u64 va);
+u64 probe_at_s1e2a(u64 va);
 u64 probe_fetch(u64 va);
 
 extern const char __probes_start[], __probes_end[];

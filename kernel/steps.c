@@ -103,6 +103,8 @@ static u64 run_probe(const struct step *s)
 		return hvc_call(HVC_AT_S12, s->op, s->va, s->value, s->mask).x0;
 	case OP_AT_S1E2R: return probe_at_s1e2r(s->va);
 	case OP_AT_S1E2W: return probe_at_s1e2w(s->va);
+	case OP_AT_S1E1A: return probe_at_s1e1a(s->va);
+	case OP_AT_S1E2A: return probe_at_s1e2a(s->va);
 	case OP_SELFTEST_BRK: selftest_brk(); return 0;
 	case OP_SELFTEST_NESTED: selftest_nested(); return 0;
 	case OP_SELFTEST_HANG: selftest_hang();
@@ -116,10 +118,37 @@ static void (*el0_probe(u32 op))(void)
 	return op == OP_FETCH ? el0_fetch : selftest_hang_el0;   /* OP_SELFTEST_HANG */
 }
 
+/*
+ * An AT step of a case with HCR_EL2.NV/NV1 (FEAT_NV): EL1 translates as a guest
+ * hypervisor's EL2 for that AT alone (EL2 sets them, and clears them after, each with
+ * TLBI VMALLE1).  Only AT steps (harness/cases/validation.py): with NV = 1 an exception
+ * return from EL1 traps to EL2, and this EL1 kernel takes none while the AT runs.  With
+ * NV1 the case's PSTATE.PAN is 1 for the AT alone: tables.c kernel_nv leaves the kernel
+ * EL0-executable, which PAN with SCTLR_EL1.EPAN would deny EL1 outside NV1.
+ */
+u64 nested_hcr(const struct regime *r)
+{
+	return (r->nv ? HCR_NV : 0) | (r->nv1 ? HCR_NV1 : 0);
+}
+
+static u64 run_at_nested(const struct step *s, const struct regime *r)
+{
+	u64 par;
+
+	hvc_call(HVC_SET_NV, nested_hcr(r), 0, 0, 0);
+	if (r->pan && r->nv1)
+		write_pan(SPSR_PAN);
+	par = run_probe(s);
+	if (r->pan && r->nv1)
+		write_pan(0);
+	hvc_call(HVC_SET_NV, 0, 0, 0, 0);
+	return par;
+}
+
 static bool is_at(u32 op)
 {
 	return (op >= OP_AT_S1E1R && op <= OP_AT_S1E1WP) || (op >= OP_AT_S12E1R && op <= OP_AT_S12E0W) ||
-	       op == OP_AT_S1E2R || op == OP_AT_S1E2W;
+	       op == OP_AT_S1E2R || op == OP_AT_S1E2W || op == OP_AT_S1E1A || op == OP_AT_S1E2A;
 }
 
 /* The first of a case's steps that changes its tables or registers (a maintenance step, a fix-up), or nsteps. */
@@ -164,39 +193,63 @@ static const struct pgtable *current_tt0(const struct step_run *c)
 	return &c->spaces[0];
 }
 
+/* A step's walk: stage 1's, and under stage 2 the stage 2 walk of the IPA it gives. */
+struct step_walk {
+	bool walked;            /* false: the hardware reads nothing for this VA */
+	bool has_s2;
+	struct walk s1, s2;
+};
+
 /*
  * The walk of step n's VA, from the TTBR that VA bit 55 selects, and under
  * stage 2 the stage 2 walk of the IPA it gives (stage 1's own tables are at
- * IPA = PA): printed as walk records (report = true), and its digest
- * (pgt_walk_digest) returned.  Nothing is read where the hardware reads
- * nothing: walks of that half disabled (EPDn), or the VA outside its range
- * (with TBI the top byte is not part of it).
+ * IPA = PA).  Nothing is read where the hardware reads nothing: walks of that
+ * half disabled (EPDn), or the VA outside its range (with TBI the top byte is
+ * not part of it).
  */
-static u64 walk_step(const struct step_run *c, unsigned n, const char *when, bool report)
+static void walk_step(const struct step_run *c, unsigned n, struct step_walk *sw)
 {
 	u64 va = c->steps[n].va;
 	bool upper = va & BIT(55);
 	const struct pgtable *pt = upper ? c->tt1 : current_tt0(c);
-	u64 digest = WALK_DIGEST_SEED;
-	struct walk w;
 
+	sw->walked = sw->has_s2 = false;
 	/* The EL2 regime has one range, TTBR0_EL2's: a VA with bit 55 set is outside it. */
 	if ((upper && c->regime->el2) || (upper ? c->regime->epd1 : c->regime->epd0) ||
 	    !pgt_va_in_range(pt->va_bits, va, upper ? c->regime->tbi1 : c->regime->tbi0))
-		return digest;
-	pgt_walk(pt, va, c->memory, &w);
-	digest = pgt_walk_digest(digest, &w, 1);
-	if (report)
-		report_walk_reads(n, when, &w, 1);
-	if (c->s2 && w.valid) {
-		struct walk w2;
-
-		pgt_walk(c->s2, w.pa, c->memory, &w2);
-		digest = pgt_walk_digest(digest, &w2, 2);
-		if (report)
-			report_walk_reads(n, when, &w2, 2);
+		return;
+	pgt_walk(pt, va, c->memory, &sw->s1);
+	sw->walked = true;
+	if (c->s2 && sw->s1.valid) {
+		pgt_walk(c->s2, sw->s1.pa, c->memory, &sw->s2);
+		sw->has_s2 = true;
 	}
+}
+
+/* How many walk records a step's walk is reported in: the step record says it (walks=, after=). */
+static unsigned walk_reads(const struct step_walk *sw)
+{
+	return (sw->walked ? sw->s1.nreads : 0) + (sw->has_s2 ? sw->s2.nreads : 0);
+}
+
+/* The walk's digest (pgt_walk_digest): what the step record carries where its walk records are left out. */
+static u64 walk_digest(const struct step_walk *sw)
+{
+	u64 digest = WALK_DIGEST_SEED;
+
+	if (sw->walked)
+		digest = pgt_walk_digest(digest, &sw->s1, 1);
+	if (sw->has_s2)
+		digest = pgt_walk_digest(digest, &sw->s2, 2);
 	return digest;
+}
+
+static void report_walk(unsigned n, const char *when, const struct step_walk *sw)
+{
+	if (sw->walked)
+		report_walk_reads(n, when, &sw->s1, 1);
+	if (sw->has_s2)
+		report_walk_reads(n, when, &sw->s2, 2);
 }
 
 /*
@@ -226,7 +279,13 @@ static void run_step(const struct step_run *c, unsigned n)
 		s = &c->steps[n - 1];   /* the retry: the access that faulted, again */
 	}
 	bool full = full_walks(c, n);
-	u64 digest = walk_step(c, n, "before", full);
+	/* Hardware Access flag and dirty state updates (of either stage) may write descriptors of the walk. */
+	bool after = c->regime->ha || c->regime->hd || c->s2_updates;
+	struct step_walk before_walk, after_walk;
+
+	walk_step(c, n, &before_walk);
+	if (full)
+		report_walk(n, "before", &before_walk);
 
 	const struct access_kind *access = access_kind(s->op);
 	struct reg_pair loaded = { 0, 0 };
@@ -248,18 +307,28 @@ static void run_step(const struct step_run *c, unsigned n)
 		probe.armed = s->op == OP_FETCH ? PROBE_FETCH : PROBE_DATA;
 		if (access)
 			loaded = run_access(access, s, c);
+		else if (c->regime->nv || c->regime->nv1)
+			loaded.first = run_at_nested(s, c->regime);
 		else
 			loaded.first = run_probe(s);
 	}
 	probe.armed = PROBE_NONE;
 	if (c->s2)
 		el2_fault = hvc_call(HVC_TAKE_FAULT, 0, 0, 0, 0);
+	if (after)
+		walk_step(c, n, &after_walk);
 
+	/* The step record says how its walks are reported, so that a lost walk record is seen lost:
+	 * the digest, or the number of walk records before it (and after it). */
 	record_begin("step");
 	record_dec("n", n);
 	record_hex("va", s->va);
-	if (!full)
-		record_hex("walk", digest);
+	if (full)
+		record_dec("walks", walk_reads(&before_walk));
+	else
+		record_hex("walk", walk_digest(&before_walk));
+	if (after)
+		record_dec("after", walk_reads(&after_walk));
 	if (el2_fault.x0) {
 		/* Taken to EL2: its syndrome, fault address and faulting IPA register, raw. */
 		record_str("result", "fault");
@@ -284,9 +353,8 @@ static void run_step(const struct step_run *c, unsigned n)
 			record_hex("value_hi", loaded.second);
 	}
 	record_end();
-	/* Hardware Access flag and dirty state updates (of either stage) may have written descriptors of the walk. */
-	if (c->regime->ha || c->regime->hd || c->s2_updates)
-		walk_step(c, n, "after", true);
+	if (after)
+		report_walk(n, "after", &after_walk);
 }
 
 void run_steps(const void *arg)
@@ -294,7 +362,7 @@ void run_steps(const void *arg)
 	const struct step_run *run = arg;
 
 	/* Only cases that require FEAT_PAN set it (harness/cases/validation.py): PSTATE.PAN is UNDEFINED without it. */
-	if (run->regime->pan)
+	if (run->regime->pan && !run->regime->nv1)
 		write_pan(SPSR_PAN);
 	for (unsigned n = 0; n < run->n; n++)
 		run_step(run, n);

@@ -25,6 +25,8 @@ struct step_run {
 extern const struct walk_memory window, window_alias;
 
 unsigned first_change(const struct mmut_case *c);
+/* HCR_EL2.NV and NV1 as a case's AT steps run with them (REGIME_NV, REGIME_NV1), else 0. */
+u64 nested_hcr(const struct regime *r);
 /* Run the steps of a struct step_run (arg), one record each; called from the alias too (run_in_alias). */
 void run_steps(const void *arg);
 

@@ -25,6 +25,21 @@
 #define tlbi_range(op1, crm, op2, xt) \
 	__asm__ volatile("sys #" #op1 ", c8, c" #crm ", #" #op2 ", %0" : : "r"((u64)(xt)) : "memory")
 /*
+ * FEAT_XS's nXS form of a TLBI (TLBI VAE1NXS, RVAE1NXS, IPAS2E1NXS ...): its plain
+ * form's SYS encoding with CRn = 9 for 8 (Arm ARM C5.5), by op1, CRm and op2, with
+ * Xt or, for the forms without an operand (VMALLE1NXS ...), none (Rt = 31).
+ */
+#define tlbi_nxs(op1, crm, op2, xt) \
+	__asm__ volatile("sys #" #op1 ", c9, c" #crm ", #" #op2 ", %0" : : "r"((u64)(xt)) : "memory")
+#define tlbi_nxs_all(op1, crm, op2) __asm__ volatile("sys #" #op1 ", c9, c" #crm ", #" #op2 ::: "memory")
+/* A TLBI, or with nxs its nXS form (op1, CRm, op2 its encoding's): by Xt, of everything, by range. */
+#define tlbi_or_nxs(nxs, op, op1, crm, op2, xt) \
+	do { if (nxs) tlbi_nxs(op1, crm, op2, xt); else tlbi(op, xt); } while (0)
+#define tlbi_all_or_nxs(nxs, op, op1, crm, op2) \
+	do { if (nxs) tlbi_nxs_all(op1, crm, op2); else tlbi_all(op); } while (0)
+#define tlbi_range_or_nxs(nxs, op1, crm, op2, xt) \
+	do { if (nxs) tlbi_nxs(op1, crm, op2, xt); else tlbi_range(op1, crm, op2, xt); } while (0)
+/*
  * The kernel runs at EL1, or at EL2 for a case whose steps run in the EL2
  * regime (HCR_EL2.E2H = 0, where the *_EL1 names reach EL1's registers, not
  * EL2's): the registers of the regime it runs in, chosen by CurrentEL.
@@ -118,6 +133,8 @@
 #define HCR_RW              BIT(31)
 #define HCR_E2H             BIT(34)     /* FEAT_VHE: EL2 is a host, EL2&0 regime, *_EL1 names reach *_EL2 at EL2 */
 #define HCR_FWB             BIT(46)     /* FEAT_S2FWB: stage 2 forces Write-Back */
+#define HCR_NV              BIT(42)     /* FEAT_NV: EL1 runs a guest hypervisor (traps EL2's registers, ERET) */
+#define HCR_NV1             BIT(43)     /* FEAT_NV: with NV, EL1&0 stage 1 descriptors read as EL2's (D24.2.62) */
 
 /* VTCR_EL2: the stage 2 translation of EL1&0 (Arm ARM D19.2) */
 #define VTCR_T0SZ(n)        ((u64)(n) << 0)
@@ -179,6 +196,9 @@
 /* TCR2_EL1 (and TCR2_EL2: the same bits for these) */
 #define TCR2_PIE            BIT(1)      /* FEAT_S1PIE: stage 1 permission indirection */
 #define TCR2_AIE            BIT(4)      /* FEAT_AIE: AttrIndx[3], MAIR2 */
+#define TCR2_A2             BIT(16)     /* FEAT_ASID2: TTBR0's ASID for the lower range, TTBR1's for the upper */
+#define TCR2_FNG0           BIT(17)     /* FEAT_ASID2: TTBR0's range non-global whatever nG */
+#define TCR2_FNG1           BIT(18)     /* FEAT_ASID2: TTBR1's */
 
 /* VTCR_EL2.S2PIE (FEAT_S2PIE) */
 #define VTCR_S2PIE          BIT(36)

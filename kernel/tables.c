@@ -48,6 +48,21 @@ static const struct kernel_prots kernel_el2 = {
 	.el0_code = { .attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RO_ALL, .sh = SH_INNER, .af = true },
 };
 
+/*
+ * With HCR_EL2.{NV, NV1} = {1, 1} (a case's AT steps, steps.c run_at_nested) EL1&0's
+ * descriptors read as EL2's: bit 54 is PXN and AP[1] is taken as 0.  The kernel's code
+ * must run under both readings: no bit 54 (UXN) on it, nor AP[1] (EL0 reads nothing of
+ * the kernel either way; it may execute the window, with no EL0 step to do so).
+ */
+static const struct kernel_prots kernel_nv = {
+	.ram = { .attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RW_EL1, .sh = SH_INNER, .af = true },
+	.device = { .attrindx = KERNEL_ATTRIDX_DEVICE, .ap = AP_RW_EL1, .af = true, .pxn = true, .uxn = true },
+	.text = { .attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RO_EL1, .sh = SH_INNER, .af = true },
+	.data = { .attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RW_EL1, .sh = SH_INNER, .af = true, .pxn = true,
+		  .uxn = true },
+	.el0_code = { .attrindx = KERNEL_ATTRIDX_NORMAL, .ap = AP_RO_ALL, .sh = SH_INNER, .af = true, .pxn = true },
+};
+
 static int report_error(const struct mmut_case *c, const char *what, unsigned index, int err)
 {
 	record_begin("error");
@@ -117,7 +132,7 @@ int build_tables(const struct mmut_case *c, struct pgtable *spaces, struct pgtab
 {
 	const struct regime *r = &c->regime;
 	/* The kernel's own mappings as the EL its steps run at reads them. */
-	const struct kernel_prots *own = r->el2 ? &kernel_el2 : &kernel_el1;
+	const struct kernel_prots *own = r->el2 ? &kernel_el2 : r->nv1 ? &kernel_nv : &kernel_el1;
 	int err;
 
 	pool_reset(&pool);

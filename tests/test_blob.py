@@ -25,8 +25,9 @@ CASE_H = read_constants(kernel_header("case.h"))
 LAYOUT = read_constants(kernel_header("layout.h"))
 
 
-# The SCTLR_EL1, PSTATE and TCR_EL1 controls of EL0, execute and PAN cases, as struct regime names them.
-REGIME_CONTROLS = ("wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1")
+# The SCTLR_EL1, PSTATE, TCR_EL1 and HCR_EL2 controls of EL0, execute, PAN and nested cases, as struct
+# regime names them.
+REGIME_CONTROLS = ("wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1", "nv", "nv1")
 
 
 class Regime(ctypes.Structure):
@@ -45,7 +46,8 @@ class Map(ctypes.Structure):
 
 class Step(ctypes.Structure):
     _fields_ = [("va", ctypes.c_uint64), ("value", ctypes.c_uint64), ("mask", ctypes.c_uint64),
-                ("op", ctypes.c_uint32), ("el", ctypes.c_uint8), ("level", ctypes.c_int8), ("space", ctypes.c_uint8)]
+                ("op", ctypes.c_uint32), ("el", ctypes.c_uint8), ("level", ctypes.c_int8), ("space", ctypes.c_uint8),
+                ("flags", ctypes.c_uint8)]
 
 
 class TableAttrs(ctypes.Structure):
@@ -99,8 +101,9 @@ def test_every_case_reads_back_as_encoded(lib):
             assert (bool(c.tables[k].flags & CASE_H["TABLE_ATTR_PXN"]), bool(c.tables[k].flags & CASE_H["TABLE_ATTR_UXN"])) \
                 == (t.pxntable, t.uxntable)
         for k, s in enumerate(case.steps):
-            op = CASE_H[blob._FIXUP_OPS[s.fixup] if s.fixup else f"OP_{blob._OP_NAMES.get(s.op, s.op).upper()}"]
-            assert (c.steps[k].va, c.steps[k].op, c.steps[k].level, c.steps[k].space) == (s.va, op, s.level or 0, s.space)
+            op, flags = blob.step_op(s)
+            assert (c.steps[k].va, c.steps[k].op, c.steps[k].level, c.steps[k].space, c.steps[k].flags) == \
+                (s.va, op, s.level or 0, s.space, flags)
             assert c.steps[k].el == (1 if s.fixup else s.el)
             if s.op in DESC_WRITES or s.fixup:
                 assert (c.steps[k].value, c.steps[k].mask) == declared.descriptor_write(case, s, k)
@@ -143,11 +146,12 @@ def _with_header(data, **changes):
 DEMO = blob.encode(CASES[:3])
 
 
-def _step_op(data, index, op, el=1):
-    """The first step of case `index` made `op`, run at `el`."""
+def _step_op(data, index, op, el=1, flags=0):
+    """The first step of case `index` made `op`, run at `el`, with STEP_* `flags`."""
     _, fields = _case_record(data, index)
     out = bytearray(data)
     struct.pack_into("<IB", out, fields[STEPS] + Step.op.offset, op, el)
+    struct.pack_into("<B", out, fields[STEPS] + Step.flags.offset, flags)
     return bytes(out)
 
 
@@ -182,6 +186,9 @@ MALFORMED = {
     "flags_unknown": (_with_case_field(DEMO, 1, FLAGS, 1 << 31), "regime", 1),
     "el_unknown": (_step_op(DEMO, 2, CASE_H["OP_LOAD64"], el=2), "steps", 2),
     "el0_op_not_run_at_el0": (_step_op(DEMO, 2, CASE_H["OP_AT_S1E1R"], el=0), "steps", 2),
+    # STEP_NXS names a TLBI's nXS form: no other op has one, and no other flag is defined.
+    "nxs_not_a_tlbi": (_step_op(DEMO, 2, CASE_H["OP_LOAD64"], flags=CASE_H["STEP_NXS"]), "steps", 2),
+    "step_flags_unknown": (_step_op(DEMO, 2, CASE_H["OP_TLBI_VAE1"], flags=0x80), "steps", 2),
     # The kernel must keep a home: TTBR0 walks off and no alias in TTBR1 is refused.
     "no_kernel_home": (_with_case_field(DEMO, 1, FLAGS, CASE_H["REGIME_EPD0"]), "regime", 1),
 }

@@ -54,6 +54,12 @@ class KernelTables:
                        DESC_DBM.get(bits))
         assert self.lib.pgt_map(ctypes.byref(self.pt), va, pa, level, ctypes.byref(prot)) == 0
 
+    def map_run(self, va, pa, level, bits, count):
+        """pgt_map of each leaf in turn, as map_kernel's loop calls it."""
+        size = 1 << declared.level_lsb(self.granule, level)
+        for k in range(count):
+            self.map(va + k * size, pa + k * size, level, bits)
+
     def table_prot(self, va, level, bits):
         prot = TableProt(TABLE_AP.get(bits), TABLE_PXN.get(bits), TABLE_UXN.get(bits))
         assert self.lib.pgt_table_prot(ctypes.byref(self.pt), va, level, ctypes.byref(prot)) == 0

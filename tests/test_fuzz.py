@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cases import ALL_AT_OPS, STORES, kernel_ranges, load_file
+from harness.cases import ALL_AT_OPS, STORES, kernel_ranges, load_file, op_features
 from harness.fuzz import generate
 from harness.fuzz.generate import Cpu, generate_case, halves, pa_size
 from harness.fuzz.shrink import candidates, measure, shrink
@@ -131,7 +131,8 @@ def test_the_generator_reaches_every_part_of_the_domain():
                 "map-level1-14", "map-level2-14", "map-level3-14", "map-level1-16", "map-level2-16",
                 # raw descriptors: invalid, blocks (reserved at level 3), tables and pages
                 "raw-type0-level3", "raw-type1-level0", "raw-type1-level3", "raw-type3-level1", "raw-type3-level3",
-                *generate.ALL_OPS}
+                # every op whose features 7.2.22's -cpu max has (not FEAT_ATS1A's AT S1E1A, S1E2A)
+                *(op for op in generate.ALL_OPS if all(MAX.has(f) for f in op_features(op)))}
     assert expected - set(seen) == set()
 
 
@@ -193,14 +194,17 @@ def test_every_candidate_is_smaller():
 def test_the_model_s_outcomes_written_as_expectations_load_back_as_exactly_them(tmp_path):
     from harness.declared import TABLE_POOL_BASE
     from harness.fuzz.campaign import expectation
-    from harness.predict import predict_case
+    from harness.predict import TooManyStates, predict_case
     from harness.oracle import expectation_agrees
     from harness.model.outcome import Unknown
 
     checked = 0
     for i in range(200):
         case = generate_case(8, i, MAX)
-        predictions = predict_case(case, MAX.ids, TABLE_POOL_BASE)
+        try:
+            predictions = predict_case(case, MAX.ids, TABLE_POOL_BASE)
+        except TooManyStates:       # beyond what the model predicts: the campaign counts such a case, runs none
+            continue
         if any(isinstance(o, Unknown) for p in predictions for o in p):
             continue
         text = case_text(case, expectations=[expectation(s, p) for s, p in zip(case.steps, predictions)])

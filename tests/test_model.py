@@ -861,3 +861,51 @@ def test_a_page_crossing_access_whose_pages_both_fault_may_report_either_side():
     words = chain(VA, 0, 3)
     words.update(chain(VA + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
     assert one(translate(regs(), memory(words), "load64", 0x8000_0FFC)).far == 0x8000_0FFC
+
+
+@pytest.mark.parametrize("second", [(PAGE_DESC & ~NORMAL) | DEVICE,          # Normal -> Device
+                                    PAGE_DESC & ~SH_INNER | 2 << 8])         # Inner -> Outer Shareable
+def test_a_page_crossing_access_into_another_memory_type_or_shareability(second):
+    # Review D13(c), K1.2.13: each page's own attributes, an Alignment fault caused by the memory type
+    # (taken to EL1: stage 1 made the mismatch), or a NOP; the old model gave the first alone.
+    words = chain(VA, PAGE | PAGE_DESC, 3)
+    words.update(chain(VA + 0x1000, (PAGE + 0x5000) | second, 3))
+    outcomes = translate(regs(), memory(words), "store64", 0x8000_0FFC, value=1)
+    made = {o for o in outcomes if isinstance(o, Completes) and o.spans}
+    assert {o.spans for o in made} == {((PAGE + 0xFFC, 4), (PAGE + 0x5000, 4))}
+    assert {fault_of(o) for o in outcomes if isinstance(o, Abort)} == {("alignment", None)}
+    # The access's own address (the Device page's unaligned piece may fault on its own too, at 0x8000_1000).
+    assert 0x8000_0FFC in {o.far for o in outcomes if isinstance(o, Abort)}
+    assert any(isinstance(o, Completes) and not o.spans for o in outcomes)     # the NOP
+    assert "K1.2.13" in outcomes.rule
+    # The same memory type and shareability on both sides: the access alone.
+    words.update(chain(VA + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
+    assert one(translate(regs(), memory(words), "store64", 0x8000_0FFC, value=1)).spans
+
+
+def test_a_store_whose_later_page_faults_leaves_the_earlier_bytes_unknown(tmp_path):
+    # Review D13(b), D1.4.1.4: an instruction that makes more than one single-copy atomic access and takes a
+    # precise Data Abort may leave the memory its non-faulting accesses touched UNKNOWN.  The abort carries the
+    # earlier piece's PA span; a load of those bytes after it may read any value (the old model: the old bytes).
+    words = chain(VA, PAGE | PAGE_DESC, 3)
+    outcomes = translate(regs(), memory(words), "store64", 0x8000_0FFC, value=0x1122_3344_5566_7788)
+    assert {(fault_of(o), o.far, o.written) for o in outcomes} == {(("translation", 3), 0x8000_1000,
+                                                                   ((PAGE + 0xFFC, 4),))}
+    from harness.cases import load_file
+    from harness.predict import predict_case
+    path = tmp_path / "d13b.toml"
+    path.write_text('''feature = "f"
+[case.c]
+summary = "s"
+map = [ { va = 0x8000_0000, to = "lo", level = 3 } ]
+steps = [
+  { do = "store64", va = 0x8000_0ffc, value = 0x1122_3344_5566_7788, expect = { fault = "translation", level = 3, far = 0x8000_1000 } },
+  { do = "load32",  va = 0x8000_0ffc, expect = "ok" },
+  { do = "load32",  va = 0x8000_0ff8, expect = { value = 0 } },
+]
+''')
+    case = load_file(path)[0]
+    ids = (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120)
+    _, unknown, untouched = predict_case(case, ids)
+    assert {o.value for o in unknown} == {None}         # any value: not the zero it held
+    assert {o.value for o in untouched} == {0}           # the bytes beside it stay known

@@ -122,10 +122,10 @@ def test_tlb_entries_have_no_asid_and_name_their_regime():
     everything_el2 = Invalidation(None, None, None, True, regime=REGIME_EL2)
     for inv, removed in ((Invalidation.by_va(VA, None, regime=REGIME_EL2), True), (everything_el2, True),
                          (Invalidation(None, None, None, True), False), (Invalidation.by_va(VA, None), False)):
-        assert leaf_held(Entry(el2_regs(), mem, 0, [(1, inv)]), {0}) != removed, inv
-    assert leaf_held(Entry(el2_regs(), mem, 0), {5})
+        assert leaf_held(Entry(el2_regs(), mem, [(1, inv)]), {0}) != removed, inv
+    assert leaf_held(Entry(el2_regs(), mem), {5})
     el1 = memory(chain(VA, PAGE | PAGE_DESC, 3))
-    assert leaf_held(Entry(regs(), el1, 0, [(1, Invalidation.by_va(VA, None, regime=REGIME_EL2))]), {0})
+    assert leaf_held(Entry(regs(), el1, [(1, Invalidation.by_va(VA, None, regime=REGIME_EL2))]), {0})
 
 
 def _case(tmp_path, body):

@@ -395,3 +395,34 @@ def test_only_a_stage2_fault_of_the_access_has_the_instruction_syndrome():
     at_stage1 = only(full_translate(regs(), tables(0, s2_page(0x4100_0000)), Access("store16", 0x8000_0002)))
     assert (at_stage1.stage, at_stage1.syndrome) == (1, None)
     assert esr.decode_esr(at_stage1.esr().value).isv == 0
+
+
+def test_a_stage1_permission_fault_may_set_the_stage2_af_of_its_ipa():
+    """D8.5 I_MYQJN (review D15, the other stage): with VTCR_EL2.HA = 1, a store that stage 1 does not
+    permit (AP[2] = 1: read-only) faults at stage 1, and the stage 2 descriptor of the IPA stage 1
+    gave, with AF = 0, may have its AF set or not; never its dirty state.  Without HA, no update."""
+    s2_leaf = s2_page(0x4100_0000, af=False)
+    memory = tables(s1_page(0x80_0000_0000) | 1 << 7, s2_leaf)
+    store = Access("store64", 0x8000_0000, value=1)
+    s2_leaf_pa = S2_L3 + 8 * (0x80_0000_0000 >> 12 & 511)
+    outcomes = full_translate(regs(vtcr=VTCR | 1 << 21), memory, store)
+    assert all(isinstance(o, Abort) and o.stage == 1 and esr.decode_fsc(o.fsc) == ("permission", 3) for o in outcomes)
+    assert {o.updates for o in outcomes} == {(), ((s2_leaf_pa, s2_leaf, s2_leaf | 1 << 10),)}
+    assert "I_MYQJN" in outcomes.rule
+    assert {o.updates for o in full_translate(regs(), memory, store)} == {()}
+
+
+def test_a_page_crossing_access_whose_pages_both_fault_at_stage2_may_report_either_side():
+    """Review D13(d) with (a): B2.8.2's either side holds at stage 2 too: a load across a page
+    boundary whose two IPAs both have no stage 2 page reports the first page's stage 2 fault (ISV = 1:
+    its lowest address) or the second's (FAR the second page's first byte); the old model gave the
+    first alone (it stopped at the first stage 2 fault)."""
+    va, ipa = 0x8000_0000, 0x80_0000_0000
+    memory = tables(s1_page(ipa), 0, va=va, ipa=ipa)        # stage 2: an empty level 3 slot for the IPA
+    words = dict(memory._words)
+    words[S1_L3 + 8 * 1] = s1_page(ipa + 0x1000)            # the next VA page, to the next IPA page: empty too
+    memory = Memory(words, [(S1_ROOT, S1_ROOT + 0x4000), (S2_ROOT, S2_ROOT + 0x6000)])
+    outcomes = full_translate(regs(), memory, Access("load64", va + 0xFFC))
+    assert {(o.stage, o.far, esr.decode_fsc(o.fsc)) for o in outcomes} == {
+        (2, va + 0xFFC, ("translation", 3)), (2, va + 0x1000, ("translation", 3))}
+    assert {o.far: o.syndrome is not None for o in outcomes} == {va + 0xFFC: True, va + 0x1000: False}

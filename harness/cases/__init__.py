@@ -20,19 +20,19 @@ from harness.cases.names import (
     ALL_AT_OPS, AP_NAMES, APTABLE_NAMES, AT_OPS, AT_S12_OPS, AT_S1E2_OPS, DESC_WRITES, EL0_OPS, EL2_MODES,
     FIXUP_KINDS, HWDEF, LAST_LEVEL_TLBI, LAYOUT, LOADS, MAINT_OPS, MEMORY_TYPES, OPS, RANGE_TLBI, S2_DESC_WRITES,
     S2_RANGE_TLBI, S2_TLBI_OPS, S2AP_NAMES, SELFTESTS, SH_NAMES, STAGE2_MAINT_OPS, STORES, SYSREG_WRITES,
-    TLBI_EL2_OPS, TLBI_EL20_ASID_OPS, TLBI_OPS, at_aborts, tlbi_takes_asid,
+    TLBI_EL2_OPS, TLBI_EL20_ASID_OPS, TLBI_OPS, NXS_TLBI, at_aborts, tlbi_plain, tlbi_takes_asid,
 )
 from harness.cases.schema import (
     DESC_FIELDS, Case, CaseError, Expect, Mapping, Raw, Regime, S2Mapping, Stage2, Step, TableAttrs, TlbiRange, Xfail,
 )
-from harness.cases.validation import OP_FEATURES
+from harness.cases.validation import OP_FEATURES, op_features
 
 __all__ = [
     "load_dir", "load_file", "load_files", "CaseError", "Case", "Expect", "Mapping", "Raw", "Regime", "S2Mapping", "Stage2", "Step",
-    "TableAttrs", "TlbiRange", "Xfail", "DESC_FIELDS", "OP_FEATURES", "kernel_ipa_ranges", "kernel_ranges",
+    "TableAttrs", "TlbiRange", "Xfail", "DESC_FIELDS", "OP_FEATURES", "op_features", "kernel_ipa_ranges", "kernel_ranges",
     "range_tg", "range_unit", "ALL_AT_OPS", "AP_NAMES", "APTABLE_NAMES", "AT_OPS", "AT_S12_OPS", "AT_S1E2_OPS",
     "DESC_WRITES", "EL0_OPS", "EL2_MODES", "FIXUP_KINDS", "HWDEF", "LAST_LEVEL_TLBI", "LAYOUT", "LOADS",
     "MAINT_OPS", "MEMORY_TYPES", "OPS", "RANGE_TLBI", "S2_DESC_WRITES", "S2_RANGE_TLBI", "S2_TLBI_OPS",
     "S2AP_NAMES", "SELFTESTS", "SH_NAMES", "STAGE2_MAINT_OPS", "STORES", "SYSREG_WRITES", "TLBI_EL2_OPS",
-    "TLBI_EL20_ASID_OPS", "TLBI_OPS", "at_aborts", "tlbi_takes_asid",
+    "TLBI_EL20_ASID_OPS", "TLBI_OPS", "NXS_TLBI", "at_aborts", "tlbi_plain", "tlbi_takes_asid",
 ]

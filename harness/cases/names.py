@@ -5,7 +5,7 @@ from harness.kdefs import kernel_header, read_constants, read_defines
 from harness.ops import (  # noqa: F401  (the ops by kind, for the loader and its readers)
     ALL_AT_OPS, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, DESC_WRITES, EL0_OPS, LAST_LEVEL_TLBI, LOADS, MAINT_OPS, OPS,
     RANGE_TLBI, S2_DESC_WRITES, S2_RANGE_TLBI, S2_TLBI_OPS, SELFTESTS, STAGE2_MAINT_OPS, STORES, SYSREG_WRITES,
-    TLBI_EL2_OPS, TLBI_EL20_ASID_OPS, TLBI_OPS, at_aborts, tlbi_takes_asid,
+    TLBI_EL2_OPS, TLBI_EL20_ASID_OPS, TLBI_OPS, NXS_TLBI, at_aborts, tlbi_plain, tlbi_takes_asid,
 )
 
 LAYOUT = read_defines(kernel_header("layout.h"))

@@ -30,7 +30,8 @@ class CaseError(Exception):
 
 SYSREG = read_constants(kernel_header("sysreg.h"))
 # Regime keys that are TCR2_ELx bits (kernel/sysreg.h names each once).
-TCR2_FIELDS = {"pie": SYSREG["TCR2_PIE"], "aie": SYSREG["TCR2_AIE"]}
+TCR2_FIELDS = {"pie": SYSREG["TCR2_PIE"], "aie": SYSREG["TCR2_AIE"], "a2": SYSREG["TCR2_A2"], "fng0": SYSREG["TCR2_FNG0"],
+               "fng1": SYSREG["TCR2_FNG1"]}
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ class Regime:
     # TCR2_ELx (FEAT_TCR2): its fields by name (TCR2_FIELDS); the register is tcr2 below.
     pie: bool = False       # TCR2.PIE (FEAT_S1PIE): stage 1 permissions through PIR/PIRE0
     aie: bool = False       # TCR2.AIE (FEAT_AIE): AttrIndx[3], MAIR2
+    a2: bool = False        # TCR2.A2 (FEAT_ASID2): TTBR0's ASID for the lower range, TTBR1's for the upper
+    fng0: bool = False      # TCR2.FNG0/FNG1 (FEAT_ASID2): TTBR0's / TTBR1's range non-global whatever nG
+    fng1: bool = False
+    # HCR_EL2.NV, NV1 (FEAT_NV) while each AT step runs (kernel/steps.c run_at_nested); the case needs EL2.
+    nv: bool = False
+    nv1: bool = False
     # PIR_ELx and PIRE0_ELx (FEAT_S1PIE) whole, the kernel's own PI indices' included (kernel_pi)
     pir: int = 0
     pire0: int = 0
@@ -281,7 +288,8 @@ class Case:
         """The boot mode the case runs in (harness.qemu.BOOT_MODES): its boot's cases all share it."""
         if self.el2 == "vhe":
             return "vhe"
-        return "stage2" if self.stage2 is not None or self.el2 is not None else "el1"
+        nested = self.regime.nv or self.regime.nv1       # HCR_EL2.NV/NV1: EL2 owns them
+        return "stage2" if self.stage2 is not None or self.el2 is not None or nested else "el1"
 
     @property
     def needs_el2(self):
@@ -304,7 +312,7 @@ CASE_KEYS = {"summary", "regime", "matrix", "map", "tables", "raw", "steps", "re
              "stage2", "s2map", "s2raw", "el2"}
 REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
                "ttbr1", "mair", "wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1",
-               "asid16", "a1", *TCR2_FIELDS, "pir", "pire0", "mair2"}
+               "asid16", "a1", *TCR2_FIELDS, "nv", "nv1", "pir", "pire0", "mair2"}
 STAGE2_KEYS = {"granule", "t0sz", "sl0", "sl2", "ps", "ds", "fwb", "ha", "hd", "vs", "vmid", "s2pie", "s2pir"}
 S2MAP_KEYS = {"ipa", "to", "level", "memattr", "s2ap", "sh", "xn", "af", "contig", "dbm"}
 MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm", "space"}

@@ -81,7 +81,7 @@ def read_regime(path, name, table, params):
         mair=sum(attr << (8 * idx) for idx, attr in mair.items()),
         wxn=f.bool("wxn"), span=f.bool("span", True), epan=f.bool("epan"), pan=f.bool("pan"),
         hpd0=f.bool("hpd0"), hpd1=f.bool("hpd1"), e0pd0=f.bool("e0pd0"), e0pd1=f.bool("e0pd1"),
-        mair2=f.int("mair2", 0), **{key: f.bool(key) for key in TCR2_FIELDS},
+        mair2=f.int("mair2", 0), **{key: f.bool(key) for key in TCR2_FIELDS}, nv=f.bool("nv"), nv1=f.bool("nv1"),
     )
     for key in ("t0sz", "t1sz"):
         tsz = getattr(regime, key)
@@ -171,8 +171,8 @@ def read_mapping(path, name, i, table, names, where=None):
         raise f.error("attrindx", "give either mem (a memory type name) or attrindx, not both")
     attrindx = f.int("attrindx") if "attrindx" in table else \
         MEMORY_TYPES[f.choice("mem", MEMORY_TYPES, "normal")][0]
-    if not 0 <= attrindx <= 7:
-        raise f.error("attrindx", "must be 0..7")
+    if not 0 <= attrindx <= 15:
+        raise f.error("attrindx", "must be 0..7, or 8..15 with FEAT_AIE (regime aie: MAIR2's indices, AttrIndx[3])")
     # va and level first: a frame is placed only for a valid level, so a bad level is the error to report.
     va, level = f.int("va", required=True), f.int("level", required=True, signed=True)
     pa = f.int("to", required=True)      # a PA, or a frame name (an expression over the case's names)

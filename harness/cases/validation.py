@@ -9,9 +9,9 @@ from harness.cases.fields import Fields, did_you_mean, subtable, table_list, typ
 from harness.cases.layout import check_layout, place_frames
 from harness.cases.names import (
     AT_OPS, AT_S12_OPS, AT_S1E2_OPS, EL2_MODES, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, STAGE2_MAINT_OPS,
-    TLBI_EL20_ASID_OPS, TLBI_EL2_OPS, TLBI_OPS,
+    TLBI_EL20_ASID_OPS, TLBI_EL2_OPS, TLBI_OPS, NXS_TLBI, tlbi_plain,
 )
-from harness.cases.schema import CASE_KEYS, Case, CaseError, Regime, Xfail
+from harness.cases.schema import CASE_KEYS, Case, CaseError, Mapping, Regime, Xfail
 from harness.cases.steps import read_step
 from harness.cases.translation import (
     read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs, regime_pi,
@@ -23,8 +23,16 @@ from harness.versions import parse_range
 REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "hpd0": "FEAT_HPDS",
                    "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16",
                    "pie": "FEAT_S1PIE", "pir": "FEAT_S1PIE", "pire0": "FEAT_S1PIE", "aie": "FEAT_AIE",
-                   "mair2": "FEAT_AIE"}
-OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI}}
+                   "mair2": "FEAT_AIE", "a2": "FEAT_ASID2", "fng0": "FEAT_ASID2", "fng1": "FEAT_ASID2",
+                   "nv": "FEAT_NV", "nv1": "FEAT_NV"}
+OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", "at_s1e1a": "FEAT_ATS1A", "at_s1e2a": "FEAT_ATS1A",
+               **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI},
+               **{op: "FEAT_XS" for op in NXS_TLBI}}
+
+
+def op_features(op):
+    """The features step op needs (a range TLBI's nXS form: FEAT_TLBIRANGE and FEAT_XS)."""
+    return tuple(dict.fromkeys(f for f in (OP_FEATURES.get(tlbi_plain(op)), OP_FEATURES.get(op)) if f))
 # [stage2] keys likewise (any of the features listed): VTCR_EL2.HA/HD and HCR_EL2.FWB are RES0 without them.
 STAGE2_FEATURES = {"ha": ("FEAT_HAFDBS", "FEAT_HAFDBS_DIRTY"), "hd": ("FEAT_HAFDBS_DIRTY",), "fwb": ("FEAT_S2FWB",),
                    "ds": ("FEAT_LPA2",), "s2pie": ("FEAT_S2PIE",), "s2pir": ("FEAT_S2PIE",)}
@@ -59,6 +67,11 @@ def build_case(path, name, body, defaults, params, bugs, feature):
     tables = tuple(read_table_attrs(path, name, i, t, names) for i, t in enumerate(lists["tables"]))
     raws = tuple(read_raw(path, name, i, r, names) for i, r in enumerate(lists["raw"]))
     steps = tuple(step for i, s in enumerate(lists["steps"]) for step in read_step(path, name, i, s, names))
+    for where, m in [*((f"map[{i}]", m) for i, m in enumerate(maps)),
+                     *((f"steps[{i}]", s.mapping) for i, s in enumerate(steps) if isinstance(s.mapping, Mapping))]:
+        if m.attrindx > 7 and not regime.aie:
+            raise CaseError(path, "AttrIndx 8-15 (MAIR2's) need the regime's aie (TCR2_ELx.AIE, FEAT_AIE)", name,
+                            f"{where}.attrindx")
     if not steps:
         raise CaseError(path, "a case needs at least one step", name, "steps")
     stage2 = None
@@ -112,6 +125,8 @@ def build_case(path, name, body, defaults, params, bugs, feature):
             raise CaseError(path, f"unknown feature {r!r}{hint}" + ("" if hint else f"; known: {', '.join(sorted(FEATURES))}"),
                             name, f"requires[{i}]")
     _check_feature_use(path, name, regime, steps, requires)
+    if regime.nv or regime.nv1:
+        _check_nested(path, name, regime, stage2, el2, steps, requires)
     for key, features in STAGE2_FEATURES.items():
         if stage2 is not None and getattr(stage2, key) and not set(features) & set(requires):
             raise CaseError(path, f"{key} needs {features[-1]}: add requires = [\"{features[-1]}\"]", name,
@@ -173,7 +188,7 @@ def _lays_out(declared, case):
 
 # What the EL2 regime (HCR_EL2.E2H = 0) does not have: a second VA range, EL0, ASIDs, PAN.
 EL2_REGIME_KEYS = {"granule1", "t1sz", "epd0", "epd1", "tbi1", "ttbr1", "span", "epan", "pan", "hpd1", "e0pd0", "e0pd1",
-                   "asid16", "a1"}
+                   "asid16", "a1", "a2", "fng0", "fng1"}
 # Steps the EL2 regime has no use for: EL1&0's own AT (S1E1*, S1E0*: they translate another regime),
 # unprivileged loads and stores, TLBI by ASID, a TTBR1.
 EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, "ldtr64", "sttr64", "set_ttbr1",
@@ -252,6 +267,26 @@ def _check_vmid_synchronized(path, name, steps):
 
 
 
+def _check_nested(path, name, regime, stage2, el2, steps, requires):
+    """A case with HCR_EL2.NV/NV1 (FEAT_NV): EL1&0's AT steps alone, each run with them set
+    (kernel/steps.c run_at_nested: with NV = 1 EL1's exception returns trap to EL2, and an AT
+    takes no exception); NV1 with NV (NV1 alone is CONSTRAINED UNPREDICTABLE, Unpredictable_NVNV1,
+    not modelled); FEAT_E2H0, without which NV1 may be RAZ (EffectiveHCR_EL2_NVx, J1.3.3.418)."""
+    if el2 is not None or stage2 is not None:
+        raise CaseError(path, "HCR_EL2.NV/NV1 change EL1&0's stage 1 as EL1 sees it: no el2, no stage 2", name,
+                        "regime.nv")
+    if regime.nv1 and not regime.nv:
+        raise CaseError(path, "NV1 without NV is CONSTRAINED UNPREDICTABLE (Unpredictable_NVNV1): not modelled",
+                        name, "regime.nv1")
+    if regime.nv1 and "FEAT_E2H0" not in requires:
+        raise CaseError(path, 'nv1 needs FEAT_E2H0 (without it NV1 may be RAZ): add requires = ["FEAT_E2H0"]', name,
+                        "requires")
+    for i, step in enumerate(steps):
+        if step.op not in AT_OPS:
+            raise CaseError(path, f"a case with HCR_EL2.NV runs EL1's AT steps alone ({', '.join(AT_OPS)}), "
+                            f"not {step.op}", name, f"steps[{i}].do")
+
+
 def _check_feature_use(path, name, regime, steps, requires):
     """A case that sets a control of an optional feature, or runs its instruction, requires the
     feature: without it the control is RES0 (or PSTATE.PAN's MSR UNDEFINED), and the case says nothing."""
@@ -260,8 +295,9 @@ def _check_feature_use(path, name, regime, steps, requires):
         if getattr(regime, key) != defaults[key].default and feature not in requires:
             raise CaseError(path, f"{key} needs {feature}: add requires = [\"{feature}\"]", name, f"regime.{key}")
     for i, step in enumerate(steps):
-        feature = OP_FEATURES.get(step.op)
-        if feature and feature not in requires:
-            raise CaseError(path, f"{step.op} needs {feature}: add requires = [\"{feature}\"]", name, f"steps[{i}].do")
+        for feature in op_features(step.op):
+            if feature not in requires:
+                raise CaseError(path, f"{step.op} needs {feature}: add requires = [\"{feature}\"]", name,
+                                f"steps[{i}].do")
 
 

@@ -28,8 +28,8 @@ from harness.fuzz import sequences
 from harness.fuzz import stage2 as gen_stage2
 from harness.fuzz.stage2 import IPA_ALIAS
 from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, AT_S12_OPS, AT_S1E2_OPS, EL0_OPS, EL2_MODES, LAYOUT,
-                           LOADS, MAINT_OPS, MEMORY_TYPES, OP_FEATURES, SH_NAMES, STORES, Case, Expect, Mapping, Raw,
-                           Regime, Step, TableAttrs, kernel_ranges)
+                           LOADS, MAINT_OPS, MEMORY_TYPES, SH_NAMES, STORES, Case, Expect, Mapping, Raw,
+                           Regime, Step, TableAttrs, kernel_ranges, op_features)
 from harness.cases.validation import PA_AT_LEAST, REGIME_FEATURES, STAGE2_FEATURES
 from harness.features import PA_BITS, Ids, has as features_has
 
@@ -679,12 +679,13 @@ def _random_step_va(rng, layout, op):
 
 def access_ops(layout):
     """The accesses a case's steps may make where they run (cases.py: EL2_REFUSED_OPS, the AT of
-    each regime; AT S1E1RP/WP only with FEAT_PAN2)."""
+    each regime; AT S1E1RP/WP only with FEAT_PAN2, AT S1E1A/S1E2A with FEAT_ATS1A)."""
     mode, cpu = layout.mode, layout.cpu
-    ats = [op for op in AT_OPS if op not in OP_FEATURES or cpu.has(OP_FEATURES[op])]
+    ats = [op for op in AT_OPS if all(cpu.has(f) for f in op_features(op))]
+    el2_ats = [op for op in AT_S1E2_OPS if all(cpu.has(f) for f in op_features(op))]    # S1E2A: FEAT_ATS1A
     if mode == "nvhe":
-        return (*(op for op in DATA_OPS if op not in ("ldtr64", "sttr64")), "fetch", *AT_S1E2_OPS)
-    return (*DATA_OPS, "fetch", *ats, *(AT_S1E2_OPS if mode == "vhe" else ()),
+        return (*(op for op in DATA_OPS if op not in ("ldtr64", "sttr64")), "fetch", *el2_ats)
+    return (*DATA_OPS, "fetch", *ats, *(el2_ats if mode == "vhe" else ()),
             *(AT_S12_OPS if mode == "stage2" else ()))
 
 
@@ -730,7 +731,7 @@ def requirements(case, cpu):
     need = {f"granule{1 << (g - 10)}k" for g in {r.tg0, r.tg1}}
     defaults = Regime.__dataclass_fields__
     need |= {feature for key, feature in REGIME_FEATURES.items() if getattr(r, key) != defaults[key].default}
-    need |= {OP_FEATURES[s.op] for s in case.steps if s.op in OP_FEATURES}
+    need |= {f for s in case.steps for f in op_features(s.op)}
     if case.el2 == "vhe":
         need.add("FEAT_VHE")
     if s2 is not None:

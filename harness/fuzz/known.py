@@ -16,6 +16,7 @@ change does turn the model's answer into QEMU's on the case the suite marks.
 """
 import contextlib
 import itertools
+import signal
 import threading
 from dataclasses import dataclass, replace
 from functools import cache
@@ -28,20 +29,22 @@ except ModuleNotFoundError:  # Python < 3.11
 
 # The model's modules, whose functions a known bug replaces.
 import harness.model.descriptors as descriptors  # isort: skip
+import harness.model.indirect as indirect  # isort: skip
 import harness.model.permissions as permissions  # isort: skip
+import harness.model.registers as registers  # isort: skip
 import harness.model.translate as translate  # isort: skip
 import harness.model.walk as walk  # isort: skip
 import harness.model.stage2 as stage2  # isort: skip
 import harness.model.tlb as tlb  # isort: skip
 import harness.predict as predict_module  # isort: skip
-from harness import esr, par
+from harness import esr, geometry, par
 from harness.cases import AT_OPS, AT_S12_OPS, LAYOUT, LOADS
 from harness.ops import LS_SYNDROME
 from harness.kdefs import REPO
 from harness.model import Abort, Outcomes, UnknownMemory
 from harness.predict import predict_case
 from harness.model.attributes import DEVICE_TYPES, NC, WB, WT, MemAttrs
-from harness.model.registers import REGIME_EL2, REGIME_EL20
+from harness.model.registers import IPS_BITS, REGIME_EL2, REGIME_EL20
 from harness.oracle import observation_allowed, unjudged
 from harness.model.outcome import Completes, Par, Unknown
 from harness.par import SH_NAMES
@@ -163,6 +166,54 @@ def _at_write_makes_the_dirty_update():
             return translate.hw_update_choices(walk.desc_pa, walk.desc, params.ha, dirty, acc, fault_class)
         return original(params, walk, acc, fault_class)
     return [(translate, "_updates", _updates)]
+
+
+def _pie_ndirty_only_with_bit_51():
+    """AArch64.S1CheckPermissions and AArch64.S1Translate under PIE, but nDirty (descriptor bit 7)
+    counted as the dirty state only where bit 51 is 1, as DBM is in the direct scheme: through a
+    descriptor with bit 51 = 0 a write to a clean location (nDirty = 1) is made with neither the
+    Permission fault of the dirty state (TCR_ELx.HD = 0) nor the update (HA = HD = 1)."""
+    check, updates = permissions._s1_check_indirect, translate._updates
+
+    def counts(params, walk):
+        return not (params.pie and not descriptors.DESC_DBM.get(walk.desc))
+
+    def _s1_check_indirect(params, walk, acc, memattrs, pan):
+        if not counts(params, walk):
+            walk = replace(walk, desc=walk.desc & ~indirect.DESC_NDIRTY.mask)
+        return check(params, walk, acc, memattrs, pan)
+
+    def _updates(params, walk, acc, fault_class):
+        return updates(params if counts(params, walk) else replace(params, hd=False), walk, acc, fault_class)
+    return [(permissions, "_s1_check_indirect", _s1_check_indirect), (translate, "_updates", _updates)]
+
+
+def _s2pie_dirty_ignored():
+    """AArch64.S2CheckPermissions and AArch64.S2Translate under S2PIE, but the Dirty bit (descriptor
+    bit 7) ignored: a write S2PIR permits is made whatever the bit, with neither the Permission fault
+    of the dirty state (VTCR_EL2.HD = 0) nor the update setting it (HA = HD = 1)."""
+    permits, updates = stage2.s2_permits, stage2._s2_updates
+
+    def s2_permits(params, desc, acc):
+        return permits(params, desc | indirect.DESC_S2DIRTY.mask if params.s2pie else desc, acc)
+
+    def _s2_updates(params, leaf, acc, fault_class):
+        return updates(replace(params, hd=False) if params.s2pie else params, leaf, acc, fault_class)
+    return [(stage2, "s2_permits", s2_permits), (stage2, "_s2_updates", _s2_updates)]
+
+
+def _aie_keeps_hierarchical_permissions():
+    """AArch64.S1TTWParamsEL10 (EL2, EL20), but TCR2_ELx.AIE = 1 leaves walkparams.hpd as TCR_ELx.HPDn
+    says: the table descriptors' APTable, PXNTable and UXNTable still apply (R_MJGNV: AIE disables
+    them, as PIE does)."""
+    original = translate.walk_params
+
+    def walk_params(regs, upper):
+        params = original(regs, upper)
+        if params.aie and not params.pie:
+            return replace(params, hpd=original(replace(regs, tcr2=regs.tcr2 & ~registers.TCR2_AIE.mask), upper).hpd)
+        return params
+    return [(translate, "walk_params", walk_params), (predict_module, "walk_params", walk_params)]
 
 
 def _s2_at_write_makes_the_dirty_update():
@@ -309,6 +360,31 @@ def _fwb_memattr_0100_as_device():
     return [(stage2, "s2_apply_fwb_mem_attrs", s2_apply_fwb_mem_attrs)]
 
 
+def _s2_geometry_bounded_by_ps():
+    """AArch64.S2Translate's checks of VTCR_EL2 before the walk (J1.1.4.40 AArch64.S2InvalidSL, J1.1.4.38
+    AArch64.S2InconsistentSL, the IPA bound of T0SZ alone), but as QEMU 7.2.22 makes them: it also faults
+    every stage 2 walk at level 0 where the IPA size (64 - T0SZ) or the start level's least PA size (4K
+    level 0: 44 bits, level -1: 52; 16K and 64K level 1: 42 and 44) is above VTCR_EL2.PS, where the walk
+    starts at level -1 with an IPA below 52 bits (T0SZ 13 to 15), and for the 16K granule's SL0 = 3
+    (level 0, DS).  The kernel's own instruction fetch (its code at IPA = PA) faults first: the case stops
+    with the kernel's exception record before its first step (KernelFaultsAtStage2).  (s2_ipa_above_ps is the first of
+    these checks as an AT S12E1R under such a VTCR_EL2 alone sees it, cases/s2_geometry.toml.)"""
+    original = stage2.s2_params
+
+    def s2_params(regs):
+        params = original(regs)
+        if params is None or params.bad_sl:
+            return params
+        vtcr = regs.vtcr
+        sl0, sl2 = stage2.VTCR_SL0.get(vtcr), params.granule == 12 and params.start == -1
+        ps_bits, ipa_bits = IPS_BITS.get(stage2.VTCR_PS.get(vtcr), 52), 64 - params.t0sz
+        if (ipa_bits > ps_bits or (geometry.s2_sl_min_pa_bits(params.granule, sl0, sl2) or 0) > ps_bits
+                or params.start == -1 and ipa_bits < 52 or params.granule == 14 and sl0 == 3):
+            raise KernelFaultsAtStage2("translation", 0)
+        return params
+    return [(module, "s2_params", s2_params) for module in (stage2, tlb, predict_module)]
+
+
 def _tlbi_for_el2_only(ops):
     """The regime of the TLBI instructions (tlb.tlbi_regime), but `ops` for EL2's own regime
     whatever HCR_EL2.E2H: they leave the EL2&0 regime's entries."""
@@ -319,9 +395,44 @@ def _tlbi_for_el2_only(ops):
     return [(tlb, "tlbi_regime", tlbi_regime)]
 
 
-class QemuAborts(Exception):
-    """Raised by a known bug's variant where that QEMU ends the whole run instead of doing anything
-    the architecture has (an assertion fails: SIGABRT): not an outcome, so the step has none."""
+@dataclass(frozen=True)
+class RunEnd:
+    """How a run ended inside a case, before the case's end record: the signal that killed QEMU
+    (None: it exited), and the kernel's `exception` record's decoded ESR and EL (None: none)."""
+    signal: int = None
+    esr: object = None      # harness.esr.Esr
+    el: int = None
+
+
+class RunEnds(Exception):
+    """Raised by a known bug's variant where that QEMU ends the whole run at the step instead of
+    doing anything the architecture has for it: not an outcome, so the step has none.  Its
+    `matches(RunEnd)` says whether a run ended so."""
+
+    def matches(self, end):
+        raise NotImplementedError
+
+
+class QemuAborts(RunEnds):
+    """QEMU itself ends the run: an assertion fails (SIGABRT), with no exception record."""
+
+    def matches(self, end):
+        return end.signal == signal.SIGABRT and end.esr is None
+
+
+class KernelFaultsAtStage2(RunEnds):
+    """Every stage 2 translation of the case faults (`fault` at `level`), the kernel's own: its
+    first instruction fetch under the case's stage 2 is a stage 2 abort taken to EL2 outside a
+    step, which ends the run with the kernel's exception record."""
+
+    def __init__(self, fault, level):
+        super().__init__(f"every stage 2 translation a {fault} fault at level {level}, the kernel's own first")
+        self.fault, self.level = fault, level
+
+    def matches(self, end):
+        e = end.esr
+        return (end.signal is None and e is not None and end.el == 2 and e.ec in (esr.EC.IABT_LOW, esr.EC.DABT_LOW)
+                and not e.s1ptw and (e.fault, e.level) == (self.fault, self.level))
 
 
 # Held while the model is changed to a known bug, and by whoever evaluates the model alongside
@@ -460,6 +571,21 @@ KNOWN_BUGS = (
              _s2_at_write_makes_the_dirty_update,
              shapes=((">=11.1.3", "reports a stage 2 Permission fault for AT S12E1W through a writable-clean "
                       "stage 2 DBM page (VTCR_EL2.HA = HD = 1)", _s2_at_write_without_the_dirty_state),)),
+    KnownBug("pie_ndirty_dbm", "cases/pie.toml",
+             "counts nDirty (bit 7) under PIE only where descriptor bit 51 is 1: a write through a clean "
+             "location with bit 51 = 0 is made without the dirty state's Permission fault or update",
+             _pie_ndirty_only_with_bit_51),
+    KnownBug("aie_hierarchical", "cases/aie.toml",
+             "keeps the hierarchical permissions (APTable, PXNTable, UXNTable) with TCR2_ELx.AIE = 1",
+             _aie_keeps_hierarchical_permissions),
+    KnownBug("s2pie_dirty", "cases/s2pie.toml",
+             "ignores the stage 2 Dirty bit (bit 7) under S2PIE: a write to a clean location is made without "
+             "the dirty state's Permission fault or update",
+             _s2pie_dirty_ignored),
+    KnownBug("s2_geometry_ps", "cases/fuzz_found.toml",
+             "faults every stage 2 walk at level 0 (the kernel's own fetch first) where the IPA size or the start "
+             "level's least PA size is above VTCR_EL2.PS, from level -1 below a 52-bit IPA, and at 16K SL0 = 3",
+             _s2_geometry_bounded_by_ps),
     KnownBug("s2_ipa_above_ps", "cases/s2_geometry.toml",
              "faults every stage 2 translation (Translation fault, level 0) where VTCR_EL2.T0SZ's IPA size is "
              "above VTCR_EL2.PS's output size",
@@ -508,16 +634,12 @@ def walks_off_the_board(step, outcomes, obs):
 # be tried for each step no bug explains (with twenty bugs, about 1350 model runs at three).
 MOST_BUGS_AT_ONCE = 3
 
-# The answer of a variant under which QEMU ends the whole run at the step (QemuAborts).
-ABORTS = "QEMU aborts"
-
-
 def fewest_explaining(version, evaluate, explains, bugs=KNOWN_BUGS):
     """The fewest known bugs of QEMU `version`, at most MOST_BUGS_AT_ONCE (a tuple of KnownBug,
     fewest first; () when none do), under which the model's answer, `evaluate()` computed while
     they are in force, is one that `explains(answer)` accepts.  A changed model that has no answer
     (a fault the architecture has no encoding for: ValueError; memory nobody holds: UnknownMemory)
-    explains nothing; one under which QEMU aborts (QemuAborts) answers ABORTS."""
+    explains nothing; one under which QEMU ends the run (RunEnds) answers that RunEnds."""
     active = [b for b in bugs if version and b.affects(version)]
     for size in range(1, min(len(active), MOST_BUGS_AT_ONCE) + 1):
         for combination in itertools.combinations(active, size):
@@ -526,8 +648,8 @@ def fewest_explaining(version, evaluate, explains, bugs=KNOWN_BUGS):
                     for bug in combination:
                         stack.enter_context(bug.model(version))
                     answer = evaluate()
-            except QemuAborts:
-                answer = ABORTS
+            except RunEnds as ends:
+                answer = ends
             except (ValueError, UnknownMemory):
                 answer = None
             if answer is not None and explains(answer):
@@ -545,7 +667,7 @@ def _predicts_the_value(step, architecture, outcomes, obs):
                for o in outcomes)
 
 
-def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, aborted=None, agrees=lambda outcomes: True):
+def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, ended=None, agrees=lambda outcomes: True):
     """The fewest known bugs of QEMU `version` that together explain step n's Observation
     `obs` (None: no record; fewest_explaining), the case's steps before it evaluated under them too (a bug's
     effect on memory or on the TLB shows in the steps after it).  Two bugs can meet in one step:
@@ -554,9 +676,9 @@ def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, aborted=None
 
     Nothing explains a step the architecture allows (it does not depart: its failure is no bug's)
     or cannot judge (Unknown), and no variant explains what it cannot predict itself.  A step left
-    without a record is explained only by a variant under which QEMU aborts at that step, and only
-    if the run did end so (`aborted`: whether QEMU was killed by SIGABRT there; None when the
-    caller cannot tell).  `agrees(outcomes)`: what else of the step the outcomes must account for
+    without a record is explained only by a variant under which the run ends at that step
+    (RunEnds), and only if the run did end so (`ended`: the RunEnd there; None when the caller
+    cannot tell).  `agrees(outcomes)`: what else of the step the outcomes must account for
     (the descriptors read back after it: harness/crosscheck.py)."""
     steps = case.steps[:n + 1]
     step = case.steps[n]
@@ -574,16 +696,16 @@ def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, aborted=None
     def evaluate():
         try:
             return predicted()
-        except QemuAborts:
+        except RunEnds as ends:
             try:
                 predict_case(replace(case, steps=steps[:-1]), ids, pool_base)
-            except QemuAborts:
-                return None         # QEMU would have aborted before this step
-            return ABORTS
+            except RunEnds:
+                return None         # the run would have ended before this step
+            return ends
 
     def explains(outcomes):
-        if outcomes is ABORTS:
-            return obs is None and aborted is not False
+        if isinstance(outcomes, RunEnds):
+            return obs is None and (ended is None or outcomes.matches(ended))
         if obs is None or not agrees(outcomes):
             return False
         if walks_off_the_board(step, outcomes, obs):

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from harness import geometry
 from harness.cases import (RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, Expect, Step, TlbiRange,
-                           range_unit)
+                           op_features, range_unit)
 
 OK = Expect("ok")
 # TLBIs of EL1&0 by operand: every form the kernel issues (kernel/maint.c).
@@ -47,9 +47,8 @@ def _tlbi_ops(layout):
     mode, cpu = layout.mode, layout.cpu
     ops = [op for op in TLBI_OPS if op not in TLBI_EL2_OPS] if mode in ("el1", "stage2") else \
         list(TLBI_EL2_OPS) if mode == "nvhe" else list(TLBI_OPS)
-    if not cpu.has("FEAT_TLBIRANGE"):
-        ops = [op for op in ops if op not in RANGE_TLBI]
-    return ops
+    # Range forms with FEAT_TLBIRANGE, nXS forms with FEAT_XS (cases.op_features).
+    return [op for op in ops if all(cpu.has(f) for f in op_features(op))]
 
 
 def _asid(rng, layout):
@@ -126,7 +125,7 @@ def _stage1_change(rng, layout, kind, slot, steps):
 
 def _s2_tlbi_step(rng, layout, ipa):
     cpu, s2 = layout.cpu, layout.stage2
-    ops = [op for op in S2_TLBI_OPS if op not in S2_RANGE_TLBI or cpu.has("FEAT_TLBIRANGE")]
+    ops = [op for op in S2_TLBI_OPS if all(cpu.has(f) for f in op_features(op))]
     op = rng.choice(ops)
     step = Step(op, ipa if S2_TLBI_OPS[op] else 0, 0, OK, tlbi_range=_range(rng) if op in S2_RANGE_TLBI else None)
     if op in S2_RANGE_TLBI:

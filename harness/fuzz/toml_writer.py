@@ -11,6 +11,7 @@ from harness.cases import (
     AP_NAMES, AT_OPS, AT_S12_OPS, DESC_FIELDS, HWDEF, MAINT_OPS, MEMORY_TYPES, S2_TLBI_OPS, STAGE2_MAINT_OPS, STORES,
     SYSREG_WRITES, TLBI_EL20_ASID_OPS, TLBI_OPS, CaseError, load_file,
 )
+from harness.cases.schema import TCR2_FIELDS
 from harness.esr import PC_ALIGNMENT
 from harness.geometry import GRANULES
 
@@ -67,7 +68,7 @@ def regime_table(regime):
         if getattr(r, key) != default:
             out[key.replace("_bits", "")] = getattr(r, key)
     for key in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a", "wxn", "epan", "pan", "hpd0", "hpd1",
-                "e0pd0", "e0pd1", "asid16", "a1"):
+                "e0pd0", "e0pd1", "asid16", "a1", *TCR2_FIELDS, "nv", "nv1"):
         if getattr(r, key):
             out[key] = True
     if not r.span:

@@ -48,8 +48,11 @@ def _decode_nibble(nibble):
 
 
 # J1.1.4.1 AArch64.MAIRAttr (no FEAT_AIE: index < 8, MAIR alone)
-def mair_attr(mair, attrindx):
-    """The attribute byte MAIR_EL1.Attr<attrindx>."""
+def mair_attr(mair, attrindx, mair2=0):
+    """AArch64.MAIRAttr (J1.1.4.1): the attribute byte MAIR_ELx.Attr<attrindx>, or for an index
+    of 8 to 15 (FEAT_AIE) MAIR2_ELx.Attr<attrindx - 8>."""
+    if attrindx > 7:
+        return mair2 >> (8 * (attrindx - 8)) & 0xFF
     return mair >> (8 * attrindx) & 0xFF
 
 
@@ -66,6 +69,22 @@ def s1_decode_mem_attrs(attr):
     if inner is None or outer is None:
         return MemAttrs(reserved=True)
     return MemAttrs(inner=inner, outer=outer)
+
+
+# J1.3.5.15 S1DecodeMemAttrs: memattrs.xs (FEAT_XS; D8.7.4 "XS attribute modifier")
+def s1_xs(attr):
+    """The XS attribute of a stage 1 MAIR attribute byte, or None where it is open: 0 for
+    Device 0b0000dd01, Normal Write-Back inside and out, and the FEAT_XS encodings 0x40 (Normal
+    Non-cacheable) and 0xa0 (Write-Through); 1 for every other Device or Normal encoding.  A
+    reserved encoding stands for any allocated one (Unpredictable_RESMAIR): None."""
+    if attr >> 4 == 0:
+        return None if attr & 0b10 else not attr & 0b01
+    if attr in (0x40, 0xA0):
+        return False
+    inner, outer = _decode_nibble(attr & 0xF), _decode_nibble(attr >> 4)
+    if inner is None or outer is None:
+        return None
+    return not (inner[0] == WB and outer[0] == WB)
 
 
 # J1.3.5.2 EncodePARAttrs (one cache level's nibble)

@@ -14,6 +14,7 @@ _HW = read_defines(kernel_header("pgtable-hwdef.h"))
 DESC_VALID = Field(0, 1)
 DESC_TYPE = Field(1, 1)                 # 1: table (levels 0-2) or page (level 3); 0: block
 DESC_ATTRINDX = Field(_HW["PTE_ATTRINDX_SHIFT"], 3)
+DESC_ATTRINDX3 = Field(_HW["PTE_ATTRINDX3_SHIFT"], 1)   # FEAT_AIE: AttrIndx[3] with TCR2_ELx.AIE
 DESC_AP = Field(_HW["PTE_AP_SHIFT"], 2)         # AP[2:1]
 DESC_SH = Field(_HW["PTE_SH_SHIFT"], 2)
 DESC_AF = Field(10, 1)

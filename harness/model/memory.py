@@ -25,6 +25,7 @@ class Memory:
     def __init__(self, words=None, zero_ranges=()):
         self._words = dict(words or {})
         self._bytes = {}
+        self._unknown = set()       # bytes whose value the architecture leaves UNKNOWN (forget)
         ranges = sorted(zero_ranges)
         self._zero_starts = [start for start, _ in ranges]
         self._zero_ends = [end for _, end in ranges]
@@ -32,7 +33,7 @@ class Memory:
     # J1.1.3.100 AArch64.MemSingle's memory: a state the model may branch on
     def copy(self):
         other = Memory.__new__(Memory)
-        other._words, other._bytes = dict(self._words), dict(self._bytes)
+        other._words, other._bytes, other._unknown = dict(self._words), dict(self._bytes), set(self._unknown)
         other._zero_starts, other._zero_ends = self._zero_starts, self._zero_ends
         return other
 
@@ -44,6 +45,8 @@ class Memory:
     # J1.3.5.69 FetchDescriptor (64-bit descriptor read) where all of it is known
     def _word(self, base):
         """The word at an 8-aligned PA, or None if not all of it is known."""
+        if self._unknown and any(base + k in self._unknown for k in range(8)):
+            return None
         word = self._words.get(base)
         if word is not None:
             return word
@@ -54,11 +57,9 @@ class Memory:
     # J1.3.5.69 FetchDescriptor: a 64-bit little-endian descriptor read
     def read64(self, pa):
         """The aligned 64-bit word at pa (a descriptor)."""
-        word = self._words.get(pa)
+        word = self._word(pa) if pa & 7 == 0 else None
         if word is not None:
             return word
-        if pa & 7 == 0 and self._known_zero(pa):
-            return 0
         return self.read(pa, 8)
 
     # J1.1.3.101 AArch64.MemSingleRead of size bytes
@@ -74,15 +75,30 @@ class Memory:
         word = self._word(pa & ~7)
         if word is not None:
             return word >> (8 * (pa & 7)) & 0xFF
-        if pa in self._bytes:
+        if pa in self._bytes and pa not in self._unknown:
             return self._bytes[pa]
         raise UnknownMemory(pa)
+
+    # D1.4.1.4 of J1.1.3.102 AArch64.MemSingleWrite: memory an instruction that took a precise exception may have
+    # left UNKNOWN
+    def forget(self, pa, size):
+        """The size bytes at pa hold an UNKNOWN value from now on (until written): reading them
+        raises UnknownMemory, as for memory nobody declared."""
+        for addr in range(pa, pa + size):
+            base = addr & ~7
+            word = self._word(base)     # its other bytes, declared or known zero, stay known
+            self._words.pop(base, None)
+            if word is not None:        # kept byte by byte
+                for k in range(8):
+                    self._bytes.setdefault(base + k, word >> (8 * k) & 0xFF)
+            self._unknown.add(addr)
 
     # J1.1.3.102 AArch64.MemSingleWrite of size bytes
     def write(self, pa, size, value):
         """Store size bytes of value at pa, little-endian."""
         for k in range(size):
             byte, addr = value >> (8 * k) & 0xFF, pa + k
+            self._unknown.discard(addr)
             base = addr & ~7
             word = self._word(base)
             if word is None:
@@ -93,4 +109,5 @@ class Memory:
 
     # J1.1.3.102 AArch64.MemSingleWrite of a descriptor (J1.1.4.53 AArch64.MemSwapTableDesc's write)
     def write64(self, pa, value):
+        self._unknown.difference_update(range(pa, pa + 8))
         self._words[pa] = value

@@ -78,10 +78,17 @@ class Abort:
     ipa: int = None         # a stage 2 fault: the faulting IPA (HPFAR_EL2 holds its page)
     cm: bool = False        # an AT instruction's abort (CM = 1, WnR = 1): harness.ops.at_aborts
     syndrome: tuple = None  # ISV = 1: (SAS, SSE, SRT, SF, AR) of the instruction (harness.ops.LS_SYNDROME)
+    dirtybit: bool = False  # a Permission fault of the dirty state under PIE (ISS2.DirtyBit; indirect.py)
     pa_bits: int = 52       # a stage 2 fault: the implemented PA size (AArch64.PAMax), which bounds HPFAR_EL2.FIPA
     # A stage 1 fault on a later piece of an access that crosses pages: ((IPA, size) spans of the pieces
     # before it, their stage 1 attributes), which stage 2 translates too (stage2.full_translate).
     before: tuple = field(default=(), compare=False, repr=False)
+    # A stage 1 fault after the walk (Permission, memory-type Alignment): the output addresses (IPAs
+    # under stage 2) the walk gave, whose stage 2 Access flag may be set (I_MYQJN: stage2.full_translate).
+    outputs: tuple = field(default=(), compare=False, repr=False)
+    # A store's abort on a later piece of an access that crosses pages: the (PA, bytes) spans of the pieces
+    # before it, whose memory may be UNKNOWN after (D1.4.1.4: harness/predict.py forgets it).
+    written: tuple = field(default=(), compare=False, repr=False)
 
     # J1.3.5 FaultRecord.statuscode and level, decoded
     @property
@@ -89,9 +96,10 @@ class Abort:
         return (esr.PC_ALIGNMENT, None) if self.fsc is None else esr.decode_fsc(self.fsc)
 
     # J1.1.3.1 AArch64.FaultSyndrome, with ESR_ELx's field descriptions (D24.2.45, D24.2.46).
-    # The model makes no External abort, no GCS, LS64, MOPS, NV2, tag or overlay access and
-    # no indirect permission, so SET, LST, VNCR, FnV, EA, PFV, FnP, TopLevel and ISS2 are all
-    # 0 (FAR_ELx is valid for every fault it makes).  IL is 1: an A64 instruction, or a Data
+    # The model makes no External abort, no GCS, LS64, MOPS, NV2, tag or overlay access, so
+    # SET, LST, VNCR, FnV, EA, PFV, FnP, TopLevel and ISS2 are all 0 but ISS2.DirtyBit (a
+    # dirty-state fault under permission indirection; FAR_ELx is valid for every fault it makes).
+    # IL is 1: an A64 instruction, or a Data
     # Abort with ISV = 0.  ISS[23:14] are RES0 when ISV = 0.
     def esr(self):
         """ESR_ELx whole: every bit fixed but WnR where the rule leaves it open."""
@@ -109,6 +117,7 @@ class Abort:
             mask &= ~esr.ESR_ISS_WNR.mask       # left open (the rule), or bit UNKNOWN (Fault_HWUpdateAccessFlag)
         elif self.wnr:
             value |= esr.ESR_ISS_WNR.mask
+        value |= int(self.dirtybit) << esr.ESR_ISS2_DIRTYBIT.shift
         if self.syndrome is not None:
             sas, sse, srt, sf, ar = self.syndrome
             value |= (esr.ESR_ISS_ISV.mask | sas << esr.ESR_ISS_SAS.shift | sse << esr.ESR_ISS_SSE.shift
@@ -146,8 +155,9 @@ class Par:
 
     # J1.1.3.11 AArch64.EncodePAR (64-bit PAR, no FEAT_RME, Non-secure): PAR_EL1 starts from
     # zeros, bit 11 is RES1 in both forms; F = 0: NS is UNKNOWN and bit 10 IMPLEMENTATION DEFINED
-    # ("Non-Faulting PAR"); F = 1: bits [63:48] IMPLEMENTATION DEFINED ("Faulting PAR"), DirtyBit,
-    # Overlay, TopLevel and AssuredOnly 0 (no indirect permissions, overlays or FEAT_THE here).
+    # ("Non-Faulting PAR"); F = 1: bits [63:48] IMPLEMENTATION DEFINED ("Faulting PAR"), Overlay,
+    # TopLevel and AssuredOnly 0 (no overlays or FEAT_THE here), DirtyBit 0 but where mask has it
+    # (a dirty-state fault under permission indirection).
     _FREE_OK = par.PAR_NS.mask | par.PAR_IMPDEF_OK.mask
     _FREE_FAULT = par.PAR_IMPDEF_FAULT.mask
 

@@ -5,6 +5,10 @@ from dataclasses import dataclass
 
 from harness.model.attributes import WB
 from harness.model.descriptors import AP2, DESC_AP, DESC_DBM, DESC_PXN, DESC_UXN
+from harness.model.indirect import DESC_NDIRTY, s1_indirect_base_permissions
+
+# A Permission fault of the dirty state (FaultRecord.dirtybit): s1_check_permissions's third answer.
+DIRTY = "dirty"
 
 DEVICE_FETCH_RULE = ("an instruction fetch from Device memory: ConstrainUnpredictable(Unpredictable_INSTRDEVICE) "
                      "(AArch64.S1CheckPermissions): a Permission fault, or the fetch made as to Normal "
@@ -43,8 +47,8 @@ class S1Perms:
     x: bool
 
 
-# J1.1.4.28 AArch64.S1DirectBasePermissions with J1.1.4.68/69 S1ApplyOutputPerms, S1ApplyTablePerms. Simplified: no
-# FEAT_S1PIE/POE (indirect permissions, overlays), no GCS
+# J1.1.4.28 AArch64.S1DirectBasePermissions with J1.1.4.68/69 S1ApplyOutputPerms, S1ApplyTablePerms (and their
+# walkparams.nv1 branch, FEAT_NV). Simplified: no FEAT_S1PIE/POE (indirect permissions, overlays), no GCS
 def s1_direct_base_permissions(params, walk, el0, pan=False):
     """AArch64.S1DirectBasePermissions: AP[2:1] (with the dirty state: a
     writable-clean DBM page is writable when TCR_EL1.HA and HD are 1), then
@@ -57,15 +61,23 @@ def s1_direct_base_permissions(params, walk, el0, pan=False):
         ap &= ~AP2      # hardware dirty state: the walk state already permits the write (AArch64.S1Translate)
     if not params.unprivileged:
         return _one_privilege_permissions(params, walk, ap)
+    aptable, pxn, pxntable, uxn, uxntable = \
+        walk.aptable, DESC_PXN.get(walk.desc), walk.pxntable, DESC_UXN.get(walk.desc), walk.uxntable
+    if params.nv1:
+        # J1.1.4.68/69 with walkparams.nv1 (HCR_EL2.{NV, NV1} = {1, 1}; D24.2.62): AP[2:1] = desc<7>:'0' (no EL0
+        # data access), PXN from desc<54> (UXN 0, desc<53> RES0), APTable = desc<62>:'0', PXNTable from desc<60>.
+        ap &= AP2
+        aptable, pxn, pxntable, uxn, uxntable = walk.aptable & 0b10, DESC_UXN.get(walk.desc), walk.uxntable, 0, 0
     pr, pw = True, not ap & AP2
     ur, uw = bool(ap & 0b01), ap == 0b01
-    if walk.aptable & 0b01:     # APTable[0]: no EL0 access below
+    if aptable & 0b01:          # APTable[0]: no EL0 access below
         ur = uw = False
-    if walk.aptable & 0b10:     # APTable[1]: no write below
+    if aptable & 0b10:          # APTable[1]: no write below
         pw = uw = False
-    px = not (DESC_PXN.get(walk.desc) or walk.pxntable or uw)
-    ux = not (DESC_UXN.get(walk.desc) or walk.uxntable)
-    if params.pan and pan and (ur or uw or params.epan and ux):
+    px = not (pxn or pxntable or uw)
+    ux = not (uxn or uxntable)
+    # PAN applies except to EL1&0 with walkparams.nv1 (the Effective PSTATE.PAN is 0 there, D24.2.62).
+    if params.pan and pan and not params.nv1 and (ur or uw or params.epan and ux):
         pr = pw = False
     if el0:
         r, w, x = ur, uw, ux
@@ -92,8 +104,11 @@ def _one_privilege_permissions(params, walk, ap):
 # J1.1.4.26 AArch64.S1CheckPermissions. Simplified: no overlays, GCS, DC/IC, atomics
 def s1_check_permissions(params, walk, acc, memattrs, pan=False):
     """AArch64.S1CheckPermissions: the permission faults the access may take,
-    as [(faults, rule)] where faults is True or False; two entries where the
-    architecture leaves it open.  pan: PSTATE.PAN."""
+    as [(faults, rule)] where faults is True, False or DIRTY (a Permission fault
+    of the dirty state under PIE: ESR_ELx.ISS2.DirtyBit, PAR_EL1.DirtyBit); two
+    entries where the architecture leaves it open.  pan: PSTATE.PAN."""
+    if params.pie:
+        return _s1_check_indirect(params, walk, acc, memattrs, pan)
     perms = s1_direct_base_permissions(params, walk, acc.el0, pan and acc.pan)
     if acc.fetch:
         if not perms.x:
@@ -106,6 +121,31 @@ def s1_check_permissions(params, walk, acc, memattrs, pan=False):
         return [(True, "read permission (AP[2:1], APTable, PAN; AArch64.S1CheckPermissions)")]
     if acc.write and not perms.w:
         return [(True, "write permission (AP[2:1], APTable, PAN; AArch64.S1CheckPermissions)")]
+    return [(False, "")]
+
+
+# J1.1.4.26 AArch64.S1CheckPermissions with walkparams.pie = 1: J1.1.4.30 S1IndirectBasePermissions (indirect.py).
+# Simplified as s1_check_permissions (and no overlays: FEAT_S1POE is not modelled)
+def _s1_check_indirect(params, walk, acc, memattrs, pan):
+    """AArch64.S1CheckPermissions under PIE for a fetch, a load or store, or an AT: execute, read
+    and write from the PI index's encodings; then a write (AT S1E1W and S1E0W too) to a clean
+    location (nDirty, descriptor bit 7, set) where hardware does not manage the dirty state
+    (walkparams.hd = 0: TCR_ELx.HA and HD not both 1) is a Permission fault of the dirty state."""
+    perms = s1_indirect_base_permissions(params.pir, params.pire0, walk.desc, params.unprivileged, acc.el0,
+                                         params.pan and pan and acc.pan)
+    if acc.fetch:
+        if not perms.x:
+            return [(True, f"execute permission under PIE ({perms.why}; AArch64.S1IndirectBasePermissions)")]
+        if memattrs.is_device:
+            return [(True, DEVICE_FETCH_RULE), (False, DEVICE_FETCH_RULE)]
+        return [(False, "")]
+    if acc.read and not perms.r:
+        return [(True, f"read permission under PIE ({perms.why}; AArch64.S1IndirectBasePermissions)")]
+    if acc.write and not perms.w:
+        return [(True, f"write permission under PIE ({perms.why}; AArch64.S1IndirectBasePermissions)")]
+    if acc.write and not (params.ha and params.hd) and DESC_NDIRTY.get(walk.desc):
+        return [(DIRTY, "a write to a clean location (nDirty = 1) under PIE with the dirty state managed by "
+                        "software (TCR_ELx.HD = 0): a Permission fault, DirtyBit = 1 (AArch64.S1CheckPermissions)")]
     return [(False, "")]
 
 

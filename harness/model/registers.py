@@ -84,6 +84,9 @@ REGIME_EL20 = "EL20"
 HCR_TGE = Field(27, 1)
 HCR_RW = Field(31, 1)
 HCR_E2H = Field(34, 1)
+# HCR_EL2.NV, NV1 (FEAT_NV; D24.2.62): with both, EL1&0's stage 1 reads its descriptors as EL2's
+HCR_NV = Field(42, 1)
+HCR_NV1 = Field(43, 1)
 
 # TTBRn_EL1: BADDR[47:1]; with a 52-bit descriptor format BADDR[51:48] sit in bits[5:2].
 TTBR_BADDR = Field(1, 47)
@@ -110,6 +113,9 @@ IPS_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
 # TCR2_ELx (FEAT_TCR2; D24.2.190, D24.2.191): the same bits at EL1 and EL2 for these
 TCR2_PIE = Field(1, 1)                  # FEAT_S1PIE
 TCR2_AIE = Field(4, 1)                  # FEAT_AIE
+TCR2_A2 = Field(16, 1)                  # FEAT_ASID2: two ASIDs, TTBR0's and TTBR1's, one per VA range
+TCR2_FNG0 = Field(17, 1)                # FEAT_ASID2: TTBR0's range non-global whatever nG
+TCR2_FNG1 = Field(18, 1)                # FEAT_ASID2: TTBR1's
 
 # J1.1.4.82 AArch64.GetS1TTWParams / J1.1.4.88 AArch64.NSS2TTWParams: the registers they read
 @dataclass(frozen=True)
@@ -176,6 +182,13 @@ class WalkParams:
     mair: int
     unprivileged: bool = True   # HasUnprivileged(regime): EL1&0 has EL0, EL2 (E2H = 0) has not
     two_ranges: bool = True     # the regime has TTBR0 and TTBR1 ranges (VA bit 55 selects); EL2 has one
+    pie: bool = False           # TCR2_ELx.PIE (FEAT_S1PIE): permissions through pir and pire0 (indirect.py)
+    pir: int = 0                # PIR_ELx
+    pire0: int = 0              # PIRE0_ELx (0 where the regime has no EL0)
+    aie: bool = False           # TCR2_ELx.AIE (FEAT_AIE): AttrIndx[3] selects MAIR2_ELx (attributes.py)
+    mair2: int = 0              # MAIR2_ELx
+    fng: bool = False           # TCR2_ELx.FNGn (FEAT_ASID2): the range's translations are non-global
+    nv1: bool = False           # walkparams.nv1: EffectiveHCR_EL2_NVx()<1> of Regime_EL10 (FEAT_NV, HCR_EL2.NV1)
 
 
 # J1.3.3.411 ELIsInHost
@@ -242,8 +255,8 @@ def _el2_fields(regs):
                          ha=TCR_EL2_HA.get(tcr), hd=TCR_EL2_HD.get(tcr), ds=TCR_EL2_DS.get(tcr))
 
 
-# J1.1.4.82 AArch64.GetS1TTWParams. Simplified: no D128, S1PIE, POE, AIE, MTX, NFD, HAFT; refused elsewhere where
-# they matter
+# J1.1.4.82 AArch64.GetS1TTWParams (J1.1.4.102-104 S1TTWParamsEL10/EL2/EL20). Simplified: no D128, POE, MTX, NFD,
+# HAFT; refused elsewhere where they matter
 @lru_cache(maxsize=4096)
 def walk_params(regs, upper):
     """AArch64.GetS1TTWParams for the regime the steps run in (Regime_EL10, or
@@ -267,9 +280,13 @@ def walk_params(regs, upper):
     feat_lva = MMFR2_VARANGE.get(regs.mmfr2) >= 0b0001
     small = MMFR2_ST.get(regs.mmfr2) == 0b0001
     pan = MMFR1_PAN.get(regs.mmfr1)
+    # TCR2_ELx (the kernel writes it only on a CPU with FEAT_TCR2, and a case setting PIE or AIE
+    # requires FEAT_S1PIE or FEAT_AIE: Registers.tcr2 is 0 elsewhere).
+    pie, aie = bool(TCR2_PIE.get(regs.tcr2)), bool(TCR2_AIE.get(regs.tcr2))
     return WalkParams(
         upper=upper, granule=granule, txsz=f.txsz, epd=bool(f.epd), tbi=bool(f.tbi), tbid=bool(f.tbid),
-        hpd=bool(f.hpd) and MMFR1_HPDS.get(regs.mmfr1) >= 1,
+        # PIE and AIE disable the hierarchical permissions as HPD does (walkparams.hpd forced to 1).
+        hpd=bool(f.hpd) and MMFR1_HPDS.get(regs.mmfr1) >= 1 or pie or aie,
         # FEAT_HAFDBS: HA needs HAFDBS >= 1, HD needs HAFDBS >= 2; HD without HA updates nothing
         # (AArch64.S1Translate tests walkparams.ha and walkparams.hd together).
         ha=bool(f.ha) and hafdbs >= 1, hd=bool(f.hd) and hafdbs >= 2,
@@ -291,4 +308,17 @@ def walk_params(regs, upper):
         lse2=MMFR2_AT.get(regs.mmfr2) >= 1, naa=MMFR2_AT.get(regs.mmfr2) >= 1 and bool(SCTLR_NAA.get(regs.sctlr)),
         mair=regs.mair,
         unprivileged=not el2, two_ranges=not el2,
+        pie=pie, pir=regs.pir, pire0=0 if el2 else regs.pire0, aie=aie, mair2=regs.mair2,
+        # TCR2_ELx.FNG0/FNG1 (FEAT_ASID2; TCR2 is 0 on a CPU without it, and a case setting them requires it).
+        fng=not el2 and bool((TCR2_FNG1 if upper else TCR2_FNG0).get(regs.tcr2)),
+        nv1=effective_nv1(regs),
     )
+
+
+# J1.3.3.418 EffectiveHCR_EL2_NVx()<1>, as J1.1.4.102 AArch64.S1TTWParamsEL10 reads it (walkparams.nv1).  Simplified:
+# NV1 with NV only (NV1 alone, CONSTRAINED UNPREDICTABLE Unpredictable_NVNV1, is refused by the case loader), FEAT_E2H0
+# taken as implemented (without it NV1 may be RAZ: the loader makes such a case require FEAT_E2H0), and FEAT_NV
+# present wherever HCR_EL2 has the bits (a case setting them requires it).
+def effective_nv1(regs):
+    """Whether EL1&0's stage 1 walks with nv1: HCR_EL2.{NV, NV1} = {1, 1} in the EL1&0 regime."""
+    return regs.regime == REGIME_EL10 and bool(HCR_NV.get(regs.hcr)) and bool(HCR_NV1.get(regs.hcr))

@@ -24,10 +24,11 @@ from harness.model.attributes import (
 from harness.model.descriptors import (
     DESC_AF, DESC_CONTIG, DESC_DBM, DESC_SH, INVALID, TABLE, contiguous_size, decode_descriptor_type, desc_oa,
 )
+from harness.model.indirect import DESC_S2DIRTY, pir_field, s2_indirect_base_permissions
 from harness.model.permissions import is_wb_shareable, s1_has_alignment_fault as s2_has_alignment_fault
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
 from harness.model.registers import HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max
-from harness.model.translate import ACCESS_KINDS, hw_update_choices, s1_translate
+from harness.model.translate import ACCESS_KINDS, PAGE_CROSSING_RULE, hw_update_choices, s1_translate
 from harness.model.walk import level_lsb, lpa_choices
 from harness.esr import Field
 from harness.geometry import s2_sl_min_pa_bits, s2_start_level
@@ -48,6 +49,8 @@ VTTBR_RULE = ("VTTBR_EL2's base above the output size: an Address size fault at 
               "AArch64.S2OAOutOfRange)")
 S2_LPA_RULE = ("stage 2 descriptor bits[15:12] with the 64K granule and PAMax below 52 bits: IMPLEMENTATION "
                "DEFINED whether they are OA[51:48] (AArch64.S2LeafBase, R_WDZFC)")
+S2_AF_ON_S1_FAULT_RULE = ("with VTCR_EL2.HA, a stage 1 fault that does not permit the access may set the "
+                          "stage 2 AF of the IPA stage 1 gave (permitted, not required: D8.5, I_MYQJN)")
 MISALIGNED_BASE_RULE = ("VTTBR_EL2's base with RES0 bits below the start table's alignment set: CONSTRAINED "
                         "UNPREDICTABLE, the bits treated as 0 or the walk's address corrupted in them (K1.2.5)")
 PTW_RULE = ("HCR_EL2.PTW = 1 and a stage 1 translation table in memory stage 2 makes Device: a stage 2 "
@@ -90,6 +93,7 @@ S2_FETCH_DEVICE_RULE = ("an instruction fetch from memory stage 2 makes Device: 
                         "fetch made as to Normal Non-cacheable memory")
 
 
+# J1.1.4.88 AArch64.NSS2TTWParams: S2TTWParams, as the model reads them
 @dataclass(frozen=True)
 class S2Params:
     """S2TTWParams of VTCR_EL2 and VTTBR_EL2 (J1.1.4.88 AArch64.NSS2TTWParams), as the descriptor
@@ -111,6 +115,8 @@ class S2Params:
     bad_sl: bool = False    # AArch64.S2InvalidSL or AArch64.S2InconsistentSL
     txsz_faults: tuple = (False,)   # AArch64.S2TxSZFaults: (True,), (False,) or both (IMPLEMENTATION DEFINED)
     ptw: bool = False       # HCR_EL2.PTW (HCR_EL2.TGE = 0): walks into stage 2 Device memory fault
+    s2pie: bool = False     # VTCR_EL2.S2PIE (FEAT_S2PIE): permissions through S2PIR_EL2 (indirect.py)
+    s2pir: int = 0          # S2PIR_EL2
     misaligned: int = 0     # VTTBR_EL2's RES0 base bits below the start table's alignment that are set (K1.2.5)
     start_bits: tuple = (None,)     # s2_walk's start_bits choices for them (_start_bits_choices)
 
@@ -239,16 +245,19 @@ def s2_params(regs):
                     fwb=bool(HCR_FWB.get(regs.hcr)) and MMFR2_FWB.get(regs.mmfr2) >= 1,
                     ds=ds, lpa=granule == 16 and pamax >= 52, sh=VTCR_SH0.get(vtcr), bad_sl=bad_sl,
                     txsz_faults=txsz_faults, ptw=bool(HCR_PTW.get(regs.hcr)) and not HCR_TGE.get(regs.hcr),
-                    misaligned=misaligned, start_bits=_start_bits_choices(misaligned))
+                    misaligned=misaligned, start_bits=_start_bits_choices(misaligned),
+                    s2pie=bool(VTCR_S2PIE.get(vtcr)), s2pir=regs.s2pir)
 
 
 # J1.3.5 FaultRecord of a stage 2 fault (statuscode, level, ipaddress)
 @dataclass(frozen=True)
 class S2Fault:
-    """A stage 2 fault: its status code, the IPA, and the rule."""
+    """A stage 2 fault: its status code, the IPA, and the rule; dirtybit: a Permission fault of the
+    dirty state under S2PIE (FaultRecord.dirtybit)."""
     fsc: int
     ipa: int
     rule: str
+    dirtybit: bool = False
 
 
 # J1.1.4.79 AArch64.S2Walk's result: TTWState of the leaf and J1.3.5.77 StageOA
@@ -383,14 +392,16 @@ def s2_apply_fwb_mem_attrs(s1, memattr):
     return s1 if s1.is_device else NORMAL_NC
 
 
-# J1.1.4.34 AArch64.S2CheckPermissions with J1.1.4.36 AArch64.S2DirectBasePermissions, J1.1.4.70 S2ApplyOutputPerms.
-# Simplified: no S2PIE, overlays, THE, AssuredOnly
+# J1.1.4.34 AArch64.S2CheckPermissions with J1.1.4.36 AArch64.S2DirectBasePermissions or J1.1.4.39
+# S2IndirectBasePermissions, J1.1.4.70 S2ApplyOutputPerms. Simplified: no overlays, THE, AssuredOnly
 def s2_permits(params, desc, acc):
     """AArch64.S2CheckPermissions: (permitted, rule) for the access: S2AP[0]
     reads, S2AP[1] writes (or, with VTCR_EL2.HA = HD = 1, DBM: the walk state
     of a writable-clean descriptor already permits the write that makes it
     dirty); execution by XN[1] (with FEAT_XNX, XN[1:0]: 0b01 not at EL1, 0b11
-    not at EL0).  Stage 2 has no EL0/EL1 distinction for data."""
+    not at EL0).  Stage 2 has no EL0/EL1 distinction for data.  Under S2PIE: s2_indirect_permits."""
+    if params.s2pie:
+        return s2_indirect_permits(params, desc, acc)
     s2ap, xn = S2_AP.get(desc), S2_XN.get(desc)
     if acc.fetch:
         if params.xnx:
@@ -403,6 +414,38 @@ def s2_permits(params, desc, acc):
     if acc.write and not s2ap & 0b10 and not (params.ha and params.hd and DESC_DBM.get(desc)):
         return False, "stage 2 write permission (S2AP[1], DBM with VTCR_EL2.HD; AArch64.S2CheckPermissions)"
     return True, ""
+
+
+# J1.1.4.34 AArch64.S2CheckPermissions with walkparams.s2pie = 1 (J1.1.4.39 S2IndirectBasePermissions)
+def s2_indirect_permits(params, desc, acc):
+    """AArch64.S2CheckPermissions under S2PIE: (permitted, rule).  A fetch needs the S2PI index's
+    execute for its EL (px at EL1, ux at EL0); a stage 1 walk's read (AccessType_TTW) and any read
+    need r; a write needs w, then (s2_dirty_fault) a Dirty descriptor (bit 7) where hardware does
+    not manage the dirty state."""
+    perms, index = s2_indirect_base_permissions(params.s2pir, desc)
+    why = f"S2PI index {index}: S2PIR {pir_field(params.s2pir, index):#06b}"
+    if acc.fetch:
+        return (perms.ux if acc.el0 else perms.px), f"stage 2 execute permission under S2PIE ({why}; " \
+                                                     "AArch64.S2IndirectBasePermissions)"
+    if acc.read and not perms.r:
+        return False, f"stage 2 read permission under S2PIE ({why}; AArch64.S2CheckPermissions)"
+    if acc.write and not perms.w:
+        return False, f"stage 2 write permission under S2PIE ({why}; AArch64.S2CheckPermissions)"
+    if s2_dirty_fault(params, desc, acc):
+        return False, S2_DIRTY_RULE
+    return True, ""
+
+
+S2_DIRTY_RULE = ("a write to a clean location (Dirty = 0) under S2PIE with the dirty state managed by software "
+                 "(VTCR_EL2.HD = 0): a Permission fault, DirtyBit = 1 (AArch64.S2CheckPermissions)")
+
+
+# J1.1.4.34 AArch64.S2CheckPermissions: the branch that sets fault.dirtybit
+def s2_dirty_fault(params, desc, acc):
+    """Whether a write that S2PIR permits still faults for the dirty state: S2PIE, the descriptor's
+    Dirty bit (7) clear, and VTCR_EL2.HA and HD not both 1.  AT S12E1W and S12E0W too."""
+    return (params.s2pie and acc.write and not (params.ha and params.hd) and not DESC_S2DIRTY.get(desc)
+            and s2_indirect_base_permissions(params.s2pir, desc)[0].w)
 
 
 # J1.1.4.57 AArch64.S2Translate's (FaultRecord, AddressDescriptor) of one permitted choice
@@ -424,7 +467,10 @@ def _s2_updates(params, leaf, acc, fault_class):
     by a write through a DBM descriptor with HA and HD (never for AT)."""
     desc = leaf.desc
     dirty = None
-    if params.ha and params.hd and DESC_DBM.get(desc) and not desc & S2AP_W and acc.write and not acc.at:
+    # AArch64.SetDirtyState(walkparams.hd, walkparams.s2pie OR descriptor<51>, ...): under S2PIE every
+    # descriptor takes the update, setting Dirty (bit 7, where S2AP[1] is without S2PIE).
+    if (params.ha and params.hd and (params.s2pie or DESC_DBM.get(desc)) and not desc & S2AP_W and acc.write
+            and not acc.at):
         dirty = desc | S2AP_W
     return hw_update_choices(leaf.desc_pa, desc, params.ha, dirty, acc, fault_class)
 
@@ -457,7 +503,7 @@ def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
     return list(dict.fromkeys(results))
 
 
-# K1.2.5 Translation table base address alignment: the walk's first address
+# K1.2.5 Translation table base address alignment: the first address of J1.1.4.79 AArch64.S2Walk
 def _start_bits_choices(misaligned):
     """s2_walk's start_bits choices for a VTTBR_EL2 base with the RES0 bits `misaligned` set:
     None (the bits treated as 0), and every value of those bits (the walk's address corrupted
@@ -493,7 +539,7 @@ def _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, start_bits, p
         ok, rule = s2_permits(params, leaf.desc, acc)
         if acc.ttw and params.ptw and memattrs.is_device:
             ok, rule = False, PTW_RULE
-        fault = S2Fault(esr.fault_status("permission", leaf.level), ipa, rule)
+        fault = S2Fault(esr.fault_status("permission", leaf.level), ipa, rule, dirtybit=rule == S2_DIRTY_RULE)
         if not ok:
             checks.append((fault, "permission", open_rule))
         elif acc.fetch and memattrs.is_device:
@@ -590,13 +636,14 @@ def _s2_abort(acc, far, fault, s1ptw, pamax, updates=()):
                      "translation instructions)")
     ec = EC_INSTRUCTION_ABORT_LOW if acc.fetch else EC_DATA_ABORT_LOW
     return Abort(ec=ec, fsc=fault.fsc, wnr=acc.write, s1ptw=s1ptw, far=far, rule=fault.rule,
-                 stage=2, ipa=fault.ipa, updates=updates, pa_bits=pamax)
+                 stage=2, ipa=fault.ipa, updates=updates, pa_bits=pamax, dirtybit=fault.dirtybit)
 
 
 # J1.1.3.11 AArch64.EncodePAR of a stage 2 fault (S = 1, PTW) of J1.1.3.10 AArch64.AT
 def _s2_par(fault, s1ptw, updates=()):
-    value = fault.fsc << par.PAR_FST.shift | par.PAR_S.mask | (par.PAR_PTW.mask if s1ptw else 0) | 1
-    return Par(value=value, mask=par.PAR_FAULT_FIELDS, rule=fault.rule, updates=updates)
+    value = (fault.fsc << par.PAR_FST.shift | par.PAR_S.mask | (par.PAR_PTW.mask if s1ptw else 0)
+             | fault.dirtybit << par.PAR_DIRTYBIT.shift | 1)
+    return Par(value=value, mask=par.PAR_FAULT_FIELDS | par.PAR_DIRTYBIT.mask, rule=fault.rule, updates=updates)
 
 
 # J1.3.5.18 S2CombineS1MemAttrs, J1.3.5.19 S2CombineS1Shareability, J1.3.5.3 PAREncodeShareability
@@ -673,6 +720,7 @@ def full_translate(regs, memory, access, s2=None):
     return Outcomes({instruction_syndrome(regs, access, o) for o in outcomes}, outcomes.rule)
 
 
+# J1.1.4.52 AArch64.FullTranslate before J1.1.3.1 AArch64.FaultSyndrome: one set of stage 2 choices per implementation
 def _stages(regs, memory, access, s2):
     """J1.1.4.52 AArch64.FullTranslate before the syndrome: stage 1, and stage 2 where enabled."""
     params = s2_params(regs)
@@ -740,27 +788,69 @@ def _full_translate(regs, memory, access, params, s2):
             outcomes.add(outcome)           # a stage 1 abort, taken to EL1
             if isinstance(outcome, Abort) and outcome.before:
                 outcomes.update(_earlier_pieces_aborts(translate, acc, access.va, outcome, rules, params.pamax))
+                outcomes = {_written_at_pas(translate, acc, access.va, o) if o is outcome else o for o in outcomes}
+            if isinstance(outcome, Abort) and outcome.outputs and params.ha:
+                outcomes.update(_s2_af_beside_a_stage1_fault(translate, acc, outcome, rules))
+            continue
+        if not outcome.spans:
+            outcomes.add(outcome)           # a NOP (K1.2.13): it accesses nothing, stage 2 translates nothing
             continue
         outcomes.update(_second_stage(translate, acc, access.va, outcome, rules, params))
     return Outcomes(outcomes, "; ".join(dict.fromkeys(rules)) or None)
 
 
+# D8.5 I_MYQJN (J1.1.4.57 AArch64.S2Translate's J1.1.4.59 SetAccessFlag of a translation stage 1 denied)
+def _s2_af_beside_a_stage1_fault(translate, acc, outcome, rules):
+    """With VTCR_EL2.HA, where stage 1 does not permit the access (a Permission or memory-type
+    Alignment fault, after a walk that gave an IPA) "it is permitted, but not required, for the
+    stage 2 AF to be updated" (I_MYQJN): the stage 1 abort, beside it as the model has it, with
+    each Access flag update a stage 2 walk of that IPA would make (never a dirty update: nothing
+    is accessed)."""
+    extra = set()
+    for ipa in outcome.outputs:
+        for result in translate(ipa, acc, True, None):
+            af = tuple((pa, old, old | DESC_AF.mask) for pa, old, new in result.updates
+                       if new & DESC_AF.mask and not old & DESC_AF.mask)
+            if af:
+                extra.add(replace(outcome, updates=outcome.updates + af))
+    if extra:
+        rules.append(S2_AF_ON_S1_FAULT_RULE)
+    return extra
+
+
+# J1.1.3.112 Mem across a page boundary under stage 2 (J1.1.4.57 AArch64.S2Translate of the earlier pieces; B2.8.2)
 def _earlier_pieces_aborts(translate, acc, va, outcome, rules, pamax):
     """An access that crosses pages "can generate an abort on either side of the page boundary"
     (Arm ARM B2.8, single-copy atomicity): beside a stage 1 fault on a later piece, the stage 2
-    faults of the pieces before it (outcome.before), each with the updates made before it."""
+    faults of the pieces before it (outcome.before), each with the updates made before it (and
+    for a store the PA spans before it, Abort.written)."""
     spans, attr = outcome.before
-    aborts, partial, offset = [], [outcome.updates], 0
+    aborts, partial, offset = [], [((), outcome.updates)], 0
     for ipa, size in spans:
         pieces = translate(ipa, acc, acc.size == 0 or va % acc.size == 0, attr)
         rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
-        aborts += [_s2_abort(acc, va + offset, p.fault, False, pamax, updates + p.updates)
-                   for updates in partial for p in pieces if p.fault is not None]
-        partial = [updates + p.updates for updates in partial for p in pieces if p.fault is None]
+        aborts += [replace(_s2_abort(acc, va + offset, p.fault, False, pamax, updates + p.updates),
+                           written=done if acc.write else ())
+                   for done, updates in partial for p in pieces if p.fault is not None]
+        partial = [(done + ((p.pa, size),), updates + p.updates) for done, updates in partial for p in pieces
+                   if p.fault is None]
         offset += size
     return aborts
 
 
+# D1.4.1.4 (precise exceptions) of J1.1.3.112 Mem under stage 2: what a store's stage 1 abort on a later piece wrote
+def _written_at_pas(translate, acc, va, outcome):
+    """The stage 1 abort of a store's later piece with Abort.written the PAs stage 2 gives the pieces
+    before it (every one a choice may give: their memory may be UNKNOWN after), not their IPAs."""
+    if not outcome.written:
+        return outcome
+    spans, attr = outcome.before
+    pas = tuple((p.pa, size) for ipa, size in spans
+                for p in translate(ipa, acc, acc.size == 0 or va % acc.size == 0, attr) if p.fault is None)
+    return replace(outcome, written=tuple(dict.fromkeys(pas)))
+
+
+# J1.1.3.2 AArch64.InstructionSyndromeValid, J1.3.3.11 LSInstructionSyndrome
 def instruction_syndrome(regs, access, outcome):
     """J1.1.3.2 AArch64.InstructionSyndromeValid: the outcome, an abort with ISV = 1 and the
     instruction's syndrome (J1.3.3.11 LSInstructionSyndrome) where it is valid: a stage 2 fault
@@ -784,12 +874,23 @@ def _second_stage(translate, acc, va, outcome, rules, params):
     its aborts, and its completions with the final PAs, the combined
     attributes and the descriptor updates of every span."""
     partial = [((), outcome.updates)]   # PA spans so far, each with its stage 2 result; the updates made
+    # Paths on which an earlier piece faulted: a later piece's fault may be the one reported (either
+    # side's abort, B2.8.2), with the updates made on the way and the spans that did not fault.
+    past_fault = []
     done, offset = [], 0
     for ipa, size in outcome.spans:
         pieces = translate(ipa, acc, acc.size == 0 or va % acc.size == 0, outcome.attr)
         rules += [p.rule for p in pieces if len(pieces) > 1 and p.rule]
-        done += [_s2_abort(acc, va + offset, p.fault, False, params.pamax, updates + p.updates)
-                 for _, updates in partial for p in pieces if p.fault is not None]
+        faults, other_side = ([replace(_s2_abort(acc, va + offset, p.fault, False, params.pamax, updates + p.updates),
+                                       written=tuple((q.pa, n) for q, n in spans) if acc.write else ())
+                               for spans, updates in paths for p in pieces if p.fault is not None]
+                              for paths in (partial, past_fault))
+        if other_side:
+            rules.append(PAGE_CROSSING_RULE)
+        done += faults + other_side
+        past_fault = [(spans + ((p, size),) if p.fault is None else spans, updates + p.updates)
+                      for spans, updates in past_fault for p in pieces] + \
+                     [(spans, updates + p.updates) for spans, updates in partial for p in pieces if p.fault is not None]
         partial = [(spans + ((p, size),), updates + p.updates)
                    for spans, updates in partial for p in pieces if p.fault is None]
         offset += size

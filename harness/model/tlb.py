@@ -48,6 +48,17 @@ B2 on DSB and ISB).  The rules the model keeps:
   global whatever nG (Linux's at.c: nG only where the regime is not EL2),
   and TLBI VAE2 removes every entry of the VA.
 
+- The nXS forms (FEAT_XS: TLBI VAE1NXS, VMALLE1NXS, IPAS2E1NXS ...) name the
+  entries their plain forms do, but whether they remove those whose XS
+  attribute is 1 is IMPLEMENTATION SPECIFIC (C5.5; the ASL's TLBIMatch keeps
+  them): such an entry may survive.  A stage 1 entry's XS is its leaf's MAIR
+  attribute's (S1DecodeMemAttrs: 0 for Write-Back, 0x40, 0xa0 and Device
+  0b0000dd01), taken as the combined entry's too (stage 2 can only clear it:
+  S2CombineS1MemAttrs, FnXS); a stage 2 entry's is NOT its FnXS bit; a
+  walk-cache entry has none the architecture names, so it may survive too.
+  HCRX_EL2.FnXS (plain TLBIs at EL1 made nXS) is not modelled: the kernel
+  leaves it 0.
+
 With stage 2 (Arm ARM D8.17 "TLB maintenance", D8.17.5.4 its scope,
 D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
 
@@ -79,12 +90,15 @@ is that walk's descriptors down to a level over the memory walks read now.
 from dataclasses import dataclass, field, replace
 
 from harness.esr import Field
-from harness.ops import LAST_LEVEL_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid
+from harness.ops import (
+    LAST_LEVEL_TLBI, NXS_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid,
+)
+from harness.model.attributes import s1_xs
 from harness.model.descriptors import DESC_AF, DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_NAA, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
-    REGIME_EL20, TCR_A1, TCR_AS, TCR_DS,
+    REGIME_EL20, TCR2_A2, TCR_A1, TCR_AS, TCR_DS,
     TCR_EL2_DS, TTBR_ASID, el_is_in_host,
     walk_params,
 )
@@ -93,6 +107,7 @@ from harness.model.stage2 import (
     s2_translate, s2_walk,
 )
 from harness.model.walk import WalkFault, level_lsb, s1_start_level, s1_walk, va_is_out_of_range
+from harness.model.translate import leaf_attr
 from harness import esr, par
 
 # The VA bits a TLBI by VA names (its operand holds VA[55:12]).
@@ -103,6 +118,9 @@ TLBI_ASID_SHIFT, TLBI_VA_BITS = 48, 44
 TLBIR_TG_SHIFT, TLBIR_SCALE_SHIFT, TLBIR_NUM_SHIFT, TLBIR_TTL_SHIFT, TLBIR_BADDR_BITS = 46, 44, 39, 37, 37
 # TG: the granule by its shift (0b00 is reserved).
 TLBIR_TG_GRANULE = {0b01: 12, 0b10: 14, 0b11: 16}
+
+# Stage 2 Block and Page descriptors' FnXS (FEAT_XS; D8.7.4): 1 makes the XS attribute 0.
+S2_FNXS_BIT = 11
 
 # Faults no TLB entry can give (the translation was never cached).
 UNCACHED_FAULTS = frozenset({"translation", "address_size", "access_flag"})
@@ -121,13 +139,19 @@ UNSYNCED_RULE = ("a descriptor write is seen by walks only after a DSB, and a sy
                  "table walks', B2 'Context synchronization event')")
 
 
-# J1.3.3.371 ASID (TTBR0/TTBR1 by TCR_EL1.A1, upper byte zero unless TCR.AS)
-def current_asid(regs):
-    """The ASID of the current context: TTBR1_EL1's with TCR_EL1.A1 = 1, else TTBR0_EL1's;
-    8 bits unless TCR_EL1.AS = 1 (the upper 8 are then ignored).  The EL2 regime has none (0)."""
+# J1.1.4.48/50 AArch64.TLBContextEL10/EL20's asid (J1.3.3.371 ASID): TTBR0/TTBR1 by TCR2.A2 and TCR.A1, upper
+# byte zero unless TCR.AS
+def current_asid(regs, upper=False):
+    """The ASID of the current context for the VA range `upper` selects: with TCR2_ELx.A2 = 1
+    (FEAT_ASID2; D8.16 R_XPSGZ) TTBR0's for the lower range and TTBR1's for the upper, else
+    TTBR1's with TCR_ELx.A1 = 1 and TTBR0's otherwise, for both; 8 bits unless TCR_ELx.AS = 1
+    (the upper 8 are then ignored).  The EL2 regime has none (0)."""
     if regs.regime == REGIME_EL2:
         return 0
-    ttbr = regs.ttbr1 if TCR_A1.get(regs.tcr) else regs.ttbr0
+    if TCR2_A2.get(regs.tcr2):
+        ttbr = regs.ttbr1 if upper else regs.ttbr0
+    else:
+        ttbr = regs.ttbr1 if TCR_A1.get(regs.tcr) else regs.ttbr0
     return TTBR_ASID.get(ttbr) & asid_mask(regs)
 
 
@@ -231,6 +255,7 @@ def _has_ets2(regs):
     return MMFR1_ETS.get(regs.mmfr1) >= 0b0010
 
 
+# J1.1.3.445 HasLargeAddress (of J1.1.3.451 TLBIRange)
 def has_large_address(regs, ds):
     """HasLargeAddress (J1.3, TLBIRange): FALSE without FEAT_LPA2, else the DS bit of the regime's TCR
     (ds: its value, read from the regime's own layout)."""
@@ -271,6 +296,7 @@ class Invalidation:
     relax_regime: bool = False      # TLBIOp_ALL of EL2 or EL2&0 (ALLE2): entries of either regime (TLBIMatch)
     ipa: int = None
     ipa_end: int = None
+    exclude_xs: bool = False        # an nXS form (TLBI_ExcludeXS): entries whose XS attribute is 1 may stay
 
     # J1.1.3.438 AArch64.TLBI_VA / J1.1.3.439 AArch64.TLBI_VAA
     @staticmethod
@@ -282,7 +308,7 @@ class Invalidation:
     # J1.1.3.430-442 AArch64.TLBI_ALL, _ASID, _IPAS, _RIPAS, _RVA, _RVAA, _VA, _VAA, _VMALL, _VMALLS: the
     # TLBIRecord of an op
     @staticmethod
-    def of(op, xt, regs):
+    def _of(op, xt, regs):
         """The invalidation of TLBI op with operand xt (as the kernel executes it), under
         regs (their VMID): by VA (with an ASID or for all), by range, by ASID (nG entries
         only), or all; of the regime tlbi_regime names; of EL2 for EL1&0, by IPA
@@ -303,6 +329,14 @@ class Invalidation:
             return Invalidation(None, None, None, True, vmid=None if op.startswith("tlbi_alle1") else vmid,
                                 stage2=True)
         return replace(Invalidation._of_stage1(op, xt, regs), vmid=vmid)
+
+    # J1.1.3.449 TLBIMatch's last term, `tlbi.attr == TLBI_ExcludeXS && tlb_entry.context.xs == '1'`
+    @staticmethod
+    def of(op, xt, regs):
+        """Invalidation._of, marked for an nXS form (FEAT_XS; TLBI VAE1NXS ...): C5.5 and D8.17.5 leave it
+        IMPLEMENTATION SPECIFIC whether such a TLBI removes entries whose XS attribute is 1 (the ASL's
+        TLBIMatch does not), so such an entry may survive it."""
+        return replace(Invalidation._of(op, xt, regs), exclude_xs=op in NXS_TLBI)
 
     # J1.1.3.431 AArch64.TLBI_ASID, J1.1.3.436/437 _RVA/_RVAA, J1.1.3.438/439 _VA/_VAA, J1.1.3.440 _VMALL
     @staticmethod
@@ -331,13 +365,15 @@ class Invalidation:
 
     # J1.1.3.449 TLBIMatch (J1.3.3.501 TLBILevel for the last-level forms); the TTL hint as C5.5 words it, where
     # the ASL (ttl == walkstate.level for every entry) differs
-    def removes(self, base, size, granule, level, asid, global_entry, regs):
+    def removes(self, base, size, granule, level, asid, global_entry, regs, xs=None):
         """Whether this removes an entry of regs' regime of the VAs [base, base + size)
         (VA[55:0]) of granule at level (a leaf's level; for a table entry its table
         descriptor's), made under asid (global_entry: a global leaf; None: a table entry,
-        of its ASID)."""
+        of its ASID), whose XS attribute is xs (None: not known to be 0)."""
         same_regime = self.regime == regs.regime or self.relax_regime and regs.regime in (REGIME_EL2, REGIME_EL20)
         if not same_regime or not self.stage1 or not self.of_vmid(current_vmid(regs)):
+            return False
+        if self.exclude_xs and xs is not False:
             return False
         if self.start is not None and not (self.start < base + size and base < self.end):
             return False
@@ -397,7 +433,6 @@ class Entry:
     stage 2 entries of that walk."""
     regs: object
     memory: object
-    asid: int
     removed: list = field(default_factory=list)
     born: int = 0
 
@@ -405,6 +440,11 @@ class Entry:
     @property
     def vmid(self):
         return current_vmid(self.regs)
+
+    # J1.1.4.48/50 AArch64.TLBContextEL10/EL20: the ASID of the TLBRecord's context
+    def asid(self, upper):
+        """The ASID this entry's translations of the VA range `upper` selects belong to."""
+        return current_asid(self.regs, upper)
 
     # J1.1.3.449 TLBIMatch against every invalidation since: the TLBRecords of this walk still held
     def usable(self, va, asids, vmids):
@@ -415,6 +455,7 @@ class Entry:
         params = walk_params(self.regs, bool(va >> 55 & 1))
         if va_is_out_of_range(va, params, False) or self.vmid not in vmids:
             return False, []
+        asid = self.asid(params.upper)
         reads = _Reads(s1_walk_memory(self.regs, self.memory))
         try:
             walk = s1_walk(params, reads, va, params.txsz)
@@ -427,17 +468,20 @@ class Entry:
         for k in range(len(reads.reads) - 1):
             size = 1 << level_lsb(params.granule, start + k)
             base = va & ~(size - 1) & VA_BITS_TLBI
-            if self.asid in asids and not any(inv.removes(base, size, params.granule, start + k, self.asid, None,
-                                                          self.regs) for _, inv in self.removed):
+            if asid in asids and not any(inv.removes(base, size, params.granule, start + k, asid, None, self.regs)
+                                         for _, inv in self.removed):
                 tables.append(reads.reads[:k + 1])
         if leaf_level is None:
             return False, tables
-        global_entry = not DESC_NG.get(walk.desc) or not params.unprivileged
-        if not global_entry and self.asid not in asids:
+        # AArch64.S1Walk: nG from the descriptor, or 1 with TCR2_ELx.FNGn (FEAT_ASID2; D8.16 R_KDVGW); a regime
+        # without EL0 has no ASID (every entry global).
+        global_entry = not (DESC_NG.get(walk.desc) or params.fng) or not params.unprivileged
+        if not global_entry and asid not in asids:
             return False, tables
         size = 1 << level_lsb(params.granule, leaf_level)
         base = va & ~(size - 1) & VA_BITS_TLBI
-        return not any(inv.removes(base, size, params.granule, leaf_level, self.asid, global_entry, self.regs)
+        xs = s1_xs(leaf_attr(params, walk.desc))
+        return not any(inv.removes(base, size, params.granule, leaf_level, asid, global_entry, self.regs, xs)
                        for _, inv in self.removed), tables
 
     # J1.1.4.47 AArch64.GetS2TLBContext: a stage 2 TLBRecord, J1.1.3.449 TLBIMatch
@@ -456,6 +500,9 @@ class Entry:
         size = 1 << level_lsb(params.granule, found.level)
         base = ipa & ~(size - 1)
         for epoch, inv in self.removed:
+            # A stage 2 entry's XS attribute is NOT FnXS (AArch64.S2Walk: nextstate.memattrs.xs).
+            if inv.exclude_xs and not found.desc >> S2_FNXS_BIT & 1:
+                continue
             if not inv.stage2 or not inv.of_vmid(self.vmid) or inv.ipa is not None and not (
                     inv.ipa < base + size and base < inv.ipa_end) or inv.granule not in (None, params.granule) \
                     or inv.level not in (None, found.level):
@@ -504,8 +551,8 @@ class Tlb:
     def copy(self):
         other = Tlb.__new__(Tlb)
         other.__dict__.update({k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items()})
-        other.entries = [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.entries]
-        other.before_cse = [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.before_cse]
+        other.entries = [Entry(e.regs, e.memory, list(e.removed), e.born) for e in self.entries]
+        other.before_cse = [Entry(e.regs, e.memory, list(e.removed), e.born) for e in self.before_cse]
         return other
 
     # J1.1.4.75 AArch64.S1Walk made speculatively: the TLBRecords a walk may make now
@@ -515,8 +562,7 @@ class Tlb:
         for regs in self.regs_seen:
             for memory in memories or self.walk_memories:
                 if (id(regs), id(memory)) not in have:
-                    self.entries.append(Entry(regs, memory, current_asid(regs),
-                                              born=self.epoch if born is None else born))
+                    self.entries.append(Entry(regs, memory, born=self.epoch if born is None else born))
                     have.add((id(regs), id(memory)))
 
     # J1.1.3.102 AArch64.MemSingleWrite of descriptors (seen by walks after a DSB)
@@ -570,7 +616,7 @@ class Tlb:
             if not _has_ets2(self.regs):
                 # R_BLDZX: without FEAT_ETS2 the TLBIs are complete for this PE's own accesses only after a
                 # Context synchronization event: until one, an access may still use the entries as they were.
-                self.before_cse += [Entry(e.regs, e.memory, e.asid, list(e.removed), e.born) for e in self.entries]
+                self.before_cse += [Entry(e.regs, e.memory, list(e.removed), e.born) for e in self.entries]
         for inv, memories in self.pending:
             for entry in self.entries:
                 entry.removed.append((self.epoch, inv))
@@ -599,19 +645,20 @@ class Tlb:
     def usable_entries(self, va):
         """(entry, whether its leaf entry is usable, [cached table descriptors of each
         usable table entry]) for the entries a walk of va may use now."""
-        asids = {current_asid(r) for r in self.regs_seen}
+        asids = {current_asid(r, bool(va >> 55 & 1)) for r in self.regs_seen}
         vmids = {current_vmid(r) for r in self.regs_seen}
         return [(e, *e.usable(va, asids, vmids)) for e in self.entries + self.before_cse]
 
     # J1.1.4.75 AArch64.S1Walk from a walk-cache TLBRecord (walkstate.istable)
-    def through_walk_cache(self, entry, cached):
-        """The (registers, memory) pairs a walk through a table entry of `entry` may use:
-        the cached descriptors as they were (and so the walk from the TTBRs they were
-        walked from), the levels below from the tables accesses may be translated from
-        now, under the registers accesses may use now whose ASID is the entry's."""
+    def through_walk_cache(self, entry, cached, upper):
+        """The (registers, memory) pairs a walk through a table entry of `entry` (of the VA
+        range `upper` selects) may use: the cached descriptors as they were (and so the walk
+        from the TTBRs they were walked from), the levels below from the tables accesses may
+        be translated from now, under the registers accesses may use now whose ASID for that
+        range is the entry's."""
         ttbrs = dict(ttbr0=entry.regs.ttbr0, ttbr1=entry.regs.ttbr1)
         return [(replace(regs, **ttbrs), _CachedTables(cached, memory)) for regs in self.regs_seen
-                if current_asid(regs) == entry.asid for memory in self.memories_seen]
+                if current_asid(regs, upper) == entry.asid(upper) for memory in self.memories_seen]
 
     # J1.1.4.57 AArch64.S2Translate or a stage 2 TLBRecord (J1.1.4.47 AArch64.GetS2TLBContext)
     def _stage2_choices(self, vmids=(), born=None):

@@ -11,13 +11,13 @@ from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
     s1_decode_mem_attrs,
 )
-from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_SH, \
-    contiguous_size
+from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_ATTRINDX3, DESC_CONTIG, DESC_DBM, \
+    DESC_SH, contiguous_size
 from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Outcomes, Par, abort_class
 from harness.model.permissions import (
-    AccessKind, check_alignment, is_wb_shareable, s1_check_permissions, s1_has_alignment_fault,
+    DIRTY, AccessKind, check_alignment, is_wb_shareable, s1_check_permissions, s1_has_alignment_fault,
 )
-from harness.model.registers import SCTLR_M, walk_params
+from harness.model.registers import SCTLR_M, effective_nv1, walk_params
 from harness.model.walk import WalkFault, level_lsb, lpa_choices, s1_walk, \
     txsz_choices, va_is_out_of_range
 
@@ -48,13 +48,16 @@ ACCESS_KINDS = {
                       pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE)
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
+    # AT S1E1A (FEAT_ATS1A; J1.3.3.278 CreateAccDescAT, ATAccess_Any): neither read nor write, so
+    # AArch64.S1CheckPermissions checks nothing of it.
     **{op: AccessKind(read=op in ("at_s1e1r", "at_s1e0r", "at_s1e1rp"), write=op in ("at_s1e1w", "at_s1e0w", "at_s1e1wp"),
                       fetch=False, at=True, el0=op.startswith("at_s1e0"), size=0, pan=op.endswith("p"))
        for op in AT_OPS},
     # The two-stage ATs, executed at EL2 for the EL1&0 regime: their stage 1 checks are AT S1E1*'s and S1E0*'s.
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True,
                       el0=op.startswith("at_s12e0"), size=0) for op in AT_S12_OPS},
-    # AT S1E2R/W: the EL2 or EL2&0 regime's translation, with its (privileged) read or write permission.
+    # AT S1E2R/W: the EL2 or EL2&0 regime's translation, with its (privileged) read or write permission;
+    # AT S1E2A (FEAT_ATS1A, ATAccess_Any) with neither.
     **{op: AccessKind(read=op.endswith("r"), write=op.endswith("w"), fetch=False, at=True, el0=False, size=0)
        for op in AT_S1E2_OPS},
 }
@@ -77,6 +80,9 @@ LPA_RULE = ("descriptor bits[15:12] with the 64K granule and PAMax below 52 bits
             "whether they are OA[51:48] (an Address size fault when nonzero; AArch64.S1LeafBase, R_WDZFC)")
 PAGE_CROSSING_RULE = ("an unaligned access across a page boundary whose pages both fault: the abort of either "
                       "side (B2.8.2)")
+MIXED_PAGES_RULE = ("an access across a page boundary into another memory type (Normal, Device) or "
+                    "Shareability: CONSTRAINED UNPREDICTABLE, each page's own attributes, an Alignment fault "
+                    "caused by the memory type, or a NOP (K1.2.13)")
 VA_RANGE_RULE = "VA outside the TTBR's range (AArch64.VAIsOutOfRange): a level 0 Translation fault (R_VZZSZ)"
 
 
@@ -98,6 +104,8 @@ class _Faulted:
     fsc: int
     rule: str
     updates: tuple = ()
+    outputs: tuple = ()     # a fault after the walk: the output addresses it gave (Abort.outputs)
+    dirtybit: bool = False  # a Permission fault of the dirty state under PIE (FaultRecord.dirtybit)
 
 
 # J1.3.3.261 AArch64.BranchAddr
@@ -143,9 +151,19 @@ def _updates(params, walk, acc, fault_class):
     for AT, whose AF update is IMPLEMENTATION DEFINED)."""
     desc = walk.desc
     dirty = None
-    if params.ha and params.hd and DESC_DBM.get(desc) and DESC_AP.get(desc) & AP2 and acc.write and not acc.at:
+    # AArch64.SetDirtyState(walkparams.hd, walkparams.pie OR descriptor<51>, ...): under PIE every
+    # descriptor takes the update, clearing nDirty (bit 7, where AP[2] is without PIE).
+    if (params.ha and params.hd and (params.pie or DESC_DBM.get(desc)) and DESC_AP.get(desc) & AP2 and acc.write
+            and not acc.at):
         dirty = desc & ~(AP2 << DESC_AP.shift)
     return hw_update_choices(walk.desc_pa, desc, params.ha, dirty, acc, fault_class)
+
+
+# J1.1.4.1 AArch64.MAIRAttr of a leaf descriptor's AttrIndx (J1.1.4.73 AArch64.S1NextWalkStateLeaf)
+def leaf_attr(params, desc):
+    """The MAIR (or MAIR2) attribute byte of a leaf: with TCR2_ELx.AIE, AttrIndx[3] is descriptor bit 59."""
+    attrindx = DESC_ATTRINDX.get(desc) | (DESC_ATTRINDX3.get(desc) << 3 if params.aie else 0)
+    return mair_attr(params.mair, attrindx, params.mair2)
 
 
 # J1.1.4.55 AArch64.S1Translate's attributes: J1.1.4.56 AArch64.S1TreatAsNormalNC, J1.1.4.91/97
@@ -154,7 +172,7 @@ def _memattrs(params, walk, acc):
     """The attributes the access is made with: MAIR_EL1.Attr<AttrIndx>, made
     Normal Non-cacheable for a fetch from Device memory or with SCTLR_EL1.I = 0,
     and for Normal data with SCTLR_EL1.C = 0 (AArch64.S1Translate)."""
-    memattrs = s1_decode_mem_attrs(mair_attr(params.mair, DESC_ATTRINDX.get(walk.desc)))
+    memattrs = s1_decode_mem_attrs(leaf_attr(params, walk.desc))
     if memattrs.reserved:
         return memattrs, memattrs
     if acc.fetch and (memattrs.is_device or not params.i):
@@ -222,21 +240,22 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
     checks = []
     for alignment_fault, alignment_rule in s1_has_alignment_fault(acc, aligned, declared, wb_cached):
         if alignment_fault:
-            checks.append(("alignment", alignment_rule))
+            checks.append(("alignment", alignment_rule, False))
         else:
-            checks += [("permission" if faults else None, rule or alignment_rule)
+            checks += [("permission" if faults else None, rule or alignment_rule, faults == DIRTY)
                        for faults, rule in s1_check_permissions(params, walk, acc, declared, pan)]
     if len(checks) > 1:
-        rules.append(RESMAIR_RULE if declared.reserved else next(rule for _, rule in checks if rule))
+        rules.append(RESMAIR_RULE if declared.reserved else next(rule for _, rule, _ in checks if rule))
     lsb = level_lsb(params.granule, walk.level)
     end = (va | ((1 << lsb) - 1)) + 1
-    for fault_class, rule in checks:
+    for fault_class, rule, dirtybit in checks:
         for updates, update_rule in _updates(params, walk, acc, fault_class):
             if update_rule:
                 rules.append(update_rule)
             if fault_class is not None:
                 level = None if fault_class == "alignment" else walk.level
-                results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates))
+                results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates,
+                                        tuple(_output_addresses(params, walk, va)), dirtybit))
                 continue
             pas = _output_addresses(params, walk, va)
             if len(pas) > 1:
@@ -258,14 +277,16 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
 # J1.1.2.4 AArch64.DataAbort / J1.1.2.6 AArch64.InstructionAbort of a stage 1 fault
 def _abort(acc, el, far, piece, updates):
     return Abort(ec=abort_class(acc.fetch, el), fsc=piece.fsc, wnr=acc.write, s1ptw=False, far=far, rule=piece.rule,
-                 updates=updates)
+                 updates=updates, outputs=piece.outputs, dirtybit=piece.dirtybit)
 
 
-# J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT
+# J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT.  J1.3.5.4
+# ReportedPARAttrs and J1.3.5.5 ReportedPARShareability, IMPLEMENTATION DEFINED functions, are the identity
+# here: an implementation that implements every attribute as given (docs/model.md, review D14).
 def _par(piece):
     if isinstance(piece, _Faulted):
-        return Par(value=piece.fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS, rule=piece.rule,
-                   updates=piece.updates)
+        return Par(value=piece.fsc << par.PAR_FST.shift | piece.dirtybit << par.PAR_DIRTYBIT.shift | 1,
+                   mask=par.PAR_FAULT_FIELDS | par.PAR_DIRTYBIT.mask, rule=piece.rule, updates=piece.updates)
     mask = par.PAR_OK_FIELDS
     value = piece.pa & par.PAR_PA.mask
     if piece.attr is None:
@@ -309,12 +330,41 @@ def s1_translate(regs, memory, access):
     acc = ACCESS_KINDS[access.op]
     if access.el == 0:
         acc = replace(acc, el0=True)
+    elif access.op in ("ldtr64", "sttr64") and effective_nv1(regs):
+        # J1.1.3.98 AArch64.IsUnprivAccessPriv: at EL1 with EffectiveHCR_EL2_NVx()<1:0> = '11' LDTR/STTR are privileged.
+        acc = replace(acc, el0=False)
     va = access.va & MASK64
     params = walk_params(regs, bool(va >> 55 & 1))
     if acc.fetch:
         pc = branch_addr(params, va)
         return check_pc_alignment(pc, lambda: _s1_translate(regs, memory, access, acc, params, pc))
     return _s1_translate(regs, memory, access, acc, params, va)
+
+
+# K1.2.13 Crossing a page boundary with different memory types or Shareability attributes, in J1.1.3.112 Mem
+def _differ(attr, sh, first_attr, first_sh):
+    """Whether a piece's memory type (Normal or Device: MAIR attribute bits[7:4] = 0) or shareability
+    differs from the first piece's (None, left open by a reserved encoding: not known to differ)."""
+    if None in (attr, first_attr):
+        return False
+    return (attr >> 4 == 0) != (first_attr >> 4 == 0) or sh != first_sh
+
+
+# K1.2.13 in J1.1.3.112 Mem: the choices beside each page's own attributes (J1.1.2.4 AArch64.DataAbort of one)
+def _mixed_pages_choices(acc, el, va, pa, attr, sh, updates):
+    """An access that crosses into another memory type or shareability may instead take an
+    Alignment fault caused by the memory type (to EL1: stage 1 made the mismatch) or execute as a
+    NOP: neither accesses memory, so neither makes the dirty update; the walks' Access flag
+    updates may have been made or not (a fault's, Unpredictable_AFUPDATE).  A NOP is a Completes
+    with no spans (nothing read or written; a load's register keeps what it held)."""
+    af_only = tuple((at, old, old | DESC_AF.mask) for at, old, new in updates
+                    if new & DESC_AF.mask and not old & DESC_AF.mask)
+    fault = _Faulted(esr.fault_status("alignment", None), MIXED_PAGES_RULE)
+    choices = set()
+    for made in {(), af_only}:
+        choices.add(_abort(acc, el, va, fault, made))
+        choices.add(Completes(pa=pa, attr=attr, sh=sh, updates=made, spans=()))
+    return choices
 
 
 # J1.1.3.112 Mem across a page boundary: either side's fault (B2.8.2)
@@ -345,15 +395,18 @@ def _s1_translate(regs, memory, access, acc, params, va):
         piece = _Faulted(esr.fault_status("alignment", None), alignment_rule)
         return Outcomes({_abort(acc, access.el, va, piece, ())})
     outcomes = set()
-    # Pieces still to translate: (va, bytes left, spans so far, updates so far, attr, sh)
-    pending = [(va, max(acc.size, 1), (), (), None, None)]
+    # Pieces still to translate: (va, bytes left, spans so far, updates so far, attr, sh, whether a piece's
+    # memory type or shareability differs from the first's)
+    pending = [(va, max(acc.size, 1), (), (), None, None, False)]
     while pending:
-        piece_va, left, spans, updates, attr, sh = pending.pop()
+        piece_va, left, spans, updates, attr, sh, mixed = pending.pop()
         for piece in _translate_piece(regs, memory, acc, piece_va, aligned, rules, access.pan):
             if isinstance(piece, _Faulted):
                 outcome = _par(piece) if acc.at else _abort(acc, access.el, piece_va, piece, updates + piece.updates)
                 if spans and not acc.at:
-                    outcome = replace(outcome, before=(spans, attr))
+                    # The pieces before it: stage 2 translates them too (stage2.full_translate), and a
+                    # store's may have been written, leaving their memory UNKNOWN (D1.4.1.4).
+                    outcome = replace(outcome, before=(spans, attr), written=spans if acc.write else ())
                 outcomes.add(outcome)
                 if not spans and not acc.at:
                     outcomes |= _other_side_faults(regs, memory, access, acc, params, piece_va, left, aligned, rules)
@@ -365,10 +418,16 @@ def _s1_translate(regs, memory, access, acc, params, va):
             new_spans = spans + ((piece.pa, here),)
             new_updates = updates + piece.updates
             first_attr, first_sh = (piece.attr, piece.sh) if not spans else (attr, sh)
+            mixed = mixed or bool(spans) and _differ(piece.attr, piece.sh, attr, sh)
             if here < left:
                 # The next byte's VA wraps as the ASL's bits(64) arithmetic does: past the top is VA 0.
-                pending.append(((piece_va + here) & MASK64, left - here, new_spans, new_updates, first_attr, first_sh))
-            else:
-                outcomes.add(Completes(pa=new_spans[0][0], attr=first_attr, sh=first_sh, updates=new_updates,
-                                       spans=new_spans))
+                pending.append(((piece_va + here) & MASK64, left - here, new_spans, new_updates, first_attr, first_sh,
+                                mixed))
+                continue
+            outcomes.add(Completes(pa=new_spans[0][0], attr=first_attr, sh=first_sh, updates=new_updates,
+                                   spans=new_spans))
+            if mixed:
+                rules.append(MIXED_PAGES_RULE)
+                outcomes |= _mixed_pages_choices(acc, access.el, va, new_spans[0][0], first_attr, first_sh,
+                                                 new_updates)
     return Outcomes(outcomes, "; ".join(dict.fromkeys(r for r in rules if r)) or None)

@@ -1,0 +1,92 @@
+"""FEAT_XS in the TLB model (harness/model/tlb.py): an nXS TLBI (TLBI VAE1NXS ...) names
+the entries its plain form names, but may leave those whose XS attribute is 1 (C5.5;
+J1.1.3.449 TLBIMatch's TLBI_ExcludeXS), the XS attribute being S1DecodeMemAttrs' (J1.3.5.15)
+for a stage 1 entry and NOT FnXS for a stage 2 one (J1.1.4.79 AArch64.S2Walk)."""
+import pytest
+
+from harness.cases import CaseError, load_file
+from harness.model import Completes
+from harness.model.attributes import s1_xs
+from harness.predict import predict_case
+from tests.test_tlb import MAX, S2_CASE
+
+A, B = 0xAAAA, 0xBBBB
+
+
+def _case(tmp_path, mem, steps, requires='["FEAT_XS"]'):
+    """0x8000_0000 mapped to frame A as `mem`, remapped to frame B, then `steps`, and a load of it."""
+    path = tmp_path / "xs.toml"
+    path.write_text(f'''feature = "xs tests"
+[case.c]
+summary = "s"
+requires = {requires}
+map = [
+  {{ va = 0x8010_0000, to = "frame_a", level = 3 }},
+  {{ va = 0x8010_1000, to = "frame_b", level = 3 }},
+  {{ va = 0x8000_0000, to = "frame_a", level = 3, mem = "{mem}" }},
+]
+steps = [
+  {{ do = "store64", va = 0x8010_0000, value = 0xaaaa, expect = "ok" }},
+  {{ do = "store64", va = 0x8010_1000, value = 0xbbbb, expect = "ok" }},
+  {{ do = "load64", va = 0x8000_0000, expect = {{ value = 0xaaaa }} }},
+  {{ do = "map", va = 0x8000_0000, level = 3, to = "frame_b", mem = "{mem}" }},
+  {{ do = "dsb" }},
+''' + "".join(f"  {s},\n" for s in steps) + '''  { do = "isb" },
+  { do = "load64", va = 0x8000_0000, expect = { value = 0xbbbb } },
+]
+''')
+    return load_file(path)[0]
+
+
+def last_load(case):
+    return {o.value for o in predict_case(case, MAX)[-1] if isinstance(o, Completes)}
+
+
+@pytest.mark.parametrize("attr, xs", [
+    (0xFF, False), (0xEE, False), (0x40, False), (0xA0, False),         # Write-Back; FEAT_XS's NC and WT
+    (0x44, True), (0xBB, True), (0x4F, True),                            # Non-cacheable, Write-Through, mixed
+    (0x00, True), (0x04, True), (0x0C, True), (0x01, False), (0x0D, False),   # Device: NOT Attr<0>
+    (0x02, None), (0x70, None),                                          # reserved: any allocated encoding
+])
+def test_the_xs_attribute_of_a_mair_encoding(attr, xs):
+    # S1DecodeMemAttrs (J1.3.5.15): memattrs.xs; D8.7.4's list of the encodings with XS = 0.
+    assert s1_xs(attr) is xs
+
+
+@pytest.mark.parametrize("mem, tlbi, seen", [
+    ("normal", '{ do = "tlbi_vae1nxs", va = 0x8000_0000 }', {B}),        # XS = 0: removed as by VAE1
+    ("normal", '{ do = "tlbi_vmalle1isnxs" }', {B}),
+    ("normal", '{ do = "tlbi_vaale1nxs", va = 0x8000_0000 }', {B}),
+    ("normal_nc", '{ do = "tlbi_vae1nxs", va = 0x8000_0000 }', {A, B}),  # XS = 1: may stay
+    ("device_ngnre", '{ do = "tlbi_vmalle1nxs" }', {A, B}),
+    ("normal_wt", '{ do = "tlbi_vaae1isnxs", va = 0x8000_0000 }', {A, B}),
+    ("normal_nc", '{ do = "tlbi_vae1", va = 0x8000_0000 }', {B}),        # the plain form removes it
+    ("normal_nc", '{ do = "tlbi_vae1nxs", va = 0x8000_1000 }', {A, B}),  # another page
+])
+def test_an_nxs_tlbi_may_leave_entries_whose_xs_attribute_is_1(tmp_path, mem, tlbi, seen):
+    assert last_load(_case(tmp_path, mem, [tlbi, '{ do = "dsb" }'])) == seen
+
+
+def test_a_range_nxs_tlbi_needs_both_features(tmp_path):
+    tlbi = ['{ do = "tlbi_rvae1nxs", va = 0x8000_0000 }', '{ do = "dsb" }']
+    with pytest.raises(CaseError, match="needs FEAT_TLBIRANGE"):
+        _case(tmp_path, "normal", tlbi)
+    with pytest.raises(CaseError, match="needs FEAT_XS"):
+        _case(tmp_path, "normal", tlbi, requires='["FEAT_TLBIRANGE"]')
+    assert last_load(_case(tmp_path, "normal", tlbi, requires='["FEAT_XS", "FEAT_TLBIRANGE"]')) == {B}
+
+
+@pytest.mark.parametrize("maintenance, seen", [
+    # A stage 2 entry with FnXS = 0 has XS = 1: IPAS2E1NXS and VMALLS12E1NXS may leave it.
+    (['{ do = "tlbi_ipas2e1nxs", ipa = 0x8000_0000 }', '{ do = "dsb" }', '{ do = "tlbi_vmalle1" }', '{ do = "dsb" }'],
+     {A, B}),
+    (['{ do = "tlbi_vmalls12e1nxs" }', '{ do = "dsb" }'], {A, B}),
+    (['{ do = "tlbi_vmalls12e1" }', '{ do = "dsb" }'], {B}),
+])
+def test_a_stage_2_entry_s_xs_attribute_is_not_fnxs(tmp_path, maintenance, seen):
+    path = tmp_path / "s2.toml"
+    path.write_text(S2_CASE.replace('requires = ["FEAT_TLBIRANGE"]', 'requires = ["FEAT_XS"]')
+                    + "".join(f"  {s},\n" for s in maintenance)
+                    + '  { do = "isb" },\n  { do = "load64", va = 0x8000_0000, expect = { value = 0xbbbb } },\n]\n')
+    assert {o.value for o in predict_case(load_file(path)[0], MAX)[-1] if isinstance(o, Completes)} == seen
+
