@@ -56,6 +56,11 @@ static const struct access_kind {
 	[OP_STP64] = { probe_stp64, el0_stp64, STORES },
 	[OP_LDAR64] = { probe_ldar64, el0_ldar64, LOADS_VALUE },
 	[OP_STLR64] = { probe_stlr64, el0_stlr64, STORES },
+	[OP_LDXR64] = { probe_ldxr64, el0_ldxr64, LOADS_VALUE },
+	[OP_LDAXR64] = { probe_ldaxr64, el0_ldaxr64, LOADS_VALUE },
+	[OP_LDADD64] = { probe_ldadd64, el0_ldadd64, LOADS_VALUE },     /* the old contents */
+	[OP_SWP64] = { probe_swp64, el0_swp64, LOADS_VALUE },
+	[OP_CAS64] = { probe_cas64, el0_cas64, LOADS_VALUE },
 };
 
 static const struct access_kind *access_kind(u32 op)
@@ -63,10 +68,11 @@ static const struct access_kind *access_kind(u32 op)
 	return access_kinds[op].probe ? &access_kinds[op] : NULL;
 }
 
-/* A pair store's second register: OP_STP64's own (the step's mask field), OP_STP32's value's high half. */
+/* The second register a probe takes: OP_STP64's (the step's mask field), OP_CAS64's compare value (mask too),
+ * OP_STP32's value's high half. */
 static u64 second_register(const struct step *s)
 {
-	return s->op == OP_STP64 ? s->mask : s->value >> 32;
+	return s->op == OP_STP64 || s->op == OP_CAS64 ? s->mask : s->value >> 32;
 }
 
 /* The registers a data access leaves (nothing of a store's is reported). */

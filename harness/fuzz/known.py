@@ -128,6 +128,18 @@ def _block_oa_checked_whole():
     return [(walk, "desc_oa", desc_oa)]
 
 
+def _lse2_alignment_fault_as_a_write():
+    """Mem's Alignment fault of an exclusive or atomic access that leaves its aligned 16-byte
+    quantity (AArch64.UnalignedAccessFaults with FEAT_LSE2), but reported with WnR = 1 as a write's,
+    for LDXR as for LDADD; AlignmentFault's FaultRecord has NoFault's write, !read && write: 0."""
+    original = translate._abort
+
+    def _abort(acc, el, far, piece, updates):
+        outcome = original(acc, el, far, piece, updates)
+        return replace(outcome, wnr=True) if piece.rule == permissions.ATOMIC_16_RULE else outcome
+    return [(translate, "_abort", _abort)]
+
+
 def _implied_pxn_from_the_descriptor_ap():
     """AArch64.S1DirectBasePermissions, but "EL0 can write it, so EL1 cannot execute it" judged on
     the descriptor's AP[2:1] alone: a writable-clean page (DBM = 1, HA = HD = 1, AP[2] = 1) is
@@ -593,6 +605,10 @@ KNOWN_BUGS = (
     KnownBug("at_s12_permission_abort", "cases/at_s12.toml",
              "aborts (SIGABRT, the whole run) on an AT S12* whose stage 2 translation gives a Permission fault",
              _at_s12_permission_fault_aborts),
+    KnownBug("lse2_alignment_wnr", "cases/access_kinds.toml",
+             "reports WnR = 1 for the Alignment fault of an exclusive or atomic access that leaves its "
+             "aligned 16-byte quantity (FEAT_LSE2)",
+             _lse2_alignment_fault_as_a_write),
 )
 
 
