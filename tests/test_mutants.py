@@ -136,7 +136,7 @@ def cpu_ids(request):
 def _skip_unless_catchable(defect, cpu_ids):
     unmet = features.missing([NEEDS[defect]], *cpu_ids) if defect in NEEDS else []
     if unmet:
-        pytest.skip(f"this CPU lacks {', '.join(unmet)}: the cases that catch {defect} are skipped")
+        pytest.skip(f"this CPU {' and '.join(unmet)}: the cases that catch {defect} are skipped")
 
 
 @pytest.mark.parametrize("defect", DEFECTS)
