@@ -25,6 +25,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.matrix import BREAKS, MATCHES, NOT_RUN, ROOT, architecture, load_run
 from harness.qemu_builds import qemus_tool, resolve_qemu
+from harness.results import excused_steps
 from harness.versions import parse_range, parse_version
 
 SHOWS, FIXED, UNEXPLAINED = "shows it", "does not show it", "its cases depart, unexplained"
@@ -108,14 +109,7 @@ def explained_steps(run, name):
     """[(case id, n)]: the steps of a run whose observation the model explains by bug `name`, and
     (case id, "run") where it explains how a case's run ended (a QEMU that aborted), as the
     results' per-case `known_bugs` ({bug: [step numbers, "run"]}) say where they have it."""
-    out = []
-    for e in run.doc["cases"]:
-        out += [(e["id"], s["n"]) for s in e["steps"]
-                if any(name in bugs.split("+") for bugs in s.get("known_bugs") or ())]
-        per_case = e.get("known_bugs")
-        if isinstance(per_case, dict) and "run" in per_case.get(name, ()):
-            out.append((e["id"], "run"))
-    return out
+    return [(e["id"], n) for e in run.doc["cases"] for n in excused_steps(e, name)]
 
 
 def seen(bug, run):

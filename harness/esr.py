@@ -156,10 +156,12 @@ _UNLEVELLED = {
     "alignment": 0b100001,
     "tlb_conflict": 0b110000,
     "atomic_hw_update": 0b110001,           # unsupported atomic hardware update (FEAT_HAFDBS)
+    # EncodeLDFSC(Fault_Exclusive), IMPLEMENTATION DEFINED: an unsupported exclusive or atomic access (an
+    # atomic's Unpredictable_Atomic_MMU_IMPDEF_FAULT, J1.1.4.55)
+    "unsupported_atomic": 0b110101,
 }
-# IMPLEMENTATION DEFINED: lockdown, unsupported exclusive or atomic access.
-# Two codes share the class, so a case cannot name it.
-_IMPDEF = (0b110100, 0b110101)
+# IMPLEMENTATION DEFINED: lockdown (Fault_Lockdown).
+_IMPDEF = (0b110100,)
 
 FAULT_CLASSES = (*_LEVELLED, *_UNLEVELLED)
 
@@ -177,6 +179,7 @@ _FAULT_TEXT = {
     "alignment": "alignment fault",
     "tlb_conflict": "TLB conflict abort",
     "atomic_hw_update": "unsupported atomic hardware update fault",
+    "unsupported_atomic": "unsupported exclusive or atomic access fault",
     "impdef": "IMPLEMENTATION DEFINED fault",
     "unknown": "unknown fault",
 }

@@ -17,8 +17,8 @@ TGRAN16_2, TGRAN64_2, TGRAN4_2 = 32, 36, 40    # stage 2 granules: 0 as stage 1'
 HAFDBS, VMIDBITS, VH, HPDS, PAN, XNX = 0, 4, 8, 12, 20, 28
 # ID_AA64MMFR2_EL1
 CNP, VARANGE, AT, ST, FWB, E0PD = 0, 16, 32, 28, 40, 60
-# ID_AA64ISAR0_EL1: TLB = 0b0010 is FEAT_TLBIOS and FEAT_TLBIRANGE (0b0001: FEAT_TLBIOS alone)
-TLB = 56
+# ID_AA64ISAR0_EL1: TLB = 0b0010 is FEAT_TLBIOS and FEAT_TLBIRANGE (0b0001: FEAT_TLBIOS alone); Atomic = 0b0010 FEAT_LSE
+TLB, ATOMIC = 56, 20
 # ID_AA64MMFR2_EL1.NV: 1 FEAT_NV, 2 FEAT_NV2
 NV = 24
 # ID_AA64MMFR3_EL1 (D24.2.91)
@@ -94,6 +94,7 @@ FEATURES.update({
     "FEAT_VHE": ("the EL2&0 regime, HCR_EL2.E2H (ID_AA64MMFR1_EL1.VH)", lambda r: _field(r.mmfr1, VH) >= 1),
     "FEAT_LSE2": ("unaligned atomics, load-acquire and store-release within 16 bytes, SCTLR_ELx.nAA",
                   lambda r: _field(r.mmfr2, AT) >= 1),
+    "FEAT_LSE": ("the atomic instructions LDADD, SWP, CAS", lambda r: _field(r.isar0, ATOMIC) >= 2),
 })
 
 
@@ -140,7 +141,7 @@ FIELDS = {
     "s2granule16k": ((0, "TGran16_2", TGRAN16_2), (0, "TGran16", TGRAN16)),
     "s2granule64k": ((0, "TGran64_2", TGRAN64_2), (0, "TGran64", TGRAN64)),
     "FEAT_XNX": ((1, "XNX", XNX),), "FEAT_VMID16": ((1, "VMIDBits", VMIDBITS),), "FEAT_TLBIRANGE": ((3, "TLB", TLB),),
-    "FEAT_S2FWB": ((2, "FWB", FWB),), "FEAT_VHE": ((1, "VH", VH),), "FEAT_LSE2": ((2, "AT", AT),),
+    "FEAT_S2FWB": ((2, "FWB", FWB),), "FEAT_VHE": ((1, "VH", VH),), "FEAT_LSE2": ((2, "AT", AT),), "FEAT_LSE": ((3, "Atomic", ATOMIC),),
     "FEAT_TCR2": ((4, "TCRX", TCRX),), "FEAT_SCTLR2": ((4, "SCTLRX", SCTLRX),), "FEAT_S1PIE": ((4, "S1PIE", S1PIE),),
     "FEAT_S2PIE": ((4, "S2PIE", S2PIE),), "FEAT_S1POE": ((4, "S1POE", S1POE),), "FEAT_AIE": ((4, "AIE", AIE),),
     "FEAT_GCS": ((6, "GCS", GCS),), "FEAT_ASID2": ((5, "ASID2", ASID2),), "FEAT_ATS1A": ((8, "ATS1A", ATS1A),),
@@ -170,14 +171,15 @@ def has(name, *ids):
 
 
 def missing(requires, *ids):
-    """The requirements a CPU with these ID registers (ID_REGISTERS) does not meet, described.
-    "!NAME" requires NAME's absence."""
+    """The requirements a CPU with these ID registers (ID_REGISTERS) does not meet, each said of the
+    CPU: 'lacks NAME (...)', or for "!NAME" (NAME's absence required) 'has NAME, which the case
+    requires absent (...)'."""
     unmet = []
     for req in requires:
         name = req.lstrip("!")
         present = has(name, *ids)
         if req.startswith("!") and present:
-            unmet.append(f"the absence of {name} ({FEATURES[name][0]}; {fields_text(name, ids)})")
+            unmet.append(f"has {name}, which the case requires absent ({FEATURES[name][0]}; {fields_text(name, ids)})")
         elif not req.startswith("!") and not present:
-            unmet.append(f"{name} ({FEATURES[name][0]}; {fields_text(name, ids)})")
+            unmet.append(f"lacks {name} ({FEATURES[name][0]}; {fields_text(name, ids)})")
     return unmet

@@ -8,15 +8,22 @@ import re
 
 from harness.kdefs import kernel_header, read_defines
 
+# Load-exclusive of one X register (LDXR; LDAXR with acquire); the kernel issues no store-exclusive.
+EXCLUSIVE_LOADS = ("ldxr64", "ldaxr64")
+# FEAT_LSE atomics of one X register (no acquire or release): LDADD and SWP of `value` (Xs), CAS of `value`
+# (Xt) where memory holds `compare` (Xs); each returns the old contents (docs/model.md: ATOMIC_RESULT).
+ATOMICS = {"ldadd64": 8, "swp64": 8, "cas64": 8}
 # Loads and stores by the bytes they move: single registers, pairs (LDP/STP of two W or two X
 # registers, the second after the first: a load's value is the two as they lie in memory, a
-# store's value both, the first in its low half), load-acquire and store-release (LDAR/STLR).
-LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8, "ldp32": 8, "ldp64": 16, "ldar64": 8}
+# store's value both, the first in its low half), load-acquire and store-release (LDAR/STLR),
+# load-exclusive, and the atomics (loads that write too: their value is the old contents).
+LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8, "ldp32": 8, "ldp64": 16, "ldar64": 8,
+         "ldxr64": 8, "ldaxr64": 8, **ATOMICS}
 STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8, "stp32": 8, "stp64": 16, "stlr64": 8}
 # The pairs, by the size of one register (Mem's alignment unit: AArch64 Mem[] checks an element, not the pair).
 PAIRS = {"ldp32": 4, "ldp64": 8, "stp32": 4, "stp64": 8}
 # Load-acquire (AccessDescriptor.acqsc) and store-release (relsc) of one register.
-ACQUIRE_RELEASE = ("ldar64", "stlr64")
+ACQUIRE_RELEASE = ("ldar64", "stlr64", "ldaxr64")
 # at_s1e1a: FEAT_ATS1A's AT S1E1A, stage 1 without permission checks (ATAccess_Any).
 AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp", "at_s1e1a")
 # What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.
@@ -118,12 +125,12 @@ FETCH_MAGIC = read_defines(kernel_header("probe.h"))["FETCH_MAGIC"]
 # kernel/el0.S), no writeback: loads `LDRB/LDRH/LDR w0`, `LDR/LDTR/LDAR x0`, stores
 # `STRB/STRH/STR w1`, `STR/STTR/STLR x1`, all `[x0]`.  What LSInstructionSyndrome (Arm ARM
 # J1.3.3.11) reports of each when ISV = 1: (SAS: log2 of the size, SSE, SRT, SF, AR: acquire or
-# release).  Pairs have none: ESR_ELx.ISV is 1 only for a load or store of a single
-# general-purpose register (D24.2.46, ISV).
+# release).  Pairs, exclusives and atomics have none: ESR_ELx.ISV is 1 only for a load or store of
+# a single general-purpose register, "excluding Load Exclusive or Store Exclusive" (D24.2.46, ISV).
 LS_SYNDROME_FIELDS = ("SAS", "SSE", "SRT", "SF", "AR")
 LS_SYNDROME = {
     **{op: (size.bit_length() - 1, 0, 0, int(size == 8), int(op in ACQUIRE_RELEASE))
-       for op, size in LOADS.items() if op not in PAIRS},
+       for op, size in LOADS.items() if op not in PAIRS and op not in EXCLUSIVE_LOADS and op not in ATOMICS},
     **{op: (size.bit_length() - 1, 0, 1, int(size == 8), int(op in ACQUIRE_RELEASE))
        for op, size in STORES.items() if op not in PAIRS},
 }

@@ -8,9 +8,10 @@ registers an access may still use."""
 from dataclasses import replace
 
 from harness.ops import (
-    DESC_WRITES, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
+    ATOMICS, DESC_WRITES, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
 )
 from harness import declared
+from harness.model.atomics import atomic_result
 from harness.model.descriptors import DESC_AF
 from harness.model.memory import UnknownMemory
 from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, union
@@ -44,7 +45,7 @@ def _effects(step, outcome, memory):
     """The outcome as observed (a load's value, a fetch's stub) and the memory after it."""
     after = memory
     written = getattr(outcome, "written", ())
-    if outcome.updates or written or step.op in STORES and isinstance(outcome, Completes):
+    if outcome.updates or written or (step.op in STORES or step.op in ATOMICS) and isinstance(outcome, Completes):
         after = memory.copy()
         for pa, _, new in outcome.updates:
             after.write64(pa, new)
@@ -58,6 +59,20 @@ def _effects(step, outcome, memory):
             after.write(pa, size, value >> shift)
             shift += 8 * size
         return outcome, after
+    if step.op in ATOMICS:
+        # The old contents come back, and what is written depends on them: on memory nobody declared the
+        # model cannot say (the step is unjudged, and those bytes stay unknown).
+        try:
+            old = _read(after, outcome.spans)
+        except UnknownMemory as e:
+            for pa, size in outcome.spans:
+                after.forget(pa, size)
+            return Unknown(f"an atomic on memory the case does not declare ({e})", outcome.updates), after
+        new, shift = atomic_result(step.op, old, step.value, step.mask), 0
+        for pa, size in outcome.spans:
+            after.write(pa, size, new >> shift)
+            shift += 8 * size
+        return replace(outcome, value=old), after
     try:
         if step.op in LOADS:
             return replace(outcome, value=_read(after, outcome.spans)), after
@@ -250,7 +265,8 @@ def predict_case(case, ids, pool_base=None):
                 observed, after = _effects(step, outcome, tlb.memory)
                 seen.add(observed)
                 faulted = isinstance(outcome, Abort)
-                key = (faulted, outcome.updates, getattr(outcome, "spans", ()) if step.op in STORES else (),
+                key = (faulted, outcome.updates,
+                       getattr(outcome, "spans", ()) if step.op in STORES or step.op in ATOMICS else (),
                        getattr(outcome, "written", ()))
                 if key in effects:
                     continue

@@ -20,7 +20,7 @@ _DECIMAL = re.compile(r"^(0|[1-9][0-9]*)$")
 _SIGNED_DECIMAL = re.compile(r"^(0|-?[1-9][0-9]*)$")
 _HEX = re.compile(r"^0x(0|[1-9a-f][0-9a-f]{0,15})$")      # 64 bits at most
 
-DECIMAL_KEYS = frozenset({"n", "el", "kernel_el", "status", "vector", "cases", "index", "stage"})
+DECIMAL_KEYS = frozenset({"n", "el", "kernel_el", "status", "vector", "cases", "index", "stage", "walks", "after"})
 SIGNED_DECIMAL_KEYS = frozenset({"level"})      # walk levels: -1 exists with TCR_EL1.DS = 1
 
 
@@ -45,8 +45,10 @@ EVENTS = {
     "regs": Keys(("tcr", "mair", "sctlr", "ttbr0", "ttbr1"),
                  optional=("el", "hcr", "vtcr", "vttbr", "tcr2", "pir", "pire0", "mair2", "s2pir")),
     "walk": Keys(("n", "when", "level", "table", "index", "desc"), optional=("stage",)),
-    # walk: the digest of the step's walk (kernel/pgtable.h pgt_walk_digest) where its walk records are left out
-    "step": Keys(("n", "va", "result"), optional=("walk",), by="result", variants={
+    # An access step's record says how its walk is reported: walk, the digest of the step's walk
+    # (kernel/pgtable.h pgt_walk_digest) where its walk records are left out; walks, the number of
+    # its walk records before it; after, the number of its walk records after it (CaseRecords checks them).
+    "step": Keys(("n", "va", "result"), optional=("walk", "walks", "after"), by="result", variants={
         # desc: a descriptor step's slot, after it; value_hi: an LDP of two X registers' second
         "ok": Keys(optional=("value", "value_hi", "desc")),
         "fault": Keys(("esr", "far", "elr"), optional=("el", "hpfar")),
@@ -268,7 +270,25 @@ class Output:
                 when[record.word("when")].append(record)
             else:
                 setattr(case, record.event, record)
+        for case in cases.values():
+            case.problems.extend(_walks_missing_or_extra(case))
         return cases
+
+
+def _walks_missing_or_extra(case):
+    """The walk records of a case that its step records do not account for: a step record says
+    how many it sent before it (walks=) and after it (after=), so a lost walk record is a problem
+    of the run, never read as a walk that read fewer descriptors (or none)."""
+    problems = []
+    for n, record in sorted(case.steps.items()):
+        walks = case.walks.get(n, {"before": [], "after": []})
+        for when, key in (("before", "walks"), ("after", "after")):
+            got, said = len(walks[when]), record.fields.get(key)
+            if got != (said or 0):
+                says = (f"says {said} walk record{'s' if said != 1 else ''} {when} it" if said is not None
+                        else f"announces no walk records {when} it")
+                problems.append(f"step {n}'s record {says}; {got} arrived (records lost or garbled): rerun it")
+    return problems
 
 
 def parse_output(text):

@@ -35,7 +35,10 @@ def resolve_qemu(name):
                                f"(apt-get install qemu-system-arm)")
         return os.path.abspath(name)
     qemus = qemus_tool()
-    builds = qemus.cached(qemus.cache_dir())
+    try:
+        builds = qemus.cached(qemus.cache_dir())
+    except qemus.BadManifest as e:
+        raise HarnessError(str(e)) from None
     if name in builds:
         return builds[name]["wrapper"]
     found = shutil.which(name)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness.bugs import FIXED, SHOWS, UNEXPLAINED, seen, seen_text
 from harness.matrix import SHORT_OUTCOME, architecture, differs
+from harness.results import describe_excused
 from harness.summary import ALL, KINDS, family, kind, summary
 
 STYLE = """
@@ -52,6 +53,7 @@ tr.differs td.id { border-left: 4px solid #c60; }
 #bugs td { vertical-align: top; }
 #bugs td.versions { white-space: nowrap; }
 #bugs td.seen { white-space: nowrap; text-align: center; }
+#bugs td.seen details ul { white-space: normal; text-align: left; margin: 0; padding-left: 1em; }
 #bugs .shows { background: #f7dfa8; }
 #bugs .fixed { background: #cdeccd; }
 #bugs .unexplained { background: #f4b6b6; }
@@ -178,6 +180,16 @@ SEEN_CLASS = {SHOWS: "shows", FIXED: "fixed", UNEXPLAINED: "unexplained"}
 SEEN_WORD = {SHOWS: "shows it", FIXED: "no", UNEXPLAINED: "departs, unexplained"}
 
 
+def _excused(s):
+    """A run's cell of a bug it shows: the count, opening to the steps it excuses, instance by instance."""
+    by_case = {}
+    for case, n in s.steps:
+        by_case.setdefault(case, []).append(n)
+    items = "".join(f"<li><code>{html.escape(c)}</code>: {html.escape(describe_excused(ns))}</li>"
+                    for c, ns in by_case.items())
+    return f'<details class="excused"><summary>{SEEN_WORD[SHOWS]} ({len(s.steps)})</summary><ul>{items}</ul></details>'
+
+
 def bugs_table(bugs, runs):
     """The known-bug catalogue (harness/bugs.py): a row per bug, a cell per run saying whether
     the model's verdicts show it there; the cell's title has the figures."""
@@ -188,7 +200,7 @@ def bugs_table(bugs, runs):
         ranges = " / ".join(sorted(set(b.ranges.values())))
         cells = "".join(
             f'<td class="seen {SEEN_CLASS.get(s.state, "not-run")}" title="{esc(seen_text(s))}">'
-            f'{SEEN_WORD.get(s.state, "not run")}{f" ({len(s.steps)})" if s.state == SHOWS else ""}</td>'
+            + (_excused(s) if s.state == SHOWS else SEEN_WORD.get(s.state, "not run")) + '</td>'
             for s in (seen(b, r) for r in runs))
         cases = "".join(f"<li><code>{esc(c)}</code></li>" for c in b.cases)
         rows.append(f'<tr><td><b>{esc(b.name)}</b></td><td>{esc(b.rule or "(no rule given)")}</td>'

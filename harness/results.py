@@ -46,6 +46,23 @@ def case_entry(case, nodeid, judgement, outcome, reason=None):
     return entry
 
 
+def excused_steps(entry, name):
+    """What known bug `name` excuses in a results entry: its step numbers whose departures the model
+    explains by it (alone or with other bugs), and "run" where it explains how the run ended."""
+    steps = [s["n"] for s in entry.get("steps") or ()
+             if any(name in bugs.split("+") for bugs in s.get("known_bugs") or ())]
+    per_case = entry.get("known_bugs")
+    ended = isinstance(per_case, dict) and "run" in per_case.get(name, ())
+    return steps + ["run"] * ended
+
+
+def describe_excused(excused):
+    """'steps 0, 3 and how the run ended' for excused_steps' list."""
+    steps = [str(n) for n in excused if n != "run"]
+    parts = [f"step{'s' * (len(steps) > 1)} {', '.join(steps)}"] if steps else []
+    return " and ".join(parts + ["how the run ended"] * ("run" in excused))
+
+
 def _lines(doc):
     """The document as JSON with one case instance a line: greppable, and a fifth smaller than
     indented JSON (2.5 MB instead of 3.1 MB for 807 instances)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness import crosscheck, esr, features, walk_digest
 from harness.fuzz import known
-from harness.cases import STORES
+from harness.cases import MAINT_OPS, STORES
 from harness.kdefs import kernel_header, read_defines
 from harness.observation import observe
 from harness.protocol import PREFIX, PROTOCOL_VERSION, parse_output
@@ -100,6 +100,14 @@ class Settings:
     hang_check: float | None = HANG_CHECK   # qemu.run_kernel's progress check
     console: str = "uart"                   # the channel of the kernel's records (qemu.CONSOLES)
     predictions: object = None              # a predictions.PredictionCache (None: the model evaluates every step)
+    # Whether QEMU's known bugs may explain a departure: not in a run that tests another
+    # implementation (--implementation), whose bugs are its own (a bug of QEMU excuses nothing there).
+    qemu_bugs: bool = True
+
+
+def bugs_version(settings):
+    """The QEMU version whose known bugs may explain departures in runs under `settings` (None: none may)."""
+    return qemu_version(settings.qemu) if settings.qemu_bugs else None
 
 
 def timeout_for(case, settings):
@@ -154,10 +162,11 @@ def _step_verdicts(case, observations):
 
 
 def _with_model(verdicts, case, records, observations, boot, settings):
-    """The step verdicts with the reference model's view of each step added (harness/crosscheck.py).
-    A step whose departures known bugs explain has its own expectation's failures explained too:
-    they are the same departure, seen by the case."""
-    version = qemu_version(settings.qemu)
+    """The step verdicts with the reference model's view of each step added (harness/crosscheck.py),
+    known bugs of the QEMU of `settings` explaining departures (none in a run of another
+    implementation: bugs_version).  A step whose departures known bugs explain has its own
+    expectation's failures explained too: they are the same departure, seen by the case."""
+    version = bugs_version(settings)
     views = crosscheck.step_views(case, records, boot, version, observations,
                                   frozenset(v.n for v in verdicts if not v.ok), settings.predictions)
     out = []
@@ -219,7 +228,7 @@ def _judge(case, records, run, settings, shares_run, boot):
         j.problems.append(f"{why}; the CPU was at {where}; the case's records stop {_records_stop(records)}")
     if exception is not None:
         stop = f"{_describe_exception(exception, settings.kernel)}; {_how_it_ended(run)}"
-        bugs = _stop_explained(case, records, exception, boot, settings)
+        bugs = _run_end_explained(case, records, run, boot, settings, shares_run)
         if bugs:
             _explain_the_abort(j, stop, bugs)
         else:
@@ -234,7 +243,7 @@ def _judge(case, records, run, settings, shares_run, boot):
         elif not records.end:
             stop = (f"the case's records stop {_records_stop(records)}, "
                     f"before its end record: {_how_it_ended(run)}")
-            bugs = _abort_explained(case, records, run, boot, settings, shares_run)
+            bugs = _run_end_explained(case, records, run, boot, settings, shares_run)
             if bugs:
                 _explain_the_abort(j, stop, bugs)
             else:
@@ -247,6 +256,12 @@ def _judge(case, records, run, settings, shares_run, boot):
         j.problems.extend(f"step {n}'s record names va={record.num('va'):#x}, not the step's {case.steps[n].va:#x} "
                           "(garbled output): rerun it" for n, record in sorted(records.steps.items())
                           if n < len(case.steps) and record.num("va") != case.steps[n].va)
+        # An access step's record says how its walk is reported (docs/protocol.md): without that, a
+        # walk whose records were all lost would read as one that read nothing.
+        j.problems.extend(f"step {n}'s record says neither its walk's digest (walk=) nor how many walk records "
+                          "it sent (walks=): a damaged record: rerun it" for n, record in sorted(records.steps.items())
+                          if n < len(case.steps) and case.steps[n].op not in MAINT_OPS
+                          and record.word("result") != "error" and not {"walk", "walks"} & record.fields.keys())
         if boot is None:
             # Without the boot record the model cannot judge (it needs the CPU's ID registers): a
             # garbled output, never a pass on the case's expectations alone.
@@ -260,31 +275,21 @@ def _judge(case, records, run, settings, shares_run, boot):
     return j
 
 
-def _abort_explained(case, records, run, boot, settings, shares_run):
-    """The known bugs (names) under whose variant QEMU aborts at the first step of `case` left
-    without a record, where QEMU did abort there (SIGABRT, records begun, no exception record);
-    () otherwise."""
-    if shares_run or run.signal != signal.SIGABRT or boot is None or records.regs is None or records.exception:
+def _run_end_explained(case, records, run, boot, settings, shares_run):
+    """The known bugs (names) under whose variant the run ends (known.RunEnds) at the first step of
+    `case` left without a record, where the run did end so there: QEMU killed by a signal, or the
+    kernel's exception record inside the case; () otherwise."""
+    exception = records.exception
+    if shares_run or boot is None or records.regs is None or run.signal is None and exception is None:
         return ()
     n = next((k for k in range(len(case.steps)) if k not in records.steps), None)
     if n is None:
         return ()
+    ended = known.RunEnd(signal=run.signal, esr=esr.decode_esr(exception.num("esr")) if exception else None,
+                         el=exception.fields.get("el") if exception else None)
     pool_base = records.regs.num("ttbr0") & ~0xFFFF
-    return tuple(bug.name for bug in known.explain(qemu_version(settings.qemu), case, features.boot_ids(boot),
-                                                   pool_base, n, None, aborted=True))
-
-
-def _stop_explained(case, records, exception, boot, settings):
-    """The known bugs (names) under whose variant the kernel stops before the case's first step (its own
-    accesses fault: known.KernelStops), where it did so: an exception record before any step's, a
-    Translation fault at level 0 (a stage 2 walk that faults at once); () otherwise."""
-    fault = esr.decode_esr(exception.num("esr"))
-    if boot is None or records.regs is None or records.steps or not case.steps or \
-            (fault.fault, fault.level) != ("translation", 0):
-        return ()
-    pool_base = records.regs.num("ttbr0") & ~0xFFFF
-    return tuple(bug.name for bug in known.explain(qemu_version(settings.qemu), case, features.boot_ids(boot),
-                                                   pool_base, 0, None, aborted=False))
+    return tuple(bug.name for bug in known.explain(bugs_version(settings), case, features.boot_ids(boot),
+                                                   pool_base, n, None, ended=ended))
 
 
 def _explain_the_abort(j, stop, bugs):

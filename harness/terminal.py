@@ -4,7 +4,8 @@
     UNJUDGED <id>: step <n>: <the model's reason>; rerun: <command>
                                                           one per instance the model could not judge
     known bugs of QEMU 7.2.22: 18 bugs, 61 instances xfailed (-v: each instance's reason)
-      <bug>  <rule>: <n> xfailed (<ids>) ...             one line per known bug
+      <bug>  <rule>: <n> xfailed (<id> (<steps it excuses>), ...) ...
+                                                          one line per known bug
     skipped <n>: <reason> (<ids>)                         one line per reason
     <n> of <m> verdicts are from a rerun alone ...        (-v: which)
     ... pytest's own counts ...
@@ -22,6 +23,8 @@ from pathlib import Path
 from collections import defaultdict
 
 import pytest
+
+from harness.results import describe_excused, excused_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN = 3           # instance IDs a line names before "+N more" (without -v)
@@ -168,13 +171,17 @@ class TerminalSummary:
         write(f"known bugs of {who}: {len(groups)} bugs, {xfailed} instances "
               f"xfailed{'' if verbose else ' (-v: each instance with its reason)'}:")
         width = max(map(len, groups))
+        by_id = {e["id"]: e for e in bugged}
         for bug, g in groups.items():
+            def excusing(ids):
+                """Each instance with what the bug excuses in it (its steps, how its run ended)."""
+                return [f"{i} ({describe_excused(x)})" if (x := excused_steps(by_id[i], bug)) else i for i in ids]
             parts = []
             if g["xfailed"]:
-                parts.append(f"{len(g['xfailed'])} xfailed ({_ids(g['xfailed'], verbose)})")
+                parts.append(f"{len(g['xfailed'])} xfailed ({_ids(excusing(g['xfailed']), verbose)})")
             if g["seen"]:
                 parts.append(f"{len(g['seen'])} passed their own checks with it in a step "
-                             f"({_ids(g['seen'], verbose)})")
+                             f"({_ids(excusing(g['seen']), verbose)})")
             rule = rules.get(bug)
             write(f"  {bug:{width}}  {rule + ': ' if rule else ''}{'; '.join(parts)}")
 

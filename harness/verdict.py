@@ -234,6 +234,10 @@ def judge_step(n, step, obs):
             _check_abort(step, obs, problems)
     elif obs.result == "fault":
         problems.append(f"expected no exception; got {obs.describe()}")
+    elif obs.result != "ok":
+        # A fix-up's access that did not fault (result=error), an access answered with a PAR: not the
+        # access completing, whatever the model says of it (audit finding 12).
+        problems.append(f"expected the access to complete; got {obs.describe()}")
     elif step.op == "fetch" and obs.value != FETCH_MAGIC:
         problems.append(f"expected the fetched stub to return {FETCH_MAGIC:#x}; got {obs.value:#x}")
     elif e.kind == "value":

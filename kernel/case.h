@@ -326,12 +326,22 @@ struct raw {
  */
 #define OP_AT_S1E1A         89
 #define OP_AT_S1E2A         90
-#define OP_COUNT            91
+/*
+ * Load-exclusive (LDXR; LDAXR, with acquire) and the FEAT_LSE atomics of one X register,
+ * each reporting the old contents as the step record's value: LDADD and SWP of value,
+ * CAS of value where memory holds mask (the compare value, Xs).
+ */
+#define OP_LDXR64           91
+#define OP_LDAXR64          92
+#define OP_LDADD64          93
+#define OP_SWP64            94
+#define OP_CAS64            95
+#define OP_COUNT            96
 
 struct step {
 	u64 va, value;
 	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces; OP_AT_S12*: VTTBR_EL2's flipped;
-	                           OP_STP64: the second register */
+	                           OP_STP64: the second register; OP_CAS64: the compare value */
 	u32 op;                 /* OP_* */
 	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches), or the case's EL: 1, 2 with REGIME_EL20 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */

@@ -6,11 +6,22 @@
  *
  * x0 = va, x1 = value to store; returns the loaded value or PAR_EL1 in x0.
  */
+	.arch armv8.1-a         /* the FEAT_LSE atomics (a step runs one only where the CPU has them) */
 .macro probe name, insn:vararg
 	.global \name
 	.type \name, %function
 \name:
 	\insn
+	ret
+.endm
+
+/* A probe whose access leaves its result in \result, moved to x0 (a faulting access resumes at the move). */
+.macro probe_result name, result, insn:vararg
+	.global \name
+	.type \name, %function
+\name:
+	\insn
+	mov	x0, \result
 	ret
 .endm
 
@@ -34,6 +45,12 @@ __probes_start:
 	probe probe_stp64, stp x1, x2, [x0]
 	probe probe_ldar64, ldar x0, [x0]
 	probe probe_stlr64, stlr x1, [x0]
+	probe probe_ldxr64, ldxr x0, [x0]
+	probe probe_ldaxr64, ldaxr x0, [x0]
+	/* FEAT_LSE: the old contents to x0 (through x3 and x2: no register both address and result). */
+	probe_result probe_ldadd64, x3, ldadd x1, x3, [x0]
+	probe_result probe_swp64, x3, swp x1, x3, [x0]
+	probe_result probe_cas64, x2, cas x2, x1, [x0]
 	.global __probes_end
 __probes_end:
 

@@ -9,7 +9,7 @@
 
 #include "types.h"
 
-#define PROTOCOL_VERSION 3
+#define PROTOCOL_VERSION 4
 
 void record_begin(const char *event);
 void record_str(const char *key, const char *value);

@@ -56,6 +56,11 @@ static const struct access_kind {
 	[OP_STP64] = { probe_stp64, el0_stp64, STORES },
 	[OP_LDAR64] = { probe_ldar64, el0_ldar64, LOADS_VALUE },
 	[OP_STLR64] = { probe_stlr64, el0_stlr64, STORES },
+	[OP_LDXR64] = { probe_ldxr64, el0_ldxr64, LOADS_VALUE },
+	[OP_LDAXR64] = { probe_ldaxr64, el0_ldaxr64, LOADS_VALUE },
+	[OP_LDADD64] = { probe_ldadd64, el0_ldadd64, LOADS_VALUE },     /* the old contents */
+	[OP_SWP64] = { probe_swp64, el0_swp64, LOADS_VALUE },
+	[OP_CAS64] = { probe_cas64, el0_cas64, LOADS_VALUE },
 };
 
 static const struct access_kind *access_kind(u32 op)
@@ -63,10 +68,11 @@ static const struct access_kind *access_kind(u32 op)
 	return access_kinds[op].probe ? &access_kinds[op] : NULL;
 }
 
-/* A pair store's second register: OP_STP64's own (the step's mask field), OP_STP32's value's high half. */
+/* The second register a probe takes: OP_STP64's (the step's mask field), OP_CAS64's compare value (mask too),
+ * OP_STP32's value's high half. */
 static u64 second_register(const struct step *s)
 {
-	return s->op == OP_STP64 ? s->mask : s->value >> 32;
+	return s->op == OP_STP64 || s->op == OP_CAS64 ? s->mask : s->value >> 32;
 }
 
 /* The registers a data access leaves (nothing of a store's is reported). */
@@ -193,39 +199,63 @@ static const struct pgtable *current_tt0(const struct step_run *c)
 	return &c->spaces[0];
 }
 
+/* A step's walk: stage 1's, and under stage 2 the stage 2 walk of the IPA it gives. */
+struct step_walk {
+	bool walked;            /* false: the hardware reads nothing for this VA */
+	bool has_s2;
+	struct walk s1, s2;
+};
+
 /*
  * The walk of step n's VA, from the TTBR that VA bit 55 selects, and under
  * stage 2 the stage 2 walk of the IPA it gives (stage 1's own tables are at
- * IPA = PA): printed as walk records (report = true), and its digest
- * (pgt_walk_digest) returned.  Nothing is read where the hardware reads
- * nothing: walks of that half disabled (EPDn), or the VA outside its range
- * (with TBI the top byte is not part of it).
+ * IPA = PA).  Nothing is read where the hardware reads nothing: walks of that
+ * half disabled (EPDn), or the VA outside its range (with TBI the top byte is
+ * not part of it).
  */
-static u64 walk_step(const struct step_run *c, unsigned n, const char *when, bool report)
+static void walk_step(const struct step_run *c, unsigned n, struct step_walk *sw)
 {
 	u64 va = c->steps[n].va;
 	bool upper = va & BIT(55);
 	const struct pgtable *pt = upper ? c->tt1 : current_tt0(c);
-	u64 digest = WALK_DIGEST_SEED;
-	struct walk w;
 
+	sw->walked = sw->has_s2 = false;
 	/* The EL2 regime has one range, TTBR0_EL2's: a VA with bit 55 set is outside it. */
 	if ((upper && c->regime->el2) || (upper ? c->regime->epd1 : c->regime->epd0) ||
 	    !pgt_va_in_range(pt->va_bits, va, upper ? c->regime->tbi1 : c->regime->tbi0))
-		return digest;
-	pgt_walk(pt, va, c->memory, &w);
-	digest = pgt_walk_digest(digest, &w, 1);
-	if (report)
-		report_walk_reads(n, when, &w, 1);
-	if (c->s2 && w.valid) {
-		struct walk w2;
-
-		pgt_walk(c->s2, w.pa, c->memory, &w2);
-		digest = pgt_walk_digest(digest, &w2, 2);
-		if (report)
-			report_walk_reads(n, when, &w2, 2);
+		return;
+	pgt_walk(pt, va, c->memory, &sw->s1);
+	sw->walked = true;
+	if (c->s2 && sw->s1.valid) {
+		pgt_walk(c->s2, sw->s1.pa, c->memory, &sw->s2);
+		sw->has_s2 = true;
 	}
+}
+
+/* How many walk records a step's walk is reported in: the step record says it (walks=, after=). */
+static unsigned walk_reads(const struct step_walk *sw)
+{
+	return (sw->walked ? sw->s1.nreads : 0) + (sw->has_s2 ? sw->s2.nreads : 0);
+}
+
+/* The walk's digest (pgt_walk_digest): what the step record carries where its walk records are left out. */
+static u64 walk_digest(const struct step_walk *sw)
+{
+	u64 digest = WALK_DIGEST_SEED;
+
+	if (sw->walked)
+		digest = pgt_walk_digest(digest, &sw->s1, 1);
+	if (sw->has_s2)
+		digest = pgt_walk_digest(digest, &sw->s2, 2);
 	return digest;
+}
+
+static void report_walk(unsigned n, const char *when, const struct step_walk *sw)
+{
+	if (sw->walked)
+		report_walk_reads(n, when, &sw->s1, 1);
+	if (sw->has_s2)
+		report_walk_reads(n, when, &sw->s2, 2);
 }
 
 /*
@@ -255,7 +285,13 @@ static void run_step(const struct step_run *c, unsigned n)
 		s = &c->steps[n - 1];   /* the retry: the access that faulted, again */
 	}
 	bool full = full_walks(c, n);
-	u64 digest = walk_step(c, n, "before", full);
+	/* Hardware Access flag and dirty state updates (of either stage) may write descriptors of the walk. */
+	bool after = c->regime->ha || c->regime->hd || c->s2_updates;
+	struct step_walk before_walk, after_walk;
+
+	walk_step(c, n, &before_walk);
+	if (full)
+		report_walk(n, "before", &before_walk);
 
 	const struct access_kind *access = access_kind(s->op);
 	struct reg_pair loaded = { 0, 0 };
@@ -285,12 +321,20 @@ static void run_step(const struct step_run *c, unsigned n)
 	probe.armed = PROBE_NONE;
 	if (c->s2)
 		el2_fault = hvc_call(HVC_TAKE_FAULT, 0, 0, 0, 0);
+	if (after)
+		walk_step(c, n, &after_walk);
 
+	/* The step record says how its walks are reported, so that a lost walk record is seen lost:
+	 * the digest, or the number of walk records before it (and after it). */
 	record_begin("step");
 	record_dec("n", n);
 	record_hex("va", s->va);
-	if (!full)
-		record_hex("walk", digest);
+	if (full)
+		record_dec("walks", walk_reads(&before_walk));
+	else
+		record_hex("walk", walk_digest(&before_walk));
+	if (after)
+		record_dec("after", walk_reads(&after_walk));
 	if (el2_fault.x0) {
 		/* Taken to EL2: its syndrome, fault address and faulting IPA register, raw. */
 		record_str("result", "fault");
@@ -315,9 +359,8 @@ static void run_step(const struct step_run *c, unsigned n)
 			record_hex("value_hi", loaded.second);
 	}
 	record_end();
-	/* Hardware Access flag and dirty state updates (of either stage) may have written descriptors of the walk. */
-	if (c->regime->ha || c->regime->hd || c->s2_updates)
-		walk_step(c, n, "after", true);
+	if (after)
+		report_walk(n, "after", &after_walk);
 }
 
 void run_steps(const void *arg)

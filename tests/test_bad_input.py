@@ -68,7 +68,7 @@ BAD = [
     ("unknown_op", 'steps = [ { do = "load128", va = 0x8000_0000, expect = "ok" } ]', "steps[0].do",
      "'load128' is not one of"),
     ("store_value_on_load", 'steps = [ { do = "load64", va = 0x8000_0000, value = 1, expect = "ok" } ]',
-     "steps[0].value", "only stores take a value"),
+     "steps[0].value", "only stores and atomics take a value"),
     ("value_too_wide_for_load", 'steps = [ { do = "load32", va = 0x8000_0000, expect = { value = 0x1_0000_0000 } } ]',
      "steps[0].expect.value", "does not fit in a 32-bit load"),
     ("level_outside_regime", 'regime = { granule = "64K" }\nmap = [ { va = 0x8000_0000, to = "frame0", level = 0 } ]',

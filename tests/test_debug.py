@@ -59,8 +59,8 @@ def test_an_el2_case_runs_in_its_boot_mode_in_batch_gdb(gdb, case, el):
     run = gdb(case)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
-    assert "what=no_el2" not in out and "MMUT 3 error" not in out, out
+    assert "what=no_el2" not in out and "MMUT 4 error" not in out, out
     assert "Breakpoint 1" in out and "run_steps" in out, out
     assert f"steps at EL{el}" in out, out
     case_id = case.replace("cases/stage2.toml::", "stage2.")
-    assert f"MMUT 3 end case={case_id}" in out, out
+    assert f"MMUT 4 end case={case_id}" in out, out

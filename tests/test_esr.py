@@ -19,6 +19,7 @@ CODES = {
     ("alignment", None): 0b100001,
     ("tlb_conflict", None): 0b110000,
     ("atomic_hw_update", None): 0b110001,
+    ("unsupported_atomic", None): 0b110101,     # Fault_Exclusive
 }
 
 
@@ -35,7 +36,6 @@ def test_fault_status_round_trip(cls, level):
 
 @pytest.mark.parametrize("code, decoded", [
     (0b110100, ("impdef", None)),       # lockdown
-    (0b110101, ("impdef", None)),       # unsupported exclusive or atomic
     (0b111101, ("unknown", None)),      # AArch32 section domain fault
     (0b111110, ("unknown", None)),      # AArch32 page domain fault
     (0b011000, ("unknown", None)),

@@ -106,8 +106,28 @@ def test_a_skip_names_the_id_register_field_that_says_the_feature_is_absent():
     assert set(features.FIELDS) == set(features.FEATURES)
     cortex_a57 = (0x1124, 0x0, 0x0, 0x11120)
     assert features.missing(["FEAT_PAN3", "FEAT_VHE"], *cortex_a57) == [
-        "FEAT_PAN3 (SCTLR_EL1.EPAN: PAN for EL0-executable memory; ID_AA64MMFR1_EL1.PAN = 0x0)",
-        "FEAT_VHE (the EL2&0 regime, HCR_EL2.E2H (ID_AA64MMFR1_EL1.VH); ID_AA64MMFR1_EL1.VH = 0x0)"]
+        "lacks FEAT_PAN3 (SCTLR_EL1.EPAN: PAN for EL0-executable memory; ID_AA64MMFR1_EL1.PAN = 0x0)",
+        "lacks FEAT_VHE (the EL2&0 regime, HCR_EL2.E2H (ID_AA64MMFR1_EL1.VH); ID_AA64MMFR1_EL1.VH = 0x0)"]
+    # A feature a case requires absent: the CPU has it (no "lacks the absence of").
+    qemu_max = (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120)
+    assert features.missing(["!FEAT_XNX"], *qemu_max) == [
+        "has FEAT_XNX, which the case requires absent (stage 2 XN[0]: execute-never for EL1 or EL0 alone; "
+        "ID_AA64MMFR1_EL1.XNX = 0x1)"]
+
+
+def test_a_lost_walk_record_fails_the_case(suite, tmp_path, real_qemu):
+    """A console that loses the last walk record of each step's walk (level 3 here): the model
+    would fill the read from the declared layout and pass the case; the step records say how many
+    walk records they sent, so the case FAILs as a damaged run (audit finding 7)."""
+    status = tmp_path / "status"
+    fake = _fake(tmp_path, real_qemu, f'{{ "{real_qemu}" "$@"; echo $? > "{status}"; }} | '
+                                      "grep --line-buffered -v ' walk n=[0-9]* when=before level=3 '; "
+                                      f'exit $(cat "{status}")')
+    run = suite("--isolated", select=nodes("l3_reserved_type", cases=CASES, family="translation"), cases=CASES,
+                qemu=str(fake))
+    assert run.outcomes() == {PLAIN: "failed"}, run.output
+    problems = "\n".join(run.case(PLAIN)["problems"])
+    assert "arrived (records lost or garbled): rerun it" in problems, problems
 
 
 def test_the_later_features_are_read_from_the_boot_records_later_id_registers():
@@ -122,5 +142,5 @@ def test_the_later_features_are_read_from_the_boot_records_later_id_registers():
                              "FEAT_ATS1A", "FEAT_XS", "FEAT_NV2", "!FEAT_S1POE"], *sid) == []
     bookworm = (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120, 0, 0, 0x21, 0, 0)
     assert features.missing(["FEAT_S1PIE", "FEAT_GCS"], *bookworm) == [
-        "FEAT_S1PIE (stage 1 permission indirection (TCR2_ELx.PIE, PIR_ELx, PIRE0_ELx); ID_AA64MMFR3_EL1.S1PIE = 0x0)",
-        "FEAT_GCS (Guarded Control Stack; ID_AA64PFR1_EL1.GCS = 0x0)"]
+        "lacks FEAT_S1PIE (stage 1 permission indirection (TCR2_ELx.PIE, PIR_ELx, PIRE0_ELx); ID_AA64MMFR3_EL1.S1PIE = 0x0)",
+        "lacks FEAT_GCS (Guarded Control Stack; ID_AA64PFR1_EL1.GCS = 0x0)"]

@@ -23,6 +23,7 @@ def run(version, *entries, cpu="max"):
 
 
 BROKEN = entry("xfailed", (FAULT, "completes, value 0x0", False))
+BROKEN["steps"][0]["known_bugs"] = ["b"]        # the model explains the step by the case's bug
 FIXED = entry("passed", (FAULT, FAULT, True))
 STRICT_XPASS = entry("failed", (FAULT, FAULT, True))
 
@@ -93,7 +94,7 @@ def test_no_differences():
 
 
 def bug(rng):
-    return [SimpleNamespace(id="f.c", xfail=SimpleNamespace(qemu=rng))]
+    return [SimpleNamespace(id="f.c", xfail=SimpleNamespace(name="b", qemu=rng))]
 
 
 def test_a_range_pinned_to_the_broken_run_is_narrowed_to_the_first_fixed_release():
@@ -119,6 +120,15 @@ def test_a_broken_run_outside_the_range_is_reported():
     findings = [text for _, text in bug_range_findings(runs, bug("<8.2"))]
     assert findings == ['11.1.3 -cpu max does not match the architecture and is outside the known-bug range '
                         'qemu = "<8.2"']
+
+
+def test_a_departure_inside_the_range_that_the_bug_does_not_explain_is_reported():
+    """Audit finding 1: any departure inside a bug's range read as the bug."""
+    other = entry("failed", (FAULT, "completes, value 0x0", False))      # no step explained by the bug
+    findings = [text for _, text in bug_range_findings([run("7.2.22", other), run("10.0.2", FIXED)], bug("<10.0.2"))]
+    assert findings == ['7.2.22 -cpu max departs from the architecture inside the known-bug range qemu = "<10.0.2", '
+                        'but [bug.b] explains none of its steps: another departure, not this bug']
+    assert bug_range_findings([run("7.2.22", BROKEN), run("10.0.2", FIXED)], bug("<10.0.2")) == []
 
 
 def test_a_regression_on_the_same_cpu():

@@ -1,5 +1,5 @@
 """The model's access descriptor for each access kind the kernel issues beyond the single-register
-load and store: the alignment each is checked for (J1.1.3.112 Mem, J1.1.3.106
+load and store (pairs, load-acquire/store-release, load-exclusive, FEAT_LSE atomics): the alignment each is checked for (J1.1.3.112 Mem, J1.1.3.106
 AArch64.UnalignedAccessFaults), the memory-type branch (J1.1.4.29
 AArch64.S1HasAlignmentFaultDueToMemType, J1.1.4.37 its stage 2 twin) and the syndrome (ISV and the
 instruction syndrome: J1.1.3.2 AArch64.InstructionSyndromeValid, ESR_EL2.ISV in D24.2.46)."""
@@ -7,12 +7,15 @@ import pytest
 
 from harness.model import Abort, Access, Completes, Memory, s1_translate
 from harness.model.attributes import MemAttrs, NORMAL_NC, s1_decode_mem_attrs
+from harness.esr import ESR_ISS_WNR
+from harness.model.atomics import atomic_result
 from harness.model.permissions import (
-    LSE2_ALIGNMENT_RULE, ORDERED_16_RULE, ORDERED_NO_LSE2_RULE, s1_has_alignment_fault,
+    ATOMIC_16_RULE, ATOMIC_NO_LSE2_RULE, LSE2_ALIGNMENT_RULE, ORDERED_16_RULE, ORDERED_NO_LSE2_RULE,
+    s1_has_alignment_fault,
 )
 from harness.model.registers import SCTLR_A, SCTLR_C, SCTLR_NAA
 from harness.model.stage2 import instruction_syndrome
-from harness.model.translate import ACCESS_KINDS
+from harness.model.translate import ACCESS_KINDS, ATOMIC_MMU_RULE, FSC_UNSUPPORTED_ATOMIC
 from harness.ops import LS_SYNDROME
 from tests.test_model import AF, DEVICE, PAGE, PAGE_DESC, SCTLR, SH_INNER, VA, chain, fault_of, memory, one, regs
 
@@ -145,3 +148,73 @@ def test_unaligned_memory_type_branches(op, memattrs, wb_cached, want):
 def test_an_aligned_access_never_faults_for_its_memory_type():
     for op in ("load64", "ldp64", "ldar64", "stlr64"):
         assert s1_has_alignment_fault(ACCESS_KINDS[op], True, MemAttrs(device="nGnRnE"), False) == [(False, "")]
+
+
+# ------------------------------------------------------------------ exclusives and atomics
+
+@pytest.mark.parametrize("op", ["ldxr64", "ldaxr64", "ldadd64", "swp64", "cas64"])
+def test_unaligned_exclusive_or_atomic_without_lse2_faults_before_translation(op):
+    # B2.8.2.1.2: without FEAT_LSE2 an unaligned exclusive or atomic access is an Alignment fault.
+    outcome = one(outcomes_of(op, BASE + 4, mem=Memory()))
+    assert (fault_of(outcome), outcome.wnr, outcome.rule) == (ALIGNMENT, False, ATOMIC_NO_LSE2_RULE)
+
+
+@pytest.mark.parametrize("op", ["ldxr64", "ldaxr64", "ldadd64"])
+def test_lse2_exclusive_or_atomic_alignment_follows_mem_single_granule(op):
+    # Within 16 bytes: made (Normal WB Shareable).  Across 16 bytes but within a 4096-byte block: the
+    # IMPLEMENTATION DEFINED MemSingleGranule (16 to 4096) decides.  Across 4096 bytes: always a fault.
+    assert kinds(outcomes_of(op, BASE + 4, mmfr2=MMFR2_LSE2)) == {"made"}
+    across_16 = outcomes_of(op, BASE + 12, mmfr2=MMFR2_LSE2)
+    assert kinds(across_16) == {ALIGNMENT, "made"}
+    assert ATOMIC_16_RULE in across_16.rule
+    words = chain(BASE, PAGE | PAGE_DESC, 3)
+    words.update(chain(BASE + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
+    assert kinds(outcomes_of(op, BASE + 0xFFC, mmfr2=MMFR2_LSE2, mem=memory(words))) == {ALIGNMENT}
+
+
+def test_an_exclusive_pair_would_be_aligned_by_the_whole_access():
+    # Mem: "if accdesc.ispair && !accdesc.exclusive then size DIV 2 else size".
+    from dataclasses import replace
+    assert replace(ACCESS_KINDS["ldp64"], exclusive=True).alignment == 16
+    assert ACCESS_KINDS["ldp64"].alignment == 8
+
+
+def test_an_atomic_needs_read_and_write_permission_and_wnr_says_which_failed():
+    read_only = PAGE | PAGE_DESC | 0b10 << 6            # AP = 0b10: EL1 read-only
+    for op in ("ldadd64", "swp64", "cas64"):
+        fault = one(outcomes_of(op, BASE + 8, leaf=read_only))
+        assert (fault_of(fault), fault.wnr) == (("permission", 3), True)   # a read would not fault
+    # EL0 on an EL1-only page: the read faults too, WnR = 0 (ESR_ELx.WnR for atomics; NoFault's write).
+    el0 = s1_translate(regs(), memory(chain(BASE, PAGE | PAGE_DESC, 3)), Access("ldadd64", BASE + 8, el=0))
+    assert (fault_of(one(el0)), one(el0).wnr) == (("permission", 3), False)
+    unmapped = one(outcomes_of("swp64", BASE + 8, mem=memory(chain(BASE, 0, 3))))
+    assert (fault_of(unmapped), unmapped.wnr) == (("translation", 3), False)
+
+
+@pytest.mark.parametrize("leaf", [NORMAL_NC_PAGE, NON_SHAREABLE_WB, DEVICE_PAGE])
+def test_an_atomic_elsewhere_than_write_back_shareable_memory_may_be_unsupported(leaf):
+    # AArch64.S1Translate's last check: Unpredictable_Atomic_MMU_IMPDEF_FAULT, DFSC 0b110101 with WnR UNKNOWN.
+    outcomes = outcomes_of("ldadd64", BASE + 8, leaf=leaf)
+    faults = [o for o in outcomes if isinstance(o, Abort)]
+    assert len(faults) == 1 and faults[0].fsc == FSC_UNSUPPORTED_ATOMIC and faults[0].wnr is None
+    assert faults[0].esr().mask & ESR_ISS_WNR.mask == 0
+    assert kinds(outcomes) == {("unsupported_atomic", None), "made"}
+    assert ATOMIC_MMU_RULE in outcomes.rule
+    # Exclusives are not atomicop: no such fault.
+    assert kinds(outcomes_of("ldxr64", BASE + 8, leaf=leaf)) == {"made"}
+
+
+def test_exclusives_and_atomics_have_no_instruction_syndrome():
+    fault = Abort(ec=0x24, fsc=0b000111, wnr=False, s1ptw=False, far=VA, rule="", stage=2, ipa=VA)
+    for op in ("ldxr64", "ldaxr64", "ldadd64", "swp64", "cas64"):
+        assert instruction_syndrome(regs(), Access(op, VA), fault).syndrome is None
+
+
+@pytest.mark.parametrize("op,old,value,compare,new", [
+    ("ldadd64", 0xFFFF_FFFF_FFFF_FFFF, 2, 0, 1),
+    ("swp64", 5, 7, 0, 7),
+    ("cas64", 5, 7, 5, 7),
+    ("cas64", 5, 7, 6, 5),
+])
+def test_what_an_atomic_writes(op, old, value, compare, new):
+    assert atomic_result(op, old, value, compare) == new

@@ -227,3 +227,28 @@ def test_a_write_to_a_clean_stage2_location_under_s2pie():
     store = only(full_translate(hw, memory, Access("store64", 0x8000_0010)))
     assert isinstance(store, Completes) and store.updates == ((S2_LEAF_PA, clean, clean | DIRTY),)
     assert not only(full_translate(hw, memory, Access("load64", 0x8000_0010))).updates
+
+
+# ------------------------------------------------------------------ the kernel's own indices
+
+def test_the_kernels_own_mappings_keep_what_they_need_under_pie_and_s2pie():
+    """harness/cases/translation.py's KERNEL_PI and KERNEL_S2PI against the kernel's own mappings
+    (harness/declared.py mirrors kernel/tables.c and stage2.c; tests/test_declared.py checks the
+    mirror): each mapping's PI index has the permissions the kernel uses it for, so that a case
+    turning PIE on keeps the kernel running."""
+    from harness import declared
+    from harness.cases.translation import KERNEL_PI, KERNEL_S2PI
+    # (ram, device, text, data, el0_code): what EL1 (EL2) needs of each, and EL0 of the EL0 code page
+    needs = ("rwx", "rw", "rx", "rw", "")
+    for prots, el2 in ((declared._KERNEL_PROTS, None), (declared._KERNEL_PROTS_EL2, "nvhe")):
+        pir, pire0 = KERNEL_PI[el2]["pir"], KERNEL_PI[el2]["pire0"]
+        for prot, need in zip(prots, needs):
+            perms = s1_indirect(pir[pi_index(prot)])
+            assert all(getattr(perms, p) for p in need), (el2, hex(prot), need)
+        if el2 is None:
+            el0 = s1_indirect(pire0[pi_index(prots[4])])
+            assert el0.r and el0.x and not el0.w
+            assert all(pire0[pi_index(p)] == 0 for p in prots[:4])    # EL0 gets nothing of the kernel's own
+    for prot, need in ((declared._S2_KERNEL_RAM, ("r", "w", "px", "ux")), (declared._S2_KERNEL_DEVICE, ("r", "w"))):
+        perms = s2_indirect(KERNEL_S2PI[pi_index(prot)])
+        assert all(getattr(perms, p) for p in need), (hex(prot), need)

@@ -8,7 +8,7 @@ from harness.protocol import EVENTS, PROTOCOL_VERSION, ProtocolError, parse_outp
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 
-BOOT = "MMUT 3 boot el=1 midr=0xf0510 mmfr0=0x1 mmfr1=0x2 mmfr2=0x3 isar0=0x4 cases=2"
+BOOT = "MMUT 4 boot el=1 midr=0xf0510 mmfr0=0x1 mmfr1=0x2 mmfr2=0x3 isar0=0x4 cases=2"
 
 
 def doc_example():
@@ -20,7 +20,7 @@ def doc_example():
 
 
 def test_version_comes_from_record_h():
-    assert PROTOCOL_VERSION == 3
+    assert PROTOCOL_VERSION == 4
 
 
 def test_doc_example():
@@ -38,17 +38,16 @@ def test_doc_example():
     assert (before[-1].num("desc"), after[-1].num("desc")) == (0x8000041000387, 0x8000041000707)
     assert [(w.num("table"), w.num("index")) for w in before] == \
         [(0x400A0000, 0), (0x400A2000, 2), (0x400A6000, 0), (0x400A7000, 0)]
-    assert demo.walks[3]["after"] == [] and demo.walks[3]["before"][-1].num("desc") == 0
-    assert sorted(demo.steps) == [0, 1, 3, 5]
+    assert demo.walks[3]["after"][-1].num("desc") == 0 and demo.walks[3]["before"][-1].num("desc") == 0
+    assert sorted(demo.steps) == [0, 3]
     assert demo.steps[0].word("result") == "ok" and "value" not in demo.steps[0].fields
-    assert demo.steps[1].num("value") == 0xDEADBEEF
+    assert (demo.steps[0].num("walks"), demo.steps[0].num("after")) == (4, 4)
     fault = demo.steps[3]
     assert (fault.num("esr"), fault.num("far"), fault.num("elr")) == (0x96000007, 0x80001000, 0x400810F0)
-    assert demo.steps[5].num("par") == 0xFF00000041000B80
 
 
 def test_crlf_and_other_lines():
-    text = "QEMU noise\r\n" + BOOT + "\r\nMMUT 3 exit status=3\r\n"
+    text = "QEMU noise\r\n" + BOOT + "\r\nMMUT 4 exit status=3\r\n"
     out = parse_output(text)
     assert out.other == ["QEMU noise"]
     assert out.boot.line == BOOT
@@ -56,36 +55,36 @@ def test_crlf_and_other_lines():
 
 
 def test_truncated_last_line():
-    whole = parse_output(BOOT + "\nMMUT 3 begin case=a")
+    whole = parse_output(BOOT + "\nMMUT 4 begin case=a")
     assert [r.event for r in whole.records] == ["boot", "begin"] and whole.garbage == []
-    cut = parse_output(BOOT + "\nMMUT 3 step n=0 va=0x1000 result=fau")
-    assert [g.line for g in cut.garbage] == ["MMUT 3 step n=0 va=0x1000 result=fau"]
+    cut = parse_output(BOOT + "\nMMUT 4 step n=0 va=0x1000 result=fau")
+    assert [g.line for g in cut.garbage] == ["MMUT 4 step n=0 va=0x1000 result=fau"]
     assert "result=fau" in cut.garbage[0].reason
 
 
 @pytest.mark.parametrize("line, reason", [
-    ("MMUT 1 begin case=a", "protocol version '1', expected 3"),
-    ("MMUT 2 begin case=a", "protocol version '2', expected 3"),
-    ("MMUT x begin case=a", "protocol version 'x', expected 3"),
-    ("MMUT 3", "no event"),
+    ("MMUT 1 begin case=a", "protocol version '1', expected 4"),
+    ("MMUT 2 begin case=a", "protocol version '2', expected 4"),
+    ("MMUT x begin case=a", "protocol version 'x', expected 4"),
+    ("MMUT 4", "no event"),
     ("MMUT  2", "no event"),
-    ("MMUT 3 reboot case=a", "unknown event 'reboot'"),
-    ("MMUT 3 step n=0 va=0x1000 result=fault esr=0x96000007", "step lacks elr, far"),
-    ("MMUT 3 step n=0 va=0x1000", "step lacks result"),
-    ("MMUT 3 step n=0 va=0x1000 result=par", "step lacks par"),
-    ("MMUT 3 step n=0 va=0x1000 result=ok par=0x1", "step does not take par"),
-    ("MMUT 3 error what=map case=a", "error lacks error, index"),
-    ("MMUT 3 begin case=a extra", "malformed key=value 'extra'"),
-    ("MMUT 3 begin case=a=b", "malformed key=value 'case=a=b'"),
-    ("MMUT 3 begin case=", "malformed key=value 'case='"),
-    ("MMUT 3 begin case=a case=b", "key 'case' repeated"),
-    ("MMUT 3 step n=0 va=1000 result=ok", "va=1000: expected 0x"),
-    ("MMUT 3 step n=0 va=0x0g result=ok", "va=0x0g: expected 0x"),
-    ("MMUT 3 step n=0 va=0x01 result=ok", "va=0x01: expected 0x"),
-    ("MMUT 3 step n=0 va=0xABC result=ok", "va=0xABC: expected 0x"),
-    ("MMUT 3 step n=0x1 va=0x0 result=ok", "n=0x1: expected a decimal number"),
-    ("MMUT 3 step n=0 va=0x0 result=maybe", "result=maybe: expected one of error, fault, ok, par"),
-    ("MMUT 3 exception kind=odd vector=0 esr=0x0 far=0x0 elr=0x0 spsr=0x0", "kind=odd: expected one of"),
+    ("MMUT 4 reboot case=a", "unknown event 'reboot'"),
+    ("MMUT 4 step n=0 va=0x1000 result=fault esr=0x96000007", "step lacks elr, far"),
+    ("MMUT 4 step n=0 va=0x1000", "step lacks result"),
+    ("MMUT 4 step n=0 va=0x1000 result=par", "step lacks par"),
+    ("MMUT 4 step n=0 va=0x1000 result=ok par=0x1", "step does not take par"),
+    ("MMUT 4 error what=map case=a", "error lacks error, index"),
+    ("MMUT 4 begin case=a extra", "malformed key=value 'extra'"),
+    ("MMUT 4 begin case=a=b", "malformed key=value 'case=a=b'"),
+    ("MMUT 4 begin case=", "malformed key=value 'case='"),
+    ("MMUT 4 begin case=a case=b", "key 'case' repeated"),
+    ("MMUT 4 step n=0 va=1000 result=ok", "va=1000: expected 0x"),
+    ("MMUT 4 step n=0 va=0x0g result=ok", "va=0x0g: expected 0x"),
+    ("MMUT 4 step n=0 va=0x01 result=ok", "va=0x01: expected 0x"),
+    ("MMUT 4 step n=0 va=0xABC result=ok", "va=0xABC: expected 0x"),
+    ("MMUT 4 step n=0x1 va=0x0 result=ok", "n=0x1: expected a decimal number"),
+    ("MMUT 4 step n=0 va=0x0 result=maybe", "result=maybe: expected one of error, fault, ok, par"),
+    ("MMUT 4 exception kind=odd vector=0 esr=0x0 far=0x0 elr=0x0 spsr=0x0", "kind=odd: expected one of"),
 ])
 def test_malformed(line, reason):
     with pytest.raises(ProtocolError, match=re.escape(reason)):
@@ -100,40 +99,40 @@ def test_parse_record_needs_the_prefix():
 
 
 def test_error_variants():
-    build = parse_record("MMUT 3 error case=a what=map index=3 error=occupied")
+    build = parse_record("MMUT 4 error case=a what=map index=3 error=occupied")
     assert (build.case, build.word("what"), build.num("index"), build.word("error")) == \
         ("a", "map", 3, "occupied")
-    assert parse_record("MMUT 3 error what=unknown_case case=nope").case == "nope"
-    assert parse_record("MMUT 3 error what=cmdline_too_long").case is None
-    assert parse_record("MMUT 3 error what=bad_range range=#3-2").word("range") == "#3-2"
-    bad = parse_record("MMUT 3 error what=bad_blob field=steps index=7")
+    assert parse_record("MMUT 4 error what=unknown_case case=nope").case == "nope"
+    assert parse_record("MMUT 4 error what=cmdline_too_long").case is None
+    assert parse_record("MMUT 4 error what=bad_range range=#3-2").word("range") == "#3-2"
+    bad = parse_record("MMUT 4 error what=bad_blob field=steps index=7")
     assert (bad.word("field"), bad.num("index"), bad.case) == ("steps", 7, None)
-    assert "index" not in parse_record("MMUT 3 error what=bad_blob field=magic").fields
+    assert "index" not in parse_record("MMUT 4 error what=bad_blob field=magic").fields
     with pytest.raises(ProtocolError, match="field=padding: expected one of"):
-        parse_record("MMUT 3 error what=bad_blob field=padding")
+        parse_record("MMUT 4 error what=bad_blob field=padding")
 
 
 def test_typed_accessors():
-    record = parse_record("MMUT 3 begin case=a")
+    record = parse_record("MMUT 4 begin case=a")
     with pytest.raises(TypeError):
         record.num("case")
     with pytest.raises(KeyError):
         record.word("what")
 
 
-EXCEPTION = "MMUT 3 exception kind=unexpected vector=0 esr=0xf2000000 far=0x0 elr=0x40081000 spsr=0x3c5"
+EXCEPTION = "MMUT 4 exception kind=unexpected vector=0 esr=0xf2000000 far=0x0 elr=0x40081000 spsr=0x3c5"
 
 
 def test_exception_naming_its_case():
-    out = parse_output("\n".join([BOOT, "MMUT 3 begin case=a", EXCEPTION + " case=a", ""]))
+    out = parse_output("\n".join([BOOT, "MMUT 4 begin case=a", EXCEPTION + " case=a", ""]))
     a = out.cases()["a"]
     assert a.begin and not a.end and a.exception.word("kind") == "unexpected"
     assert a.exception.num("esr") == 0xF2000000
 
 
 def test_exception_without_case_goes_to_the_open_case():
-    out = parse_output("\n".join([BOOT, "MMUT 3 begin case=a", "MMUT 3 end case=a",
-                                  "MMUT 3 begin case=b", EXCEPTION, ""]))
+    out = parse_output("\n".join([BOOT, "MMUT 4 begin case=a", "MMUT 4 end case=a",
+                                  "MMUT 4 begin case=b", EXCEPTION, ""]))
     cases = out.cases()
     assert cases["a"].exception is None
     assert cases["b"].exception.line == EXCEPTION
@@ -141,45 +140,45 @@ def test_exception_without_case_goes_to_the_open_case():
 
 
 def test_exception_outside_cases_is_not_attached():
-    out = parse_output("\n".join([BOOT, "MMUT 3 begin case=a", "MMUT 3 end case=a", EXCEPTION, ""]))
+    out = parse_output("\n".join([BOOT, "MMUT 4 begin case=a", "MMUT 4 end case=a", EXCEPTION, ""]))
     assert out.cases()["a"].exception is None
     assert out.records[-1].event == "exception"
 
 
 def test_unknown_case_error_is_attached():
-    out = parse_output("MMUT 3 error what=unknown_case case=nope\nMMUT 3 exit status=1\n")
+    out = parse_output("MMUT 4 error what=unknown_case case=nope\nMMUT 4 exit status=1\n")
     nope = out.cases()["nope"]
     assert not nope.begin and nope.error.word("what") == "unknown_case" and nope.problems == []
 
 
 def test_problems():
     out = parse_output("\n".join([
-        "MMUT 3 step n=0 va=0x0 result=ok",
-        "MMUT 3 begin case=a",
-        "MMUT 3 step n=1 va=0x0 result=ok",
-        "MMUT 3 step n=1 va=0x8 result=ok",
-        "MMUT 3 end case=a",
-        "MMUT 3 end case=a",
-        "MMUT 3 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
+        "MMUT 4 step n=0 va=0x0 result=ok",
+        "MMUT 4 begin case=a",
+        "MMUT 4 step n=1 va=0x0 result=ok",
+        "MMUT 4 step n=1 va=0x8 result=ok",
+        "MMUT 4 end case=a",
+        "MMUT 4 end case=a",
+        "MMUT 4 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
     ]))
     a = out.cases()["a"]
     assert a.problems == [
-        "repeated: MMUT 3 step n=1 va=0x8 result=ok",
-        "repeated: MMUT 3 end case=a",
-        "outside begin..end: MMUT 3 end case=a",
+        "repeated: MMUT 4 step n=1 va=0x8 result=ok",
+        "repeated: MMUT 4 end case=a",
+        "outside begin..end: MMUT 4 end case=a",
     ]
     assert a.steps[1].num("va") == 0x8
     # A case's own records name no case: outside a case's begin..end they belong to none.
     assert [(g.line, g.reason) for g in out.garbage] == [
-        ("MMUT 3 step n=0 va=0x0 result=ok", "a step record outside any case's begin..end"),
-        ("MMUT 3 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5", "a regs record outside any case's begin..end"),
+        ("MMUT 4 step n=0 va=0x0 result=ok", "a step record outside any case's begin..end"),
+        ("MMUT 4 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5", "a regs record outside any case's begin..end"),
     ]
 
 
 def test_a_case_s_records_belong_to_the_case_begun():
     out = parse_output("\n".join([
-        "MMUT 3 begin case=a", "MMUT 3 step n=0 va=0x0 walk=0x1234 result=ok", "MMUT 3 end case=a",
-        "MMUT 3 begin case=b", "MMUT 3 step n=0 va=0x8 result=ok", "MMUT 3 end case=b",
+        "MMUT 4 begin case=a", "MMUT 4 step n=0 va=0x0 walk=0x1234 result=ok", "MMUT 4 end case=a",
+        "MMUT 4 begin case=b", "MMUT 4 step n=0 va=0x8 result=ok", "MMUT 4 end case=b",
     ]))
     cases = out.cases()
     assert cases["a"].steps[0].case == "a" and cases["a"].steps[0].num("walk") == 0x1234
@@ -187,14 +186,14 @@ def test_a_case_s_records_belong_to_the_case_begun():
     assert out.garbage == [] and cases["a"].problems == cases["b"].problems == []
 
 
-WALK = "MMUT 3 walk n=0 when=before level=-1 table=0x400a0000 index=15 desc=0x400a7003"
+WALK = "MMUT 4 walk n=0 when=before level=-1 table=0x400a0000 index=15 desc=0x400a7003"
 
 
 def test_walk_and_regs_records():
     walk = parse_record(WALK)
     assert (walk.num("level"), walk.num("table"), walk.num("index"), walk.num("desc"), walk.word("when")) == \
         (-1, 0x400A0000, 15, 0x400A7003, "before")
-    regs = parse_record("MMUT 3 regs tcr=0x5b5103510 mair=0xff00 sctlr=0x30d01805 ttbr0=0x400a0000 ttbr1=0x0")
+    regs = parse_record("MMUT 4 regs tcr=0x5b5103510 mair=0xff00 sctlr=0x30d01805 ttbr0=0x400a0000 ttbr1=0x0")
     assert regs.num("sctlr") == 0x30D01805 and regs.num("ttbr1") == 0
 
 
@@ -208,9 +207,9 @@ def test_walk_and_regs_records():
     (WALK.replace(" desc=0x400a7003", ""), "walk lacks desc"),
     (WALK + " va=0x0", "walk does not take va"),
     (WALK + " case=a", "walk does not take case"),
-    ("MMUT 3 regs tcr=0x0 mair=0x0 sctlr=0x0 ttbr0=0x0", "regs lacks ttbr1"),
-    ("MMUT 3 regs tcr=0x0 mair=0x0 sctlr=0x0 ttbr0=0x0 ttbr1=0x0 level=1", "regs does not take level"),
-    ("MMUT 3 error what=unknown_option", "error lacks option"),
+    ("MMUT 4 regs tcr=0x0 mair=0x0 sctlr=0x0 ttbr0=0x0", "regs lacks ttbr1"),
+    ("MMUT 4 regs tcr=0x0 mair=0x0 sctlr=0x0 ttbr0=0x0 ttbr1=0x0 level=1", "regs does not take level"),
+    ("MMUT 4 error what=unknown_option", "error lacks option"),
 ])
 def test_malformed_records(line, reason):
     with pytest.raises(ProtocolError, match=re.escape(reason)):
@@ -219,24 +218,51 @@ def test_malformed_records(line, reason):
 
 def test_walks_group_by_step_and_when_in_walk_order():
     def walk(n, when, level, desc):
-        return f"MMUT 3 walk n={n} when={when} level={level} table=0x1000 index=0 desc={desc:#x}"
+        return f"MMUT 4 walk n={n} when={when} level={level} table=0x1000 index=0 desc={desc:#x}"
     out = parse_output("\n".join([
-        "MMUT 3 begin case=a",
-        "MMUT 3 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
+        "MMUT 4 begin case=a",
+        "MMUT 4 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
         walk(0, "before", 2, 3), walk(0, "before", 3, 0x403),
-        "MMUT 3 step n=0 va=0x0 result=ok",
+        "MMUT 4 step n=0 va=0x0 walks=2 after=2 result=ok",
         walk(0, "after", 2, 3), walk(0, "after", 3, 0x407),
         walk(1, "before", 2, 0),
-        "MMUT 3 step n=1 va=0x0 result=ok",
-        "MMUT 3 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
-        "MMUT 3 end case=a",
+        "MMUT 4 step n=1 va=0x0 walks=1 result=ok",
+        "MMUT 4 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
+        "MMUT 4 end case=a",
     ]))
     a = out.cases()["a"]
     assert a.regs.num("ttbr0") == 4
     assert [w.num("desc") for w in a.walks[0]["before"]] == [3, 0x403]
     assert [w.num("desc") for w in a.walks[0]["after"]] == [3, 0x407]
     assert [w.num("level") for w in a.walks[1]["before"]] == [2] and a.walks[1]["after"] == []
-    assert a.problems == ["repeated: MMUT 3 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5"]
+    assert a.problems == ["repeated: MMUT 4 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5"]
+
+
+# A case of two access steps reported in full: step 0 walks nothing (walks=0), step 1 reads three
+# descriptors before it and three after it.
+WHOLE = ["MMUT 4 begin case=a", "MMUT 4 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
+         "MMUT 4 step n=0 va=0x0 walks=0 result=ok",
+         *(f"MMUT 4 walk n=1 when=before level={lv} table=0x1000 index=0 desc=0x3" for lv in (1, 2, 3)),
+         "MMUT 4 step n=1 va=0x0 walks=3 after=3 result=ok",
+         *(f"MMUT 4 walk n=1 when=after level={lv} table=0x1000 index=0 desc=0x3" for lv in (1, 2, 3)),
+         "MMUT 4 end case=a"]
+
+
+def test_a_lost_walk_record_is_a_problem_not_a_shorter_walk():
+    """Audit finding 7: a walk record lost on the way read as a walk that read fewer descriptors,
+    and all of a step's lost as "the walk read nothing".  The step record says how many came."""
+    assert parse_output("\n".join(WHOLE)).cases()["a"].problems == []
+    walk_lines = [i for i, line in enumerate(WHOLE) if " walk " in line]
+    for lost in ([walk_lines[0]], walk_lines[:3], [walk_lines[-1]], walk_lines):
+        damaged = [line for i, line in enumerate(WHOLE) if i not in lost]
+        problems = parse_output("\n".join(damaged)).cases()["a"].problems
+        assert problems and all("arrived (records lost or garbled)" in p for p in problems), (lost, problems)
+    # A walk record no step record announces (a step record garbled into the digest form, say).
+    extra = WHOLE[:3] + ["MMUT 4 walk n=0 when=before level=0 table=0x1000 index=0 desc=0x0"] + WHOLE[3:]
+    assert parse_output("\n".join(extra)).cases()["a"].problems == [
+        "step 0's record says 0 walk records before it; 1 arrived (records lost or garbled): rerun it"]
+    digest = [line.replace("walks=3 after=3", "walk=0x1234") for line in WHOLE]
+    assert "announces no walk records before it; 3 arrived" in parse_output("\n".join(digest)).cases()["a"].problems[0]
 
 
 def test_every_record_line_of_the_doc_parses_and_every_event_is_shown():
@@ -250,10 +276,10 @@ def test_every_record_line_of_the_doc_parses_and_every_event_is_shown():
 
 def test_descriptor_steps_and_their_errors():
     """The step records of steps that change translations (docs/protocol.md)."""
-    written = parse_record("MMUT 3 step n=3 va=0x80000000 result=ok desc=0x41001707")
+    written = parse_record("MMUT 4 step n=3 va=0x80000000 result=ok desc=0x41001707")
     assert written.num("desc") == 0x41001707
-    assert parse_record("MMUT 3 step n=4 va=0x0 result=ok").fields.get("desc") is None
+    assert parse_record("MMUT 4 step n=4 va=0x0 result=ok").fields.get("desc") is None
     for error in ("occupied", "not_faulted", "kernel_high"):
-        assert parse_record(f"MMUT 3 step n=5 va=0x1000 result=error error={error}").word("error") == error
+        assert parse_record(f"MMUT 4 step n=5 va=0x1000 result=error error={error}").word("error") == error
     with pytest.raises(ProtocolError, match="step lacks error"):
-        parse_record("MMUT 3 step n=5 va=0x1000 result=error")
+        parse_record("MMUT 4 step n=5 va=0x1000 result=error")

@@ -86,6 +86,24 @@ def test_an_unknown_build_is_refused(tmp_path, monkeypatch, capsys):
     assert "unknown build 'potato': known builds are" in capsys.readouterr().err
 
 
+def test_a_damaged_manifest_says_so_and_how_to_fetch_again(tmp_path, monkeypatch, capsys):
+    """Audit finding 12: a damaged manifest made its build look "not fetched", silently."""
+    from harness.errors import HarnessError
+    from harness.qemu_builds import resolve_qemu
+    monkeypatch.setenv("QEMUS_CACHE", str(tmp_path))
+    (tmp_path / "sid").mkdir()
+    for text in ("{not json", json.dumps({"qemu_version": "11.1.3"})):
+        (tmp_path / "sid" / qemus.MANIFEST).write_text(text)
+        with pytest.raises(qemus.BadManifest, match=r"sid/build.json is not a build manifest .*fetch sid"):
+            qemus.cached(tmp_path)
+        assert qemus.cached(tmp_path, damaged_ok=True) == {}
+        for command in (["list"], ["path", "sid"]):
+            assert qemus.main(command) == 2
+            assert "is not a build manifest" in capsys.readouterr().err
+        with pytest.raises(HarnessError, match="tools/qemus.py fetch sid"):
+            resolve_qemu("sid")
+
+
 def test_only_complete_builds_are_listed(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("QEMUS_CACHE", str(tmp_path))
     (tmp_path / "sid").mkdir()                          # a fetch that never finished

@@ -32,6 +32,16 @@ def test_instances_are_grouped_under_the_bugs_their_steps_show():
                       "par_sh": {"xfailed": ["a.x"], "seen": ["b.z"]}}
 
 
+def test_each_instance_names_the_steps_its_known_bug_excuses():
+    from harness.results import describe_excused, excused_steps
+    e = {"id": "a.x", "outcome": "xfailed", "known_bugs": {"par_sh": [0, 3, "run"], "l0_block": [1]},
+         "steps": [{"n": 0, "known_bugs": ["par_sh"]}, {"n": 1, "known_bugs": ["l0_block"]}, {"n": 2, "known_bugs": []},
+                   {"n": 3, "known_bugs": ["l0_block+par_sh"]}]}
+    assert excused_steps(e, "par_sh") == [0, 3, "run"] and excused_steps(e, "l0_block") == [1, 3]
+    assert describe_excused([0, 3, "run"]) == "steps 0, 3 and how the run ended"
+    assert describe_excused([1]) == "step 1" and describe_excused(["run"]) == "how the run ended"
+
+
 def test_the_rerun_command_names_the_options_not_at_their_defaults():
     assert rerun_command("/usr/bin/python3", ROOT / "cases" / "t.toml", "cases/t.toml::a[x y]", "sid", "max") == \
         "/usr/bin/python3 -m pytest 'cases/t.toml::a[x y]' --qemu=sid --cpu=max"
@@ -61,7 +71,8 @@ def test_a_failure_a_known_bug_and_the_summary_last(tmp_path, suite_options):
     assert again.returncode == 1 and "1 failed" in again.stdout, again.stdout + again.stderr
     if run.outcomes().get("translation.block_at_level0") == "xfailed":     # QEMU < 10.0.2
         bug = [line for line in lines if line.strip().startswith("l0_block ")]
-        assert bug == ["  l0_block  J1.1.4.65 AArch64.BlockDescSupported: 1 xfailed (translation.block_at_level0)"]
+        assert bug == ["  l0_block  J1.1.4.65 AArch64.BlockDescSupported: 1 xfailed "
+                       "(translation.block_at_level0 (steps 0, 1))"]
         assert not any(line.startswith("XFAIL ") for line in lines)         # the reasons: with -v
         verbose = run_suite(tmp_path, f"--cases={translation}", "-v", **common)
         assert any(line.startswith("XFAIL ") and "block_at_level0" in line for line in verbose.output.splitlines())

@@ -151,7 +151,7 @@ steps = [
 
 
 def step_record(n, value):
-    return observe(parse_record(f"MMUT 3 step n={n} va=0x80000000 result=ok value={value:#x}"))
+    return observe(parse_record(f"MMUT 4 step n={n} va=0x80000000 result=ok value={value:#x}"))
 
 
 def test_the_suite_accepts_a_stale_translation_only_where_it_is_permitted(tmp_path):

@@ -10,7 +10,7 @@ VA = 0x8000_0123
 
 
 def record(result):
-    return observe(parse_record(f"MMUT 3 step n=0 va={VA:#x} result={result}"))
+    return observe(parse_record(f"MMUT 4 step n=0 va={VA:#x} result={result}"))
 
 
 def fault(esr, far=VA):
@@ -39,6 +39,15 @@ def test_wnr_and_far_are_checked_to_the_bit_and_byte():
 def test_an_exception_where_none_was_expected():
     v = judge_step(0, Step("store8", VA, 1, Expect("ok")), fault(0x9600004f))
     assert v.problems[0].startswith("expected no exception; got data abort (same EL): permission fault, level 3")
+
+
+def test_an_access_that_did_not_complete_is_no_pass_of_ok():
+    """Audit finding 12: a store expected to complete passed on a record of result=error (a fix-up's
+    access that did not fault) or result=par; a fetch's check read the value of such a record."""
+    for op, value in (("store64", 1), ("load64", 0), ("fetch", 0)):
+        for result in ("error error=not_faulted", "par par=0x0"):
+            v = judge_step(0, Step(op, VA, value, Expect("ok")), record(result))
+            assert not v.ok and v.problems[0].startswith("expected the access to complete; got "), (op, result, v)
 
 
 def test_a_load_value_is_compared_at_its_width():

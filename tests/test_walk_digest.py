@@ -9,12 +9,12 @@ from harness.protocol import parse_output
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = next(c for c in load_dir(ROOT / "cases") if c.id == "demo.seed_demo")
 # What the kernel prints for demo.seed_demo's first steps without +walks (docs/protocol.md).
-DEMO_RUN = """MMUT 3 begin case=demo.seed_demo
-MMUT 3 regs tcr=0x5b5103510 mair=0xee0c0804bb44ff00 sctlr=0x30d01805 ttbr0=0x40100000 ttbr1=0x40101000
-MMUT 3 step n=0 va=0x80000000 walk=0xd5de860df2742567 result=ok
-MMUT 3 step n=1 va=0x80000000 walk=0xd5de860df2742567 result=ok value=0xdeadbeef
-MMUT 3 step n=2 va=0x41000000 walk=0x26774d4d66f4da8d result=ok value=0xdeadbeef
-MMUT 3 end case=demo.seed_demo
+DEMO_RUN = """MMUT 4 begin case=demo.seed_demo
+MMUT 4 regs tcr=0x5b5103510 mair=0xee0c0804bb44ff00 sctlr=0x30d01805 ttbr0=0x40100000 ttbr1=0x40101000
+MMUT 4 step n=0 va=0x80000000 walk=0xd5de860df2742567 result=ok
+MMUT 4 step n=1 va=0x80000000 walk=0xd5de860df2742567 result=ok value=0xdeadbeef
+MMUT 4 step n=2 va=0x41000000 walk=0x26774d4d66f4da8d result=ok value=0xdeadbeef
+MMUT 4 end case=demo.seed_demo
 """
 
 

@@ -203,7 +203,7 @@ def fetch(name, cache, mirror, log_to=sys.stdout):
     version = apt.candidate(PACKAGE)
     if version is None:
         raise FetchError(f"no {PACKAGE} package in {', '.join(BUILDS[name])} at {mirror}")
-    old = cached(cache).get(name)
+    old = cached(cache, damaged_ok=True).get(name)
     if old is not None and old["debian_version"] == version:
         # The wrapper is rewritten (it is this tool's, not the package's) and must still start.
         qemu_version(write_wrapper(build_dir, build_dir / "root"))
@@ -243,14 +243,30 @@ def fetch(name, cache, mirror, log_to=sys.stdout):
     return manifest
 
 
-def cached(cache):
-    """{build: manifest} for every complete build in the cache."""
+class BadManifest(Exception):
+    """A build's manifest that is not one (damaged, or written by hand): the build must be fetched again."""
+
+
+MANIFEST_KEYS = ("qemu_version", "debian_version", "wrapper")
+
+
+def cached(cache, damaged_ok=False):
+    """{build: manifest} for every complete build in the cache.  A damaged manifest is BadManifest,
+    naming the file and how to fetch the build again; never a build silently "not fetched"
+    (damaged_ok: left out, for the fetch that rewrites it)."""
     out = {}
     for manifest in sorted(cache.glob(f"*/{MANIFEST}")):
+        name = manifest.parent.name
         try:
-            out[manifest.parent.name] = json.loads(manifest.read_text())
-        except ValueError:
-            continue
+            doc = json.loads(manifest.read_text())
+            if not isinstance(doc, dict) or not all(isinstance(doc.get(k), str) for k in MANIFEST_KEYS):
+                raise ValueError(f"it lacks one of {', '.join(MANIFEST_KEYS)}")
+        except (ValueError, OSError) as e:
+            if damaged_ok:
+                continue
+            raise BadManifest(f"{manifest} is not a build manifest ({e}): fetch the build again with "
+                              f"`tools/qemus.py fetch {name}` (make qemus QEMUS={name})") from None
+        out[name] = doc
     return out
 
 
@@ -279,7 +295,11 @@ def cmd_fetch(args):
 
 def cmd_list(args):
     cache = cache_dir()
-    builds = cached(cache)
+    try:
+        builds = cached(cache)
+    except BadManifest as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if not builds:
         print(f"no QEMU builds in {cache}: fetch them with `make qemus` (tools/qemus.py fetch)")
         return 1
@@ -290,7 +310,11 @@ def cmd_list(args):
 
 
 def cmd_path(args):
-    builds = cached(cache_dir())
+    try:
+        builds = cached(cache_dir())
+    except BadManifest as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.build not in builds:
         print(f"error: build {args.build!r} is not in {cache_dir()}: fetch it with "
               f"`tools/qemus.py fetch {args.build}`", file=sys.stderr)

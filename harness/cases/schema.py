@@ -319,7 +319,7 @@ MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn
 # TTBR0 table sets a case may have (kernel/case.h MAX_SPACES): its address spaces.
 MAX_SPACES = read_constants(kernel_header("case.h"))["MAX_SPACES"]
 
-STEP_KEYS = {"do", "va", "value", "expect", "el", "under"}
+STEP_KEYS = {"do", "va", "value", "compare", "expect", "el", "under"}
 UNDER_KEYS = {"granule", "t0sz", "sl0", "ps", "vttbr_flip"}
 FAULT_KEYS = {"fault", "level", "far", "wnr", "s1ptw", "stage", "ipa", "isv"}
 PAR_KEYS = {"pa", "attr", "sh"}

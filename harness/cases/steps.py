@@ -8,7 +8,7 @@ from harness.cases.names import (
     ALL_AT_OPS, AP_NAMES, AT_OPS, AT_S12_OPS, EL0_OPS, FIXUP_KINDS, HWDEF, LOADS, MAINT_OPS, OPS, RANGE_TLBI, S2_RANGE_TLBI,
     SELFTESTS, SH_NAMES, STORES, SYSREG_WRITES,
 )
-from harness.ops import LS_SYNDROME, RETRYABLE
+from harness.ops import ATOMICS, LS_SYNDROME, RETRYABLE
 from harness.cases.schema import (
     CaseError, DESC_FIELDS, Expect, FAULT_KEYS, FRAME_NAME, MAINT_KEYS, MAP_KEYS, PAR_KEYS, S2_DESC_EXPECT_KEYS,
     STEP_KEYS, UNDER_KEYS, S2Under, Step, TlbiRange,
@@ -130,17 +130,22 @@ def read_step(path, name, i, table, names):
     va = f.int("va", 0 if op in SELFTESTS else None, required=op not in SELFTESTS)
     if op in STORES:
         value = f.int("value", 0, bits=max(64, 8 * STORES[op]))     # a pair of X registers: 128 bits
+    elif op in ATOMICS:
+        value = f.int("value", 0)           # LDADD's addend, SWP's and CAS's new contents
     elif "value" in table:
-        raise f.error("value", f"only stores take a value, not {op}")
+        raise f.error("value", f"only stores and atomics take a value, not {op}")
     else:
         value = 0
+    if "compare" in table and op != "cas64":
+        raise f.error("compare", f"only cas64 compares, not {op}")
+    compare = f.int("compare", 0)           # CAS: what memory must hold for the new value to be written
     el = f.int("el", 1)
     if el not in (0, 1):
         raise f.error("el", f"a step runs at EL0 or EL1 (el = 0 or 1), not {el}")
     if el == 0 and op not in EL0_OPS:
         raise f.error("el", f"{op} cannot run at EL0; at EL0 a step is one of: {', '.join(EL0_OPS)}")
     expect = read_expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"), names)
-    step = Step(op, va & (2**64 - 1), value, expect, el, s2_under=_under(path, name, i, op, table, names))
+    step = Step(op, va & (2**64 - 1), value, expect, el, s2_under=_under(path, name, i, op, table, names), mask=compare)
     if "fixup" not in table:
         if "retry" in table:
             raise f.error("retry", "a retry needs a fixup")
@@ -260,6 +265,10 @@ def read_expect(path, name, where, op, va, spec, names):
         # WnR of a stage 2 fault on a stage 1 walk: whether it shows the walk's read or the access is not
         # settled here (the suite is unsure of the rule), so it is checked only where a case gives it.
         s1ptw_default = None if spec.get("s1ptw") is True else op in STORES
+        if fault == "unsupported_atomic":
+            if "wnr" in spec:
+                raise f.error("wnr", "WnR is UNKNOWN for an unsupported exclusive or atomic access fault (DFSC 0x35)")
+            s1ptw_default = None
         wnr = (f.bool("wnr", s1ptw_default) if "wnr" in spec else s1ptw_default) if not at and op != "fetch" else None
         if at_abort:
             wnr = True

@@ -679,13 +679,15 @@ def _random_step_va(rng, layout, op):
 
 def access_ops(layout):
     """The accesses a case's steps may make where they run (cases.py: EL2_REFUSED_OPS, the AT of
-    each regime; AT S1E1RP/WP only with FEAT_PAN2, AT S1E1A/S1E2A with FEAT_ATS1A)."""
+    each regime; AT S1E1RP/WP only with FEAT_PAN2, AT S1E1A/S1E2A with FEAT_ATS1A, the atomics with
+    FEAT_LSE)."""
     mode, cpu = layout.mode, layout.cpu
     ats = [op for op in AT_OPS if all(cpu.has(f) for f in op_features(op))]
     el2_ats = [op for op in AT_S1E2_OPS if all(cpu.has(f) for f in op_features(op))]    # S1E2A: FEAT_ATS1A
+    data = [op for op in DATA_OPS if all(cpu.has(f) for f in op_features(op))]      # the atomics: FEAT_LSE
     if mode == "nvhe":
-        return (*(op for op in DATA_OPS if op not in ("ldtr64", "sttr64")), "fetch", *el2_ats)
-    return (*DATA_OPS, "fetch", *ats, *(el2_ats if mode == "vhe" else ()),
+        return (*(op for op in data if op not in ("ldtr64", "sttr64")), "fetch", *el2_ats)
+    return (*data, "fetch", *ats, *(el2_ats if mode == "vhe" else ()),
             *(AT_S12_OPS if mode == "stage2" else ()))
 
 

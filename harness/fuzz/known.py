@@ -16,6 +16,7 @@ change does turn the model's answer into QEMU's on the case the suite marks.
 """
 import contextlib
 import itertools
+import signal
 import threading
 from dataclasses import dataclass, replace
 from functools import cache
@@ -125,6 +126,18 @@ def _block_oa_checked_whole():
         whole = original(params, desc, params.granule)
         return whole if walk.oa_out_of_range(params, whole) else original(params, desc, lsb)
     return [(walk, "desc_oa", desc_oa)]
+
+
+def _lse2_alignment_fault_as_a_write():
+    """Mem's Alignment fault of an exclusive or atomic access that leaves its aligned 16-byte
+    quantity (AArch64.UnalignedAccessFaults with FEAT_LSE2), but reported with WnR = 1 as a write's,
+    for LDXR as for LDADD; AlignmentFault's FaultRecord has NoFault's write, !read && write: 0."""
+    original = translate._abort
+
+    def _abort(acc, el, far, piece, updates):
+        outcome = original(acc, el, far, piece, updates)
+        return replace(outcome, wnr=True) if piece.rule == permissions.ATOMIC_16_RULE else outcome
+    return [(translate, "_abort", _abort)]
 
 
 def _implied_pxn_from_the_descriptor_ap():
@@ -366,7 +379,7 @@ def _s2_geometry_bounded_by_ps():
     level 0: 44 bits, level -1: 52; 16K and 64K level 1: 42 and 44) is above VTCR_EL2.PS, where the walk
     starts at level -1 with an IPA below 52 bits (T0SZ 13 to 15), and for the 16K granule's SL0 = 3
     (level 0, DS).  The kernel's own instruction fetch (its code at IPA = PA) faults first: the case stops
-    with an unexpected exception before its first step (KernelStops).  (s2_ipa_above_ps is the first of
+    with the kernel's exception record before its first step (KernelFaultsAtStage2).  (s2_ipa_above_ps is the first of
     these checks as an AT S12E1R under such a VTCR_EL2 alone sees it, cases/s2_geometry.toml.)"""
     original = stage2.s2_params
 
@@ -379,7 +392,7 @@ def _s2_geometry_bounded_by_ps():
         ps_bits, ipa_bits = IPS_BITS.get(stage2.VTCR_PS.get(vtcr), 52), 64 - params.t0sz
         if (ipa_bits > ps_bits or (geometry.s2_sl_min_pa_bits(params.granule, sl0, sl2) or 0) > ps_bits
                 or params.start == -1 and ipa_bits < 52 or params.granule == 14 and sl0 == 3):
-            raise KernelStops(f"VTCR_EL2 {vtcr:#x}: every stage 2 walk faults at level 0")
+            raise KernelFaultsAtStage2("translation", 0)
         return params
     return [(module, "s2_params", s2_params) for module in (stage2, tlb, predict_module)]
 
@@ -394,15 +407,44 @@ def _tlbi_for_el2_only(ops):
     return [(tlb, "tlbi_regime", tlbi_regime)]
 
 
-class QemuAborts(Exception):
-    """Raised by a known bug's variant where that QEMU ends the whole run instead of doing anything
-    the architecture has (an assertion fails: SIGABRT): not an outcome, so the step has none."""
+@dataclass(frozen=True)
+class RunEnd:
+    """How a run ended inside a case, before the case's end record: the signal that killed QEMU
+    (None: it exited), and the kernel's `exception` record's decoded ESR and EL (None: none)."""
+    signal: int = None
+    esr: object = None      # harness.esr.Esr
+    el: int = None
 
 
-class KernelStops(Exception):
-    """Raised by a known bug's variant under which that QEMU faults the kernel's own accesses (its code
-    and data at IPA = PA under the case's stage 2): the kernel reports an unexpected exception and the
-    case stops before its first step, which has no record."""
+class RunEnds(Exception):
+    """Raised by a known bug's variant where that QEMU ends the whole run at the step instead of
+    doing anything the architecture has for it: not an outcome, so the step has none.  Its
+    `matches(RunEnd)` says whether a run ended so."""
+
+    def matches(self, end):
+        raise NotImplementedError
+
+
+class QemuAborts(RunEnds):
+    """QEMU itself ends the run: an assertion fails (SIGABRT), with no exception record."""
+
+    def matches(self, end):
+        return end.signal == signal.SIGABRT and end.esr is None
+
+
+class KernelFaultsAtStage2(RunEnds):
+    """Every stage 2 translation of the case faults (`fault` at `level`), the kernel's own: its
+    first instruction fetch under the case's stage 2 is a stage 2 abort taken to EL2 outside a
+    step, which ends the run with the kernel's exception record."""
+
+    def __init__(self, fault, level):
+        super().__init__(f"every stage 2 translation a {fault} fault at level {level}, the kernel's own first")
+        self.fault, self.level = fault, level
+
+    def matches(self, end):
+        e = end.esr
+        return (end.signal is None and e is not None and end.el == 2 and e.ec in (esr.EC.IABT_LOW, esr.EC.DABT_LOW)
+                and not e.s1ptw and (e.fault, e.level) == (self.fault, self.level))
 
 
 # Held while the model is changed to a known bug, and by whoever evaluates the model alongside
@@ -563,6 +605,10 @@ KNOWN_BUGS = (
     KnownBug("at_s12_permission_abort", "cases/at_s12.toml",
              "aborts (SIGABRT, the whole run) on an AT S12* whose stage 2 translation gives a Permission fault",
              _at_s12_permission_fault_aborts),
+    KnownBug("lse2_alignment_wnr", "cases/access_kinds.toml",
+             "reports WnR = 1 for the Alignment fault of an exclusive or atomic access that leaves its "
+             "aligned 16-byte quantity (FEAT_LSE2)",
+             _lse2_alignment_fault_as_a_write),
 )
 
 
@@ -604,19 +650,12 @@ def walks_off_the_board(step, outcomes, obs):
 # be tried for each step no bug explains (with twenty bugs, about 1350 model runs at three).
 MOST_BUGS_AT_ONCE = 3
 
-# The answer of a variant under which QEMU ends the whole run at the step (QemuAborts).
-ABORTS = "QEMU aborts"
-# The answer of a variant under which the kernel stops before the case's first step (KernelStops).
-STOPS = "the kernel stops"
-
-
 def fewest_explaining(version, evaluate, explains, bugs=KNOWN_BUGS):
     """The fewest known bugs of QEMU `version`, at most MOST_BUGS_AT_ONCE (a tuple of KnownBug,
     fewest first; () when none do), under which the model's answer, `evaluate()` computed while
     they are in force, is one that `explains(answer)` accepts.  A changed model that has no answer
     (a fault the architecture has no encoding for: ValueError; memory nobody holds: UnknownMemory)
-    explains nothing; one under which QEMU aborts (QemuAborts) answers ABORTS, one under which the kernel
-    stops before the case's first step (KernelStops) STOPS."""
+    explains nothing; one under which QEMU ends the run (RunEnds) answers that RunEnds."""
     active = [b for b in bugs if version and b.affects(version)]
     for size in range(1, min(len(active), MOST_BUGS_AT_ONCE) + 1):
         for combination in itertools.combinations(active, size):
@@ -625,10 +664,8 @@ def fewest_explaining(version, evaluate, explains, bugs=KNOWN_BUGS):
                     for bug in combination:
                         stack.enter_context(bug.model(version))
                     answer = evaluate()
-            except QemuAborts:
-                answer = ABORTS
-            except KernelStops:
-                answer = STOPS
+            except RunEnds as ends:
+                answer = ends
             except (ValueError, UnknownMemory):
                 answer = None
             if answer is not None and explains(answer):
@@ -646,7 +683,7 @@ def _predicts_the_value(step, architecture, outcomes, obs):
                for o in outcomes)
 
 
-def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, aborted=None, agrees=lambda outcomes: True):
+def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, ended=None, agrees=lambda outcomes: True):
     """The fewest known bugs of QEMU `version` that together explain step n's Observation
     `obs` (None: no record; fewest_explaining), the case's steps before it evaluated under them too (a bug's
     effect on memory or on the TLB shows in the steps after it).  Two bugs can meet in one step:
@@ -655,9 +692,9 @@ def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, aborted=None
 
     Nothing explains a step the architecture allows (it does not depart: its failure is no bug's)
     or cannot judge (Unknown), and no variant explains what it cannot predict itself.  A step left
-    without a record is explained only by a variant under which QEMU aborts at that step, and only
-    if the run did end so (`aborted`: whether QEMU was killed by SIGABRT there; None when the
-    caller cannot tell), or, at the first step, by one under which the kernel stops before it.  `agrees(outcomes)`: what else of the step the outcomes must account for
+    without a record is explained only by a variant under which the run ends at that step
+    (RunEnds), and only if the run did end so (`ended`: the RunEnd there; None when the caller
+    cannot tell).  `agrees(outcomes)`: what else of the step the outcomes must account for
     (the descriptors read back after it: harness/crosscheck.py)."""
     steps = case.steps[:n + 1]
     step = case.steps[n]
@@ -675,18 +712,16 @@ def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, aborted=None
     def evaluate():
         try:
             return predicted()
-        except (QemuAborts, KernelStops) as e:
+        except RunEnds as ends:
             try:
                 predict_case(replace(case, steps=steps[:-1]), ids, pool_base)
-            except (QemuAborts, KernelStops):
-                return None         # QEMU would have aborted, or the kernel stopped, before this step
-            return ABORTS if isinstance(e, QemuAborts) else STOPS
+            except RunEnds:
+                return None         # the run would have ended before this step
+            return ends
 
     def explains(outcomes):
-        if outcomes is ABORTS:
-            return obs is None and aborted is not False
-        if outcomes is STOPS:
-            return obs is None
+        if isinstance(outcomes, RunEnds):
+            return obs is None and (ended is None or outcomes.matches(ended))
         if obs is None or not agrees(outcomes):
             return False
         if walks_off_the_board(step, outcomes, obs):

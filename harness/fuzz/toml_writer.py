@@ -13,6 +13,7 @@ from harness.cases import (
 )
 from harness.cases.schema import TCR2_FIELDS
 from harness.esr import PC_ALIGNMENT
+from harness.ops import ATOMICS
 from harness.geometry import GRANULES
 
 GRANULE_NAMES = {shift: name for name, shift in GRANULES.items()}
@@ -257,8 +258,10 @@ def step_table(step, expect=None):
     out = {"do": step.op, "va": step.va}
     if step.el == 0:        # else the case's own EL, the default
         out["el"] = step.el
-    if step.op in STORES:
+    if step.op in STORES or step.op in ATOMICS:
         out["value"] = step.value
+    if step.op == "cas64":
+        out["compare"] = step.mask      # CAS's compare value (harness/cases/steps.py)
     out["expect"] = expect if expect is not None else expect_value(step)
     return out
 

@@ -29,13 +29,16 @@ class AccessKind:
     pan: bool = False      # accdesc.pan: PSTATE.PAN applies (EL1 loads and stores, AT S1E1RP/WP)
     ttw: bool = False      # AccessType_TTW: a stage 1 walk's descriptor read, translated by stage 2
     pair: bool = False     # accdesc.ispair: LDP/STP, aligned by one register (size / 2: J1.1.3.112 Mem)
-    ordered: bool = False  # accdesc.acqsc, acqpc or relsc: LDAR, LDAPR, STLR (not exclusive, not atomic)
+    ordered: bool = False  # accdesc.acqsc, acqpc or relsc: LDAR, STLR, LDAXR
+    exclusive: bool = False     # accdesc.exclusive: LDXR, LDAXR
+    atomic: bool = False   # accdesc.atomicop: LDADD, SWP, CAS (read and write)
 
     # J1.1.3.112 Mem: "Check alignment on size of element accessed, not overall access size"
     @property
     def alignment(self):
-        """The size the address must be a multiple of to be aligned: one register of a pair."""
-        return self.size // 2 if self.pair else self.size
+        """The size the address must be a multiple of to be aligned: one register of a pair (not of
+        an exclusive pair)."""
+        return self.size // 2 if self.pair and not self.exclusive else self.size
 
 
 # J1.1.4.27 AArch64.S1ComputePermissions's S1AccessControls (r, w, x)
@@ -154,31 +157,45 @@ ORDERED_16_RULE = ("a load-acquire or store-release not within one aligned 16-by
                    "(AArch64.UnalignedAccessFaults; B2.8.2)")
 ORDERED_NO_LSE2_RULE = ("an unaligned load-acquire or store-release without FEAT_LSE2: an Alignment fault "
                         "(B2.8.2.1.3; docs/model.md: J1.1.3.106 as written would let one within 16 bytes complete)")
+ATOMIC_NO_LSE2_RULE = ("an unaligned exclusive or atomic access without FEAT_LSE2: an Alignment fault "
+                       "(AArch64.UnalignedAccessFaults; B2.8.2.1.2)")
+ATOMIC_16_RULE = ("an unaligned exclusive or atomic access not within one aligned 16-byte quantity: an Alignment "
+                  "fault unless it lies within MemSingleGranule(), IMPLEMENTATION DEFINED \"Aligned quantity for "
+                  "atomic access\" (16 to 4096 bytes) (AArch64.UnalignedAccessFaults, B2.8.2.1.2)")
 
 
 # J1.1.3.112 Mem's alignment check: J1.1.3.106 AArch64.UnalignedAccessFaults with J1.3.3.266 AlignmentEnforced
-# (SCTLR_ELx.A) and J1.1.3.108 AllInAlignedQuantity.  Simplified: no exclusive, atomic, GCS, RCW or LS64
-# accesses (the kernel issues none yet)
+# (SCTLR_ELx.A), J1.1.3.108 AllInAlignedQuantity and MemSingleGranule.  Simplified: no GCS, RCW or LS64 accesses
+# (the kernel issues none)
 def check_alignment(params, acc, va):
-    """Mem's check before any translation (R_XCHFJ: above every MMU fault): (aligned, fault,
-    rule).  aligned: the
-    address is a multiple of one register's size (a pair's too: Mem checks the element).  An
-    unaligned access faults with SCTLR_ELx.A = 1; a load-acquire or store-release with FEAT_LSE2
-    when its bytes are not within one aligned 16-byte quantity and SCTLR_ELx.nAA = 0 (a pair:
-    each register's), without FEAT_LSE2 always (B2.8.2.1.3)."""
+    """Mem's check before any translation (R_XCHFJ: above every MMU fault): (aligned, faults,
+    rule), faults (True,), (False,) or (True, False) where the architecture leaves it open.
+    aligned: the address is a multiple of one register's size (a pair's too: Mem checks the
+    element).  An unaligned access faults with SCTLR_ELx.A = 1; an exclusive or atomic one
+    without FEAT_LSE2, and with it when its bytes leave the aligned MemSingleGranule()
+    (IMPLEMENTATION DEFINED, 16 to 4096 bytes: within 16 never, across 4096 always); a
+    load-acquire or store-release with FEAT_LSE2 when its bytes are not within one aligned
+    16-byte quantity and SCTLR_ELx.nAA = 0 (a pair: each register's), without FEAT_LSE2
+    always (B2.8.2.1.3)."""
     aligned = acc.size == 0 or va % acc.alignment == 0
     if aligned:
-        return True, False, ""
+        return True, (False,), ""
     if params.a:
-        return False, True, ALIGNMENT_RULE
+        return False, (True,), ALIGNMENT_RULE
+    if acc.exclusive or acc.atomic:
+        if not params.lse2:
+            return False, (True,), ATOMIC_NO_LSE2_RULE
+        if all_in_aligned_quantity(va, acc.size, 16):
+            return False, (False,), ""
+        return False, (True, False) if all_in_aligned_quantity(va, acc.size, 4096) else (True,), ATOMIC_16_RULE
     if acc.ordered:
         if not params.lse2:
-            return False, True, ORDERED_NO_LSE2_RULE
+            return False, (True,), ORDERED_NO_LSE2_RULE
         half = acc.size // 2
         pieces = ((va, half), (va + half, half)) if acc.pair else ((va, acc.size),)
         if not params.naa and not all(all_in_aligned_quantity(a, n, 16) for a, n in pieces):
-            return False, True, ORDERED_16_RULE
-    return False, False, ""
+            return False, (True,), ORDERED_16_RULE
+    return False, (False,), ""
 
 
 # J1.1.3.108 AllInAlignedQuantity
@@ -191,19 +208,20 @@ DEVICE_UNALIGNED_RULE = ("an unaligned access to Device memory: IMPLEMENTATION D
                          "supports it (AArch64.S1HasAlignmentFaultDueToMemType, "
                          "AArch64.S2HasAlignmentFaultDueToMemType: \"Device location supports unaligned access\"; "
                          "B2.8.2): an Alignment fault, or the access made")
-LSE2_ALIGNMENT_RULE = ("an unaligned load-acquire or store-release to memory other than Normal Inner and Outer "
+LSE2_ALIGNMENT_RULE = ("an unaligned exclusive, atomic, load-acquire or store-release access to memory other than "
+                       "Normal Inner and Outer "
                        "Write-Back Shareable with the data cache on: ConstrainUnpredictableBool"
                        "(Unpredictable_LSE2_ALIGNMENT_FAULT) (AArch64.S1HasAlignmentFaultDueToMemType, "
                        "B2.8.2.1.3): an Alignment fault, or the access made")
 
 
 # J1.1.4.29 AArch64.S1HasAlignmentFaultDueToMemType (and J1.1.4.37, its stage 2 twin, the same
-# branches).  Simplified: no exclusive, atomic, DC ZVA, tag or A32 accesses (the kernel issues none)
+# branches).  Simplified: no DC ZVA, tag or A32 accesses (the kernel issues none)
 def s1_has_alignment_fault(acc, aligned, memattrs, wb_cached):
     """AArch64.S1HasAlignmentFaultDueToMemType: [(fault, rule)], one per outcome the
     architecture permits (rule: what leaves it open, where it is).  Never for an instruction
-    fetch or an AT (no access).  An unaligned load-acquire or store-release (one Mem let through:
-    FEAT_LSE2) faults or not, CONSTRAINED UNPREDICTABLE, unless wb_cached: the memory is Normal
+    fetch or an AT (no access).  An unaligned exclusive, atomic, load-acquire or store-release
+    access (one Mem let through: FEAT_LSE2) faults or not, CONSTRAINED UNPREDICTABLE, unless wb_cached: the memory is Normal
     Inner and Outer Write-Back Shareable (IsWBShareable) and the stage's data cache is on
     (J1.1.4.91 S1DCacheEnabled: SCTLR_ELx.C; S2DCacheEnabled).  Then only Device memory faults: an unaligned access
     unless the location supports unaligned access, IMPLEMENTATION DEFINED per location (M.a.a;
@@ -212,7 +230,7 @@ def s1_has_alignment_fault(acc, aligned, memattrs, wb_cached):
     if acc.fetch or acc.at or aligned:
         return [(False, "")]
     choices = []
-    if acc.ordered and not wb_cached:
+    if (acc.ordered or acc.exclusive or acc.atomic) and not wb_cached:
         choices.append((True, LSE2_ALIGNMENT_RULE))
     if memattrs.reserved or memattrs.is_device:
         choices += [(True, DEVICE_UNALIGNED_RULE), (False, DEVICE_UNALIGNED_RULE)]

@@ -6,7 +6,7 @@ terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
 from dataclasses import dataclass, replace
 
 from harness import esr, par
-from harness.ops import ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, LOADS, PAIRS, STORES
+from harness.ops import ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, LOADS, PAIRS, STORES
 from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
     s1_decode_mem_attrs,
@@ -37,13 +37,16 @@ class Access:
 
 
 # J1.3.3 AccessDescriptor of each op, as the instruction's decode builds it (CreateAccDescGPR,
-# CreateAccDescAcqRel): PSTATE.PAN applies to EL1's own loads and stores and to AT S1E1RP/WP
-# (accdesc.pan), never to fetches, AT S1E1R/W or S1E0*; to LDTR/STTR it makes no difference
-# (checked as EL0).  A pair (ispair) moves two registers; LDAR and STLR are acqsc and relsc.
+# CreateAccDescAcqRel, CreateAccDescExLDST, CreateAccDescAtomicOp): PSTATE.PAN applies to EL1's own
+# loads and stores and to AT S1E1RP/WP (accdesc.pan), never to fetches, AT S1E1R/W or S1E0*; to
+# LDTR/STTR it makes no difference (checked as EL0).  A pair (ispair) moves two registers; LDAR and
+# STLR are acqsc and relsc; LDXR exclusive, LDAXR exclusive and acqsc; an atomic reads and writes.
 ACCESS_KINDS = {
     **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size, pan=True,
-                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE)
-       for op, size in LOADS.items()},
+                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, exclusive=op in EXCLUSIVE_LOADS)
+       for op, size in LOADS.items() if op not in ATOMICS},
+    **{op: AccessKind(read=True, write=True, fetch=False, at=False, el0=False, size=size, pan=True, atomic=True)
+       for op, size in ATOMICS.items()},
     **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op == "sttr64", size=size, pan=True,
                       pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE)
        for op, size in STORES.items()},
@@ -80,6 +83,11 @@ LPA_RULE = ("descriptor bits[15:12] with the 64K granule and PAMax below 52 bits
             "whether they are OA[51:48] (an Address size fault when nonzero; AArch64.S1LeafBase, R_WDZFC)")
 PAGE_CROSSING_RULE = ("an unaligned access across a page boundary whose pages both fault: the abort of either "
                       "side (B2.8.2)")
+ATOMIC_MMU_RULE = ("an atomic access to memory other than Normal Inner and Outer Write-Back Shareable: an "
+                   "unsupported atomic access fault (DFSC 0x35, WnR UNKNOWN) or the access made, "
+                   "ConstrainUnpredictableBool(Unpredictable_Atomic_MMU_IMPDEF_FAULT) (AArch64.S1Translate, "
+                   "AArch64.S2Translate)")
+FSC_UNSUPPORTED_ATOMIC = esr.fault_status("unsupported_atomic", None)     # EncodeLDFSC(Fault_Exclusive)
 MIXED_PAGES_RULE = ("an access across a page boundary into another memory type (Normal, Device) or "
                     "Shareability: CONSTRAINED UNPREDICTABLE, each page's own attributes, an Alignment fault "
                     "caused by the memory type, or a NOP (K1.2.13)")
@@ -106,6 +114,7 @@ class _Faulted:
     updates: tuple = ()
     outputs: tuple = ()     # a fault after the walk: the output addresses it gave (Abort.outputs)
     dirtybit: bool = False  # a Permission fault of the dirty state under PIE (FaultRecord.dirtybit)
+    write: bool = None      # FaultRecord.write where the check sets it (an atomic's Permission fault); None: NoFault's
 
 
 # J1.3.3.261 AArch64.BranchAddr
@@ -237,25 +246,42 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
     sh_field = params.tcr_sh if params.ds else DESC_SH.get(walk.desc)
     # IsWBShareable(walkstate.memattrs) && AArch64.S1DCacheEnabled: the descriptor's attributes, SCTLR_ELx.C
     wb_cached = params.c and all(is_wb_shareable(declared, sh) for sh in decode_shareability(sh_field))
+    # An atomic's Permission fault is a write's (WnR = 1) where a read would not fault (ESR_ELx.WnR; the
+    # FaultRecord.write AArch64.S1CheckPermissions sets).
+    permission_write = acc.write and not (acc.read and s1_check_permissions(
+        params, walk, replace(acc, write=False), declared, pan)[0][0])
+    # The last check of AArch64.S1Translate, on the attributes the access is made with.
+    wb_made = not memattrs.reserved and all(is_wb_shareable(memattrs, sh) for sh in decode_shareability(sh_field))
     checks = []
     for alignment_fault, alignment_rule in s1_has_alignment_fault(acc, aligned, declared, wb_cached):
         if alignment_fault:
             checks.append(("alignment", alignment_rule, False))
-        else:
-            checks += [("permission" if faults else None, rule or alignment_rule, faults == DIRTY)
-                       for faults, rule in s1_check_permissions(params, walk, acc, declared, pan)]
+            continue
+        for faults, rule in s1_check_permissions(params, walk, acc, declared, pan):
+            if faults:
+                checks.append(("permission", rule or alignment_rule, faults == DIRTY))
+            elif acc.atomic and not wb_made:
+                checks += [("unsupported_atomic", ATOMIC_MMU_RULE, False), (None, ATOMIC_MMU_RULE, False)]
+            else:
+                checks.append((None, rule or alignment_rule, False))
     if len(checks) > 1:
         rules.append(RESMAIR_RULE if declared.reserved else next(rule for _, rule, _ in checks if rule))
     lsb = level_lsb(params.granule, walk.level)
     end = (va | ((1 << lsb) - 1)) + 1
     for fault_class, rule, dirtybit in checks:
-        for updates, update_rule in _updates(params, walk, acc, fault_class):
+        # Fault_Exclusive is set after the updates a completing access makes (AArch64.S1Translate's last check).
+        made_as = None if fault_class == "unsupported_atomic" else fault_class
+        for updates, update_rule in _updates(params, walk, acc, made_as):
             if update_rule:
                 rules.append(update_rule)
+            if fault_class == "unsupported_atomic":
+                results.append(_Faulted(FSC_UNSUPPORTED_ATOMIC, rule, updates, tuple(_output_addresses(params, walk, va))))
+                continue
             if fault_class is not None:
                 level = None if fault_class == "alignment" else walk.level
+                write = permission_write if fault_class == "permission" else acc.write and not acc.read
                 results.append(_Faulted(esr.fault_status(fault_class, level), rule, updates,
-                                        tuple(_output_addresses(params, walk, va)), dirtybit))
+                                        tuple(_output_addresses(params, walk, va)), dirtybit, write=write))
                 continue
             pas = _output_addresses(params, walk, va)
             if len(pas) > 1:
@@ -276,7 +302,15 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
 
 # J1.1.2.4 AArch64.DataAbort / J1.1.2.6 AArch64.InstructionAbort of a stage 1 fault
 def _abort(acc, el, far, piece, updates):
-    return Abort(ec=abort_class(acc.fetch, el), fsc=piece.fsc, wnr=acc.write, s1ptw=False, far=far, rule=piece.rule,
+    """The abort of a faulting piece: WnR as the FaultRecord's write (J1.3.5 NoFault: a write that does
+    not read, so an atomic's fault is a read's unless its write permission failed; None: UNKNOWN)."""
+    if piece.fsc == FSC_UNSUPPORTED_ATOMIC:
+        wnr = None              # UNKNOWN (ESR_ELx.WnR: DFSC 0b110101)
+    elif piece.write is not None:
+        wnr = piece.write
+    else:
+        wnr = acc.write and not acc.read
+    return Abort(ec=abort_class(acc.fetch, el), fsc=piece.fsc, wnr=wnr, s1ptw=False, far=far, rule=piece.rule,
                  updates=updates, outputs=piece.outputs, dirtybit=piece.dirtybit)
 
 
@@ -389,12 +423,13 @@ def _other_side_faults(regs, memory, access, acc, params, va, size, aligned, rul
 # access touches
 def _s1_translate(regs, memory, access, acc, params, va):
     """s1_translate of the access at va (a branch target already made the PC)."""
-    aligned, alignment_fault, alignment_rule = check_alignment(params, acc, va)
-    rules = []
-    if alignment_fault:
-        piece = _Faulted(esr.fault_status("alignment", None), alignment_rule)
-        return Outcomes({_abort(acc, access.el, va, piece, ())})
-    outcomes = set()
+    aligned, alignment_faults, alignment_rule = check_alignment(params, acc, va)
+    rules, outcomes = [], set()
+    if True in alignment_faults:
+        outcomes.add(_abort(acc, access.el, va, _Faulted(esr.fault_status("alignment", None), alignment_rule), ()))
+        if False not in alignment_faults:
+            return Outcomes(outcomes)
+        rules.append(alignment_rule)
     # Pieces still to translate: (va, bytes left, spans so far, updates so far, attr, sh, whether a piece's
     # memory type or shareability differs from the first's)
     pending = [(va, max(acc.size, 1), (), (), None, None, False)]

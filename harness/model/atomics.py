@@ -1,0 +1,18 @@
+"""What an atomic memory operation writes (J1.1.3.115 MemAtomicInt, J1.1.3.109 CASCompare): the
+FEAT_LSE atomics the kernel issues, of one X register, without acquire or release."""
+
+MASK64 = (1 << 64) - 1
+
+
+# J1.1.3.115 MemAtomicInt (MemAtomicOp_ADD, MemAtomicOp_SWP, MemAtomicOp_CAS with J1.1.3.109 CASCompare)
+def atomic_result(op, old, value, compare):
+    """The 64-bit value an atomic leaves in memory, given the old contents: LDADD adds value, SWP
+    writes value, CAS writes value only where the old contents equal compare (else the old
+    contents, unchanged).  Every one returns old to its register."""
+    if op == "ldadd64":
+        return (old + value) & MASK64
+    if op == "swp64":
+        return value
+    if op == "cas64":
+        return value if old == compare else old
+    raise ValueError(f"{op} is not an atomic the model knows")
