@@ -193,20 +193,39 @@ def kernel_alone(args, kernel, cases, indices, console):
     return total, runs
 
 
+# What judging the kernel-alone records costs, row by row: the case's intent alone (the fields it
+# names), then the whole-register verdict of the model with every step evaluated, then with the
+# predictions cached (harness/predictions.py, a cache the first of the two filled).
+JUDGING = ("intent", "model", "cached")
+
+
 def judging_cpu(args, kernel, runs):
-    """CPU seconds the harness takes, in this process, to judge the records of the kernel-alone
-    boots `runs` (checked): each step record decoded into its Observation, the case's intent and
-    the model's whole-register verdict (runner.judge), no QEMU.  CPU time, not wall time: what the
-    verdicts cost, whatever else the machine runs."""
-    from harness.runner import Settings, judge      # the runner pulls in the model: this row only
-    settings = Settings(args.qemu, args.cpu, kernel)
+    """{JUDGING row: CPU seconds the harness takes, in this process, to judge the records of the
+    kernel-alone boots `runs` (checked)}, no QEMU: each step record decoded into its Observation
+    and judged by the case's intent alone (verdict.judge_step), or by runner.judge (the intent and
+    the model's whole-register verdict, with the known-bug search where a step departs) without
+    and with the prediction cache.  CPU time, not wall time: what the verdicts cost, whatever
+    else the machine runs."""
+    from harness import predictions, runner     # the runner pulls in the model: these rows only
     parsed = [(run, parse_output(run.output), members) for run, members in runs]
-    start = time.process_time()
-    for run, output, members in parsed:
-        records = output.cases()
-        for case in members:
-            judge(case, records[case.id], run, settings, shares_run=True, boot=output.boot)
-    return time.process_time() - start
+
+    def cpu(judge_one):
+        start = time.process_time()
+        for run, output, members in parsed:
+            records = output.cases()
+            for case in members:
+                judge_one(case, records[case.id], run, output.boot)
+        return time.process_time() - start
+
+    figures = {"intent": cpu(lambda case, records, run, boot: runner._step_verdicts(
+        case, runner._observations(records)))}
+    with tempfile.TemporaryDirectory(prefix="mmut-bench-predictions-") as where:
+        for row, cache in (("model", None), ("cached", predictions.PredictionCache(where))):
+            settings = runner.Settings(args.qemu, args.cpu, kernel, predictions=cache)
+            if cache is not None:
+                cpu(lambda case, records, run, boot: runner.judge(case, records, run, settings, True, boot))
+            figures[row] = cpu(lambda case, records, run, boot: runner.judge(case, records, run, settings, True, boot))
+    return figures
 
 
 # ---------------------------------------------------------------- the suite under pytest
@@ -316,7 +335,7 @@ class Figures:
     load: tuple             # load average at the start and at the end
     floor: list
     alone: dict             # console -> [seconds]
-    judging: list           # [CPU seconds judging every instance's records of the kernel-alone boots]
+    judging: dict           # JUDGING row -> [CPU seconds judging every instance's records of the kernel-alone boots]
     default: dict           # console -> [SuiteRun]
     isolated: list          # [SuiteRun]
     rate: dict              # campaign.measure_rate's
@@ -340,7 +359,9 @@ def report(f):
              _row("boot floor: a boot that runs no case", f.floor)]
     for console in CONSOLES:
         lines.append(_row(f"kernel alone, all {f.instances} instances ({console})", f.alone[console]))
-    lines.append(_row(f"  judging their records (the harness's CPU, no QEMU)", f.judging))
+    lines += [_row("  judging their records (the harness's CPU, no QEMU): the case's intent", f.judging["intent"]),
+              _row("    + the model, whole registers, every step evaluated", f.judging["model"]),
+              _row("    + the model, whole registers, predictions cached", f.judging["cached"])]
     for console in CONSOLES:
         lines.append(_row(f"default run (make run), {console}: {_counts(f.default[console][-1])}", walls[console]))
     lines.append(_row(f"one boot per case: --isolated -n {f.jobs}: {_counts(f.isolated[-1])}",
@@ -386,12 +407,13 @@ def measure(args):
         cases, indices = suite_cases(args, kernel, all_cases)
         instances = [c.id for c in all_cases]
         floor = [check_floor(run_kernel(args.qemu, args.cpu, kernel, [])).wall for _ in range(args.boots)]
-        alone, judging = {console: [] for console in CONSOLES}, []
+        alone, judging = {console: [] for console in CONSOLES}, {row: [] for row in JUDGING}
         for _ in range(args.repeat):
             for console in CONSOLES:
                 seconds, runs = kernel_alone(args, kernel, cases, indices, console)
                 alone[console].append(seconds)
-            judging.append(judging_cpu(args, kernel, runs))
+            for row, seconds in judging_cpu(args, kernel, runs).items():
+                judging[row].append(seconds)
         default = {console: [suite(args, args.cases, args.build, work / "results", instances, f"--console={console}",
                                    what=f"the default run ({console})") for _ in range(args.repeat)]
                    for console in CONSOLES}

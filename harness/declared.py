@@ -371,7 +371,7 @@ def descriptor_write(case, step, n=None, pool_base=TABLE_POOL_BASE):
         return DESC_AF.mask, DESC_AF.mask
     if step.op in ("unmap", "s2_unmap"):
         return 0, every
-    if step.op == "link":
+    if step.op in ("link", "s2_link"):
         return _layout(case, pool_base)[5][n], every
     if step.op in ("write_desc", "s2_write_desc"):
         return step.value, every
@@ -432,7 +432,7 @@ def _step_slots(case, spaces, tt1, s2=None):
         tables.made = []
         slot = tables.slot(step.va, step.level)
         slots[n] = (slot, tuple(tables.made))
-        if step.op == "link":
+        if step.op in ("link", "s2_link"):
             links[n] = words[slot] = tables.oa_encode(tables.table_at(step.value, step.level + 1)) | 0b11
         elif step.op not in ("read_desc", "s2_read_desc"):
             value, mask = descriptor_write(case, step)

@@ -94,13 +94,17 @@ SYSREG_WRITES = ("set_tcr", "set_mair", "set_sctlr")
 # Changing stage 2 (a case with a stage 2 only): descriptor writes and reads at the stage 2
 # slot for ipa at level, the TLBIs of EL2 for EL1&0 (executed by the EL2 half) by whether they
 # take an IPA, and a VMID switch.
-S2_DESC_WRITES = ("s2_map", "s2_unmap", "s2_protect", "s2_write_desc")
+S2_DESC_WRITES = ("s2_map", "s2_unmap", "s2_protect", "s2_write_desc", "s2_link")
 S2_TLBI_OPS = {"tlbi_ipas2e1": True, "tlbi_ipas2e1is": True, "tlbi_ipas2le1": True, "tlbi_ipas2le1is": True,
                 "tlbi_vmalls12e1": False, "tlbi_vmalls12e1is": False, "tlbi_alle1": False, "tlbi_alle1is": False,
                 # By range of IPAs (FEAT_TLBIRANGE): the operand's BaseADDR, NUM, SCALE, TTL and TG, as RVAE1's.
                 "tlbi_ripas2e1": True, "tlbi_ripas2e1is": True, "tlbi_ripas2le1": True, "tlbi_ripas2le1is": True}
 S2_TLBI_OPS.update({op + NXS: takes_ipa for op, takes_ipa in S2_TLBI_OPS.items()})
 S2_RANGE_TLBI = tuple(op for op in S2_TLBI_OPS if op.startswith("tlbi_ripas2"))
+# TLBI IPAS2LE1 and RIPAS2LE1 (TLBILevel_Last): need not remove stage 2 table entries (J1.1.3.449 TLBIMatch's
+# level_match for TLBIOp_IPAS2; C5.5.24 RIPAS2LE1's prose, "from the leaf level", where the ASL's TLBIOp_RIPAS2
+# branch has no level term: the prose is taken, as for the TTL hint, review D10).
+S2_LAST_LEVEL_TLBI = tuple(op for op in S2_TLBI_OPS if re.match(r"tlbi_r?ipas2le1(is)?(nxs)?$", op))
 NXS_TLBI = tuple(op for op in (*TLBI_OPS, *S2_TLBI_OPS) if op.endswith(NXS))
 
 

@@ -138,6 +138,10 @@ class PredictionCache:
             with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".tmp-", delete=False) as f:
                 f.write(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
             os.replace(f.name, path)
+            # Another source's files can never be used again: they go.
+            for stale in self.directory.glob("*.pickle"):
+                if not stale.name.startswith(self._source[:20]):
+                    stale.unlink(missing_ok=True)
             for (i, _), e in self._entries.items():
                 if i == ids:
                     e.changed = False

@@ -144,7 +144,7 @@ def figures(**more):
     run = bench.SuiteRun(seconds=4.0, rss=90.0, counts={"passed": 10})
     return bench.Figures(**{
         "qemu": "q", "version": "7.2.22", "cpu": "max", "instances": 10, "cpus": 2, "jobs": 2, "load": (1.0, 2.0),
-        "floor": [0.05], "alone": {"uart": [2.0], "semihosting": [1.0]}, "judging": [1.5],
+        "floor": [0.05], "alone": {"uart": [2.0], "semihosting": [1.0]}, "judging": {"intent": [0.5], "model": [1.5], "cached": [0.7]},
         "default": {"uart": [run], "semihosting": [bench.SuiteRun(3.0, 80.0, {"passed": 10})]},
         "isolated": [bench.SuiteRun(12.0, 70.0, {"passed": 10})],
         "rate": {"cases": 40, "rate": 100.0, "seconds": 0.4, "rate_per_cpu": 60.0, "phases": {"run": 0.3},
@@ -184,7 +184,7 @@ def test_make_bench_on_a_few_cases(qemu, cpu, small):
                           f"--cases={cases}", f"--build={build}", "--repeat=1", "--boots=1", "--rate-cases=40",
                           "--scales=8"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
-    for label in ("boot floor", "kernel alone, all", "(uart)", "(semihosting)", "judging their records",
+    for label in ("boot floor", "kernel alone, all", "(uart)", "(semihosting)", "judging their records", "every step evaluated", "predictions cached",
                   "default run (make run), uart",
                   "default run (make run), semihosting", "one boot per case: --isolated", "default run / kernel alone: ",
                   "ms an instance", "generated cases", "peak memory", "scale:"):

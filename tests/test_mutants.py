@@ -35,7 +35,7 @@ DEFECTS = {
                         "(prot->pxntable ? TABLE_UXN : 0) | (prot->uxntable ? TABLE_PXN : 0)"),
     "wxn_never_set": ("mmu.c", "(r->wxn ? SCTLR_WXN : 0)", "0"),
     # The kernel's own PSTATE.PAN setting ignored; SCTLR_EL1.SPAN always left at its reset value.
-    "pan_never_set": ("steps.c", "write_pan(SPSR_PAN);", "write_pan(0);"),
+    "pan_never_set": ("steps.c", "!run->regime->nv1)\n\t\twrite_pan(SPSR_PAN);", "!run->regime->nv1)\n\t\twrite_pan(0);"),
     "span_ignored": ("mmu.c", "return r->span ? sctlr : sctlr & ~SCTLR_SPAN;", "return sctlr;"),
     # HPD0 written to HPD1's bit (and HPD1 to HPD0's).
     "hpd_bits_swapped": ("mmu.c", "(r->hpd0 ? TCR_HPD0 : 0) | (r->hpd1 ? TCR_HPD1 : 0)",
@@ -61,7 +61,7 @@ NEEDS = {"pan_never_set": "FEAT_PAN", "span_ignored": "FEAT_PAN", "hpd_bits_swap
 # TLBI removes it, so a TLBI or an ASID switch the kernel leaves out shows as a stale entry.
 MAINTENANCE_DEFECTS = {
     # The seeds' unmap/remap without its TLBI: a stale entry where only the new one is permitted.
-    "tlbi_vae1_missing": ("maint.c", "case OP_TLBI_VAE1: tlbi(vae1, xt); break;", "case OP_TLBI_VAE1: break;",
+    "tlbi_vae1_missing": ("maint.c", "case OP_TLBI_VAE1: tlbi_or_nxs(nxs, vae1, 0, 7, 1, xt); break;", "case OP_TLBI_VAE1: break;",
                           ("tlb.toml", "bbm.toml")),
     # A context switch that keeps the old ASID: nG entries of the old process are used.
     "ttbr0_asid_dropped": ("maint.c", "write_sysreg_elx(pgt_ttbr(&spaces[s->space]) | TTBR_ASID(s->value), ttbr0)",
@@ -70,15 +70,15 @@ MAINTENANCE_DEFECTS = {
     "ttbr0_space_ignored": ("maint.c", "pgt_ttbr(&spaces[s->space]) | TTBR_ASID", "pgt_ttbr(&spaces[0]) | TTBR_ASID",
                             ("address_spaces.toml",)),
     # A range invalidation left out: the range's stale entries stay.
-    "tlbi_rvae1_missing": ("maint.c", "case OP_TLBI_RVAE1: tlbi_range(0, 6, 1, xt); break;", "case OP_TLBI_RVAE1: break;",
+    "tlbi_rvae1_missing": ("maint.c", "case OP_TLBI_RVAE1: tlbi_range_or_nxs(nxs, 0, 6, 1, xt); break;", "case OP_TLBI_RVAE1: break;",
                            ("tlb_range.toml",)),
     # EL2's range invalidation left out (E2H = 0): the range's stale EL2 entries stay.
-    "tlbi_rvae2_missing": ("maint.c", "case OP_TLBI_RVAE2: tlbi_range(4, 6, 1, xt); break;",
+    "tlbi_rvae2_missing": ("maint.c", "case OP_TLBI_RVAE2: tlbi_range_or_nxs(nxs, 4, 6, 1, xt); break;",
                            "case OP_TLBI_RVAE2: break;", ("el2.toml",)),
     # TLBI VAE2 made as EL1&0's VAE1 (as a kernel that kept the *_EL1 forms at EL2 would): the EL2 regime's entry
     # stays where after TLBI VAE2, DSB, ISB only the new translation is permitted.
-    "tlbi_vae2_as_vae1": ("maint.c", "case OP_TLBI_VAE2: tlbi(vae2, xt); break;",
-                          "case OP_TLBI_VAE2: tlbi(vae1, xt); break;", ("el2.toml",)),
+    "tlbi_vae2_as_vae1": ("maint.c", "case OP_TLBI_VAE2: tlbi_or_nxs(nxs, vae2, 4, 7, 1, xt); break;",
+                          "case OP_TLBI_VAE2: tlbi_or_nxs(nxs, vae1, 0, 7, 1, xt); break;", ("el2.toml",)),
     # A fault handler that writes no descriptor: the retry faults again.  (Copy-on-write
     # without its TLBI is no mutant here: QEMU walks again on a write its TLB entry does not
     # permit, so the architecture's permitted second Permission fault never shows.)
@@ -88,11 +88,11 @@ MAINTENANCE_DEFECTS = {
     "descriptor_write_ignores_mask": ("maint.c", "(*(volatile u64 *)slot & ~s->mask) | s->value", "s->value",
                                       ("tlb.toml",)),
     # EL2's TLBI by VA in the EL2&0 regime left out: the remapped page's stale entry is used.
-    "tlbi_vae2_missing": ("maint.c", "case OP_TLBI_VAE2: tlbi(vae2, xt); break;", "case OP_TLBI_VAE2: break;",
+    "tlbi_vae2_missing": ("maint.c", "case OP_TLBI_VAE2: tlbi_or_nxs(nxs, vae2, 4, 7, 1, xt); break;", "case OP_TLBI_VAE2: break;",
                           ("vhe.toml",)),
     # The EL2 half's VMALLS12E1 left out: the old combined entry where only the new is permitted.  (IPAS2E1
     # left out is no mutant here: QEMU's stage 1 TLBI after it removes the combined entry on its own.)
-    "tlbi_vmalls12e1_missing": ("el2.c", "case OP_TLBI_VMALLS12E1: tlbi_all(vmalls12e1); break;",
+    "tlbi_vmalls12e1_missing": ("el2.c", "case OP_TLBI_VMALLS12E1: tlbi_all_or_nxs(nxs, vmalls12e1, 4, 7, 6); break;",
                                 "case OP_TLBI_VMALLS12E1: break;", ("s2tlb.toml",)),
     # A VMID switch that keeps the old VMID: the old VMID's entries are used under the "new" one.
     "set_vmid_ignored": ("el2.c", "write_sysreg((read_sysreg(vttbr_el2) & ~VTTBR_VMID_MASK) | f->x[1] << "

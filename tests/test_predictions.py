@@ -105,6 +105,14 @@ def test_changed_source_rebuilds(tmp_path, root, case):
         assert _asked(tmp_path, root, case)[:2] == ("computed", True), name
 
 
+def test_another_sources_files_are_removed_when_a_new_one_is_written(tmp_path, root, case):
+    _stored(tmp_path, root, case)
+    old = _file(tmp_path)
+    (root / "kernel" / "layout.h").write_text("# changed\n")
+    _stored(tmp_path, root, case)
+    assert not old.exists() and _file(tmp_path) != old
+
+
 def test_a_new_source_file_rebuilds(tmp_path, root, case):
     _stored(tmp_path, root, case)
     (root / "harness" / "new.py").write_text("")
@@ -129,7 +137,7 @@ def test_another_source_file_under_the_same_name_is_not_trusted(tmp_path, root, 
     path = _file(tmp_path)
     (root / "kernel" / "layout.h").write_text("# changed\n")
     _stored(tmp_path, root, case, value="second")
-    path.unlink()
+    path.unlink(missing_ok=True)         # (writing the new one removed it)
     _file(tmp_path).rename(path)        # the new source's file under the old source's name
     (root / "kernel" / "layout.h").write_text("# kernel/layout.h\n")
     value, computed, cache = _asked(tmp_path, root, case)

@@ -542,3 +542,74 @@ def test_with_hardware_af_a_leaf_may_read_back_with_af_set_before_any_access(tmp
                         '{ af = true } ] } },\n]\n')
         done = predict_case(load_file(path)[0], MAX)[0]
         assert {o.desc >> 10 & 1 for o in done} == allowed
+
+
+S2_LINK_CASE = '''feature = "tlb tests"
+[case.c]
+summary = "s"
+stage2 = { t0sz = 24 }
+requires = ["FEAT_TLBIRANGE"]
+map = [
+  { va = 0x8000_0000, to = 0x8000_0000, level = 3 },
+  { va = 0x8010_0000, to = 0x8010_0000, level = 3 },
+  { va = 0x8010_1000, to = 0x8010_1000, level = 3 },
+  { va = 0x8010_2000, to = 0x8010_2000, level = 3 },
+]
+s2map = [
+  { ipa = 0x8000_0000, to = "frame_a", level = 3 },
+  { ipa = 0x8010_0000, to = "frame_a", level = 3 },
+  { ipa = 0x8010_1000, to = "frame_b", level = 3 },
+  { ipa = 0x8010_2000, to = "frame_c", level = 3 },
+  { ipa = 0x8020_0000, to = "frame_b", level = 3 },
+]
+steps = [
+  { do = "store64", va = 0x8010_0000, value = 0xaaaa, expect = "ok" },
+  { do = "store64", va = 0x8010_1000, value = 0xbbbb, expect = "ok" },
+  { do = "store64", va = 0x8010_2000, value = 0xcccc, expect = "ok" },
+  { do = "load64", va = 0x8000_0000, expect = { value = 0xaaaa } },
+  { do = "s2_map", ipa = 0x8000_0000, level = 3, to = "frame_c" },
+  { do = "s2_link", ipa = 0x8000_0000, level = 2, table_of = 0x8020_0000 },
+  { do = "dsb" },
+  OP,
+  { do = "dsb" },
+  { do = "tlbi_vmalle1" },
+  { do = "dsb" },
+  { do = "isb" },
+  { do = "load64", va = 0x8000_0000, expect = { value = 0xbbbb } },
+]
+'''
+
+
+@pytest.mark.parametrize("op, seen", [
+    ('{ do = "tlbi_ipas2le1", ipa = 0x8000_0000 }', {0xCCCC, 0xBBBB}),   # the table entry may survive
+    ('{ do = "tlbi_ipas2le1is", ipa = 0x8000_0000 }', {0xCCCC, 0xBBBB}),
+    ('{ do = "tlbi_ripas2le1", ipa = 0x8000_0000 }', {0xCCCC, 0xBBBB}),  # C5.5.24: "from the leaf level"
+    ('{ do = "tlbi_ripas2e1", ipa = 0x8000_0000 }', {0xBBBB}),
+    ('{ do = "tlbi_ipas2e1", ipa = 0x8000_0000 }', {0xBBBB}),             # all levels: only the new table
+    ('{ do = "tlbi_ipas2e1", ipa = 0x8040_0000 }', {A, 0xBBBB, 0xCCCC}),  # another IPA: the old leaf too
+    ('{ do = "tlbi_vmalls12e1" }', {0xBBBB}),
+    ('{ do = "tlbi_alle1" }', {0xBBBB}),
+    ('{ do = "isb" }', {A, 0xBBBB, 0xCCCC}),                               # no stage 2 TLBI
+])
+def test_a_stage_2_walk_through_a_cached_table_descriptor(tmp_path, op, seen):
+    """Review D22(a): a stage 2 level 2 table descriptor pointed at another level 3 table.  TLBI IPAS2LE1
+    removes the IPA's stage 2 leaf entry (frame_a) but may leave its table entries (J1.1.3.449 TLBIMatch,
+    TLBIOp_IPAS2: `tlbi.level == TLBILevel_Any || !tlb_entry.walkstate.istable`), so a walk may read the
+    old level 3 table as it is now (frame_c) or the new one (frame_b); IPAS2E1, VMALLS12E1 and ALLE1
+    remove them too."""
+    path = tmp_path / "s2link.toml"
+    path.write_text(S2_LINK_CASE.replace("OP", op))
+    case = load_file(path)[0]
+    last = predict_case(case, MAX)[-1]
+    assert {o.value for o in last if isinstance(o, Completes)} == seen
+
+
+@pytest.mark.parametrize("op, removes_tables", [
+    ("tlbi_ipas2e1", True), ("tlbi_ipas2e1is", True), ("tlbi_ipas2le1", False), ("tlbi_ipas2le1is", False),
+    ("tlbi_ipas2le1nxs", False), ("tlbi_vmalls12e1", True), ("tlbi_alle1", True), ("tlbi_vmalle1", False),
+])
+def test_a_last_level_ipas2_leaves_stage_2_table_entries(op, removes_tables):
+    """J1.1.3.449 TLBIMatch: a stage 2 table entry (level 2, the 2MB of IPA 0x8000_0000) goes with the
+    all-levels IPAS2E1 of an IPA in it and with VMALLS12E1 and ALLE1, not with IPAS2LE1 nor VMALLE1."""
+    inv = Invalidation.of(op, 0x8000_0000 >> 12, REGS)
+    assert inv.removes_s2_table(0x8000_0000, 1 << 21, 12, 2, current_vmid(REGS)) is removes_tables

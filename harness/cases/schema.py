@@ -333,7 +333,7 @@ MAINT_KEYS = {"map": MAP_KEYS, "unmap": {"va", "level", "space"}, "protect": MAP
                  | ({"num", "scale", "ttl", "tg"} if op in RANGE_TLBI else set())
                  for op, (takes_va, takes_asid) in TLBI_OPS.items()},
               "s2_map": S2MAP_KEYS, "s2_unmap": {"ipa", "level"}, "s2_protect": S2MAP_KEYS - {"to"},
-              "s2_write_desc": {"ipa", "level", "desc"}, "s2_read_desc": {"ipa", "level"}, "set_vmid": {"vmid"},
+              "s2_write_desc": {"ipa", "level", "desc"}, "s2_link": {"ipa", "level", "table_of"}, "s2_read_desc": {"ipa", "level"}, "set_vmid": {"vmid"},
               **{op: ({"ipa"} if takes_ipa else set()) | ({"num", "scale", "ttl", "tg"} if op in S2_RANGE_TLBI else set())
                  for op, takes_ipa in S2_TLBI_OPS.items()}}
 # What an s2_read_desc may check: the bits stage 2 descriptors share with stage 1's (pgtable-hwdef.h).

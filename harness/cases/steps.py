@@ -48,11 +48,11 @@ def _maint_step(path, name, i, op, table, names):
                            if op == "protect" else table, names, where)
     elif op == "write_desc":
         value = f.int("desc", required=True)
-    elif op == "link":
+    elif op in ("link", "s2_link"):
         value = f.int("table_of", required=True)
         if level > 2:
             raise f.error("level", "a table descriptor is at level 0, 1 or 2 (level 3 holds pages)")
-        if value >> 55 & 1 != va >> 55 & 1:
+        if op != "s2_link" and value >> 55 & 1 != va >> 55 & 1:
             raise f.error("table_of", f"{value:#x} is in the other TTBR's half than va {va:#x}")
     elif op in SYSREG_WRITES:
         value, mask = f.int("value", required=True), f.int("mask", required=True)

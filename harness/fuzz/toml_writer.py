@@ -217,7 +217,7 @@ def maint_table(step, expect=None):
                                step))
     if step.op in ("write_desc", "s2_write_desc"):
         out["desc"] = step.value
-    if step.op == "link":
+    if step.op in ("link", "s2_link"):
         out["table_of"] = step.value
     if step.op == "set_vmid":
         out["vmid"] = step.value

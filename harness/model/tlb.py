@@ -79,9 +79,13 @@ D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
 - A stage 2 entry is kept as the registers and memory of its walk, as a
   stage 1 entry is; one object stands for both (its stage 1 and its stage 2
   walk of those tables), and its invalidations say which of the two they
-  remove.  Under stage 2 the model holds leaf entries only: walk-cache
-  entries (of either stage) are not modelled there, and IPAS2LE1 (RIPAS2LE1)
-  is modelled as IPAS2E1 (RIPAS2E1).
+  remove.  Its stage 2 walk of an IPA also gives stage 2 table (walk-cache)
+  entries: IPAS2E1, VMALLS12E1 and ALLE1 remove them, IPAS2LE1 does not
+  (J1.1.3.449 TLBIMatch, TLBIOp_IPAS2's level match), nor VMALLE1; a walk
+  through one reads the levels below from memory.  RIPAS2LE1 leaves them as
+  IPAS2LE1 does (C5.5.24 "from the leaf level"; the ASL's TLBIOp_RIPAS2 has
+  no level term: the prose is taken, as for the TTL hint).  Stage 1 walk-cache
+  entries under stage 2 are not modelled (a stage 1 `link` is refused there).
 
 An entry is kept as the registers and the memory it was walked from; its
 translation of a VA is AArch64.S1Translate over them, and its table entries'
@@ -91,7 +95,7 @@ from dataclasses import dataclass, field, replace
 
 from harness.esr import Field
 from harness.ops import (
-    LAST_LEVEL_TLBI, NXS_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid,
+    LAST_LEVEL_TLBI, S2_LAST_LEVEL_TLBI, NXS_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid,
 )
 from harness.model.attributes import s1_xs
 from harness.model.descriptors import DESC_AF, DESC_NG
@@ -134,6 +138,9 @@ STALE_S2_RULE = ("a TLB may hold stage 2 and combined stage 1 and 2 entries of t
                  "and IPAS2LE1 need not remove combined ones and VMALLE1 removes no stage 2 ones, so only "
                  "IPAS2E1, DSB, VMALLE1 (or VMALLS12E1, ALLE1) removes a stage 2 translation (Arm ARM "
                  "D8.17.5.4, D8.17.6.1)")
+S2_WALK_CACHE_RULE = ("a TLB may hold stage 2 table descriptors (walk caches) until an invalidation of all levels "
+                      "removes them; TLBI IPAS2LE1 need not, so a walk may still go through the old next-level "
+                      "table (J1.1.3.449 TLBIMatch, TLBIOp_IPAS2's level match; C5.5 TLBI IPAS2LE1)")
 UNSYNCED_RULE = ("a descriptor write is seen by walks only after a DSB, and a system register write or the "
                  "DSB's effect by later instructions only after an ISB (Arm ARM D8 'Ordering of translation "
                  "table walks', B2 'Context synchronization event')")
@@ -319,13 +326,14 @@ class Invalidation:
             decoded = tlbi_range(xt, has_large_address(regs, VTCR_DS.get(regs.vtcr)))
             ttl = xt >> TLBIR_TTL_SHIFT & 0b11
             start, end, granule = decoded if decoded is not None else (0, 0, None)   # empty: nothing need go
-            return Invalidation(None, None, None, True, False, granule, ttl or None, vmid=vmid, stage1=False,
-                                stage2=True, ipa=start, ipa_end=end)
+            return Invalidation(None, None, None, True, op in S2_LAST_LEVEL_TLBI, granule, ttl or None, vmid=vmid,
+                                stage1=False, stage2=True, ipa=start, ipa_end=end)
         if op in S2_TLBI_OPS:
             if S2_TLBI_OPS[op]:
                 ipa = (xt & ((1 << 40) - 1)) << 12
-                return Invalidation(None, None, None, True, vmid=vmid, stage1=False, stage2=True, ipa=ipa,
-                                    ipa_end=ipa + 1)
+                # TLBI IPAS2LE1 (TLBILevel_Last): TLBIMatch's level_match keeps stage 2 table entries.
+                return Invalidation(None, None, None, True, op in S2_LAST_LEVEL_TLBI, vmid=vmid, stage1=False,
+                                    stage2=True, ipa=ipa, ipa_end=ipa + 1)
             return Invalidation(None, None, None, True, vmid=None if op.startswith("tlbi_alle1") else vmid,
                                 stage2=True)
         return replace(Invalidation._of_stage1(op, xt, regs), vmid=vmid)
@@ -387,6 +395,22 @@ class Invalidation:
         if global_entry is None:
             return not self.last_level and of_asid
         return self.globals if global_entry else of_asid
+
+    # J1.1.3.449 TLBIMatch, TLBIOp_IPAS2 / TLBIOp_RIPAS2 / TLBIOp_VMALLS12 / TLBIOp_ALL, of a stage 2 walk-cache
+    # TLBRecord (walkstate.istable)
+    def removes_s2_table(self, base, size, granule, level, vmid):
+        """Whether this removes a stage 2 table entry (walk cache) of vmid for the IPAs [base, base + size),
+        its table descriptor at level of granule: a stage 2 invalidation of the VMID whose IPAs overlap
+        them, unless a last-level one (IPAS2LE1, RIPAS2LE1: TLBIMatch's level_match, `tlbi.level == TLBILevel_Any ||
+        !tlb_entry.walkstate.istable`), of another granule, or with a TTL naming this level or one above
+        (as for stage 1, C5.5's TTL wording); an nXS form may leave it (it has no XS attribute to be 0)."""
+        if not self.stage2 or not self.of_vmid(vmid) or self.last_level or self.exclude_xs:
+            return False
+        if self.ipa is not None and not (self.ipa < base + size and base < self.ipa_end):
+            return False
+        if self.granule is not None and self.granule != granule:
+            return False
+        return self.level is None or level < self.level
 
     # J1.1.3.449 TLBIMatch: the VMID term
     def of_vmid(self, vmid):
@@ -513,6 +537,27 @@ class Entry:
 
 
 
+    # J1.1.4.79 AArch64.S2Walk's table descriptors as stage 2 walk-cache TLBRecords (walkstate.istable; J1.1.4.47
+    # AArch64.GetS2TLBContext), J1.1.3.449 TLBIMatch against every invalidation since
+    def s2_tables(self, ipa, vmids):
+        """The stage 2 table entries of this entry's walk of ipa still held under one of vmids: for each
+        table descriptor the walk went on from that no invalidation removed (removes_s2_table), the
+        descriptors down to it as (PA, descriptor), as a walk through it reads them (the levels below
+        come from memory)."""
+        params = s2_params(self.regs)
+        if params is None or self.vmid not in vmids:
+            return []
+        reads = _Reads(self.memory)
+        s2_walk(params, reads, ipa)
+        tables = []
+        for k in range(len(reads.reads) - 1):
+            level = params.start + k
+            size = 1 << level_lsb(params.granule, level)
+            base = ipa & ~(size - 1)
+            if not any(inv.removes_s2_table(base, size, params.granule, level, self.vmid) for _, inv in self.removed):
+                tables.append(tuple(reads.reads[:k + 1]))
+        return tables
+
 
 # R_XCLRD/R_JVXRH: which FaultRecords a TLBRecord may hold (J1.1.4.55 AArch64.S1Translate's faults)
 def cached_outcome(outcome, stage=None):
@@ -545,6 +590,7 @@ class Tlb:
         self.entries = []
         self.epoch = 0                            # DSBs that completed invalidations so far
         self.faulted = False                      # whether the last access aborted (a fix-up follows one)
+        self.s2_walk_cache_used = False           # whether the last two_stage_outcomes used a stage 2 table entry
         self._fill()
 
     # J1.1.4.52 AArch64.FullTranslate through a TLB: a state the model may branch on
@@ -670,8 +716,16 @@ class Tlb:
         # J1.1.4.57 AArch64.S2Translate, or a stage 2 TLBRecord still held
         def translate(ipa, acc, aligned, s1_attr=None):
             held = [(s2_params(e.regs), e.memory) for e in self.entries if vmids and e.holds_ipa(ipa, vmids, born)]
+            # J1.1.4.79 AArch64.S2Walk through a stage 2 walk-cache TLBRecord: the cached table descriptors as they
+            # were, the levels below from the tables an access may be translated from now.
+            cached = [(s2_params(e.regs), _CachedTables(tables, m))
+                      for e in (self.entries if vmids else ())
+                      for tables in dict.fromkeys(e.s2_tables(ipa, vmids)) for m in self.memories_seen]
             results = [r for params, m in fresh + held for r in s2_translate(params, m, ipa, acc, aligned, s1_attr)]
-            return list(dict.fromkeys(results))
+            through = [r for params, m in cached for r in s2_translate(params, m, ipa, acc, aligned, s1_attr)]
+            if set(through) - set(results):
+                self.s2_walk_cache_used = True
+            return list(dict.fromkeys(results + through))
         return translate
 
     # J1.1.4.52 AArch64.FullTranslate with stage 2 through a TLB
@@ -680,12 +734,14 @@ class Tlb:
         tables in program order): stage 1 from a walk of any registers and tables it may see
         or from a stage 1 entry it may still hold, each with the stage 2 translations that
         may go with it (_stage2_choices)."""
+        self.s2_walk_cache_used = False
         # One access is translated in one context: a walk under the VMID of the registers it uses.
         walked = [full_translate(r, m, access, s2=self._stage2_choices({current_vmid(r)}))
                   for r in self.regs_seen for m in self.memories_seen]
         fresh = [full_translate(r, m, access, s2=self._stage2_choices())
                  for r in self.regs_seen for m in self.memories_seen]
-        # Leaf entries only: walk caches under stage 2 are not modelled.
+        # Stage 1 leaf entries and stage 2 leaf and table entries (_stage2_choices): stage 1 walk caches under
+        # stage 2 are not modelled.
         # An entry whose translation gives nothing a TLB holds (it faults under the stage 2 it may
         # combine with now) supplies no outcome.
         try:
@@ -707,4 +763,6 @@ class Tlb:
             rules.append(UNSYNCED_RULE)
         if everything != seen:
             rules.append(STALE_S2_RULE)
+        if self.s2_walk_cache_used:
+            rules.append(S2_WALK_CACHE_RULE)
         return Outcomes(everything, "; ".join(dict.fromkeys(rules)) or None)
