@@ -7,7 +7,7 @@ from collections import Counter
 
 from harness.cases import (AT_OPS, AT_S12_OPS, AT_S1E2_OPS, DESC_WRITES, LOADS, RANGE_TLBI, S2_DESC_WRITES,
                            S2_TLBI_OPS, STORES, TLBI_EL2_OPS, TLBI_OPS)
-from harness.ops import ACQUIRE_RELEASE, PAIRS
+from harness.ops import ACQUIRE_RELEASE, ATOMICS, PAIRS
 
 GROUPS = ("regime", "control", "stage 2", "step")
 REGIMES = {None: "EL1&0", "stage2": "EL1&0 under stage 2", "nvhe": "EL2 (E2H=0)", "vhe": "EL2&0 (E2H=TGE=1)"}
@@ -19,6 +19,10 @@ def _step_kind(step):
     op = step.op
     if op in PAIRS:
         return "LDP/STP"
+    if op in ATOMICS:
+        return "LSE atomic"
+    if op in ("ldxr64", "ldaxr64"):
+        return "LDXR/LDAXR"
     if op in ACQUIRE_RELEASE:
         return "LDAR/STLR"
     if step.el == 0:
