@@ -710,6 +710,16 @@ def explain(version, case, ids, pool_base, n, obs, bugs=KNOWN_BUGS, ended=None, 
         return ()
 
     def evaluate():
+        if n == 0 and obs is None:
+            # Whether every stage 2 translation faults, the kernel's own, depends on the case's stage 2
+            # alone, which every step runs under: any step may be the first whose evaluation says so
+            # (harness.fuzz seed 20261201, case 422 on 7.2.22: an s2_protect first, which reads none).
+            try:
+                predict_case(case, ids, pool_base)
+            except KernelFaultsAtStage2 as ends:
+                return ends
+            except (RunEnds, ValueError, UnknownMemory):
+                pass
         try:
             return predicted()
         except RunEnds as ends:

@@ -7,6 +7,7 @@ from collections import Counter
 
 from harness.cases import (AT_OPS, AT_S12_OPS, AT_S1E2_OPS, DESC_WRITES, LOADS, RANGE_TLBI, S2_DESC_WRITES,
                            S2_TLBI_OPS, STORES, TLBI_EL2_OPS, TLBI_OPS)
+from harness.ops import ACQUIRE_RELEASE, PAIRS
 
 GROUPS = ("regime", "control", "stage 2", "step")
 REGIMES = {None: "EL1&0", "stage2": "EL1&0 under stage 2", "nvhe": "EL2 (E2H=0)", "vhe": "EL2&0 (E2H=TGE=1)"}
@@ -16,6 +17,10 @@ CONTROLS = {"pan": "PSTATE.PAN", "span": None, "epan": "EPAN", "wxn": "WXN", "hp
 
 def _step_kind(step):
     op = step.op
+    if op in PAIRS:
+        return "LDP/STP"
+    if op in ACQUIRE_RELEASE:
+        return "LDAR/STLR"
     if step.el == 0:
         return "EL0 " + ("load" if op in LOADS else "store" if op in STORES else op)
     if op in ("ldtr64", "sttr64"):
@@ -100,7 +105,7 @@ EXPECTED = {
     ("stage 2", "S2AP wo"): None, ("stage 2", "MemAttr"): None, ("stage 2", "DBM"): None,
     ("stage 2", "FWB"): "FEAT_S2FWB", ("stage 2", "HA"): "FEAT_HAFDBS", ("stage 2", "HD"): "FEAT_HAFDBS_DIRTY",
     ("stage 2", "invalid entry"): None,
-    **{("step", k): None for k in ("load", "store", "fetch", "LDTR/STTR", "EL0 load", "EL0 store", "EL0 fetch",
+    **{("step", k): None for k in ("load", "store", "LDP/STP", "LDAR/STLR", "fetch", "LDTR/STTR", "EL0 load", "EL0 store", "EL0 fetch",
                                     "AT S1E1", "AT S1E0", "AT S12E*", "AT S1E2", "descriptor write",
                                     "stage 2 descriptor write", "DSB/ISB", "TLBI EL1", "TLBI EL1 by VA", "TLBI EL2",
                                     "TLBI stage 2", "ASID/TTBR switch", "VMID switch")},

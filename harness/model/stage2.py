@@ -27,9 +27,12 @@ from harness.model.descriptors import (
 from harness.model.indirect import DESC_S2DIRTY, pir_field, s2_indirect_base_permissions
 from harness.model.permissions import is_wb_shareable, s1_has_alignment_fault as s2_has_alignment_fault
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
-from harness.model.registers import HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max
+from harness.model.registers import (
+    HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max, walk_params,
+)
 from harness.model.translate import (
-    ACCESS_KINDS, ATOMIC_MMU_RULE, FSC_UNSUPPORTED_ATOMIC, PAGE_CROSSING_RULE, hw_update_choices, s1_translate,
+    ACCESS_KINDS, ATOMIC_MMU_RULE, FSC_UNSUPPORTED_ATOMIC, PAGE_CROSSING_RULE, branch_addr, hw_update_choices,
+    s1_translate,
 )
 from harness.model.walk import level_lsb, lpa_choices
 from harness.esr import Field
@@ -767,6 +770,9 @@ def _full_translate(regs, memory, access, params, s2):
     acc = ACCESS_KINDS[access.op]
     if access.el == 0:
         acc = replace(acc, el0=True)    # an EL0 step: stage 2's XN[0] tells EL0 from EL1 (FEAT_XNX)
+    # A fetch is from the PC the branch made (J1.3.3.261 AArch64.BranchAddr: a tag replaced), which a stage 2
+    # abort's FAR reports as stage 1's does (harness.fuzz seed 20261201, case 3310).
+    va = branch_addr(walk_params(regs, bool(access.va >> 55 & 1)), access.va) if acc.fetch else access.va
     two_stage_at = access.op in AT_S12_OPS
     walk_memory = _Stage1WalkMemory(translate, memory)
     rules = []
@@ -778,7 +784,7 @@ def _full_translate(regs, memory, access, params, s2):
     except WalkFaultedAtStage2 as e:
         rules += [r.rule for r in e.results if len(e.results) > 1 and r.rule]
         updates = [walk_memory.updates + r.updates for r in e.results]
-        faults = [_s2_par(r.fault, True, u) if two_stage_at else _s2_abort(acc, access.va, r.fault, True, params.pamax, u)
+        faults = [_s2_par(r.fault, True, u) if two_stage_at else _s2_abort(acc, va, r.fault, True, params.pamax, u)
                   for r, u in zip(e.results, updates)]
         return Outcomes(set(faults), "; ".join(dict.fromkeys(rules)) or None)
     outcomes = set()
@@ -804,15 +810,15 @@ def _full_translate(regs, memory, access, params, s2):
         if not isinstance(outcome, Completes):
             outcomes.add(outcome)           # a stage 1 abort, taken to EL1
             if isinstance(outcome, Abort) and outcome.before:
-                outcomes.update(_earlier_pieces_aborts(translate, acc, access.va, outcome, rules, params.pamax))
-                outcomes = {_written_at_pas(translate, acc, access.va, o) if o is outcome else o for o in outcomes}
+                outcomes.update(_earlier_pieces_aborts(translate, acc, va, outcome, rules, params.pamax))
+                outcomes = {_written_at_pas(translate, acc, va, o) if o is outcome else o for o in outcomes}
             if isinstance(outcome, Abort) and outcome.outputs and params.ha:
                 outcomes.update(_s2_af_beside_a_stage1_fault(translate, acc, outcome, rules))
             continue
         if not outcome.spans:
             outcomes.add(outcome)           # a NOP (K1.2.13): it accesses nothing, stage 2 translates nothing
             continue
-        outcomes.update(_second_stage(translate, acc, access.va, outcome, rules, params))
+        outcomes.update(_second_stage(translate, acc, va, outcome, rules, params))
     return Outcomes(outcomes, "; ".join(dict.fromkeys(rules)) or None)
 
 
