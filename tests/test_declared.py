@@ -14,8 +14,8 @@ from harness.cases import load_dir
 from harness.kdefs import REPO
 from harness.model import UnknownMemory
 from harness.model.descriptors import (
-    DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_PXN, DESC_SH, DESC_UXN, TABLE_AP, TABLE_PXN,
-    TABLE_UXN,
+    DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_ATTRINDX3, DESC_CONTIG, DESC_DBM, DESC_NG, DESC_PXN, DESC_SH, DESC_UXN,
+    TABLE_AP, TABLE_PXN, TABLE_UXN,
 )
 from harness.model.stage2 import S2_AP, S2_MEMATTR, S2_XN
 from host.pgtable_host import (
@@ -49,7 +49,8 @@ class KernelTables:
         assert lib.pgt_init(ctypes.byref(self.pt), ctypes.byref(pool), granule, va_bits, OA_FORMATS[oa_format]) == 0
 
     def map(self, va, pa, level, bits):
-        prot = PteProt(DESC_ATTRINDX.get(bits), DESC_AP.get(bits), DESC_SH.get(bits), DESC_AF.get(bits),
+        attrindx = DESC_ATTRINDX.get(bits) | DESC_ATTRINDX3.get(bits) << 3     # AttrIndx[3]: FEAT_AIE's bit 59
+        prot = PteProt(attrindx, DESC_AP.get(bits), DESC_SH.get(bits), DESC_AF.get(bits),
                        DESC_NG.get(bits), DESC_PXN.get(bits), DESC_UXN.get(bits), DESC_CONTIG.get(bits),
                        DESC_DBM.get(bits))
         assert self.lib.pgt_map(ctypes.byref(self.pt), va, pa, level, ctypes.byref(prot)) == 0
