@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import bench
+from harness import bench, features
 from harness.cases import load_dir
-from harness.qemu import run_kernel
+from harness.protocol import parse_output
+from harness.qemu import qemu_version, run_kernel
 from suite_run import ROOT, shell_script
 from suite_run import cpu, qemu, real_qemu  # noqa: F401  (fixtures)
 
@@ -93,7 +94,13 @@ def test_kernel_alone_runs_every_instance_the_suite_runs(qemu, cpu, kernel):
     assert sorted(c.id for _, _, members in boots for c in members) == sorted(c.id for c in cases)
     assert all(len({c.boot for c in members}) == 1 for _, _, members in boots)
     seconds, runs = bench.kernel_alone(args, kernel, cases, indices, "uart")
-    assert seconds > 0 and sorted(c.id for _, members in runs for c in members) == sorted(c.id for c in cases)
+    # A case whose known bug ends QEMU's run (a marked case, e.g. block_level_minus1 on 7.2.22) has a
+    # boot of its own, checked to end so; every other case shares the checked boots.
+    version, ids = qemu_version(qemu), features.boot_ids(parse_output(run_kernel(qemu, cpu, kernel, []).output).boot)
+    ending = {c.id for c in cases if bench.ends_the_run(c, version, ids)}
+    assert all(c.xfail for c in cases if c.id in ending)
+    shared = [c.id for _, members in runs for c in members]
+    assert seconds > 0 and sorted(shared + sorted(ending)) == sorted(c.id for c in cases)
 
 
 def test_a_suite_run_whose_cases_never_started_is_not_timed(cpu, real_qemu, small, tmp_path):
