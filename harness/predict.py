@@ -61,13 +61,14 @@ def _effects(step, outcome, memory):
         return outcome, after
     if step.op in ATOMICS:
         # The old contents come back, and what is written depends on them: on memory nobody declared the
-        # model cannot say (the step is unjudged, and those bytes stay unknown).
+        # model cannot say either, so, as for a load there, the atomic completes with no value predicted
+        # (its translation is still judged) and those bytes stay unknown.
         try:
             old = _read(after, outcome.spans)
-        except UnknownMemory as e:
+        except UnknownMemory:
             for pa, size in outcome.spans:
                 after.forget(pa, size)
-            return Unknown(f"an atomic on memory the case does not declare ({e})", outcome.updates), after
+            return outcome, after
         new, shift = atomic_result(step.op, old, step.value, step.mask), 0
         for pa, size in outcome.spans:
             after.write(pa, size, new >> shift)

@@ -39,7 +39,7 @@ import harness.model.tlb as tlb  # isort: skip
 import harness.predict as predict_module  # isort: skip
 from harness import esr, geometry, par
 from harness.cases import AT_OPS, AT_S12_OPS, LAYOUT, LOADS
-from harness.ops import LS_SYNDROME
+from harness.ops import ATOMICS, LS_SYNDROME
 from harness.kdefs import REPO
 from harness.model import Abort, Outcomes, UnknownMemory
 from harness.predict import predict_case
@@ -267,6 +267,22 @@ def _at_s12_permission_fault_aborts():
             raise QemuAborts(f"{access.op}: a stage 2 Permission fault")
         return outcomes
     return [(predict_module, "full_translate", full_translate)]
+
+
+def _atomic_translated_as_a_read_first():
+    """J1.1.3.112 Mem with an atomic's AccessDescriptor (a read and a write at once), but QEMU
+    translates the atomic first as a read of its size through both stages and reports that read's
+    abort (WnR = 0, no instruction syndrome: as the exclusive load ldxr64 of the same size) before
+    stage 1 checks the write; an atomic whose read translates is then translated as it is."""
+    original = stage2._stages      # beneath full_translate, whichever module calls it (predict, tlb)
+
+    def _stages(regs, memory, access, s2=None):
+        if access.op in ATOMICS:
+            read = original(regs, memory, replace(access, op="ldxr64"), s2)
+            if read and all(isinstance(o, Abort) for o in read):
+                return read
+        return original(regs, memory, access, s2)
+    return [(stage2, "_stages", _stages)]
 
 
 def _ipa_size_above_ps_faults():
@@ -514,6 +530,9 @@ KNOWN_BUGS = (
     KnownBug("isv_stage1_el2", "cases/syndrome.toml",
              "reports ISV = 1 with the instruction syndrome for a stage 1 Data Abort taken to EL2",
              _isv_for_stage1_aborts_taken_to_el2),
+    KnownBug("atomic_read_first", "cases/access_kinds.toml",
+             "translates an atomic first as a read through both stages and reports that read's fault",
+             _atomic_translated_as_a_read_first),
     KnownBug("par_sh", "cases/at_par.toml",
              "reports the descriptor's SH in PAR_EL1.SH for Device and Normal Non-cacheable memory",
              _descriptor_shareability),
