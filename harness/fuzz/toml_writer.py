@@ -12,6 +12,7 @@ from harness.cases import (
     SYSREG_WRITES, TLBI_EL20_ASID_OPS, TLBI_OPS, CaseError, load_file,
 )
 from harness.cases.schema import TCR2_FIELDS
+from harness.cases.translation import KERNEL_PI, KERNEL_S2PI
 from harness.esr import PC_ALIGNMENT
 from harness.ops import ATOMICS
 from harness.geometry import GRANULES
@@ -59,7 +60,16 @@ def _inline(table):
     return "{ " + ", ".join(f"{k} = {_value(v, k)}" for k, v in table.items()) + " }"
 
 
-def regime_table(regime):
+def _pi_table(value, kernel):
+    """A PIR/PIRE0/S2PIR value as its case table: the nonzero encodings of the indices that are not
+    the kernel's own (harness/cases/translation.py adds those back)."""
+    return {str(idx): value >> (4 * idx) & 0xF for idx in range(16)
+            if idx not in kernel and value >> (4 * idx) & 0xF}
+
+
+def regime_table(regime, el2=None):
+    """The regime's fields that differ from the schema's defaults; el2 (Case.el2) says which PI
+    indices are the kernel's own."""
     r, out = regime, {}
     if r.tg0 != 12:
         out["granule"] = GRANULE_NAMES[r.tg0]
@@ -80,6 +90,11 @@ def regime_table(regime):
             if r.mair >> (8 * idx) & 0xFF != DEFAULT_MAIR[idx]}
     if mair:
         out["mair"] = mair
+    if r.mair2:
+        out["mair2"] = r.mair2
+    if r.pir or r.pire0:
+        out["pir"] = _pi_table(r.pir, KERNEL_PI[el2]["pir"])
+        out["pire0"] = _pi_table(r.pire0, KERNEL_PI[el2]["pire0"])
     return out
 
 
@@ -114,9 +129,11 @@ def stage2_table(s2):
     for key, default in (("t0sz", 24), ("ps_bits", 48), ("vmid", 0)):
         if getattr(s2, key) != default:
             out[key.replace("_bits", "")] = getattr(s2, key)
-    for key in ("fwb", "ha", "hd", "vs", "ds", "sl2"):
+    for key in ("fwb", "ha", "hd", "vs", "ds", "sl2", "s2pie"):
         if getattr(s2, key):
             out[key] = True
+    if s2.s2pir:
+        out["s2pir"] = _pi_table(s2.s2pir, KERNEL_S2PI)
     return out
 
 
@@ -262,7 +279,20 @@ def step_table(step, expect=None):
         out["value"] = step.value
     if step.op == "cas64":
         out["compare"] = step.mask      # CAS's compare value (harness/cases/steps.py)
+    if step.s2_under is not None:
+        out["under"] = under_table(step.s2_under)
     out["expect"] = expect if expect is not None else expect_value(step)
+    return out
+
+
+def under_table(under):
+    """An AT S12 step's own stage 2 geometry (S2Under) as its `under` table: the fields it gives."""
+    out = {} if under.tg is None else {"granule": GRANULE_NAMES[under.tg]}
+    for key, name in (("t0sz", "t0sz"), ("sl0", "sl0"), ("ps_bits", "ps")):
+        if getattr(under, key) is not None:
+            out[name] = getattr(under, key)
+    if under.vttbr_flip:
+        out["vttbr_flip"] = under.vttbr_flip
     return out
 
 
@@ -293,7 +323,7 @@ def case_text(case, feature=None, summary=None, expectations=None, bugs=None, co
         lines.append(f"timeout = {case.timeout!r}")
     if case.el2 is not None:
         lines.append(f"el2 = {_str(case.el2)}")
-    regime = regime_table(case.regime)
+    regime = regime_table(case.regime, case.el2)
     if regime:
         lines.append(f"regime = {_inline(regime)}")
     lines += _array("map", [map_table(m) for m in case.maps])
