@@ -12,6 +12,7 @@ import pytest
 from harness.cases import load_file
 from harness.errors import HarnessError
 from harness.fuzz.generate import case_name
+from harness.qemu import qemu_version
 from harness.qemu_builds import resolve_qemu
 from suite_run import real_qemu  # noqa: F401  (fixtures)
 
@@ -37,7 +38,9 @@ def cache(tmp_path, monkeypatch, real_qemu):
     monkeypatch.setenv("QEMUS_CACHE", str(tmp_path / "qemus"))
     build = tmp_path / "qemus" / "sid"
     build.mkdir(parents=True)
-    (build / "build.json").write_text(json.dumps({"wrapper": real_qemu}))
+    # A whole manifest (tools/qemus.py refuses a damaged one), naming the QEMU under test's version.
+    (build / "build.json").write_text(json.dumps({"wrapper": real_qemu, "qemu_version": qemu_version(real_qemu),
+                                                  "debian_version": "the QEMU under test"}))
     return tmp_path / "qemus"
 
 
