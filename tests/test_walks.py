@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import declared, walk_digest
+from harness import bench, declared, features, walk_digest
 from harness.cases import MAINT_OPS, load_dir
 from harness.kdefs import kernel_header, read_constants
 from harness.protocol import parse_output
-from harness.qemu import run_kernel
+from harness.qemu import qemu_version, run_kernel
 from harness.walk_text import describe_walk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,17 @@ def runs(request):
     qemu = request.config.getoption("--qemu", default="qemu-system-aarch64")
     cpu = request.config.getoption("--cpu", default="max")
     out = {True: {}, False: {}}
-    for boot, ranges in _ranges().items():
+    # Left out of the shared boots, as the suite and bench leave them (bench.suite_cases, ends_the_run):
+    # a case whose requirements this CPU lacks (its instructions may be UNDEFINED here: xs on 7.2.22),
+    # and one whose known bug ends this QEMU's run (block_level_minus1: 7.2.22 aborts), which would
+    # end the boot and every case after it (it runs apart: tests/test_fuzz_known.py, bench).
+    ids = features.boot_ids(parse_output(run_kernel(qemu, cpu, KERNEL, [], timeout=60).output).boot)
+    version = qemu_version(qemu)
+    unmet = {i for i, c in enumerate(CASES.values()) if features.missing(c.requires, *ids)}
+    ending = {i for i, c in enumerate(CASES.values()) if i not in unmet and bench.ends_the_run(c, version, ids)}
+    assert all(c.xfail for i, c in enumerate(CASES.values()) if i in ending)
+    assert len(unmet | ending) < len(CASES) // 2, "most cases left out: is this the right CPU?"
+    for boot, ranges in _ranges(unmet | ending).items():
         for walks in (True, False):
             run = run_kernel(qemu, cpu, KERNEL, ranges, timeout=60, walks=walks, boot=boot)
             parsed = parse_output(run.output)
@@ -38,12 +48,16 @@ def runs(request):
     return out
 
 
-def _ranges():
+def _ranges(skip=frozenset()):
     """{boot mode: the blob index ranges of its cases}: "stage2" (EL2 there: the stage 2 cases need it,
-    the others run at EL1 as without, and the nvhe cases move to EL2) for all but the "vhe" cases."""
+    the others run at EL1 as without, and the nvhe cases move to EL2) for all but the "vhe" cases;
+    the indices in `skip` left out (a range ends before each)."""
     modes = {}
-    for boot, group in itertools.groupby(enumerate(CASES.values()), lambda ic: "vhe" if ic[1].boot == "vhe" else "stage2"):
-        indices = [i for i, _ in group]
+    kept = [(i, c) for i, c in enumerate(CASES.values()) if i not in skip]
+    # Consecutive kept indices of one boot mode share a range.
+    key = lambda k_ic: ("vhe" if k_ic[1][1].boot == "vhe" else "stage2", k_ic[1][0] - k_ic[0])
+    for (boot, _), group in itertools.groupby(enumerate(kept), key):
+        indices = [i for _, (i, _) in group]
         modes.setdefault(boot, []).append(f"#{indices[0]}-{indices[-1]}")
     return modes
 
@@ -140,13 +154,20 @@ def test_walks_off_gives_digests_of_the_same_walks_and_changes_nothing_else(runs
         for n, step in records.steps.items():
             if _full_walks(case, n) or case.steps[n].op in MAINT_OPS:
                 assert "walk" not in step.fields and records.walks.get(n) == full.walks.get(n), (case_id, n)
+                # Walks in full in both runs: the same announcement (protocol 4's walks= and after=).
+                assert [step.fields.get(k) for k in ("walks", "after")] == \
+                    [full.steps[n].fields.get(k) for k in ("walks", "after")], (case_id, n)
                 continue
             assert n not in records.walks, (case_id, n)
+            # A digest, not an announcement of walk records (protocol 4: one or the other).
+            assert "walks" not in step.fields and "after" not in step.fields, (case_id, n)
             reads = walk_digest.record_reads(full.walks.get(n, {"before": []})["before"])
             assert step.num("walk") == walk_digest.digest(reads), (case_id, n)
             digested += 1
         assert walk_digest.departures(case, records) == [], case_id
-        decided = lambda recs: {n: {k: v for k, v in s.fields.items() if k != "walk"} for n, s in recs.items()
+        # How the walk is reported (walk=, or walks= and after=) differs between the runs, checked above.
+        decided = lambda recs: {n: {k: v for k, v in s.fields.items() if k not in ("walk", "walks", "after")}
+                                for n, s in recs.items()
                                 if case.steps[n].expect.kind != "one_of"}
         assert decided(records.steps) == decided(full.steps), case_id
     assert digested > 2000

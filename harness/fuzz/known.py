@@ -273,16 +273,41 @@ def _atomic_translated_as_a_read_first():
     """J1.1.3.112 Mem with an atomic's AccessDescriptor (a read and a write at once), but QEMU
     translates the atomic first as a read of its size through both stages and reports that read's
     abort (WnR = 0, no instruction syndrome: as the exclusive load ldxr64 of the same size) before
-    stage 1 checks the write; an atomic whose read translates is then translated as it is."""
+    stage 1 checks the write; an atomic whose read translates is then translated again as a write,
+    whose abort QEMU reports with WnR = 1 whatever the fault (a Translation fault too, where
+    NoFault's write is FALSE for an atomic).  Where the read may either translate or abort (a
+    descriptor write not yet seen by every walk, a stale TLB entry), either may happen: the read's
+    aborts and the atomic's outcomes (seed 20261201, case 544: a stage 2 unmap without a DSB; case
+    1142: a stage 1 unmap without a TLBI, QEMU's TLB still holding the page for reads only, the
+    write's fresh walk then a Translation fault with WnR = 1)."""
     original = stage2._stages      # beneath full_translate, whichever module calls it (predict, tlb)
 
     def _stages(regs, memory, access, s2=None):
+        if access.op not in ATOMICS:
+            return original(regs, memory, access, s2)
+        read = original(regs, memory, replace(access, op="ldxr64"), s2)
+        aborts = {o for o in read if isinstance(o, Abort)}
+        if read and len(aborts) == len(read):
+            return read
+        atomic = original(regs, memory, access, s2)
+        written = {replace(o, wnr=True) if isinstance(o, Abort) and o.wnr is False else o for o in atomic}
+        return Outcomes(aborts | set(atomic) | written,
+                        "; ".join(r for r in dict.fromkeys((read.rule, atomic.rule)) if r) or None)
+
+    original_access = predict_module._access_outcomes     # the TLB's entries and the walks, together
+
+    def _access_outcomes(tlb, access):
+        # The read may complete through an entry QEMU's TLB holds for reads (a stale one) while the
+        # write's own walk, of the tables as they are, faults: that fault with WnR = 1.
+        outcomes = original_access(tlb, access)
         if access.op in ATOMICS:
-            read = original(regs, memory, replace(access, op="ldxr64"), s2)
-            if read and all(isinstance(o, Abort) for o in read):
-                return read
-        return original(regs, memory, access, s2)
-    return [(stage2, "_stages", _stages)]
+            read = original_access(tlb, replace(access, op="ldxr64"))
+            if any(not isinstance(o, (Abort, Unknown)) for o in read):
+                return Outcomes(set(outcomes) | {replace(o, wnr=True) for o in outcomes
+                                                 if isinstance(o, Abort) and o.wnr is False},
+                                outcomes.rule)
+        return outcomes
+    return [(stage2, "_stages", _stages), (predict_module, "_access_outcomes", _access_outcomes)]
 
 
 def _ipa_size_above_ps_faults():
