@@ -169,7 +169,10 @@ def test_walks_off_gives_digests_of_the_same_walks_and_changes_nothing_else(runs
         decided = lambda recs: {n: {k: v for k, v in s.fields.items() if k not in ("walk", "walks", "after")}
                                 for n, s in recs.items()
                                 if case.steps[n].expect.kind != "one_of"}
-        assert decided(records.steps) == decided(full.steps), case_id
+        # A case a known bug marks is left out: what that QEMU does there need not repeat (7.2.22's
+        # TLBI RVAE2 in vhe.range_el2 leaves one run the old entry and the next the new).
+        if case.xfail is None:
+            assert decided(records.steps) == decided(full.steps), case_id
     assert digested > 2000
 
 
