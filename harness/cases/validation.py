@@ -67,7 +67,8 @@ def build_case(path, name, body, defaults, params, bugs, feature):
     maps = tuple(read_mapping(path, name, i, m, names) for i, m in enumerate(lists["map"]))
     tables = tuple(read_table_attrs(path, name, i, t, names) for i, t in enumerate(lists["tables"]))
     raws = tuple(read_raw(path, name, i, r, names) for i, r in enumerate(lists["raw"]))
-    steps = tuple(step for i, s in enumerate(lists["steps"]) for step in read_step(path, name, i, s, names))
+    steps = tuple(step for i, s in enumerate(lists["steps"]) for step in read_step(path, name, i, s, names,
+                                                                                      s2_geometry is not None))
     for where, m in [*((f"map[{i}]", m) for i, m in enumerate(maps)),
                      *((f"steps[{i}]", s.mapping) for i, s in enumerate(steps) if isinstance(s.mapping, Mapping))]:
         if m.attrindx > 7 and not regime.aie:
