@@ -582,7 +582,7 @@ def cached_outcome(outcome, stage=None):
     return True
 
 
-# D8.15.1.6 R_ZQNWZ, D8.17.1: whether a lookup may hit several TLB entries of different translations
+# J1.1.3.449 TLBIMatch read the other way: the TLBRecords one lookup may match, when they differ (D8.17.1, D8.15.1.6 R_ZQNWZ)
 def may_conflict(va, held, walks):
     """Whether a lookup of va may match several TLB entries that differ (D8.17.1: after a change without the
     TLB maintenance it needs, "TLBs concurrently hold multiple different copies"; K1.2.3 for a register
@@ -592,6 +592,7 @@ def may_conflict(va, held, walks):
     aside, which hardware updates in place) and the translation it gives this access; only what a TLB can
     hold counts (cached_outcome: no Translation, Address size or Access flag fault), so a walk that makes
     no entry adds none.  Two entries of one copy are one."""
+    # J1.1.4.75 AArch64.S1Walk's TLBRecord (its leaf) with the translation it gives
     def copy(outcomes, regs, memory):
         cached = frozenset(replace(o, updates=()) for o in outcomes if cached_outcome(o))
         if not cached:
