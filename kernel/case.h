@@ -336,7 +336,15 @@ struct raw {
 #define OP_LDADD64          93
 #define OP_SWP64            94
 #define OP_CAS64            95
-#define OP_COUNT            96
+/*
+ * FEAT_GCS's Guarded Control Stack stores of one X register (GCSSTR; GCSSTTR, EL1's
+ * unprivileged form): GCS data accesses (AccessType_GCS), which need a GCS page's gcs
+ * permission (PIE's encoding 0b1001) and report ESR_ELx.ISS2.GCS = 1 when they abort.
+ * The kernel's EL2 enables them at boot (el2.c, GCSCR_EL1/GCSCRE0_EL1.STREn).
+ */
+#define OP_GCSSTR           96
+#define OP_GCSSTTR          97
+#define OP_COUNT            98
 
 struct step {
 	u64 va, value;

@@ -15,6 +15,7 @@
  * at EL1t.
  */
 	.arch armv8.1-a         /* the FEAT_LSE atomics */
+#include "sysreg.h"
 .macro el0_probe name, insn:vararg
 	.global \name
 	.type \name, %function
@@ -55,6 +56,7 @@
 	el0_probe_result el0_ldadd64, x3, ldadd x1, x3, [x0]
 	el0_probe_result el0_swp64, x3, swp x1, x3, [x0]
 	el0_probe_result el0_cas64, x2, cas x2, x1, [x0]
+	el0_probe el0_gcsstr, .inst GCSSTR_X1_X0        /* FEAT_GCS (probe.h) */
 	/* The target's stub (probe.h) returns here through x30. */
 	el0_probe el0_fetch, blr x0
 	/* Self-test: an EL0 step that never returns. */

@@ -7,6 +7,7 @@
  * x0 = va, x1 = value to store; returns the loaded value or PAR_EL1 in x0.
  */
 	.arch armv8.1-a         /* the FEAT_LSE atomics (a step runs one only where the CPU has them) */
+#include "sysreg.h"
 .macro probe name, insn:vararg
 	.global \name
 	.type \name, %function
@@ -51,6 +52,9 @@ __probes_start:
 	probe_result probe_ldadd64, x3, ldadd x1, x3, [x0]
 	probe_result probe_swp64, x3, swp x1, x3, [x0]
 	probe_result probe_cas64, x2, cas x2, x1, [x0]
+	/* FEAT_GCS: GCSSTR x1, [x0] and GCSSTTR x1, [x0] by their encodings (C6.2.169, C6.2.170). */
+	probe probe_gcsstr, .inst GCSSTR_X1_X0
+	probe probe_gcssttr, .inst GCSSTTR_X1_X0
 	.global __probes_end
 __probes_end:
 

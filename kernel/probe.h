@@ -38,6 +38,7 @@ data_probe probe_ldtr64, probe_sttr64;
 data_probe probe_ldp32, probe_ldp64, probe_stp32, probe_stp64;
 data_probe probe_ldar64, probe_stlr64;
 data_probe probe_ldxr64, probe_ldaxr64, probe_ldadd64, probe_swp64, probe_cas64;
+data_probe probe_gcsstr, probe_gcssttr;
 
 u64 probe_at_s1e1r(u64 va);
 u64 probe_at_s1e1w(u64 va);

@@ -61,6 +61,8 @@ static const struct access_kind {
 	[OP_LDADD64] = { probe_ldadd64, el0_ldadd64, LOADS_VALUE },     /* the old contents */
 	[OP_SWP64] = { probe_swp64, el0_swp64, LOADS_VALUE },
 	[OP_CAS64] = { probe_cas64, el0_cas64, LOADS_VALUE },
+	[OP_GCSSTR] = { probe_gcsstr, el0_gcsstr, STORES },
+	[OP_GCSSTTR] = { probe_gcssttr, NULL, STORES },
 };
 
 static const struct access_kind *access_kind(u32 op)
