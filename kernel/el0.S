@@ -15,6 +15,7 @@
  * at EL1t.
  */
 	.arch armv8.3-a         /* FEAT_LSE atomics, FEAT_LRCPC's LDAPR */
+#include "sysreg.h"
 #include "accesses.h"
 
 	.section .el0.text, "ax"

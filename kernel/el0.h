@@ -12,6 +12,7 @@ void el0_ldp32(void), el0_ldp64(void), el0_stp32(void), el0_stp64(void), el0_lda
 void el0_ldxr64(void), el0_ldaxr64(void), el0_ldadd64(void), el0_swp64(void), el0_cas64(void);
 void el0_ldapr64(void), el0_ldadda64(void), el0_ldaddl64(void), el0_ldaddal64(void);
 void el0_swpa64(void), el0_swpl64(void), el0_swpal64(void), el0_casa64(void), el0_casl64(void), el0_casal64(void);
+void el0_gcsstr(void);
 void el0_fetch(void), selftest_hang_el0(void);
 
 /* What the return from EL0 restores: the kernel stack and el0_call's resume address. */

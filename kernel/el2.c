@@ -129,15 +129,23 @@ static u64 at_s12(u64 op, u64 va)
  * features the cases program (mmu.c), untrapped: HCRX_EL2.TCR2En and
  * SCTLR2En (FEAT_HCX; 0 makes TCR2_EL1 and SCTLR2_EL1 UNDEFINED at EL1), and
  * the fine-grained traps of PIR_EL1, PIRE0_EL1 and MAIR2_EL1 off (FEAT_FGT;
- * their bits trap while 0).
+ * their bits trap while 0).  With FEAT_GCS, HCRX_EL2.GCSEn (0 disables GCS
+ * at EL1 and EL0), the fine-grained traps of GCSCR_EL1, GCSCRE0_EL1 and of
+ * EL1's GCSSTR and GCSSTTR off (HFGxTR_EL2.nGCS_EL1, nGCS_EL0;
+ * HFGITR_EL2.nGCSSTR_EL1): mmu.c enables the GCS stores.
  */
 void el2_boot_traps(void)
 {
+	bool gcs = ID_PFR1_GCS(read_sysreg(id_aa64pfr1_el1));
+	u64 hfgxtr = HFGXTR_N_EL1_REGS | (gcs ? HFGXTR_N_GCS_REGS : 0);
+
 	if (ID_MMFR1_HCX(read_sysreg(id_aa64mmfr1_el1)))
-		write_sysreg(HCRX_TCR2EN | HCRX_SCTLR2EN, HCRX_EL2);
+		write_sysreg(HCRX_TCR2EN | HCRX_SCTLR2EN | (gcs ? HCRX_GCSEN : 0), HCRX_EL2);
 	if (ID_MMFR0_FGT(read_sysreg(id_aa64mmfr0_el1))) {
-		write_sysreg(read_sysreg(HFGRTR_EL2) | HFGXTR_N_EL1_REGS, HFGRTR_EL2);
-		write_sysreg(read_sysreg(HFGWTR_EL2) | HFGXTR_N_EL1_REGS, HFGWTR_EL2);
+		write_sysreg(read_sysreg(HFGRTR_EL2) | hfgxtr, HFGRTR_EL2);
+		write_sysreg(read_sysreg(HFGWTR_EL2) | hfgxtr, HFGWTR_EL2);
+		if (gcs)
+			write_sysreg(read_sysreg(HFGITR_EL2) | HFGITR_NGCSSTR_EL1, HFGITR_EL2);
 	}
 	isb();
 }

@@ -7,6 +7,7 @@
  * x0 = va, x1 = value to store; returns the loaded value or PAR_EL1 in x0.
  */
 	.arch armv8.3-a         /* FEAT_LSE atomics, FEAT_LRCPC's LDAPR (a step runs one only where the CPU has it) */
+#include "sysreg.h"
 #include "accesses.h"
 
 	.section .text.probes, "ax"
@@ -16,6 +17,8 @@ __probes_start:
 	/* EL1's unprivileged forms (no EL0 twin) */
 	access_probe probe_, ret, ldtr64, x0, ldtr x0, [x0]
 	access_probe probe_, ret, sttr64, x0, sttr x1, [x0]
+	/* FEAT_GCS: GCSSTTR x1, [x0], EL1's unprivileged form, by its encoding (C6.2.170; GCSSTR in accesses.h) */
+	access_probe probe_, ret, gcssttr, x0, .inst GCSSTTR_X1_X0
 	.global __probes_end
 __probes_end:
 

@@ -40,6 +40,7 @@ data_probe probe_ldar64, probe_stlr64;
 data_probe probe_ldxr64, probe_ldaxr64, probe_ldadd64, probe_swp64, probe_cas64;
 data_probe probe_ldapr64, probe_ldadda64, probe_ldaddl64, probe_ldaddal64, probe_swpa64, probe_swpl64, probe_swpal64;
 data_probe probe_casa64, probe_casl64, probe_casal64;
+data_probe probe_gcsstr, probe_gcssttr;
 
 u64 probe_at_s1e1r(u64 va);
 u64 probe_at_s1e1w(u64 va);

@@ -71,6 +71,8 @@ static const struct access_kind {
 	[OP_CASA64] = { probe_casa64, el0_casa64, LOADS_VALUE },
 	[OP_CASL64] = { probe_casl64, el0_casl64, LOADS_VALUE },
 	[OP_CASAL64] = { probe_casal64, el0_casal64, LOADS_VALUE },
+	[OP_GCSSTR] = { probe_gcsstr, el0_gcsstr, STORES },
+	[OP_GCSSTTR] = { probe_gcssttr, NULL, STORES },
 };
 
 static const struct access_kind *access_kind(u32 op)

@@ -192,6 +192,25 @@
 #define HCRX_EL2            s3_4_c1_c2_2    /* FEAT_HCX */
 #define HFGRTR_EL2          s3_4_c1_c1_4    /* FEAT_FGT */
 #define HFGWTR_EL2          s3_4_c1_c1_5
+#define HFGITR_EL2          s3_4_c1_c1_6
+#define GCSCR_EL1           s3_0_c2_c5_0    /* FEAT_GCS (D24.11) */
+#define GCSCRE0_EL1         s3_0_c2_c5_2
+#define GCSCR_EL2           s3_4_c2_c5_0
+
+/*
+ * FEAT_GCS's stores by their encodings (C6.2.169 GCSSTR, C6.2.170 GCSSTTR: Rn bits [9:5],
+ * Rt [4:0]), so that an assembler without FEAT_GCS takes them: GCSSTR and GCSSTTR x1, [x0].
+ */
+#define GCSSTR_X1_X0        0xd91f0c01
+#define GCSSTTR_X1_X0       0xd91f1c01
+/* GCSCR_ELx and GCSCRE0_EL1.STREn, bit 9: GCSSTR and GCSSTTR at that EL do not trap (CheckGCSSTREnabled) */
+#define GCSCR_STREN         BIT(9)
+/* HCRX_EL2.GCSEn, bit 22: GCS not disabled at EL1 and EL0 by EL2 */
+#define HCRX_GCSEN          BIT(22)
+/* HFGITR_EL2.nGCSSTR_EL1, bit 58 (FEAT_FGT): 0 traps EL1's GCSSTR and GCSSTTR to EL2 */
+#define HFGITR_NGCSSTR_EL1  BIT(58)
+/* ID_AA64PFR1_EL1.GCS, bits [47:44]: FEAT_GCS */
+#define ID_PFR1_GCS(v)      (((v) >> 44) & 0xf)
 
 /* TCR2_EL1 (and TCR2_EL2: the same bits for these) */
 #define TCR2_PIE            BIT(1)      /* FEAT_S1PIE: stage 1 permission indirection */
@@ -215,6 +234,8 @@
 #define HFGXTR_NPIR_EL1     BIT(58)
 #define HFGXTR_NMAIR2_EL1   BIT(62)
 #define HFGXTR_N_EL1_REGS   (HFGXTR_NPIRE0_EL1 | HFGXTR_NPIR_EL1 | HFGXTR_NMAIR2_EL1)
+/* FEAT_GCS: nGCS_EL0 (GCSCRE0_EL1, GCSPR_EL0), nGCS_EL1 (GCSCR_EL1, GCSPR_EL1) */
+#define HFGXTR_N_GCS_REGS   (BIT(52) | BIT(53))
 
 /* ID_AA64MMFR0_EL1.FGT, bits [59:56]: FEAT_FGT */
 #define ID_MMFR0_FGT(v)     (((v) >> 56) & 0xf)

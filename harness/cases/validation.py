@@ -17,7 +17,7 @@ from harness.cases.translation import (
     read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs, regime_pi,
 )
 from harness.features import FEATURES
-from harness.ops import ATOMICS, RCPC_LOADS
+from harness.ops import ATOMICS, GCS_STORES, RCPC_LOADS, UNPRIVILEGED_OPS
 from harness.versions import parse_range
 
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
@@ -29,7 +29,7 @@ REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "
 OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", "at_s1e1a": "FEAT_ATS1A", "at_s1e2a": "FEAT_ATS1A",
                **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI},
                **{op: "FEAT_XS" for op in NXS_TLBI}, **{op: "FEAT_LSE" for op in ATOMICS},
-               **{op: "FEAT_LRCPC" for op in RCPC_LOADS}}
+               **{op: "FEAT_LRCPC" for op in RCPC_LOADS}, **{op: "FEAT_GCS" for op in GCS_STORES}}
 
 
 def op_features(op):
@@ -194,7 +194,7 @@ EL2_REGIME_KEYS = {"granule1", "t1sz", "epd0", "epd1", "tbi1", "ttbr1", "span", 
                    "asid16", "a1", "a2", "fng0", "fng1"}
 # Steps the EL2 regime has no use for: EL1&0's own AT (S1E1*, S1E0*: they translate another regime),
 # unprivileged loads and stores, TLBI by ASID, a TTBR1.
-EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, "ldtr64", "sttr64", "set_ttbr1",
+EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, *UNPRIVILEGED_OPS, "set_ttbr1",
                    *(op for op, (_, takes_asid) in TLBI_OPS.items() if takes_asid)}
 
 

@@ -10,9 +10,9 @@ permissions.py, stage2.py and translate.py, beside the ASL functions that do it.
 
 Not modelled: permission overlays (FEAT_S1POE, FEAT_S2POE: POR_ELx, S2POR_EL1), which the ASL
 applies after these base permissions; the encodings' overlay bits are decoded but unused.  The
-128-bit descriptors (FEAT_D128), whose index is elsewhere.  GCS accesses themselves (GCSSTR,
-GCSPUSHM ...): the model has only ordinary loads, stores, fetches and AT, for which a GCS
-encoding's gcs permission changes nothing.
+128-bit descriptors (FEAT_D128), whose index is elsewhere.  The gcs permission computed here is
+what the GCS stores (GCSSTR, GCSSTTR) need (permissions.py); to ordinary loads, stores, fetches
+and AT it changes nothing.
 """
 from dataclasses import dataclass
 
