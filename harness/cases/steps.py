@@ -8,7 +8,7 @@ from harness.cases.names import (
     ALL_AT_OPS, AP_NAMES, AT_OPS, AT_S12_OPS, EL0_OPS, FIXUP_KINDS, HWDEF, LOADS, MAINT_OPS, OPS, RANGE_TLBI, S2_RANGE_TLBI,
     SELFTESTS, SH_NAMES, STORES, SYSREG_WRITES,
 )
-from harness.ops import ATOMICS, LS_SYNDROME, RETRYABLE
+from harness.ops import ATOMICS, CAS_OPS, LS_SYNDROME, RETRYABLE
 from harness.cases.schema import (
     CaseError, DESC_FIELDS, Expect, FAULT_KEYS, FRAME_NAME, MAINT_KEYS, MAP_KEYS, PAR_KEYS, S2_DESC_EXPECT_KEYS,
     STEP_KEYS, TLB_CONFLICT, UNDER_KEYS, S2Under, Step, TlbiRange,
@@ -136,8 +136,8 @@ def read_step(path, name, i, table, names, two_stage=False):
         raise f.error("value", f"only stores and atomics take a value, not {op}")
     else:
         value = 0
-    if "compare" in table and op != "cas64":
-        raise f.error("compare", f"only cas64 compares, not {op}")
+    if "compare" in table and op not in CAS_OPS:
+        raise f.error("compare", f"only the CAS forms ({', '.join(CAS_OPS)}) compare, not {op}")
     compare = f.int("compare", 0)           # CAS: what memory must hold for the new value to be written
     el = f.int("el", 1)
     if el not in (0, 1):

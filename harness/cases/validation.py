@@ -17,7 +17,7 @@ from harness.cases.translation import (
     read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs, regime_pi,
 )
 from harness.features import FEATURES
-from harness.ops import ATOMICS, GCS_STORES, UNPRIVILEGED_OPS
+from harness.ops import ATOMICS, GCS_STORES, RCPC_LOADS, UNPRIVILEGED_OPS
 from harness.versions import parse_range
 
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
@@ -29,7 +29,7 @@ REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "
 OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", "at_s1e1a": "FEAT_ATS1A", "at_s1e2a": "FEAT_ATS1A",
                **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI},
                **{op: "FEAT_XS" for op in NXS_TLBI}, **{op: "FEAT_LSE" for op in ATOMICS},
-               **{op: "FEAT_GCS" for op in GCS_STORES}}
+               **{op: "FEAT_LRCPC" for op in RCPC_LOADS}, **{op: "FEAT_GCS" for op in GCS_STORES}}
 
 
 def op_features(op):
