@@ -61,6 +61,16 @@ static const struct access_kind {
 	[OP_LDADD64] = { probe_ldadd64, el0_ldadd64, LOADS_VALUE },     /* the old contents */
 	[OP_SWP64] = { probe_swp64, el0_swp64, LOADS_VALUE },
 	[OP_CAS64] = { probe_cas64, el0_cas64, LOADS_VALUE },
+	[OP_LDAPR64] = { probe_ldapr64, el0_ldapr64, LOADS_VALUE },
+	[OP_LDADDA64] = { probe_ldadda64, el0_ldadda64, LOADS_VALUE },
+	[OP_LDADDL64] = { probe_ldaddl64, el0_ldaddl64, LOADS_VALUE },
+	[OP_LDADDAL64] = { probe_ldaddal64, el0_ldaddal64, LOADS_VALUE },
+	[OP_SWPA64] = { probe_swpa64, el0_swpa64, LOADS_VALUE },
+	[OP_SWPL64] = { probe_swpl64, el0_swpl64, LOADS_VALUE },
+	[OP_SWPAL64] = { probe_swpal64, el0_swpal64, LOADS_VALUE },
+	[OP_CASA64] = { probe_casa64, el0_casa64, LOADS_VALUE },
+	[OP_CASL64] = { probe_casl64, el0_casl64, LOADS_VALUE },
+	[OP_CASAL64] = { probe_casal64, el0_casal64, LOADS_VALUE },
 	[OP_GCSSTR] = { probe_gcsstr, el0_gcsstr, STORES },
 	[OP_GCSSTTR] = { probe_gcssttr, NULL, STORES },
 };
@@ -70,11 +80,17 @@ static const struct access_kind *access_kind(u32 op)
 	return access_kinds[op].probe ? &access_kinds[op] : NULL;
 }
 
-/* The second register a probe takes: OP_STP64's (the step's mask field), OP_CAS64's compare value (mask too),
+/* The CAS forms, which take a compare value. */
+static bool is_cas(u32 op)
+{
+	return op == OP_CAS64 || (op >= OP_CASA64 && op <= OP_CASAL64);
+}
+
+/* The second register a probe takes: OP_STP64's (the step's mask field), a CAS's compare value (mask too),
  * OP_STP32's value's high half. */
 static u64 second_register(const struct step *s)
 {
-	return s->op == OP_STP64 || s->op == OP_CAS64 ? s->mask : s->value >> 32;
+	return s->op == OP_STP64 || is_cas(s->op) ? s->mask : s->value >> 32;
 }
 
 /* The registers a data access leaves (nothing of a store's is reported). */

@@ -17,7 +17,7 @@ from harness.cases.translation import (
     read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs, regime_pi,
 )
 from harness.features import FEATURES
-from harness.ops import ATOMICS, GCS_STORES, LOADS, STORES, UNPRIVILEGED_OPS
+from harness.ops import ATOMICS, GCS_STORES, LOADS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS
 from harness.versions import parse_range
 
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
@@ -29,7 +29,7 @@ REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "
 OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", "at_s1e1a": "FEAT_ATS1A", "at_s1e2a": "FEAT_ATS1A",
                **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI},
                **{op: "FEAT_XS" for op in NXS_TLBI}, **{op: "FEAT_LSE" for op in ATOMICS},
-               **{op: "FEAT_GCS" for op in GCS_STORES}}
+               **{op: "FEAT_LRCPC" for op in RCPC_LOADS}, **{op: "FEAT_GCS" for op in GCS_STORES}}
 
 
 def op_features(op):
@@ -68,7 +68,8 @@ def build_case(path, name, body, defaults, params, bugs, feature):
     maps = tuple(read_mapping(path, name, i, m, names) for i, m in enumerate(lists["map"]))
     tables = tuple(read_table_attrs(path, name, i, t, names) for i, t in enumerate(lists["tables"]))
     raws = tuple(read_raw(path, name, i, r, names) for i, r in enumerate(lists["raw"]))
-    steps = tuple(step for i, s in enumerate(lists["steps"]) for step in read_step(path, name, i, s, names))
+    steps = tuple(step for i, s in enumerate(lists["steps"]) for step in read_step(path, name, i, s, names,
+                                                                                      s2_geometry is not None))
     for where, m in [*((f"map[{i}]", m) for i, m in enumerate(maps)),
                      *((f"steps[{i}]", s.mapping) for i, s in enumerate(steps) if isinstance(s.mapping, Mapping))]:
         if m.attrindx > 7 and not regime.aie:
