@@ -10,15 +10,35 @@ from harness.kdefs import kernel_header, read_defines
 
 # Load-exclusive of one X register (LDXR; LDAXR with acquire); the kernel issues no store-exclusive.
 EXCLUSIVE_LOADS = ("ldxr64", "ldaxr64")
-# FEAT_LSE atomics of one X register (no acquire or release): LDADD and SWP of `value` (Xs), CAS of `value`
-# (Xt) where memory holds `compare` (Xs); each returns the old contents (docs/model.md: ATOMIC_RESULT).
-ATOMICS = {"ldadd64": 8, "swp64": 8, "cas64": 8}
+# FEAT_LSE atomics of one X register: LDADD and SWP of `value` (Xs), CAS of `value` (Xt) where memory holds
+# `compare` (Xs); each returns the old contents (docs/model.md: ATOMIC_RESULT).  Each in its four orderings
+# (CreateAccDescAtomicOp's acquire and release): none (ldadd64), A (ldadda64, acquire), L (ldaddl64, release)
+# and AL (ldaddal64, both).
+ATOMIC_OPS = ("ldadd", "swp", "cas")
+ATOMIC_ORDERINGS = {"": (False, False), "a": (True, False), "l": (False, True), "al": (True, True)}
+ATOMICS = {f"{base}{order}64": 8 for base in ATOMIC_OPS for order in ATOMIC_ORDERINGS}
+# The CAS forms: the only steps that take `compare`.
+CAS_OPS = tuple(op for op in ATOMICS if op.startswith("cas"))
+# FEAT_LRCPC's load-acquire RCpc of one X register (LDAPR: accdesc.acqpc).
+RCPC_LOADS = ("ldapr64",)
+
+
+def atomic_op(op):
+    """The operation of an atomic step, whatever its ordering: ldaddal64 is 'ldadd'."""
+    return next(base for base in ATOMIC_OPS if op.startswith(base))
+
+
+def atomic_ordering(op):
+    """(acquire, release) of an atomic step (CreateAccDescAtomicOp): ldaddal64 is (True, True)."""
+    return ATOMIC_ORDERINGS[op.removeprefix(atomic_op(op)).removesuffix("64")]
+
+
 # Loads and stores by the bytes they move: single registers, pairs (LDP/STP of two W or two X
 # registers, the second after the first: a load's value is the two as they lie in memory, a
 # store's value both, the first in its low half), load-acquire and store-release (LDAR/STLR),
 # load-exclusive, and the atomics (loads that write too: their value is the old contents).
 LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8, "ldp32": 8, "ldp64": 16, "ldar64": 8,
-         "ldxr64": 8, "ldaxr64": 8, **ATOMICS}
+         "ldapr64": 8, "ldxr64": 8, "ldaxr64": 8, **ATOMICS}
 # FEAT_GCS's Guarded Control Stack stores of one X register (GCSSTR; GCSSTTR, unprivileged): GCS data accesses
 # (AccessType_GCS, J1.3.3 CreateAccDescGCS), with no instruction syndrome (AArch64.InstructionSyndromeValid).
 GCS_STORES = {"gcsstr": 8, "gcssttr": 8}
@@ -28,8 +48,8 @@ STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8, "s
 UNPRIVILEGED_OPS = ("ldtr64", "sttr64", "gcssttr")
 # The pairs, by the size of one register (Mem's alignment unit: AArch64 Mem[] checks an element, not the pair).
 PAIRS = {"ldp32": 4, "ldp64": 8, "stp32": 4, "stp64": 8}
-# Load-acquire (AccessDescriptor.acqsc) and store-release (relsc) of one register.
-ACQUIRE_RELEASE = ("ldar64", "stlr64", "ldaxr64")
+# Load-acquire (AccessDescriptor.acqsc; LDAPR's acqpc) and store-release (relsc) of one register.
+ACQUIRE_RELEASE = ("ldar64", "stlr64", "ldaxr64", *RCPC_LOADS)
 # at_s1e1a: FEAT_ATS1A's AT S1E1A, stage 1 without permission checks (ATAccess_Any).
 AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp", "at_s1e1a")
 # What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.

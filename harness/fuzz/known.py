@@ -140,6 +140,18 @@ def _lse2_alignment_fault_as_a_write():
     return [(translate, "_abort", _abort)]
 
 
+def _ldapr_without_alignment_check():
+    """Mem's alignment check (AArch64.UnalignedAccessFaults), but with no branch for LDAPR's acqpc: an
+    unaligned LDAPR is an Alignment fault only where SCTLR_ELx.A enforces alignment."""
+    original = translate.check_alignment
+
+    def check_alignment(params, acc, va):
+        if acc.acqpc and not params.a:
+            return va % acc.alignment == 0, (False,), ""
+        return original(params, acc, va)
+    return [(translate, "check_alignment", check_alignment)]
+
+
 def _implied_pxn_from_the_descriptor_ap():
     """AArch64.S1DirectBasePermissions, but "EL0 can write it, so EL1 cannot execute it" judged on
     the descriptor's AP[2:1] alone: a writable-clean page (DBM = 1, HA = HD = 1, AP[2] = 1) is
@@ -653,6 +665,9 @@ KNOWN_BUGS = (
              "reports WnR = 1 for the Alignment fault of an exclusive or atomic access that leaves its "
              "aligned 16-byte quantity (FEAT_LSE2)",
              _lse2_alignment_fault_as_a_write),
+    KnownBug("ldapr_unaligned", "cases/access_kinds.toml",
+             "checks no alignment for LDAPR without FEAT_LSE2: an unaligned LDAPR completes or takes its walk's fault",
+             _ldapr_without_alignment_check),
 )
 
 

@@ -29,7 +29,8 @@ class AccessKind:
     pan: bool = False      # accdesc.pan: PSTATE.PAN applies (EL1 loads and stores, AT S1E1RP/WP)
     ttw: bool = False      # AccessType_TTW: a stage 1 walk's descriptor read, translated by stage 2
     pair: bool = False     # accdesc.ispair: LDP/STP, aligned by one register (size / 2: J1.1.3.112 Mem)
-    ordered: bool = False  # accdesc.acqsc, acqpc or relsc: LDAR, STLR, LDAXR
+    ordered: bool = False  # accdesc.acqsc, acqpc or relsc: LDAR, STLR, LDAXR, LDAPR, LDADDA, SWPL ...
+    acqpc: bool = False    # accdesc.acqpc (FEAT_LRCPC's LDAPR: ordered too, by the same alignment rules)
     exclusive: bool = False     # accdesc.exclusive: LDXR, LDAXR
     atomic: bool = False   # accdesc.atomicop: LDADD, SWP, CAS (read and write)
     gcs: bool = False      # AccessType_GCS: GCSSTR, GCSSTTR (a GCS data access)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 
 from harness import esr, par
 from harness.ops import (
-    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, GCS_STORES, LOADS, PAIRS, STORES,
-    UNPRIVILEGED_OPS,
+    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, GCS_STORES, LOADS, PAIRS, RCPC_LOADS,
+    STORES, UNPRIVILEGED_OPS, atomic_ordering,
 )
 from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
@@ -43,15 +43,17 @@ class Access:
 # CreateAccDescAcqRel, CreateAccDescExLDST, CreateAccDescAtomicOp): PSTATE.PAN applies to EL1's own
 # loads and stores and to AT S1E1RP/WP (accdesc.pan), never to fetches, AT S1E1R/W or S1E0*; to
 # LDTR/STTR it makes no difference (checked as EL0).  A pair (ispair) moves two registers; LDAR and
-# STLR are acqsc and relsc; LDXR exclusive, LDAXR exclusive and acqsc; an atomic reads and writes.
+# STLR are acqsc and relsc, LDAPR (FEAT_LRCPC) acqpc; LDXR exclusive, LDAXR exclusive and acqsc; an atomic
+# reads and writes, acqsc and relsc as its ordering (LDADDA, LDADDL, LDADDAL ...; CreateAccDescAtomicOp).
 # GCSSTR and GCSSTTR (J1.3.3 CreateAccDescGCS): AccessType_GCS writes, PAN not applied (NewAccDesc's pan),
 # GCSSTTR unprivileged (el0) as STTR.
 ACCESS_KINDS = {
     **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size, pan=True,
-                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, exclusive=op in EXCLUSIVE_LOADS)
+                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, acqpc=op in RCPC_LOADS,
+                      exclusive=op in EXCLUSIVE_LOADS)
        for op, size in LOADS.items() if op not in ATOMICS},
-    **{op: AccessKind(read=True, write=True, fetch=False, at=False, el0=False, size=size, pan=True, atomic=True)
-       for op, size in ATOMICS.items()},
+    **{op: AccessKind(read=True, write=True, fetch=False, at=False, el0=False, size=size, pan=True, atomic=True,
+                      ordered=any(atomic_ordering(op))) for op, size in ATOMICS.items()},
     **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op in UNPRIVILEGED_OPS, size=size,
                       pan=op not in GCS_STORES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, gcs=op in GCS_STORES)
        for op, size in STORES.items()},
