@@ -274,6 +274,11 @@ static bool hvc(struct frame *f)
 		tlbi_all(vmalle1);
 		dsb(ish);
 		break;
+	case HVC_SET_FNXS:
+		/* HCRX_EL2 is UNDEFINED without FEAT_HCX: there FnXS is not (the model takes it as set: a wider set). */
+		if (ID_MMFR1_HCX(read_sysreg(id_aa64mmfr1_el1)))
+			write_sysreg((read_sysreg(HCRX_EL2) & ~HCRX_FNXS) | (f->x[1] ? HCRX_FNXS : 0), HCRX_EL2);
+		break;
 	case HVC_ENTER_EL2:
 		f->spsr = SPSR_EL2T_MASKED;
 		break;

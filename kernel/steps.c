@@ -389,6 +389,11 @@ void run_steps(const void *arg)
 	/* Only cases that require FEAT_PAN set it (harness/cases/validation.py): PSTATE.PAN is UNDEFINED without it. */
 	if (run->regime->pan && !run->regime->nv1)
 		write_pan(SPSR_PAN);
+	/* HCRX_EL2.FnXS for these steps alone (harness/cases/validation.py: such a case runs under EL2). */
+	if (run->regime->fnxs)
+		hvc_call(HVC_SET_FNXS, 1, 0, 0, 0);
 	for (unsigned n = 0; n < run->n; n++)
 		run_step(run, n);
+	if (run->regime->fnxs)
+		hvc_call(HVC_SET_FNXS, 0, 0, 0, 0);
 }

@@ -218,6 +218,8 @@
 #define GCSCR_STREN         BIT(9)
 /* HCRX_EL2.GCSEn, bit 22: GCS not disabled at EL1 and EL0 by EL2 */
 #define HCRX_GCSEN          BIT(22)
+/* HCRX_EL2.FnXS, bit 3 (FEAT_XS): EL1's TLBIs without nXS behave as their nXS forms (D24.2.63) */
+#define HCRX_FNXS           BIT(3)
 /* HFGITR_EL2.nGCSSTR_EL1, bit 58 (FEAT_FGT): 0 traps EL1's GCSSTR and GCSSTTR to EL2 */
 #define HFGITR_NGCSSTR_EL1  BIT(58)
 /* ID_AA64PFR1_EL1.GCS, bits [47:44]: FEAT_GCS */
