@@ -143,11 +143,13 @@ static void (*el0_probe(u32 op))(void)
 }
 
 /*
- * An AT step of a case with HCR_EL2.NV/NV1 (FEAT_NV): EL1 translates as a guest
- * hypervisor's EL2 for that AT alone (EL2 sets them, and clears them after, each with
- * TLBI VMALLE1).  Only AT steps (harness/cases/validation.py): with NV = 1 an exception
- * return from EL1 traps to EL2, and this EL1 kernel takes none while the AT runs.  With
- * NV1 the case's PSTATE.PAN is 1 for the AT alone: tables.c kernel_nv leaves the kernel
+ * A step of a case with HCR_EL2.NV/NV1 (FEAT_NV): EL1 runs as a guest hypervisor's
+ * EL2 for that step alone (EL2 sets them, and clears them after, each with TLBI
+ * VMALLE1).  Under NV an exception return from EL1 traps to EL2, and under NV1 so do
+ * EL1's accesses to ELR_EL1 and SPSR_EL1; CurrentEL reads EL2, so the handler reads
+ * FAR_EL2, which traps too: the EL2 half emulates each (el2.c emulate_nested), so a
+ * step's fault is taken at EL1, recorded and resumed as without NV.  With NV1 the
+ * case's PSTATE.PAN is 1 for the step alone: tables.c kernel_nv leaves the kernel
  * EL0-executable, which PAN with SCTLR_EL1.EPAN would deny EL1 outside NV1.
  */
 u64 nested_hcr(const struct regime *r)
@@ -155,18 +157,13 @@ u64 nested_hcr(const struct regime *r)
 	return (r->nv ? HCR_NV : 0) | (r->nv1 ? HCR_NV1 : 0);
 }
 
-static u64 run_at_nested(const struct step *s, const struct regime *r)
+static void set_nested(const struct regime *r, bool on)
 {
-	u64 par;
-
-	hvc_call(HVC_SET_NV, nested_hcr(r), 0, 0, 0);
-	if (r->pan && r->nv1)
-		write_pan(SPSR_PAN);
-	par = run_probe(s);
-	if (r->pan && r->nv1)
+	if (!on && r->pan && r->nv1)
 		write_pan(0);
-	hvc_call(HVC_SET_NV, 0, 0, 0, 0);
-	return par;
+	hvc_call(HVC_SET_NV, on ? nested_hcr(r) : 0, 0, 0, 0);
+	if (on && r->pan && r->nv1)
+		write_pan(SPSR_PAN);
 }
 
 static bool is_at(u32 op)
@@ -328,13 +325,17 @@ static void run_step(const struct step_run *c, unsigned n)
 	} else {
 		/* An AT is armed too: AArch64.AT_S1Ex takes a synchronous External abort on its walk
 		 * as a Data Abort (J1.1.3), which is that step's outcome, not the end of the run. */
+		bool nested = c->regime->nv || c->regime->nv1;
+
 		probe.armed = s->op == OP_FETCH ? PROBE_FETCH : PROBE_DATA;
+		if (nested)
+			set_nested(c->regime, true);
 		if (access)
 			loaded = run_access(access, s, c);
-		else if (c->regime->nv || c->regime->nv1)
-			loaded.first = run_at_nested(s, c->regime);
 		else
 			loaded.first = run_probe(s);
+		if (nested)
+			set_nested(c->regime, false);
 	}
 	probe.armed = PROBE_NONE;
 	if (c->s2)

@@ -162,6 +162,14 @@
 #define ESR_EC_IABT_LOW     0x20
 #define ESR_EC_DABT_LOW     0x24
 #define ESR_EC_HVC64        0x16
+#define ESR_EC_SYS64        0x18        /* a trapped MSR, MRS or System instruction */
+#define ESR_EC_ERET         0x1a        /* a trapped ERET, ERETAA or ERETAB (HCR_EL2.NV) */
+/* ESR_ELx.ISS of EC 0x18 (D24.2.45): the register by its encoding, Rt, and the direction (1: MRS, a read) */
+#define ESR_SYS64_REG(iss)  ((iss) & 0x3ffc1e)  /* Op0 [21:20], Op2 [19:17], Op1 [16:14], CRn [13:10], CRm [4:1] */
+#define ESR_SYS64_ENC(op0, op1, crn, crm, op2) \
+	((u64)(op0) << 20 | (u64)(op2) << 17 | (u64)(op1) << 14 | (u64)(crn) << 10 | (u64)(crm) << 1)
+#define ESR_SYS64_RT(iss)   (((iss) >> 5) & 0x1f)
+#define ESR_SYS64_READ(iss) ((iss) & 1)
 
 /* SPSR: EL1h, EL1t, EL0t with D, A, I, F masked; PSTATE.PAN (FEAT_PAN) */
 #define SPSR_EL1H_MASKED    0x3c5
@@ -171,6 +179,9 @@
 #define SPSR_PAN            BIT(22)
 /* SPSR.M[3:0]: the Exception level and stack pointer an exception was taken from */
 #define SPSR_M_MASK         0xf
+#define SPSR_M_EL_MASK      0xc         /* M[3:2]: the Exception level */
+#define SPSR_M_EL1          0x4
+#define SPSR_M_EL2          0x8
 #define SPSR_M_EL0T         0x0
 
 /*

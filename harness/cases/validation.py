@@ -17,7 +17,7 @@ from harness.cases.translation import (
     read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs, regime_pi,
 )
 from harness.features import FEATURES
-from harness.ops import ATOMICS, GCS_STORES, RCPC_LOADS, UNPRIVILEGED_OPS
+from harness.ops import ATOMICS, GCS_STORES, LOADS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS
 from harness.versions import parse_range
 
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
@@ -266,11 +266,17 @@ def _check_vmid_synchronized(path, name, steps):
 
 
 
+# What a step of a case with HCR_EL2.NV/NV1 may be: what EL1 does under them (kernel/steps.c set_nested).
+NESTED_OPS = (*LOADS, *STORES, "fetch", *AT_OPS)
+
+
 def _check_nested(path, name, regime, stage2, el2, steps, requires):
-    """A case with HCR_EL2.NV/NV1 (FEAT_NV): EL1&0's AT steps alone, each run with them set
-    (kernel/steps.c run_at_nested: with NV = 1 EL1's exception returns trap to EL2, and an AT
-    takes no exception); NV1 with NV (NV1 alone is CONSTRAINED UNPREDICTABLE, Unpredictable_NVNV1,
-    not modelled); FEAT_E2H0, without which NV1 may be RAZ (EffectiveHCR_EL2_NVx, J1.3.3.418)."""
+    """A case with HCR_EL2.NV/NV1 (FEAT_NV): EL1's accesses, fetches and AT steps alone, each run
+    with them set (kernel/steps.c set_nested; the EL2 half emulates the ERET and the register
+    accesses of a fault's handling that trap, el2.c emulate_nested); no EL0 steps (returning to
+    EL0 is not emulated) and no maintenance steps; NV1 with NV (NV1 alone is CONSTRAINED
+    UNPREDICTABLE, Unpredictable_NVNV1, not modelled); FEAT_E2H0, without which NV1 may be RAZ
+    (EffectiveHCR_EL2_NVx, J1.3.3.418)."""
     if el2 is not None or stage2 is not None:
         raise CaseError(path, "HCR_EL2.NV/NV1 change EL1&0's stage 1 as EL1 sees it: no el2, no stage 2", name,
                         "regime.nv")
@@ -281,9 +287,11 @@ def _check_nested(path, name, regime, stage2, el2, steps, requires):
         raise CaseError(path, 'nv1 needs FEAT_E2H0 (without it NV1 may be RAZ): add requires = ["FEAT_E2H0"]', name,
                         "requires")
     for i, step in enumerate(steps):
-        if step.op not in AT_OPS:
-            raise CaseError(path, f"a case with HCR_EL2.NV runs EL1's AT steps alone ({', '.join(AT_OPS)}), "
+        if step.op not in NESTED_OPS:
+            raise CaseError(path, "a case with HCR_EL2.NV runs EL1's accesses, fetches and AT steps alone, "
                             f"not {step.op}", name, f"steps[{i}].do")
+        if step.el == 0:
+            raise CaseError(path, "a case with HCR_EL2.NV runs its steps at EL1", name, f"steps[{i}].el")
 
 
 def _check_feature_use(path, name, regime, steps, requires):
