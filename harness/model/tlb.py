@@ -634,8 +634,9 @@ def conflict_outcomes(regs, access, two_stage):
     va = access.va & MASK64
     if acc.fetch:
         va = branch_addr(walk_params(regs, bool(va >> 55 & 1)), va)
+    # A GCS data access's: ISS2.GCS = 1 (J1.1.3.1 AArch64.FaultSyndrome, whatever the fault).
     el1 = Abort(ec=abort_class(acc.fetch, 0 if access.el == 0 else 1), fsc=fsc, wnr=acc.write and not acc.read,
-                s1ptw=False, far=va, rule=CONFLICT_RULE)
+                s1ptw=False, far=va, rule=CONFLICT_RULE, gcs=acc.gcs)
     if not two_stage:
         return {el1}
     el2 = replace(el1, ec=abort_class(acc.fetch, 0), stage=2, ipa=0)
