@@ -19,6 +19,7 @@ from harness.cases import (
     CaseError, tlbi_plain,
 )
 from harness.errors import HarnessError
+from harness.ops import STORES
 from harness.kdefs import kernel_header, read_constants
 
 CASE_H = read_constants(kernel_header("case.h"))
@@ -112,8 +113,9 @@ def step_op(s):
 def _step(c, n, s):
     op, flags = step_op(s)
     value, mask = s.value, s.mask
-    if s.op == "stp64":
-        value, mask = s.value & (2**64 - 1), s.value >> 64     # the second register (kernel/case.h OP_STP64)
+    if s.op in STORES and STORES[s.op] == 16:
+        # the second register, or a Q register's high half (kernel/case.h OP_STP64, OP_VSTORE128)
+        value, mask = s.value & (2**64 - 1), s.value >> 64
     if s.fixup:
         # The retry's access is the step before it; this record carries the descriptor write.
         value, mask = declared.descriptor_write(c, s)

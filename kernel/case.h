@@ -360,7 +360,22 @@ struct raw {
 #define OP_CASA64           105
 #define OP_CASL64           106
 #define OP_CASAL64          107
-#define OP_COUNT            108
+/*
+ * SIMD&FP loads and stores of one B, H, S, D or Q register (LDR/STR Bt ... Qt): a load's value
+ * the register's low bits (OP_VLOAD128: value, and value_hi its high half), a store's value
+ * (OP_VSTORE128: value, then mask the high half).
+ */
+#define OP_VLOAD8           108
+#define OP_VLOAD16          109
+#define OP_VLOAD32          110
+#define OP_VLOAD64          111
+#define OP_VLOAD128         112
+#define OP_VSTORE8          113
+#define OP_VSTORE16         114
+#define OP_VSTORE32         115
+#define OP_VSTORE64         116
+#define OP_VSTORE128        117
+#define OP_COUNT            118
 
 struct step {
 	u64 va, value;

@@ -139,6 +139,7 @@ void el2_boot_traps(void)
 	bool gcs = ID_PFR1_GCS(read_sysreg(id_aa64pfr1_el1));
 	u64 hfgxtr = HFGXTR_N_EL1_REGS | (gcs ? HFGXTR_N_GCS_REGS : 0);
 
+	write_sysreg(CPTR_EL2_RES1, cptr_el2);
 	if (ID_MMFR1_HCX(read_sysreg(id_aa64mmfr1_el1)))
 		write_sysreg(HCRX_TCR2EN | HCRX_SCTLR2EN | (gcs ? HCRX_GCSEN : 0), HCRX_EL2);
 	if (ID_MMFR0_FGT(read_sysreg(id_aa64mmfr0_el1))) {
