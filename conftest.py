@@ -320,7 +320,13 @@ class CaseItem(pytest.Item):
             pytest.skip(reason)
 
     def missing_features(self):
-        """The features the case requires that the CPU lacks: the case is skipped if any."""
+        """The features the case requires that the CPU lacks: the case is skipped if any.  Asked
+        of each later case whenever a boot is filled (runtest), so it is worked out once."""
+        if not hasattr(self, "_missing"):
+            self._missing = self._find_missing_features()
+        return list(self._missing)
+
+    def _find_missing_features(self):
         missing = features.missing(self.case.requires, *_cpu_ids(self.config)) if self.case.requires else []
         if self.case.needs_el2 and not _has_el2(self.config):
             needs = ("its stage 2" if self.case.stage2 is not None else

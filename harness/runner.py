@@ -288,9 +288,14 @@ def _run_end_explained(case, records, run, boot, settings, shares_run):
         return ()
     ended = known.RunEnd(signal=run.signal, esr=esr.decode_esr(exception.num("esr")) if exception else None,
                          el=exception.fields.get("el") if exception else None)
-    pool_base = records.regs.num("ttbr0") & ~0xFFFF
-    return tuple(bug.name for bug in known.explain(bugs_version(settings), case, features.boot_ids(boot),
-                                                   pool_base, n, None, ended=ended))
+    pool_base, ids, version = records.regs.num("ttbr0") & ~0xFFFF, features.boot_ids(boot), bugs_version(settings)
+
+    def search():
+        return tuple(bug.name for bug in known.explain(version, case, ids, pool_base, n, None, ended=ended))
+    if settings.predictions is None:
+        return search()
+    # The search (a model run per bug and per pair of bugs) depends on nothing else besides the case: kept.
+    return settings.predictions.entry(case, ids, pool_base).value(("run ended", n, version, repr(ended)), search)
 
 
 def _explain_the_abort(j, stop, bugs):

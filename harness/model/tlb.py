@@ -56,8 +56,8 @@ B2 on DSB and ISB).  The rules the model keeps:
   0b0000dd01), taken as the combined entry's too (stage 2 can only clear it:
   S2CombineS1MemAttrs, FnXS); a stage 2 entry's is NOT its FnXS bit; a
   walk-cache entry has none the architecture names, so it may survive too.
-  HCRX_EL2.FnXS (plain TLBIs at EL1 made nXS) is not modelled: the kernel
-  leaves it 0.
+  With HCRX_EL2.FnXS a plain TLBI executed at EL1 is its nXS form (C5.5's
+  TLBI pseudocode: TLBI_ExcludeXS when FnXS is 1), so the same may survive it.
 
 With stage 2 (Arm ARM D8.17 "TLB maintenance", D8.17.5.4 its scope,
 D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
@@ -111,7 +111,7 @@ from harness.model.descriptors import DESC_AF, DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown, abort_class
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_NAA, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
-    REGIME_EL20, TCR2_A2, TCR_A1, TCR_AS, TCR_DS,
+    REGIME_EL20, TCR2_A2, TCR_A1, TCR_AS, TCR_DS, HCRX_FNXS,
     TCR_EL2_DS, TTBR_ASID, el_is_in_host,
     walk_params,
 )
@@ -352,13 +352,17 @@ class Invalidation:
                                 stage2=True)
         return replace(Invalidation._of_stage1(op, xt, regs), vmid=vmid)
 
-    # J1.1.3.449 TLBIMatch's last term, `tlbi.attr == TLBI_ExcludeXS && tlb_entry.context.xs == '1'`
+    # J1.1.3.449 TLBIMatch's last term, `tlbi.attr == TLBI_ExcludeXS && tlb_entry.context.xs == '1'`; C5.5's TLBI
+    # pseudocode (TLBI VAE1 ...: TLBI_ExcludeXS where IsHCRXEL2Enabled() and HCRX_EL2.FnXS is 1)
     @staticmethod
     def of(op, xt, regs):
-        """Invalidation._of, marked for an nXS form (FEAT_XS; TLBI VAE1NXS ...): C5.5 and D8.17.5 leave it
-        IMPLEMENTATION SPECIFIC whether such a TLBI removes entries whose XS attribute is 1 (the ASL's
-        TLBIMatch does not), so such an entry may survive it."""
-        return replace(Invalidation._of(op, xt, regs), exclude_xs=op in NXS_TLBI)
+        """Invalidation._of, marked for an nXS form (FEAT_XS; TLBI VAE1NXS ...), and for EL1's plain forms
+        executed at EL1 with HCRX_EL2.FnXS = 1 (regs.hcrx): C5.5 and D8.17.5 leave it IMPLEMENTATION SPECIFIC
+        whether such a TLBI removes entries whose XS attribute is 1 (the ASL's TLBIMatch does not), so such
+        an entry may survive it.  EL2's TLBIs (executed at EL2) are not affected by FnXS."""
+        at_el1 = regs.regime == REGIME_EL10 and op in TLBI_OPS and op not in TLBI_EL2_OPS
+        fnxs = at_el1 and bool(HCRX_FNXS.get(regs.hcrx))
+        return replace(Invalidation._of(op, xt, regs), exclude_xs=op in NXS_TLBI or fnxs)
 
     # J1.1.3.431 AArch64.TLBI_ASID, J1.1.3.436/437 _RVA/_RVAA, J1.1.3.438/439 _VA/_VAA, J1.1.3.440 _VMALL
     @staticmethod
@@ -635,8 +639,9 @@ def conflict_outcomes(regs, access, two_stage):
     va = access.va & MASK64
     if acc.fetch:
         va = branch_addr(walk_params(regs, bool(va >> 55 & 1)), va)
+    # A GCS data access's: ISS2.GCS = 1 (J1.1.3.1 AArch64.FaultSyndrome, whatever the fault).
     el1 = Abort(ec=abort_class(acc.fetch, 0 if access.el == 0 else 1), fsc=fsc, wnr=acc.write and not acc.read,
-                s1ptw=False, far=va, rule=CONFLICT_RULE)
+                s1ptw=False, far=va, rule=CONFLICT_RULE, gcs=acc.gcs)
     if not two_stage:
         return {el1}
     el2 = replace(el1, ec=abort_class(acc.fetch, 0), stage=2, ipa=0)
