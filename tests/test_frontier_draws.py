@@ -69,3 +69,13 @@ def test_some_drawn_gcs_stores_complete_on_a_gcs_page():
                 faults += bool(aborts)
                 assert all(o.gcs for o in aborts)
     assert complete and faults
+
+
+def test_the_campaign_mix_counts_the_frontier_draws():
+    """fuzz/mix.py names them (PIE, AIE, GCS store) and expects them of a campaign on a CPU with the features."""
+    from collections import Counter
+    from harness.fuzz.mix import coverage, missing
+    total = sum((coverage(generate_case(9, i, SID)) for i in range(N)), Counter())
+    assert total["control", "PIE"] and total["control", "AIE"] and total["step", "GCS store"]
+    assert not {"control: PIE", "control: AIE", "step: GCS store"} & set(missing(total, SID))
+    assert not {"control: PIE", "control: AIE", "step: GCS store"} & set(missing(Counter(), MAX_7_2))
