@@ -153,14 +153,17 @@ def pytest_configure(config):
     version = _qemu_version_or_none(config)
     if version is None:
         return      # pytest_sessionstart reports it
-    stem = f"{version}-{config.getoption('--cpu')}"
+    impl = _implementation(config)
+    # A run of another implementation is named by it: it must not replace QEMU's run of the same version.
+    other = impl is not None and impl.name != QEMU
+    stem = f"{impl.name}-{impl.version}-{impl.cpu}" if other else f"{version}-{config.getoption('--cpu')}"
     results = Path(config.getoption("--results"))
     if not config.option.xmlpath:
         # A selection's JUnit XML goes beside its partial results, never over a whole run's.
         config.option.xmlpath = str(results / (f"{stem}.partial.xml" if _selection(config) else f"{stem}.xml"))
-    writer = ResultsWriter(results / f"{stem}.json", config.getoption("--qemu"), version, config.getoption("--cpu"))
+    writer = ResultsWriter(results / f"{stem}.json", config.getoption("--qemu"), version, config.getoption("--cpu"),
+                           f"{impl.name}/{impl.version}" if other else None)
     config.pluginmanager.register(_Collector(writer), "mmut-results")
-    impl = _implementation(config)
     marks = [m for m in _bug_marks(config) if impl is not None and m.covers(impl)]
     config.pluginmanager.register(TerminalSummary(writer, lambda file, nodeid: _rerun_command(config, file, nodeid),
                                                   marks, impl), "mmut-terminal")
@@ -317,7 +320,13 @@ class CaseItem(pytest.Item):
             pytest.skip(reason)
 
     def missing_features(self):
-        """The features the case requires that the CPU lacks: the case is skipped if any."""
+        """The features the case requires that the CPU lacks: the case is skipped if any.  Asked
+        of each later case whenever a boot is filled (runtest), so it is worked out once."""
+        if not hasattr(self, "_missing"):
+            self._missing = self._find_missing_features()
+        return list(self._missing)
+
+    def _find_missing_features(self):
         missing = features.missing(self.case.requires, *_cpu_ids(self.config)) if self.case.requires else []
         if self.case.needs_el2 and not _has_el2(self.config):
             needs = ("its stage 2" if self.case.stage2 is not None else

@@ -9,7 +9,7 @@ semihosting); the default run (`make run`: many cases per boot, a QEMU per CPU
 at a time, failures rerun alone), on each channel; one boot per case
 (`--isolated -n JOBS`); the line `default run / kernel alone: R` (both on the
 UART); ms per instance; the generated-cases rate of a fuzz campaign; peak
-memory; then how the default run's time grows from 256 to 2560 to 25600
+memory; then how the default run's time grows from 256 to 1024 to 4096
 instances, on cases from harness.fuzz's generator with the model's
 expectations.
 
@@ -75,12 +75,13 @@ def _parse(argv):
     p.add_argument("--build", type=Path, default=ROOT / "build", help="build directory of the kernel")
     p.add_argument("--cases", type=Path, default=ROOT / "cases")
     p.add_argument("--jobs", default="auto", type=_jobs, help="pytest-xdist workers of the --isolated row; auto: one per CPU")
-    p.add_argument("--boots", type=options.positive_count, default=15, help="boots measured for the floor")
+    p.add_argument("--boots", type=options.positive_count, default=10, help="boots measured for the floor")
     p.add_argument("--repeat", type=options.positive_count, default=3,
-                   help="runs of everything else but the rate and the scales")
+                   help="runs of the ratio's rows (the kernel alone on each channel, the default run on the UART); "
+                        "the other rows run once")
     p.add_argument("--rate-cases", type=options.positive_count, default=2000, help="generated cases of the rate's campaign")
-    p.add_argument("--scales", default=[256, 2560, 25600], type=_scales,
-                   help="generated instances the scale section runs (default: 256,2560,25600; none: no scale rows)")
+    p.add_argument("--scales", default=[256, 1024, 4096], type=_scales,
+                   help="generated instances the scale section runs (default: 256,1024,4096; none: no scale rows)")
     args = p.parse_args(argv)
     args.build, args.cases = args.build.resolve(), args.cases.resolve()
     try:
@@ -174,15 +175,25 @@ def boots(cases, indices, console="uart"):
     return out
 
 
+@dataclass(frozen=True)
+class SuiteCases:
+    """The instances the suite runs on a QEMU and CPU (`cases`), their blob indices (`indices`), and
+    the CPU's ID registers (`ids`, features.ID_REGISTERS) that chose them."""
+    cases: list
+    indices: list
+    ids: tuple
+
+
 def suite_cases(args, kernel, cases):
-    """(the instances the suite runs on this QEMU and CPU, their blob indices): those whose features
-    the CPU has, as a boot that runs no case reports them (each of its modes' boot checked), but the
-    kernel's self-tests (a --cases directory may hold them: they end their boots on purpose)."""
+    """The SuiteCases of `cases` (all of a case directory, in blob order) on this QEMU and CPU: those
+    whose features the CPU has, as a boot that runs no case reports them (each of its modes' boot
+    checked), but the kernel's self-tests (a --cases directory may hold them: they end their boots
+    on purpose)."""
     ids = features.boot_ids(parse_output(check_floor(run_kernel(args.qemu, args.cpu, kernel, [])).output).boot)
     el2 = parse_output(check_floor(run_kernel(args.qemu, args.cpu, kernel, [], boot="stage2")).output).boot
     chosen = [(i, c) for i, c in enumerate(cases) if not features.missing(c.requires, *ids)
               and (not c.needs_el2 or el2.num("el") == 2) and not any(s.op in SELFTESTS for s in c.steps)]
-    return [c for _, c in chosen], [i for i, _ in chosen]
+    return SuiteCases([c for _, c in chosen], [i for i, _ in chosen], ids)
 
 
 def ends_the_run(case, version, ids):
@@ -212,15 +223,15 @@ def check_ended(run, case, what):
         raise BenchError(f"{what}: {case.id}, whose known bug {case.xfail.name} ends QEMU's run, {how}")
 
 
-def kernel_alone(args, kernel, cases, indices, console):
-    """(seconds QEMU and the kernel alone take to run `cases`, one boot after another, as the
-    default run boots them (walk digests), records on `console`; [(boot's RunResult, its cases)]),
-    every boot checked.  A case whose known bug ends the run on this QEMU (ends_the_run) has a boot
-    of its own, as the default run's rerun gives it, checked to end so; its records are not judged."""
-    ids = features.boot_ids(parse_output(check_floor(run_kernel(args.qemu, args.cpu, kernel, [])).output).boot)
+def kernel_alone(args, kernel, suite, console):
+    """(seconds QEMU and the kernel alone take to run the SuiteCases `suite`, one boot after another,
+    as the default run boots them (walk digests), records on `console`; [(boot's RunResult, its
+    cases)]), every boot checked.  A case whose known bug ends the run on this QEMU (ends_the_run)
+    has a boot of its own, as the default run's rerun gives it, checked to end so; its records are
+    not judged."""
     version = qemu_version(args.qemu)
-    ending = [(i, c) for i, c in zip(indices, cases) if ends_the_run(c, version, ids)]
-    sharing = [(i, c) for i, c in zip(indices, cases) if (i, c) not in ending]
+    ending = [(i, c) for i, c in zip(suite.indices, suite.cases) if ends_the_run(c, version, suite.ids)]
+    sharing = [(i, c) for i, c in zip(suite.indices, suite.cases) if (i, c) not in ending]
     total, runs = 0.0, []
     for mode, tokens, members in boots([c for _, c in sharing], [i for i, _ in sharing], console):
         run = run_kernel(args.qemu, args.cpu, kernel, tokens, boot=mode, walks=False, console=console,
@@ -440,28 +451,33 @@ def report(f):
 
 
 def measure(args):
-    """The Figures of a bench run; BenchError at the first run that fails its check."""
+    """The Figures of a bench run; BenchError at the first run that fails its check.  The rows of the
+    ratio (the kernel alone, the default run on the UART) are run `args.repeat` times; the others,
+    which no ratio divides (the default run on semihosting, --isolated, the scales), once, so that
+    the whole bench takes minutes."""
     kernel = args.build / "kernel.elf"
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="mmut-bench-") as work:
         work = Path(work)
         build(args.cases, args.build)
         all_cases = load_dir(args.cases)
-        cases, indices = suite_cases(args, kernel, all_cases)
+        chosen = suite_cases(args, kernel, all_cases)
         instances = [c.id for c in all_cases]
         floor = [check_floor(run_kernel(args.qemu, args.cpu, kernel, [])).wall for _ in range(args.boots)]
         alone, judging = {console: [] for console in CONSOLES}, {row: [] for row in JUDGING}
         for _ in range(args.repeat):
             for console in CONSOLES:
-                seconds, runs = kernel_alone(args, kernel, cases, indices, console)
+                seconds, runs = kernel_alone(args, kernel, chosen, console)
                 alone[console].append(seconds)
-            for row, seconds in judging_cpu(args, kernel, runs).items():
-                judging[row].append(seconds)
-        default = {console: [suite(args, args.cases, args.build, work / "results", instances, f"--console={console}",
-                                   what=f"the default run ({console})") for _ in range(args.repeat)]
-                   for console in CONSOLES}
+        for row, seconds in judging_cpu(args, kernel, runs).items():
+            judging[row].append(seconds)
+
+        def default_run(console):
+            return suite(args, args.cases, args.build, work / "results", instances, f"--console={console}",
+                         what=f"the default run ({console})")
+        default = {"uart": [default_run("uart") for _ in range(args.repeat)], "semihosting": [default_run("semihosting")]}
         isolated = [suite(args, args.cases, args.build, work / "results", instances, "--isolated", "-n",
-                          str(args.jobs), what="the --isolated run") for _ in range(args.repeat)]
+                          str(args.jobs), what="the --isolated run")]
         rate = generated_rate(args, kernel)
         scale = []
         for count in args.scales:
@@ -470,7 +486,7 @@ def measure(args):
             built = build(generated_dir, build_dir)
             scale.append((count, generated, built, suite(args, generated_dir, build_dir, work / f"results-{count}", ids,
                                                          what=f"the scale run of {count} generated instances")))
-    return Figures(args.qemu, qemu_version(args.qemu), args.cpu, len(cases), os.cpu_count(), args.jobs,
+    return Figures(args.qemu, qemu_version(args.qemu), args.cpu, len(chosen.cases), os.cpu_count(), args.jobs,
                    (load, os.getloadavg()[0]), floor, alone, judging, default, isolated, rate, scale)
 
 

@@ -155,6 +155,21 @@ def seen_text(s):
     return "not run: its marked instances were skipped or are not in this run"
 
 
+def steps_lines(s):
+    """The steps a run shows a bug in, a line per instance ("at_par.device: steps 0, 2"), and
+    "how its run ended" where the bug explains that."""
+    by_case = {}
+    for case_id, n in s.steps:
+        by_case.setdefault(case_id, []).append(n)
+    lines = []
+    for case_id, ns in by_case.items():
+        steps = [str(n) for n in ns if n != "run"]
+        parts = [f"{'step' if len(steps) == 1 else 'steps'} {', '.join(steps)}"] if steps else []
+        parts += ["how its run ended"] if "run" in ns else []
+        lines.append(f"{case_id}: {', '.join(parts)}")
+    return lines
+
+
 def departures(entry):
     """The steps of an instance that depart from the architecture with no known bug to explain
     them, and its run's problems: [text]."""
@@ -219,6 +234,7 @@ def catalogue_text(bugs, runs):
                   f"  cases ({len(b.cases)}): {', '.join(b.cases[:4])}{' ...' if len(b.cases) > 4 else ''}"]
         for name, s in zip(names, seen_by[b.name]):
             lines.append(f"  QEMU {name:<{cell_w}}  {seen_text(s)}")
+            lines += [f"      {line}" for line in steps_lines(s)]
     return "\n".join(lines)
 
 
@@ -260,8 +276,9 @@ def main(argv=None):
     except (HarnessError, CaseError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    runs = [r for r in runs if not r.tests_other]     # QEMU's known bugs say nothing of other implementations
     if not runs:
-        print(f"error: no results in {args.results}: run `make run` or `make compare` first, or give --show",
+        print(f"error: no results in {args.results} (of QEMU): run `make run` or `make compare` first, or give --show",
               file=sys.stderr)
         return 2
     print(catalogue_text(bugs, runs))

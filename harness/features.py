@@ -25,8 +25,8 @@ NV = 24
 TCRX, SCTLRX, S1PIE, S2PIE, S1POE, S2POE, AIE = 0, 4, 8, 12, 16, 20, 24
 # ID_AA64MMFR4_EL1 (D24.2.92): ASID2 (FEAT_ASID2), NV_frac (non-zero: FEAT_NV and FEAT_NV2 with MMFR2.NV 0), E2H0
 ASID2, NV_FRAC, E2H0 = 8, 20, 24
-# ID_AA64PFR1_EL1.GCS (D24.2.94), ID_AA64ISAR1_EL1.XS (D24.2.85), ID_AA64ISAR2_EL1.ATS1A (D24.2.86)
-GCS, XS, ATS1A = 44, 56, 60
+# ID_AA64PFR1_EL1.GCS (D24.2.94), ID_AA64ISAR1_EL1.XS and LRCPC (D24.2.85), ID_AA64ISAR2_EL1.ATS1A (D24.2.86)
+GCS, XS, LRCPC, ATS1A = 44, 56, 20, 60
 
 
 class Ids(NamedTuple):
@@ -111,6 +111,7 @@ FEATURES.update({
     "FEAT_ASID2": ("TCR2_EL1.A2: two ASIDs, FNG0/FNG1", lambda r: _field(r.mmfr4, ASID2) >= 1),
     "FEAT_ATS1A": ("AT S1E1A, AT S1E2A", lambda r: _field(r.isar2, ATS1A) >= 1),
     "FEAT_XS": ("the XS attribute, nXS TLBI forms", lambda r: _field(r.isar1, XS) >= 1),
+    "FEAT_LRCPC": ("LDAPR, the load-acquire RCpc", lambda r: _field(r.isar1, LRCPC) >= 1),
     "FEAT_NV": ("HCR_EL2.NV", lambda r: _field(r.mmfr2, NV) >= 1 or _field(r.mmfr4, NV_FRAC) >= 1),
     "FEAT_NV2": ("HCR_EL2.NV2", lambda r: _field(r.mmfr2, NV) >= 2 or _field(r.mmfr4, NV_FRAC) >= 1),
     "FEAT_E2H0": ("HCR_EL2.E2H may be 0", lambda r: _field(r.mmfr4, E2H0) == 0),
@@ -145,7 +146,7 @@ FIELDS = {
     "FEAT_TCR2": ((4, "TCRX", TCRX),), "FEAT_SCTLR2": ((4, "SCTLRX", SCTLRX),), "FEAT_S1PIE": ((4, "S1PIE", S1PIE),),
     "FEAT_S2PIE": ((4, "S2PIE", S2PIE),), "FEAT_S1POE": ((4, "S1POE", S1POE),), "FEAT_AIE": ((4, "AIE", AIE),),
     "FEAT_GCS": ((6, "GCS", GCS),), "FEAT_ASID2": ((5, "ASID2", ASID2),), "FEAT_ATS1A": ((8, "ATS1A", ATS1A),),
-    "FEAT_XS": ((7, "XS", XS),), "FEAT_NV": ((2, "NV", NV), (5, "NV_frac", NV_FRAC)),
+    "FEAT_XS": ((7, "XS", XS),), "FEAT_LRCPC": ((7, "LRCPC", LRCPC),), "FEAT_NV": ((2, "NV", NV), (5, "NV_frac", NV_FRAC)),
     "FEAT_NV2": ((2, "NV", NV), (5, "NV_frac", NV_FRAC)), "FEAT_E2H0": ((5, "E2H0", E2H0),),
     **{name: ((0, "PARange", PARANGE),) for name in FEATURES if name.startswith(("pa", "FEAT_LPA"))
        and name != "FEAT_LPA2"},

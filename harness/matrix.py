@@ -51,7 +51,14 @@ class Run:
         """Its column's name; a partial run (a selection, stopped early: harness/results.py) says so,
         as its absent instances are not run, not absent from the suite."""
         partial = " (partial)" if self.doc.get("partial") else ""
-        return f"{self.doc['qemu_version']} -cpu {self.doc['cpu']}{partial}"
+        tested = self.doc["implementation"].replace("/", " ") if self.tests_other else self.doc["qemu_version"]
+        return f"{tested} -cpu {self.doc['cpu']}{partial}"
+
+    @property
+    def tests_other(self):
+        """Whether the run tested another implementation than QEMU (--implementation): QEMU's known-bug
+        ranges and releases say nothing about it."""
+        return bool(self.doc.get("implementation"))
 
     def entries(self):
         return {c["id"]: c for c in self.doc["cases"]}
@@ -149,13 +156,14 @@ def agreement(oks, models):
 def bug_range_findings(runs, cases):
     """[(case id, text)]: each known-bug range the runs contradict or can narrow
     down, and each regression (a run matches the architecture, a newer QEMU
-    on the same CPU does not)."""
+    on the same CPU does not).  Runs of another implementation take no part:
+    QEMU's ranges and releases say nothing of them."""
     by_id = {c.id: c for c in cases}
     run_entries = [r.entries() for r in runs]
     findings = []
     for case_id in sorted(set().union(*run_entries)):
         entries = [(r, e.get(case_id)) for r, e in zip(runs, run_entries)]
-        judged = [(r, architecture(e)) for r, e in entries if architecture(e) != NOT_RUN]
+        judged = [(r, architecture(e)) for r, e in entries if architecture(e) != NOT_RUN and not r.tests_other]
         case = by_id.get(case_id)
         if case is not None and case.xfail is not None:
             findings += [(case_id, text) for text in _range_findings(case.xfail.qemu, judged)]
@@ -164,7 +172,7 @@ def bug_range_findings(runs, cases):
             findings += [(case_id, f"{r.label} departs from the architecture inside the known-bug range "
                                    f"qemu = \"{case.xfail.qemu}\", but [bug.{case.xfail.name}] explains none "
                                    "of its steps: another departure, not this bug")
-                         for r, e in entries if architecture(e) == BREAKS
+                         for r, e in entries if architecture(e) == BREAKS and not r.tests_other
                          and in_range(r.doc["qemu_version"], case.xfail.qemu) and not excused_steps(e, case.xfail.name)]
         for cpu in sorted({r.doc["cpu"] for r, _ in judged}):
             ordered = sorted(((r, a) for r, a in judged if r.doc["cpu"] == cpu),

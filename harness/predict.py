@@ -18,7 +18,8 @@ from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, uni
 from harness.model.registers import TTBR_ASID, walk_params
 from harness.model.stage2 import VTTBR_VMID, full_translate, s2_params
 from harness.model.tlb import (
-    STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, current_asid, current_vmid,
+    CONFLICT_RULE, STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, conflict_outcomes,
+    current_asid, current_vmid, may_conflict,
     SPECULATIVE_AF_RULE, entry_registers, leaf, speculative_af,
     tlbi_regime,
 )
@@ -101,10 +102,11 @@ def _access_outcomes(tlb, access):
     now = full_translate(tlb.regs, tlb.memory, access)
     if s2_params(tlb.regs) is not None:
         return tlb.two_stage_outcomes(access, now)
-    sets = [now] + [full_translate(r, m, access) for r in tlb.regs_seen for m in tlb.memories_seen
-                    if (r, m) != (tlb.regs, tlb.memory)]
+    sources = [(tlb.regs, tlb.memory)] + [(r, m) for r in tlb.regs_seen for m in tlb.memories_seen
+                                         if (r, m) != (tlb.regs, tlb.memory)]
+    sets = [now] + [full_translate(r, m, access) for r, m in sources[1:]]
     fresh = union(sets)
-    stale, through_tables = set(), set()
+    stale, through_tables, held = set(), set(), []
     for entry, leaf_usable, tables in tlb.usable_entries(access.va):
         # The leaf entry gives what its walk gave, never a fault that is not cached; a walk through
         # a table entry reads the levels below it now, and may meet any fault there.
@@ -113,7 +115,9 @@ def _access_outcomes(tlb, access):
         walks += [(regs, memory, False) for cached in tables
                   for regs, memory in tlb.through_walk_cache(entry, cached, bool(access.va >> 55 & 1))]
         for regs, memory, from_leaf in walks:
-            for outcome in full_translate(regs, memory, access):
+            translated = full_translate(regs, memory, access)
+            held.append((translated, regs, memory))
+            for outcome in translated:
                 if from_leaf and not cached_outcome(outcome) or outcome in fresh:
                     continue
                 if outcome.updates and from_leaf and replace(outcome, updates=()) in fresh:
@@ -133,7 +137,10 @@ def _access_outcomes(tlb, access):
         rules.append(STALE_RULE)
     if through_tables - stale:
         rules.append(WALK_CACHE_RULE)
-    return Outcomes(set(fresh) | stale | through_tables, "; ".join(dict.fromkeys(rules)) or None)
+    conflict = conflict_outcomes(tlb.regs, access, two_stage=False) if may_conflict(access.va, held, [(o, r, m) for o, (r, m) in zip(sets, sources)]) else set()
+    if conflict:
+        rules.append(CONFLICT_RULE)
+    return Outcomes(set(fresh) | stale | through_tables | conflict, "; ".join(dict.fromkeys(rules)) or None)
 
 
 def _maintain(case, n, step, tlb, slots, ttbrs, pool_base):

@@ -77,10 +77,12 @@ class ResultsWriter:
     it; an interruption; cases missing) writes <stem>.partial.json, marked `partial` with what it
     ran of what, and never replaces a whole run's file."""
 
-    def __init__(self, path, qemu, version, cpu):
+    def __init__(self, path, qemu, version, cpu, implementation=None):
         self.path = Path(path)
         self.header = {"schema": SCHEMA, "qemu": qemu, "qemu_version": version, "cpu": cpu,
                        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        if implementation:
+            self.header["implementation"] = implementation      # NAME/VERSION: what `qemu` runs, not QEMU
         self.start = time.monotonic()
         self.entries = []
         self.partial = None     # what write() found partial about the run, or None
@@ -131,7 +133,9 @@ class ResultsWriter:
             partial = (f"; PARTIAL ({', '.join(p.get('why', []))}"
                        + (f": {p['ran']} of {p['instances']} instances" if "instances" in p else "") + ")")
         xml = self.written.with_name(self.written.name[:-len(".json")] + ".xml")
-        return (f"MMU conformance: {counts}{unjudged} on QEMU {self.header['qemu_version']} -cpu {self.header['cpu']}"
+        tested = (f"{self.header['implementation'].replace('/', ' ')} ({self.header['qemu']})"
+                  if "implementation" in self.header else f"QEMU {self.header['qemu_version']}")
+        return (f"MMU conformance: {counts}{unjudged} on {tested} -cpu {self.header['cpu']}"
                 f"{partial}; results in {self.written} and {xml}")
 
 

@@ -17,14 +17,15 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness import crosscheck, esr, features, walk_digest
+from harness import crosscheck, declared, esr, features, walk_digest
 from harness.fuzz import known
 from harness.cases import MAINT_OPS, STORES
 from harness.kdefs import kernel_header, read_defines
 from harness.observation import observe
-from harness.protocol import PREFIX, PROTOCOL_VERSION, parse_output
+from harness.protocol import PREFIX, PROTOCOL_VERSION, Record, parse_output
 from harness.qemu import HANG_CHECK, boot_tokens, qemu_version, run_kernel, symbol_for
 from harness.verdict import judge_step
+from harness.walk_text import describe_walk
 
 # Exit statuses (kernel/exit_status.h), named for messages.
 EXIT = read_defines(kernel_header("exit_status.h"))
@@ -287,9 +288,14 @@ def _run_end_explained(case, records, run, boot, settings, shares_run):
         return ()
     ended = known.RunEnd(signal=run.signal, esr=esr.decode_esr(exception.num("esr")) if exception else None,
                          el=exception.fields.get("el") if exception else None)
-    pool_base = records.regs.num("ttbr0") & ~0xFFFF
-    return tuple(bug.name for bug in known.explain(bugs_version(settings), case, features.boot_ids(boot),
-                                                   pool_base, n, None, ended=ended))
+    pool_base, ids, version = records.regs.num("ttbr0") & ~0xFFFF, features.boot_ids(boot), bugs_version(settings)
+
+    def search():
+        return tuple(bug.name for bug in known.explain(version, case, ids, pool_base, n, None, ended=ended))
+    if settings.predictions is None:
+        return search()
+    # The search (a model run per bug and per pair of bugs) depends on nothing else besides the case: kept.
+    return settings.predictions.entry(case, ids, pool_base).value(("run ended", n, version, repr(ended)), search)
 
 
 def _explain_the_abort(j, stop, bugs):
@@ -384,10 +390,10 @@ class Runner:
         try:
             while pending and not self._stop.is_set():
                 judged = self._shared_boot(iter(pending))
-                for c in pending[:len(judged)]:
-                    if not self._stop.is_set():
+                for c in pending:
+                    if c.id in judged and not self._stop.is_set():
                         futures[c.id].set_result(self._final(c, judged[c.id]))
-                pending = pending[len(judged):]
+                pending = [c for c in pending if c.id not in judged]
         except BaseException as e:      # the item waiting for a case reports it
             for f in futures.values():
                 if not f.done():
@@ -401,18 +407,23 @@ class Runner:
         where the boot ended: a crash or a hang ends it in a case, and the harness cuts it
         short after a case that failed while it could write memory (_may_write_memory), as
         that case may have written where the kernel's reset between cases does not reach.
+        The boot runs cases of the first one's boot mode; the others are left for later boots.
         A judgement whose `rerun` is set cannot stand for a fresh boot's, and says why:
-        the case failed and a case ran before it in the boot, or the boot printed
-        malformed records, so none of its records is beyond doubt; or its step records
-        carry walk digests (the boot runs without walk records) and a digest is not that of
-        the declared tables, or the case failed: its rerun gives the walks in full."""
+        the case failed (a departure no known bug explains: _known_bug_stands) and a case
+        ran before it in the boot, or the boot printed malformed records, so none of its
+        records is beyond doubt; or its step records carry walk digests (the boot runs
+        without walk records) and a digest is not that of the declared tables, or the case
+        failed: its rerun gives the walks in full."""
         batch, length = [], None
         for c in cases:
             if length is None:
                 length = sum(len(t) + 1 for t in boot_tokens(c.boot, self.settings.console))
+            # A boot has one mode (where its cases run: qemu.BOOT_MODES): a case of another mode waits
+            # for a boot of its own mode (a boot ended at each change of mode cost a boot each time).
+            if batch and c.boot != batch[0].boot:
+                continue
             length += len(c.id) + 1
-            # A boot has one mode (where its cases run: qemu.BOOT_MODES): all its cases are of that mode.
-            if length >= CMDLINE_SIZE or batch and c.boot != batch[0].boot:
+            if length >= CMDLINE_SIZE:
                 break
             batch.append(c)
         cutter = _CutAfterWriterFails(batch)
@@ -442,6 +453,8 @@ class Runner:
                 elif departed:
                     j.rerun = (f"the walk digest of step {departed[0]} is not that of the declared tables: "
                                "rerun with its walks in full")
+                elif _known_bug_stands(j, finished):
+                    j = _with_declared_walks(j, records)
                 elif not j.ok:
                     j.rerun = (f"failed in a boot shared with {len(batch) - 1} other cases" if i > 0 else
                                "failed in a boot without walk records: rerun with its walks in full")
@@ -452,6 +465,32 @@ class Runner:
             j.wall, j.batch_size, j.fresh_boot = share, len(batch), i == 0
             judged[c.id] = j
         return judged
+
+
+def _known_bug_stands(j, finished):
+    """Whether a verdict from a shared boot that known bugs explain stands as a fresh boot's would,
+    without a rerun (docs/integrity.md, "Known bugs in shared boots").  The rerun exists to tell
+    what an earlier case of the boot left behind from the case's own behaviour; a known-bug
+    verdict stands on the same footing as a pass does: the case ran whole (its end record, no
+    exception, so the boot went on), every departing step is exactly what a known bug's variant
+    of the model predicts over the case's declared tables and registers (the regs record and
+    every walk digest checked against them: a step whose digest differs is rerun before this is
+    asked), and nothing else departs.  A departure no known bug explains, or how a run ended,
+    is still rerun on a fresh boot."""
+    return finished and j.status == "known_bug" and not j.explained
+
+
+def _with_declared_walks(j, records):
+    """`j` with the walk of each step a known bug explains, as the report shows a failing step's:
+    the declared tables' walk, which the step's digest showed the kernel read (a rerun would
+    have printed the same descriptors)."""
+    walks = declared.step_walks(j.case, records.regs.num("ttbr0") & ~0xFFFF)
+    case = j.case
+    steps = [replace(s, walk=tuple(describe_walk(
+                [Record("walk", dict(zip(("stage", "level", "table", "index", "desc"), read)), "")
+                 for read in walks[s.n]], case.regime, case.steps[s.n].va, case.stage2)))
+             if s.explained and not s.walk and s.n in walks else s for s in j.steps]
+    return replace(j, steps=steps)
 
 
 class _CutAfterWriterFails:

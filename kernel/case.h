@@ -336,12 +336,34 @@ struct raw {
 #define OP_LDADD64          93
 #define OP_SWP64            94
 #define OP_CAS64            95
-#define OP_COUNT            96
+/*
+ * FEAT_GCS's Guarded Control Stack stores of one X register (GCSSTR; GCSSTTR, EL1's
+ * unprivileged form): GCS data accesses (AccessType_GCS), which need a GCS page's gcs
+ * permission (PIE's encoding 0b1001) and report ESR_ELx.ISS2.GCS = 1 when they abort.
+ * The kernel's EL2 enables them at boot (el2.c, GCSCR_EL1/GCSCRE0_EL1.STREn).
+ */
+#define OP_GCSSTR           96
+#define OP_GCSSTTR          97
+/*
+ * FEAT_LRCPC's LDAPR of one X register, and the FEAT_LSE atomics with acquire (A), release (L)
+ * or both (AL), as OP_LDADD64, OP_SWP64 and OP_CAS64.
+ */
+#define OP_LDAPR64          98
+#define OP_LDADDA64         99
+#define OP_LDADDL64         100
+#define OP_LDADDAL64        101
+#define OP_SWPA64           102
+#define OP_SWPL64           103
+#define OP_SWPAL64          104
+#define OP_CASA64           105
+#define OP_CASL64           106
+#define OP_CASAL64          107
+#define OP_COUNT            108
 
 struct step {
 	u64 va, value;
 	u64 mask;               /* OP_WRITE_DESC, OP_SET_*: the bits value replaces; OP_AT_S12*: VTTBR_EL2's flipped;
-	                           OP_STP64: the second register; OP_CAS64: the compare value */
+	                           OP_STP64: the second register; OP_CAS*: the compare value */
 	u32 op;                 /* OP_* */
 	u8 el;                  /* where the step runs: 0 (el0.S; loads, stores, fetches), or the case's EL: 1, 2 with REGIME_EL20 */
 	s8 level;               /* OP_WRITE_DESC, OP_READ_DESC, OP_FIXUP_*: the descriptor's level */

@@ -14,49 +14,14 @@
  * el0_context for the handler, which returns here by an ERET to el0_return
  * at EL1t.
  */
-	.arch armv8.1-a         /* the FEAT_LSE atomics */
-.macro el0_probe name, insn:vararg
-	.global \name
-	.type \name, %function
-\name:
-	\insn
-	svc	#0
-.endm
-
-/* An EL0 probe whose access leaves its result in \result, moved to x0 before the SVC. */
-.macro el0_probe_result name, result, insn:vararg
-	.global \name
-	.type \name, %function
-\name:
-	\insn
-	mov	x0, \result
-	svc	#0
-.endm
+	.arch armv8.3-a         /* FEAT_LSE atomics, FEAT_LRCPC's LDAPR */
+#include "sysreg.h"
+#include "accesses.h"
 
 	.section .el0.text, "ax"
-	el0_probe el0_load8,  ldrb w0, [x0]
-	el0_probe el0_load16, ldrh w0, [x0]
-	el0_probe el0_load32, ldr w0, [x0]
-	el0_probe el0_load64, ldr x0, [x0]
-	el0_probe el0_store8,  strb w1, [x0]
-	el0_probe el0_store16, strh w1, [x0]
-	el0_probe el0_store32, str w1, [x0]
-	el0_probe el0_store64, str x1, [x0]
-	/* Pairs (x2: the second register stored; a load's second comes back in x1), acquire/release,
-	 * load-exclusive and the atomics (x2: CAS's compare value). */
-	el0_probe el0_ldp32, ldp w0, w1, [x0]
-	el0_probe el0_ldp64, ldp x0, x1, [x0]
-	el0_probe el0_stp32, stp w1, w2, [x0]
-	el0_probe el0_stp64, stp x1, x2, [x0]
-	el0_probe el0_ldar64, ldar x0, [x0]
-	el0_probe el0_stlr64, stlr x1, [x0]
-	el0_probe el0_ldxr64, ldxr x0, [x0]
-	el0_probe el0_ldaxr64, ldaxr x0, [x0]
-	el0_probe_result el0_ldadd64, x3, ldadd x1, x3, [x0]
-	el0_probe_result el0_swp64, x3, swp x1, x3, [x0]
-	el0_probe_result el0_cas64, x2, cas x2, x1, [x0]
+	access_probes el0_, "svc #0"
 	/* The target's stub (probe.h) returns here through x30. */
-	el0_probe el0_fetch, blr x0
+	access_probe el0_, "svc #0", fetch, x0, blr x0
 	/* Self-test: an EL0 step that never returns. */
 	.global selftest_hang_el0
 	.type selftest_hang_el0, %function

@@ -10,6 +10,9 @@ void el0_load8(void), el0_load16(void), el0_load32(void), el0_load64(void);
 void el0_store8(void), el0_store16(void), el0_store32(void), el0_store64(void);
 void el0_ldp32(void), el0_ldp64(void), el0_stp32(void), el0_stp64(void), el0_ldar64(void), el0_stlr64(void);
 void el0_ldxr64(void), el0_ldaxr64(void), el0_ldadd64(void), el0_swp64(void), el0_cas64(void);
+void el0_ldapr64(void), el0_ldadda64(void), el0_ldaddl64(void), el0_ldaddal64(void);
+void el0_swpa64(void), el0_swpl64(void), el0_swpal64(void), el0_casa64(void), el0_casl64(void), el0_casal64(void);
+void el0_gcsstr(void);
 void el0_fetch(void), selftest_hang_el0(void);
 
 /* What the return from EL0 restores: the kernel stack and el0_call's resume address. */

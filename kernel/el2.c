@@ -129,15 +129,23 @@ static u64 at_s12(u64 op, u64 va)
  * features the cases program (mmu.c), untrapped: HCRX_EL2.TCR2En and
  * SCTLR2En (FEAT_HCX; 0 makes TCR2_EL1 and SCTLR2_EL1 UNDEFINED at EL1), and
  * the fine-grained traps of PIR_EL1, PIRE0_EL1 and MAIR2_EL1 off (FEAT_FGT;
- * their bits trap while 0).
+ * their bits trap while 0).  With FEAT_GCS, HCRX_EL2.GCSEn (0 disables GCS
+ * at EL1 and EL0), the fine-grained traps of GCSCR_EL1, GCSCRE0_EL1 and of
+ * EL1's GCSSTR and GCSSTTR off (HFGxTR_EL2.nGCS_EL1, nGCS_EL0;
+ * HFGITR_EL2.nGCSSTR_EL1): mmu.c enables the GCS stores.
  */
 void el2_boot_traps(void)
 {
+	bool gcs = ID_PFR1_GCS(read_sysreg(id_aa64pfr1_el1));
+	u64 hfgxtr = HFGXTR_N_EL1_REGS | (gcs ? HFGXTR_N_GCS_REGS : 0);
+
 	if (ID_MMFR1_HCX(read_sysreg(id_aa64mmfr1_el1)))
-		write_sysreg(HCRX_TCR2EN | HCRX_SCTLR2EN, HCRX_EL2);
+		write_sysreg(HCRX_TCR2EN | HCRX_SCTLR2EN | (gcs ? HCRX_GCSEN : 0), HCRX_EL2);
 	if (ID_MMFR0_FGT(read_sysreg(id_aa64mmfr0_el1))) {
-		write_sysreg(read_sysreg(HFGRTR_EL2) | HFGXTR_N_EL1_REGS, HFGRTR_EL2);
-		write_sysreg(read_sysreg(HFGWTR_EL2) | HFGXTR_N_EL1_REGS, HFGWTR_EL2);
+		write_sysreg(read_sysreg(HFGRTR_EL2) | hfgxtr, HFGRTR_EL2);
+		write_sysreg(read_sysreg(HFGWTR_EL2) | hfgxtr, HFGWTR_EL2);
+		if (gcs)
+			write_sysreg(read_sysreg(HFGITR_EL2) | HFGITR_NGCSSTR_EL1, HFGITR_EL2);
 	}
 	isb();
 }
@@ -171,6 +179,60 @@ static u64 at_s12_under(u64 op, u64 va, u64 vtcr, u64 vttbr_flip)
 	isb();
 	tlb_invalidate_stage2();
 	return par;
+}
+
+/*
+ * What the EL1 kernel's exception handling does under HCR_EL2.NV/NV1 (a case's
+ * nested steps, steps.c), which traps to EL2 and is emulated here as a host
+ * hypervisor would for its guest hypervisor, so that a step's fault is taken
+ * at EL1, recorded and resumed as without NV (D24.2.62):
+ *  - ERET (EC 0x1A, NV): return to ELR_EL1 with SPSR_EL1, whose M[3:2] say EL2
+ *    for an exception taken from EL1 under NV (AArch64.TakeException: spsr<3:2>
+ *    = '10'), the EL1 the kernel ran at;
+ *  - MRS/MSR ELR_EL1 and SPSR_EL1 (EC 0x18, NV1 traps them), and MRS FAR_EL2
+ *    (under NV CurrentEL reads EL2, so exception.c reads FAR_EL2: a guest
+ *    hypervisor's EL2 register, trapped), which reads the fault's FAR_EL1.
+ * Nothing else traps while the steps run; anything else is unexpected.
+ */
+static bool emulate_nested(struct frame *f)
+{
+	u64 iss = f->esr & 0x1ffffff, reg = ESR_SYS64_REG(iss), rt = ESR_SYS64_RT(iss), value = 0;
+	bool read = ESR_SYS64_READ(iss);
+
+	if (!(read_sysreg(hcr_el2) & HCR_NV))
+		return false;
+	if (esr_ec(f->esr) == ESR_EC_ERET) {
+		u64 spsr = read_sysreg(spsr_el1);
+
+		if ((spsr & SPSR_M_EL_MASK) == SPSR_M_EL2)
+			spsr = (spsr & ~SPSR_M_EL_MASK) | SPSR_M_EL1;
+		f->elr = read_sysreg(elr_el1);
+		f->spsr = spsr;
+		return true;
+	}
+	if (esr_ec(f->esr) != ESR_EC_SYS64)
+		return false;
+	if (!read)
+		value = rt == 31 ? 0 : f->x[rt];
+	if (reg == ESR_SYS64_ENC(3, 0, 4, 0, 1)) {              /* ELR_EL1 */
+		if (read)
+			value = read_sysreg(elr_el1);
+		else
+			write_sysreg(value, elr_el1);
+	} else if (reg == ESR_SYS64_ENC(3, 0, 4, 0, 0)) {       /* SPSR_EL1 */
+		if (read)
+			value = read_sysreg(spsr_el1);
+		else
+			write_sysreg(value, spsr_el1);
+	} else if (reg == ESR_SYS64_ENC(3, 4, 6, 0, 0) && read) {  /* FAR_EL2 */
+		value = read_sysreg(far_el1);
+	} else {
+		return false;
+	}
+	if (read && rt != 31)
+		f->x[rt] = value;
+	f->elr += 4;
+	return true;
 }
 
 static bool hvc(struct frame *f)
@@ -232,7 +294,7 @@ void el2_handle(struct frame *f, u64 vector)
 		return;
 	}
 	if (vector == VECTOR_LOWER_A64_SYNC) {
-		if (esr_ec(f->esr) == ESR_EC_HVC64 ? hvc(f) : resume_probe(f))
+		if (esr_ec(f->esr) == ESR_EC_HVC64 ? hvc(f) : resume_probe(f) || emulate_nested(f))
 			return;
 	}
 	console_set_uart(UART_BASE);    /* EL2's MMU is off here: the UART at its PA */

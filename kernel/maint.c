@@ -22,41 +22,40 @@ bool is_maint(u32 op)
 /* The register of the regime the kernel runs in (EL1&0's, or EL2's at EL2: sysreg.h). */
 #define set_bits(reg, value, mask) write_sysreg_elx((read_sysreg_elx(reg) & ~(mask)) | (value), reg)
 
+/*
+ * A TLBI and its Inner Shareable form, one case each (op, op##IS), by their encodings (C5.5):
+ * CRm 7 and 3 (by range: 6 and 2), the same op1 and op2.
+ */
+#define TLBI_AND_IS(OP, insn, op1, op2) \
+	case OP: tlbi_or_nxs(nxs, insn, op1, 7, op2, xt); break; \
+	case OP##IS: tlbi_or_nxs(nxs, insn##is, op1, 3, op2, xt); break
+#define TLBI_ALL_AND_IS(OP, insn, op1) \
+	case OP: tlbi_all_or_nxs(nxs, insn, op1, 7, 0); break; \
+	case OP##IS: tlbi_all_or_nxs(nxs, insn##is, op1, 3, 0); break
+#define TLBI_RANGE_AND_IS(OP, op1, op2) \
+	case OP: tlbi_range_or_nxs(nxs, op1, 6, op2, xt); break; \
+	case OP##IS: tlbi_range_or_nxs(nxs, op1, 2, op2, xt); break
+
 /* One TLBI, its nXS form with nxs (FEAT_XS: STEP_NXS). */
 static void run_tlbi(u32 op, u64 xt, bool nxs)
 {
 	switch (op) {
-	case OP_TLBI_VMALLE1: tlbi_all_or_nxs(nxs, vmalle1, 0, 7, 0); break;
-	case OP_TLBI_VMALLE1IS: tlbi_all_or_nxs(nxs, vmalle1is, 0, 3, 0); break;
-	case OP_TLBI_VAE1: tlbi_or_nxs(nxs, vae1, 0, 7, 1, xt); break;
-	case OP_TLBI_VAE1IS: tlbi_or_nxs(nxs, vae1is, 0, 3, 1, xt); break;
-	case OP_TLBI_VALE1: tlbi_or_nxs(nxs, vale1, 0, 7, 5, xt); break;
-	case OP_TLBI_VALE1IS: tlbi_or_nxs(nxs, vale1is, 0, 3, 5, xt); break;
-	case OP_TLBI_ASIDE1: tlbi_or_nxs(nxs, aside1, 0, 7, 2, xt); break;
-	case OP_TLBI_ASIDE1IS: tlbi_or_nxs(nxs, aside1is, 0, 3, 2, xt); break;
-	case OP_TLBI_VAAE1: tlbi_or_nxs(nxs, vaae1, 0, 7, 3, xt); break;
-	case OP_TLBI_VAAE1IS: tlbi_or_nxs(nxs, vaae1is, 0, 3, 3, xt); break;
-	case OP_TLBI_VAALE1: tlbi_or_nxs(nxs, vaale1, 0, 7, 7, xt); break;
-	case OP_TLBI_VAALE1IS: tlbi_or_nxs(nxs, vaale1is, 0, 3, 7, xt); break;
-	case OP_TLBI_RVAE1: tlbi_range_or_nxs(nxs, 0, 6, 1, xt); break;
-	case OP_TLBI_RVAE1IS: tlbi_range_or_nxs(nxs, 0, 2, 1, xt); break;
-	case OP_TLBI_RVALE1: tlbi_range_or_nxs(nxs, 0, 6, 5, xt); break;
-	case OP_TLBI_RVALE1IS: tlbi_range_or_nxs(nxs, 0, 2, 5, xt); break;
-	case OP_TLBI_RVAAE1: tlbi_range_or_nxs(nxs, 0, 6, 3, xt); break;
-	case OP_TLBI_RVAAE1IS: tlbi_range_or_nxs(nxs, 0, 2, 3, xt); break;
-	case OP_TLBI_RVAALE1: tlbi_range_or_nxs(nxs, 0, 6, 7, xt); break;
-	case OP_TLBI_RVAALE1IS: tlbi_range_or_nxs(nxs, 0, 2, 7, xt); break;
+	TLBI_ALL_AND_IS(OP_TLBI_VMALLE1, vmalle1, 0);
+	TLBI_AND_IS(OP_TLBI_VAE1, vae1, 0, 1);
+	TLBI_AND_IS(OP_TLBI_VALE1, vale1, 0, 5);
+	TLBI_AND_IS(OP_TLBI_ASIDE1, aside1, 0, 2);
+	TLBI_AND_IS(OP_TLBI_VAAE1, vaae1, 0, 3);
+	TLBI_AND_IS(OP_TLBI_VAALE1, vaale1, 0, 7);
+	TLBI_RANGE_AND_IS(OP_TLBI_RVAE1, 0, 1);
+	TLBI_RANGE_AND_IS(OP_TLBI_RVALE1, 0, 5);
+	TLBI_RANGE_AND_IS(OP_TLBI_RVAAE1, 0, 3);
+	TLBI_RANGE_AND_IS(OP_TLBI_RVAALE1, 0, 7);
 	/* The EL2 regime's, at EL2 (harness/cases/validation.py allows them in a case whose steps run there only). */
-	case OP_TLBI_ALLE2: tlbi_all_or_nxs(nxs, alle2, 4, 7, 0); break;
-	case OP_TLBI_ALLE2IS: tlbi_all_or_nxs(nxs, alle2is, 4, 3, 0); break;
-	case OP_TLBI_VAE2: tlbi_or_nxs(nxs, vae2, 4, 7, 1, xt); break;
-	case OP_TLBI_VAE2IS: tlbi_or_nxs(nxs, vae2is, 4, 3, 1, xt); break;
-	case OP_TLBI_VALE2: tlbi_or_nxs(nxs, vale2, 4, 7, 5, xt); break;
-	case OP_TLBI_VALE2IS: tlbi_or_nxs(nxs, vale2is, 4, 3, 5, xt); break;
-	case OP_TLBI_RVAE2: tlbi_range_or_nxs(nxs, 4, 6, 1, xt); break;
-	case OP_TLBI_RVAE2IS: tlbi_range_or_nxs(nxs, 4, 2, 1, xt); break;
-	case OP_TLBI_RVALE2: tlbi_range_or_nxs(nxs, 4, 6, 5, xt); break;
-	case OP_TLBI_RVALE2IS: tlbi_range_or_nxs(nxs, 4, 2, 5, xt); break;
+	TLBI_ALL_AND_IS(OP_TLBI_ALLE2, alle2, 4);
+	TLBI_AND_IS(OP_TLBI_VAE2, vae2, 4, 1);
+	TLBI_AND_IS(OP_TLBI_VALE2, vale2, 4, 5);
+	TLBI_RANGE_AND_IS(OP_TLBI_RVAE2, 4, 1);
+	TLBI_RANGE_AND_IS(OP_TLBI_RVALE2, 4, 5);
 	}
 }
 

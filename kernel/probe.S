@@ -1,56 +1,24 @@
 /*
  * Probes: each performs one access that may fault.  A data probe's access is
- * the instruction just before its `ret`, so the handler resumes a faulting
- * probe at ELR + 4; the fetch probe's target returns through x30, so the
+ * its first instruction, so the handler resumes a faulting probe at ELR + 4 (its
+ * `ret`, or the move of its result); the fetch probe's target returns through x30, so the
  * handler resumes a faulting fetch at the saved x30 (exception.c).
  *
  * x0 = va, x1 = value to store; returns the loaded value or PAR_EL1 in x0.
  */
-	.arch armv8.1-a         /* the FEAT_LSE atomics (a step runs one only where the CPU has them) */
-.macro probe name, insn:vararg
-	.global \name
-	.type \name, %function
-\name:
-	\insn
-	ret
-.endm
-
-/* A probe whose access leaves its result in \result, moved to x0 (a faulting access resumes at the move). */
-.macro probe_result name, result, insn:vararg
-	.global \name
-	.type \name, %function
-\name:
-	\insn
-	mov	x0, \result
-	ret
-.endm
+	.arch armv8.3-a         /* FEAT_LSE atomics, FEAT_LRCPC's LDAPR (a step runs one only where the CPU has it) */
+#include "sysreg.h"
+#include "accesses.h"
 
 	.section .text.probes, "ax"
 	.global __probes_start
 __probes_start:
-	probe probe_load8,  ldrb w0, [x0]
-	probe probe_load16, ldrh w0, [x0]
-	probe probe_load32, ldr w0, [x0]
-	probe probe_load64, ldr x0, [x0]
-	probe probe_store8,  strb w1, [x0]
-	probe probe_store16, strh w1, [x0]
-	probe probe_store32, str w1, [x0]
-	probe probe_store64, str x1, [x0]
-	probe probe_ldtr64, ldtr x0, [x0]
-	probe probe_sttr64, sttr x1, [x0]
-	/* Pairs: x0 = va, the registers stored x1 and x2; a load returns its two in x0 and x1. */
-	probe probe_ldp32, ldp w0, w1, [x0]
-	probe probe_ldp64, ldp x0, x1, [x0]
-	probe probe_stp32, stp w1, w2, [x0]
-	probe probe_stp64, stp x1, x2, [x0]
-	probe probe_ldar64, ldar x0, [x0]
-	probe probe_stlr64, stlr x1, [x0]
-	probe probe_ldxr64, ldxr x0, [x0]
-	probe probe_ldaxr64, ldaxr x0, [x0]
-	/* FEAT_LSE: the old contents to x0 (through x3 and x2: no register both address and result). */
-	probe_result probe_ldadd64, x3, ldadd x1, x3, [x0]
-	probe_result probe_swp64, x3, swp x1, x3, [x0]
-	probe_result probe_cas64, x2, cas x2, x1, [x0]
+	access_probes probe_, ret
+	/* EL1's unprivileged forms (no EL0 twin) */
+	access_probe probe_, ret, ldtr64, x0, ldtr x0, [x0]
+	access_probe probe_, ret, sttr64, x0, sttr x1, [x0]
+	/* FEAT_GCS: GCSSTTR x1, [x0], EL1's unprivileged form, by its encoding (C6.2.170; GCSSTR in accesses.h) */
+	access_probe probe_, ret, gcssttr, x0, .inst GCSSTTR_X1_X0
 	.global __probes_end
 __probes_end:
 

@@ -27,7 +27,7 @@ struct reg_pair {
 };
 
 /*
- * The data probes (probe.S), one type for all: x0 = va, x1 = value (the first register
+ * The data probes (probe.S, accesses.h), one type for all: x0 = va, x1 = value (the first register
  * stored), x2 = second (a pair's second register stored); a load returns what it loaded
  * in .first (x0), a pair load its second register in .second (x1).
  */
@@ -38,6 +38,9 @@ data_probe probe_ldtr64, probe_sttr64;
 data_probe probe_ldp32, probe_ldp64, probe_stp32, probe_stp64;
 data_probe probe_ldar64, probe_stlr64;
 data_probe probe_ldxr64, probe_ldaxr64, probe_ldadd64, probe_swp64, probe_cas64;
+data_probe probe_ldapr64, probe_ldadda64, probe_ldaddl64, probe_ldaddal64, probe_swpa64, probe_swpl64, probe_swpal64;
+data_probe probe_casa64, probe_casl64, probe_casal64;
+data_probe probe_gcsstr, probe_gcssttr;
 
 u64 probe_at_s1e1r(u64 va);
 u64 probe_at_s1e1w(u64 va);

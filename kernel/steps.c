@@ -61,6 +61,18 @@ static const struct access_kind {
 	[OP_LDADD64] = { probe_ldadd64, el0_ldadd64, LOADS_VALUE },     /* the old contents */
 	[OP_SWP64] = { probe_swp64, el0_swp64, LOADS_VALUE },
 	[OP_CAS64] = { probe_cas64, el0_cas64, LOADS_VALUE },
+	[OP_LDAPR64] = { probe_ldapr64, el0_ldapr64, LOADS_VALUE },
+	[OP_LDADDA64] = { probe_ldadda64, el0_ldadda64, LOADS_VALUE },
+	[OP_LDADDL64] = { probe_ldaddl64, el0_ldaddl64, LOADS_VALUE },
+	[OP_LDADDAL64] = { probe_ldaddal64, el0_ldaddal64, LOADS_VALUE },
+	[OP_SWPA64] = { probe_swpa64, el0_swpa64, LOADS_VALUE },
+	[OP_SWPL64] = { probe_swpl64, el0_swpl64, LOADS_VALUE },
+	[OP_SWPAL64] = { probe_swpal64, el0_swpal64, LOADS_VALUE },
+	[OP_CASA64] = { probe_casa64, el0_casa64, LOADS_VALUE },
+	[OP_CASL64] = { probe_casl64, el0_casl64, LOADS_VALUE },
+	[OP_CASAL64] = { probe_casal64, el0_casal64, LOADS_VALUE },
+	[OP_GCSSTR] = { probe_gcsstr, el0_gcsstr, STORES },
+	[OP_GCSSTTR] = { probe_gcssttr, NULL, STORES },
 };
 
 static const struct access_kind *access_kind(u32 op)
@@ -68,11 +80,17 @@ static const struct access_kind *access_kind(u32 op)
 	return access_kinds[op].probe ? &access_kinds[op] : NULL;
 }
 
-/* The second register a probe takes: OP_STP64's (the step's mask field), OP_CAS64's compare value (mask too),
+/* The CAS forms, which take a compare value. */
+static bool is_cas(u32 op)
+{
+	return op == OP_CAS64 || (op >= OP_CASA64 && op <= OP_CASAL64);
+}
+
+/* The second register a probe takes: OP_STP64's (the step's mask field), a CAS's compare value (mask too),
  * OP_STP32's value's high half. */
 static u64 second_register(const struct step *s)
 {
-	return s->op == OP_STP64 || s->op == OP_CAS64 ? s->mask : s->value >> 32;
+	return s->op == OP_STP64 || is_cas(s->op) ? s->mask : s->value >> 32;
 }
 
 /* The registers a data access leaves (nothing of a store's is reported). */
@@ -125,11 +143,13 @@ static void (*el0_probe(u32 op))(void)
 }
 
 /*
- * An AT step of a case with HCR_EL2.NV/NV1 (FEAT_NV): EL1 translates as a guest
- * hypervisor's EL2 for that AT alone (EL2 sets them, and clears them after, each with
- * TLBI VMALLE1).  Only AT steps (harness/cases/validation.py): with NV = 1 an exception
- * return from EL1 traps to EL2, and this EL1 kernel takes none while the AT runs.  With
- * NV1 the case's PSTATE.PAN is 1 for the AT alone: tables.c kernel_nv leaves the kernel
+ * A step of a case with HCR_EL2.NV/NV1 (FEAT_NV): EL1 runs as a guest hypervisor's
+ * EL2 for that step alone (EL2 sets them, and clears them after, each with TLBI
+ * VMALLE1).  Under NV an exception return from EL1 traps to EL2, and under NV1 so do
+ * EL1's accesses to ELR_EL1 and SPSR_EL1; CurrentEL reads EL2, so the handler reads
+ * FAR_EL2, which traps too: the EL2 half emulates each (el2.c emulate_nested), so a
+ * step's fault is taken at EL1, recorded and resumed as without NV.  With NV1 the
+ * case's PSTATE.PAN is 1 for the step alone: tables.c kernel_nv leaves the kernel
  * EL0-executable, which PAN with SCTLR_EL1.EPAN would deny EL1 outside NV1.
  */
 u64 nested_hcr(const struct regime *r)
@@ -137,18 +157,13 @@ u64 nested_hcr(const struct regime *r)
 	return (r->nv ? HCR_NV : 0) | (r->nv1 ? HCR_NV1 : 0);
 }
 
-static u64 run_at_nested(const struct step *s, const struct regime *r)
+static void set_nested(const struct regime *r, bool on)
 {
-	u64 par;
-
-	hvc_call(HVC_SET_NV, nested_hcr(r), 0, 0, 0);
-	if (r->pan && r->nv1)
-		write_pan(SPSR_PAN);
-	par = run_probe(s);
-	if (r->pan && r->nv1)
+	if (!on && r->pan && r->nv1)
 		write_pan(0);
-	hvc_call(HVC_SET_NV, 0, 0, 0, 0);
-	return par;
+	hvc_call(HVC_SET_NV, on ? nested_hcr(r) : 0, 0, 0, 0);
+	if (on && r->pan && r->nv1)
+		write_pan(SPSR_PAN);
 }
 
 static bool is_at(u32 op)
@@ -310,13 +325,17 @@ static void run_step(const struct step_run *c, unsigned n)
 	} else {
 		/* An AT is armed too: AArch64.AT_S1Ex takes a synchronous External abort on its walk
 		 * as a Data Abort (J1.1.3), which is that step's outcome, not the end of the run. */
+		bool nested = c->regime->nv || c->regime->nv1;
+
 		probe.armed = s->op == OP_FETCH ? PROBE_FETCH : PROBE_DATA;
+		if (nested)
+			set_nested(c->regime, true);
 		if (access)
 			loaded = run_access(access, s, c);
-		else if (c->regime->nv || c->regime->nv1)
-			loaded.first = run_at_nested(s, c->regime);
 		else
 			loaded.first = run_probe(s);
+		if (nested)
+			set_nested(c->regime, false);
 	}
 	probe.armed = PROBE_NONE;
 	if (c->s2)

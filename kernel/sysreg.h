@@ -162,6 +162,14 @@
 #define ESR_EC_IABT_LOW     0x20
 #define ESR_EC_DABT_LOW     0x24
 #define ESR_EC_HVC64        0x16
+#define ESR_EC_SYS64        0x18        /* a trapped MSR, MRS or System instruction */
+#define ESR_EC_ERET         0x1a        /* a trapped ERET, ERETAA or ERETAB (HCR_EL2.NV) */
+/* ESR_ELx.ISS of EC 0x18 (D24.2.45): the register by its encoding, Rt, and the direction (1: MRS, a read) */
+#define ESR_SYS64_REG(iss)  ((iss) & 0x3ffc1e)  /* Op0 [21:20], Op2 [19:17], Op1 [16:14], CRn [13:10], CRm [4:1] */
+#define ESR_SYS64_ENC(op0, op1, crn, crm, op2) \
+	((u64)(op0) << 20 | (u64)(op2) << 17 | (u64)(op1) << 14 | (u64)(crn) << 10 | (u64)(crm) << 1)
+#define ESR_SYS64_RT(iss)   (((iss) >> 5) & 0x1f)
+#define ESR_SYS64_READ(iss) ((iss) & 1)
 
 /* SPSR: EL1h, EL1t, EL0t with D, A, I, F masked; PSTATE.PAN (FEAT_PAN) */
 #define SPSR_EL1H_MASKED    0x3c5
@@ -171,6 +179,9 @@
 #define SPSR_PAN            BIT(22)
 /* SPSR.M[3:0]: the Exception level and stack pointer an exception was taken from */
 #define SPSR_M_MASK         0xf
+#define SPSR_M_EL_MASK      0xc         /* M[3:2]: the Exception level */
+#define SPSR_M_EL1          0x4
+#define SPSR_M_EL2          0x8
 #define SPSR_M_EL0T         0x0
 
 /*
@@ -192,6 +203,25 @@
 #define HCRX_EL2            s3_4_c1_c2_2    /* FEAT_HCX */
 #define HFGRTR_EL2          s3_4_c1_c1_4    /* FEAT_FGT */
 #define HFGWTR_EL2          s3_4_c1_c1_5
+#define HFGITR_EL2          s3_4_c1_c1_6
+#define GCSCR_EL1           s3_0_c2_c5_0    /* FEAT_GCS (D24.11) */
+#define GCSCRE0_EL1         s3_0_c2_c5_2
+#define GCSCR_EL2           s3_4_c2_c5_0
+
+/*
+ * FEAT_GCS's stores by their encodings (C6.2.169 GCSSTR, C6.2.170 GCSSTTR: Rn bits [9:5],
+ * Rt [4:0]), so that an assembler without FEAT_GCS takes them: GCSSTR and GCSSTTR x1, [x0].
+ */
+#define GCSSTR_X1_X0        0xd91f0c01
+#define GCSSTTR_X1_X0       0xd91f1c01
+/* GCSCR_ELx and GCSCRE0_EL1.STREn, bit 9: GCSSTR and GCSSTTR at that EL do not trap (CheckGCSSTREnabled) */
+#define GCSCR_STREN         BIT(9)
+/* HCRX_EL2.GCSEn, bit 22: GCS not disabled at EL1 and EL0 by EL2 */
+#define HCRX_GCSEN          BIT(22)
+/* HFGITR_EL2.nGCSSTR_EL1, bit 58 (FEAT_FGT): 0 traps EL1's GCSSTR and GCSSTTR to EL2 */
+#define HFGITR_NGCSSTR_EL1  BIT(58)
+/* ID_AA64PFR1_EL1.GCS, bits [47:44]: FEAT_GCS */
+#define ID_PFR1_GCS(v)      (((v) >> 44) & 0xf)
 
 /* TCR2_EL1 (and TCR2_EL2: the same bits for these) */
 #define TCR2_PIE            BIT(1)      /* FEAT_S1PIE: stage 1 permission indirection */
@@ -215,6 +245,8 @@
 #define HFGXTR_NPIR_EL1     BIT(58)
 #define HFGXTR_NMAIR2_EL1   BIT(62)
 #define HFGXTR_N_EL1_REGS   (HFGXTR_NPIRE0_EL1 | HFGXTR_NPIR_EL1 | HFGXTR_NMAIR2_EL1)
+/* FEAT_GCS: nGCS_EL0 (GCSCRE0_EL1, GCSPR_EL0), nGCS_EL1 (GCSCR_EL1, GCSPR_EL1) */
+#define HFGXTR_N_GCS_REGS   (BIT(52) | BIT(53))
 
 /* ID_AA64MMFR0_EL1.FGT, bits [59:56]: FEAT_FGT */
 #define ID_MMFR0_FGT(v)     (((v) >> 56) & 0xf)

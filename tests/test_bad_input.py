@@ -120,9 +120,11 @@ BAD = [
      'steps = [ { do = "tlbi_rvaae1", va = 0x8000_0800 } ]', "steps[0].va", "not a multiple of 0x1000"),
     ("vhe_without_feature", 'el2 = "vhe"', "requires", "needs FEAT_VHE"),
     ("pie_without_feature", 'regime = { pie = true }', "regime.pie", "needs FEAT_S1PIE"),
-    # HCR_EL2.NV/NV1 (FEAT_NV) cases: EL1's AT steps alone, NV1 with NV (validation._check_nested).
-    ("nv_with_a_load", 'requires = ["FEAT_NV"]\nregime = { nv = true }\n'
-     'steps = [ { do = "load64", va = 0x8000_0000, expect = "ok" } ]', "steps[0].do", "runs EL1's AT steps alone"),
+    # HCR_EL2.NV/NV1 (FEAT_NV) cases: EL1's accesses, fetches and AT alone, NV1 with NV (validation._check_nested).
+    ("nv_with_a_tlbi", 'requires = ["FEAT_NV"]\nregime = { nv = true }\n'
+     'steps = [ { do = "tlbi_vmalle1" } ]', "steps[0].do", "runs EL1's accesses, fetches and AT steps alone"),
+    ("nv_with_an_el0_step", 'requires = ["FEAT_NV"]\nregime = { nv = true }\n'
+     'steps = [ { do = "load64", va = 0x8000_0000, el = 0, expect = "ok" } ]', "steps[0].el", "runs its steps at EL1"),
     ("nv1_without_nv", 'requires = ["FEAT_NV", "FEAT_E2H0"]\nregime = { nv1 = true }\n'
      'steps = [ { do = "at_s1e1r", va = 0x8000_0000, expect = { pa = "frame0" } } ]', "regime.nv1", "NV1 without NV"),
     ("nv1_without_e2h0", 'requires = ["FEAT_NV"]\nregime = { nv = true, nv1 = true }\n'

@@ -13,16 +13,19 @@ from harness.cases import load_dir
 from harness.qemu import qemu_command, qemu_version
 from harness.runner import Runner, Settings
 from suite_run import ROOT, qemu_processes, shell_script, suite_command
+from test_mutants import mutant_repository
 from suite_run import cpu, qemu, real_qemu  # noqa: F401  (fixtures)
 
 CASES = ROOT / "cases"
 # A batch with crashing cases in its middle (see the file's comment).
 CRASHES = ROOT / "tests" / "fixtures" / "batch"
+# Two cases, the second reading the frame the first wrote (see the file's comment).
+INTERFERENCE = ROOT / "tests" / "fixtures" / "interference"
 
 
-def build_kernel(cases, work):
+def build_kernel(cases, work, root=ROOT):
     """work/build/kernel.elf, with the blob of the cases of `cases` next to it, where a suite run in `work` finds them."""
-    make = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(ROOT), "kernel",
+    make = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(root), "kernel",
                            f"PYTHON={sys.executable}", f"CASES={cases}", f"BUILD={work / 'build'}"],
                           capture_output=True, text=True)
     assert make.returncode == 0, make.stderr
@@ -94,7 +97,13 @@ def test_the_default_run_gives_the_verdicts_and_observations_of_a_boot_per_case(
     # ... and it judged most cases from shared boots, and every failure (xfails too) from a fresh one.
     defaults = [default for default, _ in default_vs_isolated.values()]
     assert sum(e["batch_size"] > 1 for e in defaults if e["batch_size"]) > len(defaults) / 2
-    assert all(e["fresh_boot"] for e in defaults if e["outcome"] in ("failed", "xfailed"))
+    assert all(e["fresh_boot"] for e in defaults if e["outcome"] == "failed")
+    # A known-bug verdict stands from a shared boot (runner._known_bug_stands), with the walk its digest
+    # showed (the declared tables'), as a fresh boot's does: the verdicts and observations above, and
+    # each step a known bug explains reports its walk.
+    assert any(not e["fresh_boot"] for e in defaults if e["outcome"] == "xfailed")
+    assert all(s["walk"] for e in defaults for s in e["steps"] if s.get("verdict") == "known_bug"
+               and s["observed"] != "no record")
 
 
 @pytest.mark.parametrize("jobs", [2, 3])
@@ -154,6 +163,31 @@ def test_a_crash_in_a_shared_boot_ends_it_and_the_cases_after_it_are_judged(qemu
         {"uart": "chardev=semihosting,arg=+walks,arg=batch.crash_unexpected",
          "semihosting": "chardev=console,arg=+semihosting,arg=+walks,arg=batch.crash_unexpected"}[console])
     assert qemu_processes(crashes) == []
+
+
+@pytest.fixture(scope="module")
+def leaky(tmp_path_factory):
+    """The kernel of the interference cases with a defect: it leaves a case's frames as the case
+    before wrote them (kernel/main.c zeroes them before each case's steps)."""
+    work = tmp_path_factory.mktemp("leaky")
+    repo = mutant_repository(work / "repo", "main.c", "for_each_frame(c, spaces, &tt1, zero_frame);", "")
+    return build_kernel(INTERFERENCE, work, root=repo)
+
+
+def test_what_an_earlier_case_of_a_shared_boot_left_is_not_taken_for_the_case(qemu, cpu, leaky):
+    """A case that fails in a boot it shares because of what an earlier case left behind is judged
+    from a fresh boot of its own: the shared boot's verdict does not stand."""
+    cases = load_dir(INTERFERENCE)
+    runner = Runner(Settings(qemu, cpu, leaky))
+    judged = {c.id: runner.run_shared(c, cases[i + 1:]) for i, c in enumerate(cases)}
+    writes, reads = judged["interference.writes"], judged["interference.reads"]
+    assert writes.ok and (writes.batch_size, writes.rerun) == (2, None)
+    # In the shared boot it read the first case's 0x1111; alone, the zero of a fresh boot's frame.
+    assert reads.rerun == "failed in a boot shared with 1 other cases", reads.rerun
+    assert reads.ok and reads.fresh_boot and reads.batch_size == 1, [s.observed for s in reads.steps]
+    shared = runner._shared_boot(iter(cases))["interference.reads"]
+    assert [s.observed for s in shared.steps] == ["completes, value 0x1111"] and shared.rerun is not None
+    assert qemu_processes(leaky.parent.parent) == []
 
 
 def test_qemu_opens_no_port_or_file_but_the_kernel_and_its_case_blob():

@@ -5,13 +5,11 @@ import shutil
 import subprocess
 import sys
 from argparse import Namespace
-from pathlib import Path
 
 import pytest
 
-from harness import bench, features
+from harness import bench
 from harness.cases import load_dir
-from harness.protocol import parse_output
 from harness.qemu import qemu_version, run_kernel
 from suite_run import ROOT, shell_script
 from suite_run import cpu, qemu, real_qemu  # noqa: F401  (fixtures)
@@ -75,9 +73,8 @@ def test_a_boot_that_ran_none_of_its_cases_is_not_timed(qemu, cpu, kernel, real_
     """A boot that exits 0 having run nothing is caught by its record count."""
     fake = runs_nothing(tmp_path / "qemu-system-aarch64", real_qemu)
     args = args_for(fake, cpu)
-    cases, indices = bench.suite_cases(args, kernel, CASES)
     with pytest.raises(bench.BenchError, match=r"0 of the boot's \d+ cases ran"):
-        bench.kernel_alone(args, kernel, cases, indices, "uart")
+        bench.kernel_alone(args, kernel, bench.suite_cases(args, kernel, CASES), "uart")
 
 
 def test_a_floor_boot_that_failed_is_not_timed(cpu, kernel, real_qemu, tmp_path):
@@ -89,15 +86,15 @@ def test_a_floor_boot_that_failed_is_not_timed(cpu, kernel, real_qemu, tmp_path)
 def test_kernel_alone_runs_every_instance_the_suite_runs(qemu, cpu, kernel):
     """In as many boots as the command line and the boot modes need, every boot checked."""
     args = args_for(qemu, cpu)
-    cases, indices = bench.suite_cases(args, kernel, CASES)
-    boots = bench.boots(cases, indices)
+    chosen = bench.suite_cases(args, kernel, CASES)
+    cases = chosen.cases
+    boots = bench.boots(cases, chosen.indices)
     assert sorted(c.id for _, _, members in boots for c in members) == sorted(c.id for c in cases)
     assert all(len({c.boot for c in members}) == 1 for _, _, members in boots)
-    seconds, runs = bench.kernel_alone(args, kernel, cases, indices, "uart")
+    seconds, runs = bench.kernel_alone(args, kernel, chosen, "uart")
     # A case whose known bug ends QEMU's run (a marked case, e.g. block_level_minus1 on 7.2.22) has a
     # boot of its own, checked to end so; every other case shares the checked boots.
-    version, ids = qemu_version(qemu), features.boot_ids(parse_output(run_kernel(qemu, cpu, kernel, []).output).boot)
-    ending = {c.id for c in cases if bench.ends_the_run(c, version, ids)}
+    ending = {c.id for c in cases if bench.ends_the_run(c, qemu_version(qemu), chosen.ids)}
     assert all(c.xfail for c in cases if c.id in ending)
     shared = [c.id for _, members in runs for c in members]
     assert seconds > 0 and sorted(shared + sorted(ending)) == sorted(c.id for c in cases)

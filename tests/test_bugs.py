@@ -65,6 +65,9 @@ def test_a_run_shows_a_bug_where_the_model_explains_a_step_by_it():
     aborted["known_bugs"] = {"par_sh": ["run"]}
     assert seen(PAR_SH, run("10.0.2", aborted)).steps == [("at_par.device", "run")]
     assert bugs.seen_text(seen(PAR_SH, run("10.0.2", aborted))) == "shows it: how 1 run ended"
+    assert bugs.steps_lines(seen(PAR_SH, run("10.0.2", aborted))) == ["at_par.device: how its run ended"]
+    two = run("7.2.22", entry("at_par.device", "xfailed", step(0, SH, False, ["par_sh"]), step(2, SH, False, ["par_sh"])))
+    assert bugs.steps_lines(seen(PAR_SH, two)) == ["at_par.device: steps 0, 2"]
 
 
 def test_an_xfail_mark_alone_shows_no_bug():
@@ -83,7 +86,7 @@ def test_the_catalogue_lists_each_bug_with_the_runs_that_show_it():
     text = catalogue_text([PAR_SH], runs)
     assert re.search(r"^par_sh +8\.2 +yes +no$", text, re.M)
     assert "rule broken: J1.3.5.3 PAREncodeShareability" in text
-    assert re.search(r"^  QEMU 7\.2\.22 +shows it: 1 step in 1 instance$", text, re.M)
+    assert re.search(r"^  QEMU 7\.2\.22 +shows it: 1 step in 1 instance\n      at_par\.device: step 0$", text, re.M)
     assert re.search(r"^  QEMU 11\.1\.3 +does not show it: its 1 marked instance matches the architecture$", text, re.M)
 
 

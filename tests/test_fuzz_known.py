@@ -18,9 +18,10 @@ except ModuleNotFoundError:  # Python < 3.11
 # The versions of Debian's builds (tools/qemus.py), whose behaviour each bug's shapes were checked on.
 DEBIAN_BUILDS = ("7.2.22", "10.0.2", "10.0.13", "11.1.3")
 
-# QEMU 7.2.22's ID registers (BRIEF.md): with and without FEAT_LPA; and 11.1.3 -cpu max's boot record,
+# QEMU 7.2.22's ID registers (its -cpu max boot record, ID_AA64ISAR1_EL1.LRCPC = 2), and a CPU without FEAT_LPA; and 11.1.3 -cpu max's boot record,
 # for the cases of its features (FEAT_S1PIE, FEAT_S2PIE ...).
-IDS = [(0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120), (0x1124, 0x0, 0x0, 0x11120),
+IDS = [(0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120, 0x0, 0x0, 0x1000021, 0x11111101211012, 0x0),
+       (0x1124, 0x0, 0x0, 0x11120),
        (0x2100032310201126, 0x110112010312122, 0x1221011112011011, 0x1221111110312120, 0x1000000011001111, 0x100,
         0x10101012000121, 0x111211110211502, 0x1120000000110012)]
 

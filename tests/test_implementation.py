@@ -3,8 +3,9 @@ suite's cases by ID, for an emulator other than QEMU (--implementation NAME/VERS
 QEMU with a -cpu model, and leaves the case files as they are."""
 import pytest
 
-from harness.cases import CaseError
+from harness.cases import CaseError, load_dir
 from harness.implementation import Implementation, load_bugs, marks_for
+from harness.matrix import Run, bug_range_findings
 from harness.qemu import qemu_version
 from harness.versions import in_range
 from suite_run import ROOT, run_suite
@@ -82,6 +83,9 @@ def test_a_bugs_file_marks_another_implementations_cases(tmp_path, suite_options
         assert "known bugs of fastsim 2.1" in fastsim.output
     else:       # what fastsim is said to get wrong, this QEMU gets right: the strict mark fails
         assert fastsim.case("translation.block_at_level0")["outcome"] == "failed", fastsim.output
+    # Its results are named by it (QEMU's run of the same version keeps its own file).
+    assert [f.name for f in fastsim.results_dir.glob("*.json")] == [f"fastsim-2.1-{suite_options['cpu']}.partial.json"]
+    assert fastsim.results["implementation"] == "fastsim/2.1" and "on fastsim 2.1 (" in fastsim.output
     fixed = run(tmp_path, suite_options, f"--bugs={path}", "--implementation=fastsim/2.3")
     assert fixed.case("translation.block_at_level0")["outcome"] == ("failed" if qemu_has_it else "passed")
     # A bug of QEMU (the case file's l0_block and its model variant) explains nothing of fastsim's.
@@ -104,3 +108,16 @@ def test_a_bugs_file_naming_no_case_stops_the_run(tmp_path, suite_options):
     path = bugs_file(tmp_path, BUGS.replace("translation.block_at_level0", "translation.no_such_case"))
     out = run(tmp_path, suite_options, f"--bugs={path}")
     assert out.returncode == 2 and "no case 'translation.no_such_case' in CASES" in out.output, out.output
+
+
+def test_qemus_known_bug_ranges_say_nothing_of_another_implementation():
+    cases = [c for c in load_dir(ROOT / "cases") if c.id == "translation.block_at_level0"]   # l0_block, <10.0.2
+    def doc(version, implementation=None):
+        d = {"qemu_version": version, "cpu": "max", "cases": [{"id": cases[0].id, "outcome": "passed", "problems": [],
+                                                      "steps": [{"n": 0, "ok": True}]}]}
+        return {**d, "implementation": implementation} if implementation else d
+    qemu = Run(ROOT / "q.json", doc("7.2.22"))
+    other = Run(ROOT / "f.json", doc("7.2.22", "fastsim/2.1"))
+    assert other.label == "fastsim 2.1 -cpu max" and qemu.label == "7.2.22 -cpu max"
+    assert any("strict XPASS" in text for _, text in bug_range_findings([qemu], cases))
+    assert bug_range_findings([other], cases) == []

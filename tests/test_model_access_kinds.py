@@ -1,5 +1,5 @@
 """The model's access descriptor for each access kind the kernel issues beyond the single-register
-load and store (pairs, load-acquire/store-release, load-exclusive, FEAT_LSE atomics): the alignment each is checked for (J1.1.3.112 Mem, J1.1.3.106
+load and store (pairs, load-acquire/store-release, LDAPR, load-exclusive, FEAT_LSE atomics in each ordering): the alignment each is checked for (J1.1.3.112 Mem, J1.1.3.106
 AArch64.UnalignedAccessFaults), the memory-type branch (J1.1.4.29
 AArch64.S1HasAlignmentFaultDueToMemType, J1.1.4.37 its stage 2 twin) and the syndrome (ISV and the
 instruction syndrome: J1.1.3.2 AArch64.InstructionSyndromeValid, ESR_EL2.ISV in D24.2.46)."""
@@ -16,7 +16,7 @@ from harness.model.permissions import (
 from harness.model.registers import SCTLR_A, SCTLR_C, SCTLR_NAA
 from harness.model.stage2 import instruction_syndrome
 from harness.model.translate import ACCESS_KINDS, ATOMIC_MMU_RULE, FSC_UNSUPPORTED_ATOMIC
-from harness.ops import LS_SYNDROME
+from harness.ops import ATOMICS, CAS_OPS, LS_SYNDROME, atomic_ordering
 from tests.test_model import AF, DEVICE, PAGE, PAGE_DESC, SCTLR, SH_INNER, VA, chain, fault_of, memory, one, regs
 
 MMFR2_LSE2 = 0x1 << 32          # ID_AA64MMFR2_EL1.AT = 1: FEAT_LSE2
@@ -217,4 +217,102 @@ def test_exclusives_and_atomics_have_no_instruction_syndrome():
     ("cas64", 5, 7, 6, 5),
 ])
 def test_what_an_atomic_writes(op, old, value, compare, new):
+    assert atomic_result(op, old, value, compare) == new
+
+
+# ------------------------------------------------------------------ LDAPR (FEAT_LRCPC: acqpc)
+
+def test_ldapr_is_an_ordered_read_by_acqpc():
+    kind = ACCESS_KINDS["ldapr64"]
+    assert (kind.read, kind.write, kind.ordered, kind.acqpc, kind.exclusive, kind.atomic) == \
+        (True, False, True, True, False, False)
+    assert not ACCESS_KINDS["ldar64"].acqpc      # LDAR is acqsc
+
+
+def test_ldapr_syndrome_is_a_single_register_load_with_acquire():
+    # D24.2.46 ESR_EL2.ISV: a load of one general-purpose register "including those with Acquire/Release
+    # semantics"; AR = 1 (SAS 3, SSE 0, SRT 0: x0, SF 1).
+    fault = Abort(ec=0x24, fsc=0b000111, wnr=False, s1ptw=False, far=VA, rule="", stage=2, ipa=VA)
+    assert instruction_syndrome(regs(), Access("ldapr64", VA), fault).syndrome == (3, 0, 0, 1, 1)
+
+
+def test_unaligned_ldapr_without_lse2_faults_before_translation():
+    outcome = one(outcomes_of("ldapr64", BASE + 4, mem=Memory()))
+    assert (fault_of(outcome), outcome.wnr, outcome.rule) == (ALIGNMENT, False, ORDERED_NO_LSE2_RULE)
+    assert isinstance(one(outcomes_of("ldapr64", BASE + 8)), Completes)
+
+
+def test_ldapr_with_lse2_follows_the_16_byte_rule_and_naa():
+    assert kinds(outcomes_of("ldapr64", BASE + 4, mmfr2=MMFR2_LSE2)) == {"made"}
+    outcome = one(outcomes_of("ldapr64", BASE + 12, mmfr2=MMFR2_LSE2, mem=Memory()))
+    assert (fault_of(outcome), outcome.rule) == (ALIGNMENT, ORDERED_16_RULE)
+    assert kinds(outcomes_of("ldapr64", BASE + 12, sctlr=SCTLR | SCTLR_NAA.mask, mmfr2=MMFR2_LSE2)) == {"made"}
+
+
+@pytest.mark.parametrize("leaf", [NORMAL_NC_PAGE, NON_SHAREABLE_WB, DEVICE_PAGE])
+def test_unaligned_ldapr_with_lse2_elsewhere_may_fault(leaf):
+    outcomes = outcomes_of("ldapr64", BASE + 4, leaf=leaf, mmfr2=MMFR2_LSE2)
+    assert kinds(outcomes) == {ALIGNMENT, "made"}
+
+
+def test_ldapr_needs_read_permission_only():
+    read_only = PAGE | PAGE_DESC | 0b10 << 6            # AP = 0b10: EL1 read-only
+    assert isinstance(one(outcomes_of("ldapr64", BASE + 8, leaf=read_only)), Completes)
+    el0 = one(s1_translate(regs(), memory(chain(BASE, PAGE | PAGE_DESC, 3)), Access("ldapr64", BASE + 8, el=0)))
+    assert (fault_of(el0), el0.wnr) == (("permission", 3), False)
+
+
+# ------------------------------------------------------------------ atomics with acquire and release
+
+ORDERED_ATOMICS = [op for op in ATOMICS if op not in ("ldadd64", "swp64", "cas64")]
+
+
+def test_each_atomic_comes_in_four_orderings():
+    assert len(ORDERED_ATOMICS) == 9
+    assert atomic_ordering("ldadd64") == (False, False) and atomic_ordering("swpa64") == (True, False)
+    assert atomic_ordering("casl64") == (False, True) and atomic_ordering("ldaddal64") == (True, True)
+    assert set(CAS_OPS) == {"cas64", "casa64", "casl64", "casal64"}
+
+
+@pytest.mark.parametrize("op", ORDERED_ATOMICS)
+def test_an_ordered_atomic_is_atomic_and_ordered(op):
+    kind = ACCESS_KINDS[op]
+    assert (kind.read, kind.write, kind.atomic, kind.ordered, kind.exclusive) == (True, True, True, True, False)
+
+
+@pytest.mark.parametrize("op", ORDERED_ATOMICS)
+def test_an_ordered_atomic_takes_the_atomic_alignment_branch(op):
+    # J1.1.3.106: the exclusive/atomic branch comes before the acquire/release one.  Without FEAT_LSE2:
+    # always a fault (WnR 0); with it, across 16 bytes MemSingleGranule() decides even with nAA = 1 (the
+    # 16-byte acquire/release rule, which nAA lifts, is never reached), and across 4096 bytes it faults.
+    outcome = one(outcomes_of(op, BASE + 4, mem=Memory()))
+    assert (fault_of(outcome), outcome.wnr, outcome.rule) == (ALIGNMENT, False, ATOMIC_NO_LSE2_RULE)
+    assert kinds(outcomes_of(op, BASE + 4, mmfr2=MMFR2_LSE2)) == {"made"}
+    across_16 = outcomes_of(op, BASE + 12, sctlr=SCTLR | SCTLR_NAA.mask, mmfr2=MMFR2_LSE2)
+    assert kinds(across_16) == {ALIGNMENT, "made"} and ATOMIC_16_RULE in across_16.rule
+    words = chain(BASE, PAGE | PAGE_DESC, 3)
+    words.update(chain(BASE + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
+    across_page = outcomes_of(op, BASE + 0xFFC, sctlr=SCTLR | SCTLR_NAA.mask, mmfr2=MMFR2_LSE2, mem=memory(words))
+    assert kinds(across_page) == {ALIGNMENT}
+
+
+@pytest.mark.parametrize("op", ORDERED_ATOMICS)
+def test_an_ordered_atomic_needs_both_permissions_and_has_no_syndrome(op):
+    read_only = PAGE | PAGE_DESC | 0b10 << 6
+    fault = one(outcomes_of(op, BASE + 8, leaf=read_only))
+    assert (fault_of(fault), fault.wnr) == (("permission", 3), True)
+    el0 = one(s1_translate(regs(), memory(chain(BASE, PAGE | PAGE_DESC, 3)), Access(op, BASE + 8, el=0)))
+    assert (fault_of(el0), el0.wnr) == (("permission", 3), False)
+    stage2 = Abort(ec=0x24, fsc=0b000111, wnr=False, s1ptw=False, far=VA, rule="", stage=2, ipa=VA)
+    assert instruction_syndrome(regs(), Access(op, VA), stage2).syndrome is None
+    outcomes = outcomes_of(op, BASE + 8, leaf=NORMAL_NC_PAGE)
+    assert kinds(outcomes) == {("unsupported_atomic", None), "made"}
+
+
+@pytest.mark.parametrize("op,old,value,compare,new", [
+    ("ldaddal64", 0xFFFF_FFFF_FFFF_FFFF, 2, 0, 1), ("ldadda64", 1, 2, 0, 3), ("ldaddl64", 1, 2, 0, 3),
+    ("swpa64", 5, 7, 0, 7), ("swpl64", 5, 7, 0, 7), ("swpal64", 5, 7, 0, 7),
+    ("casa64", 5, 7, 5, 7), ("casl64", 5, 7, 6, 5), ("casal64", 5, 7, 5, 7), ("casal64", 5, 7, 4, 5),
+])
+def test_what_an_ordered_atomic_writes(op, old, value, compare, new):
     assert atomic_result(op, old, value, compare) == new

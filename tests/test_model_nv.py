@@ -67,3 +67,15 @@ def test_pan_has_no_effect_with_nv1():
     assert fault_of(one(translate(nested(HCR_RW.mask | HCR_NV.mask, **epan), mem, "at_s1e1rp", VA, pan=True))) \
         == ("permission", 3)
     assert not par.PAR_F.get(one(translate(nested(**epan), mem, "at_s1e1rp", VA, pan=True)).value)
+
+
+def test_an_el0_writable_page_is_el1_executable_with_nv1():
+    """AP = rw_all: without NV1 EL0 may write it, so EL1 may not execute it (AArch64.S1DirectBasePermissions);
+    with NV1 AP[1] is taken as 0, so it is not EL0-writable and EL1 may (cases/nv.toml nv1_accesses).  STTR is
+    privileged with NV1 (J1.1.3.98): to an EL1-only page it completes."""
+    mem = memory(chain(VA, PAGE | PAGE_DESC | AP_RW_ALL, 3))
+    assert isinstance(one(translate(regs(), mem, "fetch", VA & ~3)), Abort)
+    assert isinstance(one(translate(nested(), mem, "fetch", VA & ~3)), Completes)
+    el1_only = memory(chain(VA, PAGE | PAGE_DESC, 3))
+    assert isinstance(one(translate(nested(), el1_only, "sttr64", VA & ~7)), Completes)
+    assert isinstance(one(translate(regs(), el1_only, "sttr64", VA & ~7)), Abort)

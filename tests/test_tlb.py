@@ -6,9 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from harness import declared
+from harness import declared, esr, par
 from harness.cases import CaseError, load_file
-from harness.model import Completes
+from harness.esr import EC
+from harness.model import Abort, Completes, Par
 from harness.predict import predict_case
 from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20, Registers
 from harness.model.tlb import Invalidation, current_vmid, tlbi_range, tlbi_regime
@@ -360,7 +361,10 @@ def test_link_needs_an_existing_table(tmp_path):
         load_file(path)
 
 
-S2_CASE = '''feature = "tlb tests"
+# A stage 2 case up to its change: VA = IPA; IPA 0x8000_0000 on frame_a, loaded once; frames a, b and c
+# filled with 0xaaaa, 0xbbbb and 0xcccc through pages of their own; IPA 0x8020_0000 (another level 3 table's)
+# on frame_b.  The test's steps follow, then "]".
+S2_HEAD = '''feature = "tlb tests"
 [case.c]
 summary = "s"
 stage2 = { t0sz = 24, vmid = 1 }
@@ -369,17 +373,22 @@ map = [
   { va = 0x8000_0000, to = 0x8000_0000, level = 3 },
   { va = 0x8010_0000, to = 0x8010_0000, level = 3 },
   { va = 0x8010_1000, to = 0x8010_1000, level = 3 },
+  { va = 0x8010_2000, to = 0x8010_2000, level = 3 },
 ]
 s2map = [
   { ipa = 0x8000_0000, to = "frame_a", level = 3 },
   { ipa = 0x8010_0000, to = "frame_a", level = 3 },
   { ipa = 0x8010_1000, to = "frame_b", level = 3 },
+  { ipa = 0x8010_2000, to = "frame_c", level = 3 },
+  { ipa = 0x8020_0000, to = "frame_b", level = 3 },
 ]
 steps = [
   { do = "store64", va = 0x8010_0000, value = 0xaaaa, expect = "ok" },
   { do = "store64", va = 0x8010_1000, value = 0xbbbb, expect = "ok" },
+  { do = "store64", va = 0x8010_2000, value = 0xcccc, expect = "ok" },
   { do = "load64", va = 0x8000_0000, expect = { value = 0xaaaa } },
-  { do = "s2_map", ipa = 0x8000_0000, level = 3, to = "frame_b" },
+'''
+S2_CASE = S2_HEAD + '''  { do = "s2_map", ipa = 0x8000_0000, level = 3, to = "frame_b" },
   { do = "dsb" },
 '''
 IPAS2 = '{ do = "tlbi_ipas2e1", ipa = 0x8000_0000 }'
@@ -544,30 +553,7 @@ def test_with_hardware_af_a_leaf_may_read_back_with_af_set_before_any_access(tmp
         assert {o.desc >> 10 & 1 for o in done} == allowed
 
 
-S2_LINK_CASE = '''feature = "tlb tests"
-[case.c]
-summary = "s"
-stage2 = { t0sz = 24 }
-requires = ["FEAT_TLBIRANGE"]
-map = [
-  { va = 0x8000_0000, to = 0x8000_0000, level = 3 },
-  { va = 0x8010_0000, to = 0x8010_0000, level = 3 },
-  { va = 0x8010_1000, to = 0x8010_1000, level = 3 },
-  { va = 0x8010_2000, to = 0x8010_2000, level = 3 },
-]
-s2map = [
-  { ipa = 0x8000_0000, to = "frame_a", level = 3 },
-  { ipa = 0x8010_0000, to = "frame_a", level = 3 },
-  { ipa = 0x8010_1000, to = "frame_b", level = 3 },
-  { ipa = 0x8010_2000, to = "frame_c", level = 3 },
-  { ipa = 0x8020_0000, to = "frame_b", level = 3 },
-]
-steps = [
-  { do = "store64", va = 0x8010_0000, value = 0xaaaa, expect = "ok" },
-  { do = "store64", va = 0x8010_1000, value = 0xbbbb, expect = "ok" },
-  { do = "store64", va = 0x8010_2000, value = 0xcccc, expect = "ok" },
-  { do = "load64", va = 0x8000_0000, expect = { value = 0xaaaa } },
-  { do = "s2_map", ipa = 0x8000_0000, level = 3, to = "frame_c" },
+S2_LINK_CASE = S2_HEAD + '''  { do = "s2_map", ipa = 0x8000_0000, level = 3, to = "frame_c" },
   { do = "s2_link", ipa = 0x8000_0000, level = 2, table_of = 0x8020_0000 },
   { do = "dsb" },
   OP,
@@ -613,3 +599,113 @@ def test_a_last_level_ipas2_leaves_stage_2_table_entries(op, removes_tables):
     all-levels IPAS2E1 of an IPA in it and with VMALLS12E1 and ALLE1, not with IPAS2LE1 nor VMALLE1."""
     inv = Invalidation.of(op, 0x8000_0000 >> 12, REGS)
     assert inv.removes_s2_table(0x8000_0000, 1 << 21, 12, 2, current_vmid(REGS)) is removes_tables
+
+
+# D8: the TLB conflict abort (Arm ARM D8.17.1, D8.15.1.6)
+TLB_CONFLICT = esr.fault_status("tlb_conflict", None)
+
+
+def conflicts(outcomes):
+    """The TLB conflict aborts among outcomes: (stage, EC or None for PAR_EL1, FAR or None)."""
+    found = set()
+    for o in outcomes:
+        if isinstance(o, Abort) and o.fsc == TLB_CONFLICT:
+            found.add((o.stage, o.ec, o.far))
+        elif isinstance(o, Par) and par.PAR_F.get(o.value) and par.PAR_FST.get(o.value) == TLB_CONFLICT:
+            found.add((1, None, None))
+    return found
+
+
+def last_outcomes(case):
+    return predict_case(case, MAX)[-1]
+
+
+@pytest.mark.parametrize("maintenance, conflict", [
+    ([DSB, ISB], True),                                                 # no TLBI: the old entry beside the new
+    ([DSB, '{ do = "tlbi_vae1", va = 0x8000_0000 }', DSB, ISB], False),  # the right sequence
+    ([DSB, '{ do = "tlbi_vae1", va = 0x8000_0000 }', ISB], True),       # TLBI not completed by a DSB
+    ([DSB, '{ do = "tlbi_vae1", va = 0x8000_1000 }', DSB, ISB], True),  # another page
+    ([DSB, '{ do = "tlbi_vmalle1" }', DSB, ISB], False),
+])
+def test_a_tlb_conflict_abort_is_offered_where_a_tlb_may_hold_two_translations(tmp_path, maintenance, conflict):
+    """D8.17.1: a translation changed without the TLB maintenance it needs may leave TLBs with "multiple
+    different copies"; a lookup that hits several may take a TLB conflict abort (R_ZQNWZ): a Data Abort
+    to EL1 from EL1, fault status 0b110000, FAR the lookup address (I_JYDXJ).  Not once the maintenance
+    is complete."""
+    case = _case(tmp_path, maintenance + [LOAD])
+    want = {(1, EC.DABT_CUR, 0x8000_0000)} if conflict else set()
+    assert conflicts(last_outcomes(case)) == want
+
+
+def test_no_tlb_conflict_where_only_one_entry_can_be_held(tmp_path):
+    """An unmapped page (no TLBI): the old entry or a Translation fault, which no TLB holds, so never two
+    entries and no conflict; a change that leaves the VA's translation as it was adds no second copy."""
+    assert conflicts(last_outcomes(_case(tmp_path, [
+        DSB, '{ do = "tlbi_vae1", va = 0x8000_0000 }', DSB, ISB, LOAD, '{ do = "unmap", va = 0x8000_0000, level = 3 }',
+        DSB, ISB,
+        '{ do = "load64", va = 0x8000_0000, expect = { one_of = [ { value = 0xbbbb }, { fault = "translation", '
+        'level = 3 } ] } }']))) == set()
+    assert conflicts(last_outcomes(_case(tmp_path, [
+        DSB, '{ do = "tlbi_vae1", va = 0x8000_0000 }', DSB, ISB, LOAD,
+        '{ do = "map", va = 0x8000_1000, level = 3, to = "frame_a" }', DSB, ISB, LOAD]))) == set()
+
+
+@pytest.mark.parametrize("op, regime, reported", [
+    ("at_s1e1r", "", True),                     # AT S1E1* from EL1: PAR_EL1.FST 0b110000
+    ("at_s1e0w", "", True),
+    ("at_s1e1r", 'el2 = "vhe"\nrequires = ["FEAT_VHE"]\n', False),  # in the host: EL2&0's, from EL2 (I_DHRWD)
+    ("at_s1e2r", 'el2 = "vhe"\nrequires = ["FEAT_VHE"]\n', False),
+])
+def test_an_at_reports_a_tlb_conflict_in_par_only_when_executed_from_el1(tmp_path, op, regime, reported):
+    """D8.15.1.6 I_DHRWD: an AT other than AT S1E0*/S1E1* executed from EL1 takes no TLB conflict abort."""
+    path = tmp_path / "at.toml"
+    path.write_text('feature = "f"\n[case.c]\nsummary = "s"\n' + regime + MAPS.replace("NG", "false")
+                    + "steps = [\n" + FILL.replace("NG", "false") + f"  {DSB},\n  {ISB},\n"
+                    + f'  {{ do = "{op}", va = 0x8000_0000, expect = {{ pa = 0 }} }},\n]\n')
+    assert conflicts(last_outcomes(load_file(path)[0])) == ({(1, None, None)} if reported else set())
+
+
+def test_under_two_stages_a_tlb_conflict_is_reported_to_el1_or_el2(tmp_path):
+    """R_QWTKL: with both stages enabled, the abort goes to EL1 or to EL2, IMPLEMENTATION DEFINED; a stage 2
+    page changed without IPAS2E1, DSB, VMALLE1 leaves the old combined entry beside the new."""
+    path = tmp_path / "s2.toml"
+    path.write_text(S2_CASE + f"  {ISB},\n" + '  { do = "load64", va = 0x8000_0000, expect = { value = 0xbbbb } },\n]\n')
+    assert conflicts(last_outcomes(load_file(path)[0])) == {(1, EC.DABT_CUR, 0x8000_0000),
+                                                            (2, EC.DABT_LOW, 0x8000_0000)}
+
+
+def test_a_one_of_names_the_tlb_conflict_abort_as_the_step_reports_it(tmp_path):
+    """A one_of's "tlb_conflict" is the TLB conflict abort where this step reports it: a fault of stage 1,
+    and under two stages of stage 2 too (harness/cases/steps.py); alone, or on an AT that never takes it,
+    it is refused naming the file, case and field."""
+    case = _case(tmp_path, [DSB, ISB, '{ do = "load64", va = 0x8000_0000, expect = { one_of = [ '
+                                      '{ value = 0xaaaa }, { value = 0xbbbb }, "tlb_conflict" ] } }'])
+    choices = case.steps[-1].expect.choices
+    assert [(c.kind, c.fault, c.stage, c.far) for c in choices[2:]] == [("fault", "tlb_conflict", 1, 0x8000_0000)]
+    path = tmp_path / "s2.toml"
+    path.write_text(S2_CASE + f"  {ISB},\n" + '  { do = "load64", va = 0x8000_0000, expect = { one_of = [ '
+                    '{ value = 0xaaaa }, { value = 0xbbbb }, "tlb_conflict" ] } },\n]\n')
+    assert [c.stage for c in load_file(path)[0].steps[-1].expect.choices if c.kind == "fault"] == [1, 2]
+    for expect, message in [('"tlb_conflict"', "is an outcome of a one_of"),
+                            ('{ one_of = [ { pa = 0 }, "tlb_conflict" ] }', "never takes a TLB conflict abort")]:
+        op = "at_s12e1r" if "pa" in expect else "load64"
+        path.write_text(S2_CASE + f'  {{ do = "{op}", va = 0x8000_0000, expect = {expect} }},\n]\n')
+        with pytest.raises(CaseError, match=message) as error:
+            load_file(path)
+        assert "s2.toml" in str(error.value) and "'c'" in str(error.value) and "steps[" in str(error.value)
+
+
+def test_the_suite_accepts_a_tlb_conflict_abort_only_where_the_case_and_the_model_permit_it(tmp_path):
+    """An implementation that takes the abort after a change without TLBI passes; after TLBI, DSB, ISB it fails
+    both the case and the model."""
+    case = _case(tmp_path, [DSB, ISB, '{ do = "load64", va = 0x8000_0000, expect = { one_of = [ '
+                                      '{ value = 0xaaaa }, { value = 0xbbbb }, "tlb_conflict" ] } }',
+                            '{ do = "tlbi_vae1", va = 0x8000_0000 }', DSB, ISB,
+                            '{ do = "load64", va = 0x8000_0000, expect = { value = 0xbbbb } }'])
+    outcomes = predict_case(case, MAX)
+    permitted, forbidden = [n for n, s in enumerate(case.steps) if s.op == "load64"][-2:]
+    for n, ok in ((permitted, True), (forbidden, False)):
+        record = observe(parse_record(f"MMUT 4 step n={n} va=0x80000000 result=fault esr={TLB_CONFLICT | 0x96000000:#x} "
+                                      "far=0x80000000 elr=0x1"))
+        assert judge_step(n, case.steps[n], record).ok is ok
+        assert (not observation_allowed(case.steps[n], outcomes[n], record)) is ok

@@ -321,6 +321,8 @@ MAX_SPACES = read_constants(kernel_header("case.h"))["MAX_SPACES"]
 
 STEP_KEYS = {"do", "va", "value", "compare", "expect", "el", "under"}
 UNDER_KEYS = {"granule", "t0sz", "sl0", "ps", "vttbr_flip"}
+# A one_of's outcome "tlb_conflict": a TLB conflict abort, as the step reports it (harness/cases/steps.py).
+TLB_CONFLICT = "tlb_conflict"
 FAULT_KEYS = {"fault", "level", "far", "wnr", "s1ptw", "stage", "ipa", "isv"}
 PAR_KEYS = {"pa", "attr", "sh"}
 

@@ -8,10 +8,10 @@ from harness.cases.names import (
     ALL_AT_OPS, AP_NAMES, AT_OPS, AT_S12_OPS, EL0_OPS, FIXUP_KINDS, HWDEF, LOADS, MAINT_OPS, OPS, RANGE_TLBI, S2_RANGE_TLBI,
     SELFTESTS, SH_NAMES, STORES, SYSREG_WRITES,
 )
-from harness.ops import ATOMICS, LS_SYNDROME, RETRYABLE
+from harness.ops import ATOMICS, CAS_OPS, LS_SYNDROME, RETRYABLE
 from harness.cases.schema import (
     CaseError, DESC_FIELDS, Expect, FAULT_KEYS, FRAME_NAME, MAINT_KEYS, MAP_KEYS, PAR_KEYS, S2_DESC_EXPECT_KEYS,
-    STEP_KEYS, UNDER_KEYS, S2Under, Step, TlbiRange,
+    STEP_KEYS, TLB_CONFLICT, UNDER_KEYS, S2Under, Step, TlbiRange,
 )
 from harness.cases.translation import read_mapping, read_s2_mapping, read_space
 
@@ -120,7 +120,7 @@ def _desc_expect(path, name, where, va, spec, names, step_fields):
     return Expect("desc", value=value, mask=mask)
 
 
-def read_step(path, name, i, table, names):
+def read_step(path, name, i, table, names, two_stage=False):
     f = Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"} | set().union(*MAINT_KEYS.values()),
                 names)
     op = f.choice("do", OPS, required=True)
@@ -136,15 +136,15 @@ def read_step(path, name, i, table, names):
         raise f.error("value", f"only stores and atomics take a value, not {op}")
     else:
         value = 0
-    if "compare" in table and op != "cas64":
-        raise f.error("compare", f"only cas64 compares, not {op}")
+    if "compare" in table and op not in CAS_OPS:
+        raise f.error("compare", f"only the CAS forms ({', '.join(CAS_OPS)}) compare, not {op}")
     compare = f.int("compare", 0)           # CAS: what memory must hold for the new value to be written
     el = f.int("el", 1)
     if el not in (0, 1):
         raise f.error("el", f"a step runs at EL0 or EL1 (el = 0 or 1), not {el}")
     if el == 0 and op not in EL0_OPS:
         raise f.error("el", f"{op} cannot run at EL0; at EL0 a step is one of: {', '.join(EL0_OPS)}")
-    expect = read_expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"), names)
+    expect = read_expect(path, name, f"steps[{i}].expect", op, va, table.get("expect"), names, two_stage)
     step = Step(op, va & (2**64 - 1), value, expect, el, s2_under=_under(path, name, i, op, table, names), mask=compare)
     if "fixup" not in table:
         if "retry" in table:
@@ -210,7 +210,24 @@ def _retry(path, name, i, step, table, names):
 
 
 
-def read_expect(path, name, where, op, va, spec, names):
+# D8.17.1, D8.15.1.6: a one_of's "tlb_conflict"
+def tlb_conflict_choices(path, name, where, op, va, names, two_stage):
+    """The expectations a one_of's "tlb_conflict" stands for: the TLB conflict abort (fault status
+    0b110000, FAR the lookup address: D8.15.1.6 I_JYDXJ) as this step reports it.  An AT S1E0* or S1E1*
+    reports it in PAR_EL1; no other AT takes it (I_DHRWD).  Under two stages it is reported to EL1 or
+    to EL2, IMPLEMENTATION DEFINED (R_QWTKL), an AT S1E0*/S1E1* to EL2 as a Data Abort (R_WJMZJ)."""
+    if op in ALL_AT_OPS and op not in AT_OPS:
+        raise CaseError(path, f"{op} never takes a TLB conflict abort (Arm ARM D8.15.1.6 I_DHRWD: only AT S1E0* "
+                        "and S1E1* executed from EL1 do)", name, where)
+    choices = [read_expect(path, name, where, op, va, {"fault": "tlb_conflict"}, names)]
+    if two_stage:
+        choices.append(Expect("fault", fault="tlb_conflict", far=va, wnr=True, stage=2) if op in AT_OPS else
+                       read_expect(path, name, where, op, va, {"fault": "tlb_conflict", "stage": 2}, names))
+    return choices
+
+
+def read_expect(path, name, where, op, va, spec, names, two_stage=False):
+    """A step's expectation (two_stage: the case has a stage 2 translation)."""
     if spec is None:
         raise CaseError(path, "every step needs an expected outcome", name, where)
     if op in SELFTESTS:
@@ -224,6 +241,9 @@ def read_expect(path, name, where, op, va, spec, names):
         if op in ALL_AT_OPS:
             raise CaseError(path, "an AT step expects { pa = ... } or { fault = ... }", name, where)
         return Expect("ok")
+    if spec == TLB_CONFLICT:
+        raise CaseError(path, f"\"{TLB_CONFLICT}\" is an outcome of a one_of: a TLB conflict abort is permitted "
+                        "beside the translations several TLB entries give (Arm ARM D8.17.1)", name, where)
     if not isinstance(spec, dict):
         raise CaseError(path, f"{spec!r} is not an outcome: use \"ok\", {{ value = ... }}, "
                         "{ fault = ... }, for AT { pa = ... }, or { one_of = [...] }", name, where)
@@ -233,8 +253,11 @@ def read_expect(path, name, where, op, va, spec, names):
         choices = spec["one_of"]
         if not isinstance(choices, list) or len(choices) < 2:
             raise CaseError(path, "one_of lists two or more outcomes", name, f"{where}.one_of")
-        return Expect("one_of", choices=tuple(read_expect(path, name, f"{where}.one_of[{k}]", op, va, c, names)
-                                              for k, c in enumerate(choices)))
+        return Expect("one_of", choices=tuple(
+            e for k, c in enumerate(choices)
+            for e in (tlb_conflict_choices(path, name, f"{where}.one_of[{k}]", op, va, names, two_stage)
+                      if c == TLB_CONFLICT else
+                      [read_expect(path, name, f"{where}.one_of[{k}]", op, va, c, names, two_stage)])))
     if spec.get("fault") == esr.PC_ALIGNMENT:
         # Its own exception class, no fault status: only the faulting PC, in FAR_EL1.
         f = Fields(path, name, where, spec, {"fault", "far"}, names)

@@ -17,7 +17,7 @@ from harness.cases.translation import (
     read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs, regime_pi,
 )
 from harness.features import FEATURES
-from harness.ops import ATOMICS
+from harness.ops import ATOMICS, GCS_STORES, LOADS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS
 from harness.versions import parse_range
 
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
@@ -28,7 +28,8 @@ REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "
                    "nv": "FEAT_NV", "nv1": "FEAT_NV"}
 OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", "at_s1e1a": "FEAT_ATS1A", "at_s1e2a": "FEAT_ATS1A",
                **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI},
-               **{op: "FEAT_XS" for op in NXS_TLBI}, **{op: "FEAT_LSE" for op in ATOMICS}}
+               **{op: "FEAT_XS" for op in NXS_TLBI}, **{op: "FEAT_LSE" for op in ATOMICS},
+               **{op: "FEAT_LRCPC" for op in RCPC_LOADS}, **{op: "FEAT_GCS" for op in GCS_STORES}}
 
 
 def op_features(op):
@@ -67,7 +68,8 @@ def build_case(path, name, body, defaults, params, bugs, feature):
     maps = tuple(read_mapping(path, name, i, m, names) for i, m in enumerate(lists["map"]))
     tables = tuple(read_table_attrs(path, name, i, t, names) for i, t in enumerate(lists["tables"]))
     raws = tuple(read_raw(path, name, i, r, names) for i, r in enumerate(lists["raw"]))
-    steps = tuple(step for i, s in enumerate(lists["steps"]) for step in read_step(path, name, i, s, names))
+    steps = tuple(step for i, s in enumerate(lists["steps"]) for step in read_step(path, name, i, s, names,
+                                                                                      s2_geometry is not None))
     for where, m in [*((f"map[{i}]", m) for i, m in enumerate(maps)),
                      *((f"steps[{i}]", s.mapping) for i, s in enumerate(steps) if isinstance(s.mapping, Mapping))]:
         if m.attrindx > 7 and not regime.aie:
@@ -193,7 +195,7 @@ EL2_REGIME_KEYS = {"granule1", "t1sz", "epd0", "epd1", "tbi1", "ttbr1", "span", 
                    "asid16", "a1", "a2", "fng0", "fng1"}
 # Steps the EL2 regime has no use for: EL1&0's own AT (S1E1*, S1E0*: they translate another regime),
 # unprivileged loads and stores, TLBI by ASID, a TTBR1.
-EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, "ldtr64", "sttr64", "set_ttbr1",
+EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, *UNPRIVILEGED_OPS, "set_ttbr1",
                    *(op for op, (_, takes_asid) in TLBI_OPS.items() if takes_asid)}
 
 
@@ -269,11 +271,17 @@ def _check_vmid_synchronized(path, name, steps):
 
 
 
+# What a step of a case with HCR_EL2.NV/NV1 may be: what EL1 does under them (kernel/steps.c set_nested).
+NESTED_OPS = (*LOADS, *STORES, "fetch", *AT_OPS)
+
+
 def _check_nested(path, name, regime, stage2, el2, steps, requires):
-    """A case with HCR_EL2.NV/NV1 (FEAT_NV): EL1&0's AT steps alone, each run with them set
-    (kernel/steps.c run_at_nested: with NV = 1 EL1's exception returns trap to EL2, and an AT
-    takes no exception); NV1 with NV (NV1 alone is CONSTRAINED UNPREDICTABLE, Unpredictable_NVNV1,
-    not modelled); FEAT_E2H0, without which NV1 may be RAZ (EffectiveHCR_EL2_NVx, J1.3.3.418)."""
+    """A case with HCR_EL2.NV/NV1 (FEAT_NV): EL1's accesses, fetches and AT steps alone, each run
+    with them set (kernel/steps.c set_nested; the EL2 half emulates the ERET and the register
+    accesses of a fault's handling that trap, el2.c emulate_nested); no EL0 steps (returning to
+    EL0 is not emulated) and no maintenance steps; NV1 with NV (NV1 alone is CONSTRAINED
+    UNPREDICTABLE, Unpredictable_NVNV1, not modelled); FEAT_E2H0, without which NV1 may be RAZ
+    (EffectiveHCR_EL2_NVx, J1.3.3.418)."""
     if el2 is not None or stage2 is not None:
         raise CaseError(path, "HCR_EL2.NV/NV1 change EL1&0's stage 1 as EL1 sees it: no el2, no stage 2", name,
                         "regime.nv")
@@ -284,9 +292,11 @@ def _check_nested(path, name, regime, stage2, el2, steps, requires):
         raise CaseError(path, 'nv1 needs FEAT_E2H0 (without it NV1 may be RAZ): add requires = ["FEAT_E2H0"]', name,
                         "requires")
     for i, step in enumerate(steps):
-        if step.op not in AT_OPS:
-            raise CaseError(path, f"a case with HCR_EL2.NV runs EL1's AT steps alone ({', '.join(AT_OPS)}), "
+        if step.op not in NESTED_OPS:
+            raise CaseError(path, "a case with HCR_EL2.NV runs EL1's accesses, fetches and AT steps alone, "
                             f"not {step.op}", name, f"steps[{i}].do")
+        if step.el == 0:
+            raise CaseError(path, "a case with HCR_EL2.NV runs its steps at EL1", name, f"steps[{i}].el")
 
 
 def _check_feature_use(path, name, regime, steps, requires):

@@ -32,6 +32,7 @@ from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, AT_S12_OPS, AT_S1E2_
                            Regime, Step, TableAttrs, kernel_ranges, op_features)
 from harness.cases.validation import PA_AT_LEAST, REGIME_FEATURES, STAGE2_FEATURES
 from harness.features import PA_BITS, Ids, has as features_has
+from harness.ops import UNPRIVILEGED_OPS
 
 FEATURE = "Generated cases (harness.fuzz): found by a campaign, shrunk"
 
@@ -686,7 +687,7 @@ def access_ops(layout):
     el2_ats = [op for op in AT_S1E2_OPS if all(cpu.has(f) for f in op_features(op))]    # S1E2A: FEAT_ATS1A
     data = [op for op in DATA_OPS if all(cpu.has(f) for f in op_features(op))]      # the atomics: FEAT_LSE
     if mode == "nvhe":
-        return (*(op for op in data if op not in ("ldtr64", "sttr64")), "fetch", *el2_ats)
+        return (*(op for op in data if op not in UNPRIVILEGED_OPS), "fetch", *el2_ats)
     return (*data, "fetch", *ats, *(el2_ats if mode == "vhe" else ()),
             *(AT_S12_OPS if mode == "stage2" else ()))
 

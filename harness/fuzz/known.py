@@ -154,9 +154,21 @@ def _s2_device_alignment_at_stage1():
         outcome = original(acc, far, fault, s1ptw, pamax, updates)
         if acc.at or fault.fsc != esr.fault_status("alignment", None):
             return outcome
-        return Abort(ec=abort_class(acc.fetch, 0 if acc.el0 else 1), fsc=outcome.fsc, wnr=outcome.wnr, s1ptw=False, far=far,
-                     rule=outcome.rule, updates=updates)
+        return Abort(ec=abort_class(acc.fetch, 0 if acc.el0 else 1), fsc=outcome.fsc, wnr=outcome.wnr,
+                     s1ptw=False, far=far, rule=outcome.rule, updates=updates)
     return [(stage2, "_s2_abort", _s2_abort)]
+
+
+def _ldapr_without_alignment_check():
+    """Mem's alignment check (AArch64.UnalignedAccessFaults), but with no branch for LDAPR's acqpc: an
+    unaligned LDAPR is an Alignment fault only where SCTLR_ELx.A enforces alignment."""
+    original = translate.check_alignment
+
+    def check_alignment(params, acc, va):
+        if acc.acqpc and not params.a:
+            return va % acc.alignment == 0, (False,), ""
+        return original(params, acc, va)
+    return [(translate, "check_alignment", check_alignment)]
 
 
 def _implied_pxn_from_the_descriptor_ap():
@@ -676,6 +688,9 @@ KNOWN_BUGS = (
              "reports WnR = 1 for the Alignment fault of an exclusive or atomic access that leaves its "
              "aligned 16-byte quantity (FEAT_LSE2)",
              _lse2_alignment_fault_as_a_write),
+    KnownBug("ldapr_unaligned", "cases/access_kinds.toml",
+             "checks no alignment for LDAPR without FEAT_LSE2: an unaligned LDAPR completes or takes its walk's fault",
+             _ldapr_without_alignment_check),
 )
 
 

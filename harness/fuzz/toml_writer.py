@@ -14,7 +14,7 @@ from harness.cases import (
 from harness.cases.schema import TCR2_FIELDS
 from harness.cases.translation import KERNEL_PI, KERNEL_S2PI
 from harness.esr import PC_ALIGNMENT
-from harness.ops import ATOMICS
+from harness.ops import ATOMICS, CAS_OPS
 from harness.geometry import GRANULES
 
 GRANULE_NAMES = {shift: name for name, shift in GRANULES.items()}
@@ -277,7 +277,7 @@ def step_table(step, expect=None):
         out["el"] = step.el
     if step.op in STORES or step.op in ATOMICS:
         out["value"] = step.value
-    if step.op == "cas64":
+    if step.op in CAS_OPS:
         out["compare"] = step.mask      # CAS's compare value (harness/cases/steps.py)
     if step.s2_under is not None:
         out["under"] = under_table(step.s2_under)

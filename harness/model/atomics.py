@@ -1,5 +1,7 @@
 """What an atomic memory operation writes (J1.1.3.115 MemAtomicInt, J1.1.3.109 CASCompare): the
-FEAT_LSE atomics the kernel issues, of one X register, without acquire or release."""
+FEAT_LSE atomics the kernel issues, of one X register, in each ordering (acquire and release order
+the access; they change nothing it writes)."""
+from harness.ops import atomic_op
 
 MASK64 = (1 << 64) - 1
 
@@ -9,10 +11,9 @@ def atomic_result(op, old, value, compare):
     """The 64-bit value an atomic leaves in memory, given the old contents: LDADD adds value, SWP
     writes value, CAS writes value only where the old contents equal compare (else the old
     contents, unchanged).  Every one returns old to its register."""
-    if op == "ldadd64":
+    base = atomic_op(op)
+    if base == "ldadd":
         return (old + value) & MASK64
-    if op == "swp64":
+    if base == "swp":
         return value
-    if op == "cas64":
-        return value if old == compare else old
-    raise ValueError(f"{op} is not an atomic the model knows")
+    return value if old == compare else old     # cas

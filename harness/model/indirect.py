@@ -10,9 +10,9 @@ permissions.py, stage2.py and translate.py, beside the ASL functions that do it.
 
 Not modelled: permission overlays (FEAT_S1POE, FEAT_S2POE: POR_ELx, S2POR_EL1), which the ASL
 applies after these base permissions; the encodings' overlay bits are decoded but unused.  The
-128-bit descriptors (FEAT_D128), whose index is elsewhere.  GCS accesses themselves (GCSSTR,
-GCSPUSHM ...): the model has only ordinary loads, stores, fetches and AT, for which a GCS
-encoding's gcs permission changes nothing.
+128-bit descriptors (FEAT_D128), whose index is elsewhere.  The gcs permission computed here is
+what the GCS stores (GCSSTR, GCSSTTR) need (permissions.py); to ordinary loads, stores, fetches
+and AT it changes nothing.
 """
 from dataclasses import dataclass
 
@@ -33,11 +33,13 @@ def pi_index(desc):
     return index
 
 
+# J1.1.4.68 AArch64.S1ApplyOutputPerms / J1.1.4.70 AArch64.S2ApplyOutputPerms: pi_index read backwards
 def pi_index_bits(index):
     """The descriptor bits that make permission index `index` (pi_index's inverse)."""
     return sum(1 << bit for k, bit in enumerate(PI_INDEX_BITS) if index >> (3 - k) & 1)
 
 
+# J1.1.4.30 AArch64.S1IndirectBasePermissions / J1.1.4.39 AArch64.S2IndirectBasePermissions: Elem[pir, index, 4]
 def pir_field(pir, index):
     """Elem[pir, index, 4]: the 4-bit encoding of one index of PIR_ELx, PIRE0_ELx or S2PIR_EL2."""
     return pir >> 4 * index & 0xF
@@ -59,6 +61,7 @@ class S1Indirect:
     overlay: bool = False
 
 
+# J1.1.4.30 AArch64.S1IndirectBasePermissions: one row of its table
 def _s1(r, w, x, gcs=0, reserved=False):
     return r, w, x, gcs, reserved
 

@@ -79,6 +79,7 @@ class Abort:
     cm: bool = False        # an AT instruction's abort (CM = 1, WnR = 1): harness.ops.at_aborts
     syndrome: tuple = None  # ISV = 1: (SAS, SSE, SRT, SF, AR) of the instruction (harness.ops.LS_SYNDROME)
     dirtybit: bool = False  # a Permission fault of the dirty state under PIE (ISS2.DirtyBit; indirect.py)
+    gcs: bool = False       # the abort of a GCS data access (ISS2.GCS: AccessType_GCS, J1.1.3.1 AArch64.FaultSyndrome)
     pa_bits: int = 52       # a stage 2 fault: the implemented PA size (AArch64.PAMax), which bounds HPFAR_EL2.FIPA
     # A stage 1 fault on a later piece of an access that crosses pages: ((IPA, size) spans of the pieces
     # before it, their stage 1 attributes), which stage 2 translates too (stage2.full_translate).
@@ -96,9 +97,11 @@ class Abort:
         return (esr.PC_ALIGNMENT, None) if self.fsc is None else esr.decode_fsc(self.fsc)
 
     # J1.1.3.1 AArch64.FaultSyndrome, with ESR_ELx's field descriptions (D24.2.45, D24.2.46).
-    # The model makes no External abort, no GCS, LS64, MOPS, NV2, tag or overlay access, so
+    # The model makes no External abort, no LS64, MOPS, NV2, tag or overlay access, so
     # SET, LST, VNCR, FnV, EA, PFV, FnP, TopLevel and ISS2 are all 0 but ISS2.DirtyBit (a
-    # dirty-state fault under permission indirection; FAR_ELx is valid for every fault it makes).
+    # dirty-state fault under permission indirection) and ISS2.GCS (a GCS data access's Data
+    # Abort, whatever its fault; its ISV is 0: AArch64.InstructionSyndromeValid); FAR_ELx is
+    # valid for every fault it makes.
     # IL is 1: an A64 instruction, or a Data
     # Abort with ISV = 0.  ISS[23:14] are RES0 when ISV = 0.
     def esr(self):
@@ -117,7 +120,7 @@ class Abort:
             mask &= ~esr.ESR_ISS_WNR.mask       # left open (the rule), or bit UNKNOWN (Fault_HWUpdateAccessFlag)
         elif self.wnr:
             value |= esr.ESR_ISS_WNR.mask
-        value |= int(self.dirtybit) << esr.ESR_ISS2_DIRTYBIT.shift
+        value |= int(self.dirtybit) << esr.ESR_ISS2_DIRTYBIT.shift | int(self.gcs) << esr.ESR_ISS2_GCS.shift
         if self.syndrome is not None:
             sas, sse, srt, sf, ar = self.syndrome
             value |= (esr.ESR_ISS_ISV.mask | sas << esr.ESR_ISS_SAS.shift | sse << esr.ESR_ISS_SSE.shift

@@ -29,9 +29,11 @@ class AccessKind:
     pan: bool = False      # accdesc.pan: PSTATE.PAN applies (EL1 loads and stores, AT S1E1RP/WP)
     ttw: bool = False      # AccessType_TTW: a stage 1 walk's descriptor read, translated by stage 2
     pair: bool = False     # accdesc.ispair: LDP/STP, aligned by one register (size / 2: J1.1.3.112 Mem)
-    ordered: bool = False  # accdesc.acqsc, acqpc or relsc: LDAR, STLR, LDAXR
+    ordered: bool = False  # accdesc.acqsc, acqpc or relsc: LDAR, STLR, LDAXR, LDAPR, LDADDA, SWPL ...
+    acqpc: bool = False    # accdesc.acqpc (FEAT_LRCPC's LDAPR: ordered too, by the same alignment rules)
     exclusive: bool = False     # accdesc.exclusive: LDXR, LDAXR
     atomic: bool = False   # accdesc.atomicop: LDADD, SWP, CAS (read and write)
+    gcs: bool = False      # AccessType_GCS: GCSSTR, GCSSTTR (a GCS data access)
 
     # J1.1.3.112 Mem: "Check alignment on size of element accessed, not overall access size"
     @property
@@ -104,7 +106,12 @@ def _one_privilege_permissions(params, walk, ap):
     return S1Perms(True, w, x and not (params.wxn and w))
 
 
-# J1.1.4.26 AArch64.S1CheckPermissions. Simplified: no overlays, GCS, DC/IC, atomics
+GCS_DIRECT_RULE = ("a GCS data access under the direct permission scheme: no encoding grants the gcs permission "
+                   "without PIE (D11.5 I_MDFXL; AArch64.S1DirectBasePermissions leaves s1perms.gcs unset), so "
+                   "AArch64.S1CheckPermissions faults it")
+
+
+# J1.1.4.26 AArch64.S1CheckPermissions. Simplified: no overlays, DC/IC, atomics
 def s1_check_permissions(params, walk, acc, memattrs, pan=False):
     """AArch64.S1CheckPermissions: the permission faults the access may take,
     as [(faults, rule)] where faults is True, False or DIRTY (a Permission fault
@@ -112,6 +119,8 @@ def s1_check_permissions(params, walk, acc, memattrs, pan=False):
     entries where the architecture leaves it open.  pan: PSTATE.PAN."""
     if params.pie:
         return _s1_check_indirect(params, walk, acc, memattrs, pan)
+    if acc.gcs:
+        return [(True, GCS_DIRECT_RULE)]
     perms = s1_direct_base_permissions(params, walk, acc.el0, pan and acc.pan)
     if acc.fetch:
         if not perms.x:
@@ -136,6 +145,15 @@ def _s1_check_indirect(params, walk, acc, memattrs, pan):
     (walkparams.hd = 0: TCR_ELx.HA and HD not both 1) is a Permission fault of the dirty state."""
     perms = s1_indirect_base_permissions(params.pir, params.pire0, walk.desc, params.unprivileged, acc.el0,
                                          params.pan and pan and acc.pan)
+    if acc.gcs:
+        # AccessType_GCS: the gcs permission alone (not r or w), then the dirty state of a write.
+        if not perms.gcs:
+            return [(True, f"GCS permission under PIE ({perms.why}; only the encoding 0b1001 grants it: "
+                           "AArch64.S1IndirectBasePermissions, AArch64.S1CheckPermissions)")]
+        if acc.write and not (params.ha and params.hd) and DESC_NDIRTY.get(walk.desc):
+            return [(DIRTY, "a GCS write to a clean location (nDirty = 1) with the dirty state managed by software "
+                            "(TCR_ELx.HD = 0): a Permission fault, DirtyBit = 1 (AArch64.S1CheckPermissions)")]
+        return [(False, "")]
     if acc.fetch:
         if not perms.x:
             return [(True, f"execute permission under PIE ({perms.why}; AArch64.S1IndirectBasePermissions)")]
@@ -153,6 +171,8 @@ def _s1_check_indirect(params, walk, acc, memattrs, pan):
 
 
 ALIGNMENT_RULE = "SCTLR_ELx.A = 1 and the address not aligned (AArch64.UnalignedAccessFaults: AlignmentEnforced)"
+GCS_ALIGNMENT_RULE = ("an unaligned GCS data access: always an Alignment fault (AArch64.UnalignedAccessFaults: "
+                      "AccessType_GCS; D11.9 R_ZMNSV)")
 ORDERED_16_RULE = ("a load-acquire or store-release not within one aligned 16-byte quantity, SCTLR_ELx.nAA = 0 "
                    "(AArch64.UnalignedAccessFaults; B2.8.2)")
 ORDERED_NO_LSE2_RULE = ("an unaligned load-acquire or store-release without FEAT_LSE2: an Alignment fault "
@@ -165,7 +185,7 @@ ATOMIC_16_RULE = ("an unaligned exclusive or atomic access not within one aligne
 
 
 # J1.1.3.112 Mem's alignment check: J1.1.3.106 AArch64.UnalignedAccessFaults with J1.3.3.266 AlignmentEnforced
-# (SCTLR_ELx.A), J1.1.3.108 AllInAlignedQuantity and MemSingleGranule.  Simplified: no GCS, RCW or LS64 accesses
+# (SCTLR_ELx.A), J1.1.3.108 AllInAlignedQuantity and MemSingleGranule.  Simplified: no RCW or LS64 accesses
 # (the kernel issues none)
 def check_alignment(params, acc, va):
     """Mem's check before any translation (R_XCHFJ: above every MMU fault): (aligned, faults,
@@ -182,6 +202,8 @@ def check_alignment(params, acc, va):
         return True, (False,), ""
     if params.a:
         return False, (True,), ALIGNMENT_RULE
+    if acc.gcs:
+        return False, (True,), GCS_ALIGNMENT_RULE
     if acc.exclusive or acc.atomic:
         if not params.lse2:
             return False, (True,), ATOMIC_NO_LSE2_RULE

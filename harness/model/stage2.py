@@ -747,6 +747,9 @@ def _stages(regs, memory, access, s2):
     if params is None:
         return s1_translate(regs, memory, replace(access, op=_S1_OP.get(access.op, access.op)))
     why = _not_modelled(regs)
+    if ACCESS_KINDS[access.op].gcs:
+        why = ("a GCS data access under stage 2 (R_FFJDX's memory-type abort at each stage or after both is "
+               "IMPLEMENTATION DEFINED, and VTCR_EL2.GCSH's check, J1.1.4.34 AArch64.S2CheckPermissions)")
     if why:
         return Outcomes({Unknown(f"the model does not cover {why}")})
     variants = [replace(params, txsz_faults=(faults,), lpa=lpa, start_bits=(start,)) for faults in params.txsz_faults

@@ -87,6 +87,12 @@ D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
   no level term: the prose is taken, as for the TTL hint).  Stage 1 walk-cache
   entries under stage 2 are not modelled (a stage 1 `link` is refused there).
 
+Where a TLB may hold two different copies of an address's translation (an entry
+beside another entry or a new walk's, each holding something a TLB holds), a
+lookup may hit both and take a TLB conflict abort (D8.17.1, D8.15.1.6 R_ZQNWZ:
+IMPLEMENTATION DEFINED; K1.2.3 for register values a TLB caches): may_conflict,
+conflict_outcomes.  An amalgamation of the entries is not offered (docs/model.md, D8).
+
 An entry is kept as the registers and the memory it was walked from; its
 translation of a VA is AArch64.S1Translate over them, and its table entries'
 is that walk's descriptors down to a level over the memory walks read now.
@@ -95,11 +101,11 @@ from dataclasses import dataclass, field, replace
 
 from harness.esr import Field
 from harness.ops import (
-    LAST_LEVEL_TLBI, S2_LAST_LEVEL_TLBI, NXS_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid,
+    AT_OPS, LAST_LEVEL_TLBI, LS_SYNDROME, S2_LAST_LEVEL_TLBI, NXS_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid,
 )
 from harness.model.attributes import s1_xs
 from harness.model.descriptors import DESC_AF, DESC_NG
-from harness.model.outcome import Abort, Outcomes, Par, Unknown
+from harness.model.outcome import Abort, Outcomes, Par, Unknown, abort_class
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_NAA, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
     REGIME_EL20, TCR2_A2, TCR_A1, TCR_AS, TCR_DS,
@@ -111,7 +117,7 @@ from harness.model.stage2 import (
     s2_translate, s2_walk,
 )
 from harness.model.walk import WalkFault, level_lsb, s1_start_level, s1_walk, va_is_out_of_range
-from harness.model.translate import leaf_attr
+from harness.model.translate import ACCESS_KINDS, MASK64, branch_addr, leaf_attr
 from harness import esr, par
 
 # The VA bits a TLBI by VA names (its operand holds VA[55:12]).
@@ -141,6 +147,10 @@ STALE_S2_RULE = ("a TLB may hold stage 2 and combined stage 1 and 2 entries of t
 S2_WALK_CACHE_RULE = ("a TLB may hold stage 2 table descriptors (walk caches) until an invalidation of all levels "
                       "removes them; TLBI IPAS2LE1 need not, so a walk may still go through the old next-level "
                       "table (J1.1.3.449 TLBIMatch, TLBIOp_IPAS2's level match; C5.5 TLBI IPAS2LE1)")
+CONFLICT_RULE = ("a lookup that several TLB entries of the address match (a translation table entry changed without "
+                 "the TLB maintenance it needs, so a TLB may hold an old copy beside another) may take a TLB "
+                 "conflict abort: fault status 0b110000, the lookup address, no access made (Arm ARM D8.17.1; "
+                 "D8.15.1.6 R_ZQNWZ: IMPLEMENTATION DEFINED whether it does, R_WJMZJ, R_QWTKL, I_DHRWD; K1.2.3)")
 UNSYNCED_RULE = ("a descriptor write is seen by walks only after a DSB, and a system register write or the "
                  "DSB's effect by later instructions only after an ISB (Arm ARM D8 'Ordering of translation "
                  "table walks', B2 'Context synchronization event')")
@@ -572,6 +582,62 @@ def cached_outcome(outcome, stage=None):
     return True
 
 
+# J1.1.3.449 TLBIMatch read the other way: the TLBRecords one lookup may match, when they differ (D8.17.1, D8.15.1.6 R_ZQNWZ)
+def may_conflict(va, held, walks):
+    """Whether a lookup of va may match several TLB entries that differ (D8.17.1: after a change without the
+    TLB maintenance it needs, "TLBs concurrently hold multiple different copies"; K1.2.3 for a register
+    value a TLB caches).  held: (outcomes, registers, memory) of each entry a TLB may hold for va (leaf
+    entries, and the leaf entries a walk through a cached table entry may make); walks: the same of each
+    walk an access may make now.  A copy is what an entry holds: its leaf descriptor (the Access flag
+    aside, which hardware updates in place) and the translation it gives this access; only what a TLB can
+    hold counts (cached_outcome: no Translation, Address size or Access flag fault), so a walk that makes
+    no entry adds none.  Two entries of one copy are one."""
+    # J1.1.4.75 AArch64.S1Walk's TLBRecord (its leaf) with the translation it gives
+    def copy(outcomes, regs, memory):
+        cached = frozenset(replace(o, updates=()) for o in outcomes if cached_outcome(o))
+        if not cached:
+            return None
+        try:
+            walk = leaf(regs, memory, va)
+        except WalkS2Uncertain:
+            walk = None
+        return cached, walk and replace(walk, desc=walk.desc & ~DESC_AF.mask, desc_pa=None)
+    held = {copy(*h) for h in held} - {None}
+    return bool(held) and len(held | {copy(*w) for w in walks} - {None}) >= 2
+
+
+# J1.1.2.4 AArch64.DataAbort / J1.1.2.6 AArch64.InstructionAbort / J1.1.3.11 AArch64.EncodePAR of a
+# Fault_TLBConflict FaultRecord (J1.3.4 EncodeLDFSC: 0b110000), D8.15.1.6
+def conflict_outcomes(regs, access, two_stage):
+    """The TLB conflict aborts a lookup of access may take (D8.15.1.6): FAR_ELx the lookup address (I_JYDXJ),
+    WnR the FaultRecord's write (NoFault: a write that does not read), ISV 0 (not a stage 2 fault).  An
+    AT S1E0* or S1E1* (of the EL1&0 regime, executed from EL1 here) reports it in PAR_EL1 (FST 0b110000);
+    any other AT never takes it (I_DHRWD).  Under two stages it is reported to EL1 or to EL2, IMPLEMENTATION
+    DEFINED (R_QWTKL; FEAT_BBML1's "changing the table or block or Contiguous bit" reported to EL2 only is
+    not told apart: see docs/model.md); taken to EL2 it is a Data or Instruction Abort from a lower EL whose
+    ISV the text leaves open (AArch64.InstructionSyndromeValid asks whether the fault is a stage 2 one), so
+    both are offered."""
+    acc = ACCESS_KINDS[access.op]
+    fsc = esr.fault_status("tlb_conflict", None)
+    if acc.at:
+        if access.op not in AT_OPS or regs.regime != REGIME_EL10:
+            return set()
+        at = {Par(value=fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS | par.PAR_DIRTYBIT.mask,
+                  rule=CONFLICT_RULE)}
+        # R_WJMZJ: on its stage 2 translation, a Data Abort to EL2 (CM = 1, WnR = 1, as its other aborts there).
+        return at | {Abort(ec=abort_class(False, 0), fsc=fsc, wnr=True, s1ptw=False, far=access.va & MASK64, stage=2,
+                           ipa=0, cm=True, rule=CONFLICT_RULE)} if two_stage else at
+    va = access.va & MASK64
+    if acc.fetch:
+        va = branch_addr(walk_params(regs, bool(va >> 55 & 1)), va)
+    el1 = Abort(ec=abort_class(acc.fetch, 0 if access.el == 0 else 1), fsc=fsc, wnr=acc.write and not acc.read,
+                s1ptw=False, far=va, rule=CONFLICT_RULE)
+    if not two_stage:
+        return {el1}
+    el2 = replace(el1, ec=abort_class(acc.fetch, 0), stage=2, ipa=0)
+    return {el1, el2} | ({replace(el2, syndrome=LS_SYNDROME[access.op])} if access.op in LS_SYNDROME else set())
+
+
 # J1.1.4.52 AArch64.FullTranslate through a TLB: the TLBRecords it may hold (D8.17)
 class Tlb:
     """The translation state of one run of a case's steps: the registers and
@@ -736,10 +802,9 @@ class Tlb:
         may go with it (_stage2_choices)."""
         self.s2_walk_cache_used = False
         # One access is translated in one context: a walk under the VMID of the registers it uses.
-        walked = [full_translate(r, m, access, s2=self._stage2_choices({current_vmid(r)}))
-                  for r in self.regs_seen for m in self.memories_seen]
-        fresh = [full_translate(r, m, access, s2=self._stage2_choices())
-                 for r in self.regs_seen for m in self.memories_seen]
+        sources = [(r, m) for r in self.regs_seen for m in self.memories_seen]
+        walked = [full_translate(r, m, access, s2=self._stage2_choices({current_vmid(r)})) for r, m in sources]
+        fresh = [full_translate(r, m, access, s2=self._stage2_choices()) for r, m in sources]
         # Stage 1 leaf entries and stage 2 leaf and table entries (_stage2_choices): stage 1 walk caches under
         # stage 2 are not modelled.
         # An entry whose translation gives nothing a TLB holds (it faults under the stage 2 it may
@@ -749,14 +814,19 @@ class Tlb:
         except WalkS2Uncertain as e:
             return Outcomes({Unknown(f"whether a TLB entry is usable reads IPA {e.args[0]:#x}, which the stage 2 "
                                      "translations a TLB may hold translate differently: not modelled")})
+        held_sources = [(r, e) for e, leaf_usable, _ in usable if leaf_usable
+                        for r in entry_registers(e.regs, self.regs_seen)]
         held = [{o for o in full_translate(r, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
-                 if cached_outcome(o, stage=1)}
-                for e, leaf_usable, _ in usable if leaf_usable
-                for r in entry_registers(e.regs, self.regs_seen)]
+                 if cached_outcome(o, stage=1)} for r, e in held_sources]
         everything = set().union(*walked, *held)
         unknown = [o for o in everything if isinstance(o, Unknown)]
         if unknown:
             return Outcomes({unknown[0]})
+        # Entries a TLB may hold: stage 1 ones, and stage 2 ones where a walk through them differs from a fresh one.
+        entries = [(h, r, e.memory) for h, (r, e) in zip(held, held_sources)] + \
+            [(w, r, m) for w, f, (r, m) in zip(walked, fresh, sources) if set(w) != set(f)]
+        conflict = conflict_outcomes(self.regs, access, two_stage=True) \
+            if may_conflict(access.va, entries, [(f, r, m) for f, (r, m) in zip(fresh, sources)]) else set()
         seen = set().union(*fresh)
         rules = [o.rule for o in walked if o.rule]
         if seen != set(now):
@@ -765,4 +835,6 @@ class Tlb:
             rules.append(STALE_S2_RULE)
         if self.s2_walk_cache_used:
             rules.append(S2_WALK_CACHE_RULE)
-        return Outcomes(everything, "; ".join(dict.fromkeys(rules)) or None)
+        if conflict:
+            rules.append(CONFLICT_RULE)
+        return Outcomes(everything | conflict, "; ".join(dict.fromkeys(rules)) or None)

@@ -6,7 +6,10 @@ terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
 from dataclasses import dataclass, replace
 
 from harness import esr, par
-from harness.ops import ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, LOADS, PAIRS, STORES
+from harness.ops import (
+    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, GCS_STORES, LOADS, PAIRS, RCPC_LOADS,
+    STORES, UNPRIVILEGED_OPS, atomic_ordering,
+)
 from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
     s1_decode_mem_attrs,
@@ -40,15 +43,19 @@ class Access:
 # CreateAccDescAcqRel, CreateAccDescExLDST, CreateAccDescAtomicOp): PSTATE.PAN applies to EL1's own
 # loads and stores and to AT S1E1RP/WP (accdesc.pan), never to fetches, AT S1E1R/W or S1E0*; to
 # LDTR/STTR it makes no difference (checked as EL0).  A pair (ispair) moves two registers; LDAR and
-# STLR are acqsc and relsc; LDXR exclusive, LDAXR exclusive and acqsc; an atomic reads and writes.
+# STLR are acqsc and relsc, LDAPR (FEAT_LRCPC) acqpc; LDXR exclusive, LDAXR exclusive and acqsc; an atomic
+# reads and writes, acqsc and relsc as its ordering (LDADDA, LDADDL, LDADDAL ...; CreateAccDescAtomicOp).
+# GCSSTR and GCSSTTR (J1.3.3 CreateAccDescGCS): AccessType_GCS writes, PAN not applied (NewAccDesc's pan),
+# GCSSTTR unprivileged (el0) as STTR.
 ACCESS_KINDS = {
     **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size, pan=True,
-                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, exclusive=op in EXCLUSIVE_LOADS)
+                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, acqpc=op in RCPC_LOADS,
+                      exclusive=op in EXCLUSIVE_LOADS)
        for op, size in LOADS.items() if op not in ATOMICS},
-    **{op: AccessKind(read=True, write=True, fetch=False, at=False, el0=False, size=size, pan=True, atomic=True)
-       for op, size in ATOMICS.items()},
-    **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op == "sttr64", size=size, pan=True,
-                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE)
+    **{op: AccessKind(read=True, write=True, fetch=False, at=False, el0=False, size=size, pan=True, atomic=True,
+                      ordered=any(atomic_ordering(op))) for op, size in ATOMICS.items()},
+    **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op in UNPRIVILEGED_OPS, size=size,
+                      pan=op not in GCS_STORES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, gcs=op in GCS_STORES)
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
     # AT S1E1A (FEAT_ATS1A; J1.3.3.278 CreateAccDescAT, ATAccess_Any): neither read nor write, so
@@ -88,6 +95,9 @@ ATOMIC_MMU_RULE = ("an atomic access to memory other than Normal Inner and Outer
                    "ConstrainUnpredictableBool(Unpredictable_Atomic_MMU_IMPDEF_FAULT) (AArch64.S1Translate, "
                    "AArch64.S2Translate)")
 FSC_UNSUPPORTED_ATOMIC = esr.fault_status("unsupported_atomic", None)     # EncodeLDFSC(Fault_Exclusive)
+GCS_MEMORY_RULE = ("a GCS data access to memory other than Normal Inner and Outer Write-Back Shareable: "
+                   "CONSTRAINED UNPREDICTABLE, a Data Abort for an unsupported access (DFSC 0x35) or the access made "
+                   "(D11.9 R_FFJDX; the list of memory types it permits is taken as this, the widest reading)")
 MIXED_PAGES_RULE = ("an access across a page boundary into another memory type (Normal, Device) or "
                     "Shareability: CONSTRAINED UNPREDICTABLE, each page's own attributes, an Alignment fault "
                     "caused by the memory type, or a NOP (K1.2.13)")
@@ -262,6 +272,8 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
                 checks.append(("permission", rule or alignment_rule, faults == DIRTY))
             elif acc.atomic and not wb_made:
                 checks += [("unsupported_atomic", ATOMIC_MMU_RULE, False), (None, ATOMIC_MMU_RULE, False)]
+            elif acc.gcs and not wb_made:
+                checks += [("unsupported_atomic", GCS_MEMORY_RULE, False), (None, GCS_MEMORY_RULE, False)]
             else:
                 checks.append((None, rule or alignment_rule, False))
     if len(checks) > 1:
@@ -311,7 +323,7 @@ def _abort(acc, el, far, piece, updates):
     else:
         wnr = acc.write and not acc.read
     return Abort(ec=abort_class(acc.fetch, el), fsc=piece.fsc, wnr=wnr, s1ptw=False, far=far, rule=piece.rule,
-                 updates=updates, outputs=piece.outputs, dirtybit=piece.dirtybit)
+                 updates=updates, outputs=piece.outputs, dirtybit=piece.dirtybit, gcs=acc.gcs)
 
 
 # J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT.  J1.3.5.4
@@ -364,8 +376,9 @@ def s1_translate(regs, memory, access):
     acc = ACCESS_KINDS[access.op]
     if access.el == 0:
         acc = replace(acc, el0=True)
-    elif access.op in ("ldtr64", "sttr64") and effective_nv1(regs):
-        # J1.1.3.98 AArch64.IsUnprivAccessPriv: at EL1 with EffectiveHCR_EL2_NVx()<1:0> = '11' LDTR/STTR are privileged.
+    elif access.op in UNPRIVILEGED_OPS and effective_nv1(regs):
+        # J1.1.3.98 AArch64.IsUnprivAccessPriv: at EL1 with EffectiveHCR_EL2_NVx()<1:0> = '11' LDTR/STTR (and
+        # GCSSTTR, C6.2.170) are privileged.
         acc = replace(acc, el0=False)
     va = access.va & MASK64
     params = walk_params(regs, bool(va >> 55 & 1))

@@ -1,0 +1,122 @@
+"""GCS data accesses in the model (FEAT_GCS: GCSSTR, GCSSTTR): the gcs permission alone
+(J1.1.4.26 AArch64.S1CheckPermissions's AccessType_GCS branch) for every PIR_ELx and PIRE0_ELx
+encoding, the direct scheme (no gcs permission, D11.5 I_MDFXL), the alignment check
+(J1.1.3.106 AArch64.UnalignedAccessFaults), the dirty state, the memory-type choice (D11.9
+R_FFJDX) and ESR_ELx whole (ISS2.GCS = 1, ISV = 0: J1.1.3.1 AArch64.FaultSyndrome, J1.1.3.2
+AArch64.InstructionSyndromeValid)."""
+import pytest
+
+from harness import esr
+from harness.model import Abort, Completes
+from harness.model.registers import SCTLR_A
+from harness.ops import EL0_OPS, LS_SYNDROME
+from harness.cases.validation import EL2_REFUSED_OPS, op_features
+from tests.test_model import PAGE, PAGE_DESC, VA, chain, memory, one, regs, translate
+from tests.test_model_indirect import MMFR1_HAFDBS, leaf, pie_regs
+
+GCS = 0b1001    # the only encoding with gcs (J1.1.4.30's table)
+ALIGNED = VA & ~7
+
+
+@pytest.mark.parametrize("encoding", range(16))
+def test_gcsstr_needs_the_gcs_permission_of_pir_whatever_else_it_grants(encoding):
+    words = chain(VA, leaf(3), 3)
+    r = pie_regs(pir=encoding << 4 * 3)
+    outcome = one(translate(r, memory(words), "gcsstr", ALIGNED, value=5))
+    if encoding == GCS:
+        assert isinstance(outcome, Completes), outcome
+    else:   # read/write encodings included: a GCS access never uses r or w
+        assert isinstance(outcome, Abort) and outcome.fault == ("permission", 3) and outcome.wnr, (bin(encoding), outcome)
+        assert outcome.gcs and not outcome.dirtybit
+
+
+@pytest.mark.parametrize("encoding", range(16))
+def test_gcssttr_at_el1_and_gcsstr_at_el0_need_pire0s_gcs(encoding):
+    words = chain(VA, leaf(5), 3)
+    r = pie_regs(pir=0, pire0=encoding << 4 * 5)
+    for op, el in (("gcssttr", 1), ("gcsstr", 0)):
+        outcome = one(translate(r, memory(words), op, ALIGNED, el=el))
+        assert isinstance(outcome, Completes) == (encoding == GCS), (op, el, bin(encoding))
+    # GCSSTR at EL1 sees PIR alone: nothing here.
+    assert isinstance(one(translate(r, memory(words), "gcsstr", ALIGNED)), Abort)
+
+
+def test_an_el0_gcs_location_el1_may_use_as_gcs_has_no_permission():
+    """pgcs with ugcs: every permission cleared (J1.1.4.30), so neither GCS store completes."""
+    words = chain(VA, leaf(2), 3)
+    r = pie_regs(pir=GCS << 8, pire0=GCS << 8)
+    assert isinstance(one(translate(r, memory(words), "gcsstr", ALIGNED)), Abort)
+    assert isinstance(one(translate(r, memory(words), "gcsstr", ALIGNED, el=0)), Abort)
+
+
+def test_pan_does_not_take_el1s_gcs_permission():
+    """PSTATE.PAN clears pr and pw where PIRE0 grants anything, never pgcs; and GCSSTR's
+    AccessDescriptor has no pan (D11.5 I_ZZMLZ)."""
+    words = chain(VA, leaf(1), 3)
+    r = pie_regs(pir=GCS << 4, pire0=0b0001 << 4, mmfr1=1 << 20)
+    assert isinstance(one(translate(r, memory(words), "gcsstr", ALIGNED, pan=True)), Completes)
+    assert isinstance(one(translate(r, memory(words), "load64", ALIGNED, pan=True)), Abort)
+
+
+def test_no_gcs_permission_under_the_direct_scheme():
+    words = chain(VA, PAGE | PAGE_DESC, 3)     # read/write at EL1 and EL0
+    for el in (1, 0):
+        outcome = one(translate(regs(), memory(words), "gcsstr", ALIGNED, el=el))
+        assert isinstance(outcome, Abort) and outcome.fault == ("permission", 3) and outcome.gcs
+    assert isinstance(one(translate(regs(), memory(words), "store64", ALIGNED)), Completes)
+
+
+@pytest.mark.parametrize("offset", [1, 2, 4, 6])
+def test_an_unaligned_gcs_store_always_takes_an_alignment_fault(offset):
+    """Whatever SCTLR_ELx.A says, and before the permission check: an EL1 GCS page or a page
+    without the gcs permission alike."""
+    words = chain(VA, leaf(3), 3)
+    for pir in (GCS << 12, 0b0101 << 12):
+        outcome = one(translate(pie_regs(pir=pir), memory(words), "gcsstr", ALIGNED + offset))
+        assert isinstance(outcome, Abort) and outcome.fault == ("alignment", None) and outcome.gcs and outcome.wnr
+    # An ordinary store there completes (SCTLR_EL1.A = 0), and faults only with A = 1.
+    assert isinstance(one(translate(pie_regs(pir=0b0101 << 12), memory(words), "store64", ALIGNED + offset)),
+                      Completes)
+    with_a = pie_regs(pir=GCS << 12, sctlr=regs().sctlr | SCTLR_A.mask)
+    assert one(translate(with_a, memory(words), "gcsstr", ALIGNED + offset)).fault == ("alignment", None)
+
+
+def test_a_gcs_store_to_a_clean_location_and_hardware_dirty_state():
+    clean = leaf(0, ndirty=True)
+    words = chain(VA, clean, 3)
+    slot = next(k for k, v in words.items() if v == clean)
+    fault = one(translate(pie_regs(pir=GCS), memory(words), "gcsstr", ALIGNED))
+    assert isinstance(fault, Abort) and fault.fault == ("permission", 3) and fault.dirtybit and fault.gcs
+    done = one(translate(pie_regs(pir=GCS, ha=True, hd=True, mmfr1=MMFR1_HAFDBS), memory(words), "gcsstr", ALIGNED))
+    assert isinstance(done, Completes) and done.updates == ((slot, clean, clean & ~(1 << 7)),)
+
+
+def test_a_gcs_abort_reports_iss2_gcs_and_no_instruction_syndrome():
+    words = chain(VA, leaf(3), 3)
+    for outcome in (one(translate(pie_regs(pir=0), memory(words), "gcsstr", ALIGNED)),
+                    one(translate(pie_regs(pir=0), memory(words), "gcsstr", ALIGNED + 4)),
+                    one(translate(pie_regs(pir=0), memory(chain(VA, 0, 3)), "gcsstr", ALIGNED))):
+        value = outcome.esr().value
+        assert esr.ESR_ISS2_GCS.get(value) == 1 and esr.ESR_ISS_ISV.get(value) == 0
+        assert esr.ESR_ISS2.get(value) == 1 << (esr.ESR_ISS2_GCS.shift - esr.ESR_ISS2.shift)
+    # An ordinary store's abort on the same page: GCS = 0.
+    store = one(translate(pie_regs(pir=GCS << 12), memory(words), "store64", ALIGNED))
+    assert esr.ESR_ISS2_GCS.get(store.esr().value) == 0
+    assert "gcsstr" not in LS_SYNDROME and "gcssttr" not in LS_SYNDROME
+
+
+def test_a_gcs_store_to_device_memory_may_abort_as_unsupported():
+    """D11.9 R_FFJDX: to memory other than Normal Write-Back, a Data Abort for an unsupported access
+    (DFSC 0x35) or the access made; ISS2.GCS = 1 on the abort."""
+    device = leaf(3) & ~(0b111 << 2)        # AttrIndx 0: the test MAIR's Device-nGnRnE
+    outcomes = translate(pie_regs(pir=GCS << 12), memory(chain(VA, device, 3)), "gcsstr", ALIGNED)
+    kinds = {type(o) for o in outcomes}
+    assert kinds == {Abort, Completes}, outcomes
+    abort = next(o for o in outcomes if isinstance(o, Abort))
+    assert abort.fsc == esr.fault_status("unsupported_atomic", None) and abort.gcs
+
+
+def test_the_gcs_stores_where_they_may_run():
+    assert op_features("gcsstr") == ("FEAT_GCS",) and op_features("gcssttr") == ("FEAT_GCS",)
+    assert "gcsstr" in EL0_OPS and "gcssttr" not in EL0_OPS       # GCSSTTR is EL1's unprivileged form
+    assert "gcssttr" in EL2_REFUSED_OPS and "gcsstr" not in EL2_REFUSED_OPS
