@@ -313,14 +313,14 @@ def _atomic_translated_as_a_read_first():
     write's fresh walk then a Translation fault with WnR = 1)."""
     original = stage2._stages      # beneath full_translate, whichever module calls it (predict, tlb)
 
-    def _stages(regs, memory, access, s2=None):
+    def _stages(regs, memory, access, s2=None, s1_tables=()):
         if access.op not in ATOMICS:
-            return original(regs, memory, access, s2)
-        read = original(regs, memory, replace(access, op="ldxr64"), s2)
+            return original(regs, memory, access, s2, s1_tables)
+        read = original(regs, memory, replace(access, op="ldxr64"), s2, s1_tables)
         aborts = {o for o in read if isinstance(o, Abort)}
         if read and len(aborts) == len(read):
             return read
-        atomic = original(regs, memory, access, s2)
+        atomic = original(regs, memory, access, s2, s1_tables)
         written = {replace(o, wnr=True) if isinstance(o, Abort) and o.wnr is False else o for o in atomic}
         return Outcomes(aborts | set(atomic) | written,
                         "; ".join(r for r in dict.fromkeys((read.rule, atomic.rule)) if r) or None)

@@ -7,12 +7,13 @@ from collections import Counter
 
 from harness.cases import (AT_OPS, AT_S12_OPS, AT_S1E2_OPS, DESC_WRITES, LOADS, RANGE_TLBI, S2_DESC_WRITES,
                            S2_TLBI_OPS, STORES, TLBI_EL2_OPS, TLBI_OPS)
-from harness.ops import ACQUIRE_RELEASE, ATOMICS, PAIRS
+from harness.ops import ACQUIRE_RELEASE, ATOMICS, GCS_STORES, PAIRS
 
 GROUPS = ("regime", "control", "stage 2", "step")
 REGIMES = {None: "EL1&0", "stage2": "EL1&0 under stage 2", "nvhe": "EL2 (E2H=0)", "vhe": "EL2&0 (E2H=TGE=1)"}
 CONTROLS = {"pan": "PSTATE.PAN", "span": None, "epan": "EPAN", "wxn": "WXN", "hpd0": "HPD0", "hpd1": "HPD1",
-            "e0pd0": "E0PD0", "e0pd1": "E0PD1", "ha": "HA", "hd": "HD", "asid16": "16-bit ASID", "a1": "A1"}
+            "e0pd0": "E0PD0", "e0pd1": "E0PD1", "ha": "HA", "hd": "HD", "asid16": "16-bit ASID", "a1": "A1",
+            "pie": "PIE", "aie": "AIE"}
 
 
 def _at_kind(op):
@@ -20,9 +21,9 @@ def _at_kind(op):
 
 
 # The kinds of step, the first whose ops hold the step's op naming it (a name or a function of the op);
-# an access at EL0 is named by _step_kind between the first four and the rest.
+# an access at EL0 is named by _step_kind between the first five and the rest.
 _ACCESS_KINDS = ((PAIRS, "LDP/STP"), (ATOMICS, "LSE atomic"), (("ldxr64", "ldaxr64"), "LDXR/LDAXR"),
-                 (ACQUIRE_RELEASE, "LDAR/STLR"))
+                 (GCS_STORES, "GCS store"), (ACQUIRE_RELEASE, "LDAR/STLR"))
 _KINDS = ((("ldtr64", "sttr64"), "LDTR/STTR"), (LOADS, "load"), (STORES, "store"), (("fetch",), "fetch"),
           (AT_OPS, _at_kind), (AT_S12_OPS, "AT S12E*"), (AT_S1E2_OPS, "AT S1E2"),
           (DESC_WRITES, "descriptor write"), (S2_DESC_WRITES, "stage 2 descriptor write"),
@@ -103,6 +104,8 @@ EXPECTED = {
                                     "stage 2 descriptor write", "DSB/ISB", "TLBI EL1", "TLBI EL1 by VA", "TLBI EL2",
                                     "TLBI stage 2", "ASID/TTBR switch", "VMID switch")},
     ("step", "AT S1E1xP"): "FEAT_PAN2", ("step", "TLBI range"): "FEAT_TLBIRANGE",
+    # The sid-only features (fuzz/frontier.py)
+    ("control", "PIE"): "FEAT_S1PIE", ("control", "AIE"): "FEAT_AIE", ("step", "GCS store"): "FEAT_GCS",
 }
 
 
