@@ -19,6 +19,7 @@ from harness.cases import (
     CaseError, tlbi_plain,
 )
 from harness.errors import HarnessError
+from harness.ops import STORES
 from harness.kdefs import kernel_header, read_constants
 
 CASE_H = read_constants(kernel_header("case.h"))
@@ -59,7 +60,7 @@ def _regime(c):
                     "raw_ttbr1": r.ttbr1 is not None, "wxn": r.wxn, "span0": not r.span, "epan": r.epan,
                     "pan": r.pan, "hpd0": r.hpd0, "hpd1": r.hpd1, "e0pd0": r.e0pd0, "e0pd1": r.e0pd1,
                     "as": r.asid16, "a1": r.a1, "el2": c.el2 == "nvhe", "el20": c.el2 == "vhe", "nv": r.nv,
-                    "nv1": r.nv1}, "REGIME")
+                    "nv1": r.nv1, "fnxs": r.fnxs}, "REGIME")
     return (r.tg0, r.tg1, r.t0sz, r.t1sz, r.ips, flags, r.ttbr1 or 0, r.mair, r.tcr2, r.pir, r.pire0, r.mair2)
 
 
@@ -112,8 +113,9 @@ def step_op(s):
 def _step(c, n, s):
     op, flags = step_op(s)
     value, mask = s.value, s.mask
-    if s.op == "stp64":
-        value, mask = s.value & (2**64 - 1), s.value >> 64     # the second register (kernel/case.h OP_STP64)
+    if s.op in STORES and STORES[s.op] == 16:
+        # the second register, or a Q register's high half (kernel/case.h OP_STP64, OP_VSTORE128)
+        value, mask = s.value & (2**64 - 1), s.value >> 64
     if s.fixup:
         # The retry's access is the step before it; this record carries the descriptor write.
         value, mask = declared.descriptor_write(c, s)

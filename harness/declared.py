@@ -26,7 +26,7 @@ from harness.model.memory import Memory, UnknownMemory
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_SPAN, SCTLR_WXN, TCR_A1, TCR_AS, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0,
     TCR_EPD1, TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_SH1, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1,
-    TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, HCR_E2H, HCR_NV, HCR_NV1, HCR_RW, HCR_TGE, Registers,
+    TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, HCR_E2H, HCR_NV, HCR_NV1, HCRX_FNXS, HCR_RW, HCR_TGE, Registers,
     REGIME_EL2, REGIME_EL20, SCTLR_EL2_RES1, TCR_EL2_DS, TCR_EL2_HA, TCR_EL2_HD, TCR_EL2_HPD, TCR_EL2_PS, TCR_EL2_RES1,
     TCR_EL2_SH0, TCR_EL2_T0SZ, TCR_EL2_TBI, TCR_EL2_TG0,
 )
@@ -593,8 +593,11 @@ def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
     el2 = {} if case.stage2 is None else dict(hcr=_hcr(case.stage2), vtcr=_vtcr(case.stage2), vttbr=vttbr,
                                               s2pir=case.stage2.s2pir)
     if r.nv or r.nv1:
-        # kernel/steps.c run_at_nested: HCR_EL2.NV/NV1 while each (AT) step runs, the case's only kind.
+        # kernel/steps.c set_nested: HCR_EL2.NV/NV1 while each step runs.
         el2 = dict(hcr=HCR_RW.mask | r.nv * HCR_NV.mask | r.nv1 * HCR_NV1.mask)
+    if r.fnxs:
+        # kernel/steps.c run_steps: HCRX_EL2.FnXS while the steps run.
+        el2["hcrx"] = HCRX_FNXS.mask
     return Registers(tcr=_tcr(r), mair=r.mair, sctlr=sctlr, ttbr0=ttbr0, ttbr1=ttbr1,
                      mmfr0=mmfr0, mmfr1=mmfr1, mmfr2=mmfr2, **el2, **extended)
 

@@ -31,6 +31,32 @@
 	access_probe \prefix, \exit, cas\order\()64, x2, cas\order x2, x1, [x0]
 .endm
 
+/*
+ * A SIMD&FP load or store of one register of `reg` (b, h, s, d or q), through v0: a load's register
+ * comes back in x0 (low half) and x1 (high half; 0 but for a Q register); a store's register is x1
+ * (low half) and x2 (high half).  A store's access is the probe's third instruction: a faulting one
+ * resumes at the exit.
+ */
+.macro vector_load prefix, exit, name, reg
+	.global \prefix\()\name
+	.type \prefix\()\name, %function
+\prefix\()\name:
+	ldr	\reg\()0, [x0]
+	fmov	x0, d0
+	mov	x1, v0.d[1]
+	\exit
+.endm
+
+.macro vector_store prefix, exit, name, reg
+	.global \prefix\()\name
+	.type \prefix\()\name, %function
+\prefix\()\name:
+	fmov	d0, x1
+	mov	v0.d[1], x2
+	str	\reg\()0, [x0]
+	\exit
+.endm
+
 .macro access_probes prefix, exit
 	access_probe \prefix, \exit, load8, x0, ldrb w0, [x0]
 	access_probe \prefix, \exit, load16, x0, ldrh w0, [x0]
@@ -49,10 +75,24 @@
 	access_probe \prefix, \exit, ldapr64, x0, ldapr x0, [x0]       /* FEAT_LRCPC */
 	access_probe \prefix, \exit, ldxr64, x0, ldxr x0, [x0]
 	access_probe \prefix, \exit, ldaxr64, x0, ldaxr x0, [x0]
+	access_probe \prefix, \exit, ldxp32, x0, ldxp w0, w1, [x0]
+	access_probe \prefix, \exit, ldxp64, x0, ldxp x0, x1, [x0]
+	access_probe \prefix, \exit, ldaxp64, x0, ldaxp x0, x1, [x0]
 	access_probe \prefix, \exit, gcsstr, x0, .inst GCSSTR_X1_X0    /* FEAT_GCS: GCSSTR x1, [x0] (C6.2.169; sysreg.h) */
 	/* FEAT_LSE, in each ordering: none, A (acquire), L (release), AL (both) */
 	access_atomics \prefix, \exit
 	access_atomics \prefix, \exit, a
 	access_atomics \prefix, \exit, l
 	access_atomics \prefix, \exit, al
+	/* SIMD&FP: LDR/STR of a B, H, S, D and Q register */
+	vector_load \prefix, \exit, vload8, b
+	vector_load \prefix, \exit, vload16, h
+	vector_load \prefix, \exit, vload32, s
+	vector_load \prefix, \exit, vload64, d
+	vector_load \prefix, \exit, vload128, q
+	vector_store \prefix, \exit, vstore8, b
+	vector_store \prefix, \exit, vstore16, h
+	vector_store \prefix, \exit, vstore32, s
+	vector_store \prefix, \exit, vstore64, d
+	vector_store \prefix, \exit, vstore128, q
 .endm

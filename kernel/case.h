@@ -77,6 +77,8 @@ struct blob_header {
 /* HCR_EL2.NV and NV1 (FEAT_NV) while each AT step runs at EL1 (steps.c: the case's only steps are AT's) */
 #define REGIME_NV           0x400000
 #define REGIME_NV1          0x800000
+/* HCRX_EL2.FnXS (FEAT_XS, FEAT_HCX) while the steps run: EL1's plain TLBIs act as their nXS forms */
+#define REGIME_FNXS         0x1000000
 
 /*
  * The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds
@@ -358,7 +360,26 @@ struct raw {
 #define OP_CASA64           105
 #define OP_CASL64           106
 #define OP_CASAL64          107
-#define OP_COUNT            108
+/*
+ * SIMD&FP loads and stores of one B, H, S, D or Q register (LDR/STR Bt ... Qt): a load's value
+ * the register's low bits (OP_VLOAD128: value, and value_hi its high half), a store's value
+ * (OP_VSTORE128: value, then mask the high half).
+ */
+#define OP_VLOAD8           108
+#define OP_VLOAD16          109
+#define OP_VLOAD32          110
+#define OP_VLOAD64          111
+#define OP_VLOAD128         112
+#define OP_VSTORE8          113
+#define OP_VSTORE16         114
+#define OP_VSTORE32         115
+#define OP_VSTORE64         116
+#define OP_VSTORE128        117
+/* Load-exclusive pairs (LDXP of two W or two X registers; LDAXP of X, with acquire), reported as OP_LDP32, OP_LDP64. */
+#define OP_LDXP32           118
+#define OP_LDXP64           119
+#define OP_LDAXP64          120
+#define OP_COUNT            121
 
 struct step {
 	u64 va, value;
@@ -391,6 +412,7 @@ struct regime {
 	bool epd0, epd1, tbi0, tbi1, ds, ha, hd, sctlr_a, kernel_high, raw_ttbr1, as, a1, el20;
 	bool wxn, span, epan, pan, hpd0, hpd1, e0pd0, e0pd1;   /* REGIME_* above (span: SCTLR_EL1.SPAN) */
 	bool nv, nv1;           /* REGIME_NV, REGIME_NV1 */
+	bool fnxs;              /* REGIME_FNXS */
 	bool el2;               /* REGIME_EL2: TCR_EL2/SCTLR_EL2/MAIR_EL2/TTBR0_EL2 at EL2 (tg0, t0sz, ips as PS, tbi0 as TBI, hpd0 as HPD) */
 	u64 ttbr1;
 	u64 mair;

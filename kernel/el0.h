@@ -12,6 +12,9 @@ void el0_ldp32(void), el0_ldp64(void), el0_stp32(void), el0_stp64(void), el0_lda
 void el0_ldxr64(void), el0_ldaxr64(void), el0_ldadd64(void), el0_swp64(void), el0_cas64(void);
 void el0_ldapr64(void), el0_ldadda64(void), el0_ldaddl64(void), el0_ldaddal64(void);
 void el0_swpa64(void), el0_swpl64(void), el0_swpal64(void), el0_casa64(void), el0_casl64(void), el0_casal64(void);
+void el0_vload8(void), el0_vload16(void), el0_vload32(void), el0_vload64(void), el0_vload128(void);
+void el0_vstore8(void), el0_vstore16(void), el0_vstore32(void), el0_vstore64(void), el0_vstore128(void);
+void el0_ldxp32(void), el0_ldxp64(void), el0_ldaxp64(void);
 void el0_gcsstr(void);
 void el0_fetch(void), selftest_hang_el0(void);
 

@@ -139,6 +139,7 @@ void el2_boot_traps(void)
 	bool gcs = ID_PFR1_GCS(read_sysreg(id_aa64pfr1_el1));
 	u64 hfgxtr = HFGXTR_N_EL1_REGS | (gcs ? HFGXTR_N_GCS_REGS : 0);
 
+	write_sysreg(CPTR_EL2_RES1, cptr_el2);
 	if (ID_MMFR1_HCX(read_sysreg(id_aa64mmfr1_el1)))
 		write_sysreg(HCRX_TCR2EN | HCRX_SCTLR2EN | (gcs ? HCRX_GCSEN : 0), HCRX_EL2);
 	if (ID_MMFR0_FGT(read_sysreg(id_aa64mmfr0_el1))) {
@@ -273,6 +274,11 @@ static bool hvc(struct frame *f)
 		isb();
 		tlbi_all(vmalle1);
 		dsb(ish);
+		break;
+	case HVC_SET_FNXS:
+		/* HCRX_EL2 is UNDEFINED without FEAT_HCX: there FnXS is not (the model takes it as set: a wider set). */
+		if (ID_MMFR1_HCX(read_sysreg(id_aa64mmfr1_el1)))
+			write_sysreg((read_sysreg(HCRX_EL2) & ~HCRX_FNXS) | (f->x[1] ? HCRX_FNXS : 0), HCRX_EL2);
 		break;
 	case HVC_ENTER_EL2:
 		f->spsr = SPSR_EL2T_MASKED;

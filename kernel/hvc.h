@@ -33,6 +33,8 @@
  * to EL1 synchronizes the change).
  */
 #define HVC_SET_NV          9
+/* x1 = HCRX_EL2.FnXS (FEAT_XS with FEAT_HCX), replacing it (the return to EL1 synchronizes the change) */
+#define HVC_SET_FNXS        10
 
 #ifndef __ASSEMBLER__
 struct hvc_result {

@@ -40,6 +40,9 @@ data_probe probe_ldar64, probe_stlr64;
 data_probe probe_ldxr64, probe_ldaxr64, probe_ldadd64, probe_swp64, probe_cas64;
 data_probe probe_ldapr64, probe_ldadda64, probe_ldaddl64, probe_ldaddal64, probe_swpa64, probe_swpl64, probe_swpal64;
 data_probe probe_casa64, probe_casl64, probe_casal64;
+data_probe probe_vload8, probe_vload16, probe_vload32, probe_vload64, probe_vload128;
+data_probe probe_vstore8, probe_vstore16, probe_vstore32, probe_vstore64, probe_vstore128;
+data_probe probe_ldxp32, probe_ldxp64, probe_ldaxp64;
 data_probe probe_gcsstr, probe_gcssttr;
 
 u64 probe_at_s1e1r(u64 va);

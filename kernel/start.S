@@ -50,6 +50,8 @@ _start:
 
 /* At the kernel's EL: in a +vhe boot VBAR_EL1 and SP_EL1 are VBAR_EL2 and SP_EL2 (E2H). */
 kernel_entry:
+	mov	x0, #CPACR_FPEN
+	msr	cpacr_el1, x0
 	adr	x0, vectors
 	msr	vbar_el1, x0
 	ldr	x0, =exception_stack_top

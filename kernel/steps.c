@@ -73,6 +73,19 @@ static const struct access_kind {
 	[OP_CASAL64] = { probe_casal64, el0_casal64, LOADS_VALUE },
 	[OP_GCSSTR] = { probe_gcsstr, el0_gcsstr, STORES },
 	[OP_GCSSTTR] = { probe_gcssttr, NULL, STORES },
+	[OP_VLOAD8] = { probe_vload8, el0_vload8, LOADS_VALUE },
+	[OP_VLOAD16] = { probe_vload16, el0_vload16, LOADS_VALUE },
+	[OP_VLOAD32] = { probe_vload32, el0_vload32, LOADS_VALUE },
+	[OP_VLOAD64] = { probe_vload64, el0_vload64, LOADS_VALUE },
+	[OP_VLOAD128] = { probe_vload128, el0_vload128, LOADS_PAIR64 },
+	[OP_VSTORE8] = { probe_vstore8, el0_vstore8, STORES },
+	[OP_VSTORE16] = { probe_vstore16, el0_vstore16, STORES },
+	[OP_VSTORE32] = { probe_vstore32, el0_vstore32, STORES },
+	[OP_VSTORE64] = { probe_vstore64, el0_vstore64, STORES },
+	[OP_VSTORE128] = { probe_vstore128, el0_vstore128, STORES },
+	[OP_LDXP32] = { probe_ldxp32, el0_ldxp32, LOADS_PAIR32 },
+	[OP_LDXP64] = { probe_ldxp64, el0_ldxp64, LOADS_PAIR64 },
+	[OP_LDAXP64] = { probe_ldaxp64, el0_ldaxp64, LOADS_PAIR64 },
 };
 
 static const struct access_kind *access_kind(u32 op)
@@ -86,11 +99,11 @@ static bool is_cas(u32 op)
 	return op == OP_CAS64 || (op >= OP_CASA64 && op <= OP_CASAL64);
 }
 
-/* The second register a probe takes: OP_STP64's (the step's mask field), a CAS's compare value (mask too),
- * OP_STP32's value's high half. */
+/* The second register a probe takes: OP_STP64's (the step's mask field), OP_VSTORE128's high half and a CAS's
+ * compare value (mask too), OP_STP32's value's high half. */
 static u64 second_register(const struct step *s)
 {
-	return s->op == OP_STP64 || is_cas(s->op) ? s->mask : s->value >> 32;
+	return s->op == OP_STP64 || s->op == OP_VSTORE128 || is_cas(s->op) ? s->mask : s->value >> 32;
 }
 
 /* The registers a data access leaves (nothing of a store's is reported). */
@@ -389,6 +402,11 @@ void run_steps(const void *arg)
 	/* Only cases that require FEAT_PAN set it (harness/cases/validation.py): PSTATE.PAN is UNDEFINED without it. */
 	if (run->regime->pan && !run->regime->nv1)
 		write_pan(SPSR_PAN);
+	/* HCRX_EL2.FnXS for these steps alone (harness/cases/validation.py: such a case runs under EL2). */
+	if (run->regime->fnxs)
+		hvc_call(HVC_SET_FNXS, 1, 0, 0, 0);
 	for (unsigned n = 0; n < run->n; n++)
 		run_step(run, n);
+	if (run->regime->fnxs)
+		hvc_call(HVC_SET_FNXS, 0, 0, 0, 0);
 }

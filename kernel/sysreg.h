@@ -127,6 +127,14 @@
 /* MAIR_EL1: one attribute byte per index */
 #define MAIR_ATTR(idx, attr) ((u64)(attr) << ((idx) * 8))
 
+/*
+ * CPACR_EL1.FPEN = 0b11: SIMD&FP instructions at EL1 and EL0 untrapped (the SIMD&FP load and store steps);
+ * in the EL2&0 regime CPTR_EL2 has this layout and the *_EL1 name.  CPTR_EL2 with HCR_EL2.E2H = 0: its RES1
+ * bits (13, 9, 7:0) and TFP (bit 10) 0, so EL2's own and EL1's SIMD&FP instructions are not trapped to EL2.
+ */
+#define CPACR_FPEN          (BIT(21) | BIT(20))
+#define CPTR_EL2_RES1       (BIT(13) | BIT(9) | 0xff)
+
 /* HCR_EL2 */
 #define HCR_VM              BIT(0)      /* stage 2 translation for EL1&0 */
 #define HCR_TGE             BIT(27)     /* trap general exceptions: EL0's exceptions go to EL2 */
@@ -218,6 +226,8 @@
 #define GCSCR_STREN         BIT(9)
 /* HCRX_EL2.GCSEn, bit 22: GCS not disabled at EL1 and EL0 by EL2 */
 #define HCRX_GCSEN          BIT(22)
+/* HCRX_EL2.FnXS, bit 3 (FEAT_XS): EL1's TLBIs without nXS behave as their nXS forms (D24.2.63) */
+#define HCRX_FNXS           BIT(3)
 /* HFGITR_EL2.nGCSSTR_EL1, bit 58 (FEAT_FGT): 0 traps EL1's GCSSTR and GCSSTTR to EL2 */
 #define HFGITR_NGCSSTR_EL1  BIT(58)
 /* ID_AA64PFR1_EL1.GCS, bits [47:44]: FEAT_GCS */

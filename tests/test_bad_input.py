@@ -125,6 +125,8 @@ BAD = [
      'steps = [ { do = "tlbi_vmalle1" } ]', "steps[0].do", "runs EL1's accesses, fetches and AT steps alone"),
     ("nv_with_an_el0_step", 'requires = ["FEAT_NV"]\nregime = { nv = true }\n'
      'steps = [ { do = "load64", va = 0x8000_0000, el = 0, expect = "ok" } ]', "steps[0].el", "runs its steps at EL1"),
+    ("fnxs_with_el2", 'requires = ["FEAT_XS"]\nel2 = "nvhe"\nregime = { fnxs = true }', "regime.fnxs",
+     "the steps run at EL1"),
     ("nv1_without_nv", 'requires = ["FEAT_NV", "FEAT_E2H0"]\nregime = { nv1 = true }\n'
      'steps = [ { do = "at_s1e1r", va = 0x8000_0000, expect = { pa = "frame0" } } ]', "regime.nv1", "NV1 without NV"),
     ("nv1_without_e2h0", 'requires = ["FEAT_NV"]\nregime = { nv = true, nv1 = true }\n'

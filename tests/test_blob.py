@@ -27,7 +27,7 @@ LAYOUT = read_constants(kernel_header("layout.h"))
 
 # The SCTLR_EL1, PSTATE, TCR_EL1 and HCR_EL2 controls of EL0, execute, PAN and nested cases, as struct
 # regime names them.
-REGIME_CONTROLS = ("wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1", "nv", "nv1")
+REGIME_CONTROLS = ("wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1", "nv", "nv1", "fnxs")
 
 
 class Regime(ctypes.Structure):
@@ -107,7 +107,7 @@ def test_every_case_reads_back_as_encoded(lib):
             assert c.steps[k].el == (1 if s.fixup else s.el)
             if s.op in DESC_WRITES or s.fixup:
                 assert (c.steps[k].value, c.steps[k].mask) == declared.descriptor_write(case, s, k)
-            elif s.op == "stp64":       # the second register in the mask field (kernel/case.h OP_STP64)
+            elif s.op in ("stp64", "vstore128"):     # the high 64 bits in the mask field (kernel/case.h)
                 assert c.steps[k].value | c.steps[k].mask << 64 == s.value
             elif s.s2_under is not None:
                 assert (c.steps[k].value, c.steps[k].mask) == (declared.under_vtcr(case, s), s.s2_under.vttbr_flip)

@@ -1,5 +1,6 @@
 """The model's access descriptor for each access kind the kernel issues beyond the single-register
-load and store (pairs, load-acquire/store-release, LDAPR, load-exclusive, FEAT_LSE atomics in each ordering): the alignment each is checked for (J1.1.3.112 Mem, J1.1.3.106
+load and store (pairs, load-acquire/store-release, LDAPR, load-exclusive, FEAT_LSE atomics in each ordering,
+SIMD&FP registers of each size): the alignment each is checked for (J1.1.3.112 Mem, J1.1.3.106
 AArch64.UnalignedAccessFaults), the memory-type branch (J1.1.4.29
 AArch64.S1HasAlignmentFaultDueToMemType, J1.1.4.37 its stage 2 twin) and the syndrome (ISV and the
 instruction syndrome: J1.1.3.2 AArch64.InstructionSyndromeValid, ESR_EL2.ISV in D24.2.46)."""
@@ -16,7 +17,7 @@ from harness.model.permissions import (
 from harness.model.registers import SCTLR_A, SCTLR_C, SCTLR_NAA
 from harness.model.stage2 import instruction_syndrome
 from harness.model.translate import ACCESS_KINDS, ATOMIC_MMU_RULE, FSC_UNSUPPORTED_ATOMIC
-from harness.ops import ATOMICS, CAS_OPS, LS_SYNDROME, atomic_ordering
+from harness.ops import ASIMD_LOADS, ASIMD_STORES, ATOMICS, CAS_OPS, LS_SYNDROME, atomic_ordering
 from tests.test_model import AF, DEVICE, PAGE, PAGE_DESC, SCTLR, SH_INNER, VA, chain, fault_of, memory, one, regs
 
 MMFR2_LSE2 = 0x1 << 32          # ID_AA64MMFR2_EL1.AT = 1: FEAT_LSE2
@@ -316,3 +317,80 @@ def test_an_ordered_atomic_needs_both_permissions_and_has_no_syndrome(op):
 ])
 def test_what_an_ordered_atomic_writes(op, old, value, compare, new):
     assert atomic_result(op, old, value, compare) == new
+
+
+# ------------------------------------------------------------------ SIMD&FP loads and stores (AccessType_ASIMD)
+
+SIMD_OPS = [*ASIMD_LOADS, *ASIMD_STORES]
+
+
+@pytest.mark.parametrize("op", SIMD_OPS)
+def test_a_simd_access_is_aligned_by_its_whole_size(op):
+    # Mem: alignment = size (no ispair); with SCTLR_ELx.A = 1 a Q register needs 16 bytes, a B register none.
+    size = (ASIMD_LOADS | ASIMD_STORES)[op]
+    kind = ACCESS_KINDS[op]
+    assert (kind.read, kind.write, kind.size, kind.alignment) == (op in ASIMD_LOADS, op in ASIMD_STORES, size, size)
+    assert isinstance(one(outcomes_of(op, BASE + 16, sctlr=SCTLR | SCTLR_A.mask)), Completes)
+    if size > 1:
+        outcome = one(outcomes_of(op, BASE + size // 2, sctlr=SCTLR | SCTLR_A.mask, mem=Memory()))
+        assert (fault_of(outcome), outcome.wnr) == (ALIGNMENT, op in ASIMD_STORES)
+
+
+@pytest.mark.parametrize("op", ["vload128", "vstore32"])
+def test_an_unaligned_simd_access_to_normal_memory_completes_and_to_device_memory_is_implementation_defined(op):
+    assert kinds(outcomes_of(op, BASE + 3)) == {"made"}
+    device = outcomes_of(op, BASE + 3, leaf=DEVICE_PAGE)
+    assert kinds(device) == {ALIGNMENT, "made"} and "Device location supports unaligned access" in device.rule
+    # FEAT_LSE2's rules are for ordered, exclusive and atomic accesses: a SIMD&FP one is none of them.
+    assert kinds(outcomes_of(op, BASE + 12, leaf=NORMAL_NC_PAGE, mmfr2=MMFR2_LSE2)) == {"made"}
+
+
+def test_simd_accesses_have_no_instruction_syndrome():
+    # D24.2.46 ESR_EL2.ISV: only loads and stores of a single general-purpose register.
+    fault = Abort(ec=0x24, fsc=0b000111, wnr=False, s1ptw=False, far=VA, rule="", stage=2, ipa=VA)
+    for op in SIMD_OPS:
+        assert op not in LS_SYNDROME
+        assert instruction_syndrome(regs(), Access(op, VA), fault).syndrome is None
+
+
+def test_a_simd_load_is_a_read_and_a_store_a_write():
+    read_only = PAGE | PAGE_DESC | 0b10 << 6            # AP = 0b10: EL1 read-only
+    assert isinstance(one(outcomes_of("vload128", BASE + 16, leaf=read_only)), Completes)
+    fault = one(outcomes_of("vstore8", BASE + 16, leaf=read_only))
+    assert (fault_of(fault), fault.wnr) == (("permission", 3), True)
+
+
+def test_a_q_register_across_a_page_moves_both_pieces():
+    words = chain(BASE, PAGE | PAGE_DESC, 3)
+    words.update(chain(BASE + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
+    done = one(outcomes_of("vload128", BASE + 0xFF8, mem=memory(words)))
+    assert done.spans == ((PAGE + 0xFF8, 8), (PAGE + 0x5000, 8))
+
+
+# ------------------------------------------------------------------ load-exclusive pairs (LDXP, LDAXP)
+
+@pytest.mark.parametrize("op,size", [("ldxp32", 8), ("ldxp64", 16), ("ldaxp64", 16)])
+def test_an_exclusive_pair_is_aligned_by_its_whole_access(op, size):
+    # Mem: ispair && exclusive: the whole size.  Without FEAT_LSE2 one register's alignment is not enough.
+    kind = ACCESS_KINDS[op]
+    assert (kind.pair, kind.exclusive, kind.size, kind.alignment, kind.ordered) == \
+        (True, True, size, size, op == "ldaxp64")
+    outcome = one(outcomes_of(op, BASE + size // 2, mem=Memory()))
+    assert (fault_of(outcome), outcome.wnr, outcome.rule) == (ALIGNMENT, False, ATOMIC_NO_LSE2_RULE)
+    assert isinstance(one(outcomes_of(op, BASE + size)), Completes)
+
+
+def test_an_exclusive_pair_with_lse2_follows_mem_single_granule():
+    assert kinds(outcomes_of("ldxp32", BASE + 4, mmfr2=MMFR2_LSE2)) == {"made"}
+    across_16 = outcomes_of("ldxp64", BASE + 8, mmfr2=MMFR2_LSE2)
+    assert kinds(across_16) == {ALIGNMENT, "made"} and ATOMIC_16_RULE in across_16.rule
+    words = chain(BASE, PAGE | PAGE_DESC, 3)
+    words.update(chain(BASE + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
+    assert kinds(outcomes_of("ldxp64", BASE + 0xFF8, mmfr2=MMFR2_LSE2, mem=memory(words))) == {ALIGNMENT}
+
+
+def test_an_exclusive_pair_has_no_instruction_syndrome():
+    fault = Abort(ec=0x24, fsc=0b000111, wnr=False, s1ptw=False, far=VA, rule="", stage=2, ipa=VA)
+    for op in ("ldxp32", "ldxp64", "ldaxp64"):
+        assert op not in LS_SYNDROME
+        assert instruction_syndrome(regs(), Access(op, VA), fault).syndrome is None

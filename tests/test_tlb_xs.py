@@ -13,13 +13,14 @@ from tests.test_tlb import MAX, S2_CASE
 A, B = 0xAAAA, 0xBBBB
 
 
-def _case(tmp_path, mem, steps, requires='["FEAT_XS"]'):
+def _case(tmp_path, mem, steps, requires='["FEAT_XS"]', regime="{}"):
     """0x8000_0000 mapped to frame A as `mem`, remapped to frame B, then `steps`, and a load of it."""
     path = tmp_path / "xs.toml"
     path.write_text(f'''feature = "xs tests"
 [case.c]
 summary = "s"
 requires = {requires}
+regime = {regime}
 map = [
   {{ va = 0x8010_0000, to = "frame_a", level = 3 }},
   {{ va = 0x8010_1000, to = "frame_b", level = 3 }},
@@ -90,3 +91,22 @@ def test_a_stage_2_entry_s_xs_attribute_is_not_fnxs(tmp_path, maintenance, seen)
                     + '  { do = "isb" },\n  { do = "load64", va = 0x8000_0000, expect = { value = 0xbbbb } },\n]\n')
     assert {o.value for o in predict_case(load_file(path)[0], MAX)[-1] if isinstance(o, Completes)} == seen
 
+
+
+@pytest.mark.parametrize("mem, tlbi, seen", [
+    ("normal", '{ do = "tlbi_vae1", va = 0x8000_0000 }', {B}),           # XS = 0: removed whatever FnXS
+    ("normal_nc", '{ do = "tlbi_vae1", va = 0x8000_0000 }', {A, B}),     # XS = 1: the plain form is nXS now
+    ("normal_nc", '{ do = "tlbi_vmalle1is" }', {A, B}),
+    ("device_ngnre", '{ do = "tlbi_vaale1", va = 0x8000_0000 }', {A, B}),
+])
+def test_hcrx_fnxs_makes_el1s_plain_tlbis_their_nxs_forms(tmp_path, mem, tlbi, seen):
+    """HCRX_EL2.FnXS = 1 (D24.2.63; C5.5's TLBI pseudocode: TLBI_ExcludeXS): a plain TLBI at EL1 may leave an
+    entry whose XS attribute is 1; without FnXS the same TLBI removes it."""
+    assert last_load(_case(tmp_path, mem, [tlbi, '{ do = "dsb" }'], regime="{ fnxs = true }")) == seen
+    assert last_load(_case(tmp_path, mem, [tlbi, '{ do = "dsb" }'])) == {B}
+
+
+def test_fnxs_is_a_regime_key_needing_feat_xs_and_el1_steps(tmp_path):
+    assert _case(tmp_path, "normal", [], regime="{ fnxs = true }").boot == "stage2"      # FnXS needs EL2
+    with pytest.raises(CaseError, match="needs FEAT_XS"):
+        _case(tmp_path, "normal", [], requires="[]", regime="{ fnxs = true }")

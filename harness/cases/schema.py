@@ -70,6 +70,8 @@ class Regime:
     # HCR_EL2.NV, NV1 (FEAT_NV) while each AT step runs (kernel/steps.c run_at_nested); the case needs EL2.
     nv: bool = False
     nv1: bool = False
+    # HCRX_EL2.FnXS (FEAT_XS, FEAT_HCX) while the steps run (kernel/steps.c run_steps); the case needs EL2.
+    fnxs: bool = False
     # PIR_ELx and PIRE0_ELx (FEAT_S1PIE) whole, the kernel's own PI indices' included (kernel_pi)
     pir: int = 0
     pire0: int = 0
@@ -288,7 +290,8 @@ class Case:
         """The boot mode the case runs in (harness.qemu.BOOT_MODES): its boot's cases all share it."""
         if self.el2 == "vhe":
             return "vhe"
-        nested = self.regime.nv or self.regime.nv1       # HCR_EL2.NV/NV1: EL2 owns them
+        # HCR_EL2.NV/NV1 and HCRX_EL2.FnXS: EL2 owns them (FnXS's Effective value is 0 without EL2)
+        nested = self.regime.nv or self.regime.nv1 or self.regime.fnxs
         return "stage2" if self.stage2 is not None or self.el2 is not None or nested else "el1"
 
     @property
@@ -312,7 +315,7 @@ CASE_KEYS = {"summary", "regime", "matrix", "map", "tables", "raw", "steps", "re
              "stage2", "s2map", "s2raw", "el2"}
 REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
                "ttbr1", "mair", "wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1",
-               "asid16", "a1", *TCR2_FIELDS, "nv", "nv1", "pir", "pire0", "mair2"}
+               "asid16", "a1", *TCR2_FIELDS, "nv", "nv1", "fnxs", "pir", "pire0", "mair2"}
 STAGE2_KEYS = {"granule", "t0sz", "sl0", "sl2", "ps", "ds", "fwb", "ha", "hd", "vs", "vmid", "s2pie", "s2pir"}
 S2MAP_KEYS = {"ipa", "to", "level", "memattr", "s2ap", "sh", "xn", "af", "contig", "dbm"}
 MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm", "space"}

@@ -25,7 +25,7 @@ REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "
                    "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16",
                    "pie": "FEAT_S1PIE", "pir": "FEAT_S1PIE", "pire0": "FEAT_S1PIE", "aie": "FEAT_AIE",
                    "mair2": "FEAT_AIE", "a2": "FEAT_ASID2", "fng0": "FEAT_ASID2", "fng1": "FEAT_ASID2",
-                   "nv": "FEAT_NV", "nv1": "FEAT_NV"}
+                   "nv": "FEAT_NV", "nv1": "FEAT_NV", "fnxs": "FEAT_XS"}
 OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", "at_s1e1a": "FEAT_ATS1A", "at_s1e2a": "FEAT_ATS1A",
                **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI},
                **{op: "FEAT_XS" for op in NXS_TLBI}, **{op: "FEAT_LSE" for op in ATOMICS},
@@ -94,11 +94,6 @@ def build_case(path, name, body, defaults, params, bugs, feature):
         if stage2 is not None and step.fixup:
             raise CaseError(path, "a fix-up under stage 2 is not supported: kernel/fixup.c repairs stage 1 "
                             "faults taken to EL1", name, f"steps[{i}].fixup")
-        if stage2 is not None and step.op == "link":
-            raise CaseError(path, "link under stage 2 is not supported: the TLB model holds no stage 1 walk-cache "
-                            "entries under stage 2, which a changed stage 1 table descriptor needs (s2_link, "
-                            "stage 2's, is supported)",
-                            name, f"steps[{i}]")
         if stage2 is None and step.op in STAGE2_MAINT_OPS:
             raise CaseError(path, f"{step.op} changes stage 2 or is EL2's: it needs a [stage2] table", name,
                             f"steps[{i}]")
@@ -131,6 +126,9 @@ def build_case(path, name, body, defaults, params, bugs, feature):
     _check_feature_use(path, name, regime, steps, requires)
     if regime.nv or regime.nv1:
         _check_nested(path, name, regime, stage2, el2, steps, requires)
+    if regime.fnxs and el2 is not None:
+        raise CaseError(path, "HCRX_EL2.FnXS changes the TLBIs EL1 executes: the steps run at EL1 (no el2)", name,
+                        "regime.fnxs")
     for key, features in STAGE2_FEATURES.items():
         if stage2 is not None and getattr(stage2, key) and not set(features) & set(requires):
             raise CaseError(path, f"{key} needs {features[-1]}: add requires = [\"{features[-1]}\"]", name,

@@ -87,6 +87,8 @@ HCR_E2H = Field(34, 1)
 # HCR_EL2.NV, NV1 (FEAT_NV; D24.2.62): with both, EL1&0's stage 1 reads its descriptors as EL2's
 HCR_NV = Field(42, 1)
 HCR_NV1 = Field(43, 1)
+# HCRX_EL2.FnXS (FEAT_XS with FEAT_HCX; D24.2.63): EL1's TLBIs without nXS act as their nXS forms
+HCRX_FNXS = Field(3, 1)
 
 # TTBRn_EL1: BADDR[47:1]; with a 52-bit descriptor format BADDR[51:48] sit in bits[5:2].
 TTBR_BADDR = Field(1, 47)
@@ -145,6 +147,7 @@ class Registers:
     pire0: int = 0
     mair2: int = 0
     s2pir: int = 0
+    hcrx: int = 0           # HCRX_EL2 (FEAT_HCX): FnXS, the one field the model reads
 
 
 # J1.1.4.82 AArch64.GetS1TTWParams's S1TTWParams (the fields the model reads)

@@ -56,8 +56,8 @@ B2 on DSB and ISB).  The rules the model keeps:
   0b0000dd01), taken as the combined entry's too (stage 2 can only clear it:
   S2CombineS1MemAttrs, FnXS); a stage 2 entry's is NOT its FnXS bit; a
   walk-cache entry has none the architecture names, so it may survive too.
-  HCRX_EL2.FnXS (plain TLBIs at EL1 made nXS) is not modelled: the kernel
-  leaves it 0.
+  With HCRX_EL2.FnXS a plain TLBI executed at EL1 is its nXS form (C5.5's
+  TLBI pseudocode: TLBI_ExcludeXS when FnXS is 1), so the same may survive it.
 
 With stage 2 (Arm ARM D8.17 "TLB maintenance", D8.17.5.4 its scope,
 D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
@@ -85,7 +85,10 @@ D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
   through one reads the levels below from memory.  RIPAS2LE1 leaves them as
   IPAS2LE1 does (C5.5.24 "from the leaf level"; the ASL's TLBIOp_RIPAS2 has
   no level term: the prose is taken, as for the TTL hint).  Stage 1 walk-cache
-  entries under stage 2 are not modelled (a stage 1 `link` is refused there).
+  entries are held under stage 2 too (review D22(b)): the table descriptors a
+  stage 1 walk read, by IPA, as they were; a walk through one goes on from the
+  level below through stage 2 as it is now (and the stage 2 entries of its VMID
+  a TLB may hold), under the registers of the entry's ASID and VMID.
 
 Where a TLB may hold two different copies of an address's translation (an entry
 beside another entry or a new walk's, each holding something a TLB holds), a
@@ -108,7 +111,7 @@ from harness.model.descriptors import DESC_AF, DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown, abort_class
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_NAA, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
-    REGIME_EL20, TCR2_A2, TCR_A1, TCR_AS, TCR_DS,
+    REGIME_EL20, TCR2_A2, TCR_A1, TCR_AS, TCR_DS, HCRX_FNXS,
     TCR_EL2_DS, TTBR_ASID, el_is_in_host,
     walk_params,
 )
@@ -186,15 +189,16 @@ def current_vmid(regs):
 
 
 # J1.1.4.75 AArch64.S1Walk: the leaf of a walk without fault
-def leaf(regs, memory, va):
+def leaf(regs, memory, va, s1_tables=()):
     """The leaf (WalkState) a walk of va finds from regs and memory, or None when
     it faults before one (so no TLB entry of va can come from them).  Under
-    stage 2 the walk reads its tables through stage 2's walk of the same memory."""
+    stage 2 the walk reads its tables through stage 2's walk of the same memory
+    (but s1_tables: the stage 1 walk-cache descriptors it goes through)."""
     params = walk_params(regs, bool(va >> 55 & 1))
     if va_is_out_of_range(va, params, False):
         return None
     try:
-        walk = s1_walk(params, s1_walk_memory(regs, memory), va, params.txsz)
+        walk = s1_walk(params, s1_walk_memory(regs, memory, s1_tables), va, params.txsz)
     except WalkFaultedAtStage2:
         return None
     return None if isinstance(walk, WalkFault) else walk
@@ -348,13 +352,17 @@ class Invalidation:
                                 stage2=True)
         return replace(Invalidation._of_stage1(op, xt, regs), vmid=vmid)
 
-    # J1.1.3.449 TLBIMatch's last term, `tlbi.attr == TLBI_ExcludeXS && tlb_entry.context.xs == '1'`
+    # J1.1.3.449 TLBIMatch's last term, `tlbi.attr == TLBI_ExcludeXS && tlb_entry.context.xs == '1'`; C5.5's TLBI
+    # pseudocode (TLBI VAE1 ...: TLBI_ExcludeXS where IsHCRXEL2Enabled() and HCRX_EL2.FnXS is 1)
     @staticmethod
     def of(op, xt, regs):
-        """Invalidation._of, marked for an nXS form (FEAT_XS; TLBI VAE1NXS ...): C5.5 and D8.17.5 leave it
-        IMPLEMENTATION SPECIFIC whether such a TLBI removes entries whose XS attribute is 1 (the ASL's
-        TLBIMatch does not), so such an entry may survive it."""
-        return replace(Invalidation._of(op, xt, regs), exclude_xs=op in NXS_TLBI)
+        """Invalidation._of, marked for an nXS form (FEAT_XS; TLBI VAE1NXS ...), and for EL1's plain forms
+        executed at EL1 with HCRX_EL2.FnXS = 1 (regs.hcrx): C5.5 and D8.17.5 leave it IMPLEMENTATION SPECIFIC
+        whether such a TLBI removes entries whose XS attribute is 1 (the ASL's TLBIMatch does not), so such
+        an entry may survive it.  EL2's TLBIs (executed at EL2) are not affected by FnXS."""
+        at_el1 = regs.regime == REGIME_EL10 and op in TLBI_OPS and op not in TLBI_EL2_OPS
+        fnxs = at_el1 and bool(HCRX_FNXS.get(regs.hcrx))
+        return replace(Invalidation._of(op, xt, regs), exclude_xs=op in NXS_TLBI or fnxs)
 
     # J1.1.3.431 AArch64.TLBI_ASID, J1.1.3.436/437 _RVA/_RVAA, J1.1.3.438/439 _VA/_VAA, J1.1.3.440 _VMALL
     @staticmethod
@@ -586,19 +594,20 @@ def cached_outcome(outcome, stage=None):
 def may_conflict(va, held, walks):
     """Whether a lookup of va may match several TLB entries that differ (D8.17.1: after a change without the
     TLB maintenance it needs, "TLBs concurrently hold multiple different copies"; K1.2.3 for a register
-    value a TLB caches).  held: (outcomes, registers, memory) of each entry a TLB may hold for va (leaf
+    value a TLB caches).  held: (outcomes, registers, memory[, stage 1 walk-cache descriptors under
+    stage 2]) of each entry a TLB may hold for va (leaf
     entries, and the leaf entries a walk through a cached table entry may make); walks: the same of each
     walk an access may make now.  A copy is what an entry holds: its leaf descriptor (the Access flag
     aside, which hardware updates in place) and the translation it gives this access; only what a TLB can
     hold counts (cached_outcome: no Translation, Address size or Access flag fault), so a walk that makes
     no entry adds none.  Two entries of one copy are one."""
     # J1.1.4.75 AArch64.S1Walk's TLBRecord (its leaf) with the translation it gives
-    def copy(outcomes, regs, memory):
+    def copy(outcomes, regs, memory, s1_tables=()):
         cached = frozenset(replace(o, updates=()) for o in outcomes if cached_outcome(o))
         if not cached:
             return None
         try:
-            walk = leaf(regs, memory, va)
+            walk = leaf(regs, memory, va, s1_tables)
         except WalkS2Uncertain:
             walk = None
         return cached, walk and replace(walk, desc=walk.desc & ~DESC_AF.mask, desc_pa=None)
@@ -630,8 +639,9 @@ def conflict_outcomes(regs, access, two_stage):
     va = access.va & MASK64
     if acc.fetch:
         va = branch_addr(walk_params(regs, bool(va >> 55 & 1)), va)
+    # A GCS data access's: ISS2.GCS = 1 (J1.1.3.1 AArch64.FaultSyndrome, whatever the fault).
     el1 = Abort(ec=abort_class(acc.fetch, 0 if access.el == 0 else 1), fsc=fsc, wnr=acc.write and not acc.read,
-                s1ptw=False, far=va, rule=CONFLICT_RULE)
+                s1ptw=False, far=va, rule=CONFLICT_RULE, gcs=acc.gcs)
     if not two_stage:
         return {el1}
     el2 = replace(el1, ec=abort_class(acc.fetch, 0), stage=2, ipa=0)
@@ -805,8 +815,7 @@ class Tlb:
         sources = [(r, m) for r in self.regs_seen for m in self.memories_seen]
         walked = [full_translate(r, m, access, s2=self._stage2_choices({current_vmid(r)})) for r, m in sources]
         fresh = [full_translate(r, m, access, s2=self._stage2_choices()) for r, m in sources]
-        # Stage 1 leaf entries and stage 2 leaf and table entries (_stage2_choices): stage 1 walk caches under
-        # stage 2 are not modelled.
+        # Stage 1 leaf and table entries (below), stage 2 leaf and table entries (_stage2_choices).
         # An entry whose translation gives nothing a TLB holds (it faults under the stage 2 it may
         # combine with now) supplies no outcome.
         try:
@@ -818,21 +827,34 @@ class Tlb:
                         for r in entry_registers(e.regs, self.regs_seen)]
         held = [{o for o in full_translate(r, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
                  if cached_outcome(o, stage=1)} for r, e in held_sources]
-        everything = set().union(*walked, *held)
+        # Stage 1 walk-cache entries (review D22(b)): a walk through an entry's cached table descriptors as they
+        # were (IPA and descriptor), from its TTBRs, under the registers now of its ASID and VMID, the levels
+        # below read now through stage 2 (and the stage 2 entries of that VMID a TLB may hold).
+        upper = bool(access.va >> 55 & 1)
+        through_sources = [(replace(r, ttbr0=e.regs.ttbr0, ttbr1=e.regs.ttbr1), m, tuple(cached))
+                           for e, _, tables in usable for cached in tables for r in self.regs_seen
+                           if current_asid(r, upper) == e.asid(upper) and current_vmid(r) == e.vmid
+                           for m in self.memories_seen]
+        through = [full_translate(r, m, access, s2=self._stage2_choices({current_vmid(r)}), s1_tables=cached)
+                   for r, m, cached in through_sources]
+        everything = set().union(*walked, *held, *through)
         unknown = [o for o in everything if isinstance(o, Unknown)]
         if unknown:
             return Outcomes({unknown[0]})
         # Entries a TLB may hold: stage 1 ones, and stage 2 ones where a walk through them differs from a fresh one.
         entries = [(h, r, e.memory) for h, (r, e) in zip(held, held_sources)] + \
-            [(w, r, m) for w, f, (r, m) in zip(walked, fresh, sources) if set(w) != set(f)]
+            [(w, r, m) for w, f, (r, m) in zip(walked, fresh, sources) if set(w) != set(f)] + \
+            [(t, r, m, cached) for t, (r, m, cached) in zip(through, through_sources)]
         conflict = conflict_outcomes(self.regs, access, two_stage=True) \
             if may_conflict(access.va, entries, [(f, r, m) for f, (r, m) in zip(fresh, sources)]) else set()
         seen = set().union(*fresh)
         rules = [o.rule for o in walked if o.rule]
         if seen != set(now):
             rules.append(UNSYNCED_RULE)
-        if everything != seen:
+        if set().union(*walked, *held) != seen:
             rules.append(STALE_S2_RULE)
+        if set().union(*through) - set().union(*walked, *held):
+            rules.append(WALK_CACHE_RULE)
         if self.s2_walk_cache_used:
             rules.append(S2_WALK_CACHE_RULE)
         if conflict:
