@@ -18,7 +18,7 @@ import contextlib
 import itertools
 import signal
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from unittest import mock
 
@@ -322,20 +322,6 @@ def _atomic_translated_as_a_read_first():
     return [(stage2, "_stages", _stages), (predict_module, "_access_outcomes", _access_outcomes)]
 
 
-def _ipa_size_above_ps_faults():
-    """AArch64.S2Translate, but an IPA size (VTCR_EL2.T0SZ) above the output size VTCR_EL2.PS gives
-    is taken as a misprogrammed stage 2: every stage 2 translation a Translation fault at level 0,
-    before AArch64.S2Walk's Address size check of the start table (M.a.a bounds the IPA size by
-    the implemented PA size, D8.1.10, never by PS)."""
-    original = stage2.s2_walk
-
-    def s2_walk(params, memory, ipa, start_bits=None):
-        if 64 - params.t0sz > params.oasize:
-            return stage2.S2Fault(esr.fault_status("translation", 0), ipa, "QEMU: the IPA size above VTCR_EL2.PS")
-        return original(params, memory, ipa, start_bits)
-    return [(stage2, "s2_walk", s2_walk)]
-
-
 def _reserved_shareability_reported():
     """DecodeShareability, but SH[1:0] = 0b01 kept as it is (not one of the valid values), and
     PAR_EL1.SH then reporting 0b01."""
@@ -425,29 +411,56 @@ def _fwb_memattr_0100_as_device():
     return [(stage2, "s2_apply_fwb_mem_attrs", s2_apply_fwb_mem_attrs)]
 
 
+@dataclass(frozen=True)
+class _RefusedS2Params(stage2.S2Params):
+    """A stage 2 geometry QEMU 7.2.22 refuses (_s2_geometry_bounded_by_ps): every walk under it faults."""
+
+
 def _s2_geometry_bounded_by_ps():
     """AArch64.S2Translate's checks of VTCR_EL2 before the walk (J1.1.4.40 AArch64.S2InvalidSL, J1.1.4.38
-    AArch64.S2InconsistentSL, the IPA bound of T0SZ alone), but as QEMU 7.2.22 makes them: it also faults
-    every stage 2 walk at level 0 where the IPA size (64 - T0SZ) or the start level's least PA size (4K
+    AArch64.S2InconsistentSL, the IPA bound of T0SZ alone: D8.1.10 bounds the IPA size by the implemented PA
+    size, never by VTCR_EL2.PS), but as QEMU 7.2.22 makes them: it also faults every stage 2 translation at
+    level 0 (a Translation fault) where the IPA size (64 - T0SZ) or the start level's least PA size (4K
     level 0: 44 bits, level -1: 52; 16K and 64K level 1: 42 and 44) is above VTCR_EL2.PS, where the walk
     starts at level -1 with an IPA below 52 bits (T0SZ 13 to 15), and for the 16K granule's SL0 = 3
-    (level 0, DS).  The kernel's own instruction fetch (its code at IPA = PA) faults first: the case stops
-    with the kernel's exception record before its first step (KernelFaultsAtStage2).  (s2_ipa_above_ps is the first of
-    these checks as an AT S12E1R under such a VTCR_EL2 alone sees it, cases/s2_geometry.toml.)"""
+    (level 0, DS).  Under the case's own stage 2 the kernel's instruction fetch (its code at IPA = PA)
+    faults first: the case stops with the kernel's exception record before its first step
+    (KernelFaultsAtStage2).  Under an AT S12's own VTCR_EL2 (`under`, kernel/el2.c at_s12_under) it is the
+    AT's: the stage 2 translation of its stage 1 walk's first read, PAR_EL1 with F = 1, S = 1, PTW = 1."""
     original = stage2.s2_params
+    original_under = predict_module._under_outcomes
+    under = []          # whether an AT's own VTCR_EL2 is being translated (_under_outcomes)
+
+    def refused(params, vtcr):
+        sl0, sl2 = stage2.VTCR_SL0.get(vtcr), params.granule == 12 and params.start == -1
+        ps_bits, ipa_bits = IPS_BITS.get(stage2.VTCR_PS.get(vtcr), 52), 64 - params.t0sz
+        return (ipa_bits > ps_bits or (geometry.s2_sl_min_pa_bits(params.granule, sl0, sl2) or 0) > ps_bits
+                or params.start == -1 and ipa_bits < 52 or params.granule == 14 and sl0 == 3)
 
     def s2_params(regs):
         params = original(regs)
-        if params is None or params.bad_sl:
+        if params is None or params.bad_sl or not refused(params, regs.vtcr):
             return params
-        vtcr = regs.vtcr
-        sl0, sl2 = stage2.VTCR_SL0.get(vtcr), params.granule == 12 and params.start == -1
-        ps_bits, ipa_bits = IPS_BITS.get(stage2.VTCR_PS.get(vtcr), 52), 64 - params.t0sz
-        if (ipa_bits > ps_bits or (geometry.s2_sl_min_pa_bits(params.granule, sl0, sl2) or 0) > ps_bits
-                or params.start == -1 and ipa_bits < 52 or params.granule == 14 and sl0 == 3):
-            raise KernelFaultsAtStage2("translation", 0)
-        return params
-    return [(module, "s2_params", s2_params) for module in (stage2, tlb, predict_module)]
+        if under:
+            return _RefusedS2Params(**{f.name: getattr(params, f.name) for f in fields(params) if f.init})
+        raise KernelFaultsAtStage2("translation", 0)
+
+    original_walk = stage2.s2_walk
+
+    def s2_walk(params, memory, ipa, start_bits=None):
+        if isinstance(params, _RefusedS2Params):
+            return stage2.S2Fault(esr.fault_status("translation", 0), ipa, "QEMU 7.2.22: a stage 2 geometry beyond "
+                                  "VTCR_EL2.PS")
+        return original_walk(params, memory, ipa, start_bits)
+
+    def _under_outcomes(case, step, tlb, access):
+        under.append(True)
+        try:
+            return original_under(case, step, tlb, access)
+        finally:
+            under.pop()
+    return [(module, "s2_params", s2_params) for module in (stage2, tlb, predict_module)] + \
+        [(stage2, "s2_walk", s2_walk), (predict_module, "_under_outcomes", _under_outcomes)]
 
 
 def _tlbi_for_el2_only(ops):
@@ -654,10 +667,6 @@ KNOWN_BUGS = (
              "faults every stage 2 walk at level 0 (the kernel's own fetch first) where the IPA size or the start "
              "level's least PA size is above VTCR_EL2.PS, from level -1 below a 52-bit IPA, and at 16K SL0 = 3",
              _s2_geometry_bounded_by_ps),
-    KnownBug("s2_ipa_above_ps", "cases/s2_geometry.toml",
-             "faults every stage 2 translation (Translation fault, level 0) where VTCR_EL2.T0SZ's IPA size is "
-             "above VTCR_EL2.PS's output size",
-             _ipa_size_above_ps_faults),
     KnownBug("at_s12_permission_abort", "cases/at_s12.toml",
              "aborts (SIGABRT, the whole run) on an AT S12* whose stage 2 translation gives a Permission fault",
              _at_s12_permission_fault_aborts),
