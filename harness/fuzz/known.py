@@ -664,8 +664,9 @@ KNOWN_BUGS = (
              "the dirty state's Permission fault or update",
              _s2pie_dirty_ignored),
     KnownBug("s2_geometry_ps", "cases/fuzz_found.toml",
-             "faults every stage 2 walk at level 0 (the kernel's own fetch first) where the IPA size or the start "
-             "level's least PA size is above VTCR_EL2.PS, from level -1 below a 52-bit IPA, and at 16K SL0 = 3",
+             "faults every stage 2 walk at level 0 where the IPA size or the start level's least PA size is above "
+             "VTCR_EL2.PS, from level -1 below a 52-bit IPA, and at 16K SL0 = 3: under the case's stage 2 the "
+             "kernel's own fetch first, under an AT S12's own VTCR_EL2 the AT's",
              _s2_geometry_bounded_by_ps),
     KnownBug("at_s12_permission_abort", "cases/at_s12.toml",
              "aborts (SIGABRT, the whole run) on an AT S12* whose stage 2 translation gives a Permission fault",
