@@ -226,6 +226,18 @@ def _s2pie_dirty_ignored():
     return [(stage2, "s2_permits", s2_permits), (stage2, "_s2_updates", _s2_updates)]
 
 
+def _pie_pan_ignores_reserved_pire0():
+    """AArch64.S1IndirectBasePermissions, but PSTATE.PAN takes EL1's read and write only where PIRE0's
+    encoding at the index is neither 0b0000 nor reserved (0b0100, 0b1011, 0b1101, 0b1111): the ASL's
+    test is the encoding itself, permissions.upi != '0000'."""
+    original = permissions.s1_indirect_base_permissions
+
+    def s1_indirect_base_permissions(pir, pire0, desc, unprivileged, el0, pan):
+        upi = indirect.pir_field(pire0, indirect.pi_index(desc)) if unprivileged else 0
+        return original(pir, pire0, desc, unprivileged, el0, pan and not indirect.s1_indirect(upi).reserved)
+    return [(permissions, "s1_indirect_base_permissions", s1_indirect_base_permissions)]
+
+
 def _aie_keeps_hierarchical_permissions():
     """AArch64.S1TTWParamsEL10 (EL2, EL20), but TCR2_ELx.AIE = 1 leaves walkparams.hpd as TCR_ELx.HPDn
     says: the table descriptors' APTable, PXNTable and UXNTable still apply (R_MJGNV: AIE disables
@@ -643,6 +655,10 @@ KNOWN_BUGS = (
              "counts nDirty (bit 7) under PIE only where descriptor bit 51 is 1: a write through a clean "
              "location with bit 51 = 0 is made without the dirty state's Permission fault or update",
              _pie_ndirty_only_with_bit_51),
+    KnownBug("pie_pan_reserved", "cases/pie.toml",
+             "does not apply PSTATE.PAN under PIE where PIRE0's encoding at the page's index is a reserved one: "
+             "EL1's loads and stores complete",
+             _pie_pan_ignores_reserved_pire0),
     KnownBug("aie_hierarchical", "cases/aie.toml",
              "keeps the hierarchical permissions (APTable, PXNTable, UXNTable) with TCR2_ELx.AIE = 1",
              _aie_keeps_hierarchical_permissions),
