@@ -201,8 +201,6 @@ steps = [ { do = "map", va = 0x8020_1000, level = 3, to = "big" } ]
      r"field 'steps\[0\]\.ipa': the stage 2 level 3 descriptor for 0x40000000 collides with the kernel's own"),
     ('stage2 = { t0sz = 24 }', '{ do = "s2_unmap", ipa = 0x8000_0000, level = 0 }',
      r"field 'steps\[0\]\.level': level 0 is outside this stage 2's levels 1..3"),
-    ('stage2 = { t0sz = 24 }', '{ do = "link", va = 0x8000_1000, level = 2, table_of = 0x8000_1000 }',
-     r"field 'steps\[0\]': link under stage 2 is not supported"),
     ('stage2 = { t0sz = 24 }', '{ do = "set_vmid", vmid = 0x1_0000 }', r"field 'steps\[0\]\.vmid': 0x10000 is not"),
     ('stage2 = { t0sz = 24 }', '{ do = "s2_read_desc", ipa = 0x8000_0000, level = 3, expect = { ap = "rw_el1" } }',
      r"field 'steps\[0\]\.expect': an s2_read_desc expects \{ desc = N \} or af, oa, valid"),
@@ -352,6 +350,55 @@ def test_walk_through_a_cached_table_descriptor(tmp_path, op, seen):
     case = load_file(path)[0]
     last = predict_case(case, MAX)[-1]
     assert {o.value for o in last if isinstance(o, Completes)} == seen
+
+
+S2_LINK1_CASE = '''feature = "f"
+[case.c]
+summary = "s"
+stage2 = { t0sz = 24 }
+map = [
+  { va = 0x8040_0000, to = 0x8040_0000, level = 3 },
+  { va = 0x8040_1000, to = 0x8040_1000, level = 3 },
+  { va = 0x8000_0000, to = 0x8000_0000, level = 3 },
+  { va = 0x8020_0000, to = 0x8040_0000, level = 3 },
+]
+s2map = [
+  { ipa = 0x8040_0000, to = "frame_b", level = 3 },
+  { ipa = 0x8040_1000, to = "frame_c", level = 3 },
+  { ipa = 0x8000_0000, to = "frame_a", level = 3 },
+]
+steps = [
+  { do = "store64", va = 0x8040_0000, value = 0xbbbb, expect = "ok" },
+  { do = "store64", va = 0x8040_1000, value = 0xcccc, expect = "ok" },
+  { do = "load64", va = 0x8000_0000, expect = { value = 0 } },
+  { do = "map", va = 0x8000_0000, level = 3, to = 0x8040_1000 },
+  { do = "link", va = 0x8000_0000, level = 2, table_of = 0x8020_0000 },
+  { do = "dsb" },
+  OP,
+  { do = "dsb" },
+  { do = "isb" },
+  { do = "load64", va = 0x8000_0000, expect = { value = 0xbbbb } },
+]
+'''
+
+
+@pytest.mark.parametrize("op, seen", [
+    ('{ do = "tlbi_vale1", va = 0x8000_0000 }', {0xCCCC, 0xBBBB}),     # last level: the table entry may stay
+    ('{ do = "tlbi_vaale1is", va = 0x8000_0000 }', {0xCCCC, 0xBBBB}),
+    ('{ do = "tlbi_vae1", va = 0x8000_0000 }', {0xBBBB}),              # all levels: only the new table
+    ('{ do = "tlbi_vmalle1" }', {0xBBBB}),
+    ('{ do = "tlbi_ipas2e1", ipa = 0x8000_0000 }', {0, 0xCCCC, 0xBBBB}),  # stage 2's: the old leaf stays too
+])
+def test_a_stage_1_walk_through_a_cached_table_descriptor_under_stage_2(tmp_path, op, seen):
+    """Review D22(b): under stage 2 too a TLB may hold a stage 1 walk's table descriptors (the IPA of each and
+    its value); a walk through one reads the level below through stage 2 as it is now (the old level 3
+    table's entry, changed to frame_c), never the removed leaf entry's frame_a (0).  Where both the cached
+    table's walk and the new table's may be held, a TLB conflict abort too (D8.17.1, I_HYQMB)."""
+    path = tmp_path / "s2link1.toml"
+    path.write_text(S2_LINK1_CASE.replace("OP", op))
+    last = last_outcomes(load_file(path)[0])
+    assert {o.value for o in last if isinstance(o, Completes)} == seen
+    assert bool(conflicts(last)) is (len(seen) > 1)
 
 
 def test_link_needs_an_existing_table(tmp_path):

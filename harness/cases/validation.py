@@ -94,11 +94,6 @@ def build_case(path, name, body, defaults, params, bugs, feature):
         if stage2 is not None and step.fixup:
             raise CaseError(path, "a fix-up under stage 2 is not supported: kernel/fixup.c repairs stage 1 "
                             "faults taken to EL1", name, f"steps[{i}].fixup")
-        if stage2 is not None and step.op == "link":
-            raise CaseError(path, "link under stage 2 is not supported: the TLB model holds no stage 1 walk-cache "
-                            "entries under stage 2, which a changed stage 1 table descriptor needs (s2_link, "
-                            "stage 2's, is supported)",
-                            name, f"steps[{i}]")
         if stage2 is None and step.op in STAGE2_MAINT_OPS:
             raise CaseError(path, f"{step.op} changes stage 2 or is EL2's: it needs a [stage2] table", name,
                             f"steps[{i}]")

@@ -46,7 +46,7 @@ from harness.predict import predict_case
 from harness.model.attributes import DEVICE_TYPES, NC, WB, WT, MemAttrs
 from harness.model.registers import IPS_BITS, REGIME_EL2, REGIME_EL20
 from harness.oracle import observation_allowed, unjudged
-from harness.model.outcome import Completes, Par, Unknown
+from harness.model.outcome import Completes, Par, Unknown, abort_class
 from harness.par import SH_NAMES
 from harness.versions import in_range
 
@@ -131,13 +131,32 @@ def _block_oa_checked_whole():
 def _lse2_alignment_fault_as_a_write():
     """Mem's Alignment fault of an exclusive or atomic access that leaves its aligned 16-byte
     quantity (AArch64.UnalignedAccessFaults with FEAT_LSE2), but reported with WnR = 1 as a write's,
-    for LDXR as for LDADD; AlignmentFault's FaultRecord has NoFault's write, !read && write: 0."""
+    for LDXR as for LDADD, with SCTLR_ELx.A = 1 too (harness.fuzz seed 1, case 34 on 11.1.3; within
+    the 16 bytes SCTLR_ELx.A's fault has WnR = 0); AlignmentFault's FaultRecord has NoFault's write,
+    !read && write: 0."""
     original = translate._abort
 
     def _abort(acc, el, far, piece, updates):
         outcome = original(acc, el, far, piece, updates)
-        return replace(outcome, wnr=True) if piece.rule == permissions.ATOMIC_16_RULE else outcome
+        across = (piece.rule == permissions.ATOMIC_16_RULE or piece.rule == permissions.ALIGNMENT_RULE
+                  and (acc.exclusive or acc.atomic) and not permissions.all_in_aligned_quantity(far, acc.size, 16))
+        return replace(outcome, wnr=True) if across else outcome
     return [(translate, "_abort", _abort)]
+
+
+def _s2_device_alignment_at_stage1():
+    """AArch64.S2HasAlignmentFaultDueToMemType's Alignment fault, but taken as stage 1's: to EL1,
+    without the IPA (QEMU checks the alignment of the two stages' combined Device type and reports
+    it as the access's own fault)."""
+    original = stage2._s2_abort
+
+    def _s2_abort(acc, far, fault, s1ptw, pamax, updates=()):
+        outcome = original(acc, far, fault, s1ptw, pamax, updates)
+        if acc.at or fault.fsc != esr.fault_status("alignment", None):
+            return outcome
+        return Abort(ec=abort_class(acc.fetch, 0 if acc.el0 else 1), fsc=outcome.fsc, wnr=outcome.wnr,
+                     s1ptw=False, far=far, rule=outcome.rule, updates=updates)
+    return [(stage2, "_s2_abort", _s2_abort)]
 
 
 def _ldapr_without_alignment_check():
@@ -306,14 +325,14 @@ def _atomic_translated_as_a_read_first():
     write's fresh walk then a Translation fault with WnR = 1)."""
     original = stage2._stages      # beneath full_translate, whichever module calls it (predict, tlb)
 
-    def _stages(regs, memory, access, s2=None):
+    def _stages(regs, memory, access, s2=None, s1_tables=()):
         if access.op not in ATOMICS:
-            return original(regs, memory, access, s2)
-        read = original(regs, memory, replace(access, op="ldxr64"), s2)
+            return original(regs, memory, access, s2, s1_tables)
+        read = original(regs, memory, replace(access, op="ldxr64"), s2, s1_tables)
         aborts = {o for o in read if isinstance(o, Abort)}
         if read and len(aborts) == len(read):
             return read
-        atomic = original(regs, memory, access, s2)
+        atomic = original(regs, memory, access, s2, s1_tables)
         written = {replace(o, wnr=True) if isinstance(o, Abort) and o.wnr is False else o for o in atomic}
         return Outcomes(aborts | set(atomic) | written,
                         "; ".join(r for r in dict.fromkeys((read.rule, atomic.rule)) if r) or None)
@@ -666,6 +685,10 @@ KNOWN_BUGS = (
              "ignores the stage 2 Dirty bit (bit 7) under S2PIE: a write to a clean location is made without "
              "the dirty state's Permission fault or update",
              _s2pie_dirty_ignored),
+    KnownBug("s2_device_alignment_stage1", "cases/fuzz_found.toml",
+             "takes the stage 2 Alignment fault of an unaligned access to memory stage 2 makes Device as a "
+             "stage 1 fault, to EL1 (16K granule, after an access to the page)",
+             _s2_device_alignment_at_stage1),
     KnownBug("s2_geometry_ps", "cases/fuzz_found.toml",
              "faults every stage 2 walk at level 0 (the kernel's own fetch first) where the IPA size or the start "
              "level's least PA size is above VTCR_EL2.PS, from level -1 below a 52-bit IPA, and at 16K SL0 = 3",

@@ -600,11 +600,15 @@ class _Stage1WalkMemory:
     VTCR_EL2.HA: required for a read that does not fault), once each."""
 
     # J1.1.4.75 AArch64.S1Walk: descriptor fetches through J1.1.4.57 AArch64.S2Translate
-    def __init__(self, translate, memory):
+    def __init__(self, translate, memory, cached=()):
         self.translate, self.memory, self.updates = translate, memory, ()
+        self.cached = dict(cached)
 
-    # J1.3.5.69 FetchDescriptor of a stage 1 descriptor at an IPA (J1.1.4.57 AArch64.S2Translate first)
+    # J1.3.5.69 FetchDescriptor of a stage 1 descriptor at an IPA (J1.1.4.57 AArch64.S2Translate first), or a
+    # stage 1 walk-cache TLBRecord's table descriptor (cached: {IPA: descriptor}), used as it was, no fetch made
     def read64(self, ipa):
+        if ipa in self.cached:
+            return self.cached[ipa]
         results = self.translate(ipa, _WALK_READ, True)
         # Faults that differ only in the rule that permits them are one outcome of the walk.
         if len({(r.pa, r.fault and (r.fault.fsc, r.fault.ipa)) for r in results}) > 1:
@@ -617,14 +621,14 @@ class _Stage1WalkMemory:
 
 
 # J1.1.4.75 AArch64.S1Walk's descriptor fetches, with stage 2 where enabled
-def s1_walk_memory(regs, memory):
+def s1_walk_memory(regs, memory, s1_tables=()):
     """The memory a stage 1 walk of regs reads: memory itself, or under stage 2 through stage 2's
-    walk of it (raises WalkFaultedAtStage2)."""
+    walk of it (raises WalkFaultedAtStage2), but the walk-cache descriptors s1_tables (full_translate's)."""
     params = s2_params(regs)
     if params is None:
         return memory
     return _Stage1WalkMemory(lambda ipa, acc, aligned, s1_attr=None: s2_translate(params, memory, ipa, acc, aligned),
-                             memory)
+                             memory, s1_tables)
 
 
 _WALK_READ = replace(ACCESS_KINDS["load64"], ttw=True, pan=False)     # AccessType_TTW
@@ -726,7 +730,7 @@ def _not_modelled(regs):
 
 
 # J1.1.4.52 AArch64.FullTranslate
-def full_translate(regs, memory, access, s2=None):
+def full_translate(regs, memory, access, s2=None, s1_tables=()):
     """AArch64.FullTranslate: the Outcomes of one step in the EL1&0 regime, with stage 2 when HCR_EL2.VM = 1,
     each abort with its instruction syndrome where ISV = 1 (instruction_syndrome).
     s2(ipa, acc, aligned, s1_attr): the stage 2 results an IPA may have (a TLB's choice of stage 2 translations,
@@ -735,16 +739,20 @@ def full_translate(regs, memory, access, s2=None):
     AArch64.S2LeafBase) is IMPLEMENTATION DEFINED, the implementation makes one choice for every
     translation: the outcomes of each, their union.  A misaligned VTTBR_EL2 base (K1.2.5) is taken
     the same way, one choice for every descriptor read of a translation (simplified: K1.2.5 allows
-    a choice per read; a translation whose reads would choose differently is not modelled)."""
-    outcomes = _stages(regs, memory, access, s2)
+    a choice per read; a translation whose reads would choose differently is not modelled).
+    s1_tables: (IPA, descriptor) of the stage 1 table descriptors a walk-cache entry gives, read as they
+    were (harness/model/tlb.py), the levels below through stage 2 as they are."""
+    outcomes = _stages(regs, memory, access, s2, s1_tables)
     return Outcomes({instruction_syndrome(regs, access, o) for o in outcomes}, outcomes.rule)
 
 
 # J1.1.4.52 AArch64.FullTranslate before J1.1.3.1 AArch64.FaultSyndrome: one set of stage 2 choices per implementation
-def _stages(regs, memory, access, s2):
+def _stages(regs, memory, access, s2, s1_tables=()):
     """J1.1.4.52 AArch64.FullTranslate before the syndrome: stage 1, and stage 2 where enabled."""
     params = s2_params(regs)
     if params is None:
+        if s1_tables:
+            raise ValueError("stage 1 walk-cache entries without stage 2: tlb._CachedTables reads them")
         return s1_translate(regs, memory, replace(access, op=_S1_OP.get(access.op, access.op)))
     why = _not_modelled(regs)
     if ACCESS_KINDS[access.op].gcs:
@@ -755,18 +763,18 @@ def _stages(regs, memory, access, s2):
     variants = [replace(params, txsz_faults=(faults,), lpa=lpa, start_bits=(start,)) for faults in params.txsz_faults
                 for lpa in lpa_choices(params) for start in params.start_bits]
     if s2 is None and len(variants) > 1:
-        outcomes = [_full_translate(regs, memory, access, variant, None) for variant in variants]
+        outcomes = [_full_translate(regs, memory, access, variant, None, s1_tables) for variant in variants]
         if all(set(o) == set(outcomes[0]) for o in outcomes):
             return outcomes[0]
         rules = [TXSZ_IMPDEF_RULE if len(params.txsz_faults) > 1 else
                  MISALIGNED_BASE_RULE if params.misaligned else S2_LPA_RULE] + [o.rule for o in outcomes if o.rule]
         return Outcomes(set().union(*outcomes), "; ".join(dict.fromkeys(rules)))
-    return _full_translate(regs, memory, access, params, s2)
+    return _full_translate(regs, memory, access, params, s2, s1_tables)
 
 
 # J1.1.4.52 AArch64.FullTranslate with one choice of stage 2 parameters: J1.1.4.55 S1Translate, then J1.1.4.57
 # S2Translate
-def _full_translate(regs, memory, access, params, s2):
+def _full_translate(regs, memory, access, params, s2, s1_tables=()):
     """full_translate with the stage 2 parameters params."""
     translate = s2 or (lambda ipa, acc, aligned, s1_attr=None: s2_translate(params, memory, ipa, acc, aligned,
                                                                            s1_attr))
@@ -777,7 +785,7 @@ def _full_translate(regs, memory, access, params, s2):
     # abort's FAR reports as stage 1's does (harness.fuzz seed 20261201, case 3310).
     va = branch_addr(walk_params(regs, bool(access.va >> 55 & 1)), access.va) if acc.fetch else access.va
     two_stage_at = access.op in AT_S12_OPS
-    walk_memory = _Stage1WalkMemory(translate, memory)
+    walk_memory = _Stage1WalkMemory(translate, memory, s1_tables)
     rules = []
     try:
         first = s1_translate(regs, walk_memory, replace(access, op=_S1_OP.get(access.op, access.op)))

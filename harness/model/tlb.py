@@ -85,7 +85,10 @@ D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
   through one reads the levels below from memory.  RIPAS2LE1 leaves them as
   IPAS2LE1 does (C5.5.24 "from the leaf level"; the ASL's TLBIOp_RIPAS2 has
   no level term: the prose is taken, as for the TTL hint).  Stage 1 walk-cache
-  entries under stage 2 are not modelled (a stage 1 `link` is refused there).
+  entries are held under stage 2 too (review D22(b)): the table descriptors a
+  stage 1 walk read, by IPA, as they were; a walk through one goes on from the
+  level below through stage 2 as it is now (and the stage 2 entries of its VMID
+  a TLB may hold), under the registers of the entry's ASID and VMID.
 
 Where a TLB may hold two different copies of an address's translation (an entry
 beside another entry or a new walk's, each holding something a TLB holds), a
@@ -186,15 +189,16 @@ def current_vmid(regs):
 
 
 # J1.1.4.75 AArch64.S1Walk: the leaf of a walk without fault
-def leaf(regs, memory, va):
+def leaf(regs, memory, va, s1_tables=()):
     """The leaf (WalkState) a walk of va finds from regs and memory, or None when
     it faults before one (so no TLB entry of va can come from them).  Under
-    stage 2 the walk reads its tables through stage 2's walk of the same memory."""
+    stage 2 the walk reads its tables through stage 2's walk of the same memory
+    (but s1_tables: the stage 1 walk-cache descriptors it goes through)."""
     params = walk_params(regs, bool(va >> 55 & 1))
     if va_is_out_of_range(va, params, False):
         return None
     try:
-        walk = s1_walk(params, s1_walk_memory(regs, memory), va, params.txsz)
+        walk = s1_walk(params, s1_walk_memory(regs, memory, s1_tables), va, params.txsz)
     except WalkFaultedAtStage2:
         return None
     return None if isinstance(walk, WalkFault) else walk
@@ -590,19 +594,20 @@ def cached_outcome(outcome, stage=None):
 def may_conflict(va, held, walks):
     """Whether a lookup of va may match several TLB entries that differ (D8.17.1: after a change without the
     TLB maintenance it needs, "TLBs concurrently hold multiple different copies"; K1.2.3 for a register
-    value a TLB caches).  held: (outcomes, registers, memory) of each entry a TLB may hold for va (leaf
+    value a TLB caches).  held: (outcomes, registers, memory[, stage 1 walk-cache descriptors under
+    stage 2]) of each entry a TLB may hold for va (leaf
     entries, and the leaf entries a walk through a cached table entry may make); walks: the same of each
     walk an access may make now.  A copy is what an entry holds: its leaf descriptor (the Access flag
     aside, which hardware updates in place) and the translation it gives this access; only what a TLB can
     hold counts (cached_outcome: no Translation, Address size or Access flag fault), so a walk that makes
     no entry adds none.  Two entries of one copy are one."""
     # J1.1.4.75 AArch64.S1Walk's TLBRecord (its leaf) with the translation it gives
-    def copy(outcomes, regs, memory):
+    def copy(outcomes, regs, memory, s1_tables=()):
         cached = frozenset(replace(o, updates=()) for o in outcomes if cached_outcome(o))
         if not cached:
             return None
         try:
-            walk = leaf(regs, memory, va)
+            walk = leaf(regs, memory, va, s1_tables)
         except WalkS2Uncertain:
             walk = None
         return cached, walk and replace(walk, desc=walk.desc & ~DESC_AF.mask, desc_pa=None)
@@ -810,8 +815,7 @@ class Tlb:
         sources = [(r, m) for r in self.regs_seen for m in self.memories_seen]
         walked = [full_translate(r, m, access, s2=self._stage2_choices({current_vmid(r)})) for r, m in sources]
         fresh = [full_translate(r, m, access, s2=self._stage2_choices()) for r, m in sources]
-        # Stage 1 leaf entries and stage 2 leaf and table entries (_stage2_choices): stage 1 walk caches under
-        # stage 2 are not modelled.
+        # Stage 1 leaf and table entries (below), stage 2 leaf and table entries (_stage2_choices).
         # An entry whose translation gives nothing a TLB holds (it faults under the stage 2 it may
         # combine with now) supplies no outcome.
         try:
@@ -823,21 +827,34 @@ class Tlb:
                         for r in entry_registers(e.regs, self.regs_seen)]
         held = [{o for o in full_translate(r, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
                  if cached_outcome(o, stage=1)} for r, e in held_sources]
-        everything = set().union(*walked, *held)
+        # Stage 1 walk-cache entries (review D22(b)): a walk through an entry's cached table descriptors as they
+        # were (IPA and descriptor), from its TTBRs, under the registers now of its ASID and VMID, the levels
+        # below read now through stage 2 (and the stage 2 entries of that VMID a TLB may hold).
+        upper = bool(access.va >> 55 & 1)
+        through_sources = [(replace(r, ttbr0=e.regs.ttbr0, ttbr1=e.regs.ttbr1), m, tuple(cached))
+                           for e, _, tables in usable for cached in tables for r in self.regs_seen
+                           if current_asid(r, upper) == e.asid(upper) and current_vmid(r) == e.vmid
+                           for m in self.memories_seen]
+        through = [full_translate(r, m, access, s2=self._stage2_choices({current_vmid(r)}), s1_tables=cached)
+                   for r, m, cached in through_sources]
+        everything = set().union(*walked, *held, *through)
         unknown = [o for o in everything if isinstance(o, Unknown)]
         if unknown:
             return Outcomes({unknown[0]})
         # Entries a TLB may hold: stage 1 ones, and stage 2 ones where a walk through them differs from a fresh one.
         entries = [(h, r, e.memory) for h, (r, e) in zip(held, held_sources)] + \
-            [(w, r, m) for w, f, (r, m) in zip(walked, fresh, sources) if set(w) != set(f)]
+            [(w, r, m) for w, f, (r, m) in zip(walked, fresh, sources) if set(w) != set(f)] + \
+            [(t, r, m, cached) for t, (r, m, cached) in zip(through, through_sources)]
         conflict = conflict_outcomes(self.regs, access, two_stage=True) \
             if may_conflict(access.va, entries, [(f, r, m) for f, (r, m) in zip(fresh, sources)]) else set()
         seen = set().union(*fresh)
         rules = [o.rule for o in walked if o.rule]
         if seen != set(now):
             rules.append(UNSYNCED_RULE)
-        if everything != seen:
+        if set().union(*walked, *held) != seen:
             rules.append(STALE_S2_RULE)
+        if set().union(*through) - set().union(*walked, *held):
+            rules.append(WALK_CACHE_RULE)
         if self.s2_walk_cache_used:
             rules.append(S2_WALK_CACHE_RULE)
         if conflict:
