@@ -8,8 +8,10 @@ import re
 
 from harness.kdefs import kernel_header, read_defines
 
-# Load-exclusive of one X register (LDXR; LDAXR with acquire); the kernel issues no store-exclusive.
-EXCLUSIVE_LOADS = ("ldxr64", "ldaxr64")
+# Load-exclusive of one X register (LDXR; LDAXR with acquire) and of a pair of W or X registers (LDXP; LDAXP
+# with acquire); the kernel issues no store-exclusive.
+EXCLUSIVE_PAIRS = {"ldxp32": 4, "ldxp64": 8, "ldaxp64": 8}
+EXCLUSIVE_LOADS = ("ldxr64", "ldaxr64", *EXCLUSIVE_PAIRS)
 # FEAT_LSE atomics of one X register: LDADD and SWP of `value` (Xs), CAS of `value` (Xt) where memory holds
 # `compare` (Xs); each returns the old contents (docs/model.md: ATOMIC_RESULT).  Each in its four orderings
 # (CreateAccDescAtomicOp's acquire and release): none (ldadd64), A (ldadda64, acquire), L (ldaddl64, release)
@@ -44,7 +46,7 @@ ASIMD_STORES = {f"vstore{8 * size}": size for size in (1, 2, 4, 8, 16)}
 # store's value both, the first in its low half), load-acquire and store-release (LDAR/STLR),
 # load-exclusive, and the atomics (loads that write too: their value is the old contents).
 LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8, "ldp32": 8, "ldp64": 16, "ldar64": 8,
-         "ldapr64": 8, "ldxr64": 8, "ldaxr64": 8, **ATOMICS, **ASIMD_LOADS}
+         "ldapr64": 8, "ldxr64": 8, "ldaxr64": 8, "ldxp32": 8, "ldxp64": 16, "ldaxp64": 16, **ATOMICS, **ASIMD_LOADS}
 # FEAT_GCS's Guarded Control Stack stores of one X register (GCSSTR; GCSSTTR, unprivileged): GCS data accesses
 # (AccessType_GCS, J1.3.3 CreateAccDescGCS), with no instruction syndrome (AArch64.InstructionSyndromeValid).
 GCS_STORES = {"gcsstr": 8, "gcssttr": 8}
@@ -52,10 +54,11 @@ STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8, "s
           **GCS_STORES, **ASIMD_STORES}
 # The unprivileged forms, checked as EL0 from EL1 (LDTR, STTR, GCSSTTR; J1.1.3.98 AArch64.IsUnprivAccessPriv).
 UNPRIVILEGED_OPS = ("ldtr64", "sttr64", "gcssttr")
-# The pairs, by the size of one register (Mem's alignment unit: AArch64 Mem[] checks an element, not the pair).
-PAIRS = {"ldp32": 4, "ldp64": 8, "stp32": 4, "stp64": 8}
+# The pairs, by the size of one register (Mem's alignment unit: AArch64 Mem[] checks an element, not the pair,
+# but an exclusive pair's whole access: AccessKind.alignment).
+PAIRS = {"ldp32": 4, "ldp64": 8, "stp32": 4, "stp64": 8, **EXCLUSIVE_PAIRS}
 # Load-acquire (AccessDescriptor.acqsc; LDAPR's acqpc) and store-release (relsc) of one register.
-ACQUIRE_RELEASE = ("ldar64", "stlr64", "ldaxr64", *RCPC_LOADS)
+ACQUIRE_RELEASE = ("ldar64", "stlr64", "ldaxr64", "ldaxp64", *RCPC_LOADS)
 # at_s1e1a: FEAT_ATS1A's AT S1E1A, stage 1 without permission checks (ATAccess_Any).
 AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp", "at_s1e1a")
 # What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.

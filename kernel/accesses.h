@@ -75,6 +75,9 @@
 	access_probe \prefix, \exit, ldapr64, x0, ldapr x0, [x0]       /* FEAT_LRCPC */
 	access_probe \prefix, \exit, ldxr64, x0, ldxr x0, [x0]
 	access_probe \prefix, \exit, ldaxr64, x0, ldaxr x0, [x0]
+	access_probe \prefix, \exit, ldxp32, x0, ldxp w0, w1, [x0]
+	access_probe \prefix, \exit, ldxp64, x0, ldxp x0, x1, [x0]
+	access_probe \prefix, \exit, ldaxp64, x0, ldaxp x0, x1, [x0]
 	access_probe \prefix, \exit, gcsstr, x0, .inst GCSSTR_X1_X0    /* FEAT_GCS: GCSSTR x1, [x0] (C6.2.169; sysreg.h) */
 	/* FEAT_LSE, in each ordering: none, A (acquire), L (release), AL (both) */
 	access_atomics \prefix, \exit

@@ -375,7 +375,11 @@ struct raw {
 #define OP_VSTORE32         115
 #define OP_VSTORE64         116
 #define OP_VSTORE128        117
-#define OP_COUNT            118
+/* Load-exclusive pairs (LDXP of two W or two X registers; LDAXP of X, with acquire), reported as OP_LDP32, OP_LDP64. */
+#define OP_LDXP32           118
+#define OP_LDXP64           119
+#define OP_LDAXP64          120
+#define OP_COUNT            121
 
 struct step {
 	u64 va, value;

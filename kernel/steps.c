@@ -83,6 +83,9 @@ static const struct access_kind {
 	[OP_VSTORE32] = { probe_vstore32, el0_vstore32, STORES },
 	[OP_VSTORE64] = { probe_vstore64, el0_vstore64, STORES },
 	[OP_VSTORE128] = { probe_vstore128, el0_vstore128, STORES },
+	[OP_LDXP32] = { probe_ldxp32, el0_ldxp32, LOADS_PAIR32 },
+	[OP_LDXP64] = { probe_ldxp64, el0_ldxp64, LOADS_PAIR64 },
+	[OP_LDAXP64] = { probe_ldaxp64, el0_ldaxp64, LOADS_PAIR64 },
 };
 
 static const struct access_kind *access_kind(u32 op)

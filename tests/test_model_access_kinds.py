@@ -365,3 +365,32 @@ def test_a_q_register_across_a_page_moves_both_pieces():
     words.update(chain(BASE + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
     done = one(outcomes_of("vload128", BASE + 0xFF8, mem=memory(words)))
     assert done.spans == ((PAGE + 0xFF8, 8), (PAGE + 0x5000, 8))
+
+
+# ------------------------------------------------------------------ load-exclusive pairs (LDXP, LDAXP)
+
+@pytest.mark.parametrize("op,size", [("ldxp32", 8), ("ldxp64", 16), ("ldaxp64", 16)])
+def test_an_exclusive_pair_is_aligned_by_its_whole_access(op, size):
+    # Mem: ispair && exclusive: the whole size.  Without FEAT_LSE2 one register's alignment is not enough.
+    kind = ACCESS_KINDS[op]
+    assert (kind.pair, kind.exclusive, kind.size, kind.alignment, kind.ordered) == \
+        (True, True, size, size, op == "ldaxp64")
+    outcome = one(outcomes_of(op, BASE + size // 2, mem=Memory()))
+    assert (fault_of(outcome), outcome.wnr, outcome.rule) == (ALIGNMENT, False, ATOMIC_NO_LSE2_RULE)
+    assert isinstance(one(outcomes_of(op, BASE + size)), Completes)
+
+
+def test_an_exclusive_pair_with_lse2_follows_mem_single_granule():
+    assert kinds(outcomes_of("ldxp32", BASE + 4, mmfr2=MMFR2_LSE2)) == {"made"}
+    across_16 = outcomes_of("ldxp64", BASE + 8, mmfr2=MMFR2_LSE2)
+    assert kinds(across_16) == {ALIGNMENT, "made"} and ATOMIC_16_RULE in across_16.rule
+    words = chain(BASE, PAGE | PAGE_DESC, 3)
+    words.update(chain(BASE + 0x1000, (PAGE + 0x5000) | PAGE_DESC, 3))
+    assert kinds(outcomes_of("ldxp64", BASE + 0xFF8, mmfr2=MMFR2_LSE2, mem=memory(words))) == {ALIGNMENT}
+
+
+def test_an_exclusive_pair_has_no_instruction_syndrome():
+    fault = Abort(ec=0x24, fsc=0b000111, wnr=False, s1ptw=False, far=VA, rule="", stage=2, ipa=VA)
+    for op in ("ldxp32", "ldxp64", "ldaxp64"):
+        assert op not in LS_SYNDROME
+        assert instruction_syndrome(regs(), Access(op, VA), fault).syndrome is None

@@ -68,8 +68,8 @@ def parser():
     p.add_argument("--cpu", default="max", help="QEMU -cpu model (CPU=)")
     p.add_argument("--jobs", type=_number("the number of QEMU processes (JOBS=)", least=1), default=2,
                    help="QEMU processes run side by side, of the one QEMU build (default: 2)")
-    p.add_argument("--batch", type=_number("the batch size", least=1), default=500,
-                   help="cases per QEMU boot at most (default: 500)")
+    p.add_argument("--batch", type=_number("the batch size", least=1), default=2000,
+                   help="cases per QEMU boot at most (default: 2000)")
     p.add_argument("--build", type=Path, default=ROOT / "build", help="the kernel's build directory")
     p.add_argument("--results", type=Path, default=ROOT / "results", help="where results/fuzz/ goes")
     p.add_argument("--no-shrink", action="store_true", help="report mismatches without shrinking them")

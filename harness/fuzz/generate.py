@@ -336,9 +336,13 @@ class Layout:
     @property
     def may_cross(self):
         """Whether a load may cross into the next page: not once a translation changed (the model's
-        TLB judges a whole access by one entry, not each page by its own), nor under stage 2 (where
-        the model's choices for the first page's stage 2 and the second page's stage 1 are not
-        all there yet: harness.fuzz seed 20261201, case 922 on 7.2.22)."""
+        TLB judges a whole access by the entries of its first VA, tlb.usable_entries(access.va), not
+        each page by its own), nor under stage 2 (the model's choices for the first page's stage 2
+        are not all there yet: harness.fuzz seed 20261201, case 922 with crossing under stage 2
+        drawn, on 7.2.22 and still on this model: an LDP across a page of stage 1 Device memory
+        whose first IPA has stage 2 AF = 0, the model allowing the Device Alignment fault or the
+        second page's fault, QEMU giving the first page's stage 2 Access flag fault, which the
+        IMPLEMENTATION DEFINED choice of no Alignment fault (J1.1.4.29) permits)."""
         return not self.changed and self.mode != "stage2"
 
     def output(self, rng, pa, size):

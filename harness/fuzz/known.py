@@ -46,7 +46,7 @@ from harness.predict import predict_case
 from harness.model.attributes import DEVICE_TYPES, NC, WB, WT, MemAttrs
 from harness.model.registers import IPS_BITS, REGIME_EL2, REGIME_EL20
 from harness.oracle import observation_allowed, unjudged
-from harness.model.outcome import Completes, Par, Unknown
+from harness.model.outcome import Completes, Par, Unknown, abort_class
 from harness.par import SH_NAMES
 from harness.versions import in_range
 
@@ -131,13 +131,32 @@ def _block_oa_checked_whole():
 def _lse2_alignment_fault_as_a_write():
     """Mem's Alignment fault of an exclusive or atomic access that leaves its aligned 16-byte
     quantity (AArch64.UnalignedAccessFaults with FEAT_LSE2), but reported with WnR = 1 as a write's,
-    for LDXR as for LDADD; AlignmentFault's FaultRecord has NoFault's write, !read && write: 0."""
+    for LDXR as for LDADD, with SCTLR_ELx.A = 1 too (harness.fuzz seed 1, case 34 on 11.1.3; within
+    the 16 bytes SCTLR_ELx.A's fault has WnR = 0); AlignmentFault's FaultRecord has NoFault's write,
+    !read && write: 0."""
     original = translate._abort
 
     def _abort(acc, el, far, piece, updates):
         outcome = original(acc, el, far, piece, updates)
-        return replace(outcome, wnr=True) if piece.rule == permissions.ATOMIC_16_RULE else outcome
+        across = (piece.rule == permissions.ATOMIC_16_RULE or piece.rule == permissions.ALIGNMENT_RULE
+                  and (acc.exclusive or acc.atomic) and not permissions.all_in_aligned_quantity(far, acc.size, 16))
+        return replace(outcome, wnr=True) if across else outcome
     return [(translate, "_abort", _abort)]
+
+
+def _s2_device_alignment_at_stage1():
+    """AArch64.S2HasAlignmentFaultDueToMemType's Alignment fault, but taken as stage 1's: to EL1,
+    without the IPA (QEMU checks the alignment of the two stages' combined Device type and reports
+    it as the access's own fault)."""
+    original = stage2._s2_abort
+
+    def _s2_abort(acc, far, fault, s1ptw, pamax, updates=()):
+        outcome = original(acc, far, fault, s1ptw, pamax, updates)
+        if acc.at or fault.fsc != esr.fault_status("alignment", None):
+            return outcome
+        return Abort(ec=abort_class(acc.fetch, 0 if acc.el0 else 1), fsc=outcome.fsc, wnr=outcome.wnr,
+                     s1ptw=False, far=far, rule=outcome.rule, updates=updates)
+    return [(stage2, "_s2_abort", _s2_abort)]
 
 
 def _ldapr_without_alignment_check():
@@ -224,6 +243,18 @@ def _s2pie_dirty_ignored():
     def _s2_updates(params, leaf, acc, fault_class):
         return updates(replace(params, hd=False) if params.s2pie else params, leaf, acc, fault_class)
     return [(stage2, "s2_permits", s2_permits), (stage2, "_s2_updates", _s2_updates)]
+
+
+def _pie_pan_ignores_reserved_pire0():
+    """AArch64.S1IndirectBasePermissions, but PSTATE.PAN takes EL1's read and write only where PIRE0's
+    encoding at the index is neither 0b0000 nor reserved (0b0100, 0b1011, 0b1101, 0b1111): the ASL's
+    test is the encoding itself, permissions.upi != '0000'."""
+    original = permissions.s1_indirect_base_permissions
+
+    def s1_indirect_base_permissions(pir, pire0, desc, unprivileged, el0, pan):
+        upi = indirect.pir_field(pire0, indirect.pi_index(desc)) if unprivileged else 0
+        return original(pir, pire0, desc, unprivileged, el0, pan and not indirect.s1_indirect(upi).reserved)
+    return [(permissions, "s1_indirect_base_permissions", s1_indirect_base_permissions)]
 
 
 def _aie_keeps_hierarchical_permissions():
@@ -656,6 +687,10 @@ KNOWN_BUGS = (
              "counts nDirty (bit 7) under PIE only where descriptor bit 51 is 1: a write through a clean "
              "location with bit 51 = 0 is made without the dirty state's Permission fault or update",
              _pie_ndirty_only_with_bit_51),
+    KnownBug("pie_pan_reserved", "cases/pie.toml",
+             "does not apply PSTATE.PAN under PIE where PIRE0's encoding at the page's index is a reserved one: "
+             "EL1's loads and stores complete",
+             _pie_pan_ignores_reserved_pire0),
     KnownBug("aie_hierarchical", "cases/aie.toml",
              "keeps the hierarchical permissions (APTable, PXNTable, UXNTable) with TCR2_ELx.AIE = 1",
              _aie_keeps_hierarchical_permissions),
@@ -663,6 +698,10 @@ KNOWN_BUGS = (
              "ignores the stage 2 Dirty bit (bit 7) under S2PIE: a write to a clean location is made without "
              "the dirty state's Permission fault or update",
              _s2pie_dirty_ignored),
+    KnownBug("s2_device_alignment_stage1", "cases/fuzz_found.toml",
+             "takes the stage 2 Alignment fault of an unaligned access to memory stage 2 makes Device as a "
+             "stage 1 fault, to EL1 (16K granule, after an access to the page)",
+             _s2_device_alignment_at_stage1),
     KnownBug("s2_geometry_ps", "cases/fuzz_found.toml",
              "faults every stage 2 walk at level 0 where the IPA size or the start level's least PA size is above "
              "VTCR_EL2.PS, from level -1 below a 52-bit IPA, and at 16K SL0 = 3: under the case's stage 2 the "

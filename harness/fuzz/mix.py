@@ -16,49 +16,36 @@ CONTROLS = {"pan": "PSTATE.PAN", "span": None, "epan": "EPAN", "wxn": "WXN", "hp
             "pie": "PIE", "aie": "AIE"}
 
 
+def _at_kind(op):
+    return "AT S1E0" if "s1e0" in op else "AT S1E1xP" if op.endswith("p") else "AT S1E1"
+
+
+# The kinds of step, the first whose ops hold the step's op naming it (a name or a function of the op);
+# an access at EL0 is named by _step_kind between the first five and the rest.
+_ACCESS_KINDS = ((PAIRS, "LDP/STP"), (ATOMICS, "LSE atomic"), (("ldxr64", "ldaxr64"), "LDXR/LDAXR"),
+                 (GCS_STORES, "GCS store"), (ACQUIRE_RELEASE, "LDAR/STLR"))
+_KINDS = ((("ldtr64", "sttr64"), "LDTR/STTR"), (LOADS, "load"), (STORES, "store"), (("fetch",), "fetch"),
+          (AT_OPS, _at_kind), (AT_S12_OPS, "AT S12E*"), (AT_S1E2_OPS, "AT S1E2"),
+          (DESC_WRITES, "descriptor write"), (S2_DESC_WRITES, "stage 2 descriptor write"),
+          (("dsb", "isb"), "DSB/ISB"), (RANGE_TLBI, "TLBI range"), (TLBI_EL2_OPS, "TLBI EL2"),
+          (TLBI_OPS, lambda op: "TLBI EL1" + (" by VA" if TLBI_OPS[op][0] else "")),
+          (S2_TLBI_OPS, "TLBI stage 2"), (("set_ttbr0", "set_ttbr1"), "ASID/TTBR switch"),
+          (("set_vmid",), "VMID switch"))
+
+
+def _named(kinds, op):
+    for ops, name in kinds:
+        if op in ops:
+            return name(op) if callable(name) else name
+    return None
+
+
 def _step_kind(step):
     op = step.op
-    if op in PAIRS:
-        return "LDP/STP"
-    if op in ATOMICS:
-        return "LSE atomic"
-    if op in ("ldxr64", "ldaxr64"):
-        return "LDXR/LDAXR"
-    if op in GCS_STORES:
-        return "GCS store"
-    if op in ACQUIRE_RELEASE:
-        return "LDAR/STLR"
-    if step.el == 0:
-        return "EL0 " + ("load" if op in LOADS else "store" if op in STORES else op)
-    if op in ("ldtr64", "sttr64"):
-        return "LDTR/STTR"
-    if op in LOADS or op in STORES or op == "fetch":
-        return "load" if op in LOADS else "store" if op in STORES else "fetch"
-    if op in AT_OPS:
-        return "AT S1E0" if "s1e0" in op else "AT S1E1xP" if op.endswith("p") else "AT S1E1"
-    if op in AT_S12_OPS:
-        return "AT S12E*"
-    if op in AT_S1E2_OPS:
-        return "AT S1E2"
-    if op in DESC_WRITES:
-        return "descriptor write"
-    if op in S2_DESC_WRITES:
-        return "stage 2 descriptor write"
-    if op in ("dsb", "isb"):
-        return "DSB/ISB"
-    if op in RANGE_TLBI:
-        return "TLBI range"
-    if op in TLBI_EL2_OPS:
-        return "TLBI EL2"
-    if op in TLBI_OPS:
-        return "TLBI EL1" + (" by VA" if TLBI_OPS[op][0] else "")
-    if op in S2_TLBI_OPS:
-        return "TLBI stage 2"
-    if op in ("set_ttbr0", "set_ttbr1"):
-        return "ASID/TTBR switch"
-    if op == "set_vmid":
-        return "VMID switch"
-    return op
+    kind = _named(_ACCESS_KINDS, op)
+    if kind is None and step.el == 0:
+        kind = "EL0 " + ("load" if op in LOADS else "store" if op in STORES else op)
+    return kind or _named(_KINDS, op) or op
 
 
 def coverage(case):
