@@ -231,6 +231,19 @@ def _pie_ndirty_only_with_bit_51():
     return [(permissions, "_s1_check_indirect", _s1_check_indirect), (translate, "_updates", _updates)]
 
 
+def _pie_at_ignores_ndirty():
+    """AArch64.S1CheckPermissions under PIE, but an AT's write (AT S1E1W, S1E2W) not checked against
+    the dirty state: nDirty (descriptor bit 7) is taken as clear for it, so the AT translates where a
+    store to the same location takes the dirty state's Permission fault (TCR_ELx.HD = 0)."""
+    check = permissions._s1_check_indirect
+
+    def _s1_check_indirect(params, walk, acc, memattrs, pan):
+        if acc.at and acc.write:
+            walk = replace(walk, desc=walk.desc & ~indirect.DESC_NDIRTY.mask)
+        return check(params, walk, acc, memattrs, pan)
+    return [(permissions, "_s1_check_indirect", _s1_check_indirect)]
+
+
 def _s2pie_dirty_ignored():
     """AArch64.S2CheckPermissions and AArch64.S2Translate under S2PIE, but the Dirty bit (descriptor
     bit 7) ignored: a write S2PIR permits is made whatever the bit, with neither the Permission fault
@@ -687,6 +700,10 @@ KNOWN_BUGS = (
              "counts nDirty (bit 7) under PIE only where descriptor bit 51 is 1: a write through a clean "
              "location with bit 51 = 0 is made without the dirty state's Permission fault or update",
              _pie_ndirty_only_with_bit_51),
+    KnownBug("pie_at_ndirty", "cases/pie.toml",
+             "translates AT S1E1W and S1E2W through a clean location (nDirty = 1) under PIE with TCR_ELx.HD = 0, "
+             "where a store takes the dirty state's Permission fault",
+             _pie_at_ignores_ndirty),
     KnownBug("pie_pan_reserved", "cases/pie.toml",
              "does not apply PSTATE.PAN under PIE where PIRE0's encoding at the page's index is a reserved one: "
              "EL1's loads and stores complete",
