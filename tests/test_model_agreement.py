@@ -15,9 +15,11 @@ from harness.oracle import describe, expectation_agrees
 from harness.verdict import describe_step, expected_text
 
 # The ID registers of QEMU 7.2.22's CPU models (their boot records: ID_AA64MMFR0/1/2_EL1 and
-# ID_AA64ISAR0_EL1; the registers reported after those read 0 on them, as harness.features.Ids says).
+# ID_AA64ISAR0_EL1, and -cpu max's whole record, whose ISAR1.LRCPC = 2 without FEAT_LSE2 is the only
+# CPU here for access_kinds.ldapr_unaligned_no_lse2; registers not given read 0, as harness.features.Ids says).
 CPUS = {
-    "max": (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120),
+    "max": (0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120, 0x0, 0x0, 0x1000021,
+            0x11111101211012, 0x0),
     "cortex-a53": (0x1122, 0x0, 0x0, 0x11120),
     "cortex-a57": (0x1124, 0x0, 0x0, 0x11120),
     "cortex-a72": (0x1124, 0x0, 0x0, 0x11120),

@@ -18,7 +18,7 @@ import contextlib
 import itertools
 import signal
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from unittest import mock
 
@@ -231,6 +231,19 @@ def _pie_ndirty_only_with_bit_51():
     return [(permissions, "_s1_check_indirect", _s1_check_indirect), (translate, "_updates", _updates)]
 
 
+def _pie_at_ignores_ndirty():
+    """AArch64.S1CheckPermissions under PIE, but an AT's write (AT S1E1W, S1E2W) not checked against
+    the dirty state: nDirty (descriptor bit 7) is taken as clear for it, so the AT translates where a
+    store to the same location takes the dirty state's Permission fault (TCR_ELx.HD = 0)."""
+    check = permissions._s1_check_indirect
+
+    def _s1_check_indirect(params, walk, acc, memattrs, pan):
+        if acc.at and acc.write:
+            walk = replace(walk, desc=walk.desc & ~indirect.DESC_NDIRTY.mask)
+        return check(params, walk, acc, memattrs, pan)
+    return [(permissions, "_s1_check_indirect", _s1_check_indirect)]
+
+
 def _s2pie_dirty_ignored():
     """AArch64.S2CheckPermissions and AArch64.S2Translate under S2PIE, but the Dirty bit (descriptor
     bit 7) ignored: a write S2PIR permits is made whatever the bit, with neither the Permission fault
@@ -243,6 +256,18 @@ def _s2pie_dirty_ignored():
     def _s2_updates(params, leaf, acc, fault_class):
         return updates(replace(params, hd=False) if params.s2pie else params, leaf, acc, fault_class)
     return [(stage2, "s2_permits", s2_permits), (stage2, "_s2_updates", _s2_updates)]
+
+
+def _pie_pan_ignores_reserved_pire0():
+    """AArch64.S1IndirectBasePermissions, but PSTATE.PAN takes EL1's read and write only where PIRE0's
+    encoding at the index is neither 0b0000 nor reserved (0b0100, 0b1011, 0b1101, 0b1111): the ASL's
+    test is the encoding itself, permissions.upi != '0000'."""
+    original = permissions.s1_indirect_base_permissions
+
+    def s1_indirect_base_permissions(pir, pire0, desc, unprivileged, el0, pan):
+        upi = indirect.pir_field(pire0, indirect.pi_index(desc)) if unprivileged else 0
+        return original(pir, pire0, desc, unprivileged, el0, pan and not indirect.s1_indirect(upi).reserved)
+    return [(permissions, "s1_indirect_base_permissions", s1_indirect_base_permissions)]
 
 
 def _aie_keeps_hierarchical_permissions():
@@ -341,20 +366,6 @@ def _atomic_translated_as_a_read_first():
     return [(stage2, "_stages", _stages), (predict_module, "_access_outcomes", _access_outcomes)]
 
 
-def _ipa_size_above_ps_faults():
-    """AArch64.S2Translate, but an IPA size (VTCR_EL2.T0SZ) above the output size VTCR_EL2.PS gives
-    is taken as a misprogrammed stage 2: every stage 2 translation a Translation fault at level 0,
-    before AArch64.S2Walk's Address size check of the start table (M.a.a bounds the IPA size by
-    the implemented PA size, D8.1.10, never by PS)."""
-    original = stage2.s2_walk
-
-    def s2_walk(params, memory, ipa, start_bits=None):
-        if 64 - params.t0sz > params.oasize:
-            return stage2.S2Fault(esr.fault_status("translation", 0), ipa, "QEMU: the IPA size above VTCR_EL2.PS")
-        return original(params, memory, ipa, start_bits)
-    return [(stage2, "s2_walk", s2_walk)]
-
-
 def _reserved_shareability_reported():
     """DecodeShareability, but SH[1:0] = 0b01 kept as it is (not one of the valid values), and
     PAR_EL1.SH then reporting 0b01."""
@@ -444,29 +455,56 @@ def _fwb_memattr_0100_as_device():
     return [(stage2, "s2_apply_fwb_mem_attrs", s2_apply_fwb_mem_attrs)]
 
 
+@dataclass(frozen=True)
+class _RefusedS2Params(stage2.S2Params):
+    """A stage 2 geometry QEMU 7.2.22 refuses (_s2_geometry_bounded_by_ps): every walk under it faults."""
+
+
 def _s2_geometry_bounded_by_ps():
     """AArch64.S2Translate's checks of VTCR_EL2 before the walk (J1.1.4.40 AArch64.S2InvalidSL, J1.1.4.38
-    AArch64.S2InconsistentSL, the IPA bound of T0SZ alone), but as QEMU 7.2.22 makes them: it also faults
-    every stage 2 walk at level 0 where the IPA size (64 - T0SZ) or the start level's least PA size (4K
+    AArch64.S2InconsistentSL, the IPA bound of T0SZ alone: D8.1.10 bounds the IPA size by the implemented PA
+    size, never by VTCR_EL2.PS), but as QEMU 7.2.22 makes them: it also faults every stage 2 translation at
+    level 0 (a Translation fault) where the IPA size (64 - T0SZ) or the start level's least PA size (4K
     level 0: 44 bits, level -1: 52; 16K and 64K level 1: 42 and 44) is above VTCR_EL2.PS, where the walk
     starts at level -1 with an IPA below 52 bits (T0SZ 13 to 15), and for the 16K granule's SL0 = 3
-    (level 0, DS).  The kernel's own instruction fetch (its code at IPA = PA) faults first: the case stops
-    with the kernel's exception record before its first step (KernelFaultsAtStage2).  (s2_ipa_above_ps is the first of
-    these checks as an AT S12E1R under such a VTCR_EL2 alone sees it, cases/s2_geometry.toml.)"""
+    (level 0, DS).  Under the case's own stage 2 the kernel's instruction fetch (its code at IPA = PA)
+    faults first: the case stops with the kernel's exception record before its first step
+    (KernelFaultsAtStage2).  Under an AT S12's own VTCR_EL2 (`under`, kernel/el2.c at_s12_under) it is the
+    AT's: the stage 2 translation of its stage 1 walk's first read, PAR_EL1 with F = 1, S = 1, PTW = 1."""
     original = stage2.s2_params
+    original_under = predict_module._under_outcomes
+    under = []          # whether an AT's own VTCR_EL2 is being translated (_under_outcomes)
+
+    def refused(params, vtcr):
+        sl0, sl2 = stage2.VTCR_SL0.get(vtcr), params.granule == 12 and params.start == -1
+        ps_bits, ipa_bits = IPS_BITS.get(stage2.VTCR_PS.get(vtcr), 52), 64 - params.t0sz
+        return (ipa_bits > ps_bits or (geometry.s2_sl_min_pa_bits(params.granule, sl0, sl2) or 0) > ps_bits
+                or params.start == -1 and ipa_bits < 52 or params.granule == 14 and sl0 == 3)
 
     def s2_params(regs):
         params = original(regs)
-        if params is None or params.bad_sl:
+        if params is None or params.bad_sl or not refused(params, regs.vtcr):
             return params
-        vtcr = regs.vtcr
-        sl0, sl2 = stage2.VTCR_SL0.get(vtcr), params.granule == 12 and params.start == -1
-        ps_bits, ipa_bits = IPS_BITS.get(stage2.VTCR_PS.get(vtcr), 52), 64 - params.t0sz
-        if (ipa_bits > ps_bits or (geometry.s2_sl_min_pa_bits(params.granule, sl0, sl2) or 0) > ps_bits
-                or params.start == -1 and ipa_bits < 52 or params.granule == 14 and sl0 == 3):
-            raise KernelFaultsAtStage2("translation", 0)
-        return params
-    return [(module, "s2_params", s2_params) for module in (stage2, tlb, predict_module)]
+        if under:
+            return _RefusedS2Params(**{f.name: getattr(params, f.name) for f in fields(params) if f.init})
+        raise KernelFaultsAtStage2("translation", 0)
+
+    original_walk = stage2.s2_walk
+
+    def s2_walk(params, memory, ipa, start_bits=None):
+        if isinstance(params, _RefusedS2Params):
+            return stage2.S2Fault(esr.fault_status("translation", 0), ipa, "QEMU 7.2.22: a stage 2 geometry beyond "
+                                  "VTCR_EL2.PS")
+        return original_walk(params, memory, ipa, start_bits)
+
+    def _under_outcomes(case, step, tlb, access):
+        under.append(True)
+        try:
+            return original_under(case, step, tlb, access)
+        finally:
+            under.pop()
+    return [(module, "s2_params", s2_params) for module in (stage2, tlb, predict_module)] + \
+        [(stage2, "s2_walk", s2_walk), (predict_module, "_under_outcomes", _under_outcomes)]
 
 
 def _tlbi_for_el2_only(ops):
@@ -662,6 +700,14 @@ KNOWN_BUGS = (
              "counts nDirty (bit 7) under PIE only where descriptor bit 51 is 1: a write through a clean "
              "location with bit 51 = 0 is made without the dirty state's Permission fault or update",
              _pie_ndirty_only_with_bit_51),
+    KnownBug("pie_at_ndirty", "cases/pie.toml",
+             "translates AT S1E1W and S1E2W through a clean location (nDirty = 1) under PIE with TCR_ELx.HD = 0, "
+             "where a store takes the dirty state's Permission fault",
+             _pie_at_ignores_ndirty),
+    KnownBug("pie_pan_reserved", "cases/pie.toml",
+             "does not apply PSTATE.PAN under PIE where PIRE0's encoding at the page's index is a reserved one: "
+             "EL1's loads and stores complete",
+             _pie_pan_ignores_reserved_pire0),
     KnownBug("aie_hierarchical", "cases/aie.toml",
              "keeps the hierarchical permissions (APTable, PXNTable, UXNTable) with TCR2_ELx.AIE = 1",
              _aie_keeps_hierarchical_permissions),
@@ -674,13 +720,10 @@ KNOWN_BUGS = (
              "stage 1 fault, to EL1 (16K granule, after an access to the page)",
              _s2_device_alignment_at_stage1),
     KnownBug("s2_geometry_ps", "cases/fuzz_found.toml",
-             "faults every stage 2 walk at level 0 (the kernel's own fetch first) where the IPA size or the start "
-             "level's least PA size is above VTCR_EL2.PS, from level -1 below a 52-bit IPA, and at 16K SL0 = 3",
+             "faults every stage 2 walk at level 0 where the IPA size or the start level's least PA size is above "
+             "VTCR_EL2.PS, from level -1 below a 52-bit IPA, and at 16K SL0 = 3: under the case's stage 2 the "
+             "kernel's own fetch first, under an AT S12's own VTCR_EL2 the AT's",
              _s2_geometry_bounded_by_ps),
-    KnownBug("s2_ipa_above_ps", "cases/s2_geometry.toml",
-             "faults every stage 2 translation (Translation fault, level 0) where VTCR_EL2.T0SZ's IPA size is "
-             "above VTCR_EL2.PS's output size",
-             _ipa_size_above_ps_faults),
     KnownBug("at_s12_permission_abort", "cases/at_s12.toml",
              "aborts (SIGABRT, the whole run) on an AT S12* whose stage 2 translation gives a Permission fault",
              _at_s12_permission_fault_aborts),
