@@ -25,7 +25,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.matrix import BREAKS, MATCHES, NOT_RUN, ROOT, architecture, load_run
 from harness.qemu_builds import qemus_tool, resolve_qemu
-from harness.results import excused_steps
+from harness.results import describe_excused, excused_steps
 from harness.versions import parse_range, parse_version
 
 SHOWS, FIXED, UNEXPLAINED = "shows it", "does not show it", "its cases depart, unexplained"
@@ -156,18 +156,11 @@ def seen_text(s):
 
 
 def steps_lines(s):
-    """The steps a run shows a bug in, a line per instance ("at_par.device: steps 0, 2"), and
-    "how its run ended" where the bug explains that."""
+    """The steps a run shows a bug in, a line per instance ("at_par.device: steps 0, 2")."""
     by_case = {}
     for case_id, n in s.steps:
         by_case.setdefault(case_id, []).append(n)
-    lines = []
-    for case_id, ns in by_case.items():
-        steps = [str(n) for n in ns if n != "run"]
-        parts = [f"{'step' if len(steps) == 1 else 'steps'} {', '.join(steps)}"] if steps else []
-        parts += ["how its run ended"] if "run" in ns else []
-        lines.append(f"{case_id}: {', '.join(parts)}")
-    return lines
+    return [f"{case_id}: {describe_excused(ns)}" for case_id, ns in by_case.items()]
 
 
 def departures(entry):

@@ -65,7 +65,7 @@ def test_a_run_shows_a_bug_where_the_model_explains_a_step_by_it():
     aborted["known_bugs"] = {"par_sh": ["run"]}
     assert seen(PAR_SH, run("10.0.2", aborted)).steps == [("at_par.device", "run")]
     assert bugs.seen_text(seen(PAR_SH, run("10.0.2", aborted))) == "shows it: how 1 run ended"
-    assert bugs.steps_lines(seen(PAR_SH, run("10.0.2", aborted))) == ["at_par.device: how its run ended"]
+    assert bugs.steps_lines(seen(PAR_SH, run("10.0.2", aborted))) == ["at_par.device: how the run ended"]
     two = run("7.2.22", entry("at_par.device", "xfailed", step(0, SH, False, ["par_sh"]), step(2, SH, False, ["par_sh"])))
     assert bugs.steps_lines(seen(PAR_SH, two)) == ["at_par.device: steps 0, 2"]
 
