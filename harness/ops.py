@@ -9,9 +9,12 @@ import re
 from harness.kdefs import kernel_header, read_defines
 
 # Load-exclusive of one X register (LDXR; LDAXR with acquire) and of a pair of W or X registers (LDXP; LDAXP
-# with acquire); the kernel issues no store-exclusive.
+# with acquire).
 EXCLUSIVE_PAIRS = {"ldxp32": 4, "ldxp64": 8, "ldaxp64": 8}
 EXCLUSIVE_LOADS = ("ldxr64", "ldaxr64", *EXCLUSIVE_PAIRS)
+# Store-exclusive of one X register (STXR; STLXR with release): a store that writes only where the Exclusives
+# monitors pass, and returns its status in a W register (0: written, 1: not; harness/model/exclusives.py).
+EXCLUSIVE_STORES = {"stxr64": 8, "stlxr64": 8}
 # FEAT_LSE atomics of one X register: LDADD and SWP of `value` (Xs), CAS of `value` (Xt) where memory holds
 # `compare` (Xs); each returns the old contents (docs/model.md: ATOMIC_RESULT).  Each in its four orderings
 # (CreateAccDescAtomicOp's acquire and release): none (ldadd64), A (ldadda64, acquire), L (ldaddl64, release)
@@ -51,14 +54,16 @@ LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8, "ldp32"
 # (AccessType_GCS, J1.3.3 CreateAccDescGCS), with no instruction syndrome (AArch64.InstructionSyndromeValid).
 GCS_STORES = {"gcsstr": 8, "gcssttr": 8}
 STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8, "stp32": 8, "stp64": 16, "stlr64": 8,
-          **GCS_STORES, **ASIMD_STORES}
+          **GCS_STORES, **ASIMD_STORES, **EXCLUSIVE_STORES}
+# What a step returns in a register, by bytes: a load's value, a store-exclusive's status (Ws, 32 bits).
+RETURNS = {**LOADS, **{op: 4 for op in EXCLUSIVE_STORES}}
 # The unprivileged forms, checked as EL0 from EL1 (LDTR, STTR, GCSSTTR; J1.1.3.98 AArch64.IsUnprivAccessPriv).
 UNPRIVILEGED_OPS = ("ldtr64", "sttr64", "gcssttr")
 # The pairs, by the size of one register (Mem's alignment unit: AArch64 Mem[] checks an element, not the pair,
 # but an exclusive pair's whole access: AccessKind.alignment).
 PAIRS = {"ldp32": 4, "ldp64": 8, "stp32": 4, "stp64": 8, **EXCLUSIVE_PAIRS}
 # Load-acquire (AccessDescriptor.acqsc; LDAPR's acqpc) and store-release (relsc) of one register.
-ACQUIRE_RELEASE = ("ldar64", "stlr64", "ldaxr64", "ldaxp64", *RCPC_LOADS)
+ACQUIRE_RELEASE = ("ldar64", "stlr64", "ldaxr64", "ldaxp64", "stlxr64", *RCPC_LOADS)
 # at_s1e1a: FEAT_ATS1A's AT S1E1A, stage 1 without permission checks (ATAccess_Any).
 AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp", "at_s1e1a")
 # What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.
@@ -169,7 +174,8 @@ LS_SYNDROME = {
        for op, size in LOADS.items()
        if op not in PAIRS and op not in EXCLUSIVE_LOADS and op not in ATOMICS and op not in ASIMD_LOADS},
     **{op: (size.bit_length() - 1, 0, 1, int(size == 8), int(op in ACQUIRE_RELEASE))
-       for op, size in STORES.items() if op not in PAIRS and op not in GCS_STORES and op not in ASIMD_STORES},
+       for op, size in STORES.items()
+       if op not in PAIRS and op not in GCS_STORES and op not in ASIMD_STORES and op not in EXCLUSIVE_STORES},
 }
 
 

@@ -379,7 +379,10 @@ struct raw {
 #define OP_LDXP32           118
 #define OP_LDXP64           119
 #define OP_LDAXP64          120
-#define OP_COUNT            121
+/* Store-exclusives of one X register (STXR; STLXR, with release): value the data; the record's value the status. */
+#define OP_STXR64           121
+#define OP_STLXR64          122
+#define OP_COUNT            123
 
 struct step {
 	u64 va, value;

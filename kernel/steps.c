@@ -86,6 +86,8 @@ static const struct access_kind {
 	[OP_LDXP32] = { probe_ldxp32, el0_ldxp32, LOADS_PAIR32 },
 	[OP_LDXP64] = { probe_ldxp64, el0_ldxp64, LOADS_PAIR64 },
 	[OP_LDAXP64] = { probe_ldaxp64, el0_ldaxp64, LOADS_PAIR64 },
+	[OP_STXR64] = { probe_stxr64, el0_stxr64, LOADS_VALUE },        /* the status */
+	[OP_STLXR64] = { probe_stlxr64, el0_stlxr64, LOADS_VALUE },
 };
 
 static const struct access_kind *access_kind(u32 op)
@@ -399,6 +401,8 @@ void run_steps(const void *arg)
 {
 	const struct step_run *run = arg;
 
+	/* The local Exclusives monitor open, whatever an earlier case left in it (harness/model/exclusives.py). */
+	__asm__ volatile("clrex" ::: "memory");
 	/* Only cases that require FEAT_PAN set it (harness/cases/validation.py): PSTATE.PAN is UNDEFINED without it. */
 	if (run->regime->pan && !run->regime->nv1)
 		write_pan(SPSR_PAN);
