@@ -379,10 +379,16 @@ struct raw {
 #define OP_LDXP32           118
 #define OP_LDXP64           119
 #define OP_LDAXP64          120
-/* Store-exclusives of one X register (STXR; STLXR, with release): value the data; the record's value the status. */
+/*
+ * Store-exclusives of one X register (STXR; STLXR, with release) and of pairs (STXP of two W or two X
+ * registers, as OP_STP32/OP_STP64 take them; STLXP of X): value the data; the record's value the status.
+ */
 #define OP_STXR64           121
 #define OP_STLXR64          122
-#define OP_COUNT            123
+#define OP_STXP32           123
+#define OP_STXP64           124
+#define OP_STLXP64          125
+#define OP_COUNT            126
 
 struct step {
 	u64 va, value;

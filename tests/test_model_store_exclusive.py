@@ -41,8 +41,10 @@ def statuses(outcomes):
 @pytest.mark.parametrize("op", EXCLUSIVE_STORES)
 def test_a_store_exclusive_is_an_exclusive_write_with_a_32_bit_status_and_no_syndrome(op):
     kind = ACCESS_KINDS[op]
-    assert (kind.read, kind.write, kind.exclusive, kind.size, kind.ordered) == (False, True, True, 8, op == "stlxr64")
-    assert (op in ACQUIRE_RELEASE) == (op == "stlxr64")
+    release = op.startswith("stl")
+    assert (kind.read, kind.write, kind.exclusive, kind.size, kind.ordered) == \
+        (False, True, True, EXCLUSIVE_STORES[op], release)
+    assert (op in ACQUIRE_RELEASE) == release
     assert RETURNS[op] == 4 and op not in LS_SYNDROME        # ISV = 0: "excluding ... Store Exclusive"
 
 
@@ -112,3 +114,13 @@ def test_through_a_case_the_monitor_is_set_by_a_load_exclusive_and_cleared_by_an
     assert el0[3] == {(STATUS_FAILED, False)}                         # the ERET into the EL0 step
     stage2 = _predictions("store_exclusive_stage2")
     assert stage2[3] == {(STATUS_FAILED, False)}                      # the HVC after each step
+
+
+@pytest.mark.parametrize("op,size", [("stxp32", 8), ("stxp64", 16), ("stlxp64", 16)])
+def test_an_exclusive_store_pair_is_aligned_by_its_whole_access_and_writes_both(op, size):
+    kind = ACCESS_KINDS[op]
+    assert (kind.pair, kind.exclusive, kind.write, kind.size, kind.alignment) == (True, True, True, size, size)
+    _, unaligned = store_exclusive_of(op, BASE + size // 2, monitor=True)
+    assert statuses(unaligned) == {("alignment", None)}
+    _, aligned = store_exclusive_of(op, BASE + size, monitor=True)
+    assert {o.spans for o in aligned} == {(), ((PAGE + size, size),)}

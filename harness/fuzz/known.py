@@ -751,7 +751,7 @@ KNOWN_BUGS = (
              "checks no alignment for LDAPR without FEAT_LSE2: an unaligned LDAPR completes or takes its walk's fault",
              _ldapr_without_alignment_check),
     KnownBug("store_exclusive_unaligned", "cases/access_kinds_exclusive.toml",
-             "returns status 1 for an unaligned STXR or STLXR the monitor does not hold, where the Alignment "
+             "returns status 1 for an unaligned STXR, STLXR or STXP the monitor does not hold, where the Alignment "
              "fault comes first",
              _store_exclusive_monitor_before_alignment),
 )
