@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 
 from harness import esr, par
 from harness.ops import (
-    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_STORES, LOADS, PAIRS,
-    RCPC_LOADS, STORES, UNPRIVILEGED_OPS, atomic_ordering,
+    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_ACCESSES, LOADS,
+    PAIRS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS, atomic_ordering,
 )
 from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
@@ -45,18 +45,18 @@ class Access:
 # LDTR/STTR it makes no difference (checked as EL0).  A pair (ispair) moves two registers; LDAR and
 # STLR are acqsc and relsc, LDAPR (FEAT_LRCPC) acqpc; LDXR exclusive, LDAXR exclusive and acqsc; an atomic
 # reads and writes, acqsc and relsc as its ordering (LDADDA, LDADDL, LDADDAL ...; CreateAccDescAtomicOp);
-# STXR a write, exclusive, STLXR exclusive and relsc (CreateAccDescExLDST).
-# GCSSTR and GCSSTTR (J1.3.3 CreateAccDescGCS): AccessType_GCS writes, PAN not applied (NewAccDesc's pan),
-# GCSSTTR unprivileged (el0) as STTR.
+# STXR and STXP a write, exclusive, STLXR and STLXP exclusive and relsc (CreateAccDescExLDST).
+# GCSSTR, GCSSTTR and GCSPUSHM (J1.3.3 CreateAccDescGCS, MemOp_STORE): AccessType_GCS writes, GCSPOPM
+# (MemOp_LOAD) an AccessType_GCS read, PAN not applied (NewAccDesc's pan), GCSSTTR unprivileged (el0) as STTR.
 ACCESS_KINDS = {
-    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size, pan=True,
-                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, acqpc=op in RCPC_LOADS,
-                      exclusive=op in EXCLUSIVE_LOADS)
+    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size,
+                      pan=op not in GCS_ACCESSES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, acqpc=op in RCPC_LOADS,
+                      exclusive=op in EXCLUSIVE_LOADS, gcs=op in GCS_ACCESSES)
        for op, size in LOADS.items() if op not in ATOMICS},
     **{op: AccessKind(read=True, write=True, fetch=False, at=False, el0=False, size=size, pan=True, atomic=True,
                       ordered=any(atomic_ordering(op))) for op, size in ATOMICS.items()},
     **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op in UNPRIVILEGED_OPS, size=size,
-                      pan=op not in GCS_STORES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, gcs=op in GCS_STORES,
+                      pan=op not in GCS_ACCESSES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, gcs=op in GCS_ACCESSES,
                       exclusive=op in EXCLUSIVE_STORES)
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
