@@ -317,7 +317,8 @@ def read_expect(path, name, where, op, va, spec, names, two_stage=False):
         raise f.error("value", f"{op} returns no value; expect \"ok\" or a fault")
     value = f.int("value", required=True, bits=max(64, 8 * RETURNS[op]))   # a pair of X registers: 128 bits
     if not 0 <= value < 1 << (8 * RETURNS[op]):
-        raise f.error("value", f"{value:#x} does not fit in a {8 * RETURNS[op]}-bit result")
+        kind = "load" if op in LOADS else "status"
+        raise f.error("value", f"{value:#x} does not fit in a {8 * RETURNS[op]}-bit {kind}")
     return Expect("value", value=value)
 
 
