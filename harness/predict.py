@@ -8,7 +8,7 @@ registers an access may still use."""
 from dataclasses import replace
 
 from harness.ops import (
-    ATOMICS, DESC_WRITES, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
+    ATOMICS, DESC_WRITES, GCS_POPS, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
 )
 from harness import declared
 from harness.model.atomics import atomic_result
@@ -75,6 +75,8 @@ def _effects(step, outcome, memory):
             after.write(pa, size, new >> shift)
             shift += 8 * size
         return replace(outcome, value=old), after
+    if step.op in GCS_POPS:
+        return _gcs_pop(outcome, after), after
     try:
         if step.op in LOADS:
             return replace(outcome, value=_read(after, outcome.spans)), after
@@ -82,6 +84,25 @@ def _effects(step, outcome, memory):
         return replace(outcome, value=declared.FETCH_MAGIC if stub == declared.FETCH_STUB else None), after
     except UnknownMemory:
         return outcome, after
+
+
+GCS_DATA_CHECK_RULE = ("GCSPOPM takes a GCS Data Check exception (EC 0x2D) where the doubleword it loads has "
+                       "bits [1:0] other than 0b00 (J1.1.3.62 GCSPOPM, J1.1.3.56 GCSDataCheckException; D11.3 R_QHJBM): "
+                       "an exception the model does not predict")
+
+
+# J1.1.3.62 GCSPOPM: the load's translation is judged (the outcome), then the check of the record it loads
+def _gcs_pop(outcome, memory):
+    """A GCSPOPM that translates: it completes with the doubleword loaded where bits [1:0] of it are 0b00;
+    where they are not, or memory nobody declared leaves it open, it takes the GCS Data Check exception,
+    which the model does not predict (Unknown: the step is not judged, with the reason)."""
+    try:
+        value = _read(memory, outcome.spans)
+    except UnknownMemory as e:
+        return Unknown(f"{GCS_DATA_CHECK_RULE}; the doubleword is memory the case does not declare ({e})")
+    if value & 0b11:
+        return Unknown(f"{GCS_DATA_CHECK_RULE}; the doubleword is {value:#x}")
+    return replace(outcome, value=value)
 
 
 def step_accesses(case):

@@ -379,7 +379,14 @@ struct raw {
 #define OP_LDXP32           118
 #define OP_LDXP64           119
 #define OP_LDAXP64          120
-#define OP_COUNT            121
+/*
+ * FEAT_GCS's GCSPUSHM of value and GCSPOPM (reporting the doubleword popped), with the Guarded
+ * Control Stack enabled at the step's EL for that step alone (GCSCR_EL1/GCSCRE0_EL1.PCRSEL):
+ * va is the doubleword they access, so the kernel sets GCSPR_ELx to va + 8 (push) or va (pop).
+ */
+#define OP_GCSPUSHM         121
+#define OP_GCSPOPM          122
+#define OP_COUNT            123
 
 struct step {
 	u64 va, value;

@@ -16,6 +16,8 @@ void el0_vload8(void), el0_vload16(void), el0_vload32(void), el0_vload64(void), 
 void el0_vstore8(void), el0_vstore16(void), el0_vstore32(void), el0_vstore64(void), el0_vstore128(void);
 void el0_ldxp32(void), el0_ldxp64(void), el0_ldaxp64(void);
 void el0_gcsstr(void);
+void el0_gcspushm(void);
+void el0_gcspopm(void);
 void el0_fetch(void), selftest_hang_el0(void);
 
 /* What the return from EL0 restores: the kernel stack and el0_call's resume address. */

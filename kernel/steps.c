@@ -86,7 +86,49 @@ static const struct access_kind {
 	[OP_LDXP32] = { probe_ldxp32, el0_ldxp32, LOADS_PAIR32 },
 	[OP_LDXP64] = { probe_ldxp64, el0_ldxp64, LOADS_PAIR64 },
 	[OP_LDAXP64] = { probe_ldaxp64, el0_ldaxp64, LOADS_PAIR64 },
+	[OP_GCSPUSHM] = { probe_gcspushm, el0_gcspushm, STORES },
+	[OP_GCSPOPM] = { probe_gcspopm, el0_gcspopm, LOADS_VALUE },
 };
+
+/* GCSCR_EL1 without PCRSEL while a GCSPUSHM or GCSPOPM step runs at EL1, else 0: what the vectors write
+ * before the handler's first BL (vectors.S). */
+u64 gcs_step_gcscr;
+
+static bool is_gcs_push_pop(u32 op)
+{
+	return op == OP_GCSPUSHM || op == OP_GCSPOPM;
+}
+
+/*
+ * A GCSPUSHM or GCSPOPM step, with the Guarded Control Stack enabled at its EL for it alone (GCSEnabled:
+ * GCSCR_EL1.PCRSEL or GCSCRE0_EL1.PCRSEL; the kernel's own BL and RET must not use it): GCSPR_ELx points
+ * just above va for a push (AddGCSRecord stores at GCSPR - 8), at va for a pop (GCSPOPM loads at GCSPR).
+ */
+static struct reg_pair run_gcs_push_pop(const struct access_kind *k, const struct step *s, const struct step_run *c)
+{
+	u64 ptr = s->op == OP_GCSPUSHM ? s->va + 8 : s->va;
+	struct reg_pair r;
+
+	if (s->el == 0) {
+		u64 gcscre0 = read_sysreg(GCSCRE0_EL1);
+
+		write_sysreg(ptr, GCSPR_EL0);
+		write_sysreg(gcscre0 | GCSCR_PCRSEL, GCSCRE0_EL1);
+		isb();
+		r.first = el0_run(el0_code_va(k->el0, c->el0_code), s->va, s->value, 0, &r.second);
+		write_sysreg(gcscre0, GCSCRE0_EL1);
+		isb();
+		return r;
+	}
+	data_probe *probe = (data_probe *)((uintptr_t)k->probe + c->code_offset);
+
+	gcs_step_gcscr = read_sysreg(GCSCR_EL1);
+	write_sysreg(ptr, GCSPR_EL1);
+	isb();
+	r = probe(s->va, s->value, gcs_step_gcscr | GCSCR_PCRSEL);
+	gcs_step_gcscr = 0;
+	return r;
+}
 
 static const struct access_kind *access_kind(u32 op)
 {
@@ -111,6 +153,8 @@ static struct reg_pair run_access(const struct access_kind *k, const struct step
 {
 	struct reg_pair r;
 
+	if (is_gcs_push_pop(s->op))
+		return run_gcs_push_pop(k, s, c);
 	if (s->el == 0) {
 		/* harness/cases (EL0_OPS) and blob.c allow EL0 only for ops with an EL0 twin */
 		r.first = el0_run(el0_code_va(k->el0, c->el0_code), s->va, s->value, second_register(s), &r.second);

@@ -17,7 +17,7 @@ from harness.cases.translation import (
     read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs, regime_pi,
 )
 from harness.features import FEATURES
-from harness.ops import ATOMICS, GCS_STORES, LOADS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS
+from harness.ops import ATOMICS, GCS_ACCESSES, GCS_PUSH_POP, LOADS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS
 from harness.versions import parse_range
 
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
@@ -29,7 +29,7 @@ REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "
 OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", "at_s1e1a": "FEAT_ATS1A", "at_s1e2a": "FEAT_ATS1A",
                **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI},
                **{op: "FEAT_XS" for op in NXS_TLBI}, **{op: "FEAT_LSE" for op in ATOMICS},
-               **{op: "FEAT_LRCPC" for op in RCPC_LOADS}, **{op: "FEAT_GCS" for op in GCS_STORES}}
+               **{op: "FEAT_LRCPC" for op in RCPC_LOADS}, **{op: "FEAT_GCS" for op in GCS_ACCESSES}}
 
 
 def op_features(op):
@@ -101,6 +101,7 @@ def build_case(path, name, body, defaults, params, bugs, feature):
         _check_vmid_synchronized(path, name, steps)
 
     el2 = Fields(path, name, None, body, CASE_KEYS, params).choice("el2", EL2_MODES)
+    _check_gcs_push_pop(path, name, steps, el2, stage2)
     if el2 == "vhe":
         _check_el20(path, name, stage2)
     elif el2 is not None:
@@ -197,6 +198,22 @@ EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, *UNPRIVILEGED_OPS, "set_ttbr1",
                    *(op for op, (_, takes_asid) in TLBI_OPS.items() if takes_asid)}
 
 
+def _check_gcs_push_pop(path, name, steps, el2, stage2):
+    """GCSPUSHM and GCSPOPM access the doubleword at GCSPR_ELx (or just below it), which holds a multiple
+    of 8 (bits [2:0] RES0, D24.11.5): their VA is one.  The kernel enables the Guarded Control Stack for them
+    at EL1 and EL0 of the EL1&0 regime (kernel/steps.c run_gcs_push_pop), not at EL2, and the model judges no
+    GCS access under stage 2 (docs/model.md)."""
+    for i, step in enumerate(steps):
+        if step.op not in GCS_PUSH_POP:
+            continue
+        if step.va % 8:
+            raise CaseError(path, f"{step.op} accesses the doubleword GCSPR_ELx points at (or just below), a "
+                            f"multiple of 8: va {step.va:#x} is not", name, f"steps[{i}].va")
+        if el2 is not None or stage2 is not None:
+            raise CaseError(path, f"{step.op} runs with the Guarded Control Stack of EL1 or EL0 of the EL1&0 "
+                            "regime, without a stage 2: not in a case with el2 or [stage2]", name, f"steps[{i}].do")
+
+
 def _check_el20(path, name, stage2):
     """A case whose steps run in the EL2&0 regime (el2 = "vhe"): all EL1&0's keys and steps mean
     the same there, at EL2; a stage 2 (EL1&0's) it cannot have."""
@@ -270,7 +287,7 @@ def _check_vmid_synchronized(path, name, steps):
 
 
 # What a step of a case with HCR_EL2.NV/NV1 may be: what EL1 does under them (kernel/steps.c set_nested).
-NESTED_OPS = (*LOADS, *STORES, "fetch", *AT_OPS)
+NESTED_OPS = (*(op for op in (*LOADS, *STORES) if op not in GCS_PUSH_POP), "fetch", *AT_OPS)
 
 
 def _check_nested(path, name, regime, stage2, el2, steps, requires):

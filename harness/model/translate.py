@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from harness import esr, par
 from harness.ops import (
-    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, GCS_STORES, LOADS, PAIRS, RCPC_LOADS,
+    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, GCS_ACCESSES, LOADS, PAIRS, RCPC_LOADS,
     STORES, UNPRIVILEGED_OPS, atomic_ordering,
 )
 from harness.model.attributes import (
@@ -45,17 +45,17 @@ class Access:
 # LDTR/STTR it makes no difference (checked as EL0).  A pair (ispair) moves two registers; LDAR and
 # STLR are acqsc and relsc, LDAPR (FEAT_LRCPC) acqpc; LDXR exclusive, LDAXR exclusive and acqsc; an atomic
 # reads and writes, acqsc and relsc as its ordering (LDADDA, LDADDL, LDADDAL ...; CreateAccDescAtomicOp).
-# GCSSTR and GCSSTTR (J1.3.3 CreateAccDescGCS): AccessType_GCS writes, PAN not applied (NewAccDesc's pan),
-# GCSSTTR unprivileged (el0) as STTR.
+# GCSSTR, GCSSTTR and GCSPUSHM (J1.3.3 CreateAccDescGCS, MemOp_STORE): AccessType_GCS writes, GCSPOPM
+# (MemOp_LOAD) an AccessType_GCS read, PAN not applied (NewAccDesc's pan), GCSSTTR unprivileged (el0) as STTR.
 ACCESS_KINDS = {
-    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size, pan=True,
-                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, acqpc=op in RCPC_LOADS,
-                      exclusive=op in EXCLUSIVE_LOADS)
+    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size,
+                      pan=op not in GCS_ACCESSES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, acqpc=op in RCPC_LOADS,
+                      exclusive=op in EXCLUSIVE_LOADS, gcs=op in GCS_ACCESSES)
        for op, size in LOADS.items() if op not in ATOMICS},
     **{op: AccessKind(read=True, write=True, fetch=False, at=False, el0=False, size=size, pan=True, atomic=True,
                       ordered=any(atomic_ordering(op))) for op, size in ATOMICS.items()},
     **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op in UNPRIVILEGED_OPS, size=size,
-                      pan=op not in GCS_STORES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, gcs=op in GCS_STORES)
+                      pan=op not in GCS_ACCESSES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, gcs=op in GCS_ACCESSES)
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
     # AT S1E1A (FEAT_ATS1A; J1.3.3.278 CreateAccDescAT, ATAccess_Any): neither read nor write, so
