@@ -189,7 +189,8 @@ static u64 at_s12_under(u64 op, u64 va, u64 vtcr, u64 vttbr_flip)
  * at EL1, recorded and resumed as without NV (D24.2.62):
  *  - ERET (EC 0x1A, NV): return to ELR_EL1 with SPSR_EL1, whose M[3:2] say EL2
  *    for an exception taken from EL1 under NV (AArch64.TakeException: spsr<3:2>
- *    = '10'), the EL1 the kernel ran at;
+ *    = '10'), the EL1 the kernel ran at, or EL0 for an EL0 step (el0.S el0_call;
+ *    el0.c returns from its end as EL2t under NV, CurrentEL reading EL2);
  *  - MRS/MSR ELR_EL1 and SPSR_EL1 (EC 0x18, NV1 traps them), and MRS FAR_EL2
  *    (under NV CurrentEL reads EL2, so exception.c reads FAR_EL2: a guest
  *    hypervisor's EL2 register, trapped), which reads the fault's FAR_EL1.

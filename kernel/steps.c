@@ -368,8 +368,13 @@ static void run_step(const struct step_run *c, unsigned n)
 	const struct access_kind *access = access_kind(s->op);
 	struct reg_pair loaded = { 0, 0 };
 
+	/* An EL0 step under NV/NV1 too: EL1's ERET to EL0 traps to EL2, which makes it (el2.c emulate_nested). */
+	bool nested = c->regime->nv || c->regime->nv1;
+
 	probe.fault.taken = false;
 	probe.fetch_target = s->va;
+	if (nested)
+		set_nested(c->regime, true);
 	if (s->el == 0) {
 		probe.armed = PROBE_EL0;
 		if (access) {
@@ -382,18 +387,14 @@ static void run_step(const struct step_run *c, unsigned n)
 	} else {
 		/* An AT is armed too: AArch64.AT_S1Ex takes a synchronous External abort on its walk
 		 * as a Data Abort (J1.1.3), which is that step's outcome, not the end of the run. */
-		bool nested = c->regime->nv || c->regime->nv1;
-
 		probe.armed = s->op == OP_FETCH ? PROBE_FETCH : PROBE_DATA;
-		if (nested)
-			set_nested(c->regime, true);
 		if (access)
 			loaded = run_access(access, s, c);
 		else
 			loaded.first = run_probe(s);
-		if (nested)
-			set_nested(c->regime, false);
 	}
+	if (nested)
+		set_nested(c->regime, false);
 	probe.armed = PROBE_NONE;
 	if (c->s2)
 		el2_fault = hvc_call(HVC_TAKE_FAULT, 0, 0, 0, 0);

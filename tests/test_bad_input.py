@@ -123,8 +123,6 @@ BAD = [
     # HCR_EL2.NV/NV1 (FEAT_NV) cases: EL1's accesses, fetches and AT alone, NV1 with NV (validation._check_nested).
     ("nv_with_a_tlbi", 'requires = ["FEAT_NV"]\nregime = { nv = true }\n'
      'steps = [ { do = "tlbi_vmalle1" } ]', "steps[0].do", "runs EL1's accesses, fetches and AT steps alone"),
-    ("nv_with_an_el0_step", 'requires = ["FEAT_NV"]\nregime = { nv = true }\n'
-     'steps = [ { do = "load64", va = 0x8000_0000, el = 0, expect = "ok" } ]', "steps[0].el", "runs its steps at EL1"),
     ("fnxs_with_el2", 'requires = ["FEAT_XS"]\nel2 = "nvhe"\nregime = { fnxs = true }', "regime.fnxs",
      "the steps run at EL1"),
     # GCSPUSHM and GCSPOPM (FEAT_GCS): GCSPR_ELx's VA, a multiple of 8; EL1 and EL0 of EL1&0, no stage 2, no NV.

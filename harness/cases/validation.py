@@ -291,10 +291,10 @@ NESTED_OPS = (*(op for op in (*LOADS, *STORES) if op not in GCS_PUSH_POP), "fetc
 
 
 def _check_nested(path, name, regime, stage2, el2, steps, requires):
-    """A case with HCR_EL2.NV/NV1 (FEAT_NV): EL1's accesses, fetches and AT steps alone, each run
+    """A case with HCR_EL2.NV/NV1 (FEAT_NV): accesses (at EL1 or EL0), fetches and AT steps alone, each run
     with them set (kernel/steps.c set_nested; the EL2 half emulates the ERET and the register
-    accesses of a fault's handling that trap, el2.c emulate_nested); no EL0 steps (returning to
-    EL0 is not emulated) and no maintenance steps; NV1 with NV (NV1 alone is CONSTRAINED
+    accesses of a fault's handling that trap, el2.c emulate_nested, and EL1's ERET to an EL0 step);
+    no maintenance steps; NV1 with NV (NV1 alone is CONSTRAINED
     UNPREDICTABLE, Unpredictable_NVNV1, not modelled); FEAT_E2H0, without which NV1 may be RAZ
     (EffectiveHCR_EL2_NVx, J1.3.3.418)."""
     if el2 is not None or stage2 is not None:
@@ -310,8 +310,6 @@ def _check_nested(path, name, regime, stage2, el2, steps, requires):
         if step.op not in NESTED_OPS:
             raise CaseError(path, "a case with HCR_EL2.NV runs EL1's accesses, fetches and AT steps alone, "
                             f"not {step.op}", name, f"steps[{i}].do")
-        if step.el == 0:
-            raise CaseError(path, "a case with HCR_EL2.NV runs its steps at EL1", name, f"steps[{i}].el")
 
 
 def _check_feature_use(path, name, regime, steps, requires):
