@@ -57,7 +57,7 @@ def _effects(step, outcome, memory):
     if not isinstance(outcome, Completes) or not outcome.spans:
         return outcome, after               # an abort, or a NOP (K1.2.13): nothing read or written
     if step.op in STORES:
-        value, shift = step.value, 0
+        value, shift = step.value, 0        # DC ZVA's: 0 (the loader takes no value for it)
         for pa, size in outcome.spans:
             after.write(pa, size, value >> shift)
             shift += 8 * size

@@ -395,7 +395,9 @@ struct raw {
 #define OP_STXP32           125
 #define OP_STXP64           126
 #define OP_STLXP64          127
-#define OP_COUNT            128
+/* DC ZVA of the block holding va (DCZID_EL0.BS), at EL1 or EL2 (SCTLR_EL1.DZE is 0: EL0's would trap). */
+#define OP_DC_ZVA           128
+#define OP_COUNT            129
 
 struct step {
 	u64 va, value;

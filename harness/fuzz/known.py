@@ -187,6 +187,17 @@ def _store_exclusive_monitor_before_alignment():
     return [(predict_module, "store_exclusive", store_exclusive)]
 
 
+def _dc_zva_without_the_device_alignment_fault():
+    """AArch64.S1HasAlignmentFaultDueToMemType and its stage 2 twin without AccessType_DCZero's branch: DC ZVA to
+    Device memory is made (zeros written) or takes the write's Permission fault, where it is an Alignment fault."""
+    original = permissions.s1_has_alignment_fault
+
+    def has_alignment_fault(acc, aligned, memattrs, wb_cached):
+        return original(replace(acc, dczero=False), True if acc.dczero else aligned, memattrs, wb_cached)
+    return [(translate, "s1_has_alignment_fault", has_alignment_fault),
+            (stage2, "s2_has_alignment_fault", has_alignment_fault)]
+
+
 def _implied_pxn_from_the_descriptor_ap():
     """AArch64.S1DirectBasePermissions, but "EL0 can write it, so EL1 cannot execute it" judged on
     the descriptor's AP[2:1] alone: a writable-clean page (DBM = 1, HA = HD = 1, AP[2] = 1) is
@@ -754,6 +765,10 @@ KNOWN_BUGS = (
              "returns status 1 for an unaligned STXR, STLXR or STXP the monitor does not hold, where the Alignment "
              "fault comes first",
              _store_exclusive_monitor_before_alignment),
+    KnownBug("dczva_device", "cases/access_kinds_dczva.toml",
+             "makes DC ZVA to Device memory (zeros written, or the write's Permission fault) where it is an "
+             "Alignment fault",
+             _dc_zva_without_the_device_alignment_fault),
 )
 
 
