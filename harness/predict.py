@@ -19,7 +19,7 @@ from harness.model.registers import TTBR_ASID, walk_params
 from harness.model.stage2 import VTTBR_VMID, full_translate, s2_params
 from harness.model.tlb import (
     CONFLICT_RULE, STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, conflict_outcomes,
-    current_asid, current_vmid, may_conflict,
+    conflict_causes, current_asid, current_vmid, s1_copy,
     SPECULATIVE_AF_RULE, entry_registers, leaf, speculative_af,
     tlbi_regime,
 )
@@ -158,7 +158,10 @@ def _access_outcomes(tlb, access):
         rules.append(STALE_RULE)
     if through_tables - stale:
         rules.append(WALK_CACHE_RULE)
-    conflict = conflict_outcomes(tlb.regs, access, two_stage=False) if may_conflict(access.va, held, [(o, r, m) for o, (r, m) in zip(sets, sources)]) else set()
+    held_copies = [s1_copy(access.va, *h) for h in held]
+    walk_copies = [s1_copy(access.va, o, r, m) for o, (r, m) in zip(sets, sources)]
+    conflict = conflict_outcomes(tlb.regs, access, conflict_causes(held_copies + walk_copies, any(held_copies)),
+                                 two_stage=False)
     if conflict:
         rules.append(CONFLICT_RULE)
     return Outcomes(set(fresh) | stale | through_tables | conflict, "; ".join(dict.fromkeys(rules)) or None)
