@@ -8,11 +8,13 @@ registers an access may still use."""
 from dataclasses import replace
 
 from harness.ops import (
-    ATOMICS, DESC_WRITES, GCS_POPS, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
+    ATOMICS, DESC_WRITES, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_POPS, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES,
+    SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
 )
 from harness import declared
 from harness.model.atomics import atomic_result
 from harness.model.descriptors import DESC_AF
+from harness.model.exclusives import store_exclusive
 from harness.model.memory import UnknownMemory
 from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, union
 from harness.model.registers import TTBR_ASID, walk_params
@@ -23,7 +25,7 @@ from harness.model.tlb import (
     SPECULATIVE_AF_RULE, entry_registers, leaf, speculative_af,
     tlbi_regime,
 )
-from harness.model.translate import Access
+from harness.model.translate import Access, unaligned_access_aborts
 
 # More translation states than this would mean choices piling up step on step;
 # no case comes near it.
@@ -251,6 +253,16 @@ def _fix(case, n, step, tlb, slots):
     tlb.isb()
 
 
+def _monitor_kept(case, step, tlb):
+    """Whether the local Exclusives monitor may still be in the Exclusive Access state at step's access
+    (tlb.monitor: a Load-Exclusive completed before, and no exception return or store-exclusive since).  An
+    exception return clears it (B2.12.5; J1.1.3.36 AArch64.ExceptionReturn's ClearExclusiveLocal): the kernel's
+    ERET into an EL0 step, the HVCs around a step under HCR_EL2.NV/NV1 (kernel/steps.c set_nested) and after
+    every step of a case with a stage 2 (HVC_TAKE_FAULT), and the return from any abort."""
+    nested = case.regime.nv or case.regime.nv1
+    return tlb.monitor and step.el != 0 and not nested and case.stage2 is None
+
+
 def predict_case(case, ids, pool_base=None):
     """One Outcomes per step of case on a CPU with ID registers ids =
     (mmfr0, mmfr1, mmfr2, isar0).  Where the architecture leaves a choice that changes
@@ -298,6 +310,9 @@ def predict_case(case, ids, pool_base=None):
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})", pa=e.pa)}))
                 next_branches.append(tlb)
                 continue
+            if step.op in EXCLUSIVE_STORES:
+                outcomes = store_exclusive(outcomes, unaligned_access_aborts(tlb.regs, access),
+                                           _monitor_kept(case, step, tlb))
             seen, effects = set(), {}
             for outcome in outcomes:
                 observed, after = _effects(step, outcome, tlb.memory)
@@ -310,6 +325,8 @@ def predict_case(case, ids, pool_base=None):
                     continue
                 effects[key] = branch = tlb.copy()
                 branch.faulted = faulted
+                branch.monitor = step.op in EXCLUSIVE_LOADS and isinstance(outcome, Completes) or \
+                    step.op not in EXCLUSIVE_STORES and not faulted and _monitor_kept(case, step, tlb)
                 if faulted or step.el == 0:
                     branch.complete_tlbis()     # taking the exception is a Context synchronization event
                 if outcome.updates:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from harness import esr, par
 from harness.cases import DESC_FIELDS, HWDEF
 from harness.observation import describe as observed_text
-from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LOADS, LS_SYNDROME, MAINT_OPS, STORES, at_aborts, describe_syndrome
+from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LS_SYNDROME, MAINT_OPS, RETURNS, STORES, at_aborts, describe_syndrome
 
 
 @dataclass(frozen=True)
@@ -241,7 +241,7 @@ def judge_step(n, step, obs):
     elif step.op == "fetch" and obs.value != FETCH_MAGIC:
         problems.append(f"expected the fetched stub to return {FETCH_MAGIC:#x}; got {obs.value:#x}")
     elif e.kind == "value":
-        width = 8 * LOADS[step.op]
+        width = 8 * RETURNS[step.op]
         got = obs.value & ((1 << width) - 1)
         if got != e.value:
             problems.append(f"expected value {e.value:#x}; got {got:#x}")

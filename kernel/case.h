@@ -386,7 +386,16 @@ struct raw {
  */
 #define OP_GCSPUSHM         121
 #define OP_GCSPOPM          122
-#define OP_COUNT            123
+/*
+ * Store-exclusives of one X register (STXR; STLXR, with release) and of pairs (STXP of two W or two X
+ * registers, as OP_STP32/OP_STP64 take them; STLXP of X): value the data; the record's value the status.
+ */
+#define OP_STXR64           123
+#define OP_STLXR64          124
+#define OP_STXP32           125
+#define OP_STXP64           126
+#define OP_STLXP64          127
+#define OP_COUNT            128
 
 struct step {
 	u64 va, value;

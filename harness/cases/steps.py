@@ -8,7 +8,7 @@ from harness.cases.names import (
     ALL_AT_OPS, AP_NAMES, AT_OPS, AT_S12_OPS, EL0_OPS, FIXUP_KINDS, HWDEF, LOADS, MAINT_OPS, OPS, RANGE_TLBI, S2_RANGE_TLBI,
     SELFTESTS, SH_NAMES, STORES, SYSREG_WRITES,
 )
-from harness.ops import ATOMICS, CAS_OPS, LS_SYNDROME, RETRYABLE
+from harness.ops import ATOMICS, CAS_OPS, LS_SYNDROME, RETRYABLE, RETURNS
 from harness.cases.schema import (
     CaseError, DESC_FIELDS, Expect, FAULT_KEYS, FRAME_NAME, MAINT_KEYS, MAP_KEYS, PAR_KEYS, S2_DESC_EXPECT_KEYS,
     STEP_KEYS, TLB_CONFLICT, UNDER_KEYS, S2Under, Step, TlbiRange,
@@ -313,11 +313,12 @@ def read_expect(path, name, where, op, va, spec, names, two_stage=False):
         f = Fields(path, name, where, spec, PAR_KEYS, names)
         return Expect("par", pa=f.int("pa", required=True), attr=f.int("attr"), sh=f.choice("sh", SH_NAMES))
     f = Fields(path, name, where, spec, {"value"}, names)
-    if op not in LOADS:
+    if op not in RETURNS:
         raise f.error("value", f"{op} returns no value; expect \"ok\" or a fault")
-    value = f.int("value", required=True, bits=max(64, 8 * LOADS[op]))     # a pair of X registers: 128 bits
-    if not 0 <= value < 1 << (8 * LOADS[op]):
-        raise f.error("value", f"{value:#x} does not fit in a {8 * LOADS[op]}-bit load")
+    value = f.int("value", required=True, bits=max(64, 8 * RETURNS[op]))   # a pair of X registers: 128 bits
+    if not 0 <= value < 1 << (8 * RETURNS[op]):
+        kind = "load" if op in LOADS else "status"
+        raise f.error("value", f"{value:#x} does not fit in a {8 * RETURNS[op]}-bit {kind}")
     return Expect("value", value=value)
 
 
