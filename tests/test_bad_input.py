@@ -129,6 +129,9 @@ BAD = [
     # GCSPUSHM and GCSPOPM (FEAT_GCS): GCSPR_ELx's VA, a multiple of 8; EL1 and EL0 of EL1&0, no stage 2, no NV.
     ("gcspushm_without_feature", 'steps = [ { do = "gcspushm", va = 0x8000_0000, value = 0, expect = "ok" } ]',
      "steps[0].do", "needs FEAT_GCS"),
+    ("gcs_data_check_of_a_load", 'requires = ["FEAT_GCS"]\n'
+     'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "gcs_data_check" } } ]', "steps[0].expect.fault",
+     "comes from GCSPOPM"),
     ("gcspopm_unaligned", 'requires = ["FEAT_GCS"]\nsteps = [ { do = "gcspopm", va = 0x8000_0004, expect = "ok" } ]',
      "steps[0].va", "a multiple of 8"),
     ("gcspushm_at_el2", 'requires = ["FEAT_GCS"]\nel2 = "nvhe"\n'
