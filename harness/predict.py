@@ -11,12 +11,12 @@ from harness.ops import (
     ATOMICS, DESC_WRITES, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_POPS, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES,
     SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
 )
-from harness import declared
+from harness import declared, esr
 from harness.model.atomics import atomic_result
 from harness.model.descriptors import DESC_AF
 from harness.model.exclusives import store_exclusive
 from harness.model.memory import UnknownMemory
-from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, union
+from harness.model.outcome import EC_GCS, Abort, Completes, Done, Outcomes, Unknown, union
 from harness.model.registers import TTBR_ASID, walk_params
 from harness.model.stage2 import VTTBR_VMID, full_translate, s2_params
 from harness.model.tlb import (
@@ -89,21 +89,24 @@ def _effects(step, outcome, memory):
 
 
 GCS_DATA_CHECK_RULE = ("GCSPOPM takes a GCS Data Check exception (EC 0x2D) where the doubleword it loads has "
-                       "bits [1:0] other than 0b00 (J1.1.3.62 GCSPOPM, J1.1.3.56 GCSDataCheckException; D11.3 R_QHJBM): "
-                       "an exception the model does not predict")
+                       "bits [1:0] other than 0b00 (J1.1.3.62 GCSPOPM, J1.1.3.56 GCSDataCheckException; D11.3 R_QHJBM)")
+# The GCS Data Check exception of the kernel's GCSPOPM x0 (kernel/probe.S, el0.S): taken to EL1 from EL1, and from
+# EL0 with HCR_EL2.TGE = 0 (J1.1.3.56); ISS IT 0b00001 (GCSPOPM), Rn its Xt (x0), the rest 0; FAR_ELx UNKNOWN.
+GCS_POPM_XT = 0
 
 
 # J1.1.3.62 GCSPOPM: the load's translation is judged (the outcome), then the check of the record it loads
 def _gcs_pop(outcome, memory):
-    """A GCSPOPM that translates: it completes with the doubleword loaded where bits [1:0] of it are 0b00;
-    where they are not, or memory nobody declared leaves it open, it takes the GCS Data Check exception,
-    which the model does not predict (Unknown: the step is not judged, with the reason)."""
+    """A GCSPOPM that translates: it completes with the doubleword loaded where bits [1:0] of it are 0b00,
+    and takes the GCS Data Check exception where they are not (nothing popped: GCSPR_ELx unchanged); where
+    memory nobody declared leaves it open, the model cannot tell (Unknown)."""
     try:
         value = _read(memory, outcome.spans)
     except UnknownMemory as e:
         return Unknown(f"{GCS_DATA_CHECK_RULE}; the doubleword is memory the case does not declare ({e})")
     if value & 0b11:
-        return Unknown(f"{GCS_DATA_CHECK_RULE}; the doubleword is {value:#x}")
+        return Abort(ec=EC_GCS, fsc=None, wnr=False, s1ptw=False, far=0, rule=GCS_DATA_CHECK_RULE,
+                     iss=esr.GCS_IT_POPM | GCS_POPM_XT << 5)
     return replace(outcome, value=value)
 
 
@@ -317,7 +320,7 @@ def predict_case(case, ids, pool_base=None):
             for outcome in outcomes:
                 observed, after = _effects(step, outcome, tlb.memory)
                 seen.add(observed)
-                faulted = isinstance(outcome, Abort)
+                faulted = isinstance(observed, Abort)     # GCSPOPM's data check: an exception after a translation
                 key = (faulted, outcome.updates,
                        getattr(outcome, "spans", ()) if step.op in STORES or step.op in ATOMICS else (),
                        getattr(outcome, "written", ()))

@@ -9,7 +9,7 @@ import pytest
 from harness import esr
 from harness.model import Abort, Completes
 from harness.model.memory import Memory
-from harness.model.outcome import Unknown
+from harness.model.outcome import ALL_BITS, Bits, Unknown
 from harness.model.registers import SCTLR_A
 from harness.ops import EL0_OPS, LS_SYNDROME
 from harness.predict import _gcs_pop
@@ -166,16 +166,19 @@ def test_gcspushm_to_a_clean_gcs_location_faults_on_the_dirty_state_and_gcspopm_
     assert isinstance(one(translate(pie_regs(pir=GCS), memory(words), "gcspopm", ALIGNED)), Completes)
 
 
-def test_the_gcs_pop_check_is_not_predicted():
-    """J1.1.3.62 GCSPOPM: a doubleword whose bits [1:0] are not 0b00 takes a GCS Data Check exception,
-    which the model leaves unjudged with the rule; 0b00 completes with the doubleword; memory nobody
-    declared leaves it open, so unjudged too."""
+def test_the_gcs_pop_check():
+    """J1.1.3.62 GCSPOPM: a doubleword whose bits [1:0] are not 0b00 takes a GCS Data Check exception (J1.1.3.56):
+    ESR_ELx EC 0x2D, IL 1, ISS.IT 0b00001 (GCSPOPM), ISS.Rn the kernel's Xt (x0), the rest 0, FAR_ELx UNKNOWN;
+    0b00 completes with the doubleword; memory nobody declared leaves it open (Unknown)."""
     done = Completes(pa=0x4000_0100, attr=0xFF, sh="inner", spans=((0x4000_0100, 8),))
     assert _gcs_pop(done, Memory({0x4000_0100: 0x1234_5678})).value == 0x1234_5678
     for low in (1, 2, 3):
-        unknown = _gcs_pop(done, Memory({0x4000_0100: 0x1234_5678 | low}))
-        assert isinstance(unknown, Unknown) and "GCS Data Check" in unknown.reason and "J1.1.3.62" in unknown.reason
-    assert isinstance(_gcs_pop(done, Memory({})), Unknown)
+        check = _gcs_pop(done, Memory({0x4000_0100: 0x1234_5678 | low}))
+        assert isinstance(check, Abort) and check.fault == (esr.GCS_DATA_CHECK, None), check
+        assert check.esr() == Bits(0x2D << 26 | 1 << 25 | 0b00001, ALL_BITS)
+        assert check.far_register().mask == 0 and "J1.1.3.62" in check.rule
+    unknown = _gcs_pop(done, Memory({}))
+    assert isinstance(unknown, Unknown) and "GCS Data Check" in unknown.reason
 
 
 def test_gcspushm_and_gcspopm_where_they_may_run():

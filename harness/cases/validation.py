@@ -130,6 +130,11 @@ def build_case(path, name, body, defaults, params, bugs, feature):
     if regime.fnxs and el2 is not None:
         raise CaseError(path, "HCRX_EL2.FnXS changes the TLBIs EL1 executes: the steps run at EL1 (no el2)", name,
                         "regime.fnxs")
+    if regime.fnxs and "FEAT_HCX" not in requires:
+        # The model takes FnXS as set (declared.py); without FEAT_HCX there is no HCRX_EL2 to set it in, and the
+        # TLBIs would remove what the model lets stay: a wider set than the CPU allows.
+        raise CaseError(path, 'fnxs is HCRX_EL2.FnXS, which needs FEAT_HCX too (without it the kernel cannot set it): '
+                        'add requires = ["FEAT_HCX"]', name, "requires")
     for key, features in STAGE2_FEATURES.items():
         if stage2 is not None and getattr(stage2, key) and not set(features) & set(requires):
             raise CaseError(path, f"{key} needs {features[-1]}: add requires = [\"{features[-1]}\"]", name,
