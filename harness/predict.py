@@ -8,13 +8,15 @@ registers an access may still use."""
 from dataclasses import replace
 
 from harness.ops import (
-    ATOMICS, DESC_WRITES, GCS_POPS, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
+    ATOMICS, DESC_WRITES, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_POPS, GCS_SWITCHES, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES,
+    SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
 )
-from harness import declared
+from harness import declared, esr
 from harness.model.atomics import atomic_result
 from harness.model.descriptors import DESC_AF
+from harness.model.exclusives import store_exclusive
 from harness.model.memory import UnknownMemory
-from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, union
+from harness.model.outcome import EC_GCS, Abort, Completes, Done, Outcomes, Unknown, union
 from harness.model.registers import TTBR_ASID, walk_params
 from harness.model.stage2 import VTTBR_VMID, full_translate, s2_params
 from harness.model.tlb import (
@@ -23,7 +25,7 @@ from harness.model.tlb import (
     SPECULATIVE_AF_RULE, entry_registers, leaf, speculative_af,
     tlbi_regime,
 )
-from harness.model.translate import Access
+from harness.model.translate import Access, unaligned_access_aborts
 
 # More translation states than this would mean choices piling up step on step;
 # no case comes near it.
@@ -54,6 +56,8 @@ def _effects(step, outcome, memory):
             after.forget(pa, size)
     if not isinstance(outcome, Completes) or not outcome.spans:
         return outcome, after               # an abort, or a NOP (K1.2.13): nothing read or written
+    if step.op in GCS_SWITCHES:
+        return _gcs_switch(step, outcome, after), after
     if step.op in STORES:
         value, shift = step.value, 0
         for pa, size in outcome.spans:
@@ -87,22 +91,50 @@ def _effects(step, outcome, memory):
 
 
 GCS_DATA_CHECK_RULE = ("GCSPOPM takes a GCS Data Check exception (EC 0x2D) where the doubleword it loads has "
-                       "bits [1:0] other than 0b00 (J1.1.3.62 GCSPOPM, J1.1.3.56 GCSDataCheckException; D11.3 R_QHJBM): "
-                       "an exception the model does not predict")
+                       "bits [1:0] other than 0b00 (J1.1.3.62 GCSPOPM, J1.1.3.56 GCSDataCheckException; D11.3 R_QHJBM)")
+# The GCS Data Check exception of the kernel's GCSPOPM x0 and GCSSS1 x0 (kernel/probe.S, el0.S): taken to EL1 from
+# EL1, and from EL0 with HCR_EL2.TGE = 0 (J1.1.3.56); ISS IT 0b00001 (GCSPOPM) or 0b00100 (GCSSS1), Rn their Xt
+# (x0), the rest 0; FAR_ELx UNKNOWN.
+GCS_PROBE_XT = 0
 
 
 # J1.1.3.62 GCSPOPM: the load's translation is judged (the outcome), then the check of the record it loads
 def _gcs_pop(outcome, memory):
-    """A GCSPOPM that translates: it completes with the doubleword loaded where bits [1:0] of it are 0b00;
-    where they are not, or memory nobody declared leaves it open, it takes the GCS Data Check exception,
-    which the model does not predict (Unknown: the step is not judged, with the reason)."""
+    """A GCSPOPM that translates: it completes with the doubleword loaded where bits [1:0] of it are 0b00,
+    and takes the GCS Data Check exception where they are not (nothing popped: GCSPR_ELx unchanged); where
+    memory nobody declared leaves it open, the model cannot tell (Unknown)."""
     try:
         value = _read(memory, outcome.spans)
     except UnknownMemory as e:
         return Unknown(f"{GCS_DATA_CHECK_RULE}; the doubleword is memory the case does not declare ({e})")
     if value & 0b11:
-        return Unknown(f"{GCS_DATA_CHECK_RULE}; the doubleword is {value:#x}")
+        return Abort(ec=EC_GCS, fsc=None, wnr=False, s1ptw=False, far=0, rule=GCS_DATA_CHECK_RULE,
+                     iss=esr.GCS_IT_POPM | GCS_PROBE_XT << 5)
     return replace(outcome, value=value)
+
+
+GCS_SS1_RULE = ("GCSSS1 takes a GCS Data Check exception (EC 0x2D) where the doubleword at Xt is not the Valid "
+                "cap entry Xt<63:12>:0x001 (J1.1.3.67 GCSSS1, J1.1.3.56 GCSDataCheckException)")
+
+
+# J1.1.3.67 GCSSS1: MemAtomic's compare-and-swap (CASCompare) at Xt, then the check of what it read
+def _gcs_switch(step, outcome, memory):
+    """A GCSSS1 that translates: where the doubleword at its VA is the Valid cap entry for it (VA<63:12>:1),
+    it writes the In-progress cap entry of the outgoing stack there (value<63:3>:0b101) and completes;
+    otherwise nothing is written and it takes the GCS Data Check exception; memory nobody declared: Unknown.
+    memory is the copy _effects made for the write."""
+    try:
+        old = _read(memory, outcome.spans)
+    except UnknownMemory as e:
+        return Unknown(f"{GCS_SS1_RULE}; the doubleword is memory the case does not declare ({e})")
+    if old != step.va & ~0xFFF | 1:
+        return Abort(ec=EC_GCS, fsc=None, wnr=False, s1ptw=False, far=0, rule=GCS_SS1_RULE,
+                     iss=esr.GCS_IT_SS1 | GCS_PROBE_XT << 5)
+    new, shift = step.value & ~0b111 | 0b101, 0
+    for pa, size in outcome.spans:
+        memory.write(pa, size, new >> shift)
+        shift += 8 * size
+    return outcome
 
 
 def step_accesses(case):
@@ -251,6 +283,16 @@ def _fix(case, n, step, tlb, slots):
     tlb.isb()
 
 
+def _monitor_kept(case, step, tlb):
+    """Whether the local Exclusives monitor may still be in the Exclusive Access state at step's access
+    (tlb.monitor: a Load-Exclusive completed before, and no exception return or store-exclusive since).  An
+    exception return clears it (B2.12.5; J1.1.3.36 AArch64.ExceptionReturn's ClearExclusiveLocal): the kernel's
+    ERET into an EL0 step, the HVCs around a step under HCR_EL2.NV/NV1 (kernel/steps.c set_nested) and after
+    every step of a case with a stage 2 (HVC_TAKE_FAULT), and the return from any abort."""
+    nested = case.regime.nv or case.regime.nv1
+    return tlb.monitor and step.el != 0 and not nested and case.stage2 is None
+
+
 def predict_case(case, ids, pool_base=None):
     """One Outcomes per step of case on a CPU with ID registers ids =
     (mmfr0, mmfr1, mmfr2, isar0).  Where the architecture leaves a choice that changes
@@ -298,11 +340,14 @@ def predict_case(case, ids, pool_base=None):
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})", pa=e.pa)}))
                 next_branches.append(tlb)
                 continue
+            if step.op in EXCLUSIVE_STORES:
+                outcomes = store_exclusive(outcomes, unaligned_access_aborts(tlb.regs, access),
+                                           _monitor_kept(case, step, tlb))
             seen, effects = set(), {}
             for outcome in outcomes:
                 observed, after = _effects(step, outcome, tlb.memory)
                 seen.add(observed)
-                faulted = isinstance(outcome, Abort)
+                faulted = isinstance(observed, Abort)     # GCSPOPM's data check: an exception after a translation
                 key = (faulted, outcome.updates,
                        getattr(outcome, "spans", ()) if step.op in STORES or step.op in ATOMICS else (),
                        getattr(outcome, "written", ()))
@@ -310,6 +355,8 @@ def predict_case(case, ids, pool_base=None):
                     continue
                 effects[key] = branch = tlb.copy()
                 branch.faulted = faulted
+                branch.monitor = step.op in EXCLUSIVE_LOADS and isinstance(outcome, Completes) or \
+                    step.op not in EXCLUSIVE_STORES and not faulted and _monitor_kept(case, step, tlb)
                 if faulted or step.el == 0:
                     branch.complete_tlbis()     # taking the exception is a Context synchronization event
                 if outcome.updates:

@@ -6,12 +6,13 @@ Every expectation is turned into the same decoded text the observation gets,
 so a failure reads as the Arm ARM's words side by side:
     expected permission fault, level 3 (DFSC 0x0f); got translation fault, level 2 (DFSC 0x06)
 """
+import re
 from dataclasses import dataclass, replace
 
 from harness import esr, par
 from harness.cases import DESC_FIELDS, HWDEF
 from harness.observation import describe as observed_text
-from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LOADS, LS_SYNDROME, MAINT_OPS, STORES, at_aborts, describe_syndrome
+from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LS_SYNDROME, MAINT_OPS, RETURNS, STORES, at_aborts, describe_syndrome
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ def expected_text(step):
     if e.kind == "fault":
         if e.fault == esr.PC_ALIGNMENT:
             return f"{esr.EC.PC_ALIGN.text} (EC {esr.EC.PC_ALIGN:#04x}), FAR {e.far:#x}"
+        if e.fault == esr.GCS_DATA_CHECK:
+            return f"{esr.EC.GCS.text} (EC {esr.EC.GCS:#04x}): GCS Data Check of {step.op.upper()}"
         fault = _fault_text(e.fault, e.level, _fault_label(step))
         if _reports_par(step):
             return f"PAR_EL1.F=1: {fault}, PTW={int(e.s1ptw)}, stage {e.stage}"
@@ -148,9 +151,15 @@ def _abort_class(step):
 def _check_abort(step, obs, problems):
     e = step.expect
     s = obs.esr
-    want_ec = esr.EC.PC_ALIGN if e.fault == esr.PC_ALIGNMENT else _abort_class(step)
+    want_ec = (esr.EC.PC_ALIGN if e.fault == esr.PC_ALIGNMENT else esr.EC.GCS if e.fault == esr.GCS_DATA_CHECK
+               else _abort_class(step))
     if s.ec != want_ec:
         problems.append(f"expected EC {want_ec:#04x} ({want_ec.text}); got EC {s.ec:#04x} ({esr.describe(s)})")
+        return
+    if want_ec == esr.EC.GCS:
+        # What identifies it is the instruction type, ISS.IT (J1.1.3.56): GCSPOPM's or GCSSS1's.
+        if s.iss & 0x1F != esr.GCS_IT[step.op]:
+            problems.append(f"expected ISS.IT {esr.GCS_IT[step.op]:#07b} ({step.op.upper()}); got ISS {s.iss:#x}")
         return
     if want_ec == esr.EC.PC_ALIGN:
         # What identifies the fault is the PC, which FAR_EL1 holds.
@@ -206,6 +215,15 @@ def _check_par(step, obs, problems):
         problems.append(f"expected SH {e.sh}; got SH {p.sh}")
 
 
+NO_RECORD = "expected a record of this step; got none"
+
+
+def never_ran(problems):
+    """Whether a step's problems say only that it has no record: for each outcome of a one_of too."""
+    return bool(problems) and all(re.fullmatch(r"(matches no permitted outcome: \(outcome \d+\) )?" + re.escape(NO_RECORD),
+                                               p) for p in problems)
+
+
 def judge_step(n, step, obs):
     """The verdict on one step's intent from its Observation (None if the kernel reported none)."""
     problems = []
@@ -216,7 +234,7 @@ def judge_step(n, step, obs):
             problems = [f"matches no permitted outcome: (outcome {k + 1}) {p}"
                         for k, v in enumerate(verdicts) for p in v.problems]
     elif obs is None:
-        problems.append("expected a record of this step; got none")
+        problems.append(NO_RECORD)
     elif step.op in MAINT_OPS:
         if obs.result != "ok":
             problems.append(f"expected the step to complete; got {obs.describe()}")
@@ -241,7 +259,7 @@ def judge_step(n, step, obs):
     elif step.op == "fetch" and obs.value != FETCH_MAGIC:
         problems.append(f"expected the fetched stub to return {FETCH_MAGIC:#x}; got {obs.value:#x}")
     elif e.kind == "value":
-        width = 8 * LOADS[step.op]
+        width = 8 * RETURNS[step.op]
         got = obs.value & ((1 << width) - 1)
         if got != e.value:
             problems.append(f"expected value {e.value:#x}; got {got:#x}")

@@ -386,7 +386,21 @@ struct raw {
  */
 #define OP_GCSPUSHM         121
 #define OP_GCSPOPM          122
-#define OP_COUNT            123
+/*
+ * Store-exclusives of one X register (STXR; STLXR, with release) and of pairs (STXP of two W or two X
+ * registers, as OP_STP32/OP_STP64 take them; STLXP of X): value the data; the record's value the status.
+ */
+#define OP_STXR64           123
+#define OP_STLXR64          124
+#define OP_STXP32           125
+#define OP_STXP64           126
+#define OP_STLXP64          127
+/*
+ * FEAT_GCS's GCSSS1 of va (Xt, the incoming stack's pointer), with the Guarded Control Stack enabled as for
+ * OP_GCSPUSHM and GCSPR_ELx set to value (the outgoing stack's pointer) first.
+ */
+#define OP_GCSSS1           128
+#define OP_COUNT            129
 
 struct step {
 	u64 va, value;

@@ -277,7 +277,7 @@ static bool hvc(struct frame *f)
 		dsb(ish);
 		break;
 	case HVC_SET_FNXS:
-		/* HCRX_EL2 is UNDEFINED without FEAT_HCX: there FnXS is not (the model takes it as set: a wider set). */
+		/* HCRX_EL2 is UNDEFINED without FEAT_HCX: a case with fnxs requires it (harness/cases/validation.py). */
 		if (ID_MMFR1_HCX(read_sysreg(id_aa64mmfr1_el1)))
 			write_sysreg((read_sysreg(HCRX_EL2) & ~HCRX_FNXS) | (f->x[1] ? HCRX_FNXS : 0), HCRX_EL2);
 		break;

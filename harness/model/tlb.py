@@ -750,6 +750,7 @@ class Tlb:
         self.entries = []
         self.epoch = 0                            # DSBs that completed invalidations so far
         self.faulted = False                      # whether the last access aborted (a fix-up follows one)
+        self.monitor = False                      # the local Exclusives monitor may be set (predict._monitor_kept)
         self.s2_walk_cache_used = False           # whether the last two_stage_outcomes used a stage 2 table entry
         self._fill()
 
