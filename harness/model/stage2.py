@@ -621,13 +621,15 @@ class _Stage1WalkMemory:
 
 
 # J1.1.4.75 AArch64.S1Walk's descriptor fetches, with stage 2 where enabled
-def s1_walk_memory(regs, memory, s1_tables=()):
+def s1_walk_memory(regs, memory, s1_tables=(), translate=None):
     """The memory a stage 1 walk of regs reads: memory itself, or under stage 2 through stage 2's
-    walk of it (raises WalkFaultedAtStage2), but the walk-cache descriptors s1_tables (full_translate's)."""
+    walk of it (raises WalkFaultedAtStage2), but the walk-cache descriptors s1_tables (full_translate's).
+    translate: s2_translate, or one memoised over the same arguments (harness/model/tlb.py)."""
     params = s2_params(regs)
     if params is None:
         return memory
-    return _Stage1WalkMemory(lambda ipa, acc, aligned, s1_attr=None: s2_translate(params, memory, ipa, acc, aligned),
+    s2 = translate or s2_translate
+    return _Stage1WalkMemory(lambda ipa, acc, aligned, s1_attr=None: s2(params, memory, ipa, acc, aligned),
                              memory, s1_tables)
 
 
