@@ -11,8 +11,10 @@ instructions' regime).  A mismatch
 is explained by a bug when its QEMU is in the bug's range, the changed model
 allows what was observed and the model itself does not: a check, not a
 pattern match on fault codes.  Where one bug does not explain a step, pairs
-of bugs are tried, and so on: the report names the fewest that do.  tests/test_fuzz_known.py checks that each
-change does turn the model's answer into QEMU's on the case the suite marks.
+of bugs are tried, and so on: the report names the fewest that do; an answer
+is computed only where a bug can change it (fewest_explaining).
+tests/test_fuzz_known.py checks that each change does turn the model's answer
+into QEMU's on the case the suite marks.
 """
 import contextlib
 import itertools
