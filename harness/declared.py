@@ -578,7 +578,9 @@ def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
     mmfr0, mmfr1, mmfr2, *_ = ids
     # The later features' registers mmu.c writes whole (a case setting one requires its feature); DCZID_EL0, the
     # boot record's last (features.Ids), for DC ZVA's block.
-    extended = dict(tcr2=r.tcr2, pir=r.pir, pire0=r.pire0, mair2=r.mair2, dczid=ids[9] if len(ids) > 9 else 0)
+    # CLIDR_EL1 and CTR_EL0 after it, for the NOPs a DC or IC by VA may be.
+    extended = dict(tcr2=r.tcr2, pir=r.pir, pire0=r.pire0, mair2=r.mair2, dczid=ids[9] if len(ids) > 9 else 0,
+                    clidr=ids[10] if len(ids) > 10 else 0, ctr=ids[11] if len(ids) > 11 else 0)
     if case.el2 == "nvhe":
         # The EL2 regime: TCR_EL2, SCTLR_EL2 in their own layouts, MAIR_EL2, TTBR0_EL2 (no TTBR1).
         sctlr = SCTLR_EL2_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask \

@@ -29,6 +29,8 @@ ASID2, NV_FRAC, E2H0 = 8, 20, 24
 GCS, XS, LRCPC, ATS1A = 44, 56, 20, 60
 # DCZID_EL0 (D24.2.44): BS, log2 of DC ZVA's block in words; DZP, DC ZVA prohibited (bits [7:5] RES0)
 DCZID_BS, DCZID_DZP = 0, 4
+# CLIDR_EL1.LoC (bits [26:24]) and CTR_EL0.DIC (bit 29): where 0 and 1, DC to the PoC and IC IVAU may be NOPs
+CLIDR_LOC, CTR_DIC = 24, 29
 
 
 class Ids(NamedTuple):
@@ -44,6 +46,8 @@ class Ids(NamedTuple):
     isar1: int = 0
     isar2: int = 0
     dczid: int = 0          # DCZID_EL0: not an ID register, but what the CPU says of DC ZVA (BS, DZP)
+    clidr: int = 0          # CLIDR_EL1 (LoC) and CTR_EL0 (DIC): whether DC to the PoC and IC IVAU may be NOPs
+    ctr: int = 0
 
 
 ID_REGISTERS = Ids._fields
@@ -121,6 +125,9 @@ FEATURES.update({
     "FEAT_E2H0": ("HCR_EL2.E2H may be 0", lambda r: _field(r.mmfr4, E2H0) == 0),
     "dczva64": ("DC ZVA permitted, zeroing 64-byte blocks",
                 lambda r: _field(r.dczid, DCZID_BS) == 4 and _field(r.dczid, DCZID_DZP) == 0),
+    # J1.1.3.34 AArch64.TreatDCAsNOP, J1.1.3.82 AArch64.TreatICAsNOP: where absent, each may be a NOP
+    "dc_poc_translates": ("DC to the PoC is no NOP (CLIDR_EL1.LoC != 0)", lambda r: r.clidr >> CLIDR_LOC & 0b111 != 0),
+    "ic_ivau_translates": ("IC IVAU is no NOP (CTR_EL0.DIC = 0)", lambda r: not r.ctr >> CTR_DIC & 1),
 })
 
 
@@ -132,10 +139,11 @@ FEATURES.update({
 })
 
 
-# The ID register fields each feature is read from (register index in ID_REGISTERS, field name, lsb):
+# The ID register fields each feature is read from (register index in ID_REGISTERS, field name, lsb[, width]):
 # a skip names them and their values.
 _REGISTER_NAMES = ("ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "ID_AA64ISAR0_EL1", "ID_AA64MMFR3_EL1",
-                   "ID_AA64MMFR4_EL1", "ID_AA64PFR1_EL1", "ID_AA64ISAR1_EL1", "ID_AA64ISAR2_EL1", "DCZID_EL0")
+                   "ID_AA64MMFR4_EL1", "ID_AA64PFR1_EL1", "ID_AA64ISAR1_EL1", "ID_AA64ISAR2_EL1", "DCZID_EL0",
+                   "CLIDR_EL1", "CTR_EL0")
 FIELDS = {
     "granule4k": ((0, "TGran4", TGRAN4),), "granule16k": ((0, "TGran16", TGRAN16),),
     "granule64k": ((0, "TGran64", TGRAN64),),
@@ -155,6 +163,7 @@ FIELDS = {
     "FEAT_XS": ((7, "XS", XS),), "FEAT_HCX": ((1, "HCX", HCX),), "FEAT_LRCPC": ((7, "LRCPC", LRCPC),), "FEAT_NV": ((2, "NV", NV), (5, "NV_frac", NV_FRAC)),
     "FEAT_NV2": ((2, "NV", NV), (5, "NV_frac", NV_FRAC)), "FEAT_E2H0": ((5, "E2H0", E2H0),),
     "dczva64": ((9, "BS", DCZID_BS), (9, "DZP", DCZID_DZP)),
+    "dc_poc_translates": ((10, "LoC", CLIDR_LOC, 3),), "ic_ivau_translates": ((11, "DIC", CTR_DIC, 1),),
     **{name: ((0, "PARange", PARANGE),) for name in FEATURES if name.startswith(("pa", "FEAT_LPA"))
        and name != "FEAT_LPA2"},
 }
@@ -163,7 +172,9 @@ FIELDS = {
 def fields_text(name, ids):
     """The ID register fields feature `name` is read from, with their values: 'ID_AA64MMFR1_EL1.PAN = 0x2'."""
     ids = Ids(*ids)
-    return ", ".join(f"{_REGISTER_NAMES[reg]}.{field} = {_field(ids[reg], lsb):#x}" for reg, field, lsb in FIELDS[name])
+    # (register, field, lsb) of a 4-bit ID field, (register, field, lsb, width) of another width (LoC, DIC)
+    return ", ".join(f"{_REGISTER_NAMES[reg]}.{field} = {ids[reg] >> lsb & ((1 << (width or [4])[0]) - 1):#x}"
+                     for reg, field, lsb, *width in FIELDS[name])
 
 
 def boot_ids(boot):

@@ -402,7 +402,12 @@ struct raw {
 #define OP_GCSSS1           128
 /* DC ZVA of the block holding va (DCZID_EL0.BS), at EL1 or EL2 (SCTLR_EL1.DZE is 0: EL0's would trap). */
 #define OP_DC_ZVA           129
-#define OP_COUNT            130
+/* Cache maintenance by VA (C5.3.21, C5.3.25, C5.3.37, C5.3.41) of va, at EL1 or EL2 (SCTLR_EL1.UCI is 0). */
+#define OP_DC_CIVAC         130
+#define OP_DC_CVAC          131
+#define OP_DC_IVAC          132
+#define OP_IC_IVAU          133
+#define OP_COUNT            134
 
 struct step {
 	u64 va, value;

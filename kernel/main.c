@@ -51,6 +51,8 @@ static void report_boot(u64 boot_el)
 	record_hex("isar1", read_sysreg(id_aa64isar1_el1));
 	record_hex("isar2", read_sysreg(ID_AA64ISAR2_EL1));
 	record_hex("dczid", read_sysreg(dczid_el0));        /* DC ZVA's block size (BS) and DZP */
+	record_hex("clidr", read_sysreg(clidr_el1));        /* LoC: whether DC to the PoC may be a NOP */
+	record_hex("ctr", read_sysreg(ctr_el0));            /* DIC: whether IC IVAU may be a NOP */
 	record_dec("cases", ncases);
 	record_end();
 }

@@ -38,6 +38,11 @@ __probes_start:
 	access_probe probe_, ret, sttr64, x0, sttr x1, [x0]
 	/* DC ZVA: a write of zeros to the block (C5.3.38); EL0 has none (SCTLR_EL1.DZE = 0 traps it) */
 	access_probe probe_, ret, dc_zva, x0, dc zva, x0
+	/* Cache maintenance by VA (C5.3.21, .25, .37, .41): translated, nothing moved; EL0's trap (SCTLR_EL1.UCI = 0) */
+	access_probe probe_, ret, dc_civac, x0, dc civac, x0
+	access_probe probe_, ret, dc_cvac, x0, dc cvac, x0
+	access_probe probe_, ret, dc_ivac, x0, dc ivac, x0
+	access_probe probe_, ret, ic_ivau, x0, ic ivau, x0
 	/* FEAT_GCS: GCSSTTR x1, [x0], EL1's unprivileged form, by its encoding (C6.2.170; GCSSTR in accesses.h) */
 	access_probe probe_, ret, gcssttr, x0, .inst GCSSTTR_X1_X0
 	/* FEAT_GCS: GCSPUSHM x1 and GCSPOPM x0 (SYS and SYSL #3, C7, C7, #0 and #1: C5.9.4, C5.9.2) */

@@ -201,6 +201,17 @@ def _dc_zva_without_the_device_alignment_fault():
             (stage2, "s2_has_alignment_fault", has_alignment_fault)]
 
 
+def _cache_maintenance_as_nop(cacheops):
+    """The instruction's execution (C5.3.21/25/37, C5.3.41) treating DC or IC by VA of these CacheOps as a NOP
+    whatever CLIDR_EL1.LoC and CTR_EL0.DIC say (J1.1.3.34 AArch64.TreatDCAsNOP, J1.1.3.82 AArch64.TreatICAsNOP
+    answering TRUE): nothing translated, no fault."""
+    original = stage2.cache_maintenance_nop_rule
+
+    def nop_rule(regs, acc):
+        return "QEMU executes it as a NOP" if acc.cacheop in cacheops else original(regs, acc)
+    return [(stage2, "cache_maintenance_nop_rule", nop_rule)]
+
+
 def _implied_pxn_from_the_descriptor_ap():
     """AArch64.S1DirectBasePermissions, but "EL0 can write it, so EL1 cannot execute it" judged on
     the descriptor's AP[2:1] alone: a writable-clean page (DBM = 1, HA = HD = 1, AP[2] = 1) is
@@ -878,6 +889,15 @@ KNOWN_BUGS = (
              "Alignment fault",
              _dc_zva_without_the_device_alignment_fault,
              applies=_with_ops(*DC_ZERO)),
+    KnownBug("dc_by_va_nop", "cases/access_kinds_cmo.toml",
+             "executes DC CIVAC, DC CVAC and DC IVAC as NOPs (no Translation or Permission fault) where "
+             "CLIDR_EL1.LoC != 0",
+             lambda: _cache_maintenance_as_nop(("clean", "clean_invalidate", "invalidate")),
+             applies=_with_ops("dc_civac", "dc_cvac", "dc_ivac")),
+    KnownBug("ic_ivau_nop", "cases/access_kinds_cmo.toml",
+             "executes IC IVAU as a NOP (no Translation fault) where CTR_EL0.DIC = 0",
+             lambda: _cache_maintenance_as_nop(("ic",)),
+             applies=_with_ops("ic_ivau")),
 )
 
 

@@ -35,6 +35,9 @@ class AccessKind:
     atomic: bool = False   # accdesc.atomicop: LDADD, SWP, CAS (read and write)
     gcs: bool = False      # AccessType_GCS: GCSSTR, GCSSTTR (a GCS data access)
     dczero: bool = False   # AccessType_DCZero: DC ZVA (CreateAccDescDCZero: a write, pan; aligned to its block)
+    # AccessType_DC or AccessType_IC by VA (CreateAccDescDC/IC: neither read nor write, no pan): harness.ops.CACHE_MAINT's
+    # CacheOp ("clean", "clean_invalidate", "invalidate"; "ic": IC IVAU's invalidate)
+    cacheop: str = None
 
     # J1.1.3.112 Mem: "Check alignment on size of element accessed, not overall access size"
     @property
@@ -112,7 +115,7 @@ GCS_DIRECT_RULE = ("a GCS data access under the direct permission scheme: no enc
                    "AArch64.S1CheckPermissions faults it")
 
 
-# J1.1.4.26 AArch64.S1CheckPermissions. Simplified: no overlays, DC/IC, atomics
+# J1.1.4.26 AArch64.S1CheckPermissions. Simplified: no overlays, atomics
 def s1_check_permissions(params, walk, acc, memattrs, pan=False):
     """AArch64.S1CheckPermissions: the permission faults the access may take,
     as [(faults, rule)] where faults is True, False or DIRTY (a Permission fault
@@ -123,6 +126,8 @@ def s1_check_permissions(params, walk, acc, memattrs, pan=False):
     if acc.gcs:
         return [(True, GCS_DIRECT_RULE)]
     perms = s1_direct_base_permissions(params, walk, acc.el0, pan and acc.pan)
+    if acc.cacheop:
+        return cache_maintenance_permissions(acc, perms.r, perms.w, False)
     if acc.fetch:
         if not perms.x:
             return [(True, "execute permission (PXN, PXNTable, EL0-writable; UXN, UXNTable at EL0; WXN; "
@@ -146,6 +151,9 @@ def _s1_check_indirect(params, walk, acc, memattrs, pan):
     (walkparams.hd = 0: TCR_ELx.HA and HD not both 1) is a Permission fault of the dirty state."""
     perms = s1_indirect_base_permissions(params.pir, params.pire0, walk.desc, params.unprivileged, acc.el0,
                                          params.pan and pan and acc.pan)
+    if acc.cacheop:
+        return cache_maintenance_permissions(acc, perms.r, perms.w,
+                                             not (params.ha and params.hd) and DESC_NDIRTY.get(walk.desc))
     if acc.gcs:
         # AccessType_GCS: the gcs permission alone (not r or w), then the dirty state of a write.
         if not perms.gcs:
@@ -169,6 +177,31 @@ def _s1_check_indirect(params, walk, acc, memattrs, pan):
         return [(DIRTY, "a write to a clean location (nDirty = 1) under PIE with the dirty state managed by "
                         "software (TCR_ELx.HD = 0): a Permission fault, DirtyBit = 1 (AArch64.S1CheckPermissions)")]
     return [(False, "")]
+
+
+IC_EL0_RULE = ("IC IVAU at EL0 without read permission: a Permission fault or none, IMPLEMENTATION DEFINED "
+               "(\"Permission fault on EL0 IC_IVAU execution\": AArch64.S1CheckPermissions' AccessType_IC branch)")
+
+
+# J1.1.4.26 AArch64.S1CheckPermissions' AccessType_DC and AccessType_IC branches.  Simplified: no overlays (FEAT_S1POE)
+# and SCTLR_ELx.CMOW = 0 (the kernel sets no CMOW), so a clean and invalidate needs no write permission at EL0
+def cache_maintenance_permissions(acc, r, w, clean_under_pie):
+    """The Permission faults of a DC or IC by VA, [(faults, rule)]: a DC invalidate needs write permission at any EL
+    (and under PIE a dirty location, clean_under_pie: nDirty = 1 with TCR_ELx.HD = 0, a dirty-state fault); a clean
+    or clean and invalidate none from EL1 or EL2, read permission at EL0; IC IVAU none from EL1 or EL2, at EL0
+    without read permission a fault only where IMPLEMENTATION DEFINED."""
+    if acc.cacheop == "invalidate":
+        if not w:
+            return [(True, "DC IVAC needs write permission (AArch64.S1CheckPermissions, CacheOp_Invalidate)")]
+        if clean_under_pie:
+            return [(DIRTY, "DC IVAC of a clean location (nDirty = 1) under PIE with TCR_ELx.HD = 0: a Permission "
+                            "fault, DirtyBit = 1 (AArch64.S1CheckPermissions, CacheOp_Invalidate)")]
+        return [(False, "")]
+    if not acc.el0 or r:
+        return [(False, "")]
+    if acc.cacheop == "ic":
+        return [(True, IC_EL0_RULE), (False, IC_EL0_RULE)]
+    return [(True, "DC CVAC or CIVAC at EL0 needs read permission (AArch64.S1CheckPermissions, AccessType_DC)")]
 
 
 ALIGNMENT_RULE = "SCTLR_ELx.A = 1 and the address not aligned (AArch64.UnalignedAccessFaults: AlignmentEnforced)"

@@ -150,6 +150,8 @@ class Registers:
     s2pir: int = 0
     hcrx: int = 0           # HCRX_EL2 (FEAT_HCX): FnXS, the one field the model reads
     dczid: int = 0          # DCZID_EL0 (the boot record): DC ZVA's block size (BS) and DZP
+    clidr: int = 0          # CLIDR_EL1 (the boot record): LoC, whether DC to the PoC may be a NOP
+    ctr: int = 0            # CTR_EL0 (the boot record): DIC, whether IC IVAU may be a NOP
 
 
 # J1.1.4.82 AArch64.GetS1TTWParams's S1TTWParams (the fields the model reads)

@@ -31,7 +31,8 @@ from harness.model.registers import (
     HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max, walk_params,
 )
 from harness.model.translate import (
-    ACCESS_KINDS, ATOMIC_MMU_RULE, FSC_UNSUPPORTED_ATOMIC, MASK64, PAGE_CROSSING_RULE, branch_addr, data_mem_zero_far,
+    ACCESS_KINDS, ATOMIC_MMU_RULE, FSC_UNSUPPORTED_ATOMIC, MASK64, PAGE_CROSSING_RULE, branch_addr,
+    cache_maintenance_nop_rule, data_mem_zero_far,
     hw_update_choices, s1_translate,
 )
 from harness.model.walk import level_lsb, lpa_choices
@@ -747,6 +748,13 @@ def full_translate(regs, memory, access, s2=None, s1_tables=()):
     outcomes = _stages(regs, memory, access, s2, s1_tables)
     if ACCESS_KINDS[access.op].dczero:
         outcomes = data_mem_zero_far(outcomes, access.va & MASK64)
+    if ACCESS_KINDS[access.op].cacheop:
+        # J1.1.3 AArch64.DC / AArch64.IC: the translation's PA goes to the cache, nothing is read or written.
+        # Where the CPU may treat it as a NOP (J1.1.3.34 TreatDCAsNOP, J1.1.3.82 TreatICAsNOP), also nothing at all.
+        nop = cache_maintenance_nop_rule(regs, ACCESS_KINDS[access.op])
+        done = {replace(o, spans=()) if isinstance(o, Completes) else o for o in outcomes}
+        outcomes = Outcomes(done | {Completes(pa=None, attr=None, sh=None)}, "; ".join(
+            r for r in (nop, outcomes.rule) if r)) if nop else Outcomes(done, outcomes.rule)
     return Outcomes({instruction_syndrome(regs, access, o) for o in outcomes}, outcomes.rule)
 
 
@@ -759,7 +767,10 @@ def _stages(regs, memory, access, s2, s1_tables=()):
             raise ValueError("stage 1 walk-cache entries without stage 2: tlb._CachedTables reads them")
         return s1_translate(regs, memory, replace(access, op=_S1_OP.get(access.op, access.op)))
     why = _not_modelled(regs)
-    if ACCESS_KINDS[access.op].gcs:
+    if ACCESS_KINDS[access.op].cacheop:
+        why = ("a DC or IC by VA under stage 2 (J1.1.4.34 AArch64.S2CheckPermissions' AccessType_DC and AccessType_IC "
+               "branches and the stage 2 Access flag's IMPLEMENTATION DEFINED fault are not modelled yet)")
+    elif ACCESS_KINDS[access.op].gcs:
         why = ("a GCS data access under stage 2 (R_FFJDX's memory-type abort at each stage or after both is "
                "IMPLEMENTATION DEFINED, and VTCR_EL2.GCSH's check, J1.1.4.34 AArch64.S2CheckPermissions)")
     if why:

@@ -5,10 +5,10 @@ the hardware Access flag and dirty state updates, and the outcome in the
 terms an observer sees (ESR_EL1 and FAR_EL1 for an abort, PAR_EL1 for AT)."""
 from dataclasses import dataclass, replace
 
-from harness import esr, par
+from harness import esr, features, par
 from harness.ops import (
-    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, DC_ZERO, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_ACCESSES,
-    GCS_SWITCHES, LOADS,
+    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, CACHE_MAINT, DC_ZERO, EXCLUSIVE_LOADS, EXCLUSIVE_STORES,
+    GCS_ACCESSES, GCS_SWITCHES, LOADS,
     PAIRS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS, atomic_ordering,
 )
 from harness.model.attributes import (
@@ -59,7 +59,13 @@ ACCESS_KINDS = {
     **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op in UNPRIVILEGED_OPS, size=size,
                       pan=op not in GCS_ACCESSES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, gcs=op in GCS_ACCESSES,
                       exclusive=op in EXCLUSIVE_STORES, dczero=op in DC_ZERO)
-       for op, size in STORES.items() if op not in GCS_SWITCHES},
+       for op, size in STORES.items() if op not in GCS_SWITCHES and op not in CACHE_MAINT},
+    # DC CIVAC, CVAC, IVAC and IC IVAU (J1.3.3.281 CreateAccDescDC, J1.3.3.291 CreateAccDescIC: NewAccDesc's, neither
+    # a read nor a write, no pan), translated aligned with no size (J1.1.3.32 AArch64.DC, J1.1.3.81 AArch64.IC:
+    # aligned = TRUE; DC IVAC's VA aligned down to DataCacheWatchpointSize(), a line in the same page, so the model
+    # translates the register's VA, which FAR reports).
+    **{op: AccessKind(read=False, write=False, fetch=False, at=False, el0=False, size=0, cacheop=cacheop)
+       for op, cacheop in CACHE_MAINT.items()},
     # GCSSS1 (J1.3.3 CreateAccDescGCSSS1): a GCS read and write (its compare-and-swap; not an atomic's memory-type
     # rule but a GCS access's, D11.9 R_FFJDX), so a fault's WnR is NoFault's 0 but the dirty state's.
     **{op: AccessKind(read=True, write=True, fetch=False, at=False, el0=False, size=size, pan=False, gcs=True)
@@ -160,14 +166,19 @@ def hw_update_choices(desc_pa, desc, ha, dirty, acc, fault_class):
     af = ha and not DESC_AF.get(desc)
     af_choices = [af] if fault_class is None else [True, False] if af else [False]
     make_dirty = fault_class is None and dirty is not None
-    if acc.at and af:
-        af_choices = [True, False]      # AArch64.SetAccessFlag: ImpDefBool("AT updates AF")
-    af_rule = AT_AF_UPDATE_RULE if acc.at else AF_UPDATE_RULE
+    if (acc.at or acc.cacheop) and af:
+        af_choices = [True, False]      # AArch64.SetAccessFlag: ImpDefBool("AT updates AF"), and DC/IC's
+    af_rule = AT_AF_UPDATE_RULE if acc.at else CMO_AF_RULE if acc.cacheop else AF_UPDATE_RULE
     choices = []
     for set_af in af_choices:
         new = (dirty if make_dirty else desc) | (DESC_AF.mask if set_af else 0)
         choices.append((((desc_pa, desc, new),) if new != desc else (), af_rule if len(af_choices) > 1 else ""))
     return choices
+
+
+CMO_AF_RULE = ("the Access flag of a DC or IC by VA: IMPLEMENTATION DEFINED whether AF = 0 faults and whether "
+               "hardware sets it (AArch64.S1Walk, AArch64.S2Walk, AArch64.SetAccessFlag: \"Generate access flag fault "
+               "on IC/DC operations\")")
 
 
 # J1.1.4.55 AArch64.S1Translate: J1.1.4.59 SetAccessFlag, J1.1.4.60 SetDirtyState
@@ -242,6 +253,12 @@ def _translate_piece(regs, memory, acc, va, aligned, rules, pan):
     # below 52 bits, whether descriptor bits[15:12] are OA[51:48] (so nonzero ones are out of range, an
     # Address size fault) is IMPLEMENTATION DEFINED (R_WDZFC): both walks, where they differ.
     walks = list(dict.fromkeys(s1_walk(replace(params, lpa=lpa), memory, va, txsz) for lpa in lpa_choices(params)))
+    if acc.cacheop and any(isinstance(w, WalkFault) and w.fault == "access_flag" for w in walks):
+        # AArch64.S1Walk: AF = 0 (HA = 0) faults a DC or IC only where IMPLEMENTATION DEFINED; else the walk goes on
+        # as if AF were 1 (HA = 1's walk, with no update: _updates reads params' HA = 0).
+        rules.append(CMO_AF_RULE)
+        walks += [s1_walk(replace(params, lpa=lpa, ha=True), memory, va, txsz) for lpa in lpa_choices(params)]
+        walks = list(dict.fromkeys(walks))
     if len(walks) > 1:
         rules.append(LPA_RULE)
     for walk in walks:
@@ -323,14 +340,17 @@ def _after_walk(params, walk, acc, va, aligned, rules, pan):
 def _abort(acc, el, far, piece, updates):
     """The abort of a faulting piece: WnR as the FaultRecord's write (J1.3.5 NoFault: a write that does
     not read, so an atomic's fault is a read's unless its write permission failed; None: UNKNOWN)."""
-    if piece.fsc == FSC_UNSUPPORTED_ATOMIC:
+    if acc.cacheop:
+        wnr = True              # J1.1.3.1 AArch64.FaultSyndrome: AccessType_DC or AccessType_IC, WnR = 1 (and CM = 1)
+    elif piece.fsc == FSC_UNSUPPORTED_ATOMIC:
         wnr = None              # UNKNOWN (ESR_ELx.WnR: DFSC 0b110101)
     elif piece.write is not None:
         wnr = piece.write
     else:
         wnr = acc.write and not acc.read
     return Abort(ec=abort_class(acc.fetch, el), fsc=piece.fsc, wnr=wnr, s1ptw=False, far=far, rule=piece.rule,
-                 updates=updates, outputs=piece.outputs, dirtybit=piece.dirtybit, gcs=acc.gcs)
+                 updates=updates, outputs=piece.outputs, dirtybit=piece.dirtybit, gcs=acc.gcs,
+                 cm=acc.cacheop is not None)     # J1.1.3.1 AArch64.FaultSyndrome: DC and IC, CM = 1 and WnR = 1
 
 
 # J1.1.3.11 AArch64.EncodePAR (J1.1.3.12 AArch64.PARFaultStatus) of J1.1.3.10 AArch64.AT.  J1.3.5.4
@@ -400,6 +420,23 @@ def s1_translate(regs, memory, access):
         pc = branch_addr(params, va)
         return check_pc_alignment(pc, lambda: _s1_translate(regs, memory, access, acc, params, pc))
     return _s1_translate(regs, memory, access, acc, params, va)
+
+
+DC_NOP_RULE = ("DC to the PoC with CLIDR_EL1.LoC = 0: a NOP or not, IMPLEMENTATION DEFINED (\"DC to PoC is treated as a "
+               "NOP\": J1.1.3.34 AArch64.TreatDCAsNOP, in C5.3.21/25/37's execution)")
+IC_NOP_RULE = ("IC IVAU with CTR_EL0.DIC = 1: a NOP or not, IMPLEMENTATION DEFINED (\"IC is treated as NOP\": J1.1.3.82 "
+               "AArch64.TreatICAsNOP, in C5.3.41's execution)")
+
+
+# J1.1.3.34 AArch64.TreatDCAsNOP (CLIDR_EL1.LoC, D24.2) and J1.1.3.82 AArch64.TreatICAsNOP (CTR_EL0.DIC), which
+# C5.3.21, C5.3.25, C5.3.37 and C5.3.41 ask before J1.1.3.32 AArch64.DC or J1.1.3.81 AArch64.IC translates
+def cache_maintenance_nop_rule(regs, acc):
+    """The rule that lets a DC or IC by VA be a NOP on this CPU (nothing translated, no fault), or None: DC CIVAC,
+    CVAC and IVAC (to the PoC) where CLIDR_EL1.LoC is 0, IC IVAU (to the PoU) where CTR_EL0.DIC is 1."""
+    ids = features.Ids(0, 0, 0, 0, clidr=regs.clidr, ctr=regs.ctr)
+    if acc.cacheop == "ic":
+        return None if features.has("ic_ivau_translates", *ids) else IC_NOP_RULE
+    return None if features.has("dc_poc_translates", *ids) else DC_NOP_RULE
 
 
 # J1.1.3.33 AArch64.MemZero: DCZID_EL0.BS
