@@ -119,11 +119,8 @@ void run_maint(unsigned n, const struct step *s, const struct regime *r,
 	/* From the TTBR1 alias the tables' physical addresses are not mapped: the harness refuses such cases. */
 	bool done = !r->kernel_high && !no_stage2 && maint(s, spaces, tt1, s2, &desc, &err);
 
-	record_begin("step");
-	record_dec("n", n);
-	record_hex("va", s->va);
-	if (done) {
-		record_str("result", "ok");
+	record_step(n, s->va);
+	if (done) {     /* result=ok, left out */
 		if (has_desc)
 			record_hex("desc", desc);
 	} else {
