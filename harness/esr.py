@@ -129,6 +129,7 @@ class EC(enum.IntEnum):
     DABT_LOW = 0x24, "data abort (lower EL)"
     DABT_CUR = 0x25, "data abort (same EL)"
     SP_ALIGN = 0x26, "SP alignment fault"
+    GCS = 0x2D, "GCS exception"
     SERROR = 0x2F, "SError"
     BREAKPT_LOW = 0x30, "breakpoint (lower EL)"
     BREAKPT_CUR = 0x31, "breakpoint (same EL)"
@@ -168,6 +169,10 @@ FAULT_CLASSES = (*_LEVELLED, *_UNLEVELLED)
 # Not a fault status but an exception class of its own (EC 0x22): a branch to a
 # misaligned PC faults before the target is fetched (AArch64.CheckPCAlignment).
 PC_ALIGNMENT = "pc_alignment"
+# Nor this (EC 0x2D, FEAT_GCS): GCSPOPM's check of the doubleword it pops (J1.1.3.56 GCSDataCheckException): ISS
+# IT (bits [4:0]) 0b00001 for GCSPOPM, Rn (bits [9:5]) its Xt, the rest 0; FAR_ELx UNKNOWN.
+GCS_DATA_CHECK = "gcs_data_check"
+GCS_IT_POPM = 0b00001
 
 _FAULT_TEXT = {
     "address_size": "address size fault",

@@ -9,9 +9,14 @@ import re
 from harness.kdefs import kernel_header, read_defines
 
 # Load-exclusive of one X register (LDXR; LDAXR with acquire) and of a pair of W or X registers (LDXP; LDAXP
-# with acquire); the kernel issues no store-exclusive.
+# with acquire).
 EXCLUSIVE_PAIRS = {"ldxp32": 4, "ldxp64": 8, "ldaxp64": 8}
 EXCLUSIVE_LOADS = ("ldxr64", "ldaxr64", *EXCLUSIVE_PAIRS)
+# Store-exclusive of one X register (STXR; STLXR with release) and of a pair of W or X registers (STXP; STLXP of
+# X, with release): a store that writes only where the Exclusives monitors pass, and returns its status in a W
+# register (0: written, 1: not; harness/model/exclusives.py).  A pair's by the size of one register, as PAIRS.
+EXCLUSIVE_STORE_PAIRS = {"stxp32": 4, "stxp64": 8, "stlxp64": 8}
+EXCLUSIVE_STORES = {"stxr64": 8, "stlxr64": 8, **{op: 2 * size for op, size in EXCLUSIVE_STORE_PAIRS.items()}}
 # FEAT_LSE atomics of one X register: LDADD and SWP of `value` (Xs), CAS of `value` (Xt) where memory holds
 # `compare` (Xs); each returns the old contents (docs/model.md: ATOMIC_RESULT).  Each in its four orderings
 # (CreateAccDescAtomicOp's acquire and release): none (ldadd64), A (ldadda64, acquire), L (ldaddl64, release)
@@ -45,20 +50,32 @@ ASIMD_STORES = {f"vstore{8 * size}": size for size in (1, 2, 4, 8, 16)}
 # registers, the second after the first: a load's value is the two as they lie in memory, a
 # store's value both, the first in its low half), load-acquire and store-release (LDAR/STLR),
 # load-exclusive, and the atomics (loads that write too: their value is the old contents).
+# FEAT_GCS's GCSPOPM (J1.1.3.62: a GCS data access loading the doubleword at GCSPR_ELx, which the kernel points
+# at the step's VA) and GCSPUSHM (J1.1.3.64 with J1.1.3.52 AddGCSRecord: storing `value` at GCSPR_ELx - 8, the
+# step's VA), run with the Guarded Control Stack enabled at the step's EL (kernel/steps.c run_gcs_push_pop).
+GCS_POPS = {"gcspopm": 8}
+GCS_PUSHES = {"gcspushm": 8}
 LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8, "ldp32": 8, "ldp64": 16, "ldar64": 8,
-         "ldapr64": 8, "ldxr64": 8, "ldaxr64": 8, "ldxp32": 8, "ldxp64": 16, "ldaxp64": 16, **ATOMICS, **ASIMD_LOADS}
+         "ldapr64": 8, "ldxr64": 8, "ldaxr64": 8, "ldxp32": 8, "ldxp64": 16, "ldaxp64": 16, **ATOMICS, **ASIMD_LOADS,
+         **GCS_POPS}
 # FEAT_GCS's Guarded Control Stack stores of one X register (GCSSTR; GCSSTTR, unprivileged): GCS data accesses
 # (AccessType_GCS, J1.3.3 CreateAccDescGCS), with no instruction syndrome (AArch64.InstructionSyndromeValid).
 GCS_STORES = {"gcsstr": 8, "gcssttr": 8}
 STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8, "stp32": 8, "stp64": 16, "stlr64": 8,
-          **GCS_STORES, **ASIMD_STORES}
+          **GCS_STORES, **ASIMD_STORES, **GCS_PUSHES, **EXCLUSIVE_STORES}
+# What a step returns in a register, by bytes: a load's value, a store-exclusive's status (Ws, 32 bits).
+RETURNS = {**LOADS, **{op: 4 for op in EXCLUSIVE_STORES}}
+# Every GCS data access the kernel issues (AccessType_GCS); GCSPUSHM and GCSPOPM use GCSPR_ELx, which holds a
+# multiple of 8 (bits [2:0] RES0, D24.11.5): their VA is one.
+GCS_PUSH_POP = (*GCS_PUSHES, *GCS_POPS)
+GCS_ACCESSES = (*GCS_STORES, *GCS_PUSH_POP)
 # The unprivileged forms, checked as EL0 from EL1 (LDTR, STTR, GCSSTTR; J1.1.3.98 AArch64.IsUnprivAccessPriv).
 UNPRIVILEGED_OPS = ("ldtr64", "sttr64", "gcssttr")
 # The pairs, by the size of one register (Mem's alignment unit: AArch64 Mem[] checks an element, not the pair,
 # but an exclusive pair's whole access: AccessKind.alignment).
-PAIRS = {"ldp32": 4, "ldp64": 8, "stp32": 4, "stp64": 8, **EXCLUSIVE_PAIRS}
+PAIRS = {"ldp32": 4, "ldp64": 8, "stp32": 4, "stp64": 8, **EXCLUSIVE_PAIRS, **EXCLUSIVE_STORE_PAIRS}
 # Load-acquire (AccessDescriptor.acqsc; LDAPR's acqpc) and store-release (relsc) of one register.
-ACQUIRE_RELEASE = ("ldar64", "stlr64", "ldaxr64", "ldaxp64", *RCPC_LOADS)
+ACQUIRE_RELEASE = ("ldar64", "stlr64", "ldaxr64", "ldaxp64", "stlxr64", "stlxp64", *RCPC_LOADS)
 # at_s1e1a: FEAT_ATS1A's AT S1E1A, stage 1 without permission checks (ATAccess_Any).
 AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp", "at_s1e1a")
 # What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.
@@ -161,15 +178,17 @@ FETCH_MAGIC = read_defines(kernel_header("probe.h"))["FETCH_MAGIC"]
 # `STRB/STRH/STR w1`, `STR/STTR/STLR x1`, all `[x0]`.  What LSInstructionSyndrome (Arm ARM
 # J1.3.3.11) reports of each when ISV = 1: (SAS: log2 of the size, SSE, SRT, SF, AR: acquire or
 # release).  Pairs, exclusives and atomics have none: ESR_ELx.ISV is 1 only for a load or store of
-# a single general-purpose register, "excluding Load Exclusive or Store Exclusive" (D24.2.46, ISV), nor GCS stores
+# a single general-purpose register, "excluding Load Exclusive or Store Exclusive" (D24.2.46, ISV), nor GCS accesses
 # nor SIMD&FP loads and stores (their register is not a general-purpose one).
 LS_SYNDROME_FIELDS = ("SAS", "SSE", "SRT", "SF", "AR")
 LS_SYNDROME = {
     **{op: (size.bit_length() - 1, 0, 0, int(size == 8), int(op in ACQUIRE_RELEASE))
        for op, size in LOADS.items()
-       if op not in PAIRS and op not in EXCLUSIVE_LOADS and op not in ATOMICS and op not in ASIMD_LOADS},
+       if op not in PAIRS and op not in EXCLUSIVE_LOADS and op not in ATOMICS and op not in ASIMD_LOADS
+       and op not in GCS_ACCESSES},
     **{op: (size.bit_length() - 1, 0, 1, int(size == 8), int(op in ACQUIRE_RELEASE))
-       for op, size in STORES.items() if op not in PAIRS and op not in GCS_STORES and op not in ASIMD_STORES},
+       for op, size in STORES.items()
+       if op not in PAIRS and op not in GCS_ACCESSES and op not in ASIMD_STORES and op not in EXCLUSIVE_STORES},
 }
 
 

@@ -8,22 +8,24 @@ registers an access may still use."""
 from dataclasses import replace
 
 from harness.ops import (
-    ATOMICS, DESC_WRITES, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES, SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
+    ATOMICS, DESC_WRITES, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_POPS, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES,
+    SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
 )
-from harness import declared
+from harness import declared, esr
 from harness.model.atomics import atomic_result
 from harness.model.descriptors import DESC_AF
+from harness.model.exclusives import store_exclusive
 from harness.model.memory import UnknownMemory
-from harness.model.outcome import Abort, Completes, Done, Outcomes, Unknown, union
+from harness.model.outcome import EC_GCS, Abort, Completes, Done, Outcomes, Unknown, union
 from harness.model.registers import TTBR_ASID, walk_params
 from harness.model.stage2 import VTTBR_VMID, full_translate, s2_params
 from harness.model.tlb import (
     CONFLICT_RULE, STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, conflict_outcomes,
-    current_asid, current_vmid, may_conflict,
+    conflict_causes, current_asid, current_vmid, s1_copy,
     SPECULATIVE_AF_RULE, entry_registers, leaf, speculative_af,
     tlbi_regime,
 )
-from harness.model.translate import Access
+from harness.model.translate import Access, unaligned_access_aborts
 
 # More translation states than this would mean choices piling up step on step;
 # no case comes near it.
@@ -75,6 +77,8 @@ def _effects(step, outcome, memory):
             after.write(pa, size, new >> shift)
             shift += 8 * size
         return replace(outcome, value=old), after
+    if step.op in GCS_POPS:
+        return _gcs_pop(outcome, after), after
     try:
         if step.op in LOADS:
             return replace(outcome, value=_read(after, outcome.spans)), after
@@ -82,6 +86,28 @@ def _effects(step, outcome, memory):
         return replace(outcome, value=declared.FETCH_MAGIC if stub == declared.FETCH_STUB else None), after
     except UnknownMemory:
         return outcome, after
+
+
+GCS_DATA_CHECK_RULE = ("GCSPOPM takes a GCS Data Check exception (EC 0x2D) where the doubleword it loads has "
+                       "bits [1:0] other than 0b00 (J1.1.3.62 GCSPOPM, J1.1.3.56 GCSDataCheckException; D11.3 R_QHJBM)")
+# The GCS Data Check exception of the kernel's GCSPOPM x0 (kernel/probe.S, el0.S): taken to EL1 from EL1, and from
+# EL0 with HCR_EL2.TGE = 0 (J1.1.3.56); ISS IT 0b00001 (GCSPOPM), Rn its Xt (x0), the rest 0; FAR_ELx UNKNOWN.
+GCS_POPM_XT = 0
+
+
+# J1.1.3.62 GCSPOPM: the load's translation is judged (the outcome), then the check of the record it loads
+def _gcs_pop(outcome, memory):
+    """A GCSPOPM that translates: it completes with the doubleword loaded where bits [1:0] of it are 0b00,
+    and takes the GCS Data Check exception where they are not (nothing popped: GCSPR_ELx unchanged); where
+    memory nobody declared leaves it open, the model cannot tell (Unknown)."""
+    try:
+        value = _read(memory, outcome.spans)
+    except UnknownMemory as e:
+        return Unknown(f"{GCS_DATA_CHECK_RULE}; the doubleword is memory the case does not declare ({e})")
+    if value & 0b11:
+        return Abort(ec=EC_GCS, fsc=None, wnr=False, s1ptw=False, far=0, rule=GCS_DATA_CHECK_RULE,
+                     iss=esr.GCS_IT_POPM | GCS_POPM_XT << 5)
+    return replace(outcome, value=value)
 
 
 def step_accesses(case):
@@ -137,7 +163,10 @@ def _access_outcomes(tlb, access):
         rules.append(STALE_RULE)
     if through_tables - stale:
         rules.append(WALK_CACHE_RULE)
-    conflict = conflict_outcomes(tlb.regs, access, two_stage=False) if may_conflict(access.va, held, [(o, r, m) for o, (r, m) in zip(sets, sources)]) else set()
+    held_copies = [s1_copy(access.va, *h) for h in held]
+    walk_copies = [s1_copy(access.va, o, r, m) for o, (r, m) in zip(sets, sources)]
+    conflict = conflict_outcomes(tlb.regs, access, conflict_causes(held_copies + walk_copies, any(held_copies)),
+                                 two_stage=False)
     if conflict:
         rules.append(CONFLICT_RULE)
     return Outcomes(set(fresh) | stale | through_tables | conflict, "; ".join(dict.fromkeys(rules)) or None)
@@ -227,6 +256,16 @@ def _fix(case, n, step, tlb, slots):
     tlb.isb()
 
 
+def _monitor_kept(case, step, tlb):
+    """Whether the local Exclusives monitor may still be in the Exclusive Access state at step's access
+    (tlb.monitor: a Load-Exclusive completed before, and no exception return or store-exclusive since).  An
+    exception return clears it (B2.12.5; J1.1.3.36 AArch64.ExceptionReturn's ClearExclusiveLocal): the kernel's
+    ERET into an EL0 step, the HVCs around a step under HCR_EL2.NV/NV1 (kernel/steps.c set_nested) and after
+    every step of a case with a stage 2 (HVC_TAKE_FAULT), and the return from any abort."""
+    nested = case.regime.nv or case.regime.nv1
+    return tlb.monitor and step.el != 0 and not nested and case.stage2 is None
+
+
 def predict_case(case, ids, pool_base=None):
     """One Outcomes per step of case on a CPU with ID registers ids =
     (mmfr0, mmfr1, mmfr2, isar0).  Where the architecture leaves a choice that changes
@@ -274,11 +313,14 @@ def predict_case(case, ids, pool_base=None):
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})", pa=e.pa)}))
                 next_branches.append(tlb)
                 continue
+            if step.op in EXCLUSIVE_STORES:
+                outcomes = store_exclusive(outcomes, unaligned_access_aborts(tlb.regs, access),
+                                           _monitor_kept(case, step, tlb))
             seen, effects = set(), {}
             for outcome in outcomes:
                 observed, after = _effects(step, outcome, tlb.memory)
                 seen.add(observed)
-                faulted = isinstance(outcome, Abort)
+                faulted = isinstance(observed, Abort)     # GCSPOPM's data check: an exception after a translation
                 key = (faulted, outcome.updates,
                        getattr(outcome, "spans", ()) if step.op in STORES or step.op in ATOMICS else (),
                        getattr(outcome, "written", ()))
@@ -286,6 +328,8 @@ def predict_case(case, ids, pool_base=None):
                     continue
                 effects[key] = branch = tlb.copy()
                 branch.faulted = faulted
+                branch.monitor = step.op in EXCLUSIVE_LOADS and isinstance(outcome, Completes) or \
+                    step.op not in EXCLUSIVE_STORES and not faulted and _monitor_kept(case, step, tlb)
                 if faulted or step.el == 0:
                     branch.complete_tlbis()     # taking the exception is a Context synchronization event
                 if outcome.updates:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from harness import esr, par
 from harness.cases import DESC_FIELDS, HWDEF
 from harness.observation import describe as observed_text
-from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LOADS, LS_SYNDROME, MAINT_OPS, STORES, at_aborts, describe_syndrome
+from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LS_SYNDROME, MAINT_OPS, RETURNS, STORES, at_aborts, describe_syndrome
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,8 @@ def expected_text(step):
     if e.kind == "fault":
         if e.fault == esr.PC_ALIGNMENT:
             return f"{esr.EC.PC_ALIGN.text} (EC {esr.EC.PC_ALIGN:#04x}), FAR {e.far:#x}"
+        if e.fault == esr.GCS_DATA_CHECK:
+            return f"{esr.EC.GCS.text} (EC {esr.EC.GCS:#04x}): GCS Data Check of GCSPOPM"
         fault = _fault_text(e.fault, e.level, _fault_label(step))
         if _reports_par(step):
             return f"PAR_EL1.F=1: {fault}, PTW={int(e.s1ptw)}, stage {e.stage}"
@@ -148,9 +150,15 @@ def _abort_class(step):
 def _check_abort(step, obs, problems):
     e = step.expect
     s = obs.esr
-    want_ec = esr.EC.PC_ALIGN if e.fault == esr.PC_ALIGNMENT else _abort_class(step)
+    want_ec = (esr.EC.PC_ALIGN if e.fault == esr.PC_ALIGNMENT else esr.EC.GCS if e.fault == esr.GCS_DATA_CHECK
+               else _abort_class(step))
     if s.ec != want_ec:
         problems.append(f"expected EC {want_ec:#04x} ({want_ec.text}); got EC {s.ec:#04x} ({esr.describe(s)})")
+        return
+    if want_ec == esr.EC.GCS:
+        # What identifies it is the instruction type, ISS.IT (J1.1.3.56): GCSPOPM's.
+        if s.iss & 0x1F != esr.GCS_IT_POPM:
+            problems.append(f"expected ISS.IT {esr.GCS_IT_POPM:#07b} (GCSPOPM); got ISS {s.iss:#x}")
         return
     if want_ec == esr.EC.PC_ALIGN:
         # What identifies the fault is the PC, which FAR_EL1 holds.
@@ -241,7 +249,7 @@ def judge_step(n, step, obs):
     elif step.op == "fetch" and obs.value != FETCH_MAGIC:
         problems.append(f"expected the fetched stub to return {FETCH_MAGIC:#x}; got {obs.value:#x}")
     elif e.kind == "value":
-        width = 8 * LOADS[step.op]
+        width = 8 * RETURNS[step.op]
         got = obs.value & ((1 << width) - 1)
         if got != e.value:
             problems.append(f"expected value {e.value:#x}; got {got:#x}")

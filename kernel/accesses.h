@@ -78,6 +78,12 @@
 	access_probe \prefix, \exit, ldxp32, x0, ldxp w0, w1, [x0]
 	access_probe \prefix, \exit, ldxp64, x0, ldxp x0, x1, [x0]
 	access_probe \prefix, \exit, ldaxp64, x0, ldaxp x0, x1, [x0]
+	/* Store-exclusives: the status (0 written, 1 not) in w3, apart from the address and data (C6.2.370 STXR) */
+	access_probe \prefix, \exit, stxr64, x3, stxr w3, x1, [x0]
+	access_probe \prefix, \exit, stlxr64, x3, stlxr w3, x1, [x0]
+	access_probe \prefix, \exit, stxp32, x3, stxp w3, w1, w2, [x0]
+	access_probe \prefix, \exit, stxp64, x3, stxp w3, x1, x2, [x0]
+	access_probe \prefix, \exit, stlxp64, x3, stlxp w3, x1, x2, [x0]
 	access_probe \prefix, \exit, gcsstr, x0, .inst GCSSTR_X1_X0    /* FEAT_GCS: GCSSTR x1, [x0] (C6.2.169; sysreg.h) */
 	/* FEAT_LSE, in each ordering: none, A (acquire), L (release), AL (both) */
 	access_atomics \prefix, \exit

@@ -379,7 +379,23 @@ struct raw {
 #define OP_LDXP32           118
 #define OP_LDXP64           119
 #define OP_LDAXP64          120
-#define OP_COUNT            121
+/*
+ * FEAT_GCS's GCSPUSHM of value and GCSPOPM (reporting the doubleword popped), with the Guarded
+ * Control Stack enabled at the step's EL for that step alone (GCSCR_EL1/GCSCRE0_EL1.PCRSEL):
+ * va is the doubleword they access, so the kernel sets GCSPR_ELx to va + 8 (push) or va (pop).
+ */
+#define OP_GCSPUSHM         121
+#define OP_GCSPOPM          122
+/*
+ * Store-exclusives of one X register (STXR; STLXR, with release) and of pairs (STXP of two W or two X
+ * registers, as OP_STP32/OP_STP64 take them; STLXP of X): value the data; the record's value the status.
+ */
+#define OP_STXR64           123
+#define OP_STLXR64          124
+#define OP_STXP32           125
+#define OP_STXP64           126
+#define OP_STLXP64          127
+#define OP_COUNT            128
 
 struct step {
 	u64 va, value;

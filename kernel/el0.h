@@ -15,7 +15,10 @@ void el0_swpa64(void), el0_swpl64(void), el0_swpal64(void), el0_casa64(void), el
 void el0_vload8(void), el0_vload16(void), el0_vload32(void), el0_vload64(void), el0_vload128(void);
 void el0_vstore8(void), el0_vstore16(void), el0_vstore32(void), el0_vstore64(void), el0_vstore128(void);
 void el0_ldxp32(void), el0_ldxp64(void), el0_ldaxp64(void);
+void el0_stxr64(void), el0_stlxr64(void), el0_stxp32(void), el0_stxp64(void), el0_stlxp64(void);
 void el0_gcsstr(void);
+void el0_gcspushm(void);
+void el0_gcspopm(void);
 void el0_fetch(void), selftest_hang_el0(void);
 
 /* What the return from EL0 restores: the kernel stack and el0_call's resume address. */

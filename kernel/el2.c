@@ -131,8 +131,8 @@ static u64 at_s12(u64 op, u64 va)
  * the fine-grained traps of PIR_EL1, PIRE0_EL1 and MAIR2_EL1 off (FEAT_FGT;
  * their bits trap while 0).  With FEAT_GCS, HCRX_EL2.GCSEn (0 disables GCS
  * at EL1 and EL0), the fine-grained traps of GCSCR_EL1, GCSCRE0_EL1 and of
- * EL1's GCSSTR and GCSSTTR off (HFGxTR_EL2.nGCS_EL1, nGCS_EL0;
- * HFGITR_EL2.nGCSSTR_EL1): mmu.c enables the GCS stores.
+ * EL1's GCSSTR, GCSSTTR and GCSPUSHM off (HFGxTR_EL2.nGCS_EL1, nGCS_EL0;
+ * HFGITR_EL2.nGCSSTR_EL1, nGCSPUSHM_EL1): mmu.c enables the GCS stores and GCSPUSHM.
  */
 void el2_boot_traps(void)
 {
@@ -146,7 +146,7 @@ void el2_boot_traps(void)
 		write_sysreg(read_sysreg(HFGRTR_EL2) | hfgxtr, HFGRTR_EL2);
 		write_sysreg(read_sysreg(HFGWTR_EL2) | hfgxtr, HFGWTR_EL2);
 		if (gcs)
-			write_sysreg(read_sysreg(HFGITR_EL2) | HFGITR_NGCSSTR_EL1, HFGITR_EL2);
+			write_sysreg(read_sysreg(HFGITR_EL2) | HFGITR_NGCSSTR_EL1 | HFGITR_NGCSPUSHM_EL1, HFGITR_EL2);
 	}
 	isb();
 }
@@ -189,7 +189,8 @@ static u64 at_s12_under(u64 op, u64 va, u64 vtcr, u64 vttbr_flip)
  * at EL1, recorded and resumed as without NV (D24.2.62):
  *  - ERET (EC 0x1A, NV): return to ELR_EL1 with SPSR_EL1, whose M[3:2] say EL2
  *    for an exception taken from EL1 under NV (AArch64.TakeException: spsr<3:2>
- *    = '10'), the EL1 the kernel ran at;
+ *    = '10'), the EL1 the kernel ran at, or EL0 for an EL0 step (el0.S el0_call;
+ *    el0.c returns from its end as EL2t under NV, CurrentEL reading EL2);
  *  - MRS/MSR ELR_EL1 and SPSR_EL1 (EC 0x18, NV1 traps them), and MRS FAR_EL2
  *    (under NV CurrentEL reads EL2, so exception.c reads FAR_EL2: a guest
  *    hypervisor's EL2 register, trapped), which reads the fault's FAR_EL1.
@@ -276,7 +277,7 @@ static bool hvc(struct frame *f)
 		dsb(ish);
 		break;
 	case HVC_SET_FNXS:
-		/* HCRX_EL2 is UNDEFINED without FEAT_HCX: there FnXS is not (the model takes it as set: a wider set). */
+		/* HCRX_EL2 is UNDEFINED without FEAT_HCX: a case with fnxs requires it (harness/cases/validation.py). */
 		if (ID_MMFR1_HCX(read_sysreg(id_aa64mmfr1_el1)))
 			write_sysreg((read_sysreg(HCRX_EL2) & ~HCRX_FNXS) | (f->x[1] ? HCRX_FNXS : 0), HCRX_EL2);
 		break;

@@ -79,7 +79,7 @@ void cache_clean_inval(u64 start, u64 size)
  * The registers of later features, on a CPU that has them, whatever the
  * case (0 where it sets none, so no case inherits an earlier one's): TCR2
  * (FEAT_TCR2), PIR and PIRE0 (FEAT_S1PIE), MAIR2 (FEAT_AIE), and GCSCR_ELx and
- * GCSCRE0_EL1 with STREn alone (FEAT_GCS: GCSSTR and GCSSTTR enabled, PCRSEL 0 so that
+ * GCSCRE0_EL1 with STREn and PUSHMEn (FEAT_GCS: GCSSTR, GCSSTTR and GCSPUSHM enabled, PCRSEL 0 so that
  * BL and RET make no GCS access).  The EL2 regime's PIRE0_EL2 is written too: it has no
  * EL0, so it is unused there.
  */
@@ -110,12 +110,15 @@ static void write_extended_regs(const struct regime *r)
 			write_sysreg(r->mair2, MAIR2_EL1);
 	}
 	if (ID_PFR1_GCS(read_sysreg(id_aa64pfr1_el1))) {
-		/* The GCS stores run untrapped at each EL (CheckGCSSTREnabled); nothing else of GCS is on. */
+		/*
+		 * The GCS stores and GCSPUSHM run untrapped at each EL (CheckGCSSTREnabled, PUSHMEn); the
+		 * Guarded Control Stack itself stays off (PCRSEL 0) but around a GCSPUSHM or GCSPOPM step.
+		 */
 		if (el2)
-			write_sysreg(GCSCR_STREN, GCSCR_EL2);
+			write_sysreg(GCSCR_STREN | GCSCR_PUSHMEN, GCSCR_EL2);
 		else
-			write_sysreg(GCSCR_STREN, GCSCR_EL1);
-		write_sysreg(GCSCR_STREN, GCSCRE0_EL1);
+			write_sysreg(GCSCR_STREN | GCSCR_PUSHMEN, GCSCR_EL1);
+		write_sysreg(GCSCR_STREN | GCSCR_PUSHMEN, GCSCRE0_EL1);
 	}
 }
 

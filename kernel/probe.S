@@ -10,6 +10,25 @@
 #include "sysreg.h"
 #include "accesses.h"
 
+/*
+ * A Guarded Control Stack probe (FEAT_GCS): the Guarded Control Stack is enabled at EL1 (x2: GCSCR_EL1 with
+ * PCRSEL) around its one instruction alone, since the kernel's own BL and RET would push to it and check
+ * against it: a faulting one resumes at the write that puts GCSCR_EL1 back (x3), and the vectors turn it off
+ * before the handler's first BL (vectors.S, gcs_step_gcscr; steps.c sets GCSPR_EL1).
+ */
+.macro gcs_probe name, insn:vararg
+	.global probe_\name
+	.type probe_\name, %function
+probe_\name:
+	mrs	x3, GCSCR_EL1
+	msr	GCSCR_EL1, x2
+	isb
+	\insn
+	msr	GCSCR_EL1, x3
+	isb
+	ret
+.endm
+
 	.section .text.probes, "ax"
 	.global __probes_start
 __probes_start:
@@ -19,6 +38,9 @@ __probes_start:
 	access_probe probe_, ret, sttr64, x0, sttr x1, [x0]
 	/* FEAT_GCS: GCSSTTR x1, [x0], EL1's unprivileged form, by its encoding (C6.2.170; GCSSTR in accesses.h) */
 	access_probe probe_, ret, gcssttr, x0, .inst GCSSTTR_X1_X0
+	/* FEAT_GCS: GCSPUSHM x1 and GCSPOPM x0 (SYS and SYSL #3, C7, C7, #0 and #1: C5.9.4, C5.9.3) */
+	gcs_probe gcspushm, sys #3, c7, c7, #0, x1
+	gcs_probe gcspopm, sysl x0, #3, c7, c7, #1
 	.global __probes_end
 __probes_end:
 

@@ -86,7 +86,54 @@ static const struct access_kind {
 	[OP_LDXP32] = { probe_ldxp32, el0_ldxp32, LOADS_PAIR32 },
 	[OP_LDXP64] = { probe_ldxp64, el0_ldxp64, LOADS_PAIR64 },
 	[OP_LDAXP64] = { probe_ldaxp64, el0_ldaxp64, LOADS_PAIR64 },
+	[OP_GCSPUSHM] = { probe_gcspushm, el0_gcspushm, STORES },
+	[OP_GCSPOPM] = { probe_gcspopm, el0_gcspopm, LOADS_VALUE },
+	[OP_STXR64] = { probe_stxr64, el0_stxr64, LOADS_VALUE },        /* the status */
+	[OP_STLXR64] = { probe_stlxr64, el0_stlxr64, LOADS_VALUE },
+	[OP_STXP32] = { probe_stxp32, el0_stxp32, LOADS_VALUE },
+	[OP_STXP64] = { probe_stxp64, el0_stxp64, LOADS_VALUE },
+	[OP_STLXP64] = { probe_stlxp64, el0_stlxp64, LOADS_VALUE },
 };
+
+/* GCSCR_EL1 without PCRSEL while a GCSPUSHM or GCSPOPM step runs at EL1, else 0: what the vectors write
+ * before the handler's first BL (vectors.S). */
+u64 gcs_step_gcscr;
+
+static bool is_gcs_push_pop(u32 op)
+{
+	return op == OP_GCSPUSHM || op == OP_GCSPOPM;
+}
+
+/*
+ * A GCSPUSHM or GCSPOPM step, with the Guarded Control Stack enabled at its EL for it alone (GCSEnabled:
+ * GCSCR_EL1.PCRSEL or GCSCRE0_EL1.PCRSEL; the kernel's own BL and RET must not use it): GCSPR_ELx points
+ * just above va for a push (AddGCSRecord stores at GCSPR - 8), at va for a pop (GCSPOPM loads at GCSPR).
+ */
+static struct reg_pair run_gcs_push_pop(const struct access_kind *k, const struct step *s, const struct step_run *c)
+{
+	u64 ptr = s->op == OP_GCSPUSHM ? s->va + 8 : s->va;
+	struct reg_pair r;
+
+	if (s->el == 0) {
+		u64 gcscre0 = read_sysreg(GCSCRE0_EL1);
+
+		write_sysreg(ptr, GCSPR_EL0);
+		write_sysreg(gcscre0 | GCSCR_PCRSEL, GCSCRE0_EL1);
+		isb();
+		r.first = el0_run(el0_code_va(k->el0, c->el0_code), s->va, s->value, 0, &r.second);
+		write_sysreg(gcscre0, GCSCRE0_EL1);
+		isb();
+		return r;
+	}
+	data_probe *probe = (data_probe *)((uintptr_t)k->probe + c->code_offset);
+
+	gcs_step_gcscr = read_sysreg(GCSCR_EL1);
+	write_sysreg(ptr, GCSPR_EL1);
+	isb();
+	r = probe(s->va, s->value, gcs_step_gcscr | GCSCR_PCRSEL);
+	gcs_step_gcscr = 0;
+	return r;
+}
 
 static const struct access_kind *access_kind(u32 op)
 {
@@ -99,11 +146,12 @@ static bool is_cas(u32 op)
 	return op == OP_CAS64 || (op >= OP_CASA64 && op <= OP_CASAL64);
 }
 
-/* The second register a probe takes: OP_STP64's (the step's mask field), OP_VSTORE128's high half and a CAS's
- * compare value (mask too), OP_STP32's value's high half. */
+/* The second register a probe takes: OP_STP64's and OP_STXP64's, OP_STLXP64's (the step's mask field),
+ * OP_VSTORE128's high half and a CAS's compare value (mask too), OP_STP32's and OP_STXP32's value's high half. */
 static u64 second_register(const struct step *s)
 {
-	return s->op == OP_STP64 || s->op == OP_VSTORE128 || is_cas(s->op) ? s->mask : s->value >> 32;
+	return s->op == OP_STP64 || s->op == OP_STXP64 || s->op == OP_STLXP64 || s->op == OP_VSTORE128 || is_cas(s->op) ?
+	       s->mask : s->value >> 32;
 }
 
 /* The registers a data access leaves (nothing of a store's is reported). */
@@ -111,6 +159,8 @@ static struct reg_pair run_access(const struct access_kind *k, const struct step
 {
 	struct reg_pair r;
 
+	if (is_gcs_push_pop(s->op))
+		return run_gcs_push_pop(k, s, c);
 	if (s->el == 0) {
 		/* harness/cases (EL0_OPS) and blob.c allow EL0 only for ops with an EL0 twin */
 		r.first = el0_run(el0_code_va(k->el0, c->el0_code), s->va, s->value, second_register(s), &r.second);
@@ -322,8 +372,13 @@ static void run_step(const struct step_run *c, unsigned n)
 	const struct access_kind *access = access_kind(s->op);
 	struct reg_pair loaded = { 0, 0 };
 
+	/* An EL0 step under NV/NV1 too: EL1's ERET to EL0 traps to EL2, which makes it (el2.c emulate_nested). */
+	bool nested = c->regime->nv || c->regime->nv1;
+
 	probe.fault.taken = false;
 	probe.fetch_target = s->va;
+	if (nested)
+		set_nested(c->regime, true);
 	if (s->el == 0) {
 		probe.armed = PROBE_EL0;
 		if (access) {
@@ -336,18 +391,14 @@ static void run_step(const struct step_run *c, unsigned n)
 	} else {
 		/* An AT is armed too: AArch64.AT_S1Ex takes a synchronous External abort on its walk
 		 * as a Data Abort (J1.1.3), which is that step's outcome, not the end of the run. */
-		bool nested = c->regime->nv || c->regime->nv1;
-
 		probe.armed = s->op == OP_FETCH ? PROBE_FETCH : PROBE_DATA;
-		if (nested)
-			set_nested(c->regime, true);
 		if (access)
 			loaded = run_access(access, s, c);
 		else
 			loaded.first = run_probe(s);
-		if (nested)
-			set_nested(c->regime, false);
 	}
+	if (nested)
+		set_nested(c->regime, false);
 	probe.armed = PROBE_NONE;
 	if (c->s2)
 		el2_fault = hvc_call(HVC_TAKE_FAULT, 0, 0, 0, 0);
@@ -388,6 +439,8 @@ void run_steps(const void *arg)
 {
 	const struct step_run *run = arg;
 
+	/* The local Exclusives monitor open, whatever an earlier case left in it (harness/model/exclusives.py). */
+	__asm__ volatile("clrex" ::: "memory");
 	/* Only cases that require FEAT_PAN set it (harness/cases/validation.py): PSTATE.PAN is UNDEFINED without it. */
 	if (run->regime->pan && !run->regime->nv1)
 		write_pan(SPSR_PAN);

@@ -215,6 +215,8 @@
 #define GCSCR_EL1           s3_0_c2_c5_0    /* FEAT_GCS (D24.11) */
 #define GCSCRE0_EL1         s3_0_c2_c5_2
 #define GCSCR_EL2           s3_4_c2_c5_0
+#define GCSPR_EL1           s3_0_c2_c5_1
+#define GCSPR_EL0           s3_3_c2_c5_1
 
 /*
  * FEAT_GCS's stores by their encodings (C6.2.169 GCSSTR, C6.2.170 GCSSTTR: Rn bits [9:5],
@@ -224,12 +226,19 @@
 #define GCSSTTR_X1_X0       0xd91f1c01
 /* GCSCR_ELx and GCSCRE0_EL1.STREn, bit 9: GCSSTR and GCSSTTR at that EL do not trap (CheckGCSSTREnabled) */
 #define GCSCR_STREN         BIT(9)
+/* GCSCR_ELx and GCSCRE0_EL1.PUSHMEn, bit 8: GCSPUSHM at that EL does not trap (C5.9.4) */
+#define GCSCR_PUSHMEN       BIT(8)
+/* GCSCR_ELx and GCSCRE0_EL1.PCRSEL, bit 0: the Guarded Control Stack is enabled at that EL (GCSEnabled):
+ * BL pushes to it and RET checks against it, so the kernel sets it around a GCSPUSHM or GCSPOPM step alone */
+#define GCSCR_PCRSEL        BIT(0)
 /* HCRX_EL2.GCSEn, bit 22: GCS not disabled at EL1 and EL0 by EL2 */
 #define HCRX_GCSEN          BIT(22)
 /* HCRX_EL2.FnXS, bit 3 (FEAT_XS): EL1's TLBIs without nXS behave as their nXS forms (D24.2.63) */
 #define HCRX_FNXS           BIT(3)
 /* HFGITR_EL2.nGCSSTR_EL1, bit 58 (FEAT_FGT): 0 traps EL1's GCSSTR and GCSSTTR to EL2 */
 #define HFGITR_NGCSSTR_EL1  BIT(58)
+/* HFGITR_EL2.nGCSPUSHM_EL1, bit 57: 0 traps EL1's GCSPUSHM to EL2 */
+#define HFGITR_NGCSPUSHM_EL1 BIT(57)
 /* ID_AA64PFR1_EL1.GCS, bits [47:44]: FEAT_GCS */
 #define ID_PFR1_GCS(v)      (((v) >> 44) & 0xf)
 

@@ -10,6 +10,7 @@
  */
 #include "exit_status.h"
 #include "frame_macros.h"
+#include "sysreg.h"
 
 
 /* Exceptions from kernel code: a probe's fault, or an unexpected one. */
@@ -52,7 +53,14 @@ vectors:
 
 exception_sp0:
 	save_frame 1
-	mov	x0, sp
+	/* A GCSPUSHM or GCSPOPM step runs with the Guarded Control Stack on at EL1 (probe.S gcs_probe): off
+	 * before the handler's first BL, which would push to it (gcs_step_gcscr: GCSCR_EL1 without PCRSEL). */
+	adrp	x2, gcs_step_gcscr
+	ldr	x2, [x2, :lo12:gcs_step_gcscr]
+	cbz	x2, 1f
+	msr	GCSCR_EL1, x2
+	isb
+1:	mov	x0, sp
 	bl	handle_exception
 	restore_frame_eret 1
 

@@ -123,10 +123,26 @@ BAD = [
     # HCR_EL2.NV/NV1 (FEAT_NV) cases: EL1's accesses, fetches and AT alone, NV1 with NV (validation._check_nested).
     ("nv_with_a_tlbi", 'requires = ["FEAT_NV"]\nregime = { nv = true }\n'
      'steps = [ { do = "tlbi_vmalle1" } ]', "steps[0].do", "runs EL1's accesses, fetches and AT steps alone"),
-    ("nv_with_an_el0_step", 'requires = ["FEAT_NV"]\nregime = { nv = true }\n'
-     'steps = [ { do = "load64", va = 0x8000_0000, el = 0, expect = "ok" } ]', "steps[0].el", "runs its steps at EL1"),
-    ("fnxs_with_el2", 'requires = ["FEAT_XS"]\nel2 = "nvhe"\nregime = { fnxs = true }', "regime.fnxs",
+    ("fnxs_with_el2", 'requires = ["FEAT_XS", "FEAT_HCX"]\nel2 = "nvhe"\nregime = { fnxs = true }', "regime.fnxs",
      "the steps run at EL1"),
+    ("fnxs_without_hcx", 'requires = ["FEAT_XS"]\nregime = { fnxs = true }', "requires", "needs FEAT_HCX too"),
+    # GCSPUSHM and GCSPOPM (FEAT_GCS): GCSPR_ELx's VA, a multiple of 8; EL1 and EL0 of EL1&0, no stage 2, no NV.
+    ("gcspushm_without_feature", 'steps = [ { do = "gcspushm", va = 0x8000_0000, value = 0, expect = "ok" } ]',
+     "steps[0].do", "needs FEAT_GCS"),
+    ("gcs_data_check_of_a_load", 'requires = ["FEAT_GCS"]\n'
+     'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "gcs_data_check" } } ]', "steps[0].expect.fault",
+     "comes from GCSPOPM"),
+    ("gcspopm_unaligned", 'requires = ["FEAT_GCS"]\nsteps = [ { do = "gcspopm", va = 0x8000_0004, expect = "ok" } ]',
+     "steps[0].va", "a multiple of 8"),
+    ("gcspushm_at_el2", 'requires = ["FEAT_GCS"]\nel2 = "nvhe"\n'
+     'steps = [ { do = "gcspushm", va = 0x8000_0000, value = 0, expect = "ok" } ]', "steps[0].do",
+     "not in a case with el2 or [stage2]"),
+    ("gcspopm_under_stage2", 'requires = ["FEAT_GCS"]\nstage2 = { t0sz = 24 }\n'
+     'steps = [ { do = "gcspopm", va = 0x8000_0000, expect = "ok" } ]', "steps[0].do",
+     "not in a case with el2 or [stage2]"),
+    ("gcspopm_under_nv", 'requires = ["FEAT_NV", "FEAT_GCS"]\nregime = { nv = true }\n'
+     'steps = [ { do = "gcspopm", va = 0x8000_0000, expect = "ok" } ]', "steps[0].do",
+     "runs EL1's accesses, fetches and AT steps alone"),
     ("nv1_without_nv", 'requires = ["FEAT_NV", "FEAT_E2H0"]\nregime = { nv1 = true }\n'
      'steps = [ { do = "at_s1e1r", va = 0x8000_0000, expect = { pa = "frame0" } } ]', "regime.nv1", "NV1 without NV"),
     ("nv1_without_e2h0", 'requires = ["FEAT_NV"]\nregime = { nv = true, nv1 = true }\n'

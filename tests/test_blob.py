@@ -107,7 +107,7 @@ def test_every_case_reads_back_as_encoded(lib):
             assert c.steps[k].el == (1 if s.fixup else s.el)
             if s.op in DESC_WRITES or s.fixup:
                 assert (c.steps[k].value, c.steps[k].mask) == declared.descriptor_write(case, s, k)
-            elif s.op in ("stp64", "vstore128"):     # the high 64 bits in the mask field (kernel/case.h)
+            elif s.op in ("stp64", "vstore128", "stxp64", "stlxp64"):   # the high 64 bits in the mask field (case.h)
                 assert c.steps[k].value | c.steps[k].mask << 64 == s.value
             elif s.s2_under is not None:
                 assert (c.steps[k].value, c.steps[k].mask) == (declared.under_vtcr(case, s), s.s2_under.vttbr_flip)

@@ -1,4 +1,4 @@
-"""GCS data accesses in the model (FEAT_GCS: GCSSTR, GCSSTTR): the gcs permission alone
+"""GCS data accesses in the model (FEAT_GCS: GCSSTR, GCSSTTR, GCSPUSHM, GCSPOPM): the gcs permission alone
 (J1.1.4.26 AArch64.S1CheckPermissions's AccessType_GCS branch) for every PIR_ELx and PIRE0_ELx
 encoding, the direct scheme (no gcs permission, D11.5 I_MDFXL), the alignment check
 (J1.1.3.106 AArch64.UnalignedAccessFaults), the dirty state, the memory-type choice (D11.9
@@ -8,9 +8,12 @@ import pytest
 
 from harness import esr
 from harness.model import Abort, Completes
+from harness.model.memory import Memory
+from harness.model.outcome import ALL_BITS, Bits, Unknown
 from harness.model.registers import SCTLR_A
 from harness.ops import EL0_OPS, LS_SYNDROME
-from harness.cases.validation import EL2_REFUSED_OPS, op_features
+from harness.predict import _gcs_pop
+from harness.cases.validation import EL2_REFUSED_OPS, NESTED_OPS, op_features
 from tests.test_model import PAGE, PAGE_DESC, VA, chain, memory, one, regs, translate
 from tests.test_model_indirect import MMFR1_HAFDBS, leaf, pie_regs
 
@@ -120,3 +123,65 @@ def test_the_gcs_stores_where_they_may_run():
     assert op_features("gcsstr") == ("FEAT_GCS",) and op_features("gcssttr") == ("FEAT_GCS",)
     assert "gcsstr" in EL0_OPS and "gcssttr" not in EL0_OPS       # GCSSTTR is EL1's unprivileged form
     assert "gcssttr" in EL2_REFUSED_OPS and "gcsstr" not in EL2_REFUSED_OPS
+
+
+# GCSPUSHM and GCSPOPM (J1.1.3.64 with J1.1.3.52 AddGCSRecord; J1.1.3.62): GCS data accesses through
+# CreateAccDescGCS(MemOp_STORE / MemOp_LOAD), the push a write and the pop a read.
+@pytest.mark.parametrize("encoding", range(16))
+def test_gcspushm_and_gcspopm_need_the_gcs_permission_alone(encoding):
+    """At EL1 PIR_EL1's encoding, at EL0 PIRE0_EL1's: only 0b1001 lets either complete, whatever read or
+    write the others grant; each abort is a level 3 Permission fault with WnR as the access, ISS2.GCS = 1
+    and no instruction syndrome."""
+    words = chain(VA, leaf(5), 3)
+    for el, r in ((1, pie_regs(pir=encoding << 4 * 5)), (0, pie_regs(pir=0, pire0=encoding << 4 * 5))):
+        for op, write in (("gcspushm", True), ("gcspopm", False)):
+            outcome = one(translate(r, memory(words), op, ALIGNED, value=8, el=el))
+            if encoding == GCS:
+                assert isinstance(outcome, Completes), (op, el, outcome)
+                continue
+            assert isinstance(outcome, Abort) and outcome.fault == ("permission", 3), (op, el, bin(encoding))
+            assert outcome.wnr == write and outcome.gcs and outcome.syndrome is None, (op, el, outcome)
+            value = outcome.esr().value
+            assert esr.ESR_ISS2_GCS.get(value) == 1 and esr.ESR_ISS_ISV.get(value) == 0
+    assert "gcspushm" not in LS_SYNDROME and "gcspopm" not in LS_SYNDROME
+
+
+def test_gcspushm_and_gcspopm_without_pie_and_with_pan():
+    """No gcs permission in the direct scheme (D11.5 I_MDFXL); PSTATE.PAN does not apply to them (NewAccDesc's
+    pan is not set by CreateAccDescGCS) where it takes an ordinary load's permission."""
+    words = chain(VA, PAGE | PAGE_DESC, 3)
+    for op in ("gcspushm", "gcspopm"):
+        outcome = one(translate(regs(), memory(words), op, ALIGNED))
+        assert isinstance(outcome, Abort) and outcome.fault == ("permission", 3) and outcome.gcs
+    pan_words = chain(VA, leaf(1), 3)
+    r = pie_regs(pir=GCS << 4, pire0=0b0001 << 4, mmfr1=1 << 20)
+    for op in ("gcspushm", "gcspopm"):
+        assert isinstance(one(translate(r, memory(pan_words), op, ALIGNED, pan=True)), Completes), op
+
+
+def test_gcspushm_to_a_clean_gcs_location_faults_on_the_dirty_state_and_gcspopm_does_not():
+    words = chain(VA, leaf(0, ndirty=True), 3)
+    push = one(translate(pie_regs(pir=GCS), memory(words), "gcspushm", ALIGNED))
+    assert isinstance(push, Abort) and push.dirtybit and push.gcs and push.wnr
+    assert isinstance(one(translate(pie_regs(pir=GCS), memory(words), "gcspopm", ALIGNED)), Completes)
+
+
+def test_the_gcs_pop_check():
+    """J1.1.3.62 GCSPOPM: a doubleword whose bits [1:0] are not 0b00 takes a GCS Data Check exception (J1.1.3.56):
+    ESR_ELx EC 0x2D, IL 1, ISS.IT 0b00001 (GCSPOPM), ISS.Rn the kernel's Xt (x0), the rest 0, FAR_ELx UNKNOWN;
+    0b00 completes with the doubleword; memory nobody declared leaves it open (Unknown)."""
+    done = Completes(pa=0x4000_0100, attr=0xFF, sh="inner", spans=((0x4000_0100, 8),))
+    assert _gcs_pop(done, Memory({0x4000_0100: 0x1234_5678})).value == 0x1234_5678
+    for low in (1, 2, 3):
+        check = _gcs_pop(done, Memory({0x4000_0100: 0x1234_5678 | low}))
+        assert isinstance(check, Abort) and check.fault == (esr.GCS_DATA_CHECK, None), check
+        assert check.esr() == Bits(0x2D << 26 | 1 << 25 | 0b00001, ALL_BITS)
+        assert check.far_register().mask == 0 and "J1.1.3.62" in check.rule
+    unknown = _gcs_pop(done, Memory({}))
+    assert isinstance(unknown, Unknown) and "GCS Data Check" in unknown.reason
+
+
+def test_gcspushm_and_gcspopm_where_they_may_run():
+    assert op_features("gcspushm") == ("FEAT_GCS",) and op_features("gcspopm") == ("FEAT_GCS",)
+    assert "gcspushm" in EL0_OPS and "gcspopm" in EL0_OPS
+    assert "gcspushm" not in NESTED_OPS and "gcspopm" not in NESTED_OPS

@@ -79,3 +79,20 @@ def test_an_el0_writable_page_is_el1_executable_with_nv1():
     el1_only = memory(chain(VA, PAGE | PAGE_DESC, 3))
     assert isinstance(one(translate(nested(), el1_only, "sttr64", VA & ~7)), Completes)
     assert isinstance(one(translate(regs(), el1_only, "sttr64", VA & ~7)), Abort)
+
+
+@pytest.mark.parametrize("ap", [AP_RW_ALL, AP_RO_ALL])
+@pytest.mark.parametrize("bits", [0, BIT54, BIT53, BIT54 | BIT53])
+def test_el0s_own_accesses_read_the_descriptor_as_el2s(ap, bits):
+    """walkparams.nv1 is EffectiveHCR_EL2_NVx()<1> whatever the EL of the access (J1.1.4.102), so EL0's own
+    loads and stores take a Permission fault (AP[1] taken as 0) and EL0 may fetch whatever bit 54 says (it is
+    PXN, UXN 0); without NV1 bit 54 is UXN and EL0 reads and (rw_all) writes (cases/nv.toml el0_steps)."""
+    mem = memory(chain(VA, PAGE | PAGE_DESC | ap | bits, 3))
+    for op in ("load64", "store64"):
+        fault = one(translate(nested(), mem, op, VA & ~7, el=0))
+        assert isinstance(fault, Abort) and fault.fault == ("permission", 3) and fault.wnr == (op == "store64")
+    assert isinstance(one(translate(nested(), mem, "fetch", VA & ~3, el=0)), Completes)
+    nv_only = nested(HCR_RW.mask | HCR_NV.mask)
+    assert isinstance(one(translate(nv_only, mem, "load64", VA & ~7, el=0)), Completes)
+    assert isinstance(one(translate(nv_only, mem, "store64", VA & ~7, el=0)), Completes) == (ap == AP_RW_ALL)
+    assert isinstance(one(translate(nv_only, mem, "fetch", VA & ~3, el=0)), Completes) == (not bits & BIT54)

@@ -9,12 +9,12 @@ import pytest
 from harness import declared, esr, par
 from harness.cases import CaseError, load_file
 from harness.esr import EC
-from harness.model import Abort, Completes, Par
+from harness.model import Abort, Completes, Outcomes, Par
 from harness.predict import predict_case
 from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20, Registers
 from harness.model.tlb import Invalidation, current_vmid, tlbi_range, tlbi_regime
 from harness.observation import observe
-from harness.oracle import observation_allowed
+from harness.oracle import expectation_agrees, observation_allowed, unjudged
 from harness.protocol import parse_record
 from harness.verdict import judge_step
 
@@ -756,3 +756,94 @@ def test_the_suite_accepts_a_tlb_conflict_abort_only_where_the_case_and_the_mode
                                       "far=0x80000000 elr=0x1"))
         assert judge_step(n, case.steps[n], record).ok is ok
         assert (not observation_allowed(case.steps[n], outcomes[n], record)) is ok
+
+
+# R_QWTKL: under two stages, where FEAT_BBML1 is implemented (ID_AA64MMFR2_EL1.BBM, 2 on MAX), a TLB conflict
+# abort due to changing the table or block size or the Contiguous bit is reported to EL2 only; other conflicts,
+# and every conflict without FEAT_BBML1, to EL1 or EL2 (IMPLEMENTATION DEFINED).
+NO_BBML1 = (MAX[0], MAX[1], MAX[2] & ~(0xF << 52), MAX[3])
+EL1_OR_EL2 = {(1, EC.DABT_CUR, 0x8000_0000), (2, EC.DABT_LOW, 0x8000_0000)}
+EL2_ONLY = {(2, EC.DABT_LOW, 0x8000_0000)}
+RESIZE_HEAD = '''feature = "tlb tests"
+[case.c]
+summary = "s"
+stage2 = { t0sz = 24 }
+map = [ S1MAP ]
+s2map = [ S2MAP ]
+steps = [
+  { do = "store64", va = 0x8000_0000, value = 0x5151, expect = "ok" },
+  { do = "load64", va = 0x8000_0000, expect = { value = 0x5151 } },
+'''
+RESIZE_LOAD = '  { do = "load64", va = 0x8000_0000, expect = { one_of = [ VALUES, "tlb_conflict" ] } },\n]\n'
+S2_CONTIG = ", ".join(f'{{ ipa = {0x8000_0000 + k * 0x1000:#x}, to = "grp + {k * 0x1000:#x}", level = 3 }}'
+                      for k in range(16)) + ', { ipa = 0x8020_0000, to = "grp", level = 2 }'
+
+
+def _resize_case(tmp_path, s1map, s2map, steps, values="{ value = 0x5151 }"):
+    """A stage 2 case: VA 0x8000_0000 through s1map and s2map, 0x5151 stored there, then steps (TOML
+    lines), DSB, ISB (no TLBI), and a load of VA 0x8000_0000 that may read values or take a TLB conflict abort."""
+    path = tmp_path / "resize.toml"
+    path.write_text(RESIZE_HEAD.replace("S1MAP", s1map).replace("S2MAP", s2map)
+                    + "".join(f"  {s},\n" for s in steps + [DSB, ISB]) + RESIZE_LOAD.replace("VALUES", values))
+    return load_file(path)[0]
+
+
+@pytest.mark.parametrize("ids, where", [(MAX, EL2_ONLY), (NO_BBML1, EL1_OR_EL2)])
+def test_a_stage_2_block_split_without_break_may_conflict_to_el2_alone_with_bbml1(tmp_path, ids, where):
+    """A stage 2 2 MiB block replaced by a table of pages of the same PAs, attributes and permissions, without
+    TLBI: a TLB may hold the block's stage 2 entry beside the page's (D8.17.2 I_HYQMB: "multiple translation
+    table entries that all translate the same IA"), so a lookup may take a TLB conflict abort though both give
+    the same translation; with FEAT_BBML1 it is reported to EL2 (R_QWTKL), else to EL1 or EL2."""
+    case = _resize_case(tmp_path, '{ va = 0x8000_0000, to = 0x8000_0000, level = 3 }',
+                        '{ ipa = 0x8000_0000, to = "big", level = 2 }, { ipa = 0x8020_0000, to = "big", level = 3 }',
+                        ['{ do = "s2_link", ipa = 0x8000_0000, level = 2, table_of = 0x8020_0000 }'])
+    assert conflicts(predict_case(case, ids)[-1]) == where
+
+
+@pytest.mark.parametrize("ids, where", [(MAX, EL2_ONLY), (NO_BBML1, EL1_OR_EL2)])
+def test_a_stage_2_contiguous_bit_set_without_break_may_conflict_to_el2_alone_with_bbml1(tmp_path, ids, where):
+    """Sixteen stage 2 pages given the Contiguous bit (the accessed one last, so no walk of it meets a
+    misprogrammed group), without TLBI: the page's old entry beside the group's (R_FCPSG), to EL2 with
+    FEAT_BBML1 (R_QWTKL), else to EL1 or EL2."""
+    case = _resize_case(tmp_path, '{ va = 0x8000_0000, to = 0x8000_0000, level = 3 }', S2_CONTIG,
+                        [f'{{ do = "s2_map", ipa = {0x8000_0000 + k * 0x1000:#x}, level = 3, '
+                         f'to = "grp + {k * 0x1000:#x}", contig = true }}' for k in reversed(range(16))])
+    assert conflicts(predict_case(case, ids)[-1]) == where
+
+
+@pytest.mark.parametrize("ids, where", [(MAX, EL2_ONLY), (NO_BBML1, EL1_OR_EL2)])
+def test_a_stage_1_block_split_under_stage_2_may_conflict_to_el2_alone_with_bbml1(tmp_path, ids, where):
+    """The same at stage 1: a 2 MiB block replaced by a table of pages of the same IPAs (R_QWTKL's 'changing the
+    table or block' is of either stage)."""
+    case = _resize_case(tmp_path, '{ va = 0x8000_0000, to = 0x8000_0000, level = 2 }, '
+                        '{ va = 0x8040_0000, to = 0x8000_0000, level = 3 }',
+                        '{ ipa = 0x8000_0000, to = "big", level = 2 }',
+                        ['{ do = "link", va = 0x8000_0000, level = 2, table_of = 0x8040_0000 }'])
+    assert conflicts(predict_case(case, ids)[-1]) == where
+
+
+def test_a_conflict_of_a_block_size_and_a_translation_change_with_bbml1_is_refused(tmp_path):
+    """A stage 1 block replaced by a table whose page maps another IPA: the entries differ in size and in
+    translation, and R_QWTKL does not say whether that conflict is 'due to changing the table or block' (EL2)
+    or not (EL1 or EL2): with FEAT_BBML1 the model refuses it, naming the rule; without, EL1 or EL2."""
+    case = _resize_case(tmp_path, '{ va = 0x8000_0000, to = 0x8000_0000, level = 2 }, '
+                        '{ va = 0x8040_0000, to = 0x8000_1000, level = 3 }',
+                        '{ ipa = 0x8000_0000, to = "big", level = 2 }',
+                        ['{ do = "link", va = 0x8000_0000, level = 2, table_of = 0x8040_0000 }'])
+    reason = unjudged(predict_case(case, MAX)[-1])
+    assert reason and "R_QWTKL" in reason and "FEAT_BBML1" in reason
+    assert conflicts(predict_case(case, NO_BBML1)[-1]) == EL1_OR_EL2
+
+
+def test_a_one_of_tlb_conflict_agrees_with_a_model_that_reports_it_to_el2_alone(tmp_path):
+    """A one_of's "tlb_conflict" stands for the abort wherever the model takes it: a case that names it agrees
+    with a model whose conflict goes to EL2 alone (R_QWTKL), and not with one that allows no conflict."""
+    case = _resize_case(tmp_path, '{ va = 0x8000_0000, to = 0x8000_0000, level = 3 }',
+                        '{ ipa = 0x8000_0000, to = "big", level = 2 }, { ipa = 0x8020_0000, to = "big", level = 3 }',
+                        ['{ do = "s2_link", ipa = 0x8000_0000, level = 2, table_of = 0x8020_0000 }'])
+    outcomes = predict_case(case, MAX)[-1]
+    assert expectation_agrees(case.steps[-1], outcomes) == []
+    without = Outcomes({o for o in outcomes if not conflicts({o})})
+    assert [p for p in expectation_agrees(case.steps[-1], without) if "tlb conflict" in p] == [
+        "the case accepts data abort (same EL): tlb conflict fault (level not checked), WnR=0, FAR 0x80000000, which "
+        "the model does not allow: the model allows completes, value 0x5151 (PA 0x41000000)"]

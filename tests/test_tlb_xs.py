@@ -13,6 +13,9 @@ from tests.test_tlb import MAX, S2_CASE
 A, B = 0xAAAA, 0xBBBB
 
 
+XS_HCX = '["FEAT_XS", "FEAT_HCX"]'     # HCRX_EL2.FnXS: FEAT_XS's field of FEAT_HCX's register
+
+
 def _case(tmp_path, mem, steps, requires='["FEAT_XS"]', regime="{}"):
     """0x8000_0000 mapped to frame A as `mem`, remapped to frame B, then `steps`, and a load of it."""
     path = tmp_path / "xs.toml"
@@ -102,11 +105,14 @@ def test_a_stage_2_entry_s_xs_attribute_is_not_fnxs(tmp_path, maintenance, seen)
 def test_hcrx_fnxs_makes_el1s_plain_tlbis_their_nxs_forms(tmp_path, mem, tlbi, seen):
     """HCRX_EL2.FnXS = 1 (D24.2.63; C5.5's TLBI pseudocode: TLBI_ExcludeXS): a plain TLBI at EL1 may leave an
     entry whose XS attribute is 1; without FnXS the same TLBI removes it."""
-    assert last_load(_case(tmp_path, mem, [tlbi, '{ do = "dsb" }'], regime="{ fnxs = true }")) == seen
+    assert last_load(_case(tmp_path, mem, [tlbi, '{ do = "dsb" }'], requires=XS_HCX, regime="{ fnxs = true }")) == seen
     assert last_load(_case(tmp_path, mem, [tlbi, '{ do = "dsb" }'])) == {B}
 
 
-def test_fnxs_is_a_regime_key_needing_feat_xs_and_el1_steps(tmp_path):
-    assert _case(tmp_path, "normal", [], regime="{ fnxs = true }").boot == "stage2"      # FnXS needs EL2
+def test_fnxs_is_a_regime_key_needing_feat_xs_and_feat_hcx_and_el1_steps(tmp_path):
+    assert _case(tmp_path, "normal", [], requires=XS_HCX, regime="{ fnxs = true }").boot == "stage2"  # FnXS needs EL2
     with pytest.raises(CaseError, match="needs FEAT_XS"):
         _case(tmp_path, "normal", [], requires="[]", regime="{ fnxs = true }")
+    # HCRX_EL2 is FEAT_HCX's: without it the kernel cannot set FnXS, where the model takes it as set.
+    with pytest.raises(CaseError, match="needs FEAT_HCX"):
+        _case(tmp_path, "normal", [], regime="{ fnxs = true }")

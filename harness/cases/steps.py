@@ -8,7 +8,7 @@ from harness.cases.names import (
     ALL_AT_OPS, AP_NAMES, AT_OPS, AT_S12_OPS, EL0_OPS, FIXUP_KINDS, HWDEF, LOADS, MAINT_OPS, OPS, RANGE_TLBI, S2_RANGE_TLBI,
     SELFTESTS, SH_NAMES, STORES, SYSREG_WRITES,
 )
-from harness.ops import ATOMICS, CAS_OPS, LS_SYNDROME, RETRYABLE
+from harness.ops import ATOMICS, CAS_OPS, GCS_POPS, LS_SYNDROME, RETRYABLE, RETURNS
 from harness.cases.schema import (
     CaseError, DESC_FIELDS, Expect, FAULT_KEYS, FRAME_NAME, MAINT_KEYS, MAP_KEYS, PAR_KEYS, S2_DESC_EXPECT_KEYS,
     STEP_KEYS, TLB_CONFLICT, UNDER_KEYS, S2Under, Step, TlbiRange,
@@ -264,6 +264,13 @@ def read_expect(path, name, where, op, va, spec, names, two_stage=False):
         if op != "fetch":
             raise f.error("fault", "a PC alignment fault comes from a fetch (a branch to a misaligned target)")
         return Expect("fault", fault=esr.PC_ALIGNMENT, far=f.int("far", va))
+    if spec.get("fault") == esr.GCS_DATA_CHECK:
+        # Its own exception class (EC 0x2D), no fault status, FAR_ELx UNKNOWN: GCSPOPM's check of what it pops.
+        f = Fields(path, name, where, spec, {"fault"}, names)
+        if op not in GCS_POPS:
+            raise f.error("fault", "a GCS Data Check exception comes from GCSPOPM's check of the doubleword it pops "
+                          "(J1.1.3.62)")
+        return Expect("fault", fault=esr.GCS_DATA_CHECK)
     if "fault" in spec:
         f = Fields(path, name, where, spec, FAULT_KEYS, names)
         fault = f.choice("fault", (*esr.FAULT_CLASSES, esr.PC_ALIGNMENT), required=True)
@@ -313,11 +320,12 @@ def read_expect(path, name, where, op, va, spec, names, two_stage=False):
         f = Fields(path, name, where, spec, PAR_KEYS, names)
         return Expect("par", pa=f.int("pa", required=True), attr=f.int("attr"), sh=f.choice("sh", SH_NAMES))
     f = Fields(path, name, where, spec, {"value"}, names)
-    if op not in LOADS:
+    if op not in RETURNS:
         raise f.error("value", f"{op} returns no value; expect \"ok\" or a fault")
-    value = f.int("value", required=True, bits=max(64, 8 * LOADS[op]))     # a pair of X registers: 128 bits
-    if not 0 <= value < 1 << (8 * LOADS[op]):
-        raise f.error("value", f"{value:#x} does not fit in a {8 * LOADS[op]}-bit load")
+    value = f.int("value", required=True, bits=max(64, 8 * RETURNS[op]))   # a pair of X registers: 128 bits
+    if not 0 <= value < 1 << (8 * RETURNS[op]):
+        kind = "load" if op in LOADS else "status"
+        raise f.error("value", f"{value:#x} does not fit in a {8 * RETURNS[op]}-bit {kind}")
     return Expect("value", value=value)
 
 

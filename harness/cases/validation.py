@@ -17,7 +17,7 @@ from harness.cases.translation import (
     read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs, regime_pi,
 )
 from harness.features import FEATURES
-from harness.ops import ATOMICS, GCS_STORES, LOADS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS
+from harness.ops import ATOMICS, GCS_ACCESSES, GCS_PUSH_POP, LOADS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS
 from harness.versions import parse_range
 
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
@@ -29,7 +29,7 @@ REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "
 OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", "at_s1e1a": "FEAT_ATS1A", "at_s1e2a": "FEAT_ATS1A",
                **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI},
                **{op: "FEAT_XS" for op in NXS_TLBI}, **{op: "FEAT_LSE" for op in ATOMICS},
-               **{op: "FEAT_LRCPC" for op in RCPC_LOADS}, **{op: "FEAT_GCS" for op in GCS_STORES}}
+               **{op: "FEAT_LRCPC" for op in RCPC_LOADS}, **{op: "FEAT_GCS" for op in GCS_ACCESSES}}
 
 
 def op_features(op):
@@ -101,6 +101,7 @@ def build_case(path, name, body, defaults, params, bugs, feature):
         _check_vmid_synchronized(path, name, steps)
 
     el2 = Fields(path, name, None, body, CASE_KEYS, params).choice("el2", EL2_MODES)
+    _check_gcs_push_pop(path, name, steps, el2, stage2)
     if el2 == "vhe":
         _check_el20(path, name, stage2)
     elif el2 is not None:
@@ -129,6 +130,11 @@ def build_case(path, name, body, defaults, params, bugs, feature):
     if regime.fnxs and el2 is not None:
         raise CaseError(path, "HCRX_EL2.FnXS changes the TLBIs EL1 executes: the steps run at EL1 (no el2)", name,
                         "regime.fnxs")
+    if regime.fnxs and "FEAT_HCX" not in requires:
+        # The model takes FnXS as set (declared.py); without FEAT_HCX there is no HCRX_EL2 to set it in, and the
+        # TLBIs would remove what the model lets stay: a wider set than the CPU allows.
+        raise CaseError(path, 'fnxs is HCRX_EL2.FnXS, which needs FEAT_HCX too (without it the kernel cannot set it): '
+                        'add requires = ["FEAT_HCX"]', name, "requires")
     for key, features in STAGE2_FEATURES.items():
         if stage2 is not None and getattr(stage2, key) and not set(features) & set(requires):
             raise CaseError(path, f"{key} needs {features[-1]}: add requires = [\"{features[-1]}\"]", name,
@@ -195,6 +201,22 @@ EL2_REGIME_KEYS = {"granule1", "t1sz", "epd0", "epd1", "tbi1", "ttbr1", "span", 
 # unprivileged loads and stores, TLBI by ASID, a TTBR1.
 EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, *UNPRIVILEGED_OPS, "set_ttbr1",
                    *(op for op, (_, takes_asid) in TLBI_OPS.items() if takes_asid)}
+
+
+def _check_gcs_push_pop(path, name, steps, el2, stage2):
+    """GCSPUSHM and GCSPOPM access the doubleword at GCSPR_ELx (or just below it), which holds a multiple
+    of 8 (bits [2:0] RES0, D24.11.5): their VA is one.  The kernel enables the Guarded Control Stack for them
+    at EL1 and EL0 of the EL1&0 regime (kernel/steps.c run_gcs_push_pop), not at EL2, and the model judges no
+    GCS access under stage 2 (docs/model.md)."""
+    for i, step in enumerate(steps):
+        if step.op not in GCS_PUSH_POP:
+            continue
+        if step.va % 8:
+            raise CaseError(path, f"{step.op} accesses the doubleword GCSPR_ELx points at (or just below), a "
+                            f"multiple of 8: va {step.va:#x} is not", name, f"steps[{i}].va")
+        if el2 is not None or stage2 is not None:
+            raise CaseError(path, f"{step.op} runs with the Guarded Control Stack of EL1 or EL0 of the EL1&0 "
+                            "regime, without a stage 2: not in a case with el2 or [stage2]", name, f"steps[{i}].do")
 
 
 def _check_el20(path, name, stage2):
@@ -270,14 +292,14 @@ def _check_vmid_synchronized(path, name, steps):
 
 
 # What a step of a case with HCR_EL2.NV/NV1 may be: what EL1 does under them (kernel/steps.c set_nested).
-NESTED_OPS = (*LOADS, *STORES, "fetch", *AT_OPS)
+NESTED_OPS = (*(op for op in (*LOADS, *STORES) if op not in GCS_PUSH_POP), "fetch", *AT_OPS)
 
 
 def _check_nested(path, name, regime, stage2, el2, steps, requires):
-    """A case with HCR_EL2.NV/NV1 (FEAT_NV): EL1's accesses, fetches and AT steps alone, each run
+    """A case with HCR_EL2.NV/NV1 (FEAT_NV): accesses (at EL1 or EL0), fetches and AT steps alone, each run
     with them set (kernel/steps.c set_nested; the EL2 half emulates the ERET and the register
-    accesses of a fault's handling that trap, el2.c emulate_nested); no EL0 steps (returning to
-    EL0 is not emulated) and no maintenance steps; NV1 with NV (NV1 alone is CONSTRAINED
+    accesses of a fault's handling that trap, el2.c emulate_nested, and EL1's ERET to an EL0 step);
+    no maintenance steps; NV1 with NV (NV1 alone is CONSTRAINED
     UNPREDICTABLE, Unpredictable_NVNV1, not modelled); FEAT_E2H0, without which NV1 may be RAZ
     (EffectiveHCR_EL2_NVx, J1.3.3.418)."""
     if el2 is not None or stage2 is not None:
@@ -293,8 +315,6 @@ def _check_nested(path, name, regime, stage2, el2, steps, requires):
         if step.op not in NESTED_OPS:
             raise CaseError(path, "a case with HCR_EL2.NV runs EL1's accesses, fetches and AT steps alone, "
                             f"not {step.op}", name, f"steps[{i}].do")
-        if step.el == 0:
-            raise CaseError(path, "a case with HCR_EL2.NV runs its steps at EL1", name, f"steps[{i}].el")
 
 
 def _check_feature_use(path, name, regime, steps, requires):

@@ -32,14 +32,18 @@ from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, AT_S12_OPS, AT_S1E2_
                            Regime, Step, TableAttrs, kernel_ranges, op_features)
 from harness.cases.validation import PA_AT_LEAST, REGIME_FEATURES, STAGE2_FEATURES
 from harness.features import PA_BITS, Ids, has as features_has
-from harness.ops import GCS_STORES, UNPRIVILEGED_OPS
+from harness.ops import EXCLUSIVE_STORES, GCS_PUSH_POP, GCS_STORES, UNPRIVILEGED_OPS
 
 FEATURE = "Generated cases (harness.fuzz): found by a campaign, shrunk"
 
 # The expectation a generated step carries until the model's replaces it (campaign.with_model_expectations).
 PLACEHOLDER = Expect("fault", fault="translation")
 
-DATA_OPS = (*LOADS, *STORES)
+# Not GCSPUSHM and GCSPOPM: their VA is GCSPR_ELx's, a multiple of 8 (cases/validation.py), and a pop of a
+# doubleword whose bits [1:0] are not 0b00 takes an exception the model does not predict.  Not the
+# store-exclusives yet: their status rests on the steps before them (harness/model/exclusives.py), which
+# campaign.with_model_expectations does not state.
+DATA_OPS = tuple(op for op in (*LOADS, *STORES) if op not in GCS_PUSH_POP and op not in EXCLUSIVE_STORES)
 # Every access a generated step may make (access_ops: which, where).
 ALL_OPS = (*DATA_OPS, "fetch", *AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS)
 OP_SIZE = {**LOADS, **STORES, "fetch": 4, **{op: 1 for op in (*AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS)}}

@@ -26,6 +26,7 @@ class Bits:
         return (raw ^ self.value) & self.mask
 
 EC_PC_ALIGNMENT = esr.EC.PC_ALIGN
+EC_GCS = esr.EC.GCS
 
 
 # J1.1.2.27 AArch64.ExceptionClass (Data/Instruction Abort, same or lower EL)
@@ -62,7 +63,8 @@ class Completes:
 class Abort:
     """A Data or Instruction Abort taken to EL1 from EL1 or EL0 (or, a stage 2
     fault, to EL2: stage, ipa), or a PC
-    alignment fault (EC 0x22, fsc None): ESR_ELx.EC, the fault status code,
+    alignment fault (EC 0x22, fsc None), or GCSPOPM's GCS Data Check exception (EC 0x2D, fsc None, its
+    ISS in iss, FAR_ELx UNKNOWN): ESR_ELx.EC, the fault status code,
     WnR, S1PTW, CM, the instruction syndrome (syndrome: LSInstructionSyndrome's
     (SAS, SSE, SRT, SF, AR) when ISV = 1, None for ISV = 0), and FAR_ELx as it
     must read.  esr(), far_register() and hpfar() give each register whole, every
@@ -81,6 +83,7 @@ class Abort:
     dirtybit: bool = False  # a Permission fault of the dirty state under PIE (ISS2.DirtyBit; indirect.py)
     gcs: bool = False       # the abort of a GCS data access (ISS2.GCS: AccessType_GCS, J1.1.3.1 AArch64.FaultSyndrome)
     pa_bits: int = 52       # a stage 2 fault: the implemented PA size (AArch64.PAMax), which bounds HPFAR_EL2.FIPA
+    iss: int = 0            # an exception that is no abort (fsc None): its ISS (a GCS exception's; PC alignment: 0)
     # A stage 1 fault on a later piece of an access that crosses pages: ((IPA, size) spans of the pieces
     # before it, their stage 1 attributes), which stage 2 translates too (stage2.full_translate).
     before: tuple = field(default=(), compare=False, repr=False)
@@ -94,7 +97,9 @@ class Abort:
     # J1.3.5 FaultRecord.statuscode and level, decoded
     @property
     def fault(self):
-        return (esr.PC_ALIGNMENT, None) if self.fsc is None else esr.decode_fsc(self.fsc)
+        if self.fsc is None:
+            return (esr.GCS_DATA_CHECK if self.ec == EC_GCS else esr.PC_ALIGNMENT), None
+        return esr.decode_fsc(self.fsc)
 
     # J1.1.3.1 AArch64.FaultSyndrome, with ESR_ELx's field descriptions (D24.2.45, D24.2.46).
     # The model makes no External abort, no LS64, MOPS, NV2, tag or overlay access, so
@@ -108,8 +113,8 @@ class Abort:
         """ESR_ELx whole: every bit fixed but WnR where the rule leaves it open."""
         value = self.ec << esr.ESR_EC.shift | esr.ESR_IL.mask
         mask = ALL_BITS
-        if self.fsc is None:            # PC alignment: the ISS is RES0
-            return Bits(value, mask)
+        if self.fsc is None:            # PC alignment: the ISS is RES0; a GCS exception's (J1.1.3.56)
+            return Bits(value | self.iss, mask)
         value |= self.fsc << esr.ESR_ISS_FSC.shift | int(self.s1ptw) << esr.ESR_ISS_S1PTW.shift
         if self.ec not in esr.DATA_ABORTS:
             return Bits(value, mask)    # an Instruction Abort: CM, WnR and ISV are RES0
@@ -129,7 +134,10 @@ class Abort:
 
     # J1.1.2.28 AArch64.ReportException: FAR_ELx
     def far_register(self):
-        """FAR_ELx: the faulting VA (the PC of a PC alignment fault), valid (FnV = 0), whole."""
+        """FAR_ELx: the faulting VA (the PC of a PC alignment fault), valid (FnV = 0), whole; UNKNOWN after a
+        GCS exception (J1.1.3.56: except.vaddress UNKNOWN)."""
+        if self.ec == EC_GCS:
+            return Bits(0, 0)
         return Bits(self.far, ALL_BITS)
 
     # J1.1.2.28 AArch64.ReportException: HPFAR_EL2 (D24.2.76)

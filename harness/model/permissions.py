@@ -31,7 +31,7 @@ class AccessKind:
     pair: bool = False     # accdesc.ispair: LDP/STP, aligned by one register (size / 2: J1.1.3.112 Mem)
     ordered: bool = False  # accdesc.acqsc, acqpc or relsc: LDAR, STLR, LDAXR, LDAPR, LDADDA, SWPL ...
     acqpc: bool = False    # accdesc.acqpc (FEAT_LRCPC's LDAPR: ordered too, by the same alignment rules)
-    exclusive: bool = False     # accdesc.exclusive: LDXR, LDAXR
+    exclusive: bool = False     # accdesc.exclusive: LDXR, LDAXR, LDXP, LDAXP, STXR, STLXR
     atomic: bool = False   # accdesc.atomicop: LDADD, SWP, CAS (read and write)
     gcs: bool = False      # AccessType_GCS: GCSSTR, GCSSTTR (a GCS data access)
 

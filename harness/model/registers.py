@@ -108,6 +108,7 @@ MMFR2_VARANGE = Field(features.VARANGE, 4)
 MMFR2_ST = Field(features.ST, 4)
 MMFR2_E0PD = Field(features.E0PD, 4)
 MMFR2_AT = Field(features.AT, 4)        # FEAT_LSE2
+MMFR2_BBM = Field(features.BBM, 4)      # 0b0001 FEAT_BBML1, 0b0010 FEAT_BBML2 (which implies BBML1)
 
 IPS_BITS = {encoding: bits for bits, encoding in IPS_ENCODING.items()}
 

@@ -93,8 +93,11 @@ D8.17.6.1 "Invalidating TLB entries from stage 2 translations"):
 Where a TLB may hold two different copies of an address's translation (an entry
 beside another entry or a new walk's, each holding something a TLB holds), a
 lookup may hit both and take a TLB conflict abort (D8.17.1, D8.15.1.6 R_ZQNWZ:
-IMPLEMENTATION DEFINED; K1.2.3 for register values a TLB caches): may_conflict,
-conflict_outcomes.  An amalgamation of the entries is not offered (docs/model.md, D8).
+IMPLEMENTATION DEFINED; K1.2.3 for register values a TLB caches): conflict_causes,
+conflict_outcomes.  Under two stages the copies of stage 2 count too (the stage 2
+entries of the IPA), and where FEAT_BBML1 is implemented a conflict due to a change
+of block size or Contiguous bit alone is reported to EL2 only (R_QWTKL).  An
+amalgamation of the entries is not offered (docs/model.md, D8).
 
 An entry is kept as the registers and the memory it was walked from; its
 translation of a VA is AArch64.S1Translate over them, and its table entries'
@@ -107,10 +110,10 @@ from harness.ops import (
     AT_OPS, LAST_LEVEL_TLBI, LS_SYNDROME, S2_LAST_LEVEL_TLBI, NXS_TLBI, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, tlbi_takes_asid,
 )
 from harness.model.attributes import s1_xs
-from harness.model.descriptors import DESC_AF, DESC_NG
+from harness.model.descriptors import DESC_AF, DESC_CONTIG, DESC_NG
 from harness.model.outcome import Abort, Outcomes, Par, Unknown, abort_class
 from harness.model.registers import (
-    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_NAA, MMFR0_TGRAN4, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
+    SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_NAA, MMFR0_TGRAN4, MMFR2_BBM, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
     REGIME_EL20, TCR2_A2, TCR_A1, TCR_AS, TCR_DS, HCRX_FNXS,
     TCR_EL2_DS, TTBR_ASID, el_is_in_host,
     walk_params,
@@ -119,7 +122,7 @@ from harness.model.stage2 import (
     VTCR_DS, VTCR_VS, VTTBR_VMID, S2Leaf, WalkFaultedAtStage2, WalkS2Uncertain, full_translate, s1_walk_memory, s2_params,
     s2_translate, s2_walk,
 )
-from harness.model.walk import WalkFault, level_lsb, s1_start_level, s1_walk, va_is_out_of_range
+from harness.model.walk import WalkFault, WalkState, level_lsb, s1_start_level, s1_walk, va_is_out_of_range
 from harness.model.translate import ACCESS_KINDS, MASK64, branch_addr, leaf_attr
 from harness import esr, par
 
@@ -590,50 +593,118 @@ def cached_outcome(outcome, stage=None):
     return True
 
 
+# Descriptor bits a change of block size or of the Contiguous bit alone keeps (D8.17.2 R_PVTFW: "without
+# changing any other property"): the lower attributes [11:2] but AF, which hardware updates in place, and the
+# upper [63:50] but Contiguous; the output address and the type bit follow the size, the translation of the
+# address itself is compared whole.
+SIZE_KEPT = ((1 << 12) - (1 << 2)) & ~DESC_AF.mask | ((1 << 64) - (1 << 50)) & ~DESC_CONTIG.mask
+
+# What made two copies of a translation differ (conflict_causes): "resized" a change of block size or of the
+# Contiguous bit alone (R_QWTKL's "changing the table or block or Contiguous bit"); "changed" a change that
+# keeps both; "both" a change of size and of the translation at once (the rule does not say which it is).
+RESIZED, CHANGED, BOTH = "resized", "changed", "both"
+
+
+# D8.17.2 R_PVTFW, D8.15.1.6 R_QWTKL: what a conflict between two TLBRecords of a lookup is due to
+def _conflict_cause(a, b):
+    """Why the copies a and b ((what it gives the access, its leaf: a WalkState or S2Leaf sans AF, or None
+    where the model cannot tell) each) differ: RESIZED where the leaves differ in level or Contiguous bit and
+    in nothing else (the same translation, the same attributes and, at stage 1, the same hierarchical ones),
+    CHANGED where neither differs, BOTH otherwise."""
+    (gives_a, leaf_a), (gives_b, leaf_b) = a, b
+    if leaf_a is None or leaf_b is None:
+        return BOTH
+    resized = leaf_a.level != leaf_b.level or DESC_CONTIG.get(leaf_a.desc) != DESC_CONTIG.get(leaf_b.desc)
+    if not resized:
+        return CHANGED
+    same = gives_a == gives_b and leaf_a.desc & SIZE_KEPT == leaf_b.desc & SIZE_KEPT and \
+        replace(leaf_a, level=0, desc=0, **_oa(leaf_a)) == replace(leaf_b, level=0, desc=0, **_oa(leaf_b))
+    return RESIZED if same else BOTH
+
+
+# J1.1.4.75 AArch64.S1Walk's WalkState or J1.1.4.79 AArch64.S2Walk's leaf: the output address, which follows the size
+def _oa(leaf):
+    return {"oa": 0} if isinstance(leaf, WalkState) else {"pa": 0, "group_pa": None}
+
+
 # J1.1.3.449 TLBIMatch read the other way: the TLBRecords one lookup may match, when they differ (D8.17.1, D8.15.1.6 R_ZQNWZ)
-def may_conflict(va, held, walks):
-    """Whether a lookup of va may match several TLB entries that differ (D8.17.1: after a change without the
-    TLB maintenance it needs, "TLBs concurrently hold multiple different copies"; K1.2.3 for a register
-    value a TLB caches).  held: (outcomes, registers, memory[, stage 1 walk-cache descriptors under
-    stage 2]) of each entry a TLB may hold for va (leaf
-    entries, and the leaf entries a walk through a cached table entry may make); walks: the same of each
-    walk an access may make now.  A copy is what an entry holds: its leaf descriptor (the Access flag
-    aside, which hardware updates in place) and the translation it gives this access; only what a TLB can
-    hold counts (cached_outcome: no Translation, Address size or Access flag fault), so a walk that makes
-    no entry adds none.  Two entries of one copy are one."""
-    # J1.1.4.75 AArch64.S1Walk's TLBRecord (its leaf) with the translation it gives
-    def copy(outcomes, regs, memory, s1_tables=()):
-        cached = frozenset(replace(o, updates=()) for o in outcomes if cached_outcome(o))
-        if not cached:
-            return None
-        try:
-            walk = leaf(regs, memory, va, s1_tables)
-        except WalkS2Uncertain:
-            walk = None
-        return cached, walk and replace(walk, desc=walk.desc & ~DESC_AF.mask, desc_pa=None)
-    held = {copy(*h) for h in held} - {None}
-    return bool(held) and len(held | {copy(*w) for w in walks} - {None}) >= 2
+def conflict_causes(copies, held):
+    """What several different copies of a translation a TLB may hold at once are due to (a set of
+    _conflict_cause's answers, empty where there are not two): D8.17.1, "TLBs concurrently hold multiple
+    different copies" after a change without the TLB maintenance it needs (K1.2.3 for a register value a
+    TLB caches).  copies: (what it gives the access, its leaf) of each entry a TLB may hold and of each
+    walk an access may make now (a walk that makes no entry adds none); held: whether one of them comes
+    from an entry made before (else no two need be there at once).  Two entries of one copy are one."""
+    copies = list(dict.fromkeys(c for c in copies if c is not None))
+    if not held or len(copies) < 2:
+        return frozenset()
+    return frozenset(_conflict_cause(a, b) for k, a in enumerate(copies) for b in copies[k + 1:])
+
+
+# J1.1.4.75 AArch64.S1Walk's TLBRecord (its leaf) with the translation it gives
+def s1_copy(va, outcomes, regs, memory, s1_tables=()):
+    """The copy of va's translation a stage 1 TLB entry made from regs and memory (and, under stage 2, the
+    stage 1 walk-cache descriptors s1_tables) holds: what it gives the access (outcomes, but the faults no
+    TLB holds: cached_outcome) and its leaf descriptor (the Access flag aside, which hardware updates in
+    place); None where it gives nothing a TLB holds."""
+    cached = frozenset(replace(o, updates=()) for o in outcomes if cached_outcome(o))
+    if not cached:
+        return None
+    try:
+        walk = leaf(regs, memory, va, s1_tables)
+    except WalkS2Uncertain:
+        walk = None
+    return cached, walk and replace(walk, desc=walk.desc & ~DESC_AF.mask, desc_pa=None)
+
+
+# J1.1.4.79 AArch64.S2Walk's TLBRecord (its leaf)
+def s2_copy(found):
+    """The copy of an IPA's translation a stage 2 TLB entry holds: its leaf (the Access flag aside), the
+    output address of the IPA in it; None for a fault (a stage 2 entry is never one: holds_ipa)."""
+    if not isinstance(found, S2Leaf):
+        return None
+    return (found.pa,), replace(found, desc=found.desc & ~DESC_AF.mask, desc_pa=None)
+
+
+# J1.1.4.75 AArch64.S1Walk / J1.3.5.84 TranslationSize: the IPA a stage 1 leaf gives va
+def _ipa(va, regs, walk):
+    size = 1 << level_lsb(walk_params(regs, bool(va >> 55 & 1)).granule, walk.level)
+    return walk.oa | va & (size - 1)
+
+
+# J1.1.3 IsFeatureImplemented(FEAT_BBML1): ID_AA64MMFR2_EL1.BBM
+def has_bbml1(regs):
+    return MMFR2_BBM.get(regs.mmfr2) >= 0b0001
 
 
 # J1.1.2.4 AArch64.DataAbort / J1.1.2.6 AArch64.InstructionAbort / J1.1.3.11 AArch64.EncodePAR of a
 # Fault_TLBConflict FaultRecord (J1.3.4 EncodeLDFSC: 0b110000), D8.15.1.6
-def conflict_outcomes(regs, access, two_stage):
-    """The TLB conflict aborts a lookup of access may take (D8.15.1.6): FAR_ELx the lookup address (I_JYDXJ),
-    WnR the FaultRecord's write (NoFault: a write that does not read), ISV 0 (not a stage 2 fault).  An
-    AT S1E0* or S1E1* (of the EL1&0 regime, executed from EL1 here) reports it in PAR_EL1 (FST 0b110000);
-    any other AT never takes it (I_DHRWD).  Under two stages it is reported to EL1 or to EL2, IMPLEMENTATION
-    DEFINED (R_QWTKL; FEAT_BBML1's "changing the table or block or Contiguous bit" reported to EL2 only is
-    not told apart: see docs/model.md); taken to EL2 it is a Data or Instruction Abort from a lower EL whose
-    ISV the text leaves open (AArch64.InstructionSyndromeValid asks whether the fault is a stage 2 one), so
-    both are offered."""
+def conflict_outcomes(regs, access, causes, two_stage):
+    """The TLB conflict aborts a lookup of access may take (D8.15.1.6), where its copies differ for
+    causes (conflict_causes; none: no abort): FAR_ELx the lookup address (I_JYDXJ), WnR the FaultRecord's
+    write (NoFault: a write that does not read), ISV 0 (not a stage 2 fault).  An AT S1E0* or S1E1* (of
+    the EL1&0 regime, executed from EL1 here) reports it in PAR_EL1 (FST 0b110000); any other AT never
+    takes it (I_DHRWD).  Under two stages (R_QWTKL) it is reported to EL2 where FEAT_BBML1 is implemented
+    and the copies differ in block size or Contiguous bit alone (RESIZED), else to EL1 or EL2,
+    IMPLEMENTATION DEFINED; where they differ in both at once (BOTH) under FEAT_BBML1 the rule does not say
+    which applies, and the model refuses (Unknown).  Taken to EL2 it is a Data or Instruction Abort from a
+    lower EL whose ISV the text leaves open (AArch64.InstructionSyndromeValid asks whether the fault is a
+    stage 2 one), so both are offered; for an AT, a Data Abort (R_WJMZJ: CM = 1, WnR = 1, as its other
+    aborts there)."""
     acc = ACCESS_KINDS[access.op]
+    if not causes or acc.at and (access.op not in AT_OPS or regs.regime != REGIME_EL10):
+        return set()
+    if two_stage and has_bbml1(regs) and BOTH in causes:
+        return {Unknown(f"a TLB conflict under two stages with FEAT_BBML1 (ID_AA64MMFR2_EL1.BBM = "
+                        f"{MMFR2_BBM.get(regs.mmfr2)}) between TLB entries that differ in block size or Contiguous "
+                        "bit and in the translation too: whether R_QWTKL's 'due to changing the table or block or "
+                        "Contiguous bit' (reported to EL2) or its 'Otherwise' (EL1 or EL2) applies is not said; "
+                        "not modelled")}
+    to_el1 = not two_stage or not has_bbml1(regs) or causes != {RESIZED}
     fsc = esr.fault_status("tlb_conflict", None)
     if acc.at:
-        if access.op not in AT_OPS or regs.regime != REGIME_EL10:
-            return set()
         at = {Par(value=fsc << par.PAR_FST.shift | 1, mask=par.PAR_FAULT_FIELDS | par.PAR_DIRTYBIT.mask,
-                  rule=CONFLICT_RULE)}
-        # R_WJMZJ: on its stage 2 translation, a Data Abort to EL2 (CM = 1, WnR = 1, as its other aborts there).
+                  rule=CONFLICT_RULE)} if to_el1 else set()
         return at | {Abort(ec=abort_class(False, 0), fsc=fsc, wnr=True, s1ptw=False, far=access.va & MASK64, stage=2,
                            ipa=0, cm=True, rule=CONFLICT_RULE)} if two_stage else at
     va = access.va & MASK64
@@ -645,7 +716,8 @@ def conflict_outcomes(regs, access, two_stage):
     if not two_stage:
         return {el1}
     el2 = replace(el1, ec=abort_class(acc.fetch, 0), stage=2, ipa=0)
-    return {el1, el2} | ({replace(el2, syndrome=LS_SYNDROME[access.op])} if access.op in LS_SYNDROME else set())
+    return ({el1} if to_el1 else set()) | {el2} | (
+        {replace(el2, syndrome=LS_SYNDROME[access.op])} if access.op in LS_SYNDROME else set())
 
 
 # J1.1.4.52 AArch64.FullTranslate through a TLB: the TLBRecords it may hold (D8.17)
@@ -666,6 +738,7 @@ class Tlb:
         self.entries = []
         self.epoch = 0                            # DSBs that completed invalidations so far
         self.faulted = False                      # whether the last access aborted (a fix-up follows one)
+        self.monitor = False                      # the local Exclusives monitor may be set (predict._monitor_kept)
         self.s2_walk_cache_used = False           # whether the last two_stage_outcomes used a stage 2 table entry
         self._fill()
 
@@ -804,6 +877,25 @@ class Tlb:
             return list(dict.fromkeys(results + through))
         return translate
 
+    # J1.1.4.47 AArch64.GetS2TLBContext, J1.1.3.449 TLBIMatch read the other way: stage 2 TLBRecords of one IPA
+    def _s2_conflict_causes(self, ipa, borns):
+        """conflict_causes of the stage 2 translations of ipa a TLB may hold at once (D8.17.2 I_HYQMB: "multiple
+        translation table entries that all translate the same IA"): the stage 2 entries still held (alone, or
+        as part of a combined entry with a stage 1 entry formed in an epoch of borns), walks through stage 2
+        table entries still held, and the walks of any registers and tables an access may use now, of each
+        VMID an access may use."""
+        causes = frozenset()
+        for vmid in {current_vmid(r) for r in self.regs_seen}:
+            entries = self.entries + self.before_cse
+            held = [s2_copy(s2_walk(s2_params(e.regs), e.memory, ipa)) for e in entries
+                    if any(e.holds_ipa(ipa, {vmid}, born) for born in borns)]
+            held += [s2_copy(s2_walk(s2_params(e.regs), _CachedTables(tables, m), ipa)) for e in entries
+                     for tables in dict.fromkeys(e.s2_tables(ipa, {vmid})) for m in self.memories_seen]
+            fresh = [s2_copy(s2_walk(s2_params(r), m, ipa)) for r in self.regs_seen
+                     if current_vmid(r) == vmid and s2_params(r) is not None for m in self.memories_seen]
+            causes |= conflict_causes(held + fresh, held=any(held))
+        return causes
+
     # J1.1.4.52 AArch64.FullTranslate with stage 2 through a TLB
     def two_stage_outcomes(self, access, now):
         """What an access under stage 2 may do (now: its translation by the registers and
@@ -845,8 +937,19 @@ class Tlb:
         entries = [(h, r, e.memory) for h, (r, e) in zip(held, held_sources)] + \
             [(w, r, m) for w, f, (r, m) in zip(walked, fresh, sources) if set(w) != set(f)] + \
             [(t, r, m, cached) for t, (r, m, cached) in zip(through, through_sources)]
-        conflict = conflict_outcomes(self.regs, access, two_stage=True) \
-            if may_conflict(access.va, entries, [(f, r, m) for f, (r, m) in zip(fresh, sources)]) else set()
+        held_copies = [s1_copy(access.va, *e) for e in entries]
+        walk_copies = [s1_copy(access.va, f, r, m) for f, (r, m) in zip(fresh, sources)]
+        causes = conflict_causes(held_copies + walk_copies, held=any(held_copies))
+        ipas = {_ipa(access.va, r, c[1]) for c, r in zip(held_copies + walk_copies,
+                                                          [e[1] for e in entries] + [r for r, _ in sources])
+                if c is not None and c[1] is not None}
+        borns = {None} | {e.born for e, leaf_usable, _ in usable if leaf_usable}
+        for ipa in ipas:
+            causes |= self._s2_conflict_causes(ipa, borns)
+        conflict = conflict_outcomes(self.regs, access, causes, two_stage=True)
+        refused = [o for o in conflict if isinstance(o, Unknown)]
+        if refused:
+            return Outcomes(refused)
         seen = set().union(*fresh)
         rules = [o.rule for o in walked if o.rule]
         if seen != set(now):

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 
 from harness import esr, par
 from harness.ops import (
-    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, GCS_STORES, LOADS, PAIRS, RCPC_LOADS,
-    STORES, UNPRIVILEGED_OPS, atomic_ordering,
+    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_ACCESSES, LOADS,
+    PAIRS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS, atomic_ordering,
 )
 from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
@@ -44,18 +44,20 @@ class Access:
 # loads and stores and to AT S1E1RP/WP (accdesc.pan), never to fetches, AT S1E1R/W or S1E0*; to
 # LDTR/STTR it makes no difference (checked as EL0).  A pair (ispair) moves two registers; LDAR and
 # STLR are acqsc and relsc, LDAPR (FEAT_LRCPC) acqpc; LDXR exclusive, LDAXR exclusive and acqsc; an atomic
-# reads and writes, acqsc and relsc as its ordering (LDADDA, LDADDL, LDADDAL ...; CreateAccDescAtomicOp).
-# GCSSTR and GCSSTTR (J1.3.3 CreateAccDescGCS): AccessType_GCS writes, PAN not applied (NewAccDesc's pan),
-# GCSSTTR unprivileged (el0) as STTR.
+# reads and writes, acqsc and relsc as its ordering (LDADDA, LDADDL, LDADDAL ...; CreateAccDescAtomicOp);
+# STXR and STXP a write, exclusive, STLXR and STLXP exclusive and relsc (CreateAccDescExLDST).
+# GCSSTR, GCSSTTR and GCSPUSHM (J1.3.3 CreateAccDescGCS, MemOp_STORE): AccessType_GCS writes, GCSPOPM
+# (MemOp_LOAD) an AccessType_GCS read, PAN not applied (NewAccDesc's pan), GCSSTTR unprivileged (el0) as STTR.
 ACCESS_KINDS = {
-    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size, pan=True,
-                      pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, acqpc=op in RCPC_LOADS,
-                      exclusive=op in EXCLUSIVE_LOADS)
+    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=op == "ldtr64", size=size,
+                      pan=op not in GCS_ACCESSES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, acqpc=op in RCPC_LOADS,
+                      exclusive=op in EXCLUSIVE_LOADS, gcs=op in GCS_ACCESSES)
        for op, size in LOADS.items() if op not in ATOMICS},
     **{op: AccessKind(read=True, write=True, fetch=False, at=False, el0=False, size=size, pan=True, atomic=True,
                       ordered=any(atomic_ordering(op))) for op, size in ATOMICS.items()},
     **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op in UNPRIVILEGED_OPS, size=size,
-                      pan=op not in GCS_STORES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, gcs=op in GCS_STORES)
+                      pan=op not in GCS_ACCESSES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, gcs=op in GCS_ACCESSES,
+                      exclusive=op in EXCLUSIVE_STORES)
        for op, size in STORES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
     # AT S1E1A (FEAT_ATS1A; J1.3.3.278 CreateAccDescAT, ATAccess_Any): neither read nor write, so
@@ -430,6 +432,19 @@ def _other_side_faults(regs, memory, access, acc, params, va, size, aligned, rul
     if faults:
         rules.append(PAGE_CROSSING_RULE)
     return faults
+
+
+# J1.1.3.106 AArch64.UnalignedAccessFaults, checked before any translation (by Mem, and by J1.1.3.37
+# AArch64.ExclusiveMonitorsPass before the monitors)
+def unaligned_access_aborts(regs, access):
+    """The Alignment fault the check before translation gives the step: a set, empty where it gives none (the
+    same Abort s1_translate reports for it, whichever outcomes stand beside it)."""
+    acc = ACCESS_KINDS[access.op]
+    va = access.va & MASK64
+    _, faults, rule = check_alignment(walk_params(regs, bool(va >> 55 & 1)), acc, va)
+    if True not in faults:
+        return set()
+    return {_abort(acc, access.el, va, _Faulted(esr.fault_status("alignment", None), rule), ())}
 
 
 # J1.1.3.112 Mem: J1.1.3.106 AArch64.UnalignedAccessFaults, then J1.1.4.55 AArch64.S1Translate of each page an
