@@ -171,7 +171,7 @@ class Compaction:
         if event == "regs":
             given = self.regs
         elif event == "step":
-            given = {"n": str(self.next_n), "va": self.step_va, "result": "ok"}
+            given = {"n": str(self.next_n), "va": self.step_va}
             if raw.get("result") == "fault":
                 va = raw.get("va", self.step_va)
                 given = {**given, **self.fault, "far": va}

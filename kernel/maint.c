@@ -120,7 +120,8 @@ void run_maint(unsigned n, const struct step *s, const struct regime *r,
 	bool done = !r->kernel_high && !no_stage2 && maint(s, spaces, tt1, s2, &desc, &err);
 
 	record_step(n, s->va);
-	if (done) {     /* result=ok, left out */
+	if (done) {
+		record_str("result", "ok");
 		if (has_desc)
 			record_hex("desc", desc);
 	} else {

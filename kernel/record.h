@@ -22,7 +22,7 @@ void record_end(void);
  * The records of a case, which leave out what the harness knows from the
  * records before them (docs/protocol.md, "Compact records"): a step record's
  * n where it is the previous one's + 1, its va where it is the previous one's,
- * result=ok (its callers print no result then), a fault's far where it is the va and its esr and elr where they
+ * a fault's far where it is the va and its esr and elr where they
  * are the previous fault's; a walk record's n where it is its step's (the
  * next step record's, or for when=after the last one's) and when=before; the
  * walk digests of the case's steps, folded into one on the end record.

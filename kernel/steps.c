@@ -424,7 +424,8 @@ static void run_step(const struct step_run *c, unsigned n)
 	} else if (is_at(s->op)) {
 		record_str("result", "par");
 		record_hex("par", loaded.first);
-	} else {        /* result=ok, left out */
+	} else {
+		record_str("result", "ok");
 		if (!access || access->result != STORES)
 			record_hex("value", loaded.first);
 		if (access && access->result == LOADS_PAIR64)

@@ -177,7 +177,7 @@ def test_problems():
 
 def test_a_case_s_records_belong_to_the_case_begun():
     out = parse_output("\n".join([
-        "MMUT 5 begin case=a", "MMUT 5 step va=0x0", "MMUT 5 end walk=0x1234",
+        "MMUT 5 begin case=a", "MMUT 5 step va=0x0 result=ok", "MMUT 5 end walk=0x1234",
         "MMUT 5 begin case=b", "MMUT 5 step n=0 va=0x8 result=ok", "MMUT 5 end case=b",
     ]))
     cases = out.cases()
@@ -288,8 +288,8 @@ def test_descriptor_steps_and_their_errors():
 # A case as the kernel prints it (docs/protocol.md, "Compact records"), and each record with every key.
 COMPACT = ["MMUT 5 begin case=a",
            "MMUT 5 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
-           "MMUT 5 step va=0x1000",
-           "MMUT 5 step value=0x7",
+           "MMUT 5 step va=0x1000 result=ok",
+           "MMUT 5 step result=ok value=0x7",
            "MMUT 5 step va=0x2000 result=fault esr=0x96000007 elr=0x40080000",
            "MMUT 5 step n=4 result=fault far=0x2008",
            "MMUT 5 step va=0x3000 result=fault esr=0x9600000f",
@@ -327,6 +327,7 @@ def test_compact_records_read_as_if_every_key_were_printed():
 @pytest.mark.parametrize("lines, reason", [
     (["MMUT 5 begin case=a", "MMUT 5 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4"], "regs lacks ttbr1"),
     (["MMUT 5 begin case=a", "MMUT 5 step result=ok"], "step lacks va"),
+    (["MMUT 5 begin case=a", "MMUT 5 step va=0x0"], "step lacks result"),
     (["MMUT 5 begin case=a", "MMUT 5 step va=0x0 result=fault esr=0x1"], "step lacks elr"),
     # A fault's esr and elr carry over within a case only.
     (["MMUT 5 begin case=a", "MMUT 5 step va=0x0 result=fault esr=0x1 elr=0x2", "MMUT 5 end",

@@ -11,9 +11,9 @@ DEMO = next(c for c in load_dir(ROOT / "cases") if c.id == "demo.seed_demo")
 # What the kernel prints for demo.seed_demo's first steps without +walks (docs/protocol.md).
 DEMO_RUN = """MMUT 5 begin case=demo.seed_demo
 MMUT 5 regs tcr=0x5b5103510 mair=0xee0c0804bb44ff00 sctlr=0x30d01805 ttbr0=0x40100000 ttbr1=0x40101000
-MMUT 5 step va=0x80000000
-MMUT 5 step value=0xdeadbeef
-MMUT 5 step va=0x41000000 value=0xdeadbeef
+MMUT 5 step va=0x80000000 result=ok
+MMUT 5 step result=ok value=0xdeadbeef
+MMUT 5 step va=0x41000000 result=ok value=0xdeadbeef
 MMUT 5 end walk=0x2ebf8c75ce0bfa9a
 """
 
