@@ -169,10 +169,12 @@ FAULT_CLASSES = (*_LEVELLED, *_UNLEVELLED)
 # Not a fault status but an exception class of its own (EC 0x22): a branch to a
 # misaligned PC faults before the target is fetched (AArch64.CheckPCAlignment).
 PC_ALIGNMENT = "pc_alignment"
-# Nor this (EC 0x2D, FEAT_GCS): GCSPOPM's check of the doubleword it pops (J1.1.3.56 GCSDataCheckException): ISS
-# IT (bits [4:0]) 0b00001 for GCSPOPM, Rn (bits [9:5]) its Xt, the rest 0; FAR_ELx UNKNOWN.
+# Nor this (EC 0x2D, FEAT_GCS): GCSPOPM's check of the doubleword it pops, GCSSS1's of the cap entry it swaps
+# (J1.1.3.56 GCSDataCheckException): ISS IT (bits [4:0]) 0b00001 for GCSPOPM, 0b00100 for GCSSS1, Rn (bits
+# [9:5]) their Xt, the rest 0; FAR_ELx UNKNOWN.
 GCS_DATA_CHECK = "gcs_data_check"
-GCS_IT_POPM = 0b00001
+GCS_IT_POPM, GCS_IT_SS1 = 0b00001, 0b00100
+GCS_IT = {"gcspopm": GCS_IT_POPM, "gcsss1": GCS_IT_SS1}
 
 _FAULT_TEXT = {
     "address_size": "address size fault",

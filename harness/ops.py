@@ -52,9 +52,13 @@ ASIMD_STORES = {f"vstore{8 * size}": size for size in (1, 2, 4, 8, 16)}
 # load-exclusive, and the atomics (loads that write too: their value is the old contents).
 # FEAT_GCS's GCSPOPM (J1.1.3.62: a GCS data access loading the doubleword at GCSPR_ELx, which the kernel points
 # at the step's VA) and GCSPUSHM (J1.1.3.64 with J1.1.3.52 AddGCSRecord: storing `value` at GCSPR_ELx - 8, the
-# step's VA), run with the Guarded Control Stack enabled at the step's EL (kernel/steps.c run_gcs_push_pop).
+# step's VA), run with the Guarded Control Stack enabled at the step's EL (kernel/steps.c run_gcs_enabled).
 GCS_POPS = {"gcspopm": 8}
 GCS_PUSHES = {"gcspushm": 8}
+# FEAT_GCS's GCSSS1 of the step's VA (Xt, the incoming stack's pointer; J1.1.3.67): with GCSPR_ELx the step's
+# `value` (the outgoing stack's), a compare-and-swap at the VA of the Valid cap entry for it (VA<63:12>:1)
+# with the In-progress cap entry of the outgoing stack (value<63:3>:0b101), then GCSPR_ELx the VA.
+GCS_SWITCHES = {"gcsss1": 8}
 LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8, "ldp32": 8, "ldp64": 16, "ldar64": 8,
          "ldapr64": 8, "ldxr64": 8, "ldaxr64": 8, "ldxp32": 8, "ldxp64": 16, "ldaxp64": 16, **ATOMICS, **ASIMD_LOADS,
          **GCS_POPS}
@@ -62,13 +66,15 @@ LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8, "ldp32"
 # (AccessType_GCS, J1.3.3 CreateAccDescGCS), with no instruction syndrome (AArch64.InstructionSyndromeValid).
 GCS_STORES = {"gcsstr": 8, "gcssttr": 8}
 STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8, "stp32": 8, "stp64": 16, "stlr64": 8,
-          **GCS_STORES, **ASIMD_STORES, **GCS_PUSHES, **EXCLUSIVE_STORES}
+          **GCS_STORES, **ASIMD_STORES, **GCS_PUSHES, **EXCLUSIVE_STORES, **GCS_SWITCHES}
 # What a step returns in a register, by bytes: a load's value, a store-exclusive's status (Ws, 32 bits).
 RETURNS = {**LOADS, **{op: 4 for op in EXCLUSIVE_STORES}}
 # Every GCS data access the kernel issues (AccessType_GCS); GCSPUSHM and GCSPOPM use GCSPR_ELx, which holds a
 # multiple of 8 (bits [2:0] RES0, D24.11.5): their VA is one.
 GCS_PUSH_POP = (*GCS_PUSHES, *GCS_POPS)
-GCS_ACCESSES = (*GCS_STORES, *GCS_PUSH_POP)
+# The ones that need the Guarded Control Stack enabled at the step's EL (kernel/steps.c run_gcs_enabled).
+GCS_ENABLED_OPS = (*GCS_PUSH_POP, *GCS_SWITCHES)
+GCS_ACCESSES = (*GCS_STORES, *GCS_ENABLED_OPS)
 # The unprivileged forms, checked as EL0 from EL1 (LDTR, STTR, GCSSTTR; J1.1.3.98 AArch64.IsUnprivAccessPriv).
 UNPRIVILEGED_OPS = ("ldtr64", "sttr64", "gcssttr")
 # The pairs, by the size of one register (Mem's alignment unit: AArch64 Mem[] checks an element, not the pair,

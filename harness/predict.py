@@ -8,7 +8,7 @@ registers an access may still use."""
 from dataclasses import replace
 
 from harness.ops import (
-    ATOMICS, DESC_WRITES, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_POPS, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES,
+    ATOMICS, DESC_WRITES, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_POPS, GCS_SWITCHES, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES,
     SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
 )
 from harness import declared, esr
@@ -56,6 +56,8 @@ def _effects(step, outcome, memory):
             after.forget(pa, size)
     if not isinstance(outcome, Completes) or not outcome.spans:
         return outcome, after               # an abort, or a NOP (K1.2.13): nothing read or written
+    if step.op in GCS_SWITCHES:
+        return _gcs_switch(step, outcome, after), after
     if step.op in STORES:
         value, shift = step.value, 0
         for pa, size in outcome.spans:
@@ -90,9 +92,10 @@ def _effects(step, outcome, memory):
 
 GCS_DATA_CHECK_RULE = ("GCSPOPM takes a GCS Data Check exception (EC 0x2D) where the doubleword it loads has "
                        "bits [1:0] other than 0b00 (J1.1.3.62 GCSPOPM, J1.1.3.56 GCSDataCheckException; D11.3 R_QHJBM)")
-# The GCS Data Check exception of the kernel's GCSPOPM x0 (kernel/probe.S, el0.S): taken to EL1 from EL1, and from
-# EL0 with HCR_EL2.TGE = 0 (J1.1.3.56); ISS IT 0b00001 (GCSPOPM), Rn its Xt (x0), the rest 0; FAR_ELx UNKNOWN.
-GCS_POPM_XT = 0
+# The GCS Data Check exception of the kernel's GCSPOPM x0 and GCSSS1 x0 (kernel/probe.S, el0.S): taken to EL1 from
+# EL1, and from EL0 with HCR_EL2.TGE = 0 (J1.1.3.56); ISS IT 0b00001 (GCSPOPM) or 0b00100 (GCSSS1), Rn their Xt
+# (x0), the rest 0; FAR_ELx UNKNOWN.
+GCS_PROBE_XT = 0
 
 
 # J1.1.3.62 GCSPOPM: the load's translation is judged (the outcome), then the check of the record it loads
@@ -106,8 +109,32 @@ def _gcs_pop(outcome, memory):
         return Unknown(f"{GCS_DATA_CHECK_RULE}; the doubleword is memory the case does not declare ({e})")
     if value & 0b11:
         return Abort(ec=EC_GCS, fsc=None, wnr=False, s1ptw=False, far=0, rule=GCS_DATA_CHECK_RULE,
-                     iss=esr.GCS_IT_POPM | GCS_POPM_XT << 5)
+                     iss=esr.GCS_IT_POPM | GCS_PROBE_XT << 5)
     return replace(outcome, value=value)
+
+
+GCS_SS1_RULE = ("GCSSS1 takes a GCS Data Check exception (EC 0x2D) where the doubleword at Xt is not the Valid "
+                "cap entry Xt<63:12>:0x001 (J1.1.3.67 GCSSS1, J1.1.3.56 GCSDataCheckException)")
+
+
+# J1.1.3.67 GCSSS1: MemAtomic's compare-and-swap (CASCompare) at Xt, then the check of what it read
+def _gcs_switch(step, outcome, memory):
+    """A GCSSS1 that translates: where the doubleword at its VA is the Valid cap entry for it (VA<63:12>:1),
+    it writes the In-progress cap entry of the outgoing stack there (value<63:3>:0b101) and completes;
+    otherwise nothing is written and it takes the GCS Data Check exception; memory nobody declared: Unknown.
+    memory is the copy _effects made for the write."""
+    try:
+        old = _read(memory, outcome.spans)
+    except UnknownMemory as e:
+        return Unknown(f"{GCS_SS1_RULE}; the doubleword is memory the case does not declare ({e})")
+    if old != step.va & ~0xFFF | 1:
+        return Abort(ec=EC_GCS, fsc=None, wnr=False, s1ptw=False, far=0, rule=GCS_SS1_RULE,
+                     iss=esr.GCS_IT_SS1 | GCS_PROBE_XT << 5)
+    new, shift = step.value & ~0b111 | 0b101, 0
+    for pa, size in outcome.spans:
+        memory.write(pa, size, new >> shift)
+        shift += 8 * size
+    return outcome
 
 
 def step_accesses(case):

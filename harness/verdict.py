@@ -106,7 +106,7 @@ def expected_text(step):
         if e.fault == esr.PC_ALIGNMENT:
             return f"{esr.EC.PC_ALIGN.text} (EC {esr.EC.PC_ALIGN:#04x}), FAR {e.far:#x}"
         if e.fault == esr.GCS_DATA_CHECK:
-            return f"{esr.EC.GCS.text} (EC {esr.EC.GCS:#04x}): GCS Data Check of GCSPOPM"
+            return f"{esr.EC.GCS.text} (EC {esr.EC.GCS:#04x}): GCS Data Check of {step.op.upper()}"
         fault = _fault_text(e.fault, e.level, _fault_label(step))
         if _reports_par(step):
             return f"PAR_EL1.F=1: {fault}, PTW={int(e.s1ptw)}, stage {e.stage}"
@@ -156,9 +156,9 @@ def _check_abort(step, obs, problems):
         problems.append(f"expected EC {want_ec:#04x} ({want_ec.text}); got EC {s.ec:#04x} ({esr.describe(s)})")
         return
     if want_ec == esr.EC.GCS:
-        # What identifies it is the instruction type, ISS.IT (J1.1.3.56): GCSPOPM's.
-        if s.iss & 0x1F != esr.GCS_IT_POPM:
-            problems.append(f"expected ISS.IT {esr.GCS_IT_POPM:#07b} (GCSPOPM); got ISS {s.iss:#x}")
+        # What identifies it is the instruction type, ISS.IT (J1.1.3.56): GCSPOPM's or GCSSS1's.
+        if s.iss & 0x1F != esr.GCS_IT[step.op]:
+            problems.append(f"expected ISS.IT {esr.GCS_IT[step.op]:#07b} ({step.op.upper()}); got ISS {s.iss:#x}")
         return
     if want_ec == esr.EC.PC_ALIGN:
         # What identifies the fault is the PC, which FAR_EL1 holds.

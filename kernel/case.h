@@ -395,7 +395,12 @@ struct raw {
 #define OP_STXP32           125
 #define OP_STXP64           126
 #define OP_STLXP64          127
-#define OP_COUNT            128
+/*
+ * FEAT_GCS's GCSSS1 of va (Xt, the incoming stack's pointer), with the Guarded Control Stack enabled as for
+ * OP_GCSPUSHM and GCSPR_ELx set to value (the outgoing stack's pointer) first.
+ */
+#define OP_GCSSS1           128
+#define OP_COUNT            129
 
 struct step {
 	u64 va, value;

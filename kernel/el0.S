@@ -20,9 +20,10 @@
 
 	.section .el0.text, "ax"
 	access_probes el0_, "svc #0"
-	/* FEAT_GCS: GCSPUSHM x1 and GCSPOPM x0 (C5.9.4, C5.9.3), with GCSCRE0_EL1.PCRSEL set for the step (steps.c) */
+	/* FEAT_GCS: GCSPUSHM x1 and GCSPOPM x0 (C5.9.4, C5.9.2), with GCSCRE0_EL1.PCRSEL set for the step (steps.c) */
 	access_probe el0_, "svc #0", gcspushm, x0, sys #3, c7, c7, #0, x1
 	access_probe el0_, "svc #0", gcspopm, x0, sysl x0, #3, c7, c7, #1
+	access_probe el0_, "svc #0", gcsss1, x0, sys #3, c7, c7, #2, x0      /* GCSSS1 x0 (C5.9.6) */
 	/* The target's stub (probe.h) returns here through x30. */
 	access_probe el0_, "svc #0", fetch, x0, blr x0
 	/* Self-test: an EL0 step that never returns. */

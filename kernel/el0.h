@@ -19,6 +19,7 @@ void el0_stxr64(void), el0_stlxr64(void), el0_stxp32(void), el0_stxp64(void), el
 void el0_gcsstr(void);
 void el0_gcspushm(void);
 void el0_gcspopm(void);
+void el0_gcsss1(void);
 void el0_fetch(void), selftest_hang_el0(void);
 
 /* What the return from EL0 restores: the kernel stack and el0_call's resume address. */

@@ -112,7 +112,7 @@ static void write_extended_regs(const struct regime *r)
 	if (ID_PFR1_GCS(read_sysreg(id_aa64pfr1_el1))) {
 		/*
 		 * The GCS stores and GCSPUSHM run untrapped at each EL (CheckGCSSTREnabled, PUSHMEn); the
-		 * Guarded Control Stack itself stays off (PCRSEL 0) but around a GCSPUSHM or GCSPOPM step.
+		 * Guarded Control Stack itself stays off (PCRSEL 0) but around a GCSPUSHM, GCSPOPM or GCSSS1 step.
 		 */
 		if (el2)
 			write_sysreg(GCSCR_STREN | GCSCR_PUSHMEN, GCSCR_EL2);

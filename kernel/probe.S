@@ -38,9 +38,10 @@ __probes_start:
 	access_probe probe_, ret, sttr64, x0, sttr x1, [x0]
 	/* FEAT_GCS: GCSSTTR x1, [x0], EL1's unprivileged form, by its encoding (C6.2.170; GCSSTR in accesses.h) */
 	access_probe probe_, ret, gcssttr, x0, .inst GCSSTTR_X1_X0
-	/* FEAT_GCS: GCSPUSHM x1 and GCSPOPM x0 (SYS and SYSL #3, C7, C7, #0 and #1: C5.9.4, C5.9.3) */
+	/* FEAT_GCS: GCSPUSHM x1 and GCSPOPM x0 (SYS and SYSL #3, C7, C7, #0 and #1: C5.9.4, C5.9.2) */
 	gcs_probe gcspushm, sys #3, c7, c7, #0, x1
 	gcs_probe gcspopm, sysl x0, #3, c7, c7, #1
+	gcs_probe gcsss1, sys #3, c7, c7, #2, x0        /* GCSSS1 x0 (C5.9.6) */
 	.global __probes_end
 __probes_end:
 

@@ -88,6 +88,7 @@ static const struct access_kind {
 	[OP_LDAXP64] = { probe_ldaxp64, el0_ldaxp64, LOADS_PAIR64 },
 	[OP_GCSPUSHM] = { probe_gcspushm, el0_gcspushm, STORES },
 	[OP_GCSPOPM] = { probe_gcspopm, el0_gcspopm, LOADS_VALUE },
+	[OP_GCSSS1] = { probe_gcsss1, el0_gcsss1, STORES },
 	[OP_STXR64] = { probe_stxr64, el0_stxr64, LOADS_VALUE },        /* the status */
 	[OP_STLXR64] = { probe_stlxr64, el0_stlxr64, LOADS_VALUE },
 	[OP_STXP32] = { probe_stxp32, el0_stxp32, LOADS_VALUE },
@@ -95,23 +96,24 @@ static const struct access_kind {
 	[OP_STLXP64] = { probe_stlxp64, el0_stlxp64, LOADS_VALUE },
 };
 
-/* GCSCR_EL1 without PCRSEL while a GCSPUSHM or GCSPOPM step runs at EL1, else 0: what the vectors write
+/* GCSCR_EL1 without PCRSEL while a GCSPUSHM, GCSPOPM or GCSSS1 step runs at EL1, else 0: what the vectors write
  * before the handler's first BL (vectors.S). */
 u64 gcs_step_gcscr;
 
-static bool is_gcs_push_pop(u32 op)
+static bool is_gcs_enabled_op(u32 op)
 {
-	return op == OP_GCSPUSHM || op == OP_GCSPOPM;
+	return op == OP_GCSPUSHM || op == OP_GCSPOPM || op == OP_GCSSS1;
 }
 
 /*
- * A GCSPUSHM or GCSPOPM step, with the Guarded Control Stack enabled at its EL for it alone (GCSEnabled:
+ * A GCSPUSHM, GCSPOPM or GCSSS1 step, with the Guarded Control Stack enabled at its EL for it alone (GCSEnabled:
  * GCSCR_EL1.PCRSEL or GCSCRE0_EL1.PCRSEL; the kernel's own BL and RET must not use it): GCSPR_ELx points
- * just above va for a push (AddGCSRecord stores at GCSPR - 8), at va for a pop (GCSPOPM loads at GCSPR).
+ * just above va for a push (AddGCSRecord stores at GCSPR - 8), at va for a pop (GCSPOPM loads at GCSPR), and
+ * is value, the outgoing stack, for GCSSS1 of va.
  */
-static struct reg_pair run_gcs_push_pop(const struct access_kind *k, const struct step *s, const struct step_run *c)
+static struct reg_pair run_gcs_enabled(const struct access_kind *k, const struct step *s, const struct step_run *c)
 {
-	u64 ptr = s->op == OP_GCSPUSHM ? s->va + 8 : s->va;
+	u64 ptr = s->op == OP_GCSPUSHM ? s->va + 8 : s->op == OP_GCSSS1 ? s->value : s->va;
 	struct reg_pair r;
 
 	if (s->el == 0) {
@@ -159,8 +161,8 @@ static struct reg_pair run_access(const struct access_kind *k, const struct step
 {
 	struct reg_pair r;
 
-	if (is_gcs_push_pop(s->op))
-		return run_gcs_push_pop(k, s, c);
+	if (is_gcs_enabled_op(s->op))
+		return run_gcs_enabled(k, s, c);
 	if (s->el == 0) {
 		/* harness/cases (EL0_OPS) and blob.c allow EL0 only for ops with an EL0 twin */
 		r.first = el0_run(el0_code_va(k->el0, c->el0_code), s->va, s->value, second_register(s), &r.second);

@@ -229,7 +229,7 @@
 /* GCSCR_ELx and GCSCRE0_EL1.PUSHMEn, bit 8: GCSPUSHM at that EL does not trap (C5.9.4) */
 #define GCSCR_PUSHMEN       BIT(8)
 /* GCSCR_ELx and GCSCRE0_EL1.PCRSEL, bit 0: the Guarded Control Stack is enabled at that EL (GCSEnabled):
- * BL pushes to it and RET checks against it, so the kernel sets it around a GCSPUSHM or GCSPOPM step alone */
+ * BL pushes to it and RET checks against it, so the kernel sets it around a GCSPUSHM, GCSPOPM or GCSSS1 step alone */
 #define GCSCR_PCRSEL        BIT(0)
 /* HCRX_EL2.GCSEn, bit 22: GCS not disabled at EL1 and EL0 by EL2 */
 #define HCRX_GCSEN          BIT(22)

@@ -53,7 +53,7 @@ vectors:
 
 exception_sp0:
 	save_frame 1
-	/* A GCSPUSHM or GCSPOPM step runs with the Guarded Control Stack on at EL1 (probe.S gcs_probe): off
+	/* A GCSPUSHM, GCSPOPM or GCSSS1 step runs with the Guarded Control Stack on at EL1 (probe.S gcs_probe): off
 	 * before the handler's first BL, which would push to it (gcs_step_gcscr: GCSCR_EL1 without PCRSEL). */
 	adrp	x2, gcs_step_gcscr
 	ldr	x2, [x2, :lo12:gcs_step_gcscr]

@@ -132,6 +132,9 @@ BAD = [
     ("gcs_data_check_of_a_load", 'requires = ["FEAT_GCS"]\n'
      'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "gcs_data_check" } } ]', "steps[0].expect.fault",
      "comes from GCSPOPM"),
+    ("gcsss1_gcspr_unaligned", 'requires = ["FEAT_GCS"]\n'
+     'steps = [ { do = "gcsss1", va = 0x8000_0000, value = 0x8000_0404, expect = "ok" } ]', "steps[0].value",
+     "a multiple of 8"),
     ("gcspopm_unaligned", 'requires = ["FEAT_GCS"]\nsteps = [ { do = "gcspopm", va = 0x8000_0004, expect = "ok" } ]',
      "steps[0].va", "a multiple of 8"),
     ("gcspushm_at_el2", 'requires = ["FEAT_GCS"]\nel2 = "nvhe"\n'

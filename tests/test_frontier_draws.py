@@ -1,15 +1,17 @@
 """The generator's draws of the frontier features (harness/fuzz/frontier.py): on QEMU 11.1.3's
 -cpu max it draws PIE (every PIR/PIRE0 encoding, the kernel's indices kept), AIE with MAIR2 and
-AttrIndx 8-15, and GCS stores, in cases the loader takes back and the model predicts; on a CPU
+AttrIndx 8-15, and GCS data accesses (stores, GCSPUSHM, GCSPOPM), in cases the loader takes back and the model predicts; on a CPU
 without those features it draws nothing of them and no random number for them."""
 import collections
 
 from harness.cases.translation import KERNEL_PI
 from harness.fuzz.generate import Cpu, generate_case
 from harness.fuzz.toml_writer import case_text, write_case_file
-from harness.model import Completes
+from harness.model import Abort, Completes
+from harness.model.outcome import EC_GCS
 from harness.model.indirect import pir_field
 from harness.predict import TooManyStates, predict_case
+from harness.ops import GCS_ACCESSES, GCS_PUSH_POP
 from tests.test_model_agreement import CPUS
 
 SID = Cpu(*CPUS["max-11.1.3"])
@@ -21,7 +23,7 @@ def test_a_cpu_without_the_features_draws_none_of_them():
     for i in range(N):
         case = generate_case(9, i, MAX_7_2)
         assert not case.regime.pie and not case.regime.aie and not case.regime.mair2
-        assert not any(s.op in ("gcsstr", "gcssttr") for s in case.steps)
+        assert not any(s.op in GCS_ACCESSES for s in case.steps)
 
 
 def test_qemu_11_1_3_draws_pie_aie_and_gcs_stores_in_cases_that_load_back(tmp_path):
@@ -69,6 +71,32 @@ def test_some_drawn_gcs_stores_complete_on_a_gcs_page():
                 faults += bool(aborts)
                 assert all(o.gcs for o in aborts)
     assert complete and faults
+
+
+def test_drawn_gcspushm_and_gcspopm_use_the_el10_regimes_gcs_at_gcsprs_va():
+    """GCSPUSHM and GCSPOPM, drawn only in the EL1&0 regime without a stage 2 (whose Guarded Control Stack the
+    kernel enables for the step), at a multiple of 8 (GCSPR_ELx's VA), untagged; the model's prediction for
+    them: some complete, most fault, every Data Abort with ISS2.GCS = 1 (a GCS Data Check is rare in draws:
+    cases/gcs.toml pop_data_check makes one)."""
+    kinds = collections.Counter()
+    for seed in (7, 9):
+        for i in range(1500):
+            case = generate_case(seed, i, SID)
+            steps = [n for n, s in enumerate(case.steps) if s.op in GCS_PUSH_POP]
+            if not steps:
+                continue
+            assert case.el2 is None and case.stage2 is None and "FEAT_GCS" in case.requires
+            try:
+                predictions = predict_case(case, SID.ids)
+            except TooManyStates:
+                continue
+            for n in steps:
+                assert case.steps[n].va % 8 == 0 and case.steps[n].va >> 56 in (0, 0xFF), case.steps[n]
+                for o in predictions[n]:
+                    kind = type(o).__name__ if not isinstance(o, Abort) else o.fault[0]
+                    kinds[kind] += 1
+                    assert not isinstance(o, Abort) or o.ec == EC_GCS or o.gcs, o
+    assert kinds["Completes"] and kinds["permission"], kinds
 
 
 def test_the_campaign_mix_counts_the_frontier_draws():

@@ -3,7 +3,8 @@ QEMU does, and the change does change the model's answer on the cases the suite 
 from harness.cases import load_file
 from harness.declared import TABLE_POOL_BASE
 from harness.features import missing
-from harness.fuzz.known import KNOWN_BUGS, RAM, RunEnds, allowed_on_the_board, explain
+from harness.fuzz.known import (KNOWN_BUGS, RAM, KnownBug, RunEnds, VariantError, allowed_on_the_board, explain,
+                                fewest_explaining, in_force)
 from harness.kdefs import REPO
 from harness.predict import predict_case
 from harness.model.outcome import Completes, Outcomes
@@ -80,6 +81,14 @@ def test_each_change_turns_the_model_into_the_qemu_it_names():
                 changed = _answer(bug, version, case, ids)
                 assert plain != changed, f"{bug.name} on {version}: the change leaves {case.id} as the model has it"
             assert predict_case(case, ids, TABLE_POOL_BASE) == plain, "the model is itself again after"
+
+
+def test_each_bug_applies_to_the_cases_it_marks():
+    """KnownBug.applies, the condition under which the search tries a bug, holds for every case the bug
+    marks (a condition too strict would leave its departures unexplained)."""
+    for bug in KNOWN_BUGS:
+        for case, _ in _marked(bug):
+            assert bug.applies is None or bug.applies(case), f"{bug.name}: its condition excludes {case.id}"
 
 
 def test_a_bug_that_changed_shape_has_one_variant_per_shape():
@@ -167,3 +176,54 @@ def test_a_run_that_ends_is_explained_only_by_the_ending_its_variant_names():
         assert explain("7.2.22", case, ids, TABLE_POOL_BASE, 0, None, ended=other) == (), other
     # And the abort of a QEMU assertion is not a kernel's exception.
     assert not QemuAborts("x").matches(iabt_s2_l0)
+
+
+class _Bug(KnownBug):
+    """A known bug of every QEMU, of a test's own module (no case file holds it)."""
+
+    def affects(self, version):
+        return True
+
+
+def test_the_search_computes_only_answers_a_bug_can_change():
+    """fewest_explaining skips a combination with a bug none of whose functions the model calls under
+    the combination's other bugs: it answers as the smaller combination did.  Here `b` is called only
+    once `a` is changed and `c` never: the search finds (b, a) after computing four answers, where every
+    combination in order is six, and finds what that order finds."""
+    import types
+    m = types.ModuleType("model")
+    m.a, m.b, m.c = (lambda: 0), (lambda: 0), (lambda: 0)
+    a, b, c = (_Bug(name, "", "", lambda name=name, value=value: [(m, name, lambda: value)])
+               for name, value in (("a", 1), ("b", 2), ("c", 4)))
+    computed = []
+
+    def evaluate():
+        computed.append(in_force())
+        return m.a() + (m.b() if m.a() else 0)
+    assert fewest_explaining("1.0", evaluate, lambda answer: answer == 3, (c, b, a)) == (b, a)
+    assert computed == [("c",), (), ("a",), ("b", "a")]
+    # Where the unchanged model's answer explains, the first bug that changes nothing names it, as
+    # trying every bug in order would.
+    computed.clear()
+    assert fewest_explaining("1.0", evaluate, lambda answer: answer == 0, (a, b, c)) == (b,)
+    assert computed == [("a",), ()]
+    assert fewest_explaining("1.0", evaluate, lambda answer: answer == 8, (b, a, c)) == ()
+    # A bug the case does not meet the condition of (KnownBug.applies) is never put in force.
+    computed.clear()
+    assert fewest_explaining("1.0", evaluate, lambda answer: answer == 3, (c, b, a), inapplicable={a}) == ()
+    assert computed == [("c",), ()]
+    assert (m.a(), m.b(), m.c()) == (0, 0, 0), "the model is itself again after"
+
+
+def test_a_variant_that_raises_is_named_not_a_traceback():
+    import types
+    import pytest
+    m = types.ModuleType("model")
+    m.f = lambda: 0
+
+    def broken():
+        raise TypeError("no such field")
+    bug = _Bug("broken", "", "", lambda: [(m, "f", broken)])
+    with pytest.raises(VariantError, match=r"known bug\(s\) broken behave raised TypeError: no such field"):
+        fewest_explaining("1.0", lambda: m.f(), lambda answer: False, (bug,))
+    assert m.f() == 0

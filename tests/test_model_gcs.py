@@ -1,4 +1,4 @@
-"""GCS data accesses in the model (FEAT_GCS: GCSSTR, GCSSTTR, GCSPUSHM, GCSPOPM): the gcs permission alone
+"""GCS data accesses in the model (FEAT_GCS: GCSSTR, GCSSTTR, GCSPUSHM, GCSPOPM, GCSSS1): the gcs permission alone
 (J1.1.4.26 AArch64.S1CheckPermissions's AccessType_GCS branch) for every PIR_ELx and PIRE0_ELx
 encoding, the direct scheme (no gcs permission, D11.5 I_MDFXL), the alignment check
 (J1.1.3.106 AArch64.UnalignedAccessFaults), the dirty state, the memory-type choice (D11.9
@@ -12,7 +12,8 @@ from harness.model.memory import Memory
 from harness.model.outcome import ALL_BITS, Bits, Unknown
 from harness.model.registers import SCTLR_A
 from harness.ops import EL0_OPS, LS_SYNDROME
-from harness.predict import _gcs_pop
+from harness.cases.schema import Expect, Step
+from harness.predict import _gcs_pop, _gcs_switch
 from harness.cases.validation import EL2_REFUSED_OPS, NESTED_OPS, op_features
 from tests.test_model import PAGE, PAGE_DESC, VA, chain, memory, one, regs, translate
 from tests.test_model_indirect import MMFR1_HAFDBS, leaf, pie_regs
@@ -185,3 +186,35 @@ def test_gcspushm_and_gcspopm_where_they_may_run():
     assert op_features("gcspushm") == ("FEAT_GCS",) and op_features("gcspopm") == ("FEAT_GCS",)
     assert "gcspushm" in EL0_OPS and "gcspopm" in EL0_OPS
     assert "gcspushm" not in NESTED_OPS and "gcspopm" not in NESTED_OPS
+
+
+# GCSSS1 (J1.1.3.67): a GCS compare-and-swap at Xt, CreateAccDescGCSSS1's read and write.
+def test_gcsss1_permissions_wnr_and_alignment():
+    """The gcs permission alone; its Permission fault has WnR = 0 (FaultRecord.write is NoFault's: read and
+    write, J1.3.5), the dirty state's WnR = 1 (J1.1.4.26's GCS branch sets write); unaligned: an Alignment
+    fault whatever SCTLR_ELx.A (J1.1.3.106)."""
+    words = chain(VA, leaf(3), 3)
+    assert isinstance(one(translate(pie_regs(pir=GCS << 12), memory(words), "gcsss1", ALIGNED, value=8)), Completes)
+    fault = one(translate(pie_regs(pir=0b0101 << 12), memory(words), "gcsss1", ALIGNED, value=8))
+    assert fault.fault == ("permission", 3) and fault.wnr is False and fault.gcs and fault.syndrome is None
+    unaligned = one(translate(pie_regs(pir=GCS << 12), memory(words), "gcsss1", ALIGNED + 4, value=8))
+    assert unaligned.fault == ("alignment", None) and unaligned.wnr is False and unaligned.gcs
+    dirty = one(translate(pie_regs(pir=GCS), memory(chain(VA, leaf(0, ndirty=True), 3)), "gcsss1", ALIGNED, value=8))
+    assert dirty.fault == ("permission", 3) and dirty.dirtybit and dirty.wnr is True
+
+
+def test_the_gcsss1_compare_and_swap_and_its_check():
+    """The Valid cap entry for Xt (Xt<63:12>:0x001) becomes the outgoing stack's In-progress cap entry
+    (GCSPR<63:3>:0b101); anything else: nothing written, a GCS Data Check with ISS.IT 0b00100 (GCSSS1), Rn the
+    kernel's x0, FAR UNKNOWN (J1.1.3.56); memory nobody declared: Unknown."""
+    va, pa = 0x8000_0FF8, 0x4000_0FF8
+    done = Completes(pa=pa, attr=0xFF, sh="inner", spans=((pa, 8),))
+    step = Step("gcsss1", va, 0x8000_0403, Expect("ok"))
+    mem = Memory({pa: 0x8000_0001})
+    assert _gcs_switch(step, done, mem) is done and mem.read(pa, 8) == 0x8000_0405
+    for other in (0x8000_0000, 0x8000_0005, 0x8000_1001):
+        mem = Memory({pa: other})
+        check = _gcs_switch(step, done, mem)
+        assert check.fault == (esr.GCS_DATA_CHECK, None) and check.esr() == Bits(0x2D << 26 | 1 << 25 | 0b00100, ALL_BITS)
+        assert check.far_register().mask == 0 and mem.read(pa, 8) == other
+    assert isinstance(_gcs_switch(step, done, Memory({})), Unknown)

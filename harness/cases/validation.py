@@ -17,7 +17,7 @@ from harness.cases.translation import (
     read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs, regime_pi,
 )
 from harness.features import FEATURES
-from harness.ops import ATOMICS, GCS_ACCESSES, GCS_PUSH_POP, LOADS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS
+from harness.ops import ATOMICS, GCS_ACCESSES, GCS_ENABLED_OPS, GCS_PUSH_POP, GCS_SWITCHES, LOADS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS
 from harness.versions import parse_range
 
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
@@ -206,12 +206,15 @@ EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, *UNPRIVILEGED_OPS, "set_ttbr1",
 def _check_gcs_push_pop(path, name, steps, el2, stage2):
     """GCSPUSHM and GCSPOPM access the doubleword at GCSPR_ELx (or just below it), which holds a multiple
     of 8 (bits [2:0] RES0, D24.11.5): their VA is one.  The kernel enables the Guarded Control Stack for them
-    at EL1 and EL0 of the EL1&0 regime (kernel/steps.c run_gcs_push_pop), not at EL2, and the model judges no
-    GCS access under stage 2 (docs/model.md)."""
+    at EL1 and EL0 of the EL1&0 regime (kernel/steps.c run_gcs_enabled), not at EL2, and the model judges no
+    GCS access under stage 2 (docs/model.md).  GCSSS1's `value` is the GCSPR_ELx it starts from: a multiple of 8."""
     for i, step in enumerate(steps):
-        if step.op not in GCS_PUSH_POP:
+        if step.op not in GCS_ENABLED_OPS:
             continue
-        if step.va % 8:
+        if step.op in GCS_SWITCHES and step.value % 8:
+            raise CaseError(path, f"{step.op}'s value is GCSPR_ELx before it, a multiple of 8: {step.value:#x} is not",
+                            name, f"steps[{i}].value")
+        if step.op in GCS_PUSH_POP and step.va % 8:
             raise CaseError(path, f"{step.op} accesses the doubleword GCSPR_ELx points at (or just below), a "
                             f"multiple of 8: va {step.va:#x} is not", name, f"steps[{i}].va")
         if el2 is not None or stage2 is not None:
@@ -292,7 +295,7 @@ def _check_vmid_synchronized(path, name, steps):
 
 
 # What a step of a case with HCR_EL2.NV/NV1 may be: what EL1 does under them (kernel/steps.c set_nested).
-NESTED_OPS = (*(op for op in (*LOADS, *STORES) if op not in GCS_PUSH_POP), "fetch", *AT_OPS)
+NESTED_OPS = (*(op for op in (*LOADS, *STORES) if op not in GCS_ENABLED_OPS), "fetch", *AT_OPS)
 
 
 def _check_nested(path, name, regime, stage2, el2, steps, requires):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from harness import esr, par
 from harness.ops import (
-    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_ACCESSES, LOADS,
+    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_ACCESSES, GCS_SWITCHES, LOADS,
     PAIRS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS, atomic_ordering,
 )
 from harness.model.attributes import (
@@ -58,7 +58,11 @@ ACCESS_KINDS = {
     **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op in UNPRIVILEGED_OPS, size=size,
                       pan=op not in GCS_ACCESSES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, gcs=op in GCS_ACCESSES,
                       exclusive=op in EXCLUSIVE_STORES)
-       for op, size in STORES.items()},
+       for op, size in STORES.items() if op not in GCS_SWITCHES},
+    # GCSSS1 (J1.3.3 CreateAccDescGCSSS1): a GCS read and write (its compare-and-swap; not an atomic's memory-type
+    # rule but a GCS access's, D11.9 R_FFJDX), so a fault's WnR is NoFault's 0 but the dirty state's.
+    **{op: AccessKind(read=True, write=True, fetch=False, at=False, el0=False, size=size, pan=False, gcs=True)
+       for op, size in GCS_SWITCHES.items()},
     "fetch": AccessKind(read=False, write=False, fetch=True, at=False, el0=False, size=0),
     # AT S1E1A (FEAT_ATS1A; J1.3.3.278 CreateAccDescAT, ATAccess_Any): neither read nor write, so
     # AArch64.S1CheckPermissions checks nothing of it.
