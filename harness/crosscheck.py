@@ -64,7 +64,7 @@ def _registers(regs, boot, case):
     return model.Registers(tcr=regs.num("tcr"), mair=regs.num("mair"), sctlr=regs.num("sctlr"),
                            ttbr0=regs.num("ttbr0"), ttbr1=regs.num("ttbr1"),
                            mmfr0=boot.num("mmfr0"), mmfr1=boot.num("mmfr1"), mmfr2=boot.num("mmfr2"), regime=regime,
-                           **el2)
+                           dczid=boot.num("dczid") if "dczid" in boot.fields else 0, **el2)
 
 
 def _slot(record):

@@ -576,8 +576,9 @@ def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
     sctlr = (_SCTLR_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask
              | r.wxn * SCTLR_WXN.mask | r.epan * SCTLR_EPAN.mask) & ~((not r.span) * SCTLR_SPAN.mask)
     mmfr0, mmfr1, mmfr2, *_ = ids
-    # The later features' registers mmu.c writes whole (a case setting one requires its feature).
-    extended = dict(tcr2=r.tcr2, pir=r.pir, pire0=r.pire0, mair2=r.mair2)
+    # The later features' registers mmu.c writes whole (a case setting one requires its feature); DCZID_EL0, the
+    # boot record's last (features.Ids), for DC ZVA's block.
+    extended = dict(tcr2=r.tcr2, pir=r.pir, pire0=r.pire0, mair2=r.mair2, dczid=ids[9] if len(ids) > 9 else 0)
     if case.el2 == "nvhe":
         # The EL2 regime: TCR_EL2, SCTLR_EL2 in their own layouts, MAIR_EL2, TTBR0_EL2 (no TTBR1).
         sctlr = SCTLR_EL2_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | r.sctlr_a * SCTLR_A.mask \

@@ -27,6 +27,8 @@ TCRX, SCTLRX, S1PIE, S2PIE, S1POE, S2POE, AIE = 0, 4, 8, 12, 16, 20, 24
 ASID2, NV_FRAC, E2H0 = 8, 20, 24
 # ID_AA64PFR1_EL1.GCS (D24.2.94), ID_AA64ISAR1_EL1.XS and LRCPC (D24.2.85), ID_AA64ISAR2_EL1.ATS1A (D24.2.86)
 GCS, XS, LRCPC, ATS1A = 44, 56, 20, 60
+# DCZID_EL0 (D24.2.44): BS, log2 of DC ZVA's block in words; DZP, DC ZVA prohibited (bits [7:5] RES0)
+DCZID_BS, DCZID_DZP = 0, 4
 
 
 class Ids(NamedTuple):
@@ -41,6 +43,7 @@ class Ids(NamedTuple):
     pfr1: int = 0
     isar1: int = 0
     isar2: int = 0
+    dczid: int = 0          # DCZID_EL0: not an ID register, but what the CPU says of DC ZVA (BS, DZP)
 
 
 ID_REGISTERS = Ids._fields
@@ -116,6 +119,8 @@ FEATURES.update({
     "FEAT_NV": ("HCR_EL2.NV", lambda r: _field(r.mmfr2, NV) >= 1 or _field(r.mmfr4, NV_FRAC) >= 1),
     "FEAT_NV2": ("HCR_EL2.NV2", lambda r: _field(r.mmfr2, NV) >= 2 or _field(r.mmfr4, NV_FRAC) >= 1),
     "FEAT_E2H0": ("HCR_EL2.E2H may be 0", lambda r: _field(r.mmfr4, E2H0) == 0),
+    "dczva64": ("DC ZVA permitted, zeroing 64-byte blocks",
+                lambda r: _field(r.dczid, DCZID_BS) == 4 and _field(r.dczid, DCZID_DZP) == 0),
 })
 
 
@@ -130,7 +135,7 @@ FEATURES.update({
 # The ID register fields each feature is read from (register index in ID_REGISTERS, field name, lsb):
 # a skip names them and their values.
 _REGISTER_NAMES = ("ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "ID_AA64ISAR0_EL1", "ID_AA64MMFR3_EL1",
-                   "ID_AA64MMFR4_EL1", "ID_AA64PFR1_EL1", "ID_AA64ISAR1_EL1", "ID_AA64ISAR2_EL1")
+                   "ID_AA64MMFR4_EL1", "ID_AA64PFR1_EL1", "ID_AA64ISAR1_EL1", "ID_AA64ISAR2_EL1", "DCZID_EL0")
 FIELDS = {
     "granule4k": ((0, "TGran4", TGRAN4),), "granule16k": ((0, "TGran16", TGRAN16),),
     "granule64k": ((0, "TGran64", TGRAN64),),
@@ -149,6 +154,7 @@ FIELDS = {
     "FEAT_GCS": ((6, "GCS", GCS),), "FEAT_ASID2": ((5, "ASID2", ASID2),), "FEAT_ATS1A": ((8, "ATS1A", ATS1A),),
     "FEAT_XS": ((7, "XS", XS),), "FEAT_HCX": ((1, "HCX", HCX),), "FEAT_LRCPC": ((7, "LRCPC", LRCPC),), "FEAT_NV": ((2, "NV", NV), (5, "NV_frac", NV_FRAC)),
     "FEAT_NV2": ((2, "NV", NV), (5, "NV_frac", NV_FRAC)), "FEAT_E2H0": ((5, "E2H0", E2H0),),
+    "dczva64": ((9, "BS", DCZID_BS), (9, "DZP", DCZID_DZP)),
     **{name: ((0, "PARange", PARANGE),) for name in FEATURES if name.startswith(("pa", "FEAT_LPA"))
        and name != "FEAT_LPA2"},
 }

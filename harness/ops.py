@@ -12,6 +12,9 @@ from harness.kdefs import kernel_header, read_defines
 # with acquire).
 EXCLUSIVE_PAIRS = {"ldxp32": 4, "ldxp64": 8, "ldaxp64": 8}
 EXCLUSIVE_LOADS = ("ldxr64", "ldaxr64", *EXCLUSIVE_PAIRS)
+# DC ZVA (C5.3.38): a write of zeros to the naturally aligned block holding the VA, of DCZID_EL0.BS's size (so
+# no size of its own here: model.translate.zva_block_size), at EL1 or EL2 (SCTLR_EL1.DZE = 0: EL0's traps); no value.
+DC_ZERO = {"dc_zva": 0}
 # Store-exclusive of one X register (STXR; STLXR with release) and of a pair of W or X registers (STXP; STLXP of
 # X, with release): a store that writes only where the Exclusives monitors pass, and returns its status in a W
 # register (0: written, 1: not; harness/model/exclusives.py).  A pair's by the size of one register, as PAIRS.
@@ -66,7 +69,7 @@ LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8, "ldp32"
 # (AccessType_GCS, J1.3.3 CreateAccDescGCS), with no instruction syndrome (AArch64.InstructionSyndromeValid).
 GCS_STORES = {"gcsstr": 8, "gcssttr": 8}
 STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8, "stp32": 8, "stp64": 16, "stlr64": 8,
-          **GCS_STORES, **ASIMD_STORES, **GCS_PUSHES, **EXCLUSIVE_STORES, **GCS_SWITCHES}
+          **GCS_STORES, **ASIMD_STORES, **GCS_PUSHES, **EXCLUSIVE_STORES, **GCS_SWITCHES, **DC_ZERO}
 # What a step returns in a register, by bytes: a load's value, a store-exclusive's status (Ws, 32 bits).
 RETURNS = {**LOADS, **{op: 4 for op in EXCLUSIVE_STORES}}
 # Every GCS data access the kernel issues (AccessType_GCS); GCSPUSHM and GCSPOPM use GCSPR_ELx, which holds a
@@ -85,7 +88,8 @@ ACQUIRE_RELEASE = ("ldar64", "stlr64", "ldaxr64", "ldaxp64", "stlxr64", "stlxp64
 # at_s1e1a: FEAT_ATS1A's AT S1E1A, stage 1 without permission checks (ATAccess_Any).
 AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp", "at_s1e1a")
 # What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.
-EL0_OPS = (*(op for op in (*LOADS, *STORES) if op not in UNPRIVILEGED_OPS), "fetch", "selftest_hang")
+EL0_OPS = (*(op for op in (*LOADS, *STORES) if op not in UNPRIVILEGED_OPS and op not in DC_ZERO), "fetch",
+           "selftest_hang")
 # What a fix-up may retry (kernel/blob.c: the ops up to OP_STTR64): the single-register loads and stores.
 RETRYABLE = ("load8", "load16", "load32", "load64", "ldtr64", "store8", "store16", "store32", "store64", "sttr64")
 # Two-stage AT, executed at EL2 (kernel/el2.c): only in a case with a stage 2.
@@ -194,7 +198,8 @@ LS_SYNDROME = {
        and op not in GCS_ACCESSES},
     **{op: (size.bit_length() - 1, 0, 1, int(size == 8), int(op in ACQUIRE_RELEASE))
        for op, size in STORES.items()
-       if op not in PAIRS and op not in GCS_ACCESSES and op not in ASIMD_STORES and op not in EXCLUSIVE_STORES},
+       if op not in PAIRS and op not in GCS_ACCESSES and op not in ASIMD_STORES and op not in EXCLUSIVE_STORES
+       and op not in DC_ZERO},
 }
 
 

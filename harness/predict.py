@@ -59,7 +59,7 @@ def _effects(step, outcome, memory):
     if step.op in GCS_SWITCHES:
         return _gcs_switch(step, outcome, after), after
     if step.op in STORES:
-        value, shift = step.value, 0
+        value, shift = step.value, 0        # DC ZVA's: 0 (the loader takes no value for it)
         for pa, size in outcome.spans:
             after.write(pa, size, value >> shift)
             shift += 8 * size

@@ -41,7 +41,7 @@ _BUILD_ERROR = Keys(("case", "index", "error"))     # kernel/tables.c report_err
 EVENTS = {
     # mmfr3 ... isar2: the ID registers of later features (absent from older kernels' records: 0, features.boot_ids)
     "boot": Keys(("el", "midr", "mmfr0", "mmfr1", "mmfr2", "isar0", "cases"),
-                 optional=("kernel_el", "hcr", "mmfr3", "mmfr4", "pfr1", "isar1", "isar2")),
+                 optional=("kernel_el", "hcr", "mmfr3", "mmfr4", "pfr1", "isar1", "isar2", "dczid")),
     "begin": Keys(("case",)),
     # tcr2, pir, pire0, mair2, s2pir: on a CPU with the feature (kernel/main.c report_extended_regs)
     "regs": Keys(("tcr", "mair", "sctlr", "ttbr0", "ttbr1"),

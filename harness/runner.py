@@ -24,7 +24,7 @@ from harness.kdefs import kernel_header, read_defines
 from harness.observation import observe
 from harness.protocol import PREFIX, PROTOCOL_VERSION, Record, parse_output
 from harness.qemu import HANG_CHECK, boot_tokens, qemu_version, run_kernel, symbol_for
-from harness.verdict import judge_step
+from harness.verdict import judge_step, never_ran
 from harness.walk_text import describe_walk
 
 # Exit statuses (kernel/exit_status.h), named for messages.
@@ -307,7 +307,7 @@ def _explain_the_abort(j, stop, bugs):
     j.explained.append(stop)
     j.known_bugs = bugs
     j.steps = [replace(s, problems=(), explained=s.problems, known_bugs=bugs)
-               if s.problems == ("expected a record of this step; got none",) else s for s in j.steps]
+               if never_ran(s.problems) else s for s in j.steps]
 
 
 class Runner:

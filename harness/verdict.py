@@ -6,6 +6,7 @@ Every expectation is turned into the same decoded text the observation gets,
 so a failure reads as the Arm ARM's words side by side:
     expected permission fault, level 3 (DFSC 0x0f); got translation fault, level 2 (DFSC 0x06)
 """
+import re
 from dataclasses import dataclass, replace
 
 from harness import esr, par
@@ -214,6 +215,15 @@ def _check_par(step, obs, problems):
         problems.append(f"expected SH {e.sh}; got SH {p.sh}")
 
 
+NO_RECORD = "expected a record of this step; got none"
+
+
+def never_ran(problems):
+    """Whether a step's problems say only that it has no record: for each outcome of a one_of too."""
+    return bool(problems) and all(re.fullmatch(r"(matches no permitted outcome: \(outcome \d+\) )?" + re.escape(NO_RECORD),
+                                               p) for p in problems)
+
+
 def judge_step(n, step, obs):
     """The verdict on one step's intent from its Observation (None if the kernel reported none)."""
     problems = []
@@ -224,7 +234,7 @@ def judge_step(n, step, obs):
             problems = [f"matches no permitted outcome: (outcome {k + 1}) {p}"
                         for k, v in enumerate(verdicts) for p in v.problems]
     elif obs is None:
-        problems.append("expected a record of this step; got none")
+        problems.append(NO_RECORD)
     elif step.op in MAINT_OPS:
         if obs.result != "ok":
             problems.append(f"expected the step to complete; got {obs.describe()}")

@@ -400,7 +400,9 @@ struct raw {
  * OP_GCSPUSHM and GCSPR_ELx set to value (the outgoing stack's pointer) first.
  */
 #define OP_GCSSS1           128
-#define OP_COUNT            129
+/* DC ZVA of the block holding va (DCZID_EL0.BS), at EL1 or EL2 (SCTLR_EL1.DZE is 0: EL0's would trap). */
+#define OP_DC_ZVA           129
+#define OP_COUNT            130
 
 struct step {
 	u64 va, value;

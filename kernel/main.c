@@ -50,6 +50,7 @@ static void report_boot(u64 boot_el)
 	record_hex("pfr1", read_sysreg(id_aa64pfr1_el1));
 	record_hex("isar1", read_sysreg(id_aa64isar1_el1));
 	record_hex("isar2", read_sysreg(ID_AA64ISAR2_EL1));
+	record_hex("dczid", read_sysreg(dczid_el0));        /* DC ZVA's block size (BS) and DZP */
 	record_dec("cases", ncases);
 	record_end();
 }

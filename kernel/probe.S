@@ -36,6 +36,8 @@ __probes_start:
 	/* EL1's unprivileged forms (no EL0 twin) */
 	access_probe probe_, ret, ldtr64, x0, ldtr x0, [x0]
 	access_probe probe_, ret, sttr64, x0, sttr x1, [x0]
+	/* DC ZVA: a write of zeros to the block (C5.3.38); EL0 has none (SCTLR_EL1.DZE = 0 traps it) */
+	access_probe probe_, ret, dc_zva, x0, dc zva, x0
 	/* FEAT_GCS: GCSSTTR x1, [x0], EL1's unprivileged form, by its encoding (C6.2.170; GCSSTR in accesses.h) */
 	access_probe probe_, ret, gcssttr, x0, .inst GCSSTTR_X1_X0
 	/* FEAT_GCS: GCSPUSHM x1 and GCSPOPM x0 (SYS and SYSL #3, C7, C7, #0 and #1: C5.9.4, C5.9.2) */

@@ -43,7 +43,7 @@ data_probe probe_casa64, probe_casl64, probe_casal64;
 data_probe probe_vload8, probe_vload16, probe_vload32, probe_vload64, probe_vload128;
 data_probe probe_vstore8, probe_vstore16, probe_vstore32, probe_vstore64, probe_vstore128;
 data_probe probe_ldxp32, probe_ldxp64, probe_ldaxp64;
-data_probe probe_stxr64, probe_stlxr64, probe_stxp32, probe_stxp64, probe_stlxp64;
+data_probe probe_stxr64, probe_stlxr64, probe_stxp32, probe_stxp64, probe_stlxp64, probe_dc_zva;
 data_probe probe_gcsstr, probe_gcssttr, probe_gcspushm, probe_gcspopm, probe_gcsss1;
 
 u64 probe_at_s1e1r(u64 va);

@@ -94,6 +94,7 @@ static const struct access_kind {
 	[OP_STXP32] = { probe_stxp32, el0_stxp32, LOADS_VALUE },
 	[OP_STXP64] = { probe_stxp64, el0_stxp64, LOADS_VALUE },
 	[OP_STLXP64] = { probe_stlxp64, el0_stlxp64, LOADS_VALUE },
+	[OP_DC_ZVA] = { probe_dc_zva, NULL, STORES },
 };
 
 /* GCSCR_EL1 without PCRSEL while a GCSPUSHM, GCSPOPM or GCSSS1 step runs at EL1, else 0: what the vectors write

@@ -8,7 +8,7 @@ from harness.cases.names import (
     ALL_AT_OPS, AP_NAMES, AT_OPS, AT_S12_OPS, EL0_OPS, FIXUP_KINDS, HWDEF, LOADS, MAINT_OPS, OPS, RANGE_TLBI, S2_RANGE_TLBI,
     SELFTESTS, SH_NAMES, STORES, SYSREG_WRITES,
 )
-from harness.ops import ATOMICS, CAS_OPS, GCS_POPS, GCS_SWITCHES, LS_SYNDROME, RETRYABLE, RETURNS
+from harness.ops import ATOMICS, CAS_OPS, DC_ZERO, GCS_POPS, GCS_SWITCHES, LS_SYNDROME, RETRYABLE, RETURNS
 from harness.cases.schema import (
     CaseError, DESC_FIELDS, Expect, FAULT_KEYS, FRAME_NAME, MAINT_KEYS, MAP_KEYS, PAR_KEYS, S2_DESC_EXPECT_KEYS,
     STEP_KEYS, TLB_CONFLICT, UNDER_KEYS, S2Under, Step, TlbiRange,
@@ -128,6 +128,8 @@ def read_step(path, name, i, table, names, two_stage=False):
         return (_maint_step(path, name, i, op, table, names),)
     f = Fields(path, name, f"steps[{i}]", table, STEP_KEYS | {"fixup", "retry"}, names)
     va = f.int("va", 0 if op in SELFTESTS else None, required=op not in SELFTESTS)
+    if op in DC_ZERO and "value" in table:
+        raise f.error("value", f"{op} writes zeros: it takes no value")
     if op in STORES:
         value = f.int("value", 0, bits=max(64, 8 * STORES[op]))     # a pair of X registers: 128 bits
     elif op in ATOMICS:

@@ -32,7 +32,7 @@ from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, AT_S12_OPS, AT_S1E2_
                            Regime, Step, TableAttrs, kernel_ranges, op_features)
 from harness.cases.validation import PA_AT_LEAST, REGIME_FEATURES, STAGE2_FEATURES
 from harness.features import PA_BITS, Ids, has as features_has
-from harness.ops import EXCLUSIVE_STORES, GCS_ENABLED_OPS, GCS_PUSH_POP, GCS_STORES, UNPRIVILEGED_OPS
+from harness.ops import DC_ZERO, EXCLUSIVE_STORES, GCS_ENABLED_OPS, GCS_PUSH_POP, GCS_STORES, UNPRIVILEGED_OPS
 
 FEATURE = "Generated cases (harness.fuzz): found by a campaign, shrunk"
 
@@ -42,8 +42,9 @@ PLACEHOLDER = Expect("fault", fault="translation")
 # Not GCSPUSHM and GCSPOPM, which frontier.draw_op draws (at GCSPR_ELx's VA, a multiple of 8: _offset), nor GCSSS1
 # (its cap entries are drawn nowhere).  Not the
 # store-exclusives yet: their status rests on the steps before them (harness/model/exclusives.py), which
-# campaign.with_model_expectations does not state.
-DATA_OPS = tuple(op for op in (*LOADS, *STORES) if op not in GCS_ENABLED_OPS and op not in EXCLUSIVE_STORES)
+# campaign.with_model_expectations does not state; nor DC ZVA (its block is the boot's DCZID_EL0).
+DATA_OPS = tuple(op for op in (*LOADS, *STORES) if op not in GCS_ENABLED_OPS and op not in EXCLUSIVE_STORES
+                 and op not in DC_ZERO)
 # Every access a generated step may make (access_ops: which, where).
 ALL_OPS = (*DATA_OPS, "fetch", *AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS)
 OP_SIZE = {**LOADS, **STORES, "fetch": 4, **{op: 1 for op in (*AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS)}}

@@ -7,7 +7,7 @@ from collections import Counter
 
 from harness.cases import (AT_OPS, AT_S12_OPS, AT_S1E2_OPS, DESC_WRITES, LOADS, RANGE_TLBI, S2_DESC_WRITES,
                            S2_TLBI_OPS, STORES, TLBI_EL2_OPS, TLBI_OPS)
-from harness.ops import ACQUIRE_RELEASE, ATOMICS, EXCLUSIVE_PAIRS, EXCLUSIVE_STORES, GCS_STORES, PAIRS
+from harness.ops import ACQUIRE_RELEASE, ATOMICS, DC_ZERO, EXCLUSIVE_PAIRS, EXCLUSIVE_STORES, GCS_STORES, PAIRS
 
 GROUPS = ("regime", "control", "stage 2", "step")
 REGIMES = {None: "EL1&0", "stage2": "EL1&0 under stage 2", "nvhe": "EL2 (E2H=0)", "vhe": "EL2&0 (E2H=TGE=1)"}
@@ -23,7 +23,7 @@ def _at_kind(op):
 # The kinds of step, the first whose ops hold the step's op naming it (a name or a function of the op);
 # an access at EL0 is named by _step_kind between the access kinds and the rest.
 _ACCESS_KINDS = ((EXCLUSIVE_PAIRS, "LDXP/LDAXP"), (PAIRS, "LDP/STP"), (ATOMICS, "LSE atomic"),
-                 (("ldxr64", "ldaxr64"), "LDXR/LDAXR"), (EXCLUSIVE_STORES, "STXR/STLXR"),
+                 (("ldxr64", "ldaxr64"), "LDXR/LDAXR"), (EXCLUSIVE_STORES, "STXR/STLXR"), (DC_ZERO, "DC ZVA"),
                  (GCS_STORES, "GCS store"), (ACQUIRE_RELEASE, "LDAR/STLR"))
 _KINDS = ((("ldtr64", "sttr64"), "LDTR/STTR"), (LOADS, "load"), (STORES, "store"), (("fetch",), "fetch"),
           (AT_OPS, _at_kind), (AT_S12_OPS, "AT S12E*"), (AT_S1E2_OPS, "AT S1E2"),

@@ -34,6 +34,7 @@ class AccessKind:
     exclusive: bool = False     # accdesc.exclusive: LDXR, LDAXR, LDXP, LDAXP, STXR, STLXR
     atomic: bool = False   # accdesc.atomicop: LDADD, SWP, CAS (read and write)
     gcs: bool = False      # AccessType_GCS: GCSSTR, GCSSTTR (a GCS data access)
+    dczero: bool = False   # AccessType_DCZero: DC ZVA (CreateAccDescDCZero: a write, pan; aligned to its block)
 
     # J1.1.3.112 Mem: "Check alignment on size of element accessed, not overall access size"
     @property
@@ -249,6 +250,11 @@ def s1_has_alignment_fault(acc, aligned, memattrs, wb_cached):
     unless the location supports unaligned access, IMPLEMENTATION DEFINED per location (M.a.a;
     older revisions of the pseudocode made it an Alignment fault always).  A reserved MAIR
     encoding leaves the memory type open, so both."""
+    if acc.dczero:
+        # AccessType_DCZero: any Device memory (C5.3.38), whatever the alignment; a reserved MAIR encoding leaves it open.
+        if memattrs.reserved:
+            return [(True, DCZERO_DEVICE_RULE), (False, DCZERO_DEVICE_RULE)]
+        return [(memattrs.is_device, DCZERO_DEVICE_RULE if memattrs.is_device else "")]
     if acc.fetch or acc.at or aligned:
         return [(False, "")]
     choices = []
@@ -261,6 +267,11 @@ def s1_has_alignment_fault(acc, aligned, memattrs, wb_cached):
     else:
         choices.append((False, ""))
     return list(dict.fromkeys(choices))
+
+
+DCZERO_DEVICE_RULE = ("DC ZVA to any type of Device memory: an Alignment fault, prioritized as the memory type's "
+                      "(AArch64.S1HasAlignmentFaultDueToMemType / S2HasAlignmentFaultDueToMemType, AccessType_DCZero; "
+                      "C5.3.38)")
 
 
 # J1.3.5.12 IsWBShareable

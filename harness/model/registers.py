@@ -149,6 +149,7 @@ class Registers:
     mair2: int = 0
     s2pir: int = 0
     hcrx: int = 0           # HCRX_EL2 (FEAT_HCX): FnXS, the one field the model reads
+    dczid: int = 0          # DCZID_EL0 (the boot record): DC ZVA's block size (BS) and DZP
 
 
 # J1.1.4.82 AArch64.GetS1TTWParams's S1TTWParams (the fields the model reads)

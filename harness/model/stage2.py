@@ -31,8 +31,8 @@ from harness.model.registers import (
     HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max, walk_params,
 )
 from harness.model.translate import (
-    ACCESS_KINDS, ATOMIC_MMU_RULE, FSC_UNSUPPORTED_ATOMIC, PAGE_CROSSING_RULE, branch_addr, hw_update_choices,
-    s1_translate,
+    ACCESS_KINDS, ATOMIC_MMU_RULE, FSC_UNSUPPORTED_ATOMIC, MASK64, PAGE_CROSSING_RULE, branch_addr, data_mem_zero_far,
+    hw_update_choices, s1_translate,
 )
 from harness.model.walk import level_lsb, lpa_choices
 from harness.esr import Field
@@ -621,13 +621,15 @@ class _Stage1WalkMemory:
 
 
 # J1.1.4.75 AArch64.S1Walk's descriptor fetches, with stage 2 where enabled
-def s1_walk_memory(regs, memory, s1_tables=()):
+def s1_walk_memory(regs, memory, s1_tables=(), translate=None):
     """The memory a stage 1 walk of regs reads: memory itself, or under stage 2 through stage 2's
-    walk of it (raises WalkFaultedAtStage2), but the walk-cache descriptors s1_tables (full_translate's)."""
+    walk of it (raises WalkFaultedAtStage2), but the walk-cache descriptors s1_tables (full_translate's).
+    translate: s2_translate, or one memoised over the same arguments (harness/model/tlb.py)."""
     params = s2_params(regs)
     if params is None:
         return memory
-    return _Stage1WalkMemory(lambda ipa, acc, aligned, s1_attr=None: s2_translate(params, memory, ipa, acc, aligned),
+    s2 = translate or s2_translate
+    return _Stage1WalkMemory(lambda ipa, acc, aligned, s1_attr=None: s2(params, memory, ipa, acc, aligned),
                              memory, s1_tables)
 
 
@@ -743,6 +745,8 @@ def full_translate(regs, memory, access, s2=None, s1_tables=()):
     s1_tables: (IPA, descriptor) of the stage 1 table descriptors a walk-cache entry gives, read as they
     were (harness/model/tlb.py), the levels below through stage 2 as they are."""
     outcomes = _stages(regs, memory, access, s2, s1_tables)
+    if ACCESS_KINDS[access.op].dczero:
+        outcomes = data_mem_zero_far(outcomes, access.va & MASK64)
     return Outcomes({instruction_syndrome(regs, access, o) for o in outcomes}, outcomes.rule)
 
 

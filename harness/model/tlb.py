@@ -192,16 +192,17 @@ def current_vmid(regs):
 
 
 # J1.1.4.75 AArch64.S1Walk: the leaf of a walk without fault
-def leaf(regs, memory, va, s1_tables=()):
+def leaf(regs, memory, va, s1_tables=(), translate=None):
     """The leaf (WalkState) a walk of va finds from regs and memory, or None when
     it faults before one (so no TLB entry of va can come from them).  Under
     stage 2 the walk reads its tables through stage 2's walk of the same memory
-    (but s1_tables: the stage 1 walk-cache descriptors it goes through)."""
+    (but s1_tables: the stage 1 walk-cache descriptors it goes through; translate:
+    s2_translate or a memoised one)."""
     params = walk_params(regs, bool(va >> 55 & 1))
     if va_is_out_of_range(va, params, False):
         return None
     try:
-        walk = s1_walk(params, s1_walk_memory(regs, memory, s1_tables), va, params.txsz)
+        walk = s1_walk(params, s1_walk_memory(regs, memory, s1_tables, translate), va, params.txsz)
     except WalkFaultedAtStage2:
         return None
     return None if isinstance(walk, WalkFault) else walk
@@ -642,16 +643,16 @@ def conflict_causes(copies, held):
 
 
 # J1.1.4.75 AArch64.S1Walk's TLBRecord (its leaf) with the translation it gives
-def s1_copy(va, outcomes, regs, memory, s1_tables=()):
+def s1_copy(va, outcomes, regs, memory, s1_tables=(), leaf_of=leaf):
     """The copy of va's translation a stage 1 TLB entry made from regs and memory (and, under stage 2, the
     stage 1 walk-cache descriptors s1_tables) holds: what it gives the access (outcomes, but the faults no
     TLB holds: cached_outcome) and its leaf descriptor (the Access flag aside, which hardware updates in
-    place); None where it gives nothing a TLB holds."""
+    place); None where it gives nothing a TLB holds.  leaf_of: leaf, or a memoised one."""
     cached = frozenset(replace(o, updates=()) for o in outcomes if cached_outcome(o))
     if not cached:
         return None
     try:
-        walk = leaf(regs, memory, va, s1_tables)
+        walk = leaf_of(regs, memory, va, s1_tables)
     except WalkS2Uncertain:
         walk = None
     return cached, walk and replace(walk, desc=walk.desc & ~DESC_AF.mask, desc_pa=None)
@@ -718,6 +719,17 @@ def conflict_outcomes(regs, access, causes, two_stage):
     el2 = replace(el1, ec=abort_class(acc.fetch, 0), stage=2, ipa=0)
     return ({el1} if to_el1 else set()) | {el2} | (
         {replace(el2, syndrome=LS_SYNDROME[access.op])} if access.op in LS_SYNDROME else set())
+
+
+# J1.1.4.57 AArch64.S2Translate, memoised for the judging of one access (Tlb.two_stage_outcomes)
+def _memo_s2_translate(memo, params, memory, key, ipa, acc, aligned, s1_attr):
+    """s2_translate(params, memory, ipa, acc, aligned, s1_attr), worked out once in memo: memory named by
+    key, an id of an object alive while memo is (nothing an access is translated from changes while it is
+    judged, and every stage 1 source of the access, its entries and its copies ask the same)."""
+    k = ("s2", params, key, ipa, acc, aligned, s1_attr)
+    if k not in memo:
+        memo[k] = s2_translate(params, memory, ipa, acc, aligned, s1_attr)
+    return memo[k]
 
 
 # J1.1.4.52 AArch64.FullTranslate through a TLB: the TLBRecords it may hold (D8.17)
@@ -856,25 +868,46 @@ class Tlb:
                 if current_asid(regs, upper) == entry.asid(upper) for memory in self.memories_seen]
 
     # J1.1.4.57 AArch64.S2Translate or a stage 2 TLBRecord (J1.1.4.47 AArch64.GetS2TLBContext)
-    def _stage2_choices(self, vmids=(), born=None):
+    def _stage2_choices(self, memo, vmids=(), born=None):
         """translate(ipa, acc, aligned, s1_attr) for stage2.full_translate: the stage 2 results an IPA may
         have, from a walk of any registers and tables an access may use, or from a stage 2 entry
-        of one of vmids (with born: one that could combine with a stage 1 entry formed then)."""
+        of one of vmids (with born: one that could combine with a stage 1 entry formed then).
+        memo: a dict for one access's judging (two_stage_outcomes), in which the walks, the entries
+        held and their stage 2 table entries are each worked out once: nothing they read changes
+        while one access is judged, and every stage 1 source of the access asks the same."""
         fresh = [(s2_params(r), m) for r in self.regs_seen for m in self.memories_seen]
+
+        def once(key, work):
+            if key not in memo:
+                memo[key] = work()
+            return memo[key]
+
+        def s2(params, memory, key, ipa, acc, aligned, s1_attr):
+            return _memo_s2_translate(memo, params, memory, key, ipa, acc, aligned, s1_attr)
 
         # J1.1.4.57 AArch64.S2Translate, or a stage 2 TLBRecord still held
         def translate(ipa, acc, aligned, s1_attr=None):
-            held = [(s2_params(e.regs), e.memory) for e in self.entries if vmids and e.holds_ipa(ipa, vmids, born)]
+            results, through_cache = once(("translate", frozenset(vmids), born, ipa, acc, aligned, s1_attr),
+                                          lambda: choices(ipa, acc, aligned, s1_attr))
+            if through_cache:
+                self.s2_walk_cache_used = True
+            return results
+
+        # translate's answer, and whether a stage 2 table entry gave one a walk of memory does not
+        def choices(ipa, acc, aligned, s1_attr):
+            vmids_key = frozenset(vmids)
+            held = [(s2_params(e.regs), e.memory) for e in self.entries
+                    if vmids and once(("holds", id(e), ipa, vmids_key, born), lambda: e.holds_ipa(ipa, vmids, born))]
             # J1.1.4.79 AArch64.S2Walk through a stage 2 walk-cache TLBRecord: the cached table descriptors as they
             # were, the levels below from the tables an access may be translated from now.
-            cached = [(s2_params(e.regs), _CachedTables(tables, m))
-                      for e in (self.entries if vmids else ())
-                      for tables in dict.fromkeys(e.s2_tables(ipa, vmids)) for m in self.memories_seen]
-            results = [r for params, m in fresh + held for r in s2_translate(params, m, ipa, acc, aligned, s1_attr)]
-            through = [r for params, m in cached for r in s2_translate(params, m, ipa, acc, aligned, s1_attr)]
-            if set(through) - set(results):
-                self.s2_walk_cache_used = True
-            return list(dict.fromkeys(results + through))
+            cached = [(s2_params(e.regs), tables, m) for e in (self.entries if vmids else ())
+                      for tables in dict.fromkeys(once(("tables", id(e), ipa, vmids_key),
+                                                       lambda: e.s2_tables(ipa, vmids)))
+                      for m in self.memories_seen]
+            results = [r for params, m in fresh + held for r in s2(params, m, id(m), ipa, acc, aligned, s1_attr)]
+            through = [r for params, tables, m in cached
+                       for r in s2(params, _CachedTables(tables, m), (tables, id(m)), ipa, acc, aligned, s1_attr)]
+            return tuple(dict.fromkeys(results + through)), bool(set(through) - set(results))
         return translate
 
     # J1.1.4.47 AArch64.GetS2TLBContext, J1.1.3.449 TLBIMatch read the other way: stage 2 TLBRecords of one IPA
@@ -905,8 +938,9 @@ class Tlb:
         self.s2_walk_cache_used = False
         # One access is translated in one context: a walk under the VMID of the registers it uses.
         sources = [(r, m) for r in self.regs_seen for m in self.memories_seen]
-        walked = [full_translate(r, m, access, s2=self._stage2_choices({current_vmid(r)})) for r, m in sources]
-        fresh = [full_translate(r, m, access, s2=self._stage2_choices()) for r, m in sources]
+        memo = {}
+        walked = [full_translate(r, m, access, s2=self._stage2_choices(memo, {current_vmid(r)})) for r, m in sources]
+        fresh = [full_translate(r, m, access, s2=self._stage2_choices(memo)) for r, m in sources]
         # Stage 1 leaf and table entries (below), stage 2 leaf and table entries (_stage2_choices).
         # An entry whose translation gives nothing a TLB holds (it faults under the stage 2 it may
         # combine with now) supplies no outcome.
@@ -917,7 +951,7 @@ class Tlb:
                                      "translations a TLB may hold translate differently: not modelled")})
         held_sources = [(r, e) for e, leaf_usable, _ in usable if leaf_usable
                         for r in entry_registers(e.regs, self.regs_seen)]
-        held = [{o for o in full_translate(r, e.memory, access, s2=self._stage2_choices({e.vmid}, e.born))
+        held = [{o for o in full_translate(r, e.memory, access, s2=self._stage2_choices(memo, {e.vmid}, e.born))
                  if cached_outcome(o, stage=1)} for r, e in held_sources]
         # Stage 1 walk-cache entries (review D22(b)): a walk through an entry's cached table descriptors as they
         # were (IPA and descriptor), from its TTBRs, under the registers now of its ASID and VMID, the levels
@@ -927,7 +961,7 @@ class Tlb:
                            for e, _, tables in usable for cached in tables for r in self.regs_seen
                            if current_asid(r, upper) == e.asid(upper) and current_vmid(r) == e.vmid
                            for m in self.memories_seen]
-        through = [full_translate(r, m, access, s2=self._stage2_choices({current_vmid(r)}), s1_tables=cached)
+        through = [full_translate(r, m, access, s2=self._stage2_choices(memo, {current_vmid(r)}), s1_tables=cached)
                    for r, m, cached in through_sources]
         everything = set().union(*walked, *held, *through)
         unknown = [o for o in everything if isinstance(o, Unknown)]
@@ -937,8 +971,18 @@ class Tlb:
         entries = [(h, r, e.memory) for h, (r, e) in zip(held, held_sources)] + \
             [(w, r, m) for w, f, (r, m) in zip(walked, fresh, sources) if set(w) != set(f)] + \
             [(t, r, m, cached) for t, (r, m, cached) in zip(through, through_sources)]
-        held_copies = [s1_copy(access.va, *e) for e in entries]
-        walk_copies = [s1_copy(access.va, f, r, m) for f, (r, m) in zip(fresh, sources)]
+        leaves = {}
+
+        # J1.1.4.75 AArch64.S1Walk: a leaf, walked once for this access (the same registers and tables recur),
+        # its descriptor reads through the stage 2 walks memo holds
+        def leaf_of(regs, memory, va, s1_tables):
+            key = (regs, id(memory), s1_tables)
+            if key not in leaves:
+                leaves[key] = leaf(regs, memory, va, s1_tables, translate=lambda params, m, ipa, acc, aligned:
+                                   _memo_s2_translate(memo, params, m, id(m), ipa, acc, aligned, None))
+            return leaves[key]
+        held_copies = [s1_copy(access.va, *e, leaf_of=leaf_of) for e in entries]
+        walk_copies = [s1_copy(access.va, f, r, m, leaf_of=leaf_of) for f, (r, m) in zip(fresh, sources)]
         causes = conflict_causes(held_copies + walk_copies, held=any(held_copies))
         ipas = {_ipa(access.va, r, c[1]) for c, r in zip(held_copies + walk_copies,
                                                           [e[1] for e in entries] + [r for r, _ in sources])

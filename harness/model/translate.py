@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 
 from harness import esr, par
 from harness.ops import (
-    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_ACCESSES, GCS_SWITCHES, LOADS,
+    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, DC_ZERO, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_ACCESSES,
+    GCS_SWITCHES, LOADS,
     PAIRS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS, atomic_ordering,
 )
 from harness.model.attributes import (
@@ -57,7 +58,7 @@ ACCESS_KINDS = {
                       ordered=any(atomic_ordering(op))) for op, size in ATOMICS.items()},
     **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op in UNPRIVILEGED_OPS, size=size,
                       pan=op not in GCS_ACCESSES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, gcs=op in GCS_ACCESSES,
-                      exclusive=op in EXCLUSIVE_STORES)
+                      exclusive=op in EXCLUSIVE_STORES, dczero=op in DC_ZERO)
        for op, size in STORES.items() if op not in GCS_SWITCHES},
     # GCSSS1 (J1.3.3 CreateAccDescGCSSS1): a GCS read and write (its compare-and-swap; not an atomic's memory-type
     # rule but a GCS access's, D11.9 R_FFJDX), so a fault's WnR is NoFault's 0 but the dirty state's.
@@ -388,10 +389,29 @@ def s1_translate(regs, memory, access):
         acc = replace(acc, el0=False)
     va = access.va & MASK64
     params = walk_params(regs, bool(va >> 55 & 1))
+    if acc.dczero:
+        # J1.1.3.33 AArch64.MemZero: the block holding the VA, translated as one aligned write; a fault's FAR is
+        # the register's VA (J1.1.3.20 AArch64.DataMemZero: fault.vaddress = regval).
+        size = zva_block_size(regs)
+        acc = replace(acc, size=size)
+        outcomes = _s1_translate(regs, memory, access, acc, params, va & ~(size - 1))
+        return data_mem_zero_far(outcomes, va)
     if acc.fetch:
         pc = branch_addr(params, va)
         return check_pc_alignment(pc, lambda: _s1_translate(regs, memory, access, acc, params, pc))
     return _s1_translate(regs, memory, access, acc, params, va)
+
+
+# J1.1.3.33 AArch64.MemZero: DCZID_EL0.BS
+def zva_block_size(regs):
+    """DC ZVA's block, in bytes: 4 << DCZID_EL0.BS (log2 of the size in words)."""
+    return 4 << (regs.dczid & 0xF)
+
+
+# J1.1.3.20 AArch64.DataMemZero: memaddrdesc.fault.vaddress = regval
+def data_mem_zero_far(outcomes, regval):
+    """DC ZVA's outcomes with each abort's FAR the register's VA, not the aligned block's (both stages)."""
+    return Outcomes({replace(o, far=regval) if isinstance(o, Abort) else o for o in outcomes}, outcomes.rule)
 
 
 # K1.2.13 Crossing a page boundary with different memory types or Shareability attributes, in J1.1.3.112 Mem
