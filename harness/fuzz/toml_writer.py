@@ -14,7 +14,7 @@ from harness.cases import (
 from harness.cases.schema import TCR2_FIELDS
 from harness.cases.translation import KERNEL_PI, KERNEL_S2PI
 from harness.esr import PC_ALIGNMENT
-from harness.ops import ATOMICS, CAS_OPS
+from harness.ops import ATOMICS, CAS_OPS, DC_ZERO
 from harness.geometry import GRANULES
 
 GRANULE_NAMES = {shift: name for name, shift in GRANULES.items()}
@@ -275,7 +275,7 @@ def step_table(step, expect=None):
     out = {"do": step.op, "va": step.va}
     if step.el == 0:        # else the case's own EL, the default
         out["el"] = step.el
-    if step.op in STORES or step.op in ATOMICS:
+    if step.op in STORES and step.op not in DC_ZERO or step.op in ATOMICS:      # DC ZVA takes no value
         out["value"] = step.value
     if step.op in CAS_OPS:
         out["compare"] = step.mask      # CAS's compare value (harness/cases/steps.py)

@@ -606,7 +606,8 @@ SIZE_KEPT = ((1 << 12) - (1 << 2)) & ~DESC_AF.mask | ((1 << 64) - (1 << 50)) & ~
 RESIZED, CHANGED, BOTH = "resized", "changed", "both"
 
 
-# D8.17.2 R_PVTFW, D8.15.1.6 R_QWTKL: what a conflict between two TLBRecords of a lookup is due to
+# J1.1.3.449 TLBIMatch read the other way, two TLBRecords of one lookup: what their conflict is due to (D8.17.2
+# R_PVTFW, D8.15.1.6 R_QWTKL)
 def _conflict_cause(a, b):
     """Why the copies a and b ((what it gives the access, its leaf: a WalkState or S2Leaf sans AF, or None
     where the model cannot tell) each) differ: RESIZED where the leaves differ in level or Contiguous bit and
@@ -877,11 +878,13 @@ class Tlb:
         while one access is judged, and every stage 1 source of the access asks the same."""
         fresh = [(s2_params(r), m) for r in self.regs_seen for m in self.memories_seen]
 
+        # J1.1.4.57 AArch64.S2Translate's questions, each answered once for this access
         def once(key, work):
             if key not in memo:
                 memo[key] = work()
             return memo[key]
 
+        # J1.1.4.57 AArch64.S2Translate, memoised
         def s2(params, memory, key, ipa, acc, aligned, s1_attr):
             return _memo_s2_translate(memo, params, memory, key, ipa, acc, aligned, s1_attr)
 
@@ -893,7 +896,8 @@ class Tlb:
                 self.s2_walk_cache_used = True
             return results
 
-        # translate's answer, and whether a stage 2 table entry gave one a walk of memory does not
+        # J1.1.4.57 AArch64.S2Translate or a stage 2 TLBRecord: translate's answer, and whether a stage 2 table entry
+        # gave one a walk of memory does not
         def choices(ipa, acc, aligned, s1_attr):
             vmids_key = frozenset(vmids)
             held = [(s2_params(e.regs), e.memory) for e in self.entries
