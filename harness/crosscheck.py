@@ -246,8 +246,8 @@ def _step_views(case, records, observations, boot, version, failing, cache):
         elif step.op not in ACCESS_KINDS or obs is None:
             continue        # a self-test of the kernel, not an MMU probe; or a step that never ran
         else:
-            # No walk record: the step record carries the walk's digest instead (the runner checks it
-            # against the declared walk's), or says its walk read no descriptor (walks=0: a VA out of
+            # No walk record: the walk's digest is folded into the end record's instead (the runner
+            # checks it against the declared walks'), or the step record says its walk read no descriptor (walks=0: a VA out of
             # range, a walk disabled by EPDn); a walk record lost is the records' problem (protocol.py).
             walks = records.walks.get(n, {"before": [], "after": []})
             walk_text = tuple(describe_walk(walks["before"], case.regime, step.va, case.stage2))

@@ -7,6 +7,8 @@ or it is garbage (with the reason); any other line (QEMU's own output, say) is
 kept as is.  The records of a case's tables, walks and steps (IN_CASE) name
 no case: they belong to the case begun before them, whose ID the parser adds.  Values are typed by key: decimal (signed for `level`), hex (0x,
 lower case, no leading zeros, as kernel/record.c prints them) or a word.
+The kernel leaves out keys the records before a record give (Compaction);
+parse_output fills them in, so a Record holds every key as if printed.
 """
 import re
 from dataclasses import dataclass, field
@@ -45,10 +47,10 @@ EVENTS = {
     "regs": Keys(("tcr", "mair", "sctlr", "ttbr0", "ttbr1"),
                  optional=("el", "hcr", "vtcr", "vttbr", "tcr2", "pir", "pire0", "mair2", "s2pir")),
     "walk": Keys(("n", "when", "level", "table", "index", "desc"), optional=("stage",)),
-    # An access step's record says how its walk is reported: walk, the digest of the step's walk
-    # (kernel/pgtable.h pgt_walk_digest) where its walk records are left out; walks, the number of
-    # its walk records before it; after, the number of its walk records after it (CaseRecords checks them).
-    "step": Keys(("n", "va", "result"), optional=("walk", "walks", "after"), by="result", variants={
+    # An access step's record says how many walk records came before it (walks) and after it
+    # (after) where its walk is reported in full (CaseRecords checks them); where it is not, its
+    # walk's digest (kernel/pgtable.h pgt_walk_digest) is folded into the end record's walk.
+    "step": Keys(("n", "va", "result"), optional=("walks", "after"), by="result", variants={
         # desc: a descriptor step's slot, after it; value_hi: an LDP of two X registers' second
         "ok": Keys(optional=("value", "value_hi", "desc")),
         "fault": Keys(("esr", "far", "elr"), optional=("el", "hpfar")),
@@ -67,7 +69,7 @@ EVENTS = {
         "bad_blob": Keys(("field",), optional=("index",)),
         "cmdline_too_long": Keys(),
     }),
-    "end": Keys(("case",)),
+    "end": Keys(("case",), optional=("walk",)),
     "exception": Keys(("kind", "vector", "esr", "far", "elr", "spsr"), optional=("case", "el", "hpfar")),
     "exit": Keys(("status",)),
 }
@@ -148,9 +150,56 @@ def _value(key, text):
     return int(text, 16)
 
 
-def parse_record(line):
+class Compaction:
+    """The keys a run's records leave out (docs/protocol.md, "Compact records"), as the records
+    before them give them: fill() puts them back into a record's key=value texts before it is
+    checked, seen() takes in the record once it is.  A record that leaves out a key nothing
+    before it gives is garbage, as one that lacks it is."""
+    REGS = ("tcr", "mair", "sctlr", "ttbr0", "ttbr1")     # those every regs record holds
+
+    def __init__(self):
+        self.regs = {}          # the last regs record's REGS, of the whole boot
+        self.current = None     # the case begun and not yet ended
+        self._case(None)
+
+    def _case(self, case_id):
+        self.current, self.next_n, self.step_va, self.fault = case_id, 0, None, {}
+
+    def fill(self, event, raw):
+        """`raw` ({key: text} of one record) with the keys it leaves out."""
+        given = {}
+        if event == "regs":
+            given = self.regs
+        elif event == "step":
+            given = {"n": str(self.next_n), "va": self.step_va}
+            if raw.get("result") == "fault":
+                va = raw.get("va", self.step_va)
+                given = {**given, **self.fault, "far": va}
+        elif event == "walk":
+            after = raw.get("when") == "after"
+            given = {"n": str(self.next_n - 1 if after else self.next_n), "when": "before"}
+        elif event == "end":
+            given = {"case": self.current}
+        return {**{k: v for k, v in given.items() if v is not None}, **raw}
+
+    def seen(self, record, raw):
+        """Take in `record`, checked, whose texts were `raw` (filled)."""
+        if record.event == "begin":
+            self._case(record.case)
+        elif record.event == "end" and record.case == self.current:
+            self._case(None)
+        elif record.event == "regs":
+            self.regs = {k: raw[k] for k in self.REGS}
+        elif record.event == "step":
+            self.next_n, self.step_va = record.num("n") + 1, raw["va"]
+            if record.word("result") == "fault":
+                self.fault = {"esr": raw["esr"], "elr": raw["elr"]}
+
+
+def parse_record(line, compaction=None):
     """The Record of one line (without its line end) that starts "MMUT ";
-    raises ProtocolError saying what is wrong with it."""
+    raises ProtocolError saying what is wrong with it.  Without `compaction` (the records
+    before it) the line must hold every key its event requires."""
     if not line.startswith(PREFIX):
         raise ProtocolError(f"not a record: it does not start {PREFIX!r}")
     # The kernel prints printable ASCII: anything else is a damaged line (a \r
@@ -174,6 +223,8 @@ def parse_record(line):
         if key in raw:
             raise ProtocolError(f"key {key!r} repeated")
         raw[key] = text
+    if compaction is not None:
+        raw = compaction.fill(event, raw)
 
     keys = EVENTS[event]
     required, optional = set(keys.required), set(keys.optional)
@@ -189,7 +240,10 @@ def parse_record(line):
     unexpected = raw.keys() - required - optional
     if unexpected:
         raise ProtocolError(f"{event} does not take {', '.join(sorted(unexpected))}")
-    return Record(event, {key: _value(key, text) for key, text in raw.items()}, line)
+    record = Record(event, {key: _value(key, text) for key, text in raw.items()}, line)
+    if compaction is not None:
+        compaction.seen(record, raw)
+    return record
 
 
 @dataclass(frozen=True)
@@ -210,6 +264,8 @@ class CaseRecords:
     walks: dict = field(default_factory=dict)
     error: Record = None
     end: bool = False
+    # The end record's walk: the steps' walk digests it folds, of those reported without walk records.
+    walk_digest: int = None
     exception: Record = None
     problems: list = field(default_factory=list)
 
@@ -260,7 +316,7 @@ class Output:
             if record.event == "begin":
                 case.begin, current = True, case_id
             elif record.event == "end":
-                case.end = True
+                case.end, case.walk_digest = True, record.fields.get("walk")
                 if current == case_id:
                     current = None
             elif record.event == "step":
@@ -295,20 +351,17 @@ def parse_output(text):
     """Parse a run's output (from a pty: lines may end in \\r\\n; the last may
     lack a line end and is parsed all the same)."""
     out = Output()
-    current = None      # the case begun and not yet ended
+    compaction = Compaction()
     for line in text.split("\n"):
         line = line.rstrip("\r")
         if line.startswith(PREFIX):
             try:
-                record = parse_record(line)
+                current = compaction.current
+                record = parse_record(line, compaction)
                 if record.event in IN_CASE:
                     if current is None:
                         raise ProtocolError(f"a {record.event} record outside any case's begin..end")
                     record = Record(record.event, {"case": current, **record.fields}, line)
-                elif record.event == "begin":
-                    current = record.case
-                elif record.event == "end" and record.case == current:
-                    current = None
                 out.records.append(record)
             except ProtocolError as e:
                 out.garbage.append(Garbage(line, str(e)))

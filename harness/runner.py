@@ -257,12 +257,16 @@ def _judge(case, records, run, settings, shares_run, boot):
         j.problems.extend(f"step {n}'s record names va={record.num('va'):#x}, not the step's {case.steps[n].va:#x} "
                           "(garbled output): rerun it" for n, record in sorted(records.steps.items())
                           if n < len(case.steps) and record.num("va") != case.steps[n].va)
-        # An access step's record says how its walk is reported (docs/protocol.md): without that, a
-        # walk whose records were all lost would read as one that read nothing.
-        j.problems.extend(f"step {n}'s record says neither its walk's digest (walk=) nor how many walk records "
-                          "it sent (walks=): a damaged record: rerun it" for n, record in sorted(records.steps.items())
-                          if n < len(case.steps) and case.steps[n].op not in MAINT_OPS
-                          and record.word("result") != "error" and not {"walk", "walks"} & record.fields.keys())
+        # An access step's record says how many walk records it sent (walks=), or leaves its walk to
+        # the end record's digest (docs/protocol.md): one without either is a damaged record, and
+        # a walk whose records were all lost would otherwise read as one that read nothing.
+        left_out = walk_digest.digested(case, records)
+        if records.end and records.error is None and bool(left_out) != (records.walk_digest is not None):
+            j.problems.append(
+                f"step {left_out[0]}'s record does not say how many walk records it sent (walks=), and the end "
+                "record carries no walk digest: a damaged record: rerun it" if left_out else
+                "the end record carries a walk digest, but every step's record says how many walk records it "
+                "sent (walks=): a damaged record: rerun it")
         if boot is None:
             # Without the boot record the model cannot judge (it needs the CPU's ID registers): a
             # garbled output, never a pass on the case's expectations alone.
@@ -411,8 +415,8 @@ class Runner:
         A judgement whose `rerun` is set cannot stand for a fresh boot's, and says why:
         the case failed (a departure no known bug explains: _known_bug_stands) and a case
         ran before it in the boot, or the boot printed malformed records, so none of its
-        records is beyond doubt; or its step records carry walk digests (the boot runs
-        without walk records) and a digest is not that of the declared tables, or the case
+        records is beyond doubt; or its end record carries a walk digest (the boot runs
+        without walk records) that is not that of the declared tables, or the case
         failed: its rerun gives the walks in full."""
         batch, length = [], None
         for c in cases:
@@ -451,8 +455,8 @@ class Runner:
                 if output.garbage:
                     j.rerun = "its shared boot printed malformed records"
                 elif departed:
-                    j.rerun = (f"the walk digest of step {departed[0]} is not that of the declared tables: "
-                               "rerun with its walks in full")
+                    j.rerun = (f"the walk digest of its steps {', '.join(map(str, departed))} is not that of the "
+                               "declared tables: rerun with its walks in full")
                 elif _known_bug_stands(j, finished):
                     j = _with_declared_walks(j, records)
                 elif not j.ok:
@@ -474,15 +478,15 @@ def _known_bug_stands(j, finished):
     verdict stands on the same footing as a pass does: the case ran whole (its end record, no
     exception, so the boot went on), every departing step is exactly what a known bug's variant
     of the model predicts over the case's declared tables and registers (the regs record and
-    every walk digest checked against them: a step whose digest differs is rerun before this is
-    asked), and nothing else departs.  A departure no known bug explains, or how a run ended,
+    the case's walk digest checked against them: a case whose digest differs is rerun before
+    this is asked), and nothing else departs.  A departure no known bug explains, or how a run ended,
     is still rerun on a fresh boot."""
     return finished and j.status == "known_bug" and not j.explained
 
 
 def _with_declared_walks(j, records):
     """`j` with the walk of each step a known bug explains, as the report shows a failing step's:
-    the declared tables' walk, which the step's digest showed the kernel read (a rerun would
+    the declared tables' walk, which the case's walk digest showed the kernel read (a rerun would
     have printed the same descriptors)."""
     walks = declared.step_walks(j.case, records.regs.num("ttbr0") & ~0xFFFF)
     case = j.case

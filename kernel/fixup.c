@@ -18,9 +18,7 @@ bool is_fixup(u32 op)
 
 static void report_not_fixed(unsigned n, u64 va, const char *error)
 {
-	record_begin("step");
-	record_dec("n", n);
-	record_hex("va", va);
+	record_step(n, va);
 	record_str("result", "error");
 	record_str("error", error);
 	record_end();

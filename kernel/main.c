@@ -109,15 +109,31 @@ static void report_extended_regs(const struct regime *r, const struct blob_stage
 		record_hex("s2pir", s2->s2pir);
 }
 
+/*
+ * The five registers every regs record holds, as the boot's last regs record
+ * gave them: a record leaves out those that have not changed (docs/protocol.md).
+ */
+enum { REG_TCR, REG_MAIR, REG_SCTLR, REG_TTBR0, REG_TTBR1, NREGS };
+static u64 last_regs[NREGS];
+static bool regs_reported;
+
+static void report_reg(unsigned i, const char *key, u64 value)
+{
+	if (!regs_reported || value != last_regs[i])
+		record_hex(key, value);
+	last_regs[i] = value;
+}
+
 /* The registers as the steps see them (for a kernel_high case, the case's TTBR0 side as run_in_alias sets it). */
 static void report_regs(const struct mmut_case *c, u64 ttbr0, u64 ttbr1, const struct pgtable *s2)
 {
 	record_begin("regs");
-	record_hex("tcr", tcr_from_regime(&c->regime));
-	record_hex("mair", c->regime.mair);
-	record_hex("sctlr", sctlr_from_regime(&c->regime));
-	record_hex("ttbr0", ttbr0);
-	record_hex("ttbr1", c->regime.el2 ? 0 : ttbr1);     /* the EL2 regime has no TTBR1 */
+	report_reg(REG_TCR, "tcr", tcr_from_regime(&c->regime));
+	report_reg(REG_MAIR, "mair", c->regime.mair);
+	report_reg(REG_SCTLR, "sctlr", sctlr_from_regime(&c->regime));
+	report_reg(REG_TTBR0, "ttbr0", ttbr0);
+	report_reg(REG_TTBR1, "ttbr1", c->regime.el2 ? 0 : ttbr1);     /* the EL2 regime has no TTBR1 */
+	regs_reported = true;
 	report_extended_regs(&c->regime, c->stage2);
 	if (c->regime.el2 || c->regime.el20) {
 		/* The registers above are EL2's (for EL2&0, E2H = 1: TTBR1_EL2 too, in the EL1 layouts). */
@@ -157,9 +173,7 @@ static int run_case(const struct mmut_case *c)
 	int status;
 
 	current_case_id = c->id;
-	record_begin("begin");
-	record_str("case", c->id);
-	record_end();
+	record_case_begin(c->id);
 	const char *refused = refusal(c);
 
 	if (refused) {
@@ -221,9 +235,7 @@ static int run_case(const struct mmut_case *c)
 		if (c->stage2)
 			hvc_call(HVC_STAGE2_OFF, 0, 0, 0, 0);
 	}
-	record_begin("end");
-	record_str("case", c->id);
-	record_end();
+	record_case_end();
 	current_case_id = 0;
 	return status;
 }

@@ -119,9 +119,7 @@ void run_maint(unsigned n, const struct step *s, const struct regime *r,
 	/* From the TTBR1 alias the tables' physical addresses are not mapped: the harness refuses such cases. */
 	bool done = !r->kernel_high && !no_stage2 && maint(s, spaces, tt1, s2, &desc, &err);
 
-	record_begin("step");
-	record_dec("n", n);
-	record_hex("va", s->va);
+	record_step(n, s->va);
 	if (done) {
 		record_str("result", "ok");
 		if (has_desc)

@@ -256,12 +256,10 @@ unsigned first_change(const struct mmut_case *c)
  * The descriptors the kernel's software walk of a step's VA reads, one
  * record each (the case is the one begun).
  */
-static void report_walk_reads(unsigned n, const char *when, const struct walk *w, unsigned stage)
+static void report_walk_reads(unsigned n, bool after, const struct walk *w, unsigned stage)
 {
 	for (unsigned i = 0; i < w->nreads; i++) {
-		record_begin("walk");
-		record_dec("n", n);
-		record_str("when", when);
+		record_walk(n, after);
 		if (stage == 2)
 			record_dec("stage", 2);
 		record_sdec("level", w->reads[i].level);
@@ -335,12 +333,12 @@ static u64 walk_digest(const struct step_walk *sw)
 	return digest;
 }
 
-static void report_walk(unsigned n, const char *when, const struct step_walk *sw)
+static void report_walk(unsigned n, bool after, const struct step_walk *sw)
 {
 	if (sw->walked)
-		report_walk_reads(n, when, &sw->s1, 1);
+		report_walk_reads(n, after, &sw->s1, 1);
 	if (sw->has_s2)
-		report_walk_reads(n, when, &sw->s2, 2);
+		report_walk_reads(n, after, &sw->s2, 2);
 }
 
 /*
@@ -376,7 +374,7 @@ static void run_step(const struct step_run *c, unsigned n)
 
 	walk_step(c, n, &before_walk);
 	if (full)
-		report_walk(n, "before", &before_walk);
+		report_walk(n, false, &before_walk);
 
 	const struct access_kind *access = access_kind(s->op);
 	struct reg_pair loaded = { 0, 0 };
@@ -414,30 +412,22 @@ static void run_step(const struct step_run *c, unsigned n)
 	if (after)
 		walk_step(c, n, &after_walk);
 
-	/* The step record says how its walks are reported, so that a lost walk record is seen lost:
-	 * the digest, or the number of walk records before it (and after it). */
-	record_begin("step");
-	record_dec("n", n);
-	record_hex("va", s->va);
+	/* The step record says how many walk records came before it (and after it), so that a lost
+	 * one is seen lost; without them, its walk's digest goes into the case's (the end record's). */
+	record_step(n, s->va);
 	if (full)
 		record_dec("walks", walk_reads(&before_walk));
 	else
-		record_hex("walk", walk_digest(&before_walk));
+		record_walk_digest(walk_digest(&before_walk));
 	if (after)
 		record_dec("after", walk_reads(&after_walk));
 	if (el2_fault.x0) {
 		/* Taken to EL2: its syndrome, fault address and faulting IPA register, raw. */
-		record_str("result", "fault");
+		record_fault(el2_fault.x1, el2_fault.x2, el2_fault.x4);
 		record_dec("el", 2);
-		record_hex("esr", el2_fault.x1);
-		record_hex("far", el2_fault.x2);
 		record_hex("hpfar", el2_fault.x3);
-		record_hex("elr", el2_fault.x4);
 	} else if (probe.fault.taken) {
-		record_str("result", "fault");
-		record_hex("esr", probe.fault.esr);
-		record_hex("far", probe.fault.far);
-		record_hex("elr", probe.fault.elr);
+		record_fault(probe.fault.esr, probe.fault.far, probe.fault.elr);
 	} else if (is_at(s->op)) {
 		record_str("result", "par");
 		record_hex("par", loaded.first);
@@ -450,7 +440,7 @@ static void run_step(const struct step_run *c, unsigned n)
 	}
 	record_end();
 	if (after)
-		report_walk(n, "after", &after_walk);
+		report_walk(n, true, &after_walk);
 }
 
 void run_steps(const void *arg)

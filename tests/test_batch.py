@@ -41,7 +41,7 @@ def run_parallel(cases, work, qemu, cpu, *options, jobs=2):
     tmp.mkdir()
     argv, env = suite_command(work, "-q", "-n", str(jobs), f"--basetemp={basetemp}", *options,
                               cases=cases, qemu=qemu, cpu=cpu)
-    run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300,
+    run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900,
                          env={**env, "TMPDIR": str(tmp), "PYTHONDONTWRITEBYTECODE": "1"})
     assert run.returncode in (0, 1), run.stdout + run.stderr      # 1: a case failed, as crash_unexpected does
     assert qemu_processes(work) == []
