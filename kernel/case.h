@@ -402,7 +402,7 @@ struct raw {
 #define OP_GCSSS1           128
 /* DC ZVA of the block holding va (DCZID_EL0.BS), at EL1 or EL2 (SCTLR_EL1.DZE is 0: EL0's would trap). */
 #define OP_DC_ZVA           129
-/* Cache maintenance by VA (C5.3.21, C5.3.25, C5.3.37, C5.3.41) of va, at EL1 or EL2 (SCTLR_EL1.UCI is 0). */
+/* Cache maintenance by VA (C5.3.21, C5.3.25, C5.3.37, C5.3.41) of va, at EL1, EL2 or (but DC IVAC) EL0: SCTLR_ELx.UCI is 1. */
 #define OP_DC_CIVAC         130
 #define OP_DC_CVAC          131
 #define OP_DC_IVAC          132

@@ -95,10 +95,10 @@ static const struct access_kind {
 	[OP_STXP64] = { probe_stxp64, el0_stxp64, LOADS_VALUE },
 	[OP_STLXP64] = { probe_stlxp64, el0_stlxp64, LOADS_VALUE },
 	[OP_DC_ZVA] = { probe_dc_zva, NULL, STORES },
-	[OP_DC_CIVAC] = { probe_dc_civac, NULL, STORES },
-	[OP_DC_CVAC] = { probe_dc_cvac, NULL, STORES },
-	[OP_DC_IVAC] = { probe_dc_ivac, NULL, STORES },
-	[OP_IC_IVAU] = { probe_ic_ivau, NULL, STORES },
+	[OP_DC_CIVAC] = { probe_dc_civac, el0_dc_civac, STORES },
+	[OP_DC_CVAC] = { probe_dc_cvac, el0_dc_cvac, STORES },
+	[OP_DC_IVAC] = { probe_dc_ivac, NULL, STORES },       /* UNDEFINED at EL0 (C5.3.37) */
+	[OP_IC_IVAU] = { probe_ic_ivau, el0_ic_ivau, STORES },
 };
 
 /* GCSCR_EL1 without PCRSEL while a GCSPUSHM, GCSPOPM or GCSSS1 step runs at EL1, else 0: what the vectors write

@@ -70,6 +70,7 @@ SCTLR_I = Field(12, 1)
 SCTLR_WXN = Field(19, 1)
 SCTLR_SPAN = Field(23, 1)
 SCTLR_EPAN = Field(57, 1)
+SCTLR_UCI = Field(26, 1)                # EL0 may execute DC CVAC/CIVAC/IVAC, IC IVAU (the kernel sets it)
 
 # SCTLR_EL2 with HCR_EL2.E2H = 0: M, A, C, I and WXN where SCTLR_EL1 has them; its RES1
 # bits are [29:28], [23:22], 18, 16, 11, [5:4] (no SPAN, EPAN: the regime has no EL0).
