@@ -121,7 +121,8 @@ def test_a_lost_walk_record_fails_the_case(suite, tmp_path, real_qemu):
     walk records they sent, so the case FAILs as a damaged run (audit finding 7)."""
     status = tmp_path / "status"
     fake = _fake(tmp_path, real_qemu, f'{{ "{real_qemu}" "$@"; echo $? > "{status}"; }} | '
-                                      "grep --line-buffered -v ' walk n=[0-9]* when=before level=3 '; "
+                                      # protocol 5 leaves out a before-walk record's when= and its n= where it is its step's
+                                      "grep --line-buffered -E -v ' walk (n=[0-9]+ )?level=3 '; "
                                       f'exit $(cat "{status}")')
     run = suite("--isolated", select=nodes("l3_reserved_type", cases=CASES, family="translation"), cases=CASES,
                 qemu=str(fake))
