@@ -169,12 +169,17 @@ FAULT_CLASSES = (*_LEVELLED, *_UNLEVELLED)
 # Not a fault status but an exception class of its own (EC 0x22): a branch to a
 # misaligned PC faults before the target is fetched (AArch64.CheckPCAlignment).
 PC_ALIGNMENT = "pc_alignment"
-# Nor this (EC 0x2D, FEAT_GCS): GCSPOPM's check of the doubleword it pops, GCSSS1's of the cap entry it swaps
-# (J1.1.3.56 GCSDataCheckException): ISS IT (bits [4:0]) 0b00001 for GCSPOPM, 0b00100 for GCSSS1, Rn (bits
-# [9:5]) their Xt, the rest 0; FAR_ELx UNKNOWN.
+# Nor this (EC 0x2D, FEAT_GCS): the GCS Data Check exception of GCSPOPM (the doubleword it pops), GCSSS1 (the cap
+# entry it swaps), GCSSS2 (the In-progress cap entry it loads), GCSPOPCX and GCSPOPX (the exception return record
+# they load) (J1.1.3.56 GCSDataCheckException): ISS.IT the instruction, ISS.Rn its Xt (GCSPOPX's Rt field, 0b11111:
+# ThisInstr()<4:0>), UNKNOWN for GCSSS2 and GCSPOPCX, ISS[24:10] 0; FAR_ELx UNKNOWN.
 GCS_DATA_CHECK = "gcs_data_check"
-GCS_IT_POPM, GCS_IT_SS1 = 0b00001, 0b00100
-GCS_IT = {"gcspopm": GCS_IT_POPM, "gcsss1": GCS_IT_SS1}
+ESR_ISS_GCS_IT = Field(0, 5)    # the GCS instruction whose check failed
+ESR_ISS_GCS_RN = Field(5, 5)
+GCS_IT_POPM, GCS_IT_SS1, GCS_IT_SS2, GCS_IT_POPCX, GCS_IT_POPX = 0b00001, 0b00100, 0b00101, 0b01000, 0b01001
+GCS_IT = {"gcspopm": GCS_IT_POPM, "gcsss1": GCS_IT_SS1, "gcsss2": GCS_IT_SS2, "gcspopcx": GCS_IT_POPCX,
+          "gcspopx": GCS_IT_POPX}
+GCS_RN_UNKNOWN = ("gcsss2", "gcspopcx")
 # Nor this (EC 0x18): a trapped MSR, MRS or System instruction, e.g. DC ZVA at EL0 with SCTLR_EL1.DZE = 0 (C5.3.38,
 # AArch64.SystemAccessTrap).  Its ISS (D24.2.45 "ISS encoding for an exception from MSR, MRS, or System instruction
 # execution in AArch64 state") names the instruction: Op0, Op2, Op1, CRn, Rt, CRm and Direction (1: a read, MRS);

@@ -164,8 +164,8 @@ def _check_abort(step, obs, problems):
         problems.append(f"expected EC {want_ec:#04x} ({want_ec.text}); got EC {s.ec:#04x} ({esr.describe(s)})")
         return
     if want_ec == esr.EC.GCS:
-        # What identifies it is the instruction type, ISS.IT (J1.1.3.56): GCSPOPM's or GCSSS1's.
-        if s.iss & 0x1F != esr.GCS_IT[step.op]:
+        # What identifies it is the instruction type, ISS.IT (J1.1.3.56).
+        if esr.ESR_ISS_GCS_IT.get(s.iss) != esr.GCS_IT[step.op]:
             problems.append(f"expected ISS.IT {esr.GCS_IT[step.op]:#07b} ({step.op.upper()}); got ISS {s.iss:#x}")
         return
     if want_ec == esr.EC.SYS64:

@@ -101,13 +101,13 @@ static bool stage2_ok(const u8 *base, const struct blob_stage2 *s, u32 regime_fl
 }
 
 /* What el0.S can run at EL0 (steps.c): loads, stores, pairs, acquire/release, exclusives, atomics, GCSSTR,
- * GCSPUSHM, GCSPOPM, GCSSS1, DC CIVAC, DC CVAC, IC IVAU, DC ZVA, fetches, the hang self-test. */
+ * GCSPUSHM, GCSPOPM, GCSSS1, GCSSS2, DC CIVAC, DC CVAC, IC IVAU, DC ZVA, fetches, the hang self-test. */
 static bool el0_op(u32 op)
 {
 	return op <= OP_STORE64 || (op >= OP_LDP32 && op <= OP_STLR64) ||     /* OP_LOAD8 is 0 */
 	       (op >= OP_LDXR64 && op <= OP_CAS64) || op == OP_GCSSTR || (op >= OP_LDAPR64 && op <= OP_GCSSS1) ||
-	       op == OP_DC_CIVAC || op == OP_DC_CVAC || op == OP_IC_IVAU || op == OP_DC_ZVA || op == OP_FETCH ||
-	       op == OP_SELFTEST_HANG;
+	       op == OP_DC_CIVAC || op == OP_DC_CVAC || op == OP_IC_IVAU || op == OP_GCSSS2 || op == OP_DC_ZVA ||
+	       op == OP_FETCH || op == OP_SELFTEST_HANG;
 }
 
 /* The ops only EL2 has (UNDEFINED at EL1): in a case whose steps run at EL2 only. */

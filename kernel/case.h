@@ -409,7 +409,18 @@ struct raw {
 #define OP_DC_CVAC          131
 #define OP_DC_IVAC          132
 #define OP_IC_IVAU          133
-#define OP_COUNT            134
+/*
+ * FEAT_GCS's GCSSS2 (reporting Xt, the outgoing stack's Valid cap entry address), GCSPUSHX of an exception
+ * return record (ELR_EL1 value, SPSR_EL1 GCS_EX_SPSR, LR ~value), GCSPOPX and GCSPOPCX (comparing the record
+ * with ELR_EL1 value, SPSR_EL1 GCS_EX_SPSR, LR ~value), with the Guarded Control Stack enabled as for
+ * OP_GCSPUSHM: GCSPR_ELx is va + 8 for GCSPUSHX (va is the record's top doubleword, LR's, as GCSPUSHM's),
+ * va for the others.  The exception return records are EL1's only (UNDEFINED at EL0).
+ */
+#define OP_GCSSS2           134
+#define OP_GCSPUSHX         135
+#define OP_GCSPOPX          136
+#define OP_GCSPOPCX         137
+#define OP_COUNT            138
 
 struct step {
 	u64 va, value;

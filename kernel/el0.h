@@ -20,6 +20,7 @@ void el0_gcsstr(void);
 void el0_gcspushm(void);
 void el0_gcspopm(void);
 void el0_gcsss1(void);
+void el0_gcsss2(void);
 void el0_dc_civac(void), el0_dc_cvac(void), el0_ic_ivau(void), el0_dc_zva(void);
 void el0_fetch(void), selftest_hang_el0(void);
 

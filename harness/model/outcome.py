@@ -85,6 +85,7 @@ class Abort:
     gcs: bool = False       # the abort of a GCS data access (ISS2.GCS: AccessType_GCS, J1.1.3.1 AArch64.FaultSyndrome)
     pa_bits: int = 52       # a stage 2 fault: the implemented PA size (AArch64.PAMax), which bounds HPFAR_EL2.FIPA
     iss: int = 0            # an exception that is no abort (fsc None): its ISS (a GCS exception's; PC alignment: 0)
+    iss_unknown: int = 0    # the bits of iss the architecture leaves UNKNOWN (GCSSS2's and GCSPOPCX's ISS.Rn)
     # A stage 1 fault on a later piece of an access that crosses pages: ((IPA, size) spans of the pieces
     # before it, their stage 1 attributes), which stage 2 translates too (stage2.full_translate).
     before: tuple = field(default=(), compare=False, repr=False)
@@ -115,7 +116,7 @@ class Abort:
         value = self.ec << esr.ESR_EC.shift | esr.ESR_IL.mask
         mask = ALL_BITS
         if self.fsc is None:            # PC alignment: the ISS is RES0; a GCS exception's (J1.1.3.56)
-            return Bits(value | self.iss, mask)
+            return Bits(value | self.iss, mask & ~self.iss_unknown)
         value |= self.fsc << esr.ESR_ISS_FSC.shift | int(self.s1ptw) << esr.ESR_ISS_S1PTW.shift
         if self.ec not in esr.DATA_ABORTS:
             return Bits(value, mask)    # an Instruction Abort: CM, WnR and ISV are RES0

@@ -8,8 +8,7 @@ from dataclasses import dataclass, replace
 from harness import esr, features, par
 from harness.ops import (
     ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, CACHE_MAINT, DC_ZERO, DC_ZVA_RT, EXCLUSIVE_LOADS,
-    EXCLUSIVE_STORES,
-    GCS_ACCESSES, GCS_SWITCHES, LOADS,
+    EXCLUSIVE_STORES, GCS_ACCESSES, GCS_EX_POPS, GCS_SWITCHES, LOADS,
     PAIRS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS, atomic_ordering,
 )
 from harness.model.attributes import (
@@ -60,7 +59,11 @@ ACCESS_KINDS = {
     **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op in UNPRIVILEGED_OPS, size=size,
                       pan=op not in GCS_ACCESSES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, gcs=op in GCS_ACCESSES,
                       exclusive=op in EXCLUSIVE_STORES, dczero=op in DC_ZERO)
-       for op, size in STORES.items() if op not in GCS_SWITCHES and op not in CACHE_MAINT},
+       for op, size in STORES.items() if op not in GCS_SWITCHES and op not in CACHE_MAINT and op not in GCS_EX_POPS},
+    # GCSPOPX and GCSPOPCX (J1.1.3.63, J1.1.3.53 CheckGCSExRecord: CreateAccDescGCS(MemOp_LOAD)): GCS reads of the
+    # record's doublewords, the first at the step's VA (harness/ops.py lists them with the stores: no register back).
+    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=False, size=size, pan=False, gcs=True)
+       for op, size in GCS_EX_POPS.items()},
     # DC CIVAC, CVAC, IVAC and IC IVAU (J1.3.3.281 CreateAccDescDC, J1.3.3.291 CreateAccDescIC: NewAccDesc's, neither
     # a read nor a write, no pan), translated aligned with no size (J1.1.3.32 AArch64.DC, J1.1.3.81 AArch64.IC:
     # aligned = TRUE; DC IVAC's VA aligned down to DataCacheWatchpointSize(), a line in the same page, so the model
