@@ -13,7 +13,8 @@ from harness import esr, par
 from harness.model.outcome import (
     ALL_BITS, EC_DATA_ABORT_LOW, EC_GCS, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, EC_SYSTEM_TRAP, Abort, Completes, Done, Par, Unknown, abort_class,
 )
-from harness.ops import ALL_AT_OPS, EXCLUSIVE_STORES, FETCH_MAGIC, RETURNS, at_aborts, describe_syndrome
+from harness.model.gcs import gcspr_after
+from harness.ops import ALL_AT_OPS, EXCLUSIVE_STORES, FETCH_MAGIC, GCS_ENABLED_OPS, RETURNS, at_aborts, describe_syndrome
 from harness.verdict import desc_text, expected_text, hpfar_valid
 
 
@@ -206,6 +207,20 @@ def _register(name, fields, got, bits, decoded=None):
             + esr.differing_fields(fields, got, bits.value, bits.mask))
 
 
+def _gcspr(step, obs, completed):
+    """Why GCSPR_ELx after a step of the Guarded Control Stack (obs.gcspr) is not what the instruction leaves
+    (harness/model/gcs.py: moved where it completed, unchanged where it took an exception), or None."""
+    if step.op not in GCS_ENABLED_OPS:
+        return None
+    if obs.gcspr is None:
+        return "got a record without gcspr="
+    want = gcspr_after(step.op, step.va, step.value, completed)
+    if obs.gcspr != want:
+        return (f"got GCSPR_ELx {obs.gcspr:#x} after the step, where the model has {want:#x} "
+                f"({'moved by the instruction' if completed else 'unchanged: it took an exception'})")
+    return None
+
+
 def _mismatch(step, outcome, obs):
     """Why obs (the step's Observation) is not outcome, or None: every register the step
     reports, whole (the bits the architecture leaves UNKNOWN or IMPLEMENTATION DEFINED
@@ -229,7 +244,7 @@ def _mismatch(step, outcome, obs):
             got = obs.value & ((1 << (8 * RETURNS[step.op])) - 1)
             if got != outcome.value:
                 return f"got value {got:#x}"
-        return None
+        return _gcspr(step, obs, completed=True)
     if isinstance(outcome, Abort):
         if obs.result != "fault":
             return f"got result={obs.result}"
@@ -239,7 +254,7 @@ def _mismatch(step, outcome, obs):
         return (_register(f"ESR_{el}", esr.ESR_FIELDS, obs.esr.raw, outcome.esr(), esr.describe(obs.esr))
                 or _register(f"FAR_{el}", (), obs.far, outcome.far_register())
                 or outcome.stage == 2 and _register("HPFAR_EL2", esr.HPFAR_FIELDS, obs.hpfar, outcome.hpfar())
-                or None)
+                or _gcspr(step, obs, completed=False))
     if obs.result != "par":
         return f"got result={obs.result}"
     fields = par.PAR_FAULT_NAMES if par.PAR_F.get(outcome.value) else par.PAR_OK_NAMES

@@ -108,6 +108,8 @@ static const struct access_kind {
 /* GCSCR_EL1 without PCRSEL while a step of the Guarded Control Stack (is_gcs_enabled_op) runs at EL1, else 0: what the vectors write
  * before the handler's first BL (vectors.S). */
 u64 gcs_step_gcscr;
+/* GCSPR_ELx of the step's EL after a step of the Guarded Control Stack (is_gcs_enabled_op): its step record's gcspr. */
+static u64 gcs_step_gcspr;
 
 static bool is_gcs_enabled_op(u32 op)
 {
@@ -135,6 +137,7 @@ static struct reg_pair run_gcs_enabled(const struct access_kind *k, const struct
 		r.first = el0_run(el0_code_va(k->el0, c->el0_code), s->va, s->value, 0, &r.second);
 		write_sysreg(gcscre0, GCSCRE0_EL1);
 		isb();
+		gcs_step_gcspr = read_sysreg(GCSPR_EL0);
 		return r;
 	}
 	data_probe *probe = (data_probe *)((uintptr_t)k->probe + c->code_offset);
@@ -144,6 +147,7 @@ static struct reg_pair run_gcs_enabled(const struct access_kind *k, const struct
 	isb();
 	r = probe(s->va, s->value, gcs_step_gcscr | GCSCR_PCRSEL);
 	gcs_step_gcscr = 0;
+	gcs_step_gcspr = read_sysreg(GCSPR_EL1);
 	return r;
 }
 
@@ -443,6 +447,8 @@ static void run_step(const struct step_run *c, unsigned n)
 		if (access && access->result == LOADS_PAIR64)
 			record_hex("value_hi", loaded.second);
 	}
+	if (is_gcs_enabled_op(s->op))
+		record_hex("gcspr", gcs_step_gcspr);
 	record_end();
 	if (after)
 		report_walk(n, true, &after_walk);

@@ -17,7 +17,10 @@ from harness.cases.schema import Expect, Step
 from harness.cases import load_file
 from harness.model import Access
 from harness.model.outcome import Outcomes
+from harness.model.gcs import gcspr_after
 from harness.model.translate import ACCESS_KINDS
+from harness.observation import Observation
+from harness.oracle import observation_allowed
 from harness.ops import GCS_EX_SPSR
 from harness.predict import _gcs_pop, _gcs_pop_record, _gcs_push_record, _gcs_ss2, _gcs_switch, predict_case
 from suite_run import ROOT
@@ -304,3 +307,31 @@ def test_the_exception_return_records_are_gcs_accesses_of_el1_alone():
     words = chain(VA, leaf(3), 3)
     fault = one(translate(pie_regs(pir=0b0101 << 12), memory(words), "gcspopcx", ALIGNED, value=8))
     assert fault.fault == ("permission", 3) and fault.wnr is False and fault.gcs
+
+
+# GCSPR_ELx after a step (J1.1.3.74 SetCurrentGCSPointer, each instruction's last act): the step record's gcspr.
+@pytest.mark.parametrize("op, va, value, moved", [
+    ("gcspushm", 0x8000_0108, 0, 0x8000_0108),      # from va + 8, one doubleword down
+    ("gcspushx", 0x8000_0118, 0, 0x8000_0100),      # from va + 8, one record (32 bytes) down
+    ("gcspopm", 0x8000_0108, 0, 0x8000_0110),
+    ("gcsss1", 0x8000_0FF8, 0x8000_0400, 0x8000_0FF8),  # from value to Xt<63:3>:000
+    ("gcsss2", 0x8000_0FF8, 0, 0x8000_1000),
+    ("gcspopx", 0x8000_0100, 0, 0x8000_0120),
+    ("gcspopcx", 0x8000_0100, 0x1234, 0x8000_0120),
+])
+def test_gcspr_after_a_step_moves_where_it_completes_and_stays_where_it_faults(op, va, value, moved):
+    before = value if op == "gcsss1" else va + 8 if op in ("gcspushm", "gcspushx") else va
+    assert gcspr_after(op, va, value, completed=True) == moved
+    assert gcspr_after(op, va, value, completed=False) == before
+
+
+def test_the_oracle_judges_gcspr_and_asks_for_it():
+    step = Step("gcspopm", 0x8000_0108, 0, Expect("ok"))
+    done = Completes(pa=0x4000_0108, attr=0xFF, sh="inner", spans=((0x4000_0108, 8),), value=4)
+    assert observation_allowed(step, Outcomes({done}), Observation("ok", value=4, gcspr=0x8000_0110)) == []
+    (wrong,) = observation_allowed(step, Outcomes({done}), Observation("ok", value=4, gcspr=0x8000_0108))
+    assert "GCSPR_ELx 0x80000108" in wrong and "0x80000110" in wrong
+    (missing,) = observation_allowed(step, Outcomes({done}), Observation("ok", value=4))
+    assert "without gcspr=" in missing
+    load = Step("load64", 0x8000_0108, 0, Expect("ok"))
+    assert observation_allowed(load, Outcomes({done}), Observation("ok", value=4)) == []
