@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness import case_paths, features, options, predictions
+from harness.case_cache import CaseFileCache
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
 from harness.implementation import QEMU, BugMark, Implementation, applicable_mark, load_bugs, mark_reason
@@ -242,7 +243,7 @@ class _CaseFiles:
 class CaseFile(pytest.File):
     def collect(self):
         try:
-            cases = load_file(self.path)
+            cases = _loaded_cases(self.config).load(self.path)
         except CaseError as e:
             raise CaseFileError(str(e)) from None
         impl = _implementation(self.config)
@@ -265,6 +266,16 @@ class CaseFile(pytest.File):
 
 class CaseFileError(Exception):
     pass
+
+
+LOADED = pytest.StashKey()
+
+
+def _loaded_cases(config):
+    """The case_cache.CaseFileCache of the build directory: the case files' cases as loaded before."""
+    if LOADED not in config.stash:
+        config.stash[LOADED] = CaseFileCache(Path(config.getoption("--build")) / "collection")
+    return config.stash[LOADED]
 
 
 class CaseFailed(Exception):
