@@ -318,7 +318,6 @@ class CaseItem(pytest.Item):
     def __init__(self, *, case, **kwargs):
         super().__init__(**kwargs)
         self.case = case
-        self.judgement = None
         # Every report of the item says whose it is, with the case's file: the results take in an
         # error that left no entry (_Collector), whatever the node ID looks like.
         self.user_properties.append(("mmut-case", json.dumps([case.id, str(case.path)])))
@@ -355,7 +354,6 @@ class CaseItem(pytest.Item):
             # Lazily: the runner takes only as many as one boot runs.
             following = (group[k].case for k in range(position + 1, len(group)) if not group[k].missing_features())
             j = runner.run_shared(self.case, following)
-        self.judgement = j
         raw = None
         if j.raw_output_matters:
             raw = Path(self.config.getoption("--results")) / "raw" / f"{self.case.id}.log"
