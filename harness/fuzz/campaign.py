@@ -377,6 +377,9 @@ def _outcome_value(step, o):
         return "ok"
     if isinstance(o, Abort) and o.ec == EC_GCS:
         return {"fault": esr.GCS_DATA_CHECK}    # GCSPOPM's: no fault status, FAR UNKNOWN (J1.1.3.56)
+    if isinstance(o, Abort) and o.fsc is None:
+        # A PC alignment fault (EC 0x22): no fault status, FAR the misaligned PC (AArch64.CheckPCAlignment).
+        return {"fault": esr.PC_ALIGNMENT, **({} if o.far == step.va else {"far": o.far})}
     if isinstance(o, Abort):
         fault, level = esr.decode_fsc(o.fsc)
         out = {"fault": fault}
