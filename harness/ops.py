@@ -13,8 +13,10 @@ from harness.kdefs import kernel_header, read_defines
 EXCLUSIVE_PAIRS = {"ldxp32": 4, "ldxp64": 8, "ldaxp64": 8}
 EXCLUSIVE_LOADS = ("ldxr64", "ldaxr64", *EXCLUSIVE_PAIRS)
 # DC ZVA (C5.3.38): a write of zeros to the naturally aligned block holding the VA, of DCZID_EL0.BS's size (so
-# no size of its own here: model.translate.zva_block_size), at EL1 or EL2 (SCTLR_EL1.DZE = 0: EL0's traps); no value.
+# no size of its own here: model.translate.zva_block_size), at EL1, EL2 and EL0 (where the case's regime.dze leaves
+# SCTLR_EL1.DZE 0, EL0's traps: EC 0x18, harness.esr.SYSTEM_TRAP); no value.
 DC_ZERO = {"dc_zva": 0}
+DC_ZVA_RT = 0       # the register the kernel's DC ZVA names (kernel/probe.S, el0.S: DC ZVA, x0): a trap's ISS.Rt
 # Cache maintenance by VA (DC CIVAC, DC CVAC, DC IVAC: C5.3.21, C5.3.25, C5.3.37; IC IVAU: C5.3.41), each by its
 # CacheOp (J1.1.3 AArch64.DC, AArch64.IC): translated (AccessType_DC, AccessType_IC: neither a read nor a write,
 # harness/model/permissions.cache_maintenance_permissions), nothing read or written, at EL1 or EL2, and but DC IVAC
@@ -116,9 +118,9 @@ ACQUIRE_RELEASE = ("ldar64", "stlr64", "ldaxr64", "ldaxp64", "stlxr64", "stlxp64
 # at_s1e1a: FEAT_ATS1A's AT S1E1A, stage 1 without permission checks (ATAccess_Any).
 AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp", "at_s1e1a")
 # What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.
-# Not DC ZVA (SCTLR_EL1.DZE = 0 traps it) nor DC IVAC (UNDEFINED at EL0: C5.3.37).
+# Not DC IVAC (UNDEFINED at EL0: C5.3.37); DC ZVA traps unless the case's regime.dze sets SCTLR_EL1.DZE.
 # Nor GCSPUSHX, GCSPOPX and GCSPOPCX (UNDEFINED at EL0: C5.9.5, C5.9.3, C5.9.1).
-EL0_OPS = (*(op for op in (*LOADS, *STORES) if op not in UNPRIVILEGED_OPS and op not in (*DC_ZERO, "dc_ivac")
+EL0_OPS = (*(op for op in (*LOADS, *STORES) if op not in UNPRIVILEGED_OPS and op != "dc_ivac"
              and op not in GCS_EX_RECORDS), "fetch",
            "selftest_hang")
 # What a fix-up may retry (kernel/blob.c: the ops up to OP_STTR64): the single-register loads and stores.

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from harness import esr, par
 from harness.model.outcome import (
-    ALL_BITS, EC_DATA_ABORT_LOW, EC_GCS, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, Abort, Completes, Done, Par, Unknown, abort_class,
+    ALL_BITS, EC_DATA_ABORT_LOW, EC_GCS, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, EC_SYSTEM_TRAP, Abort, Completes, Done, Par, Unknown, abort_class,
 )
 from harness.model.gcs import gcspr_after
 from harness.ops import ALL_AT_OPS, EXCLUSIVE_STORES, FETCH_MAGIC, GCS_ENABLED_OPS, RETURNS, at_aborts, describe_syndrome
@@ -44,6 +44,8 @@ def describe(outcome, op):
             return f"{EC_PC_ALIGNMENT.text} (EC {EC_PC_ALIGNMENT:#04x}), FAR {outcome.far:#x}"
         if outcome.ec == EC_GCS:
             return f"{EC_GCS.text} (EC {EC_GCS:#04x}): GCS Data Check, ISS {outcome.iss:#x}"
+        if outcome.ec == EC_SYSTEM_TRAP:
+            return f"{EC_SYSTEM_TRAP.text} (EC {EC_SYSTEM_TRAP:#04x}): {esr.describe_system_trap(outcome.iss)}"
         wnr = "" if op == "fetch" or outcome.wnr is None else f", WnR={int(outcome.wnr)}"
         if outcome.syndrome is not None:
             wnr += f", ISV=1 ({describe_syndrome(outcome.syndrome)})"
@@ -105,16 +107,16 @@ def _rejects(step, outcome):
         if e.stage == 2:
             want_ec = EC_INSTRUCTION_ABORT_LOW if op == "fetch" else EC_DATA_ABORT_LOW
         else:
-            want_ec = (EC_PC_ALIGNMENT if e.fault == esr.PC_ALIGNMENT else EC_GCS if e.fault == esr.GCS_DATA_CHECK
-                       else abort_class(op == "fetch", step.el))
+            want_ec = ({esr.PC_ALIGNMENT: EC_PC_ALIGNMENT, esr.GCS_DATA_CHECK: EC_GCS,
+                        esr.SYSTEM_TRAP: EC_SYSTEM_TRAP}.get(e.fault) or abort_class(op == "fetch", step.el))
         if outcome.stage != e.stage:
             return f"a stage {outcome.stage} fault, not stage {e.stage}"
         if outcome.ec != want_ec:
             return f"EC {outcome.ec:#04x}, not {want_ec:#04x}"
         if want_ec == EC_PC_ALIGNMENT:
             return None if outcome.far == e.far else f"FAR {outcome.far:#x}, not {e.far:#x}"
-        if want_ec == EC_GCS:
-            return None     # its ISS is the instruction's alone (J1.1.3.56), judged whole against the observation
+        if want_ec in (EC_GCS, EC_SYSTEM_TRAP):
+            return None     # its ISS is the instruction's alone (J1.1.3.56; D24.2.45), judged whole against the observation
         if not _level_ok(e, outcome.fsc):
             return f"a different fault ({esr.describe_fsc(outcome.fsc, _fault_label(op))})"
         if e.wnr is not None and outcome.wnr is None:

@@ -79,6 +79,8 @@ struct blob_header {
 #define REGIME_NV1          0x800000
 /* HCRX_EL2.FnXS (FEAT_XS, FEAT_HCX) while the steps run: EL1's plain TLBIs act as their nXS forms */
 #define REGIME_FNXS         0x1000000
+/* SCTLR_EL1.DZE (SCTLR_EL2.DZE in the EL2&0 regime): EL0 may execute DC ZVA; 0 traps it (EC 0x18, C5.3.38) */
+#define REGIME_DZE          0x2000000
 
 /*
  * The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds
@@ -400,7 +402,7 @@ struct raw {
  * OP_GCSPUSHM and GCSPR_ELx set to value (the outgoing stack's pointer) first.
  */
 #define OP_GCSSS1           128
-/* DC ZVA of the block holding va (DCZID_EL0.BS), at EL1 or EL2 (SCTLR_EL1.DZE is 0: EL0's would trap). */
+/* DC ZVA of the block holding va (DCZID_EL0.BS), at EL1, EL2 or EL0 (where REGIME_DZE is clear, EL0's traps). */
 #define OP_DC_ZVA           129
 /* Cache maintenance by VA (C5.3.21, C5.3.25, C5.3.37, C5.3.41) of va, at EL1, EL2 or (but DC IVAC) EL0: SCTLR_ELx.UCI is 1. */
 #define OP_DC_CIVAC         130
@@ -452,6 +454,7 @@ struct regime {
 	bool wxn, span, epan, pan, hpd0, hpd1, e0pd0, e0pd1;   /* REGIME_* above (span: SCTLR_EL1.SPAN) */
 	bool nv, nv1;           /* REGIME_NV, REGIME_NV1 */
 	bool fnxs;              /* REGIME_FNXS */
+	bool dze;               /* REGIME_DZE */
 	bool el2;               /* REGIME_EL2: TCR_EL2/SCTLR_EL2/MAIR_EL2/TTBR0_EL2 at EL2 (tg0, t0sz, ips as PS, tbi0 as TBI, hpd0 as HPD) */
 	u64 ttbr1;
 	u64 mair;

@@ -29,6 +29,8 @@
 	access_probe el0_, "svc #0", dc_civac, x0, dc civac, x0
 	access_probe el0_, "svc #0", dc_cvac, x0, dc cvac, x0
 	access_probe el0_, "svc #0", ic_ivau, x0, ic ivau, x0
+	/* DC ZVA (C5.3.38), which SCTLR_EL1.DZE (REGIME_DZE) lets EL0 execute; trapped (EC 0x18) otherwise */
+	access_probe el0_, "svc #0", dc_zva, x0, dc zva, x0
 	/* The target's stub (probe.h) returns here through x30. */
 	access_probe el0_, "svc #0", fetch, x0, blr x0
 	/* Self-test: an EL0 step that never returns. */

@@ -60,7 +60,7 @@ __probes_start:
 	/* EL1's unprivileged forms (no EL0 twin) */
 	access_probe probe_, ret, ldtr64, x0, ldtr x0, [x0]
 	access_probe probe_, ret, sttr64, x0, sttr x1, [x0]
-	/* DC ZVA: a write of zeros to the block (C5.3.38); EL0 has none (SCTLR_EL1.DZE = 0 traps it) */
+	/* DC ZVA: a write of zeros to the block (C5.3.38); EL0's is el0.S's */
 	access_probe probe_, ret, dc_zva, x0, dc zva, x0
 	/* Cache maintenance by VA (C5.3.21, .25, .37, .41): translated, nothing moved (EL0's in el0.S) */
 	access_probe probe_, ret, dc_civac, x0, dc civac, x0

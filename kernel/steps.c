@@ -94,7 +94,7 @@ static const struct access_kind {
 	[OP_STXP32] = { probe_stxp32, el0_stxp32, LOADS_VALUE },
 	[OP_STXP64] = { probe_stxp64, el0_stxp64, LOADS_VALUE },
 	[OP_STLXP64] = { probe_stlxp64, el0_stlxp64, LOADS_VALUE },
-	[OP_DC_ZVA] = { probe_dc_zva, NULL, STORES },
+	[OP_DC_ZVA] = { probe_dc_zva, el0_dc_zva, STORES },
 	[OP_DC_CIVAC] = { probe_dc_civac, el0_dc_civac, STORES },
 	[OP_DC_CVAC] = { probe_dc_cvac, el0_dc_cvac, STORES },
 	[OP_DC_IVAC] = { probe_dc_ivac, NULL, STORES },       /* UNDEFINED at EL0 (C5.3.37) */

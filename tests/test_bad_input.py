@@ -141,6 +141,8 @@ BAD = [
     ("gcs_data_check_of_a_load", 'requires = ["FEAT_GCS"]\n'
      'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "gcs_data_check" } } ]', "steps[0].expect.fault",
      "comes from the check of what GCSPOPM pops"),
+    ("system_trap_of_a_store", 'steps = [ { do = "store64", va = 0x8000_0000, value = 0, expect = { fault = '
+     '"system_trap" } } ]', "steps[0].expect.fault", "comes from DC ZVA at EL0"),
     ("gcsss1_gcspr_unaligned", 'requires = ["FEAT_GCS"]\n'
      'steps = [ { do = "gcsss1", va = 0x8000_0000, value = 0x8000_0404, expect = "ok" } ]', "steps[0].value",
      "a multiple of 8"),

@@ -274,6 +274,13 @@ def read_expect(path, name, where, op, va, spec, names, two_stage=False):
                           "of the cap entry GCSSS1 or GCSSS2 switches to (J1.1.3.67, J1.1.3.68), or of the exception "
                           "return record GCSPOPX or GCSPOPCX loads (J1.1.3.63, J1.1.3.53)")
         return Expect("fault", fault=esr.GCS_DATA_CHECK)
+    if spec.get("fault") == esr.SYSTEM_TRAP:
+        # Its own exception class (EC 0x18), no fault status, FAR_ELx UNKNOWN: the instruction trapped before it ran.
+        f = Fields(path, name, where, spec, {"fault"}, names)
+        if op not in DC_ZERO:
+            raise f.error("fault", "a trapped System instruction (EC 0x18) comes from DC ZVA at EL0 with "
+                          "SCTLR_EL1.DZE = 0 (C5.3.38)")
+        return Expect("fault", fault=esr.SYSTEM_TRAP)
     if "fault" in spec:
         f = Fields(path, name, where, spec, FAULT_KEYS, names)
         fault = f.choice("fault", (*esr.FAULT_CLASSES, esr.PC_ALIGNMENT), required=True)

@@ -27,6 +27,7 @@ class Bits:
 
 EC_PC_ALIGNMENT = esr.EC.PC_ALIGN
 EC_GCS = esr.EC.GCS
+EC_SYSTEM_TRAP = esr.EC.SYS64
 
 
 # J1.1.2.27 AArch64.ExceptionClass (Data/Instruction Abort, same or lower EL)
@@ -99,7 +100,7 @@ class Abort:
     @property
     def fault(self):
         if self.fsc is None:
-            return (esr.GCS_DATA_CHECK if self.ec == EC_GCS else esr.PC_ALIGNMENT), None
+            return {EC_GCS: esr.GCS_DATA_CHECK, EC_SYSTEM_TRAP: esr.SYSTEM_TRAP}.get(self.ec, esr.PC_ALIGNMENT), None
         return esr.decode_fsc(self.fsc)
 
     # J1.1.3.1 AArch64.FaultSyndrome, with ESR_ELx's field descriptions (D24.2.45, D24.2.46).
@@ -136,8 +137,8 @@ class Abort:
     # J1.1.2.28 AArch64.ReportException: FAR_ELx
     def far_register(self):
         """FAR_ELx: the faulting VA (the PC of a PC alignment fault), valid (FnV = 0), whole; UNKNOWN after a
-        GCS exception (J1.1.3.56: except.vaddress UNKNOWN)."""
-        if self.ec == EC_GCS:
+        GCS exception (J1.1.3.56: except.vaddress UNKNOWN) or a trapped System instruction (AArch64.SystemAccessTrap)."""
+        if self.ec in (EC_GCS, EC_SYSTEM_TRAP):
             return Bits(0, 0)
         return Bits(self.far, ALL_BITS)
 
