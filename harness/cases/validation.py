@@ -26,7 +26,7 @@ REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "
                    "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16",
                    "pie": "FEAT_S1PIE", "pir": "FEAT_S1PIE", "pire0": "FEAT_S1PIE", "aie": "FEAT_AIE",
                    "mair2": "FEAT_AIE", "a2": "FEAT_ASID2", "fng0": "FEAT_ASID2", "fng1": "FEAT_ASID2",
-                   "nv": "FEAT_NV", "nv1": "FEAT_NV", "fnxs": "FEAT_XS"}
+                   "nv": "FEAT_NV", "nv1": "FEAT_NV", "fnxs": "FEAT_XS", "cmow": "FEAT_CMOW"}
 OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", "at_s1e1a": "FEAT_ATS1A", "at_s1e2a": "FEAT_ATS1A",
                **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI},
                **{op: "FEAT_XS" for op in NXS_TLBI}, **{op: "FEAT_LSE" for op in ATOMICS},
@@ -188,7 +188,7 @@ def _lays_out(declared, case):
 
 # What the EL2 regime (HCR_EL2.E2H = 0) does not have: a second VA range, EL0, ASIDs, PAN.
 EL2_REGIME_KEYS = {"granule1", "t1sz", "epd0", "epd1", "tbi1", "ttbr1", "span", "epan", "pan", "hpd1", "e0pd0", "e0pd1",
-                   "asid16", "a1", "a2", "fng0", "fng1", "dze"}
+                   "asid16", "a1", "a2", "fng0", "fng1", "dze", "cmow"}
 # Steps the EL2 regime has no use for: EL1&0's own AT (S1E1*, S1E0*: they translate another regime),
 # unprivileged loads and stores, TLBI by ASID, a TTBR1.
 EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, *UNPRIVILEGED_OPS, "set_ttbr1",
