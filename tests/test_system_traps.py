@@ -13,7 +13,7 @@ from harness.model.registers import HCR_TDZ, HCR_TPCP, HCR_TPU, SCTLR_DZE
 from harness.model.translate import DC_ZVA_TRAP_RULE, TRAP_OR_NOP_RULE
 from harness.observation import observe
 from harness.ops import EL0_OPS
-from harness.protocol import parse_record
+from harness.protocol import PROTOCOL_VERSION, parse_record
 from harness.verdict import judge_step
 from suite_run import ROOT
 from tests.test_model import PAGE, PAGE_DESC, VA, chain, fault_of, memory, one, regs
@@ -59,7 +59,7 @@ def test_a_recorded_trap_is_judged_by_its_exception_class_and_iss():
     step = Step("dc_zva", VA, 0, Expect("fault", fault=esr.SYSTEM_TRAP), el=0)
 
     def trap(raw):
-        return observe(parse_record(f"MMUT 5 step n=0 va={VA:#x} result=fault esr={raw:#x} far=0x0 elr=0x40081000"))
+        return observe(parse_record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} result=fault esr={raw:#x} far=0x0 elr=0x40081000"))
     v = judge_step(0, step, trap(0x18 << 26 | 1 << 25 | DC_ZVA_X0_ISS))
     assert v.ok and v.expected == f"MSR/MRS/system instruction trap (EC 0x18) taken to EL1: DC ZVA, x0, write (ISS {DC_ZVA_X0_ISS:#x})"
     v = judge_step(0, step, trap(0x18 << 26 | 1 << 25 | DC_ZVA_X0_ISS | 1 << 5))       # Rt = x1
@@ -118,7 +118,7 @@ def test_a_trap_to_el2_is_judged_by_the_el_it_is_taken_to():
     raw = 0x18 << 26 | 1 << 25 | esr.system_trap_iss(esr.SYS_DC_CIVAC, 0)
 
     def record(el):
-        return observe(parse_record(f"MMUT 5 step n=0 va={VA:#x} result=fault esr={raw:#x} far=0x0 elr=0x40081000"
+        return observe(parse_record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} result=fault esr={raw:#x} far=0x0 elr=0x40081000"
                                     + (" el=2 hpfar=0x0" if el == 2 else "")))
     assert judge_step(0, step, record(2)).ok
     assert judge_step(0, step, record(1)).problems == ("expected the trap taken to EL2; got it taken to EL1",)

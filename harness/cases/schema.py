@@ -269,6 +269,12 @@ class Xfail:
     reason: str
     rule: str = None        # the rule it breaks: the M.a.a section and its ASL function
     name: str = None        # of its [bug.<name>] table (None: a table in the case itself)
+    features: tuple = ()    # the CPU features it shows with (harness.features names, `!` for lacking one)
+
+    @property
+    def scope(self):
+        """Whose bug, in words: 'QEMU >=10.0.2 with FEAT_LSE2'."""
+        return f"QEMU {self.qemu}" + (f" with {', '.join(self.features)}" if self.features else "")
 
 
 @dataclass(frozen=True)
