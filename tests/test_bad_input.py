@@ -132,13 +132,20 @@ BAD = [
     ("cmow_without_feature", 'regime = { cmow = true }', "regime.cmow", "needs FEAT_CMOW"),
     ("fnxs_without_hcx", 'requires = ["FEAT_XS"]\nregime = { fnxs = true }', "requires", "needs FEAT_HCX too"),
     # GCSPUSHM and GCSPOPM (FEAT_GCS): GCSPR_ELx's VA, a multiple of 8; EL1 and EL0 of EL1&0, no stage 2, no NV.
+    # A case-file mark's CPU features (bug.<name>.features): harness.features names, as requires takes them.
+    ("bug_feature_unknown", '!' + FEATURE + '\n[bug.b]\nqemu = "<8"\nreason = "r"\nfeatures = ["FEAT_LSE3"]\n'
+     '[case.bad]\n' + SUMMARY + '\n' + MAP + '\n' + STEPS + '\nxfail = "b"', "bug.b.features[0]", "unknown feature 'FEAT_LSE3'"),
+    ("bug_features_not_a_list", '!' + FEATURE + '\n[bug.b]\nqemu = "<8"\nreason = "r"\nfeatures = "FEAT_LSE2"\n'
+     '[case.bad]\n' + SUMMARY + '\n' + MAP + '\n' + STEPS + '\nxfail = "b"', "bug.b.features", "an array of feature names"),
     ("gcspushm_without_feature", 'steps = [ { do = "gcspushm", va = 0x8000_0000, value = 0, expect = "ok" } ]',
      "steps[0].do", "needs FEAT_GCS"),
     ("gcs_data_check_of_a_load", 'requires = ["FEAT_GCS"]\n'
      'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "gcs_data_check" } } ]', "steps[0].expect.fault",
      "comes from the check of what GCSPOPM pops"),
     ("system_trap_of_a_store", 'steps = [ { do = "store64", va = 0x8000_0000, value = 0, expect = { fault = '
-     '"system_trap" } } ]', "steps[0].expect.fault", "comes from DC ZVA at EL0"),
+     '"system_trap" } } ]', "steps[0].expect.fault", "comes from DC ZVA (SCTLR_EL1.DZE"),
+    ("system_trap_to_el3", 'steps = [ { do = "dc_zva", va = 0x8000_0000, expect = { fault = "system_trap", stage = 3 } } ]',
+     "steps[0].expect.stage", "taken to EL1 (stage = 1) or to EL2"),
     ("gcsss1_gcspr_unaligned", 'requires = ["FEAT_GCS"]\n'
      'steps = [ { do = "gcsss1", va = 0x8000_0000, value = 0x8000_0404, expect = "ok" } ]', "steps[0].value",
      "a multiple of 8"),

@@ -115,16 +115,7 @@ def build_case(path, name, body, defaults, params, bugs, feature):
 
     regime = regime_pi(path, name, {**subtable(path, None, "defaults", defaults, "regime"),
                                     **subtable(path, name, None, body, "regime")}, params, regime, el2)
-    requires = body.get("requires", [])
-    if not isinstance(requires, list):
-        raise CaseError(path, f"must be an array of feature names, not {type_name(requires)}", name, "requires")
-    for i, r in enumerate(requires):
-        if not isinstance(r, str):
-            raise CaseError(path, f"must be a feature name (a string), not {type_name(r)}", name, f"requires[{i}]")
-        if r.lstrip("!") not in FEATURES:
-            hint = did_you_mean(r.lstrip("!"), FEATURES)
-            raise CaseError(path, f"unknown feature {r!r}{hint}" + ("" if hint else f"; known: {', '.join(sorted(FEATURES))}"),
-                            name, f"requires[{i}]")
+    requires = read_features(path, name, "requires", body.get("requires", []))
     _check_feature_use(path, name, regime, steps, requires)
     if regime.nv or regime.nv1:
         _check_nested(path, name, regime, stage2, el2, steps, requires)
@@ -274,10 +265,27 @@ def _check_el2(path, name, body, regime, stage2, steps):
 
 
 
+def read_features(path, name, where, value):
+    """A list of feature names (harness.features; `!FEAT_X`: the CPU lacks it), as a case's `requires` or a
+    bug mark's `features` gives it: a tuple, every name checked."""
+    if not isinstance(value, list):
+        raise CaseError(path, f"must be an array of feature names, not {type_name(value)}", name, where)
+    for i, r in enumerate(value):
+        if not isinstance(r, str):
+            raise CaseError(path, f"must be a feature name (a string), not {type_name(r)}", name, f"{where}[{i}]")
+        if r.lstrip("!") not in FEATURES:
+            hint = did_you_mean(r.lstrip("!"), FEATURES)
+            raise CaseError(path, f"unknown feature {r!r}{hint}" + ("" if hint else f"; known: {', '.join(sorted(FEATURES))}"),
+                            name, f"{where}[{i}]")
+    return tuple(value)
+
+
 def read_xfail(path, name, where, table, bug=None):
-    """A known QEMU bug (`bug`: its table's name): the QEMU versions that have it and what it breaks."""
-    f = Fields(path, name, where, table, {"qemu", "reason", "rule"}, {})
-    xfail = Xfail(f.text("qemu", required=True), f.text("reason", required=True), f.text("rule"), bug)
+    """A known QEMU bug (`bug`: its table's name): the QEMU versions that have it, the CPU features it shows
+    with (`features`: only on a CPU that has them all, as the case's `requires` reads them), what it breaks."""
+    f = Fields(path, name, where, table, {"qemu", "reason", "rule", "features"}, {})
+    xfail = Xfail(f.text("qemu", required=True), f.text("reason", required=True), f.text("rule"), bug,
+                  read_features(path, name, f"{where}.features", table.get("features", [])))
     try:
         parse_range(xfail.qemu)
     except ValueError as e:
