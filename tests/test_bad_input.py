@@ -129,18 +129,42 @@ BAD = [
      'steps = [ { do = "tlbi_vmalle1" } ]', "steps[0].do", "runs EL1's accesses, fetches and AT steps alone"),
     ("fnxs_with_el2", 'requires = ["FEAT_XS", "FEAT_HCX"]\nel2 = "nvhe"\nregime = { fnxs = true }', "regime.fnxs",
      "the steps run at EL1"),
+    ("cmow_without_feature", 'regime = { cmow = true }', "regime.cmow", "needs FEAT_CMOW"),
     ("fnxs_without_hcx", 'requires = ["FEAT_XS"]\nregime = { fnxs = true }', "requires", "needs FEAT_HCX too"),
     # GCSPUSHM and GCSPOPM (FEAT_GCS): GCSPR_ELx's VA, a multiple of 8; EL1 and EL0 of EL1&0, no stage 2, no NV.
+    # A case-file mark's CPU features (bug.<name>.features): harness.features names, as requires takes them.
+    ("bug_feature_unknown", '!' + FEATURE + '\n[bug.b]\nqemu = "<8"\nreason = "r"\nfeatures = ["FEAT_LSE3"]\n'
+     '[case.bad]\n' + SUMMARY + '\n' + MAP + '\n' + STEPS + '\nxfail = "b"', "bug.b.features[0]", "unknown feature 'FEAT_LSE3'"),
+    ("bug_features_not_a_list", '!' + FEATURE + '\n[bug.b]\nqemu = "<8"\nreason = "r"\nfeatures = "FEAT_LSE2"\n'
+     '[case.bad]\n' + SUMMARY + '\n' + MAP + '\n' + STEPS + '\nxfail = "b"', "bug.b.features", "an array of feature names"),
     ("gcspushm_without_feature", 'steps = [ { do = "gcspushm", va = 0x8000_0000, value = 0, expect = "ok" } ]',
      "steps[0].do", "needs FEAT_GCS"),
     ("gcs_data_check_of_a_load", 'requires = ["FEAT_GCS"]\n'
      'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "gcs_data_check" } } ]', "steps[0].expect.fault",
-     "comes from GCSPOPM"),
+     "comes from the check of what GCSPOPM pops"),
+    ("system_trap_of_a_store", 'steps = [ { do = "store64", va = 0x8000_0000, value = 0, expect = { fault = '
+     '"system_trap" } } ]', "steps[0].expect.fault", "comes from DC ZVA at EL0"),
     ("gcsss1_gcspr_unaligned", 'requires = ["FEAT_GCS"]\n'
      'steps = [ { do = "gcsss1", va = 0x8000_0000, value = 0x8000_0404, expect = "ok" } ]', "steps[0].value",
      "a multiple of 8"),
     ("gcspopm_unaligned", 'requires = ["FEAT_GCS"]\nsteps = [ { do = "gcspopm", va = 0x8000_0004, expect = "ok" } ]',
      "steps[0].va", "a multiple of 8"),
+    # GCSSS2 and the exception return records: GCSPR_ELx's VA; a record in one 4KB page; the records EL1's alone.
+    ("gcsss2_unaligned", 'requires = ["FEAT_GCS"]\nsteps = [ { do = "gcsss2", va = 0x8000_0004, expect = "ok" } ]',
+     "steps[0].va", "a multiple of 8"),
+    ("gcspushx_record_across_pages", 'requires = ["FEAT_GCS"]\n'
+     'steps = [ { do = "gcspushx", va = 0x8000_1010, value = 1, expect = "ok" } ]', "steps[0].va",
+     "crosses a 4KB page"),
+    ("gcspopcx_record_across_pages", 'requires = ["FEAT_GCS"]\n'
+     'steps = [ { do = "gcspopcx", va = 0x8000_0fe8, value = 1, expect = "ok" } ]', "steps[0].va",
+     "crosses a 4KB page"),
+    ("gcspopx_at_el0", 'requires = ["FEAT_GCS"]\nsteps = [ { do = "gcspopx", va = 0x8000_0000, el = 0, expect = "ok" } ]',
+     "steps[0].el", "cannot run at EL0"),
+    ("gcspopx_with_a_value", 'requires = ["FEAT_GCS"]\n'
+     'steps = [ { do = "gcspopx", va = 0x8000_0000, value = 1, expect = "ok" } ]', "steps[0].value", "takes no value"),
+    ("gcs_data_check_of_gcspushx", 'requires = ["FEAT_GCS"]\n'
+     'steps = [ { do = "gcspushx", va = 0x8000_0018, value = 1, expect = { fault = "gcs_data_check" } } ]',
+     "steps[0].expect.fault", "comes from the check"),
     ("gcspushm_at_el2", 'requires = ["FEAT_GCS"]\nel2 = "nvhe"\n'
      'steps = [ { do = "gcspushm", va = 0x8000_0000, value = 0, expect = "ok" } ]', "steps[0].do",
      "not in a case with el2 or [stage2]"),

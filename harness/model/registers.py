@@ -71,6 +71,8 @@ SCTLR_WXN = Field(19, 1)
 SCTLR_SPAN = Field(23, 1)
 SCTLR_EPAN = Field(57, 1)
 SCTLR_UCI = Field(26, 1)                # EL0 may execute DC CVAC/CIVAC/IVAC, IC IVAU (the kernel sets it)
+SCTLR_CMOW = Field(32, 1)               # FEAT_CMOW: EL0's DC CIVAC and IC IVAU need write permission too
+SCTLR_DZE = Field(14, 1)                # EL0 may execute DC ZVA (0: it traps, EC 0x18; C5.3.38)
 
 # SCTLR_EL2 with HCR_EL2.E2H = 0: M, A, C, I and WXN where SCTLR_EL1 has them; its RES1
 # bits are [29:28], [23:22], 18, 16, 11, [5:4] (no SPAN, EPAN: the regime has no EL0).
@@ -83,6 +85,7 @@ REGIME_EL20 = "EL20"
 
 # HCR_EL2: the fields that put EL2 and EL0 in the host's EL2&0 regime (FEAT_VHE)
 HCR_TGE = Field(27, 1)
+HCR_TDZ = Field(28, 1)                  # DC ZVA at EL1 and EL0 trapped to EL2 (C5.3.38)
 HCR_RW = Field(31, 1)
 HCR_E2H = Field(34, 1)
 # HCR_EL2.NV, NV1 (FEAT_NV; D24.2.62): with both, EL1&0's stage 1 reads its descriptors as EL2's
@@ -104,6 +107,7 @@ MMFR1_HAFDBS = Field(features.HAFDBS, 4)
 MMFR1_HPDS = Field(features.HPDS, 4)
 MMFR1_PAN = Field(features.PAN, 4)
 MMFR1_XNX = Field(features.XNX, 4)
+MMFR1_CMOW = Field(features.CMOW, 4)
 MMFR1_VMIDBITS = Field(features.VMIDBITS, 4)
 MMFR2_VARANGE = Field(features.VARANGE, 4)
 MMFR2_ST = Field(features.ST, 4)
@@ -196,6 +200,7 @@ class WalkParams:
     aie: bool = False           # TCR2_ELx.AIE (FEAT_AIE): AttrIndx[3] selects MAIR2_ELx (attributes.py)
     mair2: int = 0              # MAIR2_ELx
     fng: bool = False           # TCR2_ELx.FNGn (FEAT_ASID2): the range's translations are non-global
+    cmow: bool = False          # SCTLR_ELx.CMOW (FEAT_CMOW): EL0's DC CIVAC and IC IVAU need write permission
     nv1: bool = False           # walkparams.nv1: EffectiveHCR_EL2_NVx()<1> of Regime_EL10 (FEAT_NV, HCR_EL2.NV1)
 
 
@@ -320,6 +325,7 @@ def walk_params(regs, upper):
         # TCR2_ELx.FNG0/FNG1 (FEAT_ASID2; TCR2 is 0 on a CPU without it, and a case setting them requires it).
         fng=not el2 and bool((TCR2_FNG1 if upper else TCR2_FNG0).get(regs.tcr2)),
         nv1=effective_nv1(regs),
+        cmow=bool(SCTLR_CMOW.get(regs.sctlr)) and MMFR1_CMOW.get(regs.mmfr1) >= 1,
     )
 
 
