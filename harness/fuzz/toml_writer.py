@@ -304,7 +304,8 @@ def _array(key, items):
 
 def case_text(case, feature=None, summary=None, expectations=None, bugs=None, comments=()):
     """The case file text of one case.  `expectations` (one schema value per step) replace the
-    steps' own; `bugs` ({name: {"qemu":, "reason":}}) become [bug.*] tables; `comments` lead."""
+    steps' own; `bugs` ({name: {"qemu":, "reason":, and optionally "rule":, "features":}}) become [bug.*] tables;
+    `comments` lead."""
     lines = [f"# {c}" if c else "#" for c in comments]
     lines.append(f"feature = {_str(feature or case.feature)}")
     bugs = dict(bugs or {})
@@ -315,7 +316,7 @@ def case_text(case, feature=None, summary=None, expectations=None, bugs=None, co
         lines += ["", f"[bug.{name}]", f"qemu = {_str(bug['qemu'])}", f"reason = {_str(bug['reason'])}"]
         if bug.get("rule"):
             lines.append(f"rule = {_str(bug['rule'])}")
-        if bug.get("features"):
+        if bug.get("features"):         # the CPU features it shows with (cases/README.md)
             lines.append(f"features = {_value(list(bug['features']))}")
     lines += ["", f"[case.{toml_name(case.name)}]", f"summary = {_str(summary or case.summary)}"]
     if case.xfail is not None:
