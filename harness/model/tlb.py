@@ -747,6 +747,15 @@ def amalgamation_outcomes(causes):
     return {Amalgamation(AMALGAMATION_RULE)}
 
 
+# A TLB conflict on the stage 2 lookup of a stage 1 walk's descriptor fetch (the IPA of a stage 1 table whose stage 2
+# copies a TLB may hold differ): D8.15.1.6 says how a conflict abort is reported (R_WJMZJ, R_QWTKL, I_JYDXJ: "the
+# lookup address") but not whether ESR_EL2.S1PTW, defined "for a stage 2 fault", is set for it, nor whether FAR and
+# HPFAR_EL2 give the access's VA and the descriptor's IPA: refused.
+S1PTW_CONFLICT_REFUSED = ("a TLB conflict on the stage 2 translation of a stage 1 walk's descriptor fetch: D8.15.1.6 "
+                          "(R_WJMZJ, R_QWTKL, I_JYDXJ) does not say whether ESR_EL2.S1PTW (defined for stage 2 faults) "
+                          "is set, nor what FAR_ELx and HPFAR_EL2 report for it; not modelled")
+
+
 # J1.1.4.57 AArch64.S2Translate, memoised for the judging of one access (Tlb.two_stage_outcomes)
 def _memo_s2_translate(memo, params, memory, key, ipa, acc, aligned, s1_attr):
     """s2_translate(params, memory, ipa, acc, aligned, s1_attr), worked out once in memo: memory named by
@@ -916,6 +925,8 @@ class Tlb:
 
         # J1.1.4.57 AArch64.S2Translate, or a stage 2 TLBRecord still held
         def translate(ipa, acc, aligned, s1_attr=None):
+            if acc.ttw:     # a stage 1 walk's descriptor fetch: its stage 2 lookup may conflict (two_stage_outcomes)
+                memo.setdefault("walk_ipas", set()).add(ipa)
             results, through_cache = once(("translate", frozenset(vmids), born, ipa, acc, aligned, s1_attr),
                                           lambda: choices(ipa, acc, aligned, s1_attr))
             if through_cache:
@@ -1018,10 +1029,19 @@ class Tlb:
                                                           [e[1] for e in entries] + [r for r, _ in sources])
                 if c is not None and c[1] is not None}
         borns = {None} | {e.born for e, leaf_usable, _ in usable if leaf_usable}
+
+        # J1.1.4.47 AArch64.GetS2TLBContext's TLBRecords of one IPA, worked out once for this access
+        def s2_conflicts(ipa):
+            key = ("s2_conflicts", ipa, frozenset(borns))
+            if key not in memo:
+                memo[key] = self._s2_conflict_causes(ipa, borns)
+            return memo[key]
         for ipa in ipas:
-            causes |= self._s2_conflict_causes(ipa, borns)
+            causes |= s2_conflicts(ipa)
         conflict = conflict_outcomes(self.regs, access, causes, two_stage=True)
-        refused = [o for o in conflict if isinstance(o, Unknown)]
+        refused = [o for o in conflict if isinstance(o, Unknown)] + [
+            Unknown(f"{S1PTW_CONFLICT_REFUSED} (IPA {ipa:#x})") for ipa in sorted(memo.get("walk_ipas", ()))
+            if s2_conflicts(ipa)][:1]
         if refused:
             return Outcomes(refused)
         seen = set().union(*fresh)
