@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 
 from harness import declared, features, model
 from harness.cases import MAINT_OPS
-from harness.ops import EXCLUSIVE_STORES, GCS_POPS, GCS_SWITCHES
+from harness.ops import EXCLUSIVE_STORES, GCS_MEMORY_OPS
 from harness.fuzz.known import KNOWN_BUGS, MODEL_LOCK, explain
 from harness.observation import observe
 from harness.oracle import (
@@ -238,11 +238,11 @@ def _step_views(case, records, observations, boot, version, failing, cache):
     # of the tables as they are now shows; so is one with an AT under its own stage 2 (kernel/el2.c
     # at_s12_under), whose registers are not the case's and whose invalidations the TLB model follows.
     # So is one with a store-exclusive, whose status depends on the Load-Exclusives and exception returns
-    # before it (harness/model/exclusives.py), and one with a GCSPOPM or GCSSS1, whose GCS Data Check depends
-    # on the doubleword the steps before it left (predict._gcs_pop, _gcs_switch).
+    # before it (harness/model/exclusives.py), and one with a GCS op whose GCS Data Check (or GCSSS2's second
+    # address) depends on the memory the steps before it left (ops.GCS_MEMORY_OPS; predict._gcs_pop ...).
     # Over the declared layout and registers alone: the prediction is the case's, whatever the records.
     predictions = entry.value("case", lambda: predict_case(case, ids, pool_base)) \
-        if _first_change(case) is not None or any(s.s2_under or s.op in EXCLUSIVE_STORES or s.op in GCS_POPS or s.op in GCS_SWITCHES
+        if _first_change(case) is not None or any(s.s2_under or s.op in EXCLUSIVE_STORES or s.op in GCS_MEMORY_OPS
                                                   for s in case.steps) \
         else None
     for n, (step, access) in enumerate(zip(case.steps, step_accesses(case))):

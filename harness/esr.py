@@ -169,12 +169,52 @@ FAULT_CLASSES = (*_LEVELLED, *_UNLEVELLED)
 # Not a fault status but an exception class of its own (EC 0x22): a branch to a
 # misaligned PC faults before the target is fetched (AArch64.CheckPCAlignment).
 PC_ALIGNMENT = "pc_alignment"
-# Nor this (EC 0x2D, FEAT_GCS): GCSPOPM's check of the doubleword it pops, GCSSS1's of the cap entry it swaps
-# (J1.1.3.56 GCSDataCheckException): ISS IT (bits [4:0]) 0b00001 for GCSPOPM, 0b00100 for GCSSS1, Rn (bits
-# [9:5]) their Xt, the rest 0; FAR_ELx UNKNOWN.
+# Nor this (EC 0x2D, FEAT_GCS): the GCS Data Check exception of GCSPOPM (the doubleword it pops), GCSSS1 (the cap
+# entry it swaps), GCSSS2 (the In-progress cap entry it loads), GCSPOPCX and GCSPOPX (the exception return record
+# they load) (J1.1.3.56 GCSDataCheckException): ISS.IT the instruction, ISS.Rn its Xt (GCSPOPX's Rt field, 0b11111:
+# ThisInstr()<4:0>), UNKNOWN for GCSSS2 and GCSPOPCX, ISS[24:10] 0; FAR_ELx UNKNOWN.
 GCS_DATA_CHECK = "gcs_data_check"
-GCS_IT_POPM, GCS_IT_SS1 = 0b00001, 0b00100
-GCS_IT = {"gcspopm": GCS_IT_POPM, "gcsss1": GCS_IT_SS1}
+ESR_ISS_GCS_IT = Field(0, 5)    # the GCS instruction whose check failed
+ESR_ISS_GCS_RN = Field(5, 5)
+GCS_IT_POPM, GCS_IT_SS1, GCS_IT_SS2, GCS_IT_POPCX, GCS_IT_POPX = 0b00001, 0b00100, 0b00101, 0b01000, 0b01001
+GCS_IT = {"gcspopm": GCS_IT_POPM, "gcsss1": GCS_IT_SS1, "gcsss2": GCS_IT_SS2, "gcspopcx": GCS_IT_POPCX,
+          "gcspopx": GCS_IT_POPX}
+GCS_RN_UNKNOWN = ("gcsss2", "gcspopcx")
+# Nor this (EC 0x18): a trapped MSR, MRS or System instruction, e.g. DC ZVA at EL0 with SCTLR_EL1.DZE = 0 (C5.3.38,
+# AArch64.SystemAccessTrap).  Its ISS (D24.2.45 "ISS encoding for an exception from MSR, MRS, or System instruction
+# execution in AArch64 state") names the instruction: Op0, Op2, Op1, CRn, Rt, CRm and Direction (1: a read, MRS);
+# bits [24:22] RES0; IL 1; FAR_ELx UNKNOWN.
+SYSTEM_TRAP = "system_trap"
+ESR_ISS_SYS_OP0 = Field(20, 2)
+ESR_ISS_SYS_OP2 = Field(17, 3)
+ESR_ISS_SYS_OP1 = Field(14, 3)
+ESR_ISS_SYS_CRN = Field(10, 4)
+ESR_ISS_SYS_RT = Field(5, 5)
+ESR_ISS_SYS_CRM = Field(1, 4)
+ESR_ISS_SYS_READ = Field(0, 1)
+SYS_FIELDS = (("Op0", ESR_ISS_SYS_OP0), ("Op2", ESR_ISS_SYS_OP2), ("Op1", ESR_ISS_SYS_OP1), ("CRn", ESR_ISS_SYS_CRN),
+              ("Rt", ESR_ISS_SYS_RT), ("CRm", ESR_ISS_SYS_CRM), ("Direction", ESR_ISS_SYS_READ))
+# (op0, op1, CRn, CRm, op2) of the System instructions a step may trap on (C5.3's encoding tables)
+SYS_DC_ZVA = (0b01, 0b011, 0b0111, 0b0100, 0b001)
+
+
+SYS_NAMES = {SYS_DC_ZVA: "DC ZVA"}
+
+
+def describe_system_trap(iss):
+    """'DC ZVA, x0 (ISS 0x...)': the trapped instruction an EC 0x18 ISS names."""
+    encoding = tuple(f.get(iss) for f in (ESR_ISS_SYS_OP0, ESR_ISS_SYS_OP1, ESR_ISS_SYS_CRN, ESR_ISS_SYS_CRM,
+                                          ESR_ISS_SYS_OP2))
+    name = SYS_NAMES.get(encoding, "op0={:#x} op1={:#x} CRn={:#x} CRm={:#x} op2={:#x}".format(*encoding))
+    way = "read" if ESR_ISS_SYS_READ.get(iss) else "write"
+    return f"{name}, x{ESR_ISS_SYS_RT.get(iss)}, {way} (ISS {iss:#x})"
+
+
+def system_trap_iss(encoding, rt, read=False):
+    """The ISS of a trapped System instruction or register access: encoding (op0, op1, CRn, CRm, op2), Rt, Direction."""
+    op0, op1, crn, crm, op2 = encoding
+    return (ESR_ISS_SYS_OP0.put(op0) | ESR_ISS_SYS_OP2.put(op2) | ESR_ISS_SYS_OP1.put(op1) | ESR_ISS_SYS_CRN.put(crn)
+            | ESR_ISS_SYS_RT.put(rt) | ESR_ISS_SYS_CRM.put(crm) | ESR_ISS_SYS_READ.put(int(read)))
 
 _FAULT_TEXT = {
     "address_size": "address size fault",
@@ -299,6 +339,8 @@ def describe(esr):
     'BRK instruction (EC 0x3c), ISS 0x0'.
     Abort flags other than WnR are shown only when set."""
     text = EC(esr.ec).text if esr.ec_name != "unlisted" else "unlisted exception class"
+    if esr.ec == EC.SYS64:
+        return f"{text} (EC {esr.ec:#04x}): {describe_system_trap(esr.iss)}"
     if not esr.is_abort:
         return f"{text} (EC {esr.ec:#04x}), ISS {esr.iss:#x}"
     data = esr.ec in DATA_ABORTS

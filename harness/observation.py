@@ -28,9 +28,13 @@ class Observation:
     to_el2: bool = False
     par: Par = None
     error: str = None
+    gcspr: int = None       # GCSPR_ELx after a step of the Guarded Control Stack (its record's gcspr=)
 
     def describe(self):
         """The observation in the Arm ARM's words, one line (every failure message's 'got')."""
+        return self._describe() + ("" if self.gcspr is None else f", GCSPR_ELx {self.gcspr:#x} after")
+
+    def _describe(self):
         if self.result == "fault":
             if self.to_el2:
                 return (f"taken to EL2: {esr.describe(self.esr)}, FAR_EL2 {self.far:#x}, "
@@ -53,10 +57,11 @@ def observe(record):
     if record is None:
         return None
     result = record.word("result")
+    gcspr = record.num("gcspr") if "gcspr" in record.fields else None
     if result == "fault":
         to_el2 = record.fields.get("el") == 2
         return Observation(result, esr=esr.decode_esr(record.num("esr")), far=record.num("far"), to_el2=to_el2,
-                           hpfar=record.num("hpfar") if to_el2 else None)
+                           hpfar=record.num("hpfar") if to_el2 else None, gcspr=gcspr)
     if result == "par":
         return Observation(result, par=par.decode_par(record.num("par")))
     if result == "error":
@@ -66,7 +71,7 @@ def observe(record):
     if "value_hi" in fields and value is not None:
         value |= record.num("value_hi") << 64
     return Observation(result, value=value,
-                       desc=record.num("desc") if "desc" in fields else None)
+                       desc=record.num("desc") if "desc" in fields else None, gcspr=gcspr)
 
 
 def describe(observation):

@@ -13,15 +13,17 @@ from harness.kdefs import kernel_header, read_defines
 EXCLUSIVE_PAIRS = {"ldxp32": 4, "ldxp64": 8, "ldaxp64": 8}
 EXCLUSIVE_LOADS = ("ldxr64", "ldaxr64", *EXCLUSIVE_PAIRS)
 # DC ZVA (C5.3.38): a write of zeros to the naturally aligned block holding the VA, of DCZID_EL0.BS's size (so
-# no size of its own here: model.translate.zva_block_size), at EL1 or EL2 (SCTLR_EL1.DZE = 0: EL0's traps); no value.
+# no size of its own here: model.translate.zva_block_size), at EL1, EL2 and EL0 (where the case's regime.dze leaves
+# SCTLR_EL1.DZE 0, EL0's traps: EC 0x18, harness.esr.SYSTEM_TRAP); no value.
 DC_ZERO = {"dc_zva": 0}
+DC_ZVA_RT = 0       # the register the kernel's DC ZVA names (kernel/probe.S, el0.S: DC ZVA, x0): a trap's ISS.Rt
 # Cache maintenance by VA (DC CIVAC, DC CVAC, DC IVAC: C5.3.21, C5.3.25, C5.3.37; IC IVAU: C5.3.41), each by its
 # CacheOp (J1.1.3 AArch64.DC, AArch64.IC): translated (AccessType_DC, AccessType_IC: neither a read nor a write,
 # harness/model/permissions.cache_maintenance_permissions), nothing read or written, at EL1 or EL2, and but DC IVAC
 # (UNDEFINED there) at EL0 (the kernel sets SCTLR_EL1.UCI, and SCTLR_EL2.UCI in the EL2&0 regime); no value.  A fault's CM and WnR are 1, its FAR the register's VA.
 CACHE_MAINT = {"dc_civac": "clean_invalidate", "dc_cvac": "clean", "dc_ivac": "invalidate", "ic_ivau": "ic"}
-# The steps that take no value: DC ZVA writes zeros, cache maintenance writes nothing.
-NO_VALUE = (*DC_ZERO, *CACHE_MAINT)
+# The steps that take no value: DC ZVA writes zeros, cache maintenance writes nothing, nor GCSPOPX (GCS_EX_POPS).
+NO_VALUE = (*DC_ZERO, *CACHE_MAINT, "gcspopx")
 # Store-exclusive of one X register (STXR; STLXR with release) and of a pair of W or X registers (STXP; STLXP of
 # X, with release): a store that writes only where the Exclusives monitors pass, and returns its status in a W
 # register (0: written, 1: not; harness/model/exclusives.py).  A pair's by the size of one register, as PAIRS.
@@ -69,14 +71,32 @@ GCS_PUSHES = {"gcspushm": 8}
 # `value` (the outgoing stack's), a compare-and-swap at the VA of the Valid cap entry for it (VA<63:12>:1)
 # with the In-progress cap entry of the outgoing stack (value<63:3>:0b101), then GCSPR_ELx the VA.
 GCS_SWITCHES = {"gcsss1": 8}
+# FEAT_GCS's GCSSS2 (J1.1.3.68), with GCSPR_ELx the step's VA: a GCS load there of the In-progress cap entry GCSSS1
+# left (bits [2:0] 0b101), then a GCS store of the Valid cap entry at the outgoing pointer it names (its bits [63:3]
+# less one doubleword), which Xt returns: two accesses, the second at an address the first loads.
+GCS_SS2 = {"gcsss2": 8}
 LOADS = {"load8": 1, "load16": 2, "load32": 4, "load64": 8, "ldtr64": 8, "ldp32": 8, "ldp64": 16, "ldar64": 8,
          "ldapr64": 8, "ldxr64": 8, "ldaxr64": 8, "ldxp32": 8, "ldxp64": 16, "ldaxp64": 16, **ATOMICS, **ASIMD_LOADS,
-         **GCS_POPS}
+         **GCS_POPS, **GCS_SS2}
+# FEAT_GCS's exception return records (32 bytes: 0b1001, ELR_ELx, SPSR_ELx, LR from the lowest address up), EL1's
+# only (UNDEFINED at EL0): GCSPUSHX stores one below GCSPR_ELx (J1.1.3.65, J1.1.3.51 AddGCSExRecord: LR first, at
+# GCSPR - 8, the step's VA, as GCSPUSHM's), GCSPOPX loads one at GCSPR_ELx (the step's VA) and checks its lowest
+# doubleword (J1.1.3.63), GCSPOPCX loads it and compares each doubleword (J1.1.3.61, J1.1.3.53 CheckGCSExRecord).
+# Each is four GCS accesses of a doubleword, in the order the pseudocode makes them; the kernel runs them with ELR_EL1
+# the step's `value`, SPSR_EL1 GCS_EX_SPSR and LR ~value (kernel/probe.S gcs_ex_probe).  Neither pop returns a
+# register: both are listed with the stores (GCSPOPCX's `value` is the ELR_EL1 it compares), GCSPOPX with no value.
+GCS_EX_PUSHES = {"gcspushx": 8}
+GCS_EX_POPS = {"gcspopx": 8, "gcspopcx": 8}
+GCS_EX_RECORDS = (*GCS_EX_PUSHES, *GCS_EX_POPS)
+GCS_EX_RECORD_BYTES = 32
+GCS_EX_MAGIC = 0b1001           # the record's lowest doubleword (AddGCSExRecord: Zeros(60):'1001')
+GCS_EX_SPSR = read_defines(kernel_header("sysreg.h"))["GCS_EX_SPSR"]
 # FEAT_GCS's Guarded Control Stack stores of one X register (GCSSTR; GCSSTTR, unprivileged): GCS data accesses
 # (AccessType_GCS, J1.3.3 CreateAccDescGCS), with no instruction syndrome (AArch64.InstructionSyndromeValid).
 GCS_STORES = {"gcsstr": 8, "gcssttr": 8}
 STORES = {"store8": 1, "store16": 2, "store32": 4, "store64": 8, "sttr64": 8, "stp32": 8, "stp64": 16, "stlr64": 8,
-          **GCS_STORES, **ASIMD_STORES, **GCS_PUSHES, **EXCLUSIVE_STORES, **GCS_SWITCHES, **DC_ZERO,
+          **GCS_STORES, **ASIMD_STORES, **GCS_PUSHES, **EXCLUSIVE_STORES, **GCS_SWITCHES, **DC_ZERO, **GCS_EX_PUSHES,
+          **GCS_EX_POPS,
           **{op: 0 for op in CACHE_MAINT}}
 # What a step returns in a register, by bytes: a load's value, a store-exclusive's status (Ws, 32 bits).
 RETURNS = {**LOADS, **{op: 4 for op in EXCLUSIVE_STORES}}
@@ -84,7 +104,9 @@ RETURNS = {**LOADS, **{op: 4 for op in EXCLUSIVE_STORES}}
 # multiple of 8 (bits [2:0] RES0, D24.11.5): their VA is one.
 GCS_PUSH_POP = (*GCS_PUSHES, *GCS_POPS)
 # The ones that need the Guarded Control Stack enabled at the step's EL (kernel/steps.c run_gcs_enabled).
-GCS_ENABLED_OPS = (*GCS_PUSH_POP, *GCS_SWITCHES)
+GCS_ENABLED_OPS = (*GCS_PUSH_POP, *GCS_SWITCHES, *GCS_SS2, *GCS_EX_RECORDS)
+# The ones whose outcome rests on the memory the steps before them left (a GCS Data Check, GCSSS2's second address).
+GCS_MEMORY_OPS = (*GCS_POPS, *GCS_SWITCHES, *GCS_SS2, *GCS_EX_POPS)
 GCS_ACCESSES = (*GCS_STORES, *GCS_ENABLED_OPS)
 # The unprivileged forms, checked as EL0 from EL1 (LDTR, STTR, GCSSTTR; J1.1.3.98 AArch64.IsUnprivAccessPriv).
 UNPRIVILEGED_OPS = ("ldtr64", "sttr64", "gcssttr")
@@ -96,8 +118,10 @@ ACQUIRE_RELEASE = ("ldar64", "stlr64", "ldaxr64", "ldaxp64", "stlxr64", "stlxp64
 # at_s1e1a: FEAT_ATS1A's AT S1E1A, stage 1 without permission checks (ATAccess_Any).
 AT_OPS = ("at_s1e1r", "at_s1e1w", "at_s1e0r", "at_s1e0w", "at_s1e1rp", "at_s1e1wp", "at_s1e1a")
 # What a step may do at EL0 (`el = 0`, kernel/el0.S): plain loads and stores, fetches, and a hang for the harness's tests.
-# Not DC ZVA (SCTLR_EL1.DZE = 0 traps it) nor DC IVAC (UNDEFINED at EL0: C5.3.37).
-EL0_OPS = (*(op for op in (*LOADS, *STORES) if op not in UNPRIVILEGED_OPS and op not in (*DC_ZERO, "dc_ivac")), "fetch",
+# Not DC IVAC (UNDEFINED at EL0: C5.3.37); DC ZVA traps unless the case's regime.dze sets SCTLR_EL1.DZE.
+# Nor GCSPUSHX, GCSPOPX and GCSPOPCX (UNDEFINED at EL0: C5.9.5, C5.9.3, C5.9.1).
+EL0_OPS = (*(op for op in (*LOADS, *STORES) if op not in UNPRIVILEGED_OPS and op != "dc_ivac"
+             and op not in GCS_EX_RECORDS), "fetch",
            "selftest_hang")
 # What a fix-up may retry (kernel/blob.c: the ops up to OP_STTR64): the single-register loads and stores.
 RETRYABLE = ("load8", "load16", "load32", "load64", "ldtr64", "store8", "store16", "store32", "store64", "sttr64")

@@ -15,10 +15,11 @@ from dataclasses import replace
 
 from harness import esr, par
 from harness.model.outcome import (
-    ALL_BITS, EC_DATA_ABORT_LOW, EC_GCS, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, Abort, Amalgamation, Completes, Done, Par, Unknown,
-    abort_class,
+    ALL_BITS, EC_DATA_ABORT_LOW, EC_GCS, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, EC_SYSTEM_TRAP, Abort, Amalgamation,
+    Completes, Done, Par, Unknown, abort_class,
 )
-from harness.ops import ALL_AT_OPS, EXCLUSIVE_STORES, FETCH_MAGIC, RETURNS, at_aborts, describe_syndrome
+from harness.model.gcs import gcspr_after
+from harness.ops import ALL_AT_OPS, EXCLUSIVE_STORES, FETCH_MAGIC, GCS_ENABLED_OPS, RETURNS, at_aborts, describe_syndrome
 from harness.verdict import desc_text, expected_text, hpfar_valid
 
 
@@ -48,6 +49,8 @@ def describe(outcome, op):
             return f"{EC_PC_ALIGNMENT.text} (EC {EC_PC_ALIGNMENT:#04x}), FAR {outcome.far:#x}"
         if outcome.ec == EC_GCS:
             return f"{EC_GCS.text} (EC {EC_GCS:#04x}): GCS Data Check, ISS {outcome.iss:#x}"
+        if outcome.ec == EC_SYSTEM_TRAP:
+            return f"{EC_SYSTEM_TRAP.text} (EC {EC_SYSTEM_TRAP:#04x}): {esr.describe_system_trap(outcome.iss)}"
         wnr = "" if op == "fetch" or outcome.wnr is None else f", WnR={int(outcome.wnr)}"
         if outcome.syndrome is not None:
             wnr += f", ISV=1 ({describe_syndrome(outcome.syndrome)})"
@@ -109,16 +112,16 @@ def _rejects(step, outcome):
         if e.stage == 2:
             want_ec = EC_INSTRUCTION_ABORT_LOW if op == "fetch" else EC_DATA_ABORT_LOW
         else:
-            want_ec = (EC_PC_ALIGNMENT if e.fault == esr.PC_ALIGNMENT else EC_GCS if e.fault == esr.GCS_DATA_CHECK
-                       else abort_class(op == "fetch", step.el))
+            want_ec = ({esr.PC_ALIGNMENT: EC_PC_ALIGNMENT, esr.GCS_DATA_CHECK: EC_GCS,
+                        esr.SYSTEM_TRAP: EC_SYSTEM_TRAP}.get(e.fault) or abort_class(op == "fetch", step.el))
         if outcome.stage != e.stage:
             return f"a stage {outcome.stage} fault, not stage {e.stage}"
         if outcome.ec != want_ec:
             return f"EC {outcome.ec:#04x}, not {want_ec:#04x}"
         if want_ec == EC_PC_ALIGNMENT:
             return None if outcome.far == e.far else f"FAR {outcome.far:#x}, not {e.far:#x}"
-        if want_ec == EC_GCS:
-            return None     # its ISS is the instruction's alone (J1.1.3.56), judged whole against the observation
+        if want_ec in (EC_GCS, EC_SYSTEM_TRAP):
+            return None     # its ISS is the instruction's alone (J1.1.3.56; D24.2.45), judged whole against the observation
         if not _level_ok(e, outcome.fsc):
             return f"a different fault ({esr.describe_fsc(outcome.fsc, _fault_label(op))})"
         if e.wnr is not None and outcome.wnr is None:
@@ -240,6 +243,20 @@ def _register(name, fields, got, bits, decoded=None):
             + esr.differing_fields(fields, got, bits.value, bits.mask))
 
 
+def _gcspr(step, obs, completed):
+    """Why GCSPR_ELx after a step of the Guarded Control Stack (obs.gcspr) is not what the instruction leaves
+    (harness/model/gcs.py: moved where it completed, unchanged where it took an exception), or None."""
+    if step.op not in GCS_ENABLED_OPS:
+        return None
+    if obs.gcspr is None:
+        return "got a record without gcspr="
+    want = gcspr_after(step.op, step.va, step.value, completed)
+    if obs.gcspr != want:
+        return (f"got GCSPR_ELx {obs.gcspr:#x} after the step, where the model has {want:#x} "
+                f"({'moved by the instruction' if completed else 'unchanged: it took an exception'})")
+    return None
+
+
 def _mismatch(step, outcome, obs):
     """Why obs (the step's Observation) is not outcome, or None: every register the step
     reports, whole (the bits the architecture leaves UNKNOWN or IMPLEMENTATION DEFINED
@@ -263,7 +280,7 @@ def _mismatch(step, outcome, obs):
             got = obs.value & ((1 << (8 * RETURNS[step.op])) - 1)
             if got != outcome.value:
                 return f"got value {got:#x}"
-        return None
+        return _gcspr(step, obs, completed=True)
     if isinstance(outcome, Abort):
         if obs.result != "fault":
             return f"got result={obs.result}"
@@ -273,7 +290,7 @@ def _mismatch(step, outcome, obs):
         return (_register(f"ESR_{el}", esr.ESR_FIELDS, obs.esr.raw, outcome.esr(), esr.describe(obs.esr))
                 or _register(f"FAR_{el}", (), obs.far, outcome.far_register())
                 or outcome.stage == 2 and _register("HPFAR_EL2", esr.HPFAR_FIELDS, obs.hpfar, outcome.hpfar())
-                or None)
+                or _gcspr(step, obs, completed=False))
     if obs.result != "par":
         return f"got result={obs.result}"
     fields = par.PAR_FAULT_NAMES if par.PAR_F.get(outcome.value) else par.PAR_OK_NAMES

@@ -8,7 +8,8 @@ registers an access may still use."""
 from dataclasses import replace
 
 from harness.ops import (
-    ATOMICS, DESC_WRITES, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_POPS, GCS_SWITCHES, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES,
+    ATOMICS, DESC_WRITES, EXCLUSIVE_LOADS, EXCLUSIVE_STORES, GCS_EX_MAGIC, GCS_EX_POPS, GCS_EX_PUSHES, GCS_EX_SPSR,
+    GCS_POPS, GCS_SS2, GCS_SWITCHES, S2_TLBI_OPS, LOADS, MAINT_OPS, S2_DESC_WRITES,
     SELFTESTS, STORES, SYSREG_WRITES, TLBI_OPS,
 )
 from harness import declared, esr
@@ -45,11 +46,19 @@ def _read(memory, spans):
     return value
 
 
+def _write(memory, spans, value):
+    shift = 0
+    for pa, size in spans:
+        memory.write(pa, size, value >> shift)
+        shift += 8 * size
+
+
 def _effects(step, outcome, memory):
     """The outcome as observed (a load's value, a fetch's stub) and the memory after it."""
     after = memory
     written = getattr(outcome, "written", ())
-    if outcome.updates or written or (step.op in STORES or step.op in ATOMICS) and isinstance(outcome, Completes):
+    if outcome.updates or written or (step.op in STORES or step.op in ATOMICS or step.op in GCS_SS2) \
+            and isinstance(outcome, Completes):
         after = memory.copy()
         for pa, _, new in outcome.updates:
             after.write64(pa, new)
@@ -59,11 +68,16 @@ def _effects(step, outcome, memory):
         return outcome, after               # an abort, or a NOP (K1.2.13): nothing read or written
     if step.op in GCS_SWITCHES:
         return _gcs_switch(step, outcome, after), after
+    if step.op in GCS_SS2:
+        _write(after, outcome.spans, outcome.value & ~0xFFF | 1)     # the Valid cap entry at the outgoing pointer
+        return outcome, after
+    if step.op in GCS_EX_PUSHES:
+        _gcs_push_record(step, outcome, after)
+        return outcome, after
+    if step.op in GCS_EX_POPS:
+        return _gcs_pop_record(step, outcome, after), after
     if step.op in STORES:
-        value, shift = step.value, 0        # DC ZVA's: 0 (the loader takes no value for it)
-        for pa, size in outcome.spans:
-            after.write(pa, size, value >> shift)
-            shift += 8 * size
+        _write(after, outcome.spans, step.value)        # DC ZVA's: 0 (the loader takes no value for it)
         return outcome, after
     if step.op in ATOMICS:
         # The old contents come back, and what is written depends on them: on memory nobody declared the
@@ -75,10 +89,7 @@ def _effects(step, outcome, memory):
             for pa, size in outcome.spans:
                 after.forget(pa, size)
             return outcome, after
-        new, shift = atomic_result(step.op, old, step.value, step.mask), 0
-        for pa, size in outcome.spans:
-            after.write(pa, size, new >> shift)
-            shift += 8 * size
+        _write(after, outcome.spans, atomic_result(step.op, old, step.value, step.mask))
         return replace(outcome, value=old), after
     if step.op in GCS_POPS:
         return _gcs_pop(outcome, after), after
@@ -93,10 +104,22 @@ def _effects(step, outcome, memory):
 
 GCS_DATA_CHECK_RULE = ("GCSPOPM takes a GCS Data Check exception (EC 0x2D) where the doubleword it loads has "
                        "bits [1:0] other than 0b00 (J1.1.3.62 GCSPOPM, J1.1.3.56 GCSDataCheckException; D11.3 R_QHJBM)")
-# The GCS Data Check exception of the kernel's GCSPOPM x0 and GCSSS1 x0 (kernel/probe.S, el0.S): taken to EL1 from
-# EL1, and from EL0 with HCR_EL2.TGE = 0 (J1.1.3.56); ISS IT 0b00001 (GCSPOPM) or 0b00100 (GCSSS1), Rn their Xt
-# (x0), the rest 0; FAR_ELx UNKNOWN.
+# The GCS Data Check exception of the kernel's GCSPOPM x0, GCSSS1 x0, GCSSS2 x0, GCSPOPX and GCSPOPCX (kernel/probe.S,
+# el0.S): taken to EL1 from EL1, and from EL0 with HCR_EL2.TGE = 0 (J1.1.3.56); ISS.IT the instruction's
+# (esr.GCS_IT), ISS.Rn its Xt (x0), GCSPOPX's Rt field (0b11111), UNKNOWN for GCSSS2 and GCSPOPCX; the rest 0;
+# FAR_ELx UNKNOWN.
 GCS_PROBE_XT = 0
+GCS_NO_RT = 0b11111
+
+
+# J1.1.3.56 GCSDataCheckException
+def _gcs_data_check(op, rule):
+    if op in esr.GCS_RN_UNKNOWN:
+        return Abort(ec=EC_GCS, fsc=None, wnr=False, s1ptw=False, far=0, rule=rule, iss=esr.GCS_IT[op],
+                     iss_unknown=esr.ESR_ISS_GCS_RN.mask)
+    rn = GCS_NO_RT if op == "gcspopx" else GCS_PROBE_XT
+    return Abort(ec=EC_GCS, fsc=None, wnr=False, s1ptw=False, far=0, rule=rule,
+                 iss=esr.GCS_IT[op] | esr.ESR_ISS_GCS_RN.put(rn))
 
 
 # J1.1.3.62 GCSPOPM: the load's translation is judged (the outcome), then the check of the record it loads
@@ -109,8 +132,7 @@ def _gcs_pop(outcome, memory):
     except UnknownMemory as e:
         return Unknown(f"{GCS_DATA_CHECK_RULE}; the doubleword is memory the case does not declare ({e})")
     if value & 0b11:
-        return Abort(ec=EC_GCS, fsc=None, wnr=False, s1ptw=False, far=0, rule=GCS_DATA_CHECK_RULE,
-                     iss=esr.GCS_IT_POPM | GCS_PROBE_XT << 5)
+        return _gcs_data_check("gcspopm", GCS_DATA_CHECK_RULE)
     return replace(outcome, value=value)
 
 
@@ -129,12 +151,82 @@ def _gcs_switch(step, outcome, memory):
     except UnknownMemory as e:
         return Unknown(f"{GCS_SS1_RULE}; the doubleword is memory the case does not declare ({e})")
     if old != step.va & ~0xFFF | 1:
-        return Abort(ec=EC_GCS, fsc=None, wnr=False, s1ptw=False, far=0, rule=GCS_SS1_RULE,
-                     iss=esr.GCS_IT_SS1 | GCS_PROBE_XT << 5)
-    new, shift = step.value & ~0b111 | 0b101, 0
-    for pa, size in outcome.spans:
-        memory.write(pa, size, new >> shift)
-        shift += 8 * size
+        return _gcs_data_check("gcsss1", GCS_SS1_RULE)
+    _write(memory, outcome.spans, step.value & ~0b111 | 0b101)
+    return outcome
+
+
+GCS_SS2_RULE = ("GCSSS2 takes a GCS Data Check exception (EC 0x2D) where the doubleword at GCSPR_ELx is not an "
+                "In-progress cap entry (bits [2:0] 0b101; J1.1.3.68 GCSSS2, J1.1.3.56 GCSDataCheckException)")
+MASK64 = (1 << 64) - 1
+
+
+# J1.1.3.68 GCSSS2: the load at GCSPR_ELx, its check, then the store at the outgoing pointer the entry names
+def _gcs_ss2(tlb, access, loads):
+    """GCSSS2's outcomes from those of its load (loads): where the load translates and the doubleword is an
+    In-progress cap entry, each outcome of its second access, a GCS store of the Valid cap entry at the
+    outgoing pointer (the entry's bits [63:3] less one doubleword) translated as it is: completing with Xt that
+    pointer and its spans the store's, or that store's abort (FAR the pointer, WnR 1); the load's hardware updates
+    with either.  Not such an entry: the GCS Data Check exception."""
+    outcomes, rules = set(), [loads.rule] if loads.rule else []
+    for load in loads:
+        if not isinstance(load, Completes) or not load.spans:
+            outcomes.add(load)
+            continue
+        try:
+            entry = _read(tlb.memory, load.spans)
+        except UnknownMemory as e:
+            outcomes.add(Unknown(f"{GCS_SS2_RULE}; the doubleword is memory the case does not declare ({e})"))
+            continue
+        if entry & 0b111 != 0b101:
+            outcomes.add(replace(_gcs_data_check("gcsss2", GCS_SS2_RULE), updates=load.updates))
+            continue
+        pointer = ((entry >> 3) - 1 << 3) & MASK64
+        stores = _access_outcomes(tlb, replace(access, op="gcspushm", va=pointer))    # a GCS store of 8 bytes
+        rules += [stores.rule] if stores.rule else []
+        for store in stores:
+            if isinstance(store, Completes):
+                store = replace(store, value=pointer)
+            if not isinstance(store, Unknown):
+                store = replace(store, updates=load.updates + store.updates)
+            outcomes.add(store)
+    return Outcomes(outcomes, "; ".join(dict.fromkeys(rules)) or None)
+
+
+GCS_EX_RULE = ("GCSPOPX takes a GCS Data Check exception (EC 0x2D) where the record's lowest doubleword is not "
+               "0b1001 (J1.1.3.63 GCSPOPX), GCSPOPCX where any doubleword differs from 0b1001, ELR_ELx, SPSR_ELx "
+               "and LR in turn (J1.1.3.53 CheckGCSExRecord); J1.1.3.56 GCSDataCheckException")
+
+
+def _gcs_ex_record(value):
+    """The exception return record of the kernel's GCSPUSHX and GCSPOPCX (probe.S gcs_ex_probe), lowest
+    doubleword first: 0b1001, ELR_EL1 (value), SPSR_EL1 (GCS_EX_SPSR), LR (~value)."""
+    return GCS_EX_MAGIC, value, GCS_EX_SPSR, ~value & MASK64
+
+
+# J1.1.3.65 GCSPUSHX, J1.1.3.51 AddGCSExRecord: LR at GCSPR_ELx - 8 (the step's VA), then SPSR, ELR, 0b1001 below
+def _gcs_push_record(step, outcome, memory):
+    """The record a GCSPUSHX that translates writes: its four doublewords end at the one its translation
+    gives (all in one page: harness/cases/validation.py), the highest first."""
+    top = outcome.spans[0][0]
+    for k, doubleword in enumerate(reversed(_gcs_ex_record(step.value))):
+        memory.write(top - 8 * k, 8, doubleword)
+
+
+# J1.1.3.63 GCSPOPX, J1.1.3.61 GCSPOPCX with J1.1.3.53 CheckGCSExRecord: the loads from GCSPR_ELx up, each checked
+def _gcs_pop_record(step, outcome, memory):
+    """A GCSPOPX or GCSPOPCX that translates: it completes where the record checks out (GCSPOPX: its lowest
+    doubleword 0b1001; GCSPOPCX: each doubleword the register it is compared with, in turn) and takes the GCS
+    Data Check exception at the first that does not; memory nobody declared before that: Unknown."""
+    base = outcome.spans[0][0]
+    record = _gcs_ex_record(step.value)[:1 if step.op == "gcspopx" else None]
+    for k, want in enumerate(record):
+        try:
+            got = memory.read(base + 8 * k, 8)
+        except UnknownMemory as e:
+            return Unknown(f"{GCS_EX_RULE}; the record is memory the case does not declare ({e})")
+        if got != want:
+            return _gcs_data_check(step.op, GCS_EX_RULE)
     return outcome
 
 
@@ -366,6 +458,8 @@ def predict_case(case, ids, pool_base=None):
                 step_sets.append(Outcomes({Unknown(f"the walk reads memory the case does not declare ({e})", pa=e.pa)}))
                 next_branches.append(tlb)
                 continue
+            if step.op in GCS_SS2:
+                outcomes = _gcs_ss2(tlb, access, outcomes)
             if step.op in EXCLUSIVE_STORES:
                 outcomes = store_exclusive(outcomes, unaligned_access_aborts(tlb.regs, access),
                                            _monitor_kept(case, step, tlb))
@@ -381,7 +475,8 @@ def predict_case(case, ids, pool_base=None):
                 seen.add(observed)
                 faulted = isinstance(observed, Abort)     # GCSPOPM's data check: an exception after a translation
                 key = (faulted, outcome.updates,
-                       getattr(outcome, "spans", ()) if step.op in STORES or step.op in ATOMICS else (),
+                       getattr(outcome, "spans", ()) if step.op in STORES or step.op in ATOMICS or step.op in GCS_SS2
+                       else (),
                        getattr(outcome, "written", ()))
                 if key in effects:
                     continue

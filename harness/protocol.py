@@ -50,7 +50,8 @@ EVENTS = {
     # An access step's record says how many walk records came before it (walks) and after it
     # (after) where its walk is reported in full (CaseRecords checks them); where it is not, its
     # walk's digest (kernel/pgtable.h pgt_walk_digest) is folded into the end record's walk.
-    "step": Keys(("n", "va", "result"), optional=("walks", "after"), by="result", variants={
+    # gcspr: GCSPR_ELx of the step's EL after a step of the Guarded Control Stack (kernel/steps.c gcs_step_gcspr)
+    "step": Keys(("n", "va", "result"), optional=("walks", "after", "gcspr"), by="result", variants={
         # desc: a descriptor step's slot, after it; value_hi: an LDP of two X registers' second
         "ok": Keys(optional=("value", "value_hi", "desc")),
         "fault": Keys(("esr", "far", "elr"), optional=("el", "hpfar")),

@@ -12,7 +12,12 @@ from dataclasses import dataclass, replace
 from harness import esr, par
 from harness.cases import DESC_FIELDS, HWDEF
 from harness.observation import describe as observed_text
-from harness.ops import ALL_AT_OPS, FETCH_MAGIC, LS_SYNDROME, MAINT_OPS, RETURNS, STORES, at_aborts, describe_syndrome
+from harness.ops import (
+    ALL_AT_OPS, DC_ZVA_RT, FETCH_MAGIC, LS_SYNDROME, MAINT_OPS, RETURNS, STORES, at_aborts, describe_syndrome,
+)
+
+# The ISS of the kernel's DC ZVA trapped (EC 0x18): the one System instruction a step may trap on.
+DC_ZVA_TRAP_ISS = esr.system_trap_iss(esr.SYS_DC_ZVA, DC_ZVA_RT)
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,8 @@ def expected_text(step):
             return f"{esr.EC.PC_ALIGN.text} (EC {esr.EC.PC_ALIGN:#04x}), FAR {e.far:#x}"
         if e.fault == esr.GCS_DATA_CHECK:
             return f"{esr.EC.GCS.text} (EC {esr.EC.GCS:#04x}): GCS Data Check of {step.op.upper()}"
+        if e.fault == esr.SYSTEM_TRAP:
+            return f"{esr.EC.SYS64.text} (EC {esr.EC.SYS64:#04x}): {esr.describe_system_trap(DC_ZVA_TRAP_ISS)}"
         fault = _fault_text(e.fault, e.level, _fault_label(step))
         if _reports_par(step):
             return f"PAR_EL1.F=1: {fault}, PTW={int(e.s1ptw)}, stage {e.stage}"
@@ -154,15 +161,21 @@ def _abort_class(step):
 def _check_abort(step, obs, problems):
     e = step.expect
     s = obs.esr
-    want_ec = (esr.EC.PC_ALIGN if e.fault == esr.PC_ALIGNMENT else esr.EC.GCS if e.fault == esr.GCS_DATA_CHECK
-               else _abort_class(step))
+    want_ec = {esr.PC_ALIGNMENT: esr.EC.PC_ALIGN, esr.GCS_DATA_CHECK: esr.EC.GCS,
+               esr.SYSTEM_TRAP: esr.EC.SYS64}.get(e.fault) or _abort_class(step)
     if s.ec != want_ec:
         problems.append(f"expected EC {want_ec:#04x} ({want_ec.text}); got EC {s.ec:#04x} ({esr.describe(s)})")
         return
     if want_ec == esr.EC.GCS:
-        # What identifies it is the instruction type, ISS.IT (J1.1.3.56): GCSPOPM's or GCSSS1's.
-        if s.iss & 0x1F != esr.GCS_IT[step.op]:
+        # What identifies it is the instruction type, ISS.IT (J1.1.3.56).
+        if esr.ESR_ISS_GCS_IT.get(s.iss) != esr.GCS_IT[step.op]:
             problems.append(f"expected ISS.IT {esr.GCS_IT[step.op]:#07b} ({step.op.upper()}); got ISS {s.iss:#x}")
+        return
+    if want_ec == esr.EC.SYS64:
+        # What identifies it is the trapped instruction, its encoding in the ISS (D24.2.45).
+        if s.iss != DC_ZVA_TRAP_ISS:
+            problems.append(f"expected the trap of {esr.describe_system_trap(DC_ZVA_TRAP_ISS)}; got "
+                            f"{esr.describe_system_trap(s.iss)}")
         return
     if want_ec == esr.EC.PC_ALIGN:
         # What identifies the fault is the PC, which FAR_EL1 holds.

@@ -12,7 +12,7 @@
 			 REGIME_HD | REGIME_SCTLR_A | REGIME_KERNEL_HIGH | REGIME_RAW_TTBR1 | REGIME_WXN | \
 			 REGIME_SPAN0 | REGIME_EPAN | REGIME_PAN | REGIME_HPD0 | REGIME_HPD1 | REGIME_E0PD0 | \
 			 REGIME_E0PD1 | REGIME_AS | REGIME_A1 | REGIME_EL2 | REGIME_EL20 | \
-			 REGIME_NV | REGIME_NV1 | REGIME_FNXS)
+			 REGIME_NV | REGIME_NV1 | REGIME_FNXS | REGIME_DZE)
 #define TABLE_ATTR_FLAGS (TABLE_ATTR_PXN | TABLE_ATTR_UXN)
 
 static const struct blob_case *case_records(const void *base)
@@ -101,12 +101,13 @@ static bool stage2_ok(const u8 *base, const struct blob_stage2 *s, u32 regime_fl
 }
 
 /* What el0.S can run at EL0 (steps.c): loads, stores, pairs, acquire/release, exclusives, atomics, GCSSTR,
- * GCSPUSHM, GCSPOPM, GCSSS1, DC CIVAC, DC CVAC, IC IVAU, fetches, the hang self-test. */
+ * GCSPUSHM, GCSPOPM, GCSSS1, GCSSS2, DC CIVAC, DC CVAC, IC IVAU, DC ZVA, fetches, the hang self-test. */
 static bool el0_op(u32 op)
 {
 	return op <= OP_STORE64 || (op >= OP_LDP32 && op <= OP_STLR64) ||     /* OP_LOAD8 is 0 */
 	       (op >= OP_LDXR64 && op <= OP_CAS64) || op == OP_GCSSTR || (op >= OP_LDAPR64 && op <= OP_GCSSS1) ||
-	       op == OP_DC_CIVAC || op == OP_DC_CVAC || op == OP_IC_IVAU || op == OP_FETCH || op == OP_SELFTEST_HANG;
+	       op == OP_DC_CIVAC || op == OP_DC_CVAC || op == OP_IC_IVAU || op == OP_GCSSS2 || op == OP_DC_ZVA ||
+	       op == OP_FETCH || op == OP_SELFTEST_HANG;
 }
 
 /* The ops only EL2 has (UNDEFINED at EL1): in a case whose steps run at EL2 only. */
@@ -232,7 +233,7 @@ void blob_case(const void *base, u32 index, struct mmut_case *c)
 			.raw_ttbr1 = g->flags & REGIME_RAW_TTBR1,
 			.as = g->flags & REGIME_AS, .a1 = g->flags & REGIME_A1, .el20 = g->flags & REGIME_EL20,
 			.nv = g->flags & REGIME_NV, .nv1 = g->flags & REGIME_NV1,
-			.fnxs = g->flags & REGIME_FNXS,
+			.fnxs = g->flags & REGIME_FNXS, .dze = g->flags & REGIME_DZE,
 			.wxn = g->flags & REGIME_WXN, .span = !(g->flags & REGIME_SPAN0),
 			.epan = g->flags & REGIME_EPAN, .pan = g->flags & REGIME_PAN,
 			.hpd0 = g->flags & REGIME_HPD0, .hpd1 = g->flags & REGIME_HPD1,

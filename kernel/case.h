@@ -79,6 +79,8 @@ struct blob_header {
 #define REGIME_NV1          0x800000
 /* HCRX_EL2.FnXS (FEAT_XS, FEAT_HCX) while the steps run: EL1's plain TLBIs act as their nXS forms */
 #define REGIME_FNXS         0x1000000
+/* SCTLR_EL1.DZE (SCTLR_EL2.DZE in the EL2&0 regime): EL0 may execute DC ZVA; 0 traps it (EC 0x18, C5.3.38) */
+#define REGIME_DZE          0x2000000
 
 /*
  * The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds
@@ -400,14 +402,25 @@ struct raw {
  * OP_GCSPUSHM and GCSPR_ELx set to value (the outgoing stack's pointer) first.
  */
 #define OP_GCSSS1           128
-/* DC ZVA of the block holding va (DCZID_EL0.BS), at EL1 or EL2 (SCTLR_EL1.DZE is 0: EL0's would trap). */
+/* DC ZVA of the block holding va (DCZID_EL0.BS), at EL1, EL2 or EL0 (where REGIME_DZE is clear, EL0's traps). */
 #define OP_DC_ZVA           129
 /* Cache maintenance by VA (C5.3.21, C5.3.25, C5.3.37, C5.3.41) of va, at EL1, EL2 or (but DC IVAC) EL0: SCTLR_ELx.UCI is 1. */
 #define OP_DC_CIVAC         130
 #define OP_DC_CVAC          131
 #define OP_DC_IVAC          132
 #define OP_IC_IVAU          133
-#define OP_COUNT            134
+/*
+ * FEAT_GCS's GCSSS2 (reporting Xt, the outgoing stack's Valid cap entry address), GCSPUSHX of an exception
+ * return record (ELR_EL1 value, SPSR_EL1 GCS_EX_SPSR, LR ~value), GCSPOPX and GCSPOPCX (comparing the record
+ * with ELR_EL1 value, SPSR_EL1 GCS_EX_SPSR, LR ~value), with the Guarded Control Stack enabled as for
+ * OP_GCSPUSHM: GCSPR_ELx is va + 8 for GCSPUSHX (va is the record's top doubleword, LR's, as GCSPUSHM's),
+ * va for the others.  The exception return records are EL1's only (UNDEFINED at EL0).
+ */
+#define OP_GCSSS2           134
+#define OP_GCSPUSHX         135
+#define OP_GCSPOPX          136
+#define OP_GCSPOPCX         137
+#define OP_COUNT            138
 
 struct step {
 	u64 va, value;
@@ -441,6 +454,7 @@ struct regime {
 	bool wxn, span, epan, pan, hpd0, hpd1, e0pd0, e0pd1;   /* REGIME_* above (span: SCTLR_EL1.SPAN) */
 	bool nv, nv1;           /* REGIME_NV, REGIME_NV1 */
 	bool fnxs;              /* REGIME_FNXS */
+	bool dze;               /* REGIME_DZE */
 	bool el2;               /* REGIME_EL2: TCR_EL2/SCTLR_EL2/MAIR_EL2/TTBR0_EL2 at EL2 (tg0, t0sz, ips as PS, tbi0 as TBI, hpd0 as HPD) */
 	u64 ttbr1;
 	u64 mair;

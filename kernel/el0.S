@@ -24,10 +24,13 @@
 	access_probe el0_, "svc #0", gcspushm, x0, sys #3, c7, c7, #0, x1
 	access_probe el0_, "svc #0", gcspopm, x0, sysl x0, #3, c7, c7, #1
 	access_probe el0_, "svc #0", gcsss1, x0, sys #3, c7, c7, #2, x0      /* GCSSS1 x0 (C5.9.6) */
+	access_probe el0_, "svc #0", gcsss2, x0, sysl x0, #3, c7, c7, #3     /* GCSSS2 x0 (C5.9.7) */
 	/* Cache maintenance by VA (C5.3.21, .25, .41), which SCTLR_EL1.UCI (mmu.c) lets EL0 execute (DC IVAC: UNDEFINED) */
 	access_probe el0_, "svc #0", dc_civac, x0, dc civac, x0
 	access_probe el0_, "svc #0", dc_cvac, x0, dc cvac, x0
 	access_probe el0_, "svc #0", ic_ivau, x0, ic ivau, x0
+	/* DC ZVA (C5.3.38), which SCTLR_EL1.DZE (REGIME_DZE) lets EL0 execute; trapped (EC 0x18) otherwise */
+	access_probe el0_, "svc #0", dc_zva, x0, dc zva, x0
 	/* The target's stub (probe.h) returns here through x30. */
 	access_probe el0_, "svc #0", fetch, x0, blr x0
 	/* Self-test: an EL0 step that never returns. */

@@ -20,7 +20,8 @@ void el0_gcsstr(void);
 void el0_gcspushm(void);
 void el0_gcspopm(void);
 void el0_gcsss1(void);
-void el0_dc_civac(void), el0_dc_cvac(void), el0_ic_ivau(void);
+void el0_gcsss2(void);
+void el0_dc_civac(void), el0_dc_cvac(void), el0_ic_ivau(void), el0_dc_zva(void);
 void el0_fetch(void), selftest_hang_el0(void);
 
 /* What the return from EL0 restores: the kernel stack and el0_call's resume address. */

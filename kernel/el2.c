@@ -131,8 +131,8 @@ static u64 at_s12(u64 op, u64 va)
  * the fine-grained traps of PIR_EL1, PIRE0_EL1 and MAIR2_EL1 off (FEAT_FGT;
  * their bits trap while 0).  With FEAT_GCS, HCRX_EL2.GCSEn (0 disables GCS
  * at EL1 and EL0), the fine-grained traps of GCSCR_EL1, GCSCRE0_EL1 and of
- * EL1's GCSSTR, GCSSTTR and GCSPUSHM off (HFGxTR_EL2.nGCS_EL1, nGCS_EL0;
- * HFGITR_EL2.nGCSSTR_EL1, nGCSPUSHM_EL1): mmu.c enables the GCS stores and GCSPUSHM.
+ * EL1's GCSSTR, GCSSTTR, GCSPUSHM, GCSPUSHX and GCSPOPCX off (HFGxTR_EL2.nGCS_EL1, nGCS_EL0;
+ * HFGITR_EL2.nGCSSTR_EL1, nGCSPUSHM_EL1, nGCSEPP): mmu.c enables the GCS stores and GCSPUSHM.
  */
 void el2_boot_traps(void)
 {
@@ -146,7 +146,8 @@ void el2_boot_traps(void)
 		write_sysreg(read_sysreg(HFGRTR_EL2) | hfgxtr, HFGRTR_EL2);
 		write_sysreg(read_sysreg(HFGWTR_EL2) | hfgxtr, HFGWTR_EL2);
 		if (gcs)
-			write_sysreg(read_sysreg(HFGITR_EL2) | HFGITR_NGCSSTR_EL1 | HFGITR_NGCSPUSHM_EL1, HFGITR_EL2);
+			write_sysreg(read_sysreg(HFGITR_EL2) | HFGITR_NGCSSTR_EL1 | HFGITR_NGCSPUSHM_EL1 | HFGITR_NGCSEPP,
+				     HFGITR_EL2);
 	}
 	isb();
 }

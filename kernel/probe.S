@@ -29,6 +29,30 @@ probe_\name:
 	ret
 .endm
 
+/*
+ * A GCS exception return record probe (GCSPUSHX, GCSPOPCX, GCSPOPX; EL1's only): as gcs_probe, with the
+ * registers the record holds set first, ELR_EL1 to x1, SPSR_EL1 to GCS_EX_SPSR and LR to ~x1 (the kernel's
+ * own LR kept in x5, which the handler's frame restores on a fault).
+ */
+.macro gcs_ex_probe name, insn:vararg
+	.global probe_\name
+	.type probe_\name, %function
+probe_\name:
+	mrs	x3, GCSCR_EL1
+	msr	ELR_EL1, x1
+	mov	x4, #GCS_EX_SPSR
+	msr	SPSR_EL1, x4
+	mov	x5, x30
+	mvn	x30, x1
+	msr	GCSCR_EL1, x2
+	isb
+	\insn
+	msr	GCSCR_EL1, x3
+	isb
+	mov	x30, x5
+	ret
+.endm
+
 	.section .text.probes, "ax"
 	.global __probes_start
 __probes_start:
@@ -36,7 +60,7 @@ __probes_start:
 	/* EL1's unprivileged forms (no EL0 twin) */
 	access_probe probe_, ret, ldtr64, x0, ldtr x0, [x0]
 	access_probe probe_, ret, sttr64, x0, sttr x1, [x0]
-	/* DC ZVA: a write of zeros to the block (C5.3.38); EL0 has none (SCTLR_EL1.DZE = 0 traps it) */
+	/* DC ZVA: a write of zeros to the block (C5.3.38); EL0's is el0.S's */
 	access_probe probe_, ret, dc_zva, x0, dc zva, x0
 	/* Cache maintenance by VA (C5.3.21, .25, .37, .41): translated, nothing moved (EL0's in el0.S) */
 	access_probe probe_, ret, dc_civac, x0, dc civac, x0
@@ -49,6 +73,11 @@ __probes_start:
 	gcs_probe gcspushm, sys #3, c7, c7, #0, x1
 	gcs_probe gcspopm, sysl x0, #3, c7, c7, #1
 	gcs_probe gcsss1, sys #3, c7, c7, #2, x0        /* GCSSS1 x0 (C5.9.6) */
+	gcs_probe gcsss2, sysl x0, #3, c7, c7, #3       /* GCSSS2 x0 (C5.9.7) */
+	/* GCSPUSHX, GCSPOPX, GCSPOPCX (SYS #0, C7, C7, #4, #6, #5 with Rt 0b11111: C5.9.5, C5.9.3, C5.9.1) */
+	gcs_ex_probe gcspushx, sys #0, c7, c7, #4
+	gcs_ex_probe gcspopx, sys #0, c7, c7, #6
+	gcs_ex_probe gcspopcx, sys #0, c7, c7, #5
 	.global __probes_end
 __probes_end:
 

@@ -45,7 +45,8 @@ data_probe probe_vstore8, probe_vstore16, probe_vstore32, probe_vstore64, probe_
 data_probe probe_ldxp32, probe_ldxp64, probe_ldaxp64;
 data_probe probe_stxr64, probe_stlxr64, probe_stxp32, probe_stxp64, probe_stlxp64, probe_dc_zva;
 data_probe probe_dc_civac, probe_dc_cvac, probe_dc_ivac, probe_ic_ivau;
-data_probe probe_gcsstr, probe_gcssttr, probe_gcspushm, probe_gcspopm, probe_gcsss1;
+data_probe probe_gcsstr, probe_gcssttr, probe_gcspushm, probe_gcspopm, probe_gcsss1, probe_gcsss2;
+data_probe probe_gcspushx, probe_gcspopx, probe_gcspopcx;
 
 u64 probe_at_s1e1r(u64 va);
 u64 probe_at_s1e1w(u64 va);

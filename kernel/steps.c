@@ -94,31 +94,38 @@ static const struct access_kind {
 	[OP_STXP32] = { probe_stxp32, el0_stxp32, LOADS_VALUE },
 	[OP_STXP64] = { probe_stxp64, el0_stxp64, LOADS_VALUE },
 	[OP_STLXP64] = { probe_stlxp64, el0_stlxp64, LOADS_VALUE },
-	[OP_DC_ZVA] = { probe_dc_zva, NULL, STORES },
+	[OP_DC_ZVA] = { probe_dc_zva, el0_dc_zva, STORES },
 	[OP_DC_CIVAC] = { probe_dc_civac, el0_dc_civac, STORES },
 	[OP_DC_CVAC] = { probe_dc_cvac, el0_dc_cvac, STORES },
 	[OP_DC_IVAC] = { probe_dc_ivac, NULL, STORES },       /* UNDEFINED at EL0 (C5.3.37) */
 	[OP_IC_IVAU] = { probe_ic_ivau, el0_ic_ivau, STORES },
+	[OP_GCSSS2] = { probe_gcsss2, el0_gcsss2, LOADS_VALUE },       /* Xt: the outgoing stack's cap entry */
+	[OP_GCSPUSHX] = { probe_gcspushx, NULL, STORES },              /* UNDEFINED at EL0 (C5.9.5) */
+	[OP_GCSPOPX] = { probe_gcspopx, NULL, STORES },
+	[OP_GCSPOPCX] = { probe_gcspopcx, NULL, STORES },
 };
 
-/* GCSCR_EL1 without PCRSEL while a GCSPUSHM, GCSPOPM or GCSSS1 step runs at EL1, else 0: what the vectors write
+/* GCSCR_EL1 without PCRSEL while a step of the Guarded Control Stack (is_gcs_enabled_op) runs at EL1, else 0: what the vectors write
  * before the handler's first BL (vectors.S). */
 u64 gcs_step_gcscr;
+/* GCSPR_ELx of the step's EL after a step of the Guarded Control Stack (is_gcs_enabled_op): its step record's gcspr. */
+static u64 gcs_step_gcspr;
 
 static bool is_gcs_enabled_op(u32 op)
 {
-	return op == OP_GCSPUSHM || op == OP_GCSPOPM || op == OP_GCSSS1;
+	return op == OP_GCSPUSHM || op == OP_GCSPOPM || op == OP_GCSSS1 || (op >= OP_GCSSS2 && op <= OP_GCSPOPCX);
 }
 
 /*
- * A GCSPUSHM, GCSPOPM or GCSSS1 step, with the Guarded Control Stack enabled at its EL for it alone (GCSEnabled:
- * GCSCR_EL1.PCRSEL or GCSCRE0_EL1.PCRSEL; the kernel's own BL and RET must not use it): GCSPR_ELx points
- * just above va for a push (AddGCSRecord stores at GCSPR - 8), at va for a pop (GCSPOPM loads at GCSPR), and
- * is value, the outgoing stack, for GCSSS1 of va.
+ * A GCSPUSHM, GCSPOPM, GCSSS1, GCSSS2, GCSPUSHX, GCSPOPX or GCSPOPCX step, with the Guarded Control Stack
+ * enabled at its EL for it alone (GCSEnabled: GCSCR_EL1.PCRSEL or GCSCRE0_EL1.PCRSEL; the kernel's own BL and
+ * RET must not use it): GCSPR_ELx points just above va for a push (AddGCSRecord and AddGCSExRecord store first
+ * at GCSPR - 8), at va for a pop and GCSSS2 (each loads first at GCSPR), and is value, the outgoing stack, for
+ * GCSSS1 of va.
  */
 static struct reg_pair run_gcs_enabled(const struct access_kind *k, const struct step *s, const struct step_run *c)
 {
-	u64 ptr = s->op == OP_GCSPUSHM ? s->va + 8 : s->op == OP_GCSSS1 ? s->value : s->va;
+	u64 ptr = s->op == OP_GCSPUSHM || s->op == OP_GCSPUSHX ? s->va + 8 : s->op == OP_GCSSS1 ? s->value : s->va;
 	struct reg_pair r;
 
 	if (s->el == 0) {
@@ -130,6 +137,7 @@ static struct reg_pair run_gcs_enabled(const struct access_kind *k, const struct
 		r.first = el0_run(el0_code_va(k->el0, c->el0_code), s->va, s->value, 0, &r.second);
 		write_sysreg(gcscre0, GCSCRE0_EL1);
 		isb();
+		gcs_step_gcspr = read_sysreg(GCSPR_EL0);
 		return r;
 	}
 	data_probe *probe = (data_probe *)((uintptr_t)k->probe + c->code_offset);
@@ -139,6 +147,7 @@ static struct reg_pair run_gcs_enabled(const struct access_kind *k, const struct
 	isb();
 	r = probe(s->va, s->value, gcs_step_gcscr | GCSCR_PCRSEL);
 	gcs_step_gcscr = 0;
+	gcs_step_gcspr = read_sysreg(GCSPR_EL1);
 	return r;
 }
 
@@ -438,6 +447,8 @@ static void run_step(const struct step_run *c, unsigned n)
 		if (access && access->result == LOADS_PAIR64)
 			record_hex("value_hi", loaded.second);
 	}
+	if (is_gcs_enabled_op(s->op))
+		record_hex("gcspr", gcs_step_gcspr);
 	record_end();
 	if (after)
 		report_walk(n, true, &after_walk);

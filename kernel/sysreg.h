@@ -119,6 +119,7 @@
 #define SCTLR_SPAN          BIT(23)     /* FEAT_PAN: 0 = exception entry to EL1 sets PSTATE.PAN */
 #define SCTLR_EPAN          BIT(57)     /* FEAT_PAN3: PAN also covers EL0-executable memory */
 #define SCTLR_UCI           BIT(26)     /* EL0 may execute DC CVAC, CIVAC, IVAC and IC IVAU (C5.3) */
+#define SCTLR_DZE           BIT(14)     /* EL0 may execute DC ZVA (0: it traps, EC 0x18; C5.3.38) */
 /* RES1 bits of SCTLR_EL1 in Armv8.0 (bits 29, 28, 23, 22, 20, 11); bit 23 is SPAN with FEAT_PAN */
 #define SCTLR_RES1          (BIT(29) | BIT(28) | SCTLR_SPAN | BIT(22) | BIT(20) | BIT(11))
 
@@ -232,10 +233,15 @@
 /* GCSCR_ELx and GCSCRE0_EL1.PCRSEL, bit 0: the Guarded Control Stack is enabled at that EL (GCSEnabled):
  * BL pushes to it and RET checks against it, so the kernel sets it around a GCSPUSHM, GCSPOPM or GCSSS1 step alone */
 #define GCSCR_PCRSEL        BIT(0)
+/* The SPSR_EL1 a GCSPUSHX or GCSPOPCX step runs with (probe.S gcs_ex_probe): EL1h with DAIF masked, a value
+ * an exception return to EL1 could use (harness/ops.py GCS_EX_SPSR) */
+#define GCS_EX_SPSR         0x3c5
 /* HCRX_EL2.GCSEn, bit 22: GCS not disabled at EL1 and EL0 by EL2 */
 #define HCRX_GCSEN          BIT(22)
 /* HCRX_EL2.FnXS, bit 3 (FEAT_XS): EL1's TLBIs without nXS behave as their nXS forms (D24.2.63) */
 #define HCRX_FNXS           BIT(3)
+/* HFGITR_EL2.nGCSEPP, bit 59 (FEAT_FGT): 0 traps EL1's GCSPUSHX and GCSPOPCX to EL2 (C5.9.5, C5.9.1) */
+#define HFGITR_NGCSEPP      BIT(59)
 /* HFGITR_EL2.nGCSSTR_EL1, bit 58 (FEAT_FGT): 0 traps EL1's GCSSTR and GCSSTTR to EL2 */
 #define HFGITR_NGCSSTR_EL1  BIT(58)
 /* HFGITR_EL2.nGCSPUSHM_EL1, bit 57: 0 traps EL1's GCSPUSHM to EL2 */

@@ -135,12 +135,30 @@ BAD = [
      "steps[0].do", "needs FEAT_GCS"),
     ("gcs_data_check_of_a_load", 'requires = ["FEAT_GCS"]\n'
      'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "gcs_data_check" } } ]', "steps[0].expect.fault",
-     "comes from GCSPOPM"),
+     "comes from the check of what GCSPOPM pops"),
+    ("system_trap_of_a_store", 'steps = [ { do = "store64", va = 0x8000_0000, value = 0, expect = { fault = '
+     '"system_trap" } } ]', "steps[0].expect.fault", "comes from DC ZVA at EL0"),
     ("gcsss1_gcspr_unaligned", 'requires = ["FEAT_GCS"]\n'
      'steps = [ { do = "gcsss1", va = 0x8000_0000, value = 0x8000_0404, expect = "ok" } ]', "steps[0].value",
      "a multiple of 8"),
     ("gcspopm_unaligned", 'requires = ["FEAT_GCS"]\nsteps = [ { do = "gcspopm", va = 0x8000_0004, expect = "ok" } ]',
      "steps[0].va", "a multiple of 8"),
+    # GCSSS2 and the exception return records: GCSPR_ELx's VA; a record in one 4KB page; the records EL1's alone.
+    ("gcsss2_unaligned", 'requires = ["FEAT_GCS"]\nsteps = [ { do = "gcsss2", va = 0x8000_0004, expect = "ok" } ]',
+     "steps[0].va", "a multiple of 8"),
+    ("gcspushx_record_across_pages", 'requires = ["FEAT_GCS"]\n'
+     'steps = [ { do = "gcspushx", va = 0x8000_1010, value = 1, expect = "ok" } ]', "steps[0].va",
+     "crosses a 4KB page"),
+    ("gcspopcx_record_across_pages", 'requires = ["FEAT_GCS"]\n'
+     'steps = [ { do = "gcspopcx", va = 0x8000_0fe8, value = 1, expect = "ok" } ]', "steps[0].va",
+     "crosses a 4KB page"),
+    ("gcspopx_at_el0", 'requires = ["FEAT_GCS"]\nsteps = [ { do = "gcspopx", va = 0x8000_0000, el = 0, expect = "ok" } ]',
+     "steps[0].el", "cannot run at EL0"),
+    ("gcspopx_with_a_value", 'requires = ["FEAT_GCS"]\n'
+     'steps = [ { do = "gcspopx", va = 0x8000_0000, value = 1, expect = "ok" } ]', "steps[0].value", "takes no value"),
+    ("gcs_data_check_of_gcspushx", 'requires = ["FEAT_GCS"]\n'
+     'steps = [ { do = "gcspushx", va = 0x8000_0018, value = 1, expect = { fault = "gcs_data_check" } } ]',
+     "steps[0].expect.fault", "comes from the check"),
     ("gcspushm_at_el2", 'requires = ["FEAT_GCS"]\nel2 = "nvhe"\n'
      'steps = [ { do = "gcspushm", va = 0x8000_0000, value = 0, expect = "ok" } ]', "steps[0].do",
      "not in a case with el2 or [stage2]"),

@@ -11,7 +11,7 @@ import pytest
 
 from harness import declared, esr, features, protocol
 from harness.cases import load_file
-from harness.model import Access, Completes, Unknown
+from harness.model import Access, Completes
 from harness.model.outcome import Abort
 from harness.model.permissions import DIRTY, IC_EL0_RULE, cache_maintenance_permissions
 from harness.model.stage2 import full_translate
@@ -118,12 +118,6 @@ def test_the_permission_branches_at_el0_and_under_pie():
     assert cache_maintenance_permissions(el0("ic", False), False, False, False) == [(False, "")]
     assert cache_maintenance_permissions(el0("ic"), False, False, False) == [(True, IC_EL0_RULE), (False, IC_EL0_RULE)]
     assert cache_maintenance_permissions(el0("ic"), True, False, False) == [(False, "")]
-
-
-def test_under_stage_2_the_model_says_it_does_not_judge():
-    r = replace(regs(), clidr=CLIDR_LOC2, ctr=CTR_DIC0, hcr=1, vtcr=0x8002_3558)
-    outcomes = full_translate(r, memory(chain(VA, PAGE_DESC | PAGE, 3)), Access("dc_civac", VA))
-    assert isinstance(one(outcomes), Unknown) and "DC or IC by VA under stage 2" in one(outcomes).reason
 
 
 def test_the_boot_records_clidr_and_ctr_reach_the_model():

@@ -28,10 +28,10 @@ def zva(va, leaf=PAGE_DESC, dczid=DCZID_64):
     return full_translate(r, memory(chain(va, leaf | PAGE, 3)), Access("dc_zva", va))
 
 
-def test_dc_zva_is_a_write_of_zeros_el1_and_el2_only_with_no_syndrome():
+def test_dc_zva_is_a_write_of_zeros_at_each_el_with_no_syndrome():
     kind = ACCESS_KINDS["dc_zva"]
     assert (kind.read, kind.write, kind.dczero, kind.pan) == (False, True, True, True)
-    assert "dc_zva" in DC_ZERO and "dc_zva" not in EL0_OPS and "dc_zva" not in LS_SYNDROME
+    assert "dc_zva" in DC_ZERO and "dc_zva" in EL0_OPS and "dc_zva" not in LS_SYNDROME     # EL0's: test_dc_zva_el0.py
 
 
 @pytest.mark.parametrize("bs,size", [(0, 4), (4, 64), (9, 2048)])

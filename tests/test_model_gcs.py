@@ -1,4 +1,5 @@
-"""GCS data accesses in the model (FEAT_GCS: GCSSTR, GCSSTTR, GCSPUSHM, GCSPOPM, GCSSS1): the gcs permission alone
+"""GCS data accesses in the model (FEAT_GCS: GCSSTR, GCSSTTR, GCSPUSHM, GCSPOPM, GCSSS1, GCSSS2, GCSPUSHX, GCSPOPX,
+GCSPOPCX): the gcs permission alone
 (J1.1.4.26 AArch64.S1CheckPermissions's AccessType_GCS branch) for every PIR_ELx and PIRE0_ELx
 encoding, the direct scheme (no gcs permission, D11.5 I_MDFXL), the alignment check
 (J1.1.3.106 AArch64.UnalignedAccessFaults), the dirty state, the memory-type choice (D11.9
@@ -13,7 +14,17 @@ from harness.model.outcome import ALL_BITS, Bits, Unknown
 from harness.model.registers import SCTLR_A
 from harness.ops import EL0_OPS, LS_SYNDROME
 from harness.cases.schema import Expect, Step
-from harness.predict import _gcs_pop, _gcs_switch
+from harness.cases import load_file
+from harness.model import Access
+from harness.model.outcome import Outcomes
+from harness.model.gcs import gcspr_after
+from harness.model.translate import ACCESS_KINDS
+from harness.observation import Observation
+from harness.oracle import observation_allowed
+from harness.ops import GCS_EX_SPSR
+from harness.predict import _gcs_pop, _gcs_pop_record, _gcs_push_record, _gcs_ss2, _gcs_switch, predict_case
+from suite_run import ROOT
+from tests.test_model_agreement import CPUS as AGREEMENT_CPUS
 from harness.cases.validation import EL2_REFUSED_OPS, NESTED_OPS, op_features
 from tests.test_model import PAGE, PAGE_DESC, VA, chain, memory, one, regs, translate
 from tests.test_model_indirect import MMFR1_HAFDBS, leaf, pie_regs
@@ -218,3 +229,109 @@ def test_the_gcsss1_compare_and_swap_and_its_check():
         assert check.fault == (esr.GCS_DATA_CHECK, None) and check.esr() == Bits(0x2D << 26 | 1 << 25 | 0b00100, ALL_BITS)
         assert check.far_register().mask == 0 and mem.read(pa, 8) == other
     assert isinstance(_gcs_switch(step, done, Memory({})), Unknown)
+
+
+# GCSSS2 (J1.1.3.68): a GCS load at GCSPR_ELx, then a GCS store at the outgoing pointer the loaded entry names.
+def _gcs_case(name):
+    case = next(c for c in load_file(ROOT / "cases" / "gcs.toml") if c.id == f"gcs.{name}")
+    return case, predict_case(case, AGREEMENT_CPUS["max-11.1.3"])
+
+
+def test_gcsss2_stores_at_the_pointer_its_load_gives_and_judges_that_store_on_its_own():
+    """Xt is the outgoing pointer (the In-progress cap entry's bits [63:3] less one doubleword), where the Valid cap
+    entry lands (the load after it reads it); that store's translation is its own: on a read/write page a
+    Permission fault with WnR 1 and FAR the pointer, unmapped a Translation fault; an entry whose bits [2:0] are
+    not 0b101 the GCS Data Check with ISS.IT 0b00101 and ISS.Rn UNKNOWN (J1.1.3.56)."""
+    case, predictions = _gcs_case("switch_stack_2")
+    (ss2,) = predictions[2]
+    assert isinstance(ss2, Completes) and ss2.value == 0x8000_03F8
+    assert [o.value for o in predictions[3]] == [0x8000_0001]
+    (check,) = predictions[4]
+    assert check.esr() == Bits(0x2D << 26 | 1 << 25 | 0b00101, ALL_BITS & ~esr.ESR_ISS_GCS_RN.mask)
+    (store_fault,) = predictions[8]
+    assert store_fault.fault == ("permission", 3) and store_fault.wnr and store_fault.far == 0x8000_23F8
+    assert store_fault.gcs and store_fault.syndrome is None
+    (unmapped,) = predictions[10]
+    assert unmapped.fault == ("translation", 3) and unmapped.far == 0x8000_33F8
+    (load_fault,) = predictions[11]
+    assert load_fault.fault == ("permission", 3) and not load_fault.wnr and load_fault.far == 0x8000_2100
+
+
+def test_gcsss2_of_memory_nobody_declared_is_unknown():
+    """The second access's address is what the first loads: memory no case declares leaves it open."""
+    va, pa = 0x8000_0FF8, 0x4000_0FF8
+    load = Completes(pa=pa, attr=0xFF, sh="inner", spans=((pa, 8),))
+
+    class Undeclared:
+        memory = Memory({})
+    (outcome,) = _gcs_ss2(Undeclared, Access("gcsss2", va), Outcomes({load}))
+    assert isinstance(outcome, Unknown) and "In-progress cap entry" in outcome.reason
+
+
+# The exception return records (J1.1.3.51 AddGCSExRecord, J1.1.3.53 CheckGCSExRecord, J1.1.3.63 GCSPOPX).
+TOP, BASE = 0x4000_0118, 0x4000_0100
+RECORD = {BASE: 0b1001, BASE + 8: 0x1234, BASE + 16: GCS_EX_SPSR, BASE + 24: ~0x1234 & (1 << 64) - 1}
+
+
+def test_gcspushx_writes_the_record_from_its_top_doubleword_down():
+    mem = Memory({pa: 0 for pa in RECORD})
+    _gcs_push_record(Step("gcspushx", 0x8000_0118, 0x1234, Expect("ok")),
+                     Completes(pa=TOP, attr=0xFF, sh="inner", spans=((TOP, 8),)), mem)
+    assert {pa: mem.read(pa, 8) for pa in RECORD} == RECORD
+
+
+@pytest.mark.parametrize("offset", [0, 8, 16, 24])
+def test_gcspopcx_compares_every_doubleword_and_gcspopx_the_lowest_alone(offset):
+    done = Completes(pa=BASE, attr=0xFF, sh="inner", spans=((BASE, 8),))
+    popcx, popx = Step("gcspopcx", 0x8000_0100, 0x1234, Expect("ok")), Step("gcspopx", 0x8000_0100, 0, Expect("ok"))
+    assert _gcs_pop_record(popcx, done, Memory(dict(RECORD))) is done
+    wrong = Memory({**RECORD, BASE + offset: RECORD[BASE + offset] ^ 4})
+    check = _gcs_pop_record(popcx, done, wrong)
+    assert check.fault == (esr.GCS_DATA_CHECK, None) and check.far_register().mask == 0
+    assert check.esr() == Bits(0x2D << 26 | 1 << 25 | 0b01000, ALL_BITS & ~esr.ESR_ISS_GCS_RN.mask)
+    popped = _gcs_pop_record(popx, done, wrong)
+    if offset:
+        assert popped is done       # GCSPOPX loads the other three but checks none of them
+    else:
+        assert popped.esr() == Bits(0x2D << 26 | 1 << 25 | 0b11111 << 5 | 0b01001, ALL_BITS)
+    assert isinstance(_gcs_pop_record(popcx, done, Memory({BASE: 0b1001})), Unknown)
+
+
+def test_the_exception_return_records_are_gcs_accesses_of_el1_alone():
+    assert ACCESS_KINDS["gcspushx"].write and ACCESS_KINDS["gcspushx"].gcs
+    for op in ("gcspopx", "gcspopcx"):
+        assert ACCESS_KINDS[op].read and not ACCESS_KINDS[op].write and ACCESS_KINDS[op].gcs
+    for op in ("gcspushx", "gcspopx", "gcspopcx", "gcsss2"):
+        assert op_features(op) == ("FEAT_GCS",) and op not in NESTED_OPS and op not in LS_SYNDROME
+        assert (op in EL0_OPS) == (op == "gcsss2")
+    words = chain(VA, leaf(3), 3)
+    fault = one(translate(pie_regs(pir=0b0101 << 12), memory(words), "gcspopcx", ALIGNED, value=8))
+    assert fault.fault == ("permission", 3) and fault.wnr is False and fault.gcs
+
+
+# GCSPR_ELx after a step (J1.1.3.74 SetCurrentGCSPointer, each instruction's last act): the step record's gcspr.
+@pytest.mark.parametrize("op, va, value, moved", [
+    ("gcspushm", 0x8000_0108, 0, 0x8000_0108),      # from va + 8, one doubleword down
+    ("gcspushx", 0x8000_0118, 0, 0x8000_0100),      # from va + 8, one record (32 bytes) down
+    ("gcspopm", 0x8000_0108, 0, 0x8000_0110),
+    ("gcsss1", 0x8000_0FF8, 0x8000_0400, 0x8000_0FF8),  # from value to Xt<63:3>:000
+    ("gcsss2", 0x8000_0FF8, 0, 0x8000_1000),
+    ("gcspopx", 0x8000_0100, 0, 0x8000_0120),
+    ("gcspopcx", 0x8000_0100, 0x1234, 0x8000_0120),
+])
+def test_gcspr_after_a_step_moves_where_it_completes_and_stays_where_it_faults(op, va, value, moved):
+    before = value if op == "gcsss1" else va + 8 if op in ("gcspushm", "gcspushx") else va
+    assert gcspr_after(op, va, value, completed=True) == moved
+    assert gcspr_after(op, va, value, completed=False) == before
+
+
+def test_the_oracle_judges_gcspr_and_asks_for_it():
+    step = Step("gcspopm", 0x8000_0108, 0, Expect("ok"))
+    done = Completes(pa=0x4000_0108, attr=0xFF, sh="inner", spans=((0x4000_0108, 8),), value=4)
+    assert observation_allowed(step, Outcomes({done}), Observation("ok", value=4, gcspr=0x8000_0110)) == []
+    (wrong,) = observation_allowed(step, Outcomes({done}), Observation("ok", value=4, gcspr=0x8000_0108))
+    assert "GCSPR_ELx 0x80000108" in wrong and "0x80000110" in wrong
+    (missing,) = observation_allowed(step, Outcomes({done}), Observation("ok", value=4))
+    assert "without gcspr=" in missing
+    load = Step("load64", 0x8000_0108, 0, Expect("ok"))
+    assert observation_allowed(load, Outcomes({done}), Observation("ok", value=4)) == []

@@ -72,6 +72,7 @@ class Regime:
     nv1: bool = False
     # HCRX_EL2.FnXS (FEAT_XS, FEAT_HCX) while the steps run (kernel/steps.c run_steps); the case needs EL2.
     fnxs: bool = False
+    dze: bool = False       # SCTLR_EL1.DZE (SCTLR_EL2.DZE in the EL2&0 regime): EL0 may execute DC ZVA (C5.3.38)
     # PIR_ELx and PIRE0_ELx (FEAT_S1PIE) whole, the kernel's own PI indices' included (kernel_pi)
     pir: int = 0
     pire0: int = 0
@@ -315,7 +316,7 @@ CASE_KEYS = {"summary", "regime", "matrix", "map", "tables", "raw", "steps", "re
              "stage2", "s2map", "s2raw", "el2"}
 REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
                "ttbr1", "mair", "wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1",
-               "asid16", "a1", *TCR2_FIELDS, "nv", "nv1", "fnxs", "pir", "pire0", "mair2"}
+               "asid16", "a1", *TCR2_FIELDS, "nv", "nv1", "fnxs", "pir", "pire0", "mair2", "dze"}
 STAGE2_KEYS = {"granule", "t0sz", "sl0", "sl2", "ps", "ds", "fwb", "ha", "hd", "vs", "vmid", "s2pie", "s2pir"}
 S2MAP_KEYS = {"ipa", "to", "level", "memattr", "s2ap", "sh", "xn", "af", "contig", "dbm"}
 MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm", "space"}

@@ -8,7 +8,7 @@ from harness.cases.names import (
     ALL_AT_OPS, AP_NAMES, AT_OPS, AT_S12_OPS, EL0_OPS, FIXUP_KINDS, HWDEF, LOADS, MAINT_OPS, OPS, RANGE_TLBI, S2_RANGE_TLBI,
     SELFTESTS, SH_NAMES, STORES, SYSREG_WRITES,
 )
-from harness.ops import ATOMICS, CAS_OPS, DC_ZERO, GCS_POPS, GCS_SWITCHES, LS_SYNDROME, NO_VALUE, RETRYABLE, RETURNS
+from harness.ops import ATOMICS, CAS_OPS, DC_ZERO, LS_SYNDROME, NO_VALUE, RETRYABLE, RETURNS
 from harness.cases.schema import (
     CaseError, DESC_FIELDS, Expect, FAULT_KEYS, FRAME_NAME, MAINT_KEYS, MAP_KEYS, PAR_KEYS, S2_DESC_EXPECT_KEYS,
     STEP_KEYS, TLB_CONFLICT, UNDER_KEYS, S2Under, Step, TlbiRange,
@@ -269,10 +269,18 @@ def read_expect(path, name, where, op, va, spec, names, two_stage=False):
     if spec.get("fault") == esr.GCS_DATA_CHECK:
         # Its own exception class (EC 0x2D), no fault status, FAR_ELx UNKNOWN: GCSPOPM's check of what it pops.
         f = Fields(path, name, where, spec, {"fault"}, names)
-        if op not in GCS_POPS and op not in GCS_SWITCHES:
-            raise f.error("fault", "a GCS Data Check exception comes from GCSPOPM's check of the doubleword it pops "
-                          "(J1.1.3.62) or GCSSS1's of the cap entry (J1.1.3.67)")
+        if op not in esr.GCS_IT:
+            raise f.error("fault", "a GCS Data Check exception comes from the check of what GCSPOPM pops (J1.1.3.62), "
+                          "of the cap entry GCSSS1 or GCSSS2 switches to (J1.1.3.67, J1.1.3.68), or of the exception "
+                          "return record GCSPOPX or GCSPOPCX loads (J1.1.3.63, J1.1.3.53)")
         return Expect("fault", fault=esr.GCS_DATA_CHECK)
+    if spec.get("fault") == esr.SYSTEM_TRAP:
+        # Its own exception class (EC 0x18), no fault status, FAR_ELx UNKNOWN: the instruction trapped before it ran.
+        f = Fields(path, name, where, spec, {"fault"}, names)
+        if op not in DC_ZERO:
+            raise f.error("fault", "a trapped System instruction (EC 0x18) comes from DC ZVA at EL0 with "
+                          "SCTLR_EL1.DZE = 0 (C5.3.38)")
+        return Expect("fault", fault=esr.SYSTEM_TRAP)
     if "fault" in spec:
         f = Fields(path, name, where, spec, FAULT_KEYS, names)
         fault = f.choice("fault", (*esr.FAULT_CLASSES, esr.PC_ALIGNMENT), required=True)

@@ -17,7 +17,8 @@ from harness.cases.translation import (
     read_mapping, read_raw, read_regime, read_stage2, read_stage2_geometry, read_table_attrs, regime_pi,
 )
 from harness.features import FEATURES
-from harness.ops import ATOMICS, GCS_ACCESSES, GCS_ENABLED_OPS, GCS_PUSH_POP, GCS_SWITCHES, LOADS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS
+from harness.ops import (ATOMICS, GCS_ACCESSES, GCS_ENABLED_OPS, GCS_EX_PUSHES, GCS_EX_RECORD_BYTES, GCS_EX_RECORDS,
+                         GCS_SWITCHES, LOADS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS)
 from harness.versions import parse_range
 
 # Regime keys and ops the CPU must have a feature for: a case using one lists it in `requires`.
@@ -196,7 +197,7 @@ def _lays_out(declared, case):
 
 # What the EL2 regime (HCR_EL2.E2H = 0) does not have: a second VA range, EL0, ASIDs, PAN.
 EL2_REGIME_KEYS = {"granule1", "t1sz", "epd0", "epd1", "tbi1", "ttbr1", "span", "epan", "pan", "hpd1", "e0pd0", "e0pd1",
-                   "asid16", "a1", "a2", "fng0", "fng1"}
+                   "asid16", "a1", "a2", "fng0", "fng1", "dze"}
 # Steps the EL2 regime has no use for: EL1&0's own AT (S1E1*, S1E0*: they translate another regime),
 # unprivileged loads and stores, TLBI by ASID, a TTBR1.
 EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, *UNPRIVILEGED_OPS, "set_ttbr1",
@@ -204,19 +205,26 @@ EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, *UNPRIVILEGED_OPS, "set_ttbr1",
 
 
 def _check_gcs_push_pop(path, name, steps, el2, stage2):
-    """GCSPUSHM and GCSPOPM access the doubleword at GCSPR_ELx (or just below it), which holds a multiple
-    of 8 (bits [2:0] RES0, D24.11.5): their VA is one.  The kernel enables the Guarded Control Stack for them
-    at EL1 and EL0 of the EL1&0 regime (kernel/steps.c run_gcs_enabled), not at EL2, and the model judges no
-    GCS access under stage 2 (docs/model.md).  GCSSS1's `value` is the GCSPR_ELx it starts from: a multiple of 8."""
+    """GCSPUSHM, GCSPOPM, GCSSS2 and the exception return records access the doubleword at GCSPR_ELx (or just
+    below it), which holds a multiple of 8 (bits [2:0] RES0, D24.11.5): their VA is one.  A record's 32 bytes
+    lie in one 4KB page, so that its four accesses share the translation the model judges (docs/model.md).  The
+    kernel enables the Guarded Control Stack for them at EL1 and EL0 of the EL1&0 regime (kernel/steps.c
+    run_gcs_enabled), not at EL2, and the model judges no GCS access under stage 2 (docs/model.md).  GCSSS1's
+    `value` is the GCSPR_ELx it starts from: a multiple of 8."""
     for i, step in enumerate(steps):
         if step.op not in GCS_ENABLED_OPS:
             continue
         if step.op in GCS_SWITCHES and step.value % 8:
             raise CaseError(path, f"{step.op}'s value is GCSPR_ELx before it, a multiple of 8: {step.value:#x} is not",
                             name, f"steps[{i}].value")
-        if step.op in GCS_PUSH_POP and step.va % 8:
+        if step.op not in GCS_SWITCHES and step.va % 8:
             raise CaseError(path, f"{step.op} accesses the doubleword GCSPR_ELx points at (or just below), a "
                             f"multiple of 8: va {step.va:#x} is not", name, f"steps[{i}].va")
+        low = step.va - (GCS_EX_RECORD_BYTES - 8) if step.op in GCS_EX_PUSHES else step.va
+        if step.op in GCS_EX_RECORDS and low >> 12 != (low + GCS_EX_RECORD_BYTES - 1) >> 12:
+            raise CaseError(path, f"{step.op}'s exception return record ({low:#x} to "
+                            f"{low + GCS_EX_RECORD_BYTES - 1:#x}) crosses a 4KB page: the model judges the four "
+                            "accesses of one record by one translation", name, f"steps[{i}].va")
         if el2 is not None or stage2 is not None:
             raise CaseError(path, f"{step.op} runs with the Guarded Control Stack of EL1 or EL0 of the EL1&0 "
                             "regime, without a stage 2: not in a case with el2 or [stage2]", name, f"steps[{i}].do")

@@ -27,6 +27,7 @@ class Bits:
 
 EC_PC_ALIGNMENT = esr.EC.PC_ALIGN
 EC_GCS = esr.EC.GCS
+EC_SYSTEM_TRAP = esr.EC.SYS64
 
 
 # J1.1.2.27 AArch64.ExceptionClass (Data/Instruction Abort, same or lower EL)
@@ -84,6 +85,7 @@ class Abort:
     gcs: bool = False       # the abort of a GCS data access (ISS2.GCS: AccessType_GCS, J1.1.3.1 AArch64.FaultSyndrome)
     pa_bits: int = 52       # a stage 2 fault: the implemented PA size (AArch64.PAMax), which bounds HPFAR_EL2.FIPA
     iss: int = 0            # an exception that is no abort (fsc None): its ISS (a GCS exception's; PC alignment: 0)
+    iss_unknown: int = 0    # the bits of iss the architecture leaves UNKNOWN (GCSSS2's and GCSPOPCX's ISS.Rn)
     # A stage 1 fault on a later piece of an access that crosses pages: ((IPA, size) spans of the pieces
     # before it, their stage 1 attributes), which stage 2 translates too (stage2.full_translate).
     before: tuple = field(default=(), compare=False, repr=False)
@@ -98,7 +100,7 @@ class Abort:
     @property
     def fault(self):
         if self.fsc is None:
-            return (esr.GCS_DATA_CHECK if self.ec == EC_GCS else esr.PC_ALIGNMENT), None
+            return {EC_GCS: esr.GCS_DATA_CHECK, EC_SYSTEM_TRAP: esr.SYSTEM_TRAP}.get(self.ec, esr.PC_ALIGNMENT), None
         return esr.decode_fsc(self.fsc)
 
     # J1.1.3.1 AArch64.FaultSyndrome, with ESR_ELx's field descriptions (D24.2.45, D24.2.46).
@@ -114,7 +116,7 @@ class Abort:
         value = self.ec << esr.ESR_EC.shift | esr.ESR_IL.mask
         mask = ALL_BITS
         if self.fsc is None:            # PC alignment: the ISS is RES0; a GCS exception's (J1.1.3.56)
-            return Bits(value | self.iss, mask)
+            return Bits(value | self.iss, mask & ~self.iss_unknown)
         value |= self.fsc << esr.ESR_ISS_FSC.shift | int(self.s1ptw) << esr.ESR_ISS_S1PTW.shift
         if self.ec not in esr.DATA_ABORTS:
             return Bits(value, mask)    # an Instruction Abort: CM, WnR and ISV are RES0
@@ -135,8 +137,8 @@ class Abort:
     # J1.1.2.28 AArch64.ReportException: FAR_ELx
     def far_register(self):
         """FAR_ELx: the faulting VA (the PC of a PC alignment fault), valid (FnV = 0), whole; UNKNOWN after a
-        GCS exception (J1.1.3.56: except.vaddress UNKNOWN)."""
-        if self.ec == EC_GCS:
+        GCS exception (J1.1.3.56: except.vaddress UNKNOWN) or a trapped System instruction (AArch64.SystemAccessTrap)."""
+        if self.ec in (EC_GCS, EC_SYSTEM_TRAP):
             return Bits(0, 0)
         return Bits(self.far, ALL_BITS)
 

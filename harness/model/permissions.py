@@ -180,28 +180,31 @@ def _s1_check_indirect(params, walk, acc, memattrs, pan):
 
 
 IC_EL0_RULE = ("IC IVAU at EL0 without read permission: a Permission fault or none, IMPLEMENTATION DEFINED "
-               "(\"Permission fault on EL0 IC_IVAU execution\": AArch64.S1CheckPermissions' AccessType_IC branch)")
+               "(\"Permission fault on EL0 IC_IVAU execution\": the AccessType_IC branches of "
+               "AArch64.S1CheckPermissions and AArch64.S2CheckPermissions, one choice for both stages)")
 
 
-# J1.1.4.26 AArch64.S1CheckPermissions' AccessType_DC and AccessType_IC branches.  Simplified: no overlays (FEAT_S1POE)
-# and SCTLR_ELx.CMOW = 0 (the kernel sets no CMOW), so a clean and invalidate needs no write permission at EL0
-def cache_maintenance_permissions(acc, r, w, clean_under_pie):
+# J1.1.4.26 AArch64.S1CheckPermissions' and J1.1.4.34 AArch64.S2CheckPermissions' AccessType_DC and AccessType_IC
+# branches (the same at both stages).  Simplified: no overlays (FEAT_S1POE, S2POE) and SCTLR_ELx.CMOW = 0 and
+# HCRX_EL2.CMOW = 0 (the kernel sets neither), so a clean and invalidate needs no write permission at EL0
+def cache_maintenance_permissions(acc, r, w, clean_under_pie, check="AArch64.S1CheckPermissions"):
     """The Permission faults of a DC or IC by VA, [(faults, rule)]: a DC invalidate needs write permission at any EL
-    (and under PIE a dirty location, clean_under_pie: nDirty = 1 with TCR_ELx.HD = 0, a dirty-state fault); a clean
-    or clean and invalidate none from EL1 or EL2, read permission at EL0; IC IVAU none from EL1 or EL2, at EL0
-    without read permission a fault only where IMPLEMENTATION DEFINED."""
+    (and under PIE a dirty location, clean_under_pie: nDirty = 1 with TCR_ELx.HD = 0, or at stage 2 Dirty = 0
+    with VTCR_EL2.HD = 0, a dirty-state fault); a clean or clean and invalidate none from EL1 or EL2, read
+    permission at EL0; IC IVAU none from EL1 or EL2, at EL0 without read permission a fault only where
+    IMPLEMENTATION DEFINED.  check: the function whose branches these are, for the rules (stage 1's or stage 2's)."""
     if acc.cacheop == "invalidate":
         if not w:
-            return [(True, "DC IVAC needs write permission (AArch64.S1CheckPermissions, CacheOp_Invalidate)")]
+            return [(True, f"DC IVAC needs write permission ({check}, CacheOp_Invalidate)")]
         if clean_under_pie:
-            return [(DIRTY, "DC IVAC of a clean location (nDirty = 1) under PIE with TCR_ELx.HD = 0: a Permission "
-                            "fault, DirtyBit = 1 (AArch64.S1CheckPermissions, CacheOp_Invalidate)")]
+            return [(DIRTY, f"DC IVAC of a clean location under PIE with the dirty state managed by software: a "
+                            f"Permission fault, DirtyBit = 1 ({check}, CacheOp_Invalidate)")]
         return [(False, "")]
     if not acc.el0 or r:
         return [(False, "")]
     if acc.cacheop == "ic":
         return [(True, IC_EL0_RULE), (False, IC_EL0_RULE)]
-    return [(True, "DC CVAC or CIVAC at EL0 needs read permission (AArch64.S1CheckPermissions, AccessType_DC)")]
+    return [(True, f"DC CVAC or CIVAC at EL0 needs read permission ({check}, AccessType_DC)")]
 
 
 ALIGNMENT_RULE = "SCTLR_ELx.A = 1 and the address not aligned (AArch64.UnalignedAccessFaults: AlignmentEnforced)"

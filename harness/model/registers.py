@@ -71,6 +71,7 @@ SCTLR_WXN = Field(19, 1)
 SCTLR_SPAN = Field(23, 1)
 SCTLR_EPAN = Field(57, 1)
 SCTLR_UCI = Field(26, 1)                # EL0 may execute DC CVAC/CIVAC/IVAC, IC IVAU (the kernel sets it)
+SCTLR_DZE = Field(14, 1)                # EL0 may execute DC ZVA (0: it traps, EC 0x18; C5.3.38)
 
 # SCTLR_EL2 with HCR_EL2.E2H = 0: M, A, C, I and WXN where SCTLR_EL1 has them; its RES1
 # bits are [29:28], [23:22], 18, 16, 11, [5:4] (no SPAN, EPAN: the regime has no EL0).
@@ -83,6 +84,7 @@ REGIME_EL20 = "EL20"
 
 # HCR_EL2: the fields that put EL2 and EL0 in the host's EL2&0 regime (FEAT_VHE)
 HCR_TGE = Field(27, 1)
+HCR_TDZ = Field(28, 1)                  # DC ZVA at EL1 and EL0 trapped to EL2 (C5.3.38)
 HCR_RW = Field(31, 1)
 HCR_E2H = Field(34, 1)
 # HCR_EL2.NV, NV1 (FEAT_NV; D24.2.62): with both, EL1&0's stage 1 reads its descriptors as EL2's

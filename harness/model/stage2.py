@@ -25,13 +25,15 @@ from harness.model.descriptors import (
     DESC_AF, DESC_CONTIG, DESC_DBM, DESC_SH, INVALID, TABLE, contiguous_size, decode_descriptor_type, desc_oa,
 )
 from harness.model.indirect import DESC_S2DIRTY, pir_field, s2_indirect_base_permissions
-from harness.model.permissions import is_wb_shareable, s1_has_alignment_fault as s2_has_alignment_fault
+from harness.model.permissions import (
+    DIRTY, IC_EL0_RULE, cache_maintenance_permissions, is_wb_shareable, s1_has_alignment_fault as s2_has_alignment_fault,
+)
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
 from harness.model.registers import (
     HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_BBM, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max, walk_params,
 )
 from harness.model.translate import (
-    ACCESS_KINDS, ATOMIC_MMU_RULE, FSC_UNSUPPORTED_ATOMIC, MASK64, PAGE_CROSSING_RULE, branch_addr,
+    ACCESS_KINDS, ATOMIC_MMU_RULE, CMO_AF_RULE, FSC_UNSUPPORTED_ATOMIC, MASK64, PAGE_CROSSING_RULE, branch_addr,
     cache_maintenance_nop_rule, data_mem_zero_far,
     hw_update_choices, s1_translate,
 )
@@ -448,6 +450,23 @@ def s2_indirect_permits(params, desc, acc):
     return True, ""
 
 
+# J1.1.4.34 AArch64.S2CheckPermissions' AccessType_DC and AccessType_IC branches
+def s2_cache_maintenance_checks(params, desc, acc):
+    """[(faults, rule)] of a DC or IC by VA at stage 2, by the branches stage 1 has too
+    (permissions.cache_maintenance_permissions): r and w from S2AP (w also through DBM with VTCR_EL2.HA and HD, the
+    walk state's) or, under S2PIE, from the S2PI index; DC IVAC's dirty-state fault under S2PIE where the
+    descriptor's Dirty bit is 0 and walkparams.hd is 0.  Stage 2 tells EL0 from EL1 here (accdesc.el), unlike
+    for loads and stores."""
+    if params.s2pie:
+        perms = s2_indirect_base_permissions(params.s2pir, desc)[0]
+        r, w = perms.r, perms.w
+        clean = not (params.ha and params.hd) and not DESC_S2DIRTY.get(desc)
+    else:
+        s2ap = S2_AP.get(desc)
+        r, w, clean = bool(s2ap & 0b01), bool(s2ap & 0b10 or params.ha and params.hd and DESC_DBM.get(desc)), False
+    return cache_maintenance_permissions(acc, r, w, clean, "AArch64.S2CheckPermissions")
+
+
 S2_DIRTY_RULE = ("a write to a clean location (Dirty = 0) under S2PIE with the dirty state managed by software "
                  "(VTCR_EL2.HD = 0): a Permission fault, DirtyBit = 1 (AArch64.S2CheckPermissions)")
 
@@ -513,12 +532,12 @@ def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
     for start_bits in params.start_bits:
         # J1.1.4.71 AArch64.nTFaults: with FEAT_BBML1, both of the implementation's choices for a block's nT bit
         # (IMPLEMENTATION DEFINED), where they differ.
-        leaves = [s2_walk(params, memory, ipa, start_bits)]
+        leaves = {s2_walk(params, memory, ipa, start_bits): params}
         if nt_choices(params) != (False,):
-            nt = s2_walk(replace(params, nt_faults=True), memory, ipa, start_bits)
-            leaves += [nt] if nt != leaves[0] else []
-        for leaf in leaves:
-            results += _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, leaf,
+            nt = replace(params, nt_faults=True)
+            leaves.setdefault(s2_walk(nt, memory, ipa, start_bits), nt)
+        for leaf, walked in leaves.items():
+            results += _s2_translate_from(walked, memory, ipa, acc, aligned, s1_attr, start_bits, leaf,
                                           prior + [NT_RULE] if len(leaves) > 1 else prior)
     return list(dict.fromkeys(results))
 
@@ -535,11 +554,26 @@ def _start_bits_choices(misaligned):
 
 
 # J1.1.4.57 AArch64.S2Translate from its AArch64.S2Walk on
-def _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, leaf, prior):
-    """s2_translate's results from the walk on (leaf: s2_walk's answer), after the choices whose
-    rules are `prior`: the walk's fault, or the alignment and permission checks and the updates."""
+def _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, start_bits, leaf, prior):
+    """s2_translate's results from the walk on (leaf: s2_walk's answer under params and start_bits), after
+    the choices whose rules are `prior`: the walk's fault, or the alignment and permission checks and the
+    updates."""
+    if isinstance(leaf, S2Fault) and acc.cacheop and esr.decode_fsc(leaf.fsc)[0] == "access_flag":
+        # AArch64.S2Walk: AF = 0 (HA = 0) faults a DC or IC only where IMPLEMENTATION DEFINED; else the walk goes on
+        # as if AF were 1, with no update (the checks below read params' HA = 0).
+        prior = [*prior, CMO_AF_RULE]
+        return ([_S2Result(fault=replace(leaf, rule=CMO_AF_RULE), rule="; ".join(prior))]
+                + _s2_after_walk(params, s2_walk(replace(params, ha=True), memory, ipa, start_bits), ipa, acc, aligned,
+                                 s1_attr, prior))
     if isinstance(leaf, S2Fault):
         return [_S2Result(fault=leaf, rule="; ".join(prior))]
+    return _s2_after_walk(params, leaf, ipa, acc, aligned, s1_attr, prior)
+
+
+# J1.1.4.57 AArch64.S2Translate after its AArch64.S2Walk: J1.1.4.37 S2HasAlignmentFaultDueToMemType, J1.1.4.34
+# S2CheckPermissions, the updates, StageOA
+def _s2_after_walk(params, leaf, ipa, acc, aligned, s1_attr, prior):
+    """_s2_translate_from's results of the leaf the walk found."""
     if params.fwb:
         s1 = MemAttrs(reserved=True) if s1_attr is None else s1_decode_mem_attrs(s1_attr)
         memattrs = s2_apply_fwb_mem_attrs(s1, S2_MEMATTR.get(leaf.desc))
@@ -554,6 +588,11 @@ def _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, leaf, prior):
     for alignment_fault, open_rule in s2_has_alignment_fault(acc, aligned, memattrs, wb_cached):
         if alignment_fault:
             checks.append((S2Fault(esr.fault_status("alignment", None), ipa, open_rule), "alignment", open_rule))
+            continue
+        if acc.cacheop:
+            checks += [(S2Fault(esr.fault_status("permission", leaf.level), ipa, rule, dirtybit=faults == DIRTY)
+                        if faults else None, "permission" if faults else None, rule if rule == IC_EL0_RULE else open_rule)
+                       for faults, rule in s2_cache_maintenance_checks(params, leaf.desc, acc)]
             continue
         ok, rule = s2_permits(params, leaf.desc, acc)
         if acc.ttw and params.ptw and memattrs.is_device:
@@ -665,6 +704,11 @@ def _s2_abort(acc, far, fault, s1ptw, pamax, updates=()):
                      cm=True, updates=updates, pa_bits=pamax, rule=f"{fault.rule}; an AT S1E* whose stage 1 walk faults at "
                      "stage 2 is taken to EL2 as a Data Abort (Synchronous faults generated by address "
                      "translation instructions)")
+    if acc.cacheop:
+        # J1.1.3.1 AArch64.FaultSyndrome: AccessType_DC or AccessType_IC (the access's, on its stage 1 walk too),
+        # CM = 1 and WnR = 1; no instruction syndrome (ISV = 0).
+        return Abort(ec=EC_DATA_ABORT_LOW, fsc=fault.fsc, wnr=True, s1ptw=s1ptw, far=far, cm=True, rule=fault.rule,
+                     stage=2, ipa=fault.ipa, updates=updates, pa_bits=pamax, dirtybit=fault.dirtybit)
     ec = EC_INSTRUCTION_ABORT_LOW if acc.fetch else EC_DATA_ABORT_LOW
     # J1.3.5 NoFault: write = !read && write, but where a Permission check set it; UNKNOWN for DFSC 0x35.
     if fault.fsc == FSC_UNSUPPORTED_ATOMIC:
@@ -778,10 +822,7 @@ def _stages(regs, memory, access, s2, s1_tables=()):
             raise ValueError("stage 1 walk-cache entries without stage 2: tlb._CachedTables reads them")
         return s1_translate(regs, memory, replace(access, op=_S1_OP.get(access.op, access.op)))
     why = _not_modelled(regs)
-    if ACCESS_KINDS[access.op].cacheop:
-        why = ("a DC or IC by VA under stage 2 (J1.1.4.34 AArch64.S2CheckPermissions' AccessType_DC and AccessType_IC "
-               "branches and the stage 2 Access flag's IMPLEMENTATION DEFINED fault are not modelled yet)")
-    elif ACCESS_KINDS[access.op].gcs:
+    if ACCESS_KINDS[access.op].gcs:
         why = ("a GCS data access under stage 2 (R_FFJDX's memory-type abort at each stage or after both is "
                "IMPLEMENTATION DEFINED, and VTCR_EL2.GCSH's check, J1.1.4.34 AArch64.S2CheckPermissions)")
     if why:
@@ -827,6 +868,7 @@ def _full_translate(regs, memory, access, params, s2, s1_tables=()):
     outcomes = set()
     if first.rule:
         rules.append(first.rule)
+        translate = _one_choice_for_both_stages(translate, acc, first.rule)
     for outcome in first:
         outcome = replace(outcome, updates=walk_memory.updates + outcome.updates)
         if isinstance(outcome, Par):
@@ -857,6 +899,21 @@ def _full_translate(regs, memory, access, params, s2, s1_tables=()):
             continue
         outcomes.update(_second_stage(translate, acc, va, outcome, rules, params))
     return Outcomes(outcomes, "; ".join(dict.fromkeys(rules)) or None)
+
+
+# J1.1.4.75 AArch64.S1Walk and J1.1.4.79 AArch64.S2Walk ("Generate access flag fault on IC/DC operations"), J1.1.4.26
+# and J1.1.4.34 S1/S2CheckPermissions ("Permission fault on EL0 IC_IVAU execution"): one IMPLEMENTATION DEFINED choice
+def _one_choice_for_both_stages(translate, acc, s1_rule):
+    """translate, for a DC or IC whose stage 1 made one of the IMPLEMENTATION DEFINED choices both stages share
+    (its rule in s1_rule): stage 1 completes only where the implementation takes no fault, so its stage 2 takes
+    none either (the results that fault by that choice left out)."""
+    shared = [rule for rule in (CMO_AF_RULE, IC_EL0_RULE) if acc.cacheop and rule in s1_rule]
+    if not shared:
+        return translate
+
+    def no_fault_by_choice(ipa, acc, aligned, s1_attr=None):
+        return [r for r in translate(ipa, acc, aligned, s1_attr) if r.fault is None or r.fault.rule not in shared]
+    return no_fault_by_choice
 
 
 # D8.5 I_MYQJN (J1.1.4.57 AArch64.S2Translate's J1.1.4.59 SetAccessFlag of a translation stage 1 denied)

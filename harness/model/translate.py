@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 
 from harness import esr, features, par
 from harness.ops import (
-    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, CACHE_MAINT, DC_ZERO, EXCLUSIVE_LOADS, EXCLUSIVE_STORES,
-    GCS_ACCESSES, GCS_SWITCHES, LOADS,
+    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, CACHE_MAINT, DC_ZERO, DC_ZVA_RT, EXCLUSIVE_LOADS,
+    EXCLUSIVE_STORES, GCS_ACCESSES, GCS_EX_POPS, GCS_SWITCHES, LOADS,
     PAIRS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS, atomic_ordering,
 )
 from harness.model.attributes import (
@@ -17,11 +17,11 @@ from harness.model.attributes import (
 )
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_ATTRINDX3, DESC_CONTIG, DESC_DBM, \
     DESC_NT, DESC_SH, FINAL_LEVEL, contiguous_size
-from harness.model.outcome import EC_PC_ALIGNMENT, Abort, Completes, Outcomes, Par, abort_class
+from harness.model.outcome import EC_PC_ALIGNMENT, EC_SYSTEM_TRAP, Abort, Completes, Outcomes, Par, abort_class
 from harness.model.permissions import (
     DIRTY, AccessKind, check_alignment, is_wb_shareable, s1_check_permissions, s1_has_alignment_fault,
 )
-from harness.model.registers import SCTLR_M, effective_nv1, walk_params
+from harness.model.registers import SCTLR_DZE, SCTLR_M, effective_nv1, walk_params
 from harness.model.walk import NT_RULE, WalkFault, level_lsb, lpa_choices, nt_choices, s1_walk, \
     txsz_choices, va_is_out_of_range
 
@@ -59,7 +59,11 @@ ACCESS_KINDS = {
     **{op: AccessKind(read=False, write=True, fetch=False, at=False, el0=op in UNPRIVILEGED_OPS, size=size,
                       pan=op not in GCS_ACCESSES, pair=op in PAIRS, ordered=op in ACQUIRE_RELEASE, gcs=op in GCS_ACCESSES,
                       exclusive=op in EXCLUSIVE_STORES, dczero=op in DC_ZERO)
-       for op, size in STORES.items() if op not in GCS_SWITCHES and op not in CACHE_MAINT},
+       for op, size in STORES.items() if op not in GCS_SWITCHES and op not in CACHE_MAINT and op not in GCS_EX_POPS},
+    # GCSPOPX and GCSPOPCX (J1.1.3.63, J1.1.3.53 CheckGCSExRecord: CreateAccDescGCS(MemOp_LOAD)): GCS reads of the
+    # record's doublewords, the first at the step's VA (harness/ops.py lists them with the stores: no register back).
+    **{op: AccessKind(read=True, write=False, fetch=False, at=False, el0=False, size=size, pan=False, gcs=True)
+       for op, size in GCS_EX_POPS.items()},
     # DC CIVAC, CVAC, IVAC and IC IVAU (J1.3.3.281 CreateAccDescDC, J1.3.3.291 CreateAccDescIC: NewAccDesc's, neither
     # a read nor a write, no pan), translated aligned with no size (J1.1.3.32 AArch64.DC, J1.1.3.81 AArch64.IC:
     # aligned = TRUE; DC IVAC's VA aligned down to DataCacheWatchpointSize(), a line in the same page, so the model
@@ -427,6 +431,8 @@ def s1_translate(regs, memory, access):
         acc = replace(acc, el0=False)
     va = access.va & MASK64
     params = walk_params(regs, bool(va >> 55 & 1))
+    if acc.dczero and access.el == 0 and not SCTLR_DZE.get(regs.sctlr):
+        return Outcomes({dc_zva_trap()})
     if acc.dczero:
         # J1.1.3.33 AArch64.MemZero: the block holding the VA, translated as one aligned write; a fault's FAR is
         # the register's VA (J1.1.3.20 AArch64.DataMemZero: fault.vaddress = regval).
@@ -455,6 +461,21 @@ def cache_maintenance_nop_rule(regs, acc):
     if acc.cacheop == "ic":
         return None if features.has("ic_ivau_translates", *ids) else IC_NOP_RULE
     return None if features.has("dc_poc_translates", *ids) else DC_NOP_RULE
+
+
+DC_ZVA_TRAP_RULE = ("DC ZVA at EL0 with SCTLR_EL1.DZE = 0 (SCTLR_EL2.DZE in the EL2&0 host regime): trapped before it "
+                    "translates, EC 0x18 with the instruction's encoding in the ISS, FAR UNKNOWN (C5.3.38's execution: "
+                    "AArch64.SystemAccessTrap; D24.2.45)")
+
+
+# C5.3.38 DC ZVA's execution at EL0, before J1.1.3.33 AArch64.MemZero: AArch64.SystemAccessTrap(EL1 or EL2, 0x18)
+def dc_zva_trap():
+    """The exception DC ZVA at EL0 takes where SCTLR_EL1.DZE is 0 (the EL2&0 regime: SCTLR_EL2.DZE): a trapped System
+    instruction, EC 0x18, ISS Op0 1, Op1 3, CRn 7, CRm 4, Op2 1, Rt the kernel's register, Direction 0; no translation.
+    To EL1, or to EL2 with HCR_EL2.TGE = 1: the same syndrome (the kernel's vectors record either).  HCR_EL2.TDZ and
+    HFGITR_EL2.DCZVA (traps to EL2) are 0 here: the kernel sets neither."""
+    return Abort(ec=EC_SYSTEM_TRAP, fsc=None, wnr=False, s1ptw=False, far=0, rule=DC_ZVA_TRAP_RULE,
+                 iss=esr.system_trap_iss(esr.SYS_DC_ZVA, DC_ZVA_RT))
 
 
 # J1.1.3.33 AArch64.MemZero: DCZID_EL0.BS
