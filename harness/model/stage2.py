@@ -911,6 +911,7 @@ def _one_choice_for_both_stages(translate, acc, s1_rule):
     if not shared:
         return translate
 
+    # J1.1.4.57 AArch64.S2Translate, the results that fault by stage 1's choice left out
     def no_fault_by_choice(ipa, acc, aligned, s1_attr=None):
         return [r for r in translate(ipa, acc, aligned, s1_attr) if r.fault is None or r.fault.rule not in shared]
     return no_fault_by_choice
