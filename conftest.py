@@ -19,7 +19,7 @@ import pytest
 from harness import case_paths, features, options, predictions
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
-from harness.implementation import QEMU, BugMark, Implementation, applicable_mark, load_bugs, mark_reason
+from harness.implementation import QEMU, BugMark, Implementation, applicable_mark, case_mark, load_bugs, mark_reason
 from harness.qemu import CASE_TIMEOUT, CONSOLES, HANG_CHECK, qemu_version
 from harness.qemu_builds import resolve_qemu
 from harness.results import ResultsWriter, case_entry
@@ -27,7 +27,6 @@ from harness.runner import Runner, Settings
 from harness.scheduling import BatchGroupScheduling, batch_groups, is_case_nodeid
 from harness.terminal import TerminalSummary, rerun_command
 from harness.verdict import describe_step
-from harness.versions import in_range
 
 ROOT = Path(__file__).resolve().parent
 RUNNER = pytest.StashKey()
@@ -359,10 +358,9 @@ class CaseItem(pytest.Item):
             raise CaseFailed(self._report(j, raw, why))
 
     def known_bug_mark(self):
-        """The case's known-bug mark (cases.Xfail) if its range covers the QEMU tested, else None."""
-        impl = _implementation(self.config)
-        mark = self.case.xfail
-        return mark if mark is not None and impl and impl.name == QEMU and in_range(impl.version, mark.qemu) else None
+        """The case's known-bug mark (cases.Xfail) if its range covers the QEMU tested and the CPU has the
+        features it names, else None."""
+        return case_mark(self.case, _implementation(self.config), _cpu_ids(self.config))
 
     def verdict(self, j):
         """('passed' | 'xfailed' | 'failed', why): a known-bug xfail only where the case is marked
@@ -379,7 +377,7 @@ class CaseItem(pytest.Item):
             return "failed", f"--strict-model: the model could not judge {'; '.join(unjudged)}"
         if j.status == "passed":
             if mark is not None:
-                return "failed", (f"marked as known bug {mark.name} of QEMU {mark.qemu}, but every step is what the "
+                return "failed", (f"marked as known bug {mark.name} of {mark.scope}, but every step is what the "
                                   f"architecture permits: the bug is not in this QEMU (narrow the mark's range)")
             return "passed", None
         explained = j.explanations()
@@ -388,7 +386,7 @@ class CaseItem(pytest.Item):
         if j.status == "failed":
             if mark is None:
                 return "failed", None
-            return "failed", (f"marked as known bug {mark.name} of QEMU {mark.qemu}, but not every departure is "
+            return "failed", (f"marked as known bug {mark.name} of {mark.scope}, but not every departure is "
                               f"explained: " + _unexplained(j) + (f" (what is explained: {named})" if named else ""))
         if impl is None or impl.name != QEMU:
             return "failed", f"only QEMU's known bugs explain steps ({named}), and this is {impl}"
@@ -398,7 +396,7 @@ class CaseItem(pytest.Item):
             return "xfailed", f"known bug of QEMU (the case is not marked with it): {named}"
         if mark.name not in explained:
             return "failed", f"marked as known bug {mark.name}, which explains none of its steps: {named}"
-        return "xfailed", f"known bug of QEMU {mark.qemu}: {named}"
+        return "xfailed", f"known bug of {mark.scope}: {named}"
 
     def teardown(self):
         # The results entry has reached the results file through the setup or call report.  JUnit
@@ -408,7 +406,9 @@ class CaseItem(pytest.Item):
         self.user_properties[:] = [p for p in self.user_properties if p[0] not in ("mmut", "mmut-case")]
 
     def _record(self, judgement, outcome, reason=None):
-        self.user_properties.append(("mmut", json.dumps(case_entry(self.case, self.nodeid, judgement, outcome, reason))))
+        applies = self.case.xfail is not None and self.known_bug_mark() is not None
+        self.user_properties.append(("mmut", json.dumps(case_entry(self.case, self.nodeid, judgement, outcome, reason,
+                                                                   applies))))
 
     def _report(self, j, raw, why=None):
         cfg = self.config

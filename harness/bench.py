@@ -273,7 +273,7 @@ def judging_cpu(args, kernel, runs):
         return time.process_time() - start
 
     figures = {"intent": cpu(lambda case, records, run, boot: runner._step_verdicts(
-        case, runner._observations(records)))}
+        case, runner._observations(case, records)))}
     with tempfile.TemporaryDirectory(prefix="mmut-bench-predictions-") as where:
         for row, cache in (("model", None), ("cached", predictions.PredictionCache(where))):
             settings = runner.Settings(args.qemu, args.cpu, kernel, predictions=cache)

@@ -60,7 +60,7 @@ def _regime(c):
                     "raw_ttbr1": r.ttbr1 is not None, "wxn": r.wxn, "span0": not r.span, "epan": r.epan,
                     "pan": r.pan, "hpd0": r.hpd0, "hpd1": r.hpd1, "e0pd0": r.e0pd0, "e0pd1": r.e0pd1,
                     "as": r.asid16, "a1": r.a1, "el2": c.el2 == "nvhe", "el20": c.el2 == "vhe", "nv": r.nv,
-                    "nv1": r.nv1, "fnxs": r.fnxs, "dze": r.dze}, "REGIME")
+                    "nv1": r.nv1, "fnxs": r.fnxs, "dze": r.dze, "cmow": r.cmow}, "REGIME")
     return (r.tg0, r.tg1, r.t0sz, r.t1sz, r.ips, flags, r.ttbr1 or 0, r.mair, r.tcr2, r.pir, r.pire0, r.mair2)
 
 

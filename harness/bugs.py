@@ -39,6 +39,7 @@ class KnownBug:
     reasons: dict = field(default_factory=dict)     # {case file: reason}
     cases: list = field(default_factory=list)       # the instances that mark it (xfail)
     does: str | None = None                         # the model variant's line: what QEMU does
+    features: tuple = ()                            # the CPU features its marks name (cases.Xfail.features)
 
     @property
     def behaviour(self):
@@ -81,6 +82,7 @@ def catalogue(cases):
         bug.rule = bug.rule or x.rule
         where = str(Path(case.path).name)
         bug.ranges[where] = x.qemu
+        bug.features = tuple(dict.fromkeys((*bug.features, *x.features)))
         bug.reasons[where] = " ".join(x.reason.split())
         bug.cases.append(case.id)
     return sorted(bugs.values(), key=lambda b: b.name)
@@ -223,7 +225,8 @@ def catalogue_text(bugs, runs):
                   f"  rule broken: {b.rule or '(no rule = in its [bug] table)'}",
                   f"  QEMU does:   {b.behaviour}",
                   f"  versions:    qemu = {' / '.join(repr(r) for r in ranges)}; first fixed: "
-                  f"{b.first_fixed or 'none known'}",
+                  f"{b.first_fixed or 'none known'}"
+                  + (f"; only with {', '.join(b.features)}" if b.features else ""),
                   f"  cases ({len(b.cases)}): {', '.join(b.cases[:4])}{' ...' if len(b.cases) > 4 else ''}"]
         for name, s in zip(names, seen_by[b.name]):
             lines.append(f"  QEMU {name:<{cell_w}}  {seen_text(s)}")

@@ -24,7 +24,7 @@ from harness.model.descriptors import (
 )
 from harness.model.memory import Memory, UnknownMemory
 from harness.model.registers import (
-    SCTLR_A, SCTLR_C, SCTLR_DZE, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_SPAN, SCTLR_UCI, SCTLR_WXN, TCR_A1, TCR_AS, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0,
+    SCTLR_A, SCTLR_C, SCTLR_CMOW, SCTLR_DZE, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_SPAN, SCTLR_UCI, SCTLR_WXN, TCR_A1, TCR_AS, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0,
     TCR_EPD1, TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_SH1, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1,
     TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, HCR_E2H, HCR_NV, HCR_NV1, HCRX_FNXS, HCR_RW, HCR_TGE, Registers,
     REGIME_EL2, REGIME_EL20, SCTLR_EL2_RES1, TCR_EL2_DS, TCR_EL2_HA, TCR_EL2_HD, TCR_EL2_HPD, TCR_EL2_PS, TCR_EL2_RES1,
@@ -574,7 +574,8 @@ def case_registers(case, ids, pool_base=TABLE_POOL_BASE):
     _, ttbr0, ttbr1, vttbr, *_ = _layout(case, pool_base)
     r = case.regime
     sctlr = (_SCTLR_RES1 | SCTLR_M.mask | SCTLR_C.mask | SCTLR_I.mask | SCTLR_UCI.mask | r.sctlr_a * SCTLR_A.mask
-             | r.wxn * SCTLR_WXN.mask | r.epan * SCTLR_EPAN.mask | r.dze * SCTLR_DZE.mask) & ~((not r.span) * SCTLR_SPAN.mask)
+             | r.wxn * SCTLR_WXN.mask | r.epan * SCTLR_EPAN.mask | r.dze * SCTLR_DZE.mask
+             | r.cmow * SCTLR_CMOW.mask) & ~((not r.span) * SCTLR_SPAN.mask)
     mmfr0, mmfr1, mmfr2, *_ = ids
     # The later features' registers mmu.c writes whole (a case setting one requires its feature); DCZID_EL0, the
     # boot record's last (features.Ids), for DC ZVA's block.

@@ -14,7 +14,7 @@ def _field(value, lsb):
 PARANGE, ASIDBITS, TGRAN16, TGRAN64, TGRAN4 = 0, 4, 20, 24, 28
 TGRAN16_2, TGRAN64_2, TGRAN4_2 = 32, 36, 40    # stage 2 granules: 0 as stage 1's field, 1 none, 2 or 3 yes
 # ID_AA64MMFR1_EL1 (HCX: FEAT_HCX, HCRX_EL2)
-HAFDBS, VMIDBITS, VH, HPDS, PAN, XNX, HCX = 0, 4, 8, 12, 20, 28, 40
+HAFDBS, VMIDBITS, VH, HPDS, PAN, XNX, HCX, CMOW = 0, 4, 8, 12, 20, 28, 40, 56
 # ID_AA64MMFR2_EL1 (BBM: 0b0001 FEAT_BBML1, 0b0010 FEAT_BBML2)
 CNP, VARANGE, AT, ST, FWB, BBM, E0PD = 0, 16, 32, 28, 40, 52, 60
 # ID_AA64ISAR0_EL1: TLB = 0b0010 is FEAT_TLBIOS and FEAT_TLBIRANGE (0b0001: FEAT_TLBIOS alone); Atomic = 0b0010 FEAT_LSE
@@ -120,6 +120,8 @@ FEATURES.update({
     "FEAT_ATS1A": ("AT S1E1A, AT S1E2A", lambda r: _field(r.isar2, ATS1A) >= 1),
     "FEAT_XS": ("the XS attribute, nXS TLBI forms", lambda r: _field(r.isar1, XS) >= 1),
     "FEAT_HCX": ("HCRX_EL2 (its FnXS with FEAT_XS)", lambda r: _field(r.mmfr1, HCX) >= 1),
+    "FEAT_CMOW": ("SCTLR_ELx.CMOW: EL0's DC CIVAC and IC IVAU need write permission",
+                  lambda r: _field(r.mmfr1, CMOW) >= 1),
     "FEAT_LRCPC": ("LDAPR, the load-acquire RCpc", lambda r: _field(r.isar1, LRCPC) >= 1),
     "FEAT_NV": ("HCR_EL2.NV", lambda r: _field(r.mmfr2, NV) >= 1 or _field(r.mmfr4, NV_FRAC) >= 1),
     "FEAT_NV2": ("HCR_EL2.NV2", lambda r: _field(r.mmfr2, NV) >= 2 or _field(r.mmfr4, NV_FRAC) >= 1),
@@ -161,7 +163,7 @@ FIELDS = {
     "FEAT_TCR2": ((4, "TCRX", TCRX),), "FEAT_SCTLR2": ((4, "SCTLRX", SCTLRX),), "FEAT_S1PIE": ((4, "S1PIE", S1PIE),),
     "FEAT_S2PIE": ((4, "S2PIE", S2PIE),), "FEAT_S1POE": ((4, "S1POE", S1POE),), "FEAT_AIE": ((4, "AIE", AIE),),
     "FEAT_GCS": ((6, "GCS", GCS),), "FEAT_ASID2": ((5, "ASID2", ASID2),), "FEAT_ATS1A": ((8, "ATS1A", ATS1A),),
-    "FEAT_XS": ((7, "XS", XS),), "FEAT_HCX": ((1, "HCX", HCX),), "FEAT_LRCPC": ((7, "LRCPC", LRCPC),), "FEAT_NV": ((2, "NV", NV), (5, "NV_frac", NV_FRAC)),
+    "FEAT_XS": ((7, "XS", XS),), "FEAT_HCX": ((1, "HCX", HCX),), "FEAT_CMOW": ((1, "CMOW", CMOW),), "FEAT_LRCPC": ((7, "LRCPC", LRCPC),), "FEAT_NV": ((2, "NV", NV), (5, "NV_frac", NV_FRAC)),
     "FEAT_NV2": ((2, "NV", NV), (5, "NV_frac", NV_FRAC)), "FEAT_E2H0": ((5, "E2H0", E2H0),),
     "dczva64": ((9, "BS", DCZID_BS), (9, "DZP", DCZID_DZP)),
     "dc_poc_translates": ((10, "LoC", CLIDR_LOC, 3),), "ic_ivau_translates": ((11, "DIC", CTR_DIC, 1),),

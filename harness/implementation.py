@@ -27,6 +27,7 @@ try:
 except ImportError:                 # Python < 3.11
     import tomli as tomllib
 
+from harness import features
 from harness.cases.fields import did_you_mean, no_unknown, type_name
 from harness.cases.schema import CaseError
 from harness.versions import in_range, parse_range
@@ -149,8 +150,9 @@ def marks_for(marks, case_id, impl):
 
 def applicable_mark(case, impl, marks):
     """The known-bug mark of `case` that covers `impl` (None: none, or the implementation is
-    unknown): the case file's own (cases.Xfail: QEMU's, by version range) where `impl` is
-    QEMU, else the first of the bugs files' `marks` for the case."""
+    unknown): the case file's own (cases.Xfail: QEMU's, by version range; its features, which need
+    the CPU's boot record, case_mark checks) where `impl` is QEMU, else the first of the bugs files'
+    `marks` for the case."""
     if impl is None:
         return None
     if case.xfail is not None and impl.name == QEMU and in_range(impl.version, case.xfail.qemu):
@@ -159,8 +161,18 @@ def applicable_mark(case, impl, marks):
     return found[0] if found else None
 
 
+def case_mark(case, impl, cpu_ids):
+    """The case file's own mark of `case` (cases.Xfail) where it covers `impl` on a CPU with the ID registers
+    cpu_ids (features.ID_REGISTERS): QEMU, at a version in its range, with every feature it names (read as a
+    case's requires, features.missing); else None."""
+    mark = case.xfail
+    if mark is None or impl is None or impl.name != QEMU or not in_range(impl.version, mark.qemu):
+        return None
+    return None if mark.features and features.missing(mark.features, *cpu_ids) else mark
+
+
 def mark_reason(mark):
     """An xfail's reason for a mark applicable_mark gave."""
     if isinstance(mark, BugMark):
         return f"known bug {mark.name} of {mark.scope}: {mark.reason}"
-    return f"known bug of QEMU {mark.qemu}: {mark.reason}"
+    return f"known bug of {mark.scope}: {mark.reason}"

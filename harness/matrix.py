@@ -168,7 +168,13 @@ def bug_range_findings(runs, cases):
         judged = [(r, architecture(e)) for r, e in entries if architecture(e) != NOT_RUN and not r.tests_other]
         case = by_id.get(case_id)
         if case is not None and case.xfail is not None:
-            findings += [(case_id, text) for text in _range_findings(case.xfail.qemu, judged)]
+            # A mark that names CPU features says nothing of a run on a CPU without them (inside its range, the
+            # run's entry says the mark does not apply): no evidence for or against the range.
+            with_features = [(r, architecture(e)) for r, e in entries
+                             if architecture(e) != NOT_RUN and not r.tests_other
+                             and not (case.xfail.features and in_range(r.doc["qemu_version"], case.xfail.qemu)
+                                      and (e.get("mark") or {}).get("applies") is False)]
+            findings += [(case_id, text) for text in _range_findings(case.xfail.qemu, with_features)]
             # A departure inside the range is the bug's only where the model explains a step (or how the
             # run ended) by it: anything else is another departure the mark does not cover.
             findings += [(case_id, f"{r.label} departs from the architecture inside the known-bug range "

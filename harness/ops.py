@@ -209,6 +209,10 @@ def tlbi_plain(op):
 
 
 STAGE2_MAINT_OPS = (*S2_DESC_WRITES, "s2_read_desc", *S2_TLBI_OPS, "set_vmid")
+# The key a step's record carries besides result=ok, by op (kernel/steps.c run_access, kernel/maint.c
+# run_maint): the register a step returns (a fetch's x0 too), the slot a descriptor write or read leaves.
+REPORTED = {**{op: "value" for op in (*RETURNS, "fetch")},
+            **{op: "desc" for op in (*DESC_WRITES, "read_desc", *S2_DESC_WRITES, "s2_read_desc")}}
 MAINT_OPS = (*DESC_WRITES, "read_desc", "dsb", "isb", *TLBI_OPS, "set_ttbr0", "set_ttbr1", *SYSREG_WRITES,
              *STAGE2_MAINT_OPS)
 OPS = (*LOADS, *STORES, "fetch", *AT_OPS, *AT_S12_OPS, *AT_S1E2_OPS, *SELFTESTS, *MAINT_OPS)

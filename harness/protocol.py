@@ -22,7 +22,8 @@ _DECIMAL = re.compile(r"^(0|[1-9][0-9]*)$")
 _SIGNED_DECIMAL = re.compile(r"^(0|-?[1-9][0-9]*)$")
 _HEX = re.compile(r"^0x(0|[1-9a-f][0-9a-f]{0,15})$")      # 64 bits at most
 
-DECIMAL_KEYS = frozenset({"n", "el", "kernel_el", "status", "vector", "cases", "index", "stage", "walks", "after"})
+DECIMAL_KEYS = frozenset({"n", "el", "kernel_el", "status", "vector", "cases", "index", "stage", "walks", "after",
+                          "steps"})
 SIGNED_DECIMAL_KEYS = frozenset({"level"})      # walk levels: -1 exists with TCR_EL1.DS = 1
 
 
@@ -70,7 +71,8 @@ EVENTS = {
         "bad_blob": Keys(("field",), optional=("index",)),
         "cmdline_too_long": Keys(),
     }),
-    "end": Keys(("case",), optional=("walk",)),
+    # steps: the number of step records the kernel wrote for the case (CaseRecords checks it).
+    "end": Keys(("case", "steps"), optional=("walk",)),
     "exception": Keys(("kind", "vector", "esr", "far", "elr", "spsr"), optional=("case", "el", "hpfar")),
     "exit": Keys(("status",)),
 }
@@ -267,6 +269,8 @@ class CaseRecords:
     end: bool = False
     # The end record's walk: the steps' walk digests it folds, of those reported without walk records.
     walk_digest: int = None
+    step_records: int = 0       # the step records that arrived, repeated ones too
+    steps_said: int = None      # the end record's count of them
     exception: Record = None
     problems: list = field(default_factory=list)
 
@@ -317,19 +321,36 @@ class Output:
             if record.event == "begin":
                 case.begin, current = True, case_id
             elif record.event == "end":
-                case.end, case.walk_digest = True, record.fields.get("walk")
+                case.end, case.walk_digest, case.steps_said = True, record.fields.get("walk"), record.num("steps")
                 if current == case_id:
                     current = None
             elif record.event == "step":
                 case.steps[record.num("n")] = record
+                case.step_records += 1
             elif record.event == "walk":
                 when = case.walks.setdefault(record.num("n"), {"before": [], "after": []})
                 when[record.word("when")].append(record)
             else:
                 setattr(case, record.event, record)
         for case in cases.values():
+            lost = _step_records_lost(case)
+            if lost:    # the step records (and their walks', numbered the same way) stand on the wrong steps
+                case.problems.append(lost)
+                case.steps, case.walks = {}, {}
             case.problems.extend(_walks_missing_or_extra(case))
         return cases
+
+
+def _step_records_lost(case):
+    """What is wrong where the step records that arrived are not as many as the end record counts
+    (None where they are, or no end record came).  A step record is numbered by the records before
+    it (docs/protocol.md, "Compact records"), so after one lost or repeated the later ones stand on
+    the wrong steps: the loss is named rather than judged."""
+    said, got = case.steps_said, case.step_records
+    if said is None or got == said:
+        return None
+    return (f"the end record counts {said} step record{'s' if said != 1 else ''}; {got} arrived "
+            "(records lost or repeated): no step record can be placed on its step: rerun it")
 
 
 def _walks_missing_or_extra(case):

@@ -22,6 +22,7 @@ from harness.fuzz import known
 from harness.cases import MAINT_OPS, STORES
 from harness.kdefs import kernel_header, read_defines
 from harness.observation import observe
+from harness.ops import REPORTED
 from harness.protocol import PREFIX, PROTOCOL_VERSION, Record, parse_output
 from harness.qemu import HANG_CHECK, boot_tokens, qemu_version, run_kernel, symbol_for
 from harness.verdict import judge_step, never_ran
@@ -151,9 +152,21 @@ def _describe_exception(record, kernel):
             f"ELR {record.num('elr'):#x} ({where}), FAR {record.num('far'):#x}, SPSR {record.num('spsr'):#x}")
 
 
-def _observations(records):
-    """{step n: Observation} of a case's step records, each decoded once (harness/observation.py)."""
-    return {n: observe(r) for n, r in records.steps.items()} if records else {}
+def _observations(case, records):
+    """{step n: Observation} of a case's step records, each decoded once (harness/observation.py),
+    but a record that lacks what its step reports (_lacks): its step is judged as one without a record."""
+    if not records:
+        return {}
+    return {n: observe(r) for n, r in records.steps.items() if _lacks(case, n, r) is None}
+
+
+def _lacks(case, n, record):
+    """The key (ops.REPORTED: a load's value, a descriptor read's desc) that step n's record lacks
+    though its step reports it, or None.  Such a record is damaged: cut short at a key's end, or,
+    in a case whose records stop before the end record that counts them (protocol.CaseRecords),
+    the next step's record numbered as this step's after a lost one."""
+    key = REPORTED.get(case.steps[n].op) if n < len(case.steps) else None
+    return key if key is not None and record.word("result") == "ok" and key not in record.fields else None
 
 
 def _step_verdicts(case, observations):
@@ -210,7 +223,7 @@ def judge(case, records, run, settings, shares_run=False, boot=None):
 
 
 def _judge(case, records, run, settings, shares_run, boot):
-    observations = _observations(records)
+    observations = _observations(case, records)
     j = Judgement(case, steps=_with_model(_step_verdicts(case, observations), case, records, observations, boot,
                                           settings), run=run, wall=run.wall)
     selftest = case.steps[-1].expect.kind if case.steps[-1].expect.kind in (*_SELFTEST_END, "hang") else None
@@ -264,6 +277,9 @@ def _judge(case, records, run, settings, shares_run, boot):
         j.problems.extend(f"step {n}'s record names va={record.num('va'):#x}, not the step's {case.steps[n].va:#x} "
                           "(garbled output): rerun it" for n, record in sorted(records.steps.items())
                           if n < len(case.steps) and record.num("va") != case.steps[n].va)
+        j.problems.extend(f"step {n}'s record lacks the {key}= a {case.steps[n].op} step reports (a damaged record, "
+                          "or the next step's after a lost one): rerun it" for n, record in sorted(records.steps.items())
+                          if (key := _lacks(case, n, record)) is not None)
         # An access step's record says how many walk records it sent (walks=), or leaves its walk to
         # the end record's digest (docs/protocol.md): one without either is a damaged record, and
         # a walk whose records were all lost would otherwise read as one that read nothing.
@@ -526,7 +542,7 @@ class _CutAfterWriterFails:
                 case = self.writers.get(case_id)
                 if case is not None and case_records.end and (
                         case_records.error is not None or case_records.problems
-                        or not all(v.ok for v in _step_verdicts(case, _observations(case_records)))):
+                        or not all(v.ok for v in _step_verdicts(case, _observations(case, case_records)))):
                     self.failed = case
                     return f"{case_id} failed while it could write memory"
         return None

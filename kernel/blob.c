@@ -12,7 +12,7 @@
 			 REGIME_HD | REGIME_SCTLR_A | REGIME_KERNEL_HIGH | REGIME_RAW_TTBR1 | REGIME_WXN | \
 			 REGIME_SPAN0 | REGIME_EPAN | REGIME_PAN | REGIME_HPD0 | REGIME_HPD1 | REGIME_E0PD0 | \
 			 REGIME_E0PD1 | REGIME_AS | REGIME_A1 | REGIME_EL2 | REGIME_EL20 | \
-			 REGIME_NV | REGIME_NV1 | REGIME_FNXS | REGIME_DZE)
+			 REGIME_NV | REGIME_NV1 | REGIME_FNXS | REGIME_DZE | REGIME_CMOW)
 #define TABLE_ATTR_FLAGS (TABLE_ATTR_PXN | TABLE_ATTR_UXN)
 
 static const struct blob_case *case_records(const void *base)
@@ -234,6 +234,7 @@ void blob_case(const void *base, u32 index, struct mmut_case *c)
 			.as = g->flags & REGIME_AS, .a1 = g->flags & REGIME_A1, .el20 = g->flags & REGIME_EL20,
 			.nv = g->flags & REGIME_NV, .nv1 = g->flags & REGIME_NV1,
 			.fnxs = g->flags & REGIME_FNXS, .dze = g->flags & REGIME_DZE,
+			.cmow = g->flags & REGIME_CMOW,
 			.wxn = g->flags & REGIME_WXN, .span = !(g->flags & REGIME_SPAN0),
 			.epan = g->flags & REGIME_EPAN, .pan = g->flags & REGIME_PAN,
 			.hpd0 = g->flags & REGIME_HPD0, .hpd1 = g->flags & REGIME_HPD1,

@@ -81,6 +81,8 @@ struct blob_header {
 #define REGIME_FNXS         0x1000000
 /* SCTLR_EL1.DZE (SCTLR_EL2.DZE in the EL2&0 regime): EL0 may execute DC ZVA; 0 traps it (EC 0x18, C5.3.38) */
 #define REGIME_DZE          0x2000000
+/* SCTLR_EL1.CMOW (FEAT_CMOW): EL0's DC CIVAC and IC IVAU need write permission (J1.1.4.26) */
+#define REGIME_CMOW         0x4000000
 
 /*
  * The TCR_EL1, MAIR_EL1 and SCTLR_EL1 fields a case sets, as the blob holds
@@ -455,6 +457,7 @@ struct regime {
 	bool nv, nv1;           /* REGIME_NV, REGIME_NV1 */
 	bool fnxs;              /* REGIME_FNXS */
 	bool dze;               /* REGIME_DZE */
+	bool cmow;              /* REGIME_CMOW */
 	bool el2;               /* REGIME_EL2: TCR_EL2/SCTLR_EL2/MAIR_EL2/TTBR0_EL2 at EL2 (tg0, t0sz, ips as PS, tbi0 as TBI, hpd0 as HPD) */
 	u64 ttbr1;
 	u64 mair;

@@ -46,7 +46,8 @@ u64 sctlr_from_regime(const struct regime *r)
 
 	if (r->el2)
 		return SCTLR_EL2_RES1 | sctlr;
-	sctlr |= SCTLR_RES1 | SCTLR_UCI | (r->epan ? SCTLR_EPAN : 0) | (r->dze ? SCTLR_DZE : 0);
+	sctlr |= SCTLR_RES1 | SCTLR_UCI | (r->epan ? SCTLR_EPAN : 0) | (r->dze ? SCTLR_DZE : 0) |
+		 (r->cmow ? SCTLR_CMOW : 0);
 	return r->span ? sctlr : sctlr & ~SCTLR_SPAN;
 }
 

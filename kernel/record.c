@@ -15,6 +15,7 @@ static struct {
 	bool faulted;
 	u64 walks;              /* the fold of the step walks' digests */
 	bool digested;
+	u64 steps;              /* step records of the case so far */
 } rc;
 
 static void put_hex(u64 v)
@@ -92,7 +93,7 @@ void record_case_begin(const char *id)
 	record_begin("begin");
 	record_str("case", id);
 	record_end();
-	rc.next_n = 0;
+	rc.next_n = rc.steps = 0;
 	rc.stepped = rc.faulted = rc.digested = false;
 	rc.walks = WALK_DIGEST_SEED;
 }
@@ -100,6 +101,7 @@ void record_case_begin(const char *id)
 void record_case_end(void)
 {
 	record_begin("end");
+	record_dec("steps", rc.steps);
 	if (rc.digested)
 		record_hex("walk", rc.walks);
 	record_end();
@@ -115,6 +117,7 @@ void record_step(u64 n, u64 va)
 	rc.next_n = n + 1;
 	rc.va = va;
 	rc.stepped = true;
+	rc.steps++;
 }
 
 void record_fault(u64 esr, u64 far, u64 elr)

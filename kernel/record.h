@@ -9,7 +9,7 @@
 
 #include "types.h"
 
-#define PROTOCOL_VERSION 5
+#define PROTOCOL_VERSION 6
 
 void record_begin(const char *event);
 void record_str(const char *key, const char *value);
@@ -26,6 +26,8 @@ void record_end(void);
  * are the previous fault's; a walk record's n where it is its step's (the
  * next step record's, or for when=after the last one's) and when=before; the
  * walk digests of the case's steps, folded into one on the end record.
+ * The end record counts the case's step records, so a lost one (whose
+ * successors the harness would number one too low) is seen lost.
  */
 void record_case_begin(const char *id);
 void record_case_end(void);

@@ -119,6 +119,7 @@
 #define SCTLR_SPAN          BIT(23)     /* FEAT_PAN: 0 = exception entry to EL1 sets PSTATE.PAN */
 #define SCTLR_EPAN          BIT(57)     /* FEAT_PAN3: PAN also covers EL0-executable memory */
 #define SCTLR_UCI           BIT(26)     /* EL0 may execute DC CVAC, CIVAC, IVAC and IC IVAU (C5.3) */
+#define SCTLR_CMOW          BIT(32)     /* FEAT_CMOW: EL0's DC CIVAC and IC IVAU need write permission */
 #define SCTLR_DZE           BIT(14)     /* EL0 may execute DC ZVA (0: it traps, EC 0x18; C5.3.38) */
 /* RES1 bits of SCTLR_EL1 in Armv8.0 (bits 29, 28, 23, 22, 20, 11); bit 23 is SPAN with FEAT_PAN */
 #define SCTLR_RES1          (BIT(29) | BIT(28) | SCTLR_SPAN | BIT(22) | BIT(20) | BIT(11))

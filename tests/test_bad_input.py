@@ -129,8 +129,14 @@ BAD = [
      'steps = [ { do = "tlbi_vmalle1" } ]', "steps[0].do", "runs EL1's accesses, fetches and AT steps alone"),
     ("fnxs_with_el2", 'requires = ["FEAT_XS", "FEAT_HCX"]\nel2 = "nvhe"\nregime = { fnxs = true }', "regime.fnxs",
      "the steps run at EL1"),
+    ("cmow_without_feature", 'regime = { cmow = true }', "regime.cmow", "needs FEAT_CMOW"),
     ("fnxs_without_hcx", 'requires = ["FEAT_XS"]\nregime = { fnxs = true }', "requires", "needs FEAT_HCX too"),
     # GCSPUSHM and GCSPOPM (FEAT_GCS): GCSPR_ELx's VA, a multiple of 8; EL1 and EL0 of EL1&0, no stage 2, no NV.
+    # A case-file mark's CPU features (bug.<name>.features): harness.features names, as requires takes them.
+    ("bug_feature_unknown", '!' + FEATURE + '\n[bug.b]\nqemu = "<8"\nreason = "r"\nfeatures = ["FEAT_LSE3"]\n'
+     '[case.bad]\n' + SUMMARY + '\n' + MAP + '\n' + STEPS + '\nxfail = "b"', "bug.b.features[0]", "unknown feature 'FEAT_LSE3'"),
+    ("bug_features_not_a_list", '!' + FEATURE + '\n[bug.b]\nqemu = "<8"\nreason = "r"\nfeatures = "FEAT_LSE2"\n'
+     '[case.bad]\n' + SUMMARY + '\n' + MAP + '\n' + STEPS + '\nxfail = "b"', "bug.b.features", "an array of feature names"),
     ("gcspushm_without_feature", 'steps = [ { do = "gcspushm", va = 0x8000_0000, value = 0, expect = "ok" } ]',
      "steps[0].do", "needs FEAT_GCS"),
     ("gcs_data_check_of_a_load", 'requires = ["FEAT_GCS"]\n'

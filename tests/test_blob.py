@@ -27,7 +27,7 @@ LAYOUT = read_constants(kernel_header("layout.h"))
 
 # The SCTLR_EL1, PSTATE, TCR_EL1 and HCR_EL2 controls of EL0, execute, PAN and nested cases, as struct
 # regime names them.
-REGIME_CONTROLS = ("wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1", "nv", "nv1", "fnxs", "dze")
+REGIME_CONTROLS = ("wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1", "nv", "nv1", "fnxs", "dze", "cmow")
 
 
 class Regime(ctypes.Structure):

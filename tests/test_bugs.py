@@ -116,3 +116,11 @@ def test_make_bugs_on_results_files(tmp_path, capsys):
     assert re.search(r"^block_level_16k +10\.0\.2 +not run +not run$", out, re.M)
     assert bugs.main(["--results", str(tmp_path / "none")]) == 2
     assert "no results in" in capsys.readouterr().err
+
+
+def test_the_catalogue_says_which_cpu_features_a_bug_shows_with():
+    """[bug.lse2_alignment_wnr] names FEAT_LSE2 (cases.Xfail.features): make bugs says so beside its versions."""
+    lse2 = next(b for b in catalogue(load_dir(ROOT / "cases")) if b.name == "lse2_alignment_wnr")
+    assert lse2.features == ("FEAT_LSE2",)
+    assert re.search(r"^  versions: +qemu = '>=10\.0\.2'; first fixed: none known; only with FEAT_LSE2$",
+                     catalogue_text([lse2], [run("11.1.3")]), re.M)

@@ -51,7 +51,7 @@ def _records(case, steps, *, walks=None, regs=None):
     for n, step in enumerate(case.steps):
         lines += walks[n] if walks and n in walks else _walk_lines(case, n, step.va)
         lines.append(f"step n={n} va={step.va:#x} result={steps[n]}")
-    lines.append(f"end case={case.id}")
+    lines.append(f"end case={case.id} steps={len(case.steps)}")
     output = parse_output("\n".join(f"MMUT {PROTOCOL_VERSION} {line}" for line in lines))
     return output.cases()[case.id], output.boot
 
@@ -125,7 +125,7 @@ def test_a_run_without_walks_is_not_judged_by_the_model(tmp_path):
     case = _case(tmp_path)
     output = parse_output("\n".join(f"MMUT {PROTOCOL_VERSION} {line}" for line in (
         f"boot el=1 midr=0x1 {MAX_IDS} cases=1", f"begin case={case.id}",
-        f"step n=0 va=0x80000000 result={DEVICE_PAR_INNER}", f"end case={case.id}")))
+        f"step n=0 va=0x80000000 result={DEVICE_PAR_INNER}", f"end case={case.id} steps=1")))
     assert crosscheck.step_views(case, output.cases()[case.id], output.boot, "9.0.0") == {}
 
 

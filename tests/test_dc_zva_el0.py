@@ -11,7 +11,7 @@ from harness.model.registers import SCTLR_DZE
 from harness.model.translate import DC_ZVA_TRAP_RULE
 from harness.observation import observe
 from harness.ops import EL0_OPS
-from harness.protocol import parse_record
+from harness.protocol import PROTOCOL_VERSION, parse_record
 from harness.verdict import judge_step
 from suite_run import ROOT
 from tests.test_model import PAGE, PAGE_DESC, VA, chain, fault_of, memory, one, regs
@@ -57,7 +57,7 @@ def test_a_recorded_trap_is_judged_by_its_exception_class_and_iss():
     step = Step("dc_zva", VA, 0, Expect("fault", fault=esr.SYSTEM_TRAP), el=0)
 
     def trap(raw):
-        return observe(parse_record(f"MMUT 5 step n=0 va={VA:#x} result=fault esr={raw:#x} far=0x0 elr=0x40081000"))
+        return observe(parse_record(f"MMUT {PROTOCOL_VERSION} step n=0 va={VA:#x} result=fault esr={raw:#x} far=0x0 elr=0x40081000"))
     v = judge_step(0, step, trap(0x18 << 26 | 1 << 25 | DC_ZVA_X0_ISS))
     assert v.ok and v.expected == f"MSR/MRS/system instruction trap (EC 0x18): DC ZVA, x0, write (ISS {DC_ZVA_X0_ISS:#x})"
     v = judge_step(0, step, trap(0x18 << 26 | 1 << 25 | DC_ZVA_X0_ISS | 1 << 5))       # Rt = x1

@@ -62,9 +62,9 @@ def test_an_el2_case_runs_in_its_boot_mode_in_batch_gdb(gdb, case, el):
     run = gdb(case)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
-    assert "what=no_el2" not in out and "MMUT 5 error" not in out, out
+    assert "what=no_el2" not in out and "MMUT 6 error" not in out, out
     assert "Breakpoint 1" in out and "run_steps" in out, out
     assert f"steps at EL{el}" in out, out
     case_id = case.replace("cases/stage2.toml::", "stage2.")
-    assert f"MMUT 5 begin case={case_id}" in out and any(line.strip() == "MMUT 5 end" for line in out.splitlines()), out
+    assert f"MMUT 6 begin case={case_id}" in out and any(line.startswith("MMUT 6 end steps=") for line in out.splitlines()), out
     assert "semihost_exit (status=0)" in out, out      # stopped at the kernel's clean exit (the gdb fixture)

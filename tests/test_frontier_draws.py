@@ -100,10 +100,15 @@ def test_drawn_gcspushm_and_gcspopm_use_the_el10_regimes_gcs_at_gcsprs_va():
 
 
 def test_the_campaign_mix_counts_the_frontier_draws():
-    """fuzz/mix.py names them (PIE, AIE, GCS store) and expects them of a campaign on a CPU with the features."""
+    """fuzz/mix.py names them (PIE, AIE, GCS store, GCS push/pop: GCSPUSHM and GCSPOPM are neither a plain store
+    nor a plain load) and expects them of a campaign on a CPU with the features."""
     from collections import Counter
-    from harness.fuzz.mix import coverage, missing
+    from harness.fuzz.mix import _step_kind, coverage, missing
     total = sum((coverage(generate_case(9, i, SID)) for i in range(N)), Counter())
+    frontier = {"control: PIE", "control: AIE", "step: GCS store", "step: GCS push/pop"}
     assert total["control", "PIE"] and total["control", "AIE"] and total["step", "GCS store"]
-    assert not {"control: PIE", "control: AIE", "step: GCS store"} & set(missing(total, SID))
-    assert not {"control: PIE", "control: AIE", "step: GCS store"} & set(missing(Counter(), MAX_7_2))
+    assert total["step", "GCS push/pop"]
+    assert not frontier & set(missing(total, SID))
+    assert not frontier & set(missing(Counter(), MAX_7_2))
+    assert {_step_kind(s) for i in range(N) for s in generate_case(9, i, SID).steps
+            if s.op in GCS_PUSH_POP} == {"GCS push/pop"}

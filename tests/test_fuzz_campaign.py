@@ -40,3 +40,16 @@ def test_generated_cases_show_no_unknown_mismatch(pytestconfig):
     assert not flaky, f"cases {flaky} mismatched in their batch but not alone"
     # No mismatch means something only if the model judged the steps, and the mix reached every kind.
     assert not judged_problems(report), "\n".join(judged_problems(report))
+
+
+def test_a_pc_alignment_fault_is_stated_as_one():
+    """A fetch's PC alignment fault (EC 0x22, no fault status: AArch64.CheckPCAlignment) is stated as the
+    case files state it, fault = "pc_alignment", FAR where it is not the step's VA; not as an "unknown" fault."""
+    from harness.cases.schema import Expect, Step
+    from harness.fuzz.campaign import _outcome_value
+    from harness.model.outcome import EC_PC_ALIGNMENT, Abort
+    step = Step("fetch", 0x8000_0402, 0, Expect("ok"))
+    fault = Abort(ec=EC_PC_ALIGNMENT, fsc=None, wnr=False, s1ptw=False, far=0x8000_0402, rule="")
+    assert _outcome_value(step, fault) == {"fault": "pc_alignment"}
+    assert _outcome_value(step, Abort(ec=EC_PC_ALIGNMENT, fsc=None, wnr=False, s1ptw=False, far=0x8000_0400,
+                                      rule="")) == {"fault": "pc_alignment", "far": 0x8000_0400}

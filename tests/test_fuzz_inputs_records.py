@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bad_inputs import BAD, ROOT, Escapes, budget, time_limit
 from harness.cases import load_dir
-from harness.protocol import parse_output
+from harness.protocol import PROTOCOL_VERSION, parse_output
 from harness.qemu import run_kernel
 from harness.runner import Runner, Settings, judge
 from suite_run import cpu, qemu  # noqa: F401  (fixtures)
@@ -85,12 +85,11 @@ def damage(data, text):
     return "\n".join(lines), done
 
 
-def verdicts(cases, run, settings, text):
-    """{case id: (passed, its own records)} as Runner.run_one judges `text`, a boot's output."""
+def judgements(cases, run, settings, text):
+    """{case id: Judgement} as Runner.run_one judges `text`, a boot's output."""
     runner = Runner(settings)
     bad_run = dataclasses.replace(run, output=text)
     runner._run = lambda *args, **kwargs: bad_run
-    output = parse_output(text)
     out = {}
     for case in cases:
         with time_limit(60):
@@ -98,13 +97,50 @@ def verdicts(cases, run, settings, text):
         # run_one turns an exception while judging into a failure of the case: here it is an escape.
         raised = [p for p in j.problems if p.startswith("judging this case's records raised")]
         assert not raised, raised[0]
-        out[case.id] = (j.ok, own_records(output, case.id))
+        out[case.id] = j
     return out
+
+
+def verdicts(cases, run, settings, text):
+    """{case id: (passed, its own records)} as Runner.run_one judges `text`, a boot's output."""
+    output = parse_output(text)
+    return {case_id: (j.ok, own_records(output, case_id))
+            for case_id, j in judgements(cases, run, settings, text).items()}
 
 
 def test_the_valid_run_passes(valid_run):
     cases, run, settings = valid_run
     assert all(ok for ok, _ in verdicts(cases, run, settings, run.output).values())
+
+
+def _step_lines(lines, case_id):
+    """The indices of case_id's step records in a boot's output lines."""
+    begin = lines.index(f"MMUT {PROTOCOL_VERSION} begin case={case_id}")
+    end = next(i for i in range(begin, len(lines)) if lines[i].startswith(f"MMUT {PROTOCOL_VERSION} end "))
+    return [i for i in range(begin, end) if lines[i].startswith(f"MMUT {PROTOCOL_VERSION} step ")], end
+
+
+def test_a_lost_step_record_is_named_not_judged_on_the_wrong_step(valid_run):
+    """Protocol 6: a step record is numbered by those before it, so after a lost one the later ones
+    would stand on the wrong steps; the end record counts them, and where it did not arrive (the run
+    cut short) a record without the value= or desc= its step reports is read as damaged."""
+    cases, run, settings = valid_run
+    lines = run.output.replace("\r\n", "\n").split("\n")
+    for case in cases:
+        steps, end = _step_lines(lines, case.id)
+        lost = [line for i, line in enumerate(lines) if i != steps[0]]
+        j = judgements([case], run, settings, "\n".join(lost))[case.id]
+        assert not j.ok and any(p.startswith(f"the end record counts {len(steps)} step record") for p in j.problems), \
+            j.problems
+        # The same loss with the run cut before the case's end record: no count; a failure all the same.
+        cut = judgements([case], run, settings, "\n".join(lost[:end - 1]))[case.id]
+        assert not cut.ok, cut.problems
+        # A step record cut short where its value= began.
+        valued = next((i for i in steps if " value=" in lines[i]), None)
+        if valued is not None:
+            short = [line.split(" value=")[0] if i == valued else line for i, line in enumerate(lines)]
+            j = judgements([case], run, settings, "\n".join(short))[case.id]
+            assert not j.ok and any("record lacks the value= a " in p for p in j.problems), j.problems
 
 
 def test_damaged_records_get_a_verdict_never_a_traceback_or_a_wrong_pass(valid_run, tmp_path):

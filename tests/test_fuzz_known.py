@@ -111,7 +111,7 @@ def test_a_block_qemu_takes_outside_ram_may_end_in_an_external_abort():
     step = load_file(REPO / "cases/translation.toml")[0].steps[0]
     outside = Outcomes({Completes(pa=RAM[1] + 0x1000, attr=0xFF, sh="inner")})
     inside = Outcomes({Completes(pa=RAM[0] + 0x1000, attr=0xFF, sh="inner")})
-    sea = _record(f"MMUT 5 step n=0 va={step.va:#x} result=fault esr=0x96000010 far={step.va:#x} elr=0x40080000")
+    sea = _record(f"MMUT 6 step n=0 va={step.va:#x} result=fault esr=0x96000010 far={step.va:#x} elr=0x40080000")
     assert allowed_on_the_board(step, outside, sea)
     assert not allowed_on_the_board(step, inside, sea)
 
@@ -123,7 +123,7 @@ def test_explain_names_the_bug_of_a_marked_case_and_only_on_its_versions():
         changed = predict_case(case, ids, TABLE_POOL_BASE)
     # What QEMU 7.2.22 does with the level-0 block: a load through it completes.
     assert any(isinstance(o, Completes) for o in changed[0])
-    ok = _record(f"MMUT 5 step n=0 va={case.steps[0].va:#x} result=ok value=0x0")
+    ok = _record(f"MMUT 6 step n=0 va={case.steps[0].va:#x} result=ok value=0x0")
     assert [b.name for b in explain("7.2.22", case, ids, TABLE_POOL_BASE, 0, ok)] == ["l0_block"]
     assert explain("99.0.0", case, ids, TABLE_POOL_BASE, 0, ok) == ()
 

@@ -4,11 +4,13 @@ QEMU with a -cpu model, and leaves the case files as they are."""
 import pytest
 
 from harness.cases import CaseError, load_dir
-from harness.implementation import Implementation, load_bugs, marks_for
+from harness.implementation import Implementation, case_mark, load_bugs, marks_for, mark_reason
 from harness.matrix import Run, bug_range_findings
 from harness.qemu import qemu_version
 from harness.versions import in_range
+from harness.cases import load_file
 from suite_run import ROOT, run_suite
+from tests.test_model_agreement import CPUS
 from suite_run import suite_options  # noqa: F401  (fixtures)
 
 BUGS = '''
@@ -121,3 +123,17 @@ def test_qemus_known_bug_ranges_say_nothing_of_another_implementation():
     assert other.label == "fastsim 2.1 -cpu max" and qemu.label == "7.2.22 -cpu max"
     assert any("strict XPASS" in text for _, text in bug_range_findings([qemu], cases))
     assert bug_range_findings([other], cases) == []
+
+
+def test_a_case_file_mark_naming_features_covers_a_cpu_with_them_alone():
+    """[bug.lse2_alignment_wnr] (QEMU >= 10.0.2) shows only with FEAT_LSE2: it covers QEMU 11.1.3 -cpu max
+    (ID_AA64MMFR2_EL1.AT = 1), not -cpu neoverse-n1 (AT = 0), where its case runs as any other."""
+    case = next(c for c in load_file(ROOT / "cases" / "access_kinds.toml")
+                if c.id == "access_kinds.atomic_sctlr_a_across_16")
+    assert case.xfail.features == ("FEAT_LSE2",) and "FEAT_LSE2" not in case.requires
+    qemu_11 = Implementation.of(None, "11.1.3", "max")
+    assert case_mark(case, qemu_11, CPUS["max-11.1.3"]) is case.xfail
+    assert case_mark(case, qemu_11, CPUS["neoverse-n1"]) is None
+    assert case_mark(case, Implementation.of(None, "7.2.22", "max"), CPUS["max"]) is None      # outside its range
+    assert case_mark(case, Implementation.of("fastsim/2.1", "7.2.22", "max"), CPUS["max-11.1.3"]) is None
+    assert mark_reason(case.xfail).startswith("known bug of QEMU >=10.0.2 with FEAT_LSE2: ")

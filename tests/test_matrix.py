@@ -93,8 +93,8 @@ def test_no_differences():
         matrix_text([run("7.2.22", FIXED), run("11.1.3", FIXED)])
 
 
-def bug(rng):
-    return [SimpleNamespace(id="f.c", xfail=SimpleNamespace(name="b", qemu=rng))]
+def bug(rng, features=()):
+    return [SimpleNamespace(id="f.c", xfail=SimpleNamespace(name="b", qemu=rng, features=features))]
 
 
 def test_a_range_pinned_to_the_broken_run_is_narrowed_to_the_first_fixed_release():
@@ -152,3 +152,15 @@ def test_a_run_that_collects_no_tests_is_a_failure(tmp_path, monkeypatch, capsys
     out = capsys.readouterr().out
     assert status == 1
     assert "-cpu max: pytest exit status 5" in out and "wrote no results" in out
+
+
+def test_a_run_on_a_cpu_without_the_marks_features_is_no_evidence_about_its_range():
+    """A case-file mark that names CPU features (`features`) does not apply to a run on a CPU without them
+    (its entry's mark says so): the case passing there inside the range asks nothing of the range."""
+    lacking = {**STRICT_XPASS, "outcome": "passed", "mark": {"name": "b", "qemu": "<11", "applies": False}}
+    runs = [run("7.2.22", BROKEN), run("10.0.2", lacking, cpu="neoverse-n1")]
+    assert bug_range_findings(runs, bug("<11", ("FEAT_LSE2",))) == []
+    applying = {**STRICT_XPASS, "mark": {"name": "b", "qemu": "<11", "applies": True}}
+    findings = [text for _, text in bug_range_findings([run("7.2.22", BROKEN), run("10.0.2", applying)],
+                                                        bug("<11", ("FEAT_LSE2",)))]
+    assert any("covers 10.0.2 -cpu max, which matches the architecture" in t for t in findings)

@@ -135,3 +135,34 @@ def test_the_boot_records_clidr_and_ctr_reach_the_model():
     assert (r.clidr, r.ctr) == (CLIDR_LOC2, CTR_DIC0)
     predictions = predict_case(case, ids, declared.TABLE_POOL_BASE)
     assert {o.value for o in predictions[-1]} == {0x1111_2222_3333_4444}      # DC IVAC wrote nothing
+
+
+def test_cmow_makes_el0s_dc_civac_and_ic_ivau_need_write_permission():
+    def kind(cacheop, at_el0=True):
+        return replace(ACCESS_KINDS["dc_cvac"], cacheop=cacheop, el0=at_el0)
+    # J1.1.4.26 with walkparams.cmow: after the read checks, DC CIVAC and IC IVAU need write (under PIE, a dirty
+    # location); DC CVAC does not.
+    faults = cache_maintenance_permissions(kind("clean_invalidate"), True, False, False, cmow=True)
+    assert faults[0][0] is True and "CMOW" in faults[0][1]
+    assert cache_maintenance_permissions(kind("clean_invalidate"), True, True, True, cmow=True)[0][0] == DIRTY
+    assert cache_maintenance_permissions(kind("clean"), True, False, False, cmow=True) == [(False, "")]
+    assert cache_maintenance_permissions(kind("ic"), True, False, False, cmow=True)[0][0] is True
+    # IC IVAU without read permission: the IMPLEMENTATION DEFINED fault, or else CMOW's: a fault either way.
+    assert {f for f, _ in cache_maintenance_permissions(kind("ic"), False, False, False, cmow=True)} == {True}
+
+
+EL0_READ_ONLY = PAGE_DESC | 0b11 << 6      # AP[2:1] = 0b11
+MMFR1_CMOW = 1 << features.CMOW
+SCTLR_CMOW = 1 << 32
+
+
+@pytest.mark.parametrize("op", ("dc_civac", "ic_ivau"))
+def test_sctlr_cmow_faults_el0_on_a_read_only_page_with_feat_cmow_alone(op):
+    def run(el, mmfr1, sctlr_cmow=SCTLR_CMOW):
+        base = regs()
+        r = replace(base, clidr=CLIDR_LOC2, ctr=CTR_DIC0, mmfr1=base.mmfr1 | mmfr1, sctlr=base.sctlr | sctlr_cmow)
+        return full_translate(r, memory(chain(VA, EL0_READ_ONLY | PAGE, 3)), Access(op, VA + 0x43, el=el))
+    assert_cm_abort(one(run(0, MMFR1_CMOW)), "permission", VA + 0x43)
+    assert isinstance(one(run(0, MMFR1_CMOW, sctlr_cmow=0)), Completes)
+    assert isinstance(one(run(0, 0)), Completes)                   # no FEAT_CMOW: SCTLR_EL1 bit 32 is RES0
+    assert isinstance(one(run(1, MMFR1_CMOW)), Completes)          # stage 1's CMOW is asked at EL0 alone

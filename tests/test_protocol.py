@@ -8,7 +8,7 @@ from harness.protocol import EVENTS, PROTOCOL_VERSION, ProtocolError, parse_outp
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 
-BOOT = "MMUT 5 boot el=1 midr=0xf0510 mmfr0=0x1 mmfr1=0x2 mmfr2=0x3 isar0=0x4 cases=2"
+BOOT = "MMUT 6 boot el=1 midr=0xf0510 mmfr0=0x1 mmfr1=0x2 mmfr2=0x3 isar0=0x4 cases=2"
 
 
 def doc_example():
@@ -20,7 +20,7 @@ def doc_example():
 
 
 def test_version_comes_from_record_h():
-    assert PROTOCOL_VERSION == 5
+    assert PROTOCOL_VERSION == 6
 
 
 def test_doc_example():
@@ -47,7 +47,7 @@ def test_doc_example():
 
 
 def test_crlf_and_other_lines():
-    text = "QEMU noise\r\n" + BOOT + "\r\nMMUT 5 exit status=3\r\n"
+    text = "QEMU noise\r\n" + BOOT + "\r\nMMUT 6 exit status=3\r\n"
     out = parse_output(text)
     assert out.other == ["QEMU noise"]
     assert out.boot.line == BOOT
@@ -55,36 +55,36 @@ def test_crlf_and_other_lines():
 
 
 def test_truncated_last_line():
-    whole = parse_output(BOOT + "\nMMUT 5 begin case=a")
+    whole = parse_output(BOOT + "\nMMUT 6 begin case=a")
     assert [r.event for r in whole.records] == ["boot", "begin"] and whole.garbage == []
-    cut = parse_output(BOOT + "\nMMUT 5 step n=0 va=0x1000 result=fau")
-    assert [g.line for g in cut.garbage] == ["MMUT 5 step n=0 va=0x1000 result=fau"]
+    cut = parse_output(BOOT + "\nMMUT 6 step n=0 va=0x1000 result=fau")
+    assert [g.line for g in cut.garbage] == ["MMUT 6 step n=0 va=0x1000 result=fau"]
     assert "result=fau" in cut.garbage[0].reason
 
 
 @pytest.mark.parametrize("line, reason", [
-    ("MMUT 1 begin case=a", "protocol version '1', expected 5"),
-    ("MMUT 2 begin case=a", "protocol version '2', expected 5"),
-    ("MMUT x begin case=a", "protocol version 'x', expected 5"),
-    ("MMUT 5", "no event"),
+    ("MMUT 1 begin case=a", "protocol version '1', expected 6"),
+    ("MMUT 2 begin case=a", "protocol version '2', expected 6"),
+    ("MMUT x begin case=a", "protocol version 'x', expected 6"),
+    ("MMUT 6", "no event"),
     ("MMUT  2", "no event"),
-    ("MMUT 5 reboot case=a", "unknown event 'reboot'"),
-    ("MMUT 5 step n=0 va=0x1000 result=fault esr=0x96000007", "step lacks elr, far"),
-    ("MMUT 5 step n=0 va=0x1000", "step lacks result"),
-    ("MMUT 5 step n=0 va=0x1000 result=par", "step lacks par"),
-    ("MMUT 5 step n=0 va=0x1000 result=ok par=0x1", "step does not take par"),
-    ("MMUT 5 error what=map case=a", "error lacks error, index"),
-    ("MMUT 5 begin case=a extra", "malformed key=value 'extra'"),
-    ("MMUT 5 begin case=a=b", "malformed key=value 'case=a=b'"),
-    ("MMUT 5 begin case=", "malformed key=value 'case='"),
-    ("MMUT 5 begin case=a case=b", "key 'case' repeated"),
-    ("MMUT 5 step n=0 va=1000 result=ok", "va=1000: expected 0x"),
-    ("MMUT 5 step n=0 va=0x0g result=ok", "va=0x0g: expected 0x"),
-    ("MMUT 5 step n=0 va=0x01 result=ok", "va=0x01: expected 0x"),
-    ("MMUT 5 step n=0 va=0xABC result=ok", "va=0xABC: expected 0x"),
-    ("MMUT 5 step n=0x1 va=0x0 result=ok", "n=0x1: expected a decimal number"),
-    ("MMUT 5 step n=0 va=0x0 result=maybe", "result=maybe: expected one of error, fault, ok, par"),
-    ("MMUT 5 exception kind=odd vector=0 esr=0x0 far=0x0 elr=0x0 spsr=0x0", "kind=odd: expected one of"),
+    ("MMUT 6 reboot case=a", "unknown event 'reboot'"),
+    ("MMUT 6 step n=0 va=0x1000 result=fault esr=0x96000007", "step lacks elr, far"),
+    ("MMUT 6 step n=0 va=0x1000", "step lacks result"),
+    ("MMUT 6 step n=0 va=0x1000 result=par", "step lacks par"),
+    ("MMUT 6 step n=0 va=0x1000 result=ok par=0x1", "step does not take par"),
+    ("MMUT 6 error what=map case=a", "error lacks error, index"),
+    ("MMUT 6 begin case=a extra", "malformed key=value 'extra'"),
+    ("MMUT 6 begin case=a=b", "malformed key=value 'case=a=b'"),
+    ("MMUT 6 begin case=", "malformed key=value 'case='"),
+    ("MMUT 6 begin case=a case=b", "key 'case' repeated"),
+    ("MMUT 6 step n=0 va=1000 result=ok", "va=1000: expected 0x"),
+    ("MMUT 6 step n=0 va=0x0g result=ok", "va=0x0g: expected 0x"),
+    ("MMUT 6 step n=0 va=0x01 result=ok", "va=0x01: expected 0x"),
+    ("MMUT 6 step n=0 va=0xABC result=ok", "va=0xABC: expected 0x"),
+    ("MMUT 6 step n=0x1 va=0x0 result=ok", "n=0x1: expected a decimal number"),
+    ("MMUT 6 step n=0 va=0x0 result=maybe", "result=maybe: expected one of error, fault, ok, par"),
+    ("MMUT 6 exception kind=odd vector=0 esr=0x0 far=0x0 elr=0x0 spsr=0x0", "kind=odd: expected one of"),
 ])
 def test_malformed(line, reason):
     with pytest.raises(ProtocolError, match=re.escape(reason)):
@@ -99,40 +99,40 @@ def test_parse_record_needs_the_prefix():
 
 
 def test_error_variants():
-    build = parse_record("MMUT 5 error case=a what=map index=3 error=occupied")
+    build = parse_record("MMUT 6 error case=a what=map index=3 error=occupied")
     assert (build.case, build.word("what"), build.num("index"), build.word("error")) == \
         ("a", "map", 3, "occupied")
-    assert parse_record("MMUT 5 error what=unknown_case case=nope").case == "nope"
-    assert parse_record("MMUT 5 error what=cmdline_too_long").case is None
-    assert parse_record("MMUT 5 error what=bad_range range=#3-2").word("range") == "#3-2"
-    bad = parse_record("MMUT 5 error what=bad_blob field=steps index=7")
+    assert parse_record("MMUT 6 error what=unknown_case case=nope").case == "nope"
+    assert parse_record("MMUT 6 error what=cmdline_too_long").case is None
+    assert parse_record("MMUT 6 error what=bad_range range=#3-2").word("range") == "#3-2"
+    bad = parse_record("MMUT 6 error what=bad_blob field=steps index=7")
     assert (bad.word("field"), bad.num("index"), bad.case) == ("steps", 7, None)
-    assert "index" not in parse_record("MMUT 5 error what=bad_blob field=magic").fields
+    assert "index" not in parse_record("MMUT 6 error what=bad_blob field=magic").fields
     with pytest.raises(ProtocolError, match="field=padding: expected one of"):
-        parse_record("MMUT 5 error what=bad_blob field=padding")
+        parse_record("MMUT 6 error what=bad_blob field=padding")
 
 
 def test_typed_accessors():
-    record = parse_record("MMUT 5 begin case=a")
+    record = parse_record("MMUT 6 begin case=a")
     with pytest.raises(TypeError):
         record.num("case")
     with pytest.raises(KeyError):
         record.word("what")
 
 
-EXCEPTION = "MMUT 5 exception kind=unexpected vector=0 esr=0xf2000000 far=0x0 elr=0x40081000 spsr=0x3c5"
+EXCEPTION = "MMUT 6 exception kind=unexpected vector=0 esr=0xf2000000 far=0x0 elr=0x40081000 spsr=0x3c5"
 
 
 def test_exception_naming_its_case():
-    out = parse_output("\n".join([BOOT, "MMUT 5 begin case=a", EXCEPTION + " case=a", ""]))
+    out = parse_output("\n".join([BOOT, "MMUT 6 begin case=a", EXCEPTION + " case=a", ""]))
     a = out.cases()["a"]
     assert a.begin and not a.end and a.exception.word("kind") == "unexpected"
     assert a.exception.num("esr") == 0xF2000000
 
 
 def test_exception_without_case_goes_to_the_open_case():
-    out = parse_output("\n".join([BOOT, "MMUT 5 begin case=a", "MMUT 5 end case=a",
-                                  "MMUT 5 begin case=b", EXCEPTION, ""]))
+    out = parse_output("\n".join([BOOT, "MMUT 6 begin case=a", "MMUT 6 end case=a steps=0",
+                                  "MMUT 6 begin case=b", EXCEPTION, ""]))
     cases = out.cases()
     assert cases["a"].exception is None
     assert cases["b"].exception.line == EXCEPTION
@@ -140,45 +140,45 @@ def test_exception_without_case_goes_to_the_open_case():
 
 
 def test_exception_outside_cases_is_not_attached():
-    out = parse_output("\n".join([BOOT, "MMUT 5 begin case=a", "MMUT 5 end case=a", EXCEPTION, ""]))
+    out = parse_output("\n".join([BOOT, "MMUT 6 begin case=a", "MMUT 6 end case=a steps=0", EXCEPTION, ""]))
     assert out.cases()["a"].exception is None
     assert out.records[-1].event == "exception"
 
 
 def test_unknown_case_error_is_attached():
-    out = parse_output("MMUT 5 error what=unknown_case case=nope\nMMUT 5 exit status=1\n")
+    out = parse_output("MMUT 6 error what=unknown_case case=nope\nMMUT 6 exit status=1\n")
     nope = out.cases()["nope"]
     assert not nope.begin and nope.error.word("what") == "unknown_case" and nope.problems == []
 
 
 def test_problems():
     out = parse_output("\n".join([
-        "MMUT 5 step n=0 va=0x0 result=ok",
-        "MMUT 5 begin case=a",
-        "MMUT 5 step n=1 va=0x0 result=ok",
-        "MMUT 5 step n=1 va=0x8 result=ok",
-        "MMUT 5 end case=a",
-        "MMUT 5 end case=a",
-        "MMUT 5 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
+        "MMUT 6 step n=0 va=0x0 result=ok",
+        "MMUT 6 begin case=a",
+        "MMUT 6 step n=1 va=0x0 result=ok",
+        "MMUT 6 step n=1 va=0x8 result=ok",
+        "MMUT 6 end case=a steps=2",
+        "MMUT 6 end case=a steps=2",
+        "MMUT 6 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
     ]))
     a = out.cases()["a"]
     assert a.problems == [
-        "repeated: MMUT 5 step n=1 va=0x8 result=ok",
-        "repeated: MMUT 5 end case=a",
-        "outside begin..end: MMUT 5 end case=a",
+        "repeated: MMUT 6 step n=1 va=0x8 result=ok",
+        "repeated: MMUT 6 end case=a steps=2",
+        "outside begin..end: MMUT 6 end case=a steps=2",
     ]
     assert a.steps[1].num("va") == 0x8
     # A case's own records name no case: outside a case's begin..end they belong to none.
     assert [(g.line, g.reason) for g in out.garbage] == [
-        ("MMUT 5 step n=0 va=0x0 result=ok", "a step record outside any case's begin..end"),
-        ("MMUT 5 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5", "a regs record outside any case's begin..end"),
+        ("MMUT 6 step n=0 va=0x0 result=ok", "a step record outside any case's begin..end"),
+        ("MMUT 6 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5", "a regs record outside any case's begin..end"),
     ]
 
 
 def test_a_case_s_records_belong_to_the_case_begun():
     out = parse_output("\n".join([
-        "MMUT 5 begin case=a", "MMUT 5 step va=0x0 result=ok", "MMUT 5 end walk=0x1234",
-        "MMUT 5 begin case=b", "MMUT 5 step n=0 va=0x8 result=ok", "MMUT 5 end case=b",
+        "MMUT 6 begin case=a", "MMUT 6 step va=0x0 result=ok", "MMUT 6 end steps=1 walk=0x1234",
+        "MMUT 6 begin case=b", "MMUT 6 step n=0 va=0x8 result=ok", "MMUT 6 end case=b steps=1",
     ]))
     cases = out.cases()
     assert cases["a"].steps[0].case == "a" and cases["a"].walk_digest == 0x1234 and cases["a"].end
@@ -186,14 +186,14 @@ def test_a_case_s_records_belong_to_the_case_begun():
     assert out.garbage == [] and cases["a"].problems == cases["b"].problems == []
 
 
-WALK = "MMUT 5 walk n=0 when=before level=-1 table=0x400a0000 index=15 desc=0x400a7003"
+WALK = "MMUT 6 walk n=0 when=before level=-1 table=0x400a0000 index=15 desc=0x400a7003"
 
 
 def test_walk_and_regs_records():
     walk = parse_record(WALK)
     assert (walk.num("level"), walk.num("table"), walk.num("index"), walk.num("desc"), walk.word("when")) == \
         (-1, 0x400A0000, 15, 0x400A7003, "before")
-    regs = parse_record("MMUT 5 regs tcr=0x5b5103510 mair=0xff00 sctlr=0x30d01805 ttbr0=0x400a0000 ttbr1=0x0")
+    regs = parse_record("MMUT 6 regs tcr=0x5b5103510 mair=0xff00 sctlr=0x30d01805 ttbr0=0x400a0000 ttbr1=0x0")
     assert regs.num("sctlr") == 0x30D01805 and regs.num("ttbr1") == 0
 
 
@@ -207,9 +207,9 @@ def test_walk_and_regs_records():
     (WALK.replace(" desc=0x400a7003", ""), "walk lacks desc"),
     (WALK + " va=0x0", "walk does not take va"),
     (WALK + " case=a", "walk does not take case"),
-    ("MMUT 5 regs tcr=0x0 mair=0x0 sctlr=0x0 ttbr0=0x0", "regs lacks ttbr1"),
-    ("MMUT 5 regs tcr=0x0 mair=0x0 sctlr=0x0 ttbr0=0x0 ttbr1=0x0 level=1", "regs does not take level"),
-    ("MMUT 5 error what=unknown_option", "error lacks option"),
+    ("MMUT 6 regs tcr=0x0 mair=0x0 sctlr=0x0 ttbr0=0x0", "regs lacks ttbr1"),
+    ("MMUT 6 regs tcr=0x0 mair=0x0 sctlr=0x0 ttbr0=0x0 ttbr1=0x0 level=1", "regs does not take level"),
+    ("MMUT 6 error what=unknown_option", "error lacks option"),
 ])
 def test_malformed_records(line, reason):
     with pytest.raises(ProtocolError, match=re.escape(reason)):
@@ -218,34 +218,34 @@ def test_malformed_records(line, reason):
 
 def test_walks_group_by_step_and_when_in_walk_order():
     def walk(n, when, level, desc):
-        return f"MMUT 5 walk n={n} when={when} level={level} table=0x1000 index=0 desc={desc:#x}"
+        return f"MMUT 6 walk n={n} when={when} level={level} table=0x1000 index=0 desc={desc:#x}"
     out = parse_output("\n".join([
-        "MMUT 5 begin case=a",
-        "MMUT 5 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
+        "MMUT 6 begin case=a",
+        "MMUT 6 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
         walk(0, "before", 2, 3), walk(0, "before", 3, 0x403),
-        "MMUT 5 step n=0 va=0x0 walks=2 after=2 result=ok",
+        "MMUT 6 step n=0 va=0x0 walks=2 after=2 result=ok",
         walk(0, "after", 2, 3), walk(0, "after", 3, 0x407),
         walk(1, "before", 2, 0),
-        "MMUT 5 step n=1 va=0x0 walks=1 result=ok",
-        "MMUT 5 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
-        "MMUT 5 end case=a",
+        "MMUT 6 step n=1 va=0x0 walks=1 result=ok",
+        "MMUT 6 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
+        "MMUT 6 end case=a steps=2",
     ]))
     a = out.cases()["a"]
     assert a.regs.num("ttbr0") == 4
     assert [w.num("desc") for w in a.walks[0]["before"]] == [3, 0x403]
     assert [w.num("desc") for w in a.walks[0]["after"]] == [3, 0x407]
     assert [w.num("level") for w in a.walks[1]["before"]] == [2] and a.walks[1]["after"] == []
-    assert a.problems == ["repeated: MMUT 5 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5"]
+    assert a.problems == ["repeated: MMUT 6 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5"]
 
 
 # A case of two access steps reported in full: step 0 walks nothing (walks=0), step 1 reads three
 # descriptors before it and three after it.
-WHOLE = ["MMUT 5 begin case=a", "MMUT 5 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
-         "MMUT 5 step n=0 va=0x0 walks=0 result=ok",
-         *(f"MMUT 5 walk n=1 when=before level={lv} table=0x1000 index=0 desc=0x3" for lv in (1, 2, 3)),
-         "MMUT 5 step n=1 va=0x0 walks=3 after=3 result=ok",
-         *(f"MMUT 5 walk n=1 when=after level={lv} table=0x1000 index=0 desc=0x3" for lv in (1, 2, 3)),
-         "MMUT 5 end case=a"]
+WHOLE = ["MMUT 6 begin case=a", "MMUT 6 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
+         "MMUT 6 step n=0 va=0x0 walks=0 result=ok",
+         *(f"MMUT 6 walk n=1 when=before level={lv} table=0x1000 index=0 desc=0x3" for lv in (1, 2, 3)),
+         "MMUT 6 step n=1 va=0x0 walks=3 after=3 result=ok",
+         *(f"MMUT 6 walk n=1 when=after level={lv} table=0x1000 index=0 desc=0x3" for lv in (1, 2, 3)),
+         "MMUT 6 end case=a steps=2"]
 
 
 def test_a_lost_walk_record_is_a_problem_not_a_shorter_walk():
@@ -258,7 +258,7 @@ def test_a_lost_walk_record_is_a_problem_not_a_shorter_walk():
         problems = parse_output("\n".join(damaged)).cases()["a"].problems
         assert problems and all("arrived (records lost or garbled)" in p for p in problems), (lost, problems)
     # A walk record no step record announces (a step record garbled into the digest form, say).
-    extra = WHOLE[:3] + ["MMUT 5 walk n=0 when=before level=0 table=0x1000 index=0 desc=0x0"] + WHOLE[3:]
+    extra = WHOLE[:3] + ["MMUT 6 walk n=0 when=before level=0 table=0x1000 index=0 desc=0x0"] + WHOLE[3:]
     assert parse_output("\n".join(extra)).cases()["a"].problems == [
         "step 0's record says 0 walk records before it; 1 arrived (records lost or garbled): rerun it"]
     digest = [line.replace(" walks=3 after=3", "") for line in WHOLE]
@@ -276,31 +276,31 @@ def test_every_record_line_of_the_doc_parses_and_every_event_is_shown():
 
 def test_descriptor_steps_and_their_errors():
     """The step records of steps that change translations (docs/protocol.md)."""
-    written = parse_record("MMUT 5 step n=3 va=0x80000000 result=ok desc=0x41001707")
+    written = parse_record("MMUT 6 step n=3 va=0x80000000 result=ok desc=0x41001707")
     assert written.num("desc") == 0x41001707
-    assert parse_record("MMUT 5 step n=4 va=0x0 result=ok").fields.get("desc") is None
+    assert parse_record("MMUT 6 step n=4 va=0x0 result=ok").fields.get("desc") is None
     for error in ("occupied", "not_faulted", "kernel_high"):
-        assert parse_record(f"MMUT 5 step n=5 va=0x1000 result=error error={error}").word("error") == error
+        assert parse_record(f"MMUT 6 step n=5 va=0x1000 result=error error={error}").word("error") == error
     with pytest.raises(ProtocolError, match="step lacks error"):
-        parse_record("MMUT 5 step n=5 va=0x1000 result=error")
+        parse_record("MMUT 6 step n=5 va=0x1000 result=error")
 
 
 # A case as the kernel prints it (docs/protocol.md, "Compact records"), and each record with every key.
-COMPACT = ["MMUT 5 begin case=a",
-           "MMUT 5 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
-           "MMUT 5 step va=0x1000 result=ok",
-           "MMUT 5 step result=ok value=0x7",
-           "MMUT 5 step va=0x2000 result=fault esr=0x96000007 elr=0x40080000",
-           "MMUT 5 step n=4 result=fault far=0x2008",
-           "MMUT 5 step va=0x3000 result=fault esr=0x9600000f",
-           "MMUT 5 walk level=3 table=0x1000 index=0 desc=0x3",
-           "MMUT 5 step walks=1 after=1 result=par par=0x800",
-           "MMUT 5 walk when=after level=3 table=0x1000 index=0 desc=0x403",
-           "MMUT 5 end walk=0x99",
-           "MMUT 5 begin case=b",
-           "MMUT 5 regs ttbr0=0x8",
-           "MMUT 5 step va=0x1000 result=fault esr=0x96000007 elr=0x40080000",
-           "MMUT 5 end"]
+COMPACT = ["MMUT 6 begin case=a",
+           "MMUT 6 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4 ttbr1=0x5",
+           "MMUT 6 step va=0x1000 result=ok",
+           "MMUT 6 step result=ok value=0x7",
+           "MMUT 6 step va=0x2000 result=fault esr=0x96000007 elr=0x40080000",
+           "MMUT 6 step n=4 result=fault far=0x2008",
+           "MMUT 6 step va=0x3000 result=fault esr=0x9600000f",
+           "MMUT 6 walk level=3 table=0x1000 index=0 desc=0x3",
+           "MMUT 6 step walks=1 after=1 result=par par=0x800",
+           "MMUT 6 walk when=after level=3 table=0x1000 index=0 desc=0x403",
+           "MMUT 6 end steps=6 walk=0x99",
+           "MMUT 6 begin case=b",
+           "MMUT 6 regs ttbr0=0x8",
+           "MMUT 6 step va=0x1000 result=fault esr=0x96000007 elr=0x40080000",
+           "MMUT 6 end steps=1"]
 
 
 def test_compact_records_read_as_if_every_key_were_printed():
@@ -325,16 +325,35 @@ def test_compact_records_read_as_if_every_key_were_printed():
 
 
 @pytest.mark.parametrize("lines, reason", [
-    (["MMUT 5 begin case=a", "MMUT 5 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4"], "regs lacks ttbr1"),
-    (["MMUT 5 begin case=a", "MMUT 5 step result=ok"], "step lacks va"),
-    (["MMUT 5 begin case=a", "MMUT 5 step va=0x0"], "step lacks result"),
-    (["MMUT 5 begin case=a", "MMUT 5 step va=0x0 result=fault esr=0x1"], "step lacks elr"),
+    (["MMUT 6 begin case=a", "MMUT 6 regs tcr=0x1 mair=0x2 sctlr=0x3 ttbr0=0x4"], "regs lacks ttbr1"),
+    (["MMUT 6 begin case=a", "MMUT 6 step result=ok"], "step lacks va"),
+    (["MMUT 6 begin case=a", "MMUT 6 step va=0x0"], "step lacks result"),
+    (["MMUT 6 begin case=a", "MMUT 6 step va=0x0 result=fault esr=0x1"], "step lacks elr"),
     # A fault's esr and elr carry over within a case only.
-    (["MMUT 5 begin case=a", "MMUT 5 step va=0x0 result=fault esr=0x1 elr=0x2", "MMUT 5 end",
-      "MMUT 5 begin case=b", "MMUT 5 step va=0x0 result=fault"], "step lacks elr, esr"),
-    (["MMUT 5 end"], "end lacks case"),
-    (["MMUT 5 begin case=a", "MMUT 5 walk when=after level=3 table=0x0 index=0 desc=0x0"], "n=-1: expected a decimal"),
+    (["MMUT 6 begin case=a", "MMUT 6 step va=0x0 result=fault esr=0x1 elr=0x2", "MMUT 6 end steps=1",
+      "MMUT 6 begin case=b", "MMUT 6 step va=0x0 result=fault"], "step lacks elr, esr"),
+    (["MMUT 6 end steps=0"], "end lacks case"),
+    (["MMUT 6 begin case=a", "MMUT 6 end"], "end lacks steps"),
+    (["MMUT 6 begin case=a", "MMUT 6 walk when=after level=3 table=0x0 index=0 desc=0x0"], "n=-1: expected a decimal"),
 ])
 def test_a_key_left_out_that_no_record_before_gives_is_garbage(lines, reason):
     out = parse_output("\n".join(lines))
     assert out.garbage[-1].line == lines[-1] and reason in out.garbage[-1].reason
+
+
+def test_a_lost_or_repeated_step_record_is_named_not_judged_on_the_wrong_step():
+    """A step record leaves out its n where it is the previous one's + 1, so after a lost (or
+    repeated) step record the later ones would stand on the wrong steps: the end record counts
+    the case's step records, and where they differ none is placed on a step."""
+    step_lines = [i for i, line in enumerate(COMPACT[:11]) if " step " in line]
+    for lost in step_lines:
+        out = parse_output("\n".join(line for i, line in enumerate(COMPACT) if i != lost))
+        a, got = out.cases()["a"], 5 - len(out.garbage)    # the first's loss leaves the next without its va
+        assert a.problems == [f"the end record counts 6 step records; {got} arrived (records lost or repeated): "
+                              "no step record can be placed on its step: rerun it"], lost
+        assert a.steps == {} and a.walks == {}
+    repeated = COMPACT[:4] + COMPACT[3:]
+    cases = parse_output("\n".join(repeated)).cases()
+    assert cases["a"].problems == ["the end record counts 6 step records; 7 arrived (records lost or repeated): "
+                                   "no step record can be placed on its step: rerun it"]
+    assert cases["b"].problems == [] and cases["b"].steps    # the next case counts its own

@@ -98,7 +98,7 @@ def test_command():
 def test_demo_case(qemu, cpu, kernel):
     r = run_kernel(qemu, cpu, kernel, [DEMO_CASE])
     assert r.exit_status == 0 and r.signal is None and not r.timed_out, r.output
-    assert "MMUT 5 exit status=0\n" in r.output
+    assert "MMUT 6 exit status=0\n" in r.output
     assert "\r" not in r.output
 
 
@@ -146,7 +146,7 @@ def test_a_case_that_needs_el2(qemu, cpu, kernel, case):
     """Without EL2 the kernel refuses a stage 2 case, or one whose steps run at EL2, rather than run it at EL1
     alone; with it, it runs."""
     r = run_kernel(qemu, cpu, kernel, [case])
-    assert r.exit_status == 1 and f"MMUT 5 error case={case} what=no_el2\n" in r.output, r.output
+    assert r.exit_status == 1 and f"MMUT 6 error case={case} what=no_el2\n" in r.output, r.output
     r = run_kernel(qemu, cpu, kernel, [case], boot="stage2")
     assert r.exit_status == 0 and " result=ok " in r.output, r.output
 
@@ -154,7 +154,7 @@ def test_a_case_that_needs_el2(qemu, cpu, kernel, case):
 def test_unknown_case(qemu, cpu, kernel):
     r = run_kernel(qemu, cpu, kernel, ["nope"])
     assert r.exit_status == 1, r.output   # EXIT_CASE_ERROR
-    assert "MMUT 5 error what=unknown_case case=nope\n" in r.output
+    assert "MMUT 6 error what=unknown_case case=nope\n" in r.output
 
 
 def test_long_output_is_all_captured(qemu, cpu, kernel):
@@ -162,8 +162,8 @@ def test_long_output_is_all_captured(qemu, cpu, kernel):
     ids = [f"x{i}" for i in range(2000)]
     r = run_kernel(qemu, cpu, kernel, ids)
     lines = r.output.splitlines()
-    assert lines[1:-1] == [f"MMUT 5 error what=unknown_case case={i}" for i in ids]
-    assert lines[-1] == "MMUT 5 exit status=1"
+    assert lines[1:-1] == [f"MMUT 6 error what=unknown_case case={i}" for i in ids]
+    assert lines[-1] == "MMUT 6 exit status=1"
 
 
 @pytest.fixture(scope="module")

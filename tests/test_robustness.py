@@ -69,19 +69,19 @@ def test_hang_is_stopped_at_the_timeout_without_the_progress_check(suite):
 
 # What a broken QEMU does instead of running selftest.plain (a /bin/sh snippet), and
 # what the failure must say.  Any other run is the real QEMU's.
-BOOT = "MMUT 5 boot el=1 midr=0x0 mmfr0=0x0 mmfr1=0x0 mmfr2=0x0 isar0=0x0 cases=7"
+BOOT = "MMUT 6 boot el=1 midr=0x0 mmfr0=0x0 mmfr1=0x0 mmfr2=0x0 isar0=0x0 cases=7"
 MISBEHAVIOURS = {
-    "garbage": (r"printf 'MMUT 5 boot el=one\n\377\376 not a record\nMMUT 5 begin\n'; exit 0", [
+    "garbage": (r"printf 'MMUT 6 boot el=one\n\377\376 not a record\nMMUT 6 begin\n'; exit 0", [
         r"the kernel never started this case \(QEMU exit status 0 before the kernel booted\)",
-        r"malformed record \(boot lacks .*\): 'MMUT 5 boot el=one'",
+        r"malformed record \(boot lacks .*\): 'MMUT 6 boot el=one'",
         r"malformed record \(begin lacks case\)",
         r"QEMU's last lines: .* not a record"]),
-    "truncated": (f"printf '{BOOT}\\nMMUT 5 begin case=selftest.plain\\n"
-                  "MMUT 5 step n=0 va=0x80000000 result=ok\\n"
-                  "MMUT 5 step n=1 va=0x8000'; exit 0", [
+    "truncated": (f"printf '{BOOT}\\nMMUT 6 begin case=selftest.plain\\n"
+                  "MMUT 6 step n=0 va=0x80000000 result=ok\\n"
+                  "MMUT 6 step n=1 va=0x8000'; exit 0", [
         r"the case's records stop after the record of step 0, before its end record: QEMU exit status 0",
-        r"malformed record \(step lacks result\): 'MMUT 5 step n=1 va=0x8000'"]),
-    "sigsegv": (f"echo '{BOOT}'; echo 'MMUT 5 begin case=selftest.plain'; kill -SEGV $$", [
+        r"malformed record \(step lacks result\): 'MMUT 6 step n=1 va=0x8000'"]),
+    "sigsegv": (f"echo '{BOOT}'; echo 'MMUT 6 begin case=selftest.plain'; kill -SEGV $$", [
         r"the case's records stop after its begin record, before its end record: "
         r"QEMU killed by SIGSEGV"]),
     "early_exit": ("echo 'qemu-system-aarch64: -semihosting-config: invalid parameter' >&2; exit 1", [
@@ -107,9 +107,9 @@ exec {real_qemu} "$@"
     # What QEMU printed is kept for a post-mortem, and the report says where.
     raw = run.raw_log("selftest.plain")
     assert raw.is_file() and str(raw) in run.output
-    assert "MMUT 5 exit" not in raw.read_text()
+    assert "MMUT 6 exit" not in raw.read_text()
     if misbehaviour != "early_exit":
-        assert "MMUT 5 boot" in raw.read_text()
+        assert "MMUT 6 boot" in raw.read_text()
 
 
 # ---------------------------------------------------------------- 3. exceptions

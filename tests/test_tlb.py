@@ -152,7 +152,7 @@ steps = [
 
 
 def step_record(n, value):
-    return observe(parse_record(f"MMUT 5 step n={n} va=0x80000000 result=ok value={value:#x}"))
+    return observe(parse_record(f"MMUT 6 step n={n} va=0x80000000 result=ok value={value:#x}"))
 
 
 def test_the_suite_accepts_a_stale_translation_only_where_it_is_permitted(tmp_path):
@@ -752,7 +752,7 @@ def test_the_suite_accepts_a_tlb_conflict_abort_only_where_the_case_and_the_mode
     outcomes = predict_case(case, MAX)
     permitted, forbidden = [n for n, s in enumerate(case.steps) if s.op == "load64"][-2:]
     for n, ok in ((permitted, True), (forbidden, False)):
-        record = observe(parse_record(f"MMUT 5 step n={n} va=0x80000000 result=fault esr={TLB_CONFLICT | 0x96000000:#x} "
+        record = observe(parse_record(f"MMUT 6 step n={n} va=0x80000000 result=fault esr={TLB_CONFLICT | 0x96000000:#x} "
                                       "far=0x80000000 elr=0x1"))
         assert judge_step(n, case.steps[n], record).ok is ok
         assert (not observation_allowed(case.steps[n], outcomes[n], record)) is ok

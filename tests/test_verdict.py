@@ -10,7 +10,7 @@ VA = 0x8000_0123
 
 
 def record(result):
-    return observe(parse_record(f"MMUT 5 step n=0 va={VA:#x} result={result}"))
+    return observe(parse_record(f"MMUT 6 step n=0 va={VA:#x} result={result}"))
 
 
 def fault(esr, far=VA):

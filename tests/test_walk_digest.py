@@ -9,12 +9,12 @@ from harness.protocol import parse_output
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = next(c for c in load_dir(ROOT / "cases") if c.id == "demo.seed_demo")
 # What the kernel prints for demo.seed_demo's first steps without +walks (docs/protocol.md).
-DEMO_RUN = """MMUT 5 begin case=demo.seed_demo
-MMUT 5 regs tcr=0x5b5103510 mair=0xee0c0804bb44ff00 sctlr=0x30d01805 ttbr0=0x40100000 ttbr1=0x40101000
-MMUT 5 step va=0x80000000 result=ok
-MMUT 5 step result=ok value=0xdeadbeef
-MMUT 5 step va=0x41000000 result=ok value=0xdeadbeef
-MMUT 5 end walk=0x2ebf8c75ce0bfa9a
+DEMO_RUN = """MMUT 6 begin case=demo.seed_demo
+MMUT 6 regs tcr=0x5b5103510 mair=0xee0c0804bb44ff00 sctlr=0x30d01805 ttbr0=0x40100000 ttbr1=0x40101000
+MMUT 6 step va=0x80000000 result=ok
+MMUT 6 step result=ok value=0xdeadbeef
+MMUT 6 step va=0x41000000 result=ok value=0xdeadbeef
+MMUT 6 end steps=3 walk=0x2ebf8c75ce0bfa9a
 """
 
 def test_the_digest_of_the_documented_walk():

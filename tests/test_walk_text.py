@@ -14,7 +14,7 @@ BASE = next(c.regime for c in load_dir(REPO / "cases") if c.id == "demo.seed_dem
 
 def walk(*reads):
     """walk Records of (level, index, descriptor) tuples."""
-    return [parse_record(f"MMUT 5 walk n=0 when=before level={level} table=0x400a0000 index={index} "
+    return [parse_record(f"MMUT 6 walk n=0 when=before level={level} table=0x400a0000 index={index} "
                          f"desc={desc:#x}") for level, index, desc in reads]
 
 

@@ -164,13 +164,13 @@ def test_a_record_is_decoded_once_for_the_case_check_and_the_model(tmp_path, mon
     lines = ["boot el=1 midr=0x1 mmfr0=0x32310201126 mmfr1=0x11010211122 mmfr2=0x1021011010011011 "
              "isar0=0x1221111110212120 cases=1", f"begin case={case.id}", f"regs {regs}",
              f"step n=0 va=0x80000010 result=fault esr=0x9600004f far=0x80000010 elr=0x1",
-             f"end case={case.id}"]
+             f"end case={case.id} steps=1"]
     output = parse_output("\n".join(f"MMUT {PROTOCOL_VERSION} {line}" for line in lines))
     records = output.cases()[case.id]
     decoded = []
     real = esr.decode_esr
     monkeypatch.setattr(esr, "decode_esr", lambda raw: decoded.append(raw) or real(raw))
-    observations = runner._observations(records)
+    observations = runner._observations(case, records)
     (verdict,) = runner._step_verdicts(case, observations)
     views = crosscheck.step_views(case, records, output.boot, "9.0.0", observations)
     assert verdict.ok and views[0].model and not views[0].problems

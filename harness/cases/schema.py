@@ -73,6 +73,7 @@ class Regime:
     # HCRX_EL2.FnXS (FEAT_XS, FEAT_HCX) while the steps run (kernel/steps.c run_steps); the case needs EL2.
     fnxs: bool = False
     dze: bool = False       # SCTLR_EL1.DZE (SCTLR_EL2.DZE in the EL2&0 regime): EL0 may execute DC ZVA (C5.3.38)
+    cmow: bool = False      # SCTLR_EL1.CMOW (FEAT_CMOW): EL0's DC CIVAC and IC IVAU need write permission
     # PIR_ELx and PIRE0_ELx (FEAT_S1PIE) whole, the kernel's own PI indices' included (kernel_pi)
     pir: int = 0
     pire0: int = 0
@@ -265,6 +266,12 @@ class Xfail:
     reason: str
     rule: str = None        # the rule it breaks: the M.a.a section and its ASL function
     name: str = None        # of its [bug.<name>] table (None: a table in the case itself)
+    features: tuple = ()    # the CPU features it shows with (harness.features names, `!` for lacking one)
+
+    @property
+    def scope(self):
+        """Whose bug, in words: 'QEMU >=10.0.2 with FEAT_LSE2'."""
+        return f"QEMU {self.qemu}" + (f" with {', '.join(self.features)}" if self.features else "")
 
 
 @dataclass(frozen=True)
@@ -316,7 +323,7 @@ CASE_KEYS = {"summary", "regime", "matrix", "map", "tables", "raw", "steps", "re
              "stage2", "s2map", "s2raw", "el2"}
 REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
                "ttbr1", "mair", "wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1",
-               "asid16", "a1", *TCR2_FIELDS, "nv", "nv1", "fnxs", "pir", "pire0", "mair2", "dze"}
+               "asid16", "a1", *TCR2_FIELDS, "nv", "nv1", "fnxs", "pir", "pire0", "mair2", "dze", "cmow"}
 STAGE2_KEYS = {"granule", "t0sz", "sl0", "sl2", "ps", "ds", "fwb", "ha", "hd", "vs", "vmid", "s2pie", "s2pir"}
 S2MAP_KEYS = {"ipa", "to", "level", "memattr", "s2ap", "sh", "xn", "af", "contig", "dbm"}
 MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm", "space"}

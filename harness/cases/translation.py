@@ -82,7 +82,7 @@ def read_regime(path, name, table, params):
         wxn=f.bool("wxn"), span=f.bool("span", True), epan=f.bool("epan"), pan=f.bool("pan"),
         hpd0=f.bool("hpd0"), hpd1=f.bool("hpd1"), e0pd0=f.bool("e0pd0"), e0pd1=f.bool("e0pd1"),
         mair2=f.int("mair2", 0), **{key: f.bool(key) for key in TCR2_FIELDS}, nv=f.bool("nv"), nv1=f.bool("nv1"),
-        fnxs=f.bool("fnxs"), dze=f.bool("dze"),
+        fnxs=f.bool("fnxs"), dze=f.bool("dze"), cmow=f.bool("cmow"),
     )
     for key in ("t0sz", "t1sz"):
         tsz = getattr(regime, key)

@@ -26,7 +26,7 @@ REGIME_FEATURES = {"span": "FEAT_PAN", "pan": "FEAT_PAN", "epan": "FEAT_PAN3", "
                    "hpd1": "FEAT_HPDS", "e0pd0": "FEAT_E0PD", "e0pd1": "FEAT_E0PD", "asid16": "asid16",
                    "pie": "FEAT_S1PIE", "pir": "FEAT_S1PIE", "pire0": "FEAT_S1PIE", "aie": "FEAT_AIE",
                    "mair2": "FEAT_AIE", "a2": "FEAT_ASID2", "fng0": "FEAT_ASID2", "fng1": "FEAT_ASID2",
-                   "nv": "FEAT_NV", "nv1": "FEAT_NV", "fnxs": "FEAT_XS"}
+                   "nv": "FEAT_NV", "nv1": "FEAT_NV", "fnxs": "FEAT_XS", "cmow": "FEAT_CMOW"}
 OP_FEATURES = {"at_s1e1rp": "FEAT_PAN2", "at_s1e1wp": "FEAT_PAN2", "at_s1e1a": "FEAT_ATS1A", "at_s1e2a": "FEAT_ATS1A",
                **{op: "FEAT_TLBIRANGE" for op in RANGE_TLBI + S2_RANGE_TLBI},
                **{op: "FEAT_XS" for op in NXS_TLBI}, **{op: "FEAT_LSE" for op in ATOMICS},
@@ -115,16 +115,7 @@ def build_case(path, name, body, defaults, params, bugs, feature):
 
     regime = regime_pi(path, name, {**subtable(path, None, "defaults", defaults, "regime"),
                                     **subtable(path, name, None, body, "regime")}, params, regime, el2)
-    requires = body.get("requires", [])
-    if not isinstance(requires, list):
-        raise CaseError(path, f"must be an array of feature names, not {type_name(requires)}", name, "requires")
-    for i, r in enumerate(requires):
-        if not isinstance(r, str):
-            raise CaseError(path, f"must be a feature name (a string), not {type_name(r)}", name, f"requires[{i}]")
-        if r.lstrip("!") not in FEATURES:
-            hint = did_you_mean(r.lstrip("!"), FEATURES)
-            raise CaseError(path, f"unknown feature {r!r}{hint}" + ("" if hint else f"; known: {', '.join(sorted(FEATURES))}"),
-                            name, f"requires[{i}]")
+    requires = read_features(path, name, "requires", body.get("requires", []))
     _check_feature_use(path, name, regime, steps, requires)
     if regime.nv or regime.nv1:
         _check_nested(path, name, regime, stage2, el2, steps, requires)
@@ -197,7 +188,7 @@ def _lays_out(declared, case):
 
 # What the EL2 regime (HCR_EL2.E2H = 0) does not have: a second VA range, EL0, ASIDs, PAN.
 EL2_REGIME_KEYS = {"granule1", "t1sz", "epd0", "epd1", "tbi1", "ttbr1", "span", "epan", "pan", "hpd1", "e0pd0", "e0pd1",
-                   "asid16", "a1", "a2", "fng0", "fng1", "dze"}
+                   "asid16", "a1", "a2", "fng0", "fng1", "dze", "cmow"}
 # Steps the EL2 regime has no use for: EL1&0's own AT (S1E1*, S1E0*: they translate another regime),
 # unprivileged loads and stores, TLBI by ASID, a TTBR1.
 EL2_REFUSED_OPS = {*AT_OPS, *AT_S12_OPS, *UNPRIVILEGED_OPS, "set_ttbr1",
@@ -274,10 +265,27 @@ def _check_el2(path, name, body, regime, stage2, steps):
 
 
 
+def read_features(path, name, where, value):
+    """A list of feature names (harness.features; `!FEAT_X`: the CPU lacks it), as a case's `requires` or a
+    bug mark's `features` gives it: a tuple, every name checked."""
+    if not isinstance(value, list):
+        raise CaseError(path, f"must be an array of feature names, not {type_name(value)}", name, where)
+    for i, r in enumerate(value):
+        if not isinstance(r, str):
+            raise CaseError(path, f"must be a feature name (a string), not {type_name(r)}", name, f"{where}[{i}]")
+        if r.lstrip("!") not in FEATURES:
+            hint = did_you_mean(r.lstrip("!"), FEATURES)
+            raise CaseError(path, f"unknown feature {r!r}{hint}" + ("" if hint else f"; known: {', '.join(sorted(FEATURES))}"),
+                            name, f"{where}[{i}]")
+    return tuple(value)
+
+
 def read_xfail(path, name, where, table, bug=None):
-    """A known QEMU bug (`bug`: its table's name): the QEMU versions that have it and what it breaks."""
-    f = Fields(path, name, where, table, {"qemu", "reason", "rule"}, {})
-    xfail = Xfail(f.text("qemu", required=True), f.text("reason", required=True), f.text("rule"), bug)
+    """A known QEMU bug (`bug`: its table's name): the QEMU versions that have it, the CPU features it shows
+    with (`features`: only on a CPU that has them all, as the case's `requires` reads them), what it breaks."""
+    f = Fields(path, name, where, table, {"qemu", "reason", "rule", "features"}, {})
+    xfail = Xfail(f.text("qemu", required=True), f.text("reason", required=True), f.text("rule"), bug,
+                  read_features(path, name, f"{where}.features", table.get("features", [])))
     try:
         parse_range(xfail.qemu)
     except ValueError as e:

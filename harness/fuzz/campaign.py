@@ -33,7 +33,9 @@ from harness.fuzz.mix import MIX_COUNT, coverage, missing
 from harness.fuzz.shrink import shrink
 from harness.fuzz.toml_writer import case_text, write_case_file
 from harness.oracle import describe, observation_allowed, unjudged
-from harness.model.outcome import EC_GCS, EC_SYSTEM_TRAP, Abort, Amalgamation, Completes, Done, Par, Unknown
+from harness.model.outcome import (
+    EC_GCS, EC_PC_ALIGNMENT, EC_SYSTEM_TRAP, Abort, Amalgamation, Completes, Done, Par, Unknown,
+)
 from harness.protocol import parse_output
 from harness.observation import describe as observed_text, observe
 from harness.walk_text import describe_walk
@@ -381,6 +383,9 @@ def _outcome_value(step, o):
         return {"fault": esr.GCS_DATA_CHECK}    # GCSPOPM's: no fault status, FAR UNKNOWN (J1.1.3.56)
     if isinstance(o, Abort) and o.ec == EC_SYSTEM_TRAP:
         return {"fault": esr.SYSTEM_TRAP}       # DC ZVA's at EL0: no fault status, FAR UNKNOWN (C5.3.38)
+    if isinstance(o, Abort) and o.ec == EC_PC_ALIGNMENT:
+        # A PC alignment fault (EC 0x22): no fault status, FAR the misaligned PC (AArch64.CheckPCAlignment).
+        return {"fault": esr.PC_ALIGNMENT, **({} if o.far == step.va else {"far": o.far})}
     if isinstance(o, Abort):
         fault, level = esr.decode_fsc(o.fsc)
         out = {"fault": fault}

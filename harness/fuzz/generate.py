@@ -553,7 +553,6 @@ def _raw_descriptor(rng, layout, slot):
 
 
 def _add_raws(rng, layout, maps, raws):
-    regime = layout.regime
     for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
         half = rng.choice(layout.halves)
         level = rng.randint(half.start_level, 3)

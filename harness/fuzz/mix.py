@@ -7,8 +7,8 @@ from collections import Counter
 
 from harness.cases import (AT_OPS, AT_S12_OPS, AT_S1E2_OPS, DESC_WRITES, LOADS, RANGE_TLBI, S2_DESC_WRITES,
                            S2_TLBI_OPS, STORES, TLBI_EL2_OPS, TLBI_OPS)
-from harness.ops import (ACQUIRE_RELEASE, ATOMICS, CACHE_MAINT, DC_ZERO, EXCLUSIVE_PAIRS, EXCLUSIVE_STORES, GCS_STORES,
-                         PAIRS)
+from harness.ops import (ACQUIRE_RELEASE, ATOMICS, CACHE_MAINT, DC_ZERO, EXCLUSIVE_PAIRS, EXCLUSIVE_STORES,
+                         GCS_ENABLED_OPS, GCS_STORES, PAIRS)
 
 GROUPS = ("regime", "control", "stage 2", "step")
 REGIMES = {None: "EL1&0", "stage2": "EL1&0 under stage 2", "nvhe": "EL2 (E2H=0)", "vhe": "EL2&0 (E2H=TGE=1)"}
@@ -26,7 +26,7 @@ def _at_kind(op):
 _ACCESS_KINDS = ((EXCLUSIVE_PAIRS, "LDXP/LDAXP"), (PAIRS, "LDP/STP"), (ATOMICS, "LSE atomic"),
                  (("ldxr64", "ldaxr64"), "LDXR/LDAXR"), (EXCLUSIVE_STORES, "STXR/STLXR"), (DC_ZERO, "DC ZVA"),
                  (CACHE_MAINT, "DC/IC by VA"),
-                 (GCS_STORES, "GCS store"), (ACQUIRE_RELEASE, "LDAR/STLR"))
+                 (GCS_STORES, "GCS store"), (GCS_ENABLED_OPS, "GCS push/pop"), (ACQUIRE_RELEASE, "LDAR/STLR"))
 _KINDS = ((("ldtr64", "sttr64"), "LDTR/STTR"), (LOADS, "load"), (STORES, "store"), (("fetch",), "fetch"),
           (AT_OPS, _at_kind), (AT_S12_OPS, "AT S12E*"), (AT_S1E2_OPS, "AT S1E2"),
           (DESC_WRITES, "descriptor write"), (S2_DESC_WRITES, "stage 2 descriptor write"),
@@ -109,6 +109,7 @@ EXPECTED = {
     ("step", "AT S1E1xP"): "FEAT_PAN2", ("step", "TLBI range"): "FEAT_TLBIRANGE",
     # The sid-only features (fuzz/frontier.py)
     ("control", "PIE"): "FEAT_S1PIE", ("control", "AIE"): "FEAT_AIE", ("step", "GCS store"): "FEAT_GCS",
+    ("step", "GCS push/pop"): "FEAT_GCS",
 }
 
 

@@ -79,7 +79,7 @@ def regime_table(regime, el2=None):
         if getattr(r, key) != default:
             out[key.replace("_bits", "")] = getattr(r, key)
     for key in ("epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a", "wxn", "epan", "pan", "hpd0", "hpd1",
-                "e0pd0", "e0pd1", "asid16", "a1", *TCR2_FIELDS, "nv", "nv1", "fnxs", "dze"):
+                "e0pd0", "e0pd1", "asid16", "a1", *TCR2_FIELDS, "nv", "nv1", "fnxs", "dze", "cmow"):
         if getattr(r, key):
             out[key] = True
     if not r.span:

@@ -127,7 +127,7 @@ def s1_check_permissions(params, walk, acc, memattrs, pan=False):
         return [(True, GCS_DIRECT_RULE)]
     perms = s1_direct_base_permissions(params, walk, acc.el0, pan and acc.pan)
     if acc.cacheop:
-        return cache_maintenance_permissions(acc, perms.r, perms.w, False)
+        return cache_maintenance_permissions(acc, perms.r, perms.w, False, cmow=params.cmow and acc.el0)
     if acc.fetch:
         if not perms.x:
             return [(True, "execute permission (PXN, PXNTable, EL0-writable; UXN, UXNTable at EL0; WXN; "
@@ -153,7 +153,8 @@ def _s1_check_indirect(params, walk, acc, memattrs, pan):
                                          params.pan and pan and acc.pan)
     if acc.cacheop:
         return cache_maintenance_permissions(acc, perms.r, perms.w,
-                                             not (params.ha and params.hd) and DESC_NDIRTY.get(walk.desc))
+                                             not (params.ha and params.hd) and DESC_NDIRTY.get(walk.desc),
+                                             cmow=params.cmow and acc.el0)
     if acc.gcs:
         # AccessType_GCS: the gcs permission alone (not r or w), then the dirty state of a write.
         if not perms.gcs:
@@ -185,14 +186,17 @@ IC_EL0_RULE = ("IC IVAU at EL0 without read permission: a Permission fault or no
 
 
 # J1.1.4.26 AArch64.S1CheckPermissions' and J1.1.4.34 AArch64.S2CheckPermissions' AccessType_DC and AccessType_IC
-# branches (the same at both stages).  Simplified: no overlays (FEAT_S1POE, S2POE) and SCTLR_ELx.CMOW = 0 and
-# HCRX_EL2.CMOW = 0 (the kernel sets neither), so a clean and invalidate needs no write permission at EL0
-def cache_maintenance_permissions(acc, r, w, clean_under_pie, check="AArch64.S1CheckPermissions"):
+# branches (the same at both stages but for where CMOW applies: SCTLR_ELx.CMOW at stage 1 for EL0 alone,
+# HCRX_EL2.CMOW at stage 2 for EL1 and EL0).  Simplified: no overlays (FEAT_S1POE, S2POE); HCRX_EL2.CMOW = 0
+# (the kernel never sets it)
+def cache_maintenance_permissions(acc, r, w, clean_under_pie, check="AArch64.S1CheckPermissions", cmow=False):
     """The Permission faults of a DC or IC by VA, [(faults, rule)]: a DC invalidate needs write permission at any EL
     (and under PIE a dirty location, clean_under_pie: nDirty = 1 with TCR_ELx.HD = 0, or at stage 2 Dirty = 0
     with VTCR_EL2.HD = 0, a dirty-state fault); a clean or clean and invalidate none from EL1 or EL2, read
     permission at EL0; IC IVAU none from EL1 or EL2, at EL0 without read permission a fault only where
-    IMPLEMENTATION DEFINED.  check: the function whose branches these are, for the rules (stage 1's or stage 2's)."""
+    IMPLEMENTATION DEFINED.  With cmow (walkparams.cmow, FEAT_CMOW; at stage 1 it is asked at EL0 alone) a DC CIVAC
+    and an IC IVAU need write permission too, and under PIE a dirty location, after the read checks.
+    check: the function whose branches these are, for the rules (stage 1's or stage 2's)."""
     if acc.cacheop == "invalidate":
         if not w:
             return [(True, f"DC IVAC needs write permission ({check}, CacheOp_Invalidate)")]
@@ -200,10 +204,15 @@ def cache_maintenance_permissions(acc, r, w, clean_under_pie, check="AArch64.S1C
             return [(DIRTY, f"DC IVAC of a clean location under PIE with the dirty state managed by software: a "
                             f"Permission fault, DirtyBit = 1 ({check}, CacheOp_Invalidate)")]
         return [(False, "")]
+    cmow_rule = (f"with CMOW (FEAT_CMOW), {'IC IVAU' if acc.cacheop == 'ic' else 'DC CIVAC'} needs write permission "
+                 f"({check}, walkparams.cmow)")
+    cmow_fault = cmow and acc.cacheop in ("ic", "clean_invalidate") and (not w or clean_under_pie)
+    after_read = [(True if not w else DIRTY, cmow_rule)] if cmow_fault else [(False, "")]
     if not acc.el0 or r:
-        return [(False, "")]
+        return after_read
     if acc.cacheop == "ic":
-        return [(True, IC_EL0_RULE), (False, IC_EL0_RULE)]
+        # Without the IMPLEMENTATION DEFINED read fault, CMOW's write check still comes.
+        return list(dict.fromkeys([(True, IC_EL0_RULE), (after_read[0][0], IC_EL0_RULE)]))
     return [(True, f"DC CVAC or CIVAC at EL0 needs read permission ({check}, AccessType_DC)")]
 
 

@@ -71,6 +71,7 @@ SCTLR_WXN = Field(19, 1)
 SCTLR_SPAN = Field(23, 1)
 SCTLR_EPAN = Field(57, 1)
 SCTLR_UCI = Field(26, 1)                # EL0 may execute DC CVAC/CIVAC/IVAC, IC IVAU (the kernel sets it)
+SCTLR_CMOW = Field(32, 1)               # FEAT_CMOW: EL0's DC CIVAC and IC IVAU need write permission too
 SCTLR_DZE = Field(14, 1)                # EL0 may execute DC ZVA (0: it traps, EC 0x18; C5.3.38)
 
 # SCTLR_EL2 with HCR_EL2.E2H = 0: M, A, C, I and WXN where SCTLR_EL1 has them; its RES1
@@ -106,6 +107,7 @@ MMFR1_HAFDBS = Field(features.HAFDBS, 4)
 MMFR1_HPDS = Field(features.HPDS, 4)
 MMFR1_PAN = Field(features.PAN, 4)
 MMFR1_XNX = Field(features.XNX, 4)
+MMFR1_CMOW = Field(features.CMOW, 4)
 MMFR1_VMIDBITS = Field(features.VMIDBITS, 4)
 MMFR2_VARANGE = Field(features.VARANGE, 4)
 MMFR2_ST = Field(features.ST, 4)
@@ -198,6 +200,7 @@ class WalkParams:
     aie: bool = False           # TCR2_ELx.AIE (FEAT_AIE): AttrIndx[3] selects MAIR2_ELx (attributes.py)
     mair2: int = 0              # MAIR2_ELx
     fng: bool = False           # TCR2_ELx.FNGn (FEAT_ASID2): the range's translations are non-global
+    cmow: bool = False          # SCTLR_ELx.CMOW (FEAT_CMOW): EL0's DC CIVAC and IC IVAU need write permission
     nv1: bool = False           # walkparams.nv1: EffectiveHCR_EL2_NVx()<1> of Regime_EL10 (FEAT_NV, HCR_EL2.NV1)
     bbml1: bool = False         # FEAT_BBML1 (ID_AA64MMFR2_EL1.BBM >= 1): a block's bit 16 is nT (walk.nt_choices)
     nt_faults: bool = False     # the IMPLEMENTATION DEFINED "nT bit causes Translation Fault" (walk.nt_choices)
@@ -325,6 +328,7 @@ def walk_params(regs, upper):
         # TCR2_ELx.FNG0/FNG1 (FEAT_ASID2; TCR2 is 0 on a CPU without it, and a case setting them requires it).
         fng=not el2 and bool((TCR2_FNG1 if upper else TCR2_FNG0).get(regs.tcr2)),
         nv1=effective_nv1(regs),
+        cmow=bool(SCTLR_CMOW.get(regs.sctlr)) and MMFR1_CMOW.get(regs.mmfr1) >= 1,
     )
 
 

@@ -39,7 +39,7 @@ from harness.model.translate import (
 )
 from harness.model.walk import NT_RULE, level_lsb, lpa_choices, nt_choices, nt_faults
 from harness.esr import Field
-from harness.geometry import s2_sl_min_pa_bits, s2_start_level
+from harness.geometry import s2_start_level
 
 # The ID register fields stage 2's parameters depend on (harness/features.py names their places).
 MMFR0_TGRAN4, MMFR0_TGRAN16 = Field(features.TGRAN4, 4), Field(features.TGRAN16, 4)
