@@ -86,7 +86,7 @@ def _s2map(m):
 
 def _stage2(s2, place):
     flags = _flags({"fwb": s2.fwb, "ha": s2.ha, "hd": s2.hd, "vs": s2.vs, "ds": s2.ds, "sl2": s2.sl2,
-                    "s2pie": s2.s2pie}, "STAGE2")
+                    "s2pie": s2.s2pie, "tdz": s2.tdz, "tpcp": s2.tpcp, "tpu": s2.tpu}, "STAGE2")
     maps = place(b"".join(_s2map(m) for m in s2.maps))
     raws = place(b"".join(_raw(w) for w in s2.raws))
     return _STAGE2.pack(s2.tg, s2.t0sz, s2.sl0, s2.ps, flags, s2.vmid, maps, len(s2.maps), raws, len(s2.raws),

@@ -26,7 +26,7 @@ from harness.model.memory import Memory, UnknownMemory
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_CMOW, SCTLR_DZE, SCTLR_EPAN, SCTLR_I, SCTLR_M, SCTLR_SPAN, SCTLR_UCI, SCTLR_WXN, TCR_A1, TCR_AS, TCR_DS, TCR_E0PD0, TCR_E0PD1, TCR_EPD0,
     TCR_EPD1, TCR_HA, TCR_HD, TCR_HPD0, TCR_HPD1, TCR_IPS, TCR_SH0, TCR_SH1, TCR_T0SZ, TCR_T1SZ, TCR_TBI0, TCR_TBI1,
-    TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, HCR_E2H, HCR_NV, HCR_NV1, HCRX_FNXS, HCR_RW, HCR_TGE, Registers,
+    TCR_TG0, TCR_TG1, TG0_GRANULE, TG1_GRANULE, TTBR_BADDR_HI, HCR_E2H, HCR_NV, HCR_NV1, HCRX_FNXS, HCR_RW, HCR_TDZ, HCR_TPCP, HCR_TPU, HCR_TGE, Registers,
     REGIME_EL2, REGIME_EL20, SCTLR_EL2_RES1, TCR_EL2_DS, TCR_EL2_HA, TCR_EL2_HD, TCR_EL2_HPD, TCR_EL2_PS, TCR_EL2_RES1,
     TCR_EL2_SH0, TCR_EL2_T0SZ, TCR_EL2_TBI, TCR_EL2_TG0,
 )
@@ -634,5 +634,6 @@ def under_vtcr(case, step):
 
 
 def _hcr(s2):
-    """stage2.c hcr_from_stage2: RW, VM, and FWB when the case sets it."""
-    return HCR_RW.mask | HCR_VM.mask | s2.fwb * HCR_FWB.mask
+    """stage2.c hcr_from_stage2: RW, VM, and FWB, TDZ, TPCP, TPU when the case sets them."""
+    return (HCR_RW.mask | HCR_VM.mask | s2.fwb * HCR_FWB.mask | s2.tdz * HCR_TDZ.mask | s2.tpcp * HCR_TPCP.mask
+            | s2.tpu * HCR_TPU.mask)

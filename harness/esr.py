@@ -196,9 +196,14 @@ SYS_FIELDS = (("Op0", ESR_ISS_SYS_OP0), ("Op2", ESR_ISS_SYS_OP2), ("Op1", ESR_IS
               ("Rt", ESR_ISS_SYS_RT), ("CRm", ESR_ISS_SYS_CRM), ("Direction", ESR_ISS_SYS_READ))
 # (op0, op1, CRn, CRm, op2) of the System instructions a step may trap on (C5.3's encoding tables)
 SYS_DC_ZVA = (0b01, 0b011, 0b0111, 0b0100, 0b001)
+SYS_DC_CIVAC = (0b01, 0b011, 0b0111, 0b1110, 0b001)
+SYS_DC_CVAC = (0b01, 0b011, 0b0111, 0b1010, 0b001)
+SYS_DC_IVAC = (0b01, 0b000, 0b0111, 0b0110, 0b001)
+SYS_IC_IVAU = (0b01, 0b011, 0b0111, 0b0101, 0b001)
 
 
-SYS_NAMES = {SYS_DC_ZVA: "DC ZVA"}
+SYS_NAMES = {SYS_DC_ZVA: "DC ZVA", SYS_DC_CIVAC: "DC CIVAC", SYS_DC_CVAC: "DC CVAC", SYS_DC_IVAC: "DC IVAC",
+             SYS_IC_IVAU: "IC IVAU"}
 
 
 def describe_system_trap(iss):

@@ -6,6 +6,7 @@ from here: the model imports nothing of the loader.
 """
 import re
 
+from harness import esr
 from harness.kdefs import kernel_header, read_defines
 
 # Load-exclusive of one X register (LDXR; LDAXR with acquire) and of a pair of W or X registers (LDXP; LDAXP
@@ -16,7 +17,6 @@ EXCLUSIVE_LOADS = ("ldxr64", "ldaxr64", *EXCLUSIVE_PAIRS)
 # no size of its own here: model.translate.zva_block_size), at EL1, EL2 and EL0 (where the case's regime.dze leaves
 # SCTLR_EL1.DZE 0, EL0's traps: EC 0x18, harness.esr.SYSTEM_TRAP); no value.
 DC_ZERO = {"dc_zva": 0}
-DC_ZVA_RT = 0       # the register the kernel's DC ZVA names (kernel/probe.S, el0.S: DC ZVA, x0): a trap's ISS.Rt
 # Cache maintenance by VA (DC CIVAC, DC CVAC, DC IVAC: C5.3.21, C5.3.25, C5.3.37; IC IVAU: C5.3.41), each by its
 # CacheOp (J1.1.3 AArch64.DC, AArch64.IC): translated (AccessType_DC, AccessType_IC: neither a read nor a write,
 # harness/model/permissions.cache_maintenance_permissions), nothing read or written, at EL1 or EL2, and but DC IVAC
@@ -24,6 +24,18 @@ DC_ZVA_RT = 0       # the register the kernel's DC ZVA names (kernel/probe.S, el
 CACHE_MAINT = {"dc_civac": "clean_invalidate", "dc_cvac": "clean", "dc_ivac": "invalidate", "ic_ivau": "ic"}
 # The steps that take no value: DC ZVA writes zeros, cache maintenance writes nothing, nor GCSPOPX (GCS_EX_POPS).
 NO_VALUE = (*DC_ZERO, *CACHE_MAINT, "gcspopx")
+# The System instructions a step runs that a control may trap (EC 0x18: SCTLR_EL1.DZE, HCR_EL2.TDZ, TPCP, TPU), each
+# by its encoding (harness.esr), with the register the kernel's probes name (kernel/probe.S, el0.S: x0).
+SYSTEM_OPS = {"dc_zva": esr.SYS_DC_ZVA, "dc_civac": esr.SYS_DC_CIVAC, "dc_cvac": esr.SYS_DC_CVAC,
+              "dc_ivac": esr.SYS_DC_IVAC, "ic_ivau": esr.SYS_IC_IVAU}
+SYSTEM_OP_RT = 0
+
+
+def system_trap_iss(op):
+    """The ISS of the trap of the kernel's `op` (D24.2.45): its encoding, Rt, Direction 0."""
+    return esr.system_trap_iss(SYSTEM_OPS[op], SYSTEM_OP_RT)
+
+
 # Store-exclusive of one X register (STXR; STLXR with release) and of a pair of W or X registers (STXP; STLXP of
 # X, with release): a store that writes only where the Exclusives monitors pass, and returns its status in a W
 # register (0: written, 1: not; harness/model/exclusives.py).  A pair's by the size of one register, as PAIRS.

@@ -109,11 +109,13 @@ def _rejects(step, outcome):
     if isinstance(outcome, Abort):
         if e.kind != "fault" or op in ALL_AT_OPS and not at_aborts(op, e):
             return "the access aborts" if op not in ALL_AT_OPS else "the AT instruction is taken to EL2"
-        if e.stage == 2:
+        if e.fault == esr.SYSTEM_TRAP:
+            want_ec = EC_SYSTEM_TRAP
+        elif e.stage == 2:
             want_ec = EC_INSTRUCTION_ABORT_LOW if op == "fetch" else EC_DATA_ABORT_LOW
         else:
-            want_ec = ({esr.PC_ALIGNMENT: EC_PC_ALIGNMENT, esr.GCS_DATA_CHECK: EC_GCS,
-                        esr.SYSTEM_TRAP: EC_SYSTEM_TRAP}.get(e.fault) or abort_class(op == "fetch", step.el))
+            want_ec = ({esr.PC_ALIGNMENT: EC_PC_ALIGNMENT, esr.GCS_DATA_CHECK: EC_GCS}.get(e.fault)
+                       or abort_class(op == "fetch", step.el))
         if outcome.stage != e.stage:
             return f"a stage {outcome.stage} fault, not stage {e.stage}"
         if outcome.ec != want_ec:

@@ -13,11 +13,9 @@ from harness import esr, par
 from harness.cases import DESC_FIELDS, HWDEF
 from harness.observation import describe as observed_text
 from harness.ops import (
-    ALL_AT_OPS, DC_ZVA_RT, FETCH_MAGIC, LS_SYNDROME, MAINT_OPS, RETURNS, STORES, at_aborts, describe_syndrome,
+    ALL_AT_OPS, FETCH_MAGIC, LS_SYNDROME, MAINT_OPS, RETURNS, STORES, at_aborts, describe_syndrome,
+    system_trap_iss,
 )
-
-# The ISS of the kernel's DC ZVA trapped (EC 0x18): the one System instruction a step may trap on.
-DC_ZVA_TRAP_ISS = esr.system_trap_iss(esr.SYS_DC_ZVA, DC_ZVA_RT)
 
 
 @dataclass(frozen=True)
@@ -117,7 +115,8 @@ def expected_text(step):
         if e.fault == esr.GCS_DATA_CHECK:
             return f"{esr.EC.GCS.text} (EC {esr.EC.GCS:#04x}): GCS Data Check of {step.op.upper()}"
         if e.fault == esr.SYSTEM_TRAP:
-            return f"{esr.EC.SYS64.text} (EC {esr.EC.SYS64:#04x}): {esr.describe_system_trap(DC_ZVA_TRAP_ISS)}"
+            return (f"{esr.EC.SYS64.text} (EC {esr.EC.SYS64:#04x}) taken to EL{e.stage}: "
+                    f"{esr.describe_system_trap(system_trap_iss(step.op))}")
         fault = _fault_text(e.fault, e.level, _fault_label(step))
         if _reports_par(step):
             return f"PAR_EL1.F=1: {fault}, PTW={int(e.s1ptw)}, stage {e.stage}"
@@ -173,9 +172,11 @@ def _check_abort(step, obs, problems):
         return
     if want_ec == esr.EC.SYS64:
         # What identifies it is the trapped instruction, its encoding in the ISS (D24.2.45).
-        if s.iss != DC_ZVA_TRAP_ISS:
-            problems.append(f"expected the trap of {esr.describe_system_trap(DC_ZVA_TRAP_ISS)}; got "
+        if s.iss != system_trap_iss(step.op):
+            problems.append(f"expected the trap of {esr.describe_system_trap(system_trap_iss(step.op))}; got "
                             f"{esr.describe_system_trap(s.iss)}")
+        if obs.to_el2 != (e.stage == 2):
+            problems.append(f"expected the trap taken to EL{e.stage}; got it taken to EL{2 if obs.to_el2 else 1}")
         return
     if want_ec == esr.EC.PC_ALIGN:
         # What identifies the fault is the PC, which FAR_EL1 holds.

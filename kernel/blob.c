@@ -72,7 +72,8 @@ static bool id_ok(const u8 *base, u32 offset, u32 len, u64 blob_size)
 	return base[offset + len] == '\0';
 }
 
-#define STAGE2_FLAGS    (STAGE2_FWB | STAGE2_HA | STAGE2_HD | STAGE2_VS | STAGE2_DS | STAGE2_SL2 | STAGE2_S2PIE)
+#define STAGE2_FLAGS    (STAGE2_FWB | STAGE2_HA | STAGE2_HD | STAGE2_VS | STAGE2_DS | STAGE2_SL2 | STAGE2_S2PIE | \
+			 STAGE2_TDZ | STAGE2_TPCP | STAGE2_TPU)
 #define S2MAP_FLAGS     (S2MAP_AF | S2MAP_CONTIG | S2MAP_DBM)
 #define STEP_FLAGS      STEP_NXS
 

@@ -121,6 +121,9 @@ struct blob_case {
 #define STAGE2_DS           0x10    /* VTCR_EL2.DS (FEAT_LPA2) */
 #define STAGE2_SL2          0x20    /* VTCR_EL2.SL2 (FEAT_LPA2) */
 #define STAGE2_S2PIE        0x40    /* VTCR_EL2.S2PIE (FEAT_S2PIE): s2pir gives the permissions */
+#define STAGE2_TDZ          0x80    /* HCR_EL2.TDZ: DC ZVA at EL1 and EL0 trapped to EL2 (C5.3.38) */
+#define STAGE2_TPCP         0x100   /* HCR_EL2.TPCP: DC CIVAC, CVAC, IVAC (to the PoC) trapped to EL2 */
+#define STAGE2_TPU          0x200   /* HCR_EL2.TPU: IC IVAU (to the PoU) trapped to EL2 */
 
 /*
  * Stage 2 translation of EL1&0 (EL2 owns it: el2.c): the VTCR_EL2 fields a

@@ -59,7 +59,8 @@ static bool resume_probe(struct frame *f)
 	u64 ec = esr_ec(f->esr), elr = f->elr;
 	bool from_el0 = (f->spsr & SPSR_M_MASK) == SPSR_M_EL0T;
 
-	if (ec == ESR_EC_DABT_LOW && (from_el0 ? in_el0_code(elr) :
+	/* A stage 2 Data Abort of a probe, or its System instruction trapped by HCR_EL2 (TDZ, TPCP, TPU): resumed after it. */
+	if ((ec == ESR_EC_DABT_LOW || ec == ESR_EC_SYS64) && (from_el0 ? in_el0_code(elr) :
 				      (in(elr, __probes_start, __probes_end) ||
 				       in(elr, __at_probes_start, __at_probes_end))))
 		f->elr += 4;
@@ -276,6 +277,9 @@ static bool hvc(struct frame *f)
 		isb();
 		tlbi_all(vmalle1);
 		dsb(ish);
+		break;
+	case HVC_SET_TRAPS:
+		write_sysreg((read_sysreg(hcr_el2) & ~HCR_STEP_TRAPS) | (f->x[1] & HCR_STEP_TRAPS), hcr_el2);
 		break;
 	case HVC_SET_FNXS:
 		/* HCRX_EL2 is UNDEFINED without FEAT_HCX: a case with fnxs requires it (harness/cases/validation.py). */

@@ -35,6 +35,8 @@
 #define HVC_SET_NV          9
 /* x1 = HCRX_EL2.FnXS (FEAT_XS with FEAT_HCX), replacing it (the return to EL1 synchronizes the change) */
 #define HVC_SET_FNXS        10
+/* x1 = HCR_EL2.{TDZ, TPCP, TPU}, replacing them (the return to EL1 synchronizes the change) */
+#define HVC_SET_TRAPS       11
 
 #ifndef __ASSEMBLER__
 struct hvc_result {

@@ -81,7 +81,7 @@ static void run_steps_from_alias(const struct mmut_case *c, struct pgtable *tt0,
 	struct ttbr0_regs leave = { tcr_from_regime(&transition), boot_root };
 	struct step_run run = {
 		ALIAS(c->id), ALIAS(c->steps), c->nsteps, ALIAS(&c->regime), ALIAS(tt0), ALIAS(tt1), 1,
-		ALIAS(&window_alias), EL0_CODE_ALIAS_VA, NULL, false, first_change(c), ALIAS_OFFSET,
+		ALIAS(&window_alias), EL0_CODE_ALIAS_VA, NULL, false, first_change(c), ALIAS_OFFSET, 0,
 	};
 
 	mmu_enable(&transition, boot_root, tt1_root);
@@ -206,11 +206,12 @@ static int run_case(const struct mmut_case *c)
 		} else {
 			struct step_run run = { c->id, c->steps, c->nsteps, &c->regime, spaces, &tt1, c->nspaces, &window,
 						EL0_CODE_VA, c->stage2 ? &s2 : NULL,
-						c->stage2 && (c->stage2->flags & (STAGE2_HA | STAGE2_HD)), first_change(c), 0 };
+						c->stage2 && (c->stage2->flags & (STAGE2_HA | STAGE2_HD)), first_change(c), 0,
+						c->stage2 ? hcr_step_traps(c->stage2) : 0 };
 
 			if (c->stage2)
 				hvc_call(HVC_STAGE2_ON, vtcr_from_stage2(c->stage2), vttbr_from_stage2(c->stage2, &s2),
-					 hcr_from_stage2(c->stage2), c->stage2->s2pir);
+					 hcr_from_stage2(c->stage2) & ~hcr_step_traps(c->stage2), c->stage2->s2pir);
 			/* The steps of an EL2-regime case run at EL2: the kernel moves there (mmu.c then programs EL2's MMU). */
 			if (c->regime.el2)
 				hvc_call(HVC_ENTER_EL2, 0, 0, 0, 0);

@@ -109,8 +109,18 @@ u64 vttbr_from_stage2(const struct blob_stage2 *s, const struct pgtable *s2)
 	return pgt_ttbr(s2) | (u64)s->vmid << VTTBR_VMID_SHIFT;
 }
 
-/* HCR_EL2 while the case's steps run: EL1 is AArch64, stage 2 on. */
+/*
+ * HCR_EL2's traps a case sets (TDZ, TPCP, TPU): on while each of its access steps runs (steps.c), off
+ * between them, where the kernel's own DC CIVAC and IC IVAU would trap too.
+ */
+u64 hcr_step_traps(const struct blob_stage2 *s)
+{
+	return (s->flags & STAGE2_TDZ ? HCR_TDZ : 0) | (s->flags & STAGE2_TPCP ? HCR_TPCP : 0) |
+	       (s->flags & STAGE2_TPU ? HCR_TPU : 0);
+}
+
+/* HCR_EL2 while the case's steps run: EL1 is AArch64, stage 2 on, the case's traps. */
 u64 hcr_from_stage2(const struct blob_stage2 *s)
 {
-	return HCR_RW | HCR_VM | (s->flags & STAGE2_FWB ? HCR_FWB : 0);
+	return HCR_RW | HCR_VM | (s->flags & STAGE2_FWB ? HCR_FWB : 0) | hcr_step_traps(s);
 }

@@ -17,5 +17,6 @@ int stage2_build(const struct mmut_case *c, struct pgtable *s2, struct table_poo
 u64 vtcr_from_stage2(const struct blob_stage2 *s);
 u64 vttbr_from_stage2(const struct blob_stage2 *s, const struct pgtable *s2);
 u64 hcr_from_stage2(const struct blob_stage2 *s);
+u64 hcr_step_traps(const struct blob_stage2 *s);
 
 #endif

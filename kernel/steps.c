@@ -395,6 +395,8 @@ static void run_step(const struct step_run *c, unsigned n)
 	probe.fetch_target = s->va;
 	if (nested)
 		set_nested(c->regime, true);
+	if (c->traps)
+		hvc_call(HVC_SET_TRAPS, c->traps, 0, 0, 0);
 	if (s->el == 0) {
 		probe.armed = PROBE_EL0;
 		if (access) {
@@ -413,6 +415,8 @@ static void run_step(const struct step_run *c, unsigned n)
 		else
 			loaded.first = run_probe(s);
 	}
+	if (c->traps)
+		hvc_call(HVC_SET_TRAPS, 0, 0, 0, 0);
 	if (nested)
 		set_nested(c->regime, false);
 	probe.armed = PROBE_NONE;

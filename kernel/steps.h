@@ -19,6 +19,7 @@ struct step_run {
 	bool s2_updates;                        /* VTCR_EL2.HA or HD: stage 2 hardware updates */
 	unsigned first_change;                  /* the first step that changes tables or registers, or n */
 	u64 code_offset;                        /* added to a link address to reach the code from here: 0 or ALIAS_OFFSET */
+	u64 traps;                              /* HCR_EL2.{TDZ, TPCP, TPU} while each access step runs (HVC_SET_TRAPS) */
 };
 
 /* What a walk may read, from the identity map and from the alias. */

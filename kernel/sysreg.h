@@ -140,7 +140,11 @@
 
 /* HCR_EL2 */
 #define HCR_VM              BIT(0)      /* stage 2 translation for EL1&0 */
+#define HCR_TPCP            BIT(23)     /* DC CIVAC, CVAC, IVAC (to the PoC) at EL1 and EL0 trapped to EL2 */
+#define HCR_TPU             BIT(24)     /* IC IVAU, DC CVAU (to the PoU) at EL1 and EL0 trapped to EL2 */
 #define HCR_TGE             BIT(27)     /* trap general exceptions: EL0's exceptions go to EL2 */
+#define HCR_TDZ             BIT(28)     /* DC ZVA at EL1 and EL0 trapped to EL2 */
+#define HCR_STEP_TRAPS      (HCR_TDZ | HCR_TPCP | HCR_TPU)      /* the traps a case's steps may run with */
 #define HCR_RW              BIT(31)
 #define HCR_E2H             BIT(34)     /* FEAT_VHE: EL2 is a host, EL2&0 regime, *_EL1 names reach *_EL2 at EL2 */
 #define HCR_FWB             BIT(46)     /* FEAT_S2FWB: stage 2 forces Write-Back */

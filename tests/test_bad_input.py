@@ -143,7 +143,9 @@ BAD = [
      'steps = [ { do = "load64", va = 0x8000_0000, expect = { fault = "gcs_data_check" } } ]', "steps[0].expect.fault",
      "comes from the check of what GCSPOPM pops"),
     ("system_trap_of_a_store", 'steps = [ { do = "store64", va = 0x8000_0000, value = 0, expect = { fault = '
-     '"system_trap" } } ]', "steps[0].expect.fault", "comes from DC ZVA at EL0"),
+     '"system_trap" } } ]', "steps[0].expect.fault", "comes from DC ZVA (SCTLR_EL1.DZE"),
+    ("system_trap_to_el3", 'steps = [ { do = "dc_zva", va = 0x8000_0000, expect = { fault = "system_trap", stage = 3 } } ]',
+     "steps[0].expect.stage", "taken to EL1 (stage = 1) or to EL2"),
     ("gcsss1_gcspr_unaligned", 'requires = ["FEAT_GCS"]\n'
      'steps = [ { do = "gcsss1", va = 0x8000_0000, value = 0x8000_0404, expect = "ok" } ]', "steps[0].value",
      "a multiple of 8"),

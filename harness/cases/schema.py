@@ -192,6 +192,9 @@ class Stage2:
     sl2: bool = False       # VTCR_EL2.SL2 (FEAT_LPA2, 4K, DS): with SL0 = 0 the walk starts at level -1
     s2pie: bool = False     # VTCR_EL2.S2PIE (FEAT_S2PIE): stage 2 permissions through S2PIR_EL2
     s2pir: int = 0          # S2PIR_EL2 whole, the kernel's own S2PI indices' included (kernel_pi)
+    tdz: bool = False       # HCR_EL2.TDZ: DC ZVA at EL1 and EL0 trapped to EL2 (C5.3.38)
+    tpcp: bool = False      # HCR_EL2.TPCP: DC CIVAC, CVAC, IVAC trapped to EL2 (C5.3.21, .25, .37)
+    tpu: bool = False       # HCR_EL2.TPU: IC IVAU trapped to EL2 (C5.3.41)
 
     @property
     def ips_bits(self):
@@ -324,7 +327,7 @@ CASE_KEYS = {"summary", "regime", "matrix", "map", "tables", "raw", "steps", "re
 REGIME_KEYS = {"granule", "granule1", "t0sz", "t1sz", "ips", "epd0", "epd1", "tbi0", "tbi1", "ds", "ha", "hd", "sctlr_a",
                "ttbr1", "mair", "wxn", "span", "epan", "pan", "hpd0", "hpd1", "e0pd0", "e0pd1",
                "asid16", "a1", *TCR2_FIELDS, "nv", "nv1", "fnxs", "pir", "pire0", "mair2", "dze", "cmow"}
-STAGE2_KEYS = {"granule", "t0sz", "sl0", "sl2", "ps", "ds", "fwb", "ha", "hd", "vs", "vmid", "s2pie", "s2pir"}
+STAGE2_KEYS = {"granule", "t0sz", "sl0", "sl2", "ps", "ds", "fwb", "ha", "hd", "vs", "vmid", "s2pie", "s2pir", "tdz", "tpcp", "tpu"}
 S2MAP_KEYS = {"ipa", "to", "level", "memattr", "s2ap", "sh", "xn", "af", "contig", "dbm"}
 MAP_KEYS = {"va", "to", "level", "mem", "attrindx", "ap", "sh", "af", "ng", "pxn", "uxn", "contig", "dbm", "space"}
 # TTBR0 table sets a case may have (kernel/case.h MAX_SPACES): its address spaces.

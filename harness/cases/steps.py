@@ -8,7 +8,7 @@ from harness.cases.names import (
     ALL_AT_OPS, AP_NAMES, AT_OPS, AT_S12_OPS, EL0_OPS, FIXUP_KINDS, HWDEF, LOADS, MAINT_OPS, OPS, RANGE_TLBI, S2_RANGE_TLBI,
     SELFTESTS, SH_NAMES, STORES, SYSREG_WRITES,
 )
-from harness.ops import ATOMICS, CAS_OPS, DC_ZERO, LS_SYNDROME, NO_VALUE, RETRYABLE, RETURNS
+from harness.ops import ATOMICS, CAS_OPS, DC_ZERO, LS_SYNDROME, NO_VALUE, RETRYABLE, RETURNS, SYSTEM_OPS
 from harness.cases.schema import (
     CaseError, DESC_FIELDS, Expect, FAULT_KEYS, FRAME_NAME, MAINT_KEYS, MAP_KEYS, PAR_KEYS, S2_DESC_EXPECT_KEYS,
     STEP_KEYS, TLB_CONFLICT, UNDER_KEYS, S2Under, Step, TlbiRange,
@@ -275,12 +275,16 @@ def read_expect(path, name, where, op, va, spec, names, two_stage=False):
                           "return record GCSPOPX or GCSPOPCX loads (J1.1.3.63, J1.1.3.53)")
         return Expect("fault", fault=esr.GCS_DATA_CHECK)
     if spec.get("fault") == esr.SYSTEM_TRAP:
-        # Its own exception class (EC 0x18), no fault status, FAR_ELx UNKNOWN: the instruction trapped before it ran.
-        f = Fields(path, name, where, spec, {"fault"}, names)
-        if op not in DC_ZERO:
-            raise f.error("fault", "a trapped System instruction (EC 0x18) comes from DC ZVA at EL0 with "
-                          "SCTLR_EL1.DZE = 0 (C5.3.38)")
-        return Expect("fault", fault=esr.SYSTEM_TRAP)
+        # Its own exception class (EC 0x18), no fault status, FAR_ELx UNKNOWN: the instruction trapped before it ran,
+        # to EL1 (stage = 1, DC ZVA at EL0 with SCTLR_EL1.DZE = 0) or to EL2 (stage = 2: HCR_EL2.TDZ, TPCP, TPU).
+        f = Fields(path, name, where, spec, {"fault", "stage"}, names)
+        if op not in SYSTEM_OPS:
+            raise f.error("fault", "a trapped System instruction (EC 0x18) comes from DC ZVA (SCTLR_EL1.DZE, "
+                          "HCR_EL2.TDZ), DC CIVAC, DC CVAC, DC IVAC (HCR_EL2.TPCP) or IC IVAU (HCR_EL2.TPU)")
+        stage = f.int("stage", 1)
+        if stage not in (1, 2):
+            raise f.error("stage", "a trap is taken to EL1 (stage = 1) or to EL2 (stage = 2)")
+        return Expect("fault", fault=esr.SYSTEM_TRAP, stage=stage)
     if "fault" in spec:
         f = Fields(path, name, where, spec, FAULT_KEYS, names)
         fault = f.choice("fault", (*esr.FAULT_CLASSES, esr.PC_ALIGNMENT), required=True)

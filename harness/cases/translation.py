@@ -144,7 +144,7 @@ def read_stage2(path, name, table, s2_geometry, body, names, steps):
                         desc=g.int("desc", required=True)))
     stage2 = Stage2(tg=tg, t0sz=t0sz, sl0=sl0, ps_bits=ps_bits, fwb=f.bool("fwb"), ha=f.bool("ha"), hd=f.bool("hd"),
                     vs=vs, vmid=vmid, maps=maps, raws=tuple(raws), ds=f.bool("ds"), sl2=f.bool("sl2"),
-                    s2pie=f.bool("s2pie"),
+                    s2pie=f.bool("s2pie"), tdz=f.bool("tdz"), tpcp=f.bool("tpcp"), tpu=f.bool("tpu"),
                     s2pir=_pi_register(f, "s2pir", table, names, KERNEL_S2PI)
                     if f.bool("s2pie") or "s2pir" in table else 0)
     check_stage2_layout(path, name, stage2, steps)

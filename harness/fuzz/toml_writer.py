@@ -129,7 +129,7 @@ def stage2_table(s2):
     for key, default in (("t0sz", 24), ("ps_bits", 48), ("vmid", 0)):
         if getattr(s2, key) != default:
             out[key.replace("_bits", "")] = getattr(s2, key)
-    for key in ("fwb", "ha", "hd", "vs", "ds", "sl2", "s2pie"):
+    for key in ("fwb", "ha", "hd", "vs", "ds", "sl2", "s2pie", "tdz", "tpcp", "tpu"):
         if getattr(s2, key):
             out[key] = True
     if s2.s2pir:

@@ -86,6 +86,8 @@ REGIME_EL20 = "EL20"
 # HCR_EL2: the fields that put EL2 and EL0 in the host's EL2&0 regime (FEAT_VHE)
 HCR_TGE = Field(27, 1)
 HCR_TDZ = Field(28, 1)                  # DC ZVA at EL1 and EL0 trapped to EL2 (C5.3.38)
+HCR_TPCP = Field(23, 1)                 # DC CIVAC, CVAC, IVAC at EL1 and EL0 trapped to EL2 (C5.3.21, .25, .37)
+HCR_TPU = Field(24, 1)                  # IC IVAU at EL1 and EL0 trapped to EL2 (C5.3.41)
 HCR_RW = Field(31, 1)
 HCR_E2H = Field(34, 1)
 # HCR_EL2.NV, NV1 (FEAT_NV; D24.2.62): with both, EL1&0's stage 1 reads its descriptors as EL2's

@@ -34,7 +34,7 @@ from harness.model.registers import (
 )
 from harness.model.translate import (
     ACCESS_KINDS, ATOMIC_MMU_RULE, CMO_AF_RULE, FSC_UNSUPPORTED_ATOMIC, MASK64, PAGE_CROSSING_RULE, branch_addr,
-    cache_maintenance_nop_rule, data_mem_zero_far,
+    cache_maintenance_nop_rule, data_mem_zero_far, instruction_trap,
     hw_update_choices, s1_translate,
 )
 from harness.model.walk import NT_RULE, level_lsb, lpa_choices, nt_choices, nt_faults
@@ -800,6 +800,9 @@ def full_translate(regs, memory, access, s2=None, s1_tables=()):
     a choice per read; a translation whose reads would choose differently is not modelled).
     s1_tables: (IPA, descriptor) of the stage 1 table descriptors a walk-cache entry gives, read as they
     were (harness/model/tlb.py), the levels below through stage 2 as they are."""
+    trapped = instruction_trap(regs, access)
+    if trapped is not None:
+        return trapped
     outcomes = _stages(regs, memory, access, s2, s1_tables)
     if ACCESS_KINDS[access.op].dczero:
         outcomes = data_mem_zero_far(outcomes, access.va & MASK64)

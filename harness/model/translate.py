@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 
 from harness import esr, features, par
 from harness.ops import (
-    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, CACHE_MAINT, DC_ZERO, DC_ZVA_RT, EXCLUSIVE_LOADS,
+    ACQUIRE_RELEASE, AT_OPS, AT_S1E2_OPS, AT_S12_OPS, ATOMICS, CACHE_MAINT, DC_ZERO, EXCLUSIVE_LOADS,
     EXCLUSIVE_STORES, GCS_ACCESSES, GCS_EX_POPS, GCS_SWITCHES, LOADS,
-    PAIRS, RCPC_LOADS, STORES, UNPRIVILEGED_OPS, atomic_ordering,
+    PAIRS, RCPC_LOADS, STORES, SYSTEM_OPS, UNPRIVILEGED_OPS, atomic_ordering, system_trap_iss,
 )
 from harness.model.attributes import (
     NORMAL_NC, SH_CODES, decode_shareability, encode_par_attrs, mair_attr, par_encode_shareability,
@@ -17,11 +17,13 @@ from harness.model.attributes import (
 )
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_ATTRINDX3, DESC_CONTIG, DESC_DBM, \
     DESC_NT, DESC_SH, FINAL_LEVEL, contiguous_size
-from harness.model.outcome import EC_PC_ALIGNMENT, EC_SYSTEM_TRAP, Abort, Completes, Outcomes, Par, abort_class
+from harness.model.outcome import EC_PC_ALIGNMENT, EC_SYSTEM_TRAP, Unknown, Abort, Completes, Outcomes, Par, abort_class
 from harness.model.permissions import (
     DIRTY, AccessKind, check_alignment, is_wb_shareable, s1_check_permissions, s1_has_alignment_fault,
 )
-from harness.model.registers import SCTLR_DZE, SCTLR_M, effective_nv1, walk_params
+from harness.model.registers import (
+    HCR_TDZ, HCR_TPCP, HCR_TPU, REGIME_EL10, SCTLR_DZE, SCTLR_M, effective_nv1, walk_params,
+)
 from harness.model.walk import NT_RULE, WalkFault, level_lsb, lpa_choices, nt_choices, s1_walk, \
     txsz_choices, va_is_out_of_range
 
@@ -431,8 +433,6 @@ def s1_translate(regs, memory, access):
         acc = replace(acc, el0=False)
     va = access.va & MASK64
     params = walk_params(regs, bool(va >> 55 & 1))
-    if acc.dczero and access.el == 0 and not SCTLR_DZE.get(regs.sctlr):
-        return Outcomes({dc_zva_trap()})
     if acc.dczero:
         # J1.1.3.33 AArch64.MemZero: the block holding the VA, translated as one aligned write; a fault's FAR is
         # the register's VA (J1.1.3.20 AArch64.DataMemZero: fault.vaddress = regval).
@@ -463,19 +463,46 @@ def cache_maintenance_nop_rule(regs, acc):
     return None if features.has("dc_poc_translates", *ids) else DC_NOP_RULE
 
 
-DC_ZVA_TRAP_RULE = ("DC ZVA at EL0 with SCTLR_EL1.DZE = 0 (SCTLR_EL2.DZE in the EL2&0 host regime): trapped before it "
-                    "translates, EC 0x18 with the instruction's encoding in the ISS, FAR UNKNOWN (C5.3.38's execution: "
-                    "AArch64.SystemAccessTrap; D24.2.45)")
+DC_ZVA_TRAP_RULE = ("DC ZVA at EL0 with SCTLR_EL1.DZE = 0: trapped to EL1 before it translates, EC 0x18 with the "
+                    "instruction's encoding in the ISS, FAR UNKNOWN (C5.3.38's execution: AArch64.SystemAccessTrap; "
+                    "D24.2.45)")
+HCR_TRAP_RULE = ("{name} at EL{el} with HCR_EL2.{bit} = 1: trapped to EL2 before it translates, EC 0x18 with the "
+                 "instruction's encoding in the ISS, FAR UNKNOWN ({section}'s execution: AArch64.SystemAccessTrap(EL2, "
+                 "0x18); D24.2.45)")
+TRAP_OR_NOP_RULE = ("where the CPU may treat it as a NOP, whether it is still trapped is IMPLEMENTATION DEFINED "
+                    "(J1.1.3.31 AArch64.CanTrapDC, AArch64.CanTrapIC)")
+# The HCR_EL2 control that traps each op at EL1 and EL0, and the section of its execution.
+HCR_TRAPS = {"dc_zva": (HCR_TDZ, "TDZ", "C5.3.38"), "dc_civac": (HCR_TPCP, "TPCP", "C5.3.21"),
+             "dc_cvac": (HCR_TPCP, "TPCP", "C5.3.25"), "dc_ivac": (HCR_TPCP, "TPCP", "C5.3.37"),
+             "ic_ivau": (HCR_TPU, "TPU", "C5.3.41")}
 
 
-# C5.3.38 DC ZVA's execution at EL0, before J1.1.3.33 AArch64.MemZero: AArch64.SystemAccessTrap(EL1 or EL2, 0x18)
-def dc_zva_trap():
-    """The exception DC ZVA at EL0 takes where SCTLR_EL1.DZE is 0 (the EL2&0 regime: SCTLR_EL2.DZE): a trapped System
-    instruction, EC 0x18, ISS Op0 1, Op1 3, CRn 7, CRm 4, Op2 1, Rt the kernel's register, Direction 0; no translation.
-    To EL1, or to EL2 with HCR_EL2.TGE = 1: the same syndrome (the kernel's vectors record either).  HCR_EL2.TDZ and
-    HFGITR_EL2.DCZVA (traps to EL2) are 0 here: the kernel sets neither."""
-    return Abort(ec=EC_SYSTEM_TRAP, fsc=None, wnr=False, s1ptw=False, far=0, rule=DC_ZVA_TRAP_RULE,
-                 iss=esr.system_trap_iss(esr.SYS_DC_ZVA, DC_ZVA_RT))
+# C5.3.21, .25, .37, .38, .41 (the execution of DC CIVAC, CVAC, IVAC, ZVA, IC IVAU) before their AArch64.DC,
+# AArch64.IC or AArch64.MemZero: the traps.  Simplified: the EL1&0 regime (not the EL2&0 host's SCTLR_EL2.DZE);
+# SCTLR_EL1.UCI is 1 (the kernel sets it); no FEAT_FGT traps (HFGITR_EL2: the kernel leaves it 0).
+def instruction_trap(regs, access):
+    """The Outcomes of a trapped DC ZVA, DC by VA or IC IVAU, or None where none traps: at EL0 DC ZVA with
+    SCTLR_EL1.DZE = 0 to EL1; at EL0 and EL1, with EL2 enabled, HCR_EL2.TDZ (DC ZVA), TPCP (DC to the PoC) or TPU
+    (IC IVAU) to EL2 -- where the CPU may treat the DC or IC as a NOP, the NOP beside the trap (CanTrapDC/IC)."""
+    if access.op not in SYSTEM_OPS or access.el not in (0, 1):
+        return None
+    if regs.regime != REGIME_EL10:
+        if access.op in DC_ZERO and access.el == 0:
+            return Outcomes({Unknown("DC ZVA at EL0 of the EL2&0 regime (SCTLR_EL2.DZE's trap to EL2) is not modelled")})
+        return None
+    iss = system_trap_iss(access.op)
+    if access.op in DC_ZERO and access.el == 0 and not SCTLR_DZE.get(regs.sctlr):
+        return Outcomes({Abort(ec=EC_SYSTEM_TRAP, fsc=None, wnr=False, s1ptw=False, far=0, rule=DC_ZVA_TRAP_RULE,
+                               iss=iss)})
+    field, bit, section = HCR_TRAPS[access.op]
+    if not field.get(regs.hcr):
+        return None
+    rule = HCR_TRAP_RULE.format(name=access.op.replace("_", " ").upper(), el=access.el, bit=bit, section=section)
+    trap = Abort(ec=EC_SYSTEM_TRAP, fsc=None, wnr=False, s1ptw=False, far=0, rule=rule, iss=iss, stage=2)
+    nop = cache_maintenance_nop_rule(regs, ACCESS_KINDS[access.op]) if access.op in CACHE_MAINT else None
+    if nop:
+        return Outcomes({trap, Completes(pa=None, attr=None, sh=None)}, f"{nop}; {TRAP_OR_NOP_RULE}")
+    return Outcomes({trap})
 
 
 # J1.1.3.33 AArch64.MemZero: DCZID_EL0.BS
