@@ -117,6 +117,8 @@ RETURNS = {**LOADS, **{op: 4 for op in EXCLUSIVE_STORES}}
 GCS_PUSH_POP = (*GCS_PUSHES, *GCS_POPS)
 # The ones that need the Guarded Control Stack enabled at the step's EL (kernel/steps.c run_gcs_enabled).
 GCS_ENABLED_OPS = (*GCS_PUSH_POP, *GCS_SWITCHES, *GCS_SS2, *GCS_EX_RECORDS)
+# The ones whose VA is where GCSPR_ELx points (or just below it: the pushes), a multiple of 8: all but GCSSS1 (Xt).
+GCS_POINTER_OPS = tuple(op for op in GCS_ENABLED_OPS if op not in GCS_SWITCHES)
 # The ones whose outcome rests on the memory the steps before them left (a GCS Data Check, GCSSS2's second address).
 GCS_MEMORY_OPS = (*GCS_POPS, *GCS_SWITCHES, *GCS_SS2, *GCS_EX_POPS)
 GCS_ACCESSES = (*GCS_STORES, *GCS_ENABLED_OPS)

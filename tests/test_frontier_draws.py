@@ -11,7 +11,7 @@ from harness.model import Abort, Completes
 from harness.model.outcome import EC_GCS
 from harness.model.indirect import pir_field
 from harness.predict import TooManyStates, predict_case
-from harness.ops import GCS_ACCESSES, GCS_PUSH_POP
+from harness.ops import GCS_ACCESSES, GCS_EX_RECORDS, GCS_POINTER_OPS, GCS_PUSH_POP
 from tests.test_model_agreement import CPUS
 
 SID = Cpu(*CPUS["max-11.1.3"])
@@ -73,19 +73,28 @@ def test_some_drawn_gcs_stores_complete_on_a_gcs_page():
     assert complete and faults
 
 
-def test_drawn_gcspushm_and_gcspopm_use_the_el10_regimes_gcs_at_gcsprs_va():
-    """GCSPUSHM and GCSPOPM, drawn only in the EL1&0 regime without a stage 2 (whose Guarded Control Stack the
-    kernel enables for the step), at a multiple of 8 (GCSPR_ELx's VA), untagged; the model's prediction for
-    them: some complete, most fault, every Data Abort with ISS2.GCS = 1 (a GCS Data Check is rare in draws:
-    cases/gcs.toml pop_data_check makes one)."""
-    kinds = collections.Counter()
+def test_drawn_gcs_stack_ops_use_the_el10_regimes_gcs_at_gcsprs_va(tmp_path):
+    """GCSPUSHM, GCSPOPM, GCSSS2 and the exception return records (GCSPUSHX, GCSPOPX, GCSPOPCX: at EL1, a record
+    in one page), drawn only in the EL1&0 regime without a stage 2 (whose Guarded Control Stack the kernel enables
+    for the step), at a multiple of 8 (GCSPR_ELx's VA), untagged, in cases the loader takes back; the model's
+    prediction for them: some complete, most fault, every Data Abort with ISS2.GCS = 1 (a GCS Data Check is rare
+    for GCSPOPM: cases/gcs.toml pop_data_check makes one)."""
+    kinds, ops = collections.Counter(), collections.Counter()
     for seed in (7, 9):
         for i in range(1500):
             case = generate_case(seed, i, SID)
-            steps = [n for n, s in enumerate(case.steps) if s.op in GCS_PUSH_POP]
+            steps = [n for n, s in enumerate(case.steps) if s.op in GCS_POINTER_OPS]
             if not steps:
                 continue
             assert case.el2 is None and case.stage2 is None and "FEAT_GCS" in case.requires
+            back, = write_case_file(tmp_path / f"{seed}-{i}.toml", case_text(case))
+            assert [(s.op, s.va, s.el) for s in back.steps] == [(s.op, s.va, s.el) for s in case.steps]
+            for n in steps:
+                step = case.steps[n]
+                ops[step.op] += 1
+                low = step.va - 24 if step.op == "gcspushx" else step.va
+                assert step.op not in GCS_EX_RECORDS or (step.el == 1 and low >> 12 == (low + 31) >> 12), step
+                assert step.op != "gcspopx" or step.value == 0, step
             try:
                 predictions = predict_case(case, SID.ids)
             except TooManyStates:
@@ -97,6 +106,7 @@ def test_drawn_gcspushm_and_gcspopm_use_the_el10_regimes_gcs_at_gcsprs_va():
                     kinds[kind] += 1
                     assert not isinstance(o, Abort) or o.ec == EC_GCS or o.gcs, o
     assert kinds["Completes"] and kinds["permission"], kinds
+    assert set(ops) == set(GCS_POINTER_OPS), ops
 
 
 def test_the_campaign_mix_counts_the_frontier_draws():

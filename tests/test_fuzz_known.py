@@ -34,7 +34,7 @@ def _marked(bug):
     out = []
     for case in load_file(REPO / bug.case_file):
         if case.xfail is not None and case.xfail.name == bug.name:
-            ids = next(ids for ids in IDS if not missing(case.requires, *ids))
+            ids = next(ids for ids in IDS if not missing((*case.requires, *case.xfail.features), *ids))
             out.append((case, ids))
     return out
 

@@ -1,8 +1,8 @@
 """Draws of the frontier features for generated cases (issue 19): stage 1 permission indirection
 (FEAT_S1PIE: TCR2_ELx.PIE, PIR_ELx and PIRE0_ELx, every encoding, GCS's 0b1001 and the reserved
 ones included), AttrIndx[3] with MAIR2_ELx (FEAT_AIE), and the GCS data accesses (FEAT_GCS: GCSSTR and
-GCSSTTR, drawn by generate.access_ops as any op the CPU has, and GCSPUSHM and GCSPOPM, drawn here only,
-on the GCS pages PIE makes here).
+GCSSTTR, drawn by generate.access_ops as any op the CPU has, and GCSPUSHM, GCSPOPM, GCSSS2 and the exception
+return records, drawn here only, on the GCS pages PIE makes here).
 
 Each draw takes random numbers only on a CPU with its feature, so a campaign on a CPU without
 them (QEMU 7.2.22's, 10.0.x's) draws exactly the cases it drew before.  The model judges them
@@ -11,7 +11,12 @@ gcs.toml), and a rerun on a CPU without the features skips them (their `requires
 from dataclasses import replace
 
 from harness.cases.translation import KERNEL_PI
-from harness.ops import GCS_PUSH_POP, GCS_STORES
+from harness.ops import GCS_POINTER_OPS, GCS_STORES
+
+# What draw_op adds to the GCS stores where the steps' Guarded Control Stack is EL1's and EL0's: every op at
+# GCSPR_ELx's VA (GCSPUSHM, GCSPOPM, GCSSS2, GCSPUSHX, GCSPOPX, GCSPOPCX); GCSSS2 then stores at whatever
+# In-progress cap entry the memory holds (most often none: its GCS Data Check).
+GCS_STACK_DRAWS = GCS_POINTER_OPS
 
 PIE_SHARE = 0.3         # regimes with TCR2_ELx.PIE, on a CPU with FEAT_S1PIE
 AIE_SHARE = 0.25        # regimes with TCR2_ELx.AIE, on a CPU with FEAT_AIE
@@ -50,13 +55,13 @@ def draw_regime(rng, cpu, mode, regime, mair_byte):
 
 def draw_op(rng, layout, ops):
     """A GCS data access, often, in a regime with PIE, whose GCS pages only they may write: a GCS store
-    among ops (generate.access_ops: those the CPU has and the mode allows), or GCSPUSHM or GCSPOPM where
-    the Guarded Control Stack of EL1 and EL0 is the one the steps use (no EL2 regime, no stage 2:
-    cases/validation.py); None: draw as for any case."""
+    among ops (generate.access_ops: those the CPU has and the mode allows), or GCSPUSHM, GCSPOPM, GCSSS2 or an
+    exception return record's push or pop where the Guarded Control Stack of EL1 and EL0 is the one the steps
+    use (no EL2 regime, no stage 2: cases/validation.py); None: draw as for any case."""
     gcs = [op for op in ops if op in GCS_STORES]
     if gcs and layout.regime.pie and rng.random() < GCS_OP_SHARE:
         if layout.mode not in ("nvhe", "vhe", "stage2"):
-            gcs += GCS_PUSH_POP
+            gcs += GCS_STACK_DRAWS
         return rng.choice(gcs)
     return None
 

@@ -32,15 +32,17 @@ from harness.cases import (AP_NAMES, APTABLE_NAMES, AT_OPS, AT_S12_OPS, AT_S1E2_
                            Regime, Step, TableAttrs, kernel_ranges, op_features)
 from harness.cases.validation import PA_AT_LEAST, REGIME_FEATURES, STAGE2_FEATURES
 from harness.features import PA_BITS, Ids, has as features_has
-from harness.ops import EXCLUSIVE_STORES, GCS_ENABLED_OPS, GCS_PUSH_POP, GCS_STORES, NO_VALUE, UNPRIVILEGED_OPS
+from harness.ops import (EXCLUSIVE_STORES, GCS_ENABLED_OPS, GCS_EX_PUSHES, GCS_EX_RECORD_BYTES, GCS_EX_RECORDS,
+                         GCS_POINTER_OPS, GCS_STORES, NO_VALUE, UNPRIVILEGED_OPS)
 
 FEATURE = "Generated cases (harness.fuzz): found by a campaign, shrunk"
 
 # The expectation a generated step carries until the model's replaces it (campaign.with_model_expectations).
 PLACEHOLDER = Expect("fault", fault="translation")
 
-# Not GCSPUSHM and GCSPOPM, which frontier.draw_op draws (at GCSPR_ELx's VA, a multiple of 8: _offset), nor GCSSS1
-# (its cap entries are drawn nowhere).  Not the
+# Not the GCS ops that run with the Guarded Control Stack enabled, which frontier.draw_op draws (GCSPUSHM, GCSPOPM,
+# GCSSS2 and the exception return records, at GCSPR_ELx's VA, a multiple of 8, a record in one page: _offset), nor
+# GCSSS1 (its cap entries are drawn nowhere).  Not the
 # store-exclusives yet: their status rests on the steps before them (harness/model/exclusives.py), which
 # campaign.with_model_expectations does not state; nor DC ZVA (its block is the boot's DCZID_EL0), nor DC and
 # IC by VA (not yet: their stage 2 checks are not modelled).
@@ -620,10 +622,13 @@ def _offset(rng, op, span, cross=True):
     else:
         offset = rng.randrange(span) & ~0xFFF
     page_off = rng.randrange(0x1000 - size + 1)
-    if op in LOADS and op not in GCS_PUSH_POP and size > 1 and rng.random() < 0.1 and cross:
+    if op in LOADS and op not in GCS_POINTER_OPS and size > 1 and rng.random() < 0.1 and cross:
         page_off = 0x1000 - rng.randrange(1, size)
-    elif op == "fetch" or op in GCS_PUSH_POP or rng.random() < 0.6:     # GCSPR_ELx's VA: a multiple of 8
+    elif op == "fetch" or op in GCS_POINTER_OPS or rng.random() < 0.6:     # GCSPR_ELx's VA: a multiple of 8
         page_off &= ~(size - 1)
+    if op in GCS_EX_RECORDS:        # an exception return record lies in one page (cases/validation.py)
+        below = GCS_EX_RECORD_BYTES - 8 if op in GCS_EX_PUSHES else 0
+        page_off = min(max(page_off, below), 0x1000 - GCS_EX_RECORD_BYTES + below)
     return max(offset, 0) + page_off
 
 
@@ -682,7 +687,7 @@ def _random_step_va(rng, layout, op):
         else:
             return None
         va = va & ~0xFFF | _offset(rng, op, 0x1000, layout.may_cross)
-    if op not in GCS_PUSH_POP and rng.random() < 0.2:      # GCSPUSHM and GCSPOPM: GCSPR_ELx's VA, untagged
+    if op not in GCS_POINTER_OPS and rng.random() < 0.2:      # GCSPUSHM, GCSPOPM ...: GCSPR_ELx's VA, untagged
         va = _with_tag(rng, va)
     return va if _safe_for(layout, op, va) else None
 
@@ -718,7 +723,7 @@ def access_step(rng, layout, op=None, slot=None):
     va = _slot_step_va(rng, layout, op, slot) if slot is not None else _random_step_va(rng, layout, op)
     if va is None or not _safe_for(layout, op, va):
         return None
-    value = rng.getrandbits(8 * STORES[op]) if op in STORES else 0
+    value = rng.getrandbits(8 * STORES[op]) if op in STORES and op not in NO_VALUE else 0    # GCSPOPX: none
     return Step(op, va, value, PLACEHOLDER, el)
 
 

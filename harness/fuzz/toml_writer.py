@@ -304,16 +304,20 @@ def _array(key, items):
 
 def case_text(case, feature=None, summary=None, expectations=None, bugs=None, comments=()):
     """The case file text of one case.  `expectations` (one schema value per step) replace the
-    steps' own; `bugs` ({name: {"qemu":, "reason":}}) become [bug.*] tables; `comments` lead."""
+    steps' own; `bugs` ({name: {"qemu":, "reason":, and optionally "rule":, "features":}}) become [bug.*] tables;
+    `comments` lead."""
     lines = [f"# {c}" if c else "#" for c in comments]
     lines.append(f"feature = {_str(feature or case.feature)}")
     bugs = dict(bugs or {})
     if case.xfail is not None:      # its mark names its [bug.*] table
-        bugs.setdefault(case.xfail.name, {"qemu": case.xfail.qemu, "reason": case.xfail.reason, "rule": case.xfail.rule})
+        bugs.setdefault(case.xfail.name, {"qemu": case.xfail.qemu, "reason": case.xfail.reason, "rule": case.xfail.rule,
+                                          "features": case.xfail.features})
     for name, bug in bugs.items():
         lines += ["", f"[bug.{name}]", f"qemu = {_str(bug['qemu'])}", f"reason = {_str(bug['reason'])}"]
         if bug.get("rule"):
             lines.append(f"rule = {_str(bug['rule'])}")
+        if bug.get("features"):         # the CPU features it shows with (cases/README.md)
+            lines.append(f"features = {_value(list(bug['features']))}")
     lines += ["", f"[case.{toml_name(case.name)}]", f"summary = {_str(summary or case.summary)}"]
     if case.xfail is not None:
         lines.append(f"xfail = {_str(case.xfail.name)}")
