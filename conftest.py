@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness import case_paths, features, options, predictions
+from harness.case_cache import CaseFileCache
 from harness.cases import CaseError, load_file
 from harness.errors import HarnessError
 from harness.implementation import QEMU, BugMark, Implementation, applicable_mark, case_mark, load_bugs, mark_reason
@@ -241,7 +242,7 @@ class _CaseFiles:
 class CaseFile(pytest.File):
     def collect(self):
         try:
-            cases = load_file(self.path)
+            cases = _loaded_cases(self.config).load(self.path)
         except CaseError as e:
             raise CaseFileError(str(e)) from None
         impl = _implementation(self.config)
@@ -264,6 +265,16 @@ class CaseFile(pytest.File):
 
 class CaseFileError(Exception):
     pass
+
+
+LOADED = pytest.StashKey()
+
+
+def _loaded_cases(config):
+    """The case_cache.CaseFileCache of the build directory: the case files' cases as loaded before."""
+    if LOADED not in config.stash:
+        config.stash[LOADED] = CaseFileCache(Path(config.getoption("--build")) / "collection")
+    return config.stash[LOADED]
 
 
 class CaseFailed(Exception):
@@ -306,7 +317,6 @@ class CaseItem(pytest.Item):
     def __init__(self, *, case, **kwargs):
         super().__init__(**kwargs)
         self.case = case
-        self.judgement = None
         # Every report of the item says whose it is, with the case's file: the results take in an
         # error that left no entry (_Collector), whatever the node ID looks like.
         self.user_properties.append(("mmut-case", json.dumps([case.id, str(case.path)])))
@@ -343,7 +353,6 @@ class CaseItem(pytest.Item):
             # Lazily: the runner takes only as many as one boot runs.
             following = (group[k].case for k in range(position + 1, len(group)) if not group[k].missing_features())
             j = runner.run_shared(self.case, following)
-        self.judgement = j
         raw = None
         if j.raw_output_matters:
             raw = Path(self.config.getoption("--results")) / "raw" / f"{self.case.id}.log"

@@ -41,10 +41,10 @@ MAGIC = b"mmut-predictions 1\n"
 OFF = "none"
 
 
-def source_digest(root=REPO):
-    """The digest of every file SOURCES names under root (names and contents)."""
+def source_digest(root=REPO, sources=SOURCES):
+    """The digest of every file `sources` names under root (names and contents)."""
     h = hashlib.sha256()
-    for pattern in SOURCES:
+    for pattern in sources:
         for path in sorted(root.glob(pattern)):
             h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
@@ -101,16 +101,10 @@ class PredictionCache:
 
     def _read(self, path, ids):
         """The entries of the file at path, or {} if it is missing or cannot be trusted."""
-        try:
-            blob = path.read_bytes()
-        except FileNotFoundError:
-            return {}
-        except OSError as e:
-            self.rebuilt.append((path, f"unreadable: {e}"))
-            return {}
-        entries, why = _decode(blob, self._source, ids)
+        entries, why = read(path, self._source, ids)
         if why:
-            self.rebuilt.append((path, why))
+            if why != "missing":
+                self.rebuilt.append((path, why))
             return {}
         return entries
 
@@ -132,19 +126,35 @@ class PredictionCache:
             path = self._path(ids)
             merged = self._read(path, ids)
             merged.update(entries)
-            payload = pickle.dumps({"source": self._source, "ids": ids, "entries": merged},
-                                   protocol=pickle.HIGHEST_PROTOCOL)
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".tmp-", delete=False) as f:
-                f.write(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
-            os.replace(f.name, path)
-            # Another source's files can never be used again: they go.
-            for stale in self.directory.glob("*.pickle"):
-                if not stale.name.startswith(self._source[:20]):
-                    stale.unlink(missing_ok=True)
+            write(path, self._source, ids, merged)
             for (i, _), e in self._entries.items():
                 if i == ids:
                     e.changed = False
+
+
+def write(path, source, ids, entries):
+    """Write a cache file of `entries` (a dict) for `source` and `ids`, whole or not at all (a
+    rename), and remove the directory's files of other sources: they can never be used again."""
+    payload = pickle.dumps({"source": source, "ids": ids, "entries": entries}, protocol=pickle.HIGHEST_PROTOCOL)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as f:
+        f.write(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    os.replace(f.name, path)
+    for stale in path.parent.glob("*.pickle"):
+        if not stale.name.startswith(source[:20]):
+            stale.unlink(missing_ok=True)
+
+
+def read(path, source, ids):
+    """(the entries of the cache file at path, None), or (None, why they cannot be used): missing,
+    unreadable, torn, or written for another source or `ids`."""
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        return None, "missing"
+    except OSError as e:
+        return None, f"unreadable: {e}"
+    return _decode(blob, source, ids)
 
 
 def _decode(blob, source, ids):
@@ -166,9 +176,10 @@ def _decode(blob, source, ids):
 
 
 class _Restricted(pickle.Unpickler):
-    """An unpickler that builds only the harness's own types and Python's plain ones."""
+    """An unpickler that builds only the harness's own types and Python's plain ones (and paths)."""
 
     def find_class(self, module, name):
-        if module.startswith("harness.") or module in ("builtins", "copyreg", "collections"):
+        if module.startswith("harness.") or module in ("builtins", "copyreg", "collections") or \
+                (module, name) == ("pathlib", "PosixPath"):      # a case's file (harness/case_cache.py)
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"{module}.{name} is no type a prediction holds")
