@@ -465,7 +465,7 @@ class CaseItem(pytest.Item):
         return self.path, None, f"{self.case.id}: {' '.join(self.case.summary.split())[:80]}"
 
 
-_STEP_WORD = {"ok": "ok  ", "failed": "FAIL", "known_bug": "BUG ", "unjudged": "ok? "}
+_STEP_WORD = {"ok": "ok  ", "failed": "FAIL", "known_bug": "BUG ", "unjudged": "ok? ", "amalgamation": "ok? "}
 
 
 def _unexplained(j):

@@ -22,6 +22,9 @@ def which_right(first, second):
     """Which of two differing observations of a step (results step entries) matches the architecture."""
     first_ok, second_ok = step_matches(first), step_matches(second)
     if first_ok and second_ok:
+        unjudged = "; ".join(dict.fromkeys(s["unjudged"] for s in (first, second) if s.get("unjudged")))
+        if unjudged:
+            return f"both match the case; the model did not judge this step: {unjudged}"
         why = why_all_right([first.get("model"), second.get("model")])
         return f"both permitted: {why}" if why else "both match the case; the model did not judge this step"
     return {(True, False): "first right", (False, True): "second right",

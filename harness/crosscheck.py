@@ -10,9 +10,14 @@ Each check is a problem of its own when it fails:
   where the case's own expectation fails it), a known bug of this QEMU version
   may explain it (harness/fuzz/known.py: the model changed as that QEMU behaves,
   over the case's steps up to this one): the step's departures then move to its
-  `explained` list, under the bugs' names, and no longer fail it.  A step the
-  model cannot judge (an Unknown outcome) is `unjudged`, with the model's reason:
-  never allowed by the model, never explained by a bug;
+  `explained` list, under the bugs' names, and no longer fail it.  A step whose
+  observation the model cannot judge (none of its predicted outcomes, beside an
+  Unknown or an Amalgamation: harness/oracle.py) is `unjudged`, with the model's
+  reason: never allowed by the model, never explained by a bug.  Where what it
+  leaves open is an amalgamation of TLB entries (D8.17.1) alone, a known bug
+  that explains the observation still does (QEMU's TLB makes no amalgamation);
+  where none does, the step is unjudged for that reason (`amalgamation`), and
+  the case's own expectation, which cannot name one, does not fail it either;
 - the case's expectation must be what the model allows, no more and no less
   (a disagreement is a defect of this suite: the case or the model is wrong);
 - after a step with hardware updates, the descriptors must read as the model
@@ -29,7 +34,9 @@ from harness.cases import MAINT_OPS
 from harness.ops import EXCLUSIVE_STORES, GCS_MEMORY_OPS
 from harness.fuzz.known import KNOWN_BUGS, MODEL_LOCK, explain
 from harness.observation import observe
-from harness.oracle import describe_outcomes, expectation_agrees, observation_allowed, unjudged
+from harness.oracle import (
+    amalgamation, describe_outcomes, expectation_agrees, observation_allowed, unjudged, unjudged_observation,
+)
 from harness.predict import predict_case, step_accesses
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP
 from harness.model.registers import REGIME_EL2, REGIME_EL10, REGIME_EL20
@@ -54,6 +61,7 @@ class ModelView:
     known_bugs: tuple = ()  # the known QEMU bugs (KnownBug) that explain the step's departures
     explained: tuple = ()   # the model's lines on the departures they explain
     unjudged: str = None    # why the model cannot judge the step (None: it judged it)
+    amalgamation: bool = False  # what it cannot judge is an amalgamation of TLB entries (D8.17.1) alone
 
 
 def _registers(regs, boot, case):
@@ -266,8 +274,9 @@ def _step_views(case, records, observations, boot, version, failing, cache):
             departures = [f"model: {p}" for p in observation_allowed(step, outcomes, obs)]
             if walks["after"] and not unjudged(outcomes):
                 departures += _after_updates(walks, outcomes)
-        reason = unjudged(outcomes)
-        if reason:
+        reason = unjudged_observation(step, outcomes, obs)
+        amalgamated = reason is not None and amalgamation(outcomes)
+        if reason and not amalgamated:
             # Not judged by the model: its lines on the observation say only that.
             views[n] = ModelView(describe_outcomes(outcomes, step.op), walk_text, unjudged=reason)
             continue
@@ -288,6 +297,11 @@ def _step_views(case, records, observations, boot, version, failing, cache):
             bugs = tuple(_BUGS[name] for name in entry.value(("explained", departure), search))
         if bugs:
             views[n] = ModelView(describe_outcomes(outcomes, step.op), walk_text, (), bugs, tuple(departures))
+        elif amalgamated:
+            # None of the whole-entry outcomes, no known bug: it may be an amalgamation of the TLB entries
+            # (D8.17.1), which the model cannot bound.  Not judged, and not passed: the reason says so.
+            views[n] = ModelView(describe_outcomes(outcomes, step.op), walk_text, defects, unjudged=reason,
+                                 amalgamation=True)
         else:
             views[n] = ModelView(describe_outcomes(outcomes, step.op), walk_text, tuple(departures) + defects)
     if layout_problems:

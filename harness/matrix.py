@@ -122,8 +122,10 @@ def step_differences(entries):
         for i, s in enumerate(steps):
             if n in s:
                 step = s[n]
+                # A step the model left unjudged (an Unknown, or a possible amalgamation of TLB entries) has no
+                # model verdict to show: agreement says the difference is unjudged.
                 groups.setdefault((step["observed"], step_matches(step), tuple(step.get("known_bugs", ())),
-                                   step.get("model")), []).append(i)
+                                   None if step.get("unjudged") else step.get("model")), []).append(i)
         if len(groups) > 1:
             first = next(s[n] for s in steps if n in s)
             out.append((n, first["op"], first["va"], first["expected"],

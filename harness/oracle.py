@@ -4,14 +4,19 @@ bit of every register the step reports) match a permitted outcome?  Both answer
 with a list of problem lines (empty: no problem).
 
 Where the model cannot tell (an Unknown outcome: memory nobody declared, a
-kernel self-test) it has a third answer, `unjudged`: such an outcome allows
-no observation and agrees with no expectation; the caller reports the step as
-not judged by the model, with the reason."""
+kernel self-test, a configuration it refuses; or an Amalgamation: a translation
+by several TLB entries at once, D8.17.1, which it cannot bound) it has a third
+answer: such an outcome allows no observation by itself, and a step whose
+observation matches none of the set's other outcomes is not judged
+(`unjudged_observation`), never passed; the caller reports it with the reason,
+an amalgamation apart (`amalgamation`).  An observation that does match one of
+them is judged: the architecture permits it whatever else the set leaves open."""
 from dataclasses import replace
 
 from harness import esr, par
 from harness.model.outcome import (
-    ALL_BITS, EC_DATA_ABORT_LOW, EC_GCS, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, EC_SYSTEM_TRAP, Abort, Completes, Done, Par, Unknown, abort_class,
+    ALL_BITS, EC_DATA_ABORT_LOW, EC_GCS, EC_INSTRUCTION_ABORT_LOW, EC_PC_ALIGNMENT, EC_SYSTEM_TRAP, Abort, Amalgamation,
+    Completes, Done, Par, Unknown, abort_class,
 )
 from harness.model.gcs import gcspr_after
 from harness.ops import ALL_AT_OPS, EXCLUSIVE_STORES, FETCH_MAGIC, GCS_ENABLED_OPS, RETURNS, at_aborts, describe_syndrome
@@ -24,7 +29,7 @@ def _fault_label(op):
 
 def describe(outcome, op):
     """An outcome in the words verdict.expected_text uses for an expectation."""
-    if isinstance(outcome, Unknown):
+    if isinstance(outcome, (Unknown, Amalgamation)):
         return f"not predicted: {outcome.reason}"
     if isinstance(outcome, Done):
         return "completes" if outcome.desc is None else f"completes, descriptor {outcome.desc:#x}"
@@ -165,9 +170,36 @@ def _rejects(step, outcome):
 
 
 def unjudged(outcomes):
-    """Why the model cannot judge a step whose outcomes these are (the reasons of their
-    Unknown outcomes), or None when it can."""
+    """Why the model cannot predict everything a step whose outcomes these are may do (the reasons of
+    their Unknown outcomes: a configuration it refuses, memory nobody declared), or None when it can.
+    An Amalgamation is not one: the set is whole but for what the rule leaves unbounded."""
     return "; ".join(sorted({o.reason for o in outcomes if isinstance(o, Unknown)})) or None
+
+
+_OPEN = (Unknown, Amalgamation)
+
+
+def _known(outcomes):
+    """The outcomes the model predicts (not Unknown, not an Amalgamation), in a fixed order."""
+    return sorted((o for o in outcomes if not isinstance(o, _OPEN)), key=repr)
+
+
+def unjudged_observation(step, outcomes, obs):
+    """Why the model cannot judge the observation obs of step (the reasons of the set's Unknown and
+    Amalgamation outcomes), or None where it can: where obs matches an outcome it predicts (the
+    architecture permits it, whatever else the set leaves open), and where the set leaves nothing
+    open.  obs None (no record): judged only where the set leaves nothing open."""
+    reasons = sorted({o.reason for o in outcomes if isinstance(o, _OPEN)})
+    if not reasons or obs is not None and any(_mismatch(step, o, obs) is None for o in _known(outcomes)):
+        return None
+    return "; ".join(reasons)
+
+
+def amalgamation(outcomes):
+    """Whether the set's open part is an amalgamation alone (D8.17.1: the case cannot name one, so a
+    step whose observation the model leaves unjudged for it is not failed by the case's expectation
+    either)."""
+    return any(isinstance(o, Amalgamation) for o in outcomes) and not unjudged(outcomes)
 
 
 def expectation_agrees(step, outcomes):
@@ -175,18 +207,22 @@ def expectation_agrees(step, outcomes):
     every alternative the case accepts must be an outcome the model allows, and
     every outcome the model allows must be accepted by the case (a case
     stricter than the architecture is a defect too).  Not checked where the model
-    cannot tell (unjudged): the caller reports that."""
-    if unjudged(outcomes):
+    cannot tell at all.  Where it leaves part of the set open: an Amalgamation, which no case can name,
+    takes no part; beside an Unknown only the second holds (an alternative the case accepts may be one
+    of what the model cannot predict)."""
+    outcomes_in, partly = outcomes, unjudged(outcomes)
+    outcomes = _known(outcomes)
+    if not outcomes:
         return []
     alternatives = _alternatives(step)
-    allowed = describe_outcomes(outcomes, step.op)
-    rule = f" [{outcomes.rule}]" if outcomes.rule else ""
+    allowed = describe_outcomes(outcomes_in, step.op)
+    rule = f" [{outcomes_in.rule}]" if outcomes_in.rule else ""
     problems = []
     # A one_of's "tlb_conflict" stands for the abort wherever it may be taken (EL1 or EL2 under two stages):
     # which of those the architecture allows is the model's to say (R_QWTKL), so the case accepts it if any
     # (and a problem with it is one).
     conflicts = [alt for alt in alternatives if alt.expect.fault == "tlb_conflict"]
-    for alt in [alt for alt in alternatives if alt not in conflicts[1:]]:
+    for alt in [alt for alt in alternatives if alt not in conflicts[1:] and not partly]:
         if all(_rejects(a, o) for a in (conflicts if alt in conflicts else [alt]) for o in outcomes):
             rules = "; ".join(dict.fromkeys(getattr(o, "rule", "") for o in outcomes if getattr(o, "rule", "")))
             problems.append(f"the case accepts {expected_text(alt)}, which the model does not allow: "
@@ -261,15 +297,16 @@ def _mismatch(step, outcome, obs):
 
 def observation_allowed(step, outcomes, obs):
     """Problems with what the kernel observed (the step's Observation) against the
-    model: it must match one of the outcomes the model allows, bit for bit.  An Unknown
-    outcome allows nothing: an observation none of the others matches is a problem, the
-    model's reason for not judging it named (`unjudged` tells the caller)."""
+    model: it must match one of the outcomes the model allows, bit for bit.  An Unknown or
+    Amalgamation outcome allows nothing: an observation none of the others matches is a
+    problem, the model's reason for not judging it named (`unjudged_observation` tells the
+    caller)."""
     if obs is None:
         return ["expected a record of this step; got none"]
-    ordered = sorted((o for o in outcomes if not isinstance(o, Unknown)), key=repr)
+    ordered = _known(outcomes)
     misses = [_mismatch(step, o, obs) for o in ordered]
     if any(m is None for m in misses):
         return []
-    reason = unjudged(outcomes)
+    reason = unjudged_observation(step, outcomes, obs)
     return [f"matches no outcome the model allows: ({describe(o, step.op)}) {m}" for o, m in zip(ordered, misses)] \
         + ([f"not judged by the model: {reason}"] if reason else [])

@@ -17,16 +17,17 @@ from harness.model.atomics import atomic_result
 from harness.model.descriptors import DESC_AF
 from harness.model.exclusives import store_exclusive
 from harness.model.memory import UnknownMemory
-from harness.model.outcome import EC_GCS, Abort, Completes, Done, Outcomes, Unknown, union
+from harness.model.outcome import EC_GCS, Abort, Amalgamation, Completes, Done, Outcomes, Unknown, union
 from harness.model.registers import TTBR_ASID, walk_params
 from harness.model.stage2 import VTTBR_VMID, full_translate, s2_params
 from harness.model.tlb import (
-    CONFLICT_RULE, STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, cached_outcome, conflict_outcomes,
+    CONFLICT_RULE, STALE_RULE, UNSYNCED_RULE, WALK_CACHE_RULE, Invalidation, Tlb, amalgamation_outcomes, cached_outcome,
+    conflict_outcomes,
     conflict_causes, current_asid, current_vmid, s1_copy,
     SPECULATIVE_AF_RULE, entry_registers, leaf, speculative_af,
     tlbi_regime,
 )
-from harness.model.translate import Access, unaligned_access_aborts
+from harness.model.translate import ACCESS_KINDS, Access, unaligned_access_aborts
 
 # More translation states than this would mean choices piling up step on step;
 # no case comes near it.
@@ -284,11 +285,29 @@ def _access_outcomes(tlb, access):
         rules.append(WALK_CACHE_RULE)
     held_copies = [s1_copy(access.va, *h) for h in held]
     walk_copies = [s1_copy(access.va, o, r, m) for o, (r, m) in zip(sets, sources)]
-    conflict = conflict_outcomes(tlb.regs, access, conflict_causes(held_copies + walk_copies, any(held_copies)),
-                                 two_stage=False)
+    causes = conflict_causes(held_copies + walk_copies, any(held_copies))
+    conflict = conflict_outcomes(tlb.regs, access, causes, two_stage=False)
     if conflict:
         rules.append(CONFLICT_RULE)
-    return Outcomes(set(fresh) | stale | through_tables | conflict, "; ".join(dict.fromkeys(rules)) or None)
+    return Outcomes(set(fresh) | stale | through_tables | conflict | amalgamation_outcomes(causes),
+                    "; ".join(dict.fromkeys(rules)) or None)
+
+
+# D8.17.1: an access made through an amalgamation of TLB entries, which may write a PA the model cannot bound
+def _writes_memory(op):
+    """Whether an access of op may change memory (a store, an atomic, a GCS write, DC ZVA; DC IVAC, which may
+    discard a dirty line): made through an amalgamation, to a PA nobody can tell."""
+    acc = ACCESS_KINDS[op]
+    return acc.write or acc.atomic or acc.cacheop == "invalidate"
+
+
+def _after_amalgamation(tlb):
+    """What a step that reads memory may do after an access that wrote through an amalgamation (the
+    branch's `amalgamated` step): not bounded either, the memory that access wrote being unbounded.  An
+    Amalgamation, not an Unknown: the other branches' outcomes are whole, and judge what matches them."""
+    return Amalgamation(f"an amalgamation (D8.17.1) the model cannot bound: this step reads memory after step "
+                        f"{tlb.amalgamated}, which may have written through an amalgamation of TLB entries to a PA "
+                        "nobody can tell (Arm ARM D8.17.1; K1.2.3)")
 
 
 def _maintain(case, n, step, tlb, slots, ttbrs, pool_base):
@@ -404,6 +423,9 @@ def predict_case(case, ids, pool_base=None):
         if step.op in MAINT_OPS:
             outcomes, rules = set(), []
             for tlb in branches:
+                if tlb.amalgamated is not None and step.level is not None:
+                    outcomes.add(_after_amalgamation(tlb))
+                    continue
                 try:
                     done = _maintain(case, n, step, tlb, slots, ttbrs, pool_base)
                     outcomes |= done if isinstance(done, Outcomes) else {done}
@@ -414,6 +436,10 @@ def predict_case(case, ids, pool_base=None):
             continue
         step_sets, next_branches = [], []
         for tlb in branches:
+            if tlb.amalgamated is not None:
+                step_sets.append(Outcomes({_after_amalgamation(tlb)}))
+                next_branches.append(tlb)
+                continue
             if step.fixup and not tlb.faulted:
                 step_sets.append(Outcomes({Unknown("the access before the fix-up did not fault: the kernel "
                                                    "makes no fix-up and no retry")}))
@@ -439,6 +465,12 @@ def predict_case(case, ids, pool_base=None):
                                            _monitor_kept(case, step, tlb))
             seen, effects = set(), {}
             for outcome in outcomes:
+                if isinstance(outcome, Amalgamation):
+                    seen.add(outcome)
+                    if _writes_memory(step.op):
+                        effects["amalgamation"] = branch = tlb.copy()
+                        branch.amalgamated = n
+                    continue
                 observed, after = _effects(step, outcome, tlb.memory)
                 seen.add(observed)
                 faulted = isinstance(observed, Abort)     # GCSPOPM's data check: an exception after a translation

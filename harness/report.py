@@ -102,7 +102,7 @@ function openCell(i, r) {
          `<td>${esc(s.expected)}</td><td>${esc(s.observed)}</td>` +
          (hasModel ? `<td>${esc(s.model ?? '')}</td>` : '') +
          (hasWalk ? `<td>${esc((s.walk ?? []).join('\n'))}</td>` : '') +
-         `<td>${esc(s.problems.join('\n'))}</td></tr>`;
+         `<td>${esc(s.problems.concat(s.unjudged ? ['not judged by the model: ' + s.unjudged] : []).join('\n'))}</td></tr>`;
   }
   d.innerHTML = h + '</table>';
   d.hidden = false;

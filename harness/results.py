@@ -20,7 +20,7 @@ SCHEMA = 1
 
 
 def case_entry(case, nodeid, judgement, outcome, reason=None, applies=None):
-    """A case's entry.  Per step: `verdict` ('ok', 'failed', 'known_bug', 'unjudged': see
+    """A case's entry.  Per step: `verdict` ('ok', 'failed', 'known_bug', 'unjudged', 'amalgamation': see
     verdict.StepVerdict), `problems` (what fails it), `known_bugs` (names) and `explained` (the
     departures from the architecture they explain), `unjudged` (the model's reason, or null),
     `ok` (the step is what the architecture permits).  Per case: `known_bugs`, {bug name: [the
@@ -105,9 +105,11 @@ class ResultsWriter:
         return Counter(e["outcome"] for e in self.entries)
 
     def unjudged(self):
-        """(steps the model could not judge, in how many cases)."""
+        """(steps the model could not judge, in how many cases, how many of those steps for a possible
+        amalgamation of TLB entries, D8.17.1)."""
         per_case = [sum(1 for s in e["steps"] if s.get("unjudged")) for e in self.entries]
-        return sum(per_case), sum(1 for n in per_case if n)
+        amalgamations = sum(1 for e in self.entries for s in e["steps"] if s.get("verdict") == "amalgamation")
+        return sum(per_case), sum(1 for n in per_case if n), amalgamations
 
     def write(self, interrupted=False, partial=None):
         """Write the results: `partial` ({"instances", "collected", "ran", "selection", "why"}) for a
@@ -117,7 +119,7 @@ class ResultsWriter:
             self.partial = {"why": ["interrupted"]}
         doc = {**self.header, "duration": round(time.monotonic() - self.start, 3), "interrupted": interrupted,
                "partial": self.partial or False, "counts": dict(sorted(self.counts().items())),
-               "unjudged_steps": self.unjudged()[0],
+               "unjudged_steps": self.unjudged()[0], "amalgamation_steps": self.unjudged()[2],
                "cases": sorted(self.entries, key=lambda e: e["nodeid"])}
         path = self.written
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,8 +129,11 @@ class ResultsWriter:
 
     def summary_line(self):
         counts = ", ".join(f"{n} {k}" for k, n in sorted(self.counts().items())) or "no case ran"
-        steps, cases = self.unjudged()
-        unjudged = f"; {steps} steps in {cases} cases not judged by the model (--strict-model fails them)" if steps else ""
+        steps, cases, amalgamations = self.unjudged()
+        amalgamated = (f", {amalgamations} of them for a possible amalgamation of TLB entries (D8.17.1)"
+                       if amalgamations else "")
+        unjudged = (f"; {steps} steps in {cases} cases not judged by the model{amalgamated} (--strict-model fails them)"
+                    if steps else "")
         partial = ""
         if self.partial is not None:
             p = self.partial
@@ -154,7 +159,7 @@ class ResultsError(HarnessError):
 # What readers take from a document, a case entry and a step: key -> the types it may have.
 _TOP = {"qemu_version": (str,), "cpu": (str,), "cases": (list,)}
 _TOP_OPTIONAL = {"qemu": (str,), "counts": (dict,), "interrupted": (bool,), "partial": (bool, dict),
-                 "unjudged_steps": (int,)}
+                 "unjudged_steps": (int,), "amalgamation_steps": (int,)}
 _CASE = {"id": (str,), "outcome": (str,), "summary": (str,), "problems": (list,), "steps": (list,)}
 _CASE_OPTIONAL = {"reason": (str, type(None)), "nodeid": (str,), "file": (str,), "known_bugs": (dict,),
                   "explained": (list,), "mark": (dict, type(None))}

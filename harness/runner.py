@@ -196,6 +196,13 @@ def _with_model(verdicts, case, records, observations, boot, settings):
             out.append(replace(v, model=text, walk=view.walk, problems=view.problems,
                                explained=v.problems + view.explained,
                                known_bugs=tuple(bug.name for bug in view.known_bugs)))
+        elif view.amalgamation:
+            # An amalgamation of TLB entries (D8.17.1) is no outcome a case can name: where the model leaves the
+            # observation unjudged for one, the case's expectation (old, new or the conflict abort) does not fail
+            # it either; what it says is kept in the reason.
+            said = "; the case's expectation: " + "; ".join(v.problems) if v.problems else ""
+            out.append(replace(v, model=text, walk=view.walk, problems=view.problems,
+                               unjudged=view.unjudged + said, amalgamation=True))
         else:
             out.append(replace(v, model=text, walk=view.walk, problems=v.problems + view.problems,
                                unjudged=view.unjudged))

@@ -31,6 +31,7 @@ class StepVerdict:
     known_bugs: tuple = ()  # names of the known QEMU bugs that explain the step's departures
     explained: tuple = ()   # the departures from the architecture those bugs explain (moved out of problems)
     unjudged: str = None    # why the model could not judge the step (None: it did, or it is not an MMU probe)
+    amalgamation: bool = False  # what it could not judge is an amalgamation of TLB entries (D8.17.1) alone
 
     @property
     def ok(self):
@@ -40,9 +41,11 @@ class StepVerdict:
     @property
     def verdict(self):
         """'failed', 'known_bug' (every departure explained by known_bugs), 'unjudged' (the case's
-        expectation holds, the model could not say) or 'ok'."""
+        expectation holds, the model could not say), 'amalgamation' (the observation is none of the
+        whole-entry outcomes of a lookup several TLB entries match, and may be their amalgamation,
+        D8.17.1, which neither the model nor the case can bound) or 'ok'."""
         return ("failed" if self.problems else "known_bug" if self.explained
-                else "unjudged" if self.unjudged else "ok")
+                else "amalgamation" if self.unjudged and self.amalgamation else "unjudged" if self.unjudged else "ok")
 
 
 def _reports_par(step):

@@ -847,3 +847,23 @@ def test_a_one_of_tlb_conflict_agrees_with_a_model_that_reports_it_to_el2_alone(
     assert [p for p in expectation_agrees(case.steps[-1], without) if "tlb conflict" in p] == [
         "the case accepts data abort (same EL): tlb conflict fault (level not checked), WnR=0, FAR 0x80000000, which "
         "the model does not allow: the model allows completes, value 0x5151 (PA 0x41000000)"]
+
+
+def test_a_tlb_conflict_on_a_stage_1_walks_own_stage_2_translation_is_refused(tmp_path, monkeypatch):
+    """A stage 1 walk's descriptor fetch is translated by stage 2 too; where the stage 2 copies of that
+    descriptor's IPA a TLB may hold differ (here made to by patching Tlb._s2_conflict_causes for the IPAs of
+    the walk's reads: no case can change the stage 2 mapping of the kernel's table pool), its lookup may
+    conflict, and D8.15.1.6 does not say whether ESR_EL2.S1PTW is set for it nor what FAR and HPFAR_EL2 give:
+    the model refuses the access (Unknown naming the rule), where it offered the data IPA's conflict alone."""
+    from harness.model.tlb import RESIZED, S1PTW_CONFLICT_REFUSED, Tlb
+    case = _resize_case(tmp_path, '{ va = 0x8000_0000, to = 0x8000_0000, level = 3 }',
+                        '{ ipa = 0x8000_0000, to = "big", level = 2 }, { ipa = 0x8020_0000, to = "big", level = 3 }',
+                        ['{ do = "s2_link", ipa = 0x8000_0000, level = 2, table_of = 0x8020_0000 }'])
+    assert conflicts(predict_case(case, MAX)[-1]) == EL2_ONLY and not unjudged(predict_case(case, MAX)[-1])
+    pool = declared.TABLE_POOL_BASE
+    real = Tlb._s2_conflict_causes
+    monkeypatch.setattr(Tlb, "_s2_conflict_causes", lambda self, ipa, borns: frozenset({RESIZED})
+                        if pool <= ipa < pool + 0x100_0000 else real(self, ipa, borns))
+    reason = unjudged(predict_case(case, MAX)[-1])
+    assert reason.startswith(S1PTW_CONFLICT_REFUSED)
+    assert pool <= int(reason.rsplit("(IPA ", 1)[1].rstrip(")"), 16) < pool + 0x100_0000     # a stage 1 table's IPA

@@ -18,6 +18,7 @@ DESC_ATTRINDX3 = Field(_HW["PTE_ATTRINDX3_SHIFT"], 1)   # FEAT_AIE: AttrIndx[3] 
 DESC_AP = Field(_HW["PTE_AP_SHIFT"], 2)         # AP[2:1]
 DESC_SH = Field(_HW["PTE_SH_SHIFT"], 2)
 DESC_AF = Field(10, 1)
+DESC_NT = Field(16, 1)                  # Block[16]: nT with FEAT_BBML1 (RES0 without; D8.3, D8.7.3)
 DESC_NG = Field(11, 1)
 DESC_DBM = Field(51, 1)
 DESC_CONTIG = Field(52, 1)

@@ -20,6 +20,7 @@ _AFTER = {
 }
 
 
+# J1.1.3.74 SetCurrentGCSPointer, as each GCS instruction above calls it
 def gcspr_after(op, va, value, completed):
     """GCSPR_ELx after a step of op (a harness.ops GCS_ENABLED_OPS name) at va with value: moved by the
     instruction where it completed, as the kernel set it where it took an exception."""

@@ -205,6 +205,21 @@ class Unknown:
     pa: int = None
 
 
+# D8.17.1 and K1.2.3 (no J1 function: AArch64.TLBLookup is not in the ASL): a translation by an amalgamation
+# of several TLB entries a lookup matches
+@dataclass(frozen=True)
+class Amalgamation:
+    """The access or AT is made as translated by an amalgamation of more than one of the TLB entries its
+    lookup matches, which differ beyond block size and Contiguous bit (D8.17.1: CONSTRAINED UNPREDICTABLE;
+    K1.2.3).  The rule bounds it only by "permissions or attributes that would not be possible" at the
+    current Exception level and Security state, and names no field that may or may not mix, so the model
+    cannot say what it gives: it allows no observation by itself, and an observation that is none of the
+    set's other (whole-entry) outcomes is not judged (harness/oracle.py), never passed.  reason: which
+    entries, with the rule."""
+    reason: str
+    updates: tuple = ()
+
+
 # J1.3.3.507-511 ConstrainUnpredictable*, IMPLEMENTATION_DEFINED: the set of outcomes the architecture permits
 class Outcomes(frozenset):
     """A non-empty set of outcomes; rule names what permits more than one."""

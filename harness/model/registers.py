@@ -204,6 +204,8 @@ class WalkParams:
     fng: bool = False           # TCR2_ELx.FNGn (FEAT_ASID2): the range's translations are non-global
     cmow: bool = False          # SCTLR_ELx.CMOW (FEAT_CMOW): EL0's DC CIVAC and IC IVAU need write permission
     nv1: bool = False           # walkparams.nv1: EffectiveHCR_EL2_NVx()<1> of Regime_EL10 (FEAT_NV, HCR_EL2.NV1)
+    bbml1: bool = False         # FEAT_BBML1 (ID_AA64MMFR2_EL1.BBM >= 1): a block's bit 16 is nT (walk.nt_choices)
+    nt_faults: bool = False     # the IMPLEMENTATION DEFINED "nT bit causes Translation Fault" (walk.nt_choices)
 
 
 # J1.3.3.411 ELIsInHost
@@ -311,6 +313,7 @@ def walk_params(regs, upper):
         pamax=pamax,
         # AArch64.S1MinTxSZ (J1.1.4.98; no FEAT_LVA3, D128): 12 with FEAT_LVA for 64K or DS, else 16.
         mintxsz=12 if feat_lva and (ds or granule == 16) else 16, feat_lva=feat_lva,
+        bbml1=MMFR2_BBM.get(regs.mmfr2) >= 0b0001,
         maxtxsz=max_txsz(granule, small),
         tcr_sh=f.sh, ttbr=f.ttbr,
         wxn=bool(SCTLR_WXN.get(regs.sctlr)),

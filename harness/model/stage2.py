@@ -30,14 +30,14 @@ from harness.model.permissions import (
 )
 from harness.model.outcome import EC_DATA_ABORT_LOW, EC_INSTRUCTION_ABORT_LOW, Abort, Completes, Outcomes, Par, Unknown
 from harness.model.registers import (
-    HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max, walk_params,
+    HCR_TGE, IPS_BITS, MMFR1_XNX, MMFR2_BBM, MMFR2_ST, TCR_HA, TG0_GRANULE, max_txsz, pa_max, walk_params,
 )
 from harness.model.translate import (
     ACCESS_KINDS, ATOMIC_MMU_RULE, CMO_AF_RULE, FSC_UNSUPPORTED_ATOMIC, MASK64, PAGE_CROSSING_RULE, branch_addr,
     cache_maintenance_nop_rule, data_mem_zero_far, instruction_trap,
     hw_update_choices, s1_translate,
 )
-from harness.model.walk import level_lsb, lpa_choices
+from harness.model.walk import NT_RULE, level_lsb, lpa_choices, nt_choices, nt_faults
 from harness.esr import Field
 from harness.geometry import s2_start_level
 
@@ -127,6 +127,8 @@ class S2Params:
     s2pir: int = 0          # S2PIR_EL2
     misaligned: int = 0     # VTTBR_EL2's RES0 base bits below the start table's alignment that are set (K1.2.5)
     start_bits: tuple = (None,)     # s2_walk's start_bits choices for them (_start_bits_choices)
+    bbml1: bool = False     # FEAT_BBML1 (ID_AA64MMFR2_EL1.BBM >= 1): a block's bit 16 is nT (walk.nt_choices)
+    nt_faults: bool = False # the IMPLEMENTATION DEFINED "nT bit causes Translation Fault" (J1.1.4.71)
 
 
 # J1.1.4.88 AArch64.NSS2TTWParams: IsFeatureImplemented(FEAT_LPA2) for DS, read per granule
@@ -254,7 +256,7 @@ def s2_params(regs):
                     ds=ds, lpa=granule == 16 and pamax >= 52, sh=VTCR_SH0.get(vtcr), bad_sl=bad_sl,
                     txsz_faults=txsz_faults, ptw=bool(HCR_PTW.get(regs.hcr)) and not HCR_TGE.get(regs.hcr),
                     misaligned=misaligned, start_bits=_start_bits_choices(misaligned),
-                    s2pie=bool(VTCR_S2PIE.get(vtcr)), s2pir=regs.s2pir)
+                    s2pie=bool(VTCR_S2PIE.get(vtcr)), s2pir=regs.s2pir, bbml1=MMFR2_BBM.get(regs.mmfr2) >= 0b0001)
 
 
 # J1.3.5 FaultRecord of a stage 2 fault (statuscode, level, ipaddress)
@@ -316,6 +318,8 @@ def s2_walk(params, memory, ipa, start_bits=None):
             return S2Fault(esr.fault_status("address_size", level), ipa,
                            "next-level stage 2 table above the PA size (AArch64.S2Walk)")
         level += 1
+    if nt_faults(params, desc, level):     # J1.1.4.71 AArch64.nTFaults, before the output address and AF
+        return S2Fault(esr.fault_status("translation", level), ipa, NT_RULE)
     oa = desc_oa(params, desc, lsb)
     if oa >> params.oasize:
         return S2Fault(esr.fault_status("address_size", level), ipa,
@@ -526,7 +530,15 @@ def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
     if params.misaligned:
         prior.append(MISALIGNED_BASE_RULE)
     for start_bits in params.start_bits:
-        results += _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, start_bits, prior)
+        # J1.1.4.71 AArch64.nTFaults: with FEAT_BBML1, both of the implementation's choices for a block's nT bit
+        # (IMPLEMENTATION DEFINED), where they differ.
+        leaves = {s2_walk(params, memory, ipa, start_bits): params}
+        if nt_choices(params) != (False,):
+            nt = replace(params, nt_faults=True)
+            leaves.setdefault(s2_walk(nt, memory, ipa, start_bits), nt)
+        for leaf, walked in leaves.items():
+            results += _s2_translate_from(walked, memory, ipa, acc, aligned, s1_attr, start_bits, leaf,
+                                          prior + [NT_RULE] if len(leaves) > 1 else prior)
     return list(dict.fromkeys(results))
 
 
@@ -542,10 +554,10 @@ def _start_bits_choices(misaligned):
 
 
 # J1.1.4.57 AArch64.S2Translate from its AArch64.S2Walk on
-def _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, start_bits, prior):
-    """s2_translate's results from the walk on (start_bits: s2_walk's), after the choices whose
-    rules are `prior`: the walk's fault, or the alignment and permission checks and the updates."""
-    leaf = s2_walk(params, memory, ipa, start_bits)
+def _s2_translate_from(params, memory, ipa, acc, aligned, s1_attr, start_bits, leaf, prior):
+    """s2_translate's results from the walk on (leaf: s2_walk's answer under params and start_bits), after
+    the choices whose rules are `prior`: the walk's fault, or the alignment and permission checks and the
+    updates."""
     if isinstance(leaf, S2Fault) and acc.cacheop and esr.decode_fsc(leaf.fsc)[0] == "access_flag":
         # AArch64.S2Walk: AF = 0 (HA = 0) faults a DC or IC only where IMPLEMENTATION DEFINED; else the walk goes on
         # as if AF were 1, with no update (the checks below read params' HA = 0).
@@ -902,6 +914,7 @@ def _one_choice_for_both_stages(translate, acc, s1_rule):
     if not shared:
         return translate
 
+    # J1.1.4.57 AArch64.S2Translate, the results that fault by stage 1's choice left out
     def no_fault_by_choice(ipa, acc, aligned, s1_attr=None):
         return [r for r in translate(ipa, acc, aligned, s1_attr) if r.fault is None or r.fault.rule not in shared]
     return no_fault_by_choice

@@ -96,8 +96,12 @@ lookup may hit both and take a TLB conflict abort (D8.17.1, D8.15.1.6 R_ZQNWZ:
 IMPLEMENTATION DEFINED; K1.2.3 for register values a TLB caches): conflict_causes,
 conflict_outcomes.  Under two stages the copies of stage 2 count too (the stage 2
 entries of the IPA), and where FEAT_BBML1 is implemented a conflict due to a change
-of block size or Contiguous bit alone is reported to EL2 only (R_QWTKL).  An
-amalgamation of the entries is not offered (docs/model.md, D8).
+of block size or Contiguous bit alone is reported to EL2 only (R_QWTKL).  The
+lookup may also be translated by an amalgamation of the entries (D8.17.1, K1.2.3),
+which is the same translation where they differ in block size or Contiguous bit
+alone, and which the model cannot bound elsewhere: amalgamation_outcomes offers it
+there as an Amalgamation, which harness/oracle.py leaves unjudged where the
+observation is no whole-entry outcome (docs/model.md, D8).
 
 An entry is kept as the registers and the memory it was walked from; its
 translation of a VA is AArch64.S1Translate over them, and its table entries'
@@ -111,7 +115,7 @@ from harness.ops import (
 )
 from harness.model.attributes import s1_xs
 from harness.model.descriptors import DESC_AF, DESC_CONTIG, DESC_NG
-from harness.model.outcome import Abort, Outcomes, Par, Unknown, abort_class
+from harness.model.outcome import Abort, Amalgamation, Outcomes, Par, Unknown, abort_class
 from harness.model.registers import (
     SCTLR_A, SCTLR_C, SCTLR_I, SCTLR_M, SCTLR_NAA, MMFR0_TGRAN4, MMFR2_BBM, MMFR0_TGRAN16, MMFR1_VMIDBITS, REGIME_EL2, REGIME_EL10,
     REGIME_EL20, TCR2_A2, TCR_A1, TCR_AS, TCR_DS, HCRX_FNXS,
@@ -722,6 +726,36 @@ def conflict_outcomes(regs, access, causes, two_stage):
         {replace(el2, syndrome=LS_SYNDROME[access.op])} if access.op in LS_SYNDROME else set())
 
 
+AMALGAMATION_RULE = ("an amalgamation (D8.17.1) the model cannot bound: a lookup that several TLB entries match "
+                     "whose copies differ beyond block size and Contiguous bit may be translated by \"an amalgamation "
+                     "of more than one of the matching entries\" (Arm ARM D8.17.1; K1.2.3), bounded only by "
+                     "\"permissions or attributes that would not be possible\" at this Exception level, with no field "
+                     "named that may or may not mix")
+
+
+# D8.17.1 / K1.2.3: the CONSTRAINED UNPREDICTABLE translation by an amalgamation of the TLBRecords one lookup
+# matches (AArch64.TLBLookup is not in the ASL)
+def amalgamation_outcomes(causes):
+    """The amalgamation a lookup whose copies differ for causes (conflict_causes) may be translated by:
+    none where there are no two copies, and none where they differ in block size or Contiguous bit alone
+    (RESIZED: the same translation, attributes and permissions, whatever mix of them); else an Amalgamation,
+    which the model cannot bound (the text names no fields that may mix, and bounds the mix only by what
+    "would not be possible" at the current Exception level: at EL1 any Non-secure memory with any
+    permission and attributes, under stage 2 whatever stage 2 permits)."""
+    if not causes - {RESIZED}:
+        return set()
+    return {Amalgamation(AMALGAMATION_RULE)}
+
+
+# A TLB conflict on the stage 2 lookup of a stage 1 walk's descriptor fetch (the IPA of a stage 1 table whose stage 2
+# copies a TLB may hold differ): D8.15.1.6 says how a conflict abort is reported (R_WJMZJ, R_QWTKL, I_JYDXJ: "the
+# lookup address") but not whether ESR_EL2.S1PTW, defined "for a stage 2 fault", is set for it, nor whether FAR and
+# HPFAR_EL2 give the access's VA and the descriptor's IPA: refused.
+S1PTW_CONFLICT_REFUSED = ("a TLB conflict on the stage 2 translation of a stage 1 walk's descriptor fetch: D8.15.1.6 "
+                          "(R_WJMZJ, R_QWTKL, I_JYDXJ) does not say whether ESR_EL2.S1PTW (defined for stage 2 faults) "
+                          "is set, nor what FAR_ELx and HPFAR_EL2 report for it; not modelled")
+
+
 # J1.1.4.57 AArch64.S2Translate, memoised for the judging of one access (Tlb.two_stage_outcomes)
 def _memo_s2_translate(memo, params, memory, key, ipa, acc, aligned, s1_attr):
     """s2_translate(params, memory, ipa, acc, aligned, s1_attr), worked out once in memo: memory named by
@@ -752,6 +786,7 @@ class Tlb:
         self.epoch = 0                            # DSBs that completed invalidations so far
         self.faulted = False                      # whether the last access aborted (a fix-up follows one)
         self.monitor = False                      # the local Exclusives monitor may be set (predict._monitor_kept)
+        self.amalgamated = None                   # the step whose write may have gone through an amalgamation (D8.17.1)
         self.s2_walk_cache_used = False           # whether the last two_stage_outcomes used a stage 2 table entry
         self._fill()
 
@@ -890,6 +925,8 @@ class Tlb:
 
         # J1.1.4.57 AArch64.S2Translate, or a stage 2 TLBRecord still held
         def translate(ipa, acc, aligned, s1_attr=None):
+            if acc.ttw:     # a stage 1 walk's descriptor fetch: its stage 2 lookup may conflict (two_stage_outcomes)
+                memo.setdefault("walk_ipas", set()).add(ipa)
             results, through_cache = once(("translate", frozenset(vmids), born, ipa, acc, aligned, s1_attr),
                                           lambda: choices(ipa, acc, aligned, s1_attr))
             if through_cache:
@@ -992,10 +1029,19 @@ class Tlb:
                                                           [e[1] for e in entries] + [r for r, _ in sources])
                 if c is not None and c[1] is not None}
         borns = {None} | {e.born for e, leaf_usable, _ in usable if leaf_usable}
+
+        # J1.1.4.47 AArch64.GetS2TLBContext's TLBRecords of one IPA, worked out once for this access
+        def s2_conflicts(ipa):
+            key = ("s2_conflicts", ipa, frozenset(borns))
+            if key not in memo:
+                memo[key] = self._s2_conflict_causes(ipa, borns)
+            return memo[key]
         for ipa in ipas:
-            causes |= self._s2_conflict_causes(ipa, borns)
+            causes |= s2_conflicts(ipa)
         conflict = conflict_outcomes(self.regs, access, causes, two_stage=True)
-        refused = [o for o in conflict if isinstance(o, Unknown)]
+        refused = [o for o in conflict if isinstance(o, Unknown)] + [
+            Unknown(f"{S1PTW_CONFLICT_REFUSED} (IPA {ipa:#x})") for ipa in sorted(memo.get("walk_ipas", ()))
+            if s2_conflicts(ipa)][:1]
         if refused:
             return Outcomes(refused)
         seen = set().union(*fresh)
@@ -1010,4 +1056,4 @@ class Tlb:
             rules.append(S2_WALK_CACHE_RULE)
         if conflict:
             rules.append(CONFLICT_RULE)
-        return Outcomes(everything | conflict, "; ".join(dict.fromkeys(rules)) or None)
+        return Outcomes(everything | conflict | amalgamation_outcomes(causes), "; ".join(dict.fromkeys(rules)) or None)

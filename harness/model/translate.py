@@ -16,7 +16,7 @@ from harness.model.attributes import (
     s1_decode_mem_attrs,
 )
 from harness.model.descriptors import AP2, DESC_AF, DESC_AP, DESC_ATTRINDX, DESC_ATTRINDX3, DESC_CONTIG, DESC_DBM, \
-    DESC_SH, contiguous_size
+    DESC_NT, DESC_SH, FINAL_LEVEL, contiguous_size
 from harness.model.outcome import EC_PC_ALIGNMENT, EC_SYSTEM_TRAP, Unknown, Abort, Completes, Outcomes, Par, abort_class
 from harness.model.permissions import (
     DIRTY, AccessKind, check_alignment, is_wb_shareable, s1_check_permissions, s1_has_alignment_fault,
@@ -24,7 +24,7 @@ from harness.model.permissions import (
 from harness.model.registers import (
     HCR_TDZ, HCR_TPCP, HCR_TPU, REGIME_EL10, SCTLR_DZE, SCTLR_M, effective_nv1, walk_params,
 )
-from harness.model.walk import WalkFault, level_lsb, lpa_choices, s1_walk, \
+from harness.model.walk import NT_RULE, WalkFault, level_lsb, lpa_choices, nt_choices, s1_walk, \
     txsz_choices, va_is_out_of_range
 
 MASK64 = (1 << 64) - 1
@@ -259,17 +259,35 @@ def _translate_piece(regs, memory, acc, va, aligned, rules, pan):
     # below 52 bits, whether descriptor bits[15:12] are OA[51:48] (so nonzero ones are out of range, an
     # Address size fault) is IMPLEMENTATION DEFINED (R_WDZFC): both walks, where they differ.
     walks = list(dict.fromkeys(s1_walk(replace(params, lpa=lpa), memory, va, txsz) for lpa in lpa_choices(params)))
+    lpa_differs = len(walks) > 1
+    # J1.1.4.71 AArch64.nTFaults: with FEAT_BBML1 a Block descriptor's nT bit faults where the implementation
+    # says so (IMPLEMENTATION DEFINED): both walks, where they differ.
+    nt = [s1_walk(replace(params, lpa=lpa, nt_faults=True), memory, va, txsz)
+          for lpa in lpa_choices(params) for faults in nt_choices(params) if faults] if any(map(_may_be_nt, walks)) else []
+    if set(nt) - set(walks):
+        rules.append(NT_RULE)
+        walks = list(dict.fromkeys(walks + nt))
     if acc.cacheop and any(isinstance(w, WalkFault) and w.fault == "access_flag" for w in walks):
         # AArch64.S1Walk: AF = 0 (HA = 0) faults a DC or IC only where IMPLEMENTATION DEFINED; else the walk goes on
         # as if AF were 1 (HA = 1's walk, with no update: _updates reads params' HA = 0).
         rules.append(CMO_AF_RULE)
         walks += [s1_walk(replace(params, lpa=lpa, ha=True), memory, va, txsz) for lpa in lpa_choices(params)]
         walks = list(dict.fromkeys(walks))
-    if len(walks) > 1:
+    if lpa_differs:
         rules.append(LPA_RULE)
     for walk in walks:
         results += _after_walk(params, walk, acc, va, aligned, rules, pan)
     return results
+
+
+# J1.1.4.71 AArch64.nTFaults: whether a walk's answer may change under the choice that the nT bit faults
+def _may_be_nt(walk):
+    """Whether walk ended at a block whose nT bit the implementation's choice may make fault: a leaf above
+    the last level with bit 16 set, or a fault there after the nT check (the output address or the Access
+    flag, whose descriptor the fault does not give)."""
+    if isinstance(walk, WalkFault):
+        return walk.fault in ("address_size", "access_flag") and min(walk.levels) < FINAL_LEVEL
+    return walk.level < FINAL_LEVEL and bool(DESC_NT.get(walk.desc))
 
 
 # J1.1.4.55 AArch64.S1Translate after the walk: J1.1.4.29 S1HasAlignmentFaultDueToMemType, J1.1.4.26

@@ -6,7 +6,7 @@ FEAT_LPA and FEAT_LPA2 address formats, hierarchical attributes.
 from dataclasses import dataclass
 
 from harness.model.descriptors import (
-    DESC_AF, FINAL_LEVEL, INVALID, TABLE, TABLE_AP, TABLE_PXN, TABLE_UXN, decode_descriptor_type, desc_oa,
+    DESC_AF, DESC_NT, FINAL_LEVEL, INVALID, TABLE, TABLE_AP, TABLE_PXN, TABLE_UXN, decode_descriptor_type, desc_oa,
 )
 from harness.model.registers import TTBR_BADDR, TTBR_BADDR_HI
 
@@ -94,6 +94,27 @@ def lpa_choices(params):
     return (params.lpa,)
 
 
+NT_RULE = ("a Block descriptor with the nT bit (bit 16) set, FEAT_BBML1 implemented: IMPLEMENTATION DEFINED "
+           "\"nT bit causes Translation Fault\" (J1.1.4.71 AArch64.nTFaults; D8.7.3 R_MRRPW, D8.15 R_FDQJL), a "
+           "Translation fault at the block's level before the output address and Access flag checks, or the block "
+           "used")
+
+
+# J1.1.4.71 AArch64.nTFaults: the IMPLEMENTATION DEFINED "nT bit causes Translation Fault" (no D128)
+def nt_choices(params):
+    """The implementation's choices of whether a block's nT bit faults: none without FEAT_BBML1
+    (AArch64.nTFaults returns FALSE: bit 16 is RES0), either with it (params: WalkParams or S2Params).
+    A walk under the choice True differs from one under False only where it meets such a block."""
+    return (False, True) if params.bbml1 else (False,)
+
+
+# J1.1.4.71 AArch64.nTFaults (no D128): descriptor<16> of a Block descriptor
+def nt_faults(params, desc, level):
+    """Whether the leaf desc found at level faults for its nT bit under the implementation's choice
+    params.nt_faults (AArch64.S1Walk / S2Walk: walkstate.level < FINAL_LEVEL, a Block descriptor)."""
+    return params.nt_faults and params.bbml1 and level < FINAL_LEVEL and bool(DESC_NT.get(desc))
+
+
 # J1.1.4.24 AArch64.OAOutOfRange
 def oa_out_of_range(params, address):
     """AArch64.OAOutOfRange: bits set at or above the output address size."""
@@ -124,7 +145,7 @@ def tt_entry_address(params, txsz, start, level, va, base):
 
 
 # J1.1.4.75 AArch64.S1Walk (J1.1.4.95 AArch64.S1EPD, J1.1.4.72 S1InitialTTWState, J1.1.4.74 S1NextWalkStateTable).
-# Simplified: no D128, HAFT, nT, PIE
+# Simplified: no D128, HAFT, PIE; nT (J1.1.4.71) by params.nt_faults, the implementation's choice
 def s1_walk(params, memory, va, txsz):
     """AArch64.S1Walk: the walk for va (already range-checked) with the given
     TnSZ; a WalkState, or a WalkFault of class translation, address_size or
@@ -158,6 +179,8 @@ def s1_walk(params, memory, va, txsz):
             return WalkFault("address_size", (level,), "next-level table address above the OA size "
                              "(AArch64.S1Walk, AArch64.OAOutOfRange)")
         level += 1
+    if nt_faults(params, desc, level):
+        return WalkFault("translation", (level,), NT_RULE)
     oa = desc_oa(params, desc, level_lsb(params.granule, level))
     if oa_out_of_range(params, oa):
         return WalkFault("address_size", (level,), "output address above the OA size "
