@@ -1,47 +1,47 @@
 """The kernel mutants of tests/test_mutants.py, each caught by a fixed-seed campaign of generated
 cases alone (no case file): the generator reaches what the hand-written cases check.
 
-Each defect is applied to a copy of the repository, whose kernel is built in its own directory.
-The campaign of seed SEED runs on it from case 0 in growing windows (WINDOWS: the first few
-cases, then 250 at a time) until a window shows a catch, at most LIMIT cases: a mismatch that no
-known QEMU bug explains, that happens again when its case runs alone on the mutant, and that does
-not happen when that case runs on the unchanged kernel (else the catch would be a QEMU bug or a
-generator one, not the defect).  Each mutant's outcome is printed (`-s`): the case that caught it,
-or, where none did, the draw it needs (DRAWS) and how many of the campaign's cases drew it: none
-is a coverage gap of the generator, some a draw that reaches the defect without showing it.
+One campaign, cases [0, CASES) of seed SEED, is generated and predicted by the model once (the
+model's outcomes depend on the case and the CPU, never on the kernel: every kernel's table pool is
+at the linker's TABLE_POOL_BASE), run and judged on the unchanged kernel once (`campaign`), then
+run on each mutant's kernel in windows of WINDOW cases, stopping at the first catch: a case whose
+mismatches on the mutant differ from the unchanged kernel's, one of them no known QEMU bug
+explains, that fails so again when it runs alone on the mutant (a batch stopped by a timeout under
+load is not a catch), and that has no unexplained mismatch on the unchanged kernel (else the catch
+would be a QEMU bug or a generator one, not the defect).  Each mutant's outcome is printed (`-s`):
+the case that caught it, or, where none did, the draw it needs (DRAWS) and how many of the
+campaign's cases drew it: none is a coverage gap of the generator, some a draw that reaches the
+defect without showing it.
 
-Opt-in (FUZZ_MUTANTS=1), not part of `make test`: a mutant costs a kernel build and as many
-windows as its first catch needs, each mismatch on the mutant the known-bug search and a rerun
-alone: af_never_set, caught by case 0, took 166 s (39 CPU seconds) on the shared 2-CPU machine at
-load 9, and a mutant caught late or not at all costs the whole LIMIT-case campaign on the mutant
-(a missing TLBI: tlbi_vae1_missing was case 2052 in one search; two mutants took 16 minutes).  The
-thirty together are past CI's 90 minutes, of which `make test` takes about 30.  A test that ran
-only the window holding each mutant's first catch would be quick, but every change to the
-generator's draws (an op added to harness/ops.py moves every case) would break it.  What the
-campaign of SEED draws for each (DRAWS, on 7.2.22 -cpu max's first 3000 cases): two mutants no
-case reaches, gaps of the generator: ttbr0_space_ignored (no TTBR0 switch to another address
-space) and fixup_writes_nothing (no fault fix-up step); some only a few cases reach
-(tlbi_vae2_missing 4, uxn_never_set 6, tlbi_vmalls12e1_missing 12, wxn_never_set 18).  Run them
-all with `FUZZ_MUTANTS=1 /usr/bin/python3 -m pytest tests/test_fuzz_mutants.py -s` (`-k tlbi` for
-some).
+CASES is the fewest cases of SEED from 0 that catch every mutant, with a margin: measured on
+QEMU 7.2.22 -cpu max (the figures are in CASES' comment).  A change to the generator's draws moves
+every case, so it may move a catch past CASES: the failure names the mutant and the draw it
+needs; measure again with `FUZZ_MUTANTS_CASES=3000` (the first catch of each is printed).
+
+Opt-in (FUZZ_MUTANTS=1 /usr/bin/python3 -m pytest tests/test_fuzz_mutants.py -s) while some mutant is
+caught by no case of the campaign.
 """
 import os
 import subprocess
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from harness.cases import DESC_WRITES, S2_DESC_WRITES
-from harness.fuzz.campaign import Settings, boot_cpu, campaign_case, run_campaign
+from harness.fuzz.campaign import (BOOT_TIMEOUT, TIMEOUT_PER_CASE, Settings, boot_cpu, campaign_case,
+                                   case_mismatches, classify, kernel_pool_base, predict, run_cases)
+from harness.qemu import qemu_version
 from test_mutants import DEFECTS, MAINTENANCE_DEFECTS, _skip_unless_catchable, cpu_ids  # noqa: F401
 from test_mutants import mutant_repository
 
 SEED = 20261207
-LIMIT = 3000
-WINDOWS = [(0, 20)] + [(first, min(250, LIMIT - first)) for first in range(20, LIMIT, 250)]
+CASES = int(os.environ.get("FUZZ_MUTANTS_CASES", 3000))
+# Cases a mutant's kernel runs in one boot (per boot mode) before the catch is looked for.
+WINDOW = 100
+# Cases the unchanged kernel runs in one boot (per boot mode): all are judged.
+BATCH = 1000
 MUTANTS = {**DEFECTS, **{name: spec[:3] for name, spec in MAINTENANCE_DEFECTS.items()}}
-
 
 
 def _steps(*ops, el=None, regime=None):
@@ -84,7 +84,7 @@ DRAWS = {
     "tlbi_rvae1_missing": ("TLBI RVAE1", _steps("tlbi_rvae1")),
     "tlbi_rvae2_missing": ("TLBI RVAE2 in the EL2 regime", _steps("tlbi_rvae2", regime="nvhe")),
     "tlbi_vae2_as_vae1": ("TLBI VAE2 in the EL2 regime", _steps("tlbi_vae2", regime="nvhe")),
-    "fixup_writes_nothing": ("a fault fix-up step (the generator draws none)", lambda c: any(s.fixup for s in c.steps)),
+    "fixup_writes_nothing": ("a fault fix-up step", lambda c: any(s.fixup for s in c.steps)),
     "descriptor_write_ignores_mask": ("a descriptor write", lambda c: any(s.op in DESC_WRITES for s in c.steps)),
     "tlbi_vae2_missing": ("TLBI VAE2 in the EL2&0 regime", _steps("tlbi_vae2", regime="vhe")),
     "tlbi_vmalls12e1_missing": ("TLBI VMALLS12E1", _steps("tlbi_vmalls12e1")),
@@ -95,65 +95,134 @@ DRAWS = {
 }
 
 
-def _drawn(settings, defect):
-    """Why a campaign may miss the defect: the draw it needs and the cases of the campaign that drew it."""
-    what, drew = DRAWS[defect]
-    with tempfile.TemporaryDirectory() as workdir:
-        cpu = boot_cpu(settings, workdir)
-    hits = [i for i in range(LIMIT) if drew(campaign_case(SEED, i, cpu))]
-    return (f"it needs {what}: " + (f"{len(hits)} of the {LIMIT} cases drew it (first: case {hits[0]}), none showed the "
-                                   "defect" if hits else f"none of the {LIMIT} cases drew it (a gap of the generator)"))
+@dataclass
+class Campaign:
+    """The campaign every kernel runs: its cases with the model's outcomes, and the unchanged kernel's verdicts."""
+    settings: Settings          # the unchanged kernel's
+    cpu: object
+    pool_base: int
+    version: str
+    predicted: list             # (index, Case, outcomes per step)
+    baseline: dict              # index: (the mismatches, generator-bug line) on the unchanged kernel, cases with one
+    explained: dict             # index: whether known bugs explain the baseline's mismatches (asked for the first time)
+
+    def clean(self, index, case):
+        """Whether the case shows no unexplained mismatch on the unchanged kernel."""
+        if index not in self.baseline:
+            return True
+        if index not in self.explained:
+            self.explained[index] = not _unexplained(self, case, *self.baseline[index])
+        return self.explained[index]
 
 
-opt_in = pytest.mark.skipif(os.environ.get("FUZZ_MUTANTS") != "1",
-                            reason="a campaign per kernel mutant, minutes each: set FUZZ_MUTANTS=1 to run them")
+def _signature(mismatches, bug):
+    return frozenset((m.step, m.observed) for m in mismatches) | ({("error", bug)} if bug else set())
 
 
-def _settings(pytestconfig, kernel, results):
-    return Settings(qemu=pytestconfig.getoption("--qemu"), cpu=pytestconfig.getoption("--cpu"), kernel=Path(kernel),
-                    results=Path(results), shrink=False)
+def _judged(settings, window, workdir, tag):
+    """[(index, case, outcomes, mismatches, generator-bug line)] of the window's cases run on settings' kernel,
+    in order of their runs: a case that stops the kernel (a hang, a crash) is judged before the rest run in
+    another boot (a mutant may stop every case: it is caught at the first)."""
+    rest = list(window)
+    while rest:
+        records = run_cases(settings, [case for _, case, _ in rest], workdir, tag, until_stop=True,
+                            timeout=BOOT_TIMEOUT + TIMEOUT_PER_CASE * len(rest))
+        for k in sorted(records):
+            index, case, outcomes = rest[k]
+            yield (index, case, outcomes, *case_mismatches(index, case, outcomes, records[k]))
+        rest = [x for k, x in enumerate(rest) if k not in records]
 
 
-def _caught(settings, first, count):
-    """The cases of [first, first + count) whose mismatch no known bug explains and which fail
-    again alone (a batch stopped by a timeout under load is not a catch)."""
-    report = run_campaign(settings, SEED, count, first=first)
-    assert not report.errors, "\n".join(report.errors)
-    return [f.index for f in report.new if f.reproduced]
+def _unexplained(campaign, case, mismatches, bug):
+    """Whether known QEMU bugs leave some of the case's mismatches (or its generator-bug line) unexplained."""
+    return bool(bug) or bool(mismatches) and classify(campaign.version, case, campaign.cpu, campaign.pool_base,
+                                                      mismatches) is None
+
+
+def first_catch(campaign, settings, workdir):
+    """The index of the campaign's first case that catches the kernel of `settings` (the module's
+    docstring), or None; and how many cases departed from the unchanged kernel's verdicts before it."""
+    departed = 0
+    for start in range(0, len(campaign.predicted), WINDOW):
+        window = campaign.predicted[start:start + WINDOW]
+        for index, case, outcomes, mismatches, bug in _judged(settings, window, workdir, f"w{start}"):
+            if _signature(mismatches, bug) == _signature(*campaign.baseline.get(index, ([], None))):
+                continue
+            departed += 1
+            if not _unexplained(campaign, case, mismatches, bug) or not campaign.clean(index, case):
+                continue
+            [(_, _, _, again, again_bug)] = list(_judged(settings, [(index, case, outcomes)], workdir, "alone"))
+            if _unexplained(campaign, case, again, again_bug):
+                return index, departed
+    return None, departed
 
 
 @pytest.fixture(scope="module")
-def baseline(pytestconfig, tmp_path_factory):
-    """The unchanged kernel's settings."""
+def campaign(pytestconfig, tmp_path_factory):
+    """Cases [0, CASES) of SEED predicted once, and run and judged on the unchanged kernel."""
     kernel = Path(pytestconfig.getoption("--build")) / "kernel.elf"
     if not kernel.is_file():
         pytest.fail(f"no kernel at {kernel}: build it with `make kernel`")
-    return _settings(pytestconfig, kernel, tmp_path_factory.mktemp("baseline"))
+    settings = _settings(pytestconfig, kernel)
+    workdir = tmp_path_factory.mktemp("baseline")
+    cpu = boot_cpu(settings, workdir)
+    pool_base = kernel_pool_base(kernel)
+    predicted = []
+    for index in range(CASES):
+        case = campaign_case(SEED, index, cpu)
+        outcomes = predict(case, cpu, pool_base)
+        if outcomes is not None:        # None: beyond the model (a campaign counts it, runs it not)
+            predicted.append((index, case, outcomes))
+    result = Campaign(settings, cpu, pool_base, qemu_version(settings.qemu), predicted, {}, {})
+    for start in range(0, len(predicted), BATCH):
+        for index, case, _, mismatches, bug in _judged(settings, predicted[start:start + BATCH], workdir, "baseline"):
+            if mismatches or bug:
+                result.baseline[index] = (mismatches, bug)
+    return result
+
+
+def _settings(pytestconfig, kernel):
+    return Settings(qemu=pytestconfig.getoption("--qemu"), cpu=pytestconfig.getoption("--cpu"), kernel=Path(kernel),
+                    shrink=False)
+
+
+def _drawn(campaign, defect):
+    """Why a campaign may miss the defect: the draw it needs and the cases of the campaign that drew it."""
+    what, drew = DRAWS[defect]
+    hits = [i for i, case, _ in campaign.predicted if drew(case)]
+    return (f"it needs {what}: " + (f"{len(hits)} of the {CASES} cases drew it (first: case {hits[0]}), none showed the "
+                                   "defect" if hits else f"none of the {CASES} cases drew it (a gap of the generator)"))
+
+
+def build_mutant(directory, defect):
+    """The kernel of the repository copy with `defect` applied, built in directory/build."""
+    repo = mutant_repository(directory / "repo", *MUTANTS[defect])
+    build = directory / "build"
+    run = subprocess.run(["make", "-C", str(repo), f"BUILD={build}", str(build / "kernel.elf")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return build / "kernel.elf"
+
+
+opt_in = pytest.mark.skipif(os.environ.get("FUZZ_MUTANTS") != "1",
+                            reason="a kernel build and a campaign per mutant: set FUZZ_MUTANTS=1 to run them")
 
 
 @opt_in
 @pytest.mark.parametrize("defect", MUTANTS)
-def test_campaign_catches_defective_kernel(pytestconfig, baseline, tmp_path, cpu_ids, defect):
+def test_campaign_catches_defective_kernel(pytestconfig, campaign, tmp_path, cpu_ids, defect):
     _skip_unless_catchable(defect, cpu_ids)
-    repo = mutant_repository(tmp_path / "repo", *MUTANTS[defect])
-    build = tmp_path / "build"
-    run = subprocess.run(["make", "-C", str(repo), f"BUILD={build}", str(build / "kernel.elf")],
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout + run.stderr
-    settings = _settings(pytestconfig, build / "kernel.elf", tmp_path / "results")
-    on_both = []
-    for first, count in WINDOWS:
-        for index in _caught(settings, first, count):
-            if not _caught(baseline, index, 1):
-                print(f"{defect}: CAUGHT by case {index} of seed {SEED} "
-                      f"(/usr/bin/python3 -m harness.fuzz --seed {SEED} --first {index} --count 1)")
-                return
-            on_both.append(index)
-    why = _drawn(settings, defect)
-    print(f"{defect}: NOT caught in {LIMIT} cases of seed {SEED}: {why}")
-    pytest.fail(f"the campaign's first {LIMIT} generated cases (seed {SEED}) found nothing wrong with the kernel "
-                f"mutant {defect} ({MUTANTS[defect][0]}) that the unchanged kernel does not show too "
-                f"(cases {on_both} fail on both); {why}: /usr/bin/python3 -m harness.fuzz --seed {SEED} --count {LIMIT}")
+    settings = _settings(pytestconfig, build_mutant(tmp_path, defect))
+    index, departed = first_catch(campaign, settings, tmp_path)
+    if index is not None:
+        print(f"{defect}: CAUGHT by case {index} of seed {SEED} ({departed} cases departed from the unchanged "
+              f"kernel's verdicts by then): /usr/bin/python3 -m harness.fuzz --seed {SEED} --first {index} --count 1")
+        return
+    why = _drawn(campaign, defect)
+    print(f"{defect}: NOT caught in {CASES} cases of seed {SEED} ({departed} departed): {why}")
+    pytest.fail(f"the campaign's first {CASES} generated cases (seed {SEED}) found nothing wrong with the kernel "
+                f"mutant {defect} ({MUTANTS[defect][0]}) that the unchanged kernel does not show too; {why}: "
+                f"/usr/bin/python3 -m harness.fuzz --seed {SEED} --count {CASES}")
 
 
 def test_every_mutant_names_the_draw_it_needs():

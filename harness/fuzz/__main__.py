@@ -22,7 +22,7 @@ from pathlib import Path
 from harness import case_paths
 from harness.cases import CaseError
 from harness.errors import HarnessError
-from harness.fuzz.campaign import (CampaignError, Settings, _classify, _rerun_alone, boot_cpu, describe_outcomes,
+from harness.fuzz.campaign import (CampaignError, Settings, classify, _rerun_alone, boot_cpu, describe_outcomes,
                                    expectation, judged_problems, kernel_pool_base, predict, rerun_command, run_campaign,
                                    walk_lines)
 from harness.fuzz.differential import Build, disagreements, run_differential
@@ -109,7 +109,7 @@ def rerun(settings, paths, keyword=None):
                     _print(f"    {line}")
             if not mismatches:
                 _print(f"PASS  {case.id}: QEMU does what the model allows at every step")
-            _classify(version, case, cpu, pool_base, mismatches)
+            classify(version, case, cpu, pool_base, mismatches)
             for m in mismatches:
                 if m.known:
                     _print(f"KNOWN {case.id} step {m.step}: QEMU {version}'s known bug {m.known}: observed {m.observed}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.cases import load_file
-from harness.fuzz.campaign import _classify, _rerun_alone, boot_cpu, kernel_pool_base, run_campaign
+from harness.fuzz.campaign import classify, _rerun_alone, boot_cpu, kernel_pool_base, run_campaign
 from harness.qemu import qemu_version
 
 
@@ -108,7 +108,7 @@ def name_failing_builds(settings, path, builds):
             pool_base = kernel_pool_base(settings.kernel)
             for case in load_file(path):
                 mismatches, _, _ = _rerun_alone(own, case, cpu, pool_base, workdir, "differential")
-                _classify(b.version, case, cpu, pool_base, mismatches)
+                classify(b.version, case, cpu, pool_base, mismatches)
                 new = [m for m in mismatches if m.known is None]
                 known = sorted({m.known for m in mismatches if m.known})
                 if new:

@@ -60,6 +60,11 @@ MODE_WEIGHTS = {"el1": 4, "stage2": 3, "nvhe": 2, "vhe": 2}
 MODE_NEEDS = {"el1": None, "stage2": None, "nvhe": None, "vhe": "FEAT_VHE"}
 # The share of a case's step draws that is a translation-changing sequence (where one is possible).
 CHANGE_SHARE = 0.3
+# The share of accesses that are fetches, the one access of ALL_OPS' sixty that checks execute permissions
+# (UXN, PXN, WXN, XNTable), and of those the share sent to a frame a stub is planted in (elsewhere a fetch
+# gets no step).
+FETCH_SHARE = 0.12
+FETCH_TO_CODE = 0.7
 
 RAM_END = LAYOUT["RAM_BASE"] + LAYOUT["RAM_SIZE"]
 POOL = (LAYOUT["FRAME_POOL_BASE"], LAYOUT["FRAME_POOL_BASE"] + LAYOUT["FRAME_POOL_SIZE"])
@@ -319,6 +324,10 @@ class Layout:
     stage2: object = None   # the case's cases.Stage2 (mode "stage2"), once drawn
     asid: int = 0           # the ASID the steps run with (sequences: set_ttbr0/1)
     changed: bool = False   # a sequence has changed a translation (no access across pages after: _offset)
+    # The second TTBR0 table set (sequences: a switch to address space 1), a copy of the first's TTBR0 half
+    # but for these mappings: {(va, level): its Mapping there, or None for none}; None: the case has one set.
+    space1: dict = None
+    fixups: bool = False    # a step has a fix-up (which acts on the first table set alone)
 
     def __post_init__(self):
         self.kernel = kernel_ranges(self.regime)
@@ -716,9 +725,13 @@ def el0_allowed(layout):
 
 def access_step(rng, layout, op=None, slot=None):
     """One access (a load, store, fetch or AT) at a VA the layout allows for it, at EL0 or at the
-    case's EL; None where the drawn op may not go."""
+    case's EL; None where the drawn op may not go.  A fetch is drawn as often as FETCH_SHARE says and
+    goes mostly to a frame with a stub (FETCH_TO_CODE)."""
     ops = access_ops(layout)
-    op = op or frontier.draw_op(rng, layout, ops) or rng.choice(ops)
+    op = op or frontier.draw_op(rng, layout, ops) or ("fetch" if rng.random() < FETCH_SHARE else rng.choice(ops))
+    if op == "fetch" and slot is None and rng.random() < FETCH_TO_CODE:
+        code = [s for s in layout.slots if s.code and not s.changed]
+        slot = rng.choice(code) if code else None
     el = 0 if op in EL0_OPS and el0_allowed(layout) and rng.random() < 0.3 else 1
     va = _slot_step_va(rng, layout, op, slot) if slot is not None else _random_step_va(rng, layout, op)
     if va is None or not _safe_for(layout, op, va):
@@ -782,6 +795,15 @@ def generate_case(seed, index, cpu, path=None):
         _add_steps(rng, layout, steps)
         if any(s.op not in MAINT_OPS for s in steps):
             break
+    if layout.space1 is not None:
+        # The second table set: the first's TTBR0 half, but for the mappings Layout.space1 changes.
+        lower = [layout.space1.get((m.va, m.level), m) for m in maps if not m.va >> 55 & 1]
+        maps += [replace(m, space=1) for m in lower if m is not None]
+        raws += [replace(r, space=1) for r in raws if not r.va >> 55 & 1]
+        size = halves(regime)[0].size
+        # A table's attributes where a mapping of the set still makes the table (build_tables: before the raws).
+        tables += [replace(t, space=1) for t in tables if not t.va >> 55 & 1 and any(
+            m is not None and m.level > t.level and t.va <= m.va < t.va + size(t.level) for m in lower)]
     path = Path(path or f"results/fuzz/{seed}-{index}.toml")
     case = Case(path=path, family=path.stem, feature=FEATURE, name=case_name(seed, index), summary="generated",
                 regime=regime, maps=tuple(maps), raws=tuple(raws), tables=tuple(tables), steps=tuple(steps),

@@ -45,6 +45,10 @@ def _named(kinds, op):
 
 def _step_kind(step):
     op = step.op
+    if step.fixup:
+        return "fault fix-up and retry"
+    if op == "set_ttbr0" and step.space:
+        return "TTBR0 switch to another table set"
     kind = _named(_ACCESS_KINDS, op)
     if kind is None and step.el == 0:
         kind = "EL0 " + ("load" if op in LOADS else "store" if op in STORES else op)
@@ -105,7 +109,8 @@ EXPECTED = {
     **{("step", k): None for k in ("load", "store", "LDP/STP", "LDAR/STLR", "fetch", "LDTR/STTR", "EL0 load", "EL0 store", "EL0 fetch",
                                     "AT S1E1", "AT S1E0", "AT S12E*", "AT S1E2", "descriptor write",
                                     "stage 2 descriptor write", "DSB/ISB", "TLBI EL1", "TLBI EL1 by VA", "TLBI EL2",
-                                    "TLBI stage 2", "ASID/TTBR switch", "VMID switch")},
+                                    "TLBI stage 2", "ASID/TTBR switch", "VMID switch",
+                                    "TTBR0 switch to another table set", "fault fix-up and retry")},
     ("step", "AT S1E1xP"): "FEAT_PAN2", ("step", "TLBI range"): "FEAT_TLBIRANGE",
     # The sid-only features (fuzz/frontier.py)
     ("control", "PIE"): "FEAT_S1PIE", ("control", "AIE"): "FEAT_AIE", ("step", "GCS store"): "FEAT_GCS",

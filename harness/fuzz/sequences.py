@@ -13,14 +13,21 @@ the kernel, so a regime whose kernel runs from its TTBR1 alias gets none (cases.
 from dataclasses import replace
 
 from harness import geometry
-from harness.cases import (RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, TLBI_EL2_OPS, TLBI_OPS, Expect, Step, TlbiRange,
-                           op_features, range_unit)
+from harness.cases import (LOADS, RANGE_TLBI, S2_RANGE_TLBI, S2_TLBI_OPS, STORES, TLBI_EL2_OPS, TLBI_OPS, Expect,
+                           Step, TlbiRange, op_features, range_unit)
+from harness.ops import RETRYABLE
 
 OK = Expect("ok")
 # TLBIs of EL1&0 by operand: every form the kernel issues (kernel/maint.c).
 EL1_TLBI = tuple(op for op in TLBI_OPS if op not in TLBI_EL2_OPS)
-# How often each kind of change is drawn (stage 2's only in a case with a stage 2).
-CHANGES = {"protect": 3, "unmap": 2, "remap": 2, "write_desc": 2, "asid": 2, "s2_change": 3, "vmid": 1}
+# How often each kind of change is drawn (stage 2's only in a case with a stage 2; a switch to another
+# address space and a fault fix-up where they may be: SPACE_MODES, FIXUP_MODES).
+CHANGES = {"protect": 3, "unmap": 2, "remap": 2, "write_desc": 2, "asid": 2, "s2_change": 3, "vmid": 1,
+           "space": 2, "fixup": 2}
+# Where the kernel switches TTBR0 between table sets (the EL1&0 regime; the EL2 regime's TTBR0_EL2 is left out),
+# and where it makes fix-ups (kernel/fixup.c: stage 1 faults taken to EL1, no stage 2: cases/validation.py).
+SPACE_MODES = ("el1", "stage2")
+FIXUP_MODES = ("el1",)
 
 
 def possible(layout):
@@ -63,10 +70,20 @@ def _range(rng):
                      ttl=rng.choice((0, 0, rng.randrange(4))))
 
 
+def _draw_tlbi(rng, ops, own=()):
+    """One of ops: the plain forms (neither Inner Shareable nor nXS) as often as all the others, and the
+    regime's own forms (own, where given) most of the time: those that act on the entries the steps use,
+    each drawn often enough that a kernel which leaves one out is caught (tests/test_fuzz_mutants.py)."""
+    if own and rng.random() < 0.7:
+        ops = [op for op in ops if op in own] or ops
+    plain = [op for op in ops if not op.endswith(("is", "nxs"))]
+    return rng.choice(plain if plain and rng.random() < 0.5 else ops)
+
+
 def tlbi_step(rng, layout, va):
     """A TLBI of the case's regime, its operand the VA of what changed (or another), with an ASID
     where its form takes one."""
-    op = rng.choice(_tlbi_ops(layout))
+    op = _draw_tlbi(rng, _tlbi_ops(layout), TLBI_EL2_OPS if layout.mode == "vhe" else ())
     takes_va, takes_asid = TLBI_OPS[op]
     # EL2's TLBIs by VA take an ASID in the EL2&0 regime (cases.TLBI_EL20_ASID_OPS).
     takes_asid = takes_asid or layout.mode == "vhe" and op in TLBI_EL2_OPS and takes_va
@@ -126,7 +143,7 @@ def _stage1_change(rng, layout, kind, slot, steps):
 def _s2_tlbi_step(rng, layout, ipa):
     cpu, s2 = layout.cpu, layout.stage2
     ops = [op for op in S2_TLBI_OPS if all(cpu.has(f) for f in op_features(op))]
-    op = rng.choice(ops)
+    op = _draw_tlbi(rng, ops)
     step = Step(op, ipa if S2_TLBI_OPS[op] else 0, 0, OK, tlbi_range=_range(rng) if op in S2_RANGE_TLBI else None)
     if op in S2_RANGE_TLBI:
         unit = 1 << range_unit(layout.regime, step, s2)
@@ -169,6 +186,67 @@ def _stage2_change(rng, layout, steps):
     return True
 
 
+def _space_switch(rng, layout, slot, steps):
+    """A context switch: TTBR0 to the case's second table set (address space 1), a copy of the first's TTBR0
+    half in which some mappings differ (other attributes, another frame stores may reach, or none:
+    Layout.space1), or back to the first; with the current ASID (and now and then TLBI ASIDE1 of it, DSB,
+    ISB) or another.  False where the case has no mapping the copy may change."""
+    from harness.fuzz.generate import _mapping
+    regime = layout.regime
+    if layout.space1 is None:
+        lower = [s for s in _changeable(layout) if not s.half.upper]
+        if not lower:
+            return False
+        changed = rng.sample(lower, rng.randint(1, len(lower)))
+        if slot in lower and slot not in changed:
+            changed[0] = slot
+        layout.space1 = {}
+        for s in changed:
+            how = rng.choice(("protect", "unmap", "remap"))
+            others = [o for o in _changeable(layout) if o is not s and o.size == s.size and o.frame[1] == s.frame[1]
+                      and _store_safe(layout, o)]
+            if how == "remap" and others and _store_safe(layout, s):
+                layout.space1[s.va, s.level] = _mapping(rng, regime, s.va, rng.choice(others).oa, s.level)
+            elif how == "unmap":
+                layout.space1[s.va, s.level] = None
+            else:
+                layout.space1[s.va, s.level] = _mapping(rng, regime, s.va, s.oa, s.level)
+            s.changed = True        # its stub is not where space 1 leads: no fetch from it after
+        space = 1
+    else:
+        space = rng.choice((0, 1))
+    asid = _asid(rng, layout)
+    steps.append(Step("set_ttbr0", 0, 0, OK, asid=asid, space=space))
+    if rng.random() < 0.9:
+        steps.append(Step("isb", 0, 0, OK))
+    if asid == layout.asid and rng.random() < 0.5:
+        steps += [Step("tlbi_aside1", 0, 0, OK, asid=asid), Step("dsb", 0, 0, OK), Step("isb", 0, 0, OK)]
+    layout.asid = asid
+    return True
+
+
+def _fixup(rng, layout, slot, steps):
+    """The Access flag in software: slot's descriptor rewritten with AF = 0 (and other attributes) and the
+    change made certain (DSB, TLBI VAAE1 of its VA, DSB, ISB), then a load or store through it, which faults;
+    the kernel sets AF (kernel/fixup.c: DSB, ISB) and retries it.  False where no such access may go."""
+    from harness.fuzz.generate import PLACEHOLDER, _mapping, access_ops, _slot_step_va
+    ops = [op for op in RETRYABLE if op in access_ops(layout)]
+    op = rng.choice(ops)
+    va = _slot_step_va(rng, layout, op, slot)
+    if va is None:
+        op = next(op for op in ops if op in LOADS)
+        va = _slot_step_va(rng, layout, op, slot)
+    if va is None:
+        return False
+    steps += [Step("protect", slot.va, 0, OK, level=slot.level,
+                   mapping=replace(_mapping(rng, layout.regime, slot.va, 0, slot.level), af=False)),
+              Step("dsb", 0, 0, OK), Step("tlbi_vaae1", slot.va, 0, OK), Step("dsb", 0, 0, OK), Step("isb", 0, 0, OK)]
+    access = Step(op, va, rng.getrandbits(8 * STORES[op]) if op in STORES else 0, PLACEHOLDER, 1)
+    steps += [access, replace(access, level=slot.level, fixup="set_af")]
+    layout.fixups = True
+    return True
+
+
 def add(rng, layout, steps):
     """A change and the accesses after it, appended to steps (nothing where none fits)."""
     from harness.fuzz.generate import access_step
@@ -178,6 +256,11 @@ def add(rng, layout, steps):
         del kinds["s2_change"], kinds["vmid"]
     if layout.mode == "nvhe":
         del kinds["asid"]           # TTBR0_EL2 has no ASID with E2H = 0
+    # Fix-ups act on the first table set alone (cases/layout.py): a case has a second or fix-ups.
+    if layout.mode not in SPACE_MODES or layout.fixups or layout.regime.tg0 == 16:    # 64K: two sets' tables
+        del kinds["space"]
+    if layout.mode not in FIXUP_MODES or layout.space1 is not None or layout.regime.ha:  # HA: no AF fault
+        del kinds["fixup"]
     slots = _changeable(layout)
     kind = rng.choices(list(kinds), list(kinds.values()))[0]
     slot = rng.choice(slots) if slots else None
@@ -185,7 +268,14 @@ def add(rng, layout, steps):
         first = access_step(rng, layout, slot=slot)       # fills the TLB with the old translation
         if first is not None:
             steps.append(first)
-    if kind == "asid":
+    if kind == "fixup":
+        if slot is None or not _fixup(rng, layout, slot, steps):
+            return
+        slot.changed = True
+    elif kind == "space":
+        if not _space_switch(rng, layout, slot, steps):
+            return
+    elif kind == "asid":
         layout.asid = _asid(rng, layout)
         steps.append(Step(rng.choice(("set_ttbr0", "set_ttbr0", "set_ttbr1")), 0, 0, OK, asid=layout.asid))
         if rng.random() < 0.8:
