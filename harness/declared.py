@@ -440,7 +440,9 @@ def _step_slots(case, spaces, tt1, s2=None):
     return slots, links
 
 
-@lru_cache(maxsize=512)
+# A case's layout is asked for while that case is loaded and judged (its walk digest, the model's
+# memory, its declared walks), a few cases at a time: 512 kept alive held 14 MB of a run's peak.
+@lru_cache(maxsize=32)
 def _layout(case, pool_base):
     """build_tables, the frames run_case zeroes and the stubs it plants:
     (memory, ttbr0, ttbr1, vttbr, step slots, link steps' descriptors, each TTBR0

@@ -20,13 +20,16 @@ except ModuleNotFoundError:  # Python < 3.11
 DEBIAN_BUILDS = ("7.2.22", "10.0.2", "10.0.13", "11.1.3")
 
 # QEMU 7.2.22's ID registers (its -cpu max boot record, ID_AA64ISAR1_EL1.LRCPC = 2), and a CPU without FEAT_LPA; and 11.1.3 -cpu max's boot record,
-# for the cases of its features (FEAT_S1PIE, FEAT_S2PIE ...).
+# for the cases of its features (FEAT_S1PIE, FEAT_S2PIE ...), and 10.0.13 -cpu max's.
 # DCZID_EL0, CLIDR_EL1 and CTR_EL0 after them (7.2.22: LoC = 2, DIC = 0; 11.1.3: LoC = 0, DIC = 1).
 IDS = [(0x32310201126, 0x11010211122, 0x1021011010011011, 0x1221111110212120, 0x0, 0x0, 0x1000021, 0x11111101211012, 0x0,
         0x4, 0x2000023, 0x8444c004),
        (0x1124, 0x0, 0x0, 0x11120),
        (0x2100032310201126, 0x110112010312122, 0x1221011112011011, 0x1221111110312120, 0x1000000011001111, 0x100,
-        0x10101012000121, 0x111211110211502, 0x1120000000110012, 0x4, 0x123, 0xb444c004)]
+        0x10101012000121, 0x111211110211502, 0x1120000000110012, 0x4, 0x123, 0xb444c004),
+       # 10.0.13 -cpu max's boot record: FEAT_CMOW with LoC = 2 (access_kinds_cmo.cmow_dc_civac_el0, dc_by_va_nop)
+       (0x2100032310201126, 0x110112010312122, 0x1221011112011011, 0x1221111110212120, 0x1000000000000000, 0x0,
+        0x1001000121, 0x111211110211502, 0x110012, 0x4, 0x2000023, 0xb444c004)]
 
 
 def _marked(bug):

@@ -31,6 +31,15 @@ CPUS = {
     "max-11.1.3": (0x2100032310201126, 0x110112010312122, 0x1221011112011011, 0x1221111110312120,
                    0x1000000011001111, 0x100, 0x10101012000121, 0x111211110211502, 0x1120000000110012, 0x4, 0x123,
                    0xb444c004),
+    # QEMU 10.0.13's -cpu max (Debian trixie), its whole boot record: FEAT_CMOW with LoC = 2 (DC by VA translates),
+    # the only build's CPU that runs access_kinds_cmo.cmow_dc_civac_el0.
+    "max-10.0.13": (0x2100032310201126, 0x110112010312122, 0x1221011112011011, 0x1221111110212120,
+                    0x1000000000000000, 0x0, 0x1001000121, 0x111211110211502, 0x110012, 0x4, 0x2000023, 0xb444c004),
+    # No QEMU CPU has both FEAT_CMOW and CTR_EL0.DIC = 0 (IC IVAU no NOP), which access_kinds_cmo.cmow_ic_ivau_el0
+    # needs: 10.0.13's max with DIC = 0 (bit 29 of CTR_EL0 clear) stands for such a CPU, so the model checks the case.
+    "max-10.0.13-dic0": (0x2100032310201126, 0x110112010312122, 0x1221011112011011, 0x1221111110212120,
+                         0x1000000000000000, 0x0, 0x1001000121, 0x111211110211502, 0x110012, 0x4, 0x2000023,
+                         0x9444c004),
 }
 
 CASES = load_dir(REPO / "cases")
