@@ -13,13 +13,15 @@ the case that caught it, or, where none did, the draw it needs (DRAWS) and how m
 campaign's cases drew it: none is a coverage gap of the generator, some a draw that reaches the
 defect without showing it.
 
-CASES is the fewest cases of SEED from 0 that catch every mutant, with a margin: measured on
-QEMU 7.2.22 -cpu max (the figures are in CASES' comment).  A change to the generator's draws moves
-every case, so it may move a catch past CASES: the failure names the mutant and the draw it
-needs; measure again with `FUZZ_MUTANTS_CASES=3000` (the first catch of each is printed).
+CASES is the fewest cases of SEED from 0 that catch every mutant not in GAPS, with a margin: on
+QEMU 7.2.22 -cpu max (at 76f3972, FUZZ_MUTANTS_CASES=3000) the last first catch was case 2536
+(tlbi_vae2_as_vae1, tlbi_vae2_missing; tlbi_rvae2_missing 2424, hcr_fwb_never_set 1568, vtcr_ha_never_set
+1036, the other 20 before case 600: 25 of the 30 caught).  A change to the generator's draws moves every case, so it may
+move a catch past CASES: the failure names the mutant and the draw it needs; measure again with
+`FUZZ_MUTANTS_CASES=3000 /usr/bin/python3 -m pytest tests/test_fuzz_mutants.py -s` (which runs GAPS' too).
 
-Opt-in (FUZZ_MUTANTS=1 /usr/bin/python3 -m pytest tests/test_fuzz_mutants.py -s) while some mutant is
-caught by no case of the campaign.
+GAPS are the mutants no case of the first 3000 catches: each is skipped with the reason, a gap of the
+generator to close (then it leaves GAPS).
 """
 import os
 import subprocess
@@ -36,12 +38,25 @@ from test_mutants import DEFECTS, MAINTENANCE_DEFECTS, _skip_unless_catchable, c
 from test_mutants import mutant_repository
 
 SEED = 20261207
-CASES = int(os.environ.get("FUZZ_MUTANTS_CASES", 3000))
-# Cases a mutant's kernel runs in one boot (per boot mode) before the catch is looked for.
-WINDOW = 100
+CASES = int(os.environ.get("FUZZ_MUTANTS_CASES", 2700))
+# Cases a mutant's kernel runs in one boot (per boot mode) before the catch is looked for: a boot costs QEMU
+# about 0.15 CPU seconds, a case in it about 1 ms.
+WINDOW = 500
 # Cases the unchanged kernel runs in one boot (per boot mode): all are judged.
 BATCH = 1000
 MUTANTS = {**DEFECTS, **{name: spec[:3] for name, spec in MAINTENANCE_DEFECTS.items()}}
+# The mutants the first 3000 cases of SEED do not catch (7.2.22 -cpu max, at 76f3972): what they drew, what is missing.
+GAPS = {
+    "tlbi_vae1_missing": "42 of 3000 cases draw TLBI VAE1, none with the TLB filled before the change and every "
+                         "barrier after it (only then is the new translation alone permitted)",
+    "tlbi_rvae1_missing": "43 of 3000 cases draw TLBI RVAE1, none so that the stale entry is all it removes",
+    "ttbr0_asid_dropped": "202 of 3000 cases switch TTBR0's ASID, none after an nG entry was filled and its "
+                          "descriptor changed without a TLBI (a new ASID as the invalidation)",
+    "tlbi_vmalls12e1_missing": "11 of 3000 cases draw TLBI VMALLS12E1, none after a stage 2 change whose stale "
+                               "combined entry only it removes",
+    "set_vmid_ignored": "54 of 3000 cases switch the VMID, none after a stage 2 entry was filled and changed "
+                        "without a TLBI (a new VMID as the invalidation)",
+}
 
 
 def _steps(*ops, el=None, regime=None):
@@ -204,14 +219,11 @@ def build_mutant(directory, defect):
     return build / "kernel.elf"
 
 
-opt_in = pytest.mark.skipif(os.environ.get("FUZZ_MUTANTS") != "1",
-                            reason="a kernel build and a campaign per mutant: set FUZZ_MUTANTS=1 to run them")
-
-
-@opt_in
 @pytest.mark.parametrize("defect", MUTANTS)
 def test_campaign_catches_defective_kernel(pytestconfig, campaign, tmp_path, cpu_ids, defect):
     _skip_unless_catchable(defect, cpu_ids)
+    if defect in GAPS and "FUZZ_MUTANTS_CASES" not in os.environ:
+        pytest.skip(f"a gap of the generator: {GAPS[defect]}")
     settings = _settings(pytestconfig, build_mutant(tmp_path, defect))
     index, departed = first_catch(campaign, settings, tmp_path)
     if index is not None:

@@ -22,7 +22,8 @@ from harness.model.attributes import (
     par_encode_shareability, s1_decode_mem_attrs,
 )
 from harness.model.descriptors import (
-    DESC_AF, DESC_CONTIG, DESC_DBM, DESC_SH, INVALID, TABLE, contiguous_size, decode_descriptor_type, desc_oa,
+    DESC_AF, DESC_CONTIG, DESC_DBM, DESC_NT, DESC_SH, FINAL_LEVEL, INVALID, TABLE, contiguous_size,
+    decode_descriptor_type, desc_oa,
 )
 from harness.model.indirect import DESC_S2DIRTY, pir_field, s2_indirect_base_permissions
 from harness.model.permissions import (
@@ -533,13 +534,24 @@ def s2_translate(params, memory, ipa, acc, aligned=True, s1_attr=None):
         # J1.1.4.71 AArch64.nTFaults: with FEAT_BBML1, both of the implementation's choices for a block's nT bit
         # (IMPLEMENTATION DEFINED), where they differ.
         leaves = {s2_walk(params, memory, ipa, start_bits): params}
-        if nt_choices(params) != (False,):
+        if nt_choices(params) != (False,) and _may_be_nt(next(iter(leaves))):
             nt = replace(params, nt_faults=True)
             leaves.setdefault(s2_walk(nt, memory, ipa, start_bits), nt)
         for leaf, walked in leaves.items():
             results += _s2_translate_from(walked, memory, ipa, acc, aligned, s1_attr, start_bits, leaf,
                                           prior + [NT_RULE] if len(leaves) > 1 else prior)
     return list(dict.fromkeys(results))
+
+
+# J1.1.4.71 AArch64.nTFaults: whether a stage 2 walk's answer may change under the choice that the nT bit faults
+def _may_be_nt(leaf):
+    """Whether s2_walk's answer is a block whose nT bit the implementation's choice may make fault: a leaf above
+    the last level with bit 16 set, or a fault there after the nT check (the output address or the Access flag,
+    whose descriptor the fault does not give)."""
+    if isinstance(leaf, S2Fault):
+        fault, level = esr.decode_fsc(leaf.fsc)
+        return fault in ("address_size", "access_flag") and level is not None and level < FINAL_LEVEL
+    return leaf.level < FINAL_LEVEL and bool(DESC_NT.get(leaf.desc))
 
 
 # K1.2.5 Translation table base address alignment: the first address of J1.1.4.79 AArch64.S2Walk

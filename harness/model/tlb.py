@@ -959,13 +959,30 @@ class Tlb:
         table entries still held, and the walks of any registers and tables an access may use now, of each
         VMID an access may use."""
         causes = frozenset()
+        walks = {}
+
+        # J1.1.4.79 AArch64.S2Walk of ipa, once per registers and tables (entries share them)
+        def copy(regs, memory, key):
+            k = (s2_params(regs), key)
+            if k not in walks:
+                walks[k] = s2_copy(s2_walk(k[0], memory, ipa))
+            return walks[k]
+        entries = self.entries + self.before_cse
+        # Every registers and tables an entry or a walk may come from translate ipa alike: one copy, whichever a TLB
+        # holds (a walk through a stage 2 table entry reads descriptors one of them holds), so no conflict.
+        sources = {(id(regs), id(memory)): (regs, memory) for regs, memory in
+                   [(e.regs, e.memory) for e in entries] + [(r, m) for r in self.regs_seen for m in self.memories_seen]
+                   if s2_params(regs) is not None}
+        if len({copy(regs, memory, id(memory)) for regs, memory in sources.values()} - {None}) < 2:
+            return causes
         for vmid in {current_vmid(r) for r in self.regs_seen}:
-            entries = self.entries + self.before_cse
-            held = [s2_copy(s2_walk(s2_params(e.regs), e.memory, ipa)) for e in entries
+            held = [copy(e.regs, e.memory, id(e.memory)) for e in entries
                     if any(e.holds_ipa(ipa, {vmid}, born) for born in borns)]
-            held += [s2_copy(s2_walk(s2_params(e.regs), _CachedTables(tables, m), ipa)) for e in entries
+            held += [copy(e.regs, _CachedTables(tables, m), (tables, id(m))) for e in entries
                      for tables in dict.fromkeys(e.s2_tables(ipa, {vmid})) for m in self.memories_seen]
-            fresh = [s2_copy(s2_walk(s2_params(r), m, ipa)) for r in self.regs_seen
+            if not any(held):
+                continue        # no entry made before: no two copies need be there at once (conflict_causes)
+            fresh = [copy(r, m, id(m)) for r in self.regs_seen
                      if current_vmid(r) == vmid and s2_params(r) is not None for m in self.memories_seen]
             causes |= conflict_causes(held + fresh, held=any(held))
         return causes
