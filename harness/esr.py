@@ -142,6 +142,10 @@ class EC(enum.IntEnum):
 
 DATA_ABORTS = frozenset({EC.DABT_LOW, EC.DABT_CUR})
 INSTRUCTION_ABORTS = frozenset({EC.IABT_LOW, EC.IABT_CUR})
+# Exception classes that leave FAR_ELx (and HPFAR_EL2) UNKNOWN: a GCS exception (J1.1.3.56: except.vaddress
+# UNKNOWN) and a trapped System instruction (AArch64.SystemAccessTrap); what those registers hold then is
+# whatever came before, neither judged nor part of what a step is observed to do.
+FAR_UNKNOWN = frozenset({EC.SYS64, EC.GCS})
 
 # Fault status codes (Arm ARM D19.2, DFSC/IFSC).  Classes with a level: the
 # code for level L (0-3) is base + L; FEAT_LPA2 adds level -1 where noted.

@@ -36,6 +36,8 @@ class Observation:
 
     def _describe(self):
         if self.result == "fault":
+            if self.esr.ec in esr.FAR_UNKNOWN:
+                return f"{'taken to EL2: ' if self.to_el2 else ''}{esr.describe(self.esr)}"
             if self.to_el2:
                 return (f"taken to EL2: {esr.describe(self.esr)}, FAR_EL2 {self.far:#x}, "
                         f"HPFAR_EL2 {self.hpfar:#x} (IPA {esr.hpfar_ipa(self.hpfar):#x})")

@@ -138,7 +138,7 @@ class Abort:
     def far_register(self):
         """FAR_ELx: the faulting VA (the PC of a PC alignment fault), valid (FnV = 0), whole; UNKNOWN after a
         GCS exception (J1.1.3.56: except.vaddress UNKNOWN) or a trapped System instruction (AArch64.SystemAccessTrap)."""
-        if self.ec in (EC_GCS, EC_SYSTEM_TRAP):
+        if self.ec in esr.FAR_UNKNOWN:
             return Bits(0, 0)
         return Bits(self.far, ALL_BITS)
 
