@@ -415,9 +415,11 @@ class CaseItem(pytest.Item):
         self.user_properties[:] = [p for p in self.user_properties if p[0] not in ("mmut", "mmut-case")]
 
     def _record(self, judgement, outcome, reason=None):
-        applies = self.case.xfail is not None and self.known_bug_mark() is not None
+        mark = self.case.xfail
+        applies = mark is not None and self.known_bug_mark() is not None
+        has_features = None if mark is None else not features.missing(mark.features, *_cpu_ids(self.config))
         self.user_properties.append(("mmut", json.dumps(case_entry(self.case, self.nodeid, judgement, outcome, reason,
-                                                                   applies))))
+                                                                   applies, has_features))))
 
     def _report(self, j, raw, why=None):
         cfg = self.config

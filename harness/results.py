@@ -19,20 +19,21 @@ from harness.versions import parse_version
 SCHEMA = 1
 
 
-def case_entry(case, nodeid, judgement, outcome, reason=None, applies=None):
+def case_entry(case, nodeid, judgement, outcome, reason=None, applies=None, cpu_has_features=None):
     """A case's entry.  Per step: `verdict` ('ok', 'failed', 'known_bug', 'unjudged', 'amalgamation': see
     verdict.StepVerdict), `problems` (what fails it), `known_bugs` (names) and `explained` (the
     departures from the architecture they explain), `unjudged` (the model's reason, or null),
     `ok` (the step is what the architecture permits).  Per case: `known_bugs`, {bug name: [the
     step numbers it explains, and "run" for how the run ended]}; `explained`, the run-level
-    departures they explain; `mark`, the case's [bug.*] mark ({"name", "qemu", "features", and "applies":
-    whether it covers this run, its QEMU version and CPU features; or null)."""
+    departures they explain; `mark`, the case's [bug.*] mark ({"name", "qemu", "features", "applies":
+    whether it covers this run, its QEMU version and CPU features, and "cpu_has_features": whether this
+    run's CPU has every feature the mark names, whatever its QEMU version; or null)."""
     mark = case.xfail
     entry = {
         "id": case.id, "nodeid": nodeid, "file": str(case.path), "summary": " ".join(case.summary.split()),
         "outcome": outcome, "reason": reason, "wall": None, "batch_size": None, "fresh_boot": None, "rerun": None,
         "mark": None if mark is None else {"name": mark.name, "qemu": mark.qemu, "features": list(mark.features),
-                                           "applies": applies},
+                                           "applies": applies, "cpu_has_features": cpu_has_features},
         "steps": [], "problems": [], "explained": [], "known_bugs": {},
     }
     if judgement is not None:

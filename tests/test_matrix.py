@@ -164,3 +164,18 @@ def test_a_run_on_a_cpu_without_the_marks_features_is_no_evidence_about_its_rang
     findings = [text for _, text in bug_range_findings([run("7.2.22", BROKEN), run("10.0.2", applying)],
                                                         bug("<11", ("FEAT_LSE2",)))]
     assert any("covers 10.0.2 -cpu max, which matches the architecture" in t for t in findings)
+
+
+def test_a_run_on_a_cpu_without_the_marks_features_outside_its_range_is_no_evidence_either():
+    """QEMU 7.2.22's -cpu max lacks FEAT_LSE2, so it passes a case marked with a FEAT_LSE2 bug of ">=10.0.2":
+    that says nothing of the bug's history (no "broken and fixed in no single version order") nor of a
+    regression in 10.0.2, whose max has the feature."""
+    without = {**FIXED, "mark": {"name": "b", "qemu": ">=10.0.2", "applies": False, "cpu_has_features": False}}
+    broken = {**BROKEN, "mark": {"name": "b", "qemu": ">=10.0.2", "applies": True, "cpu_has_features": True}}
+    runs = [run("7.2.22", without), run("10.0.2", broken), run("11.1.3", broken)]
+    assert bug_range_findings(runs, bug(">=10.0.2", ("FEAT_LSE2",))) == []
+    # The same runs on CPUs that all have the feature: 7.2.22 matching is evidence, the regression is named.
+    has = {**FIXED, "mark": {**without["mark"], "cpu_has_features": True}}
+    findings = [text for _, text in bug_range_findings([run("7.2.22", has), run("10.0.2", broken)],
+                                                        bug(">=10.0.2", ("FEAT_LSE2",)))]
+    assert any(t.startswith("regression: 7.2.22 -cpu max matches the architecture") for t in findings)
