@@ -214,7 +214,9 @@ def _range_findings(rng, judged):
                        f"qemu = \"{rng}\"")
     broken = sorted((parse_version(version(r)), version(r)) for r, a in judged if a == BREAKS)
     fixed = sorted((parse_version(version(r)), version(r)) for r, a in judged if a == MATCHES)
-    if broken and fixed and broken[-1][0] < fixed[0][0]:
+    if not (broken and fixed):
+        return out
+    if broken[-1][0] < fixed[0][0]:
         first_fixed = fixed[0][1]
         # A range pinned to the newest broken run (`<=7.2.22`, `==7.2.22`) says
         # only what was seen; the runs narrow it down to the first fixed release.
@@ -222,9 +224,19 @@ def _range_findings(rng, judged):
         if out or rng.replace(" ", "") in pinned:
             out.append(f"the runs show it broken up to {broken[-1][1]} and fixed from {first_fixed}: "
                        f"write qemu = \"<{first_fixed}\"")
-    elif broken and fixed:
-        out.append("the runs show it broken and fixed in no single version order: "
-                   + ", ".join(f"{version(r)} {a}" for r, a in judged))
+        return out
+    # Broken in one stretch of releases (a regression, fixed later or not): the range that says so, asked for
+    # only where the runs contradict the mark's range.  Broken, fixed and broken again is no one range.
+    before = [v for v in fixed if v[0] < broken[0][0]]
+    after = [v for v in fixed if v[0] > broken[-1][0]]
+    if len(before) + len(after) == len(fixed):
+        if out:
+            bounds = ([f">{before[-1][1]}"] if before else []) + ([f"<{after[0][1]}"] if after else [])
+            out.append(f"the runs show it broken from {broken[0][1]} to {broken[-1][1]}, fixed in the runs before "
+                       f"and after: write qemu = \"{','.join(bounds)}\"")
+        return out
+    out.append("the runs show it broken and fixed in no single version order: "
+               + ", ".join(f"{version(r)} {a}" for r, a in judged))
     return out
 
 

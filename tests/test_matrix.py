@@ -179,3 +179,19 @@ def test_a_run_on_a_cpu_without_the_marks_features_outside_its_range_is_no_evide
     findings = [text for _, text in bug_range_findings([run("7.2.22", has), run("10.0.2", broken)],
                                                         bug(">=10.0.2", ("FEAT_LSE2",)))]
     assert any(t.startswith("regression: 7.2.22 -cpu max matches the architecture") for t in findings)
+
+
+def test_a_bug_broken_in_one_stretch_of_releases_is_one_range():
+    """A regression fixed later (at_s12_permission_abort: 7.2.22 right, 10.0.2 wrong, 10.0.13 right) or not yet
+    (11.1.3 alone wrong) is one stretch of releases: nothing to say where the mark's range is that stretch, the
+    range to write where it is not; only broken, fixed and broken again is no single order."""
+    fixed = {**FIXED, "mark": {"name": "b", "qemu": ">7.2.22,<10.0.13", "applies": False}}
+    runs = [run("7.2.22", fixed), run("10.0.2", BROKEN), run("10.0.13", fixed), run("11.1.3", fixed)]
+    assert [t for _, t in bug_range_findings(runs, bug(">7.2.22,<10.0.13")) if "regression" not in t] == []
+    findings = [t for _, t in bug_range_findings(runs, bug("<10.0.13"))]
+    assert any('broken from 10.0.2 to 10.0.2, fixed in the runs before and after: write qemu = ">7.2.22,<10.0.13"'
+               in t for t in findings)
+    suffix = [run("10.0.13", fixed), run("11.1.3", BROKEN)]
+    assert any('write qemu = ">10.0.13"' in t for _, t in bug_range_findings(suffix, bug(">=11.2")))
+    again = [run("7.2.22", BROKEN), run("10.0.2", fixed), run("11.1.3", BROKEN)]
+    assert any("no single version order" in t for _, t in bug_range_findings(again, bug("<=11.1.3")))
